@@ -1,0 +1,59 @@
+"""codegen: lowered loop IR -> native code; ``build`` is ``tm.build``."""
+import ctypes
+import time
+
+from ..errors import BuildError, ScheduleError
+from ..lower import lower
+from ..runtime.module import ArgSpec, Module
+from ..tir.expr import Const, Var
+
+_CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64}
+_TARGETS = {"llvm": "llvm", "cpu": "llvm", "c": "llvm"}
+
+
+def _arg_spec(buf):
+    shape = []
+    for axis, extent in enumerate(buf.shape):
+        if isinstance(extent, Const):
+            shape.append(extent.value)
+        elif isinstance(extent, Var):
+            shape.append(extent.name)
+        else:
+            raise BuildError(f"argument {buf.name}: extent {axis} is {extent}; argument extents must be "
+                             "constants or te.var symbols")
+    return ArgSpec(buf.name, tuple(shape), buf.dtype)
+
+
+def _check_target(sch, target):
+    kind = target.split()[0] if isinstance(target, str) else target
+    if kind == "cuda":
+        raise BuildError("target 'cuda' is not available in this build of tvmini yet")
+    if kind not in _TARGETS:
+        raise BuildError(f"unknown target {target!r}; use 'llvm' (the host CPU)")
+    for stage in sch.stages:
+        for axis, thread in stage.bindings.items():
+            raise ScheduleError(f"stage {stage.name}: axis {axis.name} is bound to {thread.thread_tag}, "
+                                f"but target {target!r} is a CPU; bind needs target 'cuda'")
+    return _TARGETS[kind]
+
+
+def build(sch, args, target="llvm", name="main"):
+    """Lower ``sch`` and compile it for ``target``; returns a callable ``Module``."""
+    from . import llvm, llvm_target
+    target = _check_target(sch, target)
+    start = time.perf_counter()
+    func = lower(sch, args, name=name)
+    ir_module = llvm.emit_module([func], name=name)
+    try:
+        module_ref = llvm_target.compile_ir(str(ir_module))
+    except RuntimeError as err:
+        raise BuildError(f"LLVM rejected kernel {name}: {err}") from None
+    engine = llvm_target.jit(module_ref)
+    address = engine.get_function_address(name)
+    prototype = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * len(func.params)),
+                                 *[_CTYPES[v.dtype] for v in func.scalar_params])
+    sources = {"ll": str(module_ref), "asm": lambda: llvm_target.assembly(module_ref), "tir": str(func)}
+    module = Module(name, "llvm", [_arg_spec(b) for b in func.params], [v.name for v in func.scalar_params],
+                    prototype(address), sources, keepalive=(engine, module_ref))
+    module.build_seconds = time.perf_counter() - start
+    return module

@@ -1,0 +1,313 @@
+"""Loop IR -> LLVM IR (llvmlite), for the host CPU.
+
+The generated function is ``void name(ptr noalias A, ptr noalias B, ..., i32 n, ...)``:
+one pointer per buffer argument, then the symbolic extents. Every ``Allocate`` is
+hoisted to the function entry (its size depends only on symbolic extents): small
+constant-size buffers live on the stack, others are ``malloc``ed and freed on exit.
+``Select`` (``te.if_then_else``) evaluates only the taken branch when a branch loads
+memory, so padded reads never touch memory outside a buffer.
+"""
+import llvmlite.ir as ir
+
+from ..errors import BuildError
+from ..tir import dtype as dt
+from ..tir import expr as E
+from ..tir.functor import walk
+from ..tir.stmt import Allocate, BufferStore, For, ForKind, IfThenElse, LetStmt, SeqStmt
+
+STACK_LIMIT_BYTES = 64 * 1024
+
+_FLOAT_TYPES = {"float16": ir.HalfType(), "float32": ir.FloatType(), "float64": ir.DoubleType()}
+_LIBM = {"tanh": {"float32": "tanhf", "float64": "tanh"}}
+_INTRINSIC = {"exp": "llvm.exp", "log": "llvm.log", "sqrt": "llvm.sqrt", "cos": "llvm.cos", "sin": "llvm.sin",
+              "floor": "llvm.floor", "ceil": "llvm.ceil", "round": "llvm.rint", "abs": "llvm.fabs",
+              "power": "llvm.pow"}
+
+
+def llvm_type(dtype, in_memory=False):
+    if dtype in _FLOAT_TYPES:
+        return _FLOAT_TYPES[dtype]
+    if dtype == "bool":
+        return ir.IntType(8 if in_memory else 1)
+    return ir.IntType(dt.bits(dtype))
+
+
+class FunctionBuilder:
+    """Emits one PrimFunc into an llvmlite module."""
+
+    def __init__(self, module, func):
+        self.module, self.func = module, func
+        ptr = ir.PointerType()
+        arg_types = [ptr] * len(func.params) + [llvm_type(v.dtype) for v in func.scalar_params]
+        self.fn = ir.Function(module, ir.FunctionType(ir.VoidType(), arg_types), name=func.name)
+        self.entry = self.fn.append_basic_block("entry")
+        self.builder = ir.IRBuilder(self.fn.append_basic_block("body"))
+        self.vars, self.buffers, self.heap = {}, {}, []
+        for arg, buf in zip(self.fn.args, func.params):
+            arg.name = buf.name
+            arg.add_attribute("noalias")
+            self.buffers[buf] = arg
+        for arg, v in zip(self.fn.args[len(func.params):], func.scalar_params):
+            arg.name = v.name
+            self.vars[v] = arg
+
+    def build(self):
+        self._allocate_all()
+        self.stmt(self.func.body)
+        for p in self.heap:
+            self.builder.call(self._extern("free", ir.VoidType(), [ir.PointerType()]), [p])
+        self.builder.ret_void()
+        entry = ir.IRBuilder(self.entry)
+        entry.branch(self.fn.blocks[1])
+        return self.fn
+
+    # memory -------------------------------------------------------------------
+    def _allocate_all(self):
+        allocs = []
+        walk(self.func.body, lambda n: allocs.append(n.buffer) if isinstance(n, Allocate) else None)
+        entry = ir.IRBuilder(self.entry)
+        for buf in allocs:
+            elem = llvm_type(buf.dtype, in_memory=True)
+            count = None
+            if all(isinstance(x, E.Const) for x in buf.shape):
+                count = 1
+                for x in buf.shape:
+                    count *= x.value
+            size_bytes = (count or 0) * max(1, dt.bits(buf.dtype) // 8)
+            if count is not None and size_bytes <= STACK_LIMIT_BYTES:
+                ptr = entry.alloca(ir.ArrayType(elem, count), name=buf.name)
+                ptr.align = 64
+            else:
+                n = self.builder.zext(self.expr(_product(buf.shape)), ir.IntType(64)) if count is None \
+                    else ir.Constant(ir.IntType(64), count)
+                nbytes = self.builder.mul(n, ir.Constant(ir.IntType(64), max(1, dt.bits(buf.dtype) // 8)))
+                ptr = self.builder.call(self._extern("malloc", ir.PointerType(), [ir.IntType(64)]), [nbytes],
+                                        name=buf.name)
+                self.heap.append(ptr)
+            self.buffers[buf] = ptr
+
+    def _extern(self, name, ret, args):
+        fn = self.module.globals.get(name)
+        if fn is None:
+            fn = ir.Function(self.module, ir.FunctionType(ret, args), name=name)
+        return fn
+
+    def _address(self, buf, index):
+        base = self.buffers.get(buf)
+        if base is None:
+            raise BuildError(f"buffer {buf.name} is used outside its allocation")
+        idx = self.builder.sext(self.expr(index), ir.IntType(64))
+        return self.builder.gep(base, [idx], inbounds=True, source_etype=llvm_type(buf.dtype, in_memory=True))
+
+    # statements ---------------------------------------------------------------
+    def stmt(self, s):
+        if s is None:
+            return
+        getattr(self, "stmt_" + type(s).__name__)(s)
+
+    def stmt_SeqStmt(self, s):
+        for x in s.seq:
+            self.stmt(x)
+
+    def stmt_Allocate(self, s):
+        self.stmt(s.body)
+
+    def stmt_LetStmt(self, s):
+        self.vars[s.var] = self.expr(s.value)
+        self.stmt(s.body)
+
+    def stmt_BufferStore(self, s):
+        (index,) = s.indices
+        value = self.expr(s.value)
+        if s.buffer.dtype == "bool":
+            value = self.builder.zext(value, ir.IntType(8))
+        store = self.builder.store(value, self._address(s.buffer, index))
+        store.align = max(1, dt.bits(s.buffer.dtype) // 8)
+
+    def stmt_IfThenElse(self, s):
+        cond = self.expr(s.cond)
+        if s.else_case is None:
+            with self.builder.if_then(cond):
+                self.stmt(s.then_case)
+        else:
+            with self.builder.if_else(cond) as (then, otherwise):
+                with then:
+                    self.stmt(s.then_case)
+                with otherwise:
+                    self.stmt(s.else_case)
+
+    def stmt_For(self, s):
+        if s.kind is ForKind.THREAD_BINDING:
+            raise BuildError(f"loop {s.var.name} is bound to {s.thread_tag}; thread bindings need target 'cuda'")
+        b = self.builder
+        ty = llvm_type(s.var.dtype)
+        start = self.expr(s.min)
+        stop = b.add(start, self.expr(s.extent))
+        pre = b.block
+        head = b.append_basic_block(f"{s.var.name}.head")
+        body = b.append_basic_block(f"{s.var.name}.body")
+        done = b.append_basic_block(f"{s.var.name}.done")
+        b.branch(head)
+        b.position_at_end(head)
+        i = b.phi(ty, name=s.var.name)
+        i.add_incoming(start, pre)
+        b.cbranch(b.icmp_signed("<", i, stop), body, done)
+        b.position_at_end(body)
+        self.vars[s.var] = i
+        self.stmt(s.body)
+        nxt = b.add(i, ir.Constant(ty, 1), flags=["nsw"])
+        i.add_incoming(nxt, b.block)
+        b.branch(head)
+        b.position_at_end(done)
+
+    # expressions --------------------------------------------------------------
+    def expr(self, e):
+        for cls in type(e).__mro__:
+            method = getattr(self, "expr_" + cls.__name__, None)
+            if method is not None:
+                return method(e)
+        raise BuildError(f"no LLVM lowering for expression {e}")
+
+    def expr_Const(self, e):
+        return ir.Constant(llvm_type(e.dtype), e.value)
+
+    def expr_Var(self, e):
+        v = self.vars.get(e)
+        if v is None:
+            raise BuildError(f"variable {e.name} is used outside the loop or argument that defines it")
+        return v
+
+    def expr_BufferLoad(self, e):
+        (index,) = e.indices
+        load = self.builder.load(self._address(e.buffer, index), typ=llvm_type(e.buffer.dtype, in_memory=True))
+        load.align = max(1, dt.bits(e.buffer.dtype) // 8)
+        return self.builder.trunc(load, ir.IntType(1)) if e.dtype == "bool" else load
+
+    def expr_Cast(self, e):
+        v, src, dst = self.expr(e.value), e.value.dtype, e.dtype
+        b = self.builder
+        if dst == "bool":
+            zero = ir.Constant(llvm_type(src), 0)
+            return b.fcmp_unordered("!=", v, zero) if dt.is_float(src) else b.icmp_unsigned("!=", v, zero)
+        t = llvm_type(dst)
+        if dt.is_float(src) and dt.is_float(dst):
+            return b.fpext(v, t) if dt.bits(dst) > dt.bits(src) else b.fptrunc(v, t)
+        if dt.is_float(src):
+            return b.fptoui(v, t) if dst.startswith("uint") else b.fptosi(v, t)
+        unsigned = src.startswith("uint") or src == "bool"
+        if dt.is_float(dst):
+            return b.uitofp(v, t) if unsigned else b.sitofp(v, t)
+        if dt.bits(dst) > dt.bits(src) or src == "bool":
+            return b.zext(v, t) if unsigned else b.sext(v, t)
+        return b.trunc(v, t) if dt.bits(dst) < dt.bits(src) else v
+
+    def expr_BinaryOp(self, e):
+        a, b_ = self.expr(e.a), self.expr(e.b)
+        b = self.builder
+        dtype = e.a.dtype
+        f, unsigned = dt.is_float(dtype), dtype.startswith("uint") or dtype == "bool"
+        cls = type(e)
+        if isinstance(e, E.CmpOp) and cls not in (E.And, E.Or):
+            if f:
+                return b.fcmp_ordered(cls.symbol, a, b_) if cls is not E.NE else b.fcmp_unordered("!=", a, b_)
+            return (b.icmp_unsigned if unsigned else b.icmp_signed)(cls.symbol, a, b_)
+        if cls is E.And:
+            return b.and_(a, b_)
+        if cls is E.Or:
+            return b.or_(a, b_)
+        if cls in (E.Add, E.Sub, E.Mul):
+            name = {E.Add: "add", E.Sub: "sub", E.Mul: "mul"}[cls]
+            return getattr(b, ("f" if f else "") + name)(a, b_)
+        if cls is E.Div:
+            return b.fdiv(a, b_)
+        if cls in (E.Min, E.Max):
+            if f:
+                return b.call(self._intrinsic("llvm.minnum" if cls is E.Min else "llvm.maxnum", dtype, 2), [a, b_])
+            op = ("<" if cls is E.Min else ">")
+            return b.select((b.icmp_unsigned if unsigned else b.icmp_signed)(op, a, b_), a, b_)
+        if cls in (E.FloorDiv, E.FloorMod):
+            return self._floor_divmod(cls, a, b_, dtype)
+        raise BuildError(f"no LLVM lowering for {cls.__name__}")
+
+    def _floor_divmod(self, cls, a, b_, dtype):
+        b = self.builder
+        if dt.is_float(dtype):
+            q = b.call(self._intrinsic("llvm.floor", dtype, 1), [b.fdiv(a, b_)])
+            return q if cls is E.FloorDiv else b.fsub(a, b.fmul(q, b_))
+        if dtype.startswith("uint") or dtype == "bool":
+            return b.udiv(a, b_) if cls is E.FloorDiv else b.urem(a, b_)
+        zero = ir.Constant(a.type, 0)
+        q, r = b.sdiv(a, b_), b.srem(a, b_)
+        adjust = b.and_(b.icmp_signed("!=", r, zero), b.xor(b.icmp_signed("<", r, zero), b.icmp_signed("<", b_, zero)))
+        if cls is E.FloorDiv:
+            return b.sub(q, b.zext(adjust, a.type))
+        return b.select(adjust, b.add(r, b_), r)
+
+    def expr_Not(self, e):
+        return self.builder.not_(self.expr(e.a))
+
+    def expr_Select(self, e):
+        cond = self.expr(e.cond)
+        if not (_has_memory_or_division(e.t) or _has_memory_or_division(e.f)):
+            return self.builder.select(cond, self.expr(e.t), self.expr(e.f))
+        b = self.builder
+        with b.if_else(cond) as (then, otherwise):
+            with then:
+                tv, tb = self.expr(e.t), b.block
+            with otherwise:
+                fv, fb = self.expr(e.f), b.block
+        phi = b.phi(tv.type)
+        phi.add_incoming(tv, tb)
+        phi.add_incoming(fv, fb)
+        return phi
+
+    def expr_Call(self, e):
+        args = [self.expr(a) for a in e.args]
+        b = self.builder
+        if e.name == "abs" and not dt.is_float(e.dtype):
+            v = args[0]
+            return b.select(b.icmp_signed("<", v, ir.Constant(v.type, 0)), b.neg(v), v)
+        if e.name == "sigmoid":
+            one = ir.Constant(args[0].type, 1.0)
+            ex = b.call(self._intrinsic("llvm.exp", e.dtype, 1), [b.fneg(args[0])])
+            return b.fdiv(one, b.fadd(one, ex))
+        if e.name in _LIBM:
+            if e.dtype not in _LIBM[e.name]:
+                wide = b.fpext(args[0], ir.FloatType())
+                return b.fptrunc(b.call(self._libm(e.name, "float32"), [wide]), args[0].type)
+            return b.call(self._libm(e.name, e.dtype), args)
+        return b.call(self._intrinsic(_INTRINSIC[e.name], e.dtype, len(args)), args)
+
+    def _intrinsic(self, name, dtype, nargs):
+        t = llvm_type(dtype)
+        suffix = {"float16": "f16", "float32": "f32", "float64": "f64"}[dtype]
+        return self._extern(f"{name}.{suffix}", t, [t] * nargs)
+
+    def _libm(self, name, dtype):
+        t = llvm_type(dtype)
+        return self._extern(_LIBM[name][dtype], t, [t])
+
+
+def _product(shape):
+    out = shape[0]
+    for x in shape[1:]:
+        out = out * x
+    return out
+
+
+def _has_memory_or_division(e):
+    found = []
+    walk(e, lambda n: found.append(n) if isinstance(n, (E.BufferLoad, E.FloorDiv, E.FloorMod)) else None)
+    return bool(found)
+
+
+def emit_module(funcs, name="tvmini"):
+    """An llvmlite ``ir.Module`` holding every PrimFunc in ``funcs``."""
+    from .llvm_target import target_machine
+    module = ir.Module(name=name)
+    tm = target_machine()
+    module.triple = tm.triple
+    module.data_layout = str(tm.target_data)
+    for f in funcs:
+        FunctionBuilder(module, f).build()
+    return module

@@ -1,0 +1,58 @@
+"""The host CPU as an LLVM target: initialisation, target machine, O3 pipeline, JIT.
+
+Everything here is created once per process and shared by every kernel build.
+"""
+import ctypes
+import ctypes.util
+import functools
+
+import llvmlite.binding as llvm
+
+
+@functools.lru_cache(maxsize=None)
+def target_machine():
+    """The host's target machine (its CPU name and features, opt level 3)."""
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    target = llvm.Target.from_default_triple()
+    features = llvm.get_host_cpu_features().flatten()
+    return target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=features, opt=3,
+                                        reloc="pic", codemodel="default")
+
+
+@functools.lru_cache(maxsize=None)
+def _register_libm():
+    """Make libm/libc symbols (tanhf, malloc, ...) visible to the JIT."""
+    for name in ("m", "c"):
+        path = ctypes.util.find_library(name)
+        if path:
+            llvm.load_library_permanently(path)
+
+
+def optimize(module_ref):
+    """Run LLVM's O3 pipeline (new pass manager) with loop and SLP vectorization."""
+    pto = llvm.create_pipeline_tuning_options(speed_level=3)
+    pto.loop_vectorization = True
+    pto.slp_vectorization = True
+    pb = llvm.create_pass_builder(target_machine(), pto)
+    pb.getModulePassManager().run(module_ref, pb)
+
+
+def compile_ir(ir_text):
+    """Parse, verify and optimise LLVM IR text; returns the module reference."""
+    _register_libm()
+    mod = llvm.parse_assembly(ir_text)
+    mod.verify()
+    optimize(mod)
+    return mod
+
+
+def jit(module_ref):
+    """An MCJIT engine holding ``module_ref``, finalized and ready to call."""
+    engine = llvm.create_mcjit_compiler(module_ref, target_machine())
+    engine.finalize_object()
+    return engine
+
+
+def assembly(module_ref):
+    return target_machine().emit_assembly(module_ref)

@@ -1,0 +1,101 @@
+"""lower: schedule -> loop IR (``tm.lower``).
+
+Steps, each in its own module: inline (``inline``), bound inference (``bound``), loop
+nests (``nest``), then the tir passes (storage flattening, simplification).
+"""
+from ..errors import BuildError, ScheduleError
+from ..te.schedule import Schedule
+from ..te.tensor import ComputeOp, PlaceholderOp, Tensor
+from ..tir import passes
+from ..tir.expr import Var
+from ..tir.functor import free_vars
+from ..tir.simplify import simplify
+from ..tir.stmt import Allocate, Buffer, PrimFunc, seq_of
+from .bound import StageBounds, infer_region
+from .inline import inline_bodies
+from .nest import build_nest, read_ops
+
+
+def _arg_buffers(sch, args):
+    """Buffers for the arguments, the ops they stand for, and the symbolic params."""
+    if not isinstance(args, (list, tuple)) or not args:
+        raise BuildError("lower/build needs a non-empty list of argument tensors")
+    buffers, params = {}, []
+    for t in args:
+        if not isinstance(t, Tensor):
+            raise BuildError(f"argument {t!r} is not a tensor")
+        current = sch.tensor(t)
+        if current.op in buffers:
+            raise BuildError(f"tensor {t.name} appears twice in the arguments")
+        buffers[current.op] = Buffer(t.name, current.shape, current.dtype)
+        for extent in current.shape:
+            for v in sorted(free_vars(extent), key=lambda v: v.name):
+                if v not in params:
+                    params.append(v)
+    return buffers, params
+
+
+def lower(sch, args, name="main"):
+    """Lower schedule ``sch`` with arguments ``args`` to a ``PrimFunc`` (print it to read it)."""
+    if not isinstance(sch, Schedule):
+        raise BuildError(f"lower needs a te schedule, got {type(sch).__name__}")
+    arg_buffers, params = _arg_buffers(sch, args)
+    for op in sch.outputs:
+        if op not in arg_buffers:
+            raise BuildError(f"output {op.name} is not among the arguments {[t.name for t in args]}")
+    stages = sch.stages
+    bodies = inline_bodies(stages)
+    live = [s for s in stages if s in bodies]
+
+    readers = {s.op: [] for s in live}
+    for s in live:
+        for op in read_ops(bodies[s]):
+            if isinstance(op, PlaceholderOp):
+                if op not in arg_buffers:
+                    raise BuildError(f"placeholder {op.name} is read by {s.name} but is not among the arguments")
+            else:
+                readers[op].append(s)
+
+    symbolic = set(params)
+    bounds = {}
+    for s in reversed(live):
+        region = infer_region(s, readers[s.op], bounds, symbolic)
+        bounds[s] = StageBounds(s, bodies[s], region)
+        for v in free_vars(bounds[s].reads):
+            if v.name and v not in symbolic and _is_symbolic(v, stages):
+                raise BuildError(f"stage {s.name} uses symbolic variable {v.name}, which no argument's shape determines")
+
+    realized = {op: (buf, [0] * len(buf.shape)) for op, buf in arg_buffers.items()}
+    attached, roots, temporaries = {}, [], []
+    for s in live:
+        if s.op in arg_buffers:
+            if s.attach_type == "scope":
+                raise ScheduleError(f"stage {s.name} is an argument of the function; it cannot be computed at "
+                                    f"{s.attach_stage.name}.{s.attach_ivar.name}")
+            buffer = arg_buffers[s.op]
+        else:
+            shape = [simplify(bounds[s].region[iv][1]) for iv in s.op.axis]
+            buffer = Buffer(s.name, shape, s.op.dtype, s.scope)
+            realized[s.op] = (buffer, bounds[s].origin())
+        nest = build_nest(s, bounds[s], buffer, realized, attached)
+        if s.attach_type == "scope":
+            attached.setdefault((s.attach_stage, s.attach_ivar), []).append((buffer, nest))
+        else:
+            roots.append(nest)
+            if s.op not in arg_buffers:
+                temporaries.append(buffer)
+    body = seq_of(roots)
+    for buffer in reversed(temporaries):
+        body = Allocate(buffer, body)
+    func = PrimFunc(name, [arg_buffers[sch.tensor(t).op] for t in args], params, body)
+    return passes.finalize(func)
+
+
+def _is_symbolic(v, stages):
+    """Whether ``v`` is a te.var (not the loop variable of some stage)."""
+    for s in stages:
+        if any(iv.var is v for iv in s.all_iter_vars):
+            return False
+        if isinstance(s.op, ComputeOp) and any(iv.var is v for iv in s.op.axis):
+            return False
+    return isinstance(v, Var)

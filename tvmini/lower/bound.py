@@ -1,0 +1,91 @@
+"""Bound inference: which region of each stage must be computed, and its loop ranges.
+
+A root stage covers its whole domain. A stage attached with ``compute_at(C, L)``
+computes only what its consumer ``C`` reads during one iteration of loop ``L``: the
+consumer's loops outside ``L`` (and ``L`` itself) are fixed, the loops inside it range
+over their extents, and the interval analysis of ``tir.arith`` bounds every index the
+consumer reads. Where the analysis cannot give a region of constant (or symbolic-only)
+size, the whole domain is used, which is always correct.
+"""
+from ..errors import ScheduleError
+from ..te.relation import derived_extents, root_values
+from ..te.tensor import ProducerLoad
+from ..tir.arith import interval
+from ..tir.expr import Const, GE, LT, Max, Min
+from ..tir.functor import free_vars, substitute, walk
+from ..tir.simplify import simplify
+
+
+class StageBounds:
+    """Loop ranges of one stage: region per root axis, leaf extents, root values, guards."""
+
+    def __init__(self, stage, body, region):
+        self.stage, self.body = stage, body
+        self.region = region                      # root IterVar -> (lo, extent) expressions
+        self.extents = derived_extents(stage.relations, {iv: ext for iv, (lo, ext) in region.items()})
+        for iv in stage.leaf_iter_vars:
+            self.extents[iv] = simplify(self.extents[iv])
+        offsets, split_guards = root_values(stage.relations, self.extents,
+                                            {iv: iv.var for iv in stage.leaf_iter_vars})
+        self.root_value = {iv: simplify(lo + offsets[iv]) for iv, (lo, _) in region.items()}
+        self.guards = [g for _, g in split_guards]
+        for iv in stage.op.axis:
+            lo, ext = region[iv]
+            if lo is not iv.dom.min or ext is not iv.dom.extent:
+                value = self.root_value[iv]
+                self.guards += [GE(value, iv.dom.min), LT(value, simplify(iv.dom.min + iv.dom.extent))]
+        self.reads = substitute(body, {iv.var: v for iv, v in self.root_value.items()})
+
+    def origin(self):
+        """Lowest index of the computed region per data axis (the buffer's origin)."""
+        return [self.region[iv][0] for iv in self.stage.op.axis]
+
+
+def _accesses(expr, op):
+    found = []
+    walk(expr, lambda n: found.append(n.indices) if isinstance(n, ProducerLoad) and n.tensor.op is op else None)
+    return found
+
+
+def infer_region(stage, consumers, bounds, symbolic):
+    """The region ``{root IterVar: (lo, extent)}`` of ``stage`` (see module docstring)."""
+    op = stage.op
+    full = {iv: (iv.dom.min, iv.dom.extent) for iv in stage.root_iter_vars}
+    if stage.attach_type != "scope":
+        return full
+    parent = stage.attach_stage
+    if consumers != [parent]:
+        names = [c.name for c in consumers]
+        raise ScheduleError(f"stage {stage.name} is computed at {parent.name}.{stage.attach_ivar.name} "
+                            f"but read by {names}; compute_at needs its only reader")
+    pb = bounds[parent]
+    leaves = parent.leaf_iter_vars
+    pos = leaves.index(stage.attach_ivar)
+    env = {}
+    for i, iv in enumerate(leaves):
+        bound = parent.bindings.get(iv)
+        relax_thread = stage.scope == "shared" and bound is not None and bound.thread_tag.startswith("threadIdx")
+        if i > pos or relax_thread:
+            env[iv.var] = (Const(0, "int32"), simplify(pb.extents[iv] - 1))
+    accesses = _accesses(pb.reads, op)
+    region = dict(full)
+    for d, iv in enumerate(op.axis):
+        los, his = [], []
+        for idx in accesses:
+            iv_bounds = interval(idx[d], env)
+            if iv_bounds is None:
+                break
+            los.append(iv_bounds[0])
+            his.append(iv_bounds[1])
+        else:
+            lo, hi = los[0], his[0]
+            for a, b in zip(los[1:], his[1:]):
+                lo, hi = simplify(Min(lo, a)), simplify(Max(hi, b))
+            extent = simplify(hi - lo + 1)
+            if not (free_vars(extent) <= symbolic):
+                continue
+            whole = simplify(extent - iv.dom.extent)
+            if isinstance(whole, Const) and whole.value >= 0:
+                continue
+            region[iv] = (lo, extent)
+    return region

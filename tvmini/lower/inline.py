@@ -1,0 +1,33 @@
+"""compute_inline: substitute inlined stages' expressions into their readers."""
+from ..tir.functor import Mutator, substitute
+
+
+class _Inliner(Mutator):
+    def __init__(self, inlined):
+        self.inlined = inlined        # op -> (axis vars, expression already inlined)
+
+    def visit_ProducerLoad(self, e):
+        indices = tuple(self.visit(i) for i in e.indices)
+        entry = self.inlined.get(e.tensor.op)
+        if entry is None:
+            if all(a is b for a, b in zip(indices, e.indices)):
+                return e
+            return type(e)(e.tensor, indices)
+        axis_vars, body = entry
+        return substitute(body, dict(zip(axis_vars, indices)))
+
+
+def inline_bodies(stages):
+    """The body of every stage with the inlined stages' expressions substituted.
+
+    ``stages`` are in dataflow order; returns ``{stage: body}`` for every stage that is
+    not itself inlined.
+    """
+    inlined, bodies = {}, {}
+    for stage in stages:
+        body = _Inliner(inlined).visit(stage.op.body)
+        if stage.attach_type == "inline":
+            inlined[stage.op] = ([iv.var for iv in stage.op.axis], body)
+        else:
+            bodies[stage] = body
+    return bodies

@@ -1,0 +1,80 @@
+"""Loop-nest construction for one stage: loops, guards, reduction init/update, attachments.
+
+Guards (from non-divisible splits and from partial regions) sit right around the store,
+so no iteration outside the domain reads or writes anything. For a reduction the init
+is placed just outside the first loop that runs over a reduce axis, inside the
+data-parallel loops that come after it (as classic TVM does).
+"""
+from ..te.relation import depends_on
+from ..te.tensor import ProducerLoad, Reduce
+from ..tir.expr import BufferLoad, Const, all_of
+from ..tir.functor import Mutator, free_vars
+from ..tir.simplify import simplify
+from ..tir.stmt import Allocate, BufferStore, For, ForKind, IfThenElse, seq_of
+
+
+class BufferAccess(Mutator):
+    """Turn ``T[idx]`` into a load of T's buffer, relative to the region T computes."""
+
+    def __init__(self, realized):
+        self.realized = realized      # op -> (Buffer, origin per axis)
+
+    def visit_ProducerLoad(self, e):
+        buffer, origin = self.realized[e.tensor.op]
+        indices = [simplify(self.visit(i) - lo) for i, lo in zip(e.indices, origin)]
+        return BufferLoad(buffer, indices)
+
+
+def _guarded(stmt, guards):
+    guards = [g for g in (simplify(g) for g in guards) if not (isinstance(g, Const) and g.value)]
+    return IfThenElse(all_of(*guards), stmt) if guards else stmt
+
+
+def _loop(stage, bounds, iv, body):
+    bound = stage.bindings.get(iv)
+    if bound is not None:
+        return For(iv.var, 0, bounds.extents[iv], ForKind.THREAD_BINDING, body, bound.thread_tag)
+    return For(iv.var, 0, bounds.extents[iv], stage.iter_kinds.get(iv, ForKind.SERIAL), body)
+
+
+def _wrap(stage, bounds, leaves, inner, attached):
+    """Loops over ``leaves`` (outermost first) around ``inner``, with attached producers."""
+    for iv in reversed(leaves):
+        producers = attached.get((stage, iv), [])
+        body = seq_of([nest for _, nest in producers] + [inner])
+        for buffer, _ in reversed(producers):
+            body = Allocate(buffer, body)
+        inner = _loop(stage, bounds, iv, body)
+    return inner
+
+
+def build_nest(stage, bounds, buffer, realized, attached):
+    """The complete loop nest that computes ``stage`` into ``buffer``."""
+    access = BufferAccess(realized)
+    body = bounds.reads
+    index = [simplify(bounds.root_value[iv] - lo) for iv, lo in zip(stage.op.axis, bounds.origin())]
+    leaves = stage.leaf_iter_vars
+    if not isinstance(body, Reduce):
+        store = BufferStore(buffer, access.visit(body), index)
+        return _wrap(stage, bounds, leaves, _guarded(store, bounds.guards), attached)
+
+    reduce_roots = stage.op.reduce_axis
+    first = next(i for i, iv in enumerate(leaves) if depends_on(stage.relations, iv, reduce_roots))
+    reduce_vars = {iv.var for iv in leaves if depends_on(stage.relations, iv, reduce_roots)}
+    init_guards = [g for g in bounds.guards if not (free_vars(g) & reduce_vars)]
+    init = BufferStore(buffer, body.reducer.identity(body.dtype), index)
+    init_nest = _wrap(stage, bounds, [iv for iv in leaves[first:] if iv.var not in reduce_vars],
+                      _guarded(init, init_guards), {})
+    current = BufferLoad(buffer, index)
+    update = BufferStore(buffer, body.reducer.combine(current, access.visit(body.source)), index)
+    update_nest = _wrap(stage, bounds, leaves[first:],
+                        _guarded(update, bounds.guards + [access.visit(body.condition)]), attached)
+    return _wrap(stage, bounds, leaves[:first], seq_of([init_nest, update_nest]), attached)
+
+
+def read_ops(expr):
+    """Ops whose tensors ``expr`` reads."""
+    from ..tir.functor import walk
+    found = []
+    walk(expr, lambda n: found.append(n.tensor.op) if isinstance(n, ProducerLoad) and n.tensor.op not in found else None)
+    return found

@@ -1,0 +1,24 @@
+"""The runtime: devices, arrays and callable compiled kernels.
+
+This layer sits at the bottom of tvmini and imports nothing above it (only
+``tvmini.errors``). ``ndarray`` is exposed as a submodule so the package can
+offer it as ``tm.nd`` (``tm.nd.array``, ``tm.nd.empty``, ``tm.nd.zeros``).
+"""
+
+from . import ndarray
+from .device import Device, as_device, cpu, cuda
+from .module import ArgSpec, ArgumentError, BenchmarkResult, Module
+from .ndarray import NDArray
+
+__all__ = [
+    "ArgSpec",
+    "ArgumentError",
+    "BenchmarkResult",
+    "Device",
+    "Module",
+    "NDArray",
+    "as_device",
+    "cpu",
+    "cuda",
+    "ndarray",
+]

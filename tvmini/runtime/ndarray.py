@@ -1,0 +1,243 @@
+"""NDArray: a dense, C-contiguous tensor owned by the runtime.
+
+Kernels receive raw data pointers, so the runtime owns memory whose layout it
+controls: C-contiguous, 64-byte aligned (a cache line, and enough for any
+vector load the code generator emits), with a fixed shape and dtype. Users make
+arrays with :func:`array` (copies data in), :func:`empty` and :func:`zeros`,
+read them back with :meth:`NDArray.numpy` (a copy), and pass them to kernels.
+
+Where the bytes live is a *storage*, built as ``cls(shape, dtype, device)``:
+an object with a ``ptr`` (the address handed to kernels), ``host_view()`` (a
+host numpy array holding the data, which the caller only reads) and
+``from_numpy(arr)`` (copy ``arr`` in, broadcasting it to the storage shape and
+converting to the storage dtype). ``_STORAGES`` maps a device kind to its storage class; only
+host memory exists today, and a device kind without a storage raises
+:class:`~tvmini.errors.DeviceError`. A CUDA storage is one more entry there.
+"""
+
+import operator
+
+import numpy as np
+
+from ..errors import DeviceError, DTypeError, ShapeError
+from .device import as_device, cpu
+
+#: The dtypes an NDArray (and a kernel argument) may have.
+SUPPORTED_DTYPES = ("float16", "float32", "float64", "int8", "int32", "int64", "uint8", "bool")
+
+#: Byte alignment of every NDArray's data pointer.
+ALIGNMENT = 64
+
+_CPU0 = cpu(0)
+
+
+def normalize_dtype(dtype):
+    """Return the native-byte-order numpy dtype for ``dtype`` (a str, numpy
+    dtype or numpy scalar type), or raise DTypeError if it is not one of
+    :data:`SUPPORTED_DTYPES`."""
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        raise DTypeError(f"not a dtype: {dtype!r}") from None
+    if name not in SUPPORTED_DTYPES:
+        raise DTypeError(f"unsupported dtype {name!r}: expected one of {SUPPORTED_DTYPES}")
+    return np.dtype(name)
+
+
+def normalize_shape(shape):
+    """Return ``shape`` (an int or a sequence of ints) as a tuple of Python ints,
+    raising ShapeError for negative or non-integer extents."""
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    try:
+        dims = tuple(operator.index(d) for d in shape)
+    except TypeError:
+        raise ShapeError(f"a shape is an int or a sequence of ints, got {shape!r}") from None
+    if any(d < 0 for d in dims):
+        raise ShapeError(f"shape {dims} has a negative extent")
+    return dims
+
+
+class _HostStorage:
+    """CPU memory: a 64-byte aligned, C-contiguous numpy array.
+
+    numpy only guarantees 16-byte alignment, so the storage allocates
+    ``ALIGNMENT - 1`` spare bytes and starts the array at the first aligned
+    offset. The array's ``base`` chain keeps the whole buffer alive.
+    """
+
+    __slots__ = ("array", "ptr")
+
+    def __init__(self, shape, dtype, device):
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        raw = np.empty(nbytes + ALIGNMENT - 1, dtype=np.uint8)
+        base = raw.ctypes.data
+        offset = -base % ALIGNMENT
+        self.array = raw[offset:offset + nbytes].view(dtype).reshape(shape)
+        self.ptr = base + offset
+
+    def host_view(self):
+        """The live array itself (no copy)."""
+        return self.array
+
+    def from_numpy(self, arr):
+        """Copy ``arr`` in, broadcasting it to this shape and converting to this dtype."""
+        np.copyto(self.array, arr, casting="unsafe")
+
+
+_STORAGES = {"cpu": _HostStorage}
+
+
+def _storage_class(device):
+    try:
+        return _STORAGES[device.kind]
+    except KeyError:
+        raise DeviceError(
+            f"CUDA arrays are not available: tvmini has no {device.kind} runtime yet "
+            f"(cannot allocate on {device})"
+        ) from None
+
+
+class NDArray:
+    """A C-contiguous, 64-byte aligned tensor on a device.
+
+    ``NDArray(shape, dtype="float32", device=None)`` allocates uninitialised
+    memory (like :func:`empty`); ``device`` defaults to ``cpu(0)``. Shape,
+    dtype and device never change; the contents change through
+    :meth:`copyfrom` and through kernels that write the array.
+    """
+
+    # The runtime's Module reads _ptr, _shape, _dtype and _device directly on
+    # its hot path; they are fixed at construction.
+    __slots__ = ("_storage", "_shape", "_dtype", "_device", "_ptr")
+
+    def __init__(self, shape, dtype="float32", device=None):
+        self._shape = normalize_shape(shape)
+        self._dtype = normalize_dtype(dtype)
+        self._device = _CPU0 if device is None else as_device(device)
+        self._storage = _storage_class(self._device)(self._shape, self._dtype, self._device)
+        self._ptr = self._storage.ptr
+
+    @property
+    def shape(self):
+        """The shape, a tuple of ints."""
+        return self._shape
+
+    @property
+    def dtype(self):
+        """The dtype name, e.g. "float32"."""
+        return self._dtype.name
+
+    @property
+    def device(self):
+        """The :class:`~tvmini.runtime.device.Device` holding the data."""
+        return self._device
+
+    @property
+    def ndim(self):
+        """Number of dimensions."""
+        return len(self._shape)
+
+    @property
+    def size(self):
+        """Number of elements."""
+        return int(np.prod(self._shape, dtype=np.int64))
+
+    @property
+    def nbytes(self):
+        """Size of the data in bytes."""
+        return self.size * self._dtype.itemsize
+
+    @property
+    def data_ptr(self):
+        """Address of the first element (an int; a multiple of 64)."""
+        return self._ptr
+
+    def numpy(self):
+        """Return a new numpy array holding a copy of the data."""
+        return np.array(self._storage.host_view(), copy=True)
+
+    def copyfrom(self, src):
+        """Copy ``src`` (a numpy array or an NDArray of the same shape and dtype)
+        into this array and return this array.
+
+        Raises ShapeError or DTypeError on a mismatch; no conversion is done.
+        """
+        if isinstance(src, NDArray):
+            src_dtype, data = src._dtype, src._storage.host_view()
+        elif isinstance(src, np.ndarray):
+            src_dtype, data = src.dtype, src
+        else:
+            raise DTypeError(
+                f"copyfrom() takes a numpy array or an NDArray, got {type(src).__name__}"
+            )
+        if data.shape != self._shape:
+            raise ShapeError(f"copyfrom(): source shape {data.shape} does not match {self._shape}")
+        if src_dtype != self._dtype:
+            raise DTypeError(f"copyfrom(): source dtype {src_dtype} does not match {self.dtype}")
+        self._storage.from_numpy(data)
+        return self
+
+    def copyto(self, target):
+        """Copy this array into ``target``.
+
+        ``target`` is an NDArray (same shape and dtype; it is filled and
+        returned) or a device (a new NDArray there is returned).
+        """
+        if isinstance(target, NDArray):
+            return target.copyfrom(self)
+        return NDArray(self._shape, self._dtype, as_device(target)).copyfrom(self)
+
+    def __repr__(self):
+        head = f"<tvmini.NDArray shape={self._shape}, dtype={self.dtype}, device={self._device}>"
+        return head + "\n" + np.array2string(self._storage.host_view(), separator=", ")
+
+
+def _infer_dtype(data):
+    """The dtype :func:`array` gives Python data (see its docstring)."""
+    kind = data.dtype.kind
+    if kind == "f":
+        return np.dtype("float32")
+    if kind in "iu":
+        return np.dtype("int64")
+    if kind == "b":
+        return np.dtype("bool")
+    raise DTypeError(f"array(): cannot make a tensor of {data.dtype} values")
+
+
+def array(obj, dtype=None, device=None):
+    """Return a new NDArray holding a copy of ``obj``.
+
+    ``obj`` is a numpy array, an NDArray, a numpy scalar, or (nested) Python
+    lists and scalars. Without ``dtype`` the result keeps the dtype of a numpy
+    array, numpy scalar or NDArray (it must be supported); Python data becomes
+    float32 if any element is a float, else int64 for ints and bool for bools.
+    With ``dtype`` values are converted to it as numpy's ``astype`` would.
+    ``device`` defaults to ``cpu(0)``.
+    """
+    if isinstance(obj, NDArray):
+        data = obj._storage.host_view()
+    elif isinstance(obj, (np.ndarray, np.generic)):
+        data = np.asarray(obj)
+    else:
+        try:
+            data = np.asarray(obj)
+        except ValueError as err:
+            raise ShapeError(f"array(): {obj!r:.80} is not a rectangular array ({err})") from None
+        if dtype is None:
+            dtype = _infer_dtype(data)
+    result = NDArray(data.shape, data.dtype if dtype is None else dtype, device)
+    result._storage.from_numpy(data)
+    return result
+
+
+def empty(shape, dtype="float32", device=None):
+    """Return a new NDArray of ``shape`` and ``dtype`` with uninitialised contents."""
+    return NDArray(shape, dtype, device)
+
+
+def zeros(shape, dtype="float32", device=None):
+    """Return a new NDArray of ``shape`` and ``dtype`` filled with zeros."""
+    result = NDArray(shape, dtype, device)
+    result._storage.from_numpy(np.zeros((), dtype=result._dtype))
+    return result

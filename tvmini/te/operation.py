@@ -1,0 +1,133 @@
+"""The user-facing constructors of te: placeholders, computes, reductions, intrinsics."""
+import inspect
+
+from ..errors import DTypeError, ShapeError, TVMiniError
+from ..tir import dtype as dt
+from ..tir import expr as E
+from ..tir.simplify import simplify
+from .tensor import (ComputeOp, IterVar, PlaceholderOp, Reduce, Reducer, Tensor,
+                     check_reduce_placement, iter_range)
+
+
+def var(name="n", dtype="int32"):
+    """A symbolic integer (an extent known only when the kernel is called)."""
+    dtype = dt.canonical(dtype)
+    if not dt.is_int(dtype):
+        raise DTypeError(f"te.var {name}: symbolic variables are integers, not {dtype}")
+    return E.Var(name, dtype)
+
+
+def const(value, dtype=None):
+    return E.const(value, dtype)
+
+
+def _shape(shape, what):
+    if not isinstance(shape, (tuple, list)):
+        shape = (shape,)
+    out = []
+    for i, s in enumerate(shape):
+        e = E.convert(s)
+        if not dt.is_int(e.dtype):
+            raise ShapeError(f"{what}: extent {i} is {e.dtype} {e}; extents are integers")
+        if isinstance(e, E.Const) and e.value < 1:
+            raise ShapeError(f"{what}: extent {i} is {e.value}; extents must be at least 1")
+        out.append(e.astype("int32") if e.dtype != "int32" else e)
+    return tuple(out)
+
+
+def placeholder(shape, name="placeholder", dtype="float32"):
+    """An input tensor of ``shape`` (ints or ``te.var``s)."""
+    return PlaceholderOp(name, _shape(shape, f"placeholder {name}"), dt.canonical(dtype)).output(0)
+
+
+def compute(shape, fcompute, name="compute", tag=""):
+    """``name[i, j, ...] = fcompute(i, j, ...)`` over ``shape``.
+
+    The axis names are the lambda's parameter names. ``fcompute`` may return a
+    reduction (``te.sum(...)``) as its whole value.
+    """
+    shape = _shape(shape, f"compute {name}")
+    params = list(inspect.signature(fcompute).parameters.values())
+    if len(params) == 1 and params[0].kind is inspect.Parameter.VAR_POSITIONAL:
+        names = [f"i{k}" for k in range(len(shape))]
+    elif len(params) != len(shape):
+        raise ShapeError(f"compute {name}: shape has {len(shape)} dimensions but fcompute takes {len(params)} arguments")
+    else:
+        names = [p.name for p in params]
+    axis = [IterVar(iter_range(ext), n, "data") for n, ext in zip(names, shape)]
+    body = fcompute(*[iv.var for iv in axis])
+    if isinstance(body, (list, tuple)):
+        raise TVMiniError(f"compute {name}: one output per compute; got {len(body)} values")
+    body = E.convert(body)
+    check_reduce_placement(name, body)
+    return ComputeOp(name, axis, body, tag).output(0)
+
+
+def reduce_axis(dom, name="k"):
+    """A reduction axis over ``dom`` = ``(lo, hi)`` or an extent."""
+    if isinstance(dom, (tuple, list)):
+        lo, hi = (E.convert(x) for x in dom)
+        rng = E.Range(lo, simplify(hi - lo))
+    else:
+        rng = iter_range(dom)
+    return IterVar(rng, name, "reduce")
+
+
+def thread_axis(tag, name=None):
+    """A GPU thread axis ("blockIdx.x", "threadIdx.y", ...) to ``bind`` loops to."""
+    valid = {f"{k}.{d}" for k in ("blockIdx", "threadIdx") for d in "xyz"} | {"vthread"}
+    if tag not in valid:
+        raise TVMiniError(f"unknown thread axis {tag!r}; use one of {sorted(valid)}")
+    return IterVar(None, name or tag, "thread", thread_tag=tag)
+
+
+def _make_reducer(name, combine, identity):
+    reducer = Reducer(name, combine, identity)
+
+    def reduce(expr, axis=None, where=None, *args):
+        if axis is None or isinstance(axis, (E.PrimExpr, int, float)) and not isinstance(axis, IterVar):
+            if name == "sum" or axis is None:
+                raise TVMiniError(f"te.{name} needs axis= (a reduce_axis or a list of them)")
+            return (E.maximum if name == "max" else E.minimum)(expr, axis)
+        axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+        for a in axes:
+            if not isinstance(a, IterVar) or a.kind != "reduce":
+                raise TVMiniError(f"te.{name}: axis {a} is not a te.reduce_axis")
+        source = E.convert(expr)
+        cond = E.convert(where) if where is not None else None
+        return Reduce(reducer, source, axes, cond)
+    reduce.__name__ = name
+    reduce.__doc__ = (f"{name} of ``expr`` over reduce ``axis`` (one IterVar or a list)"
+                      + ("; with two expressions, the elementwise " + name if name != "sum" else "") + ".")
+    return reducer, reduce
+
+
+sum_reducer, sum = _make_reducer("sum", lambda a, b: a + b, lambda dtype: E.Const(0, dtype))
+max_reducer, max = _make_reducer("max", E.maximum, E.min_value)
+min_reducer, min = _make_reducer("min", E.minimum, E.max_value)
+
+if_then_else = E.select
+all = E.all_of
+any = E.any_of
+
+
+def _intrinsic(name):
+    def f(x):
+        return E.call(name, x)
+    f.__name__ = name
+    f.__doc__ = f"Elementwise {name}."
+    return f
+
+
+exp, log, sqrt, tanh, sigmoid, cos, sin, floor, ceil, round = (
+    _intrinsic(n) for n in ("exp", "log", "sqrt", "tanh", "sigmoid", "cos", "sin", "floor", "ceil", "round"))
+
+
+def abs(x):
+    """Elementwise absolute value (keeps the dtype)."""
+    return E.call("abs", x)
+
+
+def power(x, y):
+    """``x ** y`` in floating point."""
+    return E.power(x, y)

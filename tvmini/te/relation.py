@@ -1,0 +1,86 @@
+"""Relations between iteration variables, and the two walks over them.
+
+``split`` and ``fuse`` do not rewrite loops; they record a ``Split``/``Fuse`` relation
+between IterVars (as classic TVM does). Lowering walks the relations twice:
+
+* downwards, from the root axes' ranges to the extents of every derived axis
+  (``derived_extents``), and
+* upwards, from loop-variable values at the leaves to the value of every root axis
+  (``root_values``), collecting the guards that a non-divisible split needs.
+
+Root axes range over ``[dom.min, dom.min + extent)``; every derived axis is zero-based.
+"""
+from ..tir.expr import Const, FloorDiv, FloorMod, LT, convert
+from ..tir.simplify import simplify
+
+
+class Split:
+    def __init__(self, parent, outer, inner, factor=None, nparts=None):
+        self.parent, self.outer, self.inner = parent, outer, inner
+        self.factor, self.nparts = factor, nparts
+
+
+class Fuse:
+    def __init__(self, outer, inner, fused):
+        self.outer, self.inner, self.fused = outer, inner, fused
+
+
+def ceildiv(a, b):
+    """``ceil(a / b)`` as a simplified expression."""
+    return simplify((convert(a) + (b - 1)) // b)
+
+
+def derived_extents(relations, root_extents):
+    """Extent of every IterVar (dict IterVar -> expr), given the roots' extents."""
+    ext = dict(root_extents)
+    for rel in relations:
+        if isinstance(rel, Split):
+            parent = ext[rel.parent]
+            if rel.factor is not None:
+                ext[rel.outer] = ceildiv(parent, rel.factor)
+                ext[rel.inner] = Const(rel.factor, "int32")
+            else:
+                ext[rel.outer] = Const(rel.nparts, "int32")
+                ext[rel.inner] = ceildiv(parent, rel.nparts)
+        else:
+            ext[rel.fused] = simplify(ext[rel.outer] * ext[rel.inner])
+    return ext
+
+
+def root_values(relations, extents, leaf_values):
+    """Zero-based offset of every IterVar from the leaves' values, and split guards.
+
+    Returns ``(offsets, guards)`` where ``offsets`` maps each IterVar to an expression
+    and ``guards`` lists ``(parent IterVar, condition)`` for every split whose extent
+    the factor does not provably divide.
+    """
+    off = dict(leaf_values)
+    guards = []
+    for rel in reversed(relations):
+        if isinstance(rel, Split):
+            value = simplify(off[rel.outer] * extents[rel.inner] + off[rel.inner])
+            off[rel.parent] = value
+            covered = simplify(extents[rel.outer] * extents[rel.inner] - extents[rel.parent])
+            if not (isinstance(covered, Const) and covered.value == 0):
+                guards.append((rel.parent, LT(value, extents[rel.parent])))
+        else:
+            inner_ext = extents[rel.inner]
+            off[rel.outer] = simplify(FloorDiv(off[rel.fused], inner_ext, "int32"))
+            off[rel.inner] = simplify(FloorMod(off[rel.fused], inner_ext, "int32"))
+    return off, guards
+
+
+def depends_on(relations, leaf, roots):
+    """Whether leaf IterVar ``leaf`` derives from any IterVar in ``roots``."""
+    sources = {leaf}
+    changed = True
+    while changed:
+        changed = False
+        for rel in relations:
+            if isinstance(rel, Split) and (rel.outer in sources or rel.inner in sources) and rel.parent not in sources:
+                sources.add(rel.parent)
+                changed = True
+            elif isinstance(rel, Fuse) and rel.fused in sources and not {rel.outer, rel.inner} <= sources:
+                sources |= {rel.outer, rel.inner}
+                changed = True
+    return bool(sources & set(roots))

@@ -1,0 +1,259 @@
+"""Schedules: *how* to compute. A ``Stage`` per compute op records loop structure.
+
+Primitives never rewrite loops directly: ``split``/``fuse`` add relations between
+IterVars (``te.relation``), ``reorder`` permutes the leaf list, ``vectorize``/``unroll``/
+``parallel``/``bind`` annotate a leaf, ``compute_at``/``compute_inline``/``compute_root``
+set where the stage is computed. ``tvmini.lower`` turns all of it into loops. Every
+misuse raises ``ScheduleError`` naming the stage and the axis.
+"""
+from ..errors import ScheduleError
+from ..tir.stmt import ForKind
+from .relation import Fuse, Split, depends_on
+from .tensor import ComputeOp, IterVar, PlaceholderOp, Tensor
+
+
+class Stage:
+    """The schedule of one compute operation."""
+
+    def __init__(self, op, schedule):
+        self.op = op
+        self.origin_op = op
+        self.schedule = schedule
+        self.scope = "global"
+        self.reset_loops()
+        self.attach_type = "root"        # "root", "inline" or "scope"
+        self.attach_stage = None
+        self.attach_ivar = None
+        self.history = []                # (primitive name, description) for walkthroughs
+
+    def reset_loops(self):
+        """Forget every loop transformation (after the op was replaced wholesale)."""
+        self.root_iter_vars = list(self.op.axis) + list(self.op.reduce_axis)
+        self.leaf_iter_vars = list(self.root_iter_vars)
+        self.all_iter_vars = list(self.root_iter_vars)
+        self.relations = []
+        self.iter_kinds = {}             # IterVar -> ForKind
+        self.bindings = {}               # IterVar -> thread IterVar
+
+    @property
+    def name(self):
+        return self.op.name
+
+    @property
+    def is_output(self):
+        return self.op in self.schedule.outputs
+
+    def __repr__(self):
+        return f"stage({self.name})"
+
+    # checks -----------------------------------------------------------------
+    def _leaf(self, axis, what):
+        if not isinstance(axis, IterVar):
+            raise ScheduleError(f"stage {self.name}: {what} needs an axis (IterVar), got {axis!r}")
+        if axis not in self.leaf_iter_vars:
+            if axis in self.all_iter_vars:
+                why = "it was already split or fused; use the axes that returned"
+            else:
+                why = "it belongs to another stage"
+            raise ScheduleError(f"stage {self.name}: cannot {what} axis {axis.name}: it is not a current loop "
+                                f"of this stage ({why}); current loops: {[iv.name for iv in self.leaf_iter_vars]}")
+        return self.leaf_iter_vars.index(axis)
+
+    def _is_reduce(self, axis):
+        return depends_on(self.relations, axis, self.op.reduce_axis)
+
+    def _log(self, primitive, text):
+        self.history.append((primitive, text))
+        self.schedule.history.append((self, primitive, text))
+
+    # loop structure ---------------------------------------------------------
+    def split(self, parent, factor=None, nparts=None):
+        """Split ``parent`` into (outer, inner) with inner extent ``factor`` or ``nparts`` outer."""
+        pos = self._leaf(parent, "split")
+        if (factor is None) == (nparts is None):
+            raise ScheduleError(f"stage {self.name}: split of {parent.name} needs exactly one of factor= or nparts=")
+        amount = factor if factor is not None else nparts
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount < 1:
+            raise ScheduleError(f"stage {self.name}: split of {parent.name} needs a positive int, got {amount!r}")
+        outer = IterVar(None, parent.name + ".outer", parent.kind)
+        inner = IterVar(None, parent.name + ".inner", parent.kind)
+        self.relations.append(Split(parent, outer, inner, factor, nparts))
+        self.all_iter_vars += [outer, inner]
+        self.leaf_iter_vars[pos:pos + 1] = [outer, inner]
+        self._log("split", f"{parent.name} -> {outer.name}, {inner.name} "
+                  f"({'factor' if factor is not None else 'nparts'}={amount})")
+        return outer, inner
+
+    def tile(self, x_parent, y_parent, x_factor, y_factor):
+        """Split two axes and order them (x.outer, y.outer, x.inner, y.inner)."""
+        xo, xi = self.split(x_parent, factor=x_factor)
+        yo, yi = self.split(y_parent, factor=y_factor)
+        self.reorder(xo, yo, xi, yi)
+        return xo, yo, xi, yi
+
+    def fuse(self, *axes):
+        """Fuse consecutive leaf axes (outermost first) into one."""
+        if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
+            axes = tuple(axes[0])
+        if not axes:
+            raise ScheduleError(f"stage {self.name}: fuse needs at least one axis")
+        positions = [self._leaf(a, "fuse") for a in axes]
+        if positions != list(range(positions[0], positions[0] + len(axes))):
+            raise ScheduleError(f"stage {self.name}: fuse needs consecutive loops in order, got "
+                                f"{[a.name for a in axes]} at positions {positions}")
+        kinds = {self._is_reduce(a) for a in axes}
+        if len(kinds) > 1:
+            raise ScheduleError(f"stage {self.name}: cannot fuse data axes with reduce axes {[a.name for a in axes]}")
+        fused = axes[0]
+        for nxt in axes[1:]:
+            new = IterVar(None, f"{fused.name}.{nxt.name}.fused", fused.kind)
+            self.relations.append(Fuse(fused, nxt, new))
+            self.all_iter_vars.append(new)
+            fused = new
+        self.leaf_iter_vars[positions[0]:positions[-1] + 1] = [fused]
+        if len(axes) > 1:
+            self._log("fuse", f"{', '.join(a.name for a in axes)} -> {fused.name}")
+        return fused
+
+    def reorder(self, *axes):
+        """Put ``axes`` in this order, in the positions they occupy now."""
+        if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
+            axes = tuple(axes[0])
+        positions = [self._leaf(a, "reorder") for a in axes]
+        if len(set(positions)) != len(positions):
+            raise ScheduleError(f"stage {self.name}: reorder lists an axis twice: {[a.name for a in axes]}")
+        for pos, axis in zip(sorted(positions), axes):
+            self.leaf_iter_vars[pos] = axis
+        self._log("reorder", ", ".join(a.name for a in axes))
+
+    # annotations ------------------------------------------------------------
+    def _annotate(self, axis, kind, what):
+        self._leaf(axis, what)
+        if kind in (ForKind.VECTORIZED, ForKind.PARALLEL) and self._is_reduce(axis):
+            raise ScheduleError(f"stage {self.name}: cannot {what} reduce axis {axis.name} "
+                                "(iterations would race on the same output); use rfactor first")
+        if axis in self.bindings:
+            raise ScheduleError(f"stage {self.name}: axis {axis.name} is bound to {self.bindings[axis].thread_tag}")
+        self.iter_kinds[axis] = kind
+        self._log(what, axis.name)
+
+    def vectorize(self, axis):
+        """Run ``axis`` as SIMD lanes."""
+        self._annotate(axis, ForKind.VECTORIZED, "vectorize")
+
+    def unroll(self, axis):
+        """Unroll ``axis`` (its extent must be constant when lowered)."""
+        self._annotate(axis, ForKind.UNROLLED, "unroll")
+
+    def parallel(self, axis):
+        """Run the iterations of ``axis`` on several cores."""
+        self._annotate(axis, ForKind.PARALLEL, "parallel")
+
+    def bind(self, axis, thread_ivar):
+        """Map ``axis`` onto a GPU thread axis made by ``te.thread_axis``."""
+        self._leaf(axis, "bind")
+        if not isinstance(thread_ivar, IterVar) or thread_ivar.kind != "thread":
+            raise ScheduleError(f"stage {self.name}: bind of {axis.name} needs te.thread_axis(...), got {thread_ivar!r}")
+        if self._is_reduce(axis) and thread_ivar.thread_tag.startswith("blockIdx"):
+            raise ScheduleError(f"stage {self.name}: cannot bind reduce axis {axis.name} to {thread_ivar.thread_tag}")
+        self.iter_kinds.pop(axis, None)
+        self.bindings[axis] = thread_ivar
+        self._log("bind", f"{axis.name} -> {thread_ivar.thread_tag}")
+
+    # where the stage is computed ---------------------------------------------
+    def compute_at(self, parent, axis):
+        """Compute this stage inside loop ``axis`` of stage ``parent`` (just the region needed)."""
+        if isinstance(parent, Tensor):
+            parent = self.schedule[parent]
+        if not isinstance(parent, Stage):
+            raise ScheduleError(f"stage {self.name}: compute_at needs a stage, got {parent!r}")
+        if parent is self:
+            raise ScheduleError(f"stage {self.name}: cannot compute_at its own axis {getattr(axis, 'name', axis)}")
+        parent._leaf(axis, f"compute_at stage {self.name} at")
+        if self.is_output:
+            raise ScheduleError(f"stage {self.name} is an output; it cannot be computed at {parent.name}.{axis.name}")
+        cursor = parent
+        while cursor is not None and cursor.attach_type == "scope":
+            cursor = cursor.attach_stage
+            if cursor is self:
+                raise ScheduleError(f"stage {self.name}: compute_at {parent.name}.{axis.name} makes a cycle "
+                                    f"({parent.name} is already computed inside {self.name})")
+        self.attach_type, self.attach_stage, self.attach_ivar = "scope", parent, axis
+        self._log("compute_at", f"{self.name} inside {parent.name}.{axis.name}")
+
+    def compute_inline(self):
+        """Substitute this stage's expression into its consumers; it gets no loops."""
+        if self.op.reduce_axis:
+            raise ScheduleError(f"stage {self.name} is a reduction (over {[iv.name for iv in self.op.reduce_axis]}); "
+                                "a reduction cannot be inlined")
+        if self.is_output:
+            raise ScheduleError(f"stage {self.name} is an output; it cannot be inlined")
+        self.attach_type, self.attach_stage, self.attach_ivar = "inline", None, None
+        self._log("compute_inline", self.name)
+
+    def compute_root(self):
+        """Compute this stage in full at the top level (the default)."""
+        self.attach_type, self.attach_stage, self.attach_ivar = "root", None, None
+        self._log("compute_root", self.name)
+
+
+class Schedule:
+    """Stages for every compute op reachable from ``outputs``, in dataflow order."""
+
+    def __init__(self, outputs):
+        self.outputs = [t.op if isinstance(t, Tensor) else t for t in outputs]
+        for op in self.outputs:
+            if not isinstance(op, ComputeOp):
+                raise ScheduleError(f"create_schedule: {op.name} is a placeholder, not a compute op")
+        self.stages = []
+        self.stage_map = {}
+        self.history = []
+        for op in _post_order(self.outputs):
+            stage = Stage(op, self)
+            self.stages.append(stage)
+            self.stage_map[op] = stage
+
+    def __getitem__(self, key):
+        op = key.op if isinstance(key, Tensor) else key
+        if isinstance(op, PlaceholderOp):
+            raise ScheduleError(f"{op.name} is a placeholder; it has no stage to schedule")
+        stage = self.stage_map.get(op)
+        if stage is None:
+            raise ScheduleError(f"tensor {getattr(op, 'name', op)} is not computed by this schedule")
+        return stage
+
+    def tensor(self, key):
+        """The current tensor computed for ``key`` (which may be a pre-rewrite tensor)."""
+        if isinstance(key, Tensor) and isinstance(key.op, PlaceholderOp):
+            return key
+        return self[key].op.output(0)
+
+    # graph rewrites live in te/rewrite.py; bound here as methods.
+    from .rewrite import cache_read, cache_write, rfactor
+
+
+def _post_order(ops):
+    """Compute ops reachable from ``ops``, producers before consumers (iterative DFS)."""
+    order, seen = [], set()
+    for root in ops:
+        stack = [(root, False)]
+        while stack:
+            op, done = stack.pop()
+            if done:
+                if op not in seen:
+                    seen.add(op)
+                    order.append(op)
+                continue
+            if op in seen or not isinstance(op, ComputeOp):
+                continue
+            stack.append((op, True))
+            for t in reversed(op.input_tensors()):
+                stack.append((t.op, False))
+    return order
+
+
+def create_schedule(ops):
+    """A schedule for one output op (or tensor) or a list of them."""
+    if not isinstance(ops, (list, tuple)):
+        ops = [ops]
+    return Schedule(ops)

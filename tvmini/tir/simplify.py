@@ -1,0 +1,277 @@
+"""The simplifier: constant folding, linear canonical forms and provable facts.
+
+``simplify(e, bounds)`` rewrites an expression bottom-up. Integer ``+ - *`` are put in
+canonical linear form (so ``x*1``, ``x+0`` and ``x*8 + y - x*8`` vanish); ``(a*b)//b``,
+``(8*x + y) // 8`` and ``% `` fold when the remainder is provably inside ``[0, b)``;
+comparisons, ``min``/``max`` and ``select`` fold when the interval analysis of
+``tir.arith`` proves them, using ``bounds`` (Var -> inclusive ``(lo, hi)``).
+``simplify_stmt`` does the same over a statement, learning loop-variable ranges from the
+enclosing loops, dropping provably-true guards and provably-empty loops.
+"""
+import math
+
+import numpy as np
+
+from . import dtype as dt
+from .arith import interval, linear_form, structural_key
+from .expr import (EQ, GE, GT, LE, LT, NE, Add, And, BinaryOp, Call, Cast, CmpOp, Const, Div,
+                   FloorDiv, FloorMod, Max, Min, Mul, Not, Or, Select, Sub)
+from .functor import Mutator, substitute
+from .stmt import For, ForKind, IfThenElse, LetStmt
+
+_FOLD = {
+    Add: lambda a, b: a + b, Sub: lambda a, b: a - b, Mul: lambda a, b: a * b,
+    Div: lambda a, b: a / b, FloorDiv: lambda a, b: a // b, FloorMod: lambda a, b: a % b,
+    Min: min, Max: max,
+    EQ: lambda a, b: a == b, NE: lambda a, b: a != b, LT: lambda a, b: a < b,
+    LE: lambda a, b: a <= b, GT: lambda a, b: a > b, GE: lambda a, b: a >= b,
+    And: lambda a, b: a and b, Or: lambda a, b: a or b,
+}
+
+
+def _typed(value, dtype):
+    """Round a folded Python number to what ``dtype`` can hold."""
+    if dt.is_float(dtype):
+        return float(np.array(value).astype(dtype))
+    if dt.is_int(dtype):
+        return int(np.array(value).astype(dtype))
+    return bool(value)
+
+
+class Simplifier(Mutator):
+    def __init__(self, bounds=None):
+        self.bounds = dict(bounds or {})
+
+    # facts ------------------------------------------------------------------
+    def sign_bounds(self, e):
+        """Constant (lo, hi) of integer ``e`` where known (each may be None)."""
+        iv = interval(e, self.bounds)
+        if iv is None:
+            return None, None
+        lo, hi = iv
+        return (lo.value if isinstance(lo, Const) else None,
+                hi.value if isinstance(hi, Const) else None)
+
+    def _diff_bounds(self, a, b):
+        return self.sign_bounds(self.visit(Sub(a, b)))
+
+    # nodes ------------------------------------------------------------------
+    def visit_Cast(self, e):
+        v = self.visit(e.value)
+        if v.dtype == e.dtype:
+            return v
+        if isinstance(v, Const):
+            value = v.value
+            if dt.is_int(e.dtype) and dt.is_float(v.dtype):
+                if not math.isfinite(value):
+                    return Cast(e.dtype, v)
+                value = math.trunc(value)
+            return Const(_typed(value, e.dtype), e.dtype)
+        return v if v is e.value else Cast(e.dtype, v)
+
+    def visit_BinaryOp(self, e):
+        a, b = self.visit(e.a), self.visit(e.b)
+        cls = type(e)
+        if isinstance(a, Const) and isinstance(b, Const):
+            if not (cls in (Div, FloorDiv, FloorMod) and b.value == 0):
+                return Const(_typed(_FOLD[cls](a.value, b.value), e.dtype), e.dtype)
+        handler = getattr(self, "_" + cls.__name__, None)
+        if handler is not None:
+            out = handler(a, b, e.dtype)
+            if out is not None:
+                return out
+        if a is e.a and b is e.b:
+            return e
+        return cls(a, b) if issubclass(cls, CmpOp) else cls(a, b, e.dtype)
+
+    def _linear(self, a, b, dtype, cls):
+        if not dt.is_int(dtype):
+            return self._float_identity(a, b, cls)
+        return linear_form(cls(a, b, dtype)).to_expr(dtype)
+
+    def _float_identity(self, a, b, cls):
+        if isinstance(b, Const) and ((cls in (Add, Sub) and b.value == 0) or (cls in (Mul, Div) and b.value == 1)):
+            return a
+        if isinstance(a, Const) and ((cls is Add and a.value == 0) or (cls is Mul and a.value == 1)):
+            return b
+        return None
+
+    def _Add(self, a, b, dtype): return self._linear(a, b, dtype, Add)
+    def _Sub(self, a, b, dtype): return self._linear(a, b, dtype, Sub)
+    def _Mul(self, a, b, dtype): return self._linear(a, b, dtype, Mul)
+    def _Div(self, a, b, dtype): return self._float_identity(a, b, Div)
+
+    def _div_parts(self, a, b, dtype):
+        """(q, r, c) with a == c*q + r when b is a positive constant c, else None."""
+        if not (dt.is_int(dtype) and isinstance(b, Const) and b.value > 0):
+            return None
+        c = b.value
+        q, r = linear_form(a).split_divisible(c)
+        return q, r, c
+
+    def _remainder_in_range(self, r, c):
+        lo, hi = self.sign_bounds(r.to_expr("int64") if not r.is_const() else Const(r.const, "int64"))
+        return lo is not None and hi is not None and lo >= 0 and hi < c
+
+    def _FloorDiv(self, a, b, dtype):
+        parts = self._div_parts(a, b, dtype)
+        if parts is None:
+            return None
+        q, r, c = parts
+        if c == 1:
+            return a
+        if self._remainder_in_range(r, c):
+            return q.to_expr(dtype)
+        if q.is_const() and q.const == 0:
+            return None
+        return self.visit(Add(q.to_expr(dtype), FloorDiv(r.to_expr(dtype), b, dtype), dtype))
+
+    def _FloorMod(self, a, b, dtype):
+        parts = self._div_parts(a, b, dtype)
+        if parts is None:
+            return None
+        q, r, c = parts
+        if c == 1:
+            return Const(0, dtype)
+        if self._remainder_in_range(r, c):
+            return r.to_expr(dtype)
+        if q.is_const() and q.const == 0:
+            return None
+        return FloorMod(r.to_expr(dtype), b, dtype)
+
+    def _minmax(self, a, b, pick_a_if_le):
+        if structural_key(a) == structural_key(b):
+            return a
+        if not dt.is_int(a.dtype):
+            return None
+        lo, hi = self._diff_bounds(a, b)
+        if hi is not None and hi <= 0:
+            return a if pick_a_if_le else b
+        if lo is not None and lo >= 0:
+            return b if pick_a_if_le else a
+        return None
+
+    def _Min(self, a, b, dtype): return self._minmax(a, b, True)
+    def _Max(self, a, b, dtype): return self._minmax(a, b, False)
+
+    def _compare(self, a, b, true_if, false_if):
+        if not (dt.is_int(a.dtype) or dt.is_bool(a.dtype)) or dt.is_bool(a.dtype):
+            return None
+        lo, hi = self._diff_bounds(a, b)
+        if true_if(lo, hi):
+            return Const(True, "bool")
+        if false_if(lo, hi):
+            return Const(False, "bool")
+        return None
+
+    def _LT(self, a, b, _):
+        return self._compare(a, b, lambda lo, hi: hi is not None and hi < 0, lambda lo, hi: lo is not None and lo >= 0)
+
+    def _LE(self, a, b, _):
+        return self._compare(a, b, lambda lo, hi: hi is not None and hi <= 0, lambda lo, hi: lo is not None and lo > 0)
+
+    def _GT(self, a, b, _): return self._LT(b, a, _)
+    def _GE(self, a, b, _): return self._LE(b, a, _)
+
+    def _EQ(self, a, b, _):
+        return self._compare(a, b, lambda lo, hi: lo == 0 and hi == 0,
+                             lambda lo, hi: (lo is not None and lo > 0) or (hi is not None and hi < 0))
+
+    def _NE(self, a, b, _):
+        out = self._EQ(a, b, _)
+        return None if out is None else Const(not out.value, "bool")
+
+    def _And(self, a, b, _):
+        for x, y in ((a, b), (b, a)):
+            if isinstance(x, Const):
+                return y if x.value else Const(False, "bool")
+        return None
+
+    def _Or(self, a, b, _):
+        for x, y in ((a, b), (b, a)):
+            if isinstance(x, Const):
+                return Const(True, "bool") if x.value else y
+        return None
+
+    def visit_Not(self, e):
+        a = self.visit(e.a)
+        if isinstance(a, Const):
+            return Const(not a.value, "bool")
+        return e if a is e.a else Not(a)
+
+    def visit_Select(self, e):
+        cond = self.visit(e.cond)
+        if isinstance(cond, Const):
+            return self.visit(e.t if cond.value else e.f)
+        t, f = self.visit(e.t), self.visit(e.f)
+        if structural_key(t) == structural_key(f):
+            return t
+        if cond is e.cond and t is e.t and f is e.f:
+            return e
+        return Select(cond, t, f)
+
+    def visit_Call(self, e):
+        args = tuple(self.visit(a) for a in e.args)
+        if all(a is b for a, b in zip(args, e.args)):
+            return e
+        return Call(e.name, args, e.dtype)
+
+    # statements -------------------------------------------------------------
+    def visit_For(self, s):
+        lo, extent = self.visit(s.min), self.visit(s.extent)
+        ext_lo, ext_hi = self.sign_bounds(extent)
+        if ext_hi is not None and ext_hi <= 0:
+            return None
+        if isinstance(extent, Const) and extent.value == 1 and s.kind is not ForKind.THREAD_BINDING:
+            return self.visit(substitute(s.body, {s.var: lo}))
+        saved = self.bounds.get(s.var)
+        self.bounds[s.var] = (lo, self.visit(Sub(Add(lo, extent, lo.dtype), Const(1, lo.dtype), lo.dtype)))
+        body = self.visit(s.body)
+        if saved is None:
+            del self.bounds[s.var]
+        else:
+            self.bounds[s.var] = saved
+        if body is None:
+            return None
+        return s.rebuild(lo, extent, body)
+
+    def visit_IfThenElse(self, s):
+        cond = self.visit(s.cond)
+        if isinstance(cond, Const):
+            return self.visit(s.then_case if cond.value else s.else_case)
+        then_case, else_case = self.visit(s.then_case), self.visit(s.else_case)
+        if then_case is None and else_case is None:
+            return None
+        if then_case is None:
+            return IfThenElse(self.visit(Not(cond)), else_case)
+        return IfThenElse(cond, then_case, else_case)
+
+    def visit_LetStmt(self, s):
+        value = self.visit(s.value)
+        iv = interval(value, self.bounds) if dt.is_int(value.dtype) else None
+        if iv is not None:
+            self.bounds[s.var] = iv
+        body = self.visit(s.body)
+        self.bounds.pop(s.var, None)
+        return None if body is None else LetStmt(s.var, value, body)
+
+
+def simplify(node, bounds=None):
+    """Simplify an expression or statement (see the module docstring)."""
+    return Simplifier(bounds).visit(node)
+
+
+def simplify_stmt(stmt, bounds=None):
+    return Simplifier(bounds).visit(stmt)
+
+
+def is_const_int(e, value=None):
+    """Whether ``e`` simplifies to an integer constant (equal to ``value`` if given)."""
+    e = simplify(e)
+    return isinstance(e, Const) and dt.is_int(e.dtype) and (value is None or e.value == value)
+
+
+def const_int(e):
+    """The integer value of ``e`` if it simplifies to a constant, else None."""
+    e = simplify(e)
+    return e.value if isinstance(e, Const) and dt.is_int(e.dtype) else None

@@ -1,0 +1,140 @@
+"""Statement nodes of the loop IR, buffers and the function that holds them.
+
+Like expressions, statements list their children in ``_fields`` so the generic
+visitors in ``tir.functor`` can rebuild any of them.
+"""
+import enum
+
+from .expr import convert, const
+
+
+class Buffer:
+    """A named region of memory: ``shape`` (exprs), ``dtype`` and storage ``scope``.
+
+    ``scope`` is "global" (function arguments and heap intermediates), "shared"
+    (a GPU thread block's memory) or "local" (registers / the stack).
+    """
+    __hash__ = object.__hash__
+
+    def __init__(self, name, shape, dtype, scope="global"):
+        self.name = name
+        self.shape = tuple(convert(s) for s in shape)
+        self.dtype = dtype
+        self.scope = scope
+
+    def strides(self):
+        """Row-major strides (in elements) of ``shape``."""
+        strides, acc = [], const(1)
+        for extent in reversed(self.shape):
+            strides.append(acc)
+            acc = acc * extent
+        return tuple(reversed(strides))
+
+    def __repr__(self):
+        return f"Buffer({self.name}, {list(self.shape)}, {self.dtype}, {self.scope})"
+
+
+class ForKind(enum.Enum):
+    SERIAL = "for"
+    PARALLEL = "parallel for"
+    VECTORIZED = "vectorized for"
+    UNROLLED = "unrolled for"
+    THREAD_BINDING = "thread for"
+
+
+class Stmt:
+    _fields: tuple = ()
+
+    def __repr__(self):
+        from .printer import stmt_str
+        return stmt_str(self)
+
+
+class For(Stmt):
+    """``for var in [min, min + extent)``; ``thread_tag`` names a bound GPU axis."""
+    _fields = ("min", "extent", "body")
+
+    def __init__(self, var, min, extent, kind, body, thread_tag=None):
+        self.var, self.min, self.extent = var, convert(min), convert(extent)
+        self.kind, self.body, self.thread_tag = kind, body, thread_tag
+
+    def rebuild(self, min, extent, body):
+        return For(self.var, min, extent, self.kind, body, self.thread_tag)
+
+
+class BufferStore(Stmt):
+    _fields = ("value", "indices")
+
+    def __init__(self, buffer, value, indices):
+        self.buffer, self.value, self.indices = buffer, value, tuple(indices)
+
+    def rebuild(self, value, indices):
+        return BufferStore(self.buffer, value, indices)
+
+
+class Allocate(Stmt):
+    """Memory for ``buffer`` (in its scope) that lives while ``body`` runs."""
+    _fields = ("body",)
+
+    def __init__(self, buffer, body):
+        self.buffer, self.body = buffer, body
+
+    def rebuild(self, body):
+        return Allocate(self.buffer, body)
+
+
+class IfThenElse(Stmt):
+    _fields = ("cond", "then_case", "else_case")
+
+    def __init__(self, cond, then_case, else_case=None):
+        self.cond, self.then_case, self.else_case = cond, then_case, else_case
+
+    def rebuild(self, cond, then_case, else_case):
+        return IfThenElse(cond, then_case, else_case)
+
+
+class LetStmt(Stmt):
+    """Bind ``var`` to ``value`` inside ``body``."""
+    _fields = ("value", "body")
+
+    def __init__(self, var, value, body):
+        self.var, self.value, self.body = var, value, body
+
+    def rebuild(self, value, body):
+        return LetStmt(self.var, value, body)
+
+
+class SeqStmt(Stmt):
+    _fields = ("seq",)
+
+    def __init__(self, seq):
+        self.seq = tuple(seq)
+
+    def rebuild(self, seq):
+        return seq_of(seq)
+
+
+def seq_of(stmts):
+    """A sequence of statements, flattened, without ``None``; one statement stays itself."""
+    flat = []
+    for s in stmts:
+        if s is None:
+            continue
+        flat.extend(s.seq if isinstance(s, SeqStmt) else [s])
+    if not flat:
+        return None
+    return flat[0] if len(flat) == 1 else SeqStmt(flat)
+
+
+class PrimFunc:
+    """A lowered function: buffer parameters, symbolic scalar parameters and a body."""
+
+    def __init__(self, name, params, scalar_params, body):
+        self.name, self.params, self.scalar_params, self.body = name, list(params), list(scalar_params), body
+
+    def with_body(self, body):
+        return PrimFunc(self.name, self.params, self.scalar_params, body)
+
+    def __repr__(self):
+        from .printer import func_str
+        return func_str(self)
