@@ -75,7 +75,7 @@ class FunctionBuilder:
                     count *= x.value
             size_bytes = (count or 0) * max(1, dt.bits(buf.dtype) // 8)
             if count is not None and size_bytes <= STACK_LIMIT_BYTES:
-                ptr = entry.alloca(ir.ArrayType(elem, count), name=buf.name)
+                ptr = entry.alloca(elem, size=ir.Constant(ir.IntType(64), count), name=buf.name)
                 ptr.align = 64
             else:
                 n = self.builder.zext(self.expr(_product(buf.shape)), ir.IntType(64)) if count is None \

@@ -7,7 +7,8 @@ offer it as ``tm.nd`` (``tm.nd.array``, ``tm.nd.empty``, ``tm.nd.zeros``).
 
 from . import ndarray
 from .device import Device, as_device, cpu, cuda
-from .module import ArgSpec, ArgumentError, BenchmarkResult, Module
+from .benchmark import BenchmarkResult
+from .module import ArgSpec, ArgumentError, Module
 from .ndarray import NDArray
 
 __all__ = [

@@ -21,12 +21,12 @@ Errors raised by a call:
 
 import ctypes
 import sys
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import BuildError, DeviceError, DTypeError, ShapeError, TVMiniError
+from .benchmark import check_timing_params, time_calls
 from .device import as_device
 from .ndarray import NDArray, normalize_dtype, normalize_shape
 
@@ -306,66 +306,17 @@ class Module:
         """Return ``f(*args) -> BenchmarkResult`` timing this kernel.
 
         ``f`` checks its arguments once, makes one warm-up call, then times
-        ``repeat`` batches of ``number`` native calls with
-        ``time.perf_counter``; each result is the mean seconds per call of one
-        batch. With ``min_repeat_ms`` > 0, ``number`` grows until a batch takes
-        at least that many milliseconds.
+        ``repeat`` batches of ``number`` native calls (see
+        :func:`~tvmini.runtime.benchmark.time_calls`); each result is the mean
+        seconds per call of one batch.
         """
-        if number < 1 or repeat < 1 or min_repeat_ms < 0:
-            raise ValueError("time_evaluator needs number >= 1, repeat >= 1, min_repeat_ms >= 0")
+        check_timing_params(number, repeat, min_repeat_ms)
 
         def evaluate(*args):
-            cargs = self._pack(args)
-            cfunc = self._cfunc
-            cfunc(*cargs)
-            calls = number
-            results = []
-            for _ in range(repeat):
-                while True:
-                    start = time.perf_counter()
-                    for _ in range(calls):
-                        cfunc(*cargs)
-                    elapsed = time.perf_counter() - start
-                    if elapsed * 1e3 >= min_repeat_ms:
-                        break
-                    calls = max(2 * calls, int(calls * min_repeat_ms / max(elapsed * 1e3, 1e-3)) + 1)
-                results.append(elapsed / calls)
-            return BenchmarkResult(results)
+            return time_calls(self._cfunc, self._pack(args), number, repeat, min_repeat_ms)
 
         return evaluate
 
     def __repr__(self):
         args = ", ".join(map(str, self.arg_specs))
         return f"Module({self.name!r}, target={self.target!r}, args=[{args}])"
-
-
-def _fmt_seconds(seconds):
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.4g} {unit}"
-    return f"{seconds / 1e-9:.4g} ns"
-
-
-class BenchmarkResult:
-    """Timings of a kernel: ``results`` holds seconds per call, one per repeat;
-    ``mean``, ``median``, ``std`` (population), ``min`` and ``max`` summarise it."""
-
-    __slots__ = ("results", "mean", "median", "std", "min", "max")
-
-    def __init__(self, results):
-        self.results = [float(r) for r in results]
-        if not self.results:
-            raise ValueError("BenchmarkResult needs at least one result")
-        values = np.asarray(self.results)
-        self.mean = float(values.mean())
-        self.median = float(np.median(values))
-        self.std = float(values.std())
-        self.min = float(values.min())
-        self.max = float(values.max())
-
-    def __repr__(self):
-        stats = ", ".join(
-            f"{key}={_fmt_seconds(getattr(self, key))}"
-            for key in ("mean", "median", "std", "min", "max")
-        )
-        return f"BenchmarkResult({stats}, repeat={len(self.results)})"

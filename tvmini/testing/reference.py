@@ -1,0 +1,115 @@
+"""``reference``: evaluate te definitions directly with numpy, ignoring every schedule.
+
+This is the oracle of the property tests: it shares no code with lowering or code
+generation. Each compute is evaluated over the whole grid of its axes (plus its reduce
+axes) with numpy broadcasting; ``if_then_else`` evaluates both branches and picks, so
+reads in the untaken branch are clipped into the tensor instead of failing.
+"""
+import numpy as np
+
+from ..errors import ShapeError, TVMiniError
+from ..te.tensor import ComputeOp, PlaceholderOp, ProducerLoad, Reduce, Tensor
+from ..tir import expr as E
+
+_BINARY = {
+    E.Add: np.add, E.Sub: np.subtract, E.Mul: np.multiply, E.Div: np.true_divide,
+    E.FloorDiv: np.floor_divide, E.FloorMod: np.mod, E.Min: np.minimum, E.Max: np.maximum,
+    E.EQ: np.equal, E.NE: np.not_equal, E.LT: np.less, E.LE: np.less_equal, E.GT: np.greater,
+    E.GE: np.greater_equal, E.And: np.logical_and, E.Or: np.logical_or,
+}
+_CALLS = {
+    "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "tanh": np.tanh, "cos": np.cos, "sin": np.sin,
+    "floor": np.floor, "ceil": np.ceil, "round": np.round, "abs": np.abs, "power": np.power,
+    "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+}
+_REDUCE = {"sum": np.sum, "max": np.max, "min": np.min}
+
+
+class _Evaluator:
+    def __init__(self, inputs):
+        self.values, self.scalars = {}, {}
+        for key, value in inputs.items():
+            if isinstance(key, Tensor):
+                self.values[key.op] = np.asarray(value)
+            elif isinstance(key, E.Var):
+                self.scalars[key] = int(value)
+            else:
+                raise TVMiniError(f"reference: inputs are keyed by placeholders and te.vars, got {key!r}")
+
+    def extent(self, e):
+        return int(self.expr(e, {}))
+
+    def tensor(self, op):
+        if op in self.values:
+            return self.values[op]
+        if isinstance(op, PlaceholderOp):
+            raise TVMiniError(f"reference: no value given for placeholder {op.name}")
+        value = self.compute(op)
+        self.values[op] = value
+        return value
+
+    def compute(self, op: ComputeOp):
+        shape = [self.extent(iv.dom.extent) for iv in op.axis]
+        raxes = list(op.reduce_axis)
+        rdom = [(self.extent(iv.dom.min), self.extent(iv.dom.extent)) for iv in raxes]
+        ndim = len(shape) + len(raxes)
+        env = {}
+        for d, (iv, n) in enumerate(zip(op.axis, shape)):
+            env[iv.var] = _along(np.arange(n, dtype=np.int64), d, ndim)
+        for d, (iv, (lo, n)) in enumerate(zip(raxes, rdom)):
+            env[iv.var] = _along(np.arange(lo, lo + n, dtype=np.int64), len(shape) + d, ndim)
+        body = op.body
+        if isinstance(body, Reduce):
+            src = np.broadcast_to(self.expr(body.source, env), shape + [n for _, n in rdom])
+            cond = np.broadcast_to(self.expr(body.condition, env), src.shape)
+            identity = self.expr(body.reducer.identity(body.dtype), {})
+            src = np.where(cond, src, identity)
+            out = _REDUCE[body.reducer.name](src, axis=tuple(range(len(shape), ndim))) if raxes else src
+        else:
+            out = np.broadcast_to(self.expr(body, env), shape)
+        return np.ascontiguousarray(out, dtype=op.dtype)
+
+    def expr(self, e, env):
+        if isinstance(e, E.Const):
+            return np.array(e.value, dtype=e.dtype)
+        if isinstance(e, E.Var):
+            if e in env:
+                return env[e]
+            if e in self.scalars:
+                return np.array(self.scalars[e], dtype=e.dtype)
+            raise TVMiniError(f"reference: no value given for variable {e.name}")
+        if isinstance(e, ProducerLoad):
+            data = self.tensor(e.tensor.op)
+            if data.ndim != len(e.indices):
+                raise ShapeError(f"reference: {e.tensor.name} has {data.ndim} dims, value given has {data.ndim}")
+            idx = [np.clip(self.expr(i, env), 0, n - 1) for i, n in zip(e.indices, data.shape)]
+            return data[tuple(idx)] if idx else data[()]
+        if isinstance(e, E.BinaryOp):
+            a, b = self.expr(e.a, env), self.expr(e.b, env)
+            with np.errstate(all="ignore"):
+                return _BINARY[type(e)](a, b).astype(e.dtype)
+        if isinstance(e, E.Not):
+            return np.logical_not(self.expr(e.a, env))
+        if isinstance(e, E.Cast):
+            v = self.expr(e.value, env)
+            return (v != 0) if e.dtype == "bool" else v.astype(e.dtype)
+        if isinstance(e, E.Select):
+            return np.where(self.expr(e.cond, env), self.expr(e.t, env), self.expr(e.f, env)).astype(e.dtype)
+        if isinstance(e, E.Call):
+            with np.errstate(all="ignore"):
+                return np.asarray(_CALLS[e.name](*[self.expr(a, env) for a in e.args])).astype(e.dtype)
+        raise TVMiniError(f"reference: cannot evaluate {type(e).__name__} {e}")
+
+
+def _along(values, axis, ndim):
+    shape = [1] * ndim
+    shape[axis] = -1
+    return values.reshape(shape)
+
+
+def reference(outputs, inputs):
+    """numpy values of ``outputs`` (a tensor or a list) given ``{placeholder: array, var: int}``."""
+    ev = _Evaluator(inputs)
+    if isinstance(outputs, Tensor):
+        return ev.tensor(outputs.op)
+    return [ev.tensor(t.op) for t in outputs]
