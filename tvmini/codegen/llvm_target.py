@@ -11,7 +11,16 @@ import llvmlite.binding as llvm
 
 @functools.lru_cache(maxsize=None)
 def target_machine():
-    """The host's target machine (its CPU name and features, opt level 3)."""
+    """The host's target machine for passes and assembly (shared; never given to a JIT)."""
+    return new_target_machine()
+
+
+def new_target_machine():
+    """A fresh host target machine (its CPU name and features, opt level 3).
+
+    An MCJIT engine takes ownership of the target machine it is given and destroys it
+    with itself, so every engine gets its own.
+    """
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     target = llvm.Target.from_default_triple()
@@ -49,7 +58,7 @@ def compile_ir(ir_text):
 
 def jit(module_ref):
     """An MCJIT engine holding ``module_ref``, finalized and ready to call."""
-    engine = llvm.create_mcjit_compiler(module_ref, target_machine())
+    engine = llvm.create_mcjit_compiler(module_ref, new_target_machine())
     engine.finalize_object()
     return engine
 

@@ -26,6 +26,7 @@ _PAGE = mmap.PAGESIZE
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
 _libc.mprotect.restype = ctypes.c_int
+_PROT_NONE = 0  # POSIX; Python's mmap module does not export it
 
 # The directory holding the ``tvmini`` package, so child interpreters import it.
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -53,11 +54,12 @@ def guarded_array(shape, dtype, fill=None, where="end"):
         guard, offset = base + data_pages * _PAGE, data_pages * _PAGE - nbytes
     else:
         guard, offset = base, _PAGE
-    if _libc.mprotect(guard, _PAGE, mmap.PROT_NONE) != 0:
+    if _libc.mprotect(guard, _PAGE, _PROT_NONE) != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, f"mprotect failed: {os.strerror(errno)}")
     array = raw[offset:offset + nbytes].view(dtype).reshape(shape)
-    array[...] = 0 if fill is None else fill
+    if fill is not None:
+        array[...] = fill
     return array
 
 
@@ -78,8 +80,9 @@ def run_isolated(code, timeout=60):
 
 
 def assert_no_fault(code, timeout=60):
-    """Run ``code`` with :func:`run_isolated` and assert it exited with status 0,
-    showing the signal (if any), stdout and stderr otherwise."""
+    """Run ``code`` with :func:`run_isolated`, assert it exited with status 0
+    (showing the signal, if any, stdout and stderr otherwise) and return the
+    ``CompletedProcess``."""
     result = run_isolated(code, timeout)
     if result.returncode != 0:
         status = result.returncode
