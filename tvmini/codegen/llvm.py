@@ -13,7 +13,8 @@ from ..errors import BuildError
 from ..tir import dtype as dt
 from ..tir import expr as E
 from ..tir.functor import walk
-from ..tir.stmt import Allocate, BufferStore, For, ForKind, IfThenElse, LetStmt, SeqStmt
+from ..tir.stmt import Allocate, For, ForKind
+from .llvm_target import parallel_runtime
 
 STACK_LIMIT_BYTES = 64 * 1024
 
@@ -33,27 +34,32 @@ def llvm_type(dtype, in_memory=False):
 
 
 class FunctionBuilder:
-    """Emits one PrimFunc into an llvmlite module."""
+    """Emits one function: ``void name(ptr noalias buffers..., scalars...)``.
 
-    def __init__(self, module, func):
-        self.module, self.func = module, func
+    ``parallel`` says whether loops marked parallel are run on the thread pool (only in
+    the kernel itself: inside a parallel body, nested parallel loops run serially).
+    """
+
+    def __init__(self, module, name, buffers, scalars, body, parallel=True):
+        self.module, self.body, self.parallel = module, body, parallel and parallel_runtime() is not None
         ptr = ir.PointerType()
-        arg_types = [ptr] * len(func.params) + [llvm_type(v.dtype) for v in func.scalar_params]
-        self.fn = ir.Function(module, ir.FunctionType(ir.VoidType(), arg_types), name=func.name)
+        arg_types = [ptr] * len(buffers) + [llvm_type(v.dtype) for v in scalars]
+        self.fn = ir.Function(module, ir.FunctionType(ir.VoidType(), arg_types), name=name)
         self.entry = self.fn.append_basic_block("entry")
         self.builder = ir.IRBuilder(self.fn.append_basic_block("body"))
         self.vars, self.buffers, self.heap = {}, {}, []
-        for arg, buf in zip(self.fn.args, func.params):
+        self.n_parallel = 0
+        for arg, buf in zip(self.fn.args, buffers):
             arg.name = buf.name
             arg.add_attribute("noalias")
             self.buffers[buf] = arg
-        for arg, v in zip(self.fn.args[len(func.params):], func.scalar_params):
+        for arg, v in zip(self.fn.args[len(buffers):], scalars):
             arg.name = v.name
             self.vars[v] = arg
 
     def build(self):
         self._allocate_all()
-        self.stmt(self.func.body)
+        self.stmt(self.body)
         for p in self.heap:
             self.builder.call(self._extern("free", ir.VoidType(), [ir.PointerType()]), [p])
         self.builder.ret_void()
@@ -62,9 +68,22 @@ class FunctionBuilder:
         return self.fn
 
     # memory -------------------------------------------------------------------
+    def _allocations(self, stmt, found):
+        """Allocations owned by this function (not those inside a lifted parallel body)."""
+        if stmt is None:
+            return found
+        if isinstance(stmt, Allocate):
+            found.append(stmt.buffer)
+        if isinstance(stmt, For) and stmt.kind is ForKind.PARALLEL and self.parallel:
+            return found
+        for field in ("body", "then_case", "else_case"):
+            self._allocations(getattr(stmt, field, None), found)
+        for x in getattr(stmt, "seq", ()):
+            self._allocations(x, found)
+        return found
+
     def _allocate_all(self):
-        allocs = []
-        walk(self.func.body, lambda n: allocs.append(n.buffer) if isinstance(n, Allocate) else None)
+        allocs = self._allocations(self.body, [])
         entry = ir.IRBuilder(self.entry)
         for buf in allocs:
             elem = llvm_type(buf.dtype, in_memory=True)
@@ -73,14 +92,14 @@ class FunctionBuilder:
                 count = 1
                 for x in buf.shape:
                     count *= x.value
-            size_bytes = (count or 0) * max(1, dt.bits(buf.dtype) // 8)
-            if count is not None and size_bytes <= STACK_LIMIT_BYTES:
+            itemsize = max(1, dt.bits(buf.dtype) // 8)
+            if count is not None and count * itemsize <= STACK_LIMIT_BYTES:
                 ptr = entry.alloca(elem, size=ir.Constant(ir.IntType(64), count), name=buf.name)
                 ptr.align = 64
             else:
-                n = self.builder.zext(self.expr(_product(buf.shape)), ir.IntType(64)) if count is None \
-                    else ir.Constant(ir.IntType(64), count)
-                nbytes = self.builder.mul(n, ir.Constant(ir.IntType(64), max(1, dt.bits(buf.dtype) // 8)))
+                n = ir.Constant(ir.IntType(64), count) if count is not None else \
+                    self.builder.zext(self.expr(_product(buf.shape)), ir.IntType(64))
+                nbytes = self.builder.mul(n, ir.Constant(ir.IntType(64), itemsize))
                 ptr = self.builder.call(self._extern("malloc", ir.PointerType(), [ir.IntType(64)]), [nbytes],
                                         name=buf.name)
                 self.heap.append(ptr)
@@ -139,6 +158,8 @@ class FunctionBuilder:
     def stmt_For(self, s):
         if s.kind is ForKind.THREAD_BINDING:
             raise BuildError(f"loop {s.var.name} is bound to {s.thread_tag}; thread bindings need target 'cuda'")
+        if s.kind is ForKind.PARALLEL and self.parallel:
+            return self._parallel_for(s)
         b = self.builder
         ty = llvm_type(s.var.dtype)
         start = self.expr(s.min)
@@ -159,6 +180,12 @@ class FunctionBuilder:
         i.add_incoming(nxt, b.block)
         b.branch(head)
         b.position_at_end(done)
+
+    def _parallel_for(self, s):
+        """Lift the loop body into its own function and run it on the thread pool."""
+        from .parallel import emit_parallel_launch
+        self.n_parallel += 1
+        emit_parallel_launch(self, s, f"{self.fn.name}_par{self.n_parallel}")
 
     # expressions --------------------------------------------------------------
     def expr(self, e):
@@ -309,5 +336,5 @@ def emit_module(funcs, name="tvmini"):
     module.triple = tm.triple
     module.data_layout = str(tm.target_data)
     for f in funcs:
-        FunctionBuilder(module, f).build()
+        FunctionBuilder(module, f.name, f.params, f.scalar_params, f.body).build()
     return module

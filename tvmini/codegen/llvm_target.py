@@ -38,6 +38,19 @@ def _register_libm():
             llvm.load_library_permanently(path)
 
 
+@functools.lru_cache(maxsize=None)
+def parallel_runtime():
+    """Path of libgomp, loaded into the process for parallel loops; None if missing."""
+    path = ctypes.util.find_library("gomp")
+    if path is None:
+        return None
+    try:
+        llvm.load_library_permanently(path)
+    except RuntimeError:
+        return None
+    return path
+
+
 def optimize(module_ref):
     """Run LLVM's O3 pipeline (new pass manager) with loop and SLP vectorization."""
     pto = llvm.create_pipeline_tuning_options(speed_level=3)

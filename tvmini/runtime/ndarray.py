@@ -35,6 +35,8 @@ def normalize_dtype(dtype):
     """Return the native-byte-order numpy dtype for ``dtype`` (a str, numpy
     dtype or numpy scalar type), or raise DTypeError if it is not one of
     :data:`SUPPORTED_DTYPES`."""
+    if dtype is None:  # np.dtype(None) would silently mean float64
+        raise DTypeError("not a dtype: None")
     try:
         name = np.dtype(dtype).name
     except TypeError:
@@ -63,7 +65,8 @@ class _HostStorage:
 
     numpy only guarantees 16-byte alignment, so the storage allocates
     ``ALIGNMENT - 1`` spare bytes and starts the array at the first aligned
-    offset. The array's ``base`` chain keeps the whole buffer alive.
+    offset. The array's ``base`` chain keeps the whole buffer alive. The
+    ``device`` argument of the storage protocol is unused: there is one host.
     """
 
     __slots__ = ("array", "ptr")

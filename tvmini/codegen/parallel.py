@@ -1,0 +1,90 @@
+"""Parallel loops on the CPU: lift the body into a function, run it on libgomp's pool.
+
+A loop marked ``parallel`` becomes
+
+* ``<kernel>_parN_body(ptr noalias buffers..., captured scalars..., i32 lo, i32 hi)``:
+  the loop body over ``[lo, hi)``, compiled like a kernel (its own allocations, so each
+  thread has private scratch buffers; nested parallel loops run serially inside it);
+* ``<kernel>_parN(ptr closure)``: a trampoline that unpacks the captured values, takes
+  this thread's static chunk of the iteration space and calls the body;
+* a call ``GOMP_parallel(trampoline, closure, num_threads, 0)`` in the kernel.
+
+libgomp keeps its worker threads alive between launches, so the pool is created once.
+The number of threads is ``TVMINI_NUM_THREADS`` (read at build time) or libgomp's
+default (all cores, or ``OMP_NUM_THREADS``). Static chunks make results deterministic
+for a given thread count.
+"""
+import os
+
+import llvmlite.ir as ir
+
+from ..tir.expr import BufferLoad, Var
+from ..tir.functor import free_vars, walk
+from ..tir.stmt import BufferStore, For, ForKind
+
+I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()
+
+
+def num_threads():
+    """Threads per parallel loop: ``TVMINI_NUM_THREADS`` or 0 (libgomp's default)."""
+    value = os.environ.get("TVMINI_NUM_THREADS", "").strip()
+    return max(0, int(value)) if value.isdigit() else 0
+
+
+def _captures(fb, loop):
+    variables = sorted((v for v in free_vars(loop) if v in fb.vars and v is not loop.var), key=lambda v: v.name)
+    buffers = []
+    walk(loop.body, lambda n: buffers.append(n.buffer)
+         if isinstance(n, (BufferLoad, BufferStore)) and n.buffer in fb.buffers and n.buffer not in buffers else None)
+    return variables, buffers
+
+
+def emit_parallel_launch(fb, loop, name):
+    """Emit the body function, the trampoline and the launch of ``loop`` from ``fb``."""
+    from .llvm import FunctionBuilder
+    variables, buffers = _captures(fb, loop)
+    lo, hi = Var("lo", "int32"), Var("hi", "int32")
+    body = For(loop.var, lo, hi - lo, ForKind.SERIAL, loop.body)
+    body_fn = FunctionBuilder(fb.module, name + "_body", buffers, variables + [lo, hi], body, parallel=False).build()
+    body_fn.linkage = "internal"
+    trampoline = _trampoline(fb.module, name, body_fn, len(buffers), variables)
+
+    b = fb.builder
+    slots = 2 + len(buffers) + len(variables)
+    closure = ir.IRBuilder(fb.entry).alloca(I64, size=ir.Constant(I64, slots), name=name + ".closure")
+    start = fb.expr(loop.min)
+    values = [b.sext(start, I64), b.sext(fb.expr(loop.extent), I64)]
+    values += [b.ptrtoint(fb.buffers[buf], I64) for buf in buffers]
+    values += [b.sext(fb.vars[v], I64) if v.dtype != "int64" else fb.vars[v] for v in variables]
+    for k, value in enumerate(values):
+        b.store(value, b.gep(closure, [ir.Constant(I64, k)], source_etype=I64))
+    launch = fb._extern("GOMP_parallel", ir.VoidType(), [PTR, PTR, I32, I32])
+    b.call(launch, [trampoline, closure, ir.Constant(I32, num_threads()), ir.Constant(I32, 0)])
+
+
+def _trampoline(module, name, body_fn, n_buffers, variables):
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR]), name=name)
+    fn.linkage = "internal"
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    closure = fn.args[0]
+
+    def slot(k):
+        return b.load(b.gep(closure, [ir.Constant(I64, k)], source_etype=I64), typ=I64)
+    start, extent = slot(0), slot(1)
+    args = [b.inttoptr(slot(2 + k), PTR) for k in range(n_buffers)]
+    for k, v in enumerate(variables):
+        value = slot(2 + n_buffers + k)
+        args.append(value if v.dtype == "int64" else b.trunc(value, ir.IntType(32 if v.dtype == "int32" else 64)))
+    omp = {n: module.globals.get(n) or ir.Function(module, ir.FunctionType(I32, []), name=n)
+           for n in ("omp_get_thread_num", "omp_get_num_threads")}
+    tid = b.sext(b.call(omp["omp_get_thread_num"], []), I64)
+    nthreads = b.sext(b.call(omp["omp_get_num_threads"], []), I64)
+    chunk = b.sdiv(b.add(extent, b.sub(nthreads, ir.Constant(I64, 1))), nthreads)
+    first = b.mul(tid, chunk)
+    last = b.add(first, chunk)
+    last = b.select(b.icmp_signed("<", last, extent), last, extent)
+    first = b.select(b.icmp_signed("<", first, extent), first, extent)
+    args += [b.trunc(b.add(start, first), I32), b.trunc(b.add(start, last), I32)]
+    b.call(body_fn, args)
+    b.ret_void()
+    return fn
