@@ -1,10 +1,12 @@
 """codegen: lowered loop IR -> native code; ``build`` is ``tm.build``."""
 import ctypes
+import hashlib
 import time
 
 from ..errors import BuildError, ScheduleError
 from ..lower import lower
 from ..runtime.module import ArgSpec, Module
+from ..tir import passes
 from ..tir.expr import Const, Var
 
 _CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64}
@@ -37,18 +39,33 @@ def _check_target(sch, target):
     return _TARGETS[kind]
 
 
+_compiled = {}   # sha256 of the generated LLVM IR -> (engine, optimized module)
+
+
+def _compile(ir_text, name):
+    """JIT-compile LLVM IR once per process; identical IR reuses the compiled engine."""
+    from . import llvm_target
+    key = hashlib.sha256(ir_text.encode()).hexdigest()
+    entry = _compiled.get(key)
+    if entry is None:
+        try:
+            module_ref = llvm_target.compile_ir(ir_text)
+        except RuntimeError as err:
+            raise BuildError(f"LLVM rejected kernel {name}: {err}") from None
+        entry = _compiled[key] = (llvm_target.jit(module_ref), module_ref)
+    return entry
+
+
 def build(sch, args, target="llvm", name="main"):
-    """Lower ``sch`` and compile it for ``target``; returns a callable ``Module``."""
+    """Lower ``sch`` and compile it for ``target``; returns a callable ``Module``.
+
+    Building the same program twice in a process compiles it once.
+    """
     from . import llvm, llvm_target
     target = _check_target(sch, target)
     start = time.perf_counter()
-    func = lower(sch, args, name=name)
-    ir_module = llvm.emit_module([func], name=name)
-    try:
-        module_ref = llvm_target.compile_ir(str(ir_module))
-    except RuntimeError as err:
-        raise BuildError(f"LLVM rejected kernel {name}: {err}") from None
-    engine = llvm_target.jit(module_ref)
+    func = passes.unroll_loops(lower(sch, args, name=name))
+    engine, module_ref = _compile(str(llvm.emit_module([func], name=name)), name)
     address = engine.get_function_address(name)
     prototype = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * len(func.params)),
                                  *[_CTYPES[v.dtype] for v in func.scalar_params])

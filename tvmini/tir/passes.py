@@ -2,11 +2,16 @@
 
 * ``flatten_storage``: multi-dimensional buffer accesses become one row-major index.
 * ``simplify``: fold constants, drop provably-true guards and empty loops.
+
+``unroll_loops`` runs later, when a function is built for a target, so ``tm.lower`` still
+shows which loops are marked ``unrolled``.
 """
 from .expr import BufferLoad, Const
-from .functor import Mutator
+from .functor import Mutator, substitute
 from .simplify import simplify_stmt
-from .stmt import BufferStore
+from .stmt import BufferStore, ForKind, seq_of
+
+MAX_UNROLL = 256
 
 
 def _flat_index(buffer, indices):
@@ -43,3 +48,19 @@ def finalize(func):
     for p in (flatten_storage, simplify_func):
         func = p(func)
     return func
+
+
+class _Unroll(Mutator):
+    def visit_For(self, s):
+        body = self.visit(s.body)
+        if s.kind is ForKind.UNROLLED and isinstance(s.extent, Const) and s.extent.value <= MAX_UNROLL:
+            return seq_of([substitute(body, {s.var: s.min + k}) for k in range(s.extent.value)])
+        return s if body is s.body else s.rebuild(s.min, s.extent, body)
+
+
+def unroll_loops(func):
+    """Replace every ``unrolled`` loop of constant extent (up to MAX_UNROLL) by copies of its body.
+
+    Loops whose extent is symbolic or larger stay loops (run serially).
+    """
+    return simplify_func(func.with_body(_Unroll().visit(func.body)))

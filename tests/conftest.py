@@ -1,0 +1,33 @@
+"""Shared pytest configuration: hypothesis profiles and the tests' import path.
+
+Profiles (select with ``TVMINI_HYPOTHESIS_PROFILE=<name>``):
+
+* ``default``: modest example counts (every example builds a kernel, ~0.1-0.2 s),
+  no shrinking, so the whole suite stays within a few minutes even when a
+  property fails; the falsifying example is still printed in full.
+* ``dev``: the same counts with shrinking on, for a minimal failing example.
+* ``thorough``: many more examples, with shrinking (minutes per test).
+
+A test sets its own ``max_examples`` relative to the profile with
+``examples(n)`` from ``tests/strategies.py``.
+"""
+import os
+import sys
+
+from hypothesis import HealthCheck, Phase, settings
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+_COMMON = dict(
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                           HealthCheck.filter_too_much],
+)
+
+settings.register_profile(
+    "default", max_examples=25,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target], **_COMMON)
+settings.register_profile("dev", max_examples=25, **_COMMON)
+settings.register_profile("thorough", max_examples=250, **_COMMON)
+settings.load_profile(os.environ.get("TVMINI_HYPOTHESIS_PROFILE", "default"))
