@@ -22,6 +22,10 @@ class DTypeError(TVMiniError, TypeError):
     """Arguments or expressions whose dtype does not match what is required."""
 
 
+class ArgumentError(TVMiniError, TypeError):
+    """A kernel called with the wrong number of arguments, or with overlapping outputs."""
+
+
 class DeviceError(TVMiniError):
     """An argument on the wrong device, or a device that is not available."""
 

@@ -8,12 +8,20 @@ from ..lower import lower
 from ..runtime.module import ArgSpec, Module
 from ..tir import passes
 from ..tir.expr import Const, Var
+from ..tir.functor import walk
+from ..tir.stmt import BufferStore
 
 _CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64}
 _TARGETS = {"llvm": "llvm", "cpu": "llvm", "c": "llvm"}
 
 
-def _arg_spec(buf):
+def _written_buffers(func):
+    written = set()
+    walk(func.body, lambda n: written.add(n.buffer) if isinstance(n, BufferStore) else None)
+    return written
+
+
+def _arg_spec(buf, written):
     shape = []
     for axis, extent in enumerate(buf.shape):
         if isinstance(extent, Const):
@@ -23,7 +31,7 @@ def _arg_spec(buf):
         else:
             raise BuildError(f"argument {buf.name}: extent {axis} is {extent}; argument extents must be "
                              "constants or te.var symbols")
-    return ArgSpec(buf.name, tuple(shape), buf.dtype)
+    return ArgSpec(buf.name, tuple(shape), buf.dtype, written=buf in written)
 
 
 def _check_target(sch, target):
@@ -70,7 +78,7 @@ def build(sch, args, target="llvm", name="main"):
     prototype = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * len(func.params)),
                                  *[_CTYPES[v.dtype] for v in func.scalar_params])
     sources = {"ll": str(module_ref), "asm": lambda: llvm_target.assembly(module_ref), "tir": str(func)}
-    module = Module(name, "llvm", [_arg_spec(b) for b in func.params], [v.name for v in func.scalar_params],
+    module = Module(name, "llvm", [_arg_spec(b, _written_buffers(func)) for b in func.params], [v.name for v in func.scalar_params],
                     prototype(address), sources, keepalive=(engine, module_ref))
     module.build_seconds = time.perf_counter() - start
     return module

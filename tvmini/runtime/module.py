@@ -11,7 +11,8 @@ per-argument checks are plain attribute reads and comparisons.
 
 Errors raised by a call:
 
-- :class:`ArgumentError` (a TypeError): wrong number of arguments;
+- :class:`ArgumentError` (a TypeError): wrong number of arguments, or a
+  written argument whose memory overlaps another argument;
 - ShapeError (a ValueError): wrong ndim or extent, a symbolic extent bound to
   different values, an extent beyond int32, and numpy arrays that cannot be
   passed in place (not C-contiguous, misaligned for their dtype, read-only);
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import BuildError, DeviceError, DTypeError, ShapeError, TVMiniError
+from ..errors import ArgumentError, BuildError, DeviceError, DTypeError, ShapeError, TVMiniError
 from .benchmark import check_timing_params, time_calls
 from .device import as_device
 from .ndarray import NDArray, normalize_dtype, normalize_shape
@@ -33,21 +34,20 @@ from .ndarray import NDArray, normalize_dtype, normalize_shape
 INT32_MAX = 2**31 - 1
 
 
-class ArgumentError(TVMiniError, TypeError):
-    """A kernel called with the wrong number of arguments."""
-
-
 @dataclass(frozen=True)
 class ArgSpec:
     """One buffer argument of a kernel, in call order.
 
     ``shape`` entries are ints or strs naming a symbolic extent, e.g.
-    ``("n", 64)``; ``dtype`` is normalised to its name ("float32").
+    ``("n", 64)``; ``dtype`` is normalised to its name ("float32"). ``written``
+    marks buffers the kernel writes: their memory must not overlap any other
+    argument (the generated code assumes no aliasing).
     """
 
     name: str
     shape: tuple
     dtype: str
+    written: bool = False
 
     def __post_init__(self):
         dims = tuple(d if isinstance(d, str) else normalize_shape((d,))[0] for d in self.shape)
@@ -174,6 +174,7 @@ class Module:
             checks.append((spec, np.dtype(spec.dtype), static, len(spec.shape),
                            tuple(const_axes), tuple(binds), tuple(uses)))
         self._checks = tuple(checks)
+        self._written = tuple(i for i, spec in enumerate(self.arg_specs) if spec.written)
         self._slot_vars = tuple(slots)
         self._values_template = [0] * len(slots)
 
@@ -239,9 +240,24 @@ class Module:
                         f"{first_arg}.shape[{first_axis}] but {shape[axis]} from "
                         f"{spec.name}.shape[{axis}]"
                     )
+        if self._written:
+            self._check_overlap(args, cargs)
         if values:
             cargs += values[:len(self.var_names)]
         return cargs
+
+    def _check_overlap(self, args, pointers):
+        """Refuse a written argument whose bytes overlap another argument's."""
+        sizes = [arg.nbytes for arg in args]
+        for i in self._written:
+            lo, hi = pointers[i], pointers[i] + sizes[i]
+            for j, other in enumerate(pointers):
+                if j != i and other < hi and lo < other + sizes[j] and sizes[j]:
+                    raise ArgumentError(
+                        f"kernel {self.name!r}: argument {self.arg_specs[i].name} is written by the "
+                        f"kernel but shares memory with argument {self.arg_specs[j].name}; "
+                        "pass separate arrays"
+                    )
 
     def _numpy_error(self, arr, spec, dtype):
         """The error for numpy array ``arr`` that cannot be passed in place as
