@@ -4,7 +4,9 @@ import hashlib
 import time
 
 from ..errors import BuildError, ScheduleError
+from .._version import __version__
 from ..lower import lower
+from ..runtime import disk_cache
 from ..runtime.module import ArgSpec, Module
 from ..tir import passes
 from ..tir.expr import Const, Var
@@ -47,37 +49,47 @@ def _check_target(sch, target):
     return _TARGETS[kind]
 
 
-_compiled = {}   # sha256 of the generated LLVM IR -> (engine, optimized module)
+_compiled = {}   # cache key -> (engine, module reference, optimized LLVM IR or a callable making it)
 
 
 def _compile(ir_text, name):
-    """JIT-compile LLVM IR once per process; identical IR reuses the compiled engine."""
+    """JIT-compile LLVM IR: once per process, and from the on-disk cache when it has it."""
     from . import llvm_target
-    key = hashlib.sha256(ir_text.encode()).hexdigest()
+    key = disk_cache.make_key(ir_text, llvm_target.target_description(), __version__)
     entry = _compiled.get(key)
-    if entry is None:
-        try:
+    if entry is not None:
+        return entry
+    cached = disk_cache.load(key)
+    try:
+        if cached is not None:
+            module_ref = llvm_target.parse(ir_text)
+            engine = llvm_target.jit(module_ref, getbuffer=lambda _: cached)
+            entry = (engine, module_ref, lambda: str(llvm_target.compile_ir(ir_text)))
+        else:
             module_ref = llvm_target.compile_ir(ir_text)
-        except RuntimeError as err:
-            raise BuildError(f"LLVM rejected kernel {name}: {err}") from None
-        entry = _compiled[key] = (llvm_target.jit(module_ref), module_ref)
+            engine = llvm_target.jit(module_ref, notify=lambda _, obj: disk_cache.store(key, obj))
+            entry = (engine, module_ref, str(module_ref))
+    except RuntimeError as err:
+        raise BuildError(f"LLVM rejected kernel {name}: {err}") from None
+    _compiled[key] = entry
     return entry
 
 
 def build(sch, args, target="llvm", name="main"):
     """Lower ``sch`` and compile it for ``target``; returns a callable ``Module``.
 
-    Building the same program twice in a process compiles it once.
+    Building the same program twice in a process compiles it once; a program built
+    before by any process is loaded from the on-disk cache (``runtime.disk_cache``).
     """
     from . import llvm, llvm_target
     target = _check_target(sch, target)
     start = time.perf_counter()
     func = passes.unroll_loops(lower(sch, args, name=name))
-    engine, module_ref = _compile(str(llvm.emit_module([func], name=name)), name)
+    engine, module_ref, optimized_ir = _compile(str(llvm.emit_module([func], name=name)), name)
     address = engine.get_function_address(name)
     prototype = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * len(func.params)),
                                  *[_CTYPES[v.dtype] for v in func.scalar_params])
-    sources = {"ll": str(module_ref), "asm": lambda: llvm_target.assembly(module_ref), "tir": str(func)}
+    sources = {"ll": optimized_ir, "asm": lambda: llvm_target.assembly(module_ref), "tir": str(func)}
     module = Module(name, "llvm", [_arg_spec(b, _written_buffers(func)) for b in func.params], [v.name for v in func.scalar_params],
                     prototype(address), sources, keepalive=(engine, module_ref))
     module.build_seconds = time.perf_counter() - start

@@ -60,20 +60,39 @@ def optimize(module_ref):
     pb.getModulePassManager().run(module_ref, pb)
 
 
-def compile_ir(ir_text):
-    """Parse, verify and optimise LLVM IR text; returns the module reference."""
+def parse(ir_text):
+    """Parse and verify LLVM IR text (with the libraries it calls loaded)."""
     _register_libm()
+    parallel_runtime()
     mod = llvm.parse_assembly(ir_text)
     mod.verify()
+    return mod
+
+
+def compile_ir(ir_text):
+    """Parse, verify and optimise LLVM IR text; returns the module reference."""
+    mod = parse(ir_text)
     optimize(mod)
     return mod
 
 
-def jit(module_ref):
-    """An MCJIT engine holding ``module_ref``, finalized and ready to call."""
+def jit(module_ref, notify=None, getbuffer=None):
+    """An MCJIT engine holding ``module_ref``, finalized and ready to call.
+
+    ``notify(module, object_bytes)`` is told the object code compiled; when
+    ``getbuffer(module)`` returns object bytes, they are used instead of compiling.
+    """
     engine = llvm.create_mcjit_compiler(module_ref, new_target_machine())
+    if notify is not None or getbuffer is not None:
+        engine.set_object_cache(notify, getbuffer)
     engine.finalize_object()
     return engine
+
+
+def target_description():
+    """What generated code depends on besides its IR: CPU, features, LLVM binding version."""
+    import llvmlite
+    return f"{llvm.get_host_cpu_name()} {llvm.get_host_cpu_features().flatten()} llvmlite-{llvmlite.__version__}"
 
 
 def assembly(module_ref):

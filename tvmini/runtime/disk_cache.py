@@ -1,0 +1,97 @@
+"""The on-disk kernel cache: compiled object code keyed by a hash of what produced it.
+
+An entry is one file ``<key>.o`` holding a header (magic, payload length, sha256 of the
+payload) followed by the payload. A truncated or corrupted entry fails the check, is
+deleted and reported as a miss, so it is rebuilt and never loaded blindly. Writers
+write to a temporary file in the same folder and rename it into place, so concurrent
+processes never see half an entry.
+
+The folder is ``$TVMINI_CACHE_DIR`` or ``~/.cache/tvmini``; ``TVMINI_CACHE=0`` turns
+the cache off.
+"""
+import hashlib
+import os
+import struct
+import tempfile
+from pathlib import Path
+
+MAGIC = b"TVMINI-OBJ-1\n"
+_HEADER = struct.Struct("<Q32s")
+
+
+def cache_dir():
+    """The cache folder, or None when the cache is turned off."""
+    if os.environ.get("TVMINI_CACHE", "1").strip() in ("0", "false", "off", "no"):
+        return None
+    root = os.environ.get("TVMINI_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "tvmini")
+    return Path(root)
+
+
+def make_key(*parts):
+    """A hex key from strings (IR text, target description, versions)."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode() if isinstance(part, str) else part)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def load(key):
+    """The payload stored under ``key``, or None (missing, unreadable or corrupt)."""
+    root = cache_dir()
+    if root is None:
+        return None
+    path = root / f"{key}.o"
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    head = len(MAGIC) + _HEADER.size
+    if len(data) >= head and data.startswith(MAGIC):
+        length, digest = _HEADER.unpack_from(data, len(MAGIC))
+        payload = data[head:]
+        if len(payload) == length and hashlib.sha256(payload).digest() == digest:
+            return payload
+    try:
+        path.unlink()
+    except OSError:
+        pass
+    return None
+
+
+def store(key, payload):
+    """Write ``payload`` under ``key`` atomically; failures to write are ignored."""
+    root = cache_dir()
+    if root is None:
+        return
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=root, prefix=".tmp-", suffix=".o")
+        with os.fdopen(fd, "wb") as f:
+            f.write(MAGIC + _HEADER.pack(len(payload), hashlib.sha256(payload).digest()) + payload)
+        os.replace(tmp, root / f"{key}.o")
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except (OSError, UnboundLocalError):
+            pass
+
+
+def info():
+    """(number of entries, total bytes) in the cache folder."""
+    root = cache_dir()
+    if root is None or not root.is_dir():
+        return 0, 0
+    files = list(root.glob("*.o"))
+    return len(files), sum(f.stat().st_size for f in files)
+
+
+def clear():
+    """Delete every entry; returns how many were removed."""
+    root = cache_dir()
+    removed = 0
+    if root is not None and root.is_dir():
+        for f in root.glob("*.o"):
+            f.unlink(missing_ok=True)
+            removed += 1
+    return removed
