@@ -135,9 +135,6 @@ def rfactor(self, tensor, axis, factor_axis=0):
     if not 0 <= factor_axis <= len(old.axis):
         raise ScheduleError(f"rfactor of {stage.name}: factor_axis {factor_axis} is outside 0..{len(old.axis)}")
     extents = derived_extents(stage.relations, {iv: iv.dom.extent for iv in stage.root_iter_vars})
-    for iv in stage.leaf_iter_vars:
-        if stage._is_reduce(iv) and not isinstance(simplify(extents[iv]), Const):
-            raise ScheduleError(f"rfactor of {stage.name}: reduce loop {iv.name} needs a constant extent")
     rf_axis = IterVar(Range(0, extents[axis]), axis.name + ".rf", "data")
     data_axes = [IterVar(Range(iv.dom.min, iv.dom.extent), iv.name, "data") for iv in old.axis]
     new_reduce = {iv: IterVar(Range(0, extents[iv]), iv.name, "reduce")
