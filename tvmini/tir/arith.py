@@ -165,6 +165,9 @@ def _const_value(x):
 
 
 def _binary_interval(cls, a, b, e):
+    if _same(a) and _same(b):
+        point = cls(a[0], b[0], e.dtype)
+        return point, point
     if cls is Add:
         return Add(a[0], b[0]), Add(a[1], b[1])
     if cls is Sub:
@@ -178,22 +181,20 @@ def _binary_interval(cls, a, b, e):
                 return (Mul(x[0], y[0]), Mul(x[1], y[0])) if c >= 0 else (Mul(x[1], y[0]), Mul(x[0], y[0]))
         los, his = [_const_value(v) for v in a], [_const_value(v) for v in b]
         if None in los or None in his:
-            return (e, e) if _same(a) and _same(b) else None
+            return None
         products = [p * q for p in los for q in his]
         return Const(min(products), e.dtype), Const(max(products), e.dtype)
     if cls in (FloorDiv, FloorMod):
         c = _const_value(b[0]) if _same(b) else None
         if c is None or c <= 0:
-            return (e, e) if _same(a) and _same(b) else None
+            return None
         if cls is FloorDiv:
             return FloorDiv(a[0], b[0]), FloorDiv(a[1], b[0])
-        if _same(a):
-            return e, e
         lo, hi = _const_value(a[0]), _const_value(a[1])
         if lo is not None and hi is not None and lo // c == hi // c:
             return Const(lo % c, e.dtype), Const(hi % c, e.dtype)
         return Const(0, e.dtype), Const(c - 1, e.dtype)
-    return (e, e) if _same(a) and _same(b) else None
+    return None
 
 
 def _same(iv):

@@ -87,7 +87,7 @@ class Simplifier(Mutator):
     def _linear(self, a, b, dtype, cls):
         if not dt.is_int(dtype):
             return self._float_identity(a, b, cls)
-        return linear_form(cls(a, b, dtype)).to_expr(dtype)
+        return _merge_div_mod(linear_form(cls(a, b, dtype))).to_expr(dtype)
 
     def _float_identity(self, a, b, cls):
         if isinstance(b, Const) and ((cls in (Add, Sub) and b.value == 0) or (cls in (Mul, Div) and b.value == 1)):
@@ -254,6 +254,19 @@ class Simplifier(Mutator):
         body = self.visit(s.body)
         self.bounds.pop(s.var, None)
         return None if body is None else LetStmt(s.var, value, body)
+
+
+def _merge_div_mod(lin):
+    """Rewrite ``k*c*(x // c) + k*(x % c)`` as ``k*x`` inside a linear form."""
+    for key, (atom, k) in list(lin.terms.items()):
+        if not (isinstance(atom, FloorMod) and isinstance(atom.b, Const) and key in lin.terms):
+            continue
+        c = atom.b.value
+        div_key = structural_key(FloorDiv(atom.a, atom.b, atom.dtype))
+        if div_key in lin.terms and lin.terms[div_key][1] == k * c:
+            del lin.terms[key], lin.terms[div_key]
+            lin = lin.add(linear_form(atom.a).scale(k))
+    return lin
 
 
 def simplify(node, bounds=None):
