@@ -17,6 +17,10 @@ from ..tir.stmt import Allocate, For, ForKind
 from .llvm_target import parallel_runtime
 
 STACK_LIMIT_BYTES = 64 * 1024
+# Fast-math flags on float arithmetic: only contraction (a*b+c -> fma), which changes
+# nothing but the rounding of the intermediate product. Reassociation is not allowed:
+# it would change results with the schedule.
+FLOAT_FLAGS = ("contract",)
 
 _FLOAT_TYPES = {"float16": ir.HalfType(), "float32": ir.FloatType(), "float64": ir.DoubleType()}
 _LIBM = {"tanh": {"float32": "tanhf", "float64": "tanh"}}
@@ -244,9 +248,11 @@ class FunctionBuilder:
             return b.or_(a, b_)
         if cls in (E.Add, E.Sub, E.Mul):
             name = {E.Add: "add", E.Sub: "sub", E.Mul: "mul"}[cls]
-            return getattr(b, ("f" if f else "") + name)(a, b_)
+            if f:
+                return getattr(b, "f" + name)(a, b_, flags=FLOAT_FLAGS)
+            return getattr(b, name)(a, b_)
         if cls is E.Div:
-            return b.fdiv(a, b_)
+            return b.fdiv(a, b_, flags=FLOAT_FLAGS)
         if cls in (E.Min, E.Max):
             if f:
                 return b.call(self._intrinsic("llvm.minnum" if cls is E.Min else "llvm.maxnum", dtype, 2), [a, b_])

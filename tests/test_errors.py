@@ -1,0 +1,454 @@
+"""Every misuse raises a TVMiniError subclass whose message names what is wrong.
+
+Schedule misuse raises ``ScheduleError`` naming the stage and the axis (or tensor);
+runtime argument errors are checked before the native call and name the kernel and
+the argument.
+"""
+import contextlib
+
+import numpy as np
+import pytest
+
+import tvmini as tm
+from tvmini import te
+
+
+@contextlib.contextmanager
+def raises(exc, *fragments):
+    """Like ``pytest.raises(exc)``, and the message contains every fragment."""
+    with pytest.raises(exc) as info:
+        yield info
+    message = str(info.value)
+    assert isinstance(info.value, tm.TVMiniError), f"{type(info.value).__name__} is not a TVMiniError"
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in error message {message!r}"
+
+
+def chain():
+    """A -> B -> C -> D (all 16x16)."""
+    A = te.placeholder((16, 16), name="A")
+    B = te.compute((16, 16), lambda i, j: A[i, j] + 1, name="B")
+    C = te.compute((16, 16), lambda i, j: B[i, j] * 2, name="C")
+    D = te.compute((16, 16), lambda i, j: C[i, j] - 1, name="D")
+    return A, B, C, D
+
+
+def rowsum():
+    A = te.placeholder((16, 16), name="A")
+    k = te.reduce_axis((0, 16), name="k")
+    R = te.compute((16,), lambda i: te.sum(A[i, k], axis=k), name="R")
+    E = te.compute((16,), lambda i: R[i] + 1, name="E")
+    return A, R, E
+
+
+# --------------------------------------------------------------------------- schedule misuse
+
+def test_split_axis_of_another_stage():
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    with raises(tm.ScheduleError, "stage C", "axis i", "another stage"):
+        s[C].split(B.op.axis[0], factor=4)
+
+
+def test_annotate_axis_of_another_stage():
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    with raises(tm.ScheduleError, "stage D", "axis j"):
+        s[D].vectorize(C.op.axis[1])
+    with raises(tm.ScheduleError, "stage D", "axis i"):
+        s[D].parallel(C.op.axis[0])
+    with raises(tm.ScheduleError, "stage D", "axis j"):
+        s[D].unroll(B.op.axis[1])
+
+
+def test_split_same_axis_twice():
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    s[D].split(D.op.axis[0], factor=4)
+    with raises(tm.ScheduleError, "stage D", "axis i", "already split"):
+        s[D].split(D.op.axis[0], factor=2)
+
+
+def test_fuse_then_split_original_axis():
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    s[D].fuse(D.op.axis[0], D.op.axis[1])
+    with raises(tm.ScheduleError, "stage D", "axis j"):
+        s[D].split(D.op.axis[1], factor=2)
+
+
+def test_reorder_with_axis_of_another_stage():
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    with raises(tm.ScheduleError, "stage D", "axis i", "another stage"):
+        s[D].reorder(D.op.axis[1], C.op.axis[0])
+
+
+def test_reorder_same_axis_twice():
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    i, j = D.op.axis
+    with raises(tm.ScheduleError, "stage D", "i"):
+        s[D].reorder(i, i)
+
+
+def test_fuse_non_consecutive_axes():
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    io, ii = s[D].split(D.op.axis[0], factor=4)
+    with raises(tm.ScheduleError, "stage D", "i.outer", "j", "consecutive"):
+        s[D].fuse(io, D.op.axis[1])
+
+
+def test_fuse_out_of_order_axes():
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    i, j = D.op.axis
+    with raises(tm.ScheduleError, "stage D", "i", "j"):
+        s[D].fuse(j, i)
+
+
+def test_split_factor_zero():
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    with raises(tm.ScheduleError, "stage D", "i", "0"):
+        s[D].split(D.op.axis[0], factor=0)
+    with raises(tm.ScheduleError, "stage D", "j"):
+        s[D].split(D.op.axis[1], nparts=0)
+    with raises(tm.ScheduleError, "stage D", "j"):
+        s[D].split(D.op.axis[1], factor=-2)
+    with raises(tm.ScheduleError, "stage D", "j"):
+        s[D].split(D.op.axis[1])
+    with raises(tm.ScheduleError, "stage D", "j"):
+        s[D].split(D.op.axis[1], factor=2, nparts=2)
+
+
+def test_compute_at_cycle():
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    s[B].compute_at(s[C], C.op.axis[0])
+    with raises(tm.ScheduleError, "stage C", "B.j", "cycle"):
+        s[C].compute_at(s[B], B.op.axis[1])
+
+
+def test_compute_at_longer_cycle():
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    s[C].compute_at(s[D], D.op.axis[0])
+    s[B].compute_at(s[C], C.op.axis[1])
+    E = te.compute((16, 16), lambda i, j: D[i, j] + 1, name="E")
+    s = te.create_schedule(E.op)
+    s[B].compute_at(s[C], C.op.axis[0])
+    s[C].compute_at(s[D], D.op.axis[0])
+    with raises(tm.ScheduleError, "stage D", "B.i", "cycle"):
+        s[D].compute_at(s[B], B.op.axis[0])
+
+
+def test_compute_at_own_axis():
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    with raises(tm.ScheduleError, "stage C", "i"):
+        s[C].compute_at(s[C], C.op.axis[0])
+
+
+def test_compute_at_non_leaf_axis():
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    s[C].split(C.op.axis[0], factor=4)
+    with raises(tm.ScheduleError, "stage C", "axis i"):
+        s[B].compute_at(s[C], C.op.axis[0])
+
+
+def test_compute_at_output():
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    with raises(tm.ScheduleError, "stage D", "output", "C.i"):
+        s[D].compute_at(s[C], C.op.axis[0])
+
+
+def test_compute_at_stage_that_is_not_the_only_reader():
+    A = te.placeholder((16, 16), name="A")
+    B = te.compute((16, 16), lambda i, j: A[i, j] + 1, name="B")
+    C = te.compute((16, 16), lambda i, j: B[i, j] * 2, name="C")
+    D = te.compute((16, 16), lambda i, j: B[i, j] + C[i, j], name="D")
+    s = te.create_schedule(D.op)
+    s[B].compute_at(s[C], C.op.axis[1])
+    with raises(tm.ScheduleError, "stage B", "C.j", "'C'", "'D'"):
+        tm.lower(s, [A, D])
+    with raises(tm.ScheduleError, "stage B", "C.j"):
+        tm.build(s, [A, D])
+
+
+def test_compute_at_after_reader_was_inlined_is_checked():
+    """B at C, then C inlined into D: B's only reader is now D, not C."""
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    s[B].compute_at(s[C], C.op.axis[0])
+    s[C].compute_inline()
+    with raises(tm.ScheduleError, "stage B", "C.i"):
+        tm.lower(s, [A, D])
+
+
+def test_inline_reduction():
+    A, R, E = rowsum()
+    s = te.create_schedule(E.op)
+    with raises(tm.ScheduleError, "stage R", "reduction", "k"):
+        s[R].compute_inline()
+
+
+def test_inline_output():
+    A, R, E = rowsum()
+    s = te.create_schedule(E.op)
+    with raises(tm.ScheduleError, "stage E", "output"):
+        s[E].compute_inline()
+
+
+def test_vectorize_reduce_axis():
+    A, R, E = rowsum()
+    s = te.create_schedule(E.op)
+    with raises(tm.ScheduleError, "stage R", "vectorize", "reduce axis k"):
+        s[R].vectorize(R.op.reduce_axis[0])
+
+
+def test_vectorize_split_reduce_axis():
+    A, R, E = rowsum()
+    s = te.create_schedule(E.op)
+    ko, ki = s[R].split(R.op.reduce_axis[0], factor=4)
+    with raises(tm.ScheduleError, "stage R", "vectorize", "k.inner"):
+        s[R].vectorize(ki)
+
+
+def test_vectorize_fused_reduce_axes():
+    A = te.placeholder((8, 8, 8), name="A")
+    k1, k2 = te.reduce_axis((0, 8), "k1"), te.reduce_axis((0, 8), "k2")
+    R = te.compute((8,), lambda i: te.sum(A[i, k1, k2], axis=[k1, k2]), name="R")
+    s = te.create_schedule(R.op)
+    fused = s[R].fuse(k1, k2)
+    with raises(tm.ScheduleError, "stage R", fused.name):
+        s[R].vectorize(fused)
+
+
+def test_parallel_reduce_axis():
+    A, R, E = rowsum()
+    s = te.create_schedule(E.op)
+    with raises(tm.ScheduleError, "stage R", "parallel", "reduce axis k"):
+        s[R].parallel(R.op.reduce_axis[0])
+    ko, ki = s[R].split(R.op.reduce_axis[0], nparts=2)
+    with raises(tm.ScheduleError, "stage R", "parallel", "k.outer"):
+        s[R].parallel(ko)
+
+
+def test_fuse_data_with_reduce_axis():
+    A, R, E = rowsum()
+    s = te.create_schedule(E.op)
+    with raises(tm.ScheduleError, "stage R", "i", "k"):
+        s[R].fuse(R.op.axis[0], R.op.reduce_axis[0])
+
+
+def test_bind_on_cpu_target():
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    bx, tx = s[D].split(D.op.axis[0], factor=4)
+    s[D].bind(bx, te.thread_axis("blockIdx.x"))
+    s[D].bind(tx, te.thread_axis("threadIdx.x"))
+    with raises(tm.ScheduleError, "stage D", "i.outer", "blockIdx.x", "llvm"):
+        tm.build(s, [A, D], target="llvm")
+
+
+def test_bind_needs_thread_axis():
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    with raises(tm.ScheduleError, "stage D", "i"):
+        s[D].bind(D.op.axis[0], D.op.axis[1])
+
+
+def test_unknown_thread_axis_tag():
+    with raises(tm.TVMiniError, "blockIdx.w"):
+        te.thread_axis("blockIdx.w")
+
+
+def test_cache_read_for_non_reader():
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    with raises(tm.ScheduleError, "stage C", "A"):
+        s.cache_read(A, "local", [C])
+
+
+def test_cache_read_unknown_scope():
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    with raises(tm.ScheduleError, "A", "texture"):
+        s.cache_read(A, "texture", [B])
+
+
+def test_cache_write_after_split():
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    s[D].split(D.op.axis[0], factor=4)
+    with raises(tm.ScheduleError, "D"):
+        s.cache_write(D, "local")
+
+
+def test_rfactor_of_non_reduce_axis():
+    A, R, E = rowsum()
+    s = te.create_schedule(E.op)
+    with raises(tm.ScheduleError, "stage R", "axis i"):
+        s.rfactor(R, R.op.axis[0])
+
+
+def test_rfactor_of_non_reduction():
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    with raises(tm.ScheduleError, "stage C"):
+        s.rfactor(C, C.op.axis[0])
+
+
+def test_schedule_of_placeholder():
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    with raises(tm.ScheduleError, "A", "placeholder"):
+        s[A].split(A.op.shape[0], factor=2)
+
+
+def test_stage_of_tensor_outside_schedule():
+    A, B, C, D = chain()
+    s = te.create_schedule(C.op)
+    with raises(tm.ScheduleError, "D"):
+        s[D]
+
+
+# --------------------------------------------------------------------------- lowering / build
+
+def test_placeholder_missing_from_args():
+    n = te.var("n")
+    X = te.placeholder((n, 4), name="X")
+    Y = te.placeholder((n,), name="Y")
+    Z = te.compute((n, 4), lambda i, j: X[i, j] + Y[i], name="Z")
+    s = te.create_schedule(Z.op)
+    with raises(tm.BuildError, "placeholder Y", "Z"):
+        tm.lower(s, [X, Z])
+    with raises(tm.BuildError, "placeholder Y", "Z"):
+        tm.build(s, [X, Z])
+
+
+def test_output_missing_from_args():
+    X = te.placeholder((4,), name="X")
+    Z = te.compute((4,), lambda i: X[i] * 2, name="Z")
+    s = te.create_schedule(Z.op)
+    with raises(tm.BuildError, "output Z"):
+        tm.lower(s, [X])
+    with raises(tm.BuildError, "output Z"):
+        tm.build(s, [X])
+
+
+def test_tensor_twice_in_args():
+    X = te.placeholder((4,), name="X")
+    Z = te.compute((4,), lambda i: X[i] * 2, name="Z")
+    s = te.create_schedule(Z.op)
+    with raises(tm.BuildError, "X"):
+        tm.build(s, [X, X, Z])
+
+
+def test_unknown_target():
+    X = te.placeholder((4,), name="X")
+    Z = te.compute((4,), lambda i: X[i] * 2, name="Z")
+    s = te.create_schedule(Z.op)
+    with raises(tm.BuildError, "opencl"):
+        tm.build(s, [X, Z], target="opencl")
+
+
+# --------------------------------------------------------------------------- runtime arguments
+
+@pytest.fixture(scope="module")
+def addk():
+    """Z[i, j] = X[i, j] + Y[i] over a symbolic n."""
+    n = te.var("n")
+    X = te.placeholder((n, 4), name="X")
+    Y = te.placeholder((n,), name="Y")
+    Z = te.compute((n, 4), lambda i, j: X[i, j] + Y[i], name="Z")
+    s = te.create_schedule(Z.op)
+    return tm.build(s, [X, Y, Z], name="addk")
+
+
+def arrays(n=5):
+    return (np.ones((n, 4), "float32"), np.arange(n, dtype="float32"), np.zeros((n, 4), "float32"))
+
+
+def test_call_works(addk):
+    x, y, z = arrays()
+    addk(x, y, z)
+    np.testing.assert_allclose(z, x + y[:, None])
+    z2 = tm.nd.empty((5, 4), "float32")
+    addk(tm.nd.array(x), tm.nd.array(y), z2)
+    np.testing.assert_allclose(z2.numpy(), x + y[:, None])
+
+
+def test_wrong_argument_count(addk):
+    x, y, z = arrays()
+    with raises(TypeError, "addk", "3 arguments", "got 2"):
+        addk(x, y)
+    with raises(TypeError, "addk", "3 arguments", "got 4"):
+        addk(x, y, z, z)
+
+
+def test_wrong_shape(addk):
+    x, y, z = arrays()
+    with raises(tm.ShapeError, "addk", "argument Z", "(5, 3)", "axis 1"):
+        addk(x, y, np.zeros((5, 3), "float32"))
+    with raises(tm.ShapeError, "addk", "argument Z", "dimensions"):
+        addk(x, y, np.zeros((5, 4, 1), "float32"))
+    with raises(tm.ShapeError, "addk", "argument Y"):
+        addk(x, np.zeros((5, 1), "float32"), z)
+
+
+def test_inconsistent_symbolic_extent(addk):
+    x, y, z = arrays()
+    with raises(tm.ShapeError, "addk", "n", "5", "6", "X", "Y"):
+        addk(x, np.zeros(6, "float32"), z)
+    with raises(tm.ShapeError, "addk", "n", "Z"):
+        addk(x, y, np.zeros((7, 4), "float32"))
+
+
+def test_wrong_dtype(addk):
+    x, y, z = arrays()
+    with raises(tm.DTypeError, "addk", "argument Y", "float64", "float32"):
+        addk(x, y.astype("float64"), z)
+    with raises(tm.DTypeError, "addk", "argument Z", "int32", "float32"):
+        addk(x, y, tm.nd.array(z.astype("int32")))
+
+
+def test_not_an_array(addk):
+    x, y, z = arrays()
+    with raises(tm.DTypeError, "addk", "argument Y", "list"):
+        addk(x, [0.0] * 5, z)
+
+
+def test_non_contiguous_numpy_array(addk):
+    x, y, z = arrays()
+    with raises(tm.ShapeError, "addk", "argument X", "contiguous"):
+        addk(np.ones((4, 5), "float32").T, y, z)
+    with raises(tm.ShapeError, "addk", "argument Z", "contiguous"):
+        addk(x, y, np.zeros((5, 8), "float32")[:, ::2])
+
+
+def test_read_only_numpy_array(addk):
+    x, y, z = arrays()
+    z.setflags(write=False)
+    with raises(tm.ShapeError, "addk", "argument Z", "read-only"):
+        addk(x, y, z)
+
+
+def test_misaligned_numpy_array(addk):
+    x, y, z = arrays()
+    raw = np.zeros(4 * 20 + 1, np.uint8)
+    bad = raw[1:].view(np.float32).reshape(5, 4)
+    with raises(tm.ShapeError, "addk", "argument X", "aligned"):
+        addk(bad, y, z)
+
+
+def test_failed_call_writes_nothing(addk):
+    x, y, _ = arrays()
+    z = np.full((5, 4), 7.0, "float32")
+    with pytest.raises(tm.TVMiniError):
+        addk(x, np.zeros(6, "float32"), z)
+    assert (z == 7.0).all()
