@@ -49,7 +49,8 @@ def _check_target(sch, target):
     return _TARGETS[kind]
 
 
-_compiled = {}   # cache key -> (engine, module reference, optimized LLVM IR or a callable making it)
+# cache key -> (engine, module reference, optimized LLVM IR or a callable making it, object code maker)
+_compiled = {}
 
 
 def _compile(ir_text, name):
@@ -64,11 +65,11 @@ def _compile(ir_text, name):
         if cached is not None:
             module_ref = llvm_target.parse(ir_text)
             engine = llvm_target.jit(module_ref, getbuffer=lambda _: cached)
-            entry = (engine, module_ref, lambda: str(llvm_target.compile_ir(ir_text)))
+            entry = (engine, module_ref, lambda: str(llvm_target.compile_ir(ir_text)), lambda: cached)
         else:
             module_ref = llvm_target.compile_ir(ir_text)
             engine = llvm_target.jit(module_ref, notify=lambda _, obj: disk_cache.store(key, obj))
-            entry = (engine, module_ref, str(module_ref))
+            entry = (engine, module_ref, str(module_ref), lambda: llvm_target.emit_object(module_ref))
     except RuntimeError as err:
         raise BuildError(f"LLVM rejected kernel {name}: {err}") from None
     _compiled[key] = entry
@@ -85,12 +86,12 @@ def build(sch, args, target="llvm", name="main"):
     target = _check_target(sch, target)
     start = time.perf_counter()
     func = passes.unroll_loops(lower(sch, args, name=name))
-    engine, module_ref, optimized_ir = _compile(str(llvm.emit_module([func], name=name)), name)
+    engine, module_ref, optimized_ir, object_code = _compile(str(llvm.emit_module([func], name=name)), name)
     address = engine.get_function_address(name)
     prototype = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * len(func.params)),
                                  *[_CTYPES[v.dtype] for v in func.scalar_params])
     sources = {"ll": optimized_ir, "asm": lambda: llvm_target.assembly(module_ref), "tir": str(func)}
     module = Module(name, "llvm", [_arg_spec(b, _written_buffers(func)) for b in func.params], [v.name for v in func.scalar_params],
-                    prototype(address), sources, keepalive=(engine, module_ref))
+                    prototype(address), sources, keepalive=(engine, module_ref), object_code=object_code)
     module.build_seconds = time.perf_counter() - start
     return module

@@ -95,5 +95,10 @@ def target_description():
     return f"{llvm.get_host_cpu_name()} {llvm.get_host_cpu_features().flatten()} llvmlite-{llvmlite.__version__}"
 
 
+def emit_object(module_ref):
+    """Relocatable (PIC) object code of an optimised module."""
+    return target_machine().emit_object(module_ref)
+
+
 def assembly(module_ref):
     return target_machine().emit_assembly(module_ref)

@@ -8,7 +8,9 @@ offer it as ``tm.nd`` (``tm.nd.array``, ``tm.nd.empty``, ``tm.nd.zeros``).
 from . import ndarray
 from .device import Device, as_device, cpu, cuda
 from .benchmark import BenchmarkResult
-from .module import ArgSpec, ArgumentError, Module
+from ..errors import ArgumentError
+from .export import load_module
+from .module import ArgSpec, Module
 from .ndarray import NDArray
 
 __all__ = [
@@ -21,5 +23,7 @@ __all__ = [
     "as_device",
     "cpu",
     "cuda",
+    "load_module",
     "ndarray",
+    "load_module",
 ]

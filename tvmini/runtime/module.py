@@ -107,14 +107,16 @@ class Module:
       ints, var values int32-range ints), e.g. a ctypes function;
     - ``sources``: format name -> source text or a zero-argument callable
       producing it (called once, on first :meth:`get_source`);
-    - ``keepalive``: anything the native code needs alive (the JIT engine).
+    - ``keepalive``: anything the native code needs alive (the JIT engine);
+    - ``object_code``: a zero-argument callable returning the kernel's object
+      code, for :meth:`export_library`.
 
     Numpy arrays are used in place (outputs are written into them). The
     attributes ``name``, ``target``, ``device``, ``arg_specs`` and
     ``var_names`` describe the kernel.
     """
 
-    def __init__(self, name, target, arg_specs, var_names, cfunc, sources, keepalive):
+    def __init__(self, name, target, arg_specs, var_names, cfunc, sources, keepalive, object_code=None):
         self.name = name
         self.target = target
         self.device = as_device(target.split()[0])
@@ -123,6 +125,7 @@ class Module:
         self._cfunc = cfunc
         self._sources = dict(sources)
         self._keepalive = keepalive
+        self._object_code = object_code
         self._validate_signature()
         self._compile_checks()
 
@@ -317,6 +320,13 @@ class Module:
         if callable(source):
             source = self._sources[fmt] = source()
         return source
+
+    def export_library(self, path):
+        """Write a shared library that ``tm.runtime.load_module(path)`` loads and calls."""
+        from .export import export_library
+        if self._object_code is None:
+            raise TVMiniError(f"kernel {self.name!r} has no object code to export")
+        return export_library(self, self._object_code(), path)
 
     def time_evaluator(self, number=10, repeat=3, min_repeat_ms=0):
         """Return ``f(*args) -> BenchmarkResult`` timing this kernel.

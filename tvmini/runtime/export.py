@@ -1,0 +1,71 @@
+"""Shared libraries: ``Module.export_library(path)`` and ``load_module(path)``.
+
+An exported library holds the kernel's object code plus a ``tvmini_metadata`` symbol: a
+JSON description of the call signature (name, argument specs, symbolic extents). It is
+linked by the system C compiler (``$CC`` or ``cc``), so a fresh process can load and
+call it with ``load_module`` without llvmlite compiling anything.
+"""
+import ctypes
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+from ..errors import BuildError, DataError
+from .module import ArgSpec, Module
+
+_FORMAT = 1
+
+
+def _compiler():
+    for candidate in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if candidate and shutil.which(candidate):
+            return shutil.which(candidate)
+    raise BuildError("export_library needs a C compiler to link the shared library; none found "
+                     "(install gcc or clang, or set $CC)")
+
+
+def export_library(module, object_code, path):
+    """Link ``object_code`` (bytes) of ``module`` into the shared library ``path``."""
+    meta = json.dumps({"format": _FORMAT, "name": module.name, "target": module.target,
+                       "var_names": list(module.var_names),
+                       "args": [{"name": s.name, "shape": list(s.shape), "dtype": s.dtype, "written": s.written}
+                                for s in module.arg_specs]}).encode()
+    cc = _compiler()
+    path = os.path.abspath(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        obj = os.path.join(tmp, "kernel.o")
+        with open(obj, "wb") as f:
+            f.write(object_code)
+        meta_c = os.path.join(tmp, "metadata.c")
+        with open(meta_c, "w") as f:
+            f.write("const char tvmini_metadata[] = {" + ", ".join(str(b) for b in meta) + ", 0};\n")
+        out = os.path.join(tmp, "kernel.so")
+        cmd = [cc, "-shared", "-fPIC", "-o", out, obj, meta_c, "-lm", "-lgomp"]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise BuildError(f"linking {path} failed: {' '.join(cmd)}\n{result.stderr.strip()}")
+        shutil.move(out, path + ".tmp")
+        os.replace(path + ".tmp", path)
+    return path
+
+
+def load_module(path):
+    """Load a library written by ``export_library``; returns a callable ``Module``."""
+    if not os.path.isfile(path):
+        raise DataError(f"no exported tvmini library at {path}")
+    try:
+        lib = ctypes.CDLL(os.path.abspath(path))
+        raw = ctypes.string_at(ctypes.addressof(ctypes.c_char.in_dll(lib, "tvmini_metadata")))
+        meta = json.loads(raw.decode())
+    except (OSError, ValueError, AttributeError) as err:
+        raise DataError(f"{path} is not a tvmini library: {err}") from None
+    if meta.get("format") != _FORMAT:
+        raise DataError(f"{path} has library format {meta.get('format')}, this tvmini reads {_FORMAT}")
+    specs = [ArgSpec(a["name"], tuple(a["shape"]), a["dtype"], a["written"]) for a in meta["args"]]
+    cfunc = getattr(lib, meta["name"])
+    cfunc.restype = None
+    cfunc.argtypes = [ctypes.c_void_p] * len(specs) + [ctypes.c_int32] * len(meta["var_names"])
+    return Module(meta["name"], meta["target"], specs, meta["var_names"], cfunc,
+                  {"meta": json.dumps(meta, indent=2)}, keepalive=lib)
