@@ -4,67 +4,16 @@ Each row is one schedule; every schedule is checked against numpy before it is t
 Run: python benchmarks/gemm.py [--sizes 512 1024 2048] [--skip-naive]
 """
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 import tvmini as tm
-from tvmini import te
 
-BN = 32
-
-
-def definition(n, packed):
-    A = te.placeholder((n, n), name="A")
-    B = te.placeholder((n, n), name="B")
-    k = te.reduce_axis((0, n), name="k")
-    if not packed:
-        C = te.compute((n, n), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C")
-        return A, B, C, None
-    PB = te.compute((n // BN, n, BN), lambda x, y, z: B[y, x * BN + z], name="packedB")
-    C = te.compute((n, n), lambda i, j: te.sum(A[i, k] * PB[j // BN, k, j % BN], axis=k), name="C")
-    return A, B, C, PB
-
-
-def naive(n):
-    A, B, C, _ = definition(n, False)
-    return te.create_schedule(C.op), [A, B, C]
-
-
-def blocked(n, vectorize=False, parallel=False):
-    A, B, C, _ = definition(n, False)
-    s = te.create_schedule(C.op)
-    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], BN, BN)
-    ko, ki = s[C].split(C.op.reduce_axis[0], factor=4)
-    s[C].reorder(io, jo, ko, ii, ki, ji)
-    if vectorize:
-        s[C].vectorize(ji)
-    if parallel:
-        s[C].parallel(io)
-    return s, [A, B, C]
-
-
-def packed(n):
-    """Packed B + cache_write to a local accumulator block, computed at the tile."""
-    A, B, C, PB = definition(n, True)
-    s = te.create_schedule(C.op)
-    CC = s.cache_write(C, "local")
-    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], BN, BN)
-    s[CC].compute_at(s[C], jo)
-    i, j = s[CC].op.axis
-    ko, ki = s[CC].split(s[CC].op.reduce_axis[0], factor=4)
-    s[CC].reorder(ko, i, ki, j)
-    s[CC].unroll(ki)
-    s[CC].vectorize(j)
-    s[C].parallel(io)
-    x, y, z = s[PB].op.axis
-    s[PB].vectorize(z)
-    s[PB].parallel(x)
-    return s, [A, B, C]
-
-
-STEPS = [("naive", naive), ("blocked", blocked), ("blocked+vectorize", lambda n: blocked(n, True)),
-         ("+parallel", lambda n: blocked(n, True, True)), ("+packing+cache_write", packed)]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+from gemm_tutorial import STEPS  # noqa: E402  (the recipe lives in the tutorial)
 
 
 def best_of(fn, repeat):

@@ -67,7 +67,7 @@ class _Evaluator:
             out = _REDUCE[body.reducer.name](src, axis=tuple(range(len(shape), ndim))) if raxes else src
         else:
             out = np.broadcast_to(self.expr(body, env), shape)
-        return np.ascontiguousarray(out, dtype=op.dtype)
+        return np.array(out, dtype=op.dtype, order="C")
 
     def expr(self, e, env):
         if isinstance(e, E.Const):
