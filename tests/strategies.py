@@ -248,12 +248,20 @@ def assert_matches(got, want, dtype, scale=1.0, what=""):
         np.testing.assert_allclose(got, want, err_msg=what, **tolerance(dtype, scale))
 
 
+# Set by tests/test_oob.py's child process: ``GUARD(shape, dtype, where)`` returns an
+# array placed against a PROT_NONE page; ``check`` then runs every kernel on guarded
+# arguments, once with the guard after the arrays and once before them, and prints
+# the lowered IR first (so a crash shows the schedule that caused it).
+GUARD = None
+
+
 def check(s, args, inputs, expected, binds=None, scale=1.0, name="k"):
     """Build ``s`` with ``args``, run it and compare every output with numpy and with
     ``reference``.
 
     ``inputs``: {placeholder: ndarray}; ``expected``: {output tensor: numpy result};
-    ``binds``: {te.var: int}. Outputs are the ``args`` not in ``inputs``.
+    ``binds``: {te.var: int}. Outputs are the ``args`` not in ``inputs``; they start
+    filled with garbage, so an element the kernel does not write is caught.
     """
     binds = binds or {}
     outputs = [t for t in args if t not in inputs]
@@ -261,21 +269,25 @@ def check(s, args, inputs, expected, binds=None, scale=1.0, name="k"):
     refs = reference(outputs, {**inputs, **binds})
     for t, ref in zip(outputs, refs):
         assert_matches(ref, expected[t], t.dtype, scale, what=f"reference vs numpy for {t.name}")
-    f = tm.build(s, args, target="llvm", name=unique(name))
-    arrays = []
-    results = {}
-    for t in args:
-        if t in inputs:
-            arrays.append(np.array(inputs[t], copy=True))
-        else:
-            out = garbage(np.shape(expected[t]), t.dtype)
-            results[t] = out
-            arrays.append(out)
-    f(*arrays)
-    for t in args:
-        if t in inputs:
-            np.testing.assert_array_equal(arrays[args.index(t)], inputs[t], err_msg=f"input {t.name} was modified")
-    for t, ref in zip(outputs, refs):
-        assert_matches(results[t], expected[t], t.dtype, scale, what=f"kernel vs numpy for {t.name}")
-        assert_matches(results[t], ref, t.dtype, scale, what=f"kernel vs reference for {t.name}")
+    kname = unique(name)
+    f = tm.build(s, args, target="llvm", name=kname)
+    if GUARD is not None:
+        print(f"--- {kname}\n{tm.lower(s, args, name=kname)}", flush=True)
+    for where in (("end", "start") if GUARD is not None else (None,)):
+        arrays = []
+        for t in args:
+            src = inputs[t] if t in inputs else garbage(np.shape(expected[t]), t.dtype)
+            if GUARD is None:
+                arrays.append(np.array(src, copy=True))
+            else:
+                arrays.append(GUARD(np.shape(src), t.dtype, where))
+                arrays[-1][...] = src
+        f(*arrays)
+        for t, arr in zip(args, arrays):
+            if t in inputs:
+                np.testing.assert_array_equal(arr, inputs[t], err_msg=f"input {t.name} was modified")
+        for t, ref in zip(outputs, refs):
+            got = arrays[args.index(t)]
+            assert_matches(got, expected[t], t.dtype, scale, what=f"kernel vs numpy for {t.name}")
+            assert_matches(got, ref, t.dtype, scale, what=f"kernel vs reference for {t.name}")
     return f

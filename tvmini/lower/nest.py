@@ -59,7 +59,7 @@ def build_nest(stage, bounds, buffer, realized, attached):
         return _wrap(stage, bounds, leaves, _guarded(store, bounds.guards), attached)
 
     reduce_roots = stage.op.reduce_axis
-    first = next(i for i, iv in enumerate(leaves) if depends_on(stage.relations, iv, reduce_roots))
+    first = next((i for i, iv in enumerate(leaves) if depends_on(stage.relations, iv, reduce_roots)), len(leaves))
     reduce_vars = {iv.var for iv in leaves if depends_on(stage.relations, iv, reduce_roots)}
     init_guards = [g for g in bounds.guards if not (free_vars(g) & reduce_vars)]
     init = BufferStore(buffer, body.reducer.identity(body.dtype), index)

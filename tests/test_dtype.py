@@ -1,0 +1,386 @@
+"""dtypes: the promotion rules written in ``tvmini/tir/dtype.py``, floor division and
+modulo on negative numbers, casts, boolean expressions, and the math intrinsics, each
+compiled and compared with Python / numpy.
+"""
+import itertools
+
+import numpy as np
+import pytest
+
+import tvmini as tm
+from tvmini import te
+
+LADDER = ["bool", "int8", "uint8", "int32", "int64", "float16", "float32", "float64"]
+N = 64
+
+
+def documented_promotion(a, b):
+    """The rule as documented: the higher on the ladder; int8 with uint8 gives int32."""
+    if {a, b} == {"int8", "uint8"}:
+        return "int32"
+    return max(a, b, key=LADDER.index)
+
+
+def loads(*dtypes):
+    """One 1-D placeholder per dtype, and their loads at a fresh index."""
+    ps = [te.placeholder((N,), name=f"P{k}", dtype=d) for k, d in enumerate(dtypes)]
+    i = te.var("i")
+    return ps, [p[i] for p in ps]
+
+
+def build1(fcompute, in_dtypes, name):
+    """Build ``out[i] = fcompute(*loads)`` over N elements; returns (f, inputs, out)."""
+    ps = [te.placeholder((N,), name=f"X{k}", dtype=d) for k, d in enumerate(in_dtypes)]
+    out = te.compute((N,), lambda i: fcompute(*[p[i] for p in ps]), name="out")
+    s = te.create_schedule(out.op)
+    return tm.build(s, ps + [out], name=name), ps, out
+
+
+def run1(fcompute, arrays, name="k"):
+    f, ps, out = build1(fcompute, [a.dtype.name for a in arrays], name)
+    res = np.zeros(N, out.dtype)
+    f(*[np.ascontiguousarray(a) for a in arrays], res)
+    return res, out.dtype
+
+
+# --------------------------------------------------------------------------- promotion
+
+@pytest.mark.parametrize("a,b", [(a, b) for a, b in itertools.product(LADDER, LADDER)
+                                 if not (a == "bool" and b == "bool")])
+def test_binary_promotion_follows_the_ladder(a, b):
+    _, (x, y) = loads(a, b)
+    want = documented_promotion(a, b)
+    for e in (x + y, x - y, x * y, y + x):
+        expected = want if e is not (y + x) else want
+        assert e.dtype == expected, f"{a} op {b} gave {e.dtype}, expected {expected}"
+
+
+@pytest.mark.parametrize("dtype", [d for d in LADDER if d != "bool"])
+def test_python_int_takes_the_expression_dtype(dtype):
+    _, (x,) = loads(dtype)
+    for e in (x + 1, 1 + x, x * 3, x - 2, 2 - x, x // 2, x % 3):
+        assert e.dtype == dtype, e
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_python_float_takes_a_float_expression_dtype(dtype):
+    _, (x,) = loads(dtype)
+    for e in (x + 1.5, 1.5 + x, x * 0.25, 2.0 - x):
+        assert e.dtype == dtype, e
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32", "int64"])
+def test_python_float_next_to_an_integer_expression_is_float32(dtype):
+    _, (x,) = loads(dtype)
+    for e in (x + 1.5, 1.5 * x, x - 0.5):
+        assert e.dtype == "float32", e
+
+
+def test_bool_expression_next_to_python_numbers():
+    _, (x,) = loads("float64")
+    cond = x > 0
+    assert cond.dtype == "bool"
+    assert (cond + 1).dtype == "int32"
+    assert (1 + cond).dtype == "int32"
+    assert (cond * 1.5).dtype == "float32"
+
+
+@pytest.mark.parametrize("a,b", [("int32", "int32"), ("int8", "int8"), ("int64", "int64"), ("uint8", "int32")])
+def test_true_division_of_integers_is_float32(a, b):
+    _, (x, y) = loads(a, b)
+    assert (x / y).dtype == "float32"
+    assert (x / 2).dtype == "float32"
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_true_division_of_floats_keeps_dtype(dtype):
+    _, (x, y) = loads(dtype, dtype)
+    assert (x / y).dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int32", "int64", "float32", "float64"])
+def test_floordiv_and_mod_keep_dtype(dtype):
+    _, (x, y) = loads(dtype, dtype)
+    assert (x // y).dtype == dtype
+    assert (x % y).dtype == dtype
+
+
+@pytest.mark.parametrize("a,b", [("int32", "float32"), ("float64", "float64"), ("int8", "uint8"), ("bool", "bool")])
+def test_comparisons_and_logic_give_bool(a, b):
+    _, (x, y) = loads(a, b)
+    for e in (x < y, x <= y, x > y, x >= y, x == y, x != y):
+        assert e.dtype == "bool"
+    c1, c2 = x < y, x > y
+    assert (c1 & c2).dtype == "bool"
+    assert (c1 | c2).dtype == "bool"
+    assert (~c1).dtype == "bool"
+    assert te.all(c1, c2, x == y).dtype == "bool"
+    assert te.any(c1, c2).dtype == "bool"
+
+
+def test_logic_needs_bool_operands():
+    _, (x, y) = loads("int32", "int32")
+    with pytest.raises(tm.DTypeError):
+        x & y
+    with pytest.raises(tm.DTypeError):
+        ~x
+    with pytest.raises(tm.DTypeError):
+        te.if_then_else(x, 1, 2)
+
+
+def test_expression_has_no_python_truth_value():
+    _, (x,) = loads("int32")
+    with pytest.raises(tm.DTypeError):
+        if x > 0:
+            pass
+
+
+def test_unknown_dtype_is_a_dtype_error():
+    with pytest.raises(tm.DTypeError):
+        te.placeholder((4,), name="A", dtype="complex64")
+    with pytest.raises(tm.DTypeError):
+        te.var("n", dtype="float32")
+
+
+def test_constants():
+    assert te.const(3).dtype == "int32"
+    assert te.const(2**40).dtype == "int64"
+    assert te.const(1.5).dtype == "float32"
+    assert te.const(True).dtype == "bool"
+    assert te.const(3, "float64").dtype == "float64"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
+def test_intrinsic_dtypes(dtype):
+    _, (x,) = loads(dtype)
+    want = dtype if dtype.startswith("float") else "float32"
+    for fn in (te.exp, te.log, te.sqrt, te.tanh, te.sigmoid, te.cos, te.sin, te.floor):
+        assert fn(x).dtype == want, fn.__name__
+    assert te.power(x, 2).dtype == want
+    assert te.abs(x).dtype == dtype
+
+
+def test_mixed_dtype_arithmetic_computes_in_the_promoted_type():
+    rng = np.random.default_rng(0)
+    a = rng.integers(-128, 128, N).astype(np.int8)
+    b = rng.integers(0, 256, N).astype(np.uint8)
+    got, dtype = run1(lambda x, y: x + y * 2, [a, b], "i8u8")
+    assert dtype == "int32"
+    np.testing.assert_array_equal(got, a.astype(np.int32) + b.astype(np.int32) * 2)
+
+    c = rng.integers(-1000, 1000, N).astype(np.int32)
+    d = rng.uniform(-1, 1, N).astype(np.float64)
+    got, dtype = run1(lambda x, y: x * y + 1, [c, d], "i32f64")
+    assert dtype == "float64"
+    np.testing.assert_allclose(got, c * d + 1, rtol=1e-12)
+
+    got, dtype = run1(lambda x, y: x / y, [c, np.where(c == 0, 1, c).astype(np.int32)[::-1].copy()], "idiv")
+    assert dtype == "float32"
+    np.testing.assert_allclose(got, (c / np.where(c == 0, 1, c)[::-1]).astype(np.float32), rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- floor division / modulo
+
+def test_python_floor_semantics_reminder():
+    assert (-7 // 2, -7 % 2, 7 // -2, 7 % -2, -7 // -2, -7 % -2) == (-4, 1, -4, -1, 3, -1)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "int8"])
+def test_floordiv_floormod_by_variable_on_negative_ints(dtype):
+    a = np.array([x for x in range(-20, 21) for _ in (0, 1)][:N] + [0] * max(0, N - 82), dtype)[:N]
+    b = np.array(([-7, -3, -2, -1, 1, 2, 3, 5] * (N // 8 + 1))[:N], dtype)
+    rng = np.random.default_rng(1)
+    rng.shuffle(b)
+    q, _ = run1(lambda x, y: x // y, [a, b], "fdiv_" + dtype)
+    r, _ = run1(lambda x, y: x % y, [a, b], "fmod_" + dtype)
+    want_q = np.array([int(x) // int(y) for x, y in zip(a, b)], dtype)
+    want_r = np.array([int(x) % int(y) for x, y in zip(a, b)], dtype)
+    np.testing.assert_array_equal(q, want_q)
+    np.testing.assert_array_equal(r, want_r)
+
+
+@pytest.mark.parametrize("divisor", [1, 2, 3, 4, 8, -1, -3, -8, 7])
+def test_floordiv_floormod_by_constant_on_negative_ints(divisor):
+    a = np.arange(-N // 2, N // 2, dtype=np.int32) * 3
+    q, _ = run1(lambda x: x // divisor, [a], f"cdiv_{divisor}".replace("-", "m"))
+    r, _ = run1(lambda x: x % divisor, [a], f"cmod_{divisor}".replace("-", "m"))
+    np.testing.assert_array_equal(q, [int(x) // divisor for x in a])
+    np.testing.assert_array_equal(r, [int(x) % divisor for x in a])
+
+
+def test_floordiv_floormod_of_shifted_index():
+    """Index arithmetic like (i - 30) // 4 is floor division, also when negative."""
+    A = te.placeholder((N,), name="A", dtype="int32")
+    q = te.compute((N,), lambda i: (i - 30) // 4 + A[i] * 0, name="q")
+    r = te.compute((N,), lambda i: (i - 30) % 4 + A[i] * 0, name="r")
+    for T, op in ((q, lambda x: x // 4), (r, lambda x: x % 4)):
+        s = te.create_schedule(T.op)
+        io, ii = s[T].split(T.op.axis[0], factor=8)
+        f = tm.build(s, [A, T], name="shift_" + T.name)
+        out = np.zeros(N, np.int32)
+        f(np.zeros(N, np.int32), out)
+        np.testing.assert_array_equal(out, [op(i - 30) for i in range(N)])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_floordiv_floormod_of_floats(dtype):
+    rng = np.random.default_rng(2)
+    a = rng.uniform(-10, 10, N).astype(dtype)
+    b = rng.choice([-3.5, -2.0, -0.75, 0.5, 1.0, 2.5], N).astype(dtype)
+    q, dq = run1(lambda x, y: x // y, [a, b], "ffdiv_" + dtype)
+    r, dr = run1(lambda x, y: x % y, [a, b], "ffmod_" + dtype)
+    assert dq == dr == dtype
+    np.testing.assert_allclose(q, np.floor_divide(a, b), rtol=1e-6)
+    np.testing.assert_allclose(r, np.mod(a, b), rtol=1e-5, atol=1e-5)
+    assert (np.sign(r[r != 0]) == np.sign(b[r != 0])).all(), "the modulo takes the divisor's sign"
+
+
+# --------------------------------------------------------------------------- casts
+
+CASTS = [
+    ("float32", "int32", np.array([-2.7, -1.5, -0.5, 0.0, 0.5, 1.5, 2.7, 1e6, -1e6] * 8)[:N]),
+    ("float64", "int64", np.array([-2.7, -1.5, -0.2, 0.0, 0.9, 3.99, 1e12, -1e12] * 8)[:N]),
+    ("float64", "float32", np.linspace(-1e5, 1e5, N) / 3),
+    ("int32", "float32", np.arange(-N // 2, N // 2) * 12345),
+    ("int32", "float64", np.arange(-N // 2, N // 2) * 987654),
+    ("int32", "int64", np.arange(-N // 2, N // 2) * 2**24),
+    ("int64", "int32", np.arange(-N // 2, N // 2) * 1000),
+    ("int32", "uint8", np.arange(-N // 2, N // 2) * 9),
+    ("uint8", "int32", np.arange(N) * 4 % 256),
+    ("int8", "float32", np.arange(-N // 2, N // 2) * 4 % 256 - 128),
+    ("int32", "bool", np.arange(-N // 2, N // 2) % 3 - 1),
+    ("float32", "bool", np.array([-0.5, 0.0, 0.25, 2.0] * (N // 4))),
+    ("bool", "int32", np.arange(N) % 3 == 0),
+    ("bool", "float64", np.arange(N) % 2 == 0),
+    ("float32", "float16", np.linspace(-100, 100, N)),
+]
+
+
+@pytest.mark.parametrize("src,dst,values", CASTS, ids=[f"{a}->{b}" for a, b, _ in CASTS])
+def test_cast(src, dst, values):
+    a = np.asarray(values).astype(src)
+    got, dtype = run1(lambda x: x.astype(dst), [a], f"cast_{src}_{dst}")
+    assert dtype == dst
+    want = a.astype(dst) if dst != "bool" else (a != 0)
+    if dst.startswith("float"):
+        np.testing.assert_allclose(got, want, rtol=1e-3 if dst == "float16" else 1e-7)
+    else:
+        np.testing.assert_array_equal(got, want)
+
+
+def test_cast_is_a_no_op_for_the_same_dtype():
+    _, (x,) = loads("float32")
+    assert x.astype("float32") is x
+
+
+# --------------------------------------------------------------------------- booleans
+
+def test_boolean_expressions():
+    rng = np.random.default_rng(3)
+    a = rng.uniform(-1, 1, N).astype(np.float32)
+    b = rng.integers(-3, 4, N).astype(np.int32)
+    cases = {
+        "cmp": (lambda x, y: x < 0.25, lambda a, b: a < 0.25),
+        "and": (lambda x, y: (x > 0) & (y != 0), lambda a, b: (a > 0) & (b != 0)),
+        "or": (lambda x, y: (x > 0.5) | (y <= -2), lambda a, b: (a > 0.5) | (b <= -2)),
+        "not": (lambda x, y: ~(x >= 0), lambda a, b: ~(a >= 0)),
+        "all": (lambda x, y: te.all(x > -0.5, y >= 0, x < 0.5), lambda a, b: (a > -0.5) & (b >= 0) & (a < 0.5)),
+        "any": (lambda x, y: te.any(x > 0.9, y == 3, x < -0.9), lambda a, b: (a > 0.9) | (b == 3) | (a < -0.9)),
+        "eq": (lambda x, y: y == 1, lambda a, b: b == 1),
+        "mixed": (lambda x, y: x < y, lambda a, b: a < b),
+    }
+    for name, (expr, ref) in cases.items():
+        got, dtype = run1(expr, [a, b], "bool_" + name)
+        assert dtype == "bool", name
+        np.testing.assert_array_equal(got, ref(a, b), err_msg=name)
+
+
+def test_bool_select_and_bool_inputs():
+    rng = np.random.default_rng(4)
+    m = rng.random(N) < 0.5
+    a = rng.uniform(-1, 1, N).astype(np.float64)
+    got, dtype = run1(lambda c, x: te.if_then_else(c & (x > 0), x, -x * 2), [m, a], "bool_select")
+    assert dtype == "float64"
+    np.testing.assert_allclose(got, np.where(m & (a > 0), a, -a * 2))
+    got, dtype = run1(lambda c, x: c.astype("int32") + (x > 0).astype("int32"), [m, a], "bool_count")
+    np.testing.assert_array_equal(got, m.astype(np.int32) + (a > 0))
+
+
+def test_te_all_any_with_one_condition_and_none():
+    _, (x,) = loads("int32")
+    assert te.all(x > 0).dtype == "bool"
+    assert te.any(x > 0).dtype == "bool"
+    assert te.all().dtype == "bool" and te.any().dtype == "bool"
+
+
+# --------------------------------------------------------------------------- intrinsics
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+INTRINSICS = {
+    "exp": (te.exp, np.exp, (-10, 10)),
+    "log": (te.log, np.log, (0.01, 100)),
+    "sqrt": (te.sqrt, np.sqrt, (0, 100)),
+    "tanh": (te.tanh, np.tanh, (-6, 6)),
+    "sigmoid": (te.sigmoid, _sigmoid, (-12, 12)),
+    "cos": (te.cos, np.cos, (-10, 10)),
+    "sin": (te.sin, np.sin, (-10, 10)),
+    "abs": (te.abs, np.abs, (-5, 5)),
+    "floor": (te.floor, np.floor, (-5.5, 5.5)),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(INTRINSICS))
+def test_intrinsic(name, dtype):
+    fn, ref, (lo, hi) = INTRINSICS[name]
+    x = np.linspace(lo, hi, N).astype(dtype)
+    if name == "floor":
+        x[:8] = [-3.0, -2.5, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0]
+    got, out_dtype = run1(fn, [x], f"{name}_{dtype}")
+    assert out_dtype == dtype
+    want = ref(x.astype(np.float64))
+    if dtype == "float32":
+        np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-6)
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_power(dtype):
+    rng = np.random.default_rng(5)
+    base = rng.uniform(0.1, 4, N).astype(dtype)
+    expo = rng.uniform(-2, 3, N).astype(dtype)
+    got, out_dtype = run1(lambda x, y: te.power(x, y), [base, expo], f"pow_{dtype}")
+    assert out_dtype == dtype
+    tol = dict(rtol=1e-5) if dtype == "float32" else dict(rtol=1e-13)
+    np.testing.assert_allclose(got, np.power(base.astype(np.float64), expo), **tol)
+    got, _ = run1(lambda x: x ** 2, [base], f"sq_{dtype}")
+    np.testing.assert_allclose(got, base.astype(np.float64) ** 2, **tol)
+
+
+def test_abs_of_integers_keeps_dtype():
+    a = np.arange(-N // 2, N // 2, dtype=np.int32) * 7
+    got, dtype = run1(te.abs, [a], "iabs")
+    assert dtype == "int32"
+    np.testing.assert_array_equal(got, np.abs(a))
+
+
+def test_intrinsic_of_integer_computes_in_float32():
+    a = np.arange(1, N + 1, dtype=np.int32)
+    got, dtype = run1(te.sqrt, [a], "isqrt")
+    assert dtype == "float32"
+    np.testing.assert_allclose(got, np.sqrt(a), rtol=1e-6)
+
+
+def test_elementwise_max_min_with_mixed_dtypes():
+    rng = np.random.default_rng(6)
+    a = rng.integers(-5, 5, N).astype(np.int32)
+    b = rng.uniform(-5, 5, N).astype(np.float64)
+    got, dtype = run1(lambda x, y: te.max(x, y), [a, b], "mixmax")
+    assert dtype == "float64"
+    np.testing.assert_array_equal(got, np.maximum(a, b))
+    got, dtype = run1(lambda x, y: te.min(x, y), [a, b], "mixmin")
+    np.testing.assert_array_equal(got, np.minimum(a, b))
