@@ -6,6 +6,8 @@ allocations with their scope, guards as ``if``. Operators print with the fewest
 parentheses their precedence allows. Nodes defined above tir (te's tensor reads and
 reductions) print themselves through a ``print_parts(printer)`` method.
 """
+import math
+
 from .expr import (EQ, GE, GT, LE, LT, NE, Add, And, BinaryOp, BufferLoad, Call, Cast, Const,
                    Div, FloorDiv, FloorMod, Max, Min, Mul, Not, Or, Select, Sub, Var)
 from .stmt import Allocate, BufferStore, For, ForKind, IfThenElse, LetStmt, SeqStmt
@@ -19,6 +21,8 @@ def _const_str(c):
     if c.dtype == "bool":
         return "true" if c.value else "false"
     if c.dtype.startswith("float"):
+        if not math.isfinite(c.value):
+            return f"{c.dtype}({c.value})"
         text = repr(c.value)
         return text + ("f" if c.dtype == "float32" else "h" if c.dtype == "float16" else "")
     return str(c.value) if c.dtype in ("int32", "int64") else f"{c.dtype}({c.value})"
@@ -28,7 +32,7 @@ def _expr(e, names=None):
     """(text, precedence) of ``e``; ``names`` renames variables that share a name."""
     fmt = lambda x: _expr(x, names)[0]  # noqa: E731
     if isinstance(e, Const):
-        return _const_str(e), (6 if e.value < 0 else _ATOM)
+        return _const_str(e), (6 if e.value < 0 and math.isfinite(e.value) else _ATOM)
     if isinstance(e, Var):
         return (names or {}).get(e, e.name), _ATOM
     parts = getattr(e, "print_parts", None)
