@@ -6,12 +6,13 @@ overhead of a parallel loop (an empty-ish kernel with a parallel outer loop).
 Run: python benchmarks/elementwise.py [--log2n 24]
 """
 import argparse
-import time
 
 import numpy as np
 
 import tvmini as tm
 from tvmini import te
+
+from common import best_seconds
 
 
 def fused(n, lanes=8, parallel=True):
@@ -26,15 +27,6 @@ def fused(n, lanes=8, parallel=True):
     return tm.build(s, [A, B, C, D], name="relu_fma")
 
 
-def best(fn, repeat=10):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--log2n", type=int, default=24)
@@ -46,9 +38,9 @@ def main():
     copy_dst = np.empty_like(copy_src)             # a copy of 2n floats moves the same 4n*4 bytes
 
     rows = []
-    copy_s = best(lambda: np.copyto(copy_dst, copy_src))
+    copy_s = best_seconds(lambda: np.copyto(copy_dst, copy_src))
     rows.append(("numpy copy (same bytes)", copy_s))
-    unfused_s = best(lambda: np.maximum(a * b + c, 0.0, out=d))
+    unfused_s = best_seconds(lambda: np.maximum(a * b + c, 0.0, out=d))
     rows.append(("numpy relu(a*b+c) unfused", unfused_s))
     for label, parallel in (("tvmini fused, 1 loop", False), ("tvmini fused, parallel", True)):
         f = fused(n, parallel=parallel)

@@ -15,14 +15,7 @@ import tvmini as tm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 from gemm_tutorial import STEPS  # noqa: E402  (the recipe lives in the tutorial)
 
-
-def best_of(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from common import best_seconds  # noqa: E402
 
 
 def main():
@@ -41,11 +34,11 @@ def main():
         a = np.random.rand(n, n).astype("float32")
         b = np.random.rand(n, n).astype("float32")
         flops = 2.0 * n ** 3
-        np_s = best_of(lambda: a @ b, args.repeat)
+        np_s = best_seconds(lambda: a @ b, args.repeat)
         print(f"{n:>5} {'numpy.matmul':<22} {'':>9} {flops / np_s / 1e9:9.1f} {1.0:8.2f}")
         if torch is not None:
             ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-            t_s = best_of(lambda: ta @ tb, args.repeat)
+            t_s = best_seconds(lambda: ta @ tb, args.repeat)
             print(f"{n:>5} {'torch.matmul':<22} {'':>9} {flops / t_s / 1e9:9.1f} {np_s / t_s:8.2f}")
         expected = a @ b
         for label, make in STEPS:

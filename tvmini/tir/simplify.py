@@ -14,10 +14,10 @@ import numpy as np
 
 from . import dtype as dt
 from .arith import interval, linear_form, structural_key
-from .expr import (EQ, GE, GT, LE, LT, NE, Add, And, BinaryOp, Call, Cast, CmpOp, Const, Div,
+from .expr import (EQ, GE, GT, LE, LT, NE, Add, And, Call, Cast, CmpOp, Const, Div,
                    FloorDiv, FloorMod, Max, Min, Mul, Not, Or, Select, Sub)
 from .functor import Mutator, substitute
-from .stmt import For, ForKind, IfThenElse, LetStmt
+from .stmt import ForKind, IfThenElse, LetStmt
 
 _FOLD = {
     Add: lambda a, b: a + b, Sub: lambda a, b: a - b, Mul: lambda a, b: a * b,
@@ -67,7 +67,7 @@ class Simplifier(Mutator):
                     return Cast(e.dtype, v)
                 value = math.trunc(value)
             return Const(_typed(value, e.dtype), e.dtype)
-        return v if v is e.value else Cast(e.dtype, v)
+        return e if v is e.value else Cast(e.dtype, v)
 
     def visit_BinaryOp(self, e):
         a, b = self.visit(e.a), self.visit(e.b)
