@@ -13,7 +13,7 @@ from ..tir.expr import Const, Var
 from ..tir.functor import walk
 from ..tir.stmt import BufferStore
 
-_CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64}
+_CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64, "float32": ctypes.c_float, "float64": ctypes.c_double}
 _TARGETS = {"llvm": "llvm", "cpu": "llvm", "c": "llvm"}
 
 
@@ -24,6 +24,8 @@ def _written_buffers(func):
 
 
 def _arg_spec(buf, written):
+    if isinstance(buf, Var):
+        return ArgSpec(buf.name, (), buf.dtype, scalar=True)
     shape = []
     for axis, extent in enumerate(buf.shape):
         if isinstance(extent, Const):
@@ -91,7 +93,9 @@ def build(sch, args, target="llvm", name="main"):
     prototype = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * len(func.params)),
                                  *[_CTYPES[v.dtype] for v in func.scalar_params])
     sources = {"ll": optimized_ir, "asm": lambda: llvm_target.assembly(module_ref), "tir": str(func)}
-    module = Module(name, "llvm", [_arg_spec(b, _written_buffers(func)) for b in func.params], [v.name for v in func.scalar_params],
+    written = _written_buffers(func)
+    extents = [v.name for v in func.scalar_params if not any(v is a for a in func.signature)]
+    module = Module(name, "llvm", [_arg_spec(a, written) for a in func.signature], extents,
                     prototype(address), sources, keepalive=(engine, module_ref), object_code=object_code)
     module.build_seconds = time.perf_counter() - start
     return module

@@ -55,11 +55,33 @@ def emit_parallel_launch(fb, loop, name):
     start = fb.expr(loop.min)
     values = [b.sext(start, I64), b.sext(fb.expr(loop.extent), I64)]
     values += [b.ptrtoint(fb.buffers[buf], I64) for buf in buffers]
-    values += [b.sext(fb.vars[v], I64) if v.dtype != "int64" else fb.vars[v] for v in variables]
+    values += [_to_slot(b, fb.vars[v], v.dtype) for v in variables]
     for k, value in enumerate(values):
         b.store(value, b.gep(closure, [ir.Constant(I64, k)], source_etype=I64))
     launch = fb._extern("GOMP_parallel", ir.VoidType(), [PTR, PTR, I32, I32])
     b.call(launch, [trampoline, closure, ir.Constant(I32, num_threads()), ir.Constant(I32, 0)])
+
+
+def _to_slot(b, value, dtype):
+    """``value`` as the i64 closure slot that carries it (floats travel as their bits)."""
+    if dtype == "int64":
+        return value
+    if dtype == "int32":
+        return b.sext(value, I64)
+    if dtype == "float64":
+        return b.bitcast(value, I64)
+    return b.zext(b.bitcast(value, I32), I64)
+
+
+def _from_slot(b, value, dtype):
+    """The inverse of ``_to_slot``."""
+    if dtype == "int64":
+        return value
+    if dtype == "int32":
+        return b.trunc(value, I32)
+    if dtype == "float64":
+        return b.bitcast(value, ir.DoubleType())
+    return b.bitcast(b.trunc(value, I32), ir.FloatType())
 
 
 def _trampoline(module, name, body_fn, n_buffers, variables):
@@ -72,9 +94,7 @@ def _trampoline(module, name, body_fn, n_buffers, variables):
         return b.load(b.gep(closure, [ir.Constant(I64, k)], source_etype=I64), typ=I64)
     start, extent = slot(0), slot(1)
     args = [b.inttoptr(slot(2 + k), PTR) for k in range(n_buffers)]
-    for k, v in enumerate(variables):
-        value = slot(2 + n_buffers + k)
-        args.append(value if v.dtype == "int64" else b.trunc(value, ir.IntType(32 if v.dtype == "int32" else 64)))
+    args += [_from_slot(b, slot(2 + n_buffers + k), v.dtype) for k, v in enumerate(variables)]
     omp = {n: module.globals.get(n) or ir.Function(module, ir.FunctionType(I32, []), name=n)
            for n in ("omp_get_thread_num", "omp_get_num_threads")}
     tid = b.sext(b.call(omp["omp_get_thread_num"], []), I64)

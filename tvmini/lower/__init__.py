@@ -17,13 +17,16 @@ from .nest import build_nest, read_ops
 
 
 def _arg_buffers(sch, args):
-    """Buffers for the arguments, the ops they stand for, and the symbolic params."""
+    """Buffers for the tensor arguments (by op), the symbolic extents, the scalar arguments."""
     if not isinstance(args, (list, tuple)) or not args:
         raise BuildError("lower/build needs a non-empty list of argument tensors")
     buffers, params = {}, []
+    scalars = [a for a in args if isinstance(a, Var)]
     for t in args:
+        if isinstance(t, Var):
+            continue
         if not isinstance(t, Tensor):
-            raise BuildError(f"argument {t!r} is not a tensor")
+            raise BuildError(f"argument {t!r} is neither a tensor nor a te.var")
         current = sch.tensor(t)
         if current.op in buffers:
             raise BuildError(f"tensor {t.name} appears twice in the arguments")
@@ -32,14 +35,20 @@ def _arg_buffers(sch, args):
             for v in sorted(free_vars(extent), key=lambda v: v.name):
                 if v not in params:
                     params.append(v)
-    return buffers, params
+    for v in scalars:
+        if v in params:
+            raise BuildError(f"argument {v.name} is an extent of an argument's shape; its value comes from "
+                             "that shape, so leave it out of the arguments")
+        if sum(v is w for w in scalars) > 1:
+            raise BuildError(f"scalar {v.name} appears twice in the arguments")
+    return buffers, params, scalars
 
 
 def lower(sch, args, name="main"):
     """Lower schedule ``sch`` with arguments ``args`` to a ``PrimFunc`` (print it to read it)."""
     if not isinstance(sch, Schedule):
         raise BuildError(f"lower needs a te schedule, got {type(sch).__name__}")
-    arg_buffers, params = _arg_buffers(sch, args)
+    arg_buffers, params, scalars = _arg_buffers(sch, args)
     for op in sch.outputs:
         if op not in arg_buffers:
             raise BuildError(f"output {op.name} is not among the arguments {[t.name for t in args]}")
@@ -56,14 +65,15 @@ def lower(sch, args, name="main"):
             else:
                 readers[op].append(s)
 
-    symbolic = set(params)
+    symbolic = set(params) | set(scalars)
     bounds = {}
     for s in reversed(live):
         region = infer_region(s, readers[s.op], bounds, symbolic)
         bounds[s] = StageBounds(s, bodies[s], region)
         for v in free_vars(bounds[s].reads):
             if v.name and v not in symbolic and _is_symbolic(v, stages):
-                raise BuildError(f"stage {s.name} uses symbolic variable {v.name}, which no argument's shape determines")
+                raise BuildError(f"stage {s.name} uses variable {v.name}, which no argument's shape determines; "
+                                 "pass it among the arguments to make it a scalar argument")
 
     realized = {op: (buf, [0] * len(buf.shape)) for op, buf in arg_buffers.items()}
     attached, roots, temporaries = {}, [], []
@@ -87,7 +97,9 @@ def lower(sch, args, name="main"):
     body = seq_of(roots)
     for buffer in reversed(temporaries):
         body = Allocate(buffer, body)
-    func = PrimFunc(name, [arg_buffers[sch.tensor(t).op] for t in args], params, body)
+    signature = [a if isinstance(a, Var) else arg_buffers[sch.tensor(a).op] for a in args]
+    func = PrimFunc(name, [a for a in signature if not isinstance(a, Var)], params + scalars, body,
+                    signature=signature)
     return passes.finalize(func)
 
 

@@ -15,7 +15,8 @@ import tempfile
 from ..errors import BuildError, DataError
 from .module import ArgSpec, Module
 
-_FORMAT = 1
+_FORMAT = 2
+_CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64, "float32": ctypes.c_float, "float64": ctypes.c_double}
 
 
 def _compiler():
@@ -30,7 +31,8 @@ def export_library(module, object_code, path):
     """Link ``object_code`` (bytes) of ``module`` into the shared library ``path``."""
     meta = json.dumps({"format": _FORMAT, "name": module.name, "target": module.target,
                        "var_names": list(module.var_names),
-                       "args": [{"name": s.name, "shape": list(s.shape), "dtype": s.dtype, "written": s.written}
+                       "args": [{"name": s.name, "shape": list(s.shape), "dtype": s.dtype, "written": s.written,
+                                 "scalar": s.scalar}
                                 for s in module.arg_specs]}).encode()
     cc = _compiler()
     path = os.path.abspath(path)
@@ -63,9 +65,10 @@ def load_module(path):
         raise DataError(f"{path} is not a tvmini library: {err}") from None
     if meta.get("format") != _FORMAT:
         raise DataError(f"{path} has library format {meta.get('format')}, this tvmini reads {_FORMAT}")
-    specs = [ArgSpec(a["name"], tuple(a["shape"]), a["dtype"], a["written"]) for a in meta["args"]]
+    specs = [ArgSpec(a["name"], tuple(a["shape"]), a["dtype"], a["written"], a["scalar"]) for a in meta["args"]]
     cfunc = getattr(lib, meta["name"])
     cfunc.restype = None
-    cfunc.argtypes = [ctypes.c_void_p] * len(specs) + [ctypes.c_int32] * len(meta["var_names"])
+    cfunc.argtypes = ([ctypes.c_void_p] * sum(not s.scalar for s in specs) + [ctypes.c_int32] * len(meta["var_names"])
+                      + [_CTYPES[s.dtype] for s in specs if s.scalar])
     return Module(meta["name"], meta["target"], specs, meta["var_names"], cfunc,
                   {"meta": json.dumps(meta, indent=2)}, keepalive=lib)

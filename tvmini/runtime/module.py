@@ -36,18 +36,20 @@ INT32_MAX = 2**31 - 1
 
 @dataclass(frozen=True)
 class ArgSpec:
-    """One buffer argument of a kernel, in call order.
+    """One argument of a kernel, in call order: a buffer or a scalar.
 
     ``shape`` entries are ints or strs naming a symbolic extent, e.g.
     ``("n", 64)``; ``dtype`` is normalised to its name ("float32"). ``written``
     marks buffers the kernel writes: their memory must not overlap any other
-    argument (the generated code assumes no aliasing).
+    argument (the generated code assumes no aliasing). ``scalar`` marks a
+    number passed by value (shape ``()``), e.g. a learning rate.
     """
 
     name: str
     shape: tuple
     dtype: str
     written: bool = False
+    scalar: bool = False
 
     def __post_init__(self):
         dims = tuple(d if isinstance(d, str) else normalize_shape((d,))[0] for d in self.shape)
@@ -55,7 +57,12 @@ class ArgSpec:
         object.__setattr__(self, "dtype", normalize_dtype(self.dtype).name)
 
     def __str__(self):
+        if self.scalar:
+            return f"{self.name}: {self.dtype}"
         return f"{self.name}: {self.dtype}[{', '.join(map(str, self.shape))}]"
+
+
+_SCALAR = object()   # the ``static`` slot of a scalar argument's check
 
 
 def _fmt_shape(shape):
@@ -99,12 +106,13 @@ class Module:
 
     - ``target``: "llvm" or "cuda" (options after a space are allowed); its
       first word gives :attr:`device`, the device every argument must be on;
-    - ``arg_specs``: one :class:`ArgSpec` per buffer, in call order;
+    - ``arg_specs``: one :class:`ArgSpec` per argument, in call order;
     - ``var_names``: the symbolic extents the native function takes after the
       pointers, in order; each must appear in some ArgSpec's shape, and its
       value is read from the arguments' shapes;
-    - ``cfunc``: called as ``cfunc(*pointers, *var_values)`` (pointers are
-      ints, var values int32-range ints), e.g. a ctypes function;
+    - ``cfunc``: called as ``cfunc(*pointers, *var_values, *scalars)``
+      (pointers are ints, var values int32-range ints, scalars the numbers
+      passed for scalar specs, in order), e.g. a ctypes function;
     - ``sources``: format name -> source text or a zero-argument callable
       producing it (called once, on first :meth:`get_source`);
     - ``keepalive``: anything the native code needs alive (the JIT engine);
@@ -138,6 +146,7 @@ class Module:
         if len(set(names)) != len(names):
             raise BuildError(f"kernel {self.name!r}: duplicate argument names {names}")
         shape_vars = {d for spec in self.arg_specs for d in spec.shape if isinstance(d, str)}
+        n_pointers = sum(not spec.scalar for spec in self.arg_specs)
         unbound = [v for v in self.var_names if v not in shape_vars]
         if unbound or len(set(self.var_names)) != len(self.var_names):
             raise BuildError(
@@ -148,7 +157,8 @@ class Module:
         if argtypes is not None and len(argtypes) != len(names) + len(self.var_names):
             raise BuildError(
                 f"kernel {self.name!r}: native function takes {len(argtypes)} arguments, "
-                f"expected {len(names)} pointers + {len(self.var_names)} extents"
+                f"expected {n_pointers} pointers + {len(self.var_names)} extents + "
+                f"{len(names) - n_pointers} scalars"
             )
         self._signature = ", ".join(names)
 
@@ -163,6 +173,9 @@ class Module:
         self._sources_of = {}
         checks = []
         for spec in self.arg_specs:
+            if spec.scalar:
+                checks.append((spec, np.dtype(spec.dtype), _SCALAR, 0, (), (), ()))
+                continue
             const_axes, binds, uses = [], [], []
             for axis, dim in enumerate(spec.shape):
                 if not isinstance(dim, str):
@@ -177,7 +190,9 @@ class Module:
             checks.append((spec, np.dtype(spec.dtype), static, len(spec.shape),
                            tuple(const_axes), tuple(binds), tuple(uses)))
         self._checks = tuple(checks)
-        self._written = tuple(i for i, spec in enumerate(self.arg_specs) if spec.written)
+        self._buffer_specs = tuple(spec for spec in self.arg_specs if not spec.scalar)
+        self._has_scalars = len(self._buffer_specs) != len(self.arg_specs)
+        self._written = tuple(i for i, spec in enumerate(self._buffer_specs) if spec.written)
         self._slot_vars = tuple(slots)
         self._values_template = [0] * len(slots)
 
@@ -190,9 +205,12 @@ class Module:
             )
         device = self.device
         host = device.kind == "cpu"
-        cargs = []
+        cargs, scalars = [], []
         values = self._values_template.copy()
         for arg, (spec, dtype, static, ndim, const_axes, binds, uses) in zip(args, self._checks):
+            if static is _SCALAR:
+                scalars.append(self._scalar(arg, spec))
+                continue
             if type(arg) is NDArray:
                 if arg._device is not device:
                     raise DeviceError(
@@ -247,18 +265,34 @@ class Module:
             self._check_overlap(args, cargs)
         if values:
             cargs += values[:len(self.var_names)]
-        return cargs
+        return cargs + scalars if scalars else cargs
+
+    def _scalar(self, value, spec):
+        """``value`` checked as scalar argument ``spec`` (a Python or numpy number)."""
+        if spec.dtype.startswith("float"):
+            ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+            info = np.iinfo(spec.dtype)
+            if ok and not info.min <= value <= info.max:
+                raise ShapeError(f"kernel {self.name!r}: scalar {spec.name} = {value} does not fit in {spec.dtype}")
+        if not ok:
+            raise DTypeError(f"kernel {self.name!r}: argument {spec.name} is a {spec.dtype} scalar, "
+                             f"got {type(value).__name__} {value!r}")
+        return value
 
     def _check_overlap(self, args, pointers):
         """Refuse a written argument whose bytes overlap another argument's."""
+        if self._has_scalars:   # scalars hold no memory: compare the buffers only
+            args = [a for a, spec in zip(args, self.arg_specs) if not spec.scalar]
         sizes = [arg.nbytes for arg in args]
         for i in self._written:
             lo, hi = pointers[i], pointers[i] + sizes[i]
             for j, other in enumerate(pointers):
                 if j != i and other < hi and lo < other + sizes[j] and sizes[j]:
                     raise ArgumentError(
-                        f"kernel {self.name!r}: argument {self.arg_specs[i].name} is written by the "
-                        f"kernel but shares memory with argument {self.arg_specs[j].name}; "
+                        f"kernel {self.name!r}: argument {self._buffer_specs[i].name} is written by the "
+                        f"kernel but shares memory with argument {self._buffer_specs[j].name}; "
                         "pass separate arrays"
                     )
 

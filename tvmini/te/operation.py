@@ -10,10 +10,16 @@ from .tensor import (ComputeOp, IterVar, PlaceholderOp, Reduce, Reducer, Tensor,
 
 
 def var(name="n", dtype="int32"):
-    """A symbolic integer (an extent known only when the kernel is called)."""
+    """A value known only when the kernel is called.
+
+    An integer var used in a tensor's shape is a symbolic extent: its value is read
+    from the arguments' shapes. Any other var (a float learning rate, an integer seed)
+    is a scalar argument: list it among ``build``'s arguments and pass a Python number
+    in that position of the call.
+    """
     dtype = dt.canonical(dtype)
-    if not dt.is_int(dtype):
-        raise DTypeError(f"te.var {name}: symbolic variables are integers, not {dtype}")
+    if dtype not in ("int32", "int64", "float32", "float64"):
+        raise DTypeError(f"te.var {name}: variables are int32, int64, float32 or float64, not {dtype}")
     return E.Var(name, dtype)
 
 

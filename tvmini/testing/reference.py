@@ -32,7 +32,7 @@ class _Evaluator:
             if isinstance(key, Tensor):
                 self.values[key.op] = np.asarray(value)
             elif isinstance(key, E.Var):
-                self.scalars[key] = int(value)
+                self.scalars[key] = value
             else:
                 raise TVMiniError(f"reference: inputs are keyed by placeholders and te.vars, got {key!r}")
 

@@ -127,13 +127,19 @@ def seq_of(stmts):
 
 
 class PrimFunc:
-    """A lowered function: buffer parameters, symbolic scalar parameters and a body."""
+    """A lowered function: buffer parameters, scalar parameters and a body.
 
-    def __init__(self, name, params, scalar_params, body):
+    The native function takes the buffers' pointers, then ``scalar_params`` (the symbolic
+    extents, read from the buffers' shapes at call time, then the scalar arguments).
+    ``signature`` is the user's argument order: Buffers and scalar-argument Vars.
+    """
+
+    def __init__(self, name, params, scalar_params, body, signature=None):
         self.name, self.params, self.scalar_params, self.body = name, list(params), list(scalar_params), body
+        self.signature = list(signature) if signature is not None else list(params)
 
     def with_body(self, body):
-        return PrimFunc(self.name, self.params, self.scalar_params, body)
+        return PrimFunc(self.name, self.params, self.scalar_params, body, self.signature)
 
     def __repr__(self):
         from .printer import func_str
