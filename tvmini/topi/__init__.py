@@ -1,0 +1,7 @@
+"""topi: the operator library — te definitions of tensor operators, their gradient
+kernels, and default schedules per target (``default_schedule``).
+
+Every function takes te tensors (and Python attributes) and returns te tensors; the graph
+layer builds each op once per (shapes, dtypes, target) with ``default_schedule``.
+"""
+from .schedule import default_schedule, register
