@@ -1,0 +1,94 @@
+"""Datasets held as arrays, and the ``DataLoader`` that cuts them into batches.
+
+``ArrayDataset`` keeps whole arrays (images, labels, ...) so a batch is one fancy
+index per array rather than a Python loop over items. ``DataLoader`` follows
+PyTorch's arguments (``batch_size``, ``shuffle``, ``drop_last``) with an explicit
+``seed`` so a shuffled run is reproducible: epoch ``e`` of a loader built with
+seed ``s`` always visits the same order.
+"""
+import numpy as np
+
+from ..errors import ShapeError, TVMiniError
+
+
+class ArrayDataset:
+    """Equal-length arrays indexed together: ``ds[i]`` and ``ds[index_array]`` give a tuple."""
+
+    def __init__(self, *arrays):
+        if not arrays:
+            raise ShapeError("ArrayDataset needs at least one array")
+        arrays = tuple(np.asarray(a) for a in arrays)
+        lengths = [len(a) for a in arrays]
+        if len(set(lengths)) != 1:
+            raise ShapeError(f"ArrayDataset arrays differ in length: {lengths} (shapes "
+                             f"{[a.shape for a in arrays]})")
+        self.arrays = arrays
+
+    def __len__(self):
+        return len(self.arrays[0])
+
+    def __getitem__(self, index):
+        return tuple(a[index] for a in self.arrays)
+
+    def subset(self, indices):
+        """A new ``ArrayDataset`` of the items at ``indices`` (copies them)."""
+        indices = np.asarray(indices)
+        return ArrayDataset(*(a[indices] for a in self.arrays))
+
+
+def _to_tensor(array, device):
+    """Wrap a numpy batch as a graph tensor (the graph layer is imported only when used)."""
+    import tvmini
+    if not hasattr(tvmini, "tensor"):
+        raise TVMiniError("DataLoader cannot yield tensors: tvmini.tensor (the graph layer) is not available; "
+                          "pass as_numpy=True for numpy batches")
+    if device is None:
+        return tvmini.tensor(array)
+    return tvmini.tensor(array, device=device)
+
+
+class DataLoader:
+    """Iterate a dataset in batches.
+
+    ``dataset`` is anything with ``len()`` whose ``dataset[index_array]`` returns a
+    tuple of arrays (``ArrayDataset``, ``MNIST``); other datasets are read item by
+    item and stacked. Batches are tuples of ``tm.tensor`` (on ``device``), or of
+    numpy arrays with ``as_numpy=True``. With ``shuffle`` each epoch draws a fresh
+    permutation from a generator seeded once with ``seed``.
+    """
+
+    def __init__(self, dataset, batch_size, shuffle=False, drop_last=False, seed=None, as_numpy=False,
+                 device=None):
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ShapeError(f"DataLoader batch_size must be a positive integer, got {batch_size!r}")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.as_numpy = bool(as_numpy)
+        self.device = device
+        self._rng = np.random.default_rng(seed)
+
+    def __len__(self):
+        """Number of batches per epoch."""
+        full, rest = divmod(len(self.dataset), self.batch_size)
+        return full if self.drop_last or rest == 0 else full + 1
+
+    def _fetch(self, indices):
+        if isinstance(self.dataset, ArrayDataset) or hasattr(self.dataset, "arrays"):
+            batch = self.dataset[indices]
+        else:
+            items = [self.dataset[int(i)] for i in indices]
+            batch = tuple(np.stack(column) for column in zip(*items))
+        if self.as_numpy:
+            return batch
+        return tuple(_to_tensor(np.ascontiguousarray(part), self.device) for part in batch)
+
+    def __iter__(self):
+        count = len(self.dataset)
+        order = self._rng.permutation(count) if self.shuffle else np.arange(count)
+        for start in range(0, count, self.batch_size):
+            indices = order[start:start + self.batch_size]
+            if self.drop_last and len(indices) < self.batch_size:
+                return
+            yield self._fetch(indices)
