@@ -5,3 +5,8 @@ Every function takes te tensors (and Python attributes) and returns te tensors; 
 layer builds each op once per (shapes, dtypes, target) with ``default_schedule``.
 """
 from .schedule import default_schedule, register
+from .elemwise import *  # noqa: F401,F403
+from .broadcast import *  # noqa: F401,F403
+from . import schedule_cpu  # noqa: F401  (registers the CPU rules of the tags above)
+from .nn import *  # noqa: F401,F403
+from . import schedule_nn  # noqa: F401  (registers the CPU rules of nn/conv/pool tags)

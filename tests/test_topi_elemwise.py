@@ -1,0 +1,183 @@
+"""topi elementwise and broadcast operators: default CPU schedules against numpy.
+
+Every op is built through ``topi.default_schedule`` (the path the graph layer takes) on
+random shapes (size-1 and odd extents, broadcasting on either side, some symbolic) and
+compared with numpy; large shapes take the parallel and vector branches of the rules.
+Gradient kernels are checked against central finite differences of the forward kernel
+in float64.
+"""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tvmini as tm
+from tvmini import te, topi
+from strategies import assert_matches, examples, random_array, unique
+
+UNARY = {
+    "negative": np.negative, "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "abs": np.abs,
+    "relu": lambda x: np.maximum(x, 0), "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "tanh": np.tanh,
+    "cos": np.cos, "sin": np.sin, "square": np.square, "reciprocal": np.reciprocal,
+    "sign": np.sign, "identity": lambda x: x,
+}
+POSITIVE = {"log", "sqrt", "reciprocal"}
+BINARY = {
+    "add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide,
+    "maximum": np.maximum, "minimum": np.minimum, "equal": np.equal, "not_equal": np.not_equal,
+    "less": np.less, "less_equal": np.less_equal, "greater": np.greater, "greater_equal": np.greater_equal,
+}
+SHAPE = st.lists(st.sampled_from([1, 1, 2, 3, 5, 8, 9, 16, 17, 33]), min_size=0, max_size=3)
+
+
+def run(out, inputs, arrays, binds=None):
+    """Build ``out`` with the default schedule, run it on ``arrays``, return the result."""
+    s = topi.default_schedule(out, "llvm")
+    f = tm.build(s, list(inputs) + [out], name=unique(out.op.name))
+    shape = tuple(int(e.value) if isinstance(e, tm.tir.Const) else binds[e] for e in out.shape)
+    result = np.empty(shape, out.dtype)
+    f(*arrays, result)
+    return result
+
+
+def symbolic(data, shape, label):
+    """Some extents of ``shape`` replaced by te.vars (the same var for equal positions)."""
+    exprs, binds = [], {}
+    for k, n in enumerate(shape):
+        if n > 1 and data.draw(st.booleans(), label=f"{label} axis {k} symbolic"):
+            v = te.var(f"n{k}")
+            exprs.append(v)
+            binds[v] = n
+        else:
+            exprs.append(n)
+    return exprs, binds
+
+
+@examples(20)
+@given(st.data())
+def test_unary_ops(data):
+    name = data.draw(st.sampled_from(sorted(UNARY)), label="op")
+    dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
+    shape = data.draw(SHAPE, label="shape")
+    exprs, binds = symbolic(data, shape, "x")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
+    low = 0.1 if name in POSITIVE else -2.0
+    x = rng.uniform(low, 2.0, size=shape).astype(dtype)
+    X = te.placeholder(exprs, name="X", dtype=dtype)
+    out = getattr(topi, name)(X)
+    assert out.dtype == dtype and out.op.tag == "elemwise"
+    assert_matches(run(out, [X], [x], binds), UNARY[name](x).astype(dtype), dtype, what=name)
+
+
+@examples(20)
+@given(st.data())
+def test_binary_broadcast(data):
+    name = data.draw(st.sampled_from(sorted(BINARY)), label="op")
+    dtype = data.draw(st.sampled_from(["float32", "float64", "int32"]), label="dtype")
+    out_shape = data.draw(SHAPE, label="out shape")
+    a_shape = [n if data.draw(st.booleans(), label=f"a keeps axis {k}") else 1 for k, n in enumerate(out_shape)]
+    b_rank = data.draw(st.integers(0, len(out_shape)), label="b rank")
+    b_shape = [n if data.draw(st.booleans(), label=f"b keeps axis {k}") else 1
+               for k, n in enumerate(out_shape[len(out_shape) - b_rank:])]
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
+    a = random_array(rng, a_shape, dtype)
+    b = random_array(rng, b_shape, dtype)
+    if name == "divide" and dtype == "int32":
+        b[b == 0] = 3
+    A = te.placeholder(a_shape, name="A", dtype=dtype)
+    B = te.placeholder(b_shape, name="B", dtype=dtype)
+    scalar = data.draw(st.sampled_from([None, "left", "right"]), label="scalar operand")
+    if scalar == "left":
+        out, want, ins, arrays = getattr(topi, name)(2, B), BINARY[name](np.array(2, dtype), b), [B], [b]
+    elif scalar == "right":
+        out, want, ins, arrays = getattr(topi, name)(A, 2), BINARY[name](a, np.array(2, dtype)), [A], [a]
+    else:
+        out, want, ins, arrays = getattr(topi, name)(A, B), BINARY[name](a, b), [A, B], [a, b]
+    want = np.asarray(want)
+    if dtype == "int32" and name == "divide":
+        want = want.astype("float32")
+    assert out.dtype == want.dtype.name, (out.dtype, want.dtype)
+    assert_matches(run(out, ins, arrays), want, out.dtype, what=name)
+
+
+@pytest.mark.parametrize("shape_a, shape_b", [
+    ((256, 256), (256, 256)),          # fused, split by 8, parallel
+    ((301, 299), (299,)),              # broadcast, odd extents, parallel rows
+    ((300, 1, 7), (1, 251, 7)),        # both operands broadcast, short inner axis
+    ((1, 70001), (70001,)),            # one huge row
+])
+def test_large_shapes_take_parallel_and_vector_paths(shape_a, shape_b):
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(shape_a).astype("float32"), rng.standard_normal(shape_b).astype("float32")
+    A, B = te.placeholder(shape_a, name="A"), te.placeholder(shape_b, name="B")
+    out = topi.multiply(topi.add(A, B), B)
+    np.testing.assert_allclose(run(out, [A, B], [a, b]), (a + b) * b, rtol=1e-6)
+
+
+def test_scalar_te_var_operand_is_a_runtime_argument():
+    X = te.placeholder((37, 5), name="X")
+    a, b = te.var("a", "float32"), te.var("b", "float32")
+    out = topi.scale_shift(X, a, b)
+    f = tm.build(topi.default_schedule(out), [X, a, b, out], name=unique("scale_shift"))
+    x = np.random.rand(37, 5).astype("float32")
+    y = np.empty_like(x)
+    for sa, sb in ((2.0, 1.0), (-0.5, 3.0)):
+        f(x, sa, sb, y)
+        np.testing.assert_allclose(y, sa * x + sb, rtol=1e-6)
+
+
+def test_where_power_and_cast():
+    rng = np.random.default_rng(1)
+    c = rng.random((4, 1)) < 0.5
+    a = rng.uniform(0.5, 2, (4, 6)).astype("float32")
+    C, A = te.placeholder((4, 1), name="C", dtype="bool"), te.placeholder((4, 6), name="A")
+    np.testing.assert_array_equal(run(topi.where(C, A, -1.0), [C, A], [c, a]), np.where(c, a, -1.0))
+    np.testing.assert_allclose(run(topi.power(A, 3), [A], [a]), a ** 3, rtol=1e-5)
+    np.testing.assert_array_equal(run(topi.cast(A, "int32"), [A], [a]), a.astype("int32"))
+    np.testing.assert_array_equal(run(topi.cast(topi.subtract(A, 1.0), "bool"), [A], [a]), (a - 1) != 0)
+
+
+GRADS = [  # (grad op, forward op, whether the grad takes the forward output, positive domain)
+    ("relu_grad", "relu", False, False), ("sigmoid_grad", "sigmoid", True, False),
+    ("tanh_grad", "tanh", True, False), ("exp_grad", "exp", True, False),
+    ("cos_grad", "cos", False, False), ("sin_grad", "sin", False, False),
+    ("log_grad", "log", False, True), ("sqrt_grad", "sqrt", True, True),
+    ("abs_grad", "abs", False, False), ("power_grad", "power", False, True),
+]
+
+
+@pytest.mark.parametrize("grad, forward, uses_output, positive", GRADS)
+def test_gradient_kernels_match_finite_differences(grad, forward, uses_output, positive):
+    rng = np.random.default_rng(2)
+    shape = (3, 7)
+    x = rng.uniform(0.2 if positive else -2, 2, shape)
+    x[np.abs(x) < 0.05] = 0.3                          # keep away from kinks of relu/abs
+    g = rng.standard_normal(shape)
+    X, G = te.placeholder(shape, name="X", dtype="float64"), te.placeholder(shape, name="G", dtype="float64")
+    fwd_args = (X, 2.5) if forward == "power" else (X,)
+    Y = getattr(topi, forward)(*fwd_args)
+    fwd = tm.build(topi.default_schedule(Y), [X, Y], name=unique(forward))
+
+    def f(v):
+        out = np.empty(shape)
+        fwd(np.ascontiguousarray(v), out)
+        return out
+    h = 1e-6
+    numeric = (f(x + h) - f(x - h)) / (2 * h) * g
+    extra = (2.5,) if grad == "power_grad" else ()
+    first = f(x) if uses_output else x
+    D = getattr(topi, grad)(X, G, *extra)
+    np.testing.assert_allclose(run(D, [X, G], [first, g]), numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_errors_name_op_and_shapes():
+    A, B = te.placeholder((3, 4), name="A"), te.placeholder((5,), name="B")
+    with pytest.raises(tm.errors.ShapeError, match=r"add.*\(3, 4\).*\(5,\)"):
+        topi.add(A, B)
+    with pytest.raises(tm.errors.ShapeError, match="broadcast"):
+        topi.broadcast_shape((2, te.var("n")), (2, te.var("m")))
+    assert [int(e.value) for e in topi.broadcast_shape((3, 1, 5), (4, 1))] == [3, 4, 5]
+    with pytest.raises(tm.TVMiniError, match="maximum"):
+        topi.maximum(1.0, 2.0)
+    with pytest.raises(tm.errors.DTypeError, match="where"):
+        topi.where(A, A, A)

@@ -1,0 +1,256 @@
+"""Default CPU schedules for the elementwise, broadcast, layout and reduction operators.
+
+Registered per compute tag (see ``topi.schedule``):
+
+* "elemwise" (every operand has the output's shape): fuse all axes into one contiguous
+  loop, split off 8 float32 lanes and vectorize them when the extent allows it without a
+  bounds guard, run the outer loop in parallel when the tensor is large;
+* "broadcast" / "injective" (broadcast operands, layout transforms): fuse all axes but
+  the last, which stays the contiguous inner loop (fusing it would put ``%``/``//`` in
+  the broadcast operand's index and defeat vectorization), same split/parallel rule;
+* "transpose": 2-D tiles so that reads and writes both touch whole cache lines;
+* "reduce": by the input's memory order. When the input's innermost axis is reduced,
+  the trailing reduce axes are fused, split by the SIMD width and ``rfactor``-ed so the
+  partial sums run as vector lanes, computed inside the parallel loop over output rows;
+  a reduction to few outputs is factored a second time over a parallel outer chunk.
+  When the innermost axis is kept, the reduce loops go outside it so the inner loop
+  accumulates whole vectors of outputs.
+
+Elementwise/injective computes that are not outputs of the schedule are inlined into
+their consumers. A rule leaves alone a stage some other rule already placed or split.
+Parallel loops cost a few microseconds to launch, so small tensors stay serial.
+"""
+import math
+
+from ..tir import expr as E
+from ..tir.functor import walk
+from .schedule import register
+from ..te.tensor import ProducerLoad
+
+LANES = 8                 # float32 lanes of an AVX2 vector
+PARALLEL_MIN = 1 << 16    # elements of work below which a parallel launch does not pay
+ROW_TILE = (64, 32, 16, 8)
+TRANSPOSE_TILE = 32
+FULL_REDUCE_CHUNKS = 16   # parallel chunks of a reduction to a handful of outputs
+
+
+def _const(extent):
+    return extent.value if isinstance(extent, E.Const) else None
+
+
+def _product(extents):
+    """Product of constant extents, None when any is symbolic."""
+    values = [_const(e) for e in extents]
+    return None if None in values else math.prod(values)
+
+
+def _untouched(stage):
+    return stage.attach_type == "root" and not stage.relations and not stage.iter_kinds
+
+
+def _large(work):
+    return work is None or work >= PARALLEL_MIN
+
+
+def _vector_split(stage, axis, extent):
+    """Split ``LANES`` off ``axis`` and vectorize them when no bounds guard is needed."""
+    if extent is not None and extent >= LANES and extent % LANES == 0:
+        outer, inner = stage.split(axis, factor=LANES)
+        stage.vectorize(inner)
+        return outer
+    return axis
+
+
+def _cpu(target):
+    return str(target).split()[0] in ("llvm", "cpu")
+
+
+# ----------------------------------------------------------------------------- injective
+
+def _schedule_injective(sch, tensor, fuse_last):
+    stage = sch[tensor]
+    if not _untouched(stage):
+        return
+    if not stage.is_output:
+        stage.compute_inline()
+        return
+    axes = list(stage.op.axis)
+    if not axes:
+        return
+    work = _product(stage.op.shape)
+    if fuse_last or len(axes) == 1:
+        fused = stage.fuse(*axes)
+        outer = _vector_split(stage, fused, work)
+    else:
+        outer = stage.fuse(*axes[:-1])
+        _vector_split(stage, axes[-1], _const(axes[-1].dom.extent))
+    if _large(work):
+        stage.parallel(outer)
+
+
+@register("elemwise")
+def schedule_elemwise(sch, tensor, target="llvm"):
+    """All axes fused into one loop: 8 vector lanes inside, parallel outside when large."""
+    if _cpu(target):
+        _schedule_injective(sch, tensor, fuse_last=True)
+
+
+@register("broadcast")
+def schedule_broadcast(sch, tensor, target="llvm"):
+    """Outer axes fused and parallel when large; the last axis stays the vector loop."""
+    if _cpu(target):
+        _schedule_injective(sch, tensor, fuse_last=False)
+
+
+@register("injective")
+def schedule_injective(sch, tensor, target="llvm"):
+    """Layout transforms (reshape, slice, pad, concatenate, ...): as broadcast."""
+    if _cpu(target):
+        _schedule_injective(sch, tensor, fuse_last=False)
+
+
+@register("transpose")
+def schedule_transpose(sch, tensor, target="llvm"):
+    """Tiles of the last two output axes, so each tile reads and writes whole lines."""
+    if not _cpu(target):
+        return
+    stage = sch[tensor]
+    axes = list(stage.op.axis)
+    extents = [_const(iv.dom.extent) for iv in axes]
+    if (len(axes) < 2 or not stage.is_output or not _untouched(stage)
+            or any(e is None or e % TRANSPOSE_TILE for e in extents[-2:])):
+        _schedule_injective(sch, tensor, fuse_last=False)
+        return
+    yo, xo, yi, xi = stage.tile(axes[-2], axes[-1], TRANSPOSE_TILE, TRANSPOSE_TILE)
+    outer = stage.fuse(*axes[:-2], yo) if len(axes) > 2 else yo
+    if _large(_product(stage.op.shape)):
+        stage.parallel(outer)
+
+
+# ----------------------------------------------------------------------------- reductions
+
+def _main_load(source):
+    """The load with the most indices: the tensor being reduced."""
+    loads = []
+    walk(source, lambda n: loads.append(n) if isinstance(n, ProducerLoad) else None)
+    return max(loads, key=lambda ld: len(ld.indices), default=None)
+
+
+def _trailing_reduce_axes(stage, load):
+    """Reduce axes indexing ``load``'s trailing dimensions directly, innermost last,
+    provided they are consecutive leaves in that order (so they fuse into one axis
+    with a linear index)."""
+    by_var = {iv.var: iv for iv in stage.op.reduce_axis}
+    run = []
+    for index in reversed(load.indices):
+        if index not in by_var or not isinstance(index, E.Var):
+            break
+        run.insert(0, by_var[index])
+    leaves = stage.leaf_iter_vars
+    while run:
+        pos = [leaves.index(iv) for iv in run]
+        if pos == list(range(pos[0], pos[0] + len(run))):
+            return run
+        run = run[1:]
+    return run
+
+
+def _lane_factor(extent):
+    for f in (2 * LANES, LANES):
+        if extent is not None and extent >= 2 * f and extent % f == 0:
+            return f
+    return None
+
+
+@register("reduce")
+def schedule_reduce(sch, tensor, target="llvm"):
+    """Vector lanes on the input's contiguous axis, parallel over output rows."""
+    if not _cpu(target):
+        return
+    stage = sch[tensor]
+    if not _untouched(stage) or not stage.op.reduce_axis:
+        return
+    load = _main_load(stage.op.body.source)
+    if load is not None and load.indices and any(load.indices[-1] is iv.var for iv in stage.op.axis):
+        _reduce_outer(stage, next(iv for iv in stage.op.axis if load.indices[-1] is iv.var))
+        return
+    run = _trailing_reduce_axes(stage, load) if load is not None else []
+    rows = _product(stage.op.shape)
+    if not run:
+        _parallel_rows(stage, rows, _product(iv.dom.extent for iv in stage.op.reduce_axis))
+        return
+    inner = stage.fuse(*run)
+    extent = _product(iv.dom.extent for iv in run)
+    work = None if rows is None or extent is None else rows * extent
+    lanes = _lane_factor(extent)
+    if lanes is None:
+        _parallel_rows(stage, rows, work)
+        return
+    if rows is not None and rows < 4 and work >= PARALLEL_MIN:
+        _reduce_few_rows(sch, stage, tensor, inner, lanes)
+        return
+    _, lane = stage.split(inner, factor=lanes)
+    partial = sch.rfactor(tensor, lane, factor_axis=len(stage.op.axis))
+    pstage = sch[partial]
+    data = list(pstage.op.axis)
+    pstage.reorder(*data[:-1], *pstage.op.reduce_axis, data[-1])
+    pstage.vectorize(data[-1])
+    if stage.op.axis:
+        row = stage.fuse(*stage.op.axis)
+        if rows != 1 and _large(work):
+            stage.parallel(row)
+        pstage.compute_at(stage, row)
+
+
+def _parallel_rows(stage, rows, work):
+    """No vector split possible: parallel over the fused output rows when worth it."""
+    if stage.op.axis:
+        row = stage.fuse(*stage.op.axis)
+        if rows != 1 and _large(work):
+            stage.parallel(row)
+
+
+def _reduce_few_rows(sch, stage, tensor, inner, lanes):
+    """A reduction to a handful of outputs: chunks of the reduce axis run in parallel,
+    each accumulating ``lanes`` partial sums; the chunks are combined afterwards."""
+    rest, lane = stage.split(inner, factor=lanes)
+    chunk, _ = stage.split(rest, nparts=FULL_REDUCE_CHUNKS)
+    ndata = len(stage.op.axis)
+    partial = sch.rfactor(tensor, lane, factor_axis=ndata)
+    pstage = sch[partial]
+    chunk_axis = next(iv for iv in pstage.op.reduce_axis if iv.name == chunk.name)
+    chunked = sch.rfactor(partial, chunk_axis, factor_axis=0)
+    cstage = sch[chunked]
+    data = list(cstage.op.axis)       # chunk, output axes..., lane
+    cstage.reorder(*data[:-1], *cstage.op.reduce_axis, data[-1])
+    cstage.vectorize(data[-1])
+    cstage.parallel(data[0])
+
+
+def _reduce_outer(stage, last):
+    """The input's innermost axis (output axis ``last``, the last one) is kept: reduce
+    loops outside it, lanes of outputs inside; parallel over the outer output axes, or
+    over blocks of the last one when the outer ones are few."""
+    axes = list(stage.op.axis)
+    outer_axes = [iv for iv in axes if iv is not last]
+    extent = _const(last.dom.extent)
+    tile = next((t for t in ROW_TILE if extent is not None and extent >= 2 * t and extent % t == 0), None)
+    work = _product(list(stage.op.shape) + [iv.dom.extent for iv in stage.op.reduce_axis])
+    reduce_axes = list(stage.op.reduce_axis)
+    outer = stage.fuse(*outer_axes) if outer_axes else None
+    if tile is not None:
+        block, lane = stage.split(last, factor=tile)
+        stage.reorder(*([outer] if outer is not None else []), block, *reduce_axes, lane)
+        stage.vectorize(lane)
+    else:
+        block = None
+        stage.reorder(*([outer] if outer is not None else []), *reduce_axes, last)
+    if not _large(work):
+        return
+    outer_rows = _product(iv.dom.extent for iv in outer_axes) if outer_axes else 1
+    if outer is not None and (outer_rows is None or outer_rows >= 4):
+        stage.parallel(outer)
+    elif block is not None:
+        if outer is not None:
+            stage.reorder(block, outer)
+        stage.parallel(block)
