@@ -1,0 +1,156 @@
+"""topi.nn against numpy: matrix products (every transpose variant, batch broadcasting,
+bias), softmax / log_softmax / losses and batch norm, with their gradients, built with
+``topi.default_schedule`` on shapes drawn by hypothesis (size 1 and odd sizes included).
+Gradient kernels are also checked against central finite differences in float64.
+"""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tvmini as tm
+from tvmini import te, topi
+from tvmini.testing import reference
+from strategies import examples
+
+DIM = st.one_of(st.integers(1, 40), st.sampled_from([1, 2, 3, 16, 17, 33, 64]))
+FLOAT = st.sampled_from(["float32", "float64"])
+_built = {}
+
+
+def run(outs, inputs, binds=None, name="k"):
+    """Build ``outs`` with the default schedule, run on ``inputs`` ({placeholder: array}),
+    check against ``tvmini.testing.reference`` and return the outputs as arrays."""
+    outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
+    placeholders = list(inputs)
+    sch = topi.default_schedule(outs)
+    f = tm.build(sch, placeholders + outs, name=name)
+    sizes = dict(binds or {})
+    results = []
+    for t in outs:
+        shape = tuple(int(e.value) if isinstance(e, tm.tir.Const) else sizes[e] for e in t.shape)
+        results.append(np.full(shape, np.nan, dtype=t.dtype))
+    f(*[inputs[p] for p in placeholders], *results)
+    expected = reference(outs, {**inputs, **sizes})
+    expected = expected if isinstance(expected, (list, tuple)) else [expected]
+    for got, want in zip(results, expected):
+        np.testing.assert_allclose(got, want, **tol(got.dtype, 1))
+    return results
+
+
+def tol(dtype, scale):
+    if np.dtype(dtype) == np.float32:
+        return dict(rtol=2e-4, atol=1e-5 * max(1, scale))
+    return dict(rtol=1e-10, atol=1e-12 * max(1, scale))
+
+
+def rand(rng, shape, dtype):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def rng_of(data):
+    return np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+
+
+# --------------------------------------------------------------------------- matrix products
+
+@examples(14)
+@given(st.data())
+def test_matmul_all_transposes(data):
+    M, N, K = (data.draw(DIM, label=n) for n in "MNK")
+    ta, tb = data.draw(st.booleans(), label="transpose_a"), data.draw(st.booleans(), label="transpose_b")
+    dtype = data.draw(FLOAT, label="dtype")
+    rng = rng_of(data)
+    a_np = rand(rng, (K, M) if ta else (M, K), dtype)
+    b_np = rand(rng, (N, K) if tb else (K, N), dtype)
+    a = te.placeholder(a_np.shape, name="a", dtype=dtype)
+    b = te.placeholder(b_np.shape, name="b", dtype=dtype)
+    (c,) = run(topi.matmul(a, b, ta, tb), {a: a_np, b: b_np})
+    want = (a_np.T if ta else a_np) @ (b_np.T if tb else b_np)
+    np.testing.assert_allclose(c, want, **tol(dtype, K))
+
+
+@examples(8)
+@given(st.data())
+def test_matmul_symbolic_rows(data):
+    M, N, K = data.draw(DIM, label="M"), data.draw(DIM, label="N"), data.draw(DIM, label="K")
+    rng = rng_of(data)
+    m = te.var("m")
+    a = te.placeholder((m, K), name="a")
+    b = te.placeholder((K, N), name="b")
+    a_np, b_np = rand(rng, (M, K), "float32"), rand(rng, (K, N), "float32")
+    (c,) = run(topi.matmul(a, b), {a: a_np, b: b_np}, binds={m: M})
+    np.testing.assert_allclose(c, a_np @ b_np, **tol("float32", K))
+
+
+@examples(10)
+@given(st.data())
+def test_batch_matmul_broadcast(data):
+    B = data.draw(st.integers(1, 4), label="batch")
+    M, N, K = (data.draw(st.integers(1, 20), label=n) for n in "MNK")
+    ta, tb = data.draw(st.booleans(), label="transpose_a"), data.draw(st.booleans(), label="transpose_b")
+    Ba, Bb = data.draw(st.sampled_from([(B, B), (1, B), (B, 1)]), label="batch extents")
+    dtype = data.draw(FLOAT, label="dtype")
+    rng = rng_of(data)
+    a_np = rand(rng, (Ba, K, M) if ta else (Ba, M, K), dtype)
+    b_np = rand(rng, (Bb, N, K) if tb else (Bb, K, N), dtype)
+    a = te.placeholder(a_np.shape, name="a", dtype=dtype)
+    b = te.placeholder(b_np.shape, name="b", dtype=dtype)
+    (c,) = run(topi.batch_matmul(a, b, ta, tb), {a: a_np, b: b_np})
+    want = np.matmul(a_np.transpose(0, 2, 1) if ta else a_np, b_np.transpose(0, 2, 1) if tb else b_np)
+    np.testing.assert_allclose(c, want, **tol(dtype, K))
+
+
+@examples(10)
+@given(st.data())
+def test_dense_with_and_without_bias(data):
+    M, N, K = (data.draw(DIM, label=n) for n in "MNK")
+    dtype = data.draw(FLOAT, label="dtype")
+    with_bias = data.draw(st.booleans(), label="bias")
+    rng = rng_of(data)
+    x_np, w_np, b_np = rand(rng, (M, K), dtype), rand(rng, (N, K), dtype), rand(rng, (N,), dtype)
+    x = te.placeholder((M, K), name="x", dtype=dtype)
+    w = te.placeholder((N, K), name="w", dtype=dtype)
+    bias = te.placeholder((N,), name="bias", dtype=dtype)
+    inputs = {x: x_np, w: w_np, **({bias: b_np} if with_bias else {})}
+    (y,) = run(topi.dense(x, w, bias if with_bias else None), inputs)
+    np.testing.assert_allclose(y, x_np @ w_np.T + (b_np if with_bias else 0), **tol(dtype, K))
+
+
+def test_dense_gradients_match_finite_differences():
+    """grad_x = g @ w and grad_w = g.T @ x (the graph layer's rules) against central differences."""
+    rng = np.random.default_rng(0)
+    M, N, K = 3, 4, 5
+    x_np, w_np, g_np = rand(rng, (M, K), "float64"), rand(rng, (N, K), "float64"), rand(rng, (M, N), "float64")
+    g = te.placeholder((M, N), name="g", dtype="float64")
+    w = te.placeholder((N, K), name="w", dtype="float64")
+    x = te.placeholder((M, K), name="x", dtype="float64")
+    (gx,) = run(topi.matmul(g, w), {g: g_np, w: w_np})
+    (gw,) = run(topi.matmul(g, x, transpose_a=True), {g: g_np, x: x_np})
+    loss = lambda xv, wv: float(np.sum(g_np * (xv @ wv.T)))  # noqa: E731
+    np.testing.assert_allclose(gx, numeric_grad(lambda v: loss(v, w_np), x_np), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(gw, numeric_grad(lambda v: loss(x_np, v), w_np), rtol=1e-6, atol=1e-8)
+
+
+def numeric_grad(f, x, eps=1e-6):
+    """Central finite differences of scalar ``f`` at ``x`` (float64)."""
+    grad = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        plus, minus = x.copy(), x.copy()
+        plus[idx] += eps
+        minus[idx] -= eps
+        grad[idx] = (f(plus) - f(minus)) / (2 * eps)
+    return grad
+
+
+def test_matmul_errors_name_shapes():
+    a = te.placeholder((3, 4), name="a")
+    b = te.placeholder((5, 6), name="b")
+    with pytest.raises(tm.errors.ShapeError, match=r"a \[3, 4\].*b \[5, 6\]"):
+        topi.matmul(a, b)
+    with pytest.raises(tm.errors.DTypeError, match="different dtypes"):
+        topi.matmul(a, te.placeholder((4, 2), name="c", dtype="float64"))
+    with pytest.raises(tm.errors.ShapeError, match="weight w"):
+        topi.dense(a, te.placeholder((2, 5), name="w"))
+    with pytest.raises(tm.errors.ShapeError, match="do not broadcast"):
+        topi.batch_matmul(te.placeholder((2, 3, 4), name="p"), te.placeholder((3, 4, 5), name="q"))

@@ -1,0 +1,165 @@
+"""Dense linear algebra and the classifier head: matmul, batch_matmul, dense, softmax,
+log_softmax, cross-entropy / nll losses and batch-norm, with their gradient kernels.
+
+Every function takes te tensors (float32 or float64) plus Python attributes and returns
+te tensors whose computes carry tags that ``schedule_nn`` knows how to schedule.
+
+Matrix products are written as three computes so that a fast CPU schedule is a matter
+of loop transformations only: ``packed_b`` (B re-laid out as ``[N/bn][K][bn]``, zero
+padded to a multiple of ``bn`` columns so the micro-kernel never needs a guard),
+``accumulate`` (the padded product, tag ``gemm_accum``) and the output (tag ``gemm``,
+which crops the padding and adds the bias). The transpose flags only change how the
+operands are indexed, so every variant gets the same packed micro-kernel.
+"""
+from .. import te
+from ..errors import DTypeError, ShapeError
+from ..tir.expr import Const
+
+__all__ = ["matmul", "batch_matmul", "dense", "gemm_block"]
+
+FLOATS = ("float32", "float64")
+INTS = ("int32", "int64")
+
+
+def extent(e):
+    """A shape entry as a Python int when it is constant, else the symbolic expression."""
+    return e.value if isinstance(e, Const) else e
+
+
+def shape_of(t):
+    return tuple(extent(e) for e in t.shape)
+
+
+def same_extent(a, b):
+    """Whether two extents are known to be equal (equal ints, or the same symbol)."""
+    return a == b if isinstance(a, int) and isinstance(b, int) else a is b
+
+
+def check_float(op, *tensors):
+    """Every tensor is float32/float64 and they all share one dtype."""
+    dtypes = {t.dtype for t in tensors}
+    for t in tensors:
+        if t.dtype not in FLOATS:
+            raise DTypeError(f"{op}: {t.name} is {t.dtype}; {op} needs float32 or float64")
+    if len(dtypes) > 1:
+        raise DTypeError(f"{op}: operands have different dtypes "
+                         f"{', '.join(f'{t.name}: {t.dtype}' for t in tensors)}")
+    return tensors[0].dtype
+
+
+def check_rank(op, t, rank):
+    if t.ndim != rank:
+        raise ShapeError(f"{op}: {t.name} has shape {list(shape_of(t))}; expected {rank} dimensions")
+
+
+def normalize_axis(op, axis, ndim):
+    if not -ndim <= axis < ndim:
+        raise ShapeError(f"{op}: axis {axis} is out of range for {ndim} dimensions")
+    return axis % ndim
+
+
+def gemm_block(dtype):
+    """Columns per packed block of B: two (float32) or two (float64) 8-float vectors' worth."""
+    return 16 if dtype == "float32" else 8
+
+
+# --------------------------------------------------------------------------- matrix products
+
+def _gemm(name, batch, M, N, K, a_at, b_at, dtype, bias=None):
+    """``out[*b, i, j] = sum_k a_at(b, i, k) * b_at(b, k, j) (+ bias[j])`` as pack/accumulate/crop.
+
+    ``batch`` is () or (B,); ``a_at``/``b_at`` take the batch index tuple and two ints
+    expressions. Returns the output tensor (tag ``gemm``).
+    """
+    bn = min(gemm_block(dtype), N) if isinstance(N, int) else gemm_block(dtype)
+    blocks = (N + bn - 1) // bn
+    nb = len(batch)
+    packed = te.compute(
+        (*batch, blocks, K, bn),
+        lambda *idx: _pack_value(idx[:nb], idx[nb], idx[nb + 1], idx[nb + 2], bn, N, b_at, dtype),
+        name=f"{name}.packed_b", tag="gemm_pack")
+    k = te.reduce_axis((0, K), name="k")
+    accumulate = te.compute(
+        (*batch, M, blocks * bn),
+        lambda *idx: te.sum(a_at(idx[:nb], idx[nb], k) * packed[(*idx[:nb], idx[nb + 1] // bn, k, idx[nb + 1] % bn)],
+                            axis=k),
+        name=f"{name}.accumulate", tag="gemm_accum")
+    if bias is None:
+        return te.compute((*batch, M, N), lambda *idx: accumulate[idx], name=name, tag="gemm")
+    return te.compute((*batch, M, N), lambda *idx: accumulate[idx] + bias[idx[-1]], name=name, tag="gemm")
+
+
+def _pack_value(b, jo, k, ji, bn, N, b_at, dtype):
+    j = jo * bn + ji
+    if isinstance(N, int) and N % bn == 0:
+        return b_at(b, k, j)
+    return te.if_then_else(j < N, b_at(b, k, j), te.const(0, dtype))
+
+
+def _operand_dims(t, transposed):
+    """(rows, cols) of the last two dimensions of ``t`` as the product sees them."""
+    rows, cols = shape_of(t)[-2:]
+    return (cols, rows) if transposed else (rows, cols)
+
+
+def matmul(a, b, transpose_a=False, transpose_b=False):
+    """``op(a) @ op(b)`` for 2-D tensors, ``op`` transposing when its flag is set."""
+    check_rank("matmul", a, 2)
+    check_rank("matmul", b, 2)
+    dtype = check_float("matmul", a, b)
+    M, K = _operand_dims(a, transpose_a)
+    K2, N = _operand_dims(b, transpose_b)
+    if not same_extent(K, K2):
+        raise ShapeError(f"matmul: inner dimensions differ: {a.name} {list(shape_of(a))}"
+                         f"{'^T' if transpose_a else ''} @ {b.name} {list(shape_of(b))}{'^T' if transpose_b else ''}")
+
+    def a_at(_, i, k):
+        return a[k, i] if transpose_a else a[i, k]
+
+    def b_at(_, k, j):
+        return b[j, k] if transpose_b else b[k, j]
+    return _gemm("matmul", (), M, N, K, a_at, b_at, dtype)
+
+
+def batch_matmul(a, b, transpose_a=False, transpose_b=False):
+    """Batched ``op(a[i]) @ op(b[i])`` for 3-D tensors; a batch extent of 1 broadcasts."""
+    check_rank("batch_matmul", a, 3)
+    check_rank("batch_matmul", b, 3)
+    dtype = check_float("batch_matmul", a, b)
+    Ba, Bb = shape_of(a)[0], shape_of(b)[0]
+    M, K = _operand_dims(a, transpose_a)
+    K2, N = _operand_dims(b, transpose_b)
+    if not same_extent(K, K2):
+        raise ShapeError(f"batch_matmul: inner dimensions differ: {a.name} {list(shape_of(a))} "
+                         f"@ {b.name} {list(shape_of(b))} (transpose_a={transpose_a}, transpose_b={transpose_b})")
+    if not (same_extent(Ba, Bb) or Ba == 1 or Bb == 1):
+        raise ShapeError(f"batch_matmul: batch dimensions {Ba} ({a.name}) and {Bb} ({b.name}) do not broadcast")
+    batch = Bb if Ba == 1 else Ba
+
+    def a_at(bi, i, k):
+        n = 0 if Ba == 1 else bi[0]
+        return a[n, k, i] if transpose_a else a[n, i, k]
+
+    def b_at(bi, k, j):
+        n = 0 if Bb == 1 else bi[0]
+        return b[n, j, k] if transpose_b else b[n, k, j]
+    return _gemm("batch_matmul", (batch,), M, N, K, a_at, b_at, dtype)
+
+
+def dense(x, w, bias=None):
+    """``x @ w.T + bias`` with PyTorch's Linear layout: x (N, in), w (out, in), bias (out,)."""
+    check_rank("dense", x, 2)
+    check_rank("dense", w, 2)
+    operands = (x, w) if bias is None else (x, w, bias)
+    dtype = check_float("dense", *operands)
+    M, K = shape_of(x)
+    N, K2 = shape_of(w)
+    if not same_extent(K, K2):
+        raise ShapeError(f"dense: {x.name} {list(shape_of(x))} has {K} features but weight {w.name} "
+                         f"{list(shape_of(w))} expects {K2}")
+    if bias is not None:
+        check_rank("dense", bias, 1)
+        if not same_extent(shape_of(bias)[0], N):
+            raise ShapeError(f"dense: bias {bias.name} {list(shape_of(bias))} does not match the {N} outputs "
+                             f"of weight {w.name} {list(shape_of(w))}")
+    return _gemm("dense", (), M, N, K, lambda _, i, k: x[i, k], lambda _, k, j: w[j, k], dtype, bias)

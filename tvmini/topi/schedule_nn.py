@@ -1,0 +1,82 @@
+"""Default CPU schedules for the computes of ``nn``, ``conv`` and ``pool`` (by tag).
+
+Rules receive the tensor their tag marks and schedule it (and the helper stages only it
+reads) inside a schedule that may hold other outputs too. Parallel loops cost a thread
+pool launch (a few microseconds), so tiny problems stay serial.
+"""
+from ..tir.expr import Const
+from .schedule import register
+
+# Below this many multiply-adds (or elements for the row-wise kernels) a kernel runs
+# on one core: a thread pool launch would cost more than the work.
+PARALLEL_MIN_WORK = 1 << 15
+
+
+def _int(e):
+    return e.value if isinstance(e, Const) else None
+
+
+def _producer(tensor, tag):
+    """The input of ``tensor``'s compute carrying ``tag``."""
+    return next(t for t in tensor.op.input_tensors() if getattr(t.op, "tag", None) == tag)
+
+
+def _work(*extents):
+    """Product of the constant extents (a symbolic one counts as large)."""
+    total = 1
+    for e in extents:
+        value = _int(e)
+        total *= value if value is not None else PARALLEL_MIN_WORK
+    return total
+
+
+def _row_block(rows):
+    """Rows of C per micro-kernel: a divisor of ``rows`` (no guards) near 4 when there is one."""
+    if rows is None:
+        return 4
+    for block in (4, 6, 3, 2, 5):
+        if rows % block == 0:
+            return block
+    return 4 if rows > 4 else rows
+
+
+def _parallel_outer(stage, axes, work):
+    """Fuse ``axes`` (outermost loops, in order) into one loop, parallel when worth it."""
+    fused = stage.fuse(*axes) if len(axes) > 1 else axes[0]
+    if work >= PARALLEL_MIN_WORK:
+        stage.parallel(fused)
+    return fused
+
+
+@register("gemm")
+def schedule_gemm(sch, out, target):
+    """Register-blocked GEMM: per (row block, column block) tile of the output, a local
+    ``mi x bn`` accumulator over k (rows unrolled, columns vectorized) reads packed B
+    contiguously; the tile loop is parallel; the output stage crops padding (+ bias)."""
+    acc = _producer(out, "gemm_accum")
+    packed = _producer(acc, "gemm_pack")
+    nb = out.ndim - 2
+    bn = _int(packed.shape[-1])
+    rows, K = out.shape[nb], packed.shape[-2]
+    mi = _row_block(_int(rows))
+    s_out = sch[out]
+    batch_axes = list(s_out.op.axis[:nb])
+    io, ii = s_out.split(s_out.op.axis[nb], factor=mi)
+    jo, ji = s_out.split(s_out.op.axis[nb + 1], factor=bn)
+    s_out.reorder(*batch_axes, io, jo, ii, ji)
+    tile = _parallel_outer(s_out, batch_axes + [io, jo], _work(*out.shape, K))
+    s_out.vectorize(ji)
+
+    s_acc = sch[acc]
+    s_acc.scope = "local"
+    s_acc.compute_at(s_out, tile)
+    *acc_batch, i, j = s_acc.op.axis
+    (k,) = s_acc.op.reduce_axis
+    s_acc.reorder(*acc_batch, k, i, j)
+    s_acc.unroll(i)
+    s_acc.vectorize(j)
+
+    s_pack = sch[packed]
+    *pack_outer, pk, pj = s_pack.op.axis
+    _parallel_outer(s_pack, pack_outer, _work(*packed.shape))
+    s_pack.vectorize(pj)
