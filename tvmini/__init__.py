@@ -6,7 +6,11 @@ from .errors import ArgumentError, BuildError, DataError, DeviceError, DTypeErro
 from .lower import lower
 from .runtime import Device, NDArray, cpu, cuda
 from .runtime import ndarray as nd
+from .graph import (Tensor, arange, enable_grad, from_numpy, full, is_grad_enabled, manual_seed, no_grad, ones,
+                    rand, randn, tensor, zeros)
 
 
 __all__ = ["te", "tir", "build", "lower", "nd", "cpu", "cuda", "Device", "NDArray", "TVMiniError", "ArgumentError",
-           "ScheduleError", "ShapeError", "DTypeError", "DeviceError", "BuildError", "DataError"]
+           "ScheduleError", "ShapeError", "DTypeError", "DeviceError", "BuildError", "DataError",
+           "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "zeros", "ones", "full", "randn",
+           "rand", "arange", "from_numpy", "manual_seed"]

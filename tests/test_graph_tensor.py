@@ -1,0 +1,304 @@
+"""The autodiff Tensor: creation, operators, broadcasting, gradients and the tape.
+
+Gradients are checked against central finite differences in float64 (graph_gradcheck).
+"""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tvmini as tm
+from tvmini.errors import DeviceError, DTypeError, ShapeError, TVMiniError
+from tvmini.graph import kernel_count
+from graph_gradcheck import check_grad
+from strategies import examples
+
+RNG = np.random.default_rng(0)
+
+
+def normal(*shape):
+    return RNG.normal(size=shape)
+
+
+def positive(*shape):
+    return RNG.uniform(0.5, 2.0, size=shape)
+
+
+# ---------------------------------------------------------------- creation
+
+
+def test_tensor_keeps_numpy_dtype_and_infers_python_types():
+    assert tm.tensor(np.zeros(3)).dtype == "float64"
+    assert tm.tensor(np.array([1, 2], dtype="int32")).dtype == "int32"
+    assert tm.tensor(np.array([1, 2])).dtype == "int64"
+    assert tm.tensor([1.0, 2.0]).dtype == "float32"
+    assert tm.tensor([1, 2]).dtype == "int64"
+    assert tm.tensor(np.zeros(3), dtype="float32").dtype == "float32"
+    t = tm.tensor([[1.0, 2.0]], requires_grad=True)
+    assert t.requires_grad and t.is_leaf and t.grad is None and t.shape == (1, 2) and t.ndim == 2
+    assert str(t.device) == "cpu(0)"
+
+
+def test_creation_helpers():
+    assert tm.zeros(2, 3).numpy().tolist() == [[0, 0, 0], [0, 0, 0]]
+    assert tm.ones((2,), dtype="float64").numpy().dtype == np.float64
+    assert tm.arange(5).numpy().tolist() == [0, 1, 2, 3, 4]
+    assert tm.arange(0, 1, 0.5).dtype == "float32"
+    tm.manual_seed(3)
+    a = tm.randn(4, 5).numpy()
+    tm.manual_seed(3)
+    assert np.array_equal(a, tm.randn(4, 5).numpy())
+    r = tm.rand(100).numpy()
+    assert r.min() >= 0 and r.max() < 1
+    src = np.arange(6, dtype="int32").reshape(2, 3)
+    t = tm.from_numpy(src)
+    assert t.dtype == "int32" and np.array_equal(t.numpy(), src)
+    assert tm.tensor(2.5).item() == 2.5
+
+
+def test_integer_tensors_cannot_require_grad():
+    with pytest.raises(DTypeError, match="floating-point"):
+        tm.tensor([1, 2], requires_grad=True)
+
+
+def test_cuda_device_is_a_clear_error():
+    t = tm.tensor([1.0])
+    with pytest.raises(DeviceError, match="cuda"):
+        t.to("cuda")
+    with pytest.raises(DeviceError, match="cuda"):
+        tm.tensor([1.0], device="cuda")
+    assert t.to("cpu") is t
+
+
+# ---------------------------------------------------------------- gradients
+
+UNARY = {
+    "exp": (lambda x: x.exp(), normal),
+    "log": (lambda x: x.log(), positive),
+    "sqrt": (lambda x: x.sqrt(), positive),
+    "abs": (lambda x: x.abs(), normal),
+    "relu": (lambda x: x.relu(), normal),
+    "sigmoid": (lambda x: x.sigmoid(), normal),
+    "tanh": (lambda x: x.tanh(), normal),
+    "cos": (lambda x: x.cos(), normal),
+    "sin": (lambda x: x.sin(), normal),
+    "neg": (lambda x: -x, normal),
+    "square": (lambda x: x.square(), normal),
+    "pow_scalar": (lambda x: x ** 3, normal),
+    "pow_fraction": (lambda x: x ** 0.5, positive),
+    "rpow": (lambda x: 2.0 ** x, normal),
+    "scalar_arith": (lambda x: (2.0 - x) * 3.0 + 1.5 - x / 4.0, normal),
+    "rdiv": (lambda x: 1.0 / x, positive),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_gradients(name):
+    fn, make = UNARY[name]
+    check_grad(fn, make(3, 4))
+
+
+BINARY = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "maximum": lambda a, b: a.maximum(b),
+    "minimum": lambda a, b: a.minimum(b),
+    "pow": lambda a, b: a ** b,
+}
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@pytest.mark.parametrize("shapes", [((2, 3), (2, 3)), ((3, 1), (1, 4)), ((2, 3), (3,)), ((1,), (2, 1, 3))])
+def test_binary_gradients_broadcast_both_operands(name, shapes):
+    sa, sb = shapes
+    a = positive(*sa) if name == "pow" else normal(*sa)
+    b = positive(*sb) if name in ("div", "pow") else normal(*sb)
+    check_grad(BINARY[name], a, b)
+
+
+def test_reused_subexpression_accumulates_both_paths():
+    check_grad(lambda x: x * x + x, normal(2, 3))
+    check_grad(lambda x, y: (x * y).tanh() * (x * y) + y, normal(3), normal(3))
+
+
+def test_where_and_comparisons():
+    check_grad(lambda a, b: tm.graph.ops.where(a > b, a * 2.0, b), normal(2, 3), normal(3))
+    a = tm.tensor([1.0, 2.0, 3.0])
+    assert (a > 1.5).numpy().tolist() == [False, True, True]
+    assert (a == a).numpy().all()
+    assert (a <= 2).dtype == "bool"
+
+
+def test_matmul_gradients():
+    check_grad(lambda a, b: a @ b, normal(3, 4), normal(4, 2))
+    check_grad(lambda a, b: a @ b, normal(2, 3, 4), normal(2, 4, 5))
+    check_grad(lambda a, b: a @ b, normal(4), normal(4, 3))
+    check_grad(lambda a, b: a @ b, normal(3, 4), normal(4))
+
+
+# ---------------------------------------------------------------- forward values
+
+@given(st.data())
+@examples(15)
+def test_broadcast_arithmetic_matches_numpy(data):
+    ndim = data.draw(st.integers(1, 3))
+    shape = data.draw(st.lists(st.integers(1, 5), min_size=ndim, max_size=ndim))
+    other = [d if data.draw(st.booleans()) else 1 for d in shape][data.draw(st.integers(0, ndim - 1)):]
+    a, b = RNG.normal(size=shape).astype("float32"), RNG.normal(size=other).astype("float32")
+    ta, tb = tm.tensor(a), tm.tensor(b)
+    np.testing.assert_allclose((ta * tb + tb).numpy(), a * b + b, rtol=1e-6)
+    np.testing.assert_allclose((tb - ta).numpy(), b - a, rtol=1e-6)
+    np.testing.assert_allclose((ta / (tb.abs() + 1.0)).numpy(), a / (np.abs(b) + 1), rtol=1e-5)
+
+
+def test_python_scalars_are_runtime_arguments():
+    x = tm.tensor(np.ones(7, "float32"))
+    (x * 2.0).numpy()
+    before = kernel_count()
+    for value in (3.0, -1.5, 0.25, 7):
+        np.testing.assert_allclose((x * value).numpy(), np.full(7, value, "float32"))
+    assert kernel_count() == before
+
+
+def test_integer_tensors_follow_pytorch_promotion():
+    i = tm.tensor([1, 2, 3])
+    assert (i + 1).dtype == "int64" and (i + 1).numpy().tolist() == [2, 3, 4]
+    assert (i * 0.5).dtype == "float32"
+    assert (i / 2).numpy().tolist() == [0.5, 1.0, 1.5]
+
+
+# ---------------------------------------------------------------- tape semantics
+
+def test_gradients_accumulate_until_zeroed():
+    x = tm.tensor([1.0, 2.0], requires_grad=True)
+    (x * 3.0).sum().backward()
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3 + 2, 3 + 4])
+    x.grad = None
+    (x * 3.0).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3, 3])
+
+
+def test_non_scalar_backward_needs_a_head_gradient():
+    x = tm.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2.0
+    with pytest.raises(ShapeError, match="head gradient"):
+        y.backward()
+    y.backward(tm.tensor([1.0, 10.0]))
+    np.testing.assert_allclose(x.grad.numpy(), [2, 20])
+
+
+def test_second_backward_through_freed_graph_is_an_error():
+    x = tm.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(TVMiniError, match="freed"):
+        y.backward()
+
+
+def test_backward_without_requires_grad_is_an_error():
+    with pytest.raises(TVMiniError, match="does not require grad"):
+        (tm.tensor([1.0]) * 2.0).sum().backward()
+
+
+def test_no_grad_and_detach_record_nothing():
+    x = tm.tensor([1.0, 2.0], requires_grad=True)
+    with tm.no_grad():
+        y = x * 2.0
+    assert not y.requires_grad and y.grad_fn is None
+    z = x.detach() * 2.0
+    assert not z.requires_grad
+    w = x * 2.0
+    assert w.requires_grad and w.grad_fn is not None and not w.is_leaf
+
+    @tm.no_grad()
+    def double(t):
+        return t * 2.0
+    assert not double(x).requires_grad
+
+
+def test_deep_chain_does_not_recurse():
+    x = tm.tensor([1.0], requires_grad=True)
+    y = x
+    for _ in range(3000):
+        y = y + 1.0
+    y.sum().backward()
+    assert x.grad.item() == 1.0
+
+
+# ---------------------------------------------------------------- errors at op time
+
+def test_mixed_dtypes_name_op_and_shapes():
+    a = tm.tensor(np.zeros((2, 3), "float32"))
+    b = tm.tensor(np.zeros((3,), "float64"))
+    with pytest.raises(DTypeError, match=r"add.*float32.*\(2, 3\).*float64.*\(3,\)"):
+        a + b
+    with pytest.raises(DTypeError, match="matmul"):
+        a @ tm.tensor(np.zeros((3, 2), "float64"))
+
+
+def test_shape_mismatch_names_op_and_shapes():
+    with pytest.raises(ShapeError, match=r"mul.*\(2, 3\).*\(4,\)"):
+        tm.zeros(2, 3) * tm.zeros(4)
+    with pytest.raises(ShapeError, match=r"matmul.*\(2, 3\).*\(2, 3\)"):
+        tm.zeros(2, 3) @ tm.zeros(2, 3)
+
+
+# ---------------------------------------------------------------- reductions and shapes
+
+@pytest.mark.parametrize("op", ["sum", "mean", "max", "min"])
+@pytest.mark.parametrize("axis,keepdims", [(None, False), (1, False), ((0, 2), True), (-1, True)])
+def test_reduction_gradients(op, axis, keepdims):
+    check_grad(lambda x: getattr(x, op)(axis=axis, keepdims=keepdims), normal(2, 3, 4))
+
+
+def test_reductions_match_numpy():
+    a = RNG.normal(size=(3, 5)).astype("float32")
+    t = tm.tensor(a)
+    np.testing.assert_allclose(t.sum().numpy(), a.sum(), rtol=1e-5)
+    np.testing.assert_allclose(t.mean(0).numpy(), a.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(t.max(1, keepdims=True).numpy(), a.max(1, keepdims=True))
+    assert t.argmax(1).numpy().tolist() == a.argmax(1).tolist()
+    assert t.argmax().item() == a.argmax()
+    with pytest.raises(ShapeError, match="axis 2 is out of range"):
+        t.sum(2)
+
+
+def test_max_gradient_shares_ties_evenly():
+    x = tm.tensor([1.0, 3.0, 3.0], requires_grad=True)
+    x.max().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0, 0.5, 0.5])
+
+
+def test_shape_op_gradients():
+    check_grad(lambda x: x.reshape(4, 3) * 2.0, normal(2, 6))
+    check_grad(lambda x: x.reshape(-1), normal(2, 3))
+    check_grad(lambda x: x.T, normal(2, 3))
+    check_grad(lambda x: x.transpose(0, 2), normal(2, 3, 4))
+    check_grad(lambda x: x.permute(1, 2, 0), normal(2, 3, 4))
+    check_grad(lambda x: x.broadcast_to((3, 2, 4)), normal(2, 1))
+    check_grad(lambda x: x.astype("float32").astype("float64") * x, normal(3))
+
+
+@pytest.mark.parametrize("index", [
+    (slice(1, 3),), (0,), (slice(None), 1), (slice(None, None, 2), slice(1, None)),
+    (Ellipsis, 2), (None, slice(0, 2)), (-1, slice(0, 4, 3)),
+])
+def test_indexing_matches_numpy_and_differentiates(index):
+    a = normal(3, 4)
+    np.testing.assert_allclose(tm.tensor(a)[index].numpy(), a[index])
+    check_grad(lambda x: x[index], a)
+
+
+def test_indexing_errors():
+    t = tm.zeros(3, 4)
+    with pytest.raises(ShapeError, match="out of range"):
+        t[3]
+    with pytest.raises(ShapeError, match="too many indices"):
+        t[0, 0, 0]
+    with pytest.raises(ShapeError, match="step must be positive"):
+        t[::-1]
+    with pytest.raises(ShapeError, match="cannot reshape"):
+        t.reshape(5, 2)

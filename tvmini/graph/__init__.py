@@ -1,0 +1,10 @@
+"""graph: the autodiff Tensor and the ops behind it (each a compiled, cached tvmini kernel)."""
+from . import ops
+from .autograd import Function, enable_grad, is_grad_enabled, no_grad
+from .dispatch import kernel_count
+from .tensor import (Tensor, arange, from_numpy, full, manual_seed, ones, ones_like, rand, randn, tensor,
+                     zeros, zeros_like)
+
+__all__ = ["Function", "Tensor", "arange", "enable_grad", "from_numpy", "full", "is_grad_enabled",
+           "kernel_count", "manual_seed", "no_grad", "ones", "ones_like", "ops", "rand", "randn",
+           "tensor", "zeros", "zeros_like"]

@@ -1,0 +1,140 @@
+"""Reverse-mode autodiff on a dynamic tape.
+
+Every differentiable op is a :class:`Function`: ``forward`` computes NDArrays with
+compiled kernels (and saves what the gradient needs), ``backward`` returns the gradient
+of each input as graph Tensors built from other ops. When grad mode is on and some input
+requires a gradient, :meth:`Function.apply` records the Function on its output tensor
+(``tensor._ctx``); the chain of ``_ctx.inputs`` is the tape.
+
+:func:`backward` walks the tape in reverse topological order (an iterative depth-first
+sort, so deep graphs never hit Python's recursion limit), sums the gradients reaching
+each tensor, accumulates them into leaf tensors' ``.grad`` (until zeroed, as in PyTorch)
+and then frees the tape: every Function it visited drops its inputs and saved arrays,
+so intermediate results die with the last user reference and a second backward through
+the same graph raises an error instead of reading freed state.
+"""
+import contextlib
+import threading
+
+from ..errors import TVMiniError
+
+_state = threading.local()
+
+
+def is_grad_enabled():
+    """Whether ops record history (False inside :func:`no_grad`)."""
+    return getattr(_state, "enabled", True)
+
+
+class no_grad(contextlib.ContextDecorator):
+    """Context manager (and decorator) under which ops record no history."""
+
+    def __enter__(self):
+        self._previous = is_grad_enabled()
+        _state.enabled = False
+        return self
+
+    def __exit__(self, *exc):
+        _state.enabled = self._previous
+        return False
+
+
+class enable_grad(contextlib.ContextDecorator):
+    """Context manager turning grad mode back on (inside a :class:`no_grad`)."""
+
+    def __enter__(self):
+        self._previous = is_grad_enabled()
+        _state.enabled = True
+        return self
+
+    def __exit__(self, *exc):
+        _state.enabled = self._previous
+        return False
+
+
+class Function:
+    """One differentiable op: subclasses define ``forward(*arrays)`` and ``backward(grad)``.
+
+    ``forward`` receives the inputs' NDArrays (attributes given to :meth:`apply` are set
+    on the instance first) and returns the output NDArray; it may store what the gradient
+    needs on ``self``. ``backward`` receives the output's gradient (a Tensor) and returns
+    one gradient Tensor (or None) per input, each with that input's shape.
+    """
+
+    __slots__ = ("inputs", "__dict__")
+
+    #: Inputs that are not differentiated (integer labels, masks): indices into inputs.
+    nondiff = ()
+
+    @classmethod
+    def apply(cls, *inputs, **attrs):
+        """Run the op on Tensors ``inputs``; record it when a gradient is needed."""
+        from .tensor import Tensor
+        fn = cls.__new__(cls)
+        fn.__dict__.update(attrs)
+        out = Tensor._wrap(fn.forward(*[t.data for t in inputs]))
+        if is_grad_enabled():
+            for i, t in enumerate(inputs):
+                if t.requires_grad and i not in cls.nondiff:
+                    fn.inputs = inputs
+                    out.requires_grad = True
+                    out._ctx = fn
+                    break
+        return out
+
+    def free(self):
+        """Drop the tape links and saved arrays (after backward)."""
+        self.inputs = None
+        self.__dict__.clear()
+
+
+def _topological_order(root):
+    """Tensors reachable from ``root`` through recorded Functions, outputs before inputs."""
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        tensor, expanded = stack.pop()
+        if expanded:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        fn = tensor._ctx
+        if fn is not None:
+            if fn.inputs is None:
+                raise TVMiniError(
+                    "backward through a graph that was already freed by an earlier backward(); "
+                    "compute the forward again")
+            stack.extend((t, False) for t in fn.inputs if t.requires_grad)
+    order.reverse()
+    return order
+
+
+def backward(root, grad):
+    """Accumulate d(root)/d(leaf) · ``grad`` into every leaf's ``.grad``, then free the tape."""
+    order = _topological_order(root)
+    grads = {id(root): grad}
+    with no_grad():
+        for tensor in order:
+            g = grads.pop(id(tensor), None)
+            fn = tensor._ctx
+            if fn is None:
+                if g is not None:
+                    tensor.grad = g if tensor.grad is None else tensor.grad + g
+                continue
+            if g is None:
+                fn.free()
+                continue
+            input_grads = fn.backward(g)
+            for i, (t, gi) in enumerate(zip(fn.inputs, input_grads)):
+                if gi is None or not t.requires_grad or i in fn.nondiff:
+                    continue
+                if gi.shape != t.shape:
+                    raise TVMiniError(f"{type(fn).__name__}.backward returned gradient of shape {gi.shape} "
+                                      f"for input {i} of shape {t.shape}")
+                previous = grads.get(id(t))
+                grads[id(t)] = gi if previous is None else previous + gi
+            fn.free()
+

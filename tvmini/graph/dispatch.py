@@ -1,0 +1,77 @@
+"""The kernel cache: every graph op runs as a compiled tvmini kernel.
+
+An op is described by a *definition* ``define(*placeholders, *scalar_vars, **attrs)``
+returning one te tensor or a list of them: a callable, or the name of a ``tvmini.topi``
+function (looked up when the kernel is first built). The
+first call with a given key — (op name, attrs, input shapes and dtypes, scalar dtypes,
+device) — builds the definition with ``topi.default_schedule`` and ``tm.build``; later
+calls find the compiled :class:`~tvmini.runtime.Module` in a dict and only allocate the
+outputs and call it. Shapes are constants in the kernel (one kernel per shape), which
+lets LLVM fully unroll and vectorize small fixed loops; the key carries the device so a
+CUDA build slots in beside the CPU one.
+
+Python numbers (a learning rate, the ``2.0`` of ``x * 2.0``, a random seed) are passed as
+runtime scalar arguments (``te.var`` listed among the build arguments), so a new value
+never triggers a new build.
+"""
+import hashlib
+
+from .. import te, topi
+from ..codegen import build
+from ..runtime import ndarray as nd
+
+_TARGETS = {"cpu": "llvm", "cuda": "cuda"}
+
+#: key -> (module, output shapes and dtypes); see :func:`run`.
+_KERNELS = {}
+
+
+def kernel_count():
+    """How many distinct kernels the graph layer has built in this process."""
+    return len(_KERNELS)
+
+
+def _build(name, define, key, inputs, scalar_dtypes, attrs, device):
+    if isinstance(define, str):
+        define = getattr(topi, define)
+    placeholders = [te.placeholder(a.shape, dtype=a.dtype, name=f"x{i}") for i, a in enumerate(inputs)]
+    scalar_vars = [te.var(f"s{i}", dtype=d) for i, d in enumerate(scalar_dtypes)]
+    outs = define(*placeholders, *scalar_vars, **dict(attrs))
+    outs = [outs] if isinstance(outs, te.Tensor) else list(outs)
+    target = _TARGETS[device.kind]
+    sch = topi.default_schedule(outs, target)
+    digest = hashlib.sha1(repr(key).encode()).hexdigest()[:10]
+    module = build(sch, placeholders + scalar_vars + outs, target=target, name=f"{name}_{digest}")
+    out_specs = tuple((tuple(int(d.value) for d in o.shape), o.dtype) for o in outs)
+    return module, out_specs
+
+
+def run(name, define, inputs, scalars=(), scalar_dtypes=(), attrs=()):
+    """Run op ``name`` on NDArrays ``inputs`` and return its output NDArray (or a list).
+
+    ``scalars`` are Python numbers passed by value, with dtypes ``scalar_dtypes``;
+    ``attrs`` is a tuple of (name, hashable value) pairs handed to ``define`` as
+    keyword arguments and made part of the cache key. The caller has checked devices
+    and dtypes (the Tensor layer raises errors naming the op); the kernel call checks
+    every argument again.
+    """
+    device = inputs[0]._device
+    key = (name, attrs, tuple((a._shape, a._dtype.name) for a in inputs), scalar_dtypes, device)
+    entry = _KERNELS.get(key)
+    if entry is None:
+        entry = _KERNELS[key] = _build(name, define, key, inputs, scalar_dtypes, attrs, device)
+    module, out_specs = entry
+    outs = [nd.empty(shape, dtype, device) for shape, dtype in out_specs]
+    module(*inputs, *scalars, *outs)
+    return outs[0] if len(outs) == 1 else outs
+
+
+def run_into(name, define, inputs, outputs, scalars=(), scalar_dtypes=(), attrs=()):
+    """Like :func:`run` but write into the given output NDArrays (the optimizers' double
+    buffers); the outputs must not overlap the inputs (the kernel call refuses that)."""
+    device = inputs[0]._device
+    key = (name, attrs, tuple((a._shape, a._dtype.name) for a in inputs), scalar_dtypes, device)
+    entry = _KERNELS.get(key)
+    if entry is None:
+        entry = _KERNELS[key] = _build(name, define, key, inputs, scalar_dtypes, attrs, device)
+    entry[0](*inputs, *scalars, *outputs)

@@ -1,0 +1,572 @@
+"""Tensor ops: each a forward kernel from ``tvmini.topi`` plus a gradient rule.
+
+The public functions here check their operands (same device, same dtype, shapes that
+broadcast) and raise an error naming the op and both shapes *when the op is called*;
+the :class:`~tvmini.graph.autograd.Function` subclasses hold the forward kernel and the
+gradient rule, which is written with these same ops (so it runs as kernels too). Python
+numbers are runtime scalar arguments of the kernel (``x * 0.5`` and ``x * 2.0`` share one
+build). Gradients of broadcast operands are summed back to their shapes by
+:func:`sum_to`, the one place that does so.
+"""
+import builtins
+import math
+
+import numpy as np
+
+from .. import topi
+from ..errors import DeviceError, DTypeError, ShapeError
+from ..runtime import ndarray as nd
+from . import kernels
+from .autograd import Function
+from .dispatch import run
+from .tensor import Tensor
+
+#: dtypes a runtime scalar argument (a ``te.var``) may have.
+_SCALAR_DTYPES = ("float32", "float64", "int32", "int64")
+
+
+# ------------------------------------------------------------------------------ checks
+
+def check_same(op, a, b):
+    """Refuse operands on different devices or with different dtypes (naming both)."""
+    if a.data._device is not b.data._device:
+        raise DeviceError(f"{op}: operands are on different devices: {a.device} tensor of shape "
+                          f"{a.shape} and {b.device} tensor of shape {b.shape}")
+    if a.data._dtype != b.data._dtype:
+        raise DTypeError(f"{op}: operands have different dtypes: {a.dtype} tensor of shape {a.shape} "
+                         f"and {b.dtype} tensor of shape {b.shape}; convert one with .astype()")
+
+
+def broadcast_shapes(op, s1, s2):
+    """numpy's broadcast of two shapes, or a ShapeError naming the op and both shapes."""
+    if s1 == s2:
+        return s1
+    try:
+        return tuple(np.broadcast_shapes(s1, s2))
+    except ValueError:
+        raise ShapeError(f"{op}: shapes {s1} and {s2} do not broadcast") from None
+
+
+def _as_tensor(value, like):
+    """A Python number as a 0-d tensor of ``like``'s dtype and device."""
+    if isinstance(value, Tensor):
+        return value
+    return Tensor._wrap(nd.array(np.asarray(value, dtype=like.dtype), device=like.device))
+
+
+def _is_number(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _promote_for_scalar(x, value):
+    """``x`` converted so that a kernel with scalar ``value`` can run on it (as PyTorch:
+    an integer tensor next to a float number computes in float32)."""
+    if x.dtype.startswith("float"):
+        if x.dtype not in _SCALAR_DTYPES:
+            raise DTypeError(f"scalar arithmetic on {x.dtype} tensors is not supported; use float32")
+        return x
+    if isinstance(value, (float, np.floating)) or x.dtype not in _SCALAR_DTYPES:
+        return cast(x, "float32" if isinstance(value, (float, np.floating)) else "int64")
+    return x
+
+
+def _kernel(name, define, *tensors, scalars=(), scalar_dtypes=(), **attrs):
+    """A non-differentiable kernel (gradient kernels, comparisons) on Tensors."""
+    return Tensor._wrap(run(name, define, [t.data for t in tensors], scalars, scalar_dtypes,
+                            tuple(attrs.items())))
+
+
+# ------------------------------------------------------------------------- sum_to
+
+class _SumTo(Function):
+    def forward(self, x):
+        return run("sum_to", "sum_to", [x], attrs=(("shape", self.shape),))
+
+    def backward(self, g):
+        return (broadcast_to(g, self.inputs[0].shape),)
+
+
+class _BroadcastTo(Function):
+    def forward(self, x):
+        return run("broadcast_to", "broadcast_to", [x], attrs=(("shape", self.shape),))
+
+    def backward(self, g):
+        return (sum_to(g, self.inputs[0].shape),)
+
+
+def sum_to(x, shape):
+    """Sum ``x`` over the axes a broadcast to its shape added or stretched, giving ``shape``."""
+    shape = tuple(shape)
+    return x if x.shape == shape else _SumTo.apply(x, shape=shape)
+
+
+def broadcast_to(x, shape):
+    """``x`` broadcast to ``shape`` (a copy)."""
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    if broadcast_shapes("broadcast_to", x.shape, shape) != shape:
+        raise ShapeError(f"broadcast_to: shape {x.shape} cannot be broadcast to {shape}")
+    return _BroadcastTo.apply(x, shape=shape)
+
+
+# ------------------------------------------------------------------------- binary ops
+
+_BINARY = {
+    "add": "add", "sub": "subtract", "mul": "multiply", "div": "divide",
+    "maximum": "maximum", "minimum": "minimum", "pow": "power",
+}
+
+
+class _Binary(Function):
+    def forward(self, a, b):
+        out = run(self.op, _BINARY[self.op], [a, b])
+        self.out = out
+        return out
+
+    def backward(self, g):
+        a, b = self.inputs
+        op = self.op
+        if op == "add":
+            ga, gb = g, g
+        elif op == "sub":
+            ga, gb = g, neg(g)
+        elif op == "mul":
+            ga, gb = g * b, g * a
+        elif op == "div":
+            ga = g / b
+            gb = neg(ga * Tensor._wrap(self.out)) if b.requires_grad else None
+        elif op == "pow":
+            out = Tensor._wrap(self.out)
+            ga = g * b * pow(a, b - 1.0)
+            gb = g * out * log(a) if b.requires_grad else None
+        else:
+            wins = "gt" if op == "maximum" else "lt"
+            tie_share = where(compare(a, b, "eq"), g * 0.5, 0.0)
+            ga = where(compare(a, b, wins), g, tie_share)
+            gb = where(compare(b, a, wins), g, tie_share)
+        return (sum_to(ga, a.shape) if a.requires_grad else None,
+                sum_to(gb, b.shape) if b.requires_grad and gb is not None else None)
+
+
+_SCALAR_KERNELS = {
+    "add": lambda x, s: topi.add(x, s),
+    "mul": lambda x, s: topi.multiply(x, s),
+    "rsub": lambda x, s: topi.subtract(s, x),
+    "rdiv": lambda x, s: topi.divide(s, x),
+    "pow": lambda x, s: topi.power(x, s),
+    "rpow": lambda x, s: topi.power(s, x),
+}
+
+
+class _Scalar(Function):
+    """``x op value`` with ``value`` a runtime scalar of ``x``'s dtype."""
+
+    def forward(self, x):
+        out = run(f"{self.op}_scalar", _SCALAR_KERNELS[self.op], [x], (self.value,), (x.dtype,))
+        self.out = out
+        return out
+
+    def backward(self, g):
+        x, = self.inputs
+        op, value = self.op, self.value
+        if op == "add":
+            return (g,)
+        if op == "mul":
+            return (g * value,)
+        if op == "rsub":
+            return (neg(g),)
+        if op == "rdiv":
+            return (neg(g * Tensor._wrap(self.out) / x),)
+        if op == "pow":
+            return (_kernel("pow_grad_scalar", "power_grad", x, g, scalars=(value,),
+                            scalar_dtypes=(x.dtype,)),)
+        return (g * Tensor._wrap(self.out) * math.log(value),)
+
+
+def _binary(op, a, b, scalar_op=None):
+    if isinstance(b, Tensor):
+        if not isinstance(a, Tensor):
+            a = _as_tensor(a, b)
+        check_same(op, a, b)
+        broadcast_shapes(op, a.shape, b.shape)
+        return _Binary.apply(a, b, op=op)
+    if _is_number(b):
+        a = _promote_for_scalar(a, b)
+        return _Scalar.apply(a, op=scalar_op or op, value=b)
+    return _binary(op, a, _as_tensor(b, a))
+
+
+def add(a, b):
+    """``a + b`` (broadcasting; ``b`` may be a Python number)."""
+    return _binary("add", a, b)
+
+
+def sub(a, b):
+    """``a - b``."""
+    if _is_number(b):
+        return add(a, -b)
+    return _binary("sub", a, b)
+
+
+def rsub(a, b):
+    """``b - a`` for a Python number ``b``."""
+    return _binary("sub", b, a) if isinstance(b, Tensor) else _Scalar.apply(_promote_for_scalar(a, b), op="rsub", value=b)
+
+
+def mul(a, b):
+    """``a * b``."""
+    return _binary("mul", a, b)
+
+
+def div(a, b):
+    """True division ``a / b`` (integer tensors give float32)."""
+    if _is_number(b):
+        return mul(_promote_for_scalar(a, 0.0), 1.0 / b)
+    if not a.dtype.startswith("float"):
+        a = cast(a, "float32")
+    if isinstance(b, Tensor) and not b.dtype.startswith("float"):
+        b = cast(b, "float32")
+    return _binary("div", a, b)
+
+
+def rdiv(a, b):
+    """``b / a`` for a Python number ``b``."""
+    return _Scalar.apply(_promote_for_scalar(a, 0.0), op="rdiv", value=b)
+
+
+def pow(a, b):
+    """``a ** b`` (``b`` a tensor or a number)."""
+    if _is_number(b):
+        if b == 1:
+            return a
+        return _Scalar.apply(_promote_for_scalar(a, 0.0), op="pow", value=b)
+    return _binary("pow", a, b)
+
+
+def rpow(a, b):
+    """``b ** a`` for a positive Python number ``b``."""
+    return _Scalar.apply(_promote_for_scalar(a, 0.0), op="rpow", value=b)
+
+
+def maximum(a, b):
+    """Elementwise maximum (ties split the gradient evenly, as PyTorch)."""
+    return _binary("maximum", a, b if isinstance(b, Tensor) else _as_tensor(b, a))
+
+
+def minimum(a, b):
+    """Elementwise minimum."""
+    return _binary("minimum", a, b if isinstance(b, Tensor) else _as_tensor(b, a))
+
+
+_COMPARE = {"eq": "equal", "ne": "not_equal", "lt": "less", "le": "less_equal",
+            "gt": "greater", "ge": "greater_equal"}
+
+
+def compare(a, b, op):
+    """Elementwise comparison ``op`` ("eq", "lt", ...) giving a bool tensor (no gradient)."""
+    if _is_number(b):
+        a = _promote_for_scalar(a, b)
+        return _kernel(f"{op}_scalar", _COMPARE[op], a, scalars=(b,), scalar_dtypes=(a.dtype,))
+    b = b if isinstance(b, Tensor) else _as_tensor(b, a)
+    check_same(op, a, b)
+    broadcast_shapes(op, a.shape, b.shape)
+    return _kernel(op, _COMPARE[op], a, b)
+
+
+class _Where(Function):
+    nondiff = (0,)
+
+    def forward(self, cond, a, b):
+        return run("where", "where", [cond, a, b])
+
+    def backward(self, g):
+        cond, a, b = self.inputs
+        ga = sum_to(where(cond, g, 0.0), a.shape) if a.requires_grad else None
+        gb = sum_to(where(cond, 0.0, g), b.shape) if b.requires_grad else None
+        return None, ga, gb
+
+
+def where(cond, a, b):
+    """``a`` where bool ``cond`` holds, else ``b`` (broadcasting; a or b may be numbers)."""
+    like = a if isinstance(a, Tensor) else b
+    a, b = _as_tensor(a, like), _as_tensor(b, like)
+    if cond.dtype != "bool":
+        raise DTypeError(f"where: condition must be a bool tensor, got {cond.dtype} of shape {cond.shape}")
+    check_same("where", a, b)
+    broadcast_shapes("where", broadcast_shapes("where", cond.shape, a.shape), b.shape)
+    if cond.device != a.device:
+        raise DeviceError(f"where: condition on {cond.device} but operands on {a.device}")
+    return _Where.apply(cond, a, b)
+
+
+# ------------------------------------------------------------------------------ unary ops
+
+# name -> (forward, gradient kernel, whether the gradient reads the output y instead of x)
+_UNARY = {
+    "neg": ("negative", None, False),
+    "exp": ("exp", "exp_grad", True),
+    "log": ("log", "log_grad", False),
+    "sqrt": ("sqrt", "sqrt_grad", True),
+    "abs": ("abs", "abs_grad", False),
+    "relu": ("relu", "relu_grad", False),
+    "sigmoid": ("sigmoid", "sigmoid_grad", True),
+    "tanh": ("tanh", "tanh_grad", True),
+    "cos": ("cos", "cos_grad", False),
+    "sin": ("sin", "sin_grad", False),
+}
+
+
+class _Unary(Function):
+    def forward(self, x):
+        forward, _, uses_output = _UNARY[self.op]
+        out = run(self.op, forward, [x])
+        if uses_output:
+            self.out = out
+        return out
+
+    def backward(self, g):
+        _, grad, uses_output = _UNARY[self.op]
+        if grad is None:
+            return (neg(g),)
+        saved = Tensor._wrap(self.out) if uses_output else self.inputs[0]
+        return (_kernel(f"{self.op}_grad", grad, saved, g),)
+
+
+def _unary(op):
+    def apply(x):
+        if not x.dtype.startswith("float") and op != "neg" and op != "abs":
+            x = cast(x, "float32")
+        return _Unary.apply(x, op=op)
+    apply.__name__ = op
+    apply.__doc__ = f"Elementwise {op}."
+    return apply
+
+
+neg, exp, log, sqrt, abs, relu, sigmoid, tanh, cos, sin = (
+    _unary(op) for op in ("neg", "exp", "log", "sqrt", "abs", "relu", "sigmoid", "tanh", "cos", "sin"))
+
+
+class _Cast(Function):
+    def forward(self, x):
+        return run("cast", "cast", [x], attrs=(("dtype", self.dtype),))
+
+    def backward(self, g):
+        return (cast(g, self.inputs[0].dtype),)
+
+
+def cast(x, dtype):
+    """``x`` converted to ``dtype`` (a copy; gradients flow between float dtypes)."""
+    dtype = nd.normalize_dtype(dtype).name
+    if dtype == x.dtype:
+        return x
+    out = _Cast.apply(x, dtype=dtype)
+    if not dtype.startswith("float") and out.requires_grad:
+        out.requires_grad, out._ctx = False, None
+    return out
+
+
+# ----------------------------------------------------------------------------- reductions
+
+def _axes(x, axis, op):
+    """``axis`` (None, an int or a sequence) as a sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(x.ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -x.ndim <= a < builtins.max(x.ndim, 1):
+            raise ShapeError(f"{op}: axis {a} is out of range for a tensor of shape {x.shape}")
+        out.append(int(a) % builtins.max(x.ndim, 1))
+    if len(set(out)) != len(out):
+        raise ShapeError(f"{op}: repeated axis in {axis} for a tensor of shape {x.shape}")
+    return tuple(sorted(out))
+
+
+def _expand(g, shape, axes, keepdims, scale=1.0):
+    """``scale · g`` spread back over the reduced ``axes`` of ``shape`` (one kernel)."""
+    return _kernel("expand_reduced", kernels.expand_reduced, g, scalars=(scale,), scalar_dtypes=(g.dtype,),
+                   shape=shape, axes=axes, keepdims=keepdims)
+
+
+class _Reduce(Function):
+    def forward(self, x):
+        define = {"sum": "sum", "mean": "mean", "max": "max", "min": "min"}[self.op]
+        out = run(self.op, define, [x], attrs=(("axis", self.axes), ("keepdims", self.keepdims)))
+        self.out = out
+        return out
+
+    def backward(self, g):
+        x, = self.inputs
+        if self.op in ("sum", "mean"):
+            count = math.prod(x.shape[a] for a in self.axes)
+            scale = 1.0 if self.op == "sum" else 1.0 / count
+            return (_expand(g, x.shape, self.axes, self.keepdims, scale),)
+        y = _expand(Tensor._wrap(self.out), x.shape, self.axes, self.keepdims)
+        mask = compare(x, y, "eq")
+        count = cast(mask, x.dtype).sum(self.axes, keepdims=True)
+        share = _expand(g, x.shape, self.axes, self.keepdims) / _expand(count, x.shape, self.axes, True)
+        return (where(mask, share, 0.0),)
+
+
+def _reduce(op, x, axis, keepdims):
+    axes = _axes(x, axis, op)
+    if not axes:
+        return x
+    if op == "mean" and not x.dtype.startswith("float"):
+        x = cast(x, "float32")
+    return _Reduce.apply(x, op=op, axes=axes, keepdims=bool(keepdims))
+
+
+def sum(x, axis=None, keepdims=False):
+    """Sum over ``axis`` (None: all axes)."""
+    return _reduce("sum", x, axis, keepdims)
+
+
+def mean(x, axis=None, keepdims=False):
+    """Mean over ``axis``."""
+    return _reduce("mean", x, axis, keepdims)
+
+
+def max(x, axis=None, keepdims=False):
+    """Maximum over ``axis`` (ties share the gradient evenly)."""
+    return _reduce("max", x, axis, keepdims)
+
+
+def min(x, axis=None, keepdims=False):
+    """Minimum over ``axis``."""
+    return _reduce("min", x, axis, keepdims)
+
+
+def argmax(x, axis=None, keepdims=False):
+    """Index of the maximum along ``axis`` (over the flattened tensor when None); int64."""
+    if axis is None:
+        flat = _kernel("argmax", "argmax", reshape(x, (x.size,)), axis=0, keepdims=False)
+        return reshape(flat, (1,) * x.ndim) if keepdims else reshape(flat, ())
+    return _kernel("argmax", "argmax", x, axis=_axes(x, axis, "argmax")[0], keepdims=bool(keepdims))
+
+
+# ----------------------------------------------------------------------------- shape ops
+
+class _Reshape(Function):
+    def forward(self, x):
+        return run("reshape", "reshape", [x], attrs=(("shape", self.shape),))
+
+    def backward(self, g):
+        return (reshape(g, self.inputs[0].shape),)
+
+
+def reshape(x, shape):
+    """``x`` with a new shape of the same size (one extent may be -1)."""
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+    if shape.count(-1) > 1:
+        raise ShapeError(f"reshape: at most one -1 in {shape} (tensor of shape {x.shape})")
+    if -1 in shape:
+        known = math.prod(s for s in shape if s != -1)
+        if known == 0 or x.size % known:
+            raise ShapeError(f"reshape: cannot reshape tensor of shape {x.shape} into {shape}")
+        shape = tuple(x.size // known if s == -1 else s for s in shape)
+    if math.prod(shape) != x.size:
+        raise ShapeError(f"reshape: cannot reshape tensor of shape {x.shape} ({x.size} elements) into {shape}")
+    return x if shape == x.shape else _Reshape.apply(x, shape=shape)
+
+
+class _Transpose(Function):
+    def forward(self, x):
+        return run("transpose", "transpose", [x], attrs=(("axes", self.axes),))
+
+    def backward(self, g):
+        return (transpose(g, tuple(np.argsort(self.axes).tolist())),)
+
+
+def transpose(x, axes=None):
+    """Permute the axes (None reverses them)."""
+    axes = tuple(reversed(range(x.ndim))) if axes is None else tuple(int(a) % builtins_builtins.max(x.ndim, 1) for a in axes)
+    if sorted(axes) != list(range(x.ndim)):
+        raise ShapeError(f"transpose: {axes} is not a permutation of the axes of a tensor of shape {x.shape}")
+    return x if axes == tuple(range(x.ndim)) else _Transpose.apply(x, axes=axes)
+
+
+class _Slice(Function):
+    def forward(self, x):
+        return run("strided_slice", "strided_slice", [x],
+                   attrs=(("begin", self.begin), ("end", self.end), ("strides", self.strides)))
+
+    def backward(self, g):
+        x, = self.inputs
+        return (_kernel("slice_scatter", kernels.slice_scatter, g, shape=x.shape, begin=self.begin,
+                        strides=self.strides),)
+
+
+def getitem(x, index):
+    """Basic indexing: ints, slices (positive steps), ``...`` and ``None``."""
+    index = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(i, (Tensor, np.ndarray, list)) for i in index):
+        raise ShapeError(f"indexing a tensor of shape {x.shape}: only ints, slices, ... and None are "
+                         "supported (use take/one_hot style ops for integer-array indexing)")
+    n_real = len([i for i in index if i is not None and i is not Ellipsis])
+    if n_real > x.ndim:
+        raise ShapeError(f"too many indices ({n_real}) for a tensor of shape {x.shape}")
+    if Ellipsis in index:
+        at = index.index(Ellipsis)
+        index = index[:at] + (slice(None),) * (x.ndim - n_real) + index[at + 1:]
+    else:
+        index = index + (slice(None),) * (x.ndim - n_real)
+    begin, end, strides, out_shape, axis = [], [], [], [], 0
+    for i in index:
+        if i is None:
+            out_shape.append(1)
+            continue
+        n = x.shape[axis]
+        if isinstance(i, slice):
+            start, stop, step = i.indices(n)
+            if step <= 0:
+                raise ShapeError(f"slice step must be positive, got {step} (tensor of shape {x.shape})")
+            length = len(range(start, stop, step))
+            if length == 0:
+                raise ShapeError(f"slice {i} of axis {axis} (extent {n}) is empty")
+            begin.append(start), end.append(start + (length - 1) * step + 1), strides.append(step)
+            out_shape.append(length)
+        else:
+            k = int(i)
+            if not -n <= k < n:
+                raise ShapeError(f"index {k} is out of range for axis {axis} with extent {n}")
+            k %= n
+            begin.append(k), end.append(k + 1), strides.append(1)
+        axis += 1
+    out = x
+    if tuple(begin) != (0,) * x.ndim or tuple(end) != x.shape or any(s != 1 for s in strides):
+        out = _Slice.apply(x, begin=tuple(begin), end=tuple(end), strides=tuple(strides))
+    return reshape(out, tuple(out_shape))
+
+
+# ------------------------------------------------------------------------------- matmul
+
+class _Matmul(Function):
+    def forward(self, a, b):
+        define = "batch_matmul" if self.batched else "matmul"
+        return run("batch_matmul" if self.batched else "matmul", define, [a, b])
+
+    def backward(self, g):
+        a, b = self.inputs
+        name, define = ("batch_matmul", "batch_matmul") if self.batched else ("matmul", "matmul")
+        ga = _kernel(name, define, g, b, transpose_b=True) if a.requires_grad else None
+        gb = _kernel(name, define, a, g, transpose_a=True) if b.requires_grad else None
+        return ga, gb
+
+
+def matmul(a, b):
+    """Matrix product of 2-D tensors, or batched over a leading axis for 3-D ones;
+    1-D operands are treated as a row (left) or a column (right) vector."""
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise DTypeError(f"matmul: both operands must be tensors, got {type(a).__name__} and {type(b).__name__}")
+    check_same("matmul", a, b)
+    if a.ndim == 1:
+        out = matmul(reshape(a, (1, a.shape[0])), b)
+        return reshape(out, out.shape[1:])
+    if b.ndim == 1:
+        return reshape(matmul(a, reshape(b, (b.shape[0], 1))), a.shape[:-1])
+    if a.ndim != b.ndim or a.ndim not in (2, 3) or a.shape[-1] != b.shape[-2] or a.shape[:-2] != b.shape[:-2]:
+        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} are not compatible "
+                         "(need (m, k) @ (k, n) or (b, m, k) @ (b, k, n))")
+    return _Matmul.apply(a, b, batched=a.ndim == 3)

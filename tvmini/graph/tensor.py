@@ -1,0 +1,362 @@
+"""Tensor: an NDArray on a device plus what autodiff needs (``requires_grad``, ``.grad``).
+
+The API is PyTorch-shaped: Python operators broadcast like numpy and accept Python
+numbers; elementwise methods (``.exp() .relu() ...``), reductions (``.sum .mean .max``),
+shape methods (``.reshape .transpose .T`` and basic indexing) and ``@`` all run as
+compiled kernels through :mod:`tvmini.graph.ops`. ``backward()`` differentiates a scalar
+(or, given a head gradient, any tensor) with respect to every leaf that requires a grad.
+"""
+import numpy as np
+
+from ..errors import DTypeError, ShapeError, TVMiniError
+from ..runtime import NDArray, as_device
+from ..runtime import ndarray as nd
+from . import autograd
+
+
+class Tensor:
+    """A tensor on a device: ``data`` (an :class:`NDArray`), ``requires_grad`` and ``grad``.
+
+    Make tensors with :func:`tensor` and the creation helpers; ops on tensors that
+    require a gradient record themselves so :meth:`backward` can differentiate them.
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "__weakref__")
+
+    def __init__(self, data, requires_grad=False):
+        if not isinstance(data, NDArray):
+            data = _as_ndarray(data, None, None)
+        self.data = data
+        self.grad = None
+        self._ctx = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, data):
+        """A Tensor around an NDArray, without checks (the ops' hot path)."""
+        t = object.__new__(Tensor)
+        t.data, t.requires_grad, t.grad, t._ctx = data, False, None, None
+        return t
+
+    # ---- properties -------------------------------------------------------------------
+    @property
+    def shape(self):
+        """The shape, a tuple of ints."""
+        return self.data._shape
+
+    @property
+    def dtype(self):
+        """The dtype name, e.g. "float32"."""
+        return self.data._dtype.name
+
+    @property
+    def device(self):
+        """The :class:`~tvmini.runtime.Device` holding the data."""
+        return self.data._device
+
+    @property
+    def ndim(self):
+        return len(self.data._shape)
+
+    @property
+    def size(self):
+        return self.data.size
+
+    @property
+    def is_leaf(self):
+        """True for tensors not produced by a recorded op (parameters, inputs)."""
+        return self._ctx is None
+
+    @property
+    def grad_fn(self):
+        """The recorded op that produced this tensor, or None."""
+        return self._ctx
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def requires_grad_(self, flag=True):
+        """Set ``requires_grad`` in place (floating-point tensors only); returns self."""
+        if flag and not self.dtype.startswith("float"):
+            raise DTypeError(f"only floating-point tensors can require gradients, not {self.dtype} "
+                             f"tensor of shape {self.shape}")
+        self.requires_grad = bool(flag)
+        return self
+
+    # ---- host access ------------------------------------------------------------------
+    def numpy(self):
+        """A numpy copy of the data (PyTorch: tensors that require grad need ``detach``
+        first; here reading values is always allowed and never records history)."""
+        return self.data.numpy()
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ShapeError(f"item() needs a one-element tensor, got shape {self.shape}")
+        return self.data._storage.host_view().reshape(-1)[0].item()
+
+    def tolist(self):
+        return self.data._storage.host_view().tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise TVMiniError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.item())
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self.numpy()
+        return arr if dtype is None else arr.astype(dtype)
+
+    def __repr__(self):
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        body = np.array2string(self.data._storage.host_view(), separator=", ", prefix="tensor(")
+        return f"tensor({body}, dtype={self.dtype}, device={self.device}{extra})"
+
+    # ---- autodiff ---------------------------------------------------------------------
+    def backward(self, grad=None):
+        """Accumulate the gradient of this tensor into every leaf that requires one.
+
+        A one-element tensor may omit ``grad`` (it defaults to 1); any other tensor needs
+        a head gradient of its own shape. The recorded graph is freed afterwards.
+        """
+        if not self.requires_grad:
+            raise TVMiniError(f"backward(): tensor of shape {self.shape} does not require grad "
+                              "(no input of the computation has requires_grad=True)")
+        if grad is None:
+            if self.data.size != 1:
+                raise ShapeError(f"backward() on a tensor of shape {self.shape} needs a head gradient "
+                                 "of the same shape (only one-element outputs default to 1)")
+            grad = Tensor._wrap(nd.array(np.ones(self.shape, self.dtype), device=self.device))
+        else:
+            grad = grad if isinstance(grad, Tensor) else tensor(grad, dtype=self.dtype, device=self.device)
+            if grad.shape != self.shape or grad.dtype != self.dtype:
+                raise ShapeError(f"backward(): head gradient {grad.dtype}{list(grad.shape)} does not match "
+                                 f"the tensor {self.dtype}{list(self.shape)}")
+        autograd.backward(self, grad)
+
+    def detach(self):
+        """A tensor sharing this data that records no history."""
+        return Tensor._wrap(self.data)
+
+    def zero_(self):
+        """Fill with zeros in place (no history); returns self."""
+        self.data._storage.from_numpy(np.zeros((), self.dtype)) if self.device.kind == "cpu" else \
+            self.data.copyfrom(np.zeros(self.shape, self.dtype))
+        return self
+
+    def copy_(self, src):
+        """Copy ``src`` (a Tensor or array of the same shape) into this tensor in place."""
+        data = src.data if isinstance(src, Tensor) else nd.array(np.asarray(src, dtype=self.dtype))
+        if data.shape != self.shape:
+            raise ShapeError(f"copy_(): source shape {data.shape} does not match {self.shape}")
+        if data.dtype != self.dtype:
+            data = nd.array(data.numpy().astype(self.dtype))
+        self.data.copyfrom(data)
+        return self
+
+    def to(self, device=None, dtype=None):
+        """This tensor on ``device`` and/or converted to ``dtype`` (self if nothing changes)."""
+        out = self
+        if dtype is not None and nd.normalize_dtype(dtype).name != self.dtype:
+            out = out.astype(dtype)
+        if device is not None:
+            device = as_device(device)
+            if device != out.device:
+                moved = Tensor._wrap(out.data.copyto(device))
+                moved.requires_grad = out.requires_grad and out.is_leaf
+                out = moved
+        return out
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def clone(self):
+        """A copy of the data as a new leaf (history is not kept)."""
+        return Tensor._wrap(nd.array(self.data))
+
+    # ---- operators (see ops.py) -------------------------------------------------------
+    def __add__(self, other): return ops.add(self, other)
+    def __radd__(self, other): return ops.add(self, other)
+    def __sub__(self, other): return ops.sub(self, other)
+    def __rsub__(self, other): return ops.rsub(self, other)
+    def __mul__(self, other): return ops.mul(self, other)
+    def __rmul__(self, other): return ops.mul(self, other)
+    def __truediv__(self, other): return ops.div(self, other)
+    def __rtruediv__(self, other): return ops.rdiv(self, other)
+    def __pow__(self, other): return ops.pow(self, other)
+    def __rpow__(self, other): return ops.rpow(self, other)
+    def __neg__(self): return ops.neg(self)
+    def __matmul__(self, other): return ops.matmul(self, other)
+    def __rmatmul__(self, other): return ops.matmul(other, self)
+    def __eq__(self, other): return ops.compare(self, other, "eq")
+    def __ne__(self, other): return ops.compare(self, other, "ne")
+    def __lt__(self, other): return ops.compare(self, other, "lt")
+    def __le__(self, other): return ops.compare(self, other, "le")
+    def __gt__(self, other): return ops.compare(self, other, "gt")
+    def __ge__(self, other): return ops.compare(self, other, "ge")
+    __hash__ = object.__hash__
+
+    def __getitem__(self, index): return ops.getitem(self, index)
+
+    def exp(self): return ops.exp(self)
+    def log(self): return ops.log(self)
+    def sqrt(self): return ops.sqrt(self)
+    def abs(self): return ops.abs(self)
+    def tanh(self): return ops.tanh(self)
+    def sigmoid(self): return ops.sigmoid(self)
+    def relu(self): return ops.relu(self)
+    def cos(self): return ops.cos(self)
+    def sin(self): return ops.sin(self)
+    def square(self): return ops.mul(self, self)
+    def matmul(self, other): return ops.matmul(self, other)
+    def maximum(self, other): return ops.maximum(self, other)
+    def minimum(self, other): return ops.minimum(self, other)
+
+    def sum(self, axis=None, keepdims=False): return ops.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return ops.mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False): return ops.max(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False): return ops.min(self, axis, keepdims)
+    def argmax(self, axis=None, keepdims=False): return ops.argmax(self, axis, keepdims)
+
+    def reshape(self, *shape):
+        return ops.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
+
+    def view(self, *shape):
+        return self.reshape(*shape)
+
+    def flatten(self, start_dim=0):
+        return self.reshape(self.shape[:start_dim] + (-1,))
+
+    def transpose(self, *axes):
+        """``transpose(a, b)`` swaps two axes (as PyTorch); ``transpose()`` reverses the
+        axes; ``transpose((p0, p1, ...))`` applies a permutation (as numpy)."""
+        if len(axes) == 1:
+            return ops.transpose(self, tuple(axes[0]))
+        if len(axes) == 2:
+            perm = list(range(self.ndim))
+            a, b = (x % self.ndim for x in axes)
+            perm[a], perm[b] = perm[b], perm[a]
+            return ops.transpose(self, tuple(perm))
+        if axes:
+            raise ShapeError(f"transpose() takes two axes or one permutation, got {axes}")
+        return ops.transpose(self, None)
+
+    def permute(self, *axes):
+        return ops.transpose(self, tuple(axes[0]) if len(axes) == 1 else axes)
+
+    @property
+    def T(self):
+        return ops.transpose(self, None)
+
+    def broadcast_to(self, shape): return ops.broadcast_to(self, tuple(shape))
+    def expand(self, *shape): return ops.broadcast_to(self, tuple(shape))
+
+    def astype(self, dtype): return ops.cast(self, dtype)
+    def float(self): return ops.cast(self, "float32")
+    def double(self): return ops.cast(self, "float64")
+    def long(self): return ops.cast(self, "int64")
+
+
+def _as_ndarray(data, dtype, device):
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        dtype = nd.normalize_dtype(dtype)
+    if isinstance(data, NDArray) and dtype is not None and data.dtype != dtype.name:
+        data = data.numpy()
+    return nd.array(data, dtype=dtype, device=device)
+
+
+def tensor(data, requires_grad=False, device=None, dtype=None):
+    """A new leaf tensor holding a copy of ``data``.
+
+    Numpy arrays keep their dtype (float64 stays float64, integer labels stay integers);
+    Python floats become float32, ints int64, bools bool. ``device`` defaults to the CPU.
+    """
+    return Tensor(_as_ndarray(data, dtype, device), requires_grad=requires_grad)
+
+
+def _shape_args(shape):
+    return tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)) else shape
+
+
+def zeros(*shape, dtype="float32", device=None, requires_grad=False):
+    """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
+    return Tensor(nd.zeros(_shape_args(shape), dtype, device), requires_grad)
+
+
+def ones(*shape, dtype="float32", device=None, requires_grad=False):
+    """A tensor of ones."""
+    return full(_shape_args(shape), 1, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full(shape, value, dtype="float32", device=None, requires_grad=False):
+    """A tensor of ``shape`` filled with ``value``."""
+    return Tensor(nd.array(np.full(shape, value, dtype=nd.normalize_dtype(dtype)), device=device), requires_grad)
+
+
+def zeros_like(t, dtype=None):
+    return zeros(t.shape, dtype=dtype or t.dtype, device=t.device)
+
+
+def ones_like(t, dtype=None):
+    return ones(t.shape, dtype=dtype or t.dtype, device=t.device)
+
+
+_generator = np.random.default_rng()
+
+
+def manual_seed(seed):
+    """Seed the generator behind :func:`randn`, :func:`rand` and the ``nn.init`` functions."""
+    global _generator
+    _generator = np.random.default_rng(seed)
+
+
+def generator():
+    """The numpy Generator used for host-side random initialisation."""
+    return _generator
+
+
+def randn(*shape, dtype="float32", device=None, requires_grad=False):
+    """Standard normal samples (drawn on the host from the seeded generator)."""
+    values = _generator.standard_normal(_shape_args(shape)).astype(nd.normalize_dtype(dtype))
+    return Tensor(nd.array(values, device=device), requires_grad)
+
+
+def rand(*shape, dtype="float32", device=None, requires_grad=False):
+    """Uniform samples in [0, 1)."""
+    values = _generator.random(_shape_args(shape)).astype(nd.normalize_dtype(dtype))
+    return Tensor(nd.array(values, device=device), requires_grad)
+
+
+def arange(start, stop=None, step=1, dtype=None, device=None):
+    """``start, start+step, ...`` below ``stop`` (int64 for integer arguments, else float32)."""
+    if stop is None:
+        start, stop = 0, start
+    if dtype is None:
+        dtype = "int64" if all(isinstance(v, (int, np.integer)) for v in (start, stop, step)) else "float32"
+    return Tensor(nd.array(np.arange(start, stop, step, dtype=nd.normalize_dtype(dtype)), device=device))
+
+
+def from_numpy(array):
+    """A tensor holding a copy of numpy ``array`` (its dtype kept). tvmini arrays are
+    64-byte aligned and owned by the runtime, so the memory is not shared."""
+    if not isinstance(array, np.ndarray):
+        raise DTypeError(f"from_numpy() takes a numpy array, got {type(array).__name__}")
+    return Tensor(nd.array(array))
+
+
+from . import ops  # noqa: E402  (ops builds Tensors; imported last to break the cycle)
