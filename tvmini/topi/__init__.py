@@ -7,6 +7,7 @@ layer builds each op once per (shapes, dtypes, target) with ``default_schedule``
 from .schedule import default_schedule, register
 from .elemwise import *  # noqa: F401,F403
 from .broadcast import *  # noqa: F401,F403
+from .reduction import *  # noqa: F401,F403
 from . import schedule_cpu  # noqa: F401  (registers the CPU rules of the tags above)
 from .nn import *  # noqa: F401,F403
 from . import schedule_nn  # noqa: F401  (registers the CPU rules of nn/conv/pool tags)

@@ -1,0 +1,113 @@
+"""topi reductions: sum/mean/max/min/argmax/argmin over random axes, and sum_to.
+
+Built with ``topi.default_schedule`` on random shapes (size-1 and odd extents, some
+symbolic), every axis subset, keepdims on and off; large shapes exercise the rfactor,
+few-rows and outer-axis branches of the CPU rule.
+"""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tvmini as tm
+from tvmini import te, topi
+from strategies import assert_matches, examples, unique
+
+NUMPY = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}
+
+
+def run(out, inputs, arrays, binds=None):
+    binds = binds or {}
+    f = tm.build(topi.default_schedule(out, "llvm"), list(inputs) + [out], name=unique(out.op.name))
+    shape = tuple(int(e.value) if isinstance(e, tm.tir.Const) else binds[e] for e in out.shape)
+    result = np.empty(shape, out.dtype)
+    f(*arrays, result)
+    return result
+
+
+@st.composite
+def reduce_case(draw):
+    shape = draw(st.lists(st.sampled_from([1, 2, 3, 7, 8, 16, 17, 33, 64]), min_size=1, max_size=3), label="shape")
+    axis = draw(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1),
+                          st.lists(st.integers(0, len(shape) - 1), min_size=1, unique=True).map(tuple)), label="axis")
+    return shape, axis
+
+
+@examples(25)
+@given(st.data())
+def test_reductions_match_numpy(data):
+    shape, axis = data.draw(reduce_case())
+    name = data.draw(st.sampled_from(sorted(NUMPY)), label="op")
+    dtype = data.draw(st.sampled_from(["float32", "float64", "int32"]), label="dtype")
+    keepdims = data.draw(st.booleans(), label="keepdims")
+    sym = data.draw(st.booleans(), label="first extent symbolic")
+    n = te.var("n")
+    X = te.placeholder([n if sym else shape[0]] + shape[1:], name="X", dtype=dtype)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
+    x = rng.integers(-9, 10, shape).astype(dtype) if dtype == "int32" else rng.standard_normal(shape).astype(dtype)
+    out = getattr(topi, name)(X, axis, keepdims=keepdims)
+    want = np.asarray(NUMPY[name](x, axis=axis, keepdims=keepdims))
+    assert out.dtype == ("float32" if name == "mean" and dtype == "int32" else dtype)  # int sums stay int32
+    want = want.astype(out.dtype)
+    assert_matches(run(out, [X], [x], {n: shape[0]}), want, out.dtype, scale=float(np.sqrt(x.size)), what=name)
+
+
+@examples(15)
+@given(st.data())
+def test_argmax_argmin_first_index_on_ties(data):
+    shape = data.draw(st.lists(st.sampled_from([1, 2, 5, 8, 13]), min_size=1, max_size=3), label="shape")
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1), label="axis")
+    keepdims = data.draw(st.booleans(), label="keepdims")
+    name = data.draw(st.sampled_from(["argmax", "argmin"]), label="op")
+    dtype = data.draw(st.sampled_from(["int32", "int64"]), label="index dtype")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
+    x = rng.integers(-2, 3, shape).astype("float32")          # many ties
+    X = te.placeholder(shape, name="X")
+    out = getattr(topi, name)(X, axis, keepdims=keepdims, dtype=dtype)
+    want = getattr(np, name)(x, axis=axis, keepdims=keepdims).astype(dtype)
+    np.testing.assert_array_equal(run(out, [X], [x]), want)
+
+
+@pytest.mark.parametrize("shape, axis", [
+    ((512, 256), 1), ((512, 256), 0), ((256, 257), 1), ((300, 5, 64), (0, 2)),
+    ((3, 40000), 1), ((2, 40000), 0), ((70000,), 0), ((128, 128, 8), None),
+])
+def test_large_reductions(shape, axis):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(shape).astype("float32")
+    X = te.placeholder(shape, name="X")
+    for name in ("sum", "max"):
+        got = run(getattr(topi, name)(X, axis), [X], [x])
+        np.testing.assert_allclose(got, NUMPY[name](x.astype("float64"), axis=axis), rtol=1e-4, atol=1e-3)
+    got = run(topi.argmax(X, -1), [X], [x])
+    np.testing.assert_array_equal(got, x.argmax(-1))
+
+
+@examples(20)
+@given(st.data())
+def test_sum_to_undoes_broadcasting(data):
+    target = data.draw(st.lists(st.sampled_from([1, 1, 2, 3, 5]), min_size=0, max_size=3), label="target")
+    lead = data.draw(st.lists(st.sampled_from([1, 2, 4]), max_size=2), label="leading axes")
+    full = lead + [n if n != 1 else data.draw(st.sampled_from([1, 3, 6]), label=f"stretch {k}")
+                   for k, n in enumerate(target)]
+    if not full:
+        full = [4]
+    x = np.random.default_rng(len(full)).standard_normal(full)
+    X = te.placeholder(full, name="X", dtype="float64")
+    out = topi.sum_to(X, target)
+    want = x
+    want = want.sum(axis=tuple(range(len(full) - len(target)))) if len(full) > len(target) else want
+    keep = tuple(k for k, n in enumerate(target) if n == 1 and want.shape[k] != 1)
+    want = want.sum(axis=keep, keepdims=True) if keep else want
+    assert want.shape == tuple(target)
+    np.testing.assert_allclose(run(out, [X], [x]), want, rtol=1e-12, atol=1e-12)
+
+
+def test_reduce_errors():
+    X = te.placeholder((3, 4), name="X")
+    with pytest.raises(tm.errors.ShapeError, match="sum.*axis 2.*X"):
+        topi.sum(X, 2)
+    with pytest.raises(tm.errors.ShapeError, match="sum_to.*\\(5,\\).*X"):
+        topi.sum_to(X, (5,))
+    with pytest.raises(tm.errors.ShapeError, match="argmax"):
+        topi.argmax(X, None)
