@@ -154,3 +154,117 @@ def test_matmul_errors_name_shapes():
         topi.dense(a, te.placeholder((2, 5), name="w"))
     with pytest.raises(tm.errors.ShapeError, match="do not broadcast"):
         topi.batch_matmul(te.placeholder((2, 3, 4), name="p"), te.placeholder((3, 4, 5), name="q"))
+
+
+# --------------------------------------------------------------------------- softmax family
+
+def np_softmax(x, axis):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def np_log_softmax(x, axis):
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+SHAPES = st.lists(st.integers(1, 12), min_size=1, max_size=3)
+
+
+@examples(14)
+@given(st.data())
+def test_softmax_and_log_softmax_forward_and_grad(data):
+    shape = tuple(data.draw(SHAPES, label="shape"))
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1), label="axis")
+    dtype = data.draw(FLOAT, label="dtype")
+    log = data.draw(st.booleans(), label="log_softmax")
+    rng = rng_of(data)
+    x_np = (rand(rng, shape, dtype) * 30).astype(dtype)      # large logits: stability matters
+    g_np = rand(rng, shape, dtype)
+    x = te.placeholder(shape, name="x", dtype=dtype)
+    y = te.placeholder(shape, name="y", dtype=dtype)
+    g = te.placeholder(shape, name="g", dtype=dtype)
+    forward, backward = (topi.log_softmax, topi.log_softmax_grad) if log else (topi.softmax, topi.softmax_grad)
+    ref = np_log_softmax if log else np_softmax
+    (out,) = run(forward(x, axis), {x: x_np})
+    np.testing.assert_allclose(out, ref(x_np, axis), **tol(dtype, 30))
+    y_np = ref(x_np, axis).astype(dtype)
+    (grad,) = run(backward(y, g, axis), {y: y_np, g: g_np})
+    if log:
+        want = g_np - np.exp(y_np) * g_np.sum(axis=axis, keepdims=True)
+    else:
+        want = y_np * (g_np - (y_np * g_np).sum(axis=axis, keepdims=True))
+    np.testing.assert_allclose(grad, want, **tol(dtype, 10))
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_grads_match_finite_differences(log):
+    rng = np.random.default_rng(1)
+    x_np, g_np = rand(rng, (3, 4), "float64"), rand(rng, (3, 4), "float64")
+    ref = np_log_softmax if log else np_softmax
+    y = te.placeholder((3, 4), name="y", dtype="float64")
+    g = te.placeholder((3, 4), name="g", dtype="float64")
+    backward = topi.log_softmax_grad if log else topi.softmax_grad
+    (grad,) = run(backward(y, g, 0), {y: ref(x_np, 0), g: g_np})
+    numeric = numeric_grad(lambda v: float(np.sum(g_np * ref(v, 0))), x_np)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
+
+
+def np_cross_entropy(x, labels):
+    return -np_log_softmax(x, 1)[np.arange(len(labels)), labels]
+
+
+@examples(12)
+@given(st.data())
+def test_cross_entropy_and_nll(data):
+    N, C = data.draw(st.integers(1, 40), label="N"), data.draw(st.integers(1, 20), label="C")
+    dtype = data.draw(FLOAT, label="dtype")
+    ldtype = data.draw(st.sampled_from(["int32", "int64"]), label="label dtype")
+    rng = rng_of(data)
+    x_np = (rand(rng, (N, C), dtype) * 20).astype(dtype)
+    l_np = rng.integers(0, C, N).astype(ldtype)
+    g_np = rand(rng, (N,), dtype)
+    x = te.placeholder((N, C), name="x", dtype=dtype)
+    labels = te.placeholder((N,), name="labels", dtype=ldtype)
+    g = te.placeholder((N,), name="g", dtype=dtype)
+    loss, grad = run([topi.cross_entropy(x, labels), topi.cross_entropy_grad(x, labels, g)],
+                     {x: x_np, labels: l_np, g: g_np})
+    np.testing.assert_allclose(loss, np_cross_entropy(x_np, l_np), **tol(dtype, 20))
+    one_hot = np.eye(C, dtype=dtype)[l_np]
+    np.testing.assert_allclose(grad, (np_softmax(x_np, 1) - one_hot) * g_np[:, None], **tol(dtype, 1))
+    nll, nll_grad = run([topi.nll_loss(x, labels), topi.nll_loss_grad(x, labels, g)],
+                        {x: x_np, labels: l_np, g: g_np})
+    np.testing.assert_array_equal(nll, -x_np[np.arange(N), l_np])
+    np.testing.assert_array_equal(nll_grad, -one_hot * g_np[:, None])
+
+
+def test_cross_entropy_grad_matches_finite_differences():
+    rng = np.random.default_rng(2)
+    x_np, g_np = rand(rng, (4, 5), "float64"), rand(rng, (4,), "float64")
+    l_np = np.array([0, 4, 2, 2], dtype="int64")
+    x = te.placeholder((4, 5), name="x", dtype="float64")
+    labels = te.placeholder((4,), name="labels", dtype="int64")
+    g = te.placeholder((4,), name="g", dtype="float64")
+    (grad,) = run(topi.cross_entropy_grad(x, labels, g), {x: x_np, labels: l_np, g: g_np})
+    numeric = numeric_grad(lambda v: float(np.sum(g_np * np_cross_entropy(v, l_np))), x_np)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_cross_entropy_out_of_range_label_gives_nan_without_reading_outside():
+    x = te.placeholder((3, 4), name="x")
+    labels = te.placeholder((3,), name="labels", dtype="int32")
+    loss = topi.cross_entropy(x, labels)
+    f = tm.build(topi.default_schedule(loss), [x, labels, loss])
+    out = np.zeros(3, "float32")
+    f(np.zeros((3, 4), "float32"), np.array([1, 4, -1000000], "int32"), out)
+    assert np.isfinite(out[0]) and np.isnan(out[1]) and np.isnan(out[2])
+
+
+def test_loss_errors_name_shapes_and_dtypes():
+    x = te.placeholder((3, 4), name="logits")
+    with pytest.raises(tm.errors.DTypeError, match="labels lab are float32"):
+        topi.cross_entropy(x, te.placeholder((3,), name="lab"))
+    with pytest.raises(tm.errors.ShapeError, match=r"logits \[3, 4\] has 3 rows but labels lab \[5\]"):
+        topi.cross_entropy(x, te.placeholder((5,), name="lab", dtype="int64"))
+    with pytest.raises(tm.errors.ShapeError, match="axis 2 is out of range"):
+        topi.softmax(x, axis=2)

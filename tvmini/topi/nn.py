@@ -15,7 +15,8 @@ from .. import te
 from ..errors import DTypeError, ShapeError
 from ..tir.expr import Const
 
-__all__ = ["matmul", "batch_matmul", "dense", "gemm_block"]
+__all__ = ["matmul", "batch_matmul", "dense", "softmax", "log_softmax", "softmax_grad", "log_softmax_grad",
+           "cross_entropy", "cross_entropy_grad", "nll_loss", "nll_loss_grad", "gemm_block"]
 
 FLOATS = ("float32", "float64")
 INTS = ("int32", "int64")
@@ -163,3 +164,144 @@ def dense(x, w, bias=None):
             raise ShapeError(f"dense: bias {bias.name} {list(shape_of(bias))} does not match the {N} outputs "
                              f"of weight {w.name} {list(shape_of(w))}")
     return _gemm("dense", (), M, N, K, lambda _, i, k: x[i, k], lambda _, k, j: w[j, k], dtype, bias)
+
+
+# --------------------------------------------------------------------------- softmax family
+
+def _reduce_over(op, x, axis, tag, body, reducer):
+    """``reducer`` over ``axis`` of ``body(index with the reduce variable inserted)``."""
+    shape = shape_of(x)
+    k = te.reduce_axis((0, shape[axis]), name="k")
+    kept = shape[:axis] + shape[axis + 1:]
+
+    def f(*idx):
+        full = (*idx[:axis], k, *idx[axis:])
+        return reducer(body(full), axis=k)
+    return te.compute(kept, f, name=op, tag=tag)
+
+
+def _reduce_tag(x, axis):
+    """``row_reduce`` when reducing the innermost axis (a consumer computes it per row)."""
+    return "row_reduce" if axis == x.ndim - 1 else "axis_reduce"
+
+
+def _drop(idx, axis):
+    return (*idx[:axis], *idx[axis + 1:])
+
+
+def _max_and_sum_exp(op, x, axis):
+    """(max over ``axis``, sum of exp(x - max) over ``axis``): the two passes of a stable softmax."""
+    tag = _reduce_tag(x, axis)
+    rmax = _reduce_over(f"{op}.max", x, axis, tag, lambda i: x[i], te.max)
+    rsum = _reduce_over(f"{op}.sum_exp", x, axis, tag, lambda i: te.exp(x[i] - rmax[_drop(i, axis)]), te.sum)
+    return rmax, rsum
+
+
+def softmax(x, axis=-1):
+    """``exp(x - max) / sum(exp(x - max))`` along ``axis``."""
+    check_float("softmax", x)
+    axis = normalize_axis("softmax", axis, x.ndim)
+    rmax, rsum = _max_and_sum_exp("softmax", x, axis)
+    return te.compute(shape_of(x), lambda *i: te.exp(x[i] - rmax[_drop(i, axis)]) / rsum[_drop(i, axis)],
+                      name="softmax", tag="softmax")
+
+
+def log_softmax(x, axis=-1):
+    """``x - max - log(sum(exp(x - max)))`` along ``axis``."""
+    check_float("log_softmax", x)
+    axis = normalize_axis("log_softmax", axis, x.ndim)
+    rmax, rsum = _max_and_sum_exp("log_softmax", x, axis)
+    return te.compute(shape_of(x), lambda *i: x[i] - rmax[_drop(i, axis)] - te.log(rsum[_drop(i, axis)]),
+                      name="log_softmax", tag="softmax")
+
+
+def _check_same_shape(op, a, b):
+    if len(shape_of(a)) != len(shape_of(b)) or not all(same_extent(p, q) for p, q in zip(shape_of(a), shape_of(b))):
+        raise ShapeError(f"{op}: {a.name} {list(shape_of(a))} and {b.name} {list(shape_of(b))} differ in shape")
+
+
+def softmax_grad(y, grad_y, axis=-1):
+    """Gradient through softmax given its output ``y``: ``y * (grad_y - sum(y * grad_y))``."""
+    check_float("softmax_grad", y, grad_y)
+    _check_same_shape("softmax_grad", y, grad_y)
+    axis = normalize_axis("softmax_grad", axis, y.ndim)
+    dot = _reduce_over("softmax_grad.dot", y, axis, _reduce_tag(y, axis), lambda i: y[i] * grad_y[i], te.sum)
+    return te.compute(shape_of(y), lambda *i: y[i] * (grad_y[i] - dot[_drop(i, axis)]),
+                      name="softmax_grad", tag="softmax")
+
+
+def log_softmax_grad(y, grad_y, axis=-1):
+    """Gradient through log_softmax given its output ``y``: ``grad_y - exp(y) * sum(grad_y)``."""
+    check_float("log_softmax_grad", y, grad_y)
+    _check_same_shape("log_softmax_grad", y, grad_y)
+    axis = normalize_axis("log_softmax_grad", axis, y.ndim)
+    total = _reduce_over("log_softmax_grad.sum", y, axis, _reduce_tag(y, axis), lambda i: grad_y[i], te.sum)
+    return te.compute(shape_of(y), lambda *i: grad_y[i] - te.exp(y[i]) * total[_drop(i, axis)],
+                      name="log_softmax_grad", tag="softmax")
+
+
+def _check_labels(op, scores, labels):
+    check_float(op, scores)
+    check_rank(op, scores, 2)
+    check_rank(op, labels, 1)
+    if labels.dtype not in INTS:
+        raise DTypeError(f"{op}: labels {labels.name} are {labels.dtype}; class labels are int32 or int64")
+    if not same_extent(shape_of(labels)[0], shape_of(scores)[0]):
+        raise ShapeError(f"{op}: {scores.name} {list(shape_of(scores))} has {shape_of(scores)[0]} rows but "
+                         f"labels {labels.name} {list(shape_of(labels))} has {shape_of(labels)[0]}")
+    return shape_of(scores)
+
+
+def _picked(scores, labels, n):
+    """``scores[n, labels[n]]``, NaN for a label outside [0, C) (never read out of bounds)."""
+    classes = scores.shape[1]
+    label = labels[n].astype("int32")
+    valid = te.all(label >= 0, label < classes)
+    return te.if_then_else(valid, scores[n, te.max(te.min(label, classes - 1), 0)], te.const(float("nan"), scores.dtype))
+
+
+def _is_label(labels, n, j):
+    return labels[n].astype("int32") == j
+
+
+def cross_entropy(logits, labels):
+    """Per-sample loss ``logsumexp(logits[n]) - logits[n, labels[n]]``, shape (N,).
+
+    A label outside ``[0, C)`` gives a NaN loss for that sample (no memory outside
+    ``logits`` is read)."""
+    N, _ = _check_labels("cross_entropy", logits, labels)
+    rmax, rsum = _max_and_sum_exp("cross_entropy", logits, 1)
+    return te.compute((N,), lambda n: te.log(rsum[n]) + rmax[n] - _picked(logits, labels, n),
+                      name="cross_entropy", tag="row_loss")
+
+
+def cross_entropy_grad(logits, labels, grad_loss):
+    """``(softmax(logits) - one_hot(labels)) * grad_loss[:, None]``, shape (N, C)."""
+    N, C = _check_labels("cross_entropy_grad", logits, labels)
+    check_float("cross_entropy_grad", logits, grad_loss)
+    check_rank("cross_entropy_grad", grad_loss, 1)
+    if not same_extent(shape_of(grad_loss)[0], N):
+        raise ShapeError(f"cross_entropy_grad: grad_loss {grad_loss.name} {list(shape_of(grad_loss))} does not "
+                         f"match the {N} rows of {logits.name}")
+    rmax, rsum = _max_and_sum_exp("cross_entropy_grad", logits, 1)
+    one = te.const(1, logits.dtype)
+    zero = te.const(0, logits.dtype)
+    return te.compute(
+        (N, C), lambda n, j: (te.exp(logits[n, j] - rmax[n]) / rsum[n]
+                              - te.if_then_else(_is_label(labels, n, j), one, zero)) * grad_loss[n],
+        name="cross_entropy_grad", tag="softmax")
+
+
+def nll_loss(logp, labels):
+    """Per-sample ``-logp[n, labels[n]]``, shape (N,) (NaN for a label outside [0, C))."""
+    N, _ = _check_labels("nll_loss", logp, labels)
+    return te.compute((N,), lambda n: -_picked(logp, labels, n), name="nll_loss", tag="row_loss")
+
+
+def nll_loss_grad(logp, labels, grad_loss):
+    """``-one_hot(labels) * grad_loss[:, None]``, shape of ``logp`` (whose values it does not read)."""
+    N, C = _check_labels("nll_loss_grad", logp, labels)
+    check_float("nll_loss_grad", logp, grad_loss)
+    zero = te.const(0, logp.dtype)
+    return te.compute((N, C), lambda n, j: te.if_then_else(_is_label(labels, n, j), -grad_loss[n], zero),
+                      name="nll_loss_grad", tag="softmax")

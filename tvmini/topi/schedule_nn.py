@@ -80,3 +80,59 @@ def schedule_gemm(sch, out, target):
     *pack_outer, pk, pj = s_pack.op.axis
     _parallel_outer(s_pack, pack_outer, _work(*packed.shape))
     s_pack.vectorize(pj)
+
+
+def _readers(sch, tensor):
+    """Stages of ``sch`` that read ``tensor``."""
+    return [st for st in sch.stages if tensor in st.op.input_tensors()]
+
+
+def _rows_then_lanes(stage, work):
+    """Fuse all loops but the innermost into one (parallel when worth it) and vectorize
+    the innermost when its extent is constant. Returns the fused outer loop or None."""
+    axes = list(stage.op.axis)
+    if not axes:
+        return None
+    *outer, inner = axes
+    if _int(inner.dom.extent) is not None:
+        stage.vectorize(inner)
+    if not outer:
+        return None
+    return _parallel_outer(stage, outer, work)
+
+
+def _attach_row_reductions(sch, out, row_loop):
+    """Compute each per-row reduction that only ``out`` reads inside ``out``'s row loop."""
+    for t in out.op.input_tensors():
+        if getattr(t.op, "tag", None) == "row_reduce" and _readers(sch, t) == [sch[out]] and row_loop is not None:
+            sch[t].compute_at(sch[out], row_loop)
+
+
+@register("softmax")
+def schedule_softmax(sch, out, target):
+    """Row-wise kernels shaped like their input: rows parallel, the innermost axis
+    vectorized, per-row reductions computed inside the row loop when only this reads them."""
+    rows = _rows_then_lanes(sch[out], _work(*out.shape))
+    _attach_row_reductions(sch, out, rows)
+
+
+@register("row_loss")
+def schedule_row_loss(sch, out, target):
+    """Per-sample losses (N,): samples parallel, their row reductions computed per sample."""
+    stage = sch[out]
+    (n,) = stage.op.axis
+    in_shape = next((t.shape for t in out.op.input_tensors() if t.ndim == 2), out.shape)
+    if _work(*in_shape) >= PARALLEL_MIN_WORK:
+        stage.parallel(n)
+    _attach_row_reductions(sch, out, n)
+
+
+@register("row_reduce")
+@register("axis_reduce")
+def schedule_reduction(sch, out, target):
+    """A reduction left at the root: its data loops fused and parallel when worth it."""
+    stage = sch[out]
+    if stage.attach_type != "root" or not stage.op.axis:
+        return
+    reduce_work = _work(*(iv.dom.extent for iv in stage.op.reduce_axis))
+    _parallel_outer(stage, list(stage.op.axis), _work(*out.shape) * reduce_work)
