@@ -1,0 +1,154 @@
+"""topi layout transforms against numpy, built with the default CPU schedules.
+
+Random shapes (size-1 and odd extents), random permutations / new shapes / slices with
+negative steps / pads / concatenations; large shapes take the tiled and parallel paths.
+"""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tvmini as tm
+from tvmini import te, topi
+from strategies import examples, unique
+
+EXT = st.sampled_from([1, 2, 3, 4, 5, 8, 9])
+
+
+def run(out, inputs, arrays, binds=None):
+    binds = binds or {}
+    f = tm.build(topi.default_schedule(out, "llvm"), list(inputs) + [out], name=unique(out.op.name))
+    shape = tuple(int(e.value) if isinstance(e, tm.tir.Const) else binds[e] for e in out.shape)
+    result = np.empty(shape, out.dtype)
+    f(*arrays, result)
+    return result
+
+
+def rand(shape, seed=0, dtype="float32"):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+@examples(15)
+@given(st.data())
+def test_transpose(data):
+    shape = data.draw(st.lists(EXT, min_size=1, max_size=4), label="shape")
+    axes = data.draw(st.one_of(st.none(), st.permutations(range(len(shape))).map(tuple)), label="axes")
+    x = rand(shape)
+    X = te.placeholder(shape, name="X")
+    np.testing.assert_array_equal(run(topi.transpose(X, axes), [X], [x]), np.transpose(x, axes))
+
+
+@examples(15)
+@given(st.data())
+def test_reshape(data):
+    shape = data.draw(st.lists(EXT, min_size=1, max_size=3), label="shape")
+    size = int(np.prod(shape))
+    factors = [d for d in range(1, size + 1) if size % d == 0]
+    a = data.draw(st.sampled_from(factors), label="first")
+    b = data.draw(st.sampled_from([d for d in factors if (size // a) % d == 0]), label="second")
+    newshape = [a, b, size // (a * b)]
+    if data.draw(st.booleans(), label="use -1"):
+        newshape[data.draw(st.integers(0, 2), label="-1 at")] = -1
+    x = rand(shape)
+    X = te.placeholder(shape, name="X")
+    np.testing.assert_array_equal(run(topi.reshape(X, newshape), [X], [x]), x.reshape(newshape))
+
+
+def test_reshape_symbolic_batch():
+    n = te.var("n")
+    X = te.placeholder((n, 4, 7), name="X")
+    out = topi.reshape(X, (-1, 28))
+    x = rand((5, 4, 7))
+    assert out.shape[0] is n
+    np.testing.assert_array_equal(run(out, [X], [x], {n: 5}), x.reshape(-1, 28))
+
+
+@examples(15)
+@given(st.data())
+def test_strided_slice_and_its_gradient(data):
+    shape = data.draw(st.lists(st.sampled_from([1, 2, 5, 8, 9]), min_size=1, max_size=3), label="shape")
+    ncut = data.draw(st.integers(1, len(shape)), label="cut axes")
+    begin, end, strides = [], [], []
+    for k in range(ncut):
+        n = shape[k]
+        step = data.draw(st.sampled_from([1, 1, 2, 3, -1, -2]), label=f"step {k}")
+        b = data.draw(st.one_of(st.none(), st.integers(-n, n - 1)), label=f"begin {k}")
+        e = data.draw(st.one_of(st.none(), st.integers(-n - 1, n)), label=f"end {k}")
+        if len(range(*slice(b, e, step).indices(n))) == 0:
+            b, e = None, None
+        begin.append(b)
+        end.append(e)
+        strides.append(step)
+    x = rand(shape, dtype="float64")
+    key = tuple(slice(b, e, s) for b, e, s in zip(begin, end, strides))
+    X = te.placeholder(shape, name="X", dtype="float64")
+    np.testing.assert_array_equal(run(topi.strided_slice(X, begin, end, strides), [X], [x]), x[key])
+    g = rand(x[key].shape, 1, "float64")
+    G = te.placeholder(g.shape, name="G", dtype="float64")
+    want = np.zeros(shape)
+    want[key] = g
+    np.testing.assert_array_equal(run(topi.strided_slice_grad(G, shape, begin, end, strides), [G], [g]), want)
+
+
+@examples(10)
+@given(st.data())
+def test_concatenate_pad_broadcast_to(data):
+    shape = data.draw(st.lists(EXT, min_size=1, max_size=3), label="shape")
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1), label="axis")
+    parts = data.draw(st.lists(EXT, min_size=1, max_size=3), label="extents along axis")
+    arrays, tensors = [], []
+    for k, m in enumerate(parts):
+        s = list(shape)
+        s[axis] = m
+        arrays.append(rand(s, k))
+        tensors.append(te.placeholder(s, name=f"X{k}"))
+    np.testing.assert_array_equal(run(topi.concatenate(tensors, axis), tensors, arrays),
+                                  np.concatenate(arrays, axis))
+    before = data.draw(st.lists(st.integers(0, 2), min_size=len(shape), max_size=len(shape)), label="before")
+    after = data.draw(st.lists(st.integers(0, 2), min_size=len(shape), max_size=len(shape)), label="after")
+    x, X = arrays[0], tensors[0]
+    np.testing.assert_array_equal(run(topi.pad(X, before, after, value=-3.0), [X], [x]),
+                                  np.pad(x, list(zip(before, after)), constant_values=-3.0))
+    target = [data.draw(st.sampled_from([2, 3]), label="new lead")] + [
+        data.draw(st.sampled_from([1, 4]), label=f"stretch {k}") if n == 1 else n for k, n in enumerate(x.shape)]
+    np.testing.assert_array_equal(run(topi.broadcast_to(X, target), [X], [x]), np.broadcast_to(x, target))
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_one_hot_and_take(dtype):
+    idx = np.array([[0, 3, 9], [2, 2, 1]], dtype)
+    I = te.placeholder(idx.shape, name="I", dtype=dtype)
+    np.testing.assert_array_equal(run(topi.one_hot(I, 10), [I], [idx]), np.eye(10, dtype="float32")[idx])
+    table = rand((10, 4))
+    T = te.placeholder(table.shape, name="T")
+    np.testing.assert_array_equal(run(topi.take(T, I), [T, I], [table, idx]), table[idx])
+    wild = np.array([-3, 0, 12, 9], dtype)
+    W = te.placeholder(wild.shape, name="W", dtype=dtype)
+    np.testing.assert_array_equal(run(topi.take(T, W), [T, W], [table, wild]), np.take(table, wild, 0, mode="clip"))
+    np.testing.assert_array_equal(run(topi.take(T, W, mode="wrap"), [T, W], [table, wild]),
+                                  np.take(table, wild, 0, mode="wrap"))
+    np.testing.assert_array_equal(run(topi.take(T, W, axis=1, mode="wrap"), [T, W], [table, wild]),
+                                  np.take(table, wild, 1, mode="wrap"))
+
+
+@pytest.mark.parametrize("shape, axes", [((256, 320), None), ((3, 64, 96), (0, 2, 1)), ((301, 257), (1, 0))])
+def test_large_transposes(shape, axes):
+    x = rand(shape)
+    X = te.placeholder(shape, name="X")
+    np.testing.assert_array_equal(run(topi.transpose(X, axes), [X], [x]), np.transpose(x, axes))
+
+
+def test_transform_errors():
+    X = te.placeholder((3, 4), name="X")
+    with pytest.raises(tm.errors.ShapeError, match=r"reshape.*X.*\(3, 4\)"):
+        topi.reshape(X, (5, -1))
+    with pytest.raises(tm.errors.ShapeError, match="transpose"):
+        topi.transpose(X, (0, 0))
+    with pytest.raises(tm.errors.ShapeError, match="empty"):
+        topi.strided_slice(X, [2], [1])
+    with pytest.raises(tm.errors.ShapeError, match="concatenate"):
+        topi.concatenate([X, te.placeholder((3, 5), name="Y")], 0)
+    with pytest.raises(tm.errors.DTypeError, match="take"):
+        topi.take(X, X)
+    with pytest.raises(tm.errors.ShapeError, match="broadcast_to"):
+        topi.broadcast_to(X, (3, 5))

@@ -1,0 +1,260 @@
+"""Layout transforms: transpose, reshape, broadcast_to, strided_slice (and its
+gradient), concatenate, pad, one_hot and take (gather along an axis).
+
+Each is one compute whose output element reads one input element (or a constant), so
+the CPU rule treats them like broadcast elementwise ops ("injective"; "transpose" gets
+tiles). Extents may be ``te.var``s where the op allows it: reshape needs constant sizes
+only to check them and to infer ``-1``; the axes that strided_slice cuts must be
+constant. Indices out of range in ``take`` are clipped (mode "clip") or wrapped
+("wrap"); a kernel never reads outside its input.
+"""
+from .. import te
+from ..errors import DTypeError, ShapeError, TVMiniError
+from ..tir import dtype as dt
+from ..tir import expr as E
+from ..tir.simplify import simplify
+from .broadcast import broadcast_index, broadcast_shape, shape_str
+
+__all__ = ["transpose", "reshape", "broadcast_to", "strided_slice", "strided_slice_grad", "concatenate",
+           "pad", "one_hot", "take"]
+
+
+def _check(x, op):
+    if not isinstance(x, te.Tensor):
+        raise TVMiniError(f"{op}: expects a te tensor, got {type(x).__name__} {x!r}")
+
+
+def _const(e):
+    return e.value if isinstance(e, E.Const) else None
+
+
+def transpose(x, axes=None):
+    """Permute the axes of ``x`` (reversed when ``axes`` is None), as ``numpy.transpose``."""
+    _check(x, "transpose")
+    axes = tuple(reversed(range(x.ndim))) if axes is None else tuple(a % x.ndim if isinstance(a, int) else a
+                                                                      for a in axes)
+    if sorted(axes) != list(range(x.ndim)):
+        raise ShapeError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of {x.name} "
+                         f"{shape_str(x.shape)}")
+    shape = [x.shape[a] for a in axes]
+
+    def body(*idx):
+        index = [None] * x.ndim
+        for out_axis, in_axis in enumerate(axes):
+            index[in_axis] = idx[out_axis]
+        return x[tuple(index)]
+    return te.compute(shape, body, name="transpose", tag="transpose")
+
+
+def _size(shape):
+    total = E.const(1)
+    for n in shape:
+        total = total * n
+    return simplify(total)
+
+
+def reshape(x, newshape):
+    """``x`` with a new shape of the same size (one entry may be -1), row-major order."""
+    _check(x, "reshape")
+    newshape = [newshape] if isinstance(newshape, int) else list(newshape)
+    size = _size(x.shape)
+    if sum(1 for n in newshape if isinstance(n, int) and n == -1) > 1:
+        raise ShapeError(f"reshape of {x.name} {shape_str(x.shape)}: only one -1 allowed in {newshape}")
+    if -1 in [n for n in newshape if isinstance(n, int)]:
+        known = _size([n for n in newshape if not (isinstance(n, int) and n == -1)])
+        if _const(known) is not None and _const(size) is not None and _const(size) % _const(known):
+            raise ShapeError(f"reshape: cannot reshape {x.name} {shape_str(x.shape)} (size {_const(size)}) "
+                             f"into {newshape}")
+        inferred = simplify(size // known) if _const(size) is None or _const(known) is None \
+            else E.const(_const(size) // _const(known))
+        newshape = [inferred if isinstance(n, int) and n == -1 else n for n in newshape]
+    new_size = _size(newshape)
+    if _const(size) is not None and _const(new_size) is not None and _const(size) != _const(new_size):
+        raise ShapeError(f"reshape: cannot reshape {x.name} {shape_str(x.shape)} (size {_const(size)}) "
+                         f"into {shape_str(newshape)} (size {_const(new_size)})")
+    newshape = [E.convert(n) for n in newshape]
+
+    def body(*idx):
+        flat = E.const(0)
+        for i, n in zip(idx, newshape):
+            flat = flat * n + i
+        index = []
+        for n in reversed(x.shape):
+            index.append(flat % n)
+            flat = flat // n
+        return x[tuple(reversed(index))]
+    return te.compute(newshape, body, name="reshape", tag="injective")
+
+
+def broadcast_to(x, shape):
+    """``x`` repeated along its size-1 (and missing leading) axes to ``shape``."""
+    _check(x, "broadcast_to")
+    shape = tuple(E.convert(n) for n in shape)
+    out = broadcast_shape(x.shape, shape, "broadcast_to")
+    if len(out) != len(shape) or any(_const(a) != _const(b) or (_const(a) is None and a is not b)
+                                     for a, b in zip(out, shape)):
+        raise ShapeError(f"broadcast_to: {x.name} {shape_str(x.shape)} does not broadcast to {shape_str(shape)}")
+    return te.compute(shape, lambda *idx: x[broadcast_index(x, shape, idx)], name="broadcast_to", tag="broadcast")
+
+
+def _slice_axes(x, begin, end, strides, op):
+    """Per axis: (start, step, length) with numpy semantics; uncut axes keep their extent."""
+    ndim = x.ndim
+    begin, end = list(begin), list(end)
+    strides = [1] * len(begin) if strides is None else list(strides)
+    if not len(begin) == len(end) == len(strides) or len(begin) > ndim:
+        raise ShapeError(f"{op}: begin {begin}, end {end} and strides {strides} must have equal lengths "
+                         f"of at most {ndim} ({x.name} {shape_str(x.shape)})")
+    out = []
+    for axis, n in enumerate(x.shape):
+        if axis >= len(begin):
+            out.append((0, 1, n))
+            continue
+        b, e, s = begin[axis], end[axis], strides[axis]
+        if s == 0:
+            raise ShapeError(f"{op}: stride 0 on axis {axis} of {x.name}")
+        extent = _const(n)
+        if extent is None:
+            if (b in (0, None)) and e is None and s == 1:
+                out.append((0, 1, n))
+                continue
+            raise ShapeError(f"{op}: axis {axis} of {x.name} has symbolic extent {n}; only a full slice is allowed")
+        start, stop, step = slice(b, e, s).indices(extent)
+        length = len(range(start, stop, step))
+        if length == 0:
+            raise ShapeError(f"{op}: slice {b}:{e}:{s} of axis {axis} of {x.name} {shape_str(x.shape)} is empty")
+        out.append((start, step, length))
+    return out
+
+
+def strided_slice(x, begin, end, strides=None):
+    """``x[b0:e0:s0, b1:e1:s1, ...]`` with numpy semantics (negative indices and steps,
+    ``None`` for an open end); axes past ``len(begin)`` are kept whole."""
+    _check(x, "strided_slice")
+    axes = _slice_axes(x, begin, end, strides, "strided_slice")
+    return te.compute([length for _, _, length in axes],
+                      lambda *idx: x[tuple(start + i * step for i, (start, step, _) in zip(idx, axes))],
+                      name="strided_slice", tag="injective")
+
+
+def strided_slice_grad(g, x_shape, begin, end, strides=None):
+    """The gradient of ``strided_slice``: ``g`` scattered back into zeros of ``x_shape``."""
+    _check(g, "strided_slice_grad")
+    like = te.placeholder(x_shape, name="x", dtype=g.dtype)
+    axes = _slice_axes(like, begin, end, strides, "strided_slice_grad")
+    if [_const(E.convert(n)) for _, _, n in axes] != [_const(n) for n in g.shape]:
+        raise ShapeError(f"strided_slice_grad: gradient {g.name} {shape_str(g.shape)} does not match the slice "
+                         f"shape {shape_str([n for _, _, n in axes])}")
+
+    def body(*idx):
+        inside, index = [], []
+        for i, (start, step, length), n in zip(idx, axes, like.shape):
+            if step == 1 and start == 0 and (length is n or _const(E.convert(length)) == _const(n)):
+                index.append(i)
+                continue
+            offset = i - start if step > 0 else start - i
+            k = offset // abs(step)
+            inside += [offset >= 0, offset % abs(step) == 0, k < length]
+            index.append(te.min(te.max(k, 0), E.convert(length) - 1))
+        value = g[tuple(index)]
+        return te.if_then_else(te.all(*inside), value, E.const(0, g.dtype)) if inside else value
+    return te.compute(like.shape, body, name="strided_slice_grad", tag="injective")
+
+
+def concatenate(xs, axis=0):
+    """Join tensors of equal dtype along ``axis``; the other extents must match."""
+    xs = list(xs)
+    if not xs:
+        raise ShapeError("concatenate: needs at least one tensor")
+    for x in xs:
+        _check(x, "concatenate")
+    first = xs[0]
+    if not -first.ndim <= axis < first.ndim:
+        raise ShapeError(f"concatenate: axis {axis} out of range for {first.name} {shape_str(first.shape)}")
+    axis %= first.ndim
+    for x in xs[1:]:
+        if x.dtype != first.dtype:
+            raise DTypeError(f"concatenate: {x.name} is {x.dtype}, {first.name} is {first.dtype}")
+        if x.ndim != first.ndim or any(_const(a) != _const(b) or (_const(a) is None and a is not b)
+                                       for k, (a, b) in enumerate(zip(x.shape, first.shape)) if k != axis):
+            raise ShapeError(f"concatenate along axis {axis}: {x.name} {shape_str(x.shape)} does not match "
+                             f"{first.name} {shape_str(first.shape)}")
+    offsets = [E.const(0)]
+    for x in xs:
+        offsets.append(simplify(offsets[-1] + x.shape[axis]))
+    shape = list(first.shape)
+    shape[axis] = offsets[-1]
+
+    def body(*idx):
+        def part(k):
+            index = list(idx)
+            index[axis] = idx[axis] - offsets[k]
+            return xs[k][tuple(index)]
+        value = part(len(xs) - 1)
+        for k in range(len(xs) - 2, -1, -1):
+            value = te.if_then_else(idx[axis] < offsets[k + 1], part(k), value)
+        return value
+    return te.compute(shape, body, name="concatenate", tag="injective")
+
+
+def pad(x, pad_before, pad_after=None, value=0.0):
+    """``x`` surrounded by ``value``: ``pad_before[k]``/``pad_after[k]`` elements on axis k
+    (missing trailing entries mean 0; ``pad_after`` defaults to ``pad_before``)."""
+    _check(x, "pad")
+    pad_before = list(pad_before)
+    pad_after = list(pad_before if pad_after is None else pad_after)
+    if len(pad_before) > x.ndim or len(pad_after) > x.ndim or min(pad_before + pad_after, default=0) < 0:
+        raise ShapeError(f"pad: widths {pad_before}/{pad_after} do not fit {x.name} {shape_str(x.shape)}")
+    before = pad_before + [0] * (x.ndim - len(pad_before))
+    after = pad_after + [0] * (x.ndim - len(pad_after))
+    shape = [simplify(n + b + a) for n, b, a in zip(x.shape, before, after)]
+
+    def body(*idx):
+        conds = []
+        for i, n, b, a in zip(idx, x.shape, before, after):
+            if b:
+                conds.append(i >= b)
+            if a:
+                conds.append(i < n + b)
+        load = x[tuple(i - b for i, b in zip(idx, before))]
+        return te.if_then_else(te.all(*conds), load, E.const(value, x.dtype)) if conds else load
+    return te.compute(shape, body, name="pad", tag="injective")
+
+
+def _check_index(indices, op):
+    _check(indices, op)
+    if not dt.is_int(indices.dtype):
+        raise DTypeError(f"{op}: indices {indices.name} must be integers, got {indices.dtype}")
+
+
+def one_hot(indices, depth, dtype="float32", on_value=1, off_value=0):
+    """``out[..., d] = on_value if indices[...] == d else off_value`` (a new last axis)."""
+    _check_index(indices, "one_hot")
+    dtype = dt.canonical(dtype)
+    on, off = E.const(on_value, dtype), E.const(off_value, dtype)
+
+    def body(*idx):
+        return te.if_then_else(indices[idx[:-1]] == idx[-1].astype(indices.dtype), on, off)
+    return te.compute(list(indices.shape) + [depth], body, name="one_hot", tag="injective")
+
+
+def take(x, indices, axis=0, mode="clip"):
+    """Gather along ``axis``: ``out[i..., rest...] = x[indices[i...], rest...]`` for axis 0
+    (numpy.take). Out-of-range indices are clipped (``mode="clip"``) or wrapped
+    (``mode="wrap"``, negative indices count from the end)."""
+    _check(x, "take")
+    _check_index(indices, "take")
+    if mode not in ("clip", "wrap"):
+        raise TVMiniError(f"take: mode must be 'clip' or 'wrap', got {mode!r}")
+    if not -x.ndim <= axis < x.ndim:
+        raise ShapeError(f"take: axis {axis} out of range for {x.name} {shape_str(x.shape)}")
+    axis %= x.ndim
+    n = x.shape[axis]
+    shape = list(x.shape[:axis]) + list(indices.shape) + list(x.shape[axis + 1:])
+    k = indices.ndim
+
+    def body(*idx):
+        raw = indices[idx[axis:axis + k]].astype("int32")
+        pos = te.min(te.max(raw, 0), n - 1) if mode == "clip" else raw % n
+        return x[tuple(idx[:axis]) + (pos,) + tuple(idx[axis + k:])]
+    return te.compute(shape, body, name="take", tag="injective")
