@@ -279,7 +279,12 @@ def test_shape_op_gradients():
     check_grad(lambda x: x.transpose(0, 2), normal(2, 3, 4))
     check_grad(lambda x: x.permute(1, 2, 0), normal(2, 3, 4))
     check_grad(lambda x: x.broadcast_to((3, 2, 4)), normal(2, 1))
-    check_grad(lambda x: x.astype("float32").astype("float64") * x, normal(3))
+    x = tm.tensor(normal(3), requires_grad=True)
+    y = x.astype("float32")
+    assert y.dtype == "float32" and y.requires_grad
+    (y * 2.0).sum().backward()
+    assert x.grad.dtype == "float64" and x.grad.numpy().tolist() == [2.0, 2.0, 2.0]
+    assert not (x > 0).requires_grad and not x.astype("int64").requires_grad
 
 
 @pytest.mark.parametrize("index", [

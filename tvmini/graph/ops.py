@@ -450,7 +450,7 @@ def argmax(x, axis=None, keepdims=False):
 
 class _Reshape(Function):
     def forward(self, x):
-        return run("reshape", "reshape", [x], attrs=(("shape", self.shape),))
+        return run("reshape", "reshape", [x], attrs=(("newshape", self.shape),))
 
     def backward(self, g):
         return (reshape(g, self.inputs[0].shape),)
@@ -481,7 +481,10 @@ class _Transpose(Function):
 
 def transpose(x, axes=None):
     """Permute the axes (None reverses them)."""
-    axes = tuple(reversed(range(x.ndim))) if axes is None else tuple(int(a) % builtins_builtins.max(x.ndim, 1) for a in axes)
+    if axes is None:
+        axes = tuple(reversed(range(x.ndim)))
+    else:
+        axes = tuple(int(a) % builtins.max(x.ndim, 1) for a in axes)
     if sorted(axes) != list(range(x.ndim)):
         raise ShapeError(f"transpose: {axes} is not a permutation of the axes of a tensor of shape {x.shape}")
     return x if axes == tuple(range(x.ndim)) else _Transpose.apply(x, axes=axes)
@@ -494,8 +497,8 @@ class _Slice(Function):
 
     def backward(self, g):
         x, = self.inputs
-        return (_kernel("slice_scatter", kernels.slice_scatter, g, shape=x.shape, begin=self.begin,
-                        strides=self.strides),)
+        return (_kernel("strided_slice_grad", "strided_slice_grad", g, x_shape=x.shape, begin=self.begin,
+                        end=self.end, strides=self.strides),)
 
 
 def getitem(x, index):

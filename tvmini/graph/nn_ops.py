@@ -1,0 +1,150 @@
+"""Neural-network ops: first-class kernels (dense, softmax, losses, convolution, pooling,
+batch norm, dropout) with their gradient rules.
+
+These stay whole kernels instead of compositions of elementwise ops because that is
+what makes them fast (a GEMM schedule, a fused softmax-minus-one-hot gradient). Every
+public function checks its operands and raises an error naming the op and the shapes.
+"""
+from ..errors import DTypeError, ShapeError
+from . import ops
+from .autograd import Function
+from .dispatch import run
+from .ops import _kernel, check_same
+from .tensor import Tensor
+
+
+def _check_float(op, *tensors):
+    for t in tensors:
+        if not t.dtype.startswith("float"):
+            raise DTypeError(f"{op}: expects floating-point tensors, got {t.dtype} of shape {t.shape}")
+
+
+# ---------------------------------------------------------------------------- dense
+
+class _Dense(Function):
+    def forward(self, x, w, b=None):
+        return run("dense", "dense", [x, w] if b is None else [x, w, b])
+
+    def backward(self, g):
+        x, w = self.inputs[0], self.inputs[1]
+        gx = _kernel("matmul", "matmul", g, w) if x.requires_grad else None
+        gw = _kernel("matmul", "matmul", g, x, transpose_a=True) if w.requires_grad else None
+        if len(self.inputs) == 2:
+            return gx, gw
+        return gx, gw, (ops.sum(g, 0) if self.inputs[2].requires_grad else None)
+
+
+def linear(x, weight, bias=None):
+    """``x @ weight.T + bias`` with PyTorch's layout: weight (out, in), bias (out,);
+    ``x`` may have any number of leading axes."""
+    check_same("linear", x, weight)
+    if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ShapeError(f"linear: input of shape {x.shape} does not match weight of shape {weight.shape} "
+                         "(need (..., in) and (out, in))")
+    if bias is not None:
+        check_same("linear", x, bias)
+        if bias.shape != (weight.shape[0],):
+            raise ShapeError(f"linear: bias of shape {bias.shape} does not match weight of shape {weight.shape}")
+    lead = x.shape[:-1]
+    flat = x if x.ndim == 2 else ops.reshape(x, (-1, x.shape[-1]))
+    out = _Dense.apply(flat, weight) if bias is None else _Dense.apply(flat, weight, bias)
+    return out if x.ndim == 2 else ops.reshape(out, lead + (weight.shape[0],))
+
+
+# ---------------------------------------------------------------------------- softmax
+
+class _Softmax(Function):
+    def forward(self, x):
+        self.out = run(self.op, self.op, [x], attrs=(("axis", self.axis),))
+        return self.out
+
+    def backward(self, g):
+        return (_kernel(f"{self.op}_grad", f"{self.op}_grad", Tensor._wrap(self.out), g, axis=self.axis),)
+
+
+def _softmax(op, x, axis):
+    _check_float(op, x)
+    if not -x.ndim <= axis < x.ndim:
+        raise ShapeError(f"{op}: axis {axis} is out of range for a tensor of shape {x.shape}")
+    return _Softmax.apply(x, op=op, axis=axis % x.ndim)
+
+
+def softmax(x, axis=-1):
+    """``exp(x) / sum(exp(x))`` along ``axis`` (stable)."""
+    return _softmax("softmax", x, axis)
+
+
+def log_softmax(x, axis=-1):
+    """``x - logsumexp(x)`` along ``axis`` (stable)."""
+    return _softmax("log_softmax", x, axis)
+
+
+# ---------------------------------------------------------------------------- losses
+
+class _RowLoss(Function):
+    """Per-sample ``cross_entropy`` (from logits) or ``nll_loss`` (from log-probabilities)."""
+    nondiff = (1,)
+
+    def forward(self, scores, labels):
+        return run(self.op, self.op, [scores, labels])
+
+    def backward(self, g):
+        scores, labels = self.inputs
+        return _kernel(f"{self.op}_grad", f"{self.op}_grad", scores, labels, g), None
+
+
+def _reduce_loss(op, per_sample, reduction):
+    if reduction == "mean":
+        return ops.mean(per_sample)
+    if reduction == "sum":
+        return ops.sum(per_sample)
+    if reduction == "none":
+        return per_sample
+    raise ShapeError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _row_loss(op, scores, labels, reduction):
+    _check_float(op, scores)
+    if scores.ndim != 2 or labels.ndim != 1 or labels.shape[0] != scores.shape[0]:
+        raise ShapeError(f"{op}: scores of shape {scores.shape} and labels of shape {labels.shape} do not match "
+                         "(need (N, C) and (N,))")
+    if labels.dtype not in ("int32", "int64"):
+        raise DTypeError(f"{op}: labels must be int32 or int64 class indices, got {labels.dtype}")
+    if labels.device != scores.device:
+        check_same(op, scores, labels)
+    if labels.device.kind == "cpu" and labels.size:
+        host = labels.data._storage.host_view()
+        low, high = int(host.min()), int(host.max())
+        if low < 0 or high >= scores.shape[1]:
+            raise ShapeError(f"{op}: labels must lie in [0, {scores.shape[1]}), got values in [{low}, {high}]")
+    return _reduce_loss(op, _RowLoss.apply(scores, labels, op=op), reduction)
+
+
+def cross_entropy(logits, labels, reduction="mean"):
+    """Softmax cross entropy from ``logits`` (N, C) and integer class ``labels`` (N,)."""
+    return _row_loss("cross_entropy", logits, labels, reduction)
+
+
+def nll_loss(log_probs, labels, reduction="mean"):
+    """Negative log-likelihood of log-probabilities (N, C) at integer ``labels`` (N,)."""
+    return _row_loss("nll_loss", log_probs, labels, reduction)
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Mean (or summed) squared error."""
+    check_same("mse_loss", input, target)
+    if input.shape != target.shape:
+        raise ShapeError(f"mse_loss: input of shape {input.shape} and target of shape {target.shape} differ")
+    diff = input - target
+    return _reduce_loss("mse_loss", diff * diff, reduction)
+
+
+def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
+    """``max(x, 0) - x*t + log(1 + exp(-|x|))``: BCE on logits, stable for any magnitude."""
+    check_same("binary_cross_entropy_with_logits", logits, target)
+    if logits.shape != target.shape:
+        raise ShapeError(f"binary_cross_entropy_with_logits: logits of shape {logits.shape} and target of "
+                         f"shape {target.shape} differ")
+    loss = ops.relu(logits) - logits * target + ops.log(ops.exp(-ops.abs(logits)) + 1.0)
+    return _reduce_loss("binary_cross_entropy_with_logits", loss, reduction)
+
