@@ -12,3 +12,5 @@ from .transform import *  # noqa: F401,F403
 from . import schedule_cpu  # noqa: F401  (registers the CPU rules of the tags above)
 from .nn import *  # noqa: F401,F403
 from . import schedule_nn  # noqa: F401  (registers the CPU rules of nn/conv/pool tags)
+from .conv import *  # noqa: F401,F403
+from .pool import *  # noqa: F401,F403

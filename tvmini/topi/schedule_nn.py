@@ -136,3 +136,76 @@ def schedule_reduction(sch, out, target):
         return
     reduce_work = _work(*(iv.dom.extent for iv in stage.op.reduce_axis))
     _parallel_outer(stage, list(stage.op.axis), _work(*out.shape) * reduce_work)
+
+
+# --------------------------------------------------------------------------- convolution and pooling
+
+def _channel_block(channels):
+    """Output channels per accumulator block: a divisor of ``channels`` up to 8."""
+    return next(b for b in (8, 6, 4, 5, 7, 3, 2, 1) if channels % b == 0)
+
+
+@register("conv2d")
+def schedule_conv2d(sch, out, target):
+    """Direct convolution: (image, channel block) parallel; per output row a local
+    accumulator of ``block x width`` updated tap by tap, the width loop vectorized."""
+    acc = _producer(out, "conv2d_accum")
+    stage = sch[out]
+    n, f, y, x = stage.op.axis
+    channels = _int(f.dom.extent)
+    fo, fi = stage.split(f, factor=_channel_block(channels))
+    stage.reorder(n, fo, y, fi, x)
+    taps = _work(*(iv.dom.extent for iv in sch[acc].op.reduce_axis))
+    _parallel_outer(stage, [n, fo], _work(*out.shape) * taps)
+    stage.vectorize(x)
+
+    s_acc = sch[acc]
+    s_acc.scope = "local"
+    s_acc.compute_at(stage, y)
+    an, af, ay, ax = s_acc.op.axis
+    c, ky, kx = s_acc.op.reduce_axis
+    s_acc.reorder(an, ay, c, ky, kx, af, ax)
+    s_acc.unroll(af)
+    s_acc.vectorize(ax)
+
+
+@register("conv2d_grad_weight")
+def schedule_conv2d_grad_weight(sch, out, target):
+    """Weight gradient: the batch reduction is split across threads (rfactor), each
+    thread summing its images into a private partial result; the partials are added."""
+    stage = sch[out]
+    n = stage.op.reduce_axis[0]
+    images = _int(n.dom.extent)
+    parts = min(images, 8)
+    if parts < 2 or _work(*out.shape, *(iv.dom.extent for iv in stage.op.reduce_axis)) < PARALLEL_MIN_WORK:
+        return
+    outer, _ = stage.split(n, nparts=parts)
+    partial = sch.rfactor(out, outer)
+    s_part = sch[partial]
+    s_part.parallel(s_part.op.axis[0])
+
+
+@register("conv_pad")
+@register("pool")
+@register("pool_argmax")
+@register("pool_grad")
+def schedule_planes(sch, out, target):
+    """NCHW stages: (image, channel) planes parallel; the innermost loop vectorized when
+    it is a plain data loop. A stage computed inside another is left to that one."""
+    stage = sch[out]
+    if stage.attach_type != "root":
+        return
+    n, c, *rest = stage.op.axis
+    reduces = stage.op.reduce_axis
+    if not reduces and _int(rest[-1].dom.extent) is not None:
+        stage.vectorize(rest[-1])
+    _parallel_outer(stage, [n, c], _work(*out.shape, *(iv.dom.extent for iv in reduces)))
+
+
+@register("pool_scale")
+def schedule_pool_scale(sch, out, target):
+    """Average pooling's scaling: planes parallel, with the window sums computed per plane."""
+    planes = _rows_then_lanes(sch[out], _work(*out.shape))
+    total = _producer(out, "pool")
+    if planes is not None:
+        sch[total].compute_at(sch[out], planes)

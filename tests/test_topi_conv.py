@@ -1,0 +1,128 @@
+"""topi.conv2d and its gradients against numpy (random NCHW shapes, strides, padding,
+dilation, bias) and against central finite differences in float64."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tvmini as tm
+from tvmini import te, topi
+from strategies import examples
+from test_topi_nn import numeric_grad, rand, rng_of, run, tol
+
+
+def windows(x, kh, kw, s, p, d, oh, ow):
+    """Yield ((ky, kx), strided view of padded x) for each kernel tap."""
+    xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
+    for ky in range(kh):
+        for kx in range(kw):
+            y0, x0 = ky * d[0], kx * d[1]
+            yield (ky, kx), xp, (slice(y0, y0 + s[0] * (oh - 1) + 1, s[0]), slice(x0, x0 + s[1] * (ow - 1) + 1, s[1]))
+
+
+def np_conv2d(x, w, s, p, d):
+    F, _, kh, kw = w.shape
+    oh, ow = out_size(x.shape, w.shape, s, p, d)
+    out = np.zeros((x.shape[0], F, oh, ow), x.dtype)
+    for (ky, kx), xp, (sy, sx) in windows(x, kh, kw, s, p, d, oh, ow):
+        out += np.einsum("nchw,fc->nfhw", xp[:, :, sy, sx], w[:, :, ky, kx])
+    return out
+
+
+def np_conv2d_grads(g, x, w, s, p, d):
+    """(grad wrt x, grad wrt w) of sum(g * conv2d(x, w))."""
+    _, _, kh, kw = w.shape
+    oh, ow = g.shape[2:]
+    gx_pad = np.zeros((x.shape[0], x.shape[1], x.shape[2] + 2 * p[0], x.shape[3] + 2 * p[1]), x.dtype)
+    gw = np.zeros_like(w)
+    for (ky, kx), xp, (sy, sx) in windows(x, kh, kw, s, p, d, oh, ow):
+        gx_pad[:, :, sy, sx] += np.einsum("nfhw,fc->nchw", g, w[:, :, ky, kx])
+        gw[:, :, ky, kx] = np.einsum("nfhw,nchw->fc", g, xp[:, :, sy, sx])
+    return gx_pad[:, :, p[0]:p[0] + x.shape[2], p[1]:p[1] + x.shape[3]], gw
+
+
+def out_size(xs, ws, s, p, d):
+    return tuple((xs[2 + i] + 2 * p[i] - d[i] * (ws[2 + i] - 1) - 1) // s[i] + 1 for i in range(2))
+
+
+@st.composite
+def conv_case(draw):
+    N, C, F = draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 9))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    p = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    H = draw(st.integers(max(1, d[0] * (kh - 1) + 1 - 2 * p[0]), 14))
+    W = draw(st.integers(max(1, d[1] * (kw - 1) + 1 - 2 * p[1]), 14))
+    return (N, C, H, W), (F, C, kh, kw), s, p, d
+
+
+@examples(14)
+@given(st.data())
+def test_conv2d_forward_and_gradients(data):
+    xs, ws, s, p, d = data.draw(conv_case(), label="case")
+    dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
+    with_bias = data.draw(st.booleans(), label="bias")
+    rng = rng_of(data)
+    x_np, w_np, b_np = rand(rng, xs, dtype), rand(rng, ws, dtype), rand(rng, (ws[0],), dtype)
+    x = te.placeholder(xs, name="x", dtype=dtype)
+    w = te.placeholder(ws, name="w", dtype=dtype)
+    bias = te.placeholder((ws[0],), name="bias", dtype=dtype)
+    inputs = {x: x_np, w: w_np, **({bias: b_np} if with_bias else {})}
+    taps = ws[1] * ws[2] * ws[3]
+    (y,) = run(topi.conv2d(x, w, s, p, d, bias=bias if with_bias else None), inputs, scale=taps)
+    np.testing.assert_allclose(y, np_conv2d(x_np, w_np, s, p, d) + (b_np[:, None, None] if with_bias else 0),
+                               **tol(dtype, taps))
+    g_np = rand(rng, y.shape, dtype)
+    g = te.placeholder(y.shape, name="g", dtype=dtype)
+    gx, gw = run([topi.conv2d_grad_input(g, w, xs, s, p, d), topi.conv2d_grad_weight(g, x, ws, s, p, d)],
+                 {g: g_np, w: w_np, x: x_np}, scale=g_np.size)
+    want_gx, want_gw = np_conv2d_grads(g_np, x_np, w_np, s, p, d)
+    np.testing.assert_allclose(gx, want_gx, **tol(dtype, taps))
+    np.testing.assert_allclose(gw, want_gw, **tol(dtype, g_np.size))
+
+
+def test_conv2d_gradients_match_finite_differences():
+    rng = np.random.default_rng(3)
+    xs, ws, s, p, d = (2, 2, 5, 6), (3, 2, 3, 2), (2, 1), (1, 1), (1, 2)
+    x_np, w_np = rand(rng, xs, "float64"), rand(rng, ws, "float64")
+    g_np = rand(rng, (2, 3) + out_size(xs, ws, s, p, d), "float64")
+    x = te.placeholder(xs, name="x", dtype="float64")
+    w = te.placeholder(ws, name="w", dtype="float64")
+    g = te.placeholder(g_np.shape, name="g", dtype="float64")
+    gx, gw = run([topi.conv2d_grad_input(g, w, xs, s, p, d), topi.conv2d_grad_weight(g, x, ws, s, p, d)],
+                 {g: g_np, w: w_np, x: x_np})
+    loss = lambda xv, wv: float(np.sum(g_np * np_conv2d(xv, wv, s, p, d)))  # noqa: E731
+    np.testing.assert_allclose(gx, numeric_grad(lambda v: loss(v, w_np), x_np), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(gw, numeric_grad(lambda v: loss(x_np, v), w_np), rtol=1e-6, atol=1e-8)
+
+
+def test_lenet_shapes():
+    """The LeNet layers the trainings use (batch 64), forward and both gradients."""
+    rng = np.random.default_rng(4)
+    for xs, ws in [((64, 1, 28, 28), (6, 1, 5, 5)), ((64, 6, 12, 12), (16, 6, 5, 5))]:
+        x_np, w_np = rand(rng, xs, "float32"), rand(rng, ws, "float32")
+        x = te.placeholder(xs, name="x")
+        w = te.placeholder(ws, name="w")
+        (y,) = run(topi.conv2d(x, w), {x: x_np, w: w_np}, scale=100)
+        np.testing.assert_allclose(y, np_conv2d(x_np, w_np, (1, 1), (0, 0), (1, 1)), rtol=1e-4, atol=1e-4)
+        g_np = rand(rng, y.shape, "float32")
+        g = te.placeholder(y.shape, name="g")
+        gx, gw = run([topi.conv2d_grad_input(g, w, xs), topi.conv2d_grad_weight(g, x, ws)],
+                     {g: g_np, w: w_np, x: x_np}, scale=10000)
+        want_gx, want_gw = np_conv2d_grads(g_np, x_np, w_np, (1, 1), (0, 0), (1, 1))
+        np.testing.assert_allclose(gx, want_gx, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(gw, want_gw, rtol=1e-4, atol=1e-2)
+
+
+def test_conv2d_errors():
+    x = te.placeholder((1, 3, 8, 8), name="x")
+    with pytest.raises(tm.errors.ShapeError, match="has 3 channels but weight w"):
+        topi.conv2d(x, te.placeholder((4, 2, 3, 3), name="w"))
+    with pytest.raises(tm.errors.ShapeError, match="does not fit"):
+        topi.conv2d(x, te.placeholder((4, 3, 9, 9), name="w"))
+    with pytest.raises(tm.errors.ShapeError, match="stride"):
+        topi.conv2d(x, te.placeholder((4, 3, 3, 3), name="w"), stride=0)
+    with pytest.raises(tm.errors.ShapeError, match="forward output shape"):
+        topi.conv2d_grad_input(te.placeholder((1, 4, 5, 5), name="g"), te.placeholder((4, 3, 3, 3), name="w"),
+                               (1, 3, 8, 8))

@@ -1,0 +1,94 @@
+"""topi max/avg pooling and their gradients against numpy (random shapes, kernels,
+strides, padding; ties in max pooling) and central finite differences in float64."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tvmini as tm
+from tvmini import te, topi
+from strategies import examples
+from test_topi_nn import numeric_grad, rng_of, run, tol
+
+
+def np_windows(x, k, s, p, fill):
+    """(taps stacked on axis 0, (oh, ow), the padded input) of every pooling window."""
+    xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])), constant_values=fill)
+    oh = (x.shape[2] + 2 * p[0] - k[0]) // s[0] + 1
+    ow = (x.shape[3] + 2 * p[1] - k[1]) // s[1] + 1
+    taps = [xp[:, :, ky:ky + s[0] * (oh - 1) + 1:s[0], kx:kx + s[1] * (ow - 1) + 1:s[1]]
+            for ky in range(k[0]) for kx in range(k[1])]
+    return np.stack(taps), (oh, ow), xp
+
+
+def np_pool_grad(g, x, k, s, p, kind):
+    taps, (oh, ow), xp = np_windows(x, k, s, p, -np.inf if kind == "max" else 0)
+    first = taps.argmax(axis=0)
+    grad = np.zeros(xp.shape, x.dtype)
+    for t in range(k[0] * k[1]):
+        ky, kx = divmod(t, k[1])
+        share = (first == t) * g if kind == "max" else g / (k[0] * k[1])
+        grad[:, :, ky:ky + s[0] * (oh - 1) + 1:s[0], kx:kx + s[1] * (ow - 1) + 1:s[1]] += share
+    return grad[:, :, p[0]:p[0] + x.shape[2], p[1]:p[1] + x.shape[3]]
+
+
+@st.composite
+def pool_case(draw):
+    k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    s = draw(st.one_of(st.none(), st.tuples(st.integers(1, 3), st.integers(1, 3))))
+    p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
+    H = draw(st.integers(max(1, k[0] - 2 * p[0]), 13))
+    W = draw(st.integers(max(1, k[1] - 2 * p[1]), 13))
+    return (draw(st.integers(1, 3)), draw(st.integers(1, 4)), H, W), k, s, p
+
+
+@examples(14)
+@given(st.data())
+def test_pooling_forward_and_gradients(data):
+    shape, k, s, p = data.draw(pool_case(), label="case")
+    kind = data.draw(st.sampled_from(["max", "avg"]), label="kind")
+    dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
+    rng = rng_of(data)
+    # few distinct values, so max pooling windows have ties
+    x_np = rng.integers(-3, 4, shape).astype(dtype)
+    x = te.placeholder(shape, name="x", dtype=dtype)
+    strides = s or k
+    taps, out_hw, _ = np_windows(x_np, k, strides, p, -np.inf if kind == "max" else 0)
+    forward = topi.max_pool2d if kind == "max" else topi.avg_pool2d
+    (y,) = run(forward(x, k, s, p), {x: x_np})
+    np.testing.assert_allclose(y, taps.max(axis=0) if kind == "max" else taps.mean(axis=0), **tol(dtype, 1))
+    g_np = rng.standard_normal(y.shape).astype(dtype)
+    g = te.placeholder(y.shape, name="g", dtype=dtype)
+    if kind == "max":
+        (grad,) = run(topi.max_pool2d_grad(g, x, k, s, p), {g: g_np, x: x_np})
+    else:
+        (grad,) = run(topi.avg_pool2d_grad(g, shape, k, s, p), {g: g_np})
+    np.testing.assert_allclose(grad, np_pool_grad(g_np, x_np, k, strides, p, kind), **tol(dtype, 16))
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_pool_gradients_match_finite_differences(kind):
+    rng = np.random.default_rng(5)
+    shape, k, s, p = (2, 2, 5, 6), (3, 2), (2, 2), (1, 1)
+    x_np = rng.permutation(np.arange(np.prod(shape), dtype="float64")).reshape(shape) / 7  # no ties
+    x = te.placeholder(shape, name="x", dtype="float64")
+    _, (oh, ow), _ = np_windows(x_np, k, s, p, 0)
+    g_np = rng.standard_normal((2, 2, oh, ow))
+    g = te.placeholder(g_np.shape, name="g", dtype="float64")
+    if kind == "max":
+        (grad,) = run(topi.max_pool2d_grad(g, x, k, s, p), {g: g_np, x: x_np})
+        loss = lambda v: float(np.sum(g_np * np_windows(v, k, s, p, -np.inf)[0].max(axis=0)))  # noqa: E731
+    else:
+        (grad,) = run(topi.avg_pool2d_grad(g, shape, k, s, p), {g: g_np})
+        loss = lambda v: float(np.sum(g_np * np_windows(v, k, s, p, 0)[0].mean(axis=0)))  # noqa: E731
+    np.testing.assert_allclose(grad, numeric_grad(loss, x_np, eps=1e-4), rtol=1e-6, atol=1e-8)
+
+
+def test_pooling_errors():
+    x = te.placeholder((1, 2, 6, 6), name="x")
+    with pytest.raises(tm.errors.ShapeError, match="at most half the kernel"):
+        topi.max_pool2d(x, 2, padding=2)
+    with pytest.raises(tm.errors.ShapeError, match="does not fit"):
+        topi.avg_pool2d(x, 7)
+    with pytest.raises(tm.errors.ShapeError, match="forward output shape"):
+        topi.max_pool2d_grad(te.placeholder((1, 2, 2, 2), name="g"), x, 2)

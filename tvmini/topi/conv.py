@@ -1,0 +1,159 @@
+"""2-D convolution (NCHW input, OIHW weight) and its two gradients.
+
+``conv2d`` is a direct convolution written as an accumulation (tag ``conv2d_accum``)
+and an output stage (tag ``conv2d``, which adds the bias), the same split as the GEMM in
+``nn``, so the schedule can keep a block of output channels x one output row in a local
+accumulator. Zero padding is its own stage (tag ``conv_pad``) so the inner loops never
+test bounds.
+
+``conv2d_grad_input`` is itself a stride-1 convolution: the output gradient, with
+``stride - 1`` zeros inserted between its elements and padded by
+``dilation * (k - 1) - padding``, correlated with the spatially flipped, in/out-swapped
+weight. ``conv2d_grad_weight`` correlates the padded input with the output gradient
+over batch and output positions (tag ``conv2d_grad_weight``).
+"""
+from .. import te
+from ..errors import ShapeError
+from .nn import check_float, check_rank, same_extent, shape_of
+
+__all__ = ["conv2d", "conv2d_grad_input", "conv2d_grad_weight", "conv2d_output_size", "pair"]
+
+
+def pair(value, what, op, minimum):
+    """``value`` (an int or a pair of ints) as a pair, each at least ``minimum``."""
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(values) != 2 or not all(isinstance(v, int) and v >= minimum for v in values):
+        raise ShapeError(f"{op}: {what} must be an int or a pair of ints >= {minimum}, got {value!r}")
+    return values
+
+
+def conv2d_output_size(size, kernel, stride, padding, dilation):
+    """Output extent of a convolution/pooling window along one axis."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _const_dims(op, t):
+    dims = shape_of(t)
+    if not all(isinstance(d, int) for d in dims):
+        raise ShapeError(f"{op}: {t.name} has symbolic shape {list(dims)}; convolutions need constant shapes")
+    return dims
+
+
+def zero_pad(x, pad_h, pad_w, name):
+    """``x`` (N, C, H, W) with ``pad_h``/``pad_w`` zero rows/columns on each side (or ``x``)."""
+    if pad_h == 0 and pad_w == 0:
+        return x
+    N, C, H, W = shape_of(x)
+    zero = te.const(0, x.dtype)
+
+    def value(n, c, h, w):
+        inside = te.all(h >= pad_h, h < H + pad_h, w >= pad_w, w < W + pad_w)
+        return te.if_then_else(inside, x[n, c, h - pad_h, w - pad_w], zero)
+    return te.compute((N, C, H + 2 * pad_h, W + 2 * pad_w), value, name=name, tag="conv_pad")
+
+
+def _correlate(name, padded, weight_at, out_channels, kernel, stride, dilation, out_hw, bias=None):
+    """``out[n, f, y, x] = sum_{c, ky, kx} padded[n, c, y*s + ky*d, x*s + kx*d] * weight_at(f, c, ky, kx)``."""
+    N, C = shape_of(padded)[:2]
+    (KH, KW), (sh, sw), (dh, dw) = kernel, stride, dilation
+    c = te.reduce_axis((0, C), name="c")
+    ky = te.reduce_axis((0, KH), name="ky")
+    kx = te.reduce_axis((0, KW), name="kx")
+    shape = (N, out_channels, *out_hw)
+    accum = te.compute(
+        shape, lambda n, f, y, x: te.sum(padded[n, c, y * sh + ky * dh, x * sw + kx * dw] * weight_at(f, c, ky, kx),
+                                         axis=[c, ky, kx]),
+        name=f"{name}.accumulate", tag="conv2d_accum")
+    if bias is None:
+        return te.compute(shape, lambda n, f, y, x: accum[n, f, y, x], name=name, tag="conv2d")
+    return te.compute(shape, lambda n, f, y, x: accum[n, f, y, x] + bias[f], name=name, tag="conv2d")
+
+
+def _attrs(op, stride, padding, dilation):
+    return pair(stride, "stride", op, 1), pair(padding, "padding", op, 0), pair(dilation, "dilation", op, 1)
+
+
+def conv2d(x, w, stride=1, padding=0, dilation=1, bias=None):
+    """Cross-correlation of ``x`` (N, C, H, W) with ``w`` (F, C, KH, KW), zero ``padding``,
+    optional ``bias`` (F,); returns (N, F, OH, OW) like PyTorch's conv2d."""
+    check_rank("conv2d", x, 4)
+    check_rank("conv2d", w, 4)
+    check_float("conv2d", *((x, w) if bias is None else (x, w, bias)))
+    stride, padding, dilation = _attrs("conv2d", stride, padding, dilation)
+    N, C, H, W = _const_dims("conv2d", x)
+    F, C2, KH, KW = _const_dims("conv2d", w)
+    if C != C2:
+        raise ShapeError(f"conv2d: input {x.name} {[N, C, H, W]} has {C} channels but weight {w.name} "
+                         f"{[F, C2, KH, KW]} expects {C2}")
+    if bias is not None:
+        check_rank("conv2d", bias, 1)
+        if not same_extent(shape_of(bias)[0], F):
+            raise ShapeError(f"conv2d: bias {bias.name} {list(shape_of(bias))} does not match the {F} filters "
+                             f"of weight {w.name}")
+    out_hw = tuple(conv2d_output_size(s, k, st, p, d)
+                   for s, k, st, p, d in zip((H, W), (KH, KW), stride, padding, dilation))
+    if min(out_hw) < 1:
+        raise ShapeError(f"conv2d: kernel {[KH, KW]} (dilation {list(dilation)}) does not fit input {x.name} "
+                         f"{[N, C, H, W]} with padding {list(padding)}")
+    padded = zero_pad(x, *padding, name="conv2d.pad")
+    return _correlate("conv2d", padded, lambda f, c, ky, kx: w[f, c, ky, kx], F, (KH, KW), stride, dilation,
+                      out_hw, bias)
+
+
+def _check_grad_out(op, grad_out, N, F, out_hw):
+    check_rank(op, grad_out, 4)
+    expected = (N, F, *out_hw)
+    if tuple(shape_of(grad_out)) != expected:
+        raise ShapeError(f"{op}: grad_out {grad_out.name} has shape {list(shape_of(grad_out))}; the forward "
+                         f"output shape is {list(expected)}")
+
+
+def conv2d_grad_input(grad_out, w, input_shape, stride=1, padding=0, dilation=1):
+    """Gradient of conv2d with respect to its input, shape ``input_shape`` (N, C, H, W)."""
+    check_rank("conv2d_grad_input", w, 4)
+    check_float("conv2d_grad_input", grad_out, w)
+    (sh, sw), (ph, pw), (dh, dw) = _attrs("conv2d_grad_input", stride, padding, dilation)
+    N, C, H, W = input_shape
+    F, C2, KH, KW = _const_dims("conv2d_grad_input", w)
+    if C != C2:
+        raise ShapeError(f"conv2d_grad_input: input shape {list(input_shape)} has {C} channels but weight "
+                         f"{w.name} {[F, C2, KH, KW]} expects {C2}")
+    OH = conv2d_output_size(H, KH, sh, ph, dh)
+    OW = conv2d_output_size(W, KW, sw, pw, dw)
+    _check_grad_out("conv2d_grad_input", grad_out, N, F, (OH, OW))
+    shift_h, shift_w = dh * (KH - 1) - ph, dw * (KW - 1) - pw
+    zero = te.const(0, grad_out.dtype)
+
+    def spread(n, f, t, u):
+        """grad_out with zeros between elements (stride) and around them (padding)."""
+        y, x = t - shift_h, u - shift_w
+        inside = te.all(y >= 0, x >= 0, y % sh == 0, x % sw == 0, y // sh < OH, x // sw < OW)
+        return te.if_then_else(inside, grad_out[n, f, y // sh, x // sw], zero)
+    spread_out = te.compute((N, F, H + dh * (KH - 1), W + dw * (KW - 1)), spread,
+                            name="conv2d_grad_input.spread", tag="conv_pad")
+    return _correlate("conv2d_grad_input", spread_out,
+                      lambda c, f, ky, kx: w[f, c, KH - 1 - ky, KW - 1 - kx], C, (KH, KW), (1, 1), (dh, dw), (H, W))
+
+
+def conv2d_grad_weight(grad_out, x, weight_shape, stride=1, padding=0, dilation=1):
+    """Gradient of conv2d with respect to its weight, shape ``weight_shape`` (F, C, KH, KW)."""
+    check_rank("conv2d_grad_weight", x, 4)
+    check_float("conv2d_grad_weight", grad_out, x)
+    (sh, sw), (ph, pw), (dh, dw) = _attrs("conv2d_grad_weight", stride, padding, dilation)
+    N, C, H, W = _const_dims("conv2d_grad_weight", x)
+    F, C2, KH, KW = weight_shape
+    if C != C2:
+        raise ShapeError(f"conv2d_grad_weight: input {x.name} {[N, C, H, W]} has {C} channels but the weight "
+                         f"shape {list(weight_shape)} expects {C2}")
+    OH = conv2d_output_size(H, KH, sh, ph, dh)
+    OW = conv2d_output_size(W, KW, sw, pw, dw)
+    _check_grad_out("conv2d_grad_weight", grad_out, N, F, (OH, OW))
+    padded = zero_pad(x, ph, pw, name="conv2d_grad_weight.pad")
+    n = te.reduce_axis((0, N), name="n")
+    y = te.reduce_axis((0, OH), name="y")
+    xx = te.reduce_axis((0, OW), name="x")
+    return te.compute(
+        (F, C, KH, KW),
+        lambda f, c, ky, kx: te.sum(grad_out[n, f, y, xx] * padded[n, c, y * sh + ky * dh, xx * sw + kx * dw],
+                                    axis=[n, y, xx]),
+        name="conv2d_grad_weight", tag="conv2d_grad_weight")
