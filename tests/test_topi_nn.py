@@ -269,3 +269,71 @@ def test_loss_errors_name_shapes_and_dtypes():
         topi.cross_entropy(x, te.placeholder((5,), name="lab", dtype="int64"))
     with pytest.raises(tm.errors.ShapeError, match="axis 2 is out of range"):
         topi.softmax(x, axis=2)
+
+
+# --------------------------------------------------------------------------- batch norm
+
+def np_batch_norm(x, gamma, beta, eps, axes):
+    keep = [a for a in range(x.ndim) if a not in axes]
+    bshape = [x.shape[a] if a in keep else 1 for a in range(x.ndim)]
+    mean, var = x.mean(axis=axes), x.var(axis=axes)
+    y = (x - mean.reshape(bshape)) / np.sqrt(var.reshape(bshape) + eps) * gamma.reshape(bshape) + beta.reshape(bshape)
+    return y, mean, var
+
+
+@examples(10)
+@given(st.data())
+def test_batch_norm_forward_and_backward(data):
+    layout = data.draw(st.sampled_from(["NC", "NCHW"]), label="layout")
+    N, C = data.draw(st.integers(1, 33), label="N"), data.draw(st.integers(1, 17), label="C")
+    shape, axes = ((N, C), (0,)) if layout == "NC" else \
+        ((N, C, data.draw(st.integers(1, 6), label="H"), data.draw(st.integers(1, 6), label="W")), (0, 2, 3))
+    dtype = data.draw(FLOAT, label="dtype")
+    rng = rng_of(data)
+    x_np = (rand(rng, shape, dtype) * 3 + 1).astype(dtype)
+    gamma_np, beta_np, gy_np = rand(rng, (C,), dtype), rand(rng, (C,), dtype), rand(rng, shape, dtype)
+    x, gy = (te.placeholder(shape, name=n, dtype=dtype) for n in ("x", "gy"))
+    gamma, beta = (te.placeholder((C,), name=n, dtype=dtype) for n in ("gamma", "beta"))
+    mean, var = (te.placeholder((C,), name=n, dtype=dtype) for n in ("mean", "var"))
+    eps = 1e-5
+    y, m, v = run(topi.batch_norm_forward(x, gamma, beta, eps, axes), {x: x_np, gamma: gamma_np, beta: beta_np})
+    want_y, want_m, want_v = np_batch_norm(x_np, gamma_np, beta_np, eps, axes)
+    for got, want in ((y, want_y), (m, want_m), (v, want_v)):
+        np.testing.assert_allclose(got, want, **tol(dtype, 100))
+    gx, ggamma, gbeta = run(topi.batch_norm_backward(gy, x, mean, var, gamma, eps, axes),
+                            {gy: gy_np, x: x_np, mean: m, var: v, gamma: gamma_np}, scale=100)
+    bshape = [C if a not in axes else 1 for a in range(len(shape))]
+    xhat = (x_np - m.reshape(bshape)) / np.sqrt(v.reshape(bshape) + eps)
+    count = x_np.size // C
+    want_gbeta, want_ggamma = gy_np.sum(axis=axes), (gy_np * xhat).sum(axis=axes)
+    want_gx = (gamma_np.reshape(bshape) / np.sqrt(v.reshape(bshape) + eps)
+               * (gy_np - want_gbeta.reshape(bshape) / count - xhat * want_ggamma.reshape(bshape) / count))
+    np.testing.assert_allclose(gbeta, want_gbeta, **tol(dtype, 100))
+    np.testing.assert_allclose(ggamma, want_ggamma, **tol(dtype, 100))
+    np.testing.assert_allclose(gx, want_gx, **tol(dtype, 1000))
+
+
+def test_batch_norm_backward_matches_finite_differences():
+    rng = np.random.default_rng(6)
+    shape, axes, eps = (4, 3, 2, 2), (0, 2, 3), 1e-3
+    x_np, gy_np = rand(rng, shape, "float64"), rand(rng, shape, "float64")
+    gamma_np, beta_np = rand(rng, (3,), "float64"), rand(rng, (3,), "float64")
+    x, gy = (te.placeholder(shape, name=n, dtype="float64") for n in ("x", "gy"))
+    gamma, mean, var = (te.placeholder((3,), name=n, dtype="float64") for n in ("gamma", "mean", "var"))
+    _, m, v = np_batch_norm(x_np, gamma_np, beta_np, eps, axes)
+    gx, ggamma, gbeta = run(topi.batch_norm_backward(gy, x, mean, var, gamma, eps, axes),
+                            {gy: gy_np, x: x_np, mean: m, var: v, gamma: gamma_np})
+
+    def loss(xv, gv, bv):
+        return float(np.sum(gy_np * np_batch_norm(xv, gv, bv, eps, axes)[0]))
+    np.testing.assert_allclose(gx, numeric_grad(lambda t: loss(t, gamma_np, beta_np), x_np), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(ggamma, numeric_grad(lambda t: loss(x_np, t, beta_np), gamma_np), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(gbeta, numeric_grad(lambda t: loss(x_np, gamma_np, t), beta_np), rtol=1e-6, atol=1e-8)
+
+
+def test_batch_norm_errors():
+    x = te.placeholder((4, 3), name="x")
+    with pytest.raises(tm.errors.ShapeError, match=r"gamma has shape \[4\].*must be \[3\]"):
+        topi.batch_norm_forward(x, te.placeholder((4,), name="gamma"), te.placeholder((3,), name="beta"), 1e-5, (0,))
+    with pytest.raises(tm.errors.ShapeError, match="must leave at least one axis"):
+        topi.batch_norm_stats(x, (0, 1))

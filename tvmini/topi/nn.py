@@ -16,7 +16,8 @@ from ..errors import DTypeError, ShapeError
 from ..tir.expr import Const
 
 __all__ = ["matmul", "batch_matmul", "dense", "softmax", "log_softmax", "softmax_grad", "log_softmax_grad",
-           "cross_entropy", "cross_entropy_grad", "nll_loss", "nll_loss_grad", "gemm_block"]
+           "cross_entropy", "cross_entropy_grad", "nll_loss", "nll_loss_grad",
+           "batch_norm_stats", "batch_norm_forward", "batch_norm_backward", "gemm_block"]
 
 FLOATS = ("float32", "float64")
 INTS = ("int32", "int64")
@@ -305,3 +306,106 @@ def nll_loss_grad(logp, labels, grad_loss):
     zero = te.const(0, logp.dtype)
     return te.compute((N, C), lambda n, j: te.if_then_else(_is_label(labels, n, j), -grad_loss[n], zero),
                       name="nll_loss_grad", tag="softmax")
+
+
+# --------------------------------------------------------------------------- batch norm
+
+def _bn_axes(op, x, axes):
+    """(sorted reduced axes, kept axes, element count per kept index) of ``axes``."""
+    axes = sorted({normalize_axis(op, a, x.ndim) for a in axes})
+    if not axes or len(axes) == x.ndim:
+        raise ShapeError(f"{op}: axes {axes} of {x.name} {list(shape_of(x))} must leave at least one axis "
+                         "(the channels) and reduce at least one")
+    kept = [a for a in range(x.ndim) if a not in axes]
+    count = 1
+    for a in axes:
+        count = count * shape_of(x)[a]
+    return axes, kept, count
+
+
+def _channel_reduce(name, x, axes, kept, body):
+    """``sum over axes of body(full index)``, indexed by the kept axes."""
+    shape = shape_of(x)
+    raxes = [te.reduce_axis((0, shape[a]), name=f"r{a}") for a in axes]
+    tag = "channel_reduce_last" if kept[-1] == x.ndim - 1 else "channel_reduce"
+
+    def f(*kidx):
+        full = [None] * x.ndim
+        for a, v in zip(kept, kidx):
+            full[a] = v
+        for a, r in zip(axes, raxes):
+            full[a] = r
+        return te.sum(body(tuple(full)), axis=raxes)
+    return te.compute(tuple(shape[a] for a in kept), f, name=name, tag=tag)
+
+
+def _check_params(op, x, kept, *params):
+    want = [shape_of(x)[a] for a in kept]
+    for p in params:
+        if len(shape_of(p)) != len(want) or not all(same_extent(u, v) for u, v in zip(shape_of(p), want)):
+            raise ShapeError(f"{op}: {p.name} has shape {list(shape_of(p))}; for {x.name} {list(shape_of(x))} "
+                             f"it must be {want} (the axes that are not reduced)")
+
+
+def batch_norm_stats(x, axes):
+    """(mean, biased variance) of ``x`` over ``axes``, each shaped like the other axes
+    (``(0,)`` on (N, C) and ``(0, 2, 3)`` on NCHW give (C,)). Variance is two-pass."""
+    check_float("batch_norm_stats", x)
+    axes, kept, count = _bn_axes("batch_norm_stats", x, axes)
+    inv_count = te.const(1.0, x.dtype) / te.const(count, x.dtype) if isinstance(count, int) else \
+        te.const(1.0, x.dtype) / count.astype(x.dtype)
+    sums = _channel_reduce("batch_norm.sum", x, axes, kept, lambda i: x[i])
+    mean = te.compute(shape_of(sums), lambda *c: sums[c] * inv_count, name="batch_norm.mean", tag="bn_apply")
+    squares = _channel_reduce("batch_norm.sum_sq", x, axes, kept,
+                              lambda i: _sq(x[i] - mean[tuple(i[a] for a in kept)]))
+    var = te.compute(shape_of(squares), lambda *c: squares[c] * inv_count, name="batch_norm.var", tag="bn_apply")
+    return mean, var
+
+
+def _sq(v):
+    return v * v
+
+
+def _inv_std(var, c, eps):
+    return te.const(1.0, var.dtype) / te.sqrt(var[c] + te.const(eps, var.dtype))
+
+
+def batch_norm_forward(x, gamma, beta, eps, axes):
+    """Training-mode batch norm: returns ``(y, mean, var)`` with
+    ``y = (x - mean) / sqrt(var + eps) * gamma + beta`` (mean/var over ``axes``, the
+    biased variance; the graph layer updates running statistics from them)."""
+    check_float("batch_norm_forward", x, gamma, beta)
+    _, kept, _ = _bn_axes("batch_norm_forward", x, axes)
+    _check_params("batch_norm_forward", x, kept, gamma, beta)
+    mean, var = batch_norm_stats(x, axes)
+
+    def y(*i):
+        c = tuple(i[a] for a in kept)
+        return (x[i] - mean[c]) * (_inv_std(var, c, eps) * gamma[c]) + beta[c]
+    return te.compute(shape_of(x), y, name="batch_norm", tag="bn_apply"), mean, var
+
+
+def batch_norm_backward(grad_y, x, mean, var, gamma, eps, axes):
+    """Gradients of ``batch_norm_forward``'s y: returns ``(grad_x, grad_gamma, grad_beta)``.
+
+    With ``xhat = (x - mean) / sqrt(var + eps)`` and m elements per channel:
+    ``grad_beta = sum(grad_y)``, ``grad_gamma = sum(grad_y * xhat)`` and
+    ``grad_x = gamma / sqrt(var + eps) * (grad_y - grad_beta / m - xhat * grad_gamma / m)``.
+    """
+    check_float("batch_norm_backward", grad_y, x, mean, var, gamma)
+    _check_same_shape("batch_norm_backward", grad_y, x)
+    axes, kept, count = _bn_axes("batch_norm_backward", x, axes)
+    _check_params("batch_norm_backward", x, kept, mean, var, gamma)
+    inv_count = te.const(1.0 / count, x.dtype)
+
+    def xhat(i):
+        c = tuple(i[a] for a in kept)
+        return (x[i] - mean[c]) * _inv_std(var, c, eps)
+    grad_beta = _channel_reduce("batch_norm_grad_beta", x, axes, kept, lambda i: grad_y[i])
+    grad_gamma = _channel_reduce("batch_norm_grad_gamma", x, axes, kept, lambda i: grad_y[i] * xhat(i))
+
+    def grad_x(*i):
+        c = tuple(i[a] for a in kept)
+        return (gamma[c] * _inv_std(var, c, eps)) * (grad_y[i] - grad_beta[c] * inv_count
+                                                      - xhat(i) * (grad_gamma[c] * inv_count))
+    return te.compute(shape_of(x), grad_x, name="batch_norm_grad_x", tag="bn_apply"), grad_gamma, grad_beta

@@ -209,3 +209,31 @@ def schedule_pool_scale(sch, out, target):
     total = _producer(out, "pool")
     if planes is not None:
         sch[total].compute_at(sch[out], planes)
+
+
+# --------------------------------------------------------------------------- batch norm
+
+@register("channel_reduce_last")
+def schedule_channel_reduce_last(sch, out, target):
+    """Per-channel sums where the channel axis is innermost in memory ((N, C) input):
+    the reduction loops go outside the channel loop, which is vectorized."""
+    stage = sch[out]
+    *outer, lanes = stage.op.axis
+    stage.reorder(*outer, *stage.op.reduce_axis, lanes)
+    if _int(lanes.dom.extent) is not None:
+        stage.vectorize(lanes)
+    if outer:
+        _parallel_outer(stage, outer, _work(*out.shape, *(iv.dom.extent for iv in stage.op.reduce_axis)))
+
+
+@register("channel_reduce")
+def schedule_channel_reduce(sch, out, target):
+    """Per-channel sums over inner axes (NCHW): channels parallel, reduction inside."""
+    stage = sch[out]
+    _parallel_outer(stage, list(stage.op.axis), _work(*out.shape, *(iv.dom.extent for iv in stage.op.reduce_axis)))
+
+
+@register("bn_apply")
+def schedule_bn_apply(sch, out, target):
+    """Batch-norm elementwise stages: outer axes parallel, the innermost vectorized."""
+    _rows_then_lanes(sch[out], _work(*out.shape))
