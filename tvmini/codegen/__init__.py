@@ -1,6 +1,5 @@
 """codegen: lowered loop IR -> native code; ``build`` is ``tm.build``."""
 import ctypes
-import hashlib
 import time
 
 from ..errors import BuildError, ScheduleError

@@ -37,6 +37,13 @@ def llvm_type(dtype, in_memory=False):
     return ir.IntType(dt.bits(dtype))
 
 
+def splat(ty, value):
+    """The constant ``value`` of type ``ty`` (every lane of it when ``ty`` is a vector)."""
+    if isinstance(ty, ir.VectorType):
+        return ir.Constant(ty, [ir.Constant(ty.element, value)] * ty.count)
+    return ir.Constant(ty, value)
+
+
 class FunctionBuilder:
     """Emits one function: ``void name(ptr noalias buffers..., scalars...)``.
 
@@ -100,6 +107,7 @@ class FunctionBuilder:
             if count is not None and count * itemsize <= STACK_LIMIT_BYTES:
                 ptr = entry.alloca(elem, size=ir.Constant(ir.IntType(64), count), name=buf.name)
                 ptr.align = 64
+                ptr.type = ir.PointerType()   # opaque like every other buffer pointer (vector stores)
             else:
                 n = ir.Constant(ir.IntType(64), count) if count is not None else \
                     self.builder.zext(self.expr(_product(buf.shape)), ir.IntType(64))
@@ -164,6 +172,10 @@ class FunctionBuilder:
             raise BuildError(f"loop {s.var.name} is bound to {s.thread_tag}; thread bindings need target 'cuda'")
         if s.kind is ForKind.PARALLEL and self.parallel:
             return self._parallel_for(s)
+        if s.kind is ForKind.VECTORIZED:
+            from .vectorize import emit_vectorized
+            if emit_vectorized(self, s):
+                return
         b = self.builder
         ty = llvm_type(s.var.dtype)
         start = self.expr(s.min)
@@ -199,8 +211,12 @@ class FunctionBuilder:
                 return method(e)
         raise BuildError(f"no LLVM lowering for expression {e}")
 
+    def value_type(self, dtype):
+        """The LLVM type of a ``dtype`` value here (a vector of it in a vectorized body)."""
+        return llvm_type(dtype)
+
     def expr_Const(self, e):
-        return ir.Constant(llvm_type(e.dtype), e.value)
+        return splat(self.value_type(e.dtype), e.value)
 
     def expr_Var(self, e):
         v = self.vars.get(e)
@@ -218,9 +234,9 @@ class FunctionBuilder:
         v, src, dst = self.expr(e.value), e.value.dtype, e.dtype
         b = self.builder
         if dst == "bool":
-            zero = ir.Constant(llvm_type(src), 0)
+            zero = splat(v.type, 0)
             return b.fcmp_unordered("!=", v, zero) if dt.is_float(src) else b.icmp_unsigned("!=", v, zero)
-        t = llvm_type(dst)
+        t = self.value_type(dst)
         if dt.is_float(src) and dt.is_float(dst):
             return b.fpext(v, t) if dt.bits(dst) > dt.bits(src) else b.fptrunc(v, t)
         if dt.is_float(src):
@@ -269,7 +285,7 @@ class FunctionBuilder:
             return q if cls is E.FloorDiv else b.fsub(a, b.fmul(q, b_))
         if dtype.startswith("uint") or dtype == "bool":
             return b.udiv(a, b_) if cls is E.FloorDiv else b.urem(a, b_)
-        zero = ir.Constant(a.type, 0)
+        zero = splat(a.type, 0)
         q, r = b.sdiv(a, b_), b.srem(a, b_)
         adjust = b.and_(b.icmp_signed("!=", r, zero), b.xor(b.icmp_signed("<", r, zero), b.icmp_signed("<", b_, zero)))
         if cls is E.FloorDiv:
@@ -280,15 +296,18 @@ class FunctionBuilder:
         return self.builder.not_(self.expr(e.a))
 
     def expr_Select(self, e):
-        cond = self.expr(e.cond)
-        if not (_has_memory_or_division(e.t) or _has_memory_or_division(e.f)):
-            return self.builder.select(cond, self.expr(e.t), self.expr(e.f))
+        return self.select_on(self.expr(e.cond), e.t, e.f)
+
+    def select_on(self, cond, t, f):
+        """``cond ? t : f`` for an i1 ``cond``, evaluating only the taken side if it touches memory."""
+        if not (_has_memory_or_division(t) or _has_memory_or_division(f)):
+            return self.builder.select(cond, self.expr(t), self.expr(f))
         b = self.builder
         with b.if_else(cond) as (then, otherwise):
             with then:
-                tv, tb = self.expr(e.t), b.block
+                tv, tb = self.expr(t), b.block
             with otherwise:
-                fv, fb = self.expr(e.f), b.block
+                fv, fb = self.expr(f), b.block
         phi = b.phi(tv.type)
         phi.add_incoming(tv, tb)
         phi.add_incoming(fv, fb)
@@ -299,26 +318,30 @@ class FunctionBuilder:
         b = self.builder
         if e.name == "abs" and not dt.is_float(e.dtype):
             v = args[0]
-            return b.select(b.icmp_signed("<", v, ir.Constant(v.type, 0)), b.neg(v), v)
+            return b.select(b.icmp_signed("<", v, splat(v.type, 0)), b.neg(v), v)
         if e.name == "sigmoid":
-            one = ir.Constant(args[0].type, 1.0)
+            one = splat(args[0].type, 1.0)
             ex = b.call(self._intrinsic("llvm.exp", e.dtype, 1), [b.fneg(args[0])])
             return b.fdiv(one, b.fadd(one, ex))
         if e.name in _LIBM:
             if e.dtype not in _LIBM[e.name]:
-                wide = b.fpext(args[0], ir.FloatType())
-                return b.fptrunc(b.call(self._libm(e.name, "float32"), [wide]), args[0].type)
-            return b.call(self._libm(e.name, e.dtype), args)
+                wide = b.fpext(args[0], self.value_type("float32"))
+                return b.fptrunc(self.call_libm(e.name, "float32", wide), args[0].type)
+            return self.call_libm(e.name, e.dtype, args[0])
         return b.call(self._intrinsic(_INTRINSIC[e.name], e.dtype, len(args)), args)
 
     def _intrinsic(self, name, dtype, nargs):
-        t = llvm_type(dtype)
+        """LLVM intrinsic ``name`` overloaded for this builder's value type of ``dtype``."""
+        t = self.value_type(dtype)
         suffix = {"float16": "f16", "float32": "f32", "float64": "f64"}[dtype]
+        if isinstance(t, ir.VectorType):
+            suffix = f"v{t.count}{suffix}"
         return self._extern(f"{name}.{suffix}", t, [t] * nargs)
 
-    def _libm(self, name, dtype):
+    def call_libm(self, name, dtype, value):
+        """``value`` through the C math library's ``name`` (no LLVM intrinsic exists for it)."""
         t = llvm_type(dtype)
-        return self._extern(_LIBM[name][dtype], t, [t])
+        return self.builder.call(self._extern(_LIBM[name][dtype], t, [t]), [value])
 
 
 def _product(shape):

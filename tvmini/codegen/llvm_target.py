@@ -30,6 +30,17 @@ def new_target_machine():
 
 
 @functools.lru_cache(maxsize=None)
+def vector_bits():
+    """Width in bits of the host target's widest SIMD registers (what ``vectorize`` fills)."""
+    features = llvm.get_host_cpu_features()
+    if features.get("avx512f"):
+        return 512
+    if features.get("avx"):
+        return 256
+    return 128
+
+
+@functools.lru_cache(maxsize=None)
 def _register_libm():
     """Make libm/libc symbols (tanhf, malloc, ...) visible to the JIT."""
     for name in ("m", "c"):
