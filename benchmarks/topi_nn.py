@@ -1,0 +1,122 @@
+"""topi kernels at the training shapes, next to numpy (and torch when installed), one run.
+
+Rows: dense forward (x @ w.T + b) and its two gradient matmuls (grad_x = g @ w,
+grad_w = g.T @ x) for the OVERFIT MLP (batch 1024, 2-64-256-64-2) and the MNIST MLP
+(batch 128, 784-128-10), matmul 1024^3, and the LeNet conv layers (batch 64) forward
+and gradients. Every kernel is checked against numpy before it is timed.
+Run: python benchmarks/topi_nn.py [--repeat 20]
+"""
+import argparse
+
+import numpy as np
+
+import tvmini as tm
+from tvmini import te, topi
+
+from common import best_seconds
+
+DENSE = [("overfit", 1024, 2, 64), ("overfit", 1024, 64, 256), ("overfit", 1024, 256, 64),
+         ("overfit", 1024, 64, 2), ("mnist", 128, 784, 128), ("mnist", 128, 128, 10)]
+CONV = [("lenet conv1", (64, 1, 28, 28), (6, 1, 5, 5)), ("lenet conv2", (64, 6, 12, 12), (16, 6, 5, 5))]
+
+
+def build(outs, inputs):
+    f = tm.build(topi.default_schedule(outs), list(inputs) + [outs], name="bench")
+    return f
+
+
+def time_kernel(f, args, repeat):
+    return f.time_evaluator(number=10, repeat=repeat)(*args).min
+
+
+def report(label, flops, ours, numpy_s, torch_s):
+    row = f"{label:<34} {ours * 1e3:8.3f} {flops / ours / 1e9:8.1f} {numpy_s * 1e3:8.3f} {numpy_s / ours:7.2f}"
+    if torch_s is not None:
+        row += f" {torch_s * 1e3:8.3f} {torch_s / ours:7.2f}"
+    print(row)
+
+
+def matmul_case(label, a_np, b_np, ta, tb, ref, torch_fn, repeat, bias=None):
+    a = te.placeholder(a_np.shape, name="a")
+    b = te.placeholder(b_np.shape, name="b")
+    if bias is not None:
+        c = te.placeholder(bias.shape, name="bias")
+        out, inputs, args = topi.dense(a, b, c), [a, b, c], [a_np, b_np, bias]
+    else:
+        out, inputs, args = topi.matmul(a, b, ta, tb), [a, b], [a_np, b_np]
+    f = build(out, inputs)
+    result = np.zeros(ref().shape, "float32")
+    f(*args, result)
+    np.testing.assert_allclose(result, ref(), rtol=1e-3, atol=1e-3)
+    M, N = result.shape
+    K = a_np.shape[0] if ta else a_np.shape[1]
+    report(label, 2.0 * M * N * K, time_kernel(f, args + [result], repeat), best_seconds(ref, repeat),
+           None if torch_fn is None else best_seconds(torch_fn, repeat))
+
+
+def conv_case(label, xs, ws, torch, repeat):
+    rng = np.random.default_rng(0)
+    x_np, w_np = rng.standard_normal(xs, dtype="float32"), rng.standard_normal(ws, dtype="float32")
+    x, w = te.placeholder(xs, name="x"), te.placeholder(ws, name="w")
+    y = topi.conv2d(x, w)
+    f = build(y, [x, w])
+    y_np = np.zeros([int(e.value) for e in y.shape], "float32")
+    f(x_np, w_np, y_np)
+    g_np = rng.standard_normal(y_np.shape, dtype="float32")
+    g = te.placeholder(y_np.shape, name="g")
+    f_gx = build(topi.conv2d_grad_input(g, w, xs), [g, w])
+    f_gw = build(topi.conv2d_grad_weight(g, x, ws), [g, x])
+    gx, gw = np.zeros(xs, "float32"), np.zeros(ws, "float32")
+    flops = 2.0 * y_np.size * ws[1] * ws[2] * ws[3]
+    t_fwd = t_gx = t_gw = None
+    if torch is not None:
+        tx, tw, tg = (torch.from_numpy(a) for a in (x_np, w_np, g_np))
+        F = torch.nn.functional
+        np.testing.assert_allclose(y_np, F.conv2d(tx, tw).numpy(), rtol=1e-3, atol=1e-3)
+        t_fwd = best_seconds(lambda: F.conv2d(tx, tw), repeat)
+        t_gx = best_seconds(lambda: torch.nn.grad.conv2d_input(xs, tw, tg), repeat)
+        t_gw = best_seconds(lambda: torch.nn.grad.conv2d_weight(tx, ws, tg), repeat)
+    ours = [time_kernel(f, [x_np, w_np, y_np], repeat), time_kernel(f_gx, [g_np, w_np, gx], repeat),
+            time_kernel(f_gw, [g_np, x_np, gw], repeat)]
+    for what, t, tt in zip(("forward", "grad_input", "grad_weight"), ours, (t_fwd, t_gx, t_gw)):
+        row = f"{label + ' ' + what:<34} {t * 1e3:8.3f} {flops / t / 1e9:8.1f} {'':>8} {'':>7}"
+        if tt is not None:
+            row += f" {tt * 1e3:8.3f} {tt / t:7.2f}"
+        print(row)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args()
+    try:
+        import torch
+        torch.set_num_threads(2)
+    except ImportError:
+        torch = None
+    head = f"{'kernel':<34} {'ms':>8} {'GFLOP/s':>8} {'numpy ms':>8} {'x numpy':>7}"
+    print(head + (f" {'torch ms':>8} {'x torch':>7}" if torch else ""))
+    rng = np.random.default_rng(0)
+    for model, batch, n_in, n_out in DENSE:
+        x = rng.standard_normal((batch, n_in), dtype="float32")
+        w = rng.standard_normal((n_out, n_in), dtype="float32")
+        b = rng.standard_normal((n_out,), dtype="float32")
+        g = rng.standard_normal((batch, n_out), dtype="float32")
+        tag = f"{model} {n_in}->{n_out} b{batch}"
+        T = (lambda a: torch.from_numpy(a)) if torch else None
+        matmul_case(f"{tag} fwd", x, w, False, True, lambda: x @ w.T + b, torch and (
+            lambda tx=T(x), tw=T(w), tb=T(b): torch.nn.functional.linear(tx, tw, tb)), args.repeat, bias=b)
+        matmul_case(f"{tag} grad_x", g, w, False, False, lambda: g @ w, torch and (
+            lambda tg=T(g), tw=T(w): tg @ tw), args.repeat)
+        matmul_case(f"{tag} grad_w", g, x, True, False, lambda: g.T @ x, torch and (
+            lambda tg=T(g), tx=T(x): tg.T @ tx), args.repeat)
+    a = rng.standard_normal((1024, 1024), dtype="float32")
+    b = rng.standard_normal((1024, 1024), dtype="float32")
+    matmul_case("matmul 1024^3", a, b, False, False, lambda: a @ b,
+                torch and (lambda ta=torch.from_numpy(a), tb=torch.from_numpy(b): ta @ tb), max(3, args.repeat // 4))
+    for label, xs, ws in CONV:
+        conv_case(label, xs, ws, torch, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
