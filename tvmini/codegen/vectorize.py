@@ -1,8 +1,9 @@
 """Vectorized loops: a ``vectorized for`` becomes LLVM vector code of the host's width.
 
 A loop ``vectorized for i in range(E)`` is emitted as ``E // L`` iterations that each
-compute ``L`` consecutive values of ``i`` at once, plus one masked iteration for the
-``E % L`` remaining ones. ``L`` is the number of lanes of the host's widest SIMD
+compute ``L`` consecutive values of ``i`` at once; the ``E % L`` remaining ones run as
+narrower vectors (halving the width) and finally one scalar iteration, so no lane is
+ever masked off just for the tail (masked loads and stores are much slower). ``L`` is the number of lanes of the host's widest SIMD
 register (``llvm_target.vector_bits``) for the widest dtype the body touches, or ``E``
 when that is smaller (8 x float32 with AVX2).
 
@@ -154,9 +155,17 @@ class VectorBuilder(FunctionBuilder):
             k.add_incoming(b.add(k, ir.Constant(I32, lanes)), b.block)
             b.branch(head)
             b.position_at_end(done)
-        if tail:
-            self.mask = ir.Constant(ir.VectorType(ir.IntType(1), lanes), [j < tail for j in range(lanes)])
-            self._chunk(b.add(start, ir.Constant(I32, full * lanes)))
+        offset, width = full * lanes, lanes
+        while offset < loop.extent.value:     # the tail: narrower whole vectors, then scalars
+            while width > loop.extent.value - offset:
+                width //= 2
+            chunk_start = b.add(start, ir.Constant(I32, offset))
+            if width >= 2:
+                VectorBuilder(self.parent, loop, width)._chunk(chunk_start)
+            else:
+                self.parent.vars[loop.var] = chunk_start
+                self.parent.stmt(loop.body)
+            offset += width
 
     def _chunk(self, base):
         self.vars[self.loop.var] = self.builder.add(self.broadcast(base), self.lane_ids())

@@ -67,6 +67,8 @@ def infer_region(stage, consumers, bounds, symbolic):
         relax_thread = stage.scope == "shared" and bound is not None and bound.thread_tag.startswith("threadIdx")
         if i > pos or relax_thread:
             env[iv.var] = (Const(0, "int32"), simplify(pb.extents[iv] - 1))
+    if stage.scope == "shared":
+        _relax_thread_loops_of_ancestors(parent, bounds, env)
     accesses = _accesses(pb.reads, op)
     region = dict(full)
     for d, iv in enumerate(op.axis):
@@ -89,3 +91,15 @@ def infer_region(stage, consumers, bounds, symbolic):
                 continue
             region[iv] = (lo, extent)
     return region
+
+
+def _relax_thread_loops_of_ancestors(parent, bounds, env):
+    """A shared buffer is filled by every thread of the block: the threadIdx-bound loops of the
+    stages ``parent`` is (transitively) attached to range over their extents too."""
+    ancestor = parent
+    while ancestor.attach_type == "scope":
+        ancestor = ancestor.attach_stage
+        for iv in ancestor.leaf_iter_vars:
+            bound = ancestor.bindings.get(iv)
+            if bound is not None and bound.thread_tag.startswith("threadIdx"):
+                env[iv.var] = (Const(0, "int32"), simplify(bounds[ancestor].extents[iv] - 1))
