@@ -1,0 +1,220 @@
+"""nn: layers and losses (gradient-checked in float64), module registration, train/eval
+behaviour of BatchNorm and Dropout, state dicts and initialisation."""
+import math
+
+import numpy as np
+import pytest
+
+import tvmini as tm
+from tvmini import nn
+from tvmini.errors import DTypeError, ShapeError, TVMiniError
+from tvmini.nn import functional as F
+from graph_gradcheck import check_grad
+
+RNG = np.random.default_rng(1)
+
+
+def normal(*shape):
+    return RNG.normal(size=shape)
+
+
+# ---------------------------------------------------------------- functional gradients
+
+def test_linear_gradients_with_and_without_bias():
+    check_grad(lambda x, w, b: F.linear(x, w, b), normal(4, 3), normal(5, 3), normal(5))
+    check_grad(lambda x, w: F.linear(x, w), normal(2, 3, 3), normal(2, 3))
+
+
+@pytest.mark.parametrize("stride,padding,dilation", [(1, 0, 1), (2, 1, 1), (1, 1, 2)])
+def test_conv2d_gradients(stride, padding, dilation):
+    check_grad(lambda x, w, b: F.conv2d(x, w, b, stride, padding, dilation),
+               normal(2, 2, 5, 5), normal(3, 2, 3, 3), normal(3), rtol=1e-4)
+
+
+def test_conv2d_matches_direct_sum():
+    x, w = normal(1, 2, 4, 4), normal(3, 2, 3, 3)
+    out = F.conv2d(tm.tensor(x), tm.tensor(w), padding=1).numpy()
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    want = np.zeros((1, 3, 4, 4))
+    for f in range(3):
+        for i in range(4):
+            for j in range(4):
+                want[0, f, i, j] = np.sum(padded[0, :, i:i + 3, j:j + 3] * w[f])
+    np.testing.assert_allclose(out, want, rtol=1e-10)
+
+
+@pytest.mark.parametrize("pool", [F.max_pool2d, F.avg_pool2d])
+@pytest.mark.parametrize("kernel,stride,padding", [(2, None, 0), (3, 2, 1)])
+def test_pool_gradients(pool, kernel, stride, padding):
+    check_grad(lambda x: pool(x, kernel, stride, padding), normal(2, 2, 5, 5))
+
+
+@pytest.mark.parametrize("fn", [F.softmax, F.log_softmax])
+def test_softmax_gradients(fn):
+    check_grad(lambda x: fn(x, -1), normal(3, 4))
+    check_grad(lambda x: fn(x, 0), normal(3, 4))
+
+
+def test_loss_gradients():
+    labels = tm.tensor(np.array([0, 2, 1, 2]))
+    check_grad(lambda x: F.cross_entropy(x, labels), normal(4, 3))
+    check_grad(lambda x: F.cross_entropy(x, labels, reduction="sum"), normal(4, 3))
+    check_grad(lambda x: F.nll_loss(F.log_softmax(x), labels), normal(4, 3))
+    check_grad(lambda x, t: F.mse_loss(x, t), normal(3, 2), normal(3, 2))
+    target = tm.tensor(RNG.integers(0, 2, size=(3, 2)).astype("float64"))
+    check_grad(lambda x: F.binary_cross_entropy_with_logits(x, target), normal(3, 2))
+
+
+def test_cross_entropy_matches_numpy_and_is_stable():
+    logits = np.array([[1000.0, 0.0, -1000.0], [1.0, 2.0, 3.0]])
+    labels = np.array([1, 2])
+    got = F.cross_entropy(tm.tensor(logits), tm.tensor(labels)).item()
+    shifted = logits - logits.max(1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+    assert math.isclose(got, -logp[[0, 1], labels].mean(), rel_tol=1e-12)
+    x = tm.tensor(np.array([[50.0, -50.0]]))
+    assert math.isfinite(F.binary_cross_entropy_with_logits(x, tm.tensor(np.array([[0.0, 1.0]]))).item())
+
+
+def test_loss_errors_name_the_shapes():
+    with pytest.raises(ShapeError, match=r"cross_entropy.*\(4, 3\).*\(3,\)"):
+        F.cross_entropy(tm.zeros(4, 3), tm.tensor([0, 1, 2]))
+    with pytest.raises(DTypeError, match="labels"):
+        F.cross_entropy(tm.zeros(2, 3), tm.tensor([0.0, 1.0]))
+    with pytest.raises(ShapeError, match=r"labels must lie in \[0, 3\)"):
+        F.cross_entropy(tm.zeros(2, 3), tm.tensor([0, 3]))
+    with pytest.raises(ShapeError, match=r"linear.*\(2, 4\).*\(3, 5\)"):
+        F.linear(tm.zeros(2, 4), tm.zeros(3, 5))
+
+
+def test_batch_norm_training_gradients():
+    check_grad(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+               normal(5, 3), normal(3), normal(3), rtol=1e-4)
+    check_grad(lambda x: F.batch_norm(x, None, None, training=True), normal(2, 3, 2, 2), rtol=1e-4)
+
+
+# ---------------------------------------------------------------- modules
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(2, 4), nn.ReLU())
+        self.heads = nn.ModuleList([nn.Linear(4, 1), nn.Linear(4, 2)])
+        self.scale = nn.Parameter(tm.ones(1))
+        self.not_a_param = tm.ones(1)
+
+    def forward(self, x):
+        h = self.body(x)
+        return self.heads[0](h) * self.scale, self.heads[1](h)
+
+
+def test_registration_by_attribute_assignment():
+    net = Net()
+    names = [n for n, _ in net.named_parameters()]
+    assert names == ["scale", "body.0.weight", "body.0.bias", "heads.0.weight", "heads.0.bias",
+                     "heads.1.weight", "heads.1.bias"]
+    assert all(p.requires_grad for p in net.parameters())
+    assert len(list(net.modules())) == 7
+    net.eval()
+    assert not any(m.training for m in net.modules())
+    net.train()
+    assert all(m.training for m in net.modules())
+    a, b = net(tm.randn(3, 2))
+    (a.sum() + b.sum()).backward()
+    assert all(p.grad is not None for p in net.parameters())
+    net.zero_grad()
+    assert all(p.grad is None for p in net.parameters())
+
+
+def test_state_dict_round_trip_and_strict_checks():
+    net, other = Net(), Net()
+    other.load_state_dict(net.state_dict())
+    for (name, p), (_, q) in zip(net.named_parameters(), other.named_parameters()):
+        np.testing.assert_array_equal(p.numpy(), q.numpy(), err_msg=name)
+    state = net.state_dict()
+    del state["scale"]
+    with pytest.raises(TVMiniError, match="missing keys \\['scale'\\]"):
+        other.load_state_dict(state)
+    state = net.state_dict()
+    state["extra"] = tm.zeros(1)
+    with pytest.raises(TVMiniError, match="unexpected keys \\['extra'\\]"):
+        other.load_state_dict(state)
+    state = net.state_dict()
+    state["body.0.weight"] = tm.zeros(2, 2)
+    with pytest.raises(ShapeError, match="body.0.weight"):
+        other.load_state_dict(state)
+
+
+def test_batchnorm_running_stats_and_eval():
+    bn = nn.BatchNorm1d(3)
+    x = RNG.normal(2.0, 3.0, size=(8, 3)).astype("float32")
+    y = bn(tm.tensor(x))
+    np.testing.assert_allclose(y.numpy(), (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(bn.running_mean.numpy(), 0.1 * x.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(bn.running_var.numpy(), 0.9 + 0.1 * x.var(0, ddof=1), rtol=1e-5)
+    assert bn.num_batches_tracked.item() == 1 and not bn.running_mean.requires_grad
+    assert "running_mean" in bn.state_dict() and "num_batches_tracked" in bn.state_dict()
+    bn.eval()
+    y = bn(tm.tensor(x))
+    want = (x - bn.running_mean.numpy()) / np.sqrt(bn.running_var.numpy() + 1e-5)
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-5)
+    assert bn.num_batches_tracked.item() == 1
+
+
+def test_batchnorm2d_normalises_per_channel():
+    bn = nn.BatchNorm2d(2)
+    x = RNG.normal(size=(4, 2, 3, 3)).astype("float32")
+    y = bn(tm.tensor(x)).numpy()
+    np.testing.assert_allclose(y.mean((0, 2, 3)), 0, atol=1e-5)
+    np.testing.assert_allclose(y.var((0, 2, 3)), 1, rtol=1e-3)
+    with pytest.raises(ShapeError, match="4-D"):
+        bn(tm.zeros(2, 2))
+
+
+def test_dropout_train_and_eval():
+    drop = nn.Dropout(0.25)
+    x = tm.ones(200, 50, requires_grad=True)
+    y = drop(x)
+    values = y.numpy()
+    kept = values != 0
+    np.testing.assert_allclose(values[kept], 1 / 0.75, rtol=1e-6)
+    assert 0.70 < kept.mean() < 0.80
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy() != 0, kept)
+    assert not np.array_equal(drop(x).numpy() != 0, kept)   # a new seed per call
+    drop.eval()
+    assert drop(x) is x
+
+
+def test_default_initialisation_bounds():
+    tm.manual_seed(0)
+    layer = nn.Linear(100, 50)
+    bound = 1 / math.sqrt(100)
+    w, b = layer.weight.numpy(), layer.bias.numpy()
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.9 * bound
+    assert np.abs(b).max() <= bound
+    conv = nn.Conv2d(4, 8, 3)
+    assert np.abs(conv.weight.numpy()).max() <= 1 / math.sqrt(4 * 9)
+    t = tm.zeros(200, 300)
+    nn.init.xavier_uniform_(t)
+    assert np.abs(t.numpy()).max() <= math.sqrt(6 / 500)
+    nn.init.kaiming_normal_(t, nonlinearity="relu")
+    assert math.isclose(t.numpy().std(), math.sqrt(2 / 300), rel_tol=0.05)
+    nn.init.xavier_normal_(t)
+    assert math.isclose(t.numpy().std(), math.sqrt(2 / 500), rel_tol=0.05)
+    nn.init.ones_(t)
+    assert t.numpy().min() == 1
+    nn.init.zeros_(t)
+    assert t.numpy().max() == 0
+
+
+def test_layers_compose_like_pytorch():
+    tm.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.AvgPool2d(2), nn.Flatten(), nn.Linear(2 * 2 * 2, 3), nn.Tanh(), nn.Sigmoid(), nn.Cos(),
+                        nn.Softmax())
+    out = net(tm.randn(2, 1, 8, 8))
+    assert out.shape == (2, 3)
+    np.testing.assert_allclose(out.numpy().sum(1), 1, rtol=1e-5)
+    out.sum().backward()
+    assert all(p.grad is not None for p in net.parameters())

@@ -1,0 +1,177 @@
+"""Convolution, pooling, batch normalisation and dropout as graph ops.
+
+conv2d and pooling are first-class kernels with dedicated gradient kernels from
+``tvmini.topi``. Batch norm is written with the elementwise/reduction ops, so autodiff
+derives its gradient; its running statistics are updated under ``no_grad`` into fresh
+buffers (no history, nothing read and written by one kernel). Dropout multiplies by a
+keep mask (see :func:`dropout` for where the mask comes from).
+"""
+import numpy as np
+
+from .. import topi
+from ..errors import ShapeError
+from ..runtime import ndarray as nd
+from . import ops
+from .autograd import Function, no_grad
+from .dispatch import run
+from .nn_ops import _check_float
+from .ops import _kernel, check_same
+from .tensor import Tensor, generator
+
+
+def _pair(value, what, op):
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
+        raise ShapeError(f"{op}: {what} must be an int or a pair of ints, got {value!r}")
+    return pair
+
+
+# ---------------------------------------------------------------------------- conv2d
+
+def _conv2d_kernel(x, w, b=None, **attrs):
+    return topi.conv2d(x, w, bias=b, **attrs)
+
+
+class _Conv2d(Function):
+    def forward(self, x, w, b=None):
+        return run("conv2d", _conv2d_kernel, [x, w] if b is None else [x, w, b], attrs=self.attrs)
+
+    def backward(self, g):
+        x, w = self.inputs[0], self.inputs[1]
+        gx = _kernel("conv2d_grad_input", "conv2d_grad_input", g, w, input_shape=x.shape,
+                     **dict(self.attrs)) if x.requires_grad else None
+        gw = _kernel("conv2d_grad_weight", "conv2d_grad_weight", g, x, weight_shape=w.shape,
+                     **dict(self.attrs)) if w.requires_grad else None
+        if len(self.inputs) == 2:
+            return gx, gw
+        return gx, gw, (ops.sum(g, (0, 2, 3)) if self.inputs[2].requires_grad else None)
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """2-D cross-correlation: x (N, C, H, W), weight (F, C, KH, KW), bias (F,) -> (N, F, OH, OW)."""
+    _check_float("conv2d", x, weight)
+    check_same("conv2d", x, weight)
+    if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[1]:
+        raise ShapeError(f"conv2d: input of shape {x.shape} does not match weight of shape {weight.shape} "
+                         "(need (N, C, H, W) and (F, C, KH, KW))")
+    if bias is not None:
+        check_same("conv2d", x, bias)
+        if bias.shape != (weight.shape[0],):
+            raise ShapeError(f"conv2d: bias of shape {bias.shape} does not match weight of shape {weight.shape}")
+    stride, padding, dilation = (_pair(v, n, "conv2d") for v, n in
+                                 ((stride, "stride"), (padding, "padding"), (dilation, "dilation")))
+    for axis in (0, 1):
+        span = dilation[axis] * (weight.shape[2 + axis] - 1) + 1
+        if x.shape[2 + axis] + 2 * padding[axis] < span:
+            raise ShapeError(f"conv2d: kernel of shape {weight.shape} does not fit input of shape {x.shape} "
+                             f"with padding {padding}")
+    attrs = (("stride", stride), ("padding", padding), ("dilation", dilation))
+    return _Conv2d.apply(x, weight, attrs=attrs) if bias is None else _Conv2d.apply(x, weight, bias, attrs=attrs)
+
+
+# ---------------------------------------------------------------------------- pooling
+
+class _Pool(Function):
+    def forward(self, x):
+        return run(self.op, self.op, [x], attrs=self.attrs)
+
+    def backward(self, g):
+        x, = self.inputs
+        if self.op == "max_pool2d":
+            return (_kernel("max_pool2d_grad", "max_pool2d_grad", g, x, **dict(self.attrs)),)
+        return (_kernel("avg_pool2d_grad", "avg_pool2d_grad", g, input_shape=x.shape, **dict(self.attrs)),)
+
+
+def _pool(op, x, kernel_size, stride, padding):
+    _check_float(op, x)
+    if x.ndim != 4:
+        raise ShapeError(f"{op}: expects an (N, C, H, W) input, got shape {x.shape}")
+    kernel = _pair(kernel_size, "kernel_size", op)
+    stride = kernel if stride is None else _pair(stride, "stride", op)
+    padding = _pair(padding, "padding", op)
+    if any(x.shape[2 + a] + 2 * padding[a] < kernel[a] for a in (0, 1)):
+        raise ShapeError(f"{op}: window {kernel} does not fit input of shape {x.shape} with padding {padding}")
+    return _Pool.apply(x, op=op, attrs=(("kernel", kernel), ("stride", stride), ("padding", padding)))
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    """Window maxima over (N, C, H, W); ``stride`` defaults to ``kernel_size``."""
+    return _pool("max_pool2d", x, kernel_size, stride, padding)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0):
+    """Window means over (N, C, H, W) (padding counts as zeros)."""
+    return _pool("avg_pool2d", x, kernel_size, stride, padding)
+
+
+# ---------------------------------------------------------------------------- batch norm
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Normalise over every axis but the channel axis 1 (PyTorch's ``F.batch_norm``).
+
+    In training the batch statistics are used and, when running buffers are given, they
+    are updated in place with weight ``momentum`` for the new value (the variance with
+    Bessel's correction, as PyTorch); in evaluation the running statistics are used.
+    """
+    _check_float("batch_norm", x)
+    if x.ndim not in (2, 3, 4):
+        raise ShapeError(f"batch_norm: expects (N, C), (N, C, L) or (N, C, H, W), got shape {x.shape}")
+    channels = x.shape[1]
+    stat_shape = (1, channels) + (1,) * (x.ndim - 2)
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is not None and t.shape != (channels,):
+            raise ShapeError(f"batch_norm: {name} of shape {t.shape} does not match the {channels} channels "
+                             f"of input {x.shape}")
+    axes = (0,) + tuple(range(2, x.ndim))
+    if training:
+        count = x.size // channels
+        if count < 2:
+            raise ShapeError(f"batch_norm: training needs more than one value per channel, got input {x.shape}")
+        mean = ops.mean(x, axes, keepdims=True)
+        centered = x - mean
+        var = ops.mean(centered * centered, axes, keepdims=True)
+        if running_mean is not None:
+            with no_grad():
+                _update_running(running_mean, ops.reshape(mean.detach(), (channels,)), momentum)
+                unbiased = ops.reshape(var.detach(), (channels,)) * (count / (count - 1))
+                _update_running(running_var, unbiased, momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ShapeError("batch_norm: evaluation mode needs running_mean and running_var")
+        centered = x - ops.reshape(running_mean, stat_shape)
+        var = ops.reshape(running_var, stat_shape)
+    out = centered * ops.rdiv(ops.sqrt(var + eps), 1.0)
+    if weight is not None:
+        out = out * ops.reshape(weight, stat_shape)
+    if bias is not None:
+        out = out + ops.reshape(bias, stat_shape)
+    return out
+
+
+def _update_running(buffer, value, momentum):
+    """``buffer = (1 - momentum) * buffer + momentum * value`` into a fresh array."""
+    buffer.data = (buffer * (1.0 - momentum) + value * momentum).data
+
+
+# ---------------------------------------------------------------------------- dropout
+
+def dropout(x, p=0.5, training=True, seed=None):
+    """Zero each element with probability ``p`` and scale the rest by ``1/(1-p)`` in
+    training; the identity otherwise. Every call draws a new mask (from tvmini's seeded
+    generator, or from ``seed``).
+
+    The keep mask is drawn on the host and applied by the multiply kernel, whose
+    gradient multiplies by the same mask. (topi.random's hashed draws would keep the
+    mask on the device, but their kernels currently take minutes to simplify and
+    build, so they are not on this path yet.)
+    """
+    if not 0 <= p < 1:
+        raise ShapeError(f"dropout: p must be in [0, 1), got {p}")
+    if not training or p == 0:
+        return x
+    _check_float("dropout", x)
+    rng = generator() if seed is None else np.random.default_rng(seed)
+    keep = 1.0 - p
+    mask = (rng.random(x.shape) < keep).astype(x.dtype) * np.asarray(1.0 / keep, dtype=x.dtype)
+    return ops.mul(x, Tensor._wrap(nd.array(mask, device=x.device)))

@@ -1,0 +1,35 @@
+"""nn.functional: the stateless forms of the layers and the losses (PyTorch names).
+
+Everything here is a thin, checked entry into the graph ops (``tvmini.graph.ops`` and
+``tvmini.graph.nn_ops``), so each call runs compiled kernels and records its gradient.
+"""
+from ..graph import ops
+from ..graph.nn_ops import (binary_cross_entropy_with_logits, cross_entropy, linear, log_softmax, mse_loss,
+                            nll_loss, softmax)
+from ..graph.conv_ops import avg_pool2d, batch_norm, conv2d, dropout, max_pool2d
+
+__all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear", "flatten", "dropout",
+           "batch_norm", "conv2d", "max_pool2d", "avg_pool2d", "cross_entropy", "nll_loss", "mse_loss",
+           "binary_cross_entropy_with_logits"]
+
+
+def relu(x):
+    """max(x, 0)."""
+    return ops.relu(x)
+
+
+def tanh(x):
+    return ops.tanh(x)
+
+
+def sigmoid(x):
+    return ops.sigmoid(x)
+
+
+def cos(x):
+    return ops.cos(x)
+
+
+def flatten(x, start_dim=1):
+    """Collapse the axes from ``start_dim`` on into one."""
+    return ops.reshape(x, x.shape[:start_dim] + (-1,))

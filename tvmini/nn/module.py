@@ -1,0 +1,259 @@
+"""Module and Parameter: how layers own their tensors.
+
+A :class:`Parameter` is a Tensor that requires a gradient and that a Module registers
+when it is assigned as an attribute; sub-modules (also inside :class:`ModuleList` and
+:class:`Sequential`) and buffers (running statistics, :meth:`Module.register_buffer`)
+register the same way. Registration order is kept, so ``named_parameters`` and
+``state_dict`` keys are stable ("0.weight", "bn.running_mean", ...), as in PyTorch.
+"""
+from collections import OrderedDict
+
+import numpy as np
+
+from ..errors import ShapeError, TVMiniError
+from ..graph import Tensor, no_grad
+from ..runtime import as_device
+
+
+class Parameter(Tensor):
+    """A tensor a Module owns and an optimizer updates: ``Parameter(tensor)`` shares
+    ``tensor``'s data and requires a gradient (unless ``requires_grad=False``)."""
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad=True):
+        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class Module:
+    """Base class of layers: assign Parameters, Modules and buffers as attributes,
+    define ``forward``, call the module."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise TVMiniError(f"{type(self).__name__}: call super().__init__() before assigning {name!r}")
+        if isinstance(value, Parameter):
+            self._modules.pop(name, None)
+            self._buffers.pop(name, None)
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._parameters.pop(name, None)
+            self._buffers.pop(name, None)
+            self._modules[name] = value
+        elif name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TVMiniError(f"{type(self).__name__}.{name} is a buffer; assign a Tensor or None")
+            self._buffers[name] = value
+        else:
+            self._parameters.pop(name, None)
+            self._modules.pop(name, None)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        for registry in (self._parameters, self._modules, self._buffers):
+            registry.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name, tensor):
+        """Register a non-parameter tensor (running statistics) saved in ``state_dict``."""
+        self._buffers[name] = tensor
+        object.__setattr__(self, name, tensor)
+
+    def register_parameter(self, name, param):
+        """Register ``param`` (a Parameter or None) under ``name``."""
+        if param is None:
+            self._parameters.pop(name, None)
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, param)
+
+    def add_module(self, name, module):
+        setattr(self, name, module)
+
+    # ---- calling ----------------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ---- traversal --------------------------------------------------------------------
+    def named_modules(self, prefix=""):
+        """(name, module) for this module and every descendant, depth first."""
+        stack = [(prefix, self)]
+        seen = set()
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = [(f"{name}.{k}" if name else k, m) for k, m in module._modules.items() if m is not None]
+            stack.extend(reversed(children))
+
+    def modules(self):
+        return (m for _, m in self.named_modules())
+
+    def children(self):
+        return (m for m in self._modules.values() if m is not None)
+
+    def named_children(self):
+        return ((k, m) for k, m in self._modules.items() if m is not None)
+
+    def named_parameters(self, prefix="", recurse=True):
+        """(dotted name, Parameter), each shared parameter once."""
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for name, module in modules:
+            for key, param in module._parameters.items():
+                if param is None or id(param) in seen:
+                    continue
+                seen.add(id(param))
+                yield (f"{name}.{key}" if name else key), param
+
+    def parameters(self, recurse=True):
+        return (p for _, p in self.named_parameters(recurse=recurse))
+
+    def named_buffers(self, prefix=""):
+        for name, module in self.named_modules(prefix):
+            for key, buf in module._buffers.items():
+                if buf is not None:
+                    yield (f"{name}.{key}" if name else key), buf
+
+    def buffers(self):
+        return (b for _, b in self.named_buffers())
+
+    def apply(self, fn):
+        """Call ``fn(module)`` on every descendant, then on this module; returns self."""
+        for module in reversed(list(self.modules())):
+            fn(module)
+        return self
+
+    # ---- modes and devices ------------------------------------------------------------
+    def train(self, mode=True):
+        """Set training mode (BatchNorm uses batch statistics, Dropout drops) recursively."""
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self):
+        """Evaluation mode: BatchNorm uses its running statistics, Dropout is the identity."""
+        return self.train(False)
+
+    def zero_grad(self, set_to_none=True):
+        """Clear every parameter's gradient."""
+        for p in self.parameters():
+            p.grad = None if set_to_none or p.grad is None else p.grad.zero_()
+
+    def to(self, device):
+        """Move every parameter and buffer to ``device`` in place; returns self."""
+        device = as_device(device)
+        for tensor in list(self.parameters()) + list(self.buffers()):
+            if tensor.device != device:
+                tensor.data = tensor.data.copyto(device)
+                if tensor.grad is not None:
+                    tensor.grad = tensor.grad.to(device)
+        return self
+
+    # ---- state ------------------------------------------------------------------------
+    def state_dict(self):
+        """Parameters and buffers by dotted name (detached tensors sharing the data)."""
+        state = OrderedDict()
+        for name, param in self.named_parameters():
+            state[name] = param.detach()
+        for name, buf in self.named_buffers():
+            state[name] = buf.detach()
+        return state
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy values from ``state_dict`` into the parameters and buffers in place.
+
+        With ``strict`` (the default) the keys must match exactly; shapes must always
+        match. Raises :class:`~tvmini.errors.ShapeError`/``TVMiniError`` naming the keys.
+        """
+        own = OrderedDict(self.named_parameters())
+        own.update(self.named_buffers())
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if strict and (missing or unexpected):
+            raise TVMiniError(f"load_state_dict for {type(self).__name__}: missing keys {missing}, "
+                              f"unexpected keys {unexpected}")
+        for name, target in own.items():
+            if name not in state_dict:
+                continue
+            value = state_dict[name]
+            array = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+            if tuple(array.shape) != target.shape:
+                raise ShapeError(f"load_state_dict for {type(self).__name__}: {name} has shape "
+                                 f"{tuple(array.shape)} in the state dict but {target.shape} in the module")
+            with no_grad():
+                target.copy_(array.astype(target.dtype, copy=False))
+        return missing, unexpected
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__}({self.extra_repr()}"]
+        for name, module in self._modules.items():
+            child = repr(module).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {child}")
+        return lines[0] + ")" if len(lines) == 1 else "\n".join(lines) + "\n)"
+
+    def extra_repr(self):
+        return ""
+
+
+class ModuleList(Module):
+    """A list of modules, each registered (names "0", "1", ...)."""
+
+    def __init__(self, modules=()):
+        super().__init__()
+        for module in modules:
+            self.append(module)
+
+    def append(self, module):
+        if not isinstance(module, Module):
+            raise TVMiniError(f"ModuleList holds Modules, got {type(module).__name__}")
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+    def extend(self, modules):
+        for module in modules:
+            self.append(module)
+        return self
+
+    def __getitem__(self, index):
+        items = list(self._modules.values())
+        if isinstance(index, slice):
+            return type(self)(items[index]) if type(self) is ModuleList else Sequential(*items[index])
+        return items[index]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+
+class Sequential(ModuleList):
+    """Modules applied in order: ``Sequential(Linear(2, 8), ReLU(), Linear(8, 1))``."""
+
+    def __init__(self, *modules):
+        if len(modules) == 1 and isinstance(modules[0], dict):
+            Module.__init__(self)
+            for name, module in modules[0].items():
+                setattr(self, name, module)
+        else:
+            super().__init__(modules)
+
+    def forward(self, x):
+        for module in self._modules.values():
+            x = module(x)
+        return x
