@@ -4,6 +4,8 @@ Each step prints the lowered loop IR (so you can see what the primitive did) and
 speed of the built kernel next to numpy's BLAS. benchmarks/gemm.py runs the same
 recipe at several sizes.
 Run: python examples/gemm_tutorial.py [--size 1024] [--no-ir]
+     python examples/gemm_tutorial.py --explain [STEP]   (the loop IR after each primitive
+     of one step, default the last one; see tm.explain)
 """
 import argparse
 import time
@@ -86,8 +88,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--no-ir", action="store_true", help="do not print the loop IR of each step")
+    parser.add_argument("--explain", nargs="?", const=STEPS[-1][0], choices=[label for label, _ in STEPS],
+                        metavar="STEP", help="print the loop IR after each primitive of STEP and exit; STEP is one of "
+                        + ", ".join(label for label, _ in STEPS) + f" (default {STEPS[-1][0]})")
     args = parser.parse_args()
     n = args.size
+    if args.explain:
+        s, tensors = dict(STEPS)[args.explain](n)
+        tm.explain(s, tensors, name="gemm")
+        return
     a = np.random.rand(n, n).astype("float32")
     b = np.random.rand(n, n).astype("float32")
     expected = a @ b

@@ -219,10 +219,12 @@ def test_copyfrom_errors():
         a.copyto(nd.empty((6,)))
 
 
-def test_cuda_arrays_unavailable():
+@pytest.mark.skipif(__import__("tvmini.runtime.cuda_driver").runtime.cuda_driver.device_arch() is not None,
+                    reason="a CUDA device is usable here")
+def test_cuda_arrays_need_pycuda_and_a_gpu():
     for make in (lambda: nd.empty(3, device="cuda"), lambda: nd.array([1.0], device=cuda(0)),
                  lambda: nd.zeros(2).copyto("cuda:1")):
-        with pytest.raises(DeviceError, match="CUDA arrays are not available"):
+        with pytest.raises(DeviceError, match="pycuda|CUDA"):
             make()
 
 

@@ -342,8 +342,11 @@ class Module:
         """Run the kernel on ``args`` (checked first; see the module docstring)."""
         self._cfunc(*self._pack(args))
 
-    def get_source(self, fmt="ll"):
-        """The kernel's source in format ``fmt`` ("ll" LLVM IR, "asm", ...)."""
+    def get_source(self, fmt=None):
+        """The kernel's source in format ``fmt``: "ll" (LLVM IR, the CPU default), "asm",
+        "tir"; "cuda" (CUDA C, the default on CUDA) and "ptx" for CUDA kernels."""
+        if fmt is None:
+            fmt = "cuda" if self.device.kind == "cuda" else "ll"
         try:
             source = self._sources[fmt]
         except KeyError:

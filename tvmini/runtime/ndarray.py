@@ -92,6 +92,9 @@ _STORAGES = {"cpu": _HostStorage}
 
 
 def _storage_class(device):
+    if device.kind == "cuda" and "cuda" not in _STORAGES:
+        from .cuda_driver import CudaStorage     # imports nothing CUDA-specific until it allocates
+        _STORAGES["cuda"] = CudaStorage
     try:
         return _STORAGES[device.kind]
     except KeyError:

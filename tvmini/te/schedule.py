@@ -6,6 +6,8 @@ IterVars (``te.relation``), ``reorder`` permutes the leaf list, ``vectorize``/``
 set where the stage is computed. ``tvmini.lower`` turns all of it into loops. Every
 misuse raises ``ScheduleError`` naming the stage and the axis.
 """
+import copy
+
 from ..errors import ScheduleError
 from ..tir.stmt import ForKind
 from .relation import Fuse, Split, depends_on
@@ -65,6 +67,7 @@ class Stage:
     def _log(self, primitive, text):
         self.history.append((primitive, text))
         self.schedule.history.append((self, primitive, text))
+        self.schedule.states.append(self.schedule.copy(with_history=False))   # for tm.explain
 
     # loop structure ---------------------------------------------------------
     def split(self, parent, factor=None, nparts=None):
@@ -207,7 +210,8 @@ class Schedule:
                 raise ScheduleError(f"create_schedule: {op.name} is a placeholder, not a compute op")
         self.stages = []
         self.stage_map = {}
-        self.history = []
+        self.history = []                # (stage, primitive name, description), in order applied
+        self.states = []                 # a copy of the schedule after each history entry
         for op in _post_order(self.outputs):
             stage = Stage(op, self)
             self.stages.append(stage)
@@ -227,6 +231,31 @@ class Schedule:
         if isinstance(key, Tensor) and isinstance(key.op, PlaceholderOp):
             return key
         return self[key].op.output(0)
+
+    def copy(self, with_history=True):
+        """An independent copy: primitives applied to either leave the other alone.
+
+        Ops, tensors, IterVars and relations are never mutated once made, so they are
+        shared; each stage's loop state (relations, loop order, annotations, bindings,
+        attachment) is copied. ``with_history=False`` leaves the copy's history (and
+        recorded states) empty: the snapshots ``tm.explain`` reads are made that way.
+        """
+        new = Schedule.__new__(Schedule)
+        new.outputs = list(self.outputs)
+        new.history = list(self.history) if with_history else []
+        new.states = list(self.states) if with_history else []
+        twins = {}
+        for stage in self.stages:
+            twin = twins[stage] = copy.copy(stage)
+            twin.schedule, twin.history = new, list(stage.history)
+            for attr in ("root_iter_vars", "leaf_iter_vars", "all_iter_vars", "relations"):
+                setattr(twin, attr, list(getattr(stage, attr)))
+            twin.iter_kinds, twin.bindings = dict(stage.iter_kinds), dict(stage.bindings)
+        for twin in twins.values():
+            twin.attach_stage = twins.get(twin.attach_stage)
+        new.stages = [twins[stage] for stage in self.stages]
+        new.stage_map = {op: twins[stage] for op, stage in self.stage_map.items()}
+        return new
 
     # graph rewrites live in te/rewrite.py; bound here as methods.
     from .rewrite import cache_read, cache_write, rfactor

@@ -1,0 +1,82 @@
+"""Kernel inventory: tm.kernel_cache_info() and ``python -m tvmini cache info|clear``."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import tvmini as tm
+from tvmini import te
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _kernel(name, offset):
+    A = te.placeholder((11,), name="A")
+    B = te.compute((11,), lambda i: A[i] + offset, name="B")
+    return tm.build(te.create_schedule(B.op), [A, B], name=name)
+
+
+def _record(name):
+    (record,) = [k for k in tm.kernel_cache_info().kernels if k.name == name]
+    return record
+
+
+def test_second_identical_build_counts_a_hit(tmp_path, monkeypatch):
+    monkeypatch.setenv("TVMINI_CACHE_DIR", str(tmp_path))
+    f = _kernel("inventory_hit", 0.5)
+    first = _record("inventory_hit")
+    assert (first.target, first.origin, first.hits) == ("llvm", "compiled", 0)
+    assert first.build_seconds == f.build_seconds > 0
+    _kernel("inventory_hit", 0.5)
+    assert _record("inventory_hit").hits == 1
+    _kernel("inventory_hit", 0.75)               # a different program: its own record
+    assert [k.hits for k in tm.kernel_cache_info().kernels if k.name == "inventory_hit"] == [1, 0]
+    a, b = np.zeros(11, "float32"), np.zeros(11, "float32")
+    f(a, b)
+    np.testing.assert_array_equal(b, a + 0.5)
+
+
+def test_info_reports_the_disk_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TVMINI_CACHE_DIR", str(tmp_path))
+    _kernel("inventory_disk", 1.5)
+    info = tm.kernel_cache_info()
+    files = list(tmp_path.glob("*.o"))
+    assert info.disk_path == str(tmp_path)
+    assert info.disk_entries == len(files) == 1
+    assert info.disk_bytes == files[0].stat().st_size > 0
+    text = str(info)
+    assert "inventory_disk" in text and str(tmp_path) in text and "1 entries" in text
+    monkeypatch.setenv("TVMINI_CACHE", "0")
+    assert tm.kernel_cache_info().disk_path is None and "off" in str(tm.kernel_cache_info())
+
+
+def _cli(*args, **env):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **env)
+    out = subprocess.run([sys.executable, "-m", "tvmini", *args], env=env, capture_output=True, text=True,
+                         timeout=120)
+    return out
+
+
+def test_cli_info_and_clear_manage_the_cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("TVMINI_CACHE_DIR", str(tmp_path))
+    _kernel("inventory_cli_a", 2.5)
+    _kernel("inventory_cli_b", 3.5)
+    (tmp_path / "unrelated.txt").write_text("not a cache entry")
+    info = _cli("cache", "info", TVMINI_CACHE_DIR=str(tmp_path))
+    assert info.returncode == 0, info.stderr
+    assert str(tmp_path) in info.stdout and "entries: 2" in info.stdout
+    cleared = _cli("cache", "clear", TVMINI_CACHE_DIR=str(tmp_path))
+    assert cleared.returncode == 0, cleared.stderr
+    assert "removed 2 entries" in cleared.stdout
+    assert list(tmp_path.glob("*.o")) == [] and (tmp_path / "unrelated.txt").exists()
+    after = _cli("cache", "info", TVMINI_CACHE_DIR=str(tmp_path))
+    assert "entries: 0" in after.stdout
+
+
+def test_cli_with_cache_off_and_bad_usage(tmp_path):
+    off = _cli("cache", "info", TVMINI_CACHE="0")
+    assert off.returncode == 0 and "off" in off.stdout
+    bad = _cli("cache", "shrink")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr

@@ -1,0 +1,274 @@
+"""CUDA backend: CUDA C generation, build-time validation, PTX compilation, launches.
+
+Without a GPU (the CI machines), every schedule here is turned into CUDA C and, when nvcc
+exists, compiled to PTX, so a syntax or type error fails the suite. With pycuda and a
+GPU, the same schedules run and are compared with numpy.
+"""
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tvmini as tm
+from tvmini import te
+from tvmini.codegen.cuda_host import nvcc_path
+from tvmini.errors import BuildError, DeviceError
+from tvmini.runtime.cuda_driver import device_arch
+
+HAS_NVCC = nvcc_path() is not None
+HAS_GPU = device_arch() is not None
+needs_nvcc = pytest.mark.skipif(not HAS_NVCC, reason="nvcc (CUDA toolkit) is not installed here")
+needs_gpu = pytest.mark.skipif(not HAS_GPU, reason="no pycuda or no CUDA device here")
+
+
+def bind(s, stage_tensor, axis, tag):
+    s[stage_tensor].bind(axis, te.thread_axis(tag))
+
+
+def elementwise(n, factor, dtype="float32"):
+    A = te.placeholder((n,), name="A", dtype=dtype)
+    B = te.placeholder((n,), name="B", dtype=dtype)
+    C = te.compute((n,), lambda i: te.max(A[i] * B[i] + te.exp(A[i]), te.tanh(B[i])), name="C")
+    s = te.create_schedule(C.op)
+    bx, tx = s[C].split(C.op.axis[0], factor=factor)
+    bind(s, C, bx, "blockIdx.x")
+    bind(s, C, tx, "threadIdx.x")
+    return s, [A, B, C]
+
+
+def tiled_matmul(n, tile=16):
+    A = te.placeholder((n, n), name="A")
+    B = te.placeholder((n, n), name="B")
+    k = te.reduce_axis((0, n), name="k")
+    C = te.compute((n, n), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C")
+    s = te.create_schedule(C.op)
+    AS, BS = s.cache_read(A, "shared", [C]), s.cache_read(B, "shared", [C])
+    CL = s.cache_write(C, "local")
+    by, ty = s[C].split(C.op.axis[0], factor=tile)
+    bx, tx = s[C].split(C.op.axis[1], factor=tile)
+    s[C].reorder(by, bx, ty, tx)
+    for axis, tag in ((by, "blockIdx.y"), (bx, "blockIdx.x"), (ty, "threadIdx.y"), (tx, "threadIdx.x")):
+        bind(s, C, axis, tag)
+    s[CL].compute_at(s[C], tx)
+    ko, _ = s[CL].split(s[CL].op.reduce_axis[0], factor=tile)
+    for S in (AS, BS):
+        s[S].compute_at(s[CL], ko)
+        r, c = s[S].op.axis
+        bind(s, S, r, "threadIdx.y")
+        bind(s, S, c, "threadIdx.x")
+    return s, [A, B, C]
+
+
+def softmax_rows(m, n):
+    """Three kernels (max, exp-sum, divide) with two global temporaries between them."""
+    X = te.placeholder((m, n), name="X")
+    k1, k2 = te.reduce_axis((0, n), name="k1"), te.reduce_axis((0, n), name="k2")
+    M = te.compute((m,), lambda i: te.max(X[i, k1], axis=k1), name="M")
+    S = te.compute((m,), lambda i: te.sum(te.exp(X[i, k2] - M[i]), axis=k2), name="S")
+    Y = te.compute((m, n), lambda i, j: te.exp(X[i, j] - M[i]) / S[i], name="Y")
+    s = te.create_schedule(Y.op)
+    for T in (M, S):
+        bo, ti = s[T].split(T.op.axis[0], factor=32)
+        bind(s, T, bo, "blockIdx.x")
+        bind(s, T, ti, "threadIdx.x")
+    i, j = Y.op.axis
+    bind(s, Y, i, "blockIdx.x")
+    jo, ji = s[Y].split(j, factor=64)
+    bind(s, Y, ji, "threadIdx.x")
+    return s, [X, Y]
+
+
+def padded_conv(n=2, c=3, h=9, f=4, k=3, pad=1):
+    X = te.placeholder((n, c, h, h), name="X")
+    W = te.placeholder((f, c, k, k), name="W")
+    P = te.compute((n, c, h + 2 * pad, h + 2 * pad), lambda b, ch, y, x: te.if_then_else(
+        te.all(y >= pad, y < h + pad, x >= pad, x < h + pad), X[b, ch, y - pad, x - pad], 0.0), name="P")
+    rc, ry, rx = te.reduce_axis((0, c), "rc"), te.reduce_axis((0, k), "ry"), te.reduce_axis((0, k), "rx")
+    out = h + 2 * pad - k + 1
+    Y = te.compute((n, f, out, out), lambda b, o, y, x: te.sum(P[b, rc, y + ry, x + rx] * W[o, rc, ry, rx],
+                                                                axis=[rc, ry, rx]), name="Y")
+    s = te.create_schedule(Y.op)
+    s[P].compute_inline()
+    b, o, y, x = Y.op.axis
+    bind(s, Y, s[Y].fuse(b, o), "blockIdx.x")
+    bind(s, Y, y, "threadIdx.y")
+    bind(s, Y, x, "threadIdx.x")
+    return s, [X, W, Y]
+
+
+# -- generated source -----------------------------------------------------------------
+
+def test_import_does_not_need_pycuda():
+    assert "pycuda" not in sys.modules or HAS_GPU
+
+
+def test_source_has_kernel_shared_memory_and_barriers():
+    f = tm.build(*tiled_matmul(te.var("n")), target="cuda", name="mm_src")
+    src = f.get_source()
+    assert src == f.get_source("cuda")
+    assert 'extern "C" __global__ void __launch_bounds__(256) mm_src_kernel0(' in src
+    assert "__shared__ float A_shared[256];" in src and "__shared__ float B_shared[256];" in src
+    assert src.count("__syncthreads();") == 2        # after the loads, and before the next tile's loads
+    assert "blockIdx.y" in src and "threadIdx.x" in src
+
+
+def test_kernels_split_at_root_stages_with_global_temporaries():
+    f = tm.build(*softmax_rows(7, 100), target="cuda", name="softmax_src")
+    src = f.get_source()
+    assert "softmax_src_kernel0" in src and "softmax_src_kernel1" in src and "softmax_src_kernel2" in src
+    assert "__int_as_float(0xff800000)" in src        # -inf, the max reduction's identity
+
+
+def test_math_maps_to_cuda_float_functions():
+    src = tm.build(*elementwise(1000, 128), target="cuda", name="ew_src").get_source()
+    assert "expf(" in src and "tanhf(" in src and "fmaxf(" in src
+    src64 = tm.build(*elementwise(1000, 128, "float64"), target="cuda", name="ew64_src").get_source()
+    assert "exp(" in src64 and "expf(" not in src64 and "double* __restrict__" in src64
+
+
+# -- validation -------------------------------------------------------------------------
+
+def test_unbound_stage_is_a_build_error():
+    A = te.placeholder((64,), name="A")
+    B = te.compute((64,), lambda i: A[i] + 1.0, name="B")
+    with pytest.raises(BuildError, match="axis i of stage B is not bound"):
+        tm.build(te.create_schedule(B.op), [A, B], target="cuda")
+
+
+def test_unbound_loop_outside_bound_ones_is_a_build_error():
+    A = te.placeholder((64, 64), name="A")
+    B = te.compute((64, 64), lambda i, j: A[i, j] + 1.0, name="B")
+    s = te.create_schedule(B.op)
+    bind(s, B, B.op.axis[1], "threadIdx.x")
+    with pytest.raises(BuildError, match="axis i of stage B is outside the loops bound"):
+        tm.build(s, [A, B], target="cuda")
+
+
+def test_block_over_1024_threads_is_a_build_error():
+    A = te.placeholder((64, 64), name="A")
+    B = te.compute((64, 64), lambda i, j: A[i, j] + 1.0, name="B")
+    s = te.create_schedule(B.op)
+    bind(s, B, B.op.axis[0], "threadIdx.y")
+    bind(s, B, B.op.axis[1], "threadIdx.x")
+    s2 = te.create_schedule(B.op)
+    bind(s2, B, B.op.axis[0], "blockIdx.x")
+    bind(s2, B, B.op.axis[1], "threadIdx.x")
+    tm.build(s2, [A, B], target="cuda", name="ok_block")
+    with pytest.raises(BuildError, match="4096 threads per block"):
+        tm.build(s, [A, B], target="cuda")
+
+
+def test_thread_axis_with_two_extents_is_a_build_error():
+    A = te.placeholder((64,), name="A")
+    B = te.compute((64,), lambda i: A[i] * 2.0, name="B")
+    C = te.compute((64,), lambda i: B[i] + 1.0, name="C")
+    s = te.create_schedule(C.op)
+    co, ci = s[C].split(C.op.axis[0], factor=32)
+    bind(s, C, co, "blockIdx.x")
+    bind(s, C, ci, "threadIdx.x")
+    s[B].compute_at(s[C], co)
+    bo, bi = s[B].split(B.op.axis[0], factor=16)
+    bind(s, B, bi, "threadIdx.x")
+    with pytest.raises(BuildError, match="bound to threadIdx.x with extent (16|32), but threadIdx.x already has extent (16|32)"):
+        tm.build(s, [A, C], target="cuda")
+
+
+def test_symbolic_block_size_is_a_build_error():
+    n = te.var("n")
+    A = te.placeholder((n,), name="A")
+    B = te.compute((n,), lambda i: A[i] * 2.0, name="B")
+    s = te.create_schedule(B.op)
+    bo, bi = s[B].split(B.op.axis[0], nparts=4)
+    bind(s, B, bo, "blockIdx.x")
+    bind(s, B, bi, "threadIdx.x")
+    with pytest.raises(BuildError, match="symbolic extent"):
+        tm.build(s, [A, B], target="cuda")
+
+
+def test_shared_memory_over_the_limit_is_a_build_error():
+    with pytest.raises(BuildError, match="bytes of shared memory"):
+        _big_shared()
+
+
+def _big_shared():
+    A = te.placeholder((64, 4096), name="A")
+    k = te.reduce_axis((0, 4096), name="k")
+    B = te.compute((64,), lambda i: te.sum(A[i, k], axis=k), name="B")
+    s = te.create_schedule(B.op)
+    AS = s.cache_read(A, "shared", [B])
+    bo, bi = s[B].split(B.op.axis[0], factor=32)
+    bind(s, B, bo, "blockIdx.x")
+    bind(s, B, bi, "threadIdx.x")
+    s[AS].compute_at(s[B], bo)
+    r, c = s[AS].op.axis
+    bind(s, AS, r, "threadIdx.x")
+    return tm.build(s, [A, B], target="cuda")
+
+
+def test_calling_without_a_cuda_runtime_is_a_clear_error():
+    f = tm.build(*elementwise(100, 32), target="cuda", name="ew_call")
+    a = np.ones(100, "float32")
+    with pytest.raises(DeviceError, match="numpy array in host memory"):
+        f(a, a, a.copy())
+    if not HAS_GPU:
+        with pytest.raises(DeviceError, match="pycuda|CUDA"):
+            tm.nd.array(a, device=tm.cuda(0))
+
+
+# -- PTX ----------------------------------------------------------------------------------
+
+SCHEDULES = {
+    "elementwise": lambda: elementwise(1000, 96),
+    "elementwise_f64": lambda: elementwise(77, 32, "float64"),
+    "tiled_matmul": lambda: tiled_matmul(te.var("n")),
+    "softmax": lambda: softmax_rows(33, 70),
+    "padded_conv": padded_conv,
+}
+
+
+@needs_nvcc
+@pytest.mark.parametrize("which", sorted(SCHEDULES))
+def test_schedules_compile_to_ptx(which):
+    f = tm.build(*SCHEDULES[which](), target="cuda", name=f"ptx_{which}")
+    ptx = f.get_source("ptx")
+    assert ".entry" in ptx and f"ptx_{which}_kernel0" in ptx
+
+
+@needs_nvcc
+@settings(max_examples=4, deadline=None)
+@given(n=st.integers(1, 300), factor=st.sampled_from([1, 7, 32, 100]),
+       dtype=st.sampled_from(["float32", "float64", "int32"]))
+def test_random_bound_schedules_compile_to_ptx(n, factor, dtype):
+    A = te.placeholder((n,), name="A", dtype=dtype)
+    B = te.compute((n,), lambda i: A[i] // 3 + A[i] % 5 if dtype == "int32" else te.sigmoid(A[i]) ** 2.0, name="B")
+    s = te.create_schedule(B.op)
+    bo, bi = s[B].split(B.op.axis[0], factor=factor)
+    bind(s, B, bo, "blockIdx.x")
+    bind(s, B, bi, "threadIdx.x")
+    assert ".entry" in tm.build(s, [A, B], target="cuda", name=f"rand_{n}_{factor}_{dtype}").get_source("ptx")
+
+
+# -- on a GPU ------------------------------------------------------------------------------
+
+@needs_gpu
+@pytest.mark.parametrize("which", sorted(SCHEDULES))
+def test_schedules_run_on_the_gpu(which):
+    from tvmini.testing import reference
+    sch, args = SCHEDULES[which]()
+    f = tm.build(sch, args, target="cuda", name=f"gpu_{which}")
+    rng = np.random.default_rng(0)
+    binds = {}
+    inputs = {}
+    for t in args[:-1]:
+        shape = [int(x.value) if hasattr(x, "value") else 50 for x in t.shape]
+        for x in t.shape:
+            if not hasattr(x, "value"):
+                binds[x] = 50
+        inputs[t] = rng.uniform(-1, 1, shape).astype(t.dtype)
+    want = reference([args[-1]], {**inputs, **binds})[0]
+    dev = tm.cuda(0)
+    out = tm.nd.empty(want.shape, want.dtype, device=dev)
+    f(*[tm.nd.array(inputs[t], device=dev) for t in args[:-1]], out)
+    np.testing.assert_allclose(out.numpy(), want, rtol=1e-4, atol=1e-4)

@@ -1,0 +1,47 @@
+"""Command line: ``python -m tvmini cache info|clear`` manages the on-disk kernel cache.
+
+The cache folder is ``$TVMINI_CACHE_DIR`` or ``~/.cache/tvmini`` (``TVMINI_CACHE=0``
+turns the cache off); see ``tvmini.runtime.disk_cache``.
+"""
+import argparse
+import sys
+
+from .debug import format_bytes
+from .runtime import disk_cache
+
+
+def _cache_info():
+    root = disk_cache.cache_dir()
+    if root is None:
+        print("disk cache: off (TVMINI_CACHE=0)")
+        return
+    entries, size = disk_cache.info()
+    print(f"disk cache: {root}")
+    print(f"entries: {entries}")
+    print(f"size: {format_bytes(size)} ({size} bytes)")
+
+
+def _cache_clear():
+    root = disk_cache.cache_dir()
+    if root is None:
+        print("disk cache: off (TVMINI_CACHE=0); nothing to clear")
+        return
+    _, size = disk_cache.info()
+    removed = disk_cache.clear()
+    print(f"removed {removed} entries ({format_bytes(size)}) from {root}")
+
+
+def main(argv=None):
+    """Parse ``argv`` (default: the process's arguments) and run the command."""
+    parser = argparse.ArgumentParser(prog="python -m tvmini", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    cache = commands.add_parser("cache", help="manage the on-disk kernel cache")
+    cache.add_argument("action", choices=["info", "clear"],
+                       help="info: folder, entries and size; clear: delete every entry")
+    args = parser.parse_args(argv)
+    {"info": _cache_info, "clear": _cache_clear}[args.action]()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,441 @@
+"""Loop IR -> CUDA C: one ``__global__`` kernel per thread-bound loop nest.
+
+``split_kernels`` cuts a lowered function into kernels: every root loop nest of the
+function must start with loops bound to ``blockIdx.*``/``threadIdx.*``; the bound loops
+become the launch grid and block (a blockIdx extent may be symbolic and is evaluated at
+call time; threadIdx extents must be constants). Buffers computed at the root between
+two kernels are global temporaries the runtime allocates for the call.
+
+Inside a kernel:
+
+* a bound loop is the thread's index (``int i = threadIdx.x;``), other loops stay loops;
+* ``local`` allocations are per-thread arrays, ``shared`` ones ``__shared__`` arrays; a
+  stage computed inside the kernel with the default (global) scope is stored in
+  registers when it sits under a threadIdx loop, in shared memory otherwise (as TVM does);
+* ``__syncthreads()`` separates a statement that writes a shared buffer from a later one
+  that reads it, and ends a loop body that both writes and then reads one (so the next
+  iteration's writes wait for this iteration's reads);
+* guards from non-divisible splits are ordinary ``if``s; ``if_then_else`` is C's ``?:``,
+  which evaluates only the taken side.
+
+Validation (``BuildError`` naming the stage and axis): a root nest with no bound loops or
+with unbound loops outside them, one thread tag bound with different extents, a block of
+more than 1024 threads, a symbolic threadIdx extent, shared memory over 48 KiB.
+"""
+import math
+
+from ..errors import BuildError
+from ..tir import dtype as dt
+from ..tir import expr as E
+from ..tir.functor import free_vars, walk
+from ..tir.printer import _unique_names
+from ..tir.simplify import simplify
+from ..tir.stmt import Allocate, BufferStore, For, ForKind, IfThenElse, LetStmt, SeqStmt, Stmt
+
+MAX_THREADS_PER_BLOCK = 1024
+MAX_SHARED_BYTES = 48 * 1024
+THREAD_TAGS = ("blockIdx.x", "blockIdx.y", "blockIdx.z", "threadIdx.x", "threadIdx.y", "threadIdx.z")
+
+_CTYPE = {"float32": "float", "float64": "double", "float16": "__half", "int8": "signed char",
+          "uint8": "unsigned char", "int32": "int", "int64": "long long", "bool": "bool"}
+_MATH = {  # name -> (float32 function, float64 function)
+    "exp": ("expf", "exp"), "log": ("logf", "log"), "sqrt": ("sqrtf", "sqrt"), "tanh": ("tanhf", "tanh"),
+    "cos": ("cosf", "cos"), "sin": ("sinf", "sin"), "floor": ("floorf", "floor"), "ceil": ("ceilf", "ceil"),
+    "round": ("rintf", "rint"), "abs": ("fabsf", "fabs"), "power": ("powf", "pow"),
+}
+_PRELUDE = """\
+__device__ __forceinline__ int tvmini_floordiv(int a, int b) { int q = a / b; return q - ((a % b != 0) && ((a < 0) != (b < 0))); }
+__device__ __forceinline__ long long tvmini_floordiv(long long a, long long b) { long long q = a / b; return q - ((a % b != 0) && ((a < 0) != (b < 0))); }
+__device__ __forceinline__ int tvmini_floormod(int a, int b) { int r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
+__device__ __forceinline__ long long tvmini_floormod(long long a, long long b) { long long r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
+"""
+
+
+class SyncThreads(Stmt):
+    """``__syncthreads()``: a barrier for every thread of the block (CUDA kernels only)."""
+
+
+class Kernel:
+    """One ``__global__`` function: its body, launch extents and parameters."""
+
+    def __init__(self, name, body, stage):
+        self.name, self.body, self.stage = name, body, stage
+        self.extents = {}           # thread tag -> extent expression
+        self.buffers, self.scalars = [], []
+
+
+def _stage_of(var, sch):
+    for stage in sch.stages:
+        for iv in stage.all_iter_vars:
+            if iv.var is var:
+                return stage, iv
+    return None, None
+
+
+def _describe(var, sch):
+    stage, iv = _stage_of(var, sch)
+    return f"axis {iv.name} of stage {stage.name}" if stage is not None else f"loop {var.name}"
+
+
+def split_kernels(func, sch):
+    """The kernels of ``func`` in launch order, and its global temporaries."""
+    body, temporaries = func.body, []
+    while isinstance(body, Allocate):
+        temporaries.append(body.buffer)
+        body = body.body
+    roots = body.seq if isinstance(body, SeqStmt) else [body]
+    kernels = []
+    for k, nest in enumerate(roots):
+        if not (isinstance(nest, For) and nest.kind is ForKind.THREAD_BINDING):
+            bound = []
+            walk(nest, lambda n: bound.append(n) if isinstance(n, For) and n.kind is ForKind.THREAD_BINDING else None)
+            first = nest
+            while isinstance(first, (Allocate, LetStmt, IfThenElse)) and not isinstance(first, For):
+                first = first.body if not isinstance(first, IfThenElse) else first.then_case
+            what = _describe(first.var, sch) if isinstance(first, For) else "a statement"
+            if bound:
+                raise BuildError(f"{what} is outside the loops bound to GPU threads; bind it or move it "
+                                 f"inside the blockIdx/threadIdx loops (target 'cuda')")
+            raise BuildError(f"{what} is not bound to a GPU thread: on target 'cuda' every stage computed at "
+                             "the root needs loops bound to blockIdx/threadIdx (s[T].bind)")
+        stage, _ = _stage_of(nest.var, sch)
+        kernel = Kernel(f"{func.name}_kernel{k}", nest, stage)
+        _launch_extents(kernel, sch)
+        kernel.body = insert_syncs(_scope_allocations(nest, False))
+        _check_shared_memory(kernel)
+        _parameters(kernel, func, temporaries)
+        kernels.append(kernel)
+    return kernels, temporaries
+
+
+def _launch_extents(kernel, sch):
+    loops = []
+    walk(kernel.body, lambda n: loops.append(n) if isinstance(n, For) and n.kind is ForKind.THREAD_BINDING else None)
+    for loop in loops:
+        extent = simplify(loop.extent)
+        known = kernel.extents.get(loop.thread_tag)
+        if known is not None and str(known) != str(extent):
+            raise BuildError(f"{_describe(loop.var, sch)} is bound to {loop.thread_tag} with extent {extent}, but "
+                             f"{loop.thread_tag} already has extent {known} in kernel {kernel.name}; a thread "
+                             "axis needs one extent per kernel")
+        if loop.thread_tag.startswith("threadIdx") and not isinstance(extent, E.Const):
+            raise BuildError(f"{_describe(loop.var, sch)} is bound to {loop.thread_tag} with the symbolic extent "
+                             f"{extent}; a block's size must be a constant (split by a constant factor)")
+        kernel.extents[loop.thread_tag] = extent
+    threads = math.prod(e.value for tag, e in kernel.extents.items() if tag.startswith("threadIdx"))
+    if threads > MAX_THREADS_PER_BLOCK:
+        dims = ", ".join(f"{t}={e}" for t, e in kernel.extents.items() if t.startswith("threadIdx"))
+        raise BuildError(f"kernel {kernel.name} (stage {kernel.stage.name if kernel.stage else '?'}) has "
+                         f"{threads} threads per block ({dims}); CUDA allows at most {MAX_THREADS_PER_BLOCK}")
+
+
+def _scope_allocations(s, under_thread):
+    """Allocations inside a kernel get "local" or "shared" scope (see module doc)."""
+    if isinstance(s, Allocate):
+        buf = s.buffer
+        if buf.scope == "global":
+            buf = type(buf)(buf.name, buf.shape, buf.dtype, "local" if under_thread else "shared")
+            body = _rename_buffer(s.body, s.buffer, buf)
+            return Allocate(buf, _scope_allocations(body, under_thread))
+        return Allocate(buf, _scope_allocations(s.body, under_thread))
+    if isinstance(s, For):
+        inner = under_thread or (s.kind is ForKind.THREAD_BINDING and s.thread_tag.startswith("threadIdx"))
+        return s.rebuild(s.min, s.extent, _scope_allocations(s.body, inner))
+    if isinstance(s, SeqStmt):
+        return SeqStmt([_scope_allocations(x, under_thread) for x in s.seq])
+    if isinstance(s, IfThenElse):
+        return IfThenElse(s.cond, _scope_allocations(s.then_case, under_thread),
+                          None if s.else_case is None else _scope_allocations(s.else_case, under_thread))
+    if isinstance(s, LetStmt):
+        return LetStmt(s.var, s.value, _scope_allocations(s.body, under_thread))
+    return s
+
+
+def _rename_buffer(body, old, new):
+    from ..tir.functor import Mutator
+
+    class Rename(Mutator):
+        def visit_BufferStore(self, st):
+            st = self.generic(st)
+            return BufferStore(new, st.value, st.indices) if st.buffer is old else st
+
+        def visit_BufferLoad(self, ld):
+            ld = self.generic(ld)
+            return E.BufferLoad(new, ld.indices) if ld.buffer is old else ld
+    return Rename().visit(body)
+
+
+def _check_shared_memory(kernel):
+    total, names = 0, []
+    for alloc in _allocations(kernel.body):
+        buf = alloc.buffer
+        if buf.scope != "shared":
+            continue
+        size = _const_size(buf)
+        if size is None:
+            raise BuildError(f"shared buffer {buf.name} in kernel {kernel.name} has the symbolic shape "
+                             f"{[str(x) for x in buf.shape]}; shared memory needs a constant size")
+        total += size * max(1, dt.bits(buf.dtype) // 8)
+        names.append(buf.name)
+    if total > MAX_SHARED_BYTES:
+        raise BuildError(f"kernel {kernel.name} uses {total} bytes of shared memory ({', '.join(names)}); "
+                         f"the limit is {MAX_SHARED_BYTES} bytes per block")
+
+
+def _allocations(body):
+    found = []
+    walk(body, lambda n: found.append(n) if isinstance(n, Allocate) else None)
+    return found
+
+
+def _const_size(buf):
+    if not all(isinstance(x, E.Const) for x in buf.shape):
+        return None
+    return math.prod(x.value for x in buf.shape)
+
+
+def _parameters(kernel, func, temporaries):
+    used = []
+    walk(kernel.body, lambda n: used.append(n.buffer) if isinstance(n, (BufferStore, E.BufferLoad)) else None)
+    local = {a.buffer for a in _allocations(kernel.body)}
+    kernel.buffers = [b for b in list(func.params) + temporaries if any(b is u for u in used) and b not in local]
+    defined = set()
+    walk(kernel.body, lambda n: defined.add(n.var) if isinstance(n, (For, LetStmt)) else None)
+    free = free_vars(kernel.body) - defined
+    for buf in kernel.buffers:
+        for extent in buf.shape:
+            free |= free_vars(extent)
+    kernel.scalars = [v for v in func.scalar_params if v in free]
+
+
+# __syncthreads insertion ------------------------------------------------------------
+
+def _shared_accesses(s):
+    """(written, read) shared buffers of statement ``s``."""
+    written, read = set(), set()
+
+    def visit(n):
+        if isinstance(n, BufferStore) and n.buffer.scope == "shared":
+            written.add(n.buffer)
+        elif isinstance(n, E.BufferLoad) and n.buffer.scope == "shared":
+            read.add(n.buffer)
+    walk(s, visit)
+    return written, read
+
+
+def insert_syncs(s):
+    """Put barriers between writes and reads of shared buffers (see the module doc)."""
+    if isinstance(s, SeqStmt):
+        out, pending = [], set()
+        for x in s.seq:
+            x = insert_syncs(x)
+            written, read = _shared_accesses(x)
+            if pending & (read | written):
+                out.append(SyncThreads())
+                pending = set()
+            out.append(x)
+            pending |= written
+        return SeqStmt(out)
+    if isinstance(s, For):
+        body = insert_syncs(s.body)
+        written, read = _shared_accesses(body)
+        if s.kind is not ForKind.THREAD_BINDING and written and read and written & read:
+            body = SeqStmt(list(body.seq if isinstance(body, SeqStmt) else [body]) + [SyncThreads()])
+        return s.rebuild(s.min, s.extent, body)
+    if isinstance(s, Allocate):
+        return Allocate(s.buffer, insert_syncs(s.body))
+    if isinstance(s, LetStmt):
+        return LetStmt(s.var, s.value, insert_syncs(s.body))
+    if isinstance(s, IfThenElse):
+        then = insert_syncs(s.then_case)
+        if _contains_sync(then):
+            raise BuildError("a barrier (__syncthreads) would sit under a condition that differs between "
+                             "threads; move the guarded stage out of the condition")
+        return IfThenElse(s.cond, then, s.else_case)
+    return s
+
+
+def _contains_sync(s):
+    found = []
+    walk(s, lambda n: found.append(n) if isinstance(n, SyncThreads) else None)
+    return bool(found)
+
+
+# printing -------------------------------------------------------------------------------
+
+def _ident(name):
+    out = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    return out if not out[0].isdigit() else "v" + out
+
+
+class CudaPrinter:
+    """Prints one kernel as CUDA C."""
+
+    def __init__(self, kernel):
+        self.kernel = kernel
+        self.names = {v: _ident(n) for v, n in _unique_names(kernel.body, kernel.scalars).items()}
+        taken = set(self.names.values())
+        self.buffer_names = {}
+        for a in kernel.buffers + [x.buffer for x in _allocations(kernel.body)]:
+            name, k = _ident(a.name), 1
+            while name in taken:
+                name, k = f"{_ident(a.name)}_{k}", k + 1
+            taken.add(name)
+            self.buffer_names[a] = name
+        self.lines = []
+
+    def source(self):
+        k = self.kernel
+        params = [f"{_CTYPE[b.dtype]}* __restrict__ {self.buffer_names[b]}" for b in k.buffers]
+        params += [f"{_CTYPE[v.dtype]} {self.names[v]}" for v in k.scalars]
+        threads = math.prod(e.value for t, e in k.extents.items() if t.startswith("threadIdx"))
+        self.lines.append(f'extern "C" __global__ void __launch_bounds__({threads}) {k.name}({", ".join(params)}) {{')
+        self.stmt(k.body, 1)
+        self.lines.append("}")
+        return "\n".join(self.lines)
+
+    def emit(self, depth, text):
+        self.lines.append("  " * depth + text)
+
+    # statements --------------------------------------------------------------
+    def stmt(self, s, depth):
+        if s is None:
+            return
+        getattr(self, "stmt_" + type(s).__name__)(s, depth)
+
+    def stmt_SeqStmt(self, s, depth):
+        for x in s.seq:
+            self.stmt(x, depth)
+
+    def stmt_SyncThreads(self, s, depth):
+        self.emit(depth, "__syncthreads();")
+
+    def stmt_Allocate(self, s, depth):
+        buf = s.buffer
+        size = _const_size(buf)
+        if size is None:
+            raise BuildError(f"buffer {buf.name} ({buf.scope}) inside kernel {self.kernel.name} needs a constant "
+                             f"size, got shape {[str(x) for x in buf.shape]}")
+        prefix = "__shared__ " if buf.scope == "shared" else ""
+        self.emit(depth, f"{prefix}{_CTYPE[buf.dtype]} {self.buffer_names[buf]}[{size}];")
+        self.stmt(s.body, depth)
+
+    def stmt_LetStmt(self, s, depth):
+        self.emit(depth, f"{_CTYPE[s.var.dtype]} {self.names[s.var]} = {self.expr(s.value)};")
+        self.stmt(s.body, depth)
+
+    def stmt_BufferStore(self, s, depth):
+        self.emit(depth, f"{self.buffer_names[s.buffer]}[{self.expr(s.indices[0])}] = {self.expr(s.value)};")
+
+    def stmt_IfThenElse(self, s, depth):
+        self.emit(depth, f"if ({self.expr(s.cond)}) {{")
+        self.stmt(s.then_case, depth + 1)
+        if s.else_case is not None:
+            self.emit(depth, "} else {")
+            self.stmt(s.else_case, depth + 1)
+        self.emit(depth, "}")
+
+    def stmt_For(self, s, depth):
+        v = self.names[s.var]
+        ty = _CTYPE[s.var.dtype]
+        if s.kind is ForKind.THREAD_BINDING:
+            start = "" if isinstance(s.min, E.Const) and s.min.value == 0 else f"{self.expr(s.min)} + "
+            self.emit(depth, f"{{ {ty} {v} = {start}{s.thread_tag};")
+            self.stmt(s.body, depth + 1)
+            self.emit(depth, "}")
+            return
+        if s.kind is ForKind.UNROLLED:
+            self.emit(depth, "#pragma unroll")
+        lo = self.expr(s.min)
+        self.emit(depth, f"for ({ty} {v} = {lo}; {v} < {self.expr(simplify(s.min + s.extent))}; ++{v}) {{")
+        self.stmt(s.body, depth + 1)
+        self.emit(depth, "}")
+
+    # expressions -------------------------------------------------------------
+    def expr(self, e):
+        for cls in type(e).__mro__:
+            method = getattr(self, "expr_" + cls.__name__, None)
+            if method is not None:
+                return method(e)
+        raise BuildError(f"no CUDA C for expression {e}")
+
+    def expr_Const(self, e):
+        return const_str(e.value, e.dtype)
+
+    def expr_Var(self, e):
+        if e not in self.names:
+            raise BuildError(f"variable {e.name} is used outside the loop or argument that defines it")
+        return self.names[e]
+
+    def expr_BufferLoad(self, e):
+        return f"{self.buffer_names[e.buffer]}[{self.expr(e.indices[0])}]"
+
+    def expr_Cast(self, e):
+        if e.dtype == "bool":
+            return f"({self.expr(e.value)} != 0)"
+        return f"(({_CTYPE[e.dtype]})({self.expr(e.value)}))"
+
+    def expr_BinaryOp(self, e):
+        a, b = self.expr(e.a), self.expr(e.b)
+        cls = type(e)
+        f64 = e.a.dtype == "float64"
+        if cls in (E.Min, E.Max):
+            name = ("fmin" if cls is E.Min else "fmax") if dt.is_float(e.dtype) else ("min" if cls is E.Min else "max")
+            return f"{name}{'' if f64 or not dt.is_float(e.dtype) else 'f'}({a}, {b})"
+        if cls in (E.FloorDiv, E.FloorMod):
+            if dt.is_float(e.dtype):
+                floor = "floor" if f64 else "floorf"
+                q = f"{floor}({a} / {b})"
+                return q if cls is E.FloorDiv else f"({a} - {q} * {b})"
+            if e.dtype.startswith("uint") or e.dtype == "bool":
+                return f"({a} {'/' if cls is E.FloorDiv else '%'} {b})"
+            return f"tvmini_{'floordiv' if cls is E.FloorDiv else 'floormod'}({a}, {b})"
+        symbol = {E.Add: "+", E.Sub: "-", E.Mul: "*", E.Div: "/", E.And: "&&", E.Or: "||"}.get(cls) or cls.symbol
+        return f"({a} {symbol} {b})"
+
+    def expr_Not(self, e):
+        return f"(!{self.expr(e.a)})"
+
+    def expr_Select(self, e):
+        return f"({self.expr(e.cond)} ? {self.expr(e.t)} : {self.expr(e.f)})"
+
+    def expr_Call(self, e):
+        args = [self.expr(a) for a in e.args]
+        f64 = e.dtype == "float64"
+        if e.name == "sigmoid":
+            one, exp = ("1.0", "exp") if f64 else ("1.0f", "expf")
+            return f"({one} / ({one} + {exp}(-{args[0]})))"
+        if e.name == "abs" and not dt.is_float(e.dtype):
+            return f"abs({args[0]})"
+        if e.name not in _MATH:
+            raise BuildError(f"no CUDA C for intrinsic {e.name}")
+        if e.dtype == "float16":
+            return f"__float2half({_MATH[e.name][0]}({', '.join(f'__half2float({a})' for a in args)}))"
+        return f"{_MATH[e.name][1 if f64 else 0]}({', '.join(args)})"
+
+
+def const_str(value, dtype):
+    """A CUDA C literal of ``value`` as ``dtype`` (infinities and NaN spelled by their bits)."""
+    if dtype == "bool":
+        return "true" if value else "false"
+    if dt.is_int(dtype):
+        return f"{int(value)}LL" if dtype == "int64" else str(int(value))
+    value = float(value)
+    if math.isnan(value) or math.isinf(value):
+        if dtype == "float64":
+            bits = {math.inf: "0x7ff0000000000000LL", -math.inf: "0xfff0000000000000LL"}.get(value, "0x7ff8000000000000LL")
+            return f"__longlong_as_double({bits})"
+        bits = {math.inf: "0x7f800000", -math.inf: "0xff800000"}.get(value, "0x7fffffff")
+        return f"__int_as_float({bits})"
+    text = repr(value)
+    if dtype == "float32":
+        return f"{text}f"
+    if dtype == "float16":
+        return f"__float2half({text}f)"
+    return text
+
+
+def module_source(kernels):
+    """The whole CUDA C translation unit for ``kernels``."""
+    head = "#include <cuda_fp16.h>\n" if any("__half" in k for k in kernels) else ""
+    return head + _PRELUDE + "\n" + "\n\n".join(kernels) + "\n"

@@ -1,0 +1,131 @@
+"""``tm.build(..., target="cuda")``: lower, cut into kernels, print CUDA C, compile, wrap.
+
+The returned ``Module`` validates its arguments like a CPU kernel (they must be
+NDArrays on ``tm.cuda(0)``) and then launches the kernels in order through
+``runtime.cuda``. The CUDA C is compiled to PTX with nvcc at build time when nvcc
+exists (so errors surface at build, and the PTX is cached on disk keyed by the source,
+the architecture and nvcc's version); with no nvcc, the launcher compiles on first call.
+"""
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+from ..errors import BuildError
+from ..lower import lower
+from ..runtime import disk_cache
+from ..runtime.module import Module
+from ..tir import expr as E
+from . import cuda
+
+DEFAULT_ARCH = "sm_80"
+
+
+def nvcc_path():
+    """nvcc from $CUDA_HOME/$CUDA_ROOT, PATH or /usr/local/cuda; None if there is none."""
+    for root in (os.environ.get("CUDA_HOME"), os.environ.get("CUDA_ROOT"), "/usr/local/cuda"):
+        if root and os.path.isfile(os.path.join(root, "bin", "nvcc")):
+            return os.path.join(root, "bin", "nvcc")
+    return shutil.which("nvcc")
+
+
+def _nvcc_version(nvcc):
+    return subprocess.run([nvcc, "--version"], capture_output=True, text=True).stdout.strip().splitlines()[-1]
+
+
+def compile_ptx(source, arch=DEFAULT_ARCH, name="kernel"):
+    """PTX text of CUDA C ``source`` for ``arch`` (e.g. "sm_90"), from the disk cache when there."""
+    nvcc = nvcc_path()
+    if nvcc is None:
+        raise BuildError("compiling CUDA C needs nvcc (the CUDA toolkit); none found on PATH, $CUDA_HOME or "
+                         "/usr/local/cuda")
+    key = disk_cache.make_key(source, arch, _nvcc_version(nvcc), "ptx")
+    cached = disk_cache.load(key)
+    if cached is not None:
+        return cached.decode()
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = os.path.join(tmp, f"{name}.cu"), os.path.join(tmp, f"{name}.ptx")
+        with open(src, "w") as f:
+            f.write(source)
+        cmd = [nvcc, "-ptx", f"-arch={arch}", "-O3", "-o", out, src]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise BuildError(f"nvcc rejected kernel {name}:\n{result.stderr.strip()}\n--- source ---\n{source}")
+        with open(out) as f:
+            ptx = f.read()
+    disk_cache.store(key, ptx.encode())
+    return ptx
+
+
+def _py(e):
+    """Python source computing integer expression ``e`` from a dict ``v`` of variable values."""
+    if isinstance(e, E.Const):
+        return repr(int(e.value))
+    if isinstance(e, E.Var):
+        return f"v[{e.name!r}]"
+    if isinstance(e, E.Cast):
+        return _py(e.value)
+    ops = {E.Add: "+", E.Sub: "-", E.Mul: "*", E.FloorDiv: "//", E.FloorMod: "%"}
+    if type(e) in ops:
+        return f"({_py(e.a)} {ops[type(e)]} {_py(e.b)})"
+    if isinstance(e, (E.Min, E.Max)):
+        return f"{'min' if isinstance(e, E.Min) else 'max'}({_py(e.a)}, {_py(e.b)})"
+    raise BuildError(f"launch extent {e} cannot be computed on the host")
+
+
+def _host_function(e):
+    return eval(f"lambda v: {_py(e)}")   # noqa: S307 -- source built above from IR nodes only
+
+
+class KernelLaunch:
+    """What the launcher needs for one kernel: name, grid/block functions, argument slots."""
+
+    def __init__(self, kernel, slot_of):
+        self.name = kernel.name
+        self.grid = [_host_function(kernel.extents.get(f"blockIdx.{a}", E.Const(1, "int32"))) for a in "xyz"]
+        self.block = tuple(kernel.extents[f"threadIdx.{a}"].value if f"threadIdx.{a}" in kernel.extents else 1
+                           for a in "xyz")
+        self.slots = [slot_of[b] for b in kernel.buffers] + [slot_of[v] for v in kernel.scalars]
+
+
+def build_cuda(sch, args, name, arch=None):
+    """Build ``sch`` for CUDA (see the module docstring); returns a ``Module``."""
+    from ..runtime import cuda_driver as cuda_runtime
+    from . import _arg_spec, _written_buffers
+    start = time.perf_counter()
+    func = lower(sch, args, name=name)
+    kernels, temporaries = cuda.split_kernels(func, sch)
+    source = cuda.module_source([cuda.CudaPrinter(k).source() for k in kernels])
+    arch = arch or cuda_runtime.device_arch() or DEFAULT_ARCH
+    ptx = compile_ptx(source, arch, name) if nvcc_path() is not None else None
+
+    written = _written_buffers(func)
+    extents = [v for v in func.scalar_params if not any(v is a for a in func.signature)]
+    scalars = [a for a in func.signature if isinstance(a, E.Var)]
+    # native argument order, as the Module passes it: buffer pointers, extents, scalars
+    slot_of = {}
+    for b in func.params:
+        slot_of[b] = len(slot_of)
+    for v in extents + scalars:
+        slot_of[v] = len(slot_of)
+    for t in temporaries:
+        slot_of[t] = len(slot_of)
+    slot_types = ["ptr"] * len(func.params) + [v.dtype for v in extents + scalars] + ["ptr"] * len(temporaries)
+    launches = [KernelLaunch(k, slot_of) for k in kernels]
+    temp_sizes = [(_host_function(_size(t)), t.dtype) for t in temporaries]
+    launcher = cuda_runtime.Launcher(name, source, ptx, launches, len(func.params), slot_types, [v.name for v in extents], temp_sizes)
+    digest = hashlib.sha256(source.encode()).hexdigest()[:12]
+    sources = {"cuda": source, "tir": str(func), "ptx": (lambda: ptx or compile_ptx(source, arch, name))}
+    module = Module(name, "cuda", [_arg_spec(a, written) for a in func.signature], [v.name for v in extents],
+                    launcher, sources, keepalive=digest)
+    module.build_seconds = time.perf_counter() - start
+    return module
+
+
+def _size(buf):
+    out = E.Const(1, "int64")
+    for x in buf.shape:
+        out = out * E.Cast("int64", x) if x.dtype != "int64" else out * x
+    return out
