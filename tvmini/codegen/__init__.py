@@ -2,6 +2,7 @@
 import ctypes
 import time
 
+from .. import debug
 from ..errors import BuildError, ScheduleError
 from .._version import __version__
 from ..lower import lower
@@ -55,12 +56,14 @@ _compiled = {}
 
 
 def _compile(ir_text, name):
-    """JIT-compile LLVM IR: once per process, and from the on-disk cache when it has it."""
+    """JIT-compile LLVM IR: once per process, and from the on-disk cache when it has it.
+
+    Returns (cache entry, cache key, which cache served it: a ``debug`` constant)."""
     from . import llvm_target
     key = disk_cache.make_key(ir_text, llvm_target.target_description(), __version__)
     entry = _compiled.get(key)
     if entry is not None:
-        return entry
+        return entry, key, debug.MEMORY_HIT
     cached = disk_cache.load(key)
     try:
         if cached is not None:
@@ -74,7 +77,7 @@ def _compile(ir_text, name):
     except RuntimeError as err:
         raise BuildError(f"LLVM rejected kernel {name}: {err}") from None
     _compiled[key] = entry
-    return entry
+    return entry, key, debug.MISS if cached is None else debug.DISK_HIT
 
 
 def build(sch, args, target="llvm", name="main"):
@@ -90,7 +93,8 @@ def build(sch, args, target="llvm", name="main"):
         return build_cuda(sch, args, name)
     start = time.perf_counter()
     func = passes.unroll_loops(lower(sch, args, name=name))
-    engine, module_ref, optimized_ir, object_code = _compile(str(llvm.emit_module([func], name=name)), name)
+    entry, key, cache = _compile(str(llvm.emit_module([func], name=name)), name)
+    engine, module_ref, optimized_ir, object_code = entry
     address = engine.get_function_address(name)
     prototype = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * len(func.params)),
                                  *[_CTYPES[v.dtype] for v in func.scalar_params])
@@ -100,4 +104,5 @@ def build(sch, args, target="llvm", name="main"):
     module = Module(name, "llvm", [_arg_spec(a, written) for a in func.signature], extents,
                     prototype(address), sources, keepalive=(engine, module_ref), object_code=object_code)
     module.build_seconds = time.perf_counter() - start
+    debug.kernel_built(module, key, cache, func)
     return module

@@ -338,8 +338,15 @@ class Module:
             f"{prefix}, expected {want}: axis {axis} is {shape[axis]}, expected {spec.shape[axis]}"
         )
 
+    #: Set by ``tvmini.debug`` at debug level >= 2 to a function ``trace(module, args)``
+    #: (so a bound method here) that runs and logs the call; None otherwise, so an
+    #: untraced call costs one attribute check.
+    _trace = None
+
     def __call__(self, *args):
         """Run the kernel on ``args`` (checked first; see the module docstring)."""
+        if self._trace is not None:
+            return self._trace(args)
         self._cfunc(*self._pack(args))
 
     def get_source(self, fmt=None):
