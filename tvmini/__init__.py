@@ -6,7 +6,7 @@ from .errors import ArgumentError, BuildError, DataError, DeviceError, DTypeErro
 from .lower import lower
 from .debug import get_debug, kernel_cache_info, set_debug
 from .explain import explain
-from . import nn
+from . import nn, optim
 from .runtime import Device, NDArray, cpu, cuda
 from .runtime import ndarray as nd
 from .graph import (Tensor, arange, enable_grad, from_numpy, full, is_grad_enabled, manual_seed, no_grad, ones,
@@ -16,5 +16,5 @@ from .graph import (Tensor, arange, enable_grad, from_numpy, full, is_grad_enabl
 __all__ = ["te", "tir", "build", "lower", "nd", "cpu", "cuda", "Device", "NDArray", "TVMiniError", "ArgumentError",
            "ScheduleError", "ShapeError", "DTypeError", "DeviceError", "BuildError", "DataError",
            "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "zeros", "ones", "full", "randn",
-           "rand", "arange", "from_numpy", "manual_seed", "nn"]
+           "rand", "arange", "from_numpy", "manual_seed", "nn", "optim"]
 __all__ += ["explain", "kernel_cache_info", "set_debug", "get_debug"]

@@ -166,12 +166,14 @@ class Module:
 
     # ---- state ------------------------------------------------------------------------
     def state_dict(self):
-        """Parameters and buffers by dotted name (detached tensors sharing the data)."""
+        """Parameters and buffers by dotted name, as snapshots (copies without history):
+        optimizers double-buffer parameters, so a view of today's buffer would be
+        overwritten two steps later."""
         state = OrderedDict()
         for name, param in self.named_parameters():
-            state[name] = param.detach()
+            state[name] = param.clone()
         for name, buf in self.named_buffers():
-            state[name] = buf.detach()
+            state[name] = buf.clone()
         return state
 
     def load_state_dict(self, state_dict, strict=True):

@@ -1,0 +1,170 @@
+"""Optimizers against a numpy re-implementation of PyTorch's update formulas, over
+several steps with changing gradients; schedulers; optimizer state dicts."""
+import math
+
+import numpy as np
+import pytest
+
+import tvmini as tm
+from tvmini import nn, optim
+from tvmini.errors import TVMiniError
+from tvmini.graph import kernel_count
+
+STEPS = 5
+
+
+def reference_sgd(p, grads, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+    buf = None
+    for g in grads:
+        d = g + weight_decay * p
+        if momentum:
+            buf = d.copy() if buf is None else momentum * buf + (1 - dampening) * d
+            d = d + momentum * buf if nesterov else buf
+        p = p - lr * d
+    return p
+
+
+def reference_adam(p, grads, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False):
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    b1, b2 = betas
+    for t, g in enumerate(grads, 1):
+        if decoupled:
+            p = p * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * p
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        denom = np.sqrt(v) / math.sqrt(1 - b2 ** t) + eps
+        p = p - lr / (1 - b1 ** t) * m / denom
+    return p
+
+
+def reference_adagrad(p, grads, lr, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
+    s = np.full_like(p, initial_accumulator_value)
+    for t, g in enumerate(grads, 1):
+        g = g + weight_decay * p
+        clr = lr / (1 + (t - 1) * lr_decay)
+        s = s + g * g
+        p = p - clr * g / (np.sqrt(s) + eps)
+    return p
+
+
+def reference_rmsprop(p, grads, lr, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
+    sq, ga, buf = np.zeros_like(p), np.zeros_like(p), np.zeros_like(p)
+    for g in grads:
+        g = g + weight_decay * p
+        sq = alpha * sq + (1 - alpha) * g * g
+        if centered:
+            ga = alpha * ga + (1 - alpha) * g
+            avg = np.sqrt(sq - ga * ga) + eps
+        else:
+            avg = np.sqrt(sq) + eps
+        if momentum > 0:
+            buf = momentum * buf + g / avg
+            p = p - lr * buf
+        else:
+            p = p - lr * g / avg
+    return p
+
+
+CASES = [
+    (optim.SGD, reference_sgd, dict(lr=0.1)),
+    (optim.SGD, reference_sgd, dict(lr=0.1, momentum=0.9)),
+    (optim.SGD, reference_sgd, dict(lr=0.05, momentum=0.8, dampening=0.3, weight_decay=0.01)),
+    (optim.SGD, reference_sgd, dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1)),
+    (optim.Adam, reference_adam, dict(lr=0.01)),
+    (optim.Adam, reference_adam, dict(lr=0.02, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.1)),
+    (optim.AdamW, lambda p, g, **kw: reference_adam(p, g, decoupled=True, **kw), dict(lr=0.02, weight_decay=0.1)),
+    (optim.Adagrad, reference_adagrad, dict(lr=0.1)),
+    (optim.Adagrad, reference_adagrad, dict(lr=0.1, lr_decay=0.05, weight_decay=0.01,
+                                            initial_accumulator_value=0.5)),
+    (optim.RMSprop, reference_rmsprop, dict(lr=0.01)),
+    (optim.RMSprop, reference_rmsprop, dict(lr=0.01, alpha=0.9, weight_decay=0.05, momentum=0.5)),
+    (optim.RMSprop, reference_rmsprop, dict(lr=0.01, centered=True, momentum=0.9)),
+]
+
+
+@pytest.mark.parametrize("cls,reference,kwargs", CASES, ids=lambda v: getattr(v, "__name__", str(v)))
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_update_matches_pytorch_formula(cls, reference, kwargs, dtype):
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=(3, 5)).astype(dtype)
+    grads = [rng.normal(size=(3, 5)).astype(dtype) for _ in range(STEPS)]
+    p = nn.Parameter(tm.tensor(start))
+    opt = cls([p], **kwargs)
+    for g in grads:
+        p.grad = tm.tensor(g)
+        opt.step()
+    want = reference(start.astype("float64"), [g.astype("float64") for g in grads], **kwargs)
+    tol = 1e-12 if dtype == "float64" else 2e-5
+    np.testing.assert_allclose(p.numpy(), want, rtol=tol, atol=tol)
+
+
+def test_parameters_without_gradient_are_skipped_and_zero_grad_clears():
+    a, b = nn.Parameter(tm.ones(2)), nn.Parameter(tm.ones(2))
+    opt = optim.SGD([a, b], lr=0.5)
+    a.grad = tm.tensor([1.0, 2.0])
+    opt.step()
+    assert a.numpy().tolist() == [0.5, 0.0] and b.numpy().tolist() == [1.0, 1.0]
+    opt.zero_grad()
+    assert a.grad is None
+
+
+def test_schedulers_change_lr_without_rebuilding():
+    p = nn.Parameter(tm.ones(4))
+    opt = optim.SGD([p], lr=1.0, momentum=0.9)
+    sched = optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    lrs = []
+    for _ in range(2):
+        p.grad = tm.ones(4)
+        opt.step()
+        sched.step()
+    built = kernel_count()
+    for _ in range(4):
+        lrs.append(opt.param_groups[0]["lr"])
+        p.grad = tm.ones(4)
+        opt.step()
+        sched.step()
+    assert lrs == [0.5, 0.5, 0.25, 0.25]
+    assert kernel_count() == built
+    opt2 = optim.Adam([nn.Parameter(tm.ones(1))], lr=0.1)
+    cos = optim.lr_scheduler.CosineAnnealingLR(opt2, T_max=4, eta_min=0.01)
+    got = []
+    for _ in range(5):
+        got.append(cos.get_last_lr()[0])
+        cos.step()
+    want = [0.01 + 0.09 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(5)]
+    np.testing.assert_allclose(got, want)
+
+
+def test_optimizer_state_dict_resumes_exactly():
+    rng = np.random.default_rng(1)
+    grads = [rng.normal(size=3) for _ in range(6)]
+    p = nn.Parameter(tm.tensor(np.zeros(3)))
+    opt = optim.Adam([p], lr=0.1, weight_decay=0.01)
+    for g in grads[:3]:
+        p.grad = tm.tensor(g)
+        opt.step()
+    saved_param, saved_state = p.numpy(), opt.state_dict()
+    assert saved_state["state"][0]["step"] == 3 and saved_state["param_groups"][0]["params"] == [0]
+    for g in grads[3:]:
+        p.grad = tm.tensor(g)
+        opt.step()
+    q = nn.Parameter(tm.tensor(saved_param))
+    opt2 = optim.Adam([q], lr=0.5)
+    opt2.load_state_dict(saved_state)
+    assert opt2.param_groups[0]["lr"] == 0.1
+    for g in grads[3:]:
+        q.grad = tm.tensor(g)
+        opt2.step()
+    np.testing.assert_allclose(q.numpy(), p.numpy(), rtol=1e-12)
+
+
+def test_invalid_arguments_are_errors():
+    p = nn.Parameter(tm.ones(2))
+    with pytest.raises(TVMiniError, match="Nesterov"):
+        optim.SGD([p], lr=0.1, nesterov=True)
+    with pytest.raises(TVMiniError, match="require grad"):
+        optim.SGD([tm.ones(2)], lr=0.1)
+    with pytest.raises(TVMiniError, match="empty"):
+        optim.Adam([])

@@ -1,0 +1,8 @@
+"""optim: optimizers whose update is one fused kernel per parameter, and LR schedulers."""
+from . import lr_scheduler
+from .adagrad import Adagrad, RMSprop
+from .adam import Adam, AdamW
+from .optimizer import Optimizer
+from .sgd import SGD
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "lr_scheduler"]

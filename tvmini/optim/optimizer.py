@@ -1,0 +1,157 @@
+"""Optimizer: parameter groups, per-parameter state, and the fused update call.
+
+Each concrete optimizer (sgd.py, adam.py, ...) says which state tensors a parameter
+has and which scalars its update kernel (``tvmini.topi.optim``) takes on this step. The
+update runs as ONE kernel per parameter on the parameter's device, writing the new
+parameter and states into spare buffers that are then swapped in (double buffering: a
+kernel never writes memory it reads). Hyper-parameters are runtime scalar arguments,
+so learning-rate schedules and bias corrections never rebuild a kernel. No history is
+recorded: the update does not go through the autodiff tape at all.
+"""
+from ..errors import DTypeError, ShapeError, TVMiniError
+from ..graph import Tensor
+from ..graph.dispatch import run_into
+from ..runtime import ndarray as nd
+
+
+class Optimizer:
+    """Base class: ``Optimizer(params, defaults)`` where ``params`` is an iterable of
+    Parameters or of dicts ``{"params": [...], <hyper-parameter overrides>}``."""
+
+    def __init__(self, params, defaults):
+        self.defaults = dict(defaults)
+        self.param_groups = []
+        self.state = {}
+        params = list(params)
+        if not params:
+            raise TVMiniError(f"{type(self).__name__} got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, group):
+        group = dict(group)
+        params = group["params"]
+        group["params"] = [params] if isinstance(params, Tensor) else list(params)
+        for p in group["params"]:
+            if not isinstance(p, Tensor) or not p.requires_grad:
+                raise TVMiniError(f"{type(self).__name__}: can only optimize tensors that require grad, got "
+                                  f"{type(p).__name__}")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in group["params"]):
+            raise TVMiniError(f"{type(self).__name__}: a parameter appears in more than one group")
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none=True):
+        """Clear the gradients of every parameter."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad.zero_()
+
+    def step(self, closure=None):
+        """Update every parameter that has a gradient; returns ``closure()`` if given."""
+        loss = closure() if closure is not None else None
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._update(p, group)
+        return loss
+
+    # ---- the fused kernel call ------------------------------------------------------------
+    def _state_for(self, p, group):
+        """This parameter's state, created (zeros, step 0) on its first update. Keyed by
+        ``id(p)``: Tensor's ``==`` is elementwise, so tensors are not dict keys here."""
+        state = self.state.get(id(p))
+        if state is None:
+            state = self.state[id(p)] = {"step": 0}
+            for name in self.state_names(group):
+                state[name] = Tensor._wrap(nd.zeros(p.shape, p.dtype, p.device))
+        return state
+
+    def _update(self, p, group):
+        if p.grad.shape != p.shape or p.grad.dtype != p.dtype:
+            raise ShapeError(f"{type(self).__name__}: gradient {p.grad.dtype}{list(p.grad.shape)} does not match "
+                             f"parameter {p.dtype}{list(p.shape)}")
+        if p.grad.device != p.device:
+            raise DTypeError(f"{type(self).__name__}: gradient on {p.grad.device}, parameter on {p.device}")
+        state = self._state_for(p, group)
+        state["step"] += 1
+        names = self.state_names(group)
+        kernel, scalars, attrs = self.kernel(group, state)
+        tensors = [p] + [state[n] for n in names]
+        spares = state.get("_spares")
+        if spares is None:
+            spares = state["_spares"] = [nd.empty(p.shape, p.dtype, p.device) for _ in tensors]
+        inputs = [p.data, p.grad.data] + [state[n].data for n in names]
+        run_into(f"{type(self).__name__.lower()}_update", kernel, inputs, spares, scalars,
+                 (p.dtype,) * len(scalars), attrs)
+        for i, t in enumerate(tensors):
+            t.data, spares[i] = spares[i], t.data
+
+    def state_names(self, group):
+        """Names of the per-parameter state tensors for ``group`` (kernel order)."""
+        raise NotImplementedError
+
+    def kernel(self, group, state):
+        """(te definition, scalar values, attrs) of this step's update for one parameter."""
+        raise NotImplementedError
+
+    # ---- state dicts ----------------------------------------------------------------------
+    def state_dict(self):
+        """``{"state": {index: {name: tensor or number}}, "param_groups": [...]}`` with
+        parameters replaced by their index (as PyTorch). Tensors are snapshots (copies): the
+        update kernels recycle their buffers, so a view would change under the caller."""
+        groups, state, index = [], {}, 0
+        for group in self.param_groups:
+            entry = {k: v for k, v in group.items() if k != "params"}
+            entry["params"] = []
+            for p in group["params"]:
+                entry["params"].append(index)
+                saved = self.state.get(id(p))
+                if saved is not None:
+                    state[index] = {k: (v.clone() if isinstance(v, Tensor) else v)
+                                    for k, v in saved.items() if not k.startswith("_")}
+                index += 1
+            groups.append(entry)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore hyper-parameters and state saved by :meth:`state_dict` (same parameter
+        layout; tensors are copied into fresh buffers on each parameter's device)."""
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups) or any(
+                len(g["params"]) != len(own["params"]) for g, own in zip(groups, self.param_groups)):
+            raise TVMiniError(f"{type(self).__name__}.load_state_dict: the saved parameter groups do not match "
+                              "this optimizer's")
+        params = {}
+        for saved, own in zip(groups, self.param_groups):
+            for k, v in saved.items():
+                if k != "params":
+                    own[k] = v
+            params.update(zip(saved["params"], own["params"]))
+        self.state = {}
+        for key, saved in state_dict["state"].items():
+            p = params[int(key)]
+            state = {}
+            for name, value in saved.items():
+                if isinstance(value, Tensor) or hasattr(value, "shape") and getattr(value, "shape", ()) != ():
+                    array = value.numpy() if isinstance(value, Tensor) else value
+                    if tuple(array.shape) != p.shape:
+                        raise ShapeError(f"{type(self).__name__}.load_state_dict: state {name!r} has shape "
+                                         f"{tuple(array.shape)} but its parameter has {p.shape}")
+                    state[name] = Tensor._wrap(nd.array(array.astype(p.dtype), device=p.device))
+                else:
+                    state[name] = int(value) if name == "step" else value
+            self.state[id(p)] = state
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
+        return "\n".join(lines) + "\n)"

@@ -1,0 +1,37 @@
+"""SGD with PyTorch's momentum, dampening, Nesterov and weight-decay options."""
+from ..errors import TVMiniError
+from ..topi import optim as kernels
+from .optimizer import Optimizer
+
+
+def _plain(p, g, lr, weight_decay):
+    return kernels.sgd_update(p, g, lr, weight_decay)
+
+
+def _momentum(p, g, buf, lr, weight_decay, keep, grad_scale, momentum, nesterov):
+    return kernels.sgd_momentum_update(p, g, buf, lr, weight_decay, keep, grad_scale, momentum, nesterov)
+
+
+class SGD(Optimizer):
+    """``d = g + weight_decay*p``; with momentum ``buf = momentum*buf + (1-dampening)*d``
+    (``buf = d`` on the first step) and ``d = d + momentum*buf`` (Nesterov) or ``d = buf``;
+    then ``p -= lr * d``."""
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+        if lr < 0 or momentum < 0 or weight_decay < 0:
+            raise TVMiniError(f"SGD: lr, momentum and weight_decay must be >= 0, got {lr}, {momentum}, {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise TVMiniError("SGD: Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                      nesterov=nesterov))
+
+    def state_names(self, group):
+        return ("momentum_buffer",) if group["momentum"] != 0 else ()
+
+    def kernel(self, group, state):
+        lr, wd, momentum = group["lr"], group["weight_decay"], group["momentum"]
+        if momentum == 0:
+            return _plain, (lr, wd), ()
+        first = state["step"] == 1
+        keep, grad_scale = (0.0, 1.0) if first else (momentum, 1.0 - group["dampening"])
+        return _momentum, (lr, wd, keep, grad_scale, momentum), (("nesterov", bool(group["nesterov"])),)

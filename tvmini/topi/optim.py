@@ -1,0 +1,151 @@
+"""Fused optimizer updates: one kernel per parameter and step, PyTorch's formulas.
+
+Every function takes the parameter ``p``, its gradient ``g`` and the optimizer state
+tensors, plus hyper-parameters as scalars — normally ``te.var``s listed among the build
+arguments, so a learning-rate scheduler or the step-dependent bias corrections never
+trigger a rebuild — and returns the list of new tensors (new parameter first, then the
+new states, in the order the states were given). Each output is its own elementwise
+compute that recomputes the few shared subexpressions inline, so the kernel reads every
+input once per output and writes fresh buffers: the caller double-buffers (a kernel may
+not write memory it also reads).
+"""
+from .. import te
+from ..errors import DTypeError, ShapeError
+
+__all__ = ["sgd_update", "sgd_momentum_update", "adam_update", "adagrad_update", "rmsprop_update"]
+
+
+def _check(op, p, *others):
+    for t in others:
+        if [str(d) for d in t.shape] != [str(d) for d in p.shape]:
+            raise ShapeError(f"{op}: {t.name} has shape {list(t.shape)} but the parameter {p.name} has "
+                             f"{list(p.shape)}")
+        if t.dtype != p.dtype:
+            raise DTypeError(f"{op}: {t.name} is {t.dtype} but the parameter {p.name} is {p.dtype}")
+    if not p.dtype.startswith("float"):
+        raise DTypeError(f"{op}: parameters are floating point, got {p.dtype} {p.name}")
+
+
+def _out(p, fn, name):
+    return te.compute(p.shape, lambda *i: fn(*i), name=name, tag="elemwise")
+
+
+def sgd_update(p, g, lr, weight_decay):
+    """Plain SGD: ``p - lr * (g + weight_decay * p)``."""
+    _check("sgd_update", p, g)
+    return [_out(p, lambda *i: p[i] - lr * (g[i] + weight_decay * p[i]), "sgd.param")]
+
+
+def sgd_momentum_update(p, g, buf, lr, weight_decay, keep, grad_scale, momentum, nesterov=False):
+    """SGD with momentum: ``d = g + wd*p``, ``buf' = keep*buf + grad_scale*d`` and
+    ``p' = p - lr * (d + momentum*buf' if nesterov else buf')``.
+
+    PyTorch sets ``buf = d`` on the first step and ``buf = momentum*buf + (1-dampening)*d``
+    afterwards: the caller passes keep=0, grad_scale=1 on the first step and
+    keep=momentum, grad_scale=1-dampening later.
+    """
+    _check("sgd_momentum_update", p, g, buf)
+
+    def d(i):
+        return g[i] + weight_decay * p[i]
+
+    def new_buf(i):
+        return keep * buf[i] + grad_scale * d(i)
+
+    if nesterov:
+        new_p = _out(p, lambda *i: p[i] - lr * (d(i) + momentum * new_buf(i)), "sgd.param")
+    else:
+        new_p = _out(p, lambda *i: p[i] - lr * new_buf(i), "sgd.param")
+    return [new_p, _out(p, lambda *i: new_buf(i), "sgd.momentum_buffer")]
+
+
+def adam_update(p, g, m, v, step_size, beta1, beta2, eps, bias_correction2_sqrt, weight_decay, decay):
+    """Adam/AdamW: ``d = g + weight_decay*p`` (Adam's coupled decay; 0 for AdamW),
+    ``m' = b1*m + (1-b1)*d``, ``v' = b2*v + (1-b2)*d²`` and
+    ``p' = decay*p - step_size * m' / (sqrt(v')/bias_correction2_sqrt + eps)``
+    with ``step_size = lr / (1 - b1^t)``, ``bias_correction2_sqrt = sqrt(1 - b2^t)`` and
+    ``decay = 1 - lr*weight_decay`` for AdamW's decoupled decay (1 for Adam)."""
+    _check("adam_update", p, g, m, v)
+    one = te.const(1, p.dtype)
+
+    def d(i):
+        return g[i] + weight_decay * p[i]
+
+    def new_m(i):
+        return beta1 * m[i] + (one - beta1) * d(i)
+
+    def new_v(i):
+        di = d(i)
+        return beta2 * v[i] + (one - beta2) * di * di
+
+    def new_p(*i):
+        denom = te.sqrt(new_v(i)) / bias_correction2_sqrt + eps
+        return decay * p[i] - step_size * new_m(i) / denom
+
+    return [_out(p, new_p, "adam.param"), _out(p, lambda *i: new_m(i), "adam.exp_avg"),
+            _out(p, lambda *i: new_v(i), "adam.exp_avg_sq")]
+
+
+def adagrad_update(p, g, s, clr, eps, weight_decay):
+    """Adagrad: ``d = g + wd*p``, ``s' = s + d²``, ``p' = p - clr * d / (sqrt(s') + eps)``
+    with ``clr = lr / (1 + (t-1)*lr_decay)``."""
+    _check("adagrad_update", p, g, s)
+
+    def d(i):
+        return g[i] + weight_decay * p[i]
+
+    def new_s(i):
+        di = d(i)
+        return s[i] + di * di
+
+    return [_out(p, lambda *i: p[i] - clr * d(i) / (te.sqrt(new_s(i)) + eps), "adagrad.param"),
+            _out(p, lambda *i: new_s(i), "adagrad.sum")]
+
+
+def rmsprop_update(p, g, *states, lr, alpha, eps, weight_decay, momentum, centered=False, use_momentum=False):
+    """RMSprop with PyTorch's options. ``states`` are ``square_avg``, then ``grad_avg`` when
+    ``centered``, then ``momentum_buffer`` when ``use_momentum``; the outputs are the new
+    parameter and the new states in that order.
+
+    ``d = g + wd*p``; ``sq' = alpha*sq + (1-alpha)*d²``; ``avg = sqrt(sq' - ga'²) + eps``
+    with ``ga' = alpha*ga + (1-alpha)*d`` when centered, else ``sqrt(sq') + eps``; then
+    ``buf' = momentum*buf + d/avg`` and ``p' = p - lr*buf'``, or ``p' = p - lr*d/avg``.
+    """
+    expected = 1 + centered + use_momentum
+    if len(states) != expected:
+        raise ShapeError(f"rmsprop_update: expected {expected} state tensors, got {len(states)}")
+    _check("rmsprop_update", p, g, *states)
+    sq = states[0]
+    ga = states[1] if centered else None
+    buf = states[-1] if use_momentum else None
+    one = te.const(1, p.dtype)
+
+    def d(i):
+        return g[i] + weight_decay * p[i]
+
+    def new_sq(i):
+        di = d(i)
+        return alpha * sq[i] + (one - alpha) * di * di
+
+    def new_ga(i):
+        return alpha * ga[i] + (one - alpha) * d(i)
+
+    def avg(i):
+        if centered:
+            gi = new_ga(i)
+            return te.sqrt(new_sq(i) - gi * gi) + eps
+        return te.sqrt(new_sq(i)) + eps
+
+    def new_buf(i):
+        return momentum * buf[i] + d(i) / avg(i)
+
+    if use_momentum:
+        new_p = _out(p, lambda *i: p[i] - lr * new_buf(i), "rmsprop.param")
+    else:
+        new_p = _out(p, lambda *i: p[i] - lr * d(i) / avg(i), "rmsprop.param")
+    outs = [new_p, _out(p, lambda *i: new_sq(i), "rmsprop.square_avg")]
+    if centered:
+        outs.append(_out(p, lambda *i: new_ga(i), "rmsprop.grad_avg"))
+    if use_momentum:
+        outs.append(_out(p, lambda *i: new_buf(i), "rmsprop.momentum_buffer"))
+    return outs
