@@ -8,7 +8,7 @@ Levels (``TVMINI_DEBUG=<n>`` in the environment, read when tvmini is imported, o
   from (``in-process cache hit``, ``disk cache hit`` or ``miss``: compiled now);
 * 2: every kernel call, with its arguments' shapes and its wall time;
 * 3: the lowered loop IR of each kernel built;
-* 4: the LLVM IR of each kernel built.
+* 4: the LLVM IR (CUDA C for a CUDA kernel) of each kernel built.
 
 Everything goes through the ``logging`` module, logger ``"tvmini"`` (records at INFO for
 build lines, DEBUG for calls and IR), never to stdout. While the application has not
@@ -186,7 +186,9 @@ def kernel_built(module, key, cache, func):
     if level >= 3:
         logger.debug("loop IR of %s:\n%s", module.name, func)
     if level >= 4:
-        logger.debug("LLVM IR of %s:\n%s", module.name, module.get_source("ll"))
+        cuda = module.device.kind == "cuda"
+        logger.debug("%s of %s:\n%s", "CUDA C" if cuda else "LLVM IR", module.name,
+                     module.get_source("cuda" if cuda else "ll"))
 
 
 def kernel_cache_info():

@@ -6,8 +6,6 @@ IterVars (``te.relation``), ``reorder`` permutes the leaf list, ``vectorize``/``
 set where the stage is computed. ``tvmini.lower`` turns all of it into loops. Every
 misuse raises ``ScheduleError`` naming the stage and the axis.
 """
-import copy
-
 from ..errors import ScheduleError
 from ..tir.stmt import ForKind
 from .relation import Fuse, Split, depends_on
@@ -184,6 +182,28 @@ class Stage:
         self.attach_type, self.attach_stage, self.attach_ivar = "scope", parent, axis
         self._log("compute_at", f"{self.name} inside {parent.name}.{axis.name}")
 
+    def attach_point(self):
+        """The loop of ``attach_stage`` this stage is computed in, as it is now.
+
+        A ``compute_at(C, j)`` followed by a split of ``j`` computes inside the split's inner
+        loop (once per value of ``j``, as before); a fuse of ``j`` as the inner axis computes
+        inside the fused loop. Fusing ``j`` as the *outer* axis leaves no loop that runs once
+        per ``j``: that is a ScheduleError.
+        """
+        from .relation import Fuse, Split
+        ivar = self.attach_ivar
+        for rel in self.attach_stage.relations:
+            if isinstance(rel, Split) and rel.parent is ivar:
+                ivar = rel.inner
+            elif isinstance(rel, Fuse) and ivar in (rel.outer, rel.inner):
+                if ivar is rel.outer:
+                    raise ScheduleError(
+                        f"stage {self.name} is computed at {self.attach_stage.name}.{self.attach_ivar.name}, which was "
+                        f"then fused as the outer axis into {rel.fused.name}: no loop runs once per "
+                        f"{self.attach_ivar.name}; call compute_at after transforming {self.attach_stage.name}")
+                ivar = rel.fused
+        return ivar
+
     def compute_inline(self):
         """Substitute this stage's expression into its consumers; it gets no loops."""
         if self.op.reduce_axis:
@@ -246,7 +266,8 @@ class Schedule:
         new.states = list(self.states) if with_history else []
         twins = {}
         for stage in self.stages:
-            twin = twins[stage] = copy.copy(stage)
+            twin = twins[stage] = Stage.__new__(Stage)
+            twin.__dict__.update(stage.__dict__)
             twin.schedule, twin.history = new, list(stage.history)
             for attr in ("root_iter_vars", "leaf_iter_vars", "all_iter_vars", "relations"):
                 setattr(twin, attr, list(getattr(stage, attr)))
