@@ -4,6 +4,7 @@ from ._version import __version__
 from .codegen import build
 from .errors import ArgumentError, BuildError, DataError, DeviceError, DTypeError, ScheduleError, ShapeError, TVMiniError
 from .lower import lower
+from .serialization import load, save
 from .debug import get_debug, kernel_cache_info, set_debug
 from .explain import explain
 from . import nn, optim
@@ -16,5 +17,5 @@ from .graph import (Tensor, arange, enable_grad, from_numpy, full, is_grad_enabl
 __all__ = ["te", "tir", "build", "lower", "nd", "cpu", "cuda", "Device", "NDArray", "TVMiniError", "ArgumentError",
            "ScheduleError", "ShapeError", "DTypeError", "DeviceError", "BuildError", "DataError",
            "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "zeros", "ones", "full", "randn",
-           "rand", "arange", "from_numpy", "manual_seed", "nn", "optim"]
+           "rand", "arange", "from_numpy", "manual_seed", "nn", "optim", "save", "load"]
 __all__ += ["explain", "kernel_cache_info", "set_debug", "get_debug"]
