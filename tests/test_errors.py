@@ -452,3 +452,31 @@ def test_failed_call_writes_nothing(addk):
     with pytest.raises(tm.TVMiniError):
         addk(x, np.zeros(6, "float32"), z)
     assert (z == 7.0).all()
+
+
+def test_split_after_compute_at_moves_the_attachment_inside():
+    A = te.placeholder((16, 15), name="A")
+    B = te.compute((16, 15), lambda i, j: A[i, j] * 2, name="B")
+    C = te.compute((16, 15), lambda i, j: B[i, j] + 1, name="C")
+    s = te.create_schedule(C.op)
+    i, j = C.op.axis
+    s[B].compute_at(s[C], j)
+    _, ji = s[C].split(j, factor=4)
+    assert s[B].attach_point() is ji
+    f = tm.build(s, [A, C], name="attach_after_split")
+    a = np.random.rand(16, 15).astype("float32")
+    c = np.zeros_like(a)
+    f(a, c)
+    np.testing.assert_allclose(c, a * 2 + 1)
+
+
+def test_fusing_the_attach_axis_as_outer_is_a_schedule_error():
+    A = te.placeholder((16, 15), name="A")
+    B = te.compute((16, 15), lambda i, j: A[i, j] * 2, name="B")
+    C = te.compute((16, 15), lambda i, j: B[i, j] + 1, name="C")
+    s = te.create_schedule(C.op)
+    i, j = C.op.axis
+    s[B].compute_at(s[C], i)
+    s[C].fuse(i, j)
+    with raises(tm.ScheduleError, "stage B is computed at C.i", "fused as the outer axis"):
+        tm.lower(s, [A, C])

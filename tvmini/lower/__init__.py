@@ -89,7 +89,7 @@ def lower(sch, args, name="main"):
             realized[s.op] = (buffer, bounds[s].origin())
         nest = build_nest(s, bounds[s], buffer, realized, attached)
         if s.attach_type == "scope":
-            attached.setdefault((s.attach_stage, s.attach_ivar), []).append((buffer, nest))
+            attached.setdefault((s.attach_stage, s.attach_point()), []).append((buffer, nest))
         else:
             roots.append(nest)
             if s.op not in arg_buffers:

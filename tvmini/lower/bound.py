@@ -60,7 +60,7 @@ def infer_region(stage, consumers, bounds, symbolic):
                             f"but read by {names}; compute_at needs its only reader")
     pb = bounds[parent]
     leaves = parent.leaf_iter_vars
-    pos = leaves.index(stage.attach_ivar)
+    pos = leaves.index(stage.attach_point())
     env = {}
     for i, iv in enumerate(leaves):
         bound = parent.bindings.get(iv)
