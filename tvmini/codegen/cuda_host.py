@@ -6,13 +6,13 @@ NDArrays on ``tm.cuda(0)``) and then launches the kernels in order through
 exists (so errors surface at build, and the PTX is cached on disk keyed by the source,
 the architecture and nvcc's version); with no nvcc, the launcher compiles on first call.
 """
-import hashlib
 import os
 import shutil
 import subprocess
 import tempfile
 import time
 
+from .. import debug
 from ..errors import BuildError
 from ..lower import lower
 from ..runtime import disk_cache
@@ -35,8 +35,18 @@ def _nvcc_version(nvcc):
     return subprocess.run([nvcc, "--version"], capture_output=True, text=True).stdout.strip().splitlines()[-1]
 
 
+_ptx = {}   # (source, arch) -> PTX: building the same kernel twice in a process compiles once
+
+
 def compile_ptx(source, arch=DEFAULT_ARCH, name="kernel"):
-    """PTX text of CUDA C ``source`` for ``arch`` (e.g. "sm_90"), from the disk cache when there."""
+    """PTX text of CUDA C ``source`` for ``arch`` (e.g. "sm_90"), from the caches when there."""
+    return _compile_ptx(source, arch, name)[0]
+
+
+def _compile_ptx(source, arch, name):
+    """(PTX, which cache served it: a ``debug`` constant)."""
+    if (source, arch) in _ptx:
+        return _ptx[source, arch], debug.MEMORY_HIT
     nvcc = nvcc_path()
     if nvcc is None:
         raise BuildError("compiling CUDA C needs nvcc (the CUDA toolkit); none found on PATH, $CUDA_HOME or "
@@ -44,7 +54,8 @@ def compile_ptx(source, arch=DEFAULT_ARCH, name="kernel"):
     key = disk_cache.make_key(source, arch, _nvcc_version(nvcc), "ptx")
     cached = disk_cache.load(key)
     if cached is not None:
-        return cached.decode()
+        _ptx[source, arch] = cached.decode()
+        return _ptx[source, arch], debug.DISK_HIT
     with tempfile.TemporaryDirectory() as tmp:
         src, out = os.path.join(tmp, f"{name}.cu"), os.path.join(tmp, f"{name}.ptx")
         with open(src, "w") as f:
@@ -56,7 +67,8 @@ def compile_ptx(source, arch=DEFAULT_ARCH, name="kernel"):
         with open(out) as f:
             ptx = f.read()
     disk_cache.store(key, ptx.encode())
-    return ptx
+    _ptx[source, arch] = ptx
+    return ptx, debug.MISS
 
 
 def _py(e):
@@ -99,7 +111,7 @@ def build_cuda(sch, args, name, arch=None):
     kernels, temporaries = cuda.split_kernels(func, sch)
     source = cuda.module_source([cuda.CudaPrinter(k).source() for k in kernels])
     arch = arch or cuda_runtime.device_arch() or DEFAULT_ARCH
-    ptx = compile_ptx(source, arch, name) if nvcc_path() is not None else None
+    ptx, cache = _compile_ptx(source, arch, name) if nvcc_path() is not None else (None, debug.MISS)
 
     written = _written_buffers(func)
     extents = [v for v in func.scalar_params if not any(v is a for a in func.signature)]
@@ -116,11 +128,11 @@ def build_cuda(sch, args, name, arch=None):
     launches = [KernelLaunch(k, slot_of) for k in kernels]
     temp_sizes = [(_host_function(_size(t)), t.dtype) for t in temporaries]
     launcher = cuda_runtime.Launcher(name, source, ptx, launches, len(func.params), slot_types, [v.name for v in extents], temp_sizes)
-    digest = hashlib.sha256(source.encode()).hexdigest()[:12]
     sources = {"cuda": source, "tir": str(func), "ptx": (lambda: ptx or compile_ptx(source, arch, name))}
     module = Module(name, "cuda", [_arg_spec(a, written) for a in func.signature], [v.name for v in extents],
-                    launcher, sources, keepalive=digest)
+                    launcher, sources, keepalive=None)
     module.build_seconds = time.perf_counter() - start
+    debug.kernel_built(module, disk_cache.make_key(source, arch), cache, func)
     return module
 
 
