@@ -1,0 +1,134 @@
+"""Median milliseconds per training step (forward + backward + optimizer) of the models
+tvmini trains, next to PyTorch CPU (2 threads) when torch is importable.
+
+Models: the OVERFIT MLP (2-64-256-64-2, ReLU, batch 1024, Adam), the same with
+BatchNorm1d after each hidden Linear, the MNIST MLP (784-256-128-10, batch 128, SGD with
+momentum) and LeNet (conv 1->6 5x5, pool, conv 6->16 5x5, pool, 256-120-84-10, batch 64,
+SGD with momentum). Random data of the right shapes; kernels are built (or loaded from
+the disk cache) during the warm-up steps, which are not timed.
+
+Run: python benchmarks/train_step.py [--steps 30] [--warmup 5]
+"""
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import tvmini as tm
+
+
+def overfit_mlp(nn, batchnorm):
+    layers, sizes = [], [2, 64, 256, 64]
+    for a, b in zip(sizes, sizes[1:]):
+        layers.append(nn.Linear(a, b))
+        if batchnorm:
+            layers.append(nn.BatchNorm1d(b))
+        layers.append(nn.ReLU())
+    return nn.Sequential(*layers, nn.Linear(64, 2))
+
+
+def mnist_mlp(nn):
+    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+def lenet(nn):
+    return nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 84),
+                         nn.ReLU(), nn.Linear(84, 10))
+
+
+# name -> (model builder, input shape, classes, optimizer name, optimizer kwargs)
+CASES = {
+    "OVERFIT MLP b1024 Adam": (lambda nn: overfit_mlp(nn, False), (1024, 2), 2, "Adam", dict(lr=1e-3)),
+    "OVERFIT MLP+BN b1024 Adam": (lambda nn: overfit_mlp(nn, True), (1024, 2), 2, "Adam", dict(lr=1e-3)),
+    "MNIST MLP b128 SGD-momentum": (mnist_mlp, (128, 784), 10, "SGD", dict(lr=0.01, momentum=0.9)),
+    "LeNet b64 SGD-momentum": (lenet, (64, 1, 28, 28), 10, "SGD", dict(lr=0.01, momentum=0.9)),
+}
+
+
+def median_ms(step, steps, warmup):
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+def tvmini_step(case):
+    build, shape, classes, opt_name, kwargs = case
+    rng = np.random.default_rng(0)
+    model = build(tm.nn)
+    opt = getattr(tm.optim, opt_name)(model.parameters(), **kwargs)
+    x = tm.tensor(rng.normal(size=shape).astype("float32"))
+    y = tm.tensor(rng.integers(0, classes, size=shape[0]))
+
+    def step():
+        opt.zero_grad()
+        loss = tm.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def torch_step(torch, case):
+    build, shape, classes, opt_name, kwargs = case
+    rng = np.random.default_rng(0)
+    model = build(torch.nn)
+    opt = getattr(torch.optim, opt_name)(model.parameters(), **kwargs)
+    x = torch.tensor(rng.normal(size=shape).astype("float32"))
+    y = torch.tensor(rng.integers(0, classes, size=shape[0]))
+
+    def step():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=5)
+    args = parser.parse_args()
+    try:
+        import torch
+        torch.set_num_threads(2)
+    except ImportError:
+        torch = None
+    print(f"{'model':32s} {'tvmini ms':>10s} {'kernels/step':>13s} {'torch ms':>10s} {'tvmini/torch':>13s}")
+    for name, case in CASES.items():
+        step = tvmini_step(case)
+        ms = median_ms(step, args.steps, args.warmup)
+        calls = count_kernel_calls(step)
+        line = f"{name:32s} {ms:10.2f} {calls:13d}"
+        if torch is not None:
+            ref = median_ms(torch_step(torch, case), args.steps, args.warmup)
+            line += f" {ref:10.2f} {ms / ref:13.2f}"
+        else:
+            line += f" {'n/a':>10s} {'(torch not installed)':>13s}"
+        print(line, flush=True)
+
+
+def count_kernel_calls(step):
+    """Kernel calls made by one step (counted by wrapping Module.__call__)."""
+    from tvmini.runtime.module import Module
+    original, calls = Module.__call__, [0]
+
+    def counting(self, *args):
+        calls[0] += 1
+        return original(self, *args)
+    Module.__call__ = counting
+    try:
+        step()
+    finally:
+        Module.__call__ = original
+    return calls[0]
+
+
+if __name__ == "__main__":
+    main()
