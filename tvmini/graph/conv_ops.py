@@ -1,9 +1,9 @@
 """Convolution, pooling, batch normalisation and dropout as graph ops.
 
 conv2d and pooling are first-class kernels with dedicated gradient kernels from
-``tvmini.topi``. Batch norm is written with the elementwise/reduction ops, so autodiff
-derives its gradient; its running statistics are updated under ``no_grad`` into fresh
-buffers (no history, nothing read and written by one kernel). Dropout multiplies by a
+``tvmini.topi``; so is training-mode batch norm (statistics, normalisation and the
+three gradients fused), whose running statistics are updated outside the tape into
+fresh buffers. Evaluation-mode batch norm is a few elementwise ops. Dropout multiplies by a
 keep mask (see :func:`dropout` for where the mask comes from).
 """
 import numpy as np
@@ -12,7 +12,7 @@ from .. import topi
 from ..errors import ShapeError
 from ..runtime import ndarray as nd
 from . import ops
-from .autograd import Function, no_grad
+from .autograd import Function
 from .dispatch import run
 from .nn_ops import _check_float
 from .ops import _kernel, check_same
@@ -106,6 +106,34 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
 
 # ---------------------------------------------------------------------------- batch norm
 
+class _BatchNormTrain(Function):
+    """Training-mode batch norm as topi's fused kernels: forward gives (y, mean, var),
+    backward gives (grad_x, grad_gamma, grad_beta) in one kernel each."""
+
+    def forward(self, x, gamma, beta):
+        y, self.mean, self.var = run("batch_norm_forward", "batch_norm_forward", [x, gamma, beta],
+                                     attrs=(("eps", self.eps), ("axes", self.axes)))
+        return y
+
+    def backward(self, g):
+        x, gamma, _ = self.inputs
+        gx, ggamma, gbeta = run("batch_norm_backward", "batch_norm_backward",
+                                [g.data, x.data, self.mean, self.var, gamma.data],
+                                attrs=(("eps", self.eps), ("axes", self.axes)))
+        return Tensor._wrap(gx), Tensor._wrap(ggamma), Tensor._wrap(gbeta)
+
+
+def _blend(running, value, keep, take):
+    return topi.add(topi.multiply(running, keep), topi.multiply(value, take))
+
+
+def _update_running(buffer, value, momentum, scale=1.0):
+    """``buffer = (1 - momentum) * buffer + momentum * scale * value`` in one kernel,
+    into a fresh array (no history, nothing read and written by one kernel)."""
+    buffer.data = run("running_stat", _blend, [buffer.data, value], (1.0 - momentum, momentum * scale),
+                      (buffer.dtype, buffer.dtype))
+
+
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Normalise over every axis but the channel axis 1 (PyTorch's ``F.batch_norm``).
 
@@ -117,41 +145,37 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     if x.ndim not in (2, 3, 4):
         raise ShapeError(f"batch_norm: expects (N, C), (N, C, L) or (N, C, H, W), got shape {x.shape}")
     channels = x.shape[1]
-    stat_shape = (1, channels) + (1,) * (x.ndim - 2)
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                     ("bias", bias)):
-        if t is not None and t.shape != (channels,):
-            raise ShapeError(f"batch_norm: {name} of shape {t.shape} does not match the {channels} channels "
-                             f"of input {x.shape}")
+        if t is not None:
+            check_same("batch_norm", x, t)
+            if t.shape != (channels,):
+                raise ShapeError(f"batch_norm: {name} of shape {t.shape} does not match the {channels} channels "
+                                 f"of input {x.shape}")
+    weight = weight if weight is not None else Tensor._wrap(nd.array(np.ones(channels, x.dtype), device=x.device))
+    bias = bias if bias is not None else Tensor._wrap(nd.zeros((channels,), x.dtype, x.device))
     axes = (0,) + tuple(range(2, x.ndim))
     if training:
         count = x.size // channels
         if count < 2:
             raise ShapeError(f"batch_norm: training needs more than one value per channel, got input {x.shape}")
-        mean = ops.mean(x, axes, keepdims=True)
-        centered = x - mean
-        var = ops.mean(centered * centered, axes, keepdims=True)
+        fn_out = _BatchNormTrain.apply(x, weight, bias, eps=float(eps), axes=axes)
         if running_mean is not None:
-            with no_grad():
-                _update_running(running_mean, ops.reshape(mean.detach(), (channels,)), momentum)
-                unbiased = ops.reshape(var.detach(), (channels,)) * (count / (count - 1))
-                _update_running(running_var, unbiased, momentum)
-    else:
-        if running_mean is None or running_var is None:
-            raise ShapeError("batch_norm: evaluation mode needs running_mean and running_var")
-        centered = x - ops.reshape(running_mean, stat_shape)
-        var = ops.reshape(running_var, stat_shape)
-    out = centered * ops.rdiv(ops.sqrt(var + eps), 1.0)
-    if weight is not None:
-        out = out * ops.reshape(weight, stat_shape)
-    if bias is not None:
-        out = out + ops.reshape(bias, stat_shape)
-    return out
+            fn = fn_out._ctx
+            mean, var = (fn.mean, fn.var) if fn is not None else _last_stats(x, axes)
+            _update_running(running_mean, mean, momentum)
+            _update_running(running_var, var, momentum, count / (count - 1))
+        return fn_out
+    if running_mean is None or running_var is None:
+        raise ShapeError("batch_norm: evaluation mode needs running_mean and running_var")
+    stat_shape = (1, channels) + (1,) * (x.ndim - 2)
+    scale = ops.reshape(weight * ops.rdiv(ops.sqrt(running_var + eps), 1.0), stat_shape)
+    return (x - ops.reshape(running_mean, stat_shape)) * scale + ops.reshape(bias, stat_shape)
 
 
-def _update_running(buffer, value, momentum):
-    """``buffer = (1 - momentum) * buffer + momentum * value`` into a fresh array."""
-    buffer.data = (buffer * (1.0 - momentum) + value * momentum).data
+def _last_stats(x, axes):
+    """Batch mean and biased variance (when the forward recorded no Function to keep them)."""
+    return run("batch_norm_stats", "batch_norm_stats", [x.data], attrs=(("axes", axes),))
 
 
 # ---------------------------------------------------------------------------- dropout
