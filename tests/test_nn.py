@@ -218,3 +218,23 @@ def test_layers_compose_like_pytorch():
     np.testing.assert_allclose(out.numpy().sum(1), 1, rtol=1e-5)
     out.sum().backward()
     assert all(p.grad is not None for p in net.parameters())
+
+
+def test_lenet_forward_and_gradients_match_pytorch_when_installed():
+    torch = pytest.importorskip("torch")
+    tm.manual_seed(5)
+    mine = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(3 * 4 * 4, 4))
+    theirs = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3, padding=1), torch.nn.BatchNorm2d(3), torch.nn.ReLU(),
+                                 torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(3 * 4 * 4, 4))
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in mine.state_dict().items()})
+    x = RNG.normal(size=(5, 1, 8, 8)).astype("float32")
+    labels = np.array([0, 1, 2, 3, 1])
+    loss = F.cross_entropy(mine(tm.tensor(x)), tm.tensor(labels))
+    ref = torch.nn.functional.cross_entropy(theirs(torch.tensor(x)), torch.tensor(labels))
+    loss.backward()
+    ref.backward()
+    assert math.isclose(loss.item(), ref.item(), rel_tol=1e-5)
+    for (name, p), q in zip(mine.named_parameters(), theirs.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+    np.testing.assert_allclose(mine[1].running_var.numpy(), theirs[1].running_var.numpy(), rtol=1e-5)

@@ -168,3 +168,25 @@ def test_invalid_arguments_are_errors():
         optim.SGD([tm.ones(2)], lr=0.1)
     with pytest.raises(TVMiniError, match="empty"):
         optim.Adam([])
+
+
+TORCH_CASES = [("SGD", dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01)),
+               ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
+               ("Adam", dict(lr=0.01, weight_decay=0.1)), ("AdamW", dict(lr=0.01)),
+               ("Adagrad", dict(lr=0.1, lr_decay=0.01)), ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5))]
+
+
+@pytest.mark.parametrize("name,kwargs", TORCH_CASES)
+def test_matches_pytorch_when_installed(name, kwargs):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    start = rng.normal(size=(4, 3))
+    grads = [rng.normal(size=(4, 3)) for _ in range(STEPS)]
+    p = nn.Parameter(tm.tensor(start))
+    q = torch.nn.Parameter(torch.tensor(start))
+    mine, theirs = getattr(optim, name)([p], **kwargs), getattr(torch.optim, name)([q], **kwargs)
+    for g in grads:
+        p.grad, q.grad = tm.tensor(g), torch.tensor(g)
+        mine.step()
+        theirs.step()
+    np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=1e-10, atol=1e-12)
