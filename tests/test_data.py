@@ -355,3 +355,15 @@ def test_loader_rejects_bad_arguments():
         DataLoader(ArrayDataset(np.arange(3)), 0)
     with pytest.raises(tm.ShapeError, match=r"\[3, 2\]"):
         ArrayDataset(np.arange(3), np.arange(2))
+
+
+def test_loader_yields_graph_tensors_by_default():
+    images = np.random.default_rng(0).random((10, 1, 28, 28)).astype(np.float32)
+    labels = np.arange(10, dtype=np.int64)
+    batches = list(DataLoader(ArrayDataset(images, labels), 4, device="cpu"))
+    assert [len(b[1]) for b in batches] == [4, 4, 2]
+    x, y = batches[0]
+    assert isinstance(x, tm.Tensor) and isinstance(y, tm.Tensor)
+    assert x.dtype == "float32" and y.dtype == "int64" and not x.requires_grad
+    np.testing.assert_array_equal(x.numpy(), images[:4])
+    np.testing.assert_array_equal(y.numpy(), labels[:4])

@@ -8,7 +8,7 @@ seed ``s`` always visits the same order.
 """
 import numpy as np
 
-from ..errors import ShapeError, TVMiniError
+from ..errors import ShapeError
 
 
 class ArrayDataset:
@@ -37,14 +37,9 @@ class ArrayDataset:
 
 
 def _to_tensor(array, device):
-    """Wrap a numpy batch as a graph tensor (the graph layer is imported only when used)."""
-    import tvmini
-    if not hasattr(tvmini, "tensor"):
-        raise TVMiniError("DataLoader cannot yield tensors: tvmini.tensor (the graph layer) is not available; "
-                          "pass as_numpy=True for numpy batches")
-    if device is None:
-        return tvmini.tensor(array)
-    return tvmini.tensor(array, device=device)
+    """Wrap a numpy batch as a graph tensor (imported here: reading data needs no compiler)."""
+    from ..graph import tensor
+    return tensor(array, device=device)
 
 
 class DataLoader:

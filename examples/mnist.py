@@ -1,0 +1,187 @@
+"""Train MNIST (or Fashion-MNIST) classifiers on tvmini: softmax regression, an MLP, a LeNet-style CNN.
+
+    python examples/mnist.py --model softmax
+    python examples/mnist.py --model mlp --epochs 10
+    python examples/mnist.py --model cnn --batchnorm --dropout 0.5
+    python examples/mnist.py --model cnn --resume            # continue from OUT/checkpoint.npz
+
+Data come from ``--data`` (default: ``$TVMINI_MNIST``, else ``../shared/data/mnist``
+next to the repository). When only the 10,000-image test files are there, they
+are split 8,000 train / 2,000 test (deterministically) and the run says so.
+Each epoch prints the mean training loss and the test accuracy, saves a
+checkpoint (model and optimizer state and the epoch, with ``tm.save``) and
+redraws the curves plot.
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import tvmini as tm  # noqa: E402
+from tvmini import nn  # noqa: E402
+from tvmini.data import DataLoader, train_test_sets  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_DATA = os.environ.get("TVMINI_MNIST", os.path.normpath(os.path.join(REPO, "..", "shared", "data", "mnist")))
+#: Per-model defaults: (epochs, learning rate) for Adam.
+DEFAULTS = {"softmax": (10, 1e-2), "mlp": (10, 1e-3), "cnn": (5, 1e-3)}
+
+
+def build_model(kind, batchnorm=False, dropout=0.0):
+    """softmax: 784-10; mlp: 784-256-128-10 with ReLU; cnn: LeNet (conv5x5x20, pool, conv5x5x50, pool, fc500, fc10)."""
+    if kind == "softmax":
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    if kind == "mlp":
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
+                             nn.Linear(128, 10))
+    if kind == "cnn":
+        def conv_block(cin, cout):
+            block = [nn.Conv2d(cin, cout, kernel_size=5)]
+            if batchnorm:
+                block.append(nn.BatchNorm2d(cout))
+            return block + [nn.ReLU(), nn.MaxPool2d(2)]
+        head = [nn.Flatten(), nn.Linear(50 * 4 * 4, 500), nn.ReLU()]
+        if dropout:
+            head.append(nn.Dropout(dropout))
+        return nn.Sequential(*conv_block(1, 20), *conv_block(20, 50), *head, nn.Linear(500, 10))
+    raise ValueError(f"unknown model {kind!r}: expected softmax, mlp or cnn")
+
+
+def evaluate(model, dataset, batch_size, device):
+    """Accuracy over ``dataset`` (eval mode, no history)."""
+    model.eval()
+    correct = 0
+    with tm.no_grad():
+        for images, labels in DataLoader(dataset, batch_size, as_numpy=True):
+            logits = model(tm.tensor(images, device=device)).numpy()
+            correct += int((logits.argmax(axis=1) == labels).sum())
+    model.train()
+    return correct / len(dataset)
+
+
+def save_checkpoint(path, model, optimizer, epoch, history):
+    """Model and optimizer state, the number of finished epochs and the curves so far, as one ``tm.save`` file."""
+    tm.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+             "history": {key: np.asarray(values, dtype=np.float64) for key, values in history.items()}}, path)
+
+
+def load_checkpoint(path, model, optimizer):
+    """Restore model and optimizer from ``path``; returns (finished epochs, history)."""
+    state = tm.load(path)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    history = {key: [float(v) for v in np.asarray(values)] for key, values in state["history"].items()}
+    return int(np.asarray(state["epoch"])), history
+
+
+def train(model_kind="mlp", data=DEFAULT_DATA, epochs=None, batch_size=64, lr=None, seed=0, out=None,
+          resume=False, batchnorm=False, dropout=0.0, device="cpu", dataset="mnist", limit=None, progress=True,
+          log=print):
+    """Train one classifier; returns a dict with the history, final accuracy, wall time and files.
+
+    ``limit`` keeps only the first ``limit`` training and ``limit // 4`` test
+    images (quick runs and tests). With ``resume``, training continues after the
+    epoch stored in ``out/checkpoint.npz`` up to ``epochs`` in total.
+    """
+    from _report import plot_curves
+    from tqdm import tqdm
+
+    default_epochs, default_lr = DEFAULTS[model_kind]
+    epochs = default_epochs if epochs is None else epochs
+    lr = default_lr if lr is None else lr
+    train_set, test_set, note = train_test_sets(data, dataset=dataset)
+    log(note)
+    if limit:
+        train_set = train_set.subset(np.arange(min(limit, len(train_set))))
+        test_set = test_set.subset(np.arange(min(max(limit // 4, 1), len(test_set))))
+        log(f"limited to {len(train_set)} train / {len(test_set)} test images")
+
+    tm.manual_seed(seed)
+    model = build_model(model_kind, batchnorm, dropout).to(device)
+    optimizer = tm.optim.Adam(model.parameters(), lr=lr)
+    history = {"epoch": [], "train_loss": [], "test_accuracy": [], "seconds": []}
+    checkpoint = os.path.join(out, "checkpoint.npz") if out else None
+    start_epoch = 0
+    if resume:
+        if not checkpoint or not os.path.exists(checkpoint):
+            raise FileNotFoundError(f"--resume: no checkpoint at {checkpoint}")
+        start_epoch, history = load_checkpoint(checkpoint, model, optimizer)
+        log(f"resumed from {checkpoint} after epoch {start_epoch}")
+
+    files = {}
+    for epoch in range(start_epoch + 1, epochs + 1):
+        started = time.perf_counter()
+        # one generator per epoch, seeded by (seed, epoch): a resumed run sees the same batches
+        loader = DataLoader(train_set, batch_size, shuffle=True, seed=[seed, epoch], as_numpy=True)
+        total, count = 0.0, 0
+        bar = tqdm(loader, desc=f"{model_kind} epoch {epoch}/{epochs}", disable=not progress, dynamic_ncols=True)
+        for images, labels in bar:
+            loss = nn.functional.cross_entropy(model(tm.tensor(images, device=device)),
+                                               tm.tensor(labels, device=device))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            value = float(loss.item())
+            total += value * len(labels)
+            count += len(labels)
+            bar.set_postfix(loss=f"{value:.4f}")
+        bar.close()
+        accuracy = evaluate(model, test_set, 500, device)
+        seconds = time.perf_counter() - started
+        for key, value in (("epoch", epoch), ("train_loss", total / count), ("test_accuracy", accuracy),
+                           ("seconds", seconds)):
+            history[key].append(value)
+        log(f"epoch {epoch}: train loss {total / count:.4f}, test accuracy {accuracy:.4f} ({seconds:.1f} s)")
+        if out:
+            os.makedirs(out, exist_ok=True)
+            save_checkpoint(checkpoint, model, optimizer, epoch, history)
+            files["checkpoint"] = checkpoint
+            files["plot"] = plot_curves(os.path.join(out, f"{model_kind}_curves.png"), [
+                ("mean training cross-entropy", {model_kind: (history["epoch"], history["train_loss"])}),
+                ("test accuracy", {model_kind: (history["epoch"], history["test_accuracy"])})],
+                xlabel="epoch", title=f"{dataset} {model_kind}: {note.split(';')[-1].strip()}")
+    final = history["test_accuracy"][-1] if history["test_accuracy"] else None
+    return dict(history=history, accuracy=final, wall_seconds=float(np.sum(history["seconds"])), files=files,
+                model=model, optimizer=optimizer, note=note)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=sorted(DEFAULTS), default="mlp")
+    parser.add_argument("--data", default=DEFAULT_DATA, help="directory of the IDX files")
+    parser.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist",
+                        help="which checksums and class names the files are judged by")
+    parser.add_argument("--epochs", type=int, help="total epochs (default: softmax 10, mlp 10, cnn 5)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, help="Adam learning rate (default: softmax 1e-2, otherwise 1e-3)")
+    parser.add_argument("--batchnorm", action="store_true", help="cnn: BatchNorm2d after each convolution")
+    parser.add_argument("--dropout", type=float, default=0.0, help="cnn: dropout probability before the last layer")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, help="use only this many training images (quick runs)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--out", default="mnist_out", help="directory for the checkpoint and the plot")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm bars (for logs)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    out = os.path.join(args.out, args.model) if args.out else None
+    result = train(args.model, data=args.data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                   seed=args.seed, out=out, resume=args.resume, batchnorm=args.batchnorm, dropout=args.dropout,
+                   device=args.device, dataset=args.dataset, limit=args.limit, progress=not args.no_progress)
+    if result["accuracy"] is not None:
+        print(f"{args.model}: final test accuracy {result['accuracy']:.4f} after {len(result['history']['epoch'])} "
+              f"epochs ({result['wall_seconds']:.1f} s of training this run and before)")
+    for kind, path in result["files"].items():
+        print(f"  {kind}: {path}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""End-to-end training through the examples' own functions (no subprocesses).
+
+* OVERFIT: a short BatchNorm + ReLU run on raw coordinates of a small image lowers the
+  loss by a clear margin and writes its frames, video, final PNG and plot.
+* MNIST: an MLP trained on a few hundred images beats chance (10%) by a clear margin;
+  the shared MNIST test files are used when present, otherwise IDX files written here
+  with a learnable synthetic pattern.
+* Resume: one epoch, checkpoint, resume for a second epoch gives the same model and
+  history as two epochs straight (model, optimizer state and data order are restored).
+"""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from tvmini.data import write_idx
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+sys.path.insert(0, EXAMPLES)
+
+import mnist as mnist_example  # noqa: E402
+import overfit as overfit_example  # noqa: E402
+
+SHARED_MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist")
+
+
+@pytest.fixture(autouse=True)
+def one_thread_per_kernel(monkeypatch):
+    """Kernels built here use one thread: the test suite shares 2 cores with other processes,
+    and libgomp's spinning workers make these small kernels ~5x slower when cores are
+    oversubscribed. (Read at build time; it is part of the kernel, so no cache is shared
+    with the other tests' kernels.)"""
+    monkeypatch.setenv("TVMINI_NUM_THREADS", "1")
+
+
+@pytest.fixture(scope="module")
+def mnist_dir(tmp_path_factory):
+    """The shared MNIST files, or a synthetic 10-class IDX set (a bright square whose place is the class)."""
+    if os.path.isfile(os.path.join(SHARED_MNIST, "t10k-images-idx3-ubyte.gz")):
+        return SHARED_MNIST
+    root = tmp_path_factory.mktemp("synthetic_mnist")
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 2000).astype(np.uint8)
+    images = rng.integers(0, 60, (2000, 28, 28)).astype(np.uint8)
+    for i, label in enumerate(labels):
+        row, col = 4 + (label // 5) * 12, 2 + (label % 5) * 5
+        images[i, row:row + 6, col:col + 4] = 250
+    write_idx(root / "t10k-images-idx3-ubyte.gz", images)
+    write_idx(root / "t10k-labels-idx1-ubyte.gz", labels)
+    return str(root)
+
+
+def test_overfit_bn_relu_lowers_loss(tmp_path):
+    result = overfit_example.train(activation="relu", normalize="raw", batchnorm=True, steps=300, eval_every=100,
+                                   lr=1e-2, batch_size=256, height=40, width=120, out=str(tmp_path), name="bn",
+                                   progress=False)
+    losses = np.asarray(result["history"]["train_loss"])
+    first, last = losses[:10].mean(), losses[-20:].mean()
+    assert last < 0.8 * first, f"loss {first:.3f} -> {last:.3f}"
+    assert result["history"]["eval_step"] == [100, 200, 300]
+    image = result["image"]
+    majority = max(image.mean(), 1 - image.mean())
+    accuracy = result["history"]["accuracy"]
+    assert accuracy[-1] > majority + 0.02, f"accuracy {accuracy} not above all-one-class {majority:.3f}"
+    assert accuracy[-1] == result["accuracy"]
+    files = result["files"]
+    assert len(os.listdir(files["frames"])) == 3
+    for key in ("final_png", "video", "plot"):
+        assert os.path.getsize(files[key]) > 0, key
+
+
+def test_overfit_main_parses_presets(tmp_path):
+    args = overfit_example.parse_args(["--experiment", "cos-three", "--full"])
+    assert (args.height, args.width, args.steps) == (300, 1000, 20000)
+    assert overfit_example.EXPERIMENTS["cos-three"]["normalize"] == "three"
+    model = overfit_example.build_model("cos", batchnorm=True)
+    shapes = [p.shape for p in model.parameters()]
+    assert (64, 2) in shapes and (256, 64) in shapes and (2, 64) in shapes
+
+
+def test_mnist_mlp_beats_chance(mnist_dir):
+    result = mnist_example.train("mlp", data=mnist_dir, epochs=3, batch_size=32, limit=480, progress=False,
+                                 log=lambda message: None)
+    assert result["accuracy"] > 0.5, result["history"]
+    assert result["history"]["train_loss"][-1] < result["history"]["train_loss"][0]
+
+
+def test_checkpoint_resume_continues(mnist_dir, tmp_path):
+    common = dict(data=mnist_dir, batch_size=32, limit=160, progress=False, log=lambda message: None)
+    straight = mnist_example.train("softmax", epochs=2, out=str(tmp_path / "straight"), **common)
+    first = mnist_example.train("softmax", epochs=1, out=str(tmp_path / "split"), **common)
+    assert first["history"]["epoch"] == [1]
+    messages = []
+    resumed = mnist_example.train("softmax", epochs=2, out=str(tmp_path / "split"), resume=True,
+                                  **dict(common, log=messages.append))
+    assert any("after epoch 1" in message for message in messages)
+    assert resumed["history"]["epoch"] == [1, 2]
+    np.testing.assert_allclose(resumed["history"]["train_loss"], straight["history"]["train_loss"], rtol=1e-5)
+    for (name, a), (_, b) in zip(resumed["model"].state_dict().items(), straight["model"].state_dict().items()):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6, err_msg=name)
