@@ -56,7 +56,7 @@ def run(name, define, inputs, scalars=(), scalar_dtypes=(), attrs=()):
     every argument again.
     """
     device = inputs[0]._device
-    key = (name, attrs, tuple((a._shape, a._dtype.name) for a in inputs), scalar_dtypes, device)
+    key = (name, attrs, tuple([(a._shape, a._dtype) for a in inputs]), scalar_dtypes, device)
     entry = _KERNELS.get(key)
     if entry is None:
         entry = _KERNELS[key] = _build(name, define, key, inputs, scalar_dtypes, attrs, device)
@@ -70,7 +70,7 @@ def run_into(name, define, inputs, outputs, scalars=(), scalar_dtypes=(), attrs=
     """Like :func:`run` but write into the given output NDArrays (the optimizers' double
     buffers); the outputs must not overlap the inputs (the kernel call refuses that)."""
     device = inputs[0]._device
-    key = (name, attrs, tuple((a._shape, a._dtype.name) for a in inputs), scalar_dtypes, device)
+    key = (name, attrs, tuple([(a._shape, a._dtype) for a in inputs]), scalar_dtypes, device)
     entry = _KERNELS.get(key)
     if entry is None:
         entry = _KERNELS[key] = _build(name, define, key, inputs, scalar_dtypes, attrs, device)

@@ -15,6 +15,7 @@ host memory exists today, and a device kind without a storage raises
 :class:`~tvmini.errors.DeviceError`. A CUDA storage is one more entry there.
 """
 
+import math
 import operator
 
 import numpy as np
@@ -72,7 +73,7 @@ class _HostStorage:
     __slots__ = ("array", "ptr")
 
     def __init__(self, shape, dtype, device):
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        nbytes = math.prod(shape) * dtype.itemsize
         raw = np.empty(nbytes + ALIGNMENT - 1, dtype=np.uint8)
         base = raw.ctypes.data
         offset = -base % ALIGNMENT
@@ -147,7 +148,7 @@ class NDArray:
     @property
     def size(self):
         """Number of elements."""
-        return int(np.prod(self._shape, dtype=np.int64))
+        return math.prod(self._shape)
 
     @property
     def nbytes(self):
