@@ -238,3 +238,11 @@ def test_lenet_forward_and_gradients_match_pytorch_when_installed():
     for (name, p), q in zip(mine.named_parameters(), theirs.parameters()):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
     np.testing.assert_allclose(mine[1].running_var.numpy(), theirs[1].running_var.numpy(), rtol=1e-5)
+
+
+def test_module_to_cuda_is_a_clear_device_error():
+    from tvmini.errors import DeviceError
+    layer = nn.Linear(2, 2)
+    assert layer.to("cpu") is layer
+    with pytest.raises(DeviceError, match="cuda"):
+        layer.to("cuda")
