@@ -121,7 +121,8 @@ _BINARY = {
 class _Binary(Function):
     def forward(self, a, b):
         out = run(self.op, _BINARY[self.op], [a, b])
-        self.out = out
+        if self.op in ("div", "pow"):
+            self.out = out
         return out
 
     def backward(self, g):

@@ -150,8 +150,7 @@ class Tensor:
 
     def zero_(self):
         """Fill with zeros in place (no history); returns self."""
-        self.data._storage.from_numpy(np.zeros((), self.dtype)) if self.device.kind == "cpu" else \
-            self.data.copyfrom(np.zeros(self.shape, self.dtype))
+        self.data.copyfrom(np.zeros(self.shape, self.dtype))
         return self
 
     def copy_(self, src):

@@ -127,7 +127,7 @@ class BatchNorm2d(_BatchNorm):
 
 class Dropout(Module):
     """Zero elements with probability ``p`` in training (survivors scaled by 1/(1-p));
-    the identity in evaluation. Each call draws a new seed."""
+    the identity in evaluation. Each call draws a new mask."""
 
     def __init__(self, p=0.5):
         super().__init__()

@@ -8,7 +8,9 @@ kernel never writes memory it reads). Hyper-parameters are runtime scalar argume
 so learning-rate schedules and bias corrections never rebuild a kernel. No history is
 recorded: the update does not go through the autodiff tape at all.
 """
-from ..errors import DTypeError, ShapeError, TVMiniError
+import numpy as np
+
+from ..errors import DeviceError, ShapeError, TVMiniError
 from ..graph import Tensor
 from ..graph.dispatch import run_into
 from ..runtime import ndarray as nd
@@ -78,7 +80,7 @@ class Optimizer:
             raise ShapeError(f"{type(self).__name__}: gradient {p.grad.dtype}{list(p.grad.shape)} does not match "
                              f"parameter {p.dtype}{list(p.shape)}")
         if p.grad.device != p.device:
-            raise DTypeError(f"{type(self).__name__}: gradient on {p.grad.device}, parameter on {p.device}")
+            raise DeviceError(f"{type(self).__name__}: gradient on {p.grad.device}, parameter on {p.device}")
         state = self._state_for(p, group)
         state["step"] += 1
         names = self.state_names(group)
@@ -139,7 +141,7 @@ class Optimizer:
             p = params[int(key)]
             state = {}
             for name, value in saved.items():
-                if isinstance(value, Tensor) or hasattr(value, "shape") and getattr(value, "shape", ()) != ():
+                if isinstance(value, (Tensor, np.ndarray)):
                     array = value.numpy() if isinstance(value, Tensor) else value
                     if tuple(array.shape) != p.shape:
                         raise ShapeError(f"{type(self).__name__}.load_state_dict: state {name!r} has shape "
