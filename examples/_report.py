@@ -56,17 +56,20 @@ def write_video(path, frames, fps=10):
 def plot_curves(path, panels, xlabel="step", title=None):
     """Save a matplotlib figure with one subplot per panel (a PNG).
 
-    ``panels`` is a list of ``(ylabel, {series_name: (xs, ys)})``; the panels
-    share the x axis label ``xlabel``.
+    ``panels`` is a list of ``(ylabel, {series_name: (xs, ys)})``, or of
+    ``(ylabel, series, "log")`` for a logarithmic y axis (losses, whose first
+    steps would otherwise flatten the rest); the panels share ``xlabel``.
     """
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
-    for axis, (ylabel, series) in zip(axes[0], panels):
+    for axis, (ylabel, series, *scale) in zip(axes[0], panels):
         for name, (xs, ys) in series.items():
             axis.plot(xs, ys, label=name, marker="o" if len(xs) < 30 else None)
+        if scale:
+            axis.set_yscale(scale[0])
         axis.set_xlabel(xlabel)
         axis.set_ylabel(ylabel)
         axis.grid(alpha=0.3)

@@ -32,21 +32,26 @@ DEFAULTS = {"softmax": (10, 1e-2), "mlp": (10, 1e-3), "cnn": (5, 1e-3)}
 
 
 def build_model(kind, batchnorm=False, dropout=0.0):
-    """softmax: 784-10; mlp: 784-256-128-10 with ReLU; cnn: LeNet (conv5x5x20, pool, conv5x5x50, pool, fc500, fc10)."""
+    """softmax: 784-10; mlp: 784-256-128-10 with ReLU; cnn: LeNet (conv5x5x20, pool, conv5x5x50, pool, fc500, fc10).
+
+    ``dropout`` > 0 adds Dropout after each hidden fully-connected layer (mlp, cnn);
+    ``batchnorm`` adds BatchNorm2d after each convolution (cnn).
+    """
+    def dropped():
+        return [nn.Dropout(dropout)] if dropout else []
+
     if kind == "softmax":
         return nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
     if kind == "mlp":
-        return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
-                             nn.Linear(128, 10))
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), *dropped(), nn.Linear(256, 128), nn.ReLU(),
+                             *dropped(), nn.Linear(128, 10))
     if kind == "cnn":
         def conv_block(cin, cout):
             block = [nn.Conv2d(cin, cout, kernel_size=5)]
             if batchnorm:
                 block.append(nn.BatchNorm2d(cout))
             return block + [nn.ReLU(), nn.MaxPool2d(2)]
-        head = [nn.Flatten(), nn.Linear(50 * 4 * 4, 500), nn.ReLU()]
-        if dropout:
-            head.append(nn.Dropout(dropout))
+        head = [nn.Flatten(), nn.Linear(50 * 4 * 4, 500), nn.ReLU(), *dropped()]
         return nn.Sequential(*conv_block(1, 20), *conv_block(20, 50), *head, nn.Linear(500, 10))
     raise ValueError(f"unknown model {kind!r}: expected softmax, mlp or cnn")
 
@@ -159,18 +164,22 @@ def parse_args(argv):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, help="Adam learning rate (default: softmax 1e-2, otherwise 1e-3)")
     parser.add_argument("--batchnorm", action="store_true", help="cnn: BatchNorm2d after each convolution")
-    parser.add_argument("--dropout", type=float, default=0.0, help="cnn: dropout probability before the last layer")
+    parser.add_argument("--dropout", type=float, default=0.0, help="mlp, cnn: dropout probability after each hidden fully-connected layer")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, help="use only this many training images (quick runs)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--out", default="mnist_out", help="directory for the checkpoint and the plot")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
+    parser.add_argument("--threads", type=int, help="threads per parallel kernel (TVMINI_NUM_THREADS; 1 is "
+                        "fastest on a machine whose cores are busy with other work)")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bars (for logs)")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.threads:
+        os.environ["TVMINI_NUM_THREADS"] = str(args.threads)   # read when kernels are built, i.e. from here on
     out = os.path.join(args.out, args.model) if args.out else None
     result = train(args.model, data=args.data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                    seed=args.seed, out=out, resume=args.resume, batchnorm=args.batchnorm, dropout=args.dropout,

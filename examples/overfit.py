@@ -140,7 +140,7 @@ def train(activation="relu", normalize="unit", batchnorm=False, steps=2000, eval
             files["video"] = write_video(os.path.join(out, f"{name}.mp4"), frames, fps=8)
         files["plot"] = plot_curves(os.path.join(out, f"{name}_curves.png"), [
             ("cross-entropy", {"train (per step)": (history["step"], history["train_loss"]),
-                               "validation (4096)": (history["eval_step"], history["valid_loss"])}),
+                               "validation (4096)": (history["eval_step"], history["valid_loss"])}, "log"),
             ("full-image pixel accuracy", {name: (history["eval_step"], history["accuracy"])}),
         ], title=f"OVERFIT {name}: {activation}, {normalize} coordinates{', BatchNorm' if batchnorm else ''}")
         files["frames"] = frame_dir
@@ -167,6 +167,8 @@ def parse_args(argv):
     parser.add_argument("--image", help="train on this image file (grayscale, binarised at 128) instead")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--out", default="overfit_out", help="directory for frames, video, PNG and plot")
+    parser.add_argument("--threads", type=int, help="threads per parallel kernel (TVMINI_NUM_THREADS; 1 is "
+                        "fastest on a machine whose cores are busy with other work)")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar (for logs)")
     args = parser.parse_args(argv)
     base = FULL if args.full else dict(height=120, width=400, steps=2000, eval_every=100)
@@ -180,6 +182,8 @@ def main(argv=None):
     from _report import plot_curves
 
     args = parse_args(argv)
+    if args.threads:
+        os.environ["TVMINI_NUM_THREADS"] = str(args.threads)   # read when kernels are built, i.e. from here on
     if args.experiment == "all":
         runs = list(EXPERIMENTS.items())
     elif args.experiment:
@@ -196,7 +200,9 @@ def main(argv=None):
         print(f"{name}: final pixel accuracy {result['accuracy']:.4f} over the {args.height}x{args.width} image "
               f"after {args.steps} steps ({result['wall_seconds']:.1f} s, "
               f"{1000 * result['wall_seconds'] / args.steps:.1f} ms/step incl. evaluation); "
-              f"predicted white fraction {history['white_fraction'][-1]:.3f} (true {result['image'].mean():.3f})")
+              f"predicted white fraction {history['white_fraction'][-1]:.3f} (true {result['image'].mean():.3f}, "
+              f"between {min(history['white_fraction']):.3f} and {max(history['white_fraction']):.3f} "
+              f"over the evaluations)")
         for kind, path in result["files"].items():
             print(f"  {kind}: {path}")
         results.append(result)
@@ -205,7 +211,7 @@ def main(argv=None):
             ("full-image pixel accuracy", {r["name"]: (r["history"]["eval_step"], r["history"]["accuracy"])
                                            for r in results}),
             ("validation cross-entropy", {r["name"]: (r["history"]["eval_step"], r["history"]["valid_loss"])
-                                          for r in results})], title="OVERFIT experiments")
+                                          for r in results}, "log")], title="OVERFIT experiments")
         print(f"comparison plot: {path}")
     return results
 
