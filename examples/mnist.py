@@ -4,6 +4,7 @@
     python examples/mnist.py --model mlp --epochs 10
     python examples/mnist.py --model cnn --batchnorm --dropout 0.5
     python examples/mnist.py --model cnn --resume            # continue from OUT/checkpoint.npz
+    python examples/mnist.py --model mlp --dataset fashion-mnist   # apt-get install dataset-fashion-mnist
 
 Data come from ``--data`` (default: ``$TVMINI_MNIST``, else ``../shared/data/mnist``
 next to the repository). When only the 10,000-image test files are there, they
@@ -24,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tvmini as tm  # noqa: E402
 from tvmini import nn  # noqa: E402
 from tvmini.data import DataLoader, train_test_sets  # noqa: E402
+from tvmini.data.mnist import DEBIAN_FASHION_MNIST  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DATA = os.environ.get("TVMINI_MNIST", os.path.normpath(os.path.join(REPO, "..", "shared", "data", "mnist")))
@@ -157,7 +159,8 @@ def train(model_kind="mlp", data=DEFAULT_DATA, epochs=None, batch_size=64, lr=No
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=sorted(DEFAULTS), default="mlp")
-    parser.add_argument("--data", default=DEFAULT_DATA, help="directory of the IDX files")
+    parser.add_argument("--data", help="directory of the IDX files (default: mnist: $TVMINI_MNIST or "
+                        "../shared/data/mnist; fashion-mnist: Debian's /usr/share/datasets/fashion-mnist)")
     parser.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist",
                         help="which checksums and class names the files are judged by")
     parser.add_argument("--epochs", type=int, help="total epochs (default: softmax 10, mlp 10, cnn 5)")
@@ -181,7 +184,8 @@ def main(argv=None):
     if args.threads:
         os.environ["TVMINI_NUM_THREADS"] = str(args.threads)   # read when kernels are built, i.e. from here on
     out = os.path.join(args.out, args.model) if args.out else None
-    result = train(args.model, data=args.data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+    data = args.data or (DEFAULT_DATA if args.dataset == "mnist" else DEBIAN_FASHION_MNIST)
+    result = train(args.model, data=data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                    seed=args.seed, out=out, resume=args.resume, batchnorm=args.batchnorm, dropout=args.dropout,
                    device=args.device, dataset=args.dataset, limit=args.limit, progress=not args.no_progress)
     if result["accuracy"] is not None:

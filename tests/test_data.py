@@ -14,7 +14,7 @@ from hypothesis import given, strategies as st
 import tvmini as tm
 from tvmini.data import ArrayDataset, DataLoader, MNIST, FashionMNIST, read_idx, train_test_sets, write_idx
 from tvmini.data import overfit
-from tvmini.data.mnist import MNIST_FILES
+from tvmini.data.mnist import DEBIAN_FASHION_MNIST, MNIST_FILES
 
 SHARED_MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist")
 
@@ -179,7 +179,7 @@ def test_mnist_labels_and_images_swapped(tmp_path):
 
 def test_md5_mismatch_of_official_name_and_size(tmp_path):
     write_mnist_dir(tmp_path)
-    size, md5 = MNIST_FILES["t10k-labels-idx1-ubyte.gz"]
+    (size, md5), = MNIST_FILES["t10k-labels-idx1-ubyte.gz"]
     (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b" + bytes(size - 2))
     with expect_data_error("corrupt file", "t10k-labels-idx1-ubyte.gz", md5):
         MNIST(tmp_path, train=False)
@@ -190,11 +190,16 @@ def test_md5_mismatch_of_official_name_and_size(tmp_path):
 def test_fashion_mnist_uses_its_own_checksums(tmp_path):
     write_mnist_dir(tmp_path)
     assert FashionMNIST.known_files is not MNIST.known_files
-    size, md5 = FashionMNIST.known_files["t10k-images-idx3-ubyte.gz"]
+    (size, md5), _ = FashionMNIST.known_files["t10k-images-idx3-ubyte.gz"]
     (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(bytes(size))
     with expect_data_error(md5):
         FashionMNIST(tmp_path, train=False)
     assert len(FashionMNIST(tmp_path, train=True).classes) == 10
+    # Debian's re-compressed copy has its own size and checksum, checked as well
+    (debian_size, debian_md5), = FashionMNIST.known_files["t10k-images-idx3-ubyte.gz"][1:]
+    (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(bytes(debian_size))
+    with expect_data_error(debian_md5):
+        FashionMNIST(tmp_path, train=False)
 
 
 def test_split_when_only_test_files(tmp_path):
@@ -224,6 +229,15 @@ def test_shared_mnist_test_files():
     assert np.bincount(test.labels).tolist()[:2] == [980, 1135]   # the published class counts
     train, held_out, note = train_test_sets(SHARED_MNIST)
     assert (len(train), len(held_out)) == (8000, 2000) and "8000 train / 2000 test" in note
+
+
+@pytest.mark.skipif(not os.path.isdir(DEBIAN_FASHION_MNIST),
+                    reason=f"Debian's dataset-fashion-mnist is not installed ({DEBIAN_FASHION_MNIST})")
+def test_debian_fashion_mnist_full_set():
+    train, test, note = train_test_sets(DEBIAN_FASHION_MNIST, dataset="fashion-mnist", flatten=True)
+    assert (len(train), len(test)) == (60000, 10000) and "official" in note
+    assert train.images.shape == (60000, 784)
+    assert np.bincount(train.labels).tolist() == [6000] * 10   # Fashion-MNIST is balanced
 
 
 # --------------------------------------------------------------------------- OVERFIT
