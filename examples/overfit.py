@@ -161,7 +161,8 @@ def parse_args(argv):
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--batch-size", type=int, default=overfit.TRAIN_BATCH)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--height", type=int, default=None, help="image height (default 120; 300 with --full)")
+    parser.add_argument("--height", type=int, default=None, help="image height (default 120; 300 with --full; "
+                        "a --image file keeps its own)")
     parser.add_argument("--width", type=int, default=None, help="image width (default 400; 1000 with --full)")
     parser.add_argument("--full", action="store_true", help="the original size and length: 300x1000, 20k steps")
     parser.add_argument("--image", help="train on this image file (grayscale, binarised at 128) instead")
@@ -172,7 +173,8 @@ def parse_args(argv):
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar (for logs)")
     args = parser.parse_args(argv)
     base = FULL if args.full else dict(height=120, width=400, steps=2000, eval_every=100)
-    for key in ("height", "width", "steps", "eval_every"):
+    # a user's image keeps its own size unless --height/--width say otherwise
+    for key in ("steps", "eval_every") if args.image else ("height", "width", "steps", "eval_every"):
         if getattr(args, key) is None:
             setattr(args, key, base[key])
     return args
@@ -197,7 +199,8 @@ def main(argv=None):
                        batch_size=args.batch_size, height=args.height, width=args.width, image_path=args.image, device=args.device,
                        out=args.out, name=name, progress=not args.no_progress)
         history = result["history"]
-        print(f"{name}: final pixel accuracy {result['accuracy']:.4f} over the {args.height}x{args.width} image "
+        height, width = result["image"].shape
+        print(f"{name}: final pixel accuracy {result['accuracy']:.4f} over the {height}x{width} image "
               f"after {args.steps} steps ({result['wall_seconds']:.1f} s, "
               f"{1000 * result['wall_seconds'] / args.steps:.1f} ms/step incl. evaluation); "
               f"predicted white fraction {history['white_fraction'][-1]:.3f} (true {result['image'].mean():.3f}, "

@@ -99,3 +99,23 @@ def test_checkpoint_resume_continues(mnist_dir, tmp_path):
     np.testing.assert_allclose(resumed["history"]["train_loss"], straight["history"]["train_loss"], rtol=1e-5)
     for (name, a), (_, b) in zip(resumed["model"].state_dict().items(), straight["model"].state_dict().items()):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_overfit_main_runs_every_preset(tmp_path, capsys):
+    results = overfit_example.main(["--experiment", "all", "--steps", "2", "--eval-every", "1", "--height", "16",
+                                    "--width", "40", "--batch-size", "64", "--out", str(tmp_path), "--no-progress"])
+    assert [r["name"] for r in results] == list(overfit_example.EXPERIMENTS)
+    printed = capsys.readouterr().out
+    for name in overfit_example.EXPERIMENTS:
+        assert f"{name}: final pixel accuracy" in printed
+        assert os.path.isfile(tmp_path / f"{name}_final.png")
+    assert os.path.getsize(tmp_path / "comparison.png") > 0
+    assert all(len(r["history"]["accuracy"]) == 2 for r in results)
+
+
+def test_mnist_main_writes_checkpoint_and_plot(mnist_dir, tmp_path, capsys):
+    result = mnist_example.main(["--model", "softmax", "--data", mnist_dir, "--epochs", "1", "--limit", "64",
+                                 "--out", str(tmp_path), "--no-progress"])
+    assert "softmax: final test accuracy" in capsys.readouterr().out
+    assert os.path.isfile(tmp_path / "softmax" / "checkpoint.npz")
+    assert os.path.getsize(result["files"]["plot"]) > 0
