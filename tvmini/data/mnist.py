@@ -146,13 +146,14 @@ def _dataset_class(dataset):
         raise DataError(f"unknown dataset {dataset!r}: expected one of {sorted(DATASETS)}") from None
 
 
-def train_test_sets(root, dataset="mnist", flatten=False, n_train=8000, seed=0):
+def train_test_sets(root, dataset="mnist", flatten=False, n_train=None, seed=0):
     """``(train_set, test_set, description)`` for training examples.
 
     With the training files in ``root`` these are the official sets. With only
     the test files, the test set is split by a permutation drawn from
     ``numpy.random.default_rng(seed)``: the first ``n_train`` images train, the
-    rest test (8,000 / 2,000 by default), and ``description`` says so.
+    rest test (8,000 / 2,000 by default; 80 % / 20 % for a set of at most 8,000
+    images), and ``description`` says so.
     """
     cls = _dataset_class(dataset)
     test = cls(root, train=False, flatten=flatten)
@@ -160,6 +161,8 @@ def train_test_sets(root, dataset="mnist", flatten=False, n_train=8000, seed=0):
         find_file(root, SPLIT_FILES["train"][0])
         find_file(root, SPLIT_FILES["train"][1])
     except DataError:
+        if n_train is None:      # 8,000 / 2,000 for the real 10k test set; 80 % / 20 % of a smaller one
+            n_train = 8000 if len(test) > 8000 else int(0.8 * len(test))
         if not 0 < n_train < len(test):
             raise DataError(f"cannot split the {len(test)}-image test set of {root!r} with n_train={n_train}") from None
         order = np.random.default_rng(seed).permutation(len(test))
