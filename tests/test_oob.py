@@ -346,7 +346,7 @@ RANDOM_SCHEDULES = '''
 import os, sys
 sys.path.insert(0, {tests_dir!r})
 from hypothesis import HealthCheck, Phase, settings
-settings.register_profile("oob", max_examples={examples}, deadline=None, database=None,
+settings.register_profile("oob", max_examples={examples}, deadline=None, database=None, derandomize=True,
                           phases=[Phase.generate], suppress_health_check=list(HealthCheck))
 settings.load_profile("oob")
 import numpy as np
