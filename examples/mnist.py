@@ -12,6 +12,12 @@ are split 8,000 train / 2,000 test (deterministically) and the run says so.
 Each epoch prints the mean training loss and the test accuracy, saves a
 checkpoint (model and optimizer state and the epoch, with ``tm.save``) and
 redraws the curves plot.
+
+Measured on the CPU (2 shared cores, ``--threads 1``), test accuracy:
+
+    MNIST 8k/2k split   softmax 0.9135 (10 epochs)   mlp 0.9515 (10), 0.954 with --dropout 0.2 (20)
+                        cnn 0.971 (5), --batchnorm --dropout 0.5: 0.9795 (5), 0.978 (8; 0.981 at 7)
+    Fashion-MNIST       mlp 0.882 (10 epochs)        cnn --batchnorm 0.9018 (2 epochs)
 """
 import argparse
 import os
