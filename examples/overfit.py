@@ -20,8 +20,8 @@ all-black scores 0.842):
     python examples/overfit.py --experiment cos-three --full # the full 300x1000 image, 20k steps
     python examples/overfit.py --experiment all --full       # every preset, plus a comparison plot
 
-On a machine whose cores are busy with other work, ``--threads 1`` is several times
-faster than letting every kernel's parallel loops spin up a thread per core.
+The examples set ``OMP_WAIT_POLICY=PASSIVE`` unless it is set already (see below), and
+``--threads N`` fixes the threads per parallel kernel.
 """
 import argparse
 import os
@@ -31,6 +31,10 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# libgomp's threads spin while waiting for work by default: on cores shared with other
+# processes that made every parallel kernel ~20x slower (177 vs 7-11 ms per OVERFIT step).
+# libgomp reads this when it is loaded, i.e. with tvmini's first parallel kernel.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import tvmini as tm  # noqa: E402
 from tvmini import nn  # noqa: E402
@@ -173,8 +177,8 @@ def parse_args(argv):
     parser.add_argument("--image", help="train on this image file (grayscale, binarised at 128) instead")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--out", default="overfit_out", help="directory for frames, video, PNG and plot")
-    parser.add_argument("--threads", type=int, help="threads per parallel kernel (TVMINI_NUM_THREADS; 1 is "
-                        "fastest on a machine whose cores are busy with other work)")
+    parser.add_argument("--threads", type=int, help="threads per parallel kernel (sets TVMINI_NUM_THREADS; "
+                        "default: one per core)")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar (for logs)")
     args = parser.parse_args(argv)
     base = FULL if args.full else dict(height=120, width=400, steps=3000, eval_every=100)
