@@ -214,6 +214,10 @@ def test_split_when_only_test_files(tmp_path):
     assert sorted(map(bytes, both)) == sorted(map(bytes, full.images))
     again, _, _ = train_test_sets(tmp_path, n_train=40, seed=3)
     np.testing.assert_array_equal(again.arrays[1], train.arrays[1])
+    default_train, default_test, _ = train_test_sets(tmp_path)   # a small set splits 80 % / 20 %
+    assert (len(default_train), len(default_test)) == (40, 10)
+    with expect_data_error("cannot split", "n_train=50"):
+        train_test_sets(tmp_path, n_train=50)
 
 
 def test_official_sets_when_train_files_exist(tmp_path):
