@@ -170,6 +170,24 @@ def test_invalid_arguments_are_errors():
         optim.Adam([])
 
 
+def test_bases_without_their_rules_cannot_be_instantiated():
+    """An optimizer without state_names/kernel, or a scheduler without lr_at, fails at
+    construction (abstract methods) instead of at its first step."""
+    p = nn.Parameter(tm.ones(2))
+
+    class NoKernel(optim.Optimizer):
+        def state_names(self, group):
+            return []
+
+    class NoRule(optim.lr_scheduler.LRScheduler):
+        pass
+
+    with pytest.raises(TypeError, match="kernel"):
+        NoKernel([p], {"lr": 0.1})
+    with pytest.raises(TypeError, match="lr_at"):
+        NoRule(optim.SGD([p], lr=0.1))
+
+
 TORCH_CASES = [("SGD", dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01)),
                ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
                ("Adam", dict(lr=0.01, weight_decay=0.1)), ("AdamW", dict(lr=0.01)),

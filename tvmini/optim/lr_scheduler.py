@@ -3,13 +3,15 @@
 A scheduler rewrites ``group["lr"]`` of its optimizer; the update kernels take the
 learning rate as a runtime scalar, so a new rate never rebuilds anything.
 """
+import abc
 import math
 
 from ..errors import TVMiniError
 
 
-class LRScheduler:
-    """Base: remembers each group's ``initial_lr`` and sets ``lr`` from the epoch count."""
+class LRScheduler(abc.ABC):
+    """Base: remembers each group's ``initial_lr`` and sets ``lr`` from the epoch count
+    through ``lr_at``, which every subclass implements."""
 
     def __init__(self, optimizer, last_epoch=-1):
         self.optimizer = optimizer
@@ -23,8 +25,9 @@ class LRScheduler:
         self.last_epoch = last_epoch
         self.step()
 
+    @abc.abstractmethod
     def lr_at(self, base_lr, epoch):
-        raise NotImplementedError
+        """The learning rate of a group whose initial rate is ``base_lr`` at ``epoch``."""
 
     def step(self):
         """Advance one epoch and set every group's learning rate."""

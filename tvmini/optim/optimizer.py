@@ -8,6 +8,8 @@ kernel never writes memory it reads). Hyper-parameters are runtime scalar argume
 so learning-rate schedules and bias corrections never rebuild a kernel. No history is
 recorded: the update does not go through the autodiff tape at all.
 """
+import abc
+
 import numpy as np
 
 from ..errors import DeviceError, ShapeError, TVMiniError
@@ -16,9 +18,10 @@ from ..graph.dispatch import run_into
 from ..runtime import ndarray as nd
 
 
-class Optimizer:
+class Optimizer(abc.ABC):
     """Base class: ``Optimizer(params, defaults)`` where ``params`` is an iterable of
-    Parameters or of dicts ``{"params": [...], <hyper-parameter overrides>}``."""
+    Parameters or of dicts ``{"params": [...], <hyper-parameter overrides>}``. A subclass
+    implements ``state_names`` and ``kernel``; without them it cannot be instantiated."""
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
@@ -95,13 +98,13 @@ class Optimizer:
         for i, t in enumerate(tensors):
             t.data, spares[i] = spares[i], t.data
 
+    @abc.abstractmethod
     def state_names(self, group):
         """Names of the per-parameter state tensors for ``group`` (kernel order)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def kernel(self, group, state):
         """(te definition, scalar values, attrs) of this step's update for one parameter."""
-        raise NotImplementedError
 
     # ---- state dicts ----------------------------------------------------------------------
     def state_dict(self):
