@@ -117,8 +117,13 @@ def test_lenet_shapes():
 
 def test_conv2d_errors():
     x = te.placeholder((1, 3, 8, 8), name="x")
-    with pytest.raises(tm.errors.ShapeError, match="has 3 channels but weight w"):
+    with pytest.raises(tm.errors.ShapeError, match=r"input x \[1, 3, 8, 8\] has 3 channels but weight w"):
         topi.conv2d(x, te.placeholder((4, 2, 3, 3), name="w"))
+    with pytest.raises(tm.errors.ShapeError, match=r"bias b \[3\] does not match the 4 filters of weight w"):
+        topi.conv2d(x, te.placeholder((4, 3, 3, 3), name="w"), bias=te.placeholder((3,), name="b"))
+    with pytest.raises(tm.errors.ShapeError, match=r"conv2d_grad_weight: input x \[1, 3, 8, 8\] has 3 channels "
+                       r"but the weight shape \[4, 2, 3, 3\] expects 2"):
+        topi.conv2d_grad_weight(te.placeholder((1, 4, 6, 6), name="g"), x, (4, 2, 3, 3))
     with pytest.raises(tm.errors.ShapeError, match="does not fit"):
         topi.conv2d(x, te.placeholder((4, 3, 9, 9), name="w"))
     with pytest.raises(tm.errors.ShapeError, match="stride"):

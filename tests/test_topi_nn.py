@@ -151,8 +151,12 @@ def test_matmul_errors_name_shapes():
         topi.matmul(a, b)
     with pytest.raises(tm.errors.DTypeError, match="different dtypes"):
         topi.matmul(a, te.placeholder((4, 2), name="c", dtype="float64"))
-    with pytest.raises(tm.errors.ShapeError, match="weight w"):
+    with pytest.raises(tm.errors.ShapeError, match=r"a \[3, 4\] has 4 features but weight w \[2, 5\] expects 5"):
         topi.dense(a, te.placeholder((2, 5), name="w"))
+    with pytest.raises(tm.errors.ShapeError, match=r"dense: b has shape \[5, 6\]; expected 1 dimensions"):
+        topi.dense(a, te.placeholder((2, 4), name="w"), b)
+    with pytest.raises(tm.errors.ShapeError, match=r"bias c \[3\] does not match the 2 outputs of weight w \[2, 4\]"):
+        topi.dense(a, te.placeholder((2, 4), name="w"), te.placeholder((3,), name="c"))
     with pytest.raises(tm.errors.ShapeError, match="do not broadcast"):
         topi.batch_matmul(te.placeholder((2, 3, 4), name="p"), te.placeholder((3, 4, 5), name="q"))
 

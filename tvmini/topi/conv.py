@@ -14,7 +14,7 @@ over batch and output positions (tag ``conv2d_grad_weight``).
 """
 from .. import te
 from ..errors import ShapeError
-from .nn import check_float, check_rank, same_extent, shape_of
+from .nn import check_bias, check_float, check_inner, check_rank, shape_of
 
 __all__ = ["conv2d", "conv2d_grad_input", "conv2d_grad_weight", "conv2d_output_size", "pair"]
 
@@ -82,14 +82,8 @@ def conv2d(x, w, stride=1, padding=0, dilation=1, bias=None):
     stride, padding, dilation = _attrs("conv2d", stride, padding, dilation)
     N, C, H, W = _const_dims("conv2d", x)
     F, C2, KH, KW = _const_dims("conv2d", w)
-    if C != C2:
-        raise ShapeError(f"conv2d: input {x.name} {[N, C, H, W]} has {C} channels but weight {w.name} "
-                         f"{[F, C2, KH, KW]} expects {C2}")
-    if bias is not None:
-        check_rank("conv2d", bias, 1)
-        if not same_extent(shape_of(bias)[0], F):
-            raise ShapeError(f"conv2d: bias {bias.name} {list(shape_of(bias))} does not match the {F} filters "
-                             f"of weight {w.name}")
+    check_inner("conv2d", f"input {x.name} {[N, C, H, W]}", C, f"weight {w.name} {[F, C2, KH, KW]}", C2, "channels")
+    check_bias("conv2d", bias, F, "filters", w)
     out_hw = tuple(conv2d_output_size(s, k, st, p, d)
                    for s, k, st, p, d in zip((H, W), (KH, KW), stride, padding, dilation))
     if min(out_hw) < 1:
@@ -115,9 +109,8 @@ def conv2d_grad_input(grad_out, w, input_shape, stride=1, padding=0, dilation=1)
     (sh, sw), (ph, pw), (dh, dw) = _attrs("conv2d_grad_input", stride, padding, dilation)
     N, C, H, W = input_shape
     F, C2, KH, KW = _const_dims("conv2d_grad_input", w)
-    if C != C2:
-        raise ShapeError(f"conv2d_grad_input: input shape {list(input_shape)} has {C} channels but weight "
-                         f"{w.name} {[F, C2, KH, KW]} expects {C2}")
+    check_inner("conv2d_grad_input", f"input shape {list(input_shape)}", C, f"weight {w.name} {[F, C2, KH, KW]}",
+                C2, "channels")
     OH = conv2d_output_size(H, KH, sh, ph, dh)
     OW = conv2d_output_size(W, KW, sw, pw, dw)
     _check_grad_out("conv2d_grad_input", grad_out, N, F, (OH, OW))
@@ -142,9 +135,8 @@ def conv2d_grad_weight(grad_out, x, weight_shape, stride=1, padding=0, dilation=
     (sh, sw), (ph, pw), (dh, dw) = _attrs("conv2d_grad_weight", stride, padding, dilation)
     N, C, H, W = _const_dims("conv2d_grad_weight", x)
     F, C2, KH, KW = weight_shape
-    if C != C2:
-        raise ShapeError(f"conv2d_grad_weight: input {x.name} {[N, C, H, W]} has {C} channels but the weight "
-                         f"shape {list(weight_shape)} expects {C2}")
+    check_inner("conv2d_grad_weight", f"input {x.name} {[N, C, H, W]}", C, f"the weight shape {list(weight_shape)}",
+                C2, "channels")
     OH = conv2d_output_size(H, KH, sh, ph, dh)
     OW = conv2d_output_size(W, KW, sw, pw, dw)
     _check_grad_out("conv2d_grad_weight", grad_out, N, F, (OH, OW))

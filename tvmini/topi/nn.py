@@ -54,6 +54,23 @@ def check_rank(op, t, rank):
         raise ShapeError(f"{op}: {t.name} has shape {list(shape_of(t))}; expected {rank} dimensions")
 
 
+def check_inner(op, data, have, weight, want, unit):
+    """A layer's input has as many ``unit`` (features, channels) as its weight expects;
+    ``data`` and ``weight`` describe the two operands (name and shape) for the message."""
+    if not same_extent(have, want):
+        raise ShapeError(f"{op}: {data} has {have} {unit} but {weight} expects {want}")
+
+
+def check_bias(op, bias, outputs, unit, w):
+    """``bias`` is None or a vector with one value per output (``unit``) of weight ``w``."""
+    if bias is None:
+        return
+    check_rank(op, bias, 1)
+    if not same_extent(shape_of(bias)[0], outputs):
+        raise ShapeError(f"{op}: bias {bias.name} {list(shape_of(bias))} does not match the {outputs} {unit} "
+                         f"of weight {w.name} {list(shape_of(w))}")
+
+
 def normalize_axis(op, axis, ndim):
     if not -ndim <= axis < ndim:
         raise ShapeError(f"{op}: axis {axis} is out of range for {ndim} dimensions")
@@ -156,14 +173,8 @@ def dense(x, w, bias=None):
     dtype = check_float("dense", *operands)
     M, K = shape_of(x)
     N, K2 = shape_of(w)
-    if not same_extent(K, K2):
-        raise ShapeError(f"dense: {x.name} {list(shape_of(x))} has {K} features but weight {w.name} "
-                         f"{list(shape_of(w))} expects {K2}")
-    if bias is not None:
-        check_rank("dense", bias, 1)
-        if not same_extent(shape_of(bias)[0], N):
-            raise ShapeError(f"dense: bias {bias.name} {list(shape_of(bias))} does not match the {N} outputs "
-                             f"of weight {w.name} {list(shape_of(w))}")
+    check_inner("dense", f"{x.name} {list(shape_of(x))}", K, f"weight {w.name} {list(shape_of(w))}", K2, "features")
+    check_bias("dense", bias, N, "outputs", w)
     return _gemm("dense", (), M, N, K, lambda _, i, k: x[i, k], lambda _, k, j: w[j, k], dtype, bias)
 
 
