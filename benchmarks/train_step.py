@@ -61,33 +61,20 @@ def median_ms(step, steps, warmup):
     return 1e3 * statistics.median(times)
 
 
-def tvmini_step(case):
+def make_step(lib, case):
+    """One training step of ``case`` written once for both frameworks: ``lib`` is
+    ``tvmini`` or ``torch``, whose ``nn``, ``optim``, ``tensor`` and
+    ``nn.functional.cross_entropy`` take the same arguments."""
     build, shape, classes, opt_name, kwargs = case
     rng = np.random.default_rng(0)
-    model = build(tm.nn)
-    opt = getattr(tm.optim, opt_name)(model.parameters(), **kwargs)
-    x = tm.tensor(rng.normal(size=shape).astype("float32"))
-    y = tm.tensor(rng.integers(0, classes, size=shape[0]))
+    model = build(lib.nn)
+    opt = getattr(lib.optim, opt_name)(model.parameters(), **kwargs)
+    x = lib.tensor(rng.normal(size=shape).astype("float32"))
+    y = lib.tensor(rng.integers(0, classes, size=shape[0]))
 
     def step():
         opt.zero_grad()
-        loss = tm.nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-    return step
-
-
-def torch_step(torch, case):
-    build, shape, classes, opt_name, kwargs = case
-    rng = np.random.default_rng(0)
-    model = build(torch.nn)
-    opt = getattr(torch.optim, opt_name)(model.parameters(), **kwargs)
-    x = torch.tensor(rng.normal(size=shape).astype("float32"))
-    y = torch.tensor(rng.integers(0, classes, size=shape[0]))
-
-    def step():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss = lib.nn.functional.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
     return step
@@ -107,8 +94,8 @@ def main():
         torch = None
     print(f"{'model':32s} {'tvmini ms':>10s} {'kernels/step':>13s} {'torch ms':>10s} {'tvmini/torch':>13s}")
     for name, case in CASES.items():
-        step = tvmini_step(case)
-        ref_step = torch_step(torch, case) if torch is not None else None
+        step = make_step(tm, case)
+        ref_step = make_step(torch, case) if torch is not None else None
         ms, ref = float("inf"), float("inf")
         for _ in range(args.rounds):
             ms = min(ms, median_ms(step, args.steps, args.warmup))
