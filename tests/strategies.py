@@ -8,6 +8,7 @@
   ``random_annotations`` then vectorizes the innermost data loop and parallelizes the
   outermost one; ``random_attach`` picks root / inline / compute_at at a random legal
   leaf of the consumer;
+* running one topi output with its default schedule: ``run_default``;
 * checking: ``check`` builds the schedule, runs it on random inputs with outputs
   pre-filled with garbage, and compares with numpy AND ``tvmini.testing.reference``
   within the dtype's tolerance.
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 
 import tvmini as tm
 import tvmini.testing
-from tvmini import te
+from tvmini import te, topi
 from tvmini.testing import reference
 
 _names = itertools.count()
@@ -291,3 +292,15 @@ def check(s, args, inputs, expected, binds=None, scale=1.0, name="k"):
             assert_matches(got, expected[t], t.dtype, scale, what=f"kernel vs numpy for {t.name}")
             assert_matches(got, ref, t.dtype, scale, what=f"kernel vs reference for {t.name}")
     return f
+
+
+def run_default(out, inputs, arrays, binds=None):
+    """Build ``out`` with topi's default CPU schedule, call it on ``arrays`` (one per
+    placeholder of ``inputs``) and return the result. ``binds`` ({te.var: int}) sizes the
+    symbolic extents of ``out``; the result starts as garbage, so a missed element shows."""
+    binds = binds or {}
+    f = tm.build(topi.default_schedule(out, "llvm"), list(inputs) + [out], name=unique(out.op.name))
+    shape = tuple(int(e.value) if isinstance(e, tm.tir.Const) else binds[e] for e in out.shape)
+    result = garbage(shape, out.dtype)
+    f(*arrays, result)
+    return result

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import tvmini as tm
 from tvmini import te, topi
-from strategies import assert_matches, examples, random_array, unique
+from strategies import assert_matches, examples, random_array, run_default, unique
 
 UNARY = {
     "negative": np.negative, "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "abs": np.abs,
@@ -28,16 +28,6 @@ BINARY = {
     "less": np.less, "less_equal": np.less_equal, "greater": np.greater, "greater_equal": np.greater_equal,
 }
 SHAPE = st.lists(st.sampled_from([1, 1, 2, 3, 5, 8, 9, 16, 17, 33]), min_size=0, max_size=3)
-
-
-def run(out, inputs, arrays, binds=None):
-    """Build ``out`` with the default schedule, run it on ``arrays``, return the result."""
-    s = topi.default_schedule(out, "llvm")
-    f = tm.build(s, list(inputs) + [out], name=unique(out.op.name))
-    shape = tuple(int(e.value) if isinstance(e, tm.tir.Const) else binds[e] for e in out.shape)
-    result = np.empty(shape, out.dtype)
-    f(*arrays, result)
-    return result
 
 
 def symbolic(data, shape, label):
@@ -66,7 +56,7 @@ def test_unary_ops(data):
     X = te.placeholder(exprs, name="X", dtype=dtype)
     out = getattr(topi, name)(X)
     assert out.dtype == dtype and out.op.tag == "elemwise"
-    assert_matches(run(out, [X], [x], binds), UNARY[name](x).astype(dtype), dtype, what=name)
+    assert_matches(run_default(out, [X], [x], binds), UNARY[name](x).astype(dtype), dtype, what=name)
 
 
 @examples(20)
@@ -97,7 +87,7 @@ def test_binary_broadcast(data):
     if dtype == "int32" and name == "divide":
         want = want.astype("float32")
     assert out.dtype == want.dtype.name, (out.dtype, want.dtype)
-    assert_matches(run(out, ins, arrays), want, out.dtype, what=name)
+    assert_matches(run_default(out, ins, arrays), want, out.dtype, what=name)
 
 
 @pytest.mark.parametrize("shape_a, shape_b", [
@@ -111,7 +101,7 @@ def test_large_shapes_take_parallel_and_vector_paths(shape_a, shape_b):
     a, b = rng.standard_normal(shape_a).astype("float32"), rng.standard_normal(shape_b).astype("float32")
     A, B = te.placeholder(shape_a, name="A"), te.placeholder(shape_b, name="B")
     out = topi.multiply(topi.add(A, B), B)
-    np.testing.assert_allclose(run(out, [A, B], [a, b]), (a + b) * b, rtol=1e-6)
+    np.testing.assert_allclose(run_default(out, [A, B], [a, b]), (a + b) * b, rtol=1e-6)
 
 
 def test_scalar_te_var_operand_is_a_runtime_argument():
@@ -131,10 +121,10 @@ def test_where_power_and_cast():
     c = rng.random((4, 1)) < 0.5
     a = rng.uniform(0.5, 2, (4, 6)).astype("float32")
     C, A = te.placeholder((4, 1), name="C", dtype="bool"), te.placeholder((4, 6), name="A")
-    np.testing.assert_array_equal(run(topi.where(C, A, -1.0), [C, A], [c, a]), np.where(c, a, -1.0))
-    np.testing.assert_allclose(run(topi.power(A, 3), [A], [a]), a ** 3, rtol=1e-5)
-    np.testing.assert_array_equal(run(topi.cast(A, "int32"), [A], [a]), a.astype("int32"))
-    np.testing.assert_array_equal(run(topi.cast(topi.subtract(A, 1.0), "bool"), [A], [a]), (a - 1) != 0)
+    np.testing.assert_array_equal(run_default(topi.where(C, A, -1.0), [C, A], [c, a]), np.where(c, a, -1.0))
+    np.testing.assert_allclose(run_default(topi.power(A, 3), [A], [a]), a ** 3, rtol=1e-5)
+    np.testing.assert_array_equal(run_default(topi.cast(A, "int32"), [A], [a]), a.astype("int32"))
+    np.testing.assert_array_equal(run_default(topi.cast(topi.subtract(A, 1.0), "bool"), [A], [a]), (a - 1) != 0)
 
 
 GRADS = [  # (grad op, forward op, whether the grad takes the forward output, positive domain)
@@ -167,7 +157,7 @@ def test_gradient_kernels_match_finite_differences(grad, forward, uses_output, p
     extra = (2.5,) if grad == "power_grad" else ()
     first = f(x) if uses_output else x
     D = getattr(topi, grad)(X, G, *extra)
-    np.testing.assert_allclose(run(D, [X, G], [first, g]), numeric, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(run_default(D, [X, G], [first, g]), numeric, rtol=1e-6, atol=1e-8)
 
 
 def test_errors_name_op_and_shapes():
