@@ -9,6 +9,7 @@
   outermost one; ``random_attach`` picks root / inline / compute_at at a random legal
   leaf of the consumer;
 * running one topi output with its default schedule: ``run_default``;
+* a hand-written native kernel for the runtime and guard-page tests: ``add_loop_ir``;
 * checking: ``check`` builds the schedule, runs it on random inputs with outputs
   pre-filled with garbage, and compares with numpy AND ``tvmini.testing.reference``
   within the dtype's tolerance.
@@ -304,3 +305,33 @@ def run_default(out, inputs, arrays, binds=None):
     result = garbage(shape, out.dtype)
     f(*arrays, result)
     return result
+
+
+def add_loop_ir(extra=0):
+    """LLVM IR of ``void add(float *a, float *b, float *c, i32 n)`` doing
+    ``c[i] = a[i] + b[i]`` for ``0 <= i < n + extra``: a real native kernel that needs no
+    compiler layer (runtime tests), and with ``extra=1`` an off-by-one that touches the
+    element after each array (guard-page tests)."""
+    return f"""
+define void @add(ptr noalias %a, ptr noalias %b, ptr noalias %c, i32 %n) {{
+entry:
+  %end = add i32 %n, {extra}
+  %nonempty = icmp sgt i32 %end, 0
+  br i1 %nonempty, label %loop, label %exit
+loop:
+  %i = phi i32 [ 0, %entry ], [ %next, %loop ]
+  %idx = sext i32 %i to i64
+  %pa = getelementptr float, ptr %a, i64 %idx
+  %pb = getelementptr float, ptr %b, i64 %idx
+  %pc = getelementptr float, ptr %c, i64 %idx
+  %va = load float, ptr %pa
+  %vb = load float, ptr %pb
+  %sum = fadd float %va, %vb
+  store float %sum, ptr %pc
+  %next = add i32 %i, 1
+  %done = icmp sge i32 %next, %end
+  br i1 %done, label %exit, label %loop
+exit:
+  ret void
+}}
+"""

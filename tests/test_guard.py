@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tvmini.testing.guard import assert_no_fault, guarded_array, run_isolated
+from strategies import add_loop_ir
 
 PAGE = mmap.PAGESIZE
 
@@ -20,33 +21,13 @@ import numpy as np
 from tvmini.testing.guard import guarded_array
 """
 
-# A kernel adding n float32s, compiled from IR whose loop bound is ``n + {extra}``.
+# A kernel adding n float32s, compiled from IR whose loop bound is ``n + extra``
+# (run as ``KERNEL.format(ir=repr(add_loop_ir(extra)))``).
 KERNEL = SETUP + """
 import llvmlite.binding as llvm
 from tvmini.runtime import ArgSpec, Module
 llvm.initialize_native_target(); llvm.initialize_native_asmprinter()
-IR = '''
-define void @add(ptr %a, ptr %b, ptr %c, i32 %n) {{
-entry:
-  %end = add i32 %n, {extra}
-  br label %loop
-loop:
-  %i = phi i32 [ 0, %entry ], [ %next, %loop ]
-  %idx = sext i32 %i to i64
-  %pa = getelementptr float, ptr %a, i64 %idx
-  %pb = getelementptr float, ptr %b, i64 %idx
-  %pc = getelementptr float, ptr %c, i64 %idx
-  %x = load float, ptr %pa
-  %y = load float, ptr %pb
-  %s = fadd float %x, %y
-  store float %s, ptr %pc
-  %next = add i32 %i, 1
-  %done = icmp sge i32 %next, %end
-  br i1 %done, label %exit, label %loop
-exit:
-  ret void
-}}
-'''
+IR = {ir}
 machine = llvm.Target.from_default_triple().create_target_machine()
 engine = llvm.create_mcjit_compiler(llvm.parse_assembly(IR), machine)
 engine.finalize_object()
@@ -103,8 +84,8 @@ ctypes.c_double.from_address(a.ctypes.data - 8).value
 
 
 def test_kernel_on_guarded_arrays():
-    assert_no_fault(KERNEL.format(extra=0))
-    result = run_isolated(KERNEL.format(extra=1))        # off by one: touches the guard page
+    assert_no_fault(KERNEL.format(ir=repr(add_loop_ir(0))))
+    result = run_isolated(KERNEL.format(ir=repr(add_loop_ir(1))))   # off by one: touches the guard page
     assert result.returncode == -signal.SIGSEGV, result.stderr
 
 

@@ -15,32 +15,12 @@ from tvmini.runtime import (
     ArgSpec, ArgumentError, BenchmarkResult, Device, Module, NDArray, as_device, cpu, cuda,
 )
 from tvmini.runtime import ndarray as nd
+from strategies import add_loop_ir
 
 ALL_DTYPES = ["float16", "float32", "float64", "int8", "int32", "int64", "uint8", "bool"]
 
 # c[i] = a[i] + b[i] for i < n, and a kernel that does nothing.
-KERNELS_IR = r"""
-define void @add(ptr noalias %a, ptr noalias %b, ptr noalias %c, i32 %n) {
-entry:
-  %nonempty = icmp sgt i32 %n, 0
-  br i1 %nonempty, label %loop, label %exit
-loop:
-  %i = phi i32 [ 0, %entry ], [ %next, %loop ]
-  %idx = sext i32 %i to i64
-  %pa = getelementptr float, ptr %a, i64 %idx
-  %pb = getelementptr float, ptr %b, i64 %idx
-  %pc = getelementptr float, ptr %c, i64 %idx
-  %va = load float, ptr %pa
-  %vb = load float, ptr %pb
-  %sum = fadd float %va, %vb
-  store float %sum, ptr %pc
-  %next = add i32 %i, 1
-  %done = icmp eq i32 %next, %n
-  br i1 %done, label %exit, label %loop
-exit:
-  ret void
-}
-
+KERNELS_IR = add_loop_ir() + r"""
 define void @noop(ptr %a, ptr %b, ptr %c, i32 %n, i32 %m) {
   ret void
 }
