@@ -23,7 +23,9 @@ def _written_buffers(func):
     return written
 
 
-def _arg_spec(buf, written):
+def _arg_spec(buf, written, inplace=None):
+    """The runtime's description of argument ``buf``; ``inplace`` maps an in-place output
+    buffer to the name of the input it may share memory with."""
     if isinstance(buf, Var):
         return ArgSpec(buf.name, (), buf.dtype, scalar=True)
     shape = []
@@ -35,7 +37,8 @@ def _arg_spec(buf, written):
         else:
             raise BuildError(f"argument {buf.name}: extent {axis} is {extent}; argument extents must be "
                              "constants or te.var symbols")
-    return ArgSpec(buf.name, tuple(shape), buf.dtype, written=buf in written)
+    return ArgSpec(buf.name, tuple(shape), buf.dtype, written=buf in written,
+                   inplace_of=(inplace or {}).get(buf))
 
 
 def _check_target(sch, target):
@@ -80,8 +83,23 @@ def _compile(ir_text, name):
     return entry, key, debug.MISS if cached is None else debug.DISK_HIT
 
 
-def build(sch, args, target="llvm", name="main"):
+def _inplace_specs(func, args, inplace):
+    """{output buffer: input argument name} for the ``inplace`` {output: input} tensors."""
+    position = {id(a): k for k, a in enumerate(args)}
+    pairs = {}
+    for out, src in inplace.items():
+        if id(out) not in position or id(src) not in position:
+            raise BuildError(f"in-place pair {out.name} <- {src.name}: both must be among the arguments")
+        pairs[func.signature[position[id(out)]]] = func.signature[position[id(src)]].name
+    return pairs
+
+
+def build(sch, args, target="llvm", name="main", inplace=None):
     """Lower ``sch`` and compile it for ``target``; returns a callable ``Module``.
+
+    ``inplace`` ({output tensor: input placeholder}, optional) lets a call pass one buffer
+    for both, e.g. an optimizer step that overwrites its parameter; :mod:`tvmini.lower.inplace`
+    checks that sharing the buffer cannot change the result.
 
     Building the same program twice in a process compiles it once; a program built
     before by any process is loaded from the on-disk cache (``runtime.disk_cache``).
@@ -90,9 +108,10 @@ def build(sch, args, target="llvm", name="main"):
     target = _check_target(sch, target)
     if target == "cuda":
         from .cuda_host import build_cuda
-        return build_cuda(sch, args, name)
+        return build_cuda(sch, args, name, inplace=inplace)
     start = time.perf_counter()
-    func = passes.unroll_loops(lower(sch, args, name=name))
+    inplace = dict(inplace or {})
+    func = passes.unroll_loops(lower(sch, args, name=name, inplace=inplace.items()))
     entry, key, cache = _compile(str(llvm.emit_module([func], name=name)), name)
     engine, module_ref, optimized_ir, object_code = entry
     address = engine.get_function_address(name)
@@ -101,7 +120,8 @@ def build(sch, args, target="llvm", name="main"):
     sources = {"ll": optimized_ir, "asm": lambda: llvm_target.assembly(module_ref), "tir": str(func)}
     written = _written_buffers(func)
     extents = [v.name for v in func.scalar_params if not any(v is a for a in func.signature)]
-    module = Module(name, "llvm", [_arg_spec(a, written) for a in func.signature], extents,
+    aliases = _inplace_specs(func, args, inplace)
+    module = Module(name, "llvm", [_arg_spec(a, written, aliases) for a in func.signature], extents,
                     prototype(address), sources, keepalive=(engine, module_ref), object_code=object_code)
     module.build_seconds = time.perf_counter() - start
     debug.kernel_built(module, key, cache, func)

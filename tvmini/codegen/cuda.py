@@ -271,8 +271,8 @@ def _ident(name):
 class CudaPrinter:
     """Prints one kernel as CUDA C."""
 
-    def __init__(self, kernel):
-        self.kernel = kernel
+    def __init__(self, kernel, may_alias=frozenset()):
+        self.kernel, self.may_alias = kernel, may_alias
         self.names = {v: _ident(n) for v, n in _unique_names(kernel.body, kernel.scalars).items()}
         taken = set(self.names.values())
         self.buffer_names = {}
@@ -286,7 +286,8 @@ class CudaPrinter:
 
     def source(self):
         k = self.kernel
-        params = [f"{_CTYPE[b.dtype]}* __restrict__ {self.buffer_names[b]}" for b in k.buffers]
+        params = [f"{_CTYPE[b.dtype]}* {'' if b in self.may_alias else '__restrict__ '}{self.buffer_names[b]}"
+                  for b in k.buffers]
         params += [f"{_CTYPE[v.dtype]} {self.names[v]}" for v in k.scalars]
         threads = math.prod(e.value for t, e in k.extents.items() if t.startswith("threadIdx"))
         self.lines.append(f'extern "C" __global__ void __launch_bounds__({threads}) {k.name}({", ".join(params)}) {{')

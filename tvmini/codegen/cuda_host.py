@@ -102,14 +102,15 @@ class KernelLaunch:
         self.slots = [slot_of[b] for b in kernel.buffers] + [slot_of[v] for v in kernel.scalars]
 
 
-def build_cuda(sch, args, name, arch=None):
+def build_cuda(sch, args, name, arch=None, inplace=None):
     """Build ``sch`` for CUDA (see the module docstring); returns a ``Module``."""
     from ..runtime import cuda_driver as cuda_runtime
-    from . import _arg_spec, _written_buffers
+    from . import _arg_spec, _inplace_specs, _written_buffers
     start = time.perf_counter()
-    func = lower(sch, args, name=name)
+    inplace = dict(inplace or {})
+    func = lower(sch, args, name=name, inplace=inplace.items())
     kernels, temporaries = cuda.split_kernels(func, sch)
-    source = cuda.module_source([cuda.CudaPrinter(k).source() for k in kernels])
+    source = cuda.module_source([cuda.CudaPrinter(k, func.may_alias).source() for k in kernels])
     arch = arch or cuda_runtime.device_arch() or DEFAULT_ARCH
     ptx, cache = _compile_ptx(source, arch, name) if nvcc_path() is not None else (None, debug.MISS)
 
@@ -129,7 +130,8 @@ def build_cuda(sch, args, name, arch=None):
     temp_sizes = [(_host_function(_size(t)), t.dtype) for t in temporaries]
     launcher = cuda_runtime.Launcher(name, source, ptx, launches, len(func.params), slot_types, [v.name for v in extents], temp_sizes)
     sources = {"cuda": source, "tir": str(func), "ptx": (lambda: ptx or compile_ptx(source, arch, name))}
-    module = Module(name, "cuda", [_arg_spec(a, written) for a in func.signature], [v.name for v in extents],
+    aliases = _inplace_specs(func, args, inplace)
+    module = Module(name, "cuda", [_arg_spec(a, written, aliases) for a in func.signature], [v.name for v in extents],
                     launcher, sources, keepalive=None)
     module.build_seconds = time.perf_counter() - start
     debug.kernel_built(module, disk_cache.make_key(source, arch), cache, func)

@@ -49,10 +49,12 @@ class FunctionBuilder:
 
     ``parallel`` says whether loops marked parallel are run on the thread pool (only in
     the kernel itself: inside a parallel body, nested parallel loops run serially).
+    Buffers in ``may_alias`` (an in-place output and its input) are not marked noalias.
     """
 
-    def __init__(self, module, name, buffers, scalars, body, parallel=True):
+    def __init__(self, module, name, buffers, scalars, body, parallel=True, may_alias=frozenset()):
         self.module, self.body, self.parallel = module, body, parallel and parallel_runtime() is not None
+        self.may_alias = may_alias
         ptr = ir.PointerType()
         arg_types = [ptr] * len(buffers) + [llvm_type(v.dtype) for v in scalars]
         self.fn = ir.Function(module, ir.FunctionType(ir.VoidType(), arg_types), name=name)
@@ -62,7 +64,8 @@ class FunctionBuilder:
         self.n_parallel = 0
         for arg, buf in zip(self.fn.args, buffers):
             arg.name = buf.name
-            arg.add_attribute("noalias")
+            if buf not in may_alias:
+                arg.add_attribute("noalias")
             self.buffers[buf] = arg
         for arg, v in zip(self.fn.args[len(buffers):], scalars):
             arg.name = v.name
@@ -365,5 +368,5 @@ def emit_module(funcs, name="tvmini"):
     module.triple = tm.triple
     module.data_layout = str(tm.target_data)
     for f in funcs:
-        FunctionBuilder(module, f.name, f.params, f.scalar_params, f.body).build()
+        FunctionBuilder(module, f.name, f.params, f.scalar_params, f.body, may_alias=f.may_alias).build()
     return module

@@ -45,7 +45,8 @@ def emit_parallel_launch(fb, loop, name):
     variables, buffers = _captures(fb, loop)
     lo, hi = Var("lo", "int32"), Var("hi", "int32")
     body = For(loop.var, lo, hi - lo, ForKind.SERIAL, loop.body)
-    body_fn = FunctionBuilder(fb.module, name + "_body", buffers, variables + [lo, hi], body, parallel=False).build()
+    body_fn = FunctionBuilder(fb.module, name + "_body", buffers, variables + [lo, hi], body, parallel=False,
+                              may_alias=fb.may_alias).build()
     body_fn.linkage = "internal"
     trampoline = _trampoline(fb.module, name, body_fn, len(buffers), variables)
 

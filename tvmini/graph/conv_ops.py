@@ -13,7 +13,7 @@ from ..errors import ShapeError
 from ..runtime import ndarray as nd
 from . import ops
 from .autograd import Function
-from .dispatch import run
+from .dispatch import run, run_inplace
 from .nn_ops import _check_float
 from .ops import _kernel, check_same
 from .tensor import Tensor, generator
@@ -129,9 +129,9 @@ def _blend(running, value, keep, take):
 
 def _update_running(buffer, value, momentum, scale=1.0):
     """``buffer = (1 - momentum) * buffer + momentum * scale * value`` in one kernel,
-    into a fresh array (no history, nothing read and written by one kernel)."""
-    buffer.data = run("running_stat", _blend, [buffer.data, value], (1.0 - momentum, momentum * scale),
-                      (buffer.dtype, buffer.dtype))
+    in place (no history; the buffer keeps its memory, as a traced step needs)."""
+    run_inplace("running_stat", _blend, [buffer.data, value], (0,), (1.0 - momentum, momentum * scale),
+                (buffer.dtype, buffer.dtype))
 
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):

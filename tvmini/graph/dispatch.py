@@ -31,7 +31,7 @@ def kernel_count():
     return len(_KERNELS)
 
 
-def _build(name, define, key, inputs, scalar_dtypes, attrs, device):
+def _build(name, define, key, inputs, scalar_dtypes, attrs, device, inplace=()):
     if isinstance(define, str):
         define = getattr(topi, define)
     placeholders = [te.placeholder(a.shape, dtype=a.dtype, name=f"x{i}") for i, a in enumerate(inputs)]
@@ -41,9 +41,20 @@ def _build(name, define, key, inputs, scalar_dtypes, attrs, device):
     target = _TARGETS[device.kind]
     sch = topi.default_schedule(outs, target)
     digest = hashlib.sha1(repr(key).encode()).hexdigest()[:10]
-    module = build(sch, placeholders + scalar_vars + outs, target=target, name=f"{name}_{digest}")
+    module = build(sch, placeholders + scalar_vars + outs, target=target, name=f"{name}_{digest}",
+                   inplace={outs[k]: placeholders[i] for k, i in enumerate(inplace)})
     out_specs = tuple((tuple(int(d.value) for d in o.shape), o.dtype) for o in outs)
     return module, out_specs
+
+
+def _kernel(name, define, inputs, scalar_dtypes, attrs, inplace=()):
+    """The compiled kernel and output specs for this op on these inputs (built once)."""
+    device = inputs[0]._device
+    key = (name, attrs, tuple([(a._shape, a._dtype) for a in inputs]), scalar_dtypes, device, inplace)
+    entry = _KERNELS.get(key)
+    if entry is None:
+        entry = _KERNELS[key] = _build(name, define, key, inputs, scalar_dtypes, attrs, device, inplace)
+    return entry
 
 
 def run(name, define, inputs, scalars=(), scalar_dtypes=(), attrs=()):
@@ -55,23 +66,28 @@ def run(name, define, inputs, scalars=(), scalar_dtypes=(), attrs=()):
     and dtypes (the Tensor layer raises errors naming the op); the kernel call checks
     every argument again.
     """
+    module, out_specs = _kernel(name, define, inputs, scalar_dtypes, attrs)
     device = inputs[0]._device
-    key = (name, attrs, tuple([(a._shape, a._dtype) for a in inputs]), scalar_dtypes, device)
-    entry = _KERNELS.get(key)
-    if entry is None:
-        entry = _KERNELS[key] = _build(name, define, key, inputs, scalar_dtypes, attrs, device)
-    module, out_specs = entry
     outs = [nd.empty(shape, dtype, device) for shape, dtype in out_specs]
     module(*inputs, *scalars, *outs)
+    if tracer is not None:
+        tracer.kernel(module, name, define, attrs, inputs, outs, scalars, scalar_dtypes)
     return outs[0] if len(outs) == 1 else outs
 
 
-def run_into(name, define, inputs, outputs, scalars=(), scalar_dtypes=(), attrs=()):
-    """Like :func:`run` but write into the given output NDArrays (the optimizers' double
-    buffers); the outputs must not overlap the inputs (the kernel call refuses that)."""
-    device = inputs[0]._device
-    key = (name, attrs, tuple([(a._shape, a._dtype) for a in inputs]), scalar_dtypes, device)
-    entry = _KERNELS.get(key)
-    if entry is None:
-        entry = _KERNELS[key] = _build(name, define, key, inputs, scalar_dtypes, attrs, device)
-    entry[0](*inputs, *scalars, *outputs)
+def run_inplace(name, define, inputs, overwrites, scalars=(), scalar_dtypes=(), attrs=()):
+    """Run op ``name`` writing its k-th output over ``inputs[overwrites[k]]`` (an optimizer
+    step overwriting the parameter and its state); ``define`` must be in-place safe (see
+    ``tvmini.lower.inplace``, checked when the kernel is built). Returns the replay hook's
+    record (the tracer's node) or None."""
+    module, _ = _kernel(name, define, inputs, scalar_dtypes, attrs, tuple(overwrites))
+    outs = [inputs[i] for i in overwrites]
+    module(*inputs, *scalars, *outs)
+    if tracer is not None:
+        return tracer.kernel(module, name, define, attrs, inputs, outs, scalars, scalar_dtypes)
+    return None
+
+
+#: The active :class:`~tvmini.graph.jit.trace.Tracer` while ``tm.jit`` records a step
+#: (every kernel call is reported to it), None otherwise: one check per call.
+tracer = None

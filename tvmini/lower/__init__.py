@@ -13,6 +13,7 @@ from ..tir.simplify import simplify
 from ..tir.stmt import Allocate, Buffer, PrimFunc, seq_of
 from .bound import StageBounds, infer_region
 from .inline import inline_bodies
+from .inplace import check_inplace
 from .nest import build_nest, read_ops
 
 
@@ -44,8 +45,12 @@ def _arg_buffers(sch, args):
     return buffers, params, scalars
 
 
-def lower(sch, args, name="main"):
-    """Lower schedule ``sch`` with arguments ``args`` to a ``PrimFunc`` (print it to read it)."""
+def lower(sch, args, name="main", inplace=()):
+    """Lower schedule ``sch`` with arguments ``args`` to a ``PrimFunc`` (print it to read it).
+
+    ``inplace``: (output tensor, input tensor) pairs that may be given one buffer at
+    call time (see :mod:`.inplace`); their buffers are not marked ``noalias``.
+    """
     if not isinstance(sch, Schedule):
         raise BuildError(f"lower needs a te schedule, got {type(sch).__name__}")
     arg_buffers, params, scalars = _arg_buffers(sch, args)
@@ -55,6 +60,8 @@ def lower(sch, args, name="main"):
     stages = sch.stages
     bodies = inline_bodies(stages)
     live = [s for s in stages if s in bodies]
+    inplace = [(sch.tensor(out), sch.tensor(src)) for out, src in inplace]
+    check_inplace(inplace, bodies, arg_buffers)
 
     readers = {s.op: [] for s in live}
     for s in live:
@@ -98,8 +105,9 @@ def lower(sch, args, name="main"):
     for buffer in reversed(temporaries):
         body = Allocate(buffer, body)
     signature = [a if isinstance(a, Var) else arg_buffers[sch.tensor(a).op] for a in args]
+    may_alias = [arg_buffers[t.op] for pair in inplace for t in pair]
     func = PrimFunc(name, [a for a in signature if not isinstance(a, Var)], params + scalars, body,
-                    signature=signature)
+                    signature=signature, may_alias=may_alias)
     return passes.finalize(func)
 
 

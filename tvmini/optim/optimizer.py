@@ -2,9 +2,9 @@
 
 Each concrete optimizer (sgd.py, adam.py, ...) says which state tensors a parameter
 has and which scalars its update kernel (``tvmini.topi.optim``) takes on this step. The
-update runs as ONE kernel per parameter on the parameter's device, writing the new
-parameter and states into spare buffers that are then swapped in (double buffering: a
-kernel never writes memory it reads). Hyper-parameters are runtime scalar arguments,
+update runs as ONE kernel per parameter on the parameter's device, written in place over
+the parameter and its states (``dispatch.run_inplace``): every tensor keeps its memory,
+so a traced step (``tm.jit``) replays on the same buffers. Hyper-parameters are runtime scalar arguments,
 so learning-rate schedules and bias corrections never rebuild a kernel. No history is
 recorded: the update does not go through the autodiff tape at all.
 """
@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import DeviceError, ShapeError, TVMiniError
 from ..graph import Tensor
-from ..graph.dispatch import run_into
+from ..graph.dispatch import run_inplace
 from ..runtime import ndarray as nd
 
 
@@ -88,17 +88,17 @@ class Optimizer(abc.ABC):
         state["step"] += 1
         names = self.state_names(group)
         kernel, scalars, attrs = self.kernel(group, state)
-        tensors = [p] + [state[n] for n in names]
-        spares = state.get("_spares")
-        if spares is None:
-            spares = state["_spares"] = [nd.empty(p.shape, p.dtype, p.device) for _ in tensors]
         inputs = [p.data, p.grad.data] + [state[n].data for n in names]
-        run_into(f"{type(self).__name__.lower()}_update", kernel, inputs, spares, scalars,
-                 (p.dtype,) * len(scalars), attrs)
-        for i, t in enumerate(tensors):
-            t.data, spares[i] = spares[i], t.data
+        node = run_inplace(f"{type(self).__name__.lower()}_update", kernel, inputs, [0] + list(range(2, len(inputs))),
+                           scalars, (p.dtype,) * len(scalars), attrs)
+        if node is not None:        # recorded by tm.jit: each replay recomputes this step's scalars
+            node.scalars_at_replay = lambda: self._replay_scalars(group, state)
 
-    @abc.abstractmethod
+    def _replay_scalars(self, group, state):
+        """The update's scalars for the next step, counting the step (used by ``tm.jit``)."""
+        state["step"] += 1
+        return self.kernel(group, state)[1]
+
     def state_names(self, group):
         """Names of the per-parameter state tensors for ``group`` (kernel order)."""
 
@@ -110,7 +110,7 @@ class Optimizer(abc.ABC):
     def state_dict(self):
         """``{"state": {index: {name: tensor or number}}, "param_groups": [...]}`` with
         parameters replaced by their index (as PyTorch). Tensors are snapshots (copies): the
-        update kernels recycle their buffers, so a view would change under the caller."""
+        update kernels overwrite the state in place, so a view would change under the caller."""
         groups, state, index = [], {}, 0
         for group in self.param_groups:
             entry = {k: v for k, v in group.items() if k != "params"}
@@ -119,8 +119,7 @@ class Optimizer(abc.ABC):
                 entry["params"].append(index)
                 saved = self.state.get(id(p))
                 if saved is not None:
-                    state[index] = {k: (v.clone() if isinstance(v, Tensor) else v)
-                                    for k, v in saved.items() if not k.startswith("_")}
+                    state[index] = {k: (v.clone() if isinstance(v, Tensor) else v) for k, v in saved.items()}
                 index += 1
             groups.append(entry)
         return {"state": state, "param_groups": groups}

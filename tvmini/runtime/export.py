@@ -32,7 +32,7 @@ def export_library(module, object_code, path):
     meta = json.dumps({"format": _FORMAT, "name": module.name, "target": module.target,
                        "var_names": list(module.var_names),
                        "args": [{"name": s.name, "shape": list(s.shape), "dtype": s.dtype, "written": s.written,
-                                 "scalar": s.scalar}
+                                 "scalar": s.scalar, "inplace_of": s.inplace_of}
                                 for s in module.arg_specs]}).encode()
     cc = _compiler()
     path = os.path.abspath(path)
@@ -65,7 +65,8 @@ def load_module(path):
         raise DataError(f"{path} is not a tvmini library: {err}") from None
     if meta.get("format") != _FORMAT:
         raise DataError(f"{path} has library format {meta.get('format')}, this tvmini reads {_FORMAT}")
-    specs = [ArgSpec(a["name"], tuple(a["shape"]), a["dtype"], a["written"], a["scalar"]) for a in meta["args"]]
+    specs = [ArgSpec(a["name"], tuple(a["shape"]), a["dtype"], a["written"], a["scalar"], a.get("inplace_of"))
+             for a in meta["args"]]
     cfunc = getattr(lib, meta["name"])
     cfunc.restype = None
     cfunc.argtypes = ([ctypes.c_void_p] * sum(not s.scalar for s in specs) + [ctypes.c_int32] * len(meta["var_names"])

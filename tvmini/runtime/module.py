@@ -41,8 +41,9 @@ class ArgSpec:
     ``shape`` entries are ints or strs naming a symbolic extent, e.g.
     ``("n", 64)``; ``dtype`` is normalised to its name ("float32"). ``written``
     marks buffers the kernel writes: their memory must not overlap any other
-    argument (the generated code assumes no aliasing). ``scalar`` marks a
-    number passed by value (shape ``()``), e.g. a learning rate.
+    argument (the generated code assumes no aliasing), except that an in-place
+    output may be the very same array as the input named by ``inplace_of``.
+    ``scalar`` marks a number passed by value (shape ``()``), e.g. a learning rate.
     """
 
     name: str
@@ -50,6 +51,7 @@ class ArgSpec:
     dtype: str
     written: bool = False
     scalar: bool = False
+    inplace_of: str = None
 
     def __post_init__(self):
         dims = tuple(d if isinstance(d, str) else normalize_shape((d,))[0] for d in self.shape)
@@ -193,6 +195,9 @@ class Module:
         self._buffer_specs = tuple(spec for spec in self.arg_specs if not spec.scalar)
         self._has_scalars = len(self._buffer_specs) != len(self.arg_specs)
         self._written = tuple(i for i, spec in enumerate(self._buffer_specs) if spec.written)
+        position = {spec.name: k for k, spec in enumerate(self._buffer_specs)}
+        self._inplace = {i: position[spec.inplace_of] for i, spec in enumerate(self._buffer_specs)
+                         if spec.inplace_of is not None}
         self._slot_vars = tuple(slots)
         self._values_template = [0] * len(slots)
 
@@ -288,7 +293,10 @@ class Module:
         sizes = [arg.nbytes for arg in args]
         for i in self._written:
             lo, hi = pointers[i], pointers[i] + sizes[i]
+            shared = self._inplace.get(i)
             for j, other in enumerate(pointers):
+                if j == shared and other == lo:
+                    continue
                 if j != i and other < hi and lo < other + sizes[j] and sizes[j]:
                     raise ArgumentError(
                         f"kernel {self.name!r}: argument {self._buffer_specs[i].name} is written by the "

@@ -132,14 +132,17 @@ class PrimFunc:
     The native function takes the buffers' pointers, then ``scalar_params`` (the symbolic
     extents, read from the buffers' shapes at call time, then the scalar arguments).
     ``signature`` is the user's argument order: Buffers and scalar-argument Vars.
+    ``may_alias`` holds the buffer parameters that may share memory with another one
+    (in-place outputs and their inputs): the code generator drops ``noalias`` on them.
     """
 
-    def __init__(self, name, params, scalar_params, body, signature=None):
+    def __init__(self, name, params, scalar_params, body, signature=None, may_alias=()):
         self.name, self.params, self.scalar_params, self.body = name, list(params), list(scalar_params), body
         self.signature = list(signature) if signature is not None else list(params)
+        self.may_alias = frozenset(may_alias)
 
     def with_body(self, body):
-        return PrimFunc(self.name, self.params, self.scalar_params, body, self.signature)
+        return PrimFunc(self.name, self.params, self.scalar_params, body, self.signature, self.may_alias)
 
     def __repr__(self):
         from .printer import func_str

@@ -4,10 +4,14 @@ Every function takes the parameter ``p``, its gradient ``g`` and the optimizer s
 tensors, plus hyper-parameters as scalars — normally ``te.var``s listed among the build
 arguments, so a learning-rate scheduler or the step-dependent bias corrections never
 trigger a rebuild — and returns the list of new tensors (new parameter first, then the
-new states, in the order the states were given). Each output is its own elementwise
-compute that recomputes the few shared subexpressions inline, so the kernel reads every
-input once per output and writes fresh buffers: the caller double-buffers (a kernel may
-not write memory it also reads).
+new states, in the order the states were given).
+
+Each output is its own elementwise compute, written so that the update can run **in
+place** (``build(..., inplace=...)``, see ``tvmini.lower.inplace``): a new state reads the
+old inputs only at its own element, and the new parameter reads the *new* states (the
+computes before it) instead of recomputing them, so it is written last and every input
+element is read before it is overwritten. The optimizers pass the parameter and its
+states as their own outputs: each tensor keeps its memory for its whole life.
 """
 from .. import te
 from ..errors import DTypeError, ShapeError
@@ -49,14 +53,12 @@ def sgd_momentum_update(p, g, buf, lr, weight_decay, keep, grad_scale, momentum,
     def d(i):
         return g[i] + weight_decay * p[i]
 
-    def new_buf(i):
-        return keep * buf[i] + grad_scale * d(i)
-
+    buf_out = _out(p, lambda *i: keep * buf[i] + grad_scale * d(i), "sgd.momentum_buffer")
     if nesterov:
-        new_p = _out(p, lambda *i: p[i] - lr * (d(i) + momentum * new_buf(i)), "sgd.param")
+        new_p = _out(p, lambda *i: p[i] - lr * (d(i) + momentum * buf_out[i]), "sgd.param")
     else:
-        new_p = _out(p, lambda *i: p[i] - lr * new_buf(i), "sgd.param")
-    return [new_p, _out(p, lambda *i: new_buf(i), "sgd.momentum_buffer")]
+        new_p = _out(p, lambda *i: p[i] - lr * buf_out[i], "sgd.param")
+    return [new_p, buf_out]
 
 
 def adam_update(p, g, m, v, step_size, beta1, beta2, eps, bias_correction2_sqrt, weight_decay, decay):
@@ -78,12 +80,14 @@ def adam_update(p, g, m, v, step_size, beta1, beta2, eps, bias_correction2_sqrt,
         di = d(i)
         return beta2 * v[i] + (one - beta2) * di * di
 
-    def new_p(*i):
-        denom = te.sqrt(new_v(i)) / bias_correction2_sqrt + eps
-        return decay * p[i] - step_size * new_m(i) / denom
+    m_out = _out(p, lambda *i: new_m(i), "adam.exp_avg")
+    v_out = _out(p, lambda *i: new_v(i), "adam.exp_avg_sq")
 
-    return [_out(p, new_p, "adam.param"), _out(p, lambda *i: new_m(i), "adam.exp_avg"),
-            _out(p, lambda *i: new_v(i), "adam.exp_avg_sq")]
+    def new_p(*i):
+        denom = te.sqrt(v_out[i]) / bias_correction2_sqrt + eps
+        return decay * p[i] - step_size * m_out[i] / denom
+
+    return [_out(p, new_p, "adam.param"), m_out, v_out]
 
 
 def adagrad_update(p, g, s, clr, eps, weight_decay):
@@ -94,12 +98,12 @@ def adagrad_update(p, g, s, clr, eps, weight_decay):
     def d(i):
         return g[i] + weight_decay * p[i]
 
-    def new_s(i):
+    def new_s(*i):
         di = d(i)
         return s[i] + di * di
 
-    return [_out(p, lambda *i: p[i] - clr * d(i) / (te.sqrt(new_s(i)) + eps), "adagrad.param"),
-            _out(p, lambda *i: new_s(i), "adagrad.sum")]
+    s_out = _out(p, new_s, "adagrad.sum")
+    return [_out(p, lambda *i: p[i] - clr * d(i) / (te.sqrt(s_out[i]) + eps), "adagrad.param"), s_out]
 
 
 def rmsprop_update(p, g, *states, lr, alpha, eps, weight_decay, momentum, centered=False, use_momentum=False):
@@ -123,29 +127,23 @@ def rmsprop_update(p, g, *states, lr, alpha, eps, weight_decay, momentum, center
     def d(i):
         return g[i] + weight_decay * p[i]
 
-    def new_sq(i):
+    def new_sq(*i):
         di = d(i)
         return alpha * sq[i] + (one - alpha) * di * di
 
-    def new_ga(i):
-        return alpha * ga[i] + (one - alpha) * d(i)
+    outs = [_out(p, new_sq, "rmsprop.square_avg")]
+    if centered:
+        outs.append(_out(p, lambda *i: alpha * ga[i] + (one - alpha) * d(i), "rmsprop.grad_avg"))
 
     def avg(i):
         if centered:
-            gi = new_ga(i)
-            return te.sqrt(new_sq(i) - gi * gi) + eps
-        return te.sqrt(new_sq(i)) + eps
-
-    def new_buf(i):
-        return momentum * buf[i] + d(i) / avg(i)
+            gi = outs[1][i]
+            return te.sqrt(outs[0][i] - gi * gi) + eps
+        return te.sqrt(outs[0][i]) + eps
 
     if use_momentum:
-        new_p = _out(p, lambda *i: p[i] - lr * new_buf(i), "rmsprop.param")
+        outs.append(_out(p, lambda *i: momentum * buf[i] + d(i) / avg(i), "rmsprop.momentum_buffer"))
+        new_p = _out(p, lambda *i: p[i] - lr * outs[-1][i], "rmsprop.param")
     else:
         new_p = _out(p, lambda *i: p[i] - lr * d(i) / avg(i), "rmsprop.param")
-    outs = [new_p, _out(p, lambda *i: new_sq(i), "rmsprop.square_avg")]
-    if centered:
-        outs.append(_out(p, lambda *i: new_ga(i), "rmsprop.grad_avg"))
-    if use_momentum:
-        outs.append(_out(p, lambda *i: new_buf(i), "rmsprop.momentum_buffer"))
-    return outs
+    return [new_p] + outs

@@ -1,0 +1,84 @@
+"""In-place outputs (``build(..., inplace={out: in})``): accepted only when sharing the
+buffer cannot change the result, and then equal to the out-of-place kernel."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import tvmini as tm
+from tvmini import te, topi
+from tvmini.errors import ArgumentError, BuildError
+
+
+def _adam_args(shape):
+    p, g, m, v = (te.placeholder(shape, name=n) for n in "pgmv")
+    scalars = [te.var(n, dtype="float32") for n in ("step", "b1", "b2", "eps", "bc2", "wd", "decay")]
+    return [p, g, m, v], scalars, topi.optim.adam_update(p, g, m, v, *scalars)
+
+
+@settings(max_examples=15, deadline=None)
+@given(shape=st.lists(st.integers(1, 19), min_size=1, max_size=3), factor=st.integers(1, 9))
+def test_inplace_adam_equals_out_of_place(shape, factor):
+    inputs, scalars, outs = _adam_args(tuple(shape))
+    sch = te.create_schedule([o.op for o in outs])
+    for o in outs:
+        outer, inner = sch[o].split(sch[o].op.axis[0], factor=factor)
+        sch[o].vectorize(inner)
+    args = inputs + scalars + outs
+    separate = tm.build(sch, args, name="adam_copy")
+    shared = tm.build(sch, args, name="adam_inplace", inplace={outs[0]: inputs[0], outs[1]: inputs[2],
+                                                                outs[2]: inputs[3]})
+    rng = np.random.default_rng(len(shape))
+    p, g, m = (rng.standard_normal(shape).astype("float32") for _ in range(3))
+    v = rng.random(shape).astype("float32")
+    values = (0.01, 0.9, 0.999, 1e-8, 0.03, 0.01, 1.0)
+    want = [np.empty_like(p) for _ in range(3)]
+    separate(p, g, m, v, *values, *want)
+    arrays = [tm.nd.array(a) for a in (p, g, m, v)]
+    shared(*arrays, *values, arrays[0], arrays[2], arrays[3])
+    for got, expected in zip((arrays[0], arrays[2], arrays[3]), want):
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_inplace_arguments_lose_noalias_only():
+    inputs, scalars, outs = _adam_args((64,))
+    sch = te.create_schedule([o.op for o in outs])
+    f = tm.build(sch, inputs + scalars + outs, name="adam_alias_ir", inplace={outs[0]: inputs[0]})
+    header = next(line for line in f.get_source("ll").splitlines() if line.startswith("define") and "adam_alias_ir(" in line)
+    assert header.count("noalias") == len(inputs) + len(outs) - 2
+
+
+def test_shifted_read_is_refused():
+    a = te.placeholder((8,), name="a")
+    b = te.compute((8,), lambda i: a[(i + 1) % 8], name="b")
+    with pytest.raises(BuildError, match="another element"):
+        tm.build(te.create_schedule(b.op), [a, b], inplace={b: a})
+
+
+def test_later_reader_is_refused():
+    a = te.placeholder((8,), name="a")
+    b = te.compute((8,), lambda i: a[i] * 2.0, name="b")
+    c = te.compute((8,), lambda i: a[i] + b[i], name="c")
+    with pytest.raises(BuildError, match="does not finish"):
+        tm.build(te.create_schedule([b.op, c.op]), [a, b, c], inplace={b: a})
+
+
+def test_shape_mismatch_is_refused():
+    a = te.placeholder((8,), name="a")
+    b = te.compute((4,), lambda i: a[i], name="b")
+    with pytest.raises(BuildError, match="shapes/dtypes differ"):
+        tm.build(te.create_schedule(b.op), [a, b], inplace={b: a})
+
+
+def test_runtime_allows_the_declared_alias_only():
+    a = te.placeholder((8,), name="a")
+    c = te.placeholder((8,), name="c")
+    b = te.compute((8,), lambda i: a[i] + c[i], name="b")
+    f = tm.build(te.create_schedule(b.op), [a, c, b], inplace={b: a})
+    x = tm.nd.array(np.arange(8, dtype="float32"))
+    f(x, tm.nd.array(np.ones(8, "float32")), x)
+    np.testing.assert_array_equal(x.numpy(), np.arange(8) + 1)
+    with pytest.raises(ArgumentError, match="shares memory"):
+        f(tm.nd.array(np.ones(8, "float32")), x, x)
+    whole = np.zeros(16, "float32")
+    with pytest.raises(ArgumentError, match="shares memory"):
+        f(whole[:8], np.ones(8, "float32"), whole[1:9])

@@ -1,0 +1,73 @@
+"""In-place outputs: which (output, input) argument pairs may share one buffer.
+
+An optimizer step overwrites the parameter and its state; building the update so that
+the new parameter is written over the old one saves a buffer per tensor and, more
+importantly, keeps every tensor in the same memory for its whole life (so a traced
+training step can be replayed on fixed buffers). ``build(..., inplace={out: in})``
+declares such pairs; :func:`check_inplace` accepts a pair only when sharing the buffer
+cannot change the result:
+
+* ``in`` is a placeholder and ``out`` an output of the schedule with the same shape and
+  dtype, and no input is shared by two outputs;
+* ``out``'s stage (after inlining) reads ``in`` only at the element it writes
+  (indices exactly its own axes), so each element is read before it is overwritten;
+* every other stage reading ``in`` is a root stage that ``out`` depends on, so it has
+  finished before ``out``'s loop starts.
+"""
+from ..errors import BuildError
+from ..te.tensor import PlaceholderOp, ProducerLoad
+from ..tir.functor import walk
+
+
+def _loads_of(body, op):
+    found = []
+    walk(body, lambda n: found.append(n) if isinstance(n, ProducerLoad) and n.tensor.op is op else None)
+    return found
+
+
+def _producers(op):
+    """Every op ``op`` transitively reads."""
+    seen, stack = set(), [op]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, PlaceholderOp):
+            continue
+        for t in current.input_tensors():
+            if t.op not in seen:
+                seen.add(t.op)
+                stack.append(t.op)
+    return seen
+
+
+def check_inplace(pairs, bodies, arg_ops):
+    """Raise BuildError unless every ``(out, in)`` te-tensor pair may share its buffer.
+
+    ``bodies`` maps each live stage to its body after inlining; ``arg_ops`` are the ops
+    of the function's arguments.
+    """
+    used = set()
+    stages = {s.op: s for s in bodies}
+    for out, src in pairs:
+        where = f"in-place output {out.name} over input {src.name}"
+        if not isinstance(src.op, PlaceholderOp) or src.op not in arg_ops or out.op not in arg_ops:
+            raise BuildError(f"{where}: the input must be a placeholder and both must be arguments")
+        if out.op not in stages or isinstance(out.op, PlaceholderOp):
+            raise BuildError(f"{where}: {out.name} is not computed by this function")
+        if [str(d) for d in out.shape] != [str(d) for d in src.shape] or out.dtype != src.dtype:
+            raise BuildError(f"{where}: shapes/dtypes differ ({out.dtype}{list(out.shape)} vs "
+                             f"{src.dtype}{list(src.shape)})")
+        if src.op in used:
+            raise BuildError(f"{where}: {src.name} is already shared with another output")
+        used.add(src.op)
+        axes = [iv.var for iv in out.op.axis]
+        for load in _loads_of(bodies[stages[out.op]], src.op):
+            if len(load.indices) != len(axes) or any(i is not a for i, a in zip(load.indices, axes)):
+                raise BuildError(f"{where}: {out.name} reads {src.name} at another element than the one "
+                                 "it writes, so the buffer cannot be shared")
+        before = _producers(out.op)
+        for stage, body in bodies.items():
+            if stage.op is out.op or not _loads_of(body, src.op):
+                continue
+            if stage.op not in before or stage.attach_type != "root":
+                raise BuildError(f"{where}: stage {stage.name} also reads {src.name} but does not finish "
+                                 f"before {out.name} is written")
