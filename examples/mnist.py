@@ -5,6 +5,7 @@
     python examples/mnist.py --model cnn --batchnorm --dropout 0.5
     python examples/mnist.py --model cnn --resume            # continue from OUT/checkpoint.npz
     python examples/mnist.py --model mlp --dataset fashion-mnist   # apt-get install dataset-fashion-mnist
+    python examples/mnist.py --model cnn --profile            # per-kernel table of 10 training steps
 
 Data come from ``--data`` (default: ``$TVMINI_MNIST``, else ``../shared/data/mnist``
 next to the repository). When only the 10,000-image test files are there, they
@@ -166,6 +167,34 @@ def train(model_kind="mlp", data=DEFAULT_DATA, epochs=None, batch_size=64, lr=No
                 model=model, optimizer=optimizer, note=note)
 
 
+def profile(model_kind="mlp", data=DEFAULT_DATA, batch_size=64, lr=None, seed=0, batchnorm=False, dropout=0.0,
+            device="cpu", dataset="mnist", steps=10, trace=None):
+    """Profile ``steps`` training steps (after one that builds the kernels; at most one epoch)
+    with ``tm.profiler``; print the per-kernel table and, if ``trace`` is a path, write a
+    Chrome trace there."""
+    train_set, _, _ = train_test_sets(data, dataset=dataset)
+    tm.manual_seed(seed)
+    model = build_model(model_kind, batchnorm, dropout).to(device)
+    optimizer = tm.optim.Adam(model.parameters(), lr=DEFAULTS[model_kind][1] if lr is None else lr)
+    batches = iter(DataLoader(train_set, batch_size, shuffle=True, seed=seed, as_numpy=True))
+
+    def step(images, labels):
+        loss = nn.functional.cross_entropy(model(tm.tensor(images, device=device)), tm.tensor(labels, device=device))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    step(*next(batches))
+    with tm.profiler() as prof:
+        for _, (images, labels) in zip(range(steps), batches):
+            step(images, labels)
+    print(prof.table())
+    if trace:
+        os.makedirs(os.path.dirname(os.path.abspath(trace)), exist_ok=True)
+        print(f"Chrome trace (chrome://tracing, ui.perfetto.dev): {prof.export_chrome_trace(trace)}")
+    return prof
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=sorted(DEFAULTS), default="mlp")
@@ -186,6 +215,9 @@ def parse_args(argv):
     parser.add_argument("--threads", type=int, help="threads per parallel kernel (sets TVMINI_NUM_THREADS; "
                         "default: one per core)")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bars (for logs)")
+    parser.add_argument("--profile", type=int, nargs="?", const=10, metavar="STEPS",
+                        help="instead of training, profile STEPS (default 10) training steps: print the per-kernel "
+                        "table and write OUT/MODEL/trace.json")
     return parser.parse_args(argv)
 
 
@@ -195,6 +227,10 @@ def main(argv=None):
         os.environ["TVMINI_NUM_THREADS"] = str(args.threads)   # read when kernels are built, i.e. from here on
     out = os.path.join(args.out, args.model) if args.out else None
     data = args.data or (DEFAULT_DATA if args.dataset == "mnist" else DEBIAN_FASHION_MNIST)
+    if args.profile:
+        return profile(args.model, data=data, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                       batchnorm=args.batchnorm, dropout=args.dropout, device=args.device, dataset=args.dataset,
+                       steps=args.profile, trace=os.path.join(out, "trace.json") if out else None)
     result = train(args.model, data=data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                    seed=args.seed, out=out, resume=args.resume, batchnorm=args.batchnorm, dropout=args.dropout,
                    device=args.device, dataset=args.dataset, limit=args.limit, progress=not args.no_progress)

@@ -19,6 +19,7 @@ all-black scores 0.842):
     python examples/overfit.py                               # quick default: 120x400 image, 3000 steps
     python examples/overfit.py --experiment cos-three --full # the full 300x1000 image, 20k steps
     python examples/overfit.py --experiment all --full       # every preset, plus a comparison plot
+    python examples/overfit.py --profile                     # per-kernel table of 10 training steps
 
 The examples set ``OMP_WAIT_POLICY=PASSIVE`` unless it is set already (see below), and
 ``--threads N`` fixes the threads per parallel kernel.
@@ -157,6 +158,34 @@ def train(activation="relu", normalize="unit", batchnorm=False, steps=2000, eval
                 final_prediction=predicted)
 
 
+def profile(activation="relu", normalize="unit", batchnorm=False, lr=1e-4, seed=0, batch_size=overfit.TRAIN_BATCH,
+            height=120, width=400, device="cpu", steps=10, trace=None):
+    """Profile ``steps`` training steps (after one that builds the kernels) with ``tm.profiler``;
+    print the per-kernel table and, if ``trace`` is a path, write a Chrome trace there."""
+    image = overfit.render_word("OVERFIT", height=height, width=width)
+    tm.manual_seed(seed)
+    model = build_model(activation, batchnorm).to(device)
+    optimizer = tm.optim.Adam(model.parameters(), lr=lr)
+    sampler = overfit.CoordinateSampler(image, batch_size, normalize, seed=seed)
+
+    def step():
+        coords, labels = next(sampler)
+        loss = nn.functional.cross_entropy(model(tm.tensor(coords, device=device)), tm.tensor(labels, device=device))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    step()
+    with tm.profiler() as prof:
+        for _ in range(steps):
+            step()
+    print(prof.table())
+    if trace:
+        os.makedirs(os.path.dirname(os.path.abspath(trace)), exist_ok=True)
+        print(f"Chrome trace (chrome://tracing, ui.perfetto.dev): {prof.export_chrome_trace(trace)}")
+    return prof
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--experiment", choices=sorted(EXPERIMENTS) + ["all"],
@@ -180,6 +209,9 @@ def parse_args(argv):
     parser.add_argument("--threads", type=int, help="threads per parallel kernel (sets TVMINI_NUM_THREADS; "
                         "default: one per core)")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar (for logs)")
+    parser.add_argument("--profile", type=int, nargs="?", const=10, metavar="STEPS",
+                        help="instead of training, profile STEPS (default 10) training steps: print the per-kernel "
+                        "table and write OUT/NAME_trace.json")
     args = parser.parse_args(argv)
     base = FULL if args.full else dict(height=120, width=400, steps=3000, eval_every=100)
     # a user's image keeps its own size unless --height/--width say otherwise
@@ -202,6 +234,11 @@ def main(argv=None):
     else:
         name = f"{args.activation}-{args.normalize}{'-bn' if args.batchnorm else ''}"
         runs = [(name, dict(activation=args.activation, normalize=args.normalize, batchnorm=args.batchnorm))]
+    if args.profile:
+        return [profile(**config, lr=args.lr, seed=args.seed, batch_size=args.batch_size, height=args.height,
+                        width=args.width, device=args.device, steps=args.profile,
+                        trace=os.path.join(args.out, f"{name}_trace.json") if args.out else None)
+                for name, config in runs]
     results = []
     for name, config in runs:
         result = train(**config, steps=args.steps, eval_every=args.eval_every, lr=args.lr, seed=args.seed,

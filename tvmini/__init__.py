@@ -7,6 +7,7 @@ from .lower import lower
 from .serialization import load, save
 from .debug import get_debug, kernel_cache_info, set_debug
 from .explain import explain
+from .profiler import profiler
 from . import nn, optim
 from .runtime import Device, NDArray, cpu, cuda
 from .runtime import ndarray as nd
@@ -18,4 +19,4 @@ __all__ = ["te", "tir", "build", "lower", "nd", "cpu", "cuda", "Device", "NDArra
            "ScheduleError", "ShapeError", "DTypeError", "DeviceError", "BuildError", "DataError",
            "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "zeros", "ones", "full", "randn",
            "rand", "arange", "from_numpy", "manual_seed", "nn", "optim", "save", "load"]
-__all__ += ["explain", "kernel_cache_info", "set_debug", "get_debug"]
+__all__ += ["explain", "kernel_cache_info", "set_debug", "get_debug", "profiler"]

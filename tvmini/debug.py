@@ -16,8 +16,10 @@ configured logging (the root logger has no handlers), tvmini writes its own reco
 stderr; once it has, the records flow only through the application's handlers, so
 nothing is printed twice.
 
-Calls are traced by a hook on :class:`~tvmini.runtime.Module` (``Module._trace``), set
-only at level 2 and above: below it, a kernel call pays one attribute check.
+Calls are traced by a call observer (``runtime.module.add_call_observer``, shared with
+the profiler) registered only at level 2 and above: below it, with no profiler active, a
+kernel call pays one attribute check. The time logged is the native call's, without
+the argument checks.
 
 This module sits beside ``errors``: it imports nothing from tvmini at import time, so
 the code generator can report builds to it without importing anything above itself.
@@ -25,7 +27,6 @@ the code generator can report builds to it without importing anything above itse
 import logging
 import os
 import sys
-import time
 from dataclasses import dataclass, field
 
 logger = logging.getLogger("tvmini")
@@ -72,8 +73,9 @@ def set_debug(new_level):
     logger.setLevel(logging.DEBUG if new_level else logging.NOTSET)
     if new_level and _handler not in logger.handlers:
         logger.addHandler(_handler)
-    from .runtime.module import Module
-    Module._trace = _trace_call if new_level >= 2 else None
+    if (old >= 2) != (new_level >= 2):
+        from .runtime import module
+        (module.add_call_observer if new_level >= 2 else module.remove_call_observer)(_log_call)
     return old
 
 
@@ -105,12 +107,10 @@ def _describe_arg(arg):
     return f"{getattr(dtype, 'name', dtype)}{list(shape)}"
 
 
-def _trace_call(module, args):
-    """Run ``module(*args)`` and log the call with its wall time (level 2)."""
-    start = time.perf_counter()
-    module._cfunc(*module._pack(args))
-    seconds = time.perf_counter() - start
-    logger.debug("call %s(%s) %.1f us", module.name, ", ".join(map(_describe_arg, args)), seconds * 1e6)
+def _log_call(module, args, start_ns, end_ns):
+    """Log a kernel call with its arguments and wall time (level 2; a call observer)."""
+    logger.debug("call %s(%s) %.1f us", module.name, ", ".join(map(_describe_arg, args)),
+                 (end_ns - start_ns) / 1e3)
 
 
 # ---------------------------------------------------------------------------------------

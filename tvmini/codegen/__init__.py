@@ -9,6 +9,7 @@ from ..lower import lower
 from ..runtime import disk_cache
 from ..runtime.module import ArgSpec, Module
 from ..tir import passes
+from ..tir.analysis import count_flops
 from ..tir.expr import Const, Var
 from ..tir.functor import walk
 from ..tir.stmt import BufferStore
@@ -103,6 +104,8 @@ def build(sch, args, target="llvm", name="main", inplace=None):
 
     Building the same program twice in a process compiles it once; a program built
     before by any process is loaded from the on-disk cache (``runtime.disk_cache``).
+    The module's ``flops`` is counted from the loop IR on every build, cached or not
+    (``tir.analysis.count_flops``; None when it depends on run-time extents).
     """
     from . import llvm, llvm_target
     target = _check_target(sch, target)
@@ -123,6 +126,7 @@ def build(sch, args, target="llvm", name="main", inplace=None):
     aliases = _inplace_specs(func, args, inplace)
     module = Module(name, "llvm", [_arg_spec(a, written, aliases) for a in func.signature], extents,
                     prototype(address), sources, keepalive=(engine, module_ref), object_code=object_code)
+    module.flops = count_flops(func)
     module.build_seconds = time.perf_counter() - start
     debug.kernel_built(module, key, cache, func)
     return module

@@ -18,6 +18,7 @@ from ..lower import lower
 from ..runtime import disk_cache
 from ..runtime.module import Module
 from ..tir import expr as E
+from ..tir.analysis import count_flops
 from . import cuda
 
 DEFAULT_ARCH = "sm_80"
@@ -133,6 +134,7 @@ def build_cuda(sch, args, name, arch=None, inplace=None):
     aliases = _inplace_specs(func, args, inplace)
     module = Module(name, "cuda", [_arg_spec(a, written, aliases) for a in func.signature], [v.name for v in extents],
                     launcher, sources, keepalive=None)
+    module.flops = count_flops(func)
     module.build_seconds = time.perf_counter() - start
     debug.kernel_built(module, disk_cache.make_key(source, arch), cache, func)
     return module

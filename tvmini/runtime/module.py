@@ -23,6 +23,7 @@ Errors raised by a call:
 import ctypes
 import sys
 from dataclasses import dataclass
+from time import perf_counter_ns
 
 import numpy as np
 
@@ -346,9 +347,13 @@ class Module:
             f"{prefix}, expected {want}: axis {axis} is {shape[axis]}, expected {spec.shape[axis]}"
         )
 
-    #: Set by ``tvmini.debug`` at debug level >= 2 to a function ``trace(module, args)``
-    #: (so a bound method here) that runs and logs the call; None otherwise, so an
-    #: untraced call costs one attribute check.
+    #: FLOPs of one call, counted from the loop IR by the code generator; None when
+    #: unknown (symbolic extents, or a module loaded by ``load_module``).
+    flops = None
+
+    #: ``_observed_call`` while any call observer is registered (see
+    #: :func:`add_call_observer`), None otherwise, so an unobserved call costs one
+    #: attribute check.
     _trace = None
 
     def __call__(self, *args):
@@ -398,3 +403,44 @@ class Module:
     def __repr__(self):
         args = ", ".join(map(str, self.arg_specs))
         return f"Module({self.name!r}, target={self.target!r}, args=[{args}])"
+
+
+# ---------------------------------------------------------------------------------------
+# call observers: debug tracing (``tvmini.debug``) and the profiler (``tvmini.profiler``)
+
+_observers = ()
+
+
+def add_call_observer(observer):
+    """Call ``observer(module, args, start_ns, end_ns)`` after every kernel call.
+
+    ``start_ns``/``end_ns`` are ``time.perf_counter_ns()`` readings taken just around the
+    native call, after the argument checks, so the interval is the kernel's own time. Any
+    number of observers may be registered; each sees every call, in registration order.
+    On CUDA the native call only launches the kernels (asynchronously): the interval is
+    the launch time, and measuring kernel time there would need CUDA events.
+    """
+    global _observers
+    _observers += (observer,)
+    Module._trace = _observed_call
+
+
+def remove_call_observer(observer):
+    """Stop calling ``observer`` (registered by :func:`add_call_observer`)."""
+    global _observers
+    if observer not in _observers:
+        raise TVMiniError(f"remove_call_observer: {observer!r} is not registered")
+    index = _observers.index(observer)
+    _observers = _observers[:index] + _observers[index + 1:]
+    if not _observers:
+        Module._trace = None
+
+
+def _observed_call(module, args):
+    """``module(*args)`` timed, then reported to every observer."""
+    cargs = module._pack(args)
+    start = perf_counter_ns()
+    module._cfunc(*cargs)
+    end = perf_counter_ns()
+    for observer in _observers:
+        observer(module, args, start, end)
