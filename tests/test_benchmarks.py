@@ -1,0 +1,72 @@
+"""The benchmark scripts' own pieces: the GEMM recipe, the conv2d schedules, the FMA peak
+probe, the alternating timer and the build-time children. Results are checked against
+numpy; nothing here asserts on time."""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(ROOT, "benchmarks"), os.path.join(ROOT, "examples")]
+
+import build_time  # noqa: E402
+import common  # noqa: E402
+import conv2d  # noqa: E402
+import gemm_tutorial  # noqa: E402
+
+import tvmini as tm  # noqa: E402
+from tvmini.codegen.llvm_target import vector_bits  # noqa: E402
+
+
+@pytest.mark.parametrize("label,make", gemm_tutorial.STEPS)
+def test_every_gemm_recipe_step_matches_numpy(label, make):
+    n = 64
+    rng = np.random.default_rng(0)
+    a, b = rng.random((n, n), dtype="float32"), rng.random((n, n), dtype="float32")
+    s, tensors = make(n)
+    c = np.full((n, n), np.nan, "float32")
+    tm.build(s, tensors, name=f"bench_{label.strip('+').replace('+', '_')}")(a, b, c)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("build", [conv2d.default_schedule, conv2d.explicit_schedule])
+def test_conv2d_schedules_match_numpy_im2col(build):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((conv2d.N, conv2d.C, conv2d.H, conv2d.W), dtype="float32")
+    w = rng.standard_normal((conv2d.F, conv2d.C, conv2d.K, conv2d.K), dtype="float32")
+    y = np.full((conv2d.N, conv2d.F, conv2d.H, conv2d.W), np.nan, "float32")
+    build()(x, w, y)
+    np.testing.assert_allclose(y, conv2d.im2col_matmul(x, w), rtol=1e-4, atol=1e-3)
+
+
+def test_im2col_matmul_is_a_convolution():
+    """numpy's contender against a direct sum over the taps."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((conv2d.N, conv2d.C, conv2d.H, conv2d.W)).astype("float32")
+    w = rng.standard_normal((conv2d.F, conv2d.C, conv2d.K, conv2d.K)).astype("float32")
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1))).astype("float64")
+    want = sum(np.einsum("nchw,fc->nfhw", xp[:, :, ky:ky + conv2d.H, kx:kx + conv2d.W], w[:, :, ky, kx])
+               for ky in range(conv2d.K) for kx in range(conv2d.K))
+    np.testing.assert_allclose(conv2d.im2col_matmul(x, w), want, rtol=1e-4, atol=1e-3)
+
+
+def test_fma_probe_counts_its_flops():
+    run, flop = common.fma_probe(threads=2, iters=1000)
+    run()
+    lanes = vector_bits() // 32
+    assert flop == 2 * 1000 * common._CHAINS * lanes * 2
+
+
+def test_best_of_rounds_keeps_each_timers_fastest():
+    values = {"a": iter([3.0, 1.0, 2.0]), "b": iter([5.0, 6.0, 4.0])}
+    timers = {name: (lambda it=it: next(it)) for name, it in values.items()}
+    assert common.best_of_rounds(timers, 3, settle=0) == {"a": 1.0, "b": 4.0}
+
+
+def test_build_time_children_are_served_as_labelled(tmp_path):
+    cold = build_time.run_child("blocked", 64, str(tmp_path))
+    disk = build_time.run_child("blocked", 64, str(tmp_path))
+    assert (cold["origin"], cold["hits"]) == ("compiled", 1)
+    assert (disk["origin"], disk["hits"]) == ("disk", 1)
+    assert all(cold[k] > 0 for k in ("first", "lower", "build", "again"))
