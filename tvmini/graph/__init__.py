@@ -4,7 +4,8 @@ from .autograd import Function, enable_grad, is_grad_enabled, no_grad
 from .dispatch import kernel_count
 from .tensor import (Tensor, arange, from_numpy, full, manual_seed, ones, ones_like, rand, randn, tensor,
                      zeros, zeros_like)
+from .jit import jit
 
 __all__ = ["Function", "Tensor", "arange", "enable_grad", "from_numpy", "full", "is_grad_enabled",
-           "kernel_count", "manual_seed", "no_grad", "ones", "ones_like", "ops", "rand", "randn",
+           "jit", "kernel_count", "manual_seed", "no_grad", "ones", "ones_like", "ops", "rand", "randn",
            "tensor", "zeros", "zeros_like"]

@@ -17,6 +17,7 @@ import contextlib
 import threading
 
 from ..errors import TVMiniError
+from . import dispatch
 
 _state = threading.local()
 
@@ -122,6 +123,8 @@ def backward(root, grad):
             fn = tensor._ctx
             if fn is None:
                 if g is not None:
+                    if dispatch.tracer is not None:
+                        dispatch.tracer.touch_grad(tensor, reads=True)
                     tensor.grad = g if tensor.grad is None else tensor.grad + g
                 continue
             if g is None:

@@ -13,6 +13,7 @@ from ..errors import ShapeError
 from ..runtime import ndarray as nd
 from . import ops
 from .autograd import Function
+from . import dispatch
 from .dispatch import run, run_inplace
 from .nn_ops import _check_float
 from .ops import _kernel, check_same
@@ -195,7 +196,13 @@ def dropout(x, p=0.5, training=True, seed=None):
     if not training or p == 0:
         return x
     _check_float("dropout", x)
-    rng = generator() if seed is None else np.random.default_rng(seed)
     keep = 1.0 - p
-    mask = (rng.random(x.shape) < keep).astype(x.dtype) * np.asarray(1.0 / keep, dtype=x.dtype)
-    return ops.mul(x, Tensor._wrap(nd.array(mask, device=x.device)))
+
+    def draw():
+        rng = generator() if seed is None else np.random.default_rng(seed)
+        return (rng.random(x.shape) < keep).astype(x.dtype) * np.asarray(1.0 / keep, dtype=x.dtype)
+
+    mask = nd.array(draw(), device=x.device)
+    if dispatch.tracer is not None:              # tm.jit: a new mask on every replay
+        dispatch.tracer.host_input(mask, draw)
+    return ops.mul(x, Tensor._wrap(mask))

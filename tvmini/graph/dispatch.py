@@ -31,13 +31,24 @@ def kernel_count():
     return len(_KERNELS)
 
 
-def _build(name, define, key, inputs, scalar_dtypes, attrs, device, inplace=()):
+def define_outputs(define, specs, scalar_dtypes, attrs):
+    """(placeholders, scalar vars, output tensors) of ``define`` on inputs with ``specs``
+    ((shape, dtype) pairs): what a kernel for these inputs computes, before scheduling."""
     if isinstance(define, str):
         define = getattr(topi, define)
-    placeholders = [te.placeholder(a.shape, dtype=a.dtype, name=f"x{i}") for i, a in enumerate(inputs)]
+    placeholders = [te.placeholder(shape, dtype=dtype, name=f"x{i}") for i, (shape, dtype) in enumerate(specs)]
     scalar_vars = [te.var(f"s{i}", dtype=d) for i, d in enumerate(scalar_dtypes)]
     outs = define(*placeholders, *scalar_vars, **dict(attrs))
-    outs = [outs] if isinstance(outs, te.Tensor) else list(outs)
+    return placeholders, scalar_vars, [outs] if isinstance(outs, te.Tensor) else list(outs)
+
+
+def build_kernel(name, define, specs, scalar_dtypes, attrs, device, key, inplace=()):
+    """Compile ``define`` for inputs ``specs`` with the default schedule for ``device``.
+
+    Returns (module, output (shape, dtype) specs); ``key`` names the kernel (a digest of
+    it is appended to ``name``); ``inplace[k]`` is the input the k-th output overwrites.
+    """
+    placeholders, scalar_vars, outs = define_outputs(define, specs, scalar_dtypes, attrs)
     target = _TARGETS[device.kind]
     sch = topi.default_schedule(outs, target)
     digest = hashlib.sha1(repr(key).encode()).hexdigest()[:10]
@@ -53,7 +64,8 @@ def _kernel(name, define, inputs, scalar_dtypes, attrs, inplace=()):
     key = (name, attrs, tuple([(a._shape, a._dtype) for a in inputs]), scalar_dtypes, device, inplace)
     entry = _KERNELS.get(key)
     if entry is None:
-        entry = _KERNELS[key] = _build(name, define, key, inputs, scalar_dtypes, attrs, device, inplace)
+        specs = [(a._shape, a._dtype) for a in inputs]
+        entry = _KERNELS[key] = build_kernel(name, define, specs, scalar_dtypes, attrs, device, key, inplace)
     return entry
 
 

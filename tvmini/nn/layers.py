@@ -5,8 +5,10 @@ function in :mod:`tvmini.nn.functional`.
 """
 import math
 
+from .. import topi
 from ..errors import ShapeError
 from ..graph import ones, zeros
+from ..graph.dispatch import run_inplace
 from ..graph import tensor as make_tensor
 from . import functional as F
 from . import init
@@ -82,6 +84,10 @@ class AvgPool2d(MaxPool2d):
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
 
 
+def _increment(x, step):
+    return topi.add(x, step)
+
+
 class _BatchNorm(Module):
     """Batch normalisation over channel axis 1 with affine weight/bias and running
     statistics (momentum 0.1 = weight of the new batch value, as PyTorch)."""
@@ -107,7 +113,8 @@ class _BatchNorm(Module):
                              f"input, got shape {x.shape}")
         use_batch = self.training or self.running_mean is None
         if self.training and self.running_mean is not None:
-            self.num_batches_tracked = make_tensor(self.num_batches_tracked.item() + 1)
+            count = self.num_batches_tracked.data       # += 1 by a kernel, in place (tm.jit replays it)
+            run_inplace("count", _increment, [count], (0,), (1,), (count.dtype,))
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                             training=use_batch, momentum=self.momentum, eps=self.eps)
 

@@ -11,7 +11,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..errors import ShapeError, TVMiniError
-from ..graph import Tensor, no_grad
+from ..graph import Tensor, dispatch, no_grad
 from ..runtime import as_device
 
 
@@ -84,6 +84,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
+        if dispatch.tracer is not None:          # tm.jit: the trace depends on self.training
+            dispatch.tracer.saw_module(self)
         return self.forward(*args, **kwargs)
 
     # ---- traversal --------------------------------------------------------------------
@@ -152,6 +154,8 @@ class Module:
     def zero_grad(self, set_to_none=True):
         """Clear every parameter's gradient."""
         for p in self.parameters():
+            if dispatch.tracer is not None:
+                dispatch.tracer.touch_grad(p, reads=False)
             p.grad = None if set_to_none or p.grad is None else p.grad.zero_()
 
     def to(self, device):

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import DeviceError, ShapeError, TVMiniError
 from ..graph import Tensor
+from ..graph import dispatch
 from ..graph.dispatch import run_inplace
 from ..runtime import ndarray as nd
 
@@ -53,6 +54,8 @@ class Optimizer(abc.ABC):
         """Clear the gradients of every parameter."""
         for group in self.param_groups:
             for p in group["params"]:
+                if dispatch.tracer is not None:
+                    dispatch.tracer.touch_grad(p, reads=False)
                 if set_to_none or p.grad is None:
                     p.grad = None
                 else:

@@ -31,6 +31,12 @@ ALIGNMENT = 64
 
 _CPU0 = cpu(0)
 
+#: Set by ``tm.jit`` while it records a step, to ``hook(event, array, source)`` with event
+#: "new" (an array made by :func:`array`/:func:`zeros`; ``source`` the NDArray copied,
+#: or None), "copy" (``copyfrom`` into ``array`` from ``source``) or "read" (the data
+#: is read back to the host). None otherwise: one check on those paths.
+_trace_hook = None
+
 
 def normalize_dtype(dtype):
     """Return the native-byte-order numpy dtype for ``dtype`` (a str, numpy
@@ -162,6 +168,8 @@ class NDArray:
 
     def numpy(self):
         """Return a new numpy array holding a copy of the data."""
+        if _trace_hook is not None:
+            _trace_hook("read", self, None)
         return np.array(self._storage.host_view(), copy=True)
 
     def copyfrom(self, src):
@@ -183,6 +191,8 @@ class NDArray:
         if src_dtype != self._dtype:
             raise DTypeError(f"copyfrom(): source dtype {src_dtype} does not match {self.dtype}")
         self._storage.from_numpy(data)
+        if _trace_hook is not None:
+            _trace_hook("copy", self, src)
         return self
 
     def copyto(self, target):
@@ -235,6 +245,8 @@ def array(obj, dtype=None, device=None):
             dtype = _infer_dtype(data)
     result = NDArray(data.shape, data.dtype if dtype is None else dtype, device)
     result._storage.from_numpy(data)
+    if _trace_hook is not None:
+        _trace_hook("new", result, obj if isinstance(obj, NDArray) else None)
     return result
 
 
@@ -247,4 +259,6 @@ def zeros(shape, dtype="float32", device=None):
     """Return a new NDArray of ``shape`` and ``dtype`` filled with zeros."""
     result = NDArray(shape, dtype, device)
     result._storage.from_numpy(np.zeros((), dtype=result._dtype))
+    if _trace_hook is not None:
+        _trace_hook("new", result, None)
     return result

@@ -1,0 +1,184 @@
+"""tm.jit: a traced step replays exactly what eager execution computes, keeps state,
+gradients and scalars right across calls, and its graph passes do what they say."""
+import numpy as np
+import pytest
+
+import tvmini as tm
+from tvmini import nn
+from tvmini.errors import TVMiniError
+from tvmini.graph.jit.ir import TEMP
+
+
+def _mlp(batchnorm=False, dropout=0.0):
+    tm.manual_seed(0)
+    layers = [nn.Linear(2, 16)]
+    if batchnorm:
+        layers.append(nn.BatchNorm1d(16))
+    layers.append(nn.ReLU())
+    if dropout:
+        layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers, nn.Linear(16, 3))
+
+
+def _data(n=5, batch=32):
+    rng = np.random.default_rng(1)
+    return [(tm.tensor(rng.standard_normal((batch, 2)).astype("float32")), tm.tensor(rng.integers(0, 3, batch)))
+            for _ in range(n)]
+
+
+def _trainer(optimizer, zero_grad=True, **model_kwargs):
+    model = _mlp(**model_kwargs)
+    opt = optimizer(model.parameters())
+
+    def step(x, y):
+        if zero_grad:
+            opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return model, opt, step
+
+
+def _assert_same_models(a, b):
+    for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-6, atol=1e-7, err_msg=name)
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-6, atol=1e-7, err_msg=name)
+    for (name, p), (_, q) in zip(a.named_buffers(), b.named_buffers()):
+        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+@pytest.mark.parametrize("optimizer, kwargs", [
+    (lambda ps: tm.optim.Adam(ps, lr=1e-2), {}),
+    (lambda ps: tm.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True), {"batchnorm": True}),
+    (lambda ps: tm.optim.RMSprop(ps, lr=1e-2, centered=True, momentum=0.5), {"dropout": 0.3}),
+    (lambda ps: tm.optim.AdamW(ps, lr=1e-2), {"zero_grad": False}),
+])
+def test_training_steps_equal_eager(optimizer, kwargs):
+    """Parameters, gradients (also accumulated without zero_grad), running statistics,
+    dropout masks and losses match eager execution step by step."""
+    eager_model, _, eager_step = _trainer(optimizer, **kwargs)
+    jit_model, _, step = _trainer(optimizer, **kwargs)
+    jitted = tm.jit(step)
+    for x, y in _data():
+        tm.manual_seed(7)
+        want = eager_step(x, y).item()
+        tm.manual_seed(7)
+        got = jitted(x, y).item()
+        assert got == pytest.approx(want, rel=1e-6)
+    _assert_same_models(eager_model, jit_model)
+    assert jitted.variants <= 2      # zero_grad=False: a second variant once .grad exists
+
+
+def test_learning_rate_changes_reach_the_replay():
+    eager_model, eager_opt, eager_step = _trainer(lambda ps: tm.optim.SGD(ps, lr=0.1))
+    jit_model, jit_opt, step = _trainer(lambda ps: tm.optim.SGD(ps, lr=0.1))
+    jitted = tm.jit(step)
+    schedulers = [tm.optim.lr_scheduler.StepLR(o, step_size=1, gamma=0.5) for o in (eager_opt, jit_opt)]
+    for x, y in _data():
+        eager_step(x, y), jitted(x, y)
+        for s in schedulers:
+            s.step()
+    _assert_same_models(eager_model, jit_model)
+    assert jitted.variants == 1
+
+
+def test_new_shapes_and_modes_make_new_variants():
+    model = _mlp(batchnorm=True)
+    infer = tm.jit(lambda x: model(x))
+    x = tm.tensor(np.ones((8, 2), "float32"))
+    with tm.no_grad():
+        infer(x)
+        infer(x)
+        assert infer.variants == 1
+        infer(tm.tensor(np.ones((4, 2), "float32")))
+        assert infer.variants == 2
+        model.eval()
+        got = infer(x)
+        assert infer.variants == 3
+        np.testing.assert_allclose(got.numpy(), model(x).numpy(), rtol=1e-6)
+
+
+def test_outputs_are_fresh_and_detached():
+    model = _mlp()
+    infer = tm.jit(lambda x: model(x) * 2.0)
+    x1, x2 = tm.tensor(np.ones((4, 2), "float32")), tm.tensor(np.zeros((4, 2), "float32"))
+    infer(x1)
+    a = infer(x1)
+    before = a.numpy()
+    b = infer(x2)
+    np.testing.assert_array_equal(a.numpy(), before)
+    assert a.data is not b.data and not a.requires_grad
+
+
+def test_reading_values_inside_a_trace_is_an_error():
+    model = _mlp()
+
+    def step(x):
+        y = model(x)
+        if y.sum().item() > 0:
+            return y
+        return -y
+
+    with pytest.raises(TVMiniError, match="freeze"):
+        tm.jit(step)(tm.tensor(np.ones((4, 2), "float32")))
+
+
+def test_python_arguments_are_part_of_the_signature():
+    x = tm.tensor(np.arange(6, dtype="float32").reshape(2, 3))
+    scale = tm.jit(lambda t, k: t * k)
+    np.testing.assert_allclose(scale(x, 2.0).numpy(), x.numpy() * 2)
+    np.testing.assert_allclose(scale(x, 3.0).numpy(), x.numpy() * 3)
+    assert scale.variants == 2
+
+
+def test_fusion_cse_fold_and_dce():
+    """An elementwise chain fuses into one kernel; a repeated expression runs once; a
+    chain on constants is folded away; an unused result is not computed."""
+    def fn(x):
+        unused = x.exp()                                    # dead
+        c = tm.tensor(np.full((4, 5), 2.0, "float32")) * 3.0  # constant chain
+        a = (x * 2.0 + 1.0).relu()
+        b = (x * 2.0 + 1.0).relu()                            # same as a
+        return (a + b) * c
+    x = tm.tensor(np.linspace(-1, 1, 20, dtype="float32").reshape(4, 5))
+    want = fn(x).numpy()
+    jitted = tm.jit(fn)
+    jitted(x)
+    got = jitted(x).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    graph = str(jitted.graph)
+    notes = dict(line.split(": ", 1) for line in graph.splitlines() if line.startswith("pass "))
+    assert notes["pass fold"].startswith("folded 1")
+    assert notes["pass cse"].startswith("merged 3")
+    assert notes["pass dce"].startswith("removed 1")
+    program = jitted.graph
+    assert len(program.nodes) == 1 and program.nodes[0].op == "fused"
+    assert "mul_scalar+add_scalar+relu" in graph
+
+    unfused = tm.jit(fn, skip_passes=("fuse",))
+    unfused(x)
+    np.testing.assert_allclose(unfused(x).numpy(), want, rtol=1e-6)
+    assert len(unfused.graph.nodes) == 5
+
+
+def test_memory_plan_never_overlaps_live_temporaries():
+    _, _, step = _trainer(lambda ps: tm.optim.Adam(ps, lr=1e-2), batchnorm=True)
+    jitted = tm.jit(step)
+    x, y = _data(1)[0]
+    jitted(x, y)
+    program = jitted.graph
+    life = {}
+    for k, node in enumerate(program.nodes):
+        for v in node.inputs + node.outputs:
+            if v.kind == TEMP:
+                life[v.id] = (life.get(v.id, (k, k))[0], k, v)
+    temps = list(life.values())
+    for i, (lo1, hi1, v1) in enumerate(temps):
+        assert v1.offset % 64 == 0 and v1.offset + v1.nbytes <= program.arena_bytes
+        for lo2, hi2, v2 in temps[i + 1:]:
+            if lo1 <= hi2 and lo2 <= hi1:
+                assert v1.offset + v1.nbytes <= v2.offset or v2.offset + v2.nbytes <= v1.offset
+    before, after = program.memory
+    assert after < before
+    assert "arena" in str(program)

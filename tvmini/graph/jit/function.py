@@ -1,0 +1,158 @@
+"""``tm.jit``: trace a step once per signature, then replay it as one native call.
+
+The first call with a new *signature* — each tensor argument's shape, dtype, device and
+``requires_grad``; every other argument by value (or by identity when unhashable); grad
+mode — runs the function eagerly under a :class:`~.trace.Tracer`, runs the graph passes
+and compiles the step (:class:`~.native.NativeStep`). Later calls with that signature
+check the variant's *guards* (the ``training`` flag of every module the trace called,
+and whether each gradient the step reads or accumulates into is None) and replay it;
+a call matching no variant traces a new one, so train and eval steps coexist.
+
+What a trace captures is the kernels and copies the call ran. Not captured, as in any
+tracing jit (torch.jit.trace, tinygrad's TinyJit): Python side effects (printing,
+appending to lists, counters other than the optimizers' own step), data-dependent
+control flow (a branch on a tensor's value takes the traced path forever; reading a
+value on the host inside the function is an error for that reason), and Python numbers
+computed inside the function (frozen as constants; pass them as arguments to make them
+part of the signature). Captured correctly: parameters, optimizer states and running
+statistics (updated in place by their kernels), gradients (accumulated across calls
+until zeroed, as eagerly), optimizer step counts and learning rates (recomputed each
+replay, so schedulers work), dropout masks (redrawn each replay).
+
+Results are fresh tensors on every call (the replay never reuses an array it returned)
+and carry no autograd history: call ``backward()`` inside the function.
+"""
+import functools
+
+from ...errors import TVMiniError
+from ..autograd import is_grad_enabled, no_grad
+from ..tensor import Tensor
+from .native import NativeStep
+from .passes import run_pipeline
+from .trace import Tracer
+
+
+def _flatten(result):
+    """(list of Tensors, a rebuild function) for a result: None, a Tensor, or a
+    (possibly nested) tuple/list/dict of Tensors."""
+    if result is None:
+        return [], lambda values: None
+    if isinstance(result, Tensor):
+        return [result], lambda values: values[0]
+    if isinstance(result, (tuple, list)):
+        parts = [_flatten(r) for r in result]
+        def rebuild(values, parts=parts, kind=type(result)):
+            out, k = [], 0
+            for tensors, fn in parts:
+                out.append(fn(values[k:k + len(tensors)]))
+                k += len(tensors)
+            return kind(out)
+        return [t for tensors, _ in parts for t in tensors], rebuild
+    if isinstance(result, dict):
+        keys = list(result)
+        tensors, rebuild_values = _flatten([result[k] for k in keys])
+        return tensors, lambda values: dict(zip(keys, rebuild_values(values)))
+    raise TVMiniError(f"tm.jit: a traced function returns tensors (or tuples, lists, dicts of them) or None, "
+                      f"got {type(result).__name__}")
+
+
+def _signature_part(value):
+    if isinstance(value, Tensor):
+        return ("tensor", value.shape, value.dtype, value.device, value.requires_grad)
+    try:
+        hash(value)
+        return ("value", type(value), value)
+    except TypeError:
+        return ("object", id(value))
+
+
+class Variant:
+    """One compiled step and the guards under which it is valid."""
+
+    def __init__(self, program, step, modules, leaves, grad_guard, rebuild):
+        self.program, self.step, self.rebuild = program, step, rebuild
+        self.modules, self.training = modules, tuple(m.training for m in modules)
+        self.leaves, self.grad_guard = leaves, grad_guard
+
+    def matches(self, tensors):
+        if tuple(m.training for m in self.modules) != self.training:
+            return False
+        for ref, must_be_none in zip(self.leaves, self.grad_guard):
+            if must_be_none is not None and (_leaf(ref, tensors).grad is None) != must_be_none:
+                return False
+        return True
+
+    def __call__(self, tensors):
+        program = self.program
+        fresh = self.step(tensors, lambda k: _leaf(self.leaves[k], tensors).grad.data)
+        for ref, value in program.grads:
+            leaf = _leaf(ref, tensors)
+            leaf.grad = None if value is None else Tensor._wrap(fresh[value.id])
+        return self.rebuild([Tensor._wrap(fresh[v.id]) for v in program.outputs])
+
+
+def _leaf(ref, tensors):
+    kind, what = ref
+    return tensors[what] if kind == "arg" else what
+
+
+class JitFunction:
+    """A function compiled by :func:`jit`; call it like the function it wraps."""
+
+    def __init__(self, fn, skip_passes=()):
+        self.fn, self.skip_passes = fn, tuple(skip_passes)
+        self._variants = {}            # signature -> [Variant]
+        self._last = None
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args, **kwargs):
+        items = list(args) + [kwargs[k] for k in sorted(kwargs)]
+        signature = (tuple(_signature_part(a) for a in items), tuple(sorted(kwargs)), is_grad_enabled())
+        tensors = [a if isinstance(a, Tensor) else None for a in items]
+        for variant in self._variants.get(signature, ()):
+            if variant.matches(tensors):
+                self._last = variant
+                return variant(tensors)
+        return self._trace(signature, tensors, args, kwargs)
+
+    def _trace(self, signature, tensors, args, kwargs):
+        tracer = Tracer(tensors)
+        with tracer:
+            result = self.fn(*args, **kwargs)
+            outputs, rebuild = _flatten(result)
+            program, grad_guard = tracer.finish(outputs)
+        refs = [ref for ref, _ in program.grads]
+        run_pipeline(program, self.skip_passes)
+        for v in program.values:                  # the trace's own arrays are not needed any more
+            if v.kind not in ("state", "const", "host"):
+                v.array = None
+        step = NativeStep(program, name=f"jit_{getattr(self.fn, '__name__', 'step')}_{len(self._variants)}")
+        modules = list(tracer.modules.values())
+        variant = Variant(program, step, modules, refs, grad_guard, rebuild)
+        self._variants.setdefault(signature, []).append(variant)
+        self._last = variant
+        with no_grad():
+            return rebuild([Tensor._wrap(t.data) for t in outputs])
+
+    @property
+    def graph(self):
+        """The optimised program of the variant last run (values, calls, fused groups,
+        buffer assignment, memory before/after planning); print it."""
+        if self._last is None:
+            raise TVMiniError("tm.jit: the function has not been called yet, so there is no graph")
+        return self._last.program
+
+    @property
+    def variants(self):
+        """How many compiled variants (signatures x guards) exist."""
+        return sum(len(v) for v in self._variants.values())
+
+
+def jit(fn=None, *, skip_passes=()):
+    """Compile ``fn`` (a training or inference step on Tensors) by tracing it; usable as
+    ``@tm.jit`` or ``tm.jit(fn)``. ``skip_passes`` names graph passes to leave out
+    ("fold", "cse", "dce", "fuse"), e.g. to compare their effect; see the module docstring
+    for what a trace captures."""
+    if fn is None:
+        return lambda f: JitFunction(f, skip_passes)
+    return JitFunction(fn, skip_passes)

@@ -1,0 +1,150 @@
+"""Operator fusion: chains of elementwise kernels become one kernel.
+
+A pure, single-output call P whose output is read by exactly one later call C — and
+nowhere else (not returned, not a gradient, no other reader; C may read it twice) — is merged into C when
+both are injective computes of the same output shape (every te stage tagged
+"elemwise", "broadcast" or "injective", no reduction) and no call between them
+overwrites one of P's inputs. The merged kernel's definition applies P's definition to
+its inputs and hands the resulting te tensor to C's definition in place of the value;
+``topi.default_schedule`` then inlines P's stage into C's loop, so the intermediate
+array is never written to memory and one kernel call replaces two.
+"""
+from .... import topi
+from ... import dispatch
+from ...dispatch import build_kernel, define_outputs
+from ..ir import Node, TEMP
+
+_INJECTIVE = ("elemwise", "broadcast", "injective")
+
+
+def _recipe(node):
+    """How to rebuild ``node``'s te: a list of members (define, attrs, input refs,
+    scalar count, scalar dtypes); a ref is ("in", k) for the node's k-th input or
+    ("member", j) for the output of member j."""
+    if node.recipe is None:
+        return [(node.define, node.attrs, [("in", k) for k in range(len(node.inputs))], node.scalar_dtypes)]
+    return node.recipe
+
+
+def _compose(recipe):
+    """A te definition ``define(*placeholders, *scalar_vars)`` evaluating ``recipe``."""
+    def define(*args):
+        n_inputs = len(args) - sum(len(m[3]) for m in recipe)
+        inputs, scalars = args[:n_inputs], list(args[n_inputs:])
+        results = []
+        for member_define, attrs, refs, scalar_dtypes in recipe:
+            operands = [inputs[k] if kind == "in" else results[k] for kind, k in refs]
+            mine, scalars = scalars[:len(scalar_dtypes)], scalars[len(scalar_dtypes):]
+            if isinstance(member_define, str):
+                member_define = getattr(topi, member_define)
+            out = member_define(*operands, *mine, **dict(attrs))
+            results.append(out if not isinstance(out, (list, tuple)) else out[0])
+        return results[-1]
+    return define
+
+
+def _injective(node, cache):
+    """Whether every compute of ``node``'s kernel is an injective, reduction-free stage."""
+    if node.tag == "injective":
+        return True
+    if node.op == "copy" or not node.pure or len(node.outputs) != 1:
+        return False
+    key = id(node.module)
+    if key not in cache:
+        specs = [(v.shape, v.dtype) for v in node.inputs]
+        _, _, outs = define_outputs(node.define, specs, node.scalar_dtypes, node.attrs)
+        ok, stack, seen = len(outs) == 1, [outs[0].op], set()
+        while stack and ok:
+            op = stack.pop()
+            if op in seen or not hasattr(op, "body"):
+                continue
+            seen.add(op)
+            ok = op.tag in _INJECTIVE and not op.reduce_axis
+            stack.extend(t.op for t in op.input_tensors())
+        cache[key] = ok
+    return cache[key]
+
+
+def _merge(producer, consumer, value):
+    """The node computing ``consumer`` with ``producer`` (which makes ``value``) inside."""
+    inputs = list(producer.inputs)
+    for v in consumer.inputs:
+        if v is not value and all(v is not w for w in inputs):
+            inputs.append(v)
+    slot = {v.id: k for k, v in enumerate(inputs)}
+    prod_recipe = [(d, a, [("in", slot[producer.inputs[k].id]) if kind == "in" else (kind, k) for kind, k in refs], s)
+                   for d, a, refs, s in _recipe(producer)]
+    shift = len(prod_recipe)
+    cons_recipe = []
+    for d, a, refs, s in _recipe(consumer):
+        new_refs = []
+        for kind, k in refs:
+            if kind == "member":
+                new_refs.append(("member", k + shift))
+            elif consumer.inputs[k] is value:
+                new_refs.append(("member", shift - 1))
+            else:
+                new_refs.append(("in", slot[consumer.inputs[k].id]))
+        cons_recipe.append((d, a, new_refs, s))
+    merged = Node("fused", inputs, consumer.outputs, scalars=producer.scalars + consumer.scalars,
+                  scalar_dtypes=producer.scalar_dtypes + consumer.scalar_dtypes)
+    merged.members = producer.members + consumer.members
+    merged.recipe = prod_recipe + cons_recipe
+    merged.define = _compose(merged.recipe)
+    merged.tag = "injective"
+    merged.module = consumer.module          # until the fused kernel is built: its device
+    return merged
+
+
+def fuse_elementwise(program):
+    cache, fused = {}, 0
+    changed = True
+    while changed:
+        changed = False
+        readers = {}
+        for k, node in enumerate(program.nodes):
+            for v in node.inputs:
+                readers.setdefault(v.id, set()).add(k)
+        protected = {v.id for v in program.outputs} | {v.id for _, v in program.grads if v is not None}
+        producer_of = {n.outputs[0].id: k for k, n in enumerate(program.nodes) if len(n.outputs) == 1}
+        for c_index, consumer in enumerate(program.nodes):
+            if not _injective(consumer, cache):
+                continue
+            for value in consumer.inputs:
+                p_index = producer_of.get(value.id)
+                if (p_index is None or value.kind != TEMP or value.id in protected or readers.get(value.id) != {c_index}
+                        or p_index >= c_index):
+                    continue
+                producer = program.nodes[p_index]
+                if not _injective(producer, cache) or producer.outputs[0].shape != consumer.outputs[0].shape:
+                    continue
+                between = program.nodes[p_index + 1:c_index]
+                overwritten = {v.id for n in between if n.inplace for v in n.outputs}
+                if any(v.id in overwritten for v in producer.inputs):
+                    continue
+                merged = _merge(producer, consumer, value)
+                program.nodes[c_index] = merged
+                del program.nodes[p_index]
+                fused += 1
+                changed = True
+                break
+            if changed:
+                break
+    for node in program.nodes:
+        if node.op == "fused":
+            _build(node)
+    return f"fused {fused} elementwise calls into their consumers"
+
+
+def _build(node):
+    """Compile a fused node's kernel (cached like every graph kernel)."""
+    specs = [(v.shape, v.dtype) for v in node.inputs]
+    device = node.module.device
+    key = ("fused", tuple(node.members), tuple(specs), node.scalar_dtypes,
+           tuple((repr(d), a, tuple(r)) for d, a, r, _ in node.recipe))
+    entry = dispatch._KERNELS.get(key)
+    if entry is None:
+        entry = dispatch._KERNELS[key] = build_kernel("fused_" + "_".join(node.members), node.define, specs,
+                                                      node.scalar_dtypes, (), device, key)
+    node.module = entry[0]
+
