@@ -1,4 +1,5 @@
 """The kernel caches: in-process reuse, the on-disk cache across processes, corruption."""
+import json
 import os
 import subprocess
 import sys
@@ -89,3 +90,29 @@ def test_cache_can_be_turned_off(tmp_path, monkeypatch):
     disk_cache.store("k", b"x")
     assert disk_cache.load("k") is None
     assert _entries(tmp_path) == []
+
+
+SOURCES = """
+import json, tvmini as tm
+from tvmini import te
+A = te.placeholder((1024,), name="A")
+B = te.compute((1024,), lambda i: A[i] * 2.0 + 1.0, name="B")
+f = tm.build(te.create_schedule(B.op), [A, B], name="sources_kernel")
+(record,) = tm.kernel_cache_info().kernels
+print(json.dumps(dict(origin=record.origin, ll=f.get_source("ll"), asm=f.get_source("asm"))))
+"""
+
+
+def test_disk_hit_shows_the_sources_of_the_code_it_runs(tmp_path):
+    """A kernel loaded from disk reports the optimized LLVM IR and the assembly of the
+    object code it runs (LLVM vectorizes this loop to ymm code), not of its input IR."""
+    env = dict(os.environ, TVMINI_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
+    reports = []
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", SOURCES], env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        reports.append(json.loads(out.stdout))
+    compiled, loaded = reports
+    assert (compiled["origin"], loaded["origin"]) == ("compiled", "disk")
+    assert loaded["asm"] == compiled["asm"]
+    assert loaded["ll"] == compiled["ll"]

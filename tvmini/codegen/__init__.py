@@ -1,5 +1,6 @@
 """codegen: lowered loop IR -> native code; ``build`` is ``tm.build``."""
 import ctypes
+import functools
 import time
 
 from .. import debug
@@ -55,7 +56,8 @@ def _check_target(sch, target):
     return _TARGETS[kind]
 
 
-# cache key -> (engine, module reference, optimized LLVM IR or a callable making it, object code maker)
+# cache key -> (engine, module reference, optimized LLVM IR or a callable making it, object code maker,
+#               assembly maker)
 _compiled = {}
 
 
@@ -71,13 +73,20 @@ def _compile(ir_text, name):
     cached = disk_cache.load(key)
     try:
         if cached is not None:
+            # The engine runs the cached object code; its module is only parsed. The
+            # optimized module the code came from is rebuilt on demand for get_source
+            # ("ll", "asm"), so the sources show what runs, not the unoptimized input.
             module_ref = llvm_target.parse(ir_text)
             engine = llvm_target.jit(module_ref, getbuffer=lambda _: cached)
-            entry = (engine, module_ref, lambda: str(llvm_target.compile_ir(ir_text)), lambda: cached)
+            optimized = functools.lru_cache(maxsize=None)(lambda: llvm_target.compile_ir(ir_text))
+            entry = (engine, module_ref, lambda: str(optimized()), lambda: cached,
+                     lambda: llvm_target.assembly(optimized()))
         else:
             module_ref = llvm_target.compile_ir(ir_text)
+            optimized_ir = str(module_ref)        # before the JIT's code generation rewrites the module
             engine = llvm_target.jit(module_ref, notify=lambda _, obj: disk_cache.store(key, obj))
-            entry = (engine, module_ref, str(module_ref), lambda: llvm_target.emit_object(module_ref))
+            entry = (engine, module_ref, optimized_ir, lambda: llvm_target.emit_object(module_ref),
+                     lambda: llvm_target.assembly(module_ref))
     except RuntimeError as err:
         raise BuildError(f"LLVM rejected kernel {name}: {err}") from None
     _compiled[key] = entry
@@ -107,7 +116,7 @@ def build(sch, args, target="llvm", name="main", inplace=None):
     The module's ``flops`` is counted from the loop IR on every build, cached or not
     (``tir.analysis.count_flops``; None when it depends on run-time extents).
     """
-    from . import llvm, llvm_target
+    from . import llvm
     target = _check_target(sch, target)
     if target == "cuda":
         from .cuda_host import build_cuda
@@ -116,11 +125,11 @@ def build(sch, args, target="llvm", name="main", inplace=None):
     inplace = dict(inplace or {})
     func = passes.unroll_loops(lower(sch, args, name=name, inplace=inplace.items()))
     entry, key, cache = _compile(str(llvm.emit_module([func], name=name)), name)
-    engine, module_ref, optimized_ir, object_code = entry
+    engine, module_ref, optimized_ir, object_code, assembly = entry
     address = engine.get_function_address(name)
     prototype = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * len(func.params)),
                                  *[_CTYPES[v.dtype] for v in func.scalar_params])
-    sources = {"ll": optimized_ir, "asm": lambda: llvm_target.assembly(module_ref), "tir": str(func)}
+    sources = {"ll": optimized_ir, "asm": assembly, "tir": str(func)}
     written = _written_buffers(func)
     extents = [v.name for v in func.scalar_params if not any(v is a for a in func.signature)]
     aliases = _inplace_specs(func, args, inplace)
