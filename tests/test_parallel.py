@@ -80,3 +80,21 @@ def test_results_are_deterministic_for_a_thread_count(monkeypatch):
         f(a, out)
         outs.add(out.tobytes())
     assert len(outs) == 1
+
+
+@pytest.mark.parametrize("threads,launched", [("3", 3), ("1", 1), ("", 0)])
+def test_thread_count_comes_from_the_environment(monkeypatch, threads, launched):
+    """TVMINI_NUM_THREADS (read at build) is the team size given to libgomp; unset, 0
+    lets libgomp use every core (or OMP_NUM_THREADS)."""
+    monkeypatch.setenv("TVMINI_NUM_THREADS", threads)
+    A = te.placeholder((64,), name="A")
+    B = te.compute((64,), lambda i: A[i] + 1.0, name="B")
+    s = te.create_schedule(B.op)
+    s[B].parallel(B.op.axis[0])
+    f = tm.build(s, [A, B], name=f"par_threads_{threads or 'default'}")
+    (launch,) = [line for line in f.get_source("ll").splitlines() if "call void @GOMP_parallel" in line]
+    assert f"i32 {launched}, i32 0)" in launch, launch
+    a = np.random.rand(64).astype("float32")
+    b = np.zeros_like(a)
+    f(a, b)
+    np.testing.assert_allclose(b, a + 1, rtol=1e-6)
