@@ -1,5 +1,7 @@
 """Median milliseconds per training step (forward + backward + optimizer) of the models
-tvmini trains, next to PyTorch CPU (2 threads) when torch is importable.
+tvmini trains — eager, compiled by ``tm.jit`` (one native call per step; "calls" is the
+kernel calls in the compiled program) — next to PyTorch CPU (2 threads) when torch is
+importable.
 
 Models: the OVERFIT MLP (2-64-256-64-2, ReLU, batch 1024, Adam), the same with
 BatchNorm1d after each hidden Linear, the MNIST MLP (784-256-128-10, batch 128, SGD with
@@ -61,10 +63,11 @@ def median_ms(step, steps, warmup):
     return 1e3 * statistics.median(times)
 
 
-def make_step(lib, case):
+def make_step(lib, case, jit=False):
     """One training step of ``case`` written once for both frameworks: ``lib`` is
     ``tvmini`` or ``torch``, whose ``nn``, ``optim``, ``tensor`` and
-    ``nn.functional.cross_entropy`` take the same arguments."""
+    ``nn.functional.cross_entropy`` take the same arguments; ``jit`` compiles tvmini's
+    step with ``tm.jit`` (the function gets ``.compiled``, the JitFunction)."""
     build, shape, classes, opt_name, kwargs = case
     rng = np.random.default_rng(0)
     model = build(lib.nn)
@@ -72,11 +75,18 @@ def make_step(lib, case):
     x = lib.tensor(rng.normal(size=shape).astype("float32"))
     y = lib.tensor(rng.integers(0, classes, size=shape[0]))
 
-    def step():
+    def train_step(x, y):
         opt.zero_grad()
         loss = lib.nn.functional.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
+        return loss
+
+    compiled = tm.jit(train_step) if jit else train_step
+
+    def step():
+        compiled(x, y)
+    step.compiled = compiled
     return step
 
 
@@ -92,20 +102,24 @@ def main():
         torch.set_num_threads(args.torch_threads)
     except ImportError:
         torch = None
-    print(f"{'model':32s} {'tvmini ms':>10s} {'kernels/step':>13s} {'torch ms':>10s} {'tvmini/torch':>13s}")
+    print(f"{'model':28s} {'eager ms':>9s} {'calls':>6s} {'jit ms':>8s} {'calls':>6s} {'jit/eager':>10s} "
+          f"{'torch ms':>9s} {'eager/torch':>12s} {'jit/torch':>10s}")
     for name, case in CASES.items():
-        step = make_step(tm, case)
+        eager, jitted = make_step(tm, case), make_step(tm, case, jit=True)
         ref_step = make_step(torch, case) if torch is not None else None
-        ms, ref = float("inf"), float("inf")
+        ms, jit_ms, ref = float("inf"), float("inf"), float("inf")
         for _ in range(args.rounds):
-            ms = min(ms, median_ms(step, args.steps, args.warmup))
+            ms = min(ms, median_ms(eager, args.steps, args.warmup))
+            jit_ms = min(jit_ms, median_ms(jitted, args.steps, args.warmup))
             if ref_step is not None:
                 ref = min(ref, median_ms(ref_step, args.steps, args.warmup))
-        line = f"{name:32s} {ms:10.2f} {count_kernel_calls(step):13d}"
+        jit_calls = len(jitted.compiled.graph.nodes)
+        line = (f"{name:28s} {ms:9.2f} {count_kernel_calls(eager):6d} {jit_ms:8.2f} {jit_calls:6d} "
+                f"{jit_ms / ms:10.2f}")
         if ref_step is not None:
-            line += f" {ref:10.2f} {ms / ref:13.2f}"
+            line += f" {ref:9.2f} {ms / ref:12.2f} {jit_ms / ref:10.2f}"
         else:
-            line += f" {'n/a':>10s} {'(torch not installed)':>13s}"
+            line += f" {'n/a':>9s}  (torch not installed)"
         print(line, flush=True)
 
 

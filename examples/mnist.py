@@ -98,14 +98,17 @@ def load_checkpoint(path, model, optimizer):
 
 def train(model_kind="mlp", data=DEFAULT_DATA, epochs=None, batch_size=64, lr=None, seed=0, out=None,
           resume=False, batchnorm=False, dropout=0.0, device="cpu", dataset="mnist", limit=None, progress=True,
-          log=print):
+          log=print, jit=False):
     """Train one classifier; returns a dict with the history, final accuracy, wall time and files.
+
+    ``jit`` compiles the training step with ``tm.jit`` (one variant per batch shape).
 
     ``limit`` keeps only the first ``limit`` training and ``limit // 4`` test
     images (quick runs and tests). With ``resume``, training continues after the
     epoch stored in ``out/checkpoint.npz`` up to ``epochs`` in total.
     """
     from _report import plot_curves
+    from _train import make_train_step
     from tqdm import tqdm
 
     default_epochs, default_lr = DEFAULTS[model_kind]
@@ -131,6 +134,7 @@ def train(model_kind="mlp", data=DEFAULT_DATA, epochs=None, batch_size=64, lr=No
         log(f"resumed from {checkpoint} after epoch {start_epoch}")
 
     files = {}
+    train_step = make_train_step(model, optimizer, jit)
     for epoch in range(start_epoch + 1, epochs + 1):
         started = time.perf_counter()
         # one generator per epoch, seeded by (seed, epoch): a resumed run sees the same batches
@@ -138,11 +142,7 @@ def train(model_kind="mlp", data=DEFAULT_DATA, epochs=None, batch_size=64, lr=No
         total, count = 0.0, 0
         bar = tqdm(loader, desc=f"{model_kind} epoch {epoch}/{epochs}", disable=not progress, dynamic_ncols=True)
         for images, labels in bar:
-            loss = nn.functional.cross_entropy(model(tm.tensor(images, device=device)),
-                                               tm.tensor(labels, device=device))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            loss = train_step(tm.tensor(images, device=device), tm.tensor(labels, device=device))
             value = float(loss.item())
             total += value * len(labels)
             count += len(labels)
@@ -178,11 +178,11 @@ def profile(model_kind="mlp", data=DEFAULT_DATA, batch_size=64, lr=None, seed=0,
     optimizer = tm.optim.Adam(model.parameters(), lr=DEFAULTS[model_kind][1] if lr is None else lr)
     batches = iter(DataLoader(train_set, batch_size, shuffle=True, seed=seed, as_numpy=True))
 
+    from _train import make_train_step
+    train_step = make_train_step(model, optimizer)
+
     def step(images, labels):
-        loss = nn.functional.cross_entropy(model(tm.tensor(images, device=device)), tm.tensor(labels, device=device))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        train_step(tm.tensor(images, device=device), tm.tensor(labels, device=device))
 
     step(*next(batches))
     with tm.profiler() as prof:
@@ -215,6 +215,7 @@ def parse_args(argv):
     parser.add_argument("--threads", type=int, help="threads per parallel kernel (sets TVMINI_NUM_THREADS; "
                         "default: one per core)")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bars (for logs)")
+    parser.add_argument("--jit", action="store_true", help="compile the training step with tm.jit")
     parser.add_argument("--profile", type=int, nargs="?", const=10, metavar="STEPS",
                         help="instead of training, profile STEPS (default 10) training steps: print the per-kernel "
                         "table and write OUT/MODEL/trace.json")
@@ -233,7 +234,8 @@ def main(argv=None):
                        steps=args.profile, trace=os.path.join(out, "trace.json") if out else None)
     result = train(args.model, data=data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                    seed=args.seed, out=out, resume=args.resume, batchnorm=args.batchnorm, dropout=args.dropout,
-                   device=args.device, dataset=args.dataset, limit=args.limit, progress=not args.no_progress)
+                   device=args.device, dataset=args.dataset, limit=args.limit, progress=not args.no_progress,
+                   jit=args.jit)
     if result["accuracy"] is not None:
         print(f"{args.model}: final test accuracy {result['accuracy']:.4f} after {len(result['history']['epoch'])} "
               f"epochs ({result['wall_seconds']:.1f} s of training this run and before)")

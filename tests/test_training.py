@@ -119,3 +119,24 @@ def test_mnist_main_writes_checkpoint_and_plot(mnist_dir, tmp_path, capsys):
     assert "softmax: final test accuracy" in capsys.readouterr().out
     assert os.path.isfile(tmp_path / "softmax" / "checkpoint.npz")
     assert os.path.getsize(result["files"]["plot"]) > 0
+
+
+@pytest.mark.parametrize("batchnorm", [False, True])
+def test_overfit_jit_training_equals_eager(batchnorm):
+    """--jit trains the same model: every step's loss and the final accuracy equal eager's."""
+    kwargs = dict(batchnorm=batchnorm, steps=6, eval_every=3, lr=1e-2, batch_size=128, height=16, width=40,
+                  progress=False)
+    eager = overfit_example.train(**kwargs)
+    jitted = overfit_example.train(**kwargs, jit=True)
+    np.testing.assert_allclose(jitted["history"]["train_loss"], eager["history"]["train_loss"], rtol=1e-5)
+    assert jitted["accuracy"] == eager["accuracy"]
+
+
+def test_mnist_jit_training_equals_eager(mnist_dir):
+    """--jit with a CNN (conv, pooling, dropout) and a smaller last batch (a second variant)."""
+    kwargs = dict(model_kind="cnn", data=mnist_dir, epochs=1, batch_size=24, limit=60, dropout=0.25,
+                  progress=False, log=lambda *_: None)
+    eager = mnist_example.train(**kwargs)
+    jitted = mnist_example.train(**kwargs, jit=True)
+    np.testing.assert_allclose(jitted["history"]["train_loss"], eager["history"]["train_loss"], rtol=1e-5)
+    assert jitted["accuracy"] == eager["accuracy"]
