@@ -9,6 +9,7 @@ from .debug import get_debug, kernel_cache_info, set_debug
 from .explain import explain
 from .profiler import profiler
 from . import nn, optim
+from . import autotune  # noqa: F401  (installs the tuning-log lookup of topi.default_schedule)
 from .runtime import Device, NDArray, cpu, cuda
 from .runtime import ndarray as nd
 from .graph import (Tensor, arange, enable_grad, from_numpy, full, is_grad_enabled, jit, manual_seed, no_grad,

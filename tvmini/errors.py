@@ -36,3 +36,7 @@ class BuildError(TVMiniError):
 
 class DataError(TVMiniError):
     """A data file that is missing, truncated or corrupt."""
+
+
+class TuningError(TVMiniError):
+    """The auto-tuner was given an op it cannot tune, or a config changed a result."""

@@ -4,7 +4,7 @@ kernels, and default schedules per target (``default_schedule``).
 Every function takes te tensors (and Python attributes) and returns te tensors; the graph
 layer builds each op once per (shapes, dtypes, target) with ``default_schedule``.
 """
-from .schedule import default_schedule, register
+from .schedule import Knobs, Workload, default_schedule, register, tunable, workload
 from .elemwise import *  # noqa: F401,F403
 from .broadcast import *  # noqa: F401,F403
 from .reduction import *  # noqa: F401,F403

@@ -19,15 +19,22 @@ Registered per compute tag (see ``topi.schedule``):
 Elementwise/injective computes that are not outputs of the schedule are inlined into
 their consumers. A rule leaves alone a stage some other rule already placed or split.
 Parallel loops cost a few microseconds to launch, so small tensors stay serial.
+
+The three injective rules are tunable (see ``topi.schedule``): knob ``lanes`` is the
+vector width split off the inner loop (0: none; only widths dividing the loop's extent,
+so there is never a bounds guard) and ``parallel`` whether the outer loop runs on
+several cores; the heuristic is ``LANES`` lanes and parallel from ``PARALLEL_MIN``
+elements.
 """
 import math
 
 from ..tir import expr as E
 from ..tir.functor import walk
-from .schedule import register
+from .schedule import Knobs, register
 from ..te.tensor import ProducerLoad
 
 LANES = 8                 # float32 lanes of an AVX2 vector
+VECTOR_WIDTHS = (4, 8, 16, 32)   # the tunable ``lanes`` candidates besides 0
 PARALLEL_MIN = 1 << 16    # elements of work below which a parallel launch does not pay
 ROW_TILE = (64, 32, 16, 8)
 TRANSPOSE_TILE = 32
@@ -52,10 +59,10 @@ def _large(work):
     return work is None or work >= PARALLEL_MIN
 
 
-def _vector_split(stage, axis, extent):
-    """Split ``LANES`` off ``axis`` and vectorize them when no bounds guard is needed."""
-    if extent is not None and extent >= LANES and extent % LANES == 0:
-        outer, inner = stage.split(axis, factor=LANES)
+def _vector_split(stage, axis, extent, lanes=LANES):
+    """Split ``lanes`` off ``axis`` and vectorize them when no bounds guard is needed."""
+    if lanes and extent is not None and extent >= lanes and extent % lanes == 0:
+        outer, inner = stage.split(axis, factor=lanes)
         stage.vectorize(inner)
         return outer
     return axis
@@ -67,7 +74,34 @@ def _cpu(target):
 
 # ----------------------------------------------------------------------------- injective
 
-def _schedule_injective(sch, tensor, fuse_last):
+def _vector_extent(stage, fuse_last):
+    """Extent of the loop the injective rule vectorizes (None when symbolic)."""
+    axes = list(stage.op.axis)
+    if fuse_last or len(axes) == 1:
+        return _product(stage.op.shape)
+    return _const(axes[-1].dom.extent)
+
+
+def _injective_knobs(sch, tensor, target, fuse_last):
+    stage = sch[tensor]
+    if not _cpu(target) or not _untouched(stage) or not stage.is_output or not stage.op.axis:
+        return None
+    extent = _vector_extent(stage, fuse_last)
+    widths = [w for w in VECTOR_WIDTHS if extent is not None and extent >= w and extent % w == 0]
+    default = _injective_default(stage)
+    if default["lanes"] not in widths:
+        default["lanes"] = 0          # what _vector_split does with a width that does not divide
+    return Knobs(default, {"lanes": [0] + widths, "parallel": [False, True]})
+
+
+def _injective_default(stage):
+    """The heuristic: ``LANES`` vector lanes, parallel from ``PARALLEL_MIN`` elements."""
+    return {"lanes": LANES, "parallel": _large(_product(stage.op.shape))}
+
+
+def _schedule_injective(sch, tensor, fuse_last, config=None):
+    """Fuse the loops (all, or all but the last), vector lanes inside, parallel outside;
+    ``config`` (lanes, parallel) defaults to the heuristic choice."""
     stage = sch[tensor]
     if not _untouched(stage):
         return
@@ -78,35 +112,44 @@ def _schedule_injective(sch, tensor, fuse_last):
     if not axes:
         return
     work = _product(stage.op.shape)
+    config = config or _injective_default(stage)
     if fuse_last or len(axes) == 1:
         fused = stage.fuse(*axes)
-        outer = _vector_split(stage, fused, work)
+        outer = _vector_split(stage, fused, work, config["lanes"])
     else:
         outer = stage.fuse(*axes[:-1])
-        _vector_split(stage, axes[-1], _const(axes[-1].dom.extent))
-    if _large(work):
+        _vector_split(stage, axes[-1], _const(axes[-1].dom.extent), config["lanes"])
+    if config["parallel"]:
         stage.parallel(outer)
 
 
-@register("elemwise")
-def schedule_elemwise(sch, tensor, target="llvm"):
+def _elemwise_knobs(sch, tensor, target):
+    return _injective_knobs(sch, tensor, target, fuse_last=True)
+
+
+def _broadcast_knobs(sch, tensor, target):
+    return _injective_knobs(sch, tensor, target, fuse_last=False)
+
+
+@register("elemwise", knobs=_elemwise_knobs)
+def schedule_elemwise(sch, tensor, target="llvm", config=None):
     """All axes fused into one loop: 8 vector lanes inside, parallel outside when large."""
     if _cpu(target):
-        _schedule_injective(sch, tensor, fuse_last=True)
+        _schedule_injective(sch, tensor, True, config)
 
 
-@register("broadcast")
-def schedule_broadcast(sch, tensor, target="llvm"):
+@register("broadcast", knobs=_broadcast_knobs)
+def schedule_broadcast(sch, tensor, target="llvm", config=None):
     """Outer axes fused and parallel when large; the last axis stays the vector loop."""
     if _cpu(target):
-        _schedule_injective(sch, tensor, fuse_last=False)
+        _schedule_injective(sch, tensor, False, config)
 
 
-@register("injective")
-def schedule_injective(sch, tensor, target="llvm"):
+@register("injective", knobs=_broadcast_knobs)
+def schedule_injective(sch, tensor, target="llvm", config=None):
     """Layout transforms (reshape, slice, pad, concatenate, ...): as broadcast."""
     if _cpu(target):
-        _schedule_injective(sch, tensor, fuse_last=False)
+        _schedule_injective(sch, tensor, False, config)
 
 
 @register("transpose")

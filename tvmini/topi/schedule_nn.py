@@ -3,9 +3,13 @@
 Rules receive the tensor their tag marks and schedule it (and the helper stages only it
 reads) inside a schedule that may hold other outputs too. Parallel loops cost a thread
 pool launch (a few microseconds), so tiny problems stay serial.
+
+The "gemm" and "conv2d" rules are tunable (``gemm_knobs``, ``conv2d_knobs``; see
+``topi.schedule``): their block sizes, loop order and parallelism are knobs whose
+heuristic values are the defaults, and ``tvmini.autotune`` measures the others.
 """
 from ..tir.expr import Const
-from .schedule import register
+from .schedule import Knobs, register
 
 # Below this many multiply-adds (or elements for the row-wise kernels) a kernel runs
 # on one core: a thread pool launch would cost more than the work.
@@ -48,23 +52,45 @@ def _parallel_outer(stage, axes, work):
     return fused
 
 
-@register("gemm")
-def schedule_gemm(sch, out, target):
-    """Register-blocked GEMM: per (row block, column block) tile of the output, a local
-    ``mi x bn`` accumulator over k (rows unrolled, columns vectorized) reads packed B
-    contiguously; the tile loop is parallel; the output stage crops padding (+ bias)."""
+def _gemm_parts(out):
+    """(accumulate, packed B, batch dims, packed block width, rows, K) of a GEMM output."""
     acc = _producer(out, "gemm_accum")
     packed = _producer(acc, "gemm_pack")
     nb = out.ndim - 2
-    bn = _int(packed.shape[-1])
-    rows, K = out.shape[nb], packed.shape[-2]
-    mi = _row_block(_int(rows))
+    return acc, packed, nb, _int(packed.shape[-1]), out.shape[nb], packed.shape[-2]
+
+
+GEMM_ROW_BLOCKS = (1, 2, 3, 4, 6, 8)
+
+
+def gemm_knobs(sch, out, target):
+    """``mi`` rows per micro-kernel, ``bn`` columns per tile (one or two packed blocks of
+    B), ``order`` of the accumulation loops ("kij": k outside the register tile, "ikj":
+    one row at a time), ``parallel`` tile loop."""
+    _, packed, _, block, rows, K = _gemm_parts(out)
+    rows, blocks = _int(rows), _int(packed.shape[-3])
+    default = {"mi": _row_block(rows), "bn": block, "order": "kij",
+               "parallel": _work(*out.shape, K) >= PARALLEL_MIN_WORK}
+    row_blocks = sorted({m for m in GEMM_ROW_BLOCKS if rows is None or m <= rows} | {default["mi"]})
+    widths = [block, 2 * block] if blocks is None or blocks > 1 else [block]
+    return Knobs(default, {"mi": row_blocks, "bn": widths, "order": ["kij", "ikj"], "parallel": [False, True]})
+
+
+@register("gemm", knobs=gemm_knobs)
+def schedule_gemm(sch, out, target, config):
+    """Register-blocked GEMM: per (row block, column block) tile of the output, a local
+    ``mi x bn`` accumulator over k (rows unrolled, columns vectorized) reads packed B
+    contiguously; the tile loop is parallel; the output stage crops padding (+ bias)."""
+    acc, packed, nb, block, rows, K = _gemm_parts(out)
+    mi, bn = config["mi"], config["bn"]
     s_out = sch[out]
     batch_axes = list(s_out.op.axis[:nb])
     io, ii = s_out.split(s_out.op.axis[nb], factor=mi)
     jo, ji = s_out.split(s_out.op.axis[nb + 1], factor=bn)
     s_out.reorder(*batch_axes, io, jo, ii, ji)
-    tile = _parallel_outer(s_out, batch_axes + [io, jo], _work(*out.shape, K))
+    tile = s_out.fuse(*batch_axes, io, jo)
+    if config["parallel"]:
+        s_out.parallel(tile)
     columns = _int(out.shape[-1])
     _vectorize(s_out, ji, bn if columns is not None and columns % bn == 0 else None, out.dtype)
 
@@ -73,14 +99,16 @@ def schedule_gemm(sch, out, target):
     s_acc.compute_at(s_out, tile)
     *acc_batch, i, j = s_acc.op.axis
     (k,) = s_acc.op.reduce_axis
-    s_acc.reorder(*acc_batch, k, i, j)
+    jb, jl = s_acc.split(j, factor=block)
+    s_acc.reorder(*acc_batch, *((k, i) if config["order"] == "kij" else (i, k)), jb, jl)
     s_acc.unroll(i)
-    _vectorize(s_acc, j, bn, out.dtype)
+    s_acc.unroll(jb)
+    _vectorize(s_acc, jl, block, out.dtype)
 
     s_pack = sch[packed]
     *pack_outer, pk, pj = s_pack.op.axis
     _parallel_outer(s_pack, pack_outer, _work(*packed.shape))
-    _vectorize(s_pack, pj, bn, out.dtype)
+    _vectorize(s_pack, pj, block, out.dtype)
 
 
 def _vectorize(stage, axis, extent, dtype):
@@ -157,28 +185,57 @@ def _channel_block(channels):
     return next(b for b in (8, 6, 4, 5, 7, 3, 2, 1) if channels % b == 0)
 
 
-@register("conv2d")
-def schedule_conv2d(sch, out, target):
-    """Direct convolution: (image, channel block) parallel; per output row a local
-    accumulator of ``block x width`` updated tap by tap, the width loop vectorized."""
+CONV_CHANNEL_BLOCKS = (1, 2, 4, 8, 16)
+CONV_WIDTH_BLOCKS = (8, 16, 32)
+
+
+def conv2d_knobs(sch, out, target):
+    """``fb`` output channels per accumulator block; ``xb`` output columns per block (0:
+    the whole row; else a multiple of 8 dividing the width, so the vector loop has no
+    tail); ``order`` of the reduction loops (input channel outside or inside the kernel
+    window); ``parallel`` loop over (image, channel block)."""
+    acc = _producer(out, "conv2d_accum")
+    _, f, _, x = sch[out].op.axis
+    channels, width = _int(f.dom.extent), _int(x.dom.extent)
+    taps = _work(*(iv.dom.extent for iv in sch[acc].op.reduce_axis))
+    default = {"fb": _channel_block(channels), "xb": 0, "order": "c,ky,kx",
+               "parallel": _work(*out.shape) * taps >= PARALLEL_MIN_WORK}
+    channel_blocks = sorted({b for b in CONV_CHANNEL_BLOCKS if b <= channels} | {default["fb"]})
+    width_blocks = [0] + [b for b in CONV_WIDTH_BLOCKS if b < width and width % b == 0]
+    return Knobs(default, {"fb": channel_blocks, "xb": width_blocks, "order": ["c,ky,kx", "ky,kx,c"],
+                           "parallel": [False, True]})
+
+
+@register("conv2d", knobs=conv2d_knobs)
+def schedule_conv2d(sch, out, target, config):
+    """Direct convolution: (image, channel block) parallel; per output row (or block of
+    ``xb`` columns) a local accumulator of ``fb x width`` updated tap by tap, the width
+    loop vectorized."""
     acc = _producer(out, "conv2d_accum")
     stage = sch[out]
     n, f, y, x = stage.op.axis
-    channels = _int(f.dom.extent)
-    fo, fi = stage.split(f, factor=_channel_block(channels))
-    stage.reorder(n, fo, y, fi, x)
-    taps = _work(*(iv.dom.extent for iv in sch[acc].op.reduce_axis))
-    _parallel_outer(stage, [n, fo], _work(*out.shape) * taps)
-    _vectorize(stage, x, x.dom.extent, out.dtype)
+    fo, fi = stage.split(f, factor=config["fb"])
+    if config["xb"]:
+        xo, xi = stage.split(x, factor=config["xb"])
+        stage.reorder(n, fo, y, xo, fi, xi)
+        at, lanes = xo, xi
+    else:
+        stage.reorder(n, fo, y, fi, x)
+        at, lanes = y, x
+    outer = stage.fuse(n, fo)
+    if config["parallel"]:
+        stage.parallel(outer)
+    width = config["xb"] or x.dom.extent
+    _vectorize(stage, lanes, width, out.dtype)
 
     s_acc = sch[acc]
     s_acc.scope = "local"
-    s_acc.compute_at(stage, y)
+    s_acc.compute_at(stage, at)
     an, af, ay, ax = s_acc.op.axis
     c, ky, kx = s_acc.op.reduce_axis
-    s_acc.reorder(an, ay, c, ky, kx, af, ax)
+    s_acc.reorder(an, ay, *((c, ky, kx) if config["order"] == "c,ky,kx" else (ky, kx, c)), af, ax)
     s_acc.unroll(af)
-    _vectorize(s_acc, ax, ax.dom.extent, out.dtype)
+    _vectorize(s_acc, ax, width, out.dtype)
 
 
 @register("conv2d_grad_weight")
