@@ -1,4 +1,4 @@
-"""topi reductions: sum/mean/max/min/argmax/argmin over random axes, and sum_to.
+"""topi reductions: sum/prod/mean/max/min/argmax/argmin over random axes, and sum_to.
 
 Built with ``topi.default_schedule`` on random shapes (size-1 and odd extents, some
 symbolic), every axis subset, keepdims on and off; large shapes exercise the rfactor,
@@ -57,6 +57,57 @@ def test_argmax_argmin_first_index_on_ties(data):
     out = getattr(topi, name)(X, axis, keepdims=keepdims, dtype=dtype)
     want = getattr(np, name)(x, axis=axis, keepdims=keepdims).astype(dtype)
     np.testing.assert_array_equal(run_default(out, [X], [x]), want)
+
+
+def prod_input(rng, shape, dtype):
+    """Values whose products stay representable: mostly +-1 (floats: +-[0.9, 1.1]) with
+    at most four 2s and, half the time, one 0."""
+    if dtype == "int32":
+        x = rng.choice(np.array([-1, 1], dtype), shape)
+    else:
+        x = (rng.choice([-1.0, 1.0], shape) * rng.uniform(0.9, 1.1, shape)).astype(dtype)
+    flat = x.reshape(-1)
+    flat[rng.choice(flat.size, min(4, flat.size), replace=False)] = 2
+    if rng.random() < 0.5:
+        flat[rng.integers(flat.size)] = 0
+    return x
+
+
+@examples(20)
+@given(st.data())
+def test_prod_matches_numpy(data):
+    shape, axis = data.draw(reduce_case())
+    dtype = data.draw(st.sampled_from(["float32", "float64", "int32"]), label="dtype")
+    keepdims = data.draw(st.booleans(), label="keepdims")
+    sym = data.draw(st.booleans(), label="first extent symbolic")
+    n = te.var("n")
+    X = te.placeholder([n if sym else shape[0]] + shape[1:], name="X", dtype=dtype)
+    x = prod_input(np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed")), shape, dtype)
+    out = topi.prod(X, axis, keepdims=keepdims)
+    assert out.dtype == dtype
+    want = np.asarray(np.prod(x, axis=axis, keepdims=keepdims)).astype(dtype)
+    assert_matches(run_default(out, [X], [x], {n: shape[0]}), want, dtype, scale=float(np.sqrt(x.size)), what="prod")
+
+
+@pytest.mark.parametrize("shape, axis", [((512, 256), 1), ((256, 512), 0), ((3, 40000), 1), ((70000,), 0)])
+def test_large_prods(shape, axis):
+    """The rfactor / few-rows / outer-axis branches of the reduce rule with a product."""
+    x = prod_input(np.random.default_rng(5), shape, "float32")
+    X = te.placeholder(shape, name="X")
+    want = np.prod(x.astype("float64"), axis=axis)
+    np.testing.assert_allclose(run_default(topi.prod(X, axis), [X], [x]), want, rtol=1e-4 * np.sqrt(x.size), atol=1e-6)
+
+
+def test_prod_of_bool_counts_in_int32_and_te_prod_needs_an_axis():
+    x = np.array([[True, True, False], [True, True, True]])
+    X = te.placeholder(x.shape, name="X", dtype="bool")
+    out = topi.prod(X, 1)
+    assert out.dtype == "int32"
+    np.testing.assert_array_equal(run_default(out, [X], [x]), [0, 1])
+    with pytest.raises(tm.TVMiniError, match="te.prod needs axis"):
+        te.prod(X[0, 0])
+    with pytest.raises(tm.TVMiniError, match="te.prod needs axis"):
+        te.prod(X[0, 0].astype("int32"), X[0, 1].astype("int32"))
 
 
 @pytest.mark.parametrize("shape, axis", [

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 import tvmini as tm
 from tvmini import te, topi
 from strategies import examples, run_default
+from test_topi_nn import numeric_grad
 
 EXT = st.sampled_from([1, 2, 3, 4, 5, 8, 9])
 
@@ -120,6 +121,64 @@ def test_one_hot_and_take(dtype):
                                   np.take(table, wild, 0, mode="wrap"))
     np.testing.assert_array_equal(run_default(topi.take(T, W, axis=1, mode="wrap"), [T, W], [table, wild]),
                                   np.take(table, wild, 1, mode="wrap"))
+
+
+def np_take_grad(g, idx, x_shape, axis, mode):
+    """numpy reference: ``np.add.at`` of ``g`` into zeros at the clipped/wrapped indices."""
+    n = x_shape[axis]
+    pos = np.clip(idx, 0, n - 1) if mode == "clip" else idx % n
+    out = np.zeros(x_shape, g.dtype)
+    k = idx.ndim
+    np.add.at(np.moveaxis(out, axis, 0), pos, np.moveaxis(g, list(range(axis, axis + k)), list(range(k))))
+    return out
+
+
+@examples(20)
+@given(st.data())
+def test_take_grad_scatter_adds(data):
+    x_shape = tuple(data.draw(st.lists(EXT, min_size=1, max_size=3), label="x shape"))
+    idx_shape = tuple(data.draw(st.lists(EXT, min_size=0, max_size=2), label="indices shape"))
+    axis = data.draw(st.integers(-len(x_shape), len(x_shape) - 1), label="axis")
+    mode = data.draw(st.sampled_from(["clip", "wrap"]), label="mode")
+    dtype = data.draw(st.sampled_from(["int32", "int64"]), label="index dtype")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
+    n = x_shape[axis]
+    idx = rng.integers(-n - 2, n + 2, idx_shape).astype(dtype)        # repeats and out-of-range ones
+    a = axis % len(x_shape)
+    g = rand(x_shape[:a] + idx_shape + x_shape[a + 1:], seed=1)
+    G, I = te.placeholder(g.shape, name="g"), te.placeholder(idx_shape, name="i", dtype=dtype)
+    got = run_default(topi.take_grad(G, I, x_shape, axis, mode), [G, I], [g, idx])
+    np.testing.assert_allclose(got, np_take_grad(g, idx, x_shape, a, mode), rtol=1e-5, atol=1e-5)
+
+
+def test_take_grad_matches_finite_differences():
+    """d/dx sum(g * take(x, idx)) in float64, with repeated and clipped indices."""
+    rng = np.random.default_rng(4)
+    x, idx = rng.standard_normal((5, 3)), np.array([[4, 0, 4], [7, 1, -2]], "int32")
+    g = rng.standard_normal((5, 2, 3))
+    X, I, G = (te.placeholder(a.shape, name=n, dtype=str(a.dtype)) for a, n in ((x, "x"), (idx, "i"), (g, "g")))
+    take = topi.take(X, I, axis=1)
+    forward = tm.build(topi.default_schedule(take), [X, I, take])
+
+    def loss(xv):
+        out = np.empty(g.shape)
+        forward(xv, idx, out)
+        return float((out * g).sum())
+    want = numeric_grad(loss, x)
+    got = run_default(topi.take_grad(G, I, x.shape, axis=1), [G, I], [g, idx])
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-8)
+
+
+def test_take_grad_errors():
+    G, I = te.placeholder((4, 3), name="g"), te.placeholder((4,), name="i", dtype="int32")
+    with pytest.raises(tm.errors.ShapeError, match=r"take_grad.*g \(4, 3\).*\(5, 3\)"):
+        topi.take_grad(G, te.placeholder((5,), name="i", dtype="int32"), (10, 3))
+    with pytest.raises(tm.errors.ShapeError, match="axis 2"):
+        topi.take_grad(G, I, (10, 3), axis=2)
+    with pytest.raises(tm.errors.DTypeError, match="integers"):
+        topi.take_grad(G, te.placeholder((4,), name="f"), (10, 3))
+    with pytest.raises(tm.TVMiniError, match="mode"):
+        topi.take_grad(G, I, (10, 3), mode="raise")
 
 
 @pytest.mark.parametrize("shape, axes", [((256, 320), None), ((3, 64, 96), (0, 2, 1)), ((301, 257), (1, 0))])

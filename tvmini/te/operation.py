@@ -92,7 +92,7 @@ def _make_reducer(name, combine, identity):
 
     def reduce(expr, axis=None, where=None, *args):
         if axis is None or isinstance(axis, (E.PrimExpr, int, float)) and not isinstance(axis, IterVar):
-            if name == "sum" or axis is None:
+            if name not in ("max", "min") or axis is None:
                 raise TVMiniError(f"te.{name} needs axis= (a reduce_axis or a list of them)")
             return (E.maximum if name == "max" else E.minimum)(expr, axis)
         axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
@@ -104,13 +104,14 @@ def _make_reducer(name, combine, identity):
         return Reduce(reducer, source, axes, cond)
     reduce.__name__ = name
     reduce.__doc__ = (f"{name} of ``expr`` over reduce ``axis`` (one IterVar or a list)"
-                      + ("; with two expressions, the elementwise " + name if name != "sum" else "") + ".")
+                      + ("; with two expressions, the elementwise " + name if name in ("max", "min") else "") + ".")
     return reducer, reduce
 
 
 sum_reducer, sum = _make_reducer("sum", lambda a, b: a + b, lambda dtype: E.Const(0, dtype))
 max_reducer, max = _make_reducer("max", E.maximum, E.min_value)
 min_reducer, min = _make_reducer("min", E.minimum, E.max_value)
+prod_reducer, prod = _make_reducer("prod", lambda a, b: a * b, lambda dtype: E.Const(1, dtype))
 
 if_then_else = E.select
 all = E.all_of

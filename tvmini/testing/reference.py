@@ -22,7 +22,7 @@ _CALLS = {
     "floor": np.floor, "ceil": np.ceil, "round": np.round, "abs": np.abs, "power": np.power,
     "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
 }
-_REDUCE = {"sum": np.sum, "max": np.max, "min": np.min}
+_REDUCE = {"sum": np.sum, "max": np.max, "min": np.min, "prod": np.prod}
 
 
 class _Evaluator:

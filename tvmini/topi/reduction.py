@@ -1,4 +1,4 @@
-"""Reductions over any set of axes: sum, mean, max, min, argmax/argmin, and ``sum_to``.
+"""Reductions over any set of axes: sum, prod, mean, max, min, argmax/argmin, and ``sum_to``.
 
 ``axis`` is an int, a tuple of ints (negative counts from the end) or None (every axis);
 ``keepdims`` keeps reduced axes as extent 1, as in numpy. Each reduction is one compute
@@ -14,7 +14,7 @@ from ..tir import dtype as dt
 from ..tir import expr as E
 from .broadcast import is_one, same_extent, shape_str
 
-__all__ = ["sum", "mean", "max", "min", "argmax", "argmin", "sum_to", "normalize_axes"]
+__all__ = ["sum", "prod", "mean", "max", "min", "argmax", "argmin", "sum_to", "normalize_axes"]
 
 
 def normalize_axes(x, axis, op="reduce"):
@@ -70,6 +70,12 @@ def sum(x, axis=None, keepdims=False):
     """Sum over ``axis``; the dtype is kept (unlike numpy, int32 does not widen to
     int64); bool inputs sum as int32."""
     return _reduce(x, axis, keepdims, "sum", te.sum, dtype="int32" if x.dtype == "bool" else None)
+
+
+def prod(x, axis=None, keepdims=False):
+    """Product over ``axis``; the dtype is kept as by ``sum`` (int32 does not widen), bool
+    inputs multiply as int32."""
+    return _reduce(x, axis, keepdims, "prod", te.prod, dtype="int32" if x.dtype == "bool" else None)
 
 
 def mean(x, axis=None, keepdims=False):

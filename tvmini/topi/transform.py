@@ -1,22 +1,23 @@
 """Layout transforms: transpose, reshape, broadcast_to, strided_slice (and its
-gradient), concatenate, pad, one_hot and take (gather along an axis).
+gradient), concatenate, pad, one_hot, take (gather along an axis) and its gradient.
 
 Each is one compute whose output element reads one input element (or a constant), so
 the CPU rule treats them like broadcast elementwise ops ("injective"; "transpose" gets
 tiles). Extents may be ``te.var``s where the op allows it: reshape needs constant sizes
 only to check them and to infer ``-1``; the axes that strided_slice cuts must be
 constant. Indices out of range in ``take`` are clipped (mode "clip") or wrapped
-("wrap"); a kernel never reads outside its input.
+("wrap"); a kernel never reads outside its input. ``take_grad`` is the one reduction
+here (tag "reduce"): a scatter-add written as a gather, see its docstring.
 """
 from .. import te
 from ..errors import DTypeError, ShapeError, TVMiniError
 from ..tir import dtype as dt
 from ..tir import expr as E
 from ..tir.simplify import simplify
-from .broadcast import broadcast_index, broadcast_shape, shape_str
+from .broadcast import broadcast_index, broadcast_shape, same_extent, shape_str
 
 __all__ = ["transpose", "reshape", "broadcast_to", "strided_slice", "strided_slice_grad", "concatenate",
-           "pad", "one_hot", "take"]
+           "pad", "one_hot", "take", "take_grad"]
 
 
 def _check(x, op):
@@ -238,23 +239,67 @@ def one_hot(indices, depth, dtype="float32", on_value=1, off_value=0):
     return te.compute(list(indices.shape) + [depth], body, name="one_hot", tag="injective")
 
 
+def _take_axis(x_ndim, axis, what, op):
+    if not isinstance(axis, int) or not -x_ndim <= axis < x_ndim:
+        raise ShapeError(f"{op}: axis {axis} out of range for {what}")
+    return axis % x_ndim
+
+
+def _take_position(raw, n, mode):
+    """Where index ``raw`` reads along an axis of extent ``n``."""
+    return te.min(te.max(raw, 0), n - 1) if mode == "clip" else raw % n
+
+
+def _check_mode(mode, op):
+    if mode not in ("clip", "wrap"):
+        raise TVMiniError(f"{op}: mode must be 'clip' or 'wrap', got {mode!r}")
+
+
 def take(x, indices, axis=0, mode="clip"):
     """Gather along ``axis``: ``out[i..., rest...] = x[indices[i...], rest...]`` for axis 0
     (numpy.take). Out-of-range indices are clipped (``mode="clip"``) or wrapped
     (``mode="wrap"``, negative indices count from the end)."""
     _check(x, "take")
     _check_index(indices, "take")
-    if mode not in ("clip", "wrap"):
-        raise TVMiniError(f"take: mode must be 'clip' or 'wrap', got {mode!r}")
-    if not -x.ndim <= axis < x.ndim:
-        raise ShapeError(f"take: axis {axis} out of range for {x.name} {shape_str(x.shape)}")
-    axis %= x.ndim
+    _check_mode(mode, "take")
+    axis = _take_axis(x.ndim, axis, f"{x.name} {shape_str(x.shape)}", "take")
     n = x.shape[axis]
     shape = list(x.shape[:axis]) + list(indices.shape) + list(x.shape[axis + 1:])
     k = indices.ndim
 
     def body(*idx):
-        raw = indices[idx[axis:axis + k]].astype("int32")
-        pos = te.min(te.max(raw, 0), n - 1) if mode == "clip" else raw % n
+        pos = _take_position(indices[idx[axis:axis + k]].astype("int32"), n, mode)
         return x[tuple(idx[:axis]) + (pos,) + tuple(idx[axis + k:])]
     return te.compute(shape, body, name="take", tag="injective")
+
+
+def take_grad(grad, indices, x_shape, axis=0, mode="clip"):
+    """Gradient of ``take(x, indices, axis, mode)`` with respect to ``x`` (shape
+    ``x_shape``): each element of ``grad`` is added to the element of ``x`` it was read
+    from, so an index that occurs several times accumulates (numpy ``np.add.at``).
+
+    Written as a gather: element ``j`` along ``axis`` sums the ``grad`` entries whose
+    (clipped or wrapped) index is ``j``, a reduction over the axes of ``indices``. It
+    needs no atomic scatter (same code on every target) at the cost of reading every
+    index once per output element: ``x_shape[axis] * indices.size`` comparisons.
+    """
+    _check(grad, "take_grad")
+    _check_index(indices, "take_grad")
+    _check_mode(mode, "take_grad")
+    x_shape = [E.convert(n) for n in x_shape]
+    axis = _take_axis(len(x_shape), axis, f"x of shape {shape_str(x_shape)}", "take_grad")
+    expected = x_shape[:axis] + list(indices.shape) + x_shape[axis + 1:]
+    if len(expected) != grad.ndim or not all(same_extent(a, b) for a, b in zip(expected, grad.shape)):
+        raise ShapeError(f"take_grad: gradient {grad.name} {shape_str(grad.shape)} does not match take's output "
+                         f"shape {shape_str(expected)} (x {shape_str(x_shape)}, indices {indices.name} "
+                         f"{shape_str(indices.shape)}, axis {axis})")
+    n = x_shape[axis]
+    raxes = [te.reduce_axis((0, extent), name=f"r{i}") for i, extent in enumerate(indices.shape)]
+    zero = E.const(0, grad.dtype)
+
+    def body(*idx):
+        r = tuple(iv.var for iv in raxes)
+        hit = _take_position(indices[r].astype("int32"), n, mode) == idx[axis]
+        value = te.if_then_else(hit, grad[tuple(idx[:axis]) + r + tuple(idx[axis + 1:])], zero)
+        return te.sum(value, axis=raxes) if raxes else value
+    return te.compute(x_shape, body, name="take_grad", tag="reduce" if raxes else "injective")
