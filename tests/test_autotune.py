@@ -148,7 +148,7 @@ def test_whole_space_of_a_small_problem(case):
     if case == "gemm":
         out, ph, arrays, want = gemm_problem(rng, "matmul", 3, 5, 20, "float32", False, True, None)
     elif case == "conv2d":
-        x, w = rand(rng, (1, 2, 5, 16)), rand(rng, (3, 2, 3, 3))
+        x, w = rand(rng, (1, 2, 3, 16)), rand(rng, (2, 2, 3, 3))
         ph = [te.placeholder(x.shape, name="x"), te.placeholder(w.shape, name="w")]
         out, arrays, want = topi.conv2d(*ph, padding=1), [x, w], np_conv2d(x, w, (1, 1), (1, 1), (1, 1))
     else:
@@ -169,7 +169,7 @@ def test_knobs_offer_sensible_candidates():
     X, W = te.placeholder((1, 64, 56, 56), name="x"), te.placeholder((64, 64, 3, 3), name="w")
     _, knobs = only_task(topi.conv2d(X, W, padding=1))
     assert knobs.choices["xb"] == [0, 8]                # 16 and 32 do not divide 56
-    assert knobs.default["fb"] == 8
+    assert knobs.choices["yb"] == [1, 2, 4] and knobs.default["fb"] == 8 and knobs.default["yb"] == 1
     _, knobs = only_task(topi.relu(te.placeholder((3, 5, 7), name="x")))
     assert knobs.choices["lanes"] == [0] and knobs.default == {"lanes": 0, "parallel": False}
     inlined = topi.exp(topi.relu(te.placeholder((64,), name="x")))
@@ -216,29 +216,37 @@ def test_space_is_exhaustive_when_small_and_seeded_when_large():
 
 
 def test_tune_measures_the_default_first_and_keeps_the_fastest(tmp_path):
-    result = autotune.tune("relu", (4, 16), trials=100, log=tmp_path / "log.json", **TINY)
+    result = autotune.tune("relu", (4, 16), trials=100, confirm=2, log=tmp_path / "log.json", **TINY)
     (task,) = result.tasks
-    assert len(result.measured) == task.space_size == 10        # lanes {0, 4, 8, 16} x parallel, exhaustive
-    first_configs, first_seconds = result.measured[0]
-    assert first_configs == {task.workload.key: result.default_config} and first_seconds == result.default_seconds
-    assert result.best_seconds == min(s for _, s in result.measured) <= result.default_seconds
-    assert {task.workload.key: result.config} in [c for c, _ in result.measured]
-    assert result.speedup >= 1 and "relu" in str(result)
+    key = task.workload.key
+    assert task.space_size == 10                                  # lanes {0, 4, 8, 16} x parallel
+    assert len(result.measured) == 10 + 1 + 2                     # exhaustive, then 3 measured again
+    configs = [c[key] for c, _ in result.measured]
+    assert configs[0] == result.default_config and len({str(c) for c in configs[:10]}) == 10
+
+    def fastest(config):
+        return min(s for c, s in result.measured if c[key] == config)
+    first_round = sorted(configs[1:10], key=fastest)
+    assert configs[10] == result.default_config and set(map(str, configs[11:])) <= set(map(str, first_round))
+    assert result.default_seconds == fastest(result.default_config)
+    assert result.best_seconds == fastest(result.config) == min(s for _, s in result.measured)
+    assert result.best_seconds <= result.default_seconds and result.speedup >= 1
+    assert "relu" in str(result)
 
 
 def test_tune_samples_within_the_trial_budget():
     A = te.placeholder((9, 20), name="A")
-    result = autotune.tune("matmul", A, (20, 17), trials=4, seed=1, **TINY)
+    result = autotune.tune("matmul", A, (20, 17), trials=4, seed=1, confirm=0, **TINY)
     assert len(result.measured) == 4 and result.best_seconds <= result.default_seconds
     assert result.config in list(result.tasks[0].knobs.configs())
-    again = autotune.tune("matmul", A, (20, 17), trials=4, seed=1, **TINY)
+    again = autotune.tune("matmul", A, (20, 17), trials=4, seed=1, confirm=0, **TINY)
     assert [c for c, _ in again.measured] == [c for c, _ in result.measured]      # same seed, same configs
 
 
 def test_tune_an_op_with_two_tunable_outputs():
     def two(x, y):
         return [topi.add(x, y), topi.multiply(x, y)]
-    result = autotune.tune(two, (8, 8), (8, 8), trials=3, **TINY)
+    result = autotune.tune(two, (8, 8), (8, 8), trials=3, confirm=0, **TINY)
     assert len(result.tasks) == 2 and len(result.measured) == 1 + 2 * 2 and len(result.entries) == 2
     with pytest.raises(TuningError, match="tasks"):
         result.config

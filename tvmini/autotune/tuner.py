@@ -8,13 +8,16 @@ configs=...)``, run on fixed random inputs, compared with the result of the defa
 one after another, each with the others at their best so far; every measurement times
 the whole kernel.
 
-The default config is always the first measurement, and the result is the fastest
-measurement, so the tuned kernel is never slower than the default one *in the tuner's
-own measurements* (on a shared machine another run may rank them differently).
+The default config is always the first measurement; at the end the default and the few
+fastest configs are measured again, and each config counts with its fastest time. The
+result is the config with the fastest time, so the tuned kernel is never slower than
+the default one *in the tuner's own measurements* (on a shared machine another run may
+rank them differently).
 
 A candidate whose output differs from the default's is a compiler bug: ``tune`` raises
 :class:`~tvmini.errors.TuningError` naming the config instead of choosing it.
 """
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -42,8 +45,9 @@ class TaskResult:
 @dataclass
 class TuneResult:
     """What :func:`tune` found. ``best_seconds`` and ``default_seconds`` are per call of
-    the whole kernel; ``measured`` lists ``({workload key: config}, seconds)`` in the
-    order measured; ``entries`` are the log entries (one per tunable compute)."""
+    the whole kernel (each config's fastest measurement); ``measured`` lists every
+    measurement as ``({workload key: config}, seconds)`` in order (a config measured
+    again appears again); ``entries`` are the log entries (one per tunable compute)."""
     op: str
     target: str
     tasks: list
@@ -76,7 +80,7 @@ class TuneResult:
         configs = "; ".join(f"{t.workload.op}: {t.config}" for t in self.tasks)
         return (f"{self.op} on {self.target}: default {self.default_seconds * 1e3:.3f} ms, tuned "
                 f"{self.best_seconds * 1e3:.3f} ms ({self.speedup:.2f}x) with {configs} "
-                f"({len(self.measured)} configs measured in {self.tuning_seconds:.1f} s)")
+                f"({len(self.measured)} measurements in {self.tuning_seconds:.1f} s)")
 
 
 def _definition(op):
@@ -125,7 +129,7 @@ def _same(got, want):
     return np.allclose(got, want, rtol=1e-3, atol=1e-4 * max(scale, 1.0), equal_nan=True)
 
 
-def tune(op, *inputs, target="llvm", trials=16, number=3, repeat=3, min_repeat_ms=5, seed=0, log=None,
+def tune(op, *inputs, target="llvm", trials=16, number=3, repeat=3, min_repeat_ms=5, confirm=3, seed=0, log=None,
          dtype="float32", **attrs):
     """Tune the schedule of ``op`` (a topi operator name such as ``"matmul"`` or
     ``"conv2d"``, or a function returning te tensors) for ``inputs`` (te placeholders,
@@ -135,8 +139,11 @@ def tune(op, *inputs, target="llvm", trials=16, number=3, repeat=3, min_repeat_m
     At most ``trials`` configs are measured per tunable compute, the default first: all
     of them when the space is that small, else a random sample drawn with ``seed``.
     Each measurement is the fastest of ``repeat`` batches of at least ``number`` calls
-    and ``min_repeat_ms`` milliseconds. With ``log`` (a path), the best configs are
-    recorded in that tuning log (created, or updated in place); builds read it after
+    and ``min_repeat_ms`` milliseconds. Then the default and the ``confirm`` fastest
+    other configs are measured once more (a burst of load from other processes during
+    one measurement should not decide the choice; ``confirm=0``: no second round); a
+    config's time is its fastest measurement. With ``log`` (a path), the best configs are recorded in that tuning
+    log (created, or updated in place); builds read it after
     :func:`~tvmini.autotune.use_log` or with ``$TVMINI_AUTOTUNE_LOG`` set.
     Returns a :class:`TuneResult`.
     """
@@ -157,42 +164,54 @@ def tune(op, *inputs, target="llvm", trials=16, number=3, repeat=3, min_repeat_m
     results = [np.zeros(_shape(t), t.dtype) for t in outs]
     args = placeholders + outs
     workloads = [topi.workload(t) for t, _ in tasks]
-    reference = []
+    reference, kernels, fastest, measured = [], {}, {}, []
+
+    def key(configs):
+        return json.dumps([configs[t] for t, _ in tasks], sort_keys=True)
 
     def measure(configs):
-        sch = topi.default_schedule(outs, target, configs=configs)
-        kernel = build(sch, args, target=target, name=f"tune_{name}")
-        for r in results:
-            r.fill(0)
-        kernel(*data, *results)
-        if not reference:
-            reference.extend(r.copy() for r in results)
-        for out, got, want in zip(outs, results, reference):
-            if not _same(got, want):
-                raise TuningError(f"tune {name}: config {[configs[t] for t, _ in tasks]} changes the result of "
-                                  f"{out.name} (max difference {np.nanmax(np.abs(got - want))}); this is a "
-                                  "tvmini bug, please report it with this config")
-        seconds = kernel.time_evaluator(number=number, repeat=repeat, min_repeat_ms=min_repeat_ms)(
+        """Build (once), check and time the kernel with ``configs`` ({tensor: config})."""
+        k = key(configs)
+        if k not in kernels:
+            sch = topi.default_schedule(outs, target, configs=configs)
+            kernels[k] = (build(sch, args, target=target, name=f"tune_{name}"), dict(configs))
+            for r in results:
+                r.fill(0)
+            kernels[k][0](*data, *results)
+            if not reference:
+                reference.extend(r.copy() for r in results)
+            for out, got, want in zip(outs, results, reference):
+                if not _same(got, want):
+                    raise TuningError(f"tune {name}: config {[configs[t] for t, _ in tasks]} changes the result of "
+                                      f"{out.name} (max difference {np.nanmax(np.abs(got - want))}); this is a "
+                                      "tvmini bug, please report it with this config")
+        seconds = kernels[k][0].time_evaluator(number=number, repeat=repeat, min_repeat_ms=min_repeat_ms)(
             *data, *results).min
         measured.append(({w.key: dict(configs[t]) for w, (t, _) in zip(workloads, tasks)}, seconds))
-        return seconds
+        fastest[k] = min(seconds, fastest.get(k, seconds))
 
-    measured = []
-    best = {t: dict(knobs.default) for t, knobs in tasks}
-    default_seconds = best_seconds = measure(best)
+    def best():
+        return kernels[min(fastest, key=fastest.get)][1]
+
+    default = {t: dict(knobs.default) for t, knobs in tasks}
+    measure(default)
     for index, (tensor, knobs) in enumerate(tasks):
-        space = ConfigSpace(knobs)
-        for config in space.candidates(trials, seed=seed + index, first=best[tensor])[1:]:
-            seconds = measure({**best, tensor: config})
-            if seconds < best_seconds:
-                best_seconds, best = seconds, {**best, tensor: config}
+        current = best()
+        for config in ConfigSpace(knobs).candidates(trials, seed=seed + index, first=current[tensor])[1:]:
+            measure({**current, tensor: config})
+    if confirm:
+        others = sorted((k for k in fastest if k != key(default)), key=fastest.get)[:confirm]
+        for k in [key(default)] + others:
+            measure(kernels[k][1])
+    chosen = best()
+    best_seconds, default_seconds = fastest[key(chosen)], fastest[key(default)]
     result = TuneResult(
         op=name, target=target_key(target),
-        tasks=[TaskResult(w, knobs, best[t], knobs.size()) for w, (t, knobs) in zip(workloads, tasks)],
+        tasks=[TaskResult(w, knobs, chosen[t], knobs.size()) for w, (t, knobs) in zip(workloads, tasks)],
         default_seconds=default_seconds, best_seconds=best_seconds, measured=measured)
     result.entries = [LogEntry(key=w.key, target=result.target, op=w.op, tag=w.tag,
                                inputs=[[list(s), d] for s, d in w.inputs], output=[list(w.output[0]), w.output[1]],
-                               config=dict(best[t]), seconds=best_seconds, default_config=dict(knobs.default),
+                               config=dict(chosen[t]), seconds=best_seconds, default_config=dict(knobs.default),
                                default_seconds=default_seconds, measured=len(measured))
                       for w, (t, knobs) in zip(workloads, tasks)]
     if log is not None:

@@ -186,54 +186,64 @@ def _channel_block(channels):
 
 
 CONV_CHANNEL_BLOCKS = (1, 2, 4, 8, 16)
+CONV_ROW_BLOCKS = (1, 2, 4)
 CONV_WIDTH_BLOCKS = (8, 16, 32)
 
 
 def conv2d_knobs(sch, out, target):
-    """``fb`` output channels per accumulator block; ``xb`` output columns per block (0:
-    the whole row; else a multiple of 8 dividing the width, so the vector loop has no
-    tail); ``order`` of the reduction loops (input channel outside or inside the kernel
-    window); ``parallel`` loop over (image, channel block)."""
+    """``fb`` output channels, ``yb`` output rows and ``xb`` output columns (0: the whole
+    row; else a multiple of 8 dividing the width, so the vector loop has no tail) per
+    accumulator block; ``order`` of the reduction loops (input channel outside or inside
+    the kernel window); ``parallel`` loop over (image, channel block)."""
     acc = _producer(out, "conv2d_accum")
-    _, f, _, x = sch[out].op.axis
-    channels, width = _int(f.dom.extent), _int(x.dom.extent)
+    _, f, y, x = sch[out].op.axis
+    channels, rows, width = _int(f.dom.extent), _int(y.dom.extent), _int(x.dom.extent)
     taps = _work(*(iv.dom.extent for iv in sch[acc].op.reduce_axis))
-    default = {"fb": _channel_block(channels), "xb": 0, "order": "c,ky,kx",
+    default = {"fb": _channel_block(channels), "yb": 1, "xb": 0, "order": "c,ky,kx",
                "parallel": _work(*out.shape) * taps >= PARALLEL_MIN_WORK}
-    channel_blocks = sorted({b for b in CONV_CHANNEL_BLOCKS if b <= channels} | {default["fb"]})
-    width_blocks = [0] + [b for b in CONV_WIDTH_BLOCKS if b < width and width % b == 0]
-    return Knobs(default, {"fb": channel_blocks, "xb": width_blocks, "order": ["c,ky,kx", "ky,kx,c"],
-                           "parallel": [False, True]})
+    return Knobs(default, {
+        "fb": sorted({b for b in CONV_CHANNEL_BLOCKS if b <= channels} | {default["fb"]}),
+        "yb": [b for b in CONV_ROW_BLOCKS if b <= rows],
+        "xb": [0] + [b for b in CONV_WIDTH_BLOCKS if b < width and width % b == 0],
+        "order": ["c,ky,kx", "ky,kx,c"],
+        "parallel": [False, True]})
 
 
 @register("conv2d", knobs=conv2d_knobs)
 def schedule_conv2d(sch, out, target, config):
-    """Direct convolution: (image, channel block) parallel; per output row (or block of
-    ``xb`` columns) a local accumulator of ``fb x width`` updated tap by tap, the width
-    loop vectorized."""
+    """Direct convolution: (image, channel block) parallel; per block of ``yb`` output
+    rows and ``xb`` columns (default: one whole row) a local accumulator of ``fb`` channels
+    x rows x columns updated tap by tap, the column loop vectorized."""
     acc = _producer(out, "conv2d_accum")
     stage = sch[out]
     n, f, y, x = stage.op.axis
     fo, fi = stage.split(f, factor=config["fb"])
+    blocks, inside = [n, fo, y], [fi, x]        # the accumulator is computed in blocks[-1]
+    if config["yb"] > 1:
+        blocks[2], yi = stage.split(y, factor=config["yb"])
+        inside.insert(1, yi)
     if config["xb"]:
-        xo, xi = stage.split(x, factor=config["xb"])
-        stage.reorder(n, fo, y, xo, fi, xi)
-        at, lanes = xo, xi
-    else:
-        stage.reorder(n, fo, y, fi, x)
-        at, lanes = y, x
+        xo, inside[-1] = stage.split(x, factor=config["xb"])
+        blocks.append(xo)
+    stage.reorder(*blocks, *inside)
     outer = stage.fuse(n, fo)
     if config["parallel"]:
         stage.parallel(outer)
     width = config["xb"] or x.dom.extent
-    _vectorize(stage, lanes, width, out.dtype)
+    _vectorize(stage, inside[-1], width, out.dtype)
 
     s_acc = sch[acc]
     s_acc.scope = "local"
-    s_acc.compute_at(stage, at)
+    s_acc.compute_at(stage, blocks[-1])
     an, af, ay, ax = s_acc.op.axis
-    c, ky, kx = s_acc.op.reduce_axis
-    s_acc.reorder(an, ay, *((c, ky, kx) if config["order"] == "c,ky,kx" else (ky, kx, c)), af, ax)
+    reduction = (c, ky, kx) = s_acc.op.reduce_axis
+    if config["order"] == "ky,kx,c":
+        reduction = (ky, kx, c)
+    if config["yb"] > 1:
+        s_acc.reorder(an, *reduction, af, ay, ax)
+        s_acc.unroll(ay)
+    else:
+        s_acc.reorder(an, ay, *reduction, af, ax)
     s_acc.unroll(af)
     _vectorize(s_acc, ax, width, out.dtype)
 
