@@ -18,15 +18,15 @@ from tvmini import te
 BLOCK = 32
 
 
-def definition(n, packed=False):
-    """C = A @ B; with ``packed``, B is first re-laid out as [n/BLOCK][n][BLOCK]."""
+def definition(n, pack=None):
+    """C = A @ B; with ``pack`` columns, B is first re-laid out as [n/pack][n][pack]."""
     A = te.placeholder((n, n), name="A")
     B = te.placeholder((n, n), name="B")
     k = te.reduce_axis((0, n), name="k")
-    if not packed:
+    if not pack:
         return A, B, te.compute((n, n), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C"), None
-    PB = te.compute((n // BLOCK, n, BLOCK), lambda x, y, z: B[y, x * BLOCK + z], name="packedB")
-    C = te.compute((n, n), lambda i, j: te.sum(A[i, k] * PB[j // BLOCK, k, j % BLOCK], axis=k), name="C")
+    PB = te.compute((n // pack, n, pack), lambda x, y, z: B[y, x * pack + z], name="packedB")
+    C = te.compute((n, n), lambda i, j: te.sum(A[i, k] * PB[j // pack, k, j % pack], axis=k), name="C")
     return A, B, C, PB
 
 
@@ -55,7 +55,7 @@ def blocked(n, vectorize=False, parallel=False):
 def packed(n):
     """Step 4: pack B so the inner loop reads it contiguously, and accumulate each
     32x32 block of C in a local buffer (cache_write) computed at the tile."""
-    A, B, C, PB = definition(n, packed=True)
+    A, B, C, PB = definition(n, pack=BLOCK)
     s = te.create_schedule(C.op)
     CC = s.cache_write(C, "local")
     io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], BLOCK, BLOCK)
@@ -71,8 +71,33 @@ def packed(n):
     return s, [A, B, C]
 
 
+def register_blocked(n, rows=4, cols=16):
+    """Step 5 (beyond the classic recipe): shrink the local block of C to 4 x 16, which
+    is 8 vector registers, so it never leaves the registers while k runs over the whole
+    row: per k, 4 broadcasts of A and 2 vector loads of B (packed by 16 columns) feed 8
+    FMAs. The 32 x 32 block of step 4 (128 vectors) does not fit the 16 registers: its
+    machine code loads and stores every accumulator vector again after each 4 FMAs."""
+    A, B, C, PB = definition(n, pack=cols)
+    s = te.create_schedule(C.op)
+    CC = s.cache_write(C, "local")
+    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], rows, cols)
+    s[C].vectorize(ji)
+    s[C].parallel(io)
+    s[CC].compute_at(s[C], jo)
+    i, j = s[CC].op.axis
+    (k,) = s[CC].op.reduce_axis
+    s[CC].reorder(k, i, j)
+    s[CC].unroll(i)
+    s[CC].vectorize(j)
+    x, y, z = s[PB].op.axis
+    s[PB].vectorize(z)
+    s[PB].parallel(x)
+    return s, [A, B, C]
+
+
 STEPS = [("naive", naive), ("blocked", blocked), ("blocked+vectorize", lambda n: blocked(n, True)),
-         ("+parallel", lambda n: blocked(n, True, True)), ("+packing+cache_write", packed)]
+         ("+parallel", lambda n: blocked(n, True, True)), ("+packing+cache_write", packed),
+         ("+register blocking", register_blocked)]
 
 
 def numpy_seconds(a, b, repeat=5):
