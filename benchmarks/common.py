@@ -12,6 +12,17 @@ import threading
 import time
 
 
+def torch_or_none(threads=2):
+    """PyTorch with ``threads`` intra-op threads, or None when it is not installed (the
+    benchmarks then print tvmini and numpy only)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    return torch
+
+
 def best_seconds(fn, repeat=5):
     """The fastest of ``repeat`` timed calls of ``fn`` (seconds)."""
     best = float("inf")

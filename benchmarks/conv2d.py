@@ -28,7 +28,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 import tvmini as tm
 from tvmini import te, topi
 
-from common import best_of_rounds, best_seconds, fma_probe
+from common import best_of_rounds, best_seconds, fma_probe, torch_or_none
 
 N, C, H, W, F, K, PAD = 1, 64, 56, 56, 64, 3, 1
 BLOCK_F, BLOCK_R, BLOCK_X = 4, 2, 8     # filters x rows x one 8-float vector: 8 accumulator registers
@@ -102,11 +102,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds over all contenders")
     parser.add_argument("--repeat", type=int, default=10, help="timed calls per contender per round")
     args = parser.parse_args()
-    try:
-        import torch
-        torch.set_num_threads(2)
-    except ImportError:
-        torch = None
+    torch = torch_or_none()
     rng = np.random.default_rng(0)
     x = rng.standard_normal((N, C, H, W), dtype="float32")
     w = rng.standard_normal((F, C, K, K), dtype="float32")

@@ -20,7 +20,7 @@ import tvmini as tm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 from gemm_tutorial import STEPS  # noqa: E402  (the recipe lives in the tutorial)
 
-from common import best_of_rounds, best_seconds, fma_probe, nominal_peak  # noqa: E402
+from common import best_of_rounds, best_seconds, fma_probe, nominal_peak, torch_or_none  # noqa: E402
 
 NAIVE_MAX = 1024        # the naive schedule takes ~1 min per call at 2048
 
@@ -32,11 +32,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=3, help="timed calls per contender per round")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds over all contenders")
     args = parser.parse_args()
-    try:
-        import torch
-        torch.set_num_threads(2)
-    except ImportError:
-        torch = None
+    torch = torch_or_none()
     probe, probe_flop = fma_probe()
     nominal, how = nominal_peak()
     print("fp32 FMA peak: nominal " + (f"{nominal / 1e9:.1f} GFLOP/s ({how})" if nominal else how))

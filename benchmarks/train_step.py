@@ -22,6 +22,8 @@ import numpy as np
 
 import tvmini as tm
 
+from common import torch_or_none
+
 
 def overfit_mlp(nn, batchnorm):
     layers, sizes = [], [2, 64, 256, 64]
@@ -97,11 +99,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--torch-threads", type=int, default=2)
     args = parser.parse_args()
-    try:
-        import torch
-        torch.set_num_threads(args.torch_threads)
-    except ImportError:
-        torch = None
+    torch = torch_or_none(args.torch_threads)
     print(f"{'model':28s} {'eager ms':>9s} {'calls':>6s} {'jit ms':>8s} {'calls':>6s} {'jit/eager':>10s} "
           f"{'torch ms':>9s} {'eager/torch':>12s} {'jit/torch':>10s}")
     for name, case in CASES.items():

@@ -65,10 +65,15 @@ def packed(n):
     s[CC].reorder(ko, i, ki, j)
     s[CC].vectorize(j)
     s[C].parallel(io)
+    schedule_packing(s, PB)
+    return s, [A, B, C]
+
+
+def schedule_packing(s, PB):
+    """The packing of B: column blocks in parallel, each block's columns as SIMD lanes."""
     x, y, z = s[PB].op.axis
     s[PB].vectorize(z)
     s[PB].parallel(x)
-    return s, [A, B, C]
 
 
 def register_blocked(n, rows=4, cols=16):
@@ -89,9 +94,7 @@ def register_blocked(n, rows=4, cols=16):
     s[CC].reorder(k, i, j)
     s[CC].unroll(i)
     s[CC].vectorize(j)
-    x, y, z = s[PB].op.axis
-    s[PB].vectorize(z)
-    s[PB].parallel(x)
+    schedule_packing(s, PB)
     return s, [A, B, C]
 
 
