@@ -1,13 +1,11 @@
-"""topi kernels at the training shapes, next to numpy (and torch when installed), one run.
+"""The "nn" section of ``benchmarks/ops.py``: topi kernels at the training shapes, next
+to numpy (and torch when installed).
 
 Rows: dense forward (x @ w.T + b) and its two gradient matmuls (grad_x = g @ w,
 grad_w = g.T @ x) for the OVERFIT MLP (batch 1024, 2-64-256-64-2) and the MNIST MLP
-(batch 128, 784-128-10), matmul 1024^3, and the LeNet conv layers (batch 64) forward
+(batch 128, 784-256-128-10), matmul 1024^3, and the LeNet conv layers (batch 64) forward
 and gradients. Every kernel is checked against numpy before it is timed.
-Run: python benchmarks/topi_nn.py [--repeat 20]
 """
-import argparse
-
 import numpy as np
 
 import tvmini as tm
@@ -16,7 +14,7 @@ from tvmini import te, topi
 from common import best_seconds
 
 DENSE = [("overfit", 1024, 2, 64), ("overfit", 1024, 64, 256), ("overfit", 1024, 256, 64),
-         ("overfit", 1024, 64, 2), ("mnist", 128, 784, 128), ("mnist", 128, 128, 10)]
+         ("overfit", 1024, 64, 2), ("mnist", 128, 784, 256), ("mnist", 128, 256, 128), ("mnist", 128, 128, 10)]
 CONV = [("lenet conv1", (64, 1, 28, 28), (6, 1, 5, 5)), ("lenet conv2", (64, 6, 12, 12), (16, 6, 5, 5))]
 
 
@@ -85,15 +83,8 @@ def conv_case(label, xs, ws, torch, repeat):
         print(row)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=20)
-    args = parser.parse_args()
-    try:
-        import torch
-        torch.set_num_threads(2)
-    except ImportError:
-        torch = None
+def run(repeat, torch):
+    """Print the section's table; kernels are timed as the fastest of ``repeat`` batches."""
     head = f"{'kernel':<34} {'ms':>8} {'GFLOP/s':>8} {'numpy ms':>8} {'x numpy':>7}"
     print(head + (f" {'torch ms':>8} {'x torch':>7}" if torch else ""))
     rng = np.random.default_rng(0)
@@ -105,18 +96,14 @@ def main():
         tag = f"{model} {n_in}->{n_out} b{batch}"
         T = (lambda a: torch.from_numpy(a)) if torch else None
         matmul_case(f"{tag} fwd", x, w, False, True, lambda: x @ w.T + b, torch and (
-            lambda tx=T(x), tw=T(w), tb=T(b): torch.nn.functional.linear(tx, tw, tb)), args.repeat, bias=b)
+            lambda tx=T(x), tw=T(w), tb=T(b): torch.nn.functional.linear(tx, tw, tb)), repeat, bias=b)
         matmul_case(f"{tag} grad_x", g, w, False, False, lambda: g @ w, torch and (
-            lambda tg=T(g), tw=T(w): tg @ tw), args.repeat)
+            lambda tg=T(g), tw=T(w): tg @ tw), repeat)
         matmul_case(f"{tag} grad_w", g, x, True, False, lambda: g.T @ x, torch and (
-            lambda tg=T(g), tx=T(x): tg.T @ tx), args.repeat)
+            lambda tg=T(g), tx=T(x): tg.T @ tx), repeat)
     a = rng.standard_normal((1024, 1024), dtype="float32")
     b = rng.standard_normal((1024, 1024), dtype="float32")
     matmul_case("matmul 1024^3", a, b, False, False, lambda: a @ b,
-                torch and (lambda ta=torch.from_numpy(a), tb=torch.from_numpy(b): ta @ tb), max(3, args.repeat // 4))
+                torch and (lambda ta=torch.from_numpy(a), tb=torch.from_numpy(b): ta @ tb), max(3, repeat // 4))
     for label, xs, ws in CONV:
-        conv_case(label, xs, ws, torch, args.repeat)
-
-
-if __name__ == "__main__":
-    main()
+        conv_case(label, xs, ws, torch, repeat)

@@ -1,14 +1,12 @@
-"""topi operators with their default CPU schedules against numpy, in one run.
+"""The "elementwise" section of ``benchmarks/ops.py``: topi operators with their default
+CPU schedules against numpy.
 
 For each op: tvmini's best time (ms) and bandwidth (GB/s of bytes read + written once),
 numpy's for the same result, and the speed ratio. Shapes: 1024x1024 float32 unless
 --n says otherwise. Parallel kernels are sensitive to other processes on the machine's
 cores (a descheduled libgomp worker stalls a launch by milliseconds); on a busy machine
 compare with TVMINI_NUM_THREADS=1 (read when kernels are built).
-Run: python benchmarks/topi_ops.py [--n 1024]
 """
-import argparse
-
 import numpy as np
 
 import tvmini as tm
@@ -33,10 +31,8 @@ def case(name, build_out, numpy_fn, inputs):
           f"   {theirs / ours:6.2f}")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=1024)
-    n = parser.parse_args().n
+def run(n):
+    """Print the section's table for n x n float32 operands."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n)).astype("float32")
     row = rng.standard_normal((n,)).astype("float32")
@@ -53,7 +49,3 @@ def main():
     case("argmax over rows", lambda x: topi.argmax(x, 1), lambda x: x.argmax(1), [a])
     case("transpose", topi.transpose, lambda x: np.ascontiguousarray(x.T), [a])
     case("pad 1 each side", lambda x: topi.pad(x, (1, 1)), lambda x: np.pad(x, 1), [a])
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,38 @@
+"""Operator benchmarks (issue 5): topi kernels with their default CPU schedules against
+numpy, and against PyTorch CPU when it is installed, in one run.
+
+Sections (``--section``, default all):
+
+* ``nn`` (``topi_nn.py``): at the training shapes, dense forward and both gradient
+  matmuls for the OVERFIT MLP (batch 1024, 2-64-256-64-2) and the MNIST MLP (batch 128,
+  784-256-128-10), matmul 1024^3, and the LeNet conv layers (batch 64) forward,
+  grad_input and grad_weight; ms, GFLOP/s and the ratios;
+* ``elementwise`` (``topi_ops.py``): broadcast and elementwise ops, reductions, argmax,
+  transpose and pad on n x n float32 (``--n``); ms, GB/s and the ratio to numpy.
+
+Every kernel is checked against numpy before it is timed.
+Run: python benchmarks/ops.py [--section all|nn|elementwise] [--repeat 20] [--n 1024]
+"""
+import argparse
+
+import topi_nn
+import topi_ops
+from common import torch_or_none
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--section", choices=["all", "nn", "elementwise"], default="all")
+    parser.add_argument("--repeat", type=int, default=20, help="timed batches per nn kernel")
+    parser.add_argument("--n", type=int, default=1024, help="size of the elementwise section's n x n operands")
+    args = parser.parse_args()
+    if args.section in ("all", "nn"):
+        topi_nn.run(args.repeat, torch_or_none())
+    if args.section in ("all", "elementwise"):
+        if args.section == "all":
+            print()
+        topi_ops.run(args.n)
+
+
+if __name__ == "__main__":
+    main()
