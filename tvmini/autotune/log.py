@@ -15,7 +15,8 @@ An entry is found by ``key`` (a hash of the compute's whole te definition, shape
 dtypes included) and ``target`` (for the CPU, the host CPU's name: a config tuned on
 another CPU is not applied). The other fields are for people reading the log. A new
 tuning run of the same workload replaces its entry: on a machine whose load changes,
-the latest measurement is the relevant one.
+the latest measurement is the relevant one. The thread count is not part of the key:
+tune with the ``TVMINI_NUM_THREADS`` the builds will run with.
 
 Which log builds read: the file given to :func:`use_log`, else the file named by
 ``$TVMINI_AUTOTUNE_LOG``, else none. A log that is missing, not JSON, not a tvmini

@@ -207,7 +207,7 @@ class Workload:
         lines, inputs = [], []
 
         def var(v):
-            return names.setdefault(v, f"v{len(names)}")
+            return names.setdefault(v, f"v{len(names)}:{v.dtype}")
 
         def text(e):
             if isinstance(e, E.Const):
