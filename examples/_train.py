@@ -1,4 +1,7 @@
-"""The training step both examples run: forward, cross-entropy, backward, optimizer update."""
+"""The training step both examples run (forward, cross-entropy, backward, optimizer update)
+and the profiling of a few of them."""
+import os
+
 import tvmini as tm
 from tvmini import nn
 
@@ -13,3 +16,19 @@ def make_train_step(model, optimizer, jit=False):
         optimizer.step()
         return loss
     return tm.jit(train_step) if jit else train_step
+
+
+def profile_steps(step, batches, steps, trace=None):
+    """Run ``step(*batch)`` once (building the kernels), then ``steps`` more times under
+    ``tm.profiler``; print the per-kernel table and, if ``trace`` is a path, write a
+    Chrome trace there. Returns the profiler."""
+    batches = iter(batches)
+    step(*next(batches))
+    with tm.profiler() as prof:
+        for _, batch in zip(range(steps), batches):
+            step(*batch)
+    print(prof.table())
+    if trace:
+        os.makedirs(os.path.dirname(os.path.abspath(trace)), exist_ok=True)
+        print(f"Chrome trace (chrome://tracing, ui.perfetto.dev): {prof.export_chrome_trace(trace)}")
+    return prof

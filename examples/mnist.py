@@ -178,21 +178,12 @@ def profile(model_kind="mlp", data=DEFAULT_DATA, batch_size=64, lr=None, seed=0,
     optimizer = tm.optim.Adam(model.parameters(), lr=DEFAULTS[model_kind][1] if lr is None else lr)
     batches = iter(DataLoader(train_set, batch_size, shuffle=True, seed=seed, as_numpy=True))
 
-    from _train import make_train_step
+    from _train import make_train_step, profile_steps
     train_step = make_train_step(model, optimizer)
 
     def step(images, labels):
         train_step(tm.tensor(images, device=device), tm.tensor(labels, device=device))
-
-    step(*next(batches))
-    with tm.profiler() as prof:
-        for _, (images, labels) in zip(range(steps), batches):
-            step(images, labels)
-    print(prof.table())
-    if trace:
-        os.makedirs(os.path.dirname(os.path.abspath(trace)), exist_ok=True)
-        print(f"Chrome trace (chrome://tracing, ui.perfetto.dev): {prof.export_chrome_trace(trace)}")
-    return prof
+    return profile_steps(step, batches, steps, trace)
 
 
 def parse_args(argv):

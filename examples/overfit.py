@@ -169,22 +169,12 @@ def profile(activation="relu", normalize="unit", batchnorm=False, lr=1e-4, seed=
     optimizer = tm.optim.Adam(model.parameters(), lr=lr)
     sampler = overfit.CoordinateSampler(image, batch_size, normalize, seed=seed)
 
-    from _train import make_train_step
+    from _train import make_train_step, profile_steps
     train_step = make_train_step(model, optimizer)
 
-    def step():
-        coords, labels = next(sampler)
+    def step(coords, labels):
         train_step(tm.tensor(coords, device=device), tm.tensor(labels, device=device))
-
-    step()
-    with tm.profiler() as prof:
-        for _ in range(steps):
-            step()
-    print(prof.table())
-    if trace:
-        os.makedirs(os.path.dirname(os.path.abspath(trace)), exist_ok=True)
-        print(f"Chrome trace (chrome://tracing, ui.perfetto.dev): {prof.export_chrome_trace(trace)}")
-    return prof
+    return profile_steps(step, sampler, steps, trace)
 
 
 def parse_args(argv):
