@@ -162,6 +162,20 @@ def test_fusion_cse_fold_and_dce():
     assert len(unfused.graph.nodes) == 5
 
 
+def test_matrix_products_take_elementwise_epilogues():
+    """Forward ``relu(x @ W.T + b)`` and backward ``relu_grad(g @ W, y)`` each become one
+    GEMM kernel whose epilogue applies the elementwise op; the step still equals eager."""
+    eager_model, _, eager_step = _trainer(lambda ps: tm.optim.SGD(ps, lr=0.1))
+    jit_model, _, step = _trainer(lambda ps: tm.optim.SGD(ps, lr=0.1))
+    jitted = tm.jit(step)
+    for x, y in _data(3):
+        assert jitted(x, y).item() == pytest.approx(eager_step(x, y).item(), rel=1e-6)
+    _assert_same_models(eager_model, jit_model)
+    fused = {"+".join(node.members): node.tag for node in jitted.graph.nodes if node.op == "fused"}
+    assert fused == {"dense+relu": "gemm", "matmul+relu_grad": "gemm"}
+    assert "2 kernels are matrix products with fused epilogues" in str(jitted.graph)
+
+
 def test_memory_plan_never_overlaps_live_temporaries():
     _, _, step = _trainer(lambda ps: tm.optim.Adam(ps, lr=1e-2), batchnorm=True)
     jitted = tm.jit(step)

@@ -310,7 +310,7 @@ _UNARY = {
     "log": ("log", "log_grad", False),
     "sqrt": ("sqrt", "sqrt_grad", True),
     "abs": ("abs", "abs_grad", False),
-    "relu": ("relu", "relu_grad", False),
+    "relu": ("relu", "relu_grad", True),     # y > 0 exactly where x > 0: x can be freed
     "sigmoid": ("sigmoid", "sigmoid_grad", True),
     "tanh": ("tanh", "tanh_grad", True),
     "cos": ("cos", "cos_grad", False),

@@ -85,7 +85,8 @@ def scale_shift(x, a, b):
 # ----------------------------------------------------------------------------- gradients
 
 def relu_grad(x, g):
-    """``g`` where ``x > 0``, else 0 (PyTorch's convention at 0)."""
+    """``g`` where ``x > 0``, else 0 (PyTorch's convention at 0). ``x`` may be relu's
+    input or its output: they are positive at the same places."""
     return elementwise("relu_grad", [x, g], lambda v, d: te.if_then_else(v > _zero(v), d, _zero(d)))
 
 

@@ -66,7 +66,8 @@ class Node:
         self.scalars_at_replay = None
         #: The ops fused into this node, in order (just ``[op]`` when nothing was fused).
         self.members = [op]
-        #: "injective" once fusion knows every stage of the kernel is; None before.
+        #: Set by fusion on the nodes it makes: "injective" (every stage is) or "gemm" (a
+        #: matrix product with a fused epilogue); None on the traced nodes.
         self.tag = None
         #: For a fused node, how to rebuild its te definition (see ``passes.fuse``).
         self.recipe = None

@@ -1,20 +1,31 @@
-"""Operator fusion: chains of elementwise kernels become one kernel.
+"""Operator fusion: chains of elementwise kernels become one kernel, and an elementwise
+chain after a matrix product becomes the product's epilogue.
 
 A pure, single-output call P whose output is read by exactly one later call C — and
-nowhere else (not returned, not a gradient, no other reader; C may read it twice) — is merged into C when
-both are injective computes of the same output shape (every te stage tagged
-"elemwise", "broadcast" or "injective", no reduction) and no call between them
-overwrites one of P's inputs. The merged kernel's definition applies P's definition to
-its inputs and hands the resulting te tensor to C's definition in place of the value;
-``topi.default_schedule`` then inlines P's stage into C's loop, so the intermediate
-array is never written to memory and one kernel call replaces two.
+nowhere else (not returned, not a gradient, no other reader; C may read it twice) — is
+merged into C when C is an injective compute (every te stage tagged "elemwise",
+"broadcast" or "injective", no reduction) of P's output shape, no call between them
+overwrites one of P's inputs, and P is either
+
+* injective too: the merged kernel's definition applies P's definition to its inputs
+  and hands the resulting te tensor to C's definition in place of the value;
+  ``topi.default_schedule`` then inlines P's stage into C's loop; or
+* a matrix product (its output tagged "gemm": dense, matmul, batch_matmul, or a product
+  already given an epilogue): the composed definition goes through
+  ``topi.epilogue.fuse_epilogue``, so C runs on each register tile of the product
+  before it is stored (``relu(x @ W.T + b)``, ``relu_grad(g @ W, y)``). Merged only when
+  that rewrite applies (C reads the product at its own index).
+
+Either way the intermediate array is never written to memory and one kernel call
+replaces two.
 """
 from .... import topi
+from ....topi.epilogue import INJECTIVE_TAGS, fuse_epilogue
 from ... import dispatch
 from ...dispatch import build_kernel, define_outputs
 from ..ir import Node, TEMP
 
-_INJECTIVE = ("elemwise", "broadcast", "injective")
+INJECTIVE, GEMM = "injective", "gemm"
 
 
 def _recipe(node):
@@ -26,8 +37,9 @@ def _recipe(node):
     return node.recipe
 
 
-def _compose(recipe):
-    """A te definition ``define(*placeholders, *scalar_vars)`` evaluating ``recipe``."""
+def _compose(recipe, epilogue=False):
+    """A te definition ``define(*placeholders, *scalar_vars)`` evaluating ``recipe``; with
+    ``epilogue``, its result is rewritten as the epilogue of the product it reads."""
     def define(*args):
         n_inputs = len(args) - sum(len(m[3]) for m in recipe)
         inputs, scalars = args[:n_inputs], list(args[n_inputs:])
@@ -39,34 +51,46 @@ def _compose(recipe):
                 member_define = getattr(topi, member_define)
             out = member_define(*operands, *mine, **dict(attrs))
             results.append(out if not isinstance(out, (list, tuple)) else out[0])
-        return results[-1]
+        return fuse_epilogue(results[-1]) if epilogue else results[-1]
     return define
 
 
-def _injective(node, cache):
-    """Whether every compute of ``node``'s kernel is an injective, reduction-free stage."""
-    if node.tag == "injective":
-        return True
+def _outputs(node):
+    specs = [(v.shape, v.dtype) for v in node.inputs]
+    return define_outputs(node.define, specs, node.scalar_dtypes, node.attrs)[2]
+
+
+def _kind(node, cache):
+    """INJECTIVE when every compute of ``node``'s kernel is an injective, reduction-free
+    stage; GEMM when its one output is a matrix product's; None otherwise."""
+    if node.tag is not None:
+        return node.tag
     if node.op == "copy" or not node.pure or len(node.outputs) != 1:
-        return False
+        return None
     key = id(node.module)
     if key not in cache:
-        specs = [(v.shape, v.dtype) for v in node.inputs]
-        _, _, outs = define_outputs(node.define, specs, node.scalar_dtypes, node.attrs)
-        ok, stack, seen = len(outs) == 1, [outs[0].op], set()
-        while stack and ok:
-            op = stack.pop()
-            if op in seen or not hasattr(op, "body"):
-                continue
-            seen.add(op)
-            ok = op.tag in _INJECTIVE and not op.reduce_axis
-            stack.extend(t.op for t in op.input_tensors())
-        cache[key] = ok
+        outs = _outputs(node)
+        if len(outs) != 1:
+            cache[key] = None
+        elif outs[0].op.tag == GEMM:
+            cache[key] = GEMM
+        else:
+            ok, stack, seen = True, [outs[0].op], set()
+            while stack and ok:
+                op = stack.pop()
+                if op in seen or not hasattr(op, "body"):
+                    continue
+                seen.add(op)
+                ok = op.tag in INJECTIVE_TAGS and not op.reduce_axis
+                stack.extend(t.op for t in op.input_tensors())
+            cache[key] = INJECTIVE if ok else None
     return cache[key]
 
 
-def _merge(producer, consumer, value):
-    """The node computing ``consumer`` with ``producer`` (which makes ``value``) inside."""
+def _merge(producer, consumer, value, fusion):
+    """The node computing ``consumer`` with ``producer`` (which makes ``value``) inside;
+    ``fusion`` is the producer's kind (INJECTIVE, or GEMM for an epilogue). None when an
+    epilogue cannot be formed."""
     inputs = list(producer.inputs)
     for v in consumer.inputs:
         if v is not value and all(v is not w for w in inputs):
@@ -90,14 +114,16 @@ def _merge(producer, consumer, value):
                   scalar_dtypes=producer.scalar_dtypes + consumer.scalar_dtypes)
     merged.members = producer.members + consumer.members
     merged.recipe = prod_recipe + cons_recipe
-    merged.define = _compose(merged.recipe)
-    merged.tag = "injective"
+    merged.define = _compose(merged.recipe, epilogue=fusion == GEMM)
+    merged.tag = fusion
     merged.module = consumer.module          # until the fused kernel is built: its device
+    if fusion == GEMM and _outputs(merged)[0].op.tag != GEMM:
+        return None                          # the product is not read at the chain's own index
     return merged
 
 
 def fuse_elementwise(program):
-    cache, fused = {}, 0
+    cache, fused, rejected = {}, 0, set()
     changed = True
     while changed:
         changed = False
@@ -108,7 +134,7 @@ def fuse_elementwise(program):
         protected = {v.id for v in program.outputs} | {v.id for _, v in program.grads if v is not None}
         producer_of = {n.outputs[0].id: k for k, n in enumerate(program.nodes) if len(n.outputs) == 1}
         for c_index, consumer in enumerate(program.nodes):
-            if not _injective(consumer, cache):
+            if _kind(consumer, cache) != INJECTIVE:
                 continue
             for value in consumer.inputs:
                 p_index = producer_of.get(value.id)
@@ -116,13 +142,19 @@ def fuse_elementwise(program):
                         or p_index >= c_index):
                     continue
                 producer = program.nodes[p_index]
-                if not _injective(producer, cache) or producer.outputs[0].shape != consumer.outputs[0].shape:
+                kind = _kind(producer, cache)
+                if kind is None or producer.outputs[0].shape != consumer.outputs[0].shape:
                     continue
                 between = program.nodes[p_index + 1:c_index]
                 overwritten = {v.id for n in between if n.inplace for v in n.outputs}
                 if any(v.id in overwritten for v in producer.inputs):
                     continue
-                merged = _merge(producer, consumer, value)
+                if (id(producer), id(consumer)) in rejected:
+                    continue
+                merged = _merge(producer, consumer, value, kind)
+                if merged is None:
+                    rejected.add((id(producer), id(consumer)))
+                    continue
                 program.nodes[c_index] = merged
                 del program.nodes[p_index]
                 fused += 1
@@ -133,7 +165,9 @@ def fuse_elementwise(program):
     for node in program.nodes:
         if node.op == "fused":
             _build(node)
-    return f"fused {fused} elementwise calls into their consumers"
+    epilogues = sum(node.tag == GEMM and node.op == "fused" for node in program.nodes)
+    return f"fused {fused} elementwise calls into their consumers ({epilogues} kernels are matrix products " \
+           f"with fused epilogues)"
 
 
 def _build(node):

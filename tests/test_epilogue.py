@@ -1,0 +1,70 @@
+"""Epilogue fusion (``topi.epilogue.fuse_epilogue``): an elementwise chain after a matrix
+product is computed on the product's register tiles, with the same results as numpy;
+chains that do not read the product at their own index are left alone."""
+import numpy as np
+from hypothesis import given, strategies as st
+
+from tvmini import te, topi
+from tvmini.topi.epilogue import fuse_epilogue
+
+from strategies import EXTENT, examples, run_default
+
+RNG = np.random.default_rng(0)
+
+
+def _rand(*shape):
+    return RNG.standard_normal(shape).astype("float32")
+
+
+def _reads_accumulator(out):
+    return out.op.tag == "gemm" and any(getattr(t.op, "tag", None) == "gemm_accum" for t in out.op.input_tensors())
+
+
+@examples(12)
+@given(m=EXTENT, n=EXTENT, k=EXTENT)
+def test_dense_bias_relu_runs_on_the_tile(m, n, k):
+    x, w, b = te.placeholder((m, k), name="x"), te.placeholder((n, k), name="w"), te.placeholder((n,), name="b")
+    out = fuse_epilogue(topi.relu(topi.dense(x, w, b)))
+    assert _reads_accumulator(out)
+    X, W, B = _rand(m, k), _rand(n, k), _rand(n)
+    np.testing.assert_allclose(run_default(out, [x, w, b], [X, W, B]), np.maximum(X @ W.T + B, 0),
+                               rtol=1e-4, atol=1e-4)
+
+
+@examples(12)
+@given(m=EXTENT, n=EXTENT, k=EXTENT, transpose_a=st.booleans(), transpose_b=st.booleans())
+def test_matmul_with_a_chain_reading_other_tensors(m, n, k, transpose_a, transpose_b):
+    """``relu_grad(a @ b, y) * 2 + c[j]``: several computes and extra operands, one of
+    them broadcast, all inlined into the product's output."""
+    a = te.placeholder((k, m) if transpose_a else (m, k), name="a")
+    b = te.placeholder((n, k) if transpose_b else (k, n), name="b")
+    y, c = te.placeholder((m, n), name="y"), te.placeholder((n,), name="c")
+    chain = topi.add(topi.multiply(topi.relu_grad(y, topi.matmul(a, b, transpose_a, transpose_b)), 2.0), c)
+    out = fuse_epilogue(chain)
+    assert _reads_accumulator(out)
+    Y, C = _rand(m, n), _rand(n)
+    A = _rand(*((k, m) if transpose_a else (m, k)))
+    B = _rand(*((n, k) if transpose_b else (k, n)))
+    product = (A.T if transpose_a else A) @ (B.T if transpose_b else B)
+    want = np.where(Y > 0, product, 0) * 2 + C
+    np.testing.assert_allclose(run_default(out, [a, b, y, c], [A, B, Y, C]), want, rtol=1e-4, atol=1e-4)
+
+
+@examples(8)
+@given(batch=st.integers(1, 3), m=EXTENT, n=EXTENT, k=st.integers(1, 20))
+def test_batch_matmul_epilogue(batch, m, n, k):
+    a, b = te.placeholder((batch, m, k), name="a"), te.placeholder((batch, k, n), name="b")
+    out = fuse_epilogue(topi.tanh(topi.batch_matmul(a, b)))
+    assert _reads_accumulator(out)
+    A, B = _rand(batch, m, k), _rand(batch, k, n)
+    np.testing.assert_allclose(run_default(out, [a, b], [A, B]), np.tanh(A @ B), rtol=1e-4, atol=1e-5)
+
+
+def test_chains_that_cannot_be_epilogues_are_unchanged():
+    a, b = te.placeholder((8, 8), name="a"), te.placeholder((8, 8), name="b")
+    product = topi.matmul(a, b)
+    transposed = topi.transpose(product)                        # reads the product at (j, i)
+    two_products = topi.add(product, topi.matmul(b, a))
+    reduced = topi.sum(product, axis=1)
+    for chain in (transposed, two_products, reduced, product, a):
+        assert fuse_epilogue(chain) is chain

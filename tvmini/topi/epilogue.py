@@ -1,0 +1,73 @@
+"""Epilogue fusion: elementwise work done on a matrix product's register tile before
+it is stored.
+
+A GEMM output (tag "gemm", see ``nn._gemm``) is computed tile by tile from a local
+accumulator. When an elementwise chain follows it — ``relu(x @ W.T + b)`` forward,
+``relu_grad(g @ W, y)`` backward — :func:`fuse_epilogue` rewrites the chain's last
+compute so that it reads the accumulator itself: every injective compute between them,
+and the GEMM's own crop-and-bias, is inlined into one compute tagged "gemm". The GEMM
+schedule rule then treats that compute as the product's output: the chain runs on each
+tile while it is still in registers, and neither the product nor any intermediate is
+written to memory.
+"""
+from ..te.tensor import ComputeOp, ProducerLoad
+from ..tir.expr import Const
+from ..tir.functor import Mutator, substitute, walk
+
+#: Tags of the computes that may sit between the product and the fused output.
+INJECTIVE_TAGS = ("elemwise", "broadcast", "injective")
+
+
+class _InlineChain(Mutator):
+    """Inline every injective compute (and the GEMM output) reached from a body."""
+
+    def __init__(self):
+        self.bodies = {}            # op -> (axis vars, body already inlined)
+
+    def visit_ProducerLoad(self, e):
+        indices = tuple(self.visit(i) for i in e.indices)
+        op = e.tensor.op
+        if not _inlinable(op):
+            if all(a is b for a, b in zip(indices, e.indices)):
+                return e
+            return ProducerLoad(e.tensor, indices)
+        if op not in self.bodies:
+            self.bodies[op] = ([iv.var for iv in op.axis], self.visit(op.body))
+        axis_vars, body = self.bodies[op]
+        return substitute(body, dict(zip(axis_vars, indices)))
+
+
+def _inlinable(op):
+    return isinstance(op, ComputeOp) and not op.reduce_axis and (op.tag in INJECTIVE_TAGS or op.tag == "gemm")
+
+
+def fuse_epilogue(out):
+    """``out`` computed as the epilogue of the one matrix product its elementwise chain
+    reads, or ``out`` itself when that is not possible.
+
+    Possible when ``out`` is an injective compute, the computes between it and the
+    product are injective, exactly one GEMM output is reached, and once they are all
+    inlined its accumulator is read only at ``out``'s own index (same shape, no
+    transpose or broadcast), so every output tile needs exactly the accumulator tile
+    the GEMM schedule computes for it. The result is
+    a new compute over ``out``'s axes, tagged "gemm", that reads the accumulator.
+    """
+    op = out.op
+    if not isinstance(op, ComputeOp) or op.reduce_axis or op.tag not in INJECTIVE_TAGS:
+        return out
+    body = _InlineChain().visit(op.body)
+    loads = []
+    walk(body, lambda e: loads.append(e) if isinstance(e, ProducerLoad)
+         and getattr(e.tensor.op, "tag", None) == "gemm_accum" else None)
+    if len({load.tensor.op for load in loads}) != 1 or not all(_at_own_index(ld.indices, op.axis) for ld in loads):
+        return out
+    return ComputeOp(op.name, op.axis, body, "gemm").output(0)
+
+
+def _at_own_index(indices, axis):
+    """Whether ``indices`` are the axis variables themselves (a broadcast read of an
+    extent-1 axis, index 0, counts: it is the same element)."""
+    return len(indices) == len(axis) and all(
+        index is iv.var or (isinstance(iv.dom.extent, Const) and iv.dom.extent.value == 1
+                            and isinstance(index, Const) and index.value == 0)
+        for index, iv in zip(indices, axis))
