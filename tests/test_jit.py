@@ -173,7 +173,33 @@ def test_matrix_products_take_elementwise_epilogues():
     _assert_same_models(eager_model, jit_model)
     fused = {"+".join(node.members): node.tag for node in jitted.graph.nodes if node.op == "fused"}
     assert fused == {"dense+relu": "gemm", "matmul+relu_grad": "gemm"}
-    assert "2 kernels are matrix products with fused epilogues" in str(jitted.graph)
+    assert "2 kernels are products with fused epilogues" in str(jitted.graph)
+
+
+def test_convolutions_take_elementwise_epilogues():
+    """``relu(conv2d(x, w) + b)`` is one kernel; a small CNN step still equals eager."""
+    def trainer():
+        tm.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(36, 3))
+        opt = tm.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        return model, step
+    eager_model, eager_step = trainer()
+    jit_model, step = trainer()
+    jitted = tm.jit(step)
+    rng = np.random.default_rng(2)
+    for _ in range(3):
+        x = tm.tensor(rng.standard_normal((4, 1, 8, 8)).astype("float32"))
+        y = tm.tensor(rng.integers(0, 3, 4))
+        assert jitted(x, y).item() == pytest.approx(eager_step(x, y).item(), rel=1e-6)
+    _assert_same_models(eager_model, jit_model)
+    assert any(node.members == ["conv2d", "relu"] and node.tag == "conv2d" for node in jitted.graph.nodes)
 
 
 def test_memory_plan_never_overlaps_live_temporaries():

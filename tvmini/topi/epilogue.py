@@ -1,14 +1,15 @@
-"""Epilogue fusion: elementwise work done on a matrix product's register tile before
-it is stored.
+"""Epilogue fusion: elementwise work done on a matrix product's or a convolution's
+register tile before it is stored.
 
-A GEMM output (tag "gemm", see ``nn._gemm``) is computed tile by tile from a local
-accumulator. When an elementwise chain follows it — ``relu(x @ W.T + b)`` forward,
-``relu_grad(g @ W, y)`` backward — :func:`fuse_epilogue` rewrites the chain's last
+A GEMM output (tag "gemm", see ``nn._gemm``) and a conv2d output (tag "conv2d", see
+``conv.conv2d``) are computed block by block from a local accumulator. When an
+elementwise chain follows one — ``relu(x @ W.T + b)`` forward, ``relu_grad(g @ W, y)``
+backward, ``relu(conv2d(x, w) + b)`` — :func:`fuse_epilogue` rewrites the chain's last
 compute so that it reads the accumulator itself: every injective compute between them,
-and the GEMM's own crop-and-bias, is inlined into one compute tagged "gemm". The GEMM
-schedule rule then treats that compute as the product's output: the chain runs on each
-tile while it is still in registers, and neither the product nor any intermediate is
-written to memory.
+and the product's own crop-and-bias, is inlined into one compute with the product's
+tag. The product's schedule rule then treats that compute as its output: the chain runs
+on each block while it is still in registers, and neither the product nor any
+intermediate is written to memory.
 """
 from ..te.tensor import ComputeOp, ProducerLoad
 from ..tir.expr import Const
@@ -16,10 +17,12 @@ from ..tir.functor import Mutator, substitute, walk
 
 #: Tags of the computes that may sit between the product and the fused output.
 INJECTIVE_TAGS = ("elemwise", "broadcast", "injective")
+#: Output tag of each product that takes an epilogue -> the tag of its accumulator.
+PRODUCT_TAGS = {"gemm": "gemm_accum", "conv2d": "conv2d_accum"}
 
 
 class _InlineChain(Mutator):
-    """Inline every injective compute (and the GEMM output) reached from a body."""
+    """Inline every injective compute (and the product's output) reached from a body."""
 
     def __init__(self):
         self.bodies = {}            # op -> (axis vars, body already inlined)
@@ -38,30 +41,31 @@ class _InlineChain(Mutator):
 
 
 def _inlinable(op):
-    return isinstance(op, ComputeOp) and not op.reduce_axis and (op.tag in INJECTIVE_TAGS or op.tag == "gemm")
+    return isinstance(op, ComputeOp) and not op.reduce_axis and (op.tag in INJECTIVE_TAGS or op.tag in PRODUCT_TAGS)
 
 
 def fuse_epilogue(out):
-    """``out`` computed as the epilogue of the one matrix product its elementwise chain
-    reads, or ``out`` itself when that is not possible.
+    """``out`` computed as the epilogue of the one product (GEMM or conv2d) its
+    elementwise chain reads, or ``out`` itself when that is not possible.
 
     Possible when ``out`` is an injective compute, the computes between it and the
-    product are injective, exactly one GEMM output is reached, and once they are all
+    product are injective, exactly one product is reached, and once they are all
     inlined its accumulator is read only at ``out``'s own index (same shape, no
-    transpose or broadcast), so every output tile needs exactly the accumulator tile
-    the GEMM schedule computes for it. The result is
-    a new compute over ``out``'s axes, tagged "gemm", that reads the accumulator.
+    transpose or broadcast), so every output block needs exactly the accumulator block
+    the product's schedule computes for it. The result is a new compute over ``out``'s
+    axes, tagged like the product, that reads the accumulator.
     """
     op = out.op
     if not isinstance(op, ComputeOp) or op.reduce_axis or op.tag not in INJECTIVE_TAGS:
         return out
     body = _InlineChain().visit(op.body)
+    accumulator_tags = {acc: tag for tag, acc in PRODUCT_TAGS.items()}
     loads = []
     walk(body, lambda e: loads.append(e) if isinstance(e, ProducerLoad)
-         and getattr(e.tensor.op, "tag", None) == "gemm_accum" else None)
+         and getattr(e.tensor.op, "tag", None) in accumulator_tags else None)
     if len({load.tensor.op for load in loads}) != 1 or not all(_at_own_index(ld.indices, op.axis) for ld in loads):
         return out
-    return ComputeOp(op.name, op.axis, body, "gemm").output(0)
+    return ComputeOp(op.name, op.axis, body, accumulator_tags[loads[0].tensor.op.tag]).output(0)
 
 
 def _at_own_index(indices, axis):

@@ -10,22 +10,23 @@ overwrites one of P's inputs, and P is either
 * injective too: the merged kernel's definition applies P's definition to its inputs
   and hands the resulting te tensor to C's definition in place of the value;
   ``topi.default_schedule`` then inlines P's stage into C's loop; or
-* a matrix product (its output tagged "gemm": dense, matmul, batch_matmul, or a product
-  already given an epilogue): the composed definition goes through
-  ``topi.epilogue.fuse_epilogue``, so C runs on each register tile of the product
-  before it is stored (``relu(x @ W.T + b)``, ``relu_grad(g @ W, y)``). Merged only when
-  that rewrite applies (C reads the product at its own index).
+* a product whose output is computed from a register accumulator (tagged "gemm":
+  dense, matmul, batch_matmul; "conv2d"; or such a product already given an
+  epilogue): the composed definition goes through ``topi.epilogue.fuse_epilogue``, so
+  C runs on each register block of the product before it is stored
+  (``relu(x @ W.T + b)``, ``relu_grad(g @ W, y)``, ``relu(conv2d(x, w) + b)``). Merged
+  only when that rewrite applies (C reads the product at its own index).
 
 Either way the intermediate array is never written to memory and one kernel call
 replaces two.
 """
 from .... import topi
-from ....topi.epilogue import INJECTIVE_TAGS, fuse_epilogue
+from ....topi.epilogue import INJECTIVE_TAGS, PRODUCT_TAGS, fuse_epilogue
 from ... import dispatch
 from ...dispatch import build_kernel, define_outputs
 from ..ir import Node, TEMP
 
-INJECTIVE, GEMM = "injective", "gemm"
+INJECTIVE = "injective"
 
 
 def _recipe(node):
@@ -62,7 +63,8 @@ def _outputs(node):
 
 def _kind(node, cache):
     """INJECTIVE when every compute of ``node``'s kernel is an injective, reduction-free
-    stage; GEMM when its one output is a matrix product's; None otherwise."""
+    stage; the product's tag (a key of PRODUCT_TAGS) when its one output is a product
+    that takes epilogues; None otherwise."""
     if node.tag is not None:
         return node.tag
     if node.op == "copy" or not node.pure or len(node.outputs) != 1:
@@ -72,8 +74,8 @@ def _kind(node, cache):
         outs = _outputs(node)
         if len(outs) != 1:
             cache[key] = None
-        elif outs[0].op.tag == GEMM:
-            cache[key] = GEMM
+        elif outs[0].op.tag in PRODUCT_TAGS:
+            cache[key] = outs[0].op.tag
         else:
             ok, stack, seen = True, [outs[0].op], set()
             while stack and ok:
@@ -89,8 +91,8 @@ def _kind(node, cache):
 
 def _merge(producer, consumer, value, fusion):
     """The node computing ``consumer`` with ``producer`` (which makes ``value``) inside;
-    ``fusion`` is the producer's kind (INJECTIVE, or GEMM for an epilogue). None when an
-    epilogue cannot be formed."""
+    ``fusion`` is the producer's kind (INJECTIVE, or a product's tag for an epilogue).
+    None when an epilogue cannot be formed."""
     inputs = list(producer.inputs)
     for v in consumer.inputs:
         if v is not value and all(v is not w for w in inputs):
@@ -114,10 +116,10 @@ def _merge(producer, consumer, value, fusion):
                   scalar_dtypes=producer.scalar_dtypes + consumer.scalar_dtypes)
     merged.members = producer.members + consumer.members
     merged.recipe = prod_recipe + cons_recipe
-    merged.define = _compose(merged.recipe, epilogue=fusion == GEMM)
+    merged.define = _compose(merged.recipe, epilogue=fusion != INJECTIVE)
     merged.tag = fusion
     merged.module = consumer.module          # until the fused kernel is built: its device
-    if fusion == GEMM and _outputs(merged)[0].op.tag != GEMM:
+    if fusion != INJECTIVE and _outputs(merged)[0].op.tag != fusion:
         return None                          # the product is not read at the chain's own index
     return merged
 
@@ -165,8 +167,8 @@ def fuse_elementwise(program):
     for node in program.nodes:
         if node.op == "fused":
             _build(node)
-    epilogues = sum(node.tag == GEMM and node.op == "fused" for node in program.nodes)
-    return f"fused {fused} elementwise calls into their consumers ({epilogues} kernels are matrix products " \
+    epilogues = sum(node.tag in PRODUCT_TAGS and node.op == "fused" for node in program.nodes)
+    return f"fused {fused} elementwise calls into their consumers ({epilogues} kernels are products " \
            f"with fused epilogues)"
 
 
