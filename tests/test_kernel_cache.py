@@ -1,4 +1,6 @@
-"""The kernel caches: in-process reuse, the on-disk cache across processes, corruption."""
+"""The kernel caches: the in-process build memo (keyed by a fingerprint of the schedule
+taken before lowering), compiled code shared by equal LLVM IR, the on-disk cache across
+processes, corruption."""
 import json
 import os
 import subprocess
@@ -6,12 +8,19 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import examples
 
 import tvmini as tm
-from tvmini import te
+from tvmini import codegen, te, topi
+from tvmini.codegen.schedule_key import schedule_key
 from tvmini.runtime import disk_cache
+from tvmini.tir.passes import unroll_loops
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "examples"))
+import gemm_tutorial  # noqa: E402
 
 BUILD_AND_CHECK = """
 import numpy as np, tvmini as tm
@@ -116,3 +125,125 @@ def test_disk_hit_shows_the_sources_of_the_code_it_runs(tmp_path):
     assert (compiled["origin"], loaded["origin"]) == ("compiled", "disk")
     assert loaded["asm"] == compiled["asm"]
     assert loaded["ll"] == compiled["ll"]
+
+
+# ------------------------------------------------------------------ the build memo
+# tm.build memoizes by a fingerprint of the schedule taken before lowering
+# (tvmini/codegen/schedule_key.py): equal schedules share a kernel, any difference that
+# can change the code must not.
+
+KINDS = {"inner": ["serial", "vectorize", "unroll"], "outer": ["serial", "parallel", "unroll"]}
+CONFIG = st.fixed_dictionaries(dict(m=st.sampled_from([1, 2, 5, 8, 13]), n=st.sampled_from([1, 3, 7, 8, 16, 19]),
+                                    factor=st.integers(1, 9), inner=st.sampled_from(KINDS["inner"]),
+                                    outer=st.sampled_from(KINDS["outer"]), unroll=st.booleans()))
+PLAIN = dict(inner="serial", outer="serial", unroll=False)
+
+
+def _scheduled(cfg):
+    """A fresh te definition (scale-shift and row sum) scheduled as ``cfg`` says: B's
+    column axis split by ``factor``, the inner part ``inner`` (vectorize / unroll), the
+    outer part unrolled if ``unroll``, the row axis ``outer`` (parallel / unroll)."""
+    A = te.placeholder((cfg["m"], cfg["n"]), name="A")
+    B = te.compute(A.shape, lambda i, j: A[i, j] * 2.0 + 1.0, name="B")
+    k = te.reduce_axis((0, cfg["n"]), name="k")
+    C = te.compute((cfg["m"],), lambda i: te.sum(B[i, k], axis=k), name="C")
+    s = te.create_schedule(C.op)
+    jo, ji = s[B].split(B.op.axis[1], factor=cfg["factor"])
+    for axis, kind in ((ji, cfg["inner"]), (B.op.axis[0], cfg["outer"]), (jo, "unroll" if cfg["unroll"] else "serial")):
+        if kind != "serial":
+            getattr(s[B], kind)(axis)
+    return s, [A, B, C]
+
+
+def _check(f, cfg):
+    a = np.random.default_rng(0).uniform(-1, 1, (cfg["m"], cfg["n"])).astype("float32")
+    b, c = np.full_like(a, np.nan), np.full(cfg["m"], np.nan, "float32")
+    f(a, b, c)
+    np.testing.assert_allclose(b, a * 2 + 1, rtol=1e-6)
+    np.testing.assert_allclose(c, (a * 2 + 1).sum(1), rtol=1e-5, atol=1e-5)
+
+
+@examples(12)
+@given(cfg=CONFIG, change=st.sampled_from(["factor", "inner", "outer", "unroll"]), data=st.data())
+def test_schedules_differing_in_one_choice_never_share_a_kernel(cfg, change, data):
+    other = dict(cfg)
+    if change == "factor":
+        other["factor"] = data.draw(st.integers(1, 9).filter(lambda f: f != cfg["factor"]), label="other factor")
+    elif change == "unroll":
+        other["unroll"] = not cfg["unroll"]
+    else:
+        other[change] = data.draw(st.sampled_from([k for k in KINDS[change] if k != cfg[change]]), label="other kind")
+    built = {}
+    for label, c in (("first", cfg), ("changed", other), ("again", cfg)):
+        s, args = _scheduled(c)
+        built[label] = (schedule_key(s, args), tm.build(s, args, name="memo_prop"))
+        fresh_s, fresh_args = _scheduled(c)
+        assert built[label][1].get_source("tir") == str(unroll_loops(tm.lower(fresh_s, fresh_args, name="memo_prop")))
+        _check(built[label][1], c)
+    assert built["first"][0] is not None and built["first"][0] == built["again"][0] != built["changed"][0]
+    assert built["again"][1]._cfunc is built["first"][1]._cfunc          # served by the memo
+    assert built["changed"][1]._cfunc is not built["first"][1]._cfunc
+
+
+def _no_lowering(monkeypatch):
+    """Make any lowering or LLVM IR generation fail: a build must come from the memo."""
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("an equal schedule was lowered again")
+    monkeypatch.setattr(codegen, "lower", refuse)
+    monkeypatch.setattr(codegen, "_lower_and_compile", refuse)
+
+
+def test_equal_schedules_from_fresh_definitions_skip_lowering(monkeypatch):
+    """The GEMM recipe and a topi default schedule, each rebuilt from new te objects."""
+    def dense():
+        x, w = te.placeholder((5, 7), name="x"), te.placeholder((3, 7), name="w")
+        y = topi.dense(x, w)
+        return topi.default_schedule([y], "llvm"), [x, w, y]
+
+    makers = {"gemm_recipe": lambda: gemm_tutorial.register_blocked(64), "dense": dense}
+    first = {name: tm.build(*make(), name=f"memo_{name}") for name, make in makers.items()}
+    _no_lowering(monkeypatch)
+    for name, make in makers.items():
+        again = tm.build(*make(), name=f"memo_{name}")
+        assert again._cfunc is first[name]._cfunc
+        assert again.get_source("tir") == first[name].get_source("tir")
+    x, w = np.random.rand(5, 7).astype("float32"), np.random.rand(3, 7).astype("float32")
+    y = np.zeros((5, 3), "float32")
+    tm.build(*dense(), name="memo_dense")(x, w, y)
+    np.testing.assert_allclose(y, x @ w.T, rtol=1e-5)
+    (record,) = [k for k in tm.kernel_cache_info().kernels if k.name == "memo_dense"]
+    assert record.hits >= 2
+
+
+def test_the_memo_keys_on_names_identity_and_build_options(monkeypatch):
+    def scale(n_vars, name="A"):
+        n1, n2 = te.var("n"), te.var("n")
+        A = te.placeholder((n1, n2 if n_vars == 2 else n1), name=name)
+        B = te.compute(A.shape, lambda i, j: A[i, j] * 2.0, name="B")
+        return te.create_schedule(B.op), [A, B]
+
+    assert schedule_key(*scale(2)) == schedule_key(*scale(2))
+    assert schedule_key(*scale(2)) != schedule_key(*scale(1))        # two vars named n are not one
+    assert schedule_key(*scale(2)) != schedule_key(*scale(2, name="X"))
+    s, args = scale(1)
+    f = tm.build(s, args, name="memo_opts")
+    assert tm.build(*scale(1), name="memo_other_name")._cfunc is not f._cfunc
+    monkeypatch.setenv("TVMINI_NUM_THREADS", "3")                     # read by parallel loops at build
+    assert tm.build(*scale(1), name="memo_opts")._cfunc is not f._cfunc
+
+
+def test_an_unknown_schedule_attribute_turns_the_memo_off_not_wrong():
+    s, args = _scheduled(dict(m=3, n=5, factor=2, **PLAIN))
+    s[args[1]].note = "something lowering might read one day"
+    assert schedule_key(s, args) is None
+    _check(tm.build(s, args, name="memo_unkeyable"), dict(m=3, n=5))
+
+
+def test_forgetting_compiled_code_forgets_memo_hits(monkeypatch):
+    s, args = _scheduled(dict(m=4, n=6, factor=4, **PLAIN))
+    f = tm.build(s, args, name="memo_forget")
+    monkeypatch.setattr(codegen, "_compiled", {})
+    again = tm.build(*_scheduled(dict(m=4, n=6, factor=4, **PLAIN)),
+                     name="memo_forget")
+    assert again._cfunc is not f._cfunc
+    _check(again, dict(m=4, n=6))

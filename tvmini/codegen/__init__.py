@@ -2,6 +2,7 @@
 import ctypes
 import functools
 import time
+from dataclasses import dataclass
 
 from .. import debug
 from ..errors import BuildError, ScheduleError
@@ -17,6 +18,7 @@ from ..tir.stmt import BufferStore
 
 _CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64, "float32": ctypes.c_float, "float64": ctypes.c_double}
 _TARGETS = {"llvm": "llvm", "cpu": "llvm", "c": "llvm"}
+_LLVM_OPTIONS = {"-fast-math"}          # same as build(..., fastmath=True)
 
 
 def _written_buffers(func):
@@ -44,16 +46,22 @@ def _arg_spec(buf, written, inplace=None):
 
 
 def _check_target(sch, target):
-    kind = target.split()[0] if isinstance(target, str) else target
+    """(target kind, its options): ``"llvm -fast-math"`` is ``("llvm", {"-fast-math"})``."""
+    words = target.split() if isinstance(target, str) else [target]
+    kind, options = (words[0] if words else target), set(words[1:])
     if kind == "cuda":
-        return "cuda"
+        return "cuda", options
     if kind not in _TARGETS:
         raise BuildError(f"unknown target {target!r}; use 'llvm' (the host CPU) or 'cuda'")
+    unknown = sorted(options - _LLVM_OPTIONS)
+    if unknown:
+        raise BuildError(f"target {target!r}: unknown option {unknown[0]!r}; the llvm target (always the host "
+                         f"CPU) takes {', '.join(sorted(_LLVM_OPTIONS))}")
     for stage in sch.stages:
         for axis, thread in stage.bindings.items():
             raise ScheduleError(f"stage {stage.name}: axis {axis.name} is bound to {thread.thread_tag}, "
                                 f"but target {target!r} is a CPU; bind needs target 'cuda'")
-    return _TARGETS[kind]
+    return _TARGETS[kind], options
 
 
 # cache key -> (engine, module reference, optimized LLVM IR or a callable making it, object code maker,
@@ -104,38 +112,106 @@ def _inplace_specs(func, args, inplace):
     return pairs
 
 
-def build(sch, args, target="llvm", name="main", inplace=None):
+def build(sch, args, target="llvm", name="main", inplace=None, fastmath=False):
     """Lower ``sch`` and compile it for ``target``; returns a callable ``Module``.
 
     ``inplace`` ({output tensor: input placeholder}, optional) lets a call pass one buffer
     for both, e.g. an optimizer step that overwrites its parameter; :mod:`tvmini.lower.inplace`
     checks that sharing the buffer cannot change the result.
 
-    Building the same program twice in a process compiles it once; a program built
-    before by any process is loaded from the on-disk cache (``runtime.disk_cache``).
-    The module's ``flops`` is counted from the loop IR on every build, cached or not
-    (``tir.analysis.count_flops``; None when it depends on run-time extents).
+    ``fastmath=True`` (or target ``"llvm -fast-math"``) lets LLVM reassociate float
+    arithmetic, so it can vectorize a reduction loop (several partial sums): faster, but
+    sums are rounded in another order than the schedule's (see ``llvm.FAST_FLOAT_FLAGS``).
+
+    Building an equal schedule again in a process costs a walk over the schedule (the
+    memo keyed by ``schedule_key``: no lowering, no LLVM); a program built before by any
+    process is loaded from the on-disk cache (``runtime.disk_cache``). The module's
+    ``flops`` is counted from the loop IR (``tir.analysis.count_flops``; None when it
+    depends on run-time extents).
     """
-    from . import llvm
-    target = _check_target(sch, target)
+    target, options = _check_target(sch, target)
+    fastmath = bool(fastmath) or "-fast-math" in options
     if target == "cuda":
+        if fastmath:
+            raise BuildError(f"kernel {name}: fastmath is implemented for the llvm target only")
         from .cuda_host import build_cuda
         return build_cuda(sch, args, name, inplace=inplace)
     start = time.perf_counter()
     inplace = dict(inplace or {})
+    memo_key = _memo_key(sch, args, name, inplace, fastmath)
+    built = _built.get(memo_key) if memo_key is not None else None
+    if built is None or _compiled.get(built.cache_key) is not built.entry:
+        built = _lower_and_compile(sch, args, name, inplace, fastmath)
+        if memo_key is not None:
+            _built[memo_key] = built
+        cache = built.cache
+    else:
+        cache = debug.MEMORY_HIT
+    module = Module(name, "llvm", built.arg_specs, built.extents, built.cfunc, built.sources,
+                    keepalive=built.entry[:2], object_code=built.entry[3])
+    module.flops = built.flops
+    module.build_seconds = time.perf_counter() - start
+    debug.kernel_built(module, built.cache_key, cache, built.func)
+    return module
+
+
+@dataclass(frozen=True, slots=True)
+class _Built:
+    """What a build of one schedule produced, kept to serve equal schedules again.
+
+    ``entry``/``cache_key``/``cache``: the ``_compile`` entry, its key and which cache
+    served it; ``func``: the loop IR; the rest is what a ``Module`` is made of (lazy
+    sources are computed once for every module sharing them)."""
+    func: object
+    cache_key: str
+    entry: tuple
+    cache: str
+    cfunc: object
+    arg_specs: list
+    extents: list
+    sources: dict
+    flops: object
+
+
+# schedule_key + build options -> _Built. A hit is valid only while ``_compiled`` still holds
+# the entry the build used (forgetting compiled code forgets these too).
+_built = {}
+
+
+def _memo_key(sch, args, name, inplace, fastmath):
+    """The memo key of a build, or None when the schedule cannot be fingerprinted.
+
+    Besides the schedule, everything else the generated code depends on: the function
+    name, the float flags, the team size of parallel loops (read at build time) and the
+    versions (constant in a process; listed so the key says what it covers).
+    """
+    from . import llvm_target
+    from .parallel import num_threads
+    from .schedule_key import schedule_key
+    fingerprint = schedule_key(sch, args, inplace.items())
+    if fingerprint is None:
+        return None
+    return (fingerprint, name, fastmath, num_threads(), __version__, llvm_target.target_description())
+
+
+def _lower_and_compile(sch, args, name, inplace, fastmath):
+    """Lower, generate LLVM IR and compile it (or find it in the caches)."""
+    from . import llvm
     func = passes.unroll_loops(lower(sch, args, name=name, inplace=inplace.items()))
-    entry, key, cache = _compile(str(llvm.emit_module([func], name=name)), name)
+    entry, key, cache = _compile(str(llvm.emit_module([func], name=name, fastmath=fastmath)), name)
     engine, module_ref, optimized_ir, object_code, assembly = entry
     address = engine.get_function_address(name)
     prototype = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * len(func.params)),
                                  *[_CTYPES[v.dtype] for v in func.scalar_params])
-    sources = {"ll": optimized_ir, "asm": assembly, "tir": str(func)}
     written = _written_buffers(func)
-    extents = [v.name for v in func.scalar_params if not any(v is a for a in func.signature)]
     aliases = _inplace_specs(func, args, inplace)
-    module = Module(name, "llvm", [_arg_spec(a, written, aliases) for a in func.signature], extents,
-                    prototype(address), sources, keepalive=(engine, module_ref), object_code=object_code)
-    module.flops = count_flops(func)
-    module.build_seconds = time.perf_counter() - start
-    debug.kernel_built(module, key, cache, func)
-    return module
+    return _Built(func=func, cache_key=key, entry=entry, cache=cache, cfunc=prototype(address),
+                  arg_specs=[_arg_spec(a, written, aliases) for a in func.signature],
+                  extents=[v.name for v in func.scalar_params if not any(v is a for a in func.signature)],
+                  sources={"ll": _once(optimized_ir), "asm": _once(assembly), "tir": str(func)},
+                  flops=count_flops(func))
+
+
+def _once(source):
+    """A lazy source (a callable) made to compute once; text is returned as is."""
+    return functools.cache(source) if callable(source) else source

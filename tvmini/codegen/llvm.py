@@ -17,10 +17,14 @@ from ..tir.stmt import Allocate, For, ForKind
 from .llvm_target import parallel_runtime
 
 STACK_LIMIT_BYTES = 64 * 1024
-# Fast-math flags on float arithmetic: only contraction (a*b+c -> fma), which changes
-# nothing but the rounding of the intermediate product. Reassociation is not allowed:
-# it would change results with the schedule.
-FLOAT_FLAGS = ("contract",)
+# Fast-math flags on float arithmetic (+ - * /). Strict, the default: only contraction
+# (a*b+c -> fma), which changes nothing but the rounding of the intermediate product;
+# sums keep the order the schedule gives them, so results do not depend on how LLVM
+# vectorizes. Fast (``build(..., fastmath=True)``): also reassociation (a reduction may be
+# summed in several partial sums: LLVM vectorizes it), no signed zeros and reciprocal
+# division (x / y -> x * (1 / y)). Never nnan/ninf: NaN and infinity keep propagating.
+STRICT_FLOAT_FLAGS = ("contract",)
+FAST_FLOAT_FLAGS = ("reassoc", "nsz", "arcp", "contract")
 
 _FLOAT_TYPES = {"float16": ir.HalfType(), "float32": ir.FloatType(), "float64": ir.DoubleType()}
 _LIBM = {"tanh": {"float32": "tanhf", "float64": "tanh"}}
@@ -44,6 +48,15 @@ def splat(ty, value):
     return ir.Constant(ty, value)
 
 
+class KernelModule(ir.Module):
+    """An LLVM module of kernels; ``float_flags`` are the fast-math flags of its float
+    arithmetic (every function emitted into it, parallel bodies included, uses them)."""
+
+    def __init__(self, name, float_flags):
+        super().__init__(name=name)
+        self.float_flags = float_flags
+
+
 class FunctionBuilder:
     """Emits one function: ``void name(ptr noalias buffers..., scalars...)``.
 
@@ -55,6 +68,7 @@ class FunctionBuilder:
     def __init__(self, module, name, buffers, scalars, body, parallel=True, may_alias=frozenset()):
         self.module, self.body, self.parallel = module, body, parallel and parallel_runtime() is not None
         self.may_alias = may_alias
+        self.float_flags = module.float_flags
         ptr = ir.PointerType()
         arg_types = [ptr] * len(buffers) + [llvm_type(v.dtype) for v in scalars]
         self.fn = ir.Function(module, ir.FunctionType(ir.VoidType(), arg_types), name=name)
@@ -268,10 +282,10 @@ class FunctionBuilder:
         if cls in (E.Add, E.Sub, E.Mul):
             name = {E.Add: "add", E.Sub: "sub", E.Mul: "mul"}[cls]
             if f:
-                return getattr(b, "f" + name)(a, b_, flags=FLOAT_FLAGS)
+                return getattr(b, "f" + name)(a, b_, flags=self.float_flags)
             return getattr(b, name)(a, b_)
         if cls is E.Div:
-            return b.fdiv(a, b_, flags=FLOAT_FLAGS)
+            return b.fdiv(a, b_, flags=self.float_flags)
         if cls in (E.Min, E.Max):
             if f:
                 return b.call(self._intrinsic("llvm.minnum" if cls is E.Min else "llvm.maxnum", dtype, 2), [a, b_])
@@ -360,10 +374,11 @@ def _has_memory_or_division(e):
     return bool(found)
 
 
-def emit_module(funcs, name="tvmini"):
-    """An llvmlite ``ir.Module`` holding every PrimFunc in ``funcs``."""
+def emit_module(funcs, name="tvmini", fastmath=False):
+    """An llvmlite module holding every PrimFunc in ``funcs``; ``fastmath`` picks the
+    float flags (``FAST_FLOAT_FLAGS`` instead of ``STRICT_FLOAT_FLAGS``)."""
     from .llvm_target import target_machine
-    module = ir.Module(name=name)
+    module = KernelModule(name, FAST_FLOAT_FLAGS if fastmath else STRICT_FLOAT_FLAGS)
     tm = target_machine()
     module.triple = tm.triple
     module.data_layout = str(tm.target_data)

@@ -100,8 +100,10 @@ def jit(module_ref, notify=None, getbuffer=None):
     return engine
 
 
+@functools.lru_cache(maxsize=None)
 def target_description():
-    """What generated code depends on besides its IR: CPU, features, LLVM binding version."""
+    """What generated code depends on besides its IR: CPU, features, LLVM binding version
+    (computed once: asking LLVM for the host's features costs ~0.1 ms)."""
     import llvmlite
     return f"{llvm.get_host_cpu_name()} {llvm.get_host_cpu_features().flatten()} llvmlite-{llvmlite.__version__}"
 
