@@ -1,12 +1,19 @@
 """What the LLVM backend tells LLVM (issue 3, part 3): ``unroll`` really unrolls
 constant-extent loops, buffer arguments are ``noalias``, float arithmetic may contract
-into FMA (and nothing more: no reassociation, so results do not depend on how LLVM
-vectorizes), and the GEMM recipe's reduction runs on vector FMAs through its schedule."""
+into FMA (and by default nothing more: no reassociation, so results do not depend on how
+LLVM vectorizes), the GEMM recipe's reduction runs on vector FMAs through its schedule,
+and the opt-in fast-math (``build(..., fastmath=True)`` / target ``"llvm -fast-math"``)
+lets LLVM vectorize a plain sum while results stay within float tolerance and NaN/inf
+still propagate."""
 import os
 import re
 import sys
 
 import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import examples
 
 import tvmini as tm
 from tvmini import te
@@ -73,3 +80,74 @@ def test_the_gemm_recipe_reduction_runs_on_vector_fma():
     s, tensors = gemm_tutorial.packed(64)
     asm = tm.build(s, tensors, name="hint_gemm").get_source("asm")
     assert sum("vfmadd" in line and REGISTER in line for line in asm.splitlines()) >= 4
+
+
+# ------------------------------------------------------------------ fast-math (opt-in)
+
+LANES = vector_bits() // 32
+VECTOR_FADD = re.compile(r"= fadd [a-z ]*<\d+ x float>")
+
+
+def _row_sum(m, n, name, split=None, **build_options):
+    """``B[i] = sum_k A[i, k]``: a plain reduction over the contiguous axis."""
+    A = te.placeholder((m, n), name="A")
+    k = te.reduce_axis((0, n), name="k")
+    B = te.compute((m,), lambda i: te.sum(A[i, k], axis=k), name="B")
+    s = te.create_schedule(B.op)
+    if split:
+        s[B].split(k, factor=split)
+    return tm.build(s, [A, B], name=name, **build_options)
+
+
+def test_fastmath_vectorizes_a_plain_sum_and_strict_does_not():
+    strict = _row_sum(4, 1024, "hint_sum_strict")
+    fast = _row_sum(4, 1024, "hint_sum_fast", fastmath=True)
+    assert not VECTOR_FADD.search(strict.get_source("ll"))
+    assert re.search(rf"= fadd reassoc nsz arcp contract <{LANES} x float>", fast.get_source("ll"))
+    vector_adds = [line for line in fast.get_source("asm").splitlines() if "vaddps" in line and REGISTER in line]
+    assert len(vector_adds) >= 4, "expected several vector partial sums"
+    assert not any("vaddps" in line for line in strict.get_source("asm").splitlines())
+    a = np.random.rand(4, 1024).astype("float32")
+    for f in (strict, fast):
+        b = np.zeros(4, "float32")
+        f(a, b)
+        np.testing.assert_allclose(b, a.astype("float64").sum(1), rtol=1e-5)
+
+
+def test_the_fast_math_target_option_is_the_fastmath_flag():
+    by_flag = _row_sum(3, 64, "hint_sum_option", fastmath=True)
+    by_target = _row_sum(3, 64, "hint_sum_option", target="llvm -fast-math")
+    assert by_target.get_source("ll") == by_flag.get_source("ll")
+    with pytest.raises(tm.BuildError, match="unknown option '-mcpu=foo'"):
+        _row_sum(3, 64, "hint_sum_bad", target="llvm -mcpu=foo")
+
+
+@examples(12)
+@given(m=st.integers(1, 5), n=st.sampled_from([1, 2, 7, 8, 9, 31, 64, 100, 257, 1000]),
+       split=st.sampled_from([None, 1, 3, 8, 16]), seed=st.integers(0, 2**16))
+def test_fastmath_results_match_numpy(m, n, split, seed):
+    """A dot product plus a division (contract, reassoc and arcp all apply), with the
+    reduction axis maybe split, against float64 numpy within float32 tolerance."""
+    A, W = te.placeholder((m, n), name="A"), te.placeholder((n,), name="W")
+    k = te.reduce_axis((0, n), name="k")
+    B = te.compute((m,), lambda i: te.sum(A[i, k] * W[k] + A[i, k] / 3.0, axis=k), name="B")
+    s = te.create_schedule(B.op)
+    if split:
+        s[B].split(k, factor=split)
+    f = tm.build(s, [A, W, B], name="hint_fast_dot", fastmath=True)
+    rng = np.random.default_rng(seed)
+    a, w = rng.uniform(-1, 1, (m, n)).astype("float32"), rng.uniform(-1, 1, n).astype("float32")
+    b = np.full(m, np.nan, "float32")
+    f(a, w, b)
+    a64 = a.astype("float64")
+    np.testing.assert_allclose(b, a64 @ w + a64.sum(1) / 3, rtol=1e-5, atol=1e-6 * n)
+
+
+def test_fastmath_keeps_nan_and_inf():
+    """No nnan/ninf flags: a NaN or an infinity in the input reaches the sum."""
+    f = _row_sum(3, 256, "hint_fast_special", fastmath=True)
+    a = np.random.rand(3, 256).astype("float32")
+    a[0, 100], a[1, 7] = np.inf, np.nan
+    b = np.zeros(3, "float32")
+    f(a, b)
+    assert b[0] == np.inf and np.isnan(b[1]) and np.isfinite(b[2])
