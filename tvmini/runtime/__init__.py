@@ -11,6 +11,7 @@ from .benchmark import BenchmarkResult
 from ..errors import ArgumentError
 from .export import load_module
 from .module import ArgSpec, Module
+from .predictor import Predictor, load_jit
 from .ndarray import NDArray
 
 __all__ = [
@@ -23,7 +24,8 @@ __all__ = [
     "as_device",
     "cpu",
     "cuda",
+    "Predictor",
+    "load_jit",
     "load_module",
     "ndarray",
-    "load_module",
 ]

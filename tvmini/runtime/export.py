@@ -1,9 +1,10 @@
 """Shared libraries: ``Module.export_library(path)`` and ``load_module(path)``.
 
-An exported library holds the kernel's object code plus a ``tvmini_metadata`` symbol: a
-JSON description of the call signature (name, argument specs, symbolic extents). It is
-linked by the system C compiler (``$CC`` or ``cc``), so a fresh process can load and
-call it with ``load_module`` without llvmlite compiling anything.
+An exported library holds native code plus a ``tvmini_metadata`` symbol: a JSON object
+whose ``kind`` says what the library holds ("kernel": one kernel and its call signature,
+loaded by :func:`load_module`; "jit": a whole ``tm.jit`` step, loaded by
+``runtime.predictor.load_jit``). It is linked by the system C compiler (``$CC`` or
+``cc``), so a fresh process can load and call it without llvmlite compiling anything.
 """
 import ctypes
 import json
@@ -17,6 +18,8 @@ from .module import ArgSpec, Module
 
 _FORMAT = 2
 _CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64, "float32": ctypes.c_float, "float64": ctypes.c_double}
+#: The function that loads each kind of library, for the error of loading it with another.
+_LOADERS = {"kernel": "tm.runtime.load_module", "jit": "tm.runtime.load_jit"}
 
 
 def _compiler():
@@ -27,23 +30,20 @@ def _compiler():
                      "(install gcc or clang, or set $CC)")
 
 
-def export_library(module, object_code, path):
-    """Link ``object_code`` (bytes) of ``module`` into the shared library ``path``."""
-    meta = json.dumps({"format": _FORMAT, "name": module.name, "target": module.target,
-                       "var_names": list(module.var_names),
-                       "args": [{"name": s.name, "shape": list(s.shape), "dtype": s.dtype, "written": s.written,
-                                 "scalar": s.scalar, "inplace_of": s.inplace_of}
-                                for s in module.arg_specs]}).encode()
+def link_library(object_code, metadata, path):
+    """Link ``object_code`` (bytes of a relocatable object) and ``metadata`` (a dict, stored
+    as the JSON string ``tvmini_metadata``) into the shared library ``path``, atomically."""
+    meta = json.dumps(metadata).encode()
     cc = _compiler()
     path = os.path.abspath(path)
     with tempfile.TemporaryDirectory() as tmp:
-        obj = os.path.join(tmp, "kernel.o")
+        obj = os.path.join(tmp, "code.o")
         with open(obj, "wb") as f:
             f.write(object_code)
         meta_c = os.path.join(tmp, "metadata.c")
         with open(meta_c, "w") as f:
             f.write("const char tvmini_metadata[] = {" + ", ".join(str(b) for b in meta) + ", 0};\n")
-        out = os.path.join(tmp, "kernel.so")
+        out = os.path.join(tmp, "library.so")
         cmd = [cc, "-shared", "-fPIC", "-o", out, obj, meta_c, "-lm", "-lgomp"]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
@@ -53,8 +53,9 @@ def export_library(module, object_code, path):
     return path
 
 
-def load_module(path):
-    """Load a library written by ``export_library``; returns a callable ``Module``."""
+def open_library(path, kind):
+    """(ctypes library, metadata dict) of the library ``path``, which must hold ``kind``;
+    DataError naming the file when it is missing, not a tvmini library, or another kind."""
     if not os.path.isfile(path):
         raise DataError(f"no exported tvmini library at {path}")
     try:
@@ -63,6 +64,24 @@ def load_module(path):
         meta = json.loads(raw.decode())
     except (OSError, ValueError, AttributeError) as err:
         raise DataError(f"{path} is not a tvmini library: {err}") from None
+    found = meta.get("kind", "kernel") if isinstance(meta, dict) else None
+    if found != kind:
+        raise DataError(f"{path} holds a tvmini {found} library, not a {kind} library; "
+                        f"load it with {_LOADERS.get(found, 'the tvmini that wrote it')}")
+    return lib, meta
+
+
+def export_library(module, object_code, path):
+    """Link ``object_code`` (bytes) of ``module`` into the shared library ``path``."""
+    return link_library(object_code, {
+        "kind": "kernel", "format": _FORMAT, "name": module.name, "target": module.target, "var_names": list(module.var_names),
+        "args": [{"name": s.name, "shape": list(s.shape), "dtype": s.dtype, "written": s.written,
+                  "scalar": s.scalar, "inplace_of": s.inplace_of} for s in module.arg_specs]}, path)
+
+
+def load_module(path):
+    """Load a library written by ``export_library``; returns a callable ``Module``."""
+    lib, meta = open_library(path, "kernel")
     if meta.get("format") != _FORMAT:
         raise DataError(f"{path} has library format {meta.get('format')}, this tvmini reads {_FORMAT}")
     specs = [ArgSpec(a["name"], tuple(a["shape"]), a["dtype"], a["written"], a["scalar"], a.get("inplace_of"))

@@ -27,6 +27,7 @@ import functools
 from ...errors import TVMiniError
 from ..autograd import is_grad_enabled, no_grad
 from ..tensor import Tensor
+from .export import export_variant
 from .native import NativeStep
 from .passes import run_pipeline
 from .trace import Tracer
@@ -141,6 +142,18 @@ class JitFunction:
         if self._last is None:
             raise TVMiniError("tm.jit: the function has not been called yet, so there is no graph")
         return self._last.program
+
+    def export(self, path):
+        """Write the variant last run, an inference step, as the shared library ``path``
+        plus its parameter file beside it ("model.so" -> "model.params"), for
+        ``tm.runtime.load_jit(path)`` in any process (no tracing, no compiling there).
+        The parameters are copied as they are now; the shapes are the traced ones.
+        Returns the library's absolute path. A training step (gradients, optimizer
+        updates, dropout or BatchNorm in training mode) is refused with the reason."""
+        if self._last is None:
+            raise TVMiniError("tm.jit: call the function once (with the shapes to deploy) before exporting it")
+        signature = next(s for s, variants in self._variants.items() if self._last in variants)
+        return export_variant(self.fn, signature, self._last, path)
 
     @property
     def variants(self):

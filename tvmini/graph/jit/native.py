@@ -1,17 +1,21 @@
 """The whole step as one native function: every kernel called in order from LLVM code.
 
-After the passes, every array of the step has a fixed address except those passed per
+After the passes, every array of the step has a fixed place except those passed per
 call (the function's tensor arguments, gradients carried in from before the step, and
-fresh output arrays): temporaries live in one arena allocated when the step is
-compiled, states and constants where they already are. So the step compiles to
+fresh output arrays): temporaries live in one arena, states and constants where they
+already are. So a step compiles to a function whose body is the list of kernel calls
+with their pointers, constant scalars or scalars loaded from a slot array, and
+``llvm.memcpy`` for copies. :func:`emit_calls` writes that body; it is given how to
+materialise each array's pointer and each kernel's callee, which is all that differs
+between the two ways a step is compiled:
 
-    void step(double *fslots, int64 *islots, ptr passed_0, ptr passed_1, ...)
-
-whose body is the list of kernel calls with constant pointers, constant scalars, or
-scalars loaded from the slot arrays (an optimizer's learning rate and bias corrections,
-written by Python before each call), and ``llvm.memcpy`` for copies. Each kernel is
-declared by a name unique to its address and resolved to that address when the step
-is linked, so a replay costs one ctypes call plus the Python that fills the slots.
+* in process (:class:`NativeStep`): ``void step(double *fslots, int64 *islots, ptr
+  passed_0, ...)`` with the arena's, states' and constants' addresses as constants, and
+  each kernel declared by a name unique to its address and resolved to that address
+  (``llvm.add_symbol``), so a replay costs one ctypes call plus the Python that fills
+  the slots (an optimizer's learning rate and bias corrections);
+* exported (``jit.export``): pointers relative to a parameter blob and a workspace,
+  kernels linked into the same shared library.
 """
 import ctypes
 
@@ -22,15 +26,74 @@ from llvmlite import ir
 from ...codegen import llvm_target
 from ...errors import BuildError
 from ...runtime import ndarray as nd
-from .ir import GRAD_IN, HOST, INPUT, OUTPUT, PASSED, TEMP
+from .ir import GRAD_IN, HOST, INPUT, PASSED, TEMP
 
-_PTR, _I64, _I1 = ir.PointerType(), ir.IntType(64), ir.IntType(1)
-_IR_TYPES = {ctypes.c_void_p: _PTR, ctypes.c_float: ir.FloatType(), ctypes.c_double: ir.DoubleType(),
-             ctypes.c_int32: ir.IntType(32), ctypes.c_int64: _I64}
+PTR, I64, _I1 = ir.PointerType(), ir.IntType(64), ir.IntType(1)
+_IR_TYPES = {ctypes.c_void_p: PTR, ctypes.c_float: ir.FloatType(), ctypes.c_double: ir.DoubleType(),
+             ctypes.c_int32: ir.IntType(32), ctypes.c_int64: I64}
 
 
-def _address(module):
-    return ctypes.cast(module._cfunc, ctypes.c_void_p).value
+def address_of(kernel):
+    """The address of a kernel Module's native function (what identifies the kernel:
+    Modules built from equal schedules share it)."""
+    return ctypes.cast(kernel._cfunc, ctypes.c_void_p).value
+
+
+def kernels_of(program):
+    """{address: kernel Module} of the distinct kernels the program calls, in first-call order."""
+    seen = {}
+    for node in program.nodes:
+        if node.op != "copy":
+            seen.setdefault(address_of(node.module), node.module)
+    return seen
+
+
+def declare_kernel(module, kernel, symbol):
+    """Declare ``kernel``'s native function as ``symbol`` in the LLVM ``module``."""
+    if kernel.var_names:
+        raise BuildError(f"tm.jit: kernel {kernel.name} has symbolic extents; graph kernels have constant shapes")
+    types = [_IR_TYPES[t] for t in kernel._cfunc.argtypes]
+    return ir.Function(module, ir.FunctionType(ir.VoidType(), types), name=symbol)
+
+
+def emit_calls(b, program, pointer, callee, replay_scalar=None):
+    """Emit at builder ``b`` every call of ``program``, in order.
+
+    ``pointer(value)`` gives the LLVM pointer of an array of the step, ``callee(kernel)``
+    the declared function of a kernel Module, ``replay_scalar(slot)`` the double written
+    to a slot before each replay (for nodes with ``scalars_at_replay``, whose ``scalars``
+    are then slot numbers)."""
+    memcpy = b.module.globals.get("llvm.memcpy.p0.p0.i64") or ir.Function(
+        b.module, ir.FunctionType(ir.VoidType(), [PTR, PTR, I64, _I1]), name="llvm.memcpy.p0.p0.i64")
+    for node in program.nodes:
+        if node.op == "copy":
+            src, dst = node.inputs[0], node.outputs[0]
+            b.call(memcpy, [pointer(dst), pointer(src), ir.Constant(I64, src.nbytes), ir.Constant(_I1, 0)])
+            continue
+        function = callee(node.module)
+        pointers = [pointer(v) for v in node.inputs + node.outputs]
+        scalar_types = function.function_type.args[len(pointers):]
+        scalars = []
+        for value, ty in zip(node.scalars, scalar_types):
+            if node.scalars_at_replay is not None:
+                loaded = replay_scalar(value)
+                scalars.append(loaded if isinstance(ty, ir.DoubleType) else
+                               b.fptrunc(loaded, ty) if isinstance(ty, ir.FloatType) else b.fptosi(loaded, ty))
+            else:
+                scalars.append(ir.Constant(ty, float(value) if isinstance(ty, (ir.FloatType, ir.DoubleType))
+                                           else int(value)))
+        if len(pointers) + len(scalars) != len(function.function_type.args):
+            raise BuildError(f"tm.jit: call of {node.module.name} has {len(pointers)} arrays and {len(scalars)} "
+                             f"scalars; the kernel takes {len(function.function_type.args)} arguments")
+        b.call(function, pointers + scalars)
+
+
+def new_llvm_module(name):
+    """An empty LLVM module for the host target."""
+    module = ir.Module(name=name)
+    machine = llvm_target.target_machine()
+    module.triple, module.data_layout = machine.triple, str(machine.target_data)
+    return module
 
 
 class NativeStep:
@@ -39,84 +102,56 @@ class NativeStep:
     def __init__(self, program, name="jit_step"):
         self.program = program
         self.arena = nd.empty((max(program.arena_bytes, 1),), "uint8")
-        used = {v.id: v for node in program.nodes for v in node.inputs + node.outputs}
-        used.update({v.id: v for v in program.outputs})
-        used.update({v.id: v for _, v in program.grads if v is not None})
-        self.passed = [used[k] for k in sorted(used) if used[k].kind in PASSED]
-        self.hosts = [used[k] for k in sorted(used) if used[k].kind == HOST]
-        self.dynamic = []                        # (node, float slots, int slots)
-        n_float = n_int = 0
+        used = {v.id: v for v in program.live_values()}
+        self.passed = [v for v in used.values() if v.kind in PASSED]
+        self.hosts = [v for v in used.values() if v.kind == HOST]
+        self.dynamic = []                        # nodes whose scalars are slot numbers
+        n_float = 0
         for node in program.nodes:
             if node.scalars_at_replay is not None:
-                floats = [n_float + k for k, d in enumerate(node.scalar_dtypes)]
                 self.dynamic.append(node)
+                node.scalars = tuple(range(n_float, n_float + len(node.scalar_dtypes)))
                 n_float += len(node.scalar_dtypes)
-                node_slots = floats
-                node.scalars = tuple(node_slots)   # slot numbers, read by the emitter
         self.fslots = np.zeros(max(n_float, 1), np.float64)
         self.islots = np.zeros(1, np.int64)
         self._fslots_ptr, self._islots_ptr = self.fslots.ctypes.data, self.islots.ctypes.data
         self.kernel_calls = sum(node.op != "copy" for node in program.nodes)
         self._cfunc, self._keep = self._compile(name)
 
-    # ---- code ------------------------------------------------------------------------------
-    def _pointer(self, b, value, args):
-        if value.kind in PASSED:
-            return args[self._passed_index[value.id]]
-        address = self.arena._ptr + value.offset if value.kind == TEMP else value.array._ptr
-        return ir.Constant(_I64, address).inttoptr(_PTR)
-
     def _compile(self, name):
-        module = ir.Module(name=name)
-        machine = llvm_target.target_machine()
-        module.triple, module.data_layout = machine.triple, str(machine.target_data)
-        fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [_PTR] * (2 + len(self.passed))), name=name)
+        module = new_llvm_module(name)
+        fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * (2 + len(self.passed))), name=name)
         fslots, _islots, *args = fn.args
-        self._passed_index = {v.id: k for k, v in enumerate(self.passed)}
+        passed = {v.id: arg for v, arg in zip(self.passed, args)}
         b = ir.IRBuilder(fn.append_basic_block("entry"))
-        memcpy = ir.Function(module, ir.FunctionType(ir.VoidType(), [_PTR, _PTR, _I64, _I1]),
-                             name="llvm.memcpy.p0.p0.i64")
-        declared, keep = {}, []
-        for node in self.program.nodes:
-            if node.op == "copy":
-                src, dst = node.inputs[0], node.outputs[0]
-                b.call(memcpy, [self._pointer(b, dst, args), self._pointer(b, src, args),
-                                ir.Constant(_I64, src.nbytes), ir.Constant(_I1, 0)])
-                continue
-            kernel = node.module
-            if kernel.var_names:
-                raise BuildError(f"tm.jit: kernel {kernel.name} has symbolic extents; graph kernels have constant shapes")
-            address = _address(kernel)
-            symbol = f"tvmini_kernel_{address:x}"
-            if symbol not in declared:
-                types = [_IR_TYPES[t] for t in kernel._cfunc.argtypes]
-                declared[symbol] = ir.Function(module, ir.FunctionType(ir.VoidType(), types), name=symbol)
+
+        def pointer(value):
+            if value.kind in PASSED:
+                return passed[value.id]
+            address = self.arena._ptr + value.offset if value.kind == TEMP else value.array._ptr
+            return ir.Constant(I64, address).inttoptr(PTR)
+
+        declared = {}
+
+        def callee(kernel):
+            address = address_of(kernel)
+            if address not in declared:
+                symbol = f"tvmini_kernel_{address:x}"
+                declared[address] = declare_kernel(module, kernel, symbol)
                 llvm.add_symbol(symbol, address)
-                keep.append(kernel)
-            callee = declared[symbol]
-            pointers = [self._pointer(b, v, args) for v in node.inputs + node.outputs]
-            scalar_types = callee.function_type.args[len(pointers):]
-            scalars = []
-            for k, (value, ty) in enumerate(zip(node.scalars, scalar_types)):
-                if node.scalars_at_replay is not None:
-                    loaded = b.load(b.gep(fslots, [ir.Constant(_I64, value)], source_etype=ir.DoubleType()),
-                                    typ=ir.DoubleType())
-                    scalars.append(loaded if isinstance(ty, ir.DoubleType) else
-                                   b.fptrunc(loaded, ty) if isinstance(ty, ir.FloatType) else b.fptosi(loaded, ty))
-                else:
-                    scalars.append(ir.Constant(ty, float(value) if isinstance(ty, (ir.FloatType, ir.DoubleType))
-                                               else int(value)))
-            if len(pointers) + len(scalars) != len(callee.function_type.args):
-                raise BuildError(f"tm.jit: call of {kernel.name} has {len(pointers)} arrays and {len(scalars)} "
-                                 f"scalars; the kernel takes {len(callee.function_type.args)} arguments")
-            b.call(callee, pointers + scalars)
+            return declared[address]
+
+        def replay_scalar(slot):
+            return b.load(b.gep(fslots, [ir.Constant(I64, slot)], source_etype=ir.DoubleType()), typ=ir.DoubleType())
+
+        emit_calls(b, self.program, pointer, callee, replay_scalar)
         b.ret_void()
         module_ref = llvm_target.compile_ir(str(module))
         engine = llvm_target.jit(module_ref)
         address = engine.get_function_address(name)
         cfunc = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * (2 + len(self.passed))))(address)
         self.source = str(module)
-        return cfunc, (engine, module_ref, keep, self.arena)
+        return cfunc, (engine, module_ref, list(kernels_of(self.program).values()), self.arena)
 
     # ---- a replay ----------------------------------------------------------------------------
     def __call__(self, args, grad_of):
@@ -139,6 +174,3 @@ class NativeStep:
                 pointers.append(array._ptr)
         self._cfunc(self._fslots_ptr, self._islots_ptr, *pointers)
         return fresh
-
-
-assert OUTPUT in PASSED
