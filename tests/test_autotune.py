@@ -164,7 +164,7 @@ def test_whole_space_of_a_small_problem(case):
 def test_knobs_offer_sensible_candidates():
     A, B = te.placeholder((512, 512), name="A"), te.placeholder((512, 512), name="B")
     _, knobs = only_task(topi.matmul(A, B))
-    assert knobs.default == {"mi": 4, "bn": 16, "order": "kij", "parallel": True}
+    assert knobs.default == {"mi": 4, "bn": 16, "order": "kij", "tiles": "ji", "parallel": True}   # B: 1 MiB
     assert knobs.choices["bn"] == [16, 32] and 6 in knobs.choices["mi"]
     X, W = te.placeholder((1, 64, 56, 56), name="x"), te.placeholder((64, 64, 3, 3), name="w")
     _, knobs = only_task(topi.conv2d(X, W, padding=1))
@@ -205,9 +205,9 @@ def test_workload_key_ignores_names_but_not_shapes_dtypes_or_transposes():
 def test_space_is_exhaustive_when_small_and_seeded_when_large():
     _, knobs = only_task(topi.matmul(te.placeholder((64, 64), name="A"), te.placeholder((64, 64), name="B")))
     space = ConfigSpace(knobs)
-    assert len(space) == knobs.size() == 48
+    assert len(space) == knobs.size() == 96
     every = space.candidates(100)
-    assert every[0] == knobs.default and len(every) == 48 and {str(c) for c in every} == {str(c) for c in space.configs}
+    assert every[0] == knobs.default and len(every) == 96 and {str(c) for c in every} == {str(c) for c in space.configs}
     some = space.candidates(5, seed=3)
     assert some == space.candidates(5, seed=3) and len(some) == 5 and some[0] == knobs.default
     assert len({str(c) for c in some}) == 5
@@ -324,7 +324,8 @@ def entry_for(tensor, config):
 def test_a_stale_config_in_the_log_raises_data_error(tmp_path):
     A, B = te.placeholder((16, 16), name="A"), te.placeholder((16, 16), name="B")
     C = topi.matmul(A, B)
-    TuningLog([entry_for(C, {"mi": 5, "bn": 16, "order": "kij", "parallel": False})]).save(tmp_path / "old.json")
+    stale = {"mi": 5, "bn": 16, "order": "kij", "tiles": "ij", "parallel": False}
+    TuningLog([entry_for(C, stale)]).save(tmp_path / "old.json")
     with autotune.use_log(tmp_path / "old.json"):
         with pytest.raises(DataError, match=r"old.json.*mi.*=5 is not one of"):
             topi.default_schedule(C)
@@ -335,7 +336,7 @@ def test_a_stale_config_in_the_log_raises_data_error(tmp_path):
 def test_builds_after_use_log_use_the_tuned_config(tmp_path, monkeypatch):
     A, B = te.placeholder((24, 40), name="A"), te.placeholder((40, 48), name="B")
     C = topi.matmul(A, B)
-    tuned = {"mi": 2, "bn": 32, "order": "ikj", "parallel": False}
+    tuned = {"mi": 2, "bn": 32, "order": "ikj", "tiles": "ji", "parallel": False}
     assert tuned != only_task(C)[1].default
     path = tmp_path / "tuned.json"
     TuningLog([entry_for(C, tuned)]).save(path)
@@ -347,7 +348,7 @@ def test_builds_after_use_log_use_the_tuned_config(tmp_path, monkeypatch):
     with autotune.use_log(path):
         ir = loops(topi.default_schedule(C))
         assert ir == loops(topi.default_schedule(C, configs={C: tuned}))
-        assert "for i0.outer.i1.outer.fused in range(24)" in ir and "parallel" not in ir   # 24/2 x 48/32 tiles
+        assert "for i1.outer.i0.outer.fused in range(24)" in ir and "parallel" not in ir   # 48/32 x 24/2 tiles
         # another placeholder name, the same workload: the graph layer's kernels find it too
         X, Y = te.placeholder((24, 40), name="x0"), te.placeholder((40, 48), name="x1")
         Z = topi.matmul(X, Y)
@@ -377,7 +378,7 @@ def test_graph_layer_kernels_read_the_log(tmp_path):
     config of its workload (placeholders named x0, x1 there: same workload key)."""
     A, B = te.placeholder((23, 41), name="A"), te.placeholder((41, 47), name="B")
     C = topi.matmul(A, B)
-    tuned = {"mi": 3, "bn": 32, "order": "ikj", "parallel": False}
+    tuned = {"mi": 3, "bn": 32, "order": "ikj", "tiles": "ji", "parallel": False}
     TuningLog([entry_for(C, tuned)]).save(tmp_path / "tuned.json")
     found = []
 

@@ -7,7 +7,7 @@ renamed into place)::
       {"key": "<topi.workload(...).key>", "target": "llvm -mcpu=znver3",
        "op": "matmul", "tag": "gemm", "inputs": [[[512, 512], "float32"], ...],
        "output": [[512, 512], "float32"],
-       "config": {"mi": 6, "bn": 16, "order": "kij", "parallel": true},
+       "config": {"mi": 6, "bn": 16, "order": "kij", "tiles": "ij", "parallel": true},
        "seconds": 0.0021, "default_config": {...}, "default_seconds": 0.0025,
        "measured": 48, "tvmini": "0.1.0"}, ...]}
 

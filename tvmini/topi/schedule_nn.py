@@ -63,32 +63,53 @@ def _gemm_parts(out):
 GEMM_ROW_BLOCKS = (1, 2, 3, 4, 6, 8)
 
 
+# Bytes of packed B up to which it stays in the (per-core) L2 cache while every row
+# block of A passes by: beyond, the tiles go column block by column block.
+GEMM_PACKED_B_CACHED = 256 * 1024
+
+
+def _tile_order(packed, itemsize):
+    """"ij" (row blocks outside: each row block of A is reused from L1 by every column
+    block, packed B is read once per row block) while packed B fits in L2; "ji" (column
+    blocks outside: each packed column block, K x bn, is reused by every row block and A
+    is read once per column block — bn/mi times less traffic than re-reading B) beyond."""
+    elements = 1
+    for e in packed.shape[-3:]:
+        elements *= _int(e) if _int(e) is not None else GEMM_PACKED_B_CACHED
+    return "ij" if elements * itemsize <= GEMM_PACKED_B_CACHED else "ji"
+
+
 def gemm_knobs(sch, out, target):
     """``mi`` rows per micro-kernel, ``bn`` columns per tile (one or two packed blocks of
     B), ``order`` of the accumulation loops ("kij": k outside the register tile, "ikj":
-    one row at a time), ``parallel`` tile loop."""
+    one row at a time), ``tiles`` order ("ij": row blocks outside, "ji": column blocks
+    outside), ``parallel`` tile loop."""
     _, packed, _, block, rows, K = _gemm_parts(out)
     rows, blocks = _int(rows), _int(packed.shape[-3])
     default = {"mi": _row_block(rows), "bn": block, "order": "kij",
+               "tiles": _tile_order(packed, 4 if out.dtype == "float32" else 8),
                "parallel": _work(*out.shape, K) >= PARALLEL_MIN_WORK}
     row_blocks = sorted({m for m in GEMM_ROW_BLOCKS if rows is None or m <= rows} | {default["mi"]})
     widths = [block, 2 * block] if blocks is None or blocks > 1 else [block]
-    return Knobs(default, {"mi": row_blocks, "bn": widths, "order": ["kij", "ikj"], "parallel": [False, True]})
+    return Knobs(default, {"mi": row_blocks, "bn": widths, "order": ["kij", "ikj"], "tiles": ["ij", "ji"],
+                           "parallel": [False, True]})
 
 
 @register("gemm", knobs=gemm_knobs)
 def schedule_gemm(sch, out, target, config):
     """Register-blocked GEMM: per (row block, column block) tile of the output, a local
     ``mi x bn`` accumulator over k (rows unrolled, columns vectorized) reads packed B
-    contiguously; the tile loop is parallel; the output stage crops padding (+ bias)."""
+    contiguously; the tile loop (in ``tiles`` order) is parallel; the output stage crops
+    padding (+ bias, + a fused epilogue)."""
     acc, packed, nb, block, rows, K = _gemm_parts(out)
     mi, bn = config["mi"], config["bn"]
     s_out = sch[out]
     batch_axes = list(s_out.op.axis[:nb])
     io, ii = s_out.split(s_out.op.axis[nb], factor=mi)
     jo, ji = s_out.split(s_out.op.axis[nb + 1], factor=bn)
-    s_out.reorder(*batch_axes, io, jo, ii, ji)
-    tile = s_out.fuse(*batch_axes, io, jo)
+    tiles = (io, jo) if config["tiles"] == "ij" else (jo, io)
+    s_out.reorder(*batch_axes, *tiles, ii, ji)
+    tile = s_out.fuse(*batch_axes, *tiles)
     if config["parallel"]:
         s_out.parallel(tile)
     columns = _int(out.shape[-1])
