@@ -1,5 +1,5 @@
 """Build (compile) time of the GEMM recipe's schedules: cold, from the disk cache, and
-from the in-process cache.
+from the in-process build memo.
 
 Each measurement runs in a fresh Python process (``CHILD`` below) whose
 ``TVMINI_CACHE_DIR`` is a temporary folder: empty for the cold build, then the same
@@ -13,7 +13,9 @@ one tiny kernel, so LLVM's and libgomp's one-time start-up is not charged to the
 * ``lower``: ``tm.lower`` alone: schedule -> loop IR, which every build does, cached or not;
 * ``cold``: ``tm.build`` with an empty cache (lower, LLVM IR, O3, machine code, JIT);
 * ``disk``: ``tm.build`` in a new process that finds the object code on disk;
-* ``in-process``: the second ``tm.build`` of the same schedule in a process;
+* ``in-process``: the second ``tm.build`` of an equal schedule (new te objects) in a
+  process, in microseconds: the build memo serves it after a walk over the schedule
+  (``codegen/schedule_key.py``), with no lowering and no LLVM;
 * ``first kernel``: the tiny kernel built first in a cold process.
 
 Each child checks, with ``tm.kernel_cache_info()``, that the build was served the way
@@ -77,8 +79,8 @@ def main():
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--repeat", type=int, default=3, help="process pairs per schedule (fastest kept)")
     args = parser.parse_args()
-    print(f"GEMM {args.size}^3, build times in ms (fastest of {args.repeat} fresh-process pairs)")
-    print(f"{'schedule':<22} {'lower':>8} {'cold':>8} {'disk':>8} {'in-process':>11} {'first kernel':>13}")
+    print(f"GEMM {args.size}^3, build times in ms, in-process in us (fastest of {args.repeat} fresh-process pairs)")
+    print(f"{'schedule':<22} {'lower':>8} {'cold':>8} {'disk':>8} {'in-process us':>14} {'first kernel':>13}")
     for step, _ in STEPS:
         best = dict(lower=float("inf"), cold=float("inf"), disk=float("inf"), memory=float("inf"),
                     first=float("inf"))
@@ -92,7 +94,7 @@ def main():
                                ("memory", min(cold["again"], disk["again"])), ("first", cold["first"])):
                 best[key] = min(best[key], value)
         ms = {k: 1e3 * v for k, v in best.items()}
-        print(f"{step:<22} {ms['lower']:8.1f} {ms['cold']:8.1f} {ms['disk']:8.1f} {ms['memory']:11.1f} "
+        print(f"{step:<22} {ms['lower']:8.1f} {ms['cold']:8.1f} {ms['disk']:8.1f} {1e3 * ms['memory']:14.1f} "
               f"{ms['first']:13.1f}", flush=True)
 
 
