@@ -1,4 +1,5 @@
-"""topi reductions: sum/prod/mean/max/min/argmax/argmin over random axes, and sum_to.
+"""topi reductions: sum/prod/mean/max/min/argmax/argmin over random axes, sum_to, and
+prod's gradient (exact with zeros).
 
 Built with ``topi.default_schedule`` on random shapes (size-1 and odd extents, some
 symbolic), every axis subset, keepdims on and off; large shapes exercise the rfactor,
@@ -108,6 +109,82 @@ def test_prod_of_bool_counts_in_int32_and_te_prod_needs_an_axis():
         te.prod(X[0, 0])
     with pytest.raises(tm.TVMiniError, match="te.prod needs axis"):
         te.prod(X[0, 0].astype("int32"), X[0, 1].astype("int32"))
+
+
+def others_product(x, axis):
+    """numpy oracle of prod's gradient: per element, the product of the other elements of
+    its group (exclusive cumulative products from both ends; no division)."""
+    axes = tuple(range(x.ndim)) if axis is None else tuple(sorted(a % x.ndim for a in np.atleast_1d(axis)))
+    kept = [a for a in range(x.ndim) if a not in axes]
+    moved = np.transpose(x, kept + list(axes))
+    flat = moved.reshape(int(np.prod([x.shape[a] for a in kept])), -1)
+    ones = np.ones((flat.shape[0], 1), x.dtype)
+    before = np.cumprod(np.concatenate([ones, flat[:, :-1]], axis=1), axis=1)
+    after = np.cumprod(np.concatenate([ones, flat[:, :0:-1]], axis=1), axis=1)[:, ::-1]
+    return np.transpose((before * after).reshape(moved.shape), np.argsort(kept + list(axes)))
+
+
+def with_zeros(rng, x, axis, zeros):
+    """``x`` with ``zeros`` zeros placed in the first reduced group (all of it when smaller)."""
+    axes = tuple(range(x.ndim)) if axis is None else tuple(a % x.ndim for a in np.atleast_1d(axis))
+    group = [i for i in np.ndindex(*x.shape) if all(i[a] == 0 for a in range(x.ndim) if a not in axes)]
+    for k in rng.choice(len(group), min(zeros, len(group)), replace=False):
+        x[group[k]] = 0
+    return x
+
+
+@examples(20)
+@given(st.data())
+def test_prod_grad_is_the_product_of_the_others(data):
+    """prod_grad on random shapes/axes, with 0, 1 or several zeros in a group, against the
+    exclusive-cumprod oracle: a zero gets the product of the rest, everything else in a
+    group with a zero gets 0."""
+    shape = data.draw(st.lists(st.sampled_from([1, 2, 3, 5, 8, 17]), min_size=1, max_size=3), label="shape")
+    axis = data.draw(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1),
+                               st.lists(st.integers(0, len(shape) - 1), min_size=1, unique=True).map(tuple)),
+                     label="axis")
+    dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
+    keepdims = data.draw(st.booleans(), label="keepdims")
+    zeros = data.draw(st.sampled_from([0, 1, 2, 3]), label="zeros")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
+    x = with_zeros(rng, (rng.choice([-1.0, 1.0], shape) * rng.uniform(0.8, 1.25, shape)).astype(dtype), axis, zeros)
+    g = np.asarray(rng.uniform(-1, 1, np.prod(x, axis=axis, keepdims=keepdims).shape)).astype(dtype)
+    X = te.placeholder(shape, name="X", dtype=dtype)
+    G = te.placeholder(g.shape, name="G", dtype=dtype)
+    out = topi.prod_grad(X, G, axis, keepdims=keepdims)
+    want = others_product(x.astype("float64"), axis) * np.reshape(g, np.prod(x, axis=axis, keepdims=True).shape)
+    assert_matches(run_default(out, [X, G], [x, g]), want.astype(dtype), dtype, scale=4.0, what="prod_grad")
+
+
+def test_prod_grad_zeros_exactly():
+    """One zero: only it gets a gradient, the product of the rest; two zeros: all 0."""
+    X = te.placeholder((2, 6), name="X", dtype="float64")
+    G = te.placeholder((2,), name="G", dtype="float64")
+    x = np.array([[2.0, 0.0, 3.0, 0.5, 4.0, 1.5], [0.0, 2.0, 0.0, 1.0, 3.0, 5.0]])
+    got = run_default(topi.prod_grad(X, G, 1), [X, G], [x, np.array([1.0, 1.0])])
+    np.testing.assert_array_equal(got, [[0, 18.0, 0, 0, 0, 0], [0] * 6])
+
+
+def test_long_prod_grad():
+    """A group of 5000 (blocks of 18 elements): against the oracle, and a zero inside."""
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0.999, 1.001, (3, 5000))
+    x[1, 4321] = 0
+    X, G = te.placeholder(x.shape, name="X", dtype="float64"), te.placeholder((3,), name="G", dtype="float64")
+    got = run_default(topi.prod_grad(X, G, 1), [X, G], [x, np.array([1.0, 2.0, -1.0])])
+    want = others_product(x, 1) * np.array([1.0, 2.0, -1.0])[:, None]
+    np.testing.assert_allclose(got, want, rtol=1e-11)
+    assert np.count_nonzero(got[1]) == 1
+
+
+def test_prod_grad_errors():
+    X = te.placeholder((3, 4), name="X")
+    with pytest.raises(tm.errors.ShapeError, match=r"prod_grad: grad G has shape \(4,\); prod of X"):
+        topi.prod_grad(X, te.placeholder((4,), name="G"), 1)
+    with pytest.raises(tm.errors.ShapeError, match="constant extents"):
+        topi.prod_grad(te.placeholder((te.var("n"), 4), name="X"), te.placeholder((4,), name="G"), 0)
+    with pytest.raises(tm.errors.DTypeError, match="prod_grad"):
+        topi.prod_grad(te.placeholder((3,), name="X", dtype="int32"), te.placeholder((), name="G", dtype="int32"))
 
 
 @pytest.mark.parametrize("shape, axis", [

@@ -392,7 +392,7 @@ def _expand(g, shape, axes, keepdims, scale=1.0):
 
 class _Reduce(Function):
     def forward(self, x):
-        define = {"sum": "sum", "mean": "mean", "max": "max", "min": "min"}[self.op]
+        define = {"sum": "sum", "mean": "mean", "max": "max", "min": "min", "prod": "prod"}[self.op]
         out = run(self.op, define, [x], attrs=(("axis", self.axes), ("keepdims", self.keepdims)))
         self.out = out
         return out
@@ -403,6 +403,8 @@ class _Reduce(Function):
             count = math.prod(x.shape[a] for a in self.axes)
             scale = 1.0 if self.op == "sum" else 1.0 / count
             return (_expand(g, x.shape, self.axes, self.keepdims, scale),)
+        if self.op == "prod":
+            return (_kernel("prod_grad", "prod_grad", x, g, axis=self.axes, keepdims=self.keepdims),)
         y = _expand(Tensor._wrap(self.out), x.shape, self.axes, self.keepdims)
         mask = compare(x, y, "eq")
         count = cast(mask, x.dtype).sum(self.axes, keepdims=True)
@@ -422,6 +424,12 @@ def _reduce(op, x, axis, keepdims):
 def sum(x, axis=None, keepdims=False):
     """Sum over ``axis`` (None: all axes)."""
     return _reduce("sum", x, axis, keepdims)
+
+
+def prod(x, axis=None, keepdims=False):
+    """Product over ``axis``; its gradient is the product of the other elements (exact
+    with zeros, see ``topi.prod_grad``)."""
+    return _reduce("prod", x, axis, keepdims)
 
 
 def mean(x, axis=None, keepdims=False):

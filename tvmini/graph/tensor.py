@@ -228,6 +228,7 @@ class Tensor:
 
     def sum(self, axis=None, keepdims=False): return ops.sum(self, axis, keepdims)
     def mean(self, axis=None, keepdims=False): return ops.mean(self, axis, keepdims)
+    def prod(self, axis=None, keepdims=False): return ops.prod(self, axis, keepdims)
     def max(self, axis=None, keepdims=False): return ops.max(self, axis, keepdims)
     def min(self, axis=None, keepdims=False): return ops.min(self, axis, keepdims)
     def argmax(self, axis=None, keepdims=False): return ops.argmax(self, axis, keepdims)
