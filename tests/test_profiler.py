@@ -14,6 +14,8 @@ from tvmini.data import write_idx
 from tvmini.profiler import ProfileEvent, ProfilerError, op_name
 from tvmini.runtime.module import Module
 
+from test_jit import _assert_same_models, _data, _trainer
+
 
 @pytest.fixture(autouse=True)
 def restore_debug_level():
@@ -227,3 +229,24 @@ def test_mnist_example_profiles_steps(examples_path, tmp_path, capsys):
     assert "dense" in capsys.readouterr().out
     assert prof.table().total.calls == len(prof.events) > 0
     assert (tmp_path / "out" / "softmax" / "trace.json").is_file()
+
+
+def test_a_jit_step_shows_its_kernels_and_computes_the_same():
+    """Under the profiler a jitted step runs its kernels one by one: every call of its
+    program (fused ones by their fused names) is seen, and the results are those of the
+    native replay."""
+    models = []
+    for observed in (False, True):
+        model, _, step = _trainer(lambda ps: tm.optim.SGD(ps, lr=0.1, momentum=0.9))
+        jitted = tm.jit(step)
+        for k, batch in enumerate(_data(3)):
+            if observed and k == 2:
+                with tm.profiler() as prof:
+                    jitted(*batch)
+            else:
+                jitted(*batch)
+        models.append(model)
+    _assert_same_models(*models)
+    ops = [event.op for event in prof.events]
+    assert len(ops) == len(jitted.graph.nodes)
+    assert "fused_dense_relu" in ops and "fused_matmul_relu_grad" in ops

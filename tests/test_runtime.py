@@ -411,3 +411,14 @@ def test_benchmark_result_statistics():
     assert result.median == 2e-6 and result.min == 1e-6 and result.max == 3e-6
     assert result.mean == pytest.approx(2e-6) and result.std == pytest.approx(np.std([1, 3, 2]) * 1e-6)
     assert repr(result).startswith("BenchmarkResult(mean=2 us, median=2 us")
+
+
+def test_views_share_memory_and_must_fit_aligned():
+    base = nd.zeros((256,), "uint8")
+    v = nd.view(base, 64, (4, 2), "float32")
+    v.copyfrom(np.arange(8, dtype="float32").reshape(4, 2))
+    assert v.data_ptr == base.data_ptr + 64
+    np.testing.assert_array_equal(base.numpy()[64:96].view("float32"), np.arange(8))
+    for offset, shape in ((32, (4,)), (192, (32,)), (-64, (1,))):
+        with pytest.raises(ShapeError, match="view"):
+            nd.view(base, offset, shape, "float32")

@@ -436,6 +436,12 @@ def remove_call_observer(observer):
         Module._trace = None
 
 
+def calls_observed():
+    """Whether any call observer is registered (code that calls kernels by other means,
+    like ``tm.jit``'s native step, then calls them through Modules so they are seen)."""
+    return bool(_observers)
+
+
 def _observed_call(module, args):
     """``module(*args)`` timed, then reported to every observer."""
     cargs = module._pack(args)

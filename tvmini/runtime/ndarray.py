@@ -262,3 +262,22 @@ def zeros(shape, dtype="float32", device=None):
     if _trace_hook is not None:
         _trace_hook("new", result, None)
     return result
+
+
+def view(base, offset, shape, dtype):
+    """An NDArray over host array ``base``'s memory from byte ``offset`` (a multiple of
+    ``ALIGNMENT``) on: a temporary inside the arena ``tm.jit`` plans, when its step runs
+    kernel by kernel. The view keeps ``base`` alive; writing one writes the other."""
+    shape, dtype = normalize_shape(shape), normalize_dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    if base._device.kind != "cpu":
+        raise DeviceError(f"view: only host arrays have views, {base!r} is on {base._device}")
+    if offset < 0 or offset % ALIGNMENT or offset + nbytes > base.nbytes:
+        raise ShapeError(f"view: {nbytes} bytes at offset {offset} do not fit aligned in {base.nbytes} bytes")
+    storage = _HostStorage.__new__(_HostStorage)
+    storage.array = base._storage.array.reshape(-1).view(np.uint8)[offset:offset + nbytes].view(dtype).reshape(shape)
+    storage.ptr = base._ptr + offset
+    result = NDArray.__new__(NDArray)
+    result._storage, result._shape, result._dtype, result._device, result._ptr = \
+        storage, shape, dtype, base._device, storage.ptr
+    return result

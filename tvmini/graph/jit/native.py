@@ -13,7 +13,9 @@ between the two ways a step is compiled:
   passed_0, ...)`` with the arena's, states' and constants' addresses as constants, and
   each kernel declared by a name unique to its address and resolved to that address
   (``llvm.add_symbol``), so a replay costs one ctypes call plus the Python that fills
-  the slots (an optimizer's learning rate and bias corrections);
+  the slots (an optimizer's learning rate and bias corrections). While kernel calls
+  are observed (``tm.profiler``, ``TVMINI_DEBUG`` tracing) it runs the same calls one
+  by one from Python instead, so every kernel of the step is seen and timed;
 * exported (``jit.export``): pointers relative to a parameter blob and a workspace,
   kernels linked into the same shared library.
 """
@@ -26,6 +28,7 @@ from llvmlite import ir
 from ...codegen import llvm_target
 from ...errors import BuildError
 from ...runtime import ndarray as nd
+from ...runtime.module import calls_observed
 from .ir import GRAD_IN, HOST, INPUT, PASSED, TEMP
 
 PTR, I64, _I1 = ir.PointerType(), ir.IntType(64), ir.IntType(1)
@@ -163,14 +166,31 @@ class NativeStep:
                 fslots[slot] = value
         for v in self.hosts:
             v.array._storage.from_numpy(v.refill())
-        pointers, fresh = [], {}
+        passed, fresh = {}, {}
         for v in self.passed:
             if v.kind == INPUT:
-                pointers.append(args[v.binding].data._ptr)
+                passed[v.id] = args[v.binding].data
             elif v.kind == GRAD_IN:
-                pointers.append(grad_of(v.binding)._ptr)
+                passed[v.id] = grad_of(v.binding)
             else:
-                array = fresh[v.id] = nd.empty(v.shape, v.dtype, self.arena._device)
-                pointers.append(array._ptr)
-        self._cfunc(self._fslots_ptr, self._islots_ptr, *pointers)
+                passed[v.id] = fresh[v.id] = nd.empty(v.shape, v.dtype, self.arena._device)
+        if calls_observed():
+            self._run_observed(passed)
+        else:
+            self._cfunc(self._fslots_ptr, self._islots_ptr, *[passed[v.id]._ptr for v in self.passed])
         return fresh
+
+    def _run_observed(self, passed):
+        """The step kernel by kernel from Python — the same kernels, order, memory and
+        scalars as the native function — so that call observers (``tm.profiler``, debug
+        tracing) see and time every kernel of the step."""
+        def array(v):
+            if v.id in passed:
+                return passed[v.id]
+            return nd.view(self.arena, v.offset, v.shape, v.dtype) if v.kind == TEMP else v.array
+        for node in self.program.nodes:
+            if node.op == "copy":
+                array(node.outputs[0]).copyfrom(array(node.inputs[0]))
+                continue
+            scalars = node.scalars if node.scalars_at_replay is None else [self.fslots[k] for k in node.scalars]
+            node.module(*[array(v) for v in node.inputs], *scalars, *[array(v) for v in node.outputs])
