@@ -120,6 +120,8 @@ def test_the_fast_math_target_option_is_the_fastmath_flag():
     assert by_target.get_source("ll") == by_flag.get_source("ll")
     with pytest.raises(tm.BuildError, match="unknown option '-mcpu=foo'"):
         _row_sum(3, 64, "hint_sum_bad", target="llvm -mcpu=foo")
+    with pytest.raises(tm.BuildError, match="hint_sum_cuda: fastmath is implemented for the llvm target only"):
+        _row_sum(3, 64, "hint_sum_cuda", target="cuda", fastmath=True)
 
 
 @examples(12)

@@ -209,8 +209,11 @@ _WRITE = {Var: _Writer.var, Const: _Writer._const, tuple: _Writer._sequence, lis
 
 
 def _writer_for(cls):
-    """The writer of a loop-IR expression class (found once per class), else unkeyable."""
-    if not (issubclass(cls, PrimExpr) and cls.__module__ == Var.__module__):
+    """The writer of a loop-IR expression class (found once per class), else unkeyable.
+
+    Subclasses of Var or Const are unkeyable: a variable is known by identity, which the
+    generic field walk would not see."""
+    if not (issubclass(cls, PrimExpr) and cls.__module__ == Var.__module__) or issubclass(cls, (Var, Const)):
         raise _Unkeyable(cls.__name__)
     _WRITE[cls] = _Writer._expr
     return _Writer._expr
