@@ -18,6 +18,9 @@ Inside a kernel:
 * guards from non-divisible splits are ordinary ``if``s; ``if_then_else`` is C's ``?:``,
   which evaluates only the taken side.
 
+Root statements that only compute zero-dimensional buffers (scalar stages: they have no
+axis to bind) run as one kernel of one thread.
+
 Validation (``BuildError`` naming the stage and axis): a root nest with no bound loops or
 with unbound loops outside them, one thread tag bound with different extents, a block of
 more than 1024 threads, a symbolic threadIdx extent, shared memory over 48 KiB.
@@ -83,7 +86,7 @@ def split_kernels(func, sch):
     while isinstance(body, Allocate):
         temporaries.append(body.buffer)
         body = body.body
-    roots = body.seq if isinstance(body, SeqStmt) else [body]
+    roots = _scalar_kernels(body.seq if isinstance(body, SeqStmt) else [body])
     kernels = []
     for k, nest in enumerate(roots):
         if not (isinstance(nest, For) and nest.kind is ForKind.THREAD_BINDING):
@@ -106,6 +109,37 @@ def split_kernels(func, sch):
         _parameters(kernel, func, temporaries)
         kernels.append(kernel)
     return kernels, temporaries
+
+
+def _scalar_kernels(roots):
+    """``roots`` with each run of consecutive scalar statements (see ``_computes_a_scalar``)
+    wrapped in one loop bound to ``blockIdx.x`` of extent 1: a one-thread kernel."""
+    out, run = [], []
+    for nest in list(roots) + [None]:
+        if nest is not None and _computes_a_scalar(nest):
+            run.append(nest)
+            continue
+        if run:
+            out.append(For(E.Var("scalar", "int32"), E.Const(0, "int32"), E.Const(1, "int32"),
+                           ForKind.THREAD_BINDING, SeqStmt(run) if len(run) > 1 else run[0], "blockIdx.x"))
+            run = []
+        if nest is not None:
+            out.append(nest)
+    return out
+
+
+def _computes_a_scalar(nest):
+    """Whether root statement ``nest`` writes zero-dimensional buffers only and binds no
+    thread: a scalar stage, which has no axis to bind, so it runs as one thread."""
+    stores, bound = [], []
+
+    def visit(n):
+        if isinstance(n, BufferStore):
+            stores.append(n.buffer)
+        elif isinstance(n, For) and n.kind is ForKind.THREAD_BINDING:
+            bound.append(n)
+    walk(nest, visit)
+    return bool(stores) and not bound and all(len(b.shape) == 0 for b in stores)
 
 
 def _launch_extents(kernel, sch):
@@ -263,6 +297,24 @@ def _contains_sync(s):
 
 # printing -------------------------------------------------------------------------------
 
+# Functions the generated code calls: a variable or buffer of one of these names (a
+# tensor named "exp" or "min") would hide the function inside the kernel.
+_RESERVED = frozenset(
+    [f for pair in _MATH.values() for f in pair]
+    + ["fmin", "fmax", "fminf", "fmaxf", "min", "max", "abs", "tvmini_floordiv", "tvmini_floormod",
+       "__int_as_float", "__longlong_as_double", "__float2half", "__half2float", "__syncthreads",
+       "threadIdx", "blockIdx", "blockDim", "gridDim"])
+
+
+def _fresh(name, taken):
+    """``name``, or ``name_1``, ``name_2``, ... if taken; the result is then taken."""
+    out, k = name, 1
+    while out in taken:
+        out, k = f"{name}_{k}", k + 1
+    taken.add(out)
+    return out
+
+
 def _ident(name):
     out = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
     return out if not out[0].isdigit() else "v" + out
@@ -273,15 +325,13 @@ class CudaPrinter:
 
     def __init__(self, kernel, may_alias=frozenset()):
         self.kernel, self.may_alias = kernel, may_alias
-        self.names = {v: _ident(n) for v, n in _unique_names(kernel.body, kernel.scalars).items()}
-        taken = set(self.names.values())
+        taken = set(_RESERVED)
+        self.names = {}
+        for v, n in _unique_names(kernel.body, kernel.scalars).items():
+            self.names[v] = _fresh(_ident(n), taken)
         self.buffer_names = {}
         for a in kernel.buffers + [x.buffer for x in _allocations(kernel.body)]:
-            name, k = _ident(a.name), 1
-            while name in taken:
-                name, k = f"{_ident(a.name)}_{k}", k + 1
-            taken.add(name)
-            self.buffer_names[a] = name
+            self.buffer_names[a] = _fresh(_ident(a.name), taken)
         self.lines = []
 
     def source(self):

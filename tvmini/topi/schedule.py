@@ -6,6 +6,12 @@ built for a whole group of outputs; :func:`default_schedule` applies the rules t
 compute reachable from the outputs, consumers before producers (so a rule can
 ``compute_at``/``compute_inline`` the stages it owns).
 
+Rules per target. ``register(tag)`` registers the rule every target uses unless it has
+one of its own; ``register(tag, target="cuda")`` one used only when the target's first
+word is "cuda", and ``register("*", target=...)`` that target's rule for computes whose
+tag has none (so a GPU target never falls back to a CPU rule). ``default_schedule``
+stays the one entry point.
+
 Tunable rules. A rule registered with ``knobs=`` takes a fourth argument, ``config``: a
 dict of knob values (split factors, loop order, vector width, parallel or not). Its
 ``knobs(sch, tensor, target)`` function returns the :class:`Knobs` of one compute — the
@@ -29,18 +35,35 @@ from ..errors import ScheduleError
 from ..te.tensor import ProducerLoad, Reduce
 from ..tir import expr as E
 
-_RULES = {}        # tag -> (rule, knobs function or None)
+_RULES = {}        # (tag, target kind or None) -> (rule, knobs function or None)
 _CONFIG_SOURCE = None
 
 
-def register(tag, knobs=None):
+def register(tag, knobs=None, target=None):
     """Decorator: ``fn(sch, tensor, target)`` schedules computes tagged ``tag``; with
     ``knobs``, ``fn(sch, tensor, target, config)`` and ``knobs(sch, tensor, target)``
-    returning the compute's :class:`Knobs` (or None: nothing to tune, ``config=None``)."""
+    returning the compute's :class:`Knobs` (or None: nothing to tune, ``config=None``).
+    ``target``: None for every target without a rule of its own, else the target kind
+    (e.g. "cuda") the rule is for; tag "*" with a target is that target's fallback."""
     def wrap(fn):
-        _RULES[tag] = (fn, knobs)
+        _RULES[tag, target] = (fn, knobs)
         return fn
     return wrap
+
+
+def target_kind(target):
+    """The kind of a target: its first word ("llvm", "cuda", ...)."""
+    return str(target).split()[0]
+
+
+def rule_for(tag, target):
+    """(rule, knobs function) scheduling computes tagged ``tag`` for ``target``, or
+    (None, None): the target's own rule, its "*" rule, else the rule for every target."""
+    kind = target_kind(target)
+    for key in ((tag, kind), ("*", kind), (tag, None)):
+        if key in _RULES:
+            return _RULES[key]
+    return None, None
 
 
 class Knobs:
@@ -119,7 +142,7 @@ def _schedule(outs, target, choose):
     """A schedule of ``outs``; ``choose(op, knobs)`` gives each tunable compute's config."""
     sch = te.create_schedule([t.op for t in outs])
     for op in _computes(outs):
-        rule, knobs_fn = _RULES.get(op.tag, (None, None))
+        rule, knobs_fn = rule_for(op.tag, target)
         if rule is None:
             continue
         if knobs_fn is None:
