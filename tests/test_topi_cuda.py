@@ -21,6 +21,7 @@ from tvmini.codegen import cuda
 from tvmini.codegen.cuda_host import compile_ptx
 from tvmini.testing import reference
 from tvmini.topi import optim as topi_optim
+from tvmini.topi.epilogue import fuse_epilogue
 from tvmini.topi import schedule_cuda, schedule_nn
 from tvmini.topi.schedule import rule_for
 
@@ -148,6 +149,7 @@ def _linalg_cases():
         "matmul_symbolic": lambda: _symbolic_matmul(),
         "batch_matmul": lambda: _batch_matmul(),
         "dense": lambda: _dense(),
+        "dense_relu_epilogue": lambda: _dense(epilogue=True),
     }
 
 
@@ -162,9 +164,11 @@ def _batch_matmul():
     return Case([a, b], topi.batch_matmul(a, b, transpose_b=True))
 
 
-def _dense():
+def _dense(epilogue=False):
+    """x @ w.T + bias; with ``epilogue``, relu applied on the register tile (the jit's fusion)."""
     x, w, bias = ph((128, 784), "x"), ph((256, 784), "w"), ph((256,), "bias")
-    return Case([x, w, bias], topi.dense(x, w, bias))
+    y = topi.dense(x, w, bias)
+    return Case([x, w, bias], fuse_epilogue(topi.relu(y)) if epilogue else y)
 
 
 CONV = dict(stride=2, padding=1, dilation=2)

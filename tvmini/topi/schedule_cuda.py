@@ -112,8 +112,8 @@ def _loads(expr, op=None):
 
 
 def _read_at_own_index(reader, op):
-    """Whether every read of ``op`` by ``reader`` uses ``reader``'s own loop variables
-    (a prefix or suffix of them), so one reader thread needs one element of ``op``."""
+    """Whether every read of ``op`` by ``reader`` is indexed by ``reader``'s own axis
+    variables only, so one thread of ``reader`` needs one element of ``op``."""
     own = [iv.var for iv in reader.op.axis]
     loads = _loads(reader.op.body, op)
     if not loads:
