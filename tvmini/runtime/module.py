@@ -347,8 +347,9 @@ class Module:
             f"{prefix}, expected {want}: axis {axis} is {shape[axis]}, expected {spec.shape[axis]}"
         )
 
-    #: FLOPs of one call, counted from the loop IR by the code generator; None when
-    #: unknown (symbolic extents, or a module loaded by ``load_module``).
+    #: FLOPs of one call, counted from the loop IR by the code generator — the operations
+    #: the loops execute, so a GEMM's zero-padded columns count too; None when unknown
+    #: (symbolic extents, or a module loaded by ``load_module``).
     flops = None
 
     #: ``_observed_call`` while any call observer is registered (see
