@@ -26,7 +26,7 @@ import numpy as np
 from llvmlite import ir
 
 from ...codegen import llvm_target
-from ...errors import BuildError
+from ...errors import BuildError, TVMiniError
 from ...runtime import ndarray as nd
 from ...runtime.module import calls_observed
 from .ir import GRAD_IN, HOST, INPUT, PASSED, TEMP
@@ -103,6 +103,10 @@ class NativeStep:
     """One compiled step of ``program`` (after the passes and memory planning)."""
 
     def __init__(self, program, name="jit_step"):
+        for node in program.nodes:
+            if node.module is not None and node.module.device.kind != "cpu":
+                raise TVMiniError(f"tm.jit compiles steps whose kernels run on the CPU; {node.op} ran on "
+                                  f"{node.module.device}: call the function without tm.jit on CUDA tensors")
         self.program = program
         self.arena = nd.empty((max(program.arena_bytes, 1),), "uint8")
         used = {v.id: v for v in program.live_values()}
