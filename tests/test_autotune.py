@@ -169,7 +169,8 @@ def test_knobs_offer_sensible_candidates():
     X, W = te.placeholder((1, 64, 56, 56), name="x"), te.placeholder((64, 64, 3, 3), name="w")
     _, knobs = only_task(topi.conv2d(X, W, padding=1))
     assert knobs.choices["xb"] == [0, 8]                # 16 and 32 do not divide 56
-    assert knobs.choices["yb"] == [1, 2, 4] and knobs.default["fb"] == 8 and knobs.default["yb"] == 1
+    assert knobs.choices["yb"] == [1, 2, 4]
+    assert (knobs.default["fb"], knobs.default["yb"], knobs.default["xb"]) == (4, 2, 8)   # 8 accumulators
     _, knobs = only_task(topi.relu(te.placeholder((3, 5, 7), name="x")))
     assert knobs.choices["lanes"] == [0] and knobs.default == {"lanes": 0, "parallel": False}
     inlined = topi.exp(topi.relu(te.placeholder((64,), name="x")))

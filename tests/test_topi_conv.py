@@ -1,5 +1,6 @@
 """topi.conv2d and its gradients against numpy (random NCHW shapes, strides, padding,
-dilation, bias) and against central finite differences in float64."""
+dilation, bias; every config of the weight gradient's rule) and against central finite
+differences in float64."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -80,6 +81,45 @@ def test_conv2d_forward_and_gradients(data):
     want_gx, want_gw = np_conv2d_grads(g_np, x_np, w_np, s, p, d)
     np.testing.assert_allclose(gx, want_gx, **tol(dtype, taps))
     np.testing.assert_allclose(gw, want_gw, **tol(dtype, g_np.size))
+
+
+@examples(15)
+@given(st.data())
+def test_every_grad_weight_config_matches_numpy(data):
+    """conv2d_grad_weight under a random config of its rule (block of filters x channels,
+    one tap or a kernel row, parallel or not) on random strides, padding, dilation and
+    widths around the vector length (padded output-gradient columns, column phases)."""
+    xs, ws, s, p, d = data.draw(conv_case(), label="case")
+    dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
+    rng = rng_of(data)
+    x_np = rand(rng, xs, dtype)
+    g_np = rand(rng, (xs[0], ws[0]) + out_size(xs, ws, s, p, d), dtype)
+    x = te.placeholder(xs, name="x", dtype=dtype)
+    g = te.placeholder(g_np.shape, name="g", dtype=dtype)
+    out = topi.conv2d_grad_weight(g, x, ws, s, p, d)
+    (tensor, knobs), = topi.tunable(out)
+    config = data.draw(st.sampled_from(list(knobs.configs())), label="config")
+    f = tm.build(topi.default_schedule(out, configs={tensor: config}), [g, x, out], name="grad_weight")
+    gw = np.full(ws, np.nan, dtype)
+    f(g_np, x_np, gw)
+    np.testing.assert_allclose(gw, np_conv2d_grads(g_np, x_np, np.zeros(ws, dtype), s, p, d)[1],
+                               err_msg=str(config), **tol(dtype, g_np.size))
+
+
+@pytest.mark.parametrize("op", ["conv2d_grad_weight", "conv2d_grad_input"])
+def test_lenet_conv2_gradients_run_on_vectors(op):
+    """LeNet conv2's gradients (12x12 input, 8x8 output) get vector loops in their
+    accumulators: the weight gradient sums 8 output columns per lane, the data
+    gradient's 12 columns are accumulated as 16 (two vectors) and cropped."""
+    x, w = te.placeholder((64, 6, 12, 12), name="x"), te.placeholder((16, 6, 5, 5), name="w")
+    g = te.placeholder((64, 16, 8, 8), name="g")
+    if op == "conv2d_grad_weight":
+        out, args, acc = topi.conv2d_grad_weight(g, x, (16, 6, 5, 5)), [g, x], "partial"
+    else:
+        out, args, acc = topi.conv2d_grad_input(g, w, (64, 6, 12, 12)), [g, w], "accumulate"
+    ir = str(tm.lower(topi.default_schedule(out), args + [out]))
+    assert any(line.strip().startswith("vectorized") and f"{op}.{acc}[" in nxt
+               for line, nxt in zip(ir.splitlines(), ir.splitlines()[1:])), ir
 
 
 def test_conv2d_gradients_match_finite_differences():

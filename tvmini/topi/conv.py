@@ -39,9 +39,15 @@ def _const_dims(op, t):
     return dims
 
 
-def zero_pad(x, pad_h, pad_w, name):
-    """``x`` (N, C, H, W) with ``pad_h``/``pad_w`` zero rows/columns on each side (or ``x``)."""
-    if pad_h == 0 and pad_w == 0:
+def vector_lanes(dtype):
+    """Elements of ``dtype`` per 32-byte SIMD vector (AVX2): 8 float32 or 4 float64."""
+    return 8 if dtype == "float32" else 4
+
+
+def zero_pad(x, pad_h, pad_w, name, extra_w=0):
+    """``x`` (N, C, H, W) with ``pad_h``/``pad_w`` zero rows/columns on each side and
+    ``extra_w`` more zero columns on the right (or ``x`` when there is no padding)."""
+    if pad_h == 0 and pad_w == 0 and extra_w == 0:
         return x
     N, C, H, W = shape_of(x)
     zero = te.const(0, x.dtype)
@@ -49,11 +55,28 @@ def zero_pad(x, pad_h, pad_w, name):
     def value(n, c, h, w):
         inside = te.all(h >= pad_h, h < H + pad_h, w >= pad_w, w < W + pad_w)
         return te.if_then_else(inside, x[n, c, h - pad_h, w - pad_w], zero)
-    return te.compute((N, C, H + 2 * pad_h, W + 2 * pad_w), value, name=name, tag="conv_pad")
+    return te.compute((N, C, H + 2 * pad_h, W + 2 * pad_w + extra_w), value, name=name, tag="conv_pad")
+
+
+def accumulator_width(width, dtype):
+    """Columns of a convolution's accumulator for ``width`` output columns: rounded up
+    to whole SIMD vectors when that adds less than half a row, so the accumulator
+    blocks of the schedule are vectors (the output stage crops the extra columns)."""
+    lanes = vector_lanes(dtype)
+    return width if width % lanes == 0 or width < lanes else -(-width // lanes) * lanes
+
+
+def _extra_columns(padded_width, acc_width, kernel_w, stride_w, dilation_w):
+    """Zero columns to add on the right of a padded input of ``padded_width`` columns so
+    that ``acc_width`` output columns read inside it."""
+    return max(0, (acc_width - 1) * stride_w + (kernel_w - 1) * dilation_w + 1 - padded_width)
 
 
 def _correlate(name, padded, weight_at, out_channels, kernel, stride, dilation, out_hw, bias=None):
-    """``out[n, f, y, x] = sum_{c, ky, kx} padded[n, c, y*s + ky*d, x*s + kx*d] * weight_at(f, c, ky, kx)``."""
+    """``out[n, f, y, x] = sum_{c, ky, kx} padded[n, c, y*s + ky*d, x*s + kx*d] * weight_at(f, c, ky, kx)``.
+
+    The accumulator has :func:`accumulator_width` columns (``padded`` must be wide
+    enough for them); the output stage crops them to ``out_hw`` and adds the bias."""
     N, C = shape_of(padded)[:2]
     (KH, KW), (sh, sw), (dh, dw) = kernel, stride, dilation
     c = te.reduce_axis((0, C), name="c")
@@ -61,8 +84,9 @@ def _correlate(name, padded, weight_at, out_channels, kernel, stride, dilation, 
     kx = te.reduce_axis((0, KW), name="kx")
     shape = (N, out_channels, *out_hw)
     accum = te.compute(
-        shape, lambda n, f, y, x: te.sum(padded[n, c, y * sh + ky * dh, x * sw + kx * dw] * weight_at(f, c, ky, kx),
-                                         axis=[c, ky, kx]),
+        (N, out_channels, out_hw[0], accumulator_width(out_hw[1], padded.dtype)),
+        lambda n, f, y, x: te.sum(padded[n, c, y * sh + ky * dh, x * sw + kx * dw] * weight_at(f, c, ky, kx),
+                                  axis=[c, ky, kx]),
         name=f"{name}.accumulate", tag="conv2d_accum")
     if bias is None:
         return te.compute(shape, lambda n, f, y, x: accum[n, f, y, x], name=name, tag="conv2d")
@@ -89,7 +113,8 @@ def conv2d(x, w, stride=1, padding=0, dilation=1, bias=None):
     if min(out_hw) < 1:
         raise ShapeError(f"conv2d: kernel {[KH, KW]} (dilation {list(dilation)}) does not fit input {x.name} "
                          f"{[N, C, H, W]} with padding {list(padding)}")
-    padded = zero_pad(x, *padding, name="conv2d.pad")
+    extra = _extra_columns(W + 2 * padding[1], accumulator_width(out_hw[1], x.dtype), KW, stride[1], dilation[1])
+    padded = zero_pad(x, *padding, name="conv2d.pad", extra_w=extra)
     return _correlate("conv2d", padded, lambda f, c, ky, kx: w[f, c, ky, kx], F, (KH, KW), stride, dilation,
                       out_hw, bias)
 
@@ -122,30 +147,83 @@ def conv2d_grad_input(grad_out, w, input_shape, stride=1, padding=0, dilation=1)
         y, x = t - shift_h, u - shift_w
         inside = te.all(y >= 0, x >= 0, y % sh == 0, x % sw == 0, y // sh < OH, x // sw < OW)
         return te.if_then_else(inside, grad_out[n, f, y // sh, x // sw], zero)
-    spread_out = te.compute((N, F, H + dh * (KH - 1), W + dw * (KW - 1)), spread,
+    width = W + dw * (KW - 1)
+    width += _extra_columns(width, accumulator_width(W, grad_out.dtype), KW, 1, dw)
+    spread_out = te.compute((N, F, H + dh * (KH - 1), width), spread,
                             name="conv2d_grad_input.spread", tag="conv_pad")
     return _correlate("conv2d_grad_input", spread_out,
                       lambda c, f, ky, kx: w[f, c, KH - 1 - ky, KW - 1 - kx], C, (KH, KW), (1, 1), (dh, dw), (H, W))
 
 
+def _column_phases(x, padding, stride, width, name):
+    """``at(n, c, h, r, v)`` = padded ``x`` at row ``h``, column ``v * stride + r``.
+
+    Splitting the columns of the padded input by their phase ``r`` modulo the column
+    stride makes the columns a strided window reads consecutive. The phases are a
+    stage of ``width`` columns (zero where the padded input has none) unless ``x``
+    itself serves: no padding, stride 1 and no column read past its edge.
+    """
+    N, C, H, W = shape_of(x)
+    (ph, pw), sw = padding, stride
+    if ph == 0 and pw == 0 and sw == 1 and width <= W:
+        return lambda n, c, h, r, v: x[n, c, h, v]
+    zero = te.const(0, x.dtype)
+
+    def value(n, c, h, r, v):
+        col = v * sw + r - pw
+        inside = te.all(h >= ph, h < H + ph, col >= 0, col < W)
+        return te.if_then_else(inside, x[n, c, h - ph, col], zero)
+    phases = te.compute((N, C, H + 2 * ph, sw, width), value, name=name, tag="conv_pad")
+    return lambda n, c, h, r, v: phases[n, c, h, r, v]
+
+
 def conv2d_grad_weight(grad_out, x, weight_shape, stride=1, padding=0, dilation=1):
-    """Gradient of conv2d with respect to its weight, shape ``weight_shape`` (F, C, KH, KW)."""
+    """Gradient of conv2d with respect to its weight, shape ``weight_shape`` (F, C, KH, KW).
+
+    ``grad_w[f, c, ky, kx] = sum_{n, y, u} grad_out[n, f, y, u] * padded[n, c, y*sh + ky*dh, u*sw + kx*dw]``,
+    computed in two stages so the sum over output columns runs on SIMD lanes: a partial
+    sum per lane (tag ``conv2d_grad_weight_accum``), ``partial[f, c, ky, kx, l]`` over
+    images, output rows and vectors of columns ``u = xo * lanes + l``, then the sum of
+    the lanes (tag ``conv2d_grad_weight``). Output columns are zero-padded to a whole
+    number of vectors, and the input is read through its column phases
+    (:func:`_column_phases`), so both operands of the inner loop are contiguous in ``l``
+    whatever the stride and dilation.
+    """
     check_rank("conv2d_grad_weight", x, 4)
-    check_float("conv2d_grad_weight", grad_out, x)
-    (sh, sw), (ph, pw), (dh, dw) = _attrs("conv2d_grad_weight", stride, padding, dilation)
+    dtype = check_float("conv2d_grad_weight", grad_out, x)
+    (sh, sw), padding, (dh, dw) = _attrs("conv2d_grad_weight", stride, padding, dilation)
     N, C, H, W = _const_dims("conv2d_grad_weight", x)
     F, C2, KH, KW = weight_shape
     check_inner("conv2d_grad_weight", f"input {x.name} {[N, C, H, W]}", C, f"the weight shape {list(weight_shape)}",
                 C2, "channels")
-    OH = conv2d_output_size(H, KH, sh, ph, dh)
-    OW = conv2d_output_size(W, KW, sw, pw, dw)
+    OH = conv2d_output_size(H, KH, sh, padding[0], dh)
+    OW = conv2d_output_size(W, KW, sw, padding[1], dw)
     _check_grad_out("conv2d_grad_weight", grad_out, N, F, (OH, OW))
-    padded = zero_pad(x, ph, pw, name="conv2d_grad_weight.pad")
+    lanes = min(vector_lanes(dtype), OW)
+    vectors = -(-OW // lanes)
+    if vectors * lanes == OW:
+        grad_at = grad_out
+    else:
+        zero = te.const(0, dtype)
+        grad_at = te.compute((N, F, OH, vectors * lanes),
+                             lambda n, f, y, u: te.if_then_else(u < OW, grad_out[n, f, y, u], zero),
+                             name="conv2d_grad_weight.grad_pad", tag="conv_pad")
+    # column u * sw + kx * dw of the padded input is column u + (kx * dw) // sw of phase (kx * dw) % sw
+    width = max(-(-(W + 2 * padding[1]) // sw), vectors * lanes + (KW - 1) * dw // sw)
+    x_at = _column_phases(x, padding, sw, width, "conv2d_grad_weight.phases")
     n = te.reduce_axis((0, N), name="n")
     y = te.reduce_axis((0, OH), name="y")
-    xx = te.reduce_axis((0, OW), name="x")
-    return te.compute(
-        (F, C, KH, KW),
-        lambda f, c, ky, kx: te.sum(grad_out[n, f, y, xx] * padded[n, c, y * sh + ky * dh, xx * sw + kx * dw],
-                                    axis=[n, y, xx]),
-        name="conv2d_grad_weight", tag="conv2d_grad_weight")
+    xo = te.reduce_axis((0, vectors), name="xo")
+
+    def x_tap(n, c, row, kx, u):
+        if sw == 1:
+            return x_at(n, c, row, 0, u + kx * dw)
+        return x_at(n, c, row, (kx * dw) % sw, u + (kx * dw) // sw)
+    partial = te.compute(
+        (F, C, KH, KW, lanes),
+        lambda f, c, ky, kx, l: te.sum(
+            grad_at[n, f, y, xo * lanes + l] * x_tap(n, c, y * sh + ky * dh, kx, xo * lanes + l), axis=[n, y, xo]),
+        name="conv2d_grad_weight.partial", tag="conv2d_grad_weight_accum")
+    lane = te.reduce_axis((0, lanes), name="l")
+    return te.compute((F, C, KH, KW), lambda f, c, ky, kx: te.sum(partial[f, c, ky, kx, lane], axis=lane),
+                      name="conv2d_grad_weight", tag="conv2d_grad_weight")

@@ -201,31 +201,55 @@ def schedule_reduction(sch, out, target):
 
 # --------------------------------------------------------------------------- convolution and pooling
 
-def _channel_block(channels):
-    """Output channels per accumulator block: a divisor of ``channels`` up to 8."""
-    return next(b for b in (8, 6, 4, 5, 7, 3, 2, 1) if channels % b == 0)
-
-
-CONV_CHANNEL_BLOCKS = (1, 2, 4, 8, 16)
+# AVX2 has 16 vector registers. A weight-gradient block keeps at most this many
+# accumulators (its output-gradient operands can be memory operands of the FMAs).
+ACCUMULATOR_REGISTERS = 12
+VECTOR_REGISTERS = 16
+CONV_CHANNEL_BLOCKS = (1, 2, 3, 4, 6, 8, 16)
 CONV_ROW_BLOCKS = (1, 2, 4)
 CONV_WIDTH_BLOCKS = (8, 16, 32)
 
 
+def _conv_block(channels, rows, widths, lanes):
+    """(fb, yb, columns): output channels, rows and accumulator columns per block of
+    a direct convolution, the columns one of ``widths``.
+
+    A tap loads ``yb * v`` input vectors (``v`` vectors per block row) and ``fb``
+    broadcast weights for ``fb * yb * v`` FMAs; the block with the most FMAs per load
+    wins (ties: more channels, then wider blocks), among divisors whose accumulators
+    plus one tap's input vectors plus a weight fit the vector registers. Measured on
+    LeNet conv1/conv2 and the 1x64x56x56 layer (forward and data gradient): blocks
+    past that register count (3 x 4 rows of one vector, 3 x 2 rows of two) ran at
+    half the speed their load count predicts."""
+    best = (0.0, 0, 0, 1, 1, widths[0])
+    for width in widths:
+        vectors = -(-width // lanes)
+        for fb in (b for b in CONV_CHANNEL_BLOCKS if channels % b == 0):
+            for yb in (b for b in CONV_ROW_BLOCKS if rows % b == 0):
+                inputs = yb * vectors
+                if fb * inputs + inputs + 1 <= VECTOR_REGISTERS:
+                    best = max(best, (fb * inputs / (fb + inputs), fb, width, fb, yb, width))
+    return best[3:]
+
+
 def conv2d_knobs(sch, out, target):
-    """``fb`` output channels, ``yb`` output rows and ``xb`` output columns (0: the whole
-    row; else a multiple of 8 dividing the width, so the vector loop has no tail) per
-    accumulator block; ``order`` of the reduction loops (input channel outside or inside
-    the kernel window); ``parallel`` loop over (image, channel block)."""
+    """``fb`` output channels, ``yb`` output rows and ``xb`` columns of the accumulator
+    (0: its whole row; else a multiple of 8 dividing its width, so the vector loop has
+    no tail) per accumulator block; ``order`` of the reduction loops (input channel
+    outside or inside the kernel window); ``parallel`` loop over (image, channel block).
+    The default block is :func:`_conv_block`'s."""
     acc = _producer(out, "conv2d_accum")
-    _, f, y, x = sch[out].op.axis
-    channels, rows, width = _int(f.dom.extent), _int(y.dom.extent), _int(x.dom.extent)
+    _, f, y, _ = sch[out].op.axis
+    channels, rows, width = _int(f.dom.extent), _int(y.dom.extent), _int(acc.shape[3])
+    widths = [0] + [b for b in CONV_WIDTH_BLOCKS if b < width and width % b == 0]
+    fb, yb, columns = _conv_block(channels, rows, [width] + widths[1:], 8 if out.dtype == "float32" else 4)
     taps = _work(*(iv.dom.extent for iv in sch[acc].op.reduce_axis))
-    default = {"fb": _channel_block(channels), "yb": 1, "xb": 0, "order": "c,ky,kx",
+    default = {"fb": fb, "yb": yb, "xb": 0 if columns == width else columns, "order": "c,ky,kx",
                "parallel": _work(*out.shape) * taps >= PARALLEL_MIN_WORK}
     return Knobs(default, {
-        "fb": sorted({b for b in CONV_CHANNEL_BLOCKS if b <= channels} | {default["fb"]}),
-        "yb": [b for b in CONV_ROW_BLOCKS if b <= rows],
-        "xb": [0] + [b for b in CONV_WIDTH_BLOCKS if b < width and width % b == 0],
+        "fb": sorted({b for b in CONV_CHANNEL_BLOCKS if b <= channels} | {fb}),
+        "yb": sorted({b for b in CONV_ROW_BLOCKS if b <= rows} | {yb}),
+        "xb": widths,
         "order": ["c,ky,kx", "ky,kx,c"],
         "parallel": [False, True]})
 
@@ -233,25 +257,28 @@ def conv2d_knobs(sch, out, target):
 @register("conv2d", knobs=conv2d_knobs)
 def schedule_conv2d(sch, out, target, config):
     """Direct convolution: (image, channel block) parallel; per block of ``yb`` output
-    rows and ``xb`` columns (default: one whole row) a local accumulator of ``fb`` channels
-    x rows x columns updated tap by tap, the column loop vectorized."""
+    rows and ``xb`` accumulator columns (default: one whole row) a local accumulator of
+    ``fb`` channels x rows x columns updated tap by tap, the column loop vectorized.
+    An accumulator wider than the output (padded to whole vectors) is computed whole;
+    the output stage stores only the columns it has."""
     acc = _producer(out, "conv2d_accum")
     stage = sch[out]
     n, f, y, x = stage.op.axis
+    width, acc_width = _int(x.dom.extent), _int(acc.shape[3])
+    block_width = config["xb"] or acc_width
     fo, fi = stage.split(f, factor=config["fb"])
     blocks, inside = [n, fo, y], [fi, x]        # the accumulator is computed in blocks[-1]
     if config["yb"] > 1:
         blocks[2], yi = stage.split(y, factor=config["yb"])
         inside.insert(1, yi)
-    if config["xb"]:
-        xo, inside[-1] = stage.split(x, factor=config["xb"])
+    if block_width != width:
+        xo, inside[-1] = stage.split(x, factor=block_width)
         blocks.append(xo)
     stage.reorder(*blocks, *inside)
     outer = stage.fuse(n, fo)
     if config["parallel"]:
         stage.parallel(outer)
-    width = config["xb"] or x.dom.extent
-    _vectorize(stage, inside[-1], width, out.dtype)
+    _vectorize(stage, inside[-1], block_width if width % block_width == 0 else None, out.dtype)
 
     s_acc = sch[acc]
     s_acc.scope = "local"
@@ -266,23 +293,72 @@ def schedule_conv2d(sch, out, target, config):
     else:
         s_acc.reorder(an, ay, *reduction, af, ax)
     s_acc.unroll(af)
-    _vectorize(s_acc, ax, width, out.dtype)
+    _vectorize(s_acc, ax, block_width, out.dtype)
 
 
-@register("conv2d_grad_weight")
-def schedule_conv2d_grad_weight(sch, out, target):
-    """Weight gradient: the batch reduction is split across threads (rfactor), each
-    thread summing its images into a private partial result; the partials are added."""
+GRAD_WEIGHT_BLOCKS = (1, 2, 3, 4, 6, 8)
+
+
+def _grad_weight_block(filters, channels, taps):
+    """(filters, channels) per accumulator block of the weight gradient: the most FMAs
+    per vector load, ``fb * cb * taps / (fb + cb * taps)``, among divisors whose
+    ``fb * cb * taps`` accumulators fit the registers (ties: more filters)."""
+    best = (0.0, 1, 1)
+    for fb in (b for b in GRAD_WEIGHT_BLOCKS if filters % b == 0):
+        for cb in (b for b in GRAD_WEIGHT_BLOCKS if channels % b == 0):
+            accumulators = fb * cb * taps
+            if accumulators <= ACCUMULATOR_REGISTERS:
+                best = max(best, (accumulators / (fb + cb * taps), fb, -cb))
+    return best[1], -best[2]
+
+
+def conv2d_grad_weight_knobs(sch, out, target):
+    """``fb`` filters x ``cb`` input channels per accumulator block, ``taps``: the block
+    spans a whole kernel row ("row") or one tap ("one"); ``parallel`` loop over
+    (filter block, channel block, kernel row)."""
+    partial = _producer(out, "conv2d_grad_weight_accum")
+    filters, channels, _, width, _ = (_int(e) for e in partial.shape)
+    row = width <= ACCUMULATOR_REGISTERS
+    fb, cb = _grad_weight_block(filters, channels, width if row else 1)
+    default = {"fb": fb, "cb": cb, "taps": "row" if row else "one",
+               "parallel": _work(*partial.shape, *(iv.dom.extent for iv in partial.op.reduce_axis))
+               >= PARALLEL_MIN_WORK}
+    return Knobs(default, {
+        "fb": sorted({b for b in GRAD_WEIGHT_BLOCKS if b <= filters} | {fb}),
+        "cb": sorted({b for b in GRAD_WEIGHT_BLOCKS[:4] if b <= channels} | {cb}),
+        "taps": ["row", "one"],
+        "parallel": [False, True]})
+
+
+@register("conv2d_grad_weight", knobs=conv2d_grad_weight_knobs)
+def schedule_conv2d_grad_weight(sch, out, target, config):
+    """Weight gradient: per (block of ``fb`` filters x ``cb`` channels, kernel row), and
+    per tap of that row unless the block spans it, a local accumulator of
+    ``fb x cb (x KW) x lanes`` vectors is updated over images, output rows and column
+    vectors (one vector of output gradient per filter, one shifted input row vector per
+    channel and tap), then its lanes are summed. The block loop is parallel."""
+    partial = _producer(out, "conv2d_grad_weight_accum")
     stage = sch[out]
-    n = stage.op.reduce_axis[0]
-    images = _int(n.dom.extent)
-    parts = min(images, 8)
-    if parts < 2 or _work(*out.shape, *(iv.dom.extent for iv in stage.op.reduce_axis)) < PARALLEL_MIN_WORK:
-        return
-    outer, _ = stage.split(n, nparts=parts)
-    partial = sch.rfactor(out, outer)
+    f, c, ky, kx = stage.op.axis
+    (lane,) = stage.op.reduce_axis
+    fo, fi = stage.split(f, factor=config["fb"])
+    co, ci = stage.split(c, factor=config["cb"])
+    if config["taps"] == "row":
+        stage.reorder(fo, co, ky, fi, ci, kx, lane)
+    else:
+        stage.reorder(fo, co, ky, kx, fi, ci, lane)
+    block = stage.fuse(fo, co, ky)
+    if config["parallel"]:
+        stage.parallel(block)
+
     s_part = sch[partial]
-    s_part.parallel(s_part.op.axis[0])
+    s_part.scope = "local"
+    s_part.compute_at(stage, block if config["taps"] == "row" else kx)
+    pf, pc, pky, pkx, pl = s_part.op.axis
+    s_part.reorder(*s_part.op.reduce_axis, pky, pf, pc, pkx, pl)
+    for axis in (pf, pc, pkx):
+        s_part.unroll(axis)
+    _vectorize(s_part, pl, pl.dom.extent, out.dtype)
 
 
 @register("conv_pad")
