@@ -2,15 +2,17 @@
 
 ``conv2d`` is a direct convolution written as an accumulation (tag ``conv2d_accum``)
 and an output stage (tag ``conv2d``, which adds the bias), the same split as the GEMM in
-``nn``, so the schedule can keep a block of output channels x one output row in a local
-accumulator. Zero padding is its own stage (tag ``conv_pad``) so the inner loops never
-test bounds.
+``nn``, so the schedule can keep a block of output channels x rows x columns in a local
+accumulator. The accumulator's rows are whole SIMD vectors when the output's are nearly
+so (:func:`accumulator_width`; the output stage crops). Zero padding is its own stage
+(tag ``conv_pad``) so the inner loops never test bounds.
 
 ``conv2d_grad_input`` is itself a stride-1 convolution: the output gradient, with
 ``stride - 1`` zeros inserted between its elements and padded by
 ``dilation * (k - 1) - padding``, correlated with the spatially flipped, in/out-swapped
 weight. ``conv2d_grad_weight`` correlates the padded input with the output gradient
-over batch and output positions (tag ``conv2d_grad_weight``).
+over batch and output positions, as per-lane partial sums over vectors of output
+columns (tag ``conv2d_grad_weight_accum``) and their sum (tag ``conv2d_grad_weight``).
 """
 from .. import te
 from ..errors import ShapeError

@@ -99,7 +99,8 @@ def prod_grad(x, grad, axis=None, keepdims=False):
     want = [1 if a in axes else n for a, n in enumerate(x.shape) if keepdims or a not in axes]
     if len(grad.shape) != len(want) or not all(same_extent(g, w) for g, w in zip(grad.shape, want)):
         raise ShapeError(f"prod_grad: grad {grad.name} has shape {shape_str(grad.shape)}; prod of {x.name} "
-                         f"{shape_str(x.shape)} over axes {list(axes)} (keepdims={keepdims}) has shape {shape_str(want)}")
+                         f"{shape_str(x.shape)} over axes {list(axes)} (keepdims={keepdims}) has shape "
+                         f"{shape_str(want)}")
     extents = [x.shape[a] for a in axes]
     if not all(isinstance(e, E.Const) for e in extents):
         raise ShapeError(f"prod_grad: the reduced axes {list(axes)} of {x.name} {shape_str(x.shape)} must have "

@@ -4,9 +4,10 @@ Rules receive the tensor their tag marks and schedule it (and the helper stages 
 reads) inside a schedule that may hold other outputs too. Parallel loops cost a thread
 pool launch (a few microseconds), so tiny problems stay serial.
 
-The "gemm" and "conv2d" rules are tunable (``gemm_knobs``, ``conv2d_knobs``; see
-``topi.schedule``): their block sizes, loop order and parallelism are knobs whose
-heuristic values are the defaults, and ``tvmini.autotune`` measures the others.
+The "gemm", "conv2d" and "conv2d_grad_weight" rules are tunable (``gemm_knobs``,
+``conv2d_knobs``, ``conv2d_grad_weight_knobs``; see ``topi.schedule``): their block
+sizes, loop order and parallelism are knobs whose heuristic values are the defaults,
+and ``tvmini.autotune`` measures the others.
 """
 from ..tir.expr import Const
 from .schedule import Knobs, register
