@@ -164,7 +164,7 @@ def test_whole_space_of_a_small_problem(case):
 def test_knobs_offer_sensible_candidates():
     A, B = te.placeholder((512, 512), name="A"), te.placeholder((512, 512), name="B")
     _, knobs = only_task(topi.matmul(A, B))
-    assert knobs.default == {"mi": 4, "bn": 16, "order": "kij", "tiles": "ji", "parallel": True}   # B: 1 MiB
+    assert knobs.default == {"mi": 6, "bn": 16, "order": "kij", "tiles": "ji", "parallel": True}
     assert knobs.choices["bn"] == [16, 32] and 6 in knobs.choices["mi"]
     X, W = te.placeholder((1, 64, 56, 56), name="x"), te.placeholder((64, 64, 3, 3), name="w")
     _, knobs = only_task(topi.conv2d(X, W, padding=1))
@@ -345,7 +345,7 @@ def test_builds_after_use_log_use_the_tuned_config(tmp_path, monkeypatch):
     def loops(sch):
         return str(tm.lower(sch, [A, B, C]))
     default_ir = loops(topi.default_schedule(C))
-    assert "parallel for i0.outer.i1.outer.fused in range(18)" in default_ir      # 24/4 x 48/16 tiles
+    assert "parallel for i1.outer.i0.outer.fused in range(12)" in default_ir      # 48/16 x 24/6 tiles
     with autotune.use_log(path):
         ir = loops(topi.default_schedule(C))
         assert ir == loops(topi.default_schedule(C, configs={C: tuned}))
