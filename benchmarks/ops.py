@@ -5,8 +5,9 @@ Sections (``--section``, default all):
 
 * ``nn`` (``topi_nn.py``): at the training shapes, dense forward and both gradient
   matmuls for the OVERFIT MLP (batch 1024, 2-64-256-64-2) and the MNIST MLP (batch 128,
-  784-256-128-10), matmul 1024^3, and the LeNet conv layers (batch 64) forward,
-  grad_input and grad_weight; ms, GFLOP/s and the ratios;
+  784-256-128-10), matmul 1024^3, the LeNet conv layers (batch 64) and a ResNet-style
+  1x64x56x56 3x3 pad-1 layer, each forward, grad_input and grad_weight; ms, GFLOP/s and
+  the ratios;
 * ``elementwise`` (``topi_ops.py``): broadcast and elementwise ops, reductions, argmax,
   transpose and pad on n x n float32 (``--n``); ms, GB/s and the ratio to numpy.
 
