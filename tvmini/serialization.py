@@ -12,13 +12,13 @@ half of one. A truncated or corrupt file raises :class:`~tvmini.errors.DataError
 """
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 
 import numpy as np
 
 from .errors import DataError, TVMiniError
+from .fileio import atomic_open
 from .graph import Tensor
 from .runtime import ndarray as nd
 
@@ -59,19 +59,8 @@ def save(obj, path):
     manifest = {"format": _FORMAT, "root": _encode(obj, arrays, "obj")}
     members = {f"a{i}": a for i, a in enumerate(arrays)}
     members[_MANIFEST] = np.frombuffer(json.dumps(manifest).encode(), dtype=np.uint8)
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **members)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path) as f:
+        np.savez(f, **members)
 
 
 def _decode(node, arrays, device, path):

@@ -27,7 +27,6 @@ silently ignored, since that would quietly build the untuned schedules.
 """
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -35,6 +34,7 @@ from typing import Optional
 from .. import topi
 from .._version import __version__
 from ..errors import DataError
+from ..fileio import atomic_open
 
 FORMAT = "tvmini-autotune-log"
 VERSION = 1
@@ -156,14 +156,8 @@ class TuningLog:
         lines = ",\n".join(" " + json.dumps(e.to_json()) for e in self._entries.values())
         text = f'{{"format": "{FORMAT}", "version": {VERSION}, "entries": [\n{lines}\n]}}'
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(text + "\n")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(path, "w") as f:
+            f.write(text + "\n")
 
 
 def load_log(path):

@@ -12,8 +12,9 @@ the cache off.
 import hashlib
 import os
 import struct
-import tempfile
 from pathlib import Path
+
+from ..fileio import atomic_open
 
 MAGIC = b"TVMINI-OBJ-1\n"
 _HEADER = struct.Struct("<Q32s")
@@ -66,15 +67,10 @@ def store(key, payload):
         return
     try:
         root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=root, prefix=".tmp-", suffix=".o")
-        with os.fdopen(fd, "wb") as f:
+        with atomic_open(root / f"{key}.o") as f:
             f.write(MAGIC + _HEADER.pack(len(payload), hashlib.sha256(payload).digest()) + payload)
-        os.replace(tmp, root / f"{key}.o")
     except OSError:
-        try:
-            os.unlink(tmp)
-        except (OSError, UnboundLocalError):
-            pass
+        pass
 
 
 def info():

@@ -25,6 +25,7 @@ from llvmlite import ir
 
 from ...codegen import llvm_target
 from ...errors import BuildError, TVMiniError
+from ...fileio import atomic_open
 from ...runtime.export import link_library
 from ...runtime.predictor import ALIGN, ENTRY, FORMAT, params_path
 from .ir import CONST, HOST, INPUT, OUTPUT, STATE, TEMP
@@ -52,7 +53,8 @@ def export_variant(fn, signature, variant, path):
     digest = hashlib.sha256(blob).hexdigest()
     object_code = _object_code(program, {v.id: bindings[v.binding] for v in program.live_values()
                                          if v.kind == INPUT}, out_index, params)
-    _write_atomically(params_file, blob)
+    with atomic_open(params_file) as f:
+        f.write(blob)
     meta = {"kind": "jit", "format": FORMAT, "name": name, "target": llvm_target.target_description(),
             "inputs": inputs,
             "outputs": [{"name": f"output{k}", "shape": list(v.shape), "dtype": v.dtype} for k, v in enumerate(outputs)],
@@ -188,19 +190,3 @@ def _structure(node, name):
             raise TVMiniError(f"tm.jit: cannot export {name}: a dict it returns has keys that are not strings")
         return {"dict": [[k, _structure(v, name)] for k, v in node.items()]}
     return {"tuple" if isinstance(node, tuple) else "list": [_structure(v, name) for v in node]}
-
-
-def _write_atomically(path, data):
-    """Write ``data`` to ``path`` through a temporary file renamed over it (the umask's
-    permissions, as any file the user writes)."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
