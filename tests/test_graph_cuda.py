@@ -17,6 +17,7 @@ from tvmini.codegen import cuda
 from tvmini.graph.dispatch import define_outputs
 
 from test_cuda import HAS_NVCC, needs_gpu
+from test_jit import _trainer as jit_trainer
 from test_topi_cuda import compile_together
 
 
@@ -40,17 +41,13 @@ STEPS = {
 
 
 def _trainer(name, device="cpu"):
+    """(model, step, three batches) of ``STEPS[name]`` on ``device``."""
     model_fn, shape, optimizer = STEPS[name]
-    tm.manual_seed(0)
-    model = model_fn(nn).to(device)
-    opt = optimizer(model.parameters())
 
-    def step(x, y):
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
+    def make_model():
+        tm.manual_seed(0)
+        return model_fn(nn).to(device)
+    model, _, step = jit_trainer(optimizer, make_model=make_model)
     rng = np.random.default_rng(3)
     batches = [(tm.tensor(rng.standard_normal(shape).astype("float32"), device=device),
                 tm.tensor(rng.integers(0, 3, shape[0]), device=device)) for _ in range(3)]

@@ -26,8 +26,10 @@ def _data(n=5, batch=32):
             for _ in range(n)]
 
 
-def _trainer(optimizer, zero_grad=True, **model_kwargs):
-    model = _mlp(**model_kwargs)
+def _trainer(optimizer, zero_grad=True, make_model=_mlp, **model_kwargs):
+    """(model, optimizer, step(x, y) -> loss): one cross-entropy training step of the
+    model ``make_model(**model_kwargs)`` builds (seeded there)."""
+    model = make_model(**model_kwargs)
     opt = optimizer(model.parameters())
 
     def step(x, y):
@@ -178,20 +180,14 @@ def test_matrix_products_take_elementwise_epilogues():
 
 def test_convolutions_take_elementwise_epilogues():
     """``relu(conv2d(x, w) + b)`` is one kernel; a small CNN step still equals eager."""
-    def trainer():
+    def cnn():
         tm.manual_seed(0)
-        model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(36, 3))
-        opt = tm.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(36, 3))
 
-        def step(x, y):
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-        return model, step
-    eager_model, eager_step = trainer()
-    jit_model, step = trainer()
+    def sgd(ps):
+        return tm.optim.SGD(ps, lr=0.1, momentum=0.9)
+    eager_model, _, eager_step = _trainer(sgd, make_model=cnn)
+    jit_model, _, step = _trainer(sgd, make_model=cnn)
     jitted = tm.jit(step)
     rng = np.random.default_rng(2)
     for _ in range(3):

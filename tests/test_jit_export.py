@@ -15,6 +15,8 @@ from tvmini import nn
 from tvmini.errors import BuildError, DataError, DTypeError, ShapeError, TVMiniError
 from tvmini.runtime.export import _compiler
 
+from test_jit import _trainer
+
 ROOT = Path(__file__).resolve().parents[1]
 
 try:
@@ -114,15 +116,7 @@ def test_two_exports_load_side_by_side(tmp_path):
 
 
 def _train_step():
-    model, _ = _mlp()
-    opt = tm.optim.SGD(model.parameters(), lr=0.1)
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
+    _, _, step = _trainer(lambda ps: tm.optim.SGD(ps, lr=0.1), make_model=lambda: _mlp()[0])
     return step, (tm.tensor(np.ones((8, 6), "float32")), tm.tensor(np.zeros(8, "int64")))
 
 
