@@ -38,10 +38,17 @@ _CPU0 = cpu(0)
 _trace_hook = None
 
 
+_NORMALIZED_DTYPES = {}     # what normalize_dtype was given -> its result (every array asks)
+
+
 def normalize_dtype(dtype):
     """Return the native-byte-order numpy dtype for ``dtype`` (a str, numpy
     dtype or numpy scalar type), or raise DTypeError if it is not one of
     :data:`SUPPORTED_DTYPES`."""
+    try:
+        return _NORMALIZED_DTYPES[dtype]
+    except (KeyError, TypeError):
+        pass
     if dtype is None:  # np.dtype(None) would silently mean float64
         raise DTypeError("not a dtype: None")
     try:
@@ -50,12 +57,19 @@ def normalize_dtype(dtype):
         raise DTypeError(f"not a dtype: {dtype!r}") from None
     if name not in SUPPORTED_DTYPES:
         raise DTypeError(f"unsupported dtype {name!r}: expected one of {SUPPORTED_DTYPES}")
-    return np.dtype(name)
+    result = np.dtype(name)
+    try:
+        _NORMALIZED_DTYPES[dtype] = result
+    except TypeError:
+        pass
+    return result
 
 
 def normalize_shape(shape):
     """Return ``shape`` (an int or a sequence of ints) as a tuple of Python ints,
     raising ShapeError for negative or non-integer extents."""
+    if type(shape) is tuple and all(type(d) is int and d >= 0 for d in shape):
+        return shape              # the common case, already normalized
     if isinstance(shape, (int, np.integer)):
         shape = (shape,)
     try:
