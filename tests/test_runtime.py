@@ -422,3 +422,17 @@ def test_views_share_memory_and_must_fit_aligned():
     for offset, shape in ((32, (4,)), (192, (32,)), (-64, (1,))):
         with pytest.raises(ShapeError, match="view"):
             nd.view(base, offset, shape, "float32")
+
+
+def test_empty_many_gives_aligned_independent_arrays():
+    specs = [((3, 5), np.dtype("float32")), ((), np.dtype("float64")), ((0,), np.dtype("int32")),
+             ((7,), np.dtype("uint8")), ((2, 2), np.dtype("int64"))]
+    arrays = nd.empty_many(specs)
+    for a, (shape, dtype) in zip(arrays, specs):
+        assert a.shape == shape and a.dtype == dtype.name and a.data_ptr % nd.ALIGNMENT == 0
+        a.copyfrom(np.full(shape, 3, dtype))
+    ends = sorted((a.data_ptr, a.data_ptr + a.nbytes) for a in arrays)
+    assert all(end <= start for (_, end), (start, _) in zip(ends, ends[1:]))       # no overlap
+    kept = arrays[0]
+    del arrays
+    np.testing.assert_array_equal(kept.numpy(), np.full((3, 5), 3, "float32"))

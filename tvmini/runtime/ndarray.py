@@ -39,6 +39,8 @@ _trace_hook = None
 
 
 _NORMALIZED_DTYPES = {}     # what normalize_dtype was given -> its result (every array asks)
+#: Name of each supported dtype (numpy computes ``dtype.name`` anew on every access).
+_DTYPE_NAMES = {np.dtype(name): name for name in SUPPORTED_DTYPES}
 
 
 def normalize_dtype(dtype):
@@ -153,7 +155,7 @@ class NDArray:
     @property
     def dtype(self):
         """The dtype name, e.g. "float32"."""
-        return self._dtype.name
+        return _DTYPE_NAMES[self._dtype]
 
     @property
     def device(self):
@@ -288,10 +290,32 @@ def view(base, offset, shape, dtype):
         raise DeviceError(f"view: only host arrays have views, {base!r} is on {base._device}")
     if offset < 0 or offset % ALIGNMENT or offset + nbytes > base.nbytes:
         raise ShapeError(f"view: {nbytes} bytes at offset {offset} do not fit aligned in {base.nbytes} bytes")
+    raw = base._storage.array.reshape(-1).view(np.uint8)
+    return _carve(raw, base._ptr, offset, shape, dtype, base._device)
+
+
+def empty_many(specs):
+    """Fresh, uninitialised host NDArrays of ``specs`` ((shape, dtype) pairs, normalized),
+    carved from one allocation at 64-byte aligned offsets: one allocator call instead
+    of one per array, for the fresh outputs of a ``tm.jit`` replay. The memory lives
+    while any of the arrays does."""
+    offsets, total = [], 0
+    for shape, dtype in specs:
+        offsets.append(total)
+        total += -(-max(math.prod(shape) * dtype.itemsize, 1) // ALIGNMENT) * ALIGNMENT
+    raw = np.empty(total + ALIGNMENT - 1, dtype=np.uint8)
+    start = raw.ctypes.data
+    skip = -start % ALIGNMENT
+    return [_carve(raw, start, skip + offset, shape, dtype, _CPU0) for offset, (shape, dtype) in zip(offsets, specs)]
+
+
+def _carve(raw, raw_ptr, offset, shape, dtype, device):
+    """The NDArray of ``shape``/``dtype`` over host bytes ``raw`` (whose first byte is at
+    ``raw_ptr``) from ``offset``; it keeps ``raw`` alive."""
     storage = _HostStorage.__new__(_HostStorage)
-    storage.array = base._storage.array.reshape(-1).view(np.uint8)[offset:offset + nbytes].view(dtype).reshape(shape)
-    storage.ptr = base._ptr + offset
+    storage.array = raw[offset:offset + math.prod(shape) * dtype.itemsize].view(dtype).reshape(shape)
+    storage.ptr = raw_ptr + offset
     result = NDArray.__new__(NDArray)
     result._storage, result._shape, result._dtype, result._device, result._ptr = \
-        storage, shape, dtype, base._device, storage.ptr
+        storage, shape, dtype, device, storage.ptr
     return result

@@ -29,7 +29,7 @@ from ...codegen import llvm_target
 from ...errors import BuildError, TVMiniError
 from ...runtime import ndarray as nd
 from ...runtime.module import calls_observed
-from .ir import GRAD_IN, HOST, INPUT, PASSED, TEMP
+from .ir import GRAD_IN, HOST, INPUT, OUTPUT, PASSED, TEMP
 
 PTR, I64, _I1 = ir.PointerType(), ir.IntType(64), ir.IntType(1)
 _IR_TYPES = {ctypes.c_void_p: PTR, ctypes.c_float: ir.FloatType(), ctypes.c_double: ir.DoubleType(),
@@ -111,6 +111,9 @@ class NativeStep:
         self.arena = nd.empty((max(program.arena_bytes, 1),), "uint8")
         used = {v.id: v for v in program.live_values()}
         self.passed = [v for v in used.values() if v.kind in PASSED]
+        outputs = [v for v in self.passed if v.kind == OUTPUT]
+        self._output_ids = [v.id for v in outputs]
+        self._output_specs = [(v.shape, nd.normalize_dtype(v.dtype)) for v in outputs]
         self.hosts = [v for v in used.values() if v.kind == HOST]
         self.dynamic = []                        # nodes whose scalars are slot numbers
         n_float = 0
@@ -170,14 +173,15 @@ class NativeStep:
                 fslots[slot] = value
         for v in self.hosts:
             v.array._storage.from_numpy(v.refill())
-        passed, fresh = {}, {}
+        fresh = dict(zip(self._output_ids, nd.empty_many(self._output_specs)))
+        passed = {}
         for v in self.passed:
             if v.kind == INPUT:
                 passed[v.id] = args[v.binding].data
             elif v.kind == GRAD_IN:
                 passed[v.id] = grad_of(v.binding)
             else:
-                passed[v.id] = fresh[v.id] = nd.empty(v.shape, v.dtype, self.arena._device)
+                passed[v.id] = fresh[v.id]
         if calls_observed():
             self._run_observed(passed)
         else:
