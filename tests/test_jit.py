@@ -234,3 +234,21 @@ def test_a_step_of_cuda_kernels_is_refused_with_the_reason():
     program.outputs.append(b)
     with pytest.raises(TVMiniError, match="relu ran on cuda"):
         NativeStep(program)
+
+
+def test_returned_results_do_not_share_memory_with_the_gradients():
+    """A step's gradients share one allocation; a returned loss has its own, so keeping
+    losses (``history.append(step(x, y))``) does not keep every step's gradients alive."""
+    model, _, step = _trainer(lambda ps: tm.optim.SGD(ps, lr=0.1))
+    jitted = tm.jit(step)
+    data = _data(2)
+    jitted(*data[0])
+    loss = jitted(*data[1])
+
+    def allocation(tensor):
+        array = tensor.data._storage.array
+        while array.base is not None:
+            array = array.base
+        return array
+    grads = {id(allocation(p.grad)) for p in model.parameters()}
+    assert len(grads) == 1 and id(allocation(loss)) not in grads

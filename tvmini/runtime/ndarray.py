@@ -297,7 +297,7 @@ def view(base, offset, shape, dtype):
 def empty_many(specs):
     """Fresh, uninitialised host NDArrays of ``specs`` ((shape, dtype) pairs, normalized),
     carved from one allocation at 64-byte aligned offsets: one allocator call instead
-    of one per array, for the fresh outputs of a ``tm.jit`` replay. The memory lives
+    of one per array, for the gradients a ``tm.jit`` replay leaves. The memory lives
     while any of the arrays does."""
     offsets, total = [], 0
     for shape, dtype in specs:

@@ -111,9 +111,14 @@ class NativeStep:
         self.arena = nd.empty((max(program.arena_bytes, 1),), "uint8")
         used = {v.id: v for v in program.live_values()}
         self.passed = [v for v in used.values() if v.kind in PASSED]
+        # Fresh outputs: the gradients a step leaves (replaced together by the next step)
+        # share one allocation; what the function returns gets its own, so keeping
+        # returned losses does not keep a step's gradients alive.
+        returned = {v.id for v in program.outputs}
         outputs = [v for v in self.passed if v.kind == OUTPUT]
-        self._output_ids = [v.id for v in outputs]
-        self._output_specs = [(v.shape, nd.normalize_dtype(v.dtype)) for v in outputs]
+        self._returned_specs = [(v.id, v.shape, v.dtype) for v in outputs if v.id in returned]
+        self._grad_ids = [v.id for v in outputs if v.id not in returned]
+        self._grad_specs = [(v.shape, nd.normalize_dtype(v.dtype)) for v in outputs if v.id not in returned]
         self.hosts = [v for v in used.values() if v.kind == HOST]
         self.dynamic = []                        # nodes whose scalars are slot numbers
         n_float = 0
@@ -173,7 +178,9 @@ class NativeStep:
                 fslots[slot] = value
         for v in self.hosts:
             v.array._storage.from_numpy(v.refill())
-        fresh = dict(zip(self._output_ids, nd.empty_many(self._output_specs)))
+        fresh = dict(zip(self._grad_ids, nd.empty_many(self._grad_specs)))
+        for vid, shape, dtype in self._returned_specs:
+            fresh[vid] = nd.empty(shape, dtype)
         passed = {}
         for v in self.passed:
             if v.kind == INPUT:
