@@ -2,7 +2,10 @@
 from ..tir.functor import Mutator, substitute
 
 
-class _Inliner(Mutator):
+class Inliner(Mutator):
+    """Replace each read of an inlined compute by its expression at the read's indices;
+    ``inlined`` maps an op to (its axis variables, its body with inlining done)."""
+
     def __init__(self, inlined):
         self.inlined = inlined        # op -> (axis vars, expression already inlined)
 
@@ -25,7 +28,7 @@ def inline_bodies(stages):
     """
     inlined, bodies = {}, {}
     for stage in stages:
-        body = _Inliner(inlined).visit(stage.op.body)
+        body = Inliner(inlined).visit(stage.op.body)
         if stage.attach_type == "inline":
             inlined[stage.op] = ([iv.var for iv in stage.op.axis], body)
         else:

@@ -11,9 +11,10 @@ tag. The product's schedule rule then treats that compute as its output: the cha
 on each block while it is still in registers, and neither the product nor any
 intermediate is written to memory.
 """
+from ..lower.inline import Inliner
 from ..te.tensor import ComputeOp, ProducerLoad
 from ..tir.expr import Const
-from ..tir.functor import Mutator, substitute, walk
+from ..tir.functor import walk
 
 #: Tags of the computes that may sit between the product and the fused output.
 INJECTIVE_TAGS = ("elemwise", "broadcast", "injective")
@@ -21,23 +22,18 @@ INJECTIVE_TAGS = ("elemwise", "broadcast", "injective")
 PRODUCT_TAGS = {"gemm": "gemm_accum", "conv2d": "conv2d_accum"}
 
 
-class _InlineChain(Mutator):
-    """Inline every injective compute (and the product's output) reached from a body."""
+class _InlineChain(Inliner):
+    """Inline every injective compute (and the product's output) reached from a body,
+    each one's own body inlined first, on demand."""
 
     def __init__(self):
-        self.bodies = {}            # op -> (axis vars, body already inlined)
+        super().__init__({})
 
     def visit_ProducerLoad(self, e):
-        indices = tuple(self.visit(i) for i in e.indices)
         op = e.tensor.op
-        if not _inlinable(op):
-            if all(a is b for a, b in zip(indices, e.indices)):
-                return e
-            return ProducerLoad(e.tensor, indices)
-        if op not in self.bodies:
-            self.bodies[op] = ([iv.var for iv in op.axis], self.visit(op.body))
-        axis_vars, body = self.bodies[op]
-        return substitute(body, dict(zip(axis_vars, indices)))
+        if _inlinable(op) and op not in self.inlined:
+            self.inlined[op] = ([iv.var for iv in op.axis], self.visit(op.body))
+        return super().visit_ProducerLoad(e)
 
 
 def _inlinable(op):
