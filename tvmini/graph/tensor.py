@@ -49,7 +49,7 @@ class Tensor:
     @property
     def dtype(self):
         """The dtype name, e.g. "float32"."""
-        return self.data._dtype.name
+        return self.data.dtype
 
     @property
     def device(self):
