@@ -18,10 +18,14 @@ def make_train_step(model, optimizer, jit=False):
     return tm.jit(train_step) if jit else train_step
 
 
-def profile_steps(step, batches, steps, trace=None):
-    """Run ``step(*batch)`` once (building the kernels), then ``steps`` more times under
-    ``tm.profiler``; print the per-kernel table and, if ``trace`` is a path, write a
-    Chrome trace there. Returns the profiler."""
+def profile_steps(model, optimizer, batches, steps, device="cpu", trace=None):
+    """Train ``model`` one step on the first of ``batches`` (numpy (inputs, labels) pairs;
+    building the kernels), then ``steps`` more under ``tm.profiler``; print the per-kernel
+    table and, if ``trace`` is a path, write a Chrome trace there. Returns the profiler."""
+    train_step = make_train_step(model, optimizer)
+
+    def step(inputs, labels):
+        train_step(tm.tensor(inputs, device=device), tm.tensor(labels, device=device))
     batches = iter(batches)
     step(*next(batches))
     with tm.profiler() as prof:

@@ -178,12 +178,8 @@ def profile(model_kind="mlp", data=DEFAULT_DATA, batch_size=64, lr=None, seed=0,
     optimizer = tm.optim.Adam(model.parameters(), lr=DEFAULTS[model_kind][1] if lr is None else lr)
     batches = iter(DataLoader(train_set, batch_size, shuffle=True, seed=seed, as_numpy=True))
 
-    from _train import make_train_step, profile_steps
-    train_step = make_train_step(model, optimizer)
-
-    def step(images, labels):
-        train_step(tm.tensor(images, device=device), tm.tensor(labels, device=device))
-    return profile_steps(step, batches, steps, trace)
+    from _train import profile_steps
+    return profile_steps(model, optimizer, batches, steps, device, trace)
 
 
 def parse_args(argv):

@@ -169,12 +169,8 @@ def profile(activation="relu", normalize="unit", batchnorm=False, lr=1e-4, seed=
     optimizer = tm.optim.Adam(model.parameters(), lr=lr)
     sampler = overfit.CoordinateSampler(image, batch_size, normalize, seed=seed)
 
-    from _train import make_train_step, profile_steps
-    train_step = make_train_step(model, optimizer)
-
-    def step(coords, labels):
-        train_step(tm.tensor(coords, device=device), tm.tensor(labels, device=device))
-    return profile_steps(step, sampler, steps, trace)
+    from _train import profile_steps
+    return profile_steps(model, optimizer, sampler, steps, device, trace)
 
 
 def parse_args(argv):
