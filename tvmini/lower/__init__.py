@@ -74,7 +74,7 @@ def lower(sch, args, name="main", inplace=()):
 
     symbolic = set(params) | set(scalars)
     bounds = {}
-    for s in reversed(live):
+    for s in _bounds_order(live):
         region = infer_region(s, readers[s.op], bounds, symbolic)
         bounds[s] = StageBounds(s, bodies[s], region)
         for v in free_vars(bounds[s].reads):
@@ -83,20 +83,25 @@ def lower(sch, args, name="main", inplace=()):
                                  "pass it among the arguments to make it a scalar argument")
 
     realized = {op: (buf, [0] * len(buf.shape)) for op, buf in arg_buffers.items()}
-    attached, roots, temporaries = {}, [], []
     for s in live:
         if s.op in arg_buffers:
             if s.attach_type == "scope":
                 raise ScheduleError(f"stage {s.name} is an argument of the function; it cannot be computed at "
                                     f"{s.attach_stage.name}.{s.attach_ivar.name}")
-            buffer = arg_buffers[s.op]
         else:
+            if s.attach_type == "with":
+                raise ScheduleError(f"stage {s.name} is computed with {s.attach_stage.name} but is not an argument "
+                                    "of the function: compute_with is for outputs (use compute_at otherwise)")
             shape = [simplify(bounds[s].region[iv][1]) for iv in s.op.axis]
-            buffer = Buffer(s.name, shape, s.op.dtype, s.scope)
-            realized[s.op] = (buffer, bounds[s].origin())
-        nest = build_nest(s, bounds[s], buffer, realized, attached)
+            realized[s.op] = (Buffer(s.name, shape, s.op.dtype, s.scope), bounds[s].origin())
+    attached, followers, roots, temporaries = {}, {}, [], []
+    for s in _nest_order(live):
+        buffer = realized[s.op][0]
+        nest = build_nest(s, bounds[s], buffer, realized, attached, followers)
         if s.attach_type == "scope":
             attached.setdefault((s.attach_stage, s.attach_point()), []).append((buffer, nest))
+        elif s.attach_type == "with":
+            followers.setdefault((s.attach_stage, s.attach_point()), []).append(nest)
         else:
             roots.append(nest)
             if s.op not in arg_buffers:
@@ -109,6 +114,38 @@ def lower(sch, args, name="main", inplace=()):
     func = PrimFunc(name, [a for a in signature if not isinstance(a, Var)], params + scalars, body,
                     signature=signature, may_alias=may_alias)
     return passes.finalize(func)
+
+
+def _bounds_order(live):
+    """Stages in the order their regions can be inferred: consumers before producers (a
+    compute_at region comes from its consumer), and a ``compute_with`` stage right after
+    the stage it is computed with (its region is that stage's block)."""
+    order = [s for s in reversed(live) if s.attach_type != "with"]
+    for s in live:
+        if s.attach_type == "with":
+            if any(t.attach_stage is s for t in live):
+                raise ScheduleError(f"stage {s.name} is computed with {s.attach_stage.name}; no stage can be "
+                                    f"computed inside it")
+            parent = s.attach_stage
+            leaves = parent.leaf_iter_vars
+            first_reduce = next((i for i, iv in enumerate(leaves) if parent._is_reduce(iv)), len(leaves))
+            if leaves.index(s.attach_point()) >= first_reduce:
+                raise ScheduleError(f"stage {s.name} is computed with {parent.name} at loop "
+                                    f"{s.attach_point().name}, inside {parent.name}'s reduction: it would read "
+                                    "partial sums; pick a loop outside the reduce loops")
+            order.insert(order.index(parent) + 1, s)
+    return order
+
+
+def _nest_order(live):
+    """Stages in the order their loop nests are built: producers first, except that a
+    ``compute_with`` stage comes before the stage it is computed with (whose nest
+    includes it), in dataflow order among themselves."""
+    order = [s for s in live if s.attach_type != "with"]
+    for s in live:
+        if s.attach_type == "with":
+            order.insert(order.index(s.attach_stage), s)
+    return order
 
 
 def _is_symbolic(v, stages):

@@ -4,8 +4,10 @@ A root stage covers its whole domain. A stage attached with ``compute_at(C, L)``
 computes only what its consumer ``C`` reads during one iteration of loop ``L``: the
 consumer's loops outside ``L`` (and ``L`` itself) are fixed, the loops inside it range
 over their extents, and the interval analysis of ``tir.arith`` bounds every index the
-consumer reads. Where the analysis cannot give a region of constant (or symbolic-only)
-size, the whole domain is used, which is always correct.
+consumer reads. A stage computed with ``compute_with(P, L)`` computes, per iteration of
+``L``, the block of its domain equal to the block ``P`` computes then. Where the analysis
+cannot give a region of constant (or symbolic-only) size, the whole domain is used, which
+is always correct.
 """
 from ..errors import ScheduleError
 from ..te.relation import derived_extents, root_values
@@ -51,14 +53,19 @@ def infer_region(stage, consumers, bounds, symbolic):
     """The region ``{root IterVar: (lo, extent)}`` of ``stage`` (see module docstring)."""
     op = stage.op
     full = {iv: (iv.dom.min, iv.dom.extent) for iv in stage.root_iter_vars}
-    if stage.attach_type != "scope":
+    if stage.attach_type not in ("scope", "with"):
         return full
     parent = stage.attach_stage
-    if consumers != [parent]:
+    if stage.attach_type == "with":
+        pb = bounds[parent]
+        accesses = [[pb.root_value[iv] for iv in parent.op.axis]]       # the element parent computes
+    elif consumers != [parent]:
         names = [c.name for c in consumers]
         raise ScheduleError(f"stage {stage.name} is computed at {parent.name}.{stage.attach_ivar.name} "
                             f"but read by {names}; compute_at needs its only reader")
-    pb = bounds[parent]
+    else:
+        pb = bounds[parent]
+        accesses = _accesses(pb.reads, op)
     leaves = parent.leaf_iter_vars
     pos = leaves.index(stage.attach_point())
     env = {}
@@ -69,7 +76,6 @@ def infer_region(stage, consumers, bounds, symbolic):
             env[iv.var] = (Const(0, "int32"), simplify(pb.extents[iv] - 1))
     if stage.scope == "shared":
         _relax_thread_loops_of_ancestors(parent, bounds, env)
-    accesses = _accesses(pb.reads, op)
     region = dict(full)
     for d, iv in enumerate(op.axis):
         los, his = [], []

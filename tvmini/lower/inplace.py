@@ -11,8 +11,10 @@ cannot change the result:
   dtype, and no input is shared by two outputs;
 * ``out``'s stage (after inlining) reads ``in`` only at the element it writes
   (indices exactly its own axes), so each element is read before it is overwritten;
-* every other stage reading ``in`` is a root stage that ``out`` depends on, so it has
-  finished before ``out``'s loop starts.
+* every other stage reading ``in`` is one that ``out`` depends on and either a root stage
+  (finished before ``out``'s loop starts) or, when both are computed with the same stage
+  (``compute_with``), one that reads ``in`` only at its own element (it has read each
+  block before ``out`` overwrites it).
 """
 from ..errors import BuildError
 from ..te.tensor import PlaceholderOp, ProducerLoad
@@ -65,9 +67,21 @@ def check_inplace(pairs, bodies, arg_ops):
                 raise BuildError(f"{where}: {out.name} reads {src.name} at another element than the one "
                                  "it writes, so the buffer cannot be shared")
         before = _producers(out.op)
+        writer = stages[out.op]
         for stage, body in bodies.items():
             if stage.op is out.op or not _loads_of(body, src.op):
                 continue
-            if stage.op not in before or stage.attach_type != "root":
+            if stage.op not in before or not (stage.attach_type == "root" or _same_block(stage, writer, body, src)):
                 raise BuildError(f"{where}: stage {stage.name} also reads {src.name} but does not finish "
                                  f"before {out.name} is written")
+
+
+def _same_block(reader, writer, body, src):
+    """Whether ``reader`` and ``writer`` are computed with the same stage at the same loop
+    and ``reader`` reads ``src`` only at its own element: then in every block ``reader``
+    reads what ``writer`` overwrites afterwards, and no other element of ``src``."""
+    axes = [iv.var for iv in reader.op.axis]
+    return (reader.attach_type == writer.attach_type == "with" and reader.attach_stage is writer.attach_stage
+            and reader.attach_point() is writer.attach_point()
+            and all(len(ld.indices) == len(axes) and all(i is a for i, a in zip(ld.indices, axes))
+                    for ld in _loads_of(body, src.op)))

@@ -37,26 +37,29 @@ def _loop(stage, bounds, iv, body):
     return For(iv.var, 0, bounds.extents[iv], stage.iter_kinds.get(iv, ForKind.SERIAL), body)
 
 
-def _wrap(stage, bounds, leaves, inner, attached):
-    """Loops over ``leaves`` (outermost first) around ``inner``, with attached producers."""
+def _wrap(stage, bounds, leaves, inner, attached, followers=None):
+    """Loops over ``leaves`` (outermost first) around ``inner``, with attached producers
+    before it and ``compute_with`` stages (``followers``) after it."""
     for iv in reversed(leaves):
         producers = attached.get((stage, iv), [])
-        body = seq_of([nest for _, nest in producers] + [inner])
+        after = followers.get((stage, iv), []) if followers else []
+        body = seq_of([nest for _, nest in producers] + [inner] + after)
         for buffer, _ in reversed(producers):
             body = Allocate(buffer, body)
         inner = _loop(stage, bounds, iv, body)
     return inner
 
 
-def build_nest(stage, bounds, buffer, realized, attached):
-    """The complete loop nest that computes ``stage`` into ``buffer``."""
+def build_nest(stage, bounds, buffer, realized, attached, followers=None):
+    """The complete loop nest that computes ``stage`` into ``buffer`` (whose origin is
+    ``realized[stage.op]``'s), with the nests of the stages attached to its loops."""
     access = BufferAccess(realized)
     body = bounds.reads
-    index = [simplify(bounds.root_value[iv] - lo) for iv, lo in zip(stage.op.axis, bounds.origin())]
+    index = [simplify(bounds.root_value[iv] - lo) for iv, lo in zip(stage.op.axis, realized[stage.op][1])]
     leaves = stage.leaf_iter_vars
     if not isinstance(body, Reduce):
         store = BufferStore(buffer, access.visit(body), index)
-        return _wrap(stage, bounds, leaves, _guarded(store, bounds.guards), attached)
+        return _wrap(stage, bounds, leaves, _guarded(store, bounds.guards), attached, followers)
 
     reduce_roots = stage.op.reduce_axis
     first = next((i for i, iv in enumerate(leaves) if depends_on(stage.relations, iv, reduce_roots)), len(leaves))
@@ -68,8 +71,8 @@ def build_nest(stage, bounds, buffer, realized, attached):
     current = BufferLoad(buffer, index)
     update = BufferStore(buffer, body.reducer.combine(current, access.visit(body.source)), index)
     update_nest = _wrap(stage, bounds, leaves[first:],
-                        _guarded(update, bounds.guards + [access.visit(body.condition)]), attached)
-    return _wrap(stage, bounds, leaves[:first], seq_of([init_nest, update_nest]), attached)
+                        _guarded(update, bounds.guards + [access.visit(body.condition)]), attached, followers)
+    return _wrap(stage, bounds, leaves[:first], seq_of([init_nest, update_nest]), attached, followers)
 
 
 def read_ops(expr):

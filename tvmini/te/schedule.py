@@ -2,8 +2,8 @@
 
 Primitives never rewrite loops directly: ``split``/``fuse`` add relations between
 IterVars (``te.relation``), ``reorder`` permutes the leaf list, ``vectorize``/``unroll``/
-``parallel``/``bind`` annotate a leaf, ``compute_at``/``compute_inline``/``compute_root``
-set where the stage is computed. ``tvmini.lower`` turns all of it into loops. Every
+``parallel``/``bind`` annotate a leaf, ``compute_at``/``compute_with``/``compute_inline``/
+``compute_root`` set where the stage is computed. ``tvmini.lower`` turns all of it into loops. Every
 misuse raises ``ScheduleError`` naming the stage and the axis.
 """
 from ..errors import ScheduleError
@@ -21,7 +21,7 @@ class Stage:
         self.schedule = schedule
         self.scope = "global"
         self.reset_loops()
-        self.attach_type = "root"        # "root", "inline" or "scope"
+        self.attach_type = "root"        # "root", "inline", "scope" (compute_at) or "with" (compute_with)
         self.attach_stage = None
         self.attach_ivar = None
         self.history = []                # (primitive name, description) for walkthroughs
@@ -181,6 +181,36 @@ class Stage:
                                     f"({parent.name} is already computed inside {self.name})")
         self.attach_type, self.attach_stage, self.attach_ivar = "scope", parent, axis
         self._log("compute_at", f"{self.name} inside {parent.name}.{axis.name}")
+
+    def compute_with(self, parent, axis):
+        """Compute this stage inside loop ``axis`` of stage ``parent``, right after
+        ``parent``'s own work in each iteration, over the block of this stage's domain
+        that ``parent`` computes in that iteration (Halide's ``compute_with``).
+
+        The two stages must have the same shape: element ``(i, j)`` of this stage goes with
+        element ``(i, j)`` of ``parent``. Unlike ``compute_at``, this stage may be an
+        output and ``parent`` need not read it; typically it reads ``parent`` at its own
+        element while that block is still in cache — several outputs of one kernel
+        computed in one loop nest, such as an optimizer update done inside the tiles of
+        the weight-gradient product (see ``topi.epilogue.attach_sibling_outputs``). A
+        stage that reads ``parent`` (or another stage computed with it) anywhere but at
+        its own element would read values not computed yet: the caller's contract, as
+        with ``compute_at``'s regions.
+        """
+        if isinstance(parent, Tensor):
+            parent = self.schedule[parent]
+        if not isinstance(parent, Stage) or parent is self:
+            raise ScheduleError(f"stage {self.name}: compute_with needs another stage, got {parent!r}")
+        parent._leaf(axis, f"compute_with stage {self.name} at")
+        mine, theirs = [str(iv.dom.extent) for iv in self.op.axis], [str(iv.dom.extent) for iv in parent.op.axis]
+        if mine != theirs:
+            raise ScheduleError(f"stage {self.name} {mine} cannot be computed with {parent.name} {theirs}: "
+                                "compute_with pairs equal elements, so the shapes must be equal")
+        if parent.attach_type != "root":
+            raise ScheduleError(f"stage {self.name}: compute_with needs a root stage, but {parent.name} is "
+                                f"{'inlined' if parent.attach_type == 'inline' else 'computed inside another stage'}")
+        self.attach_type, self.attach_stage, self.attach_ivar = "with", parent, axis
+        self._log("compute_with", f"{self.name} with {parent.name}.{axis.name}")
 
     def attach_point(self):
         """The loop of ``attach_stage`` this stage is computed in, as it is now.
