@@ -174,8 +174,31 @@ def test_matrix_products_take_elementwise_epilogues():
         assert jitted(x, y).item() == pytest.approx(eager_step(x, y).item(), rel=1e-6)
     _assert_same_models(eager_model, jit_model)
     fused = {"+".join(node.members): node.tag for node in jitted.graph.nodes if node.op == "fused"}
-    assert fused == {"dense+relu": "gemm", "matmul+relu_grad": "gemm"}
+    assert fused == {"dense+relu": "gemm", "matmul+relu_grad": "gemm", "matmul+sgd_update": "gemm"}
     assert "2 kernels are products with fused epilogues" in str(jitted.graph)
+
+
+@pytest.mark.parametrize("optimizer", [lambda ps: tm.optim.SGD(ps, lr=0.1, momentum=0.9),
+                                       lambda ps: tm.optim.Adam(ps, lr=1e-2)])
+def test_optimizer_updates_fuse_into_weight_gradients(optimizer):
+    """Each Linear weight's update runs inside the kernel of its gradient product (which
+    still stores the gradient); the first layer's dX is not computed, the others read the
+    weight before its update. Parameters, gradients and optimizer state equal eager."""
+    eager_model, eager_opt, eager_step = _trainer(optimizer)
+    jit_model, jit_opt, step = _trainer(optimizer)
+    jitted = tm.jit(step)
+    for x, y in _data(3):
+        assert jitted(x, y).item() == pytest.approx(eager_step(x, y).item(), rel=1e-6)
+    _assert_same_models(eager_model, jit_model)
+    for p, q in zip(eager_model.parameters(), jit_model.parameters()):
+        for name, value in eager_opt.state[id(p)].items():
+            mine = jit_opt.state[id(q)][name]
+            if name != "step":
+                np.testing.assert_allclose(mine.numpy(), value.numpy(), rtol=1e-6, atol=1e-7, err_msg=name)
+    weights = sum(p.ndim == 2 for p in jit_model.parameters())
+    merged = [node for node in jitted.graph.nodes if node.members[-1].endswith("_update") and len(node.members) > 1]
+    assert len(merged) == weights and all(node.members[0] == "matmul" for node in merged)
+    assert f"update: fused {weights} optimizer updates" in str(jitted.graph)
 
 
 def test_convolutions_take_elementwise_epilogues():

@@ -46,14 +46,15 @@ def build_kernel(name, define, specs, scalar_dtypes, attrs, device, key, inplace
     """Compile ``define`` for inputs ``specs`` with the default schedule for ``device``.
 
     Returns (module, output (shape, dtype) specs); ``key`` names the kernel (a digest of
-    it is appended to ``name``); ``inplace[k]`` is the input the k-th output overwrites.
+    it is appended to ``name``); ``inplace[k]`` is the input the k-th output overwrites
+    (None: a fresh output).
     """
     placeholders, scalar_vars, outs = define_outputs(define, specs, scalar_dtypes, attrs)
     target = _TARGETS[device.kind]
     sch = topi.default_schedule(outs, target)
     digest = hashlib.sha1(repr(key).encode()).hexdigest()[:10]
     module = build(sch, placeholders + scalar_vars + outs, target=target, name=f"{name}_{digest}",
-                   inplace={outs[k]: placeholders[i] for k, i in enumerate(inplace)})
+                   inplace={outs[k]: placeholders[i] for k, i in enumerate(inplace) if i is not None})
     out_specs = tuple((tuple(int(d.value) for d in o.shape), o.dtype) for o in outs)
     return module, out_specs
 

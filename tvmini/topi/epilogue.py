@@ -10,9 +10,15 @@ and the product's own crop-and-bias, is inlined into one compute with the produc
 tag. The product's schedule rule then treats that compute as its output: the chain runs
 on each block while it is still in registers, and neither the product nor any
 intermediate is written to memory.
+
+A kernel may also have *sibling outputs*: elementwise outputs of the product's shape
+that read the product (and each other) at their own element, such as an optimizer
+update after a weight-gradient product, which must store the gradient too.
+:func:`attach_sibling_outputs` computes them with the product (``compute_with``), block
+by block right after each block is stored, while it is still in cache.
 """
 from ..lower.inline import Inliner
-from ..te.tensor import ComputeOp, ProducerLoad
+from ..te.tensor import ComputeOp, PlaceholderOp, ProducerLoad
 from ..tir.expr import Const
 from ..tir.functor import walk
 
@@ -71,3 +77,34 @@ def _at_own_index(indices, axis):
         index is iv.var or (isinstance(iv.dom.extent, Const) and iv.dom.extent.value == 1
                             and isinstance(index, Const) and index.value == 0)
         for index, iv in zip(indices, axis))
+
+
+def sibling_outputs(sch, out):
+    """The stages of ``sch`` that can be computed with product output ``out`` block by
+    block, in dataflow order: root outputs of ``out``'s shape, injective and without
+    reductions, that read ``out`` or an earlier sibling, and read those and any other
+    compute only at their own element."""
+    shape = [str(d) for d in out.shape]
+    siblings = {out.op}
+    for stage in sch.stages:
+        op = stage.op
+        if (not stage.is_output or stage.attach_type != "root" or op is out.op or op.reduce_axis
+                or op.tag not in INJECTIVE_TAGS or [str(d) for d in op.output(0).shape] != shape):
+            continue
+        loads = []
+        walk(op.body, lambda e: loads.append(e) if isinstance(e, ProducerLoad) else None)
+        computed = [ld for ld in loads if not isinstance(ld.tensor.op, PlaceholderOp)]
+        if (any(ld.tensor.op in siblings for ld in computed)
+                and all(ld.tensor.op in siblings and _at_own_index(ld.indices, op.axis) for ld in computed)):
+            siblings.add(op)
+    return [stage for stage in sch.stages if stage.op in siblings and stage.op is not out.op]
+
+
+def attach_sibling_outputs(sch, out, loop, vectorize):
+    """Compute every :func:`sibling_outputs` stage of product output ``out`` with it at
+    ``loop`` (forgetting the loops another rule gave it), each with its innermost axis
+    handed to ``vectorize(stage, axis)``."""
+    for stage in sibling_outputs(sch, out):
+        stage.reset_loops()
+        stage.compute_with(sch[out], loop)
+        vectorize(stage, stage.op.axis[-1])

@@ -10,6 +10,7 @@ sizes, loop order and parallelism are knobs whose heuristic values are the defau
 and ``tvmini.autotune`` measures the others.
 """
 from ..tir.expr import Const
+from .epilogue import attach_sibling_outputs
 from .schedule import Knobs, register
 
 # Below this many multiply-adds (or elements for the row-wise kernels) a kernel runs
@@ -94,7 +95,8 @@ def schedule_gemm(sch, out, target, config):
     """Register-blocked GEMM: per (row block, column block) tile of the output, a local
     ``mi x bn`` accumulator over k (rows unrolled, columns vectorized) reads packed B
     contiguously; the tile loop (in ``tiles`` order) is parallel; the output stage crops
-    padding (+ bias, + a fused epilogue)."""
+    padding (+ bias, + a fused epilogue); sibling outputs (an optimizer update reading the
+    product) are computed with each tile."""
     acc, packed, nb, block, rows, K = _gemm_parts(out)
     mi, bn = config["mi"], config["bn"]
     s_out = sch[out]
@@ -108,6 +110,8 @@ def schedule_gemm(sch, out, target, config):
         s_out.parallel(tile)
     columns = _int(out.shape[-1])
     _vectorize(s_out, ji, bn if columns is not None and columns % bn == 0 else None, out.dtype)
+    attach_sibling_outputs(sch, out, tile, lambda stage, axis: _vectorize(
+        stage, axis, bn if columns is not None and columns % bn == 0 else None, out.dtype))
 
     s_acc = sch[acc]
     s_acc.scope = "local"

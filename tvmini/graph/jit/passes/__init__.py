@@ -9,6 +9,7 @@ from .dce import eliminate_dead_code
 from .fold import fold_constants
 from .fuse import fuse_elementwise
 from .memory import plan_memory
+from .update import fuse_updates
 
 #: (name, pass) in the order they run; memory planning comes last.
 PIPELINE = (
@@ -16,6 +17,7 @@ PIPELINE = (
     ("cse", eliminate_common_subexpressions),
     ("dce", eliminate_dead_code),
     ("fuse", fuse_elementwise),
+    ("update", fuse_updates),
     ("memory", plan_memory),
 )
 
