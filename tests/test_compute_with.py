@@ -97,23 +97,24 @@ def test_inside_the_reduction_is_refused():
         tm.lower(s, [a, b, p, buf, g, new_buf, new_p])
 
 
-def test_only_outputs_are_computed_with():
+def _b_t_c(t_reads_b):
+    """a -> b (an output), t (a temporary reading b or a), c (an output reading t and b)."""
     a = te.placeholder((6, 6), name="a")
     b = te.compute((6, 6), lambda i, j: a[i, j] + 1.0, name="b")
-    t = te.compute((6, 6), lambda i, j: b[i, j] * 2.0, name="t")
-    c = te.compute((6, 6), lambda i, j: t[i, j] + a[i, j], name="c")
-    s = te.create_schedule([b.op, c.op])
+    t = te.compute((6, 6), lambda i, j: (b if t_reads_b else a)[i, j] * 2.0, name="t")
+    c = te.compute((6, 6), lambda i, j: t[i, j] + b[i, j], name="c")
+    return (a, b, t, c), te.create_schedule([b.op, c.op])
+
+
+def test_only_outputs_are_computed_with():
+    (a, b, t, c), s = _b_t_c(t_reads_b=True)
     s[t].compute_with(s[b], b.op.axis[0])
     with pytest.raises(ScheduleError, match="not an argument"):
         tm.lower(s, [a, b, c])
 
 
 def test_nothing_is_computed_inside_a_with_stage():
-    a = te.placeholder((6, 6), name="a")
-    b = te.compute((6, 6), lambda i, j: a[i, j] + 1.0, name="b")
-    t = te.compute((6, 6), lambda i, j: a[i, j] * 2.0, name="t")
-    c = te.compute((6, 6), lambda i, j: t[i, j] + b[i, j], name="c")
-    s = te.create_schedule([b.op, c.op])
+    (a, b, t, c), s = _b_t_c(t_reads_b=False)
     s[c].compute_with(s[b], b.op.axis[0])
     s[t].compute_at(s[c], c.op.axis[0])
     with pytest.raises(ScheduleError, match="no stage can be computed inside it"):

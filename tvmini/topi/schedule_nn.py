@@ -109,9 +109,9 @@ def schedule_gemm(sch, out, target, config):
     if config["parallel"]:
         s_out.parallel(tile)
     columns = _int(out.shape[-1])
-    _vectorize(s_out, ji, bn if columns is not None and columns % bn == 0 else None, out.dtype)
-    attach_sibling_outputs(sch, out, tile, lambda stage, axis: _vectorize(
-        stage, axis, bn if columns is not None and columns % bn == 0 else None, out.dtype))
+    whole_blocks = bn if columns is not None and columns % bn == 0 else None
+    _vectorize(s_out, ji, whole_blocks, out.dtype)
+    attach_sibling_outputs(sch, out, tile, lambda stage, axis: _vectorize(stage, axis, whole_blocks, out.dtype))
 
     s_acc = sch[acc]
     s_acc.scope = "local"
