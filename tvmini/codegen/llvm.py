@@ -17,6 +17,7 @@ from ..tir.stmt import Allocate, For, ForKind
 from .llvm_target import parallel_runtime
 
 STACK_LIMIT_BYTES = 64 * 1024
+HEAP_ALIGN = 64
 # Fast-math flags on float arithmetic (+ - * /). Strict, the default: only contraction
 # (a*b+c -> fma), which changes nothing but the rounding of the intermediate product;
 # sums keep the order the schedule gives them, so results do not depend on how LLVM
@@ -129,8 +130,11 @@ class FunctionBuilder:
                 n = ir.Constant(ir.IntType(64), count) if count is not None else \
                     self.builder.zext(self.expr(_product(buf.shape)), ir.IntType(64))
                 nbytes = self.builder.mul(n, ir.Constant(ir.IntType(64), itemsize))
-                ptr = self.builder.call(self._extern("malloc", ir.PointerType(), [ir.IntType(64)]), [nbytes],
-                                        name=buf.name)
+                # aligned_alloc wants a multiple of the alignment: round up to whole cache lines
+                nbytes = self.builder.and_(self.builder.add(nbytes, ir.Constant(ir.IntType(64), HEAP_ALIGN - 1)),
+                                           ir.Constant(ir.IntType(64), -HEAP_ALIGN))
+                ptr = self.builder.call(self._extern("aligned_alloc", ir.PointerType(), [ir.IntType(64)] * 2),
+                                        [ir.Constant(ir.IntType(64), HEAP_ALIGN), nbytes], name=buf.name)
                 self.heap.append(ptr)
             self.buffers[buf] = ptr
 

@@ -104,19 +104,36 @@ def _gemm(name, batch, M, N, K, a_at, b_at, dtype, bias=None):
     bn = _block_width(N, dtype)
     blocks = (N + bn - 1) // bn
     nb = len(batch)
+    rows, row = _padded_rows(M)
     packed = te.compute(
         (*batch, blocks, K, bn),
         lambda *idx: _pack_value(idx[:nb], idx[nb], idx[nb + 1], idx[nb + 2], bn, N, b_at, dtype),
         name=f"{name}.packed_b", tag="gemm_pack")
     k = te.reduce_axis((0, K), name="k")
     accumulate = te.compute(
-        (*batch, M, blocks * bn),
-        lambda *idx: te.sum(a_at(idx[:nb], idx[nb], k) * packed[(*idx[:nb], idx[nb + 1] // bn, k, idx[nb + 1] % bn)],
+        (*batch, rows, blocks * bn),
+        lambda *idx: te.sum(a_at(idx[:nb], row(idx[nb]), k) * packed[(*idx[:nb], idx[nb + 1] // bn, k, idx[nb + 1] % bn)],
                             axis=k),
         name=f"{name}.accumulate", tag="gemm_accum")
     if bias is None:
         return te.compute((*batch, M, N), lambda *idx: accumulate[idx], name=name, tag="gemm")
     return te.compute((*batch, M, N), lambda *idx: accumulate[idx] + bias[idx[-1]], name=name, tag="gemm")
+
+
+GEMM_ROW_BLOCKS = (1, 2, 3, 4, 6, 8)
+GEMM_ROW_PAD = 24          # a multiple of every row block
+
+
+def _padded_rows(M):
+    """(rows of the accumulation, row of A it reads): M rounded up to ``GEMM_ROW_PAD``
+    with the extra rows reading A's last row, so that every row block of every schedule
+    lies inside the accumulation and its micro-kernel needs no guard (the output crops
+    the extra rows). Otherwise the guard of a partial last block sits on every
+    multiply-add of the code all blocks share: measured 1.15-1.2x slower at 130^3,
+    no different at the training steps' shapes."""
+    if not isinstance(M, int) or M % GEMM_ROW_PAD == 0:
+        return M, lambda i: i
+    return -(-M // GEMM_ROW_PAD) * GEMM_ROW_PAD, lambda i: te.min(i, M - 1)
 
 
 def _pack_value(b, jo, k, ji, bn, N, b_at, dtype):

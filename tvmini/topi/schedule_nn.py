@@ -11,6 +11,7 @@ and ``tvmini.autotune`` measures the others.
 """
 from ..tir.expr import Const
 from .epilogue import attach_sibling_outputs
+from .nn import GEMM_ROW_BLOCKS
 from .schedule import Knobs, register
 
 # Below this many multiply-adds (or elements for the row-wise kernels) a kernel runs
@@ -68,9 +69,6 @@ def _gemm_parts(out):
     packed = _producer(acc, "gemm_pack")
     nb = out.ndim - 2
     return acc, packed, nb, _int(packed.shape[-1]), out.shape[nb], packed.shape[-2]
-
-
-GEMM_ROW_BLOCKS = (1, 2, 3, 4, 6, 8)
 
 
 def gemm_knobs(sch, out, target):
