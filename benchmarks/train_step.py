@@ -9,8 +9,13 @@ momentum) and LeNet (conv 1->6 5x5, pool, conv 6->16 5x5, pool, 256-120-84-10, b
 SGD with momentum). Random data of the right shapes; kernels are built (or loaded from
 the disk cache) during the warm-up steps, which are not timed.
 
-On a shared machine the fastest of ``--rounds`` medians (tvmini and torch measured in
-alternation) is the least disturbed figure; TVMINI_NUM_THREADS sets tvmini's threads.
+Each round times eager and jit steps in alternation, one step of each in turn, and
+takes each one's median; the table shows the round with the smaller sum, the least
+disturbed on a shared machine, so jit/eager compares steps run under the same
+conditions. Torch runs in a block of its own after them in each round (its fastest
+median is shown): torch's OpenMP threads and tvmini's spin for a while after each
+parallel region, so steps of the two interleaved would slow each other down.
+TVMINI_NUM_THREADS sets tvmini's threads.
 
 Run: python benchmarks/train_step.py [--steps 30] [--warmup 5] [--rounds 3] [--torch-threads 2]
 """
@@ -54,15 +59,21 @@ CASES = {
 }
 
 
-def median_ms(step, steps, warmup):
+def paired_medians(steps_fns, steps, warmup):
+    """Median milliseconds of each of ``steps_fns``, timed in alternation step by step
+    (one step of each in turn), so that every one sees the same state of the machine:
+    on a shared host whose speed drifts by tens of percent within seconds, timing each
+    in a block of its own made the ratios swing by as much."""
     for _ in range(warmup):
-        step()
-    times = []
+        for step in steps_fns:
+            step()
+    times = [[] for _ in steps_fns]
     for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+        for step, record in zip(steps_fns, times):
+            start = time.perf_counter()
+            step()
+            record.append(time.perf_counter() - start)
+    return [1e3 * statistics.median(t) for t in times]
 
 
 def make_step(lib, case, jit=False):
@@ -105,12 +116,12 @@ def main():
     for name, case in CASES.items():
         eager, jitted = make_step(tm, case), make_step(tm, case, jit=True)
         ref_step = make_step(torch, case) if torch is not None else None
-        ms, jit_ms, ref = float("inf"), float("inf"), float("inf")
+        rounds, ref = [], float("inf")
         for _ in range(args.rounds):
-            ms = min(ms, median_ms(eager, args.steps, args.warmup))
-            jit_ms = min(jit_ms, median_ms(jitted, args.steps, args.warmup))
+            rounds.append(paired_medians([eager, jitted], args.steps, args.warmup))
             if ref_step is not None:
-                ref = min(ref, median_ms(ref_step, args.steps, args.warmup))
+                ref = min(ref, paired_medians([ref_step], args.steps, args.warmup)[0])
+        ms, jit_ms = min(rounds, key=sum)           # the least disturbed round
         jit_calls = len(jitted.compiled.graph.nodes)
         line = (f"{name:28s} {ms:9.2f} {count_kernel_calls(eager):6d} {jit_ms:8.2f} {jit_calls:6d} "
                 f"{jit_ms / ms:10.2f}")

@@ -313,7 +313,7 @@ def _carve(raw, raw_ptr, offset, shape, dtype, device):
     """The NDArray of ``shape``/``dtype`` over host bytes ``raw`` (whose first byte is at
     ``raw_ptr``) from ``offset``; it keeps ``raw`` alive."""
     storage = _HostStorage.__new__(_HostStorage)
-    storage.array = raw[offset:offset + math.prod(shape) * dtype.itemsize].view(dtype).reshape(shape)
+    storage.array = np.ndarray(shape, dtype, raw, offset)
     storage.ptr = raw_ptr + offset
     result = NDArray.__new__(NDArray)
     result._storage, result._shape, result._dtype, result._device, result._ptr = \

@@ -116,9 +116,11 @@ class NativeStep:
         # returned losses does not keep a step's gradients alive.
         returned = {v.id for v in program.outputs}
         outputs = [v for v in self.passed if v.kind == OUTPUT]
-        self._returned_specs = [(v.id, v.shape, v.dtype) for v in outputs if v.id in returned]
-        self._grad_ids = [v.id for v in outputs if v.id not in returned]
-        self._grad_specs = [(v.shape, nd.normalize_dtype(v.dtype)) for v in outputs if v.id not in returned]
+        self._fresh_groups = [[v for v in outputs if v.id not in returned], [v for v in outputs if v.id in returned]]
+        self._fresh_specs = [[(v.shape, nd.normalize_dtype(v.dtype)) for v in group] for group in self._fresh_groups]
+        fresh_index = {v.id: k for k, v in enumerate(self._fresh_groups[0] + self._fresh_groups[1])}
+        # where each passed pointer comes from at a replay: (kind, call argument / leaf / fresh array)
+        self._plan = [(v.kind, v.binding if v.kind in (INPUT, GRAD_IN) else fresh_index[v.id]) for v in self.passed]
         self.hosts = [v for v in used.values() if v.kind == HOST]
         self.dynamic = []                        # nodes whose scalars are slot numbers
         n_float = 0
@@ -127,6 +129,7 @@ class NativeStep:
                 self.dynamic.append(node)
                 node.scalars = tuple(range(n_float, n_float + len(node.scalar_dtypes)))
                 n_float += len(node.scalar_dtypes)
+        self._n_dynamic = n_float
         self.fslots = np.zeros(max(n_float, 1), np.float64)
         self.islots = np.zeros(1, np.int64)
         self._fslots_ptr, self._islots_ptr = self.fslots.ctypes.data, self.islots.ctypes.data
@@ -172,28 +175,19 @@ class NativeStep:
     def __call__(self, args, grad_of):
         """Run the step. ``args``: the call's tensor arguments by position; ``grad_of(k)``:
         the current ``.grad`` array of leaf k. Returns {value id: fresh output NDArray}."""
-        fslots = self.fslots
-        for node in self.dynamic:
-            for slot, value in zip(node.scalars, node.scalars_at_replay()):
-                fslots[slot] = value
+        if self.dynamic:       # their slots are consecutive, in this order
+            self.fslots[:self._n_dynamic] = [x for node in self.dynamic for x in node.scalars_at_replay()]
         for v in self.hosts:
             v.array._storage.from_numpy(v.refill())
-        fresh = dict(zip(self._grad_ids, nd.empty_many(self._grad_specs)))
-        for vid, shape, dtype in self._returned_specs:
-            fresh[vid] = nd.empty(shape, dtype)
-        passed = {}
-        for v in self.passed:
-            if v.kind == INPUT:
-                passed[v.id] = args[v.binding].data
-            elif v.kind == GRAD_IN:
-                passed[v.id] = grad_of(v.binding)
-            else:
-                passed[v.id] = fresh[v.id]
+        grads, returned = self._fresh_specs
+        fresh = nd.empty_many(grads) + nd.empty_many(returned)
+        arrays = [args[at].data if kind == INPUT else grad_of(at) if kind == GRAD_IN else fresh[at]
+                  for kind, at in self._plan]
         if calls_observed():
-            self._run_observed(passed)
+            self._run_observed({v.id: a for v, a in zip(self.passed, arrays)})
         else:
-            self._cfunc(self._fslots_ptr, self._islots_ptr, *[passed[v.id]._ptr for v in self.passed])
-        return fresh
+            self._cfunc(self._fslots_ptr, self._islots_ptr, *[a._ptr for a in arrays])
+        return {v.id: a for v, a in zip(self._fresh_groups[0] + self._fresh_groups[1], fresh)}
 
     def _run_observed(self, passed):
         """The step kernel by kernel from Python — the same kernels, order, memory and
