@@ -116,9 +116,10 @@ class NativeStep:
         # returned losses does not keep a step's gradients alive.
         returned = {v.id for v in program.outputs}
         outputs = [v for v in self.passed if v.kind == OUTPUT]
-        self._fresh_groups = [[v for v in outputs if v.id not in returned], [v for v in outputs if v.id in returned]]
-        self._fresh_specs = [[(v.shape, nd.normalize_dtype(v.dtype)) for v in group] for group in self._fresh_groups]
-        fresh_index = {v.id: k for k, v in enumerate(self._fresh_groups[0] + self._fresh_groups[1])}
+        groups = [[v for v in outputs if v.id not in returned], [v for v in outputs if v.id in returned]]
+        self._fresh_specs = [[(v.shape, nd.normalize_dtype(v.dtype)) for v in group] for group in groups]
+        self._fresh_ids = [v.id for v in groups[0] + groups[1]]
+        fresh_index = {vid: k for k, vid in enumerate(self._fresh_ids)}
         # where each passed pointer comes from at a replay: (kind, call argument / leaf / fresh array)
         self._plan = [(v.kind, v.binding if v.kind in (INPUT, GRAD_IN) else fresh_index[v.id]) for v in self.passed]
         self.hosts = [v for v in used.values() if v.kind == HOST]
@@ -187,7 +188,7 @@ class NativeStep:
             self._run_observed({v.id: a for v, a in zip(self.passed, arrays)})
         else:
             self._cfunc(self._fslots_ptr, self._islots_ptr, *[a._ptr for a in arrays])
-        return {v.id: a for v, a in zip(self._fresh_groups[0] + self._fresh_groups[1], fresh)}
+        return dict(zip(self._fresh_ids, fresh))
 
     def _run_observed(self, passed):
         """The step kernel by kernel from Python — the same kernels, order, memory and
