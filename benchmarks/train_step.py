@@ -9,8 +9,8 @@ momentum) and LeNet (conv 1->6 5x5, pool, conv 6->16 5x5, pool, 256-120-84-10, b
 SGD with momentum). Random data of the right shapes; kernels are built (or loaded from
 the disk cache) during the warm-up steps, which are not timed.
 
-Each round times eager and jit steps in alternation, one step of each in turn, and
-takes each one's median; the table shows the round with the smaller sum, the least
+Each round times eager and jit steps in alternating blocks of a few steps and takes
+each one's median; the table shows the round with the smaller sum, the least
 disturbed on a shared machine, so jit/eager compares steps run under the same
 conditions. Torch runs in a block of its own after them in each round (its fastest
 median is shown): torch's OpenMP threads and tvmini's spin for a while after each
@@ -59,20 +59,24 @@ CASES = {
 }
 
 
-def paired_medians(steps_fns, steps, warmup):
-    """Median milliseconds of each of ``steps_fns``, timed in alternation step by step
-    (one step of each in turn), so that every one sees the same state of the machine:
-    on a shared host whose speed drifts by tens of percent within seconds, timing each
-    in a block of its own made the ratios swing by as much."""
+def paired_medians(steps_fns, steps, warmup, block=5):
+    """Median milliseconds of each of ``steps_fns``, timed in alternating blocks of
+    ``block`` steps, each block after one untimed step (which brings that step's data
+    back into cache, as in training, where steps run back to back). Blocks of a few
+    milliseconds alternate far faster than a shared host's speed drifts (tens of percent
+    over seconds), so every function sees the same state of the machine; timing each in
+    one block of its own made their ratios swing by as much."""
     for _ in range(warmup):
         for step in steps_fns:
             step()
     times = [[] for _ in steps_fns]
-    for _ in range(steps):
+    for _ in range(-(-steps // block)):
         for step, record in zip(steps_fns, times):
-            start = time.perf_counter()
             step()
-            record.append(time.perf_counter() - start)
+            for _ in range(block):
+                start = time.perf_counter()
+                step()
+                record.append(time.perf_counter() - start)
     return [1e3 * statistics.median(t) for t in times]
 
 
