@@ -299,6 +299,8 @@ def empty_many(specs):
     carved from one allocation at 64-byte aligned offsets: one allocator call instead
     of one per array, for the gradients a ``tm.jit`` replay leaves. The memory lives
     while any of the arrays does."""
+    if not specs:
+        return []
     offsets, total = [], 0
     for shape, dtype in specs:
         offsets.append(total)
