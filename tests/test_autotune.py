@@ -21,6 +21,8 @@ from strategies import assert_matches, examples, unique
 from test_topi_conv import np_conv2d, np_conv2d_grads
 
 DIM = st.sampled_from([1, 2, 3, 5, 7, 8, 9, 16, 17, 31, 33])
+# Reductions long enough for the "jki" tile order (k blocks of 128, 96, 100, 64).
+K_BLOCKED = st.sampled_from([256, 192, 300, 130])
 TINY = dict(number=1, repeat=1, min_repeat_ms=0)
 
 
@@ -53,7 +55,8 @@ def rand(rng, shape, dtype="float32"):
 @st.composite
 def gemm_case(draw):
     op = draw(st.sampled_from(["matmul", "dense", "batch_matmul"]), label="op")
-    M, K, N = draw(DIM, label="M"), draw(DIM, label="K"), draw(DIM, label="N")
+    M, N = draw(DIM, label="M"), draw(DIM, label="N")
+    K = draw(st.one_of(DIM, K_BLOCKED), label="K")
     dtype = draw(st.sampled_from(["float32", "float64"]), label="dtype")
     ta, tb = draw(st.booleans(), label="transpose_a"), draw(st.booleans(), label="transpose_b")
     batch = draw(st.sampled_from([(1, 1), (2, 2), (1, 3), (3, 1)]), label="batches")
@@ -167,6 +170,15 @@ def test_knobs_offer_sensible_candidates():
     assert knobs.default == {"mi": 6, "bn": 16, "order": "kij", "tiles": "ji", "parallel": True}
     assert knobs.choices["bn"] == [16, 32] and 6 in knobs.choices["mi"]
     X, W = te.placeholder((1, 64, 56, 56), name="x"), te.placeholder((64, 64, 3, 3), name="w")
+    assert knobs.choices["tiles"] == ["ij", "ji", "jki"]
+    # a transposed A (a weight gradient) with a long reduction: accumulated k block by k block
+    G, H = te.placeholder((1024, 256), name="g"), te.placeholder((1024, 64), name="h")
+    _, knobs = only_task(topi.matmul(G, H, transpose_a=True))
+    assert knobs.default["tiles"] == "jki"
+    _, knobs = only_task(topi.matmul(G, te.placeholder((1024, 16), name="h16"), transpose_a=True))
+    assert knobs.default["tiles"] == "ji" and "jki" not in knobs.choices["tiles"]    # one column block
+    _, knobs = only_task(topi.matmul(te.placeholder((16, 1021), name="p"), te.placeholder((1021, 64), name="q")))
+    assert "jki" not in knobs.choices["tiles"]                                      # 1021 is prime
     _, knobs = only_task(topi.conv2d(X, W, padding=1))
     assert knobs.choices["xb"] == [0, 8]                # 16 and 32 do not divide 56
     assert knobs.choices["yb"] == [1, 2, 4]

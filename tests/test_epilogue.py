@@ -4,10 +4,11 @@ chains that do not read the product at their own index are left alone."""
 import numpy as np
 from hypothesis import given, strategies as st
 
+import tvmini as tm
 from tvmini import te, topi
 from tvmini.topi.epilogue import fuse_epilogue
 
-from strategies import EXTENT, examples, run_default
+from strategies import EXTENT, examples, run_default, unique
 from test_topi_conv import np_conv2d
 
 RNG = np.random.default_rng(0)
@@ -84,3 +85,29 @@ def test_conv2d_bias_relu_runs_on_the_accumulator_block(n, c, f, size, kernel, s
     want = np.maximum(np_conv2d(X, W, (stride, stride), (padding, padding), (1, 1)) + B[:, None, None], 0)
     np.testing.assert_allclose(run_default(out, [x, w, b], [X, W, B]), want, rtol=1e-4, atol=1e-4)
 
+
+
+@examples(10)
+@given(m=EXTENT, n=st.integers(17, 70), k=st.sampled_from([130, 192, 256]), transpose_a=st.booleans(),
+       tiles=st.sampled_from(["ij", "ji", "jki"]), mi=st.sampled_from([1, 3, 6]), parallel=st.booleans())
+def test_sibling_outputs_are_computed_with_every_tile_order(m, n, k, transpose_a, tiles, mi, parallel):
+    """A weight-gradient product and an SGD-momentum update reading it at its own element
+    (the jit's fused optimizer step) are built as one kernel: the update is computed with
+    each tile of the product, whatever the tile order, k blocks ("jki") included."""
+    a = te.placeholder((k, m) if transpose_a else (m, k), name="a")
+    b, p, buf = te.placeholder((k, n), name="b"), te.placeholder((m, n), name="p"), te.placeholder((m, n), name="buf")
+    g = topi.matmul(a, b, transpose_a=transpose_a)
+    mi = max(block for block in (1, 2, 3, 6) if block <= min(mi, m))       # row blocks cannot exceed the rows
+    new_buf = te.compute((m, n), lambda i, j: buf[i, j] * 0.9 + g[i, j], name="new_buf", tag="elemwise")
+    new_p = te.compute((m, n), lambda i, j: p[i, j] - new_buf[i, j] * 0.1, name="new_p", tag="elemwise")
+    sch = topi.default_schedule([g, new_buf, new_p], configs={g: {"mi": mi, "bn": 16, "order": "kij",
+                                                                   "tiles": tiles, "parallel": parallel}})
+    assert sch[new_p].attach_type == "with" and sch[new_buf].attach_type == "with"
+    A, B, P, BUF = _rand(*((k, m) if transpose_a else (m, k))), _rand(k, n), _rand(m, n), _rand(m, n)
+    f = tm.build(sch, [a, b, p, buf, g, new_buf, new_p], name=unique("sgd_with"))
+    got = [np.full((m, n), np.nan, "float32") for _ in range(3)]
+    f(A, B, P, BUF, *got)
+    want_g = (A.T if transpose_a else A) @ B
+    want_buf = BUF * 0.9 + want_g
+    for result, want in zip(got, (want_g, want_buf, P - want_buf * 0.1)):
+        np.testing.assert_allclose(result, want, rtol=1e-4, atol=1e-4)
