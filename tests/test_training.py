@@ -52,13 +52,15 @@ def mnist_dir(tmp_path_factory):
 
 
 def test_overfit_bn_relu_lowers_loss(tmp_path):
-    result = overfit_example.train(activation="relu", normalize="raw", batchnorm=True, steps=300, eval_every=100,
+    # 600 steps: the image opencv 5 renders at this size is learned more slowly than
+    # opencv 4's (after 300 steps 0.791 vs 0.822 accuracy, majority class 0.771 vs 0.779)
+    result = overfit_example.train(activation="relu", normalize="raw", batchnorm=True, steps=600, eval_every=200,
                                    lr=1e-2, batch_size=256, height=40, width=120, out=str(tmp_path), name="bn",
                                    progress=False)
     losses = np.asarray(result["history"]["train_loss"])
     first, last = losses[:10].mean(), losses[-20:].mean()
     assert last < 0.8 * first, f"loss {first:.3f} -> {last:.3f}"
-    assert result["history"]["eval_step"] == [100, 200, 300]
+    assert result["history"]["eval_step"] == [200, 400, 600]
     image = result["image"]
     majority = max(image.mean(), 1 - image.mean())
     accuracy = result["history"]["accuracy"]
