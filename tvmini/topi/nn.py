@@ -408,7 +408,8 @@ def _sq(v):
 def _per_channel(name, like, f):
     """A per-channel compute shaped like ``like`` (tag "bn_apply"): on the CPU it runs
     once per channel before the elementwise pass that reads it, so that pass does no
-    square root or division per element (a 1024x256 batch-norm backward: 203 -> ~50 us)."""
+    square root or division per element (with the parallel channel sums of
+    ``schedule_nn``, a 1024x256 batch-norm backward measured 175 -> 79-88 us)."""
     return te.compute(shape_of(like), lambda *c: f(c), name=name, tag="bn_apply")
 
 
