@@ -335,3 +335,13 @@ exit:
   ret void
 }}
 """
+
+
+def matmul_compute(M, N, K):
+    """Placeholders A (M, K), B (K, N) and the plain te product C = A @ B (one
+    reduction compute, no topi packing): the workload schedule-level tests transform."""
+    A = te.placeholder((M, K), name="A")
+    B = te.placeholder((K, N), name="B")
+    k = te.reduce_axis((0, K), name="k")
+    C = te.compute((M, N), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C")
+    return A, B, C

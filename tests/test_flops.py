@@ -5,14 +5,7 @@ import pytest
 import tvmini as tm
 from tvmini import codegen, te
 from tvmini.tir.analysis import count_flops
-
-
-def _matmul(M, N, K):
-    A = te.placeholder((M, K), name="A")
-    B = te.placeholder((K, N), name="B")
-    k = te.reduce_axis((0, K), name="k")
-    C = te.compute((M, N), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C")
-    return A, B, C
+from strategies import matmul_compute
 
 
 def _check_matmul(s, A, B, C, M, N, K, name):
@@ -27,7 +20,7 @@ def _check_matmul(s, A, B, C, M, N, K, name):
 
 def test_naive_matmul_counts_2mnk():
     M, N, K = 12, 10, 7
-    A, B, C = _matmul(M, N, K)
+    A, B, C = matmul_compute(M, N, K)
     _check_matmul(te.create_schedule(C.op), A, B, C, M, N, K, "flops_mm_naive")
 
 
@@ -35,7 +28,7 @@ def test_guarded_vectorized_unrolled_matmul_counts_2mnk():
     """Non-divisible splits (guards), vector and unrolled loops, a cached accumulator
     with its zero init: the count is still the computation's 2*M*N*K."""
     M, N, K = 37, 29, 13
-    A, B, C = _matmul(M, N, K)
+    A, B, C = matmul_compute(M, N, K)
     s = te.create_schedule(C.op)
     CC = s.cache_write(C, "local")
     io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], 8, 8)
@@ -85,7 +78,7 @@ def test_kernels_loaded_from_the_disk_cache_carry_flops(tmp_path, monkeypatch, c
     monkeypatch.setenv("TVMINI_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(codegen, "_compiled", {})
     M, N, K = 9, 4, 3
-    A, B, C = _matmul(M, N, K)
+    A, B, C = matmul_compute(M, N, K)
     s = te.create_schedule(C.op)
     tm.build(s, [A, B, C], name="flops_disk")
     monkeypatch.setattr(codegen, "_compiled", {})     # forget the in-process copy

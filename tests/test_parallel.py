@@ -5,20 +5,13 @@ import pytest
 import tvmini as tm
 from tvmini import te
 from tvmini.testing import reference
-
-
-def _matmul(n, m, k_extent):
-    A = te.placeholder((n, k_extent), name="A")
-    B = te.placeholder((k_extent, m), name="B")
-    k = te.reduce_axis((0, k_extent), name="k")
-    C = te.compute((n, m), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C")
-    return A, B, C
+from strategies import matmul_compute
 
 
 @pytest.mark.parametrize("threads", ["1", "2", "3"])
 def test_private_scratch_per_thread(monkeypatch, threads):
     monkeypatch.setenv("TVMINI_NUM_THREADS", threads)
-    A, B, C = _matmul(61, 45, 29)
+    A, B, C = matmul_compute(61, 45, 29)
     s = te.create_schedule(C.op)
     CC = s.cache_write(C, "local")
     io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], 4, 8)
