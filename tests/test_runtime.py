@@ -424,15 +424,22 @@ def test_views_share_memory_and_must_fit_aligned():
             nd.view(base, offset, shape, "float32")
 
 
-def test_empty_many_gives_aligned_independent_arrays():
+def test_array_block_gives_aligned_independent_arrays_and_reuses_only_released_memory():
     specs = [((3, 5), np.dtype("float32")), ((), np.dtype("float64")), ((0,), np.dtype("int32")),
              ((7,), np.dtype("uint8")), ((2, 2), np.dtype("int64"))]
-    arrays = nd.empty_many(specs)
+    block = nd.ArrayBlock(specs)
+    arrays = block.take()
     for a, (shape, dtype) in zip(arrays, specs):
         assert a.shape == shape and a.dtype == dtype.name and a.data_ptr % nd.ALIGNMENT == 0
         a.copyfrom(np.full(shape, 3, dtype))
     ends = sorted((a.data_ptr, a.data_ptr + a.nbytes) for a in arrays)
     assert all(end <= start for (_, end), (start, _) in zip(ends, ends[1:]))       # no overlap
     kept = arrays[0]
-    del arrays
+    del arrays, a
+    again = block.take()                     # ``kept`` holds the first allocation: a new one
+    assert again[0].data_ptr != kept.data_ptr
     np.testing.assert_array_equal(kept.numpy(), np.full((3, 5), 3, "float32"))
+    pointers = [a.data_ptr for a in again]
+    del again
+    assert [a.data_ptr for a in block.take()] == pointers    # released: the same memory
+    assert nd.ArrayBlock([]).take() == []

@@ -85,7 +85,11 @@ class Variant:
 
     def __call__(self, tensors):
         program = self.program
-        fresh = self.step(tensors, lambda k: _leaf(self.leaves[k], tensors).grad.data)
+
+        def release():         # every .grad the step sets is dropped, as zero_grad() would
+            for ref, _ in program.grads:
+                _leaf(ref, tensors).grad = None
+        fresh = self.step(tensors, lambda k: _leaf(self.leaves[k], tensors).grad.data, release)
         for ref, value in program.grads:
             leaf = _leaf(ref, tensors)
             leaf.grad = None if value is None else Tensor._wrap(fresh[value.id])

@@ -117,7 +117,7 @@ class NativeStep:
         returned = {v.id for v in program.outputs}
         outputs = [v for v in self.passed if v.kind == OUTPUT]
         groups = [[v for v in outputs if v.id not in returned], [v for v in outputs if v.id in returned]]
-        self._fresh_specs = [[(v.shape, nd.normalize_dtype(v.dtype)) for v in group] for group in groups]
+        self._blocks = [nd.ArrayBlock([(v.shape, nd.normalize_dtype(v.dtype)) for v in group]) for group in groups]
         self._fresh_ids = [v.id for v in groups[0] + groups[1]]
         fresh_index = {vid: k for k, vid in enumerate(self._fresh_ids)}
         # where each passed pointer comes from at a replay: (kind, call argument / leaf / fresh array)
@@ -173,17 +173,23 @@ class NativeStep:
         return cfunc, (engine, module_ref, list(kernels_of(self.program).values()), self.arena)
 
     # ---- a replay ----------------------------------------------------------------------------
-    def __call__(self, args, grad_of):
+    def __call__(self, args, grad_of, release=None):
         """Run the step. ``args``: the call's tensor arguments by position; ``grad_of(k)``:
-        the current ``.grad`` array of leaf k. Returns {value id: fresh output NDArray}."""
+        the current ``.grad`` array of leaf k; ``release()``, called once those are read
+        and before the outputs are made, drops the caller's references to the arrays
+        the step replaces (so that the last step's memory can be reused: see
+        ``ArrayBlock``). Returns {value id: fresh output NDArray}."""
         if self.dynamic:       # their slots are consecutive, in this order
             self.fslots[:self._n_dynamic] = [x for node in self.dynamic for x in node.scalars_at_replay()]
         for v in self.hosts:
             v.array._storage.from_numpy(v.refill())
-        grads, returned = self._fresh_specs
-        fresh = nd.empty_many(grads) + nd.empty_many(returned)
-        arrays = [args[at].data if kind == INPUT else grad_of(at) if kind == GRAD_IN else fresh[at]
+        arrays = [args[at].data if kind == INPUT else grad_of(at) if kind == GRAD_IN else at
                   for kind, at in self._plan]
+        if release is not None:
+            release()
+        grads, returned = self._blocks
+        fresh = grads.take() + returned.take()
+        arrays = [fresh[a] if type(a) is int else a for a in arrays]
         if calls_observed():
             self._run_observed({v.id: a for v, a in zip(self.passed, arrays)})
         else:
