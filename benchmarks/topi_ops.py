@@ -31,6 +31,11 @@ def case(name, build_out, numpy_fn, inputs):
           f"   {theirs / ours:6.2f}")
 
 
+def _softmax(x):
+    e = np.exp(x - x.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
 def run(n):
     """Print the section's table for n x n float32 operands."""
     rng = np.random.default_rng(0)
@@ -42,6 +47,10 @@ def run(n):
     case("add (n,n)+(n,n)", topi.add, np.add, [a, a.copy()])
     case("relu", topi.relu, lambda x: np.maximum(x, 0), [a])
     case("sigmoid", topi.sigmoid, lambda x: 1 / (1 + np.exp(-x)), [a])
+    case("exp", topi.exp, np.exp, [a])
+    case("tanh", topi.tanh, np.tanh, [a])
+    case("log of |x|", lambda x: topi.log(topi.abs(x)), lambda x: np.log(np.abs(x)), [a])
+    case("softmax over rows", topi.softmax, _softmax, [a])
     case("sum over rows (axis 1)", lambda x: topi.sum(x, 1), lambda x: x.sum(1), [a])
     case("sum over cols (axis 0)", lambda x: topi.sum(x, 0), lambda x: x.sum(0), [a])
     case("sum all", topi.sum, lambda x: np.asarray(x.sum(), "float32"), [a])

@@ -342,14 +342,20 @@ class FunctionBuilder:
             return b.select(b.icmp_signed("<", v, splat(v.type, 0)), b.neg(v), v)
         if e.name == "sigmoid":
             one = splat(args[0].type, 1.0)
-            ex = b.call(self._intrinsic("llvm.exp", e.dtype, 1), [b.fneg(args[0])])
+            ex = self.math_call("exp", e.dtype, [b.fneg(args[0])])
             return b.fdiv(one, b.fadd(one, ex))
-        if e.name in _LIBM:
-            if e.dtype not in _LIBM[e.name]:
+        return self.math_call(e.name, e.dtype, args)
+
+    def math_call(self, name, dtype, args):
+        """The math function ``name`` (exp, log, tanh, ...) of ``args``: an LLVM intrinsic,
+        or the C math library's function where LLVM has none (tanh)."""
+        b = self.builder
+        if name in _LIBM:
+            if dtype not in _LIBM[name]:
                 wide = b.fpext(args[0], self.value_type("float32"))
-                return b.fptrunc(self.call_libm(e.name, "float32", wide), args[0].type)
-            return self.call_libm(e.name, e.dtype, args[0])
-        return b.call(self._intrinsic(_INTRINSIC[e.name], e.dtype, len(args)), args)
+                return b.fptrunc(self.call_libm(name, "float32", wide), args[0].type)
+            return self.call_libm(name, dtype, args[0])
+        return b.call(self._intrinsic(_INTRINSIC[name], dtype, len(args)), args)
 
     def _intrinsic(self, name, dtype, nargs):
         """LLVM intrinsic ``name`` overloaded for this builder's value type of ``dtype``."""

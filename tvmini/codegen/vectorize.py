@@ -30,6 +30,7 @@ from ..tir.functor import free_vars, walk
 from ..tir.stmt import BufferStore, IfThenElse, SeqStmt
 from .llvm import FunctionBuilder, llvm_type
 from .llvm_target import vector_bits
+from .vecmath import vector_function
 
 I32, I64 = ir.IntType(32), ir.IntType(64)
 
@@ -279,6 +280,15 @@ class VectorBuilder(FunctionBuilder):
         f = self.expr(e.f)
         self.mask = outer
         return self.builder.select(cond, t, f)
+
+    def math_call(self, name, dtype, args):
+        """glibc's vector function for the whole vector where there is one (see
+        ``vecmath``); otherwise the intrinsic or libm function (lane by lane)."""
+        symbol = vector_function(name, dtype, self.lanes)
+        if symbol is None:
+            return super().math_call(name, dtype, args)
+        vec = args[0].type
+        return self.builder.call(self._extern(symbol, vec, [vec] * len(args)), args)
 
     def call_libm(self, name, dtype, value):
         """No vector form in libm: call it lane by lane."""

@@ -7,6 +7,7 @@ loaded by :func:`load_module`; "jit": a whole ``tm.jit`` step, loaded by
 ``cc``), so a fresh process can load and call it without llvmlite compiling anything.
 """
 import ctypes
+import ctypes.util
 import json
 import os
 import shutil
@@ -20,6 +21,8 @@ _FORMAT = 2
 _CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64, "float32": ctypes.c_float, "float64": ctypes.c_double}
 #: The function that loads each kind of library, for the error of loading it with another.
 _LOADERS = {"kernel": "tm.runtime.load_module", "jit": "tm.runtime.load_jit"}
+#: glibc's vector math library, which vectorized exp, log, tanh, ... call (``codegen.vecmath``).
+_VECTOR_MATH = ["-lmvec"] if ctypes.util.find_library("mvec") else []
 
 
 def _compiler():
@@ -44,7 +47,7 @@ def link_library(object_code, metadata, path):
         with open(meta_c, "w") as f:
             f.write("const char tvmini_metadata[] = {" + ", ".join(str(b) for b in meta) + ", 0};\n")
         out = os.path.join(tmp, "library.so")
-        cmd = [cc, "-shared", "-fPIC", "-o", out, obj, meta_c, "-lm", "-lgomp"]
+        cmd = [cc, "-shared", "-fPIC", "-o", out, obj, meta_c, "-lm", "-lgomp", *_VECTOR_MATH]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
             raise BuildError(f"linking {path} failed: {' '.join(cmd)}\n{result.stderr.strip()}")
