@@ -198,7 +198,8 @@ def _trailing_reduce_axes(stage, load):
     return run
 
 
-def _lane_factor(extent):
+def lane_factor(extent):
+    """Vector lanes (16 or 8) for a reduction of ``extent`` steps: at least two per lane, no remainder; or None."""
     for f in (2 * LANES, LANES):
         if extent is not None and extent >= 2 * f and extent % f == 0:
             return f
@@ -225,24 +226,32 @@ def schedule_reduce(sch, tensor, target="llvm"):
     inner = stage.fuse(*run)
     extent = _product(iv.dom.extent for iv in run)
     work = None if rows is None or extent is None else rows * extent
-    lanes = _lane_factor(extent)
+    lanes = lane_factor(extent)
     if lanes is None:
         _parallel_rows(stage, rows, work)
         return
     if rows is not None and rows < 4 and work >= PARALLEL_MIN:
         _reduce_few_rows(sch, stage, tensor, inner, lanes)
         return
-    _, lane = stage.split(inner, factor=lanes)
-    partial = sch.rfactor(tensor, lane, factor_axis=len(stage.op.axis))
-    pstage = sch[partial]
-    data = list(pstage.op.axis)
-    pstage.reorder(*data[:-1], *pstage.op.reduce_axis, data[-1])
-    pstage.vectorize(data[-1])
+    pstage = vector_partials(sch, tensor, inner, lanes)
     if stage.op.axis:
         row = stage.fuse(*stage.op.axis)
         if rows != 1 and _large(work):
             stage.parallel(row)
         pstage.compute_at(stage, row)
+
+
+def vector_partials(sch, tensor, axis, lanes):
+    """Split ``lanes`` off reduce ``axis`` of ``tensor`` and ``rfactor`` them: a stage
+    accumulating ``lanes`` partial results as one vector per output (returned; its
+    reduce loops outside the vectorized lanes), which ``tensor`` then combines."""
+    _, lane = sch[tensor].split(axis, factor=lanes)
+    partial = sch.rfactor(tensor, lane, factor_axis=len(sch[tensor].op.axis))
+    pstage = sch[partial]
+    data = list(pstage.op.axis)
+    pstage.reorder(*data[:-1], *pstage.op.reduce_axis, data[-1])
+    pstage.vectorize(data[-1])
+    return pstage
 
 
 def _parallel_rows(stage, rows, work):
