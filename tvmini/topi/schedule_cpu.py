@@ -239,6 +239,29 @@ def schedule_reduce(sch, tensor, target="llvm"):
         if rows != 1 and _large(work):
             stage.parallel(row)
         pstage.compute_at(stage, row)
+        _row_producers_inside(sch, pstage, len(stage.op.axis))
+
+
+def _row_producers_inside(sch, pstage, ndata):
+    """Compute the reductions over the same rows that only ``pstage`` (a vector-partials
+    stage with ``ndata`` row axes) reads — argmax's max — row by row inside it, with
+    vector partials of their own: the second pass then reads a row still in L1 instead
+    of the whole input again (1024x1024 argmax: 0.27 -> 0.13 ms)."""
+    for t in pstage.op.input_tensors():
+        if getattr(t.op, "tag", None) != "reduce" or len(t.shape) != ndata:
+            continue
+        producer = sch[t]
+        if not _untouched(producer) or [st for st in sch.stages if t in st.op.input_tensors()] != [pstage]:
+            continue
+        run = _trailing_reduce_axes(producer, _main_load(producer.op.body.source))
+        if len(run) != len(producer.op.reduce_axis) or not producer.op.axis:
+            continue
+        inner = producer.fuse(*run) if len(run) > 1 else run[0]
+        lanes = lane_factor(_product(iv.dom.extent for iv in run))
+        partials = vector_partials(sch, t, inner, lanes) if lanes is not None else None
+        producer.compute_at(pstage, pstage.op.axis[ndata - 1])
+        if partials is not None:
+            partials.compute_at(producer, producer.op.axis[-1])
 
 
 def vector_partials(sch, tensor, axis, lanes):
