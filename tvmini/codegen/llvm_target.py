@@ -40,19 +40,10 @@ def vector_bits():
     return 128
 
 
-@functools.lru_cache(maxsize=None)
-def _register_libm():
-    """Make libm/libc symbols (tanhf, malloc, ...) visible to the JIT."""
-    for name in ("m", "c"):
-        path = ctypes.util.find_library(name)
-        if path:
-            llvm.load_library_permanently(path)
-
-
-@functools.lru_cache(maxsize=None)
-def parallel_runtime():
-    """Path of libgomp, loaded into the process for parallel loops; None if missing."""
-    path = ctypes.util.find_library("gomp")
+def load_system_library(name):
+    """Path of the system library ``lib<name>``, loaded into the process so that JIT code
+    can call its functions; None when it is missing or cannot be loaded."""
+    path = ctypes.util.find_library(name)
     if path is None:
         return None
     try:
@@ -60,6 +51,19 @@ def parallel_runtime():
     except RuntimeError:
         return None
     return path
+
+
+@functools.lru_cache(maxsize=None)
+def _register_libm():
+    """Make libm/libc symbols (tanhf, malloc, ...) visible to the JIT."""
+    for name in ("m", "c"):
+        load_system_library(name)
+
+
+@functools.lru_cache(maxsize=None)
+def parallel_runtime():
+    """Path of libgomp, loaded into the process for parallel loops; None if missing."""
+    return load_system_library("gomp")
 
 
 def optimize(module_ref):

@@ -19,12 +19,11 @@ scalar functions', and they handle infinities, NaN and out-of-range inputs the s
 the code generator then calls the scalar function lane by lane as before.
 """
 import ctypes
-import ctypes.util
 import functools
 
 import llvmlite.binding as llvm
 
-from .llvm_target import vector_bits
+from .llvm_target import load_system_library, vector_bits
 
 #: tvmini call name -> (libm name of the float64 function, argument count)
 _FUNCTIONS = {"exp": ("exp", 1), "log": ("log", 1), "tanh": ("tanh", 1), "sin": ("sin", 1), "cos": ("cos", 1),
@@ -35,15 +34,8 @@ _BITS = {"float32": 32, "float64": 64}
 @functools.lru_cache(maxsize=None)
 def library():
     """The loaded libmvec (a ctypes CDLL, its symbols also visible to LLVM's JIT), or None."""
-    path = ctypes.util.find_library("mvec")
-    if path is None:
-        return None
-    try:
-        lib = ctypes.CDLL(path)
-        llvm.load_library_permanently(path)
-    except (OSError, RuntimeError):
-        return None
-    return lib
+    path = load_system_library("mvec")
+    return None if path is None else ctypes.CDLL(path)
 
 
 def _isa(vector_width):
