@@ -269,6 +269,47 @@ for rows, cols in ((1, 1), (3, 17), (9, 64)):
 print("DONE")
 '''
 
+GUARDED_SELECTS = '''
+# Select arms whose loads are proven inside their buffers run unguarded (no branch, no
+# mask); loads one element past either edge stay guarded. Vectorized and scalar.
+n = 37
+A = te.placeholder((n,), name="A")
+B = te.placeholder((n,), name="B")
+C = te.compute((n,), lambda i: te.if_then_else(A[i] > 0, B[te.min(i * 2, n - 1)], B[(i + 1) // 2])
+               + te.if_then_else(i >= 1, B[i - 1], 0.0) + te.if_then_else(i < n - 1, B[i + 1], 0.0), name="C")
+a, b = rand(n), rand(n)
+idx = np.arange(n)
+prev = np.where(idx >= 1, b[np.maximum(idx - 1, 0)], 0)
+nxt = np.where(idx < n - 1, b[np.minimum(idx + 1, n - 1)], 0)
+want = np.where(a > 0, b[np.minimum(idx * 2, n - 1)], b[(idx + 1) // 2]) + prev + nxt
+for factor in (None, 8, 5):
+    s = te.create_schedule(C.op)
+    if factor:
+        _, xi = s[C].split(C.op.axis[0], factor=factor)
+        s[C].vectorize(xi)
+    f = tm.build(s, [A, B, C], name=f"selects_{factor}")
+    run_guarded(f, [a, b, out(n)], {2: want})
+
+# the pooling gradients (clamped window indices) with their default schedules
+from tvmini import topi
+for (shape, k, stride, pad) in (((2, 3, 9, 7), 2, 2, 0), ((2, 3, 9, 7), 3, 2, 1), ((1, 2, 5, 6), 3, 1, 1)):
+    X = te.placeholder(shape, name="X")
+    oh, ow = (d.value for d in topi.max_pool2d(X, k, stride, pad).shape[2:])
+    G = te.placeholder((shape[0], shape[1], oh, ow), name="G")
+    x, g = rand(*shape), rand(shape[0], shape[1], oh, ow)
+    M = topi.max_pool2d_grad(G, X, k, stride, pad)
+    fm = tm.build(topi.default_schedule(M), [G, X, M], name="max_pool_grad")
+    want = np.zeros(shape, "float32")
+    fm(g, x, want)
+    run_guarded(fm, [g, x, out(*shape)], {2: want})
+    V = topi.avg_pool2d_grad(G, shape, k, stride, pad)
+    fv = tm.build(topi.default_schedule(V), [G, V], name="avg_pool_grad")
+    want = np.zeros(shape, "float32")
+    fv(g, want)
+    run_guarded(fv, [g, out(*shape)], {1: want})
+print("DONE")
+'''
+
 CASES = {
     "elementwise_1d_symbolic": ELEMENTWISE,
     "elementwise_2d_tile_fuse": ELEMENTWISE_2D,
@@ -277,6 +318,7 @@ CASES = {
     "conv2d_padding": CONV,
     "stencil_chain": STENCIL_CHAIN,
     "pool_and_softmax": POOL_SOFTMAX,
+    "guarded_selects": GUARDED_SELECTS,
 }
 
 

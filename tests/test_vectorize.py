@@ -3,7 +3,7 @@
 Checked here: the vector width comes from the target, a vectorized multiply-add becomes
 vector FMA instructions, non-divisible extents run a masked tail, strided and computed
 indices become gathers/scatters, lane-dependent guards and ``if_then_else`` padding
-become masks — all equal to numpy, and (in a child process, on arrays placed against
+become masks (unless the loop ranges prove the guarded read inside its buffer) — all equal to numpy, and (in a child process, on arrays placed against
 guard pages) never touching memory outside the buffers.
 """
 import textwrap
@@ -70,6 +70,25 @@ def test_strided_reads_gather():
     t = np.zeros((29, 37), "float32")
     f(a, t)
     np.testing.assert_allclose(t, a.T * 2)
+
+
+def test_guarded_reads_proven_inside_are_not_masked():
+    """A read under a lane-dependent guard is masked unless the enclosing loops' ranges
+    prove it inside its buffer; then it is a plain vector load (or an unmasked gather)."""
+    n = 64
+
+    def kernel(shift, name):
+        A = te.placeholder((n,), name="A")
+        B = te.placeholder((n,), name="B")
+        C = te.compute((n,), lambda i: te.if_then_else(A[i] > 0, B[i + shift], 0.0), name="C")
+        s = te.create_schedule(C.op)
+        _, xi = s[C].split(C.op.axis[0], factor=8)
+        s[C].vectorize(xi)
+        return tm.build(s, [A, B, C], name=name)
+    inside = kernel(0, "vguard_inside").get_source("ll")
+    assert "llvm.masked" not in inside, inside
+    # B[i - 1] reaches index -1 at i = 0: it must stay masked (the guard says A[i] > 0 only)
+    assert "llvm.masked.load" in kernel(-1, "vguard_edge").get_source("ll")
 
 
 def test_libm_calls_run_lane_by_lane():

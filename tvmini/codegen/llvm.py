@@ -5,13 +5,17 @@ one pointer per buffer argument, then the symbolic extents. Every ``Allocate`` i
 hoisted to the function entry (its size depends only on symbolic extents): small
 constant-size buffers live on the stack, others are ``malloc``ed and freed on exit.
 ``Select`` (``te.if_then_else``) evaluates only the taken branch when a branch loads
-memory, so padded reads never touch memory outside a buffer.
+memory, so padded reads never touch memory outside a buffer — unless every load of both
+branches provably stays inside its buffer (:meth:`FunctionBuilder.always_safe`, from the
+constant ranges of the enclosing loops), when both are computed and selected without a
+branch (in vector code: loads and gathers without a mask).
 """
 import llvmlite.ir as ir
 
 from ..errors import BuildError
 from ..tir import dtype as dt
 from ..tir import expr as E
+from ..tir.arith import const_interval
 from ..tir.functor import walk
 from ..tir.stmt import Allocate, For, ForKind
 from .llvm_target import parallel_runtime
@@ -64,11 +68,14 @@ class FunctionBuilder:
     ``parallel`` says whether loops marked parallel are run on the thread pool (only in
     the kernel itself: inside a parallel body, nested parallel loops run serially).
     Buffers in ``may_alias`` (an in-place output and its input) are not marked noalias.
+    ``ranges`` maps loop variables to their constant inclusive bounds (a parallel body
+    inherits its kernel's, its own loop's included).
     """
 
-    def __init__(self, module, name, buffers, scalars, body, parallel=True, may_alias=frozenset()):
+    def __init__(self, module, name, buffers, scalars, body, parallel=True, may_alias=frozenset(), ranges=None):
         self.module, self.body, self.parallel = module, body, parallel and parallel_runtime() is not None
         self.may_alias = may_alias
+        self.ranges = dict(ranges or {})
         self.float_flags = module.float_flags
         ptr = ir.PointerType()
         arg_types = [ptr] * len(buffers) + [llvm_type(v.dtype) for v in scalars]
@@ -116,11 +123,7 @@ class FunctionBuilder:
         entry = ir.IRBuilder(self.entry)
         for buf in allocs:
             elem = llvm_type(buf.dtype, in_memory=True)
-            count = None
-            if all(isinstance(x, E.Const) for x in buf.shape):
-                count = 1
-                for x in buf.shape:
-                    count *= x.value
+            count = _size(buf.shape) if all(isinstance(x, E.Const) for x in buf.shape) else None
             itemsize = max(1, dt.bits(buf.dtype) // 8)
             if count is not None and count * itemsize <= STACK_LIMIT_BYTES:
                 ptr = entry.alloca(elem, size=ir.Constant(ir.IntType(64), count), name=buf.name)
@@ -143,6 +146,31 @@ class FunctionBuilder:
         if fn is None:
             fn = ir.Function(self.module, ir.FunctionType(ret, args), name=name)
         return fn
+
+    def in_bounds(self, load):
+        """Whether ``load`` reads inside its buffer for every value of the loop variables
+        (constant buffer size and loop ranges; anything else is not proven)."""
+        if not all(isinstance(x, E.Const) for x in load.buffer.shape):
+            return False
+        bounds = const_interval(load.indices[0], self.ranges)
+        return bounds is not None and bounds[0] >= 0 and bounds[1] < _size(load.buffer.shape)
+
+    def always_safe(self, e):
+        """Whether ``e`` may be evaluated whatever guards it: each of its loads
+        :meth:`in_bounds` and each division by a nonzero constant."""
+        unsafe = []
+
+        def visit(n):
+            if isinstance(n, E.BufferLoad):
+                safe = self.in_bounds(n)
+            elif isinstance(n, (E.FloorDiv, E.FloorMod)):
+                safe = isinstance(n.b, E.Const) and n.b.value != 0
+            else:
+                return
+            if not safe:
+                unsafe.append(n)
+        walk(e, visit)
+        return not unsafe
 
     def _address(self, buf, index):
         base = self.buffers.get(buf)
@@ -191,6 +219,8 @@ class FunctionBuilder:
     def stmt_For(self, s):
         if s.kind is ForKind.THREAD_BINDING:
             raise BuildError(f"loop {s.var.name} is bound to {s.thread_tag}; thread bindings need target 'cuda'")
+        if isinstance(s.min, E.Const) and isinstance(s.extent, E.Const) and s.extent.value > 0:
+            self.ranges[s.var] = (s.min.value, s.min.value + s.extent.value - 1)
         if s.kind is ForKind.PARALLEL and self.parallel:
             return self._parallel_for(s)
         if s.kind is ForKind.VECTORIZED:
@@ -320,8 +350,10 @@ class FunctionBuilder:
         return self.select_on(self.expr(e.cond), e.t, e.f)
 
     def select_on(self, cond, t, f):
-        """``cond ? t : f`` for an i1 ``cond``, evaluating only the taken side if it touches memory."""
-        if not (_has_memory_or_division(t) or _has_memory_or_division(f)):
+        """``cond ? t : f`` for an i1 ``cond``, evaluating only the taken side if it
+        touches memory or divides (unless that is :meth:`always_safe`)."""
+        if not (_has_memory_or_division(t) or _has_memory_or_division(f)) or \
+                (self.always_safe(t) and self.always_safe(f)):
             return self.builder.select(cond, self.expr(t), self.expr(f))
         b = self.builder
         with b.if_else(cond) as (then, otherwise):
@@ -369,6 +401,14 @@ class FunctionBuilder:
         """``value`` through the C math library's ``name`` (no LLVM intrinsic exists for it)."""
         t = llvm_type(dtype)
         return self.builder.call(self._extern(_LIBM[name][dtype], t, [t]), [value])
+
+
+def _size(shape):
+    """Elements of a constant ``shape``."""
+    count = 1
+    for x in shape:
+        count *= x.value
+    return count
 
 
 def _product(shape):

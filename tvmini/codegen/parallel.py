@@ -46,7 +46,7 @@ def emit_parallel_launch(fb, loop, name):
     lo, hi = Var("lo", "int32"), Var("hi", "int32")
     body = For(loop.var, lo, hi - lo, ForKind.SERIAL, loop.body)
     body_fn = FunctionBuilder(fb.module, name + "_body", buffers, variables + [lo, hi], body, parallel=False,
-                              may_alias=fb.may_alias).build()
+                              may_alias=fb.may_alias, ranges=fb.ranges).build()
     body_fn.linkage = "internal"
     trampoline = _trampoline(fb.module, name, body_fn, len(buffers), variables)
 

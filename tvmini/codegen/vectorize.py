@@ -132,9 +132,7 @@ class VectorBuilder(FunctionBuilder):
             return False
         if self.mask is None:
             return True
-        loads = []
-        walk(e, lambda n: loads.append(n) if isinstance(n, E.BufferLoad) else None)
-        return not loads            # under a mask, a load must be masked too
+        return self.always_safe(e)  # under a mask, a load must be masked too unless it is safe
 
     # loop --------------------------------------------------------------------
     def emit(self):
@@ -225,13 +223,15 @@ class VectorBuilder(FunctionBuilder):
         b = self.builder
         align = ir.Constant(I32, max(1, dt.bits(e.buffer.dtype) // 8))
         vec = ir.VectorType(llvm_type(e.buffer.dtype, in_memory=True), self.lanes)
-        if kind == "vector" and self.mask is None:
+        unmasked = self.mask is None or self.in_bounds(e)
+        if kind == "vector" and unmasked:
             load = b.load(address, typ=vec)
             load.align = align.constant
             return load
         passthru = ir.Constant(vec, None)
         op = "load" if kind == "vector" else "gather"
-        return b.call(self._masked_intrinsic(op, e.buffer), [address, align, self._all_lanes(), passthru])
+        mask = self._all_lanes() if not unmasked else ir.Constant(ir.VectorType(ir.IntType(1), self.lanes), [1] * self.lanes)
+        return b.call(self._masked_intrinsic(op, e.buffer), [address, align, mask, passthru])
 
     # statements --------------------------------------------------------------
     def stmt_BufferStore(self, s):
