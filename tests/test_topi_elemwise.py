@@ -90,6 +90,23 @@ def test_binary_broadcast(data):
     assert_matches(run_default(out, ins, arrays), want, out.dtype, what=name)
 
 
+@pytest.mark.parametrize("n", [1, 7, 64, 1000])
+def test_maximum_minimum_and_relu_propagate_nan(n):
+    """NaN in, NaN out, as numpy's maximum/minimum and torch's relu; a signed zero and
+    infinities are ordered as usual (scalar, vector and tail paths)."""
+    rng = np.random.default_rng(n)
+    a = rng.standard_normal(n).astype("float32")
+    b = rng.standard_normal(n).astype("float32")
+    a[rng.random(n) < 0.3] = np.nan
+    b[rng.random(n) < 0.3] = np.nan
+    b[:3] = [np.inf, -np.inf, -0.0][:min(3, n)]
+    A, B = te.placeholder((n,), name="A"), te.placeholder((n,), name="B")
+    for name in ("maximum", "minimum"):
+        got = run_default(getattr(topi, name)(A, B), [A, B], [a, b])
+        np.testing.assert_array_equal(got, getattr(np, name)(a, b), err_msg=name)
+    np.testing.assert_array_equal(run_default(topi.relu(A), [A], [a]), np.where(np.isnan(a), a, np.maximum(a, 0)))
+
+
 @pytest.mark.parametrize("shape_a, shape_b", [
     ((256, 256), (256, 256)),          # fused, split by 8, parallel
     ((301, 299), (299,)),              # broadcast, odd extents, parallel rows

@@ -84,6 +84,24 @@ def test_pool_gradients_match_finite_differences(kind):
     np.testing.assert_allclose(grad, numeric_grad(loss, x_np, eps=1e-4), rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("k, s, p", [(2, None, 0), (3, 2, 1)])
+def test_max_pooling_nan_is_the_maximum(k, s, p):
+    """A window holding a NaN pools to NaN and sends its gradient to its first NaN, as
+    PyTorch does (the reference takes numpy's argmax, which picks the first NaN)."""
+    rng = np.random.default_rng(k)
+    shape = (2, 3, 8, 7)
+    x_np = rng.standard_normal(shape).astype("float32")
+    x_np[rng.random(shape) < 0.15] = np.nan
+    x = te.placeholder(shape, name="x")
+    taps, out_hw, _ = np_windows(x_np, (k, k), (s or k, s or k), (p, p), -np.inf)
+    (y,) = run(topi.max_pool2d(x, k, s, p), {x: x_np})
+    np.testing.assert_array_equal(y, taps.max(axis=0))
+    g = te.placeholder(y.shape, name="g")
+    g_np = rng.standard_normal(y.shape).astype("float32")
+    (grad,) = run(topi.max_pool2d_grad(g, x, k, s, p), {g: g_np, x: x_np})
+    np.testing.assert_allclose(grad, np_pool_grad(g_np, x_np, (k, k), (s or k, s or k), (p, p), "max"), rtol=1e-6)
+
+
 def test_pooling_errors():
     x = te.placeholder((1, 2, 6, 6), name="x")
     with pytest.raises(tm.errors.ShapeError, match="at most half the kernel"):

@@ -60,6 +60,26 @@ def test_argmax_argmin_first_index_on_ties(data):
     np.testing.assert_array_equal(run_default(out, [X], [x]), want)
 
 
+@examples(15)
+@given(st.data())
+def test_nan_is_the_extreme_as_in_numpy(data):
+    """max/min of a run holding a NaN are NaN, and argmax/argmin give its first NaN (all
+    NaN included): numpy's answers, on rows long enough for the vector partials."""
+    shape = data.draw(st.lists(st.sampled_from([1, 3, 8, 17, 64, 130]), min_size=1, max_size=2), label="shape")
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1), label="axis")
+    dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
+    x = rng.standard_normal(shape).astype(dtype)
+    x[rng.random(shape) < data.draw(st.sampled_from([0.02, 0.3, 1.0]), label="NaN share")] = np.nan
+    X = te.placeholder(shape, name="X", dtype=dtype)
+    for name in ("max", "min"):
+        got = run_default(getattr(topi, name)(X, axis), [X], [x])
+        np.testing.assert_array_equal(got, getattr(np, name)(x, axis=axis), err_msg=name)
+    for name in ("argmax", "argmin"):
+        got = run_default(getattr(topi, name)(X, axis), [X], [x])
+        np.testing.assert_array_equal(got, getattr(np, name)(x, axis=axis), err_msg=name)
+
+
 def prod_input(rng, shape, dtype):
     """Values whose products stay representable: mostly +-1 (floats: +-[0.9, 1.1]) with
     at most four 2s and, half the time, one 0."""

@@ -51,6 +51,10 @@ __device__ __forceinline__ int tvmini_floordiv(int a, int b) { int q = a / b; re
 __device__ __forceinline__ long long tvmini_floordiv(long long a, long long b) { long long q = a / b; return q - ((a % b != 0) && ((a < 0) != (b < 0))); }
 __device__ __forceinline__ int tvmini_floormod(int a, int b) { int r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
 __device__ __forceinline__ long long tvmini_floormod(long long a, long long b) { long long r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
+__device__ __forceinline__ float tvmini_fminf(float a, float b) { return (a != a || b != b) ? a + b : fminf(a, b); }
+__device__ __forceinline__ float tvmini_fmaxf(float a, float b) { return (a != a || b != b) ? a + b : fmaxf(a, b); }
+__device__ __forceinline__ double tvmini_fmin(double a, double b) { return (a != a || b != b) ? a + b : fmin(a, b); }
+__device__ __forceinline__ double tvmini_fmax(double a, double b) { return (a != a || b != b) ? a + b : fmax(a, b); }
 """
 
 
@@ -302,6 +306,7 @@ def _contains_sync(s):
 _RESERVED = frozenset(
     [f for pair in _MATH.values() for f in pair]
     + ["fmin", "fmax", "fminf", "fmaxf", "min", "max", "abs", "tvmini_floordiv", "tvmini_floormod",
+       "tvmini_fmin", "tvmini_fmax", "tvmini_fminf", "tvmini_fmaxf",
        "__int_as_float", "__longlong_as_double", "__float2half", "__half2float", "__syncthreads",
        "threadIdx", "blockIdx", "blockDim", "gridDim"])
 
@@ -431,8 +436,10 @@ class CudaPrinter:
         cls = type(e)
         f64 = e.a.dtype == "float64"
         if cls in (E.Min, E.Max):
-            name = ("fmin" if cls is E.Min else "fmax") if dt.is_float(e.dtype) else ("min" if cls is E.Min else "max")
-            return f"{name}{'' if f64 or not dt.is_float(e.dtype) else 'f'}({a}, {b})"
+            if not dt.is_float(e.dtype):
+                return f"{'min' if cls is E.Min else 'max'}({a}, {b})"
+            # NaN in, NaN out, as on the CPU (fminf/fmaxf ignore NaN)
+            return f"tvmini_{'fmin' if cls is E.Min else 'fmax'}{'' if f64 else 'f'}({a}, {b})"
         if cls in (E.FloorDiv, E.FloorMod):
             if dt.is_float(e.dtype):
                 floor = "floor" if f64 else "floorf"

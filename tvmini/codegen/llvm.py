@@ -321,8 +321,8 @@ class FunctionBuilder:
         if cls is E.Div:
             return b.fdiv(a, b_, flags=self.float_flags)
         if cls in (E.Min, E.Max):
-            if f:
-                return b.call(self._intrinsic("llvm.minnum" if cls is E.Min else "llvm.maxnum", dtype, 2), [a, b_])
+            if f:   # NaN in, NaN out, as numpy's and torch's minimum/maximum (minnum ignores NaN)
+                return b.call(self._intrinsic("llvm.minimum" if cls is E.Min else "llvm.maximum", dtype, 2), [a, b_])
             op = ("<" if cls is E.Min else ">")
             return b.select((b.icmp_unsigned if unsigned else b.icmp_signed)(op, a, b_), a, b_)
         if cls in (E.FloorDiv, E.FloorMod):

@@ -104,7 +104,9 @@ def _make_reducer(name, combine, identity):
         return Reduce(reducer, source, axes, cond)
     reduce.__name__ = name
     reduce.__doc__ = (f"{name} of ``expr`` over reduce ``axis`` (one IterVar or a list)"
-                      + ("; with two expressions, the elementwise " + name if name in ("max", "min") else "") + ".")
+                      + ("; with two expressions, the elementwise " + name if name in ("max", "min") else "")
+                      + (". A NaN among floats gives NaN, as numpy's and torch's" if name in ("max", "min") else "")
+                      + ".")
     return reducer, reduce
 
 

@@ -134,12 +134,12 @@ def divide(a, b):
 
 
 def maximum(a, b):
-    """Elementwise maximum with broadcasting."""
+    """Elementwise maximum with broadcasting (a NaN operand gives NaN, as numpy's)."""
     return elementwise("maximum", [a, b], te.max)
 
 
 def minimum(a, b):
-    """Elementwise minimum with broadcasting."""
+    """Elementwise minimum with broadcasting (a NaN operand gives NaN, as numpy's)."""
     return elementwise("minimum", [a, b], te.min)
 
 

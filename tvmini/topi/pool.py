@@ -147,11 +147,13 @@ def max_pool2d_grad(grad_out, x, kernel, stride=None, padding=0):
 
     def tap(ky, kx):
         return (ky * kernel[1] + kx).astype(dtype)
+    def is_max(n, c, oy, ox, ky, kx):   # a NaN is the maximum (as in PyTorch): it takes the gradient
+        value = read(n, c, oy, ox, ky, kx)
+        return (value == maxima[n, c, oy, ox]) | (value != value)
     first = te.compute(
         (N, C, *out_hw),
-        lambda n, c, oy, ox: te.min(te.if_then_else(read(n, c, oy, ox, ky, kx) == maxima[n, c, oy, ox],
-                                                    tap(ky, kx), te.const(kernel[0] * kernel[1], dtype)),
-                                    axis=[ky, kx]),
+        lambda n, c, oy, ox: te.min(te.if_then_else(is_max(n, c, oy, ox, ky, kx), tap(ky, kx),
+                                                    te.const(kernel[0] * kernel[1], dtype)), axis=[ky, kx]),
         name="max_pool2d_grad.argmax", tag="pool_argmax")
     return _gather_windows(
         "max_pool2d_grad", (N, C, H, W), out_hw, kernel, stride, padding,

@@ -196,7 +196,11 @@ def _arg_extreme(x, axis, keepdims, dtype, op, extreme):
         if keepdims:
             idx.pop(axis)
         index = idx[:axis] + [k.var] + idx[axis:]
-        hit = x[tuple(index)] == best[tuple(idx)]
+        value = x[tuple(index)]
+        # a NaN is the extreme, as in numpy: the max/min of a row holding one is NaN,
+        # which equals nothing, so the search takes the first NaN instead
+        hit = (value == best[tuple(idx)]) | (value != value) if x.dtype.startswith("float") else \
+            value == best[tuple(idx)]
         return te.min(te.if_then_else(hit, k.var.astype("int32"), none), axis=k)
     # The search runs on int32 indices (extents are int32): AVX2 compares and takes the
     # minimum of 8 of them per instruction, where int64 needs emulation (1024x1024: 2x).
@@ -207,12 +211,14 @@ def _arg_extreme(x, axis, keepdims, dtype, op, extreme):
 
 
 def argmax(x, axis, keepdims=False, dtype="int64"):
-    """Index of the maximum along ``axis`` (the first one on ties, like numpy)."""
+    """Index of the maximum along ``axis`` (the first one on ties, and the first NaN
+    where there is one, like numpy)."""
     return _arg_extreme(x, axis, keepdims, dtype, "argmax", max)
 
 
 def argmin(x, axis, keepdims=False, dtype="int64"):
-    """Index of the minimum along ``axis`` (the first one on ties, like numpy)."""
+    """Index of the minimum along ``axis`` (the first one on ties, and the first NaN
+    where there is one, like numpy)."""
     return _arg_extreme(x, axis, keepdims, dtype, "argmin", min)
 
 
