@@ -215,8 +215,11 @@ class VectorBuilder(FunctionBuilder):
         }[op]
         return self._extern(f"llvm.masked.{op}.{signature[2]}", signature[0], signature[1])
 
-    def _all_lanes(self):
-        return self.mask if self.mask is not None else ir.Constant(ir.VectorType(ir.IntType(1), self.lanes), [1] * self.lanes)
+    def _all_lanes(self, masked=True):
+        """The active lanes' mask (every lane when unmasked or not ``masked``)."""
+        if masked and self.mask is not None:
+            return self.mask
+        return ir.Constant(ir.VectorType(ir.IntType(1), self.lanes), [1] * self.lanes)
 
     def expr_BufferLoad(self, e):
         kind, address = self._pointers(e.buffer, e.indices[0])
@@ -230,8 +233,7 @@ class VectorBuilder(FunctionBuilder):
             return load
         passthru = ir.Constant(vec, None)
         op = "load" if kind == "vector" else "gather"
-        mask = self._all_lanes() if not unmasked else ir.Constant(ir.VectorType(ir.IntType(1), self.lanes), [1] * self.lanes)
-        return b.call(self._masked_intrinsic(op, e.buffer), [address, align, mask, passthru])
+        return b.call(self._masked_intrinsic(op, e.buffer), [address, align, self._all_lanes(not unmasked), passthru])
 
     # statements --------------------------------------------------------------
     def stmt_BufferStore(self, s):
