@@ -227,6 +227,10 @@ class FunctionBuilder:
             from .vectorize import emit_vectorized
             if emit_vectorized(self, s):
                 return
+        if s.kind is ForKind.SERIAL and isinstance(s.body, For) and s.body.kind is ForKind.VECTORIZED:
+            from .transpose import emit_transposed
+            if emit_transposed(self, s):
+                return
         b = self.builder
         ty = llvm_type(s.var.dtype)
         start = self.expr(s.min)

@@ -165,6 +165,7 @@ def schedule_transpose(sch, tensor, target="llvm"):
         _schedule_injective(sch, tensor, fuse_last=False)
         return
     yo, xo, yi, xi = stage.tile(axes[-2], axes[-1], TRANSPOSE_TILE, TRANSPOSE_TILE)
+    stage.vectorize(xi)
     outer = stage.fuse(*axes[:-2], yo) if len(axes) > 2 else yo
     if _large(_product(stage.op.shape)):
         stage.parallel(outer)
