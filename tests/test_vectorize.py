@@ -2,7 +2,7 @@
 
 Checked here: the vector width comes from the target, a vectorized multiply-add becomes
 vector FMA instructions, non-divisible extents run a masked tail, strided and computed
-indices become gathers/scatters, lane-dependent guards and ``if_then_else`` padding
+indices become gathers/scatters (lane strides 2-4: contiguous loads and a shuffle), lane-dependent guards and ``if_then_else`` padding
 become masks (unless the loop ranges prove the guarded read inside its buffer) — all equal to numpy, and (in a child process, on arrays placed against
 guard pages) never touching memory outside the buffers.
 """
@@ -70,6 +70,25 @@ def test_strided_reads_gather():
     t = np.zeros((29, 37), "float32")
     f(a, t)
     np.testing.assert_allclose(t, a.T * 2)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 40), step=st.integers(2, 6), offset=st.integers(0, 3),
+       dtype=st.sampled_from(["float32", "float64", "int32"]))
+def test_strided_reads_match_numpy(n, step, offset, dtype):
+    """Lane strides 2-4 are contiguous loads and shuffles (wider ones stay gathers)."""
+    size = step * (n - 1) + 1 + offset
+    A = te.placeholder((size,), name="A", dtype=dtype)
+    B = te.compute((n,), lambda i: A[i * step + offset] - A[i * step], name="B")
+    s = te.create_schedule(B.op)
+    s[B].vectorize(B.op.axis[0])
+    f = tm.build(s, [A, B], name=f"vstride_{dtype}_{n}_{step}_{offset}")
+    if n >= lanes(dtype) and step <= 4:
+        assert "llvm.masked.gather" not in f.get_source("ll")
+    a = (np.random.default_rng(n).standard_normal(size) * 100).astype(dtype)
+    b = np.zeros(n, dtype)
+    f(a, b)
+    np.testing.assert_array_equal(b, a[offset::step][:n] - a[::step][:n])
 
 
 def test_guarded_reads_proven_inside_are_not_masked():
@@ -154,7 +173,21 @@ GUARDED = textwrap.dedent('''
     g = tm.build(sy, [X, Y], name="vscatter")
     assert "llvm.masked.scatter" in g.get_source("ll")
     x = rng.random((13, 11)).astype("float32")
+    # strided reads as contiguous loads and shuffles: the last lane reads the last element
+    strided = {}
+    for step in (2, 3, 4):
+        S = te.placeholder((step * 20 + 1,), name="S")
+        R = te.compute((21,), lambda i: S[i * step] * 2.0, name="R")
+        sr = te.create_schedule(R.op)
+        sr[R].vectorize(R.op.axis[0])
+        h = tm.build(sr, [S, R], name=f"vstrided{step}")
+        assert "llvm.masked.gather" not in h.get_source("ll")
+        strided[step] = (h, rng.random(step * 20 + 1).astype("float32"))
     for where in ("end", "start"):
+        for step, (h, sv) in strided.items():
+            r = guarded(np.zeros(21, "float32"), where)
+            h(guarded(sv, where), r)
+            np.testing.assert_allclose(r, sv[::step] * 2)
         b = guarded(np.zeros(n, "float32"), where)
         f(guarded(a, where), b)
         np.testing.assert_allclose(b, want, rtol=1e-6)

@@ -33,6 +33,8 @@ from .llvm_target import vector_bits
 from .vecmath import vector_function
 
 I32, I64 = ir.IntType(32), ir.IntType(64)
+# Lane strides read as contiguous loads and a shuffle rather than a gather.
+STRIDED_LOADS = (2, 3, 4)
 
 
 def emit_vectorized(fb, loop):
@@ -227,6 +229,9 @@ class VectorBuilder(FunctionBuilder):
         align = ir.Constant(I32, max(1, dt.bits(e.buffer.dtype) // 8))
         vec = ir.VectorType(llvm_type(e.buffer.dtype, in_memory=True), self.lanes)
         unmasked = self.mask is None or self.in_bounds(e)
+        stride = _stride(e.indices[0], self.loop.var)
+        if kind == "gather" and unmasked and stride in STRIDED_LOADS:
+            return self._strided_load(e, stride)
         if kind == "vector" and unmasked:
             load = b.load(address, typ=vec)
             load.align = align.constant
@@ -234,6 +239,29 @@ class VectorBuilder(FunctionBuilder):
         passthru = ir.Constant(vec, None)
         op = "load" if kind == "vector" else "gather"
         return b.call(self._masked_intrinsic(op, e.buffer), [address, align, self._all_lanes(not unmasked), passthru])
+
+    def _strided_load(self, e, stride):
+        """Lanes ``stride`` elements apart as ``stride`` contiguous vector loads and
+        shuffles: the loads cover exactly the elements from the first lane's to the last
+        lane's (the last load ends on the last lane's element), so nothing outside what
+        the lanes read is touched. AVX2 has no fast gather (LLVM splits one into a load
+        and an insert per lane); a stride-2 pooling window is two loads and a shuffle."""
+        b, lanes = self.builder, self.lanes
+        elem = llvm_type(e.buffer.dtype, in_memory=True)
+        vec = ir.VectorType(elem, lanes)
+        first = b.gep(self.buffers[e.buffer], [b.sext(b.extract_element(self.expr(e.indices[0]), ir.Constant(I32, 0)), I64)],
+                      inbounds=True, source_etype=elem)
+        span = stride * (lanes - 1) + 1
+        starts = [t * lanes for t in range(stride - 1)] + [span - lanes]
+        chunks = []
+        for start in starts:
+            load = b.load(b.gep(first, [ir.Constant(I64, start)], inbounds=True, source_etype=elem), typ=vec)
+            load.align = max(1, dt.bits(e.buffer.dtype) // 8)
+            chunks.append(load)
+        wide = _concatenate(b, chunks)
+        last = (stride - 1) * lanes - starts[-1]       # lane i of the last chunk is offset i + starts[-1]
+        picks = [o if o < (stride - 1) * lanes else o + last for o in range(0, span, stride)]
+        return b.shuffle_vector(wide, wide, ir.Constant(ir.VectorType(I32, lanes), picks))
 
     # statements --------------------------------------------------------------
     def stmt_BufferStore(self, s):
@@ -300,6 +328,19 @@ class VectorBuilder(FunctionBuilder):
             lane = ir.Constant(I32, j)
             out = b.insert_element(out, self.parent.call_libm(name, dtype, b.extract_element(value, lane)), lane)
         return out
+
+
+def _concatenate(b, vectors):
+    """One vector of ``vectors`` (equal types) end to end, padded with zero lanes to a
+    power-of-two count of them."""
+    vectors = list(vectors)
+    while len(vectors) > 1:
+        if len(vectors) % 2:
+            vectors.append(ir.Constant(vectors[0].type, None))
+        width = vectors[0].type.count
+        both = ir.Constant(ir.VectorType(I32, 2 * width), list(range(2 * width)))
+        vectors = [b.shuffle_vector(vectors[i], vectors[i + 1], both) for i in range(0, len(vectors), 2)]
+    return vectors[0]
 
 
 def _type_suffix(elem):
