@@ -231,24 +231,29 @@ class FunctionBuilder:
             from .transpose import emit_transposed
             if emit_transposed(self, s):
                 return
-        b = self.builder
-        ty = llvm_type(s.var.dtype)
         start = self.expr(s.min)
-        stop = b.add(start, self.expr(s.extent))
+
+        def body(i):
+            self.vars[s.var] = i
+            self.stmt(s.body)
+        self.counted_loop(s.var.name, start, self.builder.add(start, self.expr(s.extent)), 1, body)
+
+    def counted_loop(self, name, start, stop, step, body):
+        """``for i in range(start, stop, step)`` in LLVM (``start``/``stop`` values of one
+        integer type, ``step`` a positive int); ``body(i)`` emits one iteration."""
+        b = self.builder
         pre = b.block
-        head = b.append_basic_block(f"{s.var.name}.head")
-        body = b.append_basic_block(f"{s.var.name}.body")
-        done = b.append_basic_block(f"{s.var.name}.done")
+        head = b.append_basic_block(f"{name}.head")
+        loop = b.append_basic_block(f"{name}.body")
+        done = b.append_basic_block(f"{name}.done")
         b.branch(head)
         b.position_at_end(head)
-        i = b.phi(ty, name=s.var.name)
+        i = b.phi(start.type, name=name)
         i.add_incoming(start, pre)
-        b.cbranch(b.icmp_signed("<", i, stop), body, done)
-        b.position_at_end(body)
-        self.vars[s.var] = i
-        self.stmt(s.body)
-        nxt = b.add(i, ir.Constant(ty, 1), flags=["nsw"])
-        i.add_incoming(nxt, b.block)
+        b.cbranch(b.icmp_signed("<", i, stop), loop, done)
+        b.position_at_end(loop)
+        body(i)
+        i.add_incoming(b.add(i, ir.Constant(start.type, step), flags=["nsw"]), b.block)
         b.branch(head)
         b.position_at_end(done)
 

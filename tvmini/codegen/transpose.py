@@ -80,10 +80,6 @@ def _emit(fb, loop, inner, store, lanes):
     align = max(1, dt.bits(store.buffer.dtype) // 8)
     k_blocks = _const(loop.extent) // lanes
     j_blocks = _const(inner.extent) // lanes
-    fb.ranges[k] = (_const(loop.min), _const(loop.min) + _const(loop.extent) - 1)
-
-    def address(buf, index):
-        return fb._address(buf, index)
 
     def block(k0):
         j_start = fb.expr(inner.min)
@@ -92,31 +88,19 @@ def _emit(fb, loop, inner, store, lanes):
             rows = []
             for r in range(lanes):          # row r: j = j0 + r, k = k0 .. k0 + lanes - 1
                 fb.vars[k], fb.vars[j] = k0, b.add(j0, ir.Constant(I32, r))
-                load = b.load(address(store.value.buffer, store.value.indices[0]), typ=vec)
+                load = b.load(fb._address(store.value.buffer, store.value.indices[0]), typ=vec)
                 load.align = align
                 rows.append(load)
             for c, column in enumerate(transpose(b, rows)):   # column c: k = k0 + c, j = j0 ..
                 fb.vars[k], fb.vars[j] = b.add(k0, ir.Constant(I32, c)), j0
-                b.store(column, address(store.buffer, store.indices[0])).align = align
+                b.store(column, fb._address(store.buffer, store.indices[0])).align = align
 
-    start = ir.Constant(I32, _const(loop.min))
-    pre = b.block
-    head = b.append_basic_block(f"{k.name}.thead")
-    body = b.append_basic_block(f"{k.name}.tbody")
-    done = b.append_basic_block(f"{k.name}.tdone")
-    b.branch(head)
-    b.position_at_end(head)
-    kb = b.phi(I32, name=k.name + ".block")
-    kb.add_incoming(ir.Constant(I32, 0), pre)
-    b.cbranch(b.icmp_signed("<", kb, ir.Constant(I32, k_blocks * lanes)), body, done)
-    b.position_at_end(body)
-    block(b.add(start, kb))
-    kb.add_incoming(b.add(kb, ir.Constant(I32, lanes)), b.block)
-    b.branch(head)
-    b.position_at_end(done)
+    start = _const(loop.min)
+    fb.counted_loop(f"{k.name}.block", ir.Constant(I32, start), ir.Constant(I32, start + k_blocks * lanes), lanes,
+                    block)
     rest = _const(loop.extent) - k_blocks * lanes
     if rest:
-        fb.stmt(loop.rebuild(_const(loop.min) + k_blocks * lanes, rest, inner))
+        fb.stmt(loop.rebuild(start + k_blocks * lanes, rest, inner))
 
 
 def transpose(b, rows):

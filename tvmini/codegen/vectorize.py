@@ -142,20 +142,8 @@ class VectorBuilder(FunctionBuilder):
         start = self.parent.expr(loop.min)
         full, tail = divmod(loop.extent.value, lanes)
         if full:
-            pre = b.block
-            head = b.append_basic_block(f"{loop.var.name}.vhead")
-            body = b.append_basic_block(f"{loop.var.name}.vbody")
-            done = b.append_basic_block(f"{loop.var.name}.vdone")
-            b.branch(head)
-            b.position_at_end(head)
-            k = b.phi(I32, name=loop.var.name + ".chunk")
-            k.add_incoming(ir.Constant(I32, 0), pre)
-            b.cbranch(b.icmp_signed("<", k, ir.Constant(I32, full * lanes)), body, done)
-            b.position_at_end(body)
-            self._chunk(b.add(start, k))
-            k.add_incoming(b.add(k, ir.Constant(I32, lanes)), b.block)
-            b.branch(head)
-            b.position_at_end(done)
+            self.parent.counted_loop(f"{loop.var.name}.chunk", ir.Constant(I32, 0), ir.Constant(I32, full * lanes),
+                                     lanes, lambda k: self._chunk(b.add(start, k)))
         offset, width = full * lanes, lanes
         while offset < loop.extent.value:     # the tail: narrower whole vectors, then scalars
             while width > loop.extent.value - offset:
