@@ -454,8 +454,8 @@ def _guarded_reads(body):
 
     def visit(e):
         if isinstance(e, Select):
-            walk(e.t, lambda x: found.append(x) if isinstance(x, ProducerLoad) else None)
-            walk(e.f, lambda x: found.append(x) if isinstance(x, ProducerLoad) else None)
+            for branch in (e.t, e.f):
+                walk(branch, lambda x: found.append(x) if isinstance(x, ProducerLoad) else None)
     walk(body, visit)
     return bool(found)
 
