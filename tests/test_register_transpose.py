@@ -52,7 +52,7 @@ def test_random_transposing_copies_match_numpy(row_blocks, col_blocks, ragged, r
     np.testing.assert_array_equal(t, a[row_offset:, col_offset:].T)
 
 
-def test_a_guarded_or_computed_store_is_not_taken():
+def test_a_computed_value_is_not_transposed():
     """Only a plain copy is transposed in registers: a computed value keeps the gathers."""
     A = te.placeholder((16, 16), name="A")
     T = te.compute((16, 16), lambda k, j: A[j, k] * 2.0, name="T")
