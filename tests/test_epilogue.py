@@ -111,3 +111,22 @@ def test_sibling_outputs_are_computed_with_every_tile_order(m, n, k, transpose_a
     want_buf = BUF * 0.9 + want_g
     for result, want in zip(got, (want_g, want_buf, P - want_buf * 0.1)):
         np.testing.assert_allclose(result, want, rtol=1e-4, atol=1e-4)
+
+
+def test_updates_larger_than_l2_take_row_blocks_outside():
+    """The default tile order of a weight gradient with a fused update: rows outside
+    ("ij") once the product no longer fits in a core's L2, so the update streams the
+    parameter and its state along rows; column blocks outside ("ji") below that, and
+    for a product without siblings whatever its size."""
+    def default_tiles(m, n, with_update):
+        a, b = te.placeholder((128, m), name="a"), te.placeholder((128, n), name="b")
+        g = topi.matmul(a, b, transpose_a=True)
+        outs = [g]
+        if with_update:
+            p = te.placeholder((m, n), name="p")
+            outs.append(te.compute((m, n), lambda i, j: p[i, j] - g[i, j] * 0.1, name="new_p", tag="elemwise"))
+        (tensor, knobs), = [(t, k) for t, k in topi.schedule.tunable(outs) if t.op is g.op]
+        return knobs.default["tiles"]
+    assert default_tiles(256, 784, with_update=True) == "ij"         # 784 KiB
+    assert default_tiles(256, 512, with_update=True) == "ji"         # 512 KiB: fits
+    assert default_tiles(256, 784, with_update=False) == "ji"
