@@ -17,6 +17,7 @@ from ..tir import dtype as dt
 from ..tir import expr as E
 from ..tir.arith import const_interval
 from ..tir.functor import walk
+from ..tir.simplify import simplify
 from ..tir.stmt import Allocate, For, ForKind
 from .llvm_target import parallel_runtime
 
@@ -219,8 +220,7 @@ class FunctionBuilder:
     def stmt_For(self, s):
         if s.kind is ForKind.THREAD_BINDING:
             raise BuildError(f"loop {s.var.name} is bound to {s.thread_tag}; thread bindings need target 'cuda'")
-        if isinstance(s.min, E.Const) and isinstance(s.extent, E.Const) and s.extent.value > 0:
-            self.ranges[s.var] = (s.min.value, s.min.value + s.extent.value - 1)
+        self._record_range(s)
         if s.kind is ForKind.PARALLEL and self.parallel:
             return self._parallel_for(s)
         if s.kind is ForKind.VECTORIZED:
@@ -237,6 +237,15 @@ class FunctionBuilder:
             self.vars[s.var] = i
             self.stmt(s.body)
         self.counted_loop(s.var.name, start, self.builder.add(start, self.expr(s.extent)), 1, body)
+
+    def _record_range(self, s):
+        """Constant bounds of loop ``s``'s variable over all its runs (for the in-bounds
+        proofs), when the enclosing loops' ranges bound its first and last value: a
+        loop whose bounds depend on outer loops (``tir.loop_guards``) gets the hull."""
+        first = const_interval(s.min, self.ranges)
+        last = const_interval(simplify(s.min + s.extent - 1), self.ranges)
+        if first is not None and last is not None and first[0] <= last[1]:
+            self.ranges[s.var] = (first[0], last[1])
 
     def counted_loop(self, name, start, stop, step, body):
         """``for i in range(start, stop, step)`` in LLVM (``start``/``stop`` values of one

@@ -1,7 +1,9 @@
 """Loop-nest construction for one stage: loops, guards, reduction init/update, attachments.
 
 Guards (from non-divisible splits and from partial regions) sit right around the store,
-so no iteration outside the domain reads or writes anything. For a reduction the init
+so no iteration outside the domain reads or writes anything; a reduction's ``where``
+condition sits on the innermost loop it reads, as that loop's bounds where it can
+(``tir.loop_guards``). For a reduction the init
 is placed just outside the first loop that runs over a reduce axis, inside the
 data-parallel loops that come after it (as classic TVM does).
 """
@@ -9,6 +11,7 @@ from ..te.relation import depends_on
 from ..te.tensor import ProducerLoad, Reduce
 from ..tir.expr import BufferLoad, Const, all_of
 from ..tir.functor import Mutator, free_vars
+from ..tir.loop_guards import guarded_loop
 from ..tir.simplify import simplify
 from ..tir.stmt import Allocate, BufferStore, For, ForKind, IfThenElse, seq_of
 
@@ -70,9 +73,28 @@ def build_nest(stage, bounds, buffer, realized, attached, followers=None):
                       _guarded(init, init_guards), {})
     current = BufferLoad(buffer, index)
     update = BufferStore(buffer, body.reducer.combine(current, access.visit(body.source)), index)
-    update_nest = _wrap(stage, bounds, leaves[first:],
-                        _guarded(update, bounds.guards + [access.visit(body.condition)]), attached, followers)
+    update_nest = _update_nest(stage, bounds, leaves[first:], update, access.visit(body.condition), attached,
+                               followers)
     return _wrap(stage, bounds, leaves[:first], seq_of([init_nest, update_nest]), attached, followers)
+
+
+def _update_nest(stage, bounds, loops, update, condition, attached, followers):
+    """A reduction's ``update`` under ``loops``. Its ``where`` ``condition`` is placed on the
+    innermost loop whose variable it reads (:func:`~tvmini.tir.loop_guards.guarded_loop`:
+    as that loop's bounds where it can be), unless a stage is attached at or inside that
+    loop; then it joins the other guards around the store."""
+    condition = simplify(condition)
+    if isinstance(condition, Const) and condition.value:
+        return _wrap(stage, bounds, loops, _guarded(update, bounds.guards), attached, followers)
+    used = free_vars(condition)
+    depth = max((i for i, iv in enumerate(loops) if iv.var in used), default=-1)
+    if any(attached.get((stage, iv)) or (followers and followers.get((stage, iv))) for iv in loops[max(depth, 0):]):
+        return _wrap(stage, bounds, loops, _guarded(update, bounds.guards + [condition]), attached, followers)
+    inner = _wrap(stage, bounds, loops[depth + 1:], _guarded(update, bounds.guards), attached, followers)
+    if depth < 0:
+        return IfThenElse(condition, inner)
+    loop = guarded_loop(_loop(stage, bounds, loops[depth], inner), condition)
+    return _wrap(stage, bounds, loops[:depth], loop, attached, followers)
 
 
 def read_ops(expr):

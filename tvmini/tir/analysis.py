@@ -20,6 +20,9 @@ loop IR alone (no run), so the profiler can report GFLOP/s for every kernel. The
   the iterations where the guard holds: the guards' loop variables are enumerated
   (up to ``MAX_ENUMERATION`` points), so a padded tile is not over-counted.
 
+A loop whose bounds depend on enclosing loops (a reduction's ``where`` turned into loop
+bounds) counts as the hull of its bounds with them as a guard.
+
 The count is ``None`` (unknown) when it depends on something only known at run time: a
 loop with a symbolic extent around floating-point work, a guard reading memory or a
 symbolic extent, or too many points to enumerate. Work-free loops never make it unknown.
@@ -31,7 +34,9 @@ import numpy as np
 from . import dtype as dt
 from .expr import (Add, And, BinaryOp, BufferLoad, Call, Cast, CmpOp, Const, Div, EQ, FloorDiv, FloorMod, GE,
                    GT, LE, LT, Max, Min, Mul, NE, Not, Or, Select, Sub, Var)
+from .arith import const_interval
 from .functor import free_vars, substitute
+from .simplify import simplify
 from .stmt import Allocate, BufferStore, For, IfThenElse, LetStmt, PrimFunc, SeqStmt
 
 #: The most loop-variable combinations enumerated to count a guard's true iterations.
@@ -88,7 +93,9 @@ class _Counter:
         if isinstance(s, SeqStmt):
             return sum(self.stmt(x, loops, conds) for x in s.seq)
         if isinstance(s, For):
-            return self.stmt(s.body, loops + (s,), conds)
+            if isinstance(s.min, Const) and isinstance(s.extent, Const):
+                return self.stmt(s.body, loops + (s,), conds)
+            return self._bounded_by_outer_loops(s, loops, conds)
         if isinstance(s, Allocate):
             return self.stmt(s.body, loops, conds)
         if isinstance(s, IfThenElse):
@@ -101,6 +108,21 @@ class _Counter:
         if isinstance(s, BufferStore):
             return self.leaf(expr_flops(s.value) + sum(expr_flops(i) for i in s.indices), loops, conds)
         raise _Unknown
+
+    def _bounded_by_outer_loops(self, s, loops, conds):
+        """A loop whose bounds depend on enclosing loops (``tir.loop_guards``) counts as a
+        loop over the hull of its bounds guarded by them."""
+        ranges = {loop.var: (loop.min.value, loop.min.value + loop.extent.value - 1) for loop in loops
+                  if isinstance(loop.min, Const) and isinstance(loop.extent, Const)}
+        first = const_interval(s.min, ranges)
+        last = const_interval(simplify(s.min + s.extent - 1), ranges)
+        if first is None or last is None:       # a symbolic extent: unknown if there is float work
+            return self.stmt(s.body, loops + (s,), conds)
+        if first[0] > last[1]:
+            return 0
+        hull = For(s.var, first[0], last[1] - first[0] + 1, s.kind, s.body)
+        inside = And(GE(s.var, s.min), LT(s.var, simplify(s.min + s.extent)))
+        return self.stmt(s.body, loops + (hull,), conds + (inside,))
 
     def leaf(self, flops, loops, conds):
         """``flops`` per execution times the iterations where the statement runs."""

@@ -10,6 +10,7 @@ import math
 
 from .expr import (EQ, GE, GT, LE, LT, NE, Add, And, BinaryOp, BufferLoad, Call, Cast, Const,
                    Div, FloorDiv, FloorMod, Max, Min, Mul, Not, Or, Select, Sub, Var)
+from .simplify import simplify
 from .stmt import Allocate, BufferStore, For, ForKind, IfThenElse, LetStmt, SeqStmt
 
 _PREC = {Or: 1, And: 2, EQ: 3, NE: 3, LT: 3, LE: 3, GT: 3, GE: 3,
@@ -91,7 +92,7 @@ def _for_header(s, names):
     if s.kind is ForKind.THREAD_BINDING:
         return f"for {names.get(s.var, s.var.name)} in range({expr_str(s.extent)}) bound to {s.thread_tag}:"
     rng = expr_str(s.extent) if isinstance(s.min, Const) and s.min.value == 0 else \
-        f"{expr_str(s.min)}, {expr_str(s.min + s.extent)}"
+        f"{expr_str(s.min)}, {expr_str(simplify(s.min + s.extent))}"
     return f"{s.kind.value} {names.get(s.var, s.var.name)} in range({rng}):"
 
 

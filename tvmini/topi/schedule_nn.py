@@ -327,7 +327,10 @@ def conv2d_knobs(sch, out, target):
     _, f, y, _ = sch[out].op.axis
     channels, rows, width = _int(f.dom.extent), _int(y.dom.extent), _int(acc.shape[3])
     widths = [0] + [b for b in CONV_WIDTH_BLOCKS if b < width and width % b == 0]
-    fb, yb, columns = _conv_block(channels, rows, [width] + widths[1:], 8 if out.dtype == "float32" else 4)
+    # A sum that skips kernel rows (conv2d_grad_input) skips them with loop bounds only
+    # when each block holds one output row; several would test the rows tap by tap.
+    block_rows = 1 if _skips_kernel_rows(acc) else rows
+    fb, yb, columns = _conv_block(channels, block_rows, [width] + widths[1:], 8 if out.dtype == "float32" else 4)
     taps = _work(*(iv.dom.extent for iv in sch[acc].op.reduce_axis))
     default = {"fb": fb, "yb": yb, "xb": 0 if columns == width else columns, "order": "c,ky,kx",
                "parallel": _work(*out.shape) * taps >= PARALLEL_MIN_WORK}
@@ -337,6 +340,12 @@ def conv2d_knobs(sch, out, target):
         "xb": widths,
         "order": ["c,ky,kx", "ky,kx,c"],
         "parallel": [False, True]})
+
+
+def _skips_kernel_rows(acc):
+    """Whether accumulation ``acc``'s sum has a condition (a ``where``)."""
+    condition = acc.op.body.condition
+    return not (isinstance(condition, Const) and condition.value)
 
 
 @register("conv2d", knobs=conv2d_knobs)

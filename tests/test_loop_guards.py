@@ -1,0 +1,85 @@
+"""A reduction's ``where`` condition placed on the loop it restricts (``lower.nest`` with
+``tir.loop_guards``): under random schedules the results equal numpy's masked sums, a
+unit-coefficient bound on a serial loop becomes that loop's bounds (no test left inside
+it), the FLOP count is the number of points summed, and the convolution data gradient
+that uses it (LeNet's second layer) matches a direct computation."""
+import numpy as np
+from hypothesis import given, strategies as st
+
+import tvmini as tm
+from tvmini import te, topi
+from tvmini.tir.expr import Const
+from tvmini.tir.functor import walk
+from tvmini.tir.stmt import For, IfThenElse
+
+from strategies import examples, random_schedule, unique
+from test_topi_conv import np_conv2d
+
+RNG = np.random.default_rng(0)
+
+
+def _loops_over(func, name):
+    found = []
+    walk(func.body, lambda n: found.append(n) if isinstance(n, For) and n.var.name == name else None)
+    return found
+
+
+def _ifs_inside(loop):
+    found = []
+    walk(loop.body, lambda n: found.append(n) if isinstance(n, IfThenElse) else None)
+    return found
+
+
+@examples(40)
+@given(data=st.data(), m=st.integers(1, 20), n=st.integers(1, 30), p=st.sampled_from([-1, 0, 1, 2]),
+       q=st.sampled_from([-2, -1, 1, 2]), offset=st.integers(-25, 25), width=st.integers(0, 30),
+       extra=st.booleans())
+def test_where_sums_match_numpy_under_random_schedules(data, m, n, p, q, offset, width, extra):
+    """``out[i] = sum_k x[i, k] where lo <= p*i + q*k + offset < lo + width`` (and, with
+    ``extra``, ``k`` even: a conjunct that is not a bound)."""
+    x = te.placeholder((m, n), name="x")
+    k = te.reduce_axis((0, n), name="k")
+    out = te.compute((m,), lambda i: te.sum(x[i, k], axis=k, where=te.all(
+        i * p + k * q + offset >= 0, i * p + k * q + offset < width, *([k % 2 == 0] if extra else []))), name="out")
+    sch = te.create_schedule(out.op)
+    random_schedule(data, sch[out], parallel=True)
+    f = tm.build(sch, [x, out], name=unique("where_sum"))
+    X = RNG.standard_normal((m, n)).astype("float32")
+    got = np.full(m, np.nan, "float32")
+    f(X, got)
+    i, kk = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
+    value = i * p + kk * q + offset
+    mask = (value >= 0) & (value < width) & ((kk % 2 == 0) if extra else True)
+    np.testing.assert_allclose(got, np.where(mask, X, 0).sum(axis=1), rtol=1e-5, atol=1e-5)
+    assert f.flops == int(mask.sum())
+
+
+def test_a_unit_bound_becomes_the_loop_bounds():
+    """A bound on ``k`` with coefficient 1 or -1 leaves no test in the ``k`` loop; with
+    coefficient 2 the test stays, inside the loop."""
+    x = te.placeholder((12, 20), name="x")
+    for q, tightened in ((1, True), (-1, True), (2, False)):
+        k = te.reduce_axis((0, 20), name="k")
+        out = te.compute((12,), lambda i: te.sum(x[i, k], axis=k, where=te.all(i + k * q >= 4, i + k * q < 15)),
+                         name="out")
+        (loop,) = _loops_over(tm.lower(te.create_schedule(out.op), [x, out]), "k")
+        assert (not _ifs_inside(loop)) == tightened
+        assert isinstance(loop.extent, Const) != tightened
+
+
+def test_lenet_conv2_data_gradient_skips_border_rows():
+    """LeNet's second convolution (64x6x12x12 input, 16 5x5 filters): the data gradient
+    bounds its kernel-row loop and equals the transposed convolution computed directly."""
+    N, C, H, F, K = 4, 6, 12, 16, 5
+    OH = H - K + 1
+    g, w = te.placeholder((N, F, OH, OH), name="g"), te.placeholder((F, C, K, K), name="w")
+    out = topi.conv2d_grad_input(g, w, (N, C, H, H))
+    sch = topi.default_schedule(out)
+    (ky,) = _loops_over(tm.lower(sch, [g, w, out]), "ky")
+    assert not _ifs_inside(ky) and "max(" in str(ky.min)
+    G, W = RNG.standard_normal((N, F, OH, OH)).astype("float32"), RNG.standard_normal((F, C, K, K)).astype("float32")
+    got = np.full((N, C, H, H), np.nan, "float32")
+    tm.build(sch, [g, w, out], name=unique("lenet_grad_input"))(G, W, got)
+    padded = np.pad(G, ((0, 0), (0, 0), (K - 1, K - 1), (K - 1, K - 1)))
+    want = np_conv2d(padded, W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3), (1, 1), (0, 0), (1, 1))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
