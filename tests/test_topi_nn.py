@@ -319,6 +319,20 @@ def test_batch_norm_forward_and_backward(data):
     np.testing.assert_allclose(gx, want_gx, **tol(dtype, 1000))
 
 
+@pytest.mark.parametrize("image", [(28, 28), (14, 14), (7, 7)])
+def test_batch_norm_on_images_with_whole_half_and_no_vectors_per_image(image):
+    """The NCHW elementwise pass fuses each image into one loop: 784 pixels are whole
+    vectors, 196 half vectors, 49 neither; all match numpy."""
+    rng = np.random.default_rng(7)
+    shape, axes, eps = (2, 3, *image), (0, 2, 3), 1e-5
+    x_np, gamma_np, beta_np = rand(rng, shape, "float32") * 3 + 1, rand(rng, (3,), "float32"), rand(rng, (3,), "float32")
+    x = te.placeholder(shape, name="x")
+    gamma, beta = (te.placeholder((3,), name=n) for n in ("gamma", "beta"))
+    got = run(topi.batch_norm_forward(x, gamma, beta, eps, axes), {x: x_np, gamma: gamma_np, beta: beta_np})
+    for g, want in zip(got, np_batch_norm(x_np, gamma_np, beta_np, eps, axes)):
+        np.testing.assert_allclose(g, want, **tol("float32", 100))
+
+
 def test_batch_norm_backward_matches_finite_differences():
     rng = np.random.default_rng(6)
     shape, axes, eps = (4, 3, 2, 2), (0, 2, 3), 1e-3

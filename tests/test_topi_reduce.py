@@ -210,6 +210,7 @@ def test_prod_grad_errors():
 @pytest.mark.parametrize("shape, axis", [
     ((512, 256), 1), ((512, 256), 0), ((256, 257), 1), ((300, 5, 64), (0, 2)),
     ((3, 40000), 1), ((2, 40000), 0), ((70000,), 0), ((128, 128, 8), None),
+    ((16, 8, 14, 14), (0, 2, 3)), ((4, 3, 28, 28), (0, 2, 3)), ((8, 6, 7, 7), (0, 2, 3)),
 ])
 def test_large_reductions(shape, axis):
     rng = np.random.default_rng(3)
@@ -250,3 +251,15 @@ def test_reduce_errors():
         topi.sum_to(X, (5,))
     with pytest.raises(tm.errors.ShapeError, match="argmax"):
         topi.argmax(X, None)
+
+
+@pytest.mark.parametrize("image, lanes", [((28, 28), 16), ((14, 14), 4)])
+def test_channel_sums_of_images_run_on_vector_lanes_in_parallel(image, lanes):
+    """Per-channel sums of NCHW images (conv bias gradients, batch-norm statistics):
+    channels in parallel, each image row accumulated as vector partials (whole vectors
+    where the image has them, half vectors otherwise) rather than one scalar chain."""
+    X = te.placeholder((64, 8, *image), name="X")
+    sums = topi.sum(X, (0, 2, 3))
+    text = str(tm.lower(topi.default_schedule(sums), [X, sums]))
+    assert "parallel for" in text
+    assert f"vectorized for k2.k3.fused.inner.rf in range({lanes}):" in text

@@ -200,8 +200,8 @@ def _trailing_reduce_axes(stage, load):
 
 
 def lane_factor(extent):
-    """Vector lanes (16 or 8) for a reduction of ``extent`` steps: at least two per lane, no remainder; or None."""
-    for f in (2 * LANES, LANES):
+    """Vector lanes (16, 8 or 4) for a reduction of ``extent`` steps: at least two per lane, no remainder; or None."""
+    for f in (2 * LANES, LANES, LANES // 2):
         if extent is not None and extent >= 2 * f and extent % f == 0:
             return f
     return None
@@ -226,7 +226,8 @@ def schedule_reduce(sch, tensor, target="llvm"):
         return
     inner = stage.fuse(*run)
     extent = _product(iv.dom.extent for iv in run)
-    work = None if rows is None or extent is None else rows * extent
+    reduced = _product(iv.dom.extent for iv in stage.op.reduce_axis)
+    work = None if rows is None or reduced is None else rows * reduced
     lanes = lane_factor(extent)
     if lanes is None:
         _parallel_rows(stage, rows, work)

