@@ -3,9 +3,9 @@
 Guards (from non-divisible splits and from partial regions) sit right around the store,
 so no iteration outside the domain reads or writes anything; a reduction's ``where``
 condition sits on the innermost loop it reads, as that loop's bounds where it can
-(``tir.loop_guards``). For a reduction the init
-is placed just outside the first loop that runs over a reduce axis, inside the
-data-parallel loops that come after it (as classic TVM does).
+(``tir.loop_guards``). For a reduction the init is placed just outside the first loop
+that runs over a reduce axis, inside the data-parallel loops that come after it (as
+classic TVM does).
 """
 from ..te.relation import depends_on
 from ..te.tensor import ProducerLoad, Reduce

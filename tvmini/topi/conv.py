@@ -147,8 +147,8 @@ def conv2d_grad_input(grad_out, w, input_shape, stride=1, padding=0, dilation=1)
     row in a third of its (row, kernel row) pairs. When that share is at least
     ``SKIPPED_ROWS_MIN_SHARE``, the sum carries the condition that the row holds
     gradient, which ``tir.loop_guards`` turns into bounds of the kernel-row loop (with
-    one output row per accumulator block: :func:`conv2d_knobs`): 64x6x12x12 477 -> 357
-    us, 64x1x28x28 377 -> 349 us. Below it the test would cost more than it saves."""
+    one output row per accumulator block: :func:`conv2d_knobs`): 64x6x12x12 484 -> 370
+    us, 64x1x28x28 311 -> 269 us. Below it the test would cost more than it saves."""
     check_rank("conv2d_grad_input", w, 4)
     check_float("conv2d_grad_input", grad_out, w)
     (sh, sw), (ph, pw), (dh, dw) = _attrs("conv2d_grad_input", stride, padding, dilation)
