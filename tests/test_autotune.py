@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 import tvmini as tm
 from tvmini import autotune, te, topi
 from tvmini.autotune import ConfigSpace, LogEntry, TuningLog
+from tvmini.codegen.llvm_target import vector_registers
 from tvmini.errors import DataError, ScheduleError, TuningError
+from tvmini.topi.nn import gemm_block
 from strategies import assert_matches, examples, unique
 from test_topi_conv import np_conv2d, np_conv2d_grads
 
@@ -167,8 +169,9 @@ def test_whole_space_of_a_small_problem(case):
 def test_knobs_offer_sensible_candidates():
     A, B = te.placeholder((512, 512), name="A"), te.placeholder((512, 512), name="B")
     _, knobs = only_task(topi.matmul(A, B))
-    assert knobs.default == {"mi": 6, "bn": 16, "order": "kij", "tiles": "ji", "parallel": True}
-    assert knobs.choices["bn"] == [16, 32] and 6 in knobs.choices["mi"]
+    block, rows = gemm_block("float32"), 8 if vector_registers() >= 32 else 6      # two vectors; 12 or 16 accumulators
+    assert knobs.default == {"mi": rows, "bn": block, "order": "kij", "tiles": "ji", "parallel": True}
+    assert knobs.choices["bn"] == [block, 2 * block] and rows in knobs.choices["mi"]
     X, W = te.placeholder((1, 64, 56, 56), name="x"), te.placeholder((64, 64, 3, 3), name="w")
     assert knobs.choices["tiles"] == ["ij", "ji", "jki"]
     # a transposed A (a weight gradient) with a long reduction: accumulated k block by k block
@@ -337,7 +340,7 @@ def entry_for(tensor, config):
 def test_a_stale_config_in_the_log_raises_data_error(tmp_path):
     A, B = te.placeholder((16, 16), name="A"), te.placeholder((16, 16), name="B")
     C = topi.matmul(A, B)
-    stale = {"mi": 5, "bn": 16, "order": "kij", "tiles": "ij", "parallel": False}
+    stale = {"mi": 5, "bn": gemm_block("float32"), "order": "kij", "tiles": "ij", "parallel": False}
     TuningLog([entry_for(C, stale)]).save(tmp_path / "old.json")
     with autotune.use_log(tmp_path / "old.json"):
         with pytest.raises(DataError, match=r"old.json.*mi.*=5 is not one of"):
@@ -357,7 +360,9 @@ def test_builds_after_use_log_use_the_tuned_config(tmp_path, monkeypatch):
     def loops(sch):
         return str(tm.lower(sch, [A, B, C]))
     default_ir = loops(topi.default_schedule(C))
-    assert "parallel for i1.outer.i0.outer.fused in range(12)" in default_ir      # 48/16 x 24/6 tiles
+    default = only_task(C)[1].default
+    tiles = -(-48 // default["bn"]) * -(-24 // default["mi"])          # 48/16 x 24/6 with AVX2
+    assert f"parallel for i1.outer.i0.outer.fused in range({tiles})" in default_ir
     with autotune.use_log(path):
         ir = loops(topi.default_schedule(C))
         assert ir == loops(topi.default_schedule(C, configs={C: tuned}))

@@ -7,6 +7,8 @@ from hypothesis import given, strategies as st
 import tvmini as tm
 from tvmini import te, topi
 from tvmini.topi.epilogue import fuse_epilogue
+from tvmini.topi.nn import gemm_block
+from tvmini.topi.schedule_nn import L2_BYTES
 
 from strategies import EXTENT, examples, run_default, unique
 from test_topi_conv import np_conv2d
@@ -88,19 +90,20 @@ def test_conv2d_bias_relu_runs_on_the_accumulator_block(n, c, f, size, kernel, s
 
 
 @examples(10)
-@given(m=EXTENT, n=st.integers(17, 70), k=st.sampled_from([130, 192, 256]), transpose_a=st.booleans(),
+@given(m=EXTENT, n=st.integers(gemm_block("float32") + 1, 2 * gemm_block("float32") + 38), k=st.sampled_from([130, 192, 256]), transpose_a=st.booleans(),
        tiles=st.sampled_from(["ij", "ji", "jki"]), mi=st.sampled_from([1, 3, 6]), parallel=st.booleans())
 def test_sibling_outputs_are_computed_with_every_tile_order(m, n, k, transpose_a, tiles, mi, parallel):
     """A weight-gradient product and an SGD-momentum update reading it at its own element
     (the jit's fused optimizer step) are built as one kernel: the update is computed with
-    each tile of the product, whatever the tile order, k blocks ("jki") included."""
+    each tile of the product, whatever the tile order, k blocks ("jki") included (n spans
+    two packed column blocks or more, where "jki" is offered)."""
     a = te.placeholder((k, m) if transpose_a else (m, k), name="a")
     b, p, buf = te.placeholder((k, n), name="b"), te.placeholder((m, n), name="p"), te.placeholder((m, n), name="buf")
     g = topi.matmul(a, b, transpose_a=transpose_a)
     mi = max(block for block in (1, 2, 3, 6) if block <= min(mi, m))       # row blocks cannot exceed the rows
     new_buf = te.compute((m, n), lambda i, j: buf[i, j] * 0.9 + g[i, j], name="new_buf", tag="elemwise")
     new_p = te.compute((m, n), lambda i, j: p[i, j] - new_buf[i, j] * 0.1, name="new_p", tag="elemwise")
-    sch = topi.default_schedule([g, new_buf, new_p], configs={g: {"mi": mi, "bn": 16, "order": "kij",
+    sch = topi.default_schedule([g, new_buf, new_p], configs={g: {"mi": mi, "bn": gemm_block("float32"), "order": "kij",
                                                                    "tiles": tiles, "parallel": parallel}})
     assert sch[new_p].attach_type == "with" and sch[new_buf].attach_type == "with"
     A, B, P, BUF = _rand(*((k, m) if transpose_a else (m, k))), _rand(k, n), _rand(m, n), _rand(m, n)
@@ -127,6 +130,7 @@ def test_updates_larger_than_l2_take_row_blocks_outside():
             outs.append(te.compute((m, n), lambda i, j: p[i, j] - g[i, j] * 0.1, name="new_p", tag="elemwise"))
         (tensor, knobs), = [(t, k) for t, k in topi.schedule.tunable(outs) if t.op is g.op]
         return knobs.default["tiles"]
-    assert default_tiles(256, 784, with_update=True) == "ij"         # 784 KiB
-    assert default_tiles(256, 512, with_update=True) == "ji"         # 512 KiB: fits
-    assert default_tiles(256, 784, with_update=False) == "ji"
+    fits = L2_BYTES // (256 * 4)                                     # columns of 256 float32 rows in L2
+    assert default_tiles(256, fits + 272, with_update=True) == "ij"
+    assert default_tiles(256, fits, with_update=True) == "ji"
+    assert default_tiles(256, fits + 272, with_update=False) == "ji"

@@ -5,6 +5,7 @@ import pytest
 import tvmini as tm
 from tvmini import codegen, te
 from tvmini.tir.analysis import count_flops
+from tvmini.topi.nn import gemm_block
 from strategies import matmul_compute
 
 
@@ -65,12 +66,13 @@ def test_symbolic_extent_is_unknown_unless_the_loop_does_no_float_work():
 
 def test_graph_kernels_carry_their_flops():
     x = tm.randn(6, 5)
-    layer = tm.nn.Linear(5, 8)        # 8 outputs: one whole vector, no zero-padded columns
+    n = gemm_block("float32") // 2    # one whole vector of outputs: no zero-padded columns
+    layer = tm.nn.Linear(5, n)
     with tm.profiler() as prof:
         layer(x).relu()
     flops = {e.op: e.flops for e in prof.events}
-    assert flops["dense"] == 2 * 6 * 5 * 8 + 6 * 8    # matmul and the bias add
-    assert flops["relu"] == 6 * 8
+    assert flops["dense"] == 2 * 6 * 5 * n + 6 * n    # matmul and the bias add
+    assert flops["relu"] == 6 * n
 
 
 def test_kernels_loaded_from_the_disk_cache_carry_flops(tmp_path, monkeypatch, caplog):

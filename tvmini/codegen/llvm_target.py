@@ -5,6 +5,7 @@ Everything here is created once per process and shared by every kernel build.
 import ctypes
 import ctypes.util
 import functools
+from pathlib import Path
 
 import llvmlite.binding as llvm
 
@@ -38,6 +39,41 @@ def vector_bits():
     if features.get("avx"):
         return 256
     return 128
+
+
+@functools.lru_cache(maxsize=None)
+def vector_registers():
+    """How many SIMD registers of ``vector_bits`` the host has: 32 with AVX-512 (zmm0-31),
+    16 otherwise (ymm/xmm0-15 on x86-64). Register-blocked kernels size their
+    accumulator tiles by it."""
+    return 32 if vector_bits() == 512 else 16
+
+
+def native_vector_masks():
+    """Whether the host masks vector lanes in hardware (AVX-512's mask registers), so that
+    a guarded vector loop's ``llvm.masked.load/store`` cost about what plain ones do;
+    AVX2 emulates them with blends and ``vmaskmov`` (measured 10-20x slower on GEMM and
+    conv tiles)."""
+    return vector_bits() == 512
+
+
+@functools.lru_cache(maxsize=None)
+def cache_bytes(level, default):
+    """Size in bytes of one core's data (or unified) cache of ``level`` (1, 2, 3), read from
+    Linux's sysfs; ``default`` where it cannot be read (another OS, a container hiding it)."""
+    root = Path("/sys/devices/system/cpu/cpu0/cache")
+    for index in sorted(root.glob("index*")) if root.is_dir() else ():
+        try:
+            if int((index / "level").read_text()) != level or (index / "type").read_text().strip() == "Instruction":
+                continue
+            size = (index / "size").read_text().strip().upper()
+        except (OSError, ValueError):
+            continue
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(size[-1:], 1)
+        digits = size.rstrip("KMG")
+        if digits.isdigit():
+            return int(digits) * scale
+    return default
 
 
 def load_system_library(name):
