@@ -59,20 +59,25 @@ CASES = {
 }
 
 
-def paired_medians(steps_fns, steps, warmup, block=5):
+def paired_medians(steps_fns, steps, warmup, block=10, settle=5):
     """Median milliseconds of each of ``steps_fns``, timed in alternating blocks of
-    ``block`` steps, each block after one untimed step (which brings that step's data
-    back into cache, as in training, where steps run back to back). Blocks of a few
+    ``block`` steps, each block after ``settle`` untimed steps. Blocks of a few
     milliseconds alternate far faster than a shared host's speed drifts (tens of percent
     over seconds), so every function sees the same state of the machine; timing each in
-    one block of its own made their ratios swing by as much."""
+    one block of its own made their ratios swing by as much. The untimed steps let a
+    step reach the speed it has in training, where steps run back to back: right after
+    the other function's block a step runs slower for several steps (measured on the
+    MNIST MLP: jit steps 0.69, 0.54, 0.50, 0.46 ms, then 0.42-0.44 from the fifth;
+    eager steps 0.83, 0.75, then 0.72-0.73), which timing from the second step on
+    counted against whichever step is faster."""
     for _ in range(warmup):
         for step in steps_fns:
             step()
     times = [[] for _ in steps_fns]
     for _ in range(-(-steps // block)):
         for step, record in zip(steps_fns, times):
-            step()
+            for _ in range(settle):
+                step()
             for _ in range(block):
                 start = time.perf_counter()
                 step()
