@@ -110,3 +110,30 @@ def test_pooling_errors():
         topi.avg_pool2d(x, 7)
     with pytest.raises(tm.errors.ShapeError, match="forward output shape"):
         topi.max_pool2d_grad(te.placeholder((1, 2, 2, 2), name="g"), x, 2)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_padding_is_a_stage_computed_where_the_windows_read_it(kind):
+    """Padded pooling reads a padded copy of the input computed plane by plane (or row
+    of windows by row) right before its windows, so the window loops read it with no
+    border test and run as vector code; forward and gradient agree with numpy at a
+    ResNet-like shape (3x3 stride 2 padding 1, 14x14 -> 7x7: odd output widths)."""
+    shape, k, s, p = (4, 8, 14, 14), (3, 3), (2, 2), (1, 1)
+    x = te.placeholder(shape, name="x")
+    forward = topi.max_pool2d if kind == "max" else topi.avg_pool2d
+    y = forward(x, k, s, p)
+    ir = str(tm.lower(topi.default_schedule(y), [x, y], name=f"padded_{kind}_pool"))
+    assert "x.pool_pad" in ir and "vectorized for ox" in ir, ir
+    window_reads = [line for line in ir.splitlines() if "x.pool_pad[" in line and "=" in line.split("x.pool_pad[")[0]
+                    and "select" in line and not line.strip().startswith("x.pool_pad[")]
+    assert window_reads == [], window_reads          # the only select is the padding's own
+    rng = np.random.default_rng(3)
+    x_np = rng.standard_normal(shape).astype("float32")
+    taps, (oh, ow), _ = np_windows(x_np, k, s, p, -np.inf if kind == "max" else 0)
+    (y_np,) = run(y, {x: x_np})
+    np.testing.assert_allclose(y_np, taps.max(axis=0) if kind == "max" else taps.mean(axis=0), rtol=1e-6)
+    g_np = rng.standard_normal(y_np.shape).astype("float32")
+    g = te.placeholder(y_np.shape, name="g")
+    grad = topi.max_pool2d_grad(g, x, k, s, p) if kind == "max" else topi.avg_pool2d_grad(g, shape, k, s, p)
+    (grad_np,) = run(grad, {g: g_np, x: x_np} if kind == "max" else {g: g_np})
+    np.testing.assert_allclose(grad_np, np_pool_grad(g_np, x_np, k, s, p, kind), rtol=1e-5, atol=1e-6)

@@ -49,11 +49,12 @@ def vector_registers():
     return 32 if vector_bits() == 512 else 16
 
 
-def native_vector_masks():
-    """Whether the host masks vector lanes in hardware (AVX-512's mask registers), so that
-    a guarded vector loop's ``llvm.masked.load/store`` cost about what plain ones do;
-    AVX2 emulates them with blends and ``vmaskmov`` (measured 10-20x slower on GEMM and
-    conv tiles)."""
+def fast_masked_vectors():
+    """Whether the host masks vector lanes in hardware and gathers natively (AVX-512's
+    mask registers and gathers), so that a guarded vector loop's
+    ``llvm.masked.load/store`` and a gather cost about what plain loads do; on AVX2
+    masked stores are emulated (measured 10-20x slower on GEMM and conv tiles) and
+    LLVM splits gathers into scalar loads."""
     return vector_bits() == 512
 
 

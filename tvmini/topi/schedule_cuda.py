@@ -6,7 +6,7 @@ without a rule of its own (untagged computes, tags added later) gets the generic
 registered for ``"*"``, which treats a compute by its kind (injective or reduction).
 
 * Injective computes (elemwise, broadcast, injective, transpose, softmax, row_loss,
-  bn_apply, pool_scale, conv_pad, ...): inlined into their readers unless they are
+  bn_apply, pool_scale, conv_pad, pool_pad, ...): inlined into their readers unless they are
   outputs; an output's axes are fused into one index and split by ``THREADS`` threads
   per block (blockIdx.x, threadIdx.x): consecutive threads write consecutive elements,
   so stores are coalesced; the codegen guards the last, partial block. A transpose
@@ -146,6 +146,7 @@ def _schedule_injective(sch, tensor):
 @register("bn_apply", target="cuda")
 @register("pool_scale", target="cuda")
 @register("conv_pad", target="cuda")
+@register("pool_pad", target="cuda")
 @register("gemm_pack", target="cuda")
 def schedule_injective(sch, tensor, target="cuda"):
     """Inlined unless an output; an output's axes fused and split over blocks x threads.
