@@ -18,6 +18,7 @@ from tvmini import autotune, te, topi
 from tvmini.autotune import ConfigSpace, LogEntry, TuningLog
 from tvmini.codegen.llvm_target import vector_registers
 from tvmini.errors import DataError, ScheduleError, TuningError
+from tvmini.topi.conv import vector_lanes
 from tvmini.topi.nn import gemm_block
 from strategies import assert_matches, examples, unique
 from test_topi_conv import np_conv2d, np_conv2d_grads
@@ -183,10 +184,16 @@ def test_knobs_offer_sensible_candidates():
     _, knobs = only_task(topi.matmul(te.placeholder((16, 1021), name="p"), te.placeholder((1021, 64), name="q")))
     assert "jki" not in knobs.choices["tiles"]                                      # 1021 is prime
     _, knobs = only_task(topi.conv2d(X, W, padding=1))
-    assert knobs.choices["xb"] == [0, 8]                # 16 and 32 do not divide 56
     assert knobs.choices["yb"] == [1, 2, 4]
-    rows = 4 if vector_registers() >= 32 else 2                     # 16 or 8 accumulators, as registers allow
-    assert (knobs.default["fb"], knobs.default["yb"], knobs.default["xb"]) == (4, rows, 8)
+    if vector_lanes("float32", 56) == 16:
+        # AVX-512: the 56 columns are computed as 4 vectors of 16; 4 channels x a whole
+        # row are 16 accumulators of the 32 registers
+        assert knobs.choices["xb"] == [0, 8, 16, 32]
+        assert (knobs.default["fb"], knobs.default["yb"], knobs.default["xb"]) == (4, 1, 0)
+    else:
+        assert knobs.choices["xb"] == [0, 8]                # 16 and 32 do not divide 56
+        rows = 4 if vector_registers() >= 32 else 2     # 16 or 8 accumulators, as registers allow
+        assert (knobs.default["fb"], knobs.default["yb"], knobs.default["xb"]) == (4, rows, 8)
     _, knobs = only_task(topi.relu(te.placeholder((3, 5, 7), name="x")))
     assert knobs.choices["lanes"] == [0] and knobs.default == {"lanes": 0, "parallel": False}
     inlined = topi.exp(topi.relu(te.placeholder((64,), name="x")))

@@ -47,21 +47,33 @@ def out_size(xs, ws, s, p, d):
 
 
 @st.composite
-def conv_case(draw):
+def conv_case(draw, max_height=14, widths=(1, 14)):
     N, C, F = draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 9))
     kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     p = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
     d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
-    H = draw(st.integers(max(1, d[0] * (kh - 1) + 1 - 2 * p[0]), 14))
-    W = draw(st.integers(max(1, d[1] * (kw - 1) + 1 - 2 * p[1]), 14))
+    H = draw(st.integers(max(1, d[0] * (kh - 1) + 1 - 2 * p[0]), max(max_height, d[0] * (kh - 1) + 1)))
+    W = draw(st.integers(max(widths[0], d[1] * (kw - 1) + 1 - 2 * p[1]), widths[1]))
     return (N, C, H, W), (F, C, kh, kw), s, p, d
 
 
 @examples(14)
 @given(st.data())
 def test_conv2d_forward_and_gradients(data):
-    xs, ws, s, p, d = data.draw(conv_case(), label="case")
+    _check_forward_and_gradients(data, data.draw(conv_case(), label="case"))
+
+
+@examples(6)
+@given(st.data())
+def test_wide_rows_forward_and_gradients(data):
+    """Rows of 32 to 72 columns, whose accumulators take the host's full vectors
+    (16 float32 lanes with AVX-512, ``conv.vector_lanes``), padded to whole vectors."""
+    _check_forward_and_gradients(data, data.draw(conv_case(max_height=3, widths=(32, 72)), label="case"))
+
+
+def _check_forward_and_gradients(data, case):
+    xs, ws, s, p, d = case
     dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
     with_bias = data.draw(st.booleans(), label="bias")
     rng = rng_of(data)

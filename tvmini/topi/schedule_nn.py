@@ -14,6 +14,7 @@ from ..te.tensor import ProducerLoad
 from ..tir.expr import Const, Select
 from ..tir.functor import free_vars, walk
 from ..tir.dtype import bits
+from .conv import vector_lanes
 from .epilogue import attach_sibling_outputs, sibling_outputs
 from .nn import GEMM_ROW_BLOCKS
 from .schedule import Knobs, register
@@ -343,7 +344,8 @@ def conv2d_knobs(sch, out, target):
     # A sum that skips kernel rows (conv2d_grad_input) skips them with loop bounds only
     # when each block holds one output row; several would test the rows tap by tap.
     block_rows = 1 if _skips_kernel_rows(acc) else rows
-    fb, yb, columns = _conv_block(channels, block_rows, [width] + widths[1:], 8 if out.dtype == "float32" else 4)
+    lanes = vector_lanes(out.dtype, _int(sch[out].op.axis[3].dom.extent))
+    fb, yb, columns = _conv_block(channels, block_rows, [width] + widths[1:], lanes)
     taps = _work(*(iv.dom.extent for iv in sch[acc].op.reduce_axis))
     default = {"fb": fb, "yb": yb, "xb": 0 if columns == width else columns, "order": "c,ky,kx",
                "parallel": _work(*out.shape) * taps >= PARALLEL_MIN_WORK}
