@@ -55,17 +55,20 @@ def _row_block(rows, column_blocks):
     within 4% of it even where 6 does not divide the rows (the last block is partial),
     and 4 rows up to 1.4x slower; on AVX-512, 8 rows 0-5% faster than 6 (17% on
     256x1024x64 with A transposed). With a single column block (a narrow product such as
-    a classifier head) 4 rows measured fastest (1.1-1.6x): a divisor of ``rows`` near 4,
-    so there is no partial block."""
+    a classifier head) a divisor of ``rows`` near 4 with 16 registers (4 rows measured
+    1.1-1.6x faster than 6 on AVX2) or near 8 with 32 (AVX-512: 1.2-1.6x faster than 4
+    on the OVERFIT and MNIST heads, 1024x64 -> 2 and 128x128 -> 10, and their weight
+    gradients), so there is no partial block."""
     wide = 8 if vector_registers() >= 32 else 6
-    if rows is None:
-        return wide if column_blocks != 1 else 4
+    near = (8, 6, 4, 3, 2, 5) if wide == 8 else (4, 6, 3, 2, 5)
     if column_blocks != 1:
-        return wide if rows >= wide else rows
-    for block in (4, 6, 3, 2, 5):
+        return wide if rows is None or rows >= wide else rows
+    if rows is None:
+        return near[0]
+    for block in near:
         if rows % block == 0:
             return block
-    return 4 if rows > 4 else rows
+    return near[0] if rows > near[0] else rows
 
 
 def _parallel_outer(stage, axes, work):
