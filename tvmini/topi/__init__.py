@@ -12,7 +12,8 @@ from .transform import *  # noqa: F401,F403
 from . import random  # noqa: F401  (topi.random.uniform/normal/bernoulli_mask/dropout)
 from . import schedule_cpu  # noqa: F401  (registers the CPU rules of the tags above)
 from .nn import *  # noqa: F401,F403
-from . import schedule_nn  # noqa: F401  (registers the CPU rules of nn/conv/pool tags)
+from . import schedule_nn  # noqa: F401  (registers the CPU rules of nn tags)
+from . import schedule_conv  # noqa: F401  (registers the CPU rules of conv/pool tags)
 from . import schedule_cuda  # noqa: F401  (registers the CUDA rules of every tag)
 from .conv import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
