@@ -3,6 +3,8 @@ bias), softmax / log_softmax / losses and batch norm, with their gradients, buil
 ``topi.default_schedule`` on shapes drawn by hypothesis (size 1 and odd sizes included).
 Gradient kernels are also checked against central finite differences in float64.
 """
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 
 import tvmini as tm
 from tvmini import te, topi
+from tvmini.codegen.llvm_target import fast_masked_vectors
 from tvmini.testing import reference
 from strategies import examples
 
@@ -243,6 +246,41 @@ def test_cross_entropy_and_nll(data):
                         {x: x_np, labels: l_np, g: g_np})
     np.testing.assert_array_equal(nll, -x_np[np.arange(N), l_np])
     np.testing.assert_array_equal(nll_grad, -one_hot * g_np[:, None])
+
+
+SHORT_ROW = st.sampled_from([1, 2, 3, 5, 7, 10, 11, 15])      # no vector partials
+
+
+@examples(8)
+@given(st.data())
+def test_short_rows_run_rows_as_lanes(data):
+    """Many rows of a few columns (a classifier's logits): the losses, their gradient and
+    softmax run rows as vector lanes where gathers and scatters are native (AVX-512),
+    and agree with numpy for any number of rows (partial last vector) and for invalid
+    labels (a NaN loss)."""
+    N, C = data.draw(st.integers(32, 300), label="N"), data.draw(SHORT_ROW, label="C")
+    rng = rng_of(data)
+    x_np = (rand(rng, (N, C), "float32") * 20).astype("float32")
+    l_np = rng.integers(0, C, N).astype("int64")
+    l_np[rng.random(N) < 0.05] = C                                  # out of range: NaN
+    g_np = rand(rng, (N,), "float32")
+    x = te.placeholder((N, C), name="x")
+    labels = te.placeholder((N,), name="labels", dtype="int64")
+    g = te.placeholder((N,), name="g")
+    outs = [topi.cross_entropy(x, labels), topi.cross_entropy_grad(x, labels, g), topi.softmax(x, 1),
+            topi.log_softmax(x, 1)]
+    loss, grad, soft, log_soft = run(outs, {x: x_np, labels: l_np, g: g_np})
+    valid = l_np < C
+    np.testing.assert_allclose(loss[valid], np_cross_entropy(x_np[valid], l_np[valid]), **tol("float32", 20))
+    assert np.isnan(loss[~valid]).all()
+    one_hot = np.eye(C + 1, dtype="float32")[l_np][:, :C]
+    np.testing.assert_allclose(grad, (np_softmax(x_np, 1) - one_hot) * g_np[:, None], **tol("float32", 1))
+    np.testing.assert_allclose(soft, np_softmax(x_np, 1), **tol("float32", 1))
+    np.testing.assert_allclose(log_soft, np_log_softmax(x_np, 1), **tol("float32", 20))
+    if fast_masked_vectors():
+        for out in outs:
+            ir = str(tm.lower(topi.default_schedule(out), [x, labels, g, out], name="short_rows"))
+            assert re.search(r"vectorized for (n|i0)\.inner", ir), ir
 
 
 def test_cross_entropy_grad_matches_finite_differences():

@@ -257,31 +257,82 @@ def _attach_row_reductions(sch, out, row_loop):
 @register("softmax")
 def schedule_softmax(sch, out, target):
     """Row-wise kernels shaped like their input: rows parallel, the innermost axis
-    vectorized, per-row reductions computed inside the row loop when only this reads them."""
+    vectorized, per-row reductions computed inside the row loop when only this reads them;
+    over short rows of a matrix (see :func:`_short_rows`) rows are vector lanes."""
+    if len(out.shape) == 2 and _short_rows(out) is not None:
+        _rows_as_lanes(sch[out], sch[out].op.axis[0], _work(*out.shape))
+        return
     rows = _rows_then_lanes(sch[out], _work(*out.shape))
     _attach_row_reductions(sch, out, rows)
 
 
 @register("row_loss")
 def schedule_row_loss(sch, out, target):
-    """Per-sample losses (N,): samples parallel, their row reductions computed per sample."""
+    """Per-sample losses (N,): samples parallel, their row reductions computed per
+    sample; over short rows (see :func:`_short_rows`) samples are vector lanes, each
+    row reduction a pass of its own with rows as lanes too."""
     stage = sch[out]
     (n,) = stage.op.axis
     in_shape = next((t.shape for t in out.op.input_tensors() if t.ndim == 2), out.shape)
+    rows = _short_rows(out)
+    if rows is not None:
+        _rows_as_lanes(stage, n, _work(*in_shape))
+        return
     if _work(*in_shape) >= PARALLEL_MIN_WORK:
         stage.parallel(n)
     _attach_row_reductions(sch, out, n)
+
+
+# Rows per vector when short rows run as lanes: one AVX-512 vector of float32.
+ROW_LANES = 16
+
+
+def _short_rows(t):
+    """The row reductions ``t`` reads (tag ``row_reduce``, one reduce axis) when their
+    rows are too short for vector partials (``lane_factor``: a classifier's 2 or 10
+    logits) and there are enough rows (at least ``2 * ROW_LANES``) to run rows as
+    vector lanes instead; else None. Only where gathers, scatters and masks are native
+    (AVX-512): the rows' elements are ``C`` apart, and the measurements are from there."""
+    if not fast_masked_vectors():
+        return None
+    reductions = [r for r in t.op.input_tensors() if getattr(r.op, "tag", None) == "row_reduce"]
+    if not reductions or any(len(r.op.reduce_axis) != 1 or len(r.op.axis) != 1 for r in reductions):
+        return None
+    columns, rows = _int(reductions[0].op.reduce_axis[0].dom.extent), _int(reductions[0].op.axis[0].dom.extent)
+    if columns is None or rows is None or lane_factor(columns) is not None or rows < 2 * ROW_LANES:
+        return None
+    return reductions
+
+
+def _rows_as_lanes(stage, row, work):
+    """Split ``row`` into ``ROW_LANES``-row vectors (its innermost loop, vectorized; the
+    loops over the row's columns go outside it), the vector loop parallel when worth it.
+    Rows as lanes over 2 to 10 columns against one scalar row at a time (Zen 5):
+    cross-entropy 1024x2 10.4 -> 2.0 us, 128x10 3.8 -> 1.9 us; its gradient (strided
+    stores) 7.5 -> 4.0 us and 5.9 -> 4.4 us."""
+    block, lane = stage.split(row, factor=ROW_LANES)
+    columns = [iv for iv in stage.op.axis if iv is not row]
+    stage.reorder(block, *columns, *stage.op.reduce_axis, lane)
+    stage.vectorize(lane)
+    if work >= PARALLEL_MIN_WORK:
+        stage.parallel(block)
 
 
 @register("row_reduce")
 @register("axis_reduce")
 def schedule_reduction(sch, out, target):
     """A reduction left at the root: its data loops fused and parallel when worth it;
-    a row reduction long enough for vector lanes accumulates vector partials per row."""
+    a row reduction long enough for vector lanes accumulates vector partials per row,
+    one of a row loss over short rows runs rows as lanes (see :func:`_short_rows`)."""
     stage = sch[out]
     if stage.attach_type != "root" or not stage.op.axis:
         return
     reduce_work = _work(*(iv.dom.extent for iv in stage.op.reduce_axis))
+    if out.op.tag == "row_reduce" and len(stage.op.axis) == 1 and any(
+            _short_rows(reader.op.output(0)) is not None for reader in _readers(sch, out)
+            if getattr(reader.op, "tag", None) in ("row_loss", "softmax")):
+        _rows_as_lanes(stage, stage.op.axis[0], _work(*out.shape) * reduce_work)
+        return
     partials = _row_partials(sch, out) if out.op.tag == "row_reduce" else None
     row = _parallel_outer(stage, list(stage.op.axis), _work(*out.shape) * reduce_work)
     if partials is not None:
