@@ -43,22 +43,21 @@ def _const_dims(op, t):
     return dims
 
 
-# Output rows at least this many host vectors wide get accumulators of full host
-# vectors (AVX-512: 16 float32 lanes from 32 columns); narrower ones keep 32-byte vectors.
-WIDE_ROW_VECTORS = 2
-
-
 def vector_lanes(dtype, width=None):
     """Elements of ``dtype`` per accumulator vector of a convolution whose output rows
-    have ``width`` columns: the host's full SIMD width for rows of at least
-    ``WIDE_ROW_VECTORS`` such vectors, else 32 bytes' worth (8 float32 or 4 float64).
-    Measured on AVX-512 (Zen 5, A/B, 3x3 padding-1 layers): 16 lanes make 1x64x56x56
-    1.6-1.7x faster (forward 1.11 -> 0.66 ms), 8x64x56x56 1.4-1.7x and 1x32x112x112
-    1.15-1.8x in all three kernels; on 14-column rows they lose 1.5-18x (no whole
-    vector)."""
+    have ``width`` columns: the host's full SIMD width when the row rounded up to full
+    vectors spans at least two of them and wastes at most an eighth of its lanes, else
+    32 bytes' worth (8 float32 or 4 float64). Measured on AVX-512 (Zen 5, A/B, 3x3
+    padding-1 layers), 16 lanes against 8: 1x64x56x56 1.6-1.7x faster (forward 1.11 ->
+    0.66 ms), 8x64x56x56 1.4-1.7x, 1x32x112x112 1.15-1.8x, 28-column rows (16x32x28x28,
+    1x128x28x28) 1.15-1.65x, in all three kernels; LeNet's 24-column rows (a third of
+    the lanes wasted) 5-12% slower, 14-column rows (no whole vector) 1.5-18x slower."""
     half = 32 * 8 // bits(dtype)
     full = vector_bits() // bits(dtype)
-    return full if width is not None and full > half and width >= WIDE_ROW_VECTORS * full else half
+    if width is None or full <= half:
+        return half
+    padded = -(-width // full) * full
+    return full if padded >= 2 * full and 8 * (padded - width) <= padded else half
 
 
 def zero_pad(x, pad_h, pad_w, name, extra_w=0):
