@@ -188,3 +188,20 @@ def test_errors_name_op_and_shapes():
         topi.maximum(1.0, 2.0)
     with pytest.raises(tm.errors.DTypeError, match="where"):
         topi.where(A, A, A)
+
+
+@pytest.mark.parametrize("n, lanes", [(64, "host"), (40, 8), (21, 0)])
+def test_elementwise_default_lanes_fill_the_host_vector(n, lanes):
+    """The default vector width of an elementwise kernel is a full host vector
+    (``HOST_LANES``: 16 float32 with AVX-512) where it divides the loop, else 8 lanes,
+    else none (never a bounds guard); results agree with numpy either way."""
+    from tvmini.topi.schedule_cpu import HOST_LANES
+    X = te.placeholder((3, n), name="X")
+    out = topi.exp(X)
+    (tensor, knobs), = topi.tunable(out)
+    want = HOST_LANES if lanes == "host" else lanes
+    assert knobs.default["lanes"] == want
+    ir = str(tm.lower(topi.default_schedule(out), [X, out], name=f"exp_lanes_{n}"))
+    assert (f"vectorized for i0.i1.fused.inner in range({want})" in ir) == (want > 0), ir
+    x = np.random.default_rng(0).standard_normal((3, n)).astype("float32")
+    np.testing.assert_allclose(run_default(out, [X], [x]), np.exp(x), rtol=1e-6)

@@ -263,3 +263,21 @@ def test_channel_sums_of_images_run_on_vector_lanes_in_parallel(image, lanes):
     text = str(tm.lower(topi.default_schedule(sums), [X, sums]))
     assert "parallel for" in text
     assert f"vectorized for k2.k3.fused.inner.rf in range({lanes}):" in text
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_float_max_min_over_rows_interleave_row_chains(name):
+    """NaN-propagating float max/min combine in a long dependency chain, so rows run
+    ``INTERLEAVED_ROWS`` at a time: each step of the partials updates every row's vector
+    (an unrolled row loop inside the reduce loop), as does the final combine; a NaN in
+    any row still gives NaN."""
+    from tvmini.topi.schedule_cpu import INTERLEAVED_ROWS
+    X = te.placeholder((64, 256), name="X")
+    out = getattr(topi, name)(X, 1)
+    lines = str(tm.lower(topi.default_schedule(out), [X, out], name=f"rows_{name}")).splitlines()
+    reduce_loop = next(k for k, line in enumerate(lines) if line.strip().startswith("for k1.outer"))
+    assert lines[reduce_loop + 1].strip() == f"unrolled for i0 in range({INTERLEAVED_ROWS}):", lines
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((64, 256)).astype("float32")
+    x[5, 17] = x[62, 255] = np.nan
+    np.testing.assert_array_equal(run_default(out, [X], [x]), getattr(np, name)(x, axis=1))

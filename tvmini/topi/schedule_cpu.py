@@ -23,17 +23,19 @@ Parallel loops cost a few microseconds to launch, so small tensors stay serial.
 The three injective rules are tunable (see ``topi.schedule``): knob ``lanes`` is the
 vector width split off the inner loop (0: none; only widths dividing the loop's extent,
 so there is never a bounds guard) and ``parallel`` whether the outer loop runs on
-several cores; the heuristic is ``LANES`` lanes and parallel from ``PARALLEL_MIN``
-elements.
+several cores; the heuristic is a host vector's lanes (``HOST_LANES``) and parallel
+from ``PARALLEL_MIN`` elements.
 """
 import math
 
+from ..codegen.llvm_target import vector_bits
 from ..tir import expr as E
 from ..tir.functor import walk
 from .schedule import Knobs, register
-from ..te.tensor import ProducerLoad
+from ..te.tensor import ProducerLoad, Reduce
 
 LANES = 8                 # float32 lanes of an AVX2 vector
+HOST_LANES = max(LANES, vector_bits() // 32)   # float32 lanes of the host's widest vector
 VECTOR_WIDTHS = (4, 8, 16, 32)   # the tunable ``lanes`` candidates besides 0
 PARALLEL_MIN = 1 << 16    # elements of work below which a parallel launch does not pay
 ROW_TILE = (64, 32, 16, 8)
@@ -88,15 +90,20 @@ def _injective_knobs(sch, tensor, target, fuse_last):
         return None
     extent = _vector_extent(stage, fuse_last)
     widths = [w for w in VECTOR_WIDTHS if extent is not None and extent >= w and extent % w == 0]
-    default = _injective_default(stage)
+    default = _injective_default(stage, fuse_last)
     if default["lanes"] not in widths:
         default["lanes"] = 0          # what _vector_split does with a width that does not divide
     return Knobs(default, {"lanes": [0] + widths, "parallel": [False, True]})
 
 
-def _injective_default(stage):
-    """The heuristic: ``LANES`` vector lanes, parallel from ``PARALLEL_MIN`` elements."""
-    return {"lanes": LANES, "parallel": _large(_product(stage.op.shape))}
+def _injective_default(stage, fuse_last):
+    """The heuristic: a full host vector of lanes (``HOST_LANES``) where it divides the
+    vectorized loop, else ``LANES``; parallel from ``PARALLEL_MIN`` elements. On AVX-512
+    (Zen 5, 1024x1024) 16 lanes against 8: tanh 315 -> 122 us, exp 243 -> 170 us,
+    sigmoid 203 -> 145 us, log 184 -> 167 us; memory-bound ops unchanged."""
+    extent = _vector_extent(stage, fuse_last)
+    lanes = next((w for w in (HOST_LANES, LANES) if extent is not None and extent % w == 0), LANES)
+    return {"lanes": lanes, "parallel": _large(_product(stage.op.shape))}
 
 
 def _schedule_injective(sch, tensor, fuse_last, config=None):
@@ -112,7 +119,7 @@ def _schedule_injective(sch, tensor, fuse_last, config=None):
     if not axes:
         return
     work = _product(stage.op.shape)
-    config = config or _injective_default(stage)
+    config = config or _injective_default(stage, fuse_last)
     if fuse_last or len(axes) == 1:
         fused = stage.fuse(*axes)
         outer = _vector_split(stage, fused, work, config["lanes"])
@@ -133,7 +140,7 @@ def _broadcast_knobs(sch, tensor, target):
 
 @register("elemwise", knobs=_elemwise_knobs)
 def schedule_elemwise(sch, tensor, target="llvm", config=None):
-    """All axes fused into one loop: 8 vector lanes inside, parallel outside when large."""
+    """All axes fused into one loop: a host vector of lanes inside, parallel outside when large."""
     if _cpu(target):
         _schedule_injective(sch, tensor, True, config)
 
@@ -238,10 +245,43 @@ def schedule_reduce(sch, tensor, target="llvm"):
     pstage = vector_partials(sch, tensor, inner, lanes)
     if stage.op.axis:
         row = stage.fuse(*stage.op.axis)
+        interleave = _slow_combine(stage) and rows is not None and rows % INTERLEAVED_ROWS == 0 \
+            and rows >= 2 * INTERLEAVED_ROWS
+        if interleave:
+            row = _interleave_rows(stage, row)
         if rows != 1 and _large(work):
             stage.parallel(row)
         pstage.compute_at(stage, row)
+        if interleave:
+            *rows_inside, lane = pstage.op.axis
+            pstage.reorder(*pstage.op.reduce_axis, *rows_inside, lane)
+            for axis in rows_inside:
+                pstage.unroll(axis)
         _row_producers_inside(sch, pstage, len(stage.op.axis))
+
+
+# Rows whose reductions run interleaved when their combine is a long dependency chain.
+INTERLEAVED_ROWS = 4
+
+
+def _slow_combine(stage):
+    """Whether ``stage`` reduces floats by max or min: NaN-propagating, each step is about
+    six dependent instructions on x86 (``llvm.maximum``), so one row's chain of vector
+    partials runs at a fraction of the load bandwidth."""
+    body = stage.op.body
+    return isinstance(body, Reduce) and body.reducer.name in ("max", "min") and body.dtype.startswith("float")
+
+
+def _interleave_rows(stage, row):
+    """Split ``INTERLEAVED_ROWS`` rows off ``row`` and combine their partials step by
+    step across the rows (independent chains, unrolled); returns the outer row loop.
+    The caller runs the partials stage's rows inside its reduce loop likewise.
+    1024x1024 max over rows 158 -> 48 us (Zen 5), which one chain per row left
+    latency-bound."""
+    outer, inner = stage.split(row, factor=INTERLEAVED_ROWS)
+    stage.reorder(outer, *stage.op.reduce_axis, inner)
+    stage.unroll(inner)
+    return outer
 
 
 def _row_producers_inside(sch, pstage, ndata):
