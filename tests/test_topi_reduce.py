@@ -5,6 +5,8 @@ Built with ``topi.default_schedule`` on random shapes (size-1 and odd extents, s
 symbolic), every axis subset, keepdims on and off; large shapes exercise the rfactor,
 few-rows and outer-axis branches of the CPU rule.
 """
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -265,18 +267,20 @@ def test_channel_sums_of_images_run_on_vector_lanes_in_parallel(image, lanes):
     assert f"vectorized for k2.k3.fused.inner.rf in range({lanes}):" in text
 
 
-@pytest.mark.parametrize("name", ["max", "min"])
+@pytest.mark.parametrize("name", ["max", "min", "argmax"])
 def test_float_max_min_over_rows_interleave_row_chains(name):
     """NaN-propagating float max/min combine in a long dependency chain, so rows run
     ``INTERLEAVED_ROWS`` at a time: each step of the partials updates every row's vector
-    (an unrolled row loop inside the reduce loop), as does the final combine; a NaN in
-    any row still gives NaN."""
+    (an unrolled row loop inside every reduce loop: argmax's max pass and index pass),
+    as does each final combine; a NaN in any row still gives NaN (argmax: its index)."""
     from tvmini.topi.schedule_cpu import INTERLEAVED_ROWS
     X = te.placeholder((64, 256), name="X")
     out = getattr(topi, name)(X, 1)
     lines = str(tm.lower(topi.default_schedule(out), [X, out], name=f"rows_{name}")).splitlines()
-    reduce_loop = next(k for k, line in enumerate(lines) if line.strip().startswith("for k1.outer"))
-    assert lines[reduce_loop + 1].strip() == f"unrolled for i0 in range({INTERLEAVED_ROWS}):", lines
+    reduce_loops = [k for k, line in enumerate(lines) if re.match(r"\s*for k1\.(outer|inner\.v)", line)]
+    assert len(reduce_loops) == (4 if name == "argmax" else 2), lines
+    for k in reduce_loops:
+        assert re.fullmatch(rf"\s*unrolled for i0\.inner\w* in range\({INTERLEAVED_ROWS}\):", lines[k + 1]), lines
     rng = np.random.default_rng(4)
     x = rng.standard_normal((64, 256)).astype("float32")
     x[5, 17] = x[62, 255] = np.nan
