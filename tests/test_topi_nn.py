@@ -248,6 +248,25 @@ def test_cross_entropy_and_nll(data):
     np.testing.assert_array_equal(nll_grad, -one_hot * g_np[:, None])
 
 
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_row_max_interleaves_rows(log):
+    """The row max of a softmax over long rows is a pass of its own (its sum reads it)
+    whose float max chains run 4 rows at a time (``schedule_cpu.interleave_rows``); a NaN
+    row stays NaN, the others match numpy."""
+    from tvmini.topi.schedule_cpu import INTERLEAVED_ROWS
+    X = te.placeholder((64, 256), name="X")
+    out = (topi.log_softmax if log else topi.softmax)(X, 1)
+    ir = str(tm.lower(topi.default_schedule(out), [X, out], name="softmax_rows"))
+    assert re.search(rf"for k\w*\.outer in range\(\d+\):\n\s*unrolled for i0\.inner\w* in range\({INTERLEAVED_ROWS}\)",
+                     ir), ir
+    x = (np.random.default_rng(6).standard_normal((64, 256)) * 10).astype("float32")
+    x[9, 100] = np.nan
+    (got,) = run(out, {X: x})
+    want = (np_log_softmax if log else np_softmax)(x.astype("float64"), 1)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    assert np.isnan(got[9]).all()
+
+
 SHORT_ROW = st.sampled_from([1, 2, 3, 5, 7, 10, 11, 15])      # no vector partials
 
 

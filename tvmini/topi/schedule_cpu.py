@@ -246,13 +246,12 @@ def schedule_reduce(sch, tensor, target="llvm"):
     if not stage.op.axis:
         return
     producers = _row_producers(sch, pstage, len(stage.op.axis))
-    interleave = (len(stage.op.axis) == 1 and rows % INTERLEAVED_ROWS == 0 and rows >= 2 * INTERLEAVED_ROWS
-                  and (_slow_combine(stage) or any(_slow_combine(sch[t]) for t in producers)))
-    row = _interleave_rows(stage, stage.op.axis[0]) if interleave else stage.fuse(*stage.op.axis)
+    interleave = len(stage.op.axis) == 1 and interleaves(rows, stage, *(sch[t] for t in producers))
+    row = interleave_rows(stage, stage.op.axis[0]) if interleave else stage.fuse(*stage.op.axis)
     if rows != 1 and _large(work):
         stage.parallel(row)
     pstage.compute_at(stage, row)
-    block = _interleave_rows(pstage, pstage.op.axis[0]) if interleave else pstage.op.axis[-2]
+    block = interleave_rows(pstage, pstage.op.axis[0]) if interleave else pstage.op.axis[-2]
     for t in producers:
         _row_producer_inside(sch, sch[t], pstage, block, interleave)
 
@@ -261,7 +260,14 @@ def schedule_reduce(sch, tensor, target="llvm"):
 INTERLEAVED_ROWS = 4
 
 
-def _slow_combine(stage):
+def interleaves(rows, *stages):
+    """Whether reductions over ``rows`` rows, by ``stages``, run rows interleaved
+    (``interleave_rows``): some stage combines slowly and the rows split evenly."""
+    return (rows is not None and rows % INTERLEAVED_ROWS == 0 and rows >= 2 * INTERLEAVED_ROWS
+            and any(slow_combine(stage) for stage in stages))
+
+
+def slow_combine(stage):
     """Whether ``stage`` reduces floats by max or min: NaN-propagating, each step is about
     six dependent instructions on x86 (``llvm.maximum``), so one row's chain of vector
     partials runs at a fraction of the load bandwidth."""
@@ -269,7 +275,7 @@ def _slow_combine(stage):
     return isinstance(body, Reduce) and body.reducer.name in ("max", "min") and body.dtype.startswith("float")
 
 
-def _interleave_rows(stage, row):
+def interleave_rows(stage, row):
     """Split ``INTERLEAVED_ROWS`` rows off data axis ``row`` and run them inside the reduce
     loops, unrolled (and outside any other data axis, the vector lanes): every reduction
     step then updates that many independent chains. Returns the outer row loop (of
@@ -312,8 +318,8 @@ def _row_producer_inside(sch, producer, pstage, block, interleave):
     if partials is None:
         return
     if interleave:
-        partials.compute_at(producer, _interleave_rows(producer, producer.op.axis[0]))
-        _interleave_rows(partials, partials.op.axis[0])
+        partials.compute_at(producer, interleave_rows(producer, producer.op.axis[0]))
+        interleave_rows(partials, partials.op.axis[0])
     else:
         partials.compute_at(producer, producer.op.axis[-1])
 

@@ -17,7 +17,7 @@ from ..tir.dtype import bits
 from .epilogue import attach_sibling_outputs, sibling_outputs
 from .nn import GEMM_ROW_BLOCKS
 from .schedule import Knobs, register
-from .schedule_cpu import lane_factor, schedule_reduce, vector_partials
+from .schedule_cpu import interleave_rows, interleaves, lane_factor, schedule_reduce, vector_partials
 
 # Below this many multiply-adds (or elements for the row-wise kernels) a kernel runs
 # on one core: a thread pool launch would cost more than the work.
@@ -334,6 +334,16 @@ def schedule_reduction(sch, out, target):
         _rows_as_lanes(stage, stage.op.axis[0], _work(*out.shape) * reduce_work)
         return
     partials = _row_partials(sch, out) if out.op.tag == "row_reduce" else None
+    rows = _int(stage.op.axis[0].dom.extent) if len(stage.op.axis) == 1 else None
+    if partials is not None and interleaves(rows, stage):
+        # a softmax's row max pass (1024x1024, A/B on Zen 5: softmax 0.42 -> 0.34 ms,
+        # log_softmax 0.36 -> 0.28 ms)
+        row = interleave_rows(stage, stage.op.axis[0])
+        if _work(*out.shape) * reduce_work >= PARALLEL_MIN_WORK:
+            stage.parallel(row)
+        partials.compute_at(stage, row)
+        interleave_rows(partials, partials.op.axis[0])
+        return
     row = _parallel_outer(stage, list(stage.op.axis), _work(*out.shape) * reduce_work)
     if partials is not None:
         partials.compute_at(stage, row)
