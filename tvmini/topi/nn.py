@@ -12,8 +12,8 @@ which crops the padding and adds the bias). The transpose flags only change how 
 operands are indexed, so every variant gets the same packed micro-kernel.
 """
 from .. import te
-from ..errors import DTypeError, ShapeError
 from ..codegen.llvm_target import vector_bits
+from ..errors import DTypeError, ShapeError
 from ..tir.dtype import bits
 from ..tir.expr import Const
 

@@ -280,8 +280,8 @@ def interleave_rows(stage, row):
     loops, unrolled (and outside any other data axis, the vector lanes): every reduction
     step then updates that many independent chains. Returns the outer row loop (of
     extent 1 in a stage already computed for that many rows). 1024x1024 float max over
-    rows 158 -> 47 us, argmax 190 -> 67 us (Zen 5; numpy 140 and 65), where one chain per row left them
-    latency-bound."""
+    rows 158 -> 47 us, argmax 190 -> 67 us (Zen 5; numpy 140 and 65), where one chain
+    per row left them latency-bound."""
     outer, inner = stage.split(row, factor=INTERLEAVED_ROWS)
     stage.reorder(outer, *stage.op.reduce_axis, inner, *[iv for iv in stage.op.axis if iv is not row])
     stage.unroll(inner)

@@ -274,8 +274,7 @@ def schedule_row_loss(sch, out, target):
     stage = sch[out]
     (n,) = stage.op.axis
     in_shape = next((t.shape for t in out.op.input_tensors() if t.ndim == 2), out.shape)
-    rows = _short_rows(out)
-    if rows is not None:
+    if _short_rows(out) is not None:
         _rows_as_lanes(stage, n, _work(*in_shape))
         return
     if _work(*in_shape) >= PARALLEL_MIN_WORK:
