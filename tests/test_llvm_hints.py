@@ -7,6 +7,7 @@ lets LLVM vectorize a plain sum while results stay within float tolerance and Na
 still propagate."""
 import os
 import re
+import subprocess
 import sys
 
 import numpy as np
@@ -172,3 +173,29 @@ def test_fastmath_keeps_nan_and_inf():
     b = np.zeros(3, "float32")
     f(a, b)
     assert b[0] == np.inf and np.isnan(b[1]) and np.isfinite(b[2])
+
+
+def test_cpu_features_env_restricts_the_target():
+    """TVMINI_CPU_FEATURES='-avx512*' builds and schedules for AVX2 on an AVX-512 host (how
+    the AVX2 paths are tested there): 256-bit vectors, 16 registers, two-ymm GEMM blocks,
+    no zmm register in the code; a malformed entry is an error naming the variable."""
+    if vector_bits() < 256:
+        pytest.skip("the host has no AVX2")
+    code = """
+import tvmini as tm
+from tvmini import te, topi
+from tvmini.codegen.llvm_target import vector_bits, vector_registers
+from tvmini.topi.nn import gemm_block
+a, b = te.placeholder((64, 64), name="a"), te.placeholder((64, 64), name="b")
+c = topi.matmul(a, b)
+asm = tm.build(topi.default_schedule(c), [a, b, c], name="avx2_gemm").get_source("asm")
+print(vector_bits(), vector_registers(), gemm_block("float32"), "zmm" in asm, "ymm" in asm)
+"""
+    env = {**os.environ, "TVMINI_CPU_FEATURES": "-avx512*", "TVMINI_CACHE": "0"}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["256", "16", "16", "False", "True"], run.stdout
+    env["TVMINI_CPU_FEATURES"] = "avx2"
+    bad = subprocess.run([sys.executable, "-c", "from tvmini.codegen.llvm_target import vector_bits; vector_bits()"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "TVMINI_CPU_FEATURES" in bad.stderr and "'avx2'" in bad.stderr, bad.stderr

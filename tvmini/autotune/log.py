@@ -42,11 +42,14 @@ ENV = "TVMINI_AUTOTUNE_LOG"
 
 
 def target_key(target):
-    """The target as logs record it: CPU targets name the host CPU (``llvm -mcpu=znver3``)."""
+    """The target as logs record it: CPU targets name the host CPU (``llvm -mcpu=znver3``),
+    and the feature changes of ``TVMINI_CPU_FEATURES`` when it is set."""
     kind = str(target).split()[0]
     if kind in ("llvm", "cpu", "c"):
         import llvmlite.binding as llvm
-        return f"llvm -mcpu={llvm.get_host_cpu_name()}"
+        from ..codegen.llvm_target import FEATURES_ENV
+        changes = os.environ.get(FEATURES_ENV, "").strip()
+        return f"llvm -mcpu={llvm.get_host_cpu_name()}" + (f" -mattr={changes}" if changes else "")
     return str(target)
 
 

@@ -5,9 +5,12 @@ Everything here is created once per process and shared by every kernel build.
 import ctypes
 import ctypes.util
 import functools
+import os
 from pathlib import Path
 
 import llvmlite.binding as llvm
+
+from ..errors import TVMiniError
 
 
 @functools.lru_cache(maxsize=None)
@@ -25,15 +28,36 @@ def new_target_machine():
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     target = llvm.Target.from_default_triple()
-    features = llvm.get_host_cpu_features().flatten()
-    return target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=features, opt=3,
+    return target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=host_features().flatten(), opt=3,
                                         reloc="pic", codemodel="default")
+
+
+FEATURES_ENV = "TVMINI_CPU_FEATURES"
+
+
+@functools.lru_cache(maxsize=None)
+def host_features():
+    """The host CPU's features (an llvmlite ``FeatureMap``) that kernels are built for,
+    less or plus those that ``TVMINI_CPU_FEATURES`` names: comma-separated ``-name`` or
+    ``+name``, a trailing ``*`` matching every feature with that prefix. So
+    ``TVMINI_CPU_FEATURES='-avx512*'`` builds (and schedules: ``vector_bits`` and what
+    depends on it) for AVX2 on an AVX-512 host, which is how the AVX2 paths are tested
+    there."""
+    features = llvm.get_host_cpu_features()
+    for item in filter(None, (part.strip() for part in os.environ.get(FEATURES_ENV, "").split(","))):
+        enable, name = item[0] == "+", item[1:]
+        if item[0] not in "+-" or not name:
+            raise TVMiniError(f"{FEATURES_ENV}: {item!r} is not +feature or -feature")
+        matches = [f for f in features if f.startswith(name[:-1])] if name.endswith("*") else [name]
+        for feature in matches:
+            features[feature] = enable
+    return features
 
 
 @functools.lru_cache(maxsize=None)
 def vector_bits():
     """Width in bits of the host target's widest SIMD registers (what ``vectorize`` fills)."""
-    features = llvm.get_host_cpu_features()
+    features = host_features()
     if features.get("avx512f"):
         return 512
     if features.get("avx"):
@@ -146,7 +170,7 @@ def target_description():
     """What generated code depends on besides its IR: CPU, features, LLVM binding version
     (computed once: asking LLVM for the host's features costs ~0.1 ms)."""
     import llvmlite
-    return f"{llvm.get_host_cpu_name()} {llvm.get_host_cpu_features().flatten()} llvmlite-{llvmlite.__version__}"
+    return f"{llvm.get_host_cpu_name()} {host_features().flatten()} llvmlite-{llvmlite.__version__}"
 
 
 def emit_object(module_ref):

@@ -21,9 +21,7 @@ the code generator then calls the scalar function lane by lane as before.
 import ctypes
 import functools
 
-import llvmlite.binding as llvm
-
-from .llvm_target import load_system_library, vector_bits
+from .llvm_target import host_features, load_system_library, vector_bits
 
 #: tvmini call name -> (libm name of the float64 function, argument count)
 _FUNCTIONS = {"exp": ("exp", 1), "log": ("log", 1), "tanh": ("tanh", 1), "sin": ("sin", 1), "cos": ("cos", 1),
@@ -40,7 +38,7 @@ def library():
 
 def _isa(vector_width):
     """The vector ABI's ISA letter for ``vector_width``-bit vectors on this host, or None."""
-    features = llvm.get_host_cpu_features()
+    features = host_features()
     if vector_width == 128 and features.get("sse4.1"):
         return "b"
     if vector_width == 256 and features.get("avx2"):
