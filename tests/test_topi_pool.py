@@ -117,7 +117,8 @@ def test_padding_is_a_stage_computed_where_the_windows_read_it(kind):
     """Padded pooling reads a padded copy of the input computed plane by plane (or row
     of windows by row) right before its windows, so the window loops read it with no
     border test and run as vector code; forward and gradient agree with numpy at a
-    ResNet-like shape (3x3 stride 2 padding 1, 14x14 -> 7x7: odd output widths)."""
+    ResNet-like shape (3x3 stride 2 padding 1, 14x14 -> 7x7: odd output widths). The
+    gradients of these overlapping windows are summed phase by phase."""
     shape, k, s, p = (4, 8, 14, 14), (3, 3), (2, 2), (1, 1)
     x = te.placeholder(shape, name="x")
     forward = topi.max_pool2d if kind == "max" else topi.avg_pool2d
@@ -135,5 +136,9 @@ def test_padding_is_a_stage_computed_where_the_windows_read_it(kind):
     g_np = rng.standard_normal(y_np.shape).astype("float32")
     g = te.placeholder(y_np.shape, name="g")
     grad = topi.max_pool2d_grad(g, x, k, s, p) if kind == "max" else topi.avg_pool2d_grad(g, shape, k, s, p)
+    grad_ir = str(tm.lower(topi.default_schedule(grad), [g, x, grad], name=f"padded_{kind}_pool_grad"))
+    # overlapping windows: the gradient sums by phase, on vector loads of bordered windows
+    assert f"{kind}_pool2d_grad.phases" in grad_ir and "vectorized for qx" in grad_ir, grad_ir
+    assert "g.bordered" in grad_ir, grad_ir
     (grad_np,) = run(grad, {g: g_np, x: x_np} if kind == "max" else {g: g_np})
     np.testing.assert_allclose(grad_np, np_pool_grad(g_np, x_np, k, s, p, kind), rtol=1e-5, atol=1e-6)

@@ -5,9 +5,9 @@ PyTorch's ``count_include_pad=True``) is a stage of its own (tag ``pool_pad``): 
 padded input, which the CPU schedules compute plane by plane right before the windows
 read it, so the window reads need no guard and run as vector code where guarded reads
 kept them scalar (3x3 stride-2 padding-1 max pooling on Zen 5, A/B: 64x64x28x28
-3.6 -> 0.5 ms, 64x64x14x14 1.1 -> 0.2 ms, 8x64x112x112 1.5 -> 0.9 ms; their gradients,
-with the vectorized gather of ``schedule_pool_grad``, 12-14 -> 6, 4.0 -> 1.5-2.0 and
-11-14 -> 8-9 ms). The CUDA schedules inline it.
+3.6 -> 0.5 ms, 64x64x14x14 1.1 -> 0.2 ms, 8x64x112x112 1.5 -> 0.9 ms). The CUDA
+schedules inline it. Their gradients, computed by phase (:func:`_gather_by_phase`), went
+12-14 -> 3.4-4.1, 4.0 -> 0.7-1.0 and 11-14 -> 3.5 ms (torch 1.9, 0.3, 3.3 ms).
 
 ``max_pool2d_grad`` sends each output gradient to the first position of its window that
 holds the maximum (the same element the forward pass picked): an argmax stage
@@ -124,28 +124,70 @@ def _windows_of(position, j, stride, pad, kernel, outputs):
     return _clamp(o, outputs), tap, te.all(o >= 0, o < outputs, tap < kernel)
 
 
-def _gather_windows(name, shape, out_hw, kernel, stride, padding, term, dtype):
-    """``grad_in[n, c, h, w] = sum of term(n, c, oy, ox, ky, kx)`` over the windows
-    (oy, ox) whose tap (ky, kx) lands on (h, w).
+def _gather_windows(name, shape, out_hw, kernel, stride, padding, fills, term, dtype):
+    """``grad_in[n, c, h, w] = sum of term(at, ky, kx)`` over the windows (oy, ox) whose
+    tap (ky, kx) lands on (h, w), ``at(t)`` being window tensor ``t`` (one of ``fills``,
+    which maps each to the value it has outside the windows) at that window.
 
-    Along an axis a position lies in at most ``ceil(kernel / stride)`` windows, found by
-    division (:func:`_windows_of`); the sum runs over those candidates, not over every
-    tap with a divisibility test. Non-overlapping windows (stride >= kernel, as in the
-    usual 2x2 stride-2 pooling) leave one candidate: no reduction at all (LeNet's
-    64x6x24x24 max-pool gradient 890 -> 95 us; a 3x3 stride-2 window checks 4
-    candidates instead of 9 taps)."""
+    Along an axis a position lies in at most ``ceil(kernel / stride)`` windows.
+    Non-overlapping windows (stride >= kernel, as in the usual 2x2 stride-2 pooling)
+    leave one candidate, found by division (:func:`_windows_of`): no reduction at all
+    (LeNet's 64x6x24x24 max-pool gradient 890 -> 95 us). Overlapping windows go by phase
+    (:func:`_gather_by_phase`)."""
     (OH, OW), (sh, sw), (ph, pw) = out_hw, stride, padding
-    counts = (-(-kernel[0] // sh), -(-kernel[1] // sw))
-    jy, jx = (te.reduce_axis((0, k), name=n) if k > 1 else None for k, n in zip(counts, ("jy", "jx")))
+    if sh < kernel[0] or sw < kernel[1]:
+        return _gather_by_phase(name, shape, out_hw, kernel, stride, padding, fills, term, dtype)
     zero = te.const(0, dtype)
 
     def value(n, c, h, w):
-        oy, ky, in_y = _windows_of(h, 0 if jy is None else jy.var, sh, ph, kernel[0], OH)
-        ox, kx, in_x = _windows_of(w, 0 if jx is None else jx.var, sw, pw, kernel[1], OW)
-        share = te.if_then_else(te.all(in_y, in_x), term(n, c, oy, ox, ky, kx), zero)
-        axes = [j for j in (jy, jx) if j is not None]
-        return te.sum(share, axis=axes) if axes else share
+        oy, ky, in_y = _windows_of(h, 0, sh, ph, kernel[0], OH)
+        ox, kx, in_x = _windows_of(w, 0, sw, pw, kernel[1], OW)
+        return te.if_then_else(te.all(in_y, in_x), term(lambda t: t[n, c, oy, ox], ky, kx), zero)
     return te.compute(shape, value, name=name, tag="pool_grad")
+
+
+def _gather_by_phase(name, shape, out_hw, kernel, stride, padding, fills, term, dtype):
+    """:func:`_gather_windows` for overlapping windows, one phase at a time.
+
+    Padded input row ``h + ph = qy * sh + ry`` lies in windows ``oy = qy - a`` at tap
+    ``ky = ry + a * sh`` (``a < ceil(kh / sh)``, ``ky < kh``): for a fixed phase ``ry``
+    the taps do not depend on ``qy``, and the windows ``qy - a`` of consecutive ``qy``
+    are consecutive. So a stage (tag ``pool_grad_phases``) sums, per phase (ry, rx), over
+    window tensors bordered by their ``fills`` (tag ``pool_window_border``: no window
+    index is clamped or tested), with plain vector loads along ``qx``; the gradient
+    interleaves the phases back (``h + ph = qy * sh + ry``). 3x3 stride-2 padding-1 max
+    pooling gradient (Zen 5, A/B against candidate windows found by division and
+    gathered): 64x64x28x28 7.3 -> 3.4-4.1 ms, 64x64x14x14 2.0 -> 0.7-1.0 ms; in AVX2 code
+    6.0 -> 2.6 ms and 1.9 -> 0.9 ms. Most of what is left is the argmax (its window
+    maxima, then the first tap holding them: 3x the forward pass)."""
+    N, C, H, W = shape
+    (OH, OW), (sh, sw), (ph, pw) = out_hw, stride, padding
+    cy, cx = -(-kernel[0] // sh), -(-kernel[1] // sw)
+    QH, QW = -(-(H + ph) // sh), -(-(W + pw) // sw)
+    PH, PW = max(QH, OH) + cy - 1, max(QW, OW) + cx - 1
+    bordered = {t: _bordered(t, cy - 1, cx - 1, (PH, PW), fill) for t, fill in fills.items()}
+    a, b = te.reduce_axis((0, cy), name="a"), te.reduce_axis((0, cx), name="b")
+    zero = te.const(0, dtype)
+
+    def phase(n, c, ry, rx, qy, qx):
+        ky, kx = ry + a.var * sh, rx + b.var * sw
+        i, j = qy - a.var + (cy - 1), qx - b.var + (cx - 1)
+        share = term(lambda t: bordered[t][n, c, i, j], ky, kx)
+        return te.sum(te.if_then_else(te.all(ky < kernel[0], kx < kernel[1]), share, zero), axis=[a, b])
+    phases = te.compute((N, C, sh, sw, QH, QW), phase, name=f"{name}.phases", tag="pool_grad_phases")
+    return te.compute(shape, lambda n, c, h, w: phases[n, c, (h + ph) % sh, (w + pw) % sw, (h + ph) // sh,
+                                                       (w + pw) // sw], name=name, tag="pool_grad")
+
+
+def _bordered(t, rows, cols, shape, fill):
+    """Window tensor ``t`` (N, C, OH, OW) at offset (rows, cols) in a (N, C, *shape) tensor
+    of ``fill``."""
+    N, C, OH, OW = shape_of(t)
+    value = te.const(fill, t.dtype)
+    return te.compute((N, C, *shape),
+                      lambda n, c, i, j: te.if_then_else(te.all(i >= rows, i < OH + rows, j >= cols, j < OW + cols),
+                                                         t[n, c, i - rows, j - cols], value),
+                      name=f"{t.name}.bordered", tag="pool_window_border")
 
 
 def max_pool2d_grad(grad_out, x, kernel, stride=None, padding=0):
@@ -178,11 +220,10 @@ def max_pool2d_grad(grad_out, x, kernel, stride=None, padding=0):
         lambda n, c, oy, ox: te.min(te.if_then_else(is_max(n, c, oy, ox, ky, kx), tap(ky, kx),
                                                     te.const(kernel[0] * kernel[1], dtype)), axis=[ky, kx]),
         name="max_pool2d_grad.argmax", tag="pool_argmax")
+    # outside the windows the argmax is -1, a tap no window position has
     return _gather_windows(
-        "max_pool2d_grad", (N, C, H, W), out_hw, kernel, stride, padding,
-        lambda n, c, oy, ox, ky, kx: te.if_then_else(first[n, c, oy, ox] == tap(ky, kx),
-                                                     grad_out[n, c, oy, ox], te.const(0, x.dtype)),
-        x.dtype)
+        "max_pool2d_grad", (N, C, H, W), out_hw, kernel, stride, padding, {first: -1, grad_out: 0},
+        lambda at, ky, kx: te.if_then_else(at(first) == tap(ky, kx), at(grad_out), te.const(0, x.dtype)), x.dtype)
 
 
 def avg_pool2d_grad(grad_out, input_shape, kernel, stride=None, padding=0):
@@ -194,5 +235,5 @@ def avg_pool2d_grad(grad_out, input_shape, kernel, stride=None, padding=0):
     out_hw = _out_hw("avg_pool2d_grad", (H, W), kernel, stride, padding)
     _check_grad_out("avg_pool2d_grad", grad_out, N, C, out_hw)
     scale = te.const(1.0 / (kernel[0] * kernel[1]), grad_out.dtype)
-    return _gather_windows("avg_pool2d_grad", (N, C, H, W), out_hw, kernel, stride, padding,
-                           lambda n, c, oy, ox, ky, kx: grad_out[n, c, oy, ox] * scale, grad_out.dtype)
+    return _gather_windows("avg_pool2d_grad", (N, C, H, W), out_hw, kernel, stride, padding, {grad_out: 0},
+                           lambda at, ky, kx: at(grad_out) * scale, grad_out.dtype)

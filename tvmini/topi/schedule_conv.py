@@ -4,7 +4,7 @@ its weight gradient with register-sized accumulator blocks (tunable: ``conv2d_kn
 from L1. Shared helpers (parallel thresholds, vectorization rules) are
 ``schedule_nn``'s.
 """
-from ..codegen.llvm_target import fast_masked_vectors, vector_registers
+from ..codegen.llvm_target import vector_registers
 from ..te.tensor import ProducerLoad
 from ..tir.expr import Const, Select
 from ..tir.functor import walk
@@ -188,30 +188,48 @@ def schedule_conv2d_grad_weight(sch, out, target, config):
 
 @register("pool_grad")
 def schedule_pool_grad(sch, out, target):
-    """Pooling gradients: (image, channel) planes parallel, the max-pool argmax (and the
-    window maxima it compares with, row by row of windows) computed per plane, so a
-    plane of the input is read from L1 by all three stages (LeNet's 64x6x24x24 2x2
-    max-pool gradient 890 -> 95 us with non-overlapping windows). Each column reads its
-    windows by division, which vector code can only gather: with AVX-512's gathers and
-    masks the columns are vectorized (64x64x14x14 max-pool gradients, 3x3 stride 2
-    padding 1: 3.1 -> 1.9 ms; 2x2 stride 2: 0.43 -> 0.34 ms), on AVX2 they stay scalar
-    (vector code measured 2x slower there, where LLVM splits gathers into loads)."""
+    """Pooling gradients: (image, channel) planes parallel, everything they read computed
+    per plane: the max-pool argmax (and the window maxima it compares with, row by row
+    of windows), so a plane of the input is read from L1 by all its stages (LeNet's
+    64x6x24x24 2x2 max-pool gradient 890 -> 95 us). Overlapping windows go by phase
+    (``pool._gather_by_phase``): the phase sums run on plain vector loads along the
+    windows. The gradient's own columns stay scalar: each finds its window (or phase) by
+    division, which vector code can only gather, measured 0-60% slower than scalar even
+    with AVX-512's gathers (2x slower on AVX2)."""
     stage = sch[out]
     if stage.attach_type != "root":
         return
-    n, c, h, w = stage.op.axis
-    reduces = stage.op.reduce_axis
-    if fast_masked_vectors():
-        stage.reorder(n, c, h, *reduces, w)
-        stage.vectorize(w)
-    planes = _parallel_outer(stage, [n, c], _work(*out.shape, *(iv.dom.extent for iv in reduces)))
-    for argmax in (t for t in out.op.input_tensors() if getattr(t.op, "tag", None) == "pool_argmax"):
-        sch[argmax].compute_at(stage, planes)
-        maxima = _producer(argmax, "pool")
-        sch[maxima].compute_at(sch[argmax], sch[argmax].op.axis[2])
-        for window_stage in (sch[argmax], sch[maxima]):
-            _windows_outside_columns(window_stage)
-            _pad_at(sch, window_stage, window_stage.op.axis[2])
+    n, c, _, _ = stage.op.axis
+    planes = _parallel_outer(stage, [n, c], _work(*out.shape, *(iv.dom.extent for iv in stage.op.reduce_axis)))
+    for t in out.op.input_tensors():
+        tag = getattr(t.op, "tag", None)
+        if tag == "pool_argmax":
+            _argmax_at(sch, t, stage, planes)
+        elif tag == "pool_grad_phases":
+            phases = sch[t]
+            phases.compute_at(stage, planes)
+            pn, pc, ry, rx, qy, qx = phases.op.axis
+            a, b = phases.op.reduce_axis
+            phases.reorder(pn, pc, ry, rx, qy, a, b, qx)
+            phases.unroll(a)
+            phases.unroll(b)
+            phases.vectorize(qx)
+            for border in (u for u in t.op.input_tensors() if getattr(u.op, "tag", None) == "pool_window_border"):
+                sch[border].compute_at(phases, pc)
+                sch[border].vectorize(sch[border].op.axis[-1])
+                for argmax in (u for u in border.op.input_tensors() if getattr(u.op, "tag", None) == "pool_argmax"):
+                    _argmax_at(sch, argmax, sch[border], sch[border].op.axis[1])
+
+
+def _argmax_at(sch, argmax, parent, loop):
+    """Compute the max-pool argmax inside ``parent``'s ``loop`` (one plane), its window
+    maxima row by row of windows inside it, both reading padded rows right before."""
+    sch[argmax].compute_at(parent, loop)
+    maxima = _producer(argmax, "pool")
+    sch[maxima].compute_at(sch[argmax], sch[argmax].op.axis[2])
+    for window_stage in (sch[argmax], sch[maxima]):
+        _windows_outside_columns(window_stage)
+        _pad_at(sch, window_stage, window_stage.op.axis[2])
 
 
 def _pad_at(sch, reader, loop):
