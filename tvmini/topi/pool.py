@@ -54,12 +54,19 @@ def _padded(x, padding, fill):
     (ph, pw) = padding
     if ph == 0 and pw == 0:
         return x
-    N, C, H, W = shape_of(x)
-    value = te.const(fill, x.dtype)
-    return te.compute((N, C, H + 2 * ph, W + 2 * pw),
-                      lambda n, c, h, w: te.if_then_else(te.all(h >= ph, h < H + ph, w >= pw, w < W + pw),
-                                                         x[n, c, h - ph, w - pw], value),
-                      name=f"{x.name}.pool_pad", tag="pool_pad")
+    _, _, H, W = shape_of(x)
+    return _framed(x, padding, (H + 2 * ph, W + 2 * pw), fill, "pool_pad")
+
+
+def _framed(t, offset, shape, fill, suffix):
+    """(N, C, OH, OW) tensor ``t`` at ``offset`` (rows, columns) in a (N, C, *shape)
+    tensor of ``fill`` (tag ``pool_pad``: computed where its one reader needs it)."""
+    N, C, OH, OW = shape_of(t)
+    (rows, cols), value = offset, te.const(fill, t.dtype)
+    return te.compute((N, C, *shape),
+                      lambda n, c, i, j: te.if_then_else(te.all(i >= rows, i < OH + rows, j >= cols, j < OW + cols),
+                                                         t[n, c, i - rows, j - cols], value),
+                      name=f"{t.name}.{suffix}", tag="pool_pad")
 
 
 def _window(padded, kernel, stride):
@@ -113,15 +120,15 @@ def _check_grad_out(op, grad_out, N, C, out_hw):
                          f"output shape is {list(expected)}")
 
 
-def _windows_of(position, j, stride, pad, kernel, outputs):
-    """Candidate ``j`` (0, 1, ...) among the windows along one axis that may hold input
-    ``position``: ``(window clamped into [0, outputs), tap, whether it holds it)``.
-    Window ``o = (position + pad) // stride - j`` holds it at tap
-    ``position + pad - o * stride`` (never negative) when the tap is inside the kernel
-    and the window exists; the clamped index lets ``term`` be read whatever the guard."""
-    o = (position + pad) // stride - j
+def _windows_of(position, stride, pad, kernel, outputs):
+    """The window along one axis that holds input ``position`` when windows do not
+    overlap: ``(window clamped into [0, outputs), tap, whether it holds it)``. Window
+    ``o = (position + pad) // stride`` holds it at tap ``position + pad - o * stride``
+    (never negative) when the tap is inside the kernel and the window exists; the
+    clamped index lets ``term`` be read whatever the guard."""
+    o = (position + pad) // stride
     tap = position + pad - o * stride
-    return _clamp(o, outputs), tap, te.all(o >= 0, o < outputs, tap < kernel)
+    return _clamp(o, outputs), tap, te.all(o < outputs, tap < kernel)
 
 
 def _gather_windows(name, shape, out_hw, kernel, stride, padding, fills, term, dtype):
@@ -140,8 +147,8 @@ def _gather_windows(name, shape, out_hw, kernel, stride, padding, fills, term, d
     zero = te.const(0, dtype)
 
     def value(n, c, h, w):
-        oy, ky, in_y = _windows_of(h, 0, sh, ph, kernel[0], OH)
-        ox, kx, in_x = _windows_of(w, 0, sw, pw, kernel[1], OW)
+        oy, ky, in_y = _windows_of(h, sh, ph, kernel[0], OH)
+        ox, kx, in_x = _windows_of(w, sw, pw, kernel[1], OW)
         return te.if_then_else(te.all(in_y, in_x), term(lambda t: t[n, c, oy, ox], ky, kx), zero)
     return te.compute(shape, value, name=name, tag="pool_grad")
 
@@ -153,8 +160,8 @@ def _gather_by_phase(name, shape, out_hw, kernel, stride, padding, fills, term, 
     ``ky = ry + a * sh`` (``a < ceil(kh / sh)``, ``ky < kh``): for a fixed phase ``ry``
     the taps do not depend on ``qy``, and the windows ``qy - a`` of consecutive ``qy``
     are consecutive. So a stage (tag ``pool_grad_phases``) sums, per phase (ry, rx), over
-    window tensors bordered by their ``fills`` (tag ``pool_window_border``: no window
-    index is clamped or tested), with plain vector loads along ``qx``; the gradient
+    window tensors bordered by their ``fills`` (:func:`_framed`: no window index is
+    clamped or tested), with plain vector loads along ``qx``; the gradient
     interleaves the phases back (``h + ph = qy * sh + ry``). 3x3 stride-2 padding-1 max
     pooling gradient (Zen 5, A/B against candidate windows found by division and
     gathered): 64x64x28x28 7.3 -> 3.4-4.1 ms, 64x64x14x14 2.0 -> 0.7-1.0 ms; in AVX2 code
@@ -165,7 +172,7 @@ def _gather_by_phase(name, shape, out_hw, kernel, stride, padding, fills, term, 
     cy, cx = -(-kernel[0] // sh), -(-kernel[1] // sw)
     QH, QW = -(-(H + ph) // sh), -(-(W + pw) // sw)
     PH, PW = max(QH, OH) + cy - 1, max(QW, OW) + cx - 1
-    bordered = {t: _bordered(t, cy - 1, cx - 1, (PH, PW), fill) for t, fill in fills.items()}
+    bordered = {t: _framed(t, (cy - 1, cx - 1), (PH, PW), fill, "bordered") for t, fill in fills.items()}
     a, b = te.reduce_axis((0, cy), name="a"), te.reduce_axis((0, cx), name="b")
     zero = te.const(0, dtype)
 
@@ -177,17 +184,6 @@ def _gather_by_phase(name, shape, out_hw, kernel, stride, padding, fills, term, 
     phases = te.compute((N, C, sh, sw, QH, QW), phase, name=f"{name}.phases", tag="pool_grad_phases")
     return te.compute(shape, lambda n, c, h, w: phases[n, c, (h + ph) % sh, (w + pw) % sw, (h + ph) // sh,
                                                        (w + pw) // sw], name=name, tag="pool_grad")
-
-
-def _bordered(t, rows, cols, shape, fill):
-    """Window tensor ``t`` (N, C, OH, OW) at offset (rows, cols) in a (N, C, *shape) tensor
-    of ``fill``."""
-    N, C, OH, OW = shape_of(t)
-    value = te.const(fill, t.dtype)
-    return te.compute((N, C, *shape),
-                      lambda n, c, i, j: te.if_then_else(te.all(i >= rows, i < OH + rows, j >= cols, j < OW + cols),
-                                                         t[n, c, i - rows, j - cols], value),
-                      name=f"{t.name}.bordered", tag="pool_window_border")
 
 
 def max_pool2d_grad(grad_out, x, kernel, stride=None, padding=0):

@@ -214,7 +214,7 @@ def schedule_pool_grad(sch, out, target):
             phases.unroll(a)
             phases.unroll(b)
             phases.vectorize(qx)
-            for border in (u for u in t.op.input_tensors() if getattr(u.op, "tag", None) == "pool_window_border"):
+            for border in (u for u in t.op.input_tensors() if getattr(u.op, "tag", None) == "pool_pad"):
                 sch[border].compute_at(phases, pc)
                 sch[border].vectorize(sch[border].op.axis[-1])
                 for argmax in (u for u in border.op.input_tensors() if getattr(u.op, "tag", None) == "pool_argmax"):

@@ -17,7 +17,7 @@ from ..tir.dtype import bits
 from .epilogue import attach_sibling_outputs, sibling_outputs
 from .nn import GEMM_ROW_BLOCKS
 from .schedule import Knobs, register
-from .schedule_cpu import interleave_rows, interleaves, lane_factor, schedule_reduce, vector_partials
+from .schedule_cpu import HOST_LANES, interleave_rows, interleaves, lane_factor, schedule_reduce, vector_partials
 
 # Below this many multiply-adds (or elements for the row-wise kernels) a kernel runs
 # on one core: a thread pool launch would cost more than the work.
@@ -259,7 +259,7 @@ def schedule_softmax(sch, out, target):
     """Row-wise kernels shaped like their input: rows parallel, the innermost axis
     vectorized, per-row reductions computed inside the row loop when only this reads them;
     over short rows of a matrix (see :func:`_short_rows`) rows are vector lanes."""
-    if len(out.shape) == 2 and _short_rows(out) is not None:
+    if len(out.shape) == 2 and _short_rows(out):
         _rows_as_lanes(sch[out], sch[out].op.axis[0], _work(*out.shape))
         return
     rows = _rows_then_lanes(sch[out], _work(*out.shape))
@@ -274,7 +274,7 @@ def schedule_row_loss(sch, out, target):
     stage = sch[out]
     (n,) = stage.op.axis
     in_shape = next((t.shape for t in out.op.input_tensors() if t.ndim == 2), out.shape)
-    if _short_rows(out) is not None:
+    if _short_rows(out):
         _rows_as_lanes(stage, n, _work(*in_shape))
         return
     if _work(*in_shape) >= PARALLEL_MIN_WORK:
@@ -282,34 +282,28 @@ def schedule_row_loss(sch, out, target):
     _attach_row_reductions(sch, out, n)
 
 
-# Rows per vector when short rows run as lanes: one AVX-512 vector of float32.
-ROW_LANES = 16
-
-
 def _short_rows(t):
-    """The row reductions ``t`` reads (tag ``row_reduce``, one reduce axis) when their
-    rows are too short for vector partials (``lane_factor``: a classifier's 2 or 10
-    logits) and there are enough rows (at least ``2 * ROW_LANES``) to run rows as
-    vector lanes instead; else None. Only where gathers, scatters and masks are native
-    (AVX-512): the rows' elements are ``C`` apart, and the measurements are from there."""
+    """Whether the row reductions ``t`` reads (tag ``row_reduce``, one reduce axis) have
+    rows too short for vector partials (``lane_factor``: a classifier's 2 or 10 logits)
+    and enough of them (at least two vectors' worth) to run rows as vector lanes
+    instead. Only where gathers, scatters and masks are native (AVX-512): a row's
+    elements are ``C`` apart, and the measurements are from there."""
     if not fast_masked_vectors():
-        return None
+        return False
     reductions = [r for r in t.op.input_tensors() if getattr(r.op, "tag", None) == "row_reduce"]
     if not reductions or any(len(r.op.reduce_axis) != 1 or len(r.op.axis) != 1 for r in reductions):
-        return None
+        return False
     columns, rows = _int(reductions[0].op.reduce_axis[0].dom.extent), _int(reductions[0].op.axis[0].dom.extent)
-    if columns is None or rows is None or lane_factor(columns) is not None or rows < 2 * ROW_LANES:
-        return None
-    return reductions
+    return columns is not None and rows is not None and lane_factor(columns) is None and rows >= 2 * HOST_LANES
 
 
 def _rows_as_lanes(stage, row, work):
-    """Split ``row`` into ``ROW_LANES``-row vectors (its innermost loop, vectorized; the
+    """Split ``row`` into vectors of ``HOST_LANES`` rows (its innermost loop, vectorized; the
     loops over the row's columns go outside it), the vector loop parallel when worth it.
     Rows as lanes over 2 to 10 columns against one scalar row at a time (Zen 5):
     cross-entropy 1024x2 10.4 -> 2.0 us, 128x10 3.8 -> 1.9 us; its gradient (strided
     stores) 7.5 -> 4.0 us and 5.9 -> 4.4 us."""
-    block, lane = stage.split(row, factor=ROW_LANES)
+    block, lane = stage.split(row, factor=HOST_LANES)
     columns = [iv for iv in stage.op.axis if iv is not row]
     stage.reorder(block, *columns, *stage.op.reduce_axis, lane)
     stage.vectorize(lane)
@@ -328,7 +322,7 @@ def schedule_reduction(sch, out, target):
         return
     reduce_work = _work(*(iv.dom.extent for iv in stage.op.reduce_axis))
     if out.op.tag == "row_reduce" and len(stage.op.axis) == 1 and any(
-            _short_rows(reader.op.output(0)) is not None for reader in _readers(sch, out)
+            _short_rows(reader.op.output(0)) for reader in _readers(sch, out)
             if getattr(reader.op, "tag", None) in ("row_loss", "softmax")):
         _rows_as_lanes(stage, stage.op.axis[0], _work(*out.shape) * reduce_work)
         return
