@@ -183,7 +183,9 @@ def test_matrix_products_take_elementwise_epilogues():
 def test_optimizer_updates_fuse_into_weight_gradients(optimizer):
     """Each Linear weight's update runs inside the kernel of its gradient product (which
     still stores the gradient); the first layer's dX is not computed, the others read the
-    weight before its update. Parameters, gradients and optimizer state equal eager."""
+    weight before its update, and the merged call follows right after that read (while
+    the layer's dY is in cache), not after the whole backward pass. Parameters, gradients
+    and optimizer state equal eager."""
     eager_model, eager_opt, eager_step = _trainer(optimizer)
     jit_model, jit_opt, step = _trainer(optimizer)
     jitted = tm.jit(step)
@@ -198,6 +200,14 @@ def test_optimizer_updates_fuse_into_weight_gradients(optimizer):
     weights = sum(p.ndim == 2 for p in jit_model.parameters())
     merged = [node for node in jitted.graph.nodes if node.members[-1].endswith("_update") and len(node.members) > 1]
     assert len(merged) == weights and all(node.members[0] == "matmul" for node in merged)
+    nodes = jitted.graph.nodes
+    for node in merged:
+        at, weight = nodes.index(node), node.outputs[1]
+        readers = [k for k, other in enumerate(nodes) if other is not node and weight in other.inputs]
+        dy = node.inputs[0]
+        assert max(readers) < at, "the update must follow every read of the old weight"
+        if at > 0 and readers and max(readers) > nodes.index(next(n for n in nodes if dy in n.outputs)):
+            assert max(readers) == at - 1, f"{node} waits after the read of {weight}"
     assert f"update: fused {weights} optimizer updates" in str(jitted.graph)
 
 

@@ -6,9 +6,19 @@ parameter's gradient. When that gradient is the output of a plain matrix product
 the two calls become one kernel with the gradient and the updated parameter and states
 as outputs: the product's schedule computes the update block by block right after each
 gradient block is stored (``topi.epilogue.attach_sibling_outputs``), so the gradient is
-not read back from memory by a second kernel. The merged call sits where the update was
-(every read of the old parameter, such as ``dX = dY @ W``, still comes before it) and
-the gradient is still stored: the step leaves it as the parameter's ``.grad``.
+not read back from memory by a second kernel. The gradient is still stored: the step
+leaves it as the parameter's ``.grad``.
+
+The merged call moves up to the earliest place it may run: right after the last call
+before the update that reads or writes the parameter or its states (a layer's
+``dX = dY @ W`` reads the old parameter), or where the product was. The backward pass
+then consumes each layer's ``dY`` twice in a row, for ``dX`` and for ``dW`` with the
+update, while it is still in cache, as an eager step does; left where the update was
+(after the whole backward pass), every weight gradient read its ``dY`` and ``X`` back
+from L3 and kept every activation alive to the end. Measured (2-core Xeon, AVX-512,
+whole OVERFIT jit steps, both placements interleaved in one process, twice): 1.046 ->
+1.023 and 1.060 -> 1.032 ms; its two 256x64 weight gradients with Adam 175-258 ->
+106-171 us each, the arena 3080 -> 2560 KiB; the MNIST MLP within noise.
 """
 from .... import topi
 from ... import dispatch
@@ -68,10 +78,23 @@ def fuse_updates(program):
                 continue
             merged_at[u_index] = p_index
             break
+    removed = set(merged_at) | set(merged_at.values())
+    after = {}                              # original index -> merged calls placed right after it
     for u_index, p_index in merged_at.items():
-        program.nodes[u_index] = _merge(program.nodes[p_index], program.nodes[u_index])
-    for p_index in sorted(merged_at.values(), reverse=True):
-        del program.nodes[p_index]
+        update = program.nodes[u_index]
+        touched = {v.id for v in update.inputs + update.outputs}
+        last = max((k for k in range(p_index + 1, u_index)
+                    if any(v.id in touched for v in program.nodes[k].inputs + program.nodes[k].outputs)),
+                   default=p_index)
+        if last in removed and last != p_index:
+            last = u_index                  # ordered against another merged call: keep the update's place
+        after.setdefault(last, []).append(_merge(program.nodes[p_index], update))
+    nodes = []
+    for k, node in enumerate(program.nodes):
+        if k not in removed:
+            nodes.append(node)
+        nodes.extend(after.get(k, ()))
+    program.nodes[:] = nodes
     return f"fused {len(merged_at)} optimizer updates into their weight-gradient products"
 
 
