@@ -211,6 +211,31 @@ def test_optimizer_updates_fuse_into_weight_gradients(optimizer):
     assert f"update: fused {weights} optimizer updates" in str(jitted.graph)
 
 
+def test_weight_gradients_over_a_large_batch_split_by_rows(monkeypatch):
+    """With two threads, a Linear's weight gradient over a batch of 1024 is a product
+    split by batch rows (one part per thread, summed by the output) and the jit fuses
+    the Adam update into that sum; gradients equal numpy's, the step equals eager."""
+    monkeypatch.setenv("TVMINI_NUM_THREADS", "2")
+    rng = np.random.default_rng(3)
+    x_np = rng.standard_normal((1024, 2)).astype("float32")
+    y = tm.tensor(rng.integers(0, 3, 1024))
+    eager_model, _, eager_step = _trainer(lambda ps: tm.optim.Adam(ps, lr=1e-2))
+    jit_model, _, step = _trainer(lambda ps: tm.optim.Adam(ps, lr=1e-2))
+    x = tm.tensor(x_np, requires_grad=True)
+    hidden = nn.functional.relu(eager_model[0](x))
+    g = tm.tensor(rng.standard_normal(hidden.shape).astype("float32"))
+    (hidden * g).sum().backward()
+    mask = (x_np @ eager_model[0].weight.numpy().T + eager_model[0].bias.numpy()) > 0
+    np.testing.assert_allclose(eager_model[0].weight.grad.numpy(), (g.numpy() * mask).T @ x_np, rtol=1e-4, atol=1e-4)
+    eager_model.zero_grad()
+    jitted = tm.jit(step)
+    for _ in range(3):
+        assert jitted(tm.tensor(x_np), y).item() == pytest.approx(eager_step(tm.tensor(x_np), y).item(), rel=1e-6)
+    _assert_same_models(eager_model, jit_model)
+    split = [node for node in jitted.graph.nodes if node.module is not None and "matmul.parts" in node.module.get_source("tir")]
+    assert split and all(node.members[-1] == "adam_update" for node in split)
+
+
 def test_convolutions_take_elementwise_epilogues():
     """``relu(conv2d(x, w) + b)`` is one kernel; a small CNN step still equals eager."""
     def cnn():

@@ -74,6 +74,49 @@ def test_matmul_all_transposes(data):
     np.testing.assert_allclose(c, want, **tol(dtype, K))
 
 
+@examples(10)
+@given(st.data())
+def test_matmul_split_reduction(data):
+    """``parts`` splits the reduction into equal chunks summed by the output; every
+    transpose, odd and size-1 M and N, 1-4 parts (a part of one step included)."""
+    M, N = data.draw(DIM, label="M"), data.draw(DIM, label="N")
+    parts = data.draw(st.integers(1, 4), label="parts")
+    K = parts * data.draw(st.sampled_from([1, 3, 16, 40]), label="steps per part")
+    ta, tb = data.draw(st.booleans(), label="transpose_a"), data.draw(st.booleans(), label="transpose_b")
+    dtype = data.draw(FLOAT, label="dtype")
+    rng = rng_of(data)
+    a_np = rand(rng, (K, M) if ta else (M, K), dtype)
+    b_np = rand(rng, (N, K) if tb else (K, N), dtype)
+    a = te.placeholder(a_np.shape, name="a", dtype=dtype)
+    b = te.placeholder(b_np.shape, name="b", dtype=dtype)
+    out = topi.matmul(a, b, ta, tb, parts=parts)
+    assert out.op.tag == ("gemm" if parts == 1 else "gemm_parts")
+    (c,) = run(out, {a: a_np, b: b_np})
+    np.testing.assert_allclose(c, (a_np.T if ta else a_np) @ (b_np.T if tb else b_np), **tol(dtype, K))
+
+
+def test_split_products_give_each_thread_its_part():
+    """The parts' tile loop is parallel, its part index outermost: static chunks hand
+    thread t part t, which reads only rows [t K/n, (t+1) K/n) of both operands."""
+    g, x = te.placeholder((1024, 64), name="g"), te.placeholder((1024, 256), name="x")
+    out = topi.matmul(g, x, transpose_a=True, parts=2)
+    f = tm.build(topi.default_schedule(out), [g, x, out], name="gw")
+    tir = f.get_source("tir")
+    assert re.search(r"parallel for i0\.\S*fused in range\((\d+)\)", tir), tir
+    assert "allocate matmul.parts: float32[2, 64, 256]" in tir
+
+
+def test_reduction_parts_split_long_reductions_of_small_products():
+    """Weight gradients over a large batch split by rows between the threads; short
+    reductions, single threads, uneven splits and outputs too big for L2 do not."""
+    assert topi.nn.reduction_parts(64, 256, 1024, "float32", threads=2) == 2
+    assert topi.nn.reduction_parts(64, 2, 1024, "float32", threads=4) == 4
+    assert topi.nn.reduction_parts(64, 256, 1024, "float32", threads=1) == 1
+    assert topi.nn.reduction_parts(256, 784, 128, "float32", threads=2) == 1      # MNIST: batch 128
+    assert topi.nn.reduction_parts(64, 256, 1000, "float32", threads=3) == 1      # uneven
+    assert topi.nn.reduction_parts(4096, 4096, 1 << 16, "float32", threads=2) == 1
+
+
 @examples(8)
 @given(st.data())
 def test_matmul_symbolic_rows(data):
@@ -162,6 +205,8 @@ def test_matmul_errors_name_shapes():
         topi.dense(a, te.placeholder((2, 4), name="w"), te.placeholder((3,), name="c"))
     with pytest.raises(tm.errors.ShapeError, match="do not broadcast"):
         topi.batch_matmul(te.placeholder((2, 3, 4), name="p"), te.placeholder((3, 4, 5), name="q"))
+    with pytest.raises(tm.errors.ShapeError, match="reduction of 4 steps does not split into 3 equal parts"):
+        topi.matmul(a, te.placeholder((4, 2), name="c"), parts=3)
 
 
 # --------------------------------------------------------------------------- softmax family

@@ -31,6 +31,15 @@ def num_threads():
     return max(0, int(value)) if value.isdigit() else 0
 
 
+def thread_count():
+    """How many threads a parallel loop actually runs on: ``TVMINI_NUM_THREADS``, else
+    libgomp's default (``OMP_NUM_THREADS``, else the CPUs this process may run on)."""
+    value = num_threads() or os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if isinstance(value, int) or value.isdigit():
+        return max(1, int(value))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def _captures(fb, loop):
     variables = sorted((v for v in free_vars(loop) if v in fb.vars and v is not loop.var), key=lambda v: v.name)
     buffers = []

@@ -5,6 +5,8 @@ These stay whole kernels instead of compositions of elementwise ops because that
 what makes them fast (a GEMM schedule, a fused softmax-minus-one-hot gradient). Every
 public function checks its operands and raises an error naming the op and the shapes.
 """
+from .. import topi
+from ..codegen import parallel
 from ..errors import DTypeError, ShapeError
 from . import ops
 from .autograd import Function
@@ -28,10 +30,19 @@ class _Dense(Function):
     def backward(self, g):
         x, w = self.inputs[0], self.inputs[1]
         gx = _kernel("matmul", "matmul", g, w) if x.requires_grad else None
-        gw = _kernel("matmul", "matmul", g, x, transpose_a=True) if w.requires_grad else None
+        gw = _kernel("matmul", "matmul", g, x, transpose_a=True, **_split_by_rows(g, x)) if w.requires_grad else None
         if len(self.inputs) == 2:
             return gx, gw
         return gx, gw, (ops.sum(g, 0) if self.inputs[2].requires_grad else None)
+
+
+def _split_by_rows(g, x):
+    """``parts`` for the weight gradient ``g^T @ x`` on the CPU: split by batch rows
+    between the threads when that pays (``topi.nn.reduction_parts``), else nothing."""
+    if g.device.kind != "cpu":
+        return {}
+    parts = topi.nn.reduction_parts(g.shape[1], x.shape[1], g.shape[0], g.dtype, parallel.thread_count())
+    return {"parts": parts} if parts > 1 else {}
 
 
 def linear(x, weight, bias=None):

@@ -12,7 +12,7 @@ which crops the padding and adds the bias). The transpose flags only change how 
 operands are indexed, so every variant gets the same packed micro-kernel.
 """
 from .. import te
-from ..codegen.llvm_target import vector_bits
+from ..codegen.llvm_target import cache_bytes, vector_bits
 from ..errors import DTypeError, ShapeError
 from ..tir.dtype import bits
 from ..tir.expr import Const
@@ -126,6 +126,9 @@ def _gemm(name, batch, M, N, K, a_at, b_at, dtype, bias=None):
     return te.compute((*batch, M, N), lambda *idx: accumulate[idx] + bias[idx[-1]], name=name, tag="gemm")
 
 
+#: A quarter of one core's L2 cache: what the parts of a split product may take together.
+L2_QUARTER = cache_bytes(2, default=512 * 1024) // 4
+
 GEMM_ROW_BLOCKS = (1, 2, 3, 4, 6, 8)
 GEMM_ROW_PAD = 24          # a multiple of every row block
 
@@ -155,8 +158,13 @@ def _operand_dims(t, transposed):
     return (cols, rows) if transposed else (rows, cols)
 
 
-def matmul(a, b, transpose_a=False, transpose_b=False):
-    """``op(a) @ op(b)`` for 2-D tensors, ``op`` transposing when its flag is set."""
+def matmul(a, b, transpose_a=False, transpose_b=False, parts=1):
+    """``op(a) @ op(b)`` for 2-D tensors, ``op`` transposing when its flag is set.
+
+    ``parts`` > 1 splits the reduction into that many consecutive chunks of k: each is a
+    product of its own (one batched GEMM, tag ``gemm``, batch index = chunk) and the
+    output (tag ``gemm_parts``) adds them up. The CPU schedule gives every thread one
+    chunk: see :func:`reduction_parts` for when that pays."""
     check_rank("matmul", a, 2)
     check_rank("matmul", b, 2)
     dtype = check_float("matmul", a, b)
@@ -171,7 +179,36 @@ def matmul(a, b, transpose_a=False, transpose_b=False):
 
     def b_at(_, k, j):
         return b[j, k] if transpose_b else b[k, j]
-    return _gemm("matmul", (), M, N, K, a_at, b_at, dtype)
+    if parts == 1:
+        return _gemm("matmul", (), M, N, K, a_at, b_at, dtype)
+    if not isinstance(K, int) or not isinstance(parts, int) or parts < 1 or K % parts:
+        raise ShapeError(f"matmul: the reduction of {K} steps does not split into {parts} equal parts")
+    chunk = K // parts
+    partial = _gemm("matmul.parts", (parts,), M, N, chunk, lambda p, i, k: a_at(p, i, p[0] * chunk + k),
+                    lambda p, k, j: b_at(p, p[0] * chunk + k, j), dtype)
+
+    def total(i, j):
+        value = partial[0, i, j]
+        for part in range(1, parts):
+            value = value + partial[part, i, j]
+        return value
+    return te.compute((M, N), total, name="matmul", tag="gemm_parts")
+
+
+def reduction_parts(M, N, K, dtype, threads):
+    """How many parts :func:`matmul` should split a reduction of ``K`` steps into on a
+    CPU running ``threads`` threads: ``threads`` for a small product over a long
+    reduction (a weight gradient ``dY^T @ X`` over a large batch), else 1.
+
+    The rows a layer's activations and gradients are split into between threads are the
+    batch rows; a weight gradient that splits its output instead makes every thread read
+    every row, half of them from the other core's cache. Split by batch rows, each thread
+    reads only the rows it wrote itself and the parts (small, and still in cache) are
+    added once. Pays when every part keeps at least 256 steps and the parts together
+    fit in a quarter of a core's L2."""
+    if threads < 2 or not all(isinstance(x, int) for x in (M, N, K)) or K % threads or K // threads < 256:
+        return 1
+    return threads if threads * M * N * bits(dtype) // 8 <= L2_QUARTER else 1
 
 
 def batch_matmul(a, b, transpose_a=False, transpose_b=False):

@@ -208,6 +208,20 @@ def schedule_gemm(sch, out, target, config):
     _vectorize(s_pack, pj, block, out.dtype)
 
 
+@register("gemm_parts")
+def schedule_gemm_parts(sch, out, target):
+    """The sum of a split product's parts (``nn.matmul(..., parts=n)``): rows parallel,
+    columns vectorized, sibling outputs (an optimizer update) computed row by row with
+    it. The parts themselves are a batched GEMM (the "gemm" rule) whose tile loop is
+    fused with the part index and split statically, so thread t computes part t."""
+    s_out = sch[out]
+    *outer, columns = s_out.op.axis
+    _vectorize(s_out, columns, columns.dom.extent, out.dtype)
+    row = s_out.fuse(*outer) if len(outer) > 1 else outer[0]
+    s_out.parallel(row)
+    attach_sibling_outputs(sch, out, row, lambda stage, axis: _vectorize(stage, axis, axis.dom.extent, out.dtype))
+
+
 def _vectorize(stage, axis, extent, dtype):
     """Vectorize ``axis`` when its ``extent`` is a whole number of SIMD vectors (32 bytes).
 

@@ -32,7 +32,7 @@ def _product(node):
         return False
     specs = [(v.shape, v.dtype) for v in node.inputs]
     outs = define_outputs(node.define, specs, (), node.attrs)[2]
-    return len(outs) == 1 and outs[0].op.tag == "gemm"
+    return len(outs) == 1 and outs[0].op.tag in ("gemm", "gemm_parts")
 
 
 def _define(product, update, inputs, grad):
