@@ -200,12 +200,13 @@ def reduction_parts(M, N, K, dtype, threads):
     CPU running ``threads`` threads: ``threads`` for a small product over a long
     reduction (a weight gradient ``dY^T @ X`` over a large batch), else 1.
 
-    The rows a layer's activations and gradients are split into between threads are the
-    batch rows; a weight gradient that splits its output instead makes every thread read
-    every row, half of them from the other core's cache. Split by batch rows, each thread
-    reads only the rows it wrote itself and the parts (small, and still in cache) are
-    added once. Pays when every part keeps at least 256 steps and the parts together
-    fit in a quarter of a core's L2."""
+    Split by output tiles, every thread reads every row of ``dY`` (the operand each
+    output tile needs whole), so each core pulls the whole of it through its cache;
+    split by batch rows, each thread reads its own half of both operands once, and
+    adding up the parts (small, still in cache) is cheap. Pays when every part keeps at
+    least 256 steps and the parts together fit in a quarter of a core's L2. Measured
+    (2-core Xeon, AVX-512, whole OVERFIT jit steps, batch 1024, A/B in one process):
+    1.020 -> 0.980 ms."""
     if threads < 2 or not all(isinstance(x, int) for x in (M, N, K)) or K % threads or K // threads < 256:
         return 1
     return threads if threads * M * N * bits(dtype) // 8 <= L2_QUARTER else 1
