@@ -267,6 +267,27 @@ def test_channel_sums_of_images_run_on_vector_lanes_in_parallel(image, lanes):
     assert f"vectorized for k2.k3.fused.inner.rf in range({lanes}):" in text
 
 
+@pytest.mark.parametrize("threads, shape, split", [
+    (2, (1024, 256), True), (3, (1200, 64), True), (2, (1000, 7 * 13), True),
+    (2, (1024, 2), False), (2, (300, 256), False), (1, (4096, 64), False),
+])
+def test_column_sums_of_tall_matrices_split_rows_between_threads(monkeypatch, threads, shape, split):
+    """A bias gradient's column sums: with enough rows and work, thread t sums its own
+    block of rows into partial row t (``sum.rf``, parallel over the threads) and the
+    output adds the partials; max over rows too. Too few rows per thread, too little
+    work or one thread keep the column-strip schedule. Both equal numpy."""
+    monkeypatch.setenv("TVMINI_NUM_THREADS", str(threads))
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape).astype("float32")
+    X = te.placeholder(shape, name="X")
+    for name in ("sum", "max"):
+        out = getattr(topi, name)(X, 0)
+        text = str(tm.lower(topi.default_schedule(out), [X, out]))
+        assert (f"parallel for k0.outer.rf in range({threads}):" in text) == split, text
+        got = run_default(out, [X], [x])
+        np.testing.assert_allclose(got, NUMPY[name](x.astype("float64"), axis=0), rtol=1e-4, atol=1e-3)
+
+
 @pytest.mark.parametrize("name", ["max", "min", "argmax"])
 def test_float_max_min_over_rows_interleave_row_chains(name):
     """NaN-propagating float max/min combine in a long dependency chain, so rows run
