@@ -91,3 +91,15 @@ def test_thread_count_comes_from_the_environment(monkeypatch, threads, launched)
     b = np.zeros_like(a)
     f(a, b)
     np.testing.assert_allclose(b, a + 1, rtol=1e-6)
+
+
+@pytest.mark.parametrize("tvmini_threads, omp_threads, expected", [
+    ("3", "5", 3), ("", "5", 5), ("", "4,2", 4), ("", "", None), ("0", "junk", None)])
+def test_thread_count_is_the_team_size_libgomp_runs(monkeypatch, tvmini_threads, omp_threads, expected):
+    """What schedules split work by (``parallel.thread_count``): TVMINI_NUM_THREADS, else
+    OMP_NUM_THREADS's first level, else the CPUs this process may run on."""
+    import os
+    from tvmini.codegen.parallel import thread_count
+    monkeypatch.setenv("TVMINI_NUM_THREADS", tvmini_threads)
+    monkeypatch.setenv("OMP_NUM_THREADS", omp_threads)
+    assert thread_count() == (expected or len(os.sched_getaffinity(0)))

@@ -33,11 +33,21 @@ def num_threads():
 
 def thread_count():
     """How many threads a parallel loop actually runs on: ``TVMINI_NUM_THREADS``, else
-    libgomp's default (``OMP_NUM_THREADS``, else the CPUs this process may run on)."""
-    value = num_threads() or os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    if isinstance(value, int) or value.isdigit():
-        return max(1, int(value))
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    libgomp's default (``OMP_NUM_THREADS``, else the CPUs this process may run on, read
+    once: the graph layer asks on every Linear backward)."""
+    global _cpus
+    chosen = num_threads()
+    if chosen:
+        return chosen
+    value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    if _cpus is None:
+        _cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return _cpus
+
+
+_cpus = None
 
 
 def _captures(fb, loop):
