@@ -120,11 +120,16 @@ def _row_sum(m, n, name, split=None, **build_options):
 
 
 def test_fastmath_vectorizes_a_plain_sum_and_strict_does_not():
+    """LLVM's own loop vectorizer picks the width: the host's full vectors, or 256 bits
+    on Intel AVX-512 cores, whose LLVM tuning prefers them for auto-vectorized loops."""
     strict = _row_sum(4, 1024, "hint_sum_strict")
     fast = _row_sum(4, 1024, "hint_sum_fast", fastmath=True)
     assert not VECTOR_FADD.search(strict.get_source("ll"))
-    assert re.search(rf"= fadd reassoc nsz arcp contract <{LANES} x float>", fast.get_source("ll"))
-    vector_adds = [line for line in fast.get_source("asm").splitlines() if "vaddps" in line and REGISTER in line]
+    widths = {LANES, min(LANES, 8)}
+    assert any(re.search(rf"= fadd reassoc nsz arcp contract <{w} x float>", fast.get_source("ll")) for w in widths)
+    registers = ("zmm", "ymm") if REGISTER == "zmm" else (REGISTER,)
+    vector_adds = [line for line in fast.get_source("asm").splitlines()
+                   if "vaddps" in line and any(r in line for r in registers)]
     assert len(vector_adds) >= 4, "expected several vector partial sums"
     assert not any("vaddps" in line for line in strict.get_source("asm").splitlines())
     a = np.random.rand(4, 1024).astype("float32")
