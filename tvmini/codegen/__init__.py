@@ -182,16 +182,18 @@ def _memo_key(sch, args, name, inplace, fastmath):
     """The memo key of a build, or None when the schedule cannot be fingerprinted.
 
     Besides the schedule, everything else the generated code depends on: the function
-    name, the float flags, the team size of parallel loops (read at build time) and the
-    versions (constant in a process; listed so the key says what it covers).
+    name, the float flags, the team size of parallel loops (read at build time; serial
+    builds have none) and the versions (constant in a process; listed so the key says
+    what it covers).
     """
     from . import llvm_target
-    from .parallel import num_threads
+    from .parallel import building_serially, num_threads
     from .schedule_key import schedule_key
     fingerprint = schedule_key(sch, args, inplace.items())
     if fingerprint is None:
         return None
-    return (fingerprint, name, fastmath, num_threads(), __version__, llvm_target.target_description())
+    return (fingerprint, name, fastmath, num_threads(), building_serially(), __version__,
+            llvm_target.target_description())
 
 
 def _lower_and_compile(sch, args, name, inplace, fastmath):

@@ -20,6 +20,7 @@ from ..tir.functor import walk
 from ..tir.simplify import simplify
 from ..tir.stmt import Allocate, For, ForKind
 from .llvm_target import parallel_runtime
+from .parallel import building_serially
 
 STACK_LIMIT_BYTES = 64 * 1024
 HEAP_ALIGN = 64
@@ -74,7 +75,8 @@ class FunctionBuilder:
     """
 
     def __init__(self, module, name, buffers, scalars, body, parallel=True, may_alias=frozenset(), ranges=None):
-        self.module, self.body, self.parallel = module, body, parallel and parallel_runtime() is not None
+        self.module, self.body = module, body
+        self.parallel = parallel and parallel_runtime() is not None and not building_serially()
         self.may_alias = may_alias
         self.ranges = dict(ranges or {})
         self.float_flags = module.float_flags

@@ -14,6 +14,7 @@ The number of threads is ``TVMINI_NUM_THREADS`` (read at build time) or libgomp'
 default (all cores, or ``OMP_NUM_THREADS``). Static chunks make results deterministic
 for a given thread count.
 """
+import contextlib
 import os
 
 import llvmlite.ir as ir
@@ -25,8 +26,33 @@ from ..tir.stmt import BufferStore, For, ForKind
 I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()
 
 
+_serial = False
+
+
+@contextlib.contextmanager
+def serial_builds():
+    """Kernels built inside this block run on the calling thread alone: their parallel
+    loops are plain loops and schedules see one thread (``thread_count() == 1``). For
+    kernels that are themselves one thread's share of a parallel region (a jit step's
+    batch lanes), where a nested launch would only add its cost."""
+    global _serial
+    before, _serial = _serial, True
+    try:
+        yield
+    finally:
+        _serial = before
+
+
+def building_serially():
+    """Whether kernels are being built for one thread (see :func:`serial_builds`)."""
+    return _serial
+
+
 def num_threads():
-    """Threads per parallel loop: ``TVMINI_NUM_THREADS`` or 0 (libgomp's default)."""
+    """Threads per parallel loop: ``TVMINI_NUM_THREADS`` or 0 (libgomp's default); 1
+    inside :func:`serial_builds`."""
+    if _serial:
+        return 1
     value = os.environ.get("TVMINI_NUM_THREADS", "").strip()
     return max(0, int(value)) if value.isdigit() else 0
 

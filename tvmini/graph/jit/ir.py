@@ -11,16 +11,22 @@ on every replay:
 * ``host``: refilled on the host before every replay by ``refill()`` (a dropout mask);
 * ``temp``: made and consumed inside the step: memory planning gives it arena space;
 * ``output``: returned by the function or left as a parameter's ``.grad``: a fresh array
-  per call, passed in.
+  per call, passed in;
+* ``view``: rows of another value (``view_of``: (value, byte offset)), what one batch
+  lane of a data-parallel step reads or writes of an array split by rows.
 
 A :class:`Node` is a kernel call (``op`` with ``define``/``attrs``, the compiled
 ``module``, ``scalars``) or a ``copy`` (``inputs[0]`` into ``outputs[0]``). A node whose
 ``inplace`` is set overwrites inputs (its outputs are those same values), so passes keep
-it, keep it in order, and never move a read of what it writes across it.
+it, keep it in order, and never move a read of what it writes across it. A ``lanes``
+node (``passes.lanes``) runs its ``lanes`` — lists of kernel calls, one per thread, each
+on its own rows of the batch — in parallel; its inputs and outputs are the arrays its
+calls share with the rest of the step.
 """
 import math
 
-INPUT, GRAD_IN, STATE, CONST, HOST, TEMP, OUTPUT = "input", "grad_in", "state", "const", "host", "temp", "output"
+INPUT, GRAD_IN, STATE, CONST, HOST, TEMP, OUTPUT, VIEW = ("input", "grad_in", "state", "const", "host", "temp",
+                                                          "output", "view")
 #: Kinds whose pointer is passed to the step at every call.
 PASSED = (INPUT, GRAD_IN, OUTPUT)
 
@@ -28,11 +34,12 @@ PASSED = (INPUT, GRAD_IN, OUTPUT)
 class Value:
     """One array of the traced step (see the module docstring for ``kind``)."""
 
-    __slots__ = ("id", "shape", "dtype", "kind", "array", "binding", "refill", "offset")
+    __slots__ = ("id", "shape", "dtype", "kind", "array", "binding", "refill", "offset", "view_of")
 
     def __init__(self, vid, shape, dtype, kind, array=None, binding=None):
         self.id, self.shape, self.dtype, self.kind = vid, tuple(shape), str(dtype), kind
         self.array, self.binding, self.refill, self.offset = array, binding, None, None
+        self.view_of = None
 
     @property
     def nbytes(self):
@@ -44,6 +51,9 @@ class Value:
 
     def describe(self):
         where = {TEMP: f"arena+{self.offset}" if self.offset is not None else "temp"}.get(self.kind, self.kind)
+        if self.kind == VIEW:
+            base, offset = self.view_of
+            where = f"view of {base!r} at byte {offset}"
         if self.kind in (INPUT, OUTPUT) and self.binding is not None:
             where = f"{self.kind} {self.binding}"
         return f"%{self.id}: {self.dtype}{list(self.shape)} ({where})"
@@ -53,7 +63,7 @@ class Node:
     """One call of the step: a kernel (``op`` != "copy") or a copy."""
 
     __slots__ = ("op", "define", "attrs", "module", "inputs", "outputs", "scalars", "scalar_dtypes",
-                 "inplace", "scalars_at_replay", "members", "tag", "recipe")
+                 "inplace", "scalars_at_replay", "members", "tag", "recipe", "lanes", "rows")
 
     def __init__(self, op, inputs, outputs, define=None, attrs=(), module=None, scalars=(), scalar_dtypes=(),
                  inplace=False):
@@ -71,13 +81,25 @@ class Node:
         self.tag = None
         #: For a fused node, how to rebuild its te definition (see ``passes.fuse``).
         self.recipe = None
+        #: For a ``lanes`` node: the calls of each lane, and each lane's (first row, rows).
+        self.lanes, self.rows = None, None
 
     @property
     def pure(self):
         """Whether the node only computes its outputs (may be removed, merged or moved)."""
         return not self.inplace and self.scalars_at_replay is None and self.op != "copy"
 
+    def calls(self):
+        """This node, or a ``lanes`` node's calls (lane by lane)."""
+        return [self] if self.lanes is None else [call for lane in self.lanes for call in lane]
+
     def __repr__(self):
+        if self.lanes is not None:
+            lines = [f"{', '.join(map(repr, self.outputs))} = lanes x{len(self.lanes)} "
+                     f"({', '.join(map(repr, self.inputs))}), in parallel:"]
+            for (start, rows), lane in zip(self.rows, self.lanes):
+                lines += [f"    lane rows {start}:{start + rows}: {call!r}" for call in lane]
+            return "\n  ".join(lines)
         name = "+".join(self.members) if len(self.members) > 1 else self.op
         args = ", ".join(map(repr, self.inputs))
         scalars = f"; {', '.join(f'{s:.6g}' if isinstance(s, float) else str(s) for s in self.scalars)}" \
@@ -102,6 +124,10 @@ class Program:
         self.values.append(value)
         return value
 
+    def calls(self):
+        """Every kernel call and copy of the step, a ``lanes`` node's calls included."""
+        return [call for node in self.nodes for call in node.calls()]
+
     def live_values(self):
         """Values some node or the result still uses, in id order."""
         used = {v.id: v for node in self.nodes for v in node.inputs + node.outputs}
@@ -112,6 +138,10 @@ class Program:
     def __str__(self):
         lines = ["values:"]
         lines += [f"  {v.describe()}" for v in self.live_values()]
+        lane_values = {v.id: v for node in self.nodes if node.lanes is not None
+                       for call in node.calls() for v in call.inputs + call.outputs}
+        lines += [f"  {v.describe()}" for _, v in sorted(lane_values.items()) if v.id not in
+                  {w.id for w in self.live_values()}]
         lines.append(f"nodes ({len(self.nodes)} calls):")
         lines += [f"  {node!r}" for node in self.nodes]
         lines.append(f"returns: ({', '.join(map(repr, self.outputs))})")

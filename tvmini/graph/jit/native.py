@@ -29,9 +29,9 @@ from ...codegen import llvm_target
 from ...errors import BuildError, TVMiniError
 from ...runtime import ndarray as nd
 from ...runtime.module import calls_observed
-from .ir import GRAD_IN, HOST, INPUT, OUTPUT, PASSED, TEMP
+from .ir import GRAD_IN, HOST, INPUT, OUTPUT, PASSED, TEMP, VIEW
 
-PTR, I64, _I1 = ir.PointerType(), ir.IntType(64), ir.IntType(1)
+PTR, I64, I32, _I1, _I8 = ir.PointerType(), ir.IntType(64), ir.IntType(32), ir.IntType(1), ir.IntType(8)
 _IR_TYPES = {ctypes.c_void_p: PTR, ctypes.c_float: ir.FloatType(), ctypes.c_double: ir.DoubleType(),
              ctypes.c_int32: ir.IntType(32), ctypes.c_int64: I64}
 
@@ -45,7 +45,7 @@ def address_of(kernel):
 def kernels_of(program):
     """{address: kernel Module} of the distinct kernels the program calls, in first-call order."""
     seen = {}
-    for node in program.nodes:
+    for node in program.calls():
         if node.op != "copy":
             seen.setdefault(address_of(node.module), node.module)
     return seen
@@ -65,30 +65,91 @@ def emit_calls(b, program, pointer, callee, replay_scalar=None):
     ``pointer(value)`` gives the LLVM pointer of an array of the step, ``callee(kernel)``
     the declared function of a kernel Module, ``replay_scalar(slot)`` the double written
     to a slot before each replay (for nodes with ``scalars_at_replay``, whose ``scalars``
-    are then slot numbers)."""
-    memcpy = b.module.globals.get("llvm.memcpy.p0.p0.i64") or ir.Function(
-        b.module, ir.FunctionType(ir.VoidType(), [PTR, PTR, I64, _I1]), name="llvm.memcpy.p0.p0.i64")
-    for node in program.nodes:
-        if node.op == "copy":
-            src, dst = node.inputs[0], node.outputs[0]
-            b.call(memcpy, [pointer(dst), pointer(src), ir.Constant(I64, src.nbytes), ir.Constant(_I1, 0)])
-            continue
-        function = callee(node.module)
-        pointers = [pointer(v) for v in node.inputs + node.outputs]
-        scalar_types = function.function_type.args[len(pointers):]
-        scalars = []
-        for value, ty in zip(node.scalars, scalar_types):
-            if node.scalars_at_replay is not None:
-                loaded = replay_scalar(value)
-                scalars.append(loaded if isinstance(ty, ir.DoubleType) else
-                               b.fptrunc(loaded, ty) if isinstance(ty, ir.FloatType) else b.fptosi(loaded, ty))
-            else:
-                scalars.append(ir.Constant(ty, float(value) if isinstance(ty, (ir.FloatType, ir.DoubleType))
-                                           else int(value)))
-        if len(pointers) + len(scalars) != len(function.function_type.args):
-            raise BuildError(f"tm.jit: call of {node.module.name} has {len(pointers)} arrays and {len(scalars)} "
-                             f"scalars; the kernel takes {len(function.function_type.args)} arguments")
-        b.call(function, pointers + scalars)
+    are then slot numbers). A ``lanes`` node becomes one launch of libgomp's pool whose
+    threads each run their lane's calls (:func:`_emit_lanes`)."""
+    def pointer_of(value):
+        if value.kind != VIEW:
+            return pointer(value)
+        base, offset = value.view_of
+        return b.gep(pointer(base), [ir.Constant(I64, offset)], source_etype=_I8)
+    for k, node in enumerate(program.nodes):
+        if node.lanes is not None:
+            _emit_lanes(b, node, pointer_of, callee, replay_scalar, f"lanes{k}")
+        else:
+            _emit_call(b, node, pointer_of, callee, replay_scalar)
+
+
+def _emit_call(b, node, pointer, callee, replay_scalar):
+    """Emit one kernel call or copy."""
+    if node.op == "copy":
+        src, dst = node.inputs[0], node.outputs[0]
+        memcpy = b.module.globals.get("llvm.memcpy.p0.p0.i64") or ir.Function(
+            b.module, ir.FunctionType(ir.VoidType(), [PTR, PTR, I64, _I1]), name="llvm.memcpy.p0.p0.i64")
+        b.call(memcpy, [pointer(dst), pointer(src), ir.Constant(I64, src.nbytes), ir.Constant(_I1, 0)])
+        return
+    function = callee(node.module)
+    pointers = [pointer(v) for v in node.inputs + node.outputs]
+    scalar_types = function.function_type.args[len(pointers):]
+    scalars = []
+    for value, ty in zip(node.scalars, scalar_types):
+        if node.scalars_at_replay is not None:
+            loaded = replay_scalar(value)
+            scalars.append(loaded if isinstance(ty, ir.DoubleType) else
+                           b.fptrunc(loaded, ty) if isinstance(ty, ir.FloatType) else b.fptosi(loaded, ty))
+        else:
+            scalars.append(ir.Constant(ty, float(value) if isinstance(ty, (ir.FloatType, ir.DoubleType))
+                                       else int(value)))
+    if len(pointers) + len(scalars) != len(function.function_type.args):
+        raise BuildError(f"tm.jit: call of {node.module.name} has {len(pointers)} arrays and {len(scalars)} "
+                         f"scalars; the kernel takes {len(function.function_type.args)} arguments")
+    b.call(function, pointers + scalars)
+
+
+def _emit_lanes(b, node, pointer, callee, replay_scalar, name):
+    """Emit a ``lanes`` node: the pointers and per-replay scalars its calls use go into a
+    closure on the stack; ``GOMP_parallel`` runs a function in which thread ``t`` of the
+    team runs lane ``l`` for every ``l`` with ``l % team size == t`` (all lanes when the
+    pool gives one thread)."""
+    module, calls = b.module, node.calls()
+    slots = {}
+    for call in calls:
+        for v in call.inputs + call.outputs:
+            slots.setdefault(v.id, (len(slots), v))
+    replayed = sorted({s for call in calls if call.scalars_at_replay is not None for s in call.scalars})
+    scalar_slot = {s: len(slots) + k for k, s in enumerate(replayed)}
+    closure = b.alloca(I64, size=ir.Constant(I64, max(1, len(slots) + len(replayed))), name=name + ".closure")
+    closure_slot = lambda builder, at, k: builder.gep(at, [ir.Constant(I64, k)], source_etype=I64)  # noqa: E731
+    for k, v in slots.values():
+        b.store(b.ptrtoint(pointer(v), I64), closure_slot(b, closure, k))
+    for s, k in scalar_slot.items():
+        b.store(b.bitcast(replay_scalar(s), I64), closure_slot(b, closure, k))
+
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR]), name=f"{b.function.name}_{name}")
+    fn.linkage = "internal"
+    tb = ir.IRBuilder(fn.append_basic_block("entry"))
+    omp = {n: module.globals.get(n) or ir.Function(module, ir.FunctionType(I32, []), name=n)
+           for n in ("omp_get_thread_num", "omp_get_num_threads")}
+    thread, team = tb.call(omp["omp_get_thread_num"], []), tb.call(omp["omp_get_num_threads"], [])
+    for lane, lane_calls in enumerate(node.lanes):
+        mine = tb.icmp_unsigned("==", tb.urem(ir.Constant(I32, lane), team), thread)
+        with tb.if_then(mine):
+            loaded = {}
+
+            def lane_pointer(v, tb=tb, loaded=loaded):
+                if v.id not in loaded:
+                    word = tb.load(closure_slot(tb, fn.args[0], slots[v.id][0]), typ=I64)
+                    loaded[v.id] = tb.inttoptr(word, PTR)
+                return loaded[v.id]
+
+            def lane_scalar(s, tb=tb):
+                word = tb.load(closure_slot(tb, fn.args[0], scalar_slot[s]), typ=I64)
+                return tb.bitcast(word, ir.DoubleType())
+            for call in lane_calls:
+                _emit_call(tb, call, lane_pointer, callee, lane_scalar)
+    tb.ret_void()
+    launch = module.globals.get("GOMP_parallel") or ir.Function(
+        module, ir.FunctionType(ir.VoidType(), [PTR, PTR, I32, I32]), name="GOMP_parallel")
+    b.call(launch, [fn, closure, ir.Constant(I32, len(node.lanes)), ir.Constant(I32, 0)])
 
 
 def new_llvm_module(name):
@@ -103,7 +164,7 @@ class NativeStep:
     """One compiled step of ``program`` (after the passes and memory planning)."""
 
     def __init__(self, program, name="jit_step"):
-        for node in program.nodes:
+        for node in program.calls():
             if node.module is not None and node.module.device.kind != "cpu":
                 raise TVMiniError(f"tm.jit compiles steps whose kernels run on the CPU; {node.op} ran on "
                                   f"{node.module.device}: call the function without tm.jit on CUDA tensors")
@@ -125,7 +186,7 @@ class NativeStep:
         self.hosts = [v for v in used.values() if v.kind == HOST]
         self.dynamic = []                        # nodes whose scalars are slot numbers
         n_float = 0
-        for node in program.nodes:
+        for node in program.calls():
             if node.scalars_at_replay is not None:
                 self.dynamic.append(node)
                 node.scalars = tuple(range(n_float, n_float + len(node.scalar_dtypes)))
@@ -134,7 +195,7 @@ class NativeStep:
         self.fslots = np.zeros(max(n_float, 1), np.float64)
         self.islots = np.zeros(1, np.int64)
         self._fslots_ptr, self._islots_ptr = self.fslots.ctypes.data, self.islots.ctypes.data
-        self.kernel_calls = sum(node.op != "copy" for node in program.nodes)
+        self.kernel_calls = sum(node.op != "copy" for node in program.calls())
         self._cfunc, self._keep = self._compile(name)
 
     def _compile(self, name):
@@ -198,13 +259,15 @@ class NativeStep:
 
     def _run_observed(self, passed):
         """The step kernel by kernel from Python — the same kernels, order, memory and
-        scalars as the native function — so that call observers (``tm.profiler``, debug
+        scalars as the native function, lanes one after the other — so that call observers (``tm.profiler``, debug
         tracing) see and time every kernel of the step."""
         def array(v):
             if v.id in passed:
                 return passed[v.id]
+            if v.kind == VIEW:
+                return nd.view(array(v.view_of[0]), v.view_of[1], v.shape, v.dtype)
             return nd.view(self.arena, v.offset, v.shape, v.dtype) if v.kind == TEMP else v.array
-        for node in self.program.nodes:
+        for node in self.program.calls():
             if node.op == "copy":
                 array(node.outputs[0]).copyfrom(array(node.inputs[0]))
                 continue

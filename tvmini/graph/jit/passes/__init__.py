@@ -8,6 +8,7 @@ from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_code
 from .fold import fold_constants
 from .fuse import fuse_elementwise
+from .lanes import split_batch
 from .memory import plan_memory
 from .update import fuse_updates
 
@@ -17,6 +18,7 @@ PIPELINE = (
     ("cse", eliminate_common_subexpressions),
     ("dce", eliminate_dead_code),
     ("fuse", fuse_elementwise),
+    ("lanes", split_batch),
     ("update", fuse_updates),
     ("memory", plan_memory),
 )

@@ -28,7 +28,7 @@ from ..ir import OUTPUT, Node
 
 def _product(node):
     """Whether ``node`` is a plain (unfused, scalar-free) matrix product call."""
-    if node.op == "copy" or not node.pure or node.scalars or len(node.outputs) != 1 or node.recipe is not None:
+    if node.op in ("copy", "lanes") or not node.pure or node.scalars or len(node.outputs) != 1 or node.recipe is not None:
         return False
     specs = [(v.shape, v.dtype) for v in node.inputs]
     outs = define_outputs(node.define, specs, (), node.attrs)[2]

@@ -1,0 +1,259 @@
+"""Data parallelism: the batch split between the cores, each running its rows through
+single-threaded kernels.
+
+A step's forward and backward kernels mostly treat the rows of the batch independently
+(``rows.classify`` proves it from each kernel's te definition); the few that combine
+rows sum over them (a weight or bias gradient, a mean loss). Such a run of kernels
+becomes a ``lanes`` node: thread ``t`` runs every kernel of the run, built for one
+thread, on its own range of rows (``rows.restrict``), and each sum over rows leaves one
+partial per lane, added up by a ``sum_lanes`` kernel after the parallel region. Calls
+that read a sum, or combine rows otherwise, or write in place (optimizer updates), run
+after the region as before, reading whole arrays.
+
+Why: with kernels parallel over each output, every kernel splits its rows between the
+cores anyway, but each core then streams the whole step's activations (OVERFIT's 1024 x
+256 floats are 1 MiB each) through caches shared by both, with a fork and join per
+kernel; a lane keeps its half of the batch in its own core's L2 and synchronises once.
+Measured (2-core Xeon, AVX-512, whole OVERFIT jit steps, batch 1024, interleaved): see
+the note in ``benchmarks/train_step.py``'s results.
+
+Rows are split into ``thread_count()`` lanes of at least ``MIN_ROWS`` rows, at multiples
+that keep every lane's first row 64-byte aligned in the arrays shared with the rest of
+the step (which lanes read or write through ``view`` values).
+"""
+import math
+
+import numpy as np
+
+from ... import dispatch
+from ....codegen.parallel import serial_builds, thread_count
+from .... import te
+from ...dispatch import build_kernel, define_outputs
+from .. import rows as R
+from ..ir import CONST, GRAD_IN, HOST, INPUT, STATE, TEMP, VIEW, Node
+
+#: Fewest rows per lane: below, a kernel's fixed costs outweigh the split.
+MIN_ROWS = 64
+#: How many times the bytes lanes pay in full the rows must weigh (see ``_pays``).
+PAYS = 2
+_OUTSIDE = (CONST, STATE, HOST, GRAD_IN)
+
+
+def _batch(program):
+    """The batch: the leading extent of the step's first tensor argument."""
+    inputs = sorted((v for v in program.values if v.kind == INPUT and v.shape), key=lambda v: v.binding)
+    return inputs[0].shape[0] if inputs else None
+
+
+def _definition(node):
+    """(input specs, attrs, te outputs with placeholders) of a kernel call at full size;
+    a product already split into parts by rows is taken whole (the lanes split it)."""
+    attrs = tuple((k, v) for k, v in node.attrs if k != "parts")
+    specs = [(v.shape, v.dtype) for v in node.inputs]
+    placeholders, _, outs = define_outputs(node.define, specs, node.scalar_dtypes, attrs)
+    return specs, attrs, placeholders, outs
+
+
+def _classify(node, row_axis, batch):
+    """(input axes, output classes) when ``node`` runs in lanes, else None."""
+    if node.op == "copy" or not node.pure or node.lanes is not None or node.module.device.kind != "cpu":
+        return None
+    axes = [row_axis.get(v.id, "free" if v.kind in _OUTSIDE and batch in v.shape else None) for v in node.inputs]
+    if not any(isinstance(a, int) for a in axes):
+        return None
+    specs, attrs, placeholders, outs = _definition(node)
+    try:
+        cls = R.classify(outs, dict(zip(placeholders, axes)), batch)
+    except R.NotSplittable:
+        return None
+    out_cls = [cls.get(o) for o in outs]
+    if not (all(isinstance(c, int) for c in out_cls) or all(c == R.PARTIAL for c in out_cls)):
+        return None
+    return [cls.get(p) for p in placeholders], out_cls
+
+
+def split_batch(program):
+    """Run the row-independent kernels of ``program`` in batch lanes (module docstring)."""
+    batch, threads = _batch(program), thread_count()
+    lanes = min(threads, (batch or 0) // MIN_ROWS)
+    if lanes < 2:
+        return f"not split (batch {batch}, {threads} threads)"
+    # value id -> batch axis (the step's tensor arguments with the batch's leading extent
+    # to begin with); node id -> (input axes, output classes)
+    row_axis = {v.id: 0 for v in program.values if v.kind == INPUT and v.shape and v.shape[0] == batch}
+    plans = {}
+    for node in program.nodes:
+        plan = _classify(node, row_axis, batch)
+        if plan is not None:
+            plans[id(node)] = plan
+            for v, axis in zip(node.inputs + node.outputs, plan[0] + plan[1]):
+                if isinstance(axis, int):
+                    row_axis.setdefault(v.id, axis)
+    nodes, segment, after, made, runs = [], [], [], 0, 0
+    pending = set()                         # values the next lanes node may not read: made after it
+    for node in program.nodes + [None]:
+        if node is not None and id(node) in plans and not any(v.id in pending for v in node.inputs):
+            segment.append(node)
+            pending |= _partials(node, plans)
+            continue
+        if node is None or id(node) in plans:
+            runs += len(segment) >= 2
+            if len(segment) >= 2 and _make_lanes(program, segment, after, plans, batch, lanes, nodes):
+                made += 1
+            else:
+                nodes += segment + after
+            segment, after = ([node] if node is not None else []), []
+            pending = _partials(node, plans) if node is not None else set()
+        elif segment:
+            after.append(node)
+            pending |= {v.id for v in node.outputs}
+        else:
+            nodes.append(node)
+    program.nodes = nodes
+    if not made:
+        return (f"not split: {runs} run(s) of kernels treat the {batch} rows independently, none weighs enough "
+                f"rows to pay" if runs else f"not split: no run of kernels treats batch rows independently "
+                f"(batch {batch})")
+    calls = sum(len(n.lanes[0]) for n in nodes if n.lanes is not None)
+    return f"{calls} kernel calls run in {made} parallel region(s) of {lanes} lanes of {batch} rows"
+
+
+def _partials(node, plans):
+    """Ids of the sums over rows ``node`` makes (whole only after its lanes node)."""
+    return {v.id for v, c in zip(node.outputs, plans[id(node)][1]) if c == R.PARTIAL}
+
+
+def _make_lanes(program, segment, after, plans, batch, lanes, nodes):
+    """Append the lanes node of ``segment``, the partial sums and ``after`` to ``nodes``;
+    False (appending nothing) when the rows cannot be split."""
+    made = {id(v) for n in segment for v in n.outputs}
+    inside = {id(n) for n in segment}
+    read_outside = {v.id for n in program.nodes if id(n) not in inside for v in n.inputs}
+    result = {v.id for v in program.outputs} | {v.id for _, v in program.grads if v is not None}
+    shared = {}                        # row values the lanes reach through views: id -> value
+    for node in segment:
+        for v, axis in zip(node.inputs + node.outputs, plans[id(node)][0] + plans[id(node)][1]):
+            if isinstance(axis, int) and (id(v) not in made or v.id in read_outside or v.id in result
+                                          or v.kind != TEMP):
+                if axis != 0:
+                    return False
+                shared[v.id] = v
+    if not _pays(segment, plans, lanes):
+        return False
+    row_bytes = [math.prod(v.shape[1:]) * _itemsize(v.dtype) for v in shared.values()]
+    unit = math.lcm(1, *(64 // math.gcd(b, 64) for b in row_bytes))
+    bounds = [min(batch, round(batch * k / lanes / unit) * unit) for k in range(lanes + 1)]
+    bounds[-1] = batch
+    if any(b - a < 1 for a, b in zip(bounds, bounds[1:])):
+        return False
+    ranges = [(a, b - a) for a, b in zip(bounds, bounds[1:])]
+    local, partials, built = {}, {}, {}
+    lane_calls = []
+    for lane, (start, count) in enumerate(ranges):
+        calls = []
+        for node in segment:
+            in_axes, out_cls = plans[id(node)]
+
+            def lane_value(v, axis):
+                if isinstance(axis, int):
+                    if v.id in shared:
+                        view = program.new_value(_rows_shape(v.shape, axis, count), v.dtype, VIEW)
+                        view.view_of = (v, start * math.prod(v.shape[1:]) * _itemsize(v.dtype))
+                        return view
+                    key = (v.id, lane)
+                    if key not in local:
+                        local[key] = program.new_value(_rows_shape(v.shape, axis, count), v.dtype, TEMP)
+                    return local[key]
+                if axis == R.PARTIAL:
+                    partials.setdefault(v.id, (v, []))[1].append(program.new_value(v.shape, v.dtype, TEMP))
+                    return partials[v.id][1][-1]
+                return v
+            ins = [lane_value(v, a) for v, a in zip(node.inputs, in_axes)]
+            outs = [lane_value(v, c) for v, c in zip(node.outputs, out_cls)]
+            call = Node(node.op, ins, outs, scalars=node.scalars, scalar_dtypes=node.scalar_dtypes)
+            call.members, call.scalars_at_replay = node.members, node.scalars_at_replay
+            key = (id(node), count)
+            if key not in built:
+                built[key] = _build_lane_kernel(node, in_axes, batch, count)
+            call.define, call.module = built[key]
+            calls.append(call)
+        lane_calls.append(calls)
+    outside_in = _unique(v for n in segment for v in n.inputs if id(v) not in made)
+    lanes_node = Node("lanes", outside_in, _unique([v for v in shared.values() if id(v) in made] +
+                                                  [p for _, ps in partials.values() for p in ps]))
+    lanes_node.lanes, lanes_node.rows = lane_calls, ranges
+    nodes.append(lanes_node)
+    for whole, parts in partials.values():
+        nodes.append(_sum_node(whole, parts, segment[0].module.device))
+    nodes += after
+    return True
+
+
+def _pays(segment, plans, lanes):
+    """Whether the rows outweigh what every lane pays in full: the arrays the run reads
+    whole (weights: each lane reads and packs all of them) and its sums over rows (each
+    lane writes a whole partial, added up after). Split when the rows' bytes are at
+    least ``PAYS`` times those. Measured (2-core Xeon, AVX-512, whole steps): the
+    OVERFIT MLP (rows 8x what lanes pay in full) 0.97 -> 0.66 ms; the MNIST MLP
+    (784 -> 256 weights, batch 128: rows 0.3x) 0.54 -> 0.63 ms, so it is not split."""
+    rows, whole = {}, {}
+    for node in segment:
+        for v, axis in zip(node.inputs + node.outputs, plans[id(node)][0] + plans[id(node)][1]):
+            if isinstance(axis, int):
+                rows[v.id] = v.nbytes
+            elif axis == R.PARTIAL:
+                whole[v.id] = lanes * v.nbytes
+            elif v in node.inputs:
+                whole[v.id] = v.nbytes
+    return sum(rows.values()) >= PAYS * sum(whole.values())
+
+
+def _unique(values):
+    seen = {}
+    for v in values:
+        seen.setdefault(v.id, v)
+    return list(seen.values())
+
+
+def _itemsize(dtype):
+    return np.dtype(dtype).itemsize
+
+
+def _rows_shape(shape, axis, count):
+    """``shape`` with ``count`` rows on its batch ``axis`` (None: unchanged)."""
+    return tuple(count if k == axis else d for k, d in enumerate(shape))
+
+
+def _build_lane_kernel(node, in_axes, batch, rows):
+    """(te definition, single-threaded kernel) of ``node`` on ``rows`` rows."""
+    specs, attrs, _, _ = _definition(node)
+    define = R.lane_define(node.define, attrs, specs, in_axes, batch, rows)
+    lane_specs = [(_rows_shape(shape, axis if isinstance(axis, int) else None, rows), dtype)
+                  for (shape, dtype), axis in zip(specs, in_axes)]
+    key = ("lane", node.op, tuple(node.members), tuple(specs), attrs, node.scalar_dtypes, tuple(map(str, in_axes)),
+           batch, rows, repr(node.recipe) if node.recipe else repr(node.define))
+    entry = dispatch._KERNELS.get(key)
+    if entry is None:
+        with serial_builds():
+            entry = dispatch._KERNELS[key] = build_kernel("lane_" + "_".join(node.members), define, lane_specs,
+                                                          node.scalar_dtypes, (), node.module.device, key)
+    return define, entry[0]
+
+
+def _sum_node(whole, parts, device):
+    """``whole = parts[0] + parts[1] + ...``: the lanes' partial sums added up."""
+    def define(*xs):
+        def total(*i):
+            value = xs[0][i]
+            for x in xs[1:]:
+                value = value + x[i]
+            return value
+        return te.compute(whole.shape, total, name="sum_lanes", tag="elemwise")
+    specs = [(whole.shape, whole.dtype)] * len(parts)
+    key = ("sum_lanes", tuple(specs), device)
+    entry = dispatch._KERNELS.get(key)
+    if entry is None:
+        entry = dispatch._KERNELS[key] = build_kernel("sum_lanes", define, specs, (), (), device, key)
+    node = Node("sum_lanes", parts, [whole], define=define)
+    node.module = entry[0]
+    return node

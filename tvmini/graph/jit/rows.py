@@ -1,0 +1,236 @@
+"""Batch rows in a kernel's te definition: which arrays are split by rows, and the
+kernel restricted to a range of rows.
+
+A training step's forward and backward kernels mostly treat the rows of a batch
+independently: row ``b`` of ``relu(x @ W.T + c)`` reads row ``b`` of ``x`` only, and a
+weight gradient ``g.T @ x`` is a *sum* over rows. :func:`classify` proves this from the
+te definition, stage by stage, given which inputs are split by rows:
+
+* a stage is **rows** along its axis ``p`` when every split input it reads is indexed,
+  on that input's batch axis, by exactly the stage's ``p``-th axis variable, and that
+  variable appears nowhere else in the stage (not in another index, not in the
+  arithmetic: such a stage would see the global row number);
+* a stage is a **partial** (a sum over rows) when those reads use a reduction variable
+  instead — of a sum over the whole batch — or when it is linear in partial stages it
+  reads (a product's crop, a mean's scaling): the sums of two halves' partials then add
+  up to the whole;
+* any other use of a split input (a max over rows, a row read at a shifted index)
+  makes the kernel unsplittable.
+
+:func:`restrict` rebuilds the definition for ``rows`` rows: the same bodies (constants
+such as a mean's ``1/batch`` keep the whole batch's value), batch axes and sums over
+the batch shortened. Running it on each range of rows and adding the partials gives
+exactly the whole kernel's result.
+"""
+from ... import te
+from ...errors import TVMiniError
+from ...te.tensor import ComputeOp, IterVar, PlaceholderOp, ProducerLoad, Reduce
+from ...tir.expr import Add, Cast, Const, Div, Min, Mul, Range, Select, Sub, Var
+from ...topi.nn import GEMM_ROW_PAD
+from ...tir.functor import Mutator, walk
+
+PARTIAL = "partial"
+
+
+class NotSplittable(TVMiniError):
+    """The kernel does not treat batch rows independently (the reason says where)."""
+
+
+def _extent(e):
+    return e.value if isinstance(e, Const) else None
+
+
+def _ops_in_order(outs):
+    """Every compute op of ``outs`` (producers before consumers)."""
+    order, seen = [], set()
+
+    def visit(op):
+        if op in seen or isinstance(op, PlaceholderOp):
+            return
+        seen.add(op)
+        for t in op.input_tensors():
+            visit(t.op)
+        order.append(op)
+    for t in outs:
+        visit(t.op)
+    return order
+
+
+def _linear(e, partial):
+    """Whether ``e`` is linear and homogeneous in loads of ``partial`` tensors."""
+    if isinstance(e, ProducerLoad):
+        return e.tensor in partial
+    if isinstance(e, Const):
+        return e.value == 0
+    if isinstance(e, (Add, Sub)):
+        return _linear(e.a, partial) and _linear(e.b, partial)
+    if isinstance(e, Mul):
+        return (_linear(e.a, partial) and not _reads(e.b, partial)) or \
+               (_linear(e.b, partial) and not _reads(e.a, partial))
+    if isinstance(e, Div):
+        return _linear(e.a, partial) and not _reads(e.b, partial)
+    if isinstance(e, Cast):
+        return e.dtype.startswith("float") and _linear(e.value, partial)
+    if isinstance(e, Select):
+        return not _reads(e.cond, partial) and _linear(e.t, partial) and _linear(e.f, partial)
+    return False
+
+
+def _reads(e, tensors):
+    found = []
+    walk(e, lambda n: found.append(n) if isinstance(n, ProducerLoad) and n.tensor in tensors else None)
+    return bool(found)
+
+
+def _row_index(index, batch):
+    """The variable of a batch-axis index ``v`` or ``min(v, batch - 1)`` (a product's
+    padded rows read the last row again), with whether it is the clamped form; else None."""
+    if isinstance(index, Var):
+        return index, False
+    if isinstance(index, Min) and isinstance(index.a, Var) and _extent(index.b) == batch - 1:
+        return index.a, True
+    return None
+
+
+def classify(outs, inputs, batch):
+    """Classes of the tensors of the definition ``outs`` whose placeholders ``inputs``
+    map to their batch axis (an int: split by rows), None (whole) or ``"free"`` (an
+    array from outside the step: split along the axis of extent ``batch`` it is read
+    at by the batch variable, if any). Returns {tensor: class} for every split or
+    partial tensor, inferred placeholders included: the batch axis (an int), PARTIAL,
+    or ``(axis, extent)`` for a product's accumulation padded past the last row;
+    raises :class:`NotSplittable`."""
+    cls = {t: axis for t, axis in inputs.items() if isinstance(axis, int)}
+    free = {t for t, axis in inputs.items() if axis == "free"}
+    for op in _ops_in_order(outs):
+        loads = []
+        walk(op.body, lambda n: loads.append(n) if isinstance(n, ProducerLoad) else None)
+        partial_in = {ld.tensor for ld in loads if cls.get(ld.tensor) == PARTIAL}
+        row_loads = [ld for ld in loads if cls.get(ld.tensor) not in (None, PARTIAL)]
+        found = [_row_index(ld.indices[_axis(cls[ld.tensor])], batch) for ld in row_loads]
+        if any(f is None for f in found) or len({id(v) for v, _ in found}) > 1:
+            raise NotSplittable(f"stage {op.name} reads batch rows at "
+                                f"{', '.join(str(ld.indices[_axis(cls[ld.tensor])]) for ld in row_loads)}")
+        if partial_in:
+            if found:
+                raise NotSplittable(f"stage {op.name} mixes batch rows and sums over them")
+            body = op.body
+            if isinstance(body, Reduce) and (body.reducer.name != "sum" or _reads(body.condition, partial_in)):
+                raise NotSplittable(f"stage {op.name} reduces a sum over rows with {body.reducer.name}")
+            if not _linear(body.source if isinstance(body, Reduce) else body, partial_in):
+                raise NotSplittable(f"stage {op.name} is not linear in the sums over rows it reads")
+            cls[op.output(0)] = PARTIAL
+            continue
+        if not found:
+            continue
+        v, clamped = found[0][0], any(c for _, c in found)
+        for ld in loads:                       # arrays from outside read by the batch variable
+            if ld.tensor in free:
+                at = [a for a, i in enumerate(ld.indices) if i is v and _extent(ld.tensor.shape[a]) == batch]
+                if len(at) == 1 and cls.get(ld.tensor, at[0]) == at[0]:
+                    cls[ld.tensor] = at[0]
+                    row_loads.append(ld)
+        uses = [0]
+        walk(op.body, lambda n: uses.__setitem__(0, uses[0] + 1) if n is v else None)
+        if uses[0] != len(row_loads):
+            raise NotSplittable(f"stage {op.name} uses the batch row {v} outside the rows' own index")
+        axes = [p for p, iv in enumerate(op.axis) if iv.var is v]
+        reduce_axes = [iv for iv in op.reduce_axis if iv.var is v]
+        extent = _extent(op.axis[axes[0]].dom.extent) if axes else None
+        if axes and extent == batch and not clamped:
+            cls[op.output(0)] = axes[0]
+        elif axes and clamped and extent is not None and extent > batch:
+            cls[op.output(0)] = (axes[0], extent)
+        elif reduce_axes and not clamped and op.body.reducer.name == "sum" \
+                and _extent(reduce_axes[0].dom.extent) == batch and _extent(reduce_axes[0].dom.min) == 0:
+            cls[op.output(0)] = PARTIAL
+        else:
+            raise NotSplittable(f"stage {op.name} reads batch rows at {v}, neither its own rows nor a sum over them")
+    return cls
+
+
+def _axis(c):
+    return c if isinstance(c, int) else c[0]
+
+
+class _Restrict(Mutator):
+    """Rebuilds a stage's body on the new tensors and variables; ``clamped`` is the
+    variable of a padded batch axis, whose ``min(v, batch - 1)`` becomes ``min(v, rows - 1)``."""
+
+    def __init__(self, vmap, ivmap, tmap, clamped, rows):
+        self.vmap, self.ivmap, self.tmap, self.clamped, self.rows = vmap, ivmap, tmap, clamped, rows
+
+    def visit_Var(self, v):
+        return self.vmap.get(v, v)
+
+    def visit_Min(self, e):
+        if e.a is self.clamped and self.clamped is not None:
+            return Min(self.vmap[e.a], Const(self.rows - 1, e.b.dtype))
+        return self.generic(e)
+
+    def visit_ProducerLoad(self, e):
+        return ProducerLoad(self.tmap.get(e.tensor, e.tensor), tuple(self.visit(i) for i in e.indices))
+
+    def visit_Reduce(self, e):
+        return Reduce(e.reducer, self.visit(e.source), [self.ivmap[iv] for iv in e.axis],
+                      self.visit(e.condition))
+
+
+def restrict(outs, placeholders, cls, batch, rows):
+    """``outs`` (a definition classified by :func:`classify` as ``cls``) rebuilt on
+    ``placeholders`` (old placeholder -> new one, ``rows`` rows on split axes) with every
+    batch axis and every sum over the batch ``rows`` long; a padded accumulation keeps
+    its padding unit (``topi.nn.GEMM_ROW_PAD``)."""
+    tmap = dict(placeholders)
+    for op in _ops_in_order(outs):
+        vmap, ivmap, axes = {}, {}, []
+        c = cls.get(op.output(0))
+        for p, iv in enumerate(op.axis):
+            extent = iv.dom.extent
+            if c is not None and c != PARTIAL and p == _axis(c):
+                extent = rows if isinstance(c, int) else -(-rows // GEMM_ROW_PAD) * GEMM_ROW_PAD
+            axes.append(_fresh(iv, extent, vmap, ivmap))
+        for iv in op.reduce_axis:
+            shortened = c == PARTIAL and _extent(iv.dom.extent) == batch and _reads_rows_at(op, iv.var, cls, batch)
+            _fresh(iv, rows if shortened else iv.dom.extent, vmap, ivmap)
+        clamped = op.axis[c[0]].var if isinstance(c, tuple) else None
+        body = _Restrict(vmap, ivmap, tmap, clamped, rows).visit(op.body)
+        new = ComputeOp(op.name, axes, body, op.tag)
+        tmap[op.output(0)] = new.output(0)
+    return [tmap[t] for t in outs]
+
+
+def _fresh(iv, extent, vmap, ivmap):
+    new = IterVar(Range(iv.dom.min, extent), iv.name, iv.kind)
+    vmap[iv.var], ivmap[iv] = new.var, new
+    return new
+
+
+def _reads_rows_at(op, var, cls, batch):
+    found = []
+    walk(op.body, lambda n: found.append(n) if isinstance(n, ProducerLoad) and cls.get(n.tensor) not in (None, PARTIAL)
+         and (_row_index(n.indices[_axis(cls[n.tensor])], batch) or (None,))[0] is var else None)
+    return bool(found)
+
+
+def definition(define, specs, attrs, scalar_vars=()):
+    """(placeholders, outputs) of the kernel ``define`` (a function or a topi name)
+    with ``attrs`` on inputs ``specs`` and the given scalar variables."""
+    if isinstance(define, str):
+        from ... import topi
+        define = getattr(topi, define)
+    placeholders = [te.placeholder(shape, dtype=dtype, name=f"x{i}") for i, (shape, dtype) in enumerate(specs)]
+    outs = define(*placeholders, *scalar_vars, **dict(attrs))
+    return placeholders, [outs] if isinstance(outs, te.Tensor) else list(outs)
+
+
+def lane_define(define, attrs, specs, axes, batch, rows):
+    """A te definition ``define(*placeholders, *scalars)`` of kernel ``define`` (with
+    ``attrs``, on inputs ``specs``) restricted to ``rows`` rows: ``axes[k]`` is input
+    k's batch axis or None; the placeholders it is called with have the restricted
+    shapes."""
+    def restricted(*args):
+        whole, outs = definition(define, specs, attrs, args[len(specs):])
+        cls = classify(outs, dict(zip(whole, axes)), batch)
+        return restrict(outs, dict(zip(whole, args[:len(specs)])), cls, batch, rows)
+    return restricted
