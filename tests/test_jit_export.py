@@ -46,8 +46,14 @@ def _convnet():
                          nn.Linear(4 * 5 * 5, 10)), (3, 1, 10, 10)
 
 
+def _mlp_large_batch():
+    tm.manual_seed(5)
+    return nn.Sequential(nn.Linear(6, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 4)), (600, 6)
+
+
 def _export(make, tmp_path, returns="tensor"):
-    """Export ``make()``'s model in eval mode; returns (library path, input, eager outputs)."""
+    """Export ``make()``'s model in eval mode; returns (library path, input, eager
+    outputs, the JitFunction)."""
     model, shape = make()
     model.eval()
     x = np.random.default_rng(4).standard_normal(shape).astype("float32")
@@ -64,12 +70,12 @@ def _export(make, tmp_path, returns="tensor"):
     with tm.no_grad():
         jitted(tm.tensor(x))
     library = jitted.export(tmp_path / "model.so")
-    return library, x, want
+    return library, x, want, jitted
 
 
 @pytest.mark.parametrize("make, returns", [(_mlp, "tensor"), (_mlp_batchnorm, "tensor"), (_convnet, "nested")])
 def test_fresh_process_predicts_like_eager(make, returns, tmp_path):
-    library, x, want = _export(make, tmp_path, returns)
+    library, x, want, _ = _export(make, tmp_path, returns)
     assert library == str(tmp_path / "model.so") and (tmp_path / "model.params").is_file()
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "want.npy", np.stack([want[0], want[1]]))
@@ -104,12 +110,22 @@ print("predicted", len(results))
     assert out.stdout.startswith("predicted")
 
 
+def test_exported_batch_lanes_predict_like_eager(monkeypatch, tmp_path):
+    """With two threads a large batch's forward runs in two lanes; the exported library
+    runs them the same way (its own parallel region) and predicts like eager."""
+    monkeypatch.setenv("TVMINI_NUM_THREADS", "2")
+    library, x, want, jitted = _export(_mlp_large_batch, tmp_path)
+    assert any(node.lanes is not None for node in jitted.graph.nodes), str(jitted.graph)
+    predict = tm.runtime.load_jit(library)
+    np.testing.assert_allclose(predict(x).numpy(), want[0], rtol=1e-5, atol=1e-5)
+
+
 def test_two_exports_load_side_by_side(tmp_path):
     """Kernels are internal to their library: two models (sharing kernel shapes) load in
     one process and each predicts its own results."""
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
-    lib_a, x_a, want_a = _export(_mlp, tmp_path / "a")
-    lib_b, x_b, want_b = _export(_mlp_batchnorm, tmp_path / "b")
+    lib_a, x_a, want_a, _ = _export(_mlp, tmp_path / "a")
+    lib_b, x_b, want_b, _ = _export(_mlp_batchnorm, tmp_path / "b")
     a, b = tm.runtime.load_jit(lib_a), tm.runtime.load_jit(lib_b)
     np.testing.assert_allclose(a(x_a).numpy(), want_a[0], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(b(x_b).numpy(), want_b[0], rtol=1e-5, atol=1e-5)
@@ -143,7 +159,7 @@ def test_export_refuses_training_steps(make, reason, tmp_path):
 
 
 def test_predict_checks_its_inputs(tmp_path):
-    library, x, _ = _export(_mlp, tmp_path)
+    library, x, _, _ = _export(_mlp, tmp_path)
     predict = tm.runtime.load_jit(library)
     with pytest.raises(ShapeError, match=r"input images has shape \(4, 6\), expected \(8, 6\)"):
         predict(x[:4])
@@ -158,7 +174,7 @@ def test_predict_checks_its_inputs(tmp_path):
 
 
 def test_bad_files_are_clear_errors(tmp_path):
-    library, x, want = _export(_mlp, tmp_path)
+    library, x, want, _ = _export(_mlp, tmp_path)
     params = tmp_path / "model.params"
     blob = params.read_bytes()
     with pytest.raises(DataError, match="no exported tvmini library at .*missing.so"):

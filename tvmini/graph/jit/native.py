@@ -259,8 +259,8 @@ class NativeStep:
 
     def _run_observed(self, passed):
         """The step kernel by kernel from Python — the same kernels, order, memory and
-        scalars as the native function, lanes one after the other — so that call observers (``tm.profiler``, debug
-        tracing) see and time every kernel of the step."""
+        scalars as the native function, lanes one after the other — so that call
+        observers (``tm.profiler``, debug tracing) see and time every kernel of the step."""
         def array(v):
             if v.id in passed:
                 return passed[v.id]

@@ -1,0 +1,223 @@
+"""Batch lanes: kernels proved row-independent (``graph.jit.rows``) restricted to ranges
+of rows give exactly the whole kernel's rows and sums; the ``lanes`` pass runs them in
+parallel and the step still equals eager, kernel by kernel (observed) or natively."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import tvmini as tm
+from tvmini import nn, te, topi
+from tvmini.codegen.parallel import serial_builds
+from tvmini.graph.jit import rows
+from tvmini.graph.jit.ir import TEMP
+from tvmini.graph.jit.passes.memory import _lifetimes
+
+F32 = "float32"
+
+
+def _dense_relu(x, w, b):
+    return topi.relu(topi.dense(x, w, b))
+
+
+# name -> (define, attrs, input shapes by batch n (dtype), batch axis per input or "free")
+KERNELS = {
+    "dense+relu": (_dense_relu, (), lambda n: [((n, 5), F32), ((7, 5), F32), ((7,), F32)], [0, None, None]),
+    "grad_w": ("matmul", (("transpose_a", True),), lambda n: [((n, 6), F32), ((n, 7), F32)], [0, 0]),
+    "grad_x": ("matmul", (), lambda n: [((n, 6), F32), ((6, 9), F32)], [0, None]),
+    "mean": ("mean", (), lambda n: [((n,), F32)], [0]),
+    "bias_grad": ("sum", (("axis", 0),), lambda n: [((n, 4), F32)], [0]),
+    "softmax": ("softmax", (), lambda n: [((n, 4), F32)], [0]),
+    "cross_entropy": ("cross_entropy", (), lambda n: [((n, 4), F32), ((n,), "int64")], [0, 0]),
+    "cross_entropy_grad": ("cross_entropy_grad", (), lambda n: [((n, 4), F32), ((n,), "int64"), ((n,), F32)],
+                           [0, 0, "free"]),
+}
+
+
+def _random(spec, rng):
+    shape, dtype = spec
+    return rng.integers(0, 4, shape) if dtype == "int64" else rng.standard_normal(shape).astype(dtype)
+
+
+def _run(outs, placeholders, arrays):
+    f = tm.build(topi.default_schedule(outs), placeholders + outs)
+    results = [np.zeros([int(d.value) for d in o.shape], o.dtype) for o in outs]
+    f(*arrays, *results)
+    return results
+
+
+@settings(max_examples=12, deadline=None)
+@given(name=st.sampled_from(sorted(KERNELS)), batch=st.integers(2, 60), cut=st.floats(0.05, 0.95),
+       serial=st.booleans())
+def test_kernels_restricted_to_rows_give_the_whole_kernels_rows_and_sums(name, batch, cut, serial):
+    """For each kernel and any split of a batch (sizes not multiples of anything, a
+    single row), the lanes' rows concatenate to the whole kernel's rows and their
+    partials add up to its sums; built for one thread or not."""
+    define, attrs, specs_of, axes = KERNELS[name]
+    specs = specs_of(batch)
+    placeholders, outs = rows.definition(define, specs, attrs)
+    cls = rows.classify(outs, dict(zip(placeholders, axes)), batch)
+    axes = [cls.get(p) for p in placeholders]
+    rng = np.random.default_rng(batch)
+    arrays = [_random(s, rng) for s in specs]
+    whole = _run(outs, placeholders, arrays)
+    split = max(1, min(batch - 1, round(batch * cut)))
+    pieces = []
+    for start, count in ((0, split), (split, batch - split)):
+        lane_specs = [(tuple(count if k == a else d for k, d in enumerate(shape)), dtype)
+                      for (shape, dtype), a in zip(specs, axes)]
+        lane_ph = [te.placeholder(s, dtype=d, name=f"lane{k}") for k, (s, d) in enumerate(lane_specs)]
+        lane_outs = rows.lane_define(define, attrs, specs, axes, batch, count)(*lane_ph)
+        lane_arrays = [np.ascontiguousarray(np.take(a, np.arange(start, start + count), axis=ax))
+                       if isinstance(ax, int) else a for a, ax in zip(arrays, axes)]
+        with serial_builds() if serial else _nothing():
+            pieces.append(_run(lane_outs, lane_ph, lane_arrays))
+    for k, out in enumerate(outs):
+        if cls.get(out) == rows.PARTIAL:
+            got = pieces[0][k] + pieces[1][k]
+        else:
+            got = np.concatenate([pieces[0][k], pieces[1][k]], axis=cls[out])
+        np.testing.assert_allclose(got, whole[k], rtol=2e-5, atol=2e-5, err_msg=f"{name} output {k}")
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _plus_one(t):
+    return te.compute(t.shape, lambda j: t[j] + 1.0, name="plus_one")
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda x: topi.max(x, axis=0), "neither its own rows nor a sum"),             # a max over rows
+    (lambda x: te.compute(x.shape, lambda i, j: x[x.shape[0] - 1 - i, j], name="flip"), "reads batch rows at"),
+    (lambda x: te.compute(x.shape, lambda i, j: x[i, j] * i, name="by_row"), "outside the rows' own index"),
+    (lambda x: _plus_one(topi.sum(x, axis=0)), "not linear"),                            # affine in a sum
+])
+def test_kernels_that_combine_rows_otherwise_are_not_split(make, reason):
+    x = te.placeholder((12, 3), name="x")
+    out = make(x)
+    with pytest.raises(rows.NotSplittable, match=reason):
+        rows.classify([out], {x: 0}, 12)
+
+
+def test_serial_builds_make_no_parallel_launch():
+    A = te.placeholder((4096,), name="A")
+    B = te.compute((4096,), lambda i: A[i] * 2.0, name="B")
+
+    def build(name):
+        s = te.create_schedule(B.op)
+        s[B].parallel(B.op.axis[0])
+        return tm.build(s, [A, B], name=name)
+    with serial_builds():
+        serial = build("serial_double")
+    parallel = build("parallel_double")
+    assert "GOMP_parallel" not in serial.get_source("ll")
+    assert "GOMP_parallel" in parallel.get_source("ll")
+    a = np.random.rand(4096).astype(F32)
+    for f in (serial, parallel):
+        b = np.zeros_like(a)
+        f(a, b)
+        np.testing.assert_allclose(b, 2 * a)
+
+
+def _wide_mlp():
+    tm.manual_seed(0)
+    return nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 3))
+
+
+def _steps(batch, jit_kwargs, observe=False, steps=3):
+    """Losses and the model after ``steps`` Adam steps, eagerly or by tm.jit."""
+    model = _wide_mlp()
+    opt = tm.optim.Adam(model.parameters(), lr=1e-2)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    run = tm.jit(step, **jit_kwargs) if jit_kwargs is not None else step
+    rng = np.random.default_rng(batch)
+    losses, observed = [], []
+    for _ in range(steps):
+        x = tm.tensor(rng.standard_normal((batch, 2)).astype(F32))
+        y = tm.tensor(rng.integers(0, 3, batch))
+        if observe:
+            with tm.profiler() as prof:
+                losses.append(run(x, y).item())
+            observed += [e.op for e in prof.events]
+        else:
+            losses.append(run(x, y).item())
+    assert not observe or any(op.startswith("lane_") for op in observed), observed
+    return losses, model, run
+
+
+@pytest.mark.parametrize("batch, observe", [(1024, False), (333, False), (256, True)])
+def test_a_step_in_batch_lanes_equals_eager(monkeypatch, batch, observe):
+    """Two threads: the forward and backward run in two lanes (uneven ones for 333
+    rows), the weight and bias gradients are the lanes' partials added up, and losses,
+    parameters and gradients equal eager's — natively or kernel by kernel (profiled)."""
+    monkeypatch.setenv("TVMINI_NUM_THREADS", "2")
+    eager_losses, eager_model, _ = _steps(batch, None)
+    losses, model, jitted = _steps(batch, {}, observe)
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-5)
+    for (name, p), (_, q) in zip(eager_model.named_parameters(), model.named_parameters()):
+        np.testing.assert_allclose(q.numpy(), p.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(q.grad.numpy(), p.grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
+    program = jitted.graph
+    (lanes,) = [node for node in program.nodes if node.lanes is not None]
+    starts = [start for start, _ in lanes.rows]
+    assert sum(count for _, count in lanes.rows) == batch and starts[0] == 0 and len(starts) == 2
+    assert "x2" in str(program) and "sum_lanes" in str(program)
+    assert all(call.module.get_source("ll").count("GOMP_parallel") == 0 for call in lanes.calls())
+
+
+def test_lane_temporaries_never_share_memory_across_lanes(monkeypatch):
+    monkeypatch.setenv("TVMINI_NUM_THREADS", "2")
+    _, _, jitted = _steps(512, {}, steps=1)
+    program = jitted.graph
+    life, lane_life = _lifetimes(program)
+    temps = {v.id: v for node in program.nodes for call in [node] + node.calls()
+             for v in call.inputs + call.outputs if v.kind == TEMP}
+    assert any(v in lane_life for v in temps)
+    for a in temps.values():
+        for b in temps.values():
+            if a.id >= b.id or a.offset + a.nbytes <= b.offset or b.offset + b.nbytes <= a.offset:
+                continue
+            assert life[a.id][1] < life[b.id][0] or life[b.id][1] < life[a.id][0] or (
+                a.id in lane_life and b.id in lane_life and lane_life[a.id][:2] == lane_life[b.id][:2]
+                and (lane_life[a.id][3] < lane_life[b.id][2] or lane_life[b.id][3] < lane_life[a.id][2])), \
+                f"{a.describe()} and {b.describe()} share memory while both live"
+
+
+@pytest.mark.parametrize("batch, threads, why", [(1024, "1", "not split (batch 1024, 1 threads)"),
+                                                 (64, "2", "not split (batch 64, 2 threads)")])
+def test_small_batches_and_one_thread_are_not_split(monkeypatch, batch, threads, why):
+    monkeypatch.setenv("TVMINI_NUM_THREADS", threads)
+    _, _, jitted = _steps(batch, {}, steps=1)
+    assert f"lanes: {why}" in str(jitted.graph)
+    assert all(node.lanes is None for node in jitted.graph.nodes)
+
+
+def test_weights_that_outweigh_the_rows_are_not_split(monkeypatch):
+    """A 784 -> 256 layer on 128 rows: every lane would read all the weights and write
+    a whole weight-gradient partial, more bytes than its rows, so the step is left whole."""
+    monkeypatch.setenv("TVMINI_NUM_THREADS", "2")
+    tm.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+    opt = tm.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    @tm.jit
+    def step(x, y):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    rng = np.random.default_rng(0)
+    step(tm.tensor(rng.standard_normal((128, 784)).astype(F32)), tm.tensor(rng.integers(0, 10, 128)))
+    assert "none weighs enough rows to pay" in str(step.graph)
