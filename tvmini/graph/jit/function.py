@@ -168,8 +168,8 @@ class JitFunction:
 def jit(fn=None, *, skip_passes=()):
     """Compile ``fn`` (a training or inference step on Tensors) by tracing it; usable as
     ``@tm.jit`` or ``tm.jit(fn)``. ``skip_passes`` names graph passes to leave out
-    ("fold", "cse", "dce", "fuse"), e.g. to compare their effect; see the module docstring
-    for what a trace captures."""
+    ("fold", "cse", "dce", "fuse", "lanes", "update"), e.g. to compare their effect; see
+    the module docstring for what a trace captures."""
     if fn is None:
         return lambda f: JitFunction(f, skip_passes)
     return JitFunction(fn, skip_passes)
