@@ -56,13 +56,16 @@ def _assert_same_models(a, b):
     (lambda ps: tm.optim.RMSprop(ps, lr=1e-2, centered=True, momentum=0.5), {"dropout": 0.3}),
     (lambda ps: tm.optim.AdamW(ps, lr=1e-2), {"zero_grad": False}),
 ])
-def test_training_steps_equal_eager(optimizer, kwargs):
+@pytest.mark.parametrize("batch", [32, 512])
+def test_training_steps_equal_eager(monkeypatch, optimizer, kwargs, batch):
     """Parameters, gradients (also accumulated without zero_grad), running statistics,
-    dropout masks and losses match eager execution step by step."""
+    dropout masks and losses match eager execution step by step; on two threads a
+    batch of 512 runs in batch lanes wherever the kernels allow."""
+    monkeypatch.setenv("TVMINI_NUM_THREADS", "2")
     eager_model, _, eager_step = _trainer(optimizer, **kwargs)
     jit_model, _, step = _trainer(optimizer, **kwargs)
     jitted = tm.jit(step)
-    for x, y in _data():
+    for x, y in _data(batch=batch):
         tm.manual_seed(7)
         want = eager_step(x, y).item()
         tm.manual_seed(7)
@@ -70,6 +73,8 @@ def test_training_steps_equal_eager(optimizer, kwargs):
         assert got == pytest.approx(want, rel=1e-6)
     _assert_same_models(eager_model, jit_model)
     assert jitted.variants <= 2      # zero_grad=False: a second variant once .grad exists
+    split = "2 lanes of 512 rows" in str(jitted.graph)
+    assert split == (batch == 512 and not kwargs.get("batchnorm")), str(jitted.graph)
 
 
 def test_learning_rate_changes_reach_the_replay():
