@@ -8,6 +8,7 @@ from hypothesis import given, settings, strategies as st
 import tvmini as tm
 from tvmini import nn, te, topi
 from tvmini.codegen.parallel import serial_builds
+from tvmini.graph.dispatch import define_outputs
 from tvmini.graph.jit import rows
 from tvmini.graph.jit.ir import TEMP
 from tvmini.graph.jit.passes.memory import _lifetimes
@@ -54,7 +55,7 @@ def test_kernels_restricted_to_rows_give_the_whole_kernels_rows_and_sums(name, b
     partials add up to its sums; built for one thread or not."""
     define, attrs, specs_of, axes = KERNELS[name]
     specs = specs_of(batch)
-    placeholders, outs = rows.definition(define, specs, attrs)
+    placeholders, _, outs = define_outputs(define, specs, (), attrs)
     cls = rows.classify(outs, dict(zip(placeholders, axes)), batch)
     axes = [cls.get(p) for p in placeholders]
     rng = np.random.default_rng(batch)

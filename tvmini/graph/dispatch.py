@@ -31,13 +31,15 @@ def kernel_count():
     return len(_KERNELS)
 
 
-def define_outputs(define, specs, scalar_dtypes, attrs):
+def define_outputs(define, specs, scalar_dtypes, attrs, scalar_vars=None):
     """(placeholders, scalar vars, output tensors) of ``define`` on inputs with ``specs``
-    ((shape, dtype) pairs): what a kernel for these inputs computes, before scheduling."""
+    ((shape, dtype) pairs): what a kernel for these inputs computes, before scheduling.
+    ``scalar_vars``: the variables to pass for the scalars (default: new ones)."""
     if isinstance(define, str):
         define = getattr(topi, define)
     placeholders = [te.placeholder(shape, dtype=dtype, name=f"x{i}") for i, (shape, dtype) in enumerate(specs)]
-    scalar_vars = [te.var(f"s{i}", dtype=d) for i, d in enumerate(scalar_dtypes)]
+    if scalar_vars is None:
+        scalar_vars = [te.var(f"s{i}", dtype=d) for i, d in enumerate(scalar_dtypes)]
     outs = define(*placeholders, *scalar_vars, **dict(attrs))
     return placeholders, scalar_vars, [outs] if isinstance(outs, te.Tensor) else list(outs)
 

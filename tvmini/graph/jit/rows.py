@@ -22,12 +22,11 @@ such as a mean's ``1/batch`` keep the whole batch's value), batch axes and sums 
 the batch shortened. Running it on each range of rows and adding the partials gives
 exactly the whole kernel's result.
 """
-from ... import te
 from ...errors import TVMiniError
 from ...te.tensor import ComputeOp, IterVar, PlaceholderOp, ProducerLoad, Reduce
 from ...tir.expr import Add, Cast, Const, Div, Min, Mul, Range, Select, Sub, Var
-from ...topi.nn import GEMM_ROW_PAD
 from ...tir.functor import Mutator, walk
+from ...topi.nn import GEMM_ROW_PAD
 
 PARTIAL = "partial"
 
@@ -213,24 +212,15 @@ def _reads_rows_at(op, var, cls, batch):
     return bool(found)
 
 
-def definition(define, specs, attrs, scalar_vars=()):
-    """(placeholders, outputs) of the kernel ``define`` (a function or a topi name)
-    with ``attrs`` on inputs ``specs`` and the given scalar variables."""
-    if isinstance(define, str):
-        from ... import topi
-        define = getattr(topi, define)
-    placeholders = [te.placeholder(shape, dtype=dtype, name=f"x{i}") for i, (shape, dtype) in enumerate(specs)]
-    outs = define(*placeholders, *scalar_vars, **dict(attrs))
-    return placeholders, [outs] if isinstance(outs, te.Tensor) else list(outs)
-
-
 def lane_define(define, attrs, specs, axes, batch, rows):
     """A te definition ``define(*placeholders, *scalars)`` of kernel ``define`` (with
     ``attrs``, on inputs ``specs``) restricted to ``rows`` rows: ``axes[k]`` is input
     k's batch axis or None; the placeholders it is called with have the restricted
     shapes."""
     def restricted(*args):
-        whole, outs = definition(define, specs, attrs, args[len(specs):])
+        from ..dispatch import define_outputs
+        scalar_vars = list(args[len(specs):])
+        whole, _, outs = define_outputs(define, specs, [v.dtype for v in scalar_vars], attrs, scalar_vars)
         cls = classify(outs, dict(zip(whole, axes)), batch)
         return restrict(outs, dict(zip(whole, args[:len(specs)])), cls, batch, rows)
     return restricted

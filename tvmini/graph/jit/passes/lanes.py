@@ -28,6 +28,7 @@ import numpy as np
 from ... import dispatch
 from ....codegen.parallel import serial_builds, thread_count
 from .... import te
+from ....errors import TVMiniError
 from ...dispatch import build_kernel, define_outputs
 from .. import rows as R
 from ..ir import CONST, GRAD_IN, HOST, INPUT, STATE, TEMP, VIEW, Node
@@ -174,7 +175,10 @@ def _make_lanes(program, segment, after, plans, batch, lanes, nodes):
             call.members, call.scalars_at_replay = node.members, node.scalars_at_replay
             key = (id(node), count)
             if key not in built:
-                built[key] = _build_lane_kernel(node, in_axes, batch, count)
+                try:
+                    built[key] = _build_lane_kernel(node, in_axes, batch, count)
+                except TVMiniError:        # a schedule that cannot take the lane's shape: keep it whole
+                    return False
             call.define, call.module = built[key]
             calls.append(call)
         lane_calls.append(calls)
@@ -230,8 +234,8 @@ def _build_lane_kernel(node, in_axes, batch, rows):
     define = R.lane_define(node.define, attrs, specs, in_axes, batch, rows)
     lane_specs = [(_rows_shape(shape, axis if isinstance(axis, int) else None, rows), dtype)
                   for (shape, dtype), axis in zip(specs, in_axes)]
-    key = ("lane", node.op, tuple(node.members), tuple(specs), attrs, node.scalar_dtypes, tuple(map(str, in_axes)),
-           batch, rows, repr(node.recipe) if node.recipe else repr(node.define))
+    # the whole kernel identifies the definition: graph kernels are kept for the process
+    key = ("lane", id(node.module), tuple(map(str, in_axes)), batch, rows)
     entry = dispatch._KERNELS.get(key)
     if entry is None:
         with serial_builds():
