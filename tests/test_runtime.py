@@ -439,7 +439,14 @@ def test_array_block_gives_aligned_independent_arrays_and_reuses_only_released_m
     again = block.take()                     # ``kept`` holds the first allocation: a new one
     assert again[0].data_ptr != kept.data_ptr
     np.testing.assert_array_equal(kept.numpy(), np.full((3, 5), 3, "float32"))
-    pointers = [a.data_ptr for a in again]
+    pointers, identities = [a.data_ptr for a in again], [id(a) for a in again]
+    view = again[1]._storage.host_view()     # a zero-copy numpy view (what kernels get)
     del again
-    assert [a.data_ptr for a in block.take()] == pointers    # released: the same memory
+    assert [a.data_ptr for a in block.take()] != pointers    # a numpy view holds the block
+    del view
+    again = block.take()
+    pointers, identities = [a.data_ptr for a in again], [id(a) for a in again]
+    del again
+    reused = block.take()                    # released: the same memory, the same objects
+    assert [a.data_ptr for a in reused] == pointers and [id(a) for a in reused] == identities
     assert nd.ArrayBlock([]).take() == []

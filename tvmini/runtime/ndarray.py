@@ -305,7 +305,10 @@ class ArrayBlock:
     memory it wrote the step before, still in cache, instead of a block freed longer
     ago (measured on the MNIST MLP jit step, whose ~1 MB of gradients the allocator
     handed out in two alternating blocks: 1.26 -> 1.11 ms). Arrays a caller keeps are
-    never written again: their allocation is still referenced, so the take allocates."""
+    never written again: their allocation is still referenced, so the take allocates.
+    When the block is free the last take's NDArray objects themselves are handed out
+    again (nothing can tell them from new ones: nothing refers to them), which saves
+    making them (about 0.7 us each per replay)."""
 
     def __init__(self, specs):
         self._specs, self._offsets, total = list(specs), [], 0
@@ -313,22 +316,27 @@ class ArrayBlock:
             self._offsets.append(total)
             total += -(-max(math.prod(shape) * dtype.itemsize, 1) // ALIGNMENT) * ALIGNMENT
         self._bytes = total + ALIGNMENT - 1
-        self._raw, self._start = None, 0
+        self._raw, self._last = None, []
 
     def take(self):
         """Fresh NDArrays of the specs (uninitialised, or holding what the last take's
         arrays held when their memory is reused)."""
         if not self._specs:
             return []
-        # Two references mean only ours (and getrefcount's argument): every array carved
-        # from the block, and every view of one, is gone.
-        if self._raw is None or sys.getrefcount(self._raw) > 2:
-            self._raw = np.empty(self._bytes, dtype=np.uint8)
-            self._start = self._raw.ctypes.data
-        raw, start = self._raw, self._start
+        # The block is free when only we hold the last take's arrays (our list and
+        # getrefcount's argument count 2), only they hold their numpy arrays, and
+        # nothing else holds the block (us, the argument and those numpy arrays, whose
+        # base it is): no numpy view of one is alive.
+        last = self._last
+        if last and sys.getrefcount(self._raw) == 2 + len(last) and \
+                all(sys.getrefcount(a) == 3 and sys.getrefcount(a._storage.array) == 2 for a in last):
+            return list(last)
+        self._raw = raw = np.empty(self._bytes, dtype=np.uint8)
+        start = raw.ctypes.data
         skip = -start % ALIGNMENT
-        return [_carve(raw, start, skip + offset, shape, dtype, _CPU0)
-                for offset, (shape, dtype) in zip(self._offsets, self._specs)]
+        self._last = [_carve(raw, start, skip + offset, shape, dtype, _CPU0)
+                      for offset, (shape, dtype) in zip(self._offsets, self._specs)]
+        return list(self._last)
 
 
 def _carve(raw, raw_ptr, offset, shape, dtype, device):
