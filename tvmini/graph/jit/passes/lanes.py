@@ -196,20 +196,25 @@ def _make_lanes(program, segment, after, plans, batch, lanes, nodes):
 def _pays(segment, plans, lanes):
     """Whether the rows outweigh what every lane pays in full: the arrays the run reads
     whole (weights: each lane reads and packs all of them) and its sums over rows (each
-    lane writes a whole partial, added up after). Split when the rows' bytes are at
-    least ``PAYS`` times those. Measured (2-core Xeon, AVX-512, whole steps): the
-    OVERFIT MLP (rows 8x what lanes pay in full) 0.97 -> 0.66 ms; the MNIST MLP
-    (784 -> 256 weights, batch 128: rows 0.3x) 0.54 -> 0.63 ms, so it is not split."""
+    lane writes a whole partial, added up after), both once per lane. Split when the
+    rows' bytes are at least ``PAYS`` times those. Measured (2-core Xeon, AVX-512, whole
+    steps): the OVERFIT MLP (rows 6x what its two lanes pay in full) 0.97 -> 0.66 ms;
+    the MNIST MLP (784 -> 256 weights, batch 128: rows 0.2x) 0.54 -> 0.63 ms, so it is
+    not split."""
     rows, whole = {}, {}
     for node in segment:
-        for v, axis in zip(node.inputs + node.outputs, plans[id(node)][0] + plans[id(node)][1]):
+        in_axes, out_cls = plans[id(node)]
+        for v, axis in zip(node.inputs, in_axes):
             if isinstance(axis, int):
                 rows[v.id] = v.nbytes
-            elif axis == R.PARTIAL:
-                whole[v.id] = lanes * v.nbytes
-            elif v in node.inputs:
+            elif axis is None:
                 whole[v.id] = v.nbytes
-    return sum(rows.values()) >= PAYS * sum(whole.values())
+        for v, c in zip(node.outputs, out_cls):
+            if isinstance(c, int):
+                rows[v.id] = v.nbytes
+            else:
+                whole[v.id] = v.nbytes
+    return sum(rows.values()) >= PAYS * lanes * sum(whole.values())
 
 
 def _unique(values):
