@@ -157,12 +157,13 @@ def _steps(batch, jit_kwargs, observe=False, steps=3):
     return losses, model, run
 
 
-@pytest.mark.parametrize("batch, observe", [(1024, False), (333, False), (256, True)])
-def test_a_step_in_batch_lanes_equals_eager(monkeypatch, batch, observe):
-    """Two threads: the forward and backward run in two lanes (uneven ones for 333
+@pytest.mark.parametrize("batch, threads, observe", [(1024, 2, False), (333, 2, False), (256, 2, True),
+                                                     (1000, 3, False)])
+def test_a_step_in_batch_lanes_equals_eager(monkeypatch, batch, threads, observe):
+    """The forward and backward run in a lane per thread (uneven ones for 333 and 1000
     rows), the weight and bias gradients are the lanes' partials added up, and losses,
     parameters and gradients equal eager's — natively or kernel by kernel (profiled)."""
-    monkeypatch.setenv("TVMINI_NUM_THREADS", "2")
+    monkeypatch.setenv("TVMINI_NUM_THREADS", str(threads))
     eager_losses, eager_model, _ = _steps(batch, None)
     losses, model, jitted = _steps(batch, {}, observe)
     np.testing.assert_allclose(losses, eager_losses, rtol=1e-5)
@@ -172,8 +173,8 @@ def test_a_step_in_batch_lanes_equals_eager(monkeypatch, batch, observe):
     program = jitted.graph
     (lanes,) = [node for node in program.nodes if node.lanes is not None]
     starts = [start for start, _ in lanes.rows]
-    assert sum(count for _, count in lanes.rows) == batch and starts[0] == 0 and len(starts) == 2
-    assert "x2" in str(program) and "sum_lanes" in str(program)
+    assert sum(count for _, count in lanes.rows) == batch and starts[0] == 0 and len(starts) == threads
+    assert f"lanes x{threads}" in str(program) and "sum_lanes" in str(program)
     assert all(call.module.get_source("ll").count("GOMP_parallel") == 0 for call in lanes.calls())
 
 

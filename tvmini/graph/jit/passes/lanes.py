@@ -17,7 +17,8 @@ kernel; a lane keeps its half of the batch in its own core's L2 and synchronises
 Measured (2-core Xeon, AVX-512, ``benchmarks/train_step.py``): the OVERFIT MLP's jit
 step (batch 1024, Adam) 0.97 -> 0.66 ms.
 
-Rows are split into ``thread_count()`` lanes of at least ``MIN_ROWS`` rows, at multiples
+Rows are split into at most ``thread_count()`` lanes of at least ``MIN_ROWS`` rows (fewer
+where more lanes would not pay: ``_lanes_that_pay``), at multiples
 that keep every lane's first row 64-byte aligned in the arrays shared with the rest of
 the step (which lanes read or write through ``view`` values).
 """
@@ -35,7 +36,7 @@ from ..ir import CONST, GRAD_IN, HOST, INPUT, STATE, TEMP, VIEW, Node
 
 #: Fewest rows per lane: below, a kernel's fixed costs outweigh the split.
 MIN_ROWS = 64
-#: How many times the bytes lanes pay in full the rows must weigh (see ``_pays``).
+#: How many times the bytes lanes pay in full the rows must weigh (``_lanes_that_pay``).
 PAYS = 2
 _OUTSIDE = (CONST, STATE, HOST, GRAD_IN)
 
@@ -115,8 +116,9 @@ def split_batch(program):
         return (f"not split: {runs} run(s) of kernels treat the {batch} rows independently, none weighs enough "
                 f"rows to pay" if runs else f"not split: no run of kernels treats batch rows independently "
                 f"(batch {batch})")
-    calls = sum(len(n.lanes[0]) for n in nodes if n.lanes is not None)
-    return f"{calls} kernel calls run in {made} parallel region(s) of {lanes} lanes of {batch} rows"
+    regions = [n for n in nodes if n.lanes is not None]
+    return (f"{sum(len(n.lanes[0]) for n in regions)} kernel calls run in {made} parallel region(s) of "
+            f"{'/'.join(str(len(n.lanes)) for n in regions)} lanes of {batch} rows")
 
 
 def _partials(node, plans):
@@ -139,7 +141,8 @@ def _make_lanes(program, segment, after, plans, batch, lanes, nodes):
                 if axis != 0:
                     return False
                 shared[v.id] = v
-    if not _pays(segment, plans, lanes):
+    lanes = _lanes_that_pay(segment, plans, lanes)
+    if lanes < 2:
         return False
     row_bytes = [math.prod(v.shape[1:]) * _itemsize(v.dtype) for v in shared.values()]
     unit = math.lcm(1, *(64 // math.gcd(b, 64) for b in row_bytes))
@@ -193,11 +196,11 @@ def _make_lanes(program, segment, after, plans, batch, lanes, nodes):
     return True
 
 
-def _pays(segment, plans, lanes):
-    """Whether the rows outweigh what every lane pays in full: the arrays the run reads
-    whole (weights: each lane reads and packs all of them) and its sums over rows (each
-    lane writes a whole partial, added up after), both once per lane. Split when the
-    rows' bytes are at least ``PAYS`` times those. Measured (2-core Xeon, AVX-512, whole
+def _lanes_that_pay(segment, plans, most):
+    """How many lanes (at most ``most``) the rows outweigh: every lane pays in full for
+    the arrays the run reads whole (weights: each lane reads and packs all of them) and
+    for its sums over rows (each lane writes a whole partial, added up after). The rows'
+    bytes must be at least ``PAYS`` times what all the lanes pay in full. Measured (2-core Xeon, AVX-512, whole
     steps): the OVERFIT MLP (rows 6x what its two lanes pay in full) 0.97 -> 0.66 ms;
     the MNIST MLP (784 -> 256 weights, batch 128: rows 0.2x) 0.54 -> 0.63 ms, so it is
     not split."""
@@ -214,7 +217,7 @@ def _pays(segment, plans, lanes):
                 rows[v.id] = v.nbytes
             else:
                 whole[v.id] = v.nbytes
-    return sum(rows.values()) >= PAYS * lanes * sum(whole.values())
+    return min(most, int(sum(rows.values()) // max(1, PAYS * sum(whole.values()))))
 
 
 def _unique(values):
