@@ -223,3 +223,22 @@ def test_weights_that_outweigh_the_rows_are_not_split(monkeypatch):
     rng = np.random.default_rng(0)
     step(tm.tensor(rng.standard_normal((128, 784)).astype(F32)), tm.tensor(rng.integers(0, 10, 128)))
     assert "none weighs enough rows to pay" in str(step.graph)
+
+
+def test_the_batch_is_the_leading_extent_most_arguments_share(monkeypatch):
+    """A step whose first argument is not batched (a per-class weight) still splits the
+    batch its images and labels share, and equals eager."""
+    monkeypatch.setenv("TVMINI_NUM_THREADS", "2")
+    model = _wide_mlp()
+
+    def loss_of(class_weight, x, y):
+        logits = model(x) * class_weight
+        return nn.functional.cross_entropy(logits, y)
+    rng = np.random.default_rng(5)
+    w = tm.tensor(np.array([1.0, 0.5, 2.0], F32))
+    x, y = tm.tensor(rng.standard_normal((512, 2)).astype(F32)), tm.tensor(rng.integers(0, 3, 512))
+    with tm.no_grad():
+        want = loss_of(w, x, y).item()
+        jitted = tm.jit(loss_of)
+        assert jitted(w, x, y).item() == pytest.approx(want, rel=1e-5)
+    assert "lanes of 512 rows" in str(jitted.graph)

@@ -42,9 +42,11 @@ _OUTSIDE = (CONST, STATE, HOST, GRAD_IN)
 
 
 def _batch(program):
-    """The batch: the leading extent of the step's first tensor argument."""
+    """The batch: the leading extent most of the step's tensor arguments share (the
+    first argument's among equals), e.g. 1024 for images (1024, 2) and labels (1024,)."""
     inputs = sorted((v for v in program.values if v.kind == INPUT and v.shape), key=lambda v: v.binding)
-    return inputs[0].shape[0] if inputs else None
+    extents = [v.shape[0] for v in inputs]
+    return max(extents, key=extents.count) if extents else None
 
 
 def _definition(node):
