@@ -130,17 +130,21 @@ def _wide_mlp():
     return nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 3))
 
 
-def _steps(batch, jit_kwargs, observe=False, steps=3):
-    """Losses and the model after ``steps`` Adam steps, eagerly or by tm.jit."""
-    model = _wide_mlp()
-    opt = tm.optim.Adam(model.parameters(), lr=1e-2)
-
+def _train_step(model, opt):
+    """One cross-entropy training step of ``model`` with ``opt``."""
     def step(x, y):
         opt.zero_grad()
         loss = nn.functional.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
         return loss
+    return step
+
+
+def _steps(batch, jit_kwargs, observe=False, steps=3):
+    """Losses and the model after ``steps`` Adam steps, eagerly or by tm.jit."""
+    model = _wide_mlp()
+    step = _train_step(model, tm.optim.Adam(model.parameters(), lr=1e-2))
     run = tm.jit(step, **jit_kwargs) if jit_kwargs is not None else step
     rng = np.random.default_rng(batch)
     losses, observed = [], []
@@ -211,15 +215,7 @@ def test_weights_that_outweigh_the_rows_are_not_split(monkeypatch):
     monkeypatch.setenv("TVMINI_NUM_THREADS", "2")
     tm.manual_seed(0)
     model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
-    opt = tm.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-
-    @tm.jit
-    def step(x, y):
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
+    step = tm.jit(_train_step(model, tm.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)))
     rng = np.random.default_rng(0)
     step(tm.tensor(rng.standard_normal((128, 784)).astype(F32)), tm.tensor(rng.integers(0, 10, 128)))
     assert "none weighs enough rows to pay" in str(step.graph)
