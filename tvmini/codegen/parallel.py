@@ -104,8 +104,24 @@ def emit_parallel_launch(fb, loop, name):
     values += [_to_slot(b, fb.vars[v], v.dtype) for v in variables]
     for k, value in enumerate(values):
         b.store(value, b.gep(closure, [ir.Constant(I64, k)], source_etype=I64))
-    launch = fb._extern("GOMP_parallel", ir.VoidType(), [PTR, PTR, I32, I32])
-    b.call(launch, [trampoline, closure, ir.Constant(I32, num_threads()), ir.Constant(I32, 0)])
+    launch_on_pool(b, trampoline, closure, num_threads())
+
+
+def launch_on_pool(b, function, closure, threads):
+    """Emit at builder ``b`` the call that runs ``function(closure)`` on ``threads``
+    threads of libgomp's pool (0: its default) and returns when all have finished."""
+    module = b.module
+    launch = module.globals.get("GOMP_parallel") or ir.Function(
+        module, ir.FunctionType(ir.VoidType(), [PTR, PTR, I32, I32]), name="GOMP_parallel")
+    b.call(launch, [function, closure, ir.Constant(I32, threads), ir.Constant(I32, 0)])
+
+
+def thread_and_team(b):
+    """(this thread's number, the team's size) inside a function run by :func:`launch_on_pool`."""
+    def query(name):
+        fn = b.module.globals.get(name) or ir.Function(b.module, ir.FunctionType(I32, []), name=name)
+        return b.call(fn, [])
+    return query("omp_get_thread_num"), query("omp_get_num_threads")
 
 
 def _to_slot(b, value, dtype):
@@ -141,10 +157,7 @@ def _trampoline(module, name, body_fn, n_buffers, variables):
     start, extent = slot(0), slot(1)
     args = [b.inttoptr(slot(2 + k), PTR) for k in range(n_buffers)]
     args += [_from_slot(b, slot(2 + n_buffers + k), v.dtype) for k, v in enumerate(variables)]
-    omp = {n: module.globals.get(n) or ir.Function(module, ir.FunctionType(I32, []), name=n)
-           for n in ("omp_get_thread_num", "omp_get_num_threads")}
-    tid = b.sext(b.call(omp["omp_get_thread_num"], []), I64)
-    nthreads = b.sext(b.call(omp["omp_get_num_threads"], []), I64)
+    tid, nthreads = (b.sext(value, I64) for value in thread_and_team(b))
     chunk = b.sdiv(b.add(extent, b.sub(nthreads, ir.Constant(I64, 1))), nthreads)
     first = b.mul(tid, chunk)
     last = b.add(first, chunk)

@@ -137,11 +137,13 @@ class Program:
 
     def __str__(self):
         lines = ["values:"]
-        lines += [f"  {v.describe()}" for v in self.live_values()]
-        lane_values = {v.id: v for node in self.nodes if node.lanes is not None
-                       for call in node.calls() for v in call.inputs + call.outputs}
-        lines += [f"  {v.describe()}" for _, v in sorted(lane_values.items()) if v.id not in
-                  {w.id for w in self.live_values()}]
+        live = self.live_values()
+        lines += [f"  {v.describe()}" for v in live]
+        lane_only = {v.id: v for node in self.nodes if node.lanes is not None
+                     for call in node.calls() for v in call.inputs + call.outputs}
+        for v in live:
+            lane_only.pop(v.id, None)
+        lines += [f"  {v.describe()}" for _, v in sorted(lane_only.items())]
         lines.append(f"nodes ({len(self.nodes)} calls):")
         lines += [f"  {node!r}" for node in self.nodes]
         lines.append(f"returns: ({', '.join(map(repr, self.outputs))})")

@@ -26,6 +26,7 @@ import numpy as np
 from llvmlite import ir
 
 from ...codegen import llvm_target
+from ...codegen.parallel import launch_on_pool, thread_and_team
 from ...errors import BuildError, TVMiniError
 from ...runtime import ndarray as nd
 from ...runtime.module import calls_observed
@@ -107,10 +108,10 @@ def _emit_call(b, node, pointer, callee, replay_scalar):
 
 def _emit_lanes(b, node, pointer, callee, replay_scalar, name):
     """Emit a ``lanes`` node: the pointers and per-replay scalars its calls use go into a
-    closure on the stack; ``GOMP_parallel`` runs a function in which thread ``t`` of the
+    closure on the stack; libgomp's pool runs a function in which thread ``t`` of the
     team runs lane ``l`` for every ``l`` with ``l % team size == t`` (all lanes when the
     pool gives one thread)."""
-    module, calls = b.module, node.calls()
+    calls = node.calls()
     slots = {}
     for call in calls:
         for v in call.inputs + call.outputs:
@@ -118,38 +119,35 @@ def _emit_lanes(b, node, pointer, callee, replay_scalar, name):
     replayed = sorted({s for call in calls if call.scalars_at_replay is not None for s in call.scalars})
     scalar_slot = {s: len(slots) + k for k, s in enumerate(replayed)}
     closure = b.alloca(I64, size=ir.Constant(I64, max(1, len(slots) + len(replayed))), name=name + ".closure")
-    closure_slot = lambda builder, at, k: builder.gep(at, [ir.Constant(I64, k)], source_etype=I64)  # noqa: E731
     for k, v in slots.values():
-        b.store(b.ptrtoint(pointer(v), I64), closure_slot(b, closure, k))
+        b.store(b.ptrtoint(pointer(v), I64), _slot(b, closure, k))
     for s, k in scalar_slot.items():
-        b.store(b.bitcast(replay_scalar(s), I64), closure_slot(b, closure, k))
+        b.store(b.bitcast(replay_scalar(s), I64), _slot(b, closure, k))
 
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR]), name=f"{b.function.name}_{name}")
+    fn = ir.Function(b.module, ir.FunctionType(ir.VoidType(), [PTR]), name=f"{b.function.name}_{name}")
     fn.linkage = "internal"
     tb = ir.IRBuilder(fn.append_basic_block("entry"))
-    omp = {n: module.globals.get(n) or ir.Function(module, ir.FunctionType(I32, []), name=n)
-           for n in ("omp_get_thread_num", "omp_get_num_threads")}
-    thread, team = tb.call(omp["omp_get_thread_num"], []), tb.call(omp["omp_get_num_threads"], [])
+    thread, team = thread_and_team(tb)
     for lane, lane_calls in enumerate(node.lanes):
-        mine = tb.icmp_unsigned("==", tb.urem(ir.Constant(I32, lane), team), thread)
-        with tb.if_then(mine):
+        with tb.if_then(tb.icmp_unsigned("==", tb.urem(ir.Constant(I32, lane), team), thread)):
             loaded = {}
 
-            def lane_pointer(v, tb=tb, loaded=loaded):
+            def lane_pointer(v, loaded=loaded):
                 if v.id not in loaded:
-                    word = tb.load(closure_slot(tb, fn.args[0], slots[v.id][0]), typ=I64)
-                    loaded[v.id] = tb.inttoptr(word, PTR)
+                    loaded[v.id] = tb.inttoptr(tb.load(_slot(tb, fn.args[0], slots[v.id][0]), typ=I64), PTR)
                 return loaded[v.id]
 
-            def lane_scalar(s, tb=tb):
-                word = tb.load(closure_slot(tb, fn.args[0], scalar_slot[s]), typ=I64)
-                return tb.bitcast(word, ir.DoubleType())
+            def lane_scalar(s):
+                return tb.bitcast(tb.load(_slot(tb, fn.args[0], scalar_slot[s]), typ=I64), ir.DoubleType())
             for call in lane_calls:
                 _emit_call(tb, call, lane_pointer, callee, lane_scalar)
     tb.ret_void()
-    launch = module.globals.get("GOMP_parallel") or ir.Function(
-        module, ir.FunctionType(ir.VoidType(), [PTR, PTR, I32, I32]), name="GOMP_parallel")
-    b.call(launch, [fn, closure, ir.Constant(I32, len(node.lanes)), ir.Constant(I32, 0)])
+    launch_on_pool(b, fn, closure, len(node.lanes))
+
+
+def _slot(b, closure, k):
+    """The address of 64-bit slot ``k`` of ``closure``."""
+    return b.gep(closure, [ir.Constant(I64, k)], source_etype=I64)
 
 
 def new_llvm_module(name):

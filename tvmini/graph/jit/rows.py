@@ -10,6 +10,8 @@ te definition, stage by stage, given which inputs are split by rows:
   on that input's batch axis, by exactly the stage's ``p``-th axis variable, and that
   variable appears nowhere else in the stage (not in another index, not in the
   arithmetic: such a stage would see the global row number);
+* a product's accumulation padded past the last row (rows read at ``min(v, batch - 1)``,
+  ``topi.nn._padded_rows``) is rows too, of its padded extent;
 * a stage is a **partial** (a sum over rows) when those reads use a reduction variable
   instead — of a sum over the whole batch — or when it is linear in partial stages it
   reads (a product's crop, a mean's scaling): the sums of two halves' partials then add
@@ -20,7 +22,7 @@ te definition, stage by stage, given which inputs are split by rows:
 :func:`restrict` rebuilds the definition for ``rows`` rows: the same bodies (constants
 such as a mean's ``1/batch`` keep the whole batch's value), batch axes and sums over
 the batch shortened. Running it on each range of rows and adding the partials gives
-exactly the whole kernel's result.
+the whole kernel's result (sums up to the order of their float additions).
 """
 from ...errors import TVMiniError
 from ...te.tensor import ComputeOp, IterVar, PlaceholderOp, ProducerLoad, Reduce

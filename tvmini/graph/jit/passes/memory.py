@@ -5,9 +5,10 @@ share bytes only when those closed intervals are disjoint (so a kernel's output 
 shares memory with its inputs). Inside a ``lanes`` node, whose lanes run at the same
 time, a temporary of one lane alone lives from the first to the last call of that lane
 touching it: it may share bytes with another of the same lane, never with one of
-another lane or with anything the lanes node reads or writes. Placement is greedy, largest first, each at the lowest
-64-byte aligned offset clear of every already placed temporary whose life overlaps its
-own. The program's ``memory`` records the bytes without reuse and the arena's size.
+another lane or with anything the lanes node reads or writes. Placement is greedy,
+largest first, each at the lowest 64-byte aligned offset clear of every already placed
+temporary whose life overlaps its own. The program's ``memory`` records the bytes
+without reuse and the arena's size.
 """
 from ..ir import TEMP
 
@@ -50,7 +51,7 @@ def plan_memory(program):
         if a in lane_life and b in lane_life and lane_life[a][:2] == lane_life[b][:2]:
             return lane_life[a][2] <= lane_life[b][3] and lane_life[b][2] <= lane_life[a][3]
         return True
-    temps = {v.id: v for node in program.nodes for call in [node] + node.calls()
+    temps = {v.id: v for node in program.nodes for call in [node] + (node.calls() if node.lanes else [])
              for v in call.inputs + call.outputs if v.kind == TEMP}
     placed, arena = [], 0
     for v in sorted(temps.values(), key=lambda v: (-v.nbytes, v.id)):
