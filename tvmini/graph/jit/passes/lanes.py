@@ -131,14 +131,14 @@ def _partials(node, plans):
 def _make_lanes(program, segment, after, plans, batch, lanes, nodes):
     """Append the lanes node of ``segment``, the partial sums and ``after`` to ``nodes``;
     False (appending nothing) when the rows cannot be split."""
-    made = {id(v) for n in segment for v in n.outputs}
+    made = {v.id for n in segment for v in n.outputs}
     inside = {id(n) for n in segment}
     read_outside = {v.id for n in program.nodes if id(n) not in inside for v in n.inputs}
     result = {v.id for v in program.outputs} | {v.id for _, v in program.grads if v is not None}
     shared = {}                        # row values the lanes reach through views: id -> value
     for node in segment:
         for v, axis in zip(node.inputs + node.outputs, plans[id(node)][0] + plans[id(node)][1]):
-            if isinstance(axis, int) and (id(v) not in made or v.id in read_outside or v.id in result
+            if isinstance(axis, int) and (v.id not in made or v.id in read_outside or v.id in result
                                           or v.kind != TEMP):
                 if axis != 0:
                     return False
@@ -187,8 +187,8 @@ def _make_lanes(program, segment, after, plans, batch, lanes, nodes):
             call.define, call.module = built[key]
             calls.append(call)
         lane_calls.append(calls)
-    outside_in = _unique(v for n in segment for v in n.inputs if id(v) not in made)
-    lanes_node = Node("lanes", outside_in, _unique([v for v in shared.values() if id(v) in made] +
+    outside_in = _unique(v for n in segment for v in n.inputs if v.id not in made)
+    lanes_node = Node("lanes", outside_in, _unique([v for v in shared.values() if v.id in made] +
                                                   [p for _, ps in partials.values() for p in ps]))
     lanes_node.lanes, lanes_node.rows = lane_calls, ranges
     nodes.append(lanes_node)
