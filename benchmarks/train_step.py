@@ -1,7 +1,8 @@
 """Median milliseconds per training step (forward + backward + optimizer) of the models
 tvmini trains — eager, compiled by ``tm.jit`` (one native call per step; "calls" is the
-kernel calls in the compiled program) — next to PyTorch CPU (2 threads) when torch is
-importable.
+kernel calls in the compiled program, every lane's counted where the batch is split
+between the cores: ``graph/jit/passes/lanes.py``) — next to PyTorch CPU (2 threads) when
+torch is importable.
 
 Models: the OVERFIT MLP (2-64-256-64-2, ReLU, batch 1024, Adam), the same with
 BatchNorm1d after each hidden Linear, the MNIST MLP (784-256-128-10, batch 128, SGD with
@@ -131,7 +132,7 @@ def main():
             if ref_step is not None:
                 ref = min(ref, paired_medians([ref_step], args.steps, args.warmup)[0])
         ms, jit_ms = min(rounds, key=sum)           # the least disturbed round
-        jit_calls = len(jitted.compiled.graph.nodes)
+        jit_calls = len(jitted.compiled.graph.calls())
         line = (f"{name:28s} {ms:9.2f} {count_kernel_calls(eager):6d} {jit_ms:8.2f} {jit_calls:6d} "
                 f"{jit_ms / ms:10.2f}")
         if ref_step is not None:
