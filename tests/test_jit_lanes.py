@@ -1,9 +1,11 @@
 """Batch lanes: kernels proved row-independent (``graph.jit.rows``) restricted to ranges
 of rows give exactly the whole kernel's rows and sums; the ``lanes`` pass runs them in
 parallel and the step still equals eager, kernel by kernel (observed) or natively."""
+import contextlib
+
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import event, given, settings, strategies as st
 
 import tvmini as tm
 from tvmini import nn, te, topi
@@ -70,7 +72,7 @@ def test_kernels_restricted_to_rows_give_the_whole_kernels_rows_and_sums(name, b
         lane_outs = rows.lane_define(define, attrs, specs, axes, batch, count)(*lane_ph)
         lane_arrays = [np.ascontiguousarray(np.take(a, np.arange(start, start + count), axis=ax))
                        if isinstance(ax, int) else a for a, ax in zip(arrays, axes)]
-        with serial_builds() if serial else _nothing():
+        with serial_builds() if serial else contextlib.nullcontext():
             pieces.append(_run(lane_outs, lane_ph, lane_arrays))
     for k, out in enumerate(outs):
         if cls.get(out) == rows.PARTIAL:
@@ -78,14 +80,6 @@ def test_kernels_restricted_to_rows_give_the_whole_kernels_rows_and_sums(name, b
         else:
             got = np.concatenate([pieces[0][k], pieces[1][k]], axis=cls[out])
         np.testing.assert_allclose(got, whole[k], rtol=2e-5, atol=2e-5, err_msg=f"{name} output {k}")
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _plus_one(t):
@@ -238,3 +232,55 @@ def test_the_batch_is_the_leading_extent_most_arguments_share(monkeypatch):
         jitted = tm.jit(loss_of)
         assert jitted(w, x, y).item() == pytest.approx(want, rel=1e-5)
     assert "lanes of 512 rows" in str(jitted.graph)
+
+
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+OPTIMIZERS = {"adam": lambda ps: tm.optim.Adam(ps, lr=1e-2),
+              "sgd": lambda ps: tm.optim.SGD(ps, lr=0.05, momentum=0.9, weight_decay=1e-3),
+              "rmsprop": lambda ps: tm.optim.RMSprop(ps, lr=1e-2)}
+
+
+@settings(max_examples=6, deadline=None)
+@given(batch=st.integers(128, 700), widths=st.lists(st.integers(1, 48), min_size=1, max_size=3),
+       activation=st.sampled_from(sorted(ACTIVATIONS)), loss=st.sampled_from(["cross_entropy", "mse", "bce"]),
+       reduction=st.sampled_from(["mean", "sum"]), optimizer=st.sampled_from(sorted(OPTIMIZERS)))
+def test_random_mlp_steps_in_lanes_equal_eager(batch, widths, activation, loss, reduction, optimizer):
+    """Any MLP, activation, loss (mean or sum over the batch) and optimizer: the jit
+    step (in lanes wherever its kernels and sizes allow) equals the eager step."""
+    classes = 3
+    sizes = [4] + widths
+
+    def make():
+        tm.manual_seed(1)
+        layers = [m for a, b in zip(sizes, sizes[1:]) for m in (nn.Linear(a, b), ACTIVATIONS[activation]())]
+        model = nn.Sequential(*layers, nn.Linear(sizes[-1], classes))
+        opt = OPTIMIZERS[optimizer](model.parameters())
+
+        def step(x, y, target):
+            opt.zero_grad()
+            out = model(x)
+            if loss == "cross_entropy":
+                value = nn.functional.cross_entropy(out, y, reduction)
+            elif loss == "mse":
+                value = nn.functional.mse_loss(out, target, reduction)
+            else:
+                value = nn.functional.binary_cross_entropy_with_logits(out, target, reduction)
+            value.backward()
+            opt.step()
+            return value
+        return model, step
+    rng = np.random.default_rng(batch)
+    data = [(tm.tensor(rng.standard_normal((batch, 4)).astype(F32)), tm.tensor(rng.integers(0, classes, batch)),
+             tm.tensor(rng.random((batch, classes)).astype(F32))) for _ in range(2)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TVMINI_NUM_THREADS", "2")
+        eager_model, eager_step = make()
+        jit_model, step = make()
+        jitted = tm.jit(step)
+        for x, y, target in data:
+            want, got = eager_step(x, y, target).item(), jitted(x, y, target).item()
+            assert got == pytest.approx(want, rel=1e-4, abs=1e-5)
+        event("split in lanes" if "lanes of" in str(jitted.graph) else "left whole")
+    for (name, p), (_, q) in zip(eager_model.named_parameters(), jit_model.named_parameters()):
+        np.testing.assert_allclose(q.numpy(), p.numpy(), rtol=1e-3, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(q.grad.numpy(), p.grad.numpy(), rtol=1e-3, atol=1e-5, err_msg=name)
