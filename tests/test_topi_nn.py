@@ -444,3 +444,17 @@ def test_batch_norm_errors():
         topi.batch_norm_forward(x, te.placeholder((4,), name="gamma"), te.placeholder((3,), name="beta"), 1e-5, (0,))
     with pytest.raises(tm.errors.ShapeError, match="must leave at least one axis"):
         topi.batch_norm_stats(x, (0, 1))
+
+
+@pytest.mark.parametrize("shape", [(), (7,), (5, 33), (2, 3, 17)])
+def test_add_parts_sums_its_parts(shape):
+    """``add_parts`` (a jit step's lane partials added up): numpy's sum of the parts for
+    any rank; matrices and up carry the ``gemm_parts`` tag an optimizer update can join."""
+    parts = [te.placeholder(shape, name=f"p{k}") for k in range(3)]
+    out = topi.add_parts(*parts)
+    assert out.op.tag == ("gemm_parts" if len(shape) >= 2 else "elemwise")
+    f = tm.build(topi.default_schedule(out), parts + [out], name=f"add_parts_{len(shape)}")
+    arrays = [np.asarray(np.random.rand(*shape), "float32") for _ in parts]
+    result = np.zeros(shape, "float32")
+    f(*arrays, result)
+    np.testing.assert_allclose(result, arrays[0] + arrays[1] + arrays[2], rtol=1e-6)

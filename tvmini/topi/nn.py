@@ -17,7 +17,7 @@ from ..errors import DTypeError, ShapeError
 from ..tir.dtype import bits
 from ..tir.expr import Const
 
-__all__ = ["matmul", "batch_matmul", "dense", "softmax", "log_softmax", "softmax_grad", "log_softmax_grad",
+__all__ = ["matmul", "add_parts", "batch_matmul", "dense", "softmax", "log_softmax", "softmax_grad", "log_softmax_grad",
            "cross_entropy", "cross_entropy_grad", "nll_loss", "nll_loss_grad",
            "batch_norm_stats", "batch_norm_forward", "batch_norm_backward", "gemm_block"]
 
@@ -186,13 +186,28 @@ def matmul(a, b, transpose_a=False, transpose_b=False, parts=1):
     chunk = K // parts
     partial = _gemm("matmul.parts", (parts,), M, N, chunk, lambda p, i, k: a_at(p, i, p[0] * chunk + k),
                     lambda p, k, j: b_at(p, p[0] * chunk + k, j), dtype)
+    return te.compute((M, N), _total([lambda i, j, part=part: partial[part, i, j] for part in range(parts)]),
+                      name="matmul", tag="gemm_parts")
 
-    def total(i, j):
-        value = partial[0, i, j]
-        for part in range(1, parts):
-            value = value + partial[part, i, j]
+
+def add_parts(*parts):
+    """The elementwise sum of ``parts`` (tensors of one shape): the partial sums a split
+    reduction leaves (a jit step's batch lanes, ``graph/jit/passes/lanes.py``). A matrix
+    or larger carries tag ``gemm_parts``, like :func:`matmul`'s sum of parts, so that an
+    optimizer update reading it can be computed with it row by row."""
+    shape = shape_of(parts[0])
+    return te.compute(shape, _total([lambda *i, p=p: p[i] for p in parts]), name="add_parts",
+                      tag="gemm_parts" if len(shape) >= 2 else "elemwise")
+
+
+def _total(reads):
+    """The index function ``reads[0](*i) + reads[1](*i) + ...``."""
+    def total(*i):
+        value = reads[0](*i)
+        for read in reads[1:]:
+            value = value + read(*i)
         return value
-    return te.compute((M, N), total, name="matmul", tag="gemm_parts")
+    return total
 
 
 def reduction_parts(M, N, K, dtype, threads):

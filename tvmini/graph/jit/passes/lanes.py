@@ -6,7 +6,8 @@ A step's forward and backward kernels mostly treat the rows of the batch indepen
 rows sum over them (a weight or bias gradient, a mean loss). Such a run of kernels
 becomes a ``lanes`` node: thread ``t`` runs every kernel of the run, built for one
 thread, on its own range of rows (``rows.restrict``), and each sum over rows leaves one
-partial per lane, added up by a ``sum_lanes`` kernel after the parallel region. Calls
+partial per lane, added up by an ``add_parts`` kernel after the parallel region (the
+update pass then computes the optimizer update reading it in the same kernel). Calls
 that read a sum, or combine rows otherwise, or write in place (optimizer updates), run
 after the region as before, reading whole arrays.
 
@@ -28,7 +29,6 @@ import numpy as np
 
 from ... import dispatch
 from ....codegen.parallel import serial_builds, thread_count
-from .... import te
 from ....errors import TVMiniError
 from ...dispatch import build_kernel, define_outputs
 from .. import rows as R
@@ -255,19 +255,13 @@ def _build_lane_kernel(node, in_axes, batch, rows):
 
 
 def _sum_node(whole, parts, device):
-    """``whole = parts[0] + parts[1] + ...``: the lanes' partial sums added up."""
-    def define(*xs):
-        def total(*i):
-            value = xs[0][i]
-            for x in xs[1:]:
-                value = value + x[i]
-            return value
-        return te.compute(whole.shape, total, name="sum_lanes", tag="elemwise")
+    """``whole = parts[0] + parts[1] + ...`` (``topi.nn.add_parts``): the lanes' partial
+    sums added up; the update pass may then compute an optimizer update with it."""
     specs = [(whole.shape, whole.dtype)] * len(parts)
-    key = ("sum_lanes", tuple(specs), device)
+    key = ("add_parts", tuple(specs), device)
     entry = dispatch._KERNELS.get(key)
     if entry is None:
-        entry = dispatch._KERNELS[key] = build_kernel("sum_lanes", define, specs, (), (), device, key)
-    node = Node("sum_lanes", parts, [whole], define=define)
+        entry = dispatch._KERNELS[key] = build_kernel("add_parts", "add_parts", specs, (), (), device, key)
+    node = Node("add_parts", parts, [whole], define="add_parts")
     node.module = entry[0]
     return node

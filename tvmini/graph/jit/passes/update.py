@@ -2,7 +2,9 @@
 
 An optimizer step is an in-place elementwise kernel per parameter that reads the
 parameter's gradient. When that gradient is the output of a plain matrix product (the
-``dW = dY^T @ X`` of a Linear layer), read by the update and by nothing else in the step,
+``dW = dY^T @ X`` of a Linear layer), or the sum of a batch-lanes step's partial weight
+gradients (``add_parts``: OVERFIT jit step 0.662 -> 0.635 ms), read by the update and by
+nothing else in the step,
 the two calls become one kernel with the gradient and the updated parameter and states
 as outputs: the product's schedule computes the update block by block right after each
 gradient block is stored (``topi.epilogue.attach_sibling_outputs``), so the gradient is
