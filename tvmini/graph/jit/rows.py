@@ -28,6 +28,7 @@ from ...errors import TVMiniError
 from ...te.tensor import ComputeOp, IterVar, PlaceholderOp, ProducerLoad, Reduce
 from ...tir.expr import Add, Cast, Const, Div, Min, Mul, Range, Select, Sub, Var
 from ...tir.functor import Mutator, walk
+from ...tir.simplify import simplify
 from ...topi.nn import GEMM_ROW_PAD
 
 PARTIAL = "partial"
@@ -55,6 +56,18 @@ def _ops_in_order(outs):
     for t in outs:
         visit(t.op)
     return order
+
+
+def _body(op):
+    """``op``'s body simplified over its axes' ranges, so that an index which is the row
+    in disguise (a reshape's ``(i * 256 + j) // 256 % batch`` for ``j < 256``) reads as
+    the row. A lane's ranges lie inside these, so the simplified body holds there too."""
+    bounds = {}
+    for iv in op.axis + op.reduce_axis:
+        low, extent = _extent(iv.dom.min), _extent(iv.dom.extent)
+        if low is not None and extent is not None:
+            bounds[iv.var] = (low, low + extent - 1)
+    return simplify(op.body, bounds)
 
 
 def _linear(e, partial):
@@ -104,8 +117,9 @@ def classify(outs, inputs, batch):
     cls = {t: axis for t, axis in inputs.items() if isinstance(axis, int)}
     free = {t for t, axis in inputs.items() if axis == "free"}
     for op in _ops_in_order(outs):
+        body = _body(op)
         loads = []
-        walk(op.body, lambda n: loads.append(n) if isinstance(n, ProducerLoad) else None)
+        walk(body, lambda n: loads.append(n) if isinstance(n, ProducerLoad) else None)
         partial_in = {ld.tensor for ld in loads if cls.get(ld.tensor) == PARTIAL}
         row_loads = [ld for ld in loads if cls.get(ld.tensor) not in (None, PARTIAL)]
         found = [_row_index(ld.indices[_axis(cls[ld.tensor])], batch) for ld in row_loads]
@@ -115,7 +129,6 @@ def classify(outs, inputs, batch):
         if partial_in:
             if found:
                 raise NotSplittable(f"stage {op.name} mixes batch rows and sums over them")
-            body = op.body
             if isinstance(body, Reduce) and (body.reducer.name != "sum" or _reads(body.condition, partial_in)):
                 raise NotSplittable(f"stage {op.name} reduces a sum over rows with {body.reducer.name}")
             if not _linear(body.source if isinstance(body, Reduce) else body, partial_in):
@@ -132,7 +145,7 @@ def classify(outs, inputs, batch):
                     cls[ld.tensor] = at[0]
                     row_loads.append(ld)
         uses = [0]
-        walk(op.body, lambda n: uses.__setitem__(0, uses[0] + 1) if n is v else None)
+        walk(body, lambda n: uses.__setitem__(0, uses[0] + 1) if n is v else None)
         if uses[0] != len(row_loads):
             raise NotSplittable(f"stage {op.name} uses the batch row {v} outside the rows' own index")
         axes = [p for p, iv in enumerate(op.axis) if iv.var is v]
@@ -142,7 +155,7 @@ def classify(outs, inputs, batch):
             cls[op.output(0)] = axes[0]
         elif axes and clamped and extent is not None and extent > batch:
             cls[op.output(0)] = (axes[0], extent)
-        elif reduce_axes and not clamped and op.body.reducer.name == "sum" \
+        elif reduce_axes and not clamped and body.reducer.name == "sum" \
                 and _extent(reduce_axes[0].dom.extent) == batch and _extent(reduce_axes[0].dom.min) == 0:
             cls[op.output(0)] = PARTIAL
         else:
@@ -195,7 +208,7 @@ def restrict(outs, placeholders, cls, batch, rows):
             shortened = c == PARTIAL and _extent(iv.dom.extent) == batch and _reads_rows_at(op, iv.var, cls, batch)
             _fresh(iv, rows if shortened else iv.dom.extent, vmap, ivmap)
         clamped = op.axis[c[0]].var if isinstance(c, tuple) else None
-        body = _Restrict(vmap, ivmap, tmap, clamped, rows).visit(op.body)
+        body = _Restrict(vmap, ivmap, tmap, clamped, rows).visit(_body(op))
         new = ComputeOp(op.name, axes, body, op.tag)
         tmap[op.output(0)] = new.output(0)
     return [tmap[t] for t in outs]
@@ -209,7 +222,7 @@ def _fresh(iv, extent, vmap, ivmap):
 
 def _reads_rows_at(op, var, cls, batch):
     found = []
-    walk(op.body, lambda n: found.append(n) if isinstance(n, ProducerLoad) and cls.get(n.tensor) not in (None, PARTIAL)
+    walk(_body(op), lambda n: found.append(n) if isinstance(n, ProducerLoad) and cls.get(n.tensor) not in (None, PARTIAL)
          and (_row_index(n.indices[_axis(cls[n.tensor])], batch) or (None,))[0] is var else None)
     return bool(found)
 

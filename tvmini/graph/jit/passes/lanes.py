@@ -35,7 +35,7 @@ from .. import rows as R
 from ..ir import CONST, GRAD_IN, HOST, INPUT, STATE, TEMP, VIEW, Node
 
 #: Fewest rows per lane: below, a kernel's fixed costs outweigh the split.
-MIN_ROWS = 64
+MIN_ROWS = 32
 #: How many times the bytes lanes pay in full the rows must weigh (``_lanes_that_pay``).
 PAYS = 2
 _OUTSIDE = (CONST, STATE, HOST, GRAD_IN)
