@@ -360,7 +360,7 @@ def test_a_stale_config_in_the_log_raises_data_error(tmp_path):
 def test_builds_after_use_log_use_the_tuned_config(tmp_path, monkeypatch):
     A, B = te.placeholder((24, 40), name="A"), te.placeholder((40, 48), name="B")
     C = topi.matmul(A, B)
-    tuned = {"mi": 2, "bn": 32, "order": "ikj", "tiles": "ji", "parallel": False}
+    tuned = {"mi": 2, "bn": 32, "order": "ikj", "tiles": "ji", "parallel": True}
     assert tuned != only_task(C)[1].default
     path = tmp_path / "tuned.json"
     TuningLog([entry_for(C, tuned)]).save(path)
@@ -370,15 +370,15 @@ def test_builds_after_use_log_use_the_tuned_config(tmp_path, monkeypatch):
     default_ir = loops(topi.default_schedule(C))
     default = only_task(C)[1].default
     tiles = -(-48 // default["bn"]) * -(-24 // default["mi"])          # 48/16 x 24/6 with AVX2
-    assert f"parallel for i1.outer.i0.outer.fused in range({tiles})" in default_ir
+    assert f"for i1.outer.i0.outer.fused in range({tiles})" in default_ir and "parallel" not in default_ir
     with autotune.use_log(path):
         ir = loops(topi.default_schedule(C))
         assert ir == loops(topi.default_schedule(C, configs={C: tuned}))
-        assert "for i1.outer.i0.outer.fused in range(24)" in ir and "parallel" not in ir   # 48/32 x 24/2 tiles
+        assert "parallel for i1.outer.i0.outer.fused in range(24)" in ir      # 48/32 x 24/2 tiles
         # another placeholder name, the same workload: the graph layer's kernels find it too
         X, Y = te.placeholder((24, 40), name="x0"), te.placeholder((40, 48), name="x1")
         Z = topi.matmul(X, Y)
-        assert "parallel for i0.outer" not in str(tm.lower(topi.default_schedule(Z), [X, Y, Z]))
+        assert "parallel for i1.outer.i0.outer.fused in range(24)" in str(tm.lower(topi.default_schedule(Z), [X, Y, Z]))
         # another shape is not in the log: the heuristic
         D = topi.matmul(te.placeholder((24, 40), name="A"), te.placeholder((40, 64), name="B"))
         assert topi.default_schedule(D)[D].iter_kinds

@@ -23,6 +23,15 @@ from .schedule_cpu import HOST_LANES, interleave_rows, interleaves, lane_factor,
 # on one core: a thread pool launch would cost more than the work.
 PARALLEL_MIN_WORK = 1 << 15
 
+# A matrix product runs on one core below this many multiply-adds: its two launches (the
+# packing and the tiles) and the cores' exchange of the output's cache lines cost more
+# than half the work. Measured (2-core Xeon, AVX-512, parallel vs serial): 128x128x10
+# 7.8 vs 3.1 us, 10x128x128 (A transposed) 10.1 vs 4.6, 128x128x64 14.4 vs 11.6,
+# 64x128x128 15.3 vs 13.0, 1024x64x2 21.7 vs 9.2; 128x128x128 21.0 vs 23.5 and
+# 128x128x256 24.6 vs 55.6 pay. (Two skinny products pay below it, 1024x2x64 8.7 vs
+# 12.9 and 2x64x1024 3.9 vs 5.5 us; a count of multiply-adds cannot tell them.)
+GEMM_PARALLEL_MIN_WORK = 3 << 19
+
 # A core's L2 cache (read from the host; 256 KiB to 2 MiB on current x86 cores): what
 # an output larger than it streams through.
 L2_BYTES = cache_bytes(2, default=512 * 1024)
@@ -101,7 +110,7 @@ def gemm_knobs(sch, out, target):
                    and _strided_along_k(acc, packed))
     tiles = "jki" if by_k_blocks else "ij" if _update_streams_rows(sch, out) else "ji"
     default = {"mi": _row_block(rows, blocks), "bn": block, "order": "kij", "tiles": tiles,
-               "parallel": _work(*out.shape, packed.shape[-2]) >= PARALLEL_MIN_WORK}
+               "parallel": _work(*out.shape, packed.shape[-2]) >= GEMM_PARALLEL_MIN_WORK}
     row_blocks = sorted({m for m in GEMM_ROW_BLOCKS if rows is None or m <= rows} | {default["mi"]})
     widths = [block, 2 * block] if blocks is None or blocks > 1 else [block]
     return Knobs(default, {"mi": row_blocks, "bn": widths, "order": ["kij", "ikj"], "tiles": tile_orders,
@@ -204,7 +213,8 @@ def schedule_gemm(sch, out, target, config):
     if by_k_blocks:
         s_pack.compute_at(s_acc, ko)
     else:
-        _parallel_outer(s_pack, pack_outer, _work(*packed.shape))
+        # packed by the same team as the tiles (a serial product packs serially too)
+        _parallel_outer(s_pack, pack_outer, _work(*packed.shape) if config["parallel"] else 0)
     _vectorize(s_pack, pj, block, out.dtype)
 
 
