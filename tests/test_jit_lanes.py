@@ -309,3 +309,19 @@ def test_a_convnet_step_in_lanes_equals_eager(monkeypatch):
     (lanes,) = [node for node in jitted.graph.nodes if node.lanes is not None]
     ops = {op for call in lanes.calls() for op in call.members}
     assert {"conv2d", "max_pool2d", "reshape", "conv2d_grad_weight"} <= ops, ops
+
+
+def test_an_array_found_split_late_is_split_for_every_stage():
+    """``e`` from outside the step is revealed as split by rows only by the second stage
+    (read at the row there); the first stage sums over its rows, so the output needs the
+    whole sum: not splittable (taking ``e`` whole in the first stage would read past a
+    lane's rows)."""
+    x, e = te.placeholder((16, 3), name="x"), te.placeholder((16,), name="e")
+    k = te.reduce_axis((0, 16), name="k")
+    total = te.compute((1,), lambda _: te.sum(e[k], axis=k), name="total")
+    out = te.compute((16, 3), lambda i, j: x[i, j] * e[i] + total[0], name="out")
+    with pytest.raises(rows.NotSplittable, match="mixes batch rows and sums"):
+        rows.classify([out], {x: 0, e: "free"}, 16)
+    scaled = te.compute((16, 3), lambda i, j: x[i, j] * e[i], name="scaled")
+    cls = rows.classify([scaled, total], {x: 0, e: "free"}, 16)
+    assert cls[e] == 0 and cls[scaled] == 0 and cls[total] == rows.PARTIAL

@@ -113,7 +113,20 @@ def classify(outs, inputs, batch):
     at by the batch variable, if any). Returns {tensor: class} for every split or
     partial tensor, inferred placeholders included: the batch axis (an int), PARTIAL,
     or ``(axis, extent)`` for a product's accumulation padded past the last row;
-    raises :class:`NotSplittable`."""
+    raises :class:`NotSplittable`.
+
+    An array inferred split is split for every stage: the analysis runs again with it
+    given, until nothing new is inferred (a stage before the one that revealed it may
+    sum over its rows)."""
+    while True:
+        cls = _classify_once(outs, inputs, batch)
+        inferred = {t: cls[t] for t, axis in inputs.items() if axis == "free" and t in cls}
+        if not inferred:
+            return cls
+        inputs = {**inputs, **inferred}
+
+
+def _classify_once(outs, inputs, batch):
     cls = {t: axis for t, axis in inputs.items() if isinstance(axis, int)}
     free = {t for t, axis in inputs.items() if axis == "free"}
     for op in _ops_in_order(outs):
@@ -139,11 +152,13 @@ def classify(outs, inputs, batch):
             continue
         v, clamped = found[0][0], any(c for _, c in found)
         for ld in loads:                       # arrays from outside read by the batch variable
-            if ld.tensor in free:
+            if ld.tensor in free and ld.tensor not in cls:
                 at = [a for a, i in enumerate(ld.indices) if i is v and _extent(ld.tensor.shape[a]) == batch]
-                if len(at) == 1 and cls.get(ld.tensor, at[0]) == at[0]:
+                if len(at) == 1:
                     cls[ld.tensor] = at[0]
-                    row_loads.append(ld)
+        row_loads = [ld for ld in loads if cls.get(ld.tensor) not in (None, PARTIAL)]
+        if any((_row_index(ld.indices[_axis(cls[ld.tensor])], batch) or (None,))[0] is not v for ld in row_loads):
+            raise NotSplittable(f"stage {op.name} reads an array from outside at rows other than {v}")
         uses = [0]
         walk(body, lambda n: uses.__setitem__(0, uses[0] + 1) if n is v else None)
         if uses[0] != len(row_loads):
