@@ -59,7 +59,8 @@ def _flatten(result):
 
 def _signature_part(value):
     if isinstance(value, Tensor):
-        return ("tensor", value.shape, value.dtype, value.device, value.requires_grad)
+        data = value.data           # the NDArray's fields directly: this runs on every call
+        return ("tensor", data._shape, data._dtype, data._device, value.requires_grad)
     try:
         hash(value)
         return ("value", type(value), value)
@@ -74,26 +75,27 @@ class Variant:
         self.program, self.step, self.rebuild = program, step, rebuild
         self.modules, self.training = modules, tuple(m.training for m in modules)
         self.leaves, self.grad_guard = leaves, grad_guard
+        self._guarded = [(ref, must_be_none) for ref, must_be_none in zip(leaves, grad_guard)
+                         if must_be_none is not None]
+        self._grads = [(ref, None if value is None else value.id) for ref, value in program.grads]
+        self._outputs = [v.id for v in program.outputs]
 
     def matches(self, tensors):
         if tuple(m.training for m in self.modules) != self.training:
             return False
-        for ref, must_be_none in zip(self.leaves, self.grad_guard):
-            if must_be_none is not None and (_leaf(ref, tensors).grad is None) != must_be_none:
-                return False
-        return True
+        return all((_leaf(ref, tensors).grad is None) == must_be_none for ref, must_be_none in self._guarded)
 
     def __call__(self, tensors):
-        program = self.program
+        leaves = [_leaf(ref, tensors) for ref, _ in self._grads]
 
         def release():         # every .grad the step sets is dropped, as zero_grad() would
-            for ref, _ in program.grads:
-                _leaf(ref, tensors).grad = None
+            for leaf in leaves:
+                leaf.grad = None
         fresh = self.step(tensors, lambda k: _leaf(self.leaves[k], tensors).grad.data, release)
-        for ref, value in program.grads:
-            leaf = _leaf(ref, tensors)
-            leaf.grad = None if value is None else Tensor._wrap(fresh[value.id])
-        return self.rebuild([Tensor._wrap(fresh[v.id]) for v in program.outputs])
+        wrap = Tensor._wrap
+        for leaf, (_, vid) in zip(leaves, self._grads):
+            leaf.grad = None if vid is None else wrap(fresh[vid])
+        return self.rebuild([wrap(fresh[vid]) for vid in self._outputs])
 
 
 def _leaf(ref, tensors):
