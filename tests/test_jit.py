@@ -60,7 +60,8 @@ def _assert_same_models(a, b):
 def test_training_steps_equal_eager(monkeypatch, optimizer, kwargs, batch):
     """Parameters, gradients (also accumulated without zero_grad), running statistics,
     dropout masks and losses match eager execution step by step; on two threads a
-    batch of 512 runs in batch lanes wherever the kernels allow."""
+    batch of 512 runs in batch lanes wherever the kernels allow (batch norm cut at its
+    mean and variance)."""
     monkeypatch.setenv("TVMINI_NUM_THREADS", "2")
     eager_model, _, eager_step = _trainer(optimizer, **kwargs)
     jit_model, _, step = _trainer(optimizer, **kwargs)
@@ -73,8 +74,7 @@ def test_training_steps_equal_eager(monkeypatch, optimizer, kwargs, batch):
         assert got == pytest.approx(want, rel=1e-6)
     _assert_same_models(eager_model, jit_model)
     assert jitted.variants <= 2      # zero_grad=False: a second variant once .grad exists
-    split = "2 lanes of 512 rows" in str(jitted.graph)
-    assert split == (batch == 512 and not kwargs.get("batchnorm")), str(jitted.graph)
+    assert ("lanes of 512 rows" in str(jitted.graph)) == (batch == 512), str(jitted.graph)
 
 
 def test_learning_rate_changes_reach_the_replay():

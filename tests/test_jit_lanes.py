@@ -325,3 +325,62 @@ def test_an_array_found_split_late_is_split_for_every_stage():
     scaled = te.compute((16, 3), lambda i, j: x[i, j] * e[i], name="scaled")
     cls = rows.classify([scaled, total], {x: 0, e: "free"}, 16)
     assert cls[e] == 0 and cls[scaled] == 0 and cls[total] == rows.PARTIAL
+
+
+BN = (("eps", 1e-5), ("axes", (0,)))
+
+
+@pytest.mark.parametrize("define, specs, axes, cut_names", [
+    ("batch_norm_forward", [((48, 5), F32), ((5,), F32), ((5,), F32)], [0, None, None],
+     {"batch_norm.mean", "batch_norm.var"}),
+    ("batch_norm_backward", [((48, 5), F32), ((48, 5), F32), ((5,), F32), ((5,), F32), ((5,), F32)],
+     [0, 0, None, None, None], {"batch_norm_grad_x.offset", "batch_norm_grad_x.slope"}),
+])
+def test_kernels_cut_at_their_sums_over_rows_give_the_whole_kernel(define, specs, axes, cut_names):
+    """A batch norm reads its sums over rows with the rows: cut after those sums, its
+    pieces (each splittable) run one after another give the whole kernel's outputs."""
+    placeholders, _, outs = define_outputs(define, specs, (), BN)
+    with pytest.raises(rows.NotSplittable):
+        rows.classify(outs, dict(zip(placeholders, axes)), 48)
+    cut, _ = rows.cut_points(outs, dict(zip(placeholders, axes)), 48)
+    assert {t.name for t in cut} == cut_names
+    pieces = rows.pieces(outs, placeholders, cut)
+    rng = np.random.default_rng(7)
+    arrays = [rng.standard_normal(shape).astype(dtype) + 1 for shape, dtype in specs]
+    whole = _run(outs, placeholders, arrays)
+    order = rows.ops_in_order(outs)
+    values = {("in", k): a for k, a in enumerate(arrays)}
+    for n, piece in enumerate(pieces):
+        inputs = [values[ref] for ref in piece[1]]
+        piece_ph = [te.placeholder(a.shape, dtype=str(a.dtype), name=f"in{k}") for k, a in enumerate(inputs)]
+        piece_outs = rows.piece_define(define, specs, (), BN, piece)(*piece_ph)
+        rows.classify(piece_outs, {p: (0 if a.shape[0] == 48 else None) for p, a in zip(piece_ph, inputs)}, 48)
+        values.update(zip(piece[2], _run(piece_outs, piece_ph, inputs)))
+    for out, want in zip(outs, whole):
+        np.testing.assert_allclose(values[("op", order.index(out.op))], want, rtol=1e-5, atol=1e-5)
+
+
+def test_a_batchnorm_step_in_lanes_equals_eager(monkeypatch):
+    """Linear + BatchNorm1d + ReLU layers: the batch norms are cut at their sums, the
+    step runs in several parallel regions (one per sum), and equals eager."""
+    monkeypatch.setenv("TVMINI_NUM_THREADS", "2")
+
+    def make():
+        tm.manual_seed(3)
+        model = nn.Sequential(nn.Linear(2, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 3))
+        return model, _train_step(model, tm.optim.SGD(model.parameters(), lr=0.05, momentum=0.9))
+    rng = np.random.default_rng(8)
+    data = [(tm.tensor(rng.standard_normal((256, 2)).astype(F32)), tm.tensor(rng.integers(0, 3, 256)))
+            for _ in range(3)]
+    eager_model, eager_step = make()
+    jit_model, step = make()
+    jitted = tm.jit(step)
+    for x, y in data:
+        assert jitted(x, y).item() == pytest.approx(eager_step(x, y).item(), rel=1e-5)
+    for (name, p), (_, q) in zip(eager_model.named_parameters(), jit_model.named_parameters()):
+        np.testing.assert_allclose(q.numpy(), p.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
+    for (name, p), (_, q) in zip(eager_model.named_buffers(), jit_model.named_buffers()):
+        np.testing.assert_allclose(q.numpy(), p.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
+    graph = str(jitted.graph)
+    assert "batch_norm_forward[0]" in graph and "batch_norm_backward[1]" in graph
+    assert sum(node.lanes is not None for node in jitted.graph.nodes) >= 3, graph

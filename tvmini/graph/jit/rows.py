@@ -35,14 +35,20 @@ PARTIAL = "partial"
 
 
 class NotSplittable(TVMiniError):
-    """The kernel does not treat batch rows independently (the reason says where)."""
+    """The kernel does not treat batch rows independently (the reason says where).
+    ``sums``: the sums over rows whose use stopped the analysis (a stage reading them
+    with rows, or not linearly), which :func:`cut_points` can take whole instead."""
+
+    def __init__(self, message, sums=()):
+        super().__init__(message)
+        self.sums = frozenset(sums)
 
 
 def _extent(e):
     return e.value if isinstance(e, Const) else None
 
 
-def _ops_in_order(outs):
+def ops_in_order(outs):
     """Every compute op of ``outs`` (producers before consumers)."""
     order, seen = [], set()
 
@@ -106,7 +112,7 @@ def _row_index(index, batch):
     return None
 
 
-def classify(outs, inputs, batch):
+def classify(outs, inputs, batch, cut=frozenset()):
     """Classes of the tensors of the definition ``outs`` whose placeholders ``inputs``
     map to their batch axis (an int: split by rows), None (whole) or ``"free"`` (an
     array from outside the step: split along the axis of extent ``batch`` it is read
@@ -117,35 +123,39 @@ def classify(outs, inputs, batch):
 
     An array inferred split is split for every stage: the analysis runs again with it
     given, until nothing new is inferred (a stage before the one that revealed it may
-    sum over its rows)."""
+    sum over its rows). Sums in ``cut`` (see :func:`cut_points`) are read as whole
+    arrays, as they are once added up."""
     while True:
-        cls = _classify_once(outs, inputs, batch)
+        cls = _classify_once(outs, inputs, batch, cut)
         inferred = {t: cls[t] for t, axis in inputs.items() if axis == "free" and t in cls}
         if not inferred:
             return cls
         inputs = {**inputs, **inferred}
 
 
-def _classify_once(outs, inputs, batch):
+def _classify_once(outs, inputs, batch, cut):
     cls = {t: axis for t, axis in inputs.items() if isinstance(axis, int)}
     free = {t for t, axis in inputs.items() if axis == "free"}
-    for op in _ops_in_order(outs):
+
+    def read(t):                               # the class a load of ``t`` sees
+        return None if t in cut else cls.get(t)
+    for op in ops_in_order(outs):
         body = _body(op)
         loads = []
         walk(body, lambda n: loads.append(n) if isinstance(n, ProducerLoad) else None)
-        partial_in = {ld.tensor for ld in loads if cls.get(ld.tensor) == PARTIAL}
-        row_loads = [ld for ld in loads if cls.get(ld.tensor) not in (None, PARTIAL)]
+        partial_in = {ld.tensor for ld in loads if read(ld.tensor) == PARTIAL}
+        row_loads = [ld for ld in loads if read(ld.tensor) not in (None, PARTIAL)]
         found = [_row_index(ld.indices[_axis(cls[ld.tensor])], batch) for ld in row_loads]
         if any(f is None for f in found) or len({id(v) for v, _ in found}) > 1:
             raise NotSplittable(f"stage {op.name} reads batch rows at "
                                 f"{', '.join(str(ld.indices[_axis(cls[ld.tensor])]) for ld in row_loads)}")
         if partial_in:
             if found:
-                raise NotSplittable(f"stage {op.name} mixes batch rows and sums over them")
+                raise NotSplittable(f"stage {op.name} mixes batch rows and sums over them", partial_in)
             if isinstance(body, Reduce) and (body.reducer.name != "sum" or _reads(body.condition, partial_in)):
-                raise NotSplittable(f"stage {op.name} reduces a sum over rows with {body.reducer.name}")
+                raise NotSplittable(f"stage {op.name} reduces a sum over rows with {body.reducer.name}", partial_in)
             if not _linear(body.source if isinstance(body, Reduce) else body, partial_in):
-                raise NotSplittable(f"stage {op.name} is not linear in the sums over rows it reads")
+                raise NotSplittable(f"stage {op.name} is not linear in the sums over rows it reads", partial_in)
             cls[op.output(0)] = PARTIAL
             continue
         if not found:
@@ -156,7 +166,7 @@ def _classify_once(outs, inputs, batch):
                 at = [a for a, i in enumerate(ld.indices) if i is v and _extent(ld.tensor.shape[a]) == batch]
                 if len(at) == 1:
                     cls[ld.tensor] = at[0]
-        row_loads = [ld for ld in loads if cls.get(ld.tensor) not in (None, PARTIAL)]
+        row_loads = [ld for ld in loads if read(ld.tensor) not in (None, PARTIAL)]
         if any((_row_index(ld.indices[_axis(cls[ld.tensor])], batch) or (None,))[0] is not v for ld in row_loads):
             raise NotSplittable(f"stage {op.name} reads an array from outside at rows other than {v}")
         uses = [0]
@@ -180,6 +190,73 @@ def _classify_once(outs, inputs, batch):
 
 def _axis(c):
     return c if isinstance(c, int) else c[0]
+
+
+def cut_points(outs, inputs, batch):
+    """The sums over rows to take whole so that the rest of the definition splits:
+    grown from the sums each failure names until :func:`classify` succeeds (a batch
+    norm: its mean, read with the rows by the variance, and its variance, read by the
+    inverse standard deviation). Returns (cut, classes); raises NotSplittable when a
+    failure names no new sum."""
+    cut = frozenset()
+    while True:
+        try:
+            return cut, classify(outs, inputs, batch, cut)
+        except NotSplittable as err:
+            if not err.sums or err.sums <= cut:
+                raise
+            cut = cut | err.sums
+
+
+def pieces(outs, placeholders, cut):
+    """The definition cut after the sums in ``cut`` into kernels run one after
+    another (each cut sum is added up between them): a list of (stage indices, inputs,
+    outputs) per piece, stages by index in dataflow order; an input is ("in", k) for
+    placeholder k or ("op", j) for stage j of an earlier piece; outputs are ("op", j)
+    for the stages a later piece reads or the definition returns."""
+    order = ops_in_order(outs)
+    index = {op: j for j, op in enumerate(order)}
+    level = {}
+    for op in order:
+        level[op] = max([level[t.op] + (t in cut) for t in op.input_tensors() if t.op in index], default=0)
+    returned = {t.op for t in outs}
+    result = []
+    for piece in range(max(level.values()) + 1):
+        stages = [j for j, op in enumerate(order) if level[op] == piece]
+        ins, outs_ = [], []
+        for j in stages:
+            for t in order[j].input_tensors():
+                ref = ("op", index[t.op]) if t.op in index else ("in", placeholders.index(t))
+                if (ref[0] == "in" or level[t.op] < piece) and ref not in ins:
+                    ins.append(ref)
+        for j in stages:
+            op = order[j]
+            if op in returned or any(level[o] > piece and op.output(0) in o.input_tensors() for o in order):
+                outs_.append(("op", j))
+        result.append((stages, ins, outs_))
+    return result
+
+
+def piece_define(define, specs, scalar_dtypes, attrs, piece):
+    """A te definition of one piece (see :func:`pieces`) of kernel ``define``: called
+    with a placeholder per piece input, then the scalars."""
+    stages, ins, outs = piece
+
+    def build(*args):
+        from ..dispatch import define_outputs
+        scalar_vars = list(args[len(ins):])
+        whole, _, results = define_outputs(define, specs, scalar_dtypes, attrs, scalar_vars)
+        order = ops_in_order(results)
+        tmap = {(whole[k] if kind == "in" else order[k].output(0)): ph for (kind, k), ph in zip(ins, args)}
+        for j in stages:
+            op, vmap, ivmap = order[j], {}, {}
+            axes = [_fresh(iv, iv.dom.extent, vmap, ivmap) for iv in op.axis]
+            for iv in op.reduce_axis:
+                _fresh(iv, iv.dom.extent, vmap, ivmap)
+            body = _Restrict(vmap, ivmap, tmap, None, None).visit(op.body)
+            tmap[op.output(0)] = ComputeOp(op.name, axes, body, op.tag).output(0)
+        return [tmap[order[j].output(0)] for _, j in outs]
+    return build
 
 
 class _Restrict(Mutator):
@@ -211,7 +288,7 @@ def restrict(outs, placeholders, cls, batch, rows):
     batch axis and every sum over the batch ``rows`` long; a padded accumulation keeps
     its padding unit (``topi.nn.GEMM_ROW_PAD``)."""
     tmap = dict(placeholders)
-    for op in _ops_in_order(outs):
+    for op in ops_in_order(outs):
         vmap, ivmap, axes = {}, {}, []
         c = cls.get(op.output(0))
         for p, iv in enumerate(op.axis):

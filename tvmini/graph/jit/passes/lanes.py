@@ -85,14 +85,18 @@ def split_batch(program):
     # value id -> batch axis (the step's tensor arguments with the batch's leading extent
     # to begin with); node id -> (input axes, output classes)
     row_axis = {v.id: 0 for v in program.values if v.kind == INPUT and v.shape and v.shape[0] == batch}
-    plans = {}
+    plans, expanded = {}, []
     for node in program.nodes:
         plan = _classify(node, row_axis, batch)
-        if plan is not None:
-            plans[id(node)] = plan
-            for v, axis in zip(node.inputs + node.outputs, plan[0] + plan[1]):
-                if isinstance(axis, int):
-                    row_axis.setdefault(v.id, axis)
+        for piece in ([node] if plan is not None else _cut(program, node, row_axis, batch) or [node]):
+            plan = _classify(piece, row_axis, batch)
+            if plan is not None:
+                plans[id(piece)] = plan
+                for v, axis in zip(piece.inputs + piece.outputs, plan[0] + plan[1]):
+                    if isinstance(axis, int):
+                        row_axis.setdefault(v.id, axis)
+            expanded.append(piece)
+    program.nodes = expanded
     nodes, segment, after, made, runs = [], [], [], 0, 0
     pending = set()                         # values the next lanes node may not read: made after it
     for node in program.nodes + [None]:
@@ -121,6 +125,50 @@ def split_batch(program):
     regions = [n for n in nodes if n.lanes is not None]
     return (f"{sum(len(n.lanes[0]) for n in regions)} kernel calls run in {made} parallel region(s) of "
             f"{'/'.join(str(len(n.lanes)) for n in regions)} lanes of {batch} rows")
+
+
+def _cut(program, node, row_axis, batch):
+    """``node`` as kernels run one after another, cut after the sums over rows that
+    keep it from splitting (``rows.cut_points``: a batch norm's mean and variance), so
+    that each piece splits; None when it has no such cut. Between the pieces each sum
+    is added up whole."""
+    if node.op == "copy" or not node.pure or node.lanes is not None or node.module.device.kind != "cpu":
+        return None
+    axes = [row_axis.get(v.id, "free" if v.kind in _OUTSIDE and batch in v.shape else None) for v in node.inputs]
+    if not any(isinstance(a, int) for a in axes):
+        return None
+    specs, attrs, placeholders, outs = _definition(node)
+    try:
+        cut, _ = R.cut_points(outs, dict(zip(placeholders, axes)), batch)
+    except R.NotSplittable:
+        return None
+    pieces = R.pieces(outs, placeholders, cut)
+    if not cut or len(pieces) < 2:
+        return None
+    tensors = [op.output(0) for op in R.ops_in_order(outs)]
+    values = {("in", k): v for k, v in enumerate(node.inputs)}
+    for ref in {ref for _, _, piece_outs in pieces for ref in piece_outs}:
+        t = tensors[ref[1]]
+        returned = [k for k, o in enumerate(outs) if o is t]
+        values[ref] = node.outputs[returned[0]] if returned else program.new_value(
+            tuple(int(d.value) for d in t.shape), t.dtype, TEMP)
+    nodes = []
+    for n, piece in enumerate(pieces):
+        ins, outs_ = [values[ref] for ref in piece[1]], [values[ref] for ref in piece[2]]
+        define = R.piece_define(node.define, specs, node.scalar_dtypes, attrs, piece)
+        key = ("piece", id(node.module), n)
+        entry = dispatch._KERNELS.get(key)
+        if entry is None:
+            try:
+                entry = dispatch._KERNELS[key] = build_kernel(
+                    f"{node.op}_piece{n}", define, [(v.shape, v.dtype) for v in ins], node.scalar_dtypes, (),
+                    node.module.device, key)
+            except TVMiniError:          # a schedule that cannot take the piece: keep the kernel whole
+                return None
+        piece_node = Node(f"{node.op}[{n}]", ins, outs_, define=define, module=entry[0], scalars=node.scalars,
+                          scalar_dtypes=node.scalar_dtypes)
+        nodes.append(piece_node)
+    return nodes
 
 
 def _partials(node, plans):
