@@ -89,11 +89,12 @@ def split_batch(program):
     # value id -> batch axis (the step's tensor arguments with the batch's leading extent
     # to begin with); node id -> (input axes, output classes)
     row_axis = {v.id: 0 for v in program.values if v.kind == INPUT and v.shape and v.shape[0] == batch}
-    plans, expanded = {}, []
-    for node in program.nodes:
+    plans, expanded, traced = {}, [], list(program.nodes)
+    for node in traced:
         plan = _classify(node, row_axis, batch)
         for piece in ([node] if plan is not None else _cut(program, node, row_axis, batch) or [node]):
-            plan = _classify(piece, row_axis, batch)
+            if piece is not node:
+                plan = _classify(piece, row_axis, batch)
             if plan is not None:
                 plans[id(piece)] = plan
                 for v, axis in zip(piece.inputs + piece.outputs, plan[0] + plan[1]):
@@ -121,7 +122,7 @@ def split_batch(program):
             pending |= {v.id for v in node.outputs}
         else:
             nodes.append(node)
-    program.nodes = nodes
+    program.nodes = nodes if made else traced      # no region: kernels cut for one stay whole
     if not made:
         return (f"not split: {runs} run(s) of kernels treat the {batch} rows independently, none weighs enough "
                 f"rows to pay" if runs else f"not split: no run of kernels treats batch rows independently "
