@@ -23,6 +23,11 @@ te definition, stage by stage, given which inputs are split by rows:
 such as a mean's ``1/batch`` keep the whole batch's value), batch axes and sums over
 the batch shortened. Running it on each range of rows and adding the partials gives
 the whole kernel's result (sums up to the order of their float additions).
+
+A kernel that reads its own sums over rows together with the rows (a batch norm
+normalises its rows by their mean) is not splittable as one; :func:`cut_points` finds
+the sums to take whole and :func:`pieces` / :func:`piece_define` cut it after them into
+kernels run one after another, each of which splits.
 """
 from ...errors import TVMiniError
 from ...te.tensor import ComputeOp, IterVar, PlaceholderOp, ProducerLoad, Reduce
