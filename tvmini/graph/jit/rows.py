@@ -318,10 +318,11 @@ def _fresh(iv, extent, vmap, ivmap):
 
 
 def _reads_rows_at(op, var, cls, batch):
-    found = []
-    walk(_body(op), lambda n: found.append(n) if isinstance(n, ProducerLoad) and cls.get(n.tensor) not in (None, PARTIAL)
-         and (_row_index(n.indices[_axis(cls[n.tensor])], batch) or (None,))[0] is var else None)
-    return bool(found)
+    """Whether ``op`` reads a split array's rows at ``var``."""
+    loads = []
+    walk(_body(op), lambda n: loads.append(n) if isinstance(n, ProducerLoad) else None)
+    return any(cls.get(ld.tensor) not in (None, PARTIAL)
+               and (_row_index(ld.indices[_axis(cls[ld.tensor])], batch) or (None,))[0] is var for ld in loads)
 
 
 def lane_define(define, attrs, specs, axes, batch, rows):
