@@ -286,6 +286,24 @@ def test_random_mlp_steps_in_lanes_equal_eager(batch, widths, activation, loss, 
         np.testing.assert_allclose(q.grad.numpy(), p.grad.numpy(), rtol=1e-3, atol=1e-5, err_msg=name)
 
 
+def _jit_equals_eager(make, data, grads=False, buffers=False):
+    """Train ``make()``'s (model, step) eagerly and by tm.jit on ``data``: losses equal,
+    then parameters (and gradients, buffers when asked); returns the JitFunction."""
+    eager_model, eager_step = make()
+    jit_model, step = make()
+    jitted = tm.jit(step)
+    for x, y in data:
+        assert jitted(x, y).item() == pytest.approx(eager_step(x, y).item(), rel=1e-5)
+    for (name, p), (_, q) in zip(eager_model.named_parameters(), jit_model.named_parameters()):
+        np.testing.assert_allclose(q.numpy(), p.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
+        if grads:
+            np.testing.assert_allclose(q.grad.numpy(), p.grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
+    if buffers:
+        for (name, p), (_, q) in zip(eager_model.named_buffers(), jit_model.named_buffers()):
+            np.testing.assert_allclose(q.numpy(), p.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
+    return jitted
+
+
 def test_a_convnet_step_in_lanes_equals_eager(monkeypatch):
     """Convolutions, pooling and a flatten (its row index ``(n * 64 + j) // 64 % batch``
     is the row once simplified over ``j < 64``) run in lanes too; the step equals eager."""
@@ -298,14 +316,7 @@ def test_a_convnet_step_in_lanes_equals_eager(monkeypatch):
     rng = np.random.default_rng(6)
     data = [(tm.tensor(rng.standard_normal((64, 1, 10, 10)).astype(F32)), tm.tensor(rng.integers(0, 5, 64)))
             for _ in range(3)]
-    eager_model, eager_step = make()
-    jit_model, step = make()
-    jitted = tm.jit(step)
-    for x, y in data:
-        assert jitted(x, y).item() == pytest.approx(eager_step(x, y).item(), rel=1e-5)
-    for (name, p), (_, q) in zip(eager_model.named_parameters(), jit_model.named_parameters()):
-        np.testing.assert_allclose(q.numpy(), p.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
-        np.testing.assert_allclose(q.grad.numpy(), p.grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
+    jitted = _jit_equals_eager(make, data, grads=True)
     (lanes,) = [node for node in jitted.graph.nodes if node.lanes is not None]
     ops = {op for call in lanes.calls() for op in call.members}
     assert {"conv2d", "max_pool2d", "reshape", "conv2d_grad_weight"} <= ops, ops
@@ -372,15 +383,7 @@ def test_a_batchnorm_step_in_lanes_equals_eager(monkeypatch):
     rng = np.random.default_rng(8)
     data = [(tm.tensor(rng.standard_normal((256, 2)).astype(F32)), tm.tensor(rng.integers(0, 3, 256)))
             for _ in range(3)]
-    eager_model, eager_step = make()
-    jit_model, step = make()
-    jitted = tm.jit(step)
-    for x, y in data:
-        assert jitted(x, y).item() == pytest.approx(eager_step(x, y).item(), rel=1e-5)
-    for (name, p), (_, q) in zip(eager_model.named_parameters(), jit_model.named_parameters()):
-        np.testing.assert_allclose(q.numpy(), p.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
-    for (name, p), (_, q) in zip(eager_model.named_buffers(), jit_model.named_buffers()):
-        np.testing.assert_allclose(q.numpy(), p.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
+    jitted = _jit_equals_eager(make, data, buffers=True)
     graph = str(jitted.graph)
     assert "batch_norm_forward[0]" in graph and "batch_norm_backward[1]" in graph
     assert sum(node.lanes is not None for node in jitted.graph.nodes) >= 3, graph

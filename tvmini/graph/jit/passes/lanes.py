@@ -62,12 +62,19 @@ def _definition(node):
     return specs, attrs, placeholders, outs
 
 
-def _classify(node, row_axis, batch):
-    """(input axes, output classes) when ``node`` runs in lanes, else None."""
+def _row_inputs(node, row_axis, batch):
+    """The batch axis (or "free", or None) of each of ``node``'s inputs, when it is a
+    pure CPU kernel call reading some array split by rows; else None."""
     if node.op == "copy" or not node.pure or node.lanes is not None or node.module.device.kind != "cpu":
         return None
     axes = [row_axis.get(v.id, "free" if v.kind in _OUTSIDE and batch in v.shape else None) for v in node.inputs]
-    if not any(isinstance(a, int) for a in axes):
+    return axes if any(isinstance(a, int) for a in axes) else None
+
+
+def _classify(node, row_axis, batch):
+    """(input axes, output classes) when ``node`` runs in lanes, else None."""
+    axes = _row_inputs(node, row_axis, batch)
+    if axes is None:
         return None
     specs, attrs, placeholders, outs = _definition(node)
     try:
@@ -137,10 +144,8 @@ def _cut(program, node, row_axis, batch):
     keep it from splitting (``rows.cut_points``: a batch norm's mean and variance), so
     that each piece splits; None when it has no such cut. Between the pieces each sum
     is added up whole."""
-    if node.op == "copy" or not node.pure or node.lanes is not None or node.module.device.kind != "cpu":
-        return None
-    axes = [row_axis.get(v.id, "free" if v.kind in _OUTSIDE and batch in v.shape else None) for v in node.inputs]
-    if not any(isinstance(a, int) for a in axes):
+    axes = _row_inputs(node, row_axis, batch)
+    if axes is None:
         return None
     specs, attrs, placeholders, outs = _definition(node)
     try:
