@@ -345,6 +345,36 @@ def test_gradients_reuse_the_last_steps_memory_unless_someone_keeps_it():
     np.testing.assert_array_equal(kept_view, view_values)
 
 
+def test_gradient_tensors_nobody_else_holds_stay_in_place():
+    """A replay whose gradient memory is free keeps the gradient tensors it set last
+    time (the same objects over the same, rewritten memory); a gradient whose tensor or
+    array the caller holds, or whose tensor the caller changed, gets a fresh tensor and
+    keeps its values."""
+    model, _, step = _trainer(lambda ps: tm.optim.SGD(ps, lr=0.1, momentum=0.9))
+    jitted = tm.jit(step)
+    data = _data(6)
+    jitted(*data[0])
+    jitted(*data[1])
+    weight = next(model.parameters())
+    tensor_id, before = id(weight.grad), weight.grad.numpy()
+    jitted(*data[2])
+    assert id(weight.grad) == tensor_id and not np.array_equal(weight.grad.numpy(), before)
+
+    held_array = weight.grad.data
+    values = held_array.numpy()
+    jitted(*data[3])
+    assert weight.grad.data is not held_array and weight.grad.data.data_ptr != held_array.data_ptr
+    np.testing.assert_array_equal(held_array.numpy(), values)
+    del held_array
+
+    weight.grad.requires_grad_()                  # a changed tensor is not handed out again
+    jitted(*data[4])
+    assert not weight.grad.requires_grad
+    tensor_id = id(weight.grad)
+    jitted(*data[5])
+    assert id(weight.grad) == tensor_id
+
+
 def test_recycled_gradients_equal_eager_ones():
     """Reusing the gradients' memory changes nothing computed: five steps with and
     without jit agree (momentum states and gradients included)."""

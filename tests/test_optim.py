@@ -110,6 +110,26 @@ def test_parameters_without_gradient_are_skipped_and_zero_grad_clears():
     assert a.grad is None
 
 
+def test_replay_scalars_follow_each_parameters_step_and_group():
+    """``replay_scalars`` (what a jit replay asks for its update calls) counts every
+    parameter's step and gives each update the scalars ``kernel`` gives for its own
+    group and step: parameters a step apart, or in groups with other hyper-parameters,
+    get their own bias corrections and learning rates."""
+    a, b, c = (nn.Parameter(tm.ones(2)) for _ in range(3))
+    opt = optim.Adam([{"params": [a, b]}, {"params": [c], "lr": 0.5}], lr=0.1)
+    for p in (a, b, c):
+        p.grad = tm.ones(2)
+    opt.step()
+    b.grad = c.grad = None
+    opt.step()                                      # a is a step ahead of b and c
+    groups = opt.param_groups
+    keys = [(groups[0], opt.state[id(a)]), (groups[0], opt.state[id(b)]), (groups[1], opt.state[id(c)])]
+    got = opt.replay_scalars(keys)
+    assert [opt.state[id(p)]["step"] for p in (a, b, c)] == [3, 2, 2]
+    want = [x for group, state in keys for x in opt.kernel(group, state)[1]]
+    assert got == want and got[0] != got[7] and got[7] != got[14]
+
+
 def test_schedulers_change_lr_without_rebuilding():
     p = nn.Parameter(tm.ones(4))
     opt = optim.SGD([p], lr=1.0, momentum=0.9)

@@ -449,4 +449,8 @@ def test_array_block_gives_aligned_independent_arrays_and_reuses_only_released_m
     del again
     reused = block.take()                    # released: the same memory, the same objects
     assert [a.data_ptr for a in reused] == pointers and [id(a) for a in reused] == identities
+    holders = list(reused)                   # one reference per array the caller accounts for
+    del reused
+    assert [a.data_ptr for a in block.take(holders=1)] == pointers
+    assert [a.data_ptr for a in block.take()] != pointers    # unaccounted for: a new allocation
     assert nd.ArrayBlock([]).take() == []

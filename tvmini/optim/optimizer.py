@@ -16,6 +16,7 @@ from ..errors import DeviceError, ShapeError, TVMiniError
 from ..graph import Tensor
 from ..graph import dispatch
 from ..graph.dispatch import run_inplace
+from ..graph.jit.ir import ReplayScalars
 from ..runtime import ndarray as nd
 
 
@@ -95,19 +96,29 @@ class Optimizer(abc.ABC):
         node = run_inplace(f"{type(self).__name__.lower()}_update", kernel, inputs, [0] + list(range(2, len(inputs))),
                            scalars, (p.dtype,) * len(scalars), attrs)
         if node is not None:        # recorded by tm.jit: each replay recomputes this step's scalars
-            node.scalars_at_replay = lambda: self._replay_scalars(group, state)
+            node.scalars_at_replay = ReplayScalars(self, (group, state))
 
-    def _replay_scalars(self, group, state):
-        """The update's scalars for the next step, counting the step (used by ``tm.jit``)."""
-        state["step"] += 1
-        return self.kernel(group, state)[1]
+    def replay_scalars(self, keys):
+        """The scalars of the updates ``keys`` ((group, state) pairs) for the step a
+        ``tm.jit`` replay is about to run, one update after the other, counting that
+        step. Updates of one group on the same step share their scalars (``kernel``
+        reads only the step count from the state), so they are computed once."""
+        values, last_group, last_step, scalars = [], None, None, ()
+        for group, state in keys:
+            step = state["step"] = state["step"] + 1
+            if group is not last_group or step != last_step:
+                scalars, last_group, last_step = self.kernel(group, state)[1], group, step
+            values += scalars
+        return values
 
     def state_names(self, group):
         """Names of the per-parameter state tensors for ``group`` (kernel order)."""
 
     @abc.abstractmethod
     def kernel(self, group, state):
-        """(te definition, scalar values, attrs) of this step's update for one parameter."""
+        """(te definition, scalar values, attrs) of this step's update for one parameter:
+        a function of the group's hyper-parameters and ``state["step"]`` alone (a jit
+        replay computes the scalars once for all the group's parameters on one step)."""
 
     # ---- state dicts ----------------------------------------------------------------------
     def state_dict(self):

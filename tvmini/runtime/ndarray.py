@@ -318,18 +318,21 @@ class ArrayBlock:
         self._bytes = total + ALIGNMENT - 1
         self._raw, self._last = None, []
 
-    def take(self):
+    def take(self, holders=0):
         """Fresh NDArrays of the specs (uninitialised, or holding what the last take's
-        arrays held when their memory is reused)."""
+        arrays held when their memory is reused). ``holders``: how many references to
+        each of the last take's arrays the caller accounts for (its own wrappers, which
+        it will rewrap or keep knowing the memory is rewritten); 0 reuses the memory
+        only when nothing else refers to the arrays."""
         if not self._specs:
             return []
-        # The block is free when only we hold the last take's arrays (our list and
-        # getrefcount's argument count 2), only they hold their numpy arrays, and
-        # nothing else holds the block (us, the argument and those numpy arrays, whose
-        # base it is): no numpy view of one is alive.
-        last = self._last
+        # The block is free when only we (and the caller's ``holders``) hold the last
+        # take's arrays (our list and getrefcount's argument count 2), only they hold
+        # their numpy arrays, and nothing else holds the block (us, the argument and
+        # those numpy arrays, whose base it is): no numpy view of one is alive.
+        last, expected = self._last, 3 + holders
         if last and sys.getrefcount(self._raw) == 2 + len(last) and \
-                all(sys.getrefcount(a) == 3 and sys.getrefcount(a._storage.array) == 2 for a in last):
+                all(sys.getrefcount(a) == expected and sys.getrefcount(a._storage.array) == 2 for a in last):
             return list(last)
         self._raw = raw = np.empty(self._bytes, dtype=np.uint8)
         start = raw.ctypes.data

@@ -23,6 +23,7 @@ Results are fresh tensors on every call (the replay never reuses an array it ret
 and carry no autograd history: call ``backward()`` inside the function.
 """
 import functools
+from sys import getrefcount
 
 from ...errors import TVMiniError
 from ..autograd import is_grad_enabled, no_grad
@@ -73,29 +74,63 @@ class Variant:
 
     def __init__(self, program, step, modules, leaves, grad_guard, rebuild):
         self.program, self.step, self.rebuild = program, step, rebuild
-        self.modules, self.training = modules, tuple(m.training for m in modules)
+        self.modules, self.training = modules, [m.training for m in modules]
         self.leaves, self.grad_guard = leaves, grad_guard
         self._guarded = [(ref, must_be_none) for ref, must_be_none in zip(leaves, grad_guard)
                          if must_be_none is not None]
-        self._grads = [(ref, None if value is None else value.id) for ref, value in program.grads]
-        self._outputs = [v.id for v in program.outputs]
+        self._grads = [(ref, None if value is None else step.fresh_index(value.id)) for ref, value in program.grads]
+        # the leaves whose .grad a replay sets, when none is a call argument (then the same every call)
+        self._fixed_leaves = None if any(ref[0] == "arg" for ref, _ in program.grads) else \
+            [_leaf(ref, None) for ref, _ in program.grads]
+        self._outputs = [step.fresh_index(v.id) for v in program.outputs]
+        self._handed = None          # the gradient tensors the last replay set, per leaf
 
     def matches(self, tensors):
-        if tuple(m.training for m in self.modules) != self.training:
+        if [m.training for m in self.modules] != self.training:
             return False
         return all((_leaf(ref, tensors).grad is None) == must_be_none for ref, must_be_none in self._guarded)
 
     def __call__(self, tensors):
-        leaves = [_leaf(ref, tensors) for ref, _ in self._grads]
-
-        def release():         # every .grad the step sets is dropped, as zero_grad() would
-            for leaf in leaves:
-                leaf.grad = None
-        fresh = self.step(tensors, lambda k: _leaf(self.leaves[k], tensors).grad.data, release)
+        leaves = self._fixed_leaves or [_leaf(ref, tensors) for ref, _ in self._grads]
         wrap = Tensor._wrap
-        for leaf, (_, vid) in zip(leaves, self._grads):
-            leaf.grad = None if vid is None else wrap(fresh[vid])
-        return self.rebuild([wrap(fresh[vid]) for vid in self._outputs])
+        if self._still_handed(leaves):
+            # Nothing but its leaf refers to any gradient tensor the last replay set: the
+            # step may write their arrays again and the tensors stay (a new tensor over
+            # the same memory would be indistinguishable from them).
+            fresh = self.step(tensors, lambda k: _leaf(self.leaves[k], tensors).grad.data, grad_holders=1)
+        else:
+            self._handed = None
+
+            def release():     # every .grad the step sets is dropped, as zero_grad() would
+                for leaf in leaves:
+                    leaf.grad = None
+            fresh = self.step(tensors, lambda k: _leaf(self.leaves[k], tensors).grad.data, release)
+        handed = []
+        for leaf, (_, at) in zip(leaves, self._grads):
+            if at is None:
+                leaf.grad = None
+            else:
+                grad = leaf.grad
+                if grad is None or grad.data is not fresh[at]:
+                    grad = leaf.grad = wrap(fresh[at])
+            handed.append(leaf.grad)
+        self._handed = handed
+        return self.rebuild([wrap(fresh[at]) for at in self._outputs])
+
+    def _still_handed(self, leaves):
+        """Whether every leaf still has the gradient tensor the last replay gave it, in
+        its fresh state, and nothing else refers to that tensor (the leaf, our list and
+        getrefcount's argument are its three references)."""
+        handed = self._handed
+        if handed is None:
+            return False
+        for k in range(len(handed)):
+            if leaves[k].grad is not handed[k]:
+                return False
+            if handed[k] is not None and (getrefcount(handed[k]) != 3 or handed[k].requires_grad
+                                          or handed[k]._ctx is not None or handed[k].grad is not None):
+                return False
+        return True
 
 
 def _leaf(ref, tensors):
@@ -113,8 +148,9 @@ class JitFunction:
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args, **kwargs):
-        items = list(args) + [kwargs[k] for k in sorted(kwargs)]
-        signature = (tuple(_signature_part(a) for a in items), tuple(sorted(kwargs)), is_grad_enabled())
+        names = tuple(sorted(kwargs)) if kwargs else ()
+        items = list(args) + [kwargs[k] for k in names] if kwargs else args
+        signature = (tuple([_signature_part(a) for a in items]), names, is_grad_enabled())
         tensors = [a if isinstance(a, Tensor) else None for a in items]
         for variant in self._variants.get(signature, ()):
             if variant.matches(tensors):

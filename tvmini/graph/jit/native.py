@@ -182,13 +182,20 @@ class NativeStep:
         # where each passed pointer comes from at a replay: (kind, call argument / leaf / fresh array)
         self._plan = [(v.kind, v.binding if v.kind in (INPUT, GRAD_IN) else fresh_index[v.id]) for v in self.passed]
         self.hosts = [v for v in used.values() if v.kind == HOST]
-        self.dynamic = []                        # nodes whose scalars are slot numbers
+        # nodes whose scalars are slot numbers, and their sources in slot order: (source,
+        # keys) with consecutive nodes of one source together, asked once per replay
+        self.dynamic, self._replays = [], []
         n_float = 0
         for node in program.calls():
             if node.scalars_at_replay is not None:
                 self.dynamic.append(node)
                 node.scalars = tuple(range(n_float, n_float + len(node.scalar_dtypes)))
                 n_float += len(node.scalar_dtypes)
+                source, key = node.scalars_at_replay
+                if self._replays and self._replays[-1][0] is source:
+                    self._replays[-1][1].append(key)
+                else:
+                    self._replays.append((source, [key]))
         self._n_dynamic = n_float
         self.fslots = np.zeros(max(n_float, 1), np.float64)
         self.islots = np.zeros(1, np.int64)
@@ -232,14 +239,24 @@ class NativeStep:
         return cfunc, (engine, module_ref, list(kernels_of(self.program).values()), self.arena)
 
     # ---- a replay ----------------------------------------------------------------------------
-    def __call__(self, args, grad_of, release=None):
+    def fresh_index(self, value_id):
+        """Where the fresh output array of value ``value_id`` is in a replay's result."""
+        return self._fresh_ids.index(value_id)
+
+    def __call__(self, args, grad_of, release=None, grad_holders=0):
         """Run the step. ``args``: the call's tensor arguments by position; ``grad_of(k)``:
         the current ``.grad`` array of leaf k; ``release()``, called once those are read
         and before the outputs are made, drops the caller's references to the arrays
         the step replaces (so that the last step's memory can be reused: see
-        ``ArrayBlock``). Returns {value id: fresh output NDArray}."""
-        if self.dynamic:       # their slots are consecutive, in this order
-            self.fslots[:self._n_dynamic] = [x for node in self.dynamic for x in node.scalars_at_replay()]
+        ``ArrayBlock``); ``grad_holders``: references to each of the last replay's
+        gradient arrays the caller still holds and accounts for (its gradient tensors,
+        kept in place when their arrays are reused). Returns the fresh output
+        NDArrays, in :meth:`fresh_index` order."""
+        if self._replays:      # the dynamic nodes' slots are consecutive, in this order
+            values = []
+            for source, keys in self._replays:
+                values += source.replay_scalars(keys)
+            self.fslots[:self._n_dynamic] = values
         for v in self.hosts:
             v.array._storage.from_numpy(v.refill())
         arrays = [args[at].data if kind == INPUT else grad_of(at) if kind == GRAD_IN else at
@@ -247,13 +264,13 @@ class NativeStep:
         if release is not None:
             release()
         grads, returned = self._blocks
-        fresh = grads.take() + returned.take()
+        fresh = grads.take(grad_holders) + returned.take()
         arrays = [fresh[a] if type(a) is int else a for a in arrays]
         if calls_observed():
             self._run_observed({v.id: a for v, a in zip(self.passed, arrays)})
         else:
             self._cfunc(self._fslots_ptr, self._islots_ptr, *[a._ptr for a in arrays])
-        return dict(zip(self._fresh_ids, fresh))
+        return fresh
 
     def _run_observed(self, passed):
         """The step kernel by kernel from Python — the same kernels, order, memory and
