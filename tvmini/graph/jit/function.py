@@ -84,6 +84,8 @@ class Variant:
             [_leaf(ref, None) for ref, _ in program.grads]
         self._outputs = [step.fresh_index(v.id) for v in program.outputs]
         self._handed = None          # the gradient tensors the last replay set, per leaf
+        # (leaf, fresh array) of the first gradient a replay sets, if any
+        self._probe = next(((k, at) for k, (_, at) in enumerate(self._grads) if at is not None), None)
 
     def matches(self, tensors):
         if [m.training for m in self.modules] != self.training:
@@ -98,6 +100,10 @@ class Variant:
             # step may write their arrays again and the tensors stay (a new tensor over
             # the same memory would be indistinguishable from them).
             fresh = self.step(tensors, lambda k: _leaf(self.leaves[k], tensors).grad.data, grad_holders=1)
+            probe = self._probe
+            if probe is None or self._handed[probe[0]].data is fresh[probe[1]]:
+                # the gradient arrays were reused (all or none are): every tensor stays
+                return self.rebuild([wrap(fresh[at]) for at in self._outputs])
         else:
             self._handed = None
 

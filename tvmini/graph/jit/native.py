@@ -196,7 +196,7 @@ class NativeStep:
                     self._replays[-1][1].append(key)
                 else:
                     self._replays.append((source, [key]))
-        self._n_dynamic = n_float
+        self._n_dynamic, self._last_values = n_float, None
         self.fslots = np.zeros(max(n_float, 1), np.float64)
         self.islots = np.zeros(1, np.int64)
         self._fslots_ptr, self._islots_ptr = self.fslots.ctypes.data, self.islots.ctypes.data
@@ -256,7 +256,8 @@ class NativeStep:
             values = []
             for source, keys in self._replays:
                 values += source.replay_scalars(keys)
-            self.fslots[:self._n_dynamic] = values
+            if values != self._last_values:       # (they seldom change: skip numpy's conversion)
+                self.fslots[:self._n_dynamic] = self._last_values = values
         for v in self.hosts:
             v.array._storage.from_numpy(v.refill())
         arrays = [args[at].data if kind == INPUT else grad_of(at) if kind == GRAD_IN else at
