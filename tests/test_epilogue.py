@@ -8,7 +8,7 @@ import tvmini as tm
 from tvmini import te, topi
 from tvmini.topi.epilogue import fuse_epilogue
 from tvmini.topi.nn import gemm_block
-from tvmini.topi.schedule_nn import L2_BYTES
+from tvmini.topi.schedule_nn import UPDATE_ROWS_MIN_BYTES
 
 from strategies import EXTENT, examples, run_default, unique
 from test_topi_conv import np_conv2d
@@ -118,9 +118,9 @@ def test_sibling_outputs_are_computed_with_every_tile_order(m, n, k, transpose_a
 
 def test_updates_larger_than_l2_take_row_blocks_outside():
     """The default tile order of a weight gradient with a fused update: rows outside
-    ("ij") once the product no longer fits in a core's L2, so the update streams the
-    parameter and its state along rows; column blocks outside ("ji") below that, and
-    for a product without siblings whatever its size."""
+    ("ij") from ``UPDATE_ROWS_MIN_BYTES`` on, so each thread updates the rows the next
+    forward product packs on it; column blocks outside ("ji") below that, and for a
+    product without siblings whatever its size."""
     def default_tiles(m, n, with_update):
         a, b = te.placeholder((128, m), name="a"), te.placeholder((128, n), name="b")
         g = topi.matmul(a, b, transpose_a=True)
@@ -130,7 +130,7 @@ def test_updates_larger_than_l2_take_row_blocks_outside():
             outs.append(te.compute((m, n), lambda i, j: p[i, j] - g[i, j] * 0.1, name="new_p", tag="elemwise"))
         (tensor, knobs), = [(t, k) for t, k in topi.schedule.tunable(outs) if t.op is g.op]
         return knobs.default["tiles"]
-    fits = L2_BYTES // (256 * 4)                                     # columns of 256 float32 rows in L2
-    assert default_tiles(256, fits + 272, with_update=True) == "ij"
-    assert default_tiles(256, fits, with_update=True) == "ji"
-    assert default_tiles(256, fits + 272, with_update=False) == "ji"
+    columns = UPDATE_ROWS_MIN_BYTES // (256 * 4)                     # of 256 float32 rows
+    assert default_tiles(256, columns, with_update=True) == "ij"
+    assert default_tiles(256, columns - 16, with_update=True) == "ji"
+    assert default_tiles(256, columns + 272, with_update=False) == "ji"

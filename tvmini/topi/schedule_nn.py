@@ -9,7 +9,7 @@ The "gemm" rule is tunable (``gemm_knobs``, like the convolutions'; see
 ``topi.schedule``): its block sizes, loop order and parallelism are knobs whose
 heuristic values are the defaults, and ``tvmini.autotune`` measures the others.
 """
-from ..codegen.llvm_target import cache_bytes, fast_masked_vectors, vector_registers
+from ..codegen.llvm_target import fast_masked_vectors, vector_registers
 from ..te.tensor import ProducerLoad
 from ..tir.expr import Const
 from ..tir.functor import free_vars, walk
@@ -32,9 +32,6 @@ PARALLEL_MIN_WORK = 1 << 15
 # 12.9 and 2x64x1024 3.9 vs 5.5 us; a count of multiply-adds cannot tell them.)
 GEMM_PARALLEL_MIN_WORK = 3 << 19
 
-# A core's L2 cache (read from the host; 256 KiB to 2 MiB on current x86 cores): what
-# an output larger than it streams through.
-L2_BYTES = cache_bytes(2, default=512 * 1024)
 
 
 def _int(e):
@@ -117,19 +114,28 @@ def gemm_knobs(sch, out, target):
                            "parallel": [False, True]})
 
 
+#: An update-fused weight gradient from this size on takes row blocks outside: see
+#: :func:`_update_streams_rows`.
+UPDATE_ROWS_MIN_BYTES = 128 << 10
+
+
 def _update_streams_rows(sch, out):
     """Whether ``out`` carries sibling outputs (an optimizer update fused into a weight
-    gradient) and is larger than a core's L2 cache, so that row blocks outside ("ij")
-    pay: each tile's update then reads and writes the parameter, its state and the
-    gradient along rows, in streams the hardware prefetches, where column blocks outside
-    walk every array down its columns, a new cache line (and often page) per row.
-    Measured on whole jit steps (2 cores, batch 128, SGD with momentum, the two
-    orders interleaved in one process, each twice): the first layer's gradient of
-    Linear(1024, 512) 3-4% and of Linear(1024, 1024) 6% faster per step, the MNIST MLP's
-    (784 -> 256) 0-4%, Linear(512, 512) within 1%; an output that takes the "jki" order
-    keeps it (the OVERFIT Adam updates lose 8-11% otherwise)."""
+    gradient) and has at least ``UPDATE_ROWS_MIN_BYTES``, so that row blocks outside
+    ("ij") pay. The parallel tile loop then gives each thread whole rows of the
+    weight, which is how the next step's forward product (``x @ W^T``) divides the
+    weight between threads when it packs it: each core packs rows it updated itself,
+    from its own cache, where column blocks outside ("ji") leave every row half
+    written by the other core. The update also reads and writes the parameter, its
+    state and the gradient along rows, in streams the hardware prefetches. Measured
+    on whole jit steps (2-core Xeon, 2 MB L2 per core, A/B in one process): the MNIST
+    MLP (batch 128, SGD with momentum) 0.576 -> 0.560 ms, nearly all of it from the
+    first layer's 256x784 gradient (800 KB; with the 128 KB second layer's too, within
+    1%); the OVERFIT MLPs' and LeNet's, whose weights have 64 KB at most, 1-1.5%
+    slower in "ij" order, so they keep "ji". An output that takes the "jki" order keeps
+    it (the OVERFIT Adam updates lose 8-11% otherwise)."""
     size = _work(*out.shape) * bits(out.dtype) // 8
-    return size > L2_BYTES and bool(sibling_outputs(sch, out))
+    return size >= UPDATE_ROWS_MIN_BYTES and bool(sibling_outputs(sch, out))
 
 
 def _k_block(K):
