@@ -17,6 +17,7 @@ import tvmini as tm
 from tvmini import autotune, te, topi
 from tvmini.autotune import ConfigSpace, LogEntry, TuningLog
 from tvmini.codegen.llvm_target import vector_registers
+from tvmini.topi.schedule_nn import L1_BYTES, L2_BYTES
 from tvmini.errors import DataError, ScheduleError, TuningError
 from tvmini.topi.conv import vector_lanes
 from tvmini.topi.nn import gemm_block
@@ -183,6 +184,15 @@ def test_knobs_offer_sensible_candidates():
     assert knobs.default["tiles"] == "ji" and "jki" not in knobs.choices["tiles"]    # one column block
     _, knobs = only_task(topi.matmul(te.placeholder((16, 1021), name="p"), te.placeholder((1021, 64), name="q")))
     assert "jki" not in knobs.choices["tiles"]                                      # 1021 is prime
+    # A read along its rows: k blocks once a panel of B spills from L1 while A fits in L2
+    x = te.placeholder((128, 784), name="x")
+    _, knobs = only_task(topi.matmul(x, te.placeholder((256, 784), name="w"), transpose_b=True))
+    assert knobs.default["tiles"] == ("jki" if 784 * block * 4 > L1_BYTES and 128 * 784 * 4 <= L2_BYTES // 4
+                                      else "ji")
+    _, knobs = only_task(topi.matmul(te.placeholder((128, 256), name="x2"), te.placeholder((256, 256), name="w2"),
+                                     transpose_b=True))
+    assert knobs.default["tiles"] == ("jki" if 256 * block * 4 > L1_BYTES and 128 * 256 * 4 <= L2_BYTES // 4
+                                      else "ji")
     _, knobs = only_task(topi.conv2d(X, W, padding=1))
     assert knobs.choices["yb"] == [1, 2, 4]
     if vector_lanes("float32", 56) == 16:
