@@ -37,7 +37,6 @@ L1_BYTES = cache_bytes(1, default=32 * 1024)
 L2_BYTES = cache_bytes(2, default=512 * 1024)
 
 
-
 def _int(e):
     return e.value if isinstance(e, Const) else None
 
@@ -136,7 +135,7 @@ def _update_streams_rows(sch, out):
     on whole jit steps (2-core Xeon, 2 MB L2 per core, A/B in one process): the MNIST
     MLP (batch 128, SGD with momentum) 0.576 -> 0.560 ms, nearly all of it from the
     first layer's 256x784 gradient (800 KB; with the 128 KB second layer's too, within
-    1%); the OVERFIT MLPs' and LeNet's, whose weights have 64 KB at most, 1-1.5%
+    1%); the OVERFIT MLPs' and LeNet's, whose weights have 120 KB at most, 1-1.5%
     slower in "ij" order, so they keep "ji". An output that takes the "jki" order keeps
     it (the OVERFIT Adam updates lose 8-11% otherwise)."""
     size = _work(*out.shape) * bits(out.dtype) // 8
