@@ -318,16 +318,22 @@ def test_returned_results_do_not_share_memory_with_the_gradients():
     assert len(grads) == 1 and id(allocation(loss)) not in grads
 
 
+def _replayed_twice(batches):
+    """(first weight, jitted SGD-momentum step, ``batches`` batches) after the step ran
+    on the first two (traced, then replayed): the gradients are a replay's."""
+    model, _, step = _trainer(lambda ps: tm.optim.SGD(ps, lr=0.1, momentum=0.9))
+    jitted = tm.jit(step)
+    data = _data(batches)
+    jitted(*data[0])
+    jitted(*data[1])
+    return next(model.parameters()), jitted, data
+
+
 def test_gradients_reuse_the_last_steps_memory_unless_someone_keeps_it():
     """A replay writes its gradients where the previous replay wrote them when nothing
     refers to those any more; a gradient kept by the caller — as a tensor or as a numpy
     view — keeps its values and its memory is not written again."""
-    model, _, step = _trainer(lambda ps: tm.optim.SGD(ps, lr=0.1, momentum=0.9))
-    jitted = tm.jit(step)
-    data = _data(5)
-    jitted(*data[0])
-    jitted(*data[1])
-    weight = next(model.parameters())
+    weight, jitted, data = _replayed_twice(5)
     first = weight.grad.data.data_ptr
     jitted(*data[2])
     assert weight.grad.data.data_ptr == first                 # recycled: nothing held the last gradients
@@ -350,12 +356,7 @@ def test_gradient_tensors_nobody_else_holds_stay_in_place():
     time (the same objects over the same, rewritten memory); a gradient whose tensor or
     array the caller holds, or whose tensor the caller changed, gets a fresh tensor and
     keeps its values."""
-    model, _, step = _trainer(lambda ps: tm.optim.SGD(ps, lr=0.1, momentum=0.9))
-    jitted = tm.jit(step)
-    data = _data(6)
-    jitted(*data[0])
-    jitted(*data[1])
-    weight = next(model.parameters())
+    weight, jitted, data = _replayed_twice(6)
     tensor_id, before = id(weight.grad), weight.grad.numpy()
     jitted(*data[2])
     assert id(weight.grad) == tensor_id and not np.array_equal(weight.grad.numpy(), before)
