@@ -182,13 +182,13 @@ class NativeStep:
         # where each passed pointer comes from at a replay: (kind, call argument / leaf / fresh array)
         self._plan = [(v.kind, v.binding if v.kind in (INPUT, GRAD_IN) else fresh_index[v.id]) for v in self.passed]
         self.hosts = [v for v in used.values() if v.kind == HOST]
-        # nodes whose scalars are slot numbers, and their sources in slot order: (source,
-        # keys) with consecutive nodes of one source together, asked once per replay
-        self.dynamic, self._replays = [], []
+        # the sources of the per-replay scalars in slot order: (source, keys), consecutive
+        # nodes of one source together, asked once per replay; those nodes' scalars
+        # become slot numbers
+        self._replays = []
         n_float = 0
         for node in program.calls():
             if node.scalars_at_replay is not None:
-                self.dynamic.append(node)
                 node.scalars = tuple(range(n_float, n_float + len(node.scalar_dtypes)))
                 n_float += len(node.scalar_dtypes)
                 source, key = node.scalars_at_replay

@@ -235,7 +235,7 @@ def _make_lanes(program, segment, after, plans, batch, lanes, nodes):
             ins = [lane_value(v, a) for v, a in zip(node.inputs, in_axes)]
             outs = [lane_value(v, c) for v, c in zip(node.outputs, out_cls)]
             call = Node(node.op, ins, outs, scalars=node.scalars, scalar_dtypes=node.scalar_dtypes)
-            call.members, call.scalars_at_replay = node.members, node.scalars_at_replay
+            call.members = node.members
             key = (id(node), count)
             if key not in built:
                 try:
