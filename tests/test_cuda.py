@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import tvmini as tm
 from tvmini import te
-from tvmini.codegen.cuda_host import nvcc_path
+from tvmini.codegen.cuda_compile import _nvrtc_ptx, nvcc_path, nvrtc_version
 from tvmini.errors import BuildError, DeviceError
 from tvmini.runtime.cuda_driver import device_arch
 
@@ -234,6 +234,23 @@ def test_schedules_compile_to_ptx(which):
     f = tm.build(*SCHEDULES[which](), target="cuda", name=f"ptx_{which}")
     ptx = f.get_source("ptx")
     assert ".entry" in ptx and f"ptx_{which}_kernel0" in ptx
+
+
+@pytest.mark.skipif(nvrtc_version() is None, reason="NVRTC (cuda-bindings + nvidia-cuda-nvrtc) is not installed here")
+@pytest.mark.parametrize("which", sorted(SCHEDULES))
+def test_schedules_compile_to_ptx_with_nvrtc(which):
+    f = tm.build(*SCHEDULES[which](), target="cuda", name=f"nvrtc_{which}")
+    ptx = _nvrtc_ptx(f.get_source("cuda"), "sm_90", f"nvrtc_{which}")
+    assert ".target sm_90" in ptx and f"nvrtc_{which}_kernel0" in ptx
+    with pytest.raises(BuildError, match="NVRTC rejected kernel broken"):
+        _nvrtc_ptx(f.get_source("cuda").replace(";", "", 1), "sm_90", "broken")
+
+
+@pytest.mark.skipif(nvrtc_version() is None, reason="NVRTC (cuda-bindings + nvidia-cuda-nvrtc) is not installed here")
+def test_float16_kernels_find_cuda_fp16_h_with_nvrtc():
+    f = tm.build(*elementwise(100, 32, "float16"), target="cuda", name="nvrtc_half")
+    assert "#include <cuda_fp16.h>" in f.get_source("cuda")
+    assert "cvt.f32.f16" in _nvrtc_ptx(f.get_source("cuda"), "sm_80", "nvrtc_half")
 
 
 @needs_nvcc

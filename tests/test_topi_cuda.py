@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import tvmini as tm
 from tvmini import te, topi
 from tvmini.codegen import cuda
-from tvmini.codegen.cuda_host import compile_ptx
+from tvmini.codegen.cuda_compile import compile_ptx
 from tvmini.testing import reference
 from tvmini.topi import optim as topi_optim
 from tvmini.topi.epilogue import fuse_epilogue

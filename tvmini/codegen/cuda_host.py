@@ -2,14 +2,10 @@
 
 The returned ``Module`` validates its arguments like a CPU kernel (they must be
 NDArrays on ``tm.cuda(0)``) and then launches the kernels in order through
-``runtime.cuda``. The CUDA C is compiled to PTX with nvcc at build time when nvcc
-exists (so errors surface at build, and the PTX is cached on disk keyed by the source,
-the architecture and nvcc's version); with no nvcc, the launcher compiles on first call.
+``runtime.cuda_driver``. The CUDA C is compiled to PTX at build time when a compiler
+exists (``cuda_compile``: nvcc or NVRTC), so errors surface at build; with neither, the
+build still gives the CUDA C (``get_source``) and the first call says what is missing.
 """
-import os
-import shutil
-import subprocess
-import tempfile
 import time
 
 from .. import debug
@@ -20,57 +16,7 @@ from ..runtime.module import Module
 from ..tir import expr as E
 from ..tir.analysis import count_flops
 from . import cuda
-
-DEFAULT_ARCH = "sm_80"
-
-
-def nvcc_path():
-    """nvcc from $CUDA_HOME/$CUDA_ROOT, PATH or /usr/local/cuda; None if there is none."""
-    for root in (os.environ.get("CUDA_HOME"), os.environ.get("CUDA_ROOT"), "/usr/local/cuda"):
-        if root and os.path.isfile(os.path.join(root, "bin", "nvcc")):
-            return os.path.join(root, "bin", "nvcc")
-    return shutil.which("nvcc")
-
-
-def _nvcc_version(nvcc):
-    return subprocess.run([nvcc, "--version"], capture_output=True, text=True).stdout.strip().splitlines()[-1]
-
-
-_ptx = {}   # (source, arch) -> PTX: building the same kernel twice in a process compiles once
-
-
-def compile_ptx(source, arch=DEFAULT_ARCH, name="kernel"):
-    """PTX text of CUDA C ``source`` for ``arch`` (e.g. "sm_90"), from the caches when there."""
-    return _compile_ptx(source, arch, name)[0]
-
-
-def _compile_ptx(source, arch, name):
-    """(PTX, which cache served it: a ``debug`` constant)."""
-    if (source, arch) in _ptx:
-        return _ptx[source, arch], debug.MEMORY_HIT
-    nvcc = nvcc_path()
-    if nvcc is None:
-        raise BuildError("compiling CUDA C needs nvcc (the CUDA toolkit); none found on PATH, $CUDA_HOME or "
-                         "/usr/local/cuda")
-    key = disk_cache.make_key(source, arch, _nvcc_version(nvcc), "ptx")
-    cached = disk_cache.load(key)
-    if cached is not None:
-        _ptx[source, arch] = cached.decode()
-        return _ptx[source, arch], debug.DISK_HIT
-    with tempfile.TemporaryDirectory() as tmp:
-        src, out = os.path.join(tmp, f"{name}.cu"), os.path.join(tmp, f"{name}.ptx")
-        with open(src, "w") as f:
-            f.write(source)
-        cmd = [nvcc, "-ptx", f"-arch={arch}", "-O3", "-o", out, src]
-        result = subprocess.run(cmd, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise BuildError(f"nvcc rejected kernel {name}:\n{result.stderr.strip()}\n--- source ---\n{source}")
-        with open(out) as f:
-            ptx = f.read()
-    disk_cache.store(key, ptx.encode())
-    _ptx[source, arch] = ptx
-    return ptx, debug.MISS
-
+from .cuda_compile import DEFAULT_ARCH, compile_ptx, compile_ptx_cached, ptx_compiler
 
 def _py(e):
     """Python source computing integer expression ``e`` from a dict ``v`` of variable values."""
@@ -113,7 +59,7 @@ def build_cuda(sch, args, name, arch=None, inplace=None):
     kernels, temporaries = cuda.split_kernels(func, sch)
     source = cuda.module_source([cuda.CudaPrinter(k, func.may_alias).source() for k in kernels])
     arch = arch or cuda_runtime.device_arch() or DEFAULT_ARCH
-    ptx, cache = _compile_ptx(source, arch, name) if nvcc_path() is not None else (None, debug.MISS)
+    ptx, cache = compile_ptx_cached(source, arch, name) if ptx_compiler() is not None else (None, debug.MISS)
 
     written = _written_buffers(func)
     extents = [v for v in func.scalar_params if not any(v is a for a in func.signature)]
@@ -129,8 +75,14 @@ def build_cuda(sch, args, name, arch=None, inplace=None):
     slot_types = ["ptr"] * len(func.params) + [v.dtype for v in extents + scalars] + ["ptr"] * len(temporaries)
     launches = [KernelLaunch(k, slot_of) for k in kernels]
     temp_sizes = [(_host_function(_size(t)), t.dtype) for t in temporaries]
-    launcher = cuda_runtime.Launcher(name, source, ptx, launches, len(func.params), slot_types, [v.name for v in extents], temp_sizes)
-    sources = {"cuda": source, "tir": str(func), "ptx": (lambda: ptx or compile_ptx(source, arch, name))}
+
+    def get_ptx():
+        """The PTX, compiled at build or (no compiler then) now, which says what is missing."""
+        return ptx or compile_ptx(source, arch, name)
+
+    launcher = cuda_runtime.Launcher(name, get_ptx, launches, len(func.params), slot_types,
+                                     [v.name for v in extents], temp_sizes)
+    sources = {"cuda": source, "tir": str(func), "ptx": get_ptx}
     aliases = _inplace_specs(func, args, inplace)
     module = Module(name, "cuda", [_arg_spec(a, written, aliases) for a in func.signature], [v.name for v in extents],
                     launcher, sources, keepalive=None)

@@ -2,8 +2,9 @@
 
 Kept apart from :mod:`.module` so that what is timed is obvious: the native
 function called with arguments that were checked and converted once, in a
-tight loop timed by ``time.perf_counter`` (TVM's ``time_evaluator`` recipe:
-one warm-up call, ``repeat`` batches of ``number`` calls).
+tight loop timed by ``time.perf_counter`` on the CPU and by CUDA events on a
+GPU (TVM's ``time_evaluator`` recipe: one warm-up call, ``repeat`` batches of
+``number`` calls).
 """
 
 import time
@@ -20,24 +21,39 @@ def check_timing_params(number, repeat, min_repeat_ms):
         )
 
 
-def time_calls(func, args, number, repeat, min_repeat_ms):
+class HostStopwatch:
+    """Wall time between :meth:`start` and :meth:`stop` (``time.perf_counter``): on the
+    CPU a kernel call returns when its work is done. A device whose calls only queue
+    work has its own stopwatch (``cuda_driver.CudaStopwatch``)."""
+
+    def start(self):
+        self._start = time.perf_counter()
+
+    def stop(self):
+        """Seconds since :meth:`start`."""
+        return time.perf_counter() - self._start
+
+
+def time_calls(func, args, number, repeat, min_repeat_ms, stopwatch=None):
     """Time ``func(*args)`` and return a :class:`BenchmarkResult`.
 
-    One warm-up call, then ``repeat`` batches of ``number`` calls; each result
-    is a batch's seconds per call. With ``min_repeat_ms`` > 0, a batch shorter
-    than that is rerun with more calls (at least twice as many, or as many as
-    the last batch's rate predicts), and later batches keep the larger count.
+    One warm-up call, then ``repeat`` batches of ``number`` calls, each timed by
+    ``stopwatch`` (default: a :class:`HostStopwatch`); each result is a batch's
+    seconds per call. With ``min_repeat_ms`` > 0, a batch shorter than that is
+    rerun with more calls (at least twice as many, or as many as the last
+    batch's rate predicts), and later batches keep the larger count.
     """
     check_timing_params(number, repeat, min_repeat_ms)
+    stopwatch = stopwatch or HostStopwatch()
     func(*args)
     calls = number
     results = []
     for _ in range(repeat):
         while True:
-            start = time.perf_counter()
+            stopwatch.start()
             for _ in range(calls):
                 func(*args)
-            elapsed = time.perf_counter() - start
+            elapsed = stopwatch.stop()
             if elapsed * 1e3 >= min_repeat_ms:
                 break
             predicted = calls * min_repeat_ms / max(elapsed * 1e3, 1e-3)

@@ -1,112 +1,139 @@
-"""CUDA driver glue: device memory for ``NDArray`` and kernel launches, through pycuda.
+"""CUDA driver glue: device memory for ``NDArray``, kernel launches and their timing.
 
-pycuda is imported only when a CUDA device is actually used (``import tvmini`` never
-needs it). A missing pycuda, a missing driver or no GPU gives one ``DeviceError`` that
-says which, and how to get it (``pip install tvmini[cuda]``).
+The driver is reached through one of two Python bindings (``runtime.cuda_bindings``):
+pycuda (``pip install 'tvmini[cuda]'``) or NVIDIA's cuda-bindings; the first that
+imports is used, and ``TVMINI_CUDA_BINDING=pycuda`` (or ``cuda-bindings``) picks one.
+Neither is imported until a CUDA device is actually used (``import tvmini`` never
+needs them). No binding, no driver or no GPU gives one ``DeviceError`` that says which.
 """
 import functools
+import os
 
 import numpy as np
 
 from ..errors import DeviceError
+from .cuda_bindings import BINDINGS
+
+BINDING_VARIABLE = "TVMINI_CUDA_BINDING"
 
 
 @functools.lru_cache(maxsize=None)
 def driver():
-    """``pycuda.driver`` with a context on device 0 made current (once per process)."""
-    try:
-        import pycuda.driver as drv
-    except ImportError as err:
-        raise DeviceError("CUDA needs pycuda, which is not installed: pip install 'tvmini[cuda]' on a machine "
-                          f"with the CUDA toolkit and an NVIDIA driver ({err})") from None
-    try:
-        drv.init()
-        if drv.Device.count() == 0:
-            raise DeviceError("pycuda found no CUDA device on this machine")
-        context = drv.Device(0).retain_primary_context()
-        context.push()
-    except drv.Error as err:
-        raise DeviceError(f"the CUDA driver failed to start: {err}") from None
-    return drv
+    """The binding in use, with a context on device 0 current (made once per process)."""
+    forced = os.environ.get(BINDING_VARIABLE)
+    if forced and forced not in BINDINGS:
+        raise DeviceError(f"{BINDING_VARIABLE}={forced!r}: expected one of {', '.join(BINDINGS)}")
+    missing = []
+    for name in [forced] if forced else BINDINGS:
+        try:
+            return BINDINGS[name]()
+        except ImportError as err:
+            missing.append(f"{name}: {err}")
+    raise DeviceError("CUDA needs pycuda or NVIDIA's cuda-bindings, and neither imports here ("
+                      + "; ".join(missing) + "): pip install 'tvmini[cuda]' on a machine with the CUDA "
+                      "toolkit and an NVIDIA driver, or pip install cuda-bindings")
 
 
 def device_arch():
     """``sm_XY`` of device 0, or None when no CUDA device can be used here."""
     try:
-        drv = driver()
+        major, minor = driver().compute_capability()
     except DeviceError:
         return None
-    major, minor = drv.Device(0).compute_capability()
     return f"sm_{major}{minor}"
 
 
 class CudaStorage:
     """Device memory for an NDArray (the storage protocol of ``runtime.ndarray``)."""
 
-    __slots__ = ("allocation", "ptr", "shape", "dtype")
+    __slots__ = ("allocation", "ptr", "shape", "dtype", "nbytes")
 
     def __init__(self, shape, dtype, device):
-        drv = driver()
         if device.index != 0:
             raise DeviceError(f"tvmini uses CUDA device 0 only, not {device}")
         self.shape, self.dtype = shape, dtype
-        self.allocation = drv.mem_alloc(max(1, int(np.prod(shape, dtype=np.int64)) * dtype.itemsize))
-        self.ptr = int(self.allocation)
+        self.nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        self.allocation, self.ptr = driver().alloc(max(1, self.nbytes))
 
     def host_view(self):
         """A host copy of the data."""
         out = np.empty(self.shape, self.dtype)
         if out.size:
-            driver().memcpy_dtoh(out, self.ptr)
+            driver().dtoh(out, self.ptr)
         return out
 
     def from_numpy(self, arr):
         data = np.ascontiguousarray(np.broadcast_to(np.asarray(arr).astype(self.dtype, copy=False), self.shape))
         if data.size:
-            driver().memcpy_htod(self.ptr, data)
+            driver().htod(self.ptr, data)
+
+    def copy_from(self, other):
+        """Copy another storage of the same size in: device to device when it is a
+        ``CudaStorage``, else from its host view."""
+        if not isinstance(other, CudaStorage):
+            self.from_numpy(other.host_view())
+        elif self.nbytes:
+            driver().dtod(self.ptr, other.ptr, self.nbytes)
 
 
-_SCALAR_TYPES = {"int32": np.int32, "int64": np.int64, "float32": np.float32, "float64": np.float64}
+class CudaStopwatch:
+    """Device time of the work queued between :meth:`start` and :meth:`stop` (CUDA
+    events on the default stream): kernel launches return before the kernels finish, so
+    host clocks would time the launches only."""
+
+    def __init__(self):
+        drv = driver()
+        self._driver, self._start, self._end = drv, drv.event(), drv.event()
+
+    def start(self):
+        self._driver.record(self._start)
+
+    def stop(self):
+        """Seconds since :meth:`start`, once the queued work is done."""
+        self._driver.record(self._end)
+        return self._driver.elapsed_seconds(self._start, self._end)
 
 
 class Launcher:
     """Launches a built module's kernels in order; called by ``Module`` with checked arguments
     (buffer pointers, symbolic extents, scalars — the native argument order)."""
 
-    def __init__(self, name, source, ptx, launches, n_buffers, slot_types, extent_names, temp_sizes):
-        self.name, self.source, self.ptx, self.n_buffers = name, source, ptx, n_buffers
+    def __init__(self, name, ptx, launches, n_buffers, slot_types, extent_names, temp_sizes):
+        """``ptx()`` gives the module's PTX (compiled on first call when the build had no
+        compiler); ``launches`` the kernels' ``KernelLaunch`` records in order."""
+        self.name, self.ptx, self.n_buffers = name, ptx, n_buffers
         self.launches, self.slot_types = launches, slot_types
         self.extent_names, self.temp_sizes = extent_names, temp_sizes
+        self._types = [[slot_types[i] for i in launch.slots] for launch in launches]
         self._functions = None
         self._temps = {}
 
     def _load(self):
         drv = driver()
-        if self.ptx is not None:
-            module = drv.module_from_buffer(self.ptx.encode())
-        else:
-            from pycuda.compiler import SourceModule
-            module = SourceModule(self.source, no_extern_c=True)
-        self._module = module
-        self._functions = [module.get_function(launch.name) for launch in self.launches]
+        self._module = drv.load_ptx(self.ptx())
+        self._functions = [drv.function(self._module, launch.name) for launch in self.launches]
 
     def _temporaries(self, values):
-        drv = driver()
         out = []
         for k, (size, dtype) in enumerate(self.temp_sizes):
             nbytes = max(1, size(values)) * np.dtype(dtype).itemsize
             held = self._temps.get(k)
             if held is None or held[0] < nbytes:
-                held = self._temps[k] = (nbytes, drv.mem_alloc(nbytes))
-            out.append(int(held[1]))
+                held = self._temps[k] = (nbytes, *driver().alloc(nbytes))
+            out.append(held[2])
         return out
 
     def __call__(self, *cargs):
         if self._functions is None:
             self._load()
+        drv = driver()
         values = dict(zip(self.extent_names, cargs[self.n_buffers:]))
         slots = list(cargs) + self._temporaries(values)
-        typed = [np.uintp(x) if t == "ptr" else _SCALAR_TYPES[t](x) for x, t in zip(slots, self.slot_types)]
-        for function, launch in zip(self._functions, self.launches):
+        for function, launch, types in zip(self._functions, self.launches, self._types):
             grid = tuple(max(1, int(g(values))) for g in launch.grid)
-            function(*[typed[i] for i in launch.slots], block=launch.block, grid=grid)
+            drv.launch(function, grid, launch.block, [slots[i] for i in launch.slots], types)
+
+    @staticmethod
+    def stopwatch():
+        """A :class:`CudaStopwatch` for ``time_evaluator``."""
+        return CudaStopwatch()

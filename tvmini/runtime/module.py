@@ -392,12 +392,14 @@ class Module:
         ``f`` checks its arguments once, makes one warm-up call, then times
         ``repeat`` batches of ``number`` native calls (see
         :func:`~tvmini.runtime.benchmark.time_calls`); each result is the mean
-        seconds per call of one batch.
+        seconds per call of one batch. On a CUDA device a batch is timed with
+        CUDA events around it (device time: launches return before the kernels end).
         """
         check_timing_params(number, repeat, min_repeat_ms)
 
         def evaluate(*args):
-            return time_calls(self._cfunc, self._pack(args), number, repeat, min_repeat_ms)
+            stopwatch = self._cfunc.stopwatch() if self.device.kind == "cuda" else None
+            return time_calls(self._cfunc, self._pack(args), number, repeat, min_repeat_ms, stopwatch)
 
         return evaluate
 

@@ -10,9 +10,10 @@ Where the bytes live is a *storage*, built as ``cls(shape, dtype, device)``:
 an object with a ``ptr`` (the address handed to kernels), ``host_view()`` (a
 host numpy array holding the data, which the caller only reads) and
 ``from_numpy(arr)`` (copy ``arr`` in, broadcasting it to the storage shape and
-converting to the storage dtype). ``_STORAGES`` maps a device kind to its storage class; only
-host memory exists today, and a device kind without a storage raises
-:class:`~tvmini.errors.DeviceError`. A CUDA storage is one more entry there.
+converting to the storage dtype); a device storage may add ``copy_from(storage)``
+(copy another array's storage in without a round trip through the host).
+``_STORAGES`` maps a device kind to its storage class: host memory, and CUDA device
+memory (``cuda_driver.CudaStorage``, registered on first use).
 """
 
 import math
@@ -119,13 +120,7 @@ def _storage_class(device):
     if device.kind == "cuda" and "cuda" not in _STORAGES:
         from .cuda_driver import CudaStorage     # imports nothing CUDA-specific until it allocates
         _STORAGES["cuda"] = CudaStorage
-    try:
-        return _STORAGES[device.kind]
-    except KeyError:
-        raise DeviceError(
-            f"CUDA arrays are not available: tvmini has no {device.kind} runtime yet "
-            f"(cannot allocate on {device})"
-        ) from None
+    return _STORAGES[device.kind]        # Device admits only the kinds that have a storage
 
 
 class NDArray:
@@ -196,18 +191,23 @@ class NDArray:
         Raises ShapeError or DTypeError on a mismatch; no conversion is done.
         """
         if isinstance(src, NDArray):
-            src_dtype, data = src._dtype, src._storage.host_view()
+            src_shape, src_dtype = src._shape, src._dtype
         elif isinstance(src, np.ndarray):
-            src_dtype, data = src.dtype, src
+            src_shape, src_dtype = src.shape, src.dtype
         else:
             raise DTypeError(
                 f"copyfrom() takes a numpy array or an NDArray, got {type(src).__name__}"
             )
-        if data.shape != self._shape:
-            raise ShapeError(f"copyfrom(): source shape {data.shape} does not match {self._shape}")
+        if src_shape != self._shape:
+            raise ShapeError(f"copyfrom(): source shape {src_shape} does not match {self._shape}")
         if src_dtype != self._dtype:
             raise DTypeError(f"copyfrom(): source dtype {src_dtype} does not match {self.dtype}")
-        self._storage.from_numpy(data)
+        if not isinstance(src, NDArray):
+            self._storage.from_numpy(src)
+        elif hasattr(self._storage, "copy_from"):
+            self._storage.copy_from(src._storage)
+        else:
+            self._storage.from_numpy(src._storage.host_view())
         if _trace_hook is not None:
             _trace_hook("copy", self, src)
         return self

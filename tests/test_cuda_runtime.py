@@ -1,0 +1,184 @@
+"""The CUDA runtime's host side, run without a GPU: choosing a driver binding, device
+arrays and their copies, kernel launches (grid, block, argument slots) and CUDA-event
+timing, through a fake binding whose "device memory" is host memory. What the GPU does
+with a launch is tested on a GPU (test_cuda.py); here, what the runtime asks of it.
+"""
+import ctypes
+
+import numpy as np
+import pytest
+
+import tvmini as tm
+from tvmini import te
+from tvmini.errors import DeviceError
+from tvmini.runtime import cuda_driver
+from tvmini.runtime.cuda_bindings import SLOT_DTYPES, pack_params
+
+from test_cuda import bind
+
+_CTYPES = {"ptr": ctypes.c_uint64, "int32": ctypes.c_int32, "int64": ctypes.c_int64,
+           "float32": ctypes.c_float, "float64": ctypes.c_double}
+
+
+class FakeBinding:
+    """A binding over host memory that records what the runtime asks of the driver."""
+
+    name = "fake"
+
+    def __init__(self):
+        self.launches, self.copies, self.events = [], [], []
+        self._buffers = []
+
+    def compute_capability(self):
+        return 8, 0
+
+    def alloc(self, nbytes):
+        buffer = np.zeros(nbytes, np.uint8)
+        self._buffers.append(buffer)
+        return buffer, buffer.ctypes.data
+
+    def htod(self, ptr, host):
+        self.copies.append("htod")
+        ctypes.memmove(ptr, host.ctypes.data, host.nbytes)
+
+    def dtoh(self, host, ptr):
+        self.copies.append("dtoh")
+        ctypes.memmove(host.ctypes.data, ptr, host.nbytes)
+
+    def dtod(self, dst, src, nbytes):
+        self.copies.append("dtod")
+        ctypes.memmove(dst, src, nbytes)
+
+    def load_ptx(self, ptx):
+        return ("ptx", ptx)
+
+    def compile(self, source, arch, name):
+        return ("source", source, arch)
+
+    def function(self, module, name):
+        return name
+
+    def launch(self, function, grid, block, values, types):
+        self.launches.append((function, grid, block, list(values), list(types)))
+
+    def event(self):
+        return len(self.events)
+
+    def record(self, event):
+        self.events.append(event)
+
+    def elapsed_seconds(self, start, end):
+        return 0.004
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    """Device 0 through a FakeBinding for the length of a test."""
+    binding = FakeBinding()
+    monkeypatch.setattr(cuda_driver, "BINDINGS", {"fake": lambda: binding})
+    monkeypatch.delenv(cuda_driver.BINDING_VARIABLE, raising=False)
+    cuda_driver.driver.cache_clear()
+    yield binding
+    cuda_driver.driver.cache_clear()
+
+
+def test_pack_params_gives_each_slot_its_value_and_type():
+    values = [0x7F00_1234_5678, -5, 2 ** 40 + 3, 1.5, -2.25]
+    types = ["ptr", "int32", "int64", "float32", "float64"]
+    holder, pointers = pack_params(values, types)
+    assert pointers.dtype == np.uint64 and len(pointers) == len(values)
+    for value, kind, address in zip(values, types, pointers):
+        assert ctypes.cast(int(address), ctypes.POINTER(_CTYPES[kind]))[0] == value
+        assert np.dtype(SLOT_DTYPES[kind]).itemsize <= 8
+    assert holder.nbytes == 8 * len(values)
+
+
+def test_the_first_binding_that_imports_is_used(monkeypatch):
+    chosen = FakeBinding()
+
+    def missing():
+        raise ImportError("No module named 'pycuda'")
+
+    monkeypatch.setattr(cuda_driver, "BINDINGS", {"pycuda": missing, "fake": lambda: chosen})
+    monkeypatch.delenv(cuda_driver.BINDING_VARIABLE, raising=False)
+    cuda_driver.driver.cache_clear()
+    try:
+        assert cuda_driver.driver() is chosen
+        assert cuda_driver.device_arch() == "sm_80"
+        cuda_driver.driver.cache_clear()
+        monkeypatch.setenv(cuda_driver.BINDING_VARIABLE, "pycuda")
+        with pytest.raises(DeviceError, match="pycuda: No module named 'pycuda'"):
+            cuda_driver.driver()
+        monkeypatch.setenv(cuda_driver.BINDING_VARIABLE, "opencl")
+        with pytest.raises(DeviceError, match="TVMINI_CUDA_BINDING='opencl': expected one of pycuda, fake"):
+            cuda_driver.driver()
+        assert cuda_driver.device_arch() is None
+    finally:
+        cuda_driver.driver.cache_clear()
+
+
+def test_device_arrays_round_trip_and_copy_on_the_device(fake):
+    dev = tm.cuda(0)
+    data = np.arange(12, dtype="float32").reshape(3, 4)
+    a = tm.nd.array(data, device=dev)
+    assert a.device == dev and fake.copies == ["htod"]
+    np.testing.assert_array_equal(a.numpy(), data)
+    b = tm.nd.empty((3, 4), device=dev).copyfrom(a)
+    assert fake.copies[-1] == "dtod"
+    np.testing.assert_array_equal(b.numpy(), data)
+    host = a.copyto("cpu")
+    assert host.device == tm.cpu(0)
+    np.testing.assert_array_equal(host.numpy(), data)
+    c = tm.nd.empty((3, 4), device=dev).copyfrom(host)
+    assert fake.copies[-1] == "htod"
+    np.testing.assert_array_equal(c.numpy(), data)
+    with pytest.raises(DeviceError, match="device 0 only"):
+        tm.nd.empty(3, device="cuda:1")
+
+
+def _symbolic_elementwise(factor):
+    n = te.var("n")
+    A = te.placeholder((n,), name="A")
+    B = te.compute((n,), lambda i: A[i] * 2.0, name="B")
+    s = te.create_schedule(B.op)
+    bx, tx = s[B].split(B.op.axis[0], factor=factor)
+    bind(s, B, bx, "blockIdx.x")
+    bind(s, B, tx, "threadIdx.x")
+    return s, [A, B]
+
+
+@pytest.mark.parametrize("n", [1, 63, 64, 1000])
+def test_a_launch_gets_its_grid_block_and_argument_slots(fake, n):
+    f = tm.build(*_symbolic_elementwise(64), target="cuda", name="fake_launch")
+    dev = tm.cuda(0)
+    a, b = tm.nd.array(np.ones(n, "float32"), device=dev), tm.nd.empty(n, device=dev)
+    f(a, b)
+    ((function, grid, block, values, types),) = fake.launches
+    assert function == "fake_launch_kernel0"
+    assert grid == (-(-n // 64), 1, 1) and block == (64, 1, 1)
+    assert sorted(v for v, t in zip(values, types) if t == "ptr") == sorted([a.data_ptr, b.data_ptr])
+    assert [v for v, t in zip(values, types) if t != "ptr"] == [n]
+
+
+def test_time_evaluator_times_cuda_with_events(fake):
+    f = tm.build(*_symbolic_elementwise(32), target="cuda", name="fake_timed")
+    dev = tm.cuda(0)
+    a, b = tm.nd.array(np.ones(100, "float32"), device=dev), tm.nd.empty(100, device=dev)
+    result = f.time_evaluator(number=4, repeat=3)(a, b)
+    assert len(fake.launches) == 1 + 4 * 3
+    assert len(fake.events) == 2 * 3
+    assert result.results == pytest.approx([0.001] * 3)       # the events' 4 ms over 4 calls
+
+
+def test_a_build_without_a_cuda_compiler_says_so_at_the_first_call(fake, monkeypatch):
+    from tvmini.codegen import cuda_compile
+    from tvmini.errors import BuildError
+    monkeypatch.setattr(cuda_compile, "nvcc_path", lambda: None)
+    monkeypatch.setattr(cuda_compile, "nvrtc_version", lambda: None)
+    f = tm.build(*_symbolic_elementwise(16), target="cuda", name="fake_no_compiler")
+    assert "fake_no_compiler_kernel0" in f.get_source("cuda")
+    dev = tm.cuda(0)
+    a, b = tm.nd.array(np.ones(5, "float32"), device=dev), tm.nd.empty(5, device=dev)
+    with pytest.raises(BuildError, match="needs nvcc .* or NVRTC"):
+        f(a, b)
+    assert fake.launches == []
