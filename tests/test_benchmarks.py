@@ -13,7 +13,9 @@ sys.path[:0] = [os.path.join(ROOT, "benchmarks"), os.path.join(ROOT, "examples")
 import build_time  # noqa: E402
 import common  # noqa: E402
 import conv2d  # noqa: E402
+import gemm_cuda  # noqa: E402
 import gemm_tutorial  # noqa: E402
+from test_cuda import needs_gpu, needs_nvcc  # noqa: E402
 
 import tvmini as tm  # noqa: E402
 from tvmini.codegen.llvm_target import vector_bits  # noqa: E402
@@ -28,6 +30,38 @@ def test_every_gemm_recipe_step_matches_numpy(label, make):
     c = np.full((n, n), np.nan, "float32")
     tm.build(s, tensors, name=f"bench_{label.strip('+').replace('+', '_')}")(a, b, c)
     np.testing.assert_allclose(c, a @ b, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("n", [4096, 200])
+def test_gemm_cuda_steps_keep_their_accumulators_in_registers(n):
+    """Each step of examples/gemm_cuda.py builds for CUDA (n = 200: every tile partial);
+    a register-blocked step's accumulator is its thread's tile, indexed by constants."""
+    for step, per_thread in (("naive", None), ("shared", None), ("register4", 4), ("register8", 8)):
+        source = gemm_cuda.build(step, n).get_source("cuda")
+        if per_thread:
+            assert f"float C_local[{per_thread * per_thread}];" in source, step
+            assert "__shared__ __align__(16) float A_shared[" in source, step
+
+
+@needs_nvcc
+def test_gemm_cuda_register_tiles_read_shared_memory_as_vectors():
+    """The 16-byte aligned shared tiles let nvcc read a thread's row of the B tile (and
+    its A values along k) with 128-bit loads: 32 ld.shared.v4 per k slice, no scalar ones."""
+    ptx = gemm_cuda.build("register8", 4096).get_source("ptx")
+    assert ptx.count("ld.shared.v4.f32") == 32 and "ld.shared.f32" not in ptx
+    assert ptx.count("fma.rn.f32") == 8 * 8 * 8
+
+
+@needs_gpu
+@pytest.mark.parametrize("step", list(gemm_cuda.STEPS))
+def test_gemm_cuda_steps_match_numpy_on_the_gpu(step):
+    n = 200
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((n, n), dtype="float32"), rng.standard_normal((n, n), dtype="float32")
+    dev = tm.cuda(0)
+    c = tm.nd.empty((n, n), device=dev)
+    gemm_cuda.build(step, n)(tm.nd.array(a, device=dev), tm.nd.array(b, device=dev), c)
+    np.testing.assert_allclose(c.numpy(), a @ b, rtol=1e-4, atol=1e-3)
 
 
 @pytest.mark.parametrize("build", [conv2d.default_schedule, conv2d.explicit_schedule])

@@ -109,7 +109,7 @@ def test_source_has_kernel_shared_memory_and_barriers():
     src = f.get_source()
     assert src == f.get_source("cuda")
     assert 'extern "C" __global__ void __launch_bounds__(256) mm_src_kernel0(' in src
-    assert "__shared__ float A_shared[256];" in src and "__shared__ float B_shared[256];" in src
+    assert "__shared__ __align__(16) float A_shared[256];" in src and "__shared__ __align__(16) float B_shared[256];" in src
     assert src.count("__syncthreads();") == 2        # after the loads, and before the next tile's loads
     assert "blockIdx.y" in src and "threadIdx.x" in src
 

@@ -310,7 +310,24 @@ for (shape, k, stride, pad) in (((2, 3, 9, 7), 2, 2, 0), ((2, 3, 9, 7), 3, 2, 1)
 print("DONE")
 '''
 
+CLAMPED_ROWS = '''
+# rows read clamped to the last one (the GEMM's row padding), staged per tile of rows:
+# the tile-sized window of A sits inside A at the last tiles
+for M, pad, factor in ((10, 14, 4), (23, 1, 23), (7, 30, 6), (64, 8, 16), (5, 3, 9)):
+    A = te.placeholder((M, 3), name="A")
+    Out = te.compute((M + pad, 3), lambda i, j: A[te.min(i, M - 1), j] * 2.0, name="Out")
+    s = te.create_schedule(Out.op)
+    cache = s.cache_read(A, "local", [Out])
+    io, _ = s[Out].split(Out.op.axis[0], factor=factor)
+    s[cache].compute_at(s[Out], io)
+    f = tm.build(s, [A, Out], name=f"clamped_{M}_{pad}_{factor}")
+    a = rand(M, 3)
+    run_guarded(f, [a, out(M + pad, 3)], {1: a[np.minimum(np.arange(M + pad), M - 1)] * 2})
+print("DONE")
+'''
+
 CASES = {
+    "clamped_rows_cached": CLAMPED_ROWS,
     "elementwise_1d_symbolic": ELEMENTWISE,
     "elementwise_2d_tile_fuse": ELEMENTWISE_2D,
     "reduction_split_rfactor": REDUCTION,

@@ -11,6 +11,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+import tvmini as tm
 from tvmini import te
 from strategies import (DTYPES, EXTENT, Dims, check, examples, random_annotations, random_array,
                         random_attach, random_loops, random_schedule, split_amount)
@@ -493,3 +494,26 @@ def test_row_softmax(data):
     e = np.exp(x - x.max(axis=1, keepdims=True))
     want = e / e.sum(axis=1, keepdims=True)
     check(s, [X, Y], {X: x}, {Y: np_exact(want, dtype)}, d.binds, name="softmax")
+
+
+# --------------------------------------------------------------------------- clamped reads
+
+@examples(30)
+@given(st.data())
+def test_clamped_rows_cached_per_tile(data):
+    """Rows read clamped to the last one (the GEMM's padded rows read ``A[min(i, M-1)]``)
+    and staged per tile of rows: the cache holds one tile-sized window of A — a constant
+    size, which shared memory needs — placed inside A at the last tiles."""
+    M, pad, N = (data.draw(st.integers(1, 40), label="M"), data.draw(st.integers(0, 30), label="pad"),
+                 data.draw(st.integers(1, 9), label="N"))
+    factor = data.draw(st.integers(1, 48), label="factor")
+    A = te.placeholder((M, N), name="A")
+    Out = te.compute((M + pad, N), lambda i, j: A[te.min(i, M - 1), j] * 2.0, name="Out")
+    s = te.create_schedule(Out.op)
+    cache = s.cache_read(A, "local", [Out])
+    io, _ = s[Out].split(Out.op.axis[0], factor=factor)
+    s[cache].compute_at(s[Out], io)
+    rows = factor if factor < M else M
+    assert f"allocate A.local: float32[{rows}, {N}]" in str(tm.lower(s, [A, Out]))
+    a = random_array(rng_of(data), (M, N), "float32")
+    check(s, [A, Out], {A: a}, {Out: a[np.minimum(np.arange(M + pad), M - 1)] * 2}, name="clamped")

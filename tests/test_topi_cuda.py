@@ -439,8 +439,18 @@ def test_gemm_is_tiled_through_shared_memory_with_register_blocks():
     assert len(kernels) == 1                                   # the packing stage is inlined
     assert "__launch_bounds__(256)" in source                  # 16 x 16 threads, 64 x 64 outputs per block
     assert "float matmul_accumulate[16];" in source            # 4 x 4 outputs per thread, in registers
-    assert source.count("__shared__ float") == 2 and "__syncthreads();" in source
+    assert source.count("__shared__ __align__(16) float") == 2 and "__syncthreads();" in source
     assert "blockIdx.y" in source and "threadIdx.y" in source
+
+
+@pytest.mark.parametrize("m, n, k, tb", [(1024, 1024, 1024, False), (128, 256, 784, True), (64, 500, 800, True),
+                                         (1000, 70, 130, False)])
+def test_gemm_stages_one_tile_of_a_in_shared_memory(m, n, k, tb):
+    """A's rows are read clamped to the last one (the rows are padded to a multiple of
+    24 for the CPU's micro-kernels); the shared copy still holds one 64-row tile (it held
+    all of A, 64 KiB at 1024^3, over the 48 KiB a block may have)."""
+    source, _ = source_of(lambda: _matmul(m, n, k, tb=tb), f"gemm_clamped_{m}_{n}_{k}")
+    assert "__shared__ __align__(16) float a_shared[1024];" in source      # 64 rows x 16 of k
 
 
 def test_batched_gemm_puts_the_batch_on_blockIdx_z():
@@ -451,8 +461,8 @@ def test_batched_gemm_puts_the_batch_on_blockIdx_z():
 def test_long_contiguous_rows_reduce_with_a_block_per_row():
     source, kernels = source_of(lambda: _reduce(topi.sum, shape=(1000, 3000), axis=1), "rows")
     assert len(kernels) == 1 and "__launch_bounds__(256)" in source
-    assert "__shared__ float sum_local_rf_1[256];" in source    # first level: 256 partial sums
-    assert "__shared__ float sum_local_rf[32];" in source       # second level: 32
+    assert "__shared__ __align__(16) float sum_local_rf_1[256];" in source    # first level: 256 partial sums
+    assert "__shared__ __align__(16) float sum_local_rf[32];" in source       # second level: 32
     assert "float sum_local[1];" in source
 
 

@@ -91,12 +91,36 @@ def infer_region(stage, consumers, bounds, symbolic):
                 lo, hi = simplify(Min(lo, a)), simplify(Max(hi, b))
             extent = simplify(hi - lo + 1)
             if not (free_vars(extent) <= symbolic):
-                continue
+                window = _clamped_window(lo, hi, iv)
+                if window is None:
+                    continue
+                lo, extent = window
             whole = simplify(extent - iv.dom.extent)
             if isinstance(whole, Const) and whole.value >= 0:
                 continue
             region[iv] = (lo, extent)
     return region
+
+
+def _clamped_window(lo, hi, iv):
+    """A constant-size region covering ``[lo, hi]`` when both clamp the same way,
+    ``lo = min(a, c)`` and ``hi = min(a + d, c)`` with constants ``c`` and ``d >= 0``
+    (an index clamped to the last row, as the GEMM's row padding reads A): the window
+    ``[min(a, c - d), min(a, c - d) + d]`` holds both ends and stays at or below ``c``;
+    it is used when it also stays inside ``iv``'s domain. Else None (the exact region's
+    size varies, so the whole domain is used)."""
+    if not (isinstance(lo, Min) and isinstance(hi, Min)):
+        return None
+    c, c_hi = simplify(lo.b), simplify(hi.b)
+    d = simplify(hi.a - lo.a)
+    if not (isinstance(c, Const) and isinstance(c_hi, Const) and isinstance(d, Const)
+            and c.value == c_hi.value and d.value >= 0):
+        return None
+    dom_lo, dom_extent = simplify(iv.dom.min), simplify(iv.dom.extent)
+    if not (isinstance(dom_lo, Const) and isinstance(dom_extent, Const)
+            and c.value - d.value >= dom_lo.value and c.value < dom_lo.value + dom_extent.value):
+        return None
+    return simplify(Min(lo.a, Const(c.value - d.value, c.dtype))), Const(d.value + 1, d.dtype)
 
 
 def _relax_thread_loops_of_ancestors(parent, bounds, env):
