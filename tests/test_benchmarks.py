@@ -13,6 +13,7 @@ sys.path[:0] = [os.path.join(ROOT, "benchmarks"), os.path.join(ROOT, "examples")
 import build_time  # noqa: E402
 import common  # noqa: E402
 import conv2d  # noqa: E402
+import cuda_kernels  # noqa: E402
 import gemm_cuda  # noqa: E402
 import gemm_tutorial  # noqa: E402
 from test_cuda import needs_gpu, needs_nvcc  # noqa: E402
@@ -50,6 +51,13 @@ def test_gemm_cuda_register_tiles_read_shared_memory_as_vectors():
     ptx = gemm_cuda.build("register8", 4096).get_source("ptx")
     assert ptx.count("ld.shared.v4.f32") == 32 and "ld.shared.f32" not in ptx
     assert ptx.count("fma.rn.f32") == 8 * 8 * 8
+
+
+@needs_nvcc
+def test_the_cuda_benchmark_kernels_compile_to_ptx():
+    kernels = {**cuda_kernels.gemm_kernels(256), "fused": cuda_kernels.fused_kernel(1 << 12)}
+    for label, module in kernels.items():
+        assert ".entry" in module.get_source("ptx"), label
 
 
 @needs_gpu

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Everything the CUDA issues need measured on a GPU, in one command, for a session that
+# is lent one (its device time is short: this script is prepared and tested here first).
+#
+#   bash benchmarks/cuda_session.sh tests   [OUT]              (~5 min: the CUDA tests)
+#   bash benchmarks/cuda_session.sh measure [OUT] [MNIST_DIR]  (~6 min: benchmarks, training)
+#
+# Runs with tvmini from this checkout (PYTHONPATH, no install) on the machine's Python,
+# which must have numpy, llvmlite, pytest, hypothesis and pycuda or cuda-bindings (the
+# lent H200 machine has all but pycuda: tvmini then launches through cuda-bindings).
+# Writes one log per part under OUT (default $OUT, else /tmp/tvmini-cuda) and prints a
+# summary; each part has its own time limit, so one that hangs does not eat the rest.
+# Through the device tool: copy ../shared/data/mnist to .gpu/mnist (``echo /.gpu/ >>
+# .git/info/exclude``), carry .gpu, and run e.g. ``bash benchmarks/cuda_session.sh measure
+# $OUT .gpu/mnist``.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+which=${1:?say tests or measure}
+out=${2:-${OUT:-/tmp/tvmini-cuda}}
+mnist=${3:-}
+mkdir -p "$out"
+: >"$out/summary.log"
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+export TVMINI_CACHE_DIR=${TVMINI_CACHE_DIR:-/tmp/tvmini-cache}
+py=${PYTHON:-python3}
+
+part() {    # part NAME SECONDS COMMAND...: run, log to OUT/NAME.log, record the exit status
+    local name=$1 limit=$2
+    shift 2
+    local start=$SECONDS
+    timeout "$limit" "$@" >"$out/$name.log" 2>&1
+    local rc=$?
+    echo "$name: rc=$rc in $((SECONDS - start)) s" | tee -a "$out/summary.log"
+    tail -n 25 "$out/$name.log"
+}
+
+part environment 60 bash -c "nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv;
+    $py --version; nvcc --version | tail -1;
+    $py -c 'from tvmini.runtime.cuda_driver import driver, device_arch; print(\"binding:\", driver().name, device_arch())'"
+if [ "$which" = tests ]; then
+    workers=$($py -c 'import xdist' 2>/dev/null && echo "-n 8")
+    part tests 300 "$py" -m pytest -q $workers -p no:cacheprovider tests/test_cuda.py tests/test_cuda_runtime.py \
+        tests/test_topi_cuda.py tests/test_graph_cuda.py tests/test_benchmarks.py
+else
+    part gemm_steps 90 "$py" examples/gemm_cuda.py --size 4096
+    part benchmark 90 "$py" benchmarks/cuda_kernels.py
+    part overfit 90 "$py" examples/overfit.py --experiment bn-relu-raw --steps 1000 --eval-every 250 \
+        --device cuda --out "$out/overfit"
+    if [ -n "$mnist" ]; then
+        part mnist_mlp 90 "$py" examples/mnist.py --model mlp --epochs 2 --data "$mnist" --device cuda \
+            --no-progress --out "$out/mnist"
+    fi
+fi
+cat "$out/summary.log"
