@@ -70,6 +70,9 @@ class FakeBinding:
     def elapsed_seconds(self, start, end):
         return 0.004
 
+    def synchronize(self):
+        self.launches.append("synchronize")
+
 
 @pytest.fixture
 def fake(monkeypatch):
@@ -182,3 +185,17 @@ def test_a_build_without_a_cuda_compiler_says_so_at_the_first_call(fake, monkeyp
     with pytest.raises(BuildError, match="needs nvcc .* or NVRTC"):
         f(a, b)
     assert fake.launches == []
+
+
+def test_a_profiled_cuda_call_waits_for_the_device_around_its_launch(fake):
+    f = tm.build(*_symbolic_elementwise(32), target="cuda", name="fake_profiled")
+    dev = tm.cuda(0)
+    a, b = tm.nd.array(np.ones(40, "float32"), device=dev), tm.nd.empty(40, device=dev)
+    with tm.profiler() as prof:
+        f(a, b)
+    assert [x if x == "synchronize" else x[0] for x in fake.launches] == [
+        "synchronize", "fake_profiled_kernel0", "synchronize"]
+    (event,) = prof.events
+    assert event.device == "cuda(0)"
+    f(a, b)                                        # not observed: the launch alone
+    assert fake.launches[-1][0] == "fake_profiled_kernel0" and fake.launches[-2] == "synchronize"

@@ -134,6 +134,11 @@ class Launcher:
             drv.launch(function, grid, launch.block, [slots[i] for i in launch.slots], types)
 
     @staticmethod
+    def synchronize():
+        """Wait for every kernel queued on the device (profilers time calls with it)."""
+        driver().synchronize()
+
+    @staticmethod
     def stopwatch():
         """A :class:`CudaStopwatch` for ``time_evaluator``."""
         return CudaStopwatch()

@@ -420,8 +420,8 @@ def add_call_observer(observer):
     ``start_ns``/``end_ns`` are ``time.perf_counter_ns()`` readings taken just around the
     native call, after the argument checks, so the interval is the kernel's own time. Any
     number of observers may be registered; each sees every call, in registration order.
-    On CUDA the native call only launches the kernels (asynchronously): the interval is
-    the launch time, and measuring kernel time there would need CUDA events.
+    On CUDA the native call only queues the kernels: the device is waited for before
+    and after it, so the interval is the kernels' run time (plus the launch).
     """
     global _observers
     _observers += (observer,)
@@ -446,10 +446,17 @@ def calls_observed():
 
 
 def _observed_call(module, args):
-    """``module(*args)`` timed, then reported to every observer."""
+    """``module(*args)`` timed, then reported to every observer. A CUDA module's device
+    is waited for before and after the launch, so the interval is its kernels' run time
+    (launches alone return at once); observing a CUDA program serialises it."""
     cargs = module._pack(args)
+    wait = module._cfunc.synchronize if module.device.kind == "cuda" else None
+    if wait:
+        wait()
     start = perf_counter_ns()
     module._cfunc(*cargs)
+    if wait:
+        wait()
     end = perf_counter_ns()
     for observer in _observers:
         observer(module, args, start, end)
