@@ -199,3 +199,29 @@ def test_a_profiled_cuda_call_waits_for_the_device_around_its_launch(fake):
     assert event.device == "cuda(0)"
     f(a, b)                                        # not observed: the launch alone
     assert fake.launches[-1][0] == "fake_profiled_kernel0" and fake.launches[-2] == "synchronize"
+
+
+def _rows_on_blockidx_y(rows):
+    A = te.placeholder((rows, 4), name="A")
+    B = te.compute((rows, 4), lambda i, j: A[i, j] + 1.0, name="B")
+    s = te.create_schedule(B.op)
+    bind(s, B, B.op.axis[0], "blockIdx.y")
+    bind(s, B, B.op.axis[1], "threadIdx.x")
+    return s, [A, B]
+
+
+def test_grids_over_cudas_limits_are_refused():
+    from tvmini.errors import BuildError
+    with pytest.raises(BuildError, match="B.i.*blockIdx.y with extent 70000; CUDA grids have at most 65535"):
+        tm.build(*_rows_on_blockidx_y(70000), target="cuda", name="grid_y")
+
+
+def test_a_symbolic_grid_over_the_limit_is_refused_at_launch(fake):
+    f = tm.build(*_rows_on_blockidx_y(te.var("n")), target="cuda", name="grid_y_symbolic")
+    dev = tm.cuda(0)
+    ok = tm.nd.empty((65535, 4), device=dev)
+    f(ok, tm.nd.empty((65535, 4), device=dev))
+    big = tm.nd.empty((65536, 4), device=dev)
+    with pytest.raises(DeviceError, match=r"kernel grid_y_symbolic_kernel0 needs a grid of \(1, 65536, 1\)"):
+        f(big, tm.nd.empty((65536, 4), device=dev))
+    assert len(fake.launches) == 1

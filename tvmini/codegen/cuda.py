@@ -24,11 +24,14 @@ axis to bind) run as one kernel of one thread.
 
 Validation (``BuildError`` naming the stage and axis): a root nest with no bound loops or
 with unbound loops outside them, one thread tag bound with different extents, a block of
-more than 1024 threads, a symbolic threadIdx extent, shared memory over 48 KiB.
+more than 1024 threads, a symbolic threadIdx extent, shared memory over 48 KiB, a grid
+over CUDA's limits (65535 blocks along y and z); a symbolic grid extent is checked at
+launch (``DeviceError``).
 """
 import math
 
 from ..errors import BuildError
+from ..runtime.cuda_driver import GRID_LIMITS
 from ..tir import dtype as dt
 from ..tir import expr as E
 from ..tir.functor import free_vars, walk
@@ -37,6 +40,7 @@ from ..tir.simplify import simplify
 from ..tir.stmt import Allocate, BufferStore, For, ForKind, IfThenElse, LetStmt, SeqStmt, Stmt
 
 MAX_THREADS_PER_BLOCK = 1024
+MAX_GRID = dict(zip(("blockIdx.x", "blockIdx.y", "blockIdx.z"), GRID_LIMITS))
 MAX_SHARED_BYTES = 48 * 1024
 THREAD_TAGS = ("blockIdx.x", "blockIdx.y", "blockIdx.z", "threadIdx.x", "threadIdx.y", "threadIdx.z")
 
@@ -160,6 +164,10 @@ def _launch_extents(kernel, sch):
         if loop.thread_tag.startswith("threadIdx") and not isinstance(extent, E.Const):
             raise BuildError(f"{_describe(loop.var, sch)} is bound to {loop.thread_tag} with the symbolic extent "
                              f"{extent}; a block's size must be a constant (split by a constant factor)")
+        if isinstance(extent, E.Const) and extent.value > MAX_GRID.get(loop.thread_tag, extent.value):
+            raise BuildError(f"{_describe(loop.var, sch)} is bound to {loop.thread_tag} with extent {extent}; CUDA "
+                             f"grids have at most {MAX_GRID[loop.thread_tag]} blocks along it (bind it to "
+                             "blockIdx.x, or split it further)")
         kernel.extents[loop.thread_tag] = extent
     threads = math.prod(e.value for tag, e in kernel.extents.items() if tag.startswith("threadIdx"))
     if threads > MAX_THREADS_PER_BLOCK:

@@ -15,6 +15,8 @@ from ..errors import DeviceError
 from .cuda_bindings import BINDINGS
 
 BINDING_VARIABLE = "TVMINI_CUDA_BINDING"
+#: The most blocks a launch may have along x, y and z.
+GRID_LIMITS = (2 ** 31 - 1, 65535, 65535)
 
 
 @functools.lru_cache(maxsize=None)
@@ -131,6 +133,9 @@ class Launcher:
         slots = list(cargs) + self._temporaries(values)
         for function, launch, types in zip(self._functions, self.launches, self._types):
             grid = tuple(max(1, int(g(values))) for g in launch.grid)
+            if grid[0] > GRID_LIMITS[0] or grid[1] > GRID_LIMITS[1] or grid[2] > GRID_LIMITS[2]:
+                raise DeviceError(f"kernel {launch.name} needs a grid of {grid} blocks for extents {values}; "
+                                  f"CUDA allows at most {GRID_LIMITS}")
             drv.launch(function, grid, launch.block, [slots[i] for i in launch.slots], types)
 
     @staticmethod
