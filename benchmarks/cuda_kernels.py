@@ -25,33 +25,7 @@ from tvmini.runtime.cuda_driver import CudaStopwatch, device_arch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
 import gemm_cuda  # noqa: E402
-
-
-def cuda_torch():
-    """torch when it is installed and sees the GPU (TF32 off), else None."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    if not torch.cuda.is_available():
-        return None
-    torch.backends.cuda.matmul.allow_tf32 = False
-    return torch
-
-
-def torch_seconds(torch, fn, number, repeat):
-    """Fastest seconds per call of ``fn`` over ``repeat`` batches between CUDA events."""
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        start.record()
-        for _ in range(number):
-            fn()
-        end.record()
-        end.synchronize()
-        best = min(best, start.elapsed_time(end) * 1e-3 / number)
-    return best
+from gemm_cuda import cuda_torch, torch_seconds  # noqa: E402
 
 
 def tvmini_seconds(f, args, number, repeat):
