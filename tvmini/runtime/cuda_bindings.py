@@ -1,7 +1,8 @@
 """The two Python bindings of the CUDA driver API that tvmini can launch kernels through.
 
 ``runtime.cuda_driver`` needs a handful of driver calls: a context on device 0, device
-memory and copies, loading PTX, launching a kernel, events for timing. Each class here provides exactly those, over one binding:
+memory and copies, loading PTX, launching a kernel, events for timing. Each class here
+provides exactly those, over one binding:
 
 - :class:`PyCuda` — pycuda (``pip install 'tvmini[cuda]'``), the launcher documented
   for users;
