@@ -338,6 +338,16 @@ def test_extent_beyond_int32():
     assert calls == [(calls[0][0], 2**31 - 1, 0)]
 
 
+def test_more_elements_than_int32_indexes():
+    module, calls = recording_module([ArgSpec("A", ("n", "m"), "uint8")], ["n", "m"])
+    huge = np.empty((65536, 32768), "uint8")      # 2 GiB reserved, never touched
+    check_rejected(module, calls, (huge,), ShapeError,
+                   "argument A (65536, 32768) has 2147483648 elements; kernels index with int32")
+    from tvmini import te
+    with pytest.raises(ShapeError, match="has 4294967296 elements; kernels index tensors with int32"):
+        te.placeholder((65536, 65536), name="big")
+
+
 def test_wrong_dtype(rec):
     a, b, c = good_noop_args()
     check_rejected(*rec, (a, b.astype("float64"), c), DTypeError,

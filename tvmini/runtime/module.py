@@ -21,6 +21,7 @@ Errors raised by a call:
 """
 
 import ctypes
+import math
 import sys
 from dataclasses import dataclass
 from time import perf_counter_ns
@@ -267,6 +268,9 @@ class Module:
                         f"{first_arg}.shape[{first_axis}] but {shape[axis]} from "
                         f"{spec.name}.shape[{axis}]"
                     )
+            if math.prod(shape) > INT32_MAX:
+                raise ShapeError(f"kernel {self.name!r}: argument {spec.name} {tuple(shape)} has "
+                                 f"{math.prod(shape)} elements; kernels index with int32 (at most {INT32_MAX})")
         if self._written:
             self._check_overlap(args, cargs)
         if values:

@@ -1,5 +1,6 @@
 """The user-facing constructors of te: placeholders, computes, reductions, intrinsics."""
 import inspect
+import math
 
 from ..errors import DTypeError, ShapeError, TVMiniError
 from ..tir import dtype as dt
@@ -27,6 +28,10 @@ def const(value, dtype=None):
     return E.const(value, dtype)
 
 
+#: The most elements a tensor may have: kernels compute flat indices in int32.
+INDEX_MAX = 2**31 - 1
+
+
 def _shape(shape, what):
     if not isinstance(shape, (tuple, list)):
         shape = (shape,)
@@ -37,8 +42,12 @@ def _shape(shape, what):
             raise ShapeError(f"{what}: extent {i} is {e.dtype} {e}; extents are integers")
         if isinstance(e, E.Const) and e.value < 1:
             raise ShapeError(f"{what}: extent {i} is {e.value}; extents must be at least 1")
-        out.append(e.astype("int32") if e.dtype != "int32" else e)
-    return tuple(out)
+        out.append(e)
+    constant = math.prod(e.value for e in out if isinstance(e, E.Const))
+    if constant > INDEX_MAX:
+        raise ShapeError(f"{what}: shape ({', '.join(map(str, out))}) has {constant} elements; kernels index "
+                         f"tensors with int32 (at most {INDEX_MAX} elements)")
+    return tuple(e.astype("int32") if e.dtype != "int32" else e for e in out)
 
 
 def placeholder(shape, name="placeholder", dtype="float32"):
