@@ -1,4 +1,5 @@
-"""Shared pytest configuration: hypothesis profiles and the tests' import path.
+"""Shared pytest configuration: hypothesis profiles, the tests' import path, and the
+``emulated_gpu`` fixture (CUDA device 0 run on the CPU by ``cuda_emulator``).
 
 Profiles (select with ``TVMINI_HYPOTHESIS_PROFILE=<name>``):
 
@@ -19,6 +20,7 @@ A test sets its own ``max_examples`` relative to the profile with
 import os
 import sys
 
+import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -39,3 +41,25 @@ settings.register_profile(
 settings.register_profile("dev", max_examples=25, **_COMMON)
 settings.register_profile("thorough", max_examples=250, **_COMMON)
 settings.load_profile(os.environ.get("TVMINI_HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture
+def emulated_gpu(monkeypatch):
+    """CUDA device 0 emulated on the CPU (``cuda_emulator``): its binding runs every
+    launch's CUDA C compiled for the host; yields the binding (it records launches)."""
+    import cuda_emulator
+    from tvmini.runtime import cuda_driver
+    if not cuda_emulator.HAS_CXX:
+        pytest.skip("the CUDA emulator needs g++")
+    binding = cuda_emulator.EmulatorBinding()
+
+    def load(launcher):
+        launcher._module = binding.load_source(launcher.source)
+        launcher._functions = [binding.function(launcher._module, launch.name) for launch in launcher.launches]
+
+    monkeypatch.setattr(cuda_driver, "BINDINGS", {"emulator": lambda: binding})
+    monkeypatch.setattr(cuda_driver.Launcher, "_load", load)
+    monkeypatch.delenv(cuda_driver.BINDING_VARIABLE, raising=False)
+    cuda_driver.driver.cache_clear()
+    yield binding
+    cuda_driver.driver.cache_clear()

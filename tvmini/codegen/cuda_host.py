@@ -80,7 +80,7 @@ def build_cuda(sch, args, name, arch=None, inplace=None):
         """The PTX, compiled at build or (no compiler then) now, which says what is missing."""
         return ptx or compile_ptx(source, arch, name)
 
-    launcher = cuda_runtime.Launcher(name, get_ptx, launches, len(func.params), slot_types,
+    launcher = cuda_runtime.Launcher(name, source, get_ptx, launches, len(func.params), slot_types,
                                      [v.name for v in extents], temp_sizes)
     sources = {"cuda": source, "tir": str(func), "ptx": get_ptx}
     aliases = _inplace_specs(func, args, inplace)

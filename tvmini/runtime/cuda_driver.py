@@ -100,10 +100,11 @@ class Launcher:
     """Launches a built module's kernels in order; called by ``Module`` with checked arguments
     (buffer pointers, symbolic extents, scalars — the native argument order)."""
 
-    def __init__(self, name, ptx, launches, n_buffers, slot_types, extent_names, temp_sizes):
-        """``ptx()`` gives the module's PTX (compiled on first call when the build had no
-        compiler); ``launches`` the kernels' ``KernelLaunch`` records in order."""
-        self.name, self.ptx, self.n_buffers = name, ptx, n_buffers
+    def __init__(self, name, source, ptx, launches, n_buffers, slot_types, extent_names, temp_sizes):
+        """``source`` is the module's CUDA C; ``ptx()`` gives its PTX (compiled on first
+        call when the build had no compiler); ``launches`` the kernels' ``KernelLaunch``
+        records in order."""
+        self.name, self.source, self.ptx, self.n_buffers = name, source, ptx, n_buffers
         self.launches, self.slot_types = launches, slot_types
         self.extent_names, self.temp_sizes = extent_names, temp_sizes
         self._types = [[slot_types[i] for i in launch.slots] for launch in launches]

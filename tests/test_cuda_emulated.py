@@ -1,0 +1,74 @@
+"""The GPU tests, run on the CPU: the generated CUDA C compiled for the host by
+``cuda_emulator`` (a block's threads as OS threads, ``__syncthreads()`` a barrier) and
+launched through the runtime exactly as on a GPU (``emulated_gpu`` fixture).
+
+This checks what no PTX compilation can: that the kernels compute the right values
+(bound threads and guards cover every output once, shared-memory tiles are filled before
+they are read, the runtime passes the right arguments and grids). It cannot check speed
+or GPU-only races. The same test bodies run on a real GPU in test_cuda.py,
+test_topi_cuda.py, test_graph_cuda.py and test_benchmarks.py; here a selection, one or
+more per schedule rule, to keep the suite short (g++ builds each kernel in ~1 s).
+"""
+import numpy as np
+import pytest
+
+import tvmini as tm
+from tvmini import te
+
+import test_benchmarks
+import test_cuda
+import test_graph_cuda
+import test_topi_cuda
+
+# one or more per CUDA schedule rule of topi/schedule_cuda.py
+OPERATORS = [
+    ("elementwise", "add"), ("elementwise", "where"),
+    ("reduction", "sum_last"), ("reduction", "sum_all_big"), ("reduction", "sum_columns"),
+    ("reduction", "argmax"), ("reduction", "sum_symbolic"),
+    ("linalg", "matmul"), ("linalg", "matmul_tab_f64"), ("linalg", "batch_matmul"), ("linalg", "dense_relu_epilogue"),
+    ("conv_pool", "conv2d_lenet"), ("conv_pool", "conv2d_grad_input"), ("conv_pool", "conv2d_grad_weight"),
+    ("conv_pool", "max_pool2d_grad"),
+    ("nn", "softmax_long_rows"), ("nn", "cross_entropy_grad"), ("nn", "batch_norm_backward_nchw"),
+    ("layout", "transpose"), ("layout", "take_grad"),
+    ("random_optim", "dropout"), ("random_optim", "adam_update"),
+]
+
+
+@pytest.mark.parametrize("which", sorted(test_cuda.SCHEDULES))
+def test_hand_written_schedules(emulated_gpu, which):
+    test_cuda.test_schedules_run_on_the_gpu(which)
+
+
+@pytest.mark.parametrize("group,name", OPERATORS)
+def test_operators_with_their_default_cuda_schedules(emulated_gpu, group, name):
+    assert name in test_topi_cuda.GROUPS[group]
+    test_topi_cuda.run_on_gpu(test_topi_cuda.GROUPS[group][name](), f"emulated_{group}_{name}")
+
+
+@pytest.mark.parametrize("step", ["shared", "register8"])
+def test_gemm_walk_steps(emulated_gpu, step):
+    test_benchmarks.test_gemm_cuda_steps_match_numpy_on_the_gpu(step)
+
+
+@pytest.mark.parametrize("name", ["mlp_adam", "cnn_rmsprop"])
+def test_training_steps_match_the_cpu(emulated_gpu, name):
+    test_graph_cuda.test_training_on_cuda_matches_the_cpu(name)
+
+
+def test_a_launch_reads_its_scalars_and_extents(emulated_gpu):
+    """Scalars and symbolic extents reach the kernel through the launch's parameter
+    array with their C types (int32 extent, float64 scalar)."""
+    n = te.var("n")
+    scale = te.var("scale", "float64")
+    A = te.placeholder((n,), name="A", dtype="float64")
+    B = te.compute((n,), lambda i: A[i] * scale + n.astype("float64"), name="B")
+    s = te.create_schedule(B.op)
+    bx, tx = s[B].split(B.op.axis[0], factor=32)
+    test_cuda.bind(s, B, bx, "blockIdx.x")
+    test_cuda.bind(s, B, tx, "threadIdx.x")
+    f = tm.build(s, [A, scale, B], target="cuda", name="emulated_scalars")
+    a = np.arange(77, dtype="float64")
+    out = tm.nd.empty(77, "float64", device=tm.cuda(0))
+    f(tm.nd.array(a, device=tm.cuda(0)), 0.5, out)
+    np.testing.assert_array_equal(out.numpy(), a * 0.5 + 77)
+    assert emulated_gpu.launches[-1][1] == (3, 1, 1)
