@@ -10,9 +10,9 @@
 # lent H200 machine has all but pycuda: tvmini then launches through cuda-bindings).
 # Writes one log per part under OUT (default $OUT, else /tmp/tvmini-cuda) and prints a
 # summary; each part has its own time limit, so one that hangs does not eat the rest.
-# Through the device tool: copy ../shared/data/mnist to .gpu/mnist (``echo /.gpu/ >>
-# .git/info/exclude``), carry .gpu, and run e.g. ``bash benchmarks/cuda_session.sh measure
-# $OUT .gpu/mnist``.
+# Through the device tool: copy ../shared/data/mnist to .gpu/mnist and an llvmlite wheel
+# for Python 3.12 to .gpu/wheels (``echo /.gpu/ >> .git/info/exclude``), carry .gpu, and
+# run e.g. ``bash benchmarks/cuda_session.sh measure $OUT .gpu/mnist``.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 which=${1:?say tests or measure}
@@ -23,6 +23,12 @@ mkdir -p "$out"
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 export TVMINI_CACHE_DIR=${TVMINI_CACHE_DIR:-/tmp/tvmini-cache}
 py=${PYTHON:-python3}
+# tvmini needs llvmlite >= 0.48 (pyproject.toml); an older one there is replaced by a wheel
+# carried in .gpu/wheels (pip download --python-version 3.12 ... llvmlite==0.50.0).
+if ! $py -c 'import sys, llvmlite; sys.exit(tuple(map(int, llvmlite.__version__.split(".")[:2])) < (0, 48))'; then
+    $py -m pip install -q --no-index --no-deps --target /tmp/site .gpu/wheels/llvmlite-*.whl &&
+        export PYTHONPATH=/tmp/site:$PYTHONPATH
+fi
 
 part() {    # part NAME SECONDS COMMAND...: run, log to OUT/NAME.log, record the exit status
     local name=$1 limit=$2
@@ -36,6 +42,7 @@ part() {    # part NAME SECONDS COMMAND...: run, log to OUT/NAME.log, record the
 
 part environment 60 bash -c "nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv;
     $py --version; nvcc --version | tail -1;
+    $py -c 'import llvmlite; print(\"llvmlite\", llvmlite.__version__)';
     $py -c 'from tvmini.runtime.cuda_driver import driver, device_arch; print(\"binding:\", driver().name, device_arch())'"
 if [ "$which" = tests ]; then
     workers=$($py -c 'import xdist' 2>/dev/null && echo "-n 8")
