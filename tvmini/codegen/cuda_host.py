@@ -18,6 +18,7 @@ from ..tir.analysis import count_flops
 from . import cuda
 from .cuda_compile import DEFAULT_ARCH, compile_ptx, compile_ptx_cached, ptx_compiler
 
+
 def _py(e):
     """Python source computing integer expression ``e`` from a dict ``v`` of variable values."""
     if isinstance(e, E.Const):

@@ -132,11 +132,12 @@ class Launcher:
         drv = driver()
         values = dict(zip(self.extent_names, cargs[self.n_buffers:]))
         slots = list(cargs) + self._temporaries(values)
-        for function, launch, types in zip(self._functions, self.launches, self._types):
-            grid = tuple(max(1, int(g(values))) for g in launch.grid)
+        grids = [tuple(max(1, int(g(values))) for g in launch.grid) for launch in self.launches]
+        for grid, launch in zip(grids, self.launches):      # all checked before any kernel runs
             if grid[0] > GRID_LIMITS[0] or grid[1] > GRID_LIMITS[1] or grid[2] > GRID_LIMITS[2]:
                 raise DeviceError(f"kernel {launch.name} needs a grid of {grid} blocks for extents {values}; "
                                   f"CUDA allows at most {GRID_LIMITS}")
+        for function, launch, types, grid in zip(self._functions, self.launches, self._types, grids):
             drv.launch(function, grid, launch.block, [slots[i] for i in launch.slots], types)
 
     @staticmethod
