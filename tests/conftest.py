@@ -1,5 +1,5 @@
 """Shared pytest configuration: hypothesis profiles, the tests' import path, and the
-``emulated_gpu`` fixture (CUDA device 0 run on the CPU by ``cuda_emulator``).
+``emulated_gpu`` fixture (CUDA device 0 run on the CPU by ``tvmini.runtime.cuda_emulator``).
 
 Profiles (select with ``TVMINI_HYPOTHESIS_PROFILE=<name>``):
 
@@ -45,21 +45,28 @@ settings.load_profile(os.environ.get("TVMINI_HYPOTHESIS_PROFILE", "default"))
 
 @pytest.fixture
 def emulated_gpu(monkeypatch):
-    """CUDA device 0 emulated on the CPU (``cuda_emulator``): its binding runs every
-    launch's CUDA C compiled for the host; yields the binding (it records launches)."""
-    import cuda_emulator
+    """CUDA device 0 emulated on the CPU (``tvmini.runtime.cuda_emulator``, as with
+    ``TVMINI_CUDA_BINDING=emulator``); yields the binding, which also records each
+    launch as (kernel, grid, block) in ``launches``."""
+    import shutil
+
     from tvmini.runtime import cuda_driver
-    if not cuda_emulator.HAS_CXX:
+    from tvmini.runtime.cuda_emulator import Emulator
+    if shutil.which("g++") is None:
         pytest.skip("the CUDA emulator needs g++")
-    binding = cuda_emulator.EmulatorBinding()
 
-    def load(launcher):
-        launcher._module = binding.load_source(launcher.source)
-        launcher._functions = [binding.function(launcher._module, launch.name) for launch in launcher.launches]
+    class Recording(Emulator):
+        def __init__(self):
+            super().__init__()
+            self.launches = []
 
-    monkeypatch.setattr(cuda_driver, "BINDINGS", {"emulator": lambda: binding})
-    monkeypatch.setattr(cuda_driver.Launcher, "_load", load)
-    monkeypatch.delenv(cuda_driver.BINDING_VARIABLE, raising=False)
+        def launch(self, function, grid, block, values, types):
+            self.launches.append((function.__name__, grid, block))
+            super().launch(function, grid, block, values, types)
+
+    binding = Recording()
+    monkeypatch.setitem(cuda_driver.BINDINGS, "emulator", lambda: binding)
+    monkeypatch.setenv(cuda_driver.BINDING_VARIABLE, "emulator")
     cuda_driver.driver.cache_clear()
     yield binding
     cuda_driver.driver.cache_clear()

@@ -1,6 +1,7 @@
 """The GPU tests, run on the CPU: the generated CUDA C compiled for the host by
-``cuda_emulator`` (a block's threads as OS threads, ``__syncthreads()`` a barrier) and
-launched through the runtime exactly as on a GPU (``emulated_gpu`` fixture).
+``tvmini.runtime.cuda_emulator`` (a block's threads as OS threads, ``__syncthreads()`` a
+barrier) and launched through the runtime exactly as on a GPU (``emulated_gpu`` fixture;
+``TVMINI_CUDA_BINDING=emulator pytest tests/test_topi_cuda.py`` runs all of them so).
 
 This checks what no PTX compilation can: that the kernels compute the right values
 (bound threads and guards cover every output once, shared-memory tiles are filled before

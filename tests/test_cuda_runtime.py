@@ -1,8 +1,8 @@
 """The CUDA runtime's host side, run without a GPU: choosing a driver binding, device
 arrays and their copies, kernel launches (grid, block, argument slots) and CUDA-event
 timing, through a binding whose "device memory" is host memory and which records what
-the runtime asks of it (``cuda_emulator.HostBinding``). What the kernels compute is tested
-on a GPU (test_cuda.py) and on the CPU's emulation of one (test_cuda_emulated.py).
+the runtime asks of it (``HostBinding``). What the kernels compute is tested on a GPU
+(test_cuda.py) and on the CPU's emulation of one (test_cuda_emulated.py).
 """
 import ctypes
 
@@ -15,19 +15,70 @@ from tvmini.errors import DeviceError
 from tvmini.runtime import cuda_driver
 from tvmini.runtime.cuda_bindings import SLOT_DTYPES, pack_params
 
-from cuda_emulator import HostBinding
 from test_cuda import bind
 
 _CTYPES = {"ptr": ctypes.c_uint64, "int32": ctypes.c_int32, "int64": ctypes.c_int64,
            "float32": ctypes.c_float, "float64": ctypes.c_double}
 
 
+class HostBinding:
+    """A driver binding over host memory that records what the runtime asks of it
+    (alloc and copy calls, launches, events) and runs nothing."""
+
+    name = "host"
+
+    def __init__(self):
+        self.launches, self.copies, self.events = [], [], []
+        self._buffers = []
+
+    def compute_capability(self):
+        return 8, 0
+
+    def alloc(self, nbytes):
+        buffer = np.zeros(nbytes, np.uint8)
+        self._buffers.append(buffer)
+        return buffer, buffer.ctypes.data
+
+    def htod(self, ptr, host):
+        self.copies.append("htod")
+        ctypes.memmove(ptr, host.ctypes.data, host.nbytes)
+
+    def dtoh(self, host, ptr):
+        self.copies.append("dtoh")
+        ctypes.memmove(host.ctypes.data, ptr, host.nbytes)
+
+    def dtod(self, dst, src, nbytes):
+        self.copies.append("dtod")
+        ctypes.memmove(dst, src, nbytes)
+
+    def load(self, ptx, source):
+        return ("ptx", ptx())
+
+    def function(self, module, name):
+        return name
+
+    def launch(self, function, grid, block, values, types):
+        self.launches.append((function, grid, block, list(values), list(types)))
+
+    def event(self):
+        return len(self.events)
+
+    def record(self, event):
+        self.events.append(event)
+
+    def elapsed_seconds(self, start, end):
+        return 0.004
+
+    def synchronize(self):
+        self.launches.append("synchronize")
+
+
 @pytest.fixture
 def fake(monkeypatch):
-    """Device 0 through a HostBinding (host memory, recording) for the length of a test."""
+    """Device 0 through a HostBinding for the length of a test."""
     binding = HostBinding()
     monkeypatch.setattr(cuda_driver, "BINDINGS", {"fake": lambda: binding})
-    monkeypatch.delenv(cuda_driver.BINDING_VARIABLE, raising=False)
+    monkeypatch.setenv(cuda_driver.BINDING_VARIABLE, "fake")
     cuda_driver.driver.cache_clear()
     yield binding
     cuda_driver.driver.cache_clear()
@@ -51,6 +102,7 @@ def test_the_first_binding_that_imports_is_used(monkeypatch):
         raise ImportError("No module named 'pycuda'")
 
     monkeypatch.setattr(cuda_driver, "BINDINGS", {"pycuda": missing, "fake": lambda: chosen})
+    monkeypatch.setattr(cuda_driver, "AUTOMATIC", ("pycuda", "fake"))
     monkeypatch.delenv(cuda_driver.BINDING_VARIABLE, raising=False)
     cuda_driver.driver.cache_clear()
     try:

@@ -25,7 +25,7 @@ from test_topi_cuda import compile_together
 # to rounding (~1e-8: a bias feeding BatchNorm, a channel ReLU silenced) becomes a step
 # of the full learning rate in a direction the rounding picks, which differs between the
 # CPU's and the GPU's summation orders (found running these steps through
-# tests/cuda_emulator.py). So a layer feeding BatchNorm has no bias (as usual), and the
+# tvmini's CUDA emulator). So a layer feeding BatchNorm has no bias (as usual), and the
 # adaptive optimizers take eps = 1e-4: rounding noise then moves a parameter by ~1e-4 lr.
 def _mlp(nn):
     return nn.Sequential(nn.Linear(2, 16, bias=False), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.2),

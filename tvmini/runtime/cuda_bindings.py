@@ -1,14 +1,16 @@
 """The two Python bindings of the CUDA driver API that tvmini can launch kernels through.
 
 ``runtime.cuda_driver`` needs a handful of driver calls: a context on device 0, device
-memory and copies, loading PTX, launching a kernel, events for timing. Each class here
-provides exactly those, over one binding:
+memory and copies, loading a module, launching a kernel, events for timing. Each class
+here provides exactly those, over one binding:
 
 - :class:`PyCuda` — pycuda (``pip install 'tvmini[cuda]'``), the launcher documented
   for users;
 - :class:`CudaPython` — NVIDIA's cuda-bindings (``cuda.bindings.driver``, from
   ``pip install cuda-bindings``), which ships as wheels where pycuda needs a build
-  against the toolkit and a driver.
+  against the toolkit and a driver;
+- ``emulator`` (``runtime.cuda_emulator``): no GPU at all, the kernels' CUDA C run on
+  the CPU, chosen only by name (``TVMINI_CUDA_BINDING=emulator``).
 
 Both take plain ints for device pointers and the native argument order of a built
 kernel (``Launcher``'s slots), so the rest of the runtime never sees which one runs.
@@ -70,8 +72,9 @@ class PyCuda:
     def dtod(self, dst, src, nbytes):
         self.drv.memcpy_dtod(dst, src, nbytes)
 
-    def load_ptx(self, ptx):
-        return self.drv.module_from_buffer(ptx.encode())
+    def load(self, ptx, source):
+        """The module of ``ptx()`` (the CUDA C ``source`` is for bindings that compile it)."""
+        return self.drv.module_from_buffer(ptx().encode())
 
     def function(self, module, name):
         return module.get_function(name)
@@ -154,8 +157,9 @@ class CudaPython:
     def dtod(self, dst, src, nbytes):
         self._check(self.cu.cuMemcpyDtoD(dst, src, nbytes), "cuMemcpyDtoD")
 
-    def load_ptx(self, ptx):
-        return self._check(self.cu.cuModuleLoadData(ptx.encode() + b"\0"), "cuModuleLoadData")
+    def load(self, ptx, source):
+        """The module of ``ptx()`` (the CUDA C ``source`` is for bindings that compile it)."""
+        return self._check(self.cu.cuModuleLoadData(ptx().encode() + b"\0"), "cuModuleLoadData")
 
     def function(self, module, name):
         return self._check(self.cu.cuModuleGetFunction(module, name.encode()), "cuModuleGetFunction")
@@ -179,5 +183,12 @@ class CudaPython:
         self._check(self.cu.cuCtxSynchronize(), "cuCtxSynchronize")
 
 
-#: The bindings in the order tried; ``TVMINI_CUDA_BINDING`` names one to use alone.
-BINDINGS = {PyCuda.name: PyCuda, CudaPython.name: CudaPython}
+def _emulator():
+    from .cuda_emulator import Emulator
+    return Emulator()
+
+
+#: The bindings by name; ``TVMINI_CUDA_BINDING`` names one to use alone.
+BINDINGS = {PyCuda.name: PyCuda, CudaPython.name: CudaPython, "emulator": _emulator}
+#: The bindings tried in order when none is named (the emulator is only ever chosen by name).
+AUTOMATIC = (PyCuda.name, CudaPython.name)

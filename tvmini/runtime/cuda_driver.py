@@ -3,6 +3,7 @@
 The driver is reached through one of two Python bindings (``runtime.cuda_bindings``):
 pycuda (``pip install 'tvmini[cuda]'``) or NVIDIA's cuda-bindings; the first that
 imports is used, and ``TVMINI_CUDA_BINDING=pycuda`` (or ``cuda-bindings``) picks one.
+``TVMINI_CUDA_BINDING=emulator`` runs CUDA kernels on the CPU instead (``cuda_emulator``).
 Neither is imported until a CUDA device is actually used (``import tvmini`` never
 needs them). No binding, no driver or no GPU gives one ``DeviceError`` that says which.
 """
@@ -12,7 +13,7 @@ import os
 import numpy as np
 
 from ..errors import DeviceError
-from .cuda_bindings import BINDINGS
+from .cuda_bindings import AUTOMATIC, BINDINGS
 
 BINDING_VARIABLE = "TVMINI_CUDA_BINDING"
 #: The most blocks a launch may have along x, y and z.
@@ -26,7 +27,7 @@ def driver():
     if forced and forced not in BINDINGS:
         raise DeviceError(f"{BINDING_VARIABLE}={forced!r}: expected one of {', '.join(BINDINGS)}")
     missing = []
-    for name in [forced] if forced else BINDINGS:
+    for name in [forced] if forced else AUTOMATIC:
         try:
             return BINDINGS[name]()
         except ImportError as err:
@@ -113,7 +114,7 @@ class Launcher:
 
     def _load(self):
         drv = driver()
-        self._module = drv.load_ptx(self.ptx())
+        self._module = drv.load(self.ptx, self.source)
         self._functions = [drv.function(self._module, launch.name) for launch in self.launches]
 
     def _temporaries(self, values):

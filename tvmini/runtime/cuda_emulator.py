@@ -1,16 +1,13 @@
-"""Run tvmini's generated CUDA C on the CPU, to test what the kernels compute without a GPU.
+"""A CUDA device emulated on the CPU: tvmini's generated CUDA C compiled for the host.
 
-The CUDA C of a built module is compiled as C++ (g++) with a small shim: a block's
-threads are OS threads (``threadIdx``/``blockIdx`` thread-local), ``__shared__`` arrays
-are function statics (blocks run one after another, so each block sees one copy),
-``__syncthreads()`` is a barrier of the block's threads, ``__half`` is ``_Float16``.
-What it cannot show: speed, warp-level behaviour (tvmini emits none), and races that
-only a GPU's scheduling exposes (the OS interleaves threads differently).
-
-:class:`HostBinding` is a driver binding over host memory that records what the runtime
-asks of it (alloc and copy calls, launches, events); :class:`EmulatorBinding` also runs
-each launch through the emulator. The ``emulated_gpu`` fixture of ``conftest`` installs
-one as device 0.
+``TVMINI_CUDA_BINDING=emulator`` makes ``tm.cuda(0)`` this device: every kernel's CUDA C
+is compiled as C++ by g++ with a small shim — a block's threads are OS threads
+(``threadIdx``/``blockIdx`` thread-local), ``__shared__`` arrays are function statics
+(blocks run one after another, so each block sees one copy), ``__syncthreads()`` is a
+barrier of the block's threads, ``__half`` is ``_Float16`` — and "device memory" is host
+memory. It exists to check what CUDA schedules compute without a GPU (the tests run the
+GPU tests' bodies on it); it is slow (a thread per CUDA thread), shows nothing about
+speed, and cannot expose races that only a GPU's scheduling would. Needs g++ (C++20).
 """
 import ctypes
 import hashlib
@@ -19,12 +16,12 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 
 import numpy as np
 
-from tvmini.runtime.cuda_bindings import pack_params
-
-HAS_CXX = shutil.which("g++") is not None
+from ..errors import DeviceError
+from .cuda_bindings import pack_params
 
 _SHIM = r"""
 #include <math.h>
@@ -93,8 +90,8 @@ def _launchers(source):
     return "\n".join(out)
 
 
-_LIBRARIES = {}
-_BUILD_DIR = tempfile.mkdtemp(prefix="tvmini-cuda-emulator-")
+_LIBRARIES = {}          # source digest -> loaded library
+_BUILD_DIR = []          # the folder of this process's builds, made on first use
 
 
 def load(source):
@@ -102,82 +99,66 @@ def load(source):
     key = hashlib.sha256(source.encode()).hexdigest()[:20]
     if key not in _LIBRARIES:
         body = source.replace("#include <cuda_fp16.h>\n", "")
-        path = os.path.join(_BUILD_DIR, key)
+        if not _BUILD_DIR:
+            _BUILD_DIR.append(tempfile.mkdtemp(prefix="tvmini-cuda-emulator-"))
+        path = os.path.join(_BUILD_DIR[0], key)
         with open(path + ".cpp", "w") as f:
             f.write(_SHIM + body + "\n" + _launchers(body) + "\n")
         result = subprocess.run(["g++", "-std=c++20", "-O1", "-shared", "-fPIC", "-pthread", "-w", "-o",
                                  path + ".so", path + ".cpp"], capture_output=True, text=True)
         if result.returncode:
-            raise RuntimeError(f"the emulator could not compile {path}.cpp:\n{result.stderr[-3000:]}")
+            raise DeviceError(f"the CUDA emulator could not compile {path}.cpp:\n{result.stderr[-3000:]}")
         _LIBRARIES[key] = ctypes.CDLL(path + ".so")
     return _LIBRARIES[key]
 
 
-class HostBinding:
-    """A driver binding over host memory that records what the runtime asks of it."""
+class Emulator:
+    """The driver binding of the emulated device (see the module docstring); events read
+    the host clock, which is exact here since every launch runs to its end."""
 
-    name = "host"
+    name = "emulator"
 
     def __init__(self):
-        self.launches, self.copies, self.events = [], [], []
-        self._buffers = []
+        if shutil.which("g++") is None:
+            raise DeviceError("the CUDA emulator (TVMINI_CUDA_BINDING=emulator) compiles kernels with g++, "
+                              "which is not installed here")
 
     def compute_capability(self):
         return 8, 0
 
     def alloc(self, nbytes):
         buffer = np.zeros(nbytes, np.uint8)
-        self._buffers.append(buffer)
         return buffer, buffer.ctypes.data
 
     def htod(self, ptr, host):
-        self.copies.append("htod")
         ctypes.memmove(ptr, host.ctypes.data, host.nbytes)
 
     def dtoh(self, host, ptr):
-        self.copies.append("dtoh")
         ctypes.memmove(host.ctypes.data, ptr, host.nbytes)
 
     def dtod(self, dst, src, nbytes):
-        self.copies.append("dtod")
         ctypes.memmove(dst, src, nbytes)
 
-    def load_ptx(self, ptx):
-        return ("ptx", ptx)
-
-    def function(self, module, name):
-        return name
-
-    def launch(self, function, grid, block, values, types):
-        self.launches.append((function, grid, block, list(values), list(types)))
-
-    def event(self):
-        return len(self.events)
-
-    def record(self, event):
-        self.events.append(event)
-
-    def elapsed_seconds(self, start, end):
-        return 0.004
-
-    def synchronize(self):
-        self.launches.append("synchronize")
-
-
-class EmulatorBinding(HostBinding):
-    """A :class:`HostBinding` whose launches run the kernels' CUDA C on the CPU; the
-    Launcher hands it the CUDA C (``load_source``) instead of the PTX."""
-
-    name = "emulator"
-
-    def load_source(self, source):
+    def load(self, ptx, source):
+        """The module of CUDA C ``source`` compiled for the host (``ptx`` is not needed)."""
         return load(source)
 
     def function(self, module, name):
         return getattr(module, f"tvmini_emulate_{name}")
 
     def launch(self, function, grid, block, values, types):
-        super().launch(function.__name__, grid, block, values, types)
-        _values, pointers = pack_params(values, types)
-        dims = (ctypes.c_uint * 3)
+        _values, pointers = pack_params(values, types)   # alive until the kernel has run
+        dims = ctypes.c_uint * 3
         function(dims(*grid), dims(*block), ctypes.c_void_p(int(pointers.ctypes.data)))
+
+    def event(self):
+        return [0.0]
+
+    def record(self, event):
+        event[0] = time.perf_counter()
+
+    def elapsed_seconds(self, start, end):
+        return end[0] - start[0]
+
+    def synchronize(self):
+        pass
