@@ -73,3 +73,27 @@ def test_a_launch_reads_its_scalars_and_extents(emulated_gpu):
     f(tm.nd.array(a, device=tm.cuda(0)), 0.5, out)
     np.testing.assert_array_equal(out.numpy(), a * 0.5 + 77)
     assert emulated_gpu.launches[-1][1] == (3, 1, 1)
+
+
+def test_the_emulator_is_chosen_by_name_only(monkeypatch):
+    from tvmini.errors import DeviceError
+    from tvmini.runtime import cuda_bindings, cuda_driver, cuda_emulator
+    assert "emulator" in cuda_bindings.BINDINGS and "emulator" not in cuda_bindings.AUTOMATIC
+    monkeypatch.setenv(cuda_driver.BINDING_VARIABLE, "emulator")
+    monkeypatch.setattr(cuda_emulator.shutil, "which", lambda name: None)
+    cuda_driver.driver.cache_clear()
+    try:
+        with pytest.raises(DeviceError, match="compiles kernels with g\\+\\+, which is not installed"):
+            cuda_driver.driver()
+    finally:
+        cuda_driver.driver.cache_clear()
+
+
+def test_time_evaluator_on_the_emulator_reads_the_host_clock(emulated_gpu):
+    sch, args = test_cuda.elementwise(1000, 128)
+    f = tm.build(sch, args, target="cuda", name="emulated_timed")
+    dev = tm.cuda(0)
+    a = tm.nd.array(np.ones(1000, "float32"), device=dev)
+    result = f.time_evaluator(number=2, repeat=2)(a, a, tm.nd.empty(1000, device=dev))
+    assert len(result.results) == 2 and all(0 < r < 10 for r in result.results)
+    assert len(emulated_gpu.launches) == 1 + 2 * 2
