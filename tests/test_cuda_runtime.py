@@ -29,14 +29,12 @@ class HostBinding:
 
     def __init__(self):
         self.launches, self.copies, self.events = [], [], []
-        self._buffers = []
 
     def compute_capability(self):
         return 8, 0
 
     def alloc(self, nbytes):
-        buffer = np.zeros(nbytes, np.uint8)
-        self._buffers.append(buffer)
+        buffer = np.zeros(nbytes, np.uint8)     # the owner the storage keeps
         return buffer, buffer.ctypes.data
 
     def htod(self, ptr, host):
