@@ -1,8 +1,9 @@
 """CUDA backend: CUDA C generation, build-time validation, PTX compilation, launches.
 
 Without a GPU (the CI machines), every schedule here is turned into CUDA C and, when nvcc
-exists, compiled to PTX, so a syntax or type error fails the suite. With pycuda and a
-GPU, the same schedules run and are compared with numpy.
+exists, compiled to PTX, so a syntax or type error fails the suite. With a GPU (through
+pycuda or cuda-bindings), or on the CPU's emulation of one (``TVMINI_CUDA_BINDING=emulator``;
+test_cuda_emulated.py), the same schedules run and are compared with numpy.
 """
 import sys
 
@@ -20,7 +21,8 @@ from tvmini.runtime.cuda_driver import device_arch
 HAS_NVCC = nvcc_path() is not None
 HAS_GPU = device_arch() is not None
 needs_nvcc = pytest.mark.skipif(not HAS_NVCC, reason="nvcc (CUDA toolkit) is not installed here")
-needs_gpu = pytest.mark.skipif(not HAS_GPU, reason="no pycuda or no CUDA device here")
+needs_gpu = pytest.mark.skipif(not HAS_GPU, reason="no CUDA device here (or no pycuda / cuda-bindings); "
+                                                   "TVMINI_CUDA_BINDING=emulator runs these on the CPU")
 
 
 def bind(s, stage_tensor, axis, tag):

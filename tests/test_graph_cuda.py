@@ -5,7 +5,7 @@ CPU, and every kernel of its program — the ops, their gradients, the optimizer
 (in place), fused elementwise chains and GEMM/conv epilogues — is scheduled with
 ``topi.default_schedule(..., "cuda")`` and lowered to CUDA C exactly as the graph layer's
 dispatch does for a CUDA tensor; with nvcc, the whole step's CUDA C is compiled to PTX
-in one call. With a GPU and pycuda, the same steps run on ``tm.cuda(0)`` and must give
+in one call. With a GPU (or the emulator), the same steps run on ``tm.cuda(0)`` and must give
 the CPU's losses and parameters within float tolerance.
 """
 import numpy as np

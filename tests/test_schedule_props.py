@@ -324,7 +324,7 @@ def test_transpose_reshape(data):
     rng = rng_of(data)
     a = random_array(rng, vshape, dtype)
 
-    src, src_v, src_shape = A, a, shape
+    src, src_v = A, a
     if kind in ("transpose", "both"):
         perm = data.draw(st.permutations(range(rank)), label="perm")
         tshape = [shape[p] for p in perm]
@@ -336,7 +336,7 @@ def test_transpose_reshape(data):
             return A[tuple(aidx)]
 
         T = te.compute(tshape, tbody, name="T")
-        src, src_v, src_shape = T, np.transpose(a, perm), tshape
+        src, src_v = T, np.transpose(a, perm)
     out = src
     if kind in ("reshape", "both"):
         total = int(np.prod(vshape))
