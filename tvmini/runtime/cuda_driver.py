@@ -109,13 +109,16 @@ class Launcher:
         self.launches, self.slot_types = launches, slot_types
         self.extent_names, self.temp_sizes = extent_names, temp_sizes
         self._types = [[slot_types[i] for i in launch.slots] for launch in launches]
-        self._functions = None
+        self._loaded_by = self._functions = None
         self._temps = {}
 
-    def _load(self):
-        drv = driver()
+    def _load(self, drv):
+        """Load the kernels through binding ``drv`` (again when the binding in use
+        changed, as tests switching between a GPU and the emulator do: functions and
+        temporaries of one binding mean nothing to another)."""
         self._module = drv.load(self.ptx, self.source)
         self._functions = [drv.function(self._module, launch.name) for launch in self.launches]
+        self._loaded_by, self._temps = drv, {}
 
     def _temporaries(self, values):
         out = []
@@ -123,14 +126,14 @@ class Launcher:
             nbytes = max(1, size(values)) * np.dtype(dtype).itemsize
             held = self._temps.get(k)
             if held is None or held[0] < nbytes:
-                held = self._temps[k] = (nbytes, *driver().alloc(nbytes))
+                held = self._temps[k] = (nbytes, *self._loaded_by.alloc(nbytes))
             out.append(held[2])
         return out
 
     def __call__(self, *cargs):
-        if self._functions is None:
-            self._load()
         drv = driver()
+        if self._loaded_by is not drv:
+            self._load(drv)
         values = dict(zip(self.extent_names, cargs[self.n_buffers:]))
         slots = list(cargs) + self._temporaries(values)
         grids = [tuple(max(1, int(g(values))) for g in launch.grid) for launch in self.launches]
