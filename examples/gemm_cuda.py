@@ -20,7 +20,9 @@ step 3); TVM answers that with virtual threads, which tvmini does not have.
 
 With a GPU (and pycuda or cuda-bindings), every step is checked against cuBLAS (torch)
 or numpy, then timed with CUDA events next to ``torch.matmul`` (fp32, TF32 off). Without
-one, each step is built and its CUDA C compiled to PTX (``--source`` prints it).
+one, each step is built and its CUDA C compiled to PTX (``--source`` prints it); with
+``TVMINI_CUDA_BINDING=emulator`` the steps run on the CPU's emulation of a GPU (checked
+against numpy; its times say nothing about a GPU).
 Run: python examples/gemm_cuda.py [--size 4096] [--steps naive,shared,register4,register8] [--source]
 """
 import argparse
