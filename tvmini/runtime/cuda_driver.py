@@ -106,7 +106,7 @@ class Launcher:
         call when the build had no compiler); ``launches`` the kernels' ``KernelLaunch``
         records in order."""
         self.name, self.source, self.ptx, self.n_buffers = name, source, ptx, n_buffers
-        self.launches, self.slot_types = launches, slot_types
+        self.launches = launches
         self.extent_names, self.temp_sizes = extent_names, temp_sizes
         self._types = [[slot_types[i] for i in launch.slots] for launch in launches]
         self._loaded_by = self._functions = None
@@ -138,7 +138,7 @@ class Launcher:
         slots = list(cargs) + self._temporaries(values)
         grids = [tuple(max(1, int(g(values))) for g in launch.grid) for launch in self.launches]
         for grid, launch in zip(grids, self.launches):      # all checked before any kernel runs
-            if grid[0] > GRID_LIMITS[0] or grid[1] > GRID_LIMITS[1] or grid[2] > GRID_LIMITS[2]:
+            if any(g > limit for g, limit in zip(grid, GRID_LIMITS)):
                 raise DeviceError(f"kernel {launch.name} needs a grid of {grid} blocks for extents {values}; "
                                   f"CUDA allows at most {GRID_LIMITS}")
         for function, launch, types, grid in zip(self._functions, self.launches, self._types, grids):

@@ -268,9 +268,10 @@ class Module:
                         f"{first_arg}.shape[{first_axis}] but {shape[axis]} from "
                         f"{spec.name}.shape[{axis}]"
                     )
-            if math.prod(shape) > INT32_MAX:
+            size = math.prod(shape)
+            if size > INT32_MAX:
                 raise ShapeError(f"kernel {self.name!r}: argument {spec.name} {tuple(shape)} has "
-                                 f"{math.prod(shape)} elements; kernels index with int32 (at most {INT32_MAX})")
+                                 f"{size} elements; kernels index with int32 (at most {INT32_MAX})")
         if self._written:
             self._check_overlap(args, cargs)
         if values:
