@@ -5,7 +5,8 @@ Rows: dense forward (x @ w.T + b) and its two gradient matmuls (grad_x = g @ w,
 grad_w = g.T @ x) for the OVERFIT MLP (batch 1024, 2-64-256-64-2) and the MNIST MLP
 (batch 128, 784-256-128-10), matmul 1024^3, and the LeNet conv layers (batch 64) and a
 ResNet stage-1 layer (1x64x56x56, 64 3x3 filters, padding 1: ``benchmarks/conv2d.py``'s
-shape) forward and gradients. Every kernel is checked before it is timed: the matrix
+shape) and two pointwise (1x1) ResNet-50 layers, a bottleneck's 256 -> 64 and a stride-2
+projection 256 -> 512 (computed as products over pixels), forward and gradients. Every kernel is checked before it is timed: the matrix
 products against numpy, the convolutions against torch (when installed).
 """
 import numpy as np
@@ -17,8 +18,10 @@ from common import best_seconds
 
 DENSE = [("overfit", 1024, 2, 64), ("overfit", 1024, 64, 256), ("overfit", 1024, 256, 64),
          ("overfit", 1024, 64, 2), ("mnist", 128, 784, 256), ("mnist", 128, 256, 128), ("mnist", 128, 128, 10)]
-CONV = [("lenet conv1", (64, 1, 28, 28), (6, 1, 5, 5), 0), ("lenet conv2", (64, 6, 12, 12), (16, 6, 5, 5), 0),
-        ("1x64x56x56 3x3 pad 1", (1, 64, 56, 56), (64, 64, 3, 3), 1)]
+CONV = [("lenet conv1", (64, 1, 28, 28), (6, 1, 5, 5), {}), ("lenet conv2", (64, 6, 12, 12), (16, 6, 5, 5), {}),
+        ("1x64x56x56 3x3 pad 1", (1, 64, 56, 56), (64, 64, 3, 3), dict(padding=1)),
+        ("1x256x56x56 1x1 ->64", (1, 256, 56, 56), (64, 256, 1, 1), {}),
+        ("1x256x56x56 1x1 ->512 s2", (1, 256, 56, 56), (512, 256, 1, 1), dict(stride=2))]
 
 
 def build(outs, inputs):
@@ -55,34 +58,34 @@ def matmul_case(label, a_np, b_np, ta, tb, ref, torch_fn, repeat, bias=None):
            None if torch_fn is None else best_seconds(torch_fn, repeat))
 
 
-def conv_case(label, xs, ws, padding, torch, repeat):
+def conv_case(label, xs, ws, attrs, torch, repeat):
     rng = np.random.default_rng(0)
     x_np, w_np = rng.standard_normal(xs, dtype="float32"), rng.standard_normal(ws, dtype="float32")
     x, w = te.placeholder(xs, name="x"), te.placeholder(ws, name="w")
-    y = topi.conv2d(x, w, padding=padding)
+    y = topi.conv2d(x, w, **attrs)
     f = build(y, [x, w])
     y_np = np.zeros([int(e.value) for e in y.shape], "float32")
     f(x_np, w_np, y_np)
     g_np = rng.standard_normal(y_np.shape, dtype="float32")
     g = te.placeholder(y_np.shape, name="g")
-    f_gx = build(topi.conv2d_grad_input(g, w, xs, padding=padding), [g, w])
-    f_gw = build(topi.conv2d_grad_weight(g, x, ws, padding=padding), [g, x])
+    f_gx = build(topi.conv2d_grad_input(g, w, xs, **attrs), [g, w])
+    f_gw = build(topi.conv2d_grad_weight(g, x, ws, **attrs), [g, x])
     gx, gw = np.zeros(xs, "float32"), np.zeros(ws, "float32")
     flops = 2.0 * y_np.size * ws[1] * ws[2] * ws[3]
     t_fwd = t_gx = t_gw = None
     if torch is not None:
         tx, tw, tg = (torch.from_numpy(a) for a in (x_np, w_np, g_np))
         F = torch.nn.functional
-        np.testing.assert_allclose(y_np, F.conv2d(tx, tw, padding=padding).numpy(), rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(y_np, F.conv2d(tx, tw, **attrs).numpy(), rtol=1e-3, atol=1e-3)
         f_gx(g_np, w_np, gx)
         f_gw(g_np, x_np, gw)
-        np.testing.assert_allclose(gx, torch.nn.grad.conv2d_input(xs, tw, tg, padding=padding).numpy(),
+        np.testing.assert_allclose(gx, torch.nn.grad.conv2d_input(xs, tw, tg, **attrs).numpy(),
                                    rtol=1e-3, atol=1e-3)
-        np.testing.assert_allclose(gw, torch.nn.grad.conv2d_weight(tx, ws, tg, padding=padding).numpy(),
+        np.testing.assert_allclose(gw, torch.nn.grad.conv2d_weight(tx, ws, tg, **attrs).numpy(),
                                    rtol=1e-3, atol=1e-2)
-        t_fwd = best_seconds(lambda: F.conv2d(tx, tw, padding=padding), repeat)
-        t_gx = best_seconds(lambda: torch.nn.grad.conv2d_input(xs, tw, tg, padding=padding), repeat)
-        t_gw = best_seconds(lambda: torch.nn.grad.conv2d_weight(tx, ws, tg, padding=padding), repeat)
+        t_fwd = best_seconds(lambda: F.conv2d(tx, tw, **attrs), repeat)
+        t_gx = best_seconds(lambda: torch.nn.grad.conv2d_input(xs, tw, tg, **attrs), repeat)
+        t_gw = best_seconds(lambda: torch.nn.grad.conv2d_weight(tx, ws, tg, **attrs), repeat)
     ours = [time_kernel(f, [x_np, w_np, y_np], repeat), time_kernel(f_gx, [g_np, w_np, gx], repeat),
             time_kernel(f_gw, [g_np, x_np, gw], repeat)]
     for what, t, tt in zip(("forward", "grad_input", "grad_weight"), ours, (t_fwd, t_gx, t_gw)):
@@ -114,5 +117,5 @@ def run(repeat, torch):
     b = rng.standard_normal((1024, 1024), dtype="float32")
     matmul_case("matmul 1024^3", a, b, False, False, lambda: a @ b,
                 torch and (lambda ta=torch.from_numpy(a), tb=torch.from_numpy(b): ta @ tb), max(3, repeat // 4))
-    for label, xs, ws, padding in CONV:
-        conv_case(label, xs, ws, padding, torch, repeat)
+    for label, xs, ws, attrs in CONV:
+        conv_case(label, xs, ws, attrs, torch, repeat)

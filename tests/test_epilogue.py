@@ -78,11 +78,14 @@ def test_chains_that_cannot_be_epilogues_are_unchanged():
 @given(n=st.integers(1, 2), c=st.integers(1, 3), f=st.integers(1, 9), size=st.integers(3, 12),
        kernel=st.integers(1, 3), stride=st.integers(1, 2), padding=st.integers(0, 1))
 def test_conv2d_bias_relu_runs_on_the_accumulator_block(n, c, f, size, kernel, stride, padding):
+    """Also for a pointwise convolution, a GEMM whose columns are the output's pixels
+    (the accumulator is read at the pixel's row-major position, not at the output's own index)."""
     x, w, b = te.placeholder((n, c, size, size), name="x"), te.placeholder((f, c, kernel, kernel), name="w"), \
         te.placeholder((f,), name="b")
     out = fuse_epilogue(topi.relu(topi.conv2d(x, w, stride, padding, bias=b)))
-    assert out.op.tag == "conv2d" and any(getattr(t.op, "tag", None) == "conv2d_accum"
-                                          for t in out.op.input_tensors())
+    product = "gemm" if (kernel, padding) == (1, 0) else "conv2d"
+    assert out.op.tag == product and any(getattr(t.op, "tag", None) == product + "_accum"
+                                         for t in out.op.input_tensors())
     X, W, B = _rand(n, c, size, size), _rand(f, c, kernel, kernel), _rand(f)
     want = np.maximum(np_conv2d(X, W, (stride, stride), (padding, padding), (1, 1)) + B[:, None, None], 0)
     np.testing.assert_allclose(run_default(out, [x, w, b], [X, W, B]), want, rtol=1e-4, atol=1e-4)

@@ -262,6 +262,36 @@ def test_convolutions_take_elementwise_epilogues():
     assert any(node.members == ["conv2d", "relu"] and node.tag == "conv2d" for node in jitted.graph.nodes)
 
 
+def test_pointwise_convolutions_are_products_with_epilogues_and_updates(monkeypatch):
+    """A CNN of 1x1 convolutions (one strided): each forward is a GEMM over pixels that
+    takes its ReLU as an epilogue, each weight gradient a GEMM that takes its Adam
+    update, and on two threads the batch runs in lanes; every step equals eager."""
+    monkeypatch.setenv("TVMINI_NUM_THREADS", "2")
+
+    def cnn():
+        tm.manual_seed(0)
+        return nn.Sequential(nn.Conv2d(3, 8, 1), nn.ReLU(), nn.Conv2d(8, 6, 1, stride=2), nn.ReLU(), nn.Flatten(),
+                             nn.Linear(6 * 4 * 4, 3))
+
+    def adam(ps):
+        return tm.optim.Adam(ps, lr=1e-2)
+    eager_model, _, eager_step = _trainer(adam, make_model=cnn)
+    jit_model, _, step = _trainer(adam, make_model=cnn)
+    jitted = tm.jit(step)
+    rng = np.random.default_rng(2)
+    for _ in range(3):
+        x = tm.tensor(rng.standard_normal((64, 3, 7, 7)).astype("float32"))
+        y = tm.tensor(rng.integers(0, 3, 64))
+        assert jitted(x, y).item() == pytest.approx(eager_step(x, y).item(), rel=1e-6)
+    _assert_same_models(eager_model, jit_model)
+    nodes = jitted.graph.nodes
+    calls = jitted.graph.calls()
+    assert "2 lanes of 64 rows" in str(jitted.graph)
+    products = [call for call in calls if call.members == ["conv2d", "relu"]]
+    assert len(products) == 4 and all("conv2d.packed_b" in call.module.get_source("tir") for call in products)
+    assert sum(node.members == ["conv2d_grad_weight", "adam_update"] for node in nodes) == 2
+
+
 def test_memory_plan_never_overlaps_live_temporaries():
     _, _, step = _trainer(lambda ps: tm.optim.Adam(ps, lr=1e-2), batchnorm=True)
     jitted = tm.jit(step)

@@ -118,6 +118,62 @@ def test_every_grad_weight_config_matches_numpy(data):
                                err_msg=str(config), **tol(dtype, g_np.size))
 
 
+@st.composite
+def pointwise_case(draw):
+    """A 1x1 convolution without padding (a product over pixels): any stride (a row or
+    column count it does not divide), size-1 extents, pixel counts around the packed
+    column block."""
+    N, C, F = draw(st.integers(1, 3)), draw(st.integers(1, 40)), draw(st.integers(1, 40))
+    H, W = draw(st.integers(1, 13)), draw(st.integers(1, 13))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    return (N, C, H, W), (F, C, 1, 1), s, (0, 0), (draw(st.integers(1, 2)),) * 2
+
+
+@examples(12)
+@given(st.data())
+def test_pointwise_conv2d_is_a_product(data):
+    """A pointwise convolution, its data gradient and its weight gradient are GEMMs
+    (``conv._pointwise_conv2d``) that match numpy, under the default schedule and under
+    a random config of the GEMM rule (row and column blocks, loop and tile orders,
+    parallel or not), whose output fuses the pixels' rows and columns into its columns."""
+    case = data.draw(pointwise_case(), label="case")
+    _check_forward_and_gradients(data, case)
+    xs, ws, s, p, d = case
+    x, w = te.placeholder(xs, name="x"), te.placeholder(ws, name="w")
+    g = te.placeholder((xs[0], ws[0]) + out_size(xs, ws, s, p, d), name="g")
+    ops = {"conv2d": (topi.conv2d(x, w, s, p, d), [x, w]),
+           "grad_input": (topi.conv2d_grad_input(g, w, xs, s, p, d), [g, w]),
+           "grad_weight": (topi.conv2d_grad_weight(g, x, ws, s, p, d), [g, x])}
+    name = data.draw(st.sampled_from(sorted(ops)), label="op")
+    out, inputs = ops[name]
+    product, knobs = next((t, k) for t, k in topi.tunable(out) if t.op.tag == "gemm")
+    assert product is out or name == "grad_input" and s != (1, 1)      # a strided one is scattered
+    config = data.draw(st.sampled_from(list(knobs.configs())), label="config")
+    rng = rng_of(data)
+    arrays = [rand(rng, [e.value for e in t.shape], "float32") for t in inputs]
+    f = tm.build(topi.default_schedule(out, configs={product: config}), inputs + [out], name="pointwise")
+    got = np.full([e.value for e in out.shape], np.nan, "float32")
+    f(*arrays, got)
+    if name == "conv2d":
+        want = np_conv2d(*arrays, s, p, d)
+    elif name == "grad_input":
+        want = np_conv2d_grads(arrays[0], np.zeros(xs, "float32"), arrays[1], s, p, d)[0]
+    else:
+        want = np_conv2d_grads(arrays[0], arrays[1], np.zeros(ws, "float32"), s, p, d)[1]
+    np.testing.assert_allclose(got, want, err_msg=str(config), **tol("float32", max(xs[1], ws[0], got.size)))
+
+
+def test_pointwise_conv2d_accumulates_one_register_tile():
+    """The GEMM's output loops over the fused pixels, and bound inference gives its
+    accumulator one (rows x columns) tile: the read ``acc[f, (p // w) * w + p % w]``
+    is one window of columns, not whole rows of pixels."""
+    x, w = te.placeholder((1, 64, 14, 14), name="x"), te.placeholder((32, 64, 1, 1), name="w")
+    y = topi.conv2d(x, w)
+    text = str(tm.lower(topi.default_schedule(y), [x, w, y]))
+    rows, columns = topi.schedule_nn._row_block(32, 7), topi.gemm_block("float32")
+    assert f"conv2d.accumulate: float32[1, {rows}, {columns}] in local" in text, text
+
+
 @pytest.mark.parametrize("op", ["conv2d_grad_weight", "conv2d_grad_input"])
 def test_lenet_conv2_gradients_run_on_vectors(op):
     """LeNet conv2's gradients (12x12 input, 8x8 output) get vector loops in their

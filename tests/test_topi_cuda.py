@@ -180,15 +180,19 @@ def _conv(x_shape, w_shape, bias=False, **kw):
     return Case([x, w] + ([b] if bias else []), topi.conv2d(x, w, bias=b, **kw))
 
 
-def _conv_grad(which):
-    x_shape, w_shape = (2, 3, 11, 11), (4, 3, 3, 3)
-    out_shape = topi.conv2d(ph(x_shape, "x"), ph(w_shape, "w"), **CONV).shape
+def _conv_grad(which, x_shape=(2, 3, 11, 11), w_shape=(4, 3, 3, 3), **attrs):
+    attrs = attrs or CONV
+    out_shape = topi.conv2d(ph(x_shape, "x"), ph(w_shape, "w"), **attrs).shape
     g = ph(tuple(int(d.value) for d in out_shape), "g")
     if which == "input":
         w = ph(w_shape, "w")
-        return Case([g, w], topi.conv2d_grad_input(g, w, x_shape, **CONV))
+        return Case([g, w], topi.conv2d_grad_input(g, w, x_shape, **attrs))
     x = ph(x_shape, "x")
-    return Case([g, x], topi.conv2d_grad_weight(g, x, w_shape, **CONV))
+    return Case([g, x], topi.conv2d_grad_weight(g, x, w_shape, **attrs))
+
+
+#: A pointwise (1x1) convolution is a GEMM over pixels (``conv._pointwise_conv2d``).
+POINTWISE = dict(x_shape=(2, 12, 9, 7), w_shape=(10, 12, 1, 1))
 
 
 POOL = dict(kernel=3, stride=2, padding=1)
@@ -216,6 +220,11 @@ def _conv_pool_cases():
         "conv2d_wide": lambda: _conv((1, 16, 14, 14), (32, 16, 3, 3), padding=1),
         "conv2d_grad_input": lambda: _conv_grad("input"),
         "conv2d_grad_weight": lambda: _conv_grad("weight"),
+        "conv2d_pointwise": lambda: _conv((2, 12, 9, 7), (10, 12, 1, 1), bias=True),
+        "conv2d_pointwise_stride2": lambda: _conv((2, 12, 9, 7), (10, 12, 1, 1), stride=2),
+        "conv2d_pointwise_grad_input": lambda: _conv_grad("input", **POINTWISE, stride=1),
+        "conv2d_pointwise_grad_input_stride2": lambda: _conv_grad("input", **POINTWISE, stride=2),
+        "conv2d_pointwise_grad_weight": lambda: _conv_grad("weight", **POINTWISE, stride=2),
         "max_pool2d": lambda: _pool(topi.max_pool2d),
         "avg_pool2d": lambda: _pool(topi.avg_pool2d),
         "max_pool2d_grad": lambda: _pool_grad("max"),

@@ -80,7 +80,8 @@ def infer_region(stage, consumers, bounds, symbolic):
     for d, iv in enumerate(op.axis):
         los, his = [], []
         for idx in accesses:
-            iv_bounds = interval(idx[d], env)
+            # simplified first: a fused loop's (p // w) * w + p % w reads one window, not whole rows
+            iv_bounds = interval(simplify(idx[d]), env)
             if iv_bounds is None:
                 break
             los.append(iv_bounds[0])

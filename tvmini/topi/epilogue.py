@@ -1,7 +1,7 @@
 """Epilogue fusion: elementwise work done on a matrix product's or a convolution's
 register tile before it is stored.
 
-A GEMM output (tag "gemm", see ``nn._gemm``) and a conv2d output (tag "conv2d", see
+A GEMM output (tag "gemm", see ``nn.gemm_stages``) and a conv2d output (tag "conv2d", see
 ``conv.conv2d``) are computed block by block from a local accumulator. When an
 elementwise chain follows one — ``relu(x @ W.T + b)`` forward, ``relu_grad(g @ W, y)``
 backward, ``relu(conv2d(x, w) + b)`` — :func:`fuse_epilogue` rewrites the chain's last
@@ -20,7 +20,8 @@ by block right after each block is stored, while it is still in cache.
 from ..lower.inline import Inliner
 from ..te.tensor import ComputeOp, PlaceholderOp, ProducerLoad
 from ..tir.expr import Const
-from ..tir.functor import walk
+from ..tir.functor import substitute, walk
+from ..tir.simplify import is_const_int, simplify
 
 #: Tags of the computes that may sit between the product and the fused output.
 INJECTIVE_TAGS = ("elemwise", "broadcast", "injective")
@@ -60,14 +61,44 @@ def fuse_epilogue(out):
     op = out.op
     if not isinstance(op, ComputeOp) or op.reduce_axis or op.tag not in INJECTIVE_TAGS:
         return out
-    body = _InlineChain().visit(op.body)
-    accumulator_tags = {acc: tag for tag, acc in PRODUCT_TAGS.items()}
-    loads = []
-    walk(body, lambda e: loads.append(e) if isinstance(e, ProducerLoad)
-         and getattr(e.tensor.op, "tag", None) in accumulator_tags else None)
-    if len({load.tensor.op for load in loads}) != 1 or not all(_at_own_index(ld.indices, op.axis) for ld in loads):
+    chain = _InlineChain()
+    body = chain.visit(op.body)
+    products = [p for p in chain.inlined if p.tag in PRODUCT_TAGS]
+    loads = _loads(body, _is_accumulator)
+    if len(products) != 1 or len({load.tensor.op for load in loads}) != 1:
         return out
-    return ComputeOp(op.name, op.axis, body, accumulator_tags[loads[0].tensor.op.tag]).output(0)
+    (product,) = products
+    if not all(_at_products_index(load.indices, product, op.axis) for load in loads):
+        return out
+    return ComputeOp(op.name, op.axis, body, product.tag).output(0)
+
+
+def _is_accumulator(tensor):
+    return getattr(tensor.op, "tag", None) in PRODUCT_TAGS.values()
+
+
+def _loads(body, keep):
+    """The loads in ``body`` of the tensors ``keep`` accepts."""
+    found = []
+    walk(body, lambda e: found.append(e) if isinstance(e, ProducerLoad) and keep(e.tensor) else None)
+    return found
+
+
+def _at_products_index(indices, product, axis):
+    """Whether accumulator ``indices`` are where ``product`` (a product's output
+    compute) reads its accumulator for the element at ``axis`` of the same shape: the
+    axis variables themselves for an accumulator of the output's shape, the row-major
+    position of the pixel for a pointwise convolution's GEMM (whose columns are the
+    output's rows and columns of pixels); an extent-1 axis read at 0 counts as its own
+    element (a broadcast read of it)."""
+    if [str(iv.dom.extent) for iv in product.axis] != [str(iv.dom.extent) for iv in axis]:
+        return False
+    own = _loads(product.body, _is_accumulator)[0].indices
+    unit = {iv.var: Const(0, iv.var.dtype) for iv in axis if isinstance(iv.dom.extent, Const) and iv.dom.extent.value == 1}
+    renamed = {p.var: unit.get(a.var, a.var) for p, a in zip(product.axis, axis)}
+    return len(indices) == len(own) and all(
+        is_const_int(simplify(substitute(index, unit) - substitute(expected, renamed)), 0)
+        for index, expected in zip(indices, own))
 
 
 def _at_own_index(indices, axis):

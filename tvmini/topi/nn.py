@@ -101,11 +101,14 @@ def _block_width(N, dtype):
 
 # --------------------------------------------------------------------------- matrix products
 
-def _gemm(name, batch, M, N, K, a_at, b_at, dtype, bias=None):
-    """``out[*b, i, j] = sum_k a_at(b, i, k) * b_at(b, k, j) (+ bias[j])`` as pack/accumulate/crop.
+def gemm_stages(name, batch, M, N, K, a_at, b_at, dtype, bias_at=None, columns=None):
+    """``out[*b, i, j] = sum_k a_at(b, i, k) * b_at(b, k, j) (+ bias_at(i, j))`` as pack/accumulate/crop.
 
     ``batch`` is () or (B,); ``a_at``/``b_at`` take the batch index tuple and two ints
-    expressions. Returns the output tensor (tag ``gemm``).
+    expressions. ``columns``, when given, is the output's shape past the row axis (its
+    product is ``N``): column ``j`` is stored at the row-major position ``j`` of those
+    axes (a pointwise convolution's (rows, columns) of pixels). Returns the output
+    tensor (tag ``gemm``); the accumulation (tag ``gemm_accum``) always has one column axis.
     """
     bn = _block_width(N, dtype)
     blocks = (N + bn - 1) // bn
@@ -121,9 +124,21 @@ def _gemm(name, batch, M, N, K, a_at, b_at, dtype, bias=None):
         lambda *idx: te.sum(a_at(idx[:nb], row(idx[nb]), k) * packed[(*idx[:nb], idx[nb + 1] // bn, k, idx[nb + 1] % bn)],
                             axis=k),
         name=f"{name}.accumulate", tag="gemm_accum")
-    if bias is None:
-        return te.compute((*batch, M, N), lambda *idx: accumulate[idx], name=name, tag="gemm")
-    return te.compute((*batch, M, N), lambda *idx: accumulate[idx] + bias[idx[-1]], name=name, tag="gemm")
+    columns = (N,) if columns is None else tuple(columns)
+
+    def value(*idx):
+        i, j = idx[nb], _row_major(idx[nb + 1:], columns)
+        product = accumulate[(*idx[:nb], i, j)]
+        return product if bias_at is None else product + bias_at(i, j)
+    return te.compute((*batch, M, *columns), value, name=name, tag="gemm")
+
+
+def _row_major(index, shape):
+    """The row-major position of ``index`` in an array of ``shape``."""
+    flat = index[0]
+    for i, extent in zip(index[1:], shape[1:]):
+        flat = flat * extent + i
+    return flat
 
 
 #: A quarter of one core's L2 cache: what the parts of a split product may take together.
@@ -180,11 +195,11 @@ def matmul(a, b, transpose_a=False, transpose_b=False, parts=1):
     def b_at(_, k, j):
         return b[j, k] if transpose_b else b[k, j]
     if parts == 1:
-        return _gemm("matmul", (), M, N, K, a_at, b_at, dtype)
+        return gemm_stages("matmul", (), M, N, K, a_at, b_at, dtype)
     if not isinstance(K, int) or not isinstance(parts, int) or parts < 1 or K % parts:
         raise ShapeError(f"matmul: the reduction of {K} steps does not split into {parts} equal parts")
     chunk = K // parts
-    partial = _gemm("matmul.parts", (parts,), M, N, chunk, lambda p, i, k: a_at(p, i, p[0] * chunk + k),
+    partial = gemm_stages("matmul.parts", (parts,), M, N, chunk, lambda p, i, k: a_at(p, i, p[0] * chunk + k),
                     lambda p, k, j: b_at(p, p[0] * chunk + k, j), dtype)
     return te.compute((M, N), _total([lambda i, j, part=part: partial[part, i, j] for part in range(parts)]),
                       name="matmul", tag="gemm_parts")
@@ -249,7 +264,7 @@ def batch_matmul(a, b, transpose_a=False, transpose_b=False):
     def b_at(bi, k, j):
         n = 0 if Bb == 1 else bi[0]
         return b[n, j, k] if transpose_b else b[n, k, j]
-    return _gemm("batch_matmul", (batch,), M, N, K, a_at, b_at, dtype)
+    return gemm_stages("batch_matmul", (batch,), M, N, K, a_at, b_at, dtype)
 
 
 def dense(x, w, bias=None):
@@ -262,7 +277,8 @@ def dense(x, w, bias=None):
     N, K2 = shape_of(w)
     check_inner("dense", f"{x.name} {list(shape_of(x))}", K, f"weight {w.name} {list(shape_of(w))}", K2, "features")
     check_bias("dense", bias, N, "outputs", w)
-    return _gemm("dense", (), M, N, K, lambda _, i, k: x[i, k], lambda _, k, j: w[j, k], dtype, bias)
+    return gemm_stages("dense", (), M, N, K, lambda _, i, k: x[i, k], lambda _, k, j: w[j, k], dtype,
+                 None if bias is None else lambda i, j: bias[j])
 
 
 # --------------------------------------------------------------------------- softmax family

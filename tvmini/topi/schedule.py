@@ -117,6 +117,19 @@ def set_config_source(source):
     _CONFIG_SOURCE = source
 
 
+def gemm_axes(stage, accumulate):
+    """(batch axes, row axis, column axis, column count) of the output stage of a GEMM
+    (``nn.gemm_stages``) whose accumulation is ``accumulate``: the column axis is the
+    output's last, or the fusion of its axes past the row axis when it has several (a
+    pointwise convolution's pixel rows and columns, stored contiguously in that order)."""
+    nb = accumulate.ndim - 2
+    batch, row, columns = stage.op.axis[:nb], stage.op.axis[nb], stage.op.axis[nb + 1:]
+    count = columns[0].dom.extent
+    for iv in columns[1:]:
+        count = count * iv.dom.extent
+    return list(batch), row, columns[0] if len(columns) == 1 else stage.fuse(*columns), count
+
+
 def _computes(outs):
     """Compute ops reachable from ``outs``, consumers before producers."""
     order, seen = [], set()

@@ -28,7 +28,7 @@ registered for ``"*"``, which treats a compute by its kind (injective or reducti
 * gemm: blocks of up to 64 x 64 outputs, 16 x 16 threads each computing a 4 x 4
   register block (the accumulator stage in "local" scope) over k tiles whose rows of A
   and columns of B are copied cooperatively into shared memory; the packing stage of
-  ``nn._gemm`` is inlined into the copy of B (so its zero padding costs nothing).
+  ``nn.gemm_stages`` is inlined into the copy of B (so its zero padding costs nothing).
 * conv2d (and conv2d_grad_input, which is a conv2d of the spread gradient): direct,
   one thread per output pixel x ``FR`` output channels (a register block), the
   padding stage inlined; threads along a row of output pixels read neighbouring input
@@ -40,7 +40,8 @@ from .. import te
 from ..te.tensor import ProducerLoad
 from ..tir import expr as E
 from ..tir.functor import walk
-from .schedule import register
+from ..tir.simplify import simplify
+from .schedule import gemm_axes, register
 
 THREADS = 256          # threads per block of an injective kernel or a per-output reduction
 WARP = 32
@@ -148,6 +149,7 @@ def _schedule_injective(sch, tensor):
 @register("conv_pad", target="cuda")
 @register("pool_pad", target="cuda")
 @register("gemm_pack", target="cuda")
+@register("gemm_operand", target="cuda")
 def schedule_injective(sch, tensor, target="cuda"):
     """Inlined unless an output; an output's axes fused and split over blocks x threads.
     (A compute under one of these tags that is a reduction goes to the reduction rule.)"""
@@ -325,15 +327,14 @@ def schedule_gemm(sch, out, target="cuda"):
     a_shared = [sch.cache_read(t, "shared", [acc]) for t in acc.op.input_tensors() if t is not packed]
     b_shared = sch.cache_read(packed, "shared", [acc])
 
-    nb = len(stage.op.axis) - 2
-    *batch, i, j = stage.op.axis
-    tm, tn = _tile(i.dom.extent), _tile(j.dom.extent)
+    batch, i, j, columns = gemm_axes(stage, acc)
+    tm, tn = _tile(i.dom.extent), _tile(simplify(columns))
     io, ii = stage.split(i, factor=tm)
     ty, ri = stage.split(ii, factor=GEMM_REG)
     jo, ji = stage.split(j, factor=tn)
     tx, rj = stage.split(ji, factor=GEMM_REG)
     stage.reorder(*batch, io, jo, ty, tx, ri, rj)
-    if nb:
+    if batch:
         _bind(stage, stage.fuse(*batch), "blockIdx.z")
     _bind(stage, io, "blockIdx.y")
     _bind(stage, jo, "blockIdx.x")

@@ -13,10 +13,11 @@ from ..codegen.llvm_target import cache_bytes, fast_masked_vectors, vector_regis
 from ..te.tensor import ProducerLoad
 from ..tir.expr import Const
 from ..tir.functor import free_vars, walk
+from ..tir.simplify import simplify
 from ..tir.dtype import bits
 from .epilogue import attach_sibling_outputs, sibling_outputs
 from .nn import GEMM_ROW_BLOCKS
-from .schedule import Knobs, register
+from .schedule import Knobs, gemm_axes, register
 from .schedule_cpu import HOST_LANES, interleave_rows, interleaves, lane_factor, schedule_reduce, vector_partials
 
 # Below this many multiply-adds (or elements for the row-wise kernels) a kernel runs
@@ -88,11 +89,10 @@ def _parallel_outer(stage, axes, work):
 
 
 def _gemm_parts(out):
-    """(accumulate, packed B, batch dims, packed block width, rows, K) of a GEMM output."""
+    """(accumulate, packed B, packed block width, rows, K) of a GEMM output."""
     acc = _producer(out, "gemm_accum")
     packed = _producer(acc, "gemm_pack")
-    nb = out.ndim - 2
-    return acc, packed, nb, _int(packed.shape[-1]), out.shape[nb], packed.shape[-2]
+    return acc, packed, _int(packed.shape[-1]), out.shape[acc.ndim - 2], packed.shape[-2]
 
 
 def gemm_knobs(sch, out, target):
@@ -103,7 +103,7 @@ def gemm_knobs(sch, out, target):
     B reused from cache by every row block; "jki": column blocks outside, each one's
     column of tiles accumulated k block by k block, see :func:`_k_block`), ``parallel``
     tile loop."""
-    acc, packed, _, block, rows, K = _gemm_parts(out)
+    acc, packed, block, rows, K = _gemm_parts(out)
     rows, blocks, K = _int(rows), _int(packed.shape[-3]), _int(K)
     tile_orders = ["ij", "ji"] + (["jki"] if _k_block(K) and blocks != 1 else [])
     by_k_blocks = "jki" in tile_orders and (
@@ -198,19 +198,19 @@ def schedule_gemm(sch, out, target, config):
     by the thread that uses it right before its row blocks read it (from L1, and with no
     separate parallel pass over all of B: 4-16% faster on the OVERFIT weight gradients,
     64x256x1024 and 256x64x1024 with A transposed)."""
-    acc, packed, nb, block, rows, K = _gemm_parts(out)
+    acc, packed, block, rows, K = _gemm_parts(out)
     mi, bn = config["mi"], config["bn"]
     by_k_blocks = config["tiles"] == "jki"
     s_out = sch[out]
-    batch_axes = list(s_out.op.axis[:nb])
-    io, ii = s_out.split(s_out.op.axis[nb], factor=mi)
-    jo, ji = s_out.split(s_out.op.axis[nb + 1], factor=bn)
+    batch_axes, row_axis, column_axis, columns = gemm_axes(s_out, acc)
+    io, ii = s_out.split(row_axis, factor=mi)
+    jo, ji = s_out.split(column_axis, factor=bn)
     tiles = (io, jo) if config["tiles"] == "ij" else (jo, io)
     s_out.reorder(*batch_axes, *tiles, ii, ji)
     tile = s_out.fuse(*batch_axes, jo) if by_k_blocks else s_out.fuse(*batch_axes, *tiles)
     if config["parallel"]:
         s_out.parallel(tile)
-    columns = _int(out.shape[-1])
+    columns = _int(simplify(columns))
     # A partial last column block (784 = 24.5 x 32) guards the crop's and the updates'
     # column loop: vector code with a lane mask where masks are native (AVX-512: the
     # MNIST MLP's 256x784 gradient with its SGD update 0.67 -> 0.20 ms), else scalar.
@@ -242,6 +242,14 @@ def schedule_gemm(sch, out, target, config):
         # packed by the same team as the tiles (a serial product packs serially too)
         _parallel_outer(s_pack, pack_outer, _work(*packed.shape) if config["parallel"] else 0)
     _vectorize(s_pack, pj, block, out.dtype)
+
+
+@register("gemm_operand")
+def schedule_gemm_operand(sch, out, target):
+    """An operand of a product read through a view of its own shape (a pointwise
+    convolution's output gradient as a matrix, ``conv._pointwise_grad_weight``):
+    inlined, so the product reads the tensor itself."""
+    sch[out].compute_inline()
 
 
 @register("gemm_parts")
