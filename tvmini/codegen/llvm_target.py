@@ -19,8 +19,23 @@ def target_machine():
     return new_target_machine()
 
 
+#: LLVM's code model for kernels: "large", so code reaches its constants and the functions
+#: it calls through 64-bit addresses. MCJIT's memory manager maps a module's code and
+#: data sections separately; with the small model's 32-bit offsets between them, a
+#: long-running process whose mappings have spread over more than 2 GiB fails an
+#: assertion in RuntimeDyldELF (``isInt<32>(RealOffset)``) while loading a module, and
+#: aborts (seen after some 1,500 kernels: the jit, autotune and training tests in one
+#: process). llvmlite's own memory manager (``use_lmm``), which keeps a module's
+#: sections together, asserts on MCJIT's x86-64 path ("All memory must be pre-allocated").
+#: The price: calls become indirect. Measured (2-core Xeon, A/B in one process): exp over
+#: 2^20 floats (a libmvec call per 16) 137 -> 156 us; tanh, GEMM, conv2d, softmax and
+#: dense+relu within noise (0-2%).
+CODE_MODEL = "large"
+
+
 def new_target_machine():
-    """A fresh host target machine (its CPU name and features, opt level 3).
+    """A fresh host target machine (its CPU name and features, opt level 3, the
+    :data:`CODE_MODEL`).
 
     An MCJIT engine takes ownership of the target machine it is given and destroys it
     with itself, so every engine gets its own.
@@ -29,7 +44,7 @@ def new_target_machine():
     llvm.initialize_native_asmprinter()
     target = llvm.Target.from_default_triple()
     return target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=host_features().flatten(), opt=3,
-                                        reloc="pic", codemodel="default")
+                                        reloc="pic", codemodel=CODE_MODEL)
 
 
 FEATURES_ENV = "TVMINI_CPU_FEATURES"
@@ -167,10 +182,11 @@ def jit(module_ref, notify=None, getbuffer=None):
 
 @functools.lru_cache(maxsize=None)
 def target_description():
-    """What generated code depends on besides its IR: CPU, features, LLVM binding version
-    (computed once: asking LLVM for the host's features costs ~0.1 ms)."""
+    """What generated code depends on besides its IR: CPU, features, LLVM binding version,
+    code model (computed once: asking LLVM for the host's features costs ~0.1 ms)."""
     import llvmlite
-    return f"{llvm.get_host_cpu_name()} {host_features().flatten()} llvmlite-{llvmlite.__version__}"
+    return (f"{llvm.get_host_cpu_name()} {host_features().flatten()} llvmlite-{llvmlite.__version__} "
+            f"code-model-{CODE_MODEL}")
 
 
 def emit_object(module_ref):
