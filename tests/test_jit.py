@@ -262,16 +262,17 @@ def test_convolutions_take_elementwise_epilogues():
     assert any(node.members == ["conv2d", "relu"] and node.tag == "conv2d" for node in jitted.graph.nodes)
 
 
-def test_pointwise_convolutions_are_products_with_epilogues_and_updates(monkeypatch):
-    """A CNN of 1x1 convolutions (one strided): each forward is a GEMM over pixels that
-    takes its ReLU as an epilogue, each weight gradient a GEMM that takes its Adam
-    update, and on two threads the batch runs in lanes; every step equals eager."""
+def test_pointwise_and_depthwise_convolutions_in_a_step(monkeypatch):
+    """A MobileNet-style CNN: 1x1 convolutions (one strided) around a depthwise 3x3 one.
+    Each 1x1 forward is a GEMM over pixels that takes its ReLU as an epilogue, each 1x1
+    weight gradient a GEMM that takes its Adam update, the depthwise convolution takes its
+    ReLU too, and on two threads the batch runs in lanes; every step equals eager."""
     monkeypatch.setenv("TVMINI_NUM_THREADS", "2")
 
     def cnn():
         tm.manual_seed(0)
-        return nn.Sequential(nn.Conv2d(3, 8, 1), nn.ReLU(), nn.Conv2d(8, 6, 1, stride=2), nn.ReLU(), nn.Flatten(),
-                             nn.Linear(6 * 4 * 4, 3))
+        return nn.Sequential(nn.Conv2d(3, 8, 1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.ReLU(),
+                             nn.Conv2d(8, 6, 1, stride=2), nn.ReLU(), nn.Flatten(), nn.Linear(6 * 4 * 4, 3))
 
     def adam(ps):
         return tm.optim.Adam(ps, lr=1e-2)
@@ -287,8 +288,9 @@ def test_pointwise_convolutions_are_products_with_epilogues_and_updates(monkeypa
     nodes = jitted.graph.nodes
     calls = jitted.graph.calls()
     assert "2 lanes of 64 rows" in str(jitted.graph)
-    products = [call for call in calls if call.members == ["conv2d", "relu"]]
-    assert len(products) == 4 and all("conv2d.packed_b" in call.module.get_source("tir") for call in products)
+    fused = [call for call in calls if call.members == ["conv2d", "relu"]]
+    products = [call for call in fused if "conv2d.packed_b" in call.module.get_source("tir")]
+    assert len(fused) == 6 and len(products) == 4           # per lane: two pointwise and the depthwise one
     assert sum(node.members == ["conv2d_grad_weight", "adam_update"] for node in nodes) == 2
 
 

@@ -31,6 +31,31 @@ def test_conv2d_gradients(stride, padding, dilation):
                normal(2, 2, 5, 5), normal(3, 2, 3, 3), normal(3), rtol=1e-4)
 
 
+@pytest.mark.parametrize("groups,stride,padding", [(2, 1, 1), (4, 2, 0), (4, 1, 0)])
+def test_grouped_conv2d_gradients(groups, stride, padding):
+    """Grouped (groups=2) and depthwise (groups=4 = channels, also 1x1) convolutions."""
+    check_grad(lambda x, w, b: F.conv2d(x, w, b, stride, padding, groups=groups),
+               normal(2, 4, 5, 5), normal(4, 4 // groups, 3 if padding else 1, 3 if padding else 1), normal(4),
+               rtol=1e-4)
+
+
+def test_grouped_conv2d_is_one_convolution_per_group():
+    """Each group of filters sees only its group of channels."""
+    x, w = normal(2, 6, 5, 5), normal(9, 2, 3, 3)
+    out = F.conv2d(tm.tensor(x), tm.tensor(w), padding=1, groups=3).numpy()
+    for g in range(3):
+        want = F.conv2d(tm.tensor(x[:, 2 * g:2 * g + 2]), tm.tensor(w[3 * g:3 * g + 3]), padding=1).numpy()
+        np.testing.assert_allclose(out[:, 3 * g:3 * g + 3], want, rtol=1e-12)
+
+
+def test_grouped_conv2d_rejects_channels_groups_do_not_divide():
+    with pytest.raises(ShapeError, match="groups"):
+        nn.Conv2d(6, 4, 3, groups=4)
+    with pytest.raises(ShapeError, match="groups=2"):
+        F.conv2d(tm.tensor(normal(1, 6, 5, 5)), tm.tensor(normal(4, 2, 3, 3)), groups=2)
+    assert nn.Conv2d(6, 4, 3, groups=2).weight.shape == (4, 3, 3, 3)
+
+
 def test_conv2d_matches_direct_sum():
     x, w = normal(1, 2, 4, 4), normal(3, 2, 3, 3)
     out = F.conv2d(tm.tensor(x), tm.tensor(w), padding=1).numpy()
@@ -218,6 +243,29 @@ def test_layers_compose_like_pytorch():
     np.testing.assert_allclose(out.numpy().sum(1), 1, rtol=1e-5)
     out.sum().backward()
     assert all(p.grad is not None for p in net.parameters())
+
+
+def test_depthwise_separable_block_matches_pytorch_when_installed():
+    """A MobileNet block (depthwise 3x3 stride 2, pointwise 1x1, batch norm, ReLU):
+    same initial weights, same loss and gradients as PyTorch."""
+    torch = pytest.importorskip("torch")
+    tm.manual_seed(3)
+    mine = nn.Sequential(nn.Conv2d(4, 4, 3, stride=2, padding=1, groups=4, bias=False), nn.BatchNorm2d(4),
+                         nn.ReLU(), nn.Conv2d(4, 6, 1), nn.ReLU(), nn.Flatten(), nn.Linear(6 * 4 * 4, 3))
+    theirs = torch.nn.Sequential(torch.nn.Conv2d(4, 4, 3, stride=2, padding=1, groups=4, bias=False),
+                                 torch.nn.BatchNorm2d(4), torch.nn.ReLU(), torch.nn.Conv2d(4, 6, 1), torch.nn.ReLU(),
+                                 torch.nn.Flatten(), torch.nn.Linear(6 * 4 * 4, 3))
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in mine.state_dict().items()})
+    x = RNG.normal(size=(5, 4, 8, 8)).astype("float32")
+    labels = np.array([0, 1, 2, 1, 0])
+    loss = F.cross_entropy(mine(tm.tensor(x)), tm.tensor(labels))
+    ref = torch.nn.functional.cross_entropy(theirs(torch.tensor(x)), torch.tensor(labels))
+    loss.backward()
+    ref.backward()
+    assert math.isclose(loss.item(), ref.item(), rel_tol=1e-5)
+    for (name, p), q in zip(mine.named_parameters(), theirs.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+    assert "groups=4" in repr(mine[0])
 
 
 def test_lenet_forward_and_gradients_match_pytorch_when_installed():

@@ -21,7 +21,10 @@ def windows(x, kh, kw, s, p, d, oh, ow):
             yield (ky, kx), xp, (slice(y0, y0 + s[0] * (oh - 1) + 1, s[0]), slice(x0, x0 + s[1] * (ow - 1) + 1, s[1]))
 
 
-def np_conv2d(x, w, s, p, d):
+def np_conv2d(x, w, s, p, d, groups=1):
+    if groups > 1:
+        return np.concatenate([np_conv2d(xg, wg, s, p, d) for xg, wg in zip(np.split(x, groups, 1), np.split(w, groups))],
+                              axis=1)
     F, _, kh, kw = w.shape
     oh, ow = out_size(x.shape, w.shape, s, p, d)
     out = np.zeros((x.shape[0], F, oh, ow), x.dtype)
@@ -30,8 +33,12 @@ def np_conv2d(x, w, s, p, d):
     return out
 
 
-def np_conv2d_grads(g, x, w, s, p, d):
-    """(grad wrt x, grad wrt w) of sum(g * conv2d(x, w))."""
+def np_conv2d_grads(g, x, w, s, p, d, groups=1):
+    """(grad wrt x, grad wrt w) of sum(g * conv2d(x, w, groups=groups))."""
+    if groups > 1:
+        parts = [np_conv2d_grads(*operands, s, p, d)
+                 for operands in zip(np.split(g, groups, 1), np.split(x, groups, 1), np.split(w, groups))]
+        return np.concatenate([gx for gx, _ in parts], axis=1), np.concatenate([gw for _, gw in parts])
     _, _, kh, kw = w.shape
     oh, ow = g.shape[2:]
     gx_pad = np.zeros((x.shape[0], x.shape[1], x.shape[2] + 2 * p[0], x.shape[3] + 2 * p[1]), x.dtype)
@@ -72,7 +79,37 @@ def test_wide_rows_forward_and_gradients(data):
     _check_forward_and_gradients(data, data.draw(conv_case(max_height=3, widths=(32, 72)), label="case"))
 
 
-def _check_forward_and_gradients(data, case):
+@st.composite
+def grouped_case(draw):
+    """A grouped convolution: 1-4 groups of 1-3 channels and 1-3 filters each, depthwise
+    (one of each) a third of the time, any kernel, stride, padding and dilation."""
+    (N, _, H, W), (_, _, kh, kw), s, p, d = draw(conv_case())
+    groups = draw(st.integers(1, 4))
+    per_group, filters = (1, 1) if draw(st.integers(0, 2)) == 0 else (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    return (N, groups * per_group, H, W), (groups * filters, per_group, kh, kw), s, p, d, groups
+
+
+@examples(12)
+@given(st.data())
+def test_grouped_conv2d_forward_and_gradients(data):
+    """conv2d and both gradients with ``groups`` (depthwise included) against numpy
+    group by group, under the default schedule and a random config of the forward's rule."""
+    *case, groups = data.draw(grouped_case(), label="case")
+    _check_forward_and_gradients(data, case, groups)
+    xs, ws, s, p, d = case
+    x, w = te.placeholder(xs, name="x"), te.placeholder(ws, name="w")
+    out = topi.conv2d(x, w, s, p, d, groups=groups)
+    (tensor, knobs), = topi.tunable(out)
+    config = data.draw(st.sampled_from(list(knobs.configs())), label="config")
+    rng = rng_of(data)
+    x_np, w_np = rand(rng, xs, "float32"), rand(rng, ws, "float32")
+    got = np.full((xs[0], ws[0]) + out_size(xs, ws, s, p, d), np.nan, "float32")
+    tm.build(topi.default_schedule(out, configs={tensor: config}), [x, w, out], name="grouped")(x_np, w_np, got)
+    np.testing.assert_allclose(got, np_conv2d(x_np, w_np, s, p, d, groups), err_msg=str(config),
+                               **tol("float32", ws[1] * ws[2] * ws[3]))
+
+
+def _check_forward_and_gradients(data, case, groups=1):
     xs, ws, s, p, d = case
     dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
     with_bias = data.draw(st.booleans(), label="bias")
@@ -83,14 +120,14 @@ def _check_forward_and_gradients(data, case):
     bias = te.placeholder((ws[0],), name="bias", dtype=dtype)
     inputs = {x: x_np, w: w_np, **({bias: b_np} if with_bias else {})}
     taps = ws[1] * ws[2] * ws[3]
-    (y,) = run(topi.conv2d(x, w, s, p, d, bias=bias if with_bias else None), inputs, scale=taps)
-    np.testing.assert_allclose(y, np_conv2d(x_np, w_np, s, p, d) + (b_np[:, None, None] if with_bias else 0),
+    (y,) = run(topi.conv2d(x, w, s, p, d, bias=bias if with_bias else None, groups=groups), inputs, scale=taps)
+    np.testing.assert_allclose(y, np_conv2d(x_np, w_np, s, p, d, groups) + (b_np[:, None, None] if with_bias else 0),
                                **tol(dtype, taps))
     g_np = rand(rng, y.shape, dtype)
     g = te.placeholder(y.shape, name="g", dtype=dtype)
-    gx, gw = run([topi.conv2d_grad_input(g, w, xs, s, p, d), topi.conv2d_grad_weight(g, x, ws, s, p, d)],
+    gx, gw = run([topi.conv2d_grad_input(g, w, xs, s, p, d, groups), topi.conv2d_grad_weight(g, x, ws, s, p, d, groups)],
                  {g: g_np, w: w_np, x: x_np}, scale=g_np.size)
-    want_gx, want_gw = np_conv2d_grads(g_np, x_np, w_np, s, p, d)
+    want_gx, want_gw = np_conv2d_grads(g_np, x_np, w_np, s, p, d, groups)
     np.testing.assert_allclose(gx, want_gx, **tol(dtype, taps))
     np.testing.assert_allclose(gw, want_gw, **tol(dtype, g_np.size))
 
@@ -100,21 +137,22 @@ def _check_forward_and_gradients(data, case):
 def test_every_grad_weight_config_matches_numpy(data):
     """conv2d_grad_weight under a random config of its rule (block of filters x channels,
     one tap or a kernel row, parallel or not) on random strides, padding, dilation and
-    widths around the vector length (padded output-gradient columns, column phases)."""
-    xs, ws, s, p, d = data.draw(conv_case(), label="case")
+    widths around the vector length (padded output-gradient columns, column phases),
+    grouped or not (a pointwise one is a GEMM: a config of that rule)."""
+    xs, ws, s, p, d, groups = data.draw(grouped_case(), label="case")
     dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
     rng = rng_of(data)
     x_np = rand(rng, xs, dtype)
     g_np = rand(rng, (xs[0], ws[0]) + out_size(xs, ws, s, p, d), dtype)
     x = te.placeholder(xs, name="x", dtype=dtype)
     g = te.placeholder(g_np.shape, name="g", dtype=dtype)
-    out = topi.conv2d_grad_weight(g, x, ws, s, p, d)
+    out = topi.conv2d_grad_weight(g, x, ws, s, p, d, groups)
     (tensor, knobs), = topi.tunable(out)
     config = data.draw(st.sampled_from(list(knobs.configs())), label="config")
     f = tm.build(topi.default_schedule(out, configs={tensor: config}), [g, x, out], name="grad_weight")
     gw = np.full(ws, np.nan, dtype)
     f(g_np, x_np, gw)
-    np.testing.assert_allclose(gw, np_conv2d_grads(g_np, x_np, np.zeros(ws, dtype), s, p, d)[1],
+    np.testing.assert_allclose(gw, np_conv2d_grads(g_np, x_np, np.zeros(ws, dtype), s, p, d, groups)[1],
                                err_msg=str(config), **tol(dtype, g_np.size))
 
 

@@ -48,13 +48,18 @@ class _Conv2d(Function):
         return gx, gw, (ops.sum(g, (0, 2, 3)) if self.inputs[2].requires_grad else None)
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    """2-D cross-correlation: x (N, C, H, W), weight (F, C, KH, KW), bias (F,) -> (N, F, OH, OW)."""
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation: x (N, C, H, W), weight (F, C/groups, KH, KW), bias (F,) -> (N, F, OH, OW).
+
+    ``groups`` splits channels into independent convolutions as in PyTorch (groups = C:
+    depthwise)."""
     _check_float("conv2d", x, weight)
     check_same("conv2d", x, weight)
-    if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[1]:
+    if not isinstance(groups, int) or groups < 1:
+        raise ShapeError(f"conv2d: groups must be a positive int, got {groups!r}")
+    if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[1] * groups or weight.shape[0] % groups:
         raise ShapeError(f"conv2d: input of shape {x.shape} does not match weight of shape {weight.shape} "
-                         "(need (N, C, H, W) and (F, C, KH, KW))")
+                         f"with groups={groups} (need (N, C, H, W) and (F, C/groups, KH, KW), F divisible by groups)")
     if bias is not None:
         check_same("conv2d", x, bias)
         if bias.shape != (weight.shape[0],):
@@ -66,7 +71,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
         if x.shape[2 + axis] + 2 * padding[axis] < span:
             raise ShapeError(f"conv2d: kernel of shape {weight.shape} does not fit input of shape {x.shape} "
                              f"with padding {padding}")
-    attrs = (("stride", stride), ("padding", padding), ("dilation", dilation))
+    attrs = (("stride", stride), ("padding", padding), ("dilation", dilation), ("groups", groups))
     return _Conv2d.apply(x, weight, attrs=attrs) if bias is None else _Conv2d.apply(x, weight, bias, attrs=attrs)
 
 

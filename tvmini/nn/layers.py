@@ -40,15 +40,20 @@ class Linear(Module):
 
 
 class Conv2d(Module):
-    """2-D convolution with PyTorch's weight layout (out, in, kh, kw) and default init."""
+    """2-D convolution with PyTorch's weight layout (out, in/groups, kh, kw) and default init;
+    ``groups`` splits the channels into independent convolutions (``groups=in_channels``:
+    depthwise)."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True,
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
                  dtype="float32"):
         super().__init__()
+        if not isinstance(groups, int) or groups < 1 or in_channels % groups or out_channels % groups:
+            raise ShapeError(f"Conv2d: groups={groups!r} must be a positive int dividing in_channels "
+                             f"({in_channels}) and out_channels ({out_channels})")
         kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
-        self.stride, self.padding, self.dilation = stride, padding, dilation
-        self.weight = Parameter(zeros(out_channels, in_channels, kh, kw, dtype=dtype))
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.weight = Parameter(zeros(out_channels, in_channels // groups, kh, kw, dtype=dtype))
         self.bias = Parameter(zeros(out_channels, dtype=dtype)) if bias else None
         self.reset_parameters()
 
@@ -60,11 +65,11 @@ class Conv2d(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x):
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}")
+                f"stride={self.stride}, padding={self.padding}" + (f", groups={self.groups}" if self.groups > 1 else ""))
 
 
 class MaxPool2d(Module):

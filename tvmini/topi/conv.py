@@ -88,9 +88,13 @@ def _extra_columns(padded_width, acc_width, kernel_w, stride_w, dilation_w):
     return max(0, (acc_width - 1) * stride_w + (kernel_w - 1) * dilation_w + 1 - padded_width)
 
 
-def _correlate(name, padded, weight_at, out_channels, kernel, stride, dilation, out_hw, bias=None, rows=None):
+def _correlate(name, padded, weight_at, out_channels, kernel, stride, dilation, out_hw, bias=None, rows=None,
+               groups=1):
     """``out[n, f, y, x] = sum_{c, ky, kx} padded[n, c, y*s + ky*d, x*s + kx*d] * weight_at(f, c, ky, kx)``.
 
+    With ``groups`` > 1, output channel ``f`` sums only over the channels of its group,
+    ``c`` counting within it: ``padded[n, g * C/groups + c, ...]`` with ``g = f //
+    (out_channels/groups)`` (a depthwise convolution has one channel per group).
     The accumulator has :func:`accumulator_width` columns (``padded`` must be wide
     enough for them); the output stage crops them to ``out_hw`` and adds the bias.
     ``rows(y, ky)``, when given, is the condition under which tap row ``ky`` of output
@@ -98,13 +102,14 @@ def _correlate(name, padded, weight_at, out_channels, kernel, stride, dilation, 
     condition into bounds of the ``ky`` loop)."""
     N, C = shape_of(padded)[:2]
     (KH, KW), (sh, sw), (dh, dw) = kernel, stride, dilation
-    c = te.reduce_axis((0, C), name="c")
+    c = te.reduce_axis((0, C // groups), name="c")
+    channel = _group_channel(groups, C // groups, out_channels // groups)
     ky = te.reduce_axis((0, KH), name="ky")
     kx = te.reduce_axis((0, KW), name="kx")
     shape = (N, out_channels, *out_hw)
     accum = te.compute(
         (N, out_channels, out_hw[0], accumulator_width(out_hw[1], padded.dtype)),
-        lambda n, f, y, x: te.sum(padded[n, c, y * sh + ky * dh, x * sw + kx * dw] * weight_at(f, c, ky, kx),
+        lambda n, f, y, x: te.sum(padded[n, channel(f, c), y * sh + ky * dh, x * sw + kx * dw] * weight_at(f, c, ky, kx),
                                   axis=[c, ky, kx], where=None if rows is None else rows(y, ky)),
         name=f"{name}.accumulate", tag="conv2d_accum")
     if bias is None:
@@ -112,32 +117,50 @@ def _correlate(name, padded, weight_at, out_channels, kernel, stride, dilation, 
     return te.compute(shape, lambda n, f, y, x: accum[n, f, y, x] + bias[f], name=name, tag="conv2d")
 
 
+def _group_channel(groups, per_group, outputs_per_group):
+    """``channel(f, c)``: the input channel that output channel ``f`` reads as its ``c``-th."""
+    if groups == 1:
+        return lambda f, c: c
+    return lambda f, c: f // outputs_per_group * per_group + c
+
+
+def _check_groups(op, groups, data, C, weight, C2, F):
+    """``groups`` divides the ``C`` input channels and the ``F`` filters, and the weight
+    has ``C / groups`` channels (``data``/``weight`` describe the operands for the message)."""
+    if not isinstance(groups, int) or groups < 1 or C % groups or F % groups:
+        raise ShapeError(f"{op}: groups must be a positive int dividing the {C} input channels of {data} and "
+                         f"the {F} filters of {weight}, got {groups!r}")
+    check_inner(op, data, C // groups, weight, C2, "channels" if groups == 1 else f"channels per group ({groups} groups)")
+
+
 def _attrs(op, stride, padding, dilation):
     return pair(stride, "stride", op, 1), pair(padding, "padding", op, 0), pair(dilation, "dilation", op, 1)
 
 
-def conv2d(x, w, stride=1, padding=0, dilation=1, bias=None):
-    """Cross-correlation of ``x`` (N, C, H, W) with ``w`` (F, C, KH, KW), zero ``padding``,
-    optional ``bias`` (F,); returns (N, F, OH, OW) like PyTorch's conv2d."""
+def conv2d(x, w, stride=1, padding=0, dilation=1, bias=None, groups=1):
+    """Cross-correlation of ``x`` (N, C, H, W) with ``w`` (F, C/groups, KH, KW), zero
+    ``padding``, optional ``bias`` (F,); returns (N, F, OH, OW) like PyTorch's conv2d.
+    ``groups`` splits the channels into that many independent convolutions (each group of
+    F/groups filters reads its C/groups input channels); groups = C is a depthwise one."""
     check_rank("conv2d", x, 4)
     check_rank("conv2d", w, 4)
     check_float("conv2d", *((x, w) if bias is None else (x, w, bias)))
     stride, padding, dilation = _attrs("conv2d", stride, padding, dilation)
     N, C, H, W = _const_dims("conv2d", x)
     F, C2, KH, KW = _const_dims("conv2d", w)
-    check_inner("conv2d", f"input {x.name} {[N, C, H, W]}", C, f"weight {w.name} {[F, C2, KH, KW]}", C2, "channels")
+    _check_groups("conv2d", groups, f"input {x.name} {[N, C, H, W]}", C, f"weight {w.name} {[F, C2, KH, KW]}", C2, F)
     check_bias("conv2d", bias, F, "filters", w)
     out_hw = tuple(conv2d_output_size(s, k, st, p, d)
                    for s, k, st, p, d in zip((H, W), (KH, KW), stride, padding, dilation))
     if min(out_hw) < 1:
         raise ShapeError(f"conv2d: kernel {[KH, KW]} (dilation {list(dilation)}) does not fit input {x.name} "
                          f"{[N, C, H, W]} with padding {list(padding)}")
-    if (KH, KW) == (1, 1) and padding == (0, 0):
+    if (KH, KW, groups) == (1, 1, 1) and padding == (0, 0):
         return _pointwise_conv2d(x, w, stride, out_hw, bias)
     extra = _extra_columns(W + 2 * padding[1], accumulator_width(out_hw[1], x.dtype), KW, stride[1], dilation[1])
     padded = zero_pad(x, *padding, name="conv2d.pad", extra_w=extra)
     return _correlate("conv2d", padded, lambda f, c, ky, kx: w[f, c, ky, kx], F, (KH, KW), stride, dilation,
-                      out_hw, bias)
+                      out_hw, bias, groups=groups)
 
 
 def _pointwise_conv2d(x, w, stride, out_hw, bias):
@@ -217,10 +240,11 @@ def _check_grad_out(op, grad_out, N, F, out_hw):
 SKIPPED_ROWS_MIN_SHARE = 0.125
 
 
-def conv2d_grad_input(grad_out, w, input_shape, stride=1, padding=0, dilation=1):
+def conv2d_grad_input(grad_out, w, input_shape, stride=1, padding=0, dilation=1, groups=1):
     """Gradient of conv2d with respect to its input, shape ``input_shape`` (N, C, H, W):
     the correlation of ``grad_out`` spread out (zeros between its elements for the
-    stride, a border of zeros for the kernel) with the flipped kernel.
+    stride, a border of zeros for the kernel) with the flipped kernel, in/out swapped
+    (with ``groups``, group by group: input channel ``c`` sums over its group's filters).
 
     A small image under a large kernel spends most of that correlation on the border:
     LeNet's second layer (8x8 gradient rows, 5x5 kernel, 12 output rows) reads a border
@@ -234,12 +258,12 @@ def conv2d_grad_input(grad_out, w, input_shape, stride=1, padding=0, dilation=1)
     (sh, sw), (ph, pw), (dh, dw) = _attrs("conv2d_grad_input", stride, padding, dilation)
     N, C, H, W = input_shape
     F, C2, KH, KW = _const_dims("conv2d_grad_input", w)
-    check_inner("conv2d_grad_input", f"input shape {list(input_shape)}", C, f"weight {w.name} {[F, C2, KH, KW]}",
-                C2, "channels")
+    _check_groups("conv2d_grad_input", groups, f"input shape {list(input_shape)}", C,
+                  f"weight {w.name} {[F, C2, KH, KW]}", C2, F)
     OH = conv2d_output_size(H, KH, sh, ph, dh)
     OW = conv2d_output_size(W, KW, sw, pw, dw)
     _check_grad_out("conv2d_grad_input", grad_out, N, F, (OH, OW))
-    if (KH, KW, ph, pw) == (1, 1, 0, 0):
+    if (KH, KW, ph, pw, groups) == (1, 1, 0, 0, 1):
         return _pointwise_grad_input(grad_out, w, (sh, sw), input_shape)
     shift_h, shift_w = dh * (KH - 1) - ph, dw * (KW - 1) - pw
     zero = te.const(0, grad_out.dtype)
@@ -258,9 +282,12 @@ def conv2d_grad_input(grad_out, w, input_shape, stride=1, padding=0, dilation=1)
     rows = None
     if empty_taps >= SKIPPED_ROWS_MIN_SHARE * H * KH:
         rows = lambda y, ky: te.all(y + ky * dh >= first, y + ky * dh <= last)
-    return _correlate("conv2d_grad_input", spread_out,
-                      lambda c, f, ky, kx: w[f, c, KH - 1 - ky, KW - 1 - kx], C, (KH, KW), (1, 1), (dh, dw), (H, W),
-                      rows=rows)
+    filters = _group_channel(groups, F // groups, C2)        # filter of input channel c's f-th
+
+    def flipped(c, f, ky, kx):
+        return w[filters(c, f), c if groups == 1 else c % C2, KH - 1 - ky, KW - 1 - kx]
+    return _correlate("conv2d_grad_input", spread_out, flipped, C, (KH, KW), (1, 1), (dh, dw), (H, W), rows=rows,
+                      groups=groups)
 
 
 def _column_phases(x, padding, stride, width, name):
@@ -285,8 +312,8 @@ def _column_phases(x, padding, stride, width, name):
     return lambda n, c, h, r, v: phases[n, c, h, r, v]
 
 
-def conv2d_grad_weight(grad_out, x, weight_shape, stride=1, padding=0, dilation=1):
-    """Gradient of conv2d with respect to its weight, shape ``weight_shape`` (F, C, KH, KW).
+def conv2d_grad_weight(grad_out, x, weight_shape, stride=1, padding=0, dilation=1, groups=1):
+    """Gradient of conv2d with respect to its weight, shape ``weight_shape`` (F, C/groups, KH, KW).
 
     ``grad_w[f, c, ky, kx] = sum_{n, y, u} grad_out[n, f, y, u] * padded[n, c, y*sh + ky*dh, u*sw + kx*dw]``,
     computed in two stages so the sum over output columns runs on SIMD lanes: a partial
@@ -295,19 +322,20 @@ def conv2d_grad_weight(grad_out, x, weight_shape, stride=1, padding=0, dilation=
     the lanes (tag ``conv2d_grad_weight``). Output columns are zero-padded to a whole
     number of vectors, and the input is read through its column phases
     (:func:`_column_phases`), so both operands of the inner loop are contiguous in ``l``
-    whatever the stride and dilation.
+    whatever the stride and dilation. With ``groups``, channel ``c`` of filter ``f`` is
+    input channel ``g * C/groups + c`` of ``f``'s group ``g``.
     """
     check_rank("conv2d_grad_weight", x, 4)
     dtype = check_float("conv2d_grad_weight", grad_out, x)
     (sh, sw), padding, (dh, dw) = _attrs("conv2d_grad_weight", stride, padding, dilation)
     N, C, H, W = _const_dims("conv2d_grad_weight", x)
     F, C2, KH, KW = weight_shape
-    check_inner("conv2d_grad_weight", f"input {x.name} {[N, C, H, W]}", C, f"the weight shape {list(weight_shape)}",
-                C2, "channels")
+    _check_groups("conv2d_grad_weight", groups, f"input {x.name} {[N, C, H, W]}", C,
+                  f"the weight shape {list(weight_shape)}", C2, F)
     OH = conv2d_output_size(H, KH, sh, padding[0], dh)
     OW = conv2d_output_size(W, KW, sw, padding[1], dw)
     _check_grad_out("conv2d_grad_weight", grad_out, N, F, (OH, OW))
-    if (KH, KW) == (1, 1) and padding == (0, 0):
+    if (KH, KW, groups) == (1, 1, 1) and padding == (0, 0):
         return _pointwise_grad_weight(grad_out, x, (sh, sw), (OH, OW), F, C)
     lanes = min(vector_lanes(dtype, OW), OW)
     vectors = -(-OW // lanes)
@@ -329,11 +357,12 @@ def conv2d_grad_weight(grad_out, x, weight_shape, stride=1, padding=0, dilation=
         if sw == 1:
             return x_at(n, c, row, 0, u + kx * dw)
         return x_at(n, c, row, (kx * dw) % sw, u + (kx * dw) // sw)
+    channel = _group_channel(groups, C2, F // groups)
     partial = te.compute(
-        (F, C, KH, KW, lanes),
-        lambda f, c, ky, kx, l: te.sum(
-            grad_at[n, f, y, xo * lanes + l] * x_tap(n, c, y * sh + ky * dh, kx, xo * lanes + l), axis=[n, y, xo]),
+        (F, C2, KH, KW, lanes),
+        lambda f, c, ky, kx, l: te.sum(grad_at[n, f, y, xo * lanes + l]
+                                       * x_tap(n, channel(f, c), y * sh + ky * dh, kx, xo * lanes + l), axis=[n, y, xo]),
         name="conv2d_grad_weight.partial", tag="conv2d_grad_weight_accum")
     lane = te.reduce_axis((0, lanes), name="l")
-    return te.compute((F, C, KH, KW), lambda f, c, ky, kx: te.sum(partial[f, c, ky, kx, lane], axis=lane),
+    return te.compute((F, C2, KH, KW), lambda f, c, ky, kx: te.sum(partial[f, c, ky, kx, lane], axis=lane),
                       name="conv2d_grad_weight", tag="conv2d_grad_weight")
