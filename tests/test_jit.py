@@ -294,6 +294,36 @@ def test_pointwise_and_depthwise_convolutions_in_a_step(monkeypatch):
     assert sum(node.members == ["conv2d_grad_weight", "adam_update"] for node in nodes) == 2
 
 
+def test_an_autoencoder_with_a_transposed_convolution_equals_eager(monkeypatch):
+    """Conv2d down, ConvTranspose2d (strided, output-padded) back up, MSE to the input:
+    the jit's steps (batch lanes on two threads) equal eager ones."""
+    monkeypatch.setenv("TVMINI_NUM_THREADS", "2")
+
+    def trainer():
+        tm.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.ReLU(),
+                              nn.ConvTranspose2d(4, 1, 3, stride=2, padding=1, output_padding=1))
+        opt = tm.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+        def step(x):
+            opt.zero_grad()
+            loss = nn.functional.mse_loss(model(x), x)
+            loss.backward()
+            opt.step()
+            return loss
+        return model, step
+    eager_model, eager_step = trainer()
+    jit_model, step = trainer()
+    jitted = tm.jit(step)
+    rng = np.random.default_rng(4)
+    for _ in range(3):
+        x = tm.tensor(rng.standard_normal((64, 1, 8, 8)).astype("float32"))
+        assert jitted(x).item() == pytest.approx(eager_step(x).item(), rel=1e-6)
+    _assert_same_models(eager_model, jit_model)
+    assert "conv_transpose2d" in {op for call in jitted.graph.calls() for op in call.members}
+    assert "2 lanes of 64 rows" in str(jitted.graph)
+
+
 def test_memory_plan_never_overlaps_live_temporaries():
     _, _, step = _trainer(lambda ps: tm.optim.Adam(ps, lr=1e-2), batchnorm=True)
     jitted = tm.jit(step)

@@ -56,6 +56,35 @@ def test_grouped_conv2d_rejects_channels_groups_do_not_divide():
     assert nn.Conv2d(6, 4, 3, groups=2).weight.shape == (4, 3, 3, 3)
 
 
+@pytest.mark.parametrize("stride,padding,output_padding,groups,kernel", [
+    (1, 0, 0, 1, 3), (2, 1, 1, 1, 3), (2, 0, 0, 2, 2), (3, 1, 2, 4, 3), (2, 0, 1, 1, 1)])
+def test_conv_transpose2d_gradients(stride, padding, output_padding, groups, kernel):
+    """Strided, padded, output-padded, grouped and depthwise, 1x1 (a scattered GEMM)."""
+    check_grad(lambda x, w, b: F.conv_transpose2d(x, w, b, stride, padding, output_padding, groups),
+               normal(2, 4, 4, 3), normal(4, 8 // groups, kernel, kernel), normal(8), rtol=1e-4)
+
+
+def test_conv_transpose2d_is_the_adjoint_of_conv2d():
+    """<conv_transpose2d(y, w), x> = <y, conv2d(x, w)> for every x and y: the transposed
+    convolution is conv2d's gradient in its input."""
+    x, y, w = normal(2, 3, 9, 8), normal(2, 6, 5, 4), normal(6, 3, 3, 3)
+    forward = F.conv2d(tm.tensor(x), tm.tensor(w), stride=2, padding=1).numpy()
+    transposed = F.conv_transpose2d(tm.tensor(y), tm.tensor(w), stride=2, padding=1, output_padding=(0, 1)).numpy()
+    assert transposed.shape == x.shape
+    np.testing.assert_allclose(np.sum(transposed * x), np.sum(y * forward), rtol=1e-10)
+
+
+def test_conv_transpose2d_rejects_what_pytorch_rejects():
+    x = tm.tensor(normal(1, 4, 3, 3))
+    with pytest.raises(ShapeError, match="output_padding"):
+        F.conv_transpose2d(x, tm.tensor(normal(4, 2, 3, 3)), stride=2, output_padding=2)
+    with pytest.raises(ShapeError, match="groups=3"):
+        F.conv_transpose2d(x, tm.tensor(normal(4, 2, 3, 3)), groups=3)
+    with pytest.raises(ShapeError, match="bias"):
+        F.conv_transpose2d(x, tm.tensor(normal(4, 2, 3, 3)), tm.tensor(normal(4)))
+    assert nn.ConvTranspose2d(4, 6, 3, groups=2).weight.shape == (4, 3, 3, 3)
+
+
 def test_conv2d_matches_direct_sum():
     x, w = normal(1, 2, 4, 4), normal(3, 2, 3, 3)
     out = F.conv2d(tm.tensor(x), tm.tensor(w), padding=1).numpy()
@@ -266,6 +295,30 @@ def test_depthwise_separable_block_matches_pytorch_when_installed():
     for (name, p), q in zip(mine.named_parameters(), theirs.parameters()):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
     assert "groups=4" in repr(mine[0])
+
+
+@pytest.mark.parametrize("cin,cout,kernel,stride,padding,output_padding,groups,dilation", [
+    (4, 6, 3, 2, 1, 1, 1, 1), (4, 4, 3, 1, 1, 0, 4, 1), (6, 4, 2, 2, 0, 0, 2, 1), (3, 5, 3, 2, 1, 0, 1, 2),
+    (4, 8, 1, 2, 0, 1, 1, 1)])
+def test_conv_transpose2d_matches_pytorch_when_installed(cin, cout, kernel, stride, padding, output_padding, groups,
+                                                         dilation):
+    """nn.ConvTranspose2d with PyTorch's arguments in PyTorch's order: same output, same
+    gradients in the input, the weight and the bias."""
+    torch = pytest.importorskip("torch")
+    tm.manual_seed(1)
+    mine = nn.ConvTranspose2d(cin, cout, kernel, stride, padding, output_padding, groups, True, dilation)
+    theirs = torch.nn.ConvTranspose2d(cin, cout, kernel, stride, padding, output_padding, groups, True, dilation)
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in mine.state_dict().items()})
+    x = RNG.normal(size=(2, cin, 5, 4)).astype("float32")
+    xm, xt = tm.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ym, yt = mine(xm), theirs(xt)
+    np.testing.assert_allclose(ym.numpy(), yt.detach().numpy(), rtol=1e-4, atol=1e-5)
+    g = RNG.normal(size=ym.shape).astype("float32")
+    (ym * tm.tensor(g)).sum().backward()
+    (yt * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-4)
+    for (name, p), q in zip(mine.named_parameters(), theirs.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-4, atol=1e-4, err_msg=name)
 
 
 def test_lenet_forward_and_gradients_match_pytorch_when_installed():

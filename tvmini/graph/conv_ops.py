@@ -75,6 +75,59 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _Conv2d.apply(x, weight, attrs=attrs) if bias is None else _Conv2d.apply(x, weight, bias, attrs=attrs)
 
 
+# ---------------------------------------------------------------------------- conv_transpose2d
+
+class _ConvTranspose2d(Function):
+    """The adjoint of conv2d in its input: forward is conv2d's data gradient kernel, the
+    gradient in x is conv2d itself, the gradient in the weight is conv2d's weight
+    gradient with the roles of input and output gradient swapped."""
+
+    def forward(self, x, w):
+        return run("conv_transpose2d", "conv2d_grad_input", [x, w],
+                   attrs=(("input_shape", self.output_shape),) + self.attrs)
+
+    def backward(self, g):
+        x, w = self.inputs
+        gx = _kernel("conv2d", _conv2d_kernel, g, w, **dict(self.attrs)) if x.requires_grad else None
+        gw = _kernel("conv2d_grad_weight", "conv2d_grad_weight", x, g, weight_shape=w.shape,
+                     **dict(self.attrs)) if w.requires_grad else None
+        return gx, gw
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed convolution (the gradient of conv2d in its input, used to upsample), with
+    PyTorch's arguments and weight layout: x (N, C, H, W), weight (C, F/groups, KH, KW),
+    bias (F,) -> (N, F, OH, OW), ``OH = (H - 1) * stride - 2 * padding + dilation * (KH - 1)
+    + output_padding + 1``."""
+    _check_float("conv_transpose2d", x, weight)
+    check_same("conv_transpose2d", x, weight)
+    if not isinstance(groups, int) or groups < 1:
+        raise ShapeError(f"conv_transpose2d: groups must be a positive int, got {groups!r}")
+    if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[0] or weight.shape[0] % groups:
+        raise ShapeError(f"conv_transpose2d: input of shape {x.shape} does not match weight of shape {weight.shape} "
+                         f"with groups={groups} (need (N, C, H, W) and (C, F/groups, KH, KW), C divisible by groups)")
+    stride, padding, output_padding, dilation = (
+        _pair(v, n, "conv_transpose2d") for v, n in ((stride, "stride"), (padding, "padding"),
+                                                     (output_padding, "output_padding"), (dilation, "dilation")))
+    if any(p >= s for p, s in zip(output_padding, stride)):
+        raise ShapeError(f"conv_transpose2d: output_padding {output_padding} must be smaller than the stride "
+                         f"{stride} (PyTorch also takes it below the dilation; tvmini does not)")
+    size = [(x.shape[2 + a] - 1) * stride[a] - 2 * padding[a] + dilation[a] * (weight.shape[2 + a] - 1)
+            + output_padding[a] + 1 for a in (0, 1)]
+    if min(size) < 1:
+        raise ShapeError(f"conv_transpose2d: input of shape {x.shape} with weight {weight.shape}, stride {stride} "
+                         f"and padding {padding} gives an empty output {size}")
+    if bias is not None:
+        check_same("conv_transpose2d", x, bias)
+        if bias.shape != (weight.shape[1] * groups,):
+            raise ShapeError(f"conv_transpose2d: bias of shape {bias.shape} does not match the "
+                             f"{weight.shape[1] * groups} output channels of weight {weight.shape}")
+    attrs = (("stride", stride), ("padding", padding), ("dilation", dilation), ("groups", groups))
+    out = _ConvTranspose2d.apply(x, weight, attrs=attrs,
+                                 output_shape=(x.shape[0], weight.shape[1] * groups, *size))
+    return out if bias is None else ops.add(out, ops.reshape(bias, (1, -1, 1, 1)))
+
+
 # ---------------------------------------------------------------------------- pooling
 
 class _Pool(Function):

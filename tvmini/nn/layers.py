@@ -1,4 +1,4 @@
-"""Layers: Linear, Conv2d, pooling, BatchNorm, Dropout, activations, Flatten.
+"""Layers: Linear, Conv2d, ConvTranspose2d, pooling, BatchNorm, Dropout, activations, Flatten.
 
 Each layer owns its Parameters (initialised as PyTorch does) and calls the matching
 function in :mod:`tvmini.nn.functional`.
@@ -53,7 +53,7 @@ class Conv2d(Module):
         kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
-        self.weight = Parameter(zeros(out_channels, in_channels // groups, kh, kw, dtype=dtype))
+        self.weight = Parameter(zeros(*self._weight_shape(), dtype=dtype))
         self.bias = Parameter(zeros(out_channels, dtype=dtype)) if bias else None
         self.reset_parameters()
 
@@ -64,12 +64,35 @@ class Conv2d(Module):
             bound = 1 / math.sqrt(fan_in)
             init.uniform_(self.bias, -bound, bound)
 
+    def _weight_shape(self):
+        return (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
+
     def forward(self, x):
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding}" + (f", groups={self.groups}" if self.groups > 1 else ""))
+
+
+class ConvTranspose2d(Conv2d):
+    """Transposed 2-D convolution (upsampling) with PyTorch's arguments, weight layout
+    (in, out/groups, kh, kw) and default init."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, dtype="float32"):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, dtype)
+        self.output_padding = output_padding
+
+    def _weight_shape(self):
+        return (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
+
+    def forward(self, x):
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                  self.groups, self.dilation)
+
+    def extra_repr(self):
+        return super().extra_repr() + f", output_padding={self.output_padding}"
 
 
 class MaxPool2d(Module):
