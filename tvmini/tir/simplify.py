@@ -2,7 +2,9 @@
 
 ``simplify(e, bounds)`` rewrites an expression bottom-up. Integer ``+ - *`` are put in
 canonical linear form (so ``x*1``, ``x+0`` and ``x*8 + y - x*8`` vanish); ``(a*b)//b``,
-``(8*x + y) // 8`` and ``% `` fold when the remainder is provably inside ``[0, b)``;
+``(8*x + y) // 8`` and ``% `` fold when the remainder is provably inside ``[0, b)``, and a
+factor common to the divisor and every coefficient is divided out (``(4*x + 1) // 16`` is
+``x // 4``);
 comparisons, ``min``/``max`` and ``select`` fold when the interval analysis of
 ``tir.arith`` proves them, using ``bounds`` (Var -> inclusive ``(lo, hi)``).
 ``simplify_stmt`` does the same over a statement, learning loop-variable ranges from the
@@ -13,7 +15,7 @@ import math
 import numpy as np
 
 from . import dtype as dt
-from .arith import interval, linear_form, structural_key
+from .arith import Linear, interval, linear_form, structural_key
 from .expr import (EQ, GE, GT, LE, LT, NE, Add, And, Call, Cast, CmpOp, Const, Div,
                    FloorDiv, FloorMod, Max, Min, Mul, Not, Or, Select, Sub)
 from .functor import Mutator, substitute
@@ -122,6 +124,10 @@ class Simplifier(Mutator):
             return a
         if self._remainder_in_range(r, c):
             return q.to_expr(dtype)
+        common = _common_factor(r, c)
+        if common is not None:
+            s, k, _ = common
+            return self.visit(Add(q.to_expr(dtype), FloorDiv(s.to_expr(dtype), Const(c // k, dtype), dtype), dtype))
         if q.is_const() and q.const == 0:
             return None
         return self.visit(Add(q.to_expr(dtype), FloorDiv(r.to_expr(dtype), b, dtype), dtype))
@@ -135,6 +141,11 @@ class Simplifier(Mutator):
             return Const(0, dtype)
         if self._remainder_in_range(r, c):
             return r.to_expr(dtype)
+        common = _common_factor(r, c)
+        if common is not None:
+            s, k, rest = common
+            inner = FloorMod(s.to_expr(dtype), Const(c // k, dtype), dtype)
+            return self.visit(Add(Mul(inner, Const(k, dtype), dtype), Const(rest, dtype), dtype))
         if q.is_const() and q.const == 0:
             return None
         return FloorMod(r.to_expr(dtype), b, dtype)
@@ -254,6 +265,23 @@ class Simplifier(Mutator):
         body = self.visit(s.body)
         self.bounds.pop(s.var, None)
         return None if body is None else LetStmt(s.var, value, body)
+
+
+def _common_factor(r, c):
+    """(s, k, rest) with ``r == k*s + rest``, ``0 <= rest < k``, where ``k > 1`` is the
+    greatest common divisor of ``c`` and the coefficients of ``r``'s variable terms;
+    None when there is no such factor. Then ``r // c == s // (c/k)`` and ``r % c ==
+    k * (s % (c/k)) + rest``: an unrolled copy ``(4*f + 1) // 16`` of a block of four
+    filters is ``f // 4``, the same group for the whole block."""
+    if r.is_const():
+        return None
+    k = c
+    for _, v in r.terms.values():
+        k = math.gcd(k, v)
+    if k == 1:
+        return None
+    s = Linear({key: [atom, v // k] for key, (atom, v) in r.terms.items()}, r.const // k)
+    return s, k, r.const % k
 
 
 def _merge_div_mod(lin):

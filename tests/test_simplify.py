@@ -1,0 +1,52 @@
+"""tir.simplify keeps every integer expression's value: random expressions over two
+variables (sums, constant multiples, floor division and modulo by positive constants,
+min/max) evaluated at random points, negative ones included, before and after."""
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tvmini import te
+from tvmini.tir.expr import Const
+from tvmini.tir.functor import substitute
+from tvmini.tir.simplify import simplify
+from strategies import examples
+
+X, Y = te.var("x"), te.var("y")
+
+
+def expressions():
+    leaves = st.sampled_from([X, Y]) | st.integers(-20, 20).map(lambda v: Const(v, "int32"))
+
+    def extend(inner):
+        constant = st.integers(1, 24)
+        return st.one_of(
+            st.tuples(inner, inner).map(lambda ab: ab[0] + ab[1]),
+            st.tuples(inner, inner).map(lambda ab: ab[0] - ab[1]),
+            st.tuples(inner, st.integers(-6, 6)).map(lambda ab: ab[0] * ab[1]),
+            st.tuples(inner, constant).map(lambda ab: ab[0] // ab[1]),
+            st.tuples(inner, constant).map(lambda ab: ab[0] % ab[1]),
+            st.tuples(inner, inner).map(lambda ab: te.min(ab[0], ab[1])),
+            st.tuples(inner, inner).map(lambda ab: te.max(ab[0], ab[1])))
+    return st.recursive(leaves, extend, max_leaves=8)
+
+
+def value(e, x, y):
+    folded = simplify(substitute(e, {X: Const(x, "int32"), Y: Const(y, "int32")}))
+    assert isinstance(folded, Const), folded
+    return folded.value
+
+
+@examples(300)
+@given(expressions(), st.lists(st.tuples(st.integers(-100, 100), st.integers(-100, 100)), min_size=1, max_size=8))
+def test_simplify_keeps_values(e, points):
+    simple = simplify(e)
+    for x, y in points:
+        assert value(simple, x, y) == value(e, x, y), f"{e} -> {simple} at x={x}, y={y}"
+
+
+def test_a_common_factor_of_divisor_and_coefficients_is_divided_out():
+    """An unrolled copy of a block of four filters, ``(4*f + 1) // 16``, is the same group
+    as the block's first, ``f // 4``; its remainder is ``4 * (f % 4) + 1``."""
+    f = te.var("f")
+    assert str(simplify((f * 4 + 1) // 16)) == "f // 4"
+    assert str(simplify((f * 4 + 1) % 16)) == "f % 4 * 4 + 1"
+    assert str(simplify((f * 4 + 6) // 16)) == "(f + 1) // 4"
