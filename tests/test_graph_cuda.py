@@ -44,6 +44,13 @@ def _overfit(nn):
                          nn.Linear(64, 3))
 
 
+def _mobile(nn):
+    """Pointwise (GEMM) and depthwise convolutions, and a transposed one."""
+    return nn.Sequential(nn.Conv2d(2, 8, 1), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8),
+                         nn.ReLU(), nn.ConvTranspose2d(8, 4, 2, stride=2, groups=2), nn.Tanh(),
+                         nn.Conv2d(4, 4, 1, stride=2), nn.Flatten(), nn.Linear(4 * 4 * 4, 3))
+
+
 # name -> (model, input shape, optimizer)
 STEPS = {
     "overfit_b1024_adam": (_overfit, (1024, 2), lambda ps: tm.optim.Adam(ps, lr=1e-3, eps=1e-4)),
@@ -53,6 +60,7 @@ STEPS = {
     "cnn_rmsprop": (_cnn, (4, 1, 10, 10), lambda ps: tm.optim.RMSprop(ps, lr=1e-3, centered=True, momentum=0.5,
                                                                       eps=1e-4)),
     "cnn_adamw": (_cnn, (4, 1, 10, 10), lambda ps: tm.optim.AdamW(ps, lr=1e-3, eps=1e-4)),
+    "mobile_sgd": (_mobile, (4, 2, 8, 8), lambda ps: tm.optim.SGD(ps, lr=0.05, momentum=0.9)),
 }
 
 

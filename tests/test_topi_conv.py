@@ -23,8 +23,8 @@ def windows(x, kh, kw, s, p, d, oh, ow):
 
 def np_conv2d(x, w, s, p, d, groups=1):
     if groups > 1:
-        return np.concatenate([np_conv2d(xg, wg, s, p, d) for xg, wg in zip(np.split(x, groups, 1), np.split(w, groups))],
-                              axis=1)
+        pairs = zip(np.split(x, groups, 1), np.split(w, groups))
+        return np.concatenate([np_conv2d(xg, wg, s, p, d) for xg, wg in pairs], axis=1)
     F, _, kh, kw = w.shape
     oh, ow = out_size(x.shape, w.shape, s, p, d)
     out = np.zeros((x.shape[0], F, oh, ow), x.dtype)
@@ -125,8 +125,8 @@ def _check_forward_and_gradients(data, case, groups=1):
                                **tol(dtype, taps))
     g_np = rand(rng, y.shape, dtype)
     g = te.placeholder(y.shape, name="g", dtype=dtype)
-    gx, gw = run([topi.conv2d_grad_input(g, w, xs, s, p, d, groups), topi.conv2d_grad_weight(g, x, ws, s, p, d, groups)],
-                 {g: g_np, w: w_np, x: x_np}, scale=g_np.size)
+    gx, gw = run([topi.conv2d_grad_input(g, w, xs, s, p, d, groups),
+                  topi.conv2d_grad_weight(g, x, ws, s, p, d, groups)], {g: g_np, w: w_np, x: x_np}, scale=g_np.size)
     want_gx, want_gw = np_conv2d_grads(g_np, x_np, w_np, s, p, d, groups)
     np.testing.assert_allclose(gx, want_gx, **tol(dtype, taps))
     np.testing.assert_allclose(gw, want_gw, **tol(dtype, g_np.size))

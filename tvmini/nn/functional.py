@@ -9,7 +9,8 @@ from ..graph.nn_ops import (binary_cross_entropy_with_logits, cross_entropy, lin
 from ..graph.conv_ops import avg_pool2d, batch_norm, conv2d, conv_transpose2d, dropout, max_pool2d
 
 __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear", "flatten", "dropout",
-           "batch_norm", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "cross_entropy", "nll_loss", "mse_loss",
+           "batch_norm", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "cross_entropy", "nll_loss",
+           "mse_loss",
            "binary_cross_entropy_with_logits"]
 
 

@@ -71,8 +71,9 @@ class Conv2d(Module):
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self):
+        groups = f", groups={self.groups}" if self.groups > 1 else ""
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}" + (f", groups={self.groups}" if self.groups > 1 else ""))
+                f"stride={self.stride}, padding={self.padding}{groups}")
 
 
 class ConvTranspose2d(Conv2d):

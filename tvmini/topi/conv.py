@@ -109,8 +109,9 @@ def _correlate(name, padded, weight_at, out_channels, kernel, stride, dilation, 
     shape = (N, out_channels, *out_hw)
     accum = te.compute(
         (N, out_channels, out_hw[0], accumulator_width(out_hw[1], padded.dtype)),
-        lambda n, f, y, x: te.sum(padded[n, channel(f, c), y * sh + ky * dh, x * sw + kx * dw] * weight_at(f, c, ky, kx),
-                                  axis=[c, ky, kx], where=None if rows is None else rows(y, ky)),
+        lambda n, f, y, x: te.sum(padded[n, channel(f, c), y * sh + ky * dh, x * sw + kx * dw]
+                                  * weight_at(f, c, ky, kx), axis=[c, ky, kx],
+                                  where=None if rows is None else rows(y, ky)),
         name=f"{name}.accumulate", tag="conv2d_accum")
     if bias is None:
         return te.compute(shape, lambda n, f, y, x: accum[n, f, y, x], name=name, tag="conv2d")
@@ -130,7 +131,8 @@ def _check_groups(op, groups, data, C, weight, C2, F):
     if not isinstance(groups, int) or groups < 1 or C % groups or F % groups:
         raise ShapeError(f"{op}: groups must be a positive int dividing the {C} input channels of {data} and "
                          f"the {F} filters of {weight}, got {groups!r}")
-    check_inner(op, data, C // groups, weight, C2, "channels" if groups == 1 else f"channels per group ({groups} groups)")
+    unit = "channels" if groups == 1 else f"channels per group ({groups} groups)"
+    check_inner(op, data, C // groups, weight, C2, unit)
 
 
 def _attrs(op, stride, padding, dilation):
@@ -360,8 +362,9 @@ def conv2d_grad_weight(grad_out, x, weight_shape, stride=1, padding=0, dilation=
     channel = _group_channel(groups, C2, F // groups)
     partial = te.compute(
         (F, C2, KH, KW, lanes),
-        lambda f, c, ky, kx, l: te.sum(grad_at[n, f, y, xo * lanes + l]
-                                       * x_tap(n, channel(f, c), y * sh + ky * dh, kx, xo * lanes + l), axis=[n, y, xo]),
+        lambda f, c, ky, kx, l: te.sum(
+            grad_at[n, f, y, xo * lanes + l] * x_tap(n, channel(f, c), y * sh + ky * dh, kx, xo * lanes + l),
+            axis=[n, y, xo]),
         name="conv2d_grad_weight.partial", tag="conv2d_grad_weight_accum")
     lane = te.reduce_axis((0, lanes), name="l")
     return te.compute((F, C2, KH, KW), lambda f, c, ky, kx: te.sum(partial[f, c, ky, kx, lane], axis=lane),

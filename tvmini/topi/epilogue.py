@@ -94,7 +94,8 @@ def _at_products_index(indices, product, axis):
     if [str(iv.dom.extent) for iv in product.axis] != [str(iv.dom.extent) for iv in axis]:
         return False
     own = _loads(product.body, _is_accumulator)[0].indices
-    unit = {iv.var: Const(0, iv.var.dtype) for iv in axis if isinstance(iv.dom.extent, Const) and iv.dom.extent.value == 1}
+    unit = {iv.var: Const(0, iv.var.dtype) for iv in axis
+            if isinstance(iv.dom.extent, Const) and iv.dom.extent.value == 1}
     renamed = {p.var: unit.get(a.var, a.var) for p, a in zip(product.axis, axis)}
     return len(indices) == len(own) and all(
         is_const_int(simplify(substitute(index, unit) - substitute(expected, renamed)), 0)
