@@ -7,6 +7,5 @@ from .module import Module, ModuleList, Parameter, Sequential
 
 __all__ = ["functional", "init", "Module", "ModuleList", "Parameter", "Sequential", "Linear", "Conv2d",
            "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Dropout", "ReLU", "Tanh",
-           "Sigmoid", "Cos",
-           "Softmax", "LogSoftmax", "Flatten", "Identity", "CrossEntropyLoss", "NLLLoss", "MSELoss",
-           "BCEWithLogitsLoss"]
+           "Sigmoid", "Cos", "Softmax", "LogSoftmax", "Flatten", "Identity", "CrossEntropyLoss", "NLLLoss",
+           "MSELoss", "BCEWithLogitsLoss"]

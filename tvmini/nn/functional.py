@@ -10,8 +10,7 @@ from ..graph.conv_ops import avg_pool2d, batch_norm, conv2d, conv_transpose2d, d
 
 __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear", "flatten", "dropout",
            "batch_norm", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "cross_entropy", "nll_loss",
-           "mse_loss",
-           "binary_cross_entropy_with_logits"]
+           "mse_loss", "binary_cross_entropy_with_logits"]
 
 
 def relu(x):

@@ -48,7 +48,7 @@ class Conv2d(Module):
                  dtype="float32"):
         super().__init__()
         if not isinstance(groups, int) or groups < 1 or in_channels % groups or out_channels % groups:
-            raise ShapeError(f"Conv2d: groups={groups!r} must be a positive int dividing in_channels "
+            raise ShapeError(f"{type(self).__name__}: groups={groups!r} must be a positive int dividing in_channels "
                              f"({in_channels}) and out_channels ({out_channels})")
         kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)

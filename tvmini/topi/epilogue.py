@@ -53,9 +53,10 @@ def fuse_epilogue(out):
 
     Possible when ``out`` is an injective compute, the computes between it and the
     product are injective, exactly one product is reached, and once they are all
-    inlined its accumulator is read only at ``out``'s own index (same shape, no
-    transpose or broadcast), so every output block needs exactly the accumulator block
-    the product's schedule computes for it. The result is a new compute over ``out``'s
+    inlined its accumulator is read only where the product itself reads it for
+    ``out``'s element (same shape, no transpose or broadcast: :func:`_at_products_index`),
+    so every output block needs exactly the accumulator block the product's schedule
+    computes for it. The result is a new compute over ``out``'s
     axes, tagged like the product, that reads the accumulator.
     """
     op = out.op

@@ -200,7 +200,7 @@ def matmul(a, b, transpose_a=False, transpose_b=False, parts=1):
         raise ShapeError(f"matmul: the reduction of {K} steps does not split into {parts} equal parts")
     chunk = K // parts
     partial = gemm_stages("matmul.parts", (parts,), M, N, chunk, lambda p, i, k: a_at(p, i, p[0] * chunk + k),
-                    lambda p, k, j: b_at(p, p[0] * chunk + k, j), dtype)
+                          lambda p, k, j: b_at(p, p[0] * chunk + k, j), dtype)
     return te.compute((M, N), _total([lambda i, j, part=part: partial[part, i, j] for part in range(parts)]),
                       name="matmul", tag="gemm_parts")
 
@@ -278,7 +278,7 @@ def dense(x, w, bias=None):
     check_inner("dense", f"{x.name} {list(shape_of(x))}", K, f"weight {w.name} {list(shape_of(w))}", K2, "features")
     check_bias("dense", bias, N, "outputs", w)
     return gemm_stages("dense", (), M, N, K, lambda _, i, k: x[i, k], lambda _, k, j: w[j, k], dtype,
-                 None if bias is None else lambda i, j: bias[j])
+                       None if bias is None else lambda i, j: bias[j])
 
 
 # --------------------------------------------------------------------------- softmax family
