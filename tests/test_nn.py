@@ -284,9 +284,15 @@ def test_depthwise_separable_block_matches_pytorch_when_installed():
     theirs = torch.nn.Sequential(torch.nn.Conv2d(4, 4, 3, stride=2, padding=1, groups=4, bias=False),
                                  torch.nn.BatchNorm2d(4), torch.nn.ReLU(), torch.nn.Conv2d(4, 6, 1), torch.nn.ReLU(),
                                  torch.nn.Flatten(), torch.nn.Linear(6 * 4 * 4, 3))
+    _same_loss_and_gradients(torch, mine, theirs, RNG.normal(size=(5, 4, 8, 8)).astype("float32"),
+                             np.array([0, 1, 2, 1, 0]))
+    assert "groups=4" in repr(mine[0])
+
+
+def _same_loss_and_gradients(torch, mine, theirs, x, labels):
+    """``theirs`` (torch) loaded with ``mine``'s parameters gives the same cross-entropy
+    on (x, labels) and the same parameter gradients."""
     theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in mine.state_dict().items()})
-    x = RNG.normal(size=(5, 4, 8, 8)).astype("float32")
-    labels = np.array([0, 1, 2, 1, 0])
     loss = F.cross_entropy(mine(tm.tensor(x)), tm.tensor(labels))
     ref = torch.nn.functional.cross_entropy(theirs(torch.tensor(x)), torch.tensor(labels))
     loss.backward()
@@ -294,7 +300,6 @@ def test_depthwise_separable_block_matches_pytorch_when_installed():
     assert math.isclose(loss.item(), ref.item(), rel_tol=1e-5)
     for (name, p), q in zip(mine.named_parameters(), theirs.parameters()):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
-    assert "groups=4" in repr(mine[0])
 
 
 @pytest.mark.parametrize("cin,cout,kernel,stride,padding,output_padding,groups,dilation", [
@@ -328,16 +333,8 @@ def test_lenet_forward_and_gradients_match_pytorch_when_installed():
                          nn.Flatten(), nn.Linear(3 * 4 * 4, 4))
     theirs = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3, padding=1), torch.nn.BatchNorm2d(3), torch.nn.ReLU(),
                                  torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(3 * 4 * 4, 4))
-    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in mine.state_dict().items()})
-    x = RNG.normal(size=(5, 1, 8, 8)).astype("float32")
-    labels = np.array([0, 1, 2, 3, 1])
-    loss = F.cross_entropy(mine(tm.tensor(x)), tm.tensor(labels))
-    ref = torch.nn.functional.cross_entropy(theirs(torch.tensor(x)), torch.tensor(labels))
-    loss.backward()
-    ref.backward()
-    assert math.isclose(loss.item(), ref.item(), rel_tol=1e-5)
-    for (name, p), q in zip(mine.named_parameters(), theirs.parameters()):
-        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+    _same_loss_and_gradients(torch, mine, theirs, RNG.normal(size=(5, 1, 8, 8)).astype("float32"),
+                             np.array([0, 1, 2, 3, 1]))
     np.testing.assert_allclose(mine[1].running_var.numpy(), theirs[1].running_var.numpy(), rtol=1e-5)
 
 
