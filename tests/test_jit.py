@@ -242,6 +242,21 @@ def test_weight_gradients_over_a_large_batch_split_by_rows(monkeypatch):
     assert split and all(node.members[-1] == "adam_update" for node in split)
 
 
+def _cnn_steps_equal_eager(optimizer, make_model, shape):
+    """Three classification steps (3 classes) of ``make_model``'s CNN on random batches
+    of ``shape``, jitted and eager, equal in loss and in the models after; the jitted step."""
+    eager_model, _, eager_step = _trainer(optimizer, make_model=make_model)
+    jit_model, _, step = _trainer(optimizer, make_model=make_model)
+    jitted = tm.jit(step)
+    rng = np.random.default_rng(2)
+    for _ in range(3):
+        x = tm.tensor(rng.standard_normal(shape).astype("float32"))
+        y = tm.tensor(rng.integers(0, 3, shape[0]))
+        assert jitted(x, y).item() == pytest.approx(eager_step(x, y).item(), rel=1e-6)
+    _assert_same_models(eager_model, jit_model)
+    return jitted
+
+
 def test_convolutions_take_elementwise_epilogues():
     """``relu(conv2d(x, w) + b)`` is one kernel; a small CNN step still equals eager."""
     def cnn():
@@ -250,15 +265,7 @@ def test_convolutions_take_elementwise_epilogues():
 
     def sgd(ps):
         return tm.optim.SGD(ps, lr=0.1, momentum=0.9)
-    eager_model, _, eager_step = _trainer(sgd, make_model=cnn)
-    jit_model, _, step = _trainer(sgd, make_model=cnn)
-    jitted = tm.jit(step)
-    rng = np.random.default_rng(2)
-    for _ in range(3):
-        x = tm.tensor(rng.standard_normal((4, 1, 8, 8)).astype("float32"))
-        y = tm.tensor(rng.integers(0, 3, 4))
-        assert jitted(x, y).item() == pytest.approx(eager_step(x, y).item(), rel=1e-6)
-    _assert_same_models(eager_model, jit_model)
+    jitted = _cnn_steps_equal_eager(sgd, cnn, (4, 1, 8, 8))
     assert any(node.members == ["conv2d", "relu"] and node.tag == "conv2d" for node in jitted.graph.nodes)
 
 
@@ -276,15 +283,7 @@ def test_pointwise_and_depthwise_convolutions_in_a_step(monkeypatch):
 
     def adam(ps):
         return tm.optim.Adam(ps, lr=1e-2)
-    eager_model, _, eager_step = _trainer(adam, make_model=cnn)
-    jit_model, _, step = _trainer(adam, make_model=cnn)
-    jitted = tm.jit(step)
-    rng = np.random.default_rng(2)
-    for _ in range(3):
-        x = tm.tensor(rng.standard_normal((64, 3, 7, 7)).astype("float32"))
-        y = tm.tensor(rng.integers(0, 3, 64))
-        assert jitted(x, y).item() == pytest.approx(eager_step(x, y).item(), rel=1e-6)
-    _assert_same_models(eager_model, jit_model)
+    jitted = _cnn_steps_equal_eager(adam, cnn, (64, 3, 7, 7))
     nodes = jitted.graph.nodes
     calls = jitted.graph.calls()
     assert "2 lanes of 64 rows" in str(jitted.graph)

@@ -34,6 +34,7 @@ from .. import te
 from ..errors import ScheduleError
 from ..te.tensor import ProducerLoad, Reduce
 from ..tir import expr as E
+from ..tir.simplify import simplify
 
 _RULES = {}        # (tag, target kind or None) -> (rule, knobs function or None)
 _CONFIG_SOURCE = None
@@ -127,7 +128,7 @@ def gemm_axes(stage, accumulate):
     count = columns[0].dom.extent
     for iv in columns[1:]:
         count = count * iv.dom.extent
-    return list(batch), row, columns[0] if len(columns) == 1 else stage.fuse(*columns), count
+    return list(batch), row, columns[0] if len(columns) == 1 else stage.fuse(*columns), simplify(count)
 
 
 def _computes(outs):

@@ -40,7 +40,6 @@ from .. import te
 from ..te.tensor import ProducerLoad
 from ..tir import expr as E
 from ..tir.functor import walk
-from ..tir.simplify import simplify
 from .schedule import gemm_axes, register
 
 THREADS = 256          # threads per block of an injective kernel or a per-output reduction
@@ -328,7 +327,7 @@ def schedule_gemm(sch, out, target="cuda"):
     b_shared = sch.cache_read(packed, "shared", [acc])
 
     batch, i, j, columns = gemm_axes(stage, acc)
-    tm, tn = _tile(i.dom.extent), _tile(simplify(columns))
+    tm, tn = _tile(i.dom.extent), _tile(columns)
     io, ii = stage.split(i, factor=tm)
     ty, ri = stage.split(ii, factor=GEMM_REG)
     jo, ji = stage.split(j, factor=tn)

@@ -13,7 +13,6 @@ from ..codegen.llvm_target import cache_bytes, fast_masked_vectors, vector_regis
 from ..te.tensor import ProducerLoad
 from ..tir.expr import Const
 from ..tir.functor import free_vars, walk
-from ..tir.simplify import simplify
 from ..tir.dtype import bits
 from .epilogue import attach_sibling_outputs, sibling_outputs
 from .nn import GEMM_ROW_BLOCKS
@@ -210,7 +209,7 @@ def schedule_gemm(sch, out, target, config):
     tile = s_out.fuse(*batch_axes, jo) if by_k_blocks else s_out.fuse(*batch_axes, *tiles)
     if config["parallel"]:
         s_out.parallel(tile)
-    columns = _int(simplify(columns))
+    columns = _int(columns)
     # A partial last column block (784 = 24.5 x 32) guards the crop's and the updates'
     # column loop: vector code with a lane mask where masks are native (AVX-512: the
     # MNIST MLP's 256x784 gradient with its SGD update 0.67 -> 0.20 ms), else scalar.
