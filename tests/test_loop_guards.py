@@ -67,6 +67,41 @@ def test_a_unit_bound_becomes_the_loop_bounds():
         assert isinstance(loop.extent, Const) != tightened
 
 
+def _two_axis_sum(m, n, q, a, b):
+    """``out[i] = sum_{k, l} x[i, k, l] where i + a <= k < i + a + 4 and l >= b - i``."""
+    x = te.placeholder((m, n, q), name="x")
+    k, l = te.reduce_axis((0, n), name="k"), te.reduce_axis((0, q), name="l")
+    return x, te.compute((m,), lambda i: te.sum(x[i, k, l], axis=[k, l], where=te.all(
+        k >= i + a, k < i + a + 4, l >= b - i)), name="out")
+
+
+@examples(20)
+@given(data=st.data(), m=st.integers(1, 9), n=st.integers(1, 12), q=st.integers(1, 12), a=st.integers(-6, 6),
+       b=st.integers(-6, 6))
+def test_two_axis_where_sums_match_numpy_under_random_schedules(data, m, n, q, a, b):
+    x, out = _two_axis_sum(m, n, q, a, b)
+    sch = te.create_schedule(out.op)
+    random_schedule(data, sch[out], parallel=True)
+    f = tm.build(sch, [x, out], name=unique("two_axis_where"))
+    X = RNG.standard_normal((m, n, q)).astype("float32")
+    got = np.full(m, np.nan, "float32")
+    f(X, got)
+    i, kk, ll = np.meshgrid(np.arange(m), np.arange(n), np.arange(q), indexing="ij")
+    mask = (kk >= i + a) & (kk < i + a + 4) & (ll >= b - i)
+    np.testing.assert_allclose(got, np.where(mask, X, 0).sum(axis=(1, 2)), rtol=1e-5, atol=1e-5)
+    assert f.flops == int(mask.sum())
+
+
+def test_conditions_on_two_axes_bound_both_loops():
+    """Each conjunct of a ``where`` is placed on the loop it bounds: with conditions on
+    ``k`` and on ``l``, both loops get bounds from ``i`` and no test is left inside."""
+    x, out = _two_axis_sum(5, 7, 9, 1, 2)
+    func = tm.lower(te.create_schedule(out.op), [x, out])
+    for name in ("k", "l"):
+        (loop,) = _loops_over(func, name)
+        assert not _ifs_inside(loop) and not isinstance(loop.min, Const), func
+
+
 def test_lenet_conv2_data_gradient_skips_border_rows():
     """LeNet's second convolution (64x6x12x12 input, 16 5x5 filters): the data gradient
     bounds its kernel-row loop and equals the transposed convolution computed directly."""

@@ -11,7 +11,7 @@ from ..te.relation import depends_on
 from ..te.tensor import ProducerLoad, Reduce
 from ..tir.expr import BufferLoad, Const, all_of
 from ..tir.functor import Mutator, free_vars
-from ..tir.loop_guards import guarded_loop
+from ..tir.loop_guards import conjuncts, guarded_loop
 from ..tir.simplify import simplify
 from ..tir.stmt import Allocate, BufferStore, For, ForKind, IfThenElse, seq_of
 
@@ -79,22 +79,28 @@ def build_nest(stage, bounds, buffer, realized, attached, followers=None):
 
 
 def _update_nest(stage, bounds, loops, update, condition, attached, followers):
-    """A reduction's ``update`` under ``loops``. Its ``where`` ``condition`` is placed on the
-    innermost loop whose variable it reads (:func:`~tvmini.tir.loop_guards.guarded_loop`:
-    as that loop's bounds where it can be), unless a stage is attached at or inside that
-    loop; then it joins the other guards around the store."""
+    """A reduction's ``update`` under ``loops``. Each conjunct of its ``where``
+    ``condition`` is placed on the innermost loop whose variable it reads
+    (:func:`~tvmini.tir.loop_guards.guarded_loop`: as that loop's bounds where it can be),
+    so a condition on two reduction axes (a phased data gradient's kernel rows and
+    columns) bounds both loops; unless a stage is attached at or inside the outermost
+    of those loops: then the condition joins the other guards around the store."""
     condition = simplify(condition)
     if isinstance(condition, Const) and condition.value:
         return _wrap(stage, bounds, loops, _guarded(update, bounds.guards), attached, followers)
-    used = free_vars(condition)
-    depth = max((i for i, iv in enumerate(loops) if iv.var in used), default=-1)
-    if any(attached.get((stage, iv)) or (followers and followers.get((stage, iv))) for iv in loops[max(depth, 0):]):
+    by_depth = {}
+    for term in conjuncts(condition):
+        used = free_vars(term)
+        by_depth.setdefault(max((i for i, iv in enumerate(loops) if iv.var in used), default=-1), []).append(term)
+    outermost = max(min(by_depth), 0)
+    if any(attached.get((stage, iv)) or (followers and followers.get((stage, iv))) for iv in loops[outermost:]):
         return _wrap(stage, bounds, loops, _guarded(update, bounds.guards + [condition]), attached, followers)
-    inner = _wrap(stage, bounds, loops[depth + 1:], _guarded(update, bounds.guards), attached, followers)
-    if depth < 0:
-        return IfThenElse(condition, inner)
-    loop = guarded_loop(_loop(stage, bounds, loops[depth], inner), condition)
-    return _wrap(stage, bounds, loops[:depth], loop, attached, followers)
+    nest, inside = _guarded(update, bounds.guards), len(loops)
+    for depth in sorted((d for d in by_depth if d >= 0), reverse=True):
+        nest = _wrap(stage, bounds, loops[depth + 1:inside], nest, attached, followers)
+        nest, inside = guarded_loop(_loop(stage, bounds, loops[depth], nest), all_of(*by_depth[depth])), depth
+    nest = _wrap(stage, bounds, loops[:inside], nest, attached, followers)
+    return IfThenElse(all_of(*by_depth[-1]), nest) if -1 in by_depth else nest
 
 
 def read_ops(expr):

@@ -55,11 +55,13 @@ def placeholder(shape, name="placeholder", dtype="float32"):
     return PlaceholderOp(name, _shape(shape, f"placeholder {name}"), dt.canonical(dtype)).output(0)
 
 
-def compute(shape, fcompute, name="compute", tag=""):
+def compute(shape, fcompute, name="compute", tag="", attrs=None):
     """``name[i, j, ...] = fcompute(i, j, ...)`` over ``shape``.
 
     The axis names are the lambda's parameter names. ``fcompute`` may return a
-    reduction (``te.sum(...)``) as its whole value.
+    reduction (``te.sum(...)``) as its whole value. ``tag`` names the kind of compute
+    for the default schedules (``topi.schedule``); ``attrs``, a dict, tells its rule
+    more (``ComputeOp.attrs``).
     """
     shape = _shape(shape, f"compute {name}")
     params = list(inspect.signature(fcompute).parameters.values())
@@ -75,7 +77,7 @@ def compute(shape, fcompute, name="compute", tag=""):
         raise TVMiniError(f"compute {name}: one output per compute; got {len(body)} values")
     body = E.convert(body)
     check_reduce_placement(name, body)
-    return ComputeOp(name, axis, body, tag).output(0)
+    return ComputeOp(name, axis, body, tag, attrs).output(0)
 
 
 def reduce_axis(dom, name="k"):

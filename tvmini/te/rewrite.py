@@ -47,7 +47,7 @@ def _replace_dataflow(sch, tmap, only=None):
         if body is stage.op.body:
             continue
         old = stage.op
-        new = ComputeOp(old.name, old.axis, body, old.tag)
+        new = ComputeOp(old.name, old.axis, body, old.tag, old.attrs)
         _set_op(sch, stage, new)
         derived[old.output(0)] = new.output(0)
         if old in sch.outputs:
@@ -105,7 +105,7 @@ def cache_write(self, tensor, scope):
     old = stage.op
     axis = [IterVar(Range(iv.dom.min, iv.dom.extent), iv.name + ".c", "data") for iv in old.axis]
     body = substitute(old.body, {o.var: n.var for o, n in zip(old.axis, axis)})
-    cache = ComputeOp(f"{old.name}.{scope}", axis, body, old.tag)
+    cache = ComputeOp(f"{old.name}.{scope}", axis, body, old.tag, old.attrs)
     cstage = _insert_stage(self, cache, stage)
     cstage.scope = scope
     copy = ComputeOp(old.name, old.axis, ProducerLoad(cache.output(0), [iv.var for iv in old.axis]), old.tag)

@@ -75,12 +75,15 @@ class PlaceholderOp(Operation):
 
 
 class ComputeOp(Operation):
-    """``name[axis] = body``; ``body`` may be a ``Reduce`` (only at the top level)."""
+    """``name[axis] = body``; ``body`` may be a ``Reduce`` (only at the top level).
+    ``attrs``: facts about the compute for its schedule rule (as TVM's), e.g. the
+    stride a strided data gradient interleaves its phases by."""
 
-    def __init__(self, name, axis, body, tag=""):
+    def __init__(self, name, axis, body, tag="", attrs=None):
         self.axis = tuple(axis)
         self.body = body
         self.tag = tag
+        self.attrs = dict(attrs or {})
         super().__init__(name, [iv.dom.extent for iv in axis], body.dtype)
 
     @property

@@ -266,6 +266,30 @@ def _windows_outside_columns(stage):
     stage.vectorize(columns)
 
 
+@register("conv_interleave")
+def schedule_interleave(sch, out, target):
+    """A strided data gradient's interleaving of its phases (attr ``stride``): (image,
+    channel) planes parallel, rows and columns split by the stride with the phase loops
+    unrolled innermost, so no element divides to find its phase. Scalar: vector code
+    could only gather. Measured (2-core Xeon, AVX-512) on 4x16x15x15: 8.5 us with
+    division, 1-2 us split; 200k elements (1x64x56x56) 30-40 us either way. Inlined into
+    a stage that reads it."""
+    stage = sch[out]
+    if stage.attach_type != "root":
+        return
+    if not stage.is_output:
+        stage.compute_inline()
+        return
+    n, c, h, u = stage.op.axis
+    (sh, sw) = out.op.attrs.get("stride", (1, 1))
+    i, rh = stage.split(h, factor=sh)
+    j, rw = stage.split(u, factor=sw)
+    stage.reorder(n, c, i, j, rh, rw)
+    stage.unroll(rh)
+    stage.unroll(rw)
+    _parallel_outer(stage, [n, c], _work(*out.shape))
+
+
 @register("conv_pad")
 @register("pool_pad")
 @register("pool")

@@ -259,7 +259,7 @@ def piece_define(define, specs, scalar_dtypes, attrs, piece):
             for iv in op.reduce_axis:
                 _fresh(iv, iv.dom.extent, vmap, ivmap)
             body = _Restrict(vmap, ivmap, tmap, None, None).visit(op.body)
-            tmap[op.output(0)] = ComputeOp(op.name, axes, body, op.tag).output(0)
+            tmap[op.output(0)] = ComputeOp(op.name, axes, body, op.tag, op.attrs).output(0)
         return [tmap[order[j].output(0)] for _, j in outs]
     return build
 
@@ -306,7 +306,7 @@ def restrict(outs, placeholders, cls, batch, rows):
             _fresh(iv, rows if shortened else iv.dom.extent, vmap, ivmap)
         clamped = op.axis[c[0]].var if isinstance(c, tuple) else None
         body = _Restrict(vmap, ivmap, tmap, clamped, rows).visit(_body(op))
-        new = ComputeOp(op.name, axes, body, op.tag)
+        new = ComputeOp(op.name, axes, body, op.tag, op.attrs)
         tmap[op.output(0)] = new.output(0)
     return [tmap[t] for t in outs]
 
