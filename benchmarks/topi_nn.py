@@ -3,12 +3,13 @@ to numpy (and torch when installed).
 
 Rows: dense forward (x @ w.T + b) and its two gradient matmuls (grad_x = g @ w,
 grad_w = g.T @ x) for the OVERFIT MLP (batch 1024, 2-64-256-64-2) and the MNIST MLP
-(batch 128, 784-256-128-10), matmul 1024^3, and the LeNet conv layers (batch 64) and a
-ResNet stage-1 layer (1x64x56x56, 64 3x3 filters, padding 1: ``benchmarks/conv2d.py``'s
-shape) and two pointwise (1x1) ResNet-50 layers, a bottleneck's 256 -> 64 and a stride-2
-projection 256 -> 512 (computed as products over pixels), a MobileNet depthwise 3x3 layer
-and a grouped (4 groups) one, forward and gradients. Every kernel is checked before it is timed: the matrix
-products against numpy, the convolutions against torch (when installed).
+(batch 128, 784-256-128-10), matmul 1024^3; forward and both gradients of the LeNet conv
+layers (batch 64), a ResNet stage-1 layer (1x64x56x56, 64 3x3 filters, padding 1:
+``benchmarks/conv2d.py``'s shape), ResNet's stride-2 3x3 layer and 7x7 stride-2 stem,
+two pointwise (1x1) ResNet-50 layers, a bottleneck's 256 -> 64 and a stride-2 projection
+256 -> 512 (computed as products over pixels), a MobileNet depthwise 3x3 layer and a
+grouped (4 groups) one. Every kernel is checked before it is timed: the matrix products
+against numpy, the convolutions against torch (when installed).
 """
 import numpy as np
 
@@ -21,6 +22,8 @@ DENSE = [("overfit", 1024, 2, 64), ("overfit", 1024, 64, 256), ("overfit", 1024,
          ("overfit", 1024, 64, 2), ("mnist", 128, 784, 256), ("mnist", 128, 256, 128), ("mnist", 128, 128, 10)]
 CONV = [("lenet conv1", (64, 1, 28, 28), (6, 1, 5, 5), {}), ("lenet conv2", (64, 6, 12, 12), (16, 6, 5, 5), {}),
         ("1x64x56x56 3x3 pad 1", (1, 64, 56, 56), (64, 64, 3, 3), dict(padding=1)),
+        ("3x3 s2 64->128 56x56", (1, 64, 56, 56), (128, 64, 3, 3), dict(stride=2, padding=1)),
+        ("stem 7x7 s2 3->64 224x224", (1, 3, 224, 224), (64, 3, 7, 7), dict(stride=2, padding=3)),
         ("1x1 256->64 56x56", (1, 256, 56, 56), (64, 256, 1, 1), {}),
         ("1x1 256->512 s2 56x56", (1, 256, 56, 56), (512, 256, 1, 1), dict(stride=2)),
         ("depthwise 3x3 128 56x56", (1, 128, 56, 56), (128, 1, 3, 3), dict(padding=1, groups=128)),

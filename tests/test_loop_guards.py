@@ -1,9 +1,11 @@
 """A reduction's ``where`` condition placed on the loop it restricts (``lower.nest`` with
 ``tir.loop_guards``): under random schedules the results equal numpy's masked sums, a
 unit-coefficient bound on a serial loop becomes that loop's bounds (no test left inside
-it), the FLOP count is the number of points summed, and the convolution data gradient
-that uses it (LeNet's second layer) matches a direct computation."""
+it), the FLOP count is the number of points summed, and the convolution data gradients
+that use it (LeNet's second layer's border rows, a strided one's kernel taps per phase)
+match a direct computation."""
 import numpy as np
+import pytest
 from hypothesis import given, strategies as st
 
 import tvmini as tm
@@ -13,7 +15,7 @@ from tvmini.tir.functor import walk
 from tvmini.tir.stmt import For, IfThenElse
 
 from strategies import examples, random_schedule, unique
-from test_topi_conv import np_conv2d
+from test_topi_conv import np_conv2d, np_conv2d_grads, out_size
 
 RNG = np.random.default_rng(0)
 
@@ -118,3 +120,38 @@ def test_lenet_conv2_data_gradient_skips_border_rows():
     padded = np.pad(G, ((0, 0), (0, 0), (K - 1, K - 1), (K - 1, K - 1)))
     want = np_conv2d(padded, W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3), (1, 1), (0, 0), (1, 1))
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("case", [((2, 3, 16, 16), (4, 3, 3, 3), (2, 2), (1, 1)),
+                                  ((1, 2, 15, 13), (3, 2, 5, 4), (3, 2), (2, 0)),
+                                  ((1, 2, 28, 8), (2, 2, 5, 5), (2, 1), (2, 2))])
+def test_strided_grad_input_sums_only_kernel_taps(case):
+    """A strided data gradient sums, for each input pixel, only the kernel taps that
+    reach it (the forward pass's multiply-adds, not the stride^2 times as many of a
+    correlation with the gradient spread out by zeros): its FLOP count is exactly that,
+    its kernel-tap loops are bounded with no test inside, and the result equals numpy's.
+    (Each phase has as many positions as the first: the last ones of a size the stride
+    does not divide are computed and dropped. The shapes keep the accumulator rows
+    whole vectors and the zero border under ``SKIPPED_ROWS_MIN_SHARE``, so the count is
+    exact.)"""
+    xs, ws, s, p = case
+    (N, C, H, W), (F, _, KH, KW) = xs, ws
+    g = te.placeholder((N, F) + out_size(xs, ws, s, p, (1, 1)), name="g")
+    w = te.placeholder(ws, name="w")
+    out = topi.conv2d_grad_input(g, w, xs, s, p)
+    sch = topi.default_schedule(out)
+    func = tm.lower(sch, [g, w, out])
+    for name in ("ky", "kx"):
+        loops = _loops_over(func, name)
+        assert loops and not any(_ifs_inside(loop) for loop in loops), func
+
+    def reaching(size, kernel, stride, pad):     # (position, tap) pairs of one axis
+        return sum((h + pad - k) % stride == 0 for h in range(-(-size // stride) * stride) for k in range(kernel))
+    f = tm.build(sch, [g, w, out], name=unique("strided_grad_input"))
+    assert f.flops == 2 * N * C * F * reaching(H, KH, s[0], p[0]) * reaching(W, KW, s[1], p[1])
+    g_np = RNG.standard_normal([e.value for e in g.shape]).astype("float32")
+    w_np = RNG.standard_normal(ws).astype("float32")
+    got = np.full(xs, np.nan, "float32")
+    f(g_np, w_np, got)
+    np.testing.assert_allclose(got, np_conv2d_grads(g_np, np.zeros(xs, "float32"), w_np, s, p, (1, 1))[0],
+                               rtol=1e-4, atol=1e-4)

@@ -6,9 +6,9 @@ and LLVM IR generation. Two builds may share a kernel only if lowering gives the
 same loop IR, so the fingerprint records everything lowering reads:
 
 * every stage, in order: its op's definition (name, tag, dtype, axes with their domains,
-  body expression), scope, attach point (stage and axis), root/leaf/all iteration
-  variables, relations (split with factor/nparts, fuse), loop kinds (vectorize, unroll,
-  parallel) and thread bindings;
+  body expression; not its ``attrs``, which only schedule rules read), scope, attach
+  point (stage and axis), root/leaf/all iteration variables, relations (split with
+  factor/nparts, fuse), loop kinds (vectorize, unroll, parallel) and thread bindings;
 * the placeholders the bodies read (name, shape, dtype) and the schedule's outputs;
 * the argument list (each tensor's name and the stage computing it, each te.var),
   and the in-place pairs as argument positions.
@@ -39,7 +39,7 @@ _KNOWN = {
     Stage: frozenset({"op", "origin_op", "schedule", "scope", "root_iter_vars", "leaf_iter_vars", "all_iter_vars",
                       "relations", "iter_kinds", "bindings", "attach_type", "attach_stage", "attach_ivar",
                       "history"}),
-    ComputeOp: frozenset({"name", "shape", "dtype", "_output", "axis", "body", "tag"}),
+    ComputeOp: frozenset({"name", "shape", "dtype", "_output", "axis", "body", "tag", "attrs"}),
     PlaceholderOp: frozenset({"name", "shape", "dtype", "_output"}),
     IterVar: frozenset({"dom", "var", "kind", "thread_tag"}),
     Split: frozenset({"parent", "outer", "inner", "factor", "nparts"}),
