@@ -170,8 +170,8 @@ def test_every_grad_input_config_matches_numpy(data):
     w = te.placeholder(ws, name="w", dtype=dtype)
     g = te.placeholder(g_np.shape, name="g", dtype=dtype)
     out = topi.conv2d_grad_input(g, w, xs, s, p, d, groups)
-    tunable = dict(topi.tunable(out))
-    configs = {t: data.draw(st.sampled_from(list(k.configs())), label=f"config of {t.name}") for t, k in tunable.items()}
+    configs = {t: data.draw(st.sampled_from(list(k.configs())), label=f"config of {t.name}")
+               for t, k in topi.tunable(out)}
     f = tm.build(topi.default_schedule(out, configs=configs), [g, w, out], name="grad_input")
     gx = np.full(xs, np.nan, dtype)
     f(g_np, w_np, gx)

@@ -10,9 +10,10 @@ so (:func:`accumulator_width`; the output stage crops). Zero padding is its own 
 ``conv2d_grad_input`` is itself a stride-1 convolution of the zero-bordered output
 gradient with the in/out-swapped weight, one per phase of the stride (the input
 positions by their remainder modulo it), each over only the kernel taps that reach its
-phase; a last stage interleaves the phases. ``conv2d_grad_weight`` correlates the padded input with the output gradient
-over batch and output positions, as per-lane partial sums over vectors of output
-columns (tag ``conv2d_grad_weight_accum``) and their sum (tag ``conv2d_grad_weight``).
+phase; a last stage interleaves the phases. ``conv2d_grad_weight`` correlates the
+padded input with the output gradient over batch and output positions, as per-lane
+partial sums over vectors of output columns (tag ``conv2d_grad_weight_accum``) and their
+sum (tag ``conv2d_grad_weight``).
 """
 from .. import te
 from ..codegen.llvm_target import vector_bits
@@ -113,7 +114,8 @@ def _correlate(name, padded, weight_at, out_channels, kernel, out_hw, window, bi
     shape = (N, out_channels, *out_hw)
     accum = te.compute(
         (N, out_channels, out_hw[0], accumulator_width(out_hw[1], padded.dtype)),
-        lambda n, f, y, x: te.sum(tap(n, f, y, x), axis=[c, ky, kx], where=None if where is None else where(y, ky, kx)),
+        lambda n, f, y, x: te.sum(tap(n, f, y, x), axis=[c, ky, kx],
+                                  where=None if where is None else where(y, ky, kx)),
         name=f"{name}.accumulate", tag="conv2d_accum")
     if bias is None:
         return te.compute(shape, lambda n, f, y, x: accum[n, f, y, x], name=name, tag="conv2d")
@@ -264,7 +266,7 @@ class _GradientTaps:
     """
 
     def __init__(self, size, out_size, kernel, stride, padding, dilation):
-        self.size, self.out_size, self.kernel = size, out_size, kernel
+        self.out_size, self.kernel = out_size, kernel
         self.stride, self.padding, self.dilation = stride, padding, dilation
         self.extent = -(-size // stride)            # positions per phase
         if stride == 1:
@@ -382,8 +384,8 @@ def conv2d_grad_input(grad_out, w, input_shape, stride=1, padding=0, dilation=1,
     if phases == 1:
         return by_phase
     return te.compute(input_shape, lambda n, c, h, u: by_phase[
-        n, c, ((h % sh) * sw + u % sw) * rows.extent + h // sh, u // sw], name="conv2d_grad_input", tag="conv_interleave",
-        attrs={"stride": (sh, sw)})
+        n, c, ((h % sh) * sw + u % sw) * rows.extent + h // sh, u // sw],
+        name="conv2d_grad_input", tag="conv_interleave", attrs={"stride": (sh, sw)})
 
 
 def _column_phases(x, padding, stride, width, name):

@@ -30,10 +30,10 @@ registered for ``"*"``, which treats a compute by its kind (injective or reducti
   and columns of B are copied cooperatively into shared memory; the packing stage of
   ``nn.gemm_stages`` is inlined into the copy of B (so its zero padding costs nothing).
 * conv2d (and conv2d_grad_input, a conv2d of the zero-bordered gradient per phase of the
-  stride, interleaved by a generic injective kernel): direct,
-  one thread per output pixel x ``FR`` output channels (a register block), the
-  padding stage inlined; threads along a row of output pixels read neighbouring input
-  pixels and write neighbouring outputs.
+  stride, interleaved by a generic injective kernel): direct, one thread per output
+  pixel x ``FR`` output channels (a register block), the padding stage inlined; threads
+  along a row of output pixels read neighbouring input pixels and write neighbouring
+  outputs.
 """
 import math
 
