@@ -132,51 +132,37 @@ def _check_forward_and_gradients(data, case, groups=1):
     np.testing.assert_allclose(gw, want_gw, **tol(dtype, g_np.size))
 
 
+@pytest.mark.parametrize("op", ["grad_weight", "grad_input"])
 @examples(15)
-@given(st.data())
-def test_every_grad_weight_config_matches_numpy(data):
-    """conv2d_grad_weight under a random config of its rule (block of filters x channels,
-    one tap or a kernel row, parallel or not) on random strides, padding, dilation and
-    widths around the vector length (padded output-gradient columns, column phases),
-    grouped or not (a pointwise one is a GEMM: a config of that rule)."""
+@given(data=st.data())
+def test_every_gradient_config_matches_numpy(op, data):
+    """A gradient under a random config of its rules on random strides, padding,
+    dilation and groups. conv2d_grad_weight's: block of filters x channels, one tap or a
+    kernel row, parallel or not, on widths around the vector length (padded
+    output-gradient columns, column phases); a pointwise one is a GEMM (a config of that
+    rule). conv2d_grad_input's correlation: blocks of channels and columns, reduction
+    order, parallel or not; strided ones correlate phase by phase and interleave."""
     xs, ws, s, p, d, groups = data.draw(grouped_case(), label="case")
     dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
     rng = rng_of(data)
-    x_np = rand(rng, xs, dtype)
     g_np = rand(rng, (xs[0], ws[0]) + out_size(xs, ws, s, p, d), dtype)
-    x = te.placeholder(xs, name="x", dtype=dtype)
     g = te.placeholder(g_np.shape, name="g", dtype=dtype)
-    out = topi.conv2d_grad_weight(g, x, ws, s, p, d, groups)
-    (tensor, knobs), = topi.tunable(out)
-    config = data.draw(st.sampled_from(list(knobs.configs())), label="config")
-    f = tm.build(topi.default_schedule(out, configs={tensor: config}), [g, x, out], name="grad_weight")
-    gw = np.full(ws, np.nan, dtype)
-    f(g_np, x_np, gw)
-    np.testing.assert_allclose(gw, np_conv2d_grads(g_np, x_np, np.zeros(ws, dtype), s, p, d, groups)[1],
-                               err_msg=str(config), **tol(dtype, g_np.size))
-
-
-@examples(12)
-@given(st.data())
-def test_every_grad_input_config_matches_numpy(data):
-    """conv2d_grad_input under a random config of its correlation's rule (blocks of
-    channels and columns, reduction order, parallel or not) on random strides, padding,
-    dilation and groups: strided ones correlate phase by phase and interleave."""
-    xs, ws, s, p, d, groups = data.draw(grouped_case(), label="case")
-    dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
-    rng = rng_of(data)
-    w_np = rand(rng, ws, dtype)
-    g_np = rand(rng, (xs[0], ws[0]) + out_size(xs, ws, s, p, d), dtype)
-    w = te.placeholder(ws, name="w", dtype=dtype)
-    g = te.placeholder(g_np.shape, name="g", dtype=dtype)
-    out = topi.conv2d_grad_input(g, w, xs, s, p, d, groups)
+    if op == "grad_weight":
+        other_np, other = rand(rng, xs, dtype), te.placeholder(xs, name="x", dtype=dtype)
+        out = topi.conv2d_grad_weight(g, other, ws, s, p, d, groups)
+        want = np_conv2d_grads(g_np, other_np, np.zeros(ws, dtype), s, p, d, groups)[1]
+        terms = g_np.size
+    else:
+        other_np, other = rand(rng, ws, dtype), te.placeholder(ws, name="w", dtype=dtype)
+        out = topi.conv2d_grad_input(g, other, xs, s, p, d, groups)
+        want = np_conv2d_grads(g_np, np.zeros(xs, dtype), other_np, s, p, d, groups)[0]
+        terms = ws[0] * ws[2] * ws[3]
     configs = {t: data.draw(st.sampled_from(list(k.configs())), label=f"config of {t.name}")
                for t, k in topi.tunable(out)}
-    f = tm.build(topi.default_schedule(out, configs=configs), [g, w, out], name="grad_input")
-    gx = np.full(xs, np.nan, dtype)
-    f(g_np, w_np, gx)
-    np.testing.assert_allclose(gx, np_conv2d_grads(g_np, np.zeros(xs, dtype), w_np, s, p, d, groups)[0],
-                               err_msg=str(configs), **tol(dtype, ws[0] * ws[2] * ws[3]))
+    f = tm.build(topi.default_schedule(out, configs=configs), [g, other, out], name=op)
+    got = np.full(want.shape, np.nan, dtype)
+    f(g_np, other_np, got)
+    np.testing.assert_allclose(got, want, err_msg=str(configs), **tol(dtype, terms))
 
 
 @st.composite
