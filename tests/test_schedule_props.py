@@ -112,6 +112,38 @@ def test_elementwise_chain_inline_and_compute_at(data):
     check(s, [A, B, Out], {A: a, B: b}, {Out: want}, d.binds, scale=4, name="chain")
 
 
+@examples(30)
+@given(st.data())
+def test_compute_at_read_by_a_stage_computed_there_too(data):
+    """P is computed at a random leaf of Out and read by Out and by S (a row sum of P)
+    computed at that leaf or one inside it: P's region covers what both read during
+    one iteration (a softmax's exponentials, read by their row sum and the quotient)."""
+    dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
+    values = {"M": data.draw(EXTENT, label="M"), "N": data.draw(EXTENT, label="N")}
+    d = Dims(data, values)
+    M, N = d["M"], d["N"]
+    A = te.placeholder((M, N), name="A", dtype=dtype)
+    P = te.compute((M, N), lambda i, j: A[i, j] * 2 + 1, name="P")
+    k = te.reduce_axis((0, N), name="k")
+    S = te.compute((M,), lambda i: te.sum(P[i, k], axis=k), name="S")
+    Out = te.compute((M, N), lambda i, j: P[i, te.min(j + 1, N - 1)] - S[i] * P[i, j], name="Out")
+
+    s = te.create_schedule(Out.op)
+    points = random_schedule(data, s[Out]).attach_points()
+    p_at = data.draw(st.integers(0, len(points) - 1), label="P at leaf")
+    s_at = data.draw(st.integers(p_at, len(points) - 1), label="S at leaf")
+    s[P].compute_at(s[Out], points[p_at])
+    s[S].compute_at(s[Out], points[s_at])
+    random_schedule(data, s[S], parallel=False, label="S")
+    random_schedule(data, s[P], parallel=False, label="P")
+
+    a = random_array(rng_of(data), (values["M"], values["N"]), dtype)
+    p = a * 2 + 1
+    jn = np.minimum(np.arange(values["N"]) + 1, values["N"] - 1)
+    want = p[:, jn] - p.sum(1, keepdims=True) * p
+    check(s, [A, Out], {A: a}, {Out: want}, d.binds, scale=4 * values["N"], name="sibling")
+
+
 # --------------------------------------------------------------------------- reductions
 
 _NP_REDUCE = {"sum": np.sum, "max": np.max, "min": np.min}

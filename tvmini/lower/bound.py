@@ -1,10 +1,11 @@
 """Bound inference: which region of each stage must be computed, and its loop ranges.
 
 A root stage covers its whole domain. A stage attached with ``compute_at(C, L)``
-computes only what its consumer ``C`` reads during one iteration of loop ``L``: the
-consumer's loops outside ``L`` (and ``L`` itself) are fixed, the loops inside it range
-over their extents, and the interval analysis of ``tir.arith`` bounds every index the
-consumer reads. A stage computed with ``compute_with(P, L)`` computes, per iteration of
+computes only what its readers read during one iteration of loop ``L``: ``C`` and any
+stage computed (directly or through others) at ``L`` or a loop inside it. ``C``'s loops
+outside ``L`` (and ``L`` itself) are fixed, the loops inside it and all those of the
+other readers range over their extents, and the interval analysis of ``tir.arith``
+bounds every index read. A stage computed with ``compute_with(P, L)`` computes, per iteration of
 ``L``, the block of its domain equal to the block ``P`` computes then. Where the analysis
 cannot give a region of constant (or symbolic-only) size, the whole domain is used, which
 is always correct.
@@ -56,16 +57,10 @@ def infer_region(stage, consumers, bounds, symbolic):
     if stage.attach_type not in ("scope", "with"):
         return full
     parent = stage.attach_stage
-    if stage.attach_type == "with":
-        pb = bounds[parent]
-        accesses = [[pb.root_value[iv] for iv in parent.op.axis]]       # the element parent computes
-    elif consumers != [parent]:
-        names = [c.name for c in consumers]
-        raise ScheduleError(f"stage {stage.name} is computed at {parent.name}.{stage.attach_ivar.name} "
-                            f"but read by {names}; compute_at needs its only reader")
-    else:
-        pb = bounds[parent]
-        accesses = _accesses(pb.reads, op)
+    if parent not in bounds:
+        raise ScheduleError(f"stage {stage.name} is computed at {parent.name}.{stage.attach_ivar.name} but "
+                            f"{parent.name} has no loops of its own (it is inlined)")
+    pb = bounds[parent]
     leaves = parent.leaf_iter_vars
     pos = leaves.index(stage.attach_point())
     env = {}
@@ -76,12 +71,16 @@ def infer_region(stage, consumers, bounds, symbolic):
             env[iv.var] = (Const(0, "int32"), simplify(pb.extents[iv] - 1))
     if stage.scope == "shared":
         _relax_thread_loops_of_ancestors(parent, bounds, env)
+    if stage.attach_type == "with":
+        accesses = [([pb.root_value[iv] for iv in parent.op.axis], env)]      # the element parent computes
+    else:
+        accesses = [access for c in consumers for access in _consumer_accesses(stage, c, leaves, pos, bounds, env)]
     region = dict(full)
     for d, iv in enumerate(op.axis):
         los, his = [], []
-        for idx in accesses:
+        for idx, where in accesses:
             # simplified first: a fused loop's (p // w) * w + p % w reads one window, not whole rows
-            iv_bounds = interval(simplify(idx[d]), env)
+            iv_bounds = interval(simplify(idx[d]), where)
             if iv_bounds is None:
                 break
             los.append(iv_bounds[0])
@@ -101,6 +100,31 @@ def infer_region(stage, consumers, bounds, symbolic):
                 continue
             region[iv] = (lo, extent)
     return region
+
+
+def _consumer_accesses(stage, consumer, leaves, pos, bounds, env):
+    """``[(indices, ranges)]`` of what ``consumer`` reads of ``stage`` during one iteration
+    of the loop ``stage`` is computed at: the parent's own reads, or those of a stage
+    computed (directly or through others) in the parent at or inside that loop, all of
+    whose loops, and its hosts', then run in that iteration (a softmax's exponentials are
+    read by the row's sum and its quotient). A reader elsewhere could need values
+    computed in another iteration."""
+    parent = stage.attach_stage
+    if consumer is parent:
+        return [(idx, env) for idx in _accesses(bounds[parent].reads, stage.op)]
+    chain, host = [consumer], consumer
+    while host.attach_type == "scope" and host.attach_stage is not parent:
+        host = host.attach_stage
+        chain.append(host)
+    if host.attach_type != "scope" or leaves.index(host.attach_point()) < pos:
+        raise ScheduleError(f"stage {stage.name} is computed at {parent.name}.{stage.attach_ivar.name} but "
+                            f"{consumer.name} reads it outside that loop; compute_at needs every reader inside "
+                            f"it ({parent.name} or a stage computed at or inside that loop of {parent.name})")
+    inner = dict(env)
+    for s in chain:
+        for iv in s.leaf_iter_vars:
+            inner[iv.var] = (Const(0, "int32"), simplify(bounds[s].extents[iv] - 1))
+    return [(idx, inner) for idx in _accesses(bounds[consumer].reads, stage.op)]
 
 
 def _clamped_window(lo, hi, iv):

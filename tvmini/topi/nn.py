@@ -313,12 +313,16 @@ def _max_and_sum_exp(op, x, axis):
 
 
 def softmax(x, axis=-1):
-    """``exp(x - max) / sum(exp(x - max))`` along ``axis``."""
+    """``exp(x - max) / sum(exp(x - max))`` along ``axis``, the exponentials a stage of
+    their own (tag ``softmax``) that both the sum and the quotient read, so a schedule
+    computing it per row takes each exponential once (the CPU rule does; one that
+    inlines it takes two)."""
     check_float("softmax", x)
     axis = normalize_axis("softmax", axis, x.ndim)
-    rmax, rsum = _max_and_sum_exp("softmax", x, axis)
-    return te.compute(shape_of(x), lambda *i: te.exp(x[i] - rmax[_drop(i, axis)]) / rsum[_drop(i, axis)],
-                      name="softmax", tag="softmax")
+    rmax = _reduce_over("softmax.max", x, axis, _reduce_tag(x, axis), lambda i: x[i], te.max)
+    e = te.compute(shape_of(x), lambda *i: te.exp(x[i] - rmax[_drop(i, axis)]), name="softmax.exp", tag="softmax")
+    rsum = _reduce_over("softmax.sum_exp", x, axis, _reduce_tag(x, axis), lambda i: e[i], te.sum)
+    return te.compute(shape_of(x), lambda *i: e[i] / rsum[_drop(i, axis)], name="softmax", tag="softmax")
 
 
 def log_softmax(x, axis=-1):
