@@ -297,18 +297,27 @@ def test_softmax_row_max_interleaves_rows(log):
     assert np.isnan(got[9]).all()
 
 
-def test_softmax_takes_each_exponential_once():
-    """A softmax over long rows computes its exponentials per row into a row buffer
-    that its row sum and its quotient both read (one ``exp`` in the kernel, not one in
-    each), and matches numpy."""
-    X = te.placeholder((64, 256), name="X")
-    out = topi.softmax(X, 1)
-    ir = str(tm.lower(topi.default_schedule(out), [X, out], name="softmax_once"))
+@pytest.mark.parametrize("op", ["softmax", "cross_entropy_grad"])
+def test_softmax_takes_each_exponential_once(op):
+    """A softmax (and the cross-entropy gradient, softmax minus one-hot) over long rows
+    computes its exponentials per row into a row buffer that its row sum and its output
+    both read (one ``exp`` in the kernel, not one in each), and matches numpy."""
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal((64, 256)) * 10).astype("float32")
+    labels, g = rng.integers(0, 256, 64).astype("int32"), rng.standard_normal(64).astype("float32")
+    X, L, G = (te.placeholder(a.shape, name=n, dtype=str(a.dtype)) for n, a in (("X", x), ("L", labels), ("G", g)))
+    if op == "softmax":
+        out, inputs, want = topi.softmax(X, 1), {X: x}, np_softmax(x.astype("float64"), 1)
+    else:
+        out, inputs = topi.cross_entropy_grad(X, L, G), {X: x, L: labels, G: g}
+        want = np_softmax(x.astype("float64"), 1)
+        want[np.arange(64), labels] -= 1
+        want *= g[:, None]
+    ir = str(tm.lower(topi.default_schedule(out), [*inputs, out], name=op))
     assert ir.count("exp(") == 1, ir
-    assert "allocate softmax.exp: float32[1, 256]" in ir, ir
-    x = (np.random.default_rng(7).standard_normal((64, 256)) * 10).astype("float32")
-    (got,) = run(out, {X: x})
-    np.testing.assert_allclose(got, np_softmax(x.astype("float64"), 1), rtol=1e-5, atol=1e-7)
+    assert f"allocate {op}.exp: float32[1, 256]" in ir, ir
+    (got,) = run(out, inputs)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 SHORT_ROW = st.sampled_from([1, 2, 3, 5, 7, 10, 11, 15])      # no vector partials

@@ -312,16 +312,20 @@ def _max_and_sum_exp(op, x, axis):
     return rmax, rsum
 
 
+def _exponentials(op, x, axis):
+    """(``exp(x - max)`` over ``axis`` as a stage of its own (tag ``softmax``), their
+    sum): a schedule computing the stage per row, as the CPU rule does, takes each
+    exponential once for the sum and the consumer (one that inlines it, twice)."""
+    rmax = _reduce_over(f"{op}.max", x, axis, _reduce_tag(x, axis), lambda i: x[i], te.max)
+    e = te.compute(shape_of(x), lambda *i: te.exp(x[i] - rmax[_drop(i, axis)]), name=f"{op}.exp", tag="softmax")
+    return e, _reduce_over(f"{op}.sum_exp", x, axis, _reduce_tag(x, axis), lambda i: e[i], te.sum)
+
+
 def softmax(x, axis=-1):
-    """``exp(x - max) / sum(exp(x - max))`` along ``axis``, the exponentials a stage of
-    their own (tag ``softmax``) that both the sum and the quotient read, so a schedule
-    computing it per row takes each exponential once (the CPU rule does; one that
-    inlines it takes two)."""
+    """``exp(x - max) / sum(exp(x - max))`` along ``axis`` (see :func:`_exponentials`)."""
     check_float("softmax", x)
     axis = normalize_axis("softmax", axis, x.ndim)
-    rmax = _reduce_over("softmax.max", x, axis, _reduce_tag(x, axis), lambda i: x[i], te.max)
-    e = te.compute(shape_of(x), lambda *i: te.exp(x[i] - rmax[_drop(i, axis)]), name="softmax.exp", tag="softmax")
-    rsum = _reduce_over("softmax.sum_exp", x, axis, _reduce_tag(x, axis), lambda i: e[i], te.sum)
+    e, rsum = _exponentials("softmax", x, axis)
     return te.compute(shape_of(x), lambda *i: e[i] / rsum[_drop(i, axis)], name="softmax", tag="softmax")
 
 
@@ -395,18 +399,19 @@ def cross_entropy(logits, labels):
 
 
 def cross_entropy_grad(logits, labels, grad_loss):
-    """``(softmax(logits) - one_hot(labels)) * grad_loss[:, None]``, shape (N, C)."""
+    """``(softmax(logits) - one_hot(labels)) * grad_loss[:, None]``, shape (N, C) (the
+    exponentials taken once per element, see :func:`_exponentials`)."""
     N, C = _check_labels("cross_entropy_grad", logits, labels)
     check_float("cross_entropy_grad", logits, grad_loss)
     check_rank("cross_entropy_grad", grad_loss, 1)
     if not same_extent(shape_of(grad_loss)[0], N):
         raise ShapeError(f"cross_entropy_grad: grad_loss {grad_loss.name} {list(shape_of(grad_loss))} does not "
                          f"match the {N} rows of {logits.name}")
-    rmax, rsum = _max_and_sum_exp("cross_entropy_grad", logits, 1)
+    e, rsum = _exponentials("cross_entropy_grad", logits, 1)
     one = te.const(1, logits.dtype)
     zero = te.const(0, logits.dtype)
     return te.compute(
-        (N, C), lambda n, j: (te.exp(logits[n, j] - rmax[n]) / rsum[n]
+        (N, C), lambda n, j: (e[n, j] / rsum[n]
                               - te.if_then_else(_is_label(labels, n, j), one, zero)) * grad_loss[n],
         name="cross_entropy_grad", tag="softmax")
 
