@@ -166,7 +166,8 @@ def test_compute_at_output():
         s[D].compute_at(s[C], C.op.axis[0])
 
 
-def test_compute_at_stage_that_is_not_the_only_reader():
+def test_compute_at_stage_read_outside_its_loop():
+    """B computed at C.j is also read by D, a root stage: D would read B outside that loop."""
     A = te.placeholder((16, 16), name="A")
     B = te.compute((16, 16), lambda i, j: A[i, j] + 1, name="B")
     C = te.compute((16, 16), lambda i, j: B[i, j] * 2, name="C")

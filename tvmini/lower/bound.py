@@ -5,10 +5,10 @@ computes only what its readers read during one iteration of loop ``L``: ``C`` an
 stage computed (directly or through others) at ``L`` or a loop inside it. ``C``'s loops
 outside ``L`` (and ``L`` itself) are fixed, the loops inside it and all those of the
 other readers range over their extents, and the interval analysis of ``tir.arith``
-bounds every index read. A stage computed with ``compute_with(P, L)`` computes, per iteration of
-``L``, the block of its domain equal to the block ``P`` computes then. Where the analysis
-cannot give a region of constant (or symbolic-only) size, the whole domain is used, which
-is always correct.
+bounds every index read. A stage computed with ``compute_with(P, L)`` computes, per
+iteration of ``L``, the block of its domain equal to the block ``P`` computes then.
+Where the analysis cannot give a region of constant (or symbolic-only) size, the whole
+domain is used, which is always correct.
 """
 from ..errors import ScheduleError
 from ..te.relation import derived_extents, root_values
