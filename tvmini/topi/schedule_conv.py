@@ -10,7 +10,8 @@ from ..tir.expr import Const, Select
 from ..tir.functor import walk
 from .conv import vector_lanes
 from .schedule import Knobs, register
-from .schedule_nn import PARALLEL_MIN_WORK, _int, _parallel_outer, _producer, _rows_then_lanes, _vectorize, _work
+from .schedule_nn import (PARALLEL_MIN_WORK, _int, _left_to_reader, _parallel_outer, _producer, _rows_then_lanes,
+                          _vectorize, _work)
 
 # The host's vector registers (16 with AVX2, 32 with AVX-512, which holds 8-lane ymm
 # vectors in all 32). A weight-gradient block keeps at most three quarters of them as
@@ -281,10 +282,7 @@ def schedule_interleave(sch, out, target):
     with the row phase outside the columns rather than inside. Inlined into a stage
     that reads it."""
     stage = sch[out]
-    if stage.attach_type != "root":
-        return
-    if not stage.is_output:
-        stage.compute_inline()
+    if _left_to_reader(stage):
         return
     n, c, h, u = stage.op.axis
     sh, sw = out.op.attrs.get("stride", (1, 1))

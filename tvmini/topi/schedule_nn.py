@@ -277,6 +277,17 @@ def _vectorize(stage, axis, extent, dtype):
         stage.vectorize(axis)
 
 
+def _left_to_reader(stage):
+    """Whether ``stage`` is left to a stage that reads it: already computed inside one,
+    or, not being an output, inlined into its readers now."""
+    if stage.attach_type != "root":
+        return True
+    if not stage.is_output:
+        stage.compute_inline()
+        return True
+    return False
+
+
 def _readers(sch, tensor):
     """Stages of ``sch`` that read ``tensor``."""
     return [st for st in sch.stages if tensor in st.op.input_tensors()]
@@ -337,14 +348,10 @@ def schedule_softmax(sch, out, target):
     vectorized, per-row stages computed inside the row loop when only stages there read
     them (:func:`_attach_row_stages`; a softmax's exponentials then once per element,
     1024x1024 0.43 -> 0.23 ms on Zen 5, torch 0.33; the cross-entropy gradient 0.49 ->
-    0.21 ms); over short rows of a matrix (see
-    :func:`_short_rows`) rows are vector lanes. One that is neither an output nor
-    computed per row by its reader (a softmax's exponentials) is inlined."""
-    stage = sch[out]
-    if stage.attach_type != "root":
-        return
-    if not stage.is_output:
-        stage.compute_inline()
+    0.21 ms); over short rows of a matrix (see :func:`_short_rows`) rows are vector
+    lanes. One that is neither an output nor computed per row by its reader (a
+    softmax's exponentials) is inlined."""
+    if _left_to_reader(sch[out]):
         return
     if len(out.shape) == 2 and _short_rows(out):
         _rows_as_lanes(sch[out], sch[out].op.axis[0], _work(*out.shape))
