@@ -286,3 +286,21 @@ def test_conv2d_errors():
     with pytest.raises(tm.errors.ShapeError, match="forward output shape"):
         topi.conv2d_grad_input(te.placeholder((1, 4, 5, 5), name="g"), te.placeholder((4, 3, 3, 3), name="w"),
                                (1, 3, 8, 8))
+
+
+@pytest.mark.parametrize("stride, dilation", [(1, 1), (2, 1), (3, 2), ((2, 1), 1)])
+def test_conv_block_reads_the_column_stride(stride, dilation):
+    """The default conv2d block reads the window's column stride from the accumulator
+    (dilation aside): a strided input vector costs loads and shuffles, so the block
+    keeps at least as many filters as at stride 1."""
+    from tvmini.topi.schedule_conv import _column_stride, _producer
+    x = te.placeholder((1, 64, 56, 56), name="x")
+    w = te.placeholder((128, 64, 3, 3), name="w")
+
+    def conv(stride):
+        return topi.conv2d(x, w, stride=stride, padding=1, dilation=dilation)
+    out = conv(stride)
+    column_stride = stride[1] if isinstance(stride, tuple) else stride
+    assert _column_stride(_producer(out, "conv2d_accum")) == column_stride
+    ((_, knobs),), ((_, plain),) = topi.tunable(out), topi.tunable(conv(1))
+    assert knobs.default["fb"] >= plain.default["fb"], (knobs.default, plain.default)
