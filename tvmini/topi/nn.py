@@ -304,19 +304,25 @@ def _drop(idx, axis):
     return (*idx[:axis], *idx[axis + 1:])
 
 
+def _row_max(op, x, axis):
+    """The max of ``x`` over ``axis``, which a stable softmax subtracts before exp."""
+    return _reduce_over(f"{op}.max", x, axis, _reduce_tag(x, axis), lambda i: x[i], te.max)
+
+
 def _max_and_sum_exp(op, x, axis):
-    """(max over ``axis``, sum of exp(x - max) over ``axis``): the two passes of a stable softmax."""
-    tag = _reduce_tag(x, axis)
-    rmax = _reduce_over(f"{op}.max", x, axis, tag, lambda i: x[i], te.max)
-    rsum = _reduce_over(f"{op}.sum_exp", x, axis, tag, lambda i: te.exp(x[i] - rmax[_drop(i, axis)]), te.sum)
+    """(max over ``axis``, sum of exp(x - max) over ``axis``): the two passes of a stable
+    softmax, for a consumer that needs no exponential of its own."""
+    rmax = _row_max(op, x, axis)
+    rsum = _reduce_over(f"{op}.sum_exp", x, axis, _reduce_tag(x, axis),
+                        lambda i: te.exp(x[i] - rmax[_drop(i, axis)]), te.sum)
     return rmax, rsum
 
 
 def _exponentials(op, x, axis):
-    """(``exp(x - max)`` over ``axis`` as a stage of its own (tag ``softmax``), their
-    sum): a schedule computing the stage per row, as the CPU rule does, takes each
-    exponential once for the sum and the consumer (one that inlines it, twice)."""
-    rmax = _reduce_over(f"{op}.max", x, axis, _reduce_tag(x, axis), lambda i: x[i], te.max)
+    """(``exp(x - max)`` over ``axis``, a stage of its own tagged ``softmax``; their sum)
+    for a consumer that reads the exponentials too: a schedule computing the stage per
+    row, as the CPU rule does, takes each exponential once (one inlining it, twice)."""
+    rmax = _row_max(op, x, axis)
     e = te.compute(shape_of(x), lambda *i: te.exp(x[i] - rmax[_drop(i, axis)]), name=f"{op}.exp", tag="softmax")
     return e, _reduce_over(f"{op}.sum_exp", x, axis, _reduce_tag(x, axis), lambda i: e[i], te.sum)
 
