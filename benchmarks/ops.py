@@ -9,7 +9,7 @@ Sections (``--section``, default all):
   1x64x56x56 3x3 pad-1 layer, each forward, grad_input and grad_weight; ms, GFLOP/s and
   the ratios;
 * ``elementwise`` (``topi_ops.py``): broadcast and elementwise ops, reductions, argmax,
-  transpose and pad on n x n float32 (``--n``); ms, GB/s and the ratio to numpy.
+  transpose and pad on n x n float32 (``--n``); ms, GB/s and the ratios to numpy and torch.
 
 Every kernel is checked against numpy before it is timed.
 Run: python benchmarks/ops.py [--section all|nn|elementwise] [--repeat 20] [--n 1024]
@@ -27,12 +27,13 @@ def main():
     parser.add_argument("--repeat", type=int, default=20, help="timed batches per nn kernel")
     parser.add_argument("--n", type=int, default=1024, help="size of the elementwise section's n x n operands")
     args = parser.parse_args()
+    torch = torch_or_none()
     if args.section in ("all", "nn"):
-        topi_nn.run(args.repeat, torch_or_none())
+        topi_nn.run(args.repeat, torch)
     if args.section in ("all", "elementwise"):
         if args.section == "all":
             print()
-        topi_ops.run(args.n)
+        topi_ops.run(args.n, torch)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The "elementwise" section of ``benchmarks/ops.py``: topi operators with their default
-CPU schedules against numpy.
+CPU schedules against numpy and, when it is installed, PyTorch.
 
 For each op: tvmini's best time (ms) and bandwidth (GB/s of bytes read + written once),
-numpy's for the same result, and the speed ratio. Shapes: 1024x1024 float32 unless
+numpy's for the same result and the speed ratio, then torch's time (writing into a given
+output tensor where torch has ``out=``, as tvmini does) and the ratio to it. Shapes: 1024x1024 float32 unless
 --n says otherwise. Parallel kernels are sensitive to other processes on the machine's
 cores (a descheduled libgomp worker stalls a launch by milliseconds); on a busy machine
 compare with TVMINI_NUM_THREADS=1 (read when kernels are built).
@@ -15,8 +16,10 @@ from tvmini import te, topi
 from common import best_seconds
 
 
-def case(name, build_out, numpy_fn, inputs):
-    """Build ``build_out(*placeholders)``, check it against ``numpy_fn``, time both."""
+def case(name, build_out, numpy_fn, inputs, torch=None, torch_fn=None):
+    """Build ``build_out(*placeholders)``, check it against ``numpy_fn``, time both, and
+    ``torch_fn`` when ``torch`` (the module) is given: it is called with the inputs as
+    torch tensors and an output tensor to write, as tvmini writes into a given buffer."""
     holders = [te.placeholder(x.shape, name=f"x{k}", dtype=str(x.dtype)) for k, x in enumerate(inputs)]
     out = build_out(*holders)
     f = tm.build(topi.default_schedule(out), holders + [out], name=f"bench_{name.split()[0]}")
@@ -27,8 +30,16 @@ def case(name, build_out, numpy_fn, inputs):
     nbytes = sum(x.nbytes for x in inputs) + got.nbytes
     ours = f.time_evaluator(number=10, repeat=7)(*inputs, got).min
     theirs = best_seconds(lambda: numpy_fn(*inputs), repeat=7 * 3)
-    print(f"{name:<28} {1e3 * ours:8.3f} {nbytes / ours / 1e9:8.1f}   {1e3 * theirs:8.3f} {nbytes / theirs / 1e9:8.1f}"
-          f"   {theirs / ours:6.2f}")
+    row = (f"{name:<28} {1e3 * ours:8.3f} {nbytes / ours / 1e9:8.1f}   {1e3 * theirs:8.3f} {nbytes / theirs / 1e9:8.1f}"
+           f"   {theirs / ours:6.2f}")
+    if torch_fn is not None:
+        args = [torch.from_numpy(x) for x in inputs]
+        result = torch.empty(want.shape, dtype=torch.int64 if want.dtype.kind == "i" else torch.float32)
+        torch_fn(*args, result)
+        np.testing.assert_allclose(result.numpy(), want, rtol=1e-4, atol=1e-4)
+        torch_s = best_seconds(lambda: torch_fn(*args, result), repeat=7 * 3)
+        row += f"   {1e3 * torch_s:8.3f} {torch_s / ours:7.2f}"
+    print(row)
 
 
 def _softmax(x):
@@ -36,25 +47,33 @@ def _softmax(x):
     return e / e.sum(1, keepdims=True)
 
 
-def run(n):
-    """Print the section's table for n x n float32 operands."""
+def run(n, torch=None):
+    """Print the section's table for n x n float32 operands (with torch's times and the
+    ratio to them when ``torch`` is the imported module)."""
+    T = (lambda fn: {"torch": torch, "torch_fn": fn}) if torch else (lambda fn: {})
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n)).astype("float32")
     row = rng.standard_normal((n,)).astype("float32")
-    print(f"{'op (' + str(n) + 'x' + str(n) + ' float32)':<28} {'tvmini ms':>8} {'GB/s':>8}   {'numpy ms':>8} {'GB/s':>8}"
-          f"   {'speedup':>6}")
-    case("add broadcast (n,n)+(n,)", topi.add, np.add, [a, row])
-    case("add (n,n)+(n,n)", topi.add, np.add, [a, a.copy()])
-    case("relu", topi.relu, lambda x: np.maximum(x, 0), [a])
-    case("sigmoid", topi.sigmoid, lambda x: 1 / (1 + np.exp(-x)), [a])
-    case("exp", topi.exp, np.exp, [a])
-    case("tanh", topi.tanh, np.tanh, [a])
-    case("log of |x|", lambda x: topi.log(topi.abs(x)), lambda x: np.log(np.abs(x)), [a])
-    case("softmax over rows", topi.softmax, _softmax, [a])
-    case("sum over rows (axis 1)", lambda x: topi.sum(x, 1), lambda x: x.sum(1), [a])
-    case("sum over cols (axis 0)", lambda x: topi.sum(x, 0), lambda x: x.sum(0), [a])
-    case("sum all", topi.sum, lambda x: np.asarray(x.sum(), "float32"), [a])
-    case("max over rows", lambda x: topi.max(x, 1), lambda x: x.max(1), [a])
-    case("argmax over rows", lambda x: topi.argmax(x, 1), lambda x: x.argmax(1), [a])
-    case("transpose", topi.transpose, lambda x: np.ascontiguousarray(x.T), [a])
-    case("pad 1 each side", lambda x: topi.pad(x, (1, 1)), lambda x: np.pad(x, 1), [a])
+    print(f"{'op (' + str(n) + 'x' + str(n) + ' float32)':<28} {'tvmini ms':>8} {'GB/s':>8}   {'numpy ms':>8}"
+          f" {'GB/s':>8}   {'speedup':>6}" + (f"   {'torch ms':>8} {'x torch':>7}" if torch else ""))
+    case("add broadcast (n,n)+(n,)", topi.add, np.add, [a, row], **T(lambda x, r, o: torch.add(x, r, out=o)))
+    case("add (n,n)+(n,n)", topi.add, np.add, [a, a.copy()], **T(lambda x, y, o: torch.add(x, y, out=o)))
+    case("relu", topi.relu, lambda x: np.maximum(x, 0), [a], **T(lambda x, o: torch.clamp_min(x, 0, out=o)))
+    case("sigmoid", topi.sigmoid, lambda x: 1 / (1 + np.exp(-x)), [a], **T(lambda x, o: torch.sigmoid(x, out=o)))
+    case("exp", topi.exp, np.exp, [a], **T(lambda x, o: torch.exp(x, out=o)))
+    case("tanh", topi.tanh, np.tanh, [a], **T(lambda x, o: torch.tanh(x, out=o)))
+    case("log of |x|", lambda x: topi.log(topi.abs(x)), lambda x: np.log(np.abs(x)), [a],
+         **T(lambda x, o: torch.log(torch.abs(x, out=o), out=o)))
+    case("softmax over rows", topi.softmax, _softmax, [a], **T(lambda x, o: o.copy_(torch.softmax(x, 1))))
+    case("sum over rows (axis 1)", lambda x: topi.sum(x, 1), lambda x: x.sum(1), [a],
+         **T(lambda x, o: torch.sum(x, 1, out=o)))
+    case("sum over cols (axis 0)", lambda x: topi.sum(x, 0), lambda x: x.sum(0), [a],
+         **T(lambda x, o: torch.sum(x, 0, out=o)))
+    case("sum all", topi.sum, lambda x: np.asarray(x.sum(), "float32"), [a],
+         **T(lambda x, o: torch.sum(x, (0, 1), out=o)))
+    case("max over rows", lambda x: topi.max(x, 1), lambda x: x.max(1), [a], **T(lambda x, o: torch.amax(x, 1, out=o)))
+    case("argmax over rows", lambda x: topi.argmax(x, 1), lambda x: x.argmax(1), [a],
+         **T(lambda x, o: torch.argmax(x, 1, out=o)))
+    case("transpose", topi.transpose, lambda x: np.ascontiguousarray(x.T), [a], **T(lambda x, o: o.copy_(x.t())))
+    case("pad 1 each side", lambda x: topi.pad(x, (1, 1)), lambda x: np.pad(x, 1), [a],
+         **T(lambda x, o: o.copy_(torch.nn.functional.pad(x, (1, 1, 1, 1)))))

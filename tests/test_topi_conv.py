@@ -237,6 +237,52 @@ def test_lenet_conv2_gradients_run_on_vectors(op):
                for line, nxt in zip(ir.splitlines(), ir.splitlines()[1:])), ir
 
 
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_seven_column_rows_run_on_vectors(stride):
+    """A 7-column output row (ResNet's last stage) is accumulated as one 8-lane vector
+    and cropped, not as a scalar loop; strided, the input is read by column phase
+    (``conv2d.phases``), so every tap's input vector is one contiguous load."""
+    size = 7 * stride
+    x, w = te.placeholder((1, 16, size, size), name="x"), te.placeholder((32, 16, 3, 3), name="w")
+    y = topi.conv2d(x, w, stride=stride, padding=1)
+    assert [e.value for e in y.shape] == [1, 32, 7, 7]
+    text = str(tm.lower(topi.default_schedule(y), [x, w, y]))
+    lines = text.splitlines()
+    assert any(line.strip().startswith("vectorized for x in range(8)") and "conv2d.accumulate[" in nxt
+               and "+ conv2d." in nxt for line, nxt in zip(lines, lines[1:])), text
+    assert ("conv2d.phases" in text) == (stride > 1), text
+    rng = np.random.default_rng(stride)
+    x_np, w_np = rand(rng, (1, 16, size, size), "float32"), rand(rng, (32, 16, 3, 3), "float32")
+    got = np.empty((1, 32, 7, 7), "float32")
+    tm.build(topi.default_schedule(y), [x, w, y], name="seven")(x_np, w_np, got)
+    np.testing.assert_allclose(got, np_conv2d(x_np, w_np, (stride,) * 2, (1, 1), (1, 1)), **tol("float32", 144))
+
+
+@examples(10)
+@given(st.data())
+def test_column_phases_copy_the_padded_input(data):
+    """The column-phase split (``conv._phase_split``) under its default schedule: a
+    padded row computed in L1 per input row, each unrolled phase a strided vector read
+    whose loads cover whole vectors from the phase's start when they stay inside that
+    row (``VectorBuilder._chunk_shift``), else end on the last lane's element."""
+    from tvmini.topi.conv import _phase_split
+    dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
+    H, W = data.draw(st.integers(1, 5), label="H"), data.draw(st.integers(1, 70), label="W")
+    ph, pw = data.draw(st.integers(0, 2), label="ph"), data.draw(st.integers(0, 3), label="pw")
+    stride = data.draw(st.integers(2, 4), label="stride")
+    width = data.draw(st.integers(1, -(-(W + 2 * pw) // stride) + 3), label="width")
+    x = te.placeholder((2, 3, H, W), name="x", dtype=dtype)
+    phases = _phase_split(x, (ph, pw), stride, width, "phases")
+    x_np = rand(rng_of(data), (2, 3, H, W), dtype)
+    got = np.empty([e.value for e in phases.shape], dtype)
+    tm.build(topi.default_schedule(phases), [x, phases], name="phases")(x_np, got)
+    columns = stride * got.shape[-1]
+    padded = np.zeros((2, 3, H + 2 * ph, max(columns, W + 2 * pw)), dtype)
+    padded[:, :, ph:ph + H, pw:pw + W] = x_np
+    want = padded[..., :columns].reshape(2, 3, H + 2 * ph, got.shape[-1], stride).transpose(0, 1, 2, 4, 3)
+    np.testing.assert_array_equal(got, want)
+
+
 def test_conv2d_gradients_match_finite_differences():
     rng = np.random.default_rng(3)
     xs, ws, s, p, d = (2, 2, 5, 6), (3, 2, 3, 2), (2, 1), (1, 1), (1, 2)
