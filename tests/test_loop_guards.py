@@ -123,7 +123,7 @@ def test_lenet_conv2_data_gradient_skips_border_rows():
 
 
 @pytest.mark.parametrize("case", [((2, 3, 16, 16), (4, 3, 3, 3), (2, 2), (1, 1)),
-                                  ((1, 2, 15, 13), (3, 2, 5, 4), (3, 2), (2, 0)),
+                                  ((1, 2, 15, 16), (3, 2, 5, 4), (3, 2), (2, 0)),
                                   ((1, 2, 28, 8), (2, 2, 5, 5), (2, 1), (2, 2))])
 def test_strided_grad_input_sums_only_kernel_taps(case):
     """A strided data gradient sums, for each input pixel, only the kernel taps that
