@@ -283,6 +283,29 @@ def test_column_phases_copy_the_padded_input(data):
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("xs, ws, stride, product", [
+    ((1, 64, 14, 14), (128, 64, 3, 3), 2, True),      # 7-column rows
+    ((2, 3, 7, 7), (4, 3, 3, 3), 1, True),            # under one vector, few channels
+    ((1, 64, 28, 28), (64, 64, 3, 3), 1, True),       # 784 pixels for 64 channels
+    ((4, 64, 28, 28), (64, 64, 3, 3), 1, False),      # 3136 pixels, 28 columns
+    ((2, 16, 14, 14), (16, 16, 3, 3), 1, False)])     # few channels, 14 columns
+def test_small_maps_take_the_weight_gradient_as_a_product(xs, ws, stride, product):
+    """``conv2d_grad_weight`` over small output maps is one matrix product over images
+    and pixels (tag ``gemm``, ``conv._small_maps``); over large ones per-lane partial
+    sums. Both equal numpy."""
+    x = te.placeholder(xs, name="x")
+    ys = (xs[0], ws[0]) + out_size(xs, ws, (stride,) * 2, (1, 1), (1, 1))
+    g = te.placeholder(ys, name="g")
+    out = topi.conv2d_grad_weight(g, x, ws, stride=stride, padding=1)
+    assert (out.op.tag == "gemm") == product, out.op.tag
+    rng = np.random.default_rng(1)
+    g_np, x_np = rand(rng, ys, "float32"), rand(rng, xs, "float32")
+    got = np.empty(ws, "float32")
+    tm.build(topi.default_schedule(out), [g, x, out], name="small_maps")(g_np, x_np, got)
+    want = np_conv2d_grads(g_np, x_np, np.zeros(ws, "float32"), (stride,) * 2, (1, 1), (1, 1))[1]
+    np.testing.assert_allclose(got, want, **tol("float32", g_np[:, 0].size))
+
+
 def test_conv2d_gradients_match_finite_differences():
     rng = np.random.default_rng(3)
     xs, ws, s, p, d = (2, 2, 5, 6), (3, 2, 3, 2), (2, 1), (1, 1), (1, 2)

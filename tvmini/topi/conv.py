@@ -246,29 +246,59 @@ def _pointwise_grad_input(grad_out, w, stride, input_shape):
         name="conv2d_grad_input", tag="injective")
 
 
-def _pointwise_grad_weight(grad_out, x, stride, out_hw, F, C):
-    """The weight gradient of a 1x1 convolution without padding as one matrix product
-    (tag ``gemm``, output (F, C, 1, 1)) over images and pixels: ``grad_out`` (F x N*OH*OW)
-    times the (strided) input's pixels transposed. ``grad_out`` is read through a stage
-    of that matrix's shape (tag ``gemm_operand``, always inlined), so that a GPU's
-    shared tile of it is a (rows x steps) window rather than whole images. Measured against the direct
-    correlation (2-core Xeon, AVX-512, ms): 1x256x56x56 -> 64 filters 1.22 -> 0.29,
+# The most elements of the packed (im2col) operand of a weight gradient as a product.
+PRODUCT_PACK_MAX = 1 << 23
+
+
+def _small_maps(N, C, F, out_hw, taps, groups, dtype):
+    """Whether a weight gradient is faster as a matrix product (:func:`_product_grad_weight`)
+    than as per-lane correlations: its sum per weight, ``N*OH*OW`` products, is then one
+    long reduction of a register-blocked GEMM instead of ``N*OH`` vector steps and a lane
+    sum. It is when output rows are under one 32-byte vector (the lanes mostly idle), or
+    with 64 or more filters and channels when rows are under two vectors or the pixels
+    are at most 16 per channel. Measured (Zen 5, 2 threads, 3x3 kernels, direct ->
+    product, ms): 1x256x14x14 -> 512 stride 2 5.4 -> 0.28 (torch ~2.3), 1x512x7x7 -> 512
+    6.5 -> 0.55 (~6), 8x128x7x7 -> 128 3.5 -> 0.39, 1x128x28x28 -> 256 stride 2 0.76 ->
+    0.28, 16x64x14x14 -> 64 1.39 -> 1.04, 1x64x56x56 -> 128 stride 2 0.46 -> 0.35,
+    64x16x7x7 -> 16 0.42 -> 0.18; left direct: 4x64x28x28 -> 64 1.38 (1.63),
+    1x64x56x56 -> 64 0.67 (0.84), 8x16x14x14 -> 16 0.048 (0.075), LeNet conv2 0.083
+    (0.143), the ResNet stem 0.84 (1.0)."""
+    lanes = vector_lanes(dtype)
+    pixels = N * out_hw[0] * out_hw[1]
+    if groups != 1 or pixels * C * taps > PRODUCT_PACK_MAX:
+        return False
+    channels = min(C, F)
+    return out_hw[1] < lanes or (channels >= 64 and (out_hw[1] < 2 * lanes or pixels <= 16 * channels))
+
+
+def _product_grad_weight(grad_out, x, weight_shape, stride, padding, dilation, out_hw):
+    """The weight gradient as one matrix product (tag ``gemm``, output ``weight_shape``)
+    over images and pixels: ``grad_out`` (F x N*OH*OW) times the input's windows
+    (N*OH*OW x C*KH*KW, the packed operand of the product is that im2col matrix, block
+    by block). ``grad_out`` is read through a stage of that matrix's shape (tag
+    ``gemm_operand``, always inlined), so that a GPU's shared tile of it is a (rows x
+    steps) window rather than whole images. Padding is a stage of its own (tag
+    ``conv_pad``). Used for 1x1 kernels without padding (measured against the direct
+    correlation, 2-core Xeon, AVX-512, ms: 1x256x56x56 -> 64 filters 1.22 -> 0.29,
     1x576x56x56 -> 64 2.98 -> 0.70, 8x64x28x28 -> 64 0.39 -> 0.24; stride 2,
-    32x64x14x14 -> 128 1.95 -> 0.10."""
+    32x64x14x14 -> 128 1.95 -> 0.10) and for small output maps
+    (``conv2d_grad_weight``)."""
     N = shape_of(x)[0]
-    (sh, sw), (OH, OW) = stride, out_hw
-    pixels = OH * OW
+    F, C, KH, KW = weight_shape
+    (sh, sw), (dh, dw), (OH, OW) = stride, dilation, out_hw
+    pixels, taps = OH * OW, KH * KW
 
     def g_at(f, k):
         p = k % pixels
         return grad_out[k // pixels, f, p // OW, p % OW]
     rows = te.compute((F, N * pixels), g_at, name="conv2d_grad_weight.rows", tag="gemm_operand")
+    source = zero_pad(x, *padding, name="conv2d_grad_weight.pad")
 
-    def x_at(_, k, c):
-        p = k % pixels
-        return x[k // pixels, c, p // OW * sh, p % OW * sw]
-    return gemm_stages("conv2d_grad_weight", (), F, C, N * pixels, lambda _, f, k: rows[f, k], x_at, x.dtype,
-                       columns=(C, 1, 1))
+    def x_at(_, k, j):
+        p, t = k % pixels, j % taps
+        return source[k // pixels, j // taps, p // OW * sh + t // KW * dh, p % OW * sw + t % KW * dw]
+    return gemm_stages("conv2d_grad_weight", (), F, C * taps, N * pixels, lambda _, f, k: rows[f, k], x_at, x.dtype,
+                       columns=(C, KH, KW))
 
 
 def _check_grad_out(op, grad_out, N, F, out_hw):
@@ -481,8 +511,8 @@ def conv2d_grad_weight(grad_out, x, weight_shape, stride=1, padding=0, dilation=
     OH = conv2d_output_size(H, KH, sh, padding[0], dh)
     OW = conv2d_output_size(W, KW, sw, padding[1], dw)
     _check_grad_out("conv2d_grad_weight", grad_out, N, F, (OH, OW))
-    if (KH, KW, groups) == (1, 1, 1) and padding == (0, 0):
-        return _pointwise_grad_weight(grad_out, x, (sh, sw), (OH, OW), F, C)
+    if ((KH, KW, groups) == (1, 1, 1) and padding == (0, 0)) or _small_maps(N, C, F, (OH, OW), KH * KW, groups, dtype):
+        return _product_grad_weight(grad_out, x, weight_shape, (sh, sw), padding, (dh, dw), (OH, OW))
     lanes = min(vector_lanes(dtype, OW), OW)
     vectors = -(-OW // lanes)
     if vectors * lanes == OW:
