@@ -291,7 +291,7 @@ def test_column_phases_copy_the_padded_input(data):
     ((2, 16, 14, 14), (16, 16, 3, 3), 1, False)])     # few channels, 14 columns
 def test_small_maps_take_the_weight_gradient_as_a_product(xs, ws, stride, product):
     """``conv2d_grad_weight`` over small output maps is one matrix product over images
-    and pixels (tag ``gemm``, ``conv._small_maps``); over large ones per-lane partial
+    and pixels (tag ``gemm``, ``conv._weight_gradient_as_product``); over large ones per-lane partial
     sums. Both equal numpy."""
     x = te.placeholder(xs, name="x")
     ys = (xs[0], ws[0]) + out_size(xs, ws, (stride,) * 2, (1, 1), (1, 1))
@@ -304,6 +304,49 @@ def test_small_maps_take_the_weight_gradient_as_a_product(xs, ws, stride, produc
     tm.build(topi.default_schedule(out), [g, x, out], name="small_maps")(g_np, x_np, got)
     want = np_conv2d_grads(g_np, x_np, np.zeros(ws, "float32"), (stride,) * 2, (1, 1), (1, 1))[1]
     np.testing.assert_allclose(got, want, **tol("float32", g_np[:, 0].size))
+
+
+@examples(10)
+@given(st.data())
+def test_gradients_as_products_match_numpy(data):
+    """Both gradients in their matrix-product form (``conv._product_grad_input``: window
+    columns then their sum per input pixel; ``conv._product_grad_weight``: one product
+    over images and pixels), for any kernel, stride, padding and dilation, whatever
+    shape the default dispatch would pick for them."""
+    from tvmini.topi.conv import _product_grad_input, _product_grad_weight
+    xs, ws, s, p, d = data.draw(conv_case(), label="case")
+    dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
+    ys = (xs[0], ws[0]) + out_size(xs, ws, s, p, d)
+    x, w, g = (te.placeholder(shape, name=n, dtype=dtype) for shape, n in ((xs, "x"), (ws, "w"), (ys, "g")))
+    rng = rng_of(data)
+    x_np, w_np, g_np = rand(rng, xs, dtype), rand(rng, ws, dtype), rand(rng, ys, dtype)
+    gx, gw = run([_product_grad_input(g, w, xs, s, p, d), _product_grad_weight(g, x, ws, s, p, d, ys[2:])],
+                 {g: g_np, w: w_np, x: x_np}, scale=g_np.size)
+    want_gx, want_gw = np_conv2d_grads(g_np, x_np, w_np, s, p, d)
+    np.testing.assert_allclose(gx, want_gx, **tol(dtype, ws[0] * ws[2] * ws[3]))
+    np.testing.assert_allclose(gw, want_gw, **tol(dtype, g_np.size))
+
+
+@pytest.mark.parametrize("xs, ws, stride, product", [
+    ((1, 64, 28, 28), (128, 64, 3, 3), 2, True),      # strided, 196 output pixels for 64 channels
+    ((1, 64, 7, 7), (64, 64, 3, 3), 1, True),         # 7-column rows
+    ((1, 64, 14, 14), (64, 64, 3, 3), 1, False),      # stride 1, 14 columns
+    ((2, 16, 14, 14), (32, 16, 3, 3), 2, False)])     # few channels
+def test_small_strided_maps_take_the_data_gradient_as_a_product(xs, ws, stride, product):
+    """``conv2d_grad_input`` with many channels over small (or strided small) maps is a
+    product per image then a sum of window columns (``conv._data_gradient_as_product``),
+    else per-phase correlations; both equal numpy."""
+    w = te.placeholder(ws, name="w")
+    ys = (xs[0], ws[0]) + out_size(xs, ws, (stride,) * 2, (1, 1), (1, 1))
+    g = te.placeholder(ys, name="g")
+    out = topi.conv2d_grad_input(g, w, xs, stride=stride, padding=1)
+    assert (out.op.tag == "conv_col2im") == product, out.op.tag
+    rng = np.random.default_rng(2)
+    g_np, w_np = rand(rng, ys, "float32"), rand(rng, ws, "float32")
+    got = np.empty(xs, "float32")
+    tm.build(topi.default_schedule(out), [g, w, out], name="small_strided")(g_np, w_np, got)
+    want = np_conv2d_grads(g_np, np.zeros(xs, "float32"), w_np, (stride,) * 2, (1, 1), (1, 1))[0]
+    np.testing.assert_allclose(got, want, **tol("float32", ws[0] * 9))
 
 
 def test_conv2d_gradients_match_finite_differences():

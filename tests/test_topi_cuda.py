@@ -219,6 +219,10 @@ def _conv_pool_cases():
         "conv2d_lenet": lambda: _conv((8, 1, 28, 28), (6, 1, 5, 5)),
         "conv2d_wide": lambda: _conv((1, 16, 14, 14), (32, 16, 3, 3), padding=1),
         "conv2d_grad_input": lambda: _conv_grad("input"),
+        # strided, narrow rows: the input read by column phase (conv._phase_split)
+        "conv2d_phases": lambda: _conv((1, 16, 14, 14), (32, 16, 3, 3), stride=2, padding=1),
+        # many channels over small maps: window columns then their sum (conv._product_grad_input)
+        "conv2d_columns_grad_input": lambda: _conv_grad("input", (1, 64, 8, 8), (64, 64, 3, 3), stride=2, padding=1),
         "conv2d_grad_weight": lambda: _conv_grad("weight"),
         "conv2d_depthwise": lambda: _conv((2, 6, 9, 9), (6, 1, 3, 3), stride=2, padding=1, groups=6),
         "conv2d_grouped_grad_input": lambda: _conv_grad("input", (2, 6, 9, 9), (4, 3, 3, 3), padding=1, groups=2),

@@ -226,31 +226,68 @@ def _pointwise_conv2d(x, w, stride, out_hw, bias):
                        None if bias is None else lambda f, _: bias[f], columns=(OH, OW))
 
 
-def _pointwise_grad_input(grad_out, w, stride, input_shape):
-    """The data gradient of a 1x1 convolution without padding: ``w[:, :, 0, 0]^T @
-    grad_out[n]`` per image (tag ``gemm``), with stride 1 the gradient itself; with a
-    larger stride, scattered to every ``stride``-th row and column (tag ``injective``)
-    and zero between. Measured against the direct correlation (2-core Xeon, AVX-512,
-    ms): 1x256x56x56 <- 64 filters 1.00 -> 0.26, 1x1024x14x14 <- 256 0.65 -> 0.33;
-    stride 2, 1x256x56x56 <- 512 4.6 -> 0.69, 32x64x14x14 <- 128 0.61 -> 0.17."""
+def _product_grad_input(grad_out, w, input_shape, stride, padding, dilation):
+    """The data gradient as a matrix product per image then a sum of window columns:
+    ``columns[n] = w^T @ grad_out[n]`` (tag ``gemm``, (C*KH*KW) x (OH*OW): what each
+    kernel tap of each output pixel sends back to its input pixel), and each input
+    pixel sums the columns of the taps that reach it (tag ``conv_col2im``). A 1x1 kernel
+    without padding needs no sum: with stride 1 the product is the gradient, with a
+    larger one it is scattered to every ``stride``-th row and column (tag ``injective``)
+    and zero between. Measured against the direct correlation (2-core Xeon, AVX-512, ms):
+    1x256x56x56 <- 64 filters 1.00 -> 0.26, 1x1024x14x14 <- 256 0.65 -> 0.33; stride 2,
+    1x256x56x56 <- 512 4.6 -> 0.69, 32x64x14x14 <- 128 0.61 -> 0.17. Used for those and
+    for small maps (:func:`_data_gradient_as_product`)."""
     N, C, H, W = input_shape
-    (sh, sw), (OH, OW) = stride, shape_of(grad_out)[2:]
-    product = gemm_stages("conv2d_grad_input" if stride == (1, 1) else "conv2d_grad_input.product", (N,), C,
-                          OH * OW, shape_of(w)[0], lambda _, c, f: w[f, c, 0, 0],
+    F, _, KH, KW = shape_of(w)
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    OH, OW = shape_of(grad_out)[2:]
+    taps = KH * KW
+    pointwise = taps == 1 and padding == (0, 0)
+    name = "conv2d_grad_input" if pointwise and stride == (1, 1) else "conv2d_grad_input.columns"
+    columns = gemm_stages(name, (N,), C * taps, OH * OW, F,
+                          lambda _, i, f: w[f, i // taps, i % taps // KW, i % KW],
                           lambda n, f, p: grad_out[n[0], f, p // OW, p % OW], grad_out.dtype, columns=(OH, OW))
-    if stride == (1, 1):
-        return product
     zero = te.const(0, grad_out.dtype)
-    return te.compute(input_shape, lambda n, c, h, u: te.if_then_else(
-        te.all(h % sh == 0, u % sw == 0), product[n, c, h // sh, u // sw], zero),
-        name="conv2d_grad_input", tag="injective")
+    if pointwise:
+        if stride == (1, 1):
+            return columns
+        return te.compute(input_shape, lambda n, c, h, u: te.if_then_else(
+            te.all(h % sh == 0, u % sw == 0), columns[n, c, h // sh, u // sw], zero),
+            name="conv2d_grad_input", tag="injective")
+    ky = te.reduce_axis((0, KH), name="ky")
+    kx = te.reduce_axis((0, KW), name="kx")
+
+    def reaching(n, c, h, u):
+        """Tap (ky, kx) reaches input (h, u) from output (row / sh, col / sw) when both divide."""
+        row, col = h + ph - ky * dh, u + pw - kx * dw
+        return te.sum(columns[n, c * taps + ky * KW + kx, row // sh, col // sw], axis=[ky, kx],
+                      where=te.all(row >= 0, col >= 0, row < OH * sh, col < OW * sw, row % sh == 0, col % sw == 0))
+    return te.compute(input_shape, reaching, name="conv2d_grad_input", tag="conv_col2im")
 
 
-# The most elements of the packed (im2col) operand of a weight gradient as a product.
+# The most elements of the window columns (im2col) of a gradient as a product.
 PRODUCT_PACK_MAX = 1 << 23
 
 
-def _small_maps(N, C, F, out_hw, taps, groups, dtype):
+def _data_gradient_as_product(N, C, F, out_hw, stride, taps, groups):
+    """Whether a data gradient is faster as a product and a sum of window columns
+    (:func:`_product_grad_input`) than as per-phase correlations: with 64 or more filters
+    and channels, when output rows are under 8 columns, or strided with at most 16
+    output pixels per channel (each phase's correlation then has short rows and few
+    taps). Measured (Zen 5, 2 threads, 3x3 kernels, direct -> product, ms): 1x256x14x14
+    <- 512 stride 2 1.28 -> 0.41 (torch ~0.54), 1x128x28x28 <- 256 stride 2 0.70 -> 0.39
+    (~0.46), 1x256x28x28 <- 256 stride 2 1.37 -> 0.79, 1x64x56x56 <- 128 stride 2 0.46
+    -> 0.41, 1x512x7x7 <- 512 1.25 -> 0.78, 8x128x7x7 <- 128 0.59 -> 0.48; left direct:
+    1x512x14x14 <- 512 2.79 (3.19), 16x64x14x14 <- 64 0.72 (0.94), 64x16x7x7 <- 16 0.105
+    (0.21), the ResNet stem 1.68 (2.20)."""
+    pixels = N * out_hw[0] * out_hw[1]
+    channels = min(C, F)
+    if groups != 1 or channels < 64 or pixels * C * taps > PRODUCT_PACK_MAX:
+        return False
+    return out_hw[1] < 8 or (max(stride) > 1 and pixels <= 16 * channels)
+
+
+def _weight_gradient_as_product(N, C, F, out_hw, taps, groups, dtype):
     """Whether a weight gradient is faster as a matrix product (:func:`_product_grad_weight`)
     than as per-lane correlations: its sum per weight, ``N*OH*OW`` products, is then one
     long reduction of a register-blocked GEMM instead of ``N*OH`` vector steps and a lane
@@ -282,7 +319,7 @@ def _product_grad_weight(grad_out, x, weight_shape, stride, padding, dilation, o
     correlation, 2-core Xeon, AVX-512, ms: 1x256x56x56 -> 64 filters 1.22 -> 0.29,
     1x576x56x56 -> 64 2.98 -> 0.70, 8x64x28x28 -> 64 0.39 -> 0.24; stride 2,
     32x64x14x14 -> 128 1.95 -> 0.10) and for small output maps
-    (``conv2d_grad_weight``)."""
+    (:func:`_weight_gradient_as_product`)."""
     N = shape_of(x)[0]
     F, C, KH, KW = weight_shape
     (sh, sw), (dh, dw), (OH, OW) = stride, dilation, out_hw
@@ -405,8 +442,9 @@ def conv2d_grad_input(grad_out, w, input_shape, stride=1, padding=0, dilation=1,
     OH = conv2d_output_size(H, KH, sh, ph, dh)
     OW = conv2d_output_size(W, KW, sw, pw, dw)
     _check_grad_out("conv2d_grad_input", grad_out, N, F, (OH, OW))
-    if (KH, KW, ph, pw, groups) == (1, 1, 0, 0, 1):
-        return _pointwise_grad_input(grad_out, w, (sh, sw), input_shape)
+    if ((KH, KW, ph, pw, groups) == (1, 1, 0, 0, 1)
+            or _data_gradient_as_product(N, C, F, (OH, OW), (sh, sw), KH * KW, groups)):
+        return _product_grad_input(grad_out, w, input_shape, (sh, sw), (ph, pw), (dh, dw))
     rows = _GradientTaps(H, OH, KH, sh, ph, dh)
     cols = _GradientTaps(W, OW, KW, sw, pw, dw)
     phases = sh * sw
@@ -511,7 +549,7 @@ def conv2d_grad_weight(grad_out, x, weight_shape, stride=1, padding=0, dilation=
     OH = conv2d_output_size(H, KH, sh, padding[0], dh)
     OW = conv2d_output_size(W, KW, sw, padding[1], dw)
     _check_grad_out("conv2d_grad_weight", grad_out, N, F, (OH, OW))
-    if ((KH, KW, groups) == (1, 1, 1) and padding == (0, 0)) or _small_maps(N, C, F, (OH, OW), KH * KW, groups, dtype):
+    if ((KH, KW, groups) == (1, 1, 1) and padding == (0, 0)) or _weight_gradient_as_product(N, C, F, (OH, OW), KH * KW, groups, dtype):
         return _product_grad_weight(grad_out, x, weight_shape, (sh, sw), padding, (dh, dw), (OH, OW))
     lanes = min(vector_lanes(dtype, OW), OW)
     vectors = -(-OW // lanes)

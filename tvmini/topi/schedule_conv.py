@@ -319,6 +319,7 @@ def schedule_interleave(sch, out, target):
 
 
 @register("conv_pad")
+@register("conv_col2im")
 @register("pool_pad")
 @register("pool")
 @register("pool_argmax")
