@@ -180,7 +180,7 @@ def pointwise_case(draw):
 @given(st.data())
 def test_pointwise_conv2d_is_a_product(data):
     """A pointwise convolution, its data gradient and its weight gradient are GEMMs
-    (``conv._pointwise_conv2d``) that match numpy, under the default schedule and under
+    (``conv._product_conv2d``) that match numpy, under the default schedule and under
     a random config of the GEMM rule (row and column blocks, loop and tile orders,
     parallel or not), whose output fuses the pixels' rows and columns into its columns."""
     case = data.draw(pointwise_case(), label="case")
@@ -308,23 +308,47 @@ def test_small_maps_take_the_weight_gradient_as_a_product(xs, ws, stride, produc
 
 @examples(10)
 @given(st.data())
-def test_gradients_as_products_match_numpy(data):
-    """Both gradients in their matrix-product form (``conv._product_grad_input``: window
-    columns then their sum per input pixel; ``conv._product_grad_weight``: one product
-    over images and pixels), for any kernel, stride, padding and dilation, whatever
-    shape the default dispatch would pick for them."""
-    from tvmini.topi.conv import _product_grad_input, _product_grad_weight
+def test_convolutions_as_products_match_numpy(data):
+    """The forward pass and both gradients in their matrix-product form
+    (``conv._product_conv2d``: weights times the packed windows of each image;
+    ``conv._product_grad_input``: window columns then their sum per input pixel;
+    ``conv._product_grad_weight``: one product over images and pixels), for any kernel,
+    stride, padding and dilation, whatever shape the default dispatch would pick for them."""
+    from tvmini.topi.conv import _product_conv2d, _product_grad_input, _product_grad_weight
     xs, ws, s, p, d = data.draw(conv_case(), label="case")
     dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
     ys = (xs[0], ws[0]) + out_size(xs, ws, s, p, d)
     x, w, g = (te.placeholder(shape, name=n, dtype=dtype) for shape, n in ((xs, "x"), (ws, "w"), (ys, "g")))
+    bias = te.placeholder((ws[0],), name="bias", dtype=dtype)
     rng = rng_of(data)
     x_np, w_np, g_np = rand(rng, xs, dtype), rand(rng, ws, dtype), rand(rng, ys, dtype)
+    b_np = rand(rng, (ws[0],), dtype)
+    (y,) = run(_product_conv2d(x, w, s, p, d, ys[2:], bias), {x: x_np, w: w_np, bias: b_np}, scale=ws[1] * 9)
+    np.testing.assert_allclose(y, np_conv2d(x_np, w_np, s, p, d) + b_np[:, None, None],
+                               **tol(dtype, ws[1] * ws[2] * ws[3]))
     gx, gw = run([_product_grad_input(g, w, xs, s, p, d), _product_grad_weight(g, x, ws, s, p, d, ys[2:])],
                  {g: g_np, w: w_np, x: x_np}, scale=g_np.size)
     want_gx, want_gw = np_conv2d_grads(g_np, x_np, w_np, s, p, d)
     np.testing.assert_allclose(gx, want_gx, **tol(dtype, ws[0] * ws[2] * ws[3]))
     np.testing.assert_allclose(gw, want_gw, **tol(dtype, g_np.size))
+
+
+@pytest.mark.parametrize("xs, ws, stride, product", [
+    ((1, 256, 14, 14), (256, 256, 3, 3), 2, True),    # 49 output pixels, 256 channels
+    ((2, 256, 7, 7), (256, 256, 3, 3), 1, False),     # 98 pixels
+    ((1, 128, 7, 7), (128, 128, 3, 3), 1, False)])    # 128 channels
+def test_last_stage_maps_take_the_forward_as_a_product(xs, ws, stride, product):
+    """conv2d with 256+ channels over at most 64 output pixels is a product per image
+    (``conv._forward_as_product``), else a direct convolution; both equal numpy."""
+    x, w = te.placeholder(xs, name="x"), te.placeholder(ws, name="w")
+    out = topi.conv2d(x, w, stride=stride, padding=1)
+    assert (out.op.tag == "gemm") == product, out.op.tag
+    rng = np.random.default_rng(3)
+    x_np, w_np = rand(rng, xs, "float32"), rand(rng, ws, "float32")
+    got = np.empty([e.value for e in out.shape], "float32")
+    tm.build(topi.default_schedule(out), [x, w, out], name="last_stage")(x_np, w_np, got)
+    np.testing.assert_allclose(got, np_conv2d(x_np, w_np, (stride,) * 2, (1, 1), (1, 1)),
+                               **tol("float32", ws[1] * 9))
 
 
 @pytest.mark.parametrize("xs, ws, stride, product", [

@@ -191,8 +191,8 @@ def conv2d(x, w, stride=1, padding=0, dilation=1, bias=None, groups=1):
     if min(out_hw) < 1:
         raise ShapeError(f"conv2d: kernel {[KH, KW]} (dilation {list(dilation)}) does not fit input {x.name} "
                          f"{[N, C, H, W]} with padding {list(padding)}")
-    if (KH, KW, groups) == (1, 1, 1) and padding == (0, 0):
-        return _pointwise_conv2d(x, w, stride, out_hw, bias)
+    if ((KH, KW, groups) == (1, 1, 1) and padding == (0, 0)) or _forward_as_product(N, C, F, out_hw, KH * KW, groups):
+        return _product_conv2d(x, w, stride, padding, dilation, out_hw, bias)
     acc_width = accumulator_width(out_hw[1], x.dtype)
     weight_at = lambda f, c, ky, kx: w[f, c, ky, kx]  # noqa: E731
     sw, dw = stride[1], dilation[1]
@@ -207,23 +207,46 @@ def conv2d(x, w, stride=1, padding=0, dilation=1, bias=None, groups=1):
                       groups=groups)
 
 
-def _pointwise_conv2d(x, w, stride, out_hw, bias):
-    """A 1x1 convolution without padding as a matrix product per image (tag ``gemm``,
-    output (N, F, OH, OW)): ``out[n] = w[:, :, 0, 0] @ x[n]`` over the (strided) pixels,
-    so it gets the GEMM's packed, register-blocked schedule. A direct convolution has
-    one tap per input channel here, too little work per loaded vector to hide reading
-    the input once per block of output channels: measured (2-core Xeon, AVX-512, default
-    schedules, ms, direct -> product; torch 2.14 for scale) 1x256x56x56 -> 64 filters
-    0.95 -> 0.31 (torch 0.59), 1x576x56x56 -> 64 1.45 -> 0.66 (0.83), 1x64x56x56 -> 256
-    0.47 -> 0.25 (0.38), 1x512x28x28 -> 128 0.74 -> 0.49 (0.59), 8x64x28x28 -> 64 0.25
-    -> 0.15 (0.26); stride 2, 1x256x56x56 -> 512 1.76 -> 0.54 (0.67), 32x64x14x14 -> 128
-    0.60 -> 0.12 (0.15)."""
+def _product_conv2d(x, w, stride, padding, dilation, out_hw, bias):
+    """A convolution as a matrix product per image (tag ``gemm``, output (N, F, OH, OW)):
+    ``out[n] = w (F x C*KH*KW) @ the windows of x[n] (C*KH*KW x OH*OW)``, the windows
+    (im2col) packed block by block by the GEMM, so it gets the GEMM's packed,
+    register-blocked schedule; padding is a stage of its own (tag ``conv_pad``). A 1x1
+    kernel without padding always takes it: a direct convolution has one tap per input
+    channel there, too little work per loaded vector to hide reading the input once per
+    block of output channels: measured (2-core Xeon, AVX-512, default schedules, ms,
+    direct -> product; torch 2.14 for scale) 1x256x56x56 -> 64 filters 0.95 -> 0.31
+    (torch 0.59), 1x576x56x56 -> 64 1.45 -> 0.66 (0.83), 1x64x56x56 -> 256 0.47 -> 0.25
+    (0.38), 1x512x28x28 -> 128 0.74 -> 0.49 (0.59), 8x64x28x28 -> 64 0.25 -> 0.15
+    (0.26); stride 2, 1x256x56x56 -> 512 1.76 -> 0.54 (0.67), 32x64x14x14 -> 128 0.60
+    -> 0.12 (0.15). Larger kernels take it over small maps (:func:`_forward_as_product`)."""
     N, C = shape_of(x)[:2]
-    (sh, sw), (OH, OW) = stride, out_hw
-    return gemm_stages("conv2d", (N,), shape_of(w)[0], OH * OW, C,
-                       lambda _, f, c: w[f, c, 0, 0],
-                       lambda n, c, p: x[n[0], c, p // OW * sh, p % OW * sw], x.dtype,
+    F, _, KH, KW = shape_of(w)
+    (sh, sw), (dh, dw), (OH, OW) = stride, dilation, out_hw
+    taps = KH * KW
+    source = zero_pad(x, *padding, name="conv2d.pad")
+
+    def window(n, k, p):
+        t = k % taps
+        return source[n[0], k // taps, p // OW * sh + t // KW * dh, p % OW * sw + t % KW * dw]
+    weights = _weight_matrix(w, lambda f, k: (f, k), (F, C * taps), "conv2d.weights")
+    return gemm_stages("conv2d", (N,), F, OH * OW, C * taps, lambda _, f, k: weights[f, k], window, x.dtype,
                        None if bias is None else lambda f, _: bias[f], columns=(OH, OW))
+
+
+def _weight_matrix(w, at, shape, name):
+    """``w`` (F, C, KH, KW) as a matrix of ``shape`` whose element ``[i, j]`` is
+    ``w[f, k // taps, ...]`` for ``(f, k) = at(i, j)`` (its (F x C*KH*KW) view, or that
+    transposed), a stage of its own (tag ``gemm_operand``, inlined): a GPU GEMM then
+    caches a (rows x steps) tile of the matrix in shared memory, where a read of the
+    4-D weight through divisions would cache the whole weight."""
+    _, _, KH, KW = shape_of(w)
+    taps = KH * KW
+
+    def value(i, j):
+        f, k = at(i, j)
+        return w[f, k // taps, k % taps // KW, k % KW]
+    return te.compute(shape, value, name=name, tag="gemm_operand")
 
 
 def _product_grad_input(grad_out, w, input_shape, stride, padding, dilation):
@@ -244,8 +267,8 @@ def _product_grad_input(grad_out, w, input_shape, stride, padding, dilation):
     taps = KH * KW
     pointwise = taps == 1 and padding == (0, 0)
     name = "conv2d_grad_input" if pointwise and stride == (1, 1) else "conv2d_grad_input.columns"
-    columns = gemm_stages(name, (N,), C * taps, OH * OW, F,
-                          lambda _, i, f: w[f, i // taps, i % taps // KW, i % KW],
+    weights = _weight_matrix(w, lambda i, f: (f, i), (C * taps, F), "conv2d_grad_input.weights")
+    columns = gemm_stages(name, (N,), C * taps, OH * OW, F, lambda _, i, f: weights[i, f],
                           lambda n, f, p: grad_out[n[0], f, p // OW, p % OW], grad_out.dtype, columns=(OH, OW))
     zero = te.const(0, grad_out.dtype)
     if pointwise:
@@ -267,6 +290,19 @@ def _product_grad_input(grad_out, w, input_shape, stride, padding, dilation):
 
 # The most elements of the window columns (im2col) of a gradient as a product.
 PRODUCT_PACK_MAX = 1 << 23
+
+
+def _forward_as_product(N, C, F, out_hw, taps, groups):
+    """Whether a convolution is faster as a matrix product per image
+    (:func:`_product_conv2d`): with 256 or more filters and channels over at most 64
+    output pixels (a ResNet's last stage at batch 1), where a direct convolution has one
+    short vector per output row. Measured (Zen 5, 2 threads, 3x3 kernels, direct ->
+    product, ms): 1x256x14x14 -> 512 stride 2 0.62 -> 0.49 (torch ~0.55), 1x512x7x7 ->
+    512 1.16 -> 0.97 (~1.1-1.3); left direct: 8x128x7x7 -> 128 0.74 (0.92), 1x64x14x14
+    -> 64 0.049 (0.10), 1x512x14x14 -> 512 3.5 (5.7), 64x16x7x7 -> 16 0.093 (0.28)."""
+    pixels = N * out_hw[0] * out_hw[1]
+    return (groups == 1 and min(C, F) >= 256 and pixels <= 64
+            and pixels * C * taps <= PRODUCT_PACK_MAX)
 
 
 def _data_gradient_as_product(N, C, F, out_hw, stride, taps, groups):
