@@ -275,8 +275,12 @@ def test_column_sums_of_tall_matrices_split_rows_between_threads(monkeypatch, th
     """A bias gradient's column sums: with enough rows and work, thread t sums its own
     block of rows into partial row t (``sum.rf``, parallel over the threads) and the
     output adds the partials; max over rows too. Too few rows per thread, too little
-    work or one thread keep the column-strip schedule. Both equal numpy."""
+    work or one thread keep the column-strip schedule. A thread's partial row is updated
+    in tiles of up to 256 columns (``PARTIAL_ROW_TILE``: long runs of each row). Both
+    equal numpy."""
+    from tvmini.topi.schedule_cpu import PARTIAL_ROW_TILE
     monkeypatch.setenv("TVMINI_NUM_THREADS", str(threads))
+    tile = next((t for t in PARTIAL_ROW_TILE if shape[1] % t == 0), None)
     rng = np.random.default_rng(5)
     x = rng.standard_normal(shape).astype("float32")
     X = te.placeholder(shape, name="X")
@@ -284,6 +288,8 @@ def test_column_sums_of_tall_matrices_split_rows_between_threads(monkeypatch, th
         out = getattr(topi, name)(X, 0)
         text = str(tm.lower(topi.default_schedule(out), [X, out]))
         assert (f"parallel for k0.outer.rf in range({threads}):" in text) == split, text
+        if split and tile is not None:
+            assert f"vectorized for i0.inner in range({tile}):" in text, text
         got = run_default(out, [X], [x])
         np.testing.assert_allclose(got, NUMPY[name](x.astype("float64"), axis=0), rtol=1e-4, atol=1e-3)
 
