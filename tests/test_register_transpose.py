@@ -10,6 +10,7 @@ numpy; the emitted code has no gathers; reads and writes stay inside the buffers
 import textwrap
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -85,6 +86,20 @@ def test_gemm_pack_of_w_transposed_and_transpose_op_use_it():
     av = np.random.rand(64, 96).astype("float32")
     bv = np.zeros((96, 64), "float32")
     g(av, bv)
+    np.testing.assert_array_equal(bv, av.T)
+
+
+@pytest.mark.parametrize("shape, tile", [((128, 192), 64), ((64, 96), 32), ((96, 160), 32)])
+def test_transpose_tiles_are_the_largest_dividing_both_axes(shape, tile):
+    """The transpose op's tiles are 64x64 when both axes allow (256 contiguous bytes
+    per row read and written), else 32x32; values equal numpy."""
+    a = te.placeholder(shape, name="a")
+    b = topi.transpose(a)
+    sch = topi.default_schedule(b)
+    assert f"vectorized for i1.inner in range({tile}):" in str(tm.lower(sch, [a, b])), tm.lower(sch, [a, b])
+    av = np.random.rand(*shape).astype("float32")
+    bv = np.zeros(shape[::-1], "float32")
+    tm.build(sch, [a, b], name=f"rt_tile{tile}")(av, bv)
     np.testing.assert_array_equal(bv, av.T)
 
 
