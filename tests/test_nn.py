@@ -289,6 +289,22 @@ def test_depthwise_separable_block_matches_pytorch_when_installed():
     assert "groups=4" in repr(mine[0])
 
 
+def test_resnet_last_stage_block_matches_pytorch_when_installed():
+    """A ResNet downsampling block at its last stage's shapes (batch 1, 14x14 -> 7x7,
+    128 -> 256 channels), where every convolution kernel is one of the small-map forms:
+    the strided 3x3 reads its input by column phase, the 7x7 3x3 is a matrix product,
+    the data and weight gradients are products (window columns and their sums). Same
+    loss and gradients as PyTorch."""
+    torch = pytest.importorskip("torch")
+    tm.manual_seed(4)
+    mine = nn.Sequential(nn.Conv2d(128, 256, 3, stride=2, padding=1, bias=False), nn.ReLU(),
+                         nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(256 * 7 * 7, 3))
+    theirs = torch.nn.Sequential(torch.nn.Conv2d(128, 256, 3, stride=2, padding=1, bias=False), torch.nn.ReLU(),
+                                 torch.nn.Conv2d(256, 256, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                                 torch.nn.Linear(256 * 7 * 7, 3))
+    _same_loss_and_gradients(torch, mine, theirs, RNG.normal(size=(1, 128, 14, 14)).astype("float32"), np.array([2]))
+
+
 def _same_loss_and_gradients(torch, mine, theirs, x, labels):
     """``theirs`` (torch) loaded with ``mine``'s parameters gives the same cross-entropy
     on (x, labels) and the same parameter gradients."""
