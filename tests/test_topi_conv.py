@@ -335,14 +335,18 @@ def test_convolutions_as_products_match_numpy(data):
 
 @pytest.mark.parametrize("xs, ws, stride, product", [
     ((1, 256, 14, 14), (256, 256, 3, 3), 2, True),    # 49 output pixels, 256 channels
-    ((2, 256, 7, 7), (256, 256, 3, 3), 1, False),     # 98 pixels
+    ((2, 256, 7, 7), (256, 256, 3, 3), 1, True),      # two images: one product over both, then NCHW
+    ((1, 256, 9, 9), (256, 256, 3, 3), 1, False),     # 81 pixels
     ((1, 128, 7, 7), (128, 128, 3, 3), 1, False)])    # 128 channels
 def test_last_stage_maps_take_the_forward_as_a_product(xs, ws, stride, product):
-    """conv2d with 256+ channels over at most 64 output pixels is a product per image
-    (``conv._forward_as_product``), else a direct convolution; both equal numpy."""
+    """conv2d with 256+ channels over at most 64 output pixels per image is a matrix
+    product (``conv._forward_as_product``): per image for one, over all images' pixels
+    then moved to NCHW for several; else a direct convolution. All equal numpy."""
     x, w = te.placeholder(xs, name="x"), te.placeholder(ws, name="w")
     out = topi.conv2d(x, w, stride=stride, padding=1)
-    assert (out.op.tag == "gemm") == product, out.op.tag
+    tags = [out.op.tag] + [t.op.tag for t in out.op.input_tensors()]
+    assert ("gemm" in tags) == product, tags
+    assert out.op.tag == ("injective" if product and xs[0] > 1 else "gemm" if product else "conv2d"), tags
     rng = np.random.default_rng(3)
     x_np, w_np = rand(rng, xs, "float32"), rand(rng, ws, "float32")
     got = np.empty([e.value for e in out.shape], "float32")

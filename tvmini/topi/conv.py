@@ -208,10 +208,14 @@ def conv2d(x, w, stride=1, padding=0, dilation=1, bias=None, groups=1):
 
 
 def _product_conv2d(x, w, stride, padding, dilation, out_hw, bias):
-    """A convolution as a matrix product per image (tag ``gemm``, output (N, F, OH, OW)):
-    ``out[n] = w (F x C*KH*KW) @ the windows of x[n] (C*KH*KW x OH*OW)``, the windows
-    (im2col) packed block by block by the GEMM, so it gets the GEMM's packed,
-    register-blocked schedule; padding is a stage of its own (tag ``conv_pad``). A 1x1
+    """A convolution as a matrix product (tag ``gemm``): ``out[n] = w (F x C*KH*KW) @ the
+    windows of x[n] (C*KH*KW x OH*OW)``, the windows (im2col) packed block by block by
+    the GEMM, so it gets the GEMM's packed, register-blocked schedule; padding is a
+    stage of its own (tag ``conv_pad``). A 1x1 kernel or a single image is a product per
+    image (output (N, F, OH, OW)); larger kernels over several images are one product
+    over all their pixels (F x N*OH*OW, a wider operand than an image's few dozen
+    pixels: 8x512x7x7 -> 512 10.7 -> 8.8 ms against a product per image) whose planes
+    a last stage (tag ``injective``) moves behind the images. A 1x1
     kernel without padding always takes it: a direct convolution has one tap per input
     channel there, too little work per loaded vector to hide reading the input once per
     block of output channels: measured (2-core Xeon, AVX-512, default schedules, ms,
@@ -226,12 +230,24 @@ def _product_conv2d(x, w, stride, padding, dilation, out_hw, bias):
     taps = KH * KW
     source = zero_pad(x, *padding, name="conv2d.pad")
 
-    def window(n, k, p):
-        t = k % taps
-        return source[n[0], k // taps, p // OW * sh + t // KW * dh, p % OW * sw + t % KW * dw]
+    pixels = OH * OW
     weights = _weight_matrix(w, lambda f, k: (f, k), (F, C * taps), "conv2d.weights")
-    return gemm_stages("conv2d", (N,), F, OH * OW, C * taps, lambda _, f, k: weights[f, k], window, x.dtype,
-                       None if bias is None else lambda f, _: bias[f], columns=(OH, OW))
+    bias_at = None if bias is None else lambda f, _: bias[f]
+    if taps == 1 or N == 1:
+        def window(n, k, p):
+            t = k % taps
+            return source[n[0], k // taps, p // OW * sh + t // KW * dh, p % OW * sw + t % KW * dw]
+        return gemm_stages("conv2d", (N,), F, pixels, C * taps, lambda _, f, k: weights[f, k], window, x.dtype,
+                           bias_at, columns=(OH, OW))
+
+    # Several images: one product over all their pixels (a wider B, where each image's
+    # own has a few dozen columns), then the images' planes moved in front of the filters.
+    def image_window(_, k, j):
+        t, p = k % taps, j % pixels
+        return source[j // pixels, k // taps, p // OW * sh + t // KW * dh, p % OW * sw + t % KW * dw]
+    product = gemm_stages("conv2d.product", (), F, N * pixels, C * taps, lambda _, f, k: weights[f, k], image_window,
+                          x.dtype, bias_at, columns=(N, OH, OW))
+    return te.compute((N, F, OH, OW), lambda n, f, y, u: product[f, n, y, u], name="conv2d", tag="injective")
 
 
 def _weight_matrix(w, at, shape, name):
@@ -250,40 +266,60 @@ def _weight_matrix(w, at, shape, name):
 
 
 def _product_grad_input(grad_out, w, input_shape, stride, padding, dilation):
-    """The data gradient as a matrix product per image then a sum of window columns:
-    ``columns[n] = w^T @ grad_out[n]`` (tag ``gemm``, (C*KH*KW) x (OH*OW): what each
-    kernel tap of each output pixel sends back to its input pixel), and each input
+    """The data gradient as a matrix product then a sum of window columns: ``columns =
+    w^T @ grad_out`` over all images' pixels (tag ``gemm``, (C*KH*KW) x (N*OH*OW): what
+    each kernel tap of each output pixel sends back to its input pixel), and each input
     pixel sums the columns of the taps that reach it (tag ``conv_col2im``). A 1x1 kernel
-    without padding needs no sum: with stride 1 the product is the gradient, with a
-    larger one it is scattered to every ``stride``-th row and column (tag ``injective``)
-    and zero between. Measured against the direct correlation (2-core Xeon, AVX-512, ms):
+    without padding needs no sum: ``w^T @ grad_out[n]`` per image, with stride 1 the
+    gradient itself, with a larger one scattered to every ``stride``-th row and column
+    (tag ``injective``) and zero between. Measured against the direct correlation (2-core Xeon, AVX-512, ms):
     1x256x56x56 <- 64 filters 1.00 -> 0.26, 1x1024x14x14 <- 256 0.65 -> 0.33; stride 2,
     1x256x56x56 <- 512 4.6 -> 0.69, 32x64x14x14 <- 128 0.61 -> 0.17. Used for those and
     for small maps (:func:`_data_gradient_as_product`)."""
     N, C, H, W = input_shape
     F, _, KH, KW = shape_of(w)
-    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
-    OH, OW = shape_of(grad_out)[2:]
-    taps = KH * KW
-    pointwise = taps == 1 and padding == (0, 0)
-    name = "conv2d_grad_input" if pointwise and stride == (1, 1) else "conv2d_grad_input.columns"
-    weights = _weight_matrix(w, lambda i, f: (f, i), (C * taps, F), "conv2d_grad_input.weights")
-    columns = gemm_stages(name, (N,), C * taps, OH * OW, F, lambda _, i, f: weights[i, f],
-                          lambda n, f, p: grad_out[n[0], f, p // OW, p % OW], grad_out.dtype, columns=(OH, OW))
+    (sh, sw), OW = stride, shape_of(grad_out)[3]
+    weights = _weight_matrix(w, lambda i, f: (f, i), (C * KH * KW, F), "conv2d_grad_input.weights")
+    if KH * KW > 1 or padding != (0, 0):
+        return _column_sums(_image_columns(grad_out, weights, C * KH * KW), input_shape, (KH, KW), stride, padding,
+                            dilation)
+    product = gemm_stages("conv2d_grad_input" if stride == (1, 1) else "conv2d_grad_input.product", (N,), C,
+                          shape_of(grad_out)[2] * OW, F, lambda _, c, f: weights[c, f],
+                          lambda n, f, p: grad_out[n[0], f, p // OW, p % OW], grad_out.dtype,
+                          columns=shape_of(grad_out)[2:])
+    if stride == (1, 1):
+        return product
     zero = te.const(0, grad_out.dtype)
-    if pointwise:
-        if stride == (1, 1):
-            return columns
-        return te.compute(input_shape, lambda n, c, h, u: te.if_then_else(
-            te.all(h % sh == 0, u % sw == 0), columns[n, c, h // sh, u // sw], zero),
-            name="conv2d_grad_input", tag="injective")
+    return te.compute(input_shape, lambda n, c, h, u: te.if_then_else(
+        te.all(h % sh == 0, u % sw == 0), product[n, c, h // sh, u // sw], zero),
+        name="conv2d_grad_input", tag="injective")
+
+
+def _image_columns(grad_out, weights, rows):
+    """``columns[i, n, y, x] = sum_f weights[i, f] * grad_out[n, f, y, x]``: one product
+    (tag ``gemm``) over all images' pixels, ``rows`` = C*KH*KW rows."""
+    N, F, OH, OW = shape_of(grad_out)
+    pixels = OH * OW
+
+    def g_at(_, f, j):
+        p = j % pixels
+        return grad_out[j // pixels, f, p // OW, p % OW]
+    return gemm_stages("conv2d_grad_input.columns", (), rows, N * pixels, F, lambda _, i, f: weights[i, f], g_at,
+                       grad_out.dtype, columns=(N, OH, OW))
+
+
+def _column_sums(columns, input_shape, kernel, stride, padding, dilation):
+    """``grad_x[n, c, h, u]``: the sum of the window columns (``columns[c*KH*KW + tap, n,
+    y, x]``) of the taps that reach input pixel (h, u) (tag ``conv_col2im``)."""
+    (KH, KW), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    OH, OW = shape_of(columns)[2:]
     ky = te.reduce_axis((0, KH), name="ky")
     kx = te.reduce_axis((0, KW), name="kx")
 
     def reaching(n, c, h, u):
         """Tap (ky, kx) reaches input (h, u) from output (row / sh, col / sw) when both divide."""
         row, col = h + ph - ky * dh, u + pw - kx * dw
-        return te.sum(columns[n, c * taps + ky * KW + kx, row // sh, col // sw], axis=[ky, kx],
+        return te.sum(columns[c * KH * KW + ky * KW + kx, n, row // sh, col // sw], axis=[ky, kx],
                       where=te.all(row >= 0, col >= 0, row < OH * sh, col < OW * sw, row % sh == 0, col % sw == 0))
     return te.compute(input_shape, reaching, name="conv2d_grad_input", tag="conv_col2im")
 
@@ -293,16 +329,17 @@ PRODUCT_PACK_MAX = 1 << 23
 
 
 def _forward_as_product(N, C, F, out_hw, taps, groups):
-    """Whether a convolution is faster as a matrix product per image
-    (:func:`_product_conv2d`): with 256 or more filters and channels over at most 64
-    output pixels (a ResNet's last stage at batch 1), where a direct convolution has one
-    short vector per output row. Measured (Zen 5, 2 threads, 3x3 kernels, direct ->
-    product, ms): 1x256x14x14 -> 512 stride 2 0.62 -> 0.49 (torch ~0.55), 1x512x7x7 ->
-    512 1.16 -> 0.97 (~1.1-1.3); left direct: 8x128x7x7 -> 128 0.74 (0.92), 1x64x14x14
+    """Whether a convolution is faster as a matrix product (:func:`_product_conv2d`):
+    with 256 or more filters and channels over at most 64 output pixels per image (a
+    ResNet's last stage), where a direct convolution has one short vector per output
+    row. Measured (Zen 5, 2 threads, 3x3 kernels, direct -> product, ms): 1x256x14x14 ->
+    512 stride 2 0.62 -> 0.49 (torch ~0.55), 1x512x7x7 -> 512 1.16 -> 0.97 (~1.1-1.3),
+    8x512x7x7 -> 512 10.7 -> 8.8, 8x256x7x7 -> 256 2.55 -> 2.13, 8x256x14x14 -> 512
+    stride 2 6.5 -> 5.7; left direct: 8x128x7x7 -> 128 0.74 (0.92), 1x64x14x14
     -> 64 0.049 (0.10), 1x512x14x14 -> 512 3.5 (5.7), 64x16x7x7 -> 16 0.093 (0.28)."""
-    pixels = N * out_hw[0] * out_hw[1]
+    pixels = out_hw[0] * out_hw[1]
     return (groups == 1 and min(C, F) >= 256 and pixels <= 64
-            and pixels * C * taps <= PRODUCT_PACK_MAX)
+            and N * pixels * C * taps <= PRODUCT_PACK_MAX)
 
 
 def _data_gradient_as_product(N, C, F, out_hw, stride, taps, groups):
