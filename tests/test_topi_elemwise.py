@@ -92,18 +92,23 @@ def test_binary_broadcast(data):
 
 @pytest.mark.parametrize("n", [1, 7, 64, 1000])
 def test_maximum_minimum_and_relu_propagate_nan(n):
-    """NaN in, NaN out, as numpy's maximum/minimum and torch's relu; a signed zero and
-    infinities are ordered as usual (scalar, vector and tail paths)."""
+    """NaN in, NaN out, as numpy's maximum/minimum and torch's relu; infinities are
+    ordered as usual and of two equal zeros the second operand is the result, sign and
+    all, as numpy's (scalar, vector and tail paths)."""
     rng = np.random.default_rng(n)
     a = rng.standard_normal(n).astype("float32")
     b = rng.standard_normal(n).astype("float32")
     a[rng.random(n) < 0.3] = np.nan
     b[rng.random(n) < 0.3] = np.nan
     b[:3] = [np.inf, -np.inf, -0.0][:min(3, n)]
+    if n >= 7:
+        a[3:7], b[3:7] = [0.0, -0.0, 0.0, -0.0], [-0.0, 0.0, 0.0, -0.0]
     A, B = te.placeholder((n,), name="A"), te.placeholder((n,), name="B")
     for name in ("maximum", "minimum"):
         got = run_default(getattr(topi, name)(A, B), [A, B], [a, b])
-        np.testing.assert_array_equal(got, getattr(np, name)(a, b), err_msg=name)
+        want = getattr(np, name)(a, b)
+        np.testing.assert_array_equal(got, want, err_msg=name)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want), err_msg=f"{name}: signs of zeros")
     np.testing.assert_array_equal(run_default(topi.relu(A), [A], [a]), np.where(np.isnan(a), a, np.maximum(a, 0)))
 
 

@@ -341,13 +341,24 @@ class FunctionBuilder:
         if cls is E.Div:
             return b.fdiv(a, b_, flags=self.float_flags)
         if cls in (E.Min, E.Max):
-            if f:   # NaN in, NaN out, as numpy's and torch's minimum/maximum (minnum ignores NaN)
-                return b.call(self._intrinsic("llvm.minimum" if cls is E.Min else "llvm.maximum", dtype, 2), [a, b_])
             op = ("<" if cls is E.Min else ">")
+            if f:
+                return self._float_min_max(op, a, b_)
             return b.select((b.icmp_unsigned if unsigned else b.icmp_signed)(op, a, b_), a, b_)
         if cls in (E.FloorDiv, E.FloorMod):
             return self._floor_divmod(cls, a, b_, dtype)
         raise BuildError(f"no LLVM lowering for {cls.__name__}")
+
+    def _float_min_max(self, op, a, b_):
+        """numpy's ``maximum``/``minimum`` (``op`` ">" or "<"): ``a`` if it is NaN, else
+        ``a op b ? a : b`` (so a NaN ``b`` too gives NaN, and of two equal zeros ``b``).
+        On x86 the two selects become two compares, a mask ``or`` and a blend, where
+        ``llvm.maximum`` (which also orders -0 below +0) is six instructions, on the
+        dependency chain of a max reduction (1024x1024 float32, Zen 5, 2 threads: max
+        over rows 50-62 -> 47 us, min over columns 52 -> 36 us, argmax 74-92 -> 66-71 us)."""
+        b = self.builder
+        inner = b.select(b.fcmp_ordered(op, a, b_), a, b_)
+        return b.select(b.fcmp_unordered("uno", a, a), a, inner)
 
     def _floor_divmod(self, cls, a, b_, dtype):
         b = self.builder
