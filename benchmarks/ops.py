@@ -5,9 +5,10 @@ Sections (``--section``, default all):
 
 * ``nn`` (``topi_nn.py``): at the training shapes, dense forward and both gradient
   matmuls for the OVERFIT MLP (batch 1024, 2-64-256-64-2) and the MNIST MLP (batch 128,
-  784-256-128-10), matmul 1024^3, the LeNet conv layers (batch 64) and a ResNet-style
-  1x64x56x56 3x3 pad-1 layer, each forward, grad_input and grad_weight; ms, GFLOP/s and
-  the ratios;
+  784-256-128-10), matmul 1024^3, the LeNet conv layers (batch 64) and ResNet's layers
+  (batch 1: 3x3 at 56x56 and 7x7, the stride-2 3x3s, the stem, 1x1s, depthwise; batch 8:
+  3x3 at 28x28 and 7x7), grouped 3x3, each forward, grad_input and grad_weight; ms,
+  GFLOP/s and the ratios;
 * ``elementwise`` (``topi_ops.py``): broadcast and elementwise ops, reductions, argmax,
   transpose and pad on n x n float32 (``--n``); ms, GB/s and the ratios to numpy and torch.
 
