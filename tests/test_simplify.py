@@ -50,3 +50,20 @@ def test_a_common_factor_of_divisor_and_coefficients_is_divided_out():
     assert str(simplify((f * 4 + 1) // 16)) == "f // 4"
     assert str(simplify((f * 4 + 1) % 16)) == "f % 4 * 4 + 1"
     assert str(simplify((f * 4 + 6) // 16)) == "(f + 1) // 4"
+
+
+@examples(100)
+@given(st.integers(1, 12), st.integers(1, 12), st.integers(1, 12), st.integers(-6, 6),
+       st.lists(st.integers(-300, 300), min_size=1, max_size=8))
+def test_a_reshaped_index_recombines(a, b, m, scale, points):
+    """A row-major index read back through a reshape, ``k // (a*b) * (a*b) + k % (a*b) //
+    b * b + k % b``, is ``k`` (times any scale): each ``n // c * c + x % c`` with ``n``
+    being ``x`` or ``x % m`` for ``c | m`` merges into ``n``. With a modulus the divisor
+    does not divide, the terms stay and keep their value."""
+    k = X
+    flat = (k // (a * b) * (a * b) + k % (a * b) // b * b + k % b) * scale
+    assert str(simplify(flat)) == str(simplify(k * scale))
+    kept = k % m // b * b + k % b
+    for x in points:
+        assert value(simplify(kept), x, 0) == value(kept, x, 0)
+        assert value(simplify(flat), x, 0) == x * scale

@@ -122,6 +122,8 @@ class Simplifier(Mutator):
         q, r, c = parts
         if c == 1:
             return a
+        if isinstance(a, FloorMod) and isinstance(a.b, Const) and 0 < a.b.value <= c:
+            return Const(0, dtype)          # x % m is in [0, m) and m <= c
         if self._remainder_in_range(r, c):
             return q.to_expr(dtype)
         common = _common_factor(r, c)
@@ -285,16 +287,33 @@ def _common_factor(r, c):
 
 
 def _merge_div_mod(lin):
-    """Rewrite ``k*c*(x // c) + k*(x % c)`` as ``k*x`` inside a linear form."""
-    for key, (atom, k) in list(lin.terms.items()):
-        if not (isinstance(atom, FloorMod) and isinstance(atom.b, Const) and key in lin.terms):
-            continue
-        c = atom.b.value
-        div_key = structural_key(FloorDiv(atom.a, atom.b, atom.dtype))
-        if div_key in lin.terms and lin.terms[div_key][1] == k * c:
-            del lin.terms[key], lin.terms[div_key]
-            lin = lin.add(linear_form(atom.a).scale(k))
+    """Rewrite ``k*c*(n // c) + k*(x % c)`` as ``k*n`` inside a linear form, where ``n``
+    is ``x`` or ``x % m`` with ``c`` dividing ``m`` (then ``n % c == x % c``), until no
+    pair is left: the flattened index of a tensor read through a reshape, ``k // 9 * 9 +
+    k % 9 // 3 * 3 + k % 3``, is ``k``."""
+    merged = True
+    while merged:
+        merged = False
+        for key, (atom, k) in list(lin.terms.items()):
+            if key not in lin.terms or not (isinstance(atom, FloorMod) and isinstance(atom.b, Const)):
+                continue
+            c = atom.b.value
+            for div_key, (div, coeff) in list(lin.terms.items()):
+                if (isinstance(div, FloorDiv) and isinstance(div.b, Const) and div.b.value == c and coeff == k * c
+                        and _same_remainder(div.a, atom.a, c)):
+                    del lin.terms[key], lin.terms[div_key]
+                    lin = lin.add(linear_form(div.a).scale(k))
+                    merged = True
+                    break
     return lin
+
+
+def _same_remainder(n, x, c):
+    """Whether ``n % c == x % c`` for every ``x``: ``n`` is ``x`` or ``x % m`` with ``c | m``."""
+    if structural_key(n) == structural_key(x):
+        return True
+    return (isinstance(n, FloorMod) and isinstance(n.b, Const) and n.b.value % c == 0
+            and structural_key(n.a) == structural_key(x))
 
 
 def simplify(node, bounds=None):
