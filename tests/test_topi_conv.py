@@ -283,29 +283,6 @@ def test_column_phases_copy_the_padded_input(data):
     np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize("xs, ws, stride, product", [
-    ((1, 64, 14, 14), (128, 64, 3, 3), 2, True),      # 7-column rows
-    ((2, 3, 7, 7), (4, 3, 3, 3), 1, True),            # under one vector, few channels
-    ((1, 64, 28, 28), (64, 64, 3, 3), 1, True),       # 784 pixels for 64 channels
-    ((4, 64, 28, 28), (64, 64, 3, 3), 1, False),      # 3136 pixels, 28 columns
-    ((2, 16, 14, 14), (16, 16, 3, 3), 1, False)])     # few channels, 14 columns
-def test_small_maps_take_the_weight_gradient_as_a_product(xs, ws, stride, product):
-    """``conv2d_grad_weight`` over small output maps is one matrix product over images
-    and pixels (tag ``gemm``, ``conv._weight_gradient_as_product``); over large ones per-lane partial
-    sums. Both equal numpy."""
-    x = te.placeholder(xs, name="x")
-    ys = (xs[0], ws[0]) + out_size(xs, ws, (stride,) * 2, (1, 1), (1, 1))
-    g = te.placeholder(ys, name="g")
-    out = topi.conv2d_grad_weight(g, x, ws, stride=stride, padding=1)
-    assert (out.op.tag == "gemm") == product, out.op.tag
-    rng = np.random.default_rng(1)
-    g_np, x_np = rand(rng, ys, "float32"), rand(rng, xs, "float32")
-    got = np.empty(ws, "float32")
-    tm.build(topi.default_schedule(out), [g, x, out], name="small_maps")(g_np, x_np, got)
-    want = np_conv2d_grads(g_np, x_np, np.zeros(ws, "float32"), (stride,) * 2, (1, 1), (1, 1))[1]
-    np.testing.assert_allclose(got, want, **tol("float32", g_np[:, 0].size))
-
-
 @examples(10)
 @given(st.data())
 def test_convolutions_as_products_match_numpy(data):
@@ -333,48 +310,50 @@ def test_convolutions_as_products_match_numpy(data):
     np.testing.assert_allclose(gw, want_gw, **tol(dtype, g_np.size))
 
 
-@pytest.mark.parametrize("xs, ws, stride, product", [
-    ((1, 256, 14, 14), (256, 256, 3, 3), 2, True),    # 49 output pixels, 256 channels
-    ((2, 256, 7, 7), (256, 256, 3, 3), 1, True),      # two images: one product over both, then NCHW
-    ((1, 256, 9, 9), (256, 256, 3, 3), 1, False),     # 81 pixels
-    ((1, 128, 7, 7), (128, 128, 3, 3), 1, False)])    # 128 channels
-def test_last_stage_maps_take_the_forward_as_a_product(xs, ws, stride, product):
-    """conv2d with 256+ channels over at most 64 output pixels per image is a matrix
-    product (``conv._forward_as_product``): per image for one, over all images' pixels
-    then moved to NCHW for several; else a direct convolution. All equal numpy."""
+PRODUCT_DISPATCH = [
+    ("forward", (1, 256, 14, 14), (256, 256, 3, 3), 2, True),        # 49 output pixels, 256 channels
+    ("forward", (2, 256, 7, 7), (256, 256, 3, 3), 1, True),          # two images: one product, then NCHW
+    ("forward", (1, 256, 9, 9), (256, 256, 3, 3), 1, False),         # 81 pixels
+    ("forward", (1, 128, 7, 7), (128, 128, 3, 3), 1, False),         # 128 channels
+    ("grad_input", (1, 64, 28, 28), (128, 64, 3, 3), 2, True),       # strided, 196 pixels for 64 channels
+    ("grad_input", (1, 64, 7, 7), (64, 64, 3, 3), 1, True),          # 7-column rows
+    ("grad_input", (1, 64, 14, 14), (64, 64, 3, 3), 1, False),       # stride 1, 14 columns
+    ("grad_input", (2, 16, 14, 14), (32, 16, 3, 3), 2, False),       # few channels
+    ("grad_weight", (1, 64, 14, 14), (128, 64, 3, 3), 2, True),      # 7-column rows
+    ("grad_weight", (2, 3, 7, 7), (4, 3, 3, 3), 1, True),            # under one vector, few channels
+    ("grad_weight", (1, 64, 28, 28), (64, 64, 3, 3), 1, True),       # 784 pixels for 64 channels
+    ("grad_weight", (4, 64, 28, 28), (64, 64, 3, 3), 1, False),      # 3136 pixels, 28 columns
+    ("grad_weight", (2, 16, 14, 14), (16, 16, 3, 3), 1, False)]      # few channels, 14 columns
+
+
+@pytest.mark.parametrize("op, xs, ws, stride, product", PRODUCT_DISPATCH)
+def test_small_maps_take_the_product_forms(op, xs, ws, stride, product):
+    """Which convolutions are matrix products (a ``gemm`` stage; ``conv._forward_as_product``,
+    ``_data_gradient_as_product``, ``_weight_gradient_as_product``): the forward with 256+
+    channels over at most 64 pixels per image (one product over several images' pixels,
+    then moved to NCHW), the data gradient with many channels over small or strided small
+    maps (window columns, then their sums), the weight gradient over small maps (one
+    product over images and pixels); else the direct forms. All equal numpy."""
     x, w = te.placeholder(xs, name="x"), te.placeholder(ws, name="w")
-    out = topi.conv2d(x, w, stride=stride, padding=1)
-    tags = [out.op.tag] + [t.op.tag for t in out.op.input_tensors()]
-    assert ("gemm" in tags) == product, tags
-    assert out.op.tag == ("injective" if product and xs[0] > 1 else "gemm" if product else "conv2d"), tags
-    rng = np.random.default_rng(3)
-    x_np, w_np = rand(rng, xs, "float32"), rand(rng, ws, "float32")
-    got = np.empty([e.value for e in out.shape], "float32")
-    tm.build(topi.default_schedule(out), [x, w, out], name="last_stage")(x_np, w_np, got)
-    np.testing.assert_allclose(got, np_conv2d(x_np, w_np, (stride,) * 2, (1, 1), (1, 1)),
-                               **tol("float32", ws[1] * 9))
-
-
-@pytest.mark.parametrize("xs, ws, stride, product", [
-    ((1, 64, 28, 28), (128, 64, 3, 3), 2, True),      # strided, 196 output pixels for 64 channels
-    ((1, 64, 7, 7), (64, 64, 3, 3), 1, True),         # 7-column rows
-    ((1, 64, 14, 14), (64, 64, 3, 3), 1, False),      # stride 1, 14 columns
-    ((2, 16, 14, 14), (32, 16, 3, 3), 2, False)])     # few channels
-def test_small_strided_maps_take_the_data_gradient_as_a_product(xs, ws, stride, product):
-    """``conv2d_grad_input`` with many channels over small (or strided small) maps is a
-    product per image then a sum of window columns (``conv._data_gradient_as_product``),
-    else per-phase correlations; both equal numpy."""
-    w = te.placeholder(ws, name="w")
     ys = (xs[0], ws[0]) + out_size(xs, ws, (stride,) * 2, (1, 1), (1, 1))
     g = te.placeholder(ys, name="g")
-    out = topi.conv2d_grad_input(g, w, xs, stride=stride, padding=1)
-    assert (out.op.tag == "conv_col2im") == product, out.op.tag
-    rng = np.random.default_rng(2)
-    g_np, w_np = rand(rng, ys, "float32"), rand(rng, ws, "float32")
-    got = np.empty(xs, "float32")
-    tm.build(topi.default_schedule(out), [g, w, out], name="small_strided")(g_np, w_np, got)
-    want = np_conv2d_grads(g_np, np.zeros(xs, "float32"), w_np, (stride,) * 2, (1, 1), (1, 1))[0]
-    np.testing.assert_allclose(got, want, **tol("float32", ws[0] * 9))
+    rng = np.random.default_rng(len(op))
+    x_np, w_np, g_np = rand(rng, xs, "float32"), rand(rng, ws, "float32"), rand(rng, ys, "float32")
+    attrs = dict(stride=stride, padding=1)
+    if op == "forward":
+        out, args = topi.conv2d(x, w, **attrs), {x: x_np, w: w_np}
+        want = np_conv2d(x_np, w_np, (stride,) * 2, (1, 1), (1, 1))
+    elif op == "grad_input":
+        out, args = topi.conv2d_grad_input(g, w, xs, **attrs), {g: g_np, w: w_np}
+        want = np_conv2d_grads(g_np, np.zeros(xs, "float32"), w_np, (stride,) * 2, (1, 1), (1, 1))[0]
+    else:
+        out, args = topi.conv2d_grad_weight(g, x, ws, **attrs), {g: g_np, x: x_np}
+        want = np_conv2d_grads(g_np, x_np, np.zeros(ws, "float32"), (stride,) * 2, (1, 1), (1, 1))[1]
+    tags = [out.op.tag] + [t.op.tag for t in out.op.input_tensors()]
+    assert ("gemm" in tags) == product, tags
+    got = np.empty(want.shape, "float32")
+    tm.build(topi.default_schedule(out), list(args) + [out], name=f"dispatch_{op}")(*args.values(), got)
+    np.testing.assert_allclose(got, want, **tol("float32", max(ws[0], ys[0] * ys[2] * ys[3]) * 9))
 
 
 def test_conv2d_gradients_match_finite_differences():
