@@ -215,10 +215,11 @@ def _product_conv2d(x, w, stride, padding, dilation, out_hw, bias):
     image (output (N, F, OH, OW)); larger kernels over several images are one product
     over all their pixels (F x N*OH*OW, a wider operand than an image's few dozen
     pixels: 8x512x7x7 -> 512 10.7 -> 8.8 ms against a product per image) whose planes
-    a last stage (tag ``injective``) moves behind the images. A 1x1
-    kernel without padding always takes it: a direct convolution has one tap per input
-    channel there, too little work per loaded vector to hide reading the input once per
-    block of output channels: measured (2-core Xeon, AVX-512, default schedules, ms,
+    a last stage (tag ``injective``) moves behind the images.
+
+    A 1x1 kernel without padding always takes it: a direct convolution has one tap per
+    input channel there, too little work per loaded vector to hide reading the input
+    once per block of output channels: measured (2-core Xeon, AVX-512, default schedules, ms,
     direct -> product; torch 2.14 for scale) 1x256x56x56 -> 64 filters 0.95 -> 0.31
     (torch 0.59), 1x576x56x56 -> 64 1.45 -> 0.66 (0.83), 1x64x56x56 -> 256 0.47 -> 0.25
     (0.38), 1x512x28x28 -> 128 0.74 -> 0.49 (0.59), 8x64x28x28 -> 64 0.25 -> 0.15
@@ -229,7 +230,6 @@ def _product_conv2d(x, w, stride, padding, dilation, out_hw, bias):
     (sh, sw), (dh, dw), (OH, OW) = stride, dilation, out_hw
     taps = KH * KW
     source = zero_pad(x, *padding, name="conv2d.pad")
-
     pixels = OH * OW
     weights = _weight_matrix(w, lambda f, k: (f, k), (F, C * taps), "conv2d.weights")
     bias_at = None if bias is None else lambda f, _: bias[f]
@@ -272,10 +272,10 @@ def _product_grad_input(grad_out, w, input_shape, stride, padding, dilation):
     pixel sums the columns of the taps that reach it (tag ``conv_col2im``). A 1x1 kernel
     without padding needs no sum: ``w^T @ grad_out[n]`` per image, with stride 1 the
     gradient itself, with a larger one scattered to every ``stride``-th row and column
-    (tag ``injective``) and zero between. Measured against the direct correlation (2-core Xeon, AVX-512, ms):
-    1x256x56x56 <- 64 filters 1.00 -> 0.26, 1x1024x14x14 <- 256 0.65 -> 0.33; stride 2,
-    1x256x56x56 <- 512 4.6 -> 0.69, 32x64x14x14 <- 128 0.61 -> 0.17. Used for those and
-    for small maps (:func:`_data_gradient_as_product`)."""
+    (tag ``injective``) and zero between. Measured against the direct correlation
+    (2-core Xeon, AVX-512, ms): 1x256x56x56 <- 64 filters 1.00 -> 0.26, 1x1024x14x14 <-
+    256 0.65 -> 0.33; stride 2, 1x256x56x56 <- 512 4.6 -> 0.69, 32x64x14x14 <- 128 0.61
+    -> 0.17. Used for those and for small maps (:func:`_data_gradient_as_product`)."""
     N, C, H, W = input_shape
     F, _, KH, KW = shape_of(w)
     (sh, sw), OW = stride, shape_of(grad_out)[3]
@@ -622,7 +622,8 @@ def conv2d_grad_weight(grad_out, x, weight_shape, stride=1, padding=0, dilation=
     OH = conv2d_output_size(H, KH, sh, padding[0], dh)
     OW = conv2d_output_size(W, KW, sw, padding[1], dw)
     _check_grad_out("conv2d_grad_weight", grad_out, N, F, (OH, OW))
-    if ((KH, KW, groups) == (1, 1, 1) and padding == (0, 0)) or _weight_gradient_as_product(N, C, F, (OH, OW), KH * KW, groups, dtype):
+    if (((KH, KW, groups) == (1, 1, 1) and padding == (0, 0))
+            or _weight_gradient_as_product(N, C, F, (OH, OW), KH * KW, groups, dtype)):
         return _product_grad_weight(grad_out, x, weight_shape, (sh, sw), padding, (dh, dw), (OH, OW))
     lanes = min(vector_lanes(dtype, OW), OW)
     vectors = -(-OW // lanes)
