@@ -150,13 +150,19 @@ class FunctionBuilder:
             fn = ir.Function(self.module, ir.FunctionType(ret, args), name=name)
         return fn
 
+    def index_bounds(self, load):
+        """(lowest, highest) index ``load`` reads over the loop ranges and its buffer's
+        size, or None unless all three are constants."""
+        if not all(isinstance(x, E.Const) for x in load.buffer.shape):
+            return None
+        bounds = const_interval(load.indices[0], self.ranges)
+        return None if bounds is None else (*bounds, _size(load.buffer.shape))
+
     def in_bounds(self, load):
         """Whether ``load`` reads inside its buffer for every value of the loop variables
         (constant buffer size and loop ranges; anything else is not proven)."""
-        if not all(isinstance(x, E.Const) for x in load.buffer.shape):
-            return False
-        bounds = const_interval(load.indices[0], self.ranges)
-        return bounds is not None and bounds[0] >= 0 and bounds[1] < _size(load.buffer.shape)
+        bounds = self.index_bounds(load)
+        return bounds is not None and bounds[0] >= 0 and bounds[1] < bounds[2]
 
     def always_safe(self, e):
         """Whether ``e`` may be evaluated whatever guards it: each of its loads

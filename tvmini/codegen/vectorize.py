@@ -25,7 +25,7 @@ import llvmlite.ir as ir
 
 from ..tir import dtype as dt
 from ..tir import expr as E
-from ..tir.arith import const_interval, linear_form
+from ..tir.arith import linear_form
 from ..tir.functor import free_vars, walk
 from ..tir.stmt import BufferStore, IfThenElse, SeqStmt
 from .llvm import FunctionBuilder, llvm_type
@@ -270,18 +270,14 @@ class VectorBuilder(FunctionBuilder):
         ``e`` inside its buffer, or None when that is not proven. The shift is the
         index's constant phase modulo the stride when every other term is a multiple of
         it (the copies of an unrolled phase loop), else 0."""
-        if not all(isinstance(x, E.Const) for x in e.buffer.shape):
-            return None
-        bounds = const_interval(e.indices[0], self.ranges)
+        bounds = self.index_bounds(e)
         if bounds is None:
             return None
+        lowest, highest, size = bounds
         _, phase = linear_form(e.indices[0]).split_divisible(stride)
         shift = phase.const if phase.is_const() else 0
-        size = 1
-        for extent in e.buffer.shape:
-            size *= extent.value
-        # the last lane reads at most bounds[1]; the loads end stride - 1 - shift past it
-        return shift if bounds[0] - shift >= 0 and bounds[1] + stride - 1 - shift < size else None
+        # the last lane reads at most the highest index; the loads end stride - 1 - shift past it
+        return shift if lowest - shift >= 0 and highest + stride - 1 - shift < size else None
 
     # statements --------------------------------------------------------------
     def stmt_BufferStore(self, s):
