@@ -19,7 +19,7 @@ from tvmini.autotune import ConfigSpace, LogEntry, TuningLog
 from tvmini.codegen.llvm_target import vector_registers
 from tvmini.topi.schedule_nn import L1_BYTES, L2_BYTES
 from tvmini.errors import DataError, ScheduleError, TuningError
-from tvmini.topi.conv import vector_lanes
+from tvmini.topi.conv_common import vector_lanes
 from tvmini.topi.nn import gemm_block
 from strategies import assert_matches, examples, unique
 from test_topi_conv import np_conv2d, np_conv2d_grads

@@ -75,7 +75,7 @@ def test_conv2d_forward_and_gradients(data):
 @given(st.data())
 def test_wide_rows_forward_and_gradients(data):
     """Rows of 32 to 72 columns, whose accumulators take the host's full vectors
-    (16 float32 lanes with AVX-512, ``conv.vector_lanes``), padded to whole vectors."""
+    (16 float32 lanes with AVX-512, ``conv_common.vector_lanes``), padded to whole vectors."""
     _check_forward_and_gradients(data, data.draw(conv_case(max_height=3, widths=(32, 72)), label="case"))
 
 
@@ -180,7 +180,7 @@ def pointwise_case(draw):
 @given(st.data())
 def test_pointwise_conv2d_is_a_product(data):
     """A pointwise convolution, its data gradient and its weight gradient are GEMMs
-    (``conv._product_conv2d``) that match numpy, under the default schedule and under
+    (``conv_product._product_conv2d``) that match numpy, under the default schedule and under
     a random config of the GEMM rule (row and column blocks, loop and tile orders,
     parallel or not), whose output fuses the pixels' rows and columns into its columns."""
     case = data.draw(pointwise_case(), label="case")
@@ -287,11 +287,11 @@ def test_column_phases_copy_the_padded_input(data):
 @given(st.data())
 def test_convolutions_as_products_match_numpy(data):
     """The forward pass and both gradients in their matrix-product form
-    (``conv._product_conv2d``: weights times the packed windows of each image;
-    ``conv._product_grad_input``: window columns then their sum per input pixel;
-    ``conv._product_grad_weight``: one product over images and pixels), for any kernel,
+    (``conv_product._product_conv2d``: weights times the packed windows of each image;
+    ``conv_product._product_grad_input``: window columns then their sum per input pixel;
+    ``conv_product._product_grad_weight``: one product over images and pixels), for any kernel,
     stride, padding and dilation, whatever shape the default dispatch would pick for them."""
-    from tvmini.topi.conv import _product_conv2d, _product_grad_input, _product_grad_weight
+    from tvmini.topi.conv_product import _product_conv2d, _product_grad_input, _product_grad_weight
     xs, ws, s, p, d = data.draw(conv_case(), label="case")
     dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
     ys = (xs[0], ws[0]) + out_size(xs, ws, s, p, d)
@@ -328,7 +328,7 @@ PRODUCT_DISPATCH = [
 
 @pytest.mark.parametrize("op, xs, ws, stride, product", PRODUCT_DISPATCH)
 def test_small_maps_take_the_product_forms(op, xs, ws, stride, product):
-    """Which convolutions are matrix products (a ``gemm`` stage; ``conv._forward_as_product``,
+    """Which convolutions are matrix products (a ``gemm`` stage; ``conv_product._forward_as_product``,
     ``_data_gradient_as_product``, ``_weight_gradient_as_product``): the forward with 256+
     channels over at most 64 pixels per image (one product over several images' pixels,
     then moved to NCHW), the data gradient with many channels over small or strided small

@@ -191,7 +191,7 @@ def _conv_grad(which, x_shape=(2, 3, 11, 11), w_shape=(4, 3, 3, 3), **attrs):
     return Case([g, x], topi.conv2d_grad_weight(g, x, w_shape, **attrs))
 
 
-#: A pointwise (1x1) convolution is a GEMM over pixels (``conv._product_conv2d``).
+#: A pointwise (1x1) convolution is a GEMM over pixels (``conv_product._product_conv2d``).
 POINTWISE = dict(x_shape=(2, 12, 9, 7), w_shape=(10, 12, 1, 1))
 
 
@@ -221,9 +221,9 @@ def _conv_pool_cases():
         "conv2d_grad_input": lambda: _conv_grad("input"),
         # strided, narrow rows: the input read by column phase (conv._phase_split)
         "conv2d_phases": lambda: _conv((1, 16, 14, 14), (32, 16, 3, 3), stride=2, padding=1),
-        # 256 channels over 9 output pixels: weights times packed windows (conv._product_conv2d)
+        # 256 channels over 9 output pixels: weights times packed windows (conv_product._product_conv2d)
         "conv2d_product": lambda: _conv((1, 256, 6, 6), (256, 256, 3, 3), stride=2, padding=1),
-        # many channels over small maps: window columns then their sum (conv._product_grad_input)
+        # many channels over small maps: window columns then their sum (conv_product._product_grad_input)
         "conv2d_columns_grad_input": lambda: _conv_grad("input", (1, 64, 8, 8), (64, 64, 3, 3), stride=2, padding=1),
         "conv2d_grad_weight": lambda: _conv_grad("weight"),
         "conv2d_depthwise": lambda: _conv((2, 6, 9, 9), (6, 1, 3, 3), stride=2, padding=1, groups=6),

@@ -17,7 +17,7 @@ contain each input position (tag ``pool_grad``), found by division (at most
 """
 from .. import te
 from ..errors import ShapeError
-from .conv import conv2d_output_size, pair
+from .conv_common import conv2d_output_size, pair
 from .nn import check_float, check_rank, shape_of
 
 __all__ = ["max_pool2d", "avg_pool2d", "max_pool2d_grad", "avg_pool2d_grad"]

@@ -9,7 +9,7 @@ from ..te.tensor import ProducerLoad
 from ..tir.expr import Const, Select
 from ..tir.functor import free_vars, substitute, walk
 from ..tir.simplify import simplify
-from .conv import vector_lanes
+from .conv_common import vector_lanes
 from .schedule import Knobs, register
 from .schedule_nn import (PARALLEL_MIN_WORK, _int, _left_to_reader, _parallel_outer, _producer, _rows_then_lanes,
                           _vectorize, _work)

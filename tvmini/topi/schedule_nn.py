@@ -246,7 +246,7 @@ def schedule_gemm(sch, out, target, config):
 @register("gemm_operand")
 def schedule_gemm_operand(sch, out, target):
     """An operand of a product read through a view of its own shape (a pointwise
-    convolution's output gradient as a matrix, ``conv._product_grad_weight``):
+    convolution's output gradient as a matrix, ``conv_product._product_grad_weight``):
     inlined, so the product reads the tensor itself."""
     sch[out].compute_inline()
 
