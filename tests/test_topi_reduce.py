@@ -312,3 +312,25 @@ def test_float_max_min_over_rows_interleave_row_chains(name):
     x = rng.standard_normal((64, 256)).astype("float32")
     x[5, 17] = x[62, 255] = np.nan
     np.testing.assert_array_equal(run_default(out, [X], [x]), getattr(np, name)(x, axis=1))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_float_max_min_of_everything_keep_several_vector_chains(name, dtype):
+    """A float max/min to one value splits the input between threads, and each chunk
+    accumulates ``INTERLEAVED_ROWS`` vectors of partials (independent chains of the slow
+    NaN-propagating combine); a NaN anywhere, in any lane of any chain, gives NaN."""
+    from tvmini.topi.schedule_cpu import INTERLEAVED_ROWS, lane_factor
+    shape = (256, 384)
+    X = te.placeholder(shape, name="X", dtype=dtype)
+    out = getattr(topi, name)(X)
+    text = str(tm.lower(topi.default_schedule(out), [X, out], name=f"all_{name}"))
+    lanes = INTERLEAVED_ROWS * lane_factor(shape[0] * shape[1])
+    assert re.search(rf"vectorized for \S+ in range\({lanes}\):", text), text
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(shape).astype(dtype)
+    np.testing.assert_array_equal(run_default(out, [X], [x]), getattr(np, name)(x))
+    for flat in (0, 63, 12345, x.size - 1):
+        y = x.copy()
+        y.flat[flat] = np.nan
+        assert np.isnan(run_default(out, [X], [y])), flat
