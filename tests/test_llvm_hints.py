@@ -204,3 +204,27 @@ print(vector_bits(), vector_registers(), gemm_block("float32"), "zmm" in asm, "y
     bad = subprocess.run([sys.executable, "-c", "from tvmini.codegen.llvm_target import vector_bits; vector_bits()"],
                          env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "TVMINI_CPU_FEATURES" in bad.stderr and "'avx2'" in bad.stderr, bad.stderr
+
+
+def test_index_arithmetic_does_not_wrap_and_value_arithmetic_does():
+    """An address's int32 index is computed with ``nsw`` adds and multiplies (an index
+    into a buffer never wraps, and the flag lets LLVM fold offsets into 64-bit
+    addresses), while int32 *values* keep numpy's wrapping arithmetic: a square past
+    2^31 is negative, which ``mul nsw`` would let LLVM fold away."""
+    from tvmini.codegen import llvm
+    A = te.placeholder((16, 24), name="A", dtype="int32")
+    B = te.compute((16, 8), lambda i, j: te.if_then_else(A[i, j * 3 + 1] * A[i, j * 3 + 1] < 0, 1, 0), name="B")
+    s = te.create_schedule(B.op)
+    text = str(llvm.emit_module([tm.lower(s, [A, B], name="hint_nsw")]))
+    index_ops = re.findall(r"= (add|mul) nsw i32", text)
+    value_ops = re.findall(r"= mul i32", text)
+    assert "add" in index_ops and "mul" in index_ops, text
+    assert value_ops, text
+    a = np.full((16, 24), 46341, "int32")              # 46341^2 = 2^31 + 4633
+    a[::2] = 46340
+    b = np.empty((16, 8), "int32")
+    tm.build(s, [A, B], name="hint_nsw")(a, b)
+    with np.errstate(over="ignore"):
+        want = ((a[:, 1::3] * a[:, 1::3]) < 0).astype("int32")
+    np.testing.assert_array_equal(b, want)
+    assert want[1].all() and not want[0].any()

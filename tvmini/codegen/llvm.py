@@ -87,6 +87,7 @@ class FunctionBuilder:
         self.builder = ir.IRBuilder(self.fn.append_basic_block("body"))
         self.vars, self.buffers, self.heap = {}, {}, []
         self.n_parallel = 0
+        self.index_depth = [0]      # shared with vector builders: > 0 while emitting an address
         for arg, buf in zip(self.fn.args, buffers):
             arg.name = buf.name
             if buf not in may_alias:
@@ -185,8 +186,21 @@ class FunctionBuilder:
         base = self.buffers.get(buf)
         if base is None:
             raise BuildError(f"buffer {buf.name} is used outside its allocation")
-        idx = self.builder.sext(self.expr(index), ir.IntType(64))
+        idx = self.builder.sext(self.index_value(index), ir.IntType(64))
         return self.builder.gep(base, [idx], inbounds=True, source_etype=llvm_type(buf.dtype, in_memory=True))
+
+    def index_value(self, index):
+        """The int32 element ``index`` of an address, its adds, subtracts and multiplies
+        marked ``nsw``: an index into a buffer (under 2^31 elements) never wraps, and
+        with the flag LLVM may widen ``sext(a + b)`` to ``sext(a) + sext(b)`` and fold
+        constant offsets and loop steps into the 64-bit address instead of recomputing
+        and sign-extending each index (the stem convolution's eight weight broadcasts
+        per tap were a ``lea`` and a ``movslq`` each)."""
+        self.index_depth[0] += 1
+        try:
+            return self.expr(index)
+        finally:
+            self.index_depth[0] -= 1
 
     # statements ---------------------------------------------------------------
     def stmt(self, s):
@@ -343,7 +357,8 @@ class FunctionBuilder:
             name = {E.Add: "add", E.Sub: "sub", E.Mul: "mul"}[cls]
             if f:
                 return getattr(b, "f" + name)(a, b_, flags=self.float_flags)
-            return getattr(b, name)(a, b_)
+            wraps = unsigned or not self.index_depth[0]
+            return getattr(b, name)(a, b_, flags=() if wraps else ("nsw",))
         if cls is E.Div:
             return b.fdiv(a, b_, flags=self.float_flags)
         if cls in (E.Min, E.Max):

@@ -184,9 +184,9 @@ class VectorBuilder(FunctionBuilder):
         stride = _stride(index, self.loop.var)
         b = self.builder
         if stride == 1:
-            lane0 = b.extract_element(self.expr(index), ir.Constant(I32, 0))
+            lane0 = b.extract_element(self.index_value(index), ir.Constant(I32, 0))
             return "vector", b.gep(base, [b.sext(lane0, I64)], inbounds=True, source_etype=elem)
-        offsets = b.sext(self.expr(index), ir.VectorType(I64, self.lanes))
+        offsets = b.sext(self.index_value(index), ir.VectorType(I64, self.lanes))
         addresses = b.gep(base, [offsets], inbounds=True, source_etype=elem)
         addresses.type = ir.VectorType(ir.PointerType(), self.lanes)   # llvmlite types it as one ptr
         return "gather", addresses
@@ -245,7 +245,7 @@ class VectorBuilder(FunctionBuilder):
         b, lanes = self.builder, self.lanes
         elem = llvm_type(e.buffer.dtype, in_memory=True)
         vec = ir.VectorType(elem, lanes)
-        first = b.gep(self.buffers[e.buffer], [b.sext(b.extract_element(self.expr(e.indices[0]), ir.Constant(I32, 0)), I64)],
+        first = b.gep(self.buffers[e.buffer], [b.sext(b.extract_element(self.index_value(e.indices[0]), ir.Constant(I32, 0)), I64)],
                       inbounds=True, source_etype=elem)
         span = stride * (lanes - 1) + 1
         shift = self._chunk_shift(e, stride)
