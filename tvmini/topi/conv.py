@@ -20,6 +20,7 @@ forms of ``conv_product`` instead; the helpers every form shares (zero padding, 
 vector width of an accumulator row, attribute pairs) are ``conv_common``'s.
 """
 from .. import te
+from ..codegen.llvm_target import vector_bits
 from ..errors import ShapeError
 from .conv_common import _const_dims, conv2d_output_size, pair, vector_lanes, zero_pad
 from .conv_product import (_data_gradient_as_product, _forward_as_product, _product_conv2d, _product_grad_input,
@@ -121,10 +122,23 @@ def _attrs(op, stride, padding, dilation):
 # one contiguous load instead of ``stride`` loads and shuffles, for one more pass over
 # the input. Measured (Zen 5, A/B, default blocks, 2 threads, torch 2.x alongside):
 # 1x128x28x28 -> 256 3x3 s2 (14 columns) 0.47 -> 0.39 ms, 1x256x14x14 -> 512 (7)
-# 1.02 -> 0.70 ms (torch ~0.55); wider rows lost 4-9% (1x64x56x56 -> 128, 28 columns:
-# 0.343 -> 0.358 ms; 8x32x112x112 -> 64: 3.35 -> 3.65 ms), their strided loads amortized
-# over more accumulators, so they keep them.
+# 1.02 -> 0.70 ms (torch ~0.55); with AVX-512 wider rows lost 4-22% (1x64x56x56 -> 128,
+# 28 columns: 0.343 -> 0.358 ms; 8x32x112x112 -> 64: 3.6-3.9 -> 4.3-4.8 ms; the stem
+# 0.58-0.65 -> 0.70-0.88), their strided loads (two loads and one two-source permute
+# per vector) amortized over more accumulators, so they keep them (:func:`_reads_phases`).
 PHASED_ROWS_MAX_VECTORS = 2
+
+
+def _reads_phases(stride, acc_width, dtype):
+    """Whether a forward convolution with column ``stride`` and accumulator rows of
+    ``acc_width`` columns reads its input by column phase (see PHASED_ROWS_MAX_VECTORS).
+    Below 512-bit vectors every strided row does: AVX2 has no two-source permute, a
+    stride-2 vector takes two shuffles after its loads, and phases won at every width
+    (Zen 5 in AVX2 mode, A/B: 1x64x56x56 -> 128 s2 0.83-0.87 -> 0.74-0.78 ms,
+    8x32x112x112 -> 64 s2 7.0-7.4 -> 6.0-6.4, the stem 1.36-1.41 -> 1.28-1.32)."""
+    if stride == 1:
+        return False
+    return vector_bits() < 512 or acc_width <= PHASED_ROWS_MAX_VECTORS * vector_lanes(dtype)
 
 
 def conv2d(x, w, stride=1, padding=0, dilation=1, bias=None, groups=1):
@@ -150,7 +164,7 @@ def conv2d(x, w, stride=1, padding=0, dilation=1, bias=None, groups=1):
     acc_width = accumulator_width(out_hw[1], x.dtype)
     weight_at = lambda f, c, ky, kx: w[f, c, ky, kx]  # noqa: E731
     sw, dw = stride[1], dilation[1]
-    if sw == 1 or acc_width > PHASED_ROWS_MAX_VECTORS * vector_lanes(x.dtype):
+    if not _reads_phases(sw, acc_width, x.dtype):
         padded = zero_pad(x, *padding, name="conv2d.pad",
                           extra_w=_extra_columns(W + 2 * padding[1], acc_width, KW, sw, dw))
         return _correlate("conv2d", padded, weight_at, F, (KH, KW), out_hw, _strided_window(stride, dilation), bias,
