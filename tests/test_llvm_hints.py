@@ -228,3 +228,27 @@ def test_index_arithmetic_does_not_wrap_and_value_arithmetic_does():
         want = ((a[:, 1::3] * a[:, 1::3]) < 0).astype("int32")
     np.testing.assert_array_equal(b, want)
     assert want[1].all() and not want[0].any()
+
+
+@pytest.mark.parametrize("nparts", [None, 4])
+def test_fused_axis_modulo_index_vectorizes_correctly(nparts):
+    """An index with a modulo of a fused axis (``A[i, k]`` read as ``A[i * 8 + jk % 8]``)
+    over symbolic extents, which LLVM's loop vectorizer turns into vector code: with
+    ``nsw`` on ``i * 8 + jk % 8`` LLVM 22 read 16 consecutive elements of ``A`` for 16
+    lanes (only 8 differ), so such an index is computed without the flag."""
+    M, N = te.var("M"), te.var("N")
+    A = te.placeholder((M, 8), name="A", dtype="int32")
+    B = te.placeholder((8, N), name="B", dtype="int32")
+    C = te.compute((M, N, 8), lambda i, j, k: A[i, k] * B[k, j], name="C")
+    s = te.create_schedule(C.op)
+    fused = s[C].fuse(*C.op.axis[1:])
+    if nparts is not None:
+        s[C].split(fused, nparts=nparts)
+    f = tm.build(s, [A, B, C], name=f"hint_fused_mod_{nparts}")
+    rng = np.random.default_rng(0)
+    for m, n in [(16, 8), (3, 5), (2, 23)]:
+        a = rng.integers(-9, 9, (m, 8)).astype("int32")
+        b = rng.integers(-9, 9, (8, n)).astype("int32")
+        c = np.zeros((m, n, 8), "int32")
+        f(a, b, c)
+        np.testing.assert_array_equal(c, a[:, None, :] * b.T[None, :, :])
