@@ -1,19 +1,23 @@
 """The CUDA runtime's host side, run without a GPU: choosing a driver binding, device
 arrays and their copies, kernel launches (grid, block, argument slots) and CUDA-event
 timing, through a binding whose "device memory" is host memory and which records what
-the runtime asks of it (``HostBinding``). What the kernels compute is tested on a GPU
-(test_cuda.py) and on the CPU's emulation of one (test_cuda_emulated.py).
+the runtime asks of it (``HostBinding``), and the pool device arrays take their memory
+from. What the kernels compute is tested on a GPU (test_cuda.py) and on the CPU's
+emulation of one (test_cuda_emulated.py).
 """
 import ctypes
+import weakref
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 import tvmini as tm
 from tvmini import te
 from tvmini.errors import DeviceError
 from tvmini.runtime import cuda_driver
 from tvmini.runtime.cuda_bindings import SLOT_DTYPES, pack_params
+from tvmini.runtime.cuda_memory import SMALL_STEP, size_class
 
 from test_cuda import bind
 
@@ -223,3 +227,51 @@ def test_a_symbolic_grid_over_the_limit_is_refused_at_launch(fake):
     with pytest.raises(DeviceError, match=r"kernel grid_y_symbolic_kernel0 needs a grid of \(1, 65536, 1\)"):
         f(big, tm.nd.empty((65536, 4), device=dev))
     assert len(fake.launches) == 1
+
+
+@given(st.integers(1, 1 << 34))
+def test_a_size_class_holds_the_request_with_little_slack(nbytes):
+    size = size_class(nbytes)
+    assert size >= nbytes and size % SMALL_STEP == 0
+    assert size - nbytes < SMALL_STEP or size <= nbytes * 1.125
+
+
+def test_a_dropped_array_gives_its_memory_to_the_next_array_of_its_size_class(fake):
+    dev = tm.cuda(0)
+    pool = cuda_driver.memory_pool()
+    a = tm.nd.empty((1000,), device=dev)                  # 4000 bytes -> a 4096-byte block
+    address, asked = a.data_ptr, pool.driver_allocations
+    assert cuda_driver.memory_stats() == {"in_use_bytes": 4096, "cached_bytes": 0, "driver_allocations": asked}
+    del a
+    assert cuda_driver.memory_stats()["cached_bytes"] == 4096
+    b = tm.nd.empty((1020,), "float32", device=dev)       # the same class: the same memory, no driver call
+    assert b.data_ptr == address and pool.driver_allocations == asked
+    c = tm.nd.empty((10, 10), "float64", device=dev)      # another class: from the driver
+    assert c.data_ptr != address and pool.driver_allocations == asked + 1
+    b.copyfrom(np.arange(1020, dtype="float32"))          # a reused block holds what is written to it
+    np.testing.assert_array_equal(b.numpy(), np.arange(1020, dtype="float32"))
+    del b, c
+    cuda_driver.empty_cache()
+    assert cuda_driver.memory_stats()["cached_bytes"] == 0
+
+
+def test_out_of_device_memory_frees_the_cached_blocks_and_asks_again(fake, monkeypatch):
+    """The driver has room for 8 KiB: two cached 4 KiB blocks must go before an 8 KiB array fits."""
+    live, alloc = [], fake.alloc          # (weak reference to the driver's owner, bytes)
+
+    def limited(nbytes):
+        live[:] = [(ref, n) for ref, n in live if ref() is not None]
+        if sum(n for _, n in live) + nbytes > 8192:
+            raise DeviceError(f"CUDA driver call cuMemAlloc({nbytes}) failed: CUDA_ERROR_OUT_OF_MEMORY")
+        owner, ptr = alloc(nbytes)
+        live.append((weakref.ref(owner), nbytes))
+        return owner, ptr
+    monkeypatch.setattr(fake, "alloc", limited)
+    dev = tm.cuda(0)
+    a, b = tm.nd.empty((1024,), device=dev), tm.nd.empty((1000,), device=dev)
+    del a, b
+    big = tm.nd.empty((2048,), device=dev)
+    assert cuda_driver.memory_stats()["in_use_bytes"] == 8192
+    with pytest.raises(DeviceError, match="OUT_OF_MEMORY"):
+        tm.nd.empty((16,), device=dev)
+    del big

@@ -60,7 +60,10 @@ class PyCuda:
 
     def alloc(self, nbytes):
         """(owner, address): the memory lives as long as ``owner``."""
-        allocation = self.drv.mem_alloc(nbytes)
+        try:
+            allocation = self.drv.mem_alloc(nbytes)
+        except self.drv.Error as err:
+            raise DeviceError(f"CUDA driver call cuMemAlloc({nbytes}) failed: {err}") from None
         return allocation, int(allocation)
 
     def htod(self, ptr, host):

@@ -1,4 +1,5 @@
-"""CUDA driver glue: device memory for ``NDArray``, kernel launches and their timing.
+"""CUDA driver glue: device memory for ``NDArray`` (from a caching pool, see
+``cuda_memory``), kernel launches and their timing.
 
 The driver is reached through one of two Python bindings (``runtime.cuda_bindings``):
 pycuda (``pip install 'tvmini[cuda]'``) or NVIDIA's cuda-bindings; the first that
@@ -9,11 +10,13 @@ needs them). No binding, no driver or no GPU gives one ``DeviceError`` that says
 """
 import functools
 import os
+import weakref
 
 import numpy as np
 
 from ..errors import DeviceError
 from .cuda_bindings import AUTOMATIC, BINDINGS
+from .cuda_memory import DevicePool
 
 BINDING_VARIABLE = "TVMINI_CUDA_BINDING"
 #: The most blocks a launch may have along x, y and z.
@@ -37,6 +40,31 @@ def driver():
                       "toolkit and an NVIDIA driver, or pip install cuda-bindings")
 
 
+_POOLS = weakref.WeakKeyDictionary()     # binding -> its DevicePool
+
+
+def memory_pool():
+    """The :class:`~.cuda_memory.DevicePool` every CUDA array of the binding in use
+    takes its memory from."""
+    drv = driver()
+    pool = _POOLS.get(drv)
+    if pool is None:
+        pool = _POOLS[drv] = DevicePool(drv)
+    return pool
+
+
+def memory_stats():
+    """``{"in_use_bytes", "cached_bytes", "driver_allocations"}`` of device 0: bytes lent
+    to live arrays, bytes kept for reuse, and how many blocks were asked of the driver."""
+    return memory_pool().stats()
+
+
+def empty_cache():
+    """Give the device memory no array uses back to the driver (as
+    ``torch.cuda.empty_cache``), e.g. for another process on the same GPU."""
+    memory_pool().empty()
+
+
 def device_arch():
     """``sm_XY`` of device 0, or None when no CUDA device can be used here."""
     try:
@@ -56,7 +84,7 @@ class CudaStorage:
             raise DeviceError(f"tvmini uses CUDA device 0 only, not {device}")
         self.shape, self.dtype = shape, dtype
         self.nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        self.allocation, self.ptr = driver().alloc(max(1, self.nbytes))
+        self.allocation, self.ptr = memory_pool().alloc(self.nbytes)
 
     def host_view(self):
         """A host copy of the data."""
