@@ -56,6 +56,19 @@ def test_training_steps_match_the_cpu(emulated_gpu, name):
     test_graph_cuda.test_training_on_cuda_matches_the_cpu(name)
 
 
+@pytest.mark.parametrize("name", ["mlp_adam", "cnn_rmsprop"])
+def test_jit_training_steps_match_the_cpu(emulated_gpu, name):
+    test_graph_cuda.test_jit_training_on_cuda_matches_the_cpu(name)
+
+
+def test_jit_gradient_accumulation_and_profiling(emulated_gpu):
+    test_graph_cuda.test_jit_on_cuda_accumulates_gradients_and_shows_every_kernel_to_the_profiler()
+
+
+def test_jit_refuses_a_step_on_two_devices(emulated_gpu):
+    test_graph_cuda.test_a_jit_step_on_two_devices_is_refused()
+
+
 def test_a_launch_reads_its_scalars_and_extents(emulated_gpu):
     """Scalars and symbolic extents reach the kernel through the launch's parameter
     array with their C types (int32 extent, float64 scalar)."""

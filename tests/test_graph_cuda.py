@@ -14,7 +14,9 @@ import pytest
 import tvmini as tm
 from tvmini import nn, topi
 from tvmini.codegen import cuda
+from tvmini.errors import TVMiniError
 from tvmini.graph.dispatch import define_outputs
+from tvmini.graph.jit.device import DeviceStep
 
 from test_cuda import HAS_NVCC, needs_gpu
 from test_jit import _trainer as jit_trainer
@@ -64,14 +66,15 @@ STEPS = {
 }
 
 
-def _trainer(name, device="cpu"):
-    """(model, step, three batches) of ``STEPS[name]`` on ``device``."""
+def _trainer(name, device="cpu", zero_grad=True):
+    """(model, step, three batches) of ``STEPS[name]`` on ``device``; without ``zero_grad``
+    the gradients accumulate across steps."""
     model_fn, shape, optimizer = STEPS[name]
 
     def make_model():
         tm.manual_seed(0)
         return model_fn(nn).to(device)
-    model, _, step = jit_trainer(optimizer, make_model=make_model)
+    model, _, step = jit_trainer(optimizer, zero_grad=zero_grad, make_model=make_model)
     rng = np.random.default_rng(3)
     batches = [(tm.tensor(rng.standard_normal(shape).astype("float32"), device=device),
                 tm.tensor(rng.integers(0, 3, shape[0]), device=device)) for _ in range(3)]
@@ -127,3 +130,61 @@ def test_training_on_cuda_matches_the_cpu(name):
     np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=1e-4)
     for a, b in zip(gpu_params, cpu_params):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+
+
+def _train(name, device, jit=False, zero_grad=True, observed_at=None):
+    """Losses and (parameter, gradient) arrays after six steps of ``STEPS[name]`` (its
+    three batches twice) on ``device``, eagerly or by ``tm.jit``; ``observed_at``: the
+    step run under ``tm.profiler`` (its events are returned too)."""
+    model, step, batches = _trainer(name, device, zero_grad)
+    run = tm.jit(step) if jit else step
+    losses, events = [], None
+    for k, (x, y) in enumerate(batches + batches):
+        tm.manual_seed(11)
+        if k == observed_at:
+            with tm.profiler() as prof:
+                losses.append(run(x, y).item())
+            events = prof.events
+        else:
+            losses.append(run(x, y).item())
+    if jit:
+        assert run.variants == (1 if zero_grad else 2)     # (the first step finds no gradients)
+        assert isinstance(run._last.step, DeviceStep) == (device == "cuda")
+    return losses, [(p.numpy(), p.grad.numpy()) for p in model.parameters()], events, run
+
+
+def _assert_same_training(got, want):
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-4)
+    for (p, g), (q, h) in zip(got[1], want[1]):
+        np.testing.assert_allclose(p, q, rtol=1e-3, atol=1e-5)
+        np.testing.assert_allclose(g, h, rtol=1e-3, atol=1e-4)
+
+
+@needs_gpu
+@pytest.mark.parametrize("name", sorted(STEPS))
+def test_jit_training_on_cuda_matches_the_cpu(name):
+    """The traced step replayed on the device (fused kernels and optimizer updates, its
+    temporaries in one arena there, launches from a prepared list) trains as the CPU's
+    eager steps do, dropout masks redrawn and BatchNorm statistics kept."""
+    _assert_same_training(_train(name, "cuda", jit=True), _train(name, "cpu"))
+
+
+@needs_gpu
+def test_jit_on_cuda_accumulates_gradients_and_shows_every_kernel_to_the_profiler():
+    """Without zero_grad each replay adds to the gradients it is passed; a replay under
+    the profiler runs the same calls one by one through their Modules (on views of the
+    device arena) and reports each."""
+    got = _train("mlp_sgd_nesterov", "cuda", jit=True, zero_grad=False, observed_at=4)
+    _assert_same_training(got, _train("mlp_sgd_nesterov", "cpu", zero_grad=False))
+    events, jitted = got[2], got[3]
+    assert len(events) == jitted._last.step.kernel_calls > 0
+    assert all(event.device == "cuda(0)" for event in events)
+
+
+@needs_gpu
+def test_a_jit_step_on_two_devices_is_refused():
+    def step(a, b):
+        return a * 2.0, b * 2.0
+    ones = np.ones(3, "float32")
+    with pytest.raises(TVMiniError, match="ran kernels on cpu.*cuda.*a step runs on one device"):
+        tm.jit(step)(tm.tensor(ones), tm.tensor(ones, device="cuda"))

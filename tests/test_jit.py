@@ -345,22 +345,6 @@ def test_memory_plan_never_overlaps_live_temporaries():
     assert "arena" in str(program)
 
 
-def test_a_step_of_cuda_kernels_is_refused_with_the_reason():
-    """The compiled step is CPU code calling CPU kernels; CUDA tensors run eagerly."""
-    from tvmini import te, topi
-    from tvmini.graph.jit.ir import Node, Program
-    from tvmini.graph.jit.native import NativeStep
-    x = te.placeholder((64,), name="x")
-    y = topi.relu(x)
-    kernel = tm.build(topi.default_schedule(y, "cuda"), [x, y], target="cuda")
-    program = Program()
-    a, b = program.new_value((64,), "float32", "input", binding=0), program.new_value((64,), "float32", "output")
-    program.nodes.append(Node("relu", [a], [b], module=kernel))
-    program.outputs.append(b)
-    with pytest.raises(TVMiniError, match="relu ran on cuda"):
-        NativeStep(program)
-
-
 def test_returned_results_do_not_share_memory_with_the_gradients():
     """A step's gradients share one allocation; a returned loss has its own, so keeping
     losses (``history.append(step(x, y))``) does not keep every step's gradients alive."""

@@ -86,6 +86,14 @@ class CudaStorage:
         self.nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         self.allocation, self.ptr = memory_pool().alloc(self.nbytes)
 
+    def view(self, offset, shape, dtype):
+        """The storage of ``shape``/``dtype`` over this one's memory from byte ``offset``
+        (the caller checked it fits); it keeps the memory alive."""
+        out = CudaStorage.__new__(CudaStorage)
+        out.allocation, out.ptr, out.shape, out.dtype = self.allocation, self.ptr + offset, shape, dtype
+        out.nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        return out
+
     def host_view(self):
         """A host copy of the data."""
         out = np.empty(self.shape, self.dtype)

@@ -282,40 +282,42 @@ def zeros(shape, dtype="float32", device=None):
 
 
 def view(base, offset, shape, dtype):
-    """An NDArray over host array ``base``'s memory from byte ``offset`` (a multiple of
-    ``ALIGNMENT``) on: a temporary inside the arena ``tm.jit`` plans, when its step runs
-    kernel by kernel. The view keeps ``base`` alive; writing one writes the other."""
+    """An NDArray over array ``base``'s memory from byte ``offset`` (a multiple of
+    ``ALIGNMENT``) on, on ``base``'s device: a temporary inside the arena ``tm.jit``
+    plans. The view keeps ``base``'s memory alive; writing one writes the other."""
     shape, dtype = normalize_shape(shape), normalize_dtype(dtype)
     nbytes = math.prod(shape) * dtype.itemsize
-    if base._device.kind != "cpu":
-        raise DeviceError(f"view: only host arrays have views, {base!r} is on {base._device}")
     if offset < 0 or offset % ALIGNMENT or offset + nbytes > base.nbytes:
         raise ShapeError(f"view: {nbytes} bytes at offset {offset} do not fit aligned in {base.nbytes} bytes")
+    if base._device.kind != "cpu":
+        return _wrap(base._storage.view(offset, shape, dtype), shape, dtype, base._device)
     raw = base._storage.array.reshape(-1).view(np.uint8)
     return _carve(raw, base._ptr, offset, shape, dtype, base._device)
 
 
 class ArrayBlock:
-    """Host NDArrays of fixed ``specs`` ((shape, dtype) pairs, normalized), made anew by
-    every :meth:`take` and carved from one allocation at 64-byte aligned offsets: the
-    gradients and results a ``tm.jit`` replay leaves.
+    """NDArrays of fixed ``specs`` ((shape, dtype) pairs, normalized) on ``device``, made
+    anew by every :meth:`take` and carved from one allocation at 64-byte aligned
+    offsets: the gradients and results a ``tm.jit`` replay leaves.
 
-    A take reuses the previous take's allocation when nothing refers to it any more:
-    no NDArray carved from it, and no numpy view of one, is alive. The step then writes
-    memory it wrote the step before, still in cache, instead of a block freed longer
-    ago (measured on the MNIST MLP jit step, whose ~1 MB of gradients the allocator
-    handed out in two alternating blocks: 1.26 -> 1.11 ms). Arrays a caller keeps are
-    never written again: their allocation is still referenced, so the take allocates.
-    When the block is free the last take's NDArray objects themselves are handed out
-    again (nothing can tell them from new ones: nothing refers to them), which saves
-    making them (about 0.7 us each per replay)."""
+    On the host, a take reuses the previous take's allocation when nothing refers to it
+    any more: no NDArray carved from it, and no numpy view of one, is alive. The step
+    then writes memory it wrote the step before, still in cache, instead of a block
+    freed longer ago (measured on the MNIST MLP jit step, whose ~1 MB of gradients the
+    allocator handed out in two alternating blocks: 1.26 -> 1.11 ms). Arrays a caller
+    keeps are never written again: their allocation is still referenced, so the take
+    allocates. When the block is free the last take's NDArray objects themselves are
+    handed out again (nothing can tell them from new ones: nothing refers to them),
+    which saves making them (about 0.7 us each per replay). On a CUDA device every take
+    allocates: the device's memory pool hands the last block back once it is free."""
 
-    def __init__(self, specs):
+    def __init__(self, specs, device=None):
         self._specs, self._offsets, total = list(specs), [], 0
         for shape, dtype in self._specs:
             self._offsets.append(total)
             total += -(-max(math.prod(shape) * dtype.itemsize, 1) // ALIGNMENT) * ALIGNMENT
-        self._bytes = total + ALIGNMENT - 1
+        self._device = _CPU0 if device is None else as_device(device)
+        self._bytes = total + ALIGNMENT - 1 if self._device.kind == "cpu" else total
         self._raw, self._last = None, []
 
     def take(self, holders=0):
@@ -326,6 +328,9 @@ class ArrayBlock:
         only when nothing else refers to the arrays."""
         if not self._specs:
             return []
+        if self._device.kind != "cpu":
+            raw = NDArray((self._bytes,), "uint8", self._device)
+            return [view(raw, offset, shape, dtype) for offset, (shape, dtype) in zip(self._offsets, self._specs)]
         # The block is free when only we (and the caller's ``holders``) hold the last
         # take's arrays (our list and getrefcount's argument count 2), only they hold
         # their numpy arrays, and nothing else holds the block (us, the argument and
@@ -348,6 +353,11 @@ def _carve(raw, raw_ptr, offset, shape, dtype, device):
     storage = _HostStorage.__new__(_HostStorage)
     storage.array = np.ndarray(shape, dtype, raw, offset)
     storage.ptr = raw_ptr + offset
+    return _wrap(storage, shape, dtype, device)
+
+
+def _wrap(storage, shape, dtype, device):
+    """The NDArray over ``storage`` (normalized ``shape`` and ``dtype``)."""
     result = NDArray.__new__(NDArray)
     result._storage, result._shape, result._dtype, result._device, result._ptr = \
         storage, shape, dtype, device, storage.ptr

@@ -3,7 +3,8 @@
 The first call with a new *signature* — each tensor argument's shape, dtype, device and
 ``requires_grad``; every other argument by value (or by identity when unhashable); grad
 mode — runs the function eagerly under a :class:`~.trace.Tracer`, runs the graph passes
-and compiles the step (:class:`~.native.NativeStep`). Later calls with that signature
+and compiles the step for the device it ran on (:class:`~.native.NativeStep` on the CPU,
+:class:`~.device.DeviceStep` on a CUDA device). Later calls with that signature
 check the variant's *guards* (the ``training`` flag of every module the trace called,
 and whether each gradient the step reads or accumulates into is None) and replay it;
 a call matching no variant traces a new one, so train and eval steps coexist.
@@ -26,8 +27,10 @@ import functools
 from sys import getrefcount
 
 from ...errors import TVMiniError
+from ...runtime.device import cpu
 from ..autograd import is_grad_enabled, no_grad
 from ..tensor import Tensor
+from .device import DeviceStep
 from .export import export_variant
 from .native import NativeStep
 from .passes import run_pipeline
@@ -144,6 +147,19 @@ def _leaf(ref, tensors):
     return tensors[what] if kind == "arg" else what
 
 
+def _compile(program, name, tensors):
+    """The step of ``program`` for the one device its kernels ran on (that of its tensor
+    arguments when it calls none): a native function on the CPU, a prepared list of
+    launches on a CUDA device."""
+    devices = {node.module.device for node in program.calls() if node.op != "copy"} or \
+        {t.data.device for t in tensors if t is not None} or {cpu(0)}
+    if len(devices) > 1:
+        raise TVMiniError(f"tm.jit: the traced step ran kernels on {', '.join(sorted(map(str, devices)))}; "
+                          f"a step runs on one device (move the model and its inputs there with .to())")
+    (device,) = devices
+    return NativeStep(program, name) if device.kind == "cpu" else DeviceStep(program, device)
+
+
 class JitFunction:
     """A function compiled by :func:`jit`; call it like the function it wraps."""
 
@@ -175,7 +191,7 @@ class JitFunction:
         for v in program.values:                  # the trace's own arrays are not needed any more
             if v.kind not in ("state", "const", "host"):
                 v.array = None
-        step = NativeStep(program, name=f"jit_{getattr(self.fn, '__name__', 'step')}_{len(self._variants)}")
+        step = _compile(program, f"jit_{getattr(self.fn, '__name__', 'step')}_{len(self._variants)}", tensors)
         modules = list(tracer.modules.values())
         variant = Variant(program, step, modules, refs, grad_guard, rebuild)
         self._variants.setdefault(signature, []).append(variant)

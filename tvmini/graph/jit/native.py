@@ -13,9 +13,7 @@ between the two ways a step is compiled:
   passed_0, ...)`` with the arena's, states' and constants' addresses as constants, and
   each kernel declared by a name unique to its address and resolved to that address
   (``llvm.add_symbol``), so a replay costs one ctypes call plus the Python that fills
-  the slots (an optimizer's learning rate and bias corrections). While kernel calls
-  are observed (``tm.profiler``, ``TVMINI_DEBUG`` tracing) it runs the same calls one
-  by one from Python instead, so every kernel of the step is seen and timed;
+  the slots (an optimizer's learning rate and bias corrections: ``step.Step``);
 * exported (``jit.export``): pointers relative to a parameter blob and a workspace,
   kernels linked into the same shared library.
 """
@@ -27,10 +25,10 @@ from llvmlite import ir
 
 from ...codegen import llvm_target
 from ...codegen.parallel import launch_on_pool, thread_and_team
-from ...errors import BuildError, TVMiniError
-from ...runtime import ndarray as nd
-from ...runtime.module import calls_observed
-from .ir import GRAD_IN, HOST, INPUT, OUTPUT, PASSED, TEMP, VIEW
+from ...errors import BuildError
+from ...runtime.device import cpu
+from .ir import PASSED, TEMP, VIEW
+from .step import Step
 
 PTR, I64, I32, _I1, _I8 = ir.PointerType(), ir.IntType(64), ir.IntType(32), ir.IntType(1), ir.IntType(8)
 _IR_TYPES = {ctypes.c_void_p: PTR, ctypes.c_float: ir.FloatType(), ctypes.c_double: ir.DoubleType(),
@@ -158,49 +156,14 @@ def new_llvm_module(name):
     return module
 
 
-class NativeStep:
-    """One compiled step of ``program`` (after the passes and memory planning)."""
+class NativeStep(Step):
+    """One compiled step of ``program`` (after the passes and memory planning) whose
+    kernels run on the CPU: a replay is one call of the native function."""
 
     def __init__(self, program, name="jit_step"):
-        for node in program.calls():
-            if node.module is not None and node.module.device.kind != "cpu":
-                raise TVMiniError(f"tm.jit compiles steps whose kernels run on the CPU; {node.op} ran on "
-                                  f"{node.module.device}: call the function without tm.jit on CUDA tensors")
-        self.program = program
-        self.arena = nd.empty((max(program.arena_bytes, 1),), "uint8")
-        used = {v.id: v for v in program.live_values()}
-        self.passed = [v for v in used.values() if v.kind in PASSED]
-        # Fresh outputs: the gradients a step leaves (replaced together by the next step)
-        # share one allocation; what the function returns gets its own, so keeping
-        # returned losses does not keep a step's gradients alive.
-        returned = {v.id for v in program.outputs}
-        outputs = [v for v in self.passed if v.kind == OUTPUT]
-        groups = [[v for v in outputs if v.id not in returned], [v for v in outputs if v.id in returned]]
-        self._blocks = [nd.ArrayBlock([(v.shape, nd.normalize_dtype(v.dtype)) for v in group]) for group in groups]
-        self._fresh_ids = [v.id for v in groups[0] + groups[1]]
-        fresh_index = {vid: k for k, vid in enumerate(self._fresh_ids)}
-        # where each passed pointer comes from at a replay: (kind, call argument / leaf / fresh array)
-        self._plan = [(v.kind, v.binding if v.kind in (INPUT, GRAD_IN) else fresh_index[v.id]) for v in self.passed]
-        self.hosts = [v for v in used.values() if v.kind == HOST]
-        # the sources of the per-replay scalars in slot order: (source, keys), consecutive
-        # nodes of one source together, asked once per replay; those nodes' scalars
-        # become slot numbers
-        self._replays = []
-        n_float = 0
-        for node in program.calls():
-            if node.scalars_at_replay is not None:
-                node.scalars = tuple(range(n_float, n_float + len(node.scalar_dtypes)))
-                n_float += len(node.scalar_dtypes)
-                source, key = node.scalars_at_replay
-                if self._replays and self._replays[-1][0] is source:
-                    self._replays[-1][1].append(key)
-                else:
-                    self._replays.append((source, [key]))
-        self._n_dynamic, self._last_values = n_float, None
-        self.fslots = np.zeros(max(n_float, 1), np.float64)
+        super().__init__(program, cpu(0))
         self.islots = np.zeros(1, np.int64)
         self._fslots_ptr, self._islots_ptr = self.fslots.ctypes.data, self.islots.ctypes.data
-        self.kernel_calls = sum(node.op != "copy" for node in program.calls())
         self._cfunc, self._keep = self._compile(name)
 
     def _compile(self, name):
@@ -238,54 +201,5 @@ class NativeStep:
         self.source = str(module)
         return cfunc, (engine, module_ref, list(kernels_of(self.program).values()), self.arena)
 
-    # ---- a replay ----------------------------------------------------------------------------
-    def fresh_index(self, value_id):
-        """Where the fresh output array of value ``value_id`` is in a replay's result."""
-        return self._fresh_ids.index(value_id)
-
-    def __call__(self, args, grad_of, release=None, grad_holders=0):
-        """Run the step. ``args``: the call's tensor arguments by position; ``grad_of(k)``:
-        the current ``.grad`` array of leaf k; ``release()``, called once those are read
-        and before the outputs are made, drops the caller's references to the arrays
-        the step replaces (so that the last step's memory can be reused: see
-        ``ArrayBlock``); ``grad_holders``: references to each of the last replay's
-        gradient arrays the caller still holds and accounts for (its gradient tensors,
-        kept in place when their arrays are reused). Returns the fresh output
-        NDArrays, in :meth:`fresh_index` order."""
-        if self._replays:      # the dynamic nodes' slots are consecutive, in this order
-            values = []
-            for source, keys in self._replays:
-                values += source.replay_scalars(keys)
-            if values != self._last_values:       # (they seldom change: skip numpy's conversion)
-                self.fslots[:self._n_dynamic] = self._last_values = values
-        for v in self.hosts:
-            v.array._storage.from_numpy(v.refill())
-        arrays = [args[at].data if kind == INPUT else grad_of(at) if kind == GRAD_IN else at
-                  for kind, at in self._plan]
-        if release is not None:
-            release()
-        grads, returned = self._blocks
-        fresh = grads.take(grad_holders) + returned.take()
-        arrays = [fresh[a] if type(a) is int else a for a in arrays]
-        if calls_observed():
-            self._run_observed({v.id: a for v, a in zip(self.passed, arrays)})
-        else:
-            self._cfunc(self._fslots_ptr, self._islots_ptr, *[a._ptr for a in arrays])
-        return fresh
-
-    def _run_observed(self, passed):
-        """The step kernel by kernel from Python — the same kernels, order, memory and
-        scalars as the native function, lanes one after the other — so that call
-        observers (``tm.profiler``, debug tracing) see and time every kernel of the step."""
-        def array(v):
-            if v.id in passed:
-                return passed[v.id]
-            if v.kind == VIEW:
-                return nd.view(array(v.view_of[0]), v.view_of[1], v.shape, v.dtype)
-            return nd.view(self.arena, v.offset, v.shape, v.dtype) if v.kind == TEMP else v.array
-        for node in self.program.calls():
-            if node.op == "copy":
-                array(node.outputs[0]).copyfrom(array(node.inputs[0]))
-                continue
-            scalars = node.scalars if node.scalars_at_replay is None else [self.fslots[k] for k in node.scalars]
-            node.module(*[array(v) for v in node.inputs], *scalars, *[array(v) for v in node.outputs])
+    def _run(self, arrays):
+        self._cfunc(self._fslots_ptr, self._islots_ptr, *[a._ptr for a in arrays])

@@ -115,7 +115,7 @@ def _merge(product, update):
     overwrites = (None,) + tuple(inputs.index(v) for v in update.outputs)
     specs = [(v.shape, v.dtype) for v in inputs]
     key = ("fused_update", tuple(merged.members), tuple(specs), merged.scalar_dtypes, repr(product.define),
-           product.attrs, repr(update.define), update.attrs, overwrites)
+           product.attrs, repr(update.define), update.attrs, overwrites, update.module.device)
     entry = dispatch._KERNELS.get(key)
     if entry is None:
         entry = dispatch._KERNELS[key] = build_kernel("fused_" + "_".join(merged.members), merged.define, specs,
