@@ -3,7 +3,7 @@
 # is lent one (its device time is short: this script is prepared and tested here first).
 #
 #   bash benchmarks/cuda_session.sh tests   [OUT]              (~5 min: the CUDA tests)
-#   bash benchmarks/cuda_session.sh measure [OUT] [MNIST_DIR]  (~6 min: benchmarks, training)
+#   bash benchmarks/cuda_session.sh measure [OUT] [MNIST_DIR]  (~8 min: benchmarks, training)
 #
 # Runs with tvmini from this checkout (PYTHONPATH, no install) on the machine's Python,
 # which must have numpy, llvmlite, pytest, hypothesis and pycuda or cuda-bindings (the
@@ -51,8 +51,9 @@ if [ "$which" = tests ]; then
 else
     part gemm_steps 90 "$py" examples/gemm_cuda.py --size 4096
     part benchmark 90 "$py" benchmarks/cuda_kernels.py
+    part train_step 150 "$py" benchmarks/train_step.py --device cuda --steps 30 --rounds 2
     part overfit 90 "$py" examples/overfit.py --experiment bn-relu-raw --steps 1000 --eval-every 250 \
-        --device cuda --out "$out/overfit"
+        --device cuda --jit --out "$out/overfit"
     if [ -n "$mnist" ]; then
         part mnist_mlp 90 "$py" examples/mnist.py --model mlp --epochs 2 --data "$mnist" --device cuda \
             --no-progress --out "$out/mnist"

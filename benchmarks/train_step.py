@@ -2,7 +2,8 @@
 tvmini trains — eager, compiled by ``tm.jit`` (one native call per step; "calls" is the
 kernel calls in the compiled program, every lane's counted where the batch is split
 between the cores: ``graph/jit/passes/lanes.py``) — next to PyTorch CPU (2 threads) when
-torch is importable.
+torch is importable. ``--device cuda`` trains both on the GPU instead (each step timed
+until the device is done: ``Device.sync()``, ``torch.cuda.synchronize()``).
 
 Models: the OVERFIT MLP (2-64-256-64-2, ReLU, batch 1024, Adam), the same with
 BatchNorm1d after each hidden Linear, the MNIST MLP (784-256-128-10, batch 128, SGD with
@@ -18,7 +19,7 @@ median is shown): torch's OpenMP threads and tvmini's spin for a while after eac
 parallel region, so steps of the two interleaved would slow each other down.
 TVMINI_NUM_THREADS sets tvmini's threads.
 
-Run: python benchmarks/train_step.py [--steps 30] [--warmup 5] [--rounds 3] [--torch-threads 2]
+Run: python benchmarks/train_step.py [--steps 30] [--warmup 5] [--rounds 3] [--torch-threads 2] [--device cuda]
 """
 import argparse
 import statistics
@@ -86,17 +87,19 @@ def paired_medians(steps_fns, steps, warmup, block=10, settle=5):
     return [1e3 * statistics.median(t) for t in times]
 
 
-def make_step(lib, case, jit=False):
+def make_step(lib, case, jit=False, device="cpu"):
     """One training step of ``case`` written once for both frameworks: ``lib`` is
-    ``tvmini`` or ``torch``, whose ``nn``, ``optim``, ``tensor`` and
+    ``tvmini`` or ``torch``, whose ``nn``, ``optim``, ``tensor``, ``.to(device)`` and
     ``nn.functional.cross_entropy`` take the same arguments; ``jit`` compiles tvmini's
-    step with ``tm.jit`` (the function gets ``.compiled``, the JitFunction)."""
+    step with ``tm.jit`` (the function gets ``.compiled``, the JitFunction). On CUDA a
+    step waits for the device at its end, so it is timed to its last kernel."""
     build, shape, classes, opt_name, kwargs = case
     rng = np.random.default_rng(0)
-    model = build(lib.nn)
+    model = build(lib.nn).to(device)
     opt = getattr(lib.optim, opt_name)(model.parameters(), **kwargs)
-    x = lib.tensor(rng.normal(size=shape).astype("float32"))
-    y = lib.tensor(rng.integers(0, classes, size=shape[0]))
+    x = lib.tensor(rng.normal(size=shape).astype("float32"), device=device)
+    y = lib.tensor(rng.integers(0, classes, size=shape[0]), device=device)
+    sync = (lib.cuda.synchronize if lib is not tm else tm.cuda(0).sync) if device == "cuda" else (lambda: None)
 
     def train_step(x, y):
         opt.zero_grad()
@@ -109,6 +112,7 @@ def make_step(lib, case, jit=False):
 
     def step():
         compiled(x, y)
+        sync()
     step.compiled = compiled
     return step
 
@@ -119,13 +123,17 @@ def main():
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--torch-threads", type=int, default=2)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where both frameworks train (cuda: against PyTorch on the same GPU)")
     args = parser.parse_args()
     torch = torch_or_none(args.torch_threads)
+    if torch is not None and args.device == "cuda" and not torch.cuda.is_available():
+        torch = None
     print(f"{'model':28s} {'eager ms':>9s} {'calls':>6s} {'jit ms':>8s} {'calls':>6s} {'jit/eager':>10s} "
           f"{'torch ms':>9s} {'eager/torch':>12s} {'jit/torch':>10s}")
     for name, case in CASES.items():
-        eager, jitted = make_step(tm, case), make_step(tm, case, jit=True)
-        ref_step = make_step(torch, case) if torch is not None else None
+        eager, jitted = make_step(tm, case, device=args.device), make_step(tm, case, jit=True, device=args.device)
+        ref_step = make_step(torch, case, device=args.device) if torch is not None else None
         rounds, ref = [], float("inf")
         for _ in range(args.rounds):
             rounds.append(paired_medians([eager, jitted], args.steps, args.warmup))
@@ -138,7 +146,7 @@ def main():
         if ref_step is not None:
             line += f" {ref:9.2f} {ms / ref:12.2f} {jit_ms / ref:10.2f}"
         else:
-            line += f" {'n/a':>9s}  (torch not installed)"
+            line += f" {'n/a':>9s}  (torch not installed{' or without CUDA' if args.device == 'cuda' else ''})"
         print(line, flush=True)
 
 

@@ -275,3 +275,10 @@ def test_out_of_device_memory_frees_the_cached_blocks_and_asks_again(fake, monke
     with pytest.raises(DeviceError, match="OUT_OF_MEMORY"):
         tm.nd.empty((16,), device=dev)
     del big
+
+
+def test_a_device_sync_waits_for_the_gpu_and_the_cpu_has_nothing_to_wait_for(fake):
+    tm.cpu(0).sync()
+    assert fake.launches == []
+    tm.cuda(0).sync()
+    assert fake.launches == ["synchronize"]

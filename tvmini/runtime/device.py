@@ -66,6 +66,14 @@ class Device:
     def __reduce__(self):
         return (Device, self._key)
 
+    def sync(self):
+        """Wait until every kernel and copy queued on this device has finished (as
+        TVM's ``dev.sync()``, ``torch.cuda.synchronize()``): CUDA launches return before
+        their kernels run. Nothing to wait for on the CPU, whose kernels return done."""
+        if self.kind == "cuda":
+            from .cuda_driver import driver
+            driver().synchronize()
+
 
 def cpu(index=0):
     """The host CPU, ``Device("cpu", index)``."""
