@@ -166,19 +166,29 @@ class Launcher:
             out.append(held[2])
         return out
 
-    def __call__(self, *cargs):
+    def prepare(self, extents):
+        """The launches of a call with symbolic extents ``extents`` ({name: value}) through
+        the binding in use, grids checked: ``(temporaries, [(function, grid, block, slots,
+        types)])``, where ``slots`` index the call's native arguments followed by the
+        ``temporaries``' addresses (held by the launcher between calls)."""
         drv = driver()
         if self._loaded_by is not drv:
             self._load(drv)
-        values = dict(zip(self.extent_names, cargs[self.n_buffers:]))
-        slots = list(cargs) + self._temporaries(values)
-        grids = [tuple(max(1, int(g(values))) for g in launch.grid) for launch in self.launches]
+        grids = [tuple(max(1, int(g(extents))) for g in launch.grid) for launch in self.launches]
         for grid, launch in zip(grids, self.launches):      # all checked before any kernel runs
             if any(g > limit for g, limit in zip(grid, GRID_LIMITS)):
-                raise DeviceError(f"kernel {launch.name} needs a grid of {grid} blocks for extents {values}; "
+                raise DeviceError(f"kernel {launch.name} needs a grid of {grid} blocks for extents {extents}; "
                                   f"CUDA allows at most {GRID_LIMITS}")
-        for function, launch, types, grid in zip(self._functions, self.launches, self._types, grids):
-            drv.launch(function, grid, launch.block, [slots[i] for i in launch.slots], types)
+        return self._temporaries(extents), [(function, grid, launch.block, launch.slots, types) for
+                                            function, launch, types, grid in
+                                            zip(self._functions, self.launches, self._types, grids)]
+
+    def __call__(self, *cargs):
+        temporaries, launches = self.prepare(dict(zip(self.extent_names, cargs[self.n_buffers:])))
+        slots = list(cargs) + temporaries
+        launch = self._loaded_by.launch
+        for function, grid, block, at, types in launches:
+            launch(function, grid, block, [slots[i] for i in at], types)
 
     @staticmethod
     def synchronize():
