@@ -282,3 +282,34 @@ def test_a_device_sync_waits_for_the_gpu_and_the_cpu_has_nothing_to_wait_for(fak
     assert fake.launches == []
     tm.cuda(0).sync()
     assert fake.launches == ["synchronize"]
+
+
+def _two_kernels():
+    """C = (A * 2) + 1 with B = A * 2 a stage of its own: a temporary of n floats."""
+    n = te.var("n")
+    A = te.placeholder((n,), name="A")
+    B = te.compute((n,), lambda i: A[i] * 2.0, name="B")
+    C = te.compute((n,), lambda i: B[i] + 1.0, name="C")
+    s = te.create_schedule(C.op)
+    for stage in (B, C):
+        bx, tx = s[stage].split(stage.op.axis[0], factor=32)
+        bind(s, stage, bx, "blockIdx.x")
+        bind(s, stage, tx, "threadIdx.x")
+    return s, [A, C]
+
+
+def test_launches_are_prepared_once_per_extents_and_follow_a_grown_temporary(fake):
+    """A launcher keeps its grids per set of extents; a temporary that grows for larger
+    extents replaces the one the kept launches would have passed."""
+    f = tm.build(*_two_kernels(), target="cuda", name="fake_prepared")
+    dev = tm.cuda(0)
+    temporaries = []
+    for n in (40, 40, 1000, 40):
+        f(tm.nd.empty(n, device=dev), tm.nd.empty(n, device=dev))
+        (_, _, temporary), = f._cfunc._temps.values()
+        first, second = fake.launches[-2:]
+        assert first[1] == second[1] == (-(-n // 32), 1, 1)
+        assert temporary in first[3] and temporary in second[3]
+        temporaries.append(temporary)
+    assert temporaries[0] == temporaries[1] != temporaries[2] == temporaries[3]
+    assert sorted(f._cfunc._prepared) == [(40,), (1000,)]   # 40's prepared again after the growth

@@ -9,6 +9,7 @@ Neither is imported until a CUDA device is actually used (``import tvmini`` neve
 needs them). No binding, no driver or no GPU gives one ``DeviceError`` that says which.
 """
 import functools
+import math
 import os
 import weakref
 
@@ -21,6 +22,8 @@ from .cuda_memory import DevicePool
 BINDING_VARIABLE = "TVMINI_CUDA_BINDING"
 #: The most blocks a launch may have along x, y and z.
 GRID_LIMITS = (2 ** 31 - 1, 65535, 65535)
+#: The most sets of extents a launcher keeps prepared launches for.
+PREPARED_MAX = 64
 
 
 @functools.lru_cache(maxsize=None)
@@ -83,7 +86,7 @@ class CudaStorage:
         if device.index != 0:
             raise DeviceError(f"tvmini uses CUDA device 0 only, not {device}")
         self.shape, self.dtype = shape, dtype
-        self.nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        self.nbytes = math.prod(shape) * dtype.itemsize
         self.allocation, self.ptr = memory_pool().alloc(self.nbytes)
 
     def view(self, offset, shape, dtype):
@@ -91,7 +94,7 @@ class CudaStorage:
         (the caller checked it fits); it keeps the memory alive."""
         out = CudaStorage.__new__(CudaStorage)
         out.allocation, out.ptr, out.shape, out.dtype = self.allocation, self.ptr + offset, shape, dtype
-        out.nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        out.nbytes = math.prod(shape) * dtype.itemsize
         return out
 
     def host_view(self):
@@ -146,7 +149,7 @@ class Launcher:
         self.extent_names, self.temp_sizes = extent_names, temp_sizes
         self._types = [[slot_types[i] for i in launch.slots] for launch in launches]
         self._loaded_by = self._functions = None
-        self._temps = {}
+        self._temps, self._prepared = {}, {}
 
     def _load(self, drv):
         """Load the kernels through binding ``drv`` (again when the binding in use
@@ -154,7 +157,7 @@ class Launcher:
         temporaries of one binding mean nothing to another)."""
         self._module = drv.load(self.ptx, self.source)
         self._functions = [drv.function(self._module, launch.name) for launch in self.launches]
-        self._loaded_by, self._temps = drv, {}
+        self._loaded_by, self._temps, self._prepared = drv, {}, {}
 
     def _temporaries(self, values):
         out = []
@@ -163,6 +166,7 @@ class Launcher:
             held = self._temps.get(k)
             if held is None or held[0] < nbytes:
                 held = self._temps[k] = (nbytes, *self._loaded_by.alloc(nbytes))
+                self._prepared.clear()      # they hold the addresses of the temporaries replaced
             out.append(held[2])
         return out
 
@@ -170,10 +174,20 @@ class Launcher:
         """The launches of a call with symbolic extents ``extents`` ({name: value}) through
         the binding in use, grids checked: ``(temporaries, [(function, grid, block, slots,
         types)])``, where ``slots`` index the call's native arguments followed by the
-        ``temporaries``' addresses (held by the launcher between calls)."""
+        ``temporaries``' addresses (held by the launcher between calls). Kept per extents:
+        a graph kernel, whose shapes are constant, prepares once."""
         drv = driver()
         if self._loaded_by is not drv:
             self._load(drv)
+        key = tuple(extents.values())
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            if len(self._prepared) >= PREPARED_MAX:
+                self._prepared.clear()
+            prepared = self._prepared[key] = self._prepare(extents)
+        return prepared
+
+    def _prepare(self, extents):
         grids = [tuple(max(1, int(g(extents))) for g in launch.grid) for launch in self.launches]
         for grid, launch in zip(grids, self.launches):      # all checked before any kernel runs
             if any(g > limit for g, limit in zip(grid, GRID_LIMITS)):
