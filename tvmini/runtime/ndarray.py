@@ -22,7 +22,7 @@ import sys
 
 import numpy as np
 
-from ..errors import DeviceError, DTypeError, ShapeError
+from ..errors import DTypeError, ShapeError
 from .device import as_device, cpu
 
 #: The dtypes an NDArray (and a kernel argument) may have.

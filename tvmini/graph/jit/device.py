@@ -8,8 +8,13 @@ a prepared argument list — the arena's temporaries, states and constants as fi
 device addresses, the few passed arrays and per-replay scalars written into their
 slots — handed straight to the driver's launch (the kernels' grids and functions
 prepared once by their ``runtime.cuda_driver.Launcher``; ``Module``'s checks passed in
-the trace with these very shapes), and ``cuMemcpyDtoD`` for copies. The passes are those of the CPU's steps but ``lanes``
-(per-core slices of a batch), which only applies to CPU kernels.
+the trace with these very shapes), and ``cuMemcpyDtoD`` for copies. The passes are
+those of the CPU's steps but ``lanes`` (per-core slices of a batch), which only applies
+to CPU kernels.
+
+Measured without a GPU, through a driver binding whose launches do nothing (so only
+the host's part): OVERFIT's training step 0.52 ms eagerly, 0.07-0.08 ms replayed (22
+launches); LeNet's 0.70 and 0.09-0.13 ms (37 launches).
 """
 from ...errors import BuildError
 from ...runtime.cuda_driver import driver
