@@ -7,7 +7,7 @@ until the device is done: ``Device.sync()``, ``torch.cuda.synchronize()``).
 
 Models: the OVERFIT MLP (2-64-256-64-2, ReLU, batch 1024, Adam), the same with
 BatchNorm1d after each hidden Linear, the MNIST MLP (784-256-128-10, batch 128, SGD with
-momentum) and LeNet (conv 1->6 5x5, pool, conv 6->16 5x5, pool, 256-120-84-10, batch 64,
+momentum), the same with Dropout(0.5) after each hidden ReLU, and LeNet (conv 1->6 5x5, pool, conv 6->16 5x5, pool, 256-120-84-10, batch 64,
 SGD with momentum). Random data of the right shapes; kernels are built (or loaded from
 the disk cache) during the warm-up steps, which are not timed.
 
@@ -20,6 +20,7 @@ parallel region, so steps of the two interleaved would slow each other down.
 TVMINI_NUM_THREADS sets tvmini's threads.
 
 Run: python benchmarks/train_step.py [--steps 30] [--warmup 5] [--rounds 3] [--torch-threads 2] [--device cuda]
+    [--models SUBSTRING]
 """
 import argparse
 import statistics
@@ -42,8 +43,10 @@ def overfit_mlp(nn, batchnorm):
     return nn.Sequential(*layers, nn.Linear(64, 2))
 
 
-def mnist_mlp(nn):
-    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+def mnist_mlp(nn, dropout=0.0):
+    drop = [nn.Dropout(dropout)] if dropout else []
+    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), *drop, nn.Linear(256, 128), nn.ReLU(), *drop,
+                         nn.Linear(128, 10))
 
 
 def lenet(nn):
@@ -57,6 +60,8 @@ CASES = {
     "OVERFIT MLP b1024 Adam": (lambda nn: overfit_mlp(nn, False), (1024, 2), 2, "Adam", dict(lr=1e-3)),
     "OVERFIT MLP+BN b1024 Adam": (lambda nn: overfit_mlp(nn, True), (1024, 2), 2, "Adam", dict(lr=1e-3)),
     "MNIST MLP b128 SGD-momentum": (mnist_mlp, (128, 784), 10, "SGD", dict(lr=0.01, momentum=0.9)),
+    "MNIST MLP+Dropout b128 SGD-m": (lambda nn: mnist_mlp(nn, 0.5), (128, 784), 10, "SGD",
+                                     dict(lr=0.01, momentum=0.9)),
     "LeNet b64 SGD-momentum": (lenet, (64, 1, 28, 28), 10, "SGD", dict(lr=0.01, momentum=0.9)),
 }
 
@@ -125,6 +130,7 @@ def main():
     parser.add_argument("--torch-threads", type=int, default=2)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="where both frameworks train (cuda: against PyTorch on the same GPU)")
+    parser.add_argument("--models", default="", help="only the models whose name contains this")
     args = parser.parse_args()
     torch = torch_or_none(args.torch_threads)
     if torch is not None and args.device == "cuda" and not torch.cuda.is_available():
@@ -132,6 +138,8 @@ def main():
     print(f"{'model':28s} {'eager ms':>9s} {'calls':>6s} {'jit ms':>8s} {'calls':>6s} {'jit/eager':>10s} "
           f"{'torch ms':>9s} {'eager/torch':>12s} {'jit/torch':>10s}")
     for name, case in CASES.items():
+        if args.models not in name:
+            continue
         eager, jitted = make_step(tm, case, device=args.device), make_step(tm, case, jit=True, device=args.device)
         ref_step = make_step(torch, case, device=args.device) if torch is not None else None
         rounds, ref = [], float("inf")

@@ -158,6 +158,18 @@ def test_export_refuses_training_steps(make, reason, tmp_path):
     assert not os.listdir(tmp_path), "a refused export writes nothing"
 
 
+def test_export_refuses_dropout_run_in_batch_lanes(monkeypatch, tmp_path):
+    """Dropout's seed is drawn anew per call also where its kernel runs inside batch lanes."""
+    monkeypatch.setenv("TVMINI_NUM_THREADS", "2")
+    model = nn.Sequential(nn.Linear(6, 64), nn.ReLU(), nn.Linear(64, 64)).eval()
+    jitted = tm.jit(lambda x: nn.functional.dropout(model(x), 0.5))
+    x = tm.tensor(np.ones((512, 6), "float32"))
+    first, second = jitted(x).numpy(), jitted(x).numpy()
+    assert "lanes of 512 rows" in str(jitted.graph) and not np.array_equal(first, second)
+    with pytest.raises(TVMiniError, match="dropout in training mode"):
+        jitted.export(tmp_path / "model.so")
+
+
 def test_predict_checks_its_inputs(tmp_path):
     library, x, _, _ = _export(_mlp, tmp_path)
     predict = tm.runtime.load_jit(library)

@@ -22,6 +22,11 @@ def _dense_relu(x, w, b):
     return topi.relu(topi.dense(x, w, b))
 
 
+def _by_row(x, w):
+    """Positional: the row number in the arithmetic and in an index of an array read whole."""
+    return te.compute(x.shape, lambda i, j: x[i, j] * i + w[i % 3, j], name="by_row")
+
+
 # name -> (define, attrs, input shapes by batch n (dtype), batch axis per input or "free")
 KERNELS = {
     "dense+relu": (_dense_relu, (), lambda n: [((n, 5), F32), ((7, 5), F32), ((7,), F32)], [0, None, None]),
@@ -33,6 +38,8 @@ KERNELS = {
     "cross_entropy": ("cross_entropy", (), lambda n: [((n, 4), F32), ((n,), "int64")], [0, 0]),
     "cross_entropy_grad": ("cross_entropy_grad", (), lambda n: [((n, 4), F32), ((n,), "int64"), ((n,), F32)],
                            [0, 0, "free"]),
+    "by_row": (_by_row, (), lambda n: [((n, 5), F32), ((3, 5), F32)], [0, None]),
+    "dropout": (lambda x: topi.random.dropout(x, 0.6, 12345), (), lambda n: [((n, 7), F32)], [0]),
 }
 
 
@@ -55,6 +62,17 @@ def test_kernels_restricted_to_rows_give_the_whole_kernels_rows_and_sums(name, b
     """For each kernel and any split of a batch (sizes not multiples of anything, a
     single row), the lanes' rows concatenate to the whole kernel's rows and their
     partials add up to its sums; built for one thread or not."""
+    _check_lanes(name, batch, cut, serial)
+
+
+@pytest.mark.parametrize("name", ["by_row", "dropout"])
+def test_positional_kernels_see_their_lanes_first_row(name):
+    """A kernel that uses the row number itself (dropout hashes each element's position)
+    is built for each lane's first row and gives the whole kernel's rows."""
+    _check_lanes(name, 37, 0.4, False)
+
+
+def _check_lanes(name, batch, cut, serial):
     define, attrs, specs_of, axes = KERNELS[name]
     specs = specs_of(batch)
     placeholders, _, outs = define_outputs(define, specs, (), attrs)
@@ -69,7 +87,7 @@ def test_kernels_restricted_to_rows_give_the_whole_kernels_rows_and_sums(name, b
         lane_specs = [(tuple(count if k == a else d for k, d in enumerate(shape)), dtype)
                       for (shape, dtype), a in zip(specs, axes)]
         lane_ph = [te.placeholder(s, dtype=d, name=f"lane{k}") for k, (s, d) in enumerate(lane_specs)]
-        lane_outs = rows.lane_define(define, attrs, specs, axes, batch, count)(*lane_ph)
+        lane_outs = rows.lane_define(define, attrs, specs, axes, batch, count, start)(*lane_ph)
         lane_arrays = [np.ascontiguousarray(np.take(a, np.arange(start, start + count), axis=ax))
                        if isinstance(ax, int) else a for a, ax in zip(arrays, axes)]
         with serial_builds() if serial else contextlib.nullcontext():
@@ -82,6 +100,11 @@ def test_kernels_restricted_to_rows_give_the_whole_kernels_rows_and_sums(name, b
         np.testing.assert_allclose(got, whole[k], rtol=2e-5, atol=2e-5, err_msg=f"{name} output {k}")
 
 
+def _sum_by_row(x):
+    k = te.reduce_axis((0, x.shape[0]), name="k")
+    return te.compute((x.shape[1],), lambda j: te.sum(x[k, j] * k, axis=k), name="sum_by_row")
+
+
 def _plus_one(t):
     return te.compute(t.shape, lambda j: t[j] + 1.0, name="plus_one")
 
@@ -89,7 +112,7 @@ def _plus_one(t):
 @pytest.mark.parametrize("make, reason", [
     (lambda x: topi.max(x, axis=0), "neither its own rows nor a sum"),             # a max over rows
     (lambda x: te.compute(x.shape, lambda i, j: x[x.shape[0] - 1 - i, j], name="flip"), "reads batch rows at"),
-    (lambda x: te.compute(x.shape, lambda i, j: x[i, j] * i, name="by_row"), "outside the rows' own index"),
+    (_sum_by_row, "outside the rows' own index"),                       # a sum over rows weighted by the row
     (lambda x: _plus_one(topi.sum(x, axis=0)), "not linear"),                            # affine in a sum
 ])
 def test_kernels_that_combine_rows_otherwise_are_not_split(make, reason):

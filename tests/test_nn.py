@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import tvmini as tm
-from tvmini import nn
+import tvmini.testing
+from tvmini import nn, te, topi
 from tvmini.errors import DTypeError, ShapeError, TVMiniError
 from tvmini.nn import functional as F
 from graph_gradcheck import check_grad
@@ -238,6 +239,25 @@ def test_dropout_train_and_eval():
     assert not np.array_equal(drop(x).numpy() != 0, kept)   # a new seed per call
     drop.eval()
     assert drop(x) is x
+
+
+def test_functional_dropout_seeds():
+    """A given seed gives the same mask on every call (the numpy reference's, from the
+    element's position: no mask is stored), tm.manual_seed reproduces the drawn seeds,
+    and a bad seed is refused."""
+    x = tm.tensor(np.random.default_rng(0).standard_normal((37, 41)).astype("float32"))
+    a = nn.functional.dropout(x, 0.4, seed=123).numpy()
+    np.testing.assert_array_equal(a, nn.functional.dropout(x, 0.4, seed=123).numpy())
+    seed, X = topi.random.seed_var(), te.placeholder((37, 41), name="x")
+    want = tm.testing.reference(topi.random.dropout(X, 0.6, seed), {X: x.numpy(), seed: 123})
+    np.testing.assert_allclose(a, want, rtol=1e-6)
+    tm.manual_seed(5)
+    b = nn.functional.dropout(x, 0.4).numpy()
+    tm.manual_seed(5)
+    np.testing.assert_array_equal(b, nn.functional.dropout(x, 0.4).numpy())
+    for bad in (-1, 2**31, 1.5):
+        with pytest.raises(tm.ArgumentError, match="dropout: seed must be an int"):
+            nn.functional.dropout(x, 0.4, seed=bad)
 
 
 def test_default_initialisation_bounds():

@@ -10,6 +10,7 @@ import pytest
 import tvmini as tm
 import tvmini.testing
 from tvmini import te, topi
+from tvmini.tir import counter_hash
 from tvmini.topi import random as R
 
 N = 1_000_000
@@ -107,3 +108,25 @@ def test_random_errors():
         R.uniform((3,), 1, dtype="int32")
     with pytest.raises(tm.TVMiniError, match="p_keep"):
         R.bernoulli_mask((3,), 1.5, 1)
+    with pytest.raises(tm.errors.DTypeError, match="counter_hash takes two integers"):
+        tm.tir.expr.call("counter_hash", te.var("c", "float32"), 1)
+
+
+def test_counter_hash_is_pinned_and_the_same_in_scalar_code():
+    """Every seeded result (dropout masks, topi.random draws) depends on the hash, so a
+    few values are pinned; the scalar loop (no vectorization) computes the same bits as
+    the vector code and the numpy rendering, for counters and seeds past 32 bits and
+    negative ones."""
+    assert counter_hash.numpy_hash(np.array([0, 1, 2**32, -1]), 7).tolist() == \
+        [2956260802, 360832722, 1835954619, 2246277753]
+    assert counter_hash.numpy_hash(0, -5) == 3683372878
+    seed, offset = R.seed_var("seed"), R.seed_var("offset")
+    bits = R.random_bits((1000,), seed, offset=offset)
+    scalar = tm.build(te.create_schedule(bits.op), [seed, offset, bits], name="test_bits_scalar")
+    vector = tm.build(topi.default_schedule(bits), [seed, offset, bits], name="test_bits_vector")
+    for s, k in ((0, 0), (-5, 2**33 - 500), (2**40 + 3, -2000)):
+        want = counter_hash.numpy_hash(np.arange(1000, dtype=np.int64) + k, s)
+        for f in (scalar, vector):
+            got = np.empty(1000, np.int64)
+            f(s, k, got)
+            np.testing.assert_array_equal(got, want)

@@ -32,6 +32,7 @@ import math
 
 from ..errors import BuildError
 from ..runtime.cuda_driver import GRID_LIMITS
+from ..tir import counter_hash
 from ..tir import dtype as dt
 from ..tir import expr as E
 from ..tir.functor import free_vars, walk
@@ -61,6 +62,9 @@ __device__ __forceinline__ float tvmini_fmaxf(float a, float b) { return (a != a
 __device__ __forceinline__ double tvmini_fmin(double a, double b) { return (a != a || b != b) ? a + b : fmin(a, b); }
 __device__ __forceinline__ double tvmini_fmax(double a, double b) { return (a != a || b != b) ? a + b : fmax(a, b); }
 """
+
+# topi.random's hash, where a kernel uses it
+_COUNTER_HASH = counter_hash.c_function("tvmini_counter_hash", "__device__ __forceinline__ ")
 
 
 class SyncThreads(Stmt):
@@ -477,6 +481,8 @@ class CudaPrinter:
             return f"({one} / ({one} + {exp}(-{args[0]})))"
         if e.name == "abs" and not dt.is_float(e.dtype):
             return f"abs({args[0]})"
+        if e.name == counter_hash.NAME:
+            return f"tvmini_counter_hash({', '.join(args)})"
         if e.name not in _MATH:
             raise BuildError(f"no CUDA C for intrinsic {e.name}")
         if e.dtype == "float16":
@@ -508,4 +514,6 @@ def const_str(value, dtype):
 def module_source(kernels):
     """The whole CUDA C translation unit for ``kernels``."""
     head = "#include <cuda_fp16.h>\n" if any("__half" in k for k in kernels) else ""
+    if any("tvmini_counter_hash(" in k for k in kernels):
+        head += _COUNTER_HASH
     return head + _PRELUDE + "\n" + "\n\n".join(kernels) + "\n"

@@ -13,6 +13,7 @@ branch (in vector code: loads and gathers without a mask).
 import llvmlite.ir as ir
 
 from ..errors import BuildError
+from ..tir import counter_hash
 from ..tir import dtype as dt
 from ..tir import expr as E
 from ..tir.arith import const_interval
@@ -62,6 +63,37 @@ class KernelModule(ir.Module):
     def __init__(self, name, float_flags):
         super().__init__(name=name)
         self.float_flags = float_flags
+
+
+class _HashOps:
+    """The counter hash's 32-bit operations (``tir/counter_hash.py``) as LLVM
+    instructions on i32 values, or i32 vectors where the 64-bit inputs are vectors."""
+
+    def __init__(self, builder, wide_type):
+        self.b = builder
+        count = getattr(wide_type, "count", None)
+        self.word = ir.IntType(32) if count is None else ir.VectorType(ir.IntType(32), count)
+
+    def _value(self, v):
+        return splat(self.word, v) if isinstance(v, int) else v
+
+    def low(self, v):
+        return self.b.trunc(v, self.word)
+
+    def high(self, v):
+        return self.b.trunc(self.b.lshr(v, splat(v.type, 32)), self.word)
+
+    def xor(self, a, c):
+        return self.b.xor(a, self._value(c))
+
+    def shr(self, a, k):
+        return self.b.lshr(a, splat(self.word, k))
+
+    def mul(self, a, c):
+        return self.b.mul(a, self._value(c))
+
+    def add(self, a, c):
+        return self.b.add(a, self._value(c))
 
 
 class FunctionBuilder:
@@ -458,6 +490,9 @@ class FunctionBuilder:
             one = splat(args[0].type, 1.0)
             ex = self.math_call("exp", e.dtype, [b.fneg(args[0])])
             return b.fdiv(one, b.fadd(one, ex))
+        if e.name == counter_hash.NAME:
+            ops = _HashOps(b, args[0].type)
+            return b.zext(counter_hash.hash32(ops, *args), args[0].type)
         return self.math_call(e.name, e.dtype, args)
 
     def math_call(self, name, dtype, args):

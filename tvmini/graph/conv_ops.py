@@ -3,16 +3,17 @@
 conv2d and pooling are first-class kernels with dedicated gradient kernels from
 ``tvmini.topi``; so is training-mode batch norm (statistics, normalisation and the
 three gradients fused), whose running statistics are updated outside the tape into
-fresh buffers. Evaluation-mode batch norm is a few elementwise ops. Dropout multiplies by a
-keep mask (see :func:`dropout` for where the mask comes from).
+fresh buffers. Evaluation-mode batch norm is a few elementwise ops. Dropout is one
+kernel that hashes each element's index with a seed (see :func:`dropout`).
 """
 import numpy as np
 
 from .. import topi
-from ..errors import ShapeError
+from ..errors import ArgumentError, ShapeError
 from ..runtime import ndarray as nd
 from . import ops
 from .autograd import Function
+from .jit.ir import ReplayScalars
 from . import dispatch
 from .dispatch import run, run_inplace
 from .nn_ops import _check_float
@@ -239,28 +240,66 @@ def _last_stats(x, axes):
 
 # ---------------------------------------------------------------------------- dropout
 
+def _dropout_kernel(x, seed, p_keep):
+    return topi.random.dropout(x, p_keep, seed)
+
+
+#: Seeds of dropout masks are drawn below this (a replay passes them as float64 slots).
+SEED_LIMIT = 1 << 31
+
+
+def _draw_seed():
+    return int(generator().integers(SEED_LIMIT))
+
+
+class _DropoutSeed:
+    """The seed of one traced dropout call, drawn anew for every ``tm.jit`` replay (a
+    :class:`~.jit.ir.ReplayScalars` source): the forward call asks first and gets a new
+    seed from tvmini's generator, as an eager call would; the gradient call asks later
+    in the same replay and gets the same seed."""
+
+    def __init__(self, seed):
+        self.seed = seed
+
+    def replay_scalars(self, keys):
+        for key in keys:
+            if key == "forward":
+                self.seed = _draw_seed()
+        return [self.seed] * len(keys)
+
+
+class _Dropout(Function):
+    """``x / keep`` where the counter-based draw of (element, seed) is under ``keep``,
+    else 0 (``topi.random.dropout``, one kernel on every device); the gradient is the
+    same kernel on the output's gradient with the same seed, so no mask is stored."""
+
+    def forward(self, x):
+        return self._run(x, "forward")
+
+    def backward(self, g):
+        return (Tensor._wrap(self._run(g.data, "backward")),)
+
+    def _run(self, array, key):
+        replay = None if self.source is None else ReplayScalars(self.source, key)
+        return run("dropout", _dropout_kernel, [array], (self.seed,), ("int64",), (("p_keep", self.keep),), replay)
+
+
 def dropout(x, p=0.5, training=True, seed=None):
     """Zero each element with probability ``p`` and scale the rest by ``1/(1-p)`` in
-    training; the identity otherwise. Every call draws a new mask (from tvmini's seeded
-    generator, or from ``seed``).
+    training; the identity otherwise. Every call draws a new mask from tvmini's seeded
+    generator (``tm.manual_seed``), or uses ``seed`` (the same mask every call).
 
-    The keep mask is drawn on the host and applied by the multiply kernel, whose
-    gradient multiplies by the same mask. (topi.random's hashed draws would keep the
-    mask on the device, but their kernels currently take minutes to simplify and
-    build, so they are not on this path yet.)
-    """
+    The mask is never made: each element's keep decision is a hash of its index and the
+    seed, computed inside the kernel that applies it (``topi.random``), on the host or
+    the GPU alike, and again by the gradient's kernel. Under ``tm.jit`` every replay
+    draws a new seed."""
     if not 0 <= p < 1:
         raise ShapeError(f"dropout: p must be in [0, 1), got {p}")
     if not training or p == 0:
         return x
     _check_float("dropout", x)
-    keep = 1.0 - p
-
-    def draw():
-        rng = generator() if seed is None else np.random.default_rng(seed)
-        return (rng.random(x.shape) < keep).astype(x.dtype) * np.asarray(1.0 / keep, dtype=x.dtype)
-
-    mask = nd.array(draw(), device=x.device)
-    if dispatch.tracer is not None:              # tm.jit: a new mask on every replay
-        dispatch.tracer.host_input(mask, draw)
-    return ops.mul(x, Tensor._wrap(mask))
+    if seed is not None and not (isinstance(seed, (int, np.integer)) and 0 <= seed < SEED_LIMIT):
+        raise ArgumentError(f"dropout: seed must be an int in [0, 2^31), got {seed!r}")
+    source = _DropoutSeed(_draw_seed()) if seed is None else None
+    return _Dropout.apply(x, seed=int(seed) if seed is not None else source.seed, keep=1.0 - p,
+                          source=source if dispatch.tracer is not None else None)

@@ -72,21 +72,23 @@ def _kernel(name, define, inputs, scalar_dtypes, attrs, inplace=()):
     return entry
 
 
-def run(name, define, inputs, scalars=(), scalar_dtypes=(), attrs=()):
+def run(name, define, inputs, scalars=(), scalar_dtypes=(), attrs=(), replay=None):
     """Run op ``name`` on NDArrays ``inputs`` and return its output NDArray (or a list).
 
     ``scalars`` are Python numbers passed by value, with dtypes ``scalar_dtypes``;
     ``attrs`` is a tuple of (name, hashable value) pairs handed to ``define`` as
     keyword arguments and made part of the cache key. The caller has checked devices
     and dtypes (the Tensor layer raises errors naming the op); the kernel call checks
-    every argument again.
+    every argument again. ``replay``: where a ``tm.jit`` replay gets this call's scalars
+    (a :class:`~.jit.ir.ReplayScalars`; None: they are constants of the trace).
     """
     module, out_specs = _kernel(name, define, inputs, scalar_dtypes, attrs)
     device = inputs[0]._device
     outs = [nd.empty(shape, dtype, device) for shape, dtype in out_specs]
     module(*inputs, *scalars, *outs)
     if tracer is not None:
-        tracer.kernel(module, name, define, attrs, inputs, outs, scalars, scalar_dtypes)
+        node = tracer.kernel(module, name, define, attrs, inputs, outs, scalars, scalar_dtypes)
+        node.scalars_at_replay = replay
     return outs[0] if len(outs) == 1 else outs
 
 

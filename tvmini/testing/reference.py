@@ -3,12 +3,15 @@
 This is the oracle of the property tests: it shares no code with lowering or code
 generation. Each compute is evaluated over the whole grid of its axes (plus its reduce
 axes) with numpy broadcasting; ``if_then_else`` evaluates both branches and picks, so
-reads in the untaken branch are clipped into the tensor instead of failing.
+reads in the untaken branch are clipped into the tensor instead of failing. (The one
+piece it shares with the code generators is the counter hash's algorithm, which each
+renders on its own: ``tir/counter_hash.py``.)
 """
 import numpy as np
 
 from ..errors import ShapeError, TVMiniError
 from ..te.tensor import ComputeOp, PlaceholderOp, ProducerLoad, Reduce, Tensor
+from ..tir import counter_hash
 from ..tir import expr as E
 
 _BINARY = {
@@ -21,6 +24,7 @@ _CALLS = {
     "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "tanh": np.tanh, "cos": np.cos, "sin": np.sin,
     "floor": np.floor, "ceil": np.ceil, "round": np.round, "abs": np.abs, "power": np.power,
     "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+    counter_hash.NAME: counter_hash.numpy_hash,
 }
 _REDUCE = {"sum": np.sum, "max": np.max, "min": np.min, "prod": np.prod}
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import DTypeError
 from . import dtype as dt
+from . import counter_hash
 
 
 class PrimExpr:
@@ -260,7 +261,8 @@ FLOAT_INTRINSICS = ("exp", "log", "sqrt", "tanh", "sigmoid", "cos", "sin", "floo
 
 
 def call(name, *args):
-    """Apply a math intrinsic; integer arguments of float intrinsics become float32."""
+    """Apply a math intrinsic; integer arguments of float intrinsics become float32.
+    ``counter_hash(counter, seed)``: 32 random bits as int64 (see ``counter_hash.py``)."""
     args = [convert(a) for a in args]
     if name in FLOAT_INTRINSICS or name == "power":
         dtype = args[0].dtype
@@ -272,6 +274,10 @@ def call(name, *args):
         return Call(name, args, dtype)
     if name == "abs":
         return Call(name, args, args[0].dtype)
+    if name == counter_hash.NAME:
+        if len(args) != 2 or not all(dt.is_int(a.dtype) for a in args):
+            raise DTypeError(f"{name} takes two integers (counter, seed), got {[str(a) for a in args]}")
+        return Call(name, [_to(a, "int64") for a in args], "int64")
     raise DTypeError(f"unknown intrinsic {name!r}")
 
 

@@ -10,31 +10,22 @@ Runtime arguments: ``seed`` and ``offset`` are scalar expressions — normally
 arguments and passed as Python ints at call time, so a new training step changes the
 seed without recompiling; Python ints work too (they are baked into the kernel).
 
-The hash: the tir has no bitwise operators, so the mixing is built from int64 ``* + //
-%`` only, every product below 2^63 (no wrap-around, so the simplifier, LLVM and the
-numpy reference agree). The counter and seed are folded into two 32-bit words, then
-squared twice modulo the prime 2^31 - 1 (in the spirit of Widynski's "squares" RNG,
-which squares a counter-times-key; squaring is what mixes high bits into low ones).
-The statistical tests in tests/test_topi_random.py (moments, chi-square over bins and
-over pairs, correlation of neighbours and of neighbouring seeds) check that the result
-is fit for initialisation and dropout; it is not cryptographic. Cost: three 64-bit
-modulo-by-constant per value, which AVX2 cannot vectorize (about 10-15 ns per element
-on one core); bitwise ops in the tir would allow a Mersenne fold instead.
+The hash is the tir intrinsic ``counter_hash`` (``tir/counter_hash.py``: xor-shift and
+wrapping 32-bit multiply rounds, 32 bits out), which every code generator renders as
+straight-line integer code (vector code on the CPU) and the numpy reference evaluates
+the same way. The statistical tests in tests/test_topi_random.py (moments, chi-square
+over bins and over pairs, correlation of neighbours and of neighbouring seeds) check
+that the result is fit for initialisation and dropout; it is not cryptographic.
 """
 import math
 
 from .. import te
 from ..errors import DTypeError, TVMiniError
+from ..tir import counter_hash
 from ..tir import dtype as dt
 from ..tir import expr as E
 
 __all__ = ["seed_var", "uniform", "normal", "bernoulli_mask", "dropout", "random_bits"]
-
-_M32 = 1 << 32
-_P = 2147483647          # 2^31 - 1, prime: squares of residues stay below 2^62
-# 2^32 minus the golden-ratio constant (spreads consecutive seeds), and odd constants
-# below 2^31 (so every product of a 32-bit value with them stays below 2^63).
-_GOLDEN, _C1, _C2, _C3 = 0x61C88647, 0x7FEB352D, 0x045D9F3B, 0x27D4EB2F
 
 
 def seed_var(name="seed"):
@@ -49,23 +40,9 @@ def _int64(value, what):
     return value.astype("int64")
 
 
-def _mul(h, c):
-    """``h * c mod 2^32`` for ``h`` in [0, 2^32) and a constant ``c`` < 2^31."""
-    return h * c % _M32
-
-
 def _hash(counter, seed):
-    """A hash in [0, 2^31 - 1) (int64) of the int64 ``counter`` and ``seed``.
-
-    The 64-bit counter and seed are folded into two 32-bit words, then squared twice
-    modulo the prime 2^31 - 1 with the second word and constants added in between:
-    squaring is the nonlinearity (each square reads ``h`` twice in the expression tree,
-    which LLVM's CSE collapses; the tir has no let-expressions)."""
-    low = (counter % _M32 + _mul(seed % _M32, _GOLDEN)) % _M32
-    high = (seed // _M32 % _M32 + _mul(counter // _M32 % _M32, _C3)) % _M32
-    h = low % _P
-    h = (h * h + high + _C1) % _P
-    return (h * h + _C2) % _P
+    """32 random bits of the int64 ``counter`` and ``seed``, as int64 in [0, 2^32)."""
+    return E.call(counter_hash.NAME, counter, seed)
 
 
 def _flat_index(shape, idx):
@@ -76,10 +53,10 @@ def _flat_index(shape, idx):
 
 
 def _unit(bits, dtype):
-    """A hash as a float in the open interval (0, 1): 24 bits for float32, 31 for float64."""
+    """A hash as a float in the open interval (0, 1): 24 bits for float32, 32 for float64."""
     if dtype == "float64":
-        return (bits.astype("float64") + 0.5) * (1.0 / _P)
-    return ((bits // 128).astype(dtype) + 0.5) * (1.0 / (1 << 24))
+        return (bits.astype("float64") + 0.5) * (1.0 / (1 << 32))
+    return ((bits // 256).astype(dtype) + 0.5) * (1.0 / (1 << 24))
 
 
 def _draw(shape, seed, offset, stream, fn, name):
@@ -102,13 +79,13 @@ def _float_dtype(dtype, op):
 
 
 def random_bits(shape, seed, offset=0):
-    """Uniform integers in [0, 2^31 - 1) as int64 (the raw hash)."""
+    """Uniform integers in [0, 2^32) as int64 (the raw hash)."""
     return _draw(shape, seed, offset, 1, lambda bits: bits(0), "random_bits")
 
 
 def uniform(shape, seed, dtype="float32", low=0.0, high=1.0, offset=0):
     """Uniform numbers in the open interval (low, high); float32 has 24 random bits,
-    float64 31. ``offset`` shifts the counter: element ``i`` with offset ``k`` equals
+    float64 32. ``offset`` shifts the counter: element ``i`` with offset ``k`` equals
     element ``i + k`` of the same seed's flat stream."""
     dtype = _float_dtype(dtype, "uniform")
     return _draw(shape, seed, offset, 1, lambda bits: low + (high - low) * _unit(bits(0), dtype), "uniform")

@@ -28,7 +28,7 @@ from ...errors import BuildError, TVMiniError
 from ...fileio import atomic_open
 from ...runtime.export import link_library
 from ...runtime.predictor import ALIGN, ENTRY, FORMAT, params_path
-from .ir import CONST, HOST, INPUT, OUTPUT, STATE, TEMP
+from .ir import CONST, INPUT, OUTPUT, STATE, TEMP
 from .native import I64, PTR, address_of, declare_kernel, emit_calls, kernels_of, new_llvm_module
 
 _I8 = ir.IntType(8)
@@ -69,13 +69,14 @@ def export_variant(fn, signature, variant, path):
 def _check_inference(name, program, variant):
     """Raise TVMiniError saying why the traced step is not a pure inference."""
     why = None
+    replayed = [op for node in program.calls() if node.scalars_at_replay is not None for op in node.members]
     if program.grads:
         why = ("it computes or resets gradients (backward, zero_grad); export a function that only runs "
                "the model, e.g. tm.jit(lambda x: model(x))")
-    elif any(node.scalars_at_replay is not None for node in program.nodes):
-        why = "it runs an optimizer update; export a function that only runs the model"
-    elif any(v.kind == HOST for v in program.live_values()):
+    elif "dropout" in replayed:
         why = f"it draws random numbers on every call (dropout in training mode); {_EVAL}"
+    elif replayed:
+        why = "it runs an optimizer update; export a function that only runs the model"
     else:
         written = [v for node in program.nodes for v in node.outputs if v.kind not in (TEMP, OUTPUT)]
         training = [m for m, flag in zip(variant.modules, variant.training) if flag]

@@ -8,7 +8,6 @@ on every replay:
 * ``state``: an array that lives outside the step and keeps its memory (a parameter, an
   optimizer state, a running statistic); kernels may overwrite it in place;
 * ``const``: made during the trace from host data and never written (folded or read);
-* ``host``: refilled on the host before every replay by ``refill()`` (a dropout mask);
 * ``temp``: made and consumed inside the step: memory planning gives it arena space;
 * ``output``: returned by the function or left as a parameter's ``.grad``: a fresh array
   per call, passed in;
@@ -26,8 +25,8 @@ calls share with the rest of the step.
 import math
 from typing import NamedTuple
 
-INPUT, GRAD_IN, STATE, CONST, HOST, TEMP, OUTPUT, VIEW = ("input", "grad_in", "state", "const", "host", "temp",
-                                                          "output", "view")
+INPUT, GRAD_IN, STATE, CONST, TEMP, OUTPUT, VIEW = ("input", "grad_in", "state", "const", "temp", "output",
+                                                    "view")
 #: Kinds whose pointer is passed to the step at every call.
 PASSED = (INPUT, GRAD_IN, OUTPUT)
 
@@ -35,11 +34,11 @@ PASSED = (INPUT, GRAD_IN, OUTPUT)
 class Value:
     """One array of the traced step (see the module docstring for ``kind``)."""
 
-    __slots__ = ("id", "shape", "dtype", "kind", "array", "binding", "refill", "offset", "view_of")
+    __slots__ = ("id", "shape", "dtype", "kind", "array", "binding", "offset", "view_of")
 
     def __init__(self, vid, shape, dtype, kind, array=None, binding=None):
         self.id, self.shape, self.dtype, self.kind = vid, tuple(shape), str(dtype), kind
-        self.array, self.binding, self.refill, self.offset = array, binding, None, None
+        self.array, self.binding, self.offset = array, binding, None
         self.view_of = None
 
     @property
@@ -69,6 +68,39 @@ class ReplayScalars(NamedTuple):
     have evicted it (measured: 6 calls of one each, 10 us of a 0.58 ms MNIST MLP step)."""
     source: object
     key: object
+
+
+class JoinedScalars:
+    """The :class:`ReplayScalars` source of a fused call whose members' scalars come from
+    different places: ``parts`` is, member by member, (its ReplayScalars, or None for
+    the scalars traced as constants; its traced scalars). Each member's source is asked
+    for its own scalars, in the members' order (a dropout's forward call before its
+    gradient's, as unfused)."""
+
+    def __init__(self, parts):
+        self.parts = parts
+
+    def replay_scalars(self, keys):
+        values = []
+        for _ in keys:
+            for replay, traced in self.parts:
+                values += traced if replay is None else replay.source.replay_scalars([replay.key])
+        return values
+
+
+def joined_replay(first, second):
+    """The ReplayScalars of one call fusing the calls ``first`` then ``second`` (their
+    scalars concatenated); None when neither has per-replay scalars."""
+    if first.scalars_at_replay is None and second.scalars_at_replay is None:
+        return None
+    parts = []
+    for node in (first, second):
+        replay = node.scalars_at_replay
+        if replay is not None and isinstance(replay.source, JoinedScalars):
+            parts += replay.source.parts
+        elif replay is not None or node.scalars:
+            parts.append((replay, list(node.scalars)))
+    return ReplayScalars(JoinedScalars(parts), None)
 
 
 class Node:

@@ -7,9 +7,11 @@ weight gradient ``g.T @ x`` is a *sum* over rows. :func:`classify` proves this f
 te definition, stage by stage, given which inputs are split by rows:
 
 * a stage is **rows** along its axis ``p`` when every split input it reads is indexed,
-  on that input's batch axis, by exactly the stage's ``p``-th axis variable, and that
-  variable appears nowhere else in the stage (not in another index, not in the
-  arithmetic: such a stage would see the global row number);
+  on that input's batch axis, by exactly the stage's ``p``-th axis variable; where that
+  variable appears elsewhere too (in the arithmetic: dropout hashes each element's
+  global position; in an index of an array read whole) the stage is **positional**: a
+  lane's kernel sees its first row added to the variable there (``restrict``'s
+  ``first_row``), so it computes exactly the whole kernel's values for its rows;
 * a product's accumulation padded past the last row (rows read at ``min(v, batch - 1)``,
   ``topi.nn._padded_rows``) is rows too, of its padded extent;
 * a stage is a **partial** (a sum over rows) when those reads use a reduction variable
@@ -37,6 +39,15 @@ from ...tir.simplify import simplify
 from ...topi.nn import GEMM_ROW_PAD
 
 PARTIAL = "partial"
+
+
+class Classes(dict):
+    """:func:`classify`'s result: {tensor: class}, and ``positional``, the rows stages
+    that use their row variable outside the split arrays' row indices."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.positional = set()
 
 
 class NotSplittable(TVMiniError):
@@ -139,7 +150,7 @@ def classify(outs, inputs, batch, cut=frozenset()):
 
 
 def _classify_once(outs, inputs, batch, cut):
-    cls = {t: axis for t, axis in inputs.items() if isinstance(axis, int)}
+    cls = Classes({t: axis for t, axis in inputs.items() if isinstance(axis, int)})
     free = {t for t, axis in inputs.items() if axis == "free"}
 
     def read(t):                               # the class a load of ``t`` sees
@@ -176,12 +187,15 @@ def _classify_once(outs, inputs, batch, cut):
             raise NotSplittable(f"stage {op.name} reads an array from outside at rows other than {v}")
         uses = [0]
         walk(body, lambda n: uses.__setitem__(0, uses[0] + 1) if n is v else None)
-        if uses[0] != len(row_loads):
-            raise NotSplittable(f"stage {op.name} uses the batch row {v} outside the rows' own index")
         axes = [p for p, iv in enumerate(op.axis) if iv.var is v]
         reduce_axes = [iv for iv in op.reduce_axis if iv.var is v]
         extent = _extent(op.axis[axes[0]].dom.extent) if axes else None
-        if axes and extent == batch and not clamped:
+        rows = axes and extent == batch and not clamped
+        if uses[0] != len(row_loads):
+            if not rows:
+                raise NotSplittable(f"stage {op.name} uses the batch row {v} outside the rows' own index")
+            cls.positional.add(op)
+        if rows:
             cls[op.output(0)] = axes[0]
         elif axes and clamped and extent is not None and extent > batch:
             cls[op.output(0)] = (axes[0], extent)
@@ -266,13 +280,20 @@ def piece_define(define, specs, scalar_dtypes, attrs, piece):
 
 class _Restrict(Mutator):
     """Rebuilds a stage's body on the new tensors and variables; ``clamped`` is the
-    variable of a padded batch axis, whose ``min(v, batch - 1)`` becomes ``min(v, rows - 1)``."""
+    variable of a padded batch axis, whose ``min(v, batch - 1)`` becomes ``min(v, rows - 1)``.
+    ``row``: (row variable, first row) of a positional stage, whose row variable becomes
+    ``v + first row`` except where it indexes the rows of a split array (``split``:
+    {tensor: batch axis})."""
 
-    def __init__(self, vmap, ivmap, tmap, clamped, rows):
+    def __init__(self, vmap, ivmap, tmap, clamped, rows, row=None, split=None):
         self.vmap, self.ivmap, self.tmap, self.clamped, self.rows = vmap, ivmap, tmap, clamped, rows
+        self.row, self.split = row, split or {}
 
     def visit_Var(self, v):
-        return self.vmap.get(v, v)
+        new = self.vmap.get(v, v)
+        if self.row is not None and v is self.row[0]:
+            return Add(new, Const(self.row[1], new.dtype))
+        return new
 
     def visit_Min(self, e):
         if e.a is self.clamped and self.clamped is not None:
@@ -280,19 +301,24 @@ class _Restrict(Mutator):
         return self.generic(e)
 
     def visit_ProducerLoad(self, e):
-        return ProducerLoad(self.tmap.get(e.tensor, e.tensor), tuple(self.visit(i) for i in e.indices))
+        at = self.split.get(e.tensor) if self.row is not None else None
+        indices = tuple(self.vmap[i] if k == at and i is self.row[0] else self.visit(i)
+                        for k, i in enumerate(e.indices))
+        return ProducerLoad(self.tmap.get(e.tensor, e.tensor), indices)
 
     def visit_Reduce(self, e):
         return Reduce(e.reducer, self.visit(e.source), [self.ivmap[iv] for iv in e.axis],
                       self.visit(e.condition))
 
 
-def restrict(outs, placeholders, cls, batch, rows):
+def restrict(outs, placeholders, cls, batch, rows, first_row=0):
     """``outs`` (a definition classified by :func:`classify` as ``cls``) rebuilt on
     ``placeholders`` (old placeholder -> new one, ``rows`` rows on split axes) with every
     batch axis and every sum over the batch ``rows`` long; a padded accumulation keeps
-    its padding unit (``topi.nn.GEMM_ROW_PAD``)."""
+    its padding unit (``topi.nn.GEMM_ROW_PAD``). Positional stages see their rows as
+    ``first_row`` onwards of the whole batch."""
     tmap = dict(placeholders)
+    split = {t: _axis(c) for t, c in cls.items() if c not in (None, PARTIAL)}
     for op in ops_in_order(outs):
         vmap, ivmap, axes = {}, {}, []
         c = cls.get(op.output(0))
@@ -305,7 +331,8 @@ def restrict(outs, placeholders, cls, batch, rows):
             shortened = c == PARTIAL and _extent(iv.dom.extent) == batch and _reads_rows_at(op, iv.var, cls, batch)
             _fresh(iv, rows if shortened else iv.dom.extent, vmap, ivmap)
         clamped = op.axis[c[0]].var if isinstance(c, tuple) else None
-        body = _Restrict(vmap, ivmap, tmap, clamped, rows).visit(_body(op))
+        row = (op.axis[c].var, first_row) if first_row and op in cls.positional else None
+        body = _Restrict(vmap, ivmap, tmap, clamped, rows, row, split).visit(_body(op))
         new = ComputeOp(op.name, axes, body, op.tag, op.attrs)
         tmap[op.output(0)] = new.output(0)
     return [tmap[t] for t in outs]
@@ -325,15 +352,15 @@ def _reads_rows_at(op, var, cls, batch):
                and (_row_index(ld.indices[_axis(cls[ld.tensor])], batch) or (None,))[0] is var for ld in loads)
 
 
-def lane_define(define, attrs, specs, axes, batch, rows):
+def lane_define(define, attrs, specs, axes, batch, rows, first_row=0):
     """A te definition ``define(*placeholders, *scalars)`` of kernel ``define`` (with
-    ``attrs``, on inputs ``specs``) restricted to ``rows`` rows: ``axes[k]`` is input
-    k's batch axis or None; the placeholders it is called with have the restricted
-    shapes."""
+    ``attrs``, on inputs ``specs``) restricted to ``rows`` rows from ``first_row`` on:
+    ``axes[k]`` is input k's batch axis or None; the placeholders it is called with have
+    the restricted shapes."""
     def restricted(*args):
         from ..dispatch import define_outputs
         scalar_vars = list(args[len(specs):])
         whole, _, outs = define_outputs(define, specs, [v.dtype for v in scalar_vars], attrs, scalar_vars)
         cls = classify(outs, dict(zip(whole, axes)), batch)
-        return restrict(outs, dict(zip(whole, args[:len(specs)])), cls, batch, rows)
+        return restrict(outs, dict(zip(whole, args[:len(specs)])), cls, batch, rows, first_row)
     return restricted

@@ -5,8 +5,7 @@ per call (the function's tensor arguments, gradients carried in from before the 
 and fresh output arrays), temporaries at fixed offsets of one arena on the step's
 device, and states and constants where they already are. :class:`Step` holds that
 plan and runs a replay up to the kernels: it computes the per-replay scalars (an
-optimizer's learning rate and bias corrections), refills host inputs (dropout masks),
-gathers the passed arrays and makes the fresh outputs; ``_run`` then runs the calls —
+optimizer's learning rate and bias corrections, dropout seeds), gathers the passed arrays and makes the fresh outputs; ``_run`` then runs the calls —
 one native function on the CPU (``native.NativeStep``), launches queued from Python
 on a CUDA device (``device.DeviceStep``). While kernel calls are observed
 (``tm.profiler``, ``TVMINI_DEBUG`` tracing) both run the same calls one by one through
@@ -17,7 +16,7 @@ import numpy as np
 
 from ...runtime import ndarray as nd
 from ...runtime.module import calls_observed
-from .ir import GRAD_IN, HOST, INPUT, OUTPUT, PASSED, TEMP, VIEW
+from .ir import GRAD_IN, INPUT, OUTPUT, PASSED, TEMP, VIEW
 
 
 def replay_scalar(value, dtype):
@@ -47,15 +46,19 @@ class Step:
         fresh_index = {vid: k for k, vid in enumerate(self._fresh_ids)}
         # where each passed pointer comes from at a replay: (kind, call argument / leaf / fresh array)
         self._plan = [(v.kind, v.binding if v.kind in (INPUT, GRAD_IN) else fresh_index[v.id]) for v in self.passed]
-        self.hosts = [v for v in used.values() if v.kind == HOST]
         # the sources of the per-replay scalars in slot order: (source, keys), consecutive
         # nodes of one source together, asked once per replay; those nodes' scalars
-        # become slot numbers
+        # become slot numbers (shared by the lanes' copies of one traced call)
         self._replays = []
-        n_float = 0
+        n_float, slots_of = 0, {}
         for node in program.calls():
-            if node.scalars_at_replay is not None:
-                node.scalars = tuple(range(n_float, n_float + len(node.scalar_dtypes)))
+            if node.scalars_at_replay is None:
+                continue
+            if id(node.scalars_at_replay) in slots_of:
+                node.scalars = slots_of[id(node.scalars_at_replay)]
+            else:
+                node.scalars = slots_of[id(node.scalars_at_replay)] = tuple(
+                    range(n_float, n_float + len(node.scalar_dtypes)))
                 n_float += len(node.scalar_dtypes)
                 source, key = node.scalars_at_replay
                 if self._replays and self._replays[-1][0] is source:
@@ -85,8 +88,6 @@ class Step:
                 values += source.replay_scalars(keys)
             if values != self._last_values:       # (they seldom change: skip numpy's conversion)
                 self.fslots[:self._n_dynamic] = self._last_values = values
-        for v in self.hosts:
-            v.array._storage.from_numpy(v.refill())
         arrays = [args[at].data if kind == INPUT else grad_of(at) if kind == GRAD_IN else at
                   for kind, at in self._plan]
         if release is not None:

@@ -11,15 +11,15 @@ node or a value of the program:
   optimizer state) is ``state``, captured by reference;
 * the graph layer reports what the arrays alone do not say: a parameter's ``.grad``
   read or reset (``touch_grad``), a module called (its ``training`` flag guards the
-  trace), a dropout mask to redraw per call (``host_input``), and an optimizer's
-  per-step scalars (``Node.scalars_at_replay``);
+  trace), and the scalars a replay computes anew (``Node.scalars_at_replay``: an
+  optimizer's per-step scalars, a dropout call's seed);
 * reading an array back to the host (``.numpy()``, ``.item()``) is an error: its value
   would be frozen into the trace.
 """
 from ...errors import TVMiniError
 from ...runtime import ndarray as nd
 from .. import dispatch
-from .ir import CONST, GRAD_IN, HOST, INPUT, OUTPUT, STATE, TEMP, Node, Program
+from .ir import CONST, GRAD_IN, INPUT, OUTPUT, STATE, TEMP, Node, Program
 
 
 class Tracer:
@@ -134,11 +134,6 @@ class Tracer:
 
     def saw_module(self, module):
         self.modules.setdefault(id(module), module)
-
-    def host_input(self, array, refill):
-        """``array`` (made from host data) is redrawn by ``refill()`` before every replay."""
-        value = self.value_of(array)
-        value.kind, value.refill = HOST, refill
 
     # ---- the end of the call ------------------------------------------------------------------
     def finish(self, outputs):

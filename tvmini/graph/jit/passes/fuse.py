@@ -1,7 +1,7 @@
 """Operator fusion: chains of elementwise kernels become one kernel, and an elementwise
 chain after a matrix product becomes the product's epilogue.
 
-A pure, single-output call P whose output is read by exactly one later call C — and
+A single-output call P that writes no array in place, whose output is read by exactly one later call C — and
 nowhere else (not returned, not a gradient, no other reader; C may read it twice) — is
 merged into C when C is an injective compute (every te stage tagged "elemwise",
 "broadcast" or "injective", no reduction) of P's output shape, no call between them
@@ -18,13 +18,14 @@ overwrites one of P's inputs, and P is either
   only when that rewrite applies (C reads the product at its own index).
 
 Either way the intermediate array is never written to memory and one kernel call
-replaces two.
+replaces two. Calls whose scalars are drawn per replay (a dropout's seed) fuse too: the
+merged call's scalars come from each member's own source (``ir.joined_replay``).
 """
 from .... import topi
 from ....topi.epilogue import INJECTIVE_TAGS, PRODUCT_TAGS, fuse_epilogue
 from ... import dispatch
 from ...dispatch import build_kernel, define_outputs
-from ..ir import Node, TEMP
+from ..ir import Node, TEMP, joined_replay
 
 INJECTIVE = "injective"
 
@@ -67,7 +68,7 @@ def _kind(node, cache):
     that takes epilogues; None otherwise."""
     if node.tag is not None:
         return node.tag
-    if node.op == "copy" or not node.pure or len(node.outputs) != 1:
+    if node.op == "copy" or node.inplace or len(node.outputs) != 1:
         return None
     key = id(node.module)
     if key not in cache:
@@ -115,6 +116,7 @@ def _merge(producer, consumer, value, fusion):
     merged = Node("fused", inputs, consumer.outputs, scalars=producer.scalars + consumer.scalars,
                   scalar_dtypes=producer.scalar_dtypes + consumer.scalar_dtypes)
     merged.members = producer.members + consumer.members
+    merged.scalars_at_replay = joined_replay(producer, consumer)
     merged.recipe = prod_recipe + cons_recipe
     merged.define = _compose(merged.recipe, epilogue=fusion != INJECTIVE)
     merged.tag = fusion

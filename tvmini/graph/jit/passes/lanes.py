@@ -36,13 +36,13 @@ from ....codegen.parallel import serial_builds, thread_count
 from ....errors import TVMiniError
 from ...dispatch import build_kernel, define_outputs
 from .. import rows as R
-from ..ir import CONST, GRAD_IN, HOST, INPUT, STATE, TEMP, VIEW, Node
+from ..ir import CONST, GRAD_IN, INPUT, STATE, TEMP, VIEW, Node
 
 #: Fewest rows per lane: below, a kernel's fixed costs outweigh the split.
 MIN_ROWS = 32
 #: How many times the bytes lanes pay in full the rows must weigh (``_lanes_that_pay``).
 PAYS = 2
-_OUTSIDE = (CONST, STATE, HOST, GRAD_IN)
+_OUTSIDE = (CONST, STATE, GRAD_IN)
 
 
 def _batch(program):
@@ -64,15 +64,17 @@ def _definition(node):
 
 def _row_inputs(node, row_axis, batch):
     """The batch axis (or "free", or None) of each of ``node``'s inputs, when it is a
-    pure CPU kernel call reading some array split by rows; else None."""
-    if node.op == "copy" or not node.pure or node.lanes is not None or node.module.device.kind != "cpu":
+    CPU kernel call that writes fresh arrays (its scalars may be per replay: a dropout
+    seed) reading some array split by rows; else None."""
+    if node.op == "copy" or node.inplace or node.lanes is not None or node.module.device.kind != "cpu":
         return None
     axes = [row_axis.get(v.id, "free" if v.kind in _OUTSIDE and batch in v.shape else None) for v in node.inputs]
     return axes if any(isinstance(a, int) for a in axes) else None
 
 
 def _classify(node, row_axis, batch):
-    """(input axes, output classes) when ``node`` runs in lanes, else None."""
+    """(input axes, output classes, whether a lane needs its first row: positional
+    stages) when ``node`` runs in lanes, else None."""
     axes = _row_inputs(node, row_axis, batch)
     if axes is None:
         return None
@@ -84,7 +86,7 @@ def _classify(node, row_axis, batch):
     out_cls = [cls.get(o) for o in outs]
     if not (all(isinstance(c, int) for c in out_cls) or all(c == R.PARTIAL for c in out_cls)):
         return None
-    return [cls.get(p) for p in placeholders], out_cls
+    return [cls.get(p) for p in placeholders], out_cls, bool(cls.positional)
 
 
 def split_batch(program):
@@ -216,7 +218,7 @@ def _make_lanes(program, segment, after, plans, batch, lanes, nodes):
     for lane, (start, count) in enumerate(ranges):
         calls = []
         for node in segment:
-            in_axes, out_cls = plans[id(node)]
+            in_axes, out_cls, positional = plans[id(node)]
 
             def lane_value(v, axis):
                 if isinstance(axis, int):
@@ -235,11 +237,12 @@ def _make_lanes(program, segment, after, plans, batch, lanes, nodes):
             ins = [lane_value(v, a) for v, a in zip(node.inputs, in_axes)]
             outs = [lane_value(v, c) for v, c in zip(node.outputs, out_cls)]
             call = Node(node.op, ins, outs, scalars=node.scalars, scalar_dtypes=node.scalar_dtypes)
-            call.members = node.members
-            key = (id(node), count)
+            call.members, call.scalars_at_replay = node.members, node.scalars_at_replay
+            first_row = start if positional else 0
+            key = (id(node), count, first_row)
             if key not in built:
                 try:
-                    built[key] = _build_lane_kernel(node, in_axes, batch, count)
+                    built[key] = _build_lane_kernel(node, in_axes, batch, count, first_row)
                 except TVMiniError:        # a schedule that cannot take the lane's shape: keep it whole
                     return False
             call.define, call.module = built[key]
@@ -266,7 +269,7 @@ def _lanes_that_pay(segment, plans, most):
     not split."""
     rows, whole = {}, {}
     for node in segment:
-        in_axes, out_cls = plans[id(node)]
+        in_axes, out_cls, _ = plans[id(node)]
         for v, axis in zip(node.inputs, in_axes):
             if isinstance(axis, int):
                 rows[v.id] = v.nbytes
@@ -296,14 +299,15 @@ def _rows_shape(shape, axis, count):
     return tuple(count if k == axis else d for k, d in enumerate(shape))
 
 
-def _build_lane_kernel(node, in_axes, batch, rows):
-    """(te definition, single-threaded kernel) of ``node`` on ``rows`` rows."""
+def _build_lane_kernel(node, in_axes, batch, rows, first_row):
+    """(te definition, single-threaded kernel) of ``node`` on ``rows`` rows (from
+    ``first_row`` on, for a positional kernel; else 0)."""
     specs, attrs, _, _ = _definition(node)
-    define = R.lane_define(node.define, attrs, specs, in_axes, batch, rows)
+    define = R.lane_define(node.define, attrs, specs, in_axes, batch, rows, first_row)
     lane_specs = [(_rows_shape(shape, axis if isinstance(axis, int) else None, rows), dtype)
                   for (shape, dtype), axis in zip(specs, in_axes)]
     # the whole kernel identifies the definition: graph kernels are kept for the process
-    key = ("lane", id(node.module), tuple(map(str, in_axes)), batch, rows)
+    key = ("lane", id(node.module), tuple(map(str, in_axes)), batch, rows, first_row)
     entry = dispatch._KERNELS.get(key)
     if entry is None:
         with serial_builds():
