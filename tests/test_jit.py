@@ -77,6 +77,26 @@ def test_training_steps_equal_eager(monkeypatch, optimizer, kwargs, batch):
     assert ("lanes of 512 rows" in str(jitted.graph)) == (batch == 512), str(jitted.graph)
 
 
+def test_dropout_fuses_and_draws_a_new_seed_per_replay():
+    """Dropout's kernel fuses with its neighbours (its seed still drawn per replay, from
+    tvmini's generator like an eager call's): replays differ from one another and equal
+    eager calls made from the same generator state."""
+    tm.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 16), nn.Dropout(0.5), nn.ReLU(), nn.Linear(16, 3))
+    jitted = tm.jit(lambda x: model(x))
+    x = tm.tensor(np.random.default_rng(0).standard_normal((32, 6)).astype("float32"))
+    outs = []
+    for seed in (1, 2, 1):
+        tm.manual_seed(seed)
+        want = model(x).numpy()
+        tm.manual_seed(seed)
+        outs.append(jitted(x).numpy())
+        np.testing.assert_allclose(outs[-1], want, rtol=1e-6, atol=1e-6)
+    assert not np.array_equal(outs[0], outs[1]) and np.array_equal(outs[0], outs[2])
+    fused = [call.members for call in jitted.graph.calls() if "dropout" in call.members]
+    assert fused and all(len(members) > 1 for members in fused), fused
+
+
 def test_learning_rate_changes_reach_the_replay():
     eager_model, eager_opt, eager_step = _trainer(lambda ps: tm.optim.SGD(ps, lr=0.1))
     jit_model, jit_opt, step = _trainer(lambda ps: tm.optim.SGD(ps, lr=0.1))
