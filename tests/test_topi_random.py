@@ -130,3 +130,19 @@ def test_counter_hash_is_pinned_and_the_same_in_scalar_code():
             got = np.empty(1000, np.int64)
             f(s, k, got)
             np.testing.assert_array_equal(got, want)
+
+
+def test_counter_hash_avalanche():
+    """Flipping any one of the 64 bits of the counter or of the seed flips each of the 32
+    output bits with probability 1/2 (4000 random inputs: within 0.045, about 5.7 sigma)."""
+    rng = np.random.default_rng(0)
+    counter, seed = rng.integers(-2**62, 2**62, 4000), rng.integers(-2**62, 2**62, 4000)
+
+    def out_bits(c, s):
+        return (counter_hash.numpy_hash(c, s)[:, None] >> np.arange(32)) & 1
+    base = out_bits(counter, seed)
+    for bit in range(64):
+        flip = np.int64(-2**63) if bit == 63 else np.int64(1 << bit)
+        for c, s in ((counter ^ flip, seed), (counter, seed ^ flip)):
+            p = (out_bits(c, s) != base).mean(axis=0)
+            assert np.abs(p - 0.5).max() < 0.045, (bit, p)
