@@ -159,19 +159,18 @@ def main():
 
 
 def count_kernel_calls(step):
-    """Kernel calls made by one step (counted by wrapping Module.__call__)."""
-    from tvmini.runtime.module import Module
-    original, calls = Module.__call__, [0]
+    """Kernel calls made by one step (counted by a kernel-call observer)."""
+    from tvmini.runtime.module import add_call_observer, remove_call_observer
+    calls = []
 
-    def counting(self, *args):
-        calls[0] += 1
-        return original(self, *args)
-    Module.__call__ = counting
+    def count(module, args, start_ns, end_ns):
+        calls.append(module)
+    add_call_observer(count)
     try:
         step()
     finally:
-        Module.__call__ = original
-    return calls[0]
+        remove_call_observer(count)
+    return len(calls)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 Gradients are checked against central finite differences in float64 (graph_gradcheck).
 """
+import threading
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -217,6 +219,18 @@ def test_no_grad_and_detach_record_nothing():
     def double(t):
         return t * 2.0
     assert not double(x).requires_grad
+
+
+def test_grad_mode_is_per_thread():
+    """no_grad in one thread leaves another thread's ops recording (PyTorch's rule)."""
+    x = tm.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    with tm.no_grad():
+        worker = threading.Thread(target=lambda: seen.append((x * 2.0).requires_grad))
+        worker.start()
+        worker.join()
+        assert not (x * 2.0).requires_grad
+    assert seen == [True] and (x * 2.0).requires_grad
 
 
 def test_deep_chain_does_not_recurse():

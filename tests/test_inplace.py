@@ -82,3 +82,27 @@ def test_runtime_allows_the_declared_alias_only():
     whole = np.zeros(16, "float32")
     with pytest.raises(ArgumentError, match="shares memory"):
         f(whole[:8], np.ones(8, "float32"), whole[1:9])
+
+
+def test_calls_with_fresh_outputs_check_all_but_the_overlap():
+    """``call_with_fresh_outputs`` (the graph layer's op calls, whose outputs were just
+    allocated) computes the same, still checks shapes and dtypes, and is observed."""
+    a = te.placeholder((8,), name="a")
+    b = te.compute((8,), lambda i: a[i] * 2.0, name="b")
+    f = tm.build(te.create_schedule(b.op), [a, b])
+    x, out = tm.nd.array(np.arange(8, dtype="float32")), tm.nd.empty((8,))
+    seen = []
+
+    def observe(module, args, start_ns, end_ns):
+        seen.append(module)
+    tm.runtime.module.add_call_observer(observe)
+    try:
+        f.call_with_fresh_outputs(x, out)
+    finally:
+        tm.runtime.module.remove_call_observer(observe)
+    np.testing.assert_array_equal(out.numpy(), np.arange(8) * 2)
+    assert seen == [f]
+    with pytest.raises(tm.ShapeError, match="argument b"):
+        f.call_with_fresh_outputs(x, tm.nd.empty((4,)))
+    with pytest.raises(tm.DTypeError, match="argument a"):
+        f.call_with_fresh_outputs(tm.nd.empty((8,), "float64"), out)

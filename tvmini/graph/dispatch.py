@@ -84,8 +84,8 @@ def run(name, define, inputs, scalars=(), scalar_dtypes=(), attrs=(), replay=Non
     """
     module, out_specs = _kernel(name, define, inputs, scalar_dtypes, attrs)
     device = inputs[0]._device
-    outs = [nd.empty(shape, dtype, device) for shape, dtype in out_specs]
-    module(*inputs, *scalars, *outs)
+    outs = [nd.new(shape, nd.normalize_dtype(dtype), device) for shape, dtype in out_specs]
+    module.call_with_fresh_outputs(*inputs, *scalars, *outs)
     if tracer is not None:
         node = tracer.kernel(module, name, define, attrs, inputs, outs, scalars, scalar_dtypes)
         node.scalars_at_replay = replay

@@ -361,4 +361,5 @@ def from_numpy(array):
     return Tensor(nd.array(array))
 
 
+autograd.wrap = Tensor._wrap
 from . import ops  # noqa: E402  (ops builds Tensors; imported last to break the cycle)

@@ -30,7 +30,6 @@ import numpy as np
 from ..errors import ArgumentError, DataError, DeviceError, DTypeError, ShapeError
 from . import ndarray as nd
 from .export import open_library
-from .module import _numpy_data_ptr
 
 #: Format of the "jit" library metadata and parameter blob this runtime reads and writes.
 FORMAT = 1
@@ -141,7 +140,7 @@ class Predictor:
             dtype, shape = value.dtype, value.shape
             if dtype == spec.dtype and not value.flags.c_contiguous:
                 raise ShapeError(f"{where} is not C-contiguous; pass np.ascontiguousarray({spec.name})")
-            pointer = _numpy_data_ptr(value)
+            pointer = nd.numpy_data_ptr(value)
             if dtype == spec.dtype and pointer % dtype.itemsize:
                 raise ShapeError(f"{where} is not aligned to its {dtype.itemsize}-byte elements; "
                                  f"pass an aligned copy ({spec.name}.copy())")
