@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import examples
@@ -247,3 +248,77 @@ def test_forgetting_compiled_code_forgets_memo_hits(monkeypatch):
                      name="memo_forget")
     assert again._cfunc is not f._cfunc
     _check(again, dict(m=4, n=6))
+
+
+# ------------------------------------------------------------------ build manifests
+# A build also leaves a manifest on disk under its memo key (and a digest of tvmini's
+# sources), so that a later process serves an equal schedule without lowering it.
+
+NO_LOWERING = """
+import tvmini.codegen as codegen
+def refuse(*args, **kwargs):
+    raise AssertionError("lowered although the build's manifest is on disk")
+codegen.lower = refuse
+"""
+
+
+def test_second_process_skips_lowering_through_the_manifest(tmp_path):
+    """The second process builds the same (parallel) kernel with lowering disabled: the
+    manifest and the object code serve it, and it computes the same."""
+    env = dict(os.environ, TVMINI_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
+    for prefix in ("", NO_LOWERING):
+        out = subprocess.run([sys.executable, "-c", prefix + BUILD_AND_CHECK], env=env, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "ok"
+    assert len(list(tmp_path.glob("*.manifest"))) == 1 and len(_entries(tmp_path)) == 1
+
+
+def test_a_manifest_serves_only_the_sources_that_wrote_it(tmp_path, monkeypatch):
+    """A manifest is read back with its sources, flops and argument specs; another digest
+    of tvmini's sources (edited code) or a missing object entry serves nothing."""
+    monkeypatch.setenv("TVMINI_CACHE_DIR", str(tmp_path))
+    A = te.placeholder((40,), name="A")
+    B = te.compute((40,), lambda i: te.exp(A[i]) + 1.0, name="B")
+    s = te.create_schedule(B.op)
+    xo, xi = s[B].split(B.op.axis[0], factor=16)
+    s[B].vectorize(xi)
+    f = tm.build(s, [A, B], name="manifest_kernel")
+    memo_key = codegen._memo_key(s, [A, B], "manifest_kernel", {}, False)
+    monkeypatch.setattr(codegen, "_compiled", {})             # as in a new process
+    loaded = codegen._load_manifest(memo_key, "manifest_kernel")
+    assert loaded is not None and loaded.cache == tm.debug.DISK_HIT
+    assert loaded.sources["tir"] == f.get_source("tir") and loaded.flops == f.flops
+    assert tuple(loaded.arg_specs) == tuple(f.arg_specs) and loaded.sources["ll"]() == f.get_source("ll")
+    a, b = np.linspace(-2, 2, 40).astype("float32"), np.zeros(40, "float32")
+    loaded.cfunc(a.ctypes.data, b.ctypes.data)
+    np.testing.assert_allclose(b, np.exp(a) + 1, rtol=1e-6)
+    digest = codegen._source_digest
+    monkeypatch.setattr(codegen, "_source_digest", lambda: "other sources")
+    assert codegen._load_manifest(memo_key, "manifest_kernel") is None
+    monkeypatch.setattr(codegen, "_source_digest", digest)
+    monkeypatch.setattr(codegen, "_compiled", {})
+    for entry in _entries(tmp_path):
+        entry.unlink()
+    assert codegen._load_manifest(memo_key, "manifest_kernel") is None
+
+
+def test_loaded_code_must_find_the_functions_it_calls():
+    """Object code calling a function no loaded library defines is refused (linking it
+    would crash the process, not fail)."""
+    from tvmini.codegen import llvm_target
+    with pytest.raises(RuntimeError, match="tvmini_no_such_function"):
+        llvm_target.load_object(b"", "declare void @tvmini_no_such_function()\n")
+
+
+def test_graph_kernel_names_are_stable_and_unique():
+    """Names come from a digest of the kernel's key that reads functions by name, not
+    address (so the disk caches serve a graph kernel in the next process too); keys
+    that read alike (two closures of one function) still get distinct names."""
+    from tvmini.graph import dispatch
+    makers = [lambda x: x + k for k in range(2)]
+    first = dispatch.kernel_name("demo", ("demo", makers[0], (8,)))
+    assert dispatch.kernel_name("demo", ("demo", makers[0], (8,))) == first
+    second = dispatch.kernel_name("demo", ("demo", makers[1], (8,)))
+    assert second != first and second.startswith(first)
+    assert "0x" not in dispatch._stable(("demo", makers[0], tm.cpu(0)))

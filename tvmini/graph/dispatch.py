@@ -19,11 +19,15 @@ import hashlib
 from .. import te, topi
 from ..codegen import build
 from ..runtime import ndarray as nd
+from ..runtime.module import Module
 
 _TARGETS = {"cpu": "llvm", "cuda": "cuda"}
 
 #: key -> (module, output shapes and dtypes); see :func:`run`.
 _KERNELS = {}
+#: kernel name -> the key it was built for: names are unique in a process (``tm.jit``
+#: links its step to kernels by name).
+_NAMES = {}
 
 
 def kernel_count():
@@ -44,6 +48,32 @@ def define_outputs(define, specs, scalar_dtypes, attrs, scalar_vars=None):
     return placeholders, scalar_vars, [outs] if isinstance(outs, te.Tensor) else list(outs)
 
 
+def _stable(value):
+    """``value`` described without what differs between processes (addresses): a
+    function by its module and qualified name, a kernel Module by its name, containers
+    item by item, anything else by its repr."""
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(_stable(v) for v in value) + ")"
+    if isinstance(value, Module):
+        return value.name
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{value.__module__}.{value.__qualname__}"
+    return repr(value)
+
+
+def kernel_name(name, key):
+    """``name`` and a digest of ``key``: the same in every process for the same kernel,
+    so that the on-disk caches (keyed by the schedule and its function name, or by the
+    LLVM IR) serve it in the next run too; a suffix keeps two kernels whose keys read
+    alike (two closures of one function) apart."""
+    base = f"{name}_{hashlib.sha1(_stable(key).encode()).hexdigest()[:10]}"
+    candidate, n = base, 1
+    while _NAMES.setdefault(candidate, key) != key:
+        n += 1
+        candidate = f"{base}_{n}"
+    return candidate
+
+
 def build_kernel(name, define, specs, scalar_dtypes, attrs, device, key, inplace=()):
     """Compile ``define`` for inputs ``specs`` with the default schedule for ``device``.
 
@@ -54,8 +84,7 @@ def build_kernel(name, define, specs, scalar_dtypes, attrs, device, key, inplace
     placeholders, scalar_vars, outs = define_outputs(define, specs, scalar_dtypes, attrs)
     target = _TARGETS[device.kind]
     sch = topi.default_schedule(outs, target)
-    digest = hashlib.sha1(repr(key).encode()).hexdigest()[:10]
-    module = build(sch, placeholders + scalar_vars + outs, target=target, name=f"{name}_{digest}",
+    module = build(sch, placeholders + scalar_vars + outs, target=target, name=kernel_name(name, key),
                    inplace={outs[k]: placeholders[i] for k, i in enumerate(inplace) if i is not None})
     out_specs = tuple((tuple(int(d.value) for d in o.shape), o.dtype) for o in outs)
     return module, out_specs

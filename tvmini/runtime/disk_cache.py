@@ -1,6 +1,7 @@
 """The on-disk kernel cache: compiled object code keyed by a hash of what produced it.
 
-An entry is one file ``<key>.o`` holding a header (magic, payload length, sha256 of the
+An entry is one file ``<key>.o`` (object code; ``<key>.manifest`` for a build manifest,
+see ``codegen.build``) holding a header (magic, payload length, sha256 of the
 payload) followed by the payload. A truncated or corrupted entry fails the check, is
 deleted and reported as a miss, so it is rebuilt and never loaded blindly. Writers
 write to a temporary file in the same folder and rename it into place, so concurrent
@@ -37,12 +38,12 @@ def make_key(*parts):
     return h.hexdigest()
 
 
-def load(key):
+def load(key, suffix=".o"):
     """The payload stored under ``key``, or None (missing, unreadable or corrupt)."""
     root = cache_dir()
     if root is None:
         return None
-    path = root / f"{key}.o"
+    path = root / f"{key}{suffix}"
     try:
         data = path.read_bytes()
     except OSError:
@@ -60,21 +61,21 @@ def load(key):
     return None
 
 
-def store(key, payload):
+def store(key, payload, suffix=".o"):
     """Write ``payload`` under ``key`` atomically; failures to write are ignored."""
     root = cache_dir()
     if root is None:
         return
     try:
         root.mkdir(parents=True, exist_ok=True)
-        with atomic_open(root / f"{key}.o") as f:
+        with atomic_open(root / f"{key}{suffix}") as f:
             f.write(MAGIC + _HEADER.pack(len(payload), hashlib.sha256(payload).digest()) + payload)
     except OSError:
         pass
 
 
 def info():
-    """(number of entries, total bytes) in the cache folder."""
+    """(number of object-code entries, their total bytes) in the cache folder."""
     root = cache_dir()
     if root is None or not root.is_dir():
         return 0, 0
@@ -83,11 +84,14 @@ def info():
 
 
 def clear():
-    """Delete every entry; returns how many were removed."""
+    """Delete every entry and build manifest; returns how many object-code entries were
+    removed."""
     root = cache_dir()
     removed = 0
     if root is not None and root.is_dir():
         for f in root.glob("*.o"):
             f.unlink(missing_ok=True)
             removed += 1
+        for f in root.glob("*.manifest"):
+            f.unlink(missing_ok=True)
     return removed

@@ -168,7 +168,7 @@ def _cut(program, node, row_axis, batch):
     for n, piece in enumerate(pieces):
         ins, outs_ = [values[ref] for ref in piece[1]], [values[ref] for ref in piece[2]]
         define = R.piece_define(node.define, specs, node.scalar_dtypes, attrs, piece)
-        key = ("piece", id(node.module), n)
+        key = ("piece", node.module, n)
         entry = dispatch._KERNELS.get(key)
         if entry is None:
             try:
@@ -307,7 +307,7 @@ def _build_lane_kernel(node, in_axes, batch, rows, first_row):
     lane_specs = [(_rows_shape(shape, axis if isinstance(axis, int) else None, rows), dtype)
                   for (shape, dtype), axis in zip(specs, in_axes)]
     # the whole kernel identifies the definition: graph kernels are kept for the process
-    key = ("lane", id(node.module), tuple(map(str, in_axes)), batch, rows, first_row)
+    key = ("lane", node.module, tuple(map(str, in_axes)), batch, rows, first_row)
     entry = dispatch._KERNELS.get(key)
     if entry is None:
         with serial_builds():

@@ -114,8 +114,8 @@ def _merge(product, update):
     merged.define = _define(product, update, inputs, grad)
     overwrites = (None,) + tuple(inputs.index(v) for v in update.outputs)
     specs = [(v.shape, v.dtype) for v in inputs]
-    key = ("fused_update", tuple(merged.members), tuple(specs), merged.scalar_dtypes, repr(product.define),
-           product.attrs, repr(update.define), update.attrs, overwrites, update.module.device)
+    key = ("fused_update", tuple(merged.members), tuple(specs), merged.scalar_dtypes, product.define,
+           product.attrs, update.define, update.attrs, overwrites, update.module.device)
     entry = dispatch._KERNELS.get(key)
     if entry is None:
         entry = dispatch._KERNELS[key] = build_kernel("fused_" + "_".join(merged.members), merged.define, specs,
