@@ -11,6 +11,7 @@ compare with TVMINI_NUM_THREADS=1 (read when kernels are built).
 import numpy as np
 
 import tvmini as tm
+import tvmini.testing
 from tvmini import te, topi
 
 from common import best_seconds
@@ -77,3 +78,30 @@ def run(n, torch=None):
     case("transpose", topi.transpose, lambda x: np.ascontiguousarray(x.T), [a], **T(lambda x, o: o.copy_(x.t())))
     case("pad 1 each side", lambda x: topi.pad(x, (1, 1)), lambda x: np.pad(x, 1), [a],
          **T(lambda x, o: o.copy_(torch.nn.functional.pad(x, (1, 1, 1, 1)))))
+    dropout_case(a, 0.5, torch)
+
+
+def dropout_case(x, p, torch=None):
+    """Training-mode dropout: tvmini's one kernel hashing each element's position with a
+    seed (``topi.random.dropout``, checked against the numpy reference of the same hash),
+    numpy drawing a mask with its generator and applying it, torch's ``F.dropout``. The
+    masks differ (three generators); the work is the same: a draw per element."""
+    keep = 1.0 - p
+    seed, X = topi.random.seed_var(), te.placeholder(x.shape, name="x")
+    D = topi.random.dropout(X, keep, seed)
+    f = tm.build(topi.default_schedule(D), [X, seed, D], name="bench_dropout")
+    got = np.empty_like(x)
+    f(x, 7, got)
+    np.testing.assert_allclose(got, tm.testing.reference(D, {X: x, seed: 7}), rtol=1e-6)
+    rng = np.random.default_rng(0)
+    scale = np.float32(1 / keep)
+    ours = f.time_evaluator(number=10, repeat=7)(x, 7, got).min
+    theirs = best_seconds(lambda: x * (rng.random(x.shape, dtype=np.float32) < keep) * scale, repeat=7 * 3)
+    nbytes = 2 * x.nbytes
+    row = (f"{f'dropout p={p}':<28} {1e3 * ours:8.3f} {nbytes / ours / 1e9:8.1f}   {1e3 * theirs:8.3f} "
+           f"{nbytes / theirs / 1e9:8.1f}   {theirs / ours:6.2f}")
+    if torch is not None:
+        t = torch.from_numpy(x)
+        torch_s = best_seconds(lambda: torch.nn.functional.dropout(t, p, training=True), repeat=7 * 3)
+        row += f"   {1e3 * torch_s:8.3f} {torch_s / ours:7.2f}"
+    print(row)

@@ -16,6 +16,7 @@ import conv2d  # noqa: E402
 import cuda_kernels  # noqa: E402
 import gemm_cuda  # noqa: E402
 import gemm_tutorial  # noqa: E402
+import topi_ops  # noqa: E402
 from test_cuda import needs_gpu, needs_nvcc  # noqa: E402
 
 import tvmini as tm  # noqa: E402
@@ -112,3 +113,8 @@ def test_build_time_children_are_served_as_labelled(tmp_path):
     assert (cold["origin"], cold["hits"]) == ("compiled", 1)
     assert (disk["origin"], disk["hits"]) == ("disk", 1)
     assert all(cold[k] > 0 for k in ("first", "lower", "build", "again"))
+
+
+def test_the_dropout_row_checks_its_kernel_against_the_reference(capsys):
+    topi_ops.dropout_case(np.random.default_rng(0).standard_normal((33, 70)).astype("float32"), 0.3)
+    assert "dropout p=0.3" in capsys.readouterr().out
