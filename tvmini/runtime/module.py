@@ -65,6 +65,9 @@ class ArgSpec:
 
 
 _SCALAR = object()   # the ``static`` slot of a scalar argument's check
+#: (min, max) of each integer dtype a scalar argument may have (``np.iinfo`` costs ~1 us a call).
+_INT_RANGES = {name: (int(np.iinfo(name).min), int(np.iinfo(name).max))
+               for name in ("int8", "int32", "int64", "uint8")}
 
 
 def _fmt_shape(shape):
@@ -254,8 +257,8 @@ class Module:
             ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
         else:
             ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-            info = np.iinfo(spec.dtype)
-            if ok and not info.min <= value <= info.max:
+            low, high = _INT_RANGES[spec.dtype]
+            if ok and not low <= value <= high:
                 raise ShapeError(f"kernel {self.name!r}: scalar {spec.name} = {value} does not fit in {spec.dtype}")
         if not ok:
             raise DTypeError(f"kernel {self.name!r}: argument {spec.name} is a {spec.dtype} scalar, "
