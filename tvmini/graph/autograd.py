@@ -19,6 +19,7 @@ import threading
 from ..errors import TVMiniError
 from . import dispatch
 
+
 class _GradMode(threading.local):
     """Grad mode, per thread (as PyTorch's); a class attribute gives each thread's
     default without the exception a missing thread-local attribute costs."""
