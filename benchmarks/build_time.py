@@ -10,9 +10,12 @@ one tiny kernel, so LLVM's and libgomp's one-time start-up is not charged to the
 (it is the ``first kernel`` column). Columns, in milliseconds (the fastest of
 ``--repeat`` process pairs):
 
-* ``lower``: ``tm.lower`` alone: schedule -> loop IR, which every build does, cached or not;
+* ``lower``: ``tm.lower`` alone: schedule -> loop IR, which a build does unless the
+  in-process memo or a build manifest on disk serves it;
 * ``cold``: ``tm.build`` with an empty cache (lower, LLVM IR, O3, machine code, JIT);
-* ``disk``: ``tm.build`` in a new process that finds the object code on disk;
+* ``disk``: ``tm.build`` in a new process that finds the build's manifest and object code on
+  disk (no lowering, no LLVM IR: ~2 ms whatever the schedule; it was 3-44 ms when a disk
+  hit still lowered and generated the IR to find its key);
 * ``in-process``: the second ``tm.build`` of an equal schedule (new te objects) in a
   process, in microseconds: the build memo serves it after a walk over the schedule
   (``codegen/schedule_key.py``), with no lowering and no LLVM;
