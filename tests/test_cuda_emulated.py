@@ -130,3 +130,47 @@ def test_a_module_reloads_its_kernels_when_the_binding_changes(emulated_gpu, mon
         monkeypatch.setitem(cuda_driver.BINDINGS, "emulator", lambda: fresh)
         cuda_driver.driver.cache_clear()
     assert len(emulated_gpu.launches) == 1 and len(fresh.launches) == 0
+
+
+BUILD_TWO_KERNELS_AND_CHECK = """
+import numpy as np, tvmini as tm
+from tvmini import te
+n = te.var("n")
+A = te.placeholder((n,), name="A")
+B = te.compute((n,), lambda i: A[i] * 2.0, name="B")
+C = te.compute((n,), lambda i: B[i] + 1.0, name="C")
+s = te.create_schedule(C.op)
+for stage in (B, C):
+    bx, tx = s[stage].split(stage.op.axis[0], factor=32)
+    s[stage].bind(bx, te.thread_axis("blockIdx.x"))
+    s[stage].bind(tx, te.thread_axis("threadIdx.x"))
+f = tm.build(s, [A, C], target="cuda", name="emulated_manifest")
+a = np.linspace(-1, 1, 77).astype("float32")
+out = tm.nd.empty(77, device=tm.cuda(0))
+f(tm.nd.array(a, device=tm.cuda(0)), out)
+np.testing.assert_allclose(out.numpy(), a * 2 + 1, rtol=1e-6)
+print("ok")
+"""
+
+
+def test_a_second_process_runs_a_cuda_build_without_lowering_it(tmp_path):
+    """Two processes on the emulated device share a cache directory; the second, with
+    lowering disabled, builds the same two-kernel module from the first's manifest
+    (CUDA C, grids, the temporary between the kernels) and computes the same."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+    if shutil.which("g++") is None:
+        pytest.skip("the CUDA emulator needs g++")
+    env = dict(os.environ, TVMINI_CACHE_DIR=str(tmp_path), TVMINI_CUDA_BINDING="emulator",
+               PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    refuse = ("import tvmini.codegen.cuda_host as h\n"
+              "def refuse(*a, **k): raise AssertionError('lowered although the manifest is on disk')\n"
+              "h.lower = refuse\n")
+    for prefix in ("", refuse):
+        out = subprocess.run([sys.executable, "-c", prefix + BUILD_TWO_KERNELS_AND_CHECK], env=env,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+    assert len(list(tmp_path.glob("*.manifest"))) == 1

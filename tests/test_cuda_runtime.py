@@ -313,3 +313,53 @@ def test_launches_are_prepared_once_per_extents_and_follow_a_grown_temporary(fak
         temporaries.append(temporary)
     assert temporaries[0] == temporaries[1] != temporaries[2] == temporaries[3]
     assert sorted(f._cfunc._prepared) == [(40,), (1000,)]   # 40's prepared again after the growth
+
+
+# ------------------------------------------------------------------ CUDA build caches
+# As on the CPU, an equal schedule built again reuses its launcher in a process, and a
+# later process reads its CUDA C and launch plan from the build's manifest (no lowering).
+
+def test_an_equal_cuda_schedule_built_again_shares_its_launcher(fake, monkeypatch):
+    from tvmini.codegen import cuda_host
+    f = tm.build(*_two_kernels(), target="cuda", name="fake_memo")
+    lower = cuda_host.lower
+    monkeypatch.setattr(cuda_host, "lower", _refuse_lowering)
+    g = tm.build(*_two_kernels(), target="cuda", name="fake_memo")           # fresh te definitions
+    assert g._cfunc is f._cfunc and g.get_source("cuda") == f.get_source("cuda")
+    monkeypatch.setattr(cuda_host, "lower", lower)
+    assert tm.build(*_two_kernels(), target="cuda", name="fake_memo_other")._cfunc is not f._cfunc
+
+
+def _refuse_lowering(*args, **kwargs):
+    raise AssertionError("lowered although the build is cached")
+
+
+@pytest.mark.parametrize("make,n", [(_two_kernels, 1000), (lambda: _symbolic_elementwise(64), 65)])
+def test_a_later_process_reads_the_cuda_build_from_its_manifest(fake, tmp_path, monkeypatch, make, n):
+    """With the memo emptied (as in a new process) and lowering disabled, the manifest
+    gives the same CUDA C, arguments and flops, and launches with the same grids, blocks,
+    argument slots and temporaries; sources edited since serve nothing."""
+    from tvmini.codegen import cuda_host, manifest
+    monkeypatch.setenv("TVMINI_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(cuda_host, "_built", {})
+    dev = tm.cuda(0)
+    built = []
+    for build_again in (False, True):
+        if build_again:
+            monkeypatch.setattr(cuda_host, "_built", {})
+            monkeypatch.setattr(cuda_host, "lower", _refuse_lowering)
+        f = tm.build(*make(), target="cuda", name="fake_manifest")
+        a, b = tm.nd.array(np.ones(n, "float32"), device=dev), tm.nd.empty(n, device=dev)
+        fake.launches.clear()
+        f(a, b)
+        own = {a.data_ptr, b.data_ptr}
+        launches = [(name, grid, block, types, [v for v, t in zip(values, types) if t != "ptr"],
+                     sum(v not in own for v, t in zip(values, types) if t == "ptr"))  # temporaries
+                    for name, grid, block, values, types in fake.launches]
+        built.append((f.get_source("cuda"), f.get_source("tir"), f.arg_specs, f.var_names, f.flops, launches))
+    assert built[0] == built[1]
+    assert len(list(tmp_path.glob("*.manifest"))) == 1
+    monkeypatch.setattr(cuda_host, "_built", {})
+    monkeypatch.setattr(manifest, "source_digest", lambda: "edited sources")
+    with pytest.raises(AssertionError, match="lowered although"):
+        tm.build(*make(), target="cuda", name="fake_manifest")

@@ -15,6 +15,7 @@ from strategies import examples
 
 import tvmini as tm
 from tvmini import codegen, te, topi
+from tvmini.codegen import manifest
 from tvmini.codegen.schedule_key import schedule_key
 from tvmini.runtime import disk_cache
 from tvmini.tir.passes import unroll_loops
@@ -293,10 +294,10 @@ def test_a_manifest_serves_only_the_sources_that_wrote_it(tmp_path, monkeypatch)
     a, b = np.linspace(-2, 2, 40).astype("float32"), np.zeros(40, "float32")
     loaded.cfunc(a.ctypes.data, b.ctypes.data)
     np.testing.assert_allclose(b, np.exp(a) + 1, rtol=1e-6)
-    digest = codegen._source_digest
-    monkeypatch.setattr(codegen, "_source_digest", lambda: "other sources")
+    digest = manifest.source_digest
+    monkeypatch.setattr(manifest, "source_digest", lambda: "other sources")
     assert codegen._load_manifest(memo_key, "manifest_kernel") is None
-    monkeypatch.setattr(codegen, "_source_digest", digest)
+    monkeypatch.setattr(manifest, "source_digest", digest)
     monkeypatch.setattr(codegen, "_compiled", {})
     for entry in _entries(tmp_path):
         entry.unlink()

@@ -2,12 +2,8 @@
 import ctypes
 import dataclasses
 import functools
-import hashlib
-import json
 import time
-import zlib
 from dataclasses import dataclass
-from pathlib import Path
 
 from .. import debug
 from ..errors import BuildError, ScheduleError
@@ -20,6 +16,7 @@ from ..tir.analysis import count_flops
 from ..tir.expr import Const, Var
 from ..tir.functor import walk
 from ..tir.stmt import BufferStore
+from . import manifest
 
 _CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64, "float32": ctypes.c_float, "float64": ctypes.c_double}
 _TARGETS = {"llvm": "llvm", "cpu": "llvm", "c": "llvm"}
@@ -237,43 +234,20 @@ def _made(name, key, entry, cache, n_pointers, scalar_dtypes, arg_specs, extents
                   sources={"ll": _once(optimized_ir), "asm": _once(assembly), "tir": tir}, flops=flops)
 
 
-# Build manifests: what a build made (its object code's cache key, argument specs, loop IR
-# and LLVM IR texts), stored on disk under its memo key, so that a later process serves an
-# equal schedule without lowering it or generating and parsing its LLVM IR (measured on
-# examples/mnist.py's CNN with a warm cache: 19 -> 2.8 ms a kernel). The key also
-# holds a digest of tvmini's own sources: editing lowering or code generation must not
-# serve a manifest written by other code (the LLVM IR key then decides, as before).
-
-@functools.lru_cache(maxsize=None)
-def _source_digest():
-    """sha256 of every Python source of the tvmini package (computed once, ~10 ms)."""
-    root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()
-
-
-def _manifest_key(memo_key):
-    return disk_cache.make_key(repr(memo_key), _source_digest(), "manifest")
-
-
 def _store_manifest(memo_key, built, ir_text):
-    manifest = {"object": built.cache_key, "ir": ir_text, "tir": built.sources["tir"], "flops": built.flops,
-                "pointers": built.pointers, "scalar_dtypes": built.scalar_dtypes, "extents": built.extents,
-                "arg_specs": [dataclasses.asdict(spec) for spec in built.arg_specs]}
-    disk_cache.store(_manifest_key(memo_key), zlib.compress(json.dumps(manifest).encode()), suffix=".manifest")
+    """Record ``built`` on disk (see :mod:`.manifest`)."""
+    manifest.store(memo_key, {"object": built.cache_key, "ir": ir_text, "tir": built.sources["tir"],
+                              "flops": built.flops, "pointers": built.pointers,
+                              "scalar_dtypes": built.scalar_dtypes, "extents": built.extents,
+                              "arg_specs": [dataclasses.asdict(spec) for spec in built.arg_specs]})
 
 
 def _load_manifest(memo_key, name):
     """The build of function ``name`` from its manifest and object code on disk, or None
-    (no manifest, or it or its object entry is missing or unreadable: build anew)."""
-    data = disk_cache.load(_manifest_key(memo_key), suffix=".manifest")
-    if data is None:
-        return None
-    try:
-        m = json.loads(zlib.decompress(data))
-    except (zlib.error, ValueError):
+    (no manifest, or it or its object entry is missing or unreadable: build anew). No
+    lowering, no LLVM IR generation or parsing."""
+    m = manifest.load(memo_key)
+    if m is None:
         return None
     key = m["object"]
     entry = _compiled.get(key)

@@ -5,17 +5,25 @@ NDArrays on ``tm.cuda(0)``) and then launches the kernels in order through
 ``runtime.cuda_driver``. The CUDA C is compiled to PTX at build time when a compiler
 exists (``cuda_compile``: nvcc or NVRTC), so errors surface at build; with neither, the
 build still gives the CUDA C (``get_source``) and the first call says what is missing.
+
+Builds are cached as on the CPU: an equal schedule built again in a process reuses the
+launcher (loaded kernels included) through the memo keyed by ``schedule_key``; built by
+an earlier process, its ``CudaProgram`` (CUDA C and launch plan) is read from the
+build's manifest (:mod:`.manifest`) and its PTX from the disk cache, without lowering.
 """
+import dataclasses
 import time
+from dataclasses import dataclass
 
 from .. import debug
+from .._version import __version__
 from ..errors import BuildError
 from ..lower import lower
 from ..runtime import disk_cache
-from ..runtime.module import Module
+from ..runtime.module import ArgSpec, Module
 from ..tir import expr as E
 from ..tir.analysis import count_flops
-from . import cuda
+from . import cuda, manifest
 from .cuda_compile import DEFAULT_ARCH, compile_ptx, compile_ptx_cached, ptx_compiler
 
 
@@ -35,33 +43,48 @@ def _py(e):
     raise BuildError(f"launch extent {e} cannot be computed on the host")
 
 
-def _host_function(e):
-    return eval(f"lambda v: {_py(e)}")   # noqa: S307 -- source built above from IR nodes only
+def _host_function(source):
+    """The function of ``v`` that Python expression ``source`` (made by :func:`_py`) is.
+    A manifest's expressions are trusted as its object code is: both come from the
+    user's own kernel cache."""
+    return eval(f"lambda v: {source}")   # noqa: S307 -- source printed by _py from IR nodes
 
 
-class KernelLaunch:
-    """What the launcher needs for one kernel: name, grid/block functions, argument slots."""
+@dataclass(frozen=True)
+class CudaProgram:
+    """A schedule lowered for CUDA, as plain data (a manifest holds it as JSON).
 
-    def __init__(self, kernel, slot_of):
-        self.name = kernel.name
-        self.grid = [_host_function(kernel.extents.get(f"blockIdx.{a}", E.Const(1, "int32"))) for a in "xyz"]
-        self.block = tuple(kernel.extents[f"threadIdx.{a}"].value if f"threadIdx.{a}" in kernel.extents else 1
-                           for a in "xyz")
-        self.slots = [slot_of[b] for b in kernel.buffers] + [slot_of[v] for v in kernel.scalars]
+    ``source``: the module's CUDA C; ``tir``: the loop IR's text; ``arg_specs`` and
+    ``extent_names``: the ``Module``'s arguments and symbolic extents; ``slot_types``:
+    the native arguments (``n_buffers`` buffer pointers, the extents, the scalars, then
+    one pointer per temporary); ``launches``: per kernel in order, (name, grid sizes x/y/z
+    as Python expressions of the extents ``v``, block sizes, the slots of its arguments);
+    ``temporaries``: (size in elements as such an expression, dtype) of each buffer the
+    kernels pass between them."""
+    source: str
+    tir: str
+    flops: object
+    arg_specs: list
+    extent_names: list
+    n_buffers: int
+    slot_types: list
+    launches: list
+    temporaries: list
+
+    def as_json(self):
+        return dict(dataclasses.asdict(self), arg_specs=[dataclasses.asdict(a) for a in self.arg_specs])
+
+    @classmethod
+    def from_json(cls, data):
+        return cls(**dict(data, arg_specs=[ArgSpec(**a) for a in data["arg_specs"]]))
 
 
-def build_cuda(sch, args, name, arch=None, inplace=None):
-    """Build ``sch`` for CUDA (see the module docstring); returns a ``Module``."""
-    from ..runtime import cuda_driver as cuda_runtime
+def _lower_program(sch, args, name, inplace):
+    """Lower ``sch`` and cut it into kernels: the ``CudaProgram``."""
     from . import _arg_spec, _inplace_specs, _written_buffers
-    start = time.perf_counter()
-    inplace = dict(inplace or {})
     func = lower(sch, args, name=name, inplace=inplace.items())
     kernels, temporaries = cuda.split_kernels(func, sch)
     source = cuda.module_source([cuda.CudaPrinter(k, func.may_alias).source() for k in kernels])
-    arch = arch or cuda_runtime.device_arch() or DEFAULT_ARCH
-    ptx, cache = compile_ptx_cached(source, arch, name) if ptx_compiler() is not None else (None, debug.MISS)
-
     written = _written_buffers(func)
     extents = [v for v in func.scalar_params if not any(v is a for a in func.signature)]
     scalars = [a for a in func.signature if isinstance(a, E.Var)]
@@ -73,24 +96,81 @@ def build_cuda(sch, args, name, arch=None, inplace=None):
         slot_of[v] = len(slot_of)
     for t in temporaries:
         slot_of[t] = len(slot_of)
-    slot_types = ["ptr"] * len(func.params) + [v.dtype for v in extents + scalars] + ["ptr"] * len(temporaries)
-    launches = [KernelLaunch(k, slot_of) for k in kernels]
-    temp_sizes = [(_host_function(_size(t)), t.dtype) for t in temporaries]
+    launches = [(k.name, [_py(k.extents.get(f"blockIdx.{a}", E.Const(1, "int32"))) for a in "xyz"],
+                 [k.extents[f"threadIdx.{a}"].value if f"threadIdx.{a}" in k.extents else 1 for a in "xyz"],
+                 [slot_of[b] for b in k.buffers] + [slot_of[v] for v in k.scalars]) for k in kernels]
+    aliases = _inplace_specs(func, args, inplace)
+    return CudaProgram(
+        source=source, tir=str(func), flops=count_flops(func),
+        arg_specs=[_arg_spec(a, written, aliases) for a in func.signature], extent_names=[v.name for v in extents],
+        n_buffers=len(func.params),
+        slot_types=["ptr"] * len(func.params) + [v.dtype for v in extents + scalars] + ["ptr"] * len(temporaries),
+        launches=launches, temporaries=[(_py(_size(t)), t.dtype) for t in temporaries])
+
+
+class KernelLaunch:
+    """What the launcher needs for one kernel: name, grid functions, block, argument slots."""
+
+    def __init__(self, name, grid, block, slots):
+        self.name, self.block, self.slots = name, tuple(block), list(slots)
+        self.grid = [_host_function(g) for g in grid]
+
+
+# memo key (schedule_key, name, architecture, version) -> (CudaProgram, Launcher)
+_built = {}
+
+
+def build_cuda(sch, args, name, arch=None, inplace=None):
+    """Build ``sch`` for CUDA (see the module docstring); returns a ``Module``."""
+    from ..runtime import cuda_driver as cuda_runtime
+    from .schedule_key import schedule_key
+    start = time.perf_counter()
+    inplace = dict(inplace or {})
+    arch = arch or cuda_runtime.device_arch() or DEFAULT_ARCH
+    fingerprint = schedule_key(sch, args, inplace.items())
+    program_key = None if fingerprint is None else (fingerprint, name, __version__, "cuda")
+    built = _built.get((program_key, arch)) if program_key is not None else None
+    if built is not None:
+        (program, launcher), cache = built, debug.MEMORY_HIT
+    else:
+        program, cache = _stored_program(program_key), debug.DISK_HIT
+        if program is None:
+            program, cache = _lower_program(sch, args, name, inplace), None
+            if program_key is not None:
+                manifest.store(program_key, program.as_json())
+        launcher, ptx_cache = _launcher(name, program, arch, cuda_runtime)
+        cache = cache or ptx_cache
+        if program_key is not None:
+            _built[program_key, arch] = program, launcher
+    module = Module(name, "cuda", program.arg_specs, program.extent_names, launcher,
+                    {"cuda": program.source, "tir": program.tir, "ptx": launcher.ptx}, keepalive=None)
+    module.flops = program.flops
+    module.build_seconds = time.perf_counter() - start
+    debug.kernel_built(module, disk_cache.make_key(program.source, arch), cache, program.tir)
+    return module
+
+
+def _stored_program(program_key):
+    """The ``CudaProgram`` an earlier process stored for ``program_key``, or None."""
+    data = manifest.load(program_key) if program_key is not None else None
+    try:
+        return None if data is None else CudaProgram.from_json(data)
+    except (TypeError, KeyError):
+        return None
+
+
+def _launcher(name, program, arch, cuda_runtime):
+    """(the ``Launcher`` of ``program``, which cache served its PTX). The PTX is compiled
+    now when a compiler exists; else on first use, which then says what is missing."""
+    ptx, cache = compile_ptx_cached(program.source, arch, name) if ptx_compiler() is not None else (None, debug.MISS)
 
     def get_ptx():
-        """The PTX, compiled at build or (no compiler then) now, which says what is missing."""
-        return ptx or compile_ptx(source, arch, name)
+        return ptx or compile_ptx(program.source, arch, name)
 
-    launcher = cuda_runtime.Launcher(name, source, get_ptx, launches, len(func.params), slot_types,
-                                     [v.name for v in extents], temp_sizes)
-    sources = {"cuda": source, "tir": str(func), "ptx": get_ptx}
-    aliases = _inplace_specs(func, args, inplace)
-    module = Module(name, "cuda", [_arg_spec(a, written, aliases) for a in func.signature], [v.name for v in extents],
-                    launcher, sources, keepalive=None)
-    module.flops = count_flops(func)
-    module.build_seconds = time.perf_counter() - start
-    debug.kernel_built(module, disk_cache.make_key(source, arch), cache, func)
-    return module
+    launches = [KernelLaunch(*launch) for launch in program.launches]
+    temp_sizes = [(_host_function(size), dtype) for size, dtype in program.temporaries]
+    return cuda_runtime.Launcher(name, program.source, get_ptx, launches, program.n_buffers, program.slot_types,
+                                 program.extent_names, temp_sizes), cache
 
 
 def _size(buf):
