@@ -255,6 +255,40 @@ def test_float16_kernels_find_cuda_fp16_h_with_nvrtc():
     assert "cvt.f32.f16" in _nvrtc_ptx(f.get_source("cuda"), "sm_80", "nvrtc_half")
 
 
+@pytest.mark.parametrize("choice", ["nvcc", "nvrtc"])
+def test_tvmini_cuda_compiler_picks_the_ptx_compiler(monkeypatch, choice):
+    """NVRTC is used where it loads (in process, ~10x faster than an nvcc process),
+    else nvcc; ``TVMINI_CUDA_COMPILER`` picks one, and says so when it is missing."""
+    from tvmini.codegen import cuda_compile
+    monkeypatch.setattr(cuda_compile, "_ptx", {})
+    monkeypatch.setenv("TVMINI_CACHE", "0")
+    monkeypatch.setenv(cuda_compile.COMPILER_VARIABLE, choice)
+    available = {"nvcc": HAS_NVCC, "nvrtc": nvrtc_version() is not None}[choice]
+    used = []
+    for name in ("_nvcc_ptx", "_nvrtc_ptx"):
+        compile_ = getattr(cuda_compile, name)
+        monkeypatch.setattr(cuda_compile, name, lambda *a, compile_=compile_, name=name: used.append(name)
+                            or compile_(*a))
+    f = tm.build(*elementwise(100, 32), target="cuda", name=f"picked_{choice}")
+    if not available:
+        assert cuda_compile.ptx_compiler() is None and used == []
+        with pytest.raises(BuildError, match=f"needs NVRTC .* or nvcc .*TVMINI_CUDA_COMPILER is set to {choice}"):
+            f.get_source("ptx")
+        return
+    assert f"picked_{choice}_kernel0" in f.get_source("ptx")
+    assert used == [f"_{choice}_ptx"] and cuda_compile.ptx_compiler().startswith("nvrtc") == (choice == "nvrtc")
+    if nvrtc_version() is not None:
+        monkeypatch.delenv(cuda_compile.COMPILER_VARIABLE)
+        assert cuda_compile.ptx_compiler() == nvrtc_version()
+
+
+def test_an_unknown_cuda_compiler_choice_is_refused(monkeypatch):
+    from tvmini.codegen import cuda_compile
+    monkeypatch.setenv(cuda_compile.COMPILER_VARIABLE, "clang")
+    with pytest.raises(BuildError, match="TVMINI_CUDA_COMPILER='clang': use nvcc or nvrtc"):
+        cuda_compile.ptx_compiler()
+
+
 @needs_nvcc
 @settings(max_examples=4, deadline=None)
 @given(n=st.integers(1, 300), factor=st.sampled_from([1, 7, 32, 100]),
