@@ -43,7 +43,8 @@ part() {    # part NAME SECONDS COMMAND...: run, log to OUT/NAME.log, record the
 part environment 60 bash -c "nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv;
     $py --version; nvcc --version | tail -1;
     $py -c 'import llvmlite; print(\"llvmlite\", llvmlite.__version__)';
-    $py -c 'from tvmini.runtime.cuda_driver import driver, device_arch; print(\"binding:\", driver().name, device_arch())'"
+    $py -c 'from tvmini.runtime.cuda_driver import driver, device_arch; print(\"binding:\", driver().name, device_arch())';
+    $py -c 'from tvmini.codegen.cuda_compile import ptx_compiler; print(\"PTX compiler:\", ptx_compiler())'"
 if [ "$which" = tests ]; then
     workers=$($py -c 'import xdist' 2>/dev/null && echo "-n 8")
     part tests 300 "$py" -m pytest -q $workers -p no:cacheprovider tests/test_cuda.py tests/test_cuda_runtime.py \
