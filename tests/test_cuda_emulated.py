@@ -174,3 +174,32 @@ def test_a_second_process_runs_a_cuda_build_without_lowering_it(tmp_path):
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
     assert len(list(tmp_path.glob("*.manifest"))) == 1
+
+
+def test_an_exported_cuda_module_runs_in_a_process_without_a_cuda_compiler(tmp_path):
+    """A module exported by one process runs, loaded by another where lowering and every
+    CUDA compiler are disabled, on the emulated device, and computes the same."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    from tvmini.codegen.cuda_compile import ptx_compiler
+    if ptx_compiler() is None:
+        pytest.skip("exporting a CUDA module needs its PTX: no NVRTC or nvcc here")
+    lib = tmp_path / "two_kernels.so"
+    export = BUILD_TWO_KERNELS_AND_CHECK + f"f.export_library({str(lib)!r})\n"
+    load = ("import tvmini.codegen.cuda_host as h, tvmini.codegen.cuda_compile as c\n"
+            "def refuse(*a, **k): raise AssertionError('built or compiled although the library is exported')\n"
+            "h.lower = c._chosen_compiler = refuse\n"
+            "import numpy as np, tvmini as tm\n"
+            f"f = tm.runtime.load_module({str(lib)!r})\n"
+            "a = np.linspace(-1, 1, 1000).astype('float32')\n"
+            "out = tm.nd.empty(1000, device=tm.cuda(0))\n"
+            "f(tm.nd.array(a, device=tm.cuda(0)), out)\n"
+            "np.testing.assert_allclose(out.numpy(), a * 2 + 1, rtol=1e-6)\n"
+            "print('ok')\n")
+    env = dict(os.environ, TVMINI_CACHE_DIR=str(tmp_path / "cache"), TVMINI_CUDA_BINDING="emulator",
+               PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    for code in (export, load):
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr

@@ -363,3 +363,40 @@ def test_a_later_process_reads_the_cuda_build_from_its_manifest(fake, tmp_path, 
     monkeypatch.setattr(manifest, "source_digest", lambda: "edited sources")
     with pytest.raises(AssertionError, match="lowered although"):
         tm.build(*make(), target="cuda", name="fake_manifest")
+
+
+# ------------------------------------------------------------------ exported CUDA modules
+
+def test_an_exported_cuda_module_loads_and_launches_as_built(fake, tmp_path, monkeypatch):
+    """export_library writes the CUDA module's PTX and launch plan; load_module gives a
+    module that launches the same kernels with the same grids, blocks and argument
+    slots (the temporary between the two kernels included), compiling nothing."""
+    from tvmini.codegen import cuda_compile
+    f = tm.build(*_two_kernels(), target="cuda", name="fake_exported")
+    lib = tmp_path / "kernels.so"
+    if cuda_compile.ptx_compiler() is None:
+        with pytest.raises(tm.BuildError, match="needs NVRTC .* or nvcc"):
+            f.export_library(str(lib))
+        return
+    f.export_library(str(lib))
+    for name in ("_nvcc_ptx", "_nvrtc_ptx", "compile_ptx_cached"):
+        monkeypatch.setattr(cuda_compile, name, _refuse_lowering)
+    loaded = tm.runtime.load_module(str(lib))
+    assert loaded.target == "cuda" and loaded.arg_specs == f.arg_specs and loaded.var_names == f.var_names
+    for fmt in ("cuda", "ptx", "tir"):
+        assert loaded.get_source(fmt) == f.get_source(fmt)
+    dev = tm.cuda(0)
+    calls = []
+    for module in (f, loaded):
+        a, b = tm.nd.array(np.ones(300, "float32"), device=dev), tm.nd.empty(300, device=dev)
+        fake.launches.clear()
+        module(a, b)
+        calls.append([(name, grid, block, types, [v for v, t in zip(values, types) if t != "ptr"],
+                       [values.index(p) if p in values else None for p in (a.data_ptr, b.data_ptr)])
+                      for name, grid, block, values, types in fake.launches])
+    assert calls[0] == calls[1] and calls[0][0][1] == (10, 1, 1)
+    with pytest.raises(tm.ShapeError, match="n is 300 from A.shape"):
+        loaded(tm.nd.empty(300, device=dev), tm.nd.empty(299, device=dev))
+    again = tmp_path / "again.so"
+    loaded.export_library(str(again))
+    assert tm.runtime.load_module(str(again)).get_source("ptx") == f.get_source("ptx")

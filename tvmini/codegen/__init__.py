@@ -10,6 +10,7 @@ from ..errors import BuildError, ScheduleError
 from .._version import __version__
 from ..lower import lower
 from ..runtime import disk_cache
+from ..runtime.export import object_exporter
 from ..runtime.module import ArgSpec, Module
 from ..tir import passes
 from ..tir.analysis import count_flops
@@ -159,7 +160,7 @@ def build(sch, args, target="llvm", name="main", inplace=None, fastmath=False):
     else:
         cache = debug.MEMORY_HIT
     module = Module(name, "llvm", built.arg_specs, built.extents, built.cfunc, built.sources,
-                    keepalive=built.entry[:2], object_code=built.entry[3])
+                    keepalive=built.entry[:2], exporter=object_exporter(built.entry[3]))
     module.flops = built.flops
     module.build_seconds = time.perf_counter() - start
     debug.kernel_built(module, built.cache_key, cache, built.sources["tir"])

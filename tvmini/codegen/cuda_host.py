@@ -3,7 +3,7 @@
 The returned ``Module`` validates its arguments like a CPU kernel (they must be
 NDArrays on ``tm.cuda(0)``) and then launches the kernels in order through
 ``runtime.cuda_driver``. The CUDA C is compiled to PTX at build time when a compiler
-exists (``cuda_compile``: nvcc or NVRTC), so errors surface at build; with neither, the
+exists (``cuda_compile``: NVRTC or nvcc), so errors surface at build; with neither, the
 build still gives the CUDA C (``get_source``) and the first call says what is missing.
 
 Builds are cached as on the CPU: an equal schedule built again in a process reuses the
@@ -11,16 +11,16 @@ launcher (loaded kernels included) through the memo keyed by ``schedule_key``; b
 an earlier process, its ``CudaProgram`` (CUDA C and launch plan) is read from the
 build's manifest (:mod:`.manifest`) and its PTX from the disk cache, without lowering.
 """
-import dataclasses
 import time
-from dataclasses import dataclass
 
 from .. import debug
 from .._version import __version__
 from ..errors import BuildError
 from ..lower import lower
 from ..runtime import disk_cache
-from ..runtime.module import ArgSpec, Module
+from ..runtime.cuda_program import CudaProgram
+from ..runtime.export import cuda_exporter
+from ..runtime.module import Module
 from ..tir import expr as E
 from ..tir.analysis import count_flops
 from . import cuda, manifest
@@ -28,7 +28,8 @@ from .cuda_compile import DEFAULT_ARCH, compile_ptx, compile_ptx_cached, ptx_com
 
 
 def _py(e):
-    """Python source computing integer expression ``e`` from a dict ``v`` of variable values."""
+    """Python source computing integer expression ``e`` from a dict ``v`` of variable values
+    (a grid or temporary size of the launch plan: ``runtime.cuda_program.host_function``)."""
     if isinstance(e, E.Const):
         return repr(int(e.value))
     if isinstance(e, E.Var):
@@ -41,42 +42,6 @@ def _py(e):
     if isinstance(e, (E.Min, E.Max)):
         return f"{'min' if isinstance(e, E.Min) else 'max'}({_py(e.a)}, {_py(e.b)})"
     raise BuildError(f"launch extent {e} cannot be computed on the host")
-
-
-def _host_function(source):
-    """The function of ``v`` that Python expression ``source`` (made by :func:`_py`) is.
-    A manifest's expressions are trusted as its object code is: both come from the
-    user's own kernel cache."""
-    return eval(f"lambda v: {source}")   # noqa: S307 -- source printed by _py from IR nodes
-
-
-@dataclass(frozen=True)
-class CudaProgram:
-    """A schedule lowered for CUDA, as plain data (a manifest holds it as JSON).
-
-    ``source``: the module's CUDA C; ``tir``: the loop IR's text; ``arg_specs`` and
-    ``extent_names``: the ``Module``'s arguments and symbolic extents; ``slot_types``:
-    the native arguments (``n_buffers`` buffer pointers, the extents, the scalars, then
-    one pointer per temporary); ``launches``: per kernel in order, (name, grid sizes x/y/z
-    as Python expressions of the extents ``v``, block sizes, the slots of its arguments);
-    ``temporaries``: (size in elements as such an expression, dtype) of each buffer the
-    kernels pass between them."""
-    source: str
-    tir: str
-    flops: object
-    arg_specs: list
-    extent_names: list
-    n_buffers: int
-    slot_types: list
-    launches: list
-    temporaries: list
-
-    def as_json(self):
-        return dict(dataclasses.asdict(self), arg_specs=[dataclasses.asdict(a) for a in self.arg_specs])
-
-    @classmethod
-    def from_json(cls, data):
-        return cls(**dict(data, arg_specs=[ArgSpec(**a) for a in data["arg_specs"]]))
 
 
 def _lower_program(sch, args, name, inplace):
@@ -108,14 +73,6 @@ def _lower_program(sch, args, name, inplace):
         launches=launches, temporaries=[(_py(_size(t)), t.dtype) for t in temporaries])
 
 
-class KernelLaunch:
-    """What the launcher needs for one kernel: name, grid functions, block, argument slots."""
-
-    def __init__(self, name, grid, block, slots):
-        self.name, self.block, self.slots = name, tuple(block), list(slots)
-        self.grid = [_host_function(g) for g in grid]
-
-
 # memo key (schedule_key, name, architecture, version) -> (CudaProgram, Launcher)
 _built = {}
 
@@ -138,12 +95,13 @@ def build_cuda(sch, args, name, arch=None, inplace=None):
             program, cache = _lower_program(sch, args, name, inplace), None
             if program_key is not None:
                 manifest.store(program_key, program.as_json())
-        launcher, ptx_cache = _launcher(name, program, arch, cuda_runtime)
+        launcher, ptx_cache = _launcher(name, program, arch)
         cache = cache or ptx_cache
         if program_key is not None:
             _built[program_key, arch] = program, launcher
     module = Module(name, "cuda", program.arg_specs, program.extent_names, launcher,
-                    {"cuda": program.source, "tir": program.tir, "ptx": launcher.ptx}, keepalive=None)
+                    {"cuda": program.source, "tir": program.tir, "ptx": launcher.ptx}, keepalive=None,
+                    exporter=cuda_exporter(program))
     module.flops = program.flops
     module.build_seconds = time.perf_counter() - start
     debug.kernel_built(module, disk_cache.make_key(program.source, arch), cache, program.tir)
@@ -159,18 +117,11 @@ def _stored_program(program_key):
         return None
 
 
-def _launcher(name, program, arch, cuda_runtime):
+def _launcher(name, program, arch):
     """(the ``Launcher`` of ``program``, which cache served its PTX). The PTX is compiled
     now when a compiler exists; else on first use, which then says what is missing."""
     ptx, cache = compile_ptx_cached(program.source, arch, name) if ptx_compiler() is not None else (None, debug.MISS)
-
-    def get_ptx():
-        return ptx or compile_ptx(program.source, arch, name)
-
-    launches = [KernelLaunch(*launch) for launch in program.launches]
-    temp_sizes = [(_host_function(size), dtype) for size, dtype in program.temporaries]
-    return cuda_runtime.Launcher(name, program.source, get_ptx, launches, program.n_buffers, program.slot_types,
-                                 program.extent_names, temp_sizes), cache
+    return program.launcher(name, lambda: ptx or compile_ptx(program.source, arch, name)), cache
 
 
 def _size(buf):

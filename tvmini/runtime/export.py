@@ -1,10 +1,12 @@
 """Shared libraries: ``Module.export_library(path)`` and ``load_module(path)``.
 
 An exported library holds native code plus a ``tvmini_metadata`` symbol: a JSON object
-whose ``kind`` says what the library holds ("kernel": one kernel and its call signature,
-loaded by :func:`load_module`; "jit": a whole ``tm.jit`` step, loaded by
+whose ``kind`` says what the library holds ("kernel": one CPU kernel and its call
+signature, loaded by :func:`load_module`; "cuda-kernel": a CUDA module's PTX and launch
+plan (a ``CudaProgram``), also loaded by :func:`load_module`, which then needs a CUDA
+driver but no CUDA compiler; "jit": a whole ``tm.jit`` step, loaded by
 ``runtime.predictor.load_jit``). It is linked by the system C compiler (``$CC`` or
-``cc``), so a fresh process can load and call it without llvmlite compiling anything.
+``cc``), so a fresh process can load and call it without compiling anything.
 """
 import ctypes
 import ctypes.util
@@ -20,7 +22,7 @@ from .module import ArgSpec, Module
 _FORMAT = 2
 _CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64, "float32": ctypes.c_float, "float64": ctypes.c_double}
 #: The function that loads each kind of library, for the error of loading it with another.
-_LOADERS = {"kernel": "tm.runtime.load_module", "jit": "tm.runtime.load_jit"}
+_LOADERS = {"kernel": "tm.runtime.load_module", "cuda-kernel": "tm.runtime.load_module", "jit": "tm.runtime.load_jit"}
 #: glibc's vector math library, which vectorized exp, log, tanh, ... call (``codegen.vecmath``).
 _VECTOR_MATH = ["-lmvec"] if ctypes.util.find_library("mvec") else []
 
@@ -34,20 +36,23 @@ def _compiler():
 
 
 def link_library(object_code, metadata, path):
-    """Link ``object_code`` (bytes of a relocatable object) and ``metadata`` (a dict, stored
-    as the JSON string ``tvmini_metadata``) into the shared library ``path``, atomically."""
+    """Link ``object_code`` (bytes of a relocatable object, or None) and ``metadata`` (a
+    dict, stored as the JSON string ``tvmini_metadata``) into the shared library ``path``,
+    atomically."""
     meta = json.dumps(metadata).encode()
     cc = _compiler()
     path = os.path.abspath(path)
     with tempfile.TemporaryDirectory() as tmp:
-        obj = os.path.join(tmp, "code.o")
-        with open(obj, "wb") as f:
-            f.write(object_code)
+        objects = []
+        if object_code is not None:
+            objects.append(os.path.join(tmp, "code.o"))
+            with open(objects[0], "wb") as f:
+                f.write(object_code)
         meta_c = os.path.join(tmp, "metadata.c")
         with open(meta_c, "w") as f:
             f.write("const char tvmini_metadata[] = {" + ", ".join(str(b) for b in meta) + ", 0};\n")
         out = os.path.join(tmp, "library.so")
-        cmd = [cc, "-shared", "-fPIC", "-o", out, obj, meta_c, "-lm", "-lgomp", *_VECTOR_MATH]
+        cmd = [cc, "-shared", "-fPIC", "-o", out, *objects, meta_c, "-lm", "-lgomp", *_VECTOR_MATH]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
             raise BuildError(f"linking {path} failed: {' '.join(cmd)}\n{result.stderr.strip()}")
@@ -56,9 +61,10 @@ def link_library(object_code, metadata, path):
     return path
 
 
-def open_library(path, kind):
-    """(ctypes library, metadata dict) of the library ``path``, which must hold ``kind``;
-    DataError naming the file when it is missing, not a tvmini library, or another kind."""
+def open_library(path, kinds):
+    """(ctypes library, metadata dict) of the library ``path``, which must hold one of
+    ``kinds``; DataError naming the file when it is missing, not a tvmini library, or
+    another kind."""
     if not os.path.isfile(path):
         raise DataError(f"no exported tvmini library at {path}")
     try:
@@ -68,30 +74,48 @@ def open_library(path, kind):
     except (OSError, ValueError, AttributeError) as err:
         raise DataError(f"{path} is not a tvmini library: {err}") from None
     found = meta.get("kind", "kernel") if isinstance(meta, dict) else None
-    if found != kind:
-        raise DataError(f"{path} holds a tvmini {found} library, not a {kind} library; "
+    if found not in kinds:
+        raise DataError(f"{path} holds a tvmini {found} library, not a {' or '.join(kinds)} library; "
                         f"load it with {_LOADERS.get(found, 'the tvmini that wrote it')}")
     return lib, meta
 
 
-def export_library(module, object_code, path):
-    """Link ``object_code`` (bytes) of ``module`` into the shared library ``path``."""
-    return link_library(object_code, {
-        "kind": "kernel", "format": _FORMAT, "name": module.name, "target": module.target, "var_names": list(module.var_names),
-        "args": [{"name": s.name, "shape": list(s.shape), "dtype": s.dtype, "written": s.written,
-                  "scalar": s.scalar, "inplace_of": s.inplace_of} for s in module.arg_specs]}, path)
+def _signature(module):
+    return {"format": _FORMAT, "name": module.name, "target": module.target, "var_names": list(module.var_names),
+            "args": [{"name": s.name, "shape": list(s.shape), "dtype": s.dtype, "written": s.written,
+                      "scalar": s.scalar, "inplace_of": s.inplace_of} for s in module.arg_specs]}
+
+
+def object_exporter(object_code):
+    """The ``Module`` exporter of a CPU kernel whose object code ``object_code()`` gives."""
+    return lambda module, path: link_library(object_code(), dict(_signature(module), kind="kernel"), path)
+
+
+def cuda_exporter(program):
+    """The ``Module`` exporter of a CUDA module built from ``program`` (a ``CudaProgram``):
+    the library carries the program and its PTX (compiled now if the build had no
+    compiler), for the architecture it was built for (newer GPUs JIT-compile PTX too)."""
+    return lambda module, path: link_library(
+        None, dict(_signature(module), kind="cuda-kernel", program=program.as_json(), ptx=module.get_source("ptx")),
+        path)
 
 
 def load_module(path):
-    """Load a library written by ``export_library``; returns a callable ``Module``."""
-    lib, meta = open_library(path, "kernel")
+    """Load a library written by ``Module.export_library``; returns a callable ``Module``."""
+    lib, meta = open_library(path, ("kernel", "cuda-kernel"))
     if meta.get("format") != _FORMAT:
         raise DataError(f"{path} has library format {meta.get('format')}, this tvmini reads {_FORMAT}")
     specs = [ArgSpec(a["name"], tuple(a["shape"]), a["dtype"], a["written"], a["scalar"], a.get("inplace_of"))
              for a in meta["args"]]
+    sources = {"meta": json.dumps({k: v for k, v in meta.items() if k not in ("program", "ptx")}, indent=2)}
+    if meta["kind"] == "cuda-kernel":
+        from .cuda_program import CudaProgram
+        program, ptx = CudaProgram.from_json(meta["program"]), meta["ptx"]
+        return Module(meta["name"], meta["target"], specs, meta["var_names"], program.launcher(meta["name"], lambda: ptx),
+                      dict(sources, cuda=program.source, tir=program.tir, ptx=ptx), keepalive=None,
+                      exporter=cuda_exporter(program))
     cfunc = getattr(lib, meta["name"])
     cfunc.restype = None
     cfunc.argtypes = ([ctypes.c_void_p] * sum(not s.scalar for s in specs) + [ctypes.c_int32] * len(meta["var_names"])
                       + [_CTYPES[s.dtype] for s in specs if s.scalar])
-    return Module(meta["name"], meta["target"], specs, meta["var_names"], cfunc,
-                  {"meta": json.dumps(meta, indent=2)}, keepalive=lib)
+    return Module(meta["name"], meta["target"], specs, meta["var_names"], cfunc, sources, keepalive=lib)

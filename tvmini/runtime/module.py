@@ -91,15 +91,17 @@ class Module:
     - ``sources``: format name -> source text or a zero-argument callable
       producing it (called once, on first :meth:`get_source`);
     - ``keepalive``: anything the native code needs alive (the JIT engine);
-    - ``object_code``: a zero-argument callable returning the kernel's object
-      code, for :meth:`export_library`.
+    - ``exporter``: ``exporter(module, path)`` writes the library of
+      :meth:`export_library` (``runtime.export.object_exporter`` of a CPU
+      kernel's object code, ``cuda_exporter`` of a CUDA program); None: the
+      module cannot be exported (one loaded from a CPU library).
 
     Numpy arrays are used in place (outputs are written into them). The
     attributes ``name``, ``target``, ``device``, ``arg_specs`` and
     ``var_names`` describe the kernel.
     """
 
-    def __init__(self, name, target, arg_specs, var_names, cfunc, sources, keepalive, object_code=None):
+    def __init__(self, name, target, arg_specs, var_names, cfunc, sources, keepalive, exporter=None):
         self.name = name
         self.target = target
         self.device = as_device(target.split()[0])
@@ -108,7 +110,7 @@ class Module:
         self._cfunc = cfunc
         self._sources = dict(sources)
         self._keepalive = keepalive
-        self._object_code = object_code
+        self._exporter = exporter
         self._validate_signature()
         self._compile_checks()
 
@@ -367,11 +369,13 @@ class Module:
         return source
 
     def export_library(self, path):
-        """Write a shared library that ``tm.runtime.load_module(path)`` loads and calls."""
-        from .export import export_library
-        if self._object_code is None:
-            raise TVMiniError(f"kernel {self.name!r} has no object code to export")
-        return export_library(self, self._object_code(), path)
+        """Write a shared library that ``tm.runtime.load_module(path)`` loads and calls in
+        any process, with nothing compiled there: a CPU kernel's machine code, or a CUDA
+        module's PTX and launch plan (loading that needs a CUDA driver, not a compiler)."""
+        if self._exporter is None:
+            raise TVMiniError(f"kernel {self.name!r} has no code to export (a module loaded from a CPU library "
+                              "is exported already)")
+        return self._exporter(self, path)
 
     def time_evaluator(self, number=10, repeat=3, min_repeat_ms=0):
         """Return ``f(*args) -> BenchmarkResult`` timing this kernel.

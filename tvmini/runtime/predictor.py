@@ -78,7 +78,7 @@ class Predictor:
 
     def __init__(self, path):
         self.path = os.path.abspath(os.fspath(path))
-        lib, meta = open_library(self.path, "jit")
+        lib, meta = open_library(self.path, ("jit",))
         if meta.get("format") != FORMAT:
             raise DataError(f"{self.path} has jit library format {meta.get('format')}, this tvmini reads {FORMAT}")
         self.name = meta["name"]
