@@ -171,6 +171,29 @@ def test_integer_tensors_follow_pytorch_promotion():
     assert (i / 2).numpy().tolist() == [0.5, 1.0, 1.5]
 
 
+def test_float16_tensors_take_scalars_and_differentiate_in_float16():
+    """A float16 tensor's scalar ops and reduction gradients stay float16 (the scalar
+    reaches the kernel as a float32 argument, converted inside), eager and jitted."""
+    x0 = np.linspace(-2, 2, 24, dtype="float16").reshape(4, 6)
+    x = tm.tensor(x0, requires_grad=True)
+    y = (2.0 - x * x * 0.5 + 1.0 / (x * x + 1.0)).mean()
+    assert y.dtype == "float16" and (x ** 2).dtype == "float16"
+    y.backward()
+    assert x.grad.dtype == "float16"
+    x64 = x0.astype("float64")
+    np.testing.assert_allclose(float(y.numpy()), (2 - x64 * x64 * 0.5 + 1 / (x64 * x64 + 1)).mean(), rtol=2e-3)
+    np.testing.assert_allclose(x.grad.numpy(), (-x64 - 2 * x64 / (x64 * x64 + 1) ** 2) / 24, rtol=1e-2, atol=1e-3)
+
+    @tm.jit
+    def step(t):
+        (t * 3.0).sum().backward()
+
+    for _ in range(2):
+        x.grad = None
+        step(x)
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((4, 6), 3, "float16"))
+
+
 # ---------------------------------------------------------------- tape semantics
 
 def test_gradients_accumulate_until_zeroed():

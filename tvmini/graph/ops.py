@@ -21,8 +21,9 @@ from .autograd import Function
 from .dispatch import run
 from .tensor import Tensor
 
-#: dtypes a runtime scalar argument (a ``te.var``) may have.
-_SCALAR_DTYPES = ("float32", "float64", "int32", "int64")
+#: integer dtypes a runtime scalar argument (a ``te.var``) may have; a tensor of another
+#: (int8, uint8, bool) meets a Python int as int64 and a float as float32.
+_INT_SCALAR_DTYPES = ("int32", "int64")
 
 
 # ------------------------------------------------------------------------------ checks
@@ -62,10 +63,8 @@ def _promote_for_scalar(x, value):
     """``x`` converted so that a kernel with scalar ``value`` can run on it (as PyTorch:
     an integer tensor next to a float number computes in float32)."""
     if x.dtype.startswith("float"):
-        if x.dtype not in _SCALAR_DTYPES:
-            raise DTypeError(f"scalar arithmetic on {x.dtype} tensors is not supported; use float32")
         return x
-    if isinstance(value, (float, np.floating)) or x.dtype not in _SCALAR_DTYPES:
+    if isinstance(value, (float, np.floating)) or x.dtype not in _INT_SCALAR_DTYPES:
         return cast(x, "float32" if isinstance(value, (float, np.floating)) else "int64")
     return x
 
