@@ -20,6 +20,7 @@ import topi_ops  # noqa: E402
 from test_cuda import needs_gpu, needs_nvcc  # noqa: E402
 
 import tvmini as tm  # noqa: E402
+from tvmini.codegen.cuda_compile import ptx_compiler  # noqa: E402
 from tvmini.codegen.llvm_target import vector_bits  # noqa: E402
 
 
@@ -107,9 +108,13 @@ def test_best_of_rounds_keeps_each_timers_fastest():
     assert common.best_of_rounds(timers, 3, settle=0) == {"a": 1.0, "b": 4.0}
 
 
-def test_build_time_children_are_served_as_labelled(tmp_path):
-    cold = build_time.run_child("blocked", 64, str(tmp_path))
-    disk = build_time.run_child("blocked", 64, str(tmp_path))
+@pytest.mark.parametrize("target,step", [("llvm", "blocked"), ("cuda", "shared")])
+def test_build_time_children_are_served_as_labelled(tmp_path, target, step):
+    """Cold, then from the disk cache (for CUDA without a GPU: CUDA C and PTX)."""
+    if target == "cuda" and ptx_compiler() is None:
+        pytest.skip("building for CUDA here compiles PTX: no NVRTC or nvcc")
+    cold = build_time.run_child(step, 64, str(tmp_path), target)
+    disk = build_time.run_child(step, 64, str(tmp_path), target)
     assert (cold["origin"], cold["hits"]) == ("compiled", 1)
     assert (disk["origin"], disk["hits"]) == ("disk", 1)
     assert all(cold[k] > 0 for k in ("first", "lower", "build", "again"))
