@@ -203,3 +203,7 @@ def test_an_exported_cuda_module_runs_in_a_process_without_a_cuda_compiler(tmp_p
     for code in (export, load):
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr
+
+
+def test_an_exported_jit_inference_step_runs(emulated_gpu, tmp_path, monkeypatch):
+    test_graph_cuda.test_an_exported_cuda_inference_step_predicts_without_building(tmp_path, monkeypatch)

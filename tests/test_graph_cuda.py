@@ -188,3 +188,33 @@ def test_a_jit_step_on_two_devices_is_refused():
     ones = np.ones(3, "float32")
     with pytest.raises(TVMiniError, match="ran kernels on cpu.*cuda.*a step runs on one device"):
         tm.jit(step)(tm.tensor(ones), tm.tensor(ones, device="cuda"))
+
+
+@needs_gpu
+def test_an_exported_cuda_inference_step_predicts_without_building(tmp_path, monkeypatch):
+    """A CNN in eval mode, jitted on the device and exported: ``load_jit`` gives a
+    predictor on the device that launches the step's kernels from their PTX (lowering and
+    every CUDA compiler disabled) and matches the jitted step, for device and numpy
+    inputs; a CPU input is refused."""
+    from tvmini.codegen import cuda_compile, cuda_host
+    tm.manual_seed(0)
+    model = _cnn(nn).to("cuda")
+    model.eval()
+    predict = tm.jit(lambda x: {"logits": model(x), "probs": nn.functional.softmax(model(x), 1)})
+    x = np.random.default_rng(1).standard_normal((5, 1, 8, 8)).astype("float32")
+    want = {k: v.numpy() for k, v in predict(tm.tensor(x, device="cuda")).items()}
+    lib = predict.export(tmp_path / "cnn.so")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("built or compiled although the step is exported")
+    for module, name in ((cuda_host, "lower"), (cuda_compile, "_chosen_compiler")):
+        monkeypatch.setattr(module, name, refuse)
+    predictor = tm.runtime.load_jit(lib)
+    assert predictor.device == tm.cuda(0)
+    for given in (tm.nd.array(x, device=tm.cuda(0)), x):
+        got = predictor(given)
+        assert got["logits"].device == tm.cuda(0)
+        for key in want:
+            np.testing.assert_allclose(got[key].numpy(), want[key], rtol=1e-5, atol=1e-6)
+    with pytest.raises(tm.DeviceError, match="input x is on cpu.*runs on cuda"):
+        predictor(tm.nd.array(x))

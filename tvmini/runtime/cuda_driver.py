@@ -140,14 +140,14 @@ class Launcher:
     """Launches a built module's kernels in order; called by ``Module`` with checked arguments
     (buffer pointers, symbolic extents, scalars — the native argument order)."""
 
-    def __init__(self, name, source, ptx, launches, n_buffers, slot_types, extent_names, temp_sizes):
-        """``source`` is the module's CUDA C; ``ptx()`` gives its PTX (compiled on first
-        call when the build had no compiler); ``launches`` the kernels' ``KernelLaunch``
-        records in order."""
-        self.name, self.source, self.ptx, self.n_buffers = name, source, ptx, n_buffers
-        self.launches = launches
-        self.extent_names, self.temp_sizes = extent_names, temp_sizes
-        self._types = [[slot_types[i] for i in launch.slots] for launch in launches]
+    def __init__(self, name, program, ptx):
+        """``program`` is the module's ``runtime.cuda_program.CudaProgram`` (its CUDA C and
+        launch plan); ``ptx()`` gives its PTX (compiled on first call when the build had
+        no compiler)."""
+        self.name, self.program, self.source, self.ptx = name, program, program.source, ptx
+        self.n_buffers, self.extent_names = program.n_buffers, program.extent_names
+        self.launches, self.temp_sizes = program.kernel_launches(), program.temporary_sizes()
+        self._types = [[program.slot_types[i] for i in launch.slots] for launch in self.launches]
         self._loaded_by = self._functions = None
         self._temps, self._prepared = {}, {}
 

@@ -56,9 +56,15 @@ class CudaProgram:
         """The program of ``as_json``'s dict; TypeError or KeyError when it is not one."""
         return cls(**dict(data, arg_specs=[ArgSpec(**a) for a in data["arg_specs"]]))
 
+    def kernel_launches(self):
+        """A ``KernelLaunch`` per kernel, in launch order."""
+        return [KernelLaunch(*launch) for launch in self.launches]
+
+    def temporary_sizes(self):
+        """(function of the extents giving the element count, dtype) per temporary."""
+        return [(host_function(size), dtype) for size, dtype in self.temporaries]
+
     def launcher(self, name, ptx):
         """A ``cuda_driver.Launcher`` of this program; ``ptx()`` gives its PTX."""
         from .cuda_driver import Launcher
-        return Launcher(name, self.source, ptx, [KernelLaunch(*launch) for launch in self.launches],
-                        self.n_buffers, self.slot_types, self.extent_names,
-                        [(host_function(size), dtype) for size, dtype in self.temporaries])
+        return Launcher(name, self, ptx)

@@ -15,6 +15,10 @@
 
 Loading needs neither the graph layer nor llvmlite: the library is opened with ctypes,
 the blob read and checked against the metadata, and each prediction is one native call.
+A step traced on a CUDA device is exported as data instead of a native entry: the
+metadata lists each kernel's ``CudaProgram`` and PTX, and the calls in order with their
+arrays as offsets into the inputs, outputs, parameters or workspace; the predictor
+copies the parameters to the device and launches the calls (no CUDA compiler needed).
 Inputs are checked first (count, type, dtype, shape, contiguity; an error names the
 input); outputs are fresh :class:`NDArray` objects per call, returned in the structure
 the traced function returned (one array, or tuples/lists/dicts of them). A predictor
@@ -29,6 +33,7 @@ import numpy as np
 
 from ..errors import ArgumentError, DataError, DeviceError, DTypeError, ShapeError
 from . import ndarray as nd
+from .device import as_device
 from .export import open_library
 
 #: Format of the "jit" library metadata and parameter blob this runtime reads and writes.
@@ -70,10 +75,11 @@ class _Spec:
 class Predictor:
     """An exported ``tm.jit`` inference function; call it with one array per input.
 
-    ``predictor(*inputs)`` takes NDArrays (CPU) or numpy arrays (used in place, never
-    written; C-contiguous, the exact dtype and shape of the trace) and returns fresh
-    NDArrays. Attributes: ``name``, ``inputs`` and ``outputs`` (specs with ``name``,
-    ``shape``, ``dtype``), ``workspace_bytes``, ``path``, ``params_path``.
+    ``predictor(*inputs)`` takes NDArrays on the step's device or numpy arrays (never
+    written; C-contiguous, the exact dtype and shape of the trace; on the CPU used in
+    place, for a CUDA step copied to the device) and returns fresh NDArrays on the
+    step's device. Attributes: ``name``, ``device``, ``inputs`` and ``outputs`` (specs
+    with ``name``, ``shape``, ``dtype``), ``workspace_bytes``, ``path``, ``params_path``.
     """
 
     def __init__(self, path):
@@ -82,18 +88,21 @@ class Predictor:
         if meta.get("format") != FORMAT:
             raise DataError(f"{self.path} has jit library format {meta.get('format')}, this tvmini reads {FORMAT}")
         self.name = meta["name"]
+        self.device = as_device(meta.get("device", "cpu"))
         self.inputs = tuple(_Spec(e) for e in meta["inputs"])
         self.outputs = tuple(_Spec(e) for e in meta["outputs"])
         self._structure = meta["structure"]
         self.workspace_bytes = meta["workspace_bytes"]
         self.params_path = os.path.join(os.path.dirname(self.path), meta["params"]["file"])
         self._params = self._read_params(meta["params"])
-        self._workspace = nd.empty((max(self.workspace_bytes, 1),), "uint8")
-        self._entry = getattr(lib, ENTRY)
-        self._entry.restype = None
-        self._entry.argtypes = [ctypes.c_void_p] * 4
-        self._in_ptrs = (ctypes.c_void_p * max(len(self.inputs), 1))()
-        self._out_ptrs = (ctypes.c_void_p * max(len(self.outputs), 1))()
+        if self.device.kind == "cuda":
+            self._params = self._params.copyto(self.device)
+        self._workspace = nd.empty((max(self.workspace_bytes, 1),), "uint8", self.device)
+        if self.device.kind == "cuda":
+            self._run = _CudaCalls(meta, self._params._ptr, self._workspace._ptr)
+        else:
+            self._run = _NativeEntry(getattr(lib, ENTRY), len(self.inputs), len(self.outputs), self._params._ptr,
+                                     self._workspace._ptr)
         self._lib = lib
 
     def _read_params(self, expect):
@@ -119,22 +128,18 @@ class Predictor:
         if len(inputs) != len(self.inputs):
             raise ArgumentError(f"predictor {self.name!r} takes {len(self.inputs)} inputs "
                                 f"({', '.join(s.name for s in self.inputs)}), got {len(inputs)}")
-        in_ptrs = self._in_ptrs
-        for k, (value, spec) in enumerate(zip(inputs, self.inputs)):
-            in_ptrs[k] = self._pointer(value, spec)
-        outputs = [nd.empty(s.shape, s.dtype) for s in self.outputs]
-        out_ptrs = self._out_ptrs
-        for k, array in enumerate(outputs):
-            out_ptrs[k] = array._ptr
-        self._entry(in_ptrs, out_ptrs, self._params._ptr, self._workspace._ptr)
+        held = [self._on_device(value, spec) for value, spec in zip(inputs, self.inputs)]
+        outputs = [nd.empty(s.shape, s.dtype, self.device) for s in self.outputs]
+        self._run([pointer for pointer, _ in held], [array._ptr for array in outputs])
         return _build(self._structure, outputs)
 
-    def _pointer(self, value, spec):
-        """The data pointer of input ``value`` after checking it against ``spec``."""
+    def _on_device(self, value, spec):
+        """(data pointer, array to keep alive meanwhile) of input ``value`` on the step's
+        device, after checking it against ``spec``."""
         where = f"predictor {self.name!r}: input {spec.name}"
         if isinstance(value, nd.NDArray):
-            if value.device.kind != "cpu":
-                raise DeviceError(f"{where} is on {value.device}; exported functions run on the CPU")
+            if value.device != self.device:
+                raise DeviceError(f"{where} is on {value.device}; the exported step runs on {self.device}")
             dtype, shape, pointer = value.dtype, value.shape, value._ptr
         elif isinstance(value, np.ndarray):
             dtype, shape = value.dtype, value.shape
@@ -150,11 +155,51 @@ class Predictor:
             raise DTypeError(f"{where} has dtype {np.dtype(dtype).name}, expected {spec.dtype.name}")
         if tuple(shape) != spec.shape:
             raise ShapeError(f"{where} has shape {tuple(shape)}, expected {spec.shape} (the traced shape)")
-        return pointer
+        if isinstance(value, np.ndarray) and self.device.kind != "cpu":
+            value = nd.array(value, device=self.device)
+            pointer = value._ptr
+        return pointer, value
 
     def __repr__(self):
         return (f"Predictor({self.name!r}, inputs={list(self.inputs)}, outputs={list(self.outputs)}, "
                 f"workspace={self.workspace_bytes} bytes)")
+
+
+class _NativeEntry:
+    """A CPU step: the library's ``tvmini_jit_run``, called with pointer arrays."""
+
+    def __init__(self, entry, n_inputs, n_outputs, params, workspace):
+        entry.restype, entry.argtypes = None, [ctypes.c_void_p] * 4
+        self._entry, self._params, self._workspace = entry, params, workspace
+        self._ins = (ctypes.c_void_p * max(n_inputs, 1))()
+        self._outs = (ctypes.c_void_p * max(n_outputs, 1))()
+
+    def __call__(self, inputs, outputs):
+        self._ins[:len(inputs)], self._outs[:len(outputs)] = inputs, outputs
+        self._entry(self._ins, self._outs, self._params, self._workspace)
+
+
+class _CudaCalls:
+    """A CUDA step: its kernels' launchers (from each ``CudaProgram`` and its PTX; no
+    compiler needed) and its calls in order, each array an input, an output, or an
+    offset into the parameters or the workspace on the device."""
+
+    def __init__(self, meta, params, workspace):
+        from .cuda_program import CudaProgram
+        self._launchers = [CudaProgram.from_json(k["program"]).launcher(k["name"], lambda ptx=k["ptx"]: ptx)
+                           for k in meta["kernels"]]
+        self._calls, self._params, self._workspace = meta["calls"], params, workspace
+
+    def __call__(self, inputs, outputs):
+        from .cuda_driver import driver
+        bases = {"input": inputs, "output": outputs, "params": [self._params], "workspace": [self._workspace]}
+        for call in self._calls:
+            if "copy" in call:
+                dst, src = [bases[base][k] + offset for base, k, offset in call["copy"]]
+                driver().dtod(dst, src, call["bytes"])
+            else:
+                self._launchers[call["kernel"]](*[bases[base][k] + offset for base, k, offset in call["args"]],
+                                                *call["scalars"])
 
 
 def load_jit(path):

@@ -15,6 +15,10 @@
    the kernels internal (so nothing clashes with another library), emits one object and
    links it, with the metadata, into a shared library (``runtime.export.link_library``).
 
+A step traced on a CUDA device replaces 3-4 by data in the metadata
+(:func:`_cuda_launches`): each distinct kernel's ``CudaProgram`` and PTX, and the calls
+in order with their arrays located as the entry would locate them.
+
 ``tvmini.runtime.predictor.load_jit`` loads the result in any process.
 """
 import hashlib
@@ -28,7 +32,7 @@ from ...errors import BuildError, TVMiniError
 from ...fileio import atomic_open
 from ...runtime.export import link_library
 from ...runtime.predictor import ALIGN, ENTRY, FORMAT, params_path
-from .ir import CONST, INPUT, OUTPUT, STATE, TEMP
+from .ir import CONST, INPUT, OUTPUT, STATE, TEMP, VIEW
 from .native import I64, PTR, address_of, declare_kernel, emit_calls, kernels_of, new_llvm_module
 
 _I8 = ir.IntType(8)
@@ -46,23 +50,28 @@ def export_variant(fn, signature, variant, path):
     if params_file == path:
         raise TVMiniError(f"tm.jit export of {name}: {path} would be its own parameter file; "
                           "name the library e.g. model.so")
-    inputs, bindings = _inputs(fn, name, signature)
+    device = variant.step.device
+    inputs, bindings = _inputs(fn, name, signature, device)
     outputs = list({v.id: v for v in program.outputs}.values())
     out_index = {v.id: k for k, v in enumerate(outputs)}
+    in_index = {v.id: bindings[v.binding] for v in program.live_values() if v.kind == INPUT}
     params, blob = _parameter_blob(program)
-    digest = hashlib.sha256(blob).hexdigest()
-    object_code = _object_code(program, {v.id: bindings[v.binding] for v in program.live_values()
-                                         if v.kind == INPUT}, out_index, params)
-    with atomic_open(params_file) as f:
-        f.write(blob)
-    meta = {"kind": "jit", "format": FORMAT, "name": name, "target": llvm_target.target_description(),
-            "inputs": inputs,
+    meta = {"kind": "jit", "format": FORMAT, "name": name, "device": device.kind, "inputs": inputs,
             "outputs": [{"name": f"output{k}", "shape": list(v.shape), "dtype": v.dtype} for k, v in enumerate(outputs)],
             "structure": _structure(variant.rebuild([out_index[v.id] for v in program.outputs]), name),
             "workspace_bytes": program.arena_bytes,
-            "params": {"file": os.path.basename(params_file), "bytes": len(blob), "sha256": digest,
+            "params": {"file": os.path.basename(params_file), "bytes": len(blob),
+                       "sha256": hashlib.sha256(blob).hexdigest(),
                        "arrays": [{"value": v.id, "shape": list(v.shape), "dtype": v.dtype, "offset": offset}
                                   for v, offset in params]}}
+    if device.kind == "cuda":
+        object_code = None
+        meta.update(target="cuda", **_cuda_launches(program, in_index, out_index, params))
+    else:
+        object_code = _object_code(program, in_index, out_index, params)
+        meta["target"] = llvm_target.target_description()
+    with atomic_open(params_file) as f:
+        f.write(blob)
     return link_library(object_code, meta, path)
 
 
@@ -92,7 +101,7 @@ def _check_inference(name, program, variant):
         raise TVMiniError(f"tm.jit: cannot export {name} as an inference function: {why}")
 
 
-def _inputs(fn, name, signature):
+def _inputs(fn, name, signature, device):
     """(metadata of every tensor argument in call order, {argument position: input index})."""
     parts, keywords, _ = signature
     try:
@@ -106,10 +115,10 @@ def _inputs(fn, name, signature):
     for i, part in enumerate(parts):
         if part[0] != "tensor":
             continue
-        _, shape, dtype, device, _ = part
-        if device.kind != "cpu":
-            raise TVMiniError(f"tm.jit: cannot export {name}: argument {names[i]} is on {device}; "
-                              "exported functions run on the CPU")
+        _, shape, dtype, _, _ = part
+        if part[3] != device:
+            raise TVMiniError(f"tm.jit: cannot export {name}: argument {names[i]} is on {part[3]}, its step on "
+                              f"{device}")
         bindings[i] = len(inputs)
         inputs.append({"name": names[i], "shape": list(shape), "dtype": str(dtype)})
     return inputs, bindings
@@ -121,13 +130,11 @@ def _parameter_blob(program):
                     key=lambda v: v.id)
     placed, size = [], 0
     for v in values:
-        if v.array.device.kind != "cpu":
-            raise TVMiniError(f"tm.jit: cannot export a step whose array {v.describe()} is on {v.array.device}")
         placed.append((v, size))
         size += -(-v.nbytes // ALIGN) * ALIGN
     blob = bytearray(size)
     for v, offset in placed:
-        blob[offset:offset + v.nbytes] = v.array.numpy().tobytes()
+        blob[offset:offset + v.nbytes] = v.array.numpy().tobytes()      # from the device if on one
     return placed, bytes(blob)
 
 
@@ -162,6 +169,35 @@ def _entry(program, in_index, out_index, params):
     emit_calls(b, program, pointer, callee)
     b.ret_void()
     return module, symbols
+
+
+def _cuda_launches(program, in_index, out_index, params):
+    """The metadata of a CUDA step: each distinct kernel's ``CudaProgram`` and PTX, and
+    every call in order, its arrays as [base, index, byte offset] (base "input", "output",
+    "params" or "workspace") and its scalars, or a copy's [destination, source] and bytes."""
+    param_offset = {v.id: offset for v, offset in params}
+
+    def location(value):
+        if value.kind == VIEW:
+            base, offset = value.view_of
+            kind, index, at = location(base)
+            return [kind, index, at + offset]
+        if value.kind in (INPUT, OUTPUT):
+            return ["input", in_index[value.id], 0] if value.kind == INPUT else ["output", out_index[value.id], 0]
+        return ["workspace", 0, value.offset] if value.kind == TEMP else ["params", 0, param_offset[value.id]]
+
+    kernels, index, calls = [], {}, []
+    for node in program.calls():
+        if node.op == "copy":
+            calls.append({"copy": [location(node.outputs[0]), location(node.inputs[0])], "bytes": node.inputs[0].nbytes})
+            continue
+        launcher = node.module._cfunc
+        if id(launcher) not in index:
+            index[id(launcher)] = len(kernels)
+            kernels.append({"name": launcher.name, "program": launcher.program.as_json(), "ptx": launcher.ptx()})
+        calls.append({"kernel": index[id(launcher)], "args": [location(v) for v in node.inputs + node.outputs],
+                      "scalars": list(node.scalars)})
+    return {"kernels": kernels, "calls": calls}
 
 
 def _object_code(program, in_index, out_index, params):
