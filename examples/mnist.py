@@ -6,13 +6,17 @@
     python examples/mnist.py --model cnn --resume            # continue from OUT/checkpoint.npz
     python examples/mnist.py --model mlp --dataset fashion-mnist   # apt-get install dataset-fashion-mnist
     python examples/mnist.py --model cnn --profile            # per-kernel table of 10 training steps
+    python examples/mnist.py --model cnn --export             # also deploy it: OUT/cnn/model.so + model.params
 
 Data come from ``--data`` (default: ``$TVMINI_MNIST``, else ``../shared/data/mnist``
 next to the repository). When only the 10,000-image test files are there, they
 are split 8,000 train / 2,000 test (deterministically) and the run says so.
 Each epoch prints the mean training loss and the test accuracy, saves a
 checkpoint (model and optimizer state and the epoch, with ``tm.save``) and
-redraws the curves plot.
+redraws the curves plot. ``--export`` then traces the trained model's inference
+with ``tm.jit``, exports it (``model.so`` and ``model.params``, on the training
+device), loads it back with ``tm.runtime.load_jit`` as a deployed program would, and
+scores the test set through that predictor.
 
 Measured on the CPU (2 shared cores, ``--threads 1``), test accuracy:
 
@@ -81,6 +85,29 @@ def evaluate(model, dataset, batch_size, device):
     return correct / len(dataset)
 
 
+def export_and_score(model, dataset, batch_size, device, path):
+    """Export ``model``'s eval-mode inference for batches of ``batch_size`` to ``path``,
+    load it with ``tm.runtime.load_jit`` and score ``dataset`` through the predictor
+    (a short last batch is padded with zeros: the exported shapes are fixed).
+    Returns (library path, accuracy, milliseconds per batch)."""
+    model.eval()
+    predict = tm.jit(lambda images: model(images))
+    with tm.no_grad():
+        predict(tm.zeros(batch_size, 1, 28, 28, device=device))       # traces the shape to deploy
+    library = predict.export(path)
+    model.train()
+    predictor = tm.runtime.load_jit(library)
+    correct, seconds, batches = 0, 0.0, 0
+    for images, labels in DataLoader(dataset, batch_size, as_numpy=True):
+        padded = np.zeros((batch_size, 1, 28, 28), "float32")
+        padded[:len(labels)] = images
+        started = time.perf_counter()
+        logits = predictor(padded).numpy()[:len(labels)]
+        seconds, batches = seconds + time.perf_counter() - started, batches + 1
+        correct += int((logits.argmax(axis=1) == labels).sum())
+    return library, correct / len(dataset), 1e3 * seconds / max(batches, 1)
+
+
 def save_checkpoint(path, model, optimizer, epoch, history):
     """Model and optimizer state, the number of finished epochs and the curves so far, as one ``tm.save`` file."""
     tm.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
@@ -98,10 +125,12 @@ def load_checkpoint(path, model, optimizer):
 
 def train(model_kind="mlp", data=DEFAULT_DATA, epochs=None, batch_size=64, lr=None, seed=0, out=None,
           resume=False, batchnorm=False, dropout=0.0, device="cpu", dataset="mnist", limit=None, progress=True,
-          log=print, jit=False):
+          log=print, jit=False, export=False):
     """Train one classifier; returns a dict with the history, final accuracy, wall time and files.
 
     ``jit`` compiles the training step with ``tm.jit`` (one variant per batch shape).
+    ``export`` (needs ``out``) deploys the trained model as ``out/model.so`` (see the
+    module docstring) and adds the predictor's test accuracy as ``exported_accuracy``.
 
     ``limit`` keeps only the first ``limit`` training and ``limit // 4`` test
     images (quick runs and tests). With ``resume``, training continues after the
@@ -163,8 +192,16 @@ def train(model_kind="mlp", data=DEFAULT_DATA, epochs=None, batch_size=64, lr=No
                 ("test accuracy", {model_kind: (history["epoch"], history["test_accuracy"])})],
                 xlabel="epoch", title=f"{dataset} {model_kind}: {note.split(';')[-1].strip()}")
     final = history["test_accuracy"][-1] if history["test_accuracy"] else None
-    return dict(history=history, accuracy=final, wall_seconds=float(np.sum(history["seconds"])), files=files,
-                model=model, optimizer=optimizer, note=note)
+    result = dict(history=history, accuracy=final, wall_seconds=float(np.sum(history["seconds"])), files=files,
+                  model=model, optimizer=optimizer, note=note)
+    if export:
+        if not out:
+            raise ValueError("export needs an output directory (out)")
+        files["library"], result["exported_accuracy"], ms = export_and_score(
+            model, test_set, 500, device, os.path.join(out, "model.so"))
+        log(f"exported {files['library']} (+ model.params); loaded back, its test accuracy is "
+            f"{result['exported_accuracy']:.4f} ({ms:.2f} ms per batch of 500)")
+    return result
 
 
 def profile(model_kind="mlp", data=DEFAULT_DATA, batch_size=64, lr=None, seed=0, batchnorm=False, dropout=0.0,
@@ -203,6 +240,8 @@ def parse_args(argv):
                         "default: one per core)")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bars (for logs)")
     parser.add_argument("--jit", action="store_true", help="compile the training step with tm.jit")
+    parser.add_argument("--export", action="store_true", help="after training, export the model's inference as "
+                        "OUT/MODEL/model.so (+ model.params), load it back and score the test set with it")
     parser.add_argument("--profile", type=int, nargs="?", const=10, metavar="STEPS",
                         help="instead of training, profile STEPS (default 10) training steps: print the per-kernel "
                         "table and write OUT/MODEL/trace.json")
@@ -222,7 +261,7 @@ def main(argv=None):
     result = train(args.model, data=data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                    seed=args.seed, out=out, resume=args.resume, batchnorm=args.batchnorm, dropout=args.dropout,
                    device=args.device, dataset=args.dataset, limit=args.limit, progress=not args.no_progress,
-                   jit=args.jit)
+                   jit=args.jit, export=args.export)
     if result["accuracy"] is not None:
         print(f"{args.model}: final test accuracy {result['accuracy']:.4f} after {len(result['history']['epoch'])} "
               f"epochs ({result['wall_seconds']:.1f} s of training this run and before)")

@@ -123,6 +123,16 @@ def test_mnist_main_writes_checkpoint_and_plot(mnist_dir, tmp_path, capsys):
     assert os.path.getsize(result["files"]["plot"]) > 0
 
 
+@pytest.mark.parametrize("model_kind", ["mlp", "cnn"])
+def test_mnist_export_deploys_the_trained_model(mnist_dir, tmp_path, model_kind):
+    """--export: the exported predictor, loaded back, scores the test set as the model
+    did (the last, short batch padded to the traced shape)."""
+    result = mnist_example.train(model_kind, data=mnist_dir, epochs=1, batch_size=32, limit=96, batchnorm=True,
+                                 dropout=0.25, out=str(tmp_path), export=True, progress=False, log=lambda *_: None)
+    assert os.path.isfile(result["files"]["library"]) and os.path.isfile(tmp_path / "model.params")
+    assert result["exported_accuracy"] == result["accuracy"]
+
+
 @pytest.mark.parametrize("batchnorm", [False, True])
 def test_overfit_jit_training_equals_eager(batchnorm):
     """--jit trains the same model: every step's loss and the final accuracy equal eager's."""
