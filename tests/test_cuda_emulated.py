@@ -10,6 +10,12 @@ or GPU-only races. The same test bodies run on a real GPU in test_cuda.py,
 test_topi_cuda.py, test_graph_cuda.py and test_benchmarks.py; here a selection, one or
 more per schedule rule, to keep the suite short (g++ builds each kernel in ~1 s).
 """
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -132,18 +138,13 @@ def test_a_module_reloads_its_kernels_when_the_binding_changes(emulated_gpu, mon
     assert len(emulated_gpu.launches) == 1 and len(fresh.launches) == 0
 
 
+# a child process imports tvmini from this checkout and the tests' helpers
+_SUBPROCESS_PATH = os.pathsep.join([str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)])
+
 BUILD_TWO_KERNELS_AND_CHECK = """
 import numpy as np, tvmini as tm
-from tvmini import te
-n = te.var("n")
-A = te.placeholder((n,), name="A")
-B = te.compute((n,), lambda i: A[i] * 2.0, name="B")
-C = te.compute((n,), lambda i: B[i] + 1.0, name="C")
-s = te.create_schedule(C.op)
-for stage in (B, C):
-    bx, tx = s[stage].split(stage.op.axis[0], factor=32)
-    s[stage].bind(bx, te.thread_axis("blockIdx.x"))
-    s[stage].bind(tx, te.thread_axis("threadIdx.x"))
+from test_cuda_runtime import _two_kernels
+s, (A, C) = _two_kernels()
 f = tm.build(s, [A, C], target="cuda", name="emulated_manifest")
 a = np.linspace(-1, 1, 77).astype("float32")
 out = tm.nd.empty(77, device=tm.cuda(0))
@@ -157,15 +158,10 @@ def test_a_second_process_runs_a_cuda_build_without_lowering_it(tmp_path):
     """Two processes on the emulated device share a cache directory; the second, with
     lowering disabled, builds the same two-kernel module from the first's manifest
     (CUDA C, grids, the temporary between the kernels) and computes the same."""
-    import os
-    import shutil
-    import subprocess
-    import sys
-    from pathlib import Path
     if shutil.which("g++") is None:
         pytest.skip("the CUDA emulator needs g++")
     env = dict(os.environ, TVMINI_CACHE_DIR=str(tmp_path), TVMINI_CUDA_BINDING="emulator",
-               PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+               PYTHONPATH=_SUBPROCESS_PATH)
     refuse = ("import tvmini.codegen.cuda_host as h\n"
               "def refuse(*a, **k): raise AssertionError('lowered although the manifest is on disk')\n"
               "h.lower = refuse\n")
@@ -179,10 +175,6 @@ def test_a_second_process_runs_a_cuda_build_without_lowering_it(tmp_path):
 def test_an_exported_cuda_module_runs_in_a_process_without_a_cuda_compiler(tmp_path):
     """A module exported by one process runs, loaded by another where lowering and every
     CUDA compiler are disabled, on the emulated device, and computes the same."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
     from tvmini.codegen.cuda_compile import ptx_compiler
     if ptx_compiler() is None:
         pytest.skip("exporting a CUDA module needs its PTX: no NVRTC or nvcc here")
@@ -199,7 +191,7 @@ def test_an_exported_cuda_module_runs_in_a_process_without_a_cuda_compiler(tmp_p
             "np.testing.assert_allclose(out.numpy(), a * 2 + 1, rtol=1e-6)\n"
             "print('ok')\n")
     env = dict(os.environ, TVMINI_CACHE_DIR=str(tmp_path / "cache"), TVMINI_CUDA_BINDING="emulator",
-               PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+               PYTHONPATH=_SUBPROCESS_PATH)
     for code in (export, load):
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr
