@@ -115,10 +115,9 @@ def _inputs(fn, name, signature, device):
     for i, part in enumerate(parts):
         if part[0] != "tensor":
             continue
-        _, shape, dtype, _, _ = part
-        if part[3] != device:
-            raise TVMiniError(f"tm.jit: cannot export {name}: argument {names[i]} is on {part[3]}, its step on "
-                              f"{device}")
+        _, shape, dtype, on, _ = part
+        if on != device:
+            raise TVMiniError(f"tm.jit: cannot export {name}: argument {names[i]} is on {on}, its step on {device}")
         bindings[i] = len(inputs)
         inputs.append({"name": names[i], "shape": list(shape), "dtype": str(dtype)})
     return inputs, bindings
