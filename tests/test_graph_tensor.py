@@ -169,6 +169,21 @@ def test_integer_tensors_follow_pytorch_promotion():
     assert (i + 1).dtype == "int64" and (i + 1).numpy().tolist() == [2, 3, 4]
     assert (i * 0.5).dtype == "float32"
     assert (i / 2).numpy().tolist() == [0.5, 1.0, 1.5]
+    assert (tm.tensor(np.array([True, False])) + 1).dtype == "int64"
+
+
+def test_narrow_integer_tensors_keep_their_dtype_and_wrap_as_in_pytorch():
+    """A uint8/int8 tensor next to a Python int stays uint8/int8; the number is converted
+    to that dtype (wrapping) and so is the result, as PyTorch does (values checked
+    against torch 2.x): uint8 [250, 3] + 300 is [38, 47], > 300 compares with 44."""
+    u = tm.tensor(np.array([250, 3], "uint8"))
+    for result, want in ((u + 10, [4, 13]), (u + 300, [38, 47]), (u - 5, [245, 254]), (u * 2, [244, 6]),
+                         (10 - u, [16, 7])):
+        assert result.dtype == "uint8" and result.numpy().tolist() == want
+    assert (u > 300).numpy().tolist() == [True, False] and (u < -1).numpy().tolist() == [True, True]
+    s = tm.tensor(np.array([120, -128], "int8"))
+    assert (s + 10).dtype == "int8" and (s + 10).numpy().tolist() == [-126, -118]
+    assert (u + 1.5).dtype == "float32" and (u / 2).numpy().tolist() == [125.0, 1.5]
 
 
 def test_float16_tensors_take_scalars_and_differentiate_in_float16():

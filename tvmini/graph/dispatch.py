@@ -35,17 +35,22 @@ def kernel_count():
     return len(_KERNELS)
 
 
+#: The argument type a kernel takes a scalar of a narrow dtype as.
+_PASSED_AS = {"float16": "float32", "int8": "int32", "uint8": "int32"}
+
+
 def define_outputs(define, specs, scalar_dtypes, attrs, scalar_vars=None):
     """(placeholders, scalar vars, output tensors) of ``define`` on inputs with ``specs``
     ((shape, dtype) pairs): what a kernel for these inputs computes, before scheduling.
-    ``scalar_vars``: the variables to pass for the scalars (default: new ones). A float16
-    scalar is passed as a float32 argument (no C or Python type carries a half) and
-    handed to ``define`` converted, so a float16 tensor's kernels compute in float16."""
+    ``scalar_vars``: the variables to pass for the scalars (default: new ones). A float16,
+    int8 or uint8 scalar is passed as a float32 or int32 argument (``te.var`` and the
+    kernel ABI have no narrower types) and handed to ``define`` converted, so such a
+    tensor's kernels compute in its dtype (an int8/uint8 value wraps, as in PyTorch)."""
     if isinstance(define, str):
         define = getattr(topi, define)
     placeholders = [te.placeholder(shape, dtype=dtype, name=f"x{i}") for i, (shape, dtype) in enumerate(specs)]
     if scalar_vars is None:
-        scalar_vars = [te.var(f"s{i}", dtype="float32" if d == "float16" else d) for i, d in enumerate(scalar_dtypes)]
+        scalar_vars = [te.var(f"s{i}", dtype=_PASSED_AS.get(d, d)) for i, d in enumerate(scalar_dtypes)]
     scalars = [v if v.dtype == d else v.astype(d) for v, d in zip(scalar_vars, scalar_dtypes)]
     outs = define(*placeholders, *scalars, **dict(attrs))
     return placeholders, scalar_vars, [outs] if isinstance(outs, te.Tensor) else list(outs)

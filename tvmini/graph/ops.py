@@ -21,9 +21,9 @@ from .autograd import Function
 from .dispatch import run
 from .tensor import Tensor
 
-#: integer dtypes a runtime scalar argument (a ``te.var``) may have; a tensor of another
-#: (int8, uint8, bool) meets a Python int as int64 and a float as float32.
-_INT_SCALAR_DTYPES = ("int32", "int64")
+#: integer dtypes that keep their dtype next to a Python int (as in PyTorch: a uint8
+#: tensor plus 10 is uint8, wrapping); a bool tensor meets a Python int as int64.
+_INT_SCALAR_DTYPES = ("int8", "uint8", "int32", "int64")
 
 
 # ------------------------------------------------------------------------------ checks
