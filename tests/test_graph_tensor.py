@@ -91,6 +91,8 @@ UNARY = {
     "rpow": (lambda x: 2.0 ** x, normal),
     "scalar_arith": (lambda x: (2.0 - x) * 3.0 + 1.5 - x / 4.0, normal),
     "rdiv": (lambda x: 1.0 / x, positive),
+    "mod_scalar": (lambda x: x % 0.7, normal),
+    "rmod": (lambda x: 3.0 % x, positive),
 }
 
 
@@ -108,6 +110,7 @@ BINARY = {
     "maximum": lambda a, b: a.maximum(b),
     "minimum": lambda a, b: a.minimum(b),
     "pow": lambda a, b: a ** b,
+    "mod": lambda a, b: a % b,
 }
 
 
@@ -116,7 +119,7 @@ BINARY = {
 def test_binary_gradients_broadcast_both_operands(name, shapes):
     sa, sb = shapes
     a = positive(*sa) if name == "pow" else normal(*sa)
-    b = positive(*sb) if name in ("div", "pow") else normal(*sb)
+    b = positive(*sb) if name in ("div", "pow", "mod") else normal(*sb)
     check_grad(BINARY[name], a, b)
 
 
@@ -170,6 +173,22 @@ def test_integer_tensors_follow_pytorch_promotion():
     assert (i * 0.5).dtype == "float32"
     assert (i / 2).numpy().tolist() == [0.5, 1.0, 1.5]
     assert (tm.tensor(np.array([True, False])) + 1).dtype == "int64"
+
+
+def test_floor_division_and_remainder_follow_python():
+    """``//`` and ``%`` as Python and PyTorch (rounding toward negative infinity, the
+    remainder with the divisor's sign), with numbers on either side; ``//`` records no
+    gradient (PyTorch's has none), an integer division by zero gives 0 (numpy's answer)."""
+    a, b = np.array([7, -7, 7, -7, 5]), np.array([2, 2, -2, -2, 0])
+    x, y = tm.tensor(a), tm.tensor(b)
+    assert (x // y).dtype == "int64" and (x // y).numpy().tolist() == [3, -4, -4, 3, 0]
+    assert (x % y).numpy().tolist() == [1, 1, -1, -1, 0]
+    assert (x // 3).numpy().tolist() == [2, -3, 2, -3, 1] and (x % -3).numpy().tolist() == [-2, -1, -2, -1, -1]
+    assert (17 // x).numpy().tolist() == [2, -3, 2, -3, 3] and (17 % x).numpy().tolist() == [3, -4, 3, -4, 2]
+    f = tm.tensor(np.array([5.5, -3.25], "float32"), requires_grad=True)
+    np.testing.assert_array_equal((f // 2.0).numpy(), [2, -2])
+    np.testing.assert_array_equal((f % 2.0).numpy(), [1.5, 0.75])
+    assert not (f // 2.0).requires_grad and (f % 2.0).requires_grad
 
 
 def test_narrow_integer_tensors_keep_their_dtype_and_wrap_as_in_pytorch():

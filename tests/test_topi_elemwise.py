@@ -61,6 +61,35 @@ def test_unary_ops(data):
 
 @examples(20)
 @given(st.data())
+def test_floor_divide_and_mod_round_as_python_and_never_trap(data):
+    """``//`` rounds toward negative infinity and ``%`` takes the divisor's sign, for every
+    dtype, with broadcasting, as numpy; an integer divisor of 0 gives 0 (numpy's answer)
+    and the most negative integer over -1 wraps, with no hardware trap. Floats are
+    multiples of 1/8, so no quotient rounds onto an integer (where numpy's fmod-based
+    float rounding and floor(a / b) may differ by one)."""
+    dtype = data.draw(st.sampled_from(["int8", "uint8", "int32", "int64", "float32", "float64"]), label="dtype")
+    shape = data.draw(st.lists(st.sampled_from([1, 2, 3, 7, 16]), min_size=1, max_size=2), label="shape")
+    b_shape = [n if data.draw(st.booleans(), label=f"b keeps axis {k}") else 1 for k, n in enumerate(shape)]
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
+    if dtype.startswith("float"):
+        a = (rng.integers(-64, 65, size=shape) / 8).astype(dtype)
+        b = (rng.choice(np.r_[-64:0, 1:65], size=b_shape) / 8).astype(dtype)
+    else:
+        info = np.iinfo(dtype)
+        a = rng.integers(max(info.min, -1000), min(info.max, 1000), size=shape, endpoint=True).astype(dtype)
+        b = rng.integers(max(info.min, -9), 10, size=b_shape, endpoint=True).astype(dtype)
+        a.flat[0], b.flat[0] = info.min, (-1 if info.min < 0 else 0)
+        b.flat[-1] = 0
+    A, B = te.placeholder(shape, name="A", dtype=dtype), te.placeholder(b_shape, name="B", dtype=dtype)
+    with np.errstate(all="ignore"):
+        for name, want in (("floor_divide", np.floor_divide(a, b)), ("floor_mod", np.remainder(a, b))):
+            got = run_default(getattr(topi, name)(A, B), [A, B], [a, b])
+            assert got.dtype == dtype
+            np.testing.assert_array_equal(got, want, err_msg=f"{name} {dtype}")
+
+
+@examples(20)
+@given(st.data())
 def test_binary_broadcast(data):
     name = data.draw(st.sampled_from(sorted(BINARY)), label="op")
     dtype = data.draw(st.sampled_from(["float32", "float64", "int32"]), label="dtype")

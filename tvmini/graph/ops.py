@@ -112,7 +112,7 @@ def broadcast_to(x, shape):
 # ------------------------------------------------------------------------- binary ops
 
 _BINARY = {
-    "add": "add", "sub": "subtract", "mul": "multiply", "div": "divide",
+    "add": "add", "sub": "subtract", "mul": "multiply", "div": "divide", "mod": "floor_mod",
     "maximum": "maximum", "minimum": "minimum", "pow": "power",
 }
 
@@ -136,6 +136,8 @@ class _Binary(Function):
         elif op == "div":
             ga = g / b
             gb = neg(ga * Tensor._wrap(self.out)) if b.requires_grad else None
+        elif op == "mod":          # a % b = a - b * (a // b), the quotient piecewise constant
+            ga, gb = g, neg(g * floordiv(a, b)) if b.requires_grad else None
         elif op == "pow":
             out = Tensor._wrap(self.out)
             ga = g * b * pow(a, b - 1.0)
@@ -156,6 +158,10 @@ _SCALAR_KERNELS = {
     "rdiv": lambda x, s: topi.divide(s, x),
     "pow": lambda x, s: topi.power(x, s),
     "rpow": lambda x, s: topi.power(s, x),
+    "mod": lambda x, s: topi.floor_mod(x, s),
+    "rmod": lambda x, s: topi.floor_mod(s, x),
+    "floordiv": lambda x, s: topi.floor_divide(x, s),
+    "rfloordiv": lambda x, s: topi.floor_divide(s, x),
 }
 
 
@@ -181,6 +187,10 @@ class _Scalar(Function):
         if op == "pow":
             return (_kernel("pow_grad_scalar", "power_grad", x, g, scalars=(value,),
                             scalar_dtypes=(x.dtype,)),)
+        if op == "mod":
+            return (g,)
+        if op == "rmod":
+            return (neg(g * rfloordiv(x, value)),)
         return (g * Tensor._wrap(self.out) * math.log(value),)
 
 
@@ -247,6 +257,35 @@ def pow(a, b):
 def rpow(a, b):
     """``b ** a`` for a positive Python number ``b``."""
     return _Scalar.apply(_promote_for_scalar(a, 0.0), op="rpow", value=b)
+
+
+def floordiv(a, b):
+    """``a // b`` rounded toward negative infinity; no gradient (as PyTorch's has none):
+    the result is a constant of the graph (an integer division by zero gives 0)."""
+    if _is_number(b):
+        a = _promote_for_scalar(a, b)
+        return _kernel("floordiv_scalar", _SCALAR_KERNELS["floordiv"], a, scalars=(b,), scalar_dtypes=(a.dtype,))
+    b = b if isinstance(b, Tensor) else _as_tensor(b, a)
+    check_same("floordiv", a, b)
+    broadcast_shapes("floordiv", a.shape, b.shape)
+    return _kernel("floordiv", "floor_divide", a, b)
+
+
+def rfloordiv(a, b):
+    """``b // a`` for a Python number ``b`` (no gradient)."""
+    a = _promote_for_scalar(a, b)
+    return _kernel("rfloordiv_scalar", _SCALAR_KERNELS["rfloordiv"], a, scalars=(b,), scalar_dtypes=(a.dtype,))
+
+
+def mod(a, b):
+    """``a % b`` with the sign of ``b`` (Python's, PyTorch's ``remainder``), broadcasting;
+    its gradient is ``g`` for ``a`` and ``-g * (a // b)`` for ``b``."""
+    return _binary("mod", a, b)
+
+
+def rmod(a, b):
+    """``b % a`` for a Python number ``b``."""
+    return _Scalar.apply(_promote_for_scalar(a, b), op="rmod", value=b)
 
 
 def maximum(a, b):

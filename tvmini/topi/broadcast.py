@@ -14,7 +14,8 @@ from ..tir import expr as E
 from ..tir.arith import structural_key
 
 __all__ = [
-    "broadcast_shape", "add", "subtract", "multiply", "divide", "maximum", "minimum", "power",
+    "broadcast_shape", "add", "subtract", "multiply", "divide", "floor_divide", "floor_mod", "maximum", "minimum",
+    "power",
     "equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "where",
 ]
 
@@ -131,6 +132,38 @@ def multiply(a, b):
 def divide(a, b):
     """True division ``a / b`` (integers give float32, as in tir.dtype)."""
     return elementwise("divide", [a, b], lambda x, y: x / y)
+
+
+def _integer_safe(x, y, op, by_minus_one):
+    """``op(x, y)`` for floats; for integers one that never traps: a zero divisor gives 0
+    (numpy's answer) and a signed divisor of -1 gives ``by_minus_one(x)`` (the most
+    negative integer over -1 overflows the hardware division), the division itself
+    always by a safe divisor (both branches of a select are computed)."""
+    dtype = (x + y).dtype
+    if not dtype.startswith(("int", "uint")):
+        return op(x, y)
+    x, y = x.astype(dtype), y.astype(dtype)
+    special = y == 0
+    if not dtype.startswith("uint"):
+        special = special | (y == -1)
+    result = op(x, te.if_then_else(special, te.const(1, dtype), y))
+    if not dtype.startswith("uint"):
+        result = te.if_then_else(y == -1, by_minus_one(x), result)
+    return te.if_then_else(y == 0, te.const(0, dtype), result)
+
+
+def floor_divide(a, b):
+    """``a // b`` rounded toward negative infinity (Python's, numpy's and PyTorch's ``//``),
+    with broadcasting; an integer division by zero gives 0, as numpy's does."""
+    return elementwise("floor_divide", [a, b],
+                       lambda x, y: _integer_safe(x, y, lambda p, q: p // q, lambda p: te.const(0, p.dtype) - p))
+
+
+def floor_mod(a, b):
+    """``a % b`` with the sign of ``b`` (Python's, numpy's and PyTorch's ``%``), with
+    broadcasting; an integer modulo by zero gives 0, as numpy's does."""
+    return elementwise("floor_mod", [a, b],
+                       lambda x, y: _integer_safe(x, y, lambda p, q: p % q, lambda p: te.const(0, p.dtype)))
 
 
 def maximum(a, b):
