@@ -88,6 +88,16 @@ def test_floor_divide_and_mod_round_as_python_and_never_trap(data):
             np.testing.assert_array_equal(got, want, err_msg=f"{name} {dtype}")
 
 
+@pytest.mark.parametrize("dtype", ["int32", "uint8", "float32"])
+def test_floor_divide_and_mod_take_python_numbers_on_either_side(dtype):
+    a = np.array([7, 200, 0, 3, 1] if dtype == "uint8" else [7, -7, 0, 3, -1], dtype)
+    A = te.placeholder((5,), name="A", dtype=dtype)
+    with np.errstate(all="ignore"):
+        for out, want in ((topi.floor_divide(A, 2), a // np.array(2, dtype)), (topi.floor_mod(7, A), np.array(7, dtype) % a),
+                          (topi.floor_divide(A, 0), a // np.array(0, dtype))):
+            np.testing.assert_array_equal(run_default(out, [A], [a]), want)
+
+
 @examples(20)
 @given(st.data())
 def test_binary_broadcast(data):

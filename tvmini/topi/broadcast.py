@@ -10,6 +10,7 @@ schedule may fuse all axes into one contiguous loop) and "broadcast" otherwise.
 """
 from .. import te
 from ..errors import DTypeError, ShapeError, TVMiniError
+from ..tir import dtype as dt
 from ..tir import expr as E
 from ..tir.arith import structural_key
 
@@ -140,14 +141,13 @@ def _integer_safe(x, y, op, by_minus_one):
     negative integer over -1 overflows the hardware division), the division itself
     always by a safe divisor (both branches of a select are computed)."""
     dtype = (x + y).dtype
-    if not dtype.startswith(("int", "uint")):
+    if not dt.is_int(dtype):
         return op(x, y)
-    x, y = x.astype(dtype), y.astype(dtype)
-    special = y == 0
-    if not dtype.startswith("uint"):
-        special = special | (y == -1)
+    x, y = (v.astype(dtype) if isinstance(v, E.PrimExpr) else te.const(v, dtype) for v in (x, y))
+    signed = not dtype.startswith("uint")
+    special = (y == 0) | (y == -1) if signed else y == 0
     result = op(x, te.if_then_else(special, te.const(1, dtype), y))
-    if not dtype.startswith("uint"):
+    if signed:
         result = te.if_then_else(y == -1, by_minus_one(x), result)
     return te.if_then_else(y == 0, te.const(0, dtype), result)
 
