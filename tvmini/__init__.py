@@ -16,8 +16,9 @@ from .runtime import ndarray as nd
 #: The graph layer (Tensor and its constructors, nn, optim, jit, save/load) is imported on
 #: first use of any of these names, so a process that only runs compiled code
 #: (``tm.runtime.load_module``, ``tm.runtime.load_jit``) never loads it.
-_GRAPH_LAYER = ("Tensor", "arange", "enable_grad", "from_numpy", "full", "is_grad_enabled", "jit", "manual_seed",
-                "no_grad", "ones", "rand", "randn", "tensor", "zeros", "nn", "optim", "save", "load", "graph",
+_GRAPH_LAYER = ("Tensor", "arange", "cat", "chunk", "clamp", "enable_grad", "from_numpy", "full", "is_grad_enabled",
+                "jit", "manual_seed", "no_grad", "ones", "ones_like", "rand", "randn", "split", "squeeze", "stack",
+                "tensor", "unsqueeze", "where", "zeros", "zeros_like", "nn", "optim", "save", "load", "graph",
                 "serialization")
 
 
@@ -25,12 +26,14 @@ def __getattr__(name):
     """Import the graph layer (all of it, in its usual order) on first use of one of its names."""
     if name not in _GRAPH_LAYER:
         raise AttributeError(f"module 'tvmini' has no attribute {name!r}")
-    global Tensor, arange, enable_grad, from_numpy, full, is_grad_enabled, jit, manual_seed, no_grad, ones, rand
-    global randn, tensor, zeros, nn, optim, save, load
+    global Tensor, arange, cat, chunk, clamp, enable_grad, from_numpy, full, is_grad_enabled, jit, manual_seed
+    global no_grad, ones, ones_like, rand, randn, split, squeeze, stack, tensor, unsqueeze, where, zeros, zeros_like
+    global nn, optim, save, load
     from .serialization import load, save
     nn, optim = import_module(".nn", __name__), import_module(".optim", __name__)
-    from .graph import (Tensor, arange, enable_grad, from_numpy, full, is_grad_enabled, jit, manual_seed, no_grad,
-                        ones, rand, randn, tensor, zeros)
+    from .graph import (Tensor, arange, cat, chunk, clamp, enable_grad, from_numpy, full, is_grad_enabled, jit,
+                        manual_seed, no_grad, ones, ones_like, rand, randn, split, squeeze, stack, tensor, unsqueeze,
+                        where, zeros, zeros_like)
     return globals()[name]
 
 
@@ -41,5 +44,6 @@ def __dir__():
 __all__ = ["te", "tir", "build", "lower", "nd", "cpu", "cuda", "Device", "NDArray", "TVMiniError", "ArgumentError",
            "ScheduleError", "ShapeError", "DTypeError", "DeviceError", "BuildError", "DataError",
            "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "zeros", "ones", "full", "randn",
-           "rand", "arange", "from_numpy", "manual_seed", "nn", "optim", "save", "load", "jit"]
+           "rand", "arange", "from_numpy", "manual_seed", "nn", "optim", "save", "load", "jit", "cat", "stack",
+           "split", "chunk", "squeeze", "unsqueeze", "clamp", "where", "zeros_like", "ones_like"]
 __all__ += ["explain", "kernel_cache_info", "set_debug", "get_debug", "profiler"]

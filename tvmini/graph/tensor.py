@@ -275,6 +275,13 @@ class Tensor:
     def double(self): return ops.cast(self, "float64")
     def long(self): return ops.cast(self, "int64")
 
+    def unsqueeze(self, dim): return join_ops.unsqueeze(self, dim)
+    def squeeze(self, dim=None): return join_ops.squeeze(self, dim)
+    def split(self, split_size_or_sections, dim=0): return join_ops.split(self, split_size_or_sections, dim)
+    def chunk(self, chunks, dim=0): return join_ops.chunk(self, chunks, dim)
+    def clamp(self, min=None, max=None): return join_ops.clamp(self, min, max)
+    clip = clamp
+
 
 def _as_ndarray(data, dtype, device):
     if isinstance(data, Tensor):
@@ -366,4 +373,4 @@ def from_numpy(array):
 
 
 autograd.wrap = Tensor._wrap
-from . import ops  # noqa: E402  (ops builds Tensors; imported last to break the cycle)
+from . import join_ops, ops  # noqa: E402  (ops build Tensors; imported last to break the cycle)

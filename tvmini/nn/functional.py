@@ -7,10 +7,11 @@ from ..graph import ops
 from ..graph.nn_ops import (binary_cross_entropy_with_logits, cross_entropy, linear, log_softmax, mse_loss,
                             nll_loss, softmax)
 from ..graph.conv_ops import avg_pool2d, batch_norm, conv2d, conv_transpose2d, dropout, max_pool2d
+from ..graph.join_ops import one_hot, pad
 
 __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear", "flatten", "dropout",
            "batch_norm", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "cross_entropy", "nll_loss",
-           "mse_loss", "binary_cross_entropy_with_logits"]
+           "mse_loss", "binary_cross_entropy_with_logits", "pad", "one_hot"]
 
 
 def relu(x):

@@ -1,0 +1,226 @@
+"""Joining, splitting and re-shaping tensors, and clamping (PyTorch's names and rules).
+
+``cat`` runs one ``topi.concatenate`` kernel and its gradient slices the incoming gradient
+back into the pieces; ``pad`` runs ``topi.pad`` and its gradient is the inner slice;
+``stack``/``squeeze``/``unsqueeze`` are reshapes around ``cat``; ``split``/``chunk`` are
+slices. ``clamp`` is one kernel whose gradient passes where the input lies inside the
+bounds (bounds included, as PyTorch). ``one_hot`` records no gradient (integer input).
+"""
+import builtins
+import math
+
+import numpy as np
+
+from .. import te, topi
+from ..errors import DTypeError, ShapeError
+from .autograd import Function
+from .dispatch import run
+from . import ops
+from .tensor import Tensor
+
+
+def _axis(op, axis, ndim):
+    """``axis`` in ``[-ndim, ndim)`` made non-negative, or a ShapeError naming the op."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise ShapeError(f"{op}: dim must be an int, got {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise ShapeError(f"{op}: dim {axis} is out of range for {ndim} dimensions "
+                         f"(expected one in [{-ndim}, {ndim - 1}])")
+    return int(axis) % ndim
+
+
+def _along(axis, start, stop):
+    """The index selecting ``start:stop`` of ``axis`` and everything of the axes before."""
+    return (slice(None),) * axis + (slice(start, stop),)
+
+
+# ------------------------------------------------------------------------------- cat
+
+def _concatenate(*xs, axis):
+    return topi.concatenate(xs, axis)
+
+
+class _Cat(Function):
+    def forward(self, *xs):
+        return run("cat", _concatenate, list(xs), attrs=(("axis", self.axis),))
+
+    def backward(self, g):
+        grads, start = [], 0
+        for x in self.inputs:
+            stop = start + x.shape[self.axis]
+            grads.append(ops.getitem(g, _along(self.axis, start, stop)) if x.requires_grad else None)
+            start = stop
+        return tuple(grads)
+
+
+def cat(tensors, dim=0):
+    """Join ``tensors`` (equal dtype and device, equal extents but on ``dim``) along ``dim``."""
+    tensors = list(tensors)
+    if not tensors or not all(isinstance(t, Tensor) for t in tensors):
+        raise ShapeError(f"cat: needs a non-empty sequence of tensors, got {[type(t).__name__ for t in tensors]}")
+    first = tensors[0]
+    axis = _axis("cat", dim, builtins.max(first.ndim, 1))
+    for t in tensors[1:]:
+        ops.check_same("cat", first, t)
+        if t.ndim != first.ndim or t.shape[:axis] + t.shape[axis + 1:] != first.shape[:axis] + first.shape[axis + 1:]:
+            raise ShapeError(f"cat: tensors of shapes {first.shape} and {t.shape} differ on a dimension "
+                             f"other than {axis}")
+    if first.ndim == 0:
+        raise ShapeError("cat: zero-dimensional tensors cannot be concatenated (use stack)")
+    return tensors[0] if len(tensors) == 1 else _Cat.apply(*tensors, axis=axis)
+
+
+def stack(tensors, dim=0):
+    """Join equally shaped ``tensors`` along a new axis ``dim``."""
+    tensors = list(tensors)
+    if not tensors or not all(isinstance(t, Tensor) for t in tensors):
+        raise ShapeError(f"stack: needs a non-empty sequence of tensors, got {[type(t).__name__ for t in tensors]}")
+    shapes = {t.shape for t in tensors}
+    if len(shapes) > 1:
+        raise ShapeError(f"stack: all tensors must have one shape, got {sorted(shapes)}")
+    axis = _axis("stack", dim, tensors[0].ndim + 1)
+    return cat([unsqueeze(t, axis) for t in tensors], axis)
+
+
+# ----------------------------------------------------------------- squeeze, unsqueeze
+
+def unsqueeze(x, dim):
+    """``x`` with a new axis of extent 1 at ``dim`` (``-1``: last)."""
+    axis = _axis("unsqueeze", dim, x.ndim + 1)
+    return ops.reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+def squeeze(x, dim=None):
+    """``x`` without its axes of extent 1 (only ``dim``'s, or the listed ones, when given;
+    an axis of another extent is kept, as PyTorch)."""
+    if dim is None:
+        axes = range(x.ndim)
+    else:
+        dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+        axes = {_axis("squeeze", d, builtins.max(x.ndim, 1)) for d in dims}
+    return ops.reshape(x, tuple(n for k, n in enumerate(x.shape) if not (k in axes and n == 1)))
+
+
+# -------------------------------------------------------------------- split, chunk
+
+def split(x, split_size_or_sections, dim=0):
+    """Pieces of ``x`` along ``dim``: of ``split_size_or_sections`` elements each (the last
+    may be shorter) for an int, of the listed sizes (summing to the extent) for a list."""
+    axis = _axis("split", dim, x.ndim)
+    n = x.shape[axis]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        size = int(split_size_or_sections)
+        if size <= 0:
+            raise ShapeError(f"split: split_size must be positive, got {size}")
+        sizes = [builtins.min(size, n - start) for start in range(0, n, size)]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if builtins.sum(sizes) != n or builtins.min(sizes, default=0) <= 0:
+            raise ShapeError(f"split: sizes {sizes} must be positive and sum to {n}, the extent of dim {axis} "
+                             f"of a tensor of shape {x.shape}")
+    pieces, start = [], 0
+    for size in sizes:
+        pieces.append(ops.getitem(x, _along(axis, start, start + size)))
+        start += size
+    return tuple(pieces)
+
+
+def chunk(x, chunks, dim=0):
+    """``x`` cut along ``dim`` into at most ``chunks`` pieces of equal size (the last may
+    be shorter; fewer pieces when the extent does not allow ``chunks``), as PyTorch."""
+    if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
+        raise ShapeError(f"chunk: chunks must be a positive int, got {chunks!r}")
+    n = x.shape[_axis("chunk", dim, x.ndim)]
+    return split(x, builtins.max(math.ceil(n / chunks), 1), dim)
+
+
+# ------------------------------------------------------------------------------ pad
+
+class _Pad(Function):
+    def forward(self, x):
+        return run("pad", "pad", [x], attrs=(("pad_before", self.before), ("pad_after", self.after),
+                                             ("value", self.value)))
+
+    def backward(self, g):
+        x, = self.inputs
+        return (ops.getitem(g, tuple(slice(b, b + n) for b, n in zip(self.before, x.shape))),)
+
+
+def pad(x, pad, mode="constant", value=0.0):
+    """PyTorch's ``F.pad``: ``pad`` lists (before, after) widths from the last axis
+    backwards — ``(left, right)`` pads the last axis, ``(left, right, top, bottom)`` the
+    last two. Negative widths crop. Only ``mode="constant"`` is supported."""
+    if mode != "constant":
+        raise ShapeError(f"pad: mode {mode!r} is not supported (only 'constant')")
+    pad = [int(p) for p in pad]
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ShapeError(f"pad: {len(pad)} widths do not pair up with the {x.ndim} axes of a tensor of shape {x.shape}")
+    before, after = [0] * x.ndim, [0] * x.ndim
+    for k in range(len(pad) // 2):
+        before[x.ndim - 1 - k], after[x.ndim - 1 - k] = pad[2 * k], pad[2 * k + 1]
+    crop = tuple(slice(-builtins.min(b, 0), n + builtins.min(a, 0)) for b, a, n in zip(before, after, x.shape))
+    if any(s.start >= s.stop for s in crop):
+        raise ShapeError(f"pad: widths {tuple(pad)} crop a tensor of shape {x.shape} to nothing")
+    if any(b < 0 or a < 0 for b, a in zip(before, after)):
+        x = ops.getitem(x, crop)
+    before, after = tuple(builtins.max(b, 0) for b in before), tuple(builtins.max(a, 0) for a in after)
+    if not any(before) and not any(after):
+        return x
+    value = bool(value) if x.dtype == "bool" else (int(value) if not x.dtype.startswith("float") else float(value))
+    return _Pad.apply(x, before=before, after=after, value=value)
+
+
+# ----------------------------------------------------------------------------- clamp
+
+def _clamp(x, lo, hi, bounds):
+    value = x
+    if bounds[0]:
+        value = topi.maximum(value, lo)
+    if bounds[1]:
+        value = topi.minimum(value, hi)
+    return value
+
+
+def _clamp_grad(x, g, lo, hi, bounds):
+    def inside(v, d):
+        conds = ([v >= lo] if bounds[0] else []) + ([v <= hi] if bounds[1] else [])
+        return te.if_then_else(te.all(*conds), d, te.const(0, d.dtype))
+    return topi.broadcast.elementwise("clamp_grad", [x, g], inside)
+
+
+class _Clamp(Function):
+    def forward(self, x):
+        return run("clamp", _clamp, [x], self.scalars, (x.dtype,) * 2, (("bounds", self.bounds),))
+
+    def backward(self, g):
+        x, = self.inputs
+        return (ops._kernel("clamp_grad", _clamp_grad, x, g, scalars=self.scalars, scalar_dtypes=(x.dtype,) * 2,
+                        bounds=self.bounds),)
+
+
+def clamp(x, min=None, max=None):
+    """``x`` limited to ``[min, max]`` (either may be None); the gradient flows where
+    ``min <= x <= max`` (PyTorch's rule at the bounds)."""
+    if min is None and max is None:
+        raise ShapeError("clamp: at least one of min and max must be given")
+    for bound in (min, max):
+        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float, np.number))):
+            raise DTypeError(f"clamp: bounds must be numbers, got {bound!r}")
+    if not x.dtype.startswith("float") and any(isinstance(b, (float, np.floating)) for b in (min, max)):
+        raise DTypeError(f"clamp: float bounds for an {x.dtype} tensor; convert it with .float() first")
+    scalars = tuple(0 if b is None else b for b in (min, max))
+    return _Clamp.apply(x, scalars=scalars, bounds=(min is not None, max is not None))
+
+
+# --------------------------------------------------------------------------- one_hot
+
+def one_hot(labels, num_classes=-1):
+    """int64 rows with a 1 at each label (PyTorch's ``F.one_hot``; ``num_classes=-1``:
+    one more than the largest label, read from the data). No gradient."""
+    if labels.dtype not in ("int32", "int64"):
+        raise DTypeError(f"one_hot: labels must be an integer tensor, got {labels.dtype}")
+    if num_classes == -1:
+        num_classes = int(labels.numpy().max()) + 1 if labels.data.size else 0
+    if num_classes <= 0:
+        raise ShapeError(f"one_hot: num_classes must be positive, got {num_classes}")
+    return ops._kernel("one_hot", "one_hot", labels, depth=int(num_classes), dtype="int64")
