@@ -228,3 +228,84 @@ def test_matches_pytorch_when_installed(name, kwargs):
         mine.step()
         theirs.step()
     np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def _rates(scheduler, optimizer, epochs):
+    """The first group's rate at each of ``epochs`` epochs (stepping after each)."""
+    rates = []
+    for _ in range(epochs):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return rates
+
+
+SCHEDULES = [
+    ("MultiStepLR", dict(milestones=[4, 2], gamma=0.5), lambda e: 0.5 ** ((e >= 2) + (e >= 4))),
+    ("ExponentialLR", dict(gamma=0.9), lambda e: 0.9 ** e),
+    ("LambdaLR", dict(lr_lambda=lambda e: 1 / (1 + e)), lambda e: 1 / (1 + e)),
+    ("LinearLR", dict(start_factor=0.25, total_iters=4), lambda e: 0.25 + 0.75 * min(e, 4) / 4),
+    ("ConstantLR", dict(factor=0.5, total_iters=3), lambda e: 0.5 if e < 3 else 1.0),
+]
+
+
+@pytest.mark.parametrize("name,kwargs,factor", SCHEDULES, ids=[s[0] for s in SCHEDULES])
+def test_epoch_schedulers_follow_their_formulas(name, kwargs, factor):
+    p = nn.Parameter(tm.ones(2))
+    p.grad = tm.zeros(2)
+    opt = optim.SGD([p], lr=0.2)
+    sched = getattr(optim.lr_scheduler, name)(opt, **kwargs)
+    np.testing.assert_allclose(_rates(sched, opt, 7), [0.2 * factor(e) for e in range(7)], rtol=1e-12)
+    assert sched.get_last_lr() == [opt.param_groups[0]["lr"]]
+
+
+def test_lambda_lr_takes_one_function_per_group():
+    a, b = nn.Parameter(tm.ones(1)), nn.Parameter(tm.ones(1))
+    opt = optim.SGD([{"params": [a]}, {"params": [b], "lr": 1.0}], lr=0.1)
+    sched = optim.lr_scheduler.LambdaLR(opt, [lambda e: 2 ** e, lambda e: 1 / (e + 1)])
+    sched.step(), sched.step()
+    assert sched.get_last_lr() == [0.4, 1.0 / 3]
+    assert "lr_lambdas" not in sched.state_dict()
+    with pytest.raises(tm.TVMiniError, match="2 parameter groups"):
+        optim.lr_scheduler.LambdaLR(opt, [lambda e: 1.0])
+
+
+def test_reduce_lr_on_plateau_rules():
+    """patience 1: the third epoch without improvement (more than ``patience`` in a row)
+    cuts the rate; the cooldown then ignores one bad epoch; 3.9999 after 4.0 is no
+    improvement by the default relative threshold 1e-4; the rate never goes below min_lr."""
+    p = nn.Parameter(tm.ones(1))
+    opt = optim.SGD([p], lr=1.0)
+    sched = optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1, cooldown=1, min_lr=0.2)
+    rates = []
+    for metric in [5.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 3.9999, 4.0, 4.0, 4.0, 4.0]:
+        sched.step(metric)
+        rates.append(sched.get_last_lr()[0])
+    assert rates == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.2, 0.2, 0.2]
+    up = optim.lr_scheduler.ReduceLROnPlateau(optim.SGD([p], lr=1.0), mode="max", patience=0,
+                                              threshold=0.1, threshold_mode="abs")
+    up.step(1.0), up.step(1.05)
+    assert up.get_last_lr() == [0.1]
+    with pytest.raises(tm.TVMiniError, match="factor must be below 1"):
+        optim.lr_scheduler.ReduceLROnPlateau(opt, factor=1.5)
+
+
+@pytest.mark.parametrize("name,kwargs,factor", SCHEDULES[:2] + SCHEDULES[3:], ids=["MultiStepLR", "ExponentialLR",
+                                                                                   "LinearLR", "ConstantLR"])
+def test_schedulers_match_pytorch_when_installed(name, kwargs, factor):
+    torch = pytest.importorskip("torch")
+    p = nn.Parameter(tm.ones(2))
+    p.grad = tm.zeros(2)
+    q = torch.nn.Parameter(torch.ones(2))
+    q.grad = torch.zeros(2)
+    mine, theirs = optim.SGD([p], lr=0.2), torch.optim.SGD([q], lr=0.2)
+    mine_sched = getattr(optim.lr_scheduler, name)(mine, **kwargs)
+    their_sched = getattr(torch.optim.lr_scheduler, name)(theirs, **kwargs)
+    np.testing.assert_allclose(_rates(mine_sched, mine, 8), _rates(their_sched, theirs, 8), rtol=1e-12)
+    p2, q2 = nn.Parameter(tm.ones(1)), torch.nn.Parameter(torch.ones(1))
+    mine, theirs = optim.SGD([p2], lr=1.0), torch.optim.SGD([q2], lr=1.0)
+    a = optim.lr_scheduler.ReduceLROnPlateau(mine, factor=0.5, patience=2, cooldown=1, threshold=0.01)
+    b = torch.optim.lr_scheduler.ReduceLROnPlateau(theirs, factor=0.5, patience=2, cooldown=1, threshold=0.01)
+    for metric in [3.0, 2.99, 2.98, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 1.0, 1.0, 1.0, 1.0, 1.0]:
+        a.step(metric), b.step(metric)
+        assert a.get_last_lr() == pytest.approx(b.get_last_lr())
