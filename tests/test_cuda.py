@@ -82,6 +82,29 @@ def softmax_rows(m, n):
     return s, [X, Y]
 
 
+MATH_FUNCTIONS = ("erf", "tan", "atan", "asin", "acos", "exp2", "expm1", "log2", "log10", "log1p", "trunc")
+
+
+def math_functions(n, dtype="float32"):
+    """Every float math function beyond elementwise()'s, on arguments in its domain."""
+    A = te.placeholder((n,), name="A", dtype=dtype)
+
+    def body(i):
+        a = A[i]
+        terms = [te.erf(a), te.tan(a), te.atan(a), te.asin(a * 0.9), te.acos(a * 0.9), te.exp2(a), te.expm1(a),
+                 te.log2(a * a + 1.0), te.log10(a * a + 1.0), te.log1p(a * a), te.trunc(a * 3.0)]
+        total = terms[0]
+        for t in terms[1:]:
+            total = total + t
+        return total
+    C = te.compute((n,), body, name="C")
+    s = te.create_schedule(C.op)
+    bx, tx = s[C].split(C.op.axis[0], factor=64)
+    bind(s, C, bx, "blockIdx.x")
+    bind(s, C, tx, "threadIdx.x")
+    return s, [A, C]
+
+
 def padded_conv(n=2, c=3, h=9, f=4, k=3, pad=1):
     X = te.placeholder((n, c, h, h), name="X")
     W = te.placeholder((f, c, k, k), name="W")
@@ -128,6 +151,10 @@ def test_math_maps_to_cuda_float_functions():
     assert "expf(" in src and "tanhf(" in src and "fmaxf(" in src
     src64 = tm.build(*elementwise(1000, 128, "float64"), target="cuda", name="ew64_src").get_source()
     assert "exp(" in src64 and "expf(" not in src64 and "double* __restrict__" in src64
+    src = tm.build(*math_functions(100), target="cuda", name="math_src").get_source()
+    assert all(f"{name}f(" in src for name in MATH_FUNCTIONS)
+    src64 = tm.build(*math_functions(100, "float64"), target="cuda", name="math64_src").get_source()
+    assert all(f" {name}(" in src64 or f"({name}(" in src64 for name in MATH_FUNCTIONS)
 
 
 # -- validation -------------------------------------------------------------------------
@@ -227,6 +254,7 @@ SCHEDULES = {
     "tiled_matmul": lambda: tiled_matmul(te.var("n")),
     "softmax": lambda: softmax_rows(33, 70),
     "padded_conv": padded_conv,
+    "math_functions": lambda: math_functions(300),
 }
 
 

@@ -51,6 +51,8 @@ _MATH = {  # name -> (float32 function, float64 function)
     "exp": ("expf", "exp"), "log": ("logf", "log"), "sqrt": ("sqrtf", "sqrt"), "tanh": ("tanhf", "tanh"),
     "cos": ("cosf", "cos"), "sin": ("sinf", "sin"), "floor": ("floorf", "floor"), "ceil": ("ceilf", "ceil"),
     "round": ("rintf", "rint"), "abs": ("fabsf", "fabs"), "power": ("powf", "pow"),
+    **{name: (f"{name}f", name) for name in ("trunc", "erf", "tan", "atan", "asin", "acos", "exp2", "expm1", "log2",
+                                             "log10", "log1p")},
 }
 _PRELUDE = """\
 __device__ __forceinline__ int tvmini_floordiv(int a, int b) { int q = a / b; return q - ((a % b != 0) && ((a < 0) != (b < 0))); }

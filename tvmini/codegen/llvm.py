@@ -35,10 +35,13 @@ STRICT_FLOAT_FLAGS = ("contract",)
 FAST_FLOAT_FLAGS = ("reassoc", "nsz", "arcp", "contract")
 
 _FLOAT_TYPES = {"float16": ir.HalfType(), "float32": ir.FloatType(), "float64": ir.DoubleType()}
-_LIBM = {"tanh": {"float32": "tanhf", "float64": "tanh"}}
+#: math functions LLVM has no intrinsic for: called in the C math library (float, double)
+_LIBM = {name: {"float32": f"{name}f", "float64": name}
+         for name in ("tanh", "erf", "tan", "atan", "asin", "acos", "expm1", "log1p")}
 _INTRINSIC = {"exp": "llvm.exp", "log": "llvm.log", "sqrt": "llvm.sqrt", "cos": "llvm.cos", "sin": "llvm.sin",
-              "floor": "llvm.floor", "ceil": "llvm.ceil", "round": "llvm.rint", "abs": "llvm.fabs",
-              "power": "llvm.pow"}
+              "floor": "llvm.floor", "ceil": "llvm.ceil", "round": "llvm.rint", "trunc": "llvm.trunc",
+              "abs": "llvm.fabs", "power": "llvm.pow", "exp2": "llvm.exp2", "log2": "llvm.log2",
+              "log10": "llvm.log10"}
 
 
 def llvm_type(dtype, in_memory=False):

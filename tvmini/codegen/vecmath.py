@@ -25,7 +25,8 @@ from .llvm_target import host_features, load_system_library, vector_bits
 
 #: tvmini call name -> (libm name of the float64 function, argument count)
 _FUNCTIONS = {"exp": ("exp", 1), "log": ("log", 1), "tanh": ("tanh", 1), "sin": ("sin", 1), "cos": ("cos", 1),
-              "power": ("pow", 2)}
+              "power": ("pow", 2), **{name: (name, 1) for name in ("erf", "tan", "atan", "asin", "acos", "exp2",
+                                                                     "expm1", "log2", "log10", "log1p")}}
 _BITS = {"float32": 32, "float64": 64}
 
 

@@ -1,14 +1,15 @@
 """te: tensor expressions (what to compute) and schedules (how to compute it)."""
 from ..tir.expr import PrimExpr, Var
-from .operation import (abs, all, any, ceil, compute, const, cos, exp, floor, if_then_else, log, max,
-                        min, placeholder, power, prod, reduce_axis, round, sigmoid, sin, sqrt, sum, tanh,
-                        thread_axis, var)
+from .operation import (abs, acos, all, any, asin, atan, ceil, compute, const, cos, erf, exp, exp2, expm1, floor,
+                        if_then_else, log, log1p, log2, log10, max, min, placeholder, power, prod, reduce_axis,
+                        round, sigmoid, sin, sqrt, sum, tan, tanh, thread_axis, trunc, var)
 from .schedule import Schedule, Stage, create_schedule
 from .tensor import ComputeOp, IterVar, PlaceholderOp, ProducerLoad, Reduce, Tensor
 
 __all__ = [
     "abs", "all", "any", "ceil", "compute", "const", "cos", "exp", "floor", "if_then_else", "log",
     "max", "min", "placeholder", "power", "prod", "reduce_axis", "round", "sigmoid", "sin", "sqrt", "sum",
-    "tanh", "thread_axis", "var", "Schedule", "Stage", "create_schedule", "ComputeOp", "IterVar",
+    "tanh", "thread_axis", "var", "acos", "asin", "atan", "erf", "exp2", "expm1", "log1p", "log2", "log10",
+    "tan", "trunc", "Schedule", "Stage", "create_schedule", "ComputeOp", "IterVar",
     "PlaceholderOp", "ProducerLoad", "Reduce", "Tensor", "PrimExpr", "Var",
 ]

@@ -139,8 +139,10 @@ def _intrinsic(name):
     return f
 
 
-exp, log, sqrt, tanh, sigmoid, cos, sin, floor, ceil, round = (
-    _intrinsic(n) for n in ("exp", "log", "sqrt", "tanh", "sigmoid", "cos", "sin", "floor", "ceil", "round"))
+exp, log, sqrt, tanh, sigmoid, cos, sin, floor, ceil, round, trunc = (
+    _intrinsic(n) for n in ("exp", "log", "sqrt", "tanh", "sigmoid", "cos", "sin", "floor", "ceil", "round", "trunc"))
+erf, tan, atan, asin, acos, exp2, expm1, log2, log10, log1p = (
+    _intrinsic(n) for n in ("erf", "tan", "atan", "asin", "acos", "exp2", "expm1", "log2", "log10", "log1p"))
 
 
 def abs(x):

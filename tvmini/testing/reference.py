@@ -7,12 +7,20 @@ reads in the untaken branch are clipped into the tensor instead of failing. (The
 piece it shares with the code generators is the counter hash's algorithm, which each
 renders on its own: ``tir/counter_hash.py``.)
 """
+import math
+
 import numpy as np
 
 from ..errors import ShapeError, TVMiniError
 from ..te.tensor import ComputeOp, PlaceholderOp, ProducerLoad, Reduce, Tensor
 from ..tir import counter_hash
 from ..tir import expr as E
+
+
+def _erf(x):
+    """The error function elementwise (numpy has none), in ``x``'s dtype."""
+    return np.vectorize(math.erf, otypes=[x.dtype])(x).astype(x.dtype)
+
 
 _BINARY = {
     E.Add: np.add, E.Sub: np.subtract, E.Mul: np.multiply, E.Div: np.true_divide,
@@ -23,7 +31,9 @@ _BINARY = {
 _CALLS = {
     "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "tanh": np.tanh, "cos": np.cos, "sin": np.sin,
     "floor": np.floor, "ceil": np.ceil, "round": np.round, "abs": np.abs, "power": np.power,
-    "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+    "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "trunc": np.trunc, "tan": np.tan, "atan": np.arctan,
+    "asin": np.arcsin, "acos": np.arccos, "exp2": np.exp2, "expm1": np.expm1, "log2": np.log2,
+    "log10": np.log10, "log1p": np.log1p, "erf": lambda x: _erf(np.asarray(x)),
     counter_hash.NAME: counter_hash.numpy_hash,
 }
 _REDUCE = {"sum": np.sum, "max": np.max, "min": np.min, "prod": np.prod}

@@ -257,7 +257,8 @@ def logical(cls, a, b):
     return cls(a, b)
 
 
-FLOAT_INTRINSICS = ("exp", "log", "sqrt", "tanh", "sigmoid", "cos", "sin", "floor", "ceil", "round")
+FLOAT_INTRINSICS = ("exp", "log", "sqrt", "tanh", "sigmoid", "cos", "sin", "floor", "ceil", "round", "trunc",
+                    "erf", "tan", "atan", "asin", "acos", "exp2", "expm1", "log2", "log10", "log1p")
 
 
 def call(name, *args):
