@@ -282,6 +282,17 @@ class Tensor:
     def clamp(self, min=None, max=None): return join_ops.clamp(self, min, max)
     clip = clamp
 
+    def erf(self): return pointwise_ops.erf(self)
+    def tan(self): return pointwise_ops.tan(self)
+    def atan(self): return pointwise_ops.atan(self)
+    def asin(self): return pointwise_ops.asin(self)
+    def acos(self): return pointwise_ops.acos(self)
+    def exp2(self): return pointwise_ops.exp2(self)
+    def expm1(self): return pointwise_ops.expm1(self)
+    def log2(self): return pointwise_ops.log2(self)
+    def log10(self): return pointwise_ops.log10(self)
+    def log1p(self): return pointwise_ops.log1p(self)
+
 
 def _as_ndarray(data, dtype, device):
     if isinstance(data, Tensor):
@@ -373,4 +384,4 @@ def from_numpy(array):
 
 
 autograd.wrap = Tensor._wrap
-from . import join_ops, ops  # noqa: E402  (ops build Tensors; imported last to break the cycle)
+from . import join_ops, ops, pointwise_ops  # noqa: E402  (ops build Tensors; imported last to break the cycle)
