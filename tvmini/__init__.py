@@ -18,7 +18,7 @@ from .runtime import ndarray as nd
 #: (``tm.runtime.load_module``, ``tm.runtime.load_jit``) never loads it.
 _GRAPH_LAYER = ("Tensor", "arange", "cat", "chunk", "clamp", "enable_grad", "from_numpy", "full", "is_grad_enabled",
                 "jit", "manual_seed", "no_grad", "ones", "ones_like", "rand", "randn", "split", "squeeze", "stack",
-                "tensor", "unsqueeze", "where", "zeros", "zeros_like", "nn", "optim", "save", "load", "graph",
+                "tensor", "unsqueeze", "where", "index_select", "logsumexp", "std", "var", "zeros", "zeros_like", "nn", "optim", "save", "load", "graph",
                 "serialization")
 
 
@@ -28,12 +28,13 @@ def __getattr__(name):
         raise AttributeError(f"module 'tvmini' has no attribute {name!r}")
     global Tensor, arange, cat, chunk, clamp, enable_grad, from_numpy, full, is_grad_enabled, jit, manual_seed
     global no_grad, ones, ones_like, rand, randn, split, squeeze, stack, tensor, unsqueeze, where, zeros, zeros_like
+    global index_select, logsumexp, std, var
     global nn, optim, save, load
     from .serialization import load, save
     nn, optim = import_module(".nn", __name__), import_module(".optim", __name__)
     from .graph import (Tensor, arange, cat, chunk, clamp, enable_grad, from_numpy, full, is_grad_enabled, jit,
                         manual_seed, no_grad, ones, ones_like, rand, randn, split, squeeze, stack, tensor, unsqueeze,
-                        where, zeros, zeros_like)
+                        where, zeros, zeros_like, index_select, logsumexp, std, var)
     return globals()[name]
 
 
@@ -45,5 +46,5 @@ __all__ = ["te", "tir", "build", "lower", "nd", "cpu", "cuda", "Device", "NDArra
            "ScheduleError", "ShapeError", "DTypeError", "DeviceError", "BuildError", "DataError",
            "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "zeros", "ones", "full", "randn",
            "rand", "arange", "from_numpy", "manual_seed", "nn", "optim", "save", "load", "jit", "cat", "stack",
-           "split", "chunk", "squeeze", "unsqueeze", "clamp", "where", "zeros_like", "ones_like"]
+           "split", "chunk", "squeeze", "unsqueeze", "clamp", "where", "zeros_like", "ones_like", "index_select", "logsumexp", "std", "var"]
 __all__ += ["explain", "kernel_cache_info", "set_debug", "get_debug", "profiler"]

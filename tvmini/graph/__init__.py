@@ -2,6 +2,8 @@
 from . import ops
 from .join_ops import cat, chunk, clamp, split, squeeze, stack, unsqueeze
 from .ops import where
+from .index_ops import index_select
+from .stat_ops import logsumexp, std, var
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad
 from .dispatch import kernel_count
 from .tensor import (Tensor, arange, from_numpy, full, manual_seed, ones, ones_like, rand, randn, tensor,
@@ -9,6 +11,6 @@ from .tensor import (Tensor, arange, from_numpy, full, manual_seed, ones, ones_l
 from .jit import jit
 
 __all__ = ["Function", "Tensor", "arange", "cat", "chunk", "clamp", "split", "squeeze", "stack", "unsqueeze",
-           "where", "enable_grad", "from_numpy", "full", "is_grad_enabled",
+           "where", "index_select", "logsumexp", "std", "var", "enable_grad", "from_numpy", "full", "is_grad_enabled",
            "jit", "kernel_count", "manual_seed", "no_grad", "ones", "ones_like", "ops", "rand", "randn",
            "tensor", "zeros", "zeros_like"]

@@ -293,6 +293,15 @@ class Tensor:
     def log10(self): return pointwise_ops.log10(self)
     def log1p(self): return pointwise_ops.log1p(self)
 
+    def var(self, dim=None, correction=1, keepdim=False): return stat_ops.var(self, dim, correction, keepdim)
+    def std(self, dim=None, correction=1, keepdim=False): return stat_ops.std(self, dim, correction, keepdim)
+    def logsumexp(self, dim, keepdim=False): return stat_ops.logsumexp(self, dim, keepdim)
+    def norm(self, p=2, dim=None, keepdim=False): return stat_ops.norm(self, p, dim, keepdim)
+    def argmin(self, dim=None, keepdim=False): return stat_ops.argmin(self, dim, keepdim)
+    def any(self, dim=None, keepdim=False): return stat_ops.any(self, dim, keepdim)
+    def all(self, dim=None, keepdim=False): return stat_ops.all(self, dim, keepdim)
+    def index_select(self, dim, index): return index_ops.index_select(self, dim, index)
+
 
 def _as_ndarray(data, dtype, device):
     if isinstance(data, Tensor):
@@ -384,4 +393,4 @@ def from_numpy(array):
 
 
 autograd.wrap = Tensor._wrap
-from . import join_ops, ops, pointwise_ops  # noqa: E402  (ops build Tensors; imported last to break the cycle)
+from . import index_ops, join_ops, ops, pointwise_ops, stat_ops  # noqa: E402  (ops build Tensors; imported last to break the cycle)

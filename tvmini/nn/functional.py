@@ -9,11 +9,13 @@ from ..graph.nn_ops import (binary_cross_entropy_with_logits, cross_entropy, lin
 from ..graph.conv_ops import avg_pool2d, batch_norm, conv2d, conv_transpose2d, dropout, max_pool2d
 from ..graph.join_ops import one_hot, pad
 from ..graph.pointwise_ops import elu, gelu, leaky_relu, silu, softplus
+from ..graph.index_ops import embedding
+from ..graph.stat_ops import layer_norm
 
 __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear", "flatten", "dropout",
            "batch_norm", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "cross_entropy", "nll_loss",
            "mse_loss", "binary_cross_entropy_with_logits", "pad", "one_hot", "gelu", "silu",
-           "leaky_relu", "elu", "softplus"]
+           "leaky_relu", "elu", "softplus", "embedding", "layer_norm"]
 
 
 def relu(x):

@@ -1,4 +1,5 @@
-"""Layers: Linear, Conv2d, ConvTranspose2d, pooling, BatchNorm, Dropout, activations, Flatten.
+"""Layers: Linear, Conv2d, ConvTranspose2d, pooling, BatchNorm, LayerNorm, Embedding, Dropout,
+activations, Flatten.
 
 Each layer owns its Parameters (initialised as PyTorch does) and calls the matching
 function in :mod:`tvmini.nn.functional`.
@@ -196,6 +197,53 @@ class Cos(Module):
 
     def forward(self, x):
         return F.cos(x)
+
+
+class Embedding(Module):
+    """A lookup table: ``weight[input]`` for an integer tensor ``input``; weight
+    (num_embeddings, embedding_dim) drawn from N(0, 1), the ``padding_idx`` row zero and
+    never updated by its gradient (PyTorch's defaults)."""
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype="float32"):
+        super().__init__()
+        if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
+            raise ShapeError(f"Embedding: padding_idx {padding_idx} is outside the {num_embeddings} embeddings")
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.padding_idx = None if padding_idx is None else padding_idx % num_embeddings
+        self.weight = Parameter(zeros(num_embeddings, embedding_dim, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            values = self.weight.numpy()
+            values[self.padding_idx] = 0
+            self.weight.copy_(values)
+
+    def forward(self, x):
+        return F.embedding(x, self.weight, self.padding_idx)
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}" + (
+            f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
+
+
+class LayerNorm(Module):
+    """Normalise over the trailing ``normalized_shape`` axes, then ``* weight + bias``
+    (ones and zeros at first; ``elementwise_affine=False``: neither)."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype="float32"):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps = shape, eps
+        self.weight = Parameter(ones(*shape, dtype=dtype)) if elementwise_affine else None
+        self.bias = Parameter(zeros(*shape, dtype=dtype)) if elementwise_affine and bias else None
+
+    def forward(self, x):
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.weight is not None}"
 
 
 class GELU(Module):

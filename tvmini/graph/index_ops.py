@@ -1,0 +1,73 @@
+"""Gathering rows by integer index tensors: ``index_select``, ``take_along``-style
+embedding lookups (``F.embedding``), as ``topi.take`` kernels whose gradient is
+``topi.take_grad`` (repeated indices accumulate, as PyTorch's).
+
+Indices are checked against the extent on the host before the kernel runs where that is
+free of side effects — CPU index tensors outside a ``tm.jit`` trace — and an index out of
+range raises an error naming it, as PyTorch does. Inside a trace, and for CUDA tensors
+(where PyTorch stops at a device-side assert), the kernel clamps an out-of-range index to
+the nearest row instead: it never reads outside the tensor.
+"""
+import numpy as np
+
+from ..errors import DeviceError, DTypeError, ShapeError
+from ..runtime import ndarray as nd
+from . import dispatch, ops
+from .autograd import Function
+from .dispatch import run
+from .tensor import Tensor
+
+
+class IndexOutOfRange(ShapeError, IndexError):
+    """An index tensor holds a value outside ``[0, extent)``."""
+
+
+def _check_indices(op, index, extent):
+    if index.dtype not in ("int32", "int64"):
+        raise DTypeError(f"{op}: indices must be an int32 or int64 tensor, got {index.dtype} of shape {index.shape}")
+    if dispatch.tracer is None and index.device.kind == "cpu" and index.data.size:
+        values = index.data.numpy()
+        low, high = int(values.min()), int(values.max())
+        if low < 0 or high >= extent:
+            bad = low if low < 0 else high
+            raise IndexOutOfRange(f"{op}: index {bad} is out of range for an axis of extent {extent}")
+
+
+class _Take(Function):
+    def forward(self, x, index):
+        return run("take", "take", [x, index], attrs=(("axis", self.axis),))
+
+    def backward(self, g):
+        x, index = self.inputs
+        return (ops._kernel("take_grad", "take_grad", g, index, x_shape=x.shape, axis=self.axis), None)
+
+
+def take(x, index, axis):
+    """``x`` indexed by the integer tensor ``index`` along ``axis``: the output has
+    ``index``'s shape in place of that axis (numpy's ``take``)."""
+    if not isinstance(index, Tensor):
+        index = Tensor._wrap(nd.array(np.asarray(index, dtype="int64"), device=x.device))
+    if index.device != x.device:
+        raise DeviceError(f"take: indices on {index.device} but the tensor of shape {x.shape} on {x.device}")
+    axis = ops._axes(x, axis, "take")[0]
+    _check_indices("take", index, x.shape[axis])
+    return _Take.apply(x, index, axis=axis)
+
+
+def index_select(x, dim, index):
+    """PyTorch's ``index_select``: the entries ``index`` (1-D) of axis ``dim``."""
+    if isinstance(index, Tensor) and index.ndim != 1:
+        raise ShapeError(f"index_select: index must be 1-D, got shape {index.shape}")
+    return take(x, index, dim)
+
+
+def embedding(input, weight, padding_idx=None):
+    """Rows of ``weight`` (num_embeddings, dim) picked by the integer tensor ``input``:
+    shape ``input.shape + (dim,)``. Rows at ``padding_idx`` get no gradient, as PyTorch."""
+    if weight.ndim != 2:
+        raise ShapeError(f"embedding: weight must be (num_embeddings, embedding_dim), got shape {weight.shape}")
+    out = take(weight, input, 0)
+    if padding_idx is not None and out.requires_grad:
+        keep = ops.compare(input, padding_idx % weight.shape[0], "ne")
+        out = ops.where(ops.reshape(keep, input.shape + (1,)), out, out.detach())
+    return out

@@ -1,0 +1,110 @@
+"""Statistics and norms built from the reduction kernels, PyTorch's names and defaults:
+``var``/``std`` (``correction=1``: Bessel's), ``logsumexp`` (stable: the maximum is
+taken out first), ``norm`` (p = 2, 1, inf, -inf or any positive p), ``argmin``, and
+``all``/``any`` over integer, float or bool tensors. Their gradients come from the ops
+they are written with (each a kernel), so they differentiate and trace under ``tm.jit``.
+"""
+import math
+
+from ..errors import DTypeError, ShapeError
+from . import ops
+
+
+def _float(x, op):
+    if x.dtype.startswith("float"):
+        return x
+    if x.dtype == "bool":
+        raise DTypeError(f"{op}: needs a numeric tensor, got bool of shape {x.shape}")
+    return ops.cast(x, "float32")
+
+
+def var(x, dim=None, correction=1, keepdim=False):
+    """Variance over ``dim`` (None: all elements), dividing by ``N - correction``."""
+    x = _float(x, "var")
+    axes = ops._axes(x, dim, "var")
+    count = math.prod(x.shape[a] for a in axes)
+    centred = x - ops.mean(x, axes, keepdims=True)
+    squares = ops.sum(centred * centred, axes, keepdims=keepdim)
+    return squares * (1.0 / (count - correction) if count > correction else math.nan)
+
+
+def std(x, dim=None, correction=1, keepdim=False):
+    """Standard deviation: ``sqrt(var)``."""
+    return ops.sqrt(var(x, dim, correction, keepdim))
+
+
+def logsumexp(x, dim, keepdim=False):
+    """``log(sum(exp(x)))`` over ``dim``, without overflow (the maximum is subtracted
+    first and added back; it carries no gradient of its own, as it cancels)."""
+    x = _float(x, "logsumexp")
+    axes = ops._axes(x, dim, "logsumexp")
+    top = ops.max(x, axes, keepdims=True).detach()
+    top = ops.where(ops.compare(top, top, "eq"), top, 0.0)      # a NaN maximum shifts nothing
+    out = ops.log(ops.sum(ops.exp(x - top), axes, keepdims=True)) + top
+    return out if keepdim else ops.reshape(out, tuple(n for k, n in enumerate(x.shape) if k not in axes))
+
+
+def norm(x, p=2, dim=None, keepdim=False):
+    """The vector ``p``-norm over ``dim`` (None: all elements, the Frobenius norm for p=2)."""
+    x = _float(x, "norm")
+    if p == "fro":
+        p = 2
+    if not isinstance(p, (int, float)) or (p <= 0 and p != -math.inf):
+        raise ShapeError(f"norm: p must be positive, inf or -inf, got {p!r}")
+    axes = ops._axes(x, dim, "norm")
+    size = ops.abs(x)
+    if p == math.inf:
+        return ops.max(size, axes, keepdim)
+    if p == -math.inf:
+        return ops.min(size, axes, keepdim)
+    if p == 1:
+        return ops.sum(size, axes, keepdim)
+    if p == 2:
+        return ops.sqrt(ops.sum(x * x, axes, keepdim))
+    return ops.sum(size ** p, axes, keepdim) ** (1.0 / p)
+
+
+def argmin(x, dim=None, keepdim=False):
+    """Index of the (first) minimum along ``dim`` (of the flattened tensor when None); int64."""
+    if x.dtype == "bool":
+        x = ops.cast(x, "int32")
+    if dim is None:
+        flat = ops._kernel("argmin", "argmin", ops.reshape(x, (x.data.size,)), axis=0, keepdims=False)
+        return ops.reshape(flat, (1,) * x.ndim if keepdim else ())
+    return ops._kernel("argmin", "argmin", x, axis=ops._axes(x, dim, "argmin")[0], keepdims=bool(keepdim))
+
+
+def _nonzero(x):
+    """1 where ``x`` is nonzero (True), else 0: int32."""
+    return ops.cast(x if x.dtype == "bool" else ops.compare(x, 0, "ne"), "int32")
+
+
+def any(x, dim=None, keepdim=False):
+    """Whether some element over ``dim`` is nonzero (True); bool."""
+    return ops.compare(ops.sum(_nonzero(x), dim, keepdim), 0, "gt")
+
+
+def all(x, dim=None, keepdim=False):
+    """Whether every element over ``dim`` is nonzero (True); bool."""
+    axes = ops._axes(x, dim, "all")
+    count = math.prod(x.shape[a] for a in axes)
+    return ops.compare(ops.sum(_nonzero(x), dim, keepdim), count, "eq")
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """``(x - mean) / sqrt(var + eps) * weight + bias`` with the statistics (biased
+    variance) over the trailing axes ``normalized_shape``, as PyTorch's ``layer_norm``."""
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    n = len(normalized_shape)
+    if n == 0 or x.shape[x.ndim - n:] != normalized_shape:
+        raise ShapeError(f"layer_norm: normalized_shape {normalized_shape} is not the trailing shape of a tensor of "
+                         f"shape {x.shape}")
+    for name, param in (("weight", weight), ("bias", bias)):
+        if param is not None and param.shape != normalized_shape:
+            raise ShapeError(f"layer_norm: {name} of shape {param.shape} does not match {normalized_shape}")
+    axes = tuple(range(x.ndim - n, x.ndim))
+    centred = x - ops.mean(x, axes, keepdims=True)
+    out = centred / ops.sqrt(ops.mean(centred * centred, axes, keepdims=True) + eps)
+    if weight is not None:
+        out = out * weight
+    return out + bias if bias is not None else out
