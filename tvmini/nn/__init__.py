@@ -1,12 +1,13 @@
 """nn: modules, layers, losses and initialisation (PyTorch-shaped)."""
-from . import functional, init
+from . import functional, init, utils
 from .layers import (ELU, GELU, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Cos, Dropout, Embedding,
                      Flatten, Identity, LayerNorm, LeakyReLU, Linear, LogSoftmax, MaxPool2d, ReLU, Sigmoid, SiLU, Softmax,
                      Softplus, Tanh)
-from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
+                   SmoothL1Loss)
 from .module import Module, ModuleList, Parameter, Sequential
 
-__all__ = ["functional", "init", "Module", "ModuleList", "Parameter", "Sequential", "Linear", "Conv2d",
+__all__ = ["functional", "init", "utils", "Module", "ModuleList", "Parameter", "Sequential", "Linear", "Conv2d",
            "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Dropout", "ReLU", "Tanh",
            "Sigmoid", "Cos", "Embedding", "LayerNorm", "GELU", "SiLU", "LeakyReLU", "ELU", "Softplus", "Softmax", "LogSoftmax", "Flatten", "Identity", "CrossEntropyLoss", "NLLLoss",
-           "MSELoss", "BCEWithLogitsLoss"]
+           "MSELoss", "BCEWithLogitsLoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "KLDivLoss"]

@@ -11,11 +11,13 @@ from ..graph.join_ops import one_hot, pad
 from ..graph.pointwise_ops import elu, gelu, leaky_relu, silu, softplus
 from ..graph.index_ops import embedding
 from ..graph.stat_ops import layer_norm
+from ..graph.loss_ops import binary_cross_entropy, huber_loss, kl_div, l1_loss, smooth_l1_loss
 
 __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear", "flatten", "dropout",
            "batch_norm", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "cross_entropy", "nll_loss",
            "mse_loss", "binary_cross_entropy_with_logits", "pad", "one_hot", "gelu", "silu",
-           "leaky_relu", "elu", "softplus", "embedding", "layer_norm"]
+           "leaky_relu", "elu", "softplus", "embedding", "layer_norm", "l1_loss", "smooth_l1_loss", "huber_loss",
+           "binary_cross_entropy", "kl_div"]
 
 
 def relu(x):

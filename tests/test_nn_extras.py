@@ -1,0 +1,113 @@
+"""Losses beyond the classic four (L1, smooth L1, Huber, BCE on probabilities, KL
+divergence) and gradient clipping: values against their formulas in numpy, gradients
+against central finite differences, PyTorch (when installed) as a cross-check, and
+clipping inside a jitted step."""
+import numpy as np
+import pytest
+
+import tvmini as tm
+import tvmini.nn.functional as F
+from tvmini import nn
+from graph_gradcheck import check_grad
+
+RNG = np.random.default_rng(0)
+A, B = RNG.normal(size=(4, 3)), RNG.normal(size=(4, 3))
+P, T = RNG.uniform(0.05, 0.95, (4, 3)), RNG.uniform(0, 1, (4, 3))
+D = A - B
+
+
+def _smooth(d, beta):
+    return np.where(np.abs(d) < beta, 0.5 * d * d / beta, np.abs(d) - 0.5 * beta)
+
+
+def _huber(d, delta):
+    return np.where(np.abs(d) < delta, 0.5 * d * d, delta * (np.abs(d) - 0.5 * delta))
+
+
+def test_losses_match_their_formulas():
+    a, b = tm.tensor(A), tm.tensor(B)
+    np.testing.assert_allclose(F.l1_loss(a, b).numpy(), np.abs(D).mean(), rtol=1e-12)
+    np.testing.assert_allclose(F.l1_loss(a, b, reduction="sum").numpy(), np.abs(D).sum(), rtol=1e-12)
+    np.testing.assert_allclose(F.smooth_l1_loss(a, b, beta=0.5).numpy(), _smooth(D, 0.5).mean(), rtol=1e-12)
+    np.testing.assert_allclose(F.smooth_l1_loss(a, b, beta=0.0).numpy(), np.abs(D).mean(), rtol=1e-12)
+    np.testing.assert_allclose(F.huber_loss(a, b, "none", 0.7).numpy(), _huber(D, 0.7), rtol=1e-12)
+    bce = -(T * np.log(P) + (1 - T) * np.log(1 - P))
+    np.testing.assert_allclose(F.binary_cross_entropy(tm.tensor(P), tm.tensor(T)).numpy(), bce.mean(), rtol=1e-12)
+    edge = F.binary_cross_entropy(tm.tensor(np.array([0.0, 1.0])), tm.tensor(np.array([1.0, 0.0])), reduction="none")
+    np.testing.assert_array_equal(edge.numpy(), [100.0, 100.0])          # logs clamped at -100
+    logp = np.log(P / P.sum(1, keepdims=True))
+    target = np.where(T > 0.3, T, 0.0)
+    kl = np.where(target > 0, target * (np.log(np.where(target > 0, target, 1)) - logp), 0)
+    np.testing.assert_allclose(F.kl_div(tm.tensor(logp), tm.tensor(target), reduction="batchmean").numpy(),
+                               kl.sum() / 4, rtol=1e-12)
+    np.testing.assert_allclose(F.kl_div(tm.tensor(logp), tm.tensor(np.log(P)), reduction="sum", log_target=True)
+                               .numpy(), (P * (np.log(P) - logp)).sum(), rtol=1e-12)
+    for module, fn in ((nn.L1Loss(), F.l1_loss), (nn.SmoothL1Loss(beta=0.3), lambda x, y: F.smooth_l1_loss(x, y, beta=0.3)),
+                       (nn.HuberLoss(delta=2.0), lambda x, y: F.huber_loss(x, y, delta=2.0))):
+        assert float(module(a, b)) == float(fn(a, b))
+    with pytest.raises(tm.ShapeError, match=r"l1_loss: input of shape \(4, 3\) and target of shape \(3,\)"):
+        F.l1_loss(a, tm.tensor(B[0]))
+
+
+def test_loss_gradients_match_finite_differences():
+    check_grad(lambda x, y: F.l1_loss(x, y, reduction="none"), A, B)
+    check_grad(lambda x, y: F.smooth_l1_loss(x, y, reduction="sum", beta=0.8), A, B)
+    check_grad(lambda x, y: F.huber_loss(x, y, delta=0.6), A, B)
+    check_grad(lambda p, t: F.binary_cross_entropy(p, t), P, T)
+    check_grad(lambda p: F.kl_div(F.log_softmax(p, 1), tm.tensor(T / T.sum(1, keepdims=True)), reduction="batchmean"),
+               A)
+
+
+@pytest.mark.parametrize("name,kwargs", [("l1_loss", {}), ("smooth_l1_loss", {"beta": 0.4}), ("huber_loss", {"delta": 0.9}),
+                                         ("binary_cross_entropy", {}), ("kl_div", {"reduction": "batchmean"})])
+def test_losses_match_pytorch_when_installed(name, kwargs):
+    torch = pytest.importorskip("torch")
+    x, y = (P, T) if name == "binary_cross_entropy" else (np.log(P), T) if name == "kl_div" else (A, B)
+    t, q = tm.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    mine, theirs = getattr(F, name)(t, tm.tensor(y), **kwargs), getattr(torch.nn.functional, name)(q, torch.tensor(y), **kwargs)
+    mine.backward(), theirs.backward()
+    np.testing.assert_allclose(mine.numpy(), theirs.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(t.grad.numpy(), q.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_clip_grad_norm_and_value():
+    grads = [RNG.normal(size=(3, 2)), RNG.normal(size=4)]
+    params = [nn.Parameter(tm.zeros(*g.shape, dtype="float64")) for g in grads]
+    for p, g in zip(params, grads):
+        p.grad = tm.tensor(g)
+    total = np.sqrt(sum((g * g).sum() for g in grads))
+    got = nn.utils.clip_grad_norm_(params, max_norm=1.0)
+    np.testing.assert_allclose(float(got), total, rtol=1e-12)
+    for p, g in zip(params, grads):
+        np.testing.assert_allclose(p.grad.numpy(), g * min(1.0, 1.0 / (total + 1e-6)), rtol=1e-12)
+    for p, g in zip(params, grads):
+        p.grad = tm.tensor(g)
+    inf_norm = nn.utils.clip_grad_norm_(params, max_norm=100.0, norm_type=float("inf"))
+    np.testing.assert_allclose(float(inf_norm), max(np.abs(g).max() for g in grads))
+    np.testing.assert_array_equal(params[0].grad.numpy(), grads[0])     # under the limit: unchanged
+    nn.utils.clip_grad_value_(params, 0.5)
+    np.testing.assert_array_equal(params[1].grad.numpy(), np.clip(grads[1], -0.5, 0.5))
+    params[0].grad = tm.tensor(np.full((3, 2), np.inf))
+    with pytest.raises(tm.TVMiniError, match="total norm of the gradients is inf"):
+        nn.utils.clip_grad_norm_(params, 1.0, error_if_nonfinite=True)
+
+
+def test_clipping_inside_a_jitted_step_matches_eager():
+    x = tm.tensor(RNG.normal(size=(16, 5)).astype("float32"))
+    y = tm.tensor(RNG.integers(0, 3, 16))
+    losses = {}
+    for mode in ("eager", "jit"):
+        tm.manual_seed(1)
+        model = nn.Sequential(nn.Linear(5, 8), nn.GELU(), nn.Linear(8, 3))
+        opt = tm.optim.SGD(model.parameters(), lr=0.5)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 0.1)
+            opt.step()
+            return loss
+        run = tm.jit(step) if mode == "jit" else step
+        losses[mode] = [float(run(x, y)) for _ in range(4)]
+    np.testing.assert_allclose(losses["jit"], losses["eager"], rtol=1e-5)
