@@ -98,6 +98,45 @@ def test_conv2d_matches_direct_sum():
     np.testing.assert_allclose(out, want, rtol=1e-10)
 
 
+@pytest.mark.parametrize("kernel,dilation", [((3, 3), 1), ((2, 3), 1), ((4, 2), (1, 2)), ((1, 1), 3)])
+def test_conv2d_same_and_valid_padding(kernel, dilation):
+    """"same" keeps H x W at stride 1, the odd padding element after (bottom/right), as
+    PyTorch; "valid" pads nothing; gradients flow through the explicit padding too."""
+    x, w = normal(2, 2, 6, 5), normal(3, 2, *kernel)
+    same = F.conv2d(tm.tensor(x), tm.tensor(w), padding="same", dilation=dilation)
+    assert same.shape == (2, 3, 6, 5)
+    dy, dx = (dilation, dilation) if isinstance(dilation, int) else dilation
+    ty, tx = dy * (kernel[0] - 1), dx * (kernel[1] - 1)
+    padded = np.pad(x, ((0, 0), (0, 0), (ty // 2, ty - ty // 2), (tx // 2, tx - tx // 2)))
+    want = F.conv2d(tm.tensor(padded), tm.tensor(w), dilation=dilation).numpy()
+    np.testing.assert_allclose(same.numpy(), want, rtol=1e-12)
+    np.testing.assert_array_equal(F.conv2d(tm.tensor(x), tm.tensor(w), padding="valid", dilation=dilation).numpy(),
+                                  F.conv2d(tm.tensor(x), tm.tensor(w), dilation=dilation).numpy())
+    check_grad(lambda a, b: F.conv2d(a, b, padding="same", dilation=dilation), x[:1], w)
+    with pytest.raises(ShapeError, match="padding='same' needs stride 1"):
+        F.conv2d(tm.tensor(x), tm.tensor(w), stride=2, padding="same")
+    with pytest.raises(ShapeError, match="'same' or 'valid'"):
+        F.conv2d(tm.tensor(x), tm.tensor(w), padding="full")
+
+
+def test_conv2d_takes_unbatched_input():
+    x, w, b = normal(2, 5, 5), normal(3, 2, 3, 3), normal(3)
+    layer = nn.Conv2d(2, 3, 3, padding="same")
+    layer.weight.copy_(w), layer.bias.copy_(b)
+    out = layer(tm.tensor(x.astype("float32")))
+    assert out.shape == (3, 5, 5)
+    want = F.conv2d(tm.tensor(x[None]), tm.tensor(w), tm.tensor(b), padding=1).numpy()[0]
+    np.testing.assert_allclose(out.numpy(), want, rtol=1e-5, atol=1e-6)
+
+
+def test_conv2d_same_padding_matches_pytorch_when_installed():
+    torch = pytest.importorskip("torch")
+    x, w = normal(1, 2, 7, 6), normal(4, 2, 4, 3)
+    mine = F.conv2d(tm.tensor(x), tm.tensor(w), padding="same", dilation=(2, 1)).numpy()
+    theirs = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), padding="same", dilation=(2, 1)).numpy()
+    np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("pool", [F.max_pool2d, F.avg_pool2d])
 @pytest.mark.parametrize("kernel,stride,padding", [(2, None, 0), (3, 2, 1)])
 def test_pool_gradients(pool, kernel, stride, padding):

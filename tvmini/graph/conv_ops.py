@@ -14,7 +14,7 @@ from ..runtime import ndarray as nd
 from . import ops
 from .autograd import Function
 from .jit.ir import ReplayScalars
-from . import dispatch
+from . import dispatch, join_ops
 from .dispatch import run, run_inplace
 from .nn_ops import _check_float
 from .ops import _kernel, check_same
@@ -49,11 +49,36 @@ class _Conv2d(Function):
         return gx, gw, (ops.sum(g, (0, 2, 3)) if self.inputs[2].requires_grad else None)
 
 
+def _same_padding(x, weight, stride, padding, dilation):
+    """``x`` and the symmetric padding for PyTorch's string paddings: "valid" is none;
+    "same" keeps the size at stride 1, padding ``dilation * (k - 1)`` in all, the odd
+    element after (on the right/bottom, as PyTorch), which ``x`` then carries itself."""
+    if padding == "valid":
+        return x, 0
+    if padding != "same":
+        raise ShapeError(f"conv2d: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+    if _pair(stride, "stride", "conv2d") != (1, 1):
+        raise ShapeError(f"conv2d: padding='same' needs stride 1, got stride {stride!r}")
+    totals = [d * (k - 1) for d, k in zip(_pair(dilation, "dilation", "conv2d"), weight.shape[2:])]
+    if all(t % 2 == 0 for t in totals):
+        return x, tuple(t // 2 for t in totals)
+    widths = (totals[1] // 2, totals[1] - totals[1] // 2, totals[0] // 2, totals[0] - totals[0] // 2)
+    return join_ops.pad(x, widths), 0
+
+
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D cross-correlation: x (N, C, H, W), weight (F, C/groups, KH, KW), bias (F,) -> (N, F, OH, OW).
 
     ``groups`` splits channels into independent convolutions as in PyTorch (groups = C:
-    depthwise)."""
+    depthwise); ``padding`` may be "same" or "valid"; an unbatched x (C, H, W) gives
+    (F, OH, OW)."""
+    if x.ndim == 3:
+        out = conv2d(ops.reshape(x, (1,) + x.shape), weight, bias, stride, padding, dilation, groups)
+        return ops.reshape(out, out.shape[1:])
+    if isinstance(padding, str):
+        if weight.ndim != 4:
+            raise ShapeError(f"conv2d: weight of shape {weight.shape} is not (F, C/groups, KH, KW)")
+        x, padding = _same_padding(x, weight, stride, padding, dilation)
     _check_float("conv2d", x, weight)
     check_same("conv2d", x, weight)
     if not isinstance(groups, int) or groups < 1:
