@@ -34,7 +34,7 @@ OPERATORS = [
     ("reduction", "argmax"), ("reduction", "sum_symbolic"),
     ("linalg", "matmul"), ("linalg", "matmul_tab_f64"), ("linalg", "batch_matmul"), ("linalg", "dense_relu_epilogue"),
     ("conv_pool", "conv2d_lenet"), ("conv_pool", "conv2d_grad_input"), ("conv_pool", "conv2d_grad_weight"),
-    ("conv_pool", "max_pool2d_grad"),
+    ("conv_pool", "max_pool2d_grad"), ("conv_pool", "adaptive_avg_pool2d_grad"),
     ("nn", "softmax_long_rows"), ("nn", "cross_entropy_grad"), ("nn", "batch_norm_backward_nchw"),
     ("layout", "transpose"), ("layout", "take_grad"),
     ("random_optim", "dropout"), ("random_optim", "adam_update"),

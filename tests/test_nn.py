@@ -137,6 +137,40 @@ def test_conv2d_same_padding_matches_pytorch_when_installed():
     np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)
 
 
+def _adaptive_windows(x, out_h, out_w):
+    """PyTorch's adaptive average pooling written out: window i spans
+    [floor(i*H/OH), ceil((i+1)*H/OH))."""
+    n, c, h, w = x.shape
+    out = np.zeros((n, c, out_h, out_w))
+    for i in range(out_h):
+        for j in range(out_w):
+            rows = slice(i * h // out_h, -(-(i + 1) * h // out_h))
+            cols = slice(j * w // out_w, -(-(j + 1) * w // out_w))
+            out[:, :, i, j] = x[:, :, rows, cols].mean(axis=(2, 3))
+    return out
+
+
+@pytest.mark.parametrize("in_hw,out_hw", [((7, 5), (3, 2)), ((6, 6), (1, 1)), ((5, 9), (5, 4)), ((4, 4), (6, 3)),
+                                          ((5, 6), (None, 2))])
+def test_adaptive_avg_pool2d(in_hw, out_hw):
+    x = normal(2, 3, *in_hw)
+    want_hw = tuple(i if o is None else o for i, o in zip(in_hw, out_hw))
+    got = F.adaptive_avg_pool2d(tm.tensor(x), out_hw)
+    np.testing.assert_allclose(got.numpy(), _adaptive_windows(x, *want_hw), rtol=1e-12)
+    check_grad(lambda t: F.adaptive_avg_pool2d(t, out_hw), x[:1, :2])
+    assert nn.AdaptiveAvgPool2d(1)(tm.tensor(x[0])).shape == (3, 1, 1)
+
+
+def test_adaptive_avg_pool2d_matches_pytorch_when_installed():
+    torch = pytest.importorskip("torch")
+    x = normal(2, 3, 11, 7)
+    for size in ((4, 3), 5, (1, 7)):
+        t, q = tm.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        (F.adaptive_avg_pool2d(t, size) ** 2).sum().backward()
+        (torch.nn.functional.adaptive_avg_pool2d(q, size) ** 2).sum().backward()
+        np.testing.assert_allclose(t.grad.numpy(), q.grad.numpy(), rtol=1e-10)
+
+
 @pytest.mark.parametrize("pool", [F.max_pool2d, F.avg_pool2d])
 @pytest.mark.parametrize("kernel,stride,padding", [(2, None, 0), (3, 2, 1)])
 def test_pool_gradients(pool, kernel, stride, padding):

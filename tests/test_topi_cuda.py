@@ -238,6 +238,9 @@ def _conv_pool_cases():
         "avg_pool2d": lambda: _pool(topi.avg_pool2d),
         "max_pool2d_grad": lambda: _pool_grad("max"),
         "avg_pool2d_grad": lambda: _pool_grad("avg"),
+        "adaptive_avg_pool2d": lambda: Case([x := ph((2, 3, 11, 7), "x")], topi.adaptive_avg_pool2d(x, (4, 3))),
+        "adaptive_avg_pool2d_grad": lambda: Case([g := ph((2, 3, 4, 3), "g")],
+                                                 topi.adaptive_avg_pool2d_grad(g, (2, 3, 11, 7), (4, 3))),
     }
 
 

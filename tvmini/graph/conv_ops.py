@@ -189,6 +189,33 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     return _pool("avg_pool2d", x, kernel_size, stride, padding)
 
 
+class _AdaptiveAvgPool(Function):
+    def forward(self, x):
+        return run("adaptive_avg_pool2d", "adaptive_avg_pool2d", [x], attrs=(("output_size", self.output_size),))
+
+    def backward(self, g):
+        return (_kernel("adaptive_avg_pool2d_grad", "adaptive_avg_pool2d_grad", g, input_shape=self.inputs[0].shape,
+                        output_size=self.output_size),)
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Means over PyTorch's adaptive windows: (N, C, H, W) -> (N, C, *output_size) (an
+    entry None keeps that extent; (C, H, W) input gives (C, *output_size))."""
+    if x.ndim == 3:
+        out = adaptive_avg_pool2d(ops.reshape(x, (1,) + x.shape), output_size)
+        return ops.reshape(out, out.shape[1:])
+    _check_float("adaptive_avg_pool2d", x)
+    if x.ndim != 4:
+        raise ShapeError(f"adaptive_avg_pool2d: expects an (N, C, H, W) or (C, H, W) input, got shape {x.shape}")
+    sizes = (output_size, output_size) if isinstance(output_size, int) or output_size is None else tuple(output_size)
+    if len(sizes) != 2:
+        raise ShapeError(f"adaptive_avg_pool2d: output_size must be an int or a pair, got {output_size!r}")
+    sizes = tuple(x.shape[2 + a] if s is None else s for a, s in enumerate(sizes))
+    if not all(isinstance(s, int) and s >= 1 for s in sizes):
+        raise ShapeError(f"adaptive_avg_pool2d: output_size {output_size!r} must be positive ints")
+    return _AdaptiveAvgPool.apply(x, output_size=sizes)
+
+
 # ---------------------------------------------------------------------------- batch norm
 
 class _BatchNormTrain(Function):

@@ -1,6 +1,6 @@
 """nn: modules, layers, losses and initialisation (PyTorch-shaped)."""
 from . import functional, init, utils
-from .layers import (ELU, GELU, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Cos, Dropout, Embedding,
+from .layers import (ELU, GELU, AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Cos, Dropout, Embedding,
                      Flatten, Identity, LayerNorm, LeakyReLU, Linear, LogSoftmax, MaxPool2d, ReLU, Sigmoid, SiLU, Softmax,
                      Softplus, Tanh)
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
@@ -9,5 +9,5 @@ from .module import Module, ModuleList, Parameter, Sequential
 
 __all__ = ["functional", "init", "utils", "Module", "ModuleList", "Parameter", "Sequential", "Linear", "Conv2d",
            "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Dropout", "ReLU", "Tanh",
-           "Sigmoid", "Cos", "Embedding", "LayerNorm", "GELU", "SiLU", "LeakyReLU", "ELU", "Softplus", "Softmax", "LogSoftmax", "Flatten", "Identity", "CrossEntropyLoss", "NLLLoss",
+           "Sigmoid", "Cos", "AdaptiveAvgPool2d", "Embedding", "LayerNorm", "GELU", "SiLU", "LeakyReLU", "ELU", "Softplus", "Softmax", "LogSoftmax", "Flatten", "Identity", "CrossEntropyLoss", "NLLLoss",
            "MSELoss", "BCEWithLogitsLoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "KLDivLoss"]

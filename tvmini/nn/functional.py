@@ -6,7 +6,7 @@ Everything here is a thin, checked entry into the graph ops (``tvmini.graph.ops`
 from ..graph import ops
 from ..graph.nn_ops import (binary_cross_entropy_with_logits, cross_entropy, linear, log_softmax, mse_loss,
                             nll_loss, softmax)
-from ..graph.conv_ops import avg_pool2d, batch_norm, conv2d, conv_transpose2d, dropout, max_pool2d
+from ..graph.conv_ops import adaptive_avg_pool2d, avg_pool2d, batch_norm, conv2d, conv_transpose2d, dropout, max_pool2d
 from ..graph.join_ops import one_hot, pad
 from ..graph.pointwise_ops import elu, gelu, leaky_relu, silu, softplus
 from ..graph.index_ops import embedding
@@ -17,7 +17,7 @@ __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear",
            "batch_norm", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "cross_entropy", "nll_loss",
            "mse_loss", "binary_cross_entropy_with_logits", "pad", "one_hot", "gelu", "silu",
            "leaky_relu", "elu", "softplus", "embedding", "layer_norm", "l1_loss", "smooth_l1_loss", "huber_loss",
-           "binary_cross_entropy", "kl_div"]
+           "binary_cross_entropy", "kl_div", "adaptive_avg_pool2d"]
 
 
 def relu(x):

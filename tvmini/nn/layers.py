@@ -199,6 +199,20 @@ class Cos(Module):
         return F.cos(x)
 
 
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to a fixed ``output_size`` (``1``: global average pooling)."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x):
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
 class Embedding(Module):
     """A lookup table: ``weight[input]`` for an integer tensor ``input``; weight
     (num_embeddings, embedding_dim) drawn from N(0, 1), the ``padding_idx`` row zero and

@@ -20,7 +20,8 @@ from ..errors import ShapeError
 from .conv_common import conv2d_output_size, pair
 from .nn import check_float, check_rank, shape_of
 
-__all__ = ["max_pool2d", "avg_pool2d", "max_pool2d_grad", "avg_pool2d_grad"]
+__all__ = ["max_pool2d", "avg_pool2d", "max_pool2d_grad", "avg_pool2d_grad", "adaptive_avg_pool2d",
+           "adaptive_avg_pool2d_grad"]
 
 
 def _attrs(op, kernel, stride, padding):
@@ -233,3 +234,52 @@ def avg_pool2d_grad(grad_out, input_shape, kernel, stride=None, padding=0):
     scale = te.const(1.0 / (kernel[0] * kernel[1]), grad_out.dtype)
     return _gather_windows("avg_pool2d_grad", (N, C, H, W), out_hw, kernel, stride, padding, {grad_out: 0},
                            lambda at, ky, kx: at(grad_out) * scale, grad_out.dtype)
+
+
+def _adaptive_bounds(extent, outputs):
+    """PyTorch's adaptive windows: output ``i`` averages ``[floor(i*n/o), ceil((i+1)*n/o))``;
+    returns (start(i), end(i)) as te expressions and the widest window."""
+    widest = max(-(-(i + 1) * extent // outputs) - (i * extent // outputs) for i in range(outputs))
+    return (lambda i: (i * extent) // outputs), (lambda i: ((i + 1) * extent + outputs - 1) // outputs), widest
+
+
+def _adaptive_attrs(op, input_shape, output_size):
+    N, C, H, W = input_shape
+    OH, OW = pair(output_size, "output_size", op, 1)
+    return N, C, H, W, OH, OW
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Means of ``x`` (N, C, H, W) over PyTorch's adaptive windows, giving (N, C, *output_size):
+    windows of ``H/OH`` x ``W/OW`` rounded outwards, so they cover the input and may overlap."""
+    N, C, H, W, OH, OW = _adaptive_attrs("adaptive_avg_pool2d", _input_dims("adaptive_avg_pool2d", x), output_size)
+    (y0, y1, kh), (x0, x1, kw) = _adaptive_bounds(H, OH), _adaptive_bounds(W, OW)
+    ky, kx = te.reduce_axis((0, kh), name="ky"), te.reduce_axis((0, kw), name="kx")
+    zero = te.const(0, x.dtype)
+
+    def window_sum(n, c, oy, ox):
+        inside = te.all(y0(oy) + ky < y1(oy), x0(ox) + kx < x1(ox))
+        row, col = te.min(y0(oy) + ky, H - 1), te.min(x0(ox) + kx, W - 1)
+        return te.sum(te.if_then_else(inside, x[n, c, row, col], zero), axis=[ky, kx])
+    total = te.compute((N, C, OH, OW), window_sum, name="adaptive_avg_pool2d.sum", tag="pool")
+    return te.compute((N, C, OH, OW), lambda n, c, oy, ox: total[n, c, oy, ox] / (
+        ((y1(oy) - y0(oy)) * (x1(ox) - x0(ox))).astype(x.dtype)), name="adaptive_avg_pool2d", tag="injective")
+
+
+def adaptive_avg_pool2d_grad(grad_out, input_shape, output_size):
+    """Gradient of ``adaptive_avg_pool2d`` with respect to its input (shape
+    ``input_shape``): each input position sums ``grad / window size`` over the windows
+    that hold it (a gather over the output positions, no scatter)."""
+    check_rank("adaptive_avg_pool2d_grad", grad_out, 4)
+    check_float("adaptive_avg_pool2d_grad", grad_out)
+    N, C, H, W, OH, OW = _adaptive_attrs("adaptive_avg_pool2d_grad", input_shape, output_size)
+    _check_grad_out("adaptive_avg_pool2d_grad", grad_out, N, C, (OH, OW))
+    (y0, y1, _), (x0, x1, _) = _adaptive_bounds(H, OH), _adaptive_bounds(W, OW)
+    oy, ox = te.reduce_axis((0, OH), name="oy"), te.reduce_axis((0, OW), name="ox")
+    zero = te.const(0, grad_out.dtype)
+
+    def gathered(n, c, h, w):
+        inside = te.all(y0(oy) <= h, h < y1(oy), x0(ox) <= w, w < x1(ox))
+        share = grad_out[n, c, oy, ox] / ((y1(oy) - y0(oy)) * (x1(ox) - x0(ox))).astype(grad_out.dtype)
+        return te.sum(te.if_then_else(inside, share, zero), axis=[oy, ox])
+    return te.compute((N, C, H, W), gathered, name="adaptive_avg_pool2d_grad", tag="pool")
