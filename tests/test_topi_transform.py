@@ -82,6 +82,36 @@ def test_strided_slice_and_its_gradient(data):
     np.testing.assert_array_equal(run_default(topi.strided_slice_grad(G, shape, begin, end, strides), [G], [g]), want)
 
 
+@examples(15)
+@given(st.data())
+def test_window_at_run_time_starts_and_its_gradient(data):
+    """One build of ``window`` serves every start: each drawn start (in range) gives
+    numpy's slice; a start out of range is clamped, never read outside the tensor."""
+    shape = data.draw(st.lists(st.sampled_from([1, 2, 5, 8, 9]), min_size=1, max_size=3), label="shape")
+    steps = [data.draw(st.sampled_from([1, 1, 2, 3]), label="step") for _ in shape]
+    lengths = [data.draw(st.integers(1, (n - 1) // t + 1), label="length") for n, t in zip(shape, steps)]
+    starts = [te.var(f"s{k}") for k in range(len(shape))]
+    X = te.placeholder(shape, name="X", dtype="float64")
+    G = te.placeholder(lengths, name="G", dtype="float64")
+    W = topi.window(X, starts, lengths, steps)
+    forward = tm.build(topi.default_schedule(W, "llvm"), [X, *starts, W])
+    Y = topi.window_grad(G, shape, starts, steps)
+    backward = tm.build(topi.default_schedule(Y, "llvm"), [G, *starts, Y])
+    x, g = rand(shape, dtype="float64"), rand(lengths, 1, "float64")
+    for _ in range(3):
+        at = [data.draw(st.integers(-2, n + 2), label="start") for n in shape]
+        clamped = [min(max(a, 0), n - 1 - (m - 1) * t) for a, n, m, t in zip(at, shape, lengths, steps)]
+        key = tuple(slice(c, c + (m - 1) * t + 1, t) for c, m, t in zip(clamped, lengths, steps))
+        out = np.full(lengths, np.nan)
+        forward(x, *at, out)
+        np.testing.assert_array_equal(out, x[key])
+        want = np.zeros(shape)
+        want[key] = g
+        grad = np.full(shape, np.nan)
+        backward(g, *at, grad)
+        np.testing.assert_array_equal(grad, want)
+
+
 @examples(10)
 @given(st.data())
 def test_concatenate_pad_broadcast_to(data):

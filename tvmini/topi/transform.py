@@ -16,8 +16,8 @@ from ..tir import expr as E
 from ..tir.simplify import simplify
 from .broadcast import broadcast_index, broadcast_shape, same_extent, shape_str
 
-__all__ = ["transpose", "reshape", "broadcast_to", "strided_slice", "strided_slice_grad", "concatenate",
-           "pad", "one_hot", "take", "take_grad"]
+__all__ = ["transpose", "reshape", "broadcast_to", "strided_slice", "strided_slice_grad", "window", "window_grad",
+           "concatenate", "pad", "one_hot", "take", "take_grad"]
 
 
 def _check(x, op):
@@ -160,6 +160,57 @@ def strided_slice_grad(g, x_shape, begin, end, strides=None):
         value = g[tuple(index)]
         return te.if_then_else(te.all(*inside), value, E.const(0, g.dtype)) if inside else value
     return te.compute(like.shape, body, name="strided_slice_grad", tag="injective")
+
+
+def _window_axes(shape, starts, lengths, strides, op):
+    """Per axis (start, step, length): ``starts`` are run-time expressions, each clamped
+    into the one range that keeps the whole window inside the axis (so no argument
+    value reads or writes outside the tensor); lengths and positive steps are constants."""
+    if not len(starts) == len(lengths) == len(strides) == len(shape):
+        raise ShapeError(f"{op}: need one start, length and stride per axis of {shape_str(shape)}, got "
+                         f"{len(starts)}, {len(lengths)} and {len(strides)}")
+    axes = []
+    for axis, (n, start, length, step) in enumerate(zip(shape, starts, lengths, strides)):
+        extent = _const(E.convert(n))
+        if extent is None or not isinstance(length, int) or not isinstance(step, int) or length < 1 or step < 1 \
+                or (length - 1) * step >= extent:
+            raise ShapeError(f"{op}: a window of {length} elements every {step} does not fit axis {axis} of "
+                             f"extent {n}")
+        last = extent - 1 - (length - 1) * step
+        if isinstance(start, int):
+            if not 0 <= start <= last:
+                raise ShapeError(f"{op}: start {start} puts the window outside axis {axis} of extent {n}")
+            axes.append((start, step, length))
+        else:
+            axes.append((te.min(te.max(start.astype("int32"), 0), last) if last else E.const(0), step, length))
+    return axes
+
+
+def window(x, starts, lengths, strides):
+    """``x[s0 : s0 + l0*t0 : t0, ...]`` with run-time starts ``s`` (scalar ``te.var``s or
+    ints): one kernel serves every offset of a window shape, e.g. every row ``x[i]`` or
+    batch ``x[i:i+b]``. A start beyond the axis is clamped (the caller checks them)."""
+    _check(x, "window")
+    axes = _window_axes(x.shape, starts, lengths, strides, "window")
+    return te.compute(list(lengths), lambda *idx: x[tuple(s + i * t for i, (s, t, _) in zip(idx, axes))],
+                      name="window", tag="injective")
+
+
+def window_grad(g, x_shape, starts, strides):
+    """The gradient of ``window``: ``g`` placed back at the window in zeros of ``x_shape``."""
+    _check(g, "window_grad")
+    lengths = [_const(n) for n in g.shape]
+    axes = _window_axes(x_shape, starts, lengths, strides, "window_grad")
+
+    def body(*idx):
+        inside, index = [], []
+        for i, (start, step, length) in zip(idx, axes):
+            offset = i - start
+            k = offset // step if step > 1 else offset
+            inside += [offset >= 0, k < length] + ([offset % step == 0] if step > 1 else [])
+            index.append(te.min(te.max(k, 0), length - 1))
+        return te.if_then_else(te.all(*inside), g[tuple(index)], E.const(0, g.dtype))
+    return te.compute(list(x_shape), body, name="window_grad", tag="injective")
 
 
 def concatenate(xs, axis=0):
