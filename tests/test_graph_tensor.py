@@ -322,7 +322,10 @@ def test_shape_mismatch_names_op_and_shapes():
 @pytest.mark.parametrize("op", ["sum", "mean", "max", "min"])
 @pytest.mark.parametrize("axis,keepdims", [(None, False), (1, False), ((0, 2), True), (-1, True)])
 def test_reduction_gradients(op, axis, keepdims):
-    check_grad(lambda x: getattr(x, op)(axis=axis, keepdims=keepdims), normal(2, 3, 4))
+    def reduce(x):      # max/min over one int axis give (values, indices), as PyTorch
+        out = getattr(x, op)(axis=axis, keepdims=keepdims)
+        return out.values if isinstance(axis, int) and op in ("max", "min") else out
+    check_grad(reduce, normal(2, 3, 4))
 
 
 def test_reductions_match_numpy():
@@ -330,10 +333,12 @@ def test_reductions_match_numpy():
     t = tm.tensor(a)
     np.testing.assert_allclose(t.sum().numpy(), a.sum(), rtol=1e-5)
     np.testing.assert_allclose(t.mean(0).numpy(), a.mean(0), rtol=1e-5)
-    np.testing.assert_allclose(t.max(1, keepdims=True).numpy(), a.max(1, keepdims=True))
+    np.testing.assert_allclose(t.max(1, keepdims=True).values.numpy(), a.max(1, keepdims=True))
     assert t.argmax(1).numpy().tolist() == a.argmax(1).tolist()
     assert t.argmax().item() == a.argmax()
     with pytest.raises(ShapeError, match="axis 2 is out of range"):
+        t.sum(2)
+    with pytest.raises(IndexError, match="sum.*axis 2 is out of range"):     # an IndexError, as PyTorch's
         t.sum(2)
 
 
@@ -378,3 +383,114 @@ def test_indexing_errors():
         t[::-1]
     with pytest.raises(ShapeError, match="cannot reshape"):
         t.reshape(5, 2)
+
+
+# ---------------------------------------------------------------- PyTorch's surface (probe regressions)
+
+def test_iteration_gives_rows_like_pytorch():
+    # iterating used to run past the end (index 2 raised a ShapeError, not IndexError)
+    t = tm.tensor([[1.0, 2.0], [3.0, 4.0]])
+    rows = list(t)
+    assert [r.numpy().tolist() for r in rows] == [[1.0, 2.0], [3.0, 4.0]]
+    a, b = t
+    assert b.numpy().tolist() == [3.0, 4.0]
+    assert sum(tm.tensor([1.0, 2.0, 3.0])).item() == 6.0
+    assert [v.item() for v in sorted(tm.tensor([3.0, 1.0, 2.0]))] == [1.0, 2.0, 3.0]
+    with pytest.raises(TypeError, match="0-d"):
+        iter(tm.tensor(1.0))
+    with pytest.raises(IndexError, match="out of range"):
+        tm.zeros(2)[5]
+
+
+def test_numpy_on_the_left_defers_to_the_tensor():
+    # __array_ufunc__ = None: numpy calls Tensor's reflected operator, history is kept
+    x = tm.tensor([1.0, 2.0], requires_grad=True)
+    y = np.float64(2.0) * x
+    assert isinstance(y, tm.Tensor) and y.requires_grad
+    y.sum().backward()
+    assert x.grad.numpy().tolist() == [2.0, 2.0]
+    assert isinstance(np.ones(2, "float32") + tm.tensor([1.0, 2.0]), tm.Tensor)
+    np.testing.assert_array_equal(np.asarray(tm.tensor([1.0, 2.0])), [1.0, 2.0])
+
+
+def test_non_numeric_operands_raise_type_error_as_pytorch():
+    # None used to become NaN (x + None) and x == None a tensor; PyTorch: TypeError / False
+    x = tm.tensor([1.0])
+    for op in (lambda: x + None, lambda: x * None, lambda: None - x, lambda: x < None, lambda: x + "a"):
+        with pytest.raises(TypeError):
+            op()
+    assert (x == None) is False and (x != None) is True  # noqa: E711
+
+
+def test_bad_indices_are_refused():
+    t = tm.zeros(2, 3)
+    # x[True] used to be x[1]; x[1.0] was accepted; x[..., ...] raised a raw IndexError
+    for index in (True, np.bool_(False), 1.0, (0, 1.5), (Ellipsis, Ellipsis)):
+        with pytest.raises(tm.IndexingError, match=r"\(2, 3\)"):
+            t[index]
+
+
+@pytest.mark.parametrize("call", [
+    lambda t: t.transpose(0, 5), lambda t: t.permute(3, 1, 2), lambda t: t.flatten(7), lambda t: t.sum(-4),
+    lambda t: t.mean((0, 3)), lambda t: t.max(3), lambda t: t.argmax(5), lambda t: tm.nn.functional.softmax(t, 3),
+    lambda t: t.size(3), lambda t: t.flatten(0, 9),
+])
+def test_out_of_range_axes_raise_index_errors(call):
+    # they used to wrap around silently (transpose(0, 5) on 3-D swapped axes 0 and 2)
+    with pytest.raises(tm.IndexingError, match=r"axis -?\d+ is out of range for a tensor of shape \(2, 3, 4\)"):
+        call(tm.zeros(2, 3, 4))
+
+
+def test_sum_of_empty_axes_reduces_everything_as_pytorch():
+    a = normal(2, 3)
+    assert tm.tensor(a).sum(()).shape == ()
+    np.testing.assert_allclose(tm.tensor(a).sum(()).item(), a.sum())
+    check_grad(lambda x: x.sum(()), a)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int32", "int64", "bool"])
+def test_integer_sums_and_products_are_int64(dtype):
+    # a uint8 sum used to wrap in uint8 (16 x 200 gave 128)
+    a = np.full(16, 200 if dtype == "uint8" else 1, dtype) if dtype != "bool" else np.ones(16, bool)
+    s = tm.tensor(a).sum()
+    assert s.dtype == "int64" and s.item() == a.astype("int64").sum()
+    p = tm.tensor(np.array([3, 5, 7] if dtype != "bool" else [True, True], dtype)).prod(0)
+    assert p.dtype == "int64" and p.item() == np.prod(np.array([3, 5, 7] if dtype != "bool" else [1, 1]))
+
+
+def test_float16_sum_and_mean_accumulate_in_float32():
+    # float16 accumulation stalls at 2048; PyTorch accumulates in float32
+    ones = tm.tensor(np.ones(5000, "float16"))
+    assert ones.sum().dtype == "float16" and ones.sum().item() == 5000.0
+    assert ones.mean().dtype == "float16" and ones.mean().item() == 1.0
+    a = np.full((4, 3000), 0.1, "float16")
+    np.testing.assert_allclose(tm.tensor(a).sum(1).numpy(), a.astype("float32").sum(1).astype("float16"))
+
+
+def test_pytorch_spellings():
+    a = normal(2, 3, 4)
+    t = tm.tensor(a)
+    assert t.size() == (2, 3, 4) and t.size(-1) == 4 and t.numel() == 24 and t.dim() == 3
+    np.testing.assert_allclose(t.sum(dim=1, keepdim=True).numpy(), a.sum(1, keepdims=True))
+    np.testing.assert_allclose(t.mean(dim=(0, 2)).numpy(), a.mean((0, 2)))
+    values, indices = t.max(1)
+    np.testing.assert_allclose(values.numpy(), a.max(1))
+    assert indices.dtype == "int64" and indices.numpy().tolist() == a.argmax(1).tolist()
+    assert t.min(dim=2, keepdim=True).indices.numpy().tolist() == a.argmin(2)[..., None].tolist()
+    assert t.max().shape == () and t.argmin(dim=0).numpy().tolist() == a.argmin(0).tolist()
+    assert t.flatten(1).shape == (2, 12) and t.flatten(0, 1).shape == (6, 4) and t.flatten().shape == (24,)
+    assert tm.zeros(2, 1, 4).expand((2, 5, 4)).shape == (2, 5, 4)
+    assert tm.zeros(2, 1, 4).expand(3, -1, 5, -1).shape == (3, 2, 5, 4)
+    check_grad(lambda x: x.expand(3, -1, 5), normal(2, 1))
+    assert abs(tm.tensor([-1.5])).item() == 1.5
+    np.testing.assert_allclose(tm.nn.functional.softmax(t, dim=1).numpy().sum(1), np.ones((2, 4)), rtol=1e-6)
+
+
+def test_bool_operators_are_logical():
+    p, q = np.array([True, True, False, False]), np.array([True, False, True, False])
+    tp, tq = tm.tensor(p), tm.tensor(q)
+    for got, want in [(tp & tq, p & q), (tp | tq, p | q), (tp ^ tq, p ^ q), (~tp, ~p),
+                      (tp * tq, p & q), (tp + tq, p | q), (tp.maximum(tq), p | q), (tp.minimum(tq), p & q)]:
+        assert got.dtype == "bool" and got.numpy().tolist() == want.tolist()
+    with pytest.raises(DTypeError, match="bool"):
+        tm.tensor([1, 2]) & tm.tensor([3, 4])

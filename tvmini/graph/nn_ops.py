@@ -8,7 +8,7 @@ public function checks its operands and raises an error naming the op and the sh
 from .. import topi
 from ..codegen import parallel
 from ..errors import DTypeError, ShapeError
-from . import ops
+from . import axes, ops
 from .autograd import Function
 from .dispatch import run
 from .ops import _kernel, check_same
@@ -73,21 +73,23 @@ class _Softmax(Function):
         return (_kernel(f"{self.op}_grad", f"{self.op}_grad", Tensor._wrap(self.out), g, axis=self.axis),)
 
 
-def _softmax(op, x, axis):
+def _softmax(op, x, axis, dim):
     _check_float(op, x)
-    if not -x.ndim <= axis < x.ndim:
-        raise ShapeError(f"{op}: axis {axis} is out of range for a tensor of shape {x.shape}")
-    return _Softmax.apply(x, op=op, axis=axis % x.ndim)
+    if dim is not None:             # PyTorch's spelling
+        axis = dim
+    if not x.shape:
+        raise ShapeError(f"{op}: needs at least one axis, got a 0-d tensor")
+    return _Softmax.apply(x, op=op, axis=axes.axis(op, axis, x.shape))
 
 
-def softmax(x, axis=-1):
-    """``exp(x) / sum(exp(x))`` along ``axis`` (stable)."""
-    return _softmax("softmax", x, axis)
+def softmax(x, axis=-1, *, dim=None):
+    """``exp(x) / sum(exp(x))`` along ``axis`` (or PyTorch's ``dim``; stable)."""
+    return _softmax("softmax", x, axis, dim)
 
 
-def log_softmax(x, axis=-1):
-    """``x - logsumexp(x)`` along ``axis`` (stable)."""
-    return _softmax("log_softmax", x, axis)
+def log_softmax(x, axis=-1, *, dim=None):
+    """``x - logsumexp(x)`` along ``axis`` (or PyTorch's ``dim``; stable)."""
+    return _softmax("log_softmax", x, axis, dim)
 
 
 # ---------------------------------------------------------------------------- losses
@@ -123,7 +125,7 @@ def _row_loss(op, scores, labels, reduction):
         raise DTypeError(f"{op}: labels must be int32 or int64 class indices, got {labels.dtype}")
     if labels.device != scores.device:
         check_same(op, scores, labels)
-    if labels.device.kind == "cpu" and labels.size:
+    if labels.device.kind == "cpu" and labels.data.size:
         host = labels.data._storage.host_view()
         low, high = int(host.min()), int(host.max())
         if low < 0 or high >= scores.shape[1]:
