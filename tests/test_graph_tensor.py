@@ -494,3 +494,81 @@ def test_bool_operators_are_logical():
         assert got.dtype == "bool" and got.numpy().tolist() == want.tolist()
     with pytest.raises(DTypeError, match="bool"):
         tm.tensor([1, 2]) & tm.tensor([3, 4])
+
+
+# ---------------------------------------------------------------- gradient aliasing and in-place versions
+
+def test_leaf_grads_are_never_aliased():
+    # the head gradient used to become s.grad itself, and a + b gave both leaves one
+    # gradient object: editing one (zero_grad(set_to_none=False), clipping) changed the other
+    s = tm.tensor([1.0, 2.0], requires_grad=True)
+    head = tm.ones(2)
+    (s + 1).backward(head)
+    assert s.grad is not head
+    s.grad.zero_()
+    assert head.numpy().tolist() == [1.0, 1.0]
+    a, b = tm.tensor([1.0, 2.0], requires_grad=True), tm.tensor([3.0, 4.0], requires_grad=True)
+    (a + b).sum().backward()
+    assert a.grad is not b.grad
+    a.grad.copy_(np.array([7.0, 7.0]))
+    assert b.grad.numpy().tolist() == [1.0, 1.0]
+
+
+def test_inplace_write_to_a_saved_tensor_raises_at_backward():
+    # exp's gradient reads its output: zeroing it used to give a silent gradient of 0
+    x = tm.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    y.zero_()
+    with pytest.raises(tm.AutogradError, match=r"modified by an inplace operation.*\(2,\).*version 1; expected "
+                                               r"version 0"):
+        y.sum().backward()
+    w, a = tm.tensor([3.0, 4.0], requires_grad=True), tm.tensor([1.0, 1.0], requires_grad=True)
+    loss = (w * a).sum()
+    w.copy_(np.array([100.0, 100.0]))          # mul's gradient for a reads w
+    with pytest.raises(RuntimeError, match="inplace"):
+        loss.backward()
+
+
+def test_inplace_write_the_gradient_does_not_read_is_allowed():
+    # add needs no values for its gradient (PyTorch allows this too)
+    w = tm.tensor([3.0, 4.0], requires_grad=True)
+    loss = (w + 1.0).sum()
+    w.copy_(np.array([100.0, 100.0]))
+    loss.backward()
+    assert w.grad.numpy().tolist() == [1.0, 1.0]
+
+
+def test_optimizer_step_bumps_the_parameter_version():
+    w = tm.nn.Parameter(tm.tensor([1.0, 2.0]))
+    opt = tm.optim.SGD([w], lr=0.1)
+    (w * w).sum().backward()
+    stale = (w * w).sum()                      # recorded before the step below
+    opt.step()
+    with pytest.raises(tm.AutogradError):
+        stale.backward()
+
+
+# ---------------------------------------------------------------- division and pow (probe regressions)
+
+def test_division_by_a_number_is_correctly_rounded():
+    # x / 10.0 used to be x * (1/10.0): 397 of these 2000 quotients were off by one ulp
+    a = np.arange(1, 2001, dtype=np.float32) * np.float32(0.37)
+    np.testing.assert_array_equal((tm.tensor(a) / 10.0).numpy(), a / np.float32(10))
+    check_grad(lambda x: x / 3.0, normal(4))
+
+
+def test_division_by_zero_gives_inf_and_nan():
+    # it used to raise Python's ZeroDivisionError (computing 1/0 on the host)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = np.array([1.0, -1.0, 0.0], np.float32) / np.float32(0)
+    np.testing.assert_array_equal((tm.tensor([1.0, -1.0, 0.0]) / 0).numpy(), want)
+    q = tm.tensor([1, 2]) / 0                     # integers promote to float32, as PyTorch
+    assert q.dtype == "float32" and q.numpy().tolist() == [np.inf, np.inf]
+
+
+def test_pow_exponent_gradient_is_zero_where_the_base_is_zero():
+    # g * x**e * log(x) was NaN at x == 0; PyTorch gives 0 there for e >= 0
+    base, exp = tm.tensor([0.0, 2.0, 0.0]), tm.tensor([2.0, 2.0, 0.0], requires_grad=True)
+    (base ** exp).sum().backward()
+    np.testing.assert_allclose(exp.grad.numpy(), [0.0, 4 * np.log(2.0), 0.0], rtol=1e-6)
+    check_grad(lambda x, e: x ** e, positive(3), normal(3))

@@ -120,6 +120,23 @@ def test_loss_gradients():
     check_grad(lambda x: F.binary_cross_entropy_with_logits(x, target), normal(3, 2))
 
 
+def test_bce_with_logits_gradient_at_logit_zero():
+    # the composed formula's kinks (relu, |x| at 0) gave -t instead of sigmoid(0) - t = 0.5 - t
+    x = tm.tensor([0.0, 0.0, 0.0, 2.0, -3.0], requires_grad=True)
+    t = tm.tensor([1.0, 0.0, 0.3, 1.0, 0.0])
+    F.binary_cross_entropy_with_logits(x, t, reduction="sum").backward()
+    xs, ts = x.numpy().astype("float64"), t.numpy().astype("float64")
+    np.testing.assert_allclose(x.grad.numpy(), 1 / (1 + np.exp(-xs)) - ts, rtol=1e-6, atol=1e-7)
+    check_grad(lambda x, t: F.binary_cross_entropy_with_logits(x, t), np.zeros((2, 3)), RNG.uniform(size=(2, 3)))
+    try:
+        import torch
+    except ImportError:
+        return
+    xt = torch.tensor(xs, requires_grad=True)
+    torch.nn.functional.binary_cross_entropy_with_logits(xt, torch.tensor(ts), reduction="sum").backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-6, atol=1e-7)
+
+
 def test_cross_entropy_matches_numpy_and_is_stable():
     logits = np.array([[1000.0, 0.0, -1000.0], [1.0, 2.0, 3.0]])
     labels = np.array([1, 2])

@@ -273,6 +273,8 @@ class _Dropout(Function):
     else 0 (``topi.random.dropout``, one kernel on every device); the gradient is the
     same kernel on the output's gradient with the same seed, so no mask is stored."""
 
+    saved = ()
+
     def forward(self, x):
         return self._run(x, "forward")
 

@@ -77,6 +77,7 @@ def _kernel(name, define, *tensors, scalars=(), scalar_dtypes=(), **attrs):
 # ------------------------------------------------------------------------- sum_to
 
 class _SumTo(Function):
+    saved = ()
     def forward(self, x):
         return run("sum_to", "sum_to", [x], attrs=(("shape", self.shape),))
 
@@ -85,6 +86,7 @@ class _SumTo(Function):
 
 
 class _BroadcastTo(Function):
+    saved = ()
     def forward(self, x):
         return run("broadcast_to", "broadcast_to", [x], attrs=(("shape", self.shape),))
 
@@ -117,6 +119,10 @@ _BINARY = {
 
 
 class _Binary(Function):
+    @property
+    def saved(self):
+        return () if self.op in ("add", "sub") else (0, 1)
+
     def forward(self, a, b):
         out = run(self.op, _BINARY[self.op], [a, b])
         if self.op in ("div", "pow"):
@@ -140,7 +146,7 @@ class _Binary(Function):
         elif op == "pow":
             out = Tensor._wrap(self.out)
             ga = g * b * pow(a, b - 1.0)
-            gb = g * out * log(a) if b.requires_grad else None
+            gb = _pow_exponent_grad(g, a, b, out) if b.requires_grad else None
         else:
             wins = "gt" if op == "maximum" else "lt"
             tie_share = where(compare(a, b, "eq"), g * 0.5, 0.0)
@@ -150,9 +156,17 @@ class _Binary(Function):
                 sum_to(gb, b.shape) if b.requires_grad and gb is not None else None)
 
 
+def _pow_exponent_grad(g, a, b, out):
+    """d(a**b)/db · g = g · a**b · log(a), and 0 where a == 0 and b >= 0 (PyTorch's:
+    there a**b is flat in b, while 0 · log(0) would give NaN)."""
+    flat = logical("and", compare(a, 0.0, "eq"), compare(b, 0.0, "ge"))
+    return where(flat, 0.0, g * out * log(a))
+
+
 _SCALAR_KERNELS = {
     "add": lambda x, s: topi.add(x, s),
     "mul": lambda x, s: topi.multiply(x, s),
+    "div": lambda x, s: topi.divide(x, s),
     "rsub": lambda x, s: topi.subtract(s, x),
     "rdiv": lambda x, s: topi.divide(s, x),
     "pow": lambda x, s: topi.power(x, s),
@@ -167,6 +181,10 @@ _SCALAR_KERNELS = {
 class _Scalar(Function):
     """``x op value`` with ``value`` a runtime scalar of ``x``'s dtype."""
 
+    @property
+    def saved(self):
+        return (0,) if self.op in ("rdiv", "pow", "rmod") else ()
+
     def forward(self, x):
         out = run(f"{self.op}_scalar", _SCALAR_KERNELS[self.op], [x], (self.value,), (x.dtype,))
         self.out = out
@@ -179,6 +197,8 @@ class _Scalar(Function):
             return (g,)
         if op == "mul":
             return (g * value,)
+        if op == "div":
+            return (g / value,)
         if op == "rsub":
             return (neg(g),)
         if op == "rdiv":
@@ -235,9 +255,11 @@ def mul(a, b):
 
 
 def div(a, b):
-    """True division ``a / b`` (integer tensors give float32)."""
+    """True division ``a / b`` (integer tensors give float32). A number ``b`` is the
+    kernel's runtime divisor: a real division, correctly rounded (``x * (1/b)`` is not),
+    and ``x / 0`` gives inf/nan as PyTorch's."""
     if _is_number(b):
-        return mul(_promote_for_scalar(a, 0.0), 1.0 / b)
+        return _Scalar.apply(_promote_for_scalar(a, 0.0), op="div", value=b)
     if not a.dtype.startswith("float"):
         a = cast(a, "float32")
     if isinstance(b, Tensor) and not b.dtype.startswith("float"):
@@ -362,6 +384,7 @@ def _logical_not(x):
 
 class _Where(Function):
     nondiff = (0,)
+    saved = (0,)
 
     def forward(self, cond, a, b):
         return run("where", "where", [cond, a, b])
@@ -404,6 +427,10 @@ _UNARY = {
 
 
 class _Unary(Function):
+    @property
+    def saved(self):
+        return () if _UNARY[self.op][2] or self.op == "neg" else (0,)
+
     def forward(self, x):
         forward, _, uses_output = _UNARY[self.op]
         out = run(self.op, forward, [x])
@@ -434,6 +461,7 @@ neg, exp, log, sqrt, abs, relu, sigmoid, tanh, cos, sin = (
 
 
 class _Cast(Function):
+    saved = ()
     def forward(self, x):
         return run("cast", "cast", [x], attrs=(("dtype", self.dtype),))
 
@@ -455,6 +483,7 @@ def cast(x, dtype):
 # ----------------------------------------------------------------------------- shape ops
 
 class _Reshape(Function):
+    saved = ()
     def forward(self, x):
         return run("reshape", "reshape", [x], attrs=(("newshape", self.shape),))
 
@@ -502,6 +531,7 @@ def expand(x, shape):
 
 
 class _Transpose(Function):
+    saved = ()
     def forward(self, x):
         return run("transpose", "transpose", [x], attrs=(("axes", self.axes),))
 
