@@ -572,3 +572,40 @@ def test_pow_exponent_gradient_is_zero_where_the_base_is_zero():
     (base ** exp).sum().backward()
     np.testing.assert_allclose(exp.grad.numpy(), [0.0, 4 * np.log(2.0), 0.0], rtol=1e-6)
     check_grad(lambda x, e: x ** e, positive(3), normal(3))
+
+
+# ---------------------------------------------------------------- result dtypes as PyTorch
+
+def test_integer_results_keep_integer_dtypes():
+    # int ** 2 and 2 ** int used to be float32, relu of ints float32
+    a = np.array([-3, 0, 5, 7], "int64")
+    t = tm.tensor(a)
+    for got, want in [(t ** 2, a ** 2), (2 ** tm.tensor([3, 0, 10]), 2 ** np.array([3, 0, 10])),
+                      (t.relu(), np.maximum(a, 0)), (t.abs(), np.abs(a)), (-t, -a)]:
+        assert got.dtype == "int64" and got.numpy().tolist() == want.tolist()
+    assert (t ** 0.5).dtype == "float32" and (2.5 ** tm.tensor([3])).dtype == "float32"
+    with pytest.raises(DTypeError, match="negative integer powers"):
+        t ** -1
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_integer_power_is_exact_and_wraps_as_numpy(dtype):
+    # exponentiation by squaring (topi.broadcast._int_power): exact below 64, wrapping
+    base = np.array([7, -7, 3, 2, -1, 1, 0, 12345], dtype)
+    exp = np.array([40, 21, 63, 100, 101, 200, 9, 7], dtype)
+    with np.errstate(over="ignore"):
+        want = base ** exp
+    assert (tm.tensor(base) ** tm.tensor(exp)).numpy().tolist() == want.tolist()
+    assert (tm.tensor(base) ** 13).numpy().tolist() == (base ** np.array(13, dtype)).tolist()
+
+
+def test_full_infers_its_dtype_as_pytorch():
+    assert tm.full((2,), 3).dtype == "int64" and tm.full((2,), True).dtype == "bool"
+    assert tm.full((2,), 3.0).dtype == "float32" and tm.full((2,), 3, dtype="float64").dtype == "float64"
+
+
+def test_integer_tensor_against_a_float_number_promotes():
+    # maximum(int, 0.5) used to truncate 0.5 to 0
+    got = tm.tensor([0, 1, 2]).maximum(0.5)
+    assert got.dtype == "float32" and got.numpy().tolist() == [0.5, 1.0, 2.0]
+    assert tm.tensor([0, 3]).minimum(1).numpy().tolist() == [0, 1]

@@ -272,18 +272,33 @@ def rdiv(a, b):
     return _Scalar.apply(_promote_for_scalar(a, 0.0), op="rdiv", value=b)
 
 
+def _check_int_exponent(a, b):
+    """Refuse what an integer power cannot give exactly: a negative exponent (PyTorch
+    refuses it too) or one past ``topi``'s exact range (see ``topi.broadcast._int_power``)."""
+    if b < 0:
+        raise DTypeError(f"pow: integers to negative integer powers are not allowed ({a.dtype} tensor of shape "
+                         f"{a.shape} ** {b}); convert to float first")
+    if b >= 2 ** topi.broadcast.INT_POWER_BITS:
+        raise DTypeError(f"pow: an integer exponent of {b} is past the exact range of integer powers "
+                         f"(< {2 ** topi.broadcast.INT_POWER_BITS}) for a {a.dtype} tensor of shape {a.shape}")
+
+
 def pow(a, b):
-    """``a ** b`` (``b`` a tensor or a number)."""
+    """``a ** b`` (``b`` a tensor or a number). An integer tensor to a non-negative int
+    stays an integer (exact, wrapping), as PyTorch's; to a float it is float32."""
     if _is_number(b):
         if b == 1:
             return a
-        return _Scalar.apply(_promote_for_scalar(a, 0.0), op="pow", value=b)
+        a = _promote_for_scalar(a, b)
+        if not a.dtype.startswith("float"):
+            _check_int_exponent(a, b)
+        return _Scalar.apply(a, op="pow", value=b)
     return _binary("pow", a, b)
 
 
 def rpow(a, b):
-    """``b ** a`` for a positive Python number ``b``."""
-    return _Scalar.apply(_promote_for_scalar(a, 0.0), op="rpow", value=b)
+    """``b ** a`` for a Python number ``b`` (an int to an integer tensor stays integer)."""
+    return _Scalar.apply(_promote_for_scalar(a, b), op="rpow", value=b)
 
 
 def floordiv(a, b):
@@ -315,14 +330,24 @@ def rmod(a, b):
     return _Scalar.apply(_promote_for_scalar(a, b), op="rmod", value=b)
 
 
+def _against_number(a, b):
+    """(a, b) for ``maximum``/``minimum``: a number ``b`` as a tensor of ``a``'s dtype,
+    ``a`` promoted first (an int tensor against 0.5 computes in float32, as PyTorch)."""
+    if isinstance(b, Tensor):
+        return a, b
+    if _is_number(b):
+        a = _promote_for_scalar(a, b)
+    return a, _as_tensor(b, a)
+
+
 def maximum(a, b):
     """Elementwise maximum (ties split the gradient evenly, as PyTorch)."""
-    return _binary("maximum", a, b if isinstance(b, Tensor) else _as_tensor(b, a))
+    return _binary("maximum", *_against_number(a, b))
 
 
 def minimum(a, b):
     """Elementwise minimum."""
-    return _binary("minimum", a, b if isinstance(b, Tensor) else _as_tensor(b, a))
+    return _binary("minimum", *_against_number(a, b))
 
 
 _COMPARE = {"eq": "equal", "ne": "not_equal", "lt": "less", "le": "less_equal",
@@ -448,7 +473,7 @@ class _Unary(Function):
 
 def _unary(op):
     def apply(x):
-        if not x.dtype.startswith("float") and op != "neg" and op != "abs":
+        if not x.dtype.startswith("float") and op not in ("neg", "abs", "relu"):   # these keep ints
             x = cast(x, "float32")
         return _Unary.apply(x, op=op)
     apply.__name__ = op

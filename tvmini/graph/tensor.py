@@ -365,8 +365,12 @@ def ones(*shape, dtype="float32", device=None, requires_grad=False):
     return full(_shape_args(shape), 1, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def full(shape, value, dtype="float32", device=None, requires_grad=False):
-    """A tensor of ``shape`` filled with ``value``."""
+def full(shape, value, dtype=None, device=None, requires_grad=False):
+    """A tensor of ``shape`` filled with ``value``; without ``dtype`` it is inferred as
+    PyTorch's: bool for a bool, int64 for an int, float32 otherwise."""
+    if dtype is None:
+        dtype = "bool" if isinstance(value, (bool, np.bool_)) else \
+            "int64" if isinstance(value, (int, np.integer)) else "float32"
     return Tensor(nd.array(np.full(shape, value, dtype=nd.normalize_dtype(dtype)), device=device), requires_grad)
 
 
