@@ -322,7 +322,10 @@ def test_shape_mismatch_names_op_and_shapes():
 @pytest.mark.parametrize("op", ["sum", "mean", "max", "min"])
 @pytest.mark.parametrize("axis,keepdims", [(None, False), (1, False), ((0, 2), True), (-1, True)])
 def test_reduction_gradients(op, axis, keepdims):
-    check_grad(lambda x: getattr(x, op)(axis=axis, keepdims=keepdims), normal(2, 3, 4))
+    def reduce(x):      # max/min over one int axis give (values, indices), as PyTorch
+        out = getattr(x, op)(axis=axis, keepdims=keepdims)
+        return out.values if isinstance(axis, int) and op in ("max", "min") else out
+    check_grad(reduce, normal(2, 3, 4))
 
 
 def test_reductions_match_numpy():
@@ -330,10 +333,12 @@ def test_reductions_match_numpy():
     t = tm.tensor(a)
     np.testing.assert_allclose(t.sum().numpy(), a.sum(), rtol=1e-5)
     np.testing.assert_allclose(t.mean(0).numpy(), a.mean(0), rtol=1e-5)
-    np.testing.assert_allclose(t.max(1, keepdims=True).numpy(), a.max(1, keepdims=True))
+    np.testing.assert_allclose(t.max(1, keepdims=True).values.numpy(), a.max(1, keepdims=True))
     assert t.argmax(1).numpy().tolist() == a.argmax(1).tolist()
     assert t.argmax().item() == a.argmax()
     with pytest.raises(ShapeError, match="axis 2 is out of range"):
+        t.sum(2)
+    with pytest.raises(IndexError, match="sum.*axis 2 is out of range"):     # an IndexError, as PyTorch's
         t.sum(2)
 
 
@@ -378,3 +383,229 @@ def test_indexing_errors():
         t[::-1]
     with pytest.raises(ShapeError, match="cannot reshape"):
         t.reshape(5, 2)
+
+
+# ---------------------------------------------------------------- PyTorch's surface (probe regressions)
+
+def test_iteration_gives_rows_like_pytorch():
+    # iterating used to run past the end (index 2 raised a ShapeError, not IndexError)
+    t = tm.tensor([[1.0, 2.0], [3.0, 4.0]])
+    rows = list(t)
+    assert [r.numpy().tolist() for r in rows] == [[1.0, 2.0], [3.0, 4.0]]
+    a, b = t
+    assert b.numpy().tolist() == [3.0, 4.0]
+    assert sum(tm.tensor([1.0, 2.0, 3.0])).item() == 6.0
+    assert [v.item() for v in sorted(tm.tensor([3.0, 1.0, 2.0]))] == [1.0, 2.0, 3.0]
+    with pytest.raises(TypeError, match="0-d"):
+        iter(tm.tensor(1.0))
+    with pytest.raises(IndexError, match="out of range"):
+        tm.zeros(2)[5]
+
+
+def test_numpy_on_the_left_defers_to_the_tensor():
+    # __array_ufunc__ = None: numpy calls Tensor's reflected operator, history is kept
+    x = tm.tensor([1.0, 2.0], requires_grad=True)
+    y = np.float64(2.0) * x
+    assert isinstance(y, tm.Tensor) and y.requires_grad
+    y.sum().backward()
+    assert x.grad.numpy().tolist() == [2.0, 2.0]
+    assert isinstance(np.ones(2, "float32") + tm.tensor([1.0, 2.0]), tm.Tensor)
+    np.testing.assert_array_equal(np.asarray(tm.tensor([1.0, 2.0])), [1.0, 2.0])
+
+
+def test_non_numeric_operands_raise_type_error_as_pytorch():
+    # None used to become NaN (x + None) and x == None a tensor; PyTorch: TypeError / False
+    x = tm.tensor([1.0])
+    for op in (lambda: x + None, lambda: x * None, lambda: None - x, lambda: x < None, lambda: x + "a"):
+        with pytest.raises(TypeError):
+            op()
+    assert (x == None) is False and (x != None) is True  # noqa: E711
+
+
+def test_bad_indices_are_refused():
+    t = tm.zeros(2, 3)
+    # x[True] used to be x[1]; x[1.0] was accepted; x[..., ...] raised a raw IndexError
+    for index in (True, np.bool_(False), 1.0, (0, 1.5), (Ellipsis, Ellipsis)):
+        with pytest.raises(tm.IndexingError, match=r"\(2, 3\)"):
+            t[index]
+
+
+@pytest.mark.parametrize("call", [
+    lambda t: t.transpose(0, 5), lambda t: t.permute(3, 1, 2), lambda t: t.flatten(7), lambda t: t.sum(-4),
+    lambda t: t.mean((0, 3)), lambda t: t.max(3), lambda t: t.argmax(5), lambda t: tm.nn.functional.softmax(t, 3),
+    lambda t: t.size(3), lambda t: t.flatten(0, 9),
+])
+def test_out_of_range_axes_raise_index_errors(call):
+    # they used to wrap around silently (transpose(0, 5) on 3-D swapped axes 0 and 2)
+    with pytest.raises(tm.IndexingError, match=r"axis -?\d+ is out of range for a tensor of shape \(2, 3, 4\)"):
+        call(tm.zeros(2, 3, 4))
+
+
+def test_sum_of_empty_axes_reduces_everything_as_pytorch():
+    a = normal(2, 3)
+    assert tm.tensor(a).sum(()).shape == ()
+    np.testing.assert_allclose(tm.tensor(a).sum(()).item(), a.sum())
+    check_grad(lambda x: x.sum(()), a)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int32", "int64", "bool"])
+def test_integer_sums_and_products_are_int64(dtype):
+    # a uint8 sum used to wrap in uint8 (16 x 200 gave 128)
+    a = np.full(16, 200 if dtype == "uint8" else 1, dtype) if dtype != "bool" else np.ones(16, bool)
+    s = tm.tensor(a).sum()
+    assert s.dtype == "int64" and s.item() == a.astype("int64").sum()
+    p = tm.tensor(np.array([3, 5, 7] if dtype != "bool" else [True, True], dtype)).prod(0)
+    assert p.dtype == "int64" and p.item() == np.prod(np.array([3, 5, 7] if dtype != "bool" else [1, 1]))
+
+
+def test_float16_sum_and_mean_accumulate_in_float32():
+    # float16 accumulation stalls at 2048; PyTorch accumulates in float32
+    ones = tm.tensor(np.ones(5000, "float16"))
+    assert ones.sum().dtype == "float16" and ones.sum().item() == 5000.0
+    assert ones.mean().dtype == "float16" and ones.mean().item() == 1.0
+    a = np.full((4, 3000), 0.1, "float16")
+    np.testing.assert_allclose(tm.tensor(a).sum(1).numpy(), a.astype("float32").sum(1).astype("float16"))
+
+
+def test_pytorch_spellings():
+    a = normal(2, 3, 4)
+    t = tm.tensor(a)
+    assert t.size() == (2, 3, 4) and t.size(-1) == 4 and t.numel() == 24 and t.dim() == 3
+    np.testing.assert_allclose(t.sum(dim=1, keepdim=True).numpy(), a.sum(1, keepdims=True))
+    np.testing.assert_allclose(t.mean(dim=(0, 2)).numpy(), a.mean((0, 2)))
+    values, indices = t.max(1)
+    np.testing.assert_allclose(values.numpy(), a.max(1))
+    assert indices.dtype == "int64" and indices.numpy().tolist() == a.argmax(1).tolist()
+    assert t.min(dim=2, keepdim=True).indices.numpy().tolist() == a.argmin(2)[..., None].tolist()
+    assert t.max().shape == () and t.argmin(dim=0).numpy().tolist() == a.argmin(0).tolist()
+    assert t.flatten(1).shape == (2, 12) and t.flatten(0, 1).shape == (6, 4) and t.flatten().shape == (24,)
+    assert tm.zeros(2, 1, 4).expand((2, 5, 4)).shape == (2, 5, 4)
+    assert tm.zeros(2, 1, 4).expand(3, -1, 5, -1).shape == (3, 2, 5, 4)
+    check_grad(lambda x: x.expand(3, -1, 5), normal(2, 1))
+    assert abs(tm.tensor([-1.5])).item() == 1.5
+    np.testing.assert_allclose(tm.nn.functional.softmax(t, dim=1).numpy().sum(1), np.ones((2, 4)), rtol=1e-6)
+
+
+def test_bool_operators_are_logical():
+    p, q = np.array([True, True, False, False]), np.array([True, False, True, False])
+    tp, tq = tm.tensor(p), tm.tensor(q)
+    for got, want in [(tp & tq, p & q), (tp | tq, p | q), (tp ^ tq, p ^ q), (~tp, ~p),
+                      (tp * tq, p & q), (tp + tq, p | q), (tp.maximum(tq), p | q), (tp.minimum(tq), p & q)]:
+        assert got.dtype == "bool" and got.numpy().tolist() == want.tolist()
+    with pytest.raises(DTypeError, match="bool"):
+        tm.tensor([1, 2]) & tm.tensor([3, 4])
+
+
+# ---------------------------------------------------------------- gradient aliasing and in-place versions
+
+def test_leaf_grads_are_never_aliased():
+    # the head gradient used to become s.grad itself, and a + b gave both leaves one
+    # gradient object: editing one (zero_grad(set_to_none=False), clipping) changed the other
+    s = tm.tensor([1.0, 2.0], requires_grad=True)
+    head = tm.ones(2)
+    (s + 1).backward(head)
+    assert s.grad is not head
+    s.grad.zero_()
+    assert head.numpy().tolist() == [1.0, 1.0]
+    a, b = tm.tensor([1.0, 2.0], requires_grad=True), tm.tensor([3.0, 4.0], requires_grad=True)
+    (a + b).sum().backward()
+    assert a.grad is not b.grad
+    a.grad.copy_(np.array([7.0, 7.0]))
+    assert b.grad.numpy().tolist() == [1.0, 1.0]
+
+
+def test_inplace_write_to_a_saved_tensor_raises_at_backward():
+    # exp's gradient reads its output: zeroing it used to give a silent gradient of 0
+    x = tm.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    y.zero_()
+    with pytest.raises(tm.AutogradError, match=r"modified by an inplace operation.*\(2,\).*version 1; expected "
+                                               r"version 0"):
+        y.sum().backward()
+    w, a = tm.tensor([3.0, 4.0], requires_grad=True), tm.tensor([1.0, 1.0], requires_grad=True)
+    loss = (w * a).sum()
+    w.copy_(np.array([100.0, 100.0]))          # mul's gradient for a reads w
+    with pytest.raises(RuntimeError, match="inplace"):
+        loss.backward()
+
+
+def test_inplace_write_the_gradient_does_not_read_is_allowed():
+    # add needs no values for its gradient (PyTorch allows this too)
+    w = tm.tensor([3.0, 4.0], requires_grad=True)
+    loss = (w + 1.0).sum()
+    w.copy_(np.array([100.0, 100.0]))
+    loss.backward()
+    assert w.grad.numpy().tolist() == [1.0, 1.0]
+
+
+def test_optimizer_step_bumps_the_parameter_version():
+    w = tm.nn.Parameter(tm.tensor([1.0, 2.0]))
+    opt = tm.optim.SGD([w], lr=0.1)
+    (w * w).sum().backward()
+    stale = (w * w).sum()                      # recorded before the step below
+    opt.step()
+    with pytest.raises(tm.AutogradError):
+        stale.backward()
+
+
+# ---------------------------------------------------------------- division and pow (probe regressions)
+
+def test_division_by_a_number_is_correctly_rounded():
+    # x / 10.0 used to be x * (1/10.0): 397 of these 2000 quotients were off by one ulp
+    a = np.arange(1, 2001, dtype=np.float32) * np.float32(0.37)
+    np.testing.assert_array_equal((tm.tensor(a) / 10.0).numpy(), a / np.float32(10))
+    check_grad(lambda x: x / 3.0, normal(4))
+
+
+def test_division_by_zero_gives_inf_and_nan():
+    # it used to raise Python's ZeroDivisionError (computing 1/0 on the host)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = np.array([1.0, -1.0, 0.0], np.float32) / np.float32(0)
+    np.testing.assert_array_equal((tm.tensor([1.0, -1.0, 0.0]) / 0).numpy(), want)
+    q = tm.tensor([1, 2]) / 0                     # integers promote to float32, as PyTorch
+    assert q.dtype == "float32" and q.numpy().tolist() == [np.inf, np.inf]
+
+
+def test_pow_exponent_gradient_is_zero_where_the_base_is_zero():
+    # g * x**e * log(x) was NaN at x == 0; PyTorch gives 0 there for e >= 0
+    base, exp = tm.tensor([0.0, 2.0, 0.0]), tm.tensor([2.0, 2.0, 0.0], requires_grad=True)
+    (base ** exp).sum().backward()
+    np.testing.assert_allclose(exp.grad.numpy(), [0.0, 4 * np.log(2.0), 0.0], rtol=1e-6)
+    check_grad(lambda x, e: x ** e, positive(3), normal(3))
+
+
+# ---------------------------------------------------------------- result dtypes as PyTorch
+
+def test_integer_results_keep_integer_dtypes():
+    # int ** 2 and 2 ** int used to be float32, relu of ints float32
+    a = np.array([-3, 0, 5, 7], "int64")
+    t = tm.tensor(a)
+    for got, want in [(t ** 2, a ** 2), (2 ** tm.tensor([3, 0, 10]), 2 ** np.array([3, 0, 10])),
+                      (t.relu(), np.maximum(a, 0)), (t.abs(), np.abs(a)), (-t, -a)]:
+        assert got.dtype == "int64" and got.numpy().tolist() == want.tolist()
+    assert (t ** 0.5).dtype == "float32" and (2.5 ** tm.tensor([3])).dtype == "float32"
+    with pytest.raises(DTypeError, match="negative integer powers"):
+        t ** -1
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_integer_power_is_exact_and_wraps_as_numpy(dtype):
+    # exponentiation by squaring (topi.broadcast._int_power): exact below 64, wrapping
+    base = np.array([7, -7, 3, 2, -1, 1, 0, 12345], dtype)
+    exp = np.array([40, 21, 63, 100, 101, 200, 9, 7], dtype)
+    with np.errstate(over="ignore"):
+        want = base ** exp
+    assert (tm.tensor(base) ** tm.tensor(exp)).numpy().tolist() == want.tolist()
+    assert (tm.tensor(base) ** 13).numpy().tolist() == (base ** np.array(13, dtype)).tolist()
+
+
+def test_full_infers_its_dtype_as_pytorch():
+    assert tm.full((2,), 3).dtype == "int64" and tm.full((2,), True).dtype == "bool"
+    assert tm.full((2,), 3.0).dtype == "float32" and tm.full((2,), 3, dtype="float64").dtype == "float64"
+
+
+def test_integer_tensor_against_a_float_number_promotes():
+    # maximum(int, 0.5) used to truncate 0.5 to 0
+    got = tm.tensor([0, 1, 2]).maximum(0.5)
+    assert got.dtype == "float32" and got.numpy().tolist() == [0.5, 1.0, 2.0]
+    assert tm.tensor([0, 3]).minimum(1).numpy().tolist() == [0, 1]

@@ -193,6 +193,23 @@ def test_loss_gradients():
     check_grad(lambda x: F.binary_cross_entropy_with_logits(x, target), normal(3, 2))
 
 
+def test_bce_with_logits_gradient_at_logit_zero():
+    # the composed formula's kinks (relu, |x| at 0) gave -t instead of sigmoid(0) - t = 0.5 - t
+    x = tm.tensor([0.0, 0.0, 0.0, 2.0, -3.0], requires_grad=True)
+    t = tm.tensor([1.0, 0.0, 0.3, 1.0, 0.0])
+    F.binary_cross_entropy_with_logits(x, t, reduction="sum").backward()
+    xs, ts = x.numpy().astype("float64"), t.numpy().astype("float64")
+    np.testing.assert_allclose(x.grad.numpy(), 1 / (1 + np.exp(-xs)) - ts, rtol=1e-6, atol=1e-7)
+    check_grad(lambda x, t: F.binary_cross_entropy_with_logits(x, t), np.zeros((2, 3)), RNG.uniform(size=(2, 3)))
+    try:
+        import torch
+    except ImportError:
+        return
+    xt = torch.tensor(xs, requires_grad=True)
+    torch.nn.functional.binary_cross_entropy_with_logits(xt, torch.tensor(ts), reduction="sum").backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-6, atol=1e-7)
+
+
 def test_cross_entropy_matches_numpy_and_is_stable():
     logits = np.array([[1000.0, 0.0, -1000.0], [1.0, 2.0, 3.0]])
     labels = np.array([1, 2])
@@ -252,6 +269,40 @@ def test_registration_by_attribute_assignment():
     assert all(p.grad is not None for p in net.parameters())
     net.zero_grad()
     assert all(p.grad is None for p in net.parameters())
+
+
+def test_assigning_a_plain_tensor_over_a_parameter_raises():
+    # it used to unregister the parameter silently (dropped from parameters(), optimizers
+    # and state_dict); PyTorch raises a TypeError, and None empties the slot
+    layer = nn.Linear(2, 2)
+    with pytest.raises(tm.ParameterError, match="cannot assign Tensor as parameter 'weight'"):
+        layer.weight = tm.zeros(2, 2)
+    with pytest.raises(TypeError):
+        layer.weight = 3.0
+    assert [n for n, _ in layer.named_parameters()] == ["weight", "bias"]
+    layer.bias = None
+    assert [n for n, _ in layer.named_parameters()] == ["weight"] and layer.bias is None
+    layer.bias = nn.Parameter(tm.zeros(2))
+    assert [n for n, _ in layer.named_parameters()] == ["weight", "bias"]
+
+
+def test_flatten_layer_start_and_end_dims():
+    x = tm.zeros(2, 3, 4, 5)
+    assert nn.Flatten()(x).shape == (2, 60)
+    assert nn.Flatten(start_dim=1, end_dim=2)(x).shape == (2, 12, 5)
+    assert F.flatten(x, 0, -2).shape == (24, 5)
+    assert nn.Softmax(dim=None)(tm.zeros(2, 3)).shape == (2, 3)
+
+
+def test_batchnorm_momentum_none_is_the_cumulative_average():
+    # PyTorch: momentum=None weighs the n-th batch 1/n, so the running mean is the plain
+    # average of the batch means (and the variance of the unbiased batch variances)
+    bn = nn.BatchNorm1d(3, momentum=None)
+    batches = [RNG.normal(1.0, 2.0, size=(6, 3)).astype("float32") for _ in range(4)]
+    for x in batches:
+        bn(tm.tensor(x))
+    np.testing.assert_allclose(bn.running_mean.numpy(), np.mean([x.mean(0) for x in batches], 0), rtol=1e-5)
+    np.testing.assert_allclose(bn.running_var.numpy(), np.mean([x.var(0, ddof=1) for x in batches], 0), rtol=1e-5)
 
 
 def test_state_dict_round_trip_and_strict_checks():

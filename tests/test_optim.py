@@ -180,6 +180,43 @@ def test_optimizer_state_dict_resumes_exactly():
     np.testing.assert_allclose(q.numpy(), p.numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("make", [lambda ps: optim.Adam(ps, lr=0.05), lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9)])
+def test_jitted_step_follows_a_reloaded_checkpoint(make):
+    # load_state_dict used to put fresh state tensors and step counters in place of the
+    # ones a tm.jit step had captured, so the compiled step went on from the old state
+    rng = np.random.default_rng(5)
+    x, y = tm.tensor(rng.normal(size=(16, 6)).astype("float32")), tm.tensor(rng.integers(0, 3, 16))
+
+    def run(use_jit):
+        tm.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+        opt = make(model.parameters())
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = tm.jit(step) if use_jit else step
+        for _ in range(3):
+            fn(x, y)
+        model_state, opt_state = model.state_dict(), opt.state_dict()
+        for _ in range(3):
+            fn(x, y)
+        model.load_state_dict(model_state)
+        opt.load_state_dict(opt_state)
+        losses = [fn(x, y).item() for _ in range(3)]
+        return losses, [p.numpy() for p in model.parameters()], opt.state_dict()["state"][0]["step"]
+
+    eager, jitted = run(False), run(True)
+    np.testing.assert_allclose(jitted[0], eager[0], rtol=1e-6)
+    for a, b in zip(jitted[1], eager[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert jitted[2] == eager[2] == 6
+
+
 def test_invalid_arguments_are_errors():
     p = nn.Parameter(tm.ones(2))
     with pytest.raises(TVMiniError, match="Nesterov"):

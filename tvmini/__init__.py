@@ -4,7 +4,8 @@ from importlib import import_module
 from . import te, tir
 from ._version import __version__
 from .codegen import build
-from .errors import ArgumentError, BuildError, DataError, DeviceError, DTypeError, ScheduleError, ShapeError, TVMiniError
+from .errors import (ArgumentError, AutogradError, BuildError, DataError, DeviceError, DTypeError, IndexingError,
+                     ParameterError, ScheduleError, ShapeError, TVMiniError)
 from .lower import lower
 from .debug import get_debug, kernel_cache_info, set_debug
 from .explain import explain
@@ -44,6 +45,7 @@ def __dir__():
 
 __all__ = ["te", "tir", "build", "lower", "nd", "cpu", "cuda", "Device", "NDArray", "TVMiniError", "ArgumentError",
            "ScheduleError", "ShapeError", "DTypeError", "DeviceError", "BuildError", "DataError",
+           "IndexingError", "ParameterError", "AutogradError",
            "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "zeros", "ones", "full", "randn",
            "rand", "arange", "from_numpy", "manual_seed", "nn", "optim", "save", "load", "jit", "cat", "stack",
            "split", "chunk", "squeeze", "unsqueeze", "clamp", "where", "zeros_like", "ones_like", "index_select", "logsumexp", "std", "var"]

@@ -18,12 +18,27 @@ class ShapeError(TVMiniError, ValueError):
     """Arguments whose shape (or symbolic extent binding) does not match."""
 
 
+class IndexingError(ShapeError, IndexError):
+    """An axis or an index out of range, or an index of a kind that is refused (a bool
+    or a float): an ``IndexError`` as well, as Python's sequences and PyTorch raise."""
+
+
 class DTypeError(TVMiniError, TypeError):
     """Arguments or expressions whose dtype does not match what is required."""
 
 
 class ArgumentError(TVMiniError, TypeError):
     """A kernel called with the wrong number of arguments, or with overlapping outputs."""
+
+
+class ParameterError(TVMiniError, TypeError):
+    """A module attribute assignment that would silently unregister a Parameter
+    (PyTorch raises a TypeError there too)."""
+
+
+class AutogradError(TVMiniError, RuntimeError):
+    """A backward that cannot be computed correctly, e.g. a tensor saved for the gradient
+    that was modified in place after the forward (PyTorch raises a RuntimeError)."""
 
 
 class DeviceError(TVMiniError):

@@ -16,7 +16,8 @@ the same graph raises an error instead of reading freed state.
 import contextlib
 import threading
 
-from ..errors import TVMiniError
+from ..errors import AutogradError, TVMiniError
+from ..runtime import ndarray as nd
 from . import dispatch
 
 
@@ -74,10 +75,15 @@ class Function:
     one gradient Tensor (or None) per input, each with that input's shape.
     """
 
-    __slots__ = ("inputs", "__dict__")
+    __slots__ = ("inputs", "_versions", "__dict__")
 
     #: Inputs that are not differentiated (integer labels, masks): indices into inputs.
     nondiff = ()
+
+    #: Indices of the inputs whose *values* ``backward`` reads (None: all of them); an
+    #: op whose gradient needs only shapes (add, reshape ...) lists none, so writing its
+    #: inputs in place afterwards is allowed, as in PyTorch.
+    saved = None
 
     @classmethod
     def apply(cls, *inputs, **attrs):
@@ -89,14 +95,33 @@ class Function:
             for i, t in enumerate(inputs):
                 if t.requires_grad and i not in cls.nondiff:
                     fn.inputs = inputs
+                    fn._versions = [u.data._version for u in inputs]
                     out.requires_grad = True
                     out._ctx = fn
                     break
         return out
 
+    def check_versions(self):
+        """Raise if an array ``backward`` reads was written in place since the forward
+        (its version moved on): the gradient would silently use the new values."""
+        saved = range(len(self.inputs)) if self.saved is None else self.saved
+        for i in saved:
+            t = self.inputs[i]
+            if t.data._version != self._versions[i]:
+                self._stale(f"input {i}", t.shape, t.data._version, self._versions[i])
+        out = self.__dict__.get("out")
+        if out is not None and getattr(out, "_version", 0):
+            self._stale("output", out.shape, out._version, 0)
+
+    def _stale(self, what, shape, version, expected):
+        raise AutogradError(
+            f"one of the variables needed for gradient computation has been modified by an inplace operation: "
+            f"the {what} of {type(self).__name__}{'(' + self.op + ')' if 'op' in self.__dict__ else ''}, "
+            f"a tensor of shape {shape}, is at version {version}; expected version {expected}")
+
     def free(self):
         """Drop the tape links and saved arrays (after backward)."""
-        self.inputs = None
+        self.inputs = self._versions = None
         self.__dict__.clear()
 
 
@@ -128,6 +153,11 @@ def backward(root, grad):
     """Accumulate d(root)/d(leaf) · ``grad`` into every leaf's ``.grad``, then free the tape."""
     order = _topological_order(root)
     grads = {id(root): grad}
+    # A leaf's new .grad must be its own tensor: not the caller's head gradient, nor one
+    # already given to another leaf (add passes one gradient to both operands), else
+    # editing one (zero_grad(set_to_none=False), clipping) would change the other. Only
+    # those few are copied; a gradient a kernel just made is stored as it is.
+    taken = {id(grad)}
     with no_grad():
         for tensor in order:
             g = grads.pop(id(tensor), None)
@@ -136,11 +166,16 @@ def backward(root, grad):
                 if g is not None:
                     if dispatch.tracer is not None:
                         dispatch.tracer.touch_grad(tensor, reads=True)
-                    tensor.grad = g if tensor.grad is None else tensor.grad + g
+                    if tensor.grad is not None:
+                        tensor.grad = tensor.grad + g
+                    else:
+                        tensor.grad = wrap(nd.array(g.data)) if id(g) in taken else g
+                        taken.add(id(tensor.grad))
                 continue
             if g is None:
                 fn.free()
                 continue
+            fn.check_versions()
             input_grads = fn.backward(g)
             for i, (t, gi) in enumerate(zip(fn.inputs, input_grads)):
                 if gi is None or not t.requires_grad or i in fn.nondiff:

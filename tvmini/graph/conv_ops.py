@@ -268,7 +268,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     bias = bias if bias is not None else Tensor._wrap(nd.zeros((channels,), x.dtype, x.device))
     axes = (0,) + tuple(range(2, x.ndim))
     if training:
-        count = x.size // channels
+        count = x.data.size // channels
         if count < 2:
             raise ShapeError(f"batch_norm: training needs more than one value per channel, got input {x.shape}")
         fn_out = _BatchNormTrain.apply(x, weight, bias, eps=float(eps), axes=axes)
@@ -324,6 +324,8 @@ class _Dropout(Function):
     """``x / keep`` where the counter-based draw of (element, seed) is under ``keep``,
     else 0 (``topi.random.dropout``, one kernel on every device); the gradient is the
     same kernel on the output's gradient with the same seed, so no mask is stored."""
+
+    saved = ()
 
     def forward(self, x):
         return self._run(x, "forward")

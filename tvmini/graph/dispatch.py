@@ -137,6 +137,8 @@ def run_inplace(name, define, inputs, overwrites, scalars=(), scalar_dtypes=(), 
     module, _ = _kernel(name, define, inputs, scalar_dtypes, attrs, tuple(overwrites))
     outs = [inputs[i] for i in overwrites]
     module(*inputs, *scalars, *outs)
+    for out in outs:            # an in-place write: what autodiff saved from these is stale
+        out._version += 1
     if tracer is not None:
         return tracer.kernel(module, name, define, attrs, inputs, outs, scalars, scalar_dtypes)
     return None

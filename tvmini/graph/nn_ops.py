@@ -5,10 +5,10 @@ These stay whole kernels instead of compositions of elementwise ops because that
 what makes them fast (a GEMM schedule, a fused softmax-minus-one-hot gradient). Every
 public function checks its operands and raises an error naming the op and the shapes.
 """
-from .. import topi
+from .. import te, topi
 from ..codegen import parallel
 from ..errors import DTypeError, ShapeError
-from . import ops
+from . import axes, ops
 from .autograd import Function
 from .dispatch import run
 from .ops import _kernel, check_same
@@ -65,6 +65,7 @@ def linear(x, weight, bias=None):
 # ---------------------------------------------------------------------------- softmax
 
 class _Softmax(Function):
+    saved = ()          # the gradient reads the output only
     def forward(self, x):
         self.out = run(self.op, self.op, [x], attrs=(("axis", self.axis),))
         return self.out
@@ -73,21 +74,23 @@ class _Softmax(Function):
         return (_kernel(f"{self.op}_grad", f"{self.op}_grad", Tensor._wrap(self.out), g, axis=self.axis),)
 
 
-def _softmax(op, x, axis):
+def _softmax(op, x, axis, dim):
     _check_float(op, x)
-    if not -x.ndim <= axis < x.ndim:
-        raise ShapeError(f"{op}: axis {axis} is out of range for a tensor of shape {x.shape}")
-    return _Softmax.apply(x, op=op, axis=axis % x.ndim)
+    if dim is not None:             # PyTorch's spelling
+        axis = dim
+    if not x.shape:
+        raise ShapeError(f"{op}: needs at least one axis, got a 0-d tensor")
+    return _Softmax.apply(x, op=op, axis=axes.axis(op, axis, x.shape))
 
 
-def softmax(x, axis=-1):
-    """``exp(x) / sum(exp(x))`` along ``axis`` (stable)."""
-    return _softmax("softmax", x, axis)
+def softmax(x, axis=-1, *, dim=None):
+    """``exp(x) / sum(exp(x))`` along ``axis`` (or PyTorch's ``dim``; stable)."""
+    return _softmax("softmax", x, axis, dim)
 
 
-def log_softmax(x, axis=-1):
-    """``x - logsumexp(x)`` along ``axis`` (stable)."""
-    return _softmax("log_softmax", x, axis)
+def log_softmax(x, axis=-1, *, dim=None):
+    """``x - logsumexp(x)`` along ``axis`` (or PyTorch's ``dim``; stable)."""
+    return _softmax("log_softmax", x, axis, dim)
 
 
 # ---------------------------------------------------------------------------- losses
@@ -123,7 +126,7 @@ def _row_loss(op, scores, labels, reduction):
         raise DTypeError(f"{op}: labels must be int32 or int64 class indices, got {labels.dtype}")
     if labels.device != scores.device:
         check_same(op, scores, labels)
-    if labels.device.kind == "cpu" and labels.size:
+    if labels.device.kind == "cpu" and labels.data.size:
         host = labels.data._storage.host_view()
         low, high = int(host.min()), int(host.max())
         if low < 0 or high >= scores.shape[1]:
@@ -150,12 +153,39 @@ def mse_loss(input, target, reduction="mean"):
     return _reduce_loss("mse_loss", diff * diff, reduction)
 
 
+def _bce_logits(x, t):
+    """``max(x, 0) - x*t + log(1 + exp(-|x|))`` elementwise: stable for any magnitude."""
+    def loss(a, b):
+        return te.max(a, te.const(0, a.dtype)) - a * b + te.log(te.exp(te.const(0, a.dtype) - te.abs(a)) + 1.0)
+    return topi.broadcast.elementwise("bce_with_logits", [x, t], loss)
+
+
+def _bce_logits_grad(x, t, g):
+    """``(sigmoid(x) - t) · g``: the logits' gradient, right at x = 0 too."""
+    return topi.broadcast.elementwise("bce_with_logits_grad", [x, t, g], lambda a, b, c: (te.sigmoid(a) - b) * c)
+
+
+class _BCEWithLogits(Function):
+    """Per-element BCE on logits with its gradient written out: the formula's kinks
+    (max and |x| at 0) would give the autodiff of a composition a gradient of -t
+    instead of 0.5 - t at a logit of exactly 0."""
+
+    def forward(self, x, t):
+        return run("bce_with_logits", _bce_logits, [x, t])
+
+    def backward(self, g):
+        x, t = self.inputs
+        gx = _kernel("bce_with_logits_grad", _bce_logits_grad, x, t, g) if x.requires_grad else None
+        return gx, (ops.neg(g * x) if t.requires_grad else None)
+
+
 def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
-    """``max(x, 0) - x*t + log(1 + exp(-|x|))``: BCE on logits, stable for any magnitude."""
+    """BCE on logits ``max(x, 0) - x*t + log(1 + exp(-|x|))``, stable for any magnitude;
+    the gradient is ``sigmoid(x) - t`` (and ``-x`` for the target), as PyTorch's."""
     check_same("binary_cross_entropy_with_logits", logits, target)
+    _check_float("binary_cross_entropy_with_logits", logits)
     if logits.shape != target.shape:
         raise ShapeError(f"binary_cross_entropy_with_logits: logits of shape {logits.shape} and target of "
                          f"shape {target.shape} differ")
-    loss = ops.relu(logits) - logits * target + ops.log(ops.exp(-ops.abs(logits)) + 1.0)
-    return _reduce_loss("binary_cross_entropy_with_logits", loss, reduction)
+    return _reduce_loss("binary_cross_entropy_with_logits", _BCEWithLogits.apply(logits, target), reduction)
 

@@ -8,7 +8,6 @@ numbers are runtime scalar arguments of the kernel (``x * 0.5`` and ``x * 2.0`` 
 build). Gradients of broadcast operands are summed back to their shapes by
 :func:`sum_to`, the one place that does so.
 """
-import builtins
 import math
 
 import numpy as np
@@ -16,7 +15,7 @@ import numpy as np
 from .. import topi
 from ..errors import DeviceError, DTypeError, ShapeError
 from ..runtime import ndarray as nd
-from . import kernels
+from . import axes as check_axes
 from .autograd import Function
 from .dispatch import run
 from .tensor import Tensor
@@ -78,6 +77,7 @@ def _kernel(name, define, *tensors, scalars=(), scalar_dtypes=(), **attrs):
 # ------------------------------------------------------------------------- sum_to
 
 class _SumTo(Function):
+    saved = ()
     def forward(self, x):
         return run("sum_to", "sum_to", [x], attrs=(("shape", self.shape),))
 
@@ -86,6 +86,7 @@ class _SumTo(Function):
 
 
 class _BroadcastTo(Function):
+    saved = ()
     def forward(self, x):
         return run("broadcast_to", "broadcast_to", [x], attrs=(("shape", self.shape),))
 
@@ -118,6 +119,10 @@ _BINARY = {
 
 
 class _Binary(Function):
+    @property
+    def saved(self):
+        return () if self.op in ("add", "sub") else (0, 1)
+
     def forward(self, a, b):
         out = run(self.op, _BINARY[self.op], [a, b])
         if self.op in ("div", "pow"):
@@ -141,7 +146,7 @@ class _Binary(Function):
         elif op == "pow":
             out = Tensor._wrap(self.out)
             ga = g * b * pow(a, b - 1.0)
-            gb = g * out * log(a) if b.requires_grad else None
+            gb = _pow_exponent_grad(g, a, b, out) if b.requires_grad else None
         else:
             wins = "gt" if op == "maximum" else "lt"
             tie_share = where(compare(a, b, "eq"), g * 0.5, 0.0)
@@ -151,9 +156,17 @@ class _Binary(Function):
                 sum_to(gb, b.shape) if b.requires_grad and gb is not None else None)
 
 
+def _pow_exponent_grad(g, a, b, out):
+    """d(a**b)/db · g = g · a**b · log(a), and 0 where a == 0 and b >= 0 (PyTorch's:
+    there a**b is flat in b, while 0 · log(0) would give NaN)."""
+    flat = logical("and", compare(a, 0.0, "eq"), compare(b, 0.0, "ge"))
+    return where(flat, 0.0, g * out * log(a))
+
+
 _SCALAR_KERNELS = {
     "add": lambda x, s: topi.add(x, s),
     "mul": lambda x, s: topi.multiply(x, s),
+    "div": lambda x, s: topi.divide(x, s),
     "rsub": lambda x, s: topi.subtract(s, x),
     "rdiv": lambda x, s: topi.divide(s, x),
     "pow": lambda x, s: topi.power(x, s),
@@ -168,6 +181,10 @@ _SCALAR_KERNELS = {
 class _Scalar(Function):
     """``x op value`` with ``value`` a runtime scalar of ``x``'s dtype."""
 
+    @property
+    def saved(self):
+        return (0,) if self.op in ("rdiv", "pow", "rmod") else ()
+
     def forward(self, x):
         out = run(f"{self.op}_scalar", _SCALAR_KERNELS[self.op], [x], (self.value,), (x.dtype,))
         self.out = out
@@ -180,6 +197,8 @@ class _Scalar(Function):
             return (g,)
         if op == "mul":
             return (g * value,)
+        if op == "div":
+            return (g / value,)
         if op == "rsub":
             return (neg(g),)
         if op == "rdiv":
@@ -194,10 +213,16 @@ class _Scalar(Function):
         return (g * Tensor._wrap(self.out) * math.log(value),)
 
 
+#: ops that on two bool tensors are logical, as PyTorch's (bool * bool is and, not int)
+_BOOL_AS_LOGICAL = {"add": "or", "mul": "and", "maximum": "or", "minimum": "and"}
+
+
 def _binary(op, a, b, scalar_op=None):
     if isinstance(b, Tensor):
         if not isinstance(a, Tensor):
             a = _as_tensor(a, b)
+        if a.data._dtype == "bool" and b.data._dtype == "bool" and op in _BOOL_AS_LOGICAL:
+            return logical(_BOOL_AS_LOGICAL[op], a, b)
         check_same(op, a, b)
         broadcast_shapes(op, a.shape, b.shape)
         return _Binary.apply(a, b, op=op)
@@ -230,9 +255,11 @@ def mul(a, b):
 
 
 def div(a, b):
-    """True division ``a / b`` (integer tensors give float32)."""
+    """True division ``a / b`` (integer tensors give float32). A number ``b`` is the
+    kernel's runtime divisor: a real division, correctly rounded (``x * (1/b)`` is not),
+    and ``x / 0`` gives inf/nan as PyTorch's."""
     if _is_number(b):
-        return mul(_promote_for_scalar(a, 0.0), 1.0 / b)
+        return _Scalar.apply(_promote_for_scalar(a, 0.0), op="div", value=b)
     if not a.dtype.startswith("float"):
         a = cast(a, "float32")
     if isinstance(b, Tensor) and not b.dtype.startswith("float"):
@@ -245,18 +272,33 @@ def rdiv(a, b):
     return _Scalar.apply(_promote_for_scalar(a, 0.0), op="rdiv", value=b)
 
 
+def _check_int_exponent(a, b):
+    """Refuse what an integer power cannot give exactly: a negative exponent (PyTorch
+    refuses it too) or one past ``topi``'s exact range (see ``topi.broadcast._int_power``)."""
+    if b < 0:
+        raise DTypeError(f"pow: integers to negative integer powers are not allowed ({a.dtype} tensor of shape "
+                         f"{a.shape} ** {b}); convert to float first")
+    if b >= 2 ** topi.broadcast.INT_POWER_BITS:
+        raise DTypeError(f"pow: an integer exponent of {b} is past the exact range of integer powers "
+                         f"(< {2 ** topi.broadcast.INT_POWER_BITS}) for a {a.dtype} tensor of shape {a.shape}")
+
+
 def pow(a, b):
-    """``a ** b`` (``b`` a tensor or a number)."""
+    """``a ** b`` (``b`` a tensor or a number). An integer tensor to a non-negative int
+    stays an integer (exact, wrapping), as PyTorch's; to a float it is float32."""
     if _is_number(b):
         if b == 1:
             return a
-        return _Scalar.apply(_promote_for_scalar(a, 0.0), op="pow", value=b)
+        a = _promote_for_scalar(a, b)
+        if not a.dtype.startswith("float"):
+            _check_int_exponent(a, b)
+        return _Scalar.apply(a, op="pow", value=b)
     return _binary("pow", a, b)
 
 
 def rpow(a, b):
-    """``b ** a`` for a positive Python number ``b``."""
-    return _Scalar.apply(_promote_for_scalar(a, 0.0), op="rpow", value=b)
+    """``b ** a`` for a Python number ``b`` (an int to an integer tensor stays integer)."""
+    return _Scalar.apply(_promote_for_scalar(a, b), op="rpow", value=b)
 
 
 def floordiv(a, b):
@@ -288,14 +330,24 @@ def rmod(a, b):
     return _Scalar.apply(_promote_for_scalar(a, b), op="rmod", value=b)
 
 
+def _against_number(a, b):
+    """(a, b) for ``maximum``/``minimum``: a number ``b`` as a tensor of ``a``'s dtype,
+    ``a`` promoted first (an int tensor against 0.5 computes in float32, as PyTorch)."""
+    if isinstance(b, Tensor):
+        return a, b
+    if _is_number(b):
+        a = _promote_for_scalar(a, b)
+    return a, _as_tensor(b, a)
+
+
 def maximum(a, b):
     """Elementwise maximum (ties split the gradient evenly, as PyTorch)."""
-    return _binary("maximum", a, b if isinstance(b, Tensor) else _as_tensor(b, a))
+    return _binary("maximum", *_against_number(a, b))
 
 
 def minimum(a, b):
     """Elementwise minimum."""
-    return _binary("minimum", a, b if isinstance(b, Tensor) else _as_tensor(b, a))
+    return _binary("minimum", *_against_number(a, b))
 
 
 _COMPARE = {"eq": "equal", "ne": "not_equal", "lt": "less", "le": "less_equal",
@@ -313,8 +365,51 @@ def compare(a, b, op):
     return _kernel(op, _COMPARE[op], a, b)
 
 
+_LOGICAL = {"and": lambda x, y: x & y, "or": lambda x, y: x | y, "xor": lambda x, y: x != y}
+
+
+def _logical_kernel(op):
+    """The te definition of bool ``op`` ("and", "or", "xor") with broadcasting."""
+    def define(a, b):
+        return topi.broadcast.elementwise(f"logical_{op}", [a, b], _LOGICAL[op])
+    define.__name__ = define.__qualname__ = f"logical_{op}"
+    return define
+
+
+_LOGICAL_KERNELS = {op: _logical_kernel(op) for op in _LOGICAL}
+
+
+def _require_bool(op, *tensors):
+    for t in tensors:
+        if t.dtype != "bool":
+            raise DTypeError(f"{op}: bitwise operators are defined on bool tensors only here, got {t.dtype} "
+                             f"tensor of shape {t.shape} (compare first, or use bool masks)")
+
+
+def logical(op, a, b):
+    """``a & b``, ``a | b``, ``a ^ b`` ("and", "or", "xor") of bool tensors (broadcasting;
+    ``b`` may be a Python bool). Integer bitwise operators are not supported (topi has
+    no bitwise kernels): a DTypeError says so. No gradient."""
+    b = b if isinstance(b, Tensor) else _as_tensor(b, a)
+    _require_bool(op, a, b)
+    check_same(op, a, b)
+    broadcast_shapes(op, a.shape, b.shape)
+    return _kernel(f"logical_{op}", _LOGICAL_KERNELS[op], a, b)
+
+
+def logical_not(x):
+    """``~x`` of a bool tensor (no gradient)."""
+    _require_bool("logical_not", x)
+    return _kernel("logical_not", _logical_not, x)
+
+
+def _logical_not(x):
+    return topi.broadcast.elementwise("logical_not", [x], lambda v: ~v)
+
+
 class _Where(Function):
     nondiff = (0,)
+    saved = (0,)
 
     def forward(self, cond, a, b):
         return run("where", "where", [cond, a, b])
@@ -357,6 +452,10 @@ _UNARY = {
 
 
 class _Unary(Function):
+    @property
+    def saved(self):
+        return () if _UNARY[self.op][2] or self.op == "neg" else (0,)
+
     def forward(self, x):
         forward, _, uses_output = _UNARY[self.op]
         out = run(self.op, forward, [x])
@@ -374,7 +473,7 @@ class _Unary(Function):
 
 def _unary(op):
     def apply(x):
-        if not x.dtype.startswith("float") and op != "neg" and op != "abs":
+        if not x.dtype.startswith("float") and op not in ("neg", "abs", "relu"):   # these keep ints
             x = cast(x, "float32")
         return _Unary.apply(x, op=op)
     apply.__name__ = op
@@ -387,6 +486,7 @@ neg, exp, log, sqrt, abs, relu, sigmoid, tanh, cos, sin = (
 
 
 class _Cast(Function):
+    saved = ()
     def forward(self, x):
         return run("cast", "cast", [x], attrs=(("dtype", self.dtype),))
 
@@ -405,97 +505,10 @@ def cast(x, dtype):
     return out
 
 
-# ----------------------------------------------------------------------------- reductions
-
-def _axes(x, axis, op):
-    """``axis`` (None, an int or a sequence) as a sorted tuple of non-negative axes."""
-    if axis is None:
-        return tuple(range(x.ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
-    for a in axes:
-        if not -x.ndim <= a < builtins.max(x.ndim, 1):
-            raise ShapeError(f"{op}: axis {a} is out of range for a tensor of shape {x.shape}")
-        out.append(int(a) % builtins.max(x.ndim, 1))
-    if len(set(out)) != len(out):
-        raise ShapeError(f"{op}: repeated axis in {axis} for a tensor of shape {x.shape}")
-    return tuple(sorted(out))
-
-
-def _expand(g, shape, axes, keepdims, scale=1.0):
-    """``scale · g`` spread back over the reduced ``axes`` of ``shape`` (one kernel)."""
-    return _kernel("expand_reduced", kernels.expand_reduced, g, scalars=(scale,), scalar_dtypes=(g.dtype,),
-                   shape=shape, axes=axes, keepdims=keepdims)
-
-
-class _Reduce(Function):
-    def forward(self, x):
-        define = {"sum": "sum", "mean": "mean", "max": "max", "min": "min", "prod": "prod"}[self.op]
-        out = run(self.op, define, [x], attrs=(("axis", self.axes), ("keepdims", self.keepdims)))
-        self.out = out
-        return out
-
-    def backward(self, g):
-        x, = self.inputs
-        if self.op in ("sum", "mean"):
-            count = math.prod(x.shape[a] for a in self.axes)
-            scale = 1.0 if self.op == "sum" else 1.0 / count
-            return (_expand(g, x.shape, self.axes, self.keepdims, scale),)
-        if self.op == "prod":
-            return (_kernel("prod_grad", "prod_grad", x, g, axis=self.axes, keepdims=self.keepdims),)
-        y = _expand(Tensor._wrap(self.out), x.shape, self.axes, self.keepdims)
-        mask = compare(x, y, "eq")
-        count = cast(mask, x.dtype).sum(self.axes, keepdims=True)
-        share = _expand(g, x.shape, self.axes, self.keepdims) / _expand(count, x.shape, self.axes, True)
-        return (where(mask, share, 0.0),)
-
-
-def _reduce(op, x, axis, keepdims):
-    axes = _axes(x, axis, op)
-    if not axes:
-        return x
-    if op == "mean" and not x.dtype.startswith("float"):
-        x = cast(x, "float32")
-    return _Reduce.apply(x, op=op, axes=axes, keepdims=bool(keepdims))
-
-
-def sum(x, axis=None, keepdims=False):
-    """Sum over ``axis`` (None: all axes)."""
-    return _reduce("sum", x, axis, keepdims)
-
-
-def prod(x, axis=None, keepdims=False):
-    """Product over ``axis``; its gradient is the product of the other elements (exact
-    with zeros, see ``topi.prod_grad``)."""
-    return _reduce("prod", x, axis, keepdims)
-
-
-def mean(x, axis=None, keepdims=False):
-    """Mean over ``axis``."""
-    return _reduce("mean", x, axis, keepdims)
-
-
-def max(x, axis=None, keepdims=False):
-    """Maximum over ``axis`` (ties share the gradient evenly)."""
-    return _reduce("max", x, axis, keepdims)
-
-
-def min(x, axis=None, keepdims=False):
-    """Minimum over ``axis``."""
-    return _reduce("min", x, axis, keepdims)
-
-
-def argmax(x, axis=None, keepdims=False):
-    """Index of the maximum along ``axis`` (over the flattened tensor when None); int64."""
-    if axis is None:
-        flat = _kernel("argmax", "argmax", reshape(x, (x.size,)), axis=0, keepdims=False)
-        return reshape(flat, (1,) * x.ndim) if keepdims else reshape(flat, ())
-    return _kernel("argmax", "argmax", x, axis=_axes(x, axis, "argmax")[0], keepdims=bool(keepdims))
-
-
 # ----------------------------------------------------------------------------- shape ops
 
 class _Reshape(Function):
+    saved = ()
     def forward(self, x):
         return run("reshape", "reshape", [x], attrs=(("newshape", self.shape),))
 
@@ -510,15 +523,40 @@ def reshape(x, shape):
         raise ShapeError(f"reshape: at most one -1 in {shape} (tensor of shape {x.shape})")
     if -1 in shape:
         known = math.prod(s for s in shape if s != -1)
-        if known == 0 or x.size % known:
+        if known == 0 or x.data.size % known:
             raise ShapeError(f"reshape: cannot reshape tensor of shape {x.shape} into {shape}")
-        shape = tuple(x.size // known if s == -1 else s for s in shape)
-    if math.prod(shape) != x.size:
-        raise ShapeError(f"reshape: cannot reshape tensor of shape {x.shape} ({x.size} elements) into {shape}")
+        shape = tuple(x.data.size // known if s == -1 else s for s in shape)
+    if math.prod(shape) != x.data.size:
+        raise ShapeError(f"reshape: cannot reshape tensor of shape {x.shape} ({x.data.size} elements) into {shape}")
     return x if shape == x.shape else _Reshape.apply(x, shape=shape)
 
 
+def flatten(x, start_dim=0, end_dim=-1):
+    """``x`` with the axes ``start_dim`` .. ``end_dim`` (inclusive) collapsed into one
+    (a 0-d tensor becomes shape (1,), as PyTorch)."""
+    start = check_axes.axis("flatten", start_dim, x.shape)
+    end = check_axes.axis("flatten", end_dim, x.shape)
+    if start > end:
+        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+                         f"(tensor of shape {x.shape})")
+    if not x.shape:
+        return reshape(x, (1,))
+    return reshape(x, x.shape[:start] + (math.prod(x.shape[start:end + 1]),) + x.shape[end + 1:])
+
+
+def expand(x, shape):
+    """``x`` broadcast to ``shape`` where -1 keeps ``x``'s extent (PyTorch's ``expand``;
+    new axes go in front and cannot be -1)."""
+    shape = tuple(int(s) for s in shape)
+    lead = len(shape) - x.ndim
+    if lead < 0 or any(s == -1 for s in shape[:lead]) or any(s < -1 for s in shape):
+        raise ShapeError(f"expand: cannot expand a tensor of shape {x.shape} to {shape} (as many or more "
+                         "axes, new ones in front, -1 only where an axis exists)")
+    return broadcast_to(x, shape[:lead] + tuple(n if s == -1 else s for n, s in zip(x.shape, shape[lead:])))
+
+
 class _Transpose(Function):
+    saved = ()
     def forward(self, x):
         return run("transpose", "transpose", [x], attrs=(("axes", self.axes),))
 
@@ -528,66 +566,8 @@ class _Transpose(Function):
 
 def transpose(x, axes=None):
     """Permute the axes (None reverses them)."""
-    if axes is None:
-        axes = tuple(reversed(range(x.ndim)))
-    else:
-        axes = tuple(int(a) % builtins.max(x.ndim, 1) for a in axes)
-    if sorted(axes) != list(range(x.ndim)):
-        raise ShapeError(f"transpose: {axes} is not a permutation of the axes of a tensor of shape {x.shape}")
+    axes = tuple(reversed(range(x.ndim))) if axes is None else check_axes.permutation("transpose", axes, x.shape)
     return x if axes == tuple(range(x.ndim)) else _Transpose.apply(x, axes=axes)
-
-
-class _Slice(Function):
-    def forward(self, x):
-        return run("strided_slice", "strided_slice", [x],
-                   attrs=(("begin", self.begin), ("end", self.end), ("strides", self.strides)))
-
-    def backward(self, g):
-        x, = self.inputs
-        return (_kernel("strided_slice_grad", "strided_slice_grad", g, x_shape=x.shape, begin=self.begin,
-                        end=self.end, strides=self.strides),)
-
-
-def getitem(x, index):
-    """Basic indexing: ints, slices (positive steps), ``...`` and ``None``."""
-    index = index if isinstance(index, tuple) else (index,)
-    if any(isinstance(i, (Tensor, np.ndarray, list)) for i in index):
-        raise ShapeError(f"indexing a tensor of shape {x.shape}: only ints, slices, ... and None are "
-                         "supported (use take/one_hot style ops for integer-array indexing)")
-    n_real = len([i for i in index if i is not None and i is not Ellipsis])
-    if n_real > x.ndim:
-        raise ShapeError(f"too many indices ({n_real}) for a tensor of shape {x.shape}")
-    if Ellipsis in index:
-        at = index.index(Ellipsis)
-        index = index[:at] + (slice(None),) * (x.ndim - n_real) + index[at + 1:]
-    else:
-        index = index + (slice(None),) * (x.ndim - n_real)
-    begin, end, strides, out_shape, axis = [], [], [], [], 0
-    for i in index:
-        if i is None:
-            out_shape.append(1)
-            continue
-        n = x.shape[axis]
-        if isinstance(i, slice):
-            start, stop, step = i.indices(n)
-            if step <= 0:
-                raise ShapeError(f"slice step must be positive, got {step} (tensor of shape {x.shape})")
-            length = len(range(start, stop, step))
-            if length == 0:
-                raise ShapeError(f"slice {i} of axis {axis} (extent {n}) is empty")
-            begin.append(start), end.append(start + (length - 1) * step + 1), strides.append(step)
-            out_shape.append(length)
-        else:
-            k = int(i)
-            if not -n <= k < n:
-                raise ShapeError(f"index {k} is out of range for axis {axis} with extent {n}")
-            k %= n
-            begin.append(k), end.append(k + 1), strides.append(1)
-        axis += 1
-    out = x
-    if tuple(begin) != (0,) * x.ndim or tuple(end) != x.shape or any(s != 1 for s in strides):
-        out = _Slice.apply(x, begin=tuple(begin), end=tuple(end), strides=tuple(strides))
-    return reshape(out, tuple(out_shape))
 
 
 # ------------------------------------------------------------------------------- matmul
@@ -620,3 +600,13 @@ def matmul(a, b):
         raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} are not compatible "
                          "(need (m, k) @ (k, n) or (b, m, k) @ (b, k, n))")
     return _Matmul.apply(a, b, batched=a.ndim == 3)
+
+
+# Reductions and indexing live in reductions.py and indexing.py (which use the ops above,
+# hence imported last) and are re-exported here, where the graph layer looks for ops.
+from . import indexing, reductions  # noqa: E402
+
+getitem = indexing.getitem
+
+sum, prod, mean, max, min, argmax, argmin = (reductions.sum, reductions.prod, reductions.mean, reductions.max,
+                                             reductions.min, reductions.argmax, reductions.argmin)

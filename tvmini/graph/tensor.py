@@ -12,6 +12,7 @@ from ..errors import DTypeError, ShapeError, TVMiniError
 from ..runtime import NDArray, as_device
 from ..runtime import ndarray as nd
 from . import autograd
+from . import axes as axes_
 
 
 class Tensor:
@@ -60,9 +61,19 @@ class Tensor:
     def ndim(self):
         return len(self.data._shape)
 
-    @property
-    def size(self):
+    def size(self, dim=None):
+        """The shape (PyTorch's ``x.size()``), or the extent of axis ``dim``."""
+        if dim is None:
+            return self.data._shape
+        return self.data._shape[axes_.axis("size", dim, self.data._shape)] if self.data._shape else 1
+
+    def numel(self):
+        """The number of elements."""
         return self.data.size
+
+    def dim(self):
+        """The number of axes (PyTorch's name for ``ndim``)."""
+        return len(self.data._shape)
 
     @property
     def is_leaf(self):
@@ -78,6 +89,13 @@ class Tensor:
         if not self.shape:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
+
+    def __iter__(self):
+        """The rows ``self[0], self[1], ...`` (so ``list(t)``, ``a, b = t`` and ``sorted(t)``
+        work as in PyTorch); a 0-d tensor is not iterable."""
+        if not self.shape:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
 
     def requires_grad_(self, flag=True):
         """Set ``requires_grad`` in place (floating-point tensors only); returns self."""
@@ -189,29 +207,44 @@ class Tensor:
         return Tensor._wrap(nd.array(self.data))
 
     # ---- operators (see ops.py) -------------------------------------------------------
-    def __add__(self, other): return ops.add(self, other)
-    def __radd__(self, other): return ops.add(self, other)
-    def __sub__(self, other): return ops.sub(self, other)
-    def __rsub__(self, other): return ops.rsub(self, other)
-    def __mul__(self, other): return ops.mul(self, other)
-    def __rmul__(self, other): return ops.mul(self, other)
-    def __truediv__(self, other): return ops.div(self, other)
-    def __rtruediv__(self, other): return ops.rdiv(self, other)
-    def __floordiv__(self, other): return ops.floordiv(self, other)
-    def __rfloordiv__(self, other): return ops.rfloordiv(self, other)
-    def __mod__(self, other): return ops.mod(self, other)
-    def __rmod__(self, other): return ops.rmod(self, other)
-    def __pow__(self, other): return ops.pow(self, other)
-    def __rpow__(self, other): return ops.rpow(self, other)
+    # An operand that is not a tensor, a number or an array of numbers (None, a string)
+    # makes the operator return NotImplemented, so Python raises its TypeError (and
+    # ``x == None`` is False) as with PyTorch, instead of computing with NaN.
+    # ``__array_ufunc__ = None`` makes numpy do the same on its side: ``np.float64(2) * x``
+    # calls ``x.__rmul__`` (a Tensor that keeps its history), not numpy's multiply.
+    __array_ufunc__ = None
+
+    def __add__(self, other): return ops.add(self, other) if _operand(other) else NotImplemented
+    def __radd__(self, other): return ops.add(self, other) if _operand(other) else NotImplemented
+    def __sub__(self, other): return ops.sub(self, other) if _operand(other) else NotImplemented
+    def __rsub__(self, other): return ops.rsub(self, other) if _operand(other) else NotImplemented
+    def __mul__(self, other): return ops.mul(self, other) if _operand(other) else NotImplemented
+    def __rmul__(self, other): return ops.mul(self, other) if _operand(other) else NotImplemented
+    def __truediv__(self, other): return ops.div(self, other) if _operand(other) else NotImplemented
+    def __rtruediv__(self, other): return ops.rdiv(self, other) if _operand(other) else NotImplemented
+    def __floordiv__(self, other): return ops.floordiv(self, other) if _operand(other) else NotImplemented
+    def __rfloordiv__(self, other): return ops.rfloordiv(self, other) if _operand(other) else NotImplemented
+    def __mod__(self, other): return ops.mod(self, other) if _operand(other) else NotImplemented
+    def __rmod__(self, other): return ops.rmod(self, other) if _operand(other) else NotImplemented
+    def __pow__(self, other): return ops.pow(self, other) if _operand(other) else NotImplemented
+    def __rpow__(self, other): return ops.rpow(self, other) if _operand(other) else NotImplemented
+    def __and__(self, other): return ops.logical("and", self, other) if _operand(other) else NotImplemented
+    def __rand__(self, other): return ops.logical("and", self, other) if _operand(other) else NotImplemented
+    def __or__(self, other): return ops.logical("or", self, other) if _operand(other) else NotImplemented
+    def __ror__(self, other): return ops.logical("or", self, other) if _operand(other) else NotImplemented
+    def __xor__(self, other): return ops.logical("xor", self, other) if _operand(other) else NotImplemented
+    def __rxor__(self, other): return ops.logical("xor", self, other) if _operand(other) else NotImplemented
+    def __invert__(self): return ops.logical_not(self)
     def __neg__(self): return ops.neg(self)
+    def __abs__(self): return ops.abs(self)
     def __matmul__(self, other): return ops.matmul(self, other)
     def __rmatmul__(self, other): return ops.matmul(other, self)
-    def __eq__(self, other): return ops.compare(self, other, "eq")
-    def __ne__(self, other): return ops.compare(self, other, "ne")
-    def __lt__(self, other): return ops.compare(self, other, "lt")
-    def __le__(self, other): return ops.compare(self, other, "le")
-    def __gt__(self, other): return ops.compare(self, other, "gt")
-    def __ge__(self, other): return ops.compare(self, other, "ge")
+    def __eq__(self, other): return ops.compare(self, other, "eq") if _operand(other) else NotImplemented
+    def __ne__(self, other): return ops.compare(self, other, "ne") if _operand(other) else NotImplemented
+    def __lt__(self, other): return ops.compare(self, other, "lt") if _operand(other) else NotImplemented
+    def __le__(self, other): return ops.compare(self, other, "le") if _operand(other) else NotImplemented
+    def __gt__(self, other): return ops.compare(self, other, "gt") if _operand(other) else NotImplemented
+    def __ge__(self, other): return ops.compare(self, other, "ge") if _operand(other) else NotImplemented
     __hash__ = object.__hash__
 
     def __getitem__(self, index): return ops.getitem(self, index)
@@ -230,12 +263,14 @@ class Tensor:
     def maximum(self, other): return ops.maximum(self, other)
     def minimum(self, other): return ops.minimum(self, other)
 
-    def sum(self, axis=None, keepdims=False): return ops.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return ops.mean(self, axis, keepdims)
-    def prod(self, axis=None, keepdims=False): return ops.prod(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return ops.max(self, axis, keepdims)
-    def min(self, axis=None, keepdims=False): return ops.min(self, axis, keepdims)
-    def argmax(self, axis=None, keepdims=False): return ops.argmax(self, axis, keepdims)
+    # reductions take numpy's axis=/keepdims= or PyTorch's dim=/keepdim= (see reductions.py)
+    def sum(self, *args, **kwargs): return ops.sum(self, *args, **kwargs)
+    def mean(self, *args, **kwargs): return ops.mean(self, *args, **kwargs)
+    def prod(self, *args, **kwargs): return ops.prod(self, *args, **kwargs)
+    def max(self, *args, **kwargs): return ops.max(self, *args, **kwargs)
+    def min(self, *args, **kwargs): return ops.min(self, *args, **kwargs)
+    def argmax(self, *args, **kwargs): return ops.argmax(self, *args, **kwargs)
+    def argmin(self, *args, **kwargs): return ops.argmin(self, *args, **kwargs)
 
     def reshape(self, *shape):
         return ops.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
@@ -243,8 +278,9 @@ class Tensor:
     def view(self, *shape):
         return self.reshape(*shape)
 
-    def flatten(self, start_dim=0):
-        return self.reshape(self.shape[:start_dim] + (-1,))
+    def flatten(self, start_dim=0, end_dim=-1):
+        """Collapse the axes ``start_dim`` .. ``end_dim`` (inclusive) into one."""
+        return ops.flatten(self, start_dim, end_dim)
 
     def transpose(self, *axes):
         """``transpose(a, b)`` swaps two axes (as PyTorch); ``transpose()`` reverses the
@@ -253,8 +289,9 @@ class Tensor:
             return ops.transpose(self, tuple(axes[0]))
         if len(axes) == 2:
             perm = list(range(self.ndim))
-            a, b = (x % self.ndim for x in axes)
-            perm[a], perm[b] = perm[b], perm[a]
+            a, b = (axes_.axis("transpose", x, self.shape) for x in axes)
+            if self.ndim:
+                perm[a], perm[b] = perm[b], perm[a]
             return ops.transpose(self, tuple(perm))
         if axes:
             raise ShapeError(f"transpose() takes two axes or one permutation, got {axes}")
@@ -268,7 +305,9 @@ class Tensor:
         return ops.transpose(self, None)
 
     def broadcast_to(self, shape): return ops.broadcast_to(self, tuple(shape))
-    def expand(self, *shape): return ops.broadcast_to(self, tuple(shape))
+    def expand(self, *shape):
+        """``x`` broadcast to ``shape`` (sizes or one tuple); -1 keeps an extent (PyTorch)."""
+        return ops.expand(self, _shape_args(shape))
 
     def astype(self, dtype): return ops.cast(self, dtype)
     def float(self): return ops.cast(self, "float32")
@@ -301,6 +340,23 @@ class Tensor:
     def any(self, dim=None, keepdim=False): return stat_ops.any(self, dim, keepdim)
     def all(self, dim=None, keepdim=False): return stat_ops.all(self, dim, keepdim)
     def index_select(self, dim, index): return index_ops.index_select(self, dim, index)
+
+
+#: what an operator takes beside a Tensor without looking closer (see :func:`_operand`)
+_OPERAND_TYPES = (Tensor, int, float, np.number, np.bool_)
+
+
+def _operand(value):
+    """Whether ``value`` can be the other operand of a Tensor operator: a Tensor, a
+    number, or an array-like of numbers or bools (not None, strings or objects)."""
+    if isinstance(value, _OPERAND_TYPES):
+        return True
+    if isinstance(value, (np.ndarray, list, tuple)):
+        try:
+            return np.asarray(value).dtype.kind in "biuf"
+        except ValueError:          # a ragged list
+            return False
+    return False
 
 
 def _as_ndarray(data, dtype, device):
@@ -336,8 +392,12 @@ def ones(*shape, dtype="float32", device=None, requires_grad=False):
     return full(_shape_args(shape), 1, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def full(shape, value, dtype="float32", device=None, requires_grad=False):
-    """A tensor of ``shape`` filled with ``value``."""
+def full(shape, value, dtype=None, device=None, requires_grad=False):
+    """A tensor of ``shape`` filled with ``value``; without ``dtype`` it is inferred as
+    PyTorch's: bool for a bool, int64 for an int, float32 otherwise."""
+    if dtype is None:
+        dtype = "bool" if isinstance(value, (bool, np.bool_)) else \
+            "int64" if isinstance(value, (int, np.integer)) else "float32"
     return Tensor(nd.array(np.full(shape, value, dtype=nd.normalize_dtype(dtype)), device=device), requires_grad)
 
 

@@ -37,6 +37,6 @@ def cos(x):
     return ops.cos(x)
 
 
-def flatten(x, start_dim=1):
-    """Collapse the axes from ``start_dim`` on into one."""
-    return ops.reshape(x, x.shape[:start_dim] + (-1,))
+def flatten(x, start_dim=1, end_dim=-1):
+    """Collapse the axes ``start_dim`` .. ``end_dim`` (inclusive) into one."""
+    return ops.flatten(x, start_dim, end_dim)

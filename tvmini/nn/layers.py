@@ -120,7 +120,9 @@ def _increment(x, step):
 
 class _BatchNorm(Module):
     """Batch normalisation over channel axis 1 with affine weight/bias and running
-    statistics (momentum 0.1 = weight of the new batch value, as PyTorch)."""
+    statistics (momentum 0.1 = weight of the new batch value, as PyTorch; momentum=None:
+    the cumulative moving average, the n-th batch weighted 1/n — it reads the batch
+    count on the host, so such a layer runs eagerly, not inside ``tm.jit``)."""
 
     expected_ndims = ()
 
@@ -142,11 +144,14 @@ class _BatchNorm(Module):
             raise ShapeError(f"{type(self).__name__}: expects a {' or '.join(map(str, self.expected_ndims))}-D "
                              f"input, got shape {x.shape}")
         use_batch = self.training or self.running_mean is None
+        momentum = self.momentum
         if self.training and self.running_mean is not None:
             count = self.num_batches_tracked.data       # += 1 by a kernel, in place (tm.jit replays it)
             run_inplace("count", _increment, [count], (0,), (1,), (count.dtype,))
+            if momentum is None:
+                momentum = 1.0 / self.num_batches_tracked.item()
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            training=use_batch, momentum=self.momentum, eps=self.eps)
+                            training=use_batch, momentum=momentum, eps=self.eps)
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
@@ -302,9 +307,11 @@ class Softplus(Module):
 
 
 class Softmax(Module):
+    """Softmax along ``dim`` (None, PyTorch's default spelling, means the last axis)."""
+
     def __init__(self, dim=-1):
         super().__init__()
-        self.dim = dim
+        self.dim = -1 if dim is None else dim
 
     def forward(self, x):
         return F.softmax(x, self.dim)
@@ -316,14 +323,14 @@ class LogSoftmax(Softmax):
 
 
 class Flatten(Module):
-    """Collapse every axis from ``start_dim`` (default 1) on."""
+    """Collapse the axes ``start_dim`` (default 1) .. ``end_dim`` (default the last) into one."""
 
-    def __init__(self, start_dim=1):
+    def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()
-        self.start_dim = start_dim
+        self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x):
-        return F.flatten(x, self.start_dim)
+        return F.flatten(x, self.start_dim, self.end_dim)
 
 
 class Identity(Module):

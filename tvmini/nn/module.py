@@ -10,7 +10,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..errors import ShapeError, TVMiniError
+from ..errors import ParameterError, ShapeError, TVMiniError
 from ..graph import Tensor, dispatch, no_grad
 from ..runtime import as_device
 
@@ -49,6 +49,13 @@ class Module:
             self._parameters.pop(name, None)
             self._buffers.pop(name, None)
             self._modules[name] = value
+        elif name in self._parameters and value is not None:
+            # PyTorch raises here too: replacing a registered Parameter by a plain tensor
+            # (or anything else) would silently drop it from parameters() and state_dict()
+            raise ParameterError(f"{type(self).__name__}: cannot assign {type(value).__name__} as parameter "
+                                 f"{name!r} (nn.Parameter or None expected)")
+        elif name in self._parameters:       # None: the slot stays registered, empty (PyTorch)
+            self._parameters[name] = None
         elif name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TVMiniError(f"{type(self).__name__}.{name} is a buffer; assign a Tensor or None")

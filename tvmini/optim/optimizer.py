@@ -140,7 +140,13 @@ class Optimizer(abc.ABC):
 
     def load_state_dict(self, state_dict):
         """Restore hyper-parameters and state saved by :meth:`state_dict` (same parameter
-        layout; tensors are copied into fresh buffers on each parameter's device)."""
+        layout). Everything is written *in place*: the group dicts, each parameter's state
+        dict (its step counter included) and its state tensors (a state tensor is created
+        only where none of the parameter's shape, dtype and device exists yet). A step
+        compiled by ``tm.jit`` holds those very objects (the state arrays, and the
+        (group, state) pairs its per-step scalars are computed from), so it continues
+        from the loaded state, as the eager step does. A parameter without saved state
+        starts again from step 0 with zeroed state, as a fresh optimizer's would."""
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups) or any(
                 len(g["params"]) != len(own["params"]) for g, own in zip(groups, self.param_groups)):
@@ -152,20 +158,39 @@ class Optimizer(abc.ABC):
                 if k != "params":
                     own[k] = v
             params.update(zip(saved["params"], own["params"]))
-        self.state = {}
-        for key, saved in state_dict["state"].items():
-            p = params[int(key)]
-            state = {}
-            for name, value in saved.items():
-                if isinstance(value, (Tensor, np.ndarray)):
-                    array = value.numpy() if isinstance(value, Tensor) else value
-                    if tuple(array.shape) != p.shape:
-                        raise ShapeError(f"{type(self).__name__}.load_state_dict: state {name!r} has shape "
-                                         f"{tuple(array.shape)} but its parameter has {p.shape}")
-                    state[name] = Tensor._wrap(nd.array(array.astype(p.dtype), device=p.device))
-                else:
-                    state[name] = int(value) if name == "step" else value
-            self.state[id(p)] = state
+        loaded = {id(params[int(key)]): (params[int(key)], saved) for key, saved in state_dict["state"].items()}
+        for key, state in self.state.items():
+            if key not in loaded:
+                self._reset_state(state)
+        for key, (p, saved) in loaded.items():
+            self._load_state(p, self.state.setdefault(key, {}), saved)
+
+    def _load_state(self, p, state, saved):
+        """Write ``saved`` (one parameter's state from a state dict) into ``state`` in place."""
+        for name, value in saved.items():
+            if not isinstance(value, (Tensor, np.ndarray)):
+                state[name] = int(value) if name == "step" else value
+                continue
+            array = value.numpy() if isinstance(value, Tensor) else value
+            if tuple(array.shape) != p.shape:
+                raise ShapeError(f"{type(self).__name__}.load_state_dict: state {name!r} has shape "
+                                 f"{tuple(array.shape)} but its parameter has {p.shape}")
+            array = np.ascontiguousarray(array, dtype=p.dtype)
+            current = state.get(name)
+            if isinstance(current, Tensor) and (current.shape, current.dtype, current.device) == (
+                    p.shape, p.dtype, p.device):
+                current.data.copyfrom(array)
+            else:
+                state[name] = Tensor._wrap(nd.array(array, device=p.device))
+
+    @staticmethod
+    def _reset_state(state):
+        """A parameter's state back to a fresh optimizer's (step 0, zeros), in place."""
+        for name, value in state.items():
+            if isinstance(value, Tensor):
+                value.zero_()
+            elif name == "step":
+                state[name] = 0
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]

@@ -165,8 +165,10 @@ class NDArray:
     """
 
     # The runtime's Module reads _ptr, _shape, _dtype and _device directly on
-    # its hot path; they are fixed at construction.
-    __slots__ = ("_storage", "_shape", "_dtype", "_device", "_ptr", "_nbytes")
+    # its hot path; they are fixed at construction. ``_version`` counts the in-place
+    # writes made through :meth:`copyfrom` and the graph layer's in-place kernels, so
+    # autodiff can tell an array saved for a gradient was overwritten (as PyTorch's).
+    __slots__ = ("_storage", "_shape", "_dtype", "_device", "_ptr", "_nbytes", "_version")
 
     def __init__(self, shape, dtype="float32", device=None):
         self._shape = normalize_shape(shape)
@@ -175,6 +177,7 @@ class NDArray:
         self._storage = _storage_class(self._device)(self._shape, self._dtype, self._device)
         self._ptr = self._storage.ptr
         self._nbytes = math.prod(self._shape) * self._dtype.itemsize
+        self._version = 0
 
     @property
     def shape(self):
@@ -241,6 +244,7 @@ class NDArray:
             self._storage.copy_from(src._storage)
         else:
             self._storage.from_numpy(src._storage.host_view())
+        self._version += 1
         if _trace_hook is not None:
             _trace_hook("copy", self, src)
         return self
@@ -401,4 +405,5 @@ def _wrap(storage, shape, dtype, device):
     result._storage, result._shape, result._dtype, result._device, result._ptr = \
         storage, shape, dtype, device, storage.ptr
     result._nbytes = math.prod(shape) * dtype.itemsize
+    result._version = 0
     return result

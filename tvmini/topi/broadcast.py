@@ -176,9 +176,38 @@ def minimum(a, b):
     return elementwise("minimum", [a, b], te.min)
 
 
+#: Exponent bits an integer power squares through: exact (wrapping as numpy's) below
+#: 2**INT_POWER_BITS; the expression holds 2**INT_POWER_BITS - 1 products in all.
+INT_POWER_BITS = 6
+
+
+def _int_power(x, y):
+    """``x ** y`` for integers by squaring, loop-free: the product over the bits k of
+    ``y`` of ``x**(2**k)`` where the bit is set. Exact, wrapping like numpy's, for
+    ``0 <= y < 2**INT_POWER_BITS``; above, exact for the bases -1, 0, 1 and the even
+    ones (whose power wraps to 0) — other bases give 0 there, and a negative exponent
+    gives 0 (numpy and PyTorch refuse it): callers check Python-number exponents."""
+    dtype = (x + y).dtype
+    x, y = (v.astype(dtype) if isinstance(v, E.PrimExpr) else te.const(v, dtype) for v in (x, y))
+    one, zero = te.const(1, dtype), te.const(0, dtype)
+    result, square = one, x
+    for k in range(INT_POWER_BITS):
+        bit = (y // te.const(2 ** k, dtype)) % te.const(2, dtype)
+        result = result * te.if_then_else(bit == one, square, one)
+        square = square * square
+    odd = y % te.const(2, dtype) == one
+    big = te.if_then_else(x == one, one, te.if_then_else(x == te.const(-1, dtype),
+                                                         te.if_then_else(odd, x, one), zero))
+    small = te.if_then_else(y < zero, zero, result)
+    return te.if_then_else(y >= te.const(2 ** INT_POWER_BITS, dtype), big, small)
+
+
 def power(a, b):
-    """``a ** b`` in floating point, with broadcasting (``b`` is often a scalar)."""
-    return elementwise("power", [a, b], te.power)
+    """``a ** b`` with broadcasting (``b`` is often a scalar): in floating point, or
+    exactly by squaring when both are integers (see :func:`_int_power` for its range)."""
+    def pow_(x, y):
+        return _int_power(x, y) if dt.is_int((x + y).dtype) else te.power(x, y)
+    return elementwise("power", [a, b], pow_)
 
 
 def equal(a, b):

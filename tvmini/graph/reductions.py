@@ -1,0 +1,141 @@
+"""Reductions of graph Tensors: sum, prod, mean, max, min, argmax, argmin.
+
+Result dtypes follow PyTorch: integer and bool sums and products are int64 (a uint8
+sum must not wrap at 256), float16 sums and means accumulate in float32 and round
+once at the end (5000 ones sum to 5000, not 2048), integer means are float32.
+``max(dim)``/``min(dim)`` with one int axis return a ``(values, indices)`` pair as
+PyTorch's; without an axis (or with a tuple of axes, like ``amax``) the values alone.
+PyTorch's ``dim=``/``keepdim=`` spellings are accepted beside ``axis=``/``keepdims=``.
+"""
+import math
+from collections import namedtuple
+
+import numpy as np
+
+from ..errors import TVMiniError
+from . import axes as check_axes
+from . import kernels
+from .autograd import Function
+from .dispatch import run
+from .ops import _kernel, cast, compare, reshape, where
+from .tensor import Tensor
+
+#: What ``max(dim)``/``min(dim)`` return, as PyTorch's ``torch.return_types.max``.
+ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+
+
+def resolve(op, axis, keepdims, dim, keepdim):
+    """``(axis, keepdims)`` from numpy's spelling or PyTorch's ``dim``/``keepdim``."""
+    if dim is not None:
+        if axis is not None:
+            raise TVMiniError(f"{op}: give axis= or dim=, not both (got {axis!r} and {dim!r})")
+        axis = dim
+    return axis, bool(keepdims if keepdim is None else keepdim)
+
+
+def _expand(g, shape, axes, keepdims, scale=1.0):
+    """``scale · g`` spread back over the reduced ``axes`` of ``shape`` (one kernel)."""
+    return _kernel("expand_reduced", kernels.expand_reduced, g, scalars=(scale,), scalar_dtypes=(g.dtype,),
+                   shape=shape, axes=axes, keepdims=keepdims)
+
+
+class _Reduce(Function):
+    @property
+    def saved(self):
+        return () if self.op in ("sum", "mean") else (0,)
+
+    def forward(self, x):
+        out = run(self.op, self.op, [x], attrs=(("axis", self.axes), ("keepdims", self.keepdims)))
+        self.out = out
+        return out
+
+    def backward(self, g):
+        x, = self.inputs
+        if self.op in ("sum", "mean"):
+            count = math.prod(x.shape[a] for a in self.axes)
+            scale = 1.0 if self.op == "sum" else 1.0 / count
+            return (_expand(g, x.shape, self.axes, self.keepdims, scale),)
+        if self.op == "prod":
+            return (_kernel("prod_grad", "prod_grad", x, g, axis=self.axes, keepdims=self.keepdims),)
+        y = _expand(Tensor._wrap(self.out), x.shape, self.axes, self.keepdims)
+        mask = compare(x, y, "eq")
+        count = sum(cast(mask, x.dtype), self.axes, keepdims=True)
+        share = _expand(g, x.shape, self.axes, self.keepdims) / _expand(count, x.shape, self.axes, True)
+        return (where(mask, share, 0.0),)
+
+
+def _accumulated(op, x):
+    """(the dtype ``op`` reduces ``x`` in, the dtype of its result), as PyTorch."""
+    if op in ("sum", "prod") and not x.dtype.startswith("float"):
+        return "int64", "int64"
+    if op == "mean" and not x.dtype.startswith("float"):
+        return "float32", "float32"
+    if op in ("sum", "mean") and x.dtype == "float16":
+        return "float32", "float16"
+    return x.dtype, x.dtype
+
+
+def _reduce(op, x, axis, keepdims):
+    axes = check_axes.axes(op, axis, x.shape)
+    compute, result = _accumulated(op, x)
+    x = cast(x, compute)
+    out = _Reduce.apply(x, op=op, axes=axes, keepdims=bool(keepdims)) if axes else x
+    return cast(out, result)
+
+
+def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Sum over ``axis`` (None or ``()``: all axes); integers and bools give int64."""
+    return _reduce("sum", x, *resolve("sum", axis, keepdims, dim, keepdim))
+
+
+def prod(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Product over ``axis``; its gradient is the product of the other elements (exact
+    with zeros, see ``topi.prod_grad``); integers and bools give int64."""
+    return _reduce("prod", x, *resolve("prod", axis, keepdims, dim, keepdim))
+
+
+def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Mean over ``axis`` (integers give float32)."""
+    return _reduce("mean", x, *resolve("mean", axis, keepdims, dim, keepdim))
+
+
+def _extreme(op, x, axis, keepdims, dim, keepdim):
+    """``max``/``min``: the values over ``axis``, paired with their indices for one int axis."""
+    axis, keepdims = resolve(op, axis, keepdims, dim, keepdim)
+    values = _reduce(op, x, axis, keepdims)
+    if axis is None or not isinstance(axis, (int, np.integer)):
+        return values
+    return ValuesIndices(values, _arg("arg" + op, x, axis, keepdims))
+
+
+def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Maximum over ``axis`` (ties share the gradient evenly); ``(values, indices)`` for
+    one int axis, as PyTorch's ``x.max(dim)``."""
+    return _extreme("max", x, axis, keepdims, dim, keepdim)
+
+
+def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Minimum over ``axis``; ``(values, indices)`` for one int axis."""
+    return _extreme("min", x, axis, keepdims, dim, keepdim)
+
+
+def _arg(op, x, axis, keepdims):
+    """Index (int64) of the first maximum/minimum along ``axis`` (None: of the flattened
+    tensor)."""
+    if axis is None:
+        flat = _kernel(op, op, reshape(x, (x.data.size,)), axis=0, keepdims=False)
+        return reshape(flat, (1,) * x.ndim if keepdims else ())
+    axis = check_axes.axis(op, axis, x.shape)
+    if not x.shape:
+        return _kernel(op, op, reshape(x, (1,)), axis=0, keepdims=False).reshape(())
+    return _kernel(op, op, x, axis=axis, keepdims=bool(keepdims))
+
+
+def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Index of the maximum along ``axis`` (over the flattened tensor when None); int64."""
+    return _arg("argmax", x, *resolve("argmax", axis, keepdims, dim, keepdim))
+
+
+def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Index of the minimum along ``axis`` (over the flattened tensor when None); int64."""
+    return _arg("argmin", x, *resolve("argmin", axis, keepdims, dim, keepdim))
