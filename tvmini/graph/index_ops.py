@@ -10,16 +10,13 @@ the nearest row instead: it never reads outside the tensor.
 """
 import numpy as np
 
-from ..errors import DeviceError, DTypeError, ShapeError
+from ..errors import DeviceError, DTypeError, IndexingError, ShapeError
 from ..runtime import ndarray as nd
+from . import axes as check_axes
 from . import dispatch, ops
 from .autograd import Function
 from .dispatch import run
 from .tensor import Tensor
-
-
-class IndexOutOfRange(ShapeError, IndexError):
-    """An index tensor holds a value outside ``[0, extent)``."""
 
 
 def _check_indices(op, index, extent):
@@ -30,10 +27,12 @@ def _check_indices(op, index, extent):
         low, high = int(values.min()), int(values.max())
         if low < 0 or high >= extent:
             bad = low if low < 0 else high
-            raise IndexOutOfRange(f"{op}: index {bad} is out of range for an axis of extent {extent}")
+            raise IndexingError(f"{op}: index {bad} is out of range for an axis of extent {extent}")
 
 
 class _Take(Function):
+    nondiff = (1,)
+    saved = (1,)        # the gradient reads the indices, not the table
     def forward(self, x, index):
         return run("take", "take", [x, index], attrs=(("axis", self.axis),))
 
@@ -49,7 +48,7 @@ def take(x, index, axis):
         index = Tensor._wrap(nd.array(np.asarray(index, dtype="int64"), device=x.device))
     if index.device != x.device:
         raise DeviceError(f"take: indices on {index.device} but the tensor of shape {x.shape} on {x.device}")
-    axis = ops._axes(x, axis, "take")[0]
+    axis = check_axes.axis("take", axis, x.shape)
     _check_indices("take", index, x.shape[axis])
     return _Take.apply(x, index, axis=axis)
 

@@ -6,7 +6,6 @@ back into the pieces; ``pad`` runs ``topi.pad`` and its gradient is the inner sl
 slices. ``clamp`` is one kernel whose gradient passes where the input lies inside the
 bounds (bounds included, as PyTorch). ``one_hot`` records no gradient (integer input).
 """
-import builtins
 import math
 
 import numpy as np
@@ -15,18 +14,9 @@ from .. import te, topi
 from ..errors import DTypeError, ShapeError
 from .autograd import Function
 from .dispatch import run
+from . import axes as check_axes
 from . import ops
 from .tensor import Tensor
-
-
-def _axis(op, axis, ndim):
-    """``axis`` in ``[-ndim, ndim)`` made non-negative, or a ShapeError naming the op."""
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        raise ShapeError(f"{op}: dim must be an int, got {axis!r}")
-    if not -ndim <= axis < ndim:
-        raise ShapeError(f"{op}: dim {axis} is out of range for {ndim} dimensions "
-                         f"(expected one in [{-ndim}, {ndim - 1}])")
-    return int(axis) % ndim
 
 
 def _along(axis, start, stop):
@@ -41,6 +31,7 @@ def _concatenate(*xs, axis):
 
 
 class _Cat(Function):
+    saved = ()          # the gradient needs the pieces' shapes only
     def forward(self, *xs):
         return run("cat", _concatenate, list(xs), attrs=(("axis", self.axis),))
 
@@ -59,7 +50,7 @@ def cat(tensors, dim=0):
     if not tensors or not all(isinstance(t, Tensor) for t in tensors):
         raise ShapeError(f"cat: needs a non-empty sequence of tensors, got {[type(t).__name__ for t in tensors]}")
     first = tensors[0]
-    axis = _axis("cat", dim, builtins.max(first.ndim, 1))
+    axis = check_axes.axis("cat", dim, first.shape)
     for t in tensors[1:]:
         ops.check_same("cat", first, t)
         if t.ndim != first.ndim or t.shape[:axis] + t.shape[axis + 1:] != first.shape[:axis] + first.shape[axis + 1:]:
@@ -78,7 +69,7 @@ def stack(tensors, dim=0):
     shapes = {t.shape for t in tensors}
     if len(shapes) > 1:
         raise ShapeError(f"stack: all tensors must have one shape, got {sorted(shapes)}")
-    axis = _axis("stack", dim, tensors[0].ndim + 1)
+    axis = check_axes.axis("stack", dim, tensors[0].shape + (1,))
     return cat([unsqueeze(t, axis) for t in tensors], axis)
 
 
@@ -86,7 +77,7 @@ def stack(tensors, dim=0):
 
 def unsqueeze(x, dim):
     """``x`` with a new axis of extent 1 at ``dim`` (``-1``: last)."""
-    axis = _axis("unsqueeze", dim, x.ndim + 1)
+    axis = check_axes.axis("unsqueeze", dim, x.shape + (1,))
     return ops.reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
 
 
@@ -97,7 +88,7 @@ def squeeze(x, dim=None):
         axes = range(x.ndim)
     else:
         dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-        axes = {_axis("squeeze", d, builtins.max(x.ndim, 1)) for d in dims}
+        axes = {check_axes.axis("squeeze", d, x.shape) for d in dims}
     return ops.reshape(x, tuple(n for k, n in enumerate(x.shape) if not (k in axes and n == 1)))
 
 
@@ -106,16 +97,16 @@ def squeeze(x, dim=None):
 def split(x, split_size_or_sections, dim=0):
     """Pieces of ``x`` along ``dim``: of ``split_size_or_sections`` elements each (the last
     may be shorter) for an int, of the listed sizes (summing to the extent) for a list."""
-    axis = _axis("split", dim, x.ndim)
+    axis = check_axes.axis("split", dim, x.shape)
     n = x.shape[axis]
     if isinstance(split_size_or_sections, (int, np.integer)):
         size = int(split_size_or_sections)
         if size <= 0:
             raise ShapeError(f"split: split_size must be positive, got {size}")
-        sizes = [builtins.min(size, n - start) for start in range(0, n, size)]
+        sizes = [min(size, n - start) for start in range(0, n, size)]
     else:
         sizes = [int(s) for s in split_size_or_sections]
-        if builtins.sum(sizes) != n or builtins.min(sizes, default=0) <= 0:
+        if sum(sizes) != n or min(sizes, default=0) <= 0:
             raise ShapeError(f"split: sizes {sizes} must be positive and sum to {n}, the extent of dim {axis} "
                              f"of a tensor of shape {x.shape}")
     pieces, start = [], 0
@@ -130,13 +121,14 @@ def chunk(x, chunks, dim=0):
     be shorter; fewer pieces when the extent does not allow ``chunks``), as PyTorch."""
     if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
         raise ShapeError(f"chunk: chunks must be a positive int, got {chunks!r}")
-    n = x.shape[_axis("chunk", dim, x.ndim)]
-    return split(x, builtins.max(math.ceil(n / chunks), 1), dim)
+    n = x.shape[check_axes.axis("chunk", dim, x.shape)]
+    return split(x, max(math.ceil(n / chunks), 1), dim)
 
 
 # ------------------------------------------------------------------------------ pad
 
 class _Pad(Function):
+    saved = ()
     def forward(self, x):
         return run("pad", "pad", [x], attrs=(("pad_before", self.before), ("pad_after", self.after),
                                              ("value", self.value)))
@@ -158,12 +150,12 @@ def pad(x, pad, mode="constant", value=0.0):
     before, after = [0] * x.ndim, [0] * x.ndim
     for k in range(len(pad) // 2):
         before[x.ndim - 1 - k], after[x.ndim - 1 - k] = pad[2 * k], pad[2 * k + 1]
-    crop = tuple(slice(-builtins.min(b, 0), n + builtins.min(a, 0)) for b, a, n in zip(before, after, x.shape))
+    crop = tuple(slice(-min(b, 0), n + min(a, 0)) for b, a, n in zip(before, after, x.shape))
     if any(s.start >= s.stop for s in crop):
         raise ShapeError(f"pad: widths {tuple(pad)} crop a tensor of shape {x.shape} to nothing")
     if any(b < 0 or a < 0 for b, a in zip(before, after)):
         x = ops.getitem(x, crop)
-    before, after = tuple(builtins.max(b, 0) for b in before), tuple(builtins.max(a, 0) for a in after)
+    before, after = tuple(max(b, 0) for b in before), tuple(max(a, 0) for a in after)
     if not any(before) and not any(after):
         return x
     value = bool(value) if x.dtype == "bool" else (int(value) if not x.dtype.startswith("float") else float(value))

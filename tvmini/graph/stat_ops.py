@@ -1,12 +1,12 @@
 """Statistics and norms built from the reduction kernels, PyTorch's names and defaults:
 ``var``/``std`` (``correction=1``: Bessel's), ``logsumexp`` (stable: the maximum is
-taken out first), ``norm`` (p = 2, 1, inf, -inf or any positive p), ``argmin``, and
-``all``/``any`` over integer, float or bool tensors. Their gradients come from the ops
+taken out first), ``norm`` (p = 2, 1, inf, -inf or any positive p), and ``all``/``any`` over integer, float or bool tensors. Their gradients come from the ops
 they are written with (each a kernel), so they differentiate and trace under ``tm.jit``.
 """
 import math
 
 from ..errors import DTypeError, ShapeError
+from . import axes as check_axes
 from . import ops
 
 
@@ -21,7 +21,7 @@ def _float(x, op):
 def var(x, dim=None, correction=1, keepdim=False):
     """Variance over ``dim`` (None: all elements), dividing by ``N - correction``."""
     x = _float(x, "var")
-    axes = ops._axes(x, dim, "var")
+    axes = check_axes.axes("var", dim, x.shape)
     count = math.prod(x.shape[a] for a in axes)
     centred = x - ops.mean(x, axes, keepdims=True)
     squares = ops.sum(centred * centred, axes, keepdims=keepdim)
@@ -37,7 +37,7 @@ def logsumexp(x, dim, keepdim=False):
     """``log(sum(exp(x)))`` over ``dim``, without overflow (the maximum is subtracted
     first and added back; it carries no gradient of its own, as it cancels)."""
     x = _float(x, "logsumexp")
-    axes = ops._axes(x, dim, "logsumexp")
+    axes = check_axes.axes("logsumexp", dim, x.shape)
     top = ops.max(x, axes, keepdims=True).detach()
     top = ops.where(ops.compare(top, top, "eq"), top, 0.0)      # a NaN maximum shifts nothing
     out = ops.log(ops.sum(ops.exp(x - top), axes, keepdims=True)) + top
@@ -51,7 +51,7 @@ def norm(x, p=2, dim=None, keepdim=False):
         p = 2
     if not isinstance(p, (int, float)) or (p <= 0 and p != -math.inf):
         raise ShapeError(f"norm: p must be positive, inf or -inf, got {p!r}")
-    axes = ops._axes(x, dim, "norm")
+    axes = check_axes.axes("norm", dim, x.shape)
     size = ops.abs(x)
     if p == math.inf:
         return ops.max(size, axes, keepdim)
@@ -62,16 +62,6 @@ def norm(x, p=2, dim=None, keepdim=False):
     if p == 2:
         return ops.sqrt(ops.sum(x * x, axes, keepdim))
     return ops.sum(size ** p, axes, keepdim) ** (1.0 / p)
-
-
-def argmin(x, dim=None, keepdim=False):
-    """Index of the (first) minimum along ``dim`` (of the flattened tensor when None); int64."""
-    if x.dtype == "bool":
-        x = ops.cast(x, "int32")
-    if dim is None:
-        flat = ops._kernel("argmin", "argmin", ops.reshape(x, (x.data.size,)), axis=0, keepdims=False)
-        return ops.reshape(flat, (1,) * x.ndim if keepdim else ())
-    return ops._kernel("argmin", "argmin", x, axis=ops._axes(x, dim, "argmin")[0], keepdims=bool(keepdim))
 
 
 def _nonzero(x):
@@ -86,7 +76,7 @@ def any(x, dim=None, keepdim=False):
 
 def all(x, dim=None, keepdim=False):
     """Whether every element over ``dim`` is nonzero (True); bool."""
-    axes = ops._axes(x, dim, "all")
+    axes = check_axes.axes("all", dim, x.shape)
     count = math.prod(x.shape[a] for a in axes)
     return ops.compare(ops.sum(_nonzero(x), dim, keepdim), count, "eq")
 

@@ -336,7 +336,6 @@ class Tensor:
     def std(self, dim=None, correction=1, keepdim=False): return stat_ops.std(self, dim, correction, keepdim)
     def logsumexp(self, dim, keepdim=False): return stat_ops.logsumexp(self, dim, keepdim)
     def norm(self, p=2, dim=None, keepdim=False): return stat_ops.norm(self, p, dim, keepdim)
-    def argmin(self, dim=None, keepdim=False): return stat_ops.argmin(self, dim, keepdim)
     def any(self, dim=None, keepdim=False): return stat_ops.any(self, dim, keepdim)
     def all(self, dim=None, keepdim=False): return stat_ops.all(self, dim, keepdim)
     def index_select(self, dim, index): return index_ops.index_select(self, dim, index)
