@@ -1,60 +1,120 @@
-"""Basic indexing of graph Tensors: ints, slices with positive steps, ``...`` and ``None``.
+"""Indexing graph Tensors: ints, slices with positive steps, ``...``, ``None``, one
+integer-array index, and a bool mask.
 
-``x[index]`` is one strided-slice kernel (and a reshape for the dropped and new axes);
-its gradient scatters back into zeros of ``x``'s shape. Indices PyTorch does not take
-as basic indices are refused with an :class:`~tvmini.errors.IndexingError` (also an
-``IndexError``) naming the index and the shape: a bool (``x[True]`` must not mean
-``x[1]``), a float, a second ``...``, an integer out of range.
+Basic indices are one ``topi.window`` kernel (and a reshape for the dropped and new
+axes) whose start offsets are run-time arguments: ``x[i]`` for every ``i``, or batch
+``x[i:i + 64]`` for every ``i``, share one build (a new offset costs a call, not a
+compile). Its gradient puts the incoming gradient back into zeros of ``x``'s shape
+(``window_grad``). An integer tensor, list or array on one axis (the other indices full
+slices) is ``take`` (see :mod:`.index_ops`); a bool mask over the leading axes selects
+its True positions (read on the host, so not inside ``tm.jit``, as the result's shape
+depends on the data). Indices PyTorch does not take are refused with an
+:class:`~tvmini.errors.IndexingError` (also an ``IndexError``) naming the index and the
+shape: a bool (``x[True]`` must not mean ``x[1]``), a float, a second ``...``, an
+integer out of range.
 """
 import numpy as np
 
+from .. import topi
 from ..errors import IndexingError, ShapeError
+from . import dispatch
 from .autograd import Function
 from .dispatch import run
+from .index_ops import take
 from .ops import _kernel, reshape
 from .tensor import Tensor
 
 
-class _Slice(Function):
+def _window(x, *starts, lengths, strides):
+    return topi.window(x, starts, lengths, strides)
+
+
+def _window_grad(g, *starts, x_shape, strides):
+    return topi.window_grad(g, x_shape, starts, strides)
+
+
+class _Window(Function):
     saved = ()
+
     def forward(self, x):
-        return run("strided_slice", "strided_slice", [x],
-                   attrs=(("begin", self.begin), ("end", self.end), ("strides", self.strides)))
+        return run("window", _window, [x], self.starts, ("int32",) * len(self.starts),
+                   attrs=(("lengths", self.lengths), ("strides", self.strides)))
 
     def backward(self, g):
         x, = self.inputs
-        return (_kernel("strided_slice_grad", "strided_slice_grad", g, x_shape=x.shape, begin=self.begin,
-                        end=self.end, strides=self.strides),)
+        return (_kernel("window_grad", _window_grad, g, scalars=self.starts, scalar_dtypes=("int32",) * len(self.starts),
+                        x_shape=x.shape, strides=self.strides),)
+
+
+def _is_array_index(i):
+    return isinstance(i, (Tensor, np.ndarray, list))
 
 
 def _check_index(x, index):
-    """Refuse what basic indexing does not mean here: arrays (advanced indexing), bools
-    and floats (``x[True]`` is not ``x[1]``; PyTorch refuses ``x[1.0]``) and a second
-    ``...``; each with an IndexingError naming the index and the shape."""
+    """Refuse what indexing does not mean here: bools and floats (``x[True]`` is not
+    ``x[1]``; PyTorch refuses ``x[1.0]``), a second ``...``, more than one array index;
+    each with an IndexingError naming the index and the shape."""
     for i in index:
-        if isinstance(i, (Tensor, np.ndarray, list)):
-            raise ShapeError(f"indexing a tensor of shape {x.shape}: only ints, slices, ... and None are "
-                             "supported (use take/one_hot style ops for integer-array indexing)")
+        if _is_array_index(i):
+            continue
         if isinstance(i, (bool, np.bool_)) or not (i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer))):
-            raise IndexingError(f"indexing a tensor of shape {x.shape}: only ints, slices, ... and None are valid "
-                                f"indices, got {type(i).__name__} {i!r}")
+            raise IndexingError(f"indexing a tensor of shape {x.shape}: only ints, slices, ..., None and integer or "
+                                f"bool tensors are valid indices, got {type(i).__name__} {i!r}")
     if sum(i is Ellipsis for i in index) > 1:
         raise IndexingError(f"indexing a tensor of shape {x.shape}: an index can have only one ellipsis (...)")
+    if sum(_is_array_index(i) for i in index) > 1:
+        raise IndexingError(f"indexing a tensor of shape {x.shape}: only one integer-array or mask index is "
+                            "supported (index the axes one at a time)")
+
+
+def _advanced(x, index):
+    """``x[index]`` for one array index among full slices: a mask or integer positions
+    (an integer tensor inside a trace or on the GPU goes to the kernel unread, where an
+    out-of-range position is clamped; elsewhere positions are checked, negatives count
+    from the end)."""
+    at = next(k for k, i in enumerate(index) if _is_array_index(i))
+    rest = index[:at] + index[at + 1:]
+    if not all(isinstance(i, slice) and i == slice(None) for i in rest):
+        raise IndexingError(f"indexing a tensor of shape {x.shape}: an integer-array or mask index can only be "
+                            "combined with full slices (:)")
+    chosen = index[at]
+    if isinstance(chosen, Tensor) and chosen.dtype != "bool" and (dispatch.tracer is not None
+                                                                 or chosen.device.kind != "cpu"):
+        return take(x, chosen, at)
+    values = chosen.numpy() if isinstance(chosen, Tensor) else np.asarray(chosen)
+    if values.dtype == np.bool_:
+        if at != 0 or values.shape != x.shape[:values.ndim]:
+            raise IndexingError(f"mask of shape {values.shape} does not match the leading axes of a tensor of shape "
+                                f"{x.shape}")
+        rows = reshape(x, (-1,) + x.shape[values.ndim:]) if values.ndim != 1 else x
+        return take(rows, np.flatnonzero(values), 0)
+    if not np.issubdtype(values.dtype, np.integer):
+        raise IndexingError(f"indexing a tensor of shape {x.shape}: an array index must hold integers or bools, "
+                            f"got {values.dtype}")
+    n = x.shape[at]
+    if values.size and (values.min() < -n or values.max() >= n):
+        bad = values.min() if values.min() < -n else values.max()
+        raise IndexingError(f"index {bad} is out of range for axis {at} with extent {n} (tensor of shape {x.shape})")
+    return take(x, np.where(values < 0, values + n, values), at)
 
 
 def getitem(x, index):
-    """Basic indexing: ints, slices (positive steps), ``...`` and ``None``."""
+    """``x[index]`` (see the module docstring for what ``index`` may hold)."""
     index = index if isinstance(index, tuple) else (index,)
     _check_index(x, index)
     n_real = len([i for i in index if i is not None and i is not Ellipsis])
     if n_real > x.ndim:
         raise IndexingError(f"too many indices ({n_real}) for a tensor of shape {x.shape}")
-    if Ellipsis in index:
-        at = index.index(Ellipsis)
+    if any(i is Ellipsis for i in index):
+        at = next(k for k, i in enumerate(index) if i is Ellipsis)
         index = index[:at] + (slice(None),) * (x.ndim - n_real) + index[at + 1:]
     else:
         index = index + (slice(None),) * (x.ndim - n_real)
-    begin, end, strides, out_shape, axis = [], [], [], [], 0
+    if any(_is_array_index(i) for i in index):
+        if any(i is None for i in index):
+            raise IndexingError(f"indexing a tensor of shape {x.shape}: None cannot be combined with an array index")
+        return _advanced(x, index)
+    starts, lengths, strides, out_shape, axis = [], [], [], [], 0
     for i in index:
         if i is None:
             out_shape.append(1)
@@ -67,17 +127,17 @@ def getitem(x, index):
             length = len(range(start, stop, step))
             if length == 0:
                 raise ShapeError(f"slice {i} of axis {axis} (extent {n}) is empty")
-            begin.append(start), end.append(start + (length - 1) * step + 1), strides.append(step)
+            starts.append(start), lengths.append(length), strides.append(step)
             out_shape.append(length)
         else:
             k = int(i)
             if not -n <= k < n:
                 raise IndexingError(f"index {k} is out of range for axis {axis} with extent {n} "
                                     f"(tensor of shape {x.shape})")
-            k %= n
-            begin.append(k), end.append(k + 1), strides.append(1)
+            starts.append(k % n), lengths.append(1), strides.append(1)
         axis += 1
     out = x
-    if tuple(begin) != (0,) * x.ndim or tuple(end) != x.shape or any(s != 1 for s in strides):
-        out = _Slice.apply(x, begin=tuple(begin), end=tuple(end), strides=tuple(strides))
+    if tuple(lengths) != x.shape:
+        out = _Window.apply(x, starts=tuple(starts), lengths=tuple(lengths),
+                            strides=tuple(s if n > 1 else 1 for s, n in zip(strides, lengths)))
     return reshape(out, tuple(out_shape))

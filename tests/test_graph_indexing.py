@@ -1,0 +1,99 @@
+"""Indexing graph Tensors (tvmini.graph.indexing): basic indices on hypothesis-drawn
+shapes against numpy (values and the gradient placed back), one build per window shape
+whatever the offsets, integer-array and mask indices, and the refusals."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tvmini as tm
+from graph_gradcheck import check_grad
+from strategies import examples
+
+
+@st.composite
+def basic_index(draw, shape):
+    index = []
+    for n in shape:
+        kind = draw(st.sampled_from(["int", "slice", "all"]))
+        if kind == "int":
+            index.append(draw(st.integers(-n, n - 1)))
+        elif kind == "slice":
+            start = draw(st.one_of(st.none(), st.integers(-n, n - 1)))
+            stop = draw(st.one_of(st.none(), st.integers(-n, n)))
+            step = draw(st.sampled_from([None, 1, 2, 3]))
+            if len(range(*slice(start, stop, step).indices(n))) == 0:
+                start, stop = None, None
+            index.append(slice(start, stop, step))
+        else:
+            index.append(slice(None))
+    if draw(st.booleans()):
+        index.insert(draw(st.integers(0, len(index))), None)
+    return tuple(index)
+
+
+@examples(25)
+@given(st.data())
+def test_basic_indexing_matches_numpy_and_places_the_gradient_back(data):
+    shape = tuple(data.draw(st.lists(st.sampled_from([1, 2, 3, 5, 7]), min_size=1, max_size=3), label="shape"))
+    index = data.draw(basic_index(shape), label="index")
+    x = np.random.default_rng(len(shape)).standard_normal(shape)
+    t = tm.tensor(x, requires_grad=True)
+    got = t[index]
+    np.testing.assert_array_equal(got.numpy(), x[index])
+    head = np.random.default_rng(1).standard_normal(x[index].shape)
+    got.backward(tm.tensor(head))
+    want = np.zeros(shape)
+    want[index] += head
+    np.testing.assert_array_equal(t.grad.numpy(), want)
+
+
+def test_one_kernel_serves_every_offset():
+    """Rows x[i] and batches x[i:i+8] pass their offsets at run time: walking a tensor
+    builds one kernel per window shape, not one per offset (it built one per offset)."""
+    x = tm.tensor(np.arange(64 * 5, dtype="float32").reshape(64, 5))
+    x[0], x[0:8]
+    built = tm.graph.kernel_count()
+    rows = [x[i] for i in range(64)]
+    batches = [x[i:i + 8] for i in range(0, 64, 8)]
+    assert tm.graph.kernel_count() == built
+    np.testing.assert_array_equal(np.stack([r.numpy() for r in rows]), x.numpy())
+    np.testing.assert_array_equal(np.concatenate([b.numpy() for b in batches]), x.numpy())
+    assert [r.numpy()[0] for r in x][:3] == [0, 5, 10]          # iteration too
+
+
+def test_integer_array_and_mask_indices():
+    x = np.arange(24.0).reshape(4, 6)
+    t = tm.tensor(x)
+    np.testing.assert_array_equal(t[[3, -1, 0]].numpy(), x[[3, -1, 0]])
+    np.testing.assert_array_equal(t[:, np.array([5, 0, 5])].numpy(), x[:, [5, 0, 5]])
+    np.testing.assert_array_equal(t[..., tm.tensor(np.array([[1, 2], [0, 0]]))].numpy(), x[..., [[1, 2], [0, 0]]])
+    mask = x % 5 == 0
+    np.testing.assert_array_equal(t[tm.tensor(mask)].numpy(), x[mask])
+    rows = np.array([True, False, True, True])
+    np.testing.assert_array_equal(t[rows].numpy(), x[rows])
+    check_grad(lambda u: u[[0, 2, 0]] * u[tm.tensor(rows)][:3], x[:, :2])
+
+
+def test_integer_tensor_index_traces_under_jit():
+    table = tm.tensor(np.random.default_rng(0).standard_normal((10, 3)).astype("float32"))
+    step = tm.jit(lambda idx: table[idx].sum(0))
+    for picks in ([1, 2, 2], [9, 0, 4]):
+        idx = tm.tensor(np.array(picks))
+        np.testing.assert_allclose(step(idx).numpy(), table.numpy()[picks].sum(0), rtol=1e-6)
+
+
+def test_indexing_refusals_name_the_index_and_shape():
+    t = tm.tensor(np.zeros((3, 4)))
+    with pytest.raises(IndexError, match=r"index 3 is out of range for axis 0 with extent 3"):
+        t[[0, 3]]
+    with pytest.raises(IndexError, match="only one integer-array or mask index"):
+        t[[0], [1]]
+    with pytest.raises(IndexError, match="only be combined with full slices"):
+        t[1, [0, 1]]
+    with pytest.raises(IndexError, match=r"mask of shape \(4,\) does not match"):
+        t[np.ones(4, bool)]
+    with pytest.raises(IndexError, match="must hold integers or bools"):
+        t[np.array([0.0])]
+    with pytest.raises(IndexError, match="None cannot be combined"):
+        t[None, [0]]
