@@ -73,12 +73,14 @@ def lower(sch, args, name="main", inplace=()):
                 readers[op].append(s)
 
     symbolic = set(params) | set(scalars)
-    bounds = {}
-    for s in _bounds_order(live):
+    bounds, taken, order = {}, set(), _bounds_order(live)
+    for s in order:
         region = infer_region(s, readers[s.op], bounds, symbolic)
-        bounds[s] = StageBounds(s, bodies[s], region)
+        bounds[s] = StageBounds(s, bodies[s], region, taken)
+        taken.update(bounds[s].loop_var.values())
+    for s in order:
         for v in free_vars(bounds[s].reads):
-            if v.name and v not in symbolic and _is_symbolic(v, stages):
+            if v.name and v not in symbolic and v not in taken and _is_symbolic(v, stages):
                 raise BuildError(f"stage {s.name} uses variable {v.name}, which no argument's shape determines; "
                                  "pass it among the arguments to make it a scalar argument")
 
