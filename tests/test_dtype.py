@@ -150,6 +150,23 @@ def test_constants():
     assert te.const(3, "float64").dtype == "float64"
 
 
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32", "int64"])
+def test_integer_constant_outside_its_dtype_is_refused(dtype):
+    """An integer that does not fit its dtype is a DTypeError naming value and dtype,
+    as in TVM, for te.const and for a Python int next to an expression (``A[i] + 2**40``
+    with int32 ``A`` added 0: the constant wrapped silently)."""
+    info = np.iinfo(dtype)
+    assert te.const(int(info.min), dtype).value == info.min and te.const(np.int64(info.max), dtype).value == info.max
+    (p,), (x,) = loads(dtype)
+    assert (x + int(info.max)).dtype == dtype
+    for value in (int(info.max) + 1, int(info.min) - 1, 2**70):
+        with pytest.raises(tm.DTypeError, match=f"{value}.*{dtype}"):
+            te.const(value, dtype)
+        for make in (lambda: x + value, lambda: value * x, lambda: te.max(x, value)):
+            with pytest.raises(tm.DTypeError, match=f"{value}.*{dtype}"):
+                make()
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
 def test_intrinsic_dtypes(dtype):
     _, (x,) = loads(dtype)
