@@ -115,6 +115,24 @@ def test_integer_division_never_traps(emulated_gpu, dtype):
         np.testing.assert_array_equal(out.numpy(), a // b + a % b * np.array(3, dtype))
 
 
+@pytest.mark.parametrize("reducer", ["max", "min"])
+def test_bool_max_min_reduction(emulated_gpu, reducer):
+    """CUDA's min/max have no bool overload: bools combine with || and &&."""
+    A = te.placeholder((70, 9), name="A", dtype="bool")
+    k = te.reduce_axis((0, 9), name="k")
+    C = te.compute((70,), lambda i: getattr(te, reducer)(A[i, k], axis=k), name="C")
+    s = te.create_schedule(C.op)
+    bx, tx = s[C].split(C.op.axis[0], factor=32)
+    test_cuda.bind(s, C, bx, "blockIdx.x")
+    test_cuda.bind(s, C, tx, "threadIdx.x")
+    f = tm.build(s, [A, C], target="cuda", name=f"emulated_bool_{reducer}")
+    a = np.random.default_rng(0).random((70, 9)) > 0.3
+    dev = tm.cuda(0)
+    out = tm.nd.empty(70, "bool", device=dev)
+    f(tm.nd.array(a, device=dev), out)
+    np.testing.assert_array_equal(out.numpy(), getattr(a, reducer)(1))
+
+
 def test_the_emulator_is_chosen_by_name_only(monkeypatch):
     from tvmini.errors import DeviceError
     from tvmini.runtime import cuda_bindings, cuda_driver, cuda_emulator

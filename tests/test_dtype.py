@@ -293,6 +293,23 @@ def test_cast_is_a_no_op_for_the_same_dtype():
 
 # --------------------------------------------------------------------------- booleans
 
+@pytest.mark.parametrize("reducer", ["max", "min", "sum"])
+def test_reductions_over_bool(reducer):
+    """max/min of bools are bools ("any"/"all", as numpy's maximum/minimum); a sum of
+    bools counts them in int32. The combine promoted bools to int32 and the store into
+    the bool buffer did not compile (LLVM: invalid cast zext i32 to i8)."""
+    A = te.placeholder((6, 9), name="A", dtype="bool")
+    k = te.reduce_axis((0, 9), name="k")
+    C = te.compute((6,), lambda i: getattr(te, reducer)(A[i, k], axis=k), name="C")
+    assert C.dtype == ("int32" if reducer == "sum" else "bool")
+    a = np.random.default_rng(0).random((6, 9)) > 0.5
+    a[0], a[1] = True, False
+    c = np.zeros(6, C.dtype)
+    tm.build(te.create_schedule(C.op), [A, C], name=f"bool_{reducer}")(a, c)
+    np.testing.assert_array_equal(c, getattr(a, reducer)(1))
+
+
+
 def test_boolean_expressions():
     rng = np.random.default_rng(3)
     a = rng.uniform(-1, 1, N).astype(np.float32)

@@ -378,3 +378,13 @@ def test_indexing_errors():
         t[::-1]
     with pytest.raises(ShapeError, match="cannot reshape"):
         t.reshape(5, 2)
+
+
+def test_max_min_argmax_of_a_bool_tensor():
+    """Reductions of bool tensors compile (max/min stay bool; they failed in LLVM)."""
+    a = np.array([[True, False, True], [False, False, False], [False, True, True]])
+    t = tm.tensor(a)
+    assert t.max().item() and not t.min().item()
+    np.testing.assert_array_equal(t.max(1).numpy(), a.max(1))
+    np.testing.assert_array_equal(t.min(0).numpy(), a.min(0))
+    np.testing.assert_array_equal(t.argmax(1).numpy(), a.argmax(1))

@@ -114,6 +114,8 @@ def _make_reducer(name, combine, identity):
             if not isinstance(a, IterVar) or a.kind != "reduce":
                 raise TVMiniError(f"te.{name}: axis {a} is not a te.reduce_axis")
         source = E.convert(expr)
+        if name in ("sum", "prod") and dt.is_bool(source.dtype):
+            source = source.astype("int32")      # numpy counts: the sum of bools is an integer
         cond = E.convert(where) if where is not None else None
         return Reduce(reducer, source, axes, cond)
     reduce.__name__ = name

@@ -255,8 +255,8 @@ def binary(cls, a, b):
     dtype = dt.promote(a.dtype, b.dtype)
     if cls is Div and not dt.is_float(dtype):
         dtype = "float32"
-    elif dt.is_bool(dtype) and not issubclass(cls, CmpOp):
-        dtype = "int32"
+    elif dt.is_bool(dtype) and not issubclass(cls, (CmpOp, Min, Max)):
+        dtype = "int32"          # arithmetic on bools counts (numpy's sum of bools); max/min stay bool
     return cls(_to(a, dtype), _to(b, dtype))
 
 
