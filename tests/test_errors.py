@@ -529,3 +529,37 @@ def test_fusing_the_attach_axis_as_outer_is_a_schedule_error():
     s[C].fuse(i, j)
     with raises(tm.ScheduleError, "stage B is computed at C.i", "fused as the outer axis"):
         tm.lower(s, [A, C])
+
+
+def test_unnamed_tensors_build_together():
+    """Placeholders/computes without name= share the default name; as arguments they
+    get placeholder, placeholder_1, ... in argument order (they were a BuildError)."""
+    A, B = te.placeholder((4,)), te.placeholder((4,))
+    C = te.compute((4,), lambda i: A[i] - B[i])
+    f = tm.build(te.create_schedule(C.op), [A, B, C])
+    assert [spec.name for spec in f.arg_specs] == ["placeholder", "placeholder_1", "compute"]
+    a, b, c = np.arange(4, dtype="float32"), np.ones(4, "float32"), np.zeros(4, "float32")
+    f(a, b, c)
+    np.testing.assert_array_equal(c, a - b)
+
+
+def test_two_tensors_the_user_named_alike():
+    A, B = te.placeholder((4,), name="X"), te.placeholder((4,), name="X")
+    C = te.compute((4,), lambda i: A[i] + B[i], name="C")
+    with raises(tm.BuildError, "'X'", "different names"):
+        tm.build(te.create_schedule(C.op), [A, B, C])
+
+
+def test_inlined_stage_as_an_argument():
+    """An inlined stage gets no loops: as an argument it was silently left unwritten."""
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    s[B].compute_inline()
+    with raises(tm.ScheduleError, "stage B", "inlined", "argument"):
+        tm.build(s, [A, B, D])
+
+
+def test_int64_var_as_an_extent():
+    n = te.var("n", dtype="int64")
+    with raises(tm.ShapeError, "placeholder A", "n", "int64", "int32"):
+        te.placeholder((n,), name="A")
