@@ -26,6 +26,7 @@ import test_benchmarks
 import test_cuda
 import test_graph_cuda
 import test_topi_cuda
+import test_topi_elemwise
 
 # one or more per CUDA schedule rule of topi/schedule_cuda.py
 OPERATORS = [
@@ -92,6 +93,44 @@ def test_a_launch_reads_its_scalars_and_extents(emulated_gpu):
     f(tm.nd.array(a, device=tm.cuda(0)), 0.5, out)
     np.testing.assert_array_equal(out.numpy(), a * 0.5 + 77)
     assert emulated_gpu.launches[-1][1] == (3, 1, 1)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_integer_division_never_traps(emulated_gpu, dtype):
+    """``//`` and ``%`` by 0 and -1 (the most negative integer too) give numpy's answers
+    in CUDA C as on the CPU (``tir.passes.guard_division``): on the emulator the host's
+    division would trap, on a GPU it gives garbage."""
+    a, b = test_topi_elemwise.division_operands(np.random.default_rng(0), dtype, 200)
+    A, B = te.placeholder((200,), name="A", dtype=dtype), te.placeholder((200,), name="B", dtype=dtype)
+    C = te.compute((200,), lambda i: A[i] // B[i] + A[i] % B[i] * 3, name="C")
+    s = te.create_schedule(C.op)
+    bx, tx = s[C].split(C.op.axis[0], factor=64)
+    test_cuda.bind(s, C, bx, "blockIdx.x")
+    test_cuda.bind(s, C, tx, "threadIdx.x")
+    f = tm.build(s, [A, B, C], target="cuda", name=f"emulated_divide_{dtype}")
+    dev = tm.cuda(0)
+    out = tm.nd.empty(200, dtype, device=dev)
+    f(tm.nd.array(a, device=dev), tm.nd.array(b, device=dev), out)
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(out.numpy(), a // b + a % b * np.array(3, dtype))
+
+
+@pytest.mark.parametrize("reducer", ["max", "min"])
+def test_bool_max_min_reduction(emulated_gpu, reducer):
+    """CUDA's min/max have no bool overload: bools combine with || and &&."""
+    A = te.placeholder((70, 9), name="A", dtype="bool")
+    k = te.reduce_axis((0, 9), name="k")
+    C = te.compute((70,), lambda i: getattr(te, reducer)(A[i, k], axis=k), name="C")
+    s = te.create_schedule(C.op)
+    bx, tx = s[C].split(C.op.axis[0], factor=32)
+    test_cuda.bind(s, C, bx, "blockIdx.x")
+    test_cuda.bind(s, C, tx, "threadIdx.x")
+    f = tm.build(s, [A, C], target="cuda", name=f"emulated_bool_{reducer}")
+    a = np.random.default_rng(0).random((70, 9)) > 0.3
+    dev = tm.cuda(0)
+    out = tm.nd.empty(70, "bool", device=dev)
+    f(tm.nd.array(a, device=dev), out)
+    np.testing.assert_array_equal(out.numpy(), getattr(a, reducer)(1))
 
 
 def test_the_emulator_is_chosen_by_name_only(monkeypatch):

@@ -41,7 +41,7 @@ def _kinds(records):
         1: "build dbg_kernel target=llvm" in text,
         2: "call dbg_kernel(float32[5, 3], float32[5, 3])" in text,
         3: "loop IR of dbg_kernel" in text and "for j.outer in range(2)" in text,
-        4: "LLVM IR of dbg_kernel" in text and "define void @dbg_kernel" in text,
+        4: "LLVM IR of dbg_kernel" in text and "define void @tvmini_entry_dbg_kernel" in text,
     }
 
 

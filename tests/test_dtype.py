@@ -150,6 +150,23 @@ def test_constants():
     assert te.const(3, "float64").dtype == "float64"
 
 
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32", "int64"])
+def test_integer_constant_outside_its_dtype_is_refused(dtype):
+    """An integer that does not fit its dtype is a DTypeError naming value and dtype,
+    as in TVM, for te.const and for a Python int next to an expression (``A[i] + 2**40``
+    with int32 ``A`` added 0: the constant wrapped silently)."""
+    info = np.iinfo(dtype)
+    assert te.const(int(info.min), dtype).value == info.min and te.const(np.int64(info.max), dtype).value == info.max
+    (p,), (x,) = loads(dtype)
+    assert (x + int(info.max)).dtype == dtype
+    for value in (int(info.max) + 1, int(info.min) - 1, 2**70):
+        with pytest.raises(tm.DTypeError, match=f"{value}.*{dtype}"):
+            te.const(value, dtype)
+        for make in (lambda: x + value, lambda: value * x, lambda: te.max(x, value)):
+            with pytest.raises(tm.DTypeError, match=f"{value}.*{dtype}"):
+                make()
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
 def test_intrinsic_dtypes(dtype):
     _, (x,) = loads(dtype)
@@ -275,6 +292,23 @@ def test_cast_is_a_no_op_for_the_same_dtype():
 
 
 # --------------------------------------------------------------------------- booleans
+
+@pytest.mark.parametrize("reducer", ["max", "min", "sum"])
+def test_reductions_over_bool(reducer):
+    """max/min of bools are bools ("any"/"all", as numpy's maximum/minimum); a sum of
+    bools counts them in int32. The combine promoted bools to int32 and the store into
+    the bool buffer did not compile (LLVM: invalid cast zext i32 to i8)."""
+    A = te.placeholder((6, 9), name="A", dtype="bool")
+    k = te.reduce_axis((0, 9), name="k")
+    C = te.compute((6,), lambda i: getattr(te, reducer)(A[i, k], axis=k), name="C")
+    assert C.dtype == ("int32" if reducer == "sum" else "bool")
+    a = np.random.default_rng(0).random((6, 9)) > 0.5
+    a[0], a[1] = True, False
+    c = np.zeros(6, C.dtype)
+    tm.build(te.create_schedule(C.op), [A, C], name=f"bool_{reducer}")(a, c)
+    np.testing.assert_array_equal(c, getattr(a, reducer)(1))
+
+
 
 def test_boolean_expressions():
     rng = np.random.default_rng(3)

@@ -264,8 +264,56 @@ def test_bind_needs_thread_axis():
 
 
 def test_unknown_thread_axis_tag():
-    with raises(tm.TVMiniError, "blockIdx.w"):
+    with raises(tm.ScheduleError, "blockIdx.w"):
         te.thread_axis("blockIdx.w")
+
+
+def test_vthread_is_refused():
+    """Virtual threads have no CUDA lowering (the codegen wrote ``int x = vthread;``)."""
+    with raises(tm.ScheduleError, "vthread", "not supported", "threadIdx.x"):
+        te.thread_axis("vthread")
+
+
+@pytest.mark.parametrize("tag", ["threadIdx.x", "threadIdx.y", "blockIdx.x"])
+def test_bind_reduce_axis(tag):
+    """The codegen has no cross-thread reduction: threads bound to a reduce axis raced
+    on the output (a read-modify-write per thread), giving wrong sums."""
+    for part in (None, 0, 1):
+        A, R, E = rowsum()
+        s = te.create_schedule(E.op)
+        axis = R.op.reduce_axis[0]
+        if part is not None:
+            axis = s[R].split(axis, factor=4)[part]
+        with raises(tm.ScheduleError, "stage R", axis.name, tag, "rfactor"):
+            s[R].bind(axis, te.thread_axis(tag))
+
+
+def test_bind_two_axes_of_a_stage_to_one_thread_axis():
+    """Both loops would take the thread's index: only the diagonal was computed."""
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    i, j = D.op.axis
+    s[D].bind(i, te.thread_axis("threadIdx.x"))
+    with raises(tm.ScheduleError, "stage D", "i", "j", "threadIdx.x"):
+        s[D].bind(j, te.thread_axis("threadIdx.x"))
+    s[D].bind(i, te.thread_axis("threadIdx.x"))      # binding the same axis again is fine
+    s[D].bind(j, te.thread_axis("threadIdx.y"))
+
+
+def test_split_factor_any_integer_type():
+    """numpy integers (a shape's entries, ``np.prod``) are positive ints too."""
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    xo, xi = s[D].split(D.op.axis[0], factor=np.int64(4))
+    s[D].split(D.op.axis[1], nparts=np.uint8(2))
+    with raises(tm.ScheduleError, "stage D", "i.inner"):
+        s[D].split(xi, factor=True)
+    with raises(tm.ScheduleError, "stage D", "i.inner"):
+        s[D].split(xi, factor=4.0)
+    a = np.random.rand(16, 16).astype("float32")
+    d = np.zeros_like(a)
+    tm.build(s, [A, D])(a, d)
+    np.testing.assert_allclose(d, (a + 1) * 2 - 1, rtol=1e-6)
 
 
 def test_cache_read_for_non_reader():
@@ -481,3 +529,37 @@ def test_fusing_the_attach_axis_as_outer_is_a_schedule_error():
     s[C].fuse(i, j)
     with raises(tm.ScheduleError, "stage B is computed at C.i", "fused as the outer axis"):
         tm.lower(s, [A, C])
+
+
+def test_unnamed_tensors_build_together():
+    """Placeholders/computes without name= share the default name; as arguments they
+    get placeholder, placeholder_1, ... in argument order (they were a BuildError)."""
+    A, B = te.placeholder((4,)), te.placeholder((4,))
+    C = te.compute((4,), lambda i: A[i] - B[i])
+    f = tm.build(te.create_schedule(C.op), [A, B, C])
+    assert [spec.name for spec in f.arg_specs] == ["placeholder", "placeholder_1", "compute"]
+    a, b, c = np.arange(4, dtype="float32"), np.ones(4, "float32"), np.zeros(4, "float32")
+    f(a, b, c)
+    np.testing.assert_array_equal(c, a - b)
+
+
+def test_two_tensors_the_user_named_alike():
+    A, B = te.placeholder((4,), name="X"), te.placeholder((4,), name="X")
+    C = te.compute((4,), lambda i: A[i] + B[i], name="C")
+    with raises(tm.BuildError, "'X'", "different names"):
+        tm.build(te.create_schedule(C.op), [A, B, C])
+
+
+def test_inlined_stage_as_an_argument():
+    """An inlined stage gets no loops: as an argument it was silently left unwritten."""
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    s[B].compute_inline()
+    with raises(tm.ScheduleError, "stage B", "inlined", "argument"):
+        tm.build(s, [A, B, D])
+
+
+def test_int64_var_as_an_extent():
+    n = te.var("n", dtype="int64")
+    with raises(tm.ShapeError, "placeholder A", "n", "int64", "int32"):
+        te.placeholder((n,), name="A")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tvmini as tm
 from tvmini import te
@@ -62,3 +64,60 @@ def test_no_compiler_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(tm.BuildError, match="needs a C compiler"):
         f.export_library(str(tmp_path / "k.so"))
+
+
+@pytest.mark.parametrize("name", ["expf", "exp", "memcpy", "memset", "tanhf"])
+def test_kernel_named_like_a_c_library_function(name, tmp_path):
+    """The kernel's native symbol is prefixed (``runtime.module.entry_symbol``): named
+    ``expf`` or ``memcpy`` it used to replace that function for the code LLVM generates
+    (which calls them), recursing until the stack overflowed (a segfault)."""
+    A = te.placeholder((4096,), name="A")
+    B = te.compute((4096,), lambda i: te.exp(A[i]) + A[i], name="B")
+    C = te.compute((4096,), lambda i: te.const(0.0, "float32"), name="C")
+    s = te.create_schedule([B.op, C.op])
+    f = tm.build(s, [A, B, C], name=name)
+    a = np.random.rand(4096).astype("float32")
+    want = np.exp(a) + a
+    for g in (f, _exported_and_loaded(f, tmp_path)):
+        b, c = np.zeros_like(a), np.ones_like(a)
+        g(a, b, c)
+        np.testing.assert_allclose(b, want, rtol=1e-5)
+        np.testing.assert_array_equal(c, 0)
+        assert g.name == name
+
+
+def _exported_and_loaded(f, tmp_path):
+    path = str(tmp_path / f"{f.name}.so")
+    f.export_library(path)
+    return tm.runtime.load_module(path)
+
+
+def test_export_into_a_missing_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(tm.DataError, match="does not exist"):
+        _kernel().export_library(str(tmp_path / "no" / "such" / "k.so"))
+
+
+@pytest.fixture(scope="module")
+def library_bytes(tmp_path_factory):
+    path = tmp_path_factory.mktemp("whole") / "kernel.so"
+    _kernel().export_library(str(path))
+    return path.read_bytes()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.data())
+def test_truncated_or_garbage_library_is_a_data_error(library_bytes, tmp_path_factory, data):
+    """A library cut short anywhere (or garbage, with or without an ELF header of its
+    own) is refused before the dynamic loader maps it: mapped, a truncated file killed
+    the process with SIGBUS on the first touch of a page past its end."""
+    kind = data.draw(st.sampled_from(["truncated", "garbage", "ELF header + garbage"]), label="kind")
+    if kind == "truncated":
+        content = library_bytes[:data.draw(st.integers(0, len(library_bytes) - 1), label="bytes kept")]
+    else:
+        content = data.draw(st.binary(max_size=4096), label="garbage")
+        if kind != "garbage":
+            content = library_bytes[:64] + content
+    path = tmp_path_factory.mktemp("bad") / "kernel.so"
+    path.write_bytes(content)
+    with pytest.raises(tm.DataError, match="is not a tvmini library"):
+        tm.runtime.load_module(str(path))

@@ -609,3 +609,13 @@ def test_integer_tensor_against_a_float_number_promotes():
     got = tm.tensor([0, 1, 2]).maximum(0.5)
     assert got.dtype == "float32" and got.numpy().tolist() == [0.5, 1.0, 2.0]
     assert tm.tensor([0, 3]).minimum(1).numpy().tolist() == [0, 1]
+
+
+def test_max_min_argmax_of_a_bool_tensor():
+    """Reductions of bool tensors compile (max/min stay bool; they failed in LLVM)."""
+    a = np.array([[True, False, True], [False, False, False], [False, True, True]])
+    t = tm.tensor(a)
+    assert t.max().item() and not t.min().item()
+    np.testing.assert_array_equal(t.max(1).values.numpy(), a.max(1))
+    np.testing.assert_array_equal(t.min(0).values.numpy(), a.min(0))
+    np.testing.assert_array_equal(t.argmax(1).numpy(), a.argmax(1))

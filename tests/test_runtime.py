@@ -411,8 +411,9 @@ def test_time_evaluator(add):
     assert len(slow.results) == 2
     with pytest.raises(ShapeError, match="n is 64 from A.shape"):
         add.time_evaluator()(a, b, nd.empty(3))
-    with pytest.raises(ValueError):
-        add.time_evaluator(number=0)
+    for bad in (dict(number=0), dict(repeat=0), dict(min_repeat_ms=-1)):
+        with pytest.raises(ArgumentError, match="time_evaluator needs"):
+            add.time_evaluator(**bad)
 
 
 def test_benchmark_result_statistics():

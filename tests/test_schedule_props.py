@@ -145,6 +145,31 @@ def test_compute_at_read_by_a_stage_computed_there_too(data):
     check(s, [A, Out], {A: a}, {Out: want}, d.binds, scale=4 * values["N"], name="sibling")
 
 
+@examples(25)
+@given(st.data())
+def test_one_reduce_axis_in_producer_and_consumer(data):
+    """One ``te.reduce_axis`` object reduced by a producer P and by its consumer Out, P
+    computed at a random leaf of Out (often a loop of that very axis): each stage's
+    loops get their own variable, so P's loop over ``k`` does not shadow Out's (it did:
+    a silent wrong answer)."""
+    dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
+    values = {"N": data.draw(st.integers(1, 24), label="N")}
+    d = Dims(data, values)
+    N = d["N"]
+    A = te.placeholder((N, N), name="A", dtype=dtype)
+    k = te.reduce_axis((0, N), name="k")
+    P = te.compute((N,), lambda i: te.sum(A[i, k], axis=k), name="P")
+    Out = te.compute((N,), lambda i: te.sum(P[k] * A[k, i], axis=k), name="Out")
+    s = te.create_schedule(Out.op)
+    points = random_schedule(data, s[Out], parallel=False).attach_points()
+    if points:
+        s[P].compute_at(s[Out], points[data.draw(st.integers(0, len(points) - 1), label="P at leaf")])
+    random_schedule(data, s[P], parallel=False, label="P")
+
+    a = random_array(rng_of(data), (values["N"], values["N"]), dtype)
+    check(s, [A, Out], {A: a}, {Out: a.sum(1) @ a}, d.binds, scale=values["N"] ** 2, name="shared_k")
+
+
 # --------------------------------------------------------------------------- reductions
 
 _NP_REDUCE = {"sum": np.sum, "max": np.max, "min": np.min}

@@ -88,6 +88,58 @@ def test_floor_divide_and_mod_round_as_python_and_never_trap(data):
             np.testing.assert_array_equal(got, want, err_msg=f"{name} {dtype}")
 
 
+def division_operands(rng, dtype, n):
+    """(a, b) of ``dtype`` with the dtype's extremes, divisors 0 and (signed) -1, and
+    the most negative integer over -1 among them."""
+    info = np.iinfo(dtype)
+    a = rng.integers(info.min, info.max, size=n, endpoint=True).astype(dtype)
+    b = rng.choice(np.array([0, 1, 2, 3, 7, info.max, info.min] + ([-1, -2, -7] if info.min else []),
+                            dtype=np.int64), size=n).astype(dtype)
+    a[:3] = [info.min, info.max, info.min]
+    b[:3] = [-1 if info.min else 0, 0, 0]
+    return a, b
+
+
+@examples(20)
+@given(st.data())
+def test_te_integer_division_never_traps(data):
+    """te's ``//`` and ``%`` on integers, by a tensor's element, a runtime scalar or a
+    constant, are numpy's for every divisor: 0 gives 0, the most negative integer over
+    -1 wraps (``tir.passes.guard_division``; they killed the process with SIGFPE)."""
+    dtype = data.draw(st.sampled_from(["int8", "uint8", "int32", "int64"]), label="dtype")
+    n = data.draw(st.integers(3, 40), label="n")
+    a, b = division_operands(np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed")), dtype, n)
+    divisor = data.draw(st.sampled_from(["tensor", "scalar", "constant"]), label="divisor")
+    A, B = te.placeholder((n,), name="A", dtype=dtype), te.placeholder((n,), name="B", dtype=dtype)
+    d = te.var("d", dtype="int32")
+    const = data.draw(st.sampled_from([0, 1, 3] + ([-1] if dtype != "uint8" else [])), label="constant")
+    by = {"tensor": lambda i: B[i], "scalar": lambda i: d.astype(dtype), "constant": lambda i: te.const(const, dtype)}
+    Q = te.compute((n,), lambda i: A[i] // by[divisor](i), name="Q")
+    R = te.compute((n,), lambda i: A[i] % by[divisor](i), name="R")
+    s = te.create_schedule([Q.op, R.op])
+    if data.draw(st.booleans(), label="split"):
+        s[Q].split(Q.op.axis[0], factor=4)
+    f = tm.build(s, [A, B, d, Q, R])
+    scalar = int(b[data.draw(st.integers(0, 2), label="scalar divisor")])       # -1 or 0
+    want_b = {"tensor": b, "scalar": np.full(n, scalar).astype(dtype), "constant": np.full(n, const).astype(dtype)}
+    q, r = np.ones(n, dtype), np.ones(n, dtype)
+    f(a, b, scalar, q, r)
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(q, a // want_b[divisor])
+        np.testing.assert_array_equal(r, a % want_b[divisor])
+
+
+def test_index_division_by_extents_stays_plain():
+    """Fused and split loops over symbolic extents divide by those extents: no guard."""
+    n, m = te.var("n"), te.var("m")
+    A = te.placeholder((n, m), name="A")
+    B = te.compute((n, m), lambda i, j: A[i, j] * 2, name="B")
+    s = te.create_schedule(B.op)
+    s[B].split(s[B].fuse(*B.op.axis), nparts=3)
+    text = str(tm.lower(s, [A, B]))
+    assert "// m" in text and "select" not in text, text
+
+
 @pytest.mark.parametrize("dtype", ["int32", "uint8", "float32"])
 def test_floor_divide_and_mod_take_python_numbers_on_either_side(dtype):
     a = np.array([7, 200, 0, 3, 1] if dtype == "uint8" else [7, -7, 0, 3, -1], dtype)

@@ -11,7 +11,7 @@ from .._version import __version__
 from ..lower import lower
 from ..runtime import disk_cache
 from ..runtime.export import object_exporter
-from ..runtime.module import ArgSpec, Module
+from ..runtime.module import ArgSpec, Module, entry_symbol
 from ..tir import passes
 from ..tir.analysis import count_flops
 from ..tir.expr import Const, Var
@@ -230,7 +230,7 @@ def _made(name, key, entry, cache, n_pointers, scalar_dtypes, arg_specs, extents
     followed by scalars of ``scalar_dtypes``."""
     engine, _, optimized_ir, _, assembly = entry
     prototype = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n_pointers), *[_CTYPES[d] for d in scalar_dtypes])
-    return _Built(cache_key=key, entry=entry, cache=cache, cfunc=prototype(engine.get_function_address(name)),
+    return _Built(cache_key=key, entry=entry, cache=cache, cfunc=prototype(engine.get_function_address(entry_symbol(name))),
                   pointers=n_pointers, scalar_dtypes=list(scalar_dtypes), arg_specs=arg_specs, extents=extents,
                   sources={"ll": _once(optimized_ir), "asm": _once(assembly), "tir": tir}, flops=flops)
 

@@ -454,6 +454,8 @@ class CudaPrinter:
         cls = type(e)
         f64 = e.a.dtype == "float64"
         if cls in (E.Min, E.Max):
+            if e.dtype == "bool":     # CUDA's min/max have no bool overload (ambiguous call)
+                return f"({a} {'&&' if cls is E.Min else '||'} {b})"
             if not dt.is_float(e.dtype):
                 return f"{'min' if cls is E.Min else 'max'}({a}, {b})"
             # NaN in, NaN out, as on the CPU (fminf/fmaxf ignore NaN)

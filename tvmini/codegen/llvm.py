@@ -13,6 +13,7 @@ branch (in vector code: loads and gathers without a mask).
 import llvmlite.ir as ir
 
 from ..errors import BuildError
+from ..runtime.module import entry_symbol
 from ..tir import counter_hash
 from ..tir import dtype as dt
 from ..tir import expr as E
@@ -545,13 +546,14 @@ def _has_memory_or_division(e):
 
 
 def emit_module(funcs, name="tvmini", fastmath=False):
-    """An llvmlite module holding every PrimFunc in ``funcs``; ``fastmath`` picks the
-    float flags (``FAST_FLOAT_FLAGS`` instead of ``STRICT_FLOAT_FLAGS``)."""
+    """An llvmlite module holding every PrimFunc in ``funcs``, each as the function
+    ``entry_symbol(f.name)``; ``fastmath`` picks the float flags (``FAST_FLOAT_FLAGS``
+    instead of ``STRICT_FLOAT_FLAGS``)."""
     from .llvm_target import target_machine
     module = KernelModule(name, FAST_FLOAT_FLAGS if fastmath else STRICT_FLOAT_FLAGS)
     tm = target_machine()
     module.triple = tm.triple
     module.data_layout = str(tm.target_data)
     for f in funcs:
-        FunctionBuilder(module, f.name, f.params, f.scalar_params, f.body, may_alias=f.may_alias).build()
+        FunctionBuilder(module, entry_symbol(f.name), f.params, f.scalar_params, f.body, may_alias=f.may_alias).build()
     return module

@@ -5,7 +5,7 @@ nests (``nest``), then the tir passes (storage flattening, simplification).
 """
 from ..errors import BuildError, ScheduleError
 from ..te.schedule import Schedule
-from ..te.tensor import ComputeOp, PlaceholderOp, Tensor
+from ..te.tensor import ComputeOp, PlaceholderOp, Tensor, has_default_name
 from ..tir import passes
 from ..tir.expr import Var
 from ..tir.functor import free_vars
@@ -23,15 +23,14 @@ def _arg_buffers(sch, args):
         raise BuildError("lower/build needs a non-empty list of argument tensors")
     buffers, params = {}, []
     scalars = [a for a in args if isinstance(a, Var)]
+    names = _argument_names(args)
     for t in args:
         if isinstance(t, Var):
             continue
-        if not isinstance(t, Tensor):
-            raise BuildError(f"argument {t!r} is neither a tensor nor a te.var")
         current = sch.tensor(t)
         if current.op in buffers:
             raise BuildError(f"tensor {t.name} appears twice in the arguments")
-        buffers[current.op] = Buffer(t.name, current.shape, current.dtype)
+        buffers[current.op] = Buffer(names[t.op], current.shape, current.dtype)
         for extent in current.shape:
             for v in sorted(free_vars(extent), key=lambda v: v.name):
                 if v not in params:
@@ -43,6 +42,35 @@ def _arg_buffers(sch, args):
         if sum(v is w for w in scalars) > 1:
             raise BuildError(f"scalar {v.name} appears twice in the arguments")
     return buffers, params, scalars
+
+
+def _argument_names(args):
+    """The name of each tensor argument's buffer (by op): its own, except that tensors
+    left with a default name ("placeholder", "compute") that another argument also has
+    get ``_1``, ``_2``, ... in argument order (deterministic, so equal schedules build
+    equal code). Two different tensors the user gave one name is a BuildError."""
+    tensors = []
+    for t in args:
+        if not isinstance(t, (Tensor, Var)):
+            raise BuildError(f"argument {t!r} is neither a tensor nor a te.var")
+        if isinstance(t, Tensor) and t.op not in tensors:
+            tensors.append(t.op)
+    taken, names = {op.name for op in tensors}, {}
+    seen = {}
+    for op in tensors:
+        other = seen.setdefault(op.name, op)
+        if other is op:
+            names[op] = op.name
+        elif has_default_name(op) and has_default_name(other):
+            k = 1
+            while f"{op.name}_{k}" in taken:
+                k += 1
+            names[op] = f"{op.name}_{k}"
+            taken.add(names[op])
+        else:
+            raise BuildError(f"two different tensor arguments are both named {op.name!r}; give them different "
+                             "names (name=...)")
+    return names
 
 
 def lower(sch, args, name="main", inplace=()):
@@ -60,6 +88,10 @@ def lower(sch, args, name="main", inplace=()):
     stages = sch.stages
     bodies = inline_bodies(stages)
     live = [s for s in stages if s in bodies]
+    for s in stages:
+        if s not in bodies and s.op in arg_buffers:     # it would be left unwritten
+            raise ScheduleError(f"stage {s.name} is inlined (compute_inline) but is an argument of the function; "
+                                f"compute it (compute_root) or leave {s.name} out of the arguments")
     inplace = [(sch.tensor(out), sch.tensor(src)) for out, src in inplace]
     check_inplace(inplace, bodies, arg_buffers)
 
@@ -73,12 +105,14 @@ def lower(sch, args, name="main", inplace=()):
                 readers[op].append(s)
 
     symbolic = set(params) | set(scalars)
-    bounds = {}
-    for s in _bounds_order(live):
+    bounds, taken, order = {}, set(), _bounds_order(live)
+    for s in order:
         region = infer_region(s, readers[s.op], bounds, symbolic)
-        bounds[s] = StageBounds(s, bodies[s], region)
+        bounds[s] = StageBounds(s, bodies[s], region, taken)
+        taken.update(bounds[s].loop_var.values())
+    for s in order:
         for v in free_vars(bounds[s].reads):
-            if v.name and v not in symbolic and _is_symbolic(v, stages):
+            if v.name and v not in symbolic and v not in taken and _is_symbolic(v, stages):
                 raise BuildError(f"stage {s.name} uses variable {v.name}, which no argument's shape determines; "
                                  "pass it among the arguments to make it a scalar argument")
 

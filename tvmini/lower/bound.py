@@ -14,7 +14,7 @@ from ..errors import ScheduleError
 from ..te.relation import derived_extents, root_values
 from ..te.tensor import ProducerLoad
 from ..tir.arith import interval
-from ..tir.expr import Const, GE, LT, Max, Min
+from ..tir.expr import Const, GE, LT, Max, Min, Var
 from ..tir.functor import free_vars, substitute, walk
 from ..tir.simplify import simplify
 
@@ -22,14 +22,14 @@ from ..tir.simplify import simplify
 class StageBounds:
     """Loop ranges of one stage: region per root axis, leaf extents, root values, guards."""
 
-    def __init__(self, stage, body, region):
+    def __init__(self, stage, body, region, taken=frozenset()):
         self.stage, self.body = stage, body
         self.region = region                      # root IterVar -> (lo, extent) expressions
+        self.loop_var = loop_vars(stage, taken)   # leaf IterVar -> the variable of its loop
         self.extents = derived_extents(stage.relations, {iv: ext for iv, (lo, ext) in region.items()})
         for iv in stage.leaf_iter_vars:
             self.extents[iv] = simplify(self.extents[iv])
-        offsets, split_guards = root_values(stage.relations, self.extents,
-                                            {iv: iv.var for iv in stage.leaf_iter_vars})
+        offsets, split_guards = root_values(stage.relations, self.extents, self.loop_var)
         self.root_value = {iv: simplify(lo + offsets[iv]) for iv, (lo, _) in region.items()}
         self.guards = [g for _, g in split_guards]
         for iv in stage.op.axis:
@@ -42,6 +42,14 @@ class StageBounds:
     def origin(self):
         """Lowest index of the computed region per data axis (the buffer's origin)."""
         return [self.region[iv][0] for iv in self.stage.op.axis]
+
+
+def loop_vars(stage, taken):
+    """The variable of each of ``stage``'s loops: the leaf IterVar's own, unless another
+    stage's loops already use it (``taken``: one ``te.reduce_axis`` object given to a
+    producer and to its consumer); then a fresh variable of the same name, so a producer
+    computed inside that loop of its consumer does not shadow the consumer's variable."""
+    return {iv: Var(iv.var.name, iv.var.dtype) if iv.var in taken else iv.var for iv in stage.leaf_iter_vars}
 
 
 def _accesses(expr, op):
@@ -68,7 +76,7 @@ def infer_region(stage, consumers, bounds, symbolic):
         bound = parent.bindings.get(iv)
         relax_thread = stage.scope == "shared" and bound is not None and bound.thread_tag.startswith("threadIdx")
         if i > pos or relax_thread:
-            env[iv.var] = (Const(0, "int32"), simplify(pb.extents[iv] - 1))
+            env[pb.loop_var[iv]] = (Const(0, "int32"), simplify(pb.extents[iv] - 1))
     if stage.scope == "shared":
         _relax_thread_loops_of_ancestors(parent, bounds, env)
     if stage.attach_type == "with":
@@ -123,7 +131,7 @@ def _consumer_accesses(stage, consumer, leaves, pos, bounds, env):
     inner = dict(env)
     for s in chain:
         for iv in s.leaf_iter_vars:
-            inner[iv.var] = (Const(0, "int32"), simplify(bounds[s].extents[iv] - 1))
+            inner[bounds[s].loop_var[iv]] = (Const(0, "int32"), simplify(bounds[s].extents[iv] - 1))
     return [(idx, inner) for idx in _accesses(bounds[consumer].reads, stage.op)]
 
 
@@ -157,4 +165,4 @@ def _relax_thread_loops_of_ancestors(parent, bounds, env):
         for iv in ancestor.leaf_iter_vars:
             bound = ancestor.bindings.get(iv)
             if bound is not None and bound.thread_tag.startswith("threadIdx"):
-                env[iv.var] = (Const(0, "int32"), simplify(bounds[ancestor].extents[iv] - 1))
+                env[bounds[ancestor].loop_var[iv]] = (Const(0, "int32"), simplify(bounds[ancestor].extents[iv] - 1))

@@ -36,8 +36,8 @@ def _guarded(stmt, guards):
 def _loop(stage, bounds, iv, body):
     bound = stage.bindings.get(iv)
     if bound is not None:
-        return For(iv.var, 0, bounds.extents[iv], ForKind.THREAD_BINDING, body, bound.thread_tag)
-    return For(iv.var, 0, bounds.extents[iv], stage.iter_kinds.get(iv, ForKind.SERIAL), body)
+        return For(bounds.loop_var[iv], 0, bounds.extents[iv], ForKind.THREAD_BINDING, body, bound.thread_tag)
+    return For(bounds.loop_var[iv], 0, bounds.extents[iv], stage.iter_kinds.get(iv, ForKind.SERIAL), body)
 
 
 def _wrap(stage, bounds, leaves, inner, attached, followers=None):
@@ -66,10 +66,10 @@ def build_nest(stage, bounds, buffer, realized, attached, followers=None):
 
     reduce_roots = stage.op.reduce_axis
     first = next((i for i, iv in enumerate(leaves) if depends_on(stage.relations, iv, reduce_roots)), len(leaves))
-    reduce_vars = {iv.var for iv in leaves if depends_on(stage.relations, iv, reduce_roots)}
+    reduce_vars = {bounds.loop_var[iv] for iv in leaves if depends_on(stage.relations, iv, reduce_roots)}
     init_guards = [g for g in bounds.guards if not (free_vars(g) & reduce_vars)]
     init = BufferStore(buffer, body.reducer.identity(body.dtype), index)
-    init_nest = _wrap(stage, bounds, [iv for iv in leaves[first:] if iv.var not in reduce_vars],
+    init_nest = _wrap(stage, bounds, [iv for iv in leaves[first:] if bounds.loop_var[iv] not in reduce_vars],
                       _guarded(init, init_guards), {})
     current = BufferLoad(buffer, index)
     update = BufferStore(buffer, body.reducer.combine(current, access.visit(body.source)), index)
@@ -91,7 +91,7 @@ def _update_nest(stage, bounds, loops, update, condition, attached, followers):
     by_depth = {}
     for term in conjuncts(condition):
         used = free_vars(term)
-        by_depth.setdefault(max((i for i, iv in enumerate(loops) if iv.var in used), default=-1), []).append(term)
+        by_depth.setdefault(max((i for i, iv in enumerate(loops) if bounds.loop_var[iv] in used), default=-1), []).append(term)
     outermost = max(min(by_depth), 0)
     if any(attached.get((stage, iv)) or (followers and followers.get((stage, iv))) for iv in loops[outermost:]):
         return _wrap(stage, bounds, loops, _guarded(update, bounds.guards + [condition]), attached, followers)

@@ -11,11 +11,13 @@ import time
 
 import numpy as np
 
+from ..errors import ArgumentError
+
 
 def check_timing_params(number, repeat, min_repeat_ms):
-    """Raise ValueError unless number >= 1, repeat >= 1 and min_repeat_ms >= 0."""
+    """Raise ArgumentError (a TVMiniError) unless number >= 1, repeat >= 1 and min_repeat_ms >= 0."""
     if number < 1 or repeat < 1 or min_repeat_ms < 0:
-        raise ValueError(
+        raise ArgumentError(
             f"time_evaluator needs number >= 1, repeat >= 1, min_repeat_ms >= 0; got "
             f"number={number}, repeat={repeat}, min_repeat_ms={min_repeat_ms}"
         )

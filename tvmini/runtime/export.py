@@ -13,13 +13,14 @@ import ctypes.util
 import json
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 
 from ..errors import BuildError, DataError
-from .module import ArgSpec, Module
+from .module import ArgSpec, Module, entry_symbol
 
-_FORMAT = 2
+_FORMAT = 3      # 3: kernel symbols are entry_symbol(name)
 _CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64, "float32": ctypes.c_float, "float64": ctypes.c_double}
 #: The function that loads each kind of library, for the error of loading it with another.
 _LOADERS = {"kernel": "tm.runtime.load_module", "cuda-kernel": "tm.runtime.load_module", "jit": "tm.runtime.load_jit"}
@@ -40,8 +41,10 @@ def link_library(object_code, metadata, path):
     dict, stored as the JSON string ``tvmini_metadata``) into the shared library ``path``,
     atomically."""
     meta = json.dumps(metadata).encode()
-    cc = _compiler()
     path = os.path.abspath(path)
+    if not os.path.isdir(os.path.dirname(path)):
+        raise DataError(f"cannot write the library {path}: directory {os.path.dirname(path)} does not exist")
+    cc = _compiler()
     with tempfile.TemporaryDirectory() as tmp:
         objects = []
         if object_code is not None:
@@ -67,6 +70,7 @@ def open_library(path, kinds):
     another kind."""
     if not os.path.isfile(path):
         raise DataError(f"no exported tvmini library at {path}")
+    _check_elf(path)
     try:
         lib = ctypes.CDLL(os.path.abspath(path))
         raw = ctypes.string_at(ctypes.addressof(ctypes.c_char.in_dll(lib, "tvmini_metadata")))
@@ -78,6 +82,37 @@ def open_library(path, kinds):
         raise DataError(f"{path} holds a tvmini {found} library, not a {' or '.join(kinds)} library; "
                         f"load it with {_LOADERS.get(found, 'the tvmini that wrote it')}")
     return lib, meta
+
+
+def _check_elf(path):
+    """DataError naming ``path`` unless it is a whole ELF shared object: the dynamic
+    loader maps a truncated library and the process dies (SIGBUS) on the first touch of
+    a page past its end, so every table and segment must lie inside the file first."""
+    with open(path, "rb") as f:
+        data = f.read()
+    problem = _elf_problem(data)
+    if problem:
+        raise DataError(f"{path} is not a tvmini library (or is damaged): {problem}")
+
+
+def _elf_problem(data):
+    """Why ``data`` is not a complete ELF file (a short sentence), or None."""
+    if len(data) < 16 or data[:4] != b"\x7fELF" or data[4] not in (1, 2) or data[5] not in (1, 2):
+        return "no ELF header"
+    wide, order = data[4] == 2, "<" if data[5] == 1 else ">"
+    header = order + ("16xHHIQQQIHHHHHH" if wide else "16xHHIIIIIHHHHHH")
+    if len(data) < struct.calcsize(header):
+        return f"the file ends inside its ELF header ({len(data)} bytes)"
+    _, _, _, _, phoff, shoff, _, _, phentsize, phnum, shentsize, shnum, _ = struct.unpack_from(header, data)
+    tables = [("program header table", phoff, phentsize * phnum), ("section header table", shoff, shentsize * shnum)]
+    segment = order + ("I4xQ8x8xQ" if wide else "II8xI")          # p_type, p_offset, p_filesz
+    for i in range(phnum if phoff + phentsize * phnum <= len(data) else 0):
+        fields = struct.unpack_from(segment, data, phoff + i * phentsize)
+        tables.append((f"segment {i}", fields[1], fields[2]))
+    for what, offset, size in tables:
+        if offset + size > len(data):
+            return f"its {what} (bytes {offset}..{offset + size}) lies past the end of the file ({len(data)} bytes)"
+    return None
 
 
 def _signature(module):
@@ -114,7 +149,7 @@ def load_module(path):
         return Module(meta["name"], meta["target"], specs, meta["var_names"], program.launcher(meta["name"], lambda: ptx),
                       dict(sources, cuda=program.source, tir=program.tir, ptx=ptx), keepalive=None,
                       exporter=cuda_exporter(program))
-    cfunc = getattr(lib, meta["name"])
+    cfunc = getattr(lib, entry_symbol(meta["name"]))
     cfunc.restype = None
     cfunc.argtypes = ([ctypes.c_void_p] * sum(not s.scalar for s in specs) + [ctypes.c_int32] * len(meta["var_names"])
                       + [_CTYPES[s.dtype] for s in specs if s.scalar])

@@ -74,6 +74,17 @@ def _fmt_shape(shape):
     return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
+#: Prefix of the native symbol of every CPU kernel: a kernel named like a C library
+#: function (``expf``, ``memcpy``) would otherwise replace it in the JIT and in exported
+#: libraries, and the code LLVM generates (which calls those) would call the kernel.
+ENTRY_PREFIX = "tvmini_entry_"
+
+
+def entry_symbol(name):
+    """The native symbol of the CPU kernel ``name`` (users keep seeing ``name``)."""
+    return ENTRY_PREFIX + name
+
+
 class Module:
     """A compiled kernel: call it with one NDArray or numpy array per buffer.
 

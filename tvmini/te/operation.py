@@ -2,12 +2,12 @@
 import inspect
 import math
 
-from ..errors import DTypeError, ShapeError, TVMiniError
+from ..errors import DTypeError, ScheduleError, ShapeError, TVMiniError
 from ..tir import dtype as dt
 from ..tir import expr as E
 from ..tir.simplify import simplify
 from .tensor import (ComputeOp, IterVar, PlaceholderOp, Reduce, Reducer, Tensor,
-                     check_reduce_placement, iter_range)
+                     check_reduce_placement, iter_range, named_by_default)
 
 
 def var(name="n", dtype="int32"):
@@ -42,6 +42,10 @@ def _shape(shape, what):
             raise ShapeError(f"{what}: extent {i} is {e.dtype} {e}; extents are integers")
         if isinstance(e, E.Const) and e.value < 1:
             raise ShapeError(f"{what}: extent {i} is {e.value}; extents must be at least 1")
+        if not isinstance(e, E.Const) and e.dtype != "int32":
+            # kernels take symbolic extents as int32 arguments; a cast of an int64 var is not one
+            raise ShapeError(f"{what}: extent {i} is {e} of dtype {e.dtype}; symbolic extents are int32 "
+                             "(te.var's default dtype)")
         out.append(e)
     constant = math.prod(e.value for e in out if isinstance(e, E.Const))
     if constant > INDEX_MAX:
@@ -50,12 +54,14 @@ def _shape(shape, what):
     return tuple(e.astype("int32") if e.dtype != "int32" else e for e in out)
 
 
-def placeholder(shape, name="placeholder", dtype="float32"):
-    """An input tensor of ``shape`` (ints or ``te.var``s)."""
-    return PlaceholderOp(name, _shape(shape, f"placeholder {name}"), dt.canonical(dtype)).output(0)
+def placeholder(shape, name=None, dtype="float32"):
+    """An input tensor of ``shape`` (ints or ``te.var``s), named "placeholder" by default."""
+    op = PlaceholderOp(name or "placeholder", _shape(shape, f"placeholder {name or 'placeholder'}"),
+                       dt.canonical(dtype))
+    return (op if name else named_by_default(op)).output(0)
 
 
-def compute(shape, fcompute, name="compute", tag="", attrs=None):
+def compute(shape, fcompute, name=None, tag="", attrs=None):
     """``name[i, j, ...] = fcompute(i, j, ...)`` over ``shape``.
 
     The axis names are the lambda's parameter names. ``fcompute`` may return a
@@ -63,6 +69,7 @@ def compute(shape, fcompute, name="compute", tag="", attrs=None):
     for the default schedules (``topi.schedule``); ``attrs``, a dict, tells its rule
     more (``ComputeOp.attrs``).
     """
+    given, name = bool(name), name or "compute"
     shape = _shape(shape, f"compute {name}")
     params = list(inspect.signature(fcompute).parameters.values())
     if len(params) == 1 and params[0].kind is inspect.Parameter.VAR_POSITIONAL:
@@ -77,7 +84,8 @@ def compute(shape, fcompute, name="compute", tag="", attrs=None):
         raise TVMiniError(f"compute {name}: one output per compute; got {len(body)} values")
     body = E.convert(body)
     check_reduce_placement(name, body)
-    return ComputeOp(name, axis, body, tag, attrs).output(0)
+    op = ComputeOp(name, axis, body, tag, attrs)
+    return (op if given else named_by_default(op)).output(0)
 
 
 def reduce_axis(dom, name="k"):
@@ -92,9 +100,12 @@ def reduce_axis(dom, name="k"):
 
 def thread_axis(tag, name=None):
     """A GPU thread axis ("blockIdx.x", "threadIdx.y", ...) to ``bind`` loops to."""
-    valid = {f"{k}.{d}" for k in ("blockIdx", "threadIdx") for d in "xyz"} | {"vthread"}
+    valid = {f"{k}.{d}" for k in ("blockIdx", "threadIdx") for d in "xyz"}
+    if tag == "vthread":       # TVM's virtual threads: the CUDA codegen has no lowering for them
+        raise ScheduleError("thread axis 'vthread' is not supported by tvmini; split the axis and bind "
+                            f"its parts to one of {sorted(valid)} (or leave it a serial loop)")
     if tag not in valid:
-        raise TVMiniError(f"unknown thread axis {tag!r}; use one of {sorted(valid)}")
+        raise ScheduleError(f"unknown thread axis {tag!r}; use one of {sorted(valid)}")
     return IterVar(None, name or tag, "thread", thread_tag=tag)
 
 
@@ -111,6 +122,8 @@ def _make_reducer(name, combine, identity):
             if not isinstance(a, IterVar) or a.kind != "reduce":
                 raise TVMiniError(f"te.{name}: axis {a} is not a te.reduce_axis")
         source = E.convert(expr)
+        if name in ("sum", "prod") and dt.is_bool(source.dtype):
+            source = source.astype("int32")      # numpy counts: the sum of bools is an integer
         cond = E.convert(where) if where is not None else None
         return Reduce(reducer, source, axes, cond)
     reduce.__name__ = name

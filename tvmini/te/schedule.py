@@ -6,6 +6,8 @@ IterVars (``te.relation``), ``reorder`` permutes the leaf list, ``vectorize``/``
 ``compute_root`` set where the stage is computed. ``tvmini.lower`` turns all of it into loops. Every
 misuse raises ``ScheduleError`` naming the stage and the axis.
 """
+import operator
+
 from ..errors import ScheduleError
 from ..tir.stmt import ForKind
 from .relation import Fuse, Split, depends_on
@@ -73,9 +75,11 @@ class Stage:
         pos = self._leaf(parent, "split")
         if (factor is None) == (nparts is None):
             raise ScheduleError(f"stage {self.name}: split of {parent.name} needs exactly one of factor= or nparts=")
-        amount = factor if factor is not None else nparts
-        if not isinstance(amount, int) or isinstance(amount, bool) or amount < 1:
-            raise ScheduleError(f"stage {self.name}: split of {parent.name} needs a positive int, got {amount!r}")
+        amount = _positive_index(factor if factor is not None else nparts)
+        if amount is None:
+            raise ScheduleError(f"stage {self.name}: split of {parent.name} needs a positive int, "
+                                f"got {factor if factor is not None else nparts!r}")
+        factor, nparts = (amount, None) if factor is not None else (None, amount)
         outer = IterVar(None, parent.name + ".outer", parent.kind)
         inner = IterVar(None, parent.name + ".inner", parent.kind)
         self.relations.append(Split(parent, outer, inner, factor, nparts))
@@ -155,11 +159,21 @@ class Stage:
         self._leaf(axis, "bind")
         if not isinstance(thread_ivar, IterVar) or thread_ivar.kind != "thread":
             raise ScheduleError(f"stage {self.name}: bind of {axis.name} needs te.thread_axis(...), got {thread_ivar!r}")
-        if self._is_reduce(axis) and thread_ivar.thread_tag.startswith("blockIdx"):
-            raise ScheduleError(f"stage {self.name}: cannot bind reduce axis {axis.name} to {thread_ivar.thread_tag}")
+        tag = thread_ivar.thread_tag
+        if self._is_reduce(axis):
+            # The codegen has no cross-thread reduction: threads bound to a reduce axis
+            # would each read-modify-write the same output unsynchronised (wrong sums).
+            raise ScheduleError(f"stage {self.name}: cannot bind reduce axis {axis.name} to {tag} (the threads "
+                                "would race on the same output); rfactor it first and bind the new spatial axis")
+        for other, bound in self.bindings.items():
+            if other is not axis and bound.thread_tag == tag and other in self.leaf_iter_vars:
+                # One thread index cannot drive two loops of a stage: both would take the
+                # same value and only the diagonal of their iteration space would run.
+                raise ScheduleError(f"stage {self.name}: axes {other.name} and {axis.name} cannot both be bound "
+                                    f"to {tag}; bind them to different thread axes or fuse them first")
         self.iter_kinds.pop(axis, None)
         self.bindings[axis] = thread_ivar
-        self._log("bind", f"{axis.name} -> {thread_ivar.thread_tag}")
+        self._log("bind", f"{axis.name} -> {tag}")
 
     # where the stage is computed ---------------------------------------------
     def compute_at(self, parent, axis):
@@ -310,6 +324,18 @@ class Schedule:
 
     # graph rewrites live in te/rewrite.py; bound here as methods.
     from .rewrite import cache_read, cache_write, rfactor
+
+
+def _positive_index(value):
+    """``value`` as a Python int when it is a positive integer of any integer type
+    (``int``, ``np.int64``, anything with ``__index__`` but ``bool``), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        value = operator.index(value)
+    except TypeError:
+        return None
+    return value if value >= 1 else None
 
 
 def _post_order(ops):

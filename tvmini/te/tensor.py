@@ -5,6 +5,8 @@ A ``Tensor`` is output 0 of an ``Operation``: a ``PlaceholderOp`` (an input) or 
 axes). Reading ``T[i, j]`` inside another compute builds a ``ProducerLoad`` node; the
 lowering turns those into buffer loads once it knows where ``T`` is stored.
 """
+import weakref
+
 from ..errors import ShapeError, ScheduleError
 from ..tir import dtype as dt
 from ..tir.expr import Const, PrimExpr, Range, Var, convert
@@ -68,6 +70,21 @@ class Operation:
 
     def __repr__(self):
         return f"{type(self).__name__}({self.name})"
+
+
+#: Operations whose name is the default ("placeholder", "compute"), not the user's.
+_DEFAULT_NAMED = weakref.WeakSet()
+
+
+def named_by_default(op):
+    """Record that ``op`` got its name by default; returns ``op``."""
+    _DEFAULT_NAMED.add(op)
+    return op
+
+
+def has_default_name(op):
+    """Whether ``op``'s name is a default one (several tensors may share it)."""
+    return op in _DEFAULT_NAMED
 
 
 class PlaceholderOp(Operation):

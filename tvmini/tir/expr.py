@@ -210,8 +210,19 @@ class Range:
 # construction helpers --------------------------------------------------------------
 
 def const(value, dtype=None):
-    """A constant; ``dtype`` defaults to int32/int64 for ints, float32 for floats."""
-    return Const(value, dt.canonical(dtype) if dtype is not None else dt.scalar_dtype(value))
+    """A constant; ``dtype`` defaults to int32/int64 for ints, float32 for floats. An
+    integer ``value`` must fit ``dtype`` (DTypeError, as TVM's): it would wrap silently."""
+    return _fitting_const(value, dt.canonical(dtype) if dtype is not None else dt.scalar_dtype(value))
+
+
+def _fitting_const(value, dtype):
+    """``Const(value, dtype)``, refusing a Python/numpy integer outside ``dtype``'s range."""
+    if dt.is_int(dtype) and isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        info = np.iinfo(dtype)
+        if not info.min <= int(value) <= info.max:
+            raise DTypeError(f"integer constant {int(value)} does not fit {dtype} (range {info.min}..{info.max}); "
+                             f"use a wider dtype (e.g. cast the expression with .astype)")
+    return Const(value, dtype)
 
 
 def convert(value):
@@ -228,9 +239,9 @@ def convert(value):
 def _operands(a, b):
     """Convert both operands, giving Python scalars their partner's dtype."""
     if not isinstance(a, PrimExpr) and not hasattr(a, "as_expr") and isinstance(b, PrimExpr):
-        a = Const(a, dt.scalar_partner(b.dtype, a))
+        a = _fitting_const(a, dt.scalar_partner(b.dtype, a))
     elif not isinstance(b, PrimExpr) and not hasattr(b, "as_expr") and isinstance(a, PrimExpr):
-        b = Const(b, dt.scalar_partner(a.dtype, b))
+        b = _fitting_const(b, dt.scalar_partner(a.dtype, b))
     return convert(a), convert(b)
 
 
@@ -244,8 +255,8 @@ def binary(cls, a, b):
     dtype = dt.promote(a.dtype, b.dtype)
     if cls is Div and not dt.is_float(dtype):
         dtype = "float32"
-    elif dt.is_bool(dtype) and not issubclass(cls, CmpOp):
-        dtype = "int32"
+    elif dt.is_bool(dtype) and not issubclass(cls, (CmpOp, Min, Max)):
+        dtype = "int32"          # arithmetic on bools counts (numpy's sum of bools); max/min stay bool
     return cls(_to(a, dtype), _to(b, dtype))
 
 

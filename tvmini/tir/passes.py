@@ -2,11 +2,14 @@
 
 * ``flatten_storage``: multi-dimensional buffer accesses become one row-major index.
 * ``simplify``: fold constants, drop provably-true guards and empty loops.
+* ``guard_division``: integer ``//`` and ``%`` never trap (numpy's answers).
 
 ``unroll_loops`` runs later, when a function is built for a target, so ``tm.lower`` still
 shows which loops are marked ``unrolled``.
 """
-from .expr import BufferLoad, Const
+from . import dtype as dt
+from .arith import const_interval
+from .expr import EQ, BufferLoad, Const, FloorMod, Or, Select, Sub
 from .functor import Mutator, substitute
 from .simplify import simplify_stmt
 from .stmt import BufferStore, ForKind, seq_of
@@ -43,9 +46,62 @@ def simplify_func(func):
     return func.with_body(simplify_stmt(func.body))
 
 
+class _GuardDivision(Mutator):
+    """Integer ``a // b`` and ``a % b`` as numpy computes them, for every divisor: a zero
+    divisor gives 0, and ``a // -1`` is ``-a`` (wrapping: the most negative integer over
+    -1 is itself) and ``a % -1`` is 0. The hardware division traps (SIGFPE on x86, the
+    whole process) on both, so it only ever sees a divisor of 1 in their place. A
+    divisor the loop ranges prove to be neither (a nonzero constant, a loop extent, a
+    split's factor) keeps the plain division, so index arithmetic stays as fast and
+    vectorizable as before."""
+
+    def __init__(self, extents):
+        top = (1, 2 ** 31 - 1)       # a symbolic extent of a loop that runs is positive
+        self.env = {v: top for v in extents}
+
+    def visit_For(self, s):
+        span = const_interval(s.min, self.env), const_interval(s.min + s.extent - 1, self.env)
+        saved = self.env.get(s.var)
+        if None not in span:
+            self.env[s.var] = (span[0][0], span[1][1])
+        out = self.generic(s)
+        if saved is None:
+            self.env.pop(s.var, None)
+        else:
+            self.env[s.var] = saved
+        return out
+
+    def visit_FloorDiv(self, e):
+        return self._guarded(self.generic(e))
+
+    visit_FloorMod = visit_FloorDiv
+
+    def _guarded(self, e):
+        a, b, dtype = e.a, e.b, e.dtype
+        if not dt.is_int(dtype):
+            return e
+        signed = not dtype.startswith("uint")
+        bounds = const_interval(b, self.env)
+        if bounds is not None and (bounds[0] > 0 or (signed and bounds[1] < -1)):
+            return e
+        zero, one = Const(0, dtype), Const(1, dtype)
+        special = Or(EQ(b, zero), EQ(b, Const(-1, dtype))) if signed else EQ(b, zero)
+        quotient = type(e)(a, Select(special, one, b), dtype)
+        if isinstance(e, FloorMod):
+            return Select(special, zero, quotient)
+        by_minus_one = Select(EQ(b, Const(-1, dtype)), Sub(zero, a, dtype), quotient) if signed else quotient
+        return Select(EQ(b, zero), zero, by_minus_one)
+
+
+def guard_division(func):
+    """Integer division and modulo that never trap (see ``_GuardDivision``)."""
+    extents = [v for v in func.scalar_params if not any(v is a for a in func.signature)]
+    return func.with_body(_GuardDivision(extents).visit(func.body))
+
+
 def finalize(func):
     """The passes every lowered function goes through, in order."""
-    for p in (flatten_storage, simplify_func):
+    for p in (flatten_storage, guard_division, simplify_func):
         func = p(func)
     return func
 

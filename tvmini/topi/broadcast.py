@@ -10,7 +10,6 @@ schedule may fuse all axes into one contiguous loop) and "broadcast" otherwise.
 """
 from .. import te
 from ..errors import DTypeError, ShapeError, TVMiniError
-from ..tir import dtype as dt
 from ..tir import expr as E
 from ..tir.arith import structural_key
 
@@ -135,35 +134,17 @@ def divide(a, b):
     return elementwise("divide", [a, b], lambda x, y: x / y)
 
 
-def _integer_safe(x, y, op, by_minus_one):
-    """``op(x, y)`` for floats; for integers one that never traps: a zero divisor gives 0
-    (numpy's answer) and a signed divisor of -1 gives ``by_minus_one(x)`` (the most
-    negative integer over -1 overflows the hardware division), the division itself
-    always by a safe divisor (both branches of a select are computed)."""
-    dtype = (x + y).dtype
-    if not dt.is_int(dtype):
-        return op(x, y)
-    x, y = (v.astype(dtype) if isinstance(v, E.PrimExpr) else te.const(v, dtype) for v in (x, y))
-    signed = not dtype.startswith("uint")
-    special = (y == 0) | (y == -1) if signed else y == 0
-    result = op(x, te.if_then_else(special, te.const(1, dtype), y))
-    if signed:
-        result = te.if_then_else(y == -1, by_minus_one(x), result)
-    return te.if_then_else(y == 0, te.const(0, dtype), result)
-
-
 def floor_divide(a, b):
     """``a // b`` rounded toward negative infinity (Python's, numpy's and PyTorch's ``//``),
-    with broadcasting; an integer division by zero gives 0, as numpy's does."""
-    return elementwise("floor_divide", [a, b],
-                       lambda x, y: _integer_safe(x, y, lambda p, q: p // q, lambda p: te.const(0, p.dtype) - p))
+    with broadcasting; an integer division by zero gives 0, as numpy's does (lowering's
+    ``tir.passes.guard_division`` makes every integer division safe)."""
+    return elementwise("floor_divide", [a, b], lambda x, y: x // y)
 
 
 def floor_mod(a, b):
     """``a % b`` with the sign of ``b`` (Python's, numpy's and PyTorch's ``%``), with
     broadcasting; an integer modulo by zero gives 0, as numpy's does."""
-    return elementwise("floor_mod", [a, b],
-                       lambda x, y: _integer_safe(x, y, lambda p, q: p % q, lambda p: te.const(0, p.dtype)))
+    return elementwise("floor_mod", [a, b], lambda x, y: x % y)
 
 
 def maximum(a, b):

@@ -31,6 +31,7 @@ from ...codegen import llvm_target
 from ...errors import BuildError, TVMiniError
 from ...fileio import atomic_open
 from ...runtime.export import link_library
+from ...runtime.module import entry_symbol
 from ...runtime.predictor import ALIGN, ENTRY, FORMAT, params_path
 from .ir import CONST, INPUT, OUTPUT, STATE, TEMP, VIEW
 from .native import I64, PTR, address_of, declare_kernel, emit_calls, kernels_of, new_llvm_module
@@ -206,7 +207,7 @@ def _object_code(program, in_index, out_index, params):
         linked = llvm_target.parse(str(module))
         for address, kernel in kernels_of(program).items():
             kernel_ref = llvm_target.parse(kernel.get_source("ll"))
-            kernel_ref.get_function(kernel.name).name = symbols[address]
+            kernel_ref.get_function(entry_symbol(kernel.name)).name = symbols[address]
             linked.link_in(kernel_ref)
         for symbol in symbols.values():
             linked.get_function(symbol).linkage = "internal"
