@@ -10,6 +10,7 @@ schedule may fuse all axes into one contiguous loop) and "broadcast" otherwise.
 """
 from .. import te
 from ..errors import DTypeError, ShapeError, TVMiniError
+from ..tir import dtype as dt
 from ..tir import expr as E
 from ..tir.arith import structural_key
 
