@@ -141,6 +141,21 @@ def test_matmul_gradients():
     check_grad(lambda a, b: a @ b, normal(2, 3, 4), normal(2, 4, 5))
     check_grad(lambda a, b: a @ b, normal(4), normal(4, 3))
     check_grad(lambda a, b: a @ b, normal(3, 4), normal(4))
+    check_grad(lambda a, b: a @ b, normal(2, 3, 4), normal(4, 2))          # (B, T, C) @ (C, D)
+    check_grad(lambda a, b: a @ b, normal(3, 1, 2, 4), normal(2, 4, 3))    # broadcast batch axes
+
+
+@pytest.mark.parametrize("sa,sb", [((3,), (3,)), ((3,), (2, 3, 4)), ((5, 2, 3), (3,)), ((5, 2, 3), (3, 4)),
+                                   ((2, 3), (5, 3, 4)), ((5, 1, 2, 3), (4, 3, 2)), ((2, 5, 2, 3), (2, 5, 3, 4))])
+def test_matmul_follows_numpy_shapes(sa, sb):
+    """PyTorch's (and numpy's) matmul rules: vectors, rows of any rank times a matrix,
+    broadcast batch axes (it refused everything beyond 2-D @ 2-D and 3-D @ 3-D)."""
+    a, b = normal(*sa), normal(*sb)
+    got = tm.tensor(a) @ tm.tensor(b)
+    assert got.shape == np.matmul(a, b).shape
+    np.testing.assert_allclose(got.numpy(), np.matmul(a, b), rtol=1e-12)
+    with pytest.raises(tm.ShapeError, match=r"matmul: shapes \(2, 3\) and \(4, 5\)"):
+        tm.tensor(normal(2, 3)) @ tm.tensor(normal(4, 5))
 
 
 # ---------------------------------------------------------------- forward values

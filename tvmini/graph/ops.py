@@ -586,20 +586,30 @@ class _Matmul(Function):
 
 
 def matmul(a, b):
-    """Matrix product of 2-D tensors, or batched over a leading axis for 3-D ones;
-    1-D operands are treated as a row (left) or a column (right) vector."""
+    """Matrix product with PyTorch's rules: 1-D operands are a row (left) or a column
+    (right) vector; (..., m, k) @ (k, n) is one (rows, k) @ (k, n) product; otherwise
+    the leading (batch) axes broadcast and the product is batched over them."""
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise DTypeError(f"matmul: both operands must be tensors, got {type(a).__name__} and {type(b).__name__}")
     check_same("matmul", a, b)
+    if a.ndim == 0 or b.ndim == 0 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} are not compatible "
+                         "(need (..., m, k) @ (..., k, n), a 1-D operand as a vector)")
     if a.ndim == 1:
-        out = matmul(reshape(a, (1, a.shape[0])), b)
-        return reshape(out, out.shape[1:])
+        out = matmul(reshape(a, (1, a.shape[0])), b)       # drop the row axis the vector got
+        return reshape(out, out.shape[:-1] if b.ndim == 1 else out.shape[:-2] + out.shape[-1:])
     if b.ndim == 1:
         return reshape(matmul(a, reshape(b, (b.shape[0], 1))), a.shape[:-1])
-    if a.ndim != b.ndim or a.ndim not in (2, 3) or a.shape[-1] != b.shape[-2] or a.shape[:-2] != b.shape[:-2]:
-        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} are not compatible "
-                         "(need (m, k) @ (k, n) or (b, m, k) @ (b, k, n))")
-    return _Matmul.apply(a, b, batched=a.ndim == 3)
+    if b.ndim == 2:
+        if a.ndim == 2:
+            return _Matmul.apply(a, b, batched=False)
+        rows = _Matmul.apply(reshape(a, (-1, a.shape[-1])), b, batched=False)
+        return reshape(rows, a.shape[:-1] + b.shape[-1:])
+    batch = broadcast_shapes("matmul", a.shape[:-2], b.shape[:-2])
+    count = math.prod(batch)
+    a3 = reshape(broadcast_to(a, batch + a.shape[-2:]), (count,) + a.shape[-2:])
+    b3 = reshape(broadcast_to(b, batch + b.shape[-2:]), (count,) + b.shape[-2:])
+    return reshape(_Matmul.apply(a3, b3, batched=True), batch + (a.shape[-2], b.shape[-1]))
 
 
 # Reductions and indexing live in reductions.py and indexing.py (which use the ops above,
