@@ -45,19 +45,24 @@ class _Cat(Function):
 
 
 def cat(tensors, dim=0):
-    """Join ``tensors`` (equal dtype and device, equal extents but on ``dim``) along ``dim``."""
+    """Join ``tensors`` (one device, equal extents but on ``dim``) along ``dim``; mixed
+    dtypes promote as in arithmetic (``ops.result_dtype``)."""
     tensors = list(tensors)
     if not tensors or not all(isinstance(t, Tensor) for t in tensors):
         raise ShapeError(f"cat: needs a non-empty sequence of tensors, got {[type(t).__name__ for t in tensors]}")
     first = tensors[0]
     axis = check_axes.axis("cat", dim, first.shape)
     for t in tensors[1:]:
-        ops.check_same("cat", first, t)
+        ops.check_device("cat", first, t)
         if t.ndim != first.ndim or t.shape[:axis] + t.shape[axis + 1:] != first.shape[:axis] + first.shape[axis + 1:]:
             raise ShapeError(f"cat: tensors of shapes {first.shape} and {t.shape} differ on a dimension "
                              f"other than {axis}")
     if first.ndim == 0:
         raise ShapeError("cat: zero-dimensional tensors cannot be concatenated (use stack)")
+    dtype = first.dtype
+    for t in tensors[1:]:
+        dtype = ops.result_dtype(dtype, t.dtype)
+    tensors = [ops.cast(t, dtype) for t in tensors]
     return tensors[0] if len(tensors) == 1 else _Cat.apply(*tensors, axis=axis)
 
 

@@ -27,14 +27,47 @@ _INT_SCALAR_DTYPES = ("int8", "uint8", "int32", "int64")
 
 # ------------------------------------------------------------------------------ checks
 
-def check_same(op, a, b):
-    """Refuse operands on different devices or with different dtypes (naming both)."""
+def check_device(op, a, b):
+    """Refuse operands on different devices (naming both)."""
     if a.data._device is not b.data._device:
         raise DeviceError(f"{op}: operands are on different devices: {a.device} tensor of shape "
                           f"{a.shape} and {b.device} tensor of shape {b.shape}")
+
+
+def check_same(op, a, b):
+    """Refuse operands on different devices or with different dtypes (naming both)."""
+    check_device(op, a, b)
     if a.data._dtype != b.data._dtype:
         raise DTypeError(f"{op}: operands have different dtypes: {a.dtype} tensor of shape {a.shape} "
                          f"and {b.dtype} tensor of shape {b.shape}; convert one with .astype()")
+
+
+#: integer dtypes by width (bool the narrowest), for promotion
+_INT_RANK = {"bool": 0, "uint8": 1, "int8": 1, "int32": 2, "int64": 3}
+
+
+def result_dtype(x, y):
+    """The dtype an elementwise op on ``x`` and ``y`` tensors computes in: PyTorch's
+    ``promote_types`` — a float beats an integer or bool, the wider float or integer
+    wins; uint8 with int8 gives int32 (PyTorch's int16 is not a tvmini dtype)."""
+    if x == y:
+        return x
+    fx, fy = x.startswith("float"), y.startswith("float")
+    if fx and fy:
+        return x if np.dtype(x).itemsize > np.dtype(y).itemsize else y
+    if fx or fy:
+        return x if fx else y
+    if {x, y} == {"uint8", "int8"}:
+        return "int32"
+    return x if _INT_RANK[x] > _INT_RANK[y] else y
+
+
+def promote(op, a, b):
+    """``a`` and ``b`` on one device (else a DeviceError naming both) converted to their
+    :func:`result_dtype` (a cast records its gradient between float dtypes)."""
+    check_device(op, a, b)
+    dtype = result_dtype(a.dtype, b.dtype)
+    return cast(a, dtype), cast(b, dtype)
 
 
 def broadcast_shapes(op, s1, s2):
@@ -223,7 +256,7 @@ def _binary(op, a, b, scalar_op=None):
             a = _as_tensor(a, b)
         if a.data._dtype == "bool" and b.data._dtype == "bool" and op in _BOOL_AS_LOGICAL:
             return logical(_BOOL_AS_LOGICAL[op], a, b)
-        check_same(op, a, b)
+        a, b = promote(op, a, b)
         broadcast_shapes(op, a.shape, b.shape)
         return _Binary.apply(a, b, op=op)
     if _is_number(b):
@@ -360,7 +393,7 @@ def compare(a, b, op):
         a = _promote_for_scalar(a, b)
         return _kernel(f"{op}_scalar", _COMPARE[op], a, scalars=(b,), scalar_dtypes=(a.dtype,))
     b = b if isinstance(b, Tensor) else _as_tensor(b, a)
-    check_same(op, a, b)
+    a, b = promote(op, a, b)
     broadcast_shapes(op, a.shape, b.shape)
     return _kernel(op, _COMPARE[op], a, b)
 
@@ -427,7 +460,7 @@ def where(cond, a, b):
     a, b = _as_tensor(a, like), _as_tensor(b, like)
     if cond.dtype != "bool":
         raise DTypeError(f"where: condition must be a bool tensor, got {cond.dtype} of shape {cond.shape}")
-    check_same("where", a, b)
+    a, b = promote("where", a, b)
     broadcast_shapes("where", broadcast_shapes("where", cond.shape, a.shape), b.shape)
     if cond.device != a.device:
         raise DeviceError(f"where: condition on {cond.device} but operands on {a.device}")
