@@ -97,3 +97,56 @@ def test_indexing_refusals_name_the_index_and_shape():
         t[np.array([0.0])]
     with pytest.raises(IndexError, match="None cannot be combined"):
         t[None, [0]]
+
+
+@examples(20)
+@given(st.data())
+def test_assignment_through_basic_indices_matches_numpy(data):
+    shape = tuple(data.draw(st.lists(st.sampled_from([1, 2, 3, 5]), min_size=1, max_size=3), label="shape"))
+    index = tuple(i for i in data.draw(basic_index(shape), label="index") if i is not None)
+    x = np.random.default_rng(len(shape)).standard_normal(shape).astype("float32")
+    selected = x[index].shape
+    kind = data.draw(st.sampled_from(["number", "full", "broadcast"]), label="value")
+    value = {"number": 2.5, "full": np.arange(np.prod(selected), dtype="float32").reshape(selected),
+             "broadcast": np.arange(selected[-1], dtype="float32") if selected else np.array(3.0, "float32")}[kind]
+    t = tm.tensor(x)
+    t[index] = value if kind == "number" else tm.tensor(value)
+    want = x.copy()
+    want[index] = value
+    np.testing.assert_array_equal(t.numpy(), want)
+
+
+def test_mask_assignment_masked_fill_and_refusals():
+    x = np.arange(12.0).reshape(3, 4)
+    t = tm.tensor(x)
+    t[tm.tensor(x % 3 == 0)] = -1.0
+    t[np.array([False, True, False])] = tm.tensor(7.0)
+    want = x.copy()
+    want[x % 3 == 0] = -1
+    want[1] = 7
+    np.testing.assert_array_equal(t.numpy(), want)
+    np.testing.assert_array_equal(tm.tensor(x).masked_fill_(tm.tensor(x > 5), 0.0).numpy(), np.where(x > 5, 0, x))
+    check_grad(lambda u: u.masked_fill(u > 0.2, 3.0) * u, np.random.default_rng(0).uniform(-1, 1, (3, 4)))
+    with pytest.raises(IndexError, match="no integer-array assignment"):
+        t[[0, 1]] = 1.0
+    with pytest.raises(IndexError, match="number or a 0-d tensor"):
+        t[tm.tensor(x > 3)] = tm.tensor(np.ones(4))
+    with pytest.raises(tm.ShapeError, match="setitem"):
+        t[0] = tm.tensor(np.ones(3))
+    leaf = tm.tensor(x, requires_grad=True)
+    with pytest.raises(tm.AutogradError, match="requires grad"):
+        leaf[0] = 1.0
+    with tm.no_grad():
+        leaf[0] = 1.0
+    assert leaf.numpy()[0].tolist() == [1.0] * 4
+
+
+def test_assigning_into_a_saved_tensor_makes_backward_raise():
+    """The write is in place (the tensor's version moves on), so a gradient that would
+    read the old values refuses, as PyTorch's."""
+    w = tm.tensor(np.ones(3))
+    x = tm.tensor(np.arange(3.0), requires_grad=True)
+    y = (x * w).sum()
+    w[1] = 5.0
+    with pytest.raises(tm.AutogradError, match="modified by an inplace operation"):
+        y.backward()

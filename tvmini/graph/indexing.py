@@ -15,13 +15,14 @@ integer out of range.
 """
 import numpy as np
 
-from .. import topi
-from ..errors import IndexingError, ShapeError
-from . import dispatch
-from .autograd import Function
-from .dispatch import run
+from .. import te, topi
+from ..errors import AutogradError, IndexingError, ShapeError
+from ..runtime import ndarray as nd
+from . import dispatch, ops
+from .autograd import Function, is_grad_enabled
+from .dispatch import run, run_inplace
 from .index_ops import take
-from .ops import _kernel, reshape
+from .ops import _as_tensor, _kernel, reshape
 from .tensor import Tensor
 
 
@@ -98,8 +99,8 @@ def _advanced(x, index):
     return take(x, np.where(values < 0, values + n, values), at)
 
 
-def getitem(x, index):
-    """``x[index]`` (see the module docstring for what ``index`` may hold)."""
+def _expanded(x, index):
+    """``index`` checked and padded to one entry per axis (``...`` expanded; None kept)."""
     index = index if isinstance(index, tuple) else (index,)
     _check_index(x, index)
     n_real = len([i for i in index if i is not None and i is not Ellipsis])
@@ -107,13 +108,13 @@ def getitem(x, index):
         raise IndexingError(f"too many indices ({n_real}) for a tensor of shape {x.shape}")
     if any(i is Ellipsis for i in index):
         at = next(k for k, i in enumerate(index) if i is Ellipsis)
-        index = index[:at] + (slice(None),) * (x.ndim - n_real) + index[at + 1:]
-    else:
-        index = index + (slice(None),) * (x.ndim - n_real)
-    if any(_is_array_index(i) for i in index):
-        if any(i is None for i in index):
-            raise IndexingError(f"indexing a tensor of shape {x.shape}: None cannot be combined with an array index")
-        return _advanced(x, index)
+        return index[:at] + (slice(None),) * (x.ndim - n_real) + index[at + 1:]
+    return index + (slice(None),) * (x.ndim - n_real)
+
+
+def _basic_window(x, index):
+    """(starts, lengths, strides, result shape) of basic ``index`` (ints and slices, and
+    None for a new axis of the result) on ``x``."""
     starts, lengths, strides, out_shape, axis = [], [], [], [], 0
     for i in index:
         if i is None:
@@ -127,7 +128,7 @@ def getitem(x, index):
             length = len(range(start, stop, step))
             if length == 0:
                 raise ShapeError(f"slice {i} of axis {axis} (extent {n}) is empty")
-            starts.append(start), lengths.append(length), strides.append(step)
+            starts.append(start), lengths.append(length), strides.append(step if length > 1 else 1)
             out_shape.append(length)
         else:
             k = int(i)
@@ -136,8 +137,73 @@ def getitem(x, index):
                                     f"(tensor of shape {x.shape})")
             starts.append(k % n), lengths.append(1), strides.append(1)
         axis += 1
-    out = x
-    if tuple(lengths) != x.shape:
-        out = _Window.apply(x, starts=tuple(starts), lengths=tuple(lengths),
-                            strides=tuple(s if n > 1 else 1 for s, n in zip(strides, lengths)))
-    return reshape(out, tuple(out_shape))
+    return tuple(starts), tuple(lengths), tuple(strides), tuple(out_shape)
+
+
+def getitem(x, index):
+    """``x[index]`` (see the module docstring for what ``index`` may hold)."""
+    index = _expanded(x, index)
+    if any(_is_array_index(i) for i in index):
+        if any(i is None for i in index):
+            raise IndexingError(f"indexing a tensor of shape {x.shape}: None cannot be combined with an array index")
+        return _advanced(x, index)
+    starts, lengths, strides, out_shape = _basic_window(x, index)
+    out = x if lengths == x.shape else _Window.apply(x, starts=starts, lengths=lengths, strides=strides)
+    return reshape(out, out_shape)
+
+
+# -------------------------------------------------------------------------- assignment
+
+def _window_assign(x, values, *starts, strides):
+    return topi.window_assign(x, values, starts, strides)
+
+
+def _masked_fill(mask, x, value):
+    return topi.broadcast.elementwise("masked_fill", [mask, x], lambda m, v: te.if_then_else(m, value, v))
+
+
+def _check_writable(x):
+    """PyTorch's rule: a tensor autodiff tracks cannot be assigned into (outside
+    ``no_grad``, a leaf that requires grad; here also any tracked result)."""
+    if x.requires_grad and is_grad_enabled():
+        raise AutogradError(f"assigning into a tensor of shape {x.shape} that requires grad (a leaf or a "
+                            "recorded result) is not allowed; do it under tm.no_grad() or on a detached copy")
+
+
+def _as_values(x, value, shape):
+    """``value`` (a number or a tensor) as a tensor of ``x``'s dtype broadcast to ``shape``."""
+    values = value if isinstance(value, Tensor) else _as_tensor(value, x)
+    ops.check_device("setitem", x, values)
+    values = ops.cast(values, x.dtype)
+    ops.broadcast_shapes("setitem", values.shape, shape)
+    return ops.broadcast_to(values, shape) if values.shape != shape else values
+
+
+def setitem(x, index, value):
+    """``x[index] = value`` in place (``value`` a number or a tensor broadcast to the
+    selection): a window of basic indices (one kernel over ``x``, offsets at run time),
+    or a bool mask (of ``x``'s shape or its leading axes) with a number or a 0-d tensor."""
+    _check_writable(x)
+    index = _expanded(x, index)
+    arrays = [i for i in index if _is_array_index(i)]
+    if arrays:
+        mask = arrays[0]
+        mask = mask if isinstance(mask, Tensor) else Tensor._wrap(nd.array(np.asarray(mask), device=x.device))
+        rest = [i for i in index if not _is_array_index(i)]
+        if mask.dtype != "bool" or index[0] is not arrays[0] or \
+                not all(isinstance(i, slice) and i == slice(None) for i in rest) or mask.shape != x.shape[:mask.ndim]:
+            raise IndexingError(f"assigning into a tensor of shape {x.shape}: besides basic indices only a bool mask "
+                                "over its leading axes is supported (no integer-array assignment)")
+        if isinstance(value, Tensor) and value.ndim:
+            raise IndexingError(f"assigning through a mask: the value must be a number or a 0-d tensor, got shape "
+                                f"{value.shape}")
+        scalar = value.item() if isinstance(value, Tensor) else value
+        mask = reshape(mask, mask.shape + (1,) * (x.ndim - mask.ndim))
+        run_inplace("masked_fill", _masked_fill, [mask.data, x.data], (1,), (scalar,), (x.dtype,))
+        return
+    if any(i is None for i in index):
+        raise IndexingError(f"assigning into a tensor of shape {x.shape}: None is not an assignable index")
+    starts, lengths, strides, out_shape = _basic_window(x, index)
+    values = reshape(_as_values(x, value, out_shape), lengths)
+    run_inplace("window_assign", _window_assign, [x.data, values.data], (0,), starts, ("int32",) * len(starts),
+                (("strides", strides),))

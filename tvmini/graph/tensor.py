@@ -248,6 +248,16 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __getitem__(self, index): return ops.getitem(self, index)
+    def __setitem__(self, index, value): ops.indexing.setitem(self, index, value)
+
+    def masked_fill(self, mask, value):
+        """``value`` where the bool ``mask`` (broadcast) holds, else this tensor; differentiable."""
+        return ops.where(mask, value, self)
+
+    def masked_fill_(self, mask, value):
+        """``masked_fill`` in place (``mask`` of this shape or its leading axes); returns self."""
+        ops.indexing.setitem(self, mask, value)
+        return self
 
     def exp(self): return ops.exp(self)
     def log(self): return ops.log(self)

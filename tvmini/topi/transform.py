@@ -17,6 +17,7 @@ from ..tir.simplify import simplify
 from .broadcast import broadcast_index, broadcast_shape, same_extent, shape_str
 
 __all__ = ["transpose", "reshape", "broadcast_to", "strided_slice", "strided_slice_grad", "window", "window_grad",
+           "window_assign",
            "concatenate", "pad", "one_hot", "take", "take_grad"]
 
 
@@ -196,11 +197,11 @@ def window(x, starts, lengths, strides):
                       name="window", tag="injective")
 
 
-def window_grad(g, x_shape, starts, strides):
-    """The gradient of ``window``: ``g`` placed back at the window in zeros of ``x_shape``."""
-    _check(g, "window_grad")
-    lengths = [_const(n) for n in g.shape]
-    axes = _window_axes(x_shape, starts, lengths, strides, "window_grad")
+def _placed(values, shape, starts, strides, outside, op):
+    """A tensor of ``shape`` holding ``values`` at the window (``starts``, ``strides``,
+    ``values``' extents) and ``outside(idx)`` elsewhere."""
+    lengths = [_const(n) for n in values.shape]
+    axes = _window_axes(shape, starts, lengths, strides, op)
 
     def body(*idx):
         inside, index = [], []
@@ -209,8 +210,25 @@ def window_grad(g, x_shape, starts, strides):
             k = offset // step if step > 1 else offset
             inside += [offset >= 0, k < length] + ([offset % step == 0] if step > 1 else [])
             index.append(te.min(te.max(k, 0), length - 1))
-        return te.if_then_else(te.all(*inside), g[tuple(index)], E.const(0, g.dtype))
-    return te.compute(list(x_shape), body, name="window_grad", tag="injective")
+        return te.if_then_else(te.all(*inside), values[tuple(index)], outside(idx))
+    return te.compute(list(shape), body, name=op, tag="injective")
+
+
+def window_grad(g, x_shape, starts, strides):
+    """The gradient of ``window``: ``g`` placed back at the window in zeros of ``x_shape``."""
+    _check(g, "window_grad")
+    return _placed(g, x_shape, starts, strides, lambda idx: E.const(0, g.dtype), "window_grad")
+
+
+def window_assign(x, values, starts, strides):
+    """``x`` with ``values`` written over the window at run-time ``starts`` (``x[window]
+    = values``); it reads ``x`` only at the element it writes, so it may overwrite ``x``
+    in place."""
+    _check(x, "window_assign")
+    _check(values, "window_assign")
+    if values.dtype != x.dtype:
+        raise DTypeError(f"window_assign: values {values.name} are {values.dtype}, {x.name} is {x.dtype}")
+    return _placed(values, x.shape, starts, strides, lambda idx: x[idx], "window_assign")
 
 
 def concatenate(xs, axis=0):
