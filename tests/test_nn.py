@@ -504,3 +504,21 @@ def test_module_to_cuda_is_a_clear_device_error():
     assert layer.to("cpu") is layer
     with pytest.raises(DeviceError, match="cuda"):
         layer.to("cuda")
+
+
+def test_module_dict_parameter_list_and_dtype_moves():
+    heads = nn.ModuleDict({"a": nn.Linear(2, 3), "b": nn.Linear(2, 1)})
+    heads["c"] = nn.Tanh()
+    assert list(heads) == ["a", "b", "c"] and "b" in heads and len(heads) == 3
+    assert [name for name, _ in heads.named_parameters()] == ["a.weight", "a.bias", "b.weight", "b.bias"]
+    scales = nn.ParameterList([tm.ones(2), nn.Parameter(tm.zeros(3))])
+    assert [name for name, _ in scales.named_parameters()] == ["0", "1"] and scales[1].shape == (3,)
+    with pytest.raises(TVMiniError, match="holds Modules"):
+        heads["d"] = tm.ones(1)
+    model = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    model.double()
+    assert {p.dtype for p in model.parameters()} == {"float64"} and model[1].running_mean.dtype == "float64"
+    assert model(tm.tensor(np.ones((4, 2)))).dtype == "float64"
+    model.to("float32")
+    assert {p.dtype for p in model.parameters()} == {"float32"}
+    assert model[1].num_batches_tracked.dtype == "int64"          # integer buffers keep their dtype

@@ -221,8 +221,10 @@ def test_invalid_arguments_are_errors():
     p = nn.Parameter(tm.ones(2))
     with pytest.raises(TVMiniError, match="Nesterov"):
         optim.SGD([p], lr=0.1, nesterov=True)
-    with pytest.raises(TVMiniError, match="require grad"):
-        optim.SGD([tm.ones(2)], lr=0.1)
+    with pytest.raises(TVMiniError, match="leaf tensors .* computed by an op"):
+        optim.SGD([tm.ones(2, requires_grad=True) * 2], lr=0.1)
+    with pytest.raises(TVMiniError, match="leaf tensors .* got list"):
+        optim.SGD([[p]], lr=0.1)
     with pytest.raises(TVMiniError, match="empty"):
         optim.Adam([])
 
@@ -346,3 +348,25 @@ def test_schedulers_match_pytorch_when_installed(name, kwargs, factor):
     for metric in [3.0, 2.99, 2.98, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 1.0, 1.0, 1.0, 1.0, 1.0]:
         a.step(metric), b.step(metric)
         assert a.get_last_lr() == pytest.approx(b.get_last_lr())
+
+
+def test_frozen_parameters_are_accepted_and_left_alone():
+    """Fine-tuning as in PyTorch: an optimizer over all parameters of a partly frozen
+    model updates only the ones that get gradients; unfreezing resumes their updates."""
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    model[0].requires_grad_(False)
+    opt = optim.SGD(model.parameters(), lr=0.5)
+    frozen, trained = model[0].weight.numpy(), model[2].weight.numpy()
+    x = tm.tensor(np.random.default_rng(0).normal(size=(5, 3)).astype("float32"))
+    for _ in range(2):
+        opt.zero_grad()
+        model(x).sum().backward()
+        opt.step()
+    assert model[0].weight.grad is None
+    np.testing.assert_array_equal(model[0].weight.numpy(), frozen)
+    assert not np.array_equal(model[2].weight.numpy(), trained)
+    model.requires_grad_(True)
+    opt.zero_grad()
+    model(x).sum().backward()
+    opt.step()
+    assert not np.array_equal(model[0].weight.numpy(), frozen)

@@ -165,14 +165,36 @@ class Module:
                 dispatch.tracer.touch_grad(p, reads=False)
             p.grad = None if set_to_none or p.grad is None else p.grad.zero_()
 
-    def to(self, device):
-        """Move every parameter and buffer to ``device`` in place; returns self."""
-        device = as_device(device)
+    def to(self, device=None, dtype=None):
+        """Move every parameter and buffer to ``device`` and/or convert the floating-point
+        ones to ``dtype``, in place; returns self. ``to("float64")`` means a dtype."""
+        if isinstance(device, str) and device.startswith("float"):
+            device, dtype = None, device
+        device = None if device is None else as_device(device)
         for tensor in list(self.parameters()) + list(self.buffers()):
-            if tensor.device != device:
+            if device is not None and tensor.device != device:
                 tensor.data = tensor.data.copyto(device)
                 if tensor.grad is not None:
                     tensor.grad = tensor.grad.to(device)
+            if dtype is not None and tensor.dtype.startswith("float") and tensor.dtype != dtype:
+                with no_grad():
+                    tensor.data = tensor.to(dtype=dtype).data
+                    tensor.grad = None if tensor.grad is None else tensor.grad.to(dtype=dtype)
+        return self
+
+    def float(self):
+        return self.to(dtype="float32")
+
+    def double(self):
+        return self.to(dtype="float64")
+
+    def half(self):
+        return self.to(dtype="float16")
+
+    def requires_grad_(self, requires_grad=True):
+        """Freeze (False) or unfreeze every parameter; returns self."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
         return self
 
     # ---- state ------------------------------------------------------------------------
@@ -270,3 +292,65 @@ class Sequential(ModuleList):
         for module in self._modules.values():
             x = module(x)
         return x
+
+
+class ModuleDict(Module):
+    """Modules by name, each registered under its key (insertion order kept)."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        for name, module in dict(modules or {}).items():
+            self[name] = module
+
+    def __setitem__(self, name, module):
+        if not isinstance(module, Module):
+            raise TVMiniError(f"ModuleDict holds Modules, got {type(module).__name__} for {name!r}")
+        setattr(self, name, module)
+
+    def __getitem__(self, name):
+        return self._modules[name]
+
+    def __delitem__(self, name):
+        del self._modules[name]
+
+    def __contains__(self, name):
+        return name in self._modules
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
+
+
+class ParameterList(Module):
+    """A list of Parameters, each registered (names "0", "1", ...)."""
+
+    def __init__(self, parameters=()):
+        super().__init__()
+        for p in parameters:
+            self.append(p)
+
+    def append(self, parameter):
+        if not isinstance(parameter, Parameter):
+            parameter = Parameter(parameter)
+        setattr(self, str(len(self._parameters)), parameter)
+        return self
+
+    def __getitem__(self, index):
+        return list(self._parameters.values())[index]
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters.values())

@@ -41,9 +41,11 @@ class Optimizer(abc.ABC):
         params = group["params"]
         group["params"] = [params] if isinstance(params, Tensor) else list(params)
         for p in group["params"]:
-            if not isinstance(p, Tensor) or not p.requires_grad:
-                raise TVMiniError(f"{type(self).__name__}: can only optimize tensors that require grad, got "
-                                  f"{type(p).__name__}")
+            # a frozen parameter (requires_grad=False) is accepted, as in PyTorch: it has no
+            # gradient, so step() leaves it alone until it is unfrozen
+            if not isinstance(p, Tensor) or not p.is_leaf:
+                raise TVMiniError(f"{type(self).__name__}: can only optimize leaf tensors (parameters), got "
+                                  f"{type(p).__name__}" + ("" if not isinstance(p, Tensor) else " computed by an op"))
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in group["params"]):
             raise TVMiniError(f"{type(self).__name__}: a parameter appears in more than one group")
