@@ -111,3 +111,61 @@ def test_clipping_inside_a_jitted_step_matches_eager():
         run = tm.jit(step) if mode == "jit" else step
         losses[mode] = [float(run(x, y)) for _ in range(4)]
     np.testing.assert_allclose(losses["jit"], losses["eager"], rtol=1e-5)
+
+
+def _class_losses_numpy(logits, labels, weight, ignore_index, eps, reduction):
+    """PyTorch's cross entropy with options, written out in numpy."""
+    n, c = logits.shape
+    logp = logits - logits.max(1, keepdims=True)
+    logp = logp - np.log(np.exp(logp).sum(1, keepdims=True))
+    w = np.ones(c) if weight is None else weight
+    kept = labels != ignore_index
+    safe = np.where(kept, labels, 0)
+    scale = w[safe] * kept
+    nll = -logp[np.arange(n), safe] * scale
+    smooth = -(logp * w).sum(1) * kept
+    loss = (1 - eps) * nll + eps / c * smooth
+    return {"none": loss, "sum": loss.sum(), "mean": loss.sum() / scale.sum()}[reduction]
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("eps", [0.0, 0.2])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_options(weighted, eps, reduction):
+    rng = np.random.default_rng(5)
+    logits = rng.normal(size=(6, 4))
+    labels = np.array([0, 3, -100, 2, 1, 3])
+    weight = rng.uniform(0.5, 2.0, 4) if weighted else None
+    got = F.cross_entropy(tm.tensor(logits), tm.tensor(labels), reduction, label_smoothing=eps,
+                          weight=None if weight is None else tm.tensor(weight))
+    want = _class_losses_numpy(logits, labels, weight, -100, eps, reduction)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+    w = None if weight is None else tm.tensor(weight)
+    check_grad(lambda t: F.cross_entropy(t, tm.tensor(labels), reduction, weight=w, label_smoothing=eps), logits)
+
+
+def test_class_loss_options_match_pytorch_when_installed():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    logits, labels, weight = rng.normal(size=(7, 5)), np.array([4, 0, 2, 2, 9, 1, 9]), rng.uniform(0.2, 3, 5)
+    for kwargs in ({"weight": weight}, {"ignore_index": 9}, {"weight": weight, "ignore_index": 9, "label_smoothing": 0.1}):
+        mine = {k: tm.tensor(v) if k == "weight" else v for k, v in kwargs.items()}
+        theirs = {k: torch.tensor(v) if k == "weight" else v for k, v in kwargs.items()}
+        safe = labels if "ignore_index" in kwargs else np.where(labels == 9, 3, labels)
+        t, q = tm.tensor(logits, requires_grad=True), torch.tensor(logits, requires_grad=True)
+        a = F.cross_entropy(t, tm.tensor(safe), **mine)
+        b = torch.nn.functional.cross_entropy(q, torch.tensor(safe), **theirs)
+        a.backward(), b.backward()
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(t.grad.numpy(), q.grad.numpy(), rtol=1e-10, atol=1e-14)
+    logp = torch.log_softmax(torch.tensor(logits), 1).numpy()
+    a = F.nll_loss(tm.tensor(logp), tm.tensor(labels), "sum", ignore_index=9)
+    b = torch.nn.functional.nll_loss(torch.tensor(logp), torch.tensor(labels), ignore_index=9, reduction="sum")
+    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
+    loss = nn.CrossEntropyLoss(tm.tensor(weight), label_smoothing=0.05)(tm.tensor(logits), tm.tensor(labels % 5))
+    ref = torch.nn.CrossEntropyLoss(torch.tensor(weight), label_smoothing=0.05)(torch.tensor(logits),
+                                                                                torch.tensor(labels % 5))
+    np.testing.assert_allclose(loss.numpy(), ref.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(F.cross_entropy(tm.tensor(logits), tm.tensor(labels % 5), tm.tensor(weight)).numpy(),
+                               torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor(labels % 5),
+                                                                 torch.tensor(weight)).numpy(), rtol=1e-12)

@@ -1,10 +1,13 @@
 """More losses with PyTorch's formulas and reductions: L1, smooth L1, Huber, binary cross
-entropy on probabilities, and KL divergence. Each is written with graph ops (so its
+entropy on probabilities, KL divergence, and cross entropy / NLL with class weights,
+ignored labels and label smoothing. Each is written with graph ops (so its
 gradient is the ops' kernels, PyTorch's at the seams: ``|d|`` has gradient 0 at 0)."""
 from ..errors import ShapeError
 from . import ops
 from .join_ops import clamp
-from .nn_ops import _reduce_loss
+from .index_ops import take
+from .nn_ops import _reduce_loss, _row_loss, log_softmax
+from .tensor import Tensor
 
 
 def _pair(op, input, target):
@@ -63,3 +66,66 @@ def kl_div(input, target, reduction="mean", log_target=False):
     if reduction == "batchmean":
         return ops.sum(loss) * (1.0 / input.shape[0]) if input.ndim else ops.sum(loss)
     return _reduce_loss("kl_div", loss, reduction)
+
+
+def class_loss(op, scores, labels, reduction="mean", weight=None, ignore_index=-100, label_smoothing=0.0):
+    """``cross_entropy``/``nll_loss`` with PyTorch's options: per-class ``weight`` (C,),
+    samples whose label is ``ignore_index`` left out, and ``label_smoothing`` (cross
+    entropy only: the target mixes ``1 - eps`` of the label with ``eps / C`` of every
+    class). A weighted or filtered mean divides by the summed weights of the samples kept,
+    as PyTorch's. Without options this is the one fused kernel of ``nn_ops``."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ShapeError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    if not 0.0 <= label_smoothing <= 1.0 or (label_smoothing and op != "cross_entropy"):
+        raise ShapeError(f"{op}: label_smoothing must be in [0, 1] (cross_entropy only), got {label_smoothing}")
+    if weight is None and label_smoothing == 0.0 and not _has_label(labels, ignore_index):
+        return _row_loss(op, scores, labels, reduction)
+    classes = scores.shape[-1]
+    if weight is not None and weight.shape != (classes,):
+        raise ShapeError(f"{op}: weight of shape {weight.shape} does not match {classes} classes")
+    kept = ops.compare(labels, ignore_index, "ne")
+    safe = ops.where(kept, labels, 0)
+    scale = ops.cast(kept, scores.dtype)
+    if weight is not None:
+        scale = scale * take(weight, safe, 0)
+    loss = _row_loss(op, scores, safe, "none") * scale
+    if label_smoothing:
+        log_probs = log_softmax(scores, 1)
+        spread = log_probs if weight is None else log_probs * weight
+        smooth = -ops.sum(spread, 1) * ops.cast(kept, scores.dtype)
+        loss = loss * (1.0 - label_smoothing) + smooth * (label_smoothing / classes)
+    if reduction == "none":
+        return loss
+    total = ops.sum(loss)
+    return total if reduction == "sum" else total / ops.sum(scale)
+
+
+def _has_label(labels, value):
+    """Whether some label equals ``value`` (read on the host for CPU labels; assumed for
+    labels elsewhere, which takes the general path)."""
+    if labels.device.kind != "cpu":
+        return True
+    return bool((labels.data._storage.host_view() == value).any())
+
+
+def _options(op, reduction, weight):
+    """PyTorch passes ``weight`` third: a tensor in the ``reduction`` slot is the weight."""
+    if isinstance(reduction, Tensor):
+        if weight is not None:
+            raise ShapeError(f"{op}: weight given twice")
+        return "mean", reduction
+    return reduction, weight
+
+
+def cross_entropy(logits, labels, reduction="mean", *, weight=None, ignore_index=-100, label_smoothing=0.0):
+    """Softmax cross entropy from ``logits`` (N, C) and integer class ``labels`` (N,), with
+    PyTorch's ``weight``, ``ignore_index`` and ``label_smoothing`` (see :func:`class_loss`)."""
+    reduction, weight = _options("cross_entropy", reduction, weight)
+    return class_loss("cross_entropy", logits, labels, reduction, weight, ignore_index, label_smoothing)
+
+
+def nll_loss(log_probs, labels, reduction="mean", *, weight=None, ignore_index=-100):
+    """Negative log-likelihood of log-probabilities (N, C) at integer ``labels`` (N,), with
+    PyTorch's ``weight`` and ``ignore_index``."""
+    reduction, weight = _options("nll_loss", reduction, weight)
+    return class_loss("nll_loss", log_probs, labels, reduction, weight, ignore_index)

@@ -4,14 +4,14 @@ Everything here is a thin, checked entry into the graph ops (``tvmini.graph.ops`
 ``tvmini.graph.nn_ops``), so each call runs compiled kernels and records its gradient.
 """
 from ..graph import ops
-from ..graph.nn_ops import (binary_cross_entropy_with_logits, cross_entropy, linear, log_softmax, mse_loss,
-                            nll_loss, softmax)
+from ..graph.nn_ops import binary_cross_entropy_with_logits, linear, log_softmax, mse_loss, softmax
 from ..graph.conv_ops import adaptive_avg_pool2d, avg_pool2d, batch_norm, conv2d, conv_transpose2d, dropout, max_pool2d
 from ..graph.join_ops import one_hot, pad
 from ..graph.pointwise_ops import elu, gelu, leaky_relu, silu, softplus
 from ..graph.index_ops import embedding
 from ..graph.stat_ops import layer_norm
-from ..graph.loss_ops import binary_cross_entropy, huber_loss, kl_div, l1_loss, smooth_l1_loss
+from ..graph.loss_ops import (binary_cross_entropy, cross_entropy, huber_loss, kl_div, l1_loss, nll_loss,
+                              smooth_l1_loss)
 
 __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear", "flatten", "dropout",
            "batch_norm", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "cross_entropy", "nll_loss",

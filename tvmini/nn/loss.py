@@ -13,15 +13,25 @@ class _Loss(Module):
 
 
 class CrossEntropyLoss(_Loss):
-    """Softmax cross entropy from logits (N, C) and integer labels (N,)."""
+    """Softmax cross entropy from logits (N, C) and integer labels (N,), with PyTorch's
+    options (class ``weight``, ``ignore_index``, ``label_smoothing``)."""
+
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+        super().__init__(reduction)
+        self.weight, self.ignore_index, self.label_smoothing = weight, ignore_index, label_smoothing
 
     def forward(self, logits, labels):
-        return F.cross_entropy(logits, labels, self.reduction)
+        return F.cross_entropy(logits, labels, self.reduction, weight=self.weight, ignore_index=self.ignore_index,
+                               label_smoothing=self.label_smoothing)
 
 
 class NLLLoss(_Loss):
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
+        super().__init__(reduction)
+        self.weight, self.ignore_index = weight, ignore_index
+
     def forward(self, log_probs, labels):
-        return F.nll_loss(log_probs, labels, self.reduction)
+        return F.nll_loss(log_probs, labels, self.reduction, weight=self.weight, ignore_index=self.ignore_index)
 
 
 class MSELoss(_Loss):
