@@ -656,3 +656,16 @@ def test_max_min_argmax_of_a_bool_tensor():
     np.testing.assert_array_equal(t.max(1).values.numpy(), a.max(1))
     np.testing.assert_array_equal(t.min(0).values.numpy(), a.min(0))
     np.testing.assert_array_equal(t.argmax(1).numpy(), a.argmax(1))
+
+
+def test_more_creation_helpers_as_pytorch():
+    np.testing.assert_array_equal(tm.eye(3, 4, dtype="float64").numpy(), np.eye(3, 4))
+    np.testing.assert_allclose(tm.linspace(-1, 1, 5).numpy(), [-1, -0.5, 0, 0.5, 1])
+    tm.manual_seed(3)
+    ints = tm.randint(2, 9, (4, 5))
+    assert ints.dtype == "int64" and ints.shape == (4, 5) and 2 <= ints.numpy().min() and ints.numpy().max() < 9
+    assert tm.randint(3, size=(100,)).numpy().max() < 3
+    like = tm.zeros(2, 3, dtype="float64")
+    assert tm.randn_like(like).dtype == "float64" and tm.rand_like(like).shape == (2, 3)
+    assert tm.full_like(like, 2).numpy().tolist() == [[2.0] * 3] * 2
+    assert tm.empty(4, 2).shape == (4, 2) and tm.empty_like(like).dtype == "float64"

@@ -14,29 +14,28 @@ from . import autotune  # noqa: F401  (installs the tuning-log lookup of topi.de
 from .runtime import Device, NDArray, cpu, cuda
 from .runtime import ndarray as nd
 
-#: The graph layer (Tensor and its constructors, nn, optim, jit, save/load) is imported on
-#: first use of any of these names, so a process that only runs compiled code
-#: (``tm.runtime.load_module``, ``tm.runtime.load_jit``) never loads it.
-_GRAPH_LAYER = ("Tensor", "arange", "cat", "chunk", "clamp", "enable_grad", "from_numpy", "full", "is_grad_enabled",
-                "jit", "manual_seed", "no_grad", "ones", "ones_like", "rand", "randn", "split", "squeeze", "stack",
-                "tensor", "unsqueeze", "where", "index_select", "logsumexp", "std", "var", "zeros", "zeros_like", "nn", "optim", "save", "load", "graph",
-                "serialization")
+#: The graph layer's names at the top level (Tensor and its constructors and functions,
+#: nn, optim, jit, save/load) import it on first use of any of them, so a process that only
+#: runs compiled code (``tm.runtime.load_module``, ``tm.runtime.load_jit``) never loads it.
+_GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_like", "enable_grad", "eye",
+                    "from_numpy", "full", "full_like", "index_select", "is_grad_enabled", "jit", "linspace",
+                    "logsumexp", "manual_seed", "no_grad", "ones", "ones_like", "rand", "rand_like", "randint",
+                    "randn", "randn_like", "split", "squeeze", "stack", "std", "tensor", "unsqueeze", "var", "where",
+                    "zeros", "zeros_like")
+_GRAPH_LAYER = _GRAPH_FUNCTIONS + ("nn", "optim", "save", "load", "graph", "serialization")
 
 
 def __getattr__(name):
     """Import the graph layer (all of it, in its usual order) on first use of one of its names."""
     if name not in _GRAPH_LAYER:
         raise AttributeError(f"module 'tvmini' has no attribute {name!r}")
-    global Tensor, arange, cat, chunk, clamp, enable_grad, from_numpy, full, is_grad_enabled, jit, manual_seed
-    global no_grad, ones, ones_like, rand, randn, split, squeeze, stack, tensor, unsqueeze, where, zeros, zeros_like
-    global index_select, logsumexp, std, var
-    global nn, optim, save, load
-    from .serialization import load, save
-    nn, optim = import_module(".nn", __name__), import_module(".optim", __name__)
-    from .graph import (Tensor, arange, cat, chunk, clamp, enable_grad, from_numpy, full, is_grad_enabled, jit,
-                        manual_seed, no_grad, ones, ones_like, rand, randn, split, squeeze, stack, tensor, unsqueeze,
-                        where, zeros, zeros_like, index_select, logsumexp, std, var)
-    return globals()[name]
+    serialization = import_module(".serialization", __name__)
+    names = globals()
+    names["save"], names["load"] = serialization.save, serialization.load
+    names["nn"], names["optim"] = import_module(".nn", __name__), import_module(".optim", __name__)
+    graph = import_module(".graph", __name__)
+    names.update({n: getattr(graph, n) for n in _GRAPH_FUNCTIONS})
+    return names[name]
 
 
 def __dir__():
@@ -48,5 +47,7 @@ __all__ = ["te", "tir", "build", "lower", "nd", "cpu", "cuda", "Device", "NDArra
            "IndexingError", "ParameterError", "AutogradError",
            "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "zeros", "ones", "full", "randn",
            "rand", "arange", "from_numpy", "manual_seed", "nn", "optim", "save", "load", "jit", "cat", "stack",
-           "split", "chunk", "squeeze", "unsqueeze", "clamp", "where", "zeros_like", "ones_like", "index_select", "logsumexp", "std", "var"]
+           "split", "chunk", "squeeze", "unsqueeze", "clamp", "where", "zeros_like", "ones_like", "index_select",
+           "logsumexp", "std", "var", "empty", "empty_like", "eye", "full_like", "linspace", "rand_like", "randint",
+           "randn_like"]
 __all__ += ["explain", "kernel_cache_info", "set_debug", "get_debug", "profiler"]

@@ -1,16 +1,17 @@
 """graph: the autodiff Tensor and the ops behind it (each a compiled, cached tvmini kernel)."""
 from . import ops
-from .join_ops import cat, chunk, clamp, split, squeeze, stack, unsqueeze
-from .ops import where
-from .index_ops import index_select
-from .stat_ops import logsumexp, std, var
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad
 from .dispatch import kernel_count
-from .tensor import (Tensor, arange, from_numpy, full, manual_seed, ones, ones_like, rand, randn, tensor,
-                     zeros, zeros_like)
+from .index_ops import index_select
 from .jit import jit
+from .join_ops import cat, chunk, clamp, split, squeeze, stack, unsqueeze
+from .ops import where
+from .stat_ops import logsumexp, std, var
+from .tensor import (Tensor, arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, manual_seed, ones,
+                     ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros, zeros_like)
 
-__all__ = ["Function", "Tensor", "arange", "cat", "chunk", "clamp", "split", "squeeze", "stack", "unsqueeze",
-           "where", "index_select", "logsumexp", "std", "var", "enable_grad", "from_numpy", "full", "is_grad_enabled",
-           "jit", "kernel_count", "manual_seed", "no_grad", "ones", "ones_like", "ops", "rand", "randn",
-           "tensor", "zeros", "zeros_like"]
+__all__ = ["Function", "Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_like", "enable_grad", "eye",
+           "from_numpy", "full", "full_like", "index_select", "is_grad_enabled", "jit", "kernel_count", "linspace",
+           "logsumexp", "manual_seed", "no_grad", "ones", "ones_like", "ops", "rand", "rand_like", "randint", "randn",
+           "randn_like", "split", "squeeze", "stack", "std", "tensor", "unsqueeze", "var", "where", "zeros",
+           "zeros_like"]

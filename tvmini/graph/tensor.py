@@ -418,6 +418,30 @@ def ones_like(t, dtype=None):
     return ones(t.shape, dtype=dtype or t.dtype, device=t.device)
 
 
+def full_like(t, value, dtype=None):
+    return full(t.shape, value, dtype=dtype or t.dtype, device=t.device)
+
+
+def empty(*shape, dtype="float32", device=None, requires_grad=False):
+    """A tensor of ``shape`` whose values are whatever the fresh memory holds."""
+    return Tensor(nd.empty(_shape_args(shape), dtype, device=as_device(device or "cpu")), requires_grad)
+
+
+def empty_like(t, dtype=None):
+    return empty(t.shape, dtype=dtype or t.dtype, device=t.device)
+
+
+def eye(n, m=None, dtype="float32", device=None, requires_grad=False):
+    """The ``n`` x ``m`` identity (``m`` defaults to ``n``)."""
+    return Tensor(nd.array(np.eye(n, m, dtype=nd.normalize_dtype(dtype)), device=device), requires_grad)
+
+
+def linspace(start, end, steps, dtype="float32", device=None, requires_grad=False):
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included."""
+    return Tensor(nd.array(np.linspace(start, end, steps).astype(nd.normalize_dtype(dtype)), device=device),
+                  requires_grad)
+
+
 _generator = np.random.default_rng()
 
 
@@ -442,6 +466,22 @@ def rand(*shape, dtype="float32", device=None, requires_grad=False):
     """Uniform samples in [0, 1)."""
     values = _generator.random(_shape_args(shape)).astype(nd.normalize_dtype(dtype))
     return Tensor(nd.array(values, device=device), requires_grad)
+
+
+def randint(low, high=None, size=(), dtype="int64", device=None):
+    """Integers drawn uniformly from ``[low, high)`` (``randint(high, size=...)``: from 0)."""
+    if high is None:
+        low, high = 0, low
+    values = _generator.integers(low, high, size=tuple(size)).astype(nd.normalize_dtype(dtype))
+    return Tensor(nd.array(values, device=device))
+
+
+def randn_like(t, dtype=None):
+    return randn(t.shape, dtype=dtype or t.dtype, device=t.device)
+
+
+def rand_like(t, dtype=None):
+    return rand(t.shape, dtype=dtype or t.dtype, device=t.device)
 
 
 def arange(start, stop=None, step=1, dtype=None, device=None):
