@@ -26,25 +26,27 @@ from .ops import _as_tensor, _kernel, reshape
 from .tensor import Tensor
 
 
-def _window(x, *starts, lengths, strides):
-    return topi.window(x, starts, lengths, strides)
+def _window(x, *starts, lengths, strides, shape):
+    return topi.window(x, starts, lengths, strides, shape)
 
 
-def _window_grad(g, *starts, x_shape, strides):
-    return topi.window_grad(g, x_shape, starts, strides)
+def _window_grad(g, *starts, x_shape, lengths, strides):
+    return topi.window_grad(g, x_shape, starts, strides, lengths)
 
 
 class _Window(Function):
+    """``x[index]`` of basic indices: one kernel (the result's shape drops and adds the
+    axes of extent 1 itself), offsets at run time."""
     saved = ()
 
     def forward(self, x):
         return run("window", _window, [x], self.starts, ("int32",) * len(self.starts),
-                   attrs=(("lengths", self.lengths), ("strides", self.strides)))
+                   attrs=(("lengths", self.lengths), ("strides", self.strides), ("shape", self.shape)))
 
     def backward(self, g):
         x, = self.inputs
         return (_kernel("window_grad", _window_grad, g, scalars=self.starts, scalar_dtypes=("int32",) * len(self.starts),
-                        x_shape=x.shape, strides=self.strides),)
+                        x_shape=x.shape, lengths=self.lengths, strides=self.strides),)
 
 
 def _is_array_index(i):
@@ -148,14 +150,15 @@ def getitem(x, index):
             raise IndexingError(f"indexing a tensor of shape {x.shape}: None cannot be combined with an array index")
         return _advanced(x, index)
     starts, lengths, strides, out_shape = _basic_window(x, index)
-    out = x if lengths == x.shape else _Window.apply(x, starts=starts, lengths=lengths, strides=strides)
-    return reshape(out, out_shape)
+    if lengths == x.shape:
+        return reshape(x, out_shape)
+    return _Window.apply(x, starts=starts, lengths=lengths, strides=strides, shape=out_shape)
 
 
 # -------------------------------------------------------------------------- assignment
 
-def _window_assign(x, values, *starts, strides):
-    return topi.window_assign(x, values, starts, strides)
+def _window_assign(x, values, *starts, lengths, strides):
+    return topi.window_assign(x, values, starts, strides, lengths)
 
 
 def _masked_fill(mask, x, value):
@@ -204,6 +207,6 @@ def setitem(x, index, value):
     if any(i is None for i in index):
         raise IndexingError(f"assigning into a tensor of shape {x.shape}: None is not an assignable index")
     starts, lengths, strides, out_shape = _basic_window(x, index)
-    values = reshape(_as_values(x, value, out_shape), lengths)
+    values = _as_values(x, value, out_shape)
     run_inplace("window_assign", _window_assign, [x.data, values.data], (0,), starts, ("int32",) * len(starts),
-                (("strides", strides),))
+                (("lengths", lengths), ("strides", strides)))

@@ -187,21 +187,49 @@ def _window_axes(shape, starts, lengths, strides, op):
     return axes
 
 
-def window(x, starts, lengths, strides):
+def _unit_axes(lengths, shape, op):
+    """Index maps between a window of ``lengths`` and a tensor of ``shape`` holding the
+    same elements with axes of extent 1 dropped or added (``x[i]`` drops its row axis):
+    (window index of a shape index, shape index of a window index)."""
+    big = [k for k, n in enumerate(shape) if _const(E.convert(n)) != 1]
+    if [_const(E.convert(shape[k])) for k in big] != [n for n in lengths if n != 1]:
+        raise ShapeError(f"{op}: shape {shape_str(shape)} is not the window {list(lengths)} with axes of extent 1 "
+                         "dropped or added")
+    wide = [k for k, n in enumerate(lengths) if n != 1]
+
+    def window_index(idx):
+        it = iter([idx[k] for k in big])
+        return tuple(next(it) if n != 1 else E.const(0) for n in lengths)
+
+    def shape_index(idx):
+        it = iter([idx[k] for k in wide])
+        return tuple(next(it) if _const(E.convert(n)) != 1 else E.const(0) for n in shape)
+    return window_index, shape_index
+
+
+def window(x, starts, lengths, strides, shape=None):
     """``x[s0 : s0 + l0*t0 : t0, ...]`` with run-time starts ``s`` (scalar ``te.var``s or
     ints): one kernel serves every offset of a window shape, e.g. every row ``x[i]`` or
-    batch ``x[i:i+b]``. A start beyond the axis is clamped (the caller checks them)."""
+    batch ``x[i:i+b]``. A start beyond the axis is clamped (the caller checks them).
+    ``shape``: the result's shape, ``lengths`` with axes of extent 1 dropped or added
+    (``x[i]`` is the window (1, n) given as (n,), with no reshape after it)."""
     _check(x, "window")
     axes = _window_axes(x.shape, starts, lengths, strides, "window")
-    return te.compute(list(lengths), lambda *idx: x[tuple(s + i * t for i, (s, t, _) in zip(idx, axes))],
-                      name="window", tag="injective")
+    shape = list(lengths) if shape is None else list(shape)
+    window_index, _ = _unit_axes(lengths, shape, "window")
+
+    def body(*idx):
+        return x[tuple(s + i * t for i, (s, t, _) in zip(window_index(idx), axes))]
+    return te.compute(shape, body, name="window", tag="injective")
 
 
-def _placed(values, shape, starts, strides, outside, op):
+def _placed(values, shape, starts, strides, outside, op, lengths=None):
     """A tensor of ``shape`` holding ``values`` at the window (``starts``, ``strides``,
-    ``values``' extents) and ``outside(idx)`` elsewhere."""
-    lengths = [_const(n) for n in values.shape]
+    ``lengths``: by default ``values``' extents, else ``values`` is the window with axes
+    of extent 1 dropped or added) and ``outside(idx)`` elsewhere."""
+    lengths = [_const(n) for n in values.shape] if lengths is None else list(lengths)
     axes = _window_axes(shape, starts, lengths, strides, op)
+    _, values_index = _unit_axes(lengths, values.shape, op)
 
     def body(*idx):
         inside, index = [], []
@@ -210,17 +238,18 @@ def _placed(values, shape, starts, strides, outside, op):
             k = offset // step if step > 1 else offset
             inside += [offset >= 0, k < length] + ([offset % step == 0] if step > 1 else [])
             index.append(te.min(te.max(k, 0), length - 1))
-        return te.if_then_else(te.all(*inside), values[tuple(index)], outside(idx))
+        return te.if_then_else(te.all(*inside), values[values_index(index)], outside(idx))
     return te.compute(list(shape), body, name=op, tag="injective")
 
 
-def window_grad(g, x_shape, starts, strides):
-    """The gradient of ``window``: ``g`` placed back at the window in zeros of ``x_shape``."""
+def window_grad(g, x_shape, starts, strides, lengths=None):
+    """The gradient of ``window``: ``g`` placed back at the window in zeros of ``x_shape``
+    (``lengths``: the window's, when ``g`` has the result's shape without them)."""
     _check(g, "window_grad")
-    return _placed(g, x_shape, starts, strides, lambda idx: E.const(0, g.dtype), "window_grad")
+    return _placed(g, x_shape, starts, strides, lambda idx: E.const(0, g.dtype), "window_grad", lengths)
 
 
-def window_assign(x, values, starts, strides):
+def window_assign(x, values, starts, strides, lengths=None):
     """``x`` with ``values`` written over the window at run-time ``starts`` (``x[window]
     = values``); it reads ``x`` only at the element it writes, so it may overwrite ``x``
     in place."""
@@ -228,7 +257,7 @@ def window_assign(x, values, starts, strides):
     _check(values, "window_assign")
     if values.dtype != x.dtype:
         raise DTypeError(f"window_assign: values {values.name} are {values.dtype}, {x.name} is {x.dtype}")
-    return _placed(values, x.shape, starts, strides, lambda idx: x[idx], "window_assign")
+    return _placed(values, x.shape, starts, strides, lambda idx: x[idx], "window_assign", lengths)
 
 
 def concatenate(xs, axis=0):
