@@ -522,3 +522,36 @@ def test_module_dict_parameter_list_and_dtype_moves():
     model.to("float32")
     assert {p.dtype for p in model.parameters()} == {"float32"}
     assert model[1].num_batches_tracked.dtype == "int64"          # integer buffers keep their dtype
+
+
+POOL_OPTIONS = [dict(kernel_size=3, stride=2, ceil_mode=True), dict(kernel_size=2, stride=2, padding=1, ceil_mode=True),
+                dict(kernel_size=3, stride=2, padding=1, count_include_pad=False),
+                dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+                dict(kernel_size=2, stride=1, divisor_override=3), dict(kernel_size=(3, 2), stride=(2, 3), ceil_mode=True)]
+
+
+@pytest.mark.parametrize("options", POOL_OPTIONS)
+def test_pooling_options_match_pytorch_when_installed(options):
+    """ceil_mode windows, count_include_pad=False and divisor_override as PyTorch's,
+    values and gradients (their kernels: explicit padding and a pooled divisor mask)."""
+    torch = pytest.importorskip("torch")
+    x = normal(2, 3, 7, 8)
+    avg = {k: v for k, v in options.items()}
+    mx = {k: v for k, v in options.items() if k not in ("count_include_pad", "divisor_override")}
+    for mine, theirs, kwargs in ((F.avg_pool2d, torch.nn.functional.avg_pool2d, avg),
+                                 (F.max_pool2d, torch.nn.functional.max_pool2d, mx)):
+        t, q = tm.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        a, b = mine(t, **kwargs), theirs(q, **kwargs)
+        assert a.shape == tuple(b.shape)
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12)
+        (a * a).sum().backward(), (b * b).sum().backward()
+        np.testing.assert_allclose(t.grad.numpy(), q.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_pooling_options_gradients_and_modules():
+    check_grad(lambda t: F.avg_pool2d(t, 3, 2, 1, ceil_mode=True, count_include_pad=False), normal(1, 2, 6, 5))
+    check_grad(lambda t: F.max_pool2d(t, 2, 2, ceil_mode=True), normal(1, 2, 5, 5))
+    assert nn.MaxPool2d(2, ceil_mode=True)(tm.tensor(normal(3, 5, 5))).shape == (3, 3, 3)
+    assert nn.AvgPool2d(3, 2, 1, count_include_pad=False)(tm.tensor(normal(1, 1, 5, 5))).shape == (1, 1, 3, 3)
+    with pytest.raises(ShapeError, match="dilation"):
+        nn.MaxPool2d(2, dilation=2)

@@ -28,6 +28,12 @@ def _pair(value, what, op):
     return pair
 
 
+def _unbatched(fn, x, *args):
+    """``fn`` on a (C, H, W) input through a batch of one."""
+    out = fn(ops.reshape(x, (1,) + x.shape), *args)
+    return ops.reshape(out, out.shape[1:])
+
+
 # ---------------------------------------------------------------------------- conv2d
 
 def _conv2d_kernel(x, w, b=None, **attrs):
@@ -73,8 +79,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     depthwise); ``padding`` may be "same" or "valid"; an unbatched x (C, H, W) gives
     (F, OH, OW)."""
     if x.ndim == 3:
-        out = conv2d(ops.reshape(x, (1,) + x.shape), weight, bias, stride, padding, dilation, groups)
-        return ops.reshape(out, out.shape[1:])
+        return _unbatched(conv2d, x, weight, bias, stride, padding, dilation, groups)
     if isinstance(padding, str):
         if weight.ndim != 4:
             raise ShapeError(f"conv2d: weight of shape {weight.shape} is not (F, C/groups, KH, KW)")
@@ -167,7 +172,7 @@ class _Pool(Function):
         return (_kernel("avg_pool2d_grad", "avg_pool2d_grad", g, input_shape=x.shape, **dict(self.attrs)),)
 
 
-def _pool(op, x, kernel_size, stride, padding):
+def _pool_attrs(op, x, kernel_size, stride, padding):
     _check_float(op, x)
     if x.ndim != 4:
         raise ShapeError(f"{op}: expects an (N, C, H, W) input, got shape {x.shape}")
@@ -176,17 +181,57 @@ def _pool(op, x, kernel_size, stride, padding):
     padding = _pair(padding, "padding", op)
     if any(x.shape[2 + a] + 2 * padding[a] < kernel[a] for a in (0, 1)):
         raise ShapeError(f"{op}: window {kernel} does not fit input of shape {x.shape} with padding {padding}")
-    return _Pool.apply(x, op=op, attrs=(("kernel", kernel), ("stride", stride), ("padding", padding)))
+    if any(2 * p > k for p, k in zip(padding, kernel)):
+        raise ShapeError(f"{op}: padding {padding} must be at most half the window {kernel}")
+    return kernel, stride, padding
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0):
-    """Window maxima over (N, C, H, W); ``stride`` defaults to ``kernel_size``."""
-    return _pool("max_pool2d", x, kernel_size, stride, padding)
+def _ceil_extra(extent, kernel, stride, pad):
+    """Elements past the padded input that ``ceil_mode`` windows read (PyTorch's rule:
+    one more window when a partial one starts inside the input or its left padding)."""
+    out = -(-(extent + 2 * pad - kernel) // stride) + 1
+    if (out - 1) * stride >= extent + pad:
+        out -= 1
+    return max((out - 1) * stride + kernel - (extent + 2 * pad), 0)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
-    """Window means over (N, C, H, W) (padding counts as zeros)."""
-    return _pool("avg_pool2d", x, kernel_size, stride, padding)
+def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False):
+    """Window maxima over (N, C, H, W) or (C, H, W); ``stride`` defaults to
+    ``kernel_size``; ``ceil_mode``: partial windows at the end count (PyTorch's rule)."""
+    if x.ndim == 3:
+        return _unbatched(max_pool2d, x, kernel_size, stride, padding, ceil_mode)
+    kernel, stride, padding = _pool_attrs("max_pool2d", x, kernel_size, stride, padding)
+    extra = [_ceil_extra(x.shape[2 + a], kernel[a], stride[a], padding[a]) if ceil_mode else 0 for a in (0, 1)]
+    if any(extra):
+        widths = (padding[1], padding[1] + extra[1], padding[0], padding[0] + extra[0])
+        x, padding = join_ops.pad(x, widths, value=float("-inf")), (0, 0)
+    return _Pool.apply(x, op="max_pool2d", attrs=(("kernel", kernel), ("stride", stride), ("padding", padding)))
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Window means over (N, C, H, W) or (C, H, W), with PyTorch's options: padding counts
+    in the divisor (``count_include_pad``) or not, ``ceil_mode`` windows are divided by
+    the part inside the padded input, ``divisor_override`` replaces every divisor."""
+    if x.ndim == 3:
+        return _unbatched(avg_pool2d, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+    kernel, stride, padding = _pool_attrs("avg_pool2d", x, kernel_size, stride, padding)
+    extra = [_ceil_extra(x.shape[2 + a], kernel[a], stride[a], padding[a]) if ceil_mode else 0 for a in (0, 1)]
+    plain = not any(extra) and divisor_override is None and (count_include_pad or padding == (0, 0))
+    if plain:
+        return _Pool.apply(x, op="avg_pool2d", attrs=(("kernel", kernel), ("stride", stride), ("padding", padding)))
+    widths = (padding[1], padding[1] + extra[1], padding[0], padding[0] + extra[0])
+    area = kernel[0] * kernel[1]
+    attrs = (("kernel", kernel), ("stride", stride), ("padding", (0, 0)))
+    sums = _Pool.apply(join_ops.pad(x, widths), op="avg_pool2d", attrs=attrs) * float(area)
+    if divisor_override is not None:
+        return sums * (1.0 / divisor_override)
+    # the divisor of each window: how many of its places are counted, from a pooled mask
+    counted = np.zeros((1, 1) + tuple(n + 2 * p + e for n, p, e in zip(x.shape[2:], padding, extra)), x.dtype)
+    inner = padding if not count_include_pad else (0, 0)
+    counted[:, :, inner[0]:counted.shape[2] - extra[0] - inner[0], inner[1]:counted.shape[3] - extra[1] - inner[1]] = 1
+    mask = Tensor._wrap(nd.array(counted, device=x.device))
+    return sums / (_Pool.apply(mask, op="avg_pool2d", attrs=attrs) * float(area))
 
 
 class _AdaptiveAvgPool(Function):
@@ -203,8 +248,7 @@ def adaptive_avg_pool2d(x, output_size):
     """Means over PyTorch's adaptive windows: (N, C, H, W) -> (N, C, *output_size) (an
     entry None keeps that extent; (C, H, W) input gives (C, *output_size))."""
     if x.ndim == 3:
-        out = adaptive_avg_pool2d(ops.reshape(x, (1,) + x.shape), output_size)
-        return ops.reshape(out, out.shape[1:])
+        return _unbatched(adaptive_avg_pool2d, x, output_size)
     _check_float("adaptive_avg_pool2d", x)
     if x.ndim != 4:
         raise ShapeError(f"adaptive_avg_pool2d: expects an (N, C, H, W) or (C, H, W) input, got shape {x.shape}")
