@@ -250,7 +250,10 @@ def test_bases_without_their_rules_cannot_be_instantiated():
 TORCH_CASES = [("SGD", dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01)),
                ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
                ("Adam", dict(lr=0.01, weight_decay=0.1)), ("AdamW", dict(lr=0.01)),
-               ("Adagrad", dict(lr=0.1, lr_decay=0.01)), ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5))]
+               ("Adagrad", dict(lr=0.1, lr_decay=0.01)), ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5)),
+               ("Adam", dict(lr=0.05, amsgrad=True, weight_decay=0.1)), ("AdamW", dict(lr=0.05, amsgrad=True, maximize=True)),
+               ("SGD", dict(lr=0.1, momentum=0.9, maximize=True)), ("Adagrad", dict(lr=0.1, maximize=True)),
+               ("RMSprop", dict(lr=0.01, maximize=True))]
 
 
 @pytest.mark.parametrize("name,kwargs", TORCH_CASES)
@@ -370,3 +373,29 @@ def test_frozen_parameters_are_accepted_and_left_alone():
     model(x).sum().backward()
     opt.step()
     assert not np.array_equal(model[0].weight.numpy(), frozen)
+
+
+def test_amsgrad_and_maximize_follow_their_formulas():
+    """AMSGrad divides by the largest second moment so far (PyTorch's bias correction of
+    it); ``maximize`` steps along the gradient: the same as minimizing with -g."""
+    rng = np.random.default_rng(7)
+    start, grads = rng.normal(size=5), [rng.normal(size=5) * (3 if k == 1 else 1) for k in range(5)]
+    p = nn.Parameter(tm.tensor(start))
+    opt = optim.Adam([p], lr=0.1, betas=(0.8, 0.9), eps=1e-8, amsgrad=True)
+    want, m, v, v_max = start.copy(), np.zeros(5), np.zeros(5), np.zeros(5)
+    for t, g in enumerate(grads, 1):
+        p.grad = tm.tensor(g)
+        opt.step()
+        m, v = 0.8 * m + 0.2 * g, 0.9 * v + 0.1 * g * g
+        v_max = np.maximum(v_max, v)
+        want = want - 0.1 / (1 - 0.8 ** t) * m / (np.sqrt(v_max) / np.sqrt(1 - 0.9 ** t) + 1e-8)
+    np.testing.assert_allclose(p.numpy(), want, rtol=1e-12)
+    np.testing.assert_allclose(opt.state_dict()["state"][0]["max_exp_avg_sq"].numpy(), v_max, rtol=1e-12)
+    for name, kwargs in (("SGD", dict(lr=0.1, momentum=0.5)), ("Adam", dict(lr=0.1)), ("RMSprop", dict(lr=0.01)),
+                         ("Adagrad", dict(lr=0.1))):
+        up, down = nn.Parameter(tm.tensor(start)), nn.Parameter(tm.tensor(start))
+        ascend, descend = getattr(optim, name)([up], maximize=True, **kwargs), getattr(optim, name)([down], **kwargs)
+        for g in grads:
+            up.grad, down.grad = tm.tensor(g), tm.tensor(-g)
+            ascend.step(), descend.step()
+        np.testing.assert_allclose(up.numpy(), down.numpy(), rtol=1e-12, err_msg=name)

@@ -16,11 +16,12 @@ class Adagrad(Optimizer):
     """``d = g + wd*p``; ``sum += d²``; ``p -= clr * d / (sqrt(sum) + eps)`` with
     ``clr = lr / (1 + (t-1)*lr_decay)``; ``sum`` starts at ``initial_accumulator_value``."""
 
-    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
+    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10, *,
+                 maximize=False):
         if lr < 0 or lr_decay < 0 or weight_decay < 0 or initial_accumulator_value < 0 or eps < 0:
             raise TVMiniError("Adagrad: lr, lr_decay, weight_decay, initial_accumulator_value and eps must be >= 0")
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps,
-                                      initial_accumulator_value=initial_accumulator_value))
+                                      initial_accumulator_value=initial_accumulator_value, maximize=maximize))
 
     def state_names(self, group):
         return ("sum",)
@@ -50,12 +51,13 @@ class RMSprop(Optimizer):
     ``avg = sqrt(sq - ga²) + eps``, else ``avg = sqrt(sq) + eps``; with momentum
     ``buf = momentum*buf + d/avg; p -= lr*buf``, else ``p -= lr*d/avg``."""
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, *,
+                 maximize=False):
         if lr < 0 or eps < 0 or weight_decay < 0 or momentum < 0 or not 0 <= alpha <= 1:
             raise TVMiniError(f"RMSprop: invalid hyper-parameters lr={lr}, alpha={alpha}, eps={eps}, "
                               f"weight_decay={weight_decay}, momentum={momentum}")
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                                      centered=centered))
+                                      centered=centered, maximize=maximize))
 
     def state_names(self, group):
         return (("square_avg",) + (("grad_avg",) if group["centered"] else ())

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import DeviceError, ShapeError, TVMiniError
 from ..graph import Tensor
-from ..graph import dispatch
+from ..graph import dispatch, ops
 from ..graph.dispatch import run_inplace
 from ..graph.jit.ir import ReplayScalars
 from ..runtime import ndarray as nd
@@ -94,7 +94,8 @@ class Optimizer(abc.ABC):
         state["step"] += 1
         names = self.state_names(group)
         kernel, scalars, attrs = self.kernel(group, state)
-        inputs = [p.data, p.grad.data] + [state[n].data for n in names]
+        grad = ops.neg(p.grad) if group.get("maximize") else p.grad     # ascend: PyTorch's maximize
+        inputs = [p.data, grad.data] + [state[n].data for n in names]
         node = run_inplace(f"{type(self).__name__.lower()}_update", kernel, inputs, [0] + list(range(2, len(inputs))),
                            scalars, (p.dtype,) * len(scalars), attrs)
         if node is not None:        # recorded by tm.jit: each replay recomputes this step's scalars

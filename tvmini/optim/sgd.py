@@ -17,13 +17,14 @@ class SGD(Optimizer):
     (``buf = d`` on the first step) and ``d = d + momentum*buf`` (Nesterov) or ``d = buf``;
     then ``p -= lr * d``."""
 
-    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *,
+                 maximize=False):
         if lr < 0 or momentum < 0 or weight_decay < 0:
             raise TVMiniError(f"SGD: lr, momentum and weight_decay must be >= 0, got {lr}, {momentum}, {weight_decay}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise TVMiniError("SGD: Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                                      nesterov=nesterov))
+                                      nesterov=nesterov, maximize=maximize))
 
     def state_names(self, group):
         return ("momentum_buffer",) if group["momentum"] != 0 else ()

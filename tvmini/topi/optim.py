@@ -61,13 +61,15 @@ def sgd_momentum_update(p, g, buf, lr, weight_decay, keep, grad_scale, momentum,
     return [new_p, buf_out]
 
 
-def adam_update(p, g, m, v, step_size, beta1, beta2, eps, bias_correction2_sqrt, weight_decay, decay):
+def adam_update(p, g, m, v, step_size, beta1, beta2, eps, bias_correction2_sqrt, weight_decay, decay, v_max=None):
     """Adam/AdamW: ``d = g + weight_decay*p`` (Adam's coupled decay; 0 for AdamW),
     ``m' = b1*m + (1-b1)*d``, ``v' = b2*v + (1-b2)*d²`` and
     ``p' = decay*p - step_size * m' / (sqrt(v')/bias_correction2_sqrt + eps)``
     with ``step_size = lr / (1 - b1^t)``, ``bias_correction2_sqrt = sqrt(1 - b2^t)`` and
-    ``decay = 1 - lr*weight_decay`` for AdamW's decoupled decay (1 for Adam)."""
-    _check("adam_update", p, g, m, v)
+    ``decay = 1 - lr*weight_decay`` for AdamW's decoupled decay (1 for Adam). With
+    ``v_max`` (AMSGrad): ``v_max' = max(v_max, v')`` takes ``v'``'s place in ``p'``, and
+    is a fourth output."""
+    _check("adam_update", p, g, m, v, *([] if v_max is None else [v_max]))
     one = te.const(1, p.dtype)
 
     def d(i):
@@ -82,12 +84,14 @@ def adam_update(p, g, m, v, step_size, beta1, beta2, eps, bias_correction2_sqrt,
 
     m_out = _out(p, lambda *i: new_m(i), "adam.exp_avg")
     v_out = _out(p, lambda *i: new_v(i), "adam.exp_avg_sq")
+    largest = None if v_max is None else _out(p, lambda *i: te.max(v_max[i], v_out[i]), "adam.max_exp_avg_sq")
+    second = v_out if largest is None else largest
 
     def new_p(*i):
-        denom = te.sqrt(v_out[i]) / bias_correction2_sqrt + eps
+        denom = te.sqrt(second[i]) / bias_correction2_sqrt + eps
         return decay * p[i] - step_size * m_out[i] / denom
 
-    return [_out(p, new_p, "adam.param"), m_out, v_out]
+    return [_out(p, new_p, "adam.param"), m_out, v_out] + ([] if largest is None else [largest])
 
 
 def adagrad_update(p, g, s, clr, eps, weight_decay):
