@@ -323,7 +323,8 @@ def test_an_unknown_cuda_compiler_choice_is_refused(monkeypatch):
        dtype=st.sampled_from(["float32", "float64", "int32"]))
 def test_random_bound_schedules_compile_to_ptx(n, factor, dtype):
     A = te.placeholder((n,), name="A", dtype=dtype)
-    B = te.compute((n,), lambda i: A[i] // 3 + A[i] % 5 if dtype == "int32" else te.sigmoid(A[i]) ** 2.0, name="B")
+    B = te.compute((n,), lambda i: (A[i] // 3 + A[i] % 5) ^ (A[i] << 2) | ~(A[i] >> A[i]) if dtype == "int32"
+                   else te.sigmoid(A[i]) ** 2.0, name="B")
     s = te.create_schedule(B.op)
     bo, bi = s[B].split(B.op.axis[0], factor=factor)
     bind(s, B, bo, "blockIdx.x")

@@ -115,6 +115,28 @@ def test_integer_division_never_traps(emulated_gpu, dtype):
         np.testing.assert_array_equal(out.numpy(), a // b + a % b * np.array(3, dtype))
 
 
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32", "int64"])
+def test_bitwise_operators(emulated_gpu, dtype):
+    """``& | ^ ~ << >>`` in CUDA C give the CPU's answers, shift counts outside
+    [0, width) included (C leaves them undefined)."""
+    from tvmini.testing import reference
+    width = np.dtype(dtype).itemsize * 8
+    info = np.iinfo(dtype)
+    a = np.random.default_rng(1).integers(info.min, info.max, 90, dtype=dtype, endpoint=True)
+    b = np.resize(np.arange(-2 if info.min < 0 else 0, width + 2), 90).astype(dtype)
+    A, B = te.placeholder((90,), name="A", dtype=dtype), te.placeholder((90,), name="B", dtype=dtype)
+    C = te.compute((90,), lambda i: ((A[i] & B[i]) | (A[i] ^ ~B[i])) + (A[i] << B[i]) + (A[i] >> B[i]), name="C")
+    s = te.create_schedule(C.op)
+    bx, tx = s[C].split(C.op.axis[0], factor=32)
+    test_cuda.bind(s, C, bx, "blockIdx.x")
+    test_cuda.bind(s, C, tx, "threadIdx.x")
+    f = tm.build(s, [A, B, C], target="cuda", name=f"emulated_bitwise_{dtype}")
+    dev = tm.cuda(0)
+    out = tm.nd.empty(90, dtype, device=dev)
+    f(tm.nd.array(a, device=dev), tm.nd.array(b, device=dev), out)
+    np.testing.assert_array_equal(out.numpy(), reference([C], {A: a, B: b})[0])
+
+
 @pytest.mark.parametrize("reducer", ["max", "min"])
 def test_bool_max_min_reduction(emulated_gpu, reducer):
     """CUDA's min/max have no bool overload: bools combine with || and &&."""

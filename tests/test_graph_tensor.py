@@ -529,8 +529,22 @@ def test_bool_operators_are_logical():
     for got, want in [(tp & tq, p & q), (tp | tq, p | q), (tp ^ tq, p ^ q), (~tp, ~p),
                       (tp * tq, p & q), (tp + tq, p | q), (tp.maximum(tq), p | q), (tp.minimum(tq), p & q)]:
         assert got.dtype == "bool" and got.numpy().tolist() == want.tolist()
-    with pytest.raises(DTypeError, match="bool"):
-        tm.tensor([1, 2]) & tm.tensor([3, 4])
+    with pytest.raises(DTypeError, match="bool or integer"):
+        tm.tensor([1.0, 2.0]) & tm.tensor([3.0, 4.0])
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int32", "int64"])
+def test_integer_operators_are_bitwise(dtype):
+    """``& | ^ ~ << >>`` on integer tensors as PyTorch's (they raised DTypeError); a bool
+    operand counts as the integer type, shifts broadcast and take Python ints."""
+    a = np.array([[5, 3, 127, 0]], dtype) if dtype[0] == "u" else np.array([[5, -3, 127, -128]], dtype)
+    b = np.array([[1], [3]], dtype)
+    ta, tb = tm.tensor(a), tm.tensor(b)
+    for got, want in [(ta & tb, a & b), (ta | tb, a | b), (ta ^ tb, a ^ b), (~ta, ~a), (ta << tb, a << b),
+                      (ta >> tb, a >> b), (ta & 6, a & 6), (ta ^ tm.tensor(np.array([True, False, True, True])),
+                                                            a ^ np.array([1, 0, 1, 1], dtype))]:
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got.numpy(), want)
 
 
 # ---------------------------------------------------------------- gradient aliasing and in-place versions

@@ -487,11 +487,29 @@ class CudaPrinter:
             return f"abs({args[0]})"
         if e.name == counter_hash.NAME:
             return f"tvmini_counter_hash({', '.join(args)})"
+        if e.name in E.BITWISE_INTRINSICS:
+            return _bitwise(e.name, e.dtype, args)
         if e.name not in _MATH:
             raise BuildError(f"no CUDA C for intrinsic {e.name}")
         if e.dtype == "float16":
             return f"__float2half({_MATH[e.name][0]}({', '.join(f'__half2float({a})' for a in args)}))"
         return f"{_MATH[e.name][1 if f64 else 0]}({', '.join(args)})"
+
+
+def _bitwise(name, dtype, args):
+    """CUDA C of an integer ``& | ^ ~ << >>`` (a shift count outside ``[0, width)``
+    gives 0, or -1 for ``>>`` of a negative value, as on the CPU)."""
+    if name == "bitwise_not":
+        return f"(~{args[0]})"
+    if name in ("bitwise_and", "bitwise_or", "bitwise_xor"):
+        return f"({args[0]} {dict(bitwise_and='&', bitwise_or='|', bitwise_xor='^')[name]} {args[1]})"
+    value, count, width = args[0], args[1], dt.bits(dtype)
+    inside = f"((unsigned long long)({count}) < {width}ULL)"
+    if name == "left_shift":
+        return f"({inside} ? ({value} << {count}) : ({_CTYPE[dtype]})0)"
+    fill = f"({value} < 0 ? ({_CTYPE[dtype]})-1 : ({_CTYPE[dtype]})0)" if not dtype.startswith("uint") \
+        else f"({_CTYPE[dtype]})0"
+    return f"({inside} ? ({value} >> {count}) : {fill})"
 
 
 def const_str(value, dtype):

@@ -497,7 +497,27 @@ class FunctionBuilder:
         if e.name == counter_hash.NAME:
             ops = _HashOps(b, args[0].type)
             return b.zext(counter_hash.hash32(ops, *args), args[0].type)
+        if e.name in E.BITWISE_INTRINSICS:
+            return self.bitwise(e.name, e.dtype, args)
         return self.math_call(e.name, e.dtype, args)
+
+    def bitwise(self, name, dtype, args):
+        """Integer ``& | ^ ~ << >>``; a shift count outside ``[0, width)`` gives 0 (-1 for
+        ``>>`` of a negative signed value) instead of LLVM's poison."""
+        b = self.builder
+        if name == "bitwise_not":
+            return b.not_(args[0])
+        if name in ("bitwise_and", "bitwise_or", "bitwise_xor"):
+            return {"bitwise_and": b.and_, "bitwise_or": b.or_, "bitwise_xor": b.xor}[name](*args)
+        value, count = args
+        width = dt.bits(dtype)
+        out_of_range = b.icmp_unsigned(">=", count, splat(count.type, width))
+        signed = not dtype.startswith("uint")
+        if name == "left_shift":
+            return b.select(out_of_range, splat(value.type, 0), b.shl(value, count))
+        shifted = b.ashr(value, count) if signed else b.lshr(value, count)
+        fill = b.ashr(value, splat(value.type, width - 1)) if signed else splat(value.type, 0)
+        return b.select(out_of_range, fill, shifted)
 
     def math_call(self, name, dtype, args):
         """The math function ``name`` (exp, log, tanh, ...) of ``args``: an LLVM intrinsic,

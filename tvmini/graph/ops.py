@@ -398,46 +398,35 @@ def compare(a, b, op):
     return _kernel(op, _COMPARE[op], a, b)
 
 
-_LOGICAL = {"and": lambda x, y: x & y, "or": lambda x, y: x | y, "xor": lambda x, y: x != y}
+#: the topi kernel of each operator (logical on bools, bitwise on integers)
+_BITWISE = {"and": "bitwise_and", "or": "bitwise_or", "xor": "bitwise_xor", "left_shift": "left_shift",
+            "right_shift": "right_shift"}
 
 
-def _logical_kernel(op):
-    """The te definition of bool ``op`` ("and", "or", "xor") with broadcasting."""
-    def define(a, b):
-        return topi.broadcast.elementwise(f"logical_{op}", [a, b], _LOGICAL[op])
-    define.__name__ = define.__qualname__ = f"logical_{op}"
-    return define
-
-
-_LOGICAL_KERNELS = {op: _logical_kernel(op) for op in _LOGICAL}
-
-
-def _require_bool(op, *tensors):
+def _require_integral(op, *tensors, shift=False):
     for t in tensors:
-        if t.dtype != "bool":
-            raise DTypeError(f"{op}: bitwise operators are defined on bool tensors only here, got {t.dtype} "
-                             f"tensor of shape {t.shape} (compare first, or use bool masks)")
+        if t.dtype.startswith("float") or (shift and t.dtype == "bool"):
+            raise DTypeError(f"{op}: needs {'integer' if shift else 'bool or integer'} tensors, got {t.dtype} "
+                             f"tensor of shape {t.shape}")
 
 
 def logical(op, a, b):
-    """``a & b``, ``a | b``, ``a ^ b`` ("and", "or", "xor") of bool tensors (broadcasting;
-    ``b`` may be a Python bool). Integer bitwise operators are not supported (topi has
-    no bitwise kernels): a DTypeError says so. No gradient."""
+    """``a & b``, ``a | b``, ``a ^ b`` ("and", "or", "xor"): logical on bool tensors,
+    bitwise on integer ones (a bool meeting an integer counts as that integer type, as in
+    PyTorch); broadcasting, ``b`` may be a Python bool or int; ``"left_shift"``/
+    ``"right_shift"`` for integers only (a count outside ``[0, width)`` gives 0, or -1
+    for ``>>`` of a negative value). No gradient."""
     b = b if isinstance(b, Tensor) else _as_tensor(b, a)
-    _require_bool(op, a, b)
-    check_same(op, a, b)
+    _require_integral(op, a, b, shift=op.endswith("shift"))
+    a, b = promote(op, a, b)
     broadcast_shapes(op, a.shape, b.shape)
-    return _kernel(f"logical_{op}", _LOGICAL_KERNELS[op], a, b)
+    return _kernel(_BITWISE[op], _BITWISE[op], a, b)
 
 
 def logical_not(x):
-    """``~x`` of a bool tensor (no gradient)."""
-    _require_bool("logical_not", x)
-    return _kernel("logical_not", _logical_not, x)
-
-
-def _logical_not(x):
-    return topi.broadcast.elementwise("logical_not", [x], lambda v: ~v)
+    """``~x``: logical on a bool tensor, bitwise on an integer one (no gradient)."""
+    _require_integral("invert", x)
+    return _kernel("bitwise_not", "bitwise_not", x)
 
 
 class _Where(Function):

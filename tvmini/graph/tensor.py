@@ -234,6 +234,8 @@ class Tensor:
     def __ror__(self, other): return ops.logical("or", self, other) if _operand(other) else NotImplemented
     def __xor__(self, other): return ops.logical("xor", self, other) if _operand(other) else NotImplemented
     def __rxor__(self, other): return ops.logical("xor", self, other) if _operand(other) else NotImplemented
+    def __lshift__(self, other): return ops.logical("left_shift", self, other) if _operand(other) else NotImplemented
+    def __rshift__(self, other): return ops.logical("right_shift", self, other) if _operand(other) else NotImplemented
     def __invert__(self): return ops.logical_not(self)
     def __neg__(self): return ops.neg(self)
     def __abs__(self): return ops.abs(self)

@@ -158,6 +158,37 @@ erf, tan, atan, asin, acos, exp2, expm1, log2, log10, log1p = (
     _intrinsic(n) for n in ("erf", "tan", "atan", "asin", "acos", "exp2", "expm1", "log2", "log10", "log1p"))
 
 
+def bitwise_and(a, b):
+    """Elementwise ``a & b`` of integers (also ``a & b`` on integer expressions)."""
+    return E.call("bitwise_and", a, b)
+
+
+def bitwise_or(a, b):
+    """Elementwise ``a | b`` of integers."""
+    return E.call("bitwise_or", a, b)
+
+
+def bitwise_xor(a, b):
+    """Elementwise ``a ^ b`` of integers."""
+    return E.call("bitwise_xor", a, b)
+
+
+def bitwise_not(a):
+    """Elementwise ``~a`` of integers."""
+    return E.call("bitwise_not", a)
+
+
+def left_shift(a, b):
+    """``a << b``: 0 for a count outside ``[0, width)``."""
+    return E.call("left_shift", a, b)
+
+
+def right_shift(a, b):
+    """``a >> b`` (arithmetic for signed integers): 0, or -1 for a negative ``a``, for a
+    count outside ``[0, width)``."""
+    return E.call("right_shift", a, b)
+
+
 def abs(x):
     """Elementwise absolute value (keeps the dtype)."""
     return E.call("abs", x)

@@ -17,6 +17,18 @@ from ..tir import counter_hash
 from ..tir import expr as E
 
 
+def _shift(value, count, left):
+    """numpy's shift with tvmini's rule for counts outside [0, width): 0, or -1 for ``>>``
+    of a negative value (numpy leaves them to the hardware)."""
+    value, count = np.asarray(value), np.asarray(count)
+    width = value.dtype.itemsize * 8
+    inside = (count >= 0) & (count < width)
+    safe = np.where(inside, count, 0).astype(value.dtype)
+    shifted = np.left_shift(value, safe) if left else np.right_shift(value, safe)
+    fill = np.zeros_like(value) if left else np.where(value < 0, -1, 0).astype(value.dtype)
+    return np.where(inside, shifted, fill).astype(value.dtype)
+
+
 def _erf(x):
     """The error function elementwise (numpy has none), in ``x``'s dtype."""
     return np.vectorize(math.erf, otypes=[x.dtype])(x).astype(x.dtype)
@@ -34,6 +46,9 @@ _CALLS = {
     "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "trunc": np.trunc, "tan": np.tan, "atan": np.arctan,
     "asin": np.arcsin, "acos": np.arccos, "exp2": np.exp2, "expm1": np.expm1, "log2": np.log2,
     "log10": np.log10, "log1p": np.log1p, "erf": lambda x: _erf(np.asarray(x)),
+    "bitwise_and": np.bitwise_and, "bitwise_or": np.bitwise_or, "bitwise_xor": np.bitwise_xor,
+    "bitwise_not": np.invert, "left_shift": lambda a, s: _shift(a, s, True),
+    "right_shift": lambda a, s: _shift(a, s, False),
     counter_hash.NAME: counter_hash.numpy_hash,
 }
 _REDUCE = {"sum": np.sum, "max": np.max, "min": np.min, "prod": np.prod}

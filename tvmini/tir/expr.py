@@ -55,14 +55,23 @@ class PrimExpr:
     def __ge__(self, o): return binary(GE, self, o)
     def __eq__(self, o): return binary(EQ, self, o)
     def __ne__(self, o): return binary(NE, self, o)
-    def __and__(self, o): return logical(And, self, o)
-    def __rand__(self, o): return logical(And, o, self)
-    def __or__(self, o): return logical(Or, self, o)
-    def __ror__(self, o): return logical(Or, o, self)
+    # on bools ``& | ~`` are logical; on integers they (and ``^ << >>``) are bitwise
+    def __and__(self, o): return logical_or_bitwise(And, "bitwise_and", self, o)
+    def __rand__(self, o): return logical_or_bitwise(And, "bitwise_and", o, self)
+    def __or__(self, o): return logical_or_bitwise(Or, "bitwise_or", self, o)
+    def __ror__(self, o): return logical_or_bitwise(Or, "bitwise_or", o, self)
+    def __xor__(self, o): return logical_or_bitwise(NE, "bitwise_xor", self, o)
+    def __rxor__(self, o): return logical_or_bitwise(NE, "bitwise_xor", o, self)
+    def __lshift__(self, o): return call("left_shift", self, o)
+    def __rlshift__(self, o): return call("left_shift", o, self)
+    def __rshift__(self, o): return call("right_shift", self, o)
+    def __rrshift__(self, o): return call("right_shift", o, self)
 
     def __invert__(self):
+        if dt.is_int(self.dtype) and not dt.is_bool(self.dtype):
+            return call("bitwise_not", self)
         if not dt.is_bool(self.dtype):
-            raise DTypeError(f"~ needs a bool expression, got {self.dtype} in {self}")
+            raise DTypeError(f"~ needs a bool or integer expression, got {self.dtype} in {self}")
         return Not(self)
 
     def astype(self, dtype):
@@ -260,6 +269,14 @@ def binary(cls, a, b):
     return cls(_to(a, dtype), _to(b, dtype))
 
 
+def logical_or_bitwise(cls, name, a, b):
+    """``a op b``: logical (``cls``) when both are bool, else the bitwise intrinsic ``name``."""
+    a, b = _operands(a, b)
+    if dt.is_bool(a.dtype) and dt.is_bool(b.dtype):
+        return cls(a, b)
+    return call(name, a, b)
+
+
 def logical(cls, a, b):
     a, b = _operands(a, b)
     for x in (a, b):
@@ -267,6 +284,10 @@ def logical(cls, a, b):
             raise DTypeError(f"{cls.symbol} needs bool operands, got {x.dtype} in {x}; compare first")
     return cls(a, b)
 
+
+#: integer intrinsics (bitwise operators); a shift by a negative count or by the width
+#: or more gives 0 (``>>`` of a negative value: -1), never the hardware's undefined result
+BITWISE_INTRINSICS = ("bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "left_shift", "right_shift")
 
 FLOAT_INTRINSICS = ("exp", "log", "sqrt", "tanh", "sigmoid", "cos", "sin", "floor", "ceil", "round", "trunc",
                     "erf", "tan", "atan", "asin", "acos", "exp2", "expm1", "log2", "log10", "log1p")
@@ -286,6 +307,13 @@ def call(name, *args):
         return Call(name, args, dtype)
     if name == "abs":
         return Call(name, args, args[0].dtype)
+    if name in BITWISE_INTRINSICS:
+        if not all(dt.is_int(a.dtype) and not dt.is_bool(a.dtype) for a in args):
+            raise DTypeError(f"{name} needs integer operands, got {[str(a) + ': ' + a.dtype for a in args]}")
+        dtype = args[0].dtype
+        for a in args[1:]:
+            dtype = dt.promote(dtype, a.dtype)
+        return Call(name, [_to(a, dtype) for a in args], dtype)
     if name == counter_hash.NAME:
         if len(args) != 2 or not all(dt.is_int(a.dtype) for a in args):
             raise DTypeError(f"{name} takes two integers (counter, seed), got {[str(a) for a in args]}")

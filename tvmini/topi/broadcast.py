@@ -18,6 +18,7 @@ __all__ = [
     "broadcast_shape", "add", "subtract", "multiply", "divide", "floor_divide", "floor_mod", "maximum", "minimum",
     "power",
     "equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "where",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "left_shift", "right_shift",
 ]
 
 
@@ -227,3 +228,34 @@ def where(cond, a, b):
     if isinstance(cond, te.Tensor) and cond.dtype != "bool":
         raise DTypeError(f"where: condition {cond.name} must be bool, got {cond.dtype}")
     return elementwise("where", [cond, a, b], te.if_then_else)
+
+
+def bitwise_and(a, b):
+    """``a & b`` with broadcasting: bitwise on integers, logical on bools."""
+    return elementwise("bitwise_and", [a, b], lambda x, y: x & y)
+
+
+def bitwise_or(a, b):
+    """``a | b`` with broadcasting: bitwise on integers, logical on bools."""
+    return elementwise("bitwise_or", [a, b], lambda x, y: x | y)
+
+
+def bitwise_xor(a, b):
+    """``a ^ b`` with broadcasting: bitwise on integers, logical on bools."""
+    return elementwise("bitwise_xor", [a, b], lambda x, y: x ^ y)
+
+
+def bitwise_not(a):
+    """``~a``: bitwise on integers, logical on bools."""
+    return elementwise("bitwise_not", [a], lambda x: ~x)
+
+
+def left_shift(a, b):
+    """``a << b`` of integers with broadcasting (0 for a count outside ``[0, width)``)."""
+    return elementwise("left_shift", [a, b], lambda x, y: x << y)
+
+
+def right_shift(a, b):
+    """``a >> b`` of integers with broadcasting, arithmetic for signed ones (a count
+    outside ``[0, width)`` gives 0, or -1 for a negative ``a``)."""
+    return elementwise("right_shift", [a, b], lambda x, y: x >> y)
