@@ -399,3 +399,41 @@ def test_amsgrad_and_maximize_follow_their_formulas():
             up.grad, down.grad = tm.tensor(g), tm.tensor(-g)
             ascend.step(), descend.step()
         np.testing.assert_allclose(up.numpy(), down.numpy(), rtol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("kwargs", [dict(max_lr=0.1, total_steps=20), dict(max_lr=0.05, epochs=3, steps_per_epoch=4,
+                                                                          anneal_strategy="linear", pct_start=0.25),
+                                    dict(max_lr=0.2, total_steps=15, three_phase=True)])
+@pytest.mark.parametrize("name", ["SGD", "Adam"])
+def test_one_cycle_matches_pytorch_when_installed(name, kwargs):
+    """Rates and cycled momentum (SGD's momentum, Adam's first beta) step by step."""
+    torch = pytest.importorskip("torch")
+    extra = {"momentum": 0.9} if name == "SGD" else {}
+    p, q = nn.Parameter(tm.ones(2, dtype="float64")), torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
+    p.grad, q.grad = tm.ones(2, dtype="float64"), torch.ones(2, dtype=torch.float64)
+    mine, theirs = getattr(optim, name)([p], lr=0.01, **extra), getattr(torch.optim, name)([q], lr=0.01, **extra)
+    a = optim.lr_scheduler.OneCycleLR(mine, **kwargs)
+    b = torch.optim.lr_scheduler.OneCycleLR(theirs, **kwargs)
+    key = "momentum" if name == "SGD" else "betas"
+    for _ in range(a.total_steps):
+        assert a.get_last_lr() == pytest.approx(b.get_last_lr(), rel=1e-12)
+        assert mine.param_groups[0][key] == pytest.approx(theirs.param_groups[0][key], rel=1e-12)
+        mine.step(), theirs.step(), a.step(), b.step()
+    np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=1e-12)
+
+
+def test_one_cycle_shape_and_limits():
+    p = nn.Parameter(tm.ones(2))
+    opt = optim.SGD([p], lr=1.0, momentum=0.9)
+    sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=10, pct_start=0.5, anneal_strategy="linear",
+                                          div_factor=10, final_div_factor=10)
+    rates, momenta = [], []
+    for _ in range(10):
+        rates.append(opt.param_groups[0]["lr"])
+        momenta.append(opt.param_groups[0]["momentum"])
+        sched.step()
+    np.testing.assert_allclose(rates[:5], [0.1 + 0.9 * k / 4 for k in range(5)])
+    np.testing.assert_allclose(rates[4:], [1.0 + (0.01 - 1.0) * k / 5 for k in range(6)])
+    assert momenta[0] == pytest.approx(0.95) and momenta[4] == pytest.approx(0.85)
+    with pytest.raises(tm.TVMiniError, match="more than total_steps=10"):
+        sched.step()

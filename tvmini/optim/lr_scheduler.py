@@ -199,3 +199,75 @@ class ReduceLROnPlateau(_SchedulerState):
                     group["lr"] = new
             self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy, stepped once per batch: the rate rises from ``max_lr /
+    div_factor`` to ``max_lr`` over the first ``pct_start`` of ``total_steps``, then falls
+    to ``initial / final_div_factor`` (cosine or linear); with ``cycle_momentum`` the
+    momentum (SGD's ``momentum``, Adam's first beta) moves the opposite way between
+    ``max_momentum`` and ``base_momentum``. ``three_phase``: up, down to the initial rate,
+    then down to the final one. PyTorch's values; momentum is a run-time scalar of the
+    update kernels too, so cycling it rebuilds nothing."""
+
+    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
+                 anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85, max_momentum=0.95, div_factor=25.0,
+                 final_div_factor=1e4, three_phase=False, last_epoch=-1):
+        if total_steps is None:
+            if not epochs or not steps_per_epoch:
+                raise TVMiniError("OneCycleLR: give total_steps, or epochs and steps_per_epoch")
+            total_steps = epochs * steps_per_epoch
+        if total_steps <= 0 or not 0 <= pct_start <= 1 or anneal_strategy not in ("cos", "linear"):
+            raise TVMiniError(f"OneCycleLR: needs total_steps > 0, pct_start in [0, 1] and anneal_strategy 'cos' or "
+                              f"'linear', got {total_steps}, {pct_start}, {anneal_strategy!r}")
+        groups = optimizer.param_groups
+        max_lrs = list(max_lr) if isinstance(max_lr, (list, tuple)) else [max_lr] * len(groups)
+        self.total_steps, self.anneal_strategy, self.cycle_momentum = total_steps, anneal_strategy, cycle_momentum
+        self.use_beta1 = "betas" in groups[0]
+        if cycle_momentum and not self.use_beta1 and "momentum" not in groups[0]:
+            raise TVMiniError("OneCycleLR: cycle_momentum needs an optimizer with momentum or betas")
+        up = float(pct_start * total_steps) - 1
+        self.phases = ([(up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                        (float(2 * pct_start * total_steps) - 2, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
+                        (total_steps - 1.0, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
+                       if three_phase else
+                       [(up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                        (total_steps - 1.0, "max_lr", "min_lr", "base_momentum", "max_momentum")])
+        if last_epoch == -1:
+            for group, top in zip(groups, max_lrs):
+                group["initial_lr"] = top / div_factor
+                group["max_lr"], group["min_lr"] = top, top / div_factor / final_div_factor
+                if cycle_momentum:
+                    group["max_momentum"], group["base_momentum"] = max_momentum, base_momentum
+                    self._set_momentum(group, max_momentum)
+        super().__init__(optimizer, last_epoch)
+
+    def _set_momentum(self, group, value):
+        if self.use_beta1:
+            group["betas"] = (value,) + tuple(group["betas"][1:])
+        else:
+            group["momentum"] = value
+
+    def _anneal(self, start, end, pct):
+        if self.anneal_strategy == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def _at(self, group, step, names):
+        """The value at ``step`` of the lr (``names`` 0) or momentum (2) keys of the phase
+        ``step`` falls in (the last one past its end)."""
+        start_step = 0.0
+        for end_step, *keys in self.phases:
+            if step <= end_step or end_step == self.phases[-1][0]:
+                break
+            start_step = end_step
+        pct = (step - start_step) / (end_step - start_step) if end_step != start_step else 1.0
+        return self._anneal(group[keys[names]], group[keys[names + 1]], pct)
+
+    def lr_at(self, base_lr, epoch, group=0):
+        if epoch > self.total_steps:
+            raise TVMiniError(f"OneCycleLR: stepped {epoch} times, more than total_steps={self.total_steps}")
+        group = self.optimizer.param_groups[group]
+        if self.cycle_momentum:
+            self._set_momentum(group, self._at(group, epoch, 2))
+        return self._at(group, epoch, 0)
