@@ -150,3 +150,13 @@ def test_assigning_into_a_saved_tensor_makes_backward_raise():
     w[1] = 5.0
     with pytest.raises(tm.AutogradError, match="modified by an inplace operation"):
         y.backward()
+
+
+def test_assigning_a_tensor_that_requires_grad_is_refused():
+    """The write would not be recorded, so its gradient would be lost silently."""
+    x = tm.tensor(np.arange(3.0), requires_grad=True)
+    y = tm.zeros(2, 3, dtype="float64")
+    with pytest.raises(tm.AutogradError, match="tm.cat, tm.stack or tm.where"):
+        y[0] = x * 2
+    y[0] = (x * 2).detach()
+    np.testing.assert_array_equal(y.numpy()[0], [0.0, 2.0, 4.0])

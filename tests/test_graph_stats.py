@@ -144,3 +144,16 @@ def test_layer_norm_and_embedding_match_pytorch_when_installed():
     np.testing.assert_allclose(t.grad.numpy(), q.grad.numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(t.var(0).numpy(), q.var(0).detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(t.logsumexp(1).numpy(), torch.logsumexp(q, 1).detach().numpy(), rtol=1e-12)
+
+
+def test_infinite_rows_and_zero_gradients_as_pytorch():
+    """logsumexp of an all -inf row is -inf and of a row holding +inf is +inf (they were
+    NaN: the shift subtracted an infinite maximum); norm and std at 0 have gradient 0
+    (it was 0 * inf = NaN)."""
+    x = tm.tensor(np.array([[0.0, 1.0], [-np.inf, -np.inf], [np.inf, 1.0]]))
+    np.testing.assert_array_equal(x.logsumexp(1).numpy()[1:], [-np.inf, np.inf])
+    for fn in (lambda t: t.norm(dim=1), lambda t: t.std(1), lambda t: t.std(1, correction=0), lambda t: t.norm()):
+        t = tm.tensor(np.zeros((2, 3)), requires_grad=True)
+        fn(t).sum().backward()
+        np.testing.assert_array_equal(t.grad.numpy(), np.zeros((2, 3)))
+    check_grad(lambda t: t.norm(dim=1), np.array([[0.5, -1.0], [2.0, 0.1]]))

@@ -683,3 +683,31 @@ def test_more_creation_helpers_as_pytorch():
     assert tm.randn_like(like).dtype == "float64" and tm.rand_like(like).shape == (2, 3)
     assert tm.full_like(like, 2).numpy().tolist() == [[2.0] * 3] * 2
     assert tm.empty(4, 2).shape == (4, 2) and tm.empty_like(like).dtype == "float64"
+
+
+def test_zero_dim_tensors_promote_as_pytorch_scalars():
+    f32, i32 = tm.tensor(np.ones(2, "float32")), tm.tensor(np.ones(2, "int32"))
+    assert (f32 * tm.tensor(np.float64(2.0))).dtype == "float32"
+    assert (i32 + tm.tensor(np.int64(2))).dtype == "int32"
+    assert (tm.tensor(np.array([1, 2])) + tm.tensor(np.float64(2.5))).dtype == "float64"
+    assert (tm.tensor(np.ones(2, "float16")) / tm.tensor(np.array([2, 2]))).dtype == "float16"
+    assert (tm.tensor(np.float64(1.0)) * tm.tensor(np.float32(2.0))).dtype == "float64"
+
+
+def test_where_with_numbers_promotes_and_one_hot_checks_labels():
+    c = tm.tensor(np.array([True, False]))
+    got = tm.where(c, tm.tensor(np.array([3, 4])), 0.5)
+    assert got.dtype == "float32" and got.numpy().tolist() == [3.0, 0.5]
+    assert tm.where(c, 1.0, -1.0).numpy().tolist() == [1.0, -1.0] and tm.where(c, 1, 0).dtype == "int64"
+    with pytest.raises(IndexError, match="index -1 is out of range"):
+        tm.nn.functional.one_hot(tm.tensor(np.array([0, -1])), 2)
+    assert tm.randint(5, (3,)).shape == (3,)            # PyTorch's randint(high, size)
+
+
+def test_host_random_draws_are_refused_inside_jit():
+    """Their values would be frozen into the trace (dropout is redrawn each replay)."""
+    step = tm.jit(lambda a: a + tm.randn_like(a))
+    with pytest.raises(TVMiniError, match="randn\\(\\) draws on the host"):
+        step(tm.zeros(3))
+    with pytest.raises(DTypeError, match="floating-point"):
+        tm.randn_like(tm.tensor(np.array([1, 2])))

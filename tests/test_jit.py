@@ -451,3 +451,35 @@ def test_recycled_gradients_equal_eager_ones():
         eager_step(x, y)
         jitted(x, y)
     _assert_same_models(eager_model, jit_model)
+
+
+def test_freezing_or_moving_parameters_after_tracing_retraces():
+    """A replay reads parameters by reference: freezing one (``requires_grad_``) or
+    giving the model new arrays (``double().float()``) after tracing must not replay the
+    old trace (it kept updating a frozen bias, and trained the old arrays)."""
+    x = tm.tensor(np.random.default_rng(0).normal(size=(4, 3)).astype("float32"))
+    y = tm.tensor(np.array([0, 1, 0, 1]))
+    results = {}
+    for mode in ("eager", "jit"):
+        tm.manual_seed(0)
+        model = nn.Linear(3, 2)
+        opt = tm.optim.SGD(model.parameters(), lr=0.5)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        run = tm.jit(step) if mode == "jit" else step
+        run(x, y)
+        model.bias.requires_grad_(False)
+        frozen = model.bias.numpy()
+        run(x, y)
+        np.testing.assert_array_equal(model.bias.numpy(), frozen)
+        model.bias.requires_grad_(True)
+        model.double().float()
+        run(x, y)
+        results[mode] = (model.weight.numpy(), model.bias.numpy())
+    for a, b in zip(results["jit"], results["eager"]):
+        np.testing.assert_allclose(a, b, rtol=1e-5)

@@ -169,3 +169,15 @@ def test_class_loss_options_match_pytorch_when_installed():
     np.testing.assert_allclose(F.cross_entropy(tm.tensor(logits), tm.tensor(labels % 5), tm.tensor(weight)).numpy(),
                                torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor(labels % 5),
                                                                  torch.tensor(weight)).numpy(), rtol=1e-12)
+
+
+def test_binary_cross_entropy_gradient_at_saturated_probabilities():
+    """p exactly 0 or 1 (float32 sigmoid of a large logit) gives a finite loss and a
+    finite gradient (it was NaN: 0 * log'(0)): 0 where the log is clamped at -100, the
+    exact derivative elsewhere (-1/p at p = t = 1, where PyTorch's (p - t) / max(p(1-p),
+    1e-12) formula happens to give 0)."""
+    p = tm.tensor(np.array([1.0, 0.0, 0.5, 1.0]), requires_grad=True)
+    loss = F.binary_cross_entropy(p, tm.tensor(np.array([1.0, 0.0, 1.0, 0.0])))
+    loss.backward()
+    np.testing.assert_allclose(float(loss), (np.log(2) + 100) / 4)
+    np.testing.assert_allclose(p.grad.numpy(), [-0.25, 0.25, -0.5, 0.0])

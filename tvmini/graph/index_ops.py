@@ -19,7 +19,9 @@ from .dispatch import run
 from .tensor import Tensor
 
 
-def _check_indices(op, index, extent):
+def check_indices(op, index, extent):
+    """Refuse non-integer indices, and (where reading them is free: CPU tensors outside
+    ``tm.jit``) values outside ``[0, extent)``, naming ``op`` and the bad value."""
     if index.dtype not in ("int32", "int64"):
         raise DTypeError(f"{op}: indices must be an int32 or int64 tensor, got {index.dtype} of shape {index.shape}")
     if dispatch.tracer is None and index.device.kind == "cpu" and index.data.size:
@@ -49,7 +51,7 @@ def take(x, index, axis):
     if index.device != x.device:
         raise DeviceError(f"take: indices on {index.device} but the tensor of shape {x.shape} on {x.device}")
     axis = check_axes.axis("take", axis, x.shape)
-    _check_indices("take", index, x.shape[axis])
+    check_indices("take", index, x.shape[axis])
     return _Take.apply(x, index, axis=axis)
 
 

@@ -165,12 +165,19 @@ def _masked_fill(mask, x, value):
     return topi.broadcast.elementwise("masked_fill", [mask, x], lambda m, v: te.if_then_else(m, value, v))
 
 
-def _check_writable(x):
+def _check_writable(x, value):
     """PyTorch's rule: a tensor autodiff tracks cannot be assigned into (outside
-    ``no_grad``, a leaf that requires grad; here also any tracked result)."""
-    if x.requires_grad and is_grad_enabled():
+    ``no_grad``, a leaf that requires grad; here also any tracked result); nor may a
+    value that requires grad be written (autodiff would not see the write)."""
+    if not is_grad_enabled():
+        return
+    if x.requires_grad:
         raise AutogradError(f"assigning into a tensor of shape {x.shape} that requires grad (a leaf or a "
                             "recorded result) is not allowed; do it under tm.no_grad() or on a detached copy")
+    if isinstance(value, Tensor) and value.requires_grad:
+        raise AutogradError(f"assigning a tensor that requires grad (shape {value.shape}) into one of shape "
+                            f"{x.shape} is not recorded for backward here; build the result with tm.cat, "
+                            "tm.stack or tm.where instead, or assign value.detach()")
 
 
 def _as_values(x, value, shape):
@@ -186,7 +193,7 @@ def setitem(x, index, value):
     """``x[index] = value`` in place (``value`` a number or a tensor broadcast to the
     selection): a window of basic indices (one kernel over ``x``, offsets at run time),
     or a bool mask (of ``x``'s shape or its leading axes) with a number or a 0-d tensor."""
-    _check_writable(x)
+    _check_writable(x, value)
     index = _expanded(x, index)
     arrays = [i for i in index if _is_array_index(i)]
     if arrays:

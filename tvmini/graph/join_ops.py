@@ -16,6 +16,7 @@ from .autograd import Function
 from .dispatch import run
 from . import axes as check_axes
 from . import ops
+from .index_ops import check_indices
 from .tensor import Tensor
 
 
@@ -213,11 +214,14 @@ def clamp(x, min=None, max=None):
 
 def one_hot(labels, num_classes=-1):
     """int64 rows with a 1 at each label (PyTorch's ``F.one_hot``; ``num_classes=-1``:
-    one more than the largest label, read from the data). No gradient."""
+    one more than the largest label, read from the data). No gradient. Labels outside
+    ``[0, num_classes)`` raise (checked on the host for CPU labels outside ``tm.jit``;
+    elsewhere such a label gives a row of zeros)."""
     if labels.dtype not in ("int32", "int64"):
         raise DTypeError(f"one_hot: labels must be an integer tensor, got {labels.dtype}")
     if num_classes == -1:
         num_classes = int(labels.numpy().max()) + 1 if labels.data.size else 0
     if num_classes <= 0:
         raise ShapeError(f"one_hot: num_classes must be positive, got {num_classes}")
+    check_indices("one_hot", labels, num_classes)        # a label outside the classes is an error, as PyTorch
     return ops._kernel("one_hot", "one_hot", labels, depth=int(num_classes), dtype="int64")

@@ -43,11 +43,18 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
     return _reduce_loss("huber_loss", loss, reduction)
 
 
+def _clamped_log(p):
+    """``max(log p, -100)`` with a finite gradient at ``p = 0`` too (the log only sees
+    positive values; PyTorch's BCE gives 0 there, not 0 * inf)."""
+    positive = ops.compare(p, 0.0, "gt")
+    return clamp(ops.where(positive, ops.log(ops.where(positive, p, 1.0)), -100.0), min=-100.0)
+
+
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """``-(t log p + (1 - t) log(1 - p))`` for probabilities ``p`` (each log clamped at
     -100, as PyTorch, so p = 0 or 1 gives a finite loss); ``weight`` scales each term."""
     _pair("binary_cross_entropy", input, target)
-    loss = -(target * clamp(ops.log(input), min=-100.0) + (1.0 - target) * clamp(ops.log(1.0 - input), min=-100.0))
+    loss = -(target * _clamped_log(input) + (1.0 - target) * _clamped_log(1.0 - input))
     if weight is not None:
         loss = loss * weight
     return _reduce_loss("binary_cross_entropy", loss, reduction)

@@ -62,11 +62,22 @@ def result_dtype(x, y):
     return x if _INT_RANK[x] > _INT_RANK[y] else y
 
 
+def _category(dtype):
+    return 2 if dtype.startswith("float") else 0 if dtype == "bool" else 1
+
+
 def promote(op, a, b):
-    """``a`` and ``b`` on one device (else a DeviceError naming both) converted to their
-    :func:`result_dtype` (a cast records its gradient between float dtypes)."""
+    """``a`` and ``b`` on one device (else a DeviceError naming both) converted to the
+    dtype they compute in (a cast records its gradient between float dtypes): their
+    :func:`result_dtype`, except that a 0-d tensor next to a tensor with axes counts only
+    when it is of a higher category (bool < integer < float), as in PyTorch: float32
+    times a 0-d float64 stays float32, an int64 tensor plus a 0-d float64 is float64."""
     check_device(op, a, b)
-    dtype = result_dtype(a.dtype, b.dtype)
+    if (a.ndim == 0) != (b.ndim == 0):
+        scalar, full = (a, b) if a.ndim == 0 else (b, a)
+        dtype = full.dtype if _category(scalar.dtype) <= _category(full.dtype) else scalar.dtype
+    else:
+        dtype = result_dtype(a.dtype, b.dtype)
     return cast(a, dtype), cast(b, dtype)
 
 
@@ -293,10 +304,10 @@ def div(a, b):
     and ``x / 0`` gives inf/nan as PyTorch's."""
     if _is_number(b):
         return _Scalar.apply(_promote_for_scalar(a, 0.0), op="div", value=b)
-    if not a.dtype.startswith("float"):
-        a = cast(a, "float32")
-    if isinstance(b, Tensor) and not b.dtype.startswith("float"):
-        b = cast(b, "float32")
+    b = b if isinstance(b, Tensor) else _as_tensor(b, a)
+    a, b = promote("div", a, b)
+    if not a.dtype.startswith("float"):         # integers divide in float32 (float16 / int stays float16)
+        a, b = cast(a, "float32"), cast(b, "float32")
     return _binary("div", a, b)
 
 
@@ -443,10 +454,26 @@ class _Where(Function):
         return None, ga, gb
 
 
+def _where_operands(cond, a, b):
+    """``a`` and ``b`` as tensors: a number next to a tensor as in arithmetic (a float
+    next to an integer tensor makes both float32); two numbers as PyTorch's defaults
+    (float32 if either is a float, else int64), on ``cond``'s device."""
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        dtype = "float32" if any(isinstance(v, (float, np.floating)) for v in (a, b)) else "int64"
+        like = Tensor._wrap(nd.new((), nd.normalize_dtype(dtype), cond.data._device))
+        return _as_tensor(a, like), _as_tensor(b, like)
+    if not isinstance(a, Tensor):
+        b = _promote_for_scalar(b, a) if _is_number(a) else b
+        return _as_tensor(a, b), b
+    if not isinstance(b, Tensor):
+        a = _promote_for_scalar(a, b) if _is_number(b) else a
+        return a, _as_tensor(b, a)
+    return a, b
+
+
 def where(cond, a, b):
     """``a`` where bool ``cond`` holds, else ``b`` (broadcasting; a or b may be numbers)."""
-    like = a if isinstance(a, Tensor) else b
-    a, b = _as_tensor(a, like), _as_tensor(b, like)
+    a, b = _where_operands(cond, a, b)
     if cond.dtype != "bool":
         raise DTypeError(f"where: condition must be a bool tensor, got {cond.dtype} of shape {cond.shape}")
     a, b = promote("where", a, b)

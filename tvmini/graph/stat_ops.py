@@ -28,9 +28,16 @@ def var(x, dim=None, correction=1, keepdim=False):
     return squares * (1.0 / (count - correction) if count > correction else math.nan)
 
 
+def _sqrt_zero_safe(x):
+    """``sqrt(x)`` whose gradient is 0 (not NaN) where ``x`` is 0, as PyTorch's norm and
+    std give: the square root only sees positive values, the zeros come from ``where``."""
+    positive = ops.compare(x, 0.0, "gt")
+    return ops.where(positive, ops.sqrt(ops.where(positive, x, 1.0)), 0.0)
+
+
 def std(x, dim=None, correction=1, keepdim=False):
-    """Standard deviation: ``sqrt(var)``."""
-    return ops.sqrt(var(x, dim, correction, keepdim))
+    """Standard deviation: ``sqrt(var)`` (gradient 0 where the variance is 0)."""
+    return _sqrt_zero_safe(var(x, dim, correction, keepdim))
 
 
 def logsumexp(x, dim, keepdim=False):
@@ -39,7 +46,8 @@ def logsumexp(x, dim, keepdim=False):
     x = _float(x, "logsumexp")
     axes = check_axes.axes("logsumexp", dim, x.shape)
     top = ops.max(x, axes, keepdims=True).detach()
-    top = ops.where(ops.compare(top, top, "eq"), top, 0.0)      # a NaN maximum shifts nothing
+    # an infinite or NaN maximum shifts nothing (an all -inf row gives -inf, a +inf one +inf)
+    top = ops.where(ops.compare(top - top, 0.0, "eq"), top, 0.0)
     out = ops.log(ops.sum(ops.exp(x - top), axes, keepdims=True)) + top
     return out if keepdim else ops.reshape(out, tuple(n for k, n in enumerate(x.shape) if k not in axes))
 
@@ -60,7 +68,7 @@ def norm(x, p=2, dim=None, keepdim=False):
     if p == 1:
         return ops.sum(size, axes, keepdim)
     if p == 2:
-        return ops.sqrt(ops.sum(x * x, axes, keepdim))
+        return _sqrt_zero_safe(ops.sum(x * x, axes, keepdim))
     return ops.sum(size ** p, axes, keepdim) ** (1.0 / p)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import DTypeError, ShapeError, TVMiniError
 from ..runtime import NDArray, as_device
 from ..runtime import ndarray as nd
-from . import autograd
+from . import autograd, dispatch
 from . import axes as axes_
 
 
@@ -458,32 +458,51 @@ def generator():
     return _generator
 
 
+def _host_draw(name):
+    """The generator, for a draw on the host; refused inside ``tm.jit``, whose replays
+    would repeat the traced numbers forever."""
+    if dispatch.tracer is not None:
+        raise TVMiniError(f"{name}() draws on the host, so a tm.jit step would replay the same numbers on every "
+                          "call: draw outside the step and pass the tensor in (dropout is redrawn each replay)")
+    return _generator
+
+
 def randn(*shape, dtype="float32", device=None, requires_grad=False):
     """Standard normal samples (drawn on the host from the seeded generator)."""
-    values = _generator.standard_normal(_shape_args(shape)).astype(nd.normalize_dtype(dtype))
+    values = _host_draw("randn").standard_normal(_shape_args(shape)).astype(nd.normalize_dtype(dtype))
     return Tensor(nd.array(values, device=device), requires_grad)
 
 
 def rand(*shape, dtype="float32", device=None, requires_grad=False):
     """Uniform samples in [0, 1)."""
-    values = _generator.random(_shape_args(shape)).astype(nd.normalize_dtype(dtype))
+    values = _host_draw("rand").random(_shape_args(shape)).astype(nd.normalize_dtype(dtype))
     return Tensor(nd.array(values, device=device), requires_grad)
 
 
 def randint(low, high=None, size=(), dtype="int64", device=None):
-    """Integers drawn uniformly from ``[low, high)`` (``randint(high, size=...)``: from 0)."""
-    if high is None:
+    """Integers drawn uniformly from ``[low, high)``; PyTorch's forms ``randint(high, size)``
+    and ``randint(low, high, size)`` both work."""
+    if isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
-    values = _generator.integers(low, high, size=tuple(size)).astype(nd.normalize_dtype(dtype))
+    values = _host_draw("randint").integers(low, high, size=tuple(size)).astype(nd.normalize_dtype(dtype))
     return Tensor(nd.array(values, device=device))
 
 
+def _float_like(op, t, dtype):
+    dtype = dtype or t.dtype
+    if not dtype.startswith("float"):
+        raise DTypeError(f"{op}: draws floating-point numbers, not {dtype} (tensor of shape {t.shape})")
+    return dtype
+
+
 def randn_like(t, dtype=None):
-    return randn(t.shape, dtype=dtype or t.dtype, device=t.device)
+    return randn(t.shape, dtype=_float_like("randn_like", t, dtype), device=t.device)
 
 
 def rand_like(t, dtype=None):
-    return rand(t.shape, dtype=dtype or t.dtype, device=t.device)
+    return rand(t.shape, dtype=_float_like("rand_like", t, dtype), device=t.device)
 
 
 def arange(start, stop=None, step=1, dtype=None, device=None):

@@ -6,7 +6,9 @@ mode — runs the function eagerly under a :class:`~.trace.Tracer`, runs the gra
 and compiles the step for the device it ran on (:class:`~.native.NativeStep` on the CPU,
 :class:`~.device.DeviceStep` on a CUDA device). Later calls with that signature
 check the variant's *guards* (the ``training`` flag of every module the trace called,
-and whether each gradient the step reads or accumulates into is None) and replay it;
+each of their parameters' and buffers' ``requires_grad`` and array — ``requires_grad_``
+freezing or a dtype move replaces what the trace captured —, and whether each gradient
+the step reads or accumulates into is None) and replay it;
 a call matching no variant traces a new one, so train and eval steps coexist.
 
 What a trace captures is the kernels and copies the call ran. Not captured, as in any
@@ -78,6 +80,7 @@ class Variant:
     def __init__(self, program, step, modules, leaves, grad_guard, rebuild):
         self.program, self.step, self.rebuild = program, step, rebuild
         self.modules, self.training = modules, [m.training for m in modules]
+        self._held = [(t, t.requires_grad, t.data) for t in _module_tensors(modules)]
         self.leaves, self.grad_guard = leaves, grad_guard
         self._guarded = [(ref, must_be_none) for ref, must_be_none in zip(leaves, grad_guard)
                          if must_be_none is not None]
@@ -92,6 +95,8 @@ class Variant:
 
     def matches(self, tensors):
         if [m.training for m in self.modules] != self.training:
+            return False
+        if not all(t.requires_grad is flag and t.data is data for t, flag, data in self._held):
             return False
         return all((_leaf(ref, tensors).grad is None) == must_be_none for ref, must_be_none in self._guarded)
 
@@ -140,6 +145,16 @@ class Variant:
                                           or handed[k]._ctx is not None or handed[k].grad is not None):
                 return False
         return True
+
+
+def _module_tensors(modules):
+    """The parameters and buffers of the traced modules (each once): what a replay reads
+    by reference, so what must not have been frozen, unfrozen or given new arrays."""
+    held = {}
+    for m in modules:
+        for t in list(m.parameters()) + list(m.buffers()):
+            held.setdefault(id(t), t)
+    return list(held.values())
 
 
 def _leaf(ref, tensors):
