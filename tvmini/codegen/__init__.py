@@ -230,8 +230,9 @@ def _made(name, key, entry, cache, n_pointers, scalar_dtypes, arg_specs, extents
     followed by scalars of ``scalar_dtypes``."""
     engine, _, optimized_ir, _, assembly = entry
     prototype = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n_pointers), *[_CTYPES[d] for d in scalar_dtypes])
-    return _Built(cache_key=key, entry=entry, cache=cache, cfunc=prototype(engine.get_function_address(entry_symbol(name))),
-                  pointers=n_pointers, scalar_dtypes=list(scalar_dtypes), arg_specs=arg_specs, extents=extents,
+    cfunc = prototype(engine.get_function_address(entry_symbol(name)))
+    return _Built(cache_key=key, entry=entry, cache=cache, cfunc=cfunc, pointers=n_pointers,
+                  scalar_dtypes=list(scalar_dtypes), arg_specs=arg_specs, extents=extents,
                   sources={"ll": _once(optimized_ir), "asm": _once(assembly), "tir": tir}, flops=flops)
 
 

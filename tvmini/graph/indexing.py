@@ -45,8 +45,9 @@ class _Window(Function):
 
     def backward(self, g):
         x, = self.inputs
-        return (_kernel("window_grad", _window_grad, g, scalars=self.starts, scalar_dtypes=("int32",) * len(self.starts),
-                        x_shape=x.shape, lengths=self.lengths, strides=self.strides),)
+        return (_kernel("window_grad", _window_grad, g, scalars=self.starts,
+                        scalar_dtypes=("int32",) * len(self.starts), x_shape=x.shape, lengths=self.lengths,
+                        strides=self.strides),)
 
 
 def _is_array_index(i):
@@ -60,7 +61,8 @@ def _check_index(x, index):
     for i in index:
         if _is_array_index(i):
             continue
-        if isinstance(i, (bool, np.bool_)) or not (i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer))):
+        basic = i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer))
+        if isinstance(i, (bool, np.bool_)) or not basic:
             raise IndexingError(f"indexing a tensor of shape {x.shape}: only ints, slices, ..., None and integer or "
                                 f"bool tensors are valid indices, got {type(i).__name__} {i!r}")
     if sum(i is Ellipsis for i in index) > 1:

@@ -1,7 +1,9 @@
 """Statistics and norms built from the reduction kernels, PyTorch's names and defaults:
 ``var``/``std`` (``correction=1``: Bessel's), ``logsumexp`` (stable: the maximum is
-taken out first), ``norm`` (p = 2, 1, inf, -inf or any positive p), and ``all``/``any`` over integer, float or bool tensors. Their gradients come from the ops
-they are written with (each a kernel), so they differentiate and trace under ``tm.jit``.
+taken out first), ``norm`` (p = 2, 1, inf, -inf or any positive p), ``all``/``any``
+over integer, float or bool tensors, and ``layer_norm``. Their gradients come from the
+ops they are written with (each a kernel), so they differentiate and trace under
+``tm.jit``.
 """
 import math
 

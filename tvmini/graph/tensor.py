@@ -523,4 +523,5 @@ def from_numpy(array):
 
 
 autograd.wrap = Tensor._wrap
-from . import index_ops, join_ops, ops, pointwise_ops, stat_ops  # noqa: E402  (ops build Tensors; imported last to break the cycle)
+# the op modules build Tensors: imported last, to break the cycle
+from . import index_ops, join_ops, ops, pointwise_ops, stat_ops  # noqa: E402

@@ -91,7 +91,8 @@ def _update_nest(stage, bounds, loops, update, condition, attached, followers):
     by_depth = {}
     for term in conjuncts(condition):
         used = free_vars(term)
-        by_depth.setdefault(max((i for i, iv in enumerate(loops) if bounds.loop_var[iv] in used), default=-1), []).append(term)
+        depth = max((i for i, iv in enumerate(loops) if bounds.loop_var[iv] in used), default=-1)
+        by_depth.setdefault(depth, []).append(term)
     outermost = max(min(by_depth), 0)
     if any(attached.get((stage, iv)) or (followers and followers.get((stage, iv))) for iv in loops[outermost:]):
         return _wrap(stage, bounds, loops, _guarded(update, bounds.guards + [condition]), attached, followers)

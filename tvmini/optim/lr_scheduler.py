@@ -176,7 +176,8 @@ class ReduceLROnPlateau(_SchedulerState):
         self._last_lr = [g["lr"] for g in optimizer.param_groups]
 
     def _improves(self, value):
-        scale = (1 - self.threshold if self.mode == "min" else 1 + self.threshold) if self.threshold_mode == "rel" else 1
+        relative = 1 - self.threshold if self.mode == "min" else 1 + self.threshold
+        scale = relative if self.threshold_mode == "rel" else 1
         shift = 0 if self.threshold_mode == "rel" else (-self.threshold if self.mode == "min" else self.threshold)
         bound = self.best * scale + shift
         return value < bound if self.mode == "min" else value > bound
@@ -228,7 +229,8 @@ class OneCycleLR(LRScheduler):
             raise TVMiniError("OneCycleLR: cycle_momentum needs an optimizer with momentum or betas")
         up = float(pct_start * total_steps) - 1
         self.phases = ([(up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                        (float(2 * pct_start * total_steps) - 2, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
+                        (float(2 * pct_start * total_steps) - 2, "max_lr", "initial_lr", "base_momentum",
+                         "max_momentum"),
                         (total_steps - 1.0, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
                        if three_phase else
                        [(up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
