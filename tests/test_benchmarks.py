@@ -16,6 +16,7 @@ import conv2d  # noqa: E402
 import cuda_kernels  # noqa: E402
 import gemm_cuda  # noqa: E402
 import gemm_tutorial  # noqa: E402
+import indexing  # noqa: E402
 import topi_ops  # noqa: E402
 from test_cuda import needs_gpu, needs_nvcc  # noqa: E402
 
@@ -123,3 +124,13 @@ def test_build_time_children_are_served_as_labelled(tmp_path, target, step):
 def test_the_dropout_row_checks_its_kernel_against_the_reference(capsys):
     topi_ops.dropout_case(np.random.default_rng(0).standard_normal((33, 70)).astype("float32"), 0.3)
     assert "dropout p=0.3" in capsys.readouterr().out
+
+
+def test_the_indexing_walk_builds_one_kernel_per_window_shape(monkeypatch, capsys):
+    """The benchmark's walk (every row, every batch) through tvmini: two window shapes,
+    two kernels at most, whatever the number of offsets."""
+    monkeypatch.setattr(sys, "argv", ["indexing.py", "--rows", "60", "--width", "5", "--batch", "20"])
+    indexing.main()
+    out = capsys.readouterr().out
+    assert "tvmini kernels built for 60 rows and 3 batches:" in out
+    assert int(out.rsplit(":", 1)[1]) <= 2
