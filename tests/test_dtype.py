@@ -446,3 +446,44 @@ def test_bitwise_operators_match_numpy(dtype, vectorized):
     np.testing.assert_array_equal(results[0], a & counts)
     np.testing.assert_array_equal(results[4][(counts >= 0) & (counts < width)],
                                   np.left_shift(a, counts)[(counts >= 0) & (counts < width)])
+
+
+@pytest.mark.parametrize("source", ["float64", "float32", "int64", "int32", "uint8", "int8", "bool"])
+@pytest.mark.parametrize("vectorized", [False, True])
+def test_conversions_to_and_from_float16_match_numpy(source, vectorized):
+    """Every dtype to float16 and back. float64 -> float16 is a libgcc call on x86 (no
+    instruction does it); it used to crash the process (the JIT could not resolve it)."""
+    rng = np.random.default_rng(1)
+    values = {"bool": rng.random(N) > 0.5}.get(source)
+    if values is None:
+        values = (rng.normal(0, 300, N)).astype(source) if source.startswith("float") else \
+            rng.integers(np.iinfo(source).min, np.iinfo(source).max, N, dtype=source, endpoint=True)
+    if source == "float64":
+        values[:6] = [np.inf, -np.inf, np.nan, 65519.0, 1e-8, -0.0]
+    for a, b, x in ((source, "float16", values), ("float16", source, values.astype("float16"))):
+        A = te.placeholder((N,), dtype=a, name="A")
+        B = te.compute((N,), lambda i: A[i].astype(b), name="B")
+        s = te.create_schedule(B.op)
+        if vectorized:
+            s[B].vectorize(B.op.axis[0])
+        out = np.zeros(N, b)
+        tm.build(s, [A, B])(x, out)
+        with np.errstate(all="ignore"):
+            want = x.astype(b)
+        finite = np.isfinite(x.astype("float64")) if b != "float16" else np.ones(N, bool)
+        np.testing.assert_array_equal(out[finite], want[finite], err_msg=f"{a} -> {b}")
+
+
+def test_float64_to_float16_without_libgcc_goes_through_float32(monkeypatch):
+    """Where libgcc lacks __truncdfhf2 (GCC < 12) the conversion rounds through float32
+    instead of calling a function the JIT cannot resolve."""
+    from tvmini.codegen import llvm as codegen_llvm
+    monkeypatch.setattr(codegen_llvm, "runtime_has", lambda symbol: False)
+    A = te.placeholder((N,), dtype="float64", name="A")
+    B = te.compute((N,), lambda i: A[i].astype("float16"), name="B")
+    f = tm.build(te.create_schedule(B.op), [A, B], name="half_through_float")
+    assert "__truncdfhf2" not in f.get_source("ll")
+    x = np.linspace(-70000, 70000, N)
+    out = np.zeros(N, "float16")
+    f(x, out)
+    np.testing.assert_array_equal(out, x.astype("float32").astype("float16"))

@@ -711,3 +711,20 @@ def test_host_random_draws_are_refused_inside_jit():
         step(tm.zeros(3))
     with pytest.raises(DTypeError, match="floating-point"):
         tm.randn_like(tm.tensor(np.array([1, 2])))
+
+
+def test_dtype_methods_where_and_clamp_in_place():
+    x = tm.tensor(np.array([1.5, -2.0, 0.3]))
+    assert x.half().dtype == "float16" and x.int().dtype == "int32" and x.bool().numpy().all()
+    np.testing.assert_array_equal(x.where(x > 0, 0.0).numpy(), [1.5, 0.0, 0.3])
+    assert x.clamp_(-1, 1) is x
+    np.testing.assert_array_equal(x.numpy(), [1.0, -1.0, 0.3])
+
+
+def test_cross_entropy_with_every_label_ignored():
+    """PyTorch's NaN loss with a zero gradient (the division by the kept weight was a NaN
+    gradient too)."""
+    t = tm.tensor(np.random.default_rng(0).random((3, 4)), requires_grad=True)
+    loss = tm.nn.functional.cross_entropy(t, tm.tensor(np.array([-100, -100, -100])))
+    loss.backward()
+    assert np.isnan(float(loss)) and not t.grad.numpy().any()

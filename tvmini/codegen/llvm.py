@@ -21,7 +21,7 @@ from ..tir.arith import const_interval
 from ..tir.functor import walk
 from ..tir.simplify import simplify
 from ..tir.stmt import Allocate, For, ForKind
-from .llvm_target import host_features, parallel_runtime
+from .llvm_target import host_features, parallel_runtime, runtime_has
 from .parallel import building_serially
 
 STACK_LIMIT_BYTES = 64 * 1024
@@ -370,6 +370,10 @@ class FunctionBuilder:
             zero = splat(v.type, 0)
             return b.fcmp_unordered("!=", v, zero) if dt.is_float(src) else b.icmp_unsigned("!=", v, zero)
         t = self.value_type(dst)
+        if src == "float64" and dst == "float16" and not runtime_has("__truncdfhf2"):
+            # x86 converts double -> half only through libgcc (GCC >= 12); without it, through
+            # float (which may round twice) rather than a call of a missing function
+            v, src = b.fptrunc(v, self.value_type("float32")), "float32"
         if dt.is_float(src) and dt.is_float(dst):
             return b.fpext(v, t) if dt.bits(dst) > dt.bits(src) else b.fptrunc(v, t)
         if dt.is_float(src):

@@ -132,10 +132,19 @@ def load_system_library(name):
 
 @functools.lru_cache(maxsize=None)
 def _register_libm():
-    """Make libm, libmvec and libc symbols (tanhf, _ZGVeN16v_expf, malloc, ...) visible to
-    the JIT, also where code is loaded from the disk cache without being generated here."""
-    for name in ("m", "mvec", "c"):
+    """Make libm, libmvec, libc and libgcc symbols (tanhf, _ZGVeN16v_expf, malloc, and
+    __truncdfhf2, which LLVM calls for a float64 -> float16 conversion: x86 has no
+    instruction for it) visible to the JIT, also where code is loaded from the disk cache
+    without being generated here."""
+    for name in ("m", "mvec", "c", "gcc_s"):
         load_system_library(name)
+
+
+@functools.lru_cache(maxsize=None)
+def runtime_has(symbol):
+    """Whether the JIT can resolve ``symbol`` (a C library or libgcc function)."""
+    _register_libm()
+    return bool(llvm.address_of_symbol(symbol))
 
 
 @functools.lru_cache(maxsize=None)

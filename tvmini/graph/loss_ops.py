@@ -104,7 +104,12 @@ def class_loss(op, scores, labels, reduction="mean", weight=None, ignore_index=-
     if reduction == "none":
         return loss
     total = ops.sum(loss)
-    return total if reduction == "sum" else total / ops.sum(scale)
+    if reduction == "sum":
+        return total
+    # every sample ignored: PyTorch's NaN loss, with a zero (not NaN) gradient
+    weight_sum = ops.sum(scale)
+    kept_any = ops.compare(weight_sum, 0.0, "gt")
+    return ops.where(kept_any, total / ops.where(kept_any, weight_sum, 1.0), float("nan"))
 
 
 def _has_label(labels, value):

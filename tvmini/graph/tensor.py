@@ -324,7 +324,16 @@ class Tensor:
     def astype(self, dtype): return ops.cast(self, dtype)
     def float(self): return ops.cast(self, "float32")
     def double(self): return ops.cast(self, "float64")
+    def half(self): return ops.cast(self, "float16")
     def long(self): return ops.cast(self, "int64")
+    def int(self): return ops.cast(self, "int32")
+    def bool(self): return ops.cast(self, "bool")
+    def where(self, condition, other): return ops.where(condition, self, other)
+
+    def clamp_(self, min=None, max=None):
+        """``clamp`` in place (under the assignment rules of ``__setitem__``); returns self."""
+        self[...] = join_ops.clamp(self.detach(), min, max)
+        return self
 
     def unsqueeze(self, dim): return join_ops.unsqueeze(self, dim)
     def squeeze(self, dim=None): return join_ops.squeeze(self, dim)
