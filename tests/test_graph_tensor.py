@@ -728,3 +728,10 @@ def test_cross_entropy_with_every_label_ignored():
     loss = tm.nn.functional.cross_entropy(t, tm.tensor(np.array([-100, -100, -100])))
     loss.backward()
     assert np.isnan(float(loss)) and not t.grad.numpy().any()
+
+
+def test_top_level_names_as_pytorch():
+    assert tm.zeros(2, dtype=tm.float64).dtype == "float64" and tm.int32 == "int32" and tm.bool == "bool"
+    np.testing.assert_array_equal(tm.matmul(tm.ones(2, 3), tm.ones(3)).numpy(), [3.0, 3.0])
+    np.testing.assert_array_equal(tm.maximum(tm.ones(2), tm.zeros(2)).numpy(), [1.0, 1.0])
+    np.testing.assert_array_equal(tm.minimum(tm.ones(2), tm.zeros(2)).numpy(), [0.0, 0.0])

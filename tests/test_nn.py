@@ -555,3 +555,19 @@ def test_pooling_options_gradients_and_modules():
     assert nn.AvgPool2d(3, 2, 1, count_include_pad=False)(tm.tensor(normal(1, 1, 5, 5))).shape == (1, 1, 3, 3)
     with pytest.raises(ShapeError, match="dilation"):
         nn.MaxPool2d(2, dilation=2)
+
+
+def test_container_methods_and_dtype_moves_as_pytorch():
+    heads = nn.ModuleDict()
+    heads.update({"a": nn.Linear(2, 2), "b": nn.Tanh()})
+    assert isinstance(heads.pop("b"), nn.Tanh) and list(heads) == ["a"]
+    scales = nn.ParameterList([tm.ones(1)]).extend([tm.zeros(2)])
+    scales[0] = tm.full((3,), 2.0)
+    assert [p.shape for p in scales] == [(3,), (2,)] and isinstance(scales[0], nn.Parameter)
+    model = nn.Linear(2, 2)
+    with pytest.raises(TVMiniError, match="floating-point dtype, not 'int64'"):
+        model.to("int64")
+    assert model.to("cpu") is model and model.to("llvm") is model
+    x = tm.tensor(np.array([[1.0, 2.0, 4.0]]))
+    assert float(x.var(1, unbiased=False)) == pytest.approx(np.var([1, 2, 4]))
+    assert float(x.std(unbiased=True)) == pytest.approx(np.std([1, 2, 4], ddof=1))

@@ -14,12 +14,18 @@ from . import autotune  # noqa: F401  (installs the tuning-log lookup of topi.de
 from .runtime import Device, NDArray, cpu, cuda
 from .runtime import ndarray as nd
 
+#: dtype names as constants (``dtype=tm.float64``, as ``torch.float64`` reads); tvmini's
+#: dtypes are these strings
+float16, float32, float64, int8, uint8, int32, int64 = (
+    "float16", "float32", "float64", "int8", "uint8", "int32", "int64")
+bool = "bool"  # noqa: A001  (shadows the builtin inside this module only; not in __all__)
+
 #: The graph layer's names at the top level (Tensor and its constructors and functions,
 #: nn, optim, jit, save/load) import it on first use of any of them, so a process that only
 #: runs compiled code (``tm.runtime.load_module``, ``tm.runtime.load_jit``) never loads it.
 _GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_like", "enable_grad", "eye",
                     "from_numpy", "full", "full_like", "index_select", "is_grad_enabled", "jit", "linspace",
-                    "logsumexp", "manual_seed", "no_grad", "ones", "ones_like", "rand", "rand_like", "randint",
+                    "logsumexp", "manual_seed", "matmul", "maximum", "minimum", "no_grad", "ones", "ones_like", "rand", "rand_like", "randint",
                     "randn", "randn_like", "split", "squeeze", "stack", "std", "tensor", "unsqueeze", "var", "where",
                     "zeros", "zeros_like")
 _GRAPH_LAYER = _GRAPH_FUNCTIONS + ("nn", "optim", "save", "load", "graph", "serialization")
@@ -49,5 +55,6 @@ __all__ = ["te", "tir", "build", "lower", "nd", "cpu", "cuda", "Device", "NDArra
            "rand", "arange", "from_numpy", "manual_seed", "nn", "optim", "save", "load", "jit", "cat", "stack",
            "split", "chunk", "squeeze", "unsqueeze", "clamp", "where", "zeros_like", "ones_like", "index_select",
            "logsumexp", "std", "var", "empty", "empty_like", "eye", "full_like", "linspace", "rand_like", "randint",
-           "randn_like"]
+           "randn_like", "matmul", "maximum", "minimum", "float16", "float32", "float64", "int8", "uint8", "int32",
+           "int64"]
 __all__ += ["explain", "kernel_cache_info", "set_debug", "get_debug", "profiler"]

@@ -5,13 +5,13 @@ from .dispatch import kernel_count
 from .index_ops import index_select
 from .jit import jit
 from .join_ops import cat, chunk, clamp, split, squeeze, stack, unsqueeze
-from .ops import where
+from .ops import matmul, maximum, minimum, where
 from .stat_ops import logsumexp, std, var
 from .tensor import (Tensor, arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, manual_seed, ones,
                      ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros, zeros_like)
 
 __all__ = ["Function", "Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_like", "enable_grad", "eye",
-           "from_numpy", "full", "full_like", "index_select", "is_grad_enabled", "jit", "kernel_count", "linspace",
+           "from_numpy", "full", "full_like", "index_select", "is_grad_enabled", "jit", "kernel_count", "linspace", "matmul", "maximum", "minimum",
            "logsumexp", "manual_seed", "no_grad", "ones", "ones_like", "ops", "rand", "rand_like", "randint", "randn",
            "randn_like", "split", "squeeze", "stack", "std", "tensor", "unsqueeze", "var", "where", "zeros",
            "zeros_like"]

@@ -20,8 +20,11 @@ def _float(x, op):
     return ops.cast(x, "float32")
 
 
-def var(x, dim=None, correction=1, keepdim=False):
-    """Variance over ``dim`` (None: all elements), dividing by ``N - correction``."""
+def var(x, dim=None, correction=1, keepdim=False, *, unbiased=None):
+    """Variance over ``dim`` (None: all elements), dividing by ``N - correction``
+    (PyTorch's older ``unbiased=False`` means ``correction=0``)."""
+    if unbiased is not None:
+        correction = int(bool(unbiased))
     x = _float(x, "var")
     axes = check_axes.axes("var", dim, x.shape)
     count = math.prod(x.shape[a] for a in axes)
@@ -37,9 +40,9 @@ def _sqrt_zero_safe(x):
     return ops.where(positive, ops.sqrt(ops.where(positive, x, 1.0)), 0.0)
 
 
-def std(x, dim=None, correction=1, keepdim=False):
+def std(x, dim=None, correction=1, keepdim=False, *, unbiased=None):
     """Standard deviation: ``sqrt(var)`` (gradient 0 where the variance is 0)."""
-    return _sqrt_zero_safe(var(x, dim, correction, keepdim))
+    return _sqrt_zero_safe(var(x, dim, correction, keepdim, unbiased=unbiased))
 
 
 def logsumexp(x, dim, keepdim=False):

@@ -353,8 +353,8 @@ class Tensor:
     def log10(self): return pointwise_ops.log10(self)
     def log1p(self): return pointwise_ops.log1p(self)
 
-    def var(self, dim=None, correction=1, keepdim=False): return stat_ops.var(self, dim, correction, keepdim)
-    def std(self, dim=None, correction=1, keepdim=False): return stat_ops.std(self, dim, correction, keepdim)
+    def var(self, *args, **kwargs): return stat_ops.var(self, *args, **kwargs)
+    def std(self, *args, **kwargs): return stat_ops.std(self, *args, **kwargs)
     def logsumexp(self, dim, keepdim=False): return stat_ops.logsumexp(self, dim, keepdim)
     def norm(self, p=2, dim=None, keepdim=False): return stat_ops.norm(self, p, dim, keepdim)
     def any(self, dim=None, keepdim=False): return stat_ops.any(self, dim, keepdim)

@@ -15,6 +15,10 @@ from ..graph import Tensor, dispatch, no_grad
 from ..runtime import as_device
 
 
+#: what ``Module.to("...")`` reads as a dtype rather than a device
+_DTYPE_NAMES = ("float16", "float32", "float64", "int8", "uint8", "int32", "int64", "bool")
+
+
 class Parameter(Tensor):
     """A tensor a Module owns and an optimizer updates: ``Parameter(tensor)`` shares
     ``tensor``'s data and requires a gradient (unless ``requires_grad=False``)."""
@@ -168,8 +172,11 @@ class Module:
     def to(self, device=None, dtype=None):
         """Move every parameter and buffer to ``device`` and/or convert the floating-point
         ones to ``dtype``, in place; returns self. ``to("float64")`` means a dtype."""
-        if isinstance(device, str) and device.startswith("float"):
+        if isinstance(device, str) and device in _DTYPE_NAMES:
             device, dtype = None, device
+        if dtype is not None and not str(dtype).startswith("float"):
+            raise TVMiniError(f"{type(self).__name__}.to: parameters and buffers move to a floating-point dtype, "
+                              f"not {dtype!r}")
         device = None if device is None else as_device(device)
         for tensor in list(self.parameters()) + list(self.buffers()):
             if device is not None and tensor.device != device:
@@ -322,6 +329,15 @@ class ModuleDict(Module):
     def __iter__(self):
         return iter(self._modules)
 
+    def update(self, modules):
+        for name, module in dict(modules).items():
+            self[name] = module
+
+    def pop(self, name):
+        module = self._modules[name]
+        del self[name]
+        return module
+
     def keys(self):
         return self._modules.keys()
 
@@ -346,8 +362,17 @@ class ParameterList(Module):
         setattr(self, str(len(self._parameters)), parameter)
         return self
 
+    def extend(self, parameters):
+        for p in parameters:
+            self.append(p)
+        return self
+
     def __getitem__(self, index):
         return list(self._parameters.values())[index]
+
+    def __setitem__(self, index, parameter):
+        key = list(self._parameters)[index]
+        setattr(self, key, parameter if isinstance(parameter, Parameter) else Parameter(parameter))
 
     def __len__(self):
         return len(self._parameters)
