@@ -460,7 +460,9 @@ def test_conversions_to_and_from_float16_match_numpy(source, vectorized):
             rng.integers(np.iinfo(source).min, np.iinfo(source).max, N, dtype=source, endpoint=True)
     if source == "float64":
         values[:6] = [np.inf, -np.inf, np.nan, 65519.0, 1e-8, -0.0]
-    for a, b, x in ((source, "float16", values), ("float16", source, values.astype("float16"))):
+    with np.errstate(over="ignore"):            # large integers are inf as float16, in numpy as here
+        halves = values.astype("float16")
+    for a, b, x in ((source, "float16", values), ("float16", source, halves)):
         A = te.placeholder((N,), dtype=a, name="A")
         B = te.compute((N,), lambda i: A[i].astype(b), name="B")
         s = te.create_schedule(B.op)
@@ -486,4 +488,5 @@ def test_float64_to_float16_without_libgcc_goes_through_float32(monkeypatch):
     x = np.linspace(-70000, 70000, N)
     out = np.zeros(N, "float16")
     f(x, out)
-    np.testing.assert_array_equal(out, x.astype("float32").astype("float16"))
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(out, x.astype("float32").astype("float16"))
