@@ -181,3 +181,43 @@ def test_binary_cross_entropy_gradient_at_saturated_probabilities():
     loss.backward()
     np.testing.assert_allclose(float(loss), (np.log(2) + 100) / 4)
     np.testing.assert_allclose(p.grad.numpy(), [-0.25, 0.25, -0.5, 0.0])
+
+
+def test_cross_entropy_layouts_and_probability_targets():
+    """(N, C, H, W) logits with (N, H, W) labels are the (rows, C) loss of every position;
+    (C,) logits take a 0-d label; float targets of the logits' shape are class
+    probabilities: -sum p log softmax (smoothed toward uniform by label_smoothing)."""
+    rng = np.random.default_rng(8)
+    x, y = rng.normal(size=(2, 4, 3, 5)), rng.integers(0, 4, (2, 3, 5))
+    rows = tm.tensor(x.transpose(0, 2, 3, 1).reshape(-1, 4))
+    per_position = F.cross_entropy(tm.tensor(x), tm.tensor(y), "none")
+    assert per_position.shape == (2, 3, 5)
+    np.testing.assert_allclose(per_position.numpy().reshape(-1),
+                               F.cross_entropy(rows, tm.tensor(y.reshape(-1)), "none").numpy(), rtol=1e-12)
+    check_grad(lambda t: F.cross_entropy(t, tm.tensor(y[:1, :2, :2])), x[:1, :, :2, :2])
+    probs = rng.dirichlet(np.ones(4), 6)
+    logits = rng.normal(size=(6, 4))
+    logp = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    smoothed = probs * 0.9 + 0.1 / 4
+    np.testing.assert_allclose(F.cross_entropy(tm.tensor(logits), tm.tensor(probs), label_smoothing=0.1).numpy(),
+                               -(smoothed * logp).sum(1).mean(), rtol=1e-12)
+    check_grad(lambda t: F.cross_entropy(t, tm.tensor(probs)), logits)
+    v = rng.normal(size=4)
+    np.testing.assert_allclose(F.cross_entropy(tm.tensor(v), tm.tensor(np.int64(2))).numpy(),
+                               np.log(np.exp(v).sum()) - v[2], rtol=1e-12)
+    with pytest.raises(tm.ShapeError, match="do not match"):
+        F.cross_entropy(tm.tensor(x), tm.tensor(y[:, :2]))
+
+
+def test_cross_entropy_layouts_match_pytorch_when_installed():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(9)
+    x, y = rng.normal(size=(2, 4, 3)), rng.integers(0, 4, (2, 3))
+    p = rng.dirichlet(np.ones(4), (2, 3)).transpose(0, 2, 1)
+    for target, theirs in ((tm.tensor(y), torch.tensor(y)), (tm.tensor(p), torch.tensor(p))):
+        t, q = tm.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        a = F.cross_entropy(t, target, label_smoothing=0.05)
+        b = torch.nn.functional.cross_entropy(q, theirs, label_smoothing=0.05)
+        a.backward(), b.backward()
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(t.grad.numpy(), q.grad.numpy(), rtol=1e-10, atol=1e-14)

@@ -2,7 +2,7 @@
 entropy on probabilities, KL divergence, and cross entropy / NLL with class weights,
 ignored labels and label smoothing. Each is written with graph ops (so its
 gradient is the ops' kernels, PyTorch's at the seams: ``|d|`` has gradient 0 at 0)."""
-from ..errors import ShapeError
+from ..errors import DTypeError, ShapeError
 from . import ops
 from .join_ops import clamp
 from .index_ops import take
@@ -129,15 +129,60 @@ def _options(op, reduction, weight):
     return reduction, weight
 
 
+def _classes_last(op, scores, labels, reduction, loss):
+    """``loss(scores, labels, reduction)`` for PyTorch's other layouts, through the
+    (rows, C) form: (C,) scores with a 0-d label (unbatched), and (N, C, d1, ...) scores
+    with (N, d1, ...) labels (a class per position, as in segmentation); probability
+    targets have the scores' shape. "none" gives the per-position shape back."""
+    if scores.ndim == 2:
+        return loss(scores, labels, reduction)
+    classes = scores.shape[0 if scores.ndim == 1 else 1]
+    perm = (0,) + tuple(range(2, scores.ndim)) + (1,)
+    moved = ops.reshape(scores, (1, classes)) if scores.ndim == 1 else ops.transpose(scores, perm)
+    if labels.shape == scores.shape:
+        rows = ops.reshape(labels if scores.ndim == 1 else ops.transpose(labels, perm), (-1, classes))
+    elif labels.shape == moved.shape[:-1] or (scores.ndim == 1 and labels.ndim == 0):
+        rows = ops.reshape(labels, (-1,))
+    else:
+        raise ShapeError(f"{op}: scores of shape {scores.shape} and labels of shape {labels.shape} do not match "
+                         "(need (N, C, d1, ...) and (N, d1, ...), or (C,) and a 0-d label)")
+    out = loss(ops.reshape(moved, (-1, classes)), rows, reduction)
+    return ops.reshape(out, moved.shape[:-1] if scores.ndim > 1 else ()) if reduction == "none" else out
+
+
+def _soft_cross_entropy(logits, probs, reduction, weight, label_smoothing):
+    """Cross entropy against class probabilities (N, C): ``-sum_c w_c p_c log softmax_c``
+    with the probabilities smoothed toward uniform; "mean" averages over the rows."""
+    classes = logits.shape[-1]
+    if label_smoothing:
+        probs = probs * (1.0 - label_smoothing) + label_smoothing / classes
+    spread = log_softmax(logits, 1) * probs
+    loss = -ops.sum(spread if weight is None else spread * weight, 1)
+    return _reduce_loss("cross_entropy", loss, reduction)
+
+
 def cross_entropy(logits, labels, reduction="mean", *, weight=None, ignore_index=-100, label_smoothing=0.0):
     """Softmax cross entropy from ``logits`` (N, C) and integer class ``labels`` (N,), with
-    PyTorch's ``weight``, ``ignore_index`` and ``label_smoothing`` (see :func:`class_loss`)."""
+    PyTorch's ``weight``, ``ignore_index`` and ``label_smoothing`` (see :func:`class_loss`);
+    also (N, C, d1, ...) logits with (N, d1, ...) labels, unbatched (C,) logits, and
+    class-probability targets of the logits' shape (a float tensor)."""
     reduction, weight = _options("cross_entropy", reduction, weight)
-    return class_loss("cross_entropy", logits, labels, reduction, weight, ignore_index, label_smoothing)
+
+    def loss(scores, targets, how):
+        if targets.dtype.startswith("float"):
+            ops.check_same("cross_entropy", scores, targets)
+            if targets.shape != scores.shape:
+                raise DTypeError(f"cross_entropy: labels must be int32/int64 class indices, or class probabilities "
+                                 f"of the logits' shape {scores.shape}; got {targets.dtype} of shape {targets.shape}")
+            return _soft_cross_entropy(scores, targets, how, weight, label_smoothing)
+        return class_loss("cross_entropy", scores, targets, how, weight, ignore_index, label_smoothing)
+    return _classes_last("cross_entropy", logits, labels, reduction, loss)
 
 
 def nll_loss(log_probs, labels, reduction="mean", *, weight=None, ignore_index=-100):
     """Negative log-likelihood of log-probabilities (N, C) at integer ``labels`` (N,), with
-    PyTorch's ``weight`` and ``ignore_index``."""
+    PyTorch's ``weight`` and ``ignore_index``; (N, C, d1, ...) and unbatched (C,) too."""
     reduction, weight = _options("nll_loss", reduction, weight)
-    return class_loss("nll_loss", log_probs, labels, reduction, weight, ignore_index)
+    return _classes_last("nll_loss", log_probs, labels, reduction,
+                         lambda scores, targets, how: class_loss("nll_loss", scores, targets, how, weight,
+                                                                 ignore_index))
