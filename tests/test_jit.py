@@ -7,6 +7,7 @@ import tvmini as tm
 from tvmini import nn
 from tvmini.errors import TVMiniError
 from tvmini.graph.jit.ir import TEMP
+from train_steps import cross_entropy_step
 
 
 def _mlp(batchnorm=False, dropout=0.0):
@@ -463,14 +464,7 @@ def test_freezing_or_moving_parameters_after_tracing_retraces():
     for mode in ("eager", "jit"):
         tm.manual_seed(0)
         model = nn.Linear(3, 2)
-        opt = tm.optim.SGD(model.parameters(), lr=0.5)
-
-        def step(x, y):
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
+        step = cross_entropy_step(model, tm.optim.SGD(model.parameters(), lr=0.5))
         run = tm.jit(step) if mode == "jit" else step
         run(x, y)
         model.bias.requires_grad_(False)

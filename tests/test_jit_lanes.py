@@ -14,6 +14,7 @@ from tvmini.graph.dispatch import define_outputs
 from tvmini.graph.jit import rows
 from tvmini.graph.jit.ir import TEMP
 from tvmini.graph.jit.passes.memory import _lifetimes
+from train_steps import cross_entropy_step
 
 F32 = "float32"
 
@@ -147,21 +148,10 @@ def _wide_mlp():
     return nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 3))
 
 
-def _train_step(model, opt):
-    """One cross-entropy training step of ``model`` with ``opt``."""
-    def step(x, y):
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
-
-
 def _steps(batch, jit_kwargs, observe=False, steps=3):
     """Losses and the model after ``steps`` Adam steps, eagerly or by tm.jit."""
     model = _wide_mlp()
-    step = _train_step(model, tm.optim.Adam(model.parameters(), lr=1e-2))
+    step = cross_entropy_step(model, tm.optim.Adam(model.parameters(), lr=1e-2))
     run = tm.jit(step, **jit_kwargs) if jit_kwargs is not None else step
     rng = np.random.default_rng(batch)
     losses, observed = [], []
@@ -232,7 +222,7 @@ def test_weights_that_outweigh_the_rows_are_not_split(monkeypatch):
     monkeypatch.setenv("TVMINI_NUM_THREADS", "2")
     tm.manual_seed(0)
     model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
-    step = tm.jit(_train_step(model, tm.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)))
+    step = tm.jit(cross_entropy_step(model, tm.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)))
     rng = np.random.default_rng(0)
     step(tm.tensor(rng.standard_normal((128, 784)).astype(F32)), tm.tensor(rng.integers(0, 10, 128)))
     assert "none weighs enough rows to pay" in str(step.graph)
@@ -335,7 +325,7 @@ def test_a_convnet_step_in_lanes_equals_eager(monkeypatch):
     def make():
         tm.manual_seed(2)
         model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 5))
-        return model, _train_step(model, tm.optim.SGD(model.parameters(), lr=0.05, momentum=0.9))
+        return model, cross_entropy_step(model, tm.optim.SGD(model.parameters(), lr=0.05, momentum=0.9))
     rng = np.random.default_rng(6)
     data = [(tm.tensor(rng.standard_normal((64, 1, 10, 10)).astype(F32)), tm.tensor(rng.integers(0, 5, 64)))
             for _ in range(3)]
@@ -402,7 +392,7 @@ def test_a_batchnorm_step_in_lanes_equals_eager(monkeypatch):
     def make():
         tm.manual_seed(3)
         model = nn.Sequential(nn.Linear(2, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 3))
-        return model, _train_step(model, tm.optim.SGD(model.parameters(), lr=0.05, momentum=0.9))
+        return model, cross_entropy_step(model, tm.optim.SGD(model.parameters(), lr=0.05, momentum=0.9))
     rng = np.random.default_rng(8)
     data = [(tm.tensor(rng.standard_normal((256, 2)).astype(F32)), tm.tensor(rng.integers(0, 3, 256)))
             for _ in range(3)]

@@ -9,6 +9,7 @@ import tvmini as tm
 from tvmini import nn, optim
 from tvmini.errors import TVMiniError
 from tvmini.graph import kernel_count
+from train_steps import cross_entropy_step
 
 STEPS = 5
 
@@ -191,14 +192,7 @@ def test_jitted_step_follows_a_reloaded_checkpoint(make):
         tm.manual_seed(0)
         model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
         opt = make(model.parameters())
-
-        def step(x, y):
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-
+        step = cross_entropy_step(model, opt)
         fn = tm.jit(step) if use_jit else step
         for _ in range(3):
             fn(x, y)
