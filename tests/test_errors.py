@@ -274,17 +274,17 @@ def test_vthread_is_refused():
         te.thread_axis("vthread")
 
 
-@pytest.mark.parametrize("tag", ["threadIdx.x", "threadIdx.y", "blockIdx.x"])
-def test_bind_reduce_axis(tag):
-    """The codegen has no cross-thread reduction: threads bound to a reduce axis raced
-    on the output (a read-modify-write per thread), giving wrong sums."""
+@pytest.mark.parametrize("tag", ["blockIdx.x", "blockIdx.y"])
+def test_bind_reduce_axis_to_blocks(tag):
+    """A reduction can span a block's threads (they meet in shared memory;
+    test_cuda_cross_thread.py), not blocks: binding a reduce axis to blockIdx is an error."""
     for part in (None, 0, 1):
         A, R, E = rowsum()
         s = te.create_schedule(E.op)
         axis = R.op.reduce_axis[0]
         if part is not None:
             axis = s[R].split(axis, factor=4)[part]
-        with raises(tm.ScheduleError, "stage R", axis.name, tag, "rfactor"):
+        with raises(tm.ScheduleError, "stage R", axis.name, tag, "threadIdx", "rfactor"):
             s[R].bind(axis, te.thread_axis(tag))
 
 

@@ -482,9 +482,9 @@ def test_batched_gemm_puts_the_batch_on_blockIdx_z():
 def test_long_contiguous_rows_reduce_with_a_block_per_row():
     source, kernels = source_of(lambda: _reduce(topi.sum, shape=(1000, 3000), axis=1), "rows")
     assert len(kernels) == 1 and "__launch_bounds__(256)" in source
-    assert "__shared__ __align__(16) float sum_local_rf_1[256];" in source    # first level: 256 partial sums
-    assert "__shared__ __align__(16) float sum_local_rf[32];" in source       # second level: 32
-    assert "float sum_local[1];" in source
+    assert "float sum_red[1];" in source                                   # each thread's share
+    assert "__shared__ __align__(16) float sum_red_slots[256];" in source  # combined across the block
+    assert source.count("__syncthreads();") == 9 and "if ((k1_inner == 0))" in source
 
 
 def test_short_rows_reduce_with_a_warp():

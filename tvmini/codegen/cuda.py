@@ -16,6 +16,8 @@ Inside a kernel:
 * ``__syncthreads()`` separates a statement that writes a shared buffer from a later one
   that reads it, and ends a loop body that both writes and then reads one (so the next
   iteration's writes wait for this iteration's reads);
+* a cross-thread reduction (``AllReduce``, from a reduce axis bound to ``threadIdx.*``)
+  becomes a halving tree over a block-sized ``__shared__`` array (``expand_allreduces``);
 * guards from non-divisible splits are ordinary ``if``s; ``if_then_else`` is C's ``?:``,
   which evaluates only the taken side.
 
@@ -38,7 +40,7 @@ from ..tir import expr as E
 from ..tir.functor import free_vars, walk
 from ..tir.printer import _unique_names
 from ..tir.simplify import simplify
-from ..tir.stmt import Allocate, BufferStore, For, ForKind, IfThenElse, LetStmt, SeqStmt, Stmt
+from ..tir.stmt import Allocate, Buffer, BufferStore, For, ForKind, IfThenElse, LetStmt, SeqStmt, Stmt
 
 MAX_THREADS_PER_BLOCK = 1024
 MAX_GRID = dict(zip(("blockIdx.x", "blockIdx.y", "blockIdx.z"), GRID_LIMITS))
@@ -119,7 +121,7 @@ def split_kernels(func, sch):
         stage, _ = _stage_of(nest.var, sch)
         kernel = Kernel(f"{func.name}_kernel{k}", nest, stage)
         _launch_extents(kernel, sch)
-        kernel.body = insert_syncs(_scope_allocations(nest, False))
+        kernel.body = insert_syncs(_scope_allocations(expand_allreduces(nest, kernel.extents), False))
         _check_shared_memory(kernel)
         _parameters(kernel, func, temporaries)
         kernels.append(kernel)
@@ -259,6 +261,49 @@ def _parameters(kernel, func, temporaries):
         for extent in buf.shape:
             free |= free_vars(extent)
     kernel.scalars = [v for v in func.scalar_params if v in free]
+
+
+# cross-thread reductions ------------------------------------------------------------
+
+def _thread_index(tag):
+    """The index of this thread along ``tag`` (``threadIdx.x``, ...) as an expression."""
+    return E.Call(tag, [], "int32")
+
+
+def expand_allreduces(body, extents):
+    """Each :class:`AllReduce` of ``body`` as a tree reduction in shared memory: every
+    thread writes its value to its own slot of a block-sized array; along each reduced
+    thread axis of extent n, ceil(log2 n) halving steps add slot ``t + offset`` into
+    slot ``t``; then each thread reads its group's slot (index 0 along the reduced
+    axes). The barriers between the steps come from :func:`insert_syncs` (each step
+    reads what the one before it wrote), so they sit outside the steps' ``if``s."""
+    from ..tir.functor import Mutator
+
+    sizes = {tag[-1]: extents[tag].value if tag in extents else 1 for tag in THREAD_TAGS[3:]}
+    strides = {"x": 1, "y": sizes["x"], "z": sizes["x"] * sizes["y"]}
+    tid = simplify(sum((_thread_index(f"threadIdx.{a}") * strides[a] for a in "xyz" if sizes[a] > 1),
+                       E.Const(0, "int32")))
+
+    class Expand(Mutator):
+        def visit_AllReduce(self, s):
+            acc = E.BufferLoad(s.buffer, [E.Const(0, "int32")])
+            slots = Buffer(f"{s.buffer.name}.slots", (math.prod(sizes.values()),), s.buffer.dtype, "shared")
+            steps = [BufferStore(slots, acc, [tid])]
+            group = tid
+            for tag in s.thread_tags:
+                t, n, stride = _thread_index(tag), sizes[tag[-1]], strides[tag[-1]]
+                offset = 1 << ((n - 1).bit_length() - 1) if n > 1 else 0   # half of n rounded up to 2^k
+                while offset >= 1:
+                    partner = E.BufferLoad(slots, [simplify(tid + offset * stride)])
+                    mine = E.BufferLoad(slots, [tid])
+                    pairs = t < offset if 2 * offset <= n else E.And(t < offset, t + offset < n)
+                    steps.append(IfThenElse(pairs,
+                                            BufferStore(slots, s.reducer.combine(mine, partner), [tid])))
+                    offset //= 2
+                group = group - t * stride
+            steps.append(BufferStore(s.buffer, E.BufferLoad(slots, [simplify(group)]), [E.Const(0, "int32")]))
+            return Allocate(slots, SeqStmt(steps))
+    return Expand().visit(body)
 
 
 # __syncthreads insertion ------------------------------------------------------------
@@ -485,6 +530,8 @@ class CudaPrinter:
             return f"({one} / ({one} + {exp}(-{args[0]})))"
         if e.name == "abs" and not dt.is_float(e.dtype):
             return f"abs({args[0]})"
+        if e.name in THREAD_TAGS:
+            return e.name
         if e.name == counter_hash.NAME:
             return f"tvmini_counter_hash({', '.join(args)})"
         if e.name in E.BITWISE_INTRINSICS:

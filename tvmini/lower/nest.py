@@ -13,7 +13,7 @@ from ..tir.expr import BufferLoad, Const, all_of
 from ..tir.functor import Mutator, free_vars
 from ..tir.loop_guards import conjuncts, guarded_loop
 from ..tir.simplify import simplify
-from ..tir.stmt import Allocate, BufferStore, For, ForKind, IfThenElse, seq_of
+from ..tir.stmt import AllReduce, Allocate, Buffer, BufferStore, For, ForKind, IfThenElse, seq_of
 
 
 class BufferAccess(Mutator):
@@ -65,6 +65,8 @@ def build_nest(stage, bounds, buffer, realized, attached, followers=None):
         return _wrap(stage, bounds, leaves, _guarded(store, bounds.guards), attached, followers)
 
     reduce_roots = stage.op.reduce_axis
+    if any(depends_on(stage.relations, iv, reduce_roots) for iv in stage.bindings if iv in leaves):
+        return _cross_thread_nest(stage, bounds, buffer, index, access, attached, followers)
     first = next((i for i, iv in enumerate(leaves) if depends_on(stage.relations, iv, reduce_roots)), len(leaves))
     reduce_vars = {bounds.loop_var[iv] for iv in leaves if depends_on(stage.relations, iv, reduce_roots)}
     init_guards = [g for g in bounds.guards if not (free_vars(g) & reduce_vars)]
@@ -76,6 +78,36 @@ def build_nest(stage, bounds, buffer, realized, attached, followers=None):
     update_nest = _update_nest(stage, bounds, leaves[first:], update, access.visit(body.condition), attached,
                                followers)
     return _wrap(stage, bounds, leaves[:first], seq_of([init_nest, update_nest]), attached, followers)
+
+
+def _cross_thread_nest(stage, bounds, buffer, index, access, attached, followers):
+    """A reduction with reduce axes bound to ``threadIdx.*`` (as TVM's cross-thread
+    reduction): under the stage's other bound and serial data loops, each thread
+    reduces its share (the serial reduce loops, moved innermost) into a local
+    accumulator, with every guard and the ``where`` condition on the update (a thread
+    with nothing to add keeps the identity); an :class:`AllReduce` combines the
+    accumulators across the bound reduce axes' threads, outside every condition, since
+    all threads of the block must reach its barriers; the thread at index 0 of those
+    axes stores the result."""
+    body, leaves = bounds.reads, stage.leaf_iter_vars
+    reduce_roots = stage.op.reduce_axis
+    is_reduce = {iv: depends_on(stage.relations, iv, reduce_roots) for iv in leaves}
+    bound = [iv for iv in leaves if is_reduce[iv] and iv in stage.bindings]
+    serial = [iv for iv in leaves if is_reduce[iv] and iv not in stage.bindings]
+    reduce_vars = {bounds.loop_var[iv] for iv in leaves if is_reduce[iv]}
+    acc, zero = Buffer(f"{stage.name}.red", (1,), body.dtype, "local"), [Const(0, "int32")]
+    current = BufferLoad(acc, zero)
+    update = BufferStore(acc, body.reducer.combine(current, access.visit(body.source)), zero)
+    store_guards = [g for g in bounds.guards if not (free_vars(g) & reduce_vars)]
+    store_guards += [bounds.loop_var[iv] == 0 for iv in bound]
+    inner = seq_of([
+        BufferStore(acc, body.reducer.identity(body.dtype), zero),
+        _wrap(stage, bounds, serial, _guarded(update, bounds.guards + [access.visit(body.condition)]), attached,
+              followers),
+        AllReduce(acc, body.reducer, [stage.bindings[iv].thread_tag for iv in bound]),
+        _guarded(BufferStore(buffer, current, index), store_guards),
+    ])
+    return _wrap(stage, bounds, [iv for iv in leaves if iv not in serial], Allocate(acc, inner), attached, followers)
 
 
 def _update_nest(stage, bounds, loops, update, condition, attached, followers):

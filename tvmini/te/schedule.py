@@ -155,16 +155,19 @@ class Stage:
         self._annotate(axis, ForKind.PARALLEL, "parallel")
 
     def bind(self, axis, thread_ivar):
-        """Map ``axis`` onto a GPU thread axis made by ``te.thread_axis``."""
+        """Map ``axis`` onto a GPU thread axis made by ``te.thread_axis``. A reduce axis
+        may be bound to ``threadIdx.*``: the block's threads then combine their partial
+        results (a cross-thread reduction, see ``lower.nest``)."""
         self._leaf(axis, "bind")
         if not isinstance(thread_ivar, IterVar) or thread_ivar.kind != "thread":
             raise ScheduleError(f"stage {self.name}: bind of {axis.name} needs te.thread_axis(...), got {thread_ivar!r}")
         tag = thread_ivar.thread_tag
-        if self._is_reduce(axis):
-            # The codegen has no cross-thread reduction: threads bound to a reduce axis
-            # would each read-modify-write the same output unsynchronised (wrong sums).
-            raise ScheduleError(f"stage {self.name}: cannot bind reduce axis {axis.name} to {tag} (the threads "
-                                "would race on the same output); rfactor it first and bind the new spatial axis")
+        if self._is_reduce(axis) and not tag.startswith("threadIdx"):
+            # Threads of one block combine their shares through shared memory (a
+            # cross-thread reduction); blocks have no such meeting place.
+            raise ScheduleError(f"stage {self.name}: cannot bind reduce axis {axis.name} to {tag}: a reduction "
+                                "can span the threads of a block (bind it to threadIdx.*), not blocks; rfactor "
+                                "it and bind the new data axis to blockIdx instead")
         for other, bound in self.bindings.items():
             if other is not axis and bound.thread_tag == tag and other in self.leaf_iter_vars:
                 # One thread index cannot drive two loops of a stage: both would take the

@@ -11,7 +11,7 @@ import math
 from .expr import (EQ, GE, GT, LE, LT, NE, Add, And, BinaryOp, BufferLoad, Call, Cast, Const,
                    Div, FloorDiv, FloorMod, Max, Min, Mul, Not, Or, Select, Sub, Var)
 from .simplify import simplify
-from .stmt import Allocate, BufferStore, For, ForKind, IfThenElse, LetStmt, SeqStmt
+from .stmt import AllReduce, Allocate, BufferStore, For, ForKind, IfThenElse, LetStmt, SeqStmt
 
 _PREC = {Or: 1, And: 2, EQ: 3, NE: 3, LT: 3, LE: 3, GT: 3, GE: 3,
          Add: 4, Sub: 4, Mul: 5, Div: 5, FloorDiv: 5, FloorMod: 5}
@@ -124,6 +124,8 @@ def _lines(s, depth, out, names):
     elif isinstance(s, LetStmt):
         out.append(f"{pad}{names.get(s.var, s.var.name)} = {expr_str(s.value)}")
         _lines(s.body, depth, out, names)
+    elif isinstance(s, AllReduce):
+        out.append(f"{pad}{s.buffer.name}[0] = {s.reducer.name} of {s.buffer.name}[0] across {', '.join(s.thread_tags)}")
     else:
         out.append(f"{pad}<{type(s).__name__}>")
 

@@ -104,6 +104,18 @@ class LetStmt(Stmt):
         return LetStmt(self.var, value, body)
 
 
+class AllReduce(Stmt):
+    """``buffer[0]`` of every thread becomes the ``reducer`` (a te ``Reducer``: its
+    ``combine``) of the ``buffer[0]`` values of the threads that differ from it only
+    along ``thread_tags`` (``threadIdx.*``): a reduction across a GPU block's threads,
+    lowered from a reduce axis bound to a thread axis. Every thread of the block must
+    reach it (it has barriers); the CUDA code generator expands it into a tree
+    reduction in shared memory."""
+
+    def __init__(self, buffer, reducer, thread_tags):
+        self.buffer, self.reducer, self.thread_tags = buffer, reducer, tuple(thread_tags)
+
+
 class SeqStmt(Stmt):
     _fields = ("seq",)
 

@@ -16,11 +16,9 @@ registered for ``"*"``, which treats a compute by its kind (injective or reducti
   pool_grad, conv2d_grad_weight, ...): see :func:`schedule_reduction`. A small
   reduction that only one bound stage reads at its own index is computed inside that
   stage's thread (no kernel, no temporary). A reduction over the input's contiguous
-  axis runs one block per output row: ``rfactor`` spreads the row over 32 x ``ty``
-  threads whose partial sums go to shared memory, a second ``rfactor`` folds the
-  ``ty`` rows of partials to 32, and every thread adds those 32 in registers and
-  writes the (identical) result — a two-level tree through shared memory, since the
-  codegen has no warp shuffles or one-thread guards. Other reductions run one thread
+  axis runs one block per output row: up to 256 threads each reduce a strided share
+  of the row, then combine their results through shared memory (the reduce axis bound
+  to ``threadIdx.x``: a cross-thread reduction). Other reductions run one thread
   per output (coalesced when the kept axis is the contiguous one); reductions to few
   outputs first split the reduce axis into partial sums computed by a kernel of their
   own, and a reduction to a scalar repeats that until at most ``SERIAL_MAX`` partials
@@ -260,44 +258,14 @@ def _partial_sums(sch, tensor, parts, last):
 
 
 def _block_per_row(sch, tensor, extent):
-    """One block per output row: the row's reduction in a local stage computed by every
-    thread from the shared partial sums of the tree (see the module docstring)."""
-    final = sch.cache_write(tensor, "local")
-    out = sch[tensor]
-    row = out.fuse(*out.op.axis) if len(out.op.axis) > 1 else out.op.axis[0]
-    _bind(out, row, "blockIdx.x")
-    fstage = sch[final]
-    fstage.compute_at(out, row)
-    threads = _block_threads(extent)
-    rows = len(fstage.op.axis)
-    _, inner = fstage.split(_fused_reduce_axis(fstage), factor=threads)
-    level1, local1 = _shared_partials(sch, sch.rfactor(final, inner, factor_axis=rows))
-    if threads == WARP:
-        level1.compute_at(fstage, fstage.op.axis[-1])
-        _bind(level1, level1.op.axis[-1], "threadIdx.x")
-        local1.compute_at(level1, level1.op.axis[-1])
-        return
-    (k,) = fstage.op.reduce_axis
-    _, lane = fstage.split(k, factor=WARP)
-    level2, local2 = _shared_partials(sch, sch.rfactor(final, lane, factor_axis=rows))
-    level2.compute_at(fstage, fstage.op.axis[-1])
-    _bind(level2, level2.op.axis[-1], "threadIdx.x")
-    local2.compute_at(level2, level2.op.axis[-1])
-    level1.compute_at(local2, local2.op.axis[-2])
-    ty, tx = level1.split(level1.op.axis[-1], factor=WARP)
-    _bind(level1, ty, "threadIdx.y")
-    _bind(level1, tx, "threadIdx.x")
-    local1.compute_at(level1, tx)
-
-
-def _shared_partials(sch, partial):
-    """(shared stage, local stage) of an rfactor-ed ``partial``: each thread sums its
-    part in a register and stores it to shared memory once (accumulating in shared
-    memory would put a barrier in every iteration)."""
-    local = sch.cache_write(partial, "local")
-    shared = sch[partial]
-    shared.scope = "shared"
-    return shared, sch[local]
+    """One block per output row: its threads each reduce every ``threads``-th value of
+    the row in a register (consecutive threads read consecutive values), then combine
+    their results across ``threadIdx.x`` (a cross-thread reduction)."""
+    stage = sch[tensor]
+    row = stage.fuse(*stage.op.axis) if len(stage.op.axis) > 1 else stage.op.axis[0]
+    _bind(stage, row, "blockIdx.x")
+    _, lane = stage.split(_fused_reduce_axis(stage), factor=_block_threads(extent))
+    _bind(stage, lane, "threadIdx.x")
 
 
 # ----------------------------------------------------------------------------- gemm
