@@ -23,7 +23,8 @@ from tvmini.testing import reference
 from strategies import assert_matches, examples, unique
 from test_cuda import HAS_GPU, bind, needs_gpu, needs_nvcc
 
-REDUCERS = {"sum": te.sum, "max": te.max, "min": te.min}
+REDUCERS = {"sum": te.sum, "max": te.max, "min": te.min,
+            "absmax": te.comm_reducer(lambda x, y: te.max(te.abs(x), te.abs(y)), lambda t: 0, name="absmax")}
 LAYOUTS = ("x", "rows_y", "reduce_y", "reduce_xy", "rfactor", "serial_rows")
 
 
@@ -148,7 +149,7 @@ def test_block_softmax_compiles_to_ptx():
 def _run_layouts():
     rng = np.random.default_rng(0)
     for layout in LAYOUTS:
-        for reducer, dtype in (("sum", "float32"), ("max", "int32")):
+        for reducer, dtype in (("sum", "float32"), ("max", "int32"), ("absmax", "float64")):
             s, args = row_reduction(7, 50, 8, layout, reducer, dtype)
             run_emulated_or_gpu(s, args, {args[0]: random_rows(rng, (7, 50), dtype)}, f"xr_{layout}_{reducer}")
 

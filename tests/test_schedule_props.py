@@ -172,15 +172,18 @@ def test_one_reduce_axis_in_producer_and_consumer(data):
 
 # --------------------------------------------------------------------------- reductions
 
-_NP_REDUCE = {"sum": np.sum, "max": np.max, "min": np.min}
-_TE_REDUCE = {"sum": te.sum, "max": te.max, "min": te.min}
+# "absmax" is a te.comm_reducer: a user's reducer goes through every schedule rule too
+_NP_REDUCE = {"sum": np.sum, "max": np.max, "min": np.min,
+              "absmax": lambda a, axis, keepdims: np.abs(a).max(axis=axis, keepdims=keepdims)}
+_TE_REDUCE = {"sum": te.sum, "max": te.max, "min": te.min,
+              "absmax": te.comm_reducer(lambda x, y: te.max(te.abs(x), te.abs(y)), lambda t: 0, name="absmax")}
 
 
 @examples(35)
 @given(st.data())
 def test_reduction(data):
     dtype = data.draw(st.sampled_from(DTYPES), label="dtype")
-    rname = data.draw(st.sampled_from(["sum", "max", "min"]), label="reducer")
+    rname = data.draw(st.sampled_from(sorted(_TE_REDUCE)), label="reducer")
     rank = data.draw(st.integers(1, 3), label="rank")
     ext = EXTENT if rank <= 2 else st.integers(1, 16)
     values = {f"d{i}": data.draw(ext, label=f"d{i}") for i in range(rank)}

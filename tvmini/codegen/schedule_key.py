@@ -45,7 +45,7 @@ _KNOWN = {
     Split: frozenset({"parent", "outer", "inner", "factor", "nparts"}),
     Fuse: frozenset({"outer", "inner", "fused"}),
 }
-_REDUCERS = {id(r): r.name for r in (_ops.sum_reducer, _ops.max_reducer, _ops.min_reducer, _ops.prod_reducer)}
+_REDUCERS = {id(r): r.name for r in _ops.BUILTIN_REDUCERS}
 _SLOTS = {}            # expression class -> its slots except dtype, in MRO order
 
 
@@ -139,10 +139,13 @@ class _Writer:
         self.value(x.indices)
 
     def _reduce(self, x):
-        reducer = _REDUCERS.get(id(x.reducer))
-        if reducer is None:
-            raise _Unkeyable(f"reducer {x.reducer!r}")
-        self.out += ("reduce", reducer, x.dtype)
+        builtin = _REDUCERS.get(id(x.reducer))
+        if builtin is not None:
+            self.out += ("reduce", builtin, x.dtype)
+        else:       # a te.comm_reducer: its combining expression and identity
+            self.out += ("custom reduce", x.reducer.name, x.dtype)
+            self.value(x.reducer.combine(Var("x", x.dtype), Var("y", x.dtype)))
+            self.value(x.reducer.identity(x.dtype))
         self.value(x.source)
         self.value(x.axis)
         self.value(x.condition)

@@ -109,12 +109,14 @@ def thread_axis(tag, name=None):
     return IterVar(None, name or tag, "thread", thread_tag=tag)
 
 
-def _make_reducer(name, combine, identity):
-    reducer = Reducer(name, combine, identity)
+def _reduction(reducer, check_dtype=None):
+    """The te function ``reducer(expr, axis=, where=)`` of ``reducer``; ``check_dtype``
+    (if given) vets the reducer for the source's dtype first."""
+    name = reducer.name
 
     def reduce(expr, axis=None, where=None, *args):
         if axis is None or isinstance(axis, (E.PrimExpr, int, float)) and not isinstance(axis, IterVar):
-            if name not in ("max", "min") or axis is None:
+            if name not in ("max", "min") or axis is None or check_dtype is not None:
                 raise TVMiniError(f"te.{name} needs axis= (a reduce_axis or a list of them)")
             return (E.maximum if name == "max" else E.minimum)(expr, axis)
         axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
@@ -122,11 +124,19 @@ def _make_reducer(name, combine, identity):
             if not isinstance(a, IterVar) or a.kind != "reduce":
                 raise TVMiniError(f"te.{name}: axis {a} is not a te.reduce_axis")
         source = E.convert(expr)
-        if name in ("sum", "prod") and dt.is_bool(source.dtype):
+        if check_dtype is not None:
+            check_dtype(source.dtype)
+        elif name in ("sum", "prod") and dt.is_bool(source.dtype):
             source = source.astype("int32")      # numpy counts: the sum of bools is an integer
         cond = E.convert(where) if where is not None else None
         return Reduce(reducer, source, axes, cond)
     reduce.__name__ = name
+    return reduce
+
+
+def _builtin_reducer(name, combine, identity):
+    reducer = Reducer(name, combine, identity)
+    reduce = _reduction(reducer)
     reduce.__doc__ = (f"{name} of ``expr`` over reduce ``axis`` (one IterVar or a list)"
                       + ("; with two expressions, the elementwise " + name if name in ("max", "min") else "")
                       + (". A NaN among floats gives NaN, as numpy's and torch's" if name in ("max", "min") else "")
@@ -134,10 +144,43 @@ def _make_reducer(name, combine, identity):
     return reducer, reduce
 
 
-sum_reducer, sum = _make_reducer("sum", lambda a, b: a + b, lambda dtype: E.Const(0, dtype))
-max_reducer, max = _make_reducer("max", E.maximum, E.min_value)
-min_reducer, min = _make_reducer("min", E.minimum, E.max_value)
-prod_reducer, prod = _make_reducer("prod", lambda a, b: a * b, lambda dtype: E.Const(1, dtype))
+sum_reducer, sum = _builtin_reducer("sum", lambda a, b: a + b, lambda dtype: E.Const(0, dtype))
+max_reducer, max = _builtin_reducer("max", E.maximum, E.min_value)
+min_reducer, min = _builtin_reducer("min", E.minimum, E.max_value)
+prod_reducer, prod = _builtin_reducer("prod", lambda a, b: a * b, lambda dtype: E.Const(1, dtype))
+BUILTIN_REDUCERS = (sum_reducer, max_reducer, min_reducer, prod_reducer)
+
+
+def comm_reducer(fcombine, fidentity, name="reduce"):
+    """A reduction defined by the user, as TVM's ``te.comm_reducer``: ``fcombine(x, y)``
+    is the expression combining two values and ``fidentity(dtype)`` its identity element
+    (an expression or a number). Returns ``reducer(expr, axis=, where=)``, used like
+    ``te.sum``. ``fcombine`` must be commutative and associative: schedules split,
+    reorder, ``rfactor`` and spread a reduction across threads, which regroups it.
+    Single values only (TVM's tuple reducers, argmax as an (index, value) pair, are not
+    supported; ``topi.argmax`` is)."""
+    def identity(dtype):
+        value = fidentity(dtype)
+        return E.const(value, dtype) if isinstance(value, (bool, int, float)) else E.convert(value)
+
+    def combine(a, b):
+        out = fcombine(a, b)
+        if isinstance(out, (tuple, list)):
+            raise TVMiniError(f"te.comm_reducer {name}: fcombine returned {len(out)} values; only single-value "
+                              "reducers are supported (for argmax use topi.argmax)")
+        return E.convert(out)
+
+    def check_dtype(dtype):
+        from ..tir.functor import free_vars
+        x, y = E.Var("x", dtype), E.Var("y", dtype)
+        combined, start = combine(x, y), identity(dtype)
+        if combined.dtype != dtype or start.dtype != dtype:
+            raise DTypeError(f"te.comm_reducer {name}: on {dtype} values fcombine gives {combined.dtype} and "
+                             f"fidentity {start.dtype}; both must keep the values' dtype")
+        if free_vars(combined) - {x, y} or free_vars(start):
+            raise TVMiniError(f"te.comm_reducer {name}: fcombine may use only its two arguments and fidentity "
+                              f"no variable (got {combined} and {start})")
+    return _reduction(Reducer(name, combine, identity), check_dtype)
 
 if_then_else = E.select
 all = E.all_of

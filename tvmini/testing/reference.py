@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from ..errors import ShapeError, TVMiniError
+from ..te.operation import BUILTIN_REDUCERS
 from ..te.tensor import ComputeOp, PlaceholderOp, ProducerLoad, Reduce, Tensor
 from ..tir import counter_hash
 from ..tir import expr as E
@@ -51,7 +52,7 @@ _CALLS = {
     "right_shift": lambda a, s: _shift(a, s, False),
     counter_hash.NAME: counter_hash.numpy_hash,
 }
-_REDUCE = {"sum": np.sum, "max": np.max, "min": np.min, "prod": np.prod}
+_REDUCE = dict(zip(BUILTIN_REDUCERS, (np.sum, np.max, np.min, np.prod)))
 
 
 class _Evaluator:
@@ -93,10 +94,27 @@ class _Evaluator:
             cond = np.broadcast_to(self.expr(body.condition, env), src.shape)
             identity = self.expr(body.reducer.identity(body.dtype), {})
             src = np.where(cond, src, identity)
-            out = _REDUCE[body.reducer.name](src, axis=tuple(range(len(shape), ndim))) if raxes else src
+            reduce = _REDUCE.get(body.reducer)
+            if not raxes:
+                out = src
+            elif reduce is not None:
+                out = reduce(src, axis=tuple(range(len(shape), ndim)))
+            else:
+                out = self.fold(body, src, len(shape))
         else:
             out = np.broadcast_to(self.expr(body, env), shape)
         return np.array(out, dtype=op.dtype, order="C")
+
+    def fold(self, body, src, kept):
+        """A ``te.comm_reducer``'s reduction of ``src`` over its axes from ``kept`` on:
+        its combining expression applied to one reduced position after another."""
+        x, y = E.Var("x", body.dtype), E.Var("y", body.dtype)
+        combined = body.reducer.combine(x, y)
+        rows = src.reshape(src.shape[:kept] + (math.prod(src.shape[kept:]),))
+        acc = np.broadcast_to(self.expr(body.reducer.identity(body.dtype), {}), rows.shape[:-1])
+        for r in range(rows.shape[-1]):
+            acc = self.expr(combined, {x: acc, y: rows[..., r]})
+        return acc
 
     def expr(self, e, env):
         if isinstance(e, E.Const):
