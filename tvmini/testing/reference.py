@@ -93,7 +93,9 @@ class _Evaluator:
             cond = np.broadcast_to(self.expr(body.condition, env), src.shape)
             identity = self.expr(body.reducer.identity(body.dtype), {})
             src = np.where(cond, src, identity)
-            out = _REDUCE[body.reducer.name](src, axis=tuple(range(len(shape), ndim))) if raxes else src
+            # ``initial``: a reduction over an empty axis gives the identity, as kernels do
+            out = _REDUCE[body.reducer.name](src, axis=tuple(range(len(shape), ndim)),
+                                             initial=identity[()]) if raxes else src
         else:
             out = np.broadcast_to(self.expr(body, env), shape)
         return np.array(out, dtype=op.dtype, order="C")
