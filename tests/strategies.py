@@ -1,6 +1,7 @@
 """Hypothesis strategies and helpers shared by the schedule property tests.
 
-* extents: ``EXTENT`` (1..70, biased to size-1, primes and powers of two), ``Dims``
+* extents: ``EXTENT`` (1..70, biased to size-1, primes and powers of two),
+  ``MAYBE_EMPTY`` (``EXTENT``, 0 about one draw in ten: empty tensors), ``Dims``
   (named extents, each possibly a symbolic ``te.var``);
 * random schedules: ``random_loops`` applies a random sequence of split (factor or
   nparts, factors often larger than the extent), fuse (of consecutive leaves), reorder
@@ -31,6 +32,8 @@ EXTENT = st.one_of(
     st.integers(1, 70),
     st.sampled_from([1, 1, 2, 3, 7, 8, 13, 16, 31, 32, 33, 63, 64, 65, 67]),
 )
+#: ``EXTENT`` or, about one draw in ten, 0: an empty tensor or empty reduction axis
+MAYBE_EMPTY = st.integers(0, 9).flatmap(lambda r: st.just(0) if r == 0 else EXTENT)
 SMALL = st.integers(1, 12)
 DTYPES = ("float32", "float64", "int32")
 
@@ -100,7 +103,7 @@ def split_amount(extent):
     """A split factor / nparts: small, around the extent, or larger than it."""
     options = [st.integers(1, 9), st.sampled_from([1, 2, 3, 4, 8, 16, 32])]
     if extent is not None:
-        options.append(st.sampled_from(sorted({max(1, extent - 1), extent, extent + 1,
+        options.append(st.sampled_from(sorted({max(1, extent - 1), max(1, extent), extent + 1,
                                                2 * extent + 3, max(1, extent // 2)})))
         options.append(st.integers(1, max(1, extent)))
     return st.one_of(options)

@@ -95,6 +95,34 @@ def test_a_launch_reads_its_scalars_and_extents(emulated_gpu):
     assert emulated_gpu.launches[-1][1] == (3, 1, 1)
 
 
+def test_a_launch_with_an_empty_grid_is_skipped(emulated_gpu):
+    """A kernel whose blockIdx extent is bound to 0 at call time is not launched (CUDA
+    rejects a grid dimension of 0; a grid of one block would write out of bounds), while
+    the other kernels of the call still run: a sum over an empty axis gives 0."""
+    n, m = te.var("n"), te.var("m")
+    A = te.placeholder((n,), name="A")
+    M = te.placeholder((4, m), name="M")
+    k = te.reduce_axis((0, m), name="k")
+    B = te.compute((n,), lambda i: A[i] + 1.0, name="B")
+    R = te.compute((4,), lambda i: te.sum(M[i, k], axis=k), name="R")
+    s = te.create_schedule([B.op, R.op])
+    bx, tx = s[B].split(B.op.axis[0], factor=32)
+    test_cuda.bind(s, B, bx, "blockIdx.x")
+    test_cuda.bind(s, B, tx, "threadIdx.x")
+    test_cuda.bind(s, R, R.op.axis[0], "threadIdx.x")
+    f = tm.build(s, [A, M, B, R], target="cuda", name="emulated_empty_grid")
+    gpu = tm.cuda(0)
+    for rows, cols in [(0, 0), (0, 3), (5, 0)]:
+        a, mat = np.arange(rows, dtype="float32"), np.ones((4, cols), "float32")
+        b, r = tm.nd.empty(rows, "float32", device=gpu), tm.nd.array(np.full(4, 7, "float32"), device=gpu)
+        before = len(emulated_gpu.launches)
+        f(tm.nd.array(a, device=gpu), tm.nd.array(mat, device=gpu), b, r)
+        np.testing.assert_array_equal(b.numpy(), a + 1)
+        np.testing.assert_array_equal(r.numpy(), np.full(4, cols, "float32"))
+        grids = [grid for _, grid, _ in emulated_gpu.launches[before:]]
+        assert len(grids) == (2 if rows else 1) and all(min(g) > 0 for g in grids)
+
+
 @pytest.mark.parametrize("dtype", ["int32", "int64"])
 def test_integer_division_never_traps(emulated_gpu, dtype):
     """``//`` and ``%`` by 0 and -1 (the most negative integer too) give numpy's answers

@@ -419,7 +419,7 @@ print("DONE")
 
 FAMILIES = ["test_elementwise_broadcast", "test_elementwise_chain_inline_and_compute_at", "test_reduction",
             "test_matmul", "test_batched_matmul", "test_transpose_reshape", "test_conv2d_nchw", "test_pooling",
-            "test_row_softmax"]
+            "test_row_softmax", "test_empty_extents"]
 
 
 @pytest.mark.parametrize("family", FAMILIES)

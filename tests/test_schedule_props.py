@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import tvmini as tm
 from tvmini import te
-from strategies import (DTYPES, EXTENT, Dims, check, examples, random_annotations, random_array,
+from strategies import (DTYPES, EXTENT, MAYBE_EMPTY, Dims, check, examples, random_annotations, random_array,
                         random_attach, random_loops, random_schedule, split_amount)
 
 
@@ -32,7 +32,7 @@ def np_exact(x, dtype):
 def test_elementwise_broadcast(data):
     dtype = data.draw(st.sampled_from(DTYPES), label="dtype")
     rank = data.draw(st.integers(1, 3), label="rank")
-    ext = EXTENT if rank <= 2 else st.integers(1, 16)
+    ext = MAYBE_EMPTY if rank <= 2 else st.integers(1, 16)
     values = {f"d{i}": data.draw(ext, label=f"d{i}") for i in range(rank)}
     d = Dims(data, values)
     shape = [d[f"d{i}"] for i in range(rank)]
@@ -83,7 +83,7 @@ def test_elementwise_chain_inline_and_compute_at(data):
     """A -> P1 (broadcast add) -> P2 (stencil along j) -> Out (stencil along i); each
     producer at the root, inlined, or computed at a random leaf of its reader."""
     dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
-    values = {"M": data.draw(EXTENT, label="M"), "N": data.draw(EXTENT, label="N")}
+    values = {"M": data.draw(MAYBE_EMPTY, label="M"), "N": data.draw(MAYBE_EMPTY, label="N")}
     d = Dims(data, values)
     M, N = d["M"], d["N"]
     A = te.placeholder((M, N), name="A", dtype=dtype)
@@ -119,7 +119,7 @@ def test_compute_at_read_by_a_stage_computed_there_too(data):
     computed at that leaf or one inside it: P's region covers what both read during
     one iteration (a softmax's exponentials, read by their row sum and the quotient)."""
     dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
-    values = {"M": data.draw(EXTENT, label="M"), "N": data.draw(EXTENT, label="N")}
+    values = {"M": data.draw(MAYBE_EMPTY, label="M"), "N": data.draw(MAYBE_EMPTY, label="N")}
     d = Dims(data, values)
     M, N = d["M"], d["N"]
     A = te.placeholder((M, N), name="A", dtype=dtype)
@@ -185,7 +185,7 @@ def test_reduction(data):
     dtype = data.draw(st.sampled_from(DTYPES), label="dtype")
     rname = data.draw(st.sampled_from(sorted(_TE_REDUCE)), label="reducer")
     rank = data.draw(st.integers(1, 3), label="rank")
-    ext = EXTENT if rank <= 2 else st.integers(1, 16)
+    ext = MAYBE_EMPTY if rank <= 2 else st.integers(1, 16)
     values = {f"d{i}": data.draw(ext, label=f"d{i}") for i in range(rank)}
     d = Dims(data, values)
     shape = [d[f"d{i}"] for i in range(rank)]
@@ -194,7 +194,7 @@ def test_reduction(data):
     keepdims = data.draw(st.booleans(), label="keepdims")
     # the first reduced axis may start above 0 (reduce_axis((lo, hi)))
     lo = 0
-    if isinstance(shape[raxes[0]], int) and data.draw(st.booleans(), label="offset reduce axis"):
+    if isinstance(shape[raxes[0]], int) and shape[raxes[0]] and data.draw(st.booleans(), label="offset reduce axis"):
         lo = data.draw(st.integers(0, vshape[raxes[0]] - 1), label="reduce lo")
     kv = {a: te.reduce_axis((lo if a == raxes[0] else 0, shape[a]), name=f"k{a}") for a in raxes}
     out_shape = [1 if a in kv else shape[a] for a in range(rank) if keepdims or a not in kv]
@@ -234,9 +234,49 @@ def test_reduction(data):
     rng = rng_of(data)
     a = random_array(rng, vshape, dtype)
     sl = tuple(slice(lo, None) if ax == raxes[0] else slice(None) for ax in range(rank))
-    want = _NP_REDUCE[rname](a[sl], axis=tuple(raxes), keepdims=keepdims)
+    # over an empty axis each output is the reducer's identity (numpy's max/min refuse)
+    initial = {"sum": 0, "max": -np.inf, "min": np.inf}[rname]
+    if np.dtype(dtype).kind == "i":
+        initial = {"sum": 0, "max": np.iinfo(dtype).min, "min": np.iinfo(dtype).max}[rname]
+    want = _NP_REDUCE[rname](a[sl], axis=tuple(raxes), keepdims=keepdims, initial=initial)
     count = int(np.prod([vshape[x] for x in raxes]))
     check(s, [A, R], {A: a}, {R: np_exact(want, dtype)}, d.binds, scale=count, name="reduce")
+
+
+@examples(25)
+@given(st.data())
+def test_empty_extents(data):
+    """An extent of 0 in every example (an output axis, the reduce axis, or both; constant
+    or bound at call time) under random splits, fuses, reorders, unrolls, vectorize and
+    parallel: outputs of no elements are left alone, reductions over no elements give
+    the identity, and nothing is read (inputs with no elements sit against a guard page
+    under test_oob)."""
+    dtype = data.draw(st.sampled_from(DTYPES), label="dtype")
+    rname = data.draw(st.sampled_from(["sum", "max", "min"]), label="reducer")
+    values = {x: data.draw(MAYBE_EMPTY, label=x) for x in "MNK"}
+    empty = data.draw(st.sets(st.sampled_from("MNK"), min_size=1), label="forced to 0")
+    values.update({x: 0 for x in empty})
+    d = Dims(data, values)
+    M, N, K = d["M"], d["N"], d["K"]
+    A = te.placeholder((M, K), name="A", dtype=dtype)
+    B = te.placeholder((M, N), name="B", dtype=dtype)
+    k = te.reduce_axis((0, K), name="k")
+    R = te.compute((M,), lambda i: _TE_REDUCE[rname](A[i, k] * 2, axis=k), name="R")
+    Out = te.compute((M, N), lambda i, j: B[i, j] + R[i], name="Out")
+    s = te.create_schedule(Out.op)
+    out_loops = random_schedule(data, s[Out])
+    where = random_attach(data, s[R], out_loops, allow_inline=False)
+    random_schedule(data, s[R], parallel=where == "root")
+
+    rng = rng_of(data)
+    a = random_array(rng, (values["M"], values["K"]), dtype)
+    b = random_array(rng, (values["M"], values["N"]), dtype)
+    info = np.iinfo(dtype) if dtype == "int32" else None
+    initial = {"sum": 0, "max": info.min if info else -np.inf, "min": info.max if info else np.inf}[rname]
+    r = _NP_REDUCE[rname](a * 2, axis=1, initial=initial).astype(dtype)
+    with np.errstate(over="ignore"):        # the int32 identity plus b wraps, as the kernel's sum
+        want = (b + r[:, None]).astype(dtype)
+    check(s, [A, B, Out], {A: a, B: b}, {Out: want}, d.binds, name="empty")
 
 
 # --------------------------------------------------------------------------- matmul
@@ -269,7 +309,7 @@ def _attach_caches(data, s, caches, reader_loops):
 @given(st.data())
 def test_matmul(data):
     dtype = data.draw(st.sampled_from(DTYPES), label="dtype")
-    values = {x: data.draw(EXTENT, label=x) for x in "MNK"}
+    values = {x: data.draw(MAYBE_EMPTY, label=x) for x in "MNK"}
     d = Dims(data, values)
     M, N, K = d["M"], d["N"], d["K"]
     A = te.placeholder((M, K), name="A", dtype=dtype)
@@ -527,7 +567,7 @@ def test_pooling(data):
 def test_row_softmax(data):
     """max -> exp(x - max) -> sum -> divide, each stage at a random legal place."""
     dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
-    values = {"M": data.draw(EXTENT, label="M"), "N": data.draw(EXTENT, label="N")}
+    values = {"M": data.draw(MAYBE_EMPTY, label="M"), "N": data.draw(MAYBE_EMPTY, label="N")}
     d = Dims(data, values)
     M, N = d["M"], d["N"]
     X = te.placeholder((M, N), name="X", dtype=dtype)
@@ -552,7 +592,7 @@ def test_row_softmax(data):
 
     rng = rng_of(data)
     x = random_array(rng, (values["M"], values["N"]), dtype, -4, 4)
-    e = np.exp(x - x.max(axis=1, keepdims=True))
+    e = np.exp(x - x.max(axis=1, keepdims=True, initial=-np.inf))
     want = e / e.sum(axis=1, keepdims=True)
     check(s, [X, Y], {X: x}, {Y: np_exact(want, dtype)}, d.binds, name="softmax")
 

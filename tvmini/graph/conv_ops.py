@@ -312,6 +312,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     weight = weight if weight is not None else Tensor._wrap(nd.array(np.ones(channels, x.dtype), device=x.device))
     bias = bias if bias is not None else Tensor._wrap(nd.zeros((channels,), x.dtype, x.device))
     axes = (0,) + tuple(range(2, x.ndim))
+    stat_shape = (1, channels) + (1,) * (x.ndim - 2)
+    if training and not x.data.size:    # PyTorch: an empty output, the running statistics untouched
+        return x * ops.reshape(weight, stat_shape) + ops.reshape(bias, stat_shape)
     if training:
         count = x.data.size // channels
         if count < 2:
@@ -325,7 +328,6 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         return fn_out
     if running_mean is None or running_var is None:
         raise ShapeError("batch_norm: evaluation mode needs running_mean and running_var")
-    stat_shape = (1, channels) + (1,) * (x.ndim - 2)
     scale = ops.reshape(weight * ops.rdiv(ops.sqrt(running_var + eps), 1.0), stat_shape)
     return (x - ops.reshape(running_mean, stat_shape)) * scale + ops.reshape(bias, stat_shape)
 

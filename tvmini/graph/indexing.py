@@ -130,8 +130,6 @@ def _basic_window(x, index):
             if step <= 0:
                 raise ShapeError(f"slice step must be positive, got {step} (tensor of shape {x.shape})")
             length = len(range(start, stop, step))
-            if length == 0:
-                raise ShapeError(f"slice {i} of axis {axis} (extent {n}) is empty")
             starts.append(start), lengths.append(length), strides.append(step if length > 1 else 1)
             out_shape.append(length)
         else:

@@ -109,11 +109,11 @@ def split(x, split_size_or_sections, dim=0):
         size = int(split_size_or_sections)
         if size <= 0:
             raise ShapeError(f"split: split_size must be positive, got {size}")
-        sizes = [min(size, n - start) for start in range(0, n, size)]
+        sizes = [min(size, n - start) for start in range(0, n, size)] or [0]   # PyTorch: an empty piece
     else:
         sizes = [int(s) for s in split_size_or_sections]
-        if sum(sizes) != n or min(sizes, default=0) <= 0:
-            raise ShapeError(f"split: sizes {sizes} must be positive and sum to {n}, the extent of dim {axis} "
+        if sum(sizes) != n or min(sizes, default=0) < 0:
+            raise ShapeError(f"split: sizes {sizes} must be at least 0 and sum to {n}, the extent of dim {axis} "
                              f"of a tensor of shape {x.shape}")
     pieces, start = [], 0
     for size in sizes:
@@ -128,7 +128,9 @@ def chunk(x, chunks, dim=0):
     if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
         raise ShapeError(f"chunk: chunks must be a positive int, got {chunks!r}")
     n = x.shape[check_axes.axis("chunk", dim, x.shape)]
-    return split(x, max(math.ceil(n / chunks), 1), dim)
+    if n == 0:      # PyTorch: ``chunks`` empty pieces
+        return split(x, [0] * chunks, dim)
+    return split(x, math.ceil(n / chunks), dim)
 
 
 # ------------------------------------------------------------------------------ pad

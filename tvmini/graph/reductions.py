@@ -6,13 +6,14 @@ once at the end (5000 ones sum to 5000, not 2048), integer means are float32.
 ``max(dim)``/``min(dim)`` with one int axis return a ``(values, indices)`` pair as
 PyTorch's; without an axis (or with a tuple of axes, like ``amax``) the values alone.
 PyTorch's ``dim=``/``keepdim=`` spellings are accepted beside ``axis=``/``keepdims=``.
+Over no elements: sum 0, prod 1, mean NaN; max, min, argmax and argmin raise.
 """
 import math
 from collections import namedtuple
 
 import numpy as np
 
-from ..errors import TVMiniError
+from ..errors import ShapeError, TVMiniError
 from . import axes as check_axes
 from . import kernels
 from .autograd import Function
@@ -53,7 +54,8 @@ class _Reduce(Function):
         x, = self.inputs
         if self.op in ("sum", "mean"):
             count = math.prod(x.shape[a] for a in self.axes)
-            scale = 1.0 if self.op == "sum" else 1.0 / count
+            # an empty reduction (count 0) has an empty input: the scale scales nothing
+            scale = 1.0 if self.op == "sum" or not count else 1.0 / count
             return (_expand(g, x.shape, self.axes, self.keepdims, scale),)
         if self.op == "prod":
             return (_kernel("prod_grad", "prod_grad", x, g, axis=self.axes, keepdims=self.keepdims),)
@@ -75,8 +77,20 @@ def _accumulated(op, x):
     return x.dtype, x.dtype
 
 
+def _nonempty(op, x, axes):
+    """``max``/``min``/``argmax``/``argmin`` have no value over no elements: PyTorch
+    raises, and so does this (a ShapeError naming the op), rather than give the
+    reduction's identity (-inf, +inf) or a made-up index."""
+    empty = [a for a in axes if x.shape[a] == 0]
+    if empty:
+        raise ShapeError(f"{op}: reducing axis {empty[0]} of extent 0 of a tensor of shape {x.shape}; "
+                         f"{op} of no elements is undefined (reduce a non-empty axis, or check the size first)")
+
+
 def _reduce(op, x, axis, keepdims):
     axes = check_axes.axes(op, axis, x.shape)
+    if op in ("max", "min"):
+        _nonempty(op, x, axes)
     compute, result = _accumulated(op, x)
     x = cast(x, compute)
     out = _Reduce.apply(x, op=op, axes=axes, keepdims=bool(keepdims)) if axes else x
@@ -122,6 +136,7 @@ def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
 def _arg(op, x, axis, keepdims):
     """Index (int64) of the first maximum/minimum along ``axis`` (None: of the flattened
     tensor)."""
+    _nonempty(op, x, check_axes.axes(op, axis, x.shape))
     if axis is None:
         flat = _kernel(op, op, reshape(x, (x.data.size,)), axis=0, keepdims=False)
         return reshape(flat, (1,) * x.ndim if keepdims else ())

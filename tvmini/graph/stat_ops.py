@@ -35,9 +35,10 @@ def var(x, dim=None, correction=1, keepdim=False, *, unbiased=None):
 
 def _sqrt_zero_safe(x):
     """``sqrt(x)`` whose gradient is 0 (not NaN) where ``x`` is 0, as PyTorch's norm and
-    std give: the square root only sees positive values, the zeros come from ``where``."""
+    std give: the square root only sees positive values, the rest is ``x * 0`` (0 for
+    0, NaN kept: the std of too few elements is NaN, as the variance)."""
     positive = ops.compare(x, 0.0, "gt")
-    return ops.where(positive, ops.sqrt(ops.where(positive, x, 1.0)), 0.0)
+    return ops.where(positive, ops.sqrt(ops.where(positive, x, 1.0)), x * 0.0)
 
 
 def std(x, dim=None, correction=1, keepdim=False, *, unbiased=None):
@@ -50,6 +51,8 @@ def logsumexp(x, dim, keepdim=False):
     first and added back; it carries no gradient of its own, as it cancels)."""
     x = _float(x, "logsumexp")
     axes = check_axes.axes("logsumexp", dim, x.shape)
+    if 0 in [x.shape[a] for a in axes]:      # no terms: log(0) = -inf, as PyTorch's
+        return ops.log(ops.sum(ops.exp(x), axes, keepdims=keepdim))
     top = ops.max(x, axes, keepdims=True).detach()
     # an infinite or NaN maximum shifts nothing (an all -inf row gives -inf, a +inf one +inf)
     top = ops.where(ops.compare(top - top, 0.0, "eq"), top, 0.0)

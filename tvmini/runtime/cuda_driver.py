@@ -188,14 +188,18 @@ class Launcher:
         return prepared
 
     def _prepare(self, extents):
-        grids = [tuple(max(1, int(g(extents))) for g in launch.grid) for launch in self.launches]
+        """The launches for ``extents``: a kernel whose grid or block is empty along some
+        axis (an extent bound to 0) has no threads to run and is left out, as CUDA
+        rejects a dimension of 0."""
+        grids = [tuple(int(g(extents)) for g in launch.grid) for launch in self.launches]
         for grid, launch in zip(grids, self.launches):      # all checked before any kernel runs
             if any(g > limit for g, limit in zip(grid, GRID_LIMITS)):
                 raise DeviceError(f"kernel {launch.name} needs a grid of {grid} blocks for extents {extents}; "
                                   f"CUDA allows at most {GRID_LIMITS}")
         return self._temporaries(extents), [(function, grid, launch.block, launch.slots, types) for
                                             function, launch, types, grid in
-                                            zip(self._functions, self.launches, self._types, grids)]
+                                            zip(self._functions, self.launches, self._types, grids)
+                                            if min(grid) > 0 and min(launch.block) > 0]
 
     def __call__(self, *cargs):
         temporaries, launches = self.prepare(dict(zip(self.extent_names, cargs[self.n_buffers:])))

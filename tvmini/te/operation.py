@@ -40,8 +40,8 @@ def _shape(shape, what):
         e = E.convert(s)
         if not dt.is_int(e.dtype):
             raise ShapeError(f"{what}: extent {i} is {e.dtype} {e}; extents are integers")
-        if isinstance(e, E.Const) and e.value < 1:
-            raise ShapeError(f"{what}: extent {i} is {e.value}; extents must be at least 1")
+        if isinstance(e, E.Const) and e.value < 0:
+            raise ShapeError(f"{what}: extent {i} is {e.value}; extents must be at least 0")
         if not isinstance(e, E.Const) and e.dtype != "int32":
             # kernels take symbolic extents as int32 arguments; a cast of an int64 var is not one
             raise ShapeError(f"{what}: extent {i} is {e} of dtype {e.dtype}; symbolic extents are int32 "

@@ -98,7 +98,8 @@ class _Evaluator:
             if not raxes:
                 out = src
             elif reduce is not None:
-                out = reduce(src, axis=tuple(range(len(shape), ndim)))
+                # ``initial``: a reduction over an empty axis gives the identity, as kernels do
+                out = reduce(src, axis=tuple(range(len(shape), ndim)), initial=identity[()])
             else:
                 out = self.fold(body, src, len(shape))
         else:

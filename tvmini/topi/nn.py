@@ -96,7 +96,7 @@ def _block_width(N, dtype):
     if not isinstance(N, int) or N >= block:
         return block
     lanes = block // 2
-    return -(-N // lanes) * lanes
+    return max(lanes, -(-N // lanes) * lanes)      # 0 columns: no blocks of one vector
 
 
 # --------------------------------------------------------------------------- matrix products

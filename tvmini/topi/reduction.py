@@ -9,6 +9,8 @@ axis order, so the CPU rule can find the contiguous axis (see ``schedule_cpu``).
 first-index rule for ties). ``prod_grad`` is the gradient of ``prod``: the product of
 the other elements of each group, without dividing (exact with zeros).
 """
+import math
+
 from .. import te
 from ..errors import ShapeError, TVMiniError
 from ..tir import dtype as dt
@@ -157,13 +159,18 @@ def prod_grad(x, grad, axis=None, keepdims=False):
 
 
 def mean(x, axis=None, keepdims=False):
-    """Arithmetic mean over ``axis`` (integers give float32)."""
+    """Arithmetic mean over ``axis`` (integers give float32); the mean over an axis of
+    constant extent 0 is NaN, as numpy's and PyTorch's (a symbolic extent bound to 0 at
+    call time gives 0: the sum of no terms, each already divided by the count)."""
     _check(x, "mean")
     axes = normalize_axes(x, axis, "mean")
     dtype = x.dtype if dt.is_float(x.dtype) else "float32"
     count = E.const(1, "int32")
     for a in axes:
         count = count * x.shape[a]
+    if any(isinstance(x.shape[a], E.Const) and x.shape[a].value == 0 for a in axes):
+        out_shape = [1 if a in axes else n for a, n in enumerate(x.shape) if keepdims or a not in axes]
+        return te.compute(out_shape, lambda *i: E.const(math.nan, dtype), name="mean", tag="elemwise")
     inv = E.const(1.0, dtype) / count.astype(dtype)
     return _reduce(x, axes, keepdims, "mean", te.sum, transform=lambda v: v.astype(dtype) * inv)
 

@@ -314,7 +314,7 @@ def schedule_gemm(sch, out, target="cuda"):
     s_acc.compute_at(stage, tx)
     *_, ai, aj = s_acc.op.axis
     (k,) = s_acc.op.reduce_axis
-    kt = GEMM_KT if _const(k.dom.extent) is None else min(GEMM_KT, _const(k.dom.extent))
+    kt = GEMM_KT if _const(k.dom.extent) is None else max(1, min(GEMM_KT, _const(k.dom.extent)))  # K = 0: 1
     ko, ki = s_acc.split(k, factor=kt)
     s_acc.reorder(ko, ki, ai, aj)
     for axis in (ki, ai, aj):

@@ -123,9 +123,7 @@ def _slice_axes(x, begin, end, strides, op):
             raise ShapeError(f"{op}: axis {axis} of {x.name} has symbolic extent {n}; only a full slice is allowed")
         start, stop, step = slice(b, e, s).indices(extent)
         length = len(range(start, stop, step))
-        if length == 0:
-            raise ShapeError(f"{op}: slice {b}:{e}:{s} of axis {axis} of {x.name} {shape_str(x.shape)} is empty")
-        out.append((start, step, length))
+        out.append((start if length else 0, step, length))    # an empty slice reads nothing
     return out
 
 
@@ -149,6 +147,8 @@ def strided_slice_grad(g, x_shape, begin, end, strides=None):
                          f"shape {shape_str([n for _, _, n in axes])}")
 
     def body(*idx):
+        if 0 in [length for _, _, length in axes]:     # an empty slice: no gradient to place
+            return E.const(0, g.dtype)
         inside, index = [], []
         for i, (start, step, length), n in zip(idx, axes, like.shape):
             if step == 1 and start == 0 and (length is n or _const(E.convert(length)) == _const(n)):
@@ -166,19 +166,22 @@ def strided_slice_grad(g, x_shape, begin, end, strides=None):
 def _window_axes(shape, starts, lengths, strides, op):
     """Per axis (start, step, length): ``starts`` are run-time expressions, each clamped
     into the one range that keeps the whole window inside the axis (so no argument
-    value reads or writes outside the tensor); lengths and positive steps are constants."""
+    value reads or writes outside the tensor); lengths and positive steps are constants.
+    A window of length 0 fits any axis (``x[2:2]``); its start is 0, as nothing is read."""
     if not len(starts) == len(lengths) == len(strides) == len(shape):
         raise ShapeError(f"{op}: need one start, length and stride per axis of {shape_str(shape)}, got "
                          f"{len(starts)}, {len(lengths)} and {len(strides)}")
     axes = []
     for axis, (n, start, length, step) in enumerate(zip(shape, starts, lengths, strides)):
         extent = _const(E.convert(n))
-        if extent is None or not isinstance(length, int) or not isinstance(step, int) or length < 1 or step < 1 \
+        if extent is None or not isinstance(length, int) or not isinstance(step, int) or length < 0 or step < 1 \
                 or (length - 1) * step >= extent:
             raise ShapeError(f"{op}: a window of {length} elements every {step} does not fit axis {axis} of "
                              f"extent {n}")
         last = extent - 1 - (length - 1) * step
-        if isinstance(start, int):
+        if length == 0:
+            axes.append((E.const(0), step, 0))
+        elif isinstance(start, int):
             if not 0 <= start <= last:
                 raise ShapeError(f"{op}: start {start} puts the window outside axis {axis} of extent {n}")
             axes.append((start, step, length))
@@ -232,6 +235,8 @@ def _placed(values, shape, starts, strides, outside, op, lengths=None):
     _, values_index = _unit_axes(lengths, values.shape, op)
 
     def body(*idx):
+        if 0 in lengths:        # an empty window: nothing of ``values`` to place (or to read)
+            return outside(idx)
         inside, index = [], []
         for i, (start, step, length) in zip(idx, axes):
             offset = i - start
