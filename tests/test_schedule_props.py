@@ -174,7 +174,7 @@ def test_one_reduce_axis_in_producer_and_consumer(data):
 
 # "absmax" is a te.comm_reducer: a user's reducer goes through every schedule rule too
 _NP_REDUCE = {"sum": np.sum, "max": np.max, "min": np.min,
-              "absmax": lambda a, axis, keepdims: np.abs(a).max(axis=axis, keepdims=keepdims)}
+              "absmax": lambda a, axis, keepdims, initial: np.abs(a).max(axis=axis, keepdims=keepdims, initial=initial)}
 _TE_REDUCE = {"sum": te.sum, "max": te.max, "min": te.min,
               "absmax": te.comm_reducer(lambda x, y: te.max(te.abs(x), te.abs(y)), lambda t: 0, name="absmax")}
 
@@ -235,9 +235,9 @@ def test_reduction(data):
     a = random_array(rng, vshape, dtype)
     sl = tuple(slice(lo, None) if ax == raxes[0] else slice(None) for ax in range(rank))
     # over an empty axis each output is the reducer's identity (numpy's max/min refuse)
-    initial = {"sum": 0, "max": -np.inf, "min": np.inf}[rname]
+    initial = {"sum": 0, "max": -np.inf, "min": np.inf, "absmax": 0}[rname]
     if np.dtype(dtype).kind == "i":
-        initial = {"sum": 0, "max": np.iinfo(dtype).min, "min": np.iinfo(dtype).max}[rname]
+        initial = {"sum": 0, "max": np.iinfo(dtype).min, "min": np.iinfo(dtype).max, "absmax": 0}[rname]
     want = _NP_REDUCE[rname](a[sl], axis=tuple(raxes), keepdims=keepdims, initial=initial)
     count = int(np.prod([vshape[x] for x in raxes]))
     check(s, [A, R], {A: a}, {R: np_exact(want, dtype)}, d.binds, scale=count, name="reduce")
