@@ -332,6 +332,49 @@ def test_random_bound_schedules_compile_to_ptx(n, factor, dtype):
     assert ".entry" in tm.build(s, [A, B], target="cuda", name=f"rand_{n}_{factor}_{dtype}").get_source("ptx")
 
 
+FLOAT16_EXPRESSIONS = {   # each was C++ that nvcc rejects (__half next to float or int is ambiguous)
+    "to_bool": lambda a: a.astype("bool").astype("float16"),
+    "select_minus_inf": lambda a: te.if_then_else(a > te.const(0.0, "float16"), a, te.const(-np.inf, "float16")),
+    "plus_nan": lambda a: a + te.const(np.nan, "float16"),
+    "floormod": lambda a: a % te.const(2.0, "float16") + a // te.const(0.5, "float16"),
+}
+
+
+@needs_nvcc
+@pytest.mark.parametrize("which", sorted(FLOAT16_EXPRESSIONS))
+def test_float16_expressions_compile_to_ptx(which):
+    A = te.placeholder((8,), name="A", dtype="float16")
+    B = te.compute((8,), lambda i: FLOAT16_EXPRESSIONS[which](A[i]), name="B")
+    s = te.create_schedule(B.op)
+    bind(s, B, B.op.axis[0], "threadIdx.x")
+    assert ".entry" in tm.build(s, [A, B], target="cuda", name=f"half_{which}").get_source("ptx")
+
+
+@pytest.mark.parametrize("name, kernel", [("my-kernel", "my_kernel_kernel0"), ("1st", "v1st_kernel0")])
+def test_kernel_names_are_c_identifiers(name, kernel):
+    s, args = elementwise(10, 4)
+    f = tm.build(s, args, target="cuda", name=name)
+    assert f'void __launch_bounds__(4) {kernel}(' in f.get_source("cuda")
+    if HAS_NVCC:
+        assert f".entry {kernel}(" in f.get_source("ptx")
+
+
+def test_a_reduction_every_thread_would_update_is_a_build_error():
+    """A reduction left serial at block level runs in each of the block's threads, all
+    updating the same elements (it summed 16x too much on the emulator)."""
+    A = te.placeholder((4, 64), name="A")
+    k = te.reduce_axis((0, 64), "k")
+    B = te.compute((4,), lambda i: te.sum(A[i, k], axis=k), name="B")
+    s = te.create_schedule(B.op)
+    ko, ki = s[B].split(k, factor=16)
+    BF = s.rfactor(B, ki)
+    bind(s, B, B.op.axis[0], "blockIdx.x")
+    s[BF].compute_at(s[B], B.op.axis[0])
+    bind(s, BF, s[BF].op.axis[0], "threadIdx.x")
+    with pytest.raises(BuildError, match="update of B .global. .* every thread along threadIdx.x .* race"):
+        tm.build(s, [A, B], target="cuda", name="racy_rfactor")
+
+
 # -- on a GPU ------------------------------------------------------------------------------
 
 @needs_gpu

@@ -123,6 +123,27 @@ def test_a_launch_with_an_empty_grid_is_skipped(emulated_gpu):
         assert len(grids) == (2 if rows else 1) and all(min(g) > 0 for g in grids)
 
 
+@pytest.mark.parametrize("dtype", ["int8", "uint8"])
+def test_8_bit_arithmetic_wraps_as_on_the_cpu(emulated_gpu, dtype):
+    """C++ adds two chars in int: each 8-bit result is cast back, so ``(a + b) // 2``
+    wraps before the division as numpy and the CPU do (it gave the unwrapped mean)."""
+    rng = np.random.default_rng(3)
+    info = np.iinfo(dtype)
+    a, b = (rng.integers(info.min, info.max + 1, 64).astype(dtype) for _ in range(2))
+    A, B = te.placeholder((64,), name="A", dtype=dtype), te.placeholder((64,), name="B", dtype=dtype)
+    C = te.compute((64,), lambda i: (A[i] + B[i]) // 2 + (A[i] - B[i]) * 3 + ((A[i] * B[i]) % 7 > 3).astype(dtype)
+                   + te.left_shift(A[i], te.const(3, dtype)), name="C")
+    s = te.create_schedule(C.op)
+    test_cuda.bind(s, C, C.op.axis[0], "threadIdx.x")
+    f = tm.build(s, [A, B, C], target="cuda", name=f"emulated_wrap_{dtype}")
+    dev = tm.cuda(0)
+    out = tm.nd.empty(64, dtype, device=dev)
+    f(tm.nd.array(a, device=dev), tm.nd.array(b, device=dev), out)
+    with np.errstate(over="ignore"):
+        want = (a + b) // 2 + (a - b) * 3 + ((a * b) % 7 > 3).astype(dtype) + (a << 3)
+    np.testing.assert_array_equal(out.numpy(), want)
+
+
 @pytest.mark.parametrize("dtype", ["int32", "int64"])
 def test_integer_division_never_traps(emulated_gpu, dtype):
     """``//`` and ``%`` by 0 and -1 (the most negative integer too) give numpy's answers

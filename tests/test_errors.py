@@ -288,6 +288,25 @@ def test_bind_reduce_axis_to_blocks(tag):
             s[R].bind(axis, te.thread_axis(tag))
 
 
+@pytest.mark.parametrize("how", ["bind", "vectorize", "unroll", "parallel"])
+def test_split_or_fuse_of_a_bound_or_annotated_axis(how):
+    """The binding (annotation) stayed on an axis that was no longer a loop: the build
+    then failed saying the new loops were unbound, not mentioning the split."""
+    A, B, C, D = chain()
+    s = te.create_schedule(D.op)
+    i, j = D.op.axis
+    if how == "bind":
+        s[D].bind(j, te.thread_axis("threadIdx.x"))
+    else:
+        getattr(s[D], how)(j)
+    label = "bound to threadIdx.x" if how == "bind" else {"vectorize": "vectorized", "unroll": "unrolled",
+                                                           "parallel": "parallel"}[how]
+    with raises(tm.ScheduleError, "stage D", "split", "axis j", label):
+        s[D].split(j, factor=2)
+    with raises(tm.ScheduleError, "stage D", "fuse", "axis j", label):
+        s[D].fuse(i, j)
+
+
 def test_bind_two_axes_of_a_stage_to_one_thread_axis():
     """Both loops would take the thread's index: only the diagonal was computed."""
     A, B, C, D = chain()

@@ -67,6 +67,11 @@ __device__ __forceinline__ double tvmini_fmin(double a, double b) { return (a !=
 __device__ __forceinline__ double tvmini_fmax(double a, double b) { return (a != a || b != b) ? a + b : fmax(a, b); }
 """
 
+# C++ computes on signed/unsigned char in int: these results are cast back, so they wrap
+# at 8 bits as numpy's and the CPU's do
+_NARROW_INTS = ("int8", "uint8")
+_ARITHMETIC = (E.Add, E.Sub, E.Mul, E.Div, E.FloorDiv, E.FloorMod)
+
 # topi.random's hash, where a kernel uses it
 _COUNTER_HASH = counter_hash.c_function("tvmini_counter_hash", "__device__ __forceinline__ ")
 
@@ -119,10 +124,11 @@ def split_kernels(func, sch):
             raise BuildError(f"{what} is not bound to a GPU thread: on target 'cuda' every stage computed at "
                              "the root needs loops bound to blockIdx/threadIdx (s[T].bind)")
         stage, _ = _stage_of(nest.var, sch)
-        kernel = Kernel(f"{func.name}_kernel{k}", nest, stage)
+        kernel = Kernel(f"{_ident(func.name)}_kernel{k}", nest, stage)
         _launch_extents(kernel, sch)
         kernel.body = insert_syncs(_scope_allocations(expand_allreduces(nest, kernel.extents), False))
         _check_shared_memory(kernel)
+        _check_redundant_updates(kernel.body, kernel)
         _parameters(kernel, func, temporaries)
         kernels.append(kernel)
     return kernels, temporaries
@@ -235,6 +241,32 @@ def _check_shared_memory(kernel):
     if total > MAX_SHARED_BYTES:
         raise BuildError(f"kernel {kernel.name} uses {total} bytes of shared memory ({', '.join(names)}); "
                          f"the limit is {MAX_SHARED_BYTES} bytes per block")
+
+
+def _check_redundant_updates(s, kernel, enclosing=frozenset()):
+    """Refuse a read-modify-write of a global or shared buffer (a reduction's update)
+    that runs in every thread along a ``threadIdx`` axis none of its loops is bound to:
+    those threads would all update the same element at once (a data race; TVM users
+    add a store predicate). Bind one of the stage's loops to that axis, reduce across
+    it (bind the reduce axis), or keep the stage in registers (``cache_write "local"``)."""
+    if isinstance(s, For) and s.kind is ForKind.THREAD_BINDING and s.thread_tag.startswith("threadIdx"):
+        enclosing = enclosing | {s.thread_tag}
+    if isinstance(s, BufferStore) and s.buffer.scope != "local":
+        reads = []
+        walk(s.value, lambda n: reads.append(n) if isinstance(n, E.BufferLoad) and n.buffer is s.buffer else None)
+        missing = sorted(t for t, e in kernel.extents.items()
+                         if t.startswith("threadIdx") and e.value > 1 and t not in enclosing)
+        if reads and missing:
+            raise BuildError(f"the update of {s.buffer.name} ({s.buffer.scope}) in kernel {kernel.name} runs in "
+                             f"every thread along {', '.join(missing)} (no loop of its stage is bound to it), "
+                             "so those threads race on the same elements; bind one of its loops to that axis, "
+                             "bind its reduce axis (a cross-thread reduction), or cache_write it to 'local'")
+        return
+    for field in getattr(s, "_fields", ()):
+        child = getattr(s, field)
+        for c in (child if isinstance(child, tuple) else (child,)):
+            if isinstance(c, Stmt):
+                _check_redundant_updates(c, kernel, enclosing)
 
 
 def _allocations(body):
@@ -490,11 +522,18 @@ class CudaPrinter:
         return f"{self.buffer_names[e.buffer]}[{self.expr(e.indices[0])}]"
 
     def expr_Cast(self, e):
-        if e.dtype == "bool":
-            return f"({self.expr(e.value)} != 0)"
+        if e.dtype == "bool":     # __half != 0 is ambiguous (int or float comparison)
+            value = self.expr(e.value)
+            return f"(__half2float({value}) != 0.0f)" if e.value.dtype == "float16" else f"({value} != 0)"
         return f"(({_CTYPE[e.dtype]})({self.expr(e.value)}))"
 
     def expr_BinaryOp(self, e):
+        text = self._binary(e)
+        if e.dtype in _NARROW_INTS and type(e) in _ARITHMETIC:
+            return f"(({_CTYPE[e.dtype]}){text})"
+        return text
+
+    def _binary(self, e):
         a, b = self.expr(e.a), self.expr(e.b)
         cls = type(e)
         f64 = e.a.dtype == "float64"
@@ -506,6 +545,10 @@ class CudaPrinter:
             # NaN in, NaN out, as on the CPU (fminf/fmaxf ignore NaN)
             return f"tvmini_{'fmin' if cls is E.Min else 'fmax'}{'' if f64 else 'f'}({a}, {b})"
         if cls in (E.FloorDiv, E.FloorMod):
+            if e.dtype == "float16":       # in float: __half * float is ambiguous in cuda_fp16.h
+                q = f"floorf(__half2float({a}) / __half2float({b}))"
+                value = q if cls is E.FloorDiv else f"(__half2float({a}) - {q} * __half2float({b}))"
+                return f"__float2half({value})"
             if dt.is_float(e.dtype):
                 floor = "floor" if f64 else "floorf"
                 q = f"{floor}({a} / {b})"
@@ -535,7 +578,8 @@ class CudaPrinter:
         if e.name == counter_hash.NAME:
             return f"tvmini_counter_hash({', '.join(args)})"
         if e.name in E.BITWISE_INTRINSICS:
-            return _bitwise(e.name, e.dtype, args)
+            text = _bitwise(e.name, e.dtype, args)
+            return f"(({_CTYPE[e.dtype]}){text})" if e.dtype in _NARROW_INTS else text
         if e.name not in _MATH:
             raise BuildError(f"no CUDA C for intrinsic {e.name}")
         if e.dtype == "float16":
@@ -571,7 +615,7 @@ def const_str(value, dtype):
             bits = {math.inf: "0x7ff0000000000000LL", -math.inf: "0xfff0000000000000LL"}.get(value, "0x7ff8000000000000LL")
             return f"__longlong_as_double({bits})"
         bits = {math.inf: "0x7f800000", -math.inf: "0xff800000"}.get(value, "0x7fffffff")
-        return f"__int_as_float({bits})"
+        return f"__float2half(__int_as_float({bits}))" if dtype == "float16" else f"__int_as_float({bits})"
     text = repr(value)
     if dtype == "float32":
         return f"{text}f"

@@ -61,6 +61,15 @@ class Stage:
                                 f"of this stage ({why}); current loops: {[iv.name for iv in self.leaf_iter_vars]}")
         return self.leaf_iter_vars.index(axis)
 
+    def _not_annotated(self, axis, what):
+        """Refuse to restructure a bound or annotated loop: its binding or annotation
+        would silently stay on an axis that is no longer a loop."""
+        kind = self.iter_kinds.get(axis, ForKind.SERIAL)
+        if axis in self.bindings or kind is not ForKind.SERIAL:
+            label = f"bound to {self.bindings[axis].thread_tag}" if axis in self.bindings else kind.name.lower()
+            raise ScheduleError(f"stage {self.name}: cannot {what} axis {axis.name}: it is already {label}; "
+                                f"{what} it first, then bind or annotate the resulting loops")
+
     def _is_reduce(self, axis):
         return depends_on(self.relations, axis, self.op.reduce_axis)
 
@@ -73,6 +82,7 @@ class Stage:
     def split(self, parent, factor=None, nparts=None):
         """Split ``parent`` into (outer, inner) with inner extent ``factor`` or ``nparts`` outer."""
         pos = self._leaf(parent, "split")
+        self._not_annotated(parent, "split")
         if (factor is None) == (nparts is None):
             raise ScheduleError(f"stage {self.name}: split of {parent.name} needs exactly one of factor= or nparts=")
         amount = _positive_index(factor if factor is not None else nparts)
@@ -103,6 +113,8 @@ class Stage:
         if not axes:
             raise ScheduleError(f"stage {self.name}: fuse needs at least one axis")
         positions = [self._leaf(a, "fuse") for a in axes]
+        for a in axes:
+            self._not_annotated(a, "fuse")
         if positions != list(range(positions[0], positions[0] + len(axes))):
             raise ScheduleError(f"stage {self.name}: fuse needs consecutive loops in order, got "
                                 f"{[a.name for a in axes]} at positions {positions}")
