@@ -456,7 +456,7 @@ class _Cast(Function):
 
 def cast(x, dtype):
     """``x`` converted to ``dtype`` (a copy; gradients flow between float dtypes)."""
-    dtype = nd.normalize_dtype(dtype).name
+    dtype = nd.dtype_name(dtype)
     if dtype == x.dtype:
         return x
     out = _Cast.apply(x, dtype=dtype)
