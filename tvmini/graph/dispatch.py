@@ -86,9 +86,9 @@ def build_kernel(name, define, specs, scalar_dtypes, attrs, device, key, inplace
     """Compile ``define`` for inputs ``specs`` with the default schedule for ``device``.
 
     Returns (module, output (shape, numpy dtype) specs: what ``nd.new`` allocates for a
-    call, normalized once here rather than on every call); ``key`` names the kernel (a digest of
-    it is appended to ``name``); ``inplace[k]`` is the input the k-th output overwrites
-    (None: a fresh output).
+    call, normalized once here rather than on every call); ``key`` names the kernel (a
+    digest of it is appended to ``name``); ``inplace[k]`` is the input the k-th output
+    overwrites (None: a fresh output).
     """
     placeholders, scalar_vars, outs = define_outputs(define, specs, scalar_dtypes, attrs)
     target = _TARGETS[device.kind]

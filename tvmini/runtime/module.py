@@ -209,13 +209,14 @@ class Module:
         return tuple(fixed)
 
     def _pack_fixed(self, args):
-        """(pointers, scalars) when every argument is in the form the graph layer passes:
-        an NDArray on the kernel's device with the spec's very dtype object and shape, a
-        Python float for a float scalar or a Python int in range for any scalar; None as
-        soon as one is not (the general checks of :meth:`_pack` then accept it or raise
-        the error naming it). Every argument this accepts, the general checks accept
-        with the same result: it is their common case, without the loop over symbolic
-        extents, numpy arrays and error branches (about half the time of a call's checks)."""
+        """The native call's arguments (pointers, then scalars) when every argument is in
+        the form the graph layer passes: an NDArray on the kernel's device with the
+        spec's very dtype object and shape, a Python float for a float scalar or a Python
+        int in range for any scalar; None as soon as one is not (the general checks of
+        :meth:`_pack` then accept it or raise the error naming it). Every argument this
+        accepts, the general checks accept with the same result: it is their common
+        case, without the loop over symbolic extents, numpy arrays and error branches
+        (about half the time of a call's checks)."""
         device = self.device
         pointers, scalars = [], []
         for arg, (dtype, shape, low, high) in zip(args, self._fixed):
@@ -229,22 +230,25 @@ class Module:
                     or arg._shape != shape:
                 return None
             pointers.append(arg._ptr)
-        return pointers, scalars
+        return pointers + scalars if scalars else pointers
 
     def _pack(self, args, fresh_outputs=False):
         """Check ``args`` against the specs; return the native call's arguments.
         ``fresh_outputs``: the written arguments were just allocated for this call, so
         nothing can share their memory and the overlap check is skipped."""
+        fixed = self._fixed
+        if fixed is not None and len(args) == len(fixed):
+            cargs = self._pack_fixed(args)
+            if cargs is not None:
+                if self._written and not fresh_outputs:
+                    self._check_overlap(args, cargs)
+                return cargs
         if len(args) != len(self._checks):
             raise ArgumentError(
                 f"kernel {self.name!r} takes {len(self._checks)} arguments "
                 f"({self._signature}), got {len(args)}"
             )
-        packed = None if self._fixed is None else self._pack_fixed(args)
-        if packed is None:
-            cargs, values, scalars = self._check_args(args)
-        else:
-            (cargs, scalars), values = packed, ()
+        cargs, values, scalars = self._check_args(args)
         if self._written and not fresh_outputs:
             self._check_overlap(args, cargs)
         if values:
@@ -333,10 +337,12 @@ class Module:
         return value
 
     def _check_overlap(self, args, pointers):
-        """Refuse a written argument whose bytes overlap another argument's."""
+        """Refuse a written argument whose bytes overlap another argument's
+        (``pointers``: the buffers' pointers, in order; anything after them is ignored)."""
         if self._has_scalars:   # scalars hold no memory: compare the buffers only
             args = [a for a, spec in zip(args, self.arg_specs) if not spec.scalar]
         sizes = [arg.nbytes for arg in args]
+        pointers = pointers[:len(sizes)]
         for i in self._written:
             lo, hi = pointers[i], pointers[i] + sizes[i]
             shared = self._inplace.get(i)
