@@ -14,6 +14,7 @@ import build_time  # noqa: E402
 import common  # noqa: E402
 import conv2d  # noqa: E402
 import cuda_kernels  # noqa: E402
+import eager_overhead  # noqa: E402
 import gemm_cuda  # noqa: E402
 import gemm_tutorial  # noqa: E402
 import indexing  # noqa: E402
@@ -134,3 +135,12 @@ def test_the_indexing_walk_builds_one_kernel_per_window_shape(monkeypatch, capsy
     out = capsys.readouterr().out
     assert "tvmini kernels built for 60 rows and 3 batches:" in out
     assert int(out.rsplit(":", 1)[1]) <= 2
+
+
+def test_the_eager_overhead_table_checks_every_op_against_numpy(capsys):
+    """One short round of every op (each tvmini result checked against numpy first): a
+    row per op, with the ratio to numpy where numpy has the op."""
+    eager_overhead.main(["--size", "8", "--number", "1", "--rounds", "1", "--settle", "0"])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 + len(eager_overhead.cases(8))
+    assert lines[1].startswith("a+b") and lines[1].split()[4].endswith("x")

@@ -123,6 +123,32 @@ def test_binary_gradients_broadcast_both_operands(name, shapes):
     check_grad(BINARY[name], a, b)
 
 
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_gradient_of_one_operand_skips_the_others_kernels(name):
+    """With only one operand requiring a gradient, it gets the gradient it gets when both
+    do, and backward runs no more kernels (``x * c`` runs one fewer: no ``g * x``)."""
+    a0 = positive(2, 3) if name == "pow" else normal(2, 3)
+    b0 = positive(3) if name in ("div", "pow", "mod") else normal(3)
+
+    def backward(need):
+        a, b = (tm.tensor(v, requires_grad=n) for v, n in zip((a0, b0), need))
+        out, calls = BINARY[name](a, b).sum(), []
+        observe = lambda module, *_: calls.append(module.name)  # noqa: E731
+        tm.runtime.module.add_call_observer(observe)
+        try:
+            out.backward()
+        finally:
+            tm.runtime.module.remove_call_observer(observe)
+        return [None if t.grad is None else t.grad.numpy() for t in (a, b)], len(calls)
+    both, calls_both = backward((True, True))
+    for k in (0, 1):
+        one, calls_one = backward((k == 0, k == 1))
+        np.testing.assert_allclose(one[k], both[k], rtol=1e-12)
+        assert one[1 - k] is None and calls_one <= calls_both
+        if name == "mul":
+            assert calls_one < calls_both
+
+
 def test_reused_subexpression_accumulates_both_paths():
     check_grad(lambda x: x * x + x, normal(2, 3))
     check_grad(lambda x, y: (x * y).tanh() * (x * y) + y, normal(3), normal(3))

@@ -387,6 +387,32 @@ def test_read_only(rec):
     check_rejected(*rec, (a, b, c), ShapeError, "argument B is a read-only numpy array")
 
 
+def test_fixed_shape_calls_with_ndarrays_are_checked_like_any_other():
+    """A kernel without symbolic extents called with NDArrays and Python numbers (the
+    graph layer's calls, checked on a shorter path): the same arguments reach native
+    code, and every wrong one is refused with the general path's error before it."""
+    specs = [ArgSpec("X", (2, 3), "float32"), ArgSpec("s", (), "float32", scalar=True),
+             ArgSpec("k", (), "int8", scalar=True), ArgSpec("Y", (2, 3), "float32", written=True)]
+    calls = []
+    proto = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_float, ctypes.c_int8)
+    module = Module("f", "llvm", specs, [], proto(lambda *args: calls.append(args)), {}, None)
+    x, y = nd.zeros((2, 3)), nd.zeros((2, 3))
+    module(x, 0.5, 7, y)
+    module(x, 2, np.int8(-3), y)                   # an int for a float, a numpy int: as before
+    assert calls == [(x.data_ptr, y.data_ptr, 0.5, 7), (x.data_ptr, y.data_ptr, 2.0, -3)]
+    calls.clear()
+    check_rejected(module, calls, (nd.zeros((3, 2)), 0.5, 7, y), ShapeError, "argument X has shape (3, 2)")
+    check_rejected(module, calls, (x, 0.5, 7, nd.zeros((2, 3), "float64")), DTypeError,
+                   "argument Y has dtype float64, expected float32")
+    check_rejected(module, calls, (x, True, 7, y), DTypeError, "argument s is a float32 scalar, got bool")
+    check_rejected(module, calls, (x, 0.5, 128, y), ShapeError, "scalar k = 128 does not fit in int8")
+    check_rejected(module, calls, (x, 0.5, 1.0, y), DTypeError, "argument k is a int8 scalar, got float")
+    check_rejected(module, calls, (x, 0.5, 7, x), ArgumentError, "argument Y is written by the kernel but shares")
+    check_rejected(module, calls, (x, 0.5, 7), ArgumentError, "takes 4 arguments")
+    on_gpu = Module("f", "cuda", specs, [], proto(lambda *args: calls.append(args)), {}, None)
+    check_rejected(on_gpu, calls, (x, 0.5, 7, y), DeviceError, "runs on cuda(0) but argument X is on cpu(0)")
+
+
 def test_wrong_device():
     specs = [ArgSpec("A", ("n",), "float32")]
     module, calls = recording_module(specs, ["n"], target="cuda")

@@ -89,9 +89,9 @@ class Function:
     def apply(cls, *inputs, **attrs):
         """Run the op on Tensors ``inputs``; record it when a gradient is needed."""
         fn = cls.__new__(cls)
-        fn.__dict__.update(attrs)
+        fn.__dict__ = attrs             # a new dict of this call's keyword arguments
         out = wrap(fn.forward(*[t.data for t in inputs]))
-        if is_grad_enabled():
+        if _state.enabled:
             for i, t in enumerate(inputs):
                 if t.requires_grad and i not in cls.nondiff:
                     fn.inputs = inputs

@@ -85,16 +85,17 @@ def kernel_name(name, key):
 def build_kernel(name, define, specs, scalar_dtypes, attrs, device, key, inplace=()):
     """Compile ``define`` for inputs ``specs`` with the default schedule for ``device``.
 
-    Returns (module, output (shape, dtype) specs); ``key`` names the kernel (a digest of
-    it is appended to ``name``); ``inplace[k]`` is the input the k-th output overwrites
-    (None: a fresh output).
+    Returns (module, output (shape, numpy dtype) specs: what ``nd.new`` allocates for a
+    call, normalized once here rather than on every call); ``key`` names the kernel (a
+    digest of it is appended to ``name``); ``inplace[k]`` is the input the k-th output
+    overwrites (None: a fresh output).
     """
     placeholders, scalar_vars, outs = define_outputs(define, specs, scalar_dtypes, attrs)
     target = _TARGETS[device.kind]
     sch = topi.default_schedule(outs, target)
     module = build(sch, placeholders + scalar_vars + outs, target=target, name=kernel_name(name, key),
                    inplace={outs[k]: placeholders[i] for k, i in enumerate(inplace) if i is not None})
-    out_specs = tuple((tuple(int(d.value) for d in o.shape), o.dtype) for o in outs)
+    out_specs = tuple((tuple(int(d.value) for d in o.shape), nd.normalize_dtype(o.dtype)) for o in outs)
     return module, out_specs
 
 
@@ -121,7 +122,7 @@ def run(name, define, inputs, scalars=(), scalar_dtypes=(), attrs=(), replay=Non
     """
     module, out_specs = _kernel(name, define, inputs, scalar_dtypes, attrs)
     device = inputs[0]._device
-    outs = [nd.new(shape, nd.normalize_dtype(dtype), device) for shape, dtype in out_specs]
+    outs = [nd.new(shape, dtype, device) for shape, dtype in out_specs]
     module.call_with_fresh_outputs(*inputs, *scalars, *outs)
     if tracer is not None:
         node = tracer.kernel(module, name, define, attrs, inputs, outs, scalars, scalar_dtypes)

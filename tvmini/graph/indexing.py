@@ -54,22 +54,8 @@ def _is_array_index(i):
     return isinstance(i, (Tensor, np.ndarray, list))
 
 
-def _check_index(x, index):
-    """Refuse what indexing does not mean here: bools and floats (``x[True]`` is not
-    ``x[1]``; PyTorch refuses ``x[1.0]``), a second ``...``, more than one array index;
-    each with an IndexingError naming the index and the shape."""
-    for i in index:
-        if _is_array_index(i):
-            continue
-        basic = i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer))
-        if isinstance(i, (bool, np.bool_)) or not basic:
-            raise IndexingError(f"indexing a tensor of shape {x.shape}: only ints, slices, ..., None and integer or "
-                                f"bool tensors are valid indices, got {type(i).__name__} {i!r}")
-    if sum(i is Ellipsis for i in index) > 1:
-        raise IndexingError(f"indexing a tensor of shape {x.shape}: an index can have only one ellipsis (...)")
-    if sum(_is_array_index(i) for i in index) > 1:
-        raise IndexingError(f"indexing a tensor of shape {x.shape}: only one integer-array or mask index is "
-                            "supported (index the axes one at a time)")
+#: what a basic index may be beside None and ``...`` (a bool is refused although an int)
+_BASIC_INDEX = (slice, int, np.integer)
 
 
 def _advanced(x, index):
@@ -104,48 +90,73 @@ def _advanced(x, index):
 
 
 def _expanded(x, index):
-    """``index`` checked and padded to one entry per axis (``...`` expanded; None kept)."""
+    """``(index, has_array)``: ``index`` checked and padded to one entry per axis
+    (``...`` expanded; None kept), and whether it holds an array index. Refused, with an
+    IndexingError naming the index and the shape: bools and floats (``x[True]`` is not
+    ``x[1]``; PyTorch refuses ``x[1.0]``), a second ``...``, more than one array index,
+    more indices than axes. One pass over the index: every op's ``x[i]`` comes here."""
     index = index if isinstance(index, tuple) else (index,)
-    _check_index(x, index)
-    n_real = len([i for i in index if i is not None and i is not Ellipsis])
-    if n_real > x.ndim:
-        raise IndexingError(f"too many indices ({n_real}) for a tensor of shape {x.shape}")
-    if any(i is Ellipsis for i in index):
+    real = ellipses = arrays = 0
+    for i in index:
+        if i is None:
+            continue
+        if i is Ellipsis:
+            ellipses += 1
+            continue
+        if _is_array_index(i):
+            arrays += 1
+        elif not isinstance(i, _BASIC_INDEX) or isinstance(i, (bool, np.bool_)):
+            raise IndexingError(f"indexing a tensor of shape {x.shape}: only ints, slices, ..., None and integer or "
+                                f"bool tensors are valid indices, got {type(i).__name__} {i!r}")
+        real += 1
+    if ellipses > 1:
+        raise IndexingError(f"indexing a tensor of shape {x.shape}: an index can have only one ellipsis (...)")
+    if arrays > 1:
+        raise IndexingError(f"indexing a tensor of shape {x.shape}: only one integer-array or mask index is "
+                            "supported (index the axes one at a time)")
+    if real > x.ndim:
+        raise IndexingError(f"too many indices ({real}) for a tensor of shape {x.shape}")
+    if ellipses:
         at = next(k for k, i in enumerate(index) if i is Ellipsis)
-        return index[:at] + (slice(None),) * (x.ndim - n_real) + index[at + 1:]
-    return index + (slice(None),) * (x.ndim - n_real)
+        return index[:at] + (slice(None),) * (x.ndim - real) + index[at + 1:], bool(arrays)
+    return index + (slice(None),) * (x.ndim - real), bool(arrays)
 
 
 def _basic_window(x, index):
     """(starts, lengths, strides, result shape) of basic ``index`` (ints and slices, and
     None for a new axis of the result) on ``x``."""
+    shape = x.shape
     starts, lengths, strides, out_shape, axis = [], [], [], [], 0
     for i in index:
         if i is None:
             out_shape.append(1)
             continue
-        n = x.shape[axis]
+        n = shape[axis]
         if isinstance(i, slice):
             start, stop, step = i.indices(n)
             if step <= 0:
-                raise ShapeError(f"slice step must be positive, got {step} (tensor of shape {x.shape})")
+                raise ShapeError(f"slice step must be positive, got {step} (tensor of shape {shape})")
             length = len(range(start, stop, step))
-            starts.append(start), lengths.append(length), strides.append(step if length > 1 else 1)
+            starts.append(start)
+            lengths.append(length)
+            strides.append(step if length > 1 else 1)
             out_shape.append(length)
         else:
             k = int(i)
             if not -n <= k < n:
                 raise IndexingError(f"index {k} is out of range for axis {axis} with extent {n} "
-                                    f"(tensor of shape {x.shape})")
-            starts.append(k % n), lengths.append(1), strides.append(1)
+                                    f"(tensor of shape {shape})")
+            starts.append(k % n)
+            lengths.append(1)
+            strides.append(1)
         axis += 1
     return tuple(starts), tuple(lengths), tuple(strides), tuple(out_shape)
 
 
 def getitem(x, index):
     """``x[index]`` (see the module docstring for what ``index`` may hold)."""
-    index = _expanded(x, index)
-    if any(_is_array_index(i) for i in index):
+    index, has_array = _expanded(x, index)
+    if has_array:
         if any(i is None for i in index):
             raise IndexingError(f"indexing a tensor of shape {x.shape}: None cannot be combined with an array index")
         return _advanced(x, index)
@@ -194,13 +205,12 @@ def setitem(x, index, value):
     selection): a window of basic indices (one kernel over ``x``, offsets at run time),
     or a bool mask (of ``x``'s shape or its leading axes) with a number or a 0-d tensor."""
     _check_writable(x, value)
-    index = _expanded(x, index)
-    arrays = [i for i in index if _is_array_index(i)]
-    if arrays:
-        mask = arrays[0]
-        mask = mask if isinstance(mask, Tensor) else Tensor._wrap(nd.array(np.asarray(mask), device=x.device))
+    index, has_array = _expanded(x, index)
+    if has_array:
+        given = next(i for i in index if _is_array_index(i))
+        mask = given if isinstance(given, Tensor) else Tensor._wrap(nd.array(np.asarray(given), device=x.device))
         rest = [i for i in index if not _is_array_index(i)]
-        if mask.dtype != "bool" or index[0] is not arrays[0] or \
+        if mask.dtype != "bool" or index[0] is not given or \
                 not all(isinstance(i, slice) and i == slice(None) for i in rest) or mask.shape != x.shape[:mask.ndim]:
             raise IndexingError(f"assigning into a tensor of shape {x.shape}: besides basic indices only a bool mask "
                                 "over its leading axes is supported (no integer-array assignment)")

@@ -73,6 +73,8 @@ def promote(op, a, b):
     when it is of a higher category (bool < integer < float), as in PyTorch: float32
     times a 0-d float64 stays float32, an int64 tensor plus a 0-d float64 is float64."""
     check_device(op, a, b)
+    if a.data._dtype is b.data._dtype:          # the common case: nothing to convert
+        return a, b
     if (a.ndim == 0) != (b.ndim == 0):
         scalar, full = (a, b) if a.ndim == 0 else (b, a)
         dtype = full.dtype if _category(scalar.dtype) <= _category(full.dtype) else scalar.dtype
@@ -174,30 +176,31 @@ class _Binary(Function):
         return out
 
     def backward(self, g):
+        """The gradient of each operand that requires one (None for the other: no kernel
+        runs for a gradient nobody receives)."""
         a, b = self.inputs
-        op = self.op
-        if op == "add":
-            ga, gb = g, g
-        elif op == "sub":
-            ga, gb = g, neg(g)
+        op, need_a, need_b = self.op, a.requires_grad, b.requires_grad
+        ga = gb = None
+        if op in ("add", "sub", "mod"):
+            ga = g
+            if need_b:          # a % b = a - b * (a // b), the quotient piecewise constant
+                gb = g if op == "add" else neg(g) if op == "sub" else neg(g * floordiv(a, b))
         elif op == "mul":
-            ga, gb = g * b, g * a
+            ga = g * b if need_a else None
+            gb = g * a if need_b else None
         elif op == "div":
             ga = g / b
-            gb = neg(ga * Tensor._wrap(self.out)) if b.requires_grad else None
-        elif op == "mod":          # a % b = a - b * (a // b), the quotient piecewise constant
-            ga, gb = g, neg(g * floordiv(a, b)) if b.requires_grad else None
+            gb = neg(ga * Tensor._wrap(self.out)) if need_b else None
         elif op == "pow":
-            out = Tensor._wrap(self.out)
-            ga = g * b * pow(a, b - 1.0)
-            gb = _pow_exponent_grad(g, a, b, out) if b.requires_grad else None
+            ga = g * b * pow(a, b - 1.0) if need_a else None
+            gb = _pow_exponent_grad(g, a, b, Tensor._wrap(self.out)) if need_b else None
         else:
             wins = "gt" if op == "maximum" else "lt"
             tie_share = where(compare(a, b, "eq"), g * 0.5, 0.0)
-            ga = where(compare(a, b, wins), g, tie_share)
-            gb = where(compare(b, a, wins), g, tie_share)
-        return (sum_to(ga, a.shape) if a.requires_grad else None,
-                sum_to(gb, b.shape) if b.requires_grad and gb is not None else None)
+            ga = where(compare(a, b, wins), g, tie_share) if need_a else None
+            gb = where(compare(b, a, wins), g, tie_share) if need_b else None
+        return (sum_to(ga, a.shape) if need_a else None,
+                sum_to(gb, b.shape) if need_b else None)
 
 
 def _pow_exponent_grad(g, a, b, out):
@@ -456,7 +459,7 @@ class _Cast(Function):
 
 def cast(x, dtype):
     """``x`` converted to ``dtype`` (a copy; gradients flow between float dtypes)."""
-    dtype = nd.normalize_dtype(dtype).name
+    dtype = nd.dtype_name(dtype)
     if dtype == x.dtype:
         return x
     out = _Cast.apply(x, dtype=dtype)
@@ -478,16 +481,17 @@ class _Reshape(Function):
 
 def reshape(x, shape):
     """``x`` with a new shape of the same size (one extent may be -1)."""
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
-    if shape.count(-1) > 1:
-        raise ShapeError(f"reshape: at most one -1 in {shape} (tensor of shape {x.shape})")
-    if -1 in shape:
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(map(int, shape))
+    size, free = x.data.size, shape.count(-1)
+    if free:
+        if free > 1:
+            raise ShapeError(f"reshape: at most one -1 in {shape} (tensor of shape {x.shape})")
         known = math.prod(s for s in shape if s != -1)
-        if known == 0 or x.data.size % known:
+        if known == 0 or size % known:
             raise ShapeError(f"reshape: cannot reshape tensor of shape {x.shape} into {shape}")
-        shape = tuple(x.data.size // known if s == -1 else s for s in shape)
-    if math.prod(shape) != x.data.size:
-        raise ShapeError(f"reshape: cannot reshape tensor of shape {x.shape} ({x.data.size} elements) into {shape}")
+        shape = tuple(size // known if s == -1 else s for s in shape)
+    if math.prod(shape) != size:
+        raise ShapeError(f"reshape: cannot reshape tensor of shape {x.shape} ({size} elements) into {shape}")
     return x if shape == x.shape else _Reshape.apply(x, shape=shape)
 
 

@@ -66,15 +66,14 @@ class _Reduce(Function):
         return (where(mask, share, 0.0),)
 
 
-def _accumulated(op, x):
-    """(the dtype ``op`` reduces ``x`` in, the dtype of its result), as PyTorch."""
-    if op in ("sum", "prod") and not x.dtype.startswith("float"):
-        return "int64", "int64"
-    if op == "mean" and not x.dtype.startswith("float"):
-        return "float32", "float32"
-    if op in ("sum", "mean") and x.dtype == "float16":
+def _accumulated(op, dtype):
+    """(the dtype ``op`` reduces a ``dtype`` tensor in, the dtype of its result), as PyTorch."""
+    if not dtype.startswith("float"):
+        return ("int64", "int64") if op in ("sum", "prod") else ("float32", "float32") if op == "mean" \
+            else (dtype, dtype)
+    if dtype == "float16" and op in ("sum", "mean"):
         return "float32", "float16"
-    return x.dtype, x.dtype
+    return dtype, dtype
 
 
 def _nonempty(op, x, axes):
@@ -91,7 +90,7 @@ def _reduce(op, x, axis, keepdims):
     axes = check_axes.axes(op, axis, x.shape)
     if op in ("max", "min"):
         _nonempty(op, x, axes)
-    compute, result = _accumulated(op, x)
+    compute, result = _accumulated(op, x.dtype)
     x = cast(x, compute)
     out = _Reduce.apply(x, op=op, axes=axes, keepdims=bool(keepdims)) if axes else x
     return cast(out, result)

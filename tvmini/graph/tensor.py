@@ -186,7 +186,7 @@ class Tensor:
     def to(self, device=None, dtype=None):
         """This tensor on ``device`` and/or converted to ``dtype`` (self if nothing changes)."""
         out = self
-        if dtype is not None and nd.normalize_dtype(dtype).name != self.dtype:
+        if dtype is not None and nd.dtype_name(dtype) != self.dtype:
             out = out.astype(dtype)
         if device is not None:
             device = as_device(device)

@@ -57,8 +57,10 @@ class Device:
             return self._key == other._key
         return NotImplemented
 
-    def __hash__(self):
-        return hash(self._key)
+    #: Equal devices are one object (interned by ``__new__``, also when unpickled), so
+    #: the identity hash is a hash by value; being C-level, it keeps hashing a kernel
+    #: cache key (every op's call) free of a Python call.
+    __hash__ = object.__hash__
 
     def __repr__(self):
         return f"{self.kind}({self.index})"
