@@ -63,13 +63,19 @@ def tiled_matmul(n, tile=16):
     return s, [A, B, C]
 
 
-def softmax_rows(m, n):
-    """Three kernels (max, exp-sum, divide) with two global temporaries between them."""
+def softmax_stages(m, n):
+    """(X, row max M, row sum of exponentials S, softmax Y) of an (m, n) input."""
     X = te.placeholder((m, n), name="X")
     k1, k2 = te.reduce_axis((0, n), name="k1"), te.reduce_axis((0, n), name="k2")
     M = te.compute((m,), lambda i: te.max(X[i, k1], axis=k1), name="M")
     S = te.compute((m,), lambda i: te.sum(te.exp(X[i, k2] - M[i]), axis=k2), name="S")
     Y = te.compute((m, n), lambda i, j: te.exp(X[i, j] - M[i]) / S[i], name="Y")
+    return X, M, S, Y
+
+
+def softmax_rows(m, n):
+    """Three kernels (max, exp-sum, divide) with two global temporaries between them."""
+    X, M, S, Y = softmax_stages(m, n)
     s = te.create_schedule(Y.op)
     for T in (M, S):
         bo, ti = s[T].split(T.op.axis[0], factor=32)

@@ -21,7 +21,7 @@ from tvmini import te
 from tvmini.testing import reference
 
 from strategies import assert_matches, examples, unique
-from test_cuda import HAS_GPU, bind, needs_gpu, needs_nvcc
+from test_cuda import HAS_GPU, bind, needs_gpu, needs_nvcc, softmax_stages
 
 REDUCERS = {"sum": te.sum, "max": te.max, "min": te.min,
             "absmax": te.comm_reducer(lambda x, y: te.max(te.abs(x), te.abs(y)), lambda t: 0, name="absmax")}
@@ -78,11 +78,7 @@ def block_softmax(m, n, threads=32):
     """Softmax of each row in one block: the row max and the row sum of exponentials
     are cross-thread reductions computed at the row's block loop (so they live in shared
     memory), and the block's threads then write the row."""
-    X = te.placeholder((m, n), name="X")
-    k1, k2 = te.reduce_axis((0, n), name="k1"), te.reduce_axis((0, n), name="k2")
-    M = te.compute((m,), lambda i: te.max(X[i, k1], axis=k1), name="M")
-    S = te.compute((m,), lambda i: te.sum(te.exp(X[i, k2] - M[i]), axis=k2), name="S")
-    Y = te.compute((m, n), lambda i, j: te.exp(X[i, j] - M[i]) / S[i], name="Y")
+    X, M, S, Y = softmax_stages(m, n)
     s = te.create_schedule(Y.op)
     i, j = Y.op.axis
     bind(s, Y, i, "blockIdx.x")
