@@ -85,12 +85,17 @@ class Function:
     #: inputs in place afterwards is allowed, as in PyTorch.
     saved = None
 
+    #: True for ops whose PyTorch counterpart returns a view of the input (reshape,
+    #: transpose, broadcast, basic indexing): their output is marked ``_aliased``.
+    aliases = False
+
     @classmethod
     def apply(cls, *inputs, **attrs):
         """Run the op on Tensors ``inputs``; record it when a gradient is needed."""
         fn = cls.__new__(cls)
         fn.__dict__ = attrs             # a new dict of this call's keyword arguments
         out = wrap(fn.forward(*[t.data for t in inputs]))
+        out._aliased = cls.aliases
         if _state.enabled:
             for i, t in enumerate(inputs):
                 if t.requires_grad and i not in cls.nondiff:
@@ -170,6 +175,7 @@ def backward(root, grad):
                         tensor.grad = tensor.grad + g
                     else:
                         tensor.grad = wrap(nd.array(g.data)) if id(g) in taken else g
+                        tensor.grad._aliased = False       # a leaf's gradient is its own
                         taken.add(id(tensor.grad))
                 continue
             if g is None:

@@ -16,7 +16,7 @@ integer out of range.
 import numpy as np
 
 from .. import te, topi
-from ..errors import AutogradError, IndexingError, ShapeError
+from ..errors import AutogradError, DTypeError, IndexingError, ShapeError
 from ..runtime import ndarray as nd
 from . import dispatch, ops
 from .autograd import Function, is_grad_enabled
@@ -35,6 +35,7 @@ def _window_grad(g, *starts, x_shape, lengths, strides):
 
 
 class _Window(Function):
+    aliases = True
     """``x[index]`` of basic indices: one kernel (the result's shape drops and adds the
     axes of extent 1 itself), offsets at run time."""
     saved = ()
@@ -176,19 +177,44 @@ def _masked_fill(mask, x, value):
     return topi.broadcast.elementwise("masked_fill", [mask, x], lambda m, v: te.if_then_else(m, value, v))
 
 
-def _check_writable(x, value):
-    """PyTorch's rule: a tensor autodiff tracks cannot be assigned into (outside
+def _check_writable(x, value, what="assigning"):
+    """PyTorch's rule: a tensor autodiff tracks cannot be written in place (outside
     ``no_grad``, a leaf that requires grad; here also any tracked result); nor may a
     value that requires grad be written (autodiff would not see the write)."""
+    if x._aliased:
+        raise IndexingError(f"{what} into a tensor of shape {x.shape} that an indexing or view op made "
+                            "(x[i], x.reshape/view/transpose/squeeze/expand/split ...): tvmini made a copy where "
+                            "PyTorch returns a view, so the write would not reach the tensor it came from; "
+                            "write into that tensor directly (x[0, 1] = v rather than x[0][1] = v), or "
+                            ".clone() it first to write into a copy of your own")
     if not is_grad_enabled():
         return
     if x.requires_grad:
-        raise AutogradError(f"assigning into a tensor of shape {x.shape} that requires grad (a leaf or a "
+        raise AutogradError(f"{what} into a tensor of shape {x.shape} that requires grad (a leaf or a "
                             "recorded result) is not allowed; do it under tm.no_grad() or on a detached copy")
     if isinstance(value, Tensor) and value.requires_grad:
-        raise AutogradError(f"assigning a tensor that requires grad (shape {value.shape}) into one of shape "
+        raise AutogradError(f"{what} a tensor that requires grad (shape {value.shape}) into one of shape "
                             f"{x.shape} is not recorded for backward here; build the result with tm.cat, "
-                            "tm.stack or tm.where instead, or assign value.detach()")
+                            "tm.stack or tm.where instead, or use value.detach()")
+
+
+def update(x, op, value, what):
+    """``x op= value`` in place (``op`` a binary graph op; ``what`` names it for errors),
+    as PyTorch: the result is written over ``x``'s memory, so every reference to ``x``
+    sees it (``p -= lr * p.grad`` under ``tm.no_grad()`` updates the parameter itself).
+    ``value`` broadcasts to ``x``'s shape, and the result converts to ``x``'s dtype
+    within its category (float64 into float32, not float into int), as PyTorch allows;
+    under the assignment rules of ``__setitem__``."""
+    _check_writable(x, value, f"in-place {what}")
+    result = op(x.detach(), value.detach() if isinstance(value, Tensor) else value)
+    if result.shape != x.shape:
+        raise ShapeError(f"in-place {what}: the result's shape {result.shape} (broadcast with the operand) does "
+                         f"not match the tensor's {x.shape}")
+    if ops._category(result.dtype) > ops._category(x.dtype):
+        raise DTypeError(f"in-place {what}: the result is {result.dtype}, which cannot be stored in the "
+                         f"{x.dtype} tensor it updates")
+    setitem(x, Ellipsis, result)
+    return x
 
 
 def _as_values(x, value, shape):

@@ -132,6 +132,7 @@ class _SumTo(Function):
 
 
 class _BroadcastTo(Function):
+    aliases = True
     saved = ()
     def forward(self, x):
         return run("broadcast_to", "broadcast_to", [x], attrs=(("shape", self.shape),))
@@ -471,6 +472,7 @@ def cast(x, dtype):
 # ----------------------------------------------------------------------------- shape ops
 
 class _Reshape(Function):
+    aliases = True
     saved = ()
     def forward(self, x):
         return run("reshape", "reshape", [x], attrs=(("newshape", self.shape),))
@@ -520,6 +522,7 @@ def expand(x, shape):
 
 
 class _Transpose(Function):
+    aliases = True
     saved = ()
     def forward(self, x):
         return run("transpose", "transpose", [x], attrs=(("axes", self.axes),))

@@ -22,7 +22,9 @@ class Tensor:
     require a gradient record themselves so :meth:`backward` can differentiate them.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "__weakref__")
+    # _aliased: a copy where PyTorch's op returns a view (x[0], x.reshape(..)): writing
+    # into it raises rather than silently leave the source unchanged (see ops.aliased)
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_aliased", "__weakref__")
 
     def __init__(self, data, requires_grad=False):
         if not isinstance(data, NDArray):
@@ -30,6 +32,7 @@ class Tensor:
         self.data = data
         self.grad = None
         self._ctx = None
+        self._aliased = False
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -38,7 +41,7 @@ class Tensor:
     def _wrap(cls, data):
         """A Tensor around an NDArray, without checks (the ops' hot path)."""
         t = object.__new__(Tensor)
-        t.data, t.requires_grad, t.grad, t._ctx = data, False, None, None
+        t.data, t.requires_grad, t.grad, t._ctx, t._aliased = data, False, None, None, False
         return t
 
     # ---- properties -------------------------------------------------------------------
@@ -166,7 +169,9 @@ class Tensor:
 
     def detach(self):
         """A tensor sharing this data that records no history."""
-        return Tensor._wrap(self.data)
+        out = Tensor._wrap(self.data)
+        out._aliased = self._aliased
+        return out
 
     def zero_(self):
         """Fill with zeros in place (no history); returns self."""
@@ -251,6 +256,31 @@ class Tensor:
 
     def __getitem__(self, index): return ops.getitem(self, index)
     def __setitem__(self, index, value): ops.indexing.setitem(self, index, value)
+
+    # in place (see graph.indexing.update): every reference sees the new values
+    def __iadd__(self, other): return ops.indexing.update(self, ops.add, other, "+=")
+    def __isub__(self, other): return ops.indexing.update(self, ops.sub, other, "-=")
+    def __imul__(self, other): return ops.indexing.update(self, ops.mul, other, "*=")
+    def __itruediv__(self, other): return ops.indexing.update(self, ops.div, other, "/=")
+    def __ifloordiv__(self, other): return ops.indexing.update(self, ops.floordiv, other, "//=")
+    def __imod__(self, other): return ops.indexing.update(self, ops.mod, other, "%=")
+    def __ipow__(self, other): return ops.indexing.update(self, ops.pow, other, "**=")
+
+    def add_(self, other, alpha=1):
+        """``self += alpha * other`` in place; returns self."""
+        return ops.indexing.update(self, ops.add, other if alpha == 1 else other * alpha, "add_")
+
+    def sub_(self, other, alpha=1):
+        """``self -= alpha * other`` in place; returns self."""
+        return ops.indexing.update(self, ops.sub, other if alpha == 1 else other * alpha, "sub_")
+
+    def mul_(self, other): return ops.indexing.update(self, ops.mul, other, "mul_")
+    def div_(self, other): return ops.indexing.update(self, ops.div, other, "div_")
+
+    def fill_(self, value):
+        """Every element set to ``value`` in place; returns self."""
+        self[...] = value
+        return self
 
     def masked_fill(self, mask, value):
         """``value`` where the bool ``mask`` (broadcast) holds, else this tensor; differentiable."""

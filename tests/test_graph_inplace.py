@@ -1,0 +1,119 @@
+"""In-place arithmetic on graph Tensors (``x += y``, ``add_``, ``mul_`` ...) and writes
+into tensors PyTorch would alias.
+
+``x -= lr * x.grad`` under ``no_grad`` is the hand-written SGD step of every tutorial:
+it must update the tensor itself (Python's fallback ``x = x - ...`` rebound the loop
+variable and left a module's parameters unchanged, silently). Results of indexing and
+view ops (``x[0]``, ``x.reshape``, ``x.T`` ...) are copies in tvmini but views in PyTorch:
+writing into one would not reach the source, so it is an error naming the fix.
+"""
+import numpy as np
+import pytest
+
+import tvmini as tm
+from tvmini import nn
+
+try:
+    import torch            # an optional cross-check
+except ImportError:
+    torch = None
+
+
+def test_the_hand_written_sgd_step_updates_the_module():
+    model = nn.Linear(3, 2)
+    before = [p.numpy().copy() for p in model.parameters()]
+    model(tm.randn(8, 3)).sum().backward()
+    with tm.no_grad():
+        for p in model.parameters():
+            p -= 0.1 * p.grad
+    for p, old in zip(model.parameters(), before):
+        np.testing.assert_allclose(p.numpy(), old - 0.1 * p.grad.numpy(), rtol=1e-6)
+
+
+def test_in_place_operators_change_the_tensor_every_reference_sees():
+    rng = np.random.default_rng(0)
+    a0, row = rng.uniform(1, 2, (2, 3)).astype("float32"), rng.uniform(1, 2, 3).astype("float32")
+    a = tm.tensor(a0.copy())
+    alias = a
+    a += 1
+    a *= tm.tensor(row)
+    a.add_(tm.tensor(row), alpha=2)
+    a.sub_(0.5)
+    a /= 3
+    a.div_(tm.tensor(row))
+    a **= 2
+    want = ((((a0 + 1) * row + 2 * row - 0.5) / 3) / row) ** 2
+    assert alias is a
+    np.testing.assert_allclose(alias.numpy(), want, rtol=1e-5)
+    if torch is not None:
+        t = torch.tensor(a0.copy())
+        t += 1
+        t *= torch.tensor(row)
+        t.add_(torch.tensor(row), alpha=2)
+        t.sub_(0.5)
+        t /= 3
+        t.div_(torch.tensor(row))
+        t **= 2
+        np.testing.assert_allclose(alias.numpy(), t.numpy(), rtol=1e-5)
+    i = tm.tensor(np.arange(5))
+    i //= 2
+    i %= 2
+    i.fill_(3)
+    np.testing.assert_array_equal(i.numpy(), np.full(5, 3))
+    f = tm.ones(3)
+    f += tm.ones(3, dtype="float64")          # float64 stored into float32, as PyTorch
+    assert f.dtype == "float32"
+
+
+def test_in_place_refusals():
+    with pytest.raises(tm.DTypeError, match="in-place \\+=: the result is float32.* int64"):
+        i = tm.tensor(np.arange(3))
+        i += 0.5
+    with pytest.raises(tm.ShapeError, match="in-place \\*=: the result's shape \\(2, 3\\)"):
+        v = tm.ones(3)
+        v *= tm.ones(2, 3)
+    w = tm.ones(3, requires_grad=True)
+    with pytest.raises(tm.AutogradError, match="in-place -= into a tensor of shape \\(3,\\) that requires grad"):
+        w -= 1
+    y = tm.ones(3)
+    with pytest.raises(tm.AutogradError, match="in-place add_ a tensor that requires grad"):
+        y.add_(w * 2)
+
+
+def test_an_in_place_write_makes_a_saved_tensor_stale():
+    x = tm.ones(3, requires_grad=True)
+    y = tm.ones(3)
+    out = (x * y).sum()
+    y += 1                                  # y was saved for x's gradient
+    with pytest.raises(tm.AutogradError, match="version"):
+        out.backward()
+
+
+@pytest.mark.parametrize("make", [
+    lambda x: x[0], lambda x: x[:, 1:], lambda x: x.reshape(6), lambda x: x.view(3, 2), lambda x: x.T,
+    lambda x: x.unsqueeze(0), lambda x: x.expand(4, 2, 3), lambda x: x.split(1)[0], lambda x: next(iter(x)),
+    lambda x: x[0].detach(),
+])
+def test_writing_into_what_pytorch_would_alias_is_an_error(make):
+    x = tm.zeros(2, 3)
+    part = make(x)
+    with pytest.raises(tm.IndexingError, match="copy where PyTorch returns a view.*x\\[0, 1\\] = v"):
+        part[...] = 7.0
+    with pytest.raises(tm.IndexingError, match="in-place add_"):
+        part.add_(1)
+    np.testing.assert_array_equal(x.numpy(), np.zeros((2, 3)))
+    mine = part.clone()                      # a copy of one's own is writable
+    mine += 1
+    np.testing.assert_array_equal(mine.numpy(), np.ones(part.shape))
+
+
+def test_the_source_itself_and_leaf_gradients_stay_writable():
+    x = tm.zeros(2, 3)
+    x[0, 1] = 7.0                            # instead of x[0][1] = 7
+    same = x[:]                              # the whole tensor: x itself, as PyTorch's alias
+    same[1, 2] = 5.0
+    np.testing.assert_array_equal(x.numpy(), [[0, 7, 0], [0, 0, 5]])
+    w = tm.randn(3, 2, requires_grad=True)
+    (w.reshape(6) * 2).sum().backward()      # the gradient arrives through a reshape
+    w.grad.mul_(0.5)
+    np.testing.assert_array_equal(w.grad.numpy(), np.ones((3, 2)))
