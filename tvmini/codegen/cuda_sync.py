@@ -19,7 +19,6 @@ class SyncThreads(Stmt):
     """``__syncthreads()``: a barrier for every thread of the block (CUDA kernels only)."""
 
 
-
 # cross-thread reductions ------------------------------------------------------------
 
 def _thread_index(tag):
@@ -47,7 +46,7 @@ def expand_allreduces(body, extents):
             group = tid
             for tag in s.thread_tags:
                 t, n, stride = _thread_index(tag), sizes[tag[-1]], strides[tag[-1]]
-                offset = 1 << ((n - 1).bit_length() - 1) if n > 1 else 0   # half of n rounded up to 2^k
+                offset = 1 << ((n - 1).bit_length() - 1) if n > 1 else 0   # the largest power of 2 below n
                 while offset >= 1:
                     partner = E.BufferLoad(slots, [simplify(tid + offset * stride)])
                     mine = E.BufferLoad(slots, [tid])
