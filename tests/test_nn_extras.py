@@ -172,15 +172,18 @@ def test_class_loss_options_match_pytorch_when_installed():
 
 
 def test_binary_cross_entropy_gradient_at_saturated_probabilities():
-    """p exactly 0 or 1 (float32 sigmoid of a large logit) gives a finite loss and a
-    finite gradient (it was NaN: 0 * log'(0)): 0 where the log is clamped at -100, the
-    exact derivative elsewhere (-1/p at p = t = 1, where PyTorch's (p - t) / max(p(1-p),
-    1e-12) formula happens to give 0)."""
+    """p exactly 0 or 1 (float32 sigmoid of a large logit) gives a finite loss and
+    PyTorch's gradient (p - t) / max(p (1 - p), 1e-12): 0 at p = t, huge but finite at
+    p = 1, t = 0 (it was NaN: 0 * log'(0); then -1/p at p = t = 1 and 0 at p = 1, t = 0)."""
     p = tm.tensor(np.array([1.0, 0.0, 0.5, 1.0]), requires_grad=True)
     loss = F.binary_cross_entropy(p, tm.tensor(np.array([1.0, 0.0, 1.0, 0.0])))
     loss.backward()
     np.testing.assert_allclose(float(loss), (np.log(2) + 100) / 4)
-    np.testing.assert_allclose(p.grad.numpy(), [-0.25, 0.25, -0.5, 0.0])
+    np.testing.assert_allclose(p.grad.numpy(), [0.0, 0.0, -0.5, 1e12 / 4])
+    torch = pytest.importorskip("torch")
+    tp = torch.tensor([1.0, 0.0, 0.5, 1.0], dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.binary_cross_entropy(tp, torch.tensor([1.0, 0.0, 1.0, 0.0], dtype=torch.float64)).backward()
+    np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy())
 
 
 def test_cross_entropy_layouts_and_probability_targets():

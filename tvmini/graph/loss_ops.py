@@ -44,17 +44,25 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
 
 
 def _clamped_log(p):
-    """``max(log p, -100)`` with a finite gradient at ``p = 0`` too (the log only sees
-    positive values; PyTorch's BCE gives 0 there, not 0 * inf)."""
+    """``max(log p, -100)``, finite at ``p = 0`` (the log only sees positive values)."""
     positive = ops.compare(p, 0.0, "gt")
     return clamp(ops.where(positive, ops.log(ops.where(positive, p, 1.0)), -100.0), min=-100.0)
 
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """``-(t log p + (1 - t) log(1 - p))`` for probabilities ``p`` (each log clamped at
-    -100, as PyTorch, so p = 0 or 1 gives a finite loss); ``weight`` scales each term."""
+    -100, as PyTorch, so p = 0 or 1 gives a finite loss); ``weight`` scales each term.
+
+    The gradient for ``p`` is PyTorch's formula, ``(p - t) / max(p (1 - p), 1e-12)``
+    (0 where p = t = 0 or 1; the clamped logs' own derivative gave -1 there): the loss
+    adds ``s * (p - p.detach())``, which is 0 in value and has gradient ``s``, to the
+    loss of a detached ``p``. The target's gradient is the clamped logs'."""
     _pair("binary_cross_entropy", input, target)
-    loss = -(target * _clamped_log(input) + (1.0 - target) * _clamped_log(1.0 - input))
+    p = input.detach()
+    loss = -(target * _clamped_log(p) + (1.0 - target) * _clamped_log(1.0 - p))
+    if input.requires_grad:
+        slope = (p - target.detach()) / clamp(p * (1.0 - p), min=1e-12)
+        loss = loss + slope * (input - p)
     if weight is not None:
         loss = loss * weight
     return _reduce_loss("binary_cross_entropy", loss, reduction)
