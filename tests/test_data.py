@@ -368,6 +368,31 @@ def test_loader_on_item_dataset_and_mnist(tmp_path):
     assert images.shape == (5, 1, 28, 28) and labels.dtype == np.int64
 
 
+def test_loader_collates_items_as_pytorch():
+    """An item that is one array (or a number) batches to one tensor, a dict to a dict of
+    batches (the array items were zipped into a tuple of their columns: transposed)."""
+    class Rows:
+        def __init__(self, make):
+            self.make = make
+
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, i):
+            return self.make(i)
+
+    first = next(iter(DataLoader(Rows(lambda i: np.array([10 * i, 10 * i + 1, 10 * i + 2])), 2)))
+    assert isinstance(first, tm.Tensor)
+    np.testing.assert_array_equal(first.numpy(), [[0, 1, 2], [10, 11, 12]])
+    numbers = [b.numpy().tolist() for b in DataLoader(Rows(lambda i: i), 2)]
+    assert numbers == [[0, 1], [2, 3], [4]]
+    batch = next(iter(DataLoader(Rows(lambda i: {"x": np.full(2, i, np.float32), "y": i}), 3, as_numpy=True)))
+    np.testing.assert_array_equal(batch["x"], [[0, 0], [1, 1], [2, 2]])
+    np.testing.assert_array_equal(batch["y"], [0, 1, 2])
+    with pytest.raises(tm.ShapeError, match="numbers of fields"):
+        next(iter(DataLoader(Rows(lambda i: (i,) * (1 + i % 2)), 2)))
+
+
 def test_loader_rejects_bad_arguments():
     with pytest.raises(tm.ShapeError, match="batch_size"):
         DataLoader(ArrayDataset(np.arange(3)), 0)

@@ -39,7 +39,31 @@ class ArrayDataset:
 def _to_tensor(array, device):
     """Wrap a numpy batch as a graph tensor (imported here: reading data needs no compiler)."""
     from ..graph import tensor
-    return tensor(array, device=device)
+    return tensor(np.ascontiguousarray(array), device=device)
+
+
+def collate(items):
+    """One batch from a list of dataset items, as PyTorch's ``default_collate``: tuples
+    and lists of fields give a tuple of batched fields, dicts a dict, and an array,
+    tensor or number one array stacked along a new first axis."""
+    first = items[0]
+    if isinstance(first, dict):
+        return {key: collate([item[key] for item in items]) for key in first}
+    if isinstance(first, (tuple, list)):
+        if any(len(item) != len(first) for item in items):
+            raise ShapeError(f"DataLoader: dataset items have different numbers of fields "
+                             f"({sorted({len(item) for item in items})})")
+        return tuple(collate(list(column)) for column in zip(*items))
+    return np.stack([np.asarray(item) for item in items])
+
+
+def _map_arrays(batch, fn):
+    """``batch`` (an array, or tuples/dicts of them) with ``fn`` applied to every array."""
+    if isinstance(batch, dict):
+        return {key: _map_arrays(value, fn) for key, value in batch.items()}
+    if isinstance(batch, tuple):
+        return tuple(_map_arrays(part, fn) for part in batch)
+    return fn(batch)
 
 
 class DataLoader:
@@ -47,8 +71,9 @@ class DataLoader:
 
     ``dataset`` is anything with ``len()`` whose ``dataset[index_array]`` returns a
     tuple of arrays (``ArrayDataset``, ``MNIST``); other datasets are read item by
-    item and stacked. Batches are tuples of ``tm.tensor`` (on ``device``), or of
-    numpy arrays with ``as_numpy=True``. With ``shuffle`` each epoch draws a fresh
+    item and batched by :func:`collate` (a tuple per tuple item, one tensor per array
+    or number item, a dict per dict item). Batches hold ``tm.tensor`` (on ``device``),
+    or numpy arrays with ``as_numpy=True``. With ``shuffle`` each epoch draws a fresh
     permutation from a generator seeded once with ``seed``.
     """
 
@@ -73,11 +98,10 @@ class DataLoader:
         if isinstance(self.dataset, ArrayDataset) or hasattr(self.dataset, "arrays"):
             batch = self.dataset[indices]
         else:
-            items = [self.dataset[int(i)] for i in indices]
-            batch = tuple(np.stack(column) for column in zip(*items))
+            batch = collate([self.dataset[int(i)] for i in indices])
         if self.as_numpy:
             return batch
-        return tuple(_to_tensor(np.ascontiguousarray(part), self.device) for part in batch)
+        return _map_arrays(batch, lambda part: _to_tensor(part, self.device))
 
     def __iter__(self):
         count = len(self.dataset)
