@@ -9,5 +9,5 @@ from .idx import md5_of, read_idx, write_idx
 from .loader import ArrayDataset, DataLoader, collate
 from .mnist import MNIST, FashionMNIST, download, train_test_sets
 
-__all__ = ["overfit", "read_idx", "write_idx", "md5_of", "ArrayDataset", "DataLoader", "MNIST", "FashionMNIST",
+__all__ = ["overfit", "read_idx", "write_idx", "md5_of", "ArrayDataset", "DataLoader", "collate", "MNIST", "FashionMNIST",
            "download", "train_test_sets"]
