@@ -477,3 +477,15 @@ def test_freezing_or_moving_parameters_after_tracing_retraces():
         results[mode] = (model.weight.numpy(), model.bias.numpy())
     for a, b in zip(results["jit"], results["eager"]):
         np.testing.assert_allclose(a, b, rtol=1e-5)
+
+
+def test_replacing_a_parameter_after_tracing_retraces():
+    """``model.weight = nn.Parameter(...)`` after tracing: the replay kept reading the
+    old parameter object (the guard looked only at the objects found when tracing)."""
+    model = nn.Linear(3, 2)
+    forward = tm.jit(lambda x: model(x))
+    x = tm.ones(2, 3)
+    forward(x)
+    model.weight = nn.Parameter(tm.zeros(2, 3))
+    np.testing.assert_allclose(forward(x).numpy(), model(x).numpy())
+    np.testing.assert_allclose(forward(x).numpy(), np.broadcast_to(model.bias.numpy(), (2, 2)))

@@ -96,7 +96,10 @@ class Variant:
     def matches(self, tensors):
         if [m.training for m in self.modules] != self.training:
             return False
-        if not all(t.requires_grad is flag and t.data is data for t, flag, data in self._held):
+        current = _module_tensors(self.modules)      # a parameter replaced by a new one is a new variant
+        if len(current) != len(self._held) or not all(
+                t is held and t.requires_grad is flag and t.data is data
+                for t, (held, flag, data) in zip(current, self._held)):
             return False
         return all((_leaf(ref, tensors).grad is None) == must_be_none for ref, must_be_none in self._guarded)
 
@@ -149,7 +152,8 @@ class Variant:
 
 def _module_tensors(modules):
     """The parameters and buffers of the traced modules (each once): what a replay reads
-    by reference, so what must not have been frozen, unfrozen or given new arrays."""
+    by reference, so what must not have been replaced, frozen, unfrozen or given new
+    arrays."""
     held = {}
     for m in modules:
         for t in list(m.parameters()) + list(m.buffers()):
