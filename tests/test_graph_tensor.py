@@ -761,3 +761,13 @@ def test_top_level_names_as_pytorch():
     np.testing.assert_array_equal(tm.matmul(tm.ones(2, 3), tm.ones(3)).numpy(), [3.0, 3.0])
     np.testing.assert_array_equal(tm.maximum(tm.ones(2), tm.zeros(2)).numpy(), [1.0, 1.0])
     np.testing.assert_array_equal(tm.minimum(tm.ones(2), tm.zeros(2)).numpy(), [0.0, 0.0])
+
+
+def test_the_graph_is_fixed_when_an_op_runs():
+    """Turning requires_grad on after an op ran does not send that op's gradient there
+    (PyTorch's graph is fixed when recorded; the flag was read during backward)."""
+    x, w = tm.ones(3), tm.ones(3, requires_grad=True)
+    y = (x * w).sum()
+    x.requires_grad_(True)
+    y.backward()
+    assert x.grad is None and w.grad is not None

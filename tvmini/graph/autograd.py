@@ -75,7 +75,9 @@ class Function:
     one gradient Tensor (or None) per input, each with that input's shape.
     """
 
-    __slots__ = ("inputs", "_versions", "__dict__")
+    # _needs: which inputs required a gradient when the op ran (PyTorch's graph is fixed
+    # then: turning requires_grad on afterwards does not send a gradient there)
+    __slots__ = ("inputs", "_versions", "_needs", "__dict__")
 
     #: Inputs that are not differentiated (integer labels, masks): indices into inputs.
     nondiff = ()
@@ -101,6 +103,7 @@ class Function:
                 if t.requires_grad and i not in cls.nondiff:
                     fn.inputs = inputs
                     fn._versions = [u.data._version for u in inputs]
+                    fn._needs = [u.requires_grad for u in inputs]
                     out.requires_grad = True
                     out._ctx = fn
                     break
@@ -126,7 +129,7 @@ class Function:
 
     def free(self):
         """Drop the tape links and saved arrays (after backward)."""
-        self.inputs = self._versions = None
+        self.inputs = self._versions = self._needs = None
         self.__dict__.clear()
 
 
@@ -149,7 +152,7 @@ def _topological_order(root):
                 raise TVMiniError(
                     "backward through a graph that was already freed by an earlier backward(); "
                     "compute the forward again")
-            stack.extend((t, False) for t in fn.inputs if t.requires_grad)
+            stack.extend((t, False) for t, need in zip(fn.inputs, fn._needs) if need)
     order.reverse()
     return order
 
@@ -184,7 +187,7 @@ def backward(root, grad):
             fn.check_versions()
             input_grads = fn.backward(g)
             for i, (t, gi) in enumerate(zip(fn.inputs, input_grads)):
-                if gi is None or not t.requires_grad or i in fn.nondiff:
+                if gi is None or not fn._needs[i] or i in fn.nondiff:
                     continue
                 if gi.shape != t.shape:
                     raise TVMiniError(f"{type(fn).__name__}.backward returned gradient of shape {gi.shape} "
