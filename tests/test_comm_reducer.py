@@ -72,3 +72,50 @@ def test_bad_reducers_are_named_errors(combine, identity, error, words):
     assert all(w in str(info.value) for w in words), info.value
     with pytest.raises(tm.TVMiniError, match="needs axis="):
         reducer(A[0, 0])
+
+
+def test_the_memo_key_of_a_reducer_never_borrows_a_freed_expression():
+    """The key wrote each reducer's combining expression over fresh variables that were
+    freed at once: a later reducer's variables could reuse their ids and take their
+    labels (x and y swapped), so x - y and y - x shared a kernel now and then."""
+    keys = set()
+    combines = [lambda x, y: x - y, lambda x, y: y - x, lambda x, y: x + y, lambda x, y: y + x]
+    for f in combines:
+        for g in combines:
+            A = te.placeholder((3, 4), name="A")
+            source = A
+            for h in (f, g):
+                k = te.reduce_axis((0, 4), name="k")
+                red = te.comm_reducer(h, lambda t: 0.0, name="r")
+                src = source
+                source = te.compute((3, 4), lambda i, j: red(src[i, k] + j, axis=k), name="R")
+            keys.add(schedule_key(te.create_schedule(source.op), [A, source]))
+    assert len(keys) == 16 and None not in keys
+
+
+@pytest.mark.parametrize("identity, fragment", [
+    (lambda t: float("inf"), "not a whole number"), (lambda t: np.int64(0), None), (lambda t: np.float32(0), None),
+])
+def test_identities_from_numbers_of_any_kind(identity, fragment):
+    reducer = te.comm_reducer(lambda x, y: te.max(x, y), identity, name="m")
+    A = te.placeholder((3, 4), name="A", dtype="int32")
+    k = te.reduce_axis((0, 4), name="k")
+    if fragment is not None:
+        with pytest.raises(tm.DTypeError, match=fragment):
+            te.compute((3,), lambda i: reducer(A[i, k], axis=k), name="B")
+        return
+    B = te.compute((3,), lambda i: reducer(A[i, k], axis=k), name="B")
+    a = np.arange(12, dtype="int32").reshape(3, 4)
+    np.testing.assert_array_equal(reference([B], {A: a})[0], a.max(axis=1))
+
+
+def test_a_reducer_reading_a_tensor_is_refused_and_a_constant_one_broadcasts():
+    S = te.placeholder((1,), name="S")
+    A = te.placeholder((3, 4), name="A")
+    k = te.reduce_axis((0, 4), name="k")
+    scaled = te.comm_reducer(lambda x, y: x + y * S[0], lambda t: 0.0, name="scaled")
+    with pytest.raises(tm.TVMiniError, match="fcombine reads tensor S"):
+        te.compute((3,), lambda i: scaled(A[i, k], axis=k), name="B")
+    seven = te.comm_reducer(lambda x, y: te.const(7.0, "float32"), lambda t: 0.0, name="seven")
+    B = te.compute((3,), lambda i: seven(A[i, k], axis=k), name="B")
+    np.testing.assert_array_equal(reference([B], {A: np.ones((3, 4), "float32")})[0], np.full(3, 7.0))

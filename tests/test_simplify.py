@@ -1,9 +1,12 @@
 """tir.simplify keeps every integer expression's value: random expressions over two
 variables (sums, constant multiples, floor division and modulo by positive constants,
 min/max) evaluated at random points, negative ones included, before and after."""
+import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import tvmini as tm
 from tvmini import te
 from tvmini.tir.expr import Const
 from tvmini.tir.functor import substitute
@@ -67,3 +70,29 @@ def test_a_reshaped_index_recombines(a, b, m, scale, points):
     for x in points:
         assert value(simplify(kept), x, 0) == value(kept, x, 0)
         assert value(simplify(flat), x, 0) == x * scale
+
+
+EIGHT_BIT = {   # expression of x -> its numpy value (wrapping at 8 bits)
+    "(x*2)//2": (lambda x: (x * 2) // 2, lambda a: (a * 2) // 2),
+    "max(x+100, x)": (lambda x: te.max(x + 100, x), lambda a: np.maximum(a + 100, a)),
+    "x < x+1": (lambda x: (x < x + 1).astype(x.dtype), lambda a: (a < a + 1).astype(a.dtype)),
+    "(x*4)%4 + (x*3)//3": (lambda x: (x * 4) % 4 + (x * 3) // 3, lambda a: (a * 4) % 4 + (a * 3) // 3),
+    "abs(x)": (lambda x: te.abs(x), np.abs),
+}
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8"])
+@pytest.mark.parametrize("which", sorted(EIGHT_BIT))
+def test_8_bit_data_keeps_its_wrapping(dtype, which):
+    """The no-overflow algebra holds for int32/int64 indices, not for 8-bit data: it
+    turned int8 (x * 2) // 2 at 100 into 100 (numpy: -28) and uint8 x < x + 1 into 1.
+    uint8 abs compared signed (200 -> 56)."""
+    expr, want = EIGHT_BIT[which]
+    info = np.iinfo(dtype)
+    a = np.array([info.min, info.min + 1, -1 if info.min else 1, 0, 100, info.max - 1, info.max], dtype)
+    A = te.placeholder((7,), name="A", dtype=dtype)
+    B = te.compute((7,), lambda i: expr(A[i]), name="B")
+    out = np.zeros(7, dtype)
+    tm.build(te.create_schedule(B.op), [A, B], name=f"wrap_{dtype}")(a, out)
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(out, want(a).astype(dtype))

@@ -80,6 +80,7 @@ class _Writer:
         self.out = []
         self.labels = {}           # id(object) -> label
         self.emit = self.out.append
+        self.made = []             # objects made for the walk, alive until it ends: their ids stay unique
 
     def _labelled(self, obj):
         """Write ``obj``'s label and return True if it has one; else give it the next one."""
@@ -144,8 +145,10 @@ class _Writer:
             self.out += ("reduce", builtin, x.dtype)
         else:       # a te.comm_reducer: its combining expression and identity
             self.out += ("custom reduce", x.reducer.name, x.dtype)
-            self.value(x.reducer.combine(Var("x", x.dtype), Var("y", x.dtype)))
-            self.value(x.reducer.identity(x.dtype))
+            made = (x.reducer.combine(Var("x", x.dtype), Var("y", x.dtype)), x.reducer.identity(x.dtype))
+            self.made.append(made)
+            self.value(made[0])
+            self.value(made[1])
         self.value(x.source)
         self.value(x.axis)
         self.value(x.condition)

@@ -2,11 +2,13 @@
 import inspect
 import math
 
+import numpy as np
+
 from ..errors import DTypeError, ScheduleError, ShapeError, TVMiniError
 from ..tir import dtype as dt
 from ..tir import expr as E
 from ..tir.simplify import simplify
-from .tensor import (ComputeOp, IterVar, PlaceholderOp, Reduce, Reducer, Tensor,
+from .tensor import (ComputeOp, IterVar, PlaceholderOp, ProducerLoad, Reduce, Reducer, Tensor,
                      check_reduce_placement, iter_range, named_by_default)
 
 
@@ -161,6 +163,8 @@ def comm_reducer(fcombine, fidentity, name="reduce"):
     supported; ``topi.argmax`` is)."""
     def identity(dtype):
         value = fidentity(dtype)
+        if isinstance(value, np.generic):
+            value = value.item()
         return E.const(value, dtype) if isinstance(value, (bool, int, float)) else E.convert(value)
 
     def combine(a, b):
@@ -171,9 +175,14 @@ def comm_reducer(fcombine, fidentity, name="reduce"):
         return E.convert(out)
 
     def check_dtype(dtype):
-        from ..tir.functor import free_vars
+        from ..tir.functor import free_vars, walk
         x, y = E.Var("x", dtype), E.Var("y", dtype)
         combined, start = combine(x, y), identity(dtype)
+        reads = []
+        walk(combined, lambda n: reads.append(n) if isinstance(n, ProducerLoad) else None)
+        if reads:
+            raise TVMiniError(f"te.comm_reducer {name}: fcombine reads tensor {reads[0].tensor.name}; it may "
+                              "use only its two arguments")
         if combined.dtype != dtype or start.dtype != dtype:
             raise DTypeError(f"te.comm_reducer {name}: on {dtype} values fcombine gives {combined.dtype} and "
                              f"fidentity {start.dtype}; both must keep the values' dtype")

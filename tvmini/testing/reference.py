@@ -115,7 +115,7 @@ class _Evaluator:
         acc = np.broadcast_to(self.expr(body.reducer.identity(body.dtype), {}), rows.shape[:-1])
         for r in range(rows.shape[-1]):
             acc = self.expr(combined, {x: acc, y: rows[..., r]})
-        return acc
+        return np.broadcast_to(acc, rows.shape[:-1])       # a combine that ignores its values
 
     def expr(self, e, env):
         if isinstance(e, E.Const):

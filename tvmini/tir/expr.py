@@ -225,7 +225,12 @@ def const(value, dtype=None):
 
 
 def _fitting_const(value, dtype):
-    """``Const(value, dtype)``, refusing a Python/numpy integer outside ``dtype``'s range."""
+    """``Const(value, dtype)``, refusing for an integer ``dtype`` a number outside its
+    range, or a float that is not a whole number (inf, NaN, 0.5)."""
+    if dt.is_int(dtype) and isinstance(value, (float, np.floating)):
+        if not math.isfinite(value) or value != int(value):
+            raise DTypeError(f"constant {value} is not a whole number; an {dtype} constant must be one")
+        value = int(value)
     if dt.is_int(dtype) and isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         info = np.iinfo(dtype)
         if not info.min <= int(value) <= info.max:
@@ -306,6 +311,8 @@ def call(name, *args):
         args = [_to(a, dtype) for a in args]
         return Call(name, args, dtype)
     if name == "abs":
+        if args[0].dtype.startswith("uint") or args[0].dtype == "bool":
+            return args[0]          # never negative (a signed compare made uint8 200 -> 56)
         return Call(name, args, args[0].dtype)
     if name in BITWISE_INTRINSICS:
         if not all(dt.is_int(a.dtype) and not dt.is_bool(a.dtype) for a in args):

@@ -40,6 +40,13 @@ def _typed(value, dtype):
     return bool(value)
 
 
+def _exact(dtype):
+    """Whether integer algebra that assumes no overflow holds for ``dtype``: int32 and
+    int64, the dtypes of indices (as TVM assumes), not the 8-bit data types, where
+    wrapping is the point of the arithmetic (``(x * 2) // 2`` is not ``x`` for int8)."""
+    return dtype in ("int32", "int64")
+
+
 class Simplifier(Mutator):
     def __init__(self, bounds=None):
         self.bounds = dict(bounds or {})
@@ -87,7 +94,7 @@ class Simplifier(Mutator):
         return cls(a, b) if issubclass(cls, CmpOp) else cls(a, b, e.dtype)
 
     def _linear(self, a, b, dtype, cls):
-        if not dt.is_int(dtype):
+        if not _exact(dtype):
             return self._float_identity(a, b, cls)
         return _merge_div_mod(linear_form(cls(a, b, dtype))).to_expr(dtype)
 
@@ -105,7 +112,7 @@ class Simplifier(Mutator):
 
     def _div_parts(self, a, b, dtype):
         """(q, r, c) with a == c*q + r when b is a positive constant c, else None."""
-        if not (dt.is_int(dtype) and isinstance(b, Const) and b.value > 0):
+        if not (_exact(dtype) and isinstance(b, Const) and b.value > 0):
             return None
         c = b.value
         q, r = linear_form(a).split_divisible(c)
@@ -155,7 +162,7 @@ class Simplifier(Mutator):
     def _minmax(self, a, b, pick_a_if_le):
         if structural_key(a) == structural_key(b):
             return a
-        if not dt.is_int(a.dtype):
+        if not _exact(a.dtype):
             return None
         lo, hi = self._diff_bounds(a, b)
         if hi is not None and hi <= 0:
@@ -168,7 +175,7 @@ class Simplifier(Mutator):
     def _Max(self, a, b, dtype): return self._minmax(a, b, False)
 
     def _compare(self, a, b, true_if, false_if):
-        if not (dt.is_int(a.dtype) or dt.is_bool(a.dtype)) or dt.is_bool(a.dtype):
+        if not _exact(a.dtype):
             return None
         lo, hi = self._diff_bounds(a, b)
         if true_if(lo, hi):
