@@ -651,6 +651,39 @@ def test_pow_exponent_gradient_is_zero_where_the_base_is_zero():
     check_grad(lambda x, e: x ** e, positive(3), normal(3))
 
 
+def _pow_grads(fn, values):
+    x = tm.tensor(np.array(values, np.float32), requires_grad=True)
+    fn(x).sum().backward()
+    return x.grad.numpy()
+
+
+POW_AT_ZERO = {     # d/dx at x = [0, 2, -1]: PyTorch's values (0 where the function is flat)
+    "x ** 0": (lambda x: x ** 0, [0.0, 0.0, 0.0]),
+    "x ** 0.0": (lambda x: x ** 0.0, [0.0, 0.0, 0.0]),
+    "x ** tensor(0)": (lambda x: x ** (tm.tensor(np.zeros(3, np.float32)) if isinstance(x, tm.Tensor)
+                                       else x.new_zeros(3)), [0.0, 0.0, 0.0]),
+    "0.0 ** x": (lambda x: 0.0 ** x, [0.0, 0.0, -np.inf]),
+    "(-2.0) ** x": (lambda x: (-2.0) ** x, [np.nan, np.nan, np.nan]),
+    "3.0 ** x": (lambda x: 3.0 ** x, [np.log(3.0), 9 * np.log(3.0), np.log(3.0) / 3]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(POW_AT_ZERO))
+def test_pow_gradients_where_the_power_is_flat_or_undefined(name):
+    # x ** 0 had gradient 0 * 0**-1 = NaN at x = 0, and 0.0 ** x, (-2.0) ** x raised
+    # Python's math domain error in backward; PyTorch gives 0, 0 (-inf for x < 0) and NaN
+    fn, want = POW_AT_ZERO[name]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.testing.assert_allclose(_pow_grads(fn, [0.0, 2.0, -1.0]), want, rtol=1e-6)
+    try:
+        import torch
+    except ImportError:
+        return
+    q = torch.tensor([0.0, 2.0, -1.0], requires_grad=True)
+    fn(q).sum().backward()
+    np.testing.assert_allclose(_pow_grads(fn, [0.0, 2.0, -1.0]), q.grad.numpy(), rtol=1e-6)
+
+
 # ---------------------------------------------------------------- result dtypes as PyTorch
 
 def test_integer_results_keep_integer_dtypes():

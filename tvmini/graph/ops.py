@@ -193,7 +193,7 @@ class _Binary(Function):
             ga = g / b
             gb = neg(ga * Tensor._wrap(self.out)) if need_b else None
         elif op == "pow":
-            ga = g * b * pow(a, b - 1.0) if need_a else None
+            ga = where(compare(b, 0.0, "eq"), 0.0, g * b * pow(a, b - 1.0)) if need_a else None
             gb = _pow_exponent_grad(g, a, b, Tensor._wrap(self.out)) if need_b else None
         else:
             wins = "gt" if op == "maximum" else "lt"
@@ -258,7 +258,18 @@ class _Scalar(Function):
             return (g,)
         if op == "rmod":
             return (neg(g * rfloordiv(x, value)),)
-        return (g * Tensor._wrap(self.out) * math.log(value),)
+        return (_rpow_grad(g, x, value, Tensor._wrap(self.out)),)
+
+
+def _rpow_grad(g, x, base, out):
+    """d(base**x)/dx · g = g · base**x · log(base), as PyTorch's: 0 where ``base == 0``
+    and ``x >= 0`` (flat there), -inf · g · out for a negative ``x``, NaN for a negative
+    base (no real logarithm)."""
+    if base > 0:
+        return g * out * math.log(base)
+    if base < 0:
+        return g * out * math.nan
+    return where(compare(x, 0.0, "ge"), 0.0, g * out * -math.inf)
 
 
 #: ops that on two bool tensors are logical, as PyTorch's (bool * bool is and, not int)
