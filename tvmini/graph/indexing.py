@@ -78,7 +78,7 @@ def _advanced(x, index):
         if at != 0 or values.shape != x.shape[:values.ndim]:
             raise IndexingError(f"mask of shape {values.shape} does not match the leading axes of a tensor of shape "
                                 f"{x.shape}")
-        rows = reshape(x, (-1,) + x.shape[values.ndim:]) if values.ndim != 1 else x
+        rows = reshape(x, (values.size,) + x.shape[values.ndim:]) if values.ndim != 1 else x
         return take(rows, np.flatnonzero(values), 0)
     if not np.issubdtype(values.dtype, np.integer):
         raise IndexingError(f"indexing a tensor of shape {x.shape}: an array index must hold integers or bools, "

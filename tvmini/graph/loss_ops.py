@@ -2,6 +2,8 @@
 entropy on probabilities, KL divergence, and cross entropy / NLL with class weights,
 ignored labels and label smoothing. Each is written with graph ops (so its
 gradient is the ops' kernels, PyTorch's at the seams: ``|d|`` has gradient 0 at 0)."""
+import math
+
 from ..errors import DTypeError, ShapeError
 from . import ops
 from .join_ops import clamp
@@ -147,14 +149,15 @@ def _classes_last(op, scores, labels, reduction, loss):
     classes = scores.shape[0 if scores.ndim == 1 else 1]
     perm = (0,) + tuple(range(2, scores.ndim)) + (1,)
     moved = ops.reshape(scores, (1, classes)) if scores.ndim == 1 else ops.transpose(scores, perm)
+    positions = math.prod(moved.shape[:-1])     # not -1: ambiguous when there are no classes
     if labels.shape == scores.shape:
-        rows = ops.reshape(labels if scores.ndim == 1 else ops.transpose(labels, perm), (-1, classes))
+        rows = ops.reshape(labels if scores.ndim == 1 else ops.transpose(labels, perm), (positions, classes))
     elif labels.shape == moved.shape[:-1] or (scores.ndim == 1 and labels.ndim == 0):
         rows = ops.reshape(labels, (-1,))
     else:
         raise ShapeError(f"{op}: scores of shape {scores.shape} and labels of shape {labels.shape} do not match "
                          "(need (N, C, d1, ...) and (N, d1, ...), or (C,) and a 0-d label)")
-    out = loss(ops.reshape(moved, (-1, classes)), rows, reduction)
+    out = loss(ops.reshape(moved, (positions, classes)), rows, reduction)
     return ops.reshape(out, moved.shape[:-1] if scores.ndim > 1 else ()) if reduction == "none" else out
 
 

@@ -581,7 +581,7 @@ def matmul(a, b):
     if b.ndim == 2:
         if a.ndim == 2:
             return _Matmul.apply(a, b, batched=False)
-        rows = _Matmul.apply(reshape(a, (-1, a.shape[-1])), b, batched=False)
+        rows = _Matmul.apply(reshape(a, (math.prod(a.shape[:-1]), a.shape[-1])), b, batched=False)
         return reshape(rows, a.shape[:-1] + b.shape[-1:])
     batch = broadcast_shapes("matmul", a.shape[:-2], b.shape[:-2])
     count = math.prod(batch)
