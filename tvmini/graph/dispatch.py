@@ -36,16 +36,17 @@ def kernel_count():
 
 
 #: The argument type a kernel takes a scalar of a narrow dtype as.
-_PASSED_AS = {"float16": "float32", "int8": "int32", "uint8": "int32"}
+_PASSED_AS = {"float16": "float32", "int8": "int32", "uint8": "int32", "bool": "int32"}
 
 
 def define_outputs(define, specs, scalar_dtypes, attrs, scalar_vars=None):
     """(placeholders, scalar vars, output tensors) of ``define`` on inputs with ``specs``
     ((shape, dtype) pairs): what a kernel for these inputs computes, before scheduling.
     ``scalar_vars``: the variables to pass for the scalars (default: new ones). A float16,
-    int8 or uint8 scalar is passed as a float32 or int32 argument (``te.var`` and the
-    kernel ABI have no narrower types) and handed to ``define`` converted, so such a
-    tensor's kernels compute in its dtype (an int8/uint8 value wraps, as in PyTorch)."""
+    int8, uint8 or bool scalar is passed as a float32 or int32 argument (``te.var`` and
+    the kernel ABI have no narrower types; a bool as the int 0 or 1) and handed to
+    ``define`` converted, so such a tensor's kernels compute in its dtype (an int8/uint8
+    value wraps, as in PyTorch)."""
     if isinstance(define, str):
         define = getattr(topi, define)
     placeholders = [te.placeholder(shape, dtype=dtype, name=f"x{i}") for i, (shape, dtype) in enumerate(specs)]

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from .. import topi
-from ..errors import DeviceError, DTypeError, ShapeError
+from ..errors import DeviceError, DTypeError, ShapeError, ValueOverflowError
 from ..runtime import ndarray as nd
 from . import axes as check_axes
 from .autograd import Function
@@ -98,6 +98,36 @@ def _as_tensor(value, like):
     if isinstance(value, Tensor):
         return value
     return Tensor._wrap(nd.array(np.asarray(value, dtype=like.dtype), device=like.device))
+
+
+def stored_value(value, dtype, what):
+    """Python number (or bool) ``value`` as a ``dtype`` tensor stores it, converted as
+    PyTorch's fills convert: nonzero into bool, truncated toward zero into an integer,
+    an unsigned dtype taking negatives down to -max (wrapping: -1 is 255 in uint8).
+    Raises ValueOverflowError (an OverflowError) naming ``what`` where PyTorch refuses:
+    an integer out of the dtype's range, NaN or inf into an integer, a finite number
+    past a float dtype's range."""
+    def refuse():
+        return ValueOverflowError(f"{what}: {value!r} does not fit in {dtype}")
+    if dtype == "bool":
+        return bool(value)
+    if dtype.startswith("float"):
+        try:
+            number = float(value)
+        except OverflowError:           # a Python int past any float
+            raise refuse() from None
+        if math.isfinite(number) and not -np.finfo(dtype).max <= number <= np.finfo(dtype).max:
+            raise refuse()
+        return number
+    if isinstance(value, (float, np.floating)):
+        if not math.isfinite(value):
+            raise refuse()
+        value = int(value)
+    info = np.iinfo(dtype)
+    low = -info.max if info.min == 0 else info.min
+    if not low <= int(value) <= info.max:
+        raise refuse()
+    return int(value) % (info.max + 1) if info.min == 0 else int(value)
 
 
 def _is_number(value):

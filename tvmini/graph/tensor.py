@@ -283,8 +283,9 @@ class Tensor:
         return self
 
     def masked_fill(self, mask, value):
-        """``value`` where the bool ``mask`` (broadcast) holds, else this tensor; differentiable."""
-        return ops.where(mask, value, self)
+        """``value`` where the bool ``mask`` (broadcast) holds, else this tensor, in this
+        tensor's dtype; differentiable (see ``indexing.masked_fill``)."""
+        return ops.indexing.masked_fill(self, mask, value)
 
     def masked_fill_(self, mask, value):
         """``masked_fill`` in place (``mask`` of this shape or its leading axes); returns self."""
