@@ -86,6 +86,9 @@ FORWARD = {
     "pad_rows_of_no_rows": (lambda T, F, t: F.pad(t(E03), (0, 0, 1, 1), value=2.0), np.full((2, 3), 2, np.float32)),
     "pad_crop_to_nothing": (lambda T, F, t: F.pad(t(X43), (-3, 0)), np.zeros((4, 0), np.float32)),
     "pad_crop_both_sides": (lambda T, F, t: F.pad(t(X43), (-1, -2)), np.zeros((4, 0), np.float32)),
+    "kl_div_batchmean_no_rows": (lambda T, F, t: F.kl_div(t(E03), t(E03), reduction="batchmean"),
+                                 np.float32(np.nan)),     # 0 / 0: was a ZeroDivisionError
+    "index_empty_list": (lambda T, F, t: t(X43)[[]], E03),           # [] is float64 to numpy
     "cross_entropy_no_classes": (lambda T, F, t: F.cross_entropy(t(np.zeros((2, 0, 3), np.float32)),
                                                                  t(np.zeros((2, 0, 3), np.float32)), reduction="none"),
                                  np.zeros((2, 3), np.float32)),

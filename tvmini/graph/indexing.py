@@ -74,6 +74,8 @@ def _advanced(x, index):
                                                                  or chosen.device.kind != "cpu"):
         return take(x, chosen, at)
     values = chosen.numpy() if isinstance(chosen, Tensor) else np.asarray(chosen)
+    if isinstance(chosen, list) and not values.size:     # numpy makes [] float64; PyTorch: no positions
+        values = values.astype(np.int64)
     if values.dtype == np.bool_:
         if at != 0 or values.shape != x.shape[:values.ndim]:
             raise IndexingError(f"mask of shape {values.shape} does not match the leading axes of a tensor of shape "

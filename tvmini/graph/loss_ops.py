@@ -72,7 +72,8 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 def kl_div(input, target, reduction="mean", log_target=False):
     """``target * (log target - input)`` for log-probabilities ``input`` (0 where the
-    target is 0); ``reduction="batchmean"``: the sum over the batch size, the true KL."""
+    target is 0); ``reduction="batchmean"``: the sum over the batch size, the true KL (NaN
+    for a batch of no rows, as PyTorch's 0 / 0)."""
     _pair("kl_div", input, target)
     if log_target:
         loss = ops.exp(target) * (target - input)
@@ -81,7 +82,8 @@ def kl_div(input, target, reduction="mean", log_target=False):
         safe = ops.where(positive, target, 1.0)
         loss = ops.where(positive, target * (ops.log(safe) - input), 0.0)
     if reduction == "batchmean":
-        return ops.sum(loss) * (1.0 / input.shape[0]) if input.ndim else ops.sum(loss)
+        # divided as PyTorch (a division, not a product with 1/N): NaN for a batch of none
+        return ops.div(ops.sum(loss), input.shape[0]) if input.ndim else ops.sum(loss)
     return _reduce_loss("kl_div", loss, reduction)
 
 
