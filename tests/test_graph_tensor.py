@@ -709,6 +709,64 @@ def test_integer_power_is_exact_and_wraps_as_numpy(dtype):
     assert (tm.tensor(base) ** 13).numpy().tolist() == (base ** np.array(13, dtype)).tolist()
 
 
+@pytest.mark.parametrize("data,dtype", [([2 ** 63], None), ([-2 ** 63 - 1], None), ([2 ** 40], "int32"),
+                                        ([300], "uint8"), ([-256], "uint8"), ([128], "int8"), ([1, 2 ** 70], None),
+                                        ([[1.5], [10 ** 400]], None), (2 ** 64, "int64")])
+def test_creation_refuses_an_int_the_dtype_cannot_hold(data, dtype):
+    # numpy's conversion wrapped these (2**63 became -2**63, 2**40 as int32 0, 300 as uint8 44)
+    with pytest.raises(tm.ValueOverflowError, match="tensor\\(\\): .* does not fit|past") as info:
+        tm.tensor(data, dtype=dtype)
+    assert isinstance(info.value, OverflowError)
+    try:
+        import torch
+    except ImportError:
+        return
+    with pytest.raises((RuntimeError, OverflowError, ValueError)):
+        torch.tensor(data, dtype=None if dtype is None else getattr(torch, dtype))
+
+
+def test_creation_keeps_ints_the_dtype_holds():
+    assert tm.tensor([2 ** 63 - 1, -2 ** 63]).numpy().tolist() == [2 ** 63 - 1, -2 ** 63]
+    assert tm.tensor([-1, 255], dtype="uint8").numpy().tolist() == [255, 255]      # as PyTorch: -1 wraps
+    t = tm.tensor([1.5, 2 ** 70])                                     # floats beside a big int: float32
+    assert t.dtype == "float32" and t.numpy().tolist() == [1.5, float(np.float32(2.0 ** 70))]
+    assert tm.tensor([2 ** 40], dtype="float32").numpy().tolist() == [2.0 ** 40]
+
+
+INT_SCALAR_OPS = {   # an int past the tensor's dtype wraps into it, as PyTorch (numpy's answer)
+    "add": lambda t, n: t + n, "rsub": lambda t, n: n - t, "mul": lambda t, n: t * n, "eq": lambda t, n: t == n,
+    "lt": lambda t, n: t < n, "floordiv": lambda t, n: t // n, "mod": lambda t, n: t % n,
+}
+
+
+@pytest.mark.parametrize("dtype", ["int32", "uint8", "int8"])
+@pytest.mark.parametrize("name", sorted(INT_SCALAR_OPS))
+def test_an_int_past_the_dtype_wraps_into_it_as_pytorch(dtype, name):
+    # int32 + 2**40 used to fail inside the kernel call: "scalar s0 = ... does not fit in int32"
+    f, a = INT_SCALAR_OPS[name], np.array([0, 1, -5, 100]).astype(dtype)
+    for n in (2 ** 40 + 3, 2 ** 32 + 7, -(2 ** 33) - 1):
+        wrapped = np.array(n % 2 ** 64, np.uint64).astype(dtype)     # n wrapped into the dtype
+        with np.errstate(over="ignore"):
+            want = f(a, wrapped)
+        got = f(tm.tensor(a), n)
+        assert got.dtype == str(want.dtype), (n, got.dtype, want.dtype)
+        np.testing.assert_array_equal(got.numpy(), want)
+        try:
+            import torch
+        except ImportError:
+            continue
+        np.testing.assert_array_equal(got.numpy(), f(torch.tensor(a), n).numpy())
+
+
+def test_a_number_past_every_float_or_int64_is_refused_naming_the_op():
+    # float32 * 10**400 used to be a ctypes ArgumentError from the kernel call
+    with pytest.raises(tm.ValueOverflowError, match="mul: an int of 1329 bits is past the range of float32"):
+        tm.tensor([1.0]) * 10 ** 400
+    with pytest.raises(tm.ValueOverflowError, match="eq: an int of 71 bits does not fit in int64"):
+        tm.tensor([1], dtype="int32") == 2 ** 70
+    assert (tm.tensor([1.0]) + 2 ** 70).numpy().tolist() == [float(np.float32(2.0 ** 70))]   # a float: kept
+
+
 def test_full_infers_its_dtype_as_pytorch():
     assert tm.full((2,), 3).dtype == "int64" and tm.full((2,), True).dtype == "bool"
     assert tm.full((2,), 3.0).dtype == "float32" and tm.full((2,), 3, dtype="float64").dtype == "float64"

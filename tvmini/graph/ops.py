@@ -130,6 +130,28 @@ def stored_value(value, dtype, what):
     return int(value) % (info.max + 1) if info.min == 0 else int(value)
 
 
+def scalar_operand(op, value, dtype):
+    """Python number ``value`` as the runtime scalar of ``op`` on a ``dtype`` tensor, taken
+    as PyTorch takes it: an int wraps into an integer dtype (an int32 tensor plus 2**40
+    adds 0; compared with 2**40 it compares with 0), a float dtype gets a float. Raises
+    ValueOverflowError naming ``op`` for an int PyTorch refuses too: past int64 next to an
+    integer tensor, past any float next to a float one (``x * 10**400``)."""
+    if dtype.startswith("float"):
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueOverflowError(f"{op}: an int of {int(value).bit_length()} bits is past the range of "
+                                     f"{dtype} (of any float)") from None
+    value = int(value)
+    if not -2 ** 63 <= value < 2 ** 63:
+        raise ValueOverflowError(f"{op}: an int of {value.bit_length()} bits does not fit in int64 (next to a "
+                                 f"{dtype} tensor)")
+    info = np.iinfo(dtype)
+    span = 2 ** info.bits
+    value %= span
+    return value - span if value > info.max else value
+
+
 def _is_number(value):
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
@@ -264,7 +286,8 @@ class _Scalar(Function):
         return (0,) if self.op in ("rdiv", "pow", "rmod") else ()
 
     def forward(self, x):
-        out = run(f"{self.op}_scalar", _SCALAR_KERNELS[self.op], [x], (self.value,), (x.dtype,))
+        out = run(f"{self.op}_scalar", _SCALAR_KERNELS[self.op], [x], (scalar_operand(self.op, self.value, x.dtype),),
+                  (x.dtype,))
         self.out = out
         return out
 
@@ -395,7 +418,8 @@ def floordiv(a, b):
     the result is a constant of the graph (an integer division by zero gives 0)."""
     if _is_number(b):
         a = _promote_for_scalar(a, b)
-        return _kernel("floordiv_scalar", _SCALAR_KERNELS["floordiv"], a, scalars=(b,), scalar_dtypes=(a.dtype,))
+        return _kernel("floordiv_scalar", _SCALAR_KERNELS["floordiv"], a, scalars=(scalar_operand("floordiv", b, a.dtype),),
+                       scalar_dtypes=(a.dtype,))
     b = b if isinstance(b, Tensor) else _as_tensor(b, a)
     check_same("floordiv", a, b)
     broadcast_shapes("floordiv", a.shape, b.shape)
@@ -405,7 +429,8 @@ def floordiv(a, b):
 def rfloordiv(a, b):
     """``b // a`` for a Python number ``b`` (no gradient)."""
     a = _promote_for_scalar(a, b)
-    return _kernel("rfloordiv_scalar", _SCALAR_KERNELS["rfloordiv"], a, scalars=(b,), scalar_dtypes=(a.dtype,))
+    return _kernel("rfloordiv_scalar", _SCALAR_KERNELS["rfloordiv"], a, scalars=(scalar_operand("floordiv", b, a.dtype),),
+                   scalar_dtypes=(a.dtype,))
 
 
 def mod(a, b):
@@ -426,6 +451,7 @@ def _against_number(a, b):
         return a, b
     if _is_number(b):
         a = _promote_for_scalar(a, b)
+        b = scalar_operand("maximum/minimum", b, a.dtype)
     return a, _as_tensor(b, a)
 
 

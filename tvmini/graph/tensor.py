@@ -410,11 +410,37 @@ def _operand(value):
     return False
 
 
+def _python_data(data, dtype):
+    """Python (nested) ``data`` for a tensor of numpy ``dtype`` (None: inferred), refusing
+    as PyTorch does an int the tensor cannot hold, where numpy's conversion would wrap it
+    (2**63 into int64, 2**40 into int32, 300 into uint8) or fail obscurely (2**70): a
+    ValueOverflowError (see ``ops.stored_value``; -1 into uint8 is 255, as PyTorch's)."""
+    try:
+        raw = np.asarray(data)
+    except ValueError:          # ragged: nd.array names it
+        return data
+    if raw.dtype.kind not in "iuO" or not raw.size:
+        return data
+    if raw.dtype.kind == "O":   # ints past 64 bits, perhaps beside floats
+        values = raw.ravel().tolist()
+        if dtype is None:
+            dtype = np.dtype("int64" if all(isinstance(v, int) for v in values) else "float32")
+        stored = [ops.stored_value(v, dtype.name, "tensor()") for v in values]
+        return np.array(stored, dtype).reshape(raw.shape)
+    target = (dtype or np.dtype("int64")).name
+    if target != "bool":
+        for v in (raw.min(), raw.max()):
+            ops.stored_value(v.item(), target, "tensor()")
+    return data
+
+
 def _as_ndarray(data, dtype, device):
     if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:
         dtype = nd.normalize_dtype(dtype)
+    if not isinstance(data, (NDArray, np.ndarray, np.generic)):
+        data = _python_data(data, dtype)
     if isinstance(data, NDArray) and dtype is not None and data.dtype != dtype.name:
         data = data.numpy()
     return nd.array(data, dtype=dtype, device=device)
@@ -425,6 +451,7 @@ def tensor(data, requires_grad=False, device=None, dtype=None):
 
     Numpy arrays keep their dtype (float64 stays float64, integer labels stay integers);
     Python floats become float32, ints int64, bools bool. ``device`` defaults to the CPU.
+    A Python int that the dtype cannot hold raises ValueOverflowError, as PyTorch raises.
     """
     return Tensor(_as_ndarray(data, dtype, device), requires_grad=requires_grad)
 
