@@ -595,13 +595,15 @@ def test_inplace_write_to_a_saved_tensor_raises_at_backward():
     # exp's gradient reads its output: zeroing it used to give a silent gradient of 0
     x = tm.tensor([1.0, 2.0], requires_grad=True)
     y = x.exp()
-    y.zero_()
+    with tm.no_grad():                         # in grad mode the write itself is refused
+        y.zero_()
     with pytest.raises(tm.AutogradError, match=r"modified by an inplace operation.*\(2,\).*version 1; expected "
                                                r"version 0"):
         y.sum().backward()
     w, a = tm.tensor([3.0, 4.0], requires_grad=True), tm.tensor([1.0, 1.0], requires_grad=True)
     loss = (w * a).sum()
-    w.copy_(np.array([100.0, 100.0]))          # mul's gradient for a reads w
+    with tm.no_grad():
+        w.copy_(np.array([100.0, 100.0]))      # mul's gradient for a reads w
     with pytest.raises(RuntimeError, match="inplace"):
         loss.backward()
 
@@ -610,9 +612,38 @@ def test_inplace_write_the_gradient_does_not_read_is_allowed():
     # add needs no values for its gradient (PyTorch allows this too)
     w = tm.tensor([3.0, 4.0], requires_grad=True)
     loss = (w + 1.0).sum()
-    w.copy_(np.array([100.0, 100.0]))
+    with tm.no_grad():
+        w.copy_(np.array([100.0, 100.0]))
     loss.backward()
     assert w.grad.numpy().tolist() == [1.0, 1.0]
+
+
+def test_zero_and_copy_follow_the_in_place_rules():
+    # zero_() and copy_() wrote into a leaf that requires grad in grad mode (PyTorch refuses,
+    # as tvmini's own clamp_, masked_fill_ and x[i] = v did)
+    w = tm.tensor([3.0, 4.0], requires_grad=True)
+    with pytest.raises(tm.AutogradError, match="in-place zero_ into a tensor of shape \\(2,\\) that requires grad"):
+        w.zero_()
+    with pytest.raises(tm.AutogradError, match="in-place copy_ into a tensor of shape \\(2,\\) that requires grad"):
+        w.copy_(np.array([1.0, 1.0]))
+    with pytest.raises(tm.AutogradError, match="in-place copy_ a tensor that requires grad"):
+        tm.zeros(2).copy_(w)
+    with pytest.raises(tm.IndexingError, match="copy where PyTorch returns a view"):
+        tm.zeros(2, 2)[0].zero_()
+    assert w.numpy().tolist() == [3.0, 4.0]
+    with tm.no_grad():                         # how nn.init and optimizers write parameters
+        w.copy_(np.array([1.0, 2.0]))
+        assert w.numpy().tolist() == [1.0, 2.0]
+        w.zero_()
+    assert w.numpy().tolist() == [0.0, 0.0]
+    try:
+        import torch
+    except ImportError:
+        return
+    q = torch.tensor([3.0, 4.0], requires_grad=True)
+    for write in (lambda: q.zero_(), lambda: q.copy_(torch.ones(2))):
+        with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+            write()
 
 
 def test_optimizer_step_bumps_the_parameter_version():

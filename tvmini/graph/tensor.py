@@ -174,12 +174,17 @@ class Tensor:
         return out
 
     def zero_(self):
-        """Fill with zeros in place (no history); returns self."""
+        """Fill with zeros in place (no history), under the assignment rules of
+        ``__setitem__`` (a leaf that requires grad only under ``tm.no_grad()``, as
+        PyTorch); returns self."""
+        ops.indexing._check_writable(self, None, "in-place zero_")
         self.data.copyfrom(np.zeros(self.shape, self.dtype))
         return self
 
     def copy_(self, src):
-        """Copy ``src`` (a Tensor or array of the same shape) into this tensor in place."""
+        """Copy ``src`` (a Tensor or array of the same shape) into this tensor in place,
+        under the assignment rules of ``__setitem__`` (see ``zero_``)."""
+        ops.indexing._check_writable(self, src, "in-place copy_")
         data = src.data if isinstance(src, Tensor) else nd.array(np.asarray(src, dtype=self.dtype))
         if data.shape != self.shape:
             raise ShapeError(f"copy_(): source shape {data.shape} does not match {self.shape}")
