@@ -123,6 +123,31 @@ def test_pad_gradient_and_errors():
         F.pad(tm.tensor(x), (-5, 6))            # PyTorch refuses it too (narrowing past the axis)
 
 
+def test_pad_values_key_the_kernel_cache_by_what_they_are():
+    # the cache keyed attrs by ==: a NaN pad value built a new kernel on every call (never
+    # equal to itself) and -0.0 was served the 0.0 kernel (its sign lost)
+    from tvmini.graph import dispatch
+    x = tm.tensor(np.ones((2, 2), np.float32))
+    F.pad(x, (1, 0), value=float("nan"))
+    built = tm.graph.kernel_count()
+    for _ in range(3):
+        out = F.pad(x, (1, 0), value=float("nan"))
+    assert tm.graph.kernel_count() == built
+    np.testing.assert_array_equal(out.numpy(), np.pad(np.ones((2, 2), np.float32), ((0, 0), (1, 0)),
+                                                      constant_values=np.nan))
+    assert not np.signbit(F.pad(x, (1, 0), value=0.0).numpy()[0, 0])
+    assert np.signbit(F.pad(x, (1, 0), value=-0.0).numpy()[0, 0])
+    assert dispatch.attrs_key((("value", -0.0),)) != dispatch.attrs_key((("value", 0.0),))
+    assert dispatch.attrs_key((("value", float("nan")),)) == dispatch.attrs_key((("value", float("nan")),))
+    assert dispatch.kernel_name("pad", ("pad", dispatch.attrs_key((("value", -0.0),)))) != \
+        dispatch.kernel_name("pad", ("pad", dispatch.attrs_key((("value", 0.0),))))
+    try:
+        import torch
+    except ImportError:
+        return
+    assert torch.signbit(torch.nn.functional.pad(torch.ones(2, 2), (1, 0), value=-0.0)[0, 0])
+
+
 def test_clamp_values_and_gradient_at_the_bounds():
     """PyTorch's rule: the gradient flows where ``min <= x <= max``, bounds included."""
     x = np.array([-2.0, -1.0, 0.0, 0.5, 1.0, 3.0])

@@ -16,6 +16,8 @@ never triggers a new build.
 """
 import hashlib
 
+import numpy as np
+
 from .. import te, topi
 from ..codegen import build
 from ..runtime import ndarray as nd
@@ -100,10 +102,23 @@ def build_kernel(name, define, specs, scalar_dtypes, attrs, device, key, inplace
     return module, out_specs
 
 
+def attrs_key(attrs):
+    """``attrs`` (nested tuples of hashable values) as a cache key in which a float is
+    told apart by its repr, not by ``==``: -0.0 is not 0.0 (one kernel served both, and
+    the sign was lost) and every NaN is the same NaN (never equal to itself, a NaN
+    attribute missed the cache on every call: a new kernel per call, without bound).
+    The kernel's name digest (:func:`kernel_name`) is taken from this key too."""
+    if isinstance(attrs, tuple):
+        return tuple(attrs_key(a) for a in attrs)
+    if isinstance(attrs, (float, np.floating)):
+        return (float, repr(float(attrs)))
+    return attrs
+
+
 def _kernel(name, define, inputs, scalar_dtypes, attrs, inplace=()):
     """The compiled kernel and output specs for this op on these inputs (built once)."""
     device = inputs[0]._device
-    key = (name, attrs, tuple([(a._shape, a._dtype) for a in inputs]), scalar_dtypes, device, inplace)
+    key = (name, attrs_key(attrs), tuple([(a._shape, a._dtype) for a in inputs]), scalar_dtypes, device, inplace)
     entry = _KERNELS.get(key)
     if entry is None:
         specs = [(a._shape, a._dtype) for a in inputs]
