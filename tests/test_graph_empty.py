@@ -74,6 +74,24 @@ FORWARD = {
     "cross_entropy_none": (lambda T, F, t: F.cross_entropy(t(E03), t(NO_LABELS), reduction="none"),
                            np.zeros(0, np.float32)),
     "mse_loss": (lambda T, F, t: F.mse_loss(t(E03), t(E03)), np.float32(np.nan)),
+    # an inner extent of 0 under leading axes: reshape(x, (-1, 0)) was ambiguous
+    "matmul_nd_k0": (lambda T, F, t: t(np.ones((2, 2, 0), np.float32)) @ t(np.ones((0, 4), np.float32)),
+                     np.zeros((2, 2, 4), np.float32)),
+    "linear_nd_k0": (lambda T, F, t: F.linear(t(np.ones((2, 2, 0), np.float32)), t(np.ones((4, 0), np.float32))),
+                     np.zeros((2, 2, 4), np.float32)),
+    "mask_over_no_columns": (lambda T, F, t: t(np.ones((2, 3, 0), np.float32))[t(X43[:2]) > -1],
+                             np.zeros((6, 0), np.float32)),
+    # pad refused an empty input ("crop ... to nothing") and cropping to an extent of 0
+    "pad_no_rows": (lambda T, F, t: F.pad(t(E03), (1, 1)), np.zeros((0, 5), np.float32)),
+    "pad_rows_of_no_rows": (lambda T, F, t: F.pad(t(E03), (0, 0, 1, 1), value=2.0), np.full((2, 3), 2, np.float32)),
+    "pad_crop_to_nothing": (lambda T, F, t: F.pad(t(X43), (-3, 0)), np.zeros((4, 0), np.float32)),
+    "pad_crop_both_sides": (lambda T, F, t: F.pad(t(X43), (-1, -2)), np.zeros((4, 0), np.float32)),
+    "kl_div_batchmean_no_rows": (lambda T, F, t: F.kl_div(t(E03), t(E03), reduction="batchmean"),
+                                 np.float32(np.nan)),     # 0 / 0: was a ZeroDivisionError
+    "index_empty_list": (lambda T, F, t: t(X43)[[]], E03),           # [] is float64 to numpy
+    "cross_entropy_no_classes": (lambda T, F, t: F.cross_entropy(t(np.zeros((2, 0, 3), np.float32)),
+                                                                 t(np.zeros((2, 0, 3), np.float32)), reduction="none"),
+                                 np.zeros((2, 3), np.float32)),
 }
 
 
@@ -122,6 +140,8 @@ BACKWARD = {
     "index_empty": (lambda T, F, x, i: x[i.long()].sum(), [X43, NO_LABELS]),
     "matmul": (lambda T, F, x, w: (x @ w).sum(), [E03, np.ones((3, 4), np.float32)]),
     "matmul_k0": (lambda T, F, a, b: (a @ b).sum(), [np.ones((2, 0), np.float32), np.ones((0, 4), np.float32)]),
+    "pad_crop_to_nothing": (lambda T, F, x: (F.pad(x, (-3, 0)) * 2).sum(), [X43]),
+    "matmul_nd_k0": (lambda T, F, a, b: (a @ b).sum(), [np.ones((2, 2, 0), np.float32), np.ones((0, 4), np.float32)]),
     "cat": (lambda T, F, a, b: (T.cat([a, b]) ** 2).sum(), [X43, E03]),
     "stack_split": (lambda T, F, x: sum(p.sum() for p in T.stack([x, x]).split(1, dim=2)), [E03]),
     "linear_cross_entropy": (lambda T, F, x, w, b, y: F.cross_entropy(F.linear(x, w, b), y.long(), reduction="sum"),

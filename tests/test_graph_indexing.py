@@ -141,6 +141,89 @@ def test_mask_assignment_masked_fill_and_refusals():
     assert leaf.numpy()[0].tolist() == [1.0] * 4
 
 
+def _torch_or_none():
+    try:
+        import torch
+        return torch
+    except ImportError:
+        return None
+
+
+FILL_CASES = [      # (array, value, numpy's answer for the elements the mask selects)
+    (np.array([1, 2, 3]), 2.7, 2),                       # truncated into int64
+    (np.array([1, 2, 3]), -2.7, -2),
+    (np.array([1.0, 2.0, 3.0], np.float32), True, 1.0),
+    (np.array([True, False, True]), 5, True),
+    (np.array([1, 2, 3], np.uint8), -1, 255),             # wraps, as PyTorch
+    (np.array([1, 2, 3], np.uint8), 255, 255),
+    (np.array([1, 2, 3], np.int8), -128, -128),
+]
+
+
+@pytest.mark.parametrize("how", ["masked_fill", "masked_fill_", "setitem_mask", "setitem_basic"])
+@pytest.mark.parametrize("case", range(len(FILL_CASES)))
+def test_fills_keep_the_dtype_and_convert_the_value_as_pytorch(how, case):
+    # masked_fill promoted (int64 filled with 2.7 became float32, bool with 5 int64); the
+    # in-place mask fills leaked a kernel DTypeError for a float into an int tensor
+    array, value, want_value = FILL_CASES[case]
+    mask = np.array([False, True, True])
+
+    def fill(T, x, m):
+        if how == "masked_fill":
+            return x.masked_fill(m, value)
+        if how == "masked_fill_":
+            return x.masked_fill_(m, value)
+        if how == "setitem_mask":
+            x[m] = value
+        else:
+            x[1:] = value
+        return x
+    got = fill(tm, tm.tensor(array.copy()), tm.tensor(mask))
+    want = array.copy()
+    want[mask] = want_value
+    assert got.dtype == str(array.dtype)
+    np.testing.assert_array_equal(got.numpy(), want)
+    torch = _torch_or_none()
+    if torch is not None:
+        ref = fill(torch, torch.tensor(array.copy()), torch.tensor(mask))
+        np.testing.assert_array_equal(got.numpy(), ref.numpy())
+
+
+@pytest.mark.parametrize("array,value", [(np.array([1, 2, 3], np.uint8), 300), (np.array([1, 2, 3], np.uint8), -300),
+                                         (np.array([1, 2, 3], np.int8), 128), (np.array([1, 2, 3]), 2 ** 63),
+                                         (np.array([1, 2, 3]), float("nan")),
+                                         (np.array([1.0, 2.0, 3.0], np.float32), 1e300)])
+def test_fills_refuse_a_value_the_dtype_cannot_hold(array, value):
+    # uint8[mask] = 300 wrapped silently to 44; PyTorch raises, as the basic path did
+    mask = np.array([False, True, True])
+    for fill in (lambda x, m: x.masked_fill(m, value), lambda x, m: x.masked_fill_(m, value),
+                 lambda x, m: x.__setitem__(m, value), lambda x, m: x.__setitem__(slice(1, None), value)):
+        x = tm.tensor(array.copy())
+        with pytest.raises(tm.ValueOverflowError, match=f"does not fit in {array.dtype}") as info:
+            fill(x, tm.tensor(mask))
+        assert isinstance(info.value, OverflowError)
+        np.testing.assert_array_equal(x.numpy(), array)
+        torch = _torch_or_none()
+        if torch is not None:
+            with pytest.raises((RuntimeError, OverflowError, ValueError)):      # whichever it names
+                fill(torch.tensor(array.copy()), torch.tensor(mask))
+
+
+def test_masked_fill_with_a_0d_tensor_value_and_its_refusals():
+    x = tm.tensor(np.array([1, 2, 3]))
+    mask = tm.tensor(np.array([False, True, True]))
+    got = x.masked_fill(mask, tm.tensor(np.float64(2.5)))
+    assert got.dtype == "int64" and got.numpy().tolist() == [1, 2, 2]
+    f = tm.tensor(np.array([1.0, 2.0, 3.0], np.float32))
+    value = tm.tensor(np.float32(4.0), requires_grad=True)
+    f.masked_fill(mask, value).sum().backward()           # the value's gradient counts its places
+    assert value.grad.numpy() == 2.0
+    with pytest.raises(tm.IndexingError, match="masked_fill: the value must be a number or a 0-d tensor"):
+        f.masked_fill(mask, tm.tensor([7.0, 8.0, 9.0]))
+    with pytest.raises(tm.DTypeError, match="mask must be a bool tensor, got int64"):
+        f.masked_fill(tm.tensor([1, 0, 1]), 0.0)
+
+
 def test_assigning_into_a_saved_tensor_makes_backward_raise():
     """The write is in place (the tensor's version moves on), so a gradient that would
     read the old values refuses, as PyTorch's."""

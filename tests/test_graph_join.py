@@ -93,8 +93,8 @@ def test_pad_matches_numpy_with_crops(data):
     widths = []
     for k in range(pairs):
         n = shape[len(shape) - 1 - k]
-        lo = data.draw(st.integers(-(n - 1), 2), label="before")
-        hi = data.draw(st.integers(-(n - 1 + min(lo, 0)), 2), label="after")
+        lo = data.draw(st.integers(-n, 2), label="before")             # down to an extent of 0
+        hi = data.draw(st.integers(-(n + min(lo, 0)), 2), label="after")
         widths += [lo, hi]
     value = data.draw(st.sampled_from([0.0, -1.5]), label="value")
     x = np.random.default_rng(pairs).standard_normal(shape).astype("float32")
@@ -117,8 +117,35 @@ def test_pad_gradient_and_errors():
         F.pad(tm.tensor(x), (1, 1), mode="reflect")
     with pytest.raises(tm.ShapeError, match="pair up"):
         F.pad(tm.tensor(x), (1, 1, 1))
-    with pytest.raises(tm.ShapeError, match="to nothing"):
-        F.pad(tm.tensor(x), (-2, -2))
+    with pytest.raises(tm.ShapeError, match="crop more than a tensor of shape \\(2, 3, 4\\) holds"):
+        F.pad(tm.tensor(x), (-3, -2))
+    with pytest.raises(tm.ShapeError, match="crop more"):
+        F.pad(tm.tensor(x), (-5, 6))            # PyTorch refuses it too (narrowing past the axis)
+
+
+def test_pad_values_key_the_kernel_cache_by_what_they_are():
+    # the cache keyed attrs by ==: a NaN pad value built a new kernel on every call (never
+    # equal to itself) and -0.0 was served the 0.0 kernel (its sign lost)
+    from tvmini.graph import dispatch
+    x = tm.tensor(np.ones((2, 2), np.float32))
+    F.pad(x, (1, 0), value=float("nan"))
+    built = tm.graph.kernel_count()
+    for _ in range(3):
+        out = F.pad(x, (1, 0), value=float("nan"))
+    assert tm.graph.kernel_count() == built
+    np.testing.assert_array_equal(out.numpy(), np.pad(np.ones((2, 2), np.float32), ((0, 0), (1, 0)),
+                                                      constant_values=np.nan))
+    assert not np.signbit(F.pad(x, (1, 0), value=0.0).numpy()[0, 0])
+    assert np.signbit(F.pad(x, (1, 0), value=-0.0).numpy()[0, 0])
+    assert dispatch.attrs_key((("value", -0.0),)) != dispatch.attrs_key((("value", 0.0),))
+    assert dispatch.attrs_key((("value", float("nan")),)) == dispatch.attrs_key((("value", float("nan")),))
+    assert dispatch.kernel_name("pad", ("pad", dispatch.attrs_key((("value", -0.0),)))) != \
+        dispatch.kernel_name("pad", ("pad", dispatch.attrs_key((("value", 0.0),))))
+    try:
+        import torch
+    except ImportError:
+        return
+    assert torch.signbit(torch.nn.functional.pad(torch.ones(2, 2), (1, 0), value=-0.0)[0, 0])
 
 
 def test_clamp_values_and_gradient_at_the_bounds():

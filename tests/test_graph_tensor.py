@@ -595,13 +595,15 @@ def test_inplace_write_to_a_saved_tensor_raises_at_backward():
     # exp's gradient reads its output: zeroing it used to give a silent gradient of 0
     x = tm.tensor([1.0, 2.0], requires_grad=True)
     y = x.exp()
-    y.zero_()
+    with tm.no_grad():                         # in grad mode the write itself is refused
+        y.zero_()
     with pytest.raises(tm.AutogradError, match=r"modified by an inplace operation.*\(2,\).*version 1; expected "
                                                r"version 0"):
         y.sum().backward()
     w, a = tm.tensor([3.0, 4.0], requires_grad=True), tm.tensor([1.0, 1.0], requires_grad=True)
     loss = (w * a).sum()
-    w.copy_(np.array([100.0, 100.0]))          # mul's gradient for a reads w
+    with tm.no_grad():
+        w.copy_(np.array([100.0, 100.0]))      # mul's gradient for a reads w
     with pytest.raises(RuntimeError, match="inplace"):
         loss.backward()
 
@@ -610,9 +612,38 @@ def test_inplace_write_the_gradient_does_not_read_is_allowed():
     # add needs no values for its gradient (PyTorch allows this too)
     w = tm.tensor([3.0, 4.0], requires_grad=True)
     loss = (w + 1.0).sum()
-    w.copy_(np.array([100.0, 100.0]))
+    with tm.no_grad():
+        w.copy_(np.array([100.0, 100.0]))
     loss.backward()
     assert w.grad.numpy().tolist() == [1.0, 1.0]
+
+
+def test_zero_and_copy_follow_the_in_place_rules():
+    # zero_() and copy_() wrote into a leaf that requires grad in grad mode (PyTorch refuses,
+    # as tvmini's own clamp_, masked_fill_ and x[i] = v did)
+    w = tm.tensor([3.0, 4.0], requires_grad=True)
+    with pytest.raises(tm.AutogradError, match="in-place zero_ into a tensor of shape \\(2,\\) that requires grad"):
+        w.zero_()
+    with pytest.raises(tm.AutogradError, match="in-place copy_ into a tensor of shape \\(2,\\) that requires grad"):
+        w.copy_(np.array([1.0, 1.0]))
+    with pytest.raises(tm.AutogradError, match="in-place copy_ a tensor that requires grad"):
+        tm.zeros(2).copy_(w)
+    with pytest.raises(tm.IndexingError, match="copy where PyTorch returns a view"):
+        tm.zeros(2, 2)[0].zero_()
+    assert w.numpy().tolist() == [3.0, 4.0]
+    with tm.no_grad():                         # how nn.init and optimizers write parameters
+        w.copy_(np.array([1.0, 2.0]))
+        assert w.numpy().tolist() == [1.0, 2.0]
+        w.zero_()
+    assert w.numpy().tolist() == [0.0, 0.0]
+    try:
+        import torch
+    except ImportError:
+        return
+    q = torch.tensor([3.0, 4.0], requires_grad=True)
+    for write in (lambda: q.zero_(), lambda: q.copy_(torch.ones(2))):
+        with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+            write()
 
 
 def test_optimizer_step_bumps_the_parameter_version():
@@ -651,6 +682,39 @@ def test_pow_exponent_gradient_is_zero_where_the_base_is_zero():
     check_grad(lambda x, e: x ** e, positive(3), normal(3))
 
 
+def _pow_grads(fn, values):
+    x = tm.tensor(np.array(values, np.float32), requires_grad=True)
+    fn(x).sum().backward()
+    return x.grad.numpy()
+
+
+POW_AT_ZERO = {     # d/dx at x = [0, 2, -1]: PyTorch's values (0 where the function is flat)
+    "x ** 0": (lambda x: x ** 0, [0.0, 0.0, 0.0]),
+    "x ** 0.0": (lambda x: x ** 0.0, [0.0, 0.0, 0.0]),
+    "x ** tensor(0)": (lambda x: x ** (tm.tensor(np.zeros(3, np.float32)) if isinstance(x, tm.Tensor)
+                                       else x.new_zeros(3)), [0.0, 0.0, 0.0]),
+    "0.0 ** x": (lambda x: 0.0 ** x, [0.0, 0.0, -np.inf]),
+    "(-2.0) ** x": (lambda x: (-2.0) ** x, [np.nan, np.nan, np.nan]),
+    "3.0 ** x": (lambda x: 3.0 ** x, [np.log(3.0), 9 * np.log(3.0), np.log(3.0) / 3]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(POW_AT_ZERO))
+def test_pow_gradients_where_the_power_is_flat_or_undefined(name):
+    # x ** 0 had gradient 0 * 0**-1 = NaN at x = 0, and 0.0 ** x, (-2.0) ** x raised
+    # Python's math domain error in backward; PyTorch gives 0, 0 (-inf for x < 0) and NaN
+    fn, want = POW_AT_ZERO[name]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.testing.assert_allclose(_pow_grads(fn, [0.0, 2.0, -1.0]), want, rtol=1e-6)
+    try:
+        import torch
+    except ImportError:
+        return
+    q = torch.tensor([0.0, 2.0, -1.0], requires_grad=True)
+    fn(q).sum().backward()
+    np.testing.assert_allclose(_pow_grads(fn, [0.0, 2.0, -1.0]), q.grad.numpy(), rtol=1e-6)
+
+
 # ---------------------------------------------------------------- result dtypes as PyTorch
 
 def test_integer_results_keep_integer_dtypes():
@@ -674,6 +738,64 @@ def test_integer_power_is_exact_and_wraps_as_numpy(dtype):
         want = base ** exp
     assert (tm.tensor(base) ** tm.tensor(exp)).numpy().tolist() == want.tolist()
     assert (tm.tensor(base) ** 13).numpy().tolist() == (base ** np.array(13, dtype)).tolist()
+
+
+@pytest.mark.parametrize("data,dtype", [([2 ** 63], None), ([-2 ** 63 - 1], None), ([2 ** 40], "int32"),
+                                        ([300], "uint8"), ([-256], "uint8"), ([128], "int8"), ([1, 2 ** 70], None),
+                                        ([[1.5], [10 ** 400]], None), (2 ** 64, "int64")])
+def test_creation_refuses_an_int_the_dtype_cannot_hold(data, dtype):
+    # numpy's conversion wrapped these (2**63 became -2**63, 2**40 as int32 0, 300 as uint8 44)
+    with pytest.raises(tm.ValueOverflowError, match="tensor\\(\\): .* does not fit|past") as info:
+        tm.tensor(data, dtype=dtype)
+    assert isinstance(info.value, OverflowError)
+    try:
+        import torch
+    except ImportError:
+        return
+    with pytest.raises((RuntimeError, OverflowError, ValueError)):
+        torch.tensor(data, dtype=None if dtype is None else getattr(torch, dtype))
+
+
+def test_creation_keeps_ints_the_dtype_holds():
+    assert tm.tensor([2 ** 63 - 1, -2 ** 63]).numpy().tolist() == [2 ** 63 - 1, -2 ** 63]
+    assert tm.tensor([-1, 255], dtype="uint8").numpy().tolist() == [255, 255]      # as PyTorch: -1 wraps
+    t = tm.tensor([1.5, 2 ** 70])                                     # floats beside a big int: float32
+    assert t.dtype == "float32" and t.numpy().tolist() == [1.5, float(np.float32(2.0 ** 70))]
+    assert tm.tensor([2 ** 40], dtype="float32").numpy().tolist() == [2.0 ** 40]
+
+
+INT_SCALAR_OPS = {   # an int past the tensor's dtype wraps into it, as PyTorch (numpy's answer)
+    "add": lambda t, n: t + n, "rsub": lambda t, n: n - t, "mul": lambda t, n: t * n, "eq": lambda t, n: t == n,
+    "lt": lambda t, n: t < n, "floordiv": lambda t, n: t // n, "mod": lambda t, n: t % n,
+}
+
+
+@pytest.mark.parametrize("dtype", ["int32", "uint8", "int8"])
+@pytest.mark.parametrize("name", sorted(INT_SCALAR_OPS))
+def test_an_int_past_the_dtype_wraps_into_it_as_pytorch(dtype, name):
+    # int32 + 2**40 used to fail inside the kernel call: "scalar s0 = ... does not fit in int32"
+    f, a = INT_SCALAR_OPS[name], np.array([0, 1, -5, 100]).astype(dtype)
+    for n in (2 ** 40 + 3, 2 ** 32 + 7, -(2 ** 33) - 1):
+        wrapped = np.array(n % 2 ** 64, np.uint64).astype(dtype)     # n wrapped into the dtype
+        with np.errstate(over="ignore"):
+            want = f(a, wrapped)
+        got = f(tm.tensor(a), n)
+        assert got.dtype == str(want.dtype), (n, got.dtype, want.dtype)
+        np.testing.assert_array_equal(got.numpy(), want)
+        try:
+            import torch
+        except ImportError:
+            continue
+        np.testing.assert_array_equal(got.numpy(), f(torch.tensor(a), n).numpy())
+
+
+def test_a_number_past_every_float_or_int64_is_refused_naming_the_op():
+    # float32 * 10**400 used to be a ctypes ArgumentError from the kernel call
+    with pytest.raises(tm.ValueOverflowError, match="mul: an int of 1329 bits is past the range of float32"):
+        tm.tensor([1.0]) * 10 ** 400
+    with pytest.raises(tm.ValueOverflowError, match="eq: an int of 71 bits does not fit in int64"):
+        tm.tensor([1], dtype="int32") == 2 ** 70
+    assert (tm.tensor([1.0]) + 2 ** 70).numpy().tolist() == [float(np.float32(2.0 ** 70))]   # a float: kept
 
 
 def test_full_infers_its_dtype_as_pytorch():

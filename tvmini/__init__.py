@@ -5,7 +5,7 @@ from . import te, tir
 from ._version import __version__
 from .codegen import build
 from .errors import (ArgumentError, AutogradError, BuildError, DataError, DeviceError, DTypeError, IndexingError,
-                     ParameterError, ScheduleError, ShapeError, TVMiniError)
+                     ParameterError, ScheduleError, ShapeError, TVMiniError, ValueOverflowError)
 from .lower import lower
 from .debug import get_debug, kernel_cache_info, set_debug
 from .explain import explain
@@ -50,7 +50,7 @@ def __dir__():
 
 __all__ = ["te", "tir", "build", "lower", "nd", "cpu", "cuda", "Device", "NDArray", "TVMiniError", "ArgumentError",
            "ScheduleError", "ShapeError", "DTypeError", "DeviceError", "BuildError", "DataError",
-           "IndexingError", "ParameterError", "AutogradError",
+           "IndexingError", "ParameterError", "AutogradError", "ValueOverflowError",
            "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "zeros", "ones", "full", "randn",
            "rand", "arange", "from_numpy", "manual_seed", "nn", "optim", "save", "load", "jit", "cat", "stack",
            "split", "chunk", "squeeze", "unsqueeze", "clamp", "where", "zeros_like", "ones_like", "index_select",

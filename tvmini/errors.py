@@ -41,6 +41,12 @@ class AutogradError(TVMiniError, RuntimeError):
     that was modified in place after the forward (PyTorch raises a RuntimeError)."""
 
 
+class ValueOverflowError(TVMiniError, OverflowError):
+    """A Python number that does not fit the dtype it is to be stored in (300 into a uint8
+    tensor, 2**63 into int64, 1e300 into float32): PyTorch raises there too, where numpy
+    would wrap or round to inf silently."""
+
+
 class DeviceError(TVMiniError):
     """An argument on the wrong device, or a device that is not available."""
 

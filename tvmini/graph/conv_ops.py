@@ -156,7 +156,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     attrs = (("stride", stride), ("padding", padding), ("dilation", dilation), ("groups", groups))
     out = _ConvTranspose2d.apply(x, weight, attrs=attrs,
                                  output_shape=(x.shape[0], weight.shape[1] * groups, *size))
-    return out if bias is None else ops.add(out, ops.reshape(bias, (1, -1, 1, 1)))
+    return out if bias is None else ops.add(out, ops.reshape(bias, (1, bias.shape[0], 1, 1)))
 
 
 # ---------------------------------------------------------------------------- pooling

@@ -16,6 +16,8 @@ never triggers a new build.
 """
 import hashlib
 
+import numpy as np
+
 from .. import te, topi
 from ..codegen import build
 from ..runtime import ndarray as nd
@@ -36,16 +38,17 @@ def kernel_count():
 
 
 #: The argument type a kernel takes a scalar of a narrow dtype as.
-_PASSED_AS = {"float16": "float32", "int8": "int32", "uint8": "int32"}
+_PASSED_AS = {"float16": "float32", "int8": "int32", "uint8": "int32", "bool": "int32"}
 
 
 def define_outputs(define, specs, scalar_dtypes, attrs, scalar_vars=None):
     """(placeholders, scalar vars, output tensors) of ``define`` on inputs with ``specs``
     ((shape, dtype) pairs): what a kernel for these inputs computes, before scheduling.
     ``scalar_vars``: the variables to pass for the scalars (default: new ones). A float16,
-    int8 or uint8 scalar is passed as a float32 or int32 argument (``te.var`` and the
-    kernel ABI have no narrower types) and handed to ``define`` converted, so such a
-    tensor's kernels compute in its dtype (an int8/uint8 value wraps, as in PyTorch)."""
+    int8, uint8 or bool scalar is passed as a float32 or int32 argument (``te.var`` and
+    the kernel ABI have no narrower types; a bool as the int 0 or 1) and handed to
+    ``define`` converted, so such a tensor's kernels compute in its dtype (an int8/uint8
+    value wraps, as in PyTorch)."""
     if isinstance(define, str):
         define = getattr(topi, define)
     placeholders = [te.placeholder(shape, dtype=dtype, name=f"x{i}") for i, (shape, dtype) in enumerate(specs)]
@@ -99,10 +102,23 @@ def build_kernel(name, define, specs, scalar_dtypes, attrs, device, key, inplace
     return module, out_specs
 
 
+def attrs_key(attrs):
+    """``attrs`` (nested tuples of hashable values) as a cache key in which a float is
+    told apart by its repr, not by ``==``: -0.0 is not 0.0 (one kernel served both, and
+    the sign was lost) and every NaN is the same NaN (never equal to itself, a NaN
+    attribute missed the cache on every call: a new kernel per call, without bound).
+    The kernel's name digest (:func:`kernel_name`) is taken from this key too."""
+    if isinstance(attrs, tuple):
+        return tuple(attrs_key(a) for a in attrs)
+    if isinstance(attrs, (float, np.floating)):
+        return (float, repr(float(attrs)))
+    return attrs
+
+
 def _kernel(name, define, inputs, scalar_dtypes, attrs, inplace=()):
     """The compiled kernel and output specs for this op on these inputs (built once)."""
     device = inputs[0]._device
-    key = (name, attrs, tuple([(a._shape, a._dtype) for a in inputs]), scalar_dtypes, device, inplace)
+    key = (name, attrs_key(attrs), tuple([(a._shape, a._dtype) for a in inputs]), scalar_dtypes, device, inplace)
     entry = _KERNELS.get(key)
     if entry is None:
         specs = [(a._shape, a._dtype) for a in inputs]

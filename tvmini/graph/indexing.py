@@ -74,11 +74,13 @@ def _advanced(x, index):
                                                                  or chosen.device.kind != "cpu"):
         return take(x, chosen, at)
     values = chosen.numpy() if isinstance(chosen, Tensor) else np.asarray(chosen)
+    if isinstance(chosen, list) and not values.size:     # numpy makes [] float64; PyTorch: no positions
+        values = values.astype(np.int64)
     if values.dtype == np.bool_:
         if at != 0 or values.shape != x.shape[:values.ndim]:
             raise IndexingError(f"mask of shape {values.shape} does not match the leading axes of a tensor of shape "
                                 f"{x.shape}")
-        rows = reshape(x, (-1,) + x.shape[values.ndim:]) if values.ndim != 1 else x
+        rows = reshape(x, (values.size,) + x.shape[values.ndim:]) if values.ndim != 1 else x
         return take(rows, np.flatnonzero(values), 0)
     if not np.issubdtype(values.dtype, np.integer):
         raise IndexingError(f"indexing a tensor of shape {x.shape}: an array index must hold integers or bools, "
@@ -217,8 +219,33 @@ def update(x, op, value, what):
     return x
 
 
+def _check_fill_value(value, what):
+    """Refuse a value tensor of more than 0 dimensions for a masked fill (as PyTorch)."""
+    if isinstance(value, Tensor) and value.ndim:
+        raise IndexingError(f"{what}: the value must be a number or a 0-d tensor, got shape {value.shape}")
+
+
+def masked_fill(x, mask, value):
+    """``value`` where the bool ``mask`` (broadcast) holds, else ``x``: PyTorch's
+    ``masked_fill``, keeping ``x``'s dtype (an int64 tensor filled with 2.7 holds 2, a
+    bool one filled with 5 holds True; numbers convert as :func:`ops.stored_value`, a
+    0-d tensor value is cast). Differentiable in ``x`` and a floating ``value``."""
+    if not isinstance(mask, Tensor) or mask.dtype != "bool":
+        raise DTypeError(f"masked_fill: the mask must be a bool tensor, got "
+                         f"{mask.dtype + ' tensor' if isinstance(mask, Tensor) else type(mask).__name__}")
+    _check_fill_value(value, "masked_fill")
+    if isinstance(value, Tensor):
+        value = ops.cast(value, x.dtype)
+    else:
+        value = _as_tensor(ops.stored_value(value, x.dtype, f"masked_fill of a {x.dtype} tensor"), x)
+    return ops.where(mask, value, x)
+
+
 def _as_values(x, value, shape):
-    """``value`` (a number or a tensor) as a tensor of ``x``'s dtype broadcast to ``shape``."""
+    """``value`` (a number, an array or a tensor) as a tensor of ``x``'s dtype broadcast
+    to ``shape`` (a number converted as :func:`ops.stored_value`)."""
+    if ops._is_number(value) or isinstance(value, (bool, np.bool_)):
+        value = ops.stored_value(value, x.dtype, f"assigning into a {x.dtype} tensor")
     values = value if isinstance(value, Tensor) else _as_tensor(value, x)
     ops.check_device("setitem", x, values)
     values = ops.cast(values, x.dtype)
@@ -240,12 +267,12 @@ def setitem(x, index, value):
                 not all(isinstance(i, slice) and i == slice(None) for i in rest) or mask.shape != x.shape[:mask.ndim]:
             raise IndexingError(f"assigning into a tensor of shape {x.shape}: besides basic indices only a bool mask "
                                 "over its leading axes is supported (no integer-array assignment)")
-        if isinstance(value, Tensor) and value.ndim:
-            raise IndexingError(f"assigning through a mask: the value must be a number or a 0-d tensor, got shape "
-                                f"{value.shape}")
-        scalar = value.item() if isinstance(value, Tensor) else value
+        _check_fill_value(value, "assigning through a mask")
+        scalar = ops.stored_value(value.item() if isinstance(value, Tensor) else value, x.dtype,
+                                  f"assigning through a mask into a {x.dtype} tensor")
         mask = reshape(mask, mask.shape + (1,) * (x.ndim - mask.ndim))
-        run_inplace("masked_fill", _masked_fill, [mask.data, x.data], (1,), (scalar,), (x.dtype,))
+        run_inplace("masked_fill", _masked_fill, [mask.data, x.data], (1,), (int(scalar) if x.dtype == "bool" else scalar,),
+                    (x.dtype,))
         return
     if any(i is None for i in index):
         raise IndexingError(f"assigning into a tensor of shape {x.shape}: None is not an assignable index")

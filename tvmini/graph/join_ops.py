@@ -149,7 +149,8 @@ class _Pad(Function):
 def pad(x, pad, mode="constant", value=0.0):
     """PyTorch's ``F.pad``: ``pad`` lists (before, after) widths from the last axis
     backwards — ``(left, right)`` pads the last axis, ``(left, right, top, bottom)`` the
-    last two. Negative widths crop. Only ``mode="constant"`` is supported."""
+    last two. Negative widths crop (down to an extent of 0, not past it). Only
+    ``mode="constant"`` is supported."""
     if mode != "constant":
         raise ShapeError(f"pad: mode {mode!r} is not supported (only 'constant')")
     pad = [int(p) for p in pad]
@@ -159,8 +160,8 @@ def pad(x, pad, mode="constant", value=0.0):
     for k in range(len(pad) // 2):
         before[x.ndim - 1 - k], after[x.ndim - 1 - k] = pad[2 * k], pad[2 * k + 1]
     crop = tuple(slice(-min(b, 0), n + min(a, 0)) for b, a, n in zip(before, after, x.shape))
-    if any(s.start >= s.stop for s in crop):
-        raise ShapeError(f"pad: widths {tuple(pad)} crop a tensor of shape {x.shape} to nothing")
+    if any(s.start > s.stop for s in crop):        # cropping to an extent of 0 is fine, as PyTorch
+        raise ShapeError(f"pad: widths {tuple(pad)} crop more than a tensor of shape {x.shape} holds")
     if any(b < 0 or a < 0 for b, a in zip(before, after)):
         x = ops.getitem(x, crop)
     before, after = tuple(max(b, 0) for b in before), tuple(max(a, 0) for a in after)

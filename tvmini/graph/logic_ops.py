@@ -12,7 +12,7 @@ from ..errors import DeviceError, DTypeError
 from ..runtime import ndarray as nd
 from .autograd import Function
 from .dispatch import run
-from .ops import _as_tensor, _is_number, _kernel, _promote_for_scalar, broadcast_shapes, promote, sum_to
+from .ops import _as_tensor, _is_number, _kernel, _promote_for_scalar, broadcast_shapes, promote, scalar_operand, sum_to
 from .tensor import Tensor
 
 _COMPARE = {"eq": "equal", "ne": "not_equal", "lt": "less", "le": "less_equal",
@@ -23,7 +23,8 @@ def compare(a, b, op):
     """Elementwise comparison ``op`` ("eq", "lt", ...) giving a bool tensor (no gradient)."""
     if _is_number(b):
         a = _promote_for_scalar(a, b)
-        return _kernel(f"{op}_scalar", _COMPARE[op], a, scalars=(b,), scalar_dtypes=(a.dtype,))
+        return _kernel(f"{op}_scalar", _COMPARE[op], a, scalars=(scalar_operand(op, b, a.dtype),),
+                       scalar_dtypes=(a.dtype,))
     b = b if isinstance(b, Tensor) else _as_tensor(b, a)
     a, b = promote(op, a, b)
     broadcast_shapes(op, a.shape, b.shape)

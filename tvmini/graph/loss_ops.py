@@ -2,6 +2,8 @@
 entropy on probabilities, KL divergence, and cross entropy / NLL with class weights,
 ignored labels and label smoothing. Each is written with graph ops (so its
 gradient is the ops' kernels, PyTorch's at the seams: ``|d|`` has gradient 0 at 0)."""
+import math
+
 from ..errors import DTypeError, ShapeError
 from . import ops
 from .join_ops import clamp
@@ -70,7 +72,8 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 def kl_div(input, target, reduction="mean", log_target=False):
     """``target * (log target - input)`` for log-probabilities ``input`` (0 where the
-    target is 0); ``reduction="batchmean"``: the sum over the batch size, the true KL."""
+    target is 0); ``reduction="batchmean"``: the sum over the batch size, the true KL (NaN
+    for a batch of no rows, as PyTorch's 0 / 0)."""
     _pair("kl_div", input, target)
     if log_target:
         loss = ops.exp(target) * (target - input)
@@ -79,7 +82,8 @@ def kl_div(input, target, reduction="mean", log_target=False):
         safe = ops.where(positive, target, 1.0)
         loss = ops.where(positive, target * (ops.log(safe) - input), 0.0)
     if reduction == "batchmean":
-        return ops.sum(loss) * (1.0 / input.shape[0]) if input.ndim else ops.sum(loss)
+        # divided as PyTorch (a division, not a product with 1/N): NaN for a batch of none
+        return ops.div(ops.sum(loss), input.shape[0]) if input.ndim else ops.sum(loss)
     return _reduce_loss("kl_div", loss, reduction)
 
 
@@ -147,14 +151,15 @@ def _classes_last(op, scores, labels, reduction, loss):
     classes = scores.shape[0 if scores.ndim == 1 else 1]
     perm = (0,) + tuple(range(2, scores.ndim)) + (1,)
     moved = ops.reshape(scores, (1, classes)) if scores.ndim == 1 else ops.transpose(scores, perm)
+    positions = math.prod(moved.shape[:-1])     # not -1: ambiguous when there are no classes
     if labels.shape == scores.shape:
-        rows = ops.reshape(labels if scores.ndim == 1 else ops.transpose(labels, perm), (-1, classes))
+        rows = ops.reshape(labels if scores.ndim == 1 else ops.transpose(labels, perm), (positions, classes))
     elif labels.shape == moved.shape[:-1] or (scores.ndim == 1 and labels.ndim == 0):
         rows = ops.reshape(labels, (-1,))
     else:
         raise ShapeError(f"{op}: scores of shape {scores.shape} and labels of shape {labels.shape} do not match "
                          "(need (N, C, d1, ...) and (N, d1, ...), or (C,) and a 0-d label)")
-    out = loss(ops.reshape(moved, (-1, classes)), rows, reduction)
+    out = loss(ops.reshape(moved, (positions, classes)), rows, reduction)
     return ops.reshape(out, moved.shape[:-1] if scores.ndim > 1 else ()) if reduction == "none" else out
 
 

@@ -5,6 +5,8 @@ These stay whole kernels instead of compositions of elementwise ops because that
 what makes them fast (a GEMM schedule, a fused softmax-minus-one-hot gradient). Every
 public function checks its operands and raises an error naming the op and the shapes.
 """
+import math
+
 from .. import te, topi
 from ..codegen import parallel
 from ..errors import DTypeError, ShapeError
@@ -57,7 +59,7 @@ def linear(x, weight, bias=None):
         if bias.shape != (weight.shape[0],):
             raise ShapeError(f"linear: bias of shape {bias.shape} does not match weight of shape {weight.shape}")
     lead = x.shape[:-1]
-    flat = x if x.ndim == 2 else ops.reshape(x, (-1, x.shape[-1]))
+    flat = x if x.ndim == 2 else ops.reshape(x, (math.prod(lead), x.shape[-1]))
     out = _Dense.apply(flat, weight) if bias is None else _Dense.apply(flat, weight, bias)
     return out if x.ndim == 2 else ops.reshape(out, lead + (weight.shape[0],))
 

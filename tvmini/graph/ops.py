@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from .. import topi
-from ..errors import DeviceError, DTypeError, ShapeError
+from ..errors import DeviceError, DTypeError, ShapeError, ValueOverflowError
 from ..runtime import ndarray as nd
 from . import axes as check_axes
 from .autograd import Function
@@ -98,6 +98,58 @@ def _as_tensor(value, like):
     if isinstance(value, Tensor):
         return value
     return Tensor._wrap(nd.array(np.asarray(value, dtype=like.dtype), device=like.device))
+
+
+def stored_value(value, dtype, what):
+    """Python number (or bool) ``value`` as a ``dtype`` tensor stores it, converted as
+    PyTorch's fills convert: nonzero into bool, truncated toward zero into an integer,
+    an unsigned dtype taking negatives down to -max (wrapping: -1 is 255 in uint8).
+    Raises ValueOverflowError (an OverflowError) naming ``what`` where PyTorch refuses:
+    an integer out of the dtype's range, NaN or inf into an integer, a finite number
+    past a float dtype's range."""
+    def refuse():
+        return ValueOverflowError(f"{what}: {value!r} does not fit in {dtype}")
+    if dtype == "bool":
+        return bool(value)
+    if dtype.startswith("float"):
+        try:
+            number = float(value)
+        except OverflowError:           # a Python int past any float
+            raise refuse() from None
+        if math.isfinite(number) and not -np.finfo(dtype).max <= number <= np.finfo(dtype).max:
+            raise refuse()
+        return number
+    if isinstance(value, (float, np.floating)):
+        if not math.isfinite(value):
+            raise refuse()
+        value = int(value)
+    info = np.iinfo(dtype)
+    low = -info.max if info.min == 0 else info.min
+    if not low <= int(value) <= info.max:
+        raise refuse()
+    return int(value) % (info.max + 1) if info.min == 0 else int(value)
+
+
+def scalar_operand(op, value, dtype):
+    """Python number ``value`` as the runtime scalar of ``op`` on a ``dtype`` tensor, taken
+    as PyTorch takes it: an int wraps into an integer dtype (an int32 tensor plus 2**40
+    adds 0; compared with 2**40 it compares with 0), a float dtype gets a float. Raises
+    ValueOverflowError naming ``op`` for an int PyTorch refuses too: past int64 next to an
+    integer tensor, past any float next to a float one (``x * 10**400``)."""
+    if dtype.startswith("float"):
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueOverflowError(f"{op}: an int of {int(value).bit_length()} bits is past the range of "
+                                     f"{dtype} (of any float)") from None
+    value = int(value)
+    if not -2 ** 63 <= value < 2 ** 63:
+        raise ValueOverflowError(f"{op}: an int of {value.bit_length()} bits does not fit in int64 (next to a "
+                                 f"{dtype} tensor)")
+    info = np.iinfo(dtype)
+    span = 2 ** info.bits
+    value %= span
+    return value - span if value > info.max else value
 
 
 def _is_number(value):
@@ -193,7 +245,7 @@ class _Binary(Function):
             ga = g / b
             gb = neg(ga * Tensor._wrap(self.out)) if need_b else None
         elif op == "pow":
-            ga = g * b * pow(a, b - 1.0) if need_a else None
+            ga = where(compare(b, 0.0, "eq"), 0.0, g * b * pow(a, b - 1.0)) if need_a else None
             gb = _pow_exponent_grad(g, a, b, Tensor._wrap(self.out)) if need_b else None
         else:
             wins = "gt" if op == "maximum" else "lt"
@@ -234,7 +286,8 @@ class _Scalar(Function):
         return (0,) if self.op in ("rdiv", "pow", "rmod") else ()
 
     def forward(self, x):
-        out = run(f"{self.op}_scalar", _SCALAR_KERNELS[self.op], [x], (self.value,), (x.dtype,))
+        out = run(f"{self.op}_scalar", _SCALAR_KERNELS[self.op], [x], (scalar_operand(self.op, self.value, x.dtype),),
+                  (x.dtype,))
         self.out = out
         return out
 
@@ -258,7 +311,18 @@ class _Scalar(Function):
             return (g,)
         if op == "rmod":
             return (neg(g * rfloordiv(x, value)),)
-        return (g * Tensor._wrap(self.out) * math.log(value),)
+        return (_rpow_grad(g, x, value, Tensor._wrap(self.out)),)
+
+
+def _rpow_grad(g, x, base, out):
+    """d(base**x)/dx · g = g · base**x · log(base), as PyTorch's: 0 where ``base == 0``
+    and ``x >= 0`` (flat there), -inf · g · out for a negative ``x``, NaN for a negative
+    base (no real logarithm)."""
+    if base > 0:
+        return g * out * math.log(base)
+    if base < 0:
+        return g * out * math.nan
+    return where(compare(x, 0.0, "ge"), 0.0, g * out * -math.inf)
 
 
 #: ops that on two bool tensors are logical, as PyTorch's (bool * bool is and, not int)
@@ -354,7 +418,8 @@ def floordiv(a, b):
     the result is a constant of the graph (an integer division by zero gives 0)."""
     if _is_number(b):
         a = _promote_for_scalar(a, b)
-        return _kernel("floordiv_scalar", _SCALAR_KERNELS["floordiv"], a, scalars=(b,), scalar_dtypes=(a.dtype,))
+        return _kernel("floordiv_scalar", _SCALAR_KERNELS["floordiv"], a, scalars=(scalar_operand("floordiv", b, a.dtype),),
+                       scalar_dtypes=(a.dtype,))
     b = b if isinstance(b, Tensor) else _as_tensor(b, a)
     check_same("floordiv", a, b)
     broadcast_shapes("floordiv", a.shape, b.shape)
@@ -364,7 +429,8 @@ def floordiv(a, b):
 def rfloordiv(a, b):
     """``b // a`` for a Python number ``b`` (no gradient)."""
     a = _promote_for_scalar(a, b)
-    return _kernel("rfloordiv_scalar", _SCALAR_KERNELS["rfloordiv"], a, scalars=(b,), scalar_dtypes=(a.dtype,))
+    return _kernel("rfloordiv_scalar", _SCALAR_KERNELS["rfloordiv"], a, scalars=(scalar_operand("floordiv", b, a.dtype),),
+                   scalar_dtypes=(a.dtype,))
 
 
 def mod(a, b):
@@ -385,6 +451,7 @@ def _against_number(a, b):
         return a, b
     if _is_number(b):
         a = _promote_for_scalar(a, b)
+        b = scalar_operand("maximum/minimum", b, a.dtype)
     return a, _as_tensor(b, a)
 
 
@@ -570,7 +637,7 @@ def matmul(a, b):
     if b.ndim == 2:
         if a.ndim == 2:
             return _Matmul.apply(a, b, batched=False)
-        rows = _Matmul.apply(reshape(a, (-1, a.shape[-1])), b, batched=False)
+        rows = _Matmul.apply(reshape(a, (math.prod(a.shape[:-1]), a.shape[-1])), b, batched=False)
         return reshape(rows, a.shape[:-1] + b.shape[-1:])
     batch = broadcast_shapes("matmul", a.shape[:-2], b.shape[:-2])
     count = math.prod(batch)

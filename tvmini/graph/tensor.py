@@ -174,12 +174,17 @@ class Tensor:
         return out
 
     def zero_(self):
-        """Fill with zeros in place (no history); returns self."""
+        """Fill with zeros in place (no history), under the assignment rules of
+        ``__setitem__`` (a leaf that requires grad only under ``tm.no_grad()``, as
+        PyTorch); returns self."""
+        ops.indexing._check_writable(self, None, "in-place zero_")
         self.data.copyfrom(np.zeros(self.shape, self.dtype))
         return self
 
     def copy_(self, src):
-        """Copy ``src`` (a Tensor or array of the same shape) into this tensor in place."""
+        """Copy ``src`` (a Tensor or array of the same shape) into this tensor in place,
+        under the assignment rules of ``__setitem__`` (see ``zero_``)."""
+        ops.indexing._check_writable(self, src, "in-place copy_")
         data = src.data if isinstance(src, Tensor) else nd.array(np.asarray(src, dtype=self.dtype))
         if data.shape != self.shape:
             raise ShapeError(f"copy_(): source shape {data.shape} does not match {self.shape}")
@@ -283,8 +288,9 @@ class Tensor:
         return self
 
     def masked_fill(self, mask, value):
-        """``value`` where the bool ``mask`` (broadcast) holds, else this tensor; differentiable."""
-        return ops.where(mask, value, self)
+        """``value`` where the bool ``mask`` (broadcast) holds, else this tensor, in this
+        tensor's dtype; differentiable (see ``indexing.masked_fill``)."""
+        return ops.indexing.masked_fill(self, mask, value)
 
     def masked_fill_(self, mask, value):
         """``masked_fill`` in place (``mask`` of this shape or its leading axes); returns self."""
@@ -409,11 +415,37 @@ def _operand(value):
     return False
 
 
+def _python_data(data, dtype):
+    """Python (nested) ``data`` for a tensor of numpy ``dtype`` (None: inferred), refusing
+    as PyTorch does an int the tensor cannot hold, where numpy's conversion would wrap it
+    (2**63 into int64, 2**40 into int32, 300 into uint8) or fail obscurely (2**70): a
+    ValueOverflowError (see ``ops.stored_value``; -1 into uint8 is 255, as PyTorch's)."""
+    try:
+        raw = np.asarray(data)
+    except ValueError:          # ragged: nd.array names it
+        return data
+    if raw.dtype.kind not in "iuO" or not raw.size:
+        return data
+    if raw.dtype.kind == "O":   # ints past 64 bits, perhaps beside floats
+        values = raw.ravel().tolist()
+        if dtype is None:
+            dtype = np.dtype("int64" if all(isinstance(v, int) for v in values) else "float32")
+        stored = [ops.stored_value(v, dtype.name, "tensor()") for v in values]
+        return np.array(stored, dtype).reshape(raw.shape)
+    target = (dtype or np.dtype("int64")).name
+    if target != "bool":
+        for v in (raw.min(), raw.max()):
+            ops.stored_value(v.item(), target, "tensor()")
+    return data
+
+
 def _as_ndarray(data, dtype, device):
     if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:
         dtype = nd.normalize_dtype(dtype)
+    if not isinstance(data, (NDArray, np.ndarray, np.generic)):
+        data = _python_data(data, dtype)
     if isinstance(data, NDArray) and dtype is not None and data.dtype != dtype.name:
         data = data.numpy()
     return nd.array(data, dtype=dtype, device=device)
@@ -424,6 +456,7 @@ def tensor(data, requires_grad=False, device=None, dtype=None):
 
     Numpy arrays keep their dtype (float64 stays float64, integer labels stay integers);
     Python floats become float32, ints int64, bools bool. ``device`` defaults to the CPU.
+    A Python int that the dtype cannot hold raises ValueOverflowError, as PyTorch raises.
     """
     return Tensor(_as_ndarray(data, dtype, device), requires_grad=requires_grad)
 

@@ -8,7 +8,7 @@ import math
 
 from .. import topi
 from ..errors import ShapeError
-from ..graph import ones, zeros
+from ..graph import no_grad, ones, zeros
 from ..graph.dispatch import run_inplace
 from ..graph import tensor as make_tensor
 from . import functional as F
@@ -257,7 +257,8 @@ class Embedding(Module):
         if self.padding_idx is not None:
             values = self.weight.numpy()
             values[self.padding_idx] = 0
-            self.weight.copy_(values)
+            with no_grad():
+                self.weight.copy_(values)
 
     def forward(self, x):
         return F.embedding(x, self.weight, self.padding_idx)

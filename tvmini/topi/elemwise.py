@@ -134,9 +134,15 @@ def abs_grad(x, g):
 
 
 def power_grad(x, g, p):
-    """``g * p * x^(p-1)`` for a scalar exponent ``p`` (a number or a scalar te.var)."""
+    """``g * p * x^(p-1)`` for a scalar exponent ``p`` (a number or a scalar te.var), and
+    0 when ``p == 0`` (PyTorch's: ``x ** 0`` is flat, while ``0 * 0^-1`` is NaN at 0)."""
     if isinstance(p, te.Tensor):
         raise DTypeError(f"power_grad: the exponent must be a scalar, got tensor {p.name}")
-    if isinstance(p, (int, float)) and p == 2:
-        return elementwise("power_grad", [x, g], lambda v, d: d * (2 * v))
-    return elementwise("power_grad", [x, g], lambda v, d: d * (p * te.power(v, p - 1)))
+    if isinstance(p, (int, float)):
+        if p == 0:
+            return elementwise("power_grad", [x, g], lambda v, d: _zero(d))
+        if p == 2:
+            return elementwise("power_grad", [x, g], lambda v, d: d * (2 * v))
+        return elementwise("power_grad", [x, g], lambda v, d: d * (p * te.power(v, p - 1)))
+    return elementwise("power_grad", [x, g],
+                       lambda v, d: te.if_then_else(p == E.const(0, p.dtype), _zero(d), d * (p * te.power(v, p - 1))))
