@@ -179,7 +179,7 @@ def _build(node):
     specs = [(v.shape, v.dtype) for v in node.inputs]
     device = node.module.device
     key = ("fused", tuple(node.members), tuple(specs), node.scalar_dtypes,
-           tuple((d, a, tuple(r)) for d, a, r, _ in node.recipe), device)
+           tuple((d, dispatch.attrs_key(a), tuple(r)) for d, a, r, _ in node.recipe), device)
     entry = dispatch._KERNELS.get(key)
     if entry is None:
         entry = dispatch._KERNELS[key] = build_kernel("fused_" + "_".join(node.members), node.define, specs,
