@@ -212,7 +212,7 @@ def update(x, op, value, what):
     if result.shape != x.shape:
         raise ShapeError(f"in-place {what}: the result's shape {result.shape} (broadcast with the operand) does "
                          f"not match the tensor's {x.shape}")
-    if ops._category(result.dtype) > ops._category(x.dtype):
+    if ops.category(result.dtype) > ops.category(x.dtype):
         raise DTypeError(f"in-place {what}: the result is {result.dtype}, which cannot be stored in the "
                          f"{x.dtype} tensor it updates")
     setitem(x, Ellipsis, result)
