@@ -35,9 +35,9 @@ def _window_grad(g, *starts, x_shape, lengths, strides):
 
 
 class _Window(Function):
-    aliases = True
     """``x[index]`` of basic indices: one kernel (the result's shape drops and adds the
     axes of extent 1 itself), offsets at run time."""
+    aliases = True
     saved = ()
 
     def forward(self, x):
