@@ -74,7 +74,8 @@ def stored_value(value, dtype, what):
             number = float(value)
         except OverflowError:           # a Python int past any float
             raise refuse() from None
-        if math.isfinite(number) and not -np.finfo(dtype).max <= number <= np.finfo(dtype).max:
+        limit = float(np.finfo(dtype).max)        # as a Python float: no numpy overflow warning
+        if math.isfinite(number) and not -limit <= number <= limit:
             raise refuse()
         return number
     if isinstance(value, (float, np.floating)):
