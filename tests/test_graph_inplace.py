@@ -30,30 +30,28 @@ def test_the_hand_written_sgd_step_updates_the_module():
         np.testing.assert_allclose(p.numpy(), old - 0.1 * p.grad.numpy(), rtol=1e-6)
 
 
+def _updated(a, row):
+    """``a`` after a run of in-place updates with ``row`` (a tensor of either library:
+    tvmini's and torch's spellings agree); returns the same object."""
+    a += 1
+    a *= row
+    a.add_(row, alpha=2)
+    a.sub_(0.5)
+    a /= 3
+    a.div_(row)
+    a **= 2
+    return a
+
+
 def test_in_place_operators_change_the_tensor_every_reference_sees():
     rng = np.random.default_rng(0)
     a0, row = rng.uniform(1, 2, (2, 3)).astype("float32"), rng.uniform(1, 2, 3).astype("float32")
-    a = tm.tensor(a0.copy())
-    alias = a
-    a += 1
-    a *= tm.tensor(row)
-    a.add_(tm.tensor(row), alpha=2)
-    a.sub_(0.5)
-    a /= 3
-    a.div_(tm.tensor(row))
-    a **= 2
+    alias = tm.tensor(a0.copy())
+    assert _updated(alias, tm.tensor(row)) is alias
     want = ((((a0 + 1) * row + 2 * row - 0.5) / 3) / row) ** 2
-    assert alias is a
     np.testing.assert_allclose(alias.numpy(), want, rtol=1e-5)
     if torch is not None:
-        t = torch.tensor(a0.copy())
-        t += 1
-        t *= torch.tensor(row)
-        t.add_(torch.tensor(row), alpha=2)
-        t.sub_(0.5)
-        t /= 3
-        t.div_(torch.tensor(row))
-        t **= 2
+        t = _updated(torch.tensor(a0.copy()), torch.tensor(row))
         np.testing.assert_allclose(alias.numpy(), t.numpy(), rtol=1e-5)
     i = tm.tensor(np.arange(5))
     i //= 2
