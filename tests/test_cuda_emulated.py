@@ -218,6 +218,42 @@ def test_the_emulator_is_chosen_by_name_only(monkeypatch):
         cuda_driver.driver.cache_clear()
 
 
+def test_emulated_modules_come_from_the_disk_cache_and_a_corrupt_entry_is_rebuilt(emulated_gpu, monkeypatch,
+                                                                                   tmp_path):
+    """An emulated module is compiled once and then loaded from the disk cache (by a
+    later process: a new build folder); a truncated entry is detected and rebuilt."""
+    from tvmini.runtime import cuda_emulator
+    monkeypatch.setenv("TVMINI_CACHE_DIR", str(tmp_path))
+    source = tm.build(*test_cuda.elementwise(100, 32), target="cuda", name="emulated_disk_cached").get_source()
+    compiled = []
+    real_compile = cuda_emulator._compile
+    monkeypatch.setattr(cuda_emulator, "_compile", lambda *a: (compiled.append(a), real_compile(*a)))
+
+    def run(library):
+        a = np.linspace(-1, 1, 100).astype("float32")
+        out = np.zeros(100, "float32")
+        [(kernel, _)] = cuda_emulator._KERNEL.findall(source)
+        launch = getattr(library, f"tvmini_emulate_{kernel}")
+        emulated_gpu.launch(launch, (4, 1, 1), (32, 1, 1), [a.ctypes.data, a.ctypes.data, out.ctypes.data],
+                            ["ptr"] * 3)
+        np.testing.assert_allclose(out, np.maximum(a * a + np.exp(a), np.tanh(a)), rtol=1e-6)
+
+    def new_process():
+        monkeypatch.setattr(cuda_emulator, "_LIBRARIES", {})
+        monkeypatch.setattr(cuda_emulator, "_BUILD_DIR", [])
+
+    new_process()
+    run(cuda_emulator.load(source))              # compiled once, stored
+    [entry] = tmp_path.glob("*.emulated")
+    new_process()
+    run(cuda_emulator.load(source))              # loaded from disk
+    assert len(compiled) == 1
+    entry.write_bytes(entry.read_bytes()[:-100])  # truncated: detected, deleted, built again
+    new_process()
+    run(cuda_emulator.load(source))
+    assert len(compiled) == 2
+
+
 def test_time_evaluator_on_the_emulator_reads_the_host_clock(emulated_gpu):
     sch, args = test_cuda.elementwise(1000, 128)
     f = tm.build(sch, args, target="cuda", name="emulated_timed")

@@ -10,7 +10,7 @@ GPU tests' bodies on it); it is slow (a thread per CUDA thread), shows nothing a
 speed, and cannot expose races that only a GPU's scheduling would. Needs g++ (C++20).
 """
 import ctypes
-import hashlib
+import functools
 import os
 import re
 import shutil
@@ -21,19 +21,18 @@ import time
 import numpy as np
 
 from ..errors import DeviceError
+from . import disk_cache
 from .cuda_bindings import pack_params
 
 _SHIM = r"""
 #include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
-#include <barrier>
-#include <functional>
-#include <thread>
-#include <vector>
 struct tvmini_dim3 { unsigned x, y, z; };
 static thread_local tvmini_dim3 threadIdx, blockIdx;
 static tvmini_dim3 blockDim, gridDim;
-static std::barrier<>* tvmini_block_barrier;
+static pthread_barrier_t tvmini_block_barrier;
 #define __global__
 #define __device__
 #define __forceinline__ inline
@@ -42,7 +41,7 @@ static std::barrier<>* tvmini_block_barrier;
 #define __shared__ static
 #define __align__(n) __attribute__((aligned(n)))
 typedef _Float16 __half;
-static inline void __syncthreads() { tvmini_block_barrier->arrive_and_wait(); }
+static inline void __syncthreads() { pthread_barrier_wait(&tvmini_block_barrier); }
 static inline float __half2float(__half h) { return (float)h; }
 static inline __half __float2half(float f) { return (__half)f; }
 static inline float __int_as_float(int x) { float f; memcpy(&f, &x, 4); return f; }
@@ -50,28 +49,42 @@ static inline double __longlong_as_double(long long x) { double d; memcpy(&d, &x
 template <class A, class B> static inline auto min(A a, B b) { return a < b ? a : b; }
 template <class A, class B> static inline auto max(A a, B b) { return a < b ? b : a; }
 
-static void tvmini_run_grid(const unsigned* grid, const unsigned* block, const std::function<void()>& body) {
-    // One OS thread per thread of a block; together they run the blocks one after
-    // another, meeting at the barrier between two blocks (so the statics standing for
-    // shared memory serve one block at a time). __syncthreads() uses the same barrier.
+struct tvmini_launch { const unsigned *grid, *block; void (*body)(void**); void** params; unsigned thread; };
+
+static void* tvmini_run_thread(void* arg) {
+    // One CUDA thread: the same thread of every block, the blocks one after another,
+    // meeting the block's other threads at the barrier between two blocks (so the
+    // statics standing for shared memory serve one block at a time).
+    const tvmini_launch& l = *(const tvmini_launch*)arg;
+    unsigned t = l.thread, bx = l.block[0], by = l.block[1];
+    threadIdx = {t % bx, (t / bx) % by, t / (bx * by)};
+    for (unsigned z = 0; z < l.grid[2]; ++z)
+        for (unsigned y = 0; y < l.grid[1]; ++y)
+            for (unsigned x = 0; x < l.grid[0]; ++x) {
+                blockIdx = {x, y, z};
+                l.body(l.params);
+                pthread_barrier_wait(&tvmini_block_barrier);
+            }
+    return nullptr;
+}
+
+static void tvmini_run_grid(const unsigned* grid, const unsigned* block, void (*body)(void**), void** params) {
+    // An OS thread per thread of a block (pthreads, not <thread>: the headers of the
+    // C++ library would triple the time g++ takes for each kernel).
     gridDim = {grid[0], grid[1], grid[2]};
     blockDim = {block[0], block[1], block[2]};
     unsigned threads = block[0] * block[1] * block[2];
-    std::barrier<> barrier(threads);
-    tvmini_block_barrier = &barrier;
-    std::vector<std::thread> pool;
-    for (unsigned t = 0; t < threads; ++t)
-        pool.emplace_back([=, &body, &barrier] {
-            threadIdx = {t % block[0], (t / block[0]) % block[1], t / (block[0] * block[1])};
-            for (unsigned z = 0; z < grid[2]; ++z)
-                for (unsigned y = 0; y < grid[1]; ++y)
-                    for (unsigned x = 0; x < grid[0]; ++x) {
-                        blockIdx = {x, y, z};
-                        body();
-                        barrier.arrive_and_wait();
-                    }
-        });
-    for (auto& thread : pool) thread.join();
+    pthread_barrier_init(&tvmini_block_barrier, nullptr, threads);
+    tvmini_launch* launches = (tvmini_launch*)malloc(threads * sizeof(tvmini_launch));
+    pthread_t* pool = (pthread_t*)malloc(threads * sizeof(pthread_t));
+    for (unsigned t = 0; t < threads; ++t) {
+        launches[t] = {grid, block, body, params, t};
+        pthread_create(&pool[t], nullptr, tvmini_run_thread, &launches[t]);
+    }
+    for (unsigned t = 0; t < threads; ++t) pthread_join(pool[t], nullptr);
+    pthread_barrier_destroy(&tvmini_block_barrier);
+    free(pool);
+    free(launches);
 }
 """
 
@@ -85,8 +98,9 @@ def _launchers(source):
     for name, params in _KERNEL.findall(source):
         types = [p.rsplit(None, 1)[0].replace("__restrict__", "").strip() for p in params.split(",") if p.strip()]
         args = ", ".join(f"*({t}*)params[{i}]" for i, t in enumerate(types))
-        out.append(f'extern "C" void tvmini_emulate_{name}(const unsigned* grid, const unsigned* block, void** params)'
-                   f" {{ tvmini_run_grid(grid, block, [=] {{ {name}({args}); }}); }}")
+        out.append(f"static void tvmini_body_{name}(void** params) {{ {name}({args}); }}\n"
+                   f'extern "C" void tvmini_emulate_{name}(const unsigned* grid, const unsigned* block, void** params)'
+                   f" {{ tvmini_run_grid(grid, block, tvmini_body_{name}, params); }}")
     return "\n".join(out)
 
 
@@ -94,22 +108,41 @@ _LIBRARIES = {}          # source digest -> loaded library
 _BUILD_DIR = []          # the folder of this process's builds, made on first use
 
 
+@functools.cache
+def _compiler_version():
+    return subprocess.run(["g++", "-dumpfullversion"], capture_output=True, text=True).stdout.strip()
+
+
 def load(source):
-    """The emulated module of CUDA C ``source`` (a ctypes library), built once per source."""
-    key = hashlib.sha256(source.encode()).hexdigest()[:20]
+    """The emulated module of CUDA C ``source`` (a ctypes library), built once per source
+    and kept in the disk cache (``runtime.disk_cache``) under a hash of the C++ and the
+    g++ version, so a later process loads it instead of compiling it again."""
+    body = source.replace("#include <cuda_fp16.h>\n", "")
+    program = _SHIM + body + "\n" + _launchers(body) + "\n"
+    key = disk_cache.make_key(program, _compiler_version(), "cuda-emulator")
     if key not in _LIBRARIES:
-        body = source.replace("#include <cuda_fp16.h>\n", "")
         if not _BUILD_DIR:
             _BUILD_DIR.append(tempfile.mkdtemp(prefix="tvmini-cuda-emulator-"))
-        path = os.path.join(_BUILD_DIR[0], key)
-        with open(path + ".cpp", "w") as f:
-            f.write(_SHIM + body + "\n" + _launchers(body) + "\n")
-        result = subprocess.run(["g++", "-std=c++20", "-O1", "-shared", "-fPIC", "-pthread", "-w", "-o",
-                                 path + ".so", path + ".cpp"], capture_output=True, text=True)
-        if result.returncode:
-            raise DeviceError(f"the CUDA emulator could not compile {path}.cpp:\n{result.stderr[-3000:]}")
+        path = os.path.join(_BUILD_DIR[0], key[:20])
+        cached = disk_cache.load(key, ".emulated")
+        if cached is None:
+            _compile(program, path)
+            with open(path + ".so", "rb") as f:
+                disk_cache.store(key, f.read(), ".emulated")
+        else:
+            with open(path + ".so", "wb") as f:
+                f.write(cached)
         _LIBRARIES[key] = ctypes.CDLL(path + ".so")
     return _LIBRARIES[key]
+
+
+def _compile(program, path):
+    with open(path + ".cpp", "w") as f:
+        f.write(program)
+    result = subprocess.run(["g++", "-std=c++20", "-O1", "-shared", "-fPIC", "-pthread", "-w", "-o",
+                             path + ".so", path + ".cpp"], capture_output=True, text=True)
+    if result.returncode:
+        raise DeviceError(f"the CUDA emulator could not compile {path}.cpp:\n{result.stderr[-3000:]}")
 
 
 class Emulator:

@@ -2,7 +2,8 @@
 
 An entry is one file ``<key>.o`` (object code; ``<key>.manifest`` for a build manifest,
 see ``codegen.build``) holding a header (magic, payload length, sha256 of the
-payload) followed by the payload. A truncated or corrupted entry fails the check, is
+payload) followed by the payload (``<key>.emulated``: a CUDA module built for the
+emulator, ``runtime.cuda_emulator``). A truncated or corrupted entry fails the check, is
 deleted and reported as a miss, so it is rebuilt and never loaded blindly. Writers
 write to a temporary file in the same folder and rename it into place, so concurrent
 processes never see half an entry.
@@ -84,7 +85,7 @@ def info():
 
 
 def clear():
-    """Delete every entry and build manifest; returns how many object-code entries were
+    """Delete every entry, build manifest and emulated CUDA module; returns how many object-code entries were
     removed."""
     root = cache_dir()
     removed = 0
@@ -92,6 +93,7 @@ def clear():
         for f in root.glob("*.o"):
             f.unlink(missing_ok=True)
             removed += 1
-        for f in root.glob("*.manifest"):
-            f.unlink(missing_ok=True)
+        for pattern in ("*.manifest", "*.emulated"):
+            for f in root.glob(pattern):
+                f.unlink(missing_ok=True)
     return removed
