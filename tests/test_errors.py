@@ -268,12 +268,6 @@ def test_unknown_thread_axis_tag():
         te.thread_axis("blockIdx.w")
 
 
-def test_vthread_is_refused():
-    """Virtual threads have no CUDA lowering (the codegen wrote ``int x = vthread;``)."""
-    with raises(tm.ScheduleError, "vthread", "not supported", "threadIdx.x"):
-        te.thread_axis("vthread")
-
-
 @pytest.mark.parametrize("tag", ["blockIdx.x", "blockIdx.y"])
 def test_bind_reduce_axis_to_blocks(tag):
     """A reduction can span a block's threads (they meet in shared memory;

@@ -62,6 +62,8 @@ def _check_target(sch, target):
                          f"CPU) takes {', '.join(sorted(_LLVM_OPTIONS))}")
     for stage in sch.stages:
         for axis, thread in stage.bindings.items():
+            if thread.thread_tag == "vthread":       # a loop of the one CPU thread
+                continue
             raise ScheduleError(f"stage {stage.name}: axis {axis.name} is bound to {thread.thread_tag}, "
                                 f"but target {target!r} is a CPU; bind needs target 'cuda'")
     return _TARGETS[kind], options

@@ -1,7 +1,7 @@
 """lower: schedule -> loop IR (``tm.lower``).
 
 Steps, each in its own module: inline (``inline``), bound inference (``bound``), loop
-nests (``nest``), then the tir passes (storage flattening, simplification).
+nests (``nest``), virtual threads (``vthread``), then the tir passes (storage flattening, simplification).
 """
 from ..errors import BuildError, ScheduleError
 from ..te.schedule import Schedule
@@ -15,6 +15,7 @@ from .bound import StageBounds, infer_region
 from .inline import inline_bodies
 from .inplace import check_inplace
 from .nest import build_nest, read_ops
+from .vthread import inject_virtual_threads
 
 
 def _arg_buffers(sch, args):
@@ -141,6 +142,8 @@ def lower(sch, args, name="main", inplace=()):
             if s.op not in arg_buffers:
                 temporaries.append(buffer)
     body = seq_of(roots)
+    if any(t.thread_tag == "vthread" for s in live for t in s.bindings.values()):
+        body = inject_virtual_threads(body)
     for buffer in reversed(temporaries):
         body = Allocate(buffer, body)
     signature = [a if isinstance(a, Var) else arg_buffers[sch.tensor(a).op] for a in args]

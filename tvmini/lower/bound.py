@@ -74,7 +74,7 @@ def infer_region(stage, consumers, bounds, symbolic):
     env = {}
     for i, iv in enumerate(leaves):
         bound = parent.bindings.get(iv)
-        relax_thread = stage.scope == "shared" and bound is not None and bound.thread_tag.startswith("threadIdx")
+        relax_thread = stage.scope == "shared" and _block_thread(bound)
         if i > pos or relax_thread:
             env[pb.loop_var[iv]] = (Const(0, "int32"), simplify(pb.extents[iv] - 1))
     if stage.scope == "shared":
@@ -156,13 +156,21 @@ def _clamped_window(lo, hi, iv):
     return simplify(Min(lo.a, Const(c.value - d.value, c.dtype))), Const(d.value + 1, d.dtype)
 
 
+def _block_thread(bound):
+    """Whether a loop bound to ``bound`` (a thread IterVar or None) runs over the threads
+    of a block, real (threadIdx) or virtual (vthread): a shared buffer computed inside it
+    holds what all of them read."""
+    return bound is not None and (bound.thread_tag.startswith("threadIdx") or bound.thread_tag == "vthread")
+
+
 def _relax_thread_loops_of_ancestors(parent, bounds, env):
-    """A shared buffer is filled by every thread of the block: the threadIdx-bound loops of the
-    stages ``parent`` is (transitively) attached to range over their extents too."""
+    """A shared buffer is filled by every thread of the block: the threadIdx- and
+    vthread-bound loops of the stages ``parent`` is (transitively) attached to range over
+    their extents too."""
     ancestor = parent
     while ancestor.attach_type == "scope":
         ancestor = ancestor.attach_stage
         for iv in ancestor.leaf_iter_vars:
             bound = ancestor.bindings.get(iv)
-            if bound is not None and bound.thread_tag.startswith("threadIdx"):
+            if _block_thread(bound):
                 env[bounds[ancestor].loop_var[iv]] = (Const(0, "int32"), simplify(bounds[ancestor].extents[iv] - 1))

@@ -101,11 +101,10 @@ def reduce_axis(dom, name="k"):
 
 
 def thread_axis(tag, name=None):
-    """A GPU thread axis ("blockIdx.x", "threadIdx.y", ...) to ``bind`` loops to."""
-    valid = {f"{k}.{d}" for k in ("blockIdx", "threadIdx") for d in "xyz"}
-    if tag == "vthread":       # TVM's virtual threads: the CUDA codegen has no lowering for them
-        raise ScheduleError("thread axis 'vthread' is not supported by tvmini; split the axis and bind "
-                            f"its parts to one of {sorted(valid)} (or leave it a serial loop)")
+    """A GPU thread axis ("blockIdx.x", "threadIdx.y", ...) to ``bind`` loops to, or
+    "vthread": TVM's virtual threads, iterations each thread runs interleaved with
+    its other work (``lower.vthread``)."""
+    valid = {f"{k}.{d}" for k in ("blockIdx", "threadIdx") for d in "xyz"} | {"vthread"}
     if tag not in valid:
         raise ScheduleError(f"unknown thread axis {tag!r}; use one of {sorted(valid)}")
     return IterVar(None, name or tag, "thread", thread_tag=tag)

@@ -169,11 +169,16 @@ class Stage:
     def bind(self, axis, thread_ivar):
         """Map ``axis`` onto a GPU thread axis made by ``te.thread_axis``. A reduce axis
         may be bound to ``threadIdx.*``: the block's threads then combine their partial
-        results (a cross-thread reduction, see ``lower.nest``)."""
+        results (a cross-thread reduction, see ``lower.nest``). An axis bound to
+        ``vthread`` is a loop every thread runs, interleaved with the thread's other
+        work (``lower.vthread``)."""
         self._leaf(axis, "bind")
         if not isinstance(thread_ivar, IterVar) or thread_ivar.kind != "thread":
             raise ScheduleError(f"stage {self.name}: bind of {axis.name} needs te.thread_axis(...), got {thread_ivar!r}")
         tag = thread_ivar.thread_tag
+        if self._is_reduce(axis) and tag == "vthread":
+            raise ScheduleError(f"stage {self.name}: cannot bind reduce axis {axis.name} to vthread: virtual "
+                                "threads run independent iterations; unroll the reduce axis instead")
         if self._is_reduce(axis) and not tag.startswith("threadIdx"):
             # Threads of one block combine their shares through shared memory (a
             # cross-thread reduction); blocks have no such meeting place.
@@ -181,7 +186,8 @@ class Stage:
                                 "can span the threads of a block (bind it to threadIdx.*), not blocks; rfactor "
                                 "it and bind the new data axis to blockIdx instead")
         for other, bound in self.bindings.items():
-            if other is not axis and bound.thread_tag == tag and other in self.leaf_iter_vars:
+            same = bound is thread_ivar if tag == "vthread" else bound.thread_tag == tag   # vthreads: by axis
+            if other is not axis and same and other in self.leaf_iter_vars:
                 # One thread index cannot drive two loops of a stage: both would take the
                 # same value and only the diagonal of their iteration space would run.
                 raise ScheduleError(f"stage {self.name}: axes {other.name} and {axis.name} cannot both be bound "
