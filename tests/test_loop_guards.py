@@ -155,3 +155,19 @@ def test_strided_grad_input_sums_only_kernel_taps(case):
     f(g_np, w_np, got)
     np.testing.assert_allclose(got, np_conv2d_grads(g_np, np.zeros(xs, "float32"), w_np, s, p, (1, 1))[0],
                                rtol=1e-4, atol=1e-4)
+
+
+def test_splits_of_extents_near_the_int32_limit_keep_their_loops():
+    """``ceil(n / f)`` of a constant extent near 2^31 is computed exactly (the int32
+    ``n + f - 1`` wrapped, the loop's extent became negative and the kernel did
+    nothing); a split whose last rounded-up index would pass the int32 range is refused."""
+    for n, f, outer in [(2**31 - 1, 64, 2**25), (2**30 + 5, 2**30, 2)]:
+        B = te.compute((n,), lambda i: (i % 7).astype("int8"), name="B")
+        s = te.create_schedule(B.op)
+        s[B].split(B.op.axis[0], factor=f)
+        assert f"for i.outer in range({outer}):" in str(tm.lower(s, [B]))
+    B = te.compute((2**31 - 1,), lambda i: (i % 7).astype("int8"), name="B")
+    s = te.create_schedule(B.op)
+    s[B].split(B.op.axis[0], factor=3)
+    with pytest.raises(tm.ScheduleError, match="split of axis i .* past the int32 range .* power of two"):
+        tm.lower(s, [B])

@@ -129,6 +129,21 @@ def test_te_integer_division_never_traps(data):
         np.testing.assert_array_equal(r, a % want_b[divisor])
 
 
+def test_division_by_the_zero_extent_of_another_argument_gives_zero():
+    """An extent is 0 while another loop runs (``A[i] // n``, ``n`` the length of an
+    empty C): the division is guarded (it killed the process with SIGFPE)."""
+    m, n = te.var("m"), te.var("n")
+    A = te.placeholder((m,), name="A", dtype="int32")
+    C = te.placeholder((n,), name="C", dtype="int32")
+    B = te.compute((m,), lambda i: A[i] // n + A[i] % n, name="B")
+    f = tm.build(te.create_schedule(B.op), [A, C, B], name="div_by_empty_extent")
+    a, b = np.arange(-2, 3, dtype="int32"), np.ones(5, "int32")
+    f(a, np.zeros(0, "int32"), b)
+    np.testing.assert_array_equal(b, np.zeros(5, "int32"))
+    f(a, np.zeros(3, "int32"), b)
+    np.testing.assert_array_equal(b, a // 3 + a % 3)
+
+
 def test_index_division_by_extents_stays_plain():
     """Fused and split loops over symbolic extents divide by those extents: no guard."""
     n, m = te.var("n"), te.var("m")

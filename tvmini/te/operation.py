@@ -8,6 +8,7 @@ from ..errors import DTypeError, ScheduleError, ShapeError, TVMiniError
 from ..tir import dtype as dt
 from ..tir import expr as E
 from ..tir.simplify import simplify
+from . import relation
 from .tensor import (ComputeOp, IterVar, PlaceholderOp, ProducerLoad, Reduce, Reducer, Tensor,
                      check_reduce_placement, iter_range, named_by_default)
 
@@ -31,7 +32,7 @@ def const(value, dtype=None):
 
 
 #: The most elements a tensor may have: kernels compute flat indices in int32.
-INDEX_MAX = 2**31 - 1
+INDEX_MAX = relation.INDEX_MAX
 
 
 def _shape(shape, what):

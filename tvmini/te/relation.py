@@ -10,6 +10,7 @@ between IterVars (as classic TVM does). Lowering walks the relations twice:
 
 Root axes range over ``[dom.min, dom.min + extent)``; every derived axis is zero-based.
 """
+from ..errors import ScheduleError
 from ..tir.expr import Const, FloorDiv, FloorMod, LT, convert
 from ..tir.simplify import simplify
 
@@ -25,9 +26,17 @@ class Fuse:
         self.outer, self.inner, self.fused = outer, inner, fused
 
 
+#: The largest index value: kernels index in int32.
+INDEX_MAX = 2**31 - 1
+
+
 def ceildiv(a, b):
-    """``ceil(a / b)`` as a simplified expression."""
-    return simplify((convert(a) + (b - 1)) // b)
+    """``ceil(a / b)`` as a simplified expression (of constants, computed exactly: the
+    int32 ``a + b - 1`` wraps for an extent near ``INDEX_MAX``)."""
+    a = convert(a)
+    if isinstance(a, Const) and isinstance(b, int):
+        return Const(-(-a.value // b), a.dtype)
+    return simplify((a + (b - 1)) // b)
 
 
 def derived_extents(relations, root_extents):
@@ -60,6 +69,7 @@ def root_values(relations, extents, leaf_values):
         if isinstance(rel, Split):
             value = simplify(off[rel.outer] * extents[rel.inner] + off[rel.inner])
             off[rel.parent] = value
+            _check_index_range(rel, extents)
             covered = simplify(extents[rel.outer] * extents[rel.inner] - extents[rel.parent])
             if not (isinstance(covered, Const) and covered.value == 0):
                 guards.append((rel.parent, LT(value, extents[rel.parent])))
@@ -68,6 +78,16 @@ def root_values(relations, extents, leaf_values):
             off[rel.outer] = simplify(FloorDiv(off[rel.fused], inner_ext, "int32"))
             off[rel.inner] = simplify(FloorMod(off[rel.fused], inner_ext, "int32"))
     return off, guards
+
+
+def _check_index_range(split, extents):
+    """A split of a constant extent whose rounded-up iterations reach past ``INDEX_MAX``
+    would compute an int32 index that wraps (and passes the guard): refused."""
+    outer, inner = extents[split.outer], extents[split.inner]
+    if isinstance(outer, Const) and isinstance(inner, Const) and outer.value * inner.value - 1 > INDEX_MAX:
+        raise ScheduleError(f"the split of axis {split.parent.name} (extent {extents[split.parent]}) runs "
+                            f"{outer.value} x {inner.value} iterations, whose last index is past the int32 range "
+                            f"of kernel indices ({INDEX_MAX}); pick a factor that divides the extent, or a power of two")
 
 
 def depends_on(relations, leaf, roots):

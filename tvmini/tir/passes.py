@@ -9,7 +9,7 @@ shows which loops are marked ``unrolled``.
 """
 from . import dtype as dt
 from .arith import const_interval
-from .expr import EQ, BufferLoad, Const, FloorMod, Or, Select, Sub
+from .expr import EQ, Add, BufferLoad, Const, FloorDiv, FloorMod, Mul, Or, Select, Sub, Var
 from .functor import Mutator, substitute
 from .simplify import simplify_stmt
 from .stmt import BufferStore, ForKind, seq_of
@@ -56,20 +56,36 @@ class _GuardDivision(Mutator):
     vectorizable as before."""
 
     def __init__(self, extents):
-        top = (1, 2 ** 31 - 1)       # a symbolic extent of a loop that runs is positive
-        self.env = {v: top for v in extents}
+        self.extents = set(extents)
+        self.env = {v: (0, 2 ** 31 - 1) for v in extents}   # a symbolic extent may be 0
 
     def visit_For(self, s):
+        saved = {v: self.env.get(v) for v in self._factors(s.extent) | {s.var}}
+        for v in self._factors(s.extent):        # the loop runs: each extent it multiplies is >= 1
+            self.env[v] = (1, 2 ** 31 - 1)
         span = const_interval(s.min, self.env), const_interval(s.min + s.extent - 1, self.env)
-        saved = self.env.get(s.var)
         if None not in span:
             self.env[s.var] = (span[0][0], span[1][1])
         out = self.generic(s)
-        if saved is None:
-            self.env.pop(s.var, None)
-        else:
-            self.env[s.var] = saved
+        for v, bounds in saved.items():
+            if bounds is None:
+                self.env.pop(v, None)
+            else:
+                self.env[v] = bounds
         return out
+
+    def _factors(self, extent):
+        """Symbolic extents that a positive loop extent proves positive: the factors of a
+        product (a fused loop's ``m * n``: extents are never negative, so none is 0), also
+        inside a split's ``(m * n + 2) // 3`` (positive only if ``m * n`` is)."""
+        if isinstance(extent, Mul):
+            return self._factors(extent.a) | self._factors(extent.b)
+        if isinstance(extent, FloorDiv) and isinstance(extent.b, Const) and extent.b.value > 0:
+            top = extent.a
+            if isinstance(top, Add) and isinstance(top.b, Const) and 0 <= top.b.value < extent.b.value:
+                top = top.a
+            return self._factors(top)
+        return {extent} & self.extents if isinstance(extent, Var) else set()
 
     def visit_FloorDiv(self, e):
         return self._guarded(self.generic(e))
