@@ -403,3 +403,26 @@ def test_schedules_run_on_the_gpu(which):
     out = tm.nd.empty(want.shape, want.dtype, device=dev)
     f(*[tm.nd.array(inputs[t], device=dev) for t in args[:-1]], out)
     np.testing.assert_allclose(out.numpy(), want, rtol=1e-4, atol=1e-4)
+
+
+def test_integer_literals_keep_their_type():
+    """INT64_MIN as ``-9223372036854775808LL`` is an unsigned literal in C++ (nvcc
+    compared with it unsigned) and INT32_MIN's ``-2147483648`` a long (``max(int, long)``
+    did not compile); unsigned values carry their suffix."""
+    from tvmini.codegen.cuda import const_str
+    assert const_str(-2**63, "int64") == "(-9223372036854775807LL - 1LL)"
+    assert const_str(-2**31, "int32") == "(-2147483647 - 1)"
+    assert const_str(2**32 - 1, "uint32") == "4294967295U" and const_str(2**64 - 1, "uint64") == "18446744073709551615ULL"
+    assert const_str(-5, "int64") == "-5LL" and const_str(7, "int32") == "7"
+
+
+@needs_nvcc
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_comparisons_with_the_most_negative_integer_stay_signed(dtype):
+    A = te.placeholder((64,), name="A", dtype=dtype)
+    low = te.const(-2**(int(dtype[3:]) - 1), dtype)
+    B = te.compute((64,), lambda i: te.max(A[i], low) + te.if_then_else(A[i] > low, te.const(1, dtype), 0), name="B")
+    s = te.create_schedule(B.op)
+    bind(s, B, B.op.axis[0], "threadIdx.x")
+    ptx = tm.build(s, [A, B], target="cuda", name=f"int_min_{dtype}").get_source("ptx")
+    assert ".u64" not in " ".join(line for line in ptx.splitlines() if "setp" in line)

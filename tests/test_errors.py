@@ -576,3 +576,44 @@ def test_int64_var_as_an_extent():
     n = te.var("n", dtype="int64")
     with raises(tm.ShapeError, "placeholder A", "n", "int64", "int32"):
         te.placeholder((n,), name="A")
+
+
+def test_a_reduce_axis_listed_twice_or_used_outside_its_reduction():
+    """``te.sum(..., axis=[k, k])`` ran two loops over k (a row sum of ones gave 64);
+    a stray reduce axis was reported as a missing scalar argument."""
+    A = te.placeholder((8, 8), name="A")
+    k, k2 = te.reduce_axis((0, 8), "k"), te.reduce_axis((0, 8), "k2")
+    with raises(tm.TVMiniError, "te.sum", "reduce axis k is listed twice"):
+        te.compute((8,), lambda i: te.sum(A[i, k], axis=[k, k]), name="C")
+    with raises(tm.ScheduleError, "compute D", "reduce axis k2 is used outside a reduction"):
+        te.compute((8,), lambda i: A[i, k2] + 1.0, name="D")
+    with raises(tm.ScheduleError, "compute E", "reduce axis k2"):
+        te.compute((8,), lambda i: te.sum(A[i, k] * A[k2, i], axis=k), name="E")
+
+
+def test_compute_at_a_loop_that_rfactor_or_cache_write_removed():
+    """The attach point vanished when the stage's loops were rebuilt (a raw ValueError)."""
+    for rewrite in ("rfactor", "cache_write"):
+        A = te.placeholder((6, 10), name="A")
+        B = te.compute((6, 10), lambda i, j: A[i, j] + 1.0, name="B")
+        k = te.reduce_axis((0, 10), "k")
+        C = te.compute((6,), lambda i: te.sum(B[i, k] * 2.0, axis=k), name="C")
+        s = te.create_schedule(C.op)
+        s[B].compute_at(s[C], k)
+        if rewrite == "rfactor":
+            s.rfactor(C, s[C].split(k, factor=3)[1])
+        else:
+            s.cache_write(C, "global")
+        with raises(tm.ScheduleError, "stage B is computed at C.k", "no longer has", "call compute_at after"):
+            tm.build(s, [A, C])
+
+
+def test_compute_at_a_producer_says_it_does_not_read_the_stage():
+    A = te.placeholder((6, 6), name="A")
+    B = te.compute((6, 6), lambda i, j: A[i, j] + 1, name="B")
+    C = te.compute((6, 6), lambda i, j: B[i, j] * 2, name="C")
+    D = te.compute((6, 6), lambda i, j: C[i, j] - 1, name="D")
+    s = te.create_schedule(D.op)
+    s[C].compute_at(s[B], B.op.axis[0])
+    with raises(tm.ScheduleError, "stage C is computed at B.i", "B does not read C"):
+        tm.build(s, [A, D])

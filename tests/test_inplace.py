@@ -54,6 +54,16 @@ def test_shifted_read_is_refused():
         tm.build(te.create_schedule(b.op), [a, b], inplace={b: a})
 
 
+def test_a_reduction_over_its_own_input_is_refused():
+    """``out[i] = sum_k x[i] * w[k]`` in place of x: the init and the partial sums
+    overwrite x[i] while later updates still read it (it gave zeros)."""
+    x, w = te.placeholder((4,), name="x"), te.placeholder((3,), name="w")
+    k = te.reduce_axis((0, 3), "k")
+    out = te.compute((4,), lambda i: te.sum(x[i] * w[k], axis=k), name="out")
+    with pytest.raises(BuildError, match="out is a reduction that reads x"):
+        tm.build(te.create_schedule(out.op), [x, w, out], inplace={out: x})
+
+
 def test_later_reader_is_refused():
     a = te.placeholder((8,), name="a")
     b = te.compute((8,), lambda i: a[i] * 2.0, name="b")

@@ -509,7 +509,7 @@ def const_str(value, dtype):
     if dtype == "bool":
         return "true" if value else "false"
     if dt.is_int(dtype):
-        return f"{int(value)}LL" if dtype == "int64" else str(int(value))
+        return _int_literal(int(value), dtype)
     value = float(value)
     if math.isnan(value) or math.isinf(value):
         if dtype == "float64":
@@ -523,6 +523,17 @@ def const_str(value, dtype):
     if dtype == "float16":
         return f"__float2half({text}f)"
     return text
+
+
+def _int_literal(value, dtype):
+    """An integer literal of C type ``dtype``'s: the most negative value is written as a
+    difference (``9223372036854775808LL`` does not fit a long long, so C++ makes the
+    literal unsigned and ``-`` keeps it so: comparisons with it became unsigned), and
+    unsigned 32/64-bit values carry their suffix (``4294967295`` alone is a long)."""
+    suffix = {"int64": "LL", "uint64": "ULL", "uint32": "U"}.get(dtype, "")
+    if dtype in ("int32", "int64") and value == -2 ** (dt.bits(dtype) - 1):
+        return f"({value + 1}{suffix} - 1{suffix})"
+    return f"{value}{suffix}"
 
 
 def module_source(kernels):

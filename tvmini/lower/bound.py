@@ -66,8 +66,10 @@ def infer_region(stage, consumers, bounds, symbolic):
         return full
     parent = stage.attach_stage
     if parent not in bounds:
+        why = ("has no loops of its own (it is inlined)" if parent.attach_type == "inline" else
+               f"does not read {stage.name} (compute_at puts a stage inside a loop of a stage that reads it)")
         raise ScheduleError(f"stage {stage.name} is computed at {parent.name}.{stage.attach_ivar.name} but "
-                            f"{parent.name} has no loops of its own (it is inlined)")
+                            f"{parent.name} {why}")
     pb = bounds[parent]
     leaves = parent.leaf_iter_vars
     pos = leaves.index(stage.attach_point())

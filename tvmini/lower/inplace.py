@@ -10,14 +10,16 @@ cannot change the result:
 * ``in`` is a placeholder and ``out`` an output of the schedule with the same shape and
   dtype, and no input is shared by two outputs;
 * ``out``'s stage (after inlining) reads ``in`` only at the element it writes
-  (indices exactly its own axes), so each element is read before it is overwritten;
+  (indices exactly its own axes), so each element is read before it is overwritten,
+  and is not a reduction (whose init and partial sums overwrite the element between
+  reads);
 * every other stage reading ``in`` is one that ``out`` depends on and either a root stage
   (finished before ``out``'s loop starts) or, when both are computed with the same stage
   (``compute_with``), one that reads ``in`` only at its own element (it has read each
   block before ``out`` overwrites it).
 """
 from ..errors import BuildError
-from ..te.tensor import PlaceholderOp, ProducerLoad
+from ..te.tensor import PlaceholderOp, ProducerLoad, Reduce
 from ..tir.functor import walk
 
 
@@ -62,7 +64,12 @@ def check_inplace(pairs, bodies, arg_ops):
             raise BuildError(f"{where}: {src.name} is already shared with another output")
         used.add(src.op)
         axes = [iv.var for iv in out.op.axis]
-        for load in _loads_of(bodies[stages[out.op]], src.op):
+        body = bodies[stages[out.op]]
+        if isinstance(body, Reduce) and _loads_of(body, src.op):
+            raise BuildError(f"{where}: {out.name} is a reduction that reads {src.name}; it writes its first "
+                             "partial result over an element before it has read it, so the buffer cannot be "
+                             "shared")
+        for load in _loads_of(body, src.op):
             if len(load.indices) != len(axes) or any(i is not a for i, a in zip(load.indices, axes)):
                 raise BuildError(f"{where}: {out.name} reads {src.name} at another element than the one "
                                  "it writes, so the buffer cannot be shared")

@@ -1,6 +1,7 @@
 """The user-facing constructors of te: placeholders, computes, reductions, intrinsics."""
 import inspect
 import math
+import weakref
 
 import numpy as np
 
@@ -87,8 +88,14 @@ def compute(shape, fcompute, name=None, tag="", attrs=None):
         raise TVMiniError(f"compute {name}: one output per compute; got {len(body)} values")
     body = E.convert(body)
     check_reduce_placement(name, body)
+    _check_reduce_axes_in_place(name, axis, body)
     op = ComputeOp(name, axis, body, tag, attrs)
     return (op if given else named_by_default(op)).output(0)
+
+
+#: id of a reduce axis's variable -> the axis, while the axis lives (to recognise one
+#: used outside its reduction).
+_REDUCE_AXES = weakref.WeakValueDictionary()
 
 
 def reduce_axis(dom, name="k"):
@@ -98,7 +105,20 @@ def reduce_axis(dom, name="k"):
         rng = E.Range(lo, simplify(hi - lo))
     else:
         rng = iter_range(dom)
-    return IterVar(rng, name, "reduce")
+    axis = IterVar(rng, name, "reduce")
+    _REDUCE_AXES[id(axis.var)] = axis
+    return axis
+
+
+def _check_reduce_axes_in_place(name, axis, body):
+    """A reduce axis may appear only inside a reduction over it."""
+    from ..tir.functor import free_vars
+    allowed = {iv.var for iv in axis} | ({iv.var for iv in body.axis} if isinstance(body, Reduce) else set())
+    for v in free_vars(body) - allowed:
+        owner = _REDUCE_AXES.get(id(v))
+        if owner is not None and owner.var is v:
+            raise ScheduleError(f"compute {name}: reduce axis {v.name} is used outside a reduction over it; "
+                                f"reduce over it (te.sum(..., axis={v.name})) or index with a data axis")
 
 
 def thread_axis(tag, name=None):
@@ -122,9 +142,11 @@ def _reduction(reducer, check_dtype=None):
                 raise TVMiniError(f"te.{name} needs axis= (a reduce_axis or a list of them)")
             return (E.maximum if name == "max" else E.minimum)(expr, axis)
         axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
-        for a in axes:
+        for k, a in enumerate(axes):
             if not isinstance(a, IterVar) or a.kind != "reduce":
                 raise TVMiniError(f"te.{name}: axis {a} is not a te.reduce_axis")
+            if [b for b in axes[:k] if b is a]:
+                raise TVMiniError(f"te.{name}: reduce axis {a.name} is listed twice")
         source = E.convert(expr)
         if check_dtype is not None:
             check_dtype(source.dtype)

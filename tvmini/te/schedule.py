@@ -267,6 +267,11 @@ class Stage:
                         f"then fused as the outer axis into {rel.fused.name}: no loop runs once per "
                         f"{self.attach_ivar.name}; call compute_at after transforming {self.attach_stage.name}")
                 ivar = rel.fused
+        if ivar not in self.attach_stage.leaf_iter_vars:
+            raise ScheduleError(
+                f"stage {self.name} is computed at {self.attach_stage.name}.{self.attach_ivar.name}, a loop that "
+                f"{self.attach_stage.name} no longer has (rfactor or cache_write rebuilt its loops); call "
+                f"compute_at after rewriting {self.attach_stage.name}")
         return ivar
 
     def compute_inline(self):
