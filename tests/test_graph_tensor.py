@@ -559,6 +559,36 @@ def test_bool_operators_are_logical():
         tm.tensor([1.0, 2.0]) & tm.tensor([3.0, 4.0])
 
 
+BOOL_SUBTRACTIONS = {   # PyTorch refuses each (NotImplementedError); numpy refuses bool - bool
+    "bool - bool": (lambda b, i, f: b - b, "two bool operands.*logical_xor"),
+    "bool - True": (lambda b, i, f: b - True, "two bool operands.*logical_xor"),
+    "True - bool": (lambda b, i, f: True - b, "two bool operands.*logical_xor"),
+    "bool - int": (lambda b, i, f: b - i, "a bool operand.*logical_not"),
+    "float - bool": (lambda b, i, f: f - b, "a bool operand.*logical_not"),
+    "int - True": (lambda b, i, f: i - True, "a bool operand.*logical_not"),
+    "1 - bool": (lambda b, i, f: 1 - b, "a bool operand.*logical_not"),
+    "bool - 1.5": (lambda b, i, f: b - 1.5, "a bool operand.*logical_not"),
+    "int -= bool": (lambda b, i, f: i.__isub__(b), "a bool operand.*logical_not"),
+    "-bool": (lambda b, i, f: -b, "neg: negation.*bool tensor of shape \\(2,\\).*logical_not"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOOL_SUBTRACTIONS))
+def test_subtraction_and_negation_of_bools_are_refused_as_pytorch(name):
+    """``bool - bool`` gave int32 (and ``-mask`` -1): PyTorch refuses subtraction with a
+    bool operand and negating a bool tensor, pointing to ``^`` and ``~``; so does tvmini,
+    with a DTypeError naming the operands and the fix."""
+    fn, message = BOOL_SUBTRACTIONS[name]
+    with pytest.raises(DTypeError, match=message):
+        fn(tm.tensor([True, False]), tm.tensor([1, 2]), tm.tensor([1.5, 2.0]))
+    try:
+        import torch
+    except ImportError:
+        return
+    with pytest.raises(NotImplementedError, match="bool"):
+        fn(torch.tensor([True, False]), torch.tensor([1, 2]), torch.tensor([1.5, 2.0]))
+
+
 @pytest.mark.parametrize("dtype", ["uint8", "int8", "int32", "int64"])
 def test_integer_operators_are_bitwise(dtype):
     """``& | ^ ~ << >>`` on integer tensors as PyTorch's (they raised DTypeError); a bool
