@@ -772,9 +772,11 @@ def test_integer_power_is_exact_and_wraps_as_numpy(dtype):
 
 @pytest.mark.parametrize("data,dtype", [([2 ** 63], None), ([-2 ** 63 - 1], None), ([2 ** 40], "int32"),
                                         ([300], "uint8"), ([-256], "uint8"), ([128], "int8"), ([1, 2 ** 70], None),
-                                        ([[1.5], [10 ** 400]], None), (2 ** 64, "int64")])
+                                        ([[1.5], [10 ** 400]], None), (2 ** 64, "int64"), ([-1, 2 ** 64 - 1], None),
+                                        ([[1, 2], [-3, 2 ** 64 - 1]], None), ([True, 2 ** 64 - 1], None)])
 def test_creation_refuses_an_int_the_dtype_cannot_hold(data, dtype):
     # numpy's conversion wrapped these (2**63 became -2**63, 2**40 as int32 0, 300 as uint8 44)
+    # or made floats of them ([-1, 2**64 - 1], ints past both int64 and uint64, became float32)
     with pytest.raises(tm.ValueOverflowError, match="tensor\\(\\): .* does not fit|past") as info:
         tm.tensor(data, dtype=dtype)
     assert isinstance(info.value, OverflowError)
@@ -792,6 +794,8 @@ def test_creation_keeps_ints_the_dtype_holds():
     t = tm.tensor([1.5, 2 ** 70])                                     # floats beside a big int: float32
     assert t.dtype == "float32" and t.numpy().tolist() == [1.5, float(np.float32(2.0 ** 70))]
     assert tm.tensor([2 ** 40], dtype="float32").numpy().tolist() == [2.0 ** 40]
+    t = tm.tensor([-1, 2 ** 64 - 1], dtype="float64")                 # asked for floats: as PyTorch
+    assert t.dtype == "float64" and t.numpy().tolist() == [-1.0, 2.0 ** 64]
 
 
 INT_SCALAR_OPS = {   # an int past the tensor's dtype wraps into it, as PyTorch (numpy's answer)

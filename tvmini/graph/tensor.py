@@ -424,6 +424,8 @@ def _python_data(data, dtype):
         raw = np.asarray(data)
     except ValueError:          # ragged: nd.array names it
         return data
+    if raw.dtype.kind == "f" and _ints_past_int64(data, raw):
+        raw = np.array(data, dtype=object)          # judged value by value below, as PyTorch
     if raw.dtype.kind not in "iuO" or not raw.size:
         return data
     if raw.dtype.kind == "O":   # ints past 64 bits, perhaps beside floats
@@ -437,6 +439,15 @@ def _python_data(data, dtype):
         for v in (raw.min(), raw.max()):
             ops.stored_value(v.item(), target, "tensor()")
     return data
+
+
+def _ints_past_int64(data, raw):
+    """Whether numpy made the floats ``raw`` of Python ``data`` holding ints only, some
+    past int64 (``[-1, 2**64 - 1]`` fits neither int64 nor uint64): PyTorch reads such
+    data as int64 and refuses it. Only float data reaching 2**63 is looked at closer."""
+    if not raw.size or not np.abs(raw).max() >= 2.0 ** 63:
+        return False
+    return all(isinstance(v, (int, np.integer)) for v in np.array(data, dtype=object).ravel().tolist())
 
 
 def _as_ndarray(data, dtype, device):
