@@ -373,6 +373,51 @@ def test_matmul_needs_one_dtype_as_pytorch():
         a @ tm.tensor(np.zeros((3, 2), "float64"))
 
 
+INT_PRODUCTS = [((3, 4), (4, 5)), ((37, 50), (50, 29)), ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)),
+                ((4,), (4,)), ((4,), (4, 3)), ((2, 1, 3, 4), (5, 4, 2))]
+
+
+def _wrapped_product(a, b):
+    """numpy's ``a @ b`` wrapped into ``a``'s integer dtype: computed modulo 2**64 (exact
+    for every narrower dtype too) and cast back."""
+    with np.errstate(over="ignore"):
+        return np.matmul(a.astype(np.uint64), b.astype(np.uint64)).astype(a.dtype)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "int8", "uint8"])
+def test_integer_matmul_is_exact_and_wraps_as_pytorch(dtype):
+    """Integer ``@`` (2-D, batched, broadcast, vectors) was refused ("matmul needs float32
+    or float64"); PyTorch computes it in the dtype, wrapping. Full-range values: every
+    product and sum overflows somewhere."""
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(7)
+    for sa, sb in INT_PRODUCTS:
+        a = rng.integers(info.min, info.max, sa, endpoint=True).astype(dtype)
+        b = rng.integers(info.min, info.max, sb, endpoint=True).astype(dtype)
+        got = tm.tensor(a) @ tm.tensor(b)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got.numpy(), _wrapped_product(a, b), err_msg=f"{sa} @ {sb}")
+        try:
+            import torch
+        except ImportError:
+            continue
+        np.testing.assert_array_equal(got.numpy(), (torch.tensor(a) @ torch.tensor(b)).numpy())
+    with pytest.raises(DTypeError, match=r"matmul: bool tensors \(shapes \(2, 2\) and \(2, 2\)\).*\.int\(\)"):
+        tm.tensor(np.ones((2, 2), bool)) @ tm.tensor(np.ones((2, 2), bool))
+
+
+def test_integer_matmul_on_the_emulated_gpu(emulated_gpu):
+    rng = np.random.default_rng(8)
+    for dtype in ("int32", "int64", "int8", "uint8"):
+        for sa, sb in INT_PRODUCTS[1:4]:
+            info = np.iinfo(dtype)
+            a = rng.integers(info.min, info.max, sa, endpoint=True).astype(dtype)
+            b = rng.integers(info.min, info.max, sb, endpoint=True).astype(dtype)
+            got = tm.tensor(a, device="cuda") @ tm.tensor(b, device="cuda")
+            assert got.device.kind == "cuda" and got.dtype == dtype
+            np.testing.assert_array_equal(got.numpy(), _wrapped_product(a, b), err_msg=f"{dtype} {sa} @ {sb}")
+
+
 def test_shape_mismatch_names_op_and_shapes():
     with pytest.raises(ShapeError, match=r"mul.*\(2, 3\).*\(4,\)"):
         tm.zeros(2, 3) * tm.zeros(4)

@@ -553,10 +553,14 @@ class _Matmul(Function):
 def matmul(a, b):
     """Matrix product with PyTorch's rules: 1-D operands are a row (left) or a column
     (right) vector; (..., m, k) @ (k, n) is one (rows, k) @ (k, n) product; otherwise
-    the leading (batch) axes broadcast and the product is batched over them."""
+    the leading (batch) axes broadcast and the product is batched over them. Floats or
+    integers (int8, uint8, int32, int64: exact, wrapping in the dtype, as PyTorch's)."""
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise DTypeError(f"matmul: both operands must be tensors, got {type(a).__name__} and {type(b).__name__}")
     check_same("matmul", a, b)
+    if a.dtype not in topi.nn.FLOATS + topi.nn.PRODUCT_INTS:
+        raise DTypeError(f"matmul: {a.dtype} tensors (shapes {a.shape} and {b.shape}) are not supported: a product "
+                         "needs float32, float64 or an integer dtype; convert them with .float() or .int() first")
     if a.ndim == 0 or b.ndim == 0 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
         raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} are not compatible "
                          "(need (..., m, k) @ (..., k, n), a 1-D operand as a vector)")
