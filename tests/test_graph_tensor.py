@@ -456,6 +456,46 @@ def test_max_gradient_shares_ties_evenly():
     np.testing.assert_allclose(x.grad.numpy(), [0, 0.5, 0.5])
 
 
+TIED = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0], [5.0, 1.0, 5.0], [4.0, 4.0, 4.0]], np.float32)
+EXTREMES = {   # PyTorch's rules: ties share max()/amax's gradient, max(dim)'s goes to the returned index
+    "max()": (lambda t: t.max(), None),
+    "min()": (lambda t: t.min(), None),
+    "max(1)": (lambda t: t.max(1).values, ("argmax", 1)),
+    "max(0)": (lambda t: t.max(0)[0], ("argmax", 0)),
+    "min(dim=1)": (lambda t: t.min(dim=1).values, ("argmin", 1)),
+    "max(-1, keepdim)": (lambda t: t.max(-1, keepdim=True)[0], ("argmax", 1)),
+    "min(0, keepdim)": (lambda t: t.min(0, keepdim=True).values, ("argmin", 0)),
+    "amax(1)": (lambda t: t.amax(1), None),
+    "amin((0, 1))": (lambda t: t.amin((0, 1)), None),
+    "maximum": (lambda t: t.maximum(t[:, :1]), None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXTREMES))
+def test_extreme_gradients_on_ties_follow_pytorch(name):
+    """``x.max(dim)`` shared a tie's gradient among the tied values; PyTorch sends it all
+    to the index it returned (the first), while ``max()``, ``amax`` and ``maximum``
+    share it. The head gradient is random, so a misrouted share shows."""
+    fn, routed = EXTREMES[name]
+    x = tm.tensor(TIED, requires_grad=True)
+    out = fn(x)
+    head = RNG.normal(size=out.shape).astype("float32")
+    (out * tm.tensor(head)).sum().backward()
+    if routed is not None:      # the whole head gradient at the index max/min(dim) returned
+        arg, axis = routed
+        index = np.expand_dims(getattr(np, arg)(TIED, axis), axis)
+        want = np.zeros_like(TIED)
+        np.put_along_axis(want, index, head.reshape(index.shape), axis)
+        np.testing.assert_array_equal(x.grad.numpy(), want)
+    try:
+        import torch
+    except ImportError:
+        return
+    q = torch.tensor(TIED, requires_grad=True)
+    (fn(q) * torch.tensor(head)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), q.grad.numpy(), rtol=1e-6)
+
+
 def test_shape_op_gradients():
     check_grad(lambda x: x.reshape(4, 3) * 2.0, normal(2, 6))
     check_grad(lambda x: x.reshape(-1), normal(2, 3))

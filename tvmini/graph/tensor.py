@@ -317,6 +317,8 @@ class Tensor:
     def prod(self, *args, **kwargs): return ops.prod(self, *args, **kwargs)
     def max(self, *args, **kwargs): return ops.max(self, *args, **kwargs)
     def min(self, *args, **kwargs): return ops.min(self, *args, **kwargs)
+    def amax(self, dim=(), keepdim=False): return ops.reductions.amax(self, dim, keepdim)
+    def amin(self, dim=(), keepdim=False): return ops.reductions.amin(self, dim, keepdim)
     def argmax(self, *args, **kwargs): return ops.argmax(self, *args, **kwargs)
     def argmin(self, *args, **kwargs): return ops.argmin(self, *args, **kwargs)
 
