@@ -294,8 +294,62 @@ def test_second_backward_through_freed_graph_is_an_error():
     x = tm.tensor([1.0, 2.0], requires_grad=True)
     y = (x * x).sum()
     y.backward()
-    with pytest.raises(TVMiniError, match="freed"):
+    with pytest.raises(tm.AutogradError, match="backward through the graph a second time.*freed.*retain_graph=True"):
         y.backward()
+    try:
+        import torch
+    except ImportError:
+        return
+    q = torch.tensor([1.0, 2.0], requires_grad=True)
+    z = (q * q).sum()
+    z.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time.*retain_graph=True"):
+        z.backward()
+
+
+def _retained_backwards(T, x0):
+    """Three backward passes through one graph (two with ``retain_graph=True``): the
+    gradient after each, under module ``T`` (tvmini or torch)."""
+    x = T.tensor(x0, requires_grad=True)
+    y = (x * x).exp().sum() + x.max(0).values * 3.0 + (x / 4.0).tanh().sum()
+    grads = []
+    for retain in (True, True, False):
+        y.backward(retain_graph=retain)
+        grads.append(x.grad.numpy().copy())
+    return grads, y
+
+
+def test_retain_graph_keeps_the_graph_for_another_backward_as_pytorch():
+    """``backward(retain_graph=True)`` was a TypeError; as in PyTorch it keeps the graph,
+    gradients accumulating pass after pass, and the last backward without it frees it."""
+    x0 = np.array([0.5, -1.0, 0.5], np.float32)
+    grads, y = _retained_backwards(tm, x0)
+    np.testing.assert_allclose(grads[1], 2 * grads[0], rtol=1e-6)
+    np.testing.assert_allclose(grads[2], 3 * grads[0], rtol=1e-6)
+    with pytest.raises(tm.AutogradError, match="second time"):
+        y.backward()
+    x = tm.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    with tm.no_grad():
+        x += 1.0                 # a saved input written in place: the retained graph is stale
+    with pytest.raises(tm.AutogradError, match="modified by an inplace operation"):
+        y.backward()
+    try:
+        import torch
+    except ImportError:
+        return
+    for got, want in zip(grads, _retained_backwards(torch, x0)[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_create_graph_is_refused_clearly():
+    """Higher-order gradients (PyTorch's ``create_graph=True``) are not supported: an
+    AutogradError saying so, not a TypeError about the keyword or a silent first-order
+    result."""
+    y = (tm.tensor([1.0, 2.0], requires_grad=True) ** 2).sum()
+    with pytest.raises(tm.AutogradError, match="create_graph=True.*higher-order gradients are not supported"):
+        y.backward(create_graph=True)
 
 
 def test_backward_without_requires_grad_is_an_error():

@@ -8,7 +8,7 @@ compiled kernels through :mod:`tvmini.graph.ops`. ``backward()`` differentiates 
 """
 import numpy as np
 
-from ..errors import DTypeError, ShapeError, TVMiniError
+from ..errors import AutogradError, DTypeError, ShapeError, TVMiniError
 from ..runtime import NDArray, as_device
 from ..runtime import ndarray as nd
 from . import autograd, dispatch
@@ -146,12 +146,20 @@ class Tensor:
         return f"tensor({body}, dtype={self.dtype}, device={self.device}{extra})"
 
     # ---- autodiff ---------------------------------------------------------------------
-    def backward(self, grad=None):
+    def backward(self, grad=None, retain_graph=None, create_graph=False):
         """Accumulate the gradient of this tensor into every leaf that requires one.
 
         A one-element tensor may omit ``grad`` (it defaults to 1); any other tensor needs
-        a head gradient of its own shape. The recorded graph is freed afterwards.
+        a head gradient of its own shape. The recorded graph is freed afterwards, so a
+        second backward through it raises an AutogradError, unless ``retain_graph=True``
+        keeps it (and what its ops saved) for another backward, as in PyTorch.
+        ``create_graph=True`` (a backward that records itself, for higher-order
+        gradients) is not supported and raises an AutogradError.
         """
+        if create_graph:
+            raise AutogradError(f"backward(create_graph=True) on a tensor of shape {self.shape}: higher-order "
+                                "gradients are not supported (tvmini computes gradients without recording them); "
+                                "call backward() without create_graph")
         if not self.requires_grad:
             raise TVMiniError(f"backward(): tensor of shape {self.shape} does not require grad "
                               "(no input of the computation has requires_grad=True)")
@@ -165,7 +173,7 @@ class Tensor:
             if grad.shape != self.shape or grad.dtype != self.dtype:
                 raise ShapeError(f"backward(): head gradient {grad.dtype}{list(grad.shape)} does not match "
                                  f"the tensor {self.dtype}{list(self.shape)}")
-        autograd.backward(self, grad)
+        autograd.backward(self, grad, retain_graph=bool(retain_graph))
 
     def detach(self):
         """A tensor sharing this data that records no history."""
