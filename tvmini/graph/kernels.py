@@ -2,9 +2,9 @@
 
 These computations exist only as gradients (spreading a reduction's gradient back over
 the reduced axes, scaled, in one pass; sending it to one index of the reduced axis), so
-they live next to the gradient rules that use them. Each is one compute tagged "broadcast" (its loads are not one-to-one with its
-output), so ``topi.default_schedule`` treats it like the library's own broadcasting
-kernels.
+they live next to the gradient rules that use them. Each is one compute tagged
+"broadcast" (its loads are not one-to-one with its output), so ``topi.default_schedule``
+treats it like the library's own broadcasting kernels.
 """
 from .. import te
 
