@@ -149,6 +149,52 @@ def _torch_or_none():
         return None
 
 
+EMPTY_ASSIGNMENTS = [   # (shape, index, value): an integer index with no positions writes nothing
+    ((3,), [], 1.0),
+    ((2, 3), [], np.ones(3)),
+    ((2, 3), [], np.ones((1, 3))),
+    ((2, 3), (slice(None), []), 2.0),
+    ((3,), np.zeros(0, np.int64), 1.0),
+    ((3,), "empty int64 tensor", 1.0),
+    ((2, 3), np.zeros((2, 3), bool), 1.0),          # an all-False mask: nothing either
+]
+
+
+@pytest.mark.parametrize("case", range(len(EMPTY_ASSIGNMENTS)))
+def test_assignment_through_an_empty_index_is_a_no_op_as_pytorch(case):
+    """``x[[]] = v`` raised "no integer-array assignment"; PyTorch writes nothing, after
+    checking that the value broadcasts to the empty selection."""
+    shape, index, value = EMPTY_ASSIGNMENTS[case]
+    x = np.arange(np.prod(shape), dtype="float32").reshape(shape)
+
+    def assign(T):
+        t = T.tensor(x.copy())
+        i = T.tensor(np.zeros(0, np.int64)) if isinstance(index, str) else index
+        t[i] = T.tensor(value.astype("float32")) if isinstance(value, np.ndarray) else value
+        return t
+    np.testing.assert_array_equal(assign(tm).numpy(), x)
+    torch = _torch_or_none()
+    if torch is not None:
+        np.testing.assert_array_equal(assign(torch).numpy(), x)
+
+
+def test_assignment_through_an_empty_index_still_checks_the_value():
+    t = tm.zeros(2, 3)
+    with pytest.raises(tm.ShapeError, match=r"\(2,\).*\(0, 3\)|\(0, 3\).*\(2,\)"):
+        t[[]] = tm.ones(2)
+    with pytest.raises(tm.ShapeError, match=r"\(5, 1, 3\).*\(0, 3\)"):
+        t[[]] = tm.ones(5, 1, 3)
+    with pytest.raises(tm.ValueOverflowError, match="does not fit in int64"):
+        tm.zeros(3, dtype="int64")[[]] = 2 ** 70
+    with pytest.raises(tm.AutogradError, match="requires grad"):
+        tm.zeros(3, requires_grad=True)[[]] = 1.0
+    torch = _torch_or_none()
+    if torch is not None:
+        for value in (torch.ones(2), torch.ones(5, 1, 3)):
+            with pytest.raises(RuntimeError, match="shape mismatch"):
+                torch.zeros(2, 3)[[]] = value
+
+
 FILL_CASES = [      # (array, value, numpy's answer for the elements the mask selects)
     (np.array([1, 2, 3]), 2.7, 2),                       # truncated into int64
     (np.array([1, 2, 3]), -2.7, -2),

@@ -191,6 +191,44 @@ def test_join_errors_name_the_op_and_shapes():
         tm.cat([])
 
 
+def test_cat_skips_legacy_empty_tensors_as_pytorch():
+    """A 1-d tensor of shape (0,) (``tm.tensor([])``, the accumulator of a ``x = cat([x,
+    row])`` loop) next to tensors of other shapes is skipped, as PyTorch (it raised
+    "differ on a dimension"); it still counts for the dtype, and gets an empty gradient."""
+    rng = np.random.default_rng(3)
+    b = rng.standard_normal((2, 3))
+    cases = [([(0,), b], 0), ([b, (0,), b], 1), ([(0,), (0,)], 0), ([(0,), b[0]], 0), ([b, (0,)], -1)]
+    for parts, dim in cases:
+        arrays = [np.zeros(p) if isinstance(p, tuple) else p for p in parts]
+        got = tm.cat([tm.tensor(a) for a in arrays], dim=dim)
+        want = np.concatenate([a for a in arrays if a.shape != (0,)] or arrays, axis=dim)
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(got.numpy(), want)
+    assert tm.cat([tm.zeros(0, dtype="float64"), tm.ones(2, 3)]).dtype == "float64"
+    with pytest.raises(IndexError, match="axis 2"):
+        tm.cat([tm.zeros(0), tm.ones(2, 3)], dim=2)
+    empty = tm.zeros(0, requires_grad=True)
+    check_grad(lambda x: tm.cat([tm.zeros(0, dtype="float64"), x * x, tm.zeros(0, dtype="float64")]), b)
+    tm.cat([empty, tm.ones(2, 3)]).sum().backward()
+    assert empty.grad.shape == (0,) and empty.grad.dtype == "float32"
+    acc = tm.tensor([])
+    for k in range(3):
+        acc = tm.cat([acc, tm.full((1, 2), k)])
+    assert acc.dtype == "float32" and acc.numpy().tolist() == [[0, 0], [1, 1], [2, 2]]
+    try:
+        import torch
+    except ImportError:
+        return
+    for parts, dim in cases:
+        pieces = [np.zeros(p) if isinstance(p, tuple) else p for p in parts]
+        want = torch.cat([torch.tensor(a) for a in pieces], dim=dim)
+        np.testing.assert_array_equal(tm.cat([tm.tensor(a) for a in pieces], dim=dim).numpy(), want.numpy())
+    t = torch.zeros(0, requires_grad=True)
+    torch.cat([t, torch.ones(2, 3)]).sum().backward()
+    assert tuple(t.grad.shape) == empty.grad.shape
+    assert torch.cat([torch.zeros(0, dtype=torch.float64), torch.ones(2, 3)]).dtype == torch.float64
+
+
 def test_join_ops_trace_under_jit():
     """cat, split and pad inside a jitted step give the eager results."""
     def step(x):

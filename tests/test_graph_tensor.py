@@ -294,8 +294,62 @@ def test_second_backward_through_freed_graph_is_an_error():
     x = tm.tensor([1.0, 2.0], requires_grad=True)
     y = (x * x).sum()
     y.backward()
-    with pytest.raises(TVMiniError, match="freed"):
+    with pytest.raises(tm.AutogradError, match="backward through the graph a second time.*freed.*retain_graph=True"):
         y.backward()
+    try:
+        import torch
+    except ImportError:
+        return
+    q = torch.tensor([1.0, 2.0], requires_grad=True)
+    z = (q * q).sum()
+    z.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time.*retain_graph=True"):
+        z.backward()
+
+
+def _retained_backwards(T, x0):
+    """Three backward passes through one graph (two with ``retain_graph=True``): the
+    gradient after each, under module ``T`` (tvmini or torch)."""
+    x = T.tensor(x0, requires_grad=True)
+    y = (x * x).exp().sum() + x.max(0).values * 3.0 + (x / 4.0).tanh().sum()
+    grads = []
+    for retain in (True, True, False):
+        y.backward(retain_graph=retain)
+        grads.append(x.grad.numpy().copy())
+    return grads, y
+
+
+def test_retain_graph_keeps_the_graph_for_another_backward_as_pytorch():
+    """``backward(retain_graph=True)`` was a TypeError; as in PyTorch it keeps the graph,
+    gradients accumulating pass after pass, and the last backward without it frees it."""
+    x0 = np.array([0.5, -1.0, 0.5], np.float32)
+    grads, y = _retained_backwards(tm, x0)
+    np.testing.assert_allclose(grads[1], 2 * grads[0], rtol=1e-6)
+    np.testing.assert_allclose(grads[2], 3 * grads[0], rtol=1e-6)
+    with pytest.raises(tm.AutogradError, match="second time"):
+        y.backward()
+    x = tm.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    with tm.no_grad():
+        x += 1.0                 # a saved input written in place: the retained graph is stale
+    with pytest.raises(tm.AutogradError, match="modified by an inplace operation"):
+        y.backward()
+    try:
+        import torch
+    except ImportError:
+        return
+    for got, want in zip(grads, _retained_backwards(torch, x0)[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_create_graph_is_refused_clearly():
+    """Higher-order gradients (PyTorch's ``create_graph=True``) are not supported: an
+    AutogradError saying so, not a TypeError about the keyword or a silent first-order
+    result."""
+    y = (tm.tensor([1.0, 2.0], requires_grad=True) ** 2).sum()
+    with pytest.raises(tm.AutogradError, match="create_graph=True.*higher-order gradients are not supported"):
+        y.backward(create_graph=True)
 
 
 def test_backward_without_requires_grad_is_an_error():
@@ -373,6 +427,51 @@ def test_matmul_needs_one_dtype_as_pytorch():
         a @ tm.tensor(np.zeros((3, 2), "float64"))
 
 
+INT_PRODUCTS = [((3, 4), (4, 5)), ((37, 50), (50, 29)), ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)),
+                ((4,), (4,)), ((4,), (4, 3)), ((2, 1, 3, 4), (5, 4, 2))]
+
+
+def _wrapped_product(a, b):
+    """numpy's ``a @ b`` wrapped into ``a``'s integer dtype: computed modulo 2**64 (exact
+    for every narrower dtype too) and cast back."""
+    with np.errstate(over="ignore"):
+        return np.matmul(a.astype(np.uint64), b.astype(np.uint64)).astype(a.dtype)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "int8", "uint8"])
+def test_integer_matmul_is_exact_and_wraps_as_pytorch(dtype):
+    """Integer ``@`` (2-D, batched, broadcast, vectors) was refused ("matmul needs float32
+    or float64"); PyTorch computes it in the dtype, wrapping. Full-range values: every
+    product and sum overflows somewhere."""
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(7)
+    for sa, sb in INT_PRODUCTS:
+        a = rng.integers(info.min, info.max, sa, endpoint=True).astype(dtype)
+        b = rng.integers(info.min, info.max, sb, endpoint=True).astype(dtype)
+        got = tm.tensor(a) @ tm.tensor(b)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got.numpy(), _wrapped_product(a, b), err_msg=f"{sa} @ {sb}")
+        try:
+            import torch
+        except ImportError:
+            continue
+        np.testing.assert_array_equal(got.numpy(), (torch.tensor(a) @ torch.tensor(b)).numpy())
+    with pytest.raises(DTypeError, match=r"matmul: bool tensors \(shapes \(2, 2\) and \(2, 2\)\).*\.int\(\)"):
+        tm.tensor(np.ones((2, 2), bool)) @ tm.tensor(np.ones((2, 2), bool))
+
+
+def test_integer_matmul_on_the_emulated_gpu(emulated_gpu):
+    rng = np.random.default_rng(8)
+    for dtype in ("int32", "int64", "int8", "uint8"):
+        for sa, sb in INT_PRODUCTS[1:4]:
+            info = np.iinfo(dtype)
+            a = rng.integers(info.min, info.max, sa, endpoint=True).astype(dtype)
+            b = rng.integers(info.min, info.max, sb, endpoint=True).astype(dtype)
+            got = tm.tensor(a, device="cuda") @ tm.tensor(b, device="cuda")
+            assert got.device.kind == "cuda" and got.dtype == dtype
+            np.testing.assert_array_equal(got.numpy(), _wrapped_product(a, b), err_msg=f"{dtype} {sa} @ {sb}")
+
+
 def test_shape_mismatch_names_op_and_shapes():
     with pytest.raises(ShapeError, match=r"mul.*\(2, 3\).*\(4,\)"):
         tm.zeros(2, 3) * tm.zeros(4)
@@ -409,6 +508,46 @@ def test_max_gradient_shares_ties_evenly():
     x = tm.tensor([1.0, 3.0, 3.0], requires_grad=True)
     x.max().backward()
     np.testing.assert_allclose(x.grad.numpy(), [0, 0.5, 0.5])
+
+
+TIED = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0], [5.0, 1.0, 5.0], [4.0, 4.0, 4.0]], np.float32)
+EXTREMES = {   # PyTorch's rules: ties share max()/amax's gradient, max(dim)'s goes to the returned index
+    "max()": (lambda t: t.max(), None),
+    "min()": (lambda t: t.min(), None),
+    "max(1)": (lambda t: t.max(1).values, ("argmax", 1)),
+    "max(0)": (lambda t: t.max(0)[0], ("argmax", 0)),
+    "min(dim=1)": (lambda t: t.min(dim=1).values, ("argmin", 1)),
+    "max(-1, keepdim)": (lambda t: t.max(-1, keepdim=True)[0], ("argmax", 1)),
+    "min(0, keepdim)": (lambda t: t.min(0, keepdim=True).values, ("argmin", 0)),
+    "amax(1)": (lambda t: t.amax(1), None),
+    "amin((0, 1))": (lambda t: t.amin((0, 1)), None),
+    "maximum": (lambda t: t.maximum(t[:, :1]), None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXTREMES))
+def test_extreme_gradients_on_ties_follow_pytorch(name):
+    """``x.max(dim)`` shared a tie's gradient among the tied values; PyTorch sends it all
+    to the index it returned (the first), while ``max()``, ``amax`` and ``maximum``
+    share it. The head gradient is random, so a misrouted share shows."""
+    fn, routed = EXTREMES[name]
+    x = tm.tensor(TIED, requires_grad=True)
+    out = fn(x)
+    head = RNG.normal(size=out.shape).astype("float32")
+    (out * tm.tensor(head)).sum().backward()
+    if routed is not None:      # the whole head gradient at the index max/min(dim) returned
+        arg, axis = routed
+        index = np.expand_dims(getattr(np, arg)(TIED, axis), axis)
+        want = np.zeros_like(TIED)
+        np.put_along_axis(want, index, head.reshape(index.shape), axis)
+        np.testing.assert_array_equal(x.grad.numpy(), want)
+    try:
+        import torch
+    except ImportError:
+        return
+    q = torch.tensor(TIED, requires_grad=True)
+    (fn(q) * torch.tensor(head)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), q.grad.numpy(), rtol=1e-6)
 
 
 def test_shape_op_gradients():
@@ -557,6 +696,36 @@ def test_bool_operators_are_logical():
         assert got.dtype == "bool" and got.numpy().tolist() == want.tolist()
     with pytest.raises(DTypeError, match="bool or integer"):
         tm.tensor([1.0, 2.0]) & tm.tensor([3.0, 4.0])
+
+
+BOOL_SUBTRACTIONS = {   # PyTorch refuses each (NotImplementedError); numpy refuses bool - bool
+    "bool - bool": (lambda b, i, f: b - b, "two bool operands.*logical_xor"),
+    "bool - True": (lambda b, i, f: b - True, "two bool operands.*logical_xor"),
+    "True - bool": (lambda b, i, f: True - b, "two bool operands.*logical_xor"),
+    "bool - int": (lambda b, i, f: b - i, "a bool operand.*logical_not"),
+    "float - bool": (lambda b, i, f: f - b, "a bool operand.*logical_not"),
+    "int - True": (lambda b, i, f: i - True, "a bool operand.*logical_not"),
+    "1 - bool": (lambda b, i, f: 1 - b, "a bool operand.*logical_not"),
+    "bool - 1.5": (lambda b, i, f: b - 1.5, "a bool operand.*logical_not"),
+    "int -= bool": (lambda b, i, f: i.__isub__(b), "a bool operand.*logical_not"),
+    "-bool": (lambda b, i, f: -b, "neg: negation.*bool tensor of shape \\(2,\\).*logical_not"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOOL_SUBTRACTIONS))
+def test_subtraction_and_negation_of_bools_are_refused_as_pytorch(name):
+    """``bool - bool`` gave int32 (and ``-mask`` -1): PyTorch refuses subtraction with a
+    bool operand and negating a bool tensor, pointing to ``^`` and ``~``; so does tvmini,
+    with a DTypeError naming the operands and the fix."""
+    fn, message = BOOL_SUBTRACTIONS[name]
+    with pytest.raises(DTypeError, match=message):
+        fn(tm.tensor([True, False]), tm.tensor([1, 2]), tm.tensor([1.5, 2.0]))
+    try:
+        import torch
+    except ImportError:
+        return
+    with pytest.raises(NotImplementedError, match="bool"):
+        fn(torch.tensor([True, False]), torch.tensor([1, 2]), torch.tensor([1.5, 2.0]))
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "int8", "int32", "int64"])
@@ -742,9 +911,11 @@ def test_integer_power_is_exact_and_wraps_as_numpy(dtype):
 
 @pytest.mark.parametrize("data,dtype", [([2 ** 63], None), ([-2 ** 63 - 1], None), ([2 ** 40], "int32"),
                                         ([300], "uint8"), ([-256], "uint8"), ([128], "int8"), ([1, 2 ** 70], None),
-                                        ([[1.5], [10 ** 400]], None), (2 ** 64, "int64")])
+                                        ([[1.5], [10 ** 400]], None), (2 ** 64, "int64"), ([-1, 2 ** 64 - 1], None),
+                                        ([[1, 2], [-3, 2 ** 64 - 1]], None), ([True, 2 ** 64 - 1], None)])
 def test_creation_refuses_an_int_the_dtype_cannot_hold(data, dtype):
     # numpy's conversion wrapped these (2**63 became -2**63, 2**40 as int32 0, 300 as uint8 44)
+    # or made floats of them ([-1, 2**64 - 1], ints past both int64 and uint64, became float32)
     with pytest.raises(tm.ValueOverflowError, match="tensor\\(\\): .* does not fit|past") as info:
         tm.tensor(data, dtype=dtype)
     assert isinstance(info.value, OverflowError)
@@ -762,6 +933,8 @@ def test_creation_keeps_ints_the_dtype_holds():
     t = tm.tensor([1.5, 2 ** 70])                                     # floats beside a big int: float32
     assert t.dtype == "float32" and t.numpy().tolist() == [1.5, float(np.float32(2.0 ** 70))]
     assert tm.tensor([2 ** 40], dtype="float32").numpy().tolist() == [2.0 ** 40]
+    t = tm.tensor([-1, 2 ** 64 - 1], dtype="float64")                 # asked for floats: as PyTorch
+    assert t.dtype == "float64" and t.numpy().tolist() == [-1.0, 2.0 ** 64]
 
 
 INT_SCALAR_OPS = {   # an int past the tensor's dtype wraps into it, as PyTorch (numpy's answer)

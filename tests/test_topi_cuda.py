@@ -125,6 +125,7 @@ def _reduction_cases():
         "argmax_small": lambda: _reduce(topi.argmax, shape=(9, 10), axis=1, dtype=F32),
         "sum_to": lambda: _reduce(lambda x: topi.sum_to(x, (7, 1))),
         "sum_symbolic": lambda: _symbolic_sum(),
+        "mean_symbolic_empty": lambda: _symbolic_empty_mean(),
     }
 
 
@@ -132,6 +133,13 @@ def _symbolic_sum():
     n = te.var("n")
     x = ph((n, 70), "x")
     return Case([x], topi.sum(x, axis=1), values={n: 50})
+
+
+def _symbolic_empty_mean():
+    """The mean over a symbolic extent bound to 0: NaN (the NaN stage after the sum)."""
+    n = te.var("n")
+    x = ph((n, 70), "x")
+    return Case([x], topi.mean(x, axis=0), values={n: 0})
 
 
 def _matmul(m, n, k, ta=False, tb=False, dtype=F32):
@@ -146,6 +154,9 @@ def _linalg_cases():
         "matmul_ta": lambda: _matmul(64, 64, 33, ta=True),
         "matmul_tb": lambda: _matmul(130, 10, 64, tb=True),
         "matmul_tab_f64": lambda: _matmul(5, 17, 3, ta=True, tb=True, dtype=F64),
+        "matmul_int32": lambda: _matmul(37, 29, 50, dtype="int32"),
+        "matmul_tab_int64": lambda: _matmul(5, 17, 3, ta=True, tb=True, dtype="int64"),
+        "matmul_int8": lambda: _matmul(9, 70, 33, dtype="int8"),
         "matmul_symbolic": lambda: _symbolic_matmul(),
         "batch_matmul": lambda: _batch_matmul(),
         "dense": lambda: _dense(),

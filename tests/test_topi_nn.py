@@ -133,6 +133,44 @@ def test_batch_matmul_broadcast(data):
     np.testing.assert_allclose(c, want, **tol(dtype, K))
 
 
+@examples(12)
+@given(st.data())
+def test_integer_products_wrap_in_their_dtype(data):
+    """matmul (any transpose, whole or split into parts) and batch_matmul of integers over
+    their full range: exact modulo 2**bits, as PyTorch's (the packed GEMM schedule, its
+    blocks as wide as two SIMD vectors of the dtype)."""
+    dtype = data.draw(st.sampled_from(["int8", "uint8", "int32", "int64"]), label="dtype")
+    M, N, K = (data.draw(DIM, label=n) for n in "MNK")
+    parts = data.draw(st.sampled_from([1, 2]), label="parts")
+    K = parts * max(1, K // parts)
+    ta, tb = data.draw(st.booleans(), label="transpose_a"), data.draw(st.booleans(), label="transpose_b")
+    batch = data.draw(st.sampled_from([None, 1, 3]), label="batch")
+    rng, info = rng_of(data), np.iinfo(dtype)
+    lead = () if batch is None else (batch,)
+    a_np = rng.integers(info.min, info.max, lead + ((K, M) if ta else (M, K)), endpoint=True).astype(dtype)
+    b_np = rng.integers(info.min, info.max, lead + ((N, K) if tb else (K, N)), endpoint=True).astype(dtype)
+    a = te.placeholder(a_np.shape, name="a", dtype=dtype)
+    b = te.placeholder(b_np.shape, name="b", dtype=dtype)
+    out = topi.matmul(a, b, ta, tb, parts=parts) if batch is None else topi.batch_matmul(a, b, ta, tb)
+    assert out.dtype == dtype
+    f = tm.build(topi.default_schedule(out), [a, b, out], name="int_product")
+    got = np.zeros(tuple(int(e.value) for e in out.shape), dtype)
+    f(a_np, b_np, got)
+    wide = [np.swapaxes(x, -1, -2) if t else x for x, t in ((a_np, ta), (b_np, tb))]
+    with np.errstate(over="ignore"):
+        want = np.matmul(wide[0].astype(np.uint64), wide[1].astype(np.uint64)).astype(dtype)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_a_product_of_bools_or_mixed_integers_is_refused():
+    p, q = te.placeholder((2, 2), name="p", dtype="bool"), te.placeholder((2, 2), name="q", dtype="bool")
+    with pytest.raises(tm.errors.DTypeError, match="p is bool; matmul needs float32, float64 or an integer"):
+        topi.matmul(p, q)
+    i, j = te.placeholder((2, 2), name="i", dtype="int32"), te.placeholder((2, 2), name="j", dtype="int64")
+    with pytest.raises(tm.errors.DTypeError, match="different dtypes i: int32, j: int64"):
+        topi.matmul(i, j)
+
+
 @examples(10)
 @given(st.data())
 def test_dense_with_and_without_bias(data):

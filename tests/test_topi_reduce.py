@@ -46,6 +46,25 @@ def test_reductions_match_numpy(data):
     assert_matches(run_default(out, [X], [x], {n: shape[0]}), want, out.dtype, scale=float(np.sqrt(x.size)), what=name)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
+@pytest.mark.parametrize("axis, keepdims", [(None, False), (0, False), (0, True), ((0, 1), False), (1, False)])
+def test_mean_over_a_symbolic_extent_bound_to_zero_is_nan(dtype, axis, keepdims):
+    """The mean of no elements is NaN (numpy, PyTorch) when the extent is only known at
+    call time too, not the 0 the sum of no terms gives; bound to 3 it is the mean (and a
+    mean over the other axis of 0 rows is empty)."""
+    n = te.var("n")
+    X = te.placeholder((n, 4), name="X", dtype=dtype)
+    out = topi.mean(X, axis, keepdims=keepdims)
+    for rows in (0, 3):
+        x = np.arange(rows * 4).reshape(rows, 4).astype(dtype)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            want = np.asarray(np.mean(x, axis=axis, keepdims=keepdims), dtype=out.dtype)
+        got = run_default(out, [X], [x], {n: rows})
+        np.testing.assert_allclose(got, want, rtol=1e-6, err_msg=f"{rows} rows")
+        if rows == 0 and axis != 1:
+            assert got.size and np.isnan(got).all()
+
+
 @examples(15)
 @given(st.data())
 def test_argmax_argmin_first_index_on_ties(data):

@@ -11,7 +11,9 @@ sort, so deep graphs never hit Python's recursion limit), sums the gradients rea
 each tensor, accumulates them into leaf tensors' ``.grad`` (until zeroed, as in PyTorch)
 and then frees the tape: every Function it visited drops its inputs and saved arrays,
 so intermediate results die with the last user reference and a second backward through
-the same graph raises an error instead of reading freed state.
+the same graph raises an error instead of reading freed state. ``retain_graph=True``
+keeps the tape for another backward, as PyTorch's (PyTorch lets a second backward
+through a graph whose ops saved nothing pass; here any freed graph raises).
 """
 import contextlib
 import threading
@@ -149,16 +151,19 @@ def _topological_order(root):
         fn = tensor._ctx
         if fn is not None:
             if fn.inputs is None:
-                raise TVMiniError(
-                    "backward through a graph that was already freed by an earlier backward(); "
-                    "compute the forward again")
+                raise AutogradError(
+                    f"Trying to backward through the graph a second time: an earlier backward() freed it (at "
+                    f"{type(fn).__name__}, the op that made a tensor of shape {tensor.shape}); specify "
+                    "retain_graph=True in the first backward() to backward through it again, or compute the "
+                    "forward again")
             stack.extend((t, False) for t, need in zip(fn.inputs, fn._needs) if need)
     order.reverse()
     return order
 
 
-def backward(root, grad):
-    """Accumulate d(root)/d(leaf) · ``grad`` into every leaf's ``.grad``, then free the tape."""
+def backward(root, grad, retain_graph=False):
+    """Accumulate d(root)/d(leaf) · ``grad`` into every leaf's ``.grad``, then free the
+    tape (kept with ``retain_graph``)."""
     order = _topological_order(root)
     grads = {id(root): grad}
     # A leaf's new .grad must be its own tensor: not the caller's head gradient, nor one
@@ -182,7 +187,8 @@ def backward(root, grad):
                         taken.add(id(tensor.grad))
                 continue
             if g is None:
-                fn.free()
+                if not retain_graph:
+                    fn.free()
                 continue
             fn.check_versions()
             input_grads = fn.backward(g)
@@ -194,5 +200,6 @@ def backward(root, grad):
                                       f"for input {i} of shape {t.shape}")
                 previous = grads.get(id(t))
                 grads[id(t)] = gi if previous is None else previous + gi
-            fn.free()
+            if not retain_graph:
+                fn.free()
 

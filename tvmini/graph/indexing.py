@@ -253,14 +253,40 @@ def _as_values(x, value, shape):
     return ops.broadcast_to(values, shape) if values.shape != shape else values
 
 
+def _no_positions(given):
+    """Whether the array index ``given`` is an integer one holding no positions (``[]``,
+    an empty integer tensor or array): an assignment through it writes nothing."""
+    if isinstance(given, list):
+        return not np.asarray(given).size
+    size = given.data.size if isinstance(given, Tensor) else given.size
+    return size == 0 and given.dtype in ("int32", "int64")
+
+
+def _assign_nothing(x, index, given, value):
+    """``x[index] = value`` where the integer-array index ``given`` holds no positions: a
+    no-op, as PyTorch's, once ``value`` passed the checks a real assignment makes (it
+    fits ``x``'s dtype, is on its device and broadcasts to the empty selection)."""
+    at = next(k for k, i in enumerate(index) if i is given)
+    if not all(isinstance(i, slice) and i == slice(None) for k, i in enumerate(index) if k != at):
+        raise IndexingError(f"assigning into a tensor of shape {x.shape}: an integer-array index can only be "
+                            "combined with full slices (:)")
+    positions = np.shape(given) if isinstance(given, list) else tuple(given.shape)
+    _as_values(x, value, x.shape[:at] + positions + x.shape[at + 1:])
+
+
 def setitem(x, index, value):
     """``x[index] = value`` in place (``value`` a number or a tensor broadcast to the
     selection): a window of basic indices (one kernel over ``x``, offsets at run time),
-    or a bool mask (of ``x``'s shape or its leading axes) with a number or a 0-d tensor."""
+    or a bool mask (of ``x``'s shape or its leading axes) with a number or a 0-d tensor.
+    An integer-array index holding no positions (``x[[]] = v``) writes nothing, as
+    PyTorch; other integer-array assignments are refused."""
     _check_writable(x, value)
     index, has_array = _expanded(x, index)
     if has_array:
         given = next(i for i in index if _is_array_index(i))
+        if _no_positions(given):
+            _assign_nothing(x, index, given, value)
+            return
         mask = given if isinstance(given, Tensor) else Tensor._wrap(nd.array(np.asarray(given), device=x.device))
         rest = [i for i in index if not _is_array_index(i)]
         if mask.dtype != "bool" or index[0] is not given or \

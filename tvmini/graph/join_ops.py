@@ -32,39 +32,57 @@ def _concatenate(*xs, axis):
 
 
 class _Cat(Function):
+    """``cat`` of the inputs not flagged in ``skips`` (PyTorch's legacy empty tensors,
+    joined as nothing); a skipped input that requires grad gets an empty gradient."""
     saved = ()          # the gradient needs the pieces' shapes only
+
     def forward(self, *xs):
-        return run("cat", _concatenate, list(xs), attrs=(("axis", self.axis),))
+        joined = [x for x, skip in zip(xs, self.skips) if not skip]
+        return run("cat", _concatenate, joined, attrs=(("axis", self.axis),))
 
     def backward(self, g):
         grads, start = [], 0
-        for x in self.inputs:
-            stop = start + x.shape[self.axis]
-            grads.append(ops.getitem(g, _along(self.axis, start, stop)) if x.requires_grad else None)
+        for x, skip in zip(self.inputs, self.skips):
+            stop = start + (0 if skip else x.shape[self.axis])
+            piece = ops.getitem(g, _along(self.axis, start, stop)) if x.requires_grad else None
+            grads.append(ops.reshape(piece, (0,)) if skip and piece is not None else piece)
             start = stop
         return tuple(grads)
 
 
+def _legacy_empty(tensors):
+    """Which of ``tensors`` ``cat`` skips, as PyTorch: 1-d tensors of shape (0,) (the
+    legacy empty tensor, ``torch.tensor([])``) beside tensors of another shape, whatever
+    their number of axes; none when all are of shape (0,)."""
+    skips = tuple(t.shape == (0,) for t in tensors)
+    return (False,) * len(tensors) if all(skips) else skips
+
+
 def cat(tensors, dim=0):
     """Join ``tensors`` (one device, equal extents but on ``dim``) along ``dim``; mixed
-    dtypes promote as in arithmetic (``ops.result_dtype``)."""
+    dtypes promote as in arithmetic (``ops.result_dtype``). Tensors of shape (0,) beside
+    others are skipped, as PyTorch (``tm.cat([tm.tensor([]), x])`` is ``x``); they still
+    take part in the dtype promotion and get an empty gradient."""
     tensors = list(tensors)
     if not tensors or not all(isinstance(t, Tensor) for t in tensors):
         raise ShapeError(f"cat: needs a non-empty sequence of tensors, got {[type(t).__name__ for t in tensors]}")
-    first = tensors[0]
+    skips = _legacy_empty(tensors)
+    first = next(t for t, skip in zip(tensors, skips) if not skip)
     axis = check_axes.axis("cat", dim, first.shape)
-    for t in tensors[1:]:
+    for t, skip in zip(tensors, skips):
         ops.check_device("cat", first, t)
+        if skip:
+            continue
         if t.ndim != first.ndim or t.shape[:axis] + t.shape[axis + 1:] != first.shape[:axis] + first.shape[axis + 1:]:
             raise ShapeError(f"cat: tensors of shapes {first.shape} and {t.shape} differ on a dimension "
                              f"other than {axis}")
     if first.ndim == 0:
         raise ShapeError("cat: zero-dimensional tensors cannot be concatenated (use stack)")
-    dtype = first.dtype
+    dtype = tensors[0].dtype
     for t in tensors[1:]:
         dtype = ops.result_dtype(dtype, t.dtype)
     tensors = [ops.cast(t, dtype) for t in tensors]
-    return tensors[0] if len(tensors) == 1 else _Cat.apply(*tensors, axis=axis)
+    return tensors[0] if len(tensors) == 1 else _Cat.apply(*tensors, axis=axis, skips=skips)
 
 
 def stack(tensors, dim=0):

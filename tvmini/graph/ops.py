@@ -244,8 +244,35 @@ def add(a, b):
     return _binary("add", a, b)
 
 
+def _is_bool(value):
+    """Whether ``value`` is a bool tensor or array, or a Python/numpy bool."""
+    if isinstance(value, (Tensor, np.ndarray)):
+        return value.dtype == "bool"
+    return isinstance(value, (bool, np.bool_))
+
+
+def _refuse_bool_sub(a, b):
+    """Refuse ``a - b`` with a bool operand (a tensor or a Python bool), as PyTorch
+    does: on bools, subtraction has no meaning of its own (numpy refuses it too)."""
+    if _is_bool(a) and _is_bool(b):
+        raise DTypeError(f"sub: subtraction, the `-` operator, with two bool operands ({_describe(a)} - "
+                         f"{_describe(b)}) is not supported; use a ^ b (logical_xor) instead")
+    if _is_bool(a) or _is_bool(b):
+        raise DTypeError(f"sub: subtraction, the `-` operator, with a bool operand ({_describe(a)} - "
+                         f"{_describe(b)}) is not supported; to invert a mask use ~mask (logical_not), "
+                         "else convert it with .int() or .float() first")
+
+
+def _describe(value):
+    """An operand for an error message: a tensor by dtype and shape, a number by value."""
+    if isinstance(value, (Tensor, np.ndarray)):
+        return f"{value.dtype} {'tensor' if isinstance(value, Tensor) else 'array'} of shape {value.shape}"
+    return repr(value)
+
+
 def sub(a, b):
-    """``a - b``."""
+    """``a - b`` (refused with a bool operand, as PyTorch)."""
+    _refuse_bool_sub(a, b)
     if _is_number(b):
         return add(a, -b)
     return _binary("sub", a, b)
@@ -253,6 +280,7 @@ def sub(a, b):
 
 def rsub(a, b):
     """``b - a`` for a Python number ``b``."""
+    _refuse_bool_sub(b, a)
     return _binary("sub", b, a) if isinstance(b, Tensor) else _Scalar.apply(_promote_for_scalar(a, b), op="rsub", value=b)
 
 
@@ -407,8 +435,16 @@ def _unary(op):
     return apply
 
 
-neg, exp, log, sqrt, abs, relu, sigmoid, tanh, cos, sin = (
-    _unary(op) for op in ("neg", "exp", "log", "sqrt", "abs", "relu", "sigmoid", "tanh", "cos", "sin"))
+exp, log, sqrt, abs, relu, sigmoid, tanh, cos, sin = (
+    _unary(op) for op in ("exp", "log", "sqrt", "abs", "relu", "sigmoid", "tanh", "cos", "sin"))
+
+
+def neg(x):
+    """``-x``; refused for a bool tensor, as PyTorch (``~x`` inverts a mask)."""
+    if x.dtype == "bool":
+        raise DTypeError(f"neg: negation, the `-` operator, on a bool tensor of shape {x.shape} is not supported; "
+                         "to invert a mask use ~mask (logical_not), else convert it with .int() or .float() first")
+    return _Unary.apply(x, op="neg")
 
 
 class _Cast(Function):
@@ -517,10 +553,14 @@ class _Matmul(Function):
 def matmul(a, b):
     """Matrix product with PyTorch's rules: 1-D operands are a row (left) or a column
     (right) vector; (..., m, k) @ (k, n) is one (rows, k) @ (k, n) product; otherwise
-    the leading (batch) axes broadcast and the product is batched over them."""
+    the leading (batch) axes broadcast and the product is batched over them. Floats or
+    integers (int8, uint8, int32, int64: exact, wrapping in the dtype, as PyTorch's)."""
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise DTypeError(f"matmul: both operands must be tensors, got {type(a).__name__} and {type(b).__name__}")
     check_same("matmul", a, b)
+    if a.dtype not in topi.nn.FLOATS + topi.nn.PRODUCT_INTS:
+        raise DTypeError(f"matmul: {a.dtype} tensors (shapes {a.shape} and {b.shape}) are not supported: a product "
+                         "needs float32, float64 or an integer dtype; convert them with .float() or .int() first")
     if a.ndim == 0 or b.ndim == 0 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
         raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} are not compatible "
                          "(need (..., m, k) @ (..., k, n), a 1-D operand as a vector)")

@@ -4,7 +4,9 @@ Result dtypes follow PyTorch: integer and bool sums and products are int64 (a ui
 sum must not wrap at 256), float16 sums and means accumulate in float32 and round
 once at the end (5000 ones sum to 5000, not 2048), integer means are float32.
 ``max(dim)``/``min(dim)`` with one int axis return a ``(values, indices)`` pair as
-PyTorch's; without an axis (or with a tuple of axes, like ``amax``) the values alone.
+PyTorch's, and send the values' gradient to those indices only; without an axis (or
+with a tuple of axes, like ``amax``) the values alone, whose gradient ties share evenly
+(PyTorch's rule for ``max()`` and ``amax``).
 PyTorch's ``dim=``/``keepdim=`` spellings are accepted beside ``axis=``/``keepdims=``.
 Over no elements: sum 0, prod 1, mean NaN; max, min, argmax and argmin raise.
 """
@@ -112,24 +114,56 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     return _reduce("mean", x, *resolve("mean", axis, keepdims, dim, keepdim))
 
 
+class _ExtremeAt(Function):
+    """``max``/``min`` over one axis whose gradient goes whole to the index returned
+    beside the values (input 1), as PyTorch's ``x.max(dim)``: ties do not share it."""
+    nondiff = (1,)
+    saved = (1,)        # the gradient reads the indices, not the values
+
+    def forward(self, x, index):
+        return run(self.op, self.op, [x], attrs=(("axis", (self.axis,)), ("keepdims", self.keepdims)))
+
+    def backward(self, g):
+        x, index = self.inputs
+        return (_kernel("scatter_to_index", kernels.scatter_to_index, g, index, shape=x.shape, axis=self.axis,
+                        keepdims=self.keepdims), None)
+
+
 def _extreme(op, x, axis, keepdims, dim, keepdim):
-    """``max``/``min``: the values over ``axis``, paired with their indices for one int axis."""
+    """``max``/``min``: the values over ``axis``, paired with their indices for one int
+    axis (the values' gradient then goes to those indices, see :class:`_ExtremeAt`)."""
     axis, keepdims = resolve(op, axis, keepdims, dim, keepdim)
-    values = _reduce(op, x, axis, keepdims)
     if axis is None or not isinstance(axis, (int, np.integer)):
-        return values
-    return ValuesIndices(values, _arg("arg" + op, x, axis, keepdims))
+        return _reduce(op, x, axis, keepdims)
+    if not x.ndim:          # a 0-d tensor is its own extreme, at index 0
+        return ValuesIndices(_reduce(op, x, axis, keepdims), _arg("arg" + op, x, axis, keepdims))
+    axis = check_axes.axis(op, axis, x.shape)
+    _nonempty(op, x, (axis,))
+    indices = _arg("arg" + op, x, axis, keepdims)
+    return ValuesIndices(_ExtremeAt.apply(x, indices, op=op, axis=axis, keepdims=bool(keepdims)), indices)
 
 
 def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
-    """Maximum over ``axis`` (ties share the gradient evenly); ``(values, indices)`` for
-    one int axis, as PyTorch's ``x.max(dim)``."""
+    """Maximum over ``axis``; ``(values, indices)`` for one int axis, as PyTorch's
+    ``x.max(dim)``, the gradient going to those indices; otherwise the values, whose
+    gradient ties share evenly (as PyTorch's ``x.max()`` and ``amax``)."""
     return _extreme("max", x, axis, keepdims, dim, keepdim)
 
 
 def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
-    """Minimum over ``axis``; ``(values, indices)`` for one int axis."""
+    """Minimum over ``axis``; ``(values, indices)`` for one int axis (see :func:`max`)."""
     return _extreme("min", x, axis, keepdims, dim, keepdim)
+
+
+def amax(x, dim=(), keepdim=False):
+    """PyTorch's ``amax``: the maximum over ``dim`` (an int or a tuple; ``()``: every
+    axis), the values alone, ties sharing the gradient evenly."""
+    return _reduce("max", x, dim if isinstance(dim, (tuple, list)) else (dim,), keepdim)
+
+
+def amin(x, dim=(), keepdim=False):
+    """PyTorch's ``amin`` (see :func:`amax`)."""
+    return _reduce("min", x, dim if isinstance(dim, (tuple, list)) else (dim,), keepdim)
 
 
 def _arg(op, x, axis, keepdims):

@@ -8,7 +8,7 @@ compiled kernels through :mod:`tvmini.graph.ops`. ``backward()`` differentiates 
 """
 import numpy as np
 
-from ..errors import DTypeError, ShapeError, TVMiniError
+from ..errors import AutogradError, DTypeError, ShapeError, TVMiniError
 from ..runtime import NDArray, as_device
 from ..runtime import ndarray as nd
 from . import autograd, dispatch
@@ -146,12 +146,20 @@ class Tensor:
         return f"tensor({body}, dtype={self.dtype}, device={self.device}{extra})"
 
     # ---- autodiff ---------------------------------------------------------------------
-    def backward(self, grad=None):
+    def backward(self, grad=None, retain_graph=None, create_graph=False):
         """Accumulate the gradient of this tensor into every leaf that requires one.
 
         A one-element tensor may omit ``grad`` (it defaults to 1); any other tensor needs
-        a head gradient of its own shape. The recorded graph is freed afterwards.
+        a head gradient of its own shape. The recorded graph is freed afterwards, so a
+        second backward through it raises an AutogradError, unless ``retain_graph=True``
+        keeps it (and what its ops saved) for another backward, as in PyTorch.
+        ``create_graph=True`` (a backward that records itself, for higher-order
+        gradients) is not supported and raises an AutogradError.
         """
+        if create_graph:
+            raise AutogradError(f"backward(create_graph=True) on a tensor of shape {self.shape}: higher-order "
+                                "gradients are not supported (tvmini computes gradients without recording them); "
+                                "call backward() without create_graph")
         if not self.requires_grad:
             raise TVMiniError(f"backward(): tensor of shape {self.shape} does not require grad "
                               "(no input of the computation has requires_grad=True)")
@@ -165,7 +173,7 @@ class Tensor:
             if grad.shape != self.shape or grad.dtype != self.dtype:
                 raise ShapeError(f"backward(): head gradient {grad.dtype}{list(grad.shape)} does not match "
                                  f"the tensor {self.dtype}{list(self.shape)}")
-        autograd.backward(self, grad)
+        autograd.backward(self, grad, retain_graph=bool(retain_graph))
 
     def detach(self):
         """A tensor sharing this data that records no history."""
@@ -317,6 +325,8 @@ class Tensor:
     def prod(self, *args, **kwargs): return ops.prod(self, *args, **kwargs)
     def max(self, *args, **kwargs): return ops.max(self, *args, **kwargs)
     def min(self, *args, **kwargs): return ops.min(self, *args, **kwargs)
+    def amax(self, dim=(), keepdim=False): return ops.reductions.amax(self, dim, keepdim)
+    def amin(self, dim=(), keepdim=False): return ops.reductions.amin(self, dim, keepdim)
     def argmax(self, *args, **kwargs): return ops.argmax(self, *args, **kwargs)
     def argmin(self, *args, **kwargs): return ops.argmin(self, *args, **kwargs)
 
@@ -424,6 +434,8 @@ def _python_data(data, dtype):
         raw = np.asarray(data)
     except ValueError:          # ragged: nd.array names it
         return data
+    if raw.dtype.kind == "f" and _ints_past_int64(data, raw):
+        raw = np.array(data, dtype=object)          # judged value by value below, as PyTorch
     if raw.dtype.kind not in "iuO" or not raw.size:
         return data
     if raw.dtype.kind == "O":   # ints past 64 bits, perhaps beside floats
@@ -437,6 +449,15 @@ def _python_data(data, dtype):
         for v in (raw.min(), raw.max()):
             ops.stored_value(v.item(), target, "tensor()")
     return data
+
+
+def _ints_past_int64(data, raw):
+    """Whether numpy made the floats ``raw`` of Python ``data`` holding ints only, some
+    past int64 (``[-1, 2**64 - 1]`` fits neither int64 nor uint64): PyTorch reads such
+    data as int64 and refuses it. Only float data reaching 2**63 is looked at closer."""
+    if not raw.size or not np.abs(raw).max() >= 2.0 ** 63:
+        return False
+    return all(isinstance(v, (int, np.integer)) for v in np.array(data, dtype=object).ravel().tolist())
 
 
 def _as_ndarray(data, dtype, device):

@@ -1,8 +1,9 @@
 """Dense linear algebra and the classifier head: matmul, batch_matmul, dense, softmax,
 log_softmax, cross-entropy / nll losses and batch-norm, with their gradient kernels.
 
-Every function takes te tensors (float32 or float64) plus Python attributes and returns
-te tensors whose computes carry tags that ``schedule_nn`` knows how to schedule.
+Every function takes te tensors (float32 or float64; matmul and batch_matmul also
+integers, as PyTorch's) plus Python attributes and returns te tensors whose computes
+carry tags that ``schedule_nn`` knows how to schedule.
 
 Matrix products are written as three computes so that a fast CPU schedule is a matter
 of loop transformations only: ``packed_b`` (B re-laid out as ``[N/bn][K][bn]``, zero
@@ -23,6 +24,9 @@ __all__ = ["matmul", "add_parts", "batch_matmul", "dense", "softmax", "log_softm
 
 FLOATS = ("float32", "float64")
 INTS = ("int32", "int64")
+#: What a matrix product computes in besides the floats: PyTorch's integer dtypes
+#: (bool is refused, as PyTorch's); products and sums wrap in the dtype, as PyTorch's.
+PRODUCT_INTS = ("int8", "uint8", "int32", "int64")
 
 
 def extent(e):
@@ -40,11 +44,23 @@ def same_extent(a, b):
 
 
 def check_float(op, *tensors):
-    """Every tensor is float32/float64 and they all share one dtype."""
+    """Every tensor is float32/float64 and they all share one dtype; returns it."""
+    return _one_dtype(op, tensors, FLOATS, "float32 or float64")
+
+
+def check_product(op, *tensors):
+    """The operands of a matrix product share one dtype, a float or an integer of
+    ``PRODUCT_INTS``; returns it."""
+    return _one_dtype(op, tensors, FLOATS + PRODUCT_INTS, f"float32, float64 or an integer dtype "
+                      f"({', '.join(PRODUCT_INTS)}; not bool)")
+
+
+def _one_dtype(op, tensors, allowed, wanted):
+    """The one dtype of ``tensors``, of ``allowed`` (``wanted`` says which in an error)."""
     dtypes = {t.dtype for t in tensors}
     for t in tensors:
-        if t.dtype not in FLOATS:
-            raise DTypeError(f"{op}: {t.name} is {t.dtype}; {op} needs float32 or float64")
+        if t.dtype not in allowed:
+            raise DTypeError(f"{op}: {t.name} is {t.dtype}; {op} needs {wanted}")
     if len(dtypes) > 1:
         raise DTypeError(f"{op}: operands have different dtypes "
                          f"{', '.join(f'{t.name}: {t.dtype}' for t in tensors)}")
@@ -174,7 +190,8 @@ def _operand_dims(t, transposed):
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, parts=1):
-    """``op(a) @ op(b)`` for 2-D tensors, ``op`` transposing when its flag is set.
+    """``op(a) @ op(b)`` for 2-D tensors, ``op`` transposing when its flag is set; floats,
+    or integers (see :func:`check_product`) whose products and sums wrap in the dtype.
 
     ``parts`` > 1 splits the reduction into that many consecutive chunks of k: each is a
     product of its own (one batched GEMM, tag ``gemm``, batch index = chunk) and the
@@ -182,7 +199,7 @@ def matmul(a, b, transpose_a=False, transpose_b=False, parts=1):
     chunk: see :func:`reduction_parts` for when that pays."""
     check_rank("matmul", a, 2)
     check_rank("matmul", b, 2)
-    dtype = check_float("matmul", a, b)
+    dtype = check_product("matmul", a, b)
     M, K = _operand_dims(a, transpose_a)
     K2, N = _operand_dims(b, transpose_b)
     if not same_extent(K, K2):
@@ -246,7 +263,7 @@ def batch_matmul(a, b, transpose_a=False, transpose_b=False):
     """Batched ``op(a[i]) @ op(b[i])`` for 3-D tensors; a batch extent of 1 broadcasts."""
     check_rank("batch_matmul", a, 3)
     check_rank("batch_matmul", b, 3)
-    dtype = check_float("batch_matmul", a, b)
+    dtype = check_product("batch_matmul", a, b)
     Ba, Bb = shape_of(a)[0], shape_of(b)[0]
     M, K = _operand_dims(a, transpose_a)
     K2, N = _operand_dims(b, transpose_b)

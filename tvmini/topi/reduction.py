@@ -42,8 +42,9 @@ def _check(x, op):
         raise TVMiniError(f"{op}: expects a te tensor, got {type(x).__name__} {x!r}")
 
 
-def _reduce(x, axis, keepdims, op, combine, transform=None, dtype=None):
-    """``combine`` (te.sum/max/min) of ``transform(x[...])`` over ``axis``."""
+def _reduce(x, axis, keepdims, op, combine, transform=None, dtype=None, name=None):
+    """``combine`` (te.sum/max/min) of ``transform(x[...])`` over ``axis``, a compute
+    named ``name`` (default: ``op``, which errors name)."""
     _check(x, op)
     axes = normalize_axes(x, axis, op)
     raxes = {a: te.reduce_axis((0, x.shape[a]), name=f"k{a}") for a in axes}
@@ -67,7 +68,7 @@ def _reduce(x, axis, keepdims, op, combine, transform=None, dtype=None):
         if not raxes:
             return value
         return combine(value, axis=list(raxes.values()))
-    return te.compute(out_shape, body, name=op, tag="reduce" if raxes else "elemwise")
+    return te.compute(out_shape, body, name=name or op, tag="reduce" if raxes else "elemwise")
 
 
 def sum(x, axis=None, keepdims=False):
@@ -159,9 +160,9 @@ def prod_grad(x, grad, axis=None, keepdims=False):
 
 
 def mean(x, axis=None, keepdims=False):
-    """Arithmetic mean over ``axis`` (integers give float32); the mean over an axis of
-    constant extent 0 is NaN, as numpy's and PyTorch's (a symbolic extent bound to 0 at
-    call time gives 0: the sum of no terms, each already divided by the count)."""
+    """Arithmetic mean over ``axis`` (integers give float32); the mean over no elements
+    is NaN, as numpy's and PyTorch's: over an axis of constant extent 0 at build time,
+    over a symbolic extent bound to 0 at call time (see :func:`_nan_if_none`)."""
     _check(x, "mean")
     axes = normalize_axes(x, axis, "mean")
     dtype = x.dtype if dt.is_float(x.dtype) else "float32"
@@ -172,7 +173,20 @@ def mean(x, axis=None, keepdims=False):
         out_shape = [1 if a in axes else n for a, n in enumerate(x.shape) if keepdims or a not in axes]
         return te.compute(out_shape, lambda *i: E.const(math.nan, dtype), name="mean", tag="elemwise")
     inv = E.const(1.0, dtype) / count.astype(dtype)
-    return _reduce(x, axes, keepdims, "mean", te.sum, transform=lambda v: v.astype(dtype) * inv)
+    constant = all(isinstance(x.shape[a], E.Const) for a in axes)
+    total = _reduce(x, axes, keepdims, "mean", te.sum, transform=lambda v: v.astype(dtype) * inv,
+                    name="mean" if constant else "mean.sum")
+    return total if constant else _nan_if_none(total, count)
+
+
+def _nan_if_none(total, count):
+    """``total`` (a mean, each term already divided by ``count``), or NaN where the
+    symbolic ``count`` is 0 at call time: the sum of no terms is 0, not the mean's NaN.
+    Only means over a symbolic extent get this second stage; constant extents are
+    decided when the mean is defined."""
+    nan = E.const(math.nan, total.dtype)
+    return te.compute(total.shape, lambda *i: te.if_then_else(count == 0, nan, total[i]), name="mean",
+                      tag="elemwise")
 
 
 def max(x, axis=None, keepdims=False):
