@@ -164,6 +164,26 @@ def test_integer_division_never_traps(emulated_gpu, dtype):
         np.testing.assert_array_equal(out.numpy(), a // b + a % b * np.array(3, dtype))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_float_floor_division_and_remainder_are_numpys(emulated_gpu, dtype):
+    """Float ``//`` and ``%`` in CUDA C give numpy's answers, as on the CPU."""
+    a, b = test_topi_elemwise.float_division_operands(dtype)
+    A, B = te.placeholder(a.shape, name="A", dtype=dtype), te.placeholder(a.shape, name="B", dtype=dtype)
+    Q, R = test_topi_elemwise.float_floor_quotient_and_remainder(A, B)
+    s = te.create_schedule([Q.op, R.op])
+    for T in (Q, R):
+        bx, tx = s[T].split(T.op.axis[0], factor=64)
+        test_cuda.bind(s, T, bx, "blockIdx.x")
+        test_cuda.bind(s, T, tx, "threadIdx.x")
+    f = tm.build(s, [A, B, Q, R], target="cuda", name=f"emulated_float_divmod_{dtype}")
+    dev = tm.cuda(0)
+    q, r = tm.nd.empty(a.shape, dtype, device=dev), tm.nd.empty(a.shape, dtype, device=dev)
+    f(tm.nd.array(a, device=dev), tm.nd.array(b, device=dev), q, r)
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(q.numpy(), a // b)
+        np.testing.assert_array_equal(r.numpy(), a % b)
+
+
 @pytest.mark.parametrize("dtype", ["int8", "uint8", "int32", "int64"])
 def test_bitwise_operators(emulated_gpu, dtype):
     """``& | ^ ~ << >>`` in CUDA C give the CPU's answers, shift counts outside

@@ -129,6 +129,43 @@ def test_te_integer_division_never_traps(data):
         np.testing.assert_array_equal(r, a % want_b[divisor])
 
 
+FLOAT_SPECIALS = [0.0, -0.0, 0.1, -0.1, 0.7, 3.0, -3.0, 7.5, -7.5, 1e20, -1e20, 1e30, 1e-30, np.inf, -np.inf, np.nan]
+
+
+def float_division_operands(dtype):
+    """Every pair of the special values above (as ``dtype``): (dividends, divisors)."""
+    values = np.array(FLOAT_SPECIALS, dtype)
+    return np.repeat(values, len(values)), np.tile(values, len(values))
+
+
+def float_floor_quotient_and_remainder(A, B):
+    Q = te.compute(A.shape, lambda i: A[i] // B[i], name="Q")
+    R = te.compute(A.shape, lambda i: A[i] % B[i], name="R")
+    return Q, R
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("vectorized", [False, True])
+def test_float_floor_division_and_remainder_are_numpys(dtype, vectorized):
+    """Float ``//`` and ``%`` follow numpy (Python's rule: from the exact ``fmod``):
+    ``a - floor(a / b) * b`` gave ``1e20 % 3 == 0``, ``7.5 % inf == nan`` and
+    ``3 // 0.1 == 30``. Every pair of special values, in scalar and vector code."""
+    a, b = float_division_operands(dtype)
+    A, B = te.placeholder(a.shape, name="A", dtype=dtype), te.placeholder(a.shape, name="B", dtype=dtype)
+    Q, R = float_floor_quotient_and_remainder(A, B)
+    s = te.create_schedule([Q.op, R.op])
+    if vectorized:
+        for T in (Q, R):
+            s[T].vectorize(s[T].split(T.op.axis[0], factor=8)[1])
+    f = tm.build(s, [A, B, Q, R], name=f"float_divmod_{dtype}_{vectorized}")
+    q, r = np.zeros_like(a), np.zeros_like(a)
+    f(a, b, q, r)
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(q, a // b)
+        np.testing.assert_array_equal(r, a % b)
+        assert (np.signbit(q) == np.signbit(a // b)).all() and (np.signbit(r) == np.signbit(a % b)).all()
+
+
 def test_division_by_the_zero_extent_of_another_argument_gives_zero():
     """An extent is 0 while another loop runs (``A[i] // n``, ``n`` the length of an
     empty C): the division is guarded (it killed the process with SIGFPE)."""

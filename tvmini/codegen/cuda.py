@@ -62,6 +62,10 @@ __device__ __forceinline__ int tvmini_floordiv(int a, int b) { int q = a / b; re
 __device__ __forceinline__ long long tvmini_floordiv(long long a, long long b) { long long q = a / b; return q - ((a % b != 0) && ((a < 0) != (b < 0))); }
 __device__ __forceinline__ int tvmini_floormod(int a, int b) { int r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
 __device__ __forceinline__ long long tvmini_floormod(long long a, long long b) { long long r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
+__device__ __forceinline__ float tvmini_floormodf(float a, float b) { float m = fmodf(a, b); return m != 0.0f ? (((b < 0.0f) != (m < 0.0f)) ? m + b : m) : copysignf(0.0f, b); }
+__device__ __forceinline__ double tvmini_floormod(double a, double b) { double m = fmod(a, b); return m != 0.0 ? (((b < 0.0) != (m < 0.0)) ? m + b : m) : copysign(0.0, b); }
+__device__ __forceinline__ float tvmini_floordivf(float a, float b) { if (b == 0.0f) return a / b; float m = fmodf(a, b); float d = (a - m) / b; if (m != 0.0f && ((b < 0.0f) != (m < 0.0f))) d -= 1.0f; if (d == 0.0f) return copysignf(0.0f, a / b); float f = floorf(d); return d - f > 0.5f ? f + 1.0f : f; }
+__device__ __forceinline__ double tvmini_floordiv(double a, double b) { if (b == 0.0) return a / b; double m = fmod(a, b); double d = (a - m) / b; if (m != 0.0 && ((b < 0.0) != (m < 0.0))) d -= 1.0; if (d == 0.0) return copysign(0.0, a / b); double f = floor(d); return d - f > 0.5 ? f + 1.0 : f; }
 __device__ __forceinline__ float tvmini_fminf(float a, float b) { return (a != a || b != b) ? a + b : fminf(a, b); }
 __device__ __forceinline__ float tvmini_fmaxf(float a, float b) { return (a != a || b != b) ? a + b : fmaxf(a, b); }
 __device__ __forceinline__ double tvmini_fmin(double a, double b) { return (a != a || b != b) ? a + b : fmin(a, b); }
@@ -299,6 +303,7 @@ def _parameters(kernel, func, temporaries):
 _RESERVED = frozenset(
     [f for pair in _MATH.values() for f in pair]
     + ["fmin", "fmax", "fminf", "fmaxf", "min", "max", "abs", "tvmini_floordiv", "tvmini_floormod",
+       "tvmini_floordivf", "tvmini_floormodf",
        "tvmini_fmin", "tvmini_fmax", "tvmini_fminf", "tvmini_fmaxf",
        "__int_as_float", "__longlong_as_double", "__float2half", "__half2float", "__syncthreads",
        "threadIdx", "blockIdx", "blockDim", "gridDim"])
@@ -446,14 +451,11 @@ class CudaPrinter:
             # NaN in, NaN out, as on the CPU (fminf/fmaxf ignore NaN)
             return f"tvmini_{'fmin' if cls is E.Min else 'fmax'}{'' if f64 else 'f'}({a}, {b})"
         if cls in (E.FloorDiv, E.FloorMod):
+            name = "tvmini_floordiv" if cls is E.FloorDiv else "tvmini_floormod"   # numpy's, as on the CPU
             if e.dtype == "float16":       # in float: __half * float is ambiguous in cuda_fp16.h
-                q = f"floorf(__half2float({a}) / __half2float({b}))"
-                value = q if cls is E.FloorDiv else f"(__half2float({a}) - {q} * __half2float({b}))"
-                return f"__float2half({value})"
+                return f"__float2half({name}f(__half2float({a}), __half2float({b})))"
             if dt.is_float(e.dtype):
-                floor = "floor" if f64 else "floorf"
-                q = f"{floor}({a} / {b})"
-                return q if cls is E.FloorDiv else f"({a} - {q} * {b})"
+                return f"{name}{'' if f64 else 'f'}({a}, {b})"
             if e.dtype.startswith("uint") or e.dtype == "bool":
                 return f"({a} {'/' if cls is E.FloorDiv else '%'} {b})"
             return f"tvmini_{'floordiv' if cls is E.FloorDiv else 'floormod'}({a}, {b})"

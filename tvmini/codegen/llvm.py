@@ -454,8 +454,7 @@ class FunctionBuilder:
     def _floor_divmod(self, cls, a, b_, dtype):
         b = self.builder
         if dt.is_float(dtype):
-            q = b.call(self._intrinsic("llvm.floor", dtype, 1), [b.fdiv(a, b_)])
-            return q if cls is E.FloorDiv else b.fsub(a, b.fmul(q, b_))
+            return self._float_divmod(cls, a, b_, dtype)
         if dtype.startswith("uint") or dtype == "bool":
             return b.udiv(a, b_) if cls is E.FloorDiv else b.urem(a, b_)
         zero = splat(a.type, 0)
@@ -464,6 +463,28 @@ class FunctionBuilder:
         if cls is E.FloorDiv:
             return b.sub(q, b.zext(adjust, a.type))
         return b.select(adjust, b.add(r, b_), r)
+
+    def _float_divmod(self, cls, a, b_, dtype):
+        """Float ``a // b`` and ``a % b`` as numpy (and Python) compute them: from the
+        exact remainder ``fmod`` (``frem``), then moved to the divisor's sign; the
+        quotient is ``(a - fmod) / b`` rounded to the nearest integer. ``a - floor(a / b)
+        * b`` lost the remainder to rounding (``1e20 % 3`` gave 0, ``7.5 % inf`` NaN,
+        ``3 // 0.1`` 30)."""
+        b = self.builder
+        zero, copysign = splat(a.type, 0.0), self._intrinsic("llvm.copysign", dtype, 2)
+        mod = b.frem(a, b_)
+        nonzero = b.fcmp_unordered("!=", mod, zero)                 # NaN counts as nonzero, as in C
+        flip = b.and_(nonzero, b.xor(b.fcmp_ordered("<", b_, zero), b.fcmp_ordered("<", mod, zero)))
+        if cls is E.FloorMod:
+            return b.select(nonzero, b.select(flip, b.fadd(mod, b_), mod), b.call(copysign, [zero, b_]))
+        exact = b.fdiv(a, b_)
+        div = b.fdiv(b.fsub(a, mod), b_)
+        div = b.select(flip, b.fsub(div, splat(a.type, 1.0)), div)
+        down = b.call(self._intrinsic("llvm.floor", dtype, 1), [div])
+        nearest = b.select(b.fcmp_ordered(">", b.fsub(div, down), splat(a.type, 0.5)), b.fadd(down, splat(a.type, 1.0)),
+                           down)
+        quotient = b.select(b.fcmp_unordered("!=", div, zero), nearest, b.call(copysign, [zero, exact]))
+        return b.select(b.fcmp_ordered("==", b_, zero), exact, quotient)
 
     def expr_Not(self, e):
         return self.builder.not_(self.expr(e.a))
