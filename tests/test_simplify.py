@@ -96,3 +96,34 @@ def test_8_bit_data_keeps_its_wrapping(dtype, which):
     tm.build(te.create_schedule(B.op), [A, B], name=f"wrap_{dtype}")(a, out)
     with np.errstate(over="ignore"):
         np.testing.assert_array_equal(out, want(a).astype(dtype))
+
+
+def test_folding_computes_in_the_constants_dtype():
+    """A float16/float32 constant holds its dtype's value, so folded arithmetic and casts
+    are the kernel's (0.1 as float16 is 0.0999755859375; 70000 is inf; float32's
+    16777217 + 1 is 16777216), and a folded max/min with a NaN gives NaN as at run time."""
+    assert simplify(te.const(0.1, "float16").astype("float32")).value == float(np.float16(0.1))
+    assert simplify(te.const(70000.0, "float16").astype("float32")).value == np.inf
+    assert simplify(te.const(16777217.0, "float32") + te.const(1.0, "float32")).value == 16777216.0
+    nan, one = te.const(float("nan"), "float32"), te.const(1.0, "float32")
+    for folded in (te.max(one, nan), te.min(one, nan), te.max(nan, one)):
+        out = simplify(folded)
+        assert isinstance(out, Const) and np.isnan(out.value)
+
+
+def test_zero_sign_survives_simplification_and_negation():
+    """``x + 0.0`` is not ``x`` for x = -0.0 (IEEE gives +0.0), ``x + (-0.0)`` and
+    ``x - 0.0`` are; ``-x`` is ``-0.0 - x`` (``0 - x`` made -(0.0) +0.0)."""
+    x = te.var("x", "float32")
+    assert simplify(x + te.const(0.0, "float32")) is not x
+    assert simplify(x + te.const(-0.0, "float32")) is x and simplify(x - te.const(0.0, "float32")) is x
+    n = te.var("n")
+    assert simplify(n + 0) is n
+    A = te.placeholder((4,), name="A")
+    B = te.compute((4,), lambda i: 1.0 / -A[i] + (A[i] + 0.0) * 0.0, name="B")
+    f = tm.build(te.create_schedule(B.op), [A, B], name="signed_zero")
+    a, b = np.array([0.0, -0.0, 2.0, -2.0], "float32"), np.zeros(4, "float32")
+    f(a, b)
+    with np.errstate(divide="ignore"):
+        np.testing.assert_array_equal(b, 1.0 / -a + (a + 0.0) * 0.0)
+    assert np.signbit(b[:2]).tolist() == [True, False]

@@ -7,6 +7,7 @@ Equality (``==``) builds an ``EQ`` node, as in TVM; nodes hash by identity, so t
 be used as dictionary keys.
 """
 import math
+import struct
 
 import numpy as np
 
@@ -45,7 +46,9 @@ class PrimExpr:
     def __rmod__(self, o): return binary(FloorMod, o, self)
     def __pow__(self, o): return power(self, o)
     def __rpow__(self, o): return power(o, self)
-    def __neg__(self): return binary(Sub, const(0, self.dtype if not dt.is_bool(self.dtype) else "int32"), self)
+    def __neg__(self):     # -0.0 - x: exactly -x for every float (0 - x made -(0.0) +0.0)
+        zero = const(-0.0, self.dtype) if dt.is_float(self.dtype) else const(0, "int32" if dt.is_bool(self.dtype) else self.dtype)
+        return binary(Sub, zero, self)
     def __abs__(self): return call("abs", self)
 
     # comparisons and logic --------------------------------------------------
@@ -97,7 +100,23 @@ class Const(PrimExpr):
         elif dt.is_int(dtype):
             self.value = int(value)
         else:
-            self.value = float(value)
+            self.value = _rounded(float(value), dtype)
+
+
+_PACKERS = {"float32": struct.Struct("<f"), "float16": struct.Struct("<e")}
+
+
+def _rounded(value, dtype):
+    """``value`` rounded to the nearest ``dtype`` value (what the kernel holds), so that
+    folding constants computes what the kernel would: ``const(0.1, "float16")`` is
+    0.0999755859375, ``const(70000.0, "float16")`` inf."""
+    packer = _PACKERS.get(dtype)
+    if packer is None:
+        return value
+    try:
+        return packer.unpack(packer.pack(value))[0]
+    except OverflowError:                    # rounds past the largest finite value
+        return math.copysign(math.inf, value)
 
 
 class Var(PrimExpr):

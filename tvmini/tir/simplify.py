@@ -21,10 +21,20 @@ from .expr import (EQ, GE, GT, LE, LT, NE, Add, And, Call, Cast, CmpOp, Const, D
 from .functor import Mutator, substitute
 from .stmt import ForKind, IfThenElse, LetStmt
 
+def _nan_max(a, b):
+    """``max`` as the kernels compute it: a NaN either side gives NaN (Python's ignores
+    one in second place)."""
+    return a if a != a else b if b != b else max(a, b)
+
+
+def _nan_min(a, b):
+    return a if a != a else b if b != b else min(a, b)
+
+
 _FOLD = {
     Add: lambda a, b: a + b, Sub: lambda a, b: a - b, Mul: lambda a, b: a * b,
     Div: lambda a, b: a / b, FloorDiv: lambda a, b: a // b, FloorMod: lambda a, b: a % b,
-    Min: min, Max: max,
+    Min: _nan_min, Max: _nan_max,
     EQ: lambda a, b: a == b, NE: lambda a, b: a != b, LT: lambda a, b: a < b,
     LE: lambda a, b: a <= b, GT: lambda a, b: a > b, GE: lambda a, b: a >= b,
     And: lambda a, b: a and b, Or: lambda a, b: a or b,
@@ -45,6 +55,11 @@ def _exact(dtype):
     int64, the dtypes of indices (as TVM assumes), not the 8-bit data types, where
     wrapping is the point of the arithmetic (``(x * 2) // 2`` is not ``x`` for int8)."""
     return dtype in ("int32", "int64")
+
+
+def _zero(c, sign):
+    """Whether constant ``c`` is 0, with the sign ``sign`` (+1/-1) if it is a float."""
+    return c.value == 0 and (not dt.is_float(c.dtype) or math.copysign(1.0, c.value) == sign)
 
 
 class Simplifier(Mutator):
@@ -99,9 +114,13 @@ class Simplifier(Mutator):
         return _merge_div_mod(linear_form(cls(a, b, dtype))).to_expr(dtype)
 
     def _float_identity(self, a, b, cls):
-        if isinstance(b, Const) and ((cls in (Add, Sub) and b.value == 0) or (cls in (Mul, Div) and b.value == 1)):
+        """``x + 0``, ``x * 1``... -> ``x`` where that holds for every value, the sign of
+        a zero included: for floats ``x + (-0.0)`` and ``x - 0.0`` are ``x`` but
+        ``x + 0.0`` is not (-0.0 + 0.0 is +0.0)."""
+        if isinstance(b, Const) and ((cls is Add and _zero(b, -1)) or (cls is Sub and _zero(b, 1))
+                                     or (cls in (Mul, Div) and b.value == 1)):
             return a
-        if isinstance(a, Const) and ((cls is Add and a.value == 0) or (cls is Mul and a.value == 1)):
+        if isinstance(a, Const) and ((cls is Add and _zero(a, -1)) or (cls is Mul and a.value == 1)):
             return b
         return None
 
