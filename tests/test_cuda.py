@@ -426,3 +426,14 @@ def test_comparisons_with_the_most_negative_integer_stay_signed(dtype):
     bind(s, B, B.op.axis[0], "threadIdx.x")
     ptx = tm.build(s, [A, B], target="cuda", name=f"int_min_{dtype}").get_source("ptx")
     assert ".u64" not in " ".join(line for line in ptx.splitlines() if "setp" in line)
+
+
+def test_a_parallel_loop_inside_a_kernel_is_a_build_error():
+    """``parallel`` is for CPU cores; inside a CUDA kernel it ran serially in each thread."""
+    A = te.placeholder((64, 8), name="A")
+    B = te.compute((64, 8), lambda i, j: A[i, j] * 2.0, name="B")
+    s = te.create_schedule(B.op)
+    bind(s, B, B.op.axis[0], "threadIdx.x")
+    s[B].parallel(B.op.axis[1])
+    with pytest.raises(BuildError, match="axis j of stage B is marked parallel.* bind it to blockIdx/threadIdx"):
+        tm.build(s, [A, B], target="cuda", name="parallel_in_kernel")

@@ -124,6 +124,7 @@ def split_kernels(func, sch):
                                  f"inside the blockIdx/threadIdx loops (target 'cuda')")
             raise BuildError(f"{what} is not bound to a GPU thread: on target 'cuda' every stage computed at "
                              "the root needs loops bound to blockIdx/threadIdx (s[T].bind)")
+        _check_no_parallel_loops(nest, sch)
         stage, _ = _stage_of(nest.var, sch)
         kernel = Kernel(f"{_ident(func.name)}_kernel{k}", nest, stage)
         _launch_extents(kernel, sch)
@@ -133,6 +134,16 @@ def split_kernels(func, sch):
         _parameters(kernel, func, temporaries)
         kernels.append(kernel)
     return kernels, temporaries
+
+
+def _check_no_parallel_loops(nest, sch):
+    """A ``parallel`` loop inside a kernel would run serially in each thread (CPU cores
+    are not a GPU's): a BuildError rather than a silently serial loop."""
+    loops = []
+    walk(nest, lambda n: loops.append(n) if isinstance(n, For) and n.kind is ForKind.PARALLEL else None)
+    if loops:
+        raise BuildError(f"{_describe(loops[0].var, sch)} is marked parallel, which is for CPU cores; on target "
+                         "'cuda' bind it to blockIdx/threadIdx instead")
 
 
 def _scalar_kernels(roots):

@@ -159,7 +159,9 @@ class Stage:
         self._annotate(axis, ForKind.VECTORIZED, "vectorize")
 
     def unroll(self, axis):
-        """Unroll ``axis`` (its extent must be constant when lowered)."""
+        """Unroll ``axis``: a loop of constant extent up to ``tir.passes.MAX_UNROLL`` is
+        replaced by copies of its body; a longer or symbolic one stays a loop (as TVM's
+        unroller leaves it), marked for the compiler (``#pragma unroll`` in CUDA C)."""
         self._annotate(axis, ForKind.UNROLLED, "unroll")
 
     def parallel(self, axis):
