@@ -1,13 +1,14 @@
 """A CUDA device emulated on the CPU: tvmini's generated CUDA C compiled for the host.
 
 ``TVMINI_CUDA_BINDING=emulator`` makes ``tm.cuda(0)`` this device: every kernel's CUDA C
-is compiled as C++ by g++ with a small shim — a block's threads are OS threads
-(``threadIdx``/``blockIdx`` thread-local), ``__shared__`` arrays are function statics
-(blocks run one after another, so each block sees one copy), ``__syncthreads()`` is a
-barrier of the block's threads, ``__half`` is ``_Float16`` — and "device memory" is host
-memory. It exists to check what CUDA schedules compute without a GPU (the tests run the
-GPU tests' bodies on it); it is slow (a thread per CUDA thread), shows nothing about
-speed, and cannot expose races that only a GPU's scheduling would. Needs g++ (C++20).
+is compiled as C++ by g++ with a small shim — ``threadIdx``/``blockIdx`` are
+thread-local; a kernel with barriers runs a block's threads as OS threads (blocks one
+after another) and ``__syncthreads()`` is a barrier between them, a kernel without runs
+its threads one after another in the caller's thread; ``__shared__`` arrays are
+function statics (one block at a time uses them), ``__half`` is ``_Float16``, and
+"device memory" is host memory. It exists to check what CUDA schedules compute without a
+GPU (the tests run the GPU tests' bodies on it); it is slow, shows nothing about speed,
+and cannot expose races that only a GPU's scheduling would. Needs g++ (C++20).
 """
 import ctypes
 import functools
@@ -68,6 +69,22 @@ static void* tvmini_run_thread(void* arg) {
     return nullptr;
 }
 
+static void tvmini_run_grid_serially(const unsigned* grid, const unsigned* block, void (*body)(void**),
+                                     void** params) {
+    // A kernel without __syncthreads(): its threads never wait for each other, so the
+    // calling thread runs them one after another (no OS thread per CUDA thread).
+    gridDim = {grid[0], grid[1], grid[2]};
+    blockDim = {block[0], block[1], block[2]};
+    for (unsigned z = 0; z < grid[2]; ++z)
+        for (unsigned y = 0; y < grid[1]; ++y)
+            for (unsigned x = 0; x < grid[0]; ++x)
+                for (unsigned t = 0; t < block[0] * block[1] * block[2]; ++t) {
+                    blockIdx = {x, y, z};
+                    threadIdx = {t % block[0], (t / block[0]) % block[1], t / (block[0] * block[1])};
+                    body(params);
+                }
+}
+
 static void tvmini_run_grid(const unsigned* grid, const unsigned* block, void (*body)(void**), void** params) {
     // An OS thread per thread of a block (pthreads, not <thread>: the headers of the
     // C++ library would triple the time g++ takes for each kernel).
@@ -93,14 +110,19 @@ _KERNEL = re.compile(r'extern "C" __global__ void (?:__launch_bounds__\(\d+\) )?
 
 def _launchers(source):
     """C++ entry points ``tvmini_emulate_<kernel>(grid, block, params)`` for every kernel
-    of ``source``: each reads its arguments from a ``void **`` as cuLaunchKernel does."""
+    of ``source``: each reads its arguments from a ``void **`` as cuLaunchKernel does, and
+    runs the block's threads as OS threads only if the kernel has a barrier."""
     out = []
-    for name, params in _KERNEL.findall(source):
+    matches = list(_KERNEL.finditer(source))
+    for k, match in enumerate(matches):
+        name, params = match.groups()
+        text = source[match.end():matches[k + 1].start() if k + 1 < len(matches) else len(source)]
+        runner = "tvmini_run_grid" if "__syncthreads" in text else "tvmini_run_grid_serially"
         types = [p.rsplit(None, 1)[0].replace("__restrict__", "").strip() for p in params.split(",") if p.strip()]
         args = ", ".join(f"*({t}*)params[{i}]" for i, t in enumerate(types))
         out.append(f"static void tvmini_body_{name}(void** params) {{ {name}({args}); }}\n"
                    f'extern "C" void tvmini_emulate_{name}(const unsigned* grid, const unsigned* block, void** params)'
-                   f" {{ tvmini_run_grid(grid, block, tvmini_body_{name}, params); }}")
+                   f" {{ {runner}(grid, block, tvmini_body_{name}, params); }}")
     return "\n".join(out)
 
 
