@@ -87,6 +87,22 @@ def test_kernel_named_like_a_c_library_function(name, tmp_path):
         assert g.name == name
 
 
+@pytest.mark.parametrize("name", ["kérnel", "核", "a😀b"])
+def test_kernel_with_a_non_ascii_name(name, tmp_path):
+    """A kernel name outside ASCII is mangled into its native symbol
+    (``runtime.module.entry_symbol``): llvmlite looks symbols up as ASCII and raised a
+    raw UnicodeEncodeError. The module keeps the name, in memory and exported."""
+    A = te.placeholder((8,), name="A")
+    B = te.compute((8,), lambda i: A[i] * 2, name="B")
+    f = tm.build(te.create_schedule(B.op), [A, B], name=name)
+    a = np.arange(8, dtype="float32")
+    for g in (f, _exported_and_loaded(f, tmp_path)):
+        b = np.zeros_like(a)
+        g(a, b)
+        np.testing.assert_array_equal(b, 2 * a)
+        assert g.name == name
+
+
 def _exported_and_loaded(f, tmp_path):
     path = str(tmp_path / f"{f.name}.so")
     f.export_library(path)

@@ -81,8 +81,11 @@ ENTRY_PREFIX = "tvmini_entry_"
 
 
 def entry_symbol(name):
-    """The native symbol of the CPU kernel ``name`` (users keep seeing ``name``)."""
-    return ENTRY_PREFIX + name
+    """The native symbol of the CPU kernel ``name`` (users keep seeing ``name``). LLVM
+    quotes any ASCII name, but symbols are looked up as ASCII (the JIT, ctypes), so each
+    other character becomes ``_u`` and its code point in hex (``kérnel``:
+    ``k_u00e9rnel``); ASCII names are kept as they are, as exported libraries name them."""
+    return ENTRY_PREFIX + "".join(c if c.isascii() else f"_u{ord(c):04x}" for c in name)
 
 
 class Module:
