@@ -419,6 +419,27 @@ def test_unknown_target():
         tm.build(s, [X, Z], target="opencl")
 
 
+
+def test_tvm_dict_target():
+    """TVM's dict form {"kind": ...} builds; other keys, or a target that is neither a
+    str nor a dict, are a BuildError (a dict raised a raw TypeError: unhashable)."""
+    X = te.placeholder((4,), name="X")
+    Z = te.compute((4,), lambda i: X[i] * 2, name="Z")
+    s = te.create_schedule(Z.op)
+    f = tm.build(s, [X, Z], target={"kind": "llvm"})
+    z = np.zeros(4, "float32")
+    f(np.arange(4, dtype="float32"), z)
+    np.testing.assert_array_equal(z, [0, 2, 4, 6])
+    with raises(tm.BuildError, "opencl"):
+        tm.build(s, [X, Z], target={"kind": "opencl"})
+    with raises(tm.BuildError, "only 'kind'", "'mcpu'"):
+        tm.build(s, [X, Z], target={"kind": "llvm", "mcpu": "skylake"})
+    with raises(tm.BuildError, "only 'kind'"):
+        tm.build(s, [X, Z], target={"device": "cpu"})
+    with raises(tm.BuildError, "list", "'llvm'"):
+        tm.build(s, [X, Z], target=["llvm"])
+
+
 # --------------------------------------------------------------------------- runtime arguments
 
 @pytest.fixture(scope="module")
