@@ -171,6 +171,21 @@ def test_array_shape_errors():
         nd.zeros((2, 1.5))
 
 
+def test_arrays_too_large_to_allocate():
+    """Shapes whose bytes exceed the address space, or the memory, raise a TVMiniError
+    naming the shape and the bytes (numpy's ValueError / MemoryError escaped raw)."""
+    with pytest.raises(ShapeError, match=r"shape \(4611686018427387904,\) and dtype float32 "
+                                         r"\(18446744073709551616 bytes\) is larger than a process can address"):
+        nd.empty((2**62,), "float32")
+    with pytest.raises(ShapeError, match="larger than a process can address"):
+        nd.zeros((2**31, 2**31, 4), "int8")
+    with pytest.raises(DeviceError, match=r"cpu\(0\) has no memory for an array of shape "
+                                          r"\(1152921504606846976,\) and dtype float32 \(4611686018427387904 bytes\)"):
+        nd.empty((2**60,), "float32")
+    with pytest.raises(DeviceError, match="has no memory"):
+        nd.new((2**59,), np.dtype("float64"), cpu(0))
+
+
 def test_copyfrom_copyto():
     a = nd.empty((2, 3))
     assert a.copyfrom(np.ones((2, 3), "float32")) is a

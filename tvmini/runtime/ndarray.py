@@ -23,7 +23,7 @@ import sys
 
 import numpy as np
 
-from ..errors import DTypeError, ShapeError
+from ..errors import DeviceError, DTypeError, ShapeError
 from .device import as_device, cpu
 
 #: The dtypes an NDArray (and a kernel argument) may have.
@@ -169,6 +169,21 @@ class _HostStorage:
 _STORAGES = {"cpu": _HostStorage}
 
 
+def _allocate(shape, dtype, device):
+    """The storage of a new array of ``shape``/``dtype`` on ``device``; a ShapeError
+    when its bytes exceed what a process can address (numpy's ValueError), a
+    DeviceError when the device has no memory for them (numpy's MemoryError), each
+    naming the shape and the bytes."""
+    try:
+        return _storage_class(device)(shape, dtype, device)
+    except (ValueError, OverflowError, MemoryError) as err:
+        nbytes = math.prod(shape) * dtype.itemsize
+        what = f"an array of shape {shape} and dtype {dtype.name} ({nbytes} bytes)"
+        if isinstance(err, MemoryError):
+            raise DeviceError(f"{device} has no memory for {what}; free arrays or make a smaller one") from None
+        raise ShapeError(f"{what} is larger than a process can address ({sys.maxsize} bytes)") from None
+
+
 def _storage_class(device):
     try:
         return _STORAGES[device.kind]
@@ -197,7 +212,7 @@ class NDArray:
         self._shape = normalize_shape(shape)
         self._dtype = normalize_dtype(dtype)
         self._device = _CPU0 if device is None else as_device(device)
-        self._storage = _storage_class(self._device)(self._shape, self._dtype, self._device)
+        self._storage = _allocate(self._shape, self._dtype, self._device)
         self._ptr = self._storage.ptr
         self._nbytes = math.prod(self._shape) * self._dtype.itemsize
         self._version = 0
@@ -335,7 +350,7 @@ def empty(shape, dtype="float32", device=None):
 def new(shape, dtype, device):
     """``empty(shape, dtype, device)`` for a normalized shape (a tuple of ints), a numpy
     dtype and a Device, without checking them: an op's output on the hot path."""
-    return _wrap(_storage_class(device)(shape, dtype, device), shape, dtype, device)
+    return _wrap(_allocate(shape, dtype, device), shape, dtype, device)
 
 
 def zeros(shape, dtype="float32", device=None):
