@@ -457,6 +457,20 @@ def arrays(n=5):
     return (np.ones((n, 4), "float32"), np.arange(n, dtype="float32"), np.zeros((n, 4), "float32"))
 
 
+def test_read_only_input_is_accepted_and_read_only_output_refused():
+    """A read-only numpy array passed as an input the kernel only reads (a
+    memory-mapped weight) was refused with "kernels write their outputs in place"."""
+    A = te.placeholder((8,), name="A")
+    C = te.compute((8,), lambda i: A[i] * 2, name="C")
+    f = tm.build(te.create_schedule(C.op), [A, C], name="double")
+    a, c = np.arange(8, dtype="float32"), np.zeros(8, "float32")
+    a.flags.writeable = False
+    f(a, c)
+    np.testing.assert_array_equal(c, 2 * a)
+    with raises(tm.ShapeError, "kernel 'double': argument C is a read-only numpy array, and the kernel writes it",
+                "C.copy()"):
+        f(c, a)
+
 def test_call_works(addk):
     x, y, z = arrays()
     addk(x, y, z)

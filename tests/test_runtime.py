@@ -396,10 +396,21 @@ def test_misaligned(rec):
                    "argument B is not aligned to its 4-byte float32 elements")
 
 
-def test_read_only(rec):
+def test_read_only():
+    """Only the arguments the kernel writes must be writable: a read-only input (a
+    broadcast view, memory-mapped weights) is passed as it is, and was refused."""
+    specs = [ArgSpec("A", ("n", 4), "float32"), ArgSpec("B", ("n",), "float32"),
+             ArgSpec("C", ("m", "n"), "int32", written=True)]
+    module, calls = recording_module(specs, ["n", "m"])
     a, b, c = good_noop_args()
-    b.flags.writeable = False
-    check_rejected(*rec, (a, b, c), ShapeError, "argument B is a read-only numpy array")
+    a.flags.writeable = b.flags.writeable = False
+    module(a, b, c)
+    assert len(calls) == 1
+    calls.clear()
+    c.flags.writeable = False
+    check_rejected(module, calls, (a, b, c), ShapeError,
+                   "argument C is a read-only numpy array, and the kernel writes it in place")
+
 
 
 def test_fixed_shape_calls_with_ndarrays_are_checked_like_any_other():
