@@ -150,6 +150,14 @@ def test_array_dtype_rules():
     assert nd.empty(4).dtype == "float32" and nd.empty(4).shape == (4,)
 
 
+def test_array_takes_a_device_in_tvms_position():
+    """tvm.nd.array(data, device): a Device second was read as a dtype."""
+    a = nd.array(np.arange(3, dtype="int32"), cpu(0))
+    assert (a.dtype, a.device, a.numpy().tolist()) == ("int32", cpu(0), [0, 1, 2])
+    with pytest.raises(DTypeError, match="is a device, and device=cpu.0. is given too"):
+        nd.array([1.0], cpu(0), device=cpu(0))
+
+
 @pytest.mark.parametrize("obj, dtype, message", [
     (np.zeros(2, "int16"), None, "unsupported dtype 'int16'"),
     ([1 + 2j], None, "complex128"),

@@ -24,7 +24,7 @@ import sys
 import numpy as np
 
 from ..errors import DeviceError, DTypeError, ShapeError
-from .device import as_device, cpu
+from .device import Device, as_device, cpu
 
 #: The dtypes an NDArray (and a kernel argument) may have.
 SUPPORTED_DTYPES = ("float16", "float32", "float64", "int8", "int32", "int64", "uint8", "bool")
@@ -322,8 +322,13 @@ def array(obj, dtype=None, device=None):
     array, numpy scalar or NDArray (it must be supported); Python data becomes
     float32 if any element is a float, else int64 for ints and bool for bools.
     With ``dtype`` values are converted to it as numpy's ``astype`` would.
-    ``device`` defaults to ``cpu(0)``.
+    ``device`` defaults to ``cpu(0)``; a Device in ``dtype``'s place is the device, as
+    in TVM's ``tvm.nd.array(data, device)``.
     """
+    if isinstance(dtype, Device):
+        if device is not None:
+            raise DTypeError(f"array(): dtype {dtype!r} is a device, and device={device!r} is given too")
+        dtype, device = None, dtype
     if isinstance(obj, NDArray):
         data = obj._storage.host_view()
     elif isinstance(obj, (np.ndarray, np.generic)):
