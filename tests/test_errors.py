@@ -268,6 +268,39 @@ def test_unknown_thread_axis_tag():
         te.thread_axis("blockIdx.w")
 
 
+def test_thread_axis_with_tvms_range_form():
+    """te.thread_axis((0, 32), "threadIdx.x") (TVM's form, a range first) was refused as
+    an unknown tag; the range must count from 0 with a constant extent."""
+    from tvmini.tir.expr import Range, const
+    for dom in [(0, 32), [0, 32], Range(const(0), const(32))]:
+        tx = te.thread_axis(dom, "threadIdx.x")
+        assert (tx.thread_tag, tx.name, tx.dom.extent.value) == ("threadIdx.x", "threadIdx.x", 32)
+    assert te.thread_axis("threadIdx.x", "tx").name == "tx" and te.thread_axis("threadIdx.x").dom is None
+    assert te.thread_axis(tag="blockIdx.y", name="by").name == "by"
+    for dom in [(1, 32), (0, 0), (0, 2.5), 32, (0, te.var("n")), (0,)]:
+        with raises(tm.ScheduleError, "thread_axis threadIdx.x", "must be (0, extent)"):
+            te.thread_axis(dom, "threadIdx.x")
+    with raises(tm.ScheduleError, "blockIdx.w"):
+        te.thread_axis((0, 4), "blockIdx.w")
+
+
+def test_thread_axis_range_must_match_the_bound_loop():
+    """A declared thread extent is checked at build time against the extent of the loop
+    bound to it, where the schedule gives it (a stage computed at the root)."""
+    A = te.placeholder((64,), name="A")
+    B = te.compute((64,), lambda i: A[i] * 2, name="B")
+    for factor in (32, 16):
+        s = te.create_schedule(B.op)
+        bo, bi = s[B].split(B.op.axis[0], factor=factor)
+        s[B].bind(bo, te.thread_axis((0, 64 // factor), "blockIdx.x"))
+        s[B].bind(bi, te.thread_axis((0, 32), "threadIdx.x"))
+        if factor == 32:
+            assert "threadIdx.x" in tm.build(s, [A, B], target="cuda").get_source("cuda")
+        else:
+            with raises(tm.ScheduleError, "stage B", "i.inner", "extent 16", "threadIdx.x", "(0, 32)", "(0, 16)"):
+                tm.build(s, [A, B], target="cuda")
+
+
 @pytest.mark.parametrize("tag", ["blockIdx.x", "blockIdx.y"])
 def test_bind_reduce_axis_to_blocks(tag):
     """A reduction can span a block's threads (they meet in shared memory;

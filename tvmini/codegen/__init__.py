@@ -9,6 +9,7 @@ from .. import debug
 from ..errors import BuildError, ScheduleError
 from .._version import __version__
 from ..lower import lower
+from ..te.operation import check_thread_extents
 from ..runtime import disk_cache
 from ..runtime.export import object_exporter
 from ..runtime.module import ArgSpec, Module, entry_symbol
@@ -62,6 +63,7 @@ def _check_target(sch, target):
         raise BuildError(f"target {target!r} is a {type(target).__name__}; use 'llvm' (the host CPU) or 'cuda'")
     words = target.split()
     kind, options = (words[0] if words else target), set(words[1:])
+    check_thread_extents(sch)
     if kind == "cuda":
         return "cuda", options
     if kind not in _TARGETS:

@@ -100,14 +100,67 @@ def reduce_axis(dom, name="k"):
     return IterVar(rng, name, "reduce")
 
 
-def thread_axis(tag, name=None):
+def thread_axis(dom=None, tag=None, name=None):
     """A GPU thread axis ("blockIdx.x", "threadIdx.y", ...) to ``bind`` loops to, or
     "vthread": TVM's virtual threads, iterations each thread runs interleaved with
-    its other work (``lower.vthread``)."""
+    its other work (``lower.vthread``).
+
+    ``thread_axis(tag)`` or ``thread_axis(tag, name)``; TVM's
+    ``thread_axis((0, 32), "threadIdx.x")`` declares the thread extent too: ``build``
+    then checks that every loop bound to the axis has that extent where it is known
+    before lowering (see :func:`check_thread_extents`)."""
+    if isinstance(dom, str):
+        if tag is not None and name is not None:
+            raise ScheduleError(f"thread_axis({dom!r}, {tag!r}, name={name!r}): the tag is given first, "
+                                "so the second argument is the name; pass it once")
+        dom, tag, name = None, dom, name if tag is None else tag
     valid = {f"{k}.{d}" for k in ("blockIdx", "threadIdx") for d in "xyz"} | {"vthread"}
     if tag not in valid:
         raise ScheduleError(f"unknown thread axis {tag!r}; use one of {sorted(valid)}")
-    return IterVar(None, name or tag, "thread", thread_tag=tag)
+    return IterVar(None if dom is None else _thread_range(dom, tag), name or tag, "thread", thread_tag=tag)
+
+
+def _thread_range(dom, tag):
+    """The Range of thread axis ``tag`` declared as ``dom``: ``(0, extent)`` (or a
+    Range) with a constant extent of at least 1 (threads count from 0, as in TVM)."""
+    if isinstance(dom, E.Range):
+        dom = (dom.min, simplify(dom.min + dom.extent))
+    lo, hi = (_int_value(x) for x in dom) if isinstance(dom, (tuple, list)) and len(dom) == 2 else (None, None)
+    if lo != 0 or hi is None or hi < 1:
+        raise ScheduleError(f"thread_axis {tag}: range {dom!r} must be (0, extent) with a constant extent of at "
+                            "least 1 (threads count from 0)")
+    return E.Range(E.const(0), E.const(hi))
+
+
+def _int_value(x):
+    """The value of a Python int or an integer constant expression, else None."""
+    if isinstance(x, E.Const) and dt.is_int(x.dtype):
+        return x.value
+    return x if isinstance(x, int) and not isinstance(x, bool) else None
+
+
+def check_thread_extents(sch):
+    """ScheduleError where a loop bound to a thread axis declared with a range
+    (``te.thread_axis((0, 32), "threadIdx.x")``) has another constant extent.
+
+    Checked where the loop's extent is known before lowering: in stages computed at
+    the root, from their axes' ranges, splits and fuses. A stage computed at another
+    gets its extents from bound inference, during lowering, and is not checked (nor is
+    a symbolic extent): there the declared range is informational, as the launch
+    extents come from the loops."""
+    from .relation import derived_extents
+    for stage in sch.stages:
+        declared = {axis: thread for axis, thread in stage.bindings.items() if thread.dom is not None}
+        if not declared or stage.attach_type != "root":
+            continue
+        extents = derived_extents(stage.relations, {iv: iv.dom.extent for iv in stage.root_iter_vars})
+        for axis, thread in declared.items():
+            extent, want = simplify(extents[axis]), thread.dom.extent.value
+            if isinstance(extent, E.Const) and extent.value != want:
+                raise ScheduleError(f"stage {stage.name}: axis {axis.name} has extent {extent.value} but is bound "
+                                    f"to {thread.name}, declared by te.thread_axis((0, {want}), "
+                                    f"{thread.thread_tag!r}); give the loop {want} iterations (split's factor "
+                                    f"or nparts) or declare the range (0, {extent.value})")
 
 
 def _reduction(reducer, check_dtype=None):
