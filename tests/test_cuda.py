@@ -356,6 +356,34 @@ def test_float16_expressions_compile_to_ptx(which):
     assert ".entry" in tm.build(s, [A, B], target="cuda", name=f"half_{which}").get_source("ptx")
 
 
+def tvm_functions(dtype):
+    """out = a kernel of TVM's te division, remainder and classification functions."""
+    A, B = (te.placeholder((100,), name=n, dtype=dtype) for n in "AB")
+    if dtype.startswith("float"):
+        value = lambda i: (te.fmod(A[i], B[i]) + te.truncmod(A[i], B[i]) + te.rsqrt(A[i])
+                           + te.if_then_else(te.isnan(A[i]) | te.isinf(B[i]) | ~te.isfinite(A[i] * B[i]),
+                                             te.min_value(dtype), te.max_value(dtype)))
+    else:
+        value = lambda i: (te.floordiv(A[i], B[i]) + te.floormod(A[i], B[i]) + te.truncdiv(A[i], B[i])
+                           + te.truncmod(A[i], B[i]) + te.fmod(A[i], B[i]) + te.max_value(dtype)
+                           + te.if_then_else(te.isnan(A[i]) | te.isinf(A[i]), te.min_value(dtype), 0))
+    C = te.compute((100,), value, name="C")
+    s = te.create_schedule(C.op)
+    bx, tx = s[C].split(C.op.axis[0], factor=32)
+    s[C].bind(bx, te.thread_axis((0, 4), "blockIdx.x"))
+    s[C].bind(tx, te.thread_axis((0, 32), "threadIdx.x"))
+    return s, [A, B, C]
+
+
+@needs_nvcc
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "int32", "int64"])
+def test_tvm_te_functions_compile_to_ptx(dtype):
+    """te.fmod/truncmod/isnan/... are made of operations every code generator has, and
+    thread axes declared with TVM's range form build."""
+    f = tm.build(*tvm_functions(dtype), target="cuda", name=f"tvm_functions_{dtype}")
+    assert ".entry" in f.get_source("ptx")
+
+
 @pytest.mark.parametrize("name, kernel", [("my-kernel", "my_kernel_kernel0"), ("1st", "v1st_kernel0")])
 def test_kernel_names_are_c_identifiers(name, kernel):
     s, args = elementwise(10, 4)

@@ -24,6 +24,7 @@ from tvmini import te
 
 import test_benchmarks
 import test_cuda
+import test_dtype
 import test_graph_cuda
 import test_topi_cuda
 import test_topi_elemwise
@@ -204,6 +205,30 @@ def test_bitwise_operators(emulated_gpu, dtype):
     out = tm.nd.empty(90, dtype, device=dev)
     f(tm.nd.array(a, device=dev), tm.nd.array(b, device=dev), out)
     np.testing.assert_array_equal(out.numpy(), reference([C], {A: a, B: b})[0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_tvm_float_functions(emulated_gpu, dtype):
+    """te.fmod (C's fmod, sign of zero included), te.isnan/isinf/isfinite and te.rsqrt
+    in CUDA C give numpy's answers, as on the CPU."""
+    a, b = test_dtype.operand_grid(test_dtype.SPECIAL_FLOATS, dtype)
+    with np.errstate(all="ignore"):
+        test_dtype.assert_same_floats(test_dtype.apply(te.fmod, a, b, target="cuda", name=f"emulated_fmod_{dtype}"),
+                                      np.fmod(a, b))
+        got = test_dtype.apply(lambda x, y: te.if_then_else(te.isnan(x) | te.isinf(y) | ~te.isfinite(x * y), 1.0, 2.0)
+                               * te.rsqrt(te.abs(y)), a, b, target="cuda", name=f"emulated_isnan_{dtype}")
+        want = np.where(np.isnan(a) | np.isinf(b) | ~np.isfinite(a * b), 1, 2) / np.sqrt(np.abs(b))
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_tvm_integer_functions(emulated_gpu):
+    """te.truncdiv/truncmod/floordiv/floormod of int32 in CUDA C: numpy's answers."""
+    a, b = test_dtype.operand_grid(test_dtype.SPECIAL_INTS, "int32")
+    got = test_dtype.apply(lambda x, y: (te.truncdiv(x, y) * 7 + te.truncmod(x, y) * 5 + te.floordiv(x, y) * 3
+                                         + te.floormod(x, y)), a, b, target="cuda", name="emulated_tvm_int")
+    with np.errstate(all="ignore"):
+        want = test_dtype.truncdiv_reference(a, b) * 7 + np.fmod(a, b) * 5 + a // b * 3 + a % b
+    np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("reducer", ["max", "min"])

@@ -490,3 +490,160 @@ def test_float64_to_float16_without_libgcc_goes_through_float32(monkeypatch):
     f(x, out)
     with np.errstate(over="ignore"):
         np.testing.assert_array_equal(out, x.astype("float32").astype("float16"))
+
+
+# --------------------------------------------------------------------------- TVM's te functions
+
+SPECIAL_INTS = [7, -7, 3, -3, 6, -6, 1, -1, 0, 2**31 - 1, -2**31]
+SPECIAL_FLOATS = [7.5, -7.5, 3.0, -3.0, 6.0, -6.0, 0.7, -0.7, 0.0, -0.0, 1e3, -1e-3, np.inf, -np.inf, np.nan]
+
+
+def operand_grid(values, dtype):
+    """Every pair of ``values`` (as ``dtype``), as two arrays."""
+    with np.errstate(over="ignore"):                # 2**31 - 1 is inf in float16
+        a, b = (np.array(side).astype(dtype) for side in zip(*itertools.product(values, values)))
+    return a, b
+
+
+def apply(fn, *arrays, target="llvm", name="tvm_fn"):
+    """``out[i] = fn(A[i], B[i], ...)`` built for ``target`` and run on ``arrays``
+    (on the current CUDA device for "cuda"); returns ``out``."""
+    n = len(arrays[0])
+    ps = [te.placeholder((n,), name=f"X{k}", dtype=a.dtype.name) for k, a in enumerate(arrays)]
+    out = te.compute((n,), lambda i: fn(*[p[i] for p in ps]), name="out")
+    s = te.create_schedule(out.op)
+    if target == "cuda":
+        bx, tx = s[out].split(out.op.axis[0], factor=64)
+        s[out].bind(bx, te.thread_axis("blockIdx.x"))
+        s[out].bind(tx, te.thread_axis("threadIdx.x"))
+    dev = tm.cuda(0) if target == "cuda" else tm.cpu(0)
+    args = [tm.nd.array(a, dev) for a in arrays] + [tm.nd.empty((n,), out.dtype, dev)]
+    tm.build(s, ps + [out], target=target, name=name)(*args)
+    return args[-1].numpy()
+
+
+def truncdiv_reference(a, b):
+    """C's integer ``/`` (0 for a division by zero, wrapping as numpy does)."""
+    bits = a.dtype.itemsize * 8
+    q = [0 if y == 0 else abs(x) // abs(y) * (1 if (x < 0) == (y < 0) else -1) for x, y in zip(a.tolist(), b.tolist())]
+    return np.array([(v + 2**(bits - 1)) % 2**bits - 2**(bits - 1) for v in q], a.dtype)
+
+
+#: name -> (te function, numpy reference) of integer operands
+INTEGER_FUNCTIONS = {
+    "floordiv": (te.floordiv, np.floor_divide),
+    "floormod": (te.floormod, np.remainder),
+    "truncdiv": (te.truncdiv, truncdiv_reference),
+    "truncmod": (te.truncmod, np.fmod),
+    "fmod": (te.fmod, np.fmod),
+}
+
+
+def assert_same_floats(got, want):
+    """Equal, NaN where NaN, and zeros of the same sign."""
+    np.testing.assert_array_equal(got, want)
+    assert (np.signbit(got) == np.signbit(want))[~np.isnan(want)].all(), "a zero of the wrong sign"
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "int8"])
+@pytest.mark.parametrize("name", sorted(INTEGER_FUNCTIONS))
+def test_tvm_integer_division_functions_match_numpy(name, dtype):
+    """te.floordiv/floormod/truncdiv/truncmod/fmod on every pair of negative, positive,
+    zero and extreme operands: TVM's semantics, numpy's answers (a division by zero
+    gives 0; the most negative integer divided by -1 wraps)."""
+    fn, ref = INTEGER_FUNCTIONS[name]
+    info = np.iinfo(dtype)
+    a, b = operand_grid([int(np.clip(v, info.min, info.max)) for v in SPECIAL_INTS], dtype)
+    got = apply(fn, a, b, name=f"{name}_{dtype}")
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(got, ref(a, b))
+    assert got.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_tvm_floordiv_floormod_of_floats_are_the_operators(dtype):
+    a, b = operand_grid(SPECIAL_FLOATS, dtype)
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(apply(te.floordiv, a, b), apply(lambda x, y: x // y, a, b))
+        np.testing.assert_array_equal(apply(te.floormod, a, b), apply(lambda x, y: x % y, a, b))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("fn", [te.fmod, te.truncmod], ids=["fmod", "truncmod"])
+def test_tvm_fmod_of_floats_matches_numpy(fn, dtype):
+    """C's fmod (TVM's te.fmod, and te.truncmod of floats): the sign of the dividend,
+    zeros included; NaN for a NaN, an infinite dividend or a zero divisor; x for an
+    infinite divisor."""
+    a, b = operand_grid(SPECIAL_FLOATS, dtype)
+    with np.errstate(all="ignore"):
+        want = np.fmod(a, b)
+    assert_same_floats(apply(fn, a, b, name=f"fmod_{dtype}"), want)
+    rng = np.random.default_rng(7)
+    a, b = (rng.normal(0, 1e4, 500) * rng.random(500)).astype(dtype), rng.normal(0, 3, 500).astype(dtype)
+    assert_same_floats(apply(fn, a, b), np.fmod(a, b))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_tvm_fmod_beyond_its_exact_quotients_is_nan(dtype):
+    """Without a remainder instruction fmod is exact while |a / b| < 2**29 (float32)
+    or 2**24 and |b| in float32's normal range (float64); beyond, it is NaN rather
+    than an inexact number, except that |a| < |b| gives a."""
+    limit = 2.0 ** (29 if dtype == "float32" else 24)
+    a = np.array([limit * 0.75, -limit * 0.75, 7.5, 1.0, 1e-30, limit * 4, 1e30], dtype)
+    b = np.array([1.0, 1.5, -0.001, 1e30, 1e-20, 1.0, 3.0], dtype)
+    got = apply(te.fmod, a, b, name=f"fmod_limits_{dtype}")
+    assert_same_floats(got[:5], np.fmod(a, b)[:5])
+    assert np.isnan(got[5:]).all()
+    if dtype == "float64":             # |b| outside float32's normal range
+        got = apply(te.fmod, np.array([1.0, -1e-300, 1e-300]), np.array([1e300, 1e-200, 1e-310]))
+        assert_same_floats(got[:2], np.array([1.0, -1e-300]))
+        assert np.isnan(got[2])
+
+
+def test_tvm_division_functions_of_mixed_and_python_operands():
+    x = te.placeholder((1,), name="x", dtype="int64")[0]
+    assert te.truncdiv(x, 2).dtype == te.truncmod(7, x).dtype == te.floordiv(x, 2).dtype == "int64"
+    assert te.fmod(x, 2.5).dtype == "float32" and te.fmod(x.astype("float64"), 2).dtype == "float64"
+    a = np.array([-7, 7, -8], "int32")
+    np.testing.assert_array_equal(apply(lambda v: te.truncdiv(v, 2) * 10 + te.truncmod(v, 3), a), [-31, 31, -42])
+    big, b = np.array([2**30 + 1, -2**30 - 3, 16777217, 7], "int32"), np.array([3.0, 7.0, 2.0, 0.5], "float32")
+    np.testing.assert_array_equal(apply(te.fmod, big, b), np.fmod(big.astype("float32"), b))   # as float32 holds them
+    with pytest.raises(tm.DTypeError, match="te.truncdiv takes integers"):
+        te.truncdiv(x.astype("float32"), 2)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "int32"])
+def test_tvm_float_classification_matches_numpy(dtype):
+    """te.isnan/isinf/isfinite: numpy's answers for floats; integers are never NaN or
+    infinite."""
+    a = operand_grid(SPECIAL_FLOATS if dtype.startswith("float") else SPECIAL_INTS, dtype)[0]
+    for fn, ref in ((te.isnan, np.isnan), (te.isinf, np.isinf), (te.isfinite, np.isfinite)):
+        got = apply(fn, a, name=f"{fn.__name__}_{dtype}")
+        assert got.dtype == np.bool_
+        np.testing.assert_array_equal(got, ref(a), err_msg=fn.__name__)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
+def test_tvm_rsqrt(dtype):
+    a = np.array([4.0, 0.25, 2.0, 1e6, 0.0, -0.0, np.inf, -1.0, np.nan][:5 if dtype == "int32" else None]).astype(dtype)
+    got = apply(te.rsqrt, a)
+    assert got.dtype == ("float32" if dtype == "int32" else dtype)
+    with np.errstate(all="ignore"):
+        want = 1 / np.sqrt(a.astype(got.dtype))
+    np.testing.assert_allclose(got, want, rtol=1e-6 if got.dtype == np.float32 else 1e-15)   # -0.0 gives -inf
+
+
+@pytest.mark.parametrize("dtype", LADDER)
+def test_tvm_min_max_value_are_the_finite_extremes(dtype):
+    """TVM's te.min_value/max_value: the dtype's finite extremes (floats: not -inf/inf,
+    the identities tvmini's max/min reductions use), usable in a kernel."""
+    if dtype == "bool":
+        lo, hi = False, True
+    else:
+        info = np.finfo(dtype) if dtype.startswith("float") else np.iinfo(dtype)
+        lo, hi = info.min, info.max
+    assert (te.min_value(dtype).dtype, te.max_value(dtype).dtype) == (dtype, dtype)
+    assert (te.min_value(dtype).value, te.max_value(dtype).value) == (lo, hi)
+    a = np.array([0, 1], dtype)
+    got = apply(lambda v: te.if_then_else(v == a[0], te.min_value(dtype), te.max_value(dtype)), a)
+    np.testing.assert_array_equal(got, np.array([lo, hi], dtype))

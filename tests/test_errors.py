@@ -268,6 +268,39 @@ def test_unknown_thread_axis_tag():
         te.thread_axis("blockIdx.w")
 
 
+def test_thread_axis_with_tvms_range_form():
+    """te.thread_axis((0, 32), "threadIdx.x") (TVM's form, a range first) was refused as
+    an unknown tag; the range must count from 0 with a constant extent."""
+    from tvmini.tir.expr import Range, const
+    for dom in [(0, 32), [0, 32], Range(const(0), const(32))]:
+        tx = te.thread_axis(dom, "threadIdx.x")
+        assert (tx.thread_tag, tx.name, tx.dom.extent.value) == ("threadIdx.x", "threadIdx.x", 32)
+    assert te.thread_axis("threadIdx.x", "tx").name == "tx" and te.thread_axis("threadIdx.x").dom is None
+    assert te.thread_axis(tag="blockIdx.y", name="by").name == "by"
+    for dom in [(1, 32), (0, 0), (0, 2.5), 32, (0, te.var("n")), (0,)]:
+        with raises(tm.ScheduleError, "thread_axis threadIdx.x", "must be (0, extent)"):
+            te.thread_axis(dom, "threadIdx.x")
+    with raises(tm.ScheduleError, "blockIdx.w"):
+        te.thread_axis((0, 4), "blockIdx.w")
+
+
+def test_thread_axis_range_must_match_the_bound_loop():
+    """A declared thread extent is checked at build time against the extent of the loop
+    bound to it, where the schedule gives it (a stage computed at the root)."""
+    A = te.placeholder((64,), name="A")
+    B = te.compute((64,), lambda i: A[i] * 2, name="B")
+    for factor in (32, 16):
+        s = te.create_schedule(B.op)
+        bo, bi = s[B].split(B.op.axis[0], factor=factor)
+        s[B].bind(bo, te.thread_axis((0, 64 // factor), "blockIdx.x"))
+        s[B].bind(bi, te.thread_axis((0, 32), "threadIdx.x"))
+        if factor == 32:
+            assert "threadIdx.x" in tm.build(s, [A, B], target="cuda").get_source("cuda")
+        else:
+            with raises(tm.ScheduleError, "stage B", "i.inner", "extent 16", "threadIdx.x", "(0, 32)", "(0, 16)"):
+                tm.build(s, [A, B], target="cuda")
+
+
 @pytest.mark.parametrize("tag", ["blockIdx.x", "blockIdx.y"])
 def test_bind_reduce_axis_to_blocks(tag):
     """A reduction can span a block's threads (they meet in shared memory;
@@ -419,6 +452,27 @@ def test_unknown_target():
         tm.build(s, [X, Z], target="opencl")
 
 
+
+def test_tvm_dict_target():
+    """TVM's dict form {"kind": ...} builds; other keys, or a target that is neither a
+    str nor a dict, are a BuildError (a dict raised a raw TypeError: unhashable)."""
+    X = te.placeholder((4,), name="X")
+    Z = te.compute((4,), lambda i: X[i] * 2, name="Z")
+    s = te.create_schedule(Z.op)
+    f = tm.build(s, [X, Z], target={"kind": "llvm"})
+    z = np.zeros(4, "float32")
+    f(np.arange(4, dtype="float32"), z)
+    np.testing.assert_array_equal(z, [0, 2, 4, 6])
+    with raises(tm.BuildError, "opencl"):
+        tm.build(s, [X, Z], target={"kind": "opencl"})
+    with raises(tm.BuildError, "only 'kind'", "'mcpu'"):
+        tm.build(s, [X, Z], target={"kind": "llvm", "mcpu": "skylake"})
+    with raises(tm.BuildError, "only 'kind'"):
+        tm.build(s, [X, Z], target={"device": "cpu"})
+    with raises(tm.BuildError, "list", "'llvm'"):
+        tm.build(s, [X, Z], target=["llvm"])
+
+
 # --------------------------------------------------------------------------- runtime arguments
 
 @pytest.fixture(scope="module")
@@ -435,6 +489,20 @@ def addk():
 def arrays(n=5):
     return (np.ones((n, 4), "float32"), np.arange(n, dtype="float32"), np.zeros((n, 4), "float32"))
 
+
+def test_read_only_input_is_accepted_and_read_only_output_refused():
+    """A read-only numpy array passed as an input the kernel only reads (a
+    memory-mapped weight) was refused with "kernels write their outputs in place"."""
+    A = te.placeholder((8,), name="A")
+    C = te.compute((8,), lambda i: A[i] * 2, name="C")
+    f = tm.build(te.create_schedule(C.op), [A, C], name="double")
+    a, c = np.arange(8, dtype="float32"), np.zeros(8, "float32")
+    a.flags.writeable = False
+    f(a, c)
+    np.testing.assert_array_equal(c, 2 * a)
+    with raises(tm.ShapeError, "kernel 'double': argument C is a read-only numpy array, and the kernel writes it",
+                "C.copy()"):
+        f(c, a)
 
 def test_call_works(addk):
     x, y, z = arrays()

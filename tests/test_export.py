@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -86,10 +87,50 @@ def test_kernel_named_like_a_c_library_function(name, tmp_path):
         assert g.name == name
 
 
+@pytest.mark.parametrize("name", ["kérnel", "核", "a😀b"])
+def test_kernel_with_a_non_ascii_name(name, tmp_path):
+    """A kernel name outside ASCII is mangled into its native symbol
+    (``runtime.module.entry_symbol``): llvmlite looks symbols up as ASCII and raised a
+    raw UnicodeEncodeError. The module keeps the name, in memory and exported."""
+    A = te.placeholder((8,), name="A")
+    B = te.compute((8,), lambda i: A[i] * 2, name="B")
+    f = tm.build(te.create_schedule(B.op), [A, B], name=name)
+    a = np.arange(8, dtype="float32")
+    for g in (f, _exported_and_loaded(f, tmp_path)):
+        b = np.zeros_like(a)
+        g(a, b)
+        np.testing.assert_array_equal(b, 2 * a)
+        assert g.name == name
+
+
 def _exported_and_loaded(f, tmp_path):
     path = str(tmp_path / f"{f.name}.so")
     f.export_library(path)
     return tm.runtime.load_module(path)
+
+
+def test_reexport_to_the_same_path_loads_the_new_kernel(tmp_path):
+    """dlopen hands back the library already loaded under a path: loading a kernel
+    exported again to the same file gave the first kernel's code and metadata. Each load
+    now goes through a private copy, and the module loaded first keeps its own code."""
+    def scaled(scale, n):
+        A = te.placeholder((n,), name="A")
+        B = te.compute((n,), lambda i: A[i] * scale, name="B")
+        return tm.build(te.create_schedule(B.op), [A, B], name="k")
+
+    path = str(tmp_path / "k.so")
+    scaled(2.0, 4).export_library(path)
+    first = tm.runtime.load_module(path)
+    scaled(3.0, 6).export_library(path)
+    second = tm.runtime.load_module(path)
+    a4, a6 = np.arange(4, dtype="float32"), np.arange(6, dtype="float32")
+    b4, b6 = np.zeros(4, "float32"), np.zeros(6, "float32")
+    second(a6, b6)
+    first(a4, b4)
+    np.testing.assert_array_equal(b6, a6 * 3)
+    np.testing.assert_array_equal(b4, a4 * 2)
+    assert [spec.shape for spec in second.arg_specs] == [(6,), (6,)]
+    assert not [f for f in os.listdir(tempfile.gettempdir()) if f.startswith(f"tvmini-{os.getpid()}-")]
 
 
 def test_export_into_a_missing_directory_is_a_clear_error(tmp_path):

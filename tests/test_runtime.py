@@ -150,6 +150,14 @@ def test_array_dtype_rules():
     assert nd.empty(4).dtype == "float32" and nd.empty(4).shape == (4,)
 
 
+def test_array_takes_a_device_in_tvms_position():
+    """tvm.nd.array(data, device): a Device second was read as a dtype."""
+    a = nd.array(np.arange(3, dtype="int32"), cpu(0))
+    assert (a.dtype, a.device, a.numpy().tolist()) == ("int32", cpu(0), [0, 1, 2])
+    with pytest.raises(DTypeError, match="is a device, and device=cpu.0. is given too"):
+        nd.array([1.0], cpu(0), device=cpu(0))
+
+
 @pytest.mark.parametrize("obj, dtype, message", [
     (np.zeros(2, "int16"), None, "unsupported dtype 'int16'"),
     ([1 + 2j], None, "complex128"),
@@ -169,6 +177,21 @@ def test_array_shape_errors():
         nd.empty((2, -1))
     with pytest.raises(ShapeError, match="sequence of ints"):
         nd.zeros((2, 1.5))
+
+
+def test_arrays_too_large_to_allocate():
+    """Shapes whose bytes exceed the address space, or the memory, raise a TVMiniError
+    naming the shape and the bytes (numpy's ValueError / MemoryError escaped raw)."""
+    with pytest.raises(ShapeError, match=r"shape \(4611686018427387904,\) and dtype float32 "
+                                         r"\(18446744073709551616 bytes\) is larger than a process can address"):
+        nd.empty((2**62,), "float32")
+    with pytest.raises(ShapeError, match="larger than a process can address"):
+        nd.zeros((2**31, 2**31, 4), "int8")
+    with pytest.raises(DeviceError, match=r"cpu\(0\) has no memory for an array of shape "
+                                          r"\(1152921504606846976,\) and dtype float32 \(4611686018427387904 bytes\)"):
+        nd.empty((2**60,), "float32")
+    with pytest.raises(DeviceError, match="has no memory"):
+        nd.new((2**59,), np.dtype("float64"), cpu(0))
 
 
 def test_copyfrom_copyto():
@@ -381,10 +404,21 @@ def test_misaligned(rec):
                    "argument B is not aligned to its 4-byte float32 elements")
 
 
-def test_read_only(rec):
+def test_read_only():
+    """Only the arguments the kernel writes must be writable: a read-only input (a
+    broadcast view, memory-mapped weights) is passed as it is, and was refused."""
+    specs = [ArgSpec("A", ("n", 4), "float32"), ArgSpec("B", ("n",), "float32"),
+             ArgSpec("C", ("m", "n"), "int32", written=True)]
+    module, calls = recording_module(specs, ["n", "m"])
     a, b, c = good_noop_args()
-    b.flags.writeable = False
-    check_rejected(*rec, (a, b, c), ShapeError, "argument B is a read-only numpy array")
+    a.flags.writeable = b.flags.writeable = False
+    module(a, b, c)
+    assert len(calls) == 1
+    calls.clear()
+    c.flags.writeable = False
+    check_rejected(module, calls, (a, b, c), ShapeError,
+                   "argument C is a read-only numpy array, and the kernel writes it in place")
+
 
 
 def test_fixed_shape_calls_with_ndarrays_are_checked_like_any_other():

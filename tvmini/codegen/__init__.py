@@ -9,6 +9,7 @@ from .. import debug
 from ..errors import BuildError, ScheduleError
 from .._version import __version__
 from ..lower import lower
+from ..te.operation import check_thread_extents
 from ..runtime import disk_cache
 from ..runtime.export import object_exporter
 from ..runtime.module import ArgSpec, Module, entry_symbol
@@ -49,9 +50,20 @@ def _arg_spec(buf, written, inplace=None):
 
 
 def _check_target(sch, target):
-    """(target kind, its options): ``"llvm -fast-math"`` is ``("llvm", {"-fast-math"})``."""
-    words = target.split() if isinstance(target, str) else [target]
+    """(target kind, its options): ``"llvm -fast-math"`` is ``("llvm", {"-fast-math"})``.
+    TVM's dict form ``{"kind": "llvm"}`` (or "cuda") is taken too, without other keys:
+    the llvm target is always the host CPU, and tvmini has no target attributes."""
+    if isinstance(target, dict):
+        extra = sorted(map(str, set(target) - {"kind"}))
+        if extra or not isinstance(target.get("kind"), str):
+            raise BuildError(f"target {target!r}: a dict target takes only 'kind' ('llvm' or 'cuda')"
+                             + (f", not {', '.join(map(repr, extra))}" if extra else ""))
+        target = target["kind"]
+    if not isinstance(target, str):
+        raise BuildError(f"target {target!r} is a {type(target).__name__}; use 'llvm' (the host CPU) or 'cuda'")
+    words = target.split()
     kind, options = (words[0] if words else target), set(words[1:])
+    check_thread_extents(sch)
     if kind == "cuda":
         return "cuda", options
     if kind not in _TARGETS:

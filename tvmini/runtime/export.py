@@ -10,6 +10,7 @@ driver but no CUDA compiler; "jit": a whole ``tm.jit`` step, loaded by
 """
 import ctypes
 import ctypes.util
+import itertools
 import json
 import os
 import shutil
@@ -26,6 +27,8 @@ _CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64, "float32": ctypes.c
 _LOADERS = {"kernel": "tm.runtime.load_module", "cuda-kernel": "tm.runtime.load_module", "jit": "tm.runtime.load_jit"}
 #: glibc's vector math library, which vectorized exp, log, tanh, ... call (``codegen.vecmath``).
 _VECTOR_MATH = ["-lmvec"] if ctypes.util.find_library("mvec") else []
+#: Counts the libraries this process loaded (see ``_dlopen_private``).
+_loads = itertools.count()
 
 
 def _compiler():
@@ -70,9 +73,9 @@ def open_library(path, kinds):
     another kind."""
     if not os.path.isfile(path):
         raise DataError(f"no exported tvmini library at {path}")
-    _check_elf(path)
+    data = _checked_elf(path)
     try:
-        lib = ctypes.CDLL(os.path.abspath(path))
+        lib = _dlopen_private(data, path)
         raw = ctypes.string_at(ctypes.addressof(ctypes.c_char.in_dll(lib, "tvmini_metadata")))
         meta = json.loads(raw.decode())
     except (OSError, ValueError, AttributeError) as err:
@@ -84,15 +87,36 @@ def open_library(path, kinds):
     return lib, meta
 
 
-def _check_elf(path):
-    """DataError naming ``path`` unless it is a whole ELF shared object: the dynamic
-    loader maps a truncated library and the process dies (SIGBUS) on the first touch of
-    a page past its end, so every table and segment must lie inside the file first."""
+def _checked_elf(path):
+    """The bytes of ``path``; DataError naming it unless they are a whole ELF shared
+    object: the dynamic loader maps a truncated library and the process dies (SIGBUS) on
+    the first touch of a page past its end, so every table and segment must lie inside
+    the file first."""
     with open(path, "rb") as f:
         data = f.read()
     problem = _elf_problem(data)
     if problem:
         raise DataError(f"{path} is not a tvmini library (or is damaged): {problem}")
+    return data
+
+
+def _dlopen_private(data, path):
+    """``ctypes.CDLL`` of the library bytes ``data`` (read from ``path``), loaded from a
+    private copy with a name of its own. dlopen hands back the library it already loaded
+    under the same name (or from the same file), so a library exported again to ``path``
+    would load as the code first loaded from there; the copy also makes what is loaded
+    the very bytes checked. The copy's name holds a count of this process's loads, so no
+    two are alike even once deleted: it is deleted once loaded (its mapping stays), and
+    a module loaded before keeps its own code."""
+    fd, copy = tempfile.mkstemp(prefix=f"tvmini-{os.getpid()}-{next(_loads)}-", suffix=".so")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return ctypes.CDLL(copy)
+    except OSError as err:
+        raise OSError(str(err).replace(copy, path)) from None
+    finally:
+        os.unlink(copy)
 
 
 def _elf_problem(data):

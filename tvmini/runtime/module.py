@@ -15,7 +15,8 @@ Errors raised by a call:
   written argument whose memory overlaps another argument;
 - ShapeError (a ValueError): wrong ndim or extent, a symbolic extent bound to
   different values, an extent beyond int32, and numpy arrays that cannot be
-  passed in place (not C-contiguous, misaligned for their dtype, read-only);
+  passed in place (not C-contiguous, misaligned for their dtype, or read-only
+  where the kernel writes them: inputs it only reads may be read-only);
 - DTypeError (a TypeError): wrong dtype, or not an NDArray/numpy array;
 - DeviceError: an argument not on the module's device.
 """
@@ -40,8 +41,8 @@ class ArgSpec:
 
     ``shape`` entries are ints or strs naming a symbolic extent, e.g.
     ``("n", 64)``; ``dtype`` is normalised to its name ("float32"). ``written``
-    marks buffers the kernel writes: their memory must not overlap any other
-    argument (the generated code assumes no aliasing), except that an in-place
+    marks buffers the kernel writes: they must be writable, and their memory must not
+    overlap any other argument (the generated code assumes no aliasing), except that an in-place
     output may be the very same array as the input named by ``inplace_of``.
     ``scalar`` marks a number passed by value (shape ``()``), e.g. a learning rate.
     """
@@ -81,8 +82,11 @@ ENTRY_PREFIX = "tvmini_entry_"
 
 
 def entry_symbol(name):
-    """The native symbol of the CPU kernel ``name`` (users keep seeing ``name``)."""
-    return ENTRY_PREFIX + name
+    """The native symbol of the CPU kernel ``name`` (users keep seeing ``name``). LLVM
+    quotes any ASCII name, but symbols are looked up as ASCII (the JIT, ctypes), so each
+    other character becomes ``_u`` and its code point in hex (``kérnel``:
+    ``k_u00e9rnel``); ASCII names are kept as they are, as exported libraries name them."""
+    return ENTRY_PREFIX + "".join(c if c.isascii() else f"_u{ord(c):04x}" for c in name)
 
 
 class Module:
@@ -280,7 +284,7 @@ class Module:
                 flags = arg.flags
                 pointer = numpy_data_ptr(arg)
                 if (not host or (arg.dtype is not dtype and arg.dtype != dtype)
-                        or not flags.c_contiguous or not flags.writeable
+                        or not flags.c_contiguous or not flags.writeable and spec.written
                         or pointer % dtype.itemsize):
                     raise self._numpy_error(arg, spec, dtype)
                 cargs.append(pointer)
@@ -369,9 +373,9 @@ class Module:
             return self._dtype_error(spec, arr.dtype)
         if not arr.flags.c_contiguous:
             return ShapeError(f"{name} is not C-contiguous; pass np.ascontiguousarray({spec.name})")
-        if not arr.flags.writeable:
+        if not arr.flags.writeable and spec.written:
             return ShapeError(
-                f"{name} is a read-only numpy array (kernels write their outputs in place); "
+                f"{name} is a read-only numpy array, and the kernel writes it in place; "
                 f"pass a writable copy ({spec.name}.copy())"
             )
         return ShapeError(

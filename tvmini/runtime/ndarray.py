@@ -23,8 +23,8 @@ import sys
 
 import numpy as np
 
-from ..errors import DTypeError, ShapeError
-from .device import as_device, cpu
+from ..errors import DeviceError, DTypeError, ShapeError
+from .device import Device, as_device, cpu
 
 #: The dtypes an NDArray (and a kernel argument) may have.
 SUPPORTED_DTYPES = ("float16", "float32", "float64", "int8", "int32", "int64", "uint8", "bool")
@@ -169,6 +169,21 @@ class _HostStorage:
 _STORAGES = {"cpu": _HostStorage}
 
 
+def _allocate(shape, dtype, device):
+    """The storage of a new array of ``shape``/``dtype`` on ``device``; a ShapeError
+    when its bytes exceed what a process can address (numpy's ValueError), a
+    DeviceError when the device has no memory for them (numpy's MemoryError), each
+    naming the shape and the bytes."""
+    try:
+        return _storage_class(device)(shape, dtype, device)
+    except (ValueError, OverflowError, MemoryError) as err:
+        nbytes = math.prod(shape) * dtype.itemsize
+        what = f"an array of shape {shape} and dtype {dtype.name} ({nbytes} bytes)"
+        if isinstance(err, MemoryError):
+            raise DeviceError(f"{device} has no memory for {what}; free arrays or make a smaller one") from None
+        raise ShapeError(f"{what} is larger than a process can address ({sys.maxsize} bytes)") from None
+
+
 def _storage_class(device):
     try:
         return _STORAGES[device.kind]
@@ -197,7 +212,7 @@ class NDArray:
         self._shape = normalize_shape(shape)
         self._dtype = normalize_dtype(dtype)
         self._device = _CPU0 if device is None else as_device(device)
-        self._storage = _storage_class(self._device)(self._shape, self._dtype, self._device)
+        self._storage = _allocate(self._shape, self._dtype, self._device)
         self._ptr = self._storage.ptr
         self._nbytes = math.prod(self._shape) * self._dtype.itemsize
         self._version = 0
@@ -307,8 +322,13 @@ def array(obj, dtype=None, device=None):
     array, numpy scalar or NDArray (it must be supported); Python data becomes
     float32 if any element is a float, else int64 for ints and bool for bools.
     With ``dtype`` values are converted to it as numpy's ``astype`` would.
-    ``device`` defaults to ``cpu(0)``.
+    ``device`` defaults to ``cpu(0)``; a Device in ``dtype``'s place is the device, as
+    in TVM's ``tvm.nd.array(data, device)``.
     """
+    if isinstance(dtype, Device):
+        if device is not None:
+            raise DTypeError(f"array(): dtype {dtype!r} is a device, and device={device!r} is given too")
+        dtype, device = None, dtype
     if isinstance(obj, NDArray):
         data = obj._storage.host_view()
     elif isinstance(obj, (np.ndarray, np.generic)):
@@ -335,7 +355,7 @@ def empty(shape, dtype="float32", device=None):
 def new(shape, dtype, device):
     """``empty(shape, dtype, device)`` for a normalized shape (a tuple of ints), a numpy
     dtype and a Device, without checking them: an op's output on the hot path."""
-    return _wrap(_storage_class(device)(shape, dtype, device), shape, dtype, device)
+    return _wrap(_allocate(shape, dtype, device), shape, dtype, device)
 
 
 def zeros(shape, dtype="float32", device=None):

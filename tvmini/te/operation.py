@@ -121,14 +121,67 @@ def _check_reduce_axes_in_place(name, axis, body):
                                 f"reduce over it (te.sum(..., axis={v.name})) or index with a data axis")
 
 
-def thread_axis(tag, name=None):
+def thread_axis(dom=None, tag=None, name=None):
     """A GPU thread axis ("blockIdx.x", "threadIdx.y", ...) to ``bind`` loops to, or
     "vthread": TVM's virtual threads, iterations each thread runs interleaved with
-    its other work (``lower.vthread``)."""
+    its other work (``lower.vthread``).
+
+    ``thread_axis(tag)`` or ``thread_axis(tag, name)``; TVM's
+    ``thread_axis((0, 32), "threadIdx.x")`` declares the thread extent too: ``build``
+    then checks that every loop bound to the axis has that extent where it is known
+    before lowering (see :func:`check_thread_extents`)."""
+    if isinstance(dom, str):
+        if tag is not None and name is not None:
+            raise ScheduleError(f"thread_axis({dom!r}, {tag!r}, name={name!r}): the tag is given first, "
+                                "so the second argument is the name; pass it once")
+        dom, tag, name = None, dom, name if tag is None else tag
     valid = {f"{k}.{d}" for k in ("blockIdx", "threadIdx") for d in "xyz"} | {"vthread"}
     if tag not in valid:
         raise ScheduleError(f"unknown thread axis {tag!r}; use one of {sorted(valid)}")
-    return IterVar(None, name or tag, "thread", thread_tag=tag)
+    return IterVar(None if dom is None else _thread_range(dom, tag), name or tag, "thread", thread_tag=tag)
+
+
+def _thread_range(dom, tag):
+    """The Range of thread axis ``tag`` declared as ``dom``: ``(0, extent)`` (or a
+    Range) with a constant extent of at least 1 (threads count from 0, as in TVM)."""
+    if isinstance(dom, E.Range):
+        dom = (dom.min, simplify(dom.min + dom.extent))
+    lo, hi = (_int_value(x) for x in dom) if isinstance(dom, (tuple, list)) and len(dom) == 2 else (None, None)
+    if lo != 0 or hi is None or hi < 1:
+        raise ScheduleError(f"thread_axis {tag}: range {dom!r} must be (0, extent) with a constant extent of at "
+                            "least 1 (threads count from 0)")
+    return E.Range(E.const(0), E.const(hi))
+
+
+def _int_value(x):
+    """The value of a Python int or an integer constant expression, else None."""
+    if isinstance(x, E.Const) and dt.is_int(x.dtype):
+        return x.value
+    return x if isinstance(x, int) and not isinstance(x, bool) else None
+
+
+def check_thread_extents(sch):
+    """ScheduleError where a loop bound to a thread axis declared with a range
+    (``te.thread_axis((0, 32), "threadIdx.x")``) has another constant extent.
+
+    Checked where the loop's extent is known before lowering: in stages computed at
+    the root, from their axes' ranges, splits and fuses. A stage computed at another
+    gets its extents from bound inference, during lowering, and is not checked (nor is
+    a symbolic extent): there the declared range is informational, as the launch
+    extents come from the loops."""
+    from .relation import derived_extents
+    for stage in sch.stages:
+        declared = {axis: thread for axis, thread in stage.bindings.items() if thread.dom is not None}
+        if not declared or stage.attach_type != "root":
+            continue
+        extents = derived_extents(stage.relations, {iv: iv.dom.extent for iv in stage.root_iter_vars})
+        for axis, thread in declared.items():
+            extent, want = simplify(extents[axis]), thread.dom.extent.value
+            if isinstance(extent, E.Const) and extent.value != want:
+                raise ScheduleError(f"stage {stage.name}: axis {axis.name} has extent {extent.value} but is bound "
+                                    f"to {thread.name}, declared by te.thread_axis((0, {want}), "
+                                    f"{thread.thread_tag!r}); give the loop {want} iterations (split's factor "
+                                    f"or nparts) or declare the range (0, {extent.value})")
 
 
 def _reduction(reducer, check_dtype=None):
@@ -271,3 +324,130 @@ def abs(x):
 def power(x, y):
     """``x ** y`` in floating point."""
     return E.power(x, y)
+
+
+# TVM's division, remainder and float-classification functions -----------------------
+
+def floordiv(a, b):
+    """TVM's ``te.floordiv``: ``a // b``, the quotient rounded toward minus infinity
+    (floats too, as tvmini's ``//``). An integer division by zero gives 0."""
+    return E.binary(E.FloorDiv, a, b)
+
+
+def floormod(a, b):
+    """TVM's ``te.floormod``: ``a % b``, with the sign of ``b`` (floats too, as
+    tvmini's ``%``). An integer modulo by zero gives 0."""
+    return E.binary(E.FloorMod, a, b)
+
+
+def truncdiv(a, b):
+    """TVM's ``te.truncdiv``: the integer quotient rounded toward zero (C's ``/``).
+    Integers only, as TVM's; for floats use ``te.trunc(a / b)``. A division by zero
+    gives 0."""
+    a, b = _integer_operands("truncdiv", a, b)
+    q = a // b
+    return E.select((a % b != 0) & ((a < 0) != (b < 0)), q + 1, q)
+
+
+def truncmod(a, b):
+    """TVM's ``te.truncmod``: the remainder of :func:`truncdiv`, with the sign of ``a``
+    (C's ``%``); for floats it is :func:`fmod`, as TVM's. A modulo by zero gives 0."""
+    a, b = E._operands(a, b)
+    if dt.is_float(dt.promote(a.dtype, b.dtype)):
+        return _float_fmod(a, b)
+    a, b = _integer_operands("truncmod", a, b)
+    r = a % b
+    return E.select((r != 0) & ((r < 0) != (a < 0)), r - b, r)
+
+
+def fmod(a, b):
+    """TVM's ``te.fmod``: the remainder of ``a / b`` with the quotient rounded toward
+    zero, with the sign of ``a`` (C's and numpy's ``fmod``); integers give
+    :func:`truncmod`.
+
+    The code generators have no float remainder instruction yet, so for floats it is
+    ``a - trunc(a / b) * b`` computed exactly in float64 (see :func:`_float_fmod`):
+    exact while ``|a / b| < 2**29`` for float16 and float32 operands, and for float64
+    ones while ``|a / b| < 2**24`` and ``2**-126 <= |b| < 2**127`` (float32's normal
+    range). Beyond those the result is NaN, never an inexact number; ``fmod(x, y)`` is
+    ``x`` whenever ``|x| < |y|`` (an infinite ``y`` included). A NaN operand,
+    ``fmod(±inf, y)`` and ``fmod(x, 0)`` give NaN."""
+    a, b = E._operands(a, b)
+    if dt.is_float(dt.promote(a.dtype, b.dtype)):
+        return _float_fmod(a, b)
+    return truncmod(a, b)
+
+
+def _integer_operands(name, a, b):
+    """``a`` and ``b`` as expressions of their common integer dtype (bools count as
+    int32); DTypeError for floats."""
+    a, b = E._operands(a, b)
+    dtype = dt.promote(a.dtype, b.dtype)
+    if dt.is_float(dtype):
+        raise DTypeError(f"te.{name} takes integers (as TVM's), got {a.dtype} {a} and {b.dtype} {b}; "
+                         f"for floats use te.trunc(a / b) or te.fmod(a, b)")
+    dtype = "int32" if dt.is_bool(dtype) else dtype
+    return a.astype(dtype), b.astype(dtype)
+
+
+def _float_fmod(a, b):
+    """C's ``fmod`` of float expressions (see :func:`fmod`), computed in float64 with
+    products that are exact whether or not the code generator fuses them into an FMA:
+    ``q = trunc(a / b)`` has at most 29 bits and a float32 ``b`` 24; a float64 ``b`` is
+    split into its float32 rounding and the rest (24 + 29 bits) and ``q`` limited to 24
+    bits. The subtractions are then exact too (their results are representable)."""
+    dtype = dt.promote(a.dtype, b.dtype)
+    x, y = (v.astype(dtype).astype("float64") for v in (a, b))     # the operands as the dtype holds them
+    q = x / y
+    whole = trunc(q)
+    if dtype == "float64":
+        high = y.astype("float32").astype("float64")
+        r = (x - whole * high) - whole * (y - high)
+        exact = (abs(q) < 2.0**24) & (abs(y) >= 2.0**-126) & (abs(y) < 2.0**127)
+    else:
+        r = x - whole * y
+        exact = abs(q) < 2.0**29
+    # x / y rounded up to the next integer: one y too many was taken away
+    r = E.select((r != 0) & ((r < 0) != (x < 0)), r + E.select(x < 0, -abs(y), abs(y)), r)
+    r = E.select(r == 0, x * 0.0, r)                         # a zero remainder has the sign of x
+    r = E.select(exact, r, E.const(math.nan, "float64"))
+    return E.select(abs(x) < abs(y), x, r).astype(dtype)
+
+
+def isnan(x):
+    """TVM's ``te.isnan``: whether ``x`` is NaN (False for integers and bools)."""
+    x = E.convert(x)
+    return x != x if dt.is_float(x.dtype) else E.const(False)
+
+
+def isinf(x):
+    """TVM's ``te.isinf``: whether ``x`` is +inf or -inf (False for integers and bools)."""
+    x = E.convert(x)
+    return abs(x) == E.const(math.inf, x.dtype) if dt.is_float(x.dtype) else E.const(False)
+
+
+def isfinite(x):
+    """TVM's ``te.isfinite``: whether ``x`` is neither infinite nor NaN (True for
+    integers and bools)."""
+    x = E.convert(x)
+    return abs(x) < E.const(math.inf, x.dtype) if dt.is_float(x.dtype) else E.const(True)
+
+
+def rsqrt(x):
+    """TVM's ``te.rsqrt``: ``1 / sqrt(x)`` (integers become float32, as for ``sqrt``)."""
+    return 1.0 / sqrt(x)
+
+
+def max_value(dtype):
+    """TVM's ``te.max_value``: the largest *finite* value of ``dtype`` (float32:
+    3.4028235e38; bool: True), as a constant."""
+    dtype = dt.canonical(dtype)
+    return E.const(float(np.finfo(dtype).max), dtype) if dt.is_float(dtype) else E.max_value(dtype)
+
+
+def min_value(dtype):
+    """TVM's ``te.min_value``: the smallest *finite* value of ``dtype`` (float32:
+    -3.4028235e38, not -inf as the identity of a max reduction; bool: False), as a
+    constant."""
+    dtype = dt.canonical(dtype)
+    return E.const(float(np.finfo(dtype).min), dtype) if dt.is_float(dtype) else E.min_value(dtype)
