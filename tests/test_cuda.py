@@ -384,7 +384,8 @@ def test_tvm_te_functions_compile_to_ptx(dtype):
     assert ".entry" in f.get_source("ptx")
 
 
-@pytest.mark.parametrize("name, kernel", [("my-kernel", "my_kernel_kernel0"), ("1st", "v1st_kernel0")])
+@pytest.mark.parametrize("name, kernel", [("my-kernel", "my_kernel_kernel0"), ("1st", "v1st_kernel0"),
+                                          ("kérnel", "k_u00e9rnel_kernel0")])
 def test_kernel_names_are_c_identifiers(name, kernel):
     s, args = elementwise(10, 4)
     f = tm.build(s, args, target="cuda", name=name)

@@ -584,20 +584,12 @@ def test_tvm_fmod_of_floats_matches_numpy(fn, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_tvm_fmod_beyond_its_exact_quotients_is_nan(dtype):
-    """Without a remainder instruction fmod is exact while |a / b| < 2**29 (float32)
-    or 2**24 and |b| in float32's normal range (float64); beyond, it is NaN rather
-    than an inexact number, except that |a| < |b| gives a."""
-    limit = 2.0 ** (29 if dtype == "float32" else 24)
-    a = np.array([limit * 0.75, -limit * 0.75, 7.5, 1.0, 1e-30, limit * 4, 1e30], dtype)
-    b = np.array([1.0, 1.5, -0.001, 1e30, 1e-20, 1.0, 3.0], dtype)
-    got = apply(te.fmod, a, b, name=f"fmod_limits_{dtype}")
-    assert_same_floats(got[:5], np.fmod(a, b)[:5])
-    assert np.isnan(got[5:]).all()
-    if dtype == "float64":             # |b| outside float32's normal range
-        got = apply(te.fmod, np.array([1.0, -1e-300, 1e-300]), np.array([1e300, 1e-200, 1e-310]))
-        assert_same_floats(got[:2], np.array([1.0, -1e-300]))
-        assert np.isnan(got[2])
+def test_tvm_fmod_is_exact_for_any_quotient(dtype):
+    """fmod is the exact remainder (LLVM's ``frem``, CUDA's fmod) however large the
+    quotient: ``1e30 % 3``, tiny and subnormal divisors."""
+    a = np.array([2.0**40 * 0.75, -2.0**60, 7.5, 1.0, 1e-30, 1e30, 1e30, -1e-30], dtype)
+    b = np.array([1.0, 1.5, -0.001, 1e30, 1e-20, 3.0, 1e-30, 7e-45 if dtype == "float32" else 5e-324], dtype)
+    assert_same_floats(apply(te.fmod, a, b, name=f"fmod_exact_{dtype}"), np.fmod(a, b))
 
 
 def test_tvm_division_functions_of_mixed_and_python_operands():

@@ -54,6 +54,7 @@ _MATH = {  # name -> (float32 function, float64 function)
     "exp": ("expf", "exp"), "log": ("logf", "log"), "sqrt": ("sqrtf", "sqrt"), "tanh": ("tanhf", "tanh"),
     "cos": ("cosf", "cos"), "sin": ("sinf", "sin"), "floor": ("floorf", "floor"), "ceil": ("ceilf", "ceil"),
     "round": ("rintf", "rint"), "abs": ("fabsf", "fabs"), "power": ("powf", "pow"),
+    "fmod": ("fmodf", "fmod"),
     **{name: (f"{name}f", name) for name in ("trunc", "erf", "tan", "atan", "asin", "acos", "exp2", "expm1", "log2",
                                              "log10", "log1p")},
 }
@@ -330,7 +331,10 @@ def _fresh(name, taken):
 
 
 def _ident(name):
-    out = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    """A C identifier for ``name``: other ASCII characters become ``_``, non-ASCII ones
+    ``_u`` and their code point in hex (as CPU symbols: ``runtime.module.entry_symbol``)."""
+    out = "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" if c.isascii() else f"_u{ord(c):04x}"
+                  for c in name)
     return out if not out[0].isdigit() else "v" + out
 
 

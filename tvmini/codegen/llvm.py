@@ -524,6 +524,8 @@ class FunctionBuilder:
             return b.zext(counter_hash.hash32(ops, *args), args[0].type)
         if e.name in E.BITWISE_INTRINSICS:
             return self.bitwise(e.name, e.dtype, args)
+        if e.name == "fmod":         # C's fmod: LLVM's exact remainder instruction
+            return b.frem(*args)
         return self.math_call(e.name, e.dtype, args)
 
     def bitwise(self, name, dtype, args):

@@ -74,11 +74,13 @@ def _argument_names(args):
     return names
 
 
-def lower(sch, args, name="main", inplace=()):
+def lower(sch, args, name="main", inplace=(), simple_mode=False):
     """Lower schedule ``sch`` with arguments ``args`` to a ``PrimFunc`` (print it to read it).
 
     ``inplace``: (output tensor, input tensor) pairs that may be given one buffer at
     call time (see :mod:`.inplace`); their buffers are not marked ``noalias``.
+    ``simple_mode`` is TVM's keyword, accepted for its scripts: tvmini's printed form is
+    always the simple one (the loops and stores, without TVM's attributes).
     """
     if not isinstance(sch, Schedule):
         raise BuildError(f"lower needs a te schedule, got {type(sch).__name__}")

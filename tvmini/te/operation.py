@@ -354,7 +354,7 @@ def truncmod(a, b):
     (C's ``%``); for floats it is :func:`fmod`, as TVM's. A modulo by zero gives 0."""
     a, b = E._operands(a, b)
     if dt.is_float(dt.promote(a.dtype, b.dtype)):
-        return _float_fmod(a, b)
+        return E.call("fmod", a, b)
     a, b = _integer_operands("truncmod", a, b)
     r = a % b
     return E.select((r != 0) & ((r < 0) != (a < 0)), r - b, r)
@@ -362,19 +362,11 @@ def truncmod(a, b):
 
 def fmod(a, b):
     """TVM's ``te.fmod``: the remainder of ``a / b`` with the quotient rounded toward
-    zero, with the sign of ``a`` (C's and numpy's ``fmod``); integers give
-    :func:`truncmod`.
-
-    The code generators have no float remainder instruction yet, so for floats it is
-    ``a - trunc(a / b) * b`` computed exactly in float64 (see :func:`_float_fmod`):
-    exact while ``|a / b| < 2**29`` for float16 and float32 operands, and for float64
-    ones while ``|a / b| < 2**24`` and ``2**-126 <= |b| < 2**127`` (float32's normal
-    range). Beyond those the result is NaN, never an inexact number; ``fmod(x, y)`` is
-    ``x`` whenever ``|x| < |y|`` (an infinite ``y`` included). A NaN operand,
-    ``fmod(±inf, y)`` and ``fmod(x, 0)`` give NaN."""
+    zero, with the sign of ``a`` (C's and numpy's ``fmod``, exact: LLVM's ``frem``, CUDA's
+    ``fmod``); integers give :func:`truncmod`."""
     a, b = E._operands(a, b)
     if dt.is_float(dt.promote(a.dtype, b.dtype)):
-        return _float_fmod(a, b)
+        return E.call("fmod", a, b)
     return truncmod(a, b)
 
 
@@ -388,30 +380,6 @@ def _integer_operands(name, a, b):
                          f"for floats use te.trunc(a / b) or te.fmod(a, b)")
     dtype = "int32" if dt.is_bool(dtype) else dtype
     return a.astype(dtype), b.astype(dtype)
-
-
-def _float_fmod(a, b):
-    """C's ``fmod`` of float expressions (see :func:`fmod`), computed in float64 with
-    products that are exact whether or not the code generator fuses them into an FMA:
-    ``q = trunc(a / b)`` has at most 29 bits and a float32 ``b`` 24; a float64 ``b`` is
-    split into its float32 rounding and the rest (24 + 29 bits) and ``q`` limited to 24
-    bits. The subtractions are then exact too (their results are representable)."""
-    dtype = dt.promote(a.dtype, b.dtype)
-    x, y = (v.astype(dtype).astype("float64") for v in (a, b))     # the operands as the dtype holds them
-    q = x / y
-    whole = trunc(q)
-    if dtype == "float64":
-        high = y.astype("float32").astype("float64")
-        r = (x - whole * high) - whole * (y - high)
-        exact = (abs(q) < 2.0**24) & (abs(y) >= 2.0**-126) & (abs(y) < 2.0**127)
-    else:
-        r = x - whole * y
-        exact = abs(q) < 2.0**29
-    # x / y rounded up to the next integer: one y too many was taken away
-    r = E.select((r != 0) & ((r < 0) != (x < 0)), r + E.select(x < 0, -abs(y), abs(y)), r)
-    r = E.select(r == 0, x * 0.0, r)                         # a zero remainder has the sign of x
-    r = E.select(exact, r, E.const(math.nan, "float64"))
-    return E.select(abs(x) < abs(y), x, r).astype(dtype)
 
 
 def isnan(x):

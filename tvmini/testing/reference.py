@@ -43,7 +43,7 @@ _BINARY = {
 }
 _CALLS = {
     "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "tanh": np.tanh, "cos": np.cos, "sin": np.sin,
-    "floor": np.floor, "ceil": np.ceil, "round": np.round, "abs": np.abs, "power": np.power,
+    "floor": np.floor, "ceil": np.ceil, "round": np.round, "abs": np.abs, "power": np.power, "fmod": np.fmod,
     "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "trunc": np.trunc, "tan": np.tan, "atan": np.arctan,
     "asin": np.arcsin, "acos": np.arccos, "exp2": np.exp2, "expm1": np.expm1, "log2": np.log2,
     "log10": np.log10, "log1p": np.log1p, "erf": lambda x: _erf(np.asarray(x)),

@@ -321,7 +321,7 @@ def call(name, *args):
     """Apply a math intrinsic; integer arguments of float intrinsics become float32.
     ``counter_hash(counter, seed)``: 32 random bits as int64 (see ``counter_hash.py``)."""
     args = [convert(a) for a in args]
-    if name in FLOAT_INTRINSICS or name == "power":
+    if name in FLOAT_INTRINSICS or name in ("power", "fmod"):
         dtype = args[0].dtype
         for a in args[1:]:
             dtype = dt.promote(dtype, a.dtype)
