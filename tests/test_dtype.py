@@ -639,3 +639,11 @@ def test_tvm_min_max_value_are_the_finite_extremes(dtype):
     a = np.array([0, 1], dtype)
     got = apply(lambda v: te.if_then_else(v == a[0], te.min_value(dtype), te.max_value(dtype)), a)
     np.testing.assert_array_equal(got, np.array([lo, hi], dtype))
+
+
+def test_tvm_aliases_indexdiv_indexmod_and_nearbyint():
+    """TVM's names: ``indexdiv``/``indexmod`` are floordiv/floormod, ``nearbyint`` rounds
+    half to even (as ``te.round``)."""
+    assert te.indexdiv is te.floordiv and te.indexmod is te.floormod
+    a = np.array([0.5, 1.5, 2.5, -0.5, -1.5, 3.7], "float32")
+    np.testing.assert_array_equal(apply(te.nearbyint, a), np.rint(a))

@@ -474,6 +474,10 @@ def test_time_evaluator(add):
     for bad in (dict(number=0), dict(repeat=0), dict(min_repeat_ms=-1)):
         with pytest.raises(ArgumentError, match="time_evaluator needs"):
             add.time_evaluator(**bad)
+    tvm_form = add.time_evaluator(add.entry_name, cpu(0), number=2, repeat=3)(a, b, c)    # TVM's signature
+    assert len(tvm_form.results) == 3
+    with pytest.raises(ArgumentError, match="pass its name and device, or neither"):
+        add.time_evaluator("other", cpu(0))
 
 
 def test_benchmark_result_statistics():

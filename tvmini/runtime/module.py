@@ -452,7 +452,12 @@ class Module:
                               "is exported already)")
         return self._exporter(self, path)
 
-    def time_evaluator(self, number=10, repeat=3, min_repeat_ms=0):
+    @property
+    def entry_name(self):
+        """The kernel's name (TVM's ``f.entry_name``, for ``time_evaluator``)."""
+        return self.name
+
+    def time_evaluator(self, func_name=None, dev=None, number=10, repeat=3, min_repeat_ms=0):
         """Return ``f(*args) -> BenchmarkResult`` timing this kernel.
 
         ``f`` checks its arguments once, makes one warm-up call, then times
@@ -460,7 +465,13 @@ class Module:
         :func:`~tvmini.runtime.benchmark.time_calls`); each result is the mean
         seconds per call of one batch. On a CUDA device a batch is timed with
         CUDA events around it (device time: launches return before the kernels end).
+        ``func_name`` and ``dev`` make TVM's form work,
+        ``time_evaluator(f.entry_name, dev, number=...)``: when given they must be this
+        kernel's name and device.
         """
+        if func_name is not None and func_name != self.name or dev is not None and dev != self.device:
+            raise ArgumentError(f"time_evaluator({func_name!r}, {dev!r}): this is kernel {self.name!r} on "
+                                f"{self.device}; pass its name and device, or neither")
         check_timing_params(number, repeat, min_repeat_ms)
 
         def evaluate(*args):

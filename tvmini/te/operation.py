@@ -283,6 +283,7 @@ exp, log, sqrt, tanh, sigmoid, cos, sin, floor, ceil, round, trunc = (
     _intrinsic(n) for n in ("exp", "log", "sqrt", "tanh", "sigmoid", "cos", "sin", "floor", "ceil", "round", "trunc"))
 erf, tan, atan, asin, acos, exp2, expm1, log2, log10, log1p = (
     _intrinsic(n) for n in ("erf", "tan", "atan", "asin", "acos", "exp2", "expm1", "log2", "log10", "log1p"))
+nearbyint = round         # TVM's name: to the nearest integer, ties to even
 
 
 def bitwise_and(a, b):
@@ -338,6 +339,9 @@ def floormod(a, b):
     """TVM's ``te.floormod``: ``a % b``, with the sign of ``b`` (floats too, as
     tvmini's ``%``). An integer modulo by zero gives 0."""
     return E.binary(E.FloorMod, a, b)
+
+
+indexdiv, indexmod = floordiv, floormod       # TVM's names for them in index arithmetic
 
 
 def truncdiv(a, b):
