@@ -160,6 +160,36 @@ def test_python_arguments_are_part_of_the_signature():
     assert scale.variants == 2
 
 
+def test_tensors_inside_list_tuple_and_dict_arguments_are_inputs():
+    """A reused batch container refilled with new tensors replays with them, a new tuple
+    of same-shaped tensors reuses the variant, and the structure is part of the key."""
+    model = _mlp()
+    step = tm.jit(lambda batch, pair: model(batch["x"]) + batch["extra"][0] * pair[1])
+    batch = {"x": None, "extra": [None]}
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        batch["x"] = tm.tensor(rng.standard_normal((4, 2)).astype("float32"))
+        batch["extra"][0] = tm.tensor(rng.standard_normal(3).astype("float32"))
+        pair = (None, tm.tensor(rng.standard_normal((4, 1)).astype("float32")))
+        with tm.no_grad():
+            want = (model(batch["x"]) + batch["extra"][0] * pair[1]).numpy()
+        np.testing.assert_allclose(step(batch, pair).numpy(), want, rtol=1e-6)
+    assert step.variants == 1
+    batch["extra"].append(1.0)           # another structure: another variant
+    step(batch, pair)
+    assert step.variants == 2
+
+
+def test_gradients_of_tensors_inside_a_list_argument():
+    square_sum = tm.jit(lambda xs: ((xs[0] * xs[1]) ** 2).sum().backward())
+    for k in range(3):
+        xs = [tm.tensor([1.0 + k, 2.0], requires_grad=True), tm.tensor([3.0, 4.0 * k])]
+        square_sum(xs)
+        a, b = xs[0].numpy(), xs[1].numpy()
+        np.testing.assert_allclose(xs[0].grad.numpy(), 2 * a * b * b)
+    assert square_sum.variants == 1
+
+
 def test_fusion_cse_fold_and_dce():
     """An elementwise chain fuses into one kernel; a repeated expression runs once; a
     chain on constants is folded away; an unused result is not computed."""

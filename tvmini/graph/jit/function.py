@@ -1,8 +1,9 @@
 """``tm.jit``: trace a step once per signature, then replay it as one native call.
 
 The first call with a new *signature* — each tensor argument's shape, dtype, device and
-``requires_grad``; every other argument by value (or by identity when unhashable); grad
-mode — runs the function eagerly under a :class:`~.trace.Tracer`, runs the graph passes
+``requires_grad`` (also of the tensors inside list, tuple and dict arguments, nested:
+they are inputs too, keyed by the containers' types, keys and lengths); every other
+argument by value (or by identity when unhashable); grad mode — runs the function eagerly under a :class:`~.trace.Tracer`, runs the graph passes
 and compiles the step for the device it ran on (:class:`~.native.NativeStep` on the CPU,
 :class:`~.device.DeviceStep` on a CUDA device). Later calls with that signature
 check the variant's *guards* (the ``training`` flag of every module the trace called,
@@ -63,10 +64,22 @@ def _flatten(result):
                       f"got {type(result).__name__}")
 
 
-def _signature_part(value):
+def _signature_part(value, tensors):
+    """The signature key of one argument; appends the tensors it holds to ``tensors``
+    (the step's inputs, in order). A tensor keys by shape, dtype, device and
+    ``requires_grad``; a list, tuple or dict by its type, keys, length and the keys of
+    its items (nested), so that the tensors inside it are inputs too — a reused batch
+    list refilled with new tensors replays with them, a fresh tuple of tensors of the
+    same shapes reuses the variant —; any other value by value, or by identity when
+    unhashable."""
     if isinstance(value, Tensor):
+        tensors.append(value)
         data = value.data           # the NDArray's fields directly: this runs on every call
         return ("tensor", data._shape, data._dtype, data._device, value.requires_grad)
+    if isinstance(value, (list, tuple)):
+        return ("seq", type(value), tuple([_signature_part(v, tensors) for v in value]))
+    if isinstance(value, dict):
+        return ("dict", type(value), tuple([(k, _signature_part(v, tensors)) for k, v in value.items()]))
     try:
         hash(value)
         return ("value", type(value), value)
@@ -191,8 +204,8 @@ class JitFunction:
     def __call__(self, *args, **kwargs):
         names = tuple(sorted(kwargs)) if kwargs else ()
         items = list(args) + [kwargs[k] for k in names] if kwargs else args
-        signature = (tuple([_signature_part(a) for a in items]), names, is_grad_enabled())
-        tensors = [a if isinstance(a, Tensor) else None for a in items]
+        tensors = []
+        signature = (tuple([_signature_part(a, tensors) for a in items]), names, is_grad_enabled())
         for variant in self._variants.get(signature, ()):
             if variant.matches(tensors):
                 self._last = variant
