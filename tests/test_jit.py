@@ -180,6 +180,33 @@ def test_tensors_inside_list_tuple_and_dict_arguments_are_inputs():
     assert step.variants == 2
 
 
+@pytest.mark.parametrize("loss, ignored", [
+    (lambda s, y: nn.functional.cross_entropy(s, y), -100),
+    (lambda s, y: nn.functional.nll_loss(nn.functional.log_softmax(s, 1), y, ignore_index=1), 1),
+])
+def test_ignored_labels_in_a_later_batch_equal_eager(loss, ignored):
+    """Whether the labels hold ignore_index picks the loss's kernel; the jitted step
+    guards that choice, so batches with and without ignored labels train as eagerly."""
+    models = [_mlp(), _mlp()]
+    opts = [tm.optim.SGD(m.parameters(), lr=0.5) for m in models]
+
+    def make_step(model, opt):
+        def step(x, y):
+            opt.zero_grad()
+            value = loss(model(x), y)
+            value.backward()
+            opt.step()
+            return value
+        return step
+    eager, jitted = make_step(models[0], opts[0]), tm.jit(make_step(models[1], opts[1]))
+    rng = np.random.default_rng(2)
+    for labels in ([0, 2, 2, 0], [0, ignored, 2, ignored], [2, 2, 0, 0], [ignored] * 4, [0, 0, 2, 2]):
+        x, y = tm.tensor(rng.standard_normal((4, 2)).astype("float32")), tm.tensor(np.array(labels))
+        np.testing.assert_allclose(jitted(x, y).numpy(), eager(x, y).numpy(), rtol=1e-6, equal_nan=True)
+    _assert_same_models(models[0], models[1])
+    assert jitted.variants == 2
+
+
 def test_gradients_of_tensors_inside_a_list_argument():
     square_sum = tm.jit(lambda xs: ((xs[0] * xs[1]) ** 2).sum().backward())
     for k in range(3):

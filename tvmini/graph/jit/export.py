@@ -87,6 +87,9 @@ def _check_inference(name, program, variant):
         why = f"it draws random numbers on every call (dropout in training mode); {_EVAL}"
     elif replayed:
         why = "it runs an optimizer update; export a function that only runs the model"
+    elif variant.input_guards:
+        why = ("its path depends on an argument's values (e.g. whether a loss's labels hold ignore_index), "
+               "which the library would not check; export a function that only runs the model")
     else:
         written = [v for node in program.nodes for v in node.outputs if v.kind not in (TEMP, OUTPUT)]
         training = [m for m, flag in zip(variant.modules, variant.training) if flag]
