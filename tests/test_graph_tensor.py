@@ -319,6 +319,28 @@ def test_no_grad_and_detach_record_nothing():
     assert not double(x).requires_grad
 
 
+def test_clone_is_a_differentiable_copy():
+    """As PyTorch's clone (CloneBackward): the gradient passes through unchanged, eagerly
+    and in a jitted step, and the copy does not share memory with its source."""
+    x = tm.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    h = x * 2.0
+    saved = h.clone()
+    assert saved.requires_grad and not saved.is_leaf and saved.data is not h.data
+    (h.relu() + saved).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [4.0, 2.0, 4.0])     # relu' * 2 + 2
+    w = tm.nn.Parameter(tm.tensor([1.0, 2.0]))
+    step = tm.jit(lambda: (w.clone() * w).sum().backward())
+    for _ in range(2):
+        w.grad = None
+        step()
+        np.testing.assert_array_equal(w.grad.numpy(), [2.0, 4.0])     # d/dw w * w
+    copy = w.clone()
+    with tm.no_grad():
+        copy += 1.0
+    assert w.numpy().tolist() == [1.0, 2.0] and not tm.tensor([1.0]).clone().requires_grad
+    assert not any(v.requires_grad for v in tm.nn.Linear(2, 2).state_dict().values())    # snapshots
+
+
 def test_grad_mode_is_per_thread():
     """no_grad in one thread leaves another thread's ops recording (PyTorch's rule)."""
     x = tm.tensor([1.0, 2.0], requires_grad=True)

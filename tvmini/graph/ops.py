@@ -431,6 +431,21 @@ def cast(x, dtype):
     return out
 
 
+class _Clone(Function):
+    saved = ()
+    def forward(self, x):
+        return nd.array(x)
+
+    def backward(self, g):
+        return (g,)
+
+
+def clone(x):
+    """A copy of ``x``'s data that keeps its history: the gradient passes through
+    unchanged (PyTorch's CloneBackward), so a cloned activation still trains."""
+    return _Clone.apply(x)
+
+
 # ----------------------------------------------------------------------------- shape ops
 
 class _Reshape(Function):

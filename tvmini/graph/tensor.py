@@ -213,8 +213,8 @@ class Tensor:
         return self.to("cuda")
 
     def clone(self):
-        """A copy of the data as a new leaf (history is not kept)."""
-        return Tensor._wrap(nd.array(self.data))
+        """A copy of the data, differentiable as PyTorch's (see ``ops.clone``)."""
+        return ops.clone(self)
 
     # ---- operators (see ops.py) -------------------------------------------------------
     # An operand that is not a tensor, a number or an array of numbers (None, a string)

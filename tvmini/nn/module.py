@@ -211,9 +211,9 @@ class Module:
         overwritten two steps later."""
         state = OrderedDict()
         for name, param in self.named_parameters():
-            state[name] = param.clone()
+            state[name] = param.detach().clone()
         for name, buf in self.named_buffers():
-            state[name] = buf.clone()
+            state[name] = buf.detach().clone()
         return state
 
     def load_state_dict(self, state_dict, strict=True):
