@@ -111,6 +111,38 @@ def test_learning_rate_changes_reach_the_replay():
     assert jitted.variants == 1
 
 
+def test_optimizer_option_changes_and_new_groups_retrace():
+    """The traced update depends on SGD's momentum being on, nesterov and the groups'
+    parameters: changing them retraces (the earlier variant serves again when they are
+    back), and every step equals eager's."""
+    models = [_mlp(), _mlp()]
+    extras = [nn.Parameter(tm.ones(3)), nn.Parameter(tm.ones(3))]
+    opts = [tm.optim.SGD(m.parameters(), lr=0.1, momentum=0.5) for m in models]
+
+    def make_step(model, opt, extra):
+        def step(x, y):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(x) * extra, y)
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+    eager = make_step(models[0], opts[0], extras[0])
+    jitted = tm.jit(make_step(models[1], opts[1], extras[1]))
+    changes = {1: {"momentum": 0.0}, 2: {"momentum": 0.5}, 3: {"nesterov": True}, 4: "group", 5: {"momentum": 0.9}}
+    for k, (x, y) in enumerate(_data(n=7)):
+        for opt, extra in zip(opts, extras):
+            extra.grad = None                # (zeroed by the optimizer once in a group)
+            if changes.get(k) == "group":
+                opt.add_param_group({"params": [extra], "lr": 0.2})
+            elif k in changes:
+                opt.param_groups[0].update(changes[k])
+        np.testing.assert_allclose(jitted(x, y).numpy(), eager(x, y).numpy(), rtol=1e-5)
+    _assert_same_models(models[0], models[1])
+    np.testing.assert_allclose(extras[1].numpy(), extras[0].numpy(), rtol=1e-5)
+    assert jitted.variants == 4             # momentum 0.5 (again at step 2), 0, nesterov, the new group
+
+
 def test_new_shapes_and_modes_make_new_variants():
     model = _mlp(batchnorm=True)
     infer = tm.jit(lambda x: model(x))

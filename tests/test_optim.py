@@ -131,6 +131,48 @@ def test_replay_scalars_follow_each_parameters_step_and_group():
     assert got == want and got[0] != got[7] and got[7] != got[14]
 
 
+def _train_with_changes(lib, make, changes, steps=6):
+    """The parameter after ``steps`` steps on ``sum(p²)`` of the optimizer ``make(lib,
+    params)`` whose first group is updated with ``changes[k]`` before step k."""
+    p = lib.tensor([1.0, -2.0, 0.5], requires_grad=True)
+    opt = make(lib, [p])
+    for k in range(steps):
+        opt.param_groups[0].update(changes.get(k, {}))
+        opt.zero_grad()
+        (p * p).sum().backward()
+        opt.step()
+    return p.detach().numpy()
+
+
+GROUP_CHANGES = [
+    ({"momentum": 0.9}, {1: {"momentum": 0.9}}),                              # a buffer made at step 2: buf = d
+    ({"momentum": 0.9, "dampening": 0.5}, {1: {"momentum": 0.9, "dampening": 0.5}}),
+    ({"momentum": 0.5}, {2: {"momentum": 0.0}, 4: {"momentum": 0.5}}),        # the kept buffer resumes
+    ({"momentum": 0.5}, {2: {"nesterov": True}}),
+]
+
+
+@pytest.mark.parametrize("start, changes", GROUP_CHANGES)
+def test_sgd_options_changed_mid_training_act_as_pytorch(start, changes):
+    """SGD's momentum buffer is made when momentum is turned on (starting at the
+    gradient, without dampening), kept while it is off, and nesterov takes effect."""
+    def make(lib, params):
+        return lib.optim.SGD(params, lr=0.1, **({"momentum": 0.0} if 1 in changes else start))
+    got = _train_with_changes(tm, make, changes)
+    if 1 in changes:       # by hand: plain step (p *= 0.8), then buf = d = 1.6 p, p *= 0.64 ...
+        momentum, dampening = changes[1]["momentum"], changes[1].get("dampening", 0.0)
+        p, buf = np.array([1.0, -2.0, 0.5]) * 0.8, None
+        for _ in range(5):
+            buf = 2 * p if buf is None else momentum * buf + (1 - dampening) * 2 * p
+            p = p - 0.1 * buf
+        np.testing.assert_allclose(got, p, rtol=1e-6)
+    try:
+        import torch
+    except ImportError:
+        return
+    np.testing.assert_allclose(got, _train_with_changes(torch, make, changes), rtol=1e-6)
+
+
 def test_schedulers_change_lr_without_rebuilding():
     p = nn.Parameter(tm.ones(4))
     opt = optim.SGD([p], lr=1.0, momentum=0.9)

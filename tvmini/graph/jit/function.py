@@ -9,8 +9,10 @@ and compiles the step for the device it ran on (:class:`~.native.NativeStep` on 
 check the variant's *guards* (the ``training`` flag of every module the trace called,
 each of their parameters' and buffers' ``requires_grad`` and array — ``requires_grad_``
 freezing or a dtype move replaces what the trace captured —, whether each gradient
-the step reads or accumulates into is None, and the choices the graph layer made from an
-argument's values, e.g. whether the labels of a loss hold its ``ignore_index``) and replay it;
+the step reads or accumulates into is None, the choices the graph layer made from an
+argument's values, e.g. whether the labels of a loss hold its ``ignore_index``, and each
+stepped optimizer's ``replay_guard()``: its groups' parameters and the options that
+change its update kernels, such as SGD's momentum on or off or ``nesterov``) and replay it;
 a call matching no variant traces a new one, so train and eval steps coexist.
 
 What a trace captures is the kernels and copies the call ran. Not captured, as in any
@@ -91,9 +93,10 @@ def _signature_part(value, tensors):
 class Variant:
     """One compiled step and the guards under which it is valid."""
 
-    def __init__(self, program, step, modules, leaves, grad_guard, rebuild, input_guards=()):
+    def __init__(self, program, step, modules, leaves, grad_guard, rebuild, input_guards=(), optimizers=()):
         self.program, self.step, self.rebuild = program, step, rebuild
         self.input_guards = input_guards      # (argument, test, traced result): see Tracer.guard_input
+        self._optimizers = [(opt, opt.replay_guard()) for opt in optimizers]
         self.modules, self.training = modules, [m.training for m in modules]
         self._held = [(t, t.requires_grad, t.data) for t in _module_tensors(modules)]
         self.leaves, self.grad_guard = leaves, grad_guard
@@ -117,6 +120,8 @@ class Variant:
                 for t, (held, flag, data) in zip(current, self._held)):
             return False
         if not all((_leaf(ref, tensors).grad is None) == must_be_none for ref, must_be_none in self._guarded):
+            return False
+        if not all(opt.replay_guard() == traced for opt, traced in self._optimizers):
             return False
         return all(test(tensors[at].data) == traced for at, test, traced in self.input_guards)
 
@@ -229,7 +234,8 @@ class JitFunction:
                 v.array = None
         step = _compile(program, f"jit_{getattr(self.fn, '__name__', 'step')}_{len(self._variants)}", tensors)
         modules = list(tracer.modules.values())
-        variant = Variant(program, step, modules, refs, grad_guard, rebuild, tracer.input_guards)
+        variant = Variant(program, step, modules, refs, grad_guard, rebuild, tracer.input_guards,
+                          tracer.optimizers.values())
         self._variants.setdefault(signature, []).append(variant)
         self._last = variant
         with no_grad():

@@ -32,6 +32,7 @@ class Tracer:
         self._keep = []            # every array seen, so ids stay unique while tracing
         self._born = set()         # ids of arrays made from host data during the trace
         self.modules = {}          # id -> nn.Module called during the trace
+        self.optimizers = {}       # id -> optimizer stepped during the trace
         self.leaves = {}           # id -> tensor whose .grad the step reads or sets
         self._grad_guard = []      # per leaf: None (any), True (.grad must be None), False (must not)
         self.input_guards = []     # (input binding, test, its result): host-read decisions a replay checks
@@ -150,6 +151,10 @@ class Tracer:
 
     def saw_module(self, module):
         self.modules.setdefault(id(module), module)
+
+    def saw_optimizer(self, optimizer):
+        """An optimizer stepped: its ``replay_guard()`` guards the trace."""
+        self.optimizers.setdefault(id(optimizer), optimizer)
 
     # ---- the end of the call ------------------------------------------------------------------
     def finish(self, outputs):
