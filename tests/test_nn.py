@@ -325,6 +325,47 @@ def test_state_dict_round_trip_and_strict_checks():
         other.load_state_dict(state)
 
 
+def _tied_model(lib):
+    """A small language-model shape with the output layer tied to the embedding."""
+    class Tied(lib.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = lib.nn.Embedding(10, 4)
+            self.bn = lib.nn.BatchNorm1d(4)
+            self.head = lib.nn.Linear(4, 10, bias=False)
+            self.head.weight = self.emb.weight
+            self.out = lib.nn.Linear(10, 2)
+    return Tied()
+
+
+TIED_KEYS = ["emb.weight", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var", "bn.num_batches_tracked",
+             "head.weight", "out.weight", "out.bias"]
+
+
+def test_state_dict_keys_tied_weights_and_order_as_pytorch():
+    """A key per name of a tied weight, module by module (parameters, then buffers),
+    so a PyTorch checkpoint of a tied model loads strictly, and ours into PyTorch."""
+    mine = _tied_model(tm)
+    state = mine.state_dict()
+    assert list(state) == TIED_KEYS
+    assert [name for name, _ in mine.named_parameters()] == ["emb.weight", "bn.weight", "bn.bias", "out.weight",
+                                                             "out.bias"]      # each parameter once, as PyTorch's
+    np.testing.assert_array_equal(state["head.weight"].numpy(), state["emb.weight"].numpy())
+    fresh = _tied_model(tm)
+    fresh.load_state_dict(state)
+    np.testing.assert_array_equal(fresh.head.weight.numpy(), mine.emb.weight.numpy())
+    assert fresh.head.weight is fresh.emb.weight
+    try:
+        import torch
+    except ImportError:
+        return
+    theirs = _tied_model(torch)
+    assert list(theirs.state_dict()) == TIED_KEYS
+    mine.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    np.testing.assert_array_equal(mine.head.weight.numpy(), theirs.emb.weight.detach().numpy())
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in fresh.state_dict().items()})
+
+
 def test_batchnorm_running_stats_and_eval():
     bn = nn.BatchNorm1d(3)
     x = RNG.normal(2.0, 3.0, size=(8, 3)).astype("float32")
