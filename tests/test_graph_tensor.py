@@ -72,6 +72,28 @@ def test_cuda_device_is_a_clear_error():
     assert t.to("cpu") is t
 
 
+def test_to_takes_pytorchs_overloads():
+    """to(dtype) positionally, to(device, dtype), to(other) and copy=, as torch's."""
+    x = tm.tensor([1.5, -2.5], requires_grad=True)
+    cases = {"to(float64)": x.to(tm.float64), "to(np.int64)": x.to(np.int64), "to('int32')": x.to("int32"),
+             "to(cpu, float64)": x.to("cpu", tm.float64), "to(other)": x.to(tm.tensor([1], dtype=tm.int64)),
+             "to(device=, dtype=)": x.to(device=tm.cpu(0), dtype="float16")}
+    want = {"to(float64)": "float64", "to(np.int64)": "int64", "to('int32')": "int32", "to(cpu, float64)": "float64",
+            "to(other)": "int64", "to(device=, dtype=)": "float16"}
+    for name, got in cases.items():
+        assert got.dtype == want[name], name
+        np.testing.assert_array_equal(got.numpy(), np.array([1.5, -2.5]).astype(want[name]), err_msg=name)
+    assert x.to(tm.float32) is x and x.to(x) is x
+    copy = x.to("cpu", copy=True)
+    assert copy is not x and copy.data is not x.data and copy.requires_grad
+    x.to(tm.float64).sum().backward()                  # a dtype conversion keeps the history
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0])
+    with pytest.raises(DeviceError, match="unknown device 'gpu'"):
+        x.to("gpu")
+    with pytest.raises(DTypeError, match="complex64"):
+        x.to("complex64")
+
+
 # ---------------------------------------------------------------- gradients
 
 UNARY = {

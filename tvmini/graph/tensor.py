@@ -193,8 +193,14 @@ class Tensor:
         self.data.copyfrom(data)
         return self
 
-    def to(self, device=None, dtype=None):
-        """This tensor on ``device`` and/or converted to ``dtype`` (self if nothing changes)."""
+    def to(self, device=None, dtype=None, non_blocking=False, copy=False):
+        """This tensor on ``device`` and/or converted to ``dtype``, with PyTorch's overloads
+        ``to(device, dtype)``, ``to(dtype)`` and ``to(other)`` (its device and dtype); self
+        if nothing changes, unless ``copy``. (Copies are synchronous: ``non_blocking``.)"""
+        if isinstance(device, Tensor):
+            device, dtype = device.device, device.dtype
+        elif dtype is None and nd.is_dtype(device):
+            device, dtype = None, device
         out = self
         if dtype is not None and nd.dtype_name(dtype) != self.dtype:
             out = out.astype(dtype)
@@ -204,7 +210,7 @@ class Tensor:
                 moved = Tensor._wrap(out.data.copyto(device))
                 moved.requires_grad = out.requires_grad and out.is_leaf
                 out = moved
-        return out
+        return self.clone() if copy and out is self else out
 
     def cpu(self):
         return self.to("cpu")
