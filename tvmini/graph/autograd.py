@@ -133,6 +133,44 @@ class Function:
         self.__dict__.clear()
 
 
+def previous_value(tensor, copy):
+    """A tensor standing for ``tensor``'s value before an in-place op overwrites it: its
+    history (``_ctx``) over its array, or over a copy of it when the op's gradient
+    reads the value (PyTorch saves the original too)."""
+    old = wrap(nd.array(tensor.data) if copy else tensor.data)
+    old.requires_grad, old._ctx = tensor.requires_grad, tensor._ctx
+    return old
+
+
+def rebase(tensor, old, result):
+    """Make ``tensor``, just overwritten in place with ``result`` (computed from ``old``,
+    see :func:`previous_value`), the output of ``result``'s op: PyTorch's rebase of
+    history. An op recorded before took ``tensor`` at an older version of its array;
+    its gradient goes to ``old`` (:func:`recorded_inputs`), and if it saved the values
+    they were overwritten, which its version check reports at backward."""
+    fn = result._ctx
+    fn.rebased = (old, tensor.data, tensor.data._version)
+    tensor._ctx, tensor.requires_grad = fn, True
+
+
+def recorded_inputs(fn):
+    """``fn``'s inputs as they stood when it ran: an input whose history an in-place op
+    rebased since (its array's version moved past the rebase) is replaced by the
+    tensor standing for its value then."""
+    return [t if t.data._version == version else _as_recorded(t, version)
+            for t, version in zip(fn.inputs, fn._versions)]
+
+
+def _as_recorded(t, version):
+    array = t.data
+    while t._ctx is not None:
+        rebased = t._ctx.__dict__.get("rebased")
+        if rebased is None or rebased[1] is not array or version >= rebased[2]:
+            break
+        t = rebased[0]
+    return t
+
+
 def _topological_order(root):
     """Tensors reachable from ``root`` through recorded Functions, outputs before inputs."""
     order, visited = [], set()
@@ -152,7 +190,7 @@ def _topological_order(root):
                 raise TVMiniError(
                     "backward through a graph that was already freed by an earlier backward(); "
                     "compute the forward again")
-            stack.extend((t, False) for t, need in zip(fn.inputs, fn._needs) if need)
+            stack.extend((t, False) for t, need in zip(recorded_inputs(fn), fn._needs) if need)
     order.reverse()
     return order
 
@@ -186,7 +224,7 @@ def backward(root, grad):
                 continue
             fn.check_versions()
             input_grads = fn.backward(g)
-            for i, (t, gi) in enumerate(zip(fn.inputs, input_grads)):
+            for i, (t, gi) in enumerate(zip(recorded_inputs(fn), input_grads)):
                 if gi is None or not fn._needs[i] or i in fn.nondiff:
                     continue
                 if gi.shape != t.shape:

@@ -183,7 +183,8 @@ class _Scalar(Function):
     def forward(self, x):
         out = run(f"{self.op}_scalar", _SCALAR_KERNELS[self.op], [x], (scalar_operand(self.op, self.value, x.dtype),),
                   (x.dtype,))
-        self.out = out
+        if self.op in ("rdiv", "rpow"):     # the gradients that read the output (kept: its version is checked)
+            self.out = out
         return out
 
     def backward(self, g):
