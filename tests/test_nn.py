@@ -599,6 +599,19 @@ def test_pooling_options_gradients_and_modules():
         nn.MaxPool2d(2, dilation=2)
 
 
+def test_pooling_positional_arguments_in_pytorchs_order():
+    """max_pool2d(x, kernel, stride, padding, dilation, ceil_mode); avg_pool2d(x, kernel,
+    stride, padding, ceil_mode, count_include_pad, divisor_override)."""
+    x = tm.tensor(np.arange(25, dtype="float32").reshape(1, 1, 5, 5))
+    assert F.max_pool2d(x, 2, 2, 0, 1).shape == (1, 1, 2, 2)               # dilation 1, floor mode
+    assert F.max_pool2d(x, 2, 2, 0, 1, True).shape == (1, 1, 3, 3)         # ceil_mode
+    assert F.avg_pool2d(x, 2, 2, 0, True).shape == (1, 1, 3, 3)
+    with pytest.raises(ShapeError, match="dilation other than 1.*PyTorch's order"):
+        F.max_pool2d(x, 2, 2, 0, 2)
+    with pytest.raises(ShapeError, match="return_indices"):
+        F.max_pool2d(x, 2, return_indices=True)
+
+
 def test_container_methods_and_dtype_moves_as_pytorch():
     heads = nn.ModuleDict()
     heads.update({"a": nn.Linear(2, 2), "b": nn.Tanh()})

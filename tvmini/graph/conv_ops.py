@@ -195,11 +195,16 @@ def _ceil_extra(extent, kernel, stride, pad):
     return max((out - 1) * stride + kernel - (extent + 2 * pad), 0)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False):
-    """Window maxima over (N, C, H, W) or (C, H, W); ``stride`` defaults to
-    ``kernel_size``; ``ceil_mode``: partial windows at the end count (PyTorch's rule)."""
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Window maxima over (N, C, H, W) or (C, H, W), PyTorch's arguments in its order;
+    ``stride`` defaults to ``kernel_size``; ``ceil_mode``: partial windows at the end
+    count (PyTorch's rule). ``dilation`` other than 1 and ``return_indices`` are refused."""
+    if dilation not in (1, (1, 1)) or return_indices:
+        raise ShapeError(f"max_pool2d: dilation other than 1 and return_indices are not supported, got dilation "
+                         f"{dilation} and return_indices={return_indices} (PyTorch's order: kernel_size, stride, "
+                         "padding, dilation, ceil_mode, return_indices)")
     if x.ndim == 3:
-        return _unbatched(max_pool2d, x, kernel_size, stride, padding, ceil_mode)
+        return _unbatched(max_pool2d, x, kernel_size, stride, padding, 1, ceil_mode)
     kernel, stride, padding = _pool_attrs("max_pool2d", x, kernel_size, stride, padding)
     extra = [_ceil_extra(x.shape[2 + a], kernel[a], stride[a], padding[a]) if ceil_mode else 0 for a in (0, 1)]
     if any(extra):
