@@ -46,6 +46,9 @@ def test_creation_helpers():
     assert tm.ones((2,), dtype="float64").numpy().dtype == np.float64
     assert tm.arange(5).numpy().tolist() == [0, 1, 2, 3, 4]
     assert tm.arange(0, 1, 0.5).dtype == "float32"
+    n = tm.tensor([2, 5]).max()                              # a 0-d int64 tensor, as PyTorch's lengths.max()
+    assert tm.arange(n).dtype == "int64" and tm.arange(1, n).numpy().tolist() == [1, 2, 3, 4]
+    assert tm.arange(tm.tensor(1.5)).dtype == "float32"
     tm.manual_seed(3)
     a = tm.randn(4, 5).numpy()
     tm.manual_seed(3)

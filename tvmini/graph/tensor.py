@@ -584,7 +584,9 @@ def rand_like(t, dtype=None):
 
 
 def arange(start, stop=None, step=1, dtype=None, device=None):
-    """``start, start+step, ...`` below ``stop`` (int64 for integer arguments, else float32)."""
+    """``start, start+step, ...`` below ``stop`` (int64 for integer arguments, 0-d integer
+    tensors too, else float32)."""
+    start, stop, step = (v.item() if isinstance(v, Tensor) else v for v in (start, stop, step))
     if stop is None:
         start, stop = 0, start
     if dtype is None:
