@@ -615,7 +615,11 @@ def test_pooling_positional_arguments_in_pytorchs_order():
 def test_container_methods_and_dtype_moves_as_pytorch():
     heads = nn.ModuleDict()
     heads.update({"a": nn.Linear(2, 2), "b": nn.Tanh()})
-    assert isinstance(heads.pop("b"), nn.Tanh) and list(heads) == ["a"]
+    assert isinstance(heads.pop("b"), nn.Tanh) and list(heads) == ["a"] and not hasattr(heads, "b")
+    del heads["a"]
+    assert not hasattr(heads, "a") and list(heads) == [] and not list(heads.parameters())
+    with pytest.raises(KeyError):
+        del heads["a"]
     scales = nn.ParameterList([tm.ones(1)]).extend([tm.zeros(2)])
     scales[0] = tm.full((3,), 2.0)
     assert [p.shape for p in scales] == [(3,), (2,)] and isinstance(scales[0], nn.Parameter)

@@ -325,7 +325,10 @@ class ModuleDict(Module):
         return self._modules[name]
 
     def __delitem__(self, name):
-        del self._modules[name]
+        """Remove the module ``name``, its attribute too (KeyError if there is none)."""
+        if name not in self._modules:
+            raise KeyError(name)
+        delattr(self, name)
 
     def __contains__(self, name):
         return name in self._modules
