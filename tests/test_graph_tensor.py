@@ -344,6 +344,33 @@ def test_no_grad_and_detach_record_nothing():
     assert not double(x).requires_grad
 
 
+def test_no_grad_decorates_generators_and_recursion_as_pytorch():
+    """On a generator function the mode holds inside each step of the generator (and
+    the caller's between them); a recursive decorated call restores the outer mode."""
+    x = tm.tensor([1.0, 2.0], requires_grad=True)
+
+    @tm.no_grad()
+    def doubles(t):
+        while True:
+            sent = yield t * 2.0
+            t = sent if sent is not None else t
+    gen = doubles(x)
+    assert not next(gen).requires_grad and (x * 2.0).requires_grad
+    assert not gen.send(x).requires_grad
+    gen.close()
+
+    @tm.enable_grad()
+    def tracked(t):
+        yield t * 2.0
+    with tm.no_grad():
+        assert next(tracked(x)).requires_grad and not (x * 2.0).requires_grad
+
+    @tm.no_grad()
+    def depth(k):
+        return depth(k - 1) if k else (x * 2.0).requires_grad
+    assert depth(2) is False and (x * 2.0).requires_grad
+
+
 def test_clone_is_a_differentiable_copy():
     """As PyTorch's clone (CloneBackward): the gradient passes through unchanged, eagerly
     and in a jitted step, and the copy does not share memory with its source."""

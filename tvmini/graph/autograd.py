@@ -14,6 +14,8 @@ so intermediate results die with the last user reference and a second backward t
 the same graph raises an error instead of reading freed state.
 """
 import contextlib
+import functools
+import inspect
 import threading
 
 from ..errors import AutogradError, TVMiniError
@@ -40,30 +42,64 @@ def is_grad_enabled():
     return _state.enabled
 
 
-class no_grad(contextlib.ContextDecorator):
+class _GradModeSetter(contextlib.ContextDecorator):
+    """Base of :class:`no_grad` and :class:`enable_grad`: a context manager that sets grad
+    mode to ``mode`` and restores it, and a decorator that sets it in each call of the
+    function — in each step of a generator function's generator too, as PyTorch's (the
+    caller's mode holds between its yields)."""
+    mode = None
+
+    def __enter__(self):
+        self._previous = is_grad_enabled()
+        _state.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _state.enabled = self._previous
+        return False
+
+    def _recreate_cm(self):
+        # a fresh one per call: a recursive call must not overwrite the outer one's _previous
+        return type(self)()
+
+    def __call__(self, fn):
+        if inspect.isgeneratorfunction(fn):
+            return _each_step_in(fn, self._recreate_cm)
+        return super().__call__(fn)
+
+
+def _each_step_in(fn, context):
+    """Generator function ``fn`` with each step of its generator (a ``send``, ``throw``
+    or ``close``) run inside ``context()``."""
+    @functools.wraps(fn)
+    def generator(*args, **kwargs):
+        gen = fn(*args, **kwargs)
+        resume, value = gen.send, None
+        while True:
+            try:
+                with context():
+                    item = resume(value)
+            except StopIteration as stop:
+                return stop.value
+            try:
+                value, resume = (yield item), gen.send
+            except GeneratorExit:
+                with context():
+                    gen.close()
+                raise
+            except BaseException as error:       # thrown in by the caller: into fn's generator
+                resume, value = gen.throw, error
+    return generator
+
+
+class no_grad(_GradModeSetter):
     """Context manager (and decorator) under which ops record no history."""
-
-    def __enter__(self):
-        self._previous = is_grad_enabled()
-        _state.enabled = False
-        return self
-
-    def __exit__(self, *exc):
-        _state.enabled = self._previous
-        return False
+    mode = False
 
 
-class enable_grad(contextlib.ContextDecorator):
+class enable_grad(_GradModeSetter):
     """Context manager turning grad mode back on (inside a :class:`no_grad`)."""
-
-    def __enter__(self):
-        self._previous = is_grad_enabled()
-        _state.enabled = True
-        return self
-
-    def __exit__(self, *exc):
-        _state.enabled = self._previous
-        return False
+    mode = True
 
 
 class Function:
