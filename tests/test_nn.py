@@ -407,6 +407,16 @@ def test_dropout_train_and_eval():
     assert drop(x) is x
 
 
+def test_dropout_of_one_gives_zeros_as_pytorch():
+    x = tm.tensor([1.0, -2.0, float("inf")], requires_grad=True)
+    y = nn.Dropout(1.0)(x)
+    np.testing.assert_array_equal(y.numpy(), [0.0, 0.0, np.nan])            # x * 0, as PyTorch's
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.0])
+    with pytest.raises(ShapeError, match=r"p must be in \[0, 1\], got 1.5"):
+        nn.functional.dropout(x, 1.5)
+
+
 def test_functional_dropout_seeds():
     """A given seed gives the same mask on every call (the numpy reference's, from the
     element's position: no mask is stored), tm.manual_seed reproduces the drawn seeds,

@@ -392,18 +392,21 @@ class _Dropout(Function):
 
 def dropout(x, p=0.5, training=True, seed=None):
     """Zero each element with probability ``p`` and scale the rest by ``1/(1-p)`` in
-    training; the identity otherwise. Every call draws a new mask from tvmini's seeded
-    generator (``tm.manual_seed``), or uses ``seed`` (the same mask every call).
+    training (``p = 1``: zeros); the identity otherwise. Every call draws a new mask
+    from tvmini's seeded generator (``tm.manual_seed``), or uses ``seed`` (the same mask
+    every call).
 
     The mask is never made: each element's keep decision is a hash of its index and the
     seed, computed inside the kernel that applies it (``topi.random``), on the host or
     the GPU alike, and again by the gradient's kernel. Under ``tm.jit`` every replay
     draws a new seed."""
-    if not 0 <= p < 1:
-        raise ShapeError(f"dropout: p must be in [0, 1), got {p}")
+    if not 0 <= p <= 1:
+        raise ShapeError(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0:
         return x
     _check_float("dropout", x)
+    if p == 1:              # everything dropped: PyTorch's x * 0 (NaN where x is inf or NaN), gradient 0
+        return x * 0.0
     if seed is not None and not (isinstance(seed, (int, np.integer)) and 0 <= seed < SEED_LIMIT):
         raise ArgumentError(f"dropout: seed must be an int in [0, 2^31), got {seed!r}")
     source = _DropoutSeed(_draw_seed()) if seed is None else None
