@@ -391,6 +391,10 @@ def test_loader_collates_items_as_pytorch():
     np.testing.assert_array_equal(batch["y"], [0, 1, 2])
     with pytest.raises(tm.ShapeError, match="numbers of fields"):
         next(iter(DataLoader(Rows(lambda i: (i,) * (1 + i % 2)), 2)))
+    image, label, name = next(iter(DataLoader(Rows(lambda i: (np.zeros(2, np.float32), i, f"img{i}.png")), 2)))
+    assert name == ("img0.png", "img1.png") and isinstance(image, tm.Tensor) and label.numpy().tolist() == [0, 1]
+    batch = next(iter(DataLoader(Rows(lambda i: {"path": f"{i}.png", "y": i}), 3, as_numpy=True)))
+    assert batch["path"] == ("0.png", "1.png", "2.png")
 
 
 def test_loader_rejects_bad_arguments():

@@ -74,8 +74,91 @@ def test_in_place_refusals():
     with pytest.raises(tm.AutogradError, match="in-place -= into a tensor of shape \\(3,\\) that requires grad"):
         w -= 1
     y = tm.ones(3)
-    with pytest.raises(tm.AutogradError, match="in-place add_ a tensor that requires grad"):
-        y.add_(w * 2)
+    with pytest.raises(tm.AutogradError, match="assigning a tensor that requires grad.*in-place arithmetic"):
+        y[...] = w * 2
+    h = w * 2                               # PyTorch records this write (CopySlices); tvmini names the rewrite
+    with pytest.raises(tm.AutogradError, match="autodiff tracks.*tm.where\\(mask, v, x\\)"):
+        h[0] = 1.0
+
+
+def _in_place_cases(lib):
+    """{name: gradient of x} for in-place arithmetic on tensors autodiff tracks, run with
+    ``lib`` (tm or torch): each rebases the tensor's history, as PyTorch's."""
+    def fresh():
+        return lib.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    grads = {}
+    x = fresh()
+    out = x * 3.0
+    out += x * 1.0                          # a residual block's out += identity
+    out.relu().sum().backward()
+    grads["residual"] = x.grad
+    x, w = fresh(), lib.tensor([2.0, 3.0, 4.0], requires_grad=True)
+    a = x * 1.0
+    a.mul_(w)                               # the gradient of w reads a's value before the write
+    a.sum().backward()
+    grads["mul_ by a tensor"], grads["w"] = x.grad, w.grad
+    x = fresh()
+    h = x * 2.0
+    z = h + 1.0                             # used before the write: its gradient goes to the old h
+    h *= 3.0
+    (z.sum() + h.sum()).backward()
+    grads["used before"] = x.grad
+    x, plain = fresh(), lib.ones(3)
+    plain.add_(x * x)                       # a plain tensor takes the history of what it adds
+    plain.sum().backward()
+    grads["into a plain tensor"] = x.grad
+    x = fresh()
+    p = x * 1.0
+    p **= 2
+    p /= 2.0
+    p.sum().backward()
+    grads["pow and div"] = x.grad
+    return {k: g.detach().numpy() if hasattr(g, "detach") else g.numpy() for k, g in grads.items()}
+
+
+def test_in_place_arithmetic_on_tracked_tensors_is_recorded_as_pytorch():
+    got = _in_place_cases(tm)
+    x = np.array([1.0, -2.0, 3.0])
+    want = {"residual": np.where(4 * x > 0, 4.0, 0.0), "mul_ by a tensor": [2.0, 3.0, 4.0], "w": x,
+            "used before": [8.0, 8.0, 8.0], "into a plain tensor": 2 * x, "pow and div": x}
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-6, err_msg=name)
+    if torch is not None:
+        theirs = _in_place_cases(torch)
+        for name in want:
+            np.testing.assert_allclose(got[name], theirs[name], rtol=1e-6, err_msg=name)
+
+
+def test_in_place_arithmetic_over_a_value_saved_for_backward_raises():
+    for lib, error in [(tm, tm.AutogradError)] + ([(torch, RuntimeError)] if torch is not None else []):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        h = x * 2.0
+        z = h * h                           # saved h's values for its gradient
+        h += 1.0
+        with pytest.raises(error, match="modified by an inplace operation"):
+            z.sum().backward()
+        e = x.exp()                         # exp's gradient reads its output
+        e += 1.0
+        with pytest.raises(error, match="modified by an inplace operation"):
+            e.sum().backward()
+
+
+def test_in_place_residual_in_a_jitted_step_equals_eager():
+    w = tm.nn.Parameter(tm.tensor([0.5, -1.0, 2.0]))
+
+    def step(x):
+        out = x * w
+        out += x
+        out.relu().sum().backward()
+    jitted = tm.jit(step)
+    for k in range(3):
+        x = tm.tensor([1.0, 2.0, -3.0]) * (k + 1)
+        w.grad = None
+        step(x)
+        want = w.grad.numpy()
+        w.grad = None
+        jitted(x)
+        np.testing.assert_allclose(w.grad.numpy(), want, rtol=1e-6)
 
 
 def test_an_in_place_write_makes_a_saved_tensor_stale():

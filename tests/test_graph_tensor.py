@@ -46,6 +46,9 @@ def test_creation_helpers():
     assert tm.ones((2,), dtype="float64").numpy().dtype == np.float64
     assert tm.arange(5).numpy().tolist() == [0, 1, 2, 3, 4]
     assert tm.arange(0, 1, 0.5).dtype == "float32"
+    n = tm.tensor([2, 5]).max()                              # a 0-d int64 tensor, as PyTorch's lengths.max()
+    assert tm.arange(n).dtype == "int64" and tm.arange(1, n).numpy().tolist() == [1, 2, 3, 4]
+    assert tm.arange(tm.tensor(1.5)).dtype == "float32"
     tm.manual_seed(3)
     a = tm.randn(4, 5).numpy()
     tm.manual_seed(3)
@@ -70,6 +73,28 @@ def test_cuda_device_is_a_clear_error():
     with pytest.raises(DeviceError, match="cuda"):
         tm.tensor([1.0], device="cuda")
     assert t.to("cpu") is t
+
+
+def test_to_takes_pytorchs_overloads():
+    """to(dtype) positionally, to(device, dtype), to(other) and copy=, as torch's."""
+    x = tm.tensor([1.5, -2.5], requires_grad=True)
+    cases = {"to(float64)": x.to(tm.float64), "to(np.int64)": x.to(np.int64), "to('int32')": x.to("int32"),
+             "to(cpu, float64)": x.to("cpu", tm.float64), "to(other)": x.to(tm.tensor([1], dtype=tm.int64)),
+             "to(device=, dtype=)": x.to(device=tm.cpu(0), dtype="float16")}
+    want = {"to(float64)": "float64", "to(np.int64)": "int64", "to('int32')": "int32", "to(cpu, float64)": "float64",
+            "to(other)": "int64", "to(device=, dtype=)": "float16"}
+    for name, got in cases.items():
+        assert got.dtype == want[name], name
+        np.testing.assert_array_equal(got.numpy(), np.array([1.5, -2.5]).astype(want[name]), err_msg=name)
+    assert x.to(tm.float32) is x and x.to(x) is x
+    copy = x.to("cpu", copy=True)
+    assert copy is not x and copy.data is not x.data and copy.requires_grad
+    x.to(tm.float64).sum().backward()                  # a dtype conversion keeps the history
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0])
+    with pytest.raises(DeviceError, match="unknown device 'gpu'"):
+        x.to("gpu")
+    with pytest.raises(DTypeError, match="complex64"):
+        x.to("complex64")
 
 
 # ---------------------------------------------------------------- gradients
@@ -371,6 +396,55 @@ def test_no_grad_and_detach_record_nothing():
     def double(t):
         return t * 2.0
     assert not double(x).requires_grad
+
+
+def test_no_grad_decorates_generators_and_recursion_as_pytorch():
+    """On a generator function the mode holds inside each step of the generator (and
+    the caller's between them); a recursive decorated call restores the outer mode."""
+    x = tm.tensor([1.0, 2.0], requires_grad=True)
+
+    @tm.no_grad()
+    def doubles(t):
+        while True:
+            sent = yield t * 2.0
+            t = sent if sent is not None else t
+    gen = doubles(x)
+    assert not next(gen).requires_grad and (x * 2.0).requires_grad
+    assert not gen.send(x).requires_grad
+    gen.close()
+
+    @tm.enable_grad()
+    def tracked(t):
+        yield t * 2.0
+    with tm.no_grad():
+        assert next(tracked(x)).requires_grad and not (x * 2.0).requires_grad
+
+    @tm.no_grad()
+    def depth(k):
+        return depth(k - 1) if k else (x * 2.0).requires_grad
+    assert depth(2) is False and (x * 2.0).requires_grad
+
+
+def test_clone_is_a_differentiable_copy():
+    """As PyTorch's clone (CloneBackward): the gradient passes through unchanged, eagerly
+    and in a jitted step, and the copy does not share memory with its source."""
+    x = tm.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    h = x * 2.0
+    saved = h.clone()
+    assert saved.requires_grad and not saved.is_leaf and saved.data is not h.data
+    (h.relu() + saved).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [4.0, 2.0, 4.0])     # relu' * 2 + 2
+    w = tm.nn.Parameter(tm.tensor([1.0, 2.0]))
+    step = tm.jit(lambda: (w.clone() * w).sum().backward())
+    for _ in range(2):
+        w.grad = None
+        step()
+        np.testing.assert_array_equal(w.grad.numpy(), [2.0, 4.0])     # d/dw w * w
+    copy = w.clone()
+    with tm.no_grad():
+        copy += 1.0
+    assert w.numpy().tolist() == [1.0, 2.0] and not tm.tensor([1.0]).clone().requires_grad
+    assert not any(v.requires_grad for v in tm.nn.Linear(2, 2).state_dict().values())    # snapshots
 
 
 def test_grad_mode_is_per_thread():

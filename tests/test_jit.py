@@ -111,6 +111,38 @@ def test_learning_rate_changes_reach_the_replay():
     assert jitted.variants == 1
 
 
+def test_optimizer_option_changes_and_new_groups_retrace():
+    """The traced update depends on SGD's momentum being on, nesterov and the groups'
+    parameters: changing them retraces (the earlier variant serves again when they are
+    back), and every step equals eager's."""
+    models = [_mlp(), _mlp()]
+    extras = [nn.Parameter(tm.ones(3)), nn.Parameter(tm.ones(3))]
+    opts = [tm.optim.SGD(m.parameters(), lr=0.1, momentum=0.5) for m in models]
+
+    def make_step(model, opt, extra):
+        def step(x, y):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(x) * extra, y)
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+    eager = make_step(models[0], opts[0], extras[0])
+    jitted = tm.jit(make_step(models[1], opts[1], extras[1]))
+    changes = {1: {"momentum": 0.0}, 2: {"momentum": 0.5}, 3: {"nesterov": True}, 4: "group", 5: {"momentum": 0.9}}
+    for k, (x, y) in enumerate(_data(n=7)):
+        for opt, extra in zip(opts, extras):
+            extra.grad = None                # (zeroed by the optimizer once in a group)
+            if changes.get(k) == "group":
+                opt.add_param_group({"params": [extra], "lr": 0.2})
+            elif k in changes:
+                opt.param_groups[0].update(changes[k])
+        np.testing.assert_allclose(jitted(x, y).numpy(), eager(x, y).numpy(), rtol=1e-5)
+    _assert_same_models(models[0], models[1])
+    np.testing.assert_allclose(extras[1].numpy(), extras[0].numpy(), rtol=1e-5)
+    assert jitted.variants == 4             # momentum 0.5 (again at step 2), 0, nesterov, the new group
+
+
 def test_new_shapes_and_modes_make_new_variants():
     model = _mlp(batchnorm=True)
     infer = tm.jit(lambda x: model(x))
@@ -158,6 +190,63 @@ def test_python_arguments_are_part_of_the_signature():
     np.testing.assert_allclose(scale(x, 2.0).numpy(), x.numpy() * 2)
     np.testing.assert_allclose(scale(x, 3.0).numpy(), x.numpy() * 3)
     assert scale.variants == 2
+
+
+def test_tensors_inside_list_tuple_and_dict_arguments_are_inputs():
+    """A reused batch container refilled with new tensors replays with them, a new tuple
+    of same-shaped tensors reuses the variant, and the structure is part of the key."""
+    model = _mlp()
+    step = tm.jit(lambda batch, pair: model(batch["x"]) + batch["extra"][0] * pair[1])
+    batch = {"x": None, "extra": [None]}
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        batch["x"] = tm.tensor(rng.standard_normal((4, 2)).astype("float32"))
+        batch["extra"][0] = tm.tensor(rng.standard_normal(3).astype("float32"))
+        pair = (None, tm.tensor(rng.standard_normal((4, 1)).astype("float32")))
+        with tm.no_grad():
+            want = (model(batch["x"]) + batch["extra"][0] * pair[1]).numpy()
+        np.testing.assert_allclose(step(batch, pair).numpy(), want, rtol=1e-6)
+    assert step.variants == 1
+    batch["extra"].append(1.0)           # another structure: another variant
+    step(batch, pair)
+    assert step.variants == 2
+
+
+@pytest.mark.parametrize("loss, ignored", [
+    (lambda s, y: nn.functional.cross_entropy(s, y), -100),
+    (lambda s, y: nn.functional.nll_loss(nn.functional.log_softmax(s, 1), y, ignore_index=1), 1),
+])
+def test_ignored_labels_in_a_later_batch_equal_eager(loss, ignored):
+    """Whether the labels hold ignore_index picks the loss's kernel; the jitted step
+    guards that choice, so batches with and without ignored labels train as eagerly."""
+    models = [_mlp(), _mlp()]
+    opts = [tm.optim.SGD(m.parameters(), lr=0.5) for m in models]
+
+    def make_step(model, opt):
+        def step(x, y):
+            opt.zero_grad()
+            value = loss(model(x), y)
+            value.backward()
+            opt.step()
+            return value
+        return step
+    eager, jitted = make_step(models[0], opts[0]), tm.jit(make_step(models[1], opts[1]))
+    rng = np.random.default_rng(2)
+    for labels in ([0, 2, 2, 0], [0, ignored, 2, ignored], [2, 2, 0, 0], [ignored] * 4, [0, 0, 2, 2]):
+        x, y = tm.tensor(rng.standard_normal((4, 2)).astype("float32")), tm.tensor(np.array(labels))
+        np.testing.assert_allclose(jitted(x, y).numpy(), eager(x, y).numpy(), rtol=1e-6, equal_nan=True)
+    _assert_same_models(models[0], models[1])
+    assert jitted.variants == 2
+
+
+def test_gradients_of_tensors_inside_a_list_argument():
+    square_sum = tm.jit(lambda xs: ((xs[0] * xs[1]) ** 2).sum().backward())
+    for k in range(3):
+        xs = [tm.tensor([1.0 + k, 2.0], requires_grad=True), tm.tensor([3.0, 4.0 * k])]
+        square_sum(xs)
+        a, b = xs[0].numpy(), xs[1].numpy()
+        np.testing.assert_allclose(xs[0].grad.numpy(), 2 * a * b * b)
+    assert square_sum.variants == 1
 
 
 def test_fusion_cse_fold_and_dce():

@@ -146,6 +146,9 @@ def _forward(model, shape=(8, 6), train=True):
     (lambda: _forward(nn.Sequential(nn.Linear(6, 4), nn.Dropout(0.5))), r"dropout in training mode.*model\.eval\(\)"),
     (lambda: _forward(nn.Sequential(nn.Linear(6, 4), nn.BatchNorm1d(4))), r"in place \(BatchNorm.*model\.eval\(\)"),
     (lambda: _forward(nn.Sequential(nn.Linear(6, 4), nn.ReLU())), r"Sequential was in training mode.*model\.eval\(\)"),
+    (lambda: (lambda x, y: nn.functional.cross_entropy(x, y), (tm.tensor(np.ones((8, 6), "float32")),
+                                                              tm.tensor(np.zeros(8, "int64")))),
+     "depends on an argument's values"),
 ])
 def test_export_refuses_training_steps(make, reason, tmp_path):
     step, args = make()

@@ -325,6 +325,47 @@ def test_state_dict_round_trip_and_strict_checks():
         other.load_state_dict(state)
 
 
+def _tied_model(lib):
+    """A small language-model shape with the output layer tied to the embedding."""
+    class Tied(lib.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = lib.nn.Embedding(10, 4)
+            self.bn = lib.nn.BatchNorm1d(4)
+            self.head = lib.nn.Linear(4, 10, bias=False)
+            self.head.weight = self.emb.weight
+            self.out = lib.nn.Linear(10, 2)
+    return Tied()
+
+
+TIED_KEYS = ["emb.weight", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var", "bn.num_batches_tracked",
+             "head.weight", "out.weight", "out.bias"]
+
+
+def test_state_dict_keys_tied_weights_and_order_as_pytorch():
+    """A key per name of a tied weight, module by module (parameters, then buffers),
+    so a PyTorch checkpoint of a tied model loads strictly, and ours into PyTorch."""
+    mine = _tied_model(tm)
+    state = mine.state_dict()
+    assert list(state) == TIED_KEYS
+    assert [name for name, _ in mine.named_parameters()] == ["emb.weight", "bn.weight", "bn.bias", "out.weight",
+                                                             "out.bias"]      # each parameter once, as PyTorch's
+    np.testing.assert_array_equal(state["head.weight"].numpy(), state["emb.weight"].numpy())
+    fresh = _tied_model(tm)
+    fresh.load_state_dict(state)
+    np.testing.assert_array_equal(fresh.head.weight.numpy(), mine.emb.weight.numpy())
+    assert fresh.head.weight is fresh.emb.weight
+    try:
+        import torch
+    except ImportError:
+        return
+    theirs = _tied_model(torch)
+    assert list(theirs.state_dict()) == TIED_KEYS
+    mine.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    np.testing.assert_array_equal(mine.head.weight.numpy(), theirs.emb.weight.detach().numpy())
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in fresh.state_dict().items()})
+
+
 def test_batchnorm_running_stats_and_eval():
     bn = nn.BatchNorm1d(3)
     x = RNG.normal(2.0, 3.0, size=(8, 3)).astype("float32")
@@ -364,6 +405,16 @@ def test_dropout_train_and_eval():
     assert not np.array_equal(drop(x).numpy() != 0, kept)   # a new seed per call
     drop.eval()
     assert drop(x) is x
+
+
+def test_dropout_of_one_gives_zeros_as_pytorch():
+    x = tm.tensor([1.0, -2.0, float("inf")], requires_grad=True)
+    y = nn.Dropout(1.0)(x)
+    np.testing.assert_array_equal(y.numpy(), [0.0, 0.0, np.nan])            # x * 0, as PyTorch's
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.0])
+    with pytest.raises(ShapeError, match=r"p must be in \[0, 1\], got 1.5"):
+        nn.functional.dropout(x, 1.5)
 
 
 def test_functional_dropout_seeds():
@@ -558,10 +609,27 @@ def test_pooling_options_gradients_and_modules():
         nn.MaxPool2d(2, dilation=2)
 
 
+def test_pooling_positional_arguments_in_pytorchs_order():
+    """max_pool2d(x, kernel, stride, padding, dilation, ceil_mode); avg_pool2d(x, kernel,
+    stride, padding, ceil_mode, count_include_pad, divisor_override)."""
+    x = tm.tensor(np.arange(25, dtype="float32").reshape(1, 1, 5, 5))
+    assert F.max_pool2d(x, 2, 2, 0, 1).shape == (1, 1, 2, 2)               # dilation 1, floor mode
+    assert F.max_pool2d(x, 2, 2, 0, 1, True).shape == (1, 1, 3, 3)         # ceil_mode
+    assert F.avg_pool2d(x, 2, 2, 0, True).shape == (1, 1, 3, 3)
+    with pytest.raises(ShapeError, match="dilation other than 1.*PyTorch's order"):
+        F.max_pool2d(x, 2, 2, 0, 2)
+    with pytest.raises(ShapeError, match="return_indices"):
+        F.max_pool2d(x, 2, return_indices=True)
+
+
 def test_container_methods_and_dtype_moves_as_pytorch():
     heads = nn.ModuleDict()
     heads.update({"a": nn.Linear(2, 2), "b": nn.Tanh()})
-    assert isinstance(heads.pop("b"), nn.Tanh) and list(heads) == ["a"]
+    assert isinstance(heads.pop("b"), nn.Tanh) and list(heads) == ["a"] and not hasattr(heads, "b")
+    del heads["a"]
+    assert not hasattr(heads, "a") and list(heads) == [] and not list(heads.parameters())
+    with pytest.raises(KeyError):
+        del heads["a"]
     scales = nn.ParameterList([tm.ones(1)]).extend([tm.zeros(2)])
     scales[0] = tm.full((3,), 2.0)
     assert [p.shape for p in scales] == [(3,), (2,)] and isinstance(scales[0], nn.Parameter)

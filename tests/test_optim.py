@@ -131,6 +131,48 @@ def test_replay_scalars_follow_each_parameters_step_and_group():
     assert got == want and got[0] != got[7] and got[7] != got[14]
 
 
+def _train_with_changes(lib, make, changes, steps=6):
+    """The parameter after ``steps`` steps on ``sum(p²)`` of the optimizer ``make(lib,
+    params)`` whose first group is updated with ``changes[k]`` before step k."""
+    p = lib.tensor([1.0, -2.0, 0.5], requires_grad=True)
+    opt = make(lib, [p])
+    for k in range(steps):
+        opt.param_groups[0].update(changes.get(k, {}))
+        opt.zero_grad()
+        (p * p).sum().backward()
+        opt.step()
+    return p.detach().numpy()
+
+
+GROUP_CHANGES = [
+    ({"momentum": 0.9}, {1: {"momentum": 0.9}}),                              # a buffer made at step 2: buf = d
+    ({"momentum": 0.9, "dampening": 0.5}, {1: {"momentum": 0.9, "dampening": 0.5}}),
+    ({"momentum": 0.5}, {2: {"momentum": 0.0}, 4: {"momentum": 0.5}}),        # the kept buffer resumes
+    ({"momentum": 0.5}, {2: {"nesterov": True}}),
+]
+
+
+@pytest.mark.parametrize("start, changes", GROUP_CHANGES)
+def test_sgd_options_changed_mid_training_act_as_pytorch(start, changes):
+    """SGD's momentum buffer is made when momentum is turned on (starting at the
+    gradient, without dampening), kept while it is off, and nesterov takes effect."""
+    def make(lib, params):
+        return lib.optim.SGD(params, lr=0.1, **({"momentum": 0.0} if 1 in changes else start))
+    got = _train_with_changes(tm, make, changes)
+    if 1 in changes:       # by hand: plain step (p *= 0.8), then buf = d = 1.6 p, p *= 0.64 ...
+        momentum, dampening = changes[1]["momentum"], changes[1].get("dampening", 0.0)
+        p, buf = np.array([1.0, -2.0, 0.5]) * 0.8, None
+        for _ in range(5):
+            buf = 2 * p if buf is None else momentum * buf + (1 - dampening) * 2 * p
+            p = p - 0.1 * buf
+        np.testing.assert_allclose(got, p, rtol=1e-6)
+    try:
+        import torch
+    except ImportError:
+        return
+    np.testing.assert_allclose(got, _train_with_changes(torch, make, changes), rtol=1e-6)
+
+
 def test_schedulers_change_lr_without_rebuilding():
     p = nn.Parameter(tm.ones(4))
     opt = optim.SGD([p], lr=1.0, momentum=0.9)
@@ -224,7 +266,7 @@ def test_invalid_arguments_are_errors():
 
 
 def test_bases_without_their_rules_cannot_be_instantiated():
-    """An optimizer without state_names/kernel, or a scheduler without lr_at, fails at
+    """An optimizer without state_names/kernel, or a scheduler without get_lr, fails at
     construction (abstract methods) instead of at its first step."""
     p = nn.Parameter(tm.ones(2))
 
@@ -237,7 +279,7 @@ def test_bases_without_their_rules_cannot_be_instantiated():
 
     with pytest.raises(TypeError, match="kernel"):
         NoKernel([p], {"lr": 0.1})
-    with pytest.raises(TypeError, match="lr_at"):
+    with pytest.raises(TypeError, match="get_lr"):
         NoRule(optim.SGD([p], lr=0.1))
 
 
@@ -345,6 +387,76 @@ def test_schedulers_match_pytorch_when_installed(name, kwargs, factor):
     for metric in [3.0, 2.99, 2.98, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 1.0, 1.0, 1.0, 1.0, 1.0]:
         a.step(metric), b.step(metric)
         assert a.get_last_lr() == pytest.approx(b.get_last_lr())
+
+
+def _lr_sequence(lib, schedules, epochs=12, manual=None):
+    """The rate before each of ``epochs`` epochs of an SGD (lr 0.2) stepped by every
+    scheduler of ``schedules`` ([(name, kwargs)]) in turn, in library ``lib`` (tm or
+    torch); ``manual``: (epoch, lr) set by hand in ``group["lr"]`` before that epoch."""
+    p = lib.nn.Parameter(lib.ones(2))
+    p.grad = lib.zeros(2)
+    opt = lib.optim.SGD([p], lr=0.2)
+    schedulers = [getattr(lib.optim.lr_scheduler, name)(opt, **kwargs) for name, kwargs in schedules]
+    rates = []
+    for epoch in range(epochs):
+        if manual is not None and epoch == manual[0]:
+            opt.param_groups[0]["lr"] = manual[1]
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        for scheduler in schedulers:
+            scheduler.step()
+    return rates
+
+
+CHAINS = [
+    [("StepLR", dict(step_size=3, gamma=0.5))],
+    [("MultiStepLR", dict(milestones=[2, 4, 4], gamma=0.5))],
+    [("ExponentialLR", dict(gamma=0.9))],
+    [("CosineAnnealingLR", dict(T_max=3, eta_min=0.01))],          # past T_max the rate climbs back
+    [("LambdaLR", dict(lr_lambda=lambda e: 1 / (1 + e)))],
+    [("LinearLR", dict(start_factor=0.25, total_iters=4))],
+    [("ConstantLR", dict(factor=0.5, total_iters=3))],
+    [("LinearLR", dict(start_factor=0.1, total_iters=4)), ("CosineAnnealingLR", dict(T_max=10))],
+    [("StepLR", dict(step_size=2, gamma=0.5)), ("ExponentialLR", dict(gamma=0.9))],
+]
+
+
+def test_chained_schedulers_multiply_and_a_manual_rate_carries_on():
+    """Each step scales the group's current rate (PyTorch's recursive forms): two
+    schedulers' factors multiply, and a rate set by hand is where the schedule goes on."""
+    warm_cos = _lr_sequence(tm, CHAINS[7], epochs=6)
+    want = [0.2 * (0.1 + 0.9 * min(e, 4) / 4) * (1 + math.cos(math.pi * e / 10)) / 2 for e in range(6)]
+    np.testing.assert_allclose(warm_cos, want, rtol=1e-12)
+    step_exp = _lr_sequence(tm, CHAINS[8], epochs=6)
+    np.testing.assert_allclose(step_exp, [0.2 * 0.5 ** (e // 2) * 0.9 ** e for e in range(6)], rtol=1e-12)
+    manual = _lr_sequence(tm, [("StepLR", dict(step_size=3, gamma=0.5))], epochs=7, manual=(1, 0.1))
+    np.testing.assert_allclose(manual, [0.2, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025], rtol=1e-12)
+
+
+@pytest.mark.parametrize("schedules", CHAINS, ids=["+".join(name for name, _ in c) for c in CHAINS])
+@pytest.mark.parametrize("manual", [None, (5, 0.05)])
+def test_scheduler_rates_match_pytorch_chained_and_after_a_manual_change(schedules, manual):
+    torch = pytest.importorskip("torch")
+    np.testing.assert_allclose(_lr_sequence(tm, schedules, manual=manual),
+                               _lr_sequence(torch, schedules, manual=manual), rtol=1e-12)
+
+
+@pytest.mark.parametrize("schedules", CHAINS[:7], ids=[c[0][0] for c in CHAINS[:7]])
+def test_step_with_an_epoch_jumps_as_pytorch(schedules):
+    """``step(epoch)``, PyTorch's deprecated form: the closed form where there is one."""
+    torch = pytest.importorskip("torch")
+    got = []
+    for lib in (tm, torch):
+        p = lib.nn.Parameter(lib.ones(1))
+        opt = lib.optim.SGD([p], lr=0.2)
+        name, kwargs = schedules[0]
+        scheduler = getattr(lib.optim.lr_scheduler, name)(opt, **kwargs)
+        rates = []
+        for epoch in (3, 7, 2, 5):
+            scheduler.step(epoch)
+            rates.append(opt.param_groups[0]["lr"])
+        got.append(rates)
+    np.testing.assert_allclose(got[0], got[1], rtol=1e-12)
 
 
 def test_frozen_parameters_are_accepted_and_left_alone():

@@ -45,8 +45,11 @@ def _to_tensor(array, device):
 def collate(items):
     """One batch from a list of dataset items, as PyTorch's ``default_collate``: tuples
     and lists of fields give a tuple of batched fields, dicts a dict, and an array,
-    tensor or number one array stacked along a new first axis."""
+    tensor or number one array stacked along a new first axis; strings (file names,
+    labels) pass through as a tuple of strings."""
     first = items[0]
+    if isinstance(first, (str, bytes)):
+        return tuple(items)
     if isinstance(first, dict):
         return {key: collate([item[key] for item in items]) for key in first}
     if isinstance(first, (tuple, list)):
@@ -58,7 +61,10 @@ def collate(items):
 
 
 def _map_arrays(batch, fn):
-    """``batch`` (an array, or tuples/dicts of them) with ``fn`` applied to every array."""
+    """``batch`` (an array, or tuples/dicts of them) with ``fn`` applied to every array
+    (strings left as they are)."""
+    if isinstance(batch, (str, bytes)):
+        return batch
     if isinstance(batch, dict):
         return {key: _map_arrays(value, fn) for key, value in batch.items()}
     if isinstance(batch, tuple):

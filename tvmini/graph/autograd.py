@@ -16,6 +16,8 @@ keeps the tape for another backward, as PyTorch's (PyTorch lets a second backwar
 through a graph whose ops saved nothing pass; here any freed graph raises).
 """
 import contextlib
+import functools
+import inspect
 import threading
 
 from ..errors import AutogradError, TVMiniError
@@ -42,30 +44,64 @@ def is_grad_enabled():
     return _state.enabled
 
 
-class no_grad(contextlib.ContextDecorator):
+class _GradModeSetter(contextlib.ContextDecorator):
+    """Base of :class:`no_grad` and :class:`enable_grad`: a context manager that sets grad
+    mode to ``mode`` and restores it, and a decorator that sets it in each call of the
+    function — in each step of a generator function's generator too, as PyTorch's (the
+    caller's mode holds between its yields)."""
+    mode = None
+
+    def __enter__(self):
+        self._previous = is_grad_enabled()
+        _state.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _state.enabled = self._previous
+        return False
+
+    def _recreate_cm(self):
+        # a fresh one per call: a recursive call must not overwrite the outer one's _previous
+        return type(self)()
+
+    def __call__(self, fn):
+        if inspect.isgeneratorfunction(fn):
+            return _each_step_in(fn, self._recreate_cm)
+        return super().__call__(fn)
+
+
+def _each_step_in(fn, context):
+    """Generator function ``fn`` with each step of its generator (a ``send``, ``throw``
+    or ``close``) run inside ``context()``."""
+    @functools.wraps(fn)
+    def generator(*args, **kwargs):
+        gen = fn(*args, **kwargs)
+        resume, value = gen.send, None
+        while True:
+            try:
+                with context():
+                    item = resume(value)
+            except StopIteration as stop:
+                return stop.value
+            try:
+                value, resume = (yield item), gen.send
+            except GeneratorExit:
+                with context():
+                    gen.close()
+                raise
+            except BaseException as error:       # thrown in by the caller: into fn's generator
+                resume, value = gen.throw, error
+    return generator
+
+
+class no_grad(_GradModeSetter):
     """Context manager (and decorator) under which ops record no history."""
-
-    def __enter__(self):
-        self._previous = is_grad_enabled()
-        _state.enabled = False
-        return self
-
-    def __exit__(self, *exc):
-        _state.enabled = self._previous
-        return False
+    mode = False
 
 
-class enable_grad(contextlib.ContextDecorator):
+class enable_grad(_GradModeSetter):
     """Context manager turning grad mode back on (inside a :class:`no_grad`)."""
-
-    def __enter__(self):
-        self._previous = is_grad_enabled()
-        _state.enabled = True
-        return self
-
-    def __exit__(self, *exc):
-        _state.enabled = self._previous
-        return False
+    mode = True
 
 
 class Function:
@@ -135,6 +171,44 @@ class Function:
         self.__dict__.clear()
 
 
+def previous_value(tensor, copy):
+    """A tensor standing for ``tensor``'s value before an in-place op overwrites it: its
+    history (``_ctx``) over its array, or over a copy of it when the op's gradient
+    reads the value (PyTorch saves the original too)."""
+    old = wrap(nd.array(tensor.data) if copy else tensor.data)
+    old.requires_grad, old._ctx = tensor.requires_grad, tensor._ctx
+    return old
+
+
+def rebase(tensor, old, result):
+    """Make ``tensor``, just overwritten in place with ``result`` (computed from ``old``,
+    see :func:`previous_value`), the output of ``result``'s op: PyTorch's rebase of
+    history. An op recorded before took ``tensor`` at an older version of its array;
+    its gradient goes to ``old`` (:func:`recorded_inputs`), and if it saved the values
+    they were overwritten, which its version check reports at backward."""
+    fn = result._ctx
+    fn.rebased = (old, tensor.data, tensor.data._version)
+    tensor._ctx, tensor.requires_grad = fn, True
+
+
+def recorded_inputs(fn):
+    """``fn``'s inputs as they stood when it ran: an input whose history an in-place op
+    rebased since (its array's version moved past the rebase) is replaced by the
+    tensor standing for its value then."""
+    return [t if t.data._version == version else _as_recorded(t, version)
+            for t, version in zip(fn.inputs, fn._versions)]
+
+
+def _as_recorded(t, version):
+    array = t.data
+    while t._ctx is not None:
+        rebased = t._ctx.__dict__.get("rebased")
+        if rebased is None or rebased[1] is not array or version >= rebased[2]:
+            break
+        t = rebased[0]
+    return t
+
+
 def _topological_order(root):
     """Tensors reachable from ``root`` through recorded Functions, outputs before inputs."""
     order, visited = [], set()
@@ -156,7 +230,7 @@ def _topological_order(root):
                     f"{type(fn).__name__}, the op that made a tensor of shape {tensor.shape}); specify "
                     "retain_graph=True in the first backward() to backward through it again, or compute the "
                     "forward again")
-            stack.extend((t, False) for t, need in zip(fn.inputs, fn._needs) if need)
+            stack.extend((t, False) for t, need in zip(recorded_inputs(fn), fn._needs) if need)
     order.reverse()
     return order
 
@@ -192,7 +266,7 @@ def backward(root, grad, retain_graph=False):
                 continue
             fn.check_versions()
             input_grads = fn.backward(g)
-            for i, (t, gi) in enumerate(zip(fn.inputs, input_grads)):
+            for i, (t, gi) in enumerate(zip(recorded_inputs(fn), input_grads)):
                 if gi is None or not fn._needs[i] or i in fn.nondiff:
                     continue
                 if gi.shape != t.shape:

@@ -195,11 +195,16 @@ def _ceil_extra(extent, kernel, stride, pad):
     return max((out - 1) * stride + kernel - (extent + 2 * pad), 0)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False):
-    """Window maxima over (N, C, H, W) or (C, H, W); ``stride`` defaults to
-    ``kernel_size``; ``ceil_mode``: partial windows at the end count (PyTorch's rule)."""
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Window maxima over (N, C, H, W) or (C, H, W), PyTorch's arguments in its order;
+    ``stride`` defaults to ``kernel_size``; ``ceil_mode``: partial windows at the end
+    count (PyTorch's rule). ``dilation`` other than 1 and ``return_indices`` are refused."""
+    if dilation not in (1, (1, 1)) or return_indices:
+        raise ShapeError(f"max_pool2d: dilation other than 1 and return_indices are not supported, got dilation "
+                         f"{dilation} and return_indices={return_indices} (PyTorch's order: kernel_size, stride, "
+                         "padding, dilation, ceil_mode, return_indices)")
     if x.ndim == 3:
-        return _unbatched(max_pool2d, x, kernel_size, stride, padding, ceil_mode)
+        return _unbatched(max_pool2d, x, kernel_size, stride, padding, 1, ceil_mode)
     kernel, stride, padding = _pool_attrs("max_pool2d", x, kernel_size, stride, padding)
     extra = [_ceil_extra(x.shape[2 + a], kernel[a], stride[a], padding[a]) if ceil_mode else 0 for a in (0, 1)]
     if any(extra):
@@ -387,18 +392,21 @@ class _Dropout(Function):
 
 def dropout(x, p=0.5, training=True, seed=None):
     """Zero each element with probability ``p`` and scale the rest by ``1/(1-p)`` in
-    training; the identity otherwise. Every call draws a new mask from tvmini's seeded
-    generator (``tm.manual_seed``), or uses ``seed`` (the same mask every call).
+    training (``p = 1``: zeros); the identity otherwise. Every call draws a new mask
+    from tvmini's seeded generator (``tm.manual_seed``), or uses ``seed`` (the same mask
+    every call).
 
     The mask is never made: each element's keep decision is a hash of its index and the
     seed, computed inside the kernel that applies it (``topi.random``), on the host or
     the GPU alike, and again by the gradient's kernel. Under ``tm.jit`` every replay
     draws a new seed."""
-    if not 0 <= p < 1:
-        raise ShapeError(f"dropout: p must be in [0, 1), got {p}")
+    if not 0 <= p <= 1:
+        raise ShapeError(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0:
         return x
     _check_float("dropout", x)
+    if p == 1:              # everything dropped: PyTorch's x * 0 (NaN where x is inf or NaN), gradient 0
+        return x * 0.0
     if seed is not None and not (isinstance(seed, (int, np.integer)) and 0 <= seed < SEED_LIMIT):
         raise ArgumentError(f"dropout: seed must be an int in [0, 2^31), got {seed!r}")
     source = _DropoutSeed(_draw_seed()) if seed is None else None

@@ -18,8 +18,8 @@ import numpy as np
 from .. import te, topi
 from ..errors import AutogradError, DTypeError, IndexingError, ShapeError
 from ..runtime import ndarray as nd
-from . import dispatch, ops
-from .autograd import Function, is_grad_enabled
+from . import autograd, dispatch, ops
+from .autograd import Function, is_grad_enabled, no_grad
 from .dispatch import run, run_inplace
 from .index_ops import take
 from .ops import _as_tensor, _kernel, reshape
@@ -180,9 +180,10 @@ def _masked_fill(mask, x, value):
 
 
 def _check_writable(x, value, what="assigning"):
-    """PyTorch's rule: a tensor autodiff tracks cannot be written in place (outside
-    ``no_grad``, a leaf that requires grad; here also any tracked result); nor may a
-    value that requires grad be written (autodiff would not see the write)."""
+    """PyTorch's rules for writes that do not record history: a leaf that requires grad
+    is written only under ``no_grad``; writing into a result autodiff tracks, or writing
+    a value that requires grad, is recorded only by the in-place arithmetic
+    (:func:`update`), so it is refused here."""
     if x._aliased:
         raise IndexingError(f"{what} into a tensor of shape {x.shape} that an indexing or view op made "
                             "(x[i], x.reshape/view/transpose/squeeze/expand/split ...): tvmini made a copy where "
@@ -191,13 +192,24 @@ def _check_writable(x, value, what="assigning"):
                             ".clone() it first to write into a copy of your own")
     if not is_grad_enabled():
         return
+    if x.requires_grad and x.is_leaf:
+        raise AutogradError(f"{what} into a tensor of shape {x.shape} that requires grad (a leaf) is not allowed, "
+                            "as in PyTorch; update it under tm.no_grad() (as an optimizer does)")
     if x.requires_grad:
-        raise AutogradError(f"{what} into a tensor of shape {x.shape} that requires grad (a leaf or a "
-                            "recorded result) is not allowed; do it under tm.no_grad() or on a detached copy")
+        raise AutogradError(f"{what} into a tensor of shape {x.shape} that autodiff tracks is not recorded for "
+                            "backward here; build the result out of place (tm.where(mask, v, x), x.masked_fill, "
+                            "tm.cat), or use in-place arithmetic (x += v), which is recorded")
     if isinstance(value, Tensor) and value.requires_grad:
         raise AutogradError(f"{what} a tensor that requires grad (shape {value.shape}) into one of shape "
                             f"{x.shape} is not recorded for backward here; build the result with tm.cat, "
-                            "tm.stack or tm.where instead, or use value.detach()")
+                            "tm.stack or tm.where instead, use in-place arithmetic (x += v), or value.detach()")
+
+
+def _records(x, value):
+    """Whether ``x op= value`` records history: in grad mode, on a result autodiff tracks
+    or with a value that requires grad (not on a leaf that requires grad: refused)."""
+    return is_grad_enabled() and not x._aliased and not (x.requires_grad and x.is_leaf) and (
+        x.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
 
 
 def update(x, op, value, what):
@@ -205,18 +217,33 @@ def update(x, op, value, what):
     as PyTorch: the result is written over ``x``'s memory, so every reference to ``x``
     sees it (``p -= lr * p.grad`` under ``tm.no_grad()`` updates the parameter itself).
     ``value`` broadcasts to ``x``'s shape, and the result converts to ``x``'s dtype
-    within its category (float64 into float32, not float into int), as PyTorch allows;
-    under the assignment rules of ``__setitem__``."""
-    _check_writable(x, value, f"in-place {what}")
-    result = op(x.detach(), value.detach() if isinstance(value, Tensor) else value)
+    within its category (float64 into float32, not float into int), as PyTorch allows.
+    In grad mode on a tensor autodiff tracks (``out += identity``), or with a value that
+    requires grad, ``x`` becomes the op's output (``autograd.rebase``); a value an
+    earlier op saved for its gradient and this write overwrote makes backward raise.
+    Otherwise under the assignment rules of ``__setitem__``."""
+    what = f"in-place {what}"
+    if _records(x, value):
+        old = autograd.previous_value(x, copy=op not in (ops.add, ops.sub))    # their gradients read no values
+        result = _stored(x, op(old, value), what)
+        with no_grad():
+            setitem(x, Ellipsis, result)
+        autograd.rebase(x, old, result)
+        return x
+    _check_writable(x, value, what)
+    setitem(x, Ellipsis, _stored(x, op(x.detach(), value.detach() if isinstance(value, Tensor) else value), what))
+    return x
+
+
+def _stored(x, result, what):
+    """``result`` of an in-place op on ``x``, checked and cast to be stored in ``x``."""
     if result.shape != x.shape:
-        raise ShapeError(f"in-place {what}: the result's shape {result.shape} (broadcast with the operand) does "
+        raise ShapeError(f"{what}: the result's shape {result.shape} (broadcast with the operand) does "
                          f"not match the tensor's {x.shape}")
     if ops.category(result.dtype) > ops.category(x.dtype):
-        raise DTypeError(f"in-place {what}: the result is {result.dtype}, which cannot be stored in the "
+        raise DTypeError(f"{what}: the result is {result.dtype}, which cannot be stored in the "
                          f"{x.dtype} tensor it updates")
-    setitem(x, Ellipsis, result)
-    return x
+    return ops.cast(result, x.dtype)
 
 
 def _check_fill_value(value, what):

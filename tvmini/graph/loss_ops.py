@@ -5,7 +5,7 @@ gradient is the ops' kernels, PyTorch's at the seams: ``|d|`` has gradient 0 at 
 import math
 
 from ..errors import DTypeError, ShapeError
-from . import ops
+from . import dispatch, ops
 from .join_ops import clamp
 from .index_ops import take
 from .nn_ops import _reduce_loss, _row_loss, log_softmax
@@ -125,11 +125,19 @@ def class_loss(op, scores, labels, reduction="mean", weight=None, ignore_index=-
 
 
 def _has_label(labels, value):
-    """Whether some label equals ``value`` (read on the host for CPU labels; assumed for
-    labels elsewhere, which takes the general path)."""
+    """Whether some label may equal ``value``: read on the host for CPU labels; assumed
+    (the general path, right for any labels) for labels elsewhere. In a ``tm.jit``
+    trace the answer is a guard of the traced step (a batch that answers otherwise
+    traces another variant), or assumed for labels computed inside the step."""
     if labels.device.kind != "cpu":
         return True
-    return bool((labels.data._storage.host_view() == value).any())
+
+    def found(array):
+        return bool((array._storage.host_view() == value).any())
+    if dispatch.tracer is None:
+        return found(labels.data)
+    guarded = dispatch.tracer.guard_input(labels.data, found)
+    return True if guarded is None else guarded
 
 
 def _options(op, reduction, weight):

@@ -183,7 +183,8 @@ class _Scalar(Function):
     def forward(self, x):
         out = run(f"{self.op}_scalar", _SCALAR_KERNELS[self.op], [x], (scalar_operand(self.op, self.value, x.dtype),),
                   (x.dtype,))
-        self.out = out
+        if self.op in ("rdiv", "rpow"):     # the gradients that read the output (kept: its version is checked)
+            self.out = out
         return out
 
     def backward(self, g):
@@ -465,6 +466,21 @@ def cast(x, dtype):
     if not dtype.startswith("float") and out.requires_grad:
         out.requires_grad, out._ctx = False, None
     return out
+
+
+class _Clone(Function):
+    saved = ()
+    def forward(self, x):
+        return nd.array(x)
+
+    def backward(self, g):
+        return (g,)
+
+
+def clone(x):
+    """A copy of ``x``'s data that keeps its history: the gradient passes through
+    unchanged (PyTorch's CloneBackward), so a cloned activation still trains."""
+    return _Clone.apply(x)
 
 
 # ----------------------------------------------------------------------------- shape ops

@@ -201,8 +201,14 @@ class Tensor:
         self.data.copyfrom(data)
         return self
 
-    def to(self, device=None, dtype=None):
-        """This tensor on ``device`` and/or converted to ``dtype`` (self if nothing changes)."""
+    def to(self, device=None, dtype=None, non_blocking=False, copy=False):
+        """This tensor on ``device`` and/or converted to ``dtype``, with PyTorch's overloads
+        ``to(device, dtype)``, ``to(dtype)`` and ``to(other)`` (its device and dtype); self
+        if nothing changes, unless ``copy``. (Copies are synchronous: ``non_blocking``.)"""
+        if isinstance(device, Tensor):
+            device, dtype = device.device, device.dtype
+        elif dtype is None and nd.is_dtype(device):
+            device, dtype = None, device
         out = self
         if dtype is not None and nd.dtype_name(dtype) != self.dtype:
             out = out.astype(dtype)
@@ -212,7 +218,7 @@ class Tensor:
                 moved = Tensor._wrap(out.data.copyto(device))
                 moved.requires_grad = out.requires_grad and out.is_leaf
                 out = moved
-        return out
+        return self.clone() if copy and out is self else out
 
     def cpu(self):
         return self.to("cpu")
@@ -221,8 +227,8 @@ class Tensor:
         return self.to("cuda")
 
     def clone(self):
-        """A copy of the data as a new leaf (history is not kept)."""
-        return Tensor._wrap(nd.array(self.data))
+        """A copy of the data, differentiable as PyTorch's (see ``ops.clone``)."""
+        return ops.clone(self)
 
     # ---- operators (see ops.py) -------------------------------------------------------
     # An operand that is not a tensor, a number or an array of numbers (None, a string)
@@ -599,7 +605,9 @@ def rand_like(t, dtype=None):
 
 
 def arange(start, stop=None, step=1, dtype=None, device=None):
-    """``start, start+step, ...`` below ``stop`` (int64 for integer arguments, else float32)."""
+    """``start, start+step, ...`` below ``stop`` (int64 for integer arguments, 0-d integer
+    tensors too, else float32)."""
+    start, stop, step = (v.item() if isinstance(v, Tensor) else v for v in (start, stop, step))
     if stop is None:
         start, stop = 0, start
     if dtype is None:

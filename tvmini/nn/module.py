@@ -205,16 +205,24 @@ class Module:
         return self
 
     # ---- state ------------------------------------------------------------------------
+    def _named_state(self, prefix=""):
+        """(dotted name, tensor) of every parameter and buffer in PyTorch's ``state_dict``
+        order: module by module, depth first, each module's parameters then its
+        buffers; a tensor two modules hold (tied weights) under both names."""
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            dot = f"{name}." if name else ""
+            for registry in (module._parameters, module._buffers):
+                yield from ((dot + key, t) for key, t in registry.items() if t is not None)
+            stack.extend(reversed([(dot + key, m) for key, m in module._modules.items() if m is not None]))
+
     def state_dict(self):
-        """Parameters and buffers by dotted name, as snapshots (copies without history):
-        optimizers double-buffer parameters, so a view of today's buffer would be
-        overwritten two steps later."""
-        state = OrderedDict()
-        for name, param in self.named_parameters():
-            state[name] = param.clone()
-        for name, buf in self.named_buffers():
-            state[name] = buf.clone()
-        return state
+        """Parameters and buffers by dotted name, as PyTorch's (its key order, a key per
+        name of a tied weight), as snapshots (copies without history): optimizers
+        double-buffer parameters, so a view of today's buffer would be overwritten two
+        steps later."""
+        return OrderedDict((name, t.detach().clone()) for name, t in self._named_state())
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy values from ``state_dict`` into the parameters and buffers in place.
@@ -222,8 +230,7 @@ class Module:
         With ``strict`` (the default) the keys must match exactly; shapes must always
         match. Raises :class:`~tvmini.errors.ShapeError`/``TVMiniError`` naming the keys.
         """
-        own = OrderedDict(self.named_parameters())
-        own.update(self.named_buffers())
+        own = OrderedDict(self._named_state())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
@@ -318,7 +325,10 @@ class ModuleDict(Module):
         return self._modules[name]
 
     def __delitem__(self, name):
-        del self._modules[name]
+        """Remove the module ``name``, its attribute too (KeyError if there is none)."""
+        if name not in self._modules:
+            raise KeyError(name)
+        delattr(self, name)
 
     def __contains__(self, name):
         return name in self._modules

@@ -26,13 +26,10 @@ class Adagrad(Optimizer):
     def state_names(self, group):
         return ("sum",)
 
-    def _state_for(self, p, group):
-        fresh = id(p) not in self.state
-        state = super()._state_for(p, group)
-        if fresh and group["initial_accumulator_value"]:
-            start = np.full(p.shape, group["initial_accumulator_value"], dtype=p.dtype)
-            state["sum"] = Tensor._wrap(nd.array(start, device=p.device))
-        return state
+    def _new_state(self, p, group, state, name):
+        """The sum of squares, starting at ``initial_accumulator_value``."""
+        start = np.full(p.shape, group["initial_accumulator_value"], dtype=p.dtype)
+        return Tensor._wrap(nd.array(start, device=p.device))
 
     def kernel(self, group, state):
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])

@@ -2,12 +2,17 @@
 
 A scheduler rewrites ``group["lr"]`` of its optimizer; the update kernels take the
 learning rate as a runtime scalar, so a new rate never rebuilds anything (and a
-``tm.jit`` step replays with the new rate). The epoch-driven schedulers compute each
-rate in closed form from the group's ``initial_lr`` (the values of PyTorch's recursive
-forms); :class:`ReduceLROnPlateau` follows a metric instead.
+``tm.jit`` step replays with the new rate). As PyTorch's, each ``step()`` computes the
+new rate from the group's *current* rate (the recursive ``get_lr`` forms): schedulers
+stepped on one optimizer chain (a LinearLR warm-up with a CosineAnnealingLR: their
+factors multiply) and a manual change of ``group["lr"]`` carries on. ``LambdaLR`` and
+``OneCycleLR`` compute from the initial rates, as PyTorch's; ``step(epoch)``
+(PyTorch's deprecated form) jumps to ``epoch`` through the closed form where there is
+one. :class:`ReduceLROnPlateau` follows a metric instead.
 """
 import abc
 import bisect
+import collections
 import math
 
 from ..errors import TVMiniError
@@ -28,8 +33,8 @@ class _SchedulerState:
 
 
 class LRScheduler(_SchedulerState, abc.ABC):
-    """Base: remembers each group's ``initial_lr`` and sets ``lr`` from the epoch count
-    through ``lr_at``, which every subclass implements."""
+    """Base: remembers each group's ``initial_lr`` (``base_lrs``) and sets every
+    group's ``lr`` to ``get_lr()`` on each step, which every subclass implements."""
 
     def __init__(self, optimizer, last_epoch=-1):
         self.optimizer = optimizer
@@ -40,24 +45,41 @@ class LRScheduler(_SchedulerState, abc.ABC):
             raise TVMiniError(f"{type(self).__name__}: resuming at last_epoch={last_epoch} needs 'initial_lr' "
                               "in every parameter group")
         self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
-        self.last_epoch = last_epoch
-        self.step()
+        self.last_epoch, self._step_count = last_epoch, 0
+        self._is_initial = True          # the constructor's step: a resumed schedule does not move on
+        try:
+            self.step()
+        finally:
+            self._is_initial = False
 
     @abc.abstractmethod
-    def lr_at(self, base_lr, epoch, group=0):
-        """The learning rate at ``epoch`` of parameter group number ``group``, whose
-        initial rate is ``base_lr``."""
+    def get_lr(self):
+        """Each group's rate at ``self.last_epoch`` (just advanced), as PyTorch's
+        ``get_lr``: most schedulers from the group's current ``lr``."""
 
-    def step(self):
-        """Advance one epoch and set every group's learning rate."""
-        self.last_epoch += 1
-        for k, (group, base) in enumerate(zip(self.optimizer.param_groups, self.base_lrs)):
-            group["lr"] = self.lr_at(base, self.last_epoch, k)
-        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+    def step(self, epoch=None):
+        """Advance one epoch and set every group's learning rate; ``epoch`` (PyTorch's
+        deprecated form) sets the epoch instead, through the closed form if the
+        scheduler has one (``_get_closed_form_lr``)."""
+        self._step_count += 1
+        if epoch is None:
+            self.last_epoch += 1
+            rates = self.get_lr()
+        else:
+            self.last_epoch = epoch
+            closed_form = getattr(self, "_get_closed_form_lr", None)
+            rates = closed_form() if closed_form is not None else self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, rates):
+            group["lr"] = lr
+        self._last_lr = self._current_lrs()
+
+    def _current_lrs(self):
+        return [g["lr"] for g in self.optimizer.param_groups]
 
 
 class StepLR(LRScheduler):
-    """``lr = initial_lr * gamma ** (epoch // step_size)``."""
+    """The rate times ``gamma`` every ``step_size`` epochs
+    (``initial_lr * gamma ** (epoch // step_size)`` alone)."""
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
         if step_size < 1:
@@ -65,12 +87,19 @@ class StepLR(LRScheduler):
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, epoch, group=0):
-        return base_lr * self.gamma ** (epoch // self.step_size)
+    def get_lr(self):
+        if self.last_epoch == 0 or self.last_epoch % self.step_size:
+            return self._current_lrs()
+        return [lr * self.gamma for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self):
+        return [base * self.gamma ** (self.last_epoch // self.step_size) for base in self.base_lrs]
 
 
 class CosineAnnealingLR(LRScheduler):
-    """``lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``."""
+    """Cosine annealing toward ``eta_min`` over ``T_max`` epochs (then back up, as
+    PyTorch's recursive form; ``eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch /
+    T_max)) / 2`` alone)."""
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
         if T_max <= 0:
@@ -78,35 +107,59 @@ class CosineAnnealingLR(LRScheduler):
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, epoch, group=0):
-        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+    def get_lr(self):
+        epoch, T, low = self.last_epoch, self.T_max, self.eta_min
+        if self._is_initial:
+            return self._current_lrs()
+        if self._step_count == 1 and epoch > 0:
+            return self._get_closed_form_lr()
+        if (epoch - 1 - T) % (2 * T) == 0:      # past the trough: climb back by the first step's amount
+            return [lr + (base - low) * (1 - math.cos(math.pi / T)) / 2
+                    for lr, base in zip(self._current_lrs(), self.base_lrs)]
+        ratio = (1 + math.cos(math.pi * epoch / T)) / (1 + math.cos(math.pi * (epoch - 1) / T))
+        return [ratio * (lr - low) + low for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self):
+        return [self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
+                for base in self.base_lrs]
 
 
 class MultiStepLR(LRScheduler):
-    """``lr = initial_lr * gamma ** (number of milestones <= epoch)``."""
+    """The rate times ``gamma`` at each milestone epoch (a milestone given twice: twice)."""
 
     def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
-        self.milestones, self.gamma = sorted(int(m) for m in milestones), gamma
+        self.milestones, self.gamma = collections.Counter(int(m) for m in milestones), gamma
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, epoch, group=0):
-        return base_lr * self.gamma ** bisect.bisect_right(self.milestones, epoch)
+    def get_lr(self):
+        times = self.milestones.get(self.last_epoch, 0)
+        return [lr * self.gamma ** times for lr in self._current_lrs()] if times else self._current_lrs()
+
+    def _get_closed_form_lr(self):
+        passed = bisect.bisect_right(sorted(self.milestones.elements()), self.last_epoch)
+        return [base * self.gamma ** passed for base in self.base_lrs]
 
 
 class ExponentialLR(LRScheduler):
-    """``lr = initial_lr * gamma ** epoch``."""
+    """The rate times ``gamma`` every epoch."""
 
     def __init__(self, optimizer, gamma, last_epoch=-1):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, epoch, group=0):
-        return base_lr * self.gamma ** epoch
+    def get_lr(self):
+        if self._is_initial:
+            return self._current_lrs()
+        return [lr * self.gamma for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self):
+        return [base * self.gamma ** self.last_epoch for base in self.base_lrs]
 
 
 class LambdaLR(LRScheduler):
-    """``lr = initial_lr * lr_lambda(epoch)``; ``lr_lambda`` is one function or a list
-    with one per parameter group. (Its functions are not part of ``state_dict``.)"""
+    """``lr = initial_lr * lr_lambda(epoch)`` (from the initial rate, as PyTorch's);
+    ``lr_lambda`` is one function or a list with one per parameter group. (Its
+    functions are not part of ``state_dict``.)"""
 
     def __init__(self, optimizer, lr_lambda, last_epoch=-1):
         groups = len(optimizer.param_groups)
@@ -115,8 +168,8 @@ class LambdaLR(LRScheduler):
             raise TVMiniError(f"LambdaLR: {len(self.lr_lambdas)} lr_lambdas for {groups} parameter groups")
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, epoch, group=0):
-        return base_lr * self.lr_lambdas[group](epoch)
+    def get_lr(self):
+        return [base * fn(self.last_epoch) for base, fn in zip(self.base_lrs, self.lr_lambdas)]
 
     def state_dict(self):
         return {k: v for k, v in super().state_dict().items() if k != "lr_lambdas"}
@@ -133,22 +186,40 @@ class LinearLR(LRScheduler):
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, epoch, group=0):
-        done = min(epoch, self.total_iters) / self.total_iters if self.total_iters else 1.0
-        return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * done)
+    def get_lr(self):
+        if self.last_epoch == 0:
+            return [lr * self.start_factor for lr in self._current_lrs()]
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return self._current_lrs()
+        slope = self.end_factor - self.start_factor       # this epoch's factor over the last one's
+        ratio = 1.0 + slope / (self.total_iters * self.start_factor + (self.last_epoch - 1) * slope)
+        return [lr * ratio for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self):
+        done = min(self.total_iters, self.last_epoch) / self.total_iters
+        return [base * (self.start_factor + (self.end_factor - self.start_factor) * done) for base in self.base_lrs]
 
 
 class ConstantLR(LRScheduler):
-    """``lr = initial_lr * factor`` for the first ``total_iters`` epochs, then ``initial_lr``."""
+    """The rate times ``factor`` for the first ``total_iters`` epochs, then divided by it
+    again."""
 
     def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
-        if not 0 <= factor <= 1:
-            raise TVMiniError(f"ConstantLR: factor must be in [0, 1], got {factor}")
+        if not 0 < factor <= 1:
+            raise TVMiniError(f"ConstantLR: factor must be in (0, 1] (the rate is divided by it after "
+                              f"total_iters epochs), got {factor}")
         self.factor, self.total_iters = factor, total_iters
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, epoch, group=0):
-        return base_lr * (self.factor if epoch < self.total_iters else 1.0)
+    def get_lr(self):
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in self._current_lrs()]
+        if self.last_epoch != self.total_iters:
+            return self._current_lrs()
+        return [lr / self.factor for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self):
+        return [base * (self.factor if self.last_epoch < self.total_iters else 1.0) for base in self.base_lrs]
 
 
 class ReduceLROnPlateau(_SchedulerState):
@@ -266,10 +337,13 @@ class OneCycleLR(LRScheduler):
         pct = (step - start_step) / (end_step - start_step) if end_step != start_step else 1.0
         return self._anneal(group[keys[names]], group[keys[names + 1]], pct)
 
-    def lr_at(self, base_lr, epoch, group=0):
-        if epoch > self.total_steps:
-            raise TVMiniError(f"OneCycleLR: stepped {epoch} times, more than total_steps={self.total_steps}")
-        group = self.optimizer.param_groups[group]
-        if self.cycle_momentum:
-            self._set_momentum(group, self._at(group, epoch, 2))
-        return self._at(group, epoch, 0)
+    def get_lr(self):
+        if self.last_epoch > self.total_steps:
+            raise TVMiniError(f"OneCycleLR: stepped {self.last_epoch} times, more than "
+                              f"total_steps={self.total_steps}")
+        rates = []
+        for group in self.optimizer.param_groups:
+            if self.cycle_momentum:
+                self._set_momentum(group, self._at(group, self.last_epoch, 2))
+            rates.append(self._at(group, self.last_epoch, 0))
+        return rates

@@ -67,6 +67,8 @@ class Optimizer(abc.ABC):
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns ``closure()`` if given."""
         loss = closure() if closure is not None else None
+        if dispatch.tracer is not None:      # a jit replay checks replay_guard()
+            dispatch.tracer.saw_optimizer(self)
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
@@ -75,14 +77,22 @@ class Optimizer(abc.ABC):
 
     # ---- the fused kernel call ------------------------------------------------------------
     def _state_for(self, p, group):
-        """This parameter's state, created (zeros, step 0) on its first update. Keyed by
-        ``id(p)``: Tensor's ``==`` is elementwise, so tensors are not dict keys here."""
+        """This parameter's state, created (step 0) on its first update; each state
+        tensor the group's options need is made (``_new_state``) when missing, as
+        PyTorch's lazily made state: an option turned on mid-training (SGD's momentum)
+        gets its state then. Keyed by ``id(p)``: Tensor's ``==`` is elementwise, so
+        tensors are not dict keys here."""
         state = self.state.get(id(p))
         if state is None:
             state = self.state[id(p)] = {"step": 0}
-            for name in self.state_names(group):
-                state[name] = Tensor._wrap(nd.zeros(p.shape, p.dtype, p.device))
+        for name in self.state_names(group):
+            if name not in state:
+                state[name] = self._new_state(p, group, state, name)
         return state
+
+    def _new_state(self, p, group, state, name):
+        """The state tensor ``name`` of ``p`` when it is made: zeros."""
+        return Tensor._wrap(nd.zeros(p.shape, p.dtype, p.device))
 
     def _update(self, p, group):
         if p.grad.shape != p.shape or p.grad.dtype != p.dtype:
@@ -113,6 +123,16 @@ class Optimizer(abc.ABC):
                 scalars, last_group, last_step = self.kernel(group, state)[1], group, step
             values += scalars
         return values
+
+    def replay_guard(self):
+        """What a ``tm.jit`` replay of this optimizer's traced updates assumes beyond their
+        per-step scalars: per group, its parameters, ``maximize``, its state tensors and
+        its update kernel and attributes (SGD's momentum on or off and ``nesterov``,
+        Adam's ``amsgrad``, ...). A replay compares it with the traced one and retraces
+        when it differs (an option changed, a group added)."""
+        probe = {"step": 1}        # the kernel and attributes do not depend on the step
+        return tuple((tuple(map(id, g["params"])), bool(g.get("maximize")), tuple(self.state_names(g)),
+                      *self.kernel(g, probe)[::2]) for g in self.param_groups)
 
     def state_names(self, group):
         """Names of the per-parameter state tensors for ``group`` (kernel order)."""
@@ -169,7 +189,10 @@ class Optimizer(abc.ABC):
             self._load_state(p, self.state.setdefault(key, {}), saved)
 
     def _load_state(self, p, state, saved):
-        """Write ``saved`` (one parameter's state from a state dict) into ``state`` in place."""
+        """Write ``saved`` (one parameter's state from a state dict) into ``state`` in place
+        (a number it does not hold is dropped)."""
+        for name in [k for k, v in state.items() if not isinstance(v, Tensor) and k not in saved]:
+            del state[name]
         for name, value in saved.items():
             if not isinstance(value, (Tensor, np.ndarray)):
                 state[name] = int(value) if name == "step" else value
@@ -188,12 +211,15 @@ class Optimizer(abc.ABC):
 
     @staticmethod
     def _reset_state(state):
-        """A parameter's state back to a fresh optimizer's (step 0, zeros), in place."""
-        for name, value in state.items():
+        """A parameter's state back to a fresh optimizer's (step 0, zeros, no other
+        numbers), in place."""
+        for name, value in list(state.items()):
             if isinstance(value, Tensor):
                 value.zero_()
             elif name == "step":
                 state[name] = 0
+            else:
+                del state[name]
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]

@@ -29,10 +29,17 @@ class SGD(Optimizer):
     def state_names(self, group):
         return ("momentum_buffer",) if group["momentum"] != 0 else ()
 
+    def _new_state(self, p, group, state, name):
+        """The momentum buffer; made after the first step (momentum turned on mid-training),
+        its first update is at ``momentum_start``: ``buf = d`` then, as PyTorch's new buffer."""
+        if state["step"]:
+            state["momentum_start"] = state["step"] + 1
+        return super()._new_state(p, group, state, name)
+
     def kernel(self, group, state):
         lr, wd, momentum = group["lr"], group["weight_decay"], group["momentum"]
         if momentum == 0:
             return _plain, (lr, wd), ()
-        first = state["step"] == 1
+        first = state["step"] == state.get("momentum_start", 1)
         keep, grad_scale = (0.0, 1.0) if first else (momentum, 1.0 - group["dampening"])
         return _momentum, (lr, wd, keep, grad_scale, momentum), (("nesterov", bool(group["nesterov"])),)

@@ -102,6 +102,18 @@ def normalize_dtype(dtype):
     return result
 
 
+def is_dtype(value):
+    """Whether ``value`` spells a dtype (``"float64"``, ``tm.int64``, ``np.float32``) rather
+    than something else, e.g. a device ("cpu", "cuda:0"); supported or not."""
+    if value is None:                 # np.dtype(None) would be float64
+        return False
+    try:
+        np.dtype(value)
+    except TypeError:
+        return False
+    return True
+
+
 def dtype_name(dtype):
     """The name ("float32") of ``dtype`` in any spelling :func:`normalize_dtype` takes,
     from two dict lookups: numpy computes ``np.dtype(...).name`` anew on every access

@@ -52,10 +52,10 @@ def export_variant(fn, signature, variant, path):
         raise TVMiniError(f"tm.jit export of {name}: {path} would be its own parameter file; "
                           "name the library e.g. model.so")
     device = variant.step.device
-    inputs, bindings = _inputs(fn, name, signature, device)
+    inputs = _inputs(fn, name, signature, device)
     outputs = list({v.id: v for v in program.outputs}.values())
     out_index = {v.id: k for k, v in enumerate(outputs)}
-    in_index = {v.id: bindings[v.binding] for v in program.live_values() if v.kind == INPUT}
+    in_index = {v.id: v.binding for v in program.live_values() if v.kind == INPUT}
     params, blob = _parameter_blob(program)
     meta = {"kind": "jit", "format": FORMAT, "name": name, "device": device.kind, "inputs": inputs,
             "outputs": [{"name": f"output{k}", "shape": list(v.shape), "dtype": v.dtype} for k, v in enumerate(outputs)],
@@ -87,6 +87,9 @@ def _check_inference(name, program, variant):
         why = f"it draws random numbers on every call (dropout in training mode); {_EVAL}"
     elif replayed:
         why = "it runs an optimizer update; export a function that only runs the model"
+    elif variant.input_guards:
+        why = ("its path depends on an argument's values (e.g. whether a loss's labels hold ignore_index), "
+               "which the library would not check; export a function that only runs the model")
     else:
         written = [v for node in program.nodes for v in node.outputs if v.kind not in (TEMP, OUTPUT)]
         training = [m for m, flag in zip(variant.modules, variant.training) if flag]
@@ -103,7 +106,8 @@ def _check_inference(name, program, variant):
 
 
 def _inputs(fn, name, signature, device):
-    """(metadata of every tensor argument in call order, {argument position: input index})."""
+    """The metadata of every tensor input in input order (the tensor arguments and the
+    tensors inside list, tuple and dict arguments, named like ``batch['x']``)."""
     parts, keywords, _ = signature
     try:
         params = [p.name for p in inspect.signature(fn).parameters.values()
@@ -112,16 +116,27 @@ def _inputs(fn, name, signature, device):
         params = []
     positional = len(parts) - len(keywords)
     names = [params[i] if i < len(params) else f"arg{i}" for i in range(positional)] + list(keywords)
-    inputs, bindings = [], {}
-    for i, part in enumerate(parts):
-        if part[0] != "tensor":
-            continue
-        _, shape, dtype, on, _ = part
-        if on != device:
-            raise TVMiniError(f"tm.jit: cannot export {name}: argument {names[i]} is on {on}, its step on {device}")
-        bindings[i] = len(inputs)
-        inputs.append({"name": names[i], "shape": list(shape), "dtype": str(dtype)})
-    return inputs, bindings
+    inputs = []
+    for part, arg_name in zip(parts, names):
+        for input_name, (_, shape, dtype, on, _) in _tensor_parts(part, arg_name):
+            if on != device:
+                raise TVMiniError(f"tm.jit: cannot export {name}: argument {input_name} is on {on}, "
+                                  f"its step on {device}")
+            inputs.append({"name": input_name, "shape": list(shape), "dtype": str(dtype)})
+    return inputs
+
+
+def _tensor_parts(part, name):
+    """(name, signature part) of every tensor in one argument's signature part, in the
+    order the jit function made them inputs."""
+    if part[0] == "tensor":
+        yield name, part
+    elif part[0] == "seq":
+        for k, item in enumerate(part[2]):
+            yield from _tensor_parts(item, f"{name}[{k}]")
+    elif part[0] == "dict":
+        for key, item in part[2]:
+            yield from _tensor_parts(item, f"{name}[{key!r}]")
 
 
 def _parameter_blob(program):

@@ -1,14 +1,18 @@
 """``tm.jit``: trace a step once per signature, then replay it as one native call.
 
 The first call with a new *signature* — each tensor argument's shape, dtype, device and
-``requires_grad``; every other argument by value (or by identity when unhashable); grad
-mode — runs the function eagerly under a :class:`~.trace.Tracer`, runs the graph passes
+``requires_grad`` (also of the tensors inside list, tuple and dict arguments, nested:
+they are inputs too, keyed by the containers' types, keys and lengths); every other
+argument by value (or by identity when unhashable); grad mode — runs the function eagerly under a :class:`~.trace.Tracer`, runs the graph passes
 and compiles the step for the device it ran on (:class:`~.native.NativeStep` on the CPU,
 :class:`~.device.DeviceStep` on a CUDA device). Later calls with that signature
 check the variant's *guards* (the ``training`` flag of every module the trace called,
 each of their parameters' and buffers' ``requires_grad`` and array — ``requires_grad_``
-freezing or a dtype move replaces what the trace captured —, and whether each gradient
-the step reads or accumulates into is None) and replay it;
+freezing or a dtype move replaces what the trace captured —, whether each gradient
+the step reads or accumulates into is None, the choices the graph layer made from an
+argument's values, e.g. whether the labels of a loss hold its ``ignore_index``, and each
+stepped optimizer's ``replay_guard()``: its groups' parameters and the options that
+change its update kernels, such as SGD's momentum on or off or ``nesterov``) and replay it;
 a call matching no variant traces a new one, so train and eval steps coexist.
 
 What a trace captures is the kernels and copies the call ran. Not captured, as in any
@@ -63,10 +67,22 @@ def _flatten(result):
                       f"got {type(result).__name__}")
 
 
-def _signature_part(value):
+def _signature_part(value, tensors):
+    """The signature key of one argument; appends the tensors it holds to ``tensors``
+    (the step's inputs, in order). A tensor keys by shape, dtype, device and
+    ``requires_grad``; a list, tuple or dict by its type, keys, length and the keys of
+    its items (nested), so that the tensors inside it are inputs too — a reused batch
+    list refilled with new tensors replays with them, a fresh tuple of tensors of the
+    same shapes reuses the variant —; any other value by value, or by identity when
+    unhashable."""
     if isinstance(value, Tensor):
+        tensors.append(value)
         data = value.data           # the NDArray's fields directly: this runs on every call
         return ("tensor", data._shape, data._dtype, data._device, value.requires_grad)
+    if isinstance(value, (list, tuple)):
+        return ("seq", type(value), tuple([_signature_part(v, tensors) for v in value]))
+    if isinstance(value, dict):
+        return ("dict", type(value), tuple([(k, _signature_part(v, tensors)) for k, v in value.items()]))
     try:
         hash(value)
         return ("value", type(value), value)
@@ -77,8 +93,10 @@ def _signature_part(value):
 class Variant:
     """One compiled step and the guards under which it is valid."""
 
-    def __init__(self, program, step, modules, leaves, grad_guard, rebuild):
+    def __init__(self, program, step, modules, leaves, grad_guard, rebuild, input_guards=(), optimizers=()):
         self.program, self.step, self.rebuild = program, step, rebuild
+        self.input_guards = input_guards      # (argument, test, traced result): see Tracer.guard_input
+        self._optimizers = [(opt, opt.replay_guard()) for opt in optimizers]
         self.modules, self.training = modules, [m.training for m in modules]
         self._held = [(t, t.requires_grad, t.data) for t in _module_tensors(modules)]
         self.leaves, self.grad_guard = leaves, grad_guard
@@ -101,7 +119,11 @@ class Variant:
                 t is held and t.requires_grad is flag and t.data is data
                 for t, (held, flag, data) in zip(current, self._held)):
             return False
-        return all((_leaf(ref, tensors).grad is None) == must_be_none for ref, must_be_none in self._guarded)
+        if not all((_leaf(ref, tensors).grad is None) == must_be_none for ref, must_be_none in self._guarded):
+            return False
+        if not all(opt.replay_guard() == traced for opt, traced in self._optimizers):
+            return False
+        return all(test(tensors[at].data) == traced for at, test, traced in self.input_guards)
 
     def __call__(self, tensors):
         leaves = self._fixed_leaves or [_leaf(ref, tensors) for ref, _ in self._grads]
@@ -191,8 +213,8 @@ class JitFunction:
     def __call__(self, *args, **kwargs):
         names = tuple(sorted(kwargs)) if kwargs else ()
         items = list(args) + [kwargs[k] for k in names] if kwargs else args
-        signature = (tuple([_signature_part(a) for a in items]), names, is_grad_enabled())
-        tensors = [a if isinstance(a, Tensor) else None for a in items]
+        tensors = []
+        signature = (tuple([_signature_part(a, tensors) for a in items]), names, is_grad_enabled())
         for variant in self._variants.get(signature, ()):
             if variant.matches(tensors):
                 self._last = variant
@@ -212,7 +234,8 @@ class JitFunction:
                 v.array = None
         step = _compile(program, f"jit_{getattr(self.fn, '__name__', 'step')}_{len(self._variants)}", tensors)
         modules = list(tracer.modules.values())
-        variant = Variant(program, step, modules, refs, grad_guard, rebuild)
+        variant = Variant(program, step, modules, refs, grad_guard, rebuild, tracer.input_guards,
+                          tracer.optimizers.values())
         self._variants.setdefault(signature, []).append(variant)
         self._last = variant
         with no_grad():

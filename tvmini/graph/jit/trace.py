@@ -14,7 +14,8 @@ node or a value of the program:
   trace), and the scalars a replay computes anew (``Node.scalars_at_replay``: an
   optimizer's per-step scalars, a dropout call's seed);
 * reading an array back to the host (``.numpy()``, ``.item()``) is an error: its value
-  would be frozen into the trace.
+  would be frozen into the trace. The graph layer may instead base a choice on an
+  argument's values through ``guard_input``, which every replay checks.
 """
 from ...errors import TVMiniError
 from ...runtime import ndarray as nd
@@ -31,8 +32,10 @@ class Tracer:
         self._keep = []            # every array seen, so ids stay unique while tracing
         self._born = set()         # ids of arrays made from host data during the trace
         self.modules = {}          # id -> nn.Module called during the trace
+        self.optimizers = {}       # id -> optimizer stepped during the trace
         self.leaves = {}           # id -> tensor whose .grad the step reads or sets
         self._grad_guard = []      # per leaf: None (any), True (.grad must be None), False (must not)
+        self.input_guards = []     # (input binding, test, its result): host-read decisions a replay checks
         self._args = {id(t): i for i, t in enumerate(arg_tensors) if t is not None}
         for i, t in enumerate(arg_tensors):
             if t is not None and id(t.data) not in self._values:
@@ -132,8 +135,26 @@ class Tracer:
             if value.kind in (STATE, CONST):
                 value.kind, value.binding, value.array = GRAD_IN, len(self.leaves) - 1, None
 
+    def guard_input(self, array, test):
+        """``test(array)`` (a function of the array's values on the host) for an array the
+        step receives as an argument and has not written yet; a replay runs the test on
+        its own argument and traces another variant when the answer differs, so a path
+        chosen by the values (e.g. a loss without ignored labels) is never replayed for
+        values that need another one. None for any other array, which a replay cannot
+        test: the caller takes the path right for any values."""
+        value = self._values.get(id(array))
+        if value is None or value.kind != INPUT or any(value in node.outputs for node in self.program.nodes):
+            return None
+        result = test(array)
+        self.input_guards.append((value.binding, test, result))
+        return result
+
     def saw_module(self, module):
         self.modules.setdefault(id(module), module)
+
+    def saw_optimizer(self, optimizer):
+        """An optimizer stepped: its ``replay_guard()`` guards the trace."""
+        self.optimizers.setdefault(id(optimizer), optimizer)
 
     # ---- the end of the call ------------------------------------------------------------------
     def finish(self, outputs):
