@@ -37,7 +37,7 @@ from ..runtime.cuda_driver import GRID_LIMITS
 from ..tir import counter_hash
 from ..tir import dtype as dt
 from ..tir import expr as E
-from ..tir.functor import free_vars, walk
+from ..tir.functor import Mutator, free_vars, walk
 from ..tir.printer import _unique_names
 from ..tir.simplify import simplify
 from ..tir.stmt import Allocate, BufferStore, For, ForKind, IfThenElse, LetStmt, SeqStmt, Stmt
@@ -129,7 +129,7 @@ def split_kernels(func, sch):
         stage, _ = _stage_of(nest.var, sch)
         kernel = Kernel(f"{_ident(func.name)}_kernel{k}", nest, stage)
         _launch_extents(kernel, sch)
-        kernel.body = insert_syncs(_scope_allocations(expand_allreduces(nest, kernel.extents), False))
+        kernel.body = insert_syncs(_scope_allocations(expand_allreduces(kernel.body, kernel.extents), False))
         _check_shared_memory(kernel)
         _check_redundant_updates(kernel.body, kernel)
         _parameters(kernel, func, temporaries)
@@ -179,10 +179,22 @@ def _computes_a_scalar(nest):
 
 
 def _launch_extents(kernel, sch):
+    """The extent of each thread axis of ``kernel`` (``kernel.extents``), checked against
+    CUDA's limits. Loops bound to one axis with different constant extents (a shared tile
+    clamped to a small matrix's 5 rows under 8 threadIdx.y) run over the largest, the
+    shorter ones guarded (``_pad_thread_loops``)."""
     loops = []
     walk(kernel.body, lambda n: loops.append(n) if isinstance(n, For) and n.kind is ForKind.THREAD_BINDING else None)
+    longest = {}
     for loop in loops:
         extent = simplify(loop.extent)
+        if isinstance(extent, E.Const) and extent.value > longest.get(loop.thread_tag, 0):
+            longest[loop.thread_tag] = extent.value
+    kernel.body = _pad_thread_loops(kernel.body, longest)
+    for loop in loops:
+        extent = simplify(loop.extent)
+        if isinstance(extent, E.Const) and loop.thread_tag in longest:
+            extent = E.Const(longest[loop.thread_tag], extent.dtype)
         known = kernel.extents.get(loop.thread_tag)
         if known is not None and str(known) != str(extent):
             raise BuildError(f"{_describe(loop.var, sch)} is bound to {loop.thread_tag} with extent {extent}, but "
@@ -201,6 +213,28 @@ def _launch_extents(kernel, sch):
         dims = ", ".join(f"{t}={e}" for t, e in kernel.extents.items() if t.startswith("threadIdx"))
         raise BuildError(f"kernel {kernel.name} (stage {kernel.stage.name if kernel.stage else '?'}) has "
                          f"{threads} threads per block ({dims}); CUDA allows at most {MAX_THREADS_PER_BLOCK}")
+
+
+class _PadThreadLoops(Mutator):
+    def __init__(self, longest):
+        self.longest = longest
+
+    def visit_For(self, s):
+        body = self.visit(s.body)
+        extent = simplify(s.extent)
+        longest = self.longest.get(s.thread_tag) if s.kind is ForKind.THREAD_BINDING else None
+        if longest is None or not isinstance(extent, E.Const) or extent.value == longest:
+            return s if body is s.body else s.rebuild(s.min, s.extent, body)
+        guarded = IfThenElse(E.LT(s.var, simplify(s.min + extent)), body)
+        return s.rebuild(s.min, E.Const(longest, extent.dtype), guarded)
+
+
+def _pad_thread_loops(body, longest):
+    """``body`` with each loop bound to a thread axis of constant extent shorter than the
+    axis's ``longest`` run over ``longest``, its body guarded: the threads past its extent
+    skip it (a barrier inside still meets all threads: ``insert_syncs`` keeps barriers out
+    of conditions)."""
+    return _PadThreadLoops(longest).visit(body)
 
 
 def _scope_allocations(s, under_thread):
