@@ -20,13 +20,19 @@ BLOCK = 32
 
 
 def definition(n, pack=None):
-    """C = A @ B; with ``pack`` columns, B is first re-laid out as [n/pack][n][pack]."""
+    """C = A @ B; with ``pack`` columns, B is first re-laid out as [ceil(n/pack)][n][pack].
+
+    When ``pack`` does not divide ``n``, the last column block is padded with zeros (the
+    packing reads B only where the column exists), so that C's last, partial column
+    block reads packed values that exist."""
     A = te.placeholder((n, n), name="A")
     B = te.placeholder((n, n), name="B")
     k = te.reduce_axis((0, n), name="k")
     if not pack:
         return A, B, te.compute((n, n), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C"), None
-    PB = te.compute((n // pack, n, pack), lambda x, y, z: B[y, x * pack + z], name="packedB")
+    blocks = (n + pack - 1) // pack
+    PB = te.compute((blocks, n, pack),
+                    lambda x, y, z: te.if_then_else(x * pack + z < n, B[y, x * pack + z], 0.0), name="packedB")
     C = te.compute((n, n), lambda i, j: te.sum(A[i, k] * PB[j // pack, k, j % pack], axis=k), name="C")
     return A, B, C, PB
 
