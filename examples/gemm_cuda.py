@@ -14,9 +14,13 @@ The same C = A @ B as examples/gemm_tutorial.py (the CPU walk), scheduled for CU
               shared value read, 64 accumulators per thread.
 
 A thread's tile is contiguous. Spreading its rows and columns 16 apart would spare the
-B tile's shared-memory bank conflicts, but tvmini's bound inference (intervals, as in
-TVM) would then size the thread's accumulator to the whole span (113 x 113 floats for
-step 3); TVM answers that with virtual threads, which tvmini does not have.
+B tile's shared-memory bank conflicts, but with plain splits tvmini's bound inference
+(intervals, as in TVM) would size the thread's accumulator to the whole span (113 x 113
+floats for step 3). TVM's GPU GEMM tutorial answers that with virtual threads, and tvmini
+has them too: bind an outer split of each tile axis to ``te.thread_axis("vthread")`` and
+each thread computes that many strided tiles, each with its own register accumulator
+(README, "CUDA default schedules"; tests/test_vthread.py runs that schedule). The steps here keep
+the contiguous tiles.
 
 With a GPU (and pycuda or cuda-bindings), every step is checked against cuBLAS (torch)
 or numpy, then timed with CUDA events next to ``torch.matmul`` (fp32, TF32 off). Without
