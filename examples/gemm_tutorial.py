@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 import tvmini as tm  # noqa: E402
 from tvmini import te  # noqa: E402
 from tvmini.codegen.llvm_target import vector_bits, vector_registers  # noqa: E402
+from _cli import positive_int  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
 from common import best_of_rounds, best_seconds  # noqa: E402
@@ -134,16 +135,14 @@ STEPS = [("naive", naive), ("blocked", blocked), ("blocked+vectorize", lambda n:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size", type=int, default=1024)
+    parser.add_argument("--size", type=positive_int, default=1024)
     parser.add_argument("--no-ir", action="store_true", help="do not print the loop IR of each step")
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=positive_int, default=3,
                         help="alternating rounds of numpy and each step (the naive step: one round)")
     parser.add_argument("--explain", nargs="?", const=STEPS[-1][0], choices=[label for label, _ in STEPS],
                         metavar="STEP", help="print the loop IR after each primitive of STEP and exit; STEP is one of "
                         + ", ".join(label for label, _ in STEPS) + f" (default {STEPS[-1][0]})")
     args = parser.parse_args()
-    if args.size < 1 or args.rounds < 1:
-        parser.error("--size and --rounds must be positive")
     n = args.size
     if args.explain:
         s, tensors = dict(STEPS)[args.explain](n)
