@@ -21,7 +21,9 @@ all-black scores 0.842):
     python examples/overfit.py --experiment all --full       # every preset, plus a comparison plot
     python examples/overfit.py --profile                     # per-kernel table of 10 training steps
 
-The examples set ``OMP_WAIT_POLICY=PASSIVE`` unless it is set already (see below), and
+The examples set ``OMP_WAIT_POLICY=PASSIVE`` unless it is set already: libgomp's worker
+threads otherwise spin while they wait for work, and on cores shared with other processes
+that made every parallel kernel ~20x slower (177 instead of 7-11 ms per OVERFIT step).
 ``--threads N`` fixes the threads per parallel kernel.
 """
 import argparse
@@ -32,9 +34,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-# libgomp's threads spin while waiting for work by default: on cores shared with other
-# processes that made every parallel kernel ~20x slower (177 vs 7-11 ms per OVERFIT step).
-# libgomp reads this when it is loaded, i.e. with tvmini's first parallel kernel.
+# Why: the module docstring. libgomp reads this when it is loaded, i.e. with tvmini's
+# first parallel kernel.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import tvmini as tm  # noqa: E402
