@@ -12,8 +12,8 @@ Data come from ``--data`` (default: ``$TVMINI_MNIST``, else ``../shared/data/mni
 next to the repository). When only the 10,000-image test files are there, they
 are split 8,000 train / 2,000 test (deterministically) and the run says so.
 Each epoch prints the mean training loss and the test accuracy, saves a
-checkpoint (model and optimizer state and the epoch, with ``tm.save``) and
-redraws the curves plot. ``--export`` then traces the trained model's inference
+checkpoint (model and optimizer state, the epoch and the model's settings, which
+``--resume`` checks, with ``tm.save``) and redraws the curves plot. ``--export`` then traces the trained model's inference
 with ``tm.jit``, exports it (``model.so`` and ``model.params``, on the training
 device), loads it back with ``tm.runtime.load_jit`` as a deployed program would, and
 scores the test set through that predictor.
