@@ -78,8 +78,12 @@ def median_ms(step, steps):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("models", nargs="*", default=list(CASES), help="names from train_step.CASES")
+    parser.add_argument("models", nargs="*", default=list(CASES), metavar="MODEL",
+                        help="models to run, each name quoted (default: all): " + "; ".join(CASES))
     args = parser.parse_args()
+    unknown = [name for name in args.models if name not in CASES]
+    if unknown:
+        parser.error(f"unknown model {', '.join(map(repr, unknown))}; the models are: " + "; ".join(CASES))
     cuda_driver.BINDINGS[HostOnly.name] = HostOnly
     os.environ[cuda_driver.BINDING_VARIABLE] = HostOnly.name
     cuda_driver.driver.cache_clear()

@@ -132,6 +132,8 @@ def main():
                         help="where both frameworks train (cuda: against PyTorch on the same GPU)")
     parser.add_argument("--models", default="", help="only the models whose name contains this")
     args = parser.parse_args()
+    if not any(args.models in name for name in CASES):
+        parser.error(f"--models {args.models!r} matches no model; the models are: " + ", ".join(CASES))
     torch = torch_or_none(args.torch_threads)
     if torch is not None and args.device == "cuda" and not torch.cuda.is_available():
         torch = None

@@ -14,9 +14,13 @@ The same C = A @ B as examples/gemm_tutorial.py (the CPU walk), scheduled for CU
               shared value read, 64 accumulators per thread.
 
 A thread's tile is contiguous. Spreading its rows and columns 16 apart would spare the
-B tile's shared-memory bank conflicts, but tvmini's bound inference (intervals, as in
-TVM) would then size the thread's accumulator to the whole span (113 x 113 floats for
-step 3); TVM answers that with virtual threads, which tvmini does not have.
+B tile's shared-memory bank conflicts, but with plain splits tvmini's bound inference
+(intervals, as in TVM) would size the thread's accumulator to the whole span (113 x 113
+floats for step 3). TVM's GPU GEMM tutorial answers that with virtual threads, and tvmini
+has them too: bind an outer split of each tile axis to ``te.thread_axis("vthread")`` and
+each thread computes that many strided tiles, each with its own register accumulator
+(README, "CUDA default schedules"; tests/test_vthread.py runs that schedule). The steps here keep
+the contiguous tiles.
 
 With a GPU (and pycuda or cuda-bindings), every step is checked against cuBLAS (torch)
 or numpy, then timed with CUDA events next to ``torch.matmul`` (fp32, TF32 off). Without
@@ -30,6 +34,7 @@ import argparse
 import numpy as np
 
 import tvmini as tm
+from _cli import positive_int, run
 from tvmini import te
 
 
@@ -149,15 +154,26 @@ def torch_seconds(torch, fn, number, repeat):
     return best
 
 
+def step_list(text):
+    """argparse ``type`` of ``--steps``: comma-separated names of ``STEPS``."""
+    steps = text.split(",")
+    unknown = [step for step in steps if step not in STEPS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown step {', '.join(map(repr, unknown))}: the steps are "
+                                         + ", ".join(STEPS))
+    return steps
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", type=int, default=4096)
-    parser.add_argument("--steps", default=",".join(STEPS))
+    parser.add_argument("--size", type=positive_int, default=4096)
+    parser.add_argument("--steps", type=step_list, default=list(STEPS),
+                        help="comma-separated steps to run, of " + ",".join(STEPS) + " (default: all)")
     parser.add_argument("--source", action="store_true", help="print each step's CUDA C")
-    parser.add_argument("--number", type=int, default=5)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--number", type=positive_int, default=5)
+    parser.add_argument("--repeat", type=positive_int, default=3)
     args = parser.parse_args()
-    n, steps = args.size, args.steps.split(",")
+    n, steps = args.size, args.steps
     from tvmini.runtime.cuda_driver import device_arch
     has_gpu = device_arch() is not None
     flops = 2.0 * n ** 3
@@ -194,4 +210,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -3,30 +3,53 @@
 Each step prints the lowered loop IR (so you can see what the primitive did) and the
 speed of the built kernel next to numpy's BLAS. benchmarks/gemm.py runs the same
 recipe at several sizes.
-Run: python examples/gemm_tutorial.py [--size 1024] [--no-ir]
+Run: python examples/gemm_tutorial.py [--size 1024] [--no-ir] [--rounds 3]
      python examples/gemm_tutorial.py --explain [STEP]   (the loop IR after each primitive
      of one step, default the last one; see tm.explain)
+
+Each step is timed in alternating rounds with numpy (benchmarks/common.py's
+best_of_rounds), and its ratio uses numpy's fastest time from the same rounds, so that a
+burst of outside load on shared cores does not land on one side only. Like the other
+examples it sets ``OMP_WAIT_POLICY=PASSIVE`` unless it is set already: libgomp's worker
+threads otherwise spin while waiting for work, and while other processes loaded the two
+cores of the test machine that made the parallel steps 1-4 GFLOP/s instead of 65-100.
+On an idle machine the sleeping workers cost the parallel steps some speed (n=512 on 2
+cores: 120-150 instead of 180-220 GFLOP/s); run with ``OMP_WAIT_POLICY=ACTIVE`` there.
 """
 import argparse
-import time
+import os
+import sys
 
-import numpy as np
+# libgomp reads this when it is loaded, i.e. with the first parallel kernel.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import tvmini as tm
-from tvmini import te
-from tvmini.codegen.llvm_target import vector_bits, vector_registers
+import numpy as np  # noqa: E402
+
+import tvmini as tm  # noqa: E402
+from tvmini import te  # noqa: E402
+from tvmini.codegen.llvm_target import vector_bits, vector_registers  # noqa: E402
+from _cli import positive_int  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
+from common import best_of_rounds, best_seconds  # noqa: E402
 
 BLOCK = 32
 
 
 def definition(n, pack=None):
-    """C = A @ B; with ``pack`` columns, B is first re-laid out as [n/pack][n][pack]."""
+    """C = A @ B; with ``pack`` columns, B is first re-laid out as [ceil(n/pack)][n][pack].
+
+    When ``pack`` does not divide ``n``, the last column block is padded with zeros (the
+    packing reads B only where the column exists), so that C's last, partial column
+    block reads packed values that exist."""
     A = te.placeholder((n, n), name="A")
     B = te.placeholder((n, n), name="B")
     k = te.reduce_axis((0, n), name="k")
     if not pack:
         return A, B, te.compute((n, n), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C"), None
-    PB = te.compute((n // pack, n, pack), lambda x, y, z: B[y, x * pack + z], name="packedB")
+    blocks = (n + pack - 1) // pack
+    PB = te.compute((blocks, n, pack),
+                    lambda x, y, z: te.if_then_else(x * pack + z < n, B[y, x * pack + z], 0.0), name="packedB")
     C = te.compute((n, n), lambda i, j: te.sum(A[i, k] * PB[j // pack, k, j % pack], axis=k), name="C")
     return A, B, C, PB
 
@@ -110,19 +133,12 @@ STEPS = [("naive", naive), ("blocked", blocked), ("blocked+vectorize", lambda n:
          ("+register blocking", register_blocked)]
 
 
-def numpy_seconds(a, b, repeat=5):
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size", type=int, default=1024)
+    parser.add_argument("--size", type=positive_int, default=1024)
     parser.add_argument("--no-ir", action="store_true", help="do not print the loop IR of each step")
+    parser.add_argument("--rounds", type=positive_int, default=3,
+                        help="alternating rounds of numpy and each step (the naive step: one round)")
     parser.add_argument("--explain", nargs="?", const=STEPS[-1][0], choices=[label for label, _ in STEPS],
                         metavar="STEP", help="print the loop IR after each primitive of STEP and exit; STEP is one of "
                         + ", ".join(label for label, _ in STEPS) + f" (default {STEPS[-1][0]})")
@@ -135,9 +151,8 @@ def main():
     a = np.random.rand(n, n).astype("float32")
     b = np.random.rand(n, n).astype("float32")
     expected = a @ b
-    np_s = numpy_seconds(a, b)
     flops = 2.0 * n ** 3
-    print(f"numpy: {flops / np_s / 1e9:.1f} GFLOP/s at n={n}\n")
+    print(f"C = A @ B at n={n}, each step timed in alternation with numpy's a @ b\n")
     for label, make in STEPS:
         s, tensors = make(n)
         print(f"== {label}: {(make.__doc__ or '').strip() or ''}")
@@ -147,8 +162,13 @@ def main():
         c = np.zeros((n, n), "float32")
         f(a, b, c)
         np.testing.assert_allclose(c, expected, rtol=1e-3, atol=1e-2 * n / 512)
-        seconds = f.time_evaluator(number=1, repeat=1 if label == "naive" else 5)(a, b, c).min
-        print(f"-> {flops / seconds / 1e9:.1f} GFLOP/s, {np_s / seconds:.2f}x numpy\n")
+        timer = f.time_evaluator(number=1, repeat=1 if label == "naive" else 5)
+        # numpy gets 20 calls per round: on two shared cores OpenBLAS's first ~10 calls
+        # after an idle pause measured 10-15x slower (13 instead of 190 GFLOP/s at 512).
+        seconds = best_of_rounds({"numpy": lambda: best_seconds(lambda: a @ b, 20),
+                                  label: lambda: timer(a, b, c).min}, 1 if label == "naive" else args.rounds)
+        print(f"-> {flops / seconds[label] / 1e9:.1f} GFLOP/s, {seconds['numpy'] / seconds[label]:.2f}x numpy "
+              f"({flops / seconds['numpy'] / 1e9:.1f} GFLOP/s in the same rounds)\n")
 
 
 if __name__ == "__main__":

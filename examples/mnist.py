@@ -12,8 +12,8 @@ Data come from ``--data`` (default: ``$TVMINI_MNIST``, else ``../shared/data/mni
 next to the repository). When only the 10,000-image test files are there, they
 are split 8,000 train / 2,000 test (deterministically) and the run says so.
 Each epoch prints the mean training loss and the test accuracy, saves a
-checkpoint (model and optimizer state and the epoch, with ``tm.save``) and
-redraws the curves plot. ``--export`` then traces the trained model's inference
+checkpoint (model and optimizer state, the epoch and the model's settings, which
+``--resume`` checks, with ``tm.save``) and redraws the curves plot. ``--export`` then traces the trained model's inference
 with ``tm.jit``, exports it (``model.so`` and ``model.params``, on the training
 device), loads it back with ``tm.runtime.load_jit`` as a deployed program would, and
 scores the test set through that predictor.
@@ -41,6 +41,7 @@ import tvmini as tm  # noqa: E402
 from tvmini import nn  # noqa: E402
 from tvmini.data import DataLoader, train_test_sets  # noqa: E402
 from tvmini.data.mnist import DEBIAN_FASHION_MNIST  # noqa: E402
+from _cli import UsageError, positive_int, run  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DATA = os.environ.get("TVMINI_MNIST", os.path.normpath(os.path.join(REPO, "..", "shared", "data", "mnist")))
@@ -108,16 +109,38 @@ def export_and_score(model, dataset, batch_size, device, path):
     return library, correct / len(dataset), 1e3 * seconds / max(batches, 1)
 
 
-def save_checkpoint(path, model, optimizer, epoch, history):
-    """Model and optimizer state, the number of finished epochs and the curves so far, as one ``tm.save`` file."""
-    tm.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+def model_settings(kind, batchnorm=False, dropout=0.0):
+    """The options ``build_model`` builds ``kind`` with, those it ignores for that kind left
+    out: a checkpoint records them, so that ``--resume`` refuses a different model."""
+    return {"model": kind, "batchnorm": bool(batchnorm) and kind == "cnn",
+            "dropout": float(dropout) if kind != "softmax" else 0.0}
+
+
+def save_checkpoint(path, model, optimizer, epoch, history, settings):
+    """Model and optimizer state, the model's ``settings``, the number of finished epochs and the
+    curves so far, as one ``tm.save`` file."""
+    tm.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "settings": settings,
              "history": {key: np.asarray(values, dtype=np.float64) for key, values in history.items()}}, path)
 
 
-def load_checkpoint(path, model, optimizer):
-    """Restore model and optimizer from ``path``; returns (finished epochs, history)."""
+def load_checkpoint(path, model, optimizer, settings):
+    """Restore model and optimizer from ``path``; returns (finished epochs, history). A UsageError
+    when the checkpoint is missing or holds a model of other ``settings`` (a checkpoint written
+    before settings were recorded is checked by its parameters' names and shapes only)."""
+    if not os.path.exists(path):
+        raise UsageError(f"--resume: no checkpoint at {path}; train without --resume first")
     state = tm.load(path)
-    model.load_state_dict(state["model"])
+    saved = state.get("settings")
+    if saved is not None and saved != settings:
+        differ = ", ".join(f"{key} {saved.get(key)!r} there, {value!r} now" for key, value in settings.items()
+                           if saved.get(key) != value)
+        raise UsageError(f"--resume: {path} holds a model of other settings ({differ}); resume with the "
+                         f"checkpoint's options or train into another --out")
+    try:
+        model.load_state_dict(state["model"])
+    except tm.TVMiniError as err:
+        raise UsageError(f"--resume: {path} does not fit this model (other --model, --batchnorm or "
+                         f"--dropout?): {err}") from None
     optimizer.load_state_dict(state["optimizer"])
     history = {key: [float(v) for v in np.asarray(values)] for key, values in state["history"].items()}
     return int(np.asarray(state["epoch"])), history
@@ -134,7 +157,8 @@ def train(model_kind="mlp", data=DEFAULT_DATA, epochs=None, batch_size=64, lr=No
 
     ``limit`` keeps only the first ``limit`` training and ``limit // 4`` test
     images (quick runs and tests). With ``resume``, training continues after the
-    epoch stored in ``out/checkpoint.npz`` up to ``epochs`` in total.
+    epoch stored in ``out/checkpoint.npz`` up to ``epochs`` in total; a UsageError when
+    there is no checkpoint or it holds another model (``model_settings``).
     """
     from _report import plot_curves
     from _train import make_train_step
@@ -152,14 +176,15 @@ def train(model_kind="mlp", data=DEFAULT_DATA, epochs=None, batch_size=64, lr=No
 
     tm.manual_seed(seed)
     model = build_model(model_kind, batchnorm, dropout).to(device)
+    settings = model_settings(model_kind, batchnorm, dropout)
     optimizer = tm.optim.Adam(model.parameters(), lr=lr)
     history = {"epoch": [], "train_loss": [], "test_accuracy": [], "seconds": []}
     checkpoint = os.path.join(out, "checkpoint.npz") if out else None
     start_epoch = 0
     if resume:
-        if not checkpoint or not os.path.exists(checkpoint):
-            raise FileNotFoundError(f"--resume: no checkpoint at {checkpoint}")
-        start_epoch, history = load_checkpoint(checkpoint, model, optimizer)
+        if not checkpoint:
+            raise UsageError("--resume needs an output directory (out), where the checkpoint is")
+        start_epoch, history = load_checkpoint(checkpoint, model, optimizer, settings)
         log(f"resumed from {checkpoint} after epoch {start_epoch}")
 
     files = {}
@@ -185,7 +210,7 @@ def train(model_kind="mlp", data=DEFAULT_DATA, epochs=None, batch_size=64, lr=No
         log(f"epoch {epoch}: train loss {total / count:.4f}, test accuracy {accuracy:.4f} ({seconds:.1f} s)")
         if out:
             os.makedirs(out, exist_ok=True)
-            save_checkpoint(checkpoint, model, optimizer, epoch, history)
+            save_checkpoint(checkpoint, model, optimizer, epoch, history, settings)
             files["checkpoint"] = checkpoint
             files["plot"] = plot_curves(os.path.join(out, f"{model_kind}_curves.png"), [
                 ("mean training cross-entropy", {model_kind: (history["epoch"], history["train_loss"])}),
@@ -226,26 +251,29 @@ def parse_args(argv):
                         "../shared/data/mnist; fashion-mnist: Debian's /usr/share/datasets/fashion-mnist)")
     parser.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist",
                         help="which checksums and class names the files are judged by")
-    parser.add_argument("--epochs", type=int, help="total epochs (default: softmax 10, mlp 10, cnn 5)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--epochs", type=positive_int, help="total epochs (default: softmax 10, mlp 10, cnn 5)")
+    parser.add_argument("--batch-size", type=positive_int, default=64)
     parser.add_argument("--lr", type=float, help="Adam learning rate (default: softmax 1e-2, otherwise 1e-3)")
     parser.add_argument("--batchnorm", action="store_true", help="cnn: BatchNorm2d after each convolution")
     parser.add_argument("--dropout", type=float, default=0.0, help="mlp, cnn: dropout probability after each hidden fully-connected layer")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--limit", type=int, help="use only this many training images (quick runs)")
+    parser.add_argument("--limit", type=positive_int, help="use only this many training images (quick runs)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--out", default="mnist_out", help="directory for the checkpoint and the plot")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
-    parser.add_argument("--threads", type=int, help="threads per parallel kernel (sets TVMINI_NUM_THREADS; "
+    parser.add_argument("--threads", type=positive_int, help="threads per parallel kernel (sets TVMINI_NUM_THREADS; "
                         "default: one per core)")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bars (for logs)")
     parser.add_argument("--jit", action="store_true", help="compile the training step with tm.jit")
     parser.add_argument("--export", action="store_true", help="after training, export the model's inference as "
                         "OUT/MODEL/model.so (+ model.params), load it back and score the test set with it")
-    parser.add_argument("--profile", type=int, nargs="?", const=10, metavar="STEPS",
+    parser.add_argument("--profile", type=positive_int, nargs="?", const=10, metavar="STEPS",
                         help="instead of training, profile STEPS (default 10) training steps: print the per-kernel "
                         "table and write OUT/MODEL/trace.json")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not 0.0 <= args.dropout < 1.0:
+        parser.error(f"argument --dropout: a probability in [0, 1) expected, got {args.dropout}")
+    return args
 
 
 def main(argv=None):
@@ -271,4 +299,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -21,7 +21,9 @@ all-black scores 0.842):
     python examples/overfit.py --experiment all --full       # every preset, plus a comparison plot
     python examples/overfit.py --profile                     # per-kernel table of 10 training steps
 
-The examples set ``OMP_WAIT_POLICY=PASSIVE`` unless it is set already (see below), and
+The examples set ``OMP_WAIT_POLICY=PASSIVE`` unless it is set already: libgomp's worker
+threads otherwise spin while they wait for work, and on cores shared with other processes
+that made every parallel kernel ~20x slower (177 instead of 7-11 ms per OVERFIT step).
 ``--threads N`` fixes the threads per parallel kernel.
 """
 import argparse
@@ -32,14 +34,14 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-# libgomp's threads spin while waiting for work by default: on cores shared with other
-# processes that made every parallel kernel ~20x slower (177 vs 7-11 ms per OVERFIT step).
-# libgomp reads this when it is loaded, i.e. with tvmini's first parallel kernel.
+# Why: the module docstring. libgomp reads this when it is loaded, i.e. with tvmini's
+# first parallel kernel.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import tvmini as tm  # noqa: E402
 from tvmini import nn  # noqa: E402
 from tvmini.data import overfit  # noqa: E402
+from _cli import positive_int, run  # noqa: E402
 
 EXPERIMENTS = {
     "relu-raw": dict(activation="relu", normalize="raw", batchnorm=False),
@@ -181,23 +183,24 @@ def parse_args(argv):
     parser.add_argument("--normalize", choices=sorted(overfit.NORMALIZATIONS), default="unit",
                         help="raw pixel coordinates, [-1, 1] (unit) or [-3, 3] (three)")
     parser.add_argument("--batchnorm", action="store_true", help="BatchNorm1d before each activation")
-    parser.add_argument("--steps", type=int, default=None, help="training steps (default 3000; 20000 with --full)")
-    parser.add_argument("--eval-every", type=int, default=None, help="steps between evaluations/frames")
+    parser.add_argument("--steps", type=positive_int, default=None,
+                        help="training steps (default 3000; 20000 with --full)")
+    parser.add_argument("--eval-every", type=positive_int, default=None, help="steps between evaluations/frames")
     parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--batch-size", type=int, default=overfit.TRAIN_BATCH)
+    parser.add_argument("--batch-size", type=positive_int, default=overfit.TRAIN_BATCH)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--height", type=int, default=None, help="image height (default 120; 300 with --full; "
-                        "a --image file keeps its own)")
-    parser.add_argument("--width", type=int, default=None, help="image width (default 400; 1000 with --full)")
+    parser.add_argument("--height", type=positive_int, default=None,
+                        help="image height (default 120; 300 with --full; a --image file keeps its own)")
+    parser.add_argument("--width", type=positive_int, default=None, help="image width (default 400; 1000 with --full)")
     parser.add_argument("--full", action="store_true", help="the original size and length: 300x1000, 20k steps")
     parser.add_argument("--image", help="train on this image file (grayscale, binarised at 128) instead")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--out", default="overfit_out", help="directory for frames, video, PNG and plot")
-    parser.add_argument("--threads", type=int, help="threads per parallel kernel (sets TVMINI_NUM_THREADS; "
+    parser.add_argument("--threads", type=positive_int, help="threads per parallel kernel (sets TVMINI_NUM_THREADS; "
                         "default: one per core)")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar (for logs)")
     parser.add_argument("--jit", action="store_true", help="compile the training step with tm.jit")
-    parser.add_argument("--profile", type=int, nargs="?", const=10, metavar="STEPS",
+    parser.add_argument("--profile", type=positive_int, nargs="?", const=10, metavar="STEPS",
                         help="instead of training, profile STEPS (default 10) training steps: print the per-kernel "
                         "table and write OUT/NAME_trace.json")
     args = parser.parse_args(argv)
@@ -254,4 +257,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -13,12 +13,14 @@ sys.path[:0] = [os.path.join(ROOT, "benchmarks"), os.path.join(ROOT, "examples")
 import build_time  # noqa: E402
 import common  # noqa: E402
 import conv2d  # noqa: E402
+import cuda_host_cost  # noqa: E402
 import cuda_kernels  # noqa: E402
 import eager_overhead  # noqa: E402
 import gemm_cuda  # noqa: E402
 import gemm_tutorial  # noqa: E402
 import indexing  # noqa: E402
 import topi_ops  # noqa: E402
+import train_step  # noqa: E402
 from test_cuda import needs_gpu, needs_nvcc  # noqa: E402
 
 import tvmini as tm  # noqa: E402
@@ -26,9 +28,11 @@ from tvmini.codegen.cuda_compile import ptx_compiler  # noqa: E402
 from tvmini.codegen.llvm_target import vector_bits  # noqa: E402
 
 
+@pytest.mark.parametrize("n", [64, 100, 37])
 @pytest.mark.parametrize("label,make", gemm_tutorial.STEPS)
-def test_every_gemm_recipe_step_matches_numpy(label, make):
-    n = 64
+def test_every_gemm_recipe_step_matches_numpy(label, make, n):
+    """Also at sizes no tile or packing width divides (100, 37): B's last column block
+    is packed with zero padding, and every partial tile of C is guarded."""
     rng = np.random.default_rng(0)
     a, b = rng.random((n, n), dtype="float32"), rng.random((n, n), dtype="float32")
     s, tensors = make(n)
@@ -46,6 +50,19 @@ def test_gemm_cuda_steps_keep_their_accumulators_in_registers(n):
         if per_thread:
             assert f"float C_local[{per_thread * per_thread}];" in source, step
             assert "__shared__ __align__(16) float A_shared[" in source, step
+
+
+@pytest.mark.parametrize("script,argv,message", [
+    ("gemm_cuda", ["--steps", "naive,bogus"], "unknown step 'bogus': the steps are naive, shared, register4"),
+    ("cuda_host_cost", ["bogus"], "unknown model 'bogus'; the models are: OVERFIT MLP b1024 Adam;"),
+    ("train_step", ["--models", "bogus"], "--models 'bogus' matches no model; the models are: OVERFIT MLP"),
+])
+def test_unknown_step_and_model_names_are_refused_with_the_valid_ones(monkeypatch, capsys, script, argv, message):
+    module = {"gemm_cuda": gemm_cuda, "cuda_host_cost": cuda_host_cost, "train_step": train_step}[script]
+    monkeypatch.setattr(sys, "argv", [f"{script}.py", *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        module.main()
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
 @needs_nvcc

@@ -8,6 +8,8 @@ import numpy as np
 
 import tvmini as tm
 from tvmini import te
+from tvmini.debug import format_bytes
+from tvmini.runtime import disk_cache
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,12 +44,12 @@ def test_info_reports_the_disk_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TVMINI_CACHE_DIR", str(tmp_path))
     _kernel("inventory_disk", 1.5)
     info = tm.kernel_cache_info()
-    files = list(tmp_path.glob("*.o"))
+    files = list(tmp_path.glob("*.o")) + list(tmp_path.glob("*.manifest"))
     assert info.disk_path == str(tmp_path)
-    assert info.disk_entries == len(files) == 1
-    assert info.disk_bytes == files[0].stat().st_size > 0
+    assert info.disk_entries == len(files) == 2                       # the object code and its build manifest
+    assert info.disk_bytes == sum(f.stat().st_size for f in files) > 0
     text = str(info)
-    assert "inventory_disk" in text and str(tmp_path) in text and "1 entries" in text
+    assert "inventory_disk" in text and str(tmp_path) in text and "2 entries" in text
     monkeypatch.setenv("TVMINI_CACHE", "0")
     assert tm.kernel_cache_info().disk_path is None and "off" in str(tm.kernel_cache_info())
 
@@ -60,19 +62,30 @@ def _cli(*args, **env):
 
 
 def test_cli_info_and_clear_manage_the_cache_dir(tmp_path, monkeypatch):
+    """Object code, build manifests and emulated CUDA modules are counted, labelled, and
+    cleared alike; other files in the folder are neither."""
     monkeypatch.setenv("TVMINI_CACHE_DIR", str(tmp_path))
     _kernel("inventory_cli_a", 2.5)
     _kernel("inventory_cli_b", 3.5)
+    disk_cache.store("0" * 64, b"an emulated module", ".emulated")
     (tmp_path / "unrelated.txt").write_text("not a cache entry")
+    kinds = {suffix: list(tmp_path.glob("*" + suffix)) for suffix in (".o", ".manifest", ".emulated")}
+    assert [len(files) for files in kinds.values()] == [2, 2, 1]
+    total = sum(f.stat().st_size for files in kinds.values() for f in files)
     info = _cli("cache", "info", TVMINI_CACHE_DIR=str(tmp_path))
     assert info.returncode == 0, info.stderr
-    assert str(tmp_path) in info.stdout and "entries: 2" in info.stdout
+    assert str(tmp_path) in info.stdout and f"entries: 5 files, {format_bytes(total)} ({total} bytes)" in info.stdout
+    for label, suffix in (("object code and PTX", ".o"), ("build manifests", ".manifest"),
+                          ("emulated CUDA modules", ".emulated")):
+        size = sum(f.stat().st_size for f in kinds[suffix])
+        assert f"{label} (*{suffix}): {len(kinds[suffix])} files, {format_bytes(size)}" in info.stdout
     cleared = _cli("cache", "clear", TVMINI_CACHE_DIR=str(tmp_path))
     assert cleared.returncode == 0, cleared.stderr
-    assert "removed 2 entries" in cleared.stdout
-    assert list(tmp_path.glob("*.o")) == [] and (tmp_path / "unrelated.txt").exists()
+    assert f"removed 5 files ({format_bytes(total)})" in cleared.stdout
+    assert "build manifests (*.manifest): 2 files" in cleared.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["unrelated.txt"]
     after = _cli("cache", "info", TVMINI_CACHE_DIR=str(tmp_path))
-    assert "entries: 0" in after.stdout
+    assert "entries: 0 files, " in after.stdout
 
 
 def test_cli_with_cache_off_and_bad_usage(tmp_path):

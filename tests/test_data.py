@@ -14,7 +14,8 @@ from hypothesis import given, strategies as st
 import tvmini as tm
 from tvmini.data import ArrayDataset, DataLoader, MNIST, FashionMNIST, read_idx, train_test_sets, write_idx
 from tvmini.data import overfit
-from tvmini.data.mnist import DEBIAN_FASHION_MNIST, MNIST_FILES
+from tvmini.data import md5_of
+from tvmini.data.mnist import DEBIAN_FASHION_MNIST, FASHION_MNIST_FILES, MNIST_FILES
 
 SHARED_MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist")
 
@@ -200,6 +201,32 @@ def test_fashion_mnist_uses_its_own_checksums(tmp_path):
     (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(bytes(debian_size))
     with expect_data_error(debian_md5):
         FashionMNIST(tmp_path, train=False)
+
+
+@pytest.mark.parametrize("requested,found_table,found", [(FashionMNIST, MNIST_FILES, "mnist"),
+                                                          (MNIST, FASHION_MNIST_FILES, "fashion-mnist")])
+def test_the_other_datasets_published_files_are_refused(tmp_path, monkeypatch, requested, found_table, found):
+    """Both datasets use the same file names: a test file whose name, size and MD5 are those of the
+    other dataset's published file (here: the table says this home-made file is the published one)
+    is refused, naming both datasets and how to fetch the requested one."""
+    write_mnist_dir(tmp_path)
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    monkeypatch.setitem(found_table, path.name, ((path.stat().st_size, md5_of(path)),))
+    with expect_data_error(str(path), f"{found}'s published", f"{requested.dataset} was requested",
+                           f"dataset={requested.dataset!r}"):
+        requested(tmp_path, train=False)
+    with expect_data_error(f"{requested.dataset} was requested"):
+        train_test_sets(tmp_path, dataset=requested.dataset)
+    requested(tmp_path, train=True)                               # the other split's files are unknown: read
+    requested(tmp_path, train=False, verify_md5=False)           # no checksum checks asked for
+    [other] = [cls for cls in (MNIST, FashionMNIST) if cls is not requested]
+    assert len(other(tmp_path, train=False)) == 7                # the dataset it is
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist"])
+def test_the_missing_file_hint_downloads_the_requested_dataset(tmp_path, dataset):
+    with expect_data_error("missing file", f"tvmini.data.download(root, dataset={dataset!r})"):
+        train_test_sets(tmp_path, dataset=dataset)
 
 
 def test_split_when_only_test_files(tmp_path):

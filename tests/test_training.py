@@ -21,6 +21,9 @@ sys.path.insert(0, EXAMPLES)
 
 import mnist as mnist_example  # noqa: E402
 import overfit as overfit_example  # noqa: E402
+from _cli import UsageError, run  # noqa: E402
+
+import tvmini as tm  # noqa: E402
 
 SHARED_MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist")
 
@@ -101,6 +104,55 @@ def test_checkpoint_resume_continues(mnist_dir, tmp_path):
     np.testing.assert_allclose(resumed["history"]["train_loss"], straight["history"]["train_loss"], rtol=1e-5)
     for (name, a), (_, b) in zip(resumed["model"].state_dict().items(), straight["model"].state_dict().items()):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_resume_refuses_a_missing_checkpoint_and_another_model(mnist_dir, tmp_path):
+    """--resume without a checkpoint, or with one of another model (here: --dropout changed,
+    which also renumbers the MLP's layers), is a UsageError saying so, not a traceback from
+    deep inside; an option the model kind ignores (--batchnorm for an MLP) resumes."""
+    common = dict(data=mnist_dir, batch_size=32, limit=64, progress=False, log=lambda message: None)
+    with pytest.raises(UsageError, match="no checkpoint at .*checkpoint.npz"):
+        mnist_example.train("mlp", epochs=1, out=str(tmp_path), resume=True, **common)
+    mnist_example.train("mlp", epochs=1, out=str(tmp_path), **common)
+    with pytest.raises(UsageError, match=r"other settings \(dropout 0.0 there, 0.2 now\)"):
+        mnist_example.train("mlp", epochs=2, out=str(tmp_path), resume=True, dropout=0.2, **common)
+    resumed = mnist_example.train("mlp", epochs=2, out=str(tmp_path), resume=True, batchnorm=True, **common)
+    assert resumed["history"]["epoch"] == [1, 2]
+
+
+@pytest.mark.parametrize("example,argv,message", [
+    (overfit_example, ["--steps", "0"], "argument --steps: must be at least 1, got 0"),
+    (overfit_example, ["--eval-every", "0"], "argument --eval-every: must be at least 1"),
+    (overfit_example, ["--batch-size", "-3"], "argument --batch-size: must be at least 1, got -3"),
+    (mnist_example, ["--limit", "0"], "argument --limit: must be at least 1"),
+    (mnist_example, ["--profile", "0"], "argument --profile: must be at least 1"),
+    (mnist_example, ["--dropout", "1"], "argument --dropout: a probability in [0, 1)"),
+])
+def test_examples_refuse_what_they_cannot_run(capsys, example, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        example.parse_args(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_the_script_entry_reports_user_errors_without_a_traceback(monkeypatch):
+    """A DeviceError (with how to run without a GPU), a DataError and a UsageError end the
+    script with one line; anything else is a bug and keeps its traceback."""
+    monkeypatch.setattr(sys, "argv", ["mnist.py"])
+
+    def failing(error):
+        def main():
+            raise error
+        return main
+    for error, fragments in ((tm.DeviceError("the CUDA driver failed to start"),
+                              ["mnist.py: error: the CUDA driver failed", "TVMINI_CUDA_BINDING=emulator"]),
+                             (tm.DataError("missing file"), ["mnist.py: error: missing file"]),
+                             (UsageError("--resume: no checkpoint"), ["mnist.py: error: --resume: no checkpoint"])):
+        with pytest.raises(SystemExit) as exit_info:
+            run(failing(error))
+        assert all(fragment in exit_info.value.code for fragment in fragments), exit_info.value.code
+    with pytest.raises(ZeroDivisionError):
+        run(failing(ZeroDivisionError()))
+    assert run(lambda: 7) == 7
 
 
 def test_overfit_main_runs_every_preset(tmp_path, capsys):

@@ -6,7 +6,10 @@ A directory holds the four files ``train-images-idx3-ubyte``, ``train-labels-idx
 and label counts agree and that labels are 0..9; a ``.gz`` file that has the name
 and byte size of an official file must also have its published MD5 (a different
 size means a re-compressed or home-made file, which only the format checks
-judge). Every failure is a :class:`tvmini.errors.DataError` naming the file.
+judge). Both datasets use the same file names, so a file that is the other
+dataset's published one (Fashion-MNIST requested, MNIST's digits found, or the
+reverse) is refused too. Every failure is a :class:`tvmini.errors.DataError`
+naming the file.
 
 ``train_test_sets`` serves the examples: the official train/test sets when the
 training files exist, otherwise a deterministic 8,000 / 2,000 split of the
@@ -61,27 +64,36 @@ MIRRORS = {
 }
 
 
-def find_file(root, stem):
-    """The path of ``stem.gz`` or ``stem`` under ``root``; a DataError naming both when neither exists."""
+def find_file(root, stem, dataset="mnist"):
+    """The path of ``stem.gz`` or ``stem`` under ``root``; a DataError naming both, and how to
+    download ``dataset``, when neither exists."""
     for candidate in (os.path.join(root, stem + ".gz"), os.path.join(root, stem)):
         if os.path.isfile(candidate):
             return candidate
     raise DataError(f"missing file: neither {stem}.gz nor {stem} is in {root!r} "
-                    f"(tvmini.data.download(root) fetches the dataset when the machine has internet)")
+                    f"(tvmini.data.download(root, dataset={dataset!r}) fetches the {dataset} files "
+                    f"when the machine has internet)")
 
 
-def verify_checksum(path, known_files):
-    """Check ``path`` against ``known_files`` when its name and size are those of a known file."""
+def verify_checksum(path, dataset):
+    """Check ``path`` against the published files of ``dataset`` (a key of ``DATASETS``) when its
+    name and size are those of one of them, and refuse it when it is a published file of another
+    dataset: MNIST and Fashion-MNIST share file names and format, so nothing else tells them apart."""
     name = os.path.basename(path)
     size = os.path.getsize(path)
-    for known_size, md5 in known_files.get(name, ()):
-        if size != known_size:
-            continue
-        actual = md5_of(path)
-        if actual != md5:
-            raise DataError(f"corrupt file {path}: MD5 {actual}, expected {md5} for the known {name} "
-                            f"of {size} bytes; delete it and download it again")
-        return
+    actual = None
+    for other, cls in DATASETS.items():
+        for known_size, md5 in cls.known_files.get(name, ()):
+            if size != known_size:
+                continue
+            actual = actual or md5_of(path)
+            if other == dataset and actual != md5:
+                raise DataError(f"corrupt file {path}: MD5 {actual}, expected {md5} for the known {name} "
+                                f"of {size} bytes; delete it and download it again")
+            if other != dataset and actual == md5:
+                raise DataError(f"{path} is {other}'s published {name} (MD5 {md5}), but {dataset} was "
+                                f"requested: the directory holds the other dataset; use {dataset}'s files "
+                                f"(tvmini.data.download(root, dataset={dataset!r})) or ask for {other}")
 
 
 class MNIST(ArrayDataset):
@@ -92,6 +104,7 @@ class MNIST(ArrayDataset):
     give ``(images, labels)``.
     """
 
+    dataset = "mnist"
     known_files = MNIST_FILES
     classes = [str(digit) for digit in range(10)]
 
@@ -99,11 +112,11 @@ class MNIST(ArrayDataset):
         self.root = os.fspath(root)
         self.train = bool(train)
         images_stem, labels_stem = SPLIT_FILES["train" if train else "test"]
-        images_path = find_file(self.root, images_stem)
-        labels_path = find_file(self.root, labels_stem)
+        images_path = find_file(self.root, images_stem, self.dataset)
+        labels_path = find_file(self.root, labels_stem, self.dataset)
         if verify_md5:
-            verify_checksum(images_path, self.known_files)
-            verify_checksum(labels_path, self.known_files)
+            verify_checksum(images_path, self.dataset)
+            verify_checksum(labels_path, self.dataset)
         raw_images = read_idx(images_path, expected_ndim=3)
         labels = read_idx(labels_path, expected_ndim=1)
         if raw_images.shape[1:] != (28, 28):
@@ -131,6 +144,7 @@ class MNIST(ArrayDataset):
 class FashionMNIST(MNIST):
     """Zalando's Fashion-MNIST: the same files and format as MNIST, with its own checksums and class names."""
 
+    dataset = "fashion-mnist"
     known_files = FASHION_MNIST_FILES
     classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                "Ankle boot"]
@@ -158,8 +172,8 @@ def train_test_sets(root, dataset="mnist", flatten=False, n_train=None, seed=0):
     cls = _dataset_class(dataset)
     test = cls(root, train=False, flatten=flatten)
     try:
-        find_file(root, SPLIT_FILES["train"][0])
-        find_file(root, SPLIT_FILES["train"][1])
+        find_file(root, SPLIT_FILES["train"][0], dataset)
+        find_file(root, SPLIT_FILES["train"][1], dataset)
     except DataError:
         if n_train is None:      # 8,000 / 2,000 for the real 10k test set; 80 % / 20 % of a smaller one
             n_train = 8000 if len(test) > 8000 else int(0.8 * len(test))

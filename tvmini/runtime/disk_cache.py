@@ -9,7 +9,8 @@ write to a temporary file in the same folder and rename it into place, so concur
 processes never see half an entry.
 
 The folder is ``$TVMINI_CACHE_DIR`` or ``~/.cache/tvmini``; ``TVMINI_CACHE=0`` turns
-the cache off.
+the cache off. ``info``, ``usage`` and ``clear`` (``python -m tvmini cache info|clear``)
+cover the three kinds of file in ``KINDS``, nothing else in the folder.
 """
 import hashlib
 import os
@@ -20,6 +21,9 @@ from ..fileio import atomic_open
 
 MAGIC = b"TVMINI-OBJ-1\n"
 _HEADER = struct.Struct("<Q32s")
+
+#: The cache's files by suffix, with the labels ``python -m tvmini cache info`` prints.
+KINDS = {".o": "object code and PTX", ".manifest": "build manifests", ".emulated": "emulated CUDA modules"}
 
 
 def cache_dir():
@@ -75,25 +79,42 @@ def store(key, payload, suffix=".o"):
         pass
 
 
-def info():
-    """(number of object-code entries, their total bytes) in the cache folder."""
+def _files(root, suffix):
+    """The cache files of one kind (with their sizes; a file deleted meanwhile is left out)."""
+    for path in root.glob("*" + suffix):
+        try:
+            yield path, path.stat().st_size
+        except OSError:
+            pass
+
+
+def usage():
+    """``{suffix: (files, bytes)}`` for each kind of ``KINDS`` in the cache folder."""
     root = cache_dir()
-    if root is None or not root.is_dir():
-        return 0, 0
-    files = list(root.glob("*.o"))
-    return len(files), sum(f.stat().st_size for f in files)
+    counts = dict.fromkeys(KINDS, (0, 0))
+    if root is not None and root.is_dir():
+        for suffix in KINDS:
+            sizes = [size for _, size in _files(root, suffix)]
+            counts[suffix] = (len(sizes), sum(sizes))
+    return counts
+
+
+def info():
+    """(files, bytes) in the cache folder, every kind of ``KINDS`` together: what ``clear`` deletes."""
+    counts = usage().values()
+    return sum(files for files, _ in counts), sum(size for _, size in counts)
 
 
 def clear():
-    """Delete every entry, build manifest and emulated CUDA module; returns how many object-code entries were
-    removed."""
+    """Delete every file of ``KINDS`` (object code, build manifests, emulated CUDA modules);
+    returns ``{suffix: (files, bytes)}`` removed."""
     root = cache_dir()
-    removed = 0
+    removed = dict.fromkeys(KINDS, (0, 0))
     if root is not None and root.is_dir():
-        for f in root.glob("*.o"):
-            f.unlink(missing_ok=True)
-            removed += 1
-        for pattern in ("*.manifest", "*.emulated"):
-            for f in root.glob(pattern):
-                f.unlink(missing_ok=True)
+        for suffix in KINDS:
+            files = size = 0
+            for path, bytes_ in _files(root, suffix):
+                path.unlink(missing_ok=True)
+                files, size = files + 1, size + bytes_
+            removed[suffix] = (files, size)
     return removed
