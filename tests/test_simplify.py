@@ -127,3 +127,21 @@ def test_zero_sign_survives_simplification_and_negation():
     with np.errstate(divide="ignore"):
         np.testing.assert_array_equal(b, 1.0 / -a + (a + 0.0) * 0.0)
     assert np.signbit(b[:2]).tolist() == [True, False]
+
+
+def test_an_integer_fold_past_the_dtype_is_left_to_run_time():
+    """``2^31 * 2^31`` in int32 is not folded (it crashed converting 2^93, the bound of a
+    fused loop over three symbolic extents): the expression stays and wraps at run time."""
+    big = te.const(2**30, "int32")
+    e = simplify(big * big)
+    assert not isinstance(e, Const)
+    d0, d1, d2 = te.var("d0"), te.var("d1"), te.var("d2")
+    A = te.placeholder((d0, d1, d2), name="A", dtype="int32")
+    C = te.compute((d0, d1, d2), lambda i, j, k: A[i, j, k] + 1, name="C")
+    s = te.create_schedule(C.op)
+    s[C].fuse(C.op.axis[0], s[C].fuse(C.op.axis[1], C.op.axis[2]))
+    f = tm.build(s, [A, C], name="fused_three_symbolic")
+    a = np.arange(60, dtype="int32").reshape(3, 4, 5)
+    c = np.zeros_like(a)
+    f(a, c)
+    np.testing.assert_array_equal(c, a + 1)

@@ -50,6 +50,16 @@ def _typed(value, dtype):
     return bool(value)
 
 
+def _overflows(value, dtype):
+    """Whether folded integer ``value`` is outside ``dtype``'s range (products of the
+    bounds of three int32 extents reach 2^93)."""
+    if not dt.is_int(dtype) or dt.is_bool(dtype) or isinstance(value, bool):
+        return False
+    bits = dt.bits(dtype)
+    lo, hi = (0, 2**bits - 1) if dtype.startswith("uint") else (-2**(bits - 1), 2**(bits - 1) - 1)
+    return not lo <= value <= hi
+
+
 def _exact(dtype):
     """Whether integer algebra that assumes no overflow holds for ``dtype``: int32 and
     int64, the dtypes of indices (as TVM assumes), not the 8-bit data types, where
@@ -98,7 +108,10 @@ class Simplifier(Mutator):
         cls = type(e)
         if isinstance(a, Const) and isinstance(b, Const):
             if not (cls in (Div, FloorDiv, FloorMod) and b.value == 0):
-                return Const(_typed(_FOLD[cls](a.value, b.value), e.dtype), e.dtype)
+                value = _FOLD[cls](a.value, b.value)
+                if _overflows(value, e.dtype):     # left to wrap at run time; bounds analysis sees no constant
+                    return e if a is e.a and b is e.b else cls(a, b, e.dtype)
+                return Const(_typed(value, e.dtype), e.dtype)
         handler = getattr(self, "_" + cls.__name__, None)
         if handler is not None:
             out = handler(a, b, e.dtype)
