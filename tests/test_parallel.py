@@ -103,3 +103,21 @@ def test_thread_count_is_the_team_size_libgomp_runs(monkeypatch, tvmini_threads,
     monkeypatch.setenv("TVMINI_NUM_THREADS", tvmini_threads)
     monkeypatch.setenv("OMP_NUM_THREADS", omp_threads)
     assert thread_count() == (expected or len(os.sched_getaffinity(0)))
+
+
+def test_a_parallel_body_that_only_sizes_a_buffer_by_an_extent_captures_it():
+    """A parallel loop whose body allocates a buffer of symbolic size and does nothing
+    else with the extent (C has no rows: the stores were simplified away) passes the
+    extent to the lifted body (it was a BuildError: "K is used outside ...")."""
+    K = te.var("K")
+    A, B = te.placeholder((0, K), name="A", dtype="int32"), te.placeholder((K, 2), name="B", dtype="int32")
+    k = te.reduce_axis((0, K), name="k")
+    C = te.compute((0, 2), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C")
+    s = te.create_schedule(C.op)
+    AA = s.cache_read(A, "global", [C])
+    s[C].reorder(C.op.axis[1], k, C.op.axis[0])
+    ko, _ = s[C].split(k, nparts=16)
+    s[C].parallel(C.op.axis[1])
+    s[AA].compute_at(s[C], ko)
+    f = tm.build(s, [A, B, C], name="parallel_sized_buffer")
+    f(np.zeros((0, 5), "int32"), np.ones((5, 2), "int32"), np.zeros((0, 2), "int32"))

@@ -21,7 +21,7 @@ import llvmlite.ir as ir
 
 from ..tir.expr import BufferLoad, Var
 from ..tir.functor import free_vars, walk
-from ..tir.stmt import BufferStore, For, ForKind
+from ..tir.stmt import Allocate, BufferStore, For, ForKind
 
 I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()
 
@@ -77,7 +77,12 @@ _cpus = None
 
 
 def _captures(fb, loop):
-    variables = sorted((v for v in free_vars(loop) if v in fb.vars and v is not loop.var), key=lambda v: v.name)
+    """The variables and buffers of ``fb`` that the body of parallel ``loop`` uses: in its
+    expressions, and in the sizes of buffers it allocates (a heap buffer of a symbolic
+    size is allocated inside the lifted body)."""
+    used = free_vars(loop)
+    walk(loop.body, lambda n: used.update(*map(free_vars, n.buffer.shape)) if isinstance(n, Allocate) else None)
+    variables = sorted((v for v in used if v in fb.vars and v is not loop.var), key=lambda v: v.name)
     buffers = []
     walk(loop.body, lambda n: buffers.append(n.buffer)
          if isinstance(n, (BufferLoad, BufferStore)) and n.buffer in fb.buffers and n.buffer not in buffers else None)

@@ -7,8 +7,9 @@ from .jit import jit
 from .join_ops import cat, chunk, clamp, split, squeeze, stack, unsqueeze
 from .ops import matmul, maximum, minimum, where
 from .stat_ops import logsumexp, std, var
-from .tensor import (Tensor, arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, manual_seed, ones,
-                     ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros, zeros_like)
+from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, manual_seed, ones,
+                       ones_like, rand, rand_like, randint, randn, randn_like, zeros, zeros_like)
+from .tensor import Tensor, tensor
 
 __all__ = ["Function", "Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_like", "enable_grad", "eye",
            "from_numpy", "full", "full_like", "index_select", "is_grad_enabled", "jit", "kernel_count", "linspace", "matmul", "maximum", "minimum",

@@ -18,7 +18,8 @@ from . import dispatch, join_ops
 from .dispatch import run, run_inplace
 from .nn_ops import _check_float
 from .ops import _kernel, check_same
-from .tensor import Tensor, generator
+from .creation import generator
+from .tensor import Tensor
 
 
 def _pair(value, what, op):

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import ShapeError, TVMiniError
 from ..graph import no_grad
-from ..graph.tensor import generator
+from ..graph.creation import generator
 
 
 def calculate_gain(nonlinearity, param=None):
