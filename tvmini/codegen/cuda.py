@@ -185,14 +185,13 @@ def _launch_extents(kernel, sch):
     shorter ones guarded (``_pad_thread_loops``)."""
     loops = []
     walk(kernel.body, lambda n: loops.append(n) if isinstance(n, For) and n.kind is ForKind.THREAD_BINDING else None)
+    extents = [simplify(loop.extent) for loop in loops]
     longest = {}
-    for loop in loops:
-        extent = simplify(loop.extent)
+    for loop, extent in zip(loops, extents):
         if isinstance(extent, E.Const) and extent.value > longest.get(loop.thread_tag, 0):
             longest[loop.thread_tag] = extent.value
     kernel.body = _pad_thread_loops(kernel.body, longest)
-    for loop in loops:
-        extent = simplify(loop.extent)
+    for loop, extent in zip(loops, extents):
         if isinstance(extent, E.Const) and loop.thread_tag in longest:
             extent = E.Const(longest[loop.thread_tag], extent.dtype)
         known = kernel.extents.get(loop.thread_tag)
