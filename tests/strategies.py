@@ -218,6 +218,11 @@ def random_attach(data, stage, consumer_loops, allow_inline=True, allow_at=True,
 
 # --------------------------------------------------------------------------- data
 
+def rng_of(data):
+    """A numpy generator seeded from a hypothesis draw (so a failing example replays)."""
+    return np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+
+
 def random_array(rng, shape, dtype, low=-1.0, high=1.0):
     """Random values of ``dtype``; ints are small (exact sums and products)."""
     if dtype == "bool":

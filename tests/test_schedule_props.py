@@ -14,11 +14,7 @@ from hypothesis import strategies as st
 import tvmini as tm
 from tvmini import te
 from strategies import (DTYPES, EXTENT, MAYBE_EMPTY, Dims, check, examples, random_annotations, random_array,
-                        random_attach, random_loops, random_schedule, split_amount)
-
-
-def rng_of(data):
-    return np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+                        random_attach, random_loops, random_schedule, rng_of, split_amount)
 
 
 def np_exact(x, dtype):

@@ -12,7 +12,7 @@ from ..errors import BuildError
 from ..tir import expr as E
 from ..tir.functor import Mutator, walk
 from ..tir.simplify import simplify
-from ..tir.stmt import Allocate, Buffer, BufferStore, For, ForKind, IfThenElse, LetStmt, SeqStmt, Stmt
+from ..tir.stmt import Allocate, Buffer, BufferStore, For, ForKind, IfThenElse, LetStmt, SeqStmt, Stmt, stores_of
 
 
 class SyncThreads(Stmt):
@@ -40,23 +40,26 @@ def expand_allreduces(body, extents):
 
     class Expand(Mutator):
         def visit_AllReduce(self, s):
-            acc = E.BufferLoad(s.buffer, [E.Const(0, "int32")])
-            slots = Buffer(f"{s.buffer.name}.slots", (math.prod(sizes.values()),), s.buffer.dtype, "shared")
-            steps = [BufferStore(slots, acc, [tid])]
+            zero = [E.Const(0, "int32")]
+            slots = [Buffer(f"{b.name}.slots", (math.prod(sizes.values()),), b.dtype, "shared") for b in s.buffers]
+            steps = [BufferStore(slot, E.BufferLoad(b, zero), [tid]) for slot, b in zip(slots, s.buffers)]
             group = tid
             for tag in s.thread_tags:
                 t, n, stride = _thread_index(tag), sizes[tag[-1]], strides[tag[-1]]
                 offset = 1 << ((n - 1).bit_length() - 1) if n > 1 else 0   # the largest power of 2 below n
                 while offset >= 1:
-                    partner = E.BufferLoad(slots, [simplify(tid + offset * stride)])
-                    mine = E.BufferLoad(slots, [tid])
+                    partners = [E.BufferLoad(slot, [simplify(tid + offset * stride)]) for slot in slots]
+                    mine = [E.BufferLoad(slot, [tid]) for slot in slots]
                     pairs = t < offset if 2 * offset <= n else E.And(t < offset, t + offset < n)
-                    steps.append(IfThenElse(pairs,
-                                            BufferStore(slots, s.reducer.combine(mine, partner), [tid])))
+                    steps.append(IfThenElse(pairs, stores_of([(slot, [tid]) for slot in slots],
+                                                             s.reducer.combine_all(mine, partners))))
                     offset //= 2
                 group = group - t * stride
-            steps.append(BufferStore(s.buffer, E.BufferLoad(slots, [simplify(group)]), [E.Const(0, "int32")]))
-            return Allocate(slots, SeqStmt(steps))
+            steps += [BufferStore(b, E.BufferLoad(slot, [simplify(group)]), zero) for slot, b in zip(slots, s.buffers)]
+            stmt = SeqStmt(steps)
+            for slot in reversed(slots):
+                stmt = Allocate(slot, stmt)
+            return stmt
     return Expand().visit(body)
 
 

@@ -5,8 +5,8 @@ so building an equal schedule again costs a walk over the schedule instead of lo
 and LLVM IR generation. Two builds may share a kernel only if lowering gives them the
 same loop IR, so the fingerprint records everything lowering reads:
 
-* every stage, in order: its op's definition (name, tag, dtype, axes with their domains,
-  body expression; not its ``attrs``, which only schedule rules read), scope, attach
+* every stage, in order: its op's definition (name, tag, dtypes, axes with their domains,
+  body expressions; not its ``attrs``, which only schedule rules read), scope, attach
   point (stage and axis), root/leaf/all iteration variables, relations (split with
   factor/nparts, fuse), loop kinds (vectorize, unroll, parallel) and thread bindings;
 * the placeholders the bodies read (name, shape, dtype) and the schedule's outputs;
@@ -39,8 +39,8 @@ _KNOWN = {
     Stage: frozenset({"op", "origin_op", "schedule", "scope", "root_iter_vars", "leaf_iter_vars", "all_iter_vars",
                       "relations", "iter_kinds", "bindings", "attach_type", "attach_stage", "attach_ivar",
                       "history"}),
-    ComputeOp: frozenset({"name", "shape", "dtype", "_output", "axis", "body", "tag", "attrs"}),
-    PlaceholderOp: frozenset({"name", "shape", "dtype", "_output"}),
+    ComputeOp: frozenset({"name", "shape", "dtypes", "dtype", "outputs", "axis", "bodies", "tag", "attrs"}),
+    PlaceholderOp: frozenset({"name", "shape", "dtypes", "dtype", "outputs"}),
     IterVar: frozenset({"dom", "var", "kind", "thread_tag"}),
     Split: frozenset({"parent", "outer", "inner", "factor", "nparts"}),
     Fuse: frozenset({"outer", "inner", "fused"}),
@@ -137,19 +137,22 @@ class _Writer:
     def _load(self, x):
         self.emit("load")
         self.op(x.tensor.op)
+        self.value(x.tensor.value_index)
         self.value(x.indices)
 
     def _reduce(self, x):
         builtin = _REDUCERS.get(id(x.reducer))
         if builtin is not None:
             self.out += ("reduce", builtin, x.dtype)
-        else:       # a te.comm_reducer: its combining expression and identity
-            self.out += ("custom reduce", x.reducer.name, x.dtype)
-            made = (x.reducer.combine(Var("x", x.dtype), Var("y", x.dtype)), x.reducer.identity(x.dtype))
+        else:       # a te.comm_reducer: its combining expression(s) and identity
+            self.out += ("custom reduce", x.reducer.name, x.dtype, repr(x.value_index))
+            dtypes = tuple(v.dtype for v in x.sources)
+            xs, ys = (tuple(Var(f"{c}{i}", d) for i, d in enumerate(dtypes)) for c in "xy")
+            made = (x.reducer.combine_all(xs, ys), x.reducer.identities(dtypes))
             self.made.append(made)
             self.value(made[0])
             self.value(made[1])
-        self.value(x.source)
+        self.value(x.sources)
         self.value(x.axis)
         self.value(x.condition)
 
@@ -176,9 +179,9 @@ class _Writer:
         if type(op) is not ComputeOp:
             raise _Unkeyable(type(op).__name__)
         _check_known(op)
-        self.out += ("stage", op.name, op.tag, op.dtype, stage.scope, stage.attach_type)
+        self.out += ("stage", op.name, op.tag, stage.scope, stage.attach_type)
         self.op(op)
-        for part in (op.axis, op.body, op.shape, stage.all_iter_vars, stage.root_iter_vars, stage.leaf_iter_vars):
+        for part in (op.dtypes, op.axis, op.bodies, op.shape, stage.all_iter_vars, stage.root_iter_vars, stage.leaf_iter_vars):
             self.value(part)
         self.out += ("relations", len(stage.relations))
         for rel in stage.relations:
@@ -260,7 +263,7 @@ def schedule_key(sch, args, inplace=()):
                 w.var(arg)
             else:
                 op = _resolve(sch, arg)
-                w.out += ("tensor", arg.name)
+                w.out += ("tensor", arg.name, repr(arg.value_index))
                 w.op(op)
         position = {id(a): k for k, a in enumerate(args)}
         for out, src in inplace:

@@ -19,7 +19,8 @@ from .vthread import inject_virtual_threads
 
 
 def _arg_buffers(sch, args):
-    """Buffers for the tensor arguments (by op), the symbolic extents, the scalar arguments."""
+    """Buffers for the tensor arguments (by current tensor), the symbolic extents, the
+    scalar arguments."""
     if not isinstance(args, (list, tuple)) or not args:
         raise BuildError("lower/build needs a non-empty list of argument tensors")
     buffers, params = {}, []
@@ -29,9 +30,9 @@ def _arg_buffers(sch, args):
         if isinstance(t, Var):
             continue
         current = sch.tensor(t)
-        if current.op in buffers:
+        if current in buffers:
             raise BuildError(f"tensor {t.name} appears twice in the arguments")
-        buffers[current.op] = Buffer(names[t.op], current.shape, current.dtype)
+        buffers[current] = Buffer(names[t], current.shape, current.dtype)
         for extent in current.shape:
             for v in sorted(free_vars(extent), key=lambda v: v.name):
                 if v not in params:
@@ -46,7 +47,7 @@ def _arg_buffers(sch, args):
 
 
 def _argument_names(args):
-    """The name of each tensor argument's buffer (by op): its own, except that tensors
+    """The name of each tensor argument's buffer: its own, except that tensors
     left with a default name ("placeholder", "compute") that another argument also has
     get ``_1``, ``_2``, ... in argument order (deterministic, so equal schedules build
     equal code). Two different tensors the user gave one name is a BuildError."""
@@ -54,22 +55,22 @@ def _argument_names(args):
     for t in args:
         if not isinstance(t, (Tensor, Var)):
             raise BuildError(f"argument {t!r} is neither a tensor nor a te.var")
-        if isinstance(t, Tensor) and t.op not in tensors:
-            tensors.append(t.op)
-    taken, names = {op.name for op in tensors}, {}
+        if isinstance(t, Tensor) and t not in tensors:
+            tensors.append(t)
+    taken, names = {t.name for t in tensors}, {}
     seen = {}
-    for op in tensors:
-        other = seen.setdefault(op.name, op)
-        if other is op:
-            names[op] = op.name
-        elif has_default_name(op) and has_default_name(other):
+    for t in tensors:
+        other = seen.setdefault(t.name, t)
+        if other is t:
+            names[t] = t.name
+        elif has_default_name(t.op) and has_default_name(other.op):
             k = 1
-            while f"{op.name}_{k}" in taken:
+            while f"{t.name}_{k}" in taken:
                 k += 1
-            names[op] = f"{op.name}_{k}"
-            taken.add(names[op])
+            names[t] = f"{t.name}_{k}"
+            taken.add(names[t])
         else:
-            raise BuildError(f"two different tensor arguments are both named {op.name!r}; give them different "
+            raise BuildError(f"two different tensor arguments are both named {t.name!r}; give them different "
                              "names (name=...)")
     return names
 
@@ -86,13 +87,13 @@ def lower(sch, args, name="main", inplace=(), simple_mode=False):
         raise BuildError(f"lower needs a te schedule, got {type(sch).__name__}")
     arg_buffers, params, scalars = _arg_buffers(sch, args)
     for op in sch.outputs:
-        if op not in arg_buffers:
+        if not any(t in arg_buffers for t in op.outputs):
             raise BuildError(f"output {op.name} is not among the arguments {[t.name for t in args]}")
     stages = sch.stages
     bodies = inline_bodies(stages)
     live = [s for s in stages if s in bodies]
     for s in stages:
-        if s not in bodies and s.op in arg_buffers:     # it would be left unwritten
+        if s not in bodies and _is_argument(s, arg_buffers):     # it would be left unwritten
             raise ScheduleError(f"stage {s.name} is inlined (compute_inline) but is an argument of the function; "
                                 f"compute it (compute_root) or leave {s.name} out of the arguments")
     inplace = [(sch.tensor(out), sch.tensor(src)) for out, src in inplace]
@@ -102,7 +103,7 @@ def lower(sch, args, name="main", inplace=(), simple_mode=False):
     for s in live:
         for op in read_ops(bodies[s]):
             if isinstance(op, PlaceholderOp):
-                if op not in arg_buffers:
+                if op.output(0) not in arg_buffers:
                     raise BuildError(f"placeholder {op.name} is read by {s.name} but is not among the arguments")
             else:
                 readers[op].append(s)
@@ -119,40 +120,49 @@ def lower(sch, args, name="main", inplace=(), simple_mode=False):
                 raise BuildError(f"stage {s.name} uses variable {v.name}, which no argument's shape determines; "
                                  "pass it among the arguments to make it a scalar argument")
 
-    realized = {op: (buf, [0] * len(buf.shape)) for op, buf in arg_buffers.items()}
+    realized = {t: (buf, [0] * len(buf.shape)) for t, buf in arg_buffers.items()}
+    fresh = {}       # stage -> the buffers it allocates (outputs that are not arguments)
     for s in live:
-        if s.op in arg_buffers:
+        if _is_argument(s, arg_buffers):
             if s.attach_type == "scope":
                 raise ScheduleError(f"stage {s.name} is an argument of the function; it cannot be computed at "
                                     f"{s.attach_stage.name}.{s.attach_ivar.name}")
-        else:
-            if s.attach_type == "with":
-                raise ScheduleError(f"stage {s.name} is computed with {s.attach_stage.name} but is not an argument "
-                                    "of the function: compute_with is for outputs (use compute_at otherwise)")
-            shape = [simplify(bounds[s].region[iv][1]) for iv in s.op.axis]
-            realized[s.op] = (Buffer(s.name, shape, s.op.dtype, s.scope), bounds[s].origin())
+        elif s.attach_type == "with":
+            raise ScheduleError(f"stage {s.name} is computed with {s.attach_stage.name} but is not an argument "
+                                "of the function: compute_with is for outputs (use compute_at otherwise)")
+        shape = [simplify(bounds[s].region[iv][1]) for iv in s.op.axis]
+        for t in s.op.outputs:
+            if t not in arg_buffers:
+                realized[t] = (Buffer(s.name if s.op.num_outputs == 1 else t.name, shape, t.dtype, s.scope),
+                               bounds[s].origin())
+                fresh.setdefault(s, []).append(realized[t][0])
     attached, followers, roots, temporaries = {}, {}, [], []
     for s in _nest_order(live):
-        buffer = realized[s.op][0]
-        nest = build_nest(s, bounds[s], buffer, realized, attached, followers)
+        buffers = [realized[t][0] for t in s.op.outputs]
+        nest = build_nest(s, bounds[s], buffers, realized, attached, followers)
         if s.attach_type == "scope":
-            attached.setdefault((s.attach_stage, s.attach_point()), []).append((buffer, nest))
+            attached.setdefault((s.attach_stage, s.attach_point()), []).append((fresh.get(s, []), nest))
         elif s.attach_type == "with":
             followers.setdefault((s.attach_stage, s.attach_point()), []).append(nest)
         else:
             roots.append(nest)
-            if s.op not in arg_buffers:
-                temporaries.append(buffer)
+            temporaries += fresh.get(s, [])
     body = seq_of(roots)
     if any(t.thread_tag == "vthread" for s in live for t in s.bindings.values()):
         body = inject_virtual_threads(body)
     for buffer in reversed(temporaries):
         body = Allocate(buffer, body)
-    signature = [a if isinstance(a, Var) else arg_buffers[sch.tensor(a).op] for a in args]
-    may_alias = [arg_buffers[t.op] for pair in inplace for t in pair]
+    signature = [a if isinstance(a, Var) else arg_buffers[sch.tensor(a)] for a in args]
+    may_alias = [arg_buffers[t] for pair in inplace for t in pair]
     func = PrimFunc(name, [a for a in signature if not isinstance(a, Var)], params + scalars, body,
                     signature=signature, may_alias=may_alias)
     return passes.finalize(func)
+
+
+def _is_argument(stage, arg_buffers):
+    """Whether one of ``stage``'s outputs is an argument of the function (then the stage
+    computes its whole domain at the top level or with another output)."""
+    return any(t in arg_buffers for t in stage.op.outputs)
 
 
 def _bounds_order(live):

@@ -1,4 +1,5 @@
 """compute_inline: substitute inlined stages' expressions into their readers."""
+from ..te.tensor import Outputs, stage_body
 from ..tir.functor import Mutator, substitute
 
 
@@ -17,6 +18,8 @@ class Inliner(Mutator):
                 return e
             return type(e)(e.tensor, indices)
         axis_vars, body = entry
+        if isinstance(body, Outputs):
+            body = body.values[e.tensor.value_index]
         return substitute(body, dict(zip(axis_vars, indices)))
 
 
@@ -24,11 +27,11 @@ def inline_bodies(stages):
     """The body of every stage with the inlined stages' expressions substituted.
 
     ``stages`` are in dataflow order; returns ``{stage: body}`` for every stage that is
-    not itself inlined.
+    not itself inlined (the body of a compute of several outputs is a ``te.tensor.Outputs``).
     """
     inlined, bodies = {}, {}
     for stage in stages:
-        body = Inliner(inlined).visit(stage.op.body)
+        body = Inliner(inlined).visit(stage_body(stage.op))
         if stage.attach_type == "inline":
             inlined[stage.op] = ([iv.var for iv in stage.op.axis], body)
         else:

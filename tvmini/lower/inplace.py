@@ -43,18 +43,21 @@ def _producers(op):
     return seen
 
 
-def check_inplace(pairs, bodies, arg_ops):
+def check_inplace(pairs, bodies, arguments):
     """Raise BuildError unless every ``(out, in)`` te-tensor pair may share its buffer.
 
-    ``bodies`` maps each live stage to its body after inlining; ``arg_ops`` are the ops
-    of the function's arguments.
+    ``bodies`` maps each live stage to its body after inlining; ``arguments`` are the
+    function's tensor arguments.
     """
     used = set()
     stages = {s.op: s for s in bodies}
     for out, src in pairs:
         where = f"in-place output {out.name} over input {src.name}"
-        if not isinstance(src.op, PlaceholderOp) or src.op not in arg_ops or out.op not in arg_ops:
+        if not isinstance(src.op, PlaceholderOp) or src not in arguments or out not in arguments:
             raise BuildError(f"{where}: the input must be a placeholder and both must be arguments")
+        if out.op.num_outputs > 1:
+            raise BuildError(f"{where}: {out.name} is one of the {out.op.num_outputs} outputs of {out.op.name}; "
+                             "in-place outputs are single-output computes")
         if out.op not in stages or isinstance(out.op, PlaceholderOp):
             raise BuildError(f"{where}: {out.name} is not computed by this function")
         if [str(d) for d in out.shape] != [str(d) for d in src.shape] or out.dtype != src.dtype:

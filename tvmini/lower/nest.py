@@ -8,22 +8,22 @@ that runs over a reduce axis, inside the data-parallel loops that come after it 
 classic TVM does).
 """
 from ..te.relation import depends_on
-from ..te.tensor import ProducerLoad, Reduce
+from ..te.tensor import Outputs, ProducerLoad, Reduce
 from ..tir.expr import BufferLoad, Const, all_of
 from ..tir.functor import Mutator, free_vars
 from ..tir.loop_guards import conjuncts, guarded_loop
 from ..tir.simplify import simplify
-from ..tir.stmt import AllReduce, Allocate, Buffer, BufferStore, For, ForKind, IfThenElse, seq_of
+from ..tir.stmt import AllReduce, Allocate, Buffer, BufferStore, For, ForKind, IfThenElse, seq_of, stores_of
 
 
 class BufferAccess(Mutator):
     """Turn ``T[idx]`` into a load of T's buffer, relative to the region T computes."""
 
     def __init__(self, realized):
-        self.realized = realized      # op -> (Buffer, origin per axis)
+        self.realized = realized      # tensor -> (Buffer, origin per axis)
 
     def visit_ProducerLoad(self, e):
-        buffer, origin = self.realized[e.tensor.op]
+        buffer, origin = self.realized[e.tensor]
         indices = [simplify(self.visit(i) - lo) for i, lo in zip(e.indices, origin)]
         return BufferLoad(buffer, indices)
 
@@ -47,67 +47,83 @@ def _wrap(stage, bounds, leaves, inner, attached, followers=None):
         producers = attached.get((stage, iv), [])
         after = followers.get((stage, iv), []) if followers else []
         body = seq_of([nest for _, nest in producers] + [inner] + after)
-        for buffer, _ in reversed(producers):
-            body = Allocate(buffer, body)
+        for buffers, _ in reversed(producers):
+            for buffer in reversed(buffers):
+                body = Allocate(buffer, body)
         inner = _loop(stage, bounds, iv, body)
     return inner
 
 
-def build_nest(stage, bounds, buffer, realized, attached, followers=None):
-    """The complete loop nest that computes ``stage`` into ``buffer`` (whose origin is
-    ``realized[stage.op]``'s), with the nests of the stages attached to its loops."""
+def build_nest(stage, bounds, buffers, realized, attached, followers=None):
+    """The complete loop nest that computes ``stage`` into ``buffers`` (one per output,
+    whose origin is ``realized[output]``'s), with the nests of the stages attached to
+    its loops."""
     access = BufferAccess(realized)
     body = bounds.reads
-    index = [simplify(bounds.root_value[iv] - lo) for iv, lo in zip(stage.op.axis, realized[stage.op][1])]
+    index = [simplify(bounds.root_value[iv] - lo) for iv, lo in zip(stage.op.axis, realized[stage.op.output(0)][1])]
+    values = body.values if isinstance(body, Outputs) else (body,)
     leaves = stage.leaf_iter_vars
-    if not isinstance(body, Reduce):
-        store = BufferStore(buffer, access.visit(body), index)
+    if not isinstance(values[0], Reduce):
+        store = seq_of([BufferStore(b, access.visit(v), index) for b, v in zip(buffers, values)])
         return _wrap(stage, bounds, leaves, _guarded(store, bounds.guards), attached, followers)
 
+    reduction = values[0]
     reduce_roots = stage.op.reduce_axis
     if any(depends_on(stage.relations, iv, reduce_roots) for iv in stage.bindings if iv in leaves):
-        return _cross_thread_nest(stage, bounds, buffer, index, access, attached, followers)
+        return _cross_thread_nest(stage, bounds, buffers, index, access, attached, followers)
     first = next((i for i, iv in enumerate(leaves) if depends_on(stage.relations, iv, reduce_roots)), len(leaves))
     reduce_vars = {bounds.loop_var[iv] for iv in leaves if depends_on(stage.relations, iv, reduce_roots)}
     init_guards = [g for g in bounds.guards if not (free_vars(g) & reduce_vars)]
-    init = BufferStore(buffer, body.reducer.identity(body.dtype), index)
+    init = seq_of([BufferStore(b, v, index) for b, v in zip(buffers, _identities(reduction))])
     init_nest = _wrap(stage, bounds, [iv for iv in leaves[first:] if bounds.loop_var[iv] not in reduce_vars],
                       _guarded(init, init_guards), {})
-    current = BufferLoad(buffer, index)
-    update = BufferStore(buffer, body.reducer.combine(current, access.visit(body.source)), index)
-    update_nest = _update_nest(stage, bounds, leaves[first:], update, access.visit(body.condition), attached,
+    current = [BufferLoad(b, index) for b in buffers]
+    update = stores_of([(b, index) for b in buffers],
+                       reduction.reducer.combine_all(current, [access.visit(x) for x in reduction.sources]))
+    update_nest = _update_nest(stage, bounds, leaves[first:], update, access.visit(reduction.condition), attached,
                                followers)
     return _wrap(stage, bounds, leaves[:first], seq_of([init_nest, update_nest]), attached, followers)
 
 
-def _cross_thread_nest(stage, bounds, buffer, index, access, attached, followers):
+def _identities(reduction):
+    """The identity element of ``reduction``'s reducer, one per value."""
+    return reduction.reducer.identities([x.dtype for x in reduction.sources])
+
+
+def _cross_thread_nest(stage, bounds, buffers, index, access, attached, followers):
     """A reduction with reduce axes bound to ``threadIdx.*`` (as TVM's cross-thread
     reduction): under the stage's other bound and serial data loops, each thread
-    reduces its share (the serial reduce loops, moved innermost) into a local
-    accumulator, with every guard and the ``where`` condition on the update (a thread
-    with nothing to add keeps the identity); an :class:`AllReduce` combines the
-    accumulators across the bound reduce axes' threads, outside every condition, since
-    all threads of the block must reach its barriers; the thread at index 0 of those
-    axes stores the result."""
+    reduces its share (the serial reduce loops, moved innermost) into local
+    accumulators (one per value of a tuple reducer), with every guard and the ``where``
+    condition on the update (a thread with nothing to add keeps the identity); an
+    :class:`AllReduce` combines the accumulators across the bound reduce axes' threads,
+    outside every condition, since all threads of the block must reach its barriers;
+    the thread at index 0 of those axes stores the result."""
     body, leaves = bounds.reads, stage.leaf_iter_vars
+    reduction = body.values[0] if isinstance(body, Outputs) else body
     reduce_roots = stage.op.reduce_axis
     is_reduce = {iv: depends_on(stage.relations, iv, reduce_roots) for iv in leaves}
     bound = [iv for iv in leaves if is_reduce[iv] and iv in stage.bindings]
     serial = [iv for iv in leaves if is_reduce[iv] and iv not in stage.bindings]
     reduce_vars = {bounds.loop_var[iv] for iv in leaves if is_reduce[iv]}
-    acc, zero = Buffer(f"{stage.name}.red", (1,), body.dtype, "local"), [Const(0, "int32")]
-    current = BufferLoad(acc, zero)
-    update = BufferStore(acc, body.reducer.combine(current, access.visit(body.source)), zero)
+    zero = [Const(0, "int32")]
+    accs = [Buffer(f"{stage.name}.red" + (f".v{i}" if len(buffers) > 1 else ""), (1,), b.dtype, "local")
+            for i, b in enumerate(buffers)]
+    current = [BufferLoad(acc, zero) for acc in accs]
+    update = stores_of([(acc, zero) for acc in accs],
+                       reduction.reducer.combine_all(current, [access.visit(x) for x in reduction.sources]))
     store_guards = [g for g in bounds.guards if not (free_vars(g) & reduce_vars)]
     store_guards += [bounds.loop_var[iv] == 0 for iv in bound]
     inner = seq_of([
-        BufferStore(acc, body.reducer.identity(body.dtype), zero),
-        _wrap(stage, bounds, serial, _guarded(update, bounds.guards + [access.visit(body.condition)]), attached,
-              followers),
-        AllReduce(acc, body.reducer, [stage.bindings[iv].thread_tag for iv in bound]),
-        _guarded(BufferStore(buffer, current, index), store_guards),
+        *(BufferStore(acc, v, zero) for acc, v in zip(accs, _identities(reduction))),
+        _wrap(stage, bounds, serial, _guarded(update, bounds.guards + [access.visit(reduction.condition)]),
+              attached, followers),
+        AllReduce(accs, reduction.reducer, [stage.bindings[iv].thread_tag for iv in bound]),
+        _guarded(seq_of([BufferStore(b, c, index) for b, c in zip(buffers, current)]), store_guards),
     ])
-    return _wrap(stage, bounds, [iv for iv in leaves if iv not in serial], Allocate(acc, inner), attached, followers)
+    for acc in reversed(accs):
+        inner = Allocate(acc, inner)
+    return _wrap(stage, bounds, [iv for iv in leaves if iv not in serial], inner, attached, followers)
 
 
 def _update_nest(stage, bounds, loops, update, condition, attached, followers):

@@ -56,7 +56,8 @@ def _stores(stmt, context=()):
     if isinstance(stmt, BufferStore):
         yield stmt.buffer, context + (stmt.value,) + stmt.indices
     elif isinstance(stmt, AllReduce):
-        yield stmt.buffer, context
+        for buffer in stmt.buffers:
+            yield buffer, context
     elif isinstance(stmt, SeqStmt):
         for s in stmt.seq:
             yield from _stores(s, context)
@@ -146,7 +147,8 @@ class _PerThread(Mutator):
         return s if copy is None else BufferStore(copy, s.value, (self.var,) + s.indices)
 
     def visit_AllReduce(self, s):
-        if s.buffer in self.copies:
-            raise ScheduleError(f"the cross-thread reduction into {s.buffer.name} is inside a vthread loop; bind "
+        copied = [b for b in s.buffers if b in self.copies]
+        if copied:
+            raise ScheduleError(f"the cross-thread reduction into {copied[0].name} is inside a vthread loop; bind "
                                 "the reduce axis to threadIdx outside the virtual threads")
         return s

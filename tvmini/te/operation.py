@@ -84,13 +84,37 @@ def compute(shape, fcompute, name=None, tag="", attrs=None):
         names = [p.name for p in params]
     axis = [IterVar(iter_range(ext), n, "data") for n, ext in zip(names, shape)]
     body = fcompute(*[iv.var for iv in axis])
-    if isinstance(body, (list, tuple)):
-        raise TVMiniError(f"compute {name}: one output per compute; got {len(body)} values")
-    body = E.convert(body)
-    check_reduce_placement(name, body)
-    _check_reduce_axes_in_place(name, axis, body)
-    op = ComputeOp(name, axis, body, tag, attrs)
-    return (op if given else named_by_default(op)).output(0)
+    bodies = [E.convert(b) for b in body] if isinstance(body, (list, tuple)) else [E.convert(body)]
+    _check_bodies(name, bodies)
+    for b in bodies:
+        check_reduce_placement(name, b)
+        _check_reduce_axes_in_place(name, axis, b)
+    op = ComputeOp(name, axis, bodies, tag, attrs)
+    op = op if given else named_by_default(op)
+    return op.outputs if len(bodies) > 1 else op.output(0)
+
+
+def _same(xs, ys):
+    """Whether two tuples hold the same objects."""
+    return len(xs) == len(ys) and not [x for x, y in zip(xs, ys) if x is not y]
+
+
+def _check_bodies(name, bodies):
+    """The bodies of one compute: at least one; all reductions (the values of one tuple
+    reduction, in order) or none."""
+    if not bodies:
+        raise TVMiniError(f"compute {name}: fcompute returned no values")
+    reduces = [b for b in bodies if isinstance(b, Reduce)]
+    if not reduces or len(bodies) == len(reduces[0].sources) == 1:
+        return
+    first = reduces[0]
+    if (len(reduces) != len(bodies) or len(first.sources) != len(bodies)
+            or [r for i, r in enumerate(reduces) if r.value_index != i or r.reducer is not first.reducer
+                or r.condition is not first.condition or not _same(r.sources, first.sources)
+                or not _same(r.axis, first.axis)]):
+        raise TVMiniError(f"compute {name}: a compute of several values is either elementwise or the values of "
+                          "one tuple reduction, in order (fcompute returns the reducer's result, as "
+                          "`lambda i: argmax((idx[i, k], val[i, k]), axis=k)`)")
 
 
 #: id of a reduce axis's variable -> the axis, while the axis lives (to recognise one
@@ -194,12 +218,7 @@ def _reduction(reducer, check_dtype=None):
             if name not in ("max", "min") or axis is None or check_dtype is not None:
                 raise TVMiniError(f"te.{name} needs axis= (a reduce_axis or a list of them)")
             return (E.maximum if name == "max" else E.minimum)(expr, axis)
-        axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
-        for k, a in enumerate(axes):
-            if not isinstance(a, IterVar) or a.kind != "reduce":
-                raise TVMiniError(f"te.{name}: axis {a} is not a te.reduce_axis")
-            if [b for b in axes[:k] if b is a]:
-                raise TVMiniError(f"te.{name}: reduce axis {a.name} is listed twice")
+        axes = _reduce_axes(name, axis)
         source = E.convert(expr)
         if check_dtype is not None:
             check_dtype(source.dtype)
@@ -209,6 +228,19 @@ def _reduction(reducer, check_dtype=None):
         return Reduce(reducer, source, axes, cond)
     reduce.__name__ = name
     return reduce
+
+
+def _reduce_axes(name, axis):
+    """``axis`` (a reduce axis or a list of them) as a list, each listed once."""
+    if axis is None:
+        raise TVMiniError(f"te.{name} needs axis= (a reduce_axis or a list of them)")
+    axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+    for k, a in enumerate(axes):
+        if not isinstance(a, IterVar) or a.kind != "reduce":
+            raise TVMiniError(f"te.{name}: axis {a} is not a te.reduce_axis")
+        if [b for b in axes[:k] if b is a]:
+            raise TVMiniError(f"te.{name}: reduce axis {a.name} is listed twice")
+    return axes
 
 
 def _builtin_reducer(name, combine, identity):
@@ -234,37 +266,95 @@ def comm_reducer(fcombine, fidentity, name="reduce"):
     (an expression or a number). Returns ``reducer(expr, axis=, where=)``, used like
     ``te.sum``. ``fcombine`` must be commutative and associative: schedules split,
     reorder, ``rfactor`` and spread a reduction across threads, which regroups it.
-    Single values only (TVM's tuple reducers, argmax as an (index, value) pair, are not
-    supported; ``topi.argmax`` is)."""
+
+    Given a tuple of expressions, the reducer reduces them together, as TVM's: then
+    ``x`` and ``y`` are tuples, ``fcombine`` returns a tuple and ``fidentity(*dtypes)``
+    one identity per value; the reducer returns one reduction per value, the bodies of a
+    compute of as many outputs (TVM's argmax:
+    ``T_idx, T_val = te.compute((m,), lambda i: argmax((idx[i, k], val[i, k]), axis=k))``)."""
     def identity(dtype):
-        value = fidentity(dtype)
-        if isinstance(value, np.generic):
-            value = value.item()
-        return E.const(value, dtype) if isinstance(value, (bool, int, float)) else E.convert(value)
+        return _identity_value(name, fidentity(dtype), dtype)
 
     def combine(a, b):
         out = fcombine(a, b)
         if isinstance(out, (tuple, list)):
-            raise TVMiniError(f"te.comm_reducer {name}: fcombine returned {len(out)} values; only single-value "
-                              "reducers are supported (for argmax use topi.argmax)")
+            raise TVMiniError(f"te.comm_reducer {name}: fcombine returned {len(out)} values for one reduced "
+                              "value; reduce a tuple of as many expressions")
         return E.convert(out)
 
     def check_dtype(dtype):
-        from ..tir.functor import free_vars, walk
-        x, y = E.Var("x", dtype), E.Var("y", dtype)
-        combined, start = combine(x, y), identity(dtype)
-        reads = []
-        walk(combined, lambda n: reads.append(n) if isinstance(n, ProducerLoad) else None)
-        if reads:
-            raise TVMiniError(f"te.comm_reducer {name}: fcombine reads tensor {reads[0].tensor.name}; it may "
-                              "use only its two arguments")
-        if combined.dtype != dtype or start.dtype != dtype:
-            raise DTypeError(f"te.comm_reducer {name}: on {dtype} values fcombine gives {combined.dtype} and "
-                             f"fidentity {start.dtype}; both must keep the values' dtype")
-        if free_vars(combined) - {x, y} or free_vars(start):
-            raise TVMiniError(f"te.comm_reducer {name}: fcombine may use only its two arguments and fidentity "
-                              f"no variable (got {combined} and {start})")
-    return _reduction(Reducer(name, combine, identity), check_dtype)
+        _check_reducer(name, (dtype,), lambda x, y: (combine(x[0], y[0]),), lambda dtypes: (identity(dtypes[0]),))
+    single = _reduction(Reducer(name, combine, identity), check_dtype)
+    by_arity = {}
+
+    def reduce(expr, axis=None, where=None):
+        if not isinstance(expr, (tuple, list)):
+            return single(expr, axis, where)
+        sources = tuple(E.convert(x) for x in expr)
+        if len(sources) == 1:
+            return (single(sources[0], axis, where),)
+        reducer = by_arity.get(len(sources))
+        if reducer is None:
+            reducer = by_arity[len(sources)] = _tuple_reducer(name, fcombine, fidentity, len(sources))
+        dtypes = tuple(x.dtype for x in sources)
+        _check_reducer(name, dtypes, reducer.combine, reducer.identity)
+        axes = _reduce_axes(name, axis)
+        cond = E.convert(where) if where is not None else E.Const(True, "bool")
+        return tuple(Reduce(reducer, sources, axes, cond, i) for i in range(len(sources)))
+    reduce.__name__ = name
+    return reduce
+
+
+def _identity_value(name, value, dtype):
+    """A reducer's identity element ``value`` (an expression or a number) of ``dtype``."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (bool, int, float)):
+        return E.const(value, dtype)
+    if not isinstance(value, E.PrimExpr):
+        raise TVMiniError(f"te.comm_reducer {name}: fidentity gave {value!r}, not a number or expression")
+    return value
+
+
+def _tuple_reducer(name, fcombine, fidentity, arity):
+    """The reducer of ``arity`` values together: ``fcombine`` on tuples, ``fidentity``
+    on one dtype per value."""
+    def values(out, what):
+        if not isinstance(out, (tuple, list)) or len(out) != arity:
+            got = f"{len(out)} values" if isinstance(out, (tuple, list)) else "one value"
+            raise TVMiniError(f"te.comm_reducer {name}: {what} gave {got} for a reduction of {arity} values")
+        return out
+
+    def combine(xs, ys):
+        return tuple(E.convert(v) for v in values(fcombine(tuple(xs), tuple(ys)), "fcombine"))
+
+    def identity(dtypes):
+        return tuple(_identity_value(name, v, d) for v, d in zip(values(fidentity(*dtypes), "fidentity"), dtypes))
+    return Reducer(name, combine, identity, arity)
+
+
+def _check_reducer(name, dtypes, combine, identity):
+    """``combine`` on values of ``dtypes`` (as tuples) keeps their dtypes, reads no
+    tensor and uses only its arguments; ``identity(dtypes)`` keeps them too."""
+    from ..tir.functor import free_vars, walk
+    xs = tuple(E.Var(f"x{i}", d) for i, d in enumerate(dtypes))
+    ys = tuple(E.Var(f"y{i}", d) for i, d in enumerate(dtypes))
+    combined, start = combine(xs, ys), identity(dtypes)
+    reads = []
+    for e in combined + start:
+        walk(e, lambda n: reads.append(n) if isinstance(n, ProducerLoad) else None)
+    if reads:
+        raise TVMiniError(f"te.comm_reducer {name}: fcombine reads tensor {reads[0].tensor.name}; it may "
+                          "use only its two arguments")
+    for i, (dtype, c, s) in enumerate(zip(dtypes, combined, start)):
+        if c.dtype != dtype or s.dtype != dtype:
+            which = "" if len(dtypes) == 1 else f" value {i}"
+            raise DTypeError(f"te.comm_reducer {name}: on {dtype} values fcombine gives{which} {c.dtype} and "
+                             f"fidentity {s.dtype}; both must keep the values' dtype")
+    used = set().union(*(free_vars(c) for c in combined))
+    if used - set(xs) - set(ys) or set().union(*(free_vars(s) for s in start)):
+        raise TVMiniError(f"te.comm_reducer {name}: fcombine may use only its two arguments and fidentity "
+                          f"no variable (got {combined} and {start})")
 
 if_then_else = E.select
 all = E.all_of

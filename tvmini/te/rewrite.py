@@ -43,13 +43,14 @@ def _replace_dataflow(sch, tmap, only=None):
         mapping = dict(derived)
         if only is None or stage in only:
             mapping.update(tmap)
-        body = _ReplaceTensors(mapping).visit(stage.op.body)
-        if body is stage.op.body:
-            continue
+        replace = _ReplaceTensors(mapping)
         old = stage.op
-        new = ComputeOp(old.name, old.axis, body, old.tag, old.attrs)
+        bodies = [replace.visit(b) for b in old.bodies]
+        if all(a is b for a, b in zip(bodies, old.bodies)):
+            continue
+        new = ComputeOp(old.name, old.axis, bodies, old.tag, old.attrs)
         _set_op(sch, stage, new)
-        derived[old.output(0)] = new.output(0)
+        derived.update(zip(old.outputs, new.outputs))
         if old in sch.outputs:
             sch.outputs[sch.outputs.index(old)] = new
 
@@ -96,7 +97,8 @@ def cache_write(self, tensor, scope):
 
     The cache takes over the computation (and its reduce axes) with fresh data axes; the
     original stage becomes the copy and keeps ``tensor.op.axis``. Call it before other
-    primitives on that stage.
+    primitives on that stage. A compute of several outputs is cached whole; its cache
+    tensors are returned as a tuple.
     """
     _check_scope(scope, f"cache_write of {tensor.name}")
     stage = self[tensor]
@@ -104,18 +106,24 @@ def cache_write(self, tensor, scope):
         raise ScheduleError(f"cache_write of {stage.name}: call it before other primitives on this stage")
     old = stage.op
     axis = [IterVar(Range(iv.dom.min, iv.dom.extent), iv.name + ".c", "data") for iv in old.axis]
-    body = substitute(old.body, {o.var: n.var for o, n in zip(old.axis, axis)})
-    cache = ComputeOp(f"{old.name}.{scope}", axis, body, old.tag, old.attrs)
+    bodies = [substitute(b, {o.var: n.var for o, n in zip(old.axis, axis)}) for b in old.bodies]
+    cache = ComputeOp(f"{old.name}.{scope}", axis, bodies, old.tag, old.attrs)
     cstage = _insert_stage(self, cache, stage)
     cstage.scope = scope
-    copy = ComputeOp(old.name, old.axis, ProducerLoad(cache.output(0), [iv.var for iv in old.axis]), old.tag)
+    copy = ComputeOp(old.name, old.axis, [ProducerLoad(t, [iv.var for iv in old.axis]) for t in cache.outputs],
+                     old.tag)
     _set_op(self, stage, copy)
     stage.reset_loops()
     if old in self.outputs:
         self.outputs[self.outputs.index(old)] = copy
-    _replace_dataflow(self, {old.output(0): copy.output(0)})
+    _replace_dataflow(self, dict(zip(old.outputs, copy.outputs)))
     cstage._log("cache_write", f"{old.name} computed into {cache.name}")
-    return cache.output(0)
+    return _returned(cache)
+
+
+def _returned(op):
+    """What a primitive that made ``op`` returns: its tensor, or a tuple of its tensors."""
+    return op.outputs if op.num_outputs > 1 else op.output(0)
 
 
 def rfactor(self, tensor, axis, factor_axis=0):
@@ -123,11 +131,13 @@ def rfactor(self, tensor, axis, factor_axis=0):
 
     ``axis`` is a reduce loop of ``tensor``'s stage (often the inner part of a split);
     the new tensor has ``axis``'s extent as dimension ``factor_axis``, and ``tensor``
-    becomes a reduction of it over that dimension. Returns the new tensor.
+    becomes a reduction of it over that dimension. Returns the new tensor (a tuple of
+    them for a tuple reduction).
     """
     stage = self[tensor]
     old = stage.op
-    if not isinstance(old.body, Reduce):
+    first = old.bodies[0]
+    if not isinstance(first, Reduce):
         raise ScheduleError(f"rfactor: stage {stage.name} is not a reduction")
     stage._leaf(axis, "rfactor")
     if not stage._is_reduce(axis):
@@ -146,24 +156,27 @@ def rfactor(self, tensor, axis, factor_axis=0):
     offsets, guards = root_values(stage.relations, extents, leaf_values)
     vmap = {o.var: n.var for o, n in zip(old.axis, data_axes)}
     vmap.update({k.var: simplify(k.dom.min + offsets[k]) for k in old.reduce_axis})
-    cond = substitute(old.body.condition, vmap)
+    cond = substitute(first.condition, vmap)
     for parent, guard in guards:
         if parent in old.reduce_axis or stage._is_reduce(parent):
             cond = And(cond, guard)
     rf_all_axes = data_axes[:factor_axis] + [rf_axis] + data_axes[factor_axis:]
-    rf_body = Reduce(old.body.reducer, substitute(old.body.source, vmap), list(new_reduce.values()),
-                     simplify(cond))
-    rf_op = ComputeOp(f"{old.name}.rf", rf_all_axes, rf_body, old.tag)
+    sources = tuple(substitute(x, vmap) for x in first.sources)
+    rf_op = ComputeOp(f"{old.name}.rf", rf_all_axes,
+                      [Reduce(first.reducer, sources, list(new_reduce.values()), simplify(cond), i)
+                       for i in range(len(sources))], old.tag)
     _insert_stage(self, rf_op, stage)
     k = IterVar(Range(0, extents[axis]), axis.name + ".v", "reduce")
     idx = [iv.var for iv in old.axis]
     idx.insert(factor_axis, k.var)
-    new = ComputeOp(old.name, old.axis, Reduce(old.body.reducer, ProducerLoad(rf_op.output(0), idx), [k]), old.tag)
+    partials = tuple(ProducerLoad(t, idx) for t in rf_op.outputs)
+    new = ComputeOp(old.name, old.axis, [Reduce(first.reducer, partials, [k], None, i) for i in range(len(partials))],
+                    old.tag)
     _set_op(self, stage, new)
     stage.reset_loops()
     if old in self.outputs:
         self.outputs[self.outputs.index(old)] = new
-    _replace_dataflow(self, {old.output(0): new.output(0)})
+    _replace_dataflow(self, dict(zip(old.outputs, new.outputs)))
     stage._log("rfactor", f"{old.name} over {axis.name} -> {rf_op.name}")
-    return rf_op.output(0)
+    return _returned(rf_op)
 

@@ -296,7 +296,7 @@ class Schedule:
     """Stages for every compute op reachable from ``outputs``, in dataflow order."""
 
     def __init__(self, outputs):
-        self.outputs = [t.op if isinstance(t, Tensor) else t for t in outputs]
+        self.outputs = list(dict.fromkeys(t.op if isinstance(t, Tensor) else t for t in outputs))   # outputs of one op once
         for op in self.outputs:
             if not isinstance(op, ComputeOp):
                 raise ScheduleError(f"create_schedule: {op.name} is a placeholder, not a compute op")
@@ -322,7 +322,7 @@ class Schedule:
         """The current tensor computed for ``key`` (which may be a pre-rewrite tensor)."""
         if isinstance(key, Tensor) and isinstance(key.op, PlaceholderOp):
             return key
-        return self[key].op.output(0)
+        return self[key].op.output(key.value_index if isinstance(key, Tensor) else 0)
 
     def copy(self, with_history=True):
         """An independent copy: primitives applied to either leave the other alone.

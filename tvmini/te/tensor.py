@@ -1,8 +1,9 @@
 """Tensors and the operations that produce them: the *what* of a computation.
 
-A ``Tensor`` is output 0 of an ``Operation``: a ``PlaceholderOp`` (an input) or a
+A ``Tensor`` is an output of an ``Operation``: a ``PlaceholderOp`` (an input) or a
 ``ComputeOp`` (``name[axis...] = body``, where ``body`` may be a ``Reduce`` over reduce
-axes). Reading ``T[i, j]`` inside another compute builds a ``ProducerLoad`` node; the
+axes; a compute of several bodies, as TVM's, has one output per body, computed in one
+loop nest). Reading ``T[i, j]`` inside another compute builds a ``ProducerLoad`` node; the
 lowering turns those into buffer loads once it knows where ``T`` is stored.
 """
 import weakref
@@ -52,18 +53,24 @@ for _op in ("add radd sub rsub mul rmul truediv rtruediv floordiv rfloordiv mod 
 
 
 class Operation:
-    """Base of placeholder and compute operations; ``output(0)`` is its tensor."""
+    """Base of placeholder and compute operations; ``output(i)`` is its tensor ``i``
+    (all of one shape; ``dtypes[i]`` is its dtype, ``dtype`` output 0's)."""
 
-    def __init__(self, name, shape, dtype):
+    def __init__(self, name, shape, dtypes):
         self.name = name
         self.shape = tuple(convert(s) for s in shape)
-        self.dtype = dtype
-        self._output = Tensor(self)
+        self.dtypes = tuple(dtypes) if isinstance(dtypes, (tuple, list)) else (dtypes,)
+        self.dtype = self.dtypes[0]
+        self.outputs = tuple(Tensor(self, i) for i in range(len(self.dtypes)))
+
+    @property
+    def num_outputs(self):
+        return len(self.outputs)
 
     def output(self, index=0):
-        if index != 0:
-            raise ScheduleError(f"operation {self.name} has a single output")
-        return self._output
+        if not 0 <= index < len(self.outputs):
+            raise ScheduleError(f"operation {self.name} has {len(self.outputs)} output(s); there is no output {index}")
+        return self.outputs[index]
 
     def input_tensors(self):
         return []
@@ -93,19 +100,29 @@ class PlaceholderOp(Operation):
 
 class ComputeOp(Operation):
     """``name[axis] = body``; ``body`` may be a ``Reduce`` (only at the top level).
-    ``attrs``: facts about the compute for its schedule rule (as TVM's), e.g. the
-    stride a strided data gradient interleaves its phases by."""
+    ``bodies``: a tuple, one per output (``body`` is the single one's); several
+    reductions share their reducer, axes and condition (a tuple reduction, such as an
+    argmax's (index, value) pair). ``attrs``: facts about the compute for its schedule
+    rule (as TVM's), e.g. the stride a strided data gradient interleaves its phases by."""
 
     def __init__(self, name, axis, body, tag="", attrs=None):
         self.axis = tuple(axis)
-        self.body = body
+        self.bodies = tuple(body) if isinstance(body, (tuple, list)) else (body,)
         self.tag = tag
         self.attrs = dict(attrs or {})
-        super().__init__(name, [iv.dom.extent for iv in axis], body.dtype)
+        super().__init__(name, [iv.dom.extent for iv in axis], [b.dtype for b in self.bodies])
+
+    @property
+    def body(self):
+        """The body of a single-output compute."""
+        if len(self.bodies) != 1:
+            raise ScheduleError(f"compute {self.name} has {len(self.bodies)} outputs; its bodies are op.bodies")
+        return self.bodies[0]
 
     @property
     def reduce_axis(self):
-        return self.body.axis if isinstance(self.body, Reduce) else ()
+        first = self.bodies[0]
+        return first.axis if isinstance(first, Reduce) else ()
 
     def input_tensors(self):
         found = []
@@ -113,7 +130,8 @@ class ComputeOp(Operation):
         def visit(n):
             if isinstance(n, ProducerLoad) and n.tensor not in found:
                 found.append(n.tensor)
-        walk(self.body, visit)
+        for body in self.bodies:
+            walk(body, visit)
         return found
 
 
@@ -121,8 +139,8 @@ class Tensor:
     """The value produced by an operation; index it with ``T[i, j]`` inside compute."""
     __hash__ = object.__hash__
 
-    def __init__(self, op):
-        self.op = op
+    def __init__(self, op, value_index=0):
+        self.op, self.value_index = op, value_index
 
     @property
     def shape(self):
@@ -130,11 +148,13 @@ class Tensor:
 
     @property
     def dtype(self):
-        return self.op.dtype
+        return self.op.dtypes[self.value_index]
 
     @property
     def name(self):
-        return self.op.name
+        """The op's name; ``name.v0``, ``name.v1``, ... for the outputs of a compute of
+        several (as TVM's)."""
+        return self.op.name if self.op.num_outputs == 1 else f"{self.op.name}.v{self.value_index}"
 
     @property
     def ndim(self):
@@ -172,41 +192,86 @@ class ProducerLoad(PrimExpr):
 
 
 class Reducer:
-    """A commutative reducer: how to combine two values and its identity element."""
+    """A commutative reducer: how to combine two values and its identity element.
 
-    def __init__(self, name, combine, identity):
-        self.name, self.combine, self.identity = name, combine, identity
+    ``combine(a, b)`` and ``identity(dtype)`` take and give expressions; a tuple
+    reducer's (``arity`` > 1) take and give tuples of them (``identity`` one dtype per
+    value), as TVM's ``comm_reducer`` over tuples."""
+
+    def __init__(self, name, combine, identity, arity=1):
+        self.name, self.combine, self.identity, self.arity = name, combine, identity, arity
+
+    def combine_all(self, xs, ys):
+        """``combine`` of two tuples of values, whatever the arity."""
+        return (self.combine(xs[0], ys[0]),) if self.arity == 1 else tuple(self.combine(tuple(xs), tuple(ys)))
+
+    def identities(self, dtypes):
+        """The identity element per value, for values of ``dtypes``, whatever the arity."""
+        return (self.identity(dtypes[0]),) if self.arity == 1 else tuple(self.identity(tuple(dtypes)))
 
     def __repr__(self):
         return f"Reducer({self.name})"
 
 
 class Reduce(PrimExpr):
-    """``reducer`` of ``source`` over ``axis`` (IterVars), where ``condition`` holds."""
-    __slots__ = ("reducer", "source", "axis", "condition")
-    _fields = ("source", "condition")
+    """``reducer`` of ``source`` over ``axis`` (IterVars), where ``condition`` holds.
 
-    def __init__(self, reducer, source, axis, condition=None):
-        self.reducer, self.source, self.axis = reducer, source, tuple(axis)
+    A tuple reducer reduces ``sources`` (one expression per value) together; the node
+    stands for value ``value_index`` of the result, so a compute of such a reduction has
+    one body per value (``te.compute`` makes them from the tuple the reducer returns)."""
+    __slots__ = ("reducer", "sources", "axis", "condition", "value_index")
+    _fields = ("sources", "condition")
+
+    def __init__(self, reducer, source, axis, condition=None, value_index=0):
+        self.reducer, self.axis, self.value_index = reducer, tuple(axis), value_index
+        self.sources = tuple(source) if isinstance(source, (tuple, list)) else (source,)
         self.condition = condition if condition is not None else Const(True, "bool")
-        self.dtype = source.dtype
+        self.dtype = self.sources[value_index].dtype
+
+    @property
+    def source(self):
+        """The reduced expression of a single-value reduction."""
+        if len(self.sources) != 1:
+            raise ScheduleError(f"{self.reducer.name} reduces {len(self.sources)} values; they are .sources")
+        return self.sources[0]
 
     def print_parts(self, fmt):
         axes = ", ".join(iv.name for iv in self.axis)
         cond = "" if isinstance(self.condition, Const) else f", where={fmt(self.condition)}"
-        return f"{self.reducer.name}({fmt(self.source)}, axis=[{axes}]{cond})"
+        if len(self.sources) == 1:
+            return f"{self.reducer.name}({fmt(self.source)}, axis=[{axes}]{cond})"
+        sources = ", ".join(fmt(x) for x in self.sources)
+        return f"{self.reducer.name}(({sources}), axis=[{axes}]{cond}).v{self.value_index}"
+
+
+class Outputs(PrimExpr):
+    """The bodies of a compute of several outputs as one node, for the lowering passes
+    that walk, substitute and inline a stage's body (``values``: one per output)."""
+    __slots__ = ("values",)
+    _fields = ("values",)
+
+    def __init__(self, values):
+        self.values = tuple(values)
+        self.dtype = self.values[0].dtype
+
+    def print_parts(self, fmt):
+        return f"({', '.join(fmt(v) for v in self.values)})"
+
+
+def stage_body(op):
+    """``op``'s body as one expression: its body, or :class:`Outputs` of its bodies."""
+    return op.bodies[0] if len(op.bodies) == 1 else Outputs(op.bodies)
 
 
 def check_reduce_placement(name, body):
     """A Reduce may only be the whole body of a compute, never nested inside it."""
-    top = body.source if isinstance(body, Reduce) else body
+    tops = (*body.sources, body.condition) if isinstance(body, Reduce) else (body,)
 
     def visit(n):
         if isinstance(n, Reduce):
             raise ScheduleError(f"compute {name}: a reduction must be the whole body, not part of {body}")
-    walk(top, visit)
-    if isinstance(body, Reduce):
-        walk(body.condition, visit)
+    for top in tops:
+        walk(top, visit)
 
 
 def iter_range(extent):

@@ -60,7 +60,7 @@ class _Evaluator:
         self.values, self.scalars = {}, {}
         for key, value in inputs.items():
             if isinstance(key, Tensor):
-                self.values[key.op] = np.asarray(value)
+                self.values[key] = np.asarray(value)
             elif isinstance(key, E.Var):
                 self.scalars[key] = value
             else:
@@ -69,14 +69,13 @@ class _Evaluator:
     def extent(self, e):
         return int(self.expr(e, {}))
 
-    def tensor(self, op):
-        if op in self.values:
-            return self.values[op]
-        if isinstance(op, PlaceholderOp):
-            raise TVMiniError(f"reference: no value given for placeholder {op.name}")
-        value = self.compute(op)
-        self.values[op] = value
-        return value
+    def tensor(self, t):
+        if t in self.values:
+            return self.values[t]
+        if isinstance(t.op, PlaceholderOp):
+            raise TVMiniError(f"reference: no value given for placeholder {t.name}")
+        self.values.update(zip(t.op.outputs, self.compute(t.op)))
+        return self.values[t]
 
     def compute(self, op: ComputeOp):
         shape = [self.extent(iv.dom.extent) for iv in op.axis]
@@ -88,34 +87,41 @@ class _Evaluator:
             env[iv.var] = _along(np.arange(n, dtype=np.int64), d, ndim)
         for d, (iv, (lo, n)) in enumerate(zip(raxes, rdom)):
             env[iv.var] = _along(np.arange(lo, lo + n, dtype=np.int64), len(shape) + d, ndim)
-        body = op.body
-        if isinstance(body, Reduce):
-            src = np.broadcast_to(self.expr(body.source, env), shape + [n for _, n in rdom])
-            cond = np.broadcast_to(self.expr(body.condition, env), src.shape)
-            identity = self.expr(body.reducer.identity(body.dtype), {})
-            src = np.where(cond, src, identity)
-            reduce = _REDUCE.get(body.reducer)
+        body = op.bodies[0]
+        if not isinstance(body, Reduce):
+            outs = [np.broadcast_to(self.expr(b, env), shape) for b in op.bodies]
+        else:
+            full = shape + [n for _, n in rdom]
+            srcs = [np.broadcast_to(self.expr(x, env), full) for x in body.sources]
+            cond = np.broadcast_to(self.expr(body.condition, env), full)
+            reducer = body.reducer
+            dtypes = tuple(x.dtype for x in body.sources)
+            identity = reducer.identities(dtypes)
+            identity = [self.expr(i, {}) for i in identity]
+            srcs = [np.where(cond, x, i) for x, i in zip(srcs, identity)]
+            reduce = _REDUCE.get(reducer)
             if not raxes:
-                out = src
+                outs = srcs
             elif reduce is not None:
                 # ``initial``: a reduction over an empty axis gives the identity, as kernels do
-                out = reduce(src, axis=tuple(range(len(shape), ndim)), initial=identity[()])
+                outs = [reduce(srcs[0], axis=tuple(range(len(shape), ndim)), initial=identity[0][()])]
             else:
-                out = self.fold(body, src, len(shape))
-        else:
-            out = np.broadcast_to(self.expr(body, env), shape)
-        return np.array(out, dtype=op.dtype, order="C")
+                outs = self.fold(reducer, dtypes, srcs, identity, len(shape))
+        return [np.array(out, dtype=dtype, order="C") for out, dtype in zip(outs, op.dtypes)]
 
-    def fold(self, body, src, kept):
-        """A ``te.comm_reducer``'s reduction of ``src`` over its axes from ``kept`` on:
-        its combining expression applied to one reduced position after another."""
-        x, y = E.Var("x", body.dtype), E.Var("y", body.dtype)
-        combined = body.reducer.combine(x, y)
-        rows = src.reshape(src.shape[:kept] + (math.prod(src.shape[kept:]),))
-        acc = np.broadcast_to(self.expr(body.reducer.identity(body.dtype), {}), rows.shape[:-1])
-        for r in range(rows.shape[-1]):
-            acc = self.expr(combined, {x: acc, y: rows[..., r]})
-        return np.broadcast_to(acc, rows.shape[:-1])       # a combine that ignores its values
+    def fold(self, reducer, dtypes, srcs, identity, kept):
+        """A ``te.comm_reducer``'s reduction of ``srcs`` (one array per value) over their
+        axes from ``kept`` on: its combining expressions applied to one reduced position
+        after another."""
+        xs, ys = (tuple(E.Var(f"{c}{i}", d) for i, d in enumerate(dtypes)) for c in "xy")
+        combined = reducer.combine_all(xs, ys)
+        rows = [x.reshape(x.shape[:kept] + (math.prod(x.shape[kept:]),)) for x in srcs]
+        accs = [np.broadcast_to(i, rows[0].shape[:-1]) for i in identity]
+        for r in range(rows[0].shape[-1]):
+            env = dict(zip(xs, accs))
+            env.update((y, row[..., r]) for y, row in zip(ys, rows))
+            accs = [self.expr(c, env) for c in combined]
+        return [np.broadcast_to(a, rows[0].shape[:-1]) for a in accs]       # a combine may ignore its values
 
     def expr(self, e, env):
         if isinstance(e, E.Const):
@@ -127,7 +133,7 @@ class _Evaluator:
                 return np.array(self.scalars[e], dtype=e.dtype)
             raise TVMiniError(f"reference: no value given for variable {e.name}")
         if isinstance(e, ProducerLoad):
-            data = self.tensor(e.tensor.op)
+            data = self.tensor(e.tensor)
             if data.ndim != len(e.indices):
                 raise ShapeError(f"reference: {e.tensor.name} has {data.ndim} dims, value given has {data.ndim}")
             idx = [np.clip(self.expr(i, env), 0, n - 1) for i, n in zip(e.indices, data.shape)]
@@ -159,5 +165,5 @@ def reference(outputs, inputs):
     """numpy values of ``outputs`` (a tensor or a list) given ``{placeholder: array, var: int}``."""
     ev = _Evaluator(inputs)
     if isinstance(outputs, Tensor):
-        return ev.tensor(outputs.op)
-    return [ev.tensor(t.op) for t in outputs]
+        return ev.tensor(outputs)
+    return [ev.tensor(t) for t in outputs]

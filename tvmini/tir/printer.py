@@ -125,7 +125,8 @@ def _lines(s, depth, out, names):
         out.append(f"{pad}{names.get(s.var, s.var.name)} = {expr_str(s.value)}")
         _lines(s.body, depth, out, names)
     elif isinstance(s, AllReduce):
-        out.append(f"{pad}{s.buffer.name}[0] = {s.reducer.name} of {s.buffer.name}[0] across {', '.join(s.thread_tags)}")
+        values = ", ".join(f"{b.name}[0]" for b in s.buffers)
+        out.append(f"{pad}{values} = {s.reducer.name} of {values} across {', '.join(s.thread_tags)}")
     else:
         out.append(f"{pad}<{type(s).__name__}>")
 

@@ -5,7 +5,7 @@ visitors in ``tir.functor`` can rebuild any of them.
 """
 import enum
 
-from .expr import convert, const
+from .expr import Var, convert, const
 
 
 class Buffer:
@@ -105,15 +105,16 @@ class LetStmt(Stmt):
 
 
 class AllReduce(Stmt):
-    """``buffer[0]`` of every thread becomes the ``reducer`` (a te ``Reducer``: its
-    ``combine``) of the ``buffer[0]`` values of the threads that differ from it only
-    along ``thread_tags`` (``threadIdx.*``): a reduction across a GPU block's threads,
-    lowered from a reduce axis bound to a thread axis. Every thread of the block must
-    reach it (it has barriers); the CUDA code generator expands it into a tree
-    reduction in shared memory."""
+    """``buffers[i][0]`` of every thread becomes value ``i`` of the ``reducer`` (a te
+    ``Reducer``: its ``combine``; one buffer per value of a tuple reducer) of the
+    ``buffers[..][0]`` values of the threads that differ from it only along
+    ``thread_tags`` (``threadIdx.*``): a reduction across a GPU block's threads, lowered
+    from a reduce axis bound to a thread axis. Every thread of the block must reach it
+    (it has barriers); the CUDA code generator expands it into a tree reduction in
+    shared memory."""
 
-    def __init__(self, buffer, reducer, thread_tags):
-        self.buffer, self.reducer, self.thread_tags = buffer, reducer, tuple(thread_tags)
+    def __init__(self, buffers, reducer, thread_tags):
+        self.buffers, self.reducer, self.thread_tags = tuple(buffers), reducer, tuple(thread_tags)
 
 
 class SeqStmt(Stmt):
@@ -124,6 +125,21 @@ class SeqStmt(Stmt):
 
     def rebuild(self, seq):
         return seq_of(seq)
+
+
+def stores_of(targets, values):
+    """``buffer[index] = value`` for each ``(buffer, index)`` of ``targets`` and value of
+    ``values``: one store, or, for several, the values bound to variables
+    (``<buffer>.new``) before any store, since each may read every target (a tuple
+    reducer's combined values)."""
+    if len(targets) == 1:
+        (buffer, index), = targets
+        return BufferStore(buffer, values[0], index)
+    names = [Var(f"{buffer.name}.new", buffer.dtype) for buffer, _ in targets]
+    stmt = seq_of([BufferStore(buffer, name, index) for (buffer, index), name in zip(targets, names)])
+    for name, value in reversed(list(zip(names, values))):
+        stmt = LetStmt(name, value, stmt)
+    return stmt
 
 
 def seq_of(stmts):
