@@ -119,3 +119,4 @@ def test_a_reducer_reading_a_tensor_is_refused_and_a_constant_one_broadcasts():
     seven = te.comm_reducer(lambda x, y: te.const(7.0, "float32"), lambda t: 0.0, name="seven")
     B = te.compute((3,), lambda i: seven(A[i, k], axis=k), name="B")
     np.testing.assert_array_equal(reference([B], {A: np.ones((3, 4), "float32")})[0], np.full(3, 7.0))
+

@@ -403,6 +403,22 @@ def test_kernel_names_are_c_identifiers(name, kernel):
         assert f".entry {kernel}(" in f.get_source("ptx")
 
 
+@pytest.mark.parametrize("name", ["new", "float", "auto", "int", "half"])
+def test_tensors_named_like_cpp_keywords_get_other_parameter_names(name):
+    """A tensor named ``new`` became a kernel parameter ``new``, which no C++ compiler
+    takes (the llvm target built it fine)."""
+    A = te.placeholder((10,), name=name)
+    B = te.compute((10,), lambda i: A[i] + 1.0, name="B")
+    s = te.create_schedule(B.op)
+    bx, tx = s[B].split(B.op.axis[0], factor=4)
+    s[B].bind(bx, te.thread_axis("blockIdx.x"))
+    s[B].bind(tx, te.thread_axis("threadIdx.x"))
+    f = tm.build(s, [A, B], target="cuda", name=f"keyword_{name}")
+    assert f"float* __restrict__ {name}_1," in f.get_source("cuda")
+    if HAS_NVCC:
+        assert ".entry" in f.get_source("ptx")
+
+
 def test_a_reduction_every_thread_would_update_is_a_build_error():
     """A reduction left serial at block level runs in each of the block's threads, all
     updating the same elements (it summed 16x too much on the emulator)."""

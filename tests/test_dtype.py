@@ -647,3 +647,39 @@ def test_tvm_aliases_indexdiv_indexmod_and_nearbyint():
     assert te.indexdiv is te.floordiv and te.indexmod is te.floormod
     a = np.array([0.5, 1.5, 2.5, -0.5, -1.5, 3.7], "float32")
     np.testing.assert_array_equal(apply(te.nearbyint, a), np.rint(a))
+
+
+def test_a_bool_array_of_any_nonzero_bytes_reads_as_numpy_reads_it():
+    """A uint8 buffer viewed as bool holds bytes other than 0 and 1; numpy (and the
+    graph layer) read any nonzero byte as True, kernels read the byte's low bit (2 was
+    False). The CUDA C reads the byte too."""
+    A = te.placeholder((6,), name="A", dtype="bool")
+    B = te.compute((6,), lambda i: A[i].astype("int32") + te.if_then_else(A[i], 10, 0), name="B")
+    s = te.create_schedule(B.op)
+    mask = np.array([0, 1, 2, 4, 128, 255], "uint8").view(bool)
+    out = np.zeros(6, "int32")
+    tm.build(s, [A, B])(mask, out)
+    np.testing.assert_array_equal(out, [0, 11, 11, 11, 11, 11])
+    assert tm.tensor(mask).sum().item() == 5 == np.count_nonzero(mask)
+    bx, tx = s[B].split(B.op.axis[0], factor=2)
+    s[B].bind(bx, te.thread_axis("blockIdx.x"))
+    s[B].bind(tx, te.thread_axis("threadIdx.x"))
+    assert "((const unsigned char *)A)[" in tm.build(s, [A, B], target="cuda").get_source("cuda")
+
+
+def test_tvms_select_wants_one_dtype_where_if_then_else_promotes():
+    """``tir.Select`` as TVM's: int8 and float32 branches failed inside llvmlite with a
+    bare AssertionError, int8 and uint8 gave int8 (uint8 130 read as -126), a Python
+    number as a branch raised AttributeError."""
+    A = te.placeholder((4,), name="A", dtype="int8")
+    F = te.placeholder((4,), name="F")
+    with pytest.raises(tm.DTypeError, match="the branches are int8 and float32"):
+        tm.tir.Select(A[0] > 0, A[0], F[0])
+    with pytest.raises(tm.DTypeError, match="the branches are int8 and int32"):
+        tm.tir.Select(A[0] > 0, A[0], 3)
+    B = te.compute((4,), lambda i: tm.tir.Select(A[i] > 0, A[i], te.const(-1, "int8")), name="B")
+    b = np.zeros(4, "int8")
+    tm.build(te.create_schedule(B.op), [A, B])(np.array([3, -3, 0, 127], "int8"), b)
+    np.testing.assert_array_equal(b, [3, -1, -1, 127])
+    C = te.compute((4,), lambda i: te.if_then_else(A[i] > 0, A[i], F[i]), name="C")
+    assert C.dtype == "float32"

@@ -162,3 +162,47 @@ def test_truncated_or_garbage_library_is_a_data_error(library_bytes, tmp_path_fa
     path.write_bytes(content)
     with pytest.raises(tm.DataError, match="is not a tvmini library"):
         tm.runtime.load_module(str(path))
+
+
+def _edited(library_bytes, old, new):
+    """The library with metadata text ``old`` replaced by ``new`` of the same length."""
+    assert len(old) == len(new) and old in library_bytes
+    return library_bytes.replace(old, new, 1)
+
+
+@pytest.mark.parametrize("old, new", [(b'"shape": ["n", 7]', b'"shape": ["n", 5]'),
+                                      (b'"name": "row_sq_sum"', b'"name": "row_sq_sun"'),
+                                      (b'"args": [', b'"argz": [')])
+def test_edited_metadata_is_a_data_error(library_bytes, tmp_path, old, new):
+    """The metadata is text inside a whole ELF file: a shape edited there would let the
+    kernel write past arrays of the new shape, a name the code lacks failed with a raw
+    AttributeError, a missing key with a KeyError. Its digest refuses all three."""
+    path = tmp_path / "kernel.so"
+    path.write_bytes(_edited(library_bytes, old, new))
+    with pytest.raises(tm.DataError, match="does not match its digest"):
+        tm.runtime.load_module(str(path))
+
+
+def test_call_limits_travel_with_the_library(tmp_path):
+    """A kernel whose own buffer is (n, n) for (n,) arguments refuses extents that make
+    it pass int32 indexing, also when loaded from a library."""
+    f = _outer_rowsum()
+    path = tmp_path / "outer.so"
+    f.export_library(str(path))
+    g = tm.runtime.load_module(str(path))
+    a = np.ones(5, "float32")
+    b = np.zeros(5, "float32")
+    g(a, b)
+    np.testing.assert_array_equal(b, np.full(5, 5.0))
+    big = np.ones(46341, "float32")
+    with pytest.raises(tm.ShapeError, match=r"n=46341 its buffer T\[n, n\] has 2147488281 elements"):
+        g(big, np.zeros(46341, "float32"))
+
+
+def _outer_rowsum():
+    n = te.var("n")
+    A = te.placeholder((n,), name="A")
+    T = te.compute((n, n), lambda i, j: A[i] * A[j], name="T")
+    k = te.reduce_axis((0, n), name="k")
+    B = te.compute((n,), lambda i: te.sum(T[i, k], axis=k), name="B")
+    return tm.build(te.create_schedule(B.op), [A, B], name="outer_rowsum")

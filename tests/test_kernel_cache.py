@@ -95,6 +95,16 @@ def test_corrupted_payload_is_detected(tmp_path, monkeypatch):
     assert disk_cache.info() == (0, 0)
 
 
+def test_an_intact_entry_under_another_key_is_not_loaded(tmp_path, monkeypatch):
+    """An entry copied or renamed onto another kernel's key (a merged cache folder)
+    passed its checksum and loaded as that kernel: wrong results, or a call at address 0."""
+    monkeypatch.setenv("TVMINI_CACHE_DIR", str(tmp_path))
+    disk_cache.store("one", b"object code of one")
+    (tmp_path / "one.o").rename(tmp_path / "two.o")
+    assert disk_cache.load("two") is None
+    assert not (tmp_path / "two.o").exists()
+
+
 def test_cache_can_be_turned_off(tmp_path, monkeypatch):
     monkeypatch.setenv("TVMINI_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("TVMINI_CACHE", "0")

@@ -116,6 +116,17 @@ for fi, fk in ((4, 8), (5, 7), (32, 64), (1, 100)):
     s[RF].compute_at(s[R], R.op.axis[0])
     f = tm.build(s, [A, R], name=f"rf_{fi}_{fk}")
     run_guarded(f, [a, out(M)], {1: a.sum(1)}, atol=1e-4)
+# a where condition that reads A under a split that does not divide K: the split's guard
+# is tested before the condition's read (LLVM evaluates both sides of an &&)
+W = te.compute((M,), lambda i: te.sum(A[i, k], axis=k, where=A[i, k] > 0), name="W")
+for fk in (4, 7):
+    for factored in (False, True):
+        s = te.create_schedule(W.op)
+        ko, ki = s[W].split(W.op.reduce_axis[0], factor=fk)
+        if factored:
+            s.rfactor(W, ki)
+        f = tm.build(s, [A, W], name=f"where_{fk}_{factored}")
+        run_guarded(f, [a, out(M)], {1: np.where(a > 0, a, 0).sum(1)}, atol=1e-4)
 # max over both axes of a symbolic tensor
 n = te.var("n")
 X = te.placeholder((n, 13), name="X")

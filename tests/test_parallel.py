@@ -1,9 +1,12 @@
 """Parallel loops: thread-private scratch buffers, nested parallel loops, parallel rfactor."""
+import re
+
 import numpy as np
 import pytest
 
 import tvmini as tm
 from tvmini import te
+from tvmini.codegen.llvm import emit_module
 from tvmini.testing import reference
 from strategies import matmul_compute
 
@@ -84,9 +87,12 @@ def test_thread_count_comes_from_the_environment(monkeypatch, threads, launched)
     B = te.compute((64,), lambda i: A[i] + 1.0, name="B")
     s = te.create_schedule(B.op)
     s[B].parallel(B.op.axis[0])
-    f = tm.build(s, [A, B], name=f"par_threads_{threads or 'default'}")
-    (launch,) = [line for line in f.get_source("ll").splitlines() if "call void @GOMP_parallel" in line]
-    assert f"i32 {launched}, i32 0)" in launch, launch
+    name = f"par_threads_{threads or 'default'}"
+    f = tm.build(s, [A, B], name=name)
+    emitted = str(emit_module([tm.lower(s, [A, B], name=name)], name=name))     # before LLVM's passes
+    # the team size: the count, or 1 in a forked child (the fork flag's test)
+    assert re.search(rf"= select\s+i1 %\S+, i32 1, i32 {launched}\n", emitted), emitted
+    assert "call void @GOMP_parallel" in f.get_source("ll")
     a = np.random.rand(64).astype("float32")
     b = np.zeros_like(a)
     f(a, b)
@@ -121,3 +127,39 @@ def test_a_parallel_body_that_only_sizes_a_buffer_by_an_extent_captures_it():
     s[AA].compute_at(s[C], ko)
     f = tm.build(s, [A, B, C], name="parallel_sized_buffer")
     f(np.zeros((0, 5), "int32"), np.ones((5, 2), "int32"), np.zeros((0, 2), "int32"))
+
+
+FORK_CHILD = """
+import os, sys, numpy as np, tvmini as tm
+from tvmini import te
+os.environ["TVMINI_NUM_THREADS"] = "2"
+A = te.placeholder((1000,), name="A")
+B = te.compute((1000,), lambda i: A[i] * 2.0, name="B")
+s = te.create_schedule(B.op)
+xo, xi = s[B].split(B.op.axis[0], factor=100)
+s[B].parallel(xo)
+f = tm.build(s, [A, B], name="doubled")
+f.export_library(sys.argv[1])
+g = tm.runtime.load_module(sys.argv[1])
+a, b = np.ones(1000, "float32"), np.zeros(1000, "float32")
+f(a, b)                         # starts libgomp's pool in the parent
+pid = os.fork()
+if pid == 0:
+    c = np.zeros(1000, "float32")
+    f(a, c)
+    g(a, c)
+    os._exit(0 if (c == 2).all() else 1)
+_, status = os.waitpid(pid, 0)
+print("child", status)
+"""
+
+
+def test_a_forked_child_runs_parallel_loops_on_one_thread(tmp_path):
+    """A child forked after the parent's first parallel loop has no libgomp workers:
+    its first parallel loop waited for them forever. Now JIT-compiled and exported
+    kernels run their parallel loops on the child's one thread."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", FORK_CHILD, str(tmp_path / "doubled.so")], capture_output=True,
+                         text=True, timeout=120, env=dict(__import__("os").environ, TVMINI_CACHE_DIR=str(tmp_path)))
+    assert out.returncode == 0 and out.stdout.strip() == "child 0", out.stdout + out.stderr

@@ -371,6 +371,64 @@ def test_more_elements_than_int32_indexes():
         te.placeholder((65536, 65536), name="big")
 
 
+def test_sizes_of_a_kernels_own_buffers_and_loops_are_checked_at_call_time(tmp_path, monkeypatch):
+    """Each argument fits int32 indexing, but the kernel's own (n, n) buffer, or a loop
+    over two fused reduce axes (n * m iterations), does not: the call is refused naming
+    it (the kernel wrapped its index and wrote past the buffer), also when the build is
+    served by its manifest on disk."""
+    import tvmini as tm
+    from tvmini import codegen, te
+    monkeypatch.setenv("TVMINI_CACHE_DIR", str(tmp_path))
+
+    def outer_rowsum():
+        n = te.var("n")
+        A = te.placeholder((n,), name="A")
+        T = te.compute((n, n), lambda i, j: A[i] * A[j], name="T")
+        k = te.reduce_axis((0, n), name="k")
+        B = te.compute((n,), lambda i: te.sum(T[i, k], axis=k), name="B")
+        return tm.build(te.create_schedule(B.op), [A, B], name="outer_rowsum")
+
+    def fused_dot():
+        n, m = te.var("n"), te.var("m")
+        A, B = te.placeholder((n,), name="A"), te.placeholder((m,), name="B")
+        i, j = te.reduce_axis((0, n), name="i"), te.reduce_axis((0, m), name="j")
+        C = te.compute((1,), lambda z: te.sum(A[i] * B[j], axis=[i, j]), name="C")
+        s = te.create_schedule(C.op)
+        s[C].fuse(i, j)
+        return tm.build(s, [A, B, C], name="fused_dot")
+
+    f = outer_rowsum()
+    b = np.zeros(4, "float32")
+    f(np.arange(4, dtype="float32"), b)
+    np.testing.assert_array_equal(b, np.arange(4) * 6.0)
+    big = np.ones(65537, "float32")
+    with pytest.raises(ShapeError, match=r"n=65537 its buffer T\[n, n\] has 4295098369 elements"):
+        f(big, np.zeros(65537, "float32"))
+    g = fused_dot()
+    c = np.zeros(1, "float32")
+    g(np.ones(3, "float32"), np.ones(5, "float32"), c)
+    assert c[0] == 15
+    with pytest.raises(ShapeError, match=r"n=65536, m=32768 its loop i.j.fused runs 2147483648 iterations .extent n \* m."):
+        g(np.ones(65536, "float32"), np.ones(32768, "float32"), c)
+    codegen._built.clear()
+    assert outer_rowsum().limits == f.limits != ()
+
+
+def test_a_split_factor_near_int32_refuses_what_its_extent_arithmetic_cannot_compute():
+    """The outer extent (m + f - 1) // f of a split by f = 2**31 - 1 adds past int32: the
+    loop ran 0 times and left the output unwritten; now the call is refused."""
+    import tvmini as tm
+    from tvmini import te
+    m = te.var("m")
+    A = te.placeholder((m,), name="A")
+    B = te.compute((m,), lambda j: A[j] + 1.0, name="B")
+    s = te.create_schedule(B.op)
+    s[B].split(B.op.axis[0], factor=2**31 - 1)
+    f = tm.build(s, [A, B], name="huge_factor")
+    with pytest.raises(ShapeError, match=r"m=5 its loop j.outer's extent .* computes m \+ 2147483646 = 2147483651"):
+        f(np.ones(5, "float32"), np.zeros(5, "float32"))
+
+
 def test_wrong_dtype(rec):
     a, b, c = good_noop_args()
     check_rejected(*rec, (a, b.astype("float64"), c), DTypeError,

@@ -59,7 +59,11 @@ def test_scalar_argument_errors_name_the_argument():
         f(a, True, b, 1)
     with pytest.raises(ShapeError, match="seed = .* does not fit in int64"):
         f(a, 0.1, b, 2**70)
+    with pytest.raises(tm.ValueOverflowError, match="scalar lr, an int of 1329 bits, is past the range of float32"):
+        f(a, 10**400, b, 1)        # passed on, it failed inside ctypes ("argument 2: wrong type")
     assert not b.any()
+    f(a, 2**100, b, 0)                  # an int a float holds is passed as that float
+    np.testing.assert_array_equal(b, np.float32(2.0**100))
 
 
 def test_shape_extent_cannot_also_be_a_scalar_argument():

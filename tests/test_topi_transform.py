@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 import tvmini as tm
 from tvmini import te, topi
+from tvmini.testing import reference
 from strategies import examples, run_default
 from test_topi_nn import numeric_grad
 
@@ -231,3 +232,13 @@ def test_transform_errors():
         topi.take(X, X)
     with pytest.raises(tm.errors.ShapeError, match="broadcast_to"):
         topi.broadcast_to(X, (3, 5))
+
+
+def test_the_reference_reads_an_empty_tensor_only_in_an_untaken_branch():
+    """Padding an empty input: the kernel never reads it, the reference evaluated both
+    branches and indexed it (IndexError)."""
+    n = te.var("n")
+    A = te.placeholder((n,), name="A")
+    P = te.compute((n + 2,), lambda i: te.if_then_else(te.all(i >= 1, i <= n), A[i - 1], 1.0), name="P")
+    np.testing.assert_array_equal(reference([P], {A: np.zeros(0, "float32"), n: 0})[0], [1.0, 1.0])
+    np.testing.assert_array_equal(reference([P], {A: np.full(1, 5.0, "float32"), n: 1})[0], [1.0, 5.0, 1.0])

@@ -19,6 +19,7 @@ from ..tir.expr import Const, Var
 from ..tir.functor import walk
 from ..tir.stmt import BufferStore
 from . import manifest
+from .host_expr import call_limits
 
 _CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64, "float32": ctypes.c_float, "float64": ctypes.c_double}
 _TARGETS = {"llvm": "llvm", "cpu": "llvm", "c": "llvm"}
@@ -174,7 +175,7 @@ def build(sch, args, target="llvm", name="main", inplace=None, fastmath=False):
     else:
         cache = debug.MEMORY_HIT
     module = Module(name, "llvm", built.arg_specs, built.extents, built.cfunc, built.sources,
-                    keepalive=built.entry[:2], exporter=object_exporter(built.entry[3]))
+                    keepalive=built.entry[:2], exporter=object_exporter(built.entry[3]), limits=built.limits)
     module.flops = built.flops
     module.build_seconds = time.perf_counter() - start
     debug.kernel_built(module, built.cache_key, cache, built.sources["tir"])
@@ -198,6 +199,7 @@ class _Built:
     extents: list
     sources: dict
     flops: object
+    limits: list
 
 
 # schedule_key + build options -> _Built. A hit is valid only while ``_compiled`` still holds
@@ -235,19 +237,24 @@ def _lower_and_compile(sch, args, name, inplace, fastmath):
     built = _made(name, key, entry, cache, len(func.params), [v.dtype for v in func.scalar_params],
                   [_arg_spec(a, written, aliases) for a in func.signature],
                   [v.name for v in func.scalar_params if not any(v is a for a in func.signature)],
-                  str(func), count_flops(func))
+                  str(func), count_flops(func), call_limits(func))
     return built, ir_text
 
 
-def _made(name, key, entry, cache, n_pointers, scalar_dtypes, arg_specs, extents, tir, flops):
+def _made(name, key, entry, cache, n_pointers, scalar_dtypes, arg_specs, extents, tir, flops, limits):
     """The ``_Built`` of function ``name`` in ``entry``: ``n_pointers`` buffer arguments
-    followed by scalars of ``scalar_dtypes``."""
+    followed by scalars of ``scalar_dtypes``. BuildError when ``entry``'s code has no
+    such function (it would be called at address 0)."""
     engine, _, optimized_ir, _, assembly = entry
+    address = engine.get_function_address(entry_symbol(name))
+    if not address:
+        raise BuildError(f"kernel {name!r}: the compiled code has no function {entry_symbol(name)!r}")
     prototype = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n_pointers), *[_CTYPES[d] for d in scalar_dtypes])
-    cfunc = prototype(engine.get_function_address(entry_symbol(name)))
+    cfunc = prototype(address)
     return _Built(cache_key=key, entry=entry, cache=cache, cfunc=cfunc, pointers=n_pointers,
                   scalar_dtypes=list(scalar_dtypes), arg_specs=arg_specs, extents=extents,
-                  sources={"ll": _once(optimized_ir), "asm": _once(assembly), "tir": tir}, flops=flops)
+                  sources={"ll": _once(optimized_ir), "asm": _once(assembly), "tir": tir}, flops=flops,
+                  limits=limits)
 
 
 def _store_manifest(memo_key, built, ir_text):
@@ -255,6 +262,7 @@ def _store_manifest(memo_key, built, ir_text):
     manifest.store(memo_key, {"object": built.cache_key, "ir": ir_text, "tir": built.sources["tir"],
                               "flops": built.flops, "pointers": built.pointers,
                               "scalar_dtypes": built.scalar_dtypes, "extents": built.extents,
+                              "limits": built.limits,
                               "arg_specs": [dataclasses.asdict(spec) for spec in built.arg_specs]})
 
 
@@ -275,8 +283,11 @@ def _load_manifest(memo_key, name):
             entry = _compiled[key] = _loaded_entry(object_code, m["ir"])
         except RuntimeError:
             return None
-    return _made(name, key, entry, debug.DISK_HIT, m["pointers"], m["scalar_dtypes"],
-                 [ArgSpec(**spec) for spec in m["arg_specs"]], m["extents"], m["tir"], m["flops"])
+    try:
+        return _made(name, key, entry, debug.DISK_HIT, m["pointers"], m["scalar_dtypes"],
+                     [ArgSpec(**spec) for spec in m["arg_specs"]], m["extents"], m["tir"], m["flops"], m["limits"])
+    except BuildError:
+        return None
 
 
 def _once(source):

@@ -345,13 +345,23 @@ def _parameters(kernel, func, temporaries):
 
 # Functions the generated code calls: a variable or buffer of one of these names (a
 # tensor named "exp" or "min") would hide the function inside the kernel.
+#: C++'s keywords and alternative operator names: a tensor named ``new`` or ``float``
+#: must not become a parameter of that name.
+_CPP_KEYWORDS = """alignas alignof and and_eq asm auto bitand bitor bool break case catch char char8_t char16_t
+    char32_t class compl concept const consteval constexpr constinit const_cast continue co_await co_return
+    co_yield decltype default delete do double dynamic_cast else enum explicit export extern false float for
+    friend goto if inline int long mutable namespace new noexcept not not_eq nullptr operator or or_eq private
+    protected public register reinterpret_cast requires return short signed sizeof static static_assert
+    static_cast struct switch template this thread_local throw true try typedef typeid typename union unsigned
+    using virtual void volatile wchar_t while xor xor_eq restrict""".split()
 _RESERVED = frozenset(
     [f for pair in _MATH.values() for f in pair]
     + ["fmin", "fmax", "fminf", "fmaxf", "min", "max", "abs", "tvmini_floordiv", "tvmini_floormod",
        "tvmini_floordivf", "tvmini_floormodf",
        "tvmini_fmin", "tvmini_fmax", "tvmini_fminf", "tvmini_fmaxf",
        "__int_as_float", "__longlong_as_double", "__float2half", "__half2float", "__syncthreads",
-       "threadIdx", "blockIdx", "blockDim", "gridDim"])
+       "threadIdx", "blockIdx", "blockDim", "gridDim", "warpSize", "half", "__half"]
+    + _CPP_KEYWORDS)
 
 
 def _fresh(name, taken):
@@ -473,7 +483,10 @@ class CudaPrinter:
         return self.names[e]
 
     def expr_BufferLoad(self, e):
-        return f"{self.buffer_names[e.buffer]}[{self.expr(e.indices[0])}]"
+        name, index = self.buffer_names[e.buffer], self.expr(e.indices[0])
+        if e.buffer.dtype == "bool":      # its byte: any nonzero one is True, as numpy reads a bool array
+            return f"(((const unsigned char *){name})[{index}] != 0)"
+        return f"{name}[{index}]"
 
     def expr_Cast(self, e):
         if e.dtype == "bool":     # __half != 0 is ambiguous (int or float comparison)

@@ -25,23 +25,7 @@ from ..tir import expr as E
 from ..tir.analysis import count_flops
 from . import cuda, manifest
 from .cuda_compile import DEFAULT_ARCH, compile_ptx, compile_ptx_cached, ptx_compiler
-
-
-def _py(e):
-    """Python source computing integer expression ``e`` from a dict ``v`` of variable values
-    (a grid or temporary size of the launch plan: ``runtime.cuda_program.host_function``)."""
-    if isinstance(e, E.Const):
-        return repr(int(e.value))
-    if isinstance(e, E.Var):
-        return f"v[{e.name!r}]"
-    if isinstance(e, E.Cast):
-        return _py(e.value)
-    ops = {E.Add: "+", E.Sub: "-", E.Mul: "*", E.FloorDiv: "//", E.FloorMod: "%"}
-    if type(e) in ops:
-        return f"({_py(e.a)} {ops[type(e)]} {_py(e.b)})"
-    if isinstance(e, (E.Min, E.Max)):
-        return f"{'min' if isinstance(e, E.Min) else 'max'}({_py(e.a)}, {_py(e.b)})"
-    raise BuildError(f"launch extent {e} cannot be computed on the host")
+from .host_expr import call_limits, element_count, py_source
 
 
 def _lower_program(sch, args, name, inplace):
@@ -61,7 +45,7 @@ def _lower_program(sch, args, name, inplace):
         slot_of[v] = len(slot_of)
     for t in temporaries:
         slot_of[t] = len(slot_of)
-    launches = [(k.name, [_py(k.extents.get(f"blockIdx.{a}", E.Const(1, "int32"))) for a in "xyz"],
+    launches = [(k.name, [py_source(k.extents.get(f"blockIdx.{a}", E.Const(1, "int32"))) for a in "xyz"],
                  [k.extents[f"threadIdx.{a}"].value if f"threadIdx.{a}" in k.extents else 1 for a in "xyz"],
                  [slot_of[b] for b in k.buffers] + [slot_of[v] for v in k.scalars]) for k in kernels]
     aliases = _inplace_specs(func, args, inplace)
@@ -70,7 +54,8 @@ def _lower_program(sch, args, name, inplace):
         arg_specs=[_arg_spec(a, written, aliases) for a in func.signature], extent_names=[v.name for v in extents],
         n_buffers=len(func.params),
         slot_types=["ptr"] * len(func.params) + [v.dtype for v in extents + scalars] + ["ptr"] * len(temporaries),
-        launches=launches, temporaries=[(_py(_size(t)), t.dtype) for t in temporaries])
+        launches=launches, temporaries=[(py_source(element_count(t.shape)), t.dtype) for t in temporaries],
+        limits=call_limits(func))
 
 
 # memo key (schedule_key, name, architecture, version) -> (CudaProgram, Launcher)
@@ -101,7 +86,7 @@ def build_cuda(sch, args, name, arch=None, inplace=None):
             _built[program_key, arch] = program, launcher
     module = Module(name, "cuda", program.arg_specs, program.extent_names, launcher,
                     {"cuda": program.source, "tir": program.tir, "ptx": launcher.ptx}, keepalive=None,
-                    exporter=cuda_exporter(program))
+                    exporter=cuda_exporter(program), limits=program.limits)
     module.flops = program.flops
     module.build_seconds = time.perf_counter() - start
     debug.kernel_built(module, disk_cache.make_key(program.source, arch), cache, program.tir)
@@ -122,10 +107,3 @@ def _launcher(name, program, arch):
     now when a compiler exists; else on first use, which then says what is missing."""
     ptx, cache = compile_ptx_cached(program.source, arch, name) if ptx_compiler() is not None else (None, debug.MISS)
     return program.launcher(name, lambda: ptx or compile_ptx(program.source, arch, name)), cache
-
-
-def _size(buf):
-    out = E.Const(1, "int64")
-    for x in buf.shape:
-        out = out * E.Cast("int64", x) if x.dtype != "int64" else out * x
-    return out

@@ -355,7 +355,9 @@ class FunctionBuilder(Arithmetic):
         (index,) = e.indices
         load = self.builder.load(self._address(e.buffer, index), typ=llvm_type(e.buffer.dtype, in_memory=True))
         load.align = max(1, dt.bits(e.buffer.dtype) // 8)
-        return self.builder.trunc(load, ir.IntType(1)) if e.dtype == "bool" else load
+        if e.dtype == "bool":       # any nonzero byte is True, as numpy reads a bool array
+            return self.builder.icmp_unsigned("!=", load, ir.Constant(load.type, 0))
+        return load
 
     def expr_Cast(self, e):
         v, src, dst = self.expr(e.value), e.value.dtype, e.dtype

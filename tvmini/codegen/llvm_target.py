@@ -147,9 +147,32 @@ def runtime_has(symbol):
     return bool(llvm.address_of_symbol(symbol))
 
 
+#: The symbol of the flag parallel launches read (``codegen.parallel.launch_on_pool``):
+#: 1 in a process forked after libgomp's pool started, whose worker threads the child
+#: does not have (libgomp would wait for them forever); then loops run on one thread.
+AFTER_FORK = "tvmini_after_fork"
+_after_fork = ctypes.c_int32(0)
+_fork_flags = [_after_fork]      # this one (JIT code) and one per library loaded
+
+
+def watch_fork_flag(flag):
+    """Set ``flag`` (a ctypes int, an exported library's copy of the flag) in forked children too."""
+    _fork_flags.append(flag)
+
+
+def _forked():
+    for flag in _fork_flags:
+        flag.value = 1
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
 @functools.lru_cache(maxsize=None)
 def parallel_runtime():
-    """Path of libgomp, loaded into the process for parallel loops; None if missing."""
+    """Path of libgomp, loaded into the process for parallel loops; None if missing.
+    Also makes JIT code find the fork flag (:data:`AFTER_FORK`)."""
+    llvm.add_symbol(AFTER_FORK, ctypes.addressof(_after_fork))
     return load_system_library("gomp")
 
 

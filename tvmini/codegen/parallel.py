@@ -114,11 +114,16 @@ def emit_parallel_launch(fb, loop, name):
 
 def launch_on_pool(b, function, closure, threads):
     """Emit at builder ``b`` the call that runs ``function(closure)`` on ``threads``
-    threads of libgomp's pool (0: its default) and returns when all have finished."""
+    threads of libgomp's pool (0: its default) and returns when all have finished; on
+    one thread in a process forked from one whose pool had started (``AFTER_FORK``)."""
+    from .llvm_target import AFTER_FORK
     module = b.module
     launch = module.globals.get("GOMP_parallel") or ir.Function(
         module, ir.FunctionType(ir.VoidType(), [PTR, PTR, I32, I32]), name="GOMP_parallel")
-    b.call(launch, [function, closure, ir.Constant(I32, threads), ir.Constant(I32, 0)])
+    flag = module.globals.get(AFTER_FORK) or ir.GlobalVariable(module, I32, name=AFTER_FORK)
+    forked = b.icmp_signed("!=", b.load(flag, typ=I32), ir.Constant(I32, 0))
+    count = b.select(forked, ir.Constant(I32, 1), ir.Constant(I32, threads))
+    b.call(launch, [function, closure, count, ir.Constant(I32, 0)])
 
 
 def thread_and_team(b):

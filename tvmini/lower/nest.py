@@ -116,7 +116,7 @@ def _cross_thread_nest(stage, bounds, buffers, index, access, attached, follower
     store_guards += [bounds.loop_var[iv] == 0 for iv in bound]
     inner = seq_of([
         *(BufferStore(acc, v, zero) for acc, v in zip(accs, _identities(reduction))),
-        _wrap(stage, bounds, serial, _guarded(update, bounds.guards + [access.visit(reduction.condition)]),
+        _wrap(stage, bounds, serial, _guarded(_guarded(update, [access.visit(reduction.condition)]), bounds.guards),
               attached, followers),
         AllReduce(accs, reduction.reducer, [stage.bindings[iv].thread_tag for iv in bound]),
         _guarded(seq_of([BufferStore(b, c, index) for b, c in zip(buffers, current)]), store_guards),
@@ -132,24 +132,43 @@ def _update_nest(stage, bounds, loops, update, condition, attached, followers):
     (:func:`~tvmini.tir.loop_guards.guarded_loop`: as that loop's bounds where it can be),
     so a condition on two reduction axes (a phased data gradient's kernel rows and
     columns) bounds both loops; unless a stage is attached at or inside the outermost
-    of those loops: then the condition joins the other guards around the store."""
+    of those loops: then the condition joins the other guards around the store.
+    Conjuncts that read memory (``where=A[i, k] > 0``) are tested innermost, after
+    every guard and the other conjuncts: a split's guard keeps their reads inside the
+    tensor (the code generator evaluates both sides of an ``&&``)."""
     condition = simplify(condition)
     if isinstance(condition, Const) and condition.value:
         return _wrap(stage, bounds, loops, _guarded(update, bounds.guards), attached, followers)
+    terms = conjuncts(condition)
+    reading = [t for t in terms if _reads_memory(t)]
+    update = _guarded(update, reading)
     by_depth = {}
-    for term in conjuncts(condition):
+    for term in terms:
+        if any(term is t for t in reading):
+            continue
         used = free_vars(term)
         depth = max((i for i, iv in enumerate(loops) if bounds.loop_var[iv] in used), default=-1)
         by_depth.setdefault(depth, []).append(term)
+    if not by_depth:
+        return _wrap(stage, bounds, loops, _guarded(update, bounds.guards), attached, followers)
     outermost = max(min(by_depth), 0)
     if any(attached.get((stage, iv)) or (followers and followers.get((stage, iv))) for iv in loops[outermost:]):
-        return _wrap(stage, bounds, loops, _guarded(update, bounds.guards + [condition]), attached, followers)
+        hoisted = [t for depth in by_depth.values() for t in depth]
+        return _wrap(stage, bounds, loops, _guarded(update, bounds.guards + hoisted), attached, followers)
     nest, inside = _guarded(update, bounds.guards), len(loops)
     for depth in sorted((d for d in by_depth if d >= 0), reverse=True):
         nest = _wrap(stage, bounds, loops[depth + 1:inside], nest, attached, followers)
         nest, inside = guarded_loop(_loop(stage, bounds, loops[depth], nest), all_of(*by_depth[depth])), depth
     nest = _wrap(stage, bounds, loops[:inside], nest, attached, followers)
     return IfThenElse(all_of(*by_depth[-1]), nest) if -1 in by_depth else nest
+
+
+def _reads_memory(expr):
+    """Whether ``expr`` loads from a buffer."""
+    from ..tir.functor import walk
+    found = []
+    walk(expr, lambda n: found.append(n) if isinstance(n, BufferLoad) else None)
+    return bool(found)
 
 
 def read_ops(expr):

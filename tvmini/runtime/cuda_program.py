@@ -8,15 +8,7 @@ that a launcher can be made from it without lowering or compiling anything.
 import dataclasses
 from dataclasses import dataclass
 
-from .module import ArgSpec
-
-
-def host_function(source):
-    """The function of ``v`` (a dict of symbolic extents) that Python expression
-    ``source`` is: a grid size or temporary size, printed from loop-IR nodes by
-    ``codegen.cuda_host``. Expressions read from a manifest or an exported library are
-    trusted as the code beside them is: both come from the user's own files."""
-    return eval(f"lambda v: {source}")   # noqa: S307 -- integer arithmetic printed from IR nodes
+from .module import ArgSpec, host_function
 
 
 class KernelLaunch:
@@ -37,7 +29,7 @@ class CudaProgram:
     one pointer per temporary); ``launches``: per kernel in order, (name, grid sizes x/y/z
     as Python expressions of the extents ``v``, block sizes, the slots of its arguments);
     ``temporaries``: (size in elements as such an expression, dtype) of each buffer the
-    kernels pass between them."""
+    kernels pass between them; ``limits``: the ``Module``'s (``codegen.host_expr.call_limits``)."""
     source: str
     tir: str
     flops: object
@@ -47,6 +39,7 @@ class CudaProgram:
     slot_types: list
     launches: list
     temporaries: list
+    limits: list
 
     def as_json(self):
         return dict(dataclasses.asdict(self), arg_specs=[dataclasses.asdict(a) for a in self.arg_specs])

@@ -1,10 +1,12 @@
 """The on-disk kernel cache: compiled object code keyed by a hash of what produced it.
 
 An entry is one file ``<key>.o`` (object code; ``<key>.manifest`` for a build manifest,
-see ``codegen.build``) holding a header (magic, payload length, sha256 of the
-payload) followed by the payload (``<key>.emulated``: a CUDA module built for the
+see ``codegen.build``) holding a header (magic, payload length, sha256 of the key,
+suffix and payload) followed by the payload (``<key>.emulated``: a CUDA module built for the
 emulator, ``runtime.cuda_emulator``). A truncated or corrupted entry fails the check, is
-deleted and reported as a miss, so it is rebuilt and never loaded blindly. Writers
+deleted and reported as a miss, so it is rebuilt and never loaded blindly; so is an
+intact entry found under another key (a file copied or renamed within the folder, or
+merged from another one), which would load as the wrong kernel. Writers
 write to a temporary file in the same folder and rename it into place, so concurrent
 processes never see half an entry.
 
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from ..fileio import atomic_open
 
-MAGIC = b"TVMINI-OBJ-1\n"
+MAGIC = b"TVMINI-OBJ-2\n"      # 2: the digest covers the key and suffix too
 _HEADER = struct.Struct("<Q32s")
 
 #: The cache's files by suffix, with the labels ``python -m tvmini cache info`` prints.
@@ -57,13 +59,18 @@ def load(key, suffix=".o"):
     if len(data) >= head and data.startswith(MAGIC):
         length, digest = _HEADER.unpack_from(data, len(MAGIC))
         payload = data[head:]
-        if len(payload) == length and hashlib.sha256(payload).digest() == digest:
+        if len(payload) == length and _digest(key, suffix, payload) == digest:
             return payload
     try:
         path.unlink()
     except OSError:
         pass
     return None
+
+
+def _digest(key, suffix, payload):
+    """The sha256 an entry's header holds: of its key, suffix and payload."""
+    return hashlib.sha256(f"{key}{suffix}\0".encode() + payload).digest()
 
 
 def store(key, payload, suffix=".o"):
@@ -74,7 +81,7 @@ def store(key, payload, suffix=".o"):
     try:
         root.mkdir(parents=True, exist_ok=True)
         with atomic_open(root / f"{key}{suffix}") as f:
-            f.write(MAGIC + _HEADER.pack(len(payload), hashlib.sha256(payload).digest()) + payload)
+            f.write(MAGIC + _HEADER.pack(len(payload), _digest(key, suffix, payload)) + payload)
     except OSError:
         pass
 

@@ -6,10 +6,13 @@ signature, loaded by :func:`load_module`; "cuda-kernel": a CUDA module's PTX and
 plan (a ``CudaProgram``), also loaded by :func:`load_module`, which then needs a CUDA
 driver but no CUDA compiler; "jit": a whole ``tm.jit`` step, loaded by
 ``runtime.predictor.load_jit``). It is linked by the system C compiler (``$CC`` or
-``cc``), so a fresh process can load and call it without compiling anything.
+``cc``), so a fresh process can load and call it without compiling anything. The JSON
+carries a sha256 of itself (``digest``): metadata damaged or edited in the file (a
+shape the native code was not built for) is refused when loaded, as a truncated file is.
 """
 import ctypes
 import ctypes.util
+import hashlib
 import itertools
 import json
 import os
@@ -19,9 +22,10 @@ import subprocess
 import tempfile
 
 from ..errors import BuildError, DataError
+from ..codegen.llvm_target import AFTER_FORK, watch_fork_flag
 from .module import ArgSpec, Module, entry_symbol
 
-_FORMAT = 3      # 3: kernel symbols are entry_symbol(name)
+_FORMAT = 4      # 3: kernel symbols are entry_symbol(name); 4: call limits
 _CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64, "float32": ctypes.c_float, "float64": ctypes.c_double}
 #: The function that loads each kind of library, for the error of loading it with another.
 _LOADERS = {"kernel": "tm.runtime.load_module", "cuda-kernel": "tm.runtime.load_module", "jit": "tm.runtime.load_jit"}
@@ -43,7 +47,7 @@ def link_library(object_code, metadata, path):
     """Link ``object_code`` (bytes of a relocatable object, or None) and ``metadata`` (a
     dict, stored as the JSON string ``tvmini_metadata``) into the shared library ``path``,
     atomically."""
-    meta = json.dumps(metadata).encode()
+    meta = json.dumps(dict(metadata, digest=_digest(metadata))).encode()
     path = os.path.abspath(path)
     if not os.path.isdir(os.path.dirname(path)):
         raise DataError(f"cannot write the library {path}: directory {os.path.dirname(path)} does not exist")
@@ -57,6 +61,7 @@ def link_library(object_code, metadata, path):
         meta_c = os.path.join(tmp, "metadata.c")
         with open(meta_c, "w") as f:
             f.write("const char tvmini_metadata[] = {" + ", ".join(str(b) for b in meta) + ", 0};\n")
+            f.write(f"int {AFTER_FORK} = 0;\n")      # the parallel loops' fork flag (codegen.parallel)
         out = os.path.join(tmp, "library.so")
         cmd = [cc, "-shared", "-fPIC", "-o", out, *objects, meta_c, "-lm", "-lgomp", *_VECTOR_MATH]
         result = subprocess.run(cmd, capture_output=True, text=True)
@@ -78,13 +83,25 @@ def open_library(path, kinds):
         lib = _dlopen_private(data, path)
         raw = ctypes.string_at(ctypes.addressof(ctypes.c_char.in_dll(lib, "tvmini_metadata")))
         meta = json.loads(raw.decode())
+        watch_fork_flag(ctypes.c_int32.in_dll(lib, AFTER_FORK))
     except (OSError, ValueError, AttributeError) as err:
         raise DataError(f"{path} is not a tvmini library: {err}") from None
-    found = meta.get("kind", "kernel") if isinstance(meta, dict) else None
+    if not isinstance(meta, dict) or "digest" not in meta:
+        raise DataError(f"{path} has no metadata digest: it was written by an older tvmini (export it again) or "
+                        "is not a tvmini library")
+    if meta.pop("digest") != _digest(meta):
+        raise DataError(f"{path}: its metadata does not match its digest (the file is damaged or was edited); "
+                        "export it again")
+    found = meta.get("kind", "kernel")
     if found not in kinds:
         raise DataError(f"{path} holds a tvmini {found} library, not a {' or '.join(kinds)} library; "
                         f"load it with {_LOADERS.get(found, 'the tvmini that wrote it')}")
     return lib, meta
+
+
+def _digest(metadata):
+    """The sha256 (hex) of ``metadata``'s canonical JSON."""
+    return hashlib.sha256(json.dumps(metadata, sort_keys=True).encode()).hexdigest()
 
 
 def _checked_elf(path):
@@ -142,7 +159,8 @@ def _elf_problem(data):
 def _signature(module):
     return {"format": _FORMAT, "name": module.name, "target": module.target, "var_names": list(module.var_names),
             "args": [{"name": s.name, "shape": list(s.shape), "dtype": s.dtype, "written": s.written,
-                      "scalar": s.scalar, "inplace_of": s.inplace_of} for s in module.arg_specs]}
+                      "scalar": s.scalar, "inplace_of": s.inplace_of} for s in module.arg_specs],
+            "limits": [list(limit) for limit in module.limits]}
 
 
 def object_exporter(object_code):
@@ -164,17 +182,27 @@ def load_module(path):
     lib, meta = open_library(path, ("kernel", "cuda-kernel"))
     if meta.get("format") != _FORMAT:
         raise DataError(f"{path} has library format {meta.get('format')}, this tvmini reads {_FORMAT}")
+    try:
+        return _module_of(lib, meta)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise DataError(f"{path}: its metadata does not describe a kernel this tvmini can load "
+                        f"({type(err).__name__}: {err})") from None
+
+
+def _module_of(lib, meta):
+    """The ``Module`` of library ``lib`` with ``meta`` (checked: digest and format)."""
     specs = [ArgSpec(a["name"], tuple(a["shape"]), a["dtype"], a["written"], a["scalar"], a.get("inplace_of"))
              for a in meta["args"]]
     sources = {"meta": json.dumps({k: v for k, v in meta.items() if k not in ("program", "ptx")}, indent=2)}
+    limits = meta["limits"]
     if meta["kind"] == "cuda-kernel":
         from .cuda_program import CudaProgram
         program, ptx = CudaProgram.from_json(meta["program"]), meta["ptx"]
         return Module(meta["name"], meta["target"], specs, meta["var_names"], program.launcher(meta["name"], lambda: ptx),
                       dict(sources, cuda=program.source, tir=program.tir, ptx=ptx), keepalive=None,
-                      exporter=cuda_exporter(program))
+                      exporter=cuda_exporter(program), limits=limits)
     cfunc = getattr(lib, entry_symbol(meta["name"]))
     cfunc.restype = None
     cfunc.argtypes = ([ctypes.c_void_p] * sum(not s.scalar for s in specs) + [ctypes.c_int32] * len(meta["var_names"])
                       + [_CTYPES[s.dtype] for s in specs if s.scalar])
-    return Module(meta["name"], meta["target"], specs, meta["var_names"], cfunc, sources, keepalive=lib)
+    return Module(meta["name"], meta["target"], specs, meta["var_names"], cfunc, sources, keepalive=lib, limits=limits)

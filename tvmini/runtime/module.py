@@ -27,7 +27,7 @@ from time import perf_counter_ns
 
 import numpy as np
 
-from ..errors import ArgumentError, BuildError, DeviceError, DTypeError, ShapeError, TVMiniError
+from ..errors import ArgumentError, BuildError, DeviceError, DTypeError, ShapeError, TVMiniError, ValueOverflowError
 from .benchmark import check_timing_params, time_calls
 from .device import as_device
 from .ndarray import NDArray, normalize_dtype, normalize_shape, numpy_data_ptr
@@ -89,6 +89,14 @@ def entry_symbol(name):
     return ENTRY_PREFIX + "".join(c if c.isascii() else f"_u{ord(c):04x}" for c in name)
 
 
+def host_function(source):
+    """The function of ``v`` (a dict of symbolic extents) that Python expression
+    ``source`` is: a size printed from loop-IR nodes by ``codegen.host_expr`` (a CUDA
+    grid or temporary, a call limit). Expressions read from a manifest or an exported
+    library are trusted as the code beside them is: both come from the user's own files."""
+    return eval(f"lambda v: {source}")   # noqa: S307 -- integer arithmetic printed from IR nodes
+
+
 class Module:
     """A compiled kernel: call it with one NDArray or numpy array per buffer.
 
@@ -109,14 +117,18 @@ class Module:
     - ``exporter``: ``exporter(module, path)`` writes the library of
       :meth:`export_library` (``runtime.export.object_exporter`` of a CPU
       kernel's object code, ``cuda_exporter`` of a CUDA program); None: the
-      module cannot be exported (one loaded from a CPU library).
+      module cannot be exported (one loaded from a CPU library);
+    - ``limits``: ``(source, what)`` pairs, sizes the kernel computes in int32
+      that only its symbolic extents fix (``codegen.host_expr.call_limits``;
+      ``what.format(value)`` says what the value is): a call whose extents make
+      one exceed ``INT32_MAX`` raises ShapeError.
 
     Numpy arrays are used in place (outputs are written into them). The
     attributes ``name``, ``target``, ``device``, ``arg_specs`` and
     ``var_names`` describe the kernel.
     """
 
-    def __init__(self, name, target, arg_specs, var_names, cfunc, sources, keepalive, exporter=None):
+    def __init__(self, name, target, arg_specs, var_names, cfunc, sources, keepalive, exporter=None, limits=()):
         self.name = name
         self.target = target
         self.device = as_device(target.split()[0])
@@ -126,6 +138,7 @@ class Module:
         self._sources = dict(sources)
         self._keepalive = keepalive
         self._exporter = exporter
+        self.limits = tuple((source, what) for source, what in limits)
         self._validate_signature()
         self._compile_checks()
 
@@ -191,6 +204,7 @@ class Module:
         self._slot_vars = tuple(slots)
         self._values_template = [0] * len(slots)
         self._fixed = self._fixed_checks()
+        self._limits = tuple((host_function(source), what) for source, what in self.limits)
 
     def _fixed_checks(self):
         """What :meth:`_pack_fixed` compares each argument with, or None when the kernel
@@ -226,7 +240,7 @@ class Module:
         for arg, (dtype, shape, low, high) in zip(args, self._fixed):
             if shape is None:
                 kind = type(arg)
-                if kind is float and low is None or kind is int and (low is None or low <= arg <= high):
+                if kind is float and low is None or kind is int and low is not None and low <= arg <= high:
                     scalars.append(arg)
                     continue
                 return None
@@ -253,6 +267,8 @@ class Module:
                 f"({self._signature}), got {len(args)}"
             )
         cargs, values, scalars = self._check_args(args)
+        if self._limits:
+            self._check_limits(values)
         if self._written and not fresh_outputs:
             self._check_overlap(args, cargs)
         if values:
@@ -326,10 +342,28 @@ class Module:
                                  f"{size} elements; kernels index with int32 (at most {INT32_MAX})")
         return cargs, values, scalars
 
+    def _check_limits(self, values):
+        """ShapeError unless every size in :attr:`limits` fits int32 at the extents
+        ``values`` (slot order)."""
+        v = dict(zip(self._slot_vars, values))
+        for size, what in self._limits:
+            count = size(v)
+            if count > INT32_MAX:
+                extents = ", ".join(f"{name}={value}" for name, value in v.items())
+                raise ShapeError(f"kernel {self.name!r}: at {extents} its {what.format(count)}; kernels compute "
+                                 f"indices and sizes in int32 (at most {INT32_MAX})")
+
     def _scalar(self, value, spec):
         """``value`` checked as scalar argument ``spec`` (a Python or numpy number)."""
         if spec.dtype.startswith("float"):
             ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            if ok and isinstance(value, int):
+                try:
+                    return float(value)
+                except OverflowError:
+                    raise ValueOverflowError(f"kernel {self.name!r}: scalar {spec.name}, an int of "
+                                             f"{int(value).bit_length()} bits, is past the range of {spec.dtype} "
+                                             "(of any float)") from None
         else:
             ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
             low, high = _INT_RANGES[spec.dtype]

@@ -135,8 +135,11 @@ class _Evaluator:
         if isinstance(e, ProducerLoad):
             data = self.tensor(e.tensor)
             if data.ndim != len(e.indices):
-                raise ShapeError(f"reference: {e.tensor.name} has {data.ndim} dims, value given has {data.ndim}")
+                raise ShapeError(f"reference: {e.tensor.name} is indexed with {len(e.indices)} indices, the value "
+                                 f"given has {data.ndim} dimensions")
             idx = [np.clip(self.expr(i, env), 0, n - 1) for i, n in zip(e.indices, data.shape)]
+            if not data.size:       # read only in an untaken branch (padding an empty tensor): any value
+                return np.zeros(np.broadcast_shapes(*(np.shape(i) for i in idx)), data.dtype)
             return data[tuple(idx)] if idx else data[()]
         if isinstance(e, E.BinaryOp):
             a, b = self.expr(e.a, env), self.expr(e.b, env)

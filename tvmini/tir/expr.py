@@ -197,6 +197,12 @@ class Select(PrimExpr):
     _fields = ("cond", "t", "f")
 
     def __init__(self, cond, t, f):
+        """TVM's ``tir.Select`` too: Python numbers become constants; the branches must
+        share a dtype and ``cond`` be bool (``te.if_then_else`` promotes instead)."""
+        cond, t, f = (x if isinstance(x, PrimExpr) else convert(x) for x in (cond, t, f))
+        if t.dtype != f.dtype or cond.dtype != "bool":
+            raise DTypeError(f"Select({cond}, {t}, {f}): the branches are {t.dtype} and {f.dtype} and the condition "
+                             f"{cond.dtype}; they must be one dtype and bool (te.if_then_else promotes the branches)")
         self.cond, self.t, self.f = cond, t, f
         self.dtype = t.dtype
 
