@@ -21,7 +21,7 @@ def _rand(*shape):
 
 
 def _reads_accumulator(out):
-    return out.op.tag == "gemm" and any(getattr(t.op, "tag", None) == "gemm_accum" for t in out.op.input_tensors())
+    return out.op.tag == "gemm" and any(getattr(t.op, "tag", None) == "gemm_accum" for t in out.op.input_tensors)
 
 
 @examples(12)
@@ -85,7 +85,7 @@ def test_conv2d_bias_relu_runs_on_the_accumulator_block(n, c, f, size, kernel, s
     out = fuse_epilogue(topi.relu(topi.conv2d(x, w, stride, padding, bias=b)))
     product = "gemm" if (kernel, padding) == (1, 0) else "conv2d"
     assert out.op.tag == product and any(getattr(t.op, "tag", None) == product + "_accum"
-                                         for t in out.op.input_tensors())
+                                         for t in out.op.input_tensors)
     X, W, B = _rand(n, c, size, size), _rand(f, c, kernel, kernel), _rand(f)
     want = np.maximum(np_conv2d(X, W, (stride, stride), (padding, padding), (1, 1)) + B[:, None, None], 0)
     np.testing.assert_allclose(run_default(out, [x, w, b], [X, W, B]), want, rtol=1e-4, atol=1e-4)

@@ -366,7 +366,7 @@ def test_small_maps_take_the_product_forms(op, xs, ws, stride, product):
     else:
         out, args = topi.conv2d_grad_weight(g, x, ws, **attrs), {g: g_np, x: x_np}
         want = np_conv2d_grads(g_np, x_np, np.zeros(ws, "float32"), (stride,) * 2, (1, 1), (1, 1))[1]
-    tags = [out.op.tag] + [t.op.tag for t in out.op.input_tensors()]
+    tags = [out.op.tag] + [t.op.tag for t in out.op.input_tensors]
     assert ("gemm" in tags) == product, tags
     got = np.empty(want.shape, "float32")
     tm.build(topi.default_schedule(out), list(args) + [out], name=f"dispatch_{op}")(*args.values(), got)

@@ -22,7 +22,7 @@ from . import manifest
 from .host_expr import call_limits
 
 _CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64, "float32": ctypes.c_float, "float64": ctypes.c_double}
-_TARGETS = {"llvm": "llvm", "cpu": "llvm", "c": "llvm"}
+_TARGETS = {"llvm": "llvm", "cpu": "llvm"}
 _LLVM_OPTIONS = {"-fast-math"}          # same as build(..., fastmath=True)
 
 
@@ -68,7 +68,8 @@ def _check_target(sch, target):
     if kind == "cuda":
         return "cuda", options
     if kind not in _TARGETS:
-        raise BuildError(f"unknown target {target!r}; use 'llvm' (the host CPU) or 'cuda'")
+        raise BuildError(f"unknown target {target!r}; use 'llvm' (the host CPU) or 'cuda'"
+                         + ("; tvmini makes machine code through LLVM, not C source" if kind == "c" else ""))
     unknown = sorted(options - _LLVM_OPTIONS)
     if unknown:
         raise BuildError(f"target {target!r}: unknown option {unknown[0]!r}; the llvm target (always the host "
@@ -133,7 +134,7 @@ def _inplace_specs(func, args, inplace):
     return pairs
 
 
-def build(sch, args, target="llvm", name="main", inplace=None, fastmath=False):
+def build(sch, args, target="llvm", name="main", inplace=None, fastmath=False, target_host=None):
     """Lower ``sch`` and compile it for ``target``; returns a callable ``Module``.
 
     ``inplace`` ({output tensor: input placeholder}, optional) lets a call pass one buffer
@@ -150,8 +151,11 @@ def build(sch, args, target="llvm", name="main", inplace=None, fastmath=False):
     fingerprint through the build's manifest (:func:`_load_manifest`: no lowering, no
     LLVM IR), else by its LLVM IR after lowering. The module's
     ``flops`` is counted from the loop IR (``tir.analysis.count_flops``; None when it
-    depends on run-time extents).
+    depends on run-time extents). ``target_host`` is TVM's: the host is always the CPU
+    Python runs on, so only None and "llvm" are taken.
     """
+    if target_host not in (None, "llvm") and target_host != {"kind": "llvm"}:
+        raise BuildError(f"target_host {target_host!r}: the host is the CPU Python runs on ('llvm')")
     target, options = _check_target(sch, target)
     fastmath = bool(fastmath) or "-fast-math" in options
     if target == "cuda":

@@ -38,7 +38,7 @@ _KNOWN = {
     Schedule: frozenset({"outputs", "stages", "stage_map", "history", "states"}),
     Stage: frozenset({"op", "origin_op", "schedule", "scope", "root_iter_vars", "leaf_iter_vars", "all_iter_vars",
                       "relations", "iter_kinds", "bindings", "attach_type", "attach_stage", "attach_ivar",
-                      "history"}),
+                      "history", "store_predicate"}),
     ComputeOp: frozenset({"name", "shape", "dtypes", "dtype", "outputs", "axis", "bodies", "tag", "attrs"}),
     PlaceholderOp: frozenset({"name", "shape", "dtypes", "dtype", "outputs"}),
     IterVar: frozenset({"dom", "var", "kind", "thread_tag"}),
@@ -209,6 +209,7 @@ class _Writer:
         else:
             self.op(stage.attach_stage.op)
         self.value(stage.attach_ivar)
+        self.value(stage.store_predicate)
 
 
 _WRITE = {Var: _Writer.var, Const: _Writer._const, tuple: _Writer._sequence, list: _Writer._sequence,

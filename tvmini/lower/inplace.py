@@ -36,7 +36,7 @@ def _producers(op):
         current = stack.pop()
         if isinstance(current, PlaceholderOp):
             continue
-        for t in current.input_tensors():
+        for t in current.input_tensors:
             if t.op not in seen:
                 seen.add(t.op)
                 stack.append(t.op)

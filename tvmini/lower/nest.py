@@ -10,7 +10,7 @@ classic TVM does).
 from ..te.relation import depends_on
 from ..te.tensor import Outputs, ProducerLoad, Reduce
 from ..tir.expr import BufferLoad, Const, all_of
-from ..tir.functor import Mutator, free_vars
+from ..tir.functor import Mutator, free_vars, substitute
 from ..tir.loop_guards import conjuncts, guarded_loop
 from ..tir.simplify import simplify
 from ..tir.stmt import AllReduce, Allocate, Buffer, BufferStore, For, ForKind, IfThenElse, seq_of, stores_of
@@ -63,26 +63,39 @@ def build_nest(stage, bounds, buffers, realized, attached, followers=None):
     index = [simplify(bounds.root_value[iv] - lo) for iv, lo in zip(stage.op.axis, realized[stage.op.output(0)][1])]
     values = body.values if isinstance(body, Outputs) else (body,)
     leaves = stage.leaf_iter_vars
+    predicate = _store_predicate(stage, bounds, access)
     if not isinstance(values[0], Reduce):
         store = seq_of([BufferStore(b, access.visit(v), index) for b, v in zip(buffers, values)])
-        return _wrap(stage, bounds, leaves, _guarded(store, bounds.guards), attached, followers)
+        return _wrap(stage, bounds, leaves, _guarded(store, bounds.guards + predicate), attached, followers)
 
     reduction = values[0]
     reduce_roots = stage.op.reduce_axis
     if any(depends_on(stage.relations, iv, reduce_roots) for iv in stage.bindings if iv in leaves):
-        return _cross_thread_nest(stage, bounds, buffers, index, access, attached, followers)
+        return _cross_thread_nest(stage, bounds, buffers, index, access, attached, followers, predicate)
     first = next((i for i, iv in enumerate(leaves) if depends_on(stage.relations, iv, reduce_roots)), len(leaves))
     reduce_vars = {bounds.loop_var[iv] for iv in leaves if depends_on(stage.relations, iv, reduce_roots)}
-    init_guards = [g for g in bounds.guards if not (free_vars(g) & reduce_vars)]
+    guards = bounds.guards + predicate
+    init_guards = [g for g in guards if not (free_vars(g) & reduce_vars)]
     init = seq_of([BufferStore(b, v, index) for b, v in zip(buffers, _identities(reduction))])
     init_nest = _wrap(stage, bounds, [iv for iv in leaves[first:] if bounds.loop_var[iv] not in reduce_vars],
                       _guarded(init, init_guards), {})
     current = [BufferLoad(b, index) for b in buffers]
     update = stores_of([(b, index) for b in buffers],
                        reduction.reducer.combine_all(current, [access.visit(x) for x in reduction.sources]))
-    update_nest = _update_nest(stage, bounds, leaves[first:], update, access.visit(reduction.condition), attached,
-                               followers)
+    update_nest = _update_nest(stage, bounds, guards, leaves[first:], update, access.visit(reduction.condition),
+                               attached, followers)
     return _wrap(stage, bounds, leaves[:first], seq_of([init_nest, update_nest]), attached, followers)
+
+
+def _store_predicate(stage, bounds, access):
+    """``[the stage's store predicate]`` over its loop variables (a thread axis's
+    variable is the loop bound to it), or ``[]``."""
+    if stage.store_predicate is None:
+        return []
+    vmap = {thread.var: bounds.loop_var[iv] for iv, thread in stage.bindings.items() if iv in bounds.loop_var}
+    vmap.update((iv.var, bounds.loop_var[iv]) for iv in stage.leaf_iter_vars)
+    vmap.update((iv.var, value) for iv, value in bounds.root_value.items())
+    return [access.visit(substitute(stage.store_predicate, vmap))]
 
 
 def _identities(reduction):
@@ -90,7 +103,7 @@ def _identities(reduction):
     return reduction.reducer.identities([x.dtype for x in reduction.sources])
 
 
-def _cross_thread_nest(stage, bounds, buffers, index, access, attached, followers):
+def _cross_thread_nest(stage, bounds, buffers, index, access, attached, followers, predicate):
     """A reduction with reduce axes bound to ``threadIdx.*`` (as TVM's cross-thread
     reduction): under the stage's other bound and serial data loops, each thread
     reduces its share (the serial reduce loops, moved innermost) into local
@@ -98,7 +111,8 @@ def _cross_thread_nest(stage, bounds, buffers, index, access, attached, follower
     condition on the update (a thread with nothing to add keeps the identity); an
     :class:`AllReduce` combines the accumulators across the bound reduce axes' threads,
     outside every condition, since all threads of the block must reach its barriers;
-    the thread at index 0 of those axes stores the result."""
+    the thread at index 0 of those axes stores the result (where the store
+    ``predicate``, a list of at most one condition, holds)."""
     body, leaves = bounds.reads, stage.leaf_iter_vars
     reduction = body.values[0] if isinstance(body, Outputs) else body
     reduce_roots = stage.op.reduce_axis
@@ -113,7 +127,7 @@ def _cross_thread_nest(stage, bounds, buffers, index, access, attached, follower
     update = stores_of([(acc, zero) for acc in accs],
                        reduction.reducer.combine_all(current, [access.visit(x) for x in reduction.sources]))
     store_guards = [g for g in bounds.guards if not (free_vars(g) & reduce_vars)]
-    store_guards += [bounds.loop_var[iv] == 0 for iv in bound]
+    store_guards += [bounds.loop_var[iv] == 0 for iv in bound] + predicate
     inner = seq_of([
         *(BufferStore(acc, v, zero) for acc, v in zip(accs, _identities(reduction))),
         _wrap(stage, bounds, serial, _guarded(_guarded(update, [access.visit(reduction.condition)]), bounds.guards),
@@ -126,8 +140,8 @@ def _cross_thread_nest(stage, bounds, buffers, index, access, attached, follower
     return _wrap(stage, bounds, [iv for iv in leaves if iv not in serial], inner, attached, followers)
 
 
-def _update_nest(stage, bounds, loops, update, condition, attached, followers):
-    """A reduction's ``update`` under ``loops``. Each conjunct of its ``where``
+def _update_nest(stage, bounds, guards, loops, update, condition, attached, followers):
+    """A reduction's ``update`` under ``loops``, where ``guards`` hold. Each conjunct of its ``where``
     ``condition`` is placed on the innermost loop whose variable it reads
     (:func:`~tvmini.tir.loop_guards.guarded_loop`: as that loop's bounds where it can be),
     so a condition on two reduction axes (a phased data gradient's kernel rows and
@@ -138,7 +152,7 @@ def _update_nest(stage, bounds, loops, update, condition, attached, followers):
     tensor (the code generator evaluates both sides of an ``&&``)."""
     condition = simplify(condition)
     if isinstance(condition, Const) and condition.value:
-        return _wrap(stage, bounds, loops, _guarded(update, bounds.guards), attached, followers)
+        return _wrap(stage, bounds, loops, _guarded(update, guards), attached, followers)
     terms = conjuncts(condition)
     reading = [t for t in terms if _reads_memory(t)]
     update = _guarded(update, reading)
@@ -150,12 +164,12 @@ def _update_nest(stage, bounds, loops, update, condition, attached, followers):
         depth = max((i for i, iv in enumerate(loops) if bounds.loop_var[iv] in used), default=-1)
         by_depth.setdefault(depth, []).append(term)
     if not by_depth:
-        return _wrap(stage, bounds, loops, _guarded(update, bounds.guards), attached, followers)
+        return _wrap(stage, bounds, loops, _guarded(update, guards), attached, followers)
     outermost = max(min(by_depth), 0)
     if any(attached.get((stage, iv)) or (followers and followers.get((stage, iv))) for iv in loops[outermost:]):
         hoisted = [t for depth in by_depth.values() for t in depth]
-        return _wrap(stage, bounds, loops, _guarded(update, bounds.guards + hoisted), attached, followers)
-    nest, inside = _guarded(update, bounds.guards), len(loops)
+        return _wrap(stage, bounds, loops, _guarded(update, guards + hoisted), attached, followers)
+    nest, inside = _guarded(update, guards), len(loops)
     for depth in sorted((d for d in by_depth if d >= 0), reverse=True):
         nest = _wrap(stage, bounds, loops[depth + 1:inside], nest, attached, followers)
         nest, inside = guarded_loop(_loop(stage, bounds, loops[depth], nest), all_of(*by_depth[depth])), depth

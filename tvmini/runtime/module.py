@@ -486,6 +486,12 @@ class Module:
                               "is exported already)")
         return self._exporter(self, path)
 
+    def __getitem__(self, name):
+        """TVM's ``mod[mod.entry_name]``: this kernel (a module holds one function)."""
+        if name != self.name:
+            raise TVMiniError(f"module {self.name!r} holds one function, {self.name!r}; not {name!r}")
+        return self
+
     @property
     def entry_name(self):
         """The kernel's name (TVM's ``f.entry_name``, for ``time_evaluator``)."""

@@ -28,6 +28,12 @@ def var(name="n", dtype="int32"):
     return E.Var(name, dtype)
 
 
+def size_var(name="n", dtype="int32"):
+    """TVM's ``te.size_var``: a variable known to be a size (at least 0); tvmini's
+    symbolic extents are that already, so this is :func:`var`."""
+    return var(name, dtype)
+
+
 def const(value, dtype=None):
     return E.const(value, dtype)
 
@@ -213,7 +219,10 @@ def _reduction(reducer, check_dtype=None):
     (if given) vets the reducer for the source's dtype first."""
     name = reducer.name
 
-    def reduce(expr, axis=None, where=None, *args):
+    def reduce(expr, axis=None, where=None, *args, init=None):
+        if init is not None:
+            raise TVMiniError(f"te.{name}(..., init=) is not supported: combine the initial value with the "
+                              f"result instead (init + te.sum(...))")
         if axis is None or isinstance(axis, (E.PrimExpr, int, float)) and not isinstance(axis, IterVar):
             if name not in ("max", "min") or axis is None or check_dtype is not None:
                 raise TVMiniError(f"te.{name} needs axis= (a reduce_axis or a list of them)")

@@ -80,7 +80,7 @@ def cache_read(self, tensor, scope, readers):
     reader_stages = [self[r] for r in readers]
     src = self.tensor(tensor)
     for st in reader_stages:
-        if src not in st.op.input_tensors():
+        if src not in st.op.input_tensors:
             raise ScheduleError(f"cache_read: stage {st.name} does not read {tensor.name}")
     axis = [IterVar(Range(0, ext), f"ax{i}", "data") for i, ext in enumerate(src.shape)]
     op = ComputeOp(f"{src.name}.{scope}", axis, ProducerLoad(src, [iv.var for iv in axis]))

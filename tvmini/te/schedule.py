@@ -9,6 +9,7 @@ misuse raises ``ScheduleError`` naming the stage and the axis.
 import operator
 
 from ..errors import ScheduleError
+from ..tir.expr import convert
 from ..tir.stmt import ForKind
 from .relation import Fuse, Split, depends_on
 from .tensor import ComputeOp, IterVar, PlaceholderOp, Tensor
@@ -22,6 +23,7 @@ class Stage:
         self.origin_op = op
         self.schedule = schedule
         self.scope = "global"
+        self.store_predicate = None      # set_store_predicate's condition
         self.reset_loops()
         self.attach_type = "root"        # "root", "inline", "scope" (compute_at) or "with" (compute_with)
         self.attach_stage = None
@@ -291,6 +293,44 @@ class Stage:
         self.attach_type, self.attach_stage, self.attach_ivar = "root", None, None
         self._log("compute_root", self.name)
 
+    def set_scope(self, scope):
+        """TVM's ``set_scope``: keep this stage's buffer in ``scope`` ("global",
+        "shared" or "local"), as a cache stage's."""
+        if scope not in ("global", "shared", "local"):
+            raise ScheduleError(f"stage {self.name}: unknown scope {scope!r}; use 'global', 'shared' or 'local'")
+        self.scope = scope
+        self._log("set_scope", f"{self.name} in {scope}")
+
+    def set_store_predicate(self, predicate):
+        """TVM's ``set_store_predicate``: store this stage's results only where
+        ``predicate`` holds (it may use the stage's loops and the thread axes its loops
+        are bound to). tvmini already stores a cross-thread reduction from one thread, as
+        TVM's reduction tutorial asks with ``tx.var.equal(0)``."""
+        predicate = convert(predicate)
+        if predicate.dtype != "bool":
+            raise ScheduleError(f"stage {self.name}: the store predicate {predicate} is {predicate.dtype}, not bool")
+        self.store_predicate = predicate
+        self._log("set_store_predicate", f"{self.name} where {predicate}")
+
+
+def _unsupported(name, advice):
+    """A Stage method for TVM primitive ``name``, which tvmini does not have."""
+    def primitive(self, *args, **kwargs):
+        raise ScheduleError(f"stage {self.name}: {name} (TVM's) is not supported by tvmini; {advice}")
+    primitive.__name__ = primitive.__qualname__ = name
+    primitive.__doc__ = f"TVM's ``{name}``: not supported ({advice})."
+    return primitive
+
+
+for _name, _advice in {
+        "pragma": "unroll with unroll(axis), vectorize with vectorize(axis)",
+        "storage_align": "buffers are laid out densely",
+        "double_buffer": "shared tiles are loaded between barriers",
+        "tensorize": "write the inner computation in te and vectorize or unroll its loops",
+        "env_threads": "bind loops with bind(axis, te.thread_axis(...))",
+        "prefetch": "loads are left to the CPU's prefetcher"}.items():
+    setattr(Stage, _name, _unsupported(_name, _advice))
+
 
 class Schedule:
     """Stages for every compute op reachable from ``outputs``, in dataflow order."""
@@ -350,6 +390,16 @@ class Schedule:
         new.stage_map = {op: twins[stage] for op, stage in self.stage_map.items()}
         return new
 
+    def normalize(self):
+        """TVM's ``normalize`` (rebase every loop to start at 0): tvmini's loops start at
+        0 already; returns the schedule."""
+        return self
+
+    def create_group(self, outputs, inputs, include_inputs=False):
+        """TVM's ``create_group``: not supported."""
+        raise ScheduleError("create_group (TVM's) is not supported by tvmini; schedule each stage (compute_at "
+                            "puts a stage inside another's loop)")
+
     # graph rewrites live in te/rewrite.py; bound here as methods.
     from .rewrite import cache_read, cache_write, rfactor
 
@@ -381,7 +431,7 @@ def _post_order(ops):
             if op in seen or not isinstance(op, ComputeOp):
                 continue
             stack.append((op, True))
-            for t in reversed(op.input_tensors()):
+            for t in reversed(op.input_tensors):
                 stack.append((t.op, False))
     return order
 

@@ -72,7 +72,9 @@ class Operation:
             raise ScheduleError(f"operation {self.name} has {len(self.outputs)} output(s); there is no output {index}")
         return self.outputs[index]
 
+    @property
     def input_tensors(self):
+        """The tensors the op reads (a property, as TVM's)."""
         return []
 
     def __repr__(self):
@@ -124,7 +126,9 @@ class ComputeOp(Operation):
         first = self.bodies[0]
         return first.axis if isinstance(first, Reduce) else ()
 
+    @property
     def input_tensors(self):
+        """The tensors the op reads, in order of first read (a property, as TVM's)."""
         found = []
 
         def visit(n):
@@ -159,6 +163,10 @@ class Tensor:
     @property
     def ndim(self):
         return len(self.op.shape)
+
+    def __call__(self, *indices):
+        """``T(i, j)``: TVM's call form of ``T[i, j]`` (``lambda *i: A(*i)``)."""
+        return self[indices]
 
     def __getitem__(self, indices):
         if not isinstance(indices, tuple):

@@ -31,6 +31,13 @@ class PrimExpr:
             f"the truth value of expression {self} is unknown while building; "
             "use te.all/te.any or te.if_then_else instead of Python and/or/if")
 
+    def __int__(self):
+        raise DTypeError(f"expression {self} has no value while building; only a constant converts to int")
+
+    def equal(self, other):
+        """TVM's ``x.equal(y)``: the expression ``x == y``."""
+        return self == other
+
     # arithmetic -------------------------------------------------------------
     def __add__(self, o): return binary(Add, self, o)
     def __radd__(self, o): return binary(Add, o, self)
@@ -92,6 +99,10 @@ class PrimExpr:
 class Const(PrimExpr):
     """A constant of any dtype."""
     __slots__ = ("value",)
+
+    def __int__(self):
+        """``int(A.shape[0])`` of a constant extent, as TVM's ``IntImm``."""
+        return int(self.value)
 
     def __init__(self, value, dtype):
         self.dtype = dtype

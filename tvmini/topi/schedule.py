@@ -144,7 +144,7 @@ def _computes(outs):
             continue
         seen.add(op)
         stack.append((op, True))
-        stack.extend((t.op, False) for t in op.input_tensors())
+        stack.extend((t.op, False) for t in op.input_tensors)
     return list(reversed(order))
 
 
@@ -220,7 +220,7 @@ def _graph(tensor):
             continue
         seen.add(op)
         stack.append((op, True))
-        stack.extend((t.op, False) for t in reversed(op.input_tensors()))
+        stack.extend((t.op, False) for t in reversed(op.input_tensors))
     return order
 
 

@@ -230,7 +230,7 @@ def schedule_pool_grad(sch, out, target):
         return
     n, c, _, _ = stage.op.axis
     planes = _parallel_outer(stage, [n, c], _work(*out.shape, *(iv.dom.extent for iv in stage.op.reduce_axis)))
-    for t in out.op.input_tensors():
+    for t in out.op.input_tensors:
         tag = getattr(t.op, "tag", None)
         if tag == "pool_argmax":
             _argmax_at(sch, t, stage, planes)
@@ -243,10 +243,10 @@ def schedule_pool_grad(sch, out, target):
             phases.unroll(a)
             phases.unroll(b)
             phases.vectorize(qx)
-            for border in (u for u in t.op.input_tensors() if getattr(u.op, "tag", None) == "pool_pad"):
+            for border in (u for u in t.op.input_tensors if getattr(u.op, "tag", None) == "pool_pad"):
                 sch[border].compute_at(phases, pc)
                 sch[border].vectorize(sch[border].op.axis[-1])
-                for argmax in (u for u in border.op.input_tensors() if getattr(u.op, "tag", None) == "pool_argmax"):
+                for argmax in (u for u in border.op.input_tensors if getattr(u.op, "tag", None) == "pool_argmax"):
                     _argmax_at(sch, argmax, sch[border], sch[border].op.axis[1])
 
 
@@ -267,7 +267,7 @@ def _pad_at(sch, reader, loop):
     (what one plane or one row of windows reads), its rows vectorized (the border test
     is a lane mask on the loads only): the reader then reads it from cache with no
     guard, and the padded input never makes a round trip through memory."""
-    for pad in (t for t in reader.op.input_tensors() if getattr(t.op, "tag", None) in ("pool_pad", "conv_pad")):
+    for pad in (t for t in reader.op.input_tensors if getattr(t.op, "tag", None) in ("pool_pad", "conv_pad")):
         if sch[pad].attach_type == "root":
             sch[pad].compute_at(reader, loop)
             sch[pad].vectorize(sch[pad].op.axis[-1])

@@ -304,11 +304,11 @@ def _row_producers(sch, pstage, ndata):
     """The reductions over the same rows that only ``pstage`` (a vector-partials stage
     with ``ndata`` row axes) reads, such as argmax's max."""
     found = []
-    for t in pstage.op.input_tensors():
+    for t in pstage.op.input_tensors:
         if getattr(t.op, "tag", None) != "reduce" or len(t.shape) != ndata:
             continue
         producer = sch[t]
-        if not _untouched(producer) or [st for st in sch.stages if t in st.op.input_tensors()] != [pstage]:
+        if not _untouched(producer) or [st for st in sch.stages if t in st.op.input_tensors] != [pstage]:
             continue
         run = _trailing_reduce_axes(producer, _main_load(producer.op.body.source))
         if len(run) == len(producer.op.reduce_axis) and producer.op.axis:

@@ -94,7 +94,7 @@ def _bind_flat(stage, axes):
 def _readers(sch, tensor):
     """Stages of ``sch`` whose current op reads ``tensor``'s current op."""
     op = sch[tensor].op
-    return [st for st in sch.stages if any(t.op is op for t in st.op.input_tensors())]
+    return [st for st in sch.stages if any(t.op is op for t in st.op.input_tensors)]
 
 
 def _thread_leaf(stage):
@@ -271,7 +271,7 @@ def _block_per_row(sch, tensor, extent):
 # ----------------------------------------------------------------------------- gemm
 
 def _producer(tensor, tag):
-    return next(t for t in tensor.op.input_tensors() if getattr(t.op, "tag", None) == tag)
+    return next(t for t in tensor.op.input_tensors if getattr(t.op, "tag", None) == tag)
 
 
 def _tile(extent):
@@ -292,7 +292,7 @@ def schedule_gemm(sch, out, target="cuda"):
     acc = _producer(out, "gemm_accum")
     packed = _producer(acc, "gemm_pack")
     sch[packed].compute_inline()
-    a_shared = [sch.cache_read(t, "shared", [acc]) for t in acc.op.input_tensors() if t is not packed]
+    a_shared = [sch.cache_read(t, "shared", [acc]) for t in acc.op.input_tensors if t is not packed]
     b_shared = sch.cache_read(packed, "shared", [acc])
 
     batch, i, j, columns = gemm_axes(stage, acc)

@@ -43,7 +43,7 @@ def _int(e):
 
 def _producer(tensor, tag):
     """The input of ``tensor``'s compute carrying ``tag``."""
-    return next(t for t in tensor.op.input_tensors() if getattr(t.op, "tag", None) == tag)
+    return next(t for t in tensor.op.input_tensors if getattr(t.op, "tag", None) == tag)
 
 
 def _work(*extents):
@@ -290,7 +290,7 @@ def _left_to_reader(stage):
 
 def _readers(sch, tensor):
     """Stages of ``sch`` that read ``tensor``."""
-    return [st for st in sch.stages if tensor in st.op.input_tensors()]
+    return [st for st in sch.stages if tensor in st.op.input_tensors]
 
 
 def _rows_then_lanes(stage, work):
@@ -317,7 +317,7 @@ def _attach_row_stages(sch, out, row_loop):
     inside, attached = [sch[out]], True     # stages (an rfactor replaces their ops)
     while attached:
         attached = False
-        for t in [t for stage in inside for t in stage.op.input_tensors()]:
+        for t in [t for stage in inside for t in stage.op.input_tensors]:
             tag = getattr(t.op, "tag", None)
             if tag not in ("row_reduce", "softmax") or sch[t] in inside or not sch[t].op.axis \
                     or any(r not in inside for r in _readers(sch, t)) or _interleaved_alone(sch, t):
@@ -367,7 +367,7 @@ def schedule_row_loss(sch, out, target):
     row reduction a pass of its own with rows as lanes too."""
     stage = sch[out]
     (n,) = stage.op.axis
-    in_shape = next((t.shape for t in out.op.input_tensors() if t.ndim == 2), out.shape)
+    in_shape = next((t.shape for t in out.op.input_tensors if t.ndim == 2), out.shape)
     if _short_rows(out):
         _rows_as_lanes(stage, n, _work(*in_shape))
         return
@@ -384,7 +384,7 @@ def _short_rows(t):
     elements are ``C`` apart, and the measurements are from there."""
     if not fast_masked_vectors():
         return False
-    reductions = [r for r in t.op.input_tensors() if getattr(r.op, "tag", None) == "row_reduce"]
+    reductions = [r for r in t.op.input_tensors if getattr(r.op, "tag", None) == "row_reduce"]
     if not reductions or any(len(r.op.reduce_axis) != 1 or len(r.op.axis) != 1 for r in reductions):
         return False
     columns, rows = _int(reductions[0].op.reduce_axis[0].dom.extent), _int(reductions[0].op.axis[0].dom.extent)

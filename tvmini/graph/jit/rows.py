@@ -72,7 +72,7 @@ def ops_in_order(outs):
         if op in seen or isinstance(op, PlaceholderOp):
             return
         seen.add(op)
-        for t in op.input_tensors():
+        for t in op.input_tensors:
             visit(t.op)
         order.append(op)
     for t in outs:
@@ -237,20 +237,20 @@ def pieces(outs, placeholders, cut):
     index = {op: j for j, op in enumerate(order)}
     level = {}
     for op in order:
-        level[op] = max([level[t.op] + (t in cut) for t in op.input_tensors() if t.op in index], default=0)
+        level[op] = max([level[t.op] + (t in cut) for t in op.input_tensors if t.op in index], default=0)
     returned = {t.op for t in outs}
     result = []
     for piece in range(max(level.values()) + 1):
         stages = [j for j, op in enumerate(order) if level[op] == piece]
         ins, outs_ = [], []
         for j in stages:
-            for t in order[j].input_tensors():
+            for t in order[j].input_tensors:
                 ref = ("op", index[t.op]) if t.op in index else ("in", placeholders.index(t))
                 if (ref[0] == "in" or level[t.op] < piece) and ref not in ins:
                     ins.append(ref)
         for j in stages:
             op = order[j]
-            if op in returned or any(level[o] > piece and op.output(0) in o.input_tensors() for o in order):
+            if op in returned or any(level[o] > piece and op.output(0) in o.input_tensors for o in order):
                 outs_.append(("op", j))
         result.append((stages, ins, outs_))
     return result

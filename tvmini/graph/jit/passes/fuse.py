@@ -85,7 +85,7 @@ def _kind(node, cache):
                     continue
                 seen.add(op)
                 ok = op.tag in INJECTIVE_TAGS and not op.reduce_axis
-                stack.extend(t.op for t in op.input_tensors())
+                stack.extend(t.op for t in op.input_tensors)
             cache[key] = INJECTIVE if ok else None
     return cache[key]
 
