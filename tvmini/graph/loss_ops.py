@@ -134,9 +134,10 @@ def _has_label(labels, value):
 
     def found(array):
         return bool((array._storage.host_view() == value).any())
-    if dispatch.tracer is None:
+    tracer = dispatch.thread.tracer
+    if tracer is None:
         return found(labels.data)
-    guarded = dispatch.tracer.guard_input(labels.data, found)
+    guarded = tracer.guard_input(labels.data, found)
     return True if guarded is None else guarded
 
 

@@ -118,8 +118,9 @@ class Tensor:
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ShapeError(f"item() needs a one-element tensor, got shape {self.shape}")
-        if nd._trace_hook is not None:
-            nd._trace_hook("read", self.data, None)
+        hook = nd.thread_hooks.trace
+        if hook is not None:
+            hook("read", self.data, None)
         return self.data._storage.host_view().reshape(-1)[0].item()
 
     def tolist(self):

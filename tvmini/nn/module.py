@@ -95,8 +95,9 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
-        if dispatch.tracer is not None:          # tm.jit: the trace depends on self.training
-            dispatch.tracer.saw_module(self)
+        tracer = dispatch.thread.tracer
+        if tracer is not None:          # tm.jit: the trace depends on self.training
+            tracer.saw_module(self)
         return self.forward(*args, **kwargs)
 
     # ---- traversal --------------------------------------------------------------------
@@ -164,9 +165,10 @@ class Module:
 
     def zero_grad(self, set_to_none=True):
         """Clear every parameter's gradient."""
+        tracer = dispatch.thread.tracer
         for p in self.parameters():
-            if dispatch.tracer is not None:
-                dispatch.tracer.touch_grad(p, reads=False)
+            if tracer is not None:
+                tracer.touch_grad(p, reads=False)
             p.grad = None if set_to_none or p.grad is None else p.grad.zero_()
 
     def to(self, device=None, dtype=None):

@@ -55,10 +55,11 @@ class Optimizer(abc.ABC):
 
     def zero_grad(self, set_to_none=True):
         """Clear the gradients of every parameter."""
+        tracer = dispatch.thread.tracer
         for group in self.param_groups:
             for p in group["params"]:
-                if dispatch.tracer is not None:
-                    dispatch.tracer.touch_grad(p, reads=False)
+                if tracer is not None:
+                    tracer.touch_grad(p, reads=False)
                 if set_to_none or p.grad is None:
                     p.grad = None
                 else:
@@ -67,8 +68,9 @@ class Optimizer(abc.ABC):
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns ``closure()`` if given."""
         loss = closure() if closure is not None else None
-        if dispatch.tracer is not None:      # a jit replay checks replay_guard()
-            dispatch.tracer.saw_optimizer(self)
+        tracer = dispatch.thread.tracer
+        if tracer is not None:      # a jit replay checks replay_guard()
+            tracer.saw_optimizer(self)
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:

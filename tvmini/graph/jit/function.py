@@ -28,8 +28,15 @@ replay, so schedulers work), dropout masks (redrawn each replay).
 
 Results are fresh tensors on every call (the replay never reuses an array it returned)
 and carry no autograd history: call ``backward()`` inside the function.
+
+A jitted function may be called from several threads: its calls run one at a time (a
+lock per function), since a variant's arena of temporaries, its scalar slots and the
+bookkeeping of the gradients it hands out are its own. A trace records only the
+calling thread's ops (``dispatch.thread``), so other threads may run eager ops and
+other jitted functions meanwhile.
 """
 import functools
+import threading
 from sys import getrefcount
 
 from ...errors import TVMiniError
@@ -208,6 +215,7 @@ class JitFunction:
         self.fn, self.skip_passes = fn, tuple(skip_passes)
         self._variants = {}            # signature -> [Variant]
         self._last = None
+        self._lock = threading.RLock()   # re-entrant: a call inside its own trace gets the tracer's error
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args, **kwargs):
@@ -215,11 +223,12 @@ class JitFunction:
         items = list(args) + [kwargs[k] for k in names] if kwargs else args
         tensors = []
         signature = (tuple([_signature_part(a, tensors) for a in items]), names, is_grad_enabled())
-        for variant in self._variants.get(signature, ()):
-            if variant.matches(tensors):
-                self._last = variant
-                return variant(tensors)
-        return self._trace(signature, tensors, args, kwargs)
+        with self._lock:
+            for variant in self._variants.get(signature, ()):
+                if variant.matches(tensors):
+                    self._last = variant
+                    return variant(tensors)
+            return self._trace(signature, tensors, args, kwargs)
 
     def _trace(self, signature, tensors, args, kwargs):
         tracer = Tracer(tensors)
