@@ -1,5 +1,6 @@
 """nn: layers and losses (gradient-checked in float64), module registration, train/eval
 behaviour of BatchNorm and Dropout, state dicts and initialisation."""
+import copy
 import math
 
 import numpy as np
@@ -285,6 +286,23 @@ def test_assigning_a_plain_tensor_over_a_parameter_raises():
     assert [n for n, _ in layer.named_parameters()] == ["weight"] and layer.bias is None
     layer.bias = nn.Parameter(tm.zeros(2))
     assert [n for n, _ in layer.named_parameters()] == ["weight", "bias"]
+
+
+def test_a_deep_copy_of_a_model_is_independent_as_pytorch():
+    """copy.deepcopy(model) (a best or EMA snapshot) computed with the original's live
+    weights: the copies' raw pointers were the original's."""
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 4), nn.Linear(4, 4))
+    model[3].weight = model[2].weight            # tied weights stay tied in the copy
+    x = tm.randn(5, 3)
+    snapshot = copy.deepcopy(model)
+    before = model(x).numpy()
+    with tm.no_grad():
+        for p in model.parameters():
+            p.fill_(0.0)
+    np.testing.assert_allclose(snapshot(x).numpy(), before, rtol=1e-6)
+    assert snapshot[3].weight is snapshot[2].weight
+    assert [n for n, _ in snapshot.named_parameters()] == [n for n, _ in model.named_parameters()]
+    assert all(p.requires_grad and p.data is not q.data for p, q in zip(snapshot.parameters(), model.parameters()))
 
 
 def test_flatten_layer_start_and_end_dims():

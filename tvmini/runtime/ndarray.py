@@ -318,6 +318,21 @@ class NDArray:
             return target.copyfrom(self)
         return NDArray(self._shape, self._dtype, as_device(target)).copyfrom(self)
 
+    # Copies and pickles hold new memory: ``_ptr`` is an address in the storage it was
+    # made for, valid in that storage's process only, so it is never copied over.
+    def __copy__(self):
+        """An independent copy on the same device (as numpy's ``copy.copy``)."""
+        return self.copyto(self._device)
+
+    def __deepcopy__(self, memo):
+        """An independent copy on the same device."""
+        return self.copyto(self._device)
+
+    def __reduce__(self):
+        """Pickled as its values and device: unpickling allocates new storage there (a
+        CUDA array needs a CUDA device where it is unpickled)."""
+        return array, (self.numpy(), None, self._device)
+
     def __repr__(self):
         head = f"<tvmini.NDArray shape={self._shape}, dtype={self.dtype}, device={self._device}>"
         return head + "\n" + np.array2string(self._storage.host_view(), separator=", ")
