@@ -195,6 +195,38 @@ def test_python_arguments_are_part_of_the_signature():
     assert scale.variants == 2
 
 
+def test_numpy_and_other_python_arguments_are_keyed_by_value():
+    """A numpy array argument was keyed by its id(), without a reference: an array of new
+    values at a freed array's address, or the same array changed in place, replayed the
+    values frozen by an older trace. Floats are keyed by their bits (0.0 replayed for
+    -0.0; each NaN traced anew), slices by their parts."""
+    x = tm.tensor(np.zeros(3, "float32"))
+    offset = tm.jit(lambda x, values: x + tm.tensor(values))
+    for i in range(6):
+        values = np.full(3, i, "float32")
+        np.testing.assert_array_equal(offset(x, values).numpy(), values)
+        del values
+    values = np.array([1.0, 2.0, 3.0], "float32")
+    offset(x, values)
+    values[0] = 50.0
+    np.testing.assert_array_equal(offset(x, values).numpy(), [50, 2, 3])
+    np.testing.assert_array_equal(offset(x, values[::-1]).numpy(), [3, 2, 50])
+    assert offset(x, values.astype("float64")).dtype == "float64"
+    scale = tm.jit(lambda t, k: t * k)
+    ones = tm.ones(2)
+    assert not np.signbit(scale(ones, 0.0).numpy()).any() and np.signbit(scale(ones, -0.0).numpy()).all()
+    scale(ones, float("nan")), scale(ones, float("nan"))
+    assert scale.variants == 3
+    window = tm.jit(lambda t, s: t[s])
+    row = tm.tensor(np.arange(5, dtype="float32"))
+    assert window(row, slice(1, 3)).numpy().tolist() == [1, 2]
+    assert window(row, slice(2, 5)).numpy().tolist() == [2, 3, 4]
+    with pytest.raises(TVMiniError, match="set is neither a tensor nor hashable"):
+        window(row, {1, 2})
+    with pytest.raises(TVMiniError, match="Python objects"):
+        offset(x, np.array([1, None, 2]))
+
+
 def test_tensors_inside_list_tuple_and_dict_arguments_are_inputs():
     """A reused batch container refilled with new tensors replays with them, a new tuple
     of same-shaped tensors reuses the variant, and the structure is part of the key."""
