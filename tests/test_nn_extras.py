@@ -171,6 +171,34 @@ def test_class_loss_options_match_pytorch_when_installed():
                                                                  torch.tensor(weight)).numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"weight": [1.0, 2.0, 0.5]}, {"label_smoothing": 0.1}, {"nll": True}])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_ignored_samples_with_non_finite_scores_add_nothing(kwargs, reduction):
+    """An ignored sample (padding) whose scores are inf or NaN made the loss NaN (its loss
+    was multiplied by 0), and with it the other samples' gradients; PyTorch leaves it out.
+    The loss and the kept rows' gradients are those of finite scores, eagerly and jitted."""
+    bad = np.array([[1.0, 2.0, 3.0], [np.inf, np.nan, -np.inf], [0.5, 0.1, 0.2], [0.3, -1.0, 2.0]], "float32")
+    finite = np.where(np.isfinite(bad), bad, 0.0).astype("float32")
+    labels = tm.tensor(np.array([2, -100, 0, 1]))
+    options = {k: tm.tensor(np.array(v, "float32")) if k == "weight" else v for k, v in kwargs.items() if k != "nll"}
+    loss = F.nll_loss if kwargs.get("nll") else F.cross_entropy
+
+    def step(x):
+        out = loss(x, labels, reduction, **options)
+        (out.sum() if reduction == "none" else out).backward()
+        return out
+
+    def run(scores, fn):
+        x = tm.tensor(scores, requires_grad=True)
+        return fn(x).numpy(), x.grad.numpy()
+    want_loss, want_grad = run(finite, step)
+    jitted = tm.jit(step)
+    for fn in (step, jitted, jitted):
+        got_loss, got_grad = run(bad, fn)
+        np.testing.assert_allclose(got_loss, want_loss, rtol=1e-6)
+        np.testing.assert_allclose(got_grad[[0, 2, 3]], want_grad[[0, 2, 3]], rtol=1e-6)
+
+
 def test_binary_cross_entropy_gradient_at_saturated_probabilities():
     """p exactly 0 or 1 (float32 sigmoid of a large logit) gives a finite loss and
     PyTorch's gradient (p - t) / max(p (1 - p), 1e-12): 0 at p = t, huge but finite at

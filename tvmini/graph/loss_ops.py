@@ -92,7 +92,9 @@ def class_loss(op, scores, labels, reduction="mean", weight=None, ignore_index=-
     samples whose label is ``ignore_index`` left out, and ``label_smoothing`` (cross
     entropy only: the target mixes ``1 - eps`` of the label with ``eps / C`` of every
     class). A weighted or filtered mean divides by the summed weights of the samples kept,
-    as PyTorch's. Without options this is the one fused kernel of ``nn_ops``."""
+    as PyTorch's. An ignored sample's loss is selected away, not multiplied by 0, so its
+    scores may be anything (padding holding inf or NaN): it adds 0, as in PyTorch. Without
+    options this is the one fused kernel of ``nn_ops``."""
     if reduction not in ("mean", "sum", "none"):
         raise ShapeError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     if not 0.0 <= label_smoothing <= 1.0 or (label_smoothing and op != "cross_entropy"):
@@ -105,14 +107,15 @@ def class_loss(op, scores, labels, reduction="mean", weight=None, ignore_index=-
     kept = ops.compare(labels, ignore_index, "ne")
     safe = ops.where(kept, labels, 0)
     scale = ops.cast(kept, scores.dtype)
+    loss = _row_loss(op, scores, safe, "none")
     if weight is not None:
-        scale = scale * take(weight, safe, 0)
-    loss = _row_loss(op, scores, safe, "none") * scale
+        sample_weight = take(weight, safe, 0)
+        scale, loss = scale * sample_weight, loss * sample_weight
     if label_smoothing:
         log_probs = log_softmax(scores, 1)
         spread = log_probs if weight is None else log_probs * weight
-        smooth = -ops.sum(spread, 1) * ops.cast(kept, scores.dtype)
-        loss = loss * (1.0 - label_smoothing) + smooth * (label_smoothing / classes)
+        loss = loss * (1.0 - label_smoothing) - ops.sum(spread, 1) * (label_smoothing / classes)
+    loss = ops.where(kept, loss, 0.0)
     if reduction == "none":
         return loss
     total = ops.sum(loss)
