@@ -214,6 +214,32 @@ def test_binary_cross_entropy_gradient_at_saturated_probabilities():
     np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy())
 
 
+def test_binary_cross_entropy_refuses_probabilities_outside_0_1_or_gives_nan():
+    """A NaN probability gave a finite loss (~50: the log clamped at -100) and p = 1.5 gave
+    100. As PyTorch, CPU tensors outside tm.jit are checked and refused; inside a trace,
+    where values cannot be read, such a p gives a NaN loss, never a plausible one."""
+    target = tm.tensor(np.zeros(3, "float32"))
+    for bad in (np.nan, 1.5, -0.25):
+        p = tm.tensor(np.array([0.5, bad, 0.25], "float32"))
+        with pytest.raises(tm.TVMiniError, match="between 0 and 1, found"):
+            F.binary_cross_entropy(p, target)
+    jitted = tm.jit(lambda p: F.binary_cross_entropy(p * 1.0, target, reduction="none"))
+    for _ in range(2):
+        loss = jitted(tm.tensor(np.array([0.5, np.nan, 1.5], "float32"))).numpy()
+        np.testing.assert_allclose(loss[0], np.log(2), rtol=1e-6)
+        assert np.isnan(loss[1:]).all()
+    edges = F.binary_cross_entropy(tm.tensor(np.array([0.0, 1.0])), tm.tensor(np.array([0.0, 0.0])), reduction="none")
+    np.testing.assert_array_equal(np.abs(edges.numpy()), [0.0, 100.0])
+
+
+def test_kl_div_follows_pytorchs_formula_at_zero_negative_and_nan_targets():
+    """``t log t - t x`` with 0 log 0 = 0: a NaN or negative target gave 0 (PyTorch: NaN)."""
+    x = np.array([-1.0, -1.0, -1.0, 2.0, -1.0])
+    t = np.array([0.5, np.nan, -0.5, 0.0, 0.0])
+    got = F.kl_div(tm.tensor(x), tm.tensor(t), reduction="none").numpy()
+    np.testing.assert_allclose(got, [0.5 * np.log(0.5) + 0.5, np.nan, np.nan, 0.0, 0.0], rtol=1e-12)
+
+
 def test_cross_entropy_layouts_and_probability_targets():
     """(N, C, H, W) logits with (N, H, W) labels are the (rows, C) loss of every position;
     (C,) logits take a 0-d label; float targets of the logits' shape are class

@@ -4,7 +4,9 @@ ignored labels and label smoothing. Each is written with graph ops (so its
 gradient is the ops' kernels, PyTorch's at the seams: ``|d|`` has gradient 0 at 0)."""
 import math
 
-from ..errors import DTypeError, ShapeError
+import numpy as np
+
+from ..errors import DTypeError, ShapeError, TVMiniError
 from . import dispatch, ops
 from .join_ops import clamp
 from .index_ops import take
@@ -46,20 +48,38 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
 
 
 def _clamped_log(p):
-    """``max(log p, -100)``, finite at ``p = 0`` (the log only sees positive values)."""
-    positive = ops.compare(p, 0.0, "gt")
-    return clamp(ops.where(positive, ops.log(ops.where(positive, p, 1.0)), -100.0), min=-100.0)
+    """``max(log p, -100)``: finite at ``p = 0``, NaN for a NaN or negative ``p`` (clamp
+    keeps a NaN; ``p`` is detached, so the log's derivative is never taken)."""
+    return clamp(ops.log(p), min=-100.0)
+
+
+def _check_probabilities(op, p):
+    """PyTorch's check that every probability is in [0, 1] (a NaN is not), on the host for
+    CPU tensors outside ``tm.jit``. Inside a trace the values cannot be read (they would
+    be frozen into it) and a GPU would have to be waited for: there an out-of-range or
+    NaN probability gives a NaN loss instead (the logs of the formula)."""
+    if dispatch.thread.tracer is not None or p.device.kind != "cpu":
+        return
+    values = p.data._storage.host_view()
+    inside = (values >= 0) & (values <= 1)
+    if not inside.all():
+        bad = values[~inside].flat[0]
+        raise TVMiniError(f"{op}: all elements of input should be between 0 and 1, found {bad} "
+                          f"(input of shape {p.shape})")
 
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """``-(t log p + (1 - t) log(1 - p))`` for probabilities ``p`` (each log clamped at
-    -100, as PyTorch, so p = 0 or 1 gives a finite loss); ``weight`` scales each term.
+    -100, as PyTorch, so p = 0 or 1 gives a finite loss); ``weight`` scales each term. A
+    ``p`` outside [0, 1] or NaN raises, as PyTorch's, where it can be checked (see
+    :func:`_check_probabilities`), and gives a NaN loss elsewhere.
 
     The gradient for ``p`` is PyTorch's formula, ``(p - t) / max(p (1 - p), 1e-12)``
     (0 where p = t = 0 or 1; the clamped logs' own derivative gave -1 there): the loss
     adds ``s * (p - p.detach())``, which is 0 in value and has gradient ``s``, to the
     loss of a detached ``p``. The target's gradient is the clamped logs'."""
     _pair("binary_cross_entropy", input, target)
+    _check_probabilities("binary_cross_entropy", input)
     p = input.detach()
     loss = -(target * _clamped_log(p) + (1.0 - target) * _clamped_log(1.0 - p))
     if input.requires_grad:
@@ -71,16 +91,16 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 
 def kl_div(input, target, reduction="mean", log_target=False):
-    """``target * (log target - input)`` for log-probabilities ``input`` (0 where the
-    target is 0); ``reduction="batchmean"``: the sum over the batch size, the true KL (NaN
-    for a batch of no rows, as PyTorch's 0 / 0)."""
+    """``target log target - target * input`` for log-probabilities ``input``, PyTorch's
+    formula: ``0 log 0`` is 0, and a NaN or negative target gives NaN (it was 0);
+    ``reduction="batchmean"``: the sum over the batch size, the true KL (NaN for a batch
+    of no rows, as PyTorch's 0 / 0)."""
     _pair("kl_div", input, target)
     if log_target:
         loss = ops.exp(target) * (target - input)
     else:
-        positive = ops.compare(target, 0.0, "gt")
-        safe = ops.where(positive, target, 1.0)
-        loss = ops.where(positive, target * (ops.log(safe) - input), 0.0)
+        zero = ops.compare(target, 0.0, "eq")
+        loss = ops.where(zero, 0.0, target * ops.log(ops.where(zero, 1.0, target))) - target * input
     if reduction == "batchmean":
         # divided as PyTorch (a division, not a product with 1/N): NaN for a batch of none
         return ops.div(ops.sum(loss), input.shape[0]) if input.ndim else ops.sum(loss)
