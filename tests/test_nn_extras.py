@@ -70,6 +70,19 @@ def test_losses_match_pytorch_when_installed(name, kwargs):
     np.testing.assert_allclose(t.grad.numpy(), q.grad.numpy(), rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.parametrize("loss, want", [(lambda a, b: F.smooth_l1_loss(a, b, "sum", beta=0.5), [1, -1, -1, 0.5, 1]),
+                                        (lambda a, b: F.huber_loss(a, b, "sum", delta=2.0), [2, -2, -2, 0.25, 2])])
+def test_smooth_l1_and_huber_gradients_at_infinite_differences(loss, want):
+    """Where input - target is +-inf the loss is inf and the gradient PyTorch's sign(d)
+    (times delta); it was NaN (0 * inf from the quadratic branch not taken)."""
+    x = tm.tensor(np.array([np.inf, 1.0, -np.inf, 0.25, 3.0], "float32"), requires_grad=True)
+    y = tm.tensor(np.array([0.0, np.inf, 0.0, 0.0, 0.0], "float32"))
+    out = loss(x, y)
+    out.backward()
+    assert float(out) == np.inf
+    np.testing.assert_allclose(x.grad.numpy(), want)
+
+
 def test_clip_grad_norm_and_value():
     grads = [RNG.normal(size=(3, 2)), RNG.normal(size=4)]
     params = [nn.Parameter(tm.zeros(*g.shape, dtype="float64")) for g in grads]

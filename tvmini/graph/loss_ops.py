@@ -27,13 +27,22 @@ def l1_loss(input, target, reduction="mean"):
     return _reduce_loss("l1_loss", ops.abs(_pair("l1_loss", input, target)), reduction)
 
 
+def _quadratic_part(d, size, bound):
+    """(where ``|d| < bound``, ``d`` there and 0 elsewhere): the quadratic branch squares
+    the latter, so its gradient is 0 where it is not taken even for an infinite ``d``
+    (``0 * 2d`` was NaN there, as was the gradient through the select)."""
+    inside = ops.compare(size, bound, "lt")
+    return inside, ops.where(inside, d, 0.0)
+
+
 def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     """``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``beta=0``: L1)."""
     d = _pair("smooth_l1_loss", input, target)
     size = ops.abs(d)
     if beta == 0:
         return _reduce_loss("smooth_l1_loss", size, reduction)
-    loss = ops.where(ops.compare(size, beta, "lt"), d * d * (0.5 / beta), size - 0.5 * beta)
+    inside, small = _quadratic_part(d, size, beta)
+    loss = ops.where(inside, small * small * (0.5 / beta), size - 0.5 * beta)
     return _reduce_loss("smooth_l1_loss", loss, reduction)
 
 
@@ -43,7 +52,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
         raise ShapeError(f"huber_loss: delta must be positive, got {delta}")
     d = _pair("huber_loss", input, target)
     size = ops.abs(d)
-    loss = ops.where(ops.compare(size, delta, "lt"), d * d * 0.5, (size - 0.5 * delta) * delta)
+    inside, small = _quadratic_part(d, size, delta)
+    loss = ops.where(inside, small * small * 0.5, (size - 0.5 * delta) * delta)
     return _reduce_loss("huber_loss", loss, reduction)
 
 
