@@ -305,6 +305,32 @@ def test_a_deep_copy_of_a_model_is_independent_as_pytorch():
     assert all(p.requires_grad and p.data is not q.data for p, q in zip(snapshot.parameters(), model.parameters()))
 
 
+def test_assigning_a_parameters_data_and_grad_as_pytorch():
+    """``p.data = tensor`` (PyTorch's way to replace a parameter's values) was accepted and
+    broke the next op with a raw AttributeError; a numpy ``.grad`` failed at the
+    optimizer's step with a DeviceError naming the same device twice."""
+    layer = nn.Linear(3, 2)
+    layer.weight.data = tm.zeros(2, 3)
+    x = tm.ones(1, 3)
+    np.testing.assert_array_equal(layer(x).numpy(), layer.bias.numpy()[None])
+    replacement = tm.ones(4, 3)
+    layer.weight.data = replacement                      # shares the tensor's data, as PyTorch
+    assert layer.weight.shape == (4, 3) and layer.weight.data is replacement.data and layer.weight.requires_grad
+    layer.weight.data = tm.nd.zeros((2, 3))              # an NDArray as before
+    with pytest.raises(DTypeError, match="takes a Tensor"):
+        layer.weight.data = np.zeros((2, 3), "float32")
+    with pytest.raises(DTypeError, match="floating-point"):
+        layer.weight.data = tm.zeros(2, 3, dtype="int64")
+    with pytest.raises(DTypeError, match="takes a Tensor or None, got ndarray"):
+        layer.weight.grad = np.ones((2, 3), "float32")
+    assert layer.weight.grad is None and layer.weight.shape == (2, 3)
+    leaf = tm.ones(2, requires_grad=True)
+    opt = tm.optim.SGD([leaf], lr=0.1)
+    leaf.grad = np.ones(2, "float32")                    # a plain tensor's .grad is not checked at assignment
+    with pytest.raises(DTypeError, match="is a ndarray, not a Tensor"):
+        opt.step()
+
+
 def test_flatten_layer_start_and_end_dims():
     x = tm.zeros(2, 3, 4, 5)
     assert nn.Flatten()(x).shape == (2, 60)

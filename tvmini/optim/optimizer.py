@@ -12,7 +12,7 @@ import abc
 
 import numpy as np
 
-from ..errors import DeviceError, ShapeError, TVMiniError
+from ..errors import DeviceError, DTypeError, ShapeError, TVMiniError
 from ..graph import Tensor
 from ..graph import dispatch, ops
 from ..graph.dispatch import run_inplace
@@ -97,6 +97,9 @@ class Optimizer(abc.ABC):
         return Tensor._wrap(nd.zeros(p.shape, p.dtype, p.device))
 
     def _update(self, p, group):
+        if not isinstance(p.grad, Tensor):
+            raise DTypeError(f"{type(self).__name__}: the gradient of a parameter of shape {p.shape} is a "
+                             f"{type(p.grad).__name__}, not a Tensor")
         if p.grad.shape != p.shape or p.grad.dtype != p.dtype:
             raise ShapeError(f"{type(self).__name__}: gradient {p.grad.dtype}{list(p.grad.shape)} does not match "
                              f"parameter {p.dtype}{list(p.shape)}")
