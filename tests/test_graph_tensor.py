@@ -43,6 +43,14 @@ def test_tensor_keeps_numpy_dtype_and_infers_python_types():
     assert str(t.device) == "cpu(0)"
 
 
+def test_tensor_of_none_or_objects_is_a_dtype_error():
+    """tm.tensor(None) failed with a raw TypeError from float(None); PyTorch: "Could not
+    infer dtype of NoneType"."""
+    for data in (None, [1.0, None], [[2**70], [None]], [1, object()]):
+        with pytest.raises(DTypeError, match="tensor\\(\\): cannot infer a dtype for a (NoneType|object)"):
+            tm.tensor(data)
+
+
 def test_creation_helpers():
     assert tm.zeros(2, 3).numpy().tolist() == [[0, 0, 0], [0, 0, 0]]
     assert tm.ones((2,), dtype="float64").numpy().dtype == np.float64

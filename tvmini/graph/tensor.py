@@ -465,8 +465,12 @@ def _python_data(data, dtype):
         raw = np.array(data, dtype=object)          # judged value by value below, as PyTorch
     if raw.dtype.kind not in "iuO" or not raw.size:
         return data
-    if raw.dtype.kind == "O":   # ints past 64 bits, perhaps beside floats
+    if raw.dtype.kind == "O":   # ints past 64 bits, perhaps beside floats; or not numbers (None)
         values = raw.ravel().tolist()
+        odd = [v for v in values if not isinstance(v, (int, float, np.number, np.bool_))]
+        if odd:
+            raise DTypeError(f"tensor(): cannot infer a dtype for a {type(odd[0]).__name__} (a tensor holds "
+                             f"numbers and bools)")
         if dtype is None:
             dtype = np.dtype("int64" if all(isinstance(v, int) for v in values) else "float32")
         stored = [ops.stored_value(v, dtype.name, "tensor()") for v in values]
