@@ -20,6 +20,16 @@ from ..graph.jit.ir import ReplayScalars
 from ..runtime import ndarray as nd
 
 
+def check_options(owner, checks):
+    """Refuse each ``(what, value, valid)`` of ``checks`` that is not ``valid``, with
+    PyTorch's message ("Adam: Invalid learning rate: nan"). Each test is written as
+    ``low <= value`` rather than ``value < low`` so that NaN, for which every comparison
+    is False, is refused too (it turned every weight into NaN on the first step)."""
+    for what, value, valid in checks:
+        if not valid:
+            raise TVMiniError(f"{owner}: Invalid {what}: {value}")
+
+
 class Optimizer(abc.ABC):
     """Base class: ``Optimizer(params, defaults)`` where ``params`` is an iterable of
     Parameters or of dicts ``{"params": [...], <hyper-parameter overrides>}``. A subclass
