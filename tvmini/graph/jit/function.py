@@ -85,10 +85,10 @@ def _signature_part(value, tensors):
     its items (nested), so that the tensors inside it are inputs too — a reused batch
     list refilled with new tensors replays with them, a fresh tuple of tensors of the
     same shapes reuses the variant —; any other value by value: a float by its bits, a
-    slice by its parts, a numpy array by :func:`_array_key`, a hashable value itself (kept by the key, so a
-    value keyed by identity is never mistaken for a later object at its address). An
-    unhashable value of another kind has no key that says when its contents change, so
-    it is refused."""
+    slice by its parts, a numpy array by :func:`_array_key`, a hashable value itself
+    (kept by the key, so a value keyed by identity is never mistaken for a later object
+    at its address). An unhashable value of another kind has no key that says when its
+    contents change, so it is refused."""
     if isinstance(value, Tensor):
         tensors.append(value)
         data = value.data           # the NDArray's fields directly: this runs on every call

@@ -1,9 +1,9 @@
 """Recording one call of a step function as a :class:`~.ir.Program`.
 
-While a :class:`Tracer` is installed on the calling thread (``dispatch.thread.tracer``, plus
-the NDArray hook in ``runtime.ndarray``), the step runs eagerly as usual — its results are right — and
-every kernel call, copy and array made from host data is reported here and becomes a
-node or a value of the program:
+While a :class:`Tracer` is installed on the calling thread (``dispatch.thread.tracer``,
+plus the NDArray hook in ``runtime.ndarray``), the step runs eagerly as usual — its
+results are right — and every kernel call, copy and array made from host data on that
+thread is reported here and becomes a node or a value of the program:
 
 * a kernel's inputs are looked up by array identity: the function's tensor arguments
   are ``input`` values, arrays made by earlier kernels ``temp`` values, arrays made from
