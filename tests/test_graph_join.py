@@ -168,6 +168,21 @@ def test_clamp_values_and_gradient_at_the_bounds():
         ints.clamp(0.5)
 
 
+def test_clamp_bounds_that_do_not_fit_the_dtype_are_refused_as_pytorch():
+    """A bound past the dtype (10**400 for a float tensor failed inside ctypes with a raw
+    ArgumentError; 2**40 for int32 in the kernel's checks) is a ValueOverflowError, as
+    PyTorch refuses it; -1 into uint8 is 255, as stored values convert."""
+    floats, small = tm.tensor(np.array([1.0, 5.0], "float32")), tm.tensor(np.array([1, 5], "int32"))
+    for make, message in ((lambda: floats.clamp(min=10**400), "clamp: an int of 1329 bits does not fit in float32"),
+                          (lambda: floats.clamp(max=1e300), "clamp: 1e\\+300 does not fit in float32"),
+                          (lambda: small.clamp(-2**40, 3), "clamp: -1099511627776 does not fit in int32"),
+                          (lambda: floats.clamp_(max=-10**400), "does not fit")):
+        with pytest.raises(tm.ValueOverflowError, match=message):
+            make()
+    assert floats.clamp(max=float("inf")).numpy().tolist() == [1.0, 5.0]
+    assert tm.tensor(np.array([1, 5], "uint8")).clamp(min=-1).numpy().tolist() == [255, 255]
+
+
 def test_one_hot_as_pytorch():
     labels = tm.tensor(np.array([[0, 2], [1, 4]]))
     got = F.one_hot(labels)

@@ -76,6 +76,15 @@ def test_parameters_are_runtime_scalars_and_integers_compute_in_float32():
         F.gelu(x, approximate="erf")
 
 
+def test_parameters_past_any_float_are_a_value_overflow_error():
+    """F.leaky_relu(x, 10**400) raised a raw OverflowError from float(); it is the
+    ValueOverflowError naming the op that ``x * 10**400`` gives."""
+    x = tm.tensor(X.astype("float32"))
+    for fn in (lambda: F.leaky_relu(x, 10**400), lambda: F.elu(x, -10**400), lambda: nn.Softplus(10**400)(x)):
+        with pytest.raises(tm.ValueOverflowError, match="an int of 1329 bits is past the range of float32"):
+            fn()
+
+
 def test_modules():
     x = tm.tensor(X.astype("float32"))
     for module, fn in ((nn.GELU(), F.gelu), (nn.SiLU(), F.silu), (nn.LeakyReLU(0.3), lambda t: F.leaky_relu(t, 0.3)),

@@ -2,6 +2,8 @@
 
 Gradients are checked against central finite differences in float64 (graph_gradcheck).
 """
+import copy
+import pickle
 import threading
 
 import numpy as np
@@ -10,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tvmini as tm
-from tvmini.errors import DeviceError, DTypeError, ShapeError, TVMiniError
+from tvmini.errors import AutogradError, DeviceError, DTypeError, ShapeError, TVMiniError
 from tvmini.graph import kernel_count
 from graph_gradcheck import check_grad
 from strategies import examples
@@ -39,6 +41,14 @@ def test_tensor_keeps_numpy_dtype_and_infers_python_types():
     t = tm.tensor([[1.0, 2.0]], requires_grad=True)
     assert t.requires_grad and t.is_leaf and t.grad is None and t.shape == (1, 2) and t.ndim == 2
     assert str(t.device) == "cpu(0)"
+
+
+def test_tensor_of_none_or_objects_is_a_dtype_error():
+    """tm.tensor(None) failed with a raw TypeError from float(None); PyTorch: "Could not
+    infer dtype of NoneType"."""
+    for data in (None, [1.0, None], [[2**70], [None]], [1, object()]):
+        with pytest.raises(DTypeError, match="tensor\\(\\): cannot infer a dtype for a (NoneType|object)"):
+            tm.tensor(data)
 
 
 def test_creation_helpers():
@@ -445,6 +455,29 @@ def test_clone_is_a_differentiable_copy():
         copy += 1.0
     assert w.numpy().tolist() == [1.0, 2.0] and not tm.tensor([1.0]).clone().requires_grad
     assert not any(v.requires_grad for v in tm.nn.Linear(2, 2).state_dict().values())    # snapshots
+
+
+def test_deepcopy_and_pickle_make_independent_leaves_as_pytorch():
+    """A deep copy or an unpickled tensor computed with the original's memory (their raw
+    pointer was copied over), so writing the copy wrote the original. As PyTorch: a deep
+    copy keeps the class, requires_grad and a copy of .grad; a pickle keeps the class and
+    requires_grad; copy.copy shares the data; only leaves are deep-copied."""
+    w = tm.nn.Parameter(tm.tensor([1.0, 2.0]))
+    (w * w).sum().backward()
+    for twin in (copy.deepcopy(w), pickle.loads(pickle.dumps(w))):
+        assert type(twin) is tm.nn.Parameter and twin.requires_grad and twin.is_leaf
+        with tm.no_grad():
+            twin += 10.0
+        assert twin.numpy().tolist() == [11.0, 12.0] and w.numpy().tolist() == [1.0, 2.0]
+        assert (twin * 1.0).numpy().tolist() == [11.0, 12.0]
+    deep, unpickled = copy.deepcopy(w), pickle.loads(pickle.dumps(w))
+    assert deep.grad.numpy().tolist() == [2.0, 4.0] and deep.grad.data is not w.grad.data
+    assert unpickled.grad is None
+    assert copy.copy(w).data is w.data
+    labels = pickle.loads(pickle.dumps(tm.tensor([3, 1])))
+    assert labels.dtype == "int64" and not labels.requires_grad and labels.numpy().tolist() == [3, 1]
+    with pytest.raises(AutogradError, match="leaf"):
+        copy.deepcopy(w * 2.0)
 
 
 def test_grad_mode_is_per_thread():

@@ -1,5 +1,8 @@
 """tm.jit: a traced step replays exactly what eager execution computes, keeps state,
 gradients and scalars right across calls, and its graph passes do what they say."""
+import concurrent.futures
+import threading
+
 import numpy as np
 import pytest
 
@@ -190,6 +193,38 @@ def test_python_arguments_are_part_of_the_signature():
     np.testing.assert_allclose(scale(x, 2.0).numpy(), x.numpy() * 2)
     np.testing.assert_allclose(scale(x, 3.0).numpy(), x.numpy() * 3)
     assert scale.variants == 2
+
+
+def test_numpy_and_other_python_arguments_are_keyed_by_value():
+    """A numpy array argument was keyed by its id(), without a reference: an array of new
+    values at a freed array's address, or the same array changed in place, replayed the
+    values frozen by an older trace. Floats are keyed by their bits (0.0 replayed for
+    -0.0; each NaN traced anew), slices by their parts."""
+    x = tm.tensor(np.zeros(3, "float32"))
+    offset = tm.jit(lambda x, values: x + tm.tensor(values))
+    for i in range(6):
+        values = np.full(3, i, "float32")
+        np.testing.assert_array_equal(offset(x, values).numpy(), values)
+        del values
+    values = np.array([1.0, 2.0, 3.0], "float32")
+    offset(x, values)
+    values[0] = 50.0
+    np.testing.assert_array_equal(offset(x, values).numpy(), [50, 2, 3])
+    np.testing.assert_array_equal(offset(x, values[::-1]).numpy(), [3, 2, 50])
+    assert offset(x, values.astype("float64")).dtype == "float64"
+    scale = tm.jit(lambda t, k: t * k)
+    ones = tm.ones(2)
+    assert not np.signbit(scale(ones, 0.0).numpy()).any() and np.signbit(scale(ones, -0.0).numpy()).all()
+    scale(ones, float("nan")), scale(ones, float("nan"))
+    assert scale.variants == 3
+    window = tm.jit(lambda t, s: t[s])
+    row = tm.tensor(np.arange(5, dtype="float32"))
+    assert window(row, slice(1, 3)).numpy().tolist() == [1, 2]
+    assert window(row, slice(2, 5)).numpy().tolist() == [2, 3, 4]
+    with pytest.raises(TVMiniError, match="set is neither a tensor nor hashable"):
+        window(row, {1, 2})
+    with pytest.raises(TVMiniError, match="Python objects"):
+        offset(x, np.array([1, None, 2]))
 
 
 def test_tensors_inside_list_tuple_and_dict_arguments_are_inputs():
@@ -578,3 +613,54 @@ def test_replacing_a_parameter_after_tracing_retraces():
     model.weight = nn.Parameter(tm.zeros(2, 3))
     np.testing.assert_allclose(forward(x).numpy(), model(x).numpy())
     np.testing.assert_allclose(forward(x).numpy(), np.broadcast_to(model.bias.numpy(), (2, 2)))
+
+
+def test_concurrent_calls_of_one_jitted_function_return_their_own_results():
+    """Threads calling one jitted inference function at once: every call returned the
+    outputs of some other call (the variant's arena and output block were shared, and
+    the native step runs without the GIL); calls now run one at a time."""
+    tm.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 10)).eval()
+    predict = tm.jit(lambda x: model(x))
+    rng = np.random.default_rng(0)
+    xs = [tm.tensor(rng.standard_normal((256, 64)).astype("float32")) for _ in range(4)]
+    with tm.no_grad():
+        expected = [model(x).numpy() for x in xs]
+        predict(xs[0])
+
+    def work(k):
+        with tm.no_grad():
+            return [np.allclose(predict(xs[(k + i) % 4]).numpy(), expected[(k + i) % 4], atol=1e-5)
+                    for i in range(20)]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = [r for rs in pool.map(work, range(4)) for r in rs]
+    assert all(results)
+
+
+def test_a_trace_records_only_the_calling_threads_ops():
+    """Another thread's eager ops while a step is traced were recorded into the step, and
+    its reading a value was refused as if it were inside the trace."""
+    started, finished = threading.Event(), threading.Event()
+
+    def step(x):
+        y = x * 2.0
+        started.set()
+        assert finished.wait(30)
+        return y + 1.0
+
+    jitted = tm.jit(step)
+    seen = []
+
+    def other():
+        assert started.wait(30)
+        try:
+            seen.append((tm.ones(3) * 5.0).numpy())
+        finally:
+            finished.set()
+    thread = threading.Thread(target=other)
+    thread.start()
+    x = tm.tensor(np.arange(3, dtype="float32"))
+    np.testing.assert_array_equal(jitted(x).numpy(), [1, 3, 5])
+    thread.join()
+    np.testing.assert_array_equal(seen[0], [5, 5, 5])
+    np.testing.assert_array_equal(jitted(x).numpy(), [1, 3, 5])

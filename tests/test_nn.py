@@ -1,5 +1,6 @@
 """nn: layers and losses (gradient-checked in float64), module registration, train/eval
 behaviour of BatchNorm and Dropout, state dicts and initialisation."""
+import copy
 import math
 
 import numpy as np
@@ -285,6 +286,49 @@ def test_assigning_a_plain_tensor_over_a_parameter_raises():
     assert [n for n, _ in layer.named_parameters()] == ["weight"] and layer.bias is None
     layer.bias = nn.Parameter(tm.zeros(2))
     assert [n for n, _ in layer.named_parameters()] == ["weight", "bias"]
+
+
+def test_a_deep_copy_of_a_model_is_independent_as_pytorch():
+    """copy.deepcopy(model) (a best or EMA snapshot) computed with the original's live
+    weights: the copies' raw pointers were the original's."""
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 4), nn.Linear(4, 4))
+    model[3].weight = model[2].weight            # tied weights stay tied in the copy
+    x = tm.randn(5, 3)
+    snapshot = copy.deepcopy(model)
+    before = model(x).numpy()
+    with tm.no_grad():
+        for p in model.parameters():
+            p.fill_(0.0)
+    np.testing.assert_allclose(snapshot(x).numpy(), before, rtol=1e-6)
+    assert snapshot[3].weight is snapshot[2].weight
+    assert [n for n, _ in snapshot.named_parameters()] == [n for n, _ in model.named_parameters()]
+    assert all(p.requires_grad and p.data is not q.data for p, q in zip(snapshot.parameters(), model.parameters()))
+
+
+def test_assigning_a_parameters_data_and_grad_as_pytorch():
+    """``p.data = tensor`` (PyTorch's way to replace a parameter's values) was accepted and
+    broke the next op with a raw AttributeError; a numpy ``.grad`` failed at the
+    optimizer's step with a DeviceError naming the same device twice."""
+    layer = nn.Linear(3, 2)
+    layer.weight.data = tm.zeros(2, 3)
+    x = tm.ones(1, 3)
+    np.testing.assert_array_equal(layer(x).numpy(), layer.bias.numpy()[None])
+    replacement = tm.ones(4, 3)
+    layer.weight.data = replacement                      # shares the tensor's data, as PyTorch
+    assert layer.weight.shape == (4, 3) and layer.weight.data is replacement.data and layer.weight.requires_grad
+    layer.weight.data = tm.nd.zeros((2, 3))              # an NDArray as before
+    with pytest.raises(DTypeError, match="takes a Tensor"):
+        layer.weight.data = np.zeros((2, 3), "float32")
+    with pytest.raises(DTypeError, match="floating-point"):
+        layer.weight.data = tm.zeros(2, 3, dtype="int64")
+    with pytest.raises(DTypeError, match="takes a Tensor or None, got ndarray"):
+        layer.weight.grad = np.ones((2, 3), "float32")
+    assert layer.weight.grad is None and layer.weight.shape == (2, 3)
+    leaf = tm.ones(2, requires_grad=True)
+    opt = tm.optim.SGD([leaf], lr=0.1)
+    leaf.grad = np.ones(2, "float32")                    # a plain tensor's .grad is not checked at assignment
+    with pytest.raises(DTypeError, match="is a ndarray, not a Tensor"):
+        opt.step()
 
 
 def test_flatten_layer_start_and_end_dims():

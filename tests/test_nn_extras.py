@@ -70,6 +70,19 @@ def test_losses_match_pytorch_when_installed(name, kwargs):
     np.testing.assert_allclose(t.grad.numpy(), q.grad.numpy(), rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.parametrize("loss, want", [(lambda a, b: F.smooth_l1_loss(a, b, "sum", beta=0.5), [1, -1, -1, 0.5, 1]),
+                                        (lambda a, b: F.huber_loss(a, b, "sum", delta=2.0), [2, -2, -2, 0.25, 2])])
+def test_smooth_l1_and_huber_gradients_at_infinite_differences(loss, want):
+    """Where input - target is +-inf the loss is inf and the gradient PyTorch's sign(d)
+    (times delta); it was NaN (0 * inf from the quadratic branch not taken)."""
+    x = tm.tensor(np.array([np.inf, 1.0, -np.inf, 0.25, 3.0], "float32"), requires_grad=True)
+    y = tm.tensor(np.array([0.0, np.inf, 0.0, 0.0, 0.0], "float32"))
+    out = loss(x, y)
+    out.backward()
+    assert float(out) == np.inf
+    np.testing.assert_allclose(x.grad.numpy(), want)
+
+
 def test_clip_grad_norm_and_value():
     grads = [RNG.normal(size=(3, 2)), RNG.normal(size=4)]
     params = [nn.Parameter(tm.zeros(*g.shape, dtype="float64")) for g in grads]
@@ -171,6 +184,34 @@ def test_class_loss_options_match_pytorch_when_installed():
                                                                  torch.tensor(weight)).numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"weight": [1.0, 2.0, 0.5]}, {"label_smoothing": 0.1}, {"nll": True}])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_ignored_samples_with_non_finite_scores_add_nothing(kwargs, reduction):
+    """An ignored sample (padding) whose scores are inf or NaN made the loss NaN (its loss
+    was multiplied by 0), and with it the other samples' gradients; PyTorch leaves it out.
+    The loss and the kept rows' gradients are those of finite scores, eagerly and jitted."""
+    bad = np.array([[1.0, 2.0, 3.0], [np.inf, np.nan, -np.inf], [0.5, 0.1, 0.2], [0.3, -1.0, 2.0]], "float32")
+    finite = np.where(np.isfinite(bad), bad, 0.0).astype("float32")
+    labels = tm.tensor(np.array([2, -100, 0, 1]))
+    options = {k: tm.tensor(np.array(v, "float32")) if k == "weight" else v for k, v in kwargs.items() if k != "nll"}
+    loss = F.nll_loss if kwargs.get("nll") else F.cross_entropy
+
+    def step(x):
+        out = loss(x, labels, reduction, **options)
+        (out.sum() if reduction == "none" else out).backward()
+        return out
+
+    def run(scores, fn):
+        x = tm.tensor(scores, requires_grad=True)
+        return fn(x).numpy(), x.grad.numpy()
+    want_loss, want_grad = run(finite, step)
+    jitted = tm.jit(step)
+    for fn in (step, jitted, jitted):
+        got_loss, got_grad = run(bad, fn)
+        np.testing.assert_allclose(got_loss, want_loss, rtol=1e-6)
+        np.testing.assert_allclose(got_grad[[0, 2, 3]], want_grad[[0, 2, 3]], rtol=1e-6)
+
+
 def test_binary_cross_entropy_gradient_at_saturated_probabilities():
     """p exactly 0 or 1 (float32 sigmoid of a large logit) gives a finite loss and
     PyTorch's gradient (p - t) / max(p (1 - p), 1e-12): 0 at p = t, huge but finite at
@@ -184,6 +225,32 @@ def test_binary_cross_entropy_gradient_at_saturated_probabilities():
     tp = torch.tensor([1.0, 0.0, 0.5, 1.0], dtype=torch.float64, requires_grad=True)
     torch.nn.functional.binary_cross_entropy(tp, torch.tensor([1.0, 0.0, 1.0, 0.0], dtype=torch.float64)).backward()
     np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy())
+
+
+def test_binary_cross_entropy_refuses_probabilities_outside_0_1_or_gives_nan():
+    """A NaN probability gave a finite loss (~50: the log clamped at -100) and p = 1.5 gave
+    100. As PyTorch, CPU tensors outside tm.jit are checked and refused; inside a trace,
+    where values cannot be read, such a p gives a NaN loss, never a plausible one."""
+    target = tm.tensor(np.zeros(3, "float32"))
+    for bad in (np.nan, 1.5, -0.25):
+        p = tm.tensor(np.array([0.5, bad, 0.25], "float32"))
+        with pytest.raises(tm.TVMiniError, match="between 0 and 1, found"):
+            F.binary_cross_entropy(p, target)
+    jitted = tm.jit(lambda p: F.binary_cross_entropy(p * 1.0, target, reduction="none"))
+    for _ in range(2):
+        loss = jitted(tm.tensor(np.array([0.5, np.nan, 1.5], "float32"))).numpy()
+        np.testing.assert_allclose(loss[0], np.log(2), rtol=1e-6)
+        assert np.isnan(loss[1:]).all()
+    edges = F.binary_cross_entropy(tm.tensor(np.array([0.0, 1.0])), tm.tensor(np.array([0.0, 0.0])), reduction="none")
+    np.testing.assert_array_equal(np.abs(edges.numpy()), [0.0, 100.0])
+
+
+def test_kl_div_follows_pytorchs_formula_at_zero_negative_and_nan_targets():
+    """``t log t - t x`` with 0 log 0 = 0: a NaN or negative target gave 0 (PyTorch: NaN)."""
+    x = np.array([-1.0, -1.0, -1.0, 2.0, -1.0])
+    t = np.array([0.5, np.nan, -0.5, 0.0, 0.0])
+    got = F.kl_div(tm.tensor(x), tm.tensor(t), reduction="none").numpy()
+    np.testing.assert_allclose(got, [0.5 * np.log(0.5) + 0.5, np.nan, np.nan, 0.0, 0.0], rtol=1e-12)
 
 
 def test_cross_entropy_layouts_and_probability_targets():

@@ -265,6 +265,25 @@ def test_invalid_arguments_are_errors():
         optim.Adam([])
 
 
+@pytest.mark.parametrize("make, message", [
+    (lambda ps: optim.Adam(ps, lr=math.nan), "Adam: Invalid learning rate: nan"),
+    (lambda ps: optim.AdamW(ps, betas=(0.9, math.nan)), "AdamW: Invalid beta parameter at index 1: nan"),
+    (lambda ps: optim.Adam(ps, eps=-1e-8), "Invalid epsilon value"),
+    (lambda ps: optim.SGD(ps, lr=-0.1), "SGD: Invalid learning rate: -0.1"),
+    (lambda ps: optim.SGD(ps, lr=0.1, momentum=math.nan), "Invalid momentum value: nan"),
+    (lambda ps: optim.SGD(ps, lr=0.1, weight_decay=math.nan), "Invalid weight_decay value: nan"),
+    (lambda ps: optim.Adagrad(ps, lr_decay=math.nan), "Adagrad: Invalid lr_decay value: nan"),
+    (lambda ps: optim.Adagrad(ps, initial_accumulator_value=-1.0), "Invalid initial_accumulator_value value"),
+    (lambda ps: optim.RMSprop(ps, lr=math.nan), "RMSprop: Invalid learning rate: nan"),
+    (lambda ps: optim.RMSprop(ps, alpha=math.nan), "Invalid alpha value: nan"),
+])
+def test_invalid_hyper_parameters_nan_included_are_refused_as_pytorch(make, message):
+    """Adam(lr=nan) was accepted (NaN passes a ``lr < 0`` test) and turned every weight into
+    NaN at the first step; PyTorch refuses it with these messages."""
+    with pytest.raises(TVMiniError, match=message):
+        make([nn.Parameter(tm.ones(2))])
+
+
 def test_bases_without_their_rules_cannot_be_instantiated():
     """An optimizer without state_names/kernel, or a scheduler without get_lr, fails at
     construction (abstract methods) instead of at its first step."""

@@ -4,7 +4,9 @@ Kernels are real native functions: small hand-written LLVM IR compiled with
 llvmlite's MCJIT, so the tests do not depend on the compiler layers.
 """
 
+import copy
 import ctypes
+import pickle
 
 import llvmlite.binding as llvm
 import numpy as np
@@ -206,6 +208,22 @@ def test_copyfrom_copyto():
     d = a.copyto("cpu")
     assert d.device == cpu(0) and d.data_ptr != a.data_ptr and d.dtype == "float32"
     np.testing.assert_array_equal(d.numpy(), a.numpy())
+
+
+@pytest.mark.parametrize("duplicate", [copy.copy, copy.deepcopy, lambda a: pickle.loads(pickle.dumps(a))])
+def test_copies_and_unpickled_arrays_own_their_memory(add, duplicate):
+    """A copied or unpickled NDArray kept the original's raw pointer: kernels read and
+    wrote the original (and, in another process, memory that was never allocated)."""
+    a = nd.array(np.arange(5, dtype="float32"))
+    b = duplicate(a)
+    assert b.data_ptr == b._storage.ptr != a.data_ptr and b.data_ptr % nd.ALIGNMENT == 0
+    assert (b.shape, b.dtype, b.device) == (a.shape, a.dtype, a.device)
+    a.copyfrom(np.zeros(5, "float32"))
+    c = nd.empty(5)
+    add(b, b, c)                                     # the kernel reads b's own memory
+    np.testing.assert_array_equal(c.numpy(), 2 * np.arange(5))
+    add(b, b, b)                                     # and writes it
+    np.testing.assert_array_equal(a.numpy(), np.zeros(5))
 
 
 def test_copyfrom_errors():

@@ -251,8 +251,9 @@ def backward(root, grad, retain_graph=False):
             fn = tensor._ctx
             if fn is None:
                 if g is not None:
-                    if dispatch.tracer is not None:
-                        dispatch.tracer.touch_grad(tensor, reads=True)
+                    tracer = dispatch.thread.tracer
+                    if tracer is not None:
+                        tracer.touch_grad(tensor, reads=True)
                     if tensor.grad is not None:
                         tensor.grad = tensor.grad + g
                     else:

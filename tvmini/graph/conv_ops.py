@@ -412,4 +412,4 @@ def dropout(x, p=0.5, training=True, seed=None):
         raise ArgumentError(f"dropout: seed must be an int in [0, 2^31), got {seed!r}")
     source = _DropoutSeed(_draw_seed()) if seed is None else None
     return _Dropout.apply(x, seed=int(seed) if seed is not None else source.seed, keep=1.0 - p,
-                          source=source if dispatch.tracer is not None else None)
+                          source=source if dispatch.thread.tracer is not None else None)

@@ -79,7 +79,7 @@ def generator():
 def _host_draw(name):
     """The generator, for a draw on the host; refused inside ``tm.jit``, whose replays
     would repeat the traced numbers forever."""
-    if dispatch.tracer is not None:
+    if dispatch.thread.tracer is not None:
         raise TVMiniError(f"{name}() draws on the host, so a tm.jit step would replay the same numbers on every "
                           "call: draw outside the step and pass the tensor in (dropout is redrawn each replay)")
     return _generator

@@ -16,6 +16,7 @@ never triggers a new build.
 """
 import hashlib
 import marshal
+import threading
 
 import numpy as np
 
@@ -152,6 +153,7 @@ def run(name, define, inputs, scalars=(), scalar_dtypes=(), attrs=(), replay=Non
     device = inputs[0]._device
     outs = [nd.new(shape, dtype, device) for shape, dtype in out_specs]
     module.call_with_fresh_outputs(*inputs, *scalars, *outs)
+    tracer = thread.tracer
     if tracer is not None:
         node = tracer.kernel(module, name, define, attrs, inputs, outs, scalars, scalar_dtypes)
         node.scalars_at_replay = replay
@@ -168,11 +170,21 @@ def run_inplace(name, define, inputs, overwrites, scalars=(), scalar_dtypes=(), 
     module(*inputs, *scalars, *outs)
     for out in outs:            # an in-place write: what autodiff saved from these is stale
         out._version += 1
+    tracer = thread.tracer
     if tracer is not None:
         return tracer.kernel(module, name, define, attrs, inputs, outs, scalars, scalar_dtypes)
     return None
 
 
-#: The active :class:`~tvmini.graph.jit.trace.Tracer` while ``tm.jit`` records a step
-#: (every kernel call is reported to it), None otherwise: one check per call.
-tracer = None
+class _Thread(threading.local):
+    """What the graph layer keeps per thread: ``tracer``, the active
+    :class:`~tvmini.graph.jit.trace.Tracer` while ``tm.jit`` records a step on this thread
+    (every kernel call is reported to it), None otherwise: one check per call. Per
+    thread, so that what other threads run meanwhile (eager ops, replays, reading
+    results) is neither recorded into the step nor refused as part of it. A class
+    attribute gives each thread's default without the exception a missing thread-local
+    attribute costs."""
+    tracer = None
+
+
+thread = _Thread()

@@ -70,8 +70,8 @@ def _advanced(x, index):
         raise IndexingError(f"indexing a tensor of shape {x.shape}: an integer-array or mask index can only be "
                             "combined with full slices (:)")
     chosen = index[at]
-    if isinstance(chosen, Tensor) and chosen.dtype != "bool" and (dispatch.tracer is not None
-                                                                 or chosen.device.kind != "cpu"):
+    if isinstance(chosen, Tensor) and chosen.dtype != "bool" and (dispatch.thread.tracer is not None
+                                                                        or chosen.device.kind != "cpu"):
         return take(x, chosen, at)
     values = chosen.numpy() if isinstance(chosen, Tensor) else np.asarray(chosen)
     if isinstance(chosen, list) and not values.size:     # numpy makes [] float64; PyTorch: no positions

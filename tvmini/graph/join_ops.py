@@ -219,7 +219,9 @@ class _Clamp(Function):
 
 def clamp(x, min=None, max=None):
     """``x`` limited to ``[min, max]`` (either may be None); the gradient flows where
-    ``min <= x <= max`` (PyTorch's rule at the bounds)."""
+    ``min <= x <= max`` (PyTorch's rule at the bounds). A bound converts as a number
+    stored into ``x``'s dtype, refused where it does not fit (``10**400``, ``1e300`` for
+    float32, ``2**40`` for int32: ValueOverflowError), as PyTorch's."""
     if min is None and max is None:
         raise ShapeError("clamp: at least one of min and max must be given")
     for bound in (min, max):
@@ -227,7 +229,7 @@ def clamp(x, min=None, max=None):
             raise DTypeError(f"clamp: bounds must be numbers, got {bound!r}")
     if not x.dtype.startswith("float") and any(isinstance(b, (float, np.floating)) for b in (min, max)):
         raise DTypeError(f"clamp: float bounds for an {x.dtype} tensor; convert it with .float() first")
-    scalars = tuple(0 if b is None else b for b in (min, max))
+    scalars = tuple(0 if b is None else ops.stored_value(b, x.dtype, "clamp") for b in (min, max))
     return _Clamp.apply(x, scalars=scalars, bounds=(min is not None, max is not None))
 
 

@@ -4,7 +4,9 @@ ignored labels and label smoothing. Each is written with graph ops (so its
 gradient is the ops' kernels, PyTorch's at the seams: ``|d|`` has gradient 0 at 0)."""
 import math
 
-from ..errors import DTypeError, ShapeError
+import numpy as np
+
+from ..errors import DTypeError, ShapeError, TVMiniError
 from . import dispatch, ops
 from .join_ops import clamp
 from .index_ops import take
@@ -25,13 +27,22 @@ def l1_loss(input, target, reduction="mean"):
     return _reduce_loss("l1_loss", ops.abs(_pair("l1_loss", input, target)), reduction)
 
 
+def _quadratic_part(d, size, bound):
+    """(where ``|d| < bound``, ``d`` there and 0 elsewhere): the quadratic branch squares
+    the latter, so its gradient is 0 where it is not taken even for an infinite ``d``
+    (``0 * 2d`` was NaN there, as was the gradient through the select)."""
+    inside = ops.compare(size, bound, "lt")
+    return inside, ops.where(inside, d, 0.0)
+
+
 def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     """``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``beta=0``: L1)."""
     d = _pair("smooth_l1_loss", input, target)
     size = ops.abs(d)
     if beta == 0:
         return _reduce_loss("smooth_l1_loss", size, reduction)
-    loss = ops.where(ops.compare(size, beta, "lt"), d * d * (0.5 / beta), size - 0.5 * beta)
+    inside, small = _quadratic_part(d, size, beta)
+    loss = ops.where(inside, small * small * (0.5 / beta), size - 0.5 * beta)
     return _reduce_loss("smooth_l1_loss", loss, reduction)
 
 
@@ -41,25 +52,44 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
         raise ShapeError(f"huber_loss: delta must be positive, got {delta}")
     d = _pair("huber_loss", input, target)
     size = ops.abs(d)
-    loss = ops.where(ops.compare(size, delta, "lt"), d * d * 0.5, (size - 0.5 * delta) * delta)
+    inside, small = _quadratic_part(d, size, delta)
+    loss = ops.where(inside, small * small * 0.5, (size - 0.5 * delta) * delta)
     return _reduce_loss("huber_loss", loss, reduction)
 
 
 def _clamped_log(p):
-    """``max(log p, -100)``, finite at ``p = 0`` (the log only sees positive values)."""
-    positive = ops.compare(p, 0.0, "gt")
-    return clamp(ops.where(positive, ops.log(ops.where(positive, p, 1.0)), -100.0), min=-100.0)
+    """``max(log p, -100)``: finite at ``p = 0``, NaN for a NaN or negative ``p`` (clamp
+    keeps a NaN; ``p`` is detached, so the log's derivative is never taken)."""
+    return clamp(ops.log(p), min=-100.0)
+
+
+def _check_probabilities(op, p):
+    """PyTorch's check that every probability is in [0, 1] (a NaN is not), on the host for
+    CPU tensors outside ``tm.jit``. Inside a trace the values cannot be read (they would
+    be frozen into it) and a GPU would have to be waited for: there an out-of-range or
+    NaN probability gives a NaN loss instead (the logs of the formula)."""
+    if dispatch.thread.tracer is not None or p.device.kind != "cpu":
+        return
+    values = p.data._storage.host_view()
+    inside = (values >= 0) & (values <= 1)
+    if not inside.all():
+        bad = values[~inside].flat[0]
+        raise TVMiniError(f"{op}: all elements of input should be between 0 and 1, found {bad} "
+                          f"(input of shape {p.shape})")
 
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """``-(t log p + (1 - t) log(1 - p))`` for probabilities ``p`` (each log clamped at
-    -100, as PyTorch, so p = 0 or 1 gives a finite loss); ``weight`` scales each term.
+    -100, as PyTorch, so p = 0 or 1 gives a finite loss); ``weight`` scales each term. A
+    ``p`` outside [0, 1] or NaN raises, as PyTorch's, where it can be checked (see
+    :func:`_check_probabilities`), and gives a NaN loss elsewhere.
 
     The gradient for ``p`` is PyTorch's formula, ``(p - t) / max(p (1 - p), 1e-12)``
     (0 where p = t = 0 or 1; the clamped logs' own derivative gave -1 there): the loss
     adds ``s * (p - p.detach())``, which is 0 in value and has gradient ``s``, to the
     loss of a detached ``p``. The target's gradient is the clamped logs'."""
     _pair("binary_cross_entropy", input, target)
+    _check_probabilities("binary_cross_entropy", input)
     p = input.detach()
     loss = -(target * _clamped_log(p) + (1.0 - target) * _clamped_log(1.0 - p))
     if input.requires_grad:
@@ -71,16 +101,16 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 
 def kl_div(input, target, reduction="mean", log_target=False):
-    """``target * (log target - input)`` for log-probabilities ``input`` (0 where the
-    target is 0); ``reduction="batchmean"``: the sum over the batch size, the true KL (NaN
-    for a batch of no rows, as PyTorch's 0 / 0)."""
+    """``target log target - target * input`` for log-probabilities ``input``, PyTorch's
+    formula: ``0 log 0`` is 0, and a NaN or negative target gives NaN (it was 0);
+    ``reduction="batchmean"``: the sum over the batch size, the true KL (NaN for a batch
+    of no rows, as PyTorch's 0 / 0)."""
     _pair("kl_div", input, target)
     if log_target:
         loss = ops.exp(target) * (target - input)
     else:
-        positive = ops.compare(target, 0.0, "gt")
-        safe = ops.where(positive, target, 1.0)
-        loss = ops.where(positive, target * (ops.log(safe) - input), 0.0)
+        zero = ops.compare(target, 0.0, "eq")
+        loss = ops.where(zero, 0.0, target * ops.log(ops.where(zero, 1.0, target))) - target * input
     if reduction == "batchmean":
         # divided as PyTorch (a division, not a product with 1/N): NaN for a batch of none
         return ops.div(ops.sum(loss), input.shape[0]) if input.ndim else ops.sum(loss)
@@ -92,7 +122,9 @@ def class_loss(op, scores, labels, reduction="mean", weight=None, ignore_index=-
     samples whose label is ``ignore_index`` left out, and ``label_smoothing`` (cross
     entropy only: the target mixes ``1 - eps`` of the label with ``eps / C`` of every
     class). A weighted or filtered mean divides by the summed weights of the samples kept,
-    as PyTorch's. Without options this is the one fused kernel of ``nn_ops``."""
+    as PyTorch's. An ignored sample's loss is selected away, not multiplied by 0, so its
+    scores may be anything (padding holding inf or NaN): it adds 0, as in PyTorch. Without
+    options this is the one fused kernel of ``nn_ops``."""
     if reduction not in ("mean", "sum", "none"):
         raise ShapeError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     if not 0.0 <= label_smoothing <= 1.0 or (label_smoothing and op != "cross_entropy"):
@@ -105,14 +137,15 @@ def class_loss(op, scores, labels, reduction="mean", weight=None, ignore_index=-
     kept = ops.compare(labels, ignore_index, "ne")
     safe = ops.where(kept, labels, 0)
     scale = ops.cast(kept, scores.dtype)
+    loss = _row_loss(op, scores, safe, "none")
     if weight is not None:
-        scale = scale * take(weight, safe, 0)
-    loss = _row_loss(op, scores, safe, "none") * scale
+        sample_weight = take(weight, safe, 0)
+        scale, loss = scale * sample_weight, loss * sample_weight
     if label_smoothing:
         log_probs = log_softmax(scores, 1)
         spread = log_probs if weight is None else log_probs * weight
-        smooth = -ops.sum(spread, 1) * ops.cast(kept, scores.dtype)
-        loss = loss * (1.0 - label_smoothing) + smooth * (label_smoothing / classes)
+        loss = loss * (1.0 - label_smoothing) - ops.sum(spread, 1) * (label_smoothing / classes)
+    loss = ops.where(kept, loss, 0.0)
     if reduction == "none":
         return loss
     total = ops.sum(loss)
@@ -134,9 +167,10 @@ def _has_label(labels, value):
 
     def found(array):
         return bool((array._storage.host_view() == value).any())
-    if dispatch.tracer is None:
+    tracer = dispatch.thread.tracer
+    if tracer is None:
         return found(labels.data)
-    guarded = dispatch.tracer.guard_input(labels.data, found)
+    guarded = tracer.guard_input(labels.data, found)
     return True if guarded is None else guarded
 
 

@@ -66,7 +66,9 @@ def stored_value(value, dtype, what):
     an integer out of the dtype's range, NaN or inf into an integer, a finite number
     past a float dtype's range."""
     def refuse():
-        return ValueOverflowError(f"{what}: {value!r} does not fit in {dtype}")
+        shown = f"an int of {value.bit_length()} bits" if isinstance(value, int) and value.bit_length() > 128 \
+            else repr(value)
+        return ValueOverflowError(f"{what}: {shown} does not fit in {dtype}")
     if dtype == "bool":
         return bool(value)
     if dtype.startswith("float"):

@@ -80,7 +80,8 @@ class _Pointwise(Function):
 def _apply(function, x, *params):
     if x.dtype == "bool" or not x.dtype.startswith("float"):
         x = ops.cast(x, "float32")
-    return _Pointwise.apply(x, function=function, params=tuple(float(p) for p in params))
+    params = tuple(ops.scalar_operand(function, p, x.dtype) for p in params)    # 10**400: a ValueOverflowError
+    return _Pointwise.apply(x, function=function, params=params)
 
 
 def gelu(x, approximate="none"):

@@ -6,6 +6,8 @@ shape methods (``.reshape .transpose .T`` and basic indexing) and ``@`` all run 
 compiled kernels through :mod:`tvmini.graph.ops`. ``backward()`` differentiates a scalar
 (or, given a head gradient, any tensor) with respect to every leaf that requires a grad.
 """
+import copy
+
 import numpy as np
 
 from ..errors import AutogradError, DTypeError, ShapeError, TVMiniError
@@ -118,8 +120,9 @@ class Tensor:
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ShapeError(f"item() needs a one-element tensor, got shape {self.shape}")
-        if nd._trace_hook is not None:
-            nd._trace_hook("read", self.data, None)
+        hook = nd.thread_hooks.trace
+        if hook is not None:
+            hook("read", self.data, None)
         return self.data._storage.host_view().reshape(-1)[0].item()
 
     def tolist(self):
@@ -174,6 +177,24 @@ class Tensor:
                 raise ShapeError(f"backward(): head gradient {grad.dtype}{list(grad.shape)} does not match "
                                  f"the tensor {self.dtype}{list(self.shape)}")
         autograd.backward(self, grad, retain_graph=bool(retain_graph))
+
+    # ---- copies and pickles (PyTorch's rules) ------------------------------------------
+    def __deepcopy__(self, memo):
+        """An independent leaf of this tensor's class (a Parameter stays one), with copies
+        of the data and ``.grad`` and the same ``requires_grad``; only leaves, as PyTorch:
+        the copy of a computed tensor would have no history to differentiate through."""
+        if self._ctx is not None:
+            raise AutogradError(f"deepcopy of a tensor of shape {self.shape} computed by an op: only leaf "
+                                "tensors (parameters, inputs) are deep-copied; detach() or clone() it first")
+        out = _rebuild(type(self), copy.deepcopy(self.data, memo), self.requires_grad)
+        memo[id(self)] = out
+        out.grad = copy.deepcopy(self.grad, memo)
+        return out
+
+    def __reduce__(self):
+        """Pickled as its class, data (values and device) and ``requires_grad``, without
+        history or ``.grad`` (as PyTorch); ``copy.copy`` shares the data, as PyTorch's."""
+        return _rebuild, (type(self), self.data, self.requires_grad)
 
     def detach(self):
         """A tensor sharing this data that records no history."""
@@ -444,8 +465,12 @@ def _python_data(data, dtype):
         raw = np.array(data, dtype=object)          # judged value by value below, as PyTorch
     if raw.dtype.kind not in "iuO" or not raw.size:
         return data
-    if raw.dtype.kind == "O":   # ints past 64 bits, perhaps beside floats
+    if raw.dtype.kind == "O":   # ints past 64 bits, perhaps beside floats; or not numbers (None)
         values = raw.ravel().tolist()
+        odd = [v for v in values if not isinstance(v, (int, float, np.number, np.bool_))]
+        if odd:
+            raise DTypeError(f"tensor(): cannot infer a dtype for a {type(odd[0]).__name__} (a tensor holds "
+                             f"numbers and bools)")
         if dtype is None:
             dtype = np.dtype("int64" if all(isinstance(v, int) for v in values) else "float32")
         stored = [ops.stored_value(v, dtype.name, "tensor()") for v in values]
@@ -486,6 +511,14 @@ def tensor(data, requires_grad=False, device=None, dtype=None):
     A Python int that the dtype cannot hold raises ValueOverflowError, as PyTorch raises.
     """
     return Tensor(_as_ndarray(data, dtype, device), requires_grad=requires_grad)
+
+
+def _rebuild(cls, data, requires_grad):
+    """A leaf of class ``cls`` over NDArray ``data`` (unpickling, copies)."""
+    t = object.__new__(cls)
+    t.data, t.grad, t._ctx, t._aliased = data, None, None, False
+    t.requires_grad = requires_grad
+    return t
 
 
 def _shape_args(shape):

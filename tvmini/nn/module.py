@@ -10,9 +10,9 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..errors import ParameterError, ShapeError, TVMiniError
+from ..errors import DTypeError, ParameterError, ShapeError, TVMiniError
 from ..graph import Tensor, dispatch, no_grad
-from ..runtime import as_device
+from ..runtime import NDArray, as_device
 
 
 #: what ``Module.to("...")`` reads as a dtype rather than a device
@@ -28,8 +28,32 @@ class Parameter(Tensor):
     def __init__(self, data, requires_grad=True):
         super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
 
+    def __setattr__(self, name, value):
+        """PyTorch's assignments to a parameter: ``p.data = t`` makes ``p`` hold tensor
+        ``t``'s data (shared; its shape, dtype and device may differ, as in PyTorch) or an
+        NDArray; ``p.grad`` takes a Tensor or None. Anything else is refused here: it
+        broke the next op far away with a raw AttributeError. (Only parameters check:
+        a plain tensor's attributes are set on every op's hot path.)"""
+        if name == "data":
+            value = _parameter_data(self, value)
+        elif name == "grad" and value is not None and not isinstance(value, Tensor):
+            raise DTypeError(f"Parameter of shape {self.shape}: .grad takes a Tensor or None, got "
+                             f"{type(value).__name__} (wrap an array with tm.tensor)")
+        object.__setattr__(self, name, value)
+
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
+
+
+def _parameter_data(param, value):
+    """The NDArray ``param.data = value`` stores (see ``Parameter.__setattr__``)."""
+    data = value.data if isinstance(value, Tensor) else value
+    if not isinstance(data, NDArray):
+        raise DTypeError(f"Parameter.data takes a Tensor (or an NDArray), got {type(value).__name__}")
+    if getattr(param, "requires_grad", False) and not data.dtype.startswith("float"):
+        raise DTypeError(f"Parameter.data: a parameter that requires grad holds floating-point data, not "
+                         f"{data.dtype} (call requires_grad_(False) first)")
+    return data
 
 
 class Module:
@@ -95,8 +119,9 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
-        if dispatch.tracer is not None:          # tm.jit: the trace depends on self.training
-            dispatch.tracer.saw_module(self)
+        tracer = dispatch.thread.tracer
+        if tracer is not None:          # tm.jit: the trace depends on self.training
+            tracer.saw_module(self)
         return self.forward(*args, **kwargs)
 
     # ---- traversal --------------------------------------------------------------------
@@ -164,9 +189,10 @@ class Module:
 
     def zero_grad(self, set_to_none=True):
         """Clear every parameter's gradient."""
+        tracer = dispatch.thread.tracer
         for p in self.parameters():
-            if dispatch.tracer is not None:
-                dispatch.tracer.touch_grad(p, reads=False)
+            if tracer is not None:
+                tracer.touch_grad(p, reads=False)
             p.grad = None if set_to_none or p.grad is None else p.grad.zero_()
 
     def to(self, device=None, dtype=None):

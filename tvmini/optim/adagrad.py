@@ -1,11 +1,10 @@
 """Adagrad and RMSprop: adaptive per-element step sizes (PyTorch's formulas)."""
 import numpy as np
 
-from ..errors import TVMiniError
 from ..graph import Tensor
 from ..runtime import ndarray as nd
 from ..topi import optim as kernels
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_options
 
 
 def _adagrad(p, g, s, clr, eps, weight_decay):
@@ -18,8 +17,10 @@ class Adagrad(Optimizer):
 
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10, *,
                  maximize=False):
-        if lr < 0 or lr_decay < 0 or weight_decay < 0 or initial_accumulator_value < 0 or eps < 0:
-            raise TVMiniError("Adagrad: lr, lr_decay, weight_decay, initial_accumulator_value and eps must be >= 0")
+        check_options("Adagrad", [("learning rate", lr, 0 <= lr), ("lr_decay value", lr_decay, 0 <= lr_decay),
+                                  ("weight_decay value", weight_decay, 0 <= weight_decay),
+                                  ("initial_accumulator_value value", initial_accumulator_value,
+                                   0 <= initial_accumulator_value), ("epsilon value", eps, 0 <= eps)])
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps,
                                       initial_accumulator_value=initial_accumulator_value, maximize=maximize))
 
@@ -50,9 +51,10 @@ class RMSprop(Optimizer):
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, *,
                  maximize=False):
-        if lr < 0 or eps < 0 or weight_decay < 0 or momentum < 0 or not 0 <= alpha <= 1:
-            raise TVMiniError(f"RMSprop: invalid hyper-parameters lr={lr}, alpha={alpha}, eps={eps}, "
-                              f"weight_decay={weight_decay}, momentum={momentum}")
+        check_options("RMSprop", [("learning rate", lr, 0 <= lr), ("epsilon value", eps, 0 <= eps),
+                                  ("momentum value", momentum, 0 <= momentum),
+                                  ("weight_decay value", weight_decay, 0 <= weight_decay),
+                                  ("alpha value", alpha, 0 <= alpha <= 1)])
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                                       centered=centered, maximize=maximize))
 

@@ -1,9 +1,8 @@
 """Adam and AdamW (decoupled weight decay), with PyTorch's bias-corrected formulas."""
 import math
 
-from ..errors import TVMiniError
 from ..topi import optim as kernels
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_options
 
 
 def _adam(p, g, m, v, step_size, beta1, beta2, eps, bias_correction2_sqrt, weight_decay, decay):
@@ -24,9 +23,10 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, *,
                  maximize=False):
-        if lr < 0 or eps < 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
-            raise TVMiniError(f"{type(self).__name__}: invalid hyper-parameters lr={lr}, betas={betas}, eps={eps}, "
-                              f"weight_decay={weight_decay}")
+        check_options(type(self).__name__, [
+            ("learning rate", lr, 0 <= lr), ("epsilon value", eps, 0 <= eps),
+            *[(f"beta parameter at index {k}", b, 0 <= b < 1) for k, b in enumerate(betas)],
+            ("weight_decay value", weight_decay, 0 <= weight_decay)])
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                                       maximize=maximize))
 

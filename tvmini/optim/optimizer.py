@@ -12,12 +12,22 @@ import abc
 
 import numpy as np
 
-from ..errors import DeviceError, ShapeError, TVMiniError
+from ..errors import DeviceError, DTypeError, ShapeError, TVMiniError
 from ..graph import Tensor
 from ..graph import dispatch, ops
 from ..graph.dispatch import run_inplace
 from ..graph.jit.ir import ReplayScalars
 from ..runtime import ndarray as nd
+
+
+def check_options(owner, checks):
+    """Refuse each ``(what, value, valid)`` of ``checks`` that is not ``valid``, with
+    PyTorch's message ("Adam: Invalid learning rate: nan"). Each test is written as
+    ``low <= value`` rather than ``value < low`` so that NaN, for which every comparison
+    is False, is refused too (it turned every weight into NaN on the first step)."""
+    for what, value, valid in checks:
+        if not valid:
+            raise TVMiniError(f"{owner}: Invalid {what}: {value}")
 
 
 class Optimizer(abc.ABC):
@@ -55,10 +65,11 @@ class Optimizer(abc.ABC):
 
     def zero_grad(self, set_to_none=True):
         """Clear the gradients of every parameter."""
+        tracer = dispatch.thread.tracer
         for group in self.param_groups:
             for p in group["params"]:
-                if dispatch.tracer is not None:
-                    dispatch.tracer.touch_grad(p, reads=False)
+                if tracer is not None:
+                    tracer.touch_grad(p, reads=False)
                 if set_to_none or p.grad is None:
                     p.grad = None
                 else:
@@ -67,8 +78,9 @@ class Optimizer(abc.ABC):
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns ``closure()`` if given."""
         loss = closure() if closure is not None else None
-        if dispatch.tracer is not None:      # a jit replay checks replay_guard()
-            dispatch.tracer.saw_optimizer(self)
+        tracer = dispatch.thread.tracer
+        if tracer is not None:      # a jit replay checks replay_guard()
+            tracer.saw_optimizer(self)
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
@@ -95,6 +107,9 @@ class Optimizer(abc.ABC):
         return Tensor._wrap(nd.zeros(p.shape, p.dtype, p.device))
 
     def _update(self, p, group):
+        if not isinstance(p.grad, Tensor):
+            raise DTypeError(f"{type(self).__name__}: the gradient of a parameter of shape {p.shape} is a "
+                             f"{type(p.grad).__name__}, not a Tensor")
         if p.grad.shape != p.shape or p.grad.dtype != p.dtype:
             raise ShapeError(f"{type(self).__name__}: gradient {p.grad.dtype}{list(p.grad.shape)} does not match "
                              f"parameter {p.dtype}{list(p.shape)}")

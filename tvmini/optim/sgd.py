@@ -1,7 +1,7 @@
 """SGD with PyTorch's momentum, dampening, Nesterov and weight-decay options."""
 from ..errors import TVMiniError
 from ..topi import optim as kernels
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_options
 
 
 def _plain(p, g, lr, weight_decay):
@@ -19,8 +19,8 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *,
                  maximize=False):
-        if lr < 0 or momentum < 0 or weight_decay < 0:
-            raise TVMiniError(f"SGD: lr, momentum and weight_decay must be >= 0, got {lr}, {momentum}, {weight_decay}")
+        check_options("SGD", [("learning rate", lr, 0 <= lr), ("momentum value", momentum, 0 <= momentum),
+                              ("weight_decay value", weight_decay, 0 <= weight_decay)])
         if nesterov and (momentum <= 0 or dampening != 0):
             raise TVMiniError("SGD: Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,

@@ -20,6 +20,7 @@ import ctypes
 import math
 import operator
 import sys
+import threading
 
 import numpy as np
 
@@ -34,11 +35,17 @@ ALIGNMENT = 64
 
 _CPU0 = cpu(0)
 
-#: Set by ``tm.jit`` while it records a step, to ``hook(event, array, source)`` with event
-#: "new" (an array made by :func:`array`/:func:`zeros`; ``source`` the NDArray copied,
-#: or None), "copy" (``copyfrom`` into ``array`` from ``source``) or "read" (the data
-#: is read back to the host). None otherwise: one check on those paths.
-_trace_hook = None
+class _ThreadHooks(threading.local):
+    """Hooks per thread. ``trace``: set by ``tm.jit`` while it records a step on this
+    thread, to ``hook(event, array, source)`` with event "new" (an array made by
+    :func:`array`/:func:`zeros`; ``source`` the NDArray copied, or None), "copy"
+    (``copyfrom`` into ``array`` from ``source``) or "read" (the data is read back to
+    the host); None otherwise: one check on those paths. Other threads' arrays are not
+    the step's (a class attribute is each thread's default)."""
+    trace = None
+
+
+thread_hooks = _ThreadHooks()
 
 
 def _probe_data_offset():
@@ -266,8 +273,9 @@ class NDArray:
 
     def numpy(self):
         """Return a new numpy array holding a copy of the data."""
-        if _trace_hook is not None:
-            _trace_hook("read", self, None)
+        hook = thread_hooks.trace
+        if hook is not None:
+            hook("read", self, None)
         return np.array(self._storage.host_view(), copy=True)
 
     def copyfrom(self, src):
@@ -295,8 +303,9 @@ class NDArray:
         else:
             self._storage.from_numpy(src._storage.host_view())
         self._version += 1
-        if _trace_hook is not None:
-            _trace_hook("copy", self, src)
+        hook = thread_hooks.trace
+        if hook is not None:
+            hook("copy", self, src)
         return self
 
     def copyto(self, target):
@@ -308,6 +317,21 @@ class NDArray:
         if isinstance(target, NDArray):
             return target.copyfrom(self)
         return NDArray(self._shape, self._dtype, as_device(target)).copyfrom(self)
+
+    # Copies and pickles hold new memory: ``_ptr`` is an address in the storage it was
+    # made for, valid in that storage's process only, so it is never copied over.
+    def __copy__(self):
+        """An independent copy on the same device (as numpy's ``copy.copy``)."""
+        return self.copyto(self._device)
+
+    def __deepcopy__(self, memo):
+        """An independent copy on the same device."""
+        return self.copyto(self._device)
+
+    def __reduce__(self):
+        """Pickled as its values and device: unpickling allocates new storage there (a
+        CUDA array needs a CUDA device where it is unpickled)."""
+        return array, (self.numpy(), None, self._device)
 
     def __repr__(self):
         head = f"<tvmini.NDArray shape={self._shape}, dtype={self.dtype}, device={self._device}>"
@@ -354,8 +378,9 @@ def array(obj, dtype=None, device=None):
             dtype = _infer_dtype(data)
     result = NDArray(data.shape, data.dtype if dtype is None else dtype, device)
     result._storage.from_numpy(data)
-    if _trace_hook is not None:
-        _trace_hook("new", result, obj if isinstance(obj, NDArray) else None)
+    hook = thread_hooks.trace
+    if hook is not None:
+        hook("new", result, obj if isinstance(obj, NDArray) else None)
     return result
 
 
@@ -374,8 +399,9 @@ def zeros(shape, dtype="float32", device=None):
     """Return a new NDArray of ``shape`` and ``dtype`` filled with zeros."""
     result = NDArray(shape, dtype, device)
     result._storage.from_numpy(np.zeros((), dtype=result._dtype))
-    if _trace_hook is not None:
-        _trace_hook("new", result, None)
+    hook = thread_hooks.trace
+    if hook is not None:
+        hook("new", result, None)
     return result
 
 

@@ -3,7 +3,8 @@
 The first call with a new *signature* — each tensor argument's shape, dtype, device and
 ``requires_grad`` (also of the tensors inside list, tuple and dict arguments, nested:
 they are inputs too, keyed by the containers' types, keys and lengths); every other
-argument by value (or by identity when unhashable); grad mode — runs the function eagerly under a :class:`~.trace.Tracer`, runs the graph passes
+argument by value (a numpy array by its dtype, shape and a digest of its bytes); grad
+mode — runs the function eagerly under a :class:`~.trace.Tracer`, runs the graph passes
 and compiles the step for the device it ran on (:class:`~.native.NativeStep` on the CPU,
 :class:`~.device.DeviceStep` on a CUDA device). Later calls with that signature
 check the variant's *guards* (the ``training`` flag of every module the trace called,
@@ -28,9 +29,19 @@ replay, so schedulers work), dropout masks (redrawn each replay).
 
 Results are fresh tensors on every call (the replay never reuses an array it returned)
 and carry no autograd history: call ``backward()`` inside the function.
+
+A jitted function may be called from several threads: its calls run one at a time (a
+lock per function), since a variant's arena of temporaries, its scalar slots and the
+bookkeeping of the gradients it hands out are its own. A trace records only the
+calling thread's ops (``dispatch.thread``), so other threads may run eager ops and
+other jitted functions meanwhile.
 """
 import functools
+import hashlib
+import threading
 from sys import getrefcount
+
+import numpy as np
 
 from ...errors import TVMiniError
 from ...runtime.device import cpu
@@ -73,8 +84,11 @@ def _signature_part(value, tensors):
     ``requires_grad``; a list, tuple or dict by its type, keys, length and the keys of
     its items (nested), so that the tensors inside it are inputs too — a reused batch
     list refilled with new tensors replays with them, a fresh tuple of tensors of the
-    same shapes reuses the variant —; any other value by value, or by identity when
-    unhashable."""
+    same shapes reuses the variant —; any other value by value: a float by its bits, a
+    slice by its parts, a numpy array by :func:`_array_key`, a hashable value itself
+    (kept by the key, so a value keyed by identity is never mistaken for a later object
+    at its address). An unhashable value of another kind has no key that says when its
+    contents change, so it is refused."""
     if isinstance(value, Tensor):
         tensors.append(value)
         data = value.data           # the NDArray's fields directly: this runs on every call
@@ -83,11 +97,31 @@ def _signature_part(value, tensors):
         return ("seq", type(value), tuple([_signature_part(v, tensors) for v in value]))
     if isinstance(value, dict):
         return ("dict", type(value), tuple([(k, _signature_part(v, tensors)) for k, v in value.items()]))
+    if isinstance(value, (float, np.floating)):     # by its bits: -0.0 is not 0.0, a NaN is the same NaN
+        return ("float", type(value), float(value).hex())
+    if isinstance(value, slice):            # unhashable before Python 3.12
+        return ("slice", tuple([_signature_part(v, tensors) for v in (value.start, value.stop, value.step)]))
+    if isinstance(value, np.ndarray):
+        return _array_key(value)
     try:
         hash(value)
-        return ("value", type(value), value)
     except TypeError:
-        return ("object", id(value))
+        raise TVMiniError(f"tm.jit: an argument of type {type(value).__name__} is neither a tensor nor hashable, so "
+                          f"the signature cannot hold its value (a trace freezes it); pass tensors, numbers, "
+                          f"numpy arrays or hashable values") from None
+    return ("value", type(value), value)
+
+
+def _array_key(array):
+    """The signature key of a numpy array argument: its values are frozen into the trace
+    as constants (``tm.tensor(array)`` inside the function), so it is keyed by value —
+    dtype, shape and a digest of its bytes (a pass over them per call; an array of other
+    values traces another variant: pass data that changes per call as a tensor)."""
+    if array.dtype.hasobject:
+        raise TVMiniError(f"tm.jit: a numpy array of Python objects (shape {array.shape}) cannot be keyed by value; "
+                          f"pass a tensor or an array of numbers")
+    digest = hashlib.blake2b(np.ascontiguousarray(array), digest_size=16).digest()
+    return ("ndarray", array.dtype.str, array.shape, digest)
 
 
 class Variant:
@@ -208,6 +242,7 @@ class JitFunction:
         self.fn, self.skip_passes = fn, tuple(skip_passes)
         self._variants = {}            # signature -> [Variant]
         self._last = None
+        self._lock = threading.RLock()   # re-entrant: a call inside its own trace gets the tracer's error
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args, **kwargs):
@@ -215,11 +250,12 @@ class JitFunction:
         items = list(args) + [kwargs[k] for k in names] if kwargs else args
         tensors = []
         signature = (tuple([_signature_part(a, tensors) for a in items]), names, is_grad_enabled())
-        for variant in self._variants.get(signature, ()):
-            if variant.matches(tensors):
-                self._last = variant
-                return variant(tensors)
-        return self._trace(signature, tensors, args, kwargs)
+        with self._lock:
+            for variant in self._variants.get(signature, ()):
+                if variant.matches(tensors):
+                    self._last = variant
+                    return variant(tensors)
+            return self._trace(signature, tensors, args, kwargs)
 
     def _trace(self, signature, tensors, args, kwargs):
         tracer = Tracer(tensors)

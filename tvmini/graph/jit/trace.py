@@ -1,9 +1,9 @@
 """Recording one call of a step function as a :class:`~.ir.Program`.
 
-While a :class:`Tracer` is installed (``dispatch.tracer``, plus the NDArray hook in
-``runtime.ndarray``), the step runs eagerly as usual — its results are right — and
-every kernel call, copy and array made from host data is reported here and becomes a
-node or a value of the program:
+While a :class:`Tracer` is installed on the calling thread (``dispatch.thread.tracer``,
+plus the NDArray hook in ``runtime.ndarray``), the step runs eagerly as usual — its
+results are right — and every kernel call, copy and array made from host data on that
+thread is reported here and becomes a node or a value of the program:
 
 * a kernel's inputs are looked up by array identity: the function's tensor arguments
   are ``input`` values, arrays made by earlier kernels ``temp`` values, arrays made from
@@ -43,16 +43,16 @@ class Tracer:
 
     # ---- install / uninstall --------------------------------------------------------------
     def __enter__(self):
-        if dispatch.tracer is not None:
+        if dispatch.thread.tracer is not None:
             raise TVMiniError("tm.jit: a jit function was called while another one is being traced; "
                               "trace the outer function only")
-        dispatch.tracer = self
-        nd._trace_hook = self._array_event
+        dispatch.thread.tracer = self
+        nd.thread_hooks.trace = self._array_event
         return self
 
     def __exit__(self, *exc):
-        dispatch.tracer = None
-        nd._trace_hook = None
+        dispatch.thread.tracer = None
+        nd.thread_hooks.trace = None
         return False
 
     # ---- values ---------------------------------------------------------------------------
