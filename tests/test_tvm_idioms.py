@@ -22,9 +22,9 @@ def test_topi_style_traversal_call_syntax_and_constant_extents():
     assert s.normalize() is s
     f = tm.build(s, [A, C], target_host="llvm")
     assert f[f.entry_name] is f
-    a, c = np.ones((3, 4), "float32"), np.zeros((3, 4), "float32")
+    a, c = np.ones((3, 4), "float32"), tm.nd.array(np.zeros((3, 4), "float32"))
     f(a, c)
-    np.testing.assert_array_equal(c, np.full((3, 4), 4.0))
+    np.testing.assert_array_equal(c.asnumpy(), np.full((3, 4), 4.0))
 
 
 def test_set_store_predicate_and_set_scope():

@@ -278,6 +278,10 @@ class NDArray:
             hook("read", self, None)
         return np.array(self._storage.host_view(), copy=True)
 
+    def asnumpy(self):
+        """TVM's name for :meth:`numpy`."""
+        return self.numpy()
+
     def copyfrom(self, src):
         """Copy ``src`` (a numpy array or an NDArray of the same shape and dtype)
         into this array and return this array.
