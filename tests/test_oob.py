@@ -388,18 +388,20 @@ def test_harness_catches_numpy_read_before_the_start():
 
 
 def test_harness_catches_a_kernel_that_reads_past_its_input():
-    """A te definition that reads A[i + 1] for every i (a user error tvmini cannot see):
-    the guarded input makes the compiled kernel fault, so the OOB cases above would
-    catch overruns of generated code."""
+    """A te definition that reads A at indices it is given in another tensor, shifted
+    past A's ends (a user error tvmini cannot see: ``A[i + 1]`` is refused, see
+    test_reads_outside_a_tensor_are_refused): the guarded input makes the compiled kernel
+    fault, so the OOB cases above would catch overruns of generated code."""
     body = '''
         n = te.var("n")
         A = te.placeholder((n,), name="A")
-        B = te.compute((n,), lambda i: A[i + {shift}], name="B")
+        I = te.placeholder((n,), name="I", dtype="int32")
+        B = te.compute((n,), lambda i: A[I[i]], name="B")
         s = te.create_schedule(B.op)
-        f = tm.build(s, [A, B], name="overrun")
+        f = tm.build(s, [A, I, B], name="overrun")
         a = guarded_array((1000,), "float32", where="{where}")
         b = np.zeros(1000, "float32")
-        f(a, b)
+        f(a, np.arange(1000, dtype="int32") + {shift}, b)
         print("DONE")
     '''
     ok = run_isolated(PRELUDE + textwrap.dedent(body.format(shift=0, where="end")))

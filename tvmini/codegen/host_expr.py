@@ -3,13 +3,16 @@
 A kernel computes its indices and loop counters in int32 (``te.INDEX_MAX``); arguments
 are checked against that limit when called, but a kernel's own buffers and loops can be
 larger than any argument: an ``(n, n)`` stage read by a row sum of an ``(n,)`` output.
-:func:`call_limits` lists every such size the symbolic extents fix, as Python source
-the ``Module`` evaluates with the call's extents before running the kernel
-(``runtime.module.Module``'s ``limits``); CUDA launch plans print their grid and
-temporary sizes with :func:`py_source` too.
+:func:`call_limits` lists every such size the symbolic extents fix, and every read
+``lower.reads`` left to the call, as Python source the ``Module`` evaluates with the
+call's extents and scalars before running the kernel (``runtime.module.Module``'s
+``limits``); CUDA launch plans print their grid and temporary sizes with
+:func:`py_source` too.
 """
 from ..errors import BuildError
+from ..te.relation import INDEX_MAX
 from ..tir import expr as E
+from ..tir.arith import const_interval
 from ..tir.functor import free_vars, walk
 from ..tir.simplify import simplify
 from ..tir.stmt import Allocate, For
@@ -42,31 +45,49 @@ def element_count(shape):
 
 
 def call_limits(func):
-    """``[(source, what)]``: each buffer size and loop extent of ``func`` that its
-    symbolic extents alone fix, and each sum or product the kernel computes on the way
-    to a loop extent (``(m + 3) // 4`` adds in int32 too), as :func:`py_source` of the
-    extents, with what it is, a phrase whose ``{}`` takes the value ("buffer T[n, n] has
-    {} elements"); constant ones are checked when built (``te``)."""
+    """``[(ok, value, what)]``: the checks a call makes before running ``func``, each
+    as Python source over the extents and scalar arguments ``v`` (:func:`py_source`):
+    ``ok`` is true when the call may run, ``what.format(value)`` says what failed.
+
+    They are each buffer size and loop extent that the symbolic extents alone fix, and
+    each sum or product computed on the way to a loop extent (``(m + 3) // 4`` adds in
+    int32 too), which must fit int32 (constant ones are checked when built, in ``te``);
+    and the reads ``lower.reads`` could not prove inside their tensors."""
     extents = {v for v in func.scalar_params if not any(v is a for a in func.signature)}
     found = {}
 
+    largest = {v: (0, INDEX_MAX) for v in extents}     # what the arguments' checks allow
+
     def add(size, what):
         size = simplify(size)
+        bounds = const_interval(size, largest)      # n - 1, or n itself: fits whatever n is
+        if bounds is not None and bounds[1] <= INDEX_MAX:
+            return
         if not isinstance(size, E.Const) and free_vars(size) <= extents:
             try:
-                found.setdefault(py_source(size), what)
+                source = py_source(size)
             except BuildError:
-                pass        # a size the host cannot compute (none are made today) stays unchecked
+                return      # a size the host cannot compute (none are made today) stays unchecked
+            found.setdefault(source, (f"{source} <= {INDEX_MAX}", source, what))
 
     def visit(node):
         if isinstance(node, Allocate):
             shape = ", ".join(map(str, node.buffer.shape))
-            add(element_count(node.buffer.shape), f"buffer {node.buffer.name}[{shape}] has {{}} elements")
+            add(element_count(node.buffer.shape), f"buffer {node.buffer.name}[{shape}] has {{}} elements, past int32")
         elif isinstance(node, For):
             name, extent = node.var.name, node.extent
-            add(extent, f"loop {name} runs {{}} iterations (extent {extent})")
-            walk(extent, lambda e: add(e, f"loop {name}'s extent {extent} computes {e} = {{}}")
+            add(extent, f"loop {name} runs {{}} iterations (extent {extent}), past int32")
+            walk(extent, lambda e: add(e, f"loop {name}'s extent {extent} computes {e} = {{}}, past int32")
                  if isinstance(e, (E.Add, E.Mul)) else None)
     if extents:
         walk(func.body, visit)
-    return [[source, what] for source, what in found.items()]
+    return [list(check) for check in found.values()] + [_read_limit(c) for c in func.read_checks]
+
+
+def _read_limit(check):
+    """The ``(ok, value, what)`` of a ``lower.reads.ReadCheck``."""
+    lo, hi, extent = (py_source(simplify(x)) for x in (check.lo, check.hi, check.extent))
+    runs = " and ".join(f"{py_source(x)} >= 1" for x in check.domain) or "True"
+    return [f"not ({runs}) or ({lo} >= 0 and {hi} < {extent})", f"({lo}, {hi}, {extent})",
+            f"{check.op} reads {check.tensor} at indices {{0[0]}}..{{0[1]}} along axis {check.axis}, outside its "
+            f"extent {{0[2]}}"]

@@ -15,6 +15,7 @@ from .bound import StageBounds, infer_region
 from .inline import inline_bodies
 from .inplace import check_inplace
 from .nest import build_nest, read_ops
+from .reads import read_checks
 from .vthread import inject_virtual_threads
 
 
@@ -155,7 +156,7 @@ def lower(sch, args, name="main", inplace=(), simple_mode=False):
     signature = [a if isinstance(a, Var) else arg_buffers[sch.tensor(a)] for a in args]
     may_alias = [arg_buffers[t] for pair in inplace for t in pair]
     func = PrimFunc(name, [a for a in signature if not isinstance(a, Var)], params + scalars, body,
-                    signature=signature, may_alias=may_alias)
+                    signature=signature, may_alias=may_alias, read_checks=read_checks(stages, symbolic))
     return passes.finalize(func)
 
 

@@ -118,10 +118,11 @@ class Module:
       :meth:`export_library` (``runtime.export.object_exporter`` of a CPU
       kernel's object code, ``cuda_exporter`` of a CUDA program); None: the
       module cannot be exported (one loaded from a CPU library);
-    - ``limits``: ``(source, what)`` pairs, sizes the kernel computes in int32
-      that only its symbolic extents fix (``codegen.host_expr.call_limits``;
-      ``what.format(value)`` says what the value is): a call whose extents make
-      one exceed ``INT32_MAX`` raises ShapeError.
+    - ``limits``: ``(ok, value, what)`` checks of the call's extents and scalars
+      (``codegen.host_expr.call_limits``: sizes the kernel computes in int32,
+      reads it could not prove inside their tensors), Python expressions of a
+      dict ``v`` of them: a call where ``ok`` is false raises ShapeError saying
+      ``what.format(value)``.
 
     Numpy arrays are used in place (outputs are written into them). The
     attributes ``name``, ``target``, ``device``, ``arg_specs`` and
@@ -138,7 +139,7 @@ class Module:
         self._sources = dict(sources)
         self._keepalive = keepalive
         self._exporter = exporter
-        self.limits = tuple((source, what) for source, what in limits)
+        self.limits = tuple((ok, value, what) for ok, value, what in limits)
         self._validate_signature()
         self._compile_checks()
 
@@ -203,8 +204,9 @@ class Module:
                          if spec.inplace_of is not None}
         self._slot_vars = tuple(slots)
         self._values_template = [0] * len(slots)
-        self._fixed = self._fixed_checks()
-        self._limits = tuple((host_function(source), what) for source, what in self.limits)
+        self._fixed = None if self.limits else self._fixed_checks()
+        self._limits = tuple((host_function(ok), host_function(value), what) for ok, value, what in self.limits)
+        self._scalar_names = tuple(spec.name for spec in self.arg_specs if spec.scalar)
 
     def _fixed_checks(self):
         """What :meth:`_pack_fixed` compares each argument with, or None when the kernel
@@ -268,7 +270,7 @@ class Module:
             )
         cargs, values, scalars = self._check_args(args)
         if self._limits:
-            self._check_limits(values)
+            self._check_limits(values, scalars)
         if self._written and not fresh_outputs:
             self._check_overlap(args, cargs)
         if values:
@@ -342,16 +344,15 @@ class Module:
                                  f"{size} elements; kernels index with int32 (at most {INT32_MAX})")
         return cargs, values, scalars
 
-    def _check_limits(self, values):
-        """ShapeError unless every size in :attr:`limits` fits int32 at the extents
-        ``values`` (slot order)."""
+    def _check_limits(self, values, scalars):
+        """ShapeError unless every check of :attr:`limits` passes at the extents
+        ``values`` (slot order) and the scalar arguments ``scalars``."""
         v = dict(zip(self._slot_vars, values))
-        for size, what in self._limits:
-            count = size(v)
-            if count > INT32_MAX:
-                extents = ", ".join(f"{name}={value}" for name, value in v.items())
-                raise ShapeError(f"kernel {self.name!r}: at {extents} its {what.format(count)}; kernels compute "
-                                 f"indices and sizes in int32 (at most {INT32_MAX})")
+        v.update(zip(self._scalar_names, scalars))
+        for ok, value, what in self._limits:
+            if not ok(v):
+                given = ", ".join(f"{name}={number}" for name, number in v.items())
+                raise ShapeError(f"kernel {self.name!r}: at {given} its {what.format(value(v))}")
 
     def _scalar(self, value, spec):
         """``value`` checked as scalar argument ``spec`` (a Python or numpy number)."""

@@ -162,15 +162,18 @@ class PrimFunc:
     ``signature`` is the user's argument order: Buffers and scalar-argument Vars.
     ``may_alias`` holds the buffer parameters that may share memory with another one
     (in-place outputs and their inputs): the code generator drops ``noalias`` on them.
+    ``read_checks``: the reads the ``Module`` checks at call time (``lower.reads``).
     """
 
-    def __init__(self, name, params, scalar_params, body, signature=None, may_alias=()):
+    def __init__(self, name, params, scalar_params, body, signature=None, may_alias=(), read_checks=()):
         self.name, self.params, self.scalar_params, self.body = name, list(params), list(scalar_params), body
         self.signature = list(signature) if signature is not None else list(params)
         self.may_alias = frozenset(may_alias)
+        self.read_checks = tuple(read_checks)
 
     def with_body(self, body):
-        return PrimFunc(self.name, self.params, self.scalar_params, body, self.signature, self.may_alias)
+        return PrimFunc(self.name, self.params, self.scalar_params, body, self.signature, self.may_alias,
+                        self.read_checks)
 
     def __repr__(self):
         from .printer import func_str
