@@ -5,18 +5,20 @@ computes only what its readers read during one iteration of loop ``L``: ``C`` an
 stage computed (directly or through others) at ``L`` or a loop inside it. ``C``'s loops
 outside ``L`` (and ``L`` itself) are fixed, the loops inside it and all those of the
 other readers range over their extents, and the interval analysis of ``tir.arith``
-bounds every index read. A stage computed with ``compute_with(P, L)`` computes, per
-iteration of ``L``, the block of its domain equal to the block ``P`` computes then.
-Where the analysis cannot give a region of constant (or symbolic-only) size, the whole
-domain is used, which is always correct.
+bounds every index read. Where the analysis cannot give a region of constant (or
+symbolic-only) size, the whole domain is used, which is always correct for a producer.
+A stage computed with ``compute_with(P, L)`` computes, per iteration of ``L``, the block
+of its domain equal to the block ``P`` computes then, exactly (it runs once per
+iteration, and may update in place): that block must be a box, or the schedule is an
+error (:func:`_with_region`).
 """
 from ..errors import ScheduleError
-from ..te.relation import derived_extents, root_values
+from ..te.relation import Split, derived_extents, root_values
 from ..te.tensor import ProducerLoad
 from ..tir.arith import interval
 from ..tir.expr import Const, GE, LT, Max, Min, Var
 from ..tir.functor import free_vars, substitute, walk
-from ..tir.simplify import simplify
+from ..tir.simplify import is_const_int, simplify
 
 
 class StageBounds:
@@ -82,9 +84,8 @@ def infer_region(stage, consumers, bounds, symbolic):
     if stage.scope == "shared":
         _relax_thread_loops_of_ancestors(parent, bounds, env)
     if stage.attach_type == "with":
-        accesses = [([pb.root_value[iv] for iv in parent.op.axis], env)]      # the element parent computes
-    else:
-        accesses = [access for c in consumers for access in _consumer_accesses(stage, c, leaves, pos, bounds, env)]
+        return _with_region(stage, full, pb, pos)
+    accesses = [access for c in consumers for access in _consumer_accesses(stage, c, leaves, pos, bounds, env)]
     region = dict(full)
     for d, iv in enumerate(op.axis):
         los, his = [], []
@@ -110,6 +111,137 @@ def infer_region(stage, consumers, bounds, symbolic):
                 continue
             region[iv] = (lo, extent)
     return region
+
+
+def _with_region(stage, full, pb, pos):
+    """The region of a ``compute_with`` stage: exactly the block of its domain that its
+    parent computes in one iteration of the loop at ``pos``, which must be a box.
+
+    The stage runs once per iteration of that loop, over its region, right after the
+    parent's block. A region larger than the block (the whole domain, or the box
+    bounding a block that is none: columns (C, KH, KW) fused and split by 32 make
+    blocks that start and end inside a kernel's taps) would compute elements more than
+    once (an in-place update applied twice) and before the parent has computed the
+    elements they read (garbage read back). Where the block is no box
+    (:func:`_block_shape`), and where a loop inside the attach point is bound to GPU
+    threads or blocks (each would compute the whole block), it is a ScheduleError. A
+    loop that runs once, like every loop around it, computes the whole domain once."""
+    parent = pb.stage
+    leaves = parent.leaf_iter_vars
+    where = f"stage {stage.name} is computed with {parent.name} at loop {leaves[pos].name}"
+    inner = [iv for iv in leaves[pos + 1:] if not parent._is_reduce(iv)]
+    for iv in inner:
+        bound = parent.bindings.get(iv)
+        if bound is not None and bound.thread_tag != "vthread":
+            raise ScheduleError(f"{where}, around {parent.name}'s loop {iv.name} bound to {bound.thread_tag}: every "
+                                f"thread would compute {stage.name}'s whole block (and read elements other threads "
+                                "write); pick a loop inside the thread-bound loops")
+    shape = _block_shape(parent, pb.extents, set(inner))
+    if shape is None:
+        if all(is_const_int(pb.extents[iv], 1) for iv in leaves[:pos + 1]):
+            return full
+        raise ScheduleError(f"{where}: the elements {parent.name} computes in one iteration of {leaves[pos].name} "
+                            f"are not a box of {stage.name}'s domain (a fused loop split across rows), so "
+                            f"{stage.name} would compute elements more than once and before {parent.name} has "
+                            "computed them; pick a loop whose iterations compute whole boxes (an outer loop, or "
+                            "blocks of whole rows of the fused axes)")
+    first = {pb.loop_var[iv]: Const(0, pb.loop_var[iv].dtype) for iv in leaves[pos + 1:]}
+    region = dict(full)
+    for parent_axis, iv in zip(parent.op.axis, stage.op.axis):
+        length = shape[parent_axis]
+        if length is None:                           # the whole axis
+            continue
+        lo = simplify(substitute(pb.root_value[parent_axis], first))
+        if not (length >= _const_value(iv.dom.extent) and is_const_int(lo - iv.dom.min, 0)):
+            region[iv] = (lo, Const(length, "int32"))
+    return region
+
+
+def _const_value(e):
+    e = simplify(e)
+    return e.value if isinstance(e, Const) else float("inf")
+
+
+def _block_shape(stage, extents, inner):
+    """``{root axis: length}`` of the box of ``stage``'s domain its loops compute while
+    the leaves ``inner`` run and all other leaves stay fixed, ``length`` None for a whole
+    axis; None when that is not provably a box.
+
+    The relations are walked from the leaves to the roots, each IterVar's values being
+    its whole range or an aligned block ``[a*L, a*L + L)`` (a fixed value is the block
+    of 1, and so is the whole range of an extent-1 loop): a split of a fixed or block
+    outer and a whole inner is a block of ``L * factor``, of a fixed outer and a block
+    inner a block when ``L`` divides the factor, of two whole ones whole; a fused whole
+    is two wholes, a fused block a block of the outer axis and a whole inner one when
+    the inner extent divides ``L``, or a fixed outer and a block of the inner one when
+    ``L`` divides that extent. Anything else (a whole outer around a fixed inner: a
+    strided set) is no box. Values a split's padding puts past its parent's extent are
+    guarded away in the stage's loops; the box keeps them where they map past the end of
+    a root axis (its own guards drop them), but a padded split whose parent feeds the
+    inner side of a split or fuse (where they would alias the next elements) keeps no
+    box unless both its loops run whole."""
+    origin = {}
+    for rel in stage.relations:
+        if isinstance(rel, Split):
+            origin[rel.outer], origin[rel.inner] = rel.parent, None
+        else:
+            origin[rel.fused] = rel.outer
+
+    def past_the_end_leaves_the_domain(iv):
+        while iv in origin:
+            iv = origin[iv]
+            if iv is None:
+                return False
+        return True
+
+    def length(iv, value):
+        return 1 if value is None and is_const_int(extents[iv], 1) else value
+    # IterVars running over their whole range (a loop of one iteration always does)
+    whole = set(inner) | {iv for iv in stage.leaf_iter_vars if is_const_int(extents[iv], 1)}
+    state = {iv: length(iv, None if iv in inner else 1) for iv in stage.leaf_iter_vars}   # None: whole
+    bad = object()
+    for rel in reversed(stage.relations):
+        if isinstance(rel, Split):
+            outer, inner_state = state.get(rel.outer, bad), state.get(rel.inner, bad)
+            factor = extents[rel.inner]
+            f = factor.value if isinstance(factor, Const) else None
+            padded = not is_const_int(extents[rel.outer] * extents[rel.inner] - extents[rel.parent], 0)
+            if rel.outer in whole and rel.inner in whole:
+                value = None
+                whole.add(rel.parent)
+            elif padded and not past_the_end_leaves_the_domain(rel.parent):
+                value = bad
+            elif isinstance(outer, int) and rel.inner in whole and f is not None:
+                value = outer * f
+            elif outer == 1 and isinstance(inner_state, int) and f is not None and f % inner_state == 0:
+                value = inner_state
+            else:
+                value = bad
+            state[rel.parent] = value if value is bad else length(rel.parent, value)
+        else:
+            fused = state.get(rel.fused, bad)
+            ext = simplify(extents[rel.inner])
+            e = ext.value if isinstance(ext, Const) else None
+            if rel.fused in whole:
+                outer, inner_state = None, None
+                whole.update((rel.outer, rel.inner))
+            elif fused is None or fused is bad or e is None or e <= 0:
+                outer = inner_state = bad
+            elif fused % e == 0:
+                outer, inner_state = fused // e, None
+            elif e % fused == 0:
+                outer, inner_state = 1, fused
+            else:
+                outer = inner_state = bad
+            state[rel.outer] = outer if outer is bad else length(rel.outer, outer)
+            state[rel.inner] = inner_state if inner_state is bad else length(rel.inner, inner_state)
+    shape = {}
+    for iv in stage.op.axis:
+        value = state.get(iv, bad)
+        if value is bad:
+            return None
+        shape[iv] = value
+    return shape
 
 
 def _consumer_accesses(stage, consumer, leaves, pos, bounds, env):

@@ -100,15 +100,17 @@ def gemm_knobs(sch, out, target):
     one row at a time), ``tiles`` order ("ij": row blocks outside, each reused by every
     column block; "ji", the default: column blocks outside, each K x bn panel of packed
     B reused from cache by every row block; "jki": column blocks outside, each one's
-    column of tiles accumulated k block by k block, see :func:`_k_block`), ``parallel``
+    column of tiles accumulated k block by k block, see :func:`_k_block`; "ij" only when
+    a fused update is computed by row blocks, :func:`_update_by_rows`), ``parallel``
     tile loop."""
     acc, packed, block, rows, K = _gemm_parts(out)
     rows, blocks, K = _int(rows), _int(packed.shape[-3]), _int(K)
-    tile_orders = ["ij", "ji"] + (["jki"] if _k_block(K) and blocks != 1 else [])
+    by_rows = _update_by_rows(sch, out, acc, block)
+    tile_orders = ["ij"] if by_rows else ["ij", "ji"] + (["jki"] if _k_block(K) and blocks != 1 else [])
     by_k_blocks = "jki" in tile_orders and (
         (K >= 512 and (blocks is None or blocks * block >= 64) and _strided_along_k(acc, packed))
         or (_panel_spills_l1(rows, K, block, out.dtype) and not sibling_outputs(sch, out)))
-    tiles = "jki" if by_k_blocks else "ij" if _update_streams_rows(sch, out) else "ji"
+    tiles = "jki" if by_k_blocks else "ij" if by_rows or _update_streams_rows(sch, out) else "ji"
     default = {"mi": _row_block(rows, blocks), "bn": block, "order": "kij", "tiles": tiles,
                "parallel": _work(*out.shape, packed.shape[-2]) >= GEMM_PARALLEL_MIN_WORK}
     row_blocks = sorted({m for m in GEMM_ROW_BLOCKS if rows is None or m <= rows} | {default["mi"]})
@@ -185,13 +187,49 @@ def _strided_along_k(acc, packed):
     return any(k.var not in free_vars(load.indices[-1]) for load in loads)
 
 
+def _update_by_rows(sch, out, acc, bn):
+    """Whether the sibling outputs of product ``out`` (an optimizer update fused into
+    a weight gradient) are computed row block by row block, after all the column tiles
+    of the block, rather than tile by tile: when its ``bn``-column tiles are not boxes
+    of its output's column axes.
+
+    The update of a block is computed with the product (``compute_with``) over a box of
+    its domain. A product with several column axes (a convolution's weight gradient,
+    columns (C, KH, KW) in row-major order) has tiles of ``bn`` columns that start and
+    end inside a kernel's taps, which are no box: the lowering refuses that attach (it
+    would update some weights twice and read gradients not computed yet), while a row
+    block of whole rows is one. Row blocks outside are what the "ij" tile order does
+    anyway, the default for the large updates (:func:`_update_streams_rows`)."""
+    column_axes = len(out.shape) - (acc.ndim - 1)
+    if column_axes < 2 or not sibling_outputs(sch, out):
+        return False
+    shape = [_int(d) for d in out.shape[-column_axes:]]
+    return None in shape or not _blocks_are_boxes(shape, bn)
+
+
+def _blocks_are_boxes(shape, width):
+    """Whether the blocks of ``width`` consecutive row-major positions of ``shape`` that
+    start at multiples of ``width`` are boxes (the last one cut by the end of the
+    outermost axis counts): ``width`` is ``t`` times the product of the axes past some
+    axis ``d``, with ``t`` dividing ``shape[d]`` or ``d`` the outermost axis."""
+    inner = 1
+    for d in reversed(range(len(shape))):
+        if width % inner == 0 and (d == 0 or shape[d] % (width // inner) == 0):
+            return True
+        inner *= shape[d]
+        if inner > width:
+            return False
+    return False
+
+
 @register("gemm", knobs=gemm_knobs)
 def schedule_gemm(sch, out, target, config):
     """Register-blocked GEMM: per (row block, column block) tile of the output, a local
     ``mi x bn`` accumulator over k (rows unrolled, columns vectorized) reads packed B
     contiguously; the tile loop (in ``tiles`` order) is parallel; the output stage crops
     padding (+ bias, + a fused epilogue); sibling outputs (an optimizer update reading the
-    product) are computed with each tile. With tiles "jki" the parallel loop runs over
+    product) are computed with each tile (with each row block after all its tiles where
+    tiles are no boxes of the output: :func:`_update_by_rows`). With tiles "jki" the parallel loop runs over
     column blocks, each accumulating its ``rows x bn`` panel k block by k block, row
     block by row block, before its tiles are stored; each k block of packed B is packed
     by the thread that uses it right before its row blocks read it (from L1, and with no
@@ -199,14 +237,22 @@ def schedule_gemm(sch, out, target, config):
     64x256x1024 and 256x64x1024 with A transposed)."""
     acc, packed, block, rows, K = _gemm_parts(out)
     mi, bn = config["mi"], config["bn"]
-    by_k_blocks = config["tiles"] == "jki"
+    by_rows = _update_by_rows(sch, out, acc, bn)
+    by_k_blocks = config["tiles"] == "jki" and not by_rows
     s_out = sch[out]
     batch_axes, row_axis, column_axis, columns = gemm_axes(s_out, acc)
     io, ii = s_out.split(row_axis, factor=mi)
     jo, ji = s_out.split(column_axis, factor=bn)
-    tiles = (io, jo) if config["tiles"] == "ij" else (jo, io)
-    s_out.reorder(*batch_axes, *tiles, ii, ji)
-    tile = s_out.fuse(*batch_axes, jo) if by_k_blocks else s_out.fuse(*batch_axes, *tiles)
+    if by_rows:
+        # each row block's tiles, then its update (a box of the weight: whole rows)
+        s_out.reorder(*batch_axes, io, jo, ii, ji)
+        tile = s_out.fuse(*batch_axes, io)
+        block_loop, update_loop = jo, tile
+    else:
+        tiles = (io, jo) if config["tiles"] == "ij" else (jo, io)
+        s_out.reorder(*batch_axes, *tiles, ii, ji)
+        tile = s_out.fuse(*batch_axes, jo) if by_k_blocks else s_out.fuse(*batch_axes, *tiles)
+        block_loop, update_loop = tile, io if by_k_blocks else tile
     if config["parallel"]:
         s_out.parallel(tile)
     columns = _int(columns)
@@ -215,12 +261,22 @@ def schedule_gemm(sch, out, target, config):
     # MNIST MLP's 256x784 gradient with its SGD update 0.67 -> 0.20 ms), else scalar.
     whole_blocks = bn if columns is not None and (columns % bn == 0 or fast_masked_vectors()) else None
     _vectorize(s_out, ji, whole_blocks, out.dtype)
-    attach_sibling_outputs(sch, out, io if by_k_blocks else tile,
-                           lambda stage, axis: _vectorize(stage, axis, whole_blocks, out.dtype))
+    update_columns = columns if by_rows else bn      # columns of the update's block
+    whole_updates = update_columns if columns is not None and (
+        columns % update_columns == 0 or fast_masked_vectors()) else None
+    column_axes = len(out.shape) - (acc.ndim - 1)
+
+    def vectorize_update(stage, axis):
+        # an output with several column axes (a convolution's weight): its update's
+        # columns as one loop, the contiguous run of the block
+        if column_axes > 1:
+            axis = stage.fuse(*stage.op.axis[-column_axes:])
+        _vectorize(stage, axis, whole_updates, out.dtype)
+    attach_sibling_outputs(sch, out, update_loop, vectorize_update)
 
     s_acc = sch[acc]
     s_acc.scope = "local"
-    s_acc.compute_at(s_out, tile)
+    s_acc.compute_at(s_out, block_loop)
     *outer, i, j = s_acc.op.axis
     (k,) = s_acc.op.reduce_axis
     if by_k_blocks:

@@ -7,9 +7,11 @@ gradients (``add_parts``: OVERFIT jit step 0.662 -> 0.635 ms), read by the updat
 nothing else in the step,
 the two calls become one kernel with the gradient and the updated parameter and states
 as outputs: the product's schedule computes the update block by block right after each
-gradient block is stored (``topi.epilogue.attach_sibling_outputs``), so the gradient is
-not read back from memory by a second kernel. The gradient is still stored: the step
-leaves it as the parameter's ``.grad``.
+gradient block is stored (``topi.epilogue.attach_sibling_outputs``; a convolution's
+weight, whose column blocks cut through its kernels' taps, row block by row block:
+``topi.schedule_nn._update_by_rows``), so the gradient is not read back from memory by
+a second kernel. The gradient is still stored: the step leaves it as the parameter's
+``.grad``.
 
 The merged call moves up to the earliest place it may run: right after the last call
 before the update that reads or writes the parameter or its states (a layer's
