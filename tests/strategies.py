@@ -353,3 +353,14 @@ def matmul_compute(M, N, K):
     k = te.reduce_axis((0, K), name="k")
     C = te.compute((M, N), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C")
     return A, B, C
+
+
+def outer_rowsum():
+    """A kernel whose own buffer is ``(n, n)`` behind ``(n,)`` arguments: ``B[i]`` sums row
+    ``i`` of ``T = A A^T`` (the call-time checks refuse an ``n`` past 46340)."""
+    n = te.var("n")
+    A = te.placeholder((n,), name="A")
+    T = te.compute((n, n), lambda i, j: A[i] * A[j], name="T")
+    k = te.reduce_axis((0, n), name="k")
+    B = te.compute((n,), lambda i: te.sum(T[i, k], axis=k), name="B")
+    return tm.build(te.create_schedule(B.op), [A, B], name="outer_rowsum")

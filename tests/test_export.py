@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import tvmini as tm
 from tvmini import te
+from strategies import outer_rowsum
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -186,7 +187,7 @@ def test_edited_metadata_is_a_data_error(library_bytes, tmp_path, old, new):
 def test_call_limits_travel_with_the_library(tmp_path):
     """A kernel whose own buffer is (n, n) for (n,) arguments refuses extents that make
     it pass int32 indexing, also when loaded from a library."""
-    f = _outer_rowsum()
+    f = outer_rowsum()
     path = tmp_path / "outer.so"
     f.export_library(str(path))
     g = tm.runtime.load_module(str(path))
@@ -198,11 +199,3 @@ def test_call_limits_travel_with_the_library(tmp_path):
     with pytest.raises(tm.ShapeError, match=r"n=46341 its buffer T\[n, n\] has 2147488281 elements"):
         g(big, np.zeros(46341, "float32"))
 
-
-def _outer_rowsum():
-    n = te.var("n")
-    A = te.placeholder((n,), name="A")
-    T = te.compute((n, n), lambda i, j: A[i] * A[j], name="T")
-    k = te.reduce_axis((0, n), name="k")
-    B = te.compute((n,), lambda i: te.sum(T[i, k], axis=k), name="B")
-    return tm.build(te.create_schedule(B.op), [A, B], name="outer_rowsum")

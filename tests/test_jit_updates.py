@@ -11,6 +11,7 @@ import pytest
 
 import tvmini as tm
 from tvmini import nn
+from train_steps import cross_entropy_step
 
 
 def _sgd(ps):
@@ -28,14 +29,7 @@ def _adam(ps):
 def _trainer(make_model, optimizer):
     model = make_model()
     opt = optimizer(model.parameters())
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return model, opt, step
+    return model, opt, cross_entropy_step(model, opt)
 
 
 def _same_as_eager(make_model, optimizer, shape, steps=3, **jit_kwargs):

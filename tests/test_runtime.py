@@ -17,7 +17,7 @@ from tvmini.runtime import (
     ArgSpec, ArgumentError, BenchmarkResult, Device, Module, NDArray, as_device, cpu, cuda,
 )
 from tvmini.runtime import ndarray as nd
-from strategies import add_loop_ir
+from strategies import add_loop_ir, outer_rowsum
 
 ALL_DTYPES = ["float16", "float32", "float64", "int8", "int32", "int64", "uint8", "bool"]
 
@@ -397,14 +397,6 @@ def test_sizes_of_a_kernels_own_buffers_and_loops_are_checked_at_call_time(tmp_p
     import tvmini as tm
     from tvmini import codegen, te
     monkeypatch.setenv("TVMINI_CACHE_DIR", str(tmp_path))
-
-    def outer_rowsum():
-        n = te.var("n")
-        A = te.placeholder((n,), name="A")
-        T = te.compute((n, n), lambda i, j: A[i] * A[j], name="T")
-        k = te.reduce_axis((0, n), name="k")
-        B = te.compute((n,), lambda i: te.sum(T[i, k], axis=k), name="B")
-        return tm.build(te.create_schedule(B.op), [A, B], name="outer_rowsum")
 
     def fused_dot():
         n, m = te.var("n"), te.var("m")

@@ -39,6 +39,7 @@ from ..tir import dtype as dt
 from ..tir import expr as E
 from ..tir.functor import Mutator, free_vars, walk
 from ..tir.printer import _unique_names
+from .c_names import CPP_KEYWORDS, fresh, ident
 from ..tir.simplify import simplify
 from ..tir.stmt import Allocate, BufferStore, For, ForKind, IfThenElse, LetStmt, SeqStmt, Stmt
 from .cuda_sync import expand_allreduces, insert_syncs
@@ -127,7 +128,7 @@ def split_kernels(func, sch):
                              "the root needs loops bound to blockIdx/threadIdx (s[T].bind)")
         _check_no_parallel_loops(nest, sch)
         stage, _ = _stage_of(nest.var, sch)
-        kernel = Kernel(f"{_ident(func.name)}_kernel{k}", nest, stage)
+        kernel = Kernel(f"{ident(func.name)}_kernel{k}", nest, stage)
         _launch_extents(kernel, sch)
         kernel.body = insert_syncs(_scope_allocations(expand_allreduces(kernel.body, kernel.extents), False))
         _check_shared_memory(kernel)
@@ -344,16 +345,8 @@ def _parameters(kernel, func, temporaries):
 # printing -------------------------------------------------------------------------------
 
 # Functions the generated code calls: a variable or buffer of one of these names (a
-# tensor named "exp" or "min") would hide the function inside the kernel.
-#: C++'s keywords and alternative operator names: a tensor named ``new`` or ``float``
-#: must not become a parameter of that name.
-_CPP_KEYWORDS = """alignas alignof and and_eq asm auto bitand bitor bool break case catch char char8_t char16_t
-    char32_t class compl concept const consteval constexpr constinit const_cast continue co_await co_return
-    co_yield decltype default delete do double dynamic_cast else enum explicit export extern false float for
-    friend goto if inline int long mutable namespace new noexcept not not_eq nullptr operator or or_eq private
-    protected public register reinterpret_cast requires return short signed sizeof static static_assert
-    static_cast struct switch template this thread_local throw true try typedef typeid typename union unsigned
-    using virtual void volatile wchar_t while xor xor_eq restrict""".split()
+# tensor named "exp" or "min") would hide the function inside the kernel; nor may one be
+# named as a C++ keyword ("new", "float").
 _RESERVED = frozenset(
     [f for pair in _MATH.values() for f in pair]
     + ["fmin", "fmax", "fminf", "fmaxf", "min", "max", "abs", "tvmini_floordiv", "tvmini_floormod",
@@ -361,24 +354,7 @@ _RESERVED = frozenset(
        "tvmini_fmin", "tvmini_fmax", "tvmini_fminf", "tvmini_fmaxf",
        "__int_as_float", "__longlong_as_double", "__float2half", "__half2float", "__syncthreads",
        "threadIdx", "blockIdx", "blockDim", "gridDim", "warpSize", "half", "__half"]
-    + _CPP_KEYWORDS)
-
-
-def _fresh(name, taken):
-    """``name``, or ``name_1``, ``name_2``, ... if taken; the result is then taken."""
-    out, k = name, 1
-    while out in taken:
-        out, k = f"{name}_{k}", k + 1
-    taken.add(out)
-    return out
-
-
-def _ident(name):
-    """A C identifier for ``name``: other ASCII characters become ``_``, non-ASCII ones
-    ``_u`` and their code point in hex (as CPU symbols: ``runtime.module.entry_symbol``)."""
-    out = "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" if c.isascii() else f"_u{ord(c):04x}"
-                  for c in name)
-    return out if not out[0].isdigit() else "v" + out
+    + CPP_KEYWORDS)
 
 
 class CudaPrinter:
@@ -389,10 +365,10 @@ class CudaPrinter:
         taken = set(_RESERVED)
         self.names = {}
         for v, n in _unique_names(kernel.body, kernel.scalars).items():
-            self.names[v] = _fresh(_ident(n), taken)
+            self.names[v] = fresh(ident(n), taken)
         self.buffer_names = {}
         for a in kernel.buffers + [x.buffer for x in _allocations(kernel.body)]:
-            self.buffer_names[a] = _fresh(_ident(a.name), taken)
+            self.buffer_names[a] = fresh(ident(a.name), taken)
         self.lines = []
 
     def source(self):
