@@ -1,6 +1,7 @@
 """tm.jit: a traced step replays exactly what eager execution computes, keeps state,
 gradients and scalars right across calls, and its graph passes do what they say."""
 import concurrent.futures
+import copy
 import threading
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 import tvmini as tm
 from tvmini import nn
 from tvmini.errors import TVMiniError
+from tvmini.graph.jit import JitFunction
 from tvmini.graph.jit.ir import TEMP
 from train_steps import cross_entropy_step
 
@@ -80,6 +82,40 @@ def test_training_steps_equal_eager(monkeypatch, optimizer, kwargs, batch):
     assert jitted.variants <= 2      # zero_grad=False: a second variant once .grad exists
     assert ("lanes of 512 rows" in str(jitted.graph)) == (batch == 512), str(jitted.graph)
 
+
+class _Trainer:
+    """A training loop object with a jitted method, as ``@torch.compile`` decorates one."""
+
+    def __init__(self):
+        self.model = _mlp()
+        self.opt = tm.optim.SGD(self.model.parameters(), lr=0.1)
+
+    @tm.jit
+    def step(self, x, y):
+        self.opt.zero_grad()
+        loss = nn.functional.cross_entropy(self.model(x), y)
+        loss.backward()
+        self.opt.step()
+        return loss
+
+
+def test_jit_on_a_method_binds_self_per_instance():
+    """``@tm.jit`` on ``def step(self, x, y)`` was called without ``self`` (a TypeError):
+    each instance gets its own jitted method (its own variants), equal to eager steps;
+    a deep copy of the instance gets one bound to the copy."""
+    eager_model, _, eager_step = _trainer(lambda ps: tm.optim.SGD(ps, lr=0.1))
+    a, b = _Trainer(), _Trainer()
+    for x, y in _data(3):
+        want = eager_step(x, y).item()
+        assert a.step(x, y).item() == pytest.approx(want, rel=1e-6)
+    _assert_same_models(eager_model, a.model)
+    assert a.step is a.step and a.step is not b.step and a.step.variants == 1 and b.step.variants == 0
+    assert isinstance(_Trainer.step, JitFunction)
+    x, y = _data(1)[0]
+    copied = copy.deepcopy(a)
+    assert copied.step.variants == 0
+    np.testing.assert_allclose(copied.step(x, y).numpy(), a.step(x, y).numpy(), rtol=1e-6)
+    _assert_same_models(a.model, copied.model)
 
 def test_dropout_fuses_and_draws_a_new_seed_per_replay():
     """Dropout's kernel fuses with its neighbours (its seed still drawn per replay, from

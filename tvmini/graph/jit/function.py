@@ -36,6 +36,7 @@ bookkeeping of the gradients it hands out are its own. A trace records only the
 calling thread's ops (``dispatch.thread``), so other threads may run eager ops and
 other jitted functions meanwhile.
 """
+import copy
 import functools
 import hashlib
 import threading
@@ -244,6 +245,33 @@ class JitFunction:
         self._last = None
         self._lock = threading.RLock()   # re-entrant: a call inside its own trace gets the tracer's error
         functools.update_wrapper(self, fn)
+        self._attribute = getattr(fn, "__name__", None)
+
+    def __set_name__(self, owner, name):
+        self._attribute = name
+
+    def __get__(self, obj, owner=None):
+        """``@tm.jit`` on a method (``def step(self, x)``): on an instance, a JitFunction
+        of that instance's own, with ``self`` bound, as torch.compile's; it is cached in
+        the instance's ``__dict__`` under the method's name, so the next lookup finds it
+        (with the variants it compiled) and it lives as long as the instance."""
+        if obj is None:
+            return self
+        bound = functools.partial(self.fn, obj)
+        bound.__name__ = bound.__qualname__ = getattr(self.fn, "__name__", "step")
+        method = JitFunction(bound, self.skip_passes)
+        try:
+            vars(obj)[self._attribute] = method
+        except TypeError:
+            raise TVMiniError(f"tm.jit on method {self._attribute!r}: a {type(obj).__name__} has no __dict__ to keep "
+                              f"its compiled variants in (__slots__); jit a function of the instance "
+                              f"instead") from None
+        return method
+
+    def __deepcopy__(self, memo):
+        """A JitFunction of a deep copy of its function, with no compiled variants (a copied
+        instance's jitted method is bound to the copy: the partial's ``self`` is copied)."""
+        return JitFunction(copy.deepcopy(self.fn, memo), self.skip_passes)
 
     def __call__(self, *args, **kwargs):
         names = tuple(sorted(kwargs)) if kwargs else ()
