@@ -210,8 +210,11 @@ def _as_recorded(t, version):
 
 
 def _topological_order(root):
-    """Tensors reachable from ``root`` through recorded Functions, outputs before inputs."""
-    order, visited = [], set()
+    """Tensors reachable from ``root`` through recorded Functions, outputs before inputs,
+    and each Function's :func:`recorded_inputs` by its id: resolved once, before any
+    Function is freed (freeing one drops the record of a rebase that an op recorded
+    earlier still needs to find its input)."""
+    order, visited, inputs = [], set(), {}
     stack = [(root, False)]
     while stack:
         tensor, expanded = stack.pop()
@@ -230,15 +233,16 @@ def _topological_order(root):
                     f"{type(fn).__name__}, the op that made a tensor of shape {tensor.shape}); specify "
                     "retain_graph=True in the first backward() to backward through it again, or compute the "
                     "forward again")
-            stack.extend((t, False) for t, need in zip(recorded_inputs(fn), fn._needs) if need)
+            inputs[id(fn)] = recorded = recorded_inputs(fn)
+            stack.extend((t, False) for t, need in zip(recorded, fn._needs) if need)
     order.reverse()
-    return order
+    return order, inputs
 
 
 def backward(root, grad, retain_graph=False):
     """Accumulate d(root)/d(leaf) · ``grad`` into every leaf's ``.grad``, then free the
     tape (kept with ``retain_graph``)."""
-    order = _topological_order(root)
+    order, inputs = _topological_order(root)
     grads = {id(root): grad}
     # A leaf's new .grad must be its own tensor: not the caller's head gradient, nor one
     # already given to another leaf (add passes one gradient to both operands), else
@@ -267,7 +271,7 @@ def backward(root, grad, retain_graph=False):
                 continue
             fn.check_versions()
             input_grads = fn.backward(g)
-            for i, (t, gi) in enumerate(zip(recorded_inputs(fn), input_grads)):
+            for i, (t, gi) in enumerate(zip(inputs[id(fn)], input_grads)):
                 if gi is None or not fn._needs[i] or i in fn.nondiff:
                     continue
                 if gi.shape != t.shape:
