@@ -905,7 +905,11 @@ def test_zero_and_copy_follow_the_in_place_rules():
     with pytest.raises(tm.AutogradError, match="in-place copy_ a tensor that requires grad"):
         tm.zeros(2).copy_(w)
     with pytest.raises(tm.IndexingError, match="copy where PyTorch returns a view"):
-        tm.zeros(2, 2)[0].zero_()
+        tm.zeros(2, 2).T.zero_()
+    source = tm.ones(2, 2)
+    source[0].zero_()                          # a view in PyTorch: the write reaches the source
+    source[1].copy_(np.array([5.0, 6.0]))
+    assert source.numpy().tolist() == [[0.0, 0.0], [5.0, 6.0]]
     assert w.numpy().tolist() == [3.0, 4.0]
     with tm.no_grad():                         # how nn.init and optimizers write parameters
         w.copy_(np.array([1.0, 2.0]))

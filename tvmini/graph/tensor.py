@@ -208,6 +208,7 @@ class Tensor:
         PyTorch); returns self."""
         ops.indexing._check_writable(self, None, "in-place zero_")
         self.data.copyfrom(np.zeros(self.shape, self.dtype))
+        ops.indexing.write_through(self)
         return self
 
     def copy_(self, src):
@@ -220,6 +221,7 @@ class Tensor:
         if data.dtype != self.dtype:
             data = nd.array(data.numpy().astype(self.dtype))
         self.data.copyfrom(data)
+        ops.indexing.write_through(self)
         return self
 
     def to(self, device=None, dtype=None, non_blocking=False, copy=False):
