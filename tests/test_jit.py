@@ -207,7 +207,7 @@ def test_outputs_are_fresh_and_detached():
     before = a.numpy()
     b = infer(x2)
     np.testing.assert_array_equal(a.numpy(), before)
-    assert a.data is not b.data and not a.requires_grad
+    assert a._data is not b._data and not a.requires_grad
 
 
 def test_reading_values_inside_a_trace_is_an_error():
@@ -536,7 +536,7 @@ def test_returned_results_do_not_share_memory_with_the_gradients():
     loss = jitted(*data[1])
 
     def allocation(tensor):
-        array = tensor.data._storage.array
+        array = tensor._data._storage.array
         while array.base is not None:
             array = array.base
         return array
@@ -560,17 +560,17 @@ def test_gradients_reuse_the_last_steps_memory_unless_someone_keeps_it():
     refers to those any more; a gradient kept by the caller — as a tensor or as a numpy
     view — keeps its values and its memory is not written again."""
     weight, jitted, data = _replayed_twice(5)
-    first = weight.grad.data.data_ptr
+    first = weight.grad._data.data_ptr
     jitted(*data[2])
-    assert weight.grad.data.data_ptr == first                 # recycled: nothing held the last gradients
+    assert weight.grad._data.data_ptr == first                 # recycled: nothing held the last gradients
 
     kept_tensor = weight.grad
     kept_values = kept_tensor.numpy()
     jitted(*data[3])
-    assert weight.grad.data.data_ptr != kept_tensor.data.data_ptr
+    assert weight.grad._data.data_ptr != kept_tensor._data.data_ptr
     np.testing.assert_array_equal(kept_tensor.numpy(), kept_values)
 
-    kept_view = weight.grad.data._storage.array           # a numpy view is a reference too
+    kept_view = weight.grad._data._storage.array           # a numpy view is a reference too
     view_values = kept_view.copy()
     del kept_tensor
     jitted(*data[4])
@@ -587,10 +587,10 @@ def test_gradient_tensors_nobody_else_holds_stay_in_place():
     jitted(*data[2])
     assert id(weight.grad) == tensor_id and not np.array_equal(weight.grad.numpy(), before)
 
-    held_array = weight.grad.data
+    held_array = weight.grad._data
     values = held_array.numpy()
     jitted(*data[3])
-    assert weight.grad.data is not held_array and weight.grad.data.data_ptr != held_array.data_ptr
+    assert weight.grad._data is not held_array and weight.grad._data.data_ptr != held_array.data_ptr
     np.testing.assert_array_equal(held_array.numpy(), values)
     del held_array
 

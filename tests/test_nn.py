@@ -302,8 +302,58 @@ def test_a_deep_copy_of_a_model_is_independent_as_pytorch():
     np.testing.assert_allclose(snapshot(x).numpy(), before, rtol=1e-6)
     assert snapshot[3].weight is snapshot[2].weight
     assert [n for n, _ in snapshot.named_parameters()] == [n for n, _ in model.named_parameters()]
-    assert all(p.requires_grad and p.data is not q.data for p, q in zip(snapshot.parameters(), model.parameters()))
+    assert all(p.requires_grad and p.data_ptr() != q.data_ptr() for p, q in zip(snapshot.parameters(), model.parameters()))
 
+
+def _data_writes(lib):
+    """Parameter surgery through ``.data`` as PyTorch scripts write it (init, weight
+    clipping, an exponential moving average), in grad mode, run with ``lib``."""
+    model, ema = lib.nn.Linear(3, 2), lib.nn.Linear(3, 2)
+    model.weight.data.fill_(0.5)
+    model.bias.data.zero_()
+    model.bias.data.add_(lib.tensor([1.0, -2.0]))
+    model.weight.data.mul_(lib.tensor([[1.0], [3.0]]))
+    model.weight.data.clamp_(-1.0, 1.0)
+    ema.weight.data.copy_(lib.tensor([[2.0, 0.0, 1.0], [1.0, 1.0, 1.0]]))
+    ema.bias.data.zero_()
+    for p, q in zip(ema.parameters(), model.parameters()):
+        p.data.copy_(0.9 * p.data + 0.1 * q.data)
+    data = model.weight.data
+    assert not data.requires_grad and data.is_leaf and data.data_ptr() == model.weight.data_ptr()
+    return [t.detach().numpy() for t in (model.weight, model.bias, ema.weight, ema.bias)]
+
+
+def test_data_is_a_tensor_sharing_the_parameters_memory_as_pytorch():
+    """``p.data`` was the NDArray: ``p.data.fill_(1)``, ``.zero_()``, ``.clamp_()``,
+    ``.normal_()``, ``.mul_()`` and arithmetic on it raised AttributeError/TypeError."""
+    got = _data_writes(tm)
+    want = [[[0.5, 0.5, 0.5], [1.0, 1.0, 1.0]], [1.0, -2.0], [[1.85, 0.05, 0.95], [1.0, 1.0, 1.0]], [0.1, -0.2]]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-6)
+    try:
+        import torch
+    except ImportError:
+        return
+    for g, w in zip(got, _data_writes(torch)):
+        np.testing.assert_allclose(g, w, rtol=1e-6)
+
+
+def test_random_fills_through_data_use_the_seeded_generator():
+    layer = nn.Linear(200, 100)
+    tm.manual_seed(5)
+    layer.weight.data.normal_(1.0, 0.02)
+    first = layer.weight.numpy()
+    assert abs(first.mean() - 1.0) < 1e-3 and abs(first.std() - 0.02) < 1e-3
+    tm.manual_seed(5)
+    layer.weight.data.normal_(1.0, 0.02)
+    np.testing.assert_array_equal(layer.weight.numpy(), first)
+    layer.bias.data.uniform_(-0.1, 0.3)
+    assert -0.1 <= layer.bias.numpy().min() and layer.bias.numpy().max() < 0.3 and layer.bias.numpy().std() > 0.05
+    with pytest.raises(tm.AutogradError, match="leaf"):
+        layer.weight.normal_()                           # as PyTorch: not on the parameter itself in grad mode
+    rows = tm.zeros(2, 3)
+    rows[1].data.fill_(4.0)                              # a view's data is a view of the same memory
+    assert rows.numpy().tolist() == [[0.0] * 3, [4.0] * 3]
 
 def test_assigning_a_parameters_data_and_grad_as_pytorch():
     """``p.data = tensor`` (PyTorch's way to replace a parameter's values) was accepted and
@@ -315,7 +365,7 @@ def test_assigning_a_parameters_data_and_grad_as_pytorch():
     np.testing.assert_array_equal(layer(x).numpy(), layer.bias.numpy()[None])
     replacement = tm.ones(4, 3)
     layer.weight.data = replacement                      # shares the tensor's data, as PyTorch
-    assert layer.weight.shape == (4, 3) and layer.weight.data is replacement.data and layer.weight.requires_grad
+    assert layer.weight.shape == (4, 3) and layer.weight.data_ptr() == replacement.data_ptr() and layer.weight.requires_grad
     layer.weight.data = tm.nd.zeros((2, 3))              # an NDArray as before
     with pytest.raises(DTypeError, match="takes a Tensor"):
         layer.weight.data = np.zeros((2, 3), "float32")

@@ -303,7 +303,7 @@ def _no_positions(given):
     an empty integer tensor or array): an assignment through it writes nothing."""
     if isinstance(given, list):
         return not np.asarray(given).size
-    size = given.data.size if isinstance(given, Tensor) else given.size
+    size = given._data.size if isinstance(given, Tensor) else given.size
     return size == 0 and given.dtype in ("int32", "int64")
 
 
@@ -363,8 +363,8 @@ class _WindowPut(Function):
         x, values = self.inputs
         gx = gv = None
         if x.requires_grad:
-            gx = Tensor._wrap(nd.array(g.data))
-            run_inplace("window_assign", _window_assign, [gx.data, _as_values(gx, 0, values.shape).data], (0,),
+            gx = Tensor._wrap(nd.array(g._data))
+            run_inplace("window_assign", _window_assign, [gx._data, _as_values(gx, 0, values.shape)._data], (0,),
                         self.starts, ("int32",) * len(self.starts),
                         (("lengths", self.lengths), ("strides", self.strides)))
         if values.requires_grad:
@@ -418,12 +418,12 @@ def _write(x, index, value):
         scalar = ops.stored_value(value.item() if isinstance(value, Tensor) else value, x.dtype,
                                   f"assigning through a mask into a {x.dtype} tensor")
         mask = reshape(mask, mask.shape + (1,) * (x.ndim - mask.ndim))
-        run_inplace("masked_fill", _masked_fill, [mask.data, x.data], (1,), (int(scalar) if x.dtype == "bool" else scalar,),
+        run_inplace("masked_fill", _masked_fill, [mask._data, x._data], (1,), (int(scalar) if x.dtype == "bool" else scalar,),
                     (x.dtype,))
         return
     if any(i is None for i in index):
         raise IndexingError(f"assigning into a tensor of shape {x.shape}: None is not an assignable index")
     starts, lengths, strides, out_shape = _basic_window(x, index)
     values = _as_values(x, value, out_shape)
-    run_inplace("window_assign", _window_assign, [x.data, values.data], (0,), starts, ("int32",) * len(starts),
+    run_inplace("window_assign", _window_assign, [x._data, values._data], (0,), starts, ("int32",) * len(starts),
                 (("lengths", lengths), ("strides", strides)))

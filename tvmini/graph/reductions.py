@@ -172,7 +172,7 @@ def _arg(op, x, axis, keepdims):
     tensor)."""
     _nonempty(op, x, check_axes.axes(op, axis, x.shape))
     if axis is None:
-        flat = _kernel(op, op, reshape(x, (x.data.size,)), axis=0, keepdims=False)
+        flat = _kernel(op, op, reshape(x, (x._data.size,)), axis=0, keepdims=False)
         return reshape(flat, (1,) * x.ndim if keepdims else ())
     axis = check_axes.axis(op, axis, x.shape)
     if not x.shape:

@@ -166,7 +166,7 @@ class _BatchNorm(Module):
         use_batch = self.training or self.running_mean is None
         momentum = self.momentum
         if self.training and self.running_mean is not None:
-            count = self.num_batches_tracked.data       # += 1 by a kernel, in place (tm.jit replays it)
+            count = self.num_batches_tracked._data       # += 1 by a kernel, in place (tm.jit replays it)
             run_inplace("count", _increment, [count], (0,), (1,), (count.dtype,))
             if momentum is None:
                 momentum = 1.0 / self.num_batches_tracked.item()
