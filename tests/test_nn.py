@@ -734,3 +734,30 @@ def test_container_methods_and_dtype_moves_as_pytorch():
     x = tm.tensor(np.array([[1.0, 2.0, 4.0]]))
     assert float(x.var(1, unbiased=False)) == pytest.approx(np.var([1, 2, 4]))
     assert float(x.std(unbiased=True)) == pytest.approx(np.std([1, 2, 4], ddof=1))
+
+
+def test_inplace_flags_are_accepted_as_pytorch():
+    """``nn.ReLU(True)``, ``nn.ReLU(inplace=True)``, ``nn.LeakyReLU(0.1, inplace=True)``,
+    ``nn.Dropout(p, inplace=True)`` and ``F.relu(x, inplace=True)`` raised TypeError; they
+    compute out of place, with PyTorch's values."""
+    x = np.linspace(-2, 2, 12, dtype="float32").reshape(3, 4)
+    layers = {"relu": nn.ReLU(True), "relu kw": nn.ReLU(inplace=True), "leaky": nn.LeakyReLU(0.1, inplace=True),
+              "elu": nn.ELU(0.5, True), "silu": nn.SiLU(inplace=True), "dropout": nn.Dropout(0.3, inplace=True).eval()}
+    functions = {"F.relu": lambda t: F.relu(t, inplace=True), "F.leaky_relu": lambda t: F.leaky_relu(t, 0.2, True),
+                 "F.elu": lambda t: F.elu(t, 1.0, True), "F.silu": lambda t: F.silu(t, True),
+                 "F.dropout": lambda t: F.dropout(t, 0.3, False, True)}
+    got = {k: f(tm.tensor(x)).numpy() for k, f in {**layers, **functions}.items()}
+    assert "inplace=True" in repr(layers["relu"]) and repr(nn.ReLU()) == "ReLU()"
+    try:
+        import torch
+    except ImportError:
+        return
+    tf = torch.nn.functional
+    theirs = {"relu": torch.nn.ReLU(True), "relu kw": torch.nn.ReLU(inplace=True),
+              "leaky": torch.nn.LeakyReLU(0.1, inplace=True), "elu": torch.nn.ELU(0.5, True),
+              "silu": torch.nn.SiLU(inplace=True), "dropout": torch.nn.Dropout(0.3, inplace=True).eval(),
+              "F.relu": lambda t: tf.relu(t, inplace=True), "F.leaky_relu": lambda t: tf.leaky_relu(t, 0.2, True),
+              "F.elu": lambda t: tf.elu(t, 1.0, True), "F.silu": lambda t: tf.silu(t, True),
+              "F.dropout": lambda t: tf.dropout(t, 0.3, False, True)}
+    for name, f in theirs.items():
+        np.testing.assert_allclose(got[name], f(torch.tensor(x)).numpy(), rtol=1e-6, atol=1e-7, err_msg=name)

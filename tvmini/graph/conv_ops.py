@@ -391,7 +391,7 @@ class _Dropout(Function):
         return run("dropout", _dropout_kernel, [array], (self.seed,), ("int64",), (("p_keep", self.keep),), replay)
 
 
-def dropout(x, p=0.5, training=True, seed=None):
+def dropout(x, p=0.5, training=True, inplace=False, seed=None):
     """Zero each element with probability ``p`` and scale the rest by ``1/(1-p)`` in
     training (``p = 1``: zeros); the identity otherwise. Every call draws a new mask
     from tvmini's seeded generator (``tm.manual_seed``), or uses ``seed`` (the same mask
@@ -400,7 +400,8 @@ def dropout(x, p=0.5, training=True, seed=None):
     The mask is never made: each element's keep decision is a hash of its index and the
     seed, computed inside the kernel that applies it (``topi.random``), on the host or
     the GPU alike, and again by the gradient's kernel. Under ``tm.jit`` every replay
-    draws a new seed."""
+    draws a new seed. ``inplace=True`` (PyTorch's) is accepted; the result is computed
+    out of place, with the same values."""
     if not 0 <= p <= 1:
         raise ShapeError(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0:

@@ -187,22 +187,34 @@ class BatchNorm2d(_BatchNorm):
     expected_ndims = (4,)
 
 
-class Dropout(Module):
+class _MaybeInplace(Module):
+    """A layer taking PyTorch's ``inplace`` flag: accepted and shown, but the result is
+    computed out of place (the same values; the input keeps its own)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = bool(inplace)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+class Dropout(_MaybeInplace):
     """Zero elements with probability ``p`` in training (survivors scaled by 1/(1-p));
     the identity in evaluation. Each call draws a new mask."""
 
-    def __init__(self, p=0.5):
-        super().__init__()
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__(inplace)
         self.p = p
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training)
 
     def extra_repr(self):
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
-class ReLU(Module):
+class ReLU(_MaybeInplace):
     def forward(self, x):
         return F.relu(x)
 
@@ -295,23 +307,23 @@ class GELU(Module):
         return F.gelu(x, self.approximate)
 
 
-class SiLU(Module):
+class SiLU(_MaybeInplace):
     def forward(self, x):
         return F.silu(x)
 
 
-class LeakyReLU(Module):
-    def __init__(self, negative_slope=0.01):
-        super().__init__()
+class LeakyReLU(_MaybeInplace):
+    def __init__(self, negative_slope=0.01, inplace=False):
+        super().__init__(inplace)
         self.negative_slope = negative_slope
 
     def forward(self, x):
         return F.leaky_relu(x, self.negative_slope)
 
 
-class ELU(Module):
-    def __init__(self, alpha=1.0):
-        super().__init__()
+class ELU(_MaybeInplace):
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__(inplace)
         self.alpha = alpha
 
     def forward(self, x):
