@@ -413,6 +413,10 @@ def test_state_dict_round_trip_and_strict_checks():
     state["extra"] = tm.zeros(1)
     with pytest.raises(TVMiniError, match="unexpected keys \\['extra'\\]"):
         other.load_state_dict(state)
+    del state["scale"]
+    result = other.load_state_dict(state, strict=False)      # PyTorch's named tuple (was a plain tuple)
+    assert result.missing_keys == ["scale"] and result.unexpected_keys == ["extra"]
+    assert result == (["scale"], ["extra"]) and other.load_state_dict(net.state_dict()).missing_keys == []
     state = net.state_dict()
     state["body.0.weight"] = tm.zeros(2, 2)
     with pytest.raises(ShapeError, match="body.0.weight"):

@@ -6,7 +6,7 @@ when it is assigned as an attribute; sub-modules (also inside :class:`ModuleList
 register the same way. Registration order is kept, so ``named_parameters`` and
 ``state_dict`` keys are stable ("0.weight", "bn.running_mean", ...), as in PyTorch.
 """
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
@@ -40,6 +40,10 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
+
+
+#: what ``load_state_dict`` returns, as PyTorch's (a tuple with these two fields)
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
 class Module:
@@ -241,6 +245,7 @@ class Module:
 
         With ``strict`` (the default) the keys must match exactly; shapes must always
         match. Raises :class:`~tvmini.errors.ShapeError`/``TVMiniError`` naming the keys.
+        Returns ``(missing_keys, unexpected_keys)`` as a named tuple, as PyTorch's.
         """
         own = OrderedDict(self._named_state())
         missing = [k for k in own if k not in state_dict]
@@ -258,7 +263,7 @@ class Module:
                                  f"{tuple(array.shape)} in the state dict but {target.shape} in the module")
             with no_grad():
                 target.copy_(array.astype(target.dtype, copy=False))
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     def __repr__(self):
         lines = [f"{type(self).__name__}({self.extra_repr()}"]
