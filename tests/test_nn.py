@@ -765,3 +765,26 @@ def test_inplace_flags_are_accepted_as_pytorch():
               "F.dropout": lambda t: tf.dropout(t, 0.3, False, True)}
     for name, f in theirs.items():
         np.testing.assert_allclose(got[name], f(torch.tensor(x)).numpy(), rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+def test_conv_geometry_attributes_are_tuples_and_integer_means_raise_as_pytorch():
+    conv = nn.Conv2d(2, 4, 3, stride=2, padding=1, dilation=(1, 2))
+    assert (conv.kernel_size, conv.stride, conv.padding, conv.dilation) == ((3, 3), (2, 2), (1, 1), (1, 2))
+    assert nn.Conv2d(2, 4, 3, padding="same").padding == "same"
+    up = nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1)
+    assert (up.stride, up.padding, up.output_padding) == ((2, 2), (1, 1), (1, 1))
+    x = tm.randn(1, 2, 8, 8)
+    assert up(conv(x)).shape == (1, 2, 8, 6)
+    for values in (tm.tensor([1, 2, 4]), tm.tensor([True, False])):
+        with pytest.raises(DTypeError, match="mean.*float\\(\\)"):
+            values.mean()
+    assert tm.tensor([1, 2, 4]).float().mean().item() == pytest.approx(7 / 3)
+    try:
+        import torch
+    except ImportError:
+        return
+    theirs = torch.nn.Conv2d(2, 4, 3, stride=2, padding=1, dilation=(1, 2))
+    assert (theirs.kernel_size, theirs.stride, theirs.padding, theirs.dilation) == \
+        (conv.kernel_size, conv.stride, conv.padding, conv.dilation)
+    with pytest.raises(RuntimeError, match="mean"):
+        torch.tensor([1, 2, 4]).mean()

@@ -15,7 +15,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..errors import ShapeError, TVMiniError
+from ..errors import DTypeError, ShapeError, TVMiniError
 from . import axes as check_axes
 from . import kernels
 from .autograd import Function
@@ -111,7 +111,11 @@ def prod(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
 
 
 def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
-    """Mean over ``axis`` (integers give float32)."""
+    """Mean over ``axis`` of a floating-point tensor; an integer or bool one raises a
+    DTypeError, as PyTorch's (it gave a float32 mean): convert it with ``.float()`` first."""
+    if not x.dtype.startswith("float"):
+        raise DTypeError(f"mean: a {x.dtype} tensor of shape {x.shape} has no floating-point mean dtype, as in "
+                         f"PyTorch; convert it first (x.float().mean())")
     return _reduce("mean", x, *resolve("mean", axis, keepdims, dim, keepdim))
 
 

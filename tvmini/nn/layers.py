@@ -53,7 +53,8 @@ class Conv2d(Module):
                              f"({in_channels}) and out_channels ({out_channels})")
         kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
-        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.stride, self.dilation, self.groups = _pair(stride), _pair(dilation), groups
+        self.padding = padding if isinstance(padding, str) else _pair(padding)      # tuples, as PyTorch's
         self.weight = Parameter(zeros(*self._weight_shape(), dtype=dtype))
         self.bias = Parameter(zeros(out_channels, dtype=dtype)) if bias else None
         self.reset_parameters()
@@ -77,6 +78,11 @@ class Conv2d(Module):
                 f"stride={self.stride}, padding={self.padding}{groups}")
 
 
+def _pair(value):
+    """An int or a pair of a layer's geometry as a tuple of two (PyTorch's attributes)."""
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
 class ConvTranspose2d(Conv2d):
     """Transposed 2-D convolution (upsampling) with PyTorch's arguments, weight layout
     (in, out/groups, kh, kw) and default init."""
@@ -84,7 +90,7 @@ class ConvTranspose2d(Conv2d):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
                  bias=True, dilation=1, dtype="float32"):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, dtype)
-        self.output_padding = output_padding
+        self.output_padding = _pair(output_padding)
 
     def _weight_shape(self):
         return (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
