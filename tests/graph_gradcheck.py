@@ -26,7 +26,7 @@ def check_grad(fn, *arrays, eps=1e-6, rtol=1e-5, atol=1e-7, seed=0):
     for k, leaf in enumerate(leaves):
         assert leaf.grad is not None, f"input {k} got no gradient"
         assert leaf.grad.shape == leaf.shape
-        view = leaf.data._storage.host_view()
+        view = leaf._data._storage.host_view()
         numeric = np.zeros(leaf.shape)
         for idx in np.ndindex(*leaf.shape):
             original = view[idx]

@@ -281,11 +281,17 @@ def test_assigning_into_a_saved_tensor_makes_backward_raise():
         y.backward()
 
 
-def test_assigning_a_tensor_that_requires_grad_is_refused():
-    """The write would not be recorded, so its gradient would be lost silently."""
+def test_assigning_a_tensor_that_requires_grad_is_recorded():
+    """Through basic indices the write is recorded (PyTorch's CopySlices), so the gradient
+    reaches the value; through a mask it is refused (it would be lost silently)."""
     x = tm.tensor(np.arange(3.0), requires_grad=True)
     y = tm.zeros(2, 3, dtype="float64")
+    y[0] = x * 2
+    (y * 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 6.0, 6.0])
+    z = tm.zeros(2, 3, dtype="float64")
     with pytest.raises(tm.AutogradError, match="tm.cat, tm.stack or tm.where"):
-        y[0] = x * 2
+        z[tm.tensor([True, False])] = (x * 2).sum()
+    y = tm.zeros(2, 3, dtype="float64")
     y[0] = (x * 2).detach()
     np.testing.assert_array_equal(y.numpy()[0], [0.0, 2.0, 4.0])

@@ -98,7 +98,7 @@ def test_to_takes_pytorchs_overloads():
         np.testing.assert_array_equal(got.numpy(), np.array([1.5, -2.5]).astype(want[name]), err_msg=name)
     assert x.to(tm.float32) is x and x.to(x) is x
     copy = x.to("cpu", copy=True)
-    assert copy is not x and copy.data is not x.data and copy.requires_grad
+    assert copy is not x and copy.data_ptr() != x.data_ptr() and copy.requires_grad
     x.to(tm.float64).sum().backward()                  # a dtype conversion keeps the history
     np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0])
     with pytest.raises(DeviceError, match="unknown device 'gpu'"):
@@ -441,7 +441,7 @@ def test_clone_is_a_differentiable_copy():
     x = tm.tensor([1.0, -2.0, 3.0], requires_grad=True)
     h = x * 2.0
     saved = h.clone()
-    assert saved.requires_grad and not saved.is_leaf and saved.data is not h.data
+    assert saved.requires_grad and not saved.is_leaf and saved.data_ptr() != h.data_ptr()
     (h.relu() + saved).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [4.0, 2.0, 4.0])     # relu' * 2 + 2
     w = tm.nn.Parameter(tm.tensor([1.0, 2.0]))
@@ -471,9 +471,9 @@ def test_deepcopy_and_pickle_make_independent_leaves_as_pytorch():
         assert twin.numpy().tolist() == [11.0, 12.0] and w.numpy().tolist() == [1.0, 2.0]
         assert (twin * 1.0).numpy().tolist() == [11.0, 12.0]
     deep, unpickled = copy.deepcopy(w), pickle.loads(pickle.dumps(w))
-    assert deep.grad.numpy().tolist() == [2.0, 4.0] and deep.grad.data is not w.grad.data
+    assert deep.grad.numpy().tolist() == [2.0, 4.0] and deep.grad.data_ptr() != w.grad.data_ptr()
     assert unpickled.grad is None
-    assert copy.copy(w).data is w.data
+    assert copy.copy(w).data_ptr() == w.data_ptr()
     labels = pickle.loads(pickle.dumps(tm.tensor([3, 1])))
     assert labels.dtype == "int64" and not labels.requires_grad and labels.numpy().tolist() == [3, 1]
     with pytest.raises(AutogradError, match="leaf"):
@@ -905,7 +905,11 @@ def test_zero_and_copy_follow_the_in_place_rules():
     with pytest.raises(tm.AutogradError, match="in-place copy_ a tensor that requires grad"):
         tm.zeros(2).copy_(w)
     with pytest.raises(tm.IndexingError, match="copy where PyTorch returns a view"):
-        tm.zeros(2, 2)[0].zero_()
+        tm.zeros(2, 2).T.zero_()
+    source = tm.ones(2, 2)
+    source[0].zero_()                          # a view in PyTorch: the write reaches the source
+    source[1].copy_(np.array([5.0, 6.0]))
+    assert source.numpy().tolist() == [[0.0, 0.0], [5.0, 6.0]]
     assert w.numpy().tolist() == [3.0, 4.0]
     with tm.no_grad():                         # how nn.init and optimizers write parameters
         w.copy_(np.array([1.0, 2.0]))

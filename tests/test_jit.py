@@ -1,6 +1,7 @@
 """tm.jit: a traced step replays exactly what eager execution computes, keeps state,
 gradients and scalars right across calls, and its graph passes do what they say."""
 import concurrent.futures
+import copy
 import threading
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 import tvmini as tm
 from tvmini import nn
 from tvmini.errors import TVMiniError
+from tvmini.graph.jit import JitFunction
 from tvmini.graph.jit.ir import TEMP
 from train_steps import cross_entropy_step
 
@@ -80,6 +82,40 @@ def test_training_steps_equal_eager(monkeypatch, optimizer, kwargs, batch):
     assert jitted.variants <= 2      # zero_grad=False: a second variant once .grad exists
     assert ("lanes of 512 rows" in str(jitted.graph)) == (batch == 512), str(jitted.graph)
 
+
+class _Trainer:
+    """A training loop object with a jitted method, as ``@torch.compile`` decorates one."""
+
+    def __init__(self):
+        self.model = _mlp()
+        self.opt = tm.optim.SGD(self.model.parameters(), lr=0.1)
+
+    @tm.jit
+    def step(self, x, y):
+        self.opt.zero_grad()
+        loss = nn.functional.cross_entropy(self.model(x), y)
+        loss.backward()
+        self.opt.step()
+        return loss
+
+
+def test_jit_on_a_method_binds_self_per_instance():
+    """``@tm.jit`` on ``def step(self, x, y)`` was called without ``self`` (a TypeError):
+    each instance gets its own jitted method (its own variants), equal to eager steps;
+    a deep copy of the instance gets one bound to the copy."""
+    eager_model, _, eager_step = _trainer(lambda ps: tm.optim.SGD(ps, lr=0.1))
+    a, b = _Trainer(), _Trainer()
+    for x, y in _data(3):
+        want = eager_step(x, y).item()
+        assert a.step(x, y).item() == pytest.approx(want, rel=1e-6)
+    _assert_same_models(eager_model, a.model)
+    assert a.step is a.step and a.step is not b.step and a.step.variants == 1 and b.step.variants == 0
+    assert isinstance(_Trainer.step, JitFunction)
+    x, y = _data(1)[0]
+    copied = copy.deepcopy(a)
+    assert copied.step.variants == 0
+    np.testing.assert_allclose(copied.step(x, y).numpy(), a.step(x, y).numpy(), rtol=1e-6)
+    _assert_same_models(a.model, copied.model)
 
 def test_dropout_fuses_and_draws_a_new_seed_per_replay():
     """Dropout's kernel fuses with its neighbours (its seed still drawn per replay, from
@@ -171,7 +207,7 @@ def test_outputs_are_fresh_and_detached():
     before = a.numpy()
     b = infer(x2)
     np.testing.assert_array_equal(a.numpy(), before)
-    assert a.data is not b.data and not a.requires_grad
+    assert a._data is not b._data and not a.requires_grad
 
 
 def test_reading_values_inside_a_trace_is_an_error():
@@ -500,7 +536,7 @@ def test_returned_results_do_not_share_memory_with_the_gradients():
     loss = jitted(*data[1])
 
     def allocation(tensor):
-        array = tensor.data._storage.array
+        array = tensor._data._storage.array
         while array.base is not None:
             array = array.base
         return array
@@ -524,17 +560,17 @@ def test_gradients_reuse_the_last_steps_memory_unless_someone_keeps_it():
     refers to those any more; a gradient kept by the caller — as a tensor or as a numpy
     view — keeps its values and its memory is not written again."""
     weight, jitted, data = _replayed_twice(5)
-    first = weight.grad.data.data_ptr
+    first = weight.grad._data.data_ptr
     jitted(*data[2])
-    assert weight.grad.data.data_ptr == first                 # recycled: nothing held the last gradients
+    assert weight.grad._data.data_ptr == first                 # recycled: nothing held the last gradients
 
     kept_tensor = weight.grad
     kept_values = kept_tensor.numpy()
     jitted(*data[3])
-    assert weight.grad.data.data_ptr != kept_tensor.data.data_ptr
+    assert weight.grad._data.data_ptr != kept_tensor._data.data_ptr
     np.testing.assert_array_equal(kept_tensor.numpy(), kept_values)
 
-    kept_view = weight.grad.data._storage.array           # a numpy view is a reference too
+    kept_view = weight.grad._data._storage.array           # a numpy view is a reference too
     view_values = kept_view.copy()
     del kept_tensor
     jitted(*data[4])
@@ -551,10 +587,10 @@ def test_gradient_tensors_nobody_else_holds_stay_in_place():
     jitted(*data[2])
     assert id(weight.grad) == tensor_id and not np.array_equal(weight.grad.numpy(), before)
 
-    held_array = weight.grad.data
+    held_array = weight.grad._data
     values = held_array.numpy()
     jitted(*data[3])
-    assert weight.grad.data is not held_array and weight.grad.data.data_ptr != held_array.data_ptr
+    assert weight.grad._data is not held_array and weight.grad._data.data_ptr != held_array.data_ptr
     np.testing.assert_array_equal(held_array.numpy(), values)
     del held_array
 

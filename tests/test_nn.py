@@ -302,8 +302,58 @@ def test_a_deep_copy_of_a_model_is_independent_as_pytorch():
     np.testing.assert_allclose(snapshot(x).numpy(), before, rtol=1e-6)
     assert snapshot[3].weight is snapshot[2].weight
     assert [n for n, _ in snapshot.named_parameters()] == [n for n, _ in model.named_parameters()]
-    assert all(p.requires_grad and p.data is not q.data for p, q in zip(snapshot.parameters(), model.parameters()))
+    assert all(p.requires_grad and p.data_ptr() != q.data_ptr() for p, q in zip(snapshot.parameters(), model.parameters()))
 
+
+def _data_writes(lib):
+    """Parameter surgery through ``.data`` as PyTorch scripts write it (init, weight
+    clipping, an exponential moving average), in grad mode, run with ``lib``."""
+    model, ema = lib.nn.Linear(3, 2), lib.nn.Linear(3, 2)
+    model.weight.data.fill_(0.5)
+    model.bias.data.zero_()
+    model.bias.data.add_(lib.tensor([1.0, -2.0]))
+    model.weight.data.mul_(lib.tensor([[1.0], [3.0]]))
+    model.weight.data.clamp_(-1.0, 1.0)
+    ema.weight.data.copy_(lib.tensor([[2.0, 0.0, 1.0], [1.0, 1.0, 1.0]]))
+    ema.bias.data.zero_()
+    for p, q in zip(ema.parameters(), model.parameters()):
+        p.data.copy_(0.9 * p.data + 0.1 * q.data)
+    data = model.weight.data
+    assert not data.requires_grad and data.is_leaf and data.data_ptr() == model.weight.data_ptr()
+    return [t.detach().numpy() for t in (model.weight, model.bias, ema.weight, ema.bias)]
+
+
+def test_data_is_a_tensor_sharing_the_parameters_memory_as_pytorch():
+    """``p.data`` was the NDArray: ``p.data.fill_(1)``, ``.zero_()``, ``.clamp_()``,
+    ``.normal_()``, ``.mul_()`` and arithmetic on it raised AttributeError/TypeError."""
+    got = _data_writes(tm)
+    want = [[[0.5, 0.5, 0.5], [1.0, 1.0, 1.0]], [1.0, -2.0], [[1.85, 0.05, 0.95], [1.0, 1.0, 1.0]], [0.1, -0.2]]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-6)
+    try:
+        import torch
+    except ImportError:
+        return
+    for g, w in zip(got, _data_writes(torch)):
+        np.testing.assert_allclose(g, w, rtol=1e-6)
+
+
+def test_random_fills_through_data_use_the_seeded_generator():
+    layer = nn.Linear(200, 100)
+    tm.manual_seed(5)
+    layer.weight.data.normal_(1.0, 0.02)
+    first = layer.weight.numpy()
+    assert abs(first.mean() - 1.0) < 1e-3 and abs(first.std() - 0.02) < 1e-3
+    tm.manual_seed(5)
+    layer.weight.data.normal_(1.0, 0.02)
+    np.testing.assert_array_equal(layer.weight.numpy(), first)
+    layer.bias.data.uniform_(-0.1, 0.3)
+    assert -0.1 <= layer.bias.numpy().min() and layer.bias.numpy().max() < 0.3 and layer.bias.numpy().std() > 0.05
+    with pytest.raises(tm.AutogradError, match="leaf"):
+        layer.weight.normal_()                           # as PyTorch: not on the parameter itself in grad mode
+    rows = tm.zeros(2, 3)
+    rows[1].data.fill_(4.0)                              # a view's data is a view of the same memory
+    assert rows.numpy().tolist() == [[0.0] * 3, [4.0] * 3]
 
 def test_assigning_a_parameters_data_and_grad_as_pytorch():
     """``p.data = tensor`` (PyTorch's way to replace a parameter's values) was accepted and
@@ -315,7 +365,7 @@ def test_assigning_a_parameters_data_and_grad_as_pytorch():
     np.testing.assert_array_equal(layer(x).numpy(), layer.bias.numpy()[None])
     replacement = tm.ones(4, 3)
     layer.weight.data = replacement                      # shares the tensor's data, as PyTorch
-    assert layer.weight.shape == (4, 3) and layer.weight.data is replacement.data and layer.weight.requires_grad
+    assert layer.weight.shape == (4, 3) and layer.weight.data_ptr() == replacement.data_ptr() and layer.weight.requires_grad
     layer.weight.data = tm.nd.zeros((2, 3))              # an NDArray as before
     with pytest.raises(DTypeError, match="takes a Tensor"):
         layer.weight.data = np.zeros((2, 3), "float32")
@@ -363,6 +413,10 @@ def test_state_dict_round_trip_and_strict_checks():
     state["extra"] = tm.zeros(1)
     with pytest.raises(TVMiniError, match="unexpected keys \\['extra'\\]"):
         other.load_state_dict(state)
+    del state["scale"]
+    result = other.load_state_dict(state, strict=False)      # PyTorch's named tuple (was a plain tuple)
+    assert result.missing_keys == ["scale"] and result.unexpected_keys == ["extra"]
+    assert result == (["scale"], ["extra"]) and other.load_state_dict(net.state_dict()).missing_keys == []
     state = net.state_dict()
     state["body.0.weight"] = tm.zeros(2, 2)
     with pytest.raises(ShapeError, match="body.0.weight"):
@@ -684,3 +738,53 @@ def test_container_methods_and_dtype_moves_as_pytorch():
     x = tm.tensor(np.array([[1.0, 2.0, 4.0]]))
     assert float(x.var(1, unbiased=False)) == pytest.approx(np.var([1, 2, 4]))
     assert float(x.std(unbiased=True)) == pytest.approx(np.std([1, 2, 4], ddof=1))
+
+
+def test_inplace_flags_are_accepted_as_pytorch():
+    """``nn.ReLU(True)``, ``nn.ReLU(inplace=True)``, ``nn.LeakyReLU(0.1, inplace=True)``,
+    ``nn.Dropout(p, inplace=True)`` and ``F.relu(x, inplace=True)`` raised TypeError; they
+    compute out of place, with PyTorch's values."""
+    x = np.linspace(-2, 2, 12, dtype="float32").reshape(3, 4)
+    layers = {"relu": nn.ReLU(True), "relu kw": nn.ReLU(inplace=True), "leaky": nn.LeakyReLU(0.1, inplace=True),
+              "elu": nn.ELU(0.5, True), "silu": nn.SiLU(inplace=True), "dropout": nn.Dropout(0.3, inplace=True).eval()}
+    functions = {"F.relu": lambda t: F.relu(t, inplace=True), "F.leaky_relu": lambda t: F.leaky_relu(t, 0.2, True),
+                 "F.elu": lambda t: F.elu(t, 1.0, True), "F.silu": lambda t: F.silu(t, True),
+                 "F.dropout": lambda t: F.dropout(t, 0.3, False, True)}
+    got = {k: f(tm.tensor(x)).numpy() for k, f in {**layers, **functions}.items()}
+    assert "inplace=True" in repr(layers["relu"]) and repr(nn.ReLU()) == "ReLU()"
+    try:
+        import torch
+    except ImportError:
+        return
+    tf = torch.nn.functional
+    theirs = {"relu": torch.nn.ReLU(True), "relu kw": torch.nn.ReLU(inplace=True),
+              "leaky": torch.nn.LeakyReLU(0.1, inplace=True), "elu": torch.nn.ELU(0.5, True),
+              "silu": torch.nn.SiLU(inplace=True), "dropout": torch.nn.Dropout(0.3, inplace=True).eval(),
+              "F.relu": lambda t: tf.relu(t, inplace=True), "F.leaky_relu": lambda t: tf.leaky_relu(t, 0.2, True),
+              "F.elu": lambda t: tf.elu(t, 1.0, True), "F.silu": lambda t: tf.silu(t, True),
+              "F.dropout": lambda t: tf.dropout(t, 0.3, False, True)}
+    for name, f in theirs.items():
+        np.testing.assert_allclose(got[name], f(torch.tensor(x)).numpy(), rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+def test_conv_geometry_attributes_are_tuples_and_integer_means_raise_as_pytorch():
+    conv = nn.Conv2d(2, 4, 3, stride=2, padding=1, dilation=(1, 2))
+    assert (conv.kernel_size, conv.stride, conv.padding, conv.dilation) == ((3, 3), (2, 2), (1, 1), (1, 2))
+    assert nn.Conv2d(2, 4, 3, padding="same").padding == "same"
+    up = nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1)
+    assert (up.stride, up.padding, up.output_padding) == ((2, 2), (1, 1), (1, 1))
+    x = tm.randn(1, 2, 8, 8)
+    assert up(conv(x)).shape == (1, 2, 8, 6)
+    for values in (tm.tensor([1, 2, 4]), tm.tensor([True, False])):
+        with pytest.raises(DTypeError, match="mean.*float\\(\\)"):
+            values.mean()
+    assert tm.tensor([1, 2, 4]).float().mean().item() == pytest.approx(7 / 3)
+    try:
+        import torch
+    except ImportError:
+        return
+    theirs = torch.nn.Conv2d(2, 4, 3, stride=2, padding=1, dilation=(1, 2))
+    assert (theirs.kernel_size, theirs.stride, theirs.padding, theirs.dilation) == \
+        (conv.kernel_size, conv.stride, conv.padding, conv.dilation)
+    with pytest.raises(RuntimeError, match="mean"):
+        torch.tensor([1, 2, 4]).mean()

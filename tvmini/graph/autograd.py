@@ -134,13 +134,13 @@ class Function:
         """Run the op on Tensors ``inputs``; record it when a gradient is needed."""
         fn = cls.__new__(cls)
         fn.__dict__ = attrs             # a new dict of this call's keyword arguments
-        out = wrap(fn.forward(*[t.data for t in inputs]))
+        out = wrap(fn.forward(*[t._data for t in inputs]))
         out._aliased = cls.aliases
         if _state.enabled:
             for i, t in enumerate(inputs):
                 if t.requires_grad and i not in cls.nondiff:
                     fn.inputs = inputs
-                    fn._versions = [u.data._version for u in inputs]
+                    fn._versions = [u._data._version for u in inputs]
                     fn._needs = [u.requires_grad for u in inputs]
                     out.requires_grad = True
                     out._ctx = fn
@@ -153,8 +153,8 @@ class Function:
         saved = range(len(self.inputs)) if self.saved is None else self.saved
         for i in saved:
             t = self.inputs[i]
-            if t.data._version != self._versions[i]:
-                self._stale(f"input {i}", t.shape, t.data._version, self._versions[i])
+            if t._data._version != self._versions[i]:
+                self._stale(f"input {i}", t.shape, t._data._version, self._versions[i])
         out = self.__dict__.get("out")
         if out is not None and getattr(out, "_version", 0):
             self._stale("output", out.shape, out._version, 0)
@@ -175,7 +175,7 @@ def previous_value(tensor, copy):
     """A tensor standing for ``tensor``'s value before an in-place op overwrites it: its
     history (``_ctx``) over its array, or over a copy of it when the op's gradient
     reads the value (PyTorch saves the original too)."""
-    old = wrap(nd.array(tensor.data) if copy else tensor.data)
+    old = wrap(nd.array(tensor._data) if copy else tensor._data)
     old.requires_grad, old._ctx = tensor.requires_grad, tensor._ctx
     return old
 
@@ -187,7 +187,7 @@ def rebase(tensor, old, result):
     its gradient goes to ``old`` (:func:`recorded_inputs`), and if it saved the values
     they were overwritten, which its version check reports at backward."""
     fn = result._ctx
-    fn.rebased = (old, tensor.data, tensor.data._version)
+    fn.rebased = (old, tensor._data, tensor._data._version)
     tensor._ctx, tensor.requires_grad = fn, True
 
 
@@ -195,12 +195,12 @@ def recorded_inputs(fn):
     """``fn``'s inputs as they stood when it ran: an input whose history an in-place op
     rebased since (its array's version moved past the rebase) is replaced by the
     tensor standing for its value then."""
-    return [t if t.data._version == version else _as_recorded(t, version)
+    return [t if t._data._version == version else _as_recorded(t, version)
             for t, version in zip(fn.inputs, fn._versions)]
 
 
 def _as_recorded(t, version):
-    array = t.data
+    array = t._data
     while t._ctx is not None:
         rebased = t._ctx.__dict__.get("rebased")
         if rebased is None or rebased[1] is not array or version >= rebased[2]:
@@ -210,8 +210,11 @@ def _as_recorded(t, version):
 
 
 def _topological_order(root):
-    """Tensors reachable from ``root`` through recorded Functions, outputs before inputs."""
-    order, visited = [], set()
+    """Tensors reachable from ``root`` through recorded Functions, outputs before inputs,
+    and each Function's :func:`recorded_inputs` by its id: resolved once, before any
+    Function is freed (freeing one drops the record of a rebase that an op recorded
+    earlier still needs to find its input)."""
+    order, visited, inputs = [], set(), {}
     stack = [(root, False)]
     while stack:
         tensor, expanded = stack.pop()
@@ -230,15 +233,16 @@ def _topological_order(root):
                     f"{type(fn).__name__}, the op that made a tensor of shape {tensor.shape}); specify "
                     "retain_graph=True in the first backward() to backward through it again, or compute the "
                     "forward again")
-            stack.extend((t, False) for t, need in zip(recorded_inputs(fn), fn._needs) if need)
+            inputs[id(fn)] = recorded = recorded_inputs(fn)
+            stack.extend((t, False) for t, need in zip(recorded, fn._needs) if need)
     order.reverse()
-    return order
+    return order, inputs
 
 
 def backward(root, grad, retain_graph=False):
     """Accumulate d(root)/d(leaf) · ``grad`` into every leaf's ``.grad``, then free the
     tape (kept with ``retain_graph``)."""
-    order = _topological_order(root)
+    order, inputs = _topological_order(root)
     grads = {id(root): grad}
     # A leaf's new .grad must be its own tensor: not the caller's head gradient, nor one
     # already given to another leaf (add passes one gradient to both operands), else
@@ -257,7 +261,7 @@ def backward(root, grad, retain_graph=False):
                     if tensor.grad is not None:
                         tensor.grad = tensor.grad + g
                     else:
-                        tensor.grad = wrap(nd.array(g.data)) if id(g) in taken else g
+                        tensor.grad = wrap(nd.array(g._data)) if id(g) in taken else g
                         tensor.grad._aliased = False       # a leaf's gradient is its own
                         taken.add(id(tensor.grad))
                 continue
@@ -267,7 +271,7 @@ def backward(root, grad, retain_graph=False):
                 continue
             fn.check_versions()
             input_grads = fn.backward(g)
-            for i, (t, gi) in enumerate(zip(recorded_inputs(fn), input_grads)):
+            for i, (t, gi) in enumerate(zip(inputs[id(fn)], input_grads)):
                 if gi is None or not fn._needs[i] or i in fn.nondiff:
                     continue
                 if gi.shape != t.shape:

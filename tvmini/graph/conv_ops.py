@@ -281,7 +281,7 @@ class _BatchNormTrain(Function):
     def backward(self, g):
         x, gamma, _ = self.inputs
         gx, ggamma, gbeta = run("batch_norm_backward", "batch_norm_backward",
-                                [g.data, x.data, self.mean, self.var, gamma.data],
+                                [g._data, x._data, self.mean, self.var, gamma._data],
                                 attrs=(("eps", self.eps), ("axes", self.axes)))
         return Tensor._wrap(gx), Tensor._wrap(ggamma), Tensor._wrap(gbeta)
 
@@ -293,7 +293,7 @@ def _blend(running, value, keep, take):
 def _update_running(buffer, value, momentum, scale=1.0):
     """``buffer = (1 - momentum) * buffer + momentum * scale * value`` in one kernel,
     in place (no history; the buffer keeps its memory, as a traced step needs)."""
-    run_inplace("running_stat", _blend, [buffer.data, value], (0,), (1.0 - momentum, momentum * scale),
+    run_inplace("running_stat", _blend, [buffer._data, value], (0,), (1.0 - momentum, momentum * scale),
                 (buffer.dtype, buffer.dtype))
 
 
@@ -319,10 +319,10 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     bias = bias if bias is not None else Tensor._wrap(nd.zeros((channels,), x.dtype, x.device))
     axes = (0,) + tuple(range(2, x.ndim))
     stat_shape = (1, channels) + (1,) * (x.ndim - 2)
-    if training and not x.data.size:    # PyTorch: an empty output, the running statistics untouched
+    if training and not x._data.size:    # PyTorch: an empty output, the running statistics untouched
         return x * ops.reshape(weight, stat_shape) + ops.reshape(bias, stat_shape)
     if training:
-        count = x.data.size // channels
+        count = x._data.size // channels
         if count < 2:
             raise ShapeError(f"batch_norm: training needs more than one value per channel, got input {x.shape}")
         fn_out = _BatchNormTrain.apply(x, weight, bias, eps=float(eps), axes=axes)
@@ -340,7 +340,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
 
 def _last_stats(x, axes):
     """Batch mean and biased variance (when the forward recorded no Function to keep them)."""
-    return run("batch_norm_stats", "batch_norm_stats", [x.data], attrs=(("axes", axes),))
+    return run("batch_norm_stats", "batch_norm_stats", [x._data], attrs=(("axes", axes),))
 
 
 # ---------------------------------------------------------------------------- dropout
@@ -384,14 +384,14 @@ class _Dropout(Function):
         return self._run(x, "forward")
 
     def backward(self, g):
-        return (Tensor._wrap(self._run(g.data, "backward")),)
+        return (Tensor._wrap(self._run(g._data, "backward")),)
 
     def _run(self, array, key):
         replay = None if self.source is None else ReplayScalars(self.source, key)
         return run("dropout", _dropout_kernel, [array], (self.seed,), ("int64",), (("p_keep", self.keep),), replay)
 
 
-def dropout(x, p=0.5, training=True, seed=None):
+def dropout(x, p=0.5, training=True, inplace=False, seed=None):
     """Zero each element with probability ``p`` and scale the rest by ``1/(1-p)`` in
     training (``p = 1``: zeros); the identity otherwise. Every call draws a new mask
     from tvmini's seeded generator (``tm.manual_seed``), or uses ``seed`` (the same mask
@@ -400,7 +400,8 @@ def dropout(x, p=0.5, training=True, seed=None):
     The mask is never made: each element's keep decision is a hash of its index and the
     seed, computed inside the kernel that applies it (``topi.random``), on the host or
     the GPU alike, and again by the gradient's kernel. Under ``tm.jit`` every replay
-    draws a new seed."""
+    draws a new seed. ``inplace=True`` (PyTorch's) is accepted; the result is computed
+    out of place, with the same values."""
     if not 0 <= p <= 1:
         raise ShapeError(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0:

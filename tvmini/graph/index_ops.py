@@ -24,8 +24,8 @@ def check_indices(op, index, extent):
     ``tm.jit``) values outside ``[0, extent)``, naming ``op`` and the bad value."""
     if index.dtype not in ("int32", "int64"):
         raise DTypeError(f"{op}: indices must be an int32 or int64 tensor, got {index.dtype} of shape {index.shape}")
-    if dispatch.thread.tracer is None and index.device.kind == "cpu" and index.data.size:
-        values = index.data.numpy()
+    if dispatch.thread.tracer is None and index.device.kind == "cpu" and index._data.size:
+        values = index._data.numpy()
         low, high = int(values.min()), int(values.max())
         if low < 0 or high >= extent:
             bad = low if low < 0 else high

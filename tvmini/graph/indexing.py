@@ -165,8 +165,14 @@ def getitem(x, index):
         return _advanced(x, index)
     starts, lengths, strides, out_shape = _basic_window(x, index)
     if lengths == x.shape:
-        return reshape(x, out_shape)
-    return _Window.apply(x, starts=starts, lengths=lengths, strides=strides, shape=out_shape)
+        out = reshape(x, out_shape)
+        if out is x:            # x[:] or x[...]: x itself, as good as PyTorch's view
+            return x
+    else:
+        out = _Window.apply(x, starts=starts, lengths=lengths, strides=strides, shape=out_shape)
+    if None not in index:
+        out._aliased = (x, index)       # a copy that writes through to x (see setitem)
+    return out
 
 
 # -------------------------------------------------------------------------- assignment
@@ -179,36 +185,45 @@ def _masked_fill(mask, x, value):
     return topi.broadcast.elementwise("masked_fill", [mask, x], lambda m, v: te.if_then_else(m, value, v))
 
 
-def _check_writable(x, value, what="assigning"):
-    """PyTorch's rules for writes that do not record history: a leaf that requires grad
-    is written only under ``no_grad``; writing into a result autodiff tracks, or writing
-    a value that requires grad, is recorded only by the in-place arithmetic
-    (:func:`update`), so it is refused here."""
-    if x._aliased:
-        raise IndexingError(f"{what} into a tensor of shape {x.shape} that an indexing or view op made "
-                            "(x[i], x.reshape/view/transpose/squeeze/expand/split ...): tvmini made a copy where "
+def _check_writable(x, value, what="assigning", recorded=False):
+    """PyTorch's rules for writes into ``x``: a leaf that requires grad is written only
+    under ``no_grad``; a write not ``recorded`` for backward (a mask, ``zero_``,
+    ``copy_``) into a result autodiff tracks, or of a value that requires grad, is
+    refused. A basic-indexing result (``x[0]``, a copy here, a view in PyTorch) writes
+    through to the tensor it came from (see :func:`setitem`), so that tensor's rules
+    apply first; other copies that PyTorch makes views (reshape, transpose ...) are
+    refused."""
+    if isinstance(x._aliased, tuple):
+        _check_writable(x._aliased[0], value, what, recorded)
+    elif x._aliased:
+        raise IndexingError(f"{what} into a tensor of shape {x.shape} that a view op made "
+                            "(x.reshape/view/transpose/squeeze/expand/split ...): tvmini made a copy where "
                             "PyTorch returns a view, so the write would not reach the tensor it came from; "
-                            "write into that tensor directly (x[0, 1] = v rather than x[0][1] = v), or "
-                            ".clone() it first to write into a copy of your own")
+                            "write into that tensor directly, or .clone() it first to write into a copy of your own")
     if not is_grad_enabled():
         return
     if x.requires_grad and x.is_leaf:
-        raise AutogradError(f"{what} into a tensor of shape {x.shape} that requires grad (a leaf) is not allowed, "
-                            "as in PyTorch; update it under tm.no_grad() (as an optimizer does)")
+        raise AutogradError(f"{what} into a tensor of shape {x.shape} that requires grad (a leaf, or a view of "
+                            "one) is not allowed, as in PyTorch; update it under tm.no_grad() (as an optimizer does)")
+    if recorded:
+        return
     if x.requires_grad:
         raise AutogradError(f"{what} into a tensor of shape {x.shape} that autodiff tracks is not recorded for "
                             "backward here; build the result out of place (tm.where(mask, v, x), x.masked_fill, "
-                            "tm.cat), or use in-place arithmetic (x += v), which is recorded")
+                            "tm.cat), or assign through basic indices (x[i] = v) or in-place arithmetic (x += v), "
+                            "which are recorded")
     if isinstance(value, Tensor) and value.requires_grad:
         raise AutogradError(f"{what} a tensor that requires grad (shape {value.shape}) into one of shape "
                             f"{x.shape} is not recorded for backward here; build the result with tm.cat, "
-                            "tm.stack or tm.where instead, use in-place arithmetic (x += v), or value.detach()")
+                            "tm.stack or tm.where instead, assign through basic indices (x[i] = v), use "
+                            "in-place arithmetic (x += v), or value.detach()")
 
 
 def _records(x, value):
-    """Whether ``x op= value`` records history: in grad mode, on a result autodiff tracks
-    or with a value that requires grad (not on a leaf that requires grad: refused)."""
-    return is_grad_enabled() and not x._aliased and not (x.requires_grad and x.is_leaf) and (
+    """Whether writing ``value`` into ``x`` records history: in grad mode, on a result
+    autodiff tracks or with a value that requires grad (not on a leaf that requires
+    grad: refused)."""
+    return is_grad_enabled() and x._aliased is not True and not (x.requires_grad and x.is_leaf) and (
         x.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
 
 
@@ -221,17 +236,20 @@ def update(x, op, value, what):
     In grad mode on a tensor autodiff tracks (``out += identity``), or with a value that
     requires grad, ``x`` becomes the op's output (``autograd.rebase``); a value an
     earlier op saved for its gradient and this write overwrote makes backward raise.
-    Otherwise under the assignment rules of ``__setitem__``."""
+    Otherwise under the assignment rules of ``__setitem__``. A basic-indexing result
+    writes through to its source (``y[0] += 1``), see :func:`setitem`."""
     what = f"in-place {what}"
-    if _records(x, value):
+    recorded = _records(x, value)
+    _check_writable(x, value, what, recorded)
+    if recorded:
         old = autograd.previous_value(x, copy=op not in (ops.add, ops.sub))    # their gradients read no values
         result = _stored(x, op(old, value), what)
         with no_grad():
-            setitem(x, Ellipsis, result)
+            _write(x, Ellipsis, result)
         autograd.rebase(x, old, result)
-        return x
-    _check_writable(x, value, what)
-    setitem(x, Ellipsis, _stored(x, op(x.detach(), value.detach() if isinstance(value, Tensor) else value), what))
+    else:
+        _write(x, Ellipsis, _stored(x, op(x.detach(), value.detach() if isinstance(value, Tensor) else value), what))
+    write_through(x)
     return x
 
 
@@ -285,7 +303,7 @@ def _no_positions(given):
     an empty integer tensor or array): an assignment through it writes nothing."""
     if isinstance(given, list):
         return not np.asarray(given).size
-    size = given.data.size if isinstance(given, Tensor) else given.size
+    size = given._data.size if isinstance(given, Tensor) else given.size
     return size == 0 and given.dtype in ("int32", "int64")
 
 
@@ -306,8 +324,84 @@ def setitem(x, index, value):
     selection): a window of basic indices (one kernel over ``x``, offsets at run time),
     or a bool mask (of ``x``'s shape or its leading axes) with a number or a 0-d tensor.
     An integer-array index holding no positions (``x[[]] = v``) writes nothing, as
-    PyTorch; other integer-array assignments are refused."""
-    _check_writable(x, value)
+    PyTorch; a 0-d integer tensor is read as an int (``counts[label] += 1``); other
+    integer-array assignments are refused. When ``x`` is the result of basic indexing
+    (``x = y[0]``: a view in PyTorch, a copy here) the write also goes through to ``y``,
+    so ``y[0][1] = v``, ``y[0] += 1`` and ``row = y[0]; row *= 2`` change ``y`` as in
+    PyTorch."""
+    index = _scalar_indices(index)
+    recorded = _records(x, value) and not _expanded(x, index)[1]
+    _check_writable(x, value, "assigning", recorded)
+    if recorded:
+        _record_assign(x, index, value)
+    else:
+        _write(x, index, value)
+    write_through(x)
+
+
+def write_through(x):
+    """Copy ``x``, just written in place, into the tensor it was indexed from, if it is
+    a basic-indexing result (PyTorch's view); recorded for backward as any assignment."""
+    if isinstance(x._aliased, tuple):
+        source, at = x._aliased
+        setitem(source, at, x)
+
+
+class _WindowPut(Function):
+    """``x`` with the window of basic indices replaced by ``values`` (a recorded
+    assignment, PyTorch's CopySlices): the gradient is ``g`` with the window zeroed for
+    ``x``, ``g``'s window for ``values``."""
+    saved = ()
+
+    def forward(self, x, values):
+        out = nd.array(x)
+        run_inplace("window_assign", _window_assign, [out, values], (0,), self.starts, ("int32",) * len(self.starts),
+                    (("lengths", self.lengths), ("strides", self.strides)))
+        return out
+
+    def backward(self, g):
+        x, values = self.inputs
+        gx = gv = None
+        if x.requires_grad:
+            gx = Tensor._wrap(nd.array(g._data))
+            run_inplace("window_assign", _window_assign, [gx._data, _as_values(gx, 0, values.shape)._data], (0,),
+                        self.starts, ("int32",) * len(self.starts),
+                        (("lengths", self.lengths), ("strides", self.strides)))
+        if values.requires_grad:
+            gv = _kernel("window", _window, g, scalars=self.starts, scalar_dtypes=("int32",) * len(self.starts),
+                         lengths=self.lengths, strides=self.strides, shape=values.shape)
+        return gx, gv
+
+
+def _record_assign(x, index, value):
+    """``x[index] = value`` for basic ``index``, recorded: ``x`` becomes the output of a
+    :class:`_WindowPut` of its previous value (``autograd.rebase``), as in PyTorch."""
+    index, _ = _expanded(x, index)
+    if any(i is None for i in index):
+        raise IndexingError(f"assigning into a tensor of shape {x.shape}: None is not an assignable index")
+    starts, lengths, strides, out_shape = _basic_window(x, index)
+    values = _as_values(x, value, out_shape)
+    old = autograd.previous_value(x, copy=False)        # the gradient reads no values
+    result = _WindowPut.apply(old, values, starts=starts, lengths=lengths, strides=strides)
+    with no_grad():
+        _write(x, Ellipsis, result)
+    if result._ctx is not None:         # else a float value cast into an integer x: nothing to differentiate
+        autograd.rebase(x, old, result)
+
+
+def _scalar_indices(index):
+    """``index`` with each 0-d integer tensor read as a Python int (PyTorch takes one as
+    an int; a host read, so not inside ``tm.jit``)."""
+    def scalar(i):
+        return int(i.item()) if isinstance(i, Tensor) and not i.ndim and i.dtype in _INDEX_DTYPES else i
+    return tuple(map(scalar, index)) if isinstance(index, tuple) else scalar(index)
+
+
+_INDEX_DTYPES = ("int8", "uint8", "int32", "int64")
+
+
+def _write(x, index, value):
+    """``x[index] = value`` into ``x``'s own array (see :func:`setitem`)."""
     index, has_array = _expanded(x, index)
     if has_array:
         given = next(i for i in index if _is_array_index(i))
@@ -324,12 +418,12 @@ def setitem(x, index, value):
         scalar = ops.stored_value(value.item() if isinstance(value, Tensor) else value, x.dtype,
                                   f"assigning through a mask into a {x.dtype} tensor")
         mask = reshape(mask, mask.shape + (1,) * (x.ndim - mask.ndim))
-        run_inplace("masked_fill", _masked_fill, [mask.data, x.data], (1,), (int(scalar) if x.dtype == "bool" else scalar,),
+        run_inplace("masked_fill", _masked_fill, [mask._data, x._data], (1,), (int(scalar) if x.dtype == "bool" else scalar,),
                     (x.dtype,))
         return
     if any(i is None for i in index):
         raise IndexingError(f"assigning into a tensor of shape {x.shape}: None is not an assignable index")
     starts, lengths, strides, out_shape = _basic_window(x, index)
     values = _as_values(x, value, out_shape)
-    run_inplace("window_assign", _window_assign, [x.data, values.data], (0,), starts, ("int32",) * len(starts),
+    run_inplace("window_assign", _window_assign, [x._data, values._data], (0,), starts, ("int32",) * len(starts),
                 (("lengths", lengths), ("strides", strides)))

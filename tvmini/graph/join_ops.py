@@ -243,7 +243,7 @@ def one_hot(labels, num_classes=-1):
     if labels.dtype not in ("int32", "int64"):
         raise DTypeError(f"one_hot: labels must be an integer tensor, got {labels.dtype}")
     if num_classes == -1:
-        num_classes = int(labels.numpy().max()) + 1 if labels.data.size else 0
+        num_classes = int(labels.numpy().max()) + 1 if labels._data.size else 0
     if num_classes <= 0:
         raise ShapeError(f"one_hot: num_classes must be positive, got {num_classes}")
     check_indices("one_hot", labels, num_classes)        # a label outside the classes is an error, as PyTorch

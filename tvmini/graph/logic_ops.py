@@ -82,7 +82,7 @@ def _where_operands(cond, a, b):
     (float32 if either is a float, else int64), on ``cond``'s device."""
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         dtype = "float32" if any(isinstance(v, (float, np.floating)) for v in (a, b)) else "int64"
-        like = Tensor._wrap(nd.new((), nd.normalize_dtype(dtype), cond.data._device))
+        like = Tensor._wrap(nd.new((), nd.normalize_dtype(dtype), cond._data._device))
         return _as_tensor(a, like), _as_tensor(b, like)
     if not isinstance(a, Tensor):
         b = _promote_for_scalar(b, a) if _is_number(a) else b

@@ -70,7 +70,7 @@ def _check_probabilities(op, p):
     NaN probability gives a NaN loss instead (the logs of the formula)."""
     if dispatch.thread.tracer is not None or p.device.kind != "cpu":
         return
-    values = p.data._storage.host_view()
+    values = p._data._storage.host_view()
     inside = (values >= 0) & (values <= 1)
     if not inside.all():
         bad = values[~inside].flat[0]
@@ -169,8 +169,8 @@ def _has_label(labels, value):
         return bool((array._storage.host_view() == value).any())
     tracer = dispatch.thread.tracer
     if tracer is None:
-        return found(labels.data)
-    guarded = tracer.guard_input(labels.data, found)
+        return found(labels._data)
+    guarded = tracer.guard_input(labels._data, found)
     return True if guarded is None else guarded
 
 

@@ -128,8 +128,8 @@ def _row_loss(op, scores, labels, reduction):
         raise DTypeError(f"{op}: labels must be int32 or int64 class indices, got {labels.dtype}")
     if labels.device != scores.device:
         check_same(op, scores, labels)
-    if labels.device.kind == "cpu" and labels.data.size:
-        host = labels.data._storage.host_view()
+    if labels.device.kind == "cpu" and labels._data.size:
+        host = labels._data._storage.host_view()
         low, high = int(host.min()), int(host.max())
         if low < 0 or high >= scores.shape[1]:
             raise ShapeError(f"{op}: labels must lie in [0, {scores.shape[1]}), got values in [{low}, {high}]")

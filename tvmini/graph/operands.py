@@ -10,7 +10,7 @@ from ..errors import DeviceError, DTypeError, ShapeError, ValueOverflowError
 
 def check_device(op, a, b):
     """Refuse operands on different devices (naming both)."""
-    if a.data._device is not b.data._device:
+    if a._data._device is not b._data._device:
         raise DeviceError(f"{op}: operands are on different devices: {a.device} tensor of shape "
                           f"{a.shape} and {b.device} tensor of shape {b.shape}")
 
@@ -18,7 +18,7 @@ def check_device(op, a, b):
 def check_same(op, a, b):
     """Refuse operands on different devices or with different dtypes (naming both)."""
     check_device(op, a, b)
-    if a.data._dtype != b.data._dtype:
+    if a._data._dtype != b._data._dtype:
         raise DTypeError(f"{op}: operands have different dtypes: {a.dtype} tensor of shape {a.shape} "
                          f"and {b.dtype} tensor of shape {b.shape}; convert one with .astype()")
 

@@ -34,7 +34,7 @@ def promote(op, a, b):
     when it is of a higher category (bool < integer < float), as in PyTorch: float32
     times a 0-d float64 stays float32, an int64 tensor plus a 0-d float64 is float64."""
     check_device(op, a, b)
-    if a.data._dtype is b.data._dtype:          # the common case: nothing to convert
+    if a._data._dtype is b._data._dtype:          # the common case: nothing to convert
         return a, b
     if (a.ndim == 0) != (b.ndim == 0):
         scalar, full = (a, b) if a.ndim == 0 else (b, a)
@@ -63,7 +63,7 @@ def _promote_for_scalar(x, value):
 
 def _kernel(name, define, *tensors, scalars=(), scalar_dtypes=(), **attrs):
     """A non-differentiable kernel (gradient kernels, comparisons) on Tensors."""
-    return Tensor._wrap(run(name, define, [t.data for t in tensors], scalars, scalar_dtypes,
+    return Tensor._wrap(run(name, define, [t._data for t in tensors], scalars, scalar_dtypes,
                             tuple(attrs.items())))
 
 
@@ -229,7 +229,7 @@ def _binary(op, a, b, scalar_op=None):
     if isinstance(b, Tensor):
         if not isinstance(a, Tensor):
             a = _as_tensor(a, b)
-        if a.data._dtype == "bool" and b.data._dtype == "bool" and op in _BOOL_AS_LOGICAL:
+        if a._data._dtype == "bool" and b._data._dtype == "bool" and op in _BOOL_AS_LOGICAL:
             return logical(_BOOL_AS_LOGICAL[op], a, b)
         a, b = promote(op, a, b)
         broadcast_shapes(op, a.shape, b.shape)

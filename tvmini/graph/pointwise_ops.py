@@ -92,18 +92,21 @@ def gelu(x, approximate="none"):
     return _apply("gelu" if approximate == "none" else "gelu_tanh", x)
 
 
-def silu(x):
-    """``x * sigmoid(x)`` (a.k.a. swish)."""
+def silu(x, inplace=False):
+    """``x * sigmoid(x)`` (a.k.a. swish). ``inplace`` as in :func:`leaky_relu`."""
     return _apply("silu", x)
 
 
-def leaky_relu(x, negative_slope=0.01):
-    """``x`` where positive, else ``negative_slope * x``."""
+def leaky_relu(x, negative_slope=0.01, inplace=False):
+    """``x`` where positive, else ``negative_slope * x``. ``inplace=True`` (PyTorch's) is
+    accepted; the result is computed out of place, with the same values (``x`` itself
+    keeps its own)."""
     return _apply("leaky_relu", x, negative_slope)
 
 
-def elu(x, alpha=1.0):
-    """``x`` where positive, else ``alpha * (exp(x) - 1)``."""
+def elu(x, alpha=1.0, inplace=False):
+    """``x`` where positive, else ``alpha * (exp(x) - 1)``. ``inplace`` as in
+    :func:`leaky_relu`."""
     return _apply("elu", x, alpha)
 
 

@@ -15,7 +15,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..errors import ShapeError, TVMiniError
+from ..errors import DTypeError, ShapeError, TVMiniError
 from . import axes as check_axes
 from . import kernels
 from .autograd import Function
@@ -111,7 +111,11 @@ def prod(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
 
 
 def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
-    """Mean over ``axis`` (integers give float32)."""
+    """Mean over ``axis`` of a floating-point tensor; an integer or bool one raises a
+    DTypeError, as PyTorch's (it gave a float32 mean): convert it with ``.float()`` first."""
+    if not x.dtype.startswith("float"):
+        raise DTypeError(f"mean: a {x.dtype} tensor of shape {x.shape} has no floating-point mean dtype, as in "
+                         f"PyTorch; convert it first (x.float().mean())")
     return _reduce("mean", x, *resolve("mean", axis, keepdims, dim, keepdim))
 
 
@@ -172,7 +176,7 @@ def _arg(op, x, axis, keepdims):
     tensor)."""
     _nonempty(op, x, check_axes.axes(op, axis, x.shape))
     if axis is None:
-        flat = _kernel(op, op, reshape(x, (x.data.size,)), axis=0, keepdims=False)
+        flat = _kernel(op, op, reshape(x, (x._data.size,)), axis=0, keepdims=False)
         return reshape(flat, (1,) * x.ndim if keepdims else ())
     axis = check_axes.axis(op, axis, x.shape)
     if not x.shape:

@@ -24,7 +24,7 @@ class _Reshape(Function):
 def reshape(x, shape):
     """``x`` with a new shape of the same size (one extent may be -1)."""
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(map(int, shape))
-    size, free = x.data.size, shape.count(-1)
+    size, free = x._data.size, shape.count(-1)
     if free:
         if free > 1:
             raise ShapeError(f"reshape: at most one -1 in {shape} (tensor of shape {x.shape})")

@@ -18,7 +18,7 @@ from . import axes as axes_
 
 
 class Tensor:
-    """A tensor on a device: ``data`` (an :class:`NDArray`), ``requires_grad`` and ``grad``.
+    """A tensor on a device: ``_data`` (an :class:`NDArray`), ``requires_grad`` and ``grad``.
 
     Make tensors with :func:`tensor` and the creation helpers; ops on tensors that
     require a gradient record themselves so :meth:`backward` can differentiate them.
@@ -26,12 +26,12 @@ class Tensor:
 
     # _aliased: a copy where PyTorch's op returns a view (x[0], x.reshape(..)): writing
     # into it raises rather than silently leave the source unchanged (see ops.aliased)
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_aliased", "__weakref__")
+    __slots__ = ("_data", "requires_grad", "grad", "_ctx", "_aliased", "__weakref__")
 
     def __init__(self, data, requires_grad=False):
         if not isinstance(data, NDArray):
             data = _as_ndarray(data, None, None)
-        self.data = data
+        self._data = data
         self.grad = None
         self._ctx = None
         self._aliased = False
@@ -43,42 +43,72 @@ class Tensor:
     def _wrap(cls, data):
         """A Tensor around an NDArray, without checks (the ops' hot path)."""
         t = object.__new__(Tensor)
-        t.data, t.requires_grad, t.grad, t._ctx, t._aliased = data, False, None, None, False
+        t._data, t.requires_grad, t.grad, t._ctx, t._aliased = data, False, None, None, False
         return t
 
     # ---- properties -------------------------------------------------------------------
     @property
+    def data(self):
+        """PyTorch's ``.data``: a tensor sharing this one's memory that records no history
+        and does not require grad, so ``p.data.fill_(1)``, ``p.data.mul_(0.9)`` or
+        ``q.data.copy_(p.data)`` write into ``p`` itself, in grad mode too. Unlike
+        PyTorch's, its writes are seen by autodiff (the array's version moves on): one
+        over a value saved for a gradient makes ``backward()`` raise instead of giving a
+        wrong gradient."""
+        out = Tensor._wrap(self._data)
+        out._aliased = self._aliased
+        return out
+
+    @data.setter
+    def data(self, value):
+        """``t.data = other`` makes ``t`` hold tensor ``other``'s data (shared; its shape,
+        dtype and device may differ, as in PyTorch) or an NDArray; anything else is a
+        DTypeError (stored as is, it broke the next op far away)."""
+        data = value._data if isinstance(value, Tensor) else value
+        if not isinstance(data, NDArray):
+            raise DTypeError(f"Tensor.data takes a Tensor (or an NDArray), got {type(value).__name__}")
+        if self.requires_grad and not data.dtype.startswith("float"):
+            raise DTypeError(f"Tensor.data: a tensor that requires grad holds floating-point data, not "
+                             f"{data.dtype} (call requires_grad_(False) first)")
+        self._data = data
+
+    @property
     def shape(self):
         """The shape, a tuple of ints."""
-        return self.data._shape
+        return self._data._shape
 
     @property
     def dtype(self):
         """The dtype name, e.g. "float32"."""
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def device(self):
         """The :class:`~tvmini.runtime.Device` holding the data."""
-        return self.data._device
+        return self._data._device
 
     @property
     def ndim(self):
-        return len(self.data._shape)
+        return len(self._data._shape)
 
     def size(self, dim=None):
         """The shape (PyTorch's ``x.size()``), or the extent of axis ``dim``."""
         if dim is None:
-            return self.data._shape
-        return self.data._shape[axes_.axis("size", dim, self.data._shape)] if self.data._shape else 1
+            return self._data._shape
+        return self._data._shape[axes_.axis("size", dim, self._data._shape)] if self._data._shape else 1
+
+    def data_ptr(self):
+        """The address of the first element (PyTorch's ``data_ptr()``): tensors sharing
+        memory (``p.data``, ``copy.copy``) give the same."""
+        return self._data.data_ptr
 
     def numel(self):
         """The number of elements."""
-        return self.data.size
+        return self._data.size
 
     def dim(self):
         """The number of axes (PyTorch's name for ``ndim``)."""
-        return len(self.data._shape)
+        return len(self._data._shape)
 
     @property
     def is_leaf(self):
@@ -114,19 +144,19 @@ class Tensor:
     def numpy(self):
         """A numpy copy of the data (PyTorch: tensors that require grad need ``detach``
         first; here reading values is always allowed and never records history)."""
-        return self.data.numpy()
+        return self._data.numpy()
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ShapeError(f"item() needs a one-element tensor, got shape {self.shape}")
         hook = nd.thread_hooks.trace
         if hook is not None:
-            hook("read", self.data, None)
-        return self.data._storage.host_view().reshape(-1)[0].item()
+            hook("read", self._data, None)
+        return self._data._storage.host_view().reshape(-1)[0].item()
 
     def tolist(self):
-        return self.data._storage.host_view().tolist()
+        return self._data._storage.host_view().tolist()
 
     def __float__(self):
         return float(self.item())
@@ -135,7 +165,7 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise TVMiniError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self.item())
 
@@ -145,7 +175,7 @@ class Tensor:
 
     def __repr__(self):
         extra = ", requires_grad=True" if self.requires_grad else ""
-        body = np.array2string(self.data._storage.host_view(), separator=", ", prefix="tensor(")
+        body = np.array2string(self._data._storage.host_view(), separator=", ", prefix="tensor(")
         return f"tensor({body}, dtype={self.dtype}, device={self.device}{extra})"
 
     # ---- autodiff ---------------------------------------------------------------------
@@ -167,7 +197,7 @@ class Tensor:
             raise TVMiniError(f"backward(): tensor of shape {self.shape} does not require grad "
                               "(no input of the computation has requires_grad=True)")
         if grad is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise ShapeError(f"backward() on a tensor of shape {self.shape} needs a head gradient "
                                  "of the same shape (only one-element outputs default to 1)")
             grad = Tensor._wrap(nd.array(np.ones(self.shape, self.dtype), device=self.device))
@@ -186,7 +216,7 @@ class Tensor:
         if self._ctx is not None:
             raise AutogradError(f"deepcopy of a tensor of shape {self.shape} computed by an op: only leaf "
                                 "tensors (parameters, inputs) are deep-copied; detach() or clone() it first")
-        out = _rebuild(type(self), copy.deepcopy(self.data, memo), self.requires_grad)
+        out = _rebuild(type(self), copy.deepcopy(self._data, memo), self.requires_grad)
         memo[id(self)] = out
         out.grad = copy.deepcopy(self.grad, memo)
         return out
@@ -194,11 +224,11 @@ class Tensor:
     def __reduce__(self):
         """Pickled as its class, data (values and device) and ``requires_grad``, without
         history or ``.grad`` (as PyTorch); ``copy.copy`` shares the data, as PyTorch's."""
-        return _rebuild, (type(self), self.data, self.requires_grad)
+        return _rebuild, (type(self), self._data, self.requires_grad)
 
     def detach(self):
         """A tensor sharing this data that records no history."""
-        out = Tensor._wrap(self.data)
+        out = Tensor._wrap(self._data)
         out._aliased = self._aliased
         return out
 
@@ -207,20 +237,32 @@ class Tensor:
         ``__setitem__`` (a leaf that requires grad only under ``tm.no_grad()``, as
         PyTorch); returns self."""
         ops.indexing._check_writable(self, None, "in-place zero_")
-        self.data.copyfrom(np.zeros(self.shape, self.dtype))
+        self._data.copyfrom(np.zeros(self.shape, self.dtype))
+        ops.indexing.write_through(self)
         return self
 
     def copy_(self, src):
         """Copy ``src`` (a Tensor or array of the same shape) into this tensor in place,
         under the assignment rules of ``__setitem__`` (see ``zero_``)."""
         ops.indexing._check_writable(self, src, "in-place copy_")
-        data = src.data if isinstance(src, Tensor) else nd.array(np.asarray(src, dtype=self.dtype))
+        data = src._data if isinstance(src, Tensor) else nd.array(np.asarray(src, dtype=self.dtype))
         if data.shape != self.shape:
             raise ShapeError(f"copy_(): source shape {data.shape} does not match {self.shape}")
         if data.dtype != self.dtype:
             data = nd.array(data.numpy().astype(self.dtype))
-        self.data.copyfrom(data)
+        self._data.copyfrom(data)
+        ops.indexing.write_through(self)
         return self
+
+    def normal_(self, mean=0.0, std=1.0):
+        """Fill in place with samples of N(mean, std²), drawn on the host from tvmini's
+        seeded generator as ``tm.randn`` (so not inside ``tm.jit``), under the rules of
+        ``copy_``; returns self."""
+        return self.copy_(creation._host_draw("normal_").normal(mean, std, self.shape))
+
+    def uniform_(self, a=0.0, b=1.0):
+        """Fill in place with samples of U(a, b) (see ``normal_``); returns self."""
+        return self.copy_(creation._host_draw("uniform_").uniform(a, b, self.shape))
 
     def to(self, device=None, dtype=None, non_blocking=False, copy=False):
         """This tensor on ``device`` and/or converted to ``dtype``, with PyTorch's overloads
@@ -236,7 +278,7 @@ class Tensor:
         if device is not None:
             device = as_device(device)
             if device != out.device:
-                moved = Tensor._wrap(out.data.copyto(device))
+                moved = Tensor._wrap(out._data.copyto(device))
                 moved.requires_grad = out.requires_grad and out.is_leaf
                 out = moved
         return self.clone() if copy and out is self else out
@@ -493,7 +535,7 @@ def _ints_past_int64(data, raw):
 
 def _as_ndarray(data, dtype, device):
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     if dtype is not None:
         dtype = nd.normalize_dtype(dtype)
     if not isinstance(data, (NDArray, np.ndarray, np.generic)):
@@ -516,7 +558,7 @@ def tensor(data, requires_grad=False, device=None, dtype=None):
 def _rebuild(cls, data, requires_grad):
     """A leaf of class ``cls`` over NDArray ``data`` (unpickling, copies)."""
     t = object.__new__(cls)
-    t.data, t.grad, t._ctx, t._aliased = data, None, None, False
+    t._data, t.grad, t._ctx, t._aliased = data, None, None, False
     t.requires_grad = requires_grad
     return t
 
@@ -528,4 +570,4 @@ def _shape_args(shape):
 
 autograd.wrap = Tensor._wrap
 # the op modules build Tensors: imported last, to break the cycle
-from . import index_ops, join_ops, ops, pointwise_ops, stat_ops  # noqa: E402
+from . import creation, index_ops, join_ops, ops, pointwise_ops, stat_ops  # noqa: E402

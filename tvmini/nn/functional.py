@@ -20,8 +20,9 @@ __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear",
            "binary_cross_entropy", "kl_div", "adaptive_avg_pool2d"]
 
 
-def relu(x):
-    """max(x, 0)."""
+def relu(x, inplace=False):
+    """max(x, 0). ``inplace=True`` (PyTorch's) is accepted; the result is computed out of
+    place, with the same values (``x`` itself keeps its own)."""
     return ops.relu(x)
 
 

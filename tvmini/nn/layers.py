@@ -53,7 +53,8 @@ class Conv2d(Module):
                              f"({in_channels}) and out_channels ({out_channels})")
         kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
-        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.stride, self.dilation, self.groups = _pair(stride), _pair(dilation), groups
+        self.padding = padding if isinstance(padding, str) else _pair(padding)      # tuples, as PyTorch's
         self.weight = Parameter(zeros(*self._weight_shape(), dtype=dtype))
         self.bias = Parameter(zeros(out_channels, dtype=dtype)) if bias else None
         self.reset_parameters()
@@ -77,6 +78,11 @@ class Conv2d(Module):
                 f"stride={self.stride}, padding={self.padding}{groups}")
 
 
+def _pair(value):
+    """An int or a pair of a layer's geometry as a tuple of two (PyTorch's attributes)."""
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
 class ConvTranspose2d(Conv2d):
     """Transposed 2-D convolution (upsampling) with PyTorch's arguments, weight layout
     (in, out/groups, kh, kw) and default init."""
@@ -84,7 +90,7 @@ class ConvTranspose2d(Conv2d):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
                  bias=True, dilation=1, dtype="float32"):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, dtype)
-        self.output_padding = output_padding
+        self.output_padding = _pair(output_padding)
 
     def _weight_shape(self):
         return (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
@@ -166,7 +172,7 @@ class _BatchNorm(Module):
         use_batch = self.training or self.running_mean is None
         momentum = self.momentum
         if self.training and self.running_mean is not None:
-            count = self.num_batches_tracked.data       # += 1 by a kernel, in place (tm.jit replays it)
+            count = self.num_batches_tracked._data       # += 1 by a kernel, in place (tm.jit replays it)
             run_inplace("count", _increment, [count], (0,), (1,), (count.dtype,))
             if momentum is None:
                 momentum = 1.0 / self.num_batches_tracked.item()
@@ -187,22 +193,34 @@ class BatchNorm2d(_BatchNorm):
     expected_ndims = (4,)
 
 
-class Dropout(Module):
+class _MaybeInplace(Module):
+    """A layer taking PyTorch's ``inplace`` flag: accepted and shown, but the result is
+    computed out of place (the same values; the input keeps its own)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = bool(inplace)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+class Dropout(_MaybeInplace):
     """Zero elements with probability ``p`` in training (survivors scaled by 1/(1-p));
     the identity in evaluation. Each call draws a new mask."""
 
-    def __init__(self, p=0.5):
-        super().__init__()
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__(inplace)
         self.p = p
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training)
 
     def extra_repr(self):
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
-class ReLU(Module):
+class ReLU(_MaybeInplace):
     def forward(self, x):
         return F.relu(x)
 
@@ -295,23 +313,23 @@ class GELU(Module):
         return F.gelu(x, self.approximate)
 
 
-class SiLU(Module):
+class SiLU(_MaybeInplace):
     def forward(self, x):
         return F.silu(x)
 
 
-class LeakyReLU(Module):
-    def __init__(self, negative_slope=0.01):
-        super().__init__()
+class LeakyReLU(_MaybeInplace):
+    def __init__(self, negative_slope=0.01, inplace=False):
+        super().__init__(inplace)
         self.negative_slope = negative_slope
 
     def forward(self, x):
         return F.leaky_relu(x, self.negative_slope)
 
 
-class ELU(Module):
-    def __init__(self, alpha=1.0):
-        super().__init__()
+class ELU(_MaybeInplace):
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__(inplace)
         self.alpha = alpha
 
     def forward(self, x):

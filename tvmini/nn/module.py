@@ -6,13 +6,13 @@ when it is assigned as an attribute; sub-modules (also inside :class:`ModuleList
 register the same way. Registration order is kept, so ``named_parameters`` and
 ``state_dict`` keys are stable ("0.weight", "bn.running_mean", ...), as in PyTorch.
 """
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
 from ..errors import DTypeError, ParameterError, ShapeError, TVMiniError
 from ..graph import Tensor, dispatch, no_grad
-from ..runtime import NDArray, as_device
+from ..runtime import as_device
 
 
 #: what ``Module.to("...")`` reads as a dtype rather than a device
@@ -26,17 +26,14 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data, requires_grad=True):
-        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
+        super().__init__(data._data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
 
     def __setattr__(self, name, value):
-        """PyTorch's assignments to a parameter: ``p.data = t`` makes ``p`` hold tensor
-        ``t``'s data (shared; its shape, dtype and device may differ, as in PyTorch) or an
-        NDArray; ``p.grad`` takes a Tensor or None. Anything else is refused here: it
-        broke the next op far away with a raw AttributeError. (Only parameters check:
-        a plain tensor's attributes are set on every op's hot path.)"""
-        if name == "data":
-            value = _parameter_data(self, value)
-        elif name == "grad" and value is not None and not isinstance(value, Tensor):
+        """``p.grad`` takes a Tensor or None, as PyTorch's; anything else is refused here
+        (it broke the next op far away with a raw AttributeError). ``p.data = t`` is
+        ``Tensor.data``'s. (Only parameters check: a plain tensor's attributes are set on
+        every op's hot path.)"""
+        if name == "grad" and value is not None and not isinstance(value, Tensor):
             raise DTypeError(f"Parameter of shape {self.shape}: .grad takes a Tensor or None, got "
                              f"{type(value).__name__} (wrap an array with tm.tensor)")
         object.__setattr__(self, name, value)
@@ -45,15 +42,8 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
-def _parameter_data(param, value):
-    """The NDArray ``param.data = value`` stores (see ``Parameter.__setattr__``)."""
-    data = value.data if isinstance(value, Tensor) else value
-    if not isinstance(data, NDArray):
-        raise DTypeError(f"Parameter.data takes a Tensor (or an NDArray), got {type(value).__name__}")
-    if getattr(param, "requires_grad", False) and not data.dtype.startswith("float"):
-        raise DTypeError(f"Parameter.data: a parameter that requires grad holds floating-point data, not "
-                         f"{data.dtype} (call requires_grad_(False) first)")
-    return data
+#: what ``load_state_dict`` returns, as PyTorch's (a tuple with these two fields)
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
 class Module:
@@ -206,12 +196,12 @@ class Module:
         device = None if device is None else as_device(device)
         for tensor in list(self.parameters()) + list(self.buffers()):
             if device is not None and tensor.device != device:
-                tensor.data = tensor.data.copyto(device)
+                tensor._data = tensor._data.copyto(device)
                 if tensor.grad is not None:
                     tensor.grad = tensor.grad.to(device)
             if dtype is not None and tensor.dtype.startswith("float") and tensor.dtype != dtype:
                 with no_grad():
-                    tensor.data = tensor.to(dtype=dtype).data
+                    tensor._data = tensor.to(dtype=dtype)._data
                     tensor.grad = None if tensor.grad is None else tensor.grad.to(dtype=dtype)
         return self
 
@@ -255,6 +245,7 @@ class Module:
 
         With ``strict`` (the default) the keys must match exactly; shapes must always
         match. Raises :class:`~tvmini.errors.ShapeError`/``TVMiniError`` naming the keys.
+        Returns ``(missing_keys, unexpected_keys)`` as a named tuple, as PyTorch's.
         """
         own = OrderedDict(self._named_state())
         missing = [k for k in own if k not in state_dict]
@@ -272,7 +263,7 @@ class Module:
                                  f"{tuple(array.shape)} in the state dict but {target.shape} in the module")
             with no_grad():
                 target.copy_(array.astype(target.dtype, copy=False))
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     def __repr__(self):
         lines = [f"{type(self).__name__}({self.extra_repr()}"]

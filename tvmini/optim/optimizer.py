@@ -120,7 +120,7 @@ class Optimizer(abc.ABC):
         names = self.state_names(group)
         kernel, scalars, attrs = self.kernel(group, state)
         grad = ops.neg(p.grad) if group.get("maximize") else p.grad     # ascend: PyTorch's maximize
-        inputs = [p.data, grad.data] + [state[n].data for n in names]
+        inputs = [p._data, grad._data] + [state[n]._data for n in names]
         node = run_inplace(f"{type(self).__name__.lower()}_update", kernel, inputs, [0] + list(range(2, len(inputs))),
                            scalars, (p.dtype,) * len(scalars), attrs)
         if node is not None:        # recorded by tm.jit: each replay recomputes this step's scalars
@@ -220,7 +220,7 @@ class Optimizer(abc.ABC):
             current = state.get(name)
             if isinstance(current, Tensor) and (current.shape, current.dtype, current.device) == (
                     p.shape, p.dtype, p.device):
-                current.data.copyfrom(array)
+                current._data.copyfrom(array)
             else:
                 state[name] = Tensor._wrap(nd.array(array, device=p.device))
 

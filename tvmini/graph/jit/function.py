@@ -36,6 +36,7 @@ bookkeeping of the gradients it hands out are its own. A trace records only the
 calling thread's ops (``dispatch.thread``), so other threads may run eager ops and
 other jitted functions meanwhile.
 """
+import copy
 import functools
 import hashlib
 import threading
@@ -91,7 +92,7 @@ def _signature_part(value, tensors):
     contents change, so it is refused."""
     if isinstance(value, Tensor):
         tensors.append(value)
-        data = value.data           # the NDArray's fields directly: this runs on every call
+        data = value._data           # the NDArray's fields directly: this runs on every call
         return ("tensor", data._shape, data._dtype, data._device, value.requires_grad)
     if isinstance(value, (list, tuple)):
         return ("seq", type(value), tuple([_signature_part(v, tensors) for v in value]))
@@ -132,7 +133,7 @@ class Variant:
         self.input_guards = input_guards      # (argument, test, traced result): see Tracer.guard_input
         self._optimizers = [(opt, opt.replay_guard()) for opt in optimizers]
         self.modules, self.training = modules, [m.training for m in modules]
-        self._held = [(t, t.requires_grad, t.data) for t in _module_tensors(modules)]
+        self._held = [(t, t.requires_grad, t._data) for t in _module_tensors(modules)]
         self.leaves, self.grad_guard = leaves, grad_guard
         self._guarded = [(ref, must_be_none) for ref, must_be_none in zip(leaves, grad_guard)
                          if must_be_none is not None]
@@ -150,14 +151,14 @@ class Variant:
             return False
         current = _module_tensors(self.modules)      # a parameter replaced by a new one is a new variant
         if len(current) != len(self._held) or not all(
-                t is held and t.requires_grad is flag and t.data is data
+                t is held and t.requires_grad is flag and t._data is data
                 for t, (held, flag, data) in zip(current, self._held)):
             return False
         if not all((_leaf(ref, tensors).grad is None) == must_be_none for ref, must_be_none in self._guarded):
             return False
         if not all(opt.replay_guard() == traced for opt, traced in self._optimizers):
             return False
-        return all(test(tensors[at].data) == traced for at, test, traced in self.input_guards)
+        return all(test(tensors[at]._data) == traced for at, test, traced in self.input_guards)
 
     def __call__(self, tensors):
         leaves = self._fixed_leaves or [_leaf(ref, tensors) for ref, _ in self._grads]
@@ -166,9 +167,9 @@ class Variant:
             # Nothing but its leaf refers to any gradient tensor the last replay set: the
             # step may write their arrays again and the tensors stay (a new tensor over
             # the same memory would be indistinguishable from them).
-            fresh = self.step(tensors, lambda k: _leaf(self.leaves[k], tensors).grad.data, grad_holders=1)
+            fresh = self.step(tensors, lambda k: _leaf(self.leaves[k], tensors).grad._data, grad_holders=1)
             probe = self._probe
-            if probe is None or self._handed[probe[0]].data is fresh[probe[1]]:
+            if probe is None or self._handed[probe[0]]._data is fresh[probe[1]]:
                 # the gradient arrays were reused (all or none are): every tensor stays
                 return self.rebuild([wrap(fresh[at]) for at in self._outputs])
         else:
@@ -177,14 +178,14 @@ class Variant:
             def release():     # every .grad the step sets is dropped, as zero_grad() would
                 for leaf in leaves:
                     leaf.grad = None
-            fresh = self.step(tensors, lambda k: _leaf(self.leaves[k], tensors).grad.data, release)
+            fresh = self.step(tensors, lambda k: _leaf(self.leaves[k], tensors).grad._data, release)
         handed = []
         for leaf, (_, at) in zip(leaves, self._grads):
             if at is None:
                 leaf.grad = None
             else:
                 grad = leaf.grad
-                if grad is None or grad.data is not fresh[at]:
+                if grad is None or grad._data is not fresh[at]:
                     grad = leaf.grad = wrap(fresh[at])
             handed.append(leaf.grad)
         self._handed = handed
@@ -227,7 +228,7 @@ def _compile(program, name, tensors):
     arguments when it calls none): a native function on the CPU, a prepared list of
     launches on a CUDA device."""
     devices = {node.module.device for node in program.calls() if node.op != "copy"} or \
-        {t.data.device for t in tensors if t is not None} or {cpu(0)}
+        {t._data.device for t in tensors if t is not None} or {cpu(0)}
     if len(devices) > 1:
         raise TVMiniError(f"tm.jit: the traced step ran kernels on {', '.join(sorted(map(str, devices)))}; "
                           f"a step runs on one device (move the model and its inputs there with .to())")
@@ -244,6 +245,33 @@ class JitFunction:
         self._last = None
         self._lock = threading.RLock()   # re-entrant: a call inside its own trace gets the tracer's error
         functools.update_wrapper(self, fn)
+        self._attribute = getattr(fn, "__name__", None)
+
+    def __set_name__(self, owner, name):
+        self._attribute = name
+
+    def __get__(self, obj, owner=None):
+        """``@tm.jit`` on a method (``def step(self, x)``): on an instance, a JitFunction
+        of that instance's own, with ``self`` bound, as torch.compile's; it is cached in
+        the instance's ``__dict__`` under the method's name, so the next lookup finds it
+        (with the variants it compiled) and it lives as long as the instance."""
+        if obj is None:
+            return self
+        bound = functools.partial(self.fn, obj)
+        bound.__name__ = bound.__qualname__ = getattr(self.fn, "__name__", "step")
+        method = JitFunction(bound, self.skip_passes)
+        try:
+            vars(obj)[self._attribute] = method
+        except TypeError:
+            raise TVMiniError(f"tm.jit on method {self._attribute!r}: a {type(obj).__name__} has no __dict__ to keep "
+                              f"its compiled variants in (__slots__); jit a function of the instance "
+                              f"instead") from None
+        return method
+
+    def __deepcopy__(self, memo):
+        """A JitFunction of a deep copy of its function, with no compiled variants (a copied
+        instance's jitted method is bound to the copy: the partial's ``self`` is copied)."""
+        return JitFunction(copy.deepcopy(self.fn, memo), self.skip_passes)
 
     def __call__(self, *args, **kwargs):
         names = tuple(sorted(kwargs)) if kwargs else ()
@@ -275,7 +303,7 @@ class JitFunction:
         self._variants.setdefault(signature, []).append(variant)
         self._last = variant
         with no_grad():
-            return rebuild([Tensor._wrap(t.data) for t in outputs])
+            return rebuild([Tensor._wrap(t._data) for t in outputs])
 
     @property
     def graph(self):

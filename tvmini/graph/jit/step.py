@@ -88,7 +88,7 @@ class Step:
                 values += source.replay_scalars(keys)
             if values != self._last_values:       # (they seldom change: skip numpy's conversion)
                 self.fslots[:self._n_dynamic] = self._last_values = values
-        arrays = [args[at].data if kind == INPUT else grad_of(at) if kind == GRAD_IN else at
+        arrays = [args[at]._data if kind == INPUT else grad_of(at) if kind == GRAD_IN else at
                   for kind, at in self._plan]
         if release is not None:
             release()

@@ -38,8 +38,8 @@ class Tracer:
         self.input_guards = []     # (input binding, test, its result): host-read decisions a replay checks
         self._args = {id(t): i for i, t in enumerate(arg_tensors) if t is not None}
         for i, t in enumerate(arg_tensors):
-            if t is not None and id(t.data) not in self._values:
-                self._remember(t.data, self.program.new_value(t.shape, t.dtype, INPUT, binding=i))
+            if t is not None and id(t._data) not in self._values:
+                self._remember(t._data, self.program.new_value(t.shape, t.dtype, INPUT, binding=i))
 
     # ---- install / uninstall --------------------------------------------------------------
     def __enter__(self):
@@ -131,7 +131,7 @@ class Tracer:
         self.leaves[id(tensor)] = tensor
         self._grad_guard.append(tensor.grad is None if reads else None)
         if tensor.grad is not None:
-            value = self.value_of(tensor.grad.data)
+            value = self.value_of(tensor.grad._data)
             if value.kind in (STATE, CONST):
                 value.kind, value.binding, value.array = GRAD_IN, len(self.leaves) - 1, None
 
@@ -170,11 +170,11 @@ class Tracer:
             if v.kind == GRAD_IN and v.id in read:
                 guard[v.binding] = False
         for k, t in enumerate(outputs):
-            program.outputs.append(self._as_output(t.data, ("out", k)))
+            program.outputs.append(self._as_output(t._data, ("out", k)))
         for k, leaf in enumerate(self.leaves.values()):
             grad = leaf.grad
             ref = ("arg", self._args[id(leaf)]) if id(leaf) in self._args else ("tensor", leaf)
-            value = None if grad is None else self._as_output(grad.data, ("grad", k))
+            value = None if grad is None else self._as_output(grad._data, ("grad", k))
             program.grads.append((ref, value))
         return program, tuple(guard)
 
