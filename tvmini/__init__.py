@@ -27,7 +27,11 @@ _GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty
                     "from_numpy", "full", "full_like", "index_select", "is_grad_enabled", "jit", "linspace",
                     "logsumexp", "manual_seed", "matmul", "maximum", "minimum", "no_grad", "ones", "ones_like", "rand", "rand_like", "randint",
                     "randn", "randn_like", "split", "squeeze", "stack", "std", "tensor", "unsqueeze", "var", "where",
-                    "zeros", "zeros_like")
+                    "zeros", "zeros_like",
+                    # PyTorch's spellings (graph/aliases.py)
+                    "abs", "allclose", "argmax", "argmin", "device", "equal", "exp", "flatten", "inference_mode",
+                    "isinf", "isnan", "log", "log_softmax", "max", "mean", "min", "prod", "relu", "reshape",
+                    "set_grad_enabled", "sigmoid", "softmax", "sqrt", "sum", "tanh", "transpose")
 _GRAPH_LAYER = _GRAPH_FUNCTIONS + ("nn", "optim", "save", "load", "graph", "serialization")
 
 

@@ -1,6 +1,9 @@
 """graph: the autodiff Tensor and the ops behind it (each a compiled, cached tvmini kernel)."""
 from . import ops
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad
+from .aliases import (abs, allclose, argmax, argmin, device, equal, exp, flatten, inference_mode, isinf,  # noqa: A004
+                      isnan, log, log_softmax, max, mean, min, prod, relu, reshape, set_grad_enabled, sigmoid,
+                      softmax, sqrt, sum, tanh, transpose)
 from .dispatch import kernel_count
 from .index_ops import index_select
 from .jit import jit
@@ -15,4 +18,6 @@ __all__ = ["Function", "Tensor", "arange", "cat", "chunk", "clamp", "empty", "em
            "from_numpy", "full", "full_like", "index_select", "is_grad_enabled", "jit", "kernel_count", "linspace", "matmul", "maximum", "minimum",
            "logsumexp", "manual_seed", "no_grad", "ones", "ones_like", "ops", "rand", "rand_like", "randint", "randn",
            "randn_like", "split", "squeeze", "stack", "std", "tensor", "unsqueeze", "var", "where", "zeros",
-           "zeros_like"]
+           "zeros_like", "abs", "allclose", "argmax", "argmin", "device", "equal", "exp", "flatten",
+           "inference_mode", "isinf", "isnan", "log", "log_softmax", "max", "mean", "min", "prod", "relu", "reshape",
+           "set_grad_enabled", "sigmoid", "softmax", "sqrt", "sum", "tanh", "transpose"]
