@@ -296,12 +296,12 @@ def comm_reducer(fcombine, fidentity, name="reduce"):
     single = _reduction(Reducer(name, combine, identity), check_dtype)
     by_arity = {}
 
-    def reduce(expr, axis=None, where=None):
+    def reduce(expr, axis=None, where=None, init=None):
         if not isinstance(expr, (tuple, list)):
-            return single(expr, axis, where)
+            return single(expr, axis, where, init=init)
+        if len(expr) == 1 or init is not None:          # one value; init= is refused there
+            return (single(expr[0], axis, where, init=init),)
         sources = tuple(E.convert(x) for x in expr)
-        if len(sources) == 1:
-            return (single(sources[0], axis, where),)
         reducer = by_arity.get(len(sources))
         if reducer is None:
             reducer = by_arity[len(sources)] = _tuple_reducer(name, fcombine, fidentity, len(sources))
