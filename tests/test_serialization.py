@@ -90,3 +90,18 @@ def test_failed_write_keeps_the_old_checkpoint(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert tm.load(path) == {"epoch": 1}
     assert os.listdir(tmp_path) == ["ckpt.npz"]
+
+
+def test_pytorchs_load_keywords(tmp_path):
+    """``tm.load(path, map_location="cpu", weights_only=True)`` as PyTorch scripts write
+    it: map_location is the device; a checkpoint holds no code either way."""
+    path = tmp_path / "w.npz"
+    tm.save({"w": tm.tensor(np.arange(3, dtype="float32"))}, path)
+    for kwargs in ({"map_location": "cpu"}, {"map_location": tm.cpu(0), "weights_only": False},
+                   {"weights_only": True}):
+        loaded = tm.load(path, **kwargs)
+        assert loaded["w"].device == tm.cpu(0) and loaded["w"].numpy().tolist() == [0, 1, 2]
+    with pytest.raises(DataError, match="map_location is a device or device string"):
+        tm.load(path, map_location=lambda storage, loc: storage)
+    with pytest.raises(DataError, match="give one of them"):
+        tm.load(path, "cpu", map_location="cpu")

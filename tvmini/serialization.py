@@ -78,11 +78,19 @@ def _decode(node, arrays, device, path):
     raise DataError(f"tm.load: {path} has an unknown entry type {kind!r}")
 
 
-def load(path, device=None):
+def load(path, device=None, *, map_location=None, weights_only=True):
     """Read a checkpoint written by :func:`save`; tensors are placed on ``device`` (CPU by default).
 
-    Raises DataError for a missing, truncated or corrupt file (naming the path).
+    PyTorch's keywords are taken: ``map_location`` (a device or device string) is
+    ``device``; ``weights_only`` may be True or False alike, since a checkpoint never
+    holds code (no pickle). Raises DataError for a missing, truncated or corrupt file
+    (naming the path).
     """
+    if map_location is not None:
+        if device is not None or callable(map_location) or isinstance(map_location, dict):
+            raise DataError("tm.load: map_location is a device or device string (not a function or dict), and "
+                            "the same as device=; give one of them")
+        device = map_location
     path = os.fspath(path)
     if not os.path.exists(path):
         raise DataError(f"tm.load: no checkpoint at {path}")
