@@ -118,15 +118,21 @@ def _in_place_cases(lib):
 
 
 def test_in_place_arithmetic_on_tracked_tensors_is_recorded_as_pytorch():
-    got = _in_place_cases(tm)
     x = np.array([1.0, -2.0, 3.0])
-    want = {"residual": np.where(4 * x > 0, 4.0, 0.0), "mul_ by a tensor": [2.0, 3.0, 4.0], "w": x,
-            "used before": [8.0, 8.0, 8.0], "into a plain tensor": 2 * x, "pow and div": x}
+    _assert_as_formula_and_torch(_in_place_cases, {
+        "residual": np.where(4 * x > 0, 4.0, 0.0), "mul_ by a tensor": [2.0, 3.0, 4.0], "w": x,
+        "used before": [8.0, 8.0, 8.0], "into a plain tensor": 2 * x, "pow and div": x})
+
+
+def _assert_as_formula_and_torch(cases, want):
+    """``cases(tm)`` gives ``want`` (name -> values), and what ``cases(torch)`` gives when
+    PyTorch is installed."""
+    got = cases(tm)
     for name in want:
         np.testing.assert_allclose(got[name], want[name], rtol=1e-6, err_msg=name)
     if torch is not None:
-        theirs = _in_place_cases(torch)
-        for name in want:
+        theirs = cases(torch)
+        for name in got:
             np.testing.assert_allclose(got[name], theirs[name], rtol=1e-6, err_msg=name)
 
 
@@ -277,16 +283,10 @@ def test_recorded_assignment_gradients_match_finite_differences():
     check_grad(_assign_window, rng.standard_normal((3, 4)), rng.standard_normal((2, 2)))
 
 def test_assignments_into_tracked_tensors_are_recorded_as_pytorch():
-    got = _recorded_assignments(tm)
     w = np.array([1.0, 2.0, 3.0])
-    want = {"assign": [0.0, 4.0, 6.0], "value": 3.0, "augmented": [2 + 4 * w[1], 4 * w[0] + 6 * w[2], 6 * w[1]],
-            "view +=": [4.0, 6 + 4 * w[1], 8 + 6 * w[2]], "into a plain tensor": 2 * np.exp(w)}
-    for name in want:
-        np.testing.assert_allclose(got[name], want[name], rtol=1e-6, err_msg=name)
-    if torch is not None:
-        theirs = _recorded_assignments(torch)
-        for name in got:
-            np.testing.assert_allclose(got[name], theirs[name], rtol=1e-6, err_msg=name)
+    _assert_as_formula_and_torch(_recorded_assignments, {
+        "assign": [0.0, 4.0, 6.0], "value": 3.0, "augmented": [2 + 4 * w[1], 4 * w[0] + 6 * w[2], 6 * w[1]],
+        "view +=": [4.0, 6 + 4 * w[1], 8 + 6 * w[2]], "into a plain tensor": 2 * np.exp(w)})
 
 
 def test_the_source_itself_and_leaf_gradients_stay_writable():
