@@ -10,7 +10,7 @@ from ..errors import DTypeError, ShapeError, TVMiniError
 from ..runtime.device import as_device
 from .autograd import _GradModeSetter, _state, is_grad_enabled
 from .creation import full
-from .tensor import Tensor
+from .tensor import Tensor, add_methods
 
 
 def _scaled(other, alpha):
@@ -79,10 +79,7 @@ _METHODS = {
     "isnan": lambda self: self != self,
     "isinf": _isinf,
 }
-for _name, _fn in _METHODS.items():
-    _fn.__name__ = _fn.__qualname__ = _name
-    _fn.__doc__ = _fn.__doc__ or f"PyTorch's ``Tensor.{_name}``."
-    setattr(Tensor, _name, _fn)
+add_methods(_METHODS)
 
 
 # module-level functions: tm.sum(x, 1) is x.sum(1) -------------------------------------

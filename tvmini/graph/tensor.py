@@ -568,6 +568,17 @@ def _shape_args(shape):
 
 
 
+def add_methods(methods):
+    """Attach ``{name: function(self, ...)}`` to :class:`Tensor` as methods: how op modules
+    beyond the core (aliases, sorting, gathering) give Tensor PyTorch's method names without
+    growing this file. Each function is renamed to its method name for help() and errors."""
+    for name, function in methods.items():
+        function.__name__ = name
+        function.__qualname__ = f"Tensor.{name}"
+        function.__doc__ = function.__doc__ or f"PyTorch's ``Tensor.{name}``."
+        setattr(Tensor, name, function)
+
+
 autograd.wrap = Tensor._wrap
 # the op modules build Tensors: imported last, to break the cycle
 from . import creation, index_ops, join_ops, ops, pointwise_ops, stat_ops  # noqa: E402
