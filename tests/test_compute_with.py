@@ -299,3 +299,15 @@ def test_nothing_is_computed_inside_a_with_stage():
     s[t].compute_at(s[c], c.op.axis[0])
     with pytest.raises(ScheduleError, match="no stage can be computed inside it"):
         tm.lower(s, [a, b, c])
+
+
+def test_a_producer_of_the_stage_it_is_computed_with_is_refused():
+    """A follower runs after its leader in every block: computed with a stage that reads
+    it, it was read before it was written (the leader saw zeros)."""
+    a = te.placeholder((8,), name="a")
+    b = te.compute((8,), lambda i: a[7 - i] * 2.0, name="b")
+    host = te.compute((8,), lambda i: b[i] + 1.0, name="host")
+    s = te.create_schedule([b.op, host.op])
+    s[b].compute_with(s[host], host.op.axis[0])
+    with pytest.raises(ScheduleError, match="b is computed with host, which reads it"):
+        tm.lower(s, [a, b, host])

@@ -63,6 +63,8 @@ STEPS = {
                                                                       eps=1e-4)),
     "cnn_adamw": (_cnn, (4, 1, 10, 10), lambda ps: tm.optim.AdamW(ps, lr=1e-3, eps=1e-4)),
     "mobile_sgd": (_mobile, (4, 2, 8, 8), lambda ps: tm.optim.SGD(ps, lr=0.05, momentum=0.9)),
+    # Adadelta's step is a stage of its own that the in-place state updates read
+    "mlp_adadelta": (_mlp, (32, 2), lambda ps: tm.optim.Adadelta(ps, weight_decay=1e-4)),
 }
 
 

@@ -72,6 +72,32 @@ def test_later_reader_is_refused():
         tm.build(te.create_schedule([b.op, c.op]), [a, b, c], inplace={b: a})
 
 
+@pytest.mark.parametrize("attach", ["scope", "with"])
+def test_a_reader_finished_in_an_earlier_loop_nest_is_accepted(attach):
+    """``c`` written over ``a`` while ``b`` reads ``a`` at other elements: ``b`` is computed
+    inside another root stage's loop nest (``compute_at`` it / ``compute_with`` it),
+    which runs to its end before ``c``'s starts, so every element of ``a`` is read first."""
+    a = te.placeholder((8,), name="a")
+    b = te.compute((8,), lambda i: a[7 - i] * 2.0, name="b")
+    if attach == "scope":
+        host = te.compute((8,), lambda i: b[i] + 1.0, name="host")
+        c = te.compute((8,), lambda i: a[i] + host[i], name="c")
+        args = [a, c]
+        sch = te.create_schedule(c.op)
+        sch[b].compute_at(sch[host], host.op.axis[0])
+    else:
+        host = te.compute((8,), lambda i: a[i] + 1.0, name="host")
+        c = te.compute((8,), lambda i: b[i] + host[i], name="c")
+        args = [a, b, host, c]          # compute_with is for outputs
+        sch = te.create_schedule([t.op for t in args[1:]])
+        sch[b].compute_with(sch[host], host.op.axis[0])
+    f = tm.build(sch, args, name=f"finished_{attach}", inplace={c: a})
+    x = np.arange(8, dtype="float32")
+    arrays = [tm.nd.array(x)] + [tm.nd.empty((8,), "float32") for _ in args[1:-1]]
+    f(*arrays, arrays[0])
+    np.testing.assert_array_equal(arrays[0].numpy(), x + 2 * x[::-1] + 1)
+
+
 def test_shape_mismatch_is_refused():
     a = te.placeholder((8,), name="a")
     b = te.compute((4,), lambda i: a[i], name="b")

@@ -177,6 +177,10 @@ def _bounds_order(live):
                 raise ScheduleError(f"stage {s.name} is computed with {s.attach_stage.name}; no stage can be "
                                     f"computed inside it")
             parent = s.attach_stage
+            if _reads(parent.op, s.op):
+                raise ScheduleError(f"stage {s.name} is computed with {parent.name}, which reads it: a stage "
+                                    f"computed with another runs after it in every block; compute {s.name} at "
+                                    f"{parent.name} instead (compute_at)")
             leaves = parent.leaf_iter_vars
             first_reduce = next((i for i, iv in enumerate(leaves) if parent._is_reduce(iv)), len(leaves))
             if leaves.index(s.attach_point()) >= first_reduce:
@@ -185,6 +189,19 @@ def _bounds_order(live):
                                     "partial sums; pick a loop outside the reduce loops")
             order.insert(order.index(parent) + 1, s)
     return order
+
+
+def _reads(consumer, producer):
+    """Whether op ``consumer`` reads op ``producer``'s output, directly or through others."""
+    seen, stack = set(), [consumer]
+    while stack:
+        for t in stack.pop().input_tensors:
+            if t.op is producer:
+                return True
+            if t.op not in seen:
+                seen.add(t.op)
+                stack.append(t.op)
+    return False
 
 
 def _nest_order(live):

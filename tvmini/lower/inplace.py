@@ -13,10 +13,10 @@ cannot change the result:
   (indices exactly its own axes), so each element is read before it is overwritten,
   and is not a reduction (whose init and partial sums overwrite the element between
   reads);
-* every other stage reading ``in`` is one that ``out`` depends on and either a root stage
-  (finished before ``out``'s loop starts) or, when both are computed with the same stage
-  (``compute_with``), one that reads ``in`` only at its own element (it has read each
-  block before ``out`` overwrites it).
+* every other stage reading ``in`` is one that ``out`` depends on and either computed in
+  another root loop nest than ``out`` (finished before ``out``'s loop starts) or, when
+  both are computed with the same stage (``compute_with``), one that reads ``in`` only
+  at its own element (it has read each block before ``out`` overwrites it).
 """
 from ..errors import BuildError
 from ..te.tensor import PlaceholderOp, ProducerLoad, Reduce
@@ -81,9 +81,19 @@ def check_inplace(pairs, bodies, arguments):
         for stage, body in bodies.items():
             if stage.op is out.op or not _loads_of(body, src.op):
                 continue
-            if stage.op not in before or not (stage.attach_type == "root" or _same_block(stage, writer, body, src)):
+            finished = _root_of(stage) is not _root_of(writer)
+            if stage.op not in before or not (finished or _same_block(stage, writer, body, src)):
                 raise BuildError(f"{where}: stage {stage.name} also reads {src.name} but does not finish "
                                  f"before {out.name} is written")
+
+
+def _root_of(stage):
+    """The root stage whose loop nest computes ``stage`` (itself when it is root). A
+    producer of ``out`` under another root than ``out``'s is finished before ``out``'s
+    root loop starts: root loop nests run one after the other, producers first."""
+    while stage.attach_type in ("scope", "with"):
+        stage = stage.attach_stage
+    return stage
 
 
 def _same_block(reader, writer, body, src):

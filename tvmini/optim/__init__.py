@@ -2,7 +2,9 @@
 from . import lr_scheduler
 from .adagrad import Adagrad, RMSprop
 from .adam import Adam, AdamW
+from .adam_variants import Adadelta, Adamax, NAdam, RAdam
 from .optimizer import Optimizer
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adamax", "NAdam", "RAdam", "Adadelta",
+           "lr_scheduler"]

@@ -124,6 +124,57 @@ class CosineAnnealingLR(LRScheduler):
                 for base in self.base_lrs]
 
 
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """SGDR (Loshchilov & Hutter): cosine annealing from each group's initial rate to
+    ``eta_min`` over ``T_i`` epochs, then a restart at the initial rate, with
+    ``T_0, T_0*T_mult, T_0*T_mult², ...`` epochs per cycle: the rate is
+    ``eta_min + (initial - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2`` with ``T_cur``
+    the epochs since the last restart. ``step(epoch)`` takes fractional epochs
+    (``epoch + batch / batches``) to anneal within an epoch, as PyTorch's."""
+
+    def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0, last_epoch=-1):
+        if not isinstance(T_0, int) or T_0 <= 0:
+            raise TVMiniError(f"CosineAnnealingWarmRestarts: T_0 must be a positive integer, got {T_0!r}")
+        if not isinstance(T_mult, int) or T_mult < 1:
+            raise TVMiniError(f"CosineAnnealingWarmRestarts: T_mult must be an integer >= 1, got {T_mult!r}")
+        self.T_0, self.T_i, self.T_mult, self.eta_min, self.T_cur = T_0, T_0, T_mult, eta_min, last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        return [self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+                for base in self.base_lrs]
+
+    def step(self, epoch=None):
+        """One more epoch (restarting when the cycle is over), or the (fractional) ``epoch``."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            self.T_cur += 1
+            if self.T_cur >= self.T_i:
+                self.T_cur -= self.T_i
+                self.T_i *= self.T_mult
+            epoch = self.last_epoch + 1
+        elif epoch < 0:
+            raise TVMiniError(f"CosineAnnealingWarmRestarts: epoch must be non-negative, got {epoch}")
+        else:
+            self.T_cur, self.T_i = self._position(epoch)
+        self._step_count += 1
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = self._current_lrs()
+
+    def _position(self, epoch):
+        """(epochs since the last restart, length of the current cycle) at ``epoch``: the
+        cycles before it sum to ``T_0 * (T_mult^n - 1) / (T_mult - 1)`` epochs."""
+        if epoch < self.T_0:
+            return epoch, self.T_0
+        if self.T_mult == 1:
+            return epoch % self.T_0, self.T_0
+        n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+        return epoch - self.T_0 * (self.T_mult ** n - 1) / (self.T_mult - 1), self.T_0 * self.T_mult ** n
+
+
 class MultiStepLR(LRScheduler):
     """The rate times ``gamma`` at each milestone epoch (a milestone given twice: twice)."""
 

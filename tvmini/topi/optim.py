@@ -15,8 +15,10 @@ states as their own outputs: each tensor keeps its memory for its whole life.
 """
 from .. import te
 from ..errors import DTypeError, ShapeError
+from .schedule import MATERIALIZED
 
-__all__ = ["sgd_update", "sgd_momentum_update", "adam_update", "adagrad_update", "rmsprop_update"]
+__all__ = ["sgd_update", "sgd_momentum_update", "adam_update", "adagrad_update", "rmsprop_update", "adamax_update",
+           "nadam_update", "radam_update", "adadelta_update"]
 
 
 def _check(op, p, *others):
@@ -70,20 +72,7 @@ def adam_update(p, g, m, v, step_size, beta1, beta2, eps, bias_correction2_sqrt,
     ``v_max`` (AMSGrad): ``v_max' = max(v_max, v')`` takes ``v'``'s place in ``p'``, and
     is a fourth output."""
     _check("adam_update", p, g, m, v, *([] if v_max is None else [v_max]))
-    one = te.const(1, p.dtype)
-
-    def d(i):
-        return g[i] + weight_decay * p[i]
-
-    def new_m(i):
-        return beta1 * m[i] + (one - beta1) * d(i)
-
-    def new_v(i):
-        di = d(i)
-        return beta2 * v[i] + (one - beta2) * di * di
-
-    m_out = _out(p, lambda *i: new_m(i), "adam.exp_avg")
-    v_out = _out(p, lambda *i: new_v(i), "adam.exp_avg_sq")
+    _, m_out, v_out = _moments("adam", p, g, m, v, beta1, beta2, weight_decay)
     largest = None if v_max is None else _out(p, lambda *i: te.max(v_max[i], v_out[i]), "adam.max_exp_avg_sq")
     second = v_out if largest is None else largest
 
@@ -151,3 +140,81 @@ def rmsprop_update(p, g, *states, lr, alpha, eps, weight_decay, momentum, center
     else:
         new_p = _out(p, lambda *i: p[i] - lr * d(i) / avg(i), "rmsprop.param")
     return [new_p] + outs
+
+
+def _moments(op, p, g, m, v, beta1, beta2, weight_decay, second="square"):
+    """The first-moment output ``m' = b1*m + (1-b1)*d`` and the second-moment output
+    (``square``: ``v' = b2*v + (1-b2)*d²``; ``inf``: Adamax's ``v' = max(b2*v, |d|+eps)``
+    with ``beta2`` then the pair ``(b2, eps)``) of ``d = g + weight_decay*p``, shared by
+    the Adam family."""
+    one = te.const(1, p.dtype)
+
+    def d(i):
+        return g[i] + weight_decay * p[i]
+
+    m_out = _out(p, lambda *i: beta1 * m[i] + (one - beta1) * d(i), f"{op}.exp_avg")
+    if second == "square":
+        v_out = _out(p, lambda *i: beta2 * v[i] + (one - beta2) * d(i) * d(i), f"{op}.exp_avg_sq")
+    else:
+        b2, eps = beta2
+        v_out = _out(p, lambda *i: te.max(b2 * v[i], te.abs(d(i)) + eps), f"{op}.exp_inf")
+    return d, m_out, v_out
+
+
+def adamax_update(p, g, m, u, clr, beta1, beta2, eps, weight_decay):
+    """Adamax: ``m' = b1*m + (1-b1)*d``, ``u' = max(b2*u, |d| + eps)`` and
+    ``p' = p - clr * m' / u'`` with ``clr = lr / (1 - b1^t)``."""
+    _check("adamax_update", p, g, m, u)
+    _, m_out, u_out = _moments("adamax", p, g, m, u, beta1, (beta2, eps), weight_decay, second="inf")
+    return [_out(p, lambda *i: p[i] - clr * m_out[i] / u_out[i], "adamax.param"), m_out, u_out]
+
+
+def nadam_update(p, g, m, v, grad_step, momentum_step, beta1, beta2, eps, bias_correction2, weight_decay, decay):
+    """NAdam (Nesterov-accelerated Adam): with the Adam moments of ``d``,
+    ``p' = decay*p - (grad_step*d + momentum_step*m') / (sqrt(v'/bias_correction2) + eps)``
+    where ``grad_step = lr*(1-mu_t)/(1-prod mu_1..t)`` and
+    ``momentum_step = lr*mu_{t+1}/(1-prod mu_1..t+1)`` (the momentum schedule ``mu``
+    is the caller's) and ``decay = 1 - lr*weight_decay`` for decoupled decay."""
+    _check("nadam_update", p, g, m, v)
+    d, m_out, v_out = _moments("nadam", p, g, m, v, beta1, beta2, weight_decay)
+
+    def new_p(*i):
+        denom = te.sqrt(v_out[i] / bias_correction2) + eps
+        return decay * p[i] - (grad_step * d(i) + momentum_step * m_out[i]) / denom
+
+    return [_out(p, new_p, "nadam.param"), m_out, v_out]
+
+
+def radam_update(p, g, m, v, step_size, rectified, adaptive_scale, beta1, beta2, eps, weight_decay, decay):
+    """RAdam (rectified Adam): with the Adam moments of ``d``, ``p' = decay*p - step_size
+    * m' * r`` where ``r = adaptive_scale / (sqrt(v') + eps)`` when ``rectified`` (> 0:
+    the variance of the adaptive step is tractable, rho_t > 5) and 1 before;
+    ``step_size = lr / (1 - b1^t)``, ``adaptive_scale = rect_t * sqrt(1 - b2^t)``."""
+    _check("radam_update", p, g, m, v)
+    _, m_out, v_out = _moments("radam", p, g, m, v, beta1, beta2, weight_decay)
+    one = te.const(1, p.dtype)
+
+    def new_p(*i):
+        scale = te.if_then_else(rectified > 0, adaptive_scale / (te.sqrt(v_out[i]) + eps), one)
+        return decay * p[i] - step_size * m_out[i] * scale
+
+    return [_out(p, new_p, "radam.param"), m_out, v_out]
+
+
+def adadelta_update(p, g, sq, acc, lr, rho, eps, weight_decay):
+    """Adadelta: ``d = g + wd*p``, ``sq' = rho*sq + (1-rho)*d²``,
+    ``delta = sqrt(acc + eps) / sqrt(sq' + eps) * d``, ``acc' = rho*acc + (1-rho)*delta²``
+    and ``p' = p - lr*delta``. The step ``delta`` is its own stage, computed before
+    ``acc'`` overwrites the ``acc`` it reads (never inlined: :data:`MATERIALIZED`), and
+    read by both updates."""
+    _check("adadelta_update", p, g, sq, acc)
+    one = te.const(1, p.dtype)
+
+    def d(i):
+        return g[i] + weight_decay * p[i]
+
+    sq_out = _out(p, lambda *i: rho * sq[i] + (one - rho) * d(i) * d(i), "adadelta.square_avg")
+    delta = te.compute(p.shape, lambda *i: te.sqrt(acc[i] + eps) / te.sqrt(sq_out[i] + eps) * d(i),
+                       name="adadelta.delta", tag=MATERIALIZED)
+    acc_out = _out(p, lambda *i: rho * acc[i] + (one - rho) * delta[i] * delta[i], "adadelta.acc_delta")
+    return [_out(p, lambda *i: p[i] - lr * delta[i], "adadelta.param"), sq_out, acc_out]

@@ -37,6 +37,18 @@ from ..tir import expr as E
 from ..tir.simplify import simplify
 
 _RULES = {}        # (tag, target kind or None) -> (rule, knobs function or None)
+
+#: Tag of an elementwise intermediate that the default schedules never inline: computed
+#: whole, in its own loop nest, before its readers, as an output is. For a value read by
+#: in-place updates that overwrite what it reads (Adadelta's step: read by the update of
+#: the state it is computed from), which inlined would read the overwritten element.
+MATERIALIZED = "materialized"
+
+
+def kept(stage):
+    """Whether an injective rule schedules ``stage`` as a loop nest of its own rather
+    than inlining it into its readers: outputs and :data:`MATERIALIZED` computes."""
+    return stage.is_output or stage.op.tag == MATERIALIZED
 _CONFIG_SOURCE = None
 
 

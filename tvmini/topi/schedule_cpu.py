@@ -32,7 +32,7 @@ from ..codegen.llvm_target import vector_bits
 from ..codegen.parallel import thread_count
 from ..tir import expr as E
 from ..tir.functor import walk
-from .schedule import Knobs, register
+from .schedule import MATERIALIZED, Knobs, kept, register
 from ..te.tensor import ProducerLoad, Reduce
 
 LANES = 8                 # float32 lanes of an AVX2 vector
@@ -95,7 +95,7 @@ def _vector_extent(stage, fuse_last):
 
 def _injective_knobs(sch, tensor, target, fuse_last):
     stage = sch[tensor]
-    if not _cpu(target) or not _untouched(stage) or not stage.is_output or not stage.op.axis:
+    if not _cpu(target) or not _untouched(stage) or not kept(stage) or not stage.op.axis:
         return None
     extent = _vector_extent(stage, fuse_last)
     widths = [w for w in VECTOR_WIDTHS if extent is not None and extent >= w and extent % w == 0]
@@ -121,7 +121,7 @@ def _schedule_injective(sch, tensor, fuse_last, config=None):
     stage = sch[tensor]
     if not _untouched(stage):
         return
-    if not stage.is_output:
+    if not kept(stage):
         stage.compute_inline()
         return
     axes = list(stage.op.axis)
@@ -148,6 +148,7 @@ def _broadcast_knobs(sch, tensor, target):
 
 
 @register("elemwise", knobs=_elemwise_knobs)
+@register(MATERIALIZED, knobs=_elemwise_knobs)
 def schedule_elemwise(sch, tensor, target="llvm", config=None):
     """All axes fused into one loop: a host vector of lanes inside, parallel outside when large."""
     if _cpu(target):

@@ -39,7 +39,7 @@ from .. import te
 from ..te.tensor import ProducerLoad
 from ..tir import expr as E
 from ..tir.functor import walk
-from .schedule import gemm_axes, register
+from .schedule import MATERIALIZED, gemm_axes, kept, register
 
 THREADS = 256          # threads per block of an injective kernel or a per-output reduction
 WARP = 32
@@ -129,7 +129,7 @@ def _schedule_injective(sch, tensor):
     stage = sch[tensor]
     if not _untouched(stage):
         return
-    if not stage.is_output:
+    if not kept(stage):
         stage.compute_inline()
         return
     if stage.op.axis:        # a scalar stage runs as one thread (the codegen's rule)
@@ -137,6 +137,7 @@ def _schedule_injective(sch, tensor):
 
 
 @register("elemwise", target="cuda")
+@register(MATERIALIZED, target="cuda")
 @register("broadcast", target="cuda")
 @register("injective", target="cuda")
 @register("transpose", target="cuda")
