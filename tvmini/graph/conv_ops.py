@@ -414,3 +414,31 @@ def dropout(x, p=0.5, training=True, inplace=False, seed=None):
     source = _DropoutSeed(_draw_seed()) if seed is None else None
     return _Dropout.apply(x, seed=int(seed) if seed is not None else source.seed, keep=1.0 - p,
                           source=source if dispatch.thread.tracer is not None else None)
+
+
+def _channel_dropout(op, x, p, training, feature_ndim):
+    """Zero whole channels: ``x`` (N, C, *features) or unbatched (C, *features), with
+    ``feature_ndim`` feature axes, times a (N, C, 1, ...) mask of dropout draws."""
+    if x.ndim not in (feature_ndim + 1, feature_ndim + 2):
+        features = "L" if feature_ndim == 1 else "H, W"
+        raise ShapeError(f"{op}: input must be (N, C, {features}) or unbatched (C, {features}), got shape {x.shape}")
+    if not 0 <= p <= 1:
+        raise ShapeError(f"{op}: p must be in [0, 1], got {p}")
+    if not training or p == 0:
+        return x
+    channels = x.shape[:x.ndim - feature_ndim]
+    mask = dropout(Tensor._wrap(nd.array(np.ones(channels, x.dtype), device=x.device)), p)
+    return x * ops.reshape(mask, channels + (1,) * feature_ndim)
+
+
+def dropout1d(x, p=0.5, training=True, inplace=False):
+    """Zero each channel of x (N, C, L) or (C, L) with probability ``p`` (scaling the rest
+    by ``1/(1-p)``) in training, as PyTorch's; ``inplace`` as in :func:`dropout`."""
+    return _channel_dropout("dropout1d", x, p, training, 1)
+
+
+def dropout2d(x, p=0.5, training=True, inplace=False):
+    """Zero each channel (feature map) of x (N, C, H, W) with probability ``p`` (scaling
+    the rest by ``1/(1-p)``) in training. A 3-D input is taken as (N, C, L), channel by
+    channel, as PyTorch does (it warns that it does so)."""
+    return _channel_dropout("dropout2d", x, p, training, 2 if x.ndim != 3 else 1)

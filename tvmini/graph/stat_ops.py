@@ -1,7 +1,7 @@
 """Statistics and norms built from the reduction kernels, PyTorch's names and defaults:
 ``var``/``std`` (``correction=1``: Bessel's), ``logsumexp`` (stable: the maximum is
 taken out first), ``norm`` (p = 2, 1, inf, -inf or any positive p), ``all``/``any``
-over integer, float or bool tensors, and ``layer_norm``. Their gradients come from the
+over integer, float or bool tensors, ``layer_norm`` and ``group_norm``. Their gradients come from the
 ops they are written with (each a kernel), so they differentiate and trace under
 ``tm.jit``.
 """
@@ -97,6 +97,12 @@ def all(x, dim=None, keepdim=False):
     return ops.compare(ops.sum(_nonzero(x), dim, keepdim), count, "eq")
 
 
+def _normalized(x, axes, eps):
+    """``(x - mean) / sqrt(var + eps)`` with the mean and biased variance over ``axes``."""
+    centred = x - ops.mean(x, axes, keepdims=True)
+    return centred / ops.sqrt(ops.mean(centred * centred, axes, keepdims=True) + eps)
+
+
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """``(x - mean) / sqrt(var + eps) * weight + bias`` with the statistics (biased
     variance) over the trailing axes ``normalized_shape``, as PyTorch's ``layer_norm``."""
@@ -108,9 +114,28 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     for name, param in (("weight", weight), ("bias", bias)):
         if param is not None and param.shape != normalized_shape:
             raise ShapeError(f"layer_norm: {name} of shape {param.shape} does not match {normalized_shape}")
-    axes = tuple(range(x.ndim - n, x.ndim))
-    centred = x - ops.mean(x, axes, keepdims=True)
-    out = centred / ops.sqrt(ops.mean(centred * centred, axes, keepdims=True) + eps)
+    out = _normalized(x, tuple(range(x.ndim - n, x.ndim)), eps)
     if weight is not None:
         out = out * weight
     return out + bias if bias is not None else out
+
+
+def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
+    """PyTorch's ``group_norm``: the C channels of x (N, C, *) split into ``num_groups``
+    groups, each sample's group normalised by its own mean and biased variance, then
+    ``* weight + bias`` per channel (shape (C,))."""
+    if x.ndim < 2:
+        raise ShapeError(f"group_norm: input must be (N, C, *), got shape {x.shape}")
+    channels = x.shape[1]
+    if not isinstance(num_groups, int) or num_groups < 1 or channels % num_groups:
+        raise ShapeError(f"group_norm: num_groups={num_groups!r} must be a positive int dividing the {channels} "
+                         "channels")
+    for name, param in (("weight", weight), ("bias", bias)):
+        if param is not None and param.shape != (channels,):
+            raise ShapeError(f"group_norm: {name} of shape {param.shape} does not match the {channels} channels")
+    x = _float(x, "group_norm")
+    out = ops.reshape(_normalized(ops.reshape(x, (x.shape[0], num_groups, -1)), (2,), eps), x.shape)
+    per_channel = (channels,) + (1,) * (x.ndim - 2)
+    if weight is not None:
+        out = out * ops.reshape(weight, per_channel)
+    return out + ops.reshape(bias, per_channel) if bias is not None else out

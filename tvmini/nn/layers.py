@@ -1,5 +1,5 @@
-"""Layers: Linear, Conv2d, ConvTranspose2d, pooling, BatchNorm, LayerNorm, Embedding, Dropout,
-activations, Flatten.
+"""Layers: Linear, Conv1d, Conv2d, ConvTranspose2d, pooling, BatchNorm, LayerNorm, GroupNorm,
+Embedding, Dropout (of elements or of channels), activations, Flatten and Unflatten.
 
 Each layer owns its Parameters (initialised as PyTorch does) and calls the matching
 function in :mod:`tvmini.nn.functional`.
@@ -45,16 +45,18 @@ class Conv2d(Module):
     ``groups`` splits the channels into independent convolutions (``groups=in_channels``:
     depthwise)."""
 
+    spatial = 2         # axes of the kernel (Conv1d: 1)
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
                  dtype="float32"):
         super().__init__()
         if not isinstance(groups, int) or groups < 1 or in_channels % groups or out_channels % groups:
             raise ShapeError(f"{type(self).__name__}: groups={groups!r} must be a positive int dividing in_channels "
                              f"({in_channels}) and out_channels ({out_channels})")
-        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
-        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
-        self.stride, self.dilation, self.groups = _pair(stride), _pair(dilation), groups
-        self.padding = padding if isinstance(padding, str) else _pair(padding)      # tuples, as PyTorch's
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.dilation = (self._tuple(v) for v in (kernel_size, stride, dilation))
+        self.groups = groups
+        self.padding = padding if isinstance(padding, str) else self._tuple(padding)      # tuples, as PyTorch's
         self.weight = Parameter(zeros(*self._weight_shape(), dtype=dtype))
         self.bias = Parameter(zeros(out_channels, dtype=dtype)) if bias else None
         self.reset_parameters()
@@ -78,9 +80,20 @@ class Conv2d(Module):
                 f"stride={self.stride}, padding={self.padding}{groups}")
 
 
-def _pair(value):
-    """An int or a pair of a layer's geometry as a tuple of two (PyTorch's attributes)."""
-    return (value, value) if isinstance(value, int) else tuple(value)
+    def _tuple(self, value):
+        """An int or a tuple of the layer's geometry as a tuple with one entry per kernel
+        axis (PyTorch's attributes)."""
+        return (value,) * self.spatial if isinstance(value, int) else tuple(value)
+
+
+class Conv1d(Conv2d):
+    """1-D convolution over (N, C, L): PyTorch's arguments, weight layout (out, in/groups,
+    k) and default init; it runs the conv2d kernels over a height of one."""
+
+    spatial = 1
+
+    def forward(self, x):
+        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
 class ConvTranspose2d(Conv2d):
@@ -90,7 +103,7 @@ class ConvTranspose2d(Conv2d):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
                  bias=True, dilation=1, dtype="float32"):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, dtype)
-        self.output_padding = _pair(output_padding)
+        self.output_padding = self._tuple(output_padding)
 
     def _weight_shape(self):
         return (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
@@ -138,6 +151,23 @@ class AvgPool2d(_Pool2d):
     def forward(self, x):
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
                             self.divisor_override)
+
+
+class MaxPool1d(MaxPool2d):
+    """Window maxima over (N, C, L)."""
+
+    def forward(self, x):
+        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, ceil_mode=self.ceil_mode)
+
+
+class AvgPool1d(AvgPool2d):
+    """Window means over (N, C, L), with PyTorch's ``ceil_mode`` and ``count_include_pad``."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+    def forward(self, x):
+        return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
 
 
 def _increment(x, step):
@@ -218,6 +248,21 @@ class Dropout(_MaybeInplace):
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout1d(Dropout):
+    """Zero whole channels of (N, C, L) inputs with probability ``p`` in training."""
+
+    def forward(self, x):
+        return F.dropout1d(x, self.p, self.training)
+
+
+class Dropout2d(Dropout):
+    """Zero whole channels (feature maps) of (N, C, H, W) inputs with probability ``p``
+    in training."""
+
+    def forward(self, x):
+        return F.dropout2d(x, self.p, self.training)
 
 
 class ReLU(_MaybeInplace):
@@ -304,6 +349,27 @@ class LayerNorm(Module):
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.weight is not None}"
 
 
+class GroupNorm(Module):
+    """Normalise each sample's ``num_groups`` groups of channels over the group and the
+    spatial axes, then ``* weight + bias`` per channel (ones and zeros at first;
+    ``affine=False``: neither)."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype="float32"):
+        super().__init__()
+        if not isinstance(num_groups, int) or num_groups < 1 or num_channels % num_groups:
+            raise ShapeError(f"GroupNorm: num_groups={num_groups!r} must be a positive int dividing num_channels "
+                             f"({num_channels})")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        self.weight = Parameter(ones(num_channels, dtype=dtype)) if affine else None
+        self.bias = Parameter(zeros(num_channels, dtype=dtype)) if affine else None
+
+    def forward(self, x):
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
 class GELU(Module):
     def __init__(self, approximate="none"):
         super().__init__()
@@ -370,6 +436,23 @@ class Flatten(Module):
 
     def forward(self, x):
         return F.flatten(x, self.start_dim, self.end_dim)
+
+
+class Unflatten(Module):
+    """Split axis ``dim`` into ``unflattened_size`` (Flatten's inverse; one entry may be -1)."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def forward(self, x):
+        dim = self.dim % x.ndim if -x.ndim <= self.dim < x.ndim else self.dim
+        if not 0 <= dim < x.ndim:
+            raise ShapeError(f"Unflatten: dim {self.dim} is out of range for a tensor of shape {x.shape}")
+        return x.reshape(x.shape[:dim] + self.unflattened_size + x.shape[dim + 1:])
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 class Identity(Module):

@@ -325,54 +325,79 @@ class Sequential(ModuleList):
         return x
 
 
-class ModuleDict(Module):
+class _RegisteredDict(Module):
+    """What ModuleDict and ParameterDict share: entries registered by name as attributes
+    (insertion order kept), held in the Module's ``_STORE`` dict; a subclass's
+    ``__setitem__`` checks or converts what it holds."""
+
+    _STORE = None
+
+    def __init__(self, entries=None):
+        super().__init__()
+        for name, value in dict(entries or {}).items():
+            self[name] = value
+
+    def _entries(self):
+        return getattr(self, self._STORE)
+
+    def __getitem__(self, name):
+        return self._entries()[name]
+
+    def __delitem__(self, name):
+        """Remove the entry ``name``, its attribute too (KeyError if there is none)."""
+        if name not in self._entries():
+            raise KeyError(name)
+        delattr(self, name)
+
+    def __contains__(self, name):
+        return name in self._entries()
+
+    def __len__(self):
+        return len(self._entries())
+
+    def __iter__(self):
+        return iter(self._entries())
+
+    def update(self, entries):
+        for name, value in dict(entries).items():
+            self[name] = value
+
+    def pop(self, name):
+        value = self._entries()[name]
+        del self[name]
+        return value
+
+    def keys(self):
+        return self._entries().keys()
+
+    def values(self):
+        return self._entries().values()
+
+    def items(self):
+        return self._entries().items()
+
+
+class ModuleDict(_RegisteredDict):
     """Modules by name, each registered under its key (insertion order kept)."""
 
-    def __init__(self, modules=None):
-        super().__init__()
-        for name, module in dict(modules or {}).items():
-            self[name] = module
+    _STORE = "_modules"
 
     def __setitem__(self, name, module):
         if not isinstance(module, Module):
             raise TVMiniError(f"ModuleDict holds Modules, got {type(module).__name__} for {name!r}")
         setattr(self, name, module)
 
-    def __getitem__(self, name):
-        return self._modules[name]
 
-    def __delitem__(self, name):
-        """Remove the module ``name``, its attribute too (KeyError if there is none)."""
-        if name not in self._modules:
-            raise KeyError(name)
-        delattr(self, name)
+class ParameterDict(_RegisteredDict):
+    """Parameters by name, each registered under its key (a tensor given is wrapped in a
+    Parameter, as PyTorch's)."""
 
-    def __contains__(self, name):
-        return name in self._modules
+    _STORE = "_parameters"
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules)
-
-    def update(self, modules):
-        for name, module in dict(modules).items():
-            self[name] = module
-
-    def pop(self, name):
-        module = self._modules[name]
-        del self[name]
-        return module
-
-    def keys(self):
-        return self._modules.keys()
-
-    def values(self):
-        return self._modules.values()
-
-    def items(self):
-        return self._modules.items()
+    def __setitem__(self, name, parameter):
+        if not isinstance(parameter, Tensor):
+            raise TVMiniError(f"ParameterDict holds tensors, got {type(parameter).__name__} for {name!r}")
+        setattr(self, name, parameter if isinstance(parameter, Parameter) else Parameter(parameter))
 
 
 class ParameterList(Module):
