@@ -5,6 +5,7 @@ from .aliases import (abs, allclose, argmax, argmin, device, equal, exp, flatten
                       isnan, log, log_softmax, max, mean, min, prod, relu, reshape, set_grad_enabled, sigmoid,
                       softmax, sqrt, sum, tanh, transpose)
 from .dispatch import kernel_count
+from .gather_ops import gather, index_add, scatter, scatter_add, take
 from .index_ops import index_select
 from .jit import jit
 from .join_ops import cat, chunk, clamp, split, squeeze, stack, unsqueeze
@@ -20,4 +21,6 @@ __all__ = ["Function", "Tensor", "arange", "cat", "chunk", "clamp", "empty", "em
            "randn_like", "split", "squeeze", "stack", "std", "tensor", "unsqueeze", "var", "where", "zeros",
            "zeros_like", "abs", "allclose", "argmax", "argmin", "device", "equal", "exp", "flatten",
            "inference_mode", "isinf", "isnan", "log", "log_softmax", "max", "mean", "min", "prod", "relu", "reshape",
-           "set_grad_enabled", "sigmoid", "softmax", "sqrt", "sum", "tanh", "transpose"]
+           "set_grad_enabled", "sigmoid", "softmax", "sqrt", "sum", "tanh", "transpose",
+           # gather/scatter (gather_ops.py)
+           "gather", "index_add", "scatter", "scatter_add", "take"]
