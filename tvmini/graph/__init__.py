@@ -9,6 +9,7 @@ from .gather_ops import gather, index_add, scatter, scatter_add, take
 from .index_ops import index_select
 from .jit import jit
 from .join_ops import cat, chunk, clamp, split, squeeze, stack, unsqueeze
+from .matmul_ops import addmm, baddbmm, bmm, dot, mm, mv, outer
 from .ops import matmul, maximum, minimum, where
 from .reorder_ops import (diag, flip, masked_fill, moveaxis, movedim, narrow, repeat_interleave, roll, swapaxes,
                           swapdims, tile, tril, triu, unbind)
@@ -28,4 +29,6 @@ __all__ = ["Function", "Tensor", "arange", "cat", "chunk", "clamp", "empty", "em
            "gather", "index_add", "scatter", "scatter_add", "take",
            # reordering and triangles (reorder_ops.py)
            "diag", "flip", "masked_fill", "moveaxis", "movedim", "narrow", "repeat_interleave", "roll", "swapaxes",
-           "swapdims", "tile", "tril", "triu", "unbind"]
+           "swapdims", "tile", "tril", "triu", "unbind",
+           # the strict matrix products (matmul_ops.py)
+           "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer"]
