@@ -2,15 +2,16 @@
 ``value=``), ``scatter_add``, ``index_add`` (out of place and in place, ``x.scatter_``
 ...) and the flat ``take``. Each is one ``topi.gather`` kernel (see that module: the
 scatters are reductions over the index, with no atomics); the gradients are the same
-kernels the other way round (``gather``'s is a scatter-add, ``scatter``'s for ``src`` a
-gather).
+kernels the other way round (``gather``'s is a scatter-add; ``src`` gets ``g`` read where
+it was written, ``topi.scatter_src_grad``).
 
 Indices are checked as :func:`.index_ops.check_indices` checks them (out of range,
 negative: an IndexingError naming the op; inside ``tm.jit`` and on CUDA they are clipped
 in the kernel instead). ``gather``/``scatter`` refuse negative indices as PyTorch does;
 ``take`` counts them from the end, as PyTorch's. Of duplicate indices in ``scatter`` the
-last along ``dim`` wins (PyTorch leaves it unspecified); its gradient for ``src`` is
-``g.gather(dim, index)`` at every duplicate, as PyTorch's.
+last along ``dim`` wins (PyTorch leaves it unspecified), and only the winner gets a
+gradient for ``src`` (the derivative of that forward; PyTorch hands ``g.gather(dim,
+index)`` to every duplicate — the same where there are none).
 """
 import numpy as np
 
@@ -51,21 +52,9 @@ class _Scatter(Function):
         x, index, src = self.inputs
         gx = g if self.add or not x.requires_grad else _Scatter.apply(g, index, ops._as_tensor(0, g),
                                                                         axis=self.axis, add=False)
-        gsrc = gather(g, self.axis, index) if src.requires_grad else None
-        if gsrc is not None and gsrc.shape != src.shape:        # src larger than index: the rest got nothing
-            gsrc = ops.sum_to(gsrc, src.shape) if src.ndim == 0 else _placed(gsrc, src.shape)
+        gsrc = ops._kernel("scatter_src_grad", "scatter_src_grad", g, index, src_shape=src.shape, axis=self.axis,
+                           last_only=not self.add) if src.requires_grad else None
         return gx, None, gsrc
-
-
-def _placed(g, shape):
-    """``g`` in the leading corner of zeros of ``shape`` (each extent no smaller)."""
-    from .join_ops import cat
-    for axis, (m, n) in enumerate(zip(g.shape, shape)):
-        if m < n:
-            zeros = Tensor._wrap(nd.array(np.zeros(g.shape[:axis] + (n - m,) + g.shape[axis + 1:], g.dtype),
-                                          device=g.device))
-            g = cat([g, zeros], axis)
-    return g
 
 
 def _line_checks(op, x, dim, index, src=None):
@@ -104,7 +93,8 @@ def gather(input, dim, index):
 
 
 def _src(op, input, src, value):
-    """The tensor to scatter: ``src`` of ``input``'s dtype, or ``value`` as a 0-d one."""
+    """The tensor to scatter: ``src`` of ``input``'s dtype, or a number (``value``) as a
+    0-d one, which the kernel writes at every position."""
     if (src is None) == (value is None):
         raise ShapeError(f"{op}: give exactly one of src and value (tensor of shape {input.shape})")
     if src is None or not isinstance(src, Tensor):
@@ -118,9 +108,10 @@ def _src(op, input, src, value):
 
 
 def _scatter(op, input, dim, index, src, value, add):
+    number = not isinstance(src, Tensor)
     src = _src(op, input, src, value)
-    axis = _line_checks(op, input, dim, index, src if src.ndim else None)
-    out = _Scatter.apply(_as_1d(input), _as_1d(index), src, axis=axis, add=add)
+    axis = _line_checks(op, input, dim, index, None if number else src)
+    out = _Scatter.apply(_as_1d(input), _as_1d(index), src if number else _as_1d(src), axis=axis, add=add)
     return ops.reshape(out, ()) if input.ndim == 0 else out
 
 
@@ -190,8 +181,9 @@ def take(input, index):
 def _scatter_(self, dim, index, src=None, *, value=None):
     """``scatter`` in place (recorded for autograd as PyTorch's in-place ops, under the
     rules of ``indexing.update``); returns self."""
-    src = _src("scatter_", self, src, value)
-    return indexing.update(self, lambda old, s: scatter(old, dim, index, s), src, "scatter_")
+    _src("scatter_", self, src, value)         # exactly one of them, of this tensor's dtype
+    return indexing.update(self, lambda old, s: scatter(old, dim, index, s), value if src is None else src,
+                           "scatter_")
 
 
 def _scatter_add_(self, dim, index, src):

@@ -19,7 +19,7 @@ from ..tir import expr as E
 from .broadcast import shape_str
 from .transform import _check, _check_index, _const, _take_axis, take_grad
 
-__all__ = ["gather", "gather_grad", "scatter", "scatter_add", "index_add"]
+__all__ = ["gather", "gather_grad", "scatter", "scatter_add", "scatter_src_grad", "index_add"]
 
 
 def _fits(index, shape, axis, op):
@@ -140,6 +140,43 @@ def scatter(x, index, src, axis):
         k = last[j]
         return te.if_then_else(k >= 0, _src(src, at(j, te.max(k, 0))), x[j])
     return te.compute(x.shape, body, name="scatter", tag="injective")
+
+
+def scatter_src_grad(grad, index, src_shape, axis, last_only):
+    """The gradient of ``scatter``/``scatter_add`` for ``src`` of ``src_shape`` (no
+    smaller than ``index``): ``grad`` read where each ``index`` entry wrote, and 0 for
+    the ``src`` entries beyond ``index``; with ``last_only`` (``scatter``) also 0 for an
+    entry a later one along ``axis`` overwrote (its value never reached the output)."""
+    _check(grad, "scatter_src_grad")
+    _check_index(index, "scatter_src_grad")
+    src_shape = [E.convert(n) for n in src_shape]
+    axis = _take_axis(grad.ndim, axis, f"{grad.name} {shape_str(grad.shape)}", "scatter_src_grad")
+    _fits(index, grad.shape, axis, "scatter_src_grad")
+    if index.ndim != len(src_shape) or any(_larger(m, n) for m, n in zip(index.shape, src_shape)):
+        raise ShapeError(f"scatter_src_grad: index {index.name} {shape_str(index.shape)} is larger than src "
+                         f"{shape_str(src_shape)}")
+    n = grad.shape[axis]
+
+    def target(q):
+        return _clip(index[q].astype("int32"), n)
+    if last_only:
+        r = te.reduce_axis((0, index.shape[axis]), name="r")
+
+        def overwritten(*q):
+            later = q[:axis] + (r.var,) + q[axis + 1:]
+            hit = te.all(r.var > q[axis], target(later) == target(q))
+            return te.max(te.if_then_else(hit, E.const(1, "int32"), E.const(0, "int32")), axis=r)
+        lost = te.compute(index.shape, overwritten, name="scatter_lost", tag="reduce")
+    zero = E.const(0, grad.dtype)
+
+    def body(*p):
+        q = tuple(te.min(pk, m - 1) if _larger(sk, m) else pk for pk, m, sk in zip(p, index.shape, src_shape))
+        keep = [pk < m for pk, m, sk in zip(p, index.shape, src_shape) if _larger(sk, m)]
+        if last_only:
+            keep.append(lost[q] == 0)
+        value = grad[q[:axis] + (target(q),) + q[axis + 1:]]
+        return te.if_then_else(te.all(*keep), value, zero) if keep else value
+    return te.compute(src_shape, body, name="scatter_src_grad", tag="injective")
 
 
 def index_add(x, index, source, axis):
