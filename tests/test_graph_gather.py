@@ -188,4 +188,11 @@ def test_cuda_kernels_on_the_emulated_gpu(emulated_gpu):
         got = op(*on)
         assert got.device.kind == "cuda"
         np.testing.assert_allclose(got.numpy(), op(*(tm.tensor(a) for a in (x, index, src))).numpy(), rtol=1e-6)
+    grads = []
+    for device in ("cuda", "cpu"):        # the gradient kernels: gather_grad, scatter_src_grad (and its reduction)
+        a, s = (tm.tensor(v, device=device, requires_grad=True) for v in (x, src))
+        (a.scatter(0, on[1].to(device), s).sum() + a.gather(1, on[1].to(device)).sum()).backward()
+        grads.append([a.grad.numpy(), s.grad.numpy()])
+    for got, want in zip(*grads):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
     assert emulated_gpu.launches

@@ -25,7 +25,7 @@ def _same(got, want):
 @examples(12)
 def test_reorderings_match_numpy_and_torch(shape, k, data):
     torch = pytest.importorskip("torch")
-    x = np.random.default_rng(len(shape) + k).standard_normal(shape).astype("float32")
+    x = np.random.default_rng(len(shape) * 10 + k + 3).standard_normal(shape).astype("float32")
     t, T = tm.tensor(x), torch.tensor(x)
     ndim = len(shape)
     _same(tm.tril(t, k), np.tril(x, k))
@@ -50,6 +50,10 @@ def test_reorderings_match_numpy_and_torch(shape, k, data):
         _same(got, want)
     _same(tm.movedim(t, 0, dim), np.moveaxis(x, 0, dim))
     _same(t.swapaxes(0, dim), np.swapaxes(x, 0, dim))
+    _same(t.view_as(tm.zeros(x.size)), x.ravel())
+    _same(t[:1].expand_as(t), np.broadcast_to(x[:1], shape))
+    mask = x > 0
+    _same(tm.masked_fill(t, tm.tensor(mask), -1.5), T.masked_fill(torch.tensor(mask), -1.5))
     _same(tm.diag(tm.tensor(x.reshape(shape[0], -1)), k), np.diag(x.reshape(shape[0], -1), k))
     _same(tm.diag(tm.tensor(x.ravel()), k), np.diag(x.ravel(), k))
 
