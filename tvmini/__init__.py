@@ -31,7 +31,12 @@ _GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty
                     # PyTorch's spellings (graph/aliases.py)
                     "abs", "allclose", "argmax", "argmin", "device", "equal", "exp", "flatten", "inference_mode",
                     "isinf", "isnan", "log", "log_softmax", "max", "mean", "min", "prod", "relu", "reshape",
-                    "set_grad_enabled", "sigmoid", "softmax", "sqrt", "sum", "tanh", "transpose")
+                    "set_grad_enabled", "sigmoid", "softmax", "sqrt", "sum", "tanh", "transpose",
+                    # gather/scatter, reordering and the strict matrix products (graph/gather_ops.py,
+                    # reorder_ops.py, matmul_ops.py)
+                    "gather", "index_add", "scatter", "scatter_add", "take", "diag", "flip", "masked_fill", "moveaxis",
+                    "movedim", "narrow", "repeat_interleave", "roll", "swapaxes", "swapdims", "tile", "tril", "triu",
+                    "unbind", "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer")
 _GRAPH_LAYER = _GRAPH_FUNCTIONS + ("nn", "optim", "save", "load", "graph", "serialization")
 
 
@@ -61,4 +66,7 @@ __all__ = ["te", "tir", "build", "lower", "nd", "cpu", "cuda", "Device", "NDArra
            "logsumexp", "std", "var", "empty", "empty_like", "eye", "full_like", "linspace", "rand_like", "randint",
            "randn_like", "matmul", "maximum", "minimum", "float16", "float32", "float64", "int8", "uint8", "int32",
            "int64"]
+__all__ += ["gather", "index_add", "scatter", "scatter_add", "take", "diag", "flip", "masked_fill", "moveaxis",
+            "movedim", "narrow", "repeat_interleave", "roll", "swapaxes", "swapdims", "tile", "tril", "triu", "unbind",
+            "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer"]
 __all__ += ["explain", "kernel_cache_info", "set_debug", "get_debug", "profiler"]

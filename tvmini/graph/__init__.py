@@ -5,10 +5,14 @@ from .aliases import (abs, allclose, argmax, argmin, device, equal, exp, flatten
                       isnan, log, log_softmax, max, mean, min, prod, relu, reshape, set_grad_enabled, sigmoid,
                       softmax, sqrt, sum, tanh, transpose)
 from .dispatch import kernel_count
+from .gather_ops import gather, index_add, scatter, scatter_add, take
 from .index_ops import index_select
 from .jit import jit
 from .join_ops import cat, chunk, clamp, split, squeeze, stack, unsqueeze
+from .matmul_ops import addmm, baddbmm, bmm, dot, mm, mv, outer
 from .ops import matmul, maximum, minimum, where
+from .reorder_ops import (diag, flip, masked_fill, moveaxis, movedim, narrow, repeat_interleave, roll, swapaxes,
+                          swapdims, tile, tril, triu, unbind)
 from .stat_ops import logsumexp, std, var
 from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, manual_seed, ones,
                        ones_like, rand, rand_like, randint, randn, randn_like, zeros, zeros_like)
@@ -20,4 +24,11 @@ __all__ = ["Function", "Tensor", "arange", "cat", "chunk", "clamp", "empty", "em
            "randn_like", "split", "squeeze", "stack", "std", "tensor", "unsqueeze", "var", "where", "zeros",
            "zeros_like", "abs", "allclose", "argmax", "argmin", "device", "equal", "exp", "flatten",
            "inference_mode", "isinf", "isnan", "log", "log_softmax", "max", "mean", "min", "prod", "relu", "reshape",
-           "set_grad_enabled", "sigmoid", "softmax", "sqrt", "sum", "tanh", "transpose"]
+           "set_grad_enabled", "sigmoid", "softmax", "sqrt", "sum", "tanh", "transpose",
+           # gather/scatter (gather_ops.py)
+           "gather", "index_add", "scatter", "scatter_add", "take",
+           # reordering and triangles (reorder_ops.py)
+           "diag", "flip", "masked_fill", "moveaxis", "movedim", "narrow", "repeat_interleave", "roll", "swapaxes",
+           "swapdims", "tile", "tril", "triu", "unbind",
+           # the strict matrix products (matmul_ops.py)
+           "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer"]

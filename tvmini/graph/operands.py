@@ -113,5 +113,16 @@ def scalar_operand(op, value, dtype):
     return value - span if value > info.max else value
 
 
+def scaled(op, x, factor):
+    """``x * factor`` for a Python number ``factor`` (``x`` itself for 1) in ``x``'s dtype:
+    the ``alpha=``/``beta=`` of ``addmm``, ``index_add`` ...; a fractional factor for an
+    integer tensor is refused (it would have to truncate), naming ``op``."""
+    if factor == 1:
+        return x
+    if not x.dtype.startswith("float") and not float(factor).is_integer():
+        raise DTypeError(f"{op}: a fractional factor {factor!r} cannot scale a {x.dtype} tensor of shape {x.shape}")
+    return x * factor
+
+
 def _is_number(value):
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)

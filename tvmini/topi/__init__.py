@@ -9,6 +9,7 @@ from .elemwise import *  # noqa: F401,F403
 from .broadcast import *  # noqa: F401,F403
 from .reduction import *  # noqa: F401,F403
 from .transform import *  # noqa: F401,F403
+from .gather import *  # noqa: F401,F403
 from . import optim, random  # noqa: F401  (topi.optim.sgd_update/adam_update/..., topi.random.uniform/normal/...)
 from . import schedule_cpu  # noqa: F401  (registers the CPU rules of the tags above)
 from .nn import *  # noqa: F401,F403

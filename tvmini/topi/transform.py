@@ -1,5 +1,6 @@
 """Layout transforms: transpose, reshape, broadcast_to, strided_slice (and its
-gradient), concatenate, pad, one_hot, take (gather along an axis) and its gradient.
+gradient), concatenate, pad, one_hot, take (gather along an axis) and its gradient,
+the triangles and diagonals of matrices (tril/triu, diag) and roll.
 
 Each is one compute whose output element reads one input element (or a constant), so
 the CPU rule treats them like broadcast elementwise ops ("injective"; "transpose" gets
@@ -18,7 +19,7 @@ from .broadcast import broadcast_index, broadcast_shape, same_extent, shape_str
 
 __all__ = ["transpose", "reshape", "broadcast_to", "strided_slice", "strided_slice_grad", "window", "window_grad",
            "window_assign",
-           "concatenate", "pad", "one_hot", "take", "take_grad"]
+           "concatenate", "pad", "one_hot", "take", "take_grad", "triangle", "diagonal", "diagonal_embed", "roll"]
 
 
 def _check(x, op):
@@ -406,3 +407,61 @@ def take_grad(grad, indices, x_shape, axis=0, mode="clip"):
         value = te.if_then_else(hit, grad[tuple(idx[:axis]) + r + tuple(idx[axis + 1:])], zero)
         return te.sum(value, axis=raxes) if raxes else value
     return te.compute(x_shape, body, name="take_grad", tag="reduce" if raxes else "injective")
+
+
+def triangle(x, diagonal=0, upper=False):
+    """The lower (``upper=False``: ``j - i <= diagonal``) or upper (``j - i >=
+    diagonal``) triangle of the last two axes of ``x``, zeros elsewhere (``tril``/``triu``)."""
+    _check(x, "triangle")
+    if x.ndim < 2:
+        raise ShapeError(f"triangle: {x.name} {shape_str(x.shape)} needs at least 2 axes")
+    zero = E.const(0, x.dtype)
+
+    def body(*idx):
+        offset = idx[-1] - idx[-2]
+        keep = offset >= diagonal if upper else offset <= diagonal
+        return te.if_then_else(keep, x[idx], zero)
+    return te.compute(x.shape, body, name="triangle", tag="injective")
+
+
+def diagonal(x, offset=0):
+    """The diagonal ``offset`` of the matrix ``x`` (above the main one when positive):
+    ``out[i] = x[i + max(-offset, 0), i + max(offset, 0)]``."""
+    _check(x, "diagonal")
+    rows, cols = (_const(n) for n in x.shape) if x.ndim == 2 else (None, None)
+    if rows is None or cols is None:
+        raise ShapeError(f"diagonal: {x.name} {shape_str(x.shape)} must be a matrix of constant extents")
+    down, right = max(-offset, 0), max(offset, 0)
+    length = max(0, min(rows - down, cols - right))
+    return te.compute((length,), lambda i: x[i + down, i + right], name="diagonal", tag="injective")
+
+
+def diagonal_embed(v, shape, offset=0):
+    """A matrix of ``shape`` holding the vector ``v`` on its diagonal ``offset`` and zeros
+    elsewhere: ``diagonal``'s inverse (and gradient)."""
+    _check(v, "diagonal_embed")
+    down, right = max(-offset, 0), max(offset, 0)
+    length = max(0, min(shape[0] - down, shape[1] - right))
+    if v.ndim != 1 or _const(v.shape[0]) != length:
+        raise ShapeError(f"diagonal_embed: {v.name} {shape_str(v.shape)} is not diagonal {offset} "
+                         f"(length {length}) of a {shape_str(shape)} matrix")
+    zero = E.const(0, v.dtype)
+
+    def body(i, j):
+        if not length:
+            return zero
+        on = (j - i == offset)
+        return te.if_then_else(on, v[te.min(te.max(i - down, 0), length - 1)], zero)
+    return te.compute(tuple(shape), body, name="diagonal_embed", tag="injective")
+
+
+def roll(x, shifts):
+    """``x`` rolled by ``shifts[k]`` (each in ``0 .. extent-1``) along axis ``k``: an
+    element moves ``shifts[k]`` places forward, the last ones wrapping to the front."""
+    _check(x, "roll")
+    if len(shifts) != x.ndim:
+        raise ShapeError(f"roll: need one shift per axis of {x.name} {shape_str(x.shape)}, got {list(shifts)}")
+
+    def body(*idx):
+        return x[tuple(i if not s else (i + (n - s)) % n for i, n, s in zip(idx, x.shape, shifts))]
+    return te.compute(x.shape, body, name="roll", tag="injective")
