@@ -424,9 +424,46 @@ def test_loader_collates_items_as_pytorch():
     assert batch["path"] == ("0.png", "1.png", "2.png")
 
 
+def test_loader_collate_fn_workers_and_unbatched_items():
+    """A ``collate_fn`` gets each batch's items (its numpy arrays become tensors, the rest
+    passes through); ``num_workers`` threads read ahead and give the same batches in the
+    same order, also when an epoch is left early; ``batch_size=None`` yields items."""
+    class Ragged:
+        def __len__(self):
+            return 7
+
+        def __getitem__(self, i):
+            return np.arange(i + 1, dtype=np.float32), i
+
+    def pad(items):
+        width = max(len(values) for values, _ in items)
+        padded = np.stack([np.pad(values, (0, width - len(values))) for values, _ in items])
+        return {"x": padded, "lengths": [len(values) for values, _ in items]}
+
+    batches = list(DataLoader(Ragged(), 3, collate_fn=pad))
+    assert [b["lengths"] for b in batches] == [[1, 2, 3], [4, 5, 6], [7]]
+    assert isinstance(batches[1]["x"], tm.Tensor) and batches[1]["x"].shape == (3, 6)
+    data = ArrayDataset(np.arange(40).reshape(20, 2), np.arange(20))
+    serial = [y.tolist() for _, y in DataLoader(data, 3, shuffle=True, seed=4, as_numpy=True)]
+    for workers in (1, 3):
+        loader = DataLoader(data, 3, shuffle=True, seed=4, as_numpy=True, num_workers=workers, prefetch_factor=2,
+                            pin_memory=True)
+        assert [y.tolist() for _, y in loader] == serial
+    loader = DataLoader(data, 2, num_workers=2, as_numpy=True)
+    for k, _ in enumerate(loader):
+        if k == 1:
+            break
+    assert [y.tolist() for _, y in loader][0] == [0, 1]
+    items = list(DataLoader(data, batch_size=None))
+    assert len(items) == 20 and items[3][1].item() == 3 and items[3][0].shape == (2,)
+
+
 def test_loader_rejects_bad_arguments():
     with pytest.raises(tm.ShapeError, match="batch_size"):
         DataLoader(ArrayDataset(np.arange(3)), 0)
+    for bad in (dict(num_workers=-1), dict(prefetch_factor=0), dict(collate_fn=3)):
+        with pytest.raises(tm.ShapeError, match=next(iter(bad))):
+            DataLoader(ArrayDataset(np.arange(3)), 2, **bad)
     with pytest.raises(tm.ShapeError, match=r"\[3, 2\]"):
         ArrayDataset(np.arange(3), np.arange(2))
 

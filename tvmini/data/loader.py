@@ -2,10 +2,13 @@
 
 ``ArrayDataset`` keeps whole arrays (images, labels, ...) so a batch is one fancy
 index per array rather than a Python loop over items. ``DataLoader`` follows
-PyTorch's arguments (``batch_size``, ``shuffle``, ``drop_last``) with an explicit
-``seed`` so a shuffled run is reproducible: epoch ``e`` of a loader built with
-seed ``s`` always visits the same order.
+PyTorch's arguments (``batch_size``, ``shuffle``, ``drop_last``, ``collate_fn``,
+``num_workers``) with an explicit ``seed`` so a shuffled run is reproducible: epoch
+``e`` of a loader built with seed ``s`` always visits the same order.
 """
+import collections
+import concurrent.futures
+
 import numpy as np
 
 from ..errors import ShapeError
@@ -77,43 +80,89 @@ class DataLoader:
 
     ``dataset`` is anything with ``len()`` whose ``dataset[index_array]`` returns a
     tuple of arrays (``ArrayDataset``, ``MNIST``); other datasets are read item by
-    item and batched by :func:`collate` (a tuple per tuple item, one tensor per array
-    or number item, a dict per dict item). Batches hold ``tm.tensor`` (on ``device``),
-    or numpy arrays with ``as_numpy=True``. With ``shuffle`` each epoch draws a fresh
-    permutation from a generator seeded once with ``seed``.
+    item and batched by ``collate_fn`` (default :func:`collate`: a tuple per tuple
+    item, one tensor per array or number item, a dict per dict item). Batches hold
+    ``tm.tensor`` (on ``device``) in place of every numpy array, or numpy arrays with
+    ``as_numpy=True``; what else a ``collate_fn`` returns (tensors it made itself,
+    strings) passes through. ``batch_size=None`` yields single items, as PyTorch's.
+    With ``shuffle`` each epoch draws a fresh permutation from a generator seeded once
+    with ``seed``.
+
+    ``num_workers > 0`` reads batches ahead in that many background threads
+    (``prefetch_factor`` batches each, in order), so decoding and collating overlap
+    the training step: numpy's copies and file reads release the GIL. They are
+    threads, not PyTorch's worker processes: a dataset needs no pickling, and
+    ``worker_init_fn`` and ``multiprocessing_context`` do not exist. ``pin_memory`` is
+    accepted and does nothing (batches are made in host memory and copied to a
+    device once).
     """
 
-    def __init__(self, dataset, batch_size, shuffle=False, drop_last=False, seed=None, as_numpy=False,
-                 device=None):
-        if int(batch_size) != batch_size or batch_size < 1:
-            raise ShapeError(f"DataLoader batch_size must be a positive integer, got {batch_size!r}")
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, as_numpy=False,
+                 device=None, *, collate_fn=None, num_workers=0, prefetch_factor=2, pin_memory=False):
+        if batch_size is not None and (int(batch_size) != batch_size or batch_size < 1):
+            raise ShapeError(f"DataLoader batch_size must be a positive integer or None, got {batch_size!r}")
+        if int(num_workers) != num_workers or num_workers < 0:
+            raise ShapeError(f"DataLoader num_workers must be a non-negative integer, got {num_workers!r}")
+        if int(prefetch_factor) != prefetch_factor or prefetch_factor < 1:
+            raise ShapeError(f"DataLoader prefetch_factor must be a positive integer, got {prefetch_factor!r}")
+        if collate_fn is not None and not callable(collate_fn):
+            raise ShapeError(f"DataLoader collate_fn must be callable, got {type(collate_fn).__name__}")
         self.dataset = dataset
-        self.batch_size = int(batch_size)
+        self.batch_size = None if batch_size is None else int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.as_numpy = bool(as_numpy)
         self.device = device
+        self.collate_fn = collate_fn
+        self.num_workers, self.prefetch_factor, self.pin_memory = int(num_workers), int(prefetch_factor), pin_memory
         self._rng = np.random.default_rng(seed)
 
     def __len__(self):
         """Number of batches per epoch."""
+        if self.batch_size is None:
+            return len(self.dataset)
         full, rest = divmod(len(self.dataset), self.batch_size)
         return full if self.drop_last or rest == 0 else full + 1
 
     def _fetch(self, indices):
-        if isinstance(self.dataset, ArrayDataset) or hasattr(self.dataset, "arrays"):
+        if self.batch_size is None:
+            batch = self.dataset[int(indices)]
+        elif self.collate_fn is None and (isinstance(self.dataset, ArrayDataset) or hasattr(self.dataset, "arrays")):
             batch = self.dataset[indices]
         else:
-            batch = collate([self.dataset[int(i)] for i in indices])
+            batch = (self.collate_fn or collate)([self.dataset[int(i)] for i in indices])
         if self.as_numpy:
             return batch
-        return _map_arrays(batch, lambda part: _to_tensor(part, self.device))
+        return _map_arrays(batch, lambda part: _to_tensor(part, self.device) if isinstance(
+            part, (np.ndarray, np.generic)) else part)
 
-    def __iter__(self):
+    def _batches(self):
+        """The indices of every batch of one epoch (an int each when not batching)."""
         count = len(self.dataset)
         order = self._rng.permutation(count) if self.shuffle else np.arange(count)
+        if self.batch_size is None:
+            yield from order
+            return
         for start in range(0, count, self.batch_size):
             indices = order[start:start + self.batch_size]
             if self.drop_last and len(indices) < self.batch_size:
                 return
-            yield self._fetch(indices)
+            yield indices
+
+    def __iter__(self):
+        if self.num_workers == 0:
+            for indices in self._batches():
+                yield self._fetch(indices)
+            return
+        with concurrent.futures.ThreadPoolExecutor(self.num_workers, thread_name_prefix="tvmini-data") as pool:
+            pending = collections.deque()
+            try:
+                for indices in self._batches():
+                    pending.append(pool.submit(self._fetch, indices))
+                    if len(pending) >= self.num_workers * self.prefetch_factor:
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
+            finally:                    # an epoch left early: drop what was read ahead
+                for future in pending:
+                    future.cancel()
