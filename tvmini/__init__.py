@@ -31,7 +31,14 @@ _GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty
                     # PyTorch's spellings (graph/aliases.py)
                     "abs", "allclose", "argmax", "argmin", "device", "equal", "exp", "flatten", "inference_mode",
                     "isinf", "isnan", "log", "log_softmax", "max", "mean", "min", "prod", "relu", "reshape",
-                    "set_grad_enabled", "sigmoid", "softmax", "sqrt", "sum", "tanh", "transpose")
+                    "set_grad_enabled", "sigmoid", "softmax", "sqrt", "sum", "tanh", "transpose",
+                    # more of PyTorch's functions (graph/aliases.py NAMES: the Tensor methods of the same names)
+                    "add", "sub", "mul", "div", "neg", "pow", "eq", "ne", "lt", "le", "gt", "ge", "cos", "sin", "tan",
+                    "erf", "expm1", "log1p", "log2", "log10", "exp2", "atan", "asin", "acos", "masked_fill", "clip",
+                    "square", "numel", "all", "any", "broadcast_to", "permute", "floor", "ceil", "round", "trunc",
+                    "frac", "sign", "sgn", "rsqrt", "reciprocal", "sinh", "cosh", "asinh", "acosh", "atanh",
+                    "nan_to_num", "atan2", "hypot", "fmod", "remainder", "lerp", "addcmul", "addcdiv", "heaviside",
+                    "isclose", "logical_and", "logical_or", "logical_xor", "logical_not")
 _GRAPH_LAYER = _GRAPH_FUNCTIONS + ("nn", "optim", "save", "load", "graph", "serialization")
 
 
@@ -62,3 +69,4 @@ __all__ = ["te", "tir", "build", "lower", "nd", "cpu", "cuda", "Device", "NDArra
            "randn_like", "matmul", "maximum", "minimum", "float16", "float32", "float64", "int8", "uint8", "int32",
            "int64"]
 __all__ += ["explain", "kernel_cache_info", "set_debug", "get_debug", "profiler"]
+__all__ += list(_GRAPH_FUNCTIONS[_GRAPH_FUNCTIONS.index("add"):])
