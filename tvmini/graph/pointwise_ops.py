@@ -1,5 +1,6 @@
 """Pointwise functions given by a formula and its derivative: activations (GELU, SiLU,
-LeakyReLU, ELU, Softplus) and the math functions beyond ``ops`` (erf, tan, atan, asin,
+LeakyReLU, ELU, Softplus, Hardtanh/ReLU6, Mish, LogSigmoid, Softsign, Hardsigmoid,
+Hardswish) and the math functions beyond ``ops`` (erf, tan, atan, asin,
 acos, exp2, expm1, log2, log10, log1p, rsqrt, reciprocal, the hyperbolic functions and
 their inverses, frac) and the rounding functions (floor, ceil, round, trunc, sign).
 
@@ -57,6 +58,21 @@ def _acosh(v):
     return _where(v > _LARGE, te.log(v) + math.log(2), te.log1p(t + te.sqrt(t * (v + 1))))
 
 
+def _inside(v, lo, hi, inside, outside=0):
+    """``inside`` where lo < v < hi, else ``outside`` (a piecewise-linear derivative)."""
+    return _where((v > lo) & (v < hi), inside, te.const(outside, v.dtype))
+
+
+def _softplus(v):
+    """log(1 + exp(v)) without overflow: max(v, 0) + log1p(exp(-|v|))."""
+    return _where(v > 0, v, te.const(0, v.dtype)) + te.log1p(te.exp(-te.abs(v)))
+
+
+def _mish_derivative(v):
+    t = te.tanh(_softplus(v))
+    return t + v * te.sigmoid(v) * (1 - t * t)
+
+
 #: name -> (value, derivative), each a function of the element and the scalar parameters
 _FUNCTIONS = {
     "gelu": (lambda v: 0.5 * v * (1 + te.erf(v * math.sqrt(0.5))),
@@ -71,6 +87,15 @@ _FUNCTIONS = {
             lambda v, alpha: _where(v > 0, te.const(1, v.dtype), alpha * te.exp(v))),
     "softplus": (lambda v, beta, threshold: _where(v * beta > threshold, v, te.log1p(te.exp(v * beta)) / beta),
                  lambda v, beta, threshold: _where(v * beta > threshold, te.const(1, v.dtype), te.sigmoid(v * beta))),
+    "hardtanh": (lambda v, lo, hi: _where(v < lo, lo, _where(v > hi, hi, v)),
+                 lambda v, lo, hi: _inside(v, lo, hi, te.const(1, v.dtype))),
+    "mish": (lambda v: v * te.tanh(_softplus(v)), _mish_derivative),
+    "logsigmoid": (lambda v: -_softplus(-v), lambda v: te.sigmoid(-v)),
+    "softsign": (lambda v: v / (1 + te.abs(v)), lambda v: 1 / ((1 + te.abs(v)) * (1 + te.abs(v)))),
+    "hardsigmoid": (lambda v: _where(v <= -3, te.const(0, v.dtype), _where(v >= 3, te.const(1, v.dtype), v / 6 + 0.5)),
+                    lambda v: _inside(v, -3, 3, te.const(1 / 6, v.dtype))),
+    "hardswish": (lambda v: _where(v <= -3, te.const(0, v.dtype), _where(v >= 3, v, v * (v + 3) / 6)),
+                  lambda v: _where(v <= -3, te.const(0, v.dtype), _where(v < 3, v / 3 + 0.5, te.const(1, v.dtype)))),
     "erf": (te.erf, lambda v: (2 / math.sqrt(math.pi)) * te.exp(-v * v)),
     "tan": (te.tan, lambda v: 1 + te.tan(v) * te.tan(v)),
     "atan": (te.atan, lambda v: 1 / (1 + v * v)),
@@ -160,6 +185,45 @@ def elu(x, alpha=1.0, inplace=False):
 def softplus(x, beta=1.0, threshold=20.0):
     """``log(1 + exp(beta * x)) / beta``, and ``x`` itself where ``beta * x > threshold``."""
     return _apply("softplus", x, beta, threshold)
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0, inplace=False):
+    """``x`` limited to ``[min_val, max_val]``; the gradient flows strictly inside
+    (PyTorch's rule). ``inplace`` as in :func:`leaky_relu`."""
+    if min_val > max_val:
+        raise DTypeError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
+    return _apply("hardtanh", x, min_val, max_val)
+
+
+def relu6(x, inplace=False):
+    """``min(max(x, 0), 6)``: ``hardtanh(x, 0, 6)``."""
+    return hardtanh(x, 0.0, 6.0)
+
+
+def hardsigmoid(x, inplace=False):
+    """``relu6(x + 3) / 6``: 0 below -3, 1 above 3, linear between."""
+    return _apply("hardsigmoid", x)
+
+
+def hardswish(x, inplace=False):
+    """``x * relu6(x + 3) / 6`` (its gradient as PyTorch's: ``x / 3 + 0.5`` inside (-3, 3),
+    0 below, 1 from 3 on)."""
+    return _apply("hardswish", x)
+
+
+def mish(x, inplace=False):
+    """``x * tanh(softplus(x))`` (softplus computed without overflow)."""
+    return _apply("mish", x)
+
+
+def logsigmoid(x):
+    """``log(sigmoid(x))`` computed stably as ``-softplus(-x)`` (no overflow, no log(0))."""
+    return _apply("logsigmoid", x)
+
+
+def softsign(x):
+    """``x / (1 + |x|)``."""
+    return _apply("softsign", x)
 
 
 def _math(function):

@@ -7,9 +7,10 @@ from ..graph import ops
 from ..graph.nn_ops import binary_cross_entropy_with_logits, linear, log_softmax, mse_loss, softmax
 from ..graph.conv_ops import adaptive_avg_pool2d, avg_pool2d, batch_norm, conv2d, conv_transpose2d, dropout, max_pool2d
 from ..graph.join_ops import one_hot, pad
-from ..graph.pointwise_ops import elu, gelu, leaky_relu, silu, softplus
+from ..graph.pointwise_ops import (elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, logsigmoid, mish, relu6,
+                                   silu, softplus, softsign)
 from ..graph.index_ops import embedding
-from ..graph.stat_ops import layer_norm
+from ..graph.stat_ops import cosine_similarity, layer_norm, normalize, pairwise_distance
 from ..graph.loss_ops import (binary_cross_entropy, cross_entropy, huber_loss, kl_div, l1_loss, nll_loss,
                               smooth_l1_loss)
 
@@ -17,7 +18,8 @@ __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear",
            "batch_norm", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "cross_entropy", "nll_loss",
            "mse_loss", "binary_cross_entropy_with_logits", "pad", "one_hot", "gelu", "silu",
            "leaky_relu", "elu", "softplus", "embedding", "layer_norm", "l1_loss", "smooth_l1_loss", "huber_loss",
-           "binary_cross_entropy", "kl_div", "adaptive_avg_pool2d"]
+           "binary_cross_entropy", "kl_div", "adaptive_avg_pool2d", "hardtanh", "relu6", "mish", "logsigmoid",
+           "softsign", "hardsigmoid", "hardswish", "normalize", "cosine_similarity", "pairwise_distance"]
 
 
 def relu(x, inplace=False):
