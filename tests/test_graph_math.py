@@ -355,6 +355,25 @@ def test_every_alias_is_exported_and_is_the_method():
     np.testing.assert_allclose(tm.pow(2, x).numpy(), 2 ** x.numpy(), rtol=1e-12)
 
 
+def test_math_ops_replay_under_jit_with_new_inputs():
+    """A traced step of the new kernels (forward and gradients) replays with new tensor
+    inputs, as the eager step computes them."""
+    w = tm.tensor(np.array([0.3, -1.2, 2.5]), requires_grad=True)
+
+    def step(x, weight):
+        y = tm.lerp(w, x, weight).atan2(x).sinh().addcmul(x, x, value=0.5).floor().add(x.hypot(w)).sum()
+        y.backward()
+        return y
+    jitted = tm.jit(step)
+    for k in range(1, 4):
+        x, weight = tm.tensor(np.array([1.0, 2.0, -0.5]) * k), tm.tensor(0.25 * k, dtype="float64")
+        w.grad = None
+        got, got_grad = jitted(x, weight).item(), w.grad.numpy()
+        w.grad = None
+        assert got == step(x, weight).item()
+        np.testing.assert_array_equal(got_grad, w.grad.numpy())
+
+
 # -------------------------------------------------------------------------------- CUDA
 
 def test_math_kernels_on_cuda_match_the_cpu(emulated_gpu):
