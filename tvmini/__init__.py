@@ -36,7 +36,14 @@ _GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty
                     # reorder_ops.py, matmul_ops.py)
                     "gather", "index_add", "scatter", "scatter_add", "take", "diag", "flip", "masked_fill", "moveaxis",
                     "movedim", "narrow", "repeat_interleave", "roll", "swapaxes", "swapdims", "tile", "tril", "triu",
-                    "unbind", "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer")
+                    "unbind", "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer",
+                    # more of PyTorch's functions (graph/aliases.py NAMES: the Tensor methods of the same names)
+                    "add", "sub", "mul", "div", "neg", "pow", "eq", "ne", "lt", "le", "gt", "ge", "cos", "sin", "tan",
+                    "erf", "expm1", "log1p", "log2", "log10", "exp2", "atan", "asin", "acos", "clip",
+                    "square", "numel", "all", "any", "broadcast_to", "permute", "floor", "ceil", "round", "trunc",
+                    "frac", "sign", "sgn", "rsqrt", "reciprocal", "sinh", "cosh", "asinh", "acosh", "atanh",
+                    "nan_to_num", "atan2", "hypot", "fmod", "remainder", "lerp", "addcmul", "addcdiv", "heaviside",
+                    "isclose", "logical_and", "logical_or", "logical_xor", "logical_not")
 _GRAPH_LAYER = _GRAPH_FUNCTIONS + ("nn", "optim", "save", "load", "graph", "serialization")
 
 
@@ -70,3 +77,4 @@ __all__ += ["gather", "index_add", "scatter", "scatter_add", "take", "diag", "fl
             "movedim", "narrow", "repeat_interleave", "roll", "swapaxes", "swapdims", "tile", "tril", "triu", "unbind",
             "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer"]
 __all__ += ["explain", "kernel_cache_info", "set_debug", "get_debug", "profiler"]
+__all__ += [n for n in _GRAPH_FUNCTIONS[_GRAPH_FUNCTIONS.index("add"):] if n not in ("all", "any", "pow", "round")]

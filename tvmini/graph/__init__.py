@@ -4,6 +4,8 @@ from .autograd import Function, enable_grad, is_grad_enabled, no_grad
 from .aliases import (abs, allclose, argmax, argmin, device, equal, exp, flatten, inference_mode, isinf,  # noqa: A004
                       isnan, log, log_softmax, max, mean, min, prod, relu, reshape, set_grad_enabled, sigmoid,
                       softmax, sqrt, sum, tanh, transpose)
+from . import math_methods  # noqa: F401  (registers the Tensor methods the math aliases call)
+from .aliases import NAMES as _ALIASES, pow, remainder  # noqa: A004
 from .dispatch import kernel_count
 from .gather_ops import gather, index_add, scatter, scatter_add, take
 from .index_ops import index_select
@@ -32,3 +34,8 @@ __all__ = ["Function", "Tensor", "arange", "cat", "chunk", "clamp", "empty", "em
            "swapdims", "tile", "tril", "triu", "unbind",
            # the strict matrix products (matmul_ops.py)
            "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer"]
+
+# the other PyTorch spellings (tm.add, tm.floor, tm.atan2 ...: graph/aliases.py)
+_NEW_ALIASES = [n for n in _ALIASES if n not in __all__]
+globals().update({n: getattr(aliases, n) for n in _NEW_ALIASES})
+__all__ += _NEW_ALIASES + ["pow", "remainder"]

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..errors import DTypeError, ShapeError, TVMiniError
 from ..runtime.device import as_device
+from . import binary_ops, ops
 from .autograd import _GradModeSetter, _state, is_grad_enabled
 from .creation import full
 from .tensor import Tensor, add_methods
@@ -94,12 +95,34 @@ def _function(name):
     return fn
 
 
-#: The functions ``tvmini`` exports under PyTorch's names (``tm.sum``, ...).
+#: The functions ``tvmini`` exports under PyTorch's names (``tm.sum``, ...): each the
+#: Tensor method of that name (the math ones from ``math_methods``).
 NAMES = ("sum", "mean", "prod", "exp", "log", "sqrt", "abs", "flatten", "reshape", "transpose", "softmax",
-         "log_softmax", "isnan", "isinf", "argmax", "argmin", "sigmoid", "tanh", "relu")
-(sum, mean, prod, exp, log, sqrt, abs, flatten, reshape, transpose, softmax,  # noqa: A001 (torch's names)
- log_softmax, isnan, isinf, argmax, argmin, sigmoid, tanh, relu) = (_function(n) for n in NAMES)
-_tensor_max, _tensor_min = _function("max"), _function("min")
+         "log_softmax", "isnan", "isinf", "argmax", "argmin", "sigmoid", "tanh", "relu",
+         "add", "sub", "mul", "div", "neg", "eq", "ne", "lt", "le", "gt", "ge", "cos", "sin", "tan", "erf",
+         "expm1", "log1p", "log2", "log10", "exp2", "atan", "asin", "acos", "masked_fill", "clip", "square", "numel",
+         "all", "any", "broadcast_to", "permute",
+         "floor", "ceil", "round", "trunc", "frac", "sign", "sgn", "rsqrt", "reciprocal", "sinh", "cosh", "asinh",
+         "acosh", "atanh", "nan_to_num", "atan2", "hypot", "fmod", "lerp", "addcmul", "addcdiv", "heaviside",
+         "isclose", "logical_and", "logical_or", "logical_xor", "logical_not")
+globals().update({n: _function(n) for n in NAMES})      # sum, mean, ... (torch's names, builtins' too)
+_tensor_max, _tensor_min, _tensor_pow = _function("max"), _function("min"), _function("pow")
+
+
+def pow(input, exponent):  # noqa: A001
+    """``torch.pow``: ``input ** exponent``; ``input`` may be a number (to a tensor power)."""
+    if isinstance(exponent, Tensor) and not isinstance(input, Tensor):
+        return ops.rpow(exponent, input)
+    return _tensor_pow(input, exponent)
+
+
+def remainder(input, other):
+    """``torch.remainder``: ``input % other`` with the sign of ``other``; ``input`` may
+    be a number (by a tensor divisor)."""
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise DTypeError(f"tm.remainder takes a Tensor operand, got {type(input).__name__} and "
+                         f"{type(other).__name__}")
+    return binary_ops.remainder(input, other)
 
 
 def max(input, *args, **kwargs):  # noqa: A001

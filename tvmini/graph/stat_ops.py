@@ -139,3 +139,23 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     if weight is not None:
         out = out * ops.reshape(weight, per_channel)
     return out + ops.reshape(bias, per_channel) if bias is not None else out
+
+
+def normalize(x, p=2.0, dim=1, eps=1e-12):
+    """``x`` divided by its ``p``-norm along ``dim``, floored at ``eps`` (PyTorch's
+    ``F.normalize``: ``x / max(||x||_p, eps)``)."""
+    return x / norm(x, p, dim, keepdim=True).clamp(min=eps)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """The cosine of the angle between ``x1`` and ``x2`` along ``dim`` (broadcast
+    together first), each normalized with its norm floored at ``eps`` (as PyTorch's
+    ``F.cosine_similarity``, which divides each by its own clamped norm)."""
+    shape = ops.broadcast_shapes("cosine_similarity", x1.shape, x2.shape)
+    x1, x2 = ops.broadcast_to(x1, shape), ops.broadcast_to(x2, shape)
+    return ops.sum(normalize(x1, 2, dim, eps) * normalize(x2, 2, dim, eps), dim)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """``||x1 - x2 + eps||_p`` along the last axis (PyTorch's ``F.pairwise_distance``)."""
+    return norm(x1 - x2 + eps, p, -1, keepdim)

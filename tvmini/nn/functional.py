@@ -9,9 +9,10 @@ from ..graph.conv_ops import (adaptive_avg_pool2d, avg_pool2d, batch_norm, conv2
                               dropout2d, max_pool2d)
 from ..graph.conv1d_ops import avg_pool1d, conv1d, max_pool1d
 from ..graph.join_ops import one_hot, pad
-from ..graph.pointwise_ops import elu, gelu, leaky_relu, silu, softplus
+from ..graph.pointwise_ops import (elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, logsigmoid, mish, relu6,
+                                   silu, softplus, softsign)
 from ..graph.index_ops import embedding
-from ..graph.stat_ops import group_norm, layer_norm
+from ..graph.stat_ops import cosine_similarity, group_norm, layer_norm, normalize, pairwise_distance
 from ..graph.loss_ops import (binary_cross_entropy, cross_entropy, huber_loss, kl_div, l1_loss, nll_loss,
                               smooth_l1_loss)
 
@@ -20,7 +21,8 @@ __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear",
            "mse_loss", "binary_cross_entropy_with_logits", "pad", "one_hot", "gelu", "silu",
            "leaky_relu", "elu", "softplus", "embedding", "layer_norm", "l1_loss", "smooth_l1_loss", "huber_loss",
            "binary_cross_entropy", "kl_div", "adaptive_avg_pool2d", "conv1d", "max_pool1d", "avg_pool1d",
-           "group_norm", "dropout1d", "dropout2d"]
+           "group_norm", "dropout1d", "dropout2d", "hardtanh", "relu6", "mish", "logsigmoid", "softsign",
+           "hardsigmoid", "hardswish", "normalize", "cosine_similarity", "pairwise_distance"]
 
 
 def relu(x, inplace=False):

@@ -411,6 +411,47 @@ class Softplus(Module):
         return F.softplus(x, self.beta, self.threshold)
 
 
+class Hardtanh(_MaybeInplace):
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+        super().__init__(inplace)
+        self.min_val, self.max_val = min_val, max_val
+
+    def forward(self, x):
+        return F.hardtanh(x, self.min_val, self.max_val)
+
+
+class ReLU6(Hardtanh):
+    """``hardtanh(x, 0, 6)`` (a Hardtanh, as PyTorch's)."""
+
+    def __init__(self, inplace=False):
+        super().__init__(0.0, 6.0, inplace)
+
+
+class Mish(_MaybeInplace):
+    def forward(self, x):
+        return F.mish(x)
+
+
+class Hardsigmoid(_MaybeInplace):
+    def forward(self, x):
+        return F.hardsigmoid(x)
+
+
+class Hardswish(_MaybeInplace):
+    def forward(self, x):
+        return F.hardswish(x)
+
+
+class LogSigmoid(Module):
+    def forward(self, x):
+        return F.logsigmoid(x)
+
+
+class Softsign(Module):
+    def forward(self, x):
+        return F.softsign(x)
+
+
 class Softmax(Module):
     """Softmax along ``dim`` (None, PyTorch's default spelling, means the last axis)."""
 
