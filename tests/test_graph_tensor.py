@@ -867,6 +867,31 @@ def test_leaf_grads_are_never_aliased():
     assert b.grad.numpy().tolist() == [1.0, 1.0]
 
 
+def test_retain_grad_keeps_a_computed_tensors_gradient_as_pytorch():
+    x = tm.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    y = x * x
+    z = y.relu()
+    y.retain_grad()
+    z.retain_grad()
+    x.retain_grad()                             # a leaf keeps its gradient anyway
+    w = y + z                                   # y reaches the loss twice: its gradient is the sum
+    w.sum().backward()
+    assert y.grad.numpy().tolist() == [2.0, 2.0, 2.0] and z.grad.numpy().tolist() == [1.0, 1.0, 1.0]
+    assert x.grad.numpy().tolist() == [4.0, -8.0, 12.0] and w.grad is None
+    y.grad.zero_()
+    assert z.grad.numpy().tolist() == [1.0, 1.0, 1.0]       # each holds its own gradient
+    with pytest.raises(tm.AutogradError, match="retain_grad: .* does not require a gradient"):
+        tm.ones(2).retain_grad()
+
+
+def test_only_leaves_stop_requiring_a_gradient():
+    x = tm.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    with pytest.raises(tm.AutogradError, match=r"requires_grad_\(False\): .* not a leaf; use .detach\(\)"):
+        y.requires_grad_(False)
+    assert x.requires_grad_(False) is x and not x.requires_grad
+
+
 def test_inplace_write_to_a_saved_tensor_raises_at_backward():
     # exp's gradient reads its output: zeroing it used to give a silent gradient of 0
     x = tm.tensor([1.0, 2.0], requires_grad=True)

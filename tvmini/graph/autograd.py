@@ -239,6 +239,17 @@ def _topological_order(root):
     return order, inputs
 
 
+def _accumulate(tensor, g, taken):
+    """Add gradient ``g`` into ``tensor.grad`` (a leaf's, or a ``retain_grad()`` tensor's);
+    a first gradient is stored as it is unless another tensor has it (``taken``)."""
+    if tensor.grad is not None:
+        tensor.grad = tensor.grad + g
+        return
+    tensor.grad = wrap(nd.array(g._data)) if id(g) in taken else g
+    tensor.grad._aliased = False       # a tensor's gradient is its own
+    taken.add(id(tensor.grad))
+
+
 def backward(root, grad, retain_graph=False):
     """Accumulate d(root)/d(leaf) · ``grad`` into every leaf's ``.grad``, then free the
     tape (kept with ``retain_graph``)."""
@@ -258,13 +269,10 @@ def backward(root, grad, retain_graph=False):
                     tracer = dispatch.thread.tracer
                     if tracer is not None:
                         tracer.touch_grad(tensor, reads=True)
-                    if tensor.grad is not None:
-                        tensor.grad = tensor.grad + g
-                    else:
-                        tensor.grad = wrap(nd.array(g._data)) if id(g) in taken else g
-                        tensor.grad._aliased = False       # a leaf's gradient is its own
-                        taken.add(id(tensor.grad))
+                    _accumulate(tensor, g, taken)
                 continue
+            if g is not None and fn.__dict__.get("retains_grad"):
+                _accumulate(tensor, g, taken)
             if g is None:
                 if not retain_graph:
                     fn.free()

@@ -133,12 +133,25 @@ class Tensor:
         return (self[i] for i in range(self.shape[0]))
 
     def requires_grad_(self, flag=True):
-        """Set ``requires_grad`` in place (floating-point tensors only); returns self."""
+        """Set ``requires_grad`` in place (floating-point tensors only; turned off only on
+        leaves, as PyTorch: a computed tensor is cut off with ``detach()``); returns self."""
         if flag and not self.dtype.startswith("float"):
             raise DTypeError(f"only floating-point tensors can require gradients, not {self.dtype} "
                              f"tensor of shape {self.shape}")
+        if not flag and self._ctx is not None:
+            raise AutogradError(f"requires_grad_(False): a tensor of shape {self.shape} computed by an op is not a "
+                                "leaf; use .detach() for a copy of it that requires no gradient")
         self.requires_grad = bool(flag)
         return self
+
+    def retain_grad(self):
+        """Keep this computed tensor's gradient in ``.grad`` at the next ``backward()``
+        (accumulating, as a leaf's); a no-op on leaves, which always keep theirs."""
+        if not self.requires_grad:
+            raise AutogradError(f"retain_grad: a tensor of shape {self.shape} that does not require a gradient has "
+                                "none to retain")
+        if self._ctx is not None:
+            self._ctx.retains_grad = True
 
     # ---- host access ------------------------------------------------------------------
     def numpy(self):
