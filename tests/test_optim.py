@@ -223,7 +223,12 @@ def test_optimizer_state_dict_resumes_exactly():
     np.testing.assert_allclose(q.numpy(), p.numpy(), rtol=1e-12)
 
 
-@pytest.mark.parametrize("make", [lambda ps: optim.Adam(ps, lr=0.05), lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9)])
+@pytest.mark.parametrize("make", [lambda ps: optim.Adam(ps, lr=0.05), lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
+                                  # the per-step scalars of bias corrections, NAdam's momentum schedule,
+                                  # RAdam's rectification; Adadelta's step stage
+                                  *[lambda ps, cls=cls: cls(ps, lr=0.05)
+                                    for cls in (optim.Adamax, optim.NAdam, optim.RAdam, optim.Adadelta)]],
+                         ids=["Adam", "SGD", "Adamax", "NAdam", "RAdam", "Adadelta"])
 def test_jitted_step_follows_a_reloaded_checkpoint(make):
     # load_state_dict used to put fresh state tensors and step counters in place of the
     # ones a tm.jit step had captured, so the compiled step went on from the old state
