@@ -31,7 +31,9 @@ _GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty
                     # PyTorch's spellings (graph/aliases.py)
                     "abs", "allclose", "argmax", "argmin", "device", "equal", "exp", "flatten", "inference_mode",
                     "isinf", "isnan", "log", "log_softmax", "max", "mean", "min", "prod", "relu", "reshape",
-                    "set_grad_enabled", "sigmoid", "softmax", "sqrt", "sum", "tanh", "transpose")
+                    "set_grad_enabled", "sigmoid", "softmax", "sqrt", "sum", "tanh", "transpose",
+                    # scans and sorting (graph/sort_ops.py)
+                    "argsort", "cumprod", "cumsum", "kthvalue", "median", "randperm", "sort", "topk")
 _GRAPH_LAYER = _GRAPH_FUNCTIONS + ("nn", "optim", "save", "load", "graph", "serialization")
 
 
@@ -62,3 +64,4 @@ __all__ = ["te", "tir", "build", "lower", "nd", "cpu", "cuda", "Device", "NDArra
            "randn_like", "matmul", "maximum", "minimum", "float16", "float32", "float64", "int8", "uint8", "int32",
            "int64"]
 __all__ += ["explain", "kernel_cache_info", "set_debug", "get_debug", "profiler"]
+__all__ += ["argsort", "cumprod", "cumsum", "kthvalue", "median", "randperm", "sort", "topk"]

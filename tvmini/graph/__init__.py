@@ -9,6 +9,7 @@ from .index_ops import index_select
 from .jit import jit
 from .join_ops import cat, chunk, clamp, split, squeeze, stack, unsqueeze
 from .ops import matmul, maximum, minimum, where
+from .sort_ops import argsort, cumprod, cumsum, kthvalue, median, randperm, sort, topk
 from .stat_ops import logsumexp, std, var
 from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, manual_seed, ones,
                        ones_like, rand, rand_like, randint, randn, randn_like, zeros, zeros_like)
@@ -20,4 +21,5 @@ __all__ = ["Function", "Tensor", "arange", "cat", "chunk", "clamp", "empty", "em
            "randn_like", "split", "squeeze", "stack", "std", "tensor", "unsqueeze", "var", "where", "zeros",
            "zeros_like", "abs", "allclose", "argmax", "argmin", "device", "equal", "exp", "flatten",
            "inference_mode", "isinf", "isnan", "log", "log_softmax", "max", "mean", "min", "prod", "relu", "reshape",
-           "set_grad_enabled", "sigmoid", "softmax", "sqrt", "sum", "tanh", "transpose"]
+           "set_grad_enabled", "sigmoid", "softmax", "sqrt", "sum", "tanh", "transpose",
+           "argsort", "cumprod", "cumsum", "kthvalue", "median", "randperm", "sort", "topk"]
