@@ -15,6 +15,7 @@ from .matmul_ops import addmm, baddbmm, bmm, dot, mm, mv, outer
 from .ops import matmul, maximum, minimum, where
 from .reorder_ops import (diag, flip, masked_fill, moveaxis, movedim, narrow, repeat_interleave, roll, swapaxes,
                           swapdims, tile, tril, triu, unbind)
+from .sort_ops import argsort, cumprod, cumsum, kthvalue, median, randperm, sort, topk
 from .stat_ops import logsumexp, std, var
 from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, manual_seed, ones,
                        ones_like, rand, rand_like, randint, randn, randn_like, zeros, zeros_like)
@@ -33,7 +34,9 @@ __all__ = ["Function", "Tensor", "arange", "cat", "chunk", "clamp", "empty", "em
            "diag", "flip", "masked_fill", "moveaxis", "movedim", "narrow", "repeat_interleave", "roll", "swapaxes",
            "swapdims", "tile", "tril", "triu", "unbind",
            # the strict matrix products (matmul_ops.py)
-           "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer"]
+           "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer",
+           # scans and sorting (sort_ops.py)
+           "argsort", "cumprod", "cumsum", "kthvalue", "median", "randperm", "sort", "topk"]
 
 # the other PyTorch spellings (tm.add, tm.floor, tm.atan2 ...: graph/aliases.py)
 _NEW_ALIASES = [n for n in _ALIASES if n not in __all__]

@@ -18,3 +18,5 @@ from . import schedule_conv  # noqa: F401  (registers the CPU rules of conv/pool
 from . import schedule_cuda  # noqa: F401  (registers the CUDA rules of every tag)
 from .conv import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
+from .scan import *  # noqa: F401,F403
+from .sort import *  # noqa: F401,F403

@@ -303,10 +303,12 @@ def interleave_rows(stage, row):
 
 def _row_producers(sch, pstage, ndata):
     """The reductions over the same rows that only ``pstage`` (a vector-partials stage
-    with ``ndata`` row axes) reads, such as argmax's max."""
+    with ``ndata`` row axes) reads, one element per row, such as argmax's max (not a
+    sort's ranks, which each output row reads whole: computed inside the row block,
+    they would be computed again for every row)."""
     found = []
     for t in pstage.op.input_tensors:
-        if getattr(t.op, "tag", None) != "reduce" or len(t.shape) != ndata:
+        if getattr(t.op, "tag", None) != "reduce" or len(t.shape) != ndata or not _read_per_row(pstage, t):
             continue
         producer = sch[t]
         if not _untouched(producer) or [st for st in sch.stages if t in st.op.input_tensors] != [pstage]:
@@ -315,6 +317,18 @@ def _row_producers(sch, pstage, ndata):
         if len(run) == len(producer.op.reduce_axis) and producer.op.axis:
             found.append(t)
     return found
+
+
+def _read_per_row(stage, tensor):
+    """Whether ``stage`` reads ``tensor`` only at indices free of its reduce axes."""
+    reduce_vars = {iv.var for iv in stage.op.reduce_axis}
+    loads = []
+    walk(stage.op.body, lambda n: loads.append(n) if isinstance(n, ProducerLoad) and n.tensor is tensor else None)
+    used = []
+    for load in loads:
+        for index in load.indices:
+            walk(index, lambda n: used.append(n) if isinstance(n, E.Var) else None)
+    return not reduce_vars.intersection(used)
 
 
 def _row_producer_inside(sch, producer, pstage, block, interleave):

@@ -1,0 +1,222 @@
+"""Sorting along one axis as rank computations: ``sort_rank``, ``argsort`` (all
+positions, the first ``k`` as topk, or one as kthvalue), ``sort``, ``median_index``,
+``take_along_axis`` with its gradient, and ``randperm_keys``.
+
+te has no sort, so sorting is counting. In a row ``x`` of extent ``n`` the rank of
+element ``i`` is the number of elements that go before it::
+
+    rank[i] = #{j : x[j] < x[i]  or  (x[j] == x[i] and j < i)}
+
+a stable total order (equal values keep their index order), in which NaN is greater
+than every number and equal to the other NaNs, as PyTorch sorts (ascending: NaNs
+last; descending: first, equal elements still in index order, as PyTorch's stable
+descending sort). The ranks of a row are a permutation of ``0 .. n-1``, so the
+element sorted to position ``r`` is the one whose rank is ``r``: a second reduction,
+``index[r] = sum_i i * (rank[i] == r)``, and the sorted values are ``x`` gathered at
+those indices (:func:`take_along_axis`). Both reductions are ``O(n^2)`` comparisons
+per row against a comparison sort's ``O(n log n)``: fine for the rows a model sorts
+(a few thousand elements), slow past some ten thousand. In exchange every output
+element is an independent reduction, which any schedule and target runs as it
+runs a sum. Ranks are int32 (extents are), indices int64 as PyTorch's.
+"""
+from .. import te
+from ..errors import DTypeError, ShapeError, TVMiniError
+from ..tir import dtype as dt
+from ..tir import expr as E
+from .broadcast import same_extent, shape_str
+from .random import random_bits
+from .scan import scan_axis
+
+__all__ = ["sort_rank", "argsort", "sort", "median_index", "take_along_axis", "take_along_axis_grad",
+           "randperm_keys"]
+
+
+def _check(x, op):
+    if not isinstance(x, te.Tensor):
+        raise TVMiniError(f"{op}: expects a te tensor, got {type(x).__name__} {x!r}")
+
+
+def _at(idx, axis, value):
+    idx = list(idx)
+    idx[axis] = value
+    return tuple(idx)
+
+
+def goes_before(a, b, ia, ib, descending=False):
+    """Whether element ``a`` (at index ``ia``) is sorted before element ``b`` (at
+    ``ib``): smaller (``descending``: larger), NaN above every number, ties broken by
+    index. A strict total order over a row's (value, index) pairs."""
+    if dt.is_float(a.dtype):
+        a_nan, b_nan = a != a, b != b
+        if descending:
+            first = (a > b) | (a_nan & ~b_nan)
+        else:
+            first = (a < b) | (b_nan & ~a_nan)
+        tie = (a == b) | (a_nan & b_nan)
+    else:
+        first = a > b if descending else a < b
+        tie = a == b
+    return first | (tie & (ia < ib))
+
+
+def _sortable(x, op):
+    _check(x, op)
+    if dt.is_bool(x.dtype):
+        return te.compute(x.shape, lambda *i: x[i].astype("int32"), name=f"{op}.int", tag="elemwise")
+    return x
+
+
+def sort_rank(x, axis=-1, descending=False):
+    """The position (int32) each element of ``x`` takes when its rows along ``axis``
+    are sorted (stable; NaN greatest): ``O(n^2)`` comparisons per row."""
+    op = "sort_rank"
+    axis = scan_axis(x, axis, op)
+    x = _sortable(x, op)
+    j = te.reduce_axis((0, x.shape[axis]), name="j")
+
+    def body(*i):
+        other = _at(i, axis, j.var)
+        return te.sum(goes_before(x[other], x[i], j.var, i[axis], descending).astype("int32"), axis=j)
+    return te.compute(x.shape, body, name=op, tag="reduce")
+
+
+def _select_ranks(rank, axis, count, position, dtype, name):
+    """Index (``dtype``) along ``axis`` of the element of rank ``position(r, row)`` for
+    ``r < count``: an output of ``count`` along ``axis``. ``row`` is the output index."""
+    i = te.reduce_axis((0, rank.shape[axis]), name="i")
+    shape = _at(rank.shape, axis, count)
+    zero = E.const(0, "int32")
+
+    def body(*r):
+        # the rank load in the summed value (not in a where=): the CPU rule finds the
+        # row it reduces and sums it in vector lanes
+        hit = rank[_at(r, axis, i.var)] == position(r[axis], r)
+        return te.sum(te.if_then_else(hit, i.var.astype("int32"), zero), axis=i)
+    # int32 lanes (8 to an AVX2 vector; int64 needs twice the vectors), widened after
+    found = te.compute(shape, body, name=name if dtype == "int32" else f"{name}.int32", tag="reduce")
+    if dtype == "int32":
+        return found
+    return te.compute(shape, lambda *r: found[r].astype(dtype), name=name, tag="elemwise")
+
+
+def _index_dtype(dtype, op):
+    dtype = dt.canonical(dtype)
+    if dtype not in ("int32", "int64"):
+        raise DTypeError(f"{op}: the index dtype must be int32 or int64, got {dtype}")
+    return dtype
+
+
+def argsort(x, axis=-1, descending=False, k=None, start=0, dtype="int64"):
+    """Indices that sort ``x`` along ``axis`` (stable; NaN greatest; ``descending``
+    largest first): positions ``start .. start + k - 1`` of the sorted order (``k``
+    None: to the end), an output of extent ``k`` along ``axis``: topk's indices are
+    ``k`` of them, kthvalue's one at ``start = k - 1``. Two reductions of ``O(n^2)``
+    (``O(n k)`` for the second) per row."""
+    op = "argsort"
+    axis = scan_axis(x, axis, op)
+    dtype = _index_dtype(dtype, op)
+    n = x.shape[axis]
+    if k is None:
+        k = n.value - start if isinstance(n, E.Const) else n - start
+    if isinstance(n, E.Const) and isinstance(k, int) and not (0 <= start and 0 <= k and start + k <= n.value):
+        raise ShapeError(f"argsort: positions {start} .. {start} + {k} are out of range for axis {axis} of {x.name} "
+                         f"{shape_str(x.shape)}")
+    rank = sort_rank(x, axis, descending)
+    return _select_ranks(rank, axis, k, lambda r, row: r + start, dtype, op)
+
+
+def sort(x, axis=-1, descending=False, dtype="int64"):
+    """``(values, indices)`` of ``x`` sorted along ``axis`` (see :func:`argsort`)."""
+    indices = argsort(x, axis, descending, dtype=dtype)
+    return take_along_axis(x, indices, axis), indices
+
+
+def median_index(x, axis=-1, dtype="int64"):
+    """Index along ``axis`` (keepdims, extent 1) of each row's lower median, PyTorch's
+    ``median(dim)``: the element of rank ``(n - 1) // 2``, or where the row holds a
+    NaN, the first NaN (the median of a row with a NaN is NaN, as PyTorch's)."""
+    op = "median_index"
+    axis = scan_axis(x, axis, op)
+    dtype = _index_dtype(dtype, op)
+    rank = sort_rank(x, axis)
+    n = x.shape[axis]
+    if dt.is_float(x.dtype):
+        j = te.reduce_axis((0, n), name="j")
+        rows = [e for a, e in enumerate(x.shape) if a != axis]
+
+        def nans(*row):
+            element = tuple(row[:axis]) + (j.var,) + tuple(row[axis:])
+            return te.sum((x[element] != x[element]).astype("int32"), axis=j)
+        count = te.compute(rows, nans, name=f"{op}.nans", tag="reduce")
+
+        def position(_, r):
+            row = r[:axis] + r[axis + 1:]
+            return te.if_then_else(count[row] > 0, n - count[row], (n - 1) // 2)
+    else:
+        def position(_, r):
+            return (n - 1) // 2
+    return _select_ranks(rank, axis, 1, position, dtype, op)
+
+
+def _check_along(x, indices, axis, op):
+    _check(x, op)
+    _check(indices, op)
+    if not dt.is_int(indices.dtype):
+        raise DTypeError(f"{op}: indices {indices.name} must be integers, got {indices.dtype}")
+    if indices.ndim != x.ndim or not all(same_extent(a, b) for d, (a, b) in enumerate(zip(x.shape, indices.shape))
+                                         if d != axis):
+        raise ShapeError(f"{op}: indices {indices.name} {shape_str(indices.shape)} must have the shape of "
+                         f"{x.name} {shape_str(x.shape)} but along axis {axis}")
+
+
+def take_along_axis(x, indices, axis):
+    """``out[..., r, ...] = x[..., indices[..., r, ...], ...]`` (numpy's
+    ``take_along_axis``, PyTorch's ``gather``), indices of ``x``'s shape but along
+    ``axis``. An index is clipped into ``[0, n)``: the kernel never reads outside ``x``
+    (the graph layer passes indices it made, always in range)."""
+    op = "take_along_axis"
+    _check(x, op)
+    axis = scan_axis(x, axis, op)
+    _check_along(x, indices, axis, op)
+    n = x.shape[axis]
+
+    def body(*r):
+        position = te.min(te.max(indices[r].astype("int32"), 0), n - 1)
+        return x[_at(r, axis, position)]
+    return te.compute(indices.shape, body, name=op, tag="injective")
+
+
+def take_along_axis_grad(grad, indices, n, axis):
+    """The gradient of ``take_along_axis(x, indices, axis)`` for an ``x`` of extent
+    ``n`` along ``axis``: each ``grad`` element added to the element it was read from
+    (repeated indices accumulate), written as a gather: element ``j`` sums the entries
+    whose index is ``j``, ``O(n k)`` comparisons per row for ``k`` indices."""
+    op = "take_along_axis_grad"
+    _check(grad, op)
+    axis = scan_axis(grad, axis, op)
+    _check_along(grad, indices, axis, op)
+    r = te.reduce_axis((0, indices.shape[axis]), name="r")
+    zero = E.const(0, grad.dtype)
+    n = E.convert(n)
+
+    def body(*j):
+        source = _at(j, axis, r.var)
+        hit = te.min(te.max(indices[source].astype("int32"), 0), n - 1) == j[axis]
+        return te.sum(te.if_then_else(hit, grad[source], zero), axis=r)
+    return te.compute(_at(grad.shape, axis, n), body, name=op, tag="reduce")
+
+
+def randperm_keys(seed, n):
+    """``n`` counter-based random keys of 63 bits (int64, ``topi.random``) from ``seed``
+    (an int64 0-d te tensor, or an int expression): their argsort is a random
+    permutation, the same for a seed on every target (two keys are equal with
+    probability ~ n^2 / 2^64, and then the stable order still gives a permutation).
+    A kernel of its own, so that the sort reads the keys instead of hashing them again
+    for every comparison."""
+    if isinstance(seed, te.Tensor):
+        if seed.ndim != 0 or not dt.is_int(seed.dtype):
+            raise DTypeError(f"randperm_keys: the seed {seed.name} must be a 0-d integer tensor, got {seed.dtype} "
+                             f"{shape_str(seed.shape)}")
+        seed = seed[()]
+    high, low = random_bits(n, seed), random_bits(n, seed, offset=n)
+    return te.compute((n,), lambda i: high[i] * (1 << 31) + low[i] // 2, name="randperm_keys", tag="elemwise")
