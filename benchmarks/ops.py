@@ -10,7 +10,8 @@ Sections (``--section``, default all):
   3x3 at 28x28 and 7x7), grouped 3x3, each forward, grad_input and grad_weight; ms,
   GFLOP/s and the ratios;
 * ``elementwise`` (``topi_ops.py``): broadcast and elementwise ops, reductions, argmax,
-  transpose, pad and training-mode dropout (against a mask drawn by numpy's generator and
+  transpose, pad, cumsum along rows and columns, gather, tril, roll, a stable argsort of
+  n/16 rows and training-mode dropout (against a mask drawn by numpy's generator and
   torch's ``F.dropout``) on n x n float32 (``--n``); ms, GB/s and the ratios to numpy and torch.
 
 Every kernel is checked against numpy before it is timed.

@@ -78,6 +78,21 @@ def run(n, torch=None):
     case("transpose", topi.transpose, lambda x: np.ascontiguousarray(x.T), [a], **T(lambda x, o: o.copy_(x.t())))
     case("pad 1 each side", lambda x: topi.pad(x, (1, 1)), lambda x: np.pad(x, 1), [a],
          **T(lambda x, o: o.copy_(torch.nn.functional.pad(x, (1, 1, 1, 1)))))
+    # PyTorch's scans, gathers and reorderings (graph/sort_ops.py, gather_ops.py, reorder_ops.py)
+    case("cumsum along rows", lambda x: topi.cumsum(x, 1), lambda x: np.cumsum(x, 1), [a],
+         **T(lambda x, o: torch.cumsum(x, 1, out=o)))
+    case("cumsum along cols", lambda x: topi.cumsum(x, 0), lambda x: np.cumsum(x, 0), [a],
+         **T(lambda x, o: torch.cumsum(x, 0, out=o)))
+    index = rng.integers(0, n, (n, n))
+    case("gather along rows", lambda x, i: topi.gather(x, i, 1), lambda x, i: np.take_along_axis(x, i, 1),
+         [a, index], **T(lambda x, i, o: torch.gather(x, 1, i, out=o)))
+    case("tril", lambda x: topi.triangle(x), np.tril, [a], **T(lambda x, o: torch.tril(x, out=o)))
+    case("roll cols by 3", lambda x: topi.roll(x, (0, 3)), lambda x: np.roll(x, 3, 1), [a],
+         **T(lambda x, o: o.copy_(torch.roll(x, 3, 1))))
+    rows = a[:max(1, n // 16)]
+    case(f"argsort {rows.shape[0]} rows (O(n^2))", lambda x: topi.argsort(x, 1),
+         lambda x: np.argsort(x, 1, kind="stable"), [rows], **T(lambda x, o: torch.sort(x, stable=True, dim=1, out=(
+             torch.empty_like(x), o))))
     dropout_case(a, 0.5, torch)
 
 
