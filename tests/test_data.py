@@ -456,6 +456,7 @@ def test_loader_collate_fn_workers_and_unbatched_items():
     assert [y.tolist() for _, y in loader][0] == [0, 1]
     items = list(DataLoader(data, batch_size=None))
     assert len(items) == 20 and items[3][1].item() == 3 and items[3][0].shape == (2,)
+    assert items[3][1].shape == () and items[3][1].dtype == "int64"        # a label stays 0-d, as torch's
 
 
 def test_loader_rejects_bad_arguments():

@@ -126,7 +126,11 @@ def test_errors_name_the_op():
     with pytest.raises(tm.ShapeError, match="repeat: the number of repeat sizes"):
         x.repeat(2)
     with pytest.raises(tm.TVMiniError, match="repeat_interleave: repeats must be a non-negative int"):
-        x.repeat_interleave(tm.tensor([1, 2]))
+        x.repeat_interleave(-1)
+    with pytest.raises(tm.ShapeError, match=r"repeat_interleave: repeats of shape \(2,\) must be 1-D with one count"):
+        x.repeat_interleave(tm.tensor([1, 2]), dim=1)
+    with pytest.raises(tm.ShapeError, match="output_size 4 differs from the counts' sum 3"):
+        tm.repeat_interleave(tm.tensor([1, 2]), output_size=4)
     with pytest.raises(tm.ShapeError, match=r"narrow: start \(2\) \+ length \(2\) exceeds"):
         x.narrow(1, 2, 2)
     with pytest.raises(tm.IndexingError, match="narrow: start -4 is out of range"):
@@ -165,3 +169,27 @@ def test_kernels_on_the_emulated_gpu(emulated_gpu):
         assert got.device.kind == "cuda"
         np.testing.assert_allclose(got.numpy(), op(tm.tensor(x)).numpy(), rtol=1e-5, atol=1e-6)
     assert emulated_gpu.launches
+
+
+def test_repeat_interleave_with_per_element_counts_and_pytorchs_call_forms():
+    """Counts as a tensor (one per element, or one for all; the length depends on their
+    values), the one-argument form, output_size; the gradient adds the copies back."""
+    x = np.arange(12.0).reshape(3, 4)
+    counts = np.array([2, 0, 1, 3])
+    t = tm.tensor(x)
+    _same(t.repeat_interleave(tm.tensor(counts), dim=1), np.repeat(x, counts, 1))
+    _same(t.repeat_interleave(tm.tensor([2]), dim=0, output_size=6), np.repeat(x, 2, 0))
+    _same(tm.repeat_interleave(tm.tensor(counts)), np.repeat(np.arange(4), counts))
+    _same(t.repeat_interleave(tm.tensor(np.array([1, 2, 0] * 4))), np.repeat(x.reshape(-1), [1, 2, 0] * 4))
+    check_grad(lambda a: a.repeat_interleave(tm.tensor(counts), dim=1), x)
+    torch = pytest.importorskip("torch")
+    _same(t.repeat_interleave(tm.tensor(counts), dim=1),
+          torch.repeat_interleave(torch.tensor(x), torch.tensor(counts), dim=1))
+    _same(tm.repeat_interleave(tm.tensor(counts)), torch.repeat_interleave(torch.tensor(counts)))
+
+
+def test_pytorchs_keyword_spellings():
+    x = tm.tensor(np.arange(6.0).reshape(2, 3))
+    assert x.transpose(dim0=0, dim1=1).shape == (3, 2)
+    assert tm.matmul(x, other=x.T).shape == (2, 2) and tm.matmul(input=x, other=x.T).shape == (2, 2)
+    _same(x.gather(1, tm.tensor([[2], [0]]), sparse_grad=False), np.array([[2.0], [3.0]]))

@@ -40,9 +40,10 @@ class ArrayDataset:
 
 
 def _to_tensor(array, device):
-    """Wrap a numpy batch as a graph tensor (imported here: reading data needs no compiler)."""
+    """Wrap a numpy batch as a graph tensor (imported here: reading data needs no compiler).
+    A numpy scalar (an unbatched label) stays 0-d (``np.ascontiguousarray`` would make it 1-d)."""
     from ..graph import tensor
-    return tensor(np.ascontiguousarray(array), device=device)
+    return tensor(np.require(array, requirements="C"), device=device)
 
 
 def collate(items):

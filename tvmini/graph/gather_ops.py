@@ -83,10 +83,11 @@ def _as_1d(t):
     return ops.reshape(t, (1,)) if t.ndim == 0 else t
 
 
-def gather(input, dim, index):
+def gather(input, dim, index, *, sparse_grad=False):
     """``out[i] = input[i with axis dim replaced by index[i]]`` (PyTorch's ``gather``): the
     shape of ``index``, of ``input``'s rank and no larger off ``dim``. Its gradient adds
-    each ``g`` entry at the element it was read from (duplicates accumulate)."""
+    each ``g`` entry at the element it was read from (duplicates accumulate; always a
+    dense tensor: ``sparse_grad`` is accepted, tvmini has no sparse tensors)."""
     axis = _line_checks("gather", input, dim, index)
     out = _Gather.apply(_as_1d(input), _as_1d(index), axis=axis)
     return ops.reshape(out, index.shape) if index.ndim == 0 else out
@@ -197,7 +198,7 @@ def _index_add_(self, dim, index, source, *, alpha=1):
 
 
 add_methods({
-    "gather": lambda self, dim, index: gather(self, dim, index),
+    "gather": lambda self, dim, index, *, sparse_grad=False: gather(self, dim, index),
     "scatter": lambda self, dim, index, src=None, *, value=None: scatter(self, dim, index, src, value=value),
     "scatter_add": lambda self, dim, index, src: scatter_add(self, dim, index, src),
     "index_add": lambda self, dim, index, source, *, alpha=1: index_add(self, dim, index, source, alpha=alpha),

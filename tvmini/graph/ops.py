@@ -511,11 +511,12 @@ class _Matmul(Function):
         return ga, gb
 
 
-def matmul(a, b):
+def matmul(input, other):
     """Matrix product with PyTorch's rules: 1-D operands are a row (left) or a column
     (right) vector; (..., m, k) @ (k, n) is one (rows, k) @ (k, n) product; otherwise
     the leading (batch) axes broadcast and the product is batched over them. Floats or
     integers (int8, uint8, int32, int64: exact, wrapping in the dtype, as PyTorch's)."""
+    a, b = input, other
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise DTypeError(f"matmul: both operands must be tensors, got {type(a).__name__} and {type(b).__name__}")
     check_same("matmul", a, b)

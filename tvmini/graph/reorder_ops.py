@@ -11,9 +11,10 @@ are basic indexing (they write through to their source, as PyTorch's views).
 """
 import numpy as np
 
-from ..errors import IndexingError, ShapeError, TVMiniError
+from ..errors import DTypeError, IndexingError, ShapeError, TVMiniError
+from ..runtime import ndarray as nd
 from . import axes as check_axes
-from . import ops
+from . import index_ops, ops
 from .autograd import Function
 from .dispatch import run
 from .indexing import masked_fill  # noqa: F401  (tm.masked_fill; the method is Tensor's own)
@@ -175,18 +176,53 @@ def tile(input, dims):
     return repeat(input, (1,) * (input.ndim - len(dims)) + dims)
 
 
-def repeat_interleave(input, repeats, dim=None):
-    """Each element repeated ``repeats`` (an int) times in place along ``dim`` (None:
-    of the flattened tensor)."""
-    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 0:
-        raise TVMiniError(f"repeat_interleave: repeats must be a non-negative int here (per-element counts are "
-                          f"not supported), got {repeats!r}")
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """Each element repeated ``repeats`` times in place along ``dim`` (None: of the
+    flattened tensor): an int, or a 1-D integer tensor of per-element counts (one count
+    for every element, or one for all). ``repeat_interleave(counts)`` alone gives
+    ``arange(len(counts))`` with each index repeated its count (PyTorch's form).
+
+    Per-element counts give a result whose length depends on their values: they are read
+    on the host (a synchronisation, as PyTorch's on a GPU unless ``output_size`` is
+    given; here ``output_size`` is checked against them) and the result is an
+    ``index_select``, whose gradient adds the copies back."""
+    if repeats is None:
+        counts = _repeat_counts(input, None, output_size)
+        return Tensor._wrap(nd.array(np.repeat(np.arange(len(counts)), counts), device=input.device))
     if dim is None:
         input, dim = ops.flatten(input), 0
     axis = check_axes.axis("repeat_interleave", dim, input.shape)
     if not input.ndim:
         input = ops.reshape(input, (1,))
+    if isinstance(repeats, Tensor):
+        counts = _repeat_counts(repeats, input.shape[axis], output_size)
+        index = Tensor._wrap(nd.array(np.repeat(np.arange(input.shape[axis]), counts), device=input.device))
+        return index_ops.index_select(input, axis, index)
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 0:
+        raise TVMiniError(f"repeat_interleave: repeats must be a non-negative int or a 1-D integer tensor, got "
+                          f"{repeats!r}")
+    if output_size is not None and output_size != input.shape[axis] * repeats:
+        raise ShapeError(f"repeat_interleave: output_size {output_size} is not {input.shape[axis]} x {repeats}")
     return _repeated(input, {axis: (int(repeats), True)})
+
+
+def _repeat_counts(repeats, extent, output_size):
+    """The per-element counts of tensor ``repeats`` as a numpy array, checked: integers,
+    1-D (or one count), none negative, one per element of an axis of ``extent`` (None:
+    any), summing to ``output_size`` when given."""
+    if repeats.dtype not in ("int32", "int64", "int8", "uint8"):
+        raise DTypeError(f"repeat_interleave: repeats must be an integer tensor, got {repeats.dtype}")
+    counts = repeats.numpy().reshape(-1) if repeats.ndim <= 1 else None
+    if counts is None or (extent is not None and len(counts) not in (1, extent)):
+        raise ShapeError(f"repeat_interleave: repeats of shape {repeats.shape} must be 1-D with one count per "
+                         f"element ({extent}) or a single count")
+    if (counts < 0).any():
+        raise ShapeError(f"repeat_interleave: repeats must not be negative, got {counts.min()}")
+    if extent is not None and len(counts) == 1:
+        counts = np.full(extent, counts[0])
+    if output_size is not None and output_size != counts.sum():
+        raise ShapeError(f"repeat_interleave: output_size {output_size} differs from the counts' sum {counts.sum()}")
+    return counts
 
 
 def narrow(input, dim, start, length):
@@ -245,7 +281,8 @@ add_methods({
     "roll": lambda self, shifts, dims=None: roll(self, shifts, dims),
     "repeat": lambda self, *sizes: repeat(self, *sizes),
     "tile": lambda self, *dims: tile(self, dims[0] if len(dims) == 1 else dims),
-    "repeat_interleave": lambda self, repeats, dim=None: repeat_interleave(self, repeats, dim),
+    "repeat_interleave": lambda self, repeats, dim=None, *, output_size=None: repeat_interleave(
+        self, repeats, dim, output_size=output_size),
     "narrow": lambda self, dim, start, length: narrow(self, dim, start, length),
     "unbind": lambda self, dim=0: unbind(self, dim),
     "movedim": lambda self, source, destination: movedim(self, source, destination),

@@ -422,9 +422,11 @@ class Tensor:
         """Collapse the axes ``start_dim`` .. ``end_dim`` (inclusive) into one."""
         return ops.flatten(self, start_dim, end_dim)
 
-    def transpose(self, *axes):
-        """``transpose(a, b)`` swaps two axes (as PyTorch); ``transpose()`` reverses the
-        axes; ``transpose((p0, p1, ...))`` applies a permutation (as numpy)."""
+    def transpose(self, *axes, dim0=None, dim1=None):
+        """``transpose(a, b)`` (or ``dim0=, dim1=``) swaps two axes (as PyTorch);
+        ``transpose()`` reverses the axes; ``transpose((p0, p1, ...))`` applies a
+        permutation (as numpy)."""
+        axes += tuple(d for d in (dim0, dim1) if d is not None)
         if len(axes) == 1:
             return ops.transpose(self, tuple(axes[0]))
         if len(axes) == 2:
