@@ -43,7 +43,7 @@ _GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty
                     "square", "numel", "all", "any", "broadcast_to", "permute", "floor", "ceil", "round", "trunc",
                     "frac", "sign", "sgn", "rsqrt", "reciprocal", "sinh", "cosh", "asinh", "acosh", "atanh",
                     "nan_to_num", "atan2", "hypot", "fmod", "remainder", "lerp", "addcmul", "addcdiv", "heaviside",
-                    "isclose", "logical_and", "logical_or", "logical_xor", "logical_not",
+                    "isclose", "logical_and", "logical_or", "logical_xor", "logical_not", "clamp_min", "clamp_max",
                     # scans and sorting (graph/sort_ops.py)
                     "argsort", "cumprod", "cumsum", "kthvalue", "median", "randperm", "sort", "topk")
 _GRAPH_LAYER = _GRAPH_FUNCTIONS + ("nn", "optim", "save", "load", "graph", "serialization")

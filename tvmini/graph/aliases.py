@@ -104,7 +104,7 @@ NAMES = ("sum", "mean", "prod", "exp", "log", "sqrt", "abs", "flatten", "reshape
          "all", "any", "broadcast_to", "permute",
          "floor", "ceil", "round", "trunc", "frac", "sign", "sgn", "rsqrt", "reciprocal", "sinh", "cosh", "asinh",
          "acosh", "atanh", "nan_to_num", "atan2", "hypot", "fmod", "lerp", "addcmul", "addcdiv", "heaviside",
-         "isclose", "logical_and", "logical_or", "logical_xor", "logical_not")
+         "isclose", "logical_and", "logical_or", "logical_xor", "logical_not", "clamp_min", "clamp_max")
 globals().update({n: _function(n) for n in NAMES})      # sum, mean, ... (torch's names, builtins' too)
 _tensor_max, _tensor_min, _tensor_pow = _function("max"), _function("min"), _function("pow")
 

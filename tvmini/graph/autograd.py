@@ -180,13 +180,40 @@ def previous_value(tensor, copy):
     return old
 
 
+class _Overwritten(Function):
+    """The history of a tracked tensor overwritten in place by a value that has none (a
+    logical op's bools, a float cast to an integer): it still requires grad, as
+    PyTorch's, but sends no gradient to what it held before (the written values are not
+    a differentiable function of it)."""
+    saved = ()
+
+    def backward(self, g):
+        return (None,)
+
+
+def _overwritten(old):
+    fn = _Overwritten.__new__(_Overwritten)
+    fn.__dict__ = {}
+    fn.inputs, fn._versions, fn._needs = (old,), [old._data._version], [False]
+    return fn
+
+
 def rebase(tensor, old, result):
     """Make ``tensor``, just overwritten in place with ``result`` (computed from ``old``,
     see :func:`previous_value`), the output of ``result``'s op: PyTorch's rebase of
     history. An op recorded before took ``tensor`` at an older version of its array;
     its gradient goes to ``old`` (:func:`recorded_inputs`), and if it saved the values
-    they were overwritten, which its version check reports at backward."""
+    they were overwritten, which its version check reports at backward. A ``result``
+    without history leaves a tracked ``tensor`` tracked with no gradient to ``old``
+    (:class:`_Overwritten`), an untracked one as it is. A ``retain_grad()`` moves to
+    the new history: ``.grad`` is the gradient of the tensor's current value."""
     fn = result._ctx
+    if fn is None:
+        if not tensor.requires_grad:
+            return
+        fn = _overwritten(old)
+    if tensor._ctx is not None and tensor._ctx.__dict__.pop("retains_grad", False):
+        fn.retains_grad = True
     fn.rebased = (old, tensor._data, tensor._data._version)
     tensor._ctx, tensor.requires_grad = fn, True
 

@@ -14,7 +14,7 @@ new value builds nothing.
 import math
 
 from .. import te
-from ..errors import DTypeError
+from ..errors import AutogradError, DTypeError
 from ..topi.broadcast import elementwise
 from . import ops
 from .autograd import Function
@@ -23,6 +23,9 @@ from .operands import broadcast_shapes, check_same
 from .tensor import Tensor
 
 _PASS = "g"
+#: the partials of a bool-valued formula: none (its result never requires grad); None
+#: instead marks a float one whose derivative is not implemented (heaviside's, as PyTorch)
+_BOOL = ()
 
 
 def _where(cond, a, b):
@@ -82,8 +85,8 @@ _FORMULAS = {
     "addcdiv": (lambda x, a, b, value: x + value * a / b,
                 (_PASS, lambda x, a, b, value: value / b, lambda x, a, b, value: -value * a / (b * b))),
     "heaviside": (lambda x, v: _where(x == 0, v, _where(x > 0, te.const(1, x.dtype), te.const(0, x.dtype))), None),
-    "isclose": (lambda a, b, rtol, atol: _isclose(a, b, rtol, atol, False), None),
-    "isclose_nan": (lambda a, b, rtol, atol: _isclose(a, b, rtol, atol, True), None),
+    "isclose": (lambda a, b, rtol, atol: _isclose(a, b, rtol, atol, False), _BOOL),
+    "isclose_nan": (lambda a, b, rtol, atol: _isclose(a, b, rtol, atol, True), _BOOL),
 }
 
 
@@ -105,8 +108,12 @@ class _Formula(Function):
                    (("formula", self.formula), ("arity", len(tensors))))
 
     def backward(self, g):
+        partials = _FORMULAS[self.formula][1]
+        if partials is None:
+            raise AutogradError(f"the derivative of {self.formula} is not implemented (nor is it in PyTorch); "
+                                "detach() its input or build the result another way")
         grads = []
-        for which, (t, partial) in enumerate(zip(self.inputs, _FORMULAS[self.formula][1])):
+        for which, (t, partial) in enumerate(zip(self.inputs, partials)):
             if not t.requires_grad:
                 grads.append(None)
                 continue
@@ -120,15 +127,16 @@ class _Formula(Function):
 
 def _apply(formula, tensors, params=(), param_dtype=None):
     """``formula`` on ``tensors`` (promoted and checked by the caller) and Python-number
-    ``params`` (runtime scalars of ``param_dtype``, default the tensors' dtype); without
-    partials it is a plain kernel (no gradient, as PyTorch's)."""
+    ``params`` (runtime scalars of ``param_dtype``, default the tensors' dtype). Without
+    partials, a float result of tracked inputs is recorded but its backward raises
+    (PyTorch's "derivative not implemented", heaviside's); a bool one is a plain kernel."""
     shape = tensors[0].shape
     for t in tensors[1:]:
         shape = broadcast_shapes(formula, shape, t.shape)
     param_dtype = param_dtype or tensors[0].dtype
     params = tuple(ops.scalar_operand(formula, p, param_dtype) for p in params)
     dtypes = (param_dtype,) * len(params)
-    if _FORMULAS[formula][1] is None:
+    if _FORMULAS[formula][1] == _BOOL:
         return ops._kernel(formula, _value_kernel, *tensors, scalars=params, scalar_dtypes=dtypes, formula=formula,
                            arity=len(tensors))
     return _Formula.apply(*tensors, formula=formula, params=params, param_dtypes=dtypes)
@@ -162,13 +170,14 @@ def atan2(input, other):
 
 
 def hypot(input, other):
-    """``sqrt(input² + other²)`` without intermediate overflow (broadcasting); float
-    tensors only, as PyTorch's."""
-    _tensor("hypot", other, "other")
-    for t in (input, other):
-        if not t.dtype.startswith("float"):
-            raise DTypeError(f"hypot: needs float tensors, got {t.dtype} of shape {t.shape}")
-    return _apply("hypot", _promoted("hypot", input, other))
+    """``sqrt(input² + other²)`` without intermediate overflow (broadcasting). The
+    operands promote as PyTorch's (an int64 and a float32 tensor compute in float32);
+    two integer tensors are refused, as PyTorch refuses them."""
+    tensors = _promoted("hypot", input, _tensor("hypot", other, "other"))
+    if not tensors[0].dtype.startswith("float"):
+        raise DTypeError(f"hypot: needs a float operand, got {input.dtype} (shape {input.shape}) and {other.dtype} "
+                         f"(shape {other.shape})")
+    return _apply("hypot", tensors)
 
 
 def fmod(input, other):
@@ -225,7 +234,9 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
 
 def heaviside(input, values):
     """0 where ``input`` is negative, 1 where positive, ``values`` where zero
-    (broadcasting; one dtype, as PyTorch's). No gradient, as PyTorch's."""
+    (broadcasting; one dtype, as PyTorch's). Recorded on a tracked input, but backward
+    through it raises an AutogradError, as PyTorch's (its derivative is not implemented);
+    so does backward through ``x.heaviside_(v)``."""
     check_same("heaviside", input, _tensor("heaviside", values, "values"))
     if input.dtype == "bool":
         raise DTypeError(f"heaviside: not supported on bool tensors (shape {input.shape})")
@@ -266,6 +277,8 @@ def logical_not(input):
 
 
 def square(input):
-    """``input * input`` (PyTorch's ``square``)."""
+    """``input * input`` (PyTorch's ``square``; a bool tensor squares as int64, as
+    PyTorch's, not as the logical and that ``bool * bool`` is)."""
+    input = ops.cast(input, "int64") if input.dtype == "bool" else input
     return ops.mul(input, input)
 

@@ -385,8 +385,7 @@ def _record_assign(x, index, value):
     result = _WindowPut.apply(old, values, starts=starts, lengths=lengths, strides=strides)
     with no_grad():
         _write(x, Ellipsis, result)
-    if result._ctx is not None:         # else a float value cast into an integer x: nothing to differentiate
-        autograd.rebase(x, old, result)
+    autograd.rebase(x, old, result)
 
 
 def _scalar_indices(index):

@@ -233,6 +233,16 @@ def clamp(x, min=None, max=None):
     return _Clamp.apply(x, scalars=scalars, bounds=(min is not None, max is not None))
 
 
+def clamp_min(input, min):  # noqa: A002  (torch's argument name)
+    """``clamp(input, min=min)`` (PyTorch's ``clamp_min``)."""
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max):  # noqa: A002
+    """``clamp(input, max=max)`` (PyTorch's ``clamp_max``)."""
+    return clamp(input, max=max)
+
+
 # --------------------------------------------------------------------------- one_hot
 
 def one_hot(labels, num_classes=-1):

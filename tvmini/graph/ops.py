@@ -142,11 +142,11 @@ class _Binary(Function):
         elif op == "pow":
             ga = where(compare(b, 0.0, "eq"), 0.0, g * b * pow(a, b - 1.0)) if need_a else None
             gb = _pow_exponent_grad(g, a, b, Tensor._wrap(self.out)) if need_b else None
-        else:
-            wins = "gt" if op == "maximum" else "lt"
-            tie_share = where(compare(a, b, "eq"), g * 0.5, 0.0)
-            ga = where(compare(a, b, wins), g, tie_share) if need_a else None
-            gb = where(compare(b, a, wins), g, tie_share) if need_b else None
+        else:       # PyTorch's: g, halved at a tie, zero for the loser only (a NaN loses to nothing)
+            loses = "lt" if op == "maximum" else "gt"
+            share = where(compare(a, b, "eq"), g * 0.5, g)
+            ga = where(compare(a, b, loses), 0.0, share) if need_a else None
+            gb = where(compare(b, a, loses), 0.0, share) if need_b else None
         return (sum_to(ga, a.shape) if need_a else None,
                 sum_to(gb, b.shape) if need_b else None)
 
@@ -321,7 +321,11 @@ def _check_int_exponent(a, b):
 
 def pow(a, b):
     """``a ** b`` (``b`` a tensor or a number). An integer tensor to a non-negative int
-    stays an integer (exact, wrapping), as PyTorch's; to a float it is float32."""
+    stays an integer (exact, wrapping), as PyTorch's; to a float it is float32. Two bool
+    operands are refused (PyTorch: "pow" not implemented for 'Bool')."""
+    if _is_bool(a) and _is_bool(b):
+        raise DTypeError(f"pow: not implemented for two bool operands ({_describe(a)} ** {_describe(b)}); "
+                         "convert one with .int() or .float() first")
     if _is_number(b):
         if b == 1:
             return a
@@ -380,7 +384,8 @@ def _against_number(a, b):
 
 
 def maximum(a, b):
-    """Elementwise maximum (ties split the gradient evenly, as PyTorch)."""
+    """Elementwise maximum (ties split the gradient evenly; with a NaN operand both
+    operands get the full gradient, as PyTorch's)."""
     return _binary("maximum", *_against_number(a, b))
 
 
@@ -428,6 +433,9 @@ class _Unary(Function):
 
 def _unary(op):
     def apply(x):
+        if x.dtype == "bool" and op in ("abs", "relu"):      # they keep ints; on bools PyTorch refuses them
+            raise DTypeError(f"{op}: not supported on a bool tensor (shape {x.shape}), as in PyTorch; convert it "
+                             "with .int() or .float() first")
         if not x.dtype.startswith("float") and op not in ("neg", "abs", "relu"):   # these keep ints
             x = cast(x, "float32")
         return _Unary.apply(x, op=op)

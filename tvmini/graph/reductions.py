@@ -184,11 +184,20 @@ def _arg(op, x, axis, keepdims):
     return _kernel(op, op, x, axis=axis, keepdims=bool(keepdims))
 
 
+def _refuse_bool(op, x):
+    """PyTorch's argmax/argmin refuse bool tensors (its ``max(dim)`` takes them)."""
+    if x.dtype == "bool":
+        raise DTypeError(f"{op}: not supported on a bool tensor (shape {x.shape}), as in PyTorch; convert it "
+                         "with .int() first")
+
+
 def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Index of the maximum along ``axis`` (over the flattened tensor when None); int64."""
+    _refuse_bool("argmax", x)
     return _arg("argmax", x, *resolve("argmax", axis, keepdims, dim, keepdim))
 
 
 def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Index of the minimum along ``axis`` (over the flattened tensor when None); int64."""
+    _refuse_bool("argmin", x)
     return _arg("argmin", x, *resolve("argmin", axis, keepdims, dim, keepdim))

@@ -153,6 +153,9 @@ class Tensor:
         if self._ctx is not None:
             self._ctx.retains_grad = True
 
+    retains_grad = property(lambda self: bool(self._ctx is not None and self._ctx.__dict__.get("retains_grad")),
+                            doc="Whether ``retain_grad()`` was called on this computed tensor (False on leaves).")
+
     # ---- host access ------------------------------------------------------------------
     def numpy(self):
         """A numpy copy of the data (PyTorch: tensors that require grad need ``detach``
@@ -396,7 +399,6 @@ class Tensor:
     def relu(self): return ops.relu(self)
     def cos(self): return ops.cos(self)
     def sin(self): return ops.sin(self)
-    def square(self): return ops.mul(self, self)
     def matmul(self, other): return ops.matmul(self, other)
     def maximum(self, other): return ops.maximum(self, other)
     def minimum(self, other): return ops.minimum(self, other)
@@ -459,11 +461,6 @@ class Tensor:
     def int(self): return ops.cast(self, "int32")
     def bool(self): return ops.cast(self, "bool")
     def where(self, condition, other): return ops.where(condition, self, other)
-
-    def clamp_(self, min=None, max=None):
-        """``clamp`` in place (under the assignment rules of ``__setitem__``); returns self."""
-        self[...] = join_ops.clamp(self.detach(), min, max)
-        return self
 
     def unsqueeze(self, dim): return join_ops.unsqueeze(self, dim)
     def squeeze(self, dim=None): return join_ops.squeeze(self, dim)

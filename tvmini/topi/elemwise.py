@@ -85,9 +85,10 @@ def scale_shift(x, a, b):
 # ----------------------------------------------------------------------------- gradients
 
 def relu_grad(x, g):
-    """``g`` where ``x > 0``, else 0 (PyTorch's convention at 0). ``x`` may be relu's
-    input or its output: they are positive at the same places."""
-    return elementwise("relu_grad", [x, g], lambda v, d: te.if_then_else(v > _zero(v), d, _zero(d)))
+    """0 where ``x <= 0``, else ``g`` (PyTorch's threshold_backward: 0 at 0, ``g`` at a
+    NaN). ``x`` may be relu's input or its output: they are positive (and NaN) at the
+    same places."""
+    return elementwise("relu_grad", [x, g], lambda v, d: te.if_then_else(v <= _zero(v), _zero(d), d))
 
 
 def sigmoid_grad(y, g):
