@@ -166,9 +166,13 @@ class Function:
             f"a tensor of shape {shape}, is at version {version}; expected version {expected}")
 
     def free(self):
-        """Drop the tape links and saved arrays (after backward)."""
+        """Drop the tape links and saved arrays (after backward); a ``retain_grad()`` mark
+        stays (PyTorch's ``retains_grad`` still reads True)."""
+        retains = self.__dict__.get("retains_grad")
         self.inputs = self._versions = self._needs = None
         self.__dict__.clear()
+        if retains:
+            self.retains_grad = True
 
 
 def previous_value(tensor, copy):
