@@ -186,7 +186,7 @@ def previous_value(tensor, copy):
 
 class _Overwritten(Function):
     """The history of a tracked tensor overwritten in place by a value that has none (a
-    logical op's bools, a float cast to an integer): it still requires grad, as
+    logical op's truth values, ``y.logical_and_(m)``): it still requires grad, as
     PyTorch's, but sends no gradient to what it held before (the written values are not
     a differentiable function of it)."""
     saved = ()
