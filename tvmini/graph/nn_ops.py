@@ -6,10 +6,11 @@ what makes them fast (a GEMM schedule, a fused softmax-minus-one-hot gradient). 
 public function checks its operands and raises an error naming the op and the shapes.
 """
 import math
+import warnings
 
 from .. import te, topi
 from ..codegen import parallel
-from ..errors import DTypeError, ShapeError
+from ..errors import DTypeError, ShapeError, TVMiniError
 from . import axes, ops
 from .autograd import Function
 from .dispatch import run
@@ -76,23 +77,42 @@ class _Softmax(Function):
         return (_kernel(f"{self.op}_grad", f"{self.op}_grad", Tensor._wrap(self.out), g, axis=self.axis),)
 
 
-def _softmax(op, x, axis, dim):
-    _check_float(op, x)
+def _implicit_dim(op, ndim):
+    """PyTorch's legacy choice when no ``dim`` is given: 0 for 0-, 1- and 3-D inputs,
+    else 1 (not the last axis), with its deprecation warning."""
+    warnings.warn(f"Implicit dimension choice for {op} has been deprecated. Change the call to include dim=X "
+                  "as an argument.", UserWarning, stacklevel=4)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def _softmax(op, x, axis, dim, dtype):
     if dim is not None:             # PyTorch's spelling
+        if axis is not None:
+            raise TVMiniError(f"{op}: give axis= or dim=, not both (got {axis!r} and {dim!r})")
         axis = dim
-    if not x.shape:
-        raise ShapeError(f"{op}: needs at least one axis, got a 0-d tensor")
+    if dtype is not None:           # PyTorch casts the input first
+        x = ops.cast(x, dtype)
+    _check_float(op, x)
+    if axis is None:
+        axis = _implicit_dim(op, x.ndim)
+    if not x.shape:                 # a 0-d tensor: one element along axis 0 (or -1)
+        axes.axis(op, axis, (1,))
+        return ops.reshape(_Softmax.apply(ops.reshape(x, (1,)), op=op, axis=0), ())
     return _Softmax.apply(x, op=op, axis=axes.axis(op, axis, x.shape))
 
 
-def softmax(x, axis=-1, *, dim=None):
-    """``exp(x) / sum(exp(x))`` along ``axis`` (or PyTorch's ``dim``; stable)."""
-    return _softmax("softmax", x, axis, dim)
+def softmax(x, axis=None, _stacklevel=3, dtype=None, *, dim=None):
+    """``exp(x) / sum(exp(x))`` along ``axis`` (or PyTorch's ``dim``; stable), after
+    converting ``x`` to ``dtype`` when given. No axis: PyTorch's legacy implicit one (0
+    for 0-, 1- and 3-D inputs, else 1), with its deprecation warning. ``_stacklevel``
+    is PyTorch's positional slot, kept so that ``dtype`` is the fourth argument here too."""
+    return _softmax("softmax", x, axis, dim, dtype)
 
 
-def log_softmax(x, axis=-1, *, dim=None):
-    """``x - logsumexp(x)`` along ``axis`` (or PyTorch's ``dim``; stable)."""
-    return _softmax("log_softmax", x, axis, dim)
+def log_softmax(x, axis=None, _stacklevel=3, dtype=None, *, dim=None):
+    """``x - logsumexp(x)`` along ``axis`` (or PyTorch's ``dim``; stable); ``dtype`` and
+    the implicit axis as :func:`softmax`."""
+    return _softmax("log_softmax", x, axis, dim, dtype)
 
 
 # ---------------------------------------------------------------------------- losses
