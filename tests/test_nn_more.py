@@ -82,3 +82,86 @@ def test_sum_and_mean_dtype_cast_the_input_first():
     with pytest.raises(DTypeError, match="mean"):
         t.mean(dtype="int64")
     check_grad(lambda v: v.sum(0, dtype="float64") * 2 + v.mean(dtype="float64"), RNG.standard_normal((2, 3)))
+
+
+# ---------------------------------------------------------------- BCE with logits, embedding max_norm
+
+def _np_bce(x, t, pos_weight=1.0, weight=1.0):
+    log_sig, log_one_minus = -np.logaddexp(0, -x), -np.logaddexp(0, x)
+    return -weight * (pos_weight * t * log_sig + (1 - t) * log_one_minus)
+
+
+def test_bce_with_logits_pos_weight_and_weight_formula_and_gradients():
+    x, t = RNG.standard_normal((4, 3)) * 3, (RNG.random((4, 3)) > 0.5) * 1.0
+    pw, w = RNG.random(3) + 0.5, RNG.random((4, 1))
+    x[0, 0] = 0.0                                       # the kink of the plain formula
+    got = F.binary_cross_entropy_with_logits(tm.tensor(x), tm.tensor(t), "none", pos_weight=tm.tensor(pw),
+                                             weight=tm.tensor(w))
+    np.testing.assert_allclose(got.numpy(), _np_bce(x, t, pw, w), rtol=1e-12)
+    loss = nn.BCEWithLogitsLoss(pos_weight=tm.tensor(pw), reduction="sum")(tm.tensor(x), tm.tensor(t))
+    np.testing.assert_allclose(loss.item(), _np_bce(x, t, pw).sum(), rtol=1e-12)
+    check_grad(lambda a, b, p: F.binary_cross_entropy_with_logits(a, b, pos_weight=p, weight=tm.tensor(w)),
+               x, RNG.random((4, 3)), pw)
+    big = F.binary_cross_entropy_with_logits(tm.tensor([[-200.0, 200.0]]), tm.tensor([[1.0, 0.0]]), "none",
+                                             pos_weight=tm.tensor([3.0, 2.0]))
+    np.testing.assert_allclose(big.numpy(), [[600.0, 200.0]])      # stable: no inf or NaN
+
+
+def test_bce_with_logits_weights_match_pytorch():
+    torch = pytest.importorskip("torch")
+    x, t = RNG.standard_normal((2, 5, 3)), RNG.random((2, 5, 3))
+    for kw in [{"pos_weight": RNG.random(3) + 0.2}, {"weight": RNG.random((5, 1))},
+               {"pos_weight": RNG.random((1, 3)), "weight": RNG.random(3)}]:
+        for reduction in ("mean", "sum", "none"):
+            tx, rx = tm.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+            got = F.binary_cross_entropy_with_logits(tx, tm.tensor(t), reduction, **{k: tm.tensor(v) for k, v in kw.items()})
+            want = torch.nn.functional.binary_cross_entropy_with_logits(
+                rx, torch.tensor(t), reduction=reduction, **{k: torch.tensor(v) for k, v in kw.items()})
+            np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12)
+            got.sum().backward()
+            want.sum().backward()
+            np.testing.assert_allclose(tx.grad.numpy(), rx.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_bce_with_logits_weight_errors_name_the_op():
+    x = tm.zeros(4, 3)
+    with pytest.raises(TVMiniError, match="binary_cross_entropy_with_logits: pos_weight of shape \\(4,\\) does not "
+                                          "broadcast"):
+        F.binary_cross_entropy_with_logits(x, x, pos_weight=tm.ones(4))
+    with pytest.raises(TVMiniError, match="binary_cross_entropy_with_logits: weight of shape \\(2, 4, 3\\)"):
+        F.binary_cross_entropy_with_logits(x, x, weight=tm.ones(2, 4, 3))
+    with pytest.raises(DTypeError, match="binary_cross_entropy_with_logits: weight must be a Tensor"):
+        F.binary_cross_entropy_with_logits(x, x, weight=2.0)
+    with pytest.raises(DTypeError, match="binary_cross_entropy_with_logits: operands have different dtypes"):
+        F.binary_cross_entropy_with_logits(x, x, pos_weight=tm.ones(3, dtype="float64"))
+
+
+def test_embedding_max_norm_renormalizes_the_picked_rows_in_place():
+    w = RNG.standard_normal((5, 3)) * 2
+    index = np.array([[0, 2], [2, 4]])
+    table = tm.tensor(w.copy(), requires_grad=True)
+    out = F.embedding(tm.tensor(index), table, max_norm=1.5, norm_type=3)
+    norms = (np.abs(w) ** 3).sum(1) ** (1 / 3)
+    scale = np.where(np.isin(np.arange(5), index) & (norms > 1.5), 1.5 / (norms + 1e-7), 1.0)
+    np.testing.assert_allclose(table.numpy(), w * scale[:, None], rtol=1e-12)
+    np.testing.assert_allclose(out.numpy(), (w * scale[:, None])[index], rtol=1e-12)
+    out.sum().backward()
+    np.testing.assert_array_equal(table.grad.numpy()[:, 0], np.bincount(index.ravel(), minlength=5))
+    layer = nn.Embedding(6, 4, max_norm=1.0)
+    layer(tm.tensor(np.array([1, 3])))
+    assert np.all(np.linalg.norm(layer.weight.numpy()[[1, 3]], axis=1) <= 1.0 + 1e-6)
+    with pytest.raises(TVMiniError, match="embedding: scale_grad_by_freq and sparse are not supported"):
+        F.embedding(tm.tensor(index), table, scale_grad_by_freq=True)
+
+
+def test_embedding_max_norm_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    w, index = RNG.standard_normal((6, 4)) * 3, np.array([5, 0, 5, 2])
+    table, ref = tm.tensor(w.copy(), requires_grad=True), torch.tensor(w.copy(), requires_grad=True)
+    got = F.embedding(tm.tensor(index), table, padding_idx=0, max_norm=2.0)
+    want = torch.nn.functional.embedding(torch.tensor(index), ref, padding_idx=0, max_norm=2.0)
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(table.numpy(), ref.detach().numpy(), rtol=1e-12)
+    (got * got).sum().backward()
+    (want * want).sum().backward()
+    np.testing.assert_allclose(table.grad.numpy(), ref.grad.numpy(), rtol=1e-12)

@@ -15,6 +15,7 @@ from . import axes, ops
 from .autograd import Function
 from .dispatch import run
 from .ops import _kernel, check_same
+from .pointwise_ops import logsigmoid
 from .tensor import Tensor
 
 
@@ -201,13 +202,41 @@ class _BCEWithLogits(Function):
         return gx, (ops.neg(g * x) if t.requires_grad else None)
 
 
-def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
-    """BCE on logits ``max(x, 0) - x*t + log(1 + exp(-|x|))``, stable for any magnitude;
-    the gradient is ``sigmoid(x) - t`` (and ``-x`` for the target), as PyTorch's."""
-    check_same("binary_cross_entropy_with_logits", logits, target)
-    _check_float("binary_cross_entropy_with_logits", logits)
-    if logits.shape != target.shape:
-        raise ShapeError(f"binary_cross_entropy_with_logits: logits of shape {logits.shape} and target of "
-                         f"shape {target.shape} differ")
-    return _reduce_loss("binary_cross_entropy_with_logits", _BCEWithLogits.apply(logits, target), reduction)
+def _bce_factor(op, logits, factor, name):
+    """Check a ``weight``/``pos_weight`` tensor: logits' device and dtype, and a shape
+    that broadcasts to the logits' without enlarging it (PyTorch's rule)."""
+    if not isinstance(factor, Tensor):
+        raise DTypeError(f"{op}: {name} must be a Tensor, got {type(factor).__name__}")
+    check_same(op, logits, factor)
+    try:
+        shape = ops.broadcast_shapes(op, logits.shape, factor.shape)
+    except ShapeError:
+        shape = None
+    if shape != logits.shape:
+        raise ShapeError(f"{op}: {name} of shape {factor.shape} does not broadcast to the logits' shape "
+                         f"{logits.shape}")
+    return factor
 
+
+def binary_cross_entropy_with_logits(logits, target, reduction="mean", *, weight=None, pos_weight=None):
+    """BCE on logits ``max(x, 0) - x*t + log(1 + exp(-|x|))``, stable for any magnitude;
+    the gradient is ``sigmoid(x) - t`` (and ``-x`` for the target), as PyTorch's.
+    PyTorch's ``pos_weight`` (broadcast along the last axis: one per class) weighs the
+    positive term, ``-[pw*t*log sigmoid(x) + (1-t)*log(1-sigmoid(x))]``, computed in its
+    stable form ``(1-t)*x - (1 + (pw-1)*t) * logsigmoid(x)`` (smooth: its autodiff is
+    exact at x = 0); ``weight`` scales each element's loss. Both must broadcast to the
+    logits' shape. (``reduction`` is third, as in tvmini's ``cross_entropy``; pass
+    ``weight``/``pos_weight`` by keyword.)"""
+    op = "binary_cross_entropy_with_logits"
+    check_same(op, logits, target)
+    _check_float(op, logits)
+    if logits.shape != target.shape:
+        raise ShapeError(f"{op}: logits of shape {logits.shape} and target of shape {target.shape} differ")
+    if pos_weight is None:
+        loss = _BCEWithLogits.apply(logits, target)
+    else:
+        pos_weight = _bce_factor(op, logits, pos_weight, "pos_weight")
+        loss = (1.0 - target) * logits - (1.0 + (pos_weight - 1.0) * target) * logsigmoid(logits)
+    if weight is not None:
+        loss = loss * _bce_factor(op, logits, weight, "weight")
+    return _reduce_loss(op, loss, reduction)

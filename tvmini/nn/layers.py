@@ -334,10 +334,14 @@ class AdaptiveAvgPool2d(Module):
 class Embedding(Module):
     """A lookup table: ``weight[input]`` for an integer tensor ``input``; weight
     (num_embeddings, embedding_dim) drawn from N(0, 1), the ``padding_idx`` row zero and
-    never updated by its gradient (PyTorch's defaults)."""
+    never updated by its gradient (PyTorch's defaults); ``max_norm``: the rows looked up
+    are renormalized in place first (see :func:`tvmini.nn.functional.embedding`)."""
 
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype="float32"):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
+                 scale_grad_by_freq=False, sparse=False, dtype="float32"):
         super().__init__()
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
             raise ShapeError(f"Embedding: padding_idx {padding_idx} is outside the {num_embeddings} embeddings")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
@@ -354,7 +358,8 @@ class Embedding(Module):
                 self.weight.copy_(values)
 
     def forward(self, x):
-        return F.embedding(x, self.weight, self.padding_idx)
+        return F.embedding(x, self.weight, self.padding_idx, self.max_norm, self.norm_type, self.scale_grad_by_freq,
+                           self.sparse)
 
     def extra_repr(self):
         return f"{self.num_embeddings}, {self.embedding_dim}" + (
