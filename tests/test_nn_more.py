@@ -165,3 +165,126 @@ def test_embedding_max_norm_matches_pytorch():
     (got * got).sum().backward()
     (want * want).sum().backward()
     np.testing.assert_allclose(table.grad.numpy(), ref.grad.numpy(), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- new activation layers
+
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+# name -> (tvmini layer for a dtype, numpy formula, PyTorch layer name and arguments)
+UNARY = {
+    "SELU": (lambda d: nn.SELU(), lambda v: SELU_SCALE * np.where(v > 0, v, SELU_ALPHA * np.expm1(v)), ("SELU", ())),
+    "CELU": (lambda d: nn.CELU(0.7), lambda v: np.where(v > 0, v, 0.7 * np.expm1(v / 0.7)), ("CELU", (0.7,))),
+    "Threshold": (lambda d: nn.Threshold(0.1, -2.0), lambda v: np.where(v > 0.1, v, -2.0), ("Threshold", (0.1, -2.0))),
+    "Tanhshrink": (lambda d: nn.Tanhshrink(), lambda v: v - np.tanh(v), ("Tanhshrink", ())),
+    "Softshrink": (lambda d: nn.Softshrink(0.3), lambda v: np.where(v > 0.3, v - 0.3, np.where(v < -0.3, v + 0.3, 0)),
+                   ("Softshrink", (0.3,))),
+    "Hardshrink": (lambda d: nn.Hardshrink(), lambda v: np.where(np.abs(v) > 0.5, v, 0), ("Hardshrink", ())),
+    "Softmin": (lambda d: nn.Softmin(1), lambda v: _np_softmax(-v, 1), ("Softmin", (1,))),
+    "GLU": (lambda d: nn.GLU(1), lambda v: v[:, :v.shape[1] // 2] / (1 + np.exp(-v[:, v.shape[1] // 2:])), ("GLU", (1,))),
+    "PReLU": (lambda d: nn.PReLU(dtype=d), lambda v: np.where(v > 0, v, 0.25 * v), ("PReLU", ())),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+@pytest.mark.parametrize("shape", [(3, 4), (1, 2, 1), (2, 6, 3)])
+def test_activation_layers_match_formulas_and_pytorch(name, shape):
+    make, formula, (torch_name, args) = UNARY[name]
+    layer = make("float64")
+    x = RNG.standard_normal(shape) * 2
+    x.flat[0] = 0.3                         # a boundary of Softshrink (|x| == lambd: 0)
+    np.testing.assert_allclose(layer(tm.tensor(x)).numpy(), formula(x), rtol=1e-12, atol=1e-15)
+    got32 = make("float32")(tm.tensor(x.astype("float32")))
+    assert got32.dtype == "float32"
+    np.testing.assert_allclose(got32.numpy(), formula(x), rtol=2e-5, atol=1e-6)
+    torch = pytest.importorskip("torch")
+    want = getattr(torch.nn, torch_name)(*args).double()(torch.tensor(x))
+    np.testing.assert_allclose(layer(tm.tensor(x)).numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_activation_layers_gradients(name):
+    layer = UNARY[name][0]("float64")
+    x = RNG.standard_normal((2, 4, 3))
+    x[np.abs(np.abs(x) - 0.5) < 1e-3] += 0.01           # keep clear of the kinks
+    check_grad(lambda t: layer(t), x)
+
+
+def test_functional_forms_and_kinks_match_pytorch():
+    torch = pytest.importorskip("torch")
+    x = np.array([-1.0, -0.5, -0.3, 0.0, 0.1, 0.3, 0.5, 2.0])
+    for fn, args in [("softshrink", (0.5,)), ("hardshrink", (0.3,)), ("threshold", (0.1, 7.0)), ("celu", (2.0,)),
+                     ("selu", ()), ("tanhshrink", ())]:
+        t, r = tm.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        got, want = getattr(F, fn)(t, *args), getattr(torch.nn.functional, fn)(r, *args)
+        np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12, err_msg=fn)
+        got.sum().backward()
+        want.sum().backward()
+        np.testing.assert_allclose(t.grad.numpy(), r.grad.numpy(), rtol=1e-12, err_msg=fn)
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmin"):
+        got = F.softmin(tm.tensor(x))
+    np.testing.assert_allclose(got.numpy(), torch.nn.functional.softmin(torch.tensor(x), 0).numpy(), rtol=1e-12)
+    assert F.softmin(tm.tensor(x.astype("float32")), 0, dtype="float64").dtype == "float64"
+
+
+def test_prelu_learns_its_slopes_per_channel():
+    torch = pytest.importorskip("torch")
+    x = RNG.standard_normal((2, 3, 4))
+    x[0, 0, 0] = 0.0                                    # PyTorch: the slope's branch at 0
+    layer, ref = nn.PReLU(3, init=0.1, dtype="float64"), torch.nn.PReLU(3).double()
+    np.testing.assert_array_equal(layer.weight.numpy(), [0.1] * 3)
+    ref.weight.data = torch.tensor(layer.weight.numpy())        # PyTorch's init is a float32 0.1
+    t, r = tm.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    got, want = layer(t), ref(r)
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12)
+    (got * got).sum().backward()
+    (want * want).sum().backward()
+    np.testing.assert_allclose(layer.weight.grad.numpy(), ref.weight.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(t.grad.numpy(), r.grad.numpy(), rtol=1e-12)
+    assert [name for name, _ in layer.named_parameters()] == ["weight"]
+    check_grad(lambda v, w: F.prelu(v, w), RNG.standard_normal((2, 3, 2)), np.array([0.2, -0.1, 0.5]))
+    check_grad(lambda v, w: F.prelu(v, w), RNG.standard_normal(5), np.array([0.3]))
+    with pytest.raises(TVMiniError, match="prelu: weight of shape \\(2,\\) must hold 1 slope or one per channel"):
+        F.prelu(tm.tensor(x), tm.ones(2, dtype="float64"))
+
+
+def test_glu_errors_and_similarity_layers():
+    with pytest.raises(TVMiniError, match="glu: halving dimension 1 of a tensor of shape \\(2, 3\\)"):
+        F.glu(tm.zeros(2, 3), 1)
+    with pytest.raises(TVMiniError, match="glu"):
+        nn.GLU()(tm.tensor(1.0))
+    with pytest.raises(TVMiniError, match="softshrink: lambd must be at least 0"):
+        F.softshrink(tm.zeros(2), -1.0)
+    with pytest.raises(TVMiniError, match="celu: alpha must not be 0"):
+        F.celu(tm.zeros(2), 0.0)
+    a, b = RNG.standard_normal((3, 4)), RNG.standard_normal((3, 4))
+    cos = nn.CosineSimilarity(dim=1)(tm.tensor(a), tm.tensor(b)).numpy()
+    np.testing.assert_allclose(cos, (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1), rtol=1e-12)
+    dist = nn.PairwiseDistance(p=1.0, keepdim=True)(tm.tensor(a), tm.tensor(b)).numpy()
+    np.testing.assert_allclose(dist, np.abs(a - b + 1e-6).sum(1, keepdims=True), rtol=1e-12)
+    assert repr(nn.PairwiseDistance()) == "PairwiseDistance(p=2.0, eps=1e-06, keepdim=False)"
+
+
+# ---------------------------------------------------------------- 1-D pooling and transposed convolution
+
+def test_adaptive_avg_pool1d_and_conv_transpose1d_match_pytorch():
+    torch = pytest.importorskip("torch")
+    x = RNG.standard_normal((2, 4, 7))
+    for size in (1, 3, 7, 10):
+        for inp in (x, x[0]):
+            want = torch.nn.AdaptiveAvgPool1d(size)(torch.tensor(inp)).numpy()
+            np.testing.assert_allclose(nn.AdaptiveAvgPool1d(size)(tm.tensor(inp)).numpy(), want, rtol=1e-12)
+    check_grad(lambda t: F.adaptive_avg_pool1d(t, 3), x[:1])
+    for kw in [{}, {"stride": 2, "padding": 1, "output_padding": 1}, {"groups": 2, "dilation": 2, "bias": False}]:
+        layer = nn.ConvTranspose1d(4, 6, 3, dtype="float64", **kw)
+        ref = torch.nn.ConvTranspose1d(4, 6, 3, **kw).double()
+        ref.weight.data = torch.tensor(layer.weight.numpy())
+        if layer.bias is not None:
+            ref.bias.data = torch.tensor(layer.bias.numpy())
+        for inp in (x, x[0]):
+            np.testing.assert_allclose(layer(tm.tensor(inp)).numpy(), ref(torch.tensor(inp)).detach().numpy(),
+                                       rtol=1e-10, atol=1e-12)
+    assert layer.weight.shape == (4, 3, 3) and layer.kernel_size == (3,)
+    check_grad(lambda t, w: F.conv_transpose1d(t, w, stride=2), x[:1, :, :3], RNG.standard_normal((4, 2, 2)))
+    with pytest.raises(TVMiniError, match="conv_transpose1d: weight of shape"):
+        F.conv_transpose1d(tm.tensor(x), tm.zeros(4, 2, 1, 1, dtype="float64"))

@@ -87,6 +87,8 @@ def _implicit_dim(op, ndim):
 
 
 def _softmax(op, x, axis, dim, dtype):
+    """``op`` ("softmax", "log_softmax" or "softmin": the softmax kernel on ``-x``) along
+    the resolved axis of ``x`` converted to ``dtype``."""
     if dim is not None:             # PyTorch's spelling
         if axis is not None:
             raise TVMiniError(f"{op}: give axis= or dim=, not both (got {axis!r} and {dim!r})")
@@ -96,10 +98,13 @@ def _softmax(op, x, axis, dim, dtype):
     _check_float(op, x)
     if axis is None:
         axis = _implicit_dim(op, x.ndim)
+    kernel = op
+    if op == "softmin":
+        x, kernel = ops.neg(x), "softmax"
     if not x.shape:                 # a 0-d tensor: one element along axis 0 (or -1)
         axes.axis(op, axis, (1,))
-        return ops.reshape(_Softmax.apply(ops.reshape(x, (1,)), op=op, axis=0), ())
-    return _Softmax.apply(x, op=op, axis=axes.axis(op, axis, x.shape))
+        return ops.reshape(_Softmax.apply(ops.reshape(x, (1,)), op=kernel, axis=0), ())
+    return _Softmax.apply(x, op=kernel, axis=axes.axis(op, axis, x.shape))
 
 
 def softmax(x, axis=None, _stacklevel=3, dtype=None, *, dim=None):
@@ -114,6 +119,12 @@ def log_softmax(x, axis=None, _stacklevel=3, dtype=None, *, dim=None):
     """``x - logsumexp(x)`` along ``axis`` (or PyTorch's ``dim``; stable); ``dtype`` and
     the implicit axis as :func:`softmax`."""
     return _softmax("log_softmax", x, axis, dim, dtype)
+
+
+def softmin(x, axis=None, _stacklevel=3, dtype=None, *, dim=None):
+    """``softmax(-x)`` along ``axis`` (or ``dim``); ``dtype`` and the implicit axis as
+    :func:`softmax`."""
+    return _softmax("softmin", x, axis, dim, dtype)
 
 
 # ---------------------------------------------------------------------------- losses

@@ -1,4 +1,4 @@
-"""Layers: Linear, Conv1d, Conv2d, ConvTranspose2d, pooling, BatchNorm, LayerNorm, GroupNorm,
+"""Layers: Linear, Conv1d, Conv2d, ConvTranspose1d/2d, pooling, BatchNorm, LayerNorm, GroupNorm,
 Embedding, Dropout (of elements or of channels), activations, Flatten and Unflatten.
 
 Each layer owns its Parameters (initialised as PyTorch does) and calls the matching
@@ -143,6 +143,18 @@ class ConvTranspose2d(Conv2d):
 
     def extra_repr(self):
         return super().extra_repr() + f", output_padding={self.output_padding}"
+
+
+class ConvTranspose1d(ConvTranspose2d):
+    """Transposed 1-D convolution over (N, C, L) with PyTorch's arguments, weight layout
+    (in, out/groups, k) and default init; it runs the conv_transpose2d kernels over a
+    height of one."""
+
+    spatial = 1
+
+    def forward(self, x):
+        return F.conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                  self.groups, self.dilation)
 
 
 class _Pool2d(Module):
@@ -329,6 +341,13 @@ class AdaptiveAvgPool2d(Module):
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
+    """Average pooling of (N, C, L) or (C, L) inputs to a fixed length ``output_size``."""
+
+    def forward(self, x):
+        return F.adaptive_avg_pool1d(x, self.output_size)
 
 
 class Embedding(Module):
