@@ -71,11 +71,14 @@ def test_sum_and_mean_dtype_cast_the_input_first():
     torch = pytest.importorskip("torch")
     x = np.array([[1, 2, 3], [4, 5, 250]], dtype="int32")
     t, r = tm.tensor(x), torch.tensor(x)
-    cases = [(t.sum(dtype="float32"), r.sum(dtype=torch.float32)), (t.sum(1, dtype="int32"), r.sum(1, dtype=torch.int32)),
+    cases = [(t.sum(dtype="float32"), r.sum(dtype=torch.float32)),
+             (t.sum(1, dtype="int32"), r.sum(1, dtype=torch.int32)),
              (tm.sum(t, dtype="float64"), torch.sum(r, dtype=torch.float64)),
              (t.mean(1, dtype="float32"), r.mean(1, dtype=torch.float32)),
-             (tm.mean(t, dim=0, keepdim=True, dtype="float64"), torch.mean(r, dim=0, keepdim=True, dtype=torch.float64)),
-             (tm.tensor(x.astype("float64")).sum(dtype="int64"), torch.tensor(x.astype("float64")).sum(dtype=torch.int64))]
+             (tm.mean(t, dim=0, keepdim=True, dtype="float64"),
+              torch.mean(r, dim=0, keepdim=True, dtype=torch.float64)),
+             (tm.tensor(x.astype("float64")).sum(dtype="int64"),
+              torch.tensor(x.astype("float64")).sum(dtype=torch.int64))]
     for got, want in cases:
         assert got.dtype == str(want.dtype).replace("torch.", "")
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
@@ -114,7 +117,8 @@ def test_bce_with_logits_weights_match_pytorch():
                {"pos_weight": RNG.random((1, 3)), "weight": RNG.random(3)}]:
         for reduction in ("mean", "sum", "none"):
             tx, rx = tm.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-            got = F.binary_cross_entropy_with_logits(tx, tm.tensor(t), reduction, **{k: tm.tensor(v) for k, v in kw.items()})
+            got = F.binary_cross_entropy_with_logits(tx, tm.tensor(t), reduction,
+                                                     **{k: tm.tensor(v) for k, v in kw.items()})
             want = torch.nn.functional.binary_cross_entropy_with_logits(
                 rx, torch.tensor(t), reduction=reduction, **{k: torch.tensor(v) for k, v in kw.items()})
             np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12)
@@ -181,7 +185,8 @@ UNARY = {
                    ("Softshrink", (0.3,))),
     "Hardshrink": (lambda d: nn.Hardshrink(), lambda v: np.where(np.abs(v) > 0.5, v, 0), ("Hardshrink", ())),
     "Softmin": (lambda d: nn.Softmin(1), lambda v: _np_softmax(-v, 1), ("Softmin", (1,))),
-    "GLU": (lambda d: nn.GLU(1), lambda v: v[:, :v.shape[1] // 2] / (1 + np.exp(-v[:, v.shape[1] // 2:])), ("GLU", (1,))),
+    "GLU": (lambda d: nn.GLU(1), lambda v: v[:, :v.shape[1] // 2] / (1 + np.exp(-v[:, v.shape[1] // 2:])),
+            ("GLU", (1,))),
     "PReLU": (lambda d: nn.PReLU(dtype=d), lambda v: np.where(v > 0, v, 0.25 * v), ("PReLU", ())),
 }
 

@@ -48,7 +48,8 @@ def test_values_match_numpy_and_gradients_sum_back(mode, shape, widths):
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("shape,widths", [((2, 3), (2, 1)), ((1, 3, 3), (1, 2, 0, 2)), ((1, 1, 2, 3, 2), (1, 1, 0, 1, 1, 0))])
+@pytest.mark.parametrize("shape,widths", [((2, 3), (2, 1)), ((1, 3, 3), (1, 2, 0, 2)),
+                                          ((1, 1, 2, 3, 2), (1, 1, 0, 1, 1, 0))])
 def test_gradients_match_finite_differences(mode, shape, widths):
     if not _fits(shape, widths, mode):
         pytest.skip("reflect widths must be below the extent")
@@ -109,7 +110,8 @@ def test_conv_padding_modes_match_pytorch(mode):
                                    ("Conv1d", (3, 1), 1, {"padding": "valid"})]:
         layer = getattr(nn, cls)(3, 2, kernel, padding_mode=mode, **kw)
         ref = getattr(torch.nn, cls)(3, 2, kernel, padding_mode=mode, **kw).double()
-        ref.weight.data, ref.bias.data = (torch.tensor(p.numpy(), dtype=torch.float64) for p in (layer.weight, layer.bias))
+        ref.weight.data, ref.bias.data = (torch.tensor(p.numpy(), dtype=torch.float64)
+                                          for p in (layer.weight, layer.bias))
         x = rng.standard_normal(shape)
         xt = tm.tensor(x.astype("float32"), requires_grad=True)
         xr = torch.tensor(x, requires_grad=True)

@@ -1,8 +1,9 @@
 """Pointwise functions given by a formula and its derivative: activations (GELU, SiLU,
 LeakyReLU, ELU, SELU, CELU, Threshold, Softplus, Hardtanh/ReLU6, Mish, LogSigmoid,
-Softsign, Hardsigmoid, Hardswish, Tanhshrink, Softshrink, Hardshrink) and the math functions beyond ``ops`` (erf, tan, atan, asin,
-acos, exp2, expm1, log2, log10, log1p, rsqrt, reciprocal, the hyperbolic functions and
-their inverses, frac) and the rounding functions (floor, ceil, round, trunc, sign).
+Softsign, Hardsigmoid, Hardswish, Tanhshrink, Softshrink, Hardshrink) and the math
+functions beyond ``ops`` (erf, tan, atan, asin, acos, exp2, expm1, log2, log10, log1p,
+rsqrt, reciprocal, the hyperbolic functions and their inverses, frac) and the rounding
+functions (floor, ceil, round, trunc, sign).
 
 Each entry of ``_FUNCTIONS`` is ``(f(v, *params), df/dv(v, *params))`` written with te
 expressions, so the forward is one kernel and the gradient one more (``g * f'(x)``), and

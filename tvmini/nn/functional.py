@@ -10,6 +10,7 @@ from ..graph.conv_ops import (adaptive_avg_pool2d, avg_pool2d, batch_norm, conv2
                               dropout2d, max_pool2d)
 from ..graph.conv1d_ops import adaptive_avg_pool1d, avg_pool1d, conv1d, conv_transpose1d, max_pool1d
 from ..graph.join_ops import one_hot, pad
+from ..graph.resize_ops import interpolate
 from ..graph.pointwise_ops import (celu, elu, gelu, hardshrink, hardsigmoid, hardswish, hardtanh, leaky_relu,
                                    logsigmoid, mish, relu6, selu, silu, softplus, softshrink, softsign, tanhshrink,
                                    threshold)
@@ -26,7 +27,7 @@ __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear",
            "group_norm", "dropout1d", "dropout2d", "hardtanh", "relu6", "mish", "logsigmoid", "softsign",
            "hardsigmoid", "hardswish", "normalize", "cosine_similarity", "pairwise_distance",
            "softmin", "glu", "prelu", "selu", "celu", "threshold", "tanhshrink", "softshrink", "hardshrink",
-           "adaptive_avg_pool1d", "conv_transpose1d"]
+           "adaptive_avg_pool1d", "conv_transpose1d", "interpolate"]
 
 
 def relu(x, inplace=False):
