@@ -6,8 +6,8 @@ are re-exported here.
 """
 from . import overfit
 from .idx import md5_of, read_idx, write_idx
-from .loader import ArrayDataset, DataLoader, collate
+from .loader import ArrayDataset, DataLoader, TensorDataset, collate
 from .mnist import MNIST, FashionMNIST, download, train_test_sets
 
-__all__ = ["overfit", "read_idx", "write_idx", "md5_of", "ArrayDataset", "DataLoader", "collate", "MNIST", "FashionMNIST",
-           "download", "train_test_sets"]
+__all__ = ["overfit", "read_idx", "write_idx", "md5_of", "ArrayDataset", "TensorDataset", "DataLoader", "collate",
+           "MNIST", "FashionMNIST", "download", "train_test_sets"]

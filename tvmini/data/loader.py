@@ -1,7 +1,8 @@
 """Datasets held as arrays, and the ``DataLoader`` that cuts them into batches.
 
 ``ArrayDataset`` keeps whole arrays (images, labels, ...) so a batch is one fancy
-index per array rather than a Python loop over items. ``DataLoader`` follows
+index per array rather than a Python loop over items; ``TensorDataset`` (PyTorch's)
+is one built from tensors. ``DataLoader`` follows
 PyTorch's arguments (``batch_size``, ``shuffle``, ``drop_last``, ``collate_fn``,
 ``num_workers``) with an explicit ``seed`` so a shuffled run is reproducible: epoch
 ``e`` of a loader built with seed ``s`` always visits the same order.
@@ -19,11 +20,11 @@ class ArrayDataset:
 
     def __init__(self, *arrays):
         if not arrays:
-            raise ShapeError("ArrayDataset needs at least one array")
+            raise ShapeError(f"{type(self).__name__} needs at least one array")
         arrays = tuple(np.asarray(a) for a in arrays)
         lengths = [len(a) for a in arrays]
         if len(set(lengths)) != 1:
-            raise ShapeError(f"ArrayDataset arrays differ in length: {lengths} (shapes "
+            raise ShapeError(f"{type(self).__name__} arrays differ in length: {lengths} (shapes "
                              f"{[a.shape for a in arrays]})")
         self.arrays = arrays
 
@@ -31,12 +32,39 @@ class ArrayDataset:
         return len(self.arrays[0])
 
     def __getitem__(self, index):
+        return self.rows(index)
+
+    def rows(self, index):
+        """The arrays' rows at ``index`` (an int or an index array), as a tuple of arrays."""
         return tuple(a[index] for a in self.arrays)
 
     def subset(self, indices):
         """A new ``ArrayDataset`` of the items at ``indices`` (copies them)."""
         indices = np.asarray(indices)
         return ArrayDataset(*(a[indices] for a in self.arrays))
+
+
+class TensorDataset(ArrayDataset):
+    """PyTorch's ``TensorDataset``: tensors of one length along axis 0 indexed together;
+    ``ds[i]`` is the tuple of their rows ``i`` (tensors on each one's device). It keeps
+    host copies of the tensors (taken once, here), so the rows are data without
+    autograd history, and a ``DataLoader`` batches them with one index per tensor, on
+    the tensors' device unless the loader names one."""
+
+    def __init__(self, *tensors):
+        from ..graph import Tensor
+        if not all(isinstance(t, Tensor) for t in tensors):
+            raise ShapeError(f"TensorDataset takes tensors, got {[type(t).__name__ for t in tensors]}")
+        if any(t.ndim == 0 for t in tensors):
+            raise ShapeError(f"TensorDataset: tensors need a first axis to index, got shapes "
+                             f"{[t.shape for t in tensors]}")
+        super().__init__(*(t.numpy() for t in tensors))
+        self.tensors = tensors
+        devices = {t.device for t in tensors}
+        self.device = devices.pop() if len(devices) == 1 else None
+
+    def __getitem__(self, index):
+        return tuple(_to_tensor(row, t.device) for row, t in zip(self.rows(index), self.tensors))
 
 
 def _to_tensor(array, device):
@@ -128,13 +156,16 @@ class DataLoader:
     def _fetch(self, indices):
         if self.batch_size is None:
             batch = self.dataset[int(indices)]
+        elif self.collate_fn is None and isinstance(self.dataset, TensorDataset):
+            batch = self.dataset.rows(indices)      # arrays: made tensors below, on the loader's device
         elif self.collate_fn is None and (isinstance(self.dataset, ArrayDataset) or hasattr(self.dataset, "arrays")):
             batch = self.dataset[indices]
         else:
             batch = (self.collate_fn or collate)([self.dataset[int(i)] for i in indices])
         if self.as_numpy:
             return batch
-        return _map_arrays(batch, lambda part: _to_tensor(part, self.device) if isinstance(
+        device = self.device or getattr(self.dataset, "device", None)      # a TensorDataset's
+        return _map_arrays(batch, lambda part: _to_tensor(part, device) if isinstance(
             part, (np.ndarray, np.generic)) else part)
 
     def _batches(self):

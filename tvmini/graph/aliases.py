@@ -34,9 +34,9 @@ def _t(self):
     return self if self.ndim < 2 else self.transpose(0, 1)
 
 
-def _softmax(self, dim, log=False):
+def _softmax(self, dim, dtype, log=False):
     from ..nn import functional as F
-    return (F.log_softmax if log else F.softmax)(self, dim)
+    return (F.log_softmax if log else F.softmax)(self, dim, dtype=dtype)
 
 
 def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
@@ -71,8 +71,8 @@ _METHODS = {
     "neg": lambda self: -self,
     "contiguous": lambda self, memory_format=None: self,        # tvmini's tensors always are
     "t": _t,
-    "softmax": lambda self, dim: _softmax(self, dim),
-    "log_softmax": lambda self, dim: _softmax(self, dim, log=True),
+    "softmax": lambda self, dim, dtype=None: _softmax(self, dim, dtype),
+    "log_softmax": lambda self, dim, dtype=None: _softmax(self, dim, dtype, log=True),
     "type_as": lambda self, other: self.to(other.dtype),
     "new_full": _new_full,
     "new_zeros": lambda self, *size, **kw: _new_full(self, _sizes(size), 0, **kw),

@@ -1,6 +1,7 @@
-"""1-D convolution and pooling over (N, C, L) or unbatched (C, L) inputs: the 2-D kernels
-over a height of one (``(N, C, 1, L)`` with ``(1, k)`` windows), so every 1-D op runs the
-tuned conv2d/pooling kernels and their gradients."""
+"""1-D convolution (plain and transposed), pooling and adaptive average pooling over
+(N, C, L) or unbatched (C, L) inputs: the 2-D kernels over a height of one
+(``(N, C, 1, L)`` with ``(1, k)`` windows), so every 1-D op runs the tuned
+conv2d/pooling kernels and their gradients."""
 from ..errors import ShapeError
 from . import conv_ops, ops
 
@@ -55,3 +56,24 @@ def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     ``count_include_pad``."""
     return _as_2d("avg_pool1d", x, conv_ops.avg_pool2d, *_pool_geometry("avg_pool1d", kernel_size, stride, padding),
                   ceil_mode, count_include_pad)
+
+
+def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 1-D convolution: x (N, C, L) or (C, L), weight (C, F/groups, K), bias
+    (F,) -> (N, F, OL), ``OL = (L - 1) * stride - 2 * padding + dilation * (K - 1) +
+    output_padding + 1``; PyTorch's arguments in its order."""
+    if weight.ndim != 3:
+        raise ShapeError(f"conv_transpose1d: weight of shape {weight.shape} is not (C, F/groups, K)")
+    geometry = [(0 if what in ("padding", "output_padding") else 1, _single(v, what, "conv_transpose1d"))
+                for v, what in ((stride, "stride"), (padding, "padding"), (output_padding, "output_padding"),
+                                (dilation, "dilation"))]
+    return _as_2d("conv_transpose1d", x, conv_ops.conv_transpose2d,
+                  ops.reshape(weight, weight.shape[:2] + (1, weight.shape[2])), bias, *geometry[:3], groups,
+                  geometry[3])
+
+
+def adaptive_avg_pool1d(x, output_size):
+    """Means over PyTorch's adaptive windows: (N, C, L) -> (N, C, output_size), or
+    (C, L) -> (C, output_size)."""
+    return _as_2d("adaptive_avg_pool1d", x, conv_ops.adaptive_avg_pool2d,
+                  (1, _single(output_size, "output_size", "adaptive_avg_pool1d")))

@@ -130,7 +130,9 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     """Transposed convolution (the gradient of conv2d in its input, used to upsample), with
     PyTorch's arguments and weight layout: x (N, C, H, W), weight (C, F/groups, KH, KW),
     bias (F,) -> (N, F, OH, OW), ``OH = (H - 1) * stride - 2 * padding + dilation * (KH - 1)
-    + output_padding + 1``."""
+    + output_padding + 1``; an unbatched (C, H, W) input gives (F, OH, OW)."""
+    if x.ndim == 3:
+        return _unbatched(conv_transpose2d, x, weight, bias, stride, padding, output_padding, groups, dilation)
     _check_float("conv_transpose2d", x, weight)
     check_same("conv_transpose2d", x, weight)
     if not isinstance(groups, int) or groups < 1:

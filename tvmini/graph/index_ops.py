@@ -14,7 +14,8 @@ from ..errors import DeviceError, DTypeError, IndexingError, ShapeError
 from ..runtime import ndarray as nd
 from . import axes as check_axes
 from . import dispatch, ops
-from .autograd import Function
+from .autograd import Function, no_grad
+from .creation import arange
 from .dispatch import run
 from .tensor import Tensor
 
@@ -62,11 +63,33 @@ def index_select(x, dim, index):
     return take(x, index, dim)
 
 
-def embedding(input, weight, padding_idx=None):
+def _renorm_rows(input, weight, max_norm, norm_type):
+    """PyTorch's ``max_norm``: the rows of ``weight`` that ``input`` picks and whose
+    ``norm_type``-norm exceeds ``max_norm`` are scaled in place to ``max_norm / (norm +
+    1e-7)`` of themselves, recording no gradient (``torch.embedding_renorm_``)."""
+    with no_grad():
+        rows = arange(weight.shape[0], dtype=input.dtype, device=weight.device)
+        picked = ops.compare(ops.reshape(input, (-1, 1)), rows, "eq").any(0)
+        norm = weight.norm(norm_type, 1)
+        scale = ops.where(picked & (norm > max_norm), max_norm / (norm + 1e-7), 1.0)
+        weight.copy_(weight * ops.reshape(scale, (-1, 1)))
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
     """Rows of ``weight`` (num_embeddings, dim) picked by the integer tensor ``input``:
-    shape ``input.shape + (dim,)``. Rows at ``padding_idx`` get no gradient, as PyTorch."""
+    shape ``input.shape + (dim,)``. Rows at ``padding_idx`` get no gradient, as PyTorch.
+    ``max_norm``: the picked rows are first renormalized in place (see
+    :func:`_renorm_rows`), as PyTorch's. ``scale_grad_by_freq`` and ``sparse`` gradients
+    are not supported."""
     if weight.ndim != 2:
         raise ShapeError(f"embedding: weight must be (num_embeddings, embedding_dim), got shape {weight.shape}")
+    if scale_grad_by_freq or sparse:
+        raise ShapeError(f"embedding: scale_grad_by_freq and sparse are not supported, got "
+                         f"scale_grad_by_freq={scale_grad_by_freq!r}, sparse={sparse!r}")
+    if max_norm is not None:
+        check_indices("embedding", input, weight.shape[0])
+        _renorm_rows(input, weight, float(max_norm), norm_type)
     out = take(weight, input, 0)
     if padding_idx is not None and out.requires_grad:
         keep = ops.compare(input, padding_idx % weight.shape[0], "ne")

@@ -164,19 +164,59 @@ class _Pad(Function):
         return (ops.getitem(g, tuple(slice(b, b + n) for b, n in zip(self.before, x.shape))),)
 
 
-def pad(x, pad, mode="constant", value=0.0):
+class _EdgePad(Function):
+    """``pad`` in mode "reflect", "replicate" or "circular": each output element read
+    from an input element; the gradient adds it back there (``topi.pad_edge_grad``)."""
+    saved = ()
+
+    def forward(self, x):
+        return run("pad_edge", "pad_edge", [x], attrs=self._attrs())
+
+    def backward(self, g):
+        x, = self.inputs
+        return (ops._kernel("pad_edge_grad", "pad_edge_grad", g, x_shape=x.shape, **dict(self._attrs())),)
+
+    def _attrs(self):
+        return ("pad_before", self.before), ("pad_after", self.after), ("mode", self.mode)
+
+
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _check_edge_mode(x, pad, mode):
+    """PyTorch's rule for the non-constant modes: 2, 4 or 6 widths (the last 1, 2 or 3
+    axes) of an input with one or two axes more (a channel axis, and a batch axis)."""
+    axes = len(pad) // 2
+    if not 1 <= axes <= 3 or x.ndim not in (axes + 1, axes + 2):
+        raise ShapeError(f"pad: mode {mode!r} pads the last 1, 2 or 3 axes of a tensor with 1 or 2 axes more, "
+                         f"got {len(pad)} widths for a {x.ndim}-D tensor of shape {x.shape}")
+
+
+def pad(x, pad, mode="constant", value=None):
     """PyTorch's ``F.pad``: ``pad`` lists (before, after) widths from the last axis
     backwards — ``(left, right)`` pads the last axis, ``(left, right, top, bottom)`` the
-    last two. Negative widths crop (down to an extent of 0, not past it). Only
-    ``mode="constant"`` is supported."""
-    if mode != "constant":
-        raise ShapeError(f"pad: mode {mode!r} is not supported (only 'constant')")
+    last two. Negative widths crop (down to an extent of 0, not past it). ``mode``:
+    "constant" (``value``, default 0), or, as PyTorch's, "reflect" (mirror about the edge
+    element), "replicate" (repeat the edge element) or "circular" (wrap around), which
+    pad the last 1, 2 or 3 axes of a tensor with 1 or 2 more axes; reflect widths must be
+    below the extent, circular ones at most the extent. As PyTorch's, negative reflect
+    and replicate widths crop while the mapping stays about the original edges, and
+    circular wraps what is left after cropping."""
+    if mode not in PAD_MODES:
+        raise ShapeError(f"pad: mode must be one of {PAD_MODES}, got {mode!r}")
     pad = [int(p) for p in pad]
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise ShapeError(f"pad: {len(pad)} widths do not pair up with the {x.ndim} axes of a tensor of shape {x.shape}")
+    if mode != "constant":
+        _check_edge_mode(x, pad, mode)
+        if value:
+            raise ShapeError(f"pad: mode {mode!r} takes no fill value, got value={value!r}")
     before, after = [0] * x.ndim, [0] * x.ndim
     for k in range(len(pad) // 2):
         before[x.ndim - 1 - k], after[x.ndim - 1 - k] = pad[2 * k], pad[2 * k + 1]
+    if mode in ("reflect", "replicate"):         # negative widths crop inside the kernel, as PyTorch's
+        topi.pad_modes.check_widths(x.shape, before, after, mode, "pad")
+        return _EdgePad.apply(x, before=tuple(before), after=tuple(after), mode=mode)
     crop = tuple(slice(-min(b, 0), n + min(a, 0)) for b, a, n in zip(before, after, x.shape))
     if any(s.start > s.stop for s in crop):        # cropping to an extent of 0 is fine, as PyTorch
         raise ShapeError(f"pad: widths {tuple(pad)} crop more than a tensor of shape {x.shape} holds")
@@ -185,6 +225,10 @@ def pad(x, pad, mode="constant", value=0.0):
     before, after = tuple(max(b, 0) for b in before), tuple(max(a, 0) for a in after)
     if not any(before) and not any(after):
         return x
+    if mode == "circular":                      # PyTorch's wraps the cropped tensor
+        topi.pad_modes.check_widths(x.shape, before, after, mode, "pad")
+        return _EdgePad.apply(x, before=before, after=after, mode=mode)
+    value = 0 if value is None else value
     value = bool(value) if x.dtype == "bool" else (int(value) if not x.dtype.startswith("float") else float(value))
     return _Pad.apply(x, before=before, after=after, value=value)
 

@@ -6,14 +6,16 @@ what makes them fast (a GEMM schedule, a fused softmax-minus-one-hot gradient). 
 public function checks its operands and raises an error naming the op and the shapes.
 """
 import math
+import warnings
 
 from .. import te, topi
 from ..codegen import parallel
-from ..errors import DTypeError, ShapeError
+from ..errors import DTypeError, ShapeError, TVMiniError
 from . import axes, ops
 from .autograd import Function
 from .dispatch import run
 from .ops import _kernel, check_same
+from .pointwise_ops import logsigmoid
 from .tensor import Tensor
 
 
@@ -76,23 +78,53 @@ class _Softmax(Function):
         return (_kernel(f"{self.op}_grad", f"{self.op}_grad", Tensor._wrap(self.out), g, axis=self.axis),)
 
 
-def _softmax(op, x, axis, dim):
-    _check_float(op, x)
+def _implicit_dim(op, ndim):
+    """PyTorch's legacy choice when no ``dim`` is given: 0 for 0-, 1- and 3-D inputs,
+    else 1 (not the last axis), with its deprecation warning."""
+    warnings.warn(f"Implicit dimension choice for {op} has been deprecated. Change the call to include dim=X "
+                  "as an argument.", UserWarning, stacklevel=4)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def _softmax(op, x, axis, dim, dtype):
+    """``op`` ("softmax", "log_softmax" or "softmin": the softmax kernel on ``-x``) along
+    the resolved axis of ``x`` converted to ``dtype``."""
     if dim is not None:             # PyTorch's spelling
+        if axis is not None:
+            raise TVMiniError(f"{op}: give axis= or dim=, not both (got {axis!r} and {dim!r})")
         axis = dim
-    if not x.shape:
-        raise ShapeError(f"{op}: needs at least one axis, got a 0-d tensor")
-    return _Softmax.apply(x, op=op, axis=axes.axis(op, axis, x.shape))
+    if dtype is not None:           # PyTorch casts the input first
+        x = ops.cast(x, dtype)
+    _check_float(op, x)
+    if axis is None:
+        axis = _implicit_dim(op, x.ndim)
+    kernel = op
+    if op == "softmin":
+        x, kernel = ops.neg(x), "softmax"
+    if not x.shape:                 # a 0-d tensor: one element along axis 0 (or -1)
+        axes.axis(op, axis, (1,))
+        return ops.reshape(_Softmax.apply(ops.reshape(x, (1,)), op=kernel, axis=0), ())
+    return _Softmax.apply(x, op=kernel, axis=axes.axis(op, axis, x.shape))
 
 
-def softmax(x, axis=-1, *, dim=None):
-    """``exp(x) / sum(exp(x))`` along ``axis`` (or PyTorch's ``dim``; stable)."""
-    return _softmax("softmax", x, axis, dim)
+def softmax(x, axis=None, _stacklevel=3, dtype=None, *, dim=None):
+    """``exp(x) / sum(exp(x))`` along ``axis`` (or PyTorch's ``dim``; stable), after
+    converting ``x`` to ``dtype`` when given. No axis: PyTorch's legacy implicit one (0
+    for 0-, 1- and 3-D inputs, else 1), with its deprecation warning. ``_stacklevel``
+    is PyTorch's positional slot, kept so that ``dtype`` is the fourth argument here too."""
+    return _softmax("softmax", x, axis, dim, dtype)
 
 
-def log_softmax(x, axis=-1, *, dim=None):
-    """``x - logsumexp(x)`` along ``axis`` (or PyTorch's ``dim``; stable)."""
-    return _softmax("log_softmax", x, axis, dim)
+def log_softmax(x, axis=None, _stacklevel=3, dtype=None, *, dim=None):
+    """``x - logsumexp(x)`` along ``axis`` (or PyTorch's ``dim``; stable); ``dtype`` and
+    the implicit axis as :func:`softmax`."""
+    return _softmax("log_softmax", x, axis, dim, dtype)
+
+
+def softmin(x, axis=None, _stacklevel=3, dtype=None, *, dim=None):
+    """``softmax(-x)`` along ``axis`` (or ``dim``); ``dtype`` and the implicit axis as
+    :func:`softmax`."""
+    return _softmax("softmin", x, axis, dim, dtype)
 
 
 # ---------------------------------------------------------------------------- losses
@@ -181,13 +213,41 @@ class _BCEWithLogits(Function):
         return gx, (ops.neg(g * x) if t.requires_grad else None)
 
 
-def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
-    """BCE on logits ``max(x, 0) - x*t + log(1 + exp(-|x|))``, stable for any magnitude;
-    the gradient is ``sigmoid(x) - t`` (and ``-x`` for the target), as PyTorch's."""
-    check_same("binary_cross_entropy_with_logits", logits, target)
-    _check_float("binary_cross_entropy_with_logits", logits)
-    if logits.shape != target.shape:
-        raise ShapeError(f"binary_cross_entropy_with_logits: logits of shape {logits.shape} and target of "
-                         f"shape {target.shape} differ")
-    return _reduce_loss("binary_cross_entropy_with_logits", _BCEWithLogits.apply(logits, target), reduction)
+def _bce_factor(op, logits, factor, name):
+    """Check a ``weight``/``pos_weight`` tensor: logits' device and dtype, and a shape
+    that broadcasts to the logits' without enlarging it (PyTorch's rule)."""
+    if not isinstance(factor, Tensor):
+        raise DTypeError(f"{op}: {name} must be a Tensor, got {type(factor).__name__}")
+    check_same(op, logits, factor)
+    try:
+        shape = ops.broadcast_shapes(op, logits.shape, factor.shape)
+    except ShapeError:
+        shape = None
+    if shape != logits.shape:
+        raise ShapeError(f"{op}: {name} of shape {factor.shape} does not broadcast to the logits' shape "
+                         f"{logits.shape}")
+    return factor
 
+
+def binary_cross_entropy_with_logits(logits, target, reduction="mean", *, weight=None, pos_weight=None):
+    """BCE on logits ``max(x, 0) - x*t + log(1 + exp(-|x|))``, stable for any magnitude;
+    the gradient is ``sigmoid(x) - t`` (and ``-x`` for the target), as PyTorch's.
+    PyTorch's ``pos_weight`` (broadcast along the last axis: one per class) weighs the
+    positive term, ``-[pw*t*log sigmoid(x) + (1-t)*log(1-sigmoid(x))]``, computed in its
+    stable form ``(1-t)*x - (1 + (pw-1)*t) * logsigmoid(x)`` (smooth: its autodiff is
+    exact at x = 0); ``weight`` scales each element's loss. Both must broadcast to the
+    logits' shape. (``reduction`` is third, as in tvmini's ``cross_entropy``; pass
+    ``weight``/``pos_weight`` by keyword.)"""
+    op = "binary_cross_entropy_with_logits"
+    check_same(op, logits, target)
+    _check_float(op, logits)
+    if logits.shape != target.shape:
+        raise ShapeError(f"{op}: logits of shape {logits.shape} and target of shape {target.shape} differ")
+    if pos_weight is None:
+        loss = _BCEWithLogits.apply(logits, target)
+    else:
+        pos_weight = _bce_factor(op, logits, pos_weight, "pos_weight")
+        loss = (1.0 - target) * logits - (1.0 + (pos_weight - 1.0) * target) * logsigmoid(logits)
+    if weight is not None:
+        loss = loss * _bce_factor(op, logits, weight, "weight")
+    return _reduce_loss(op, loss, reduction)

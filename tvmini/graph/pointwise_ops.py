@@ -1,8 +1,9 @@
 """Pointwise functions given by a formula and its derivative: activations (GELU, SiLU,
-LeakyReLU, ELU, Softplus, Hardtanh/ReLU6, Mish, LogSigmoid, Softsign, Hardsigmoid,
-Hardswish) and the math functions beyond ``ops`` (erf, tan, atan, asin,
-acos, exp2, expm1, log2, log10, log1p, rsqrt, reciprocal, the hyperbolic functions and
-their inverses, frac) and the rounding functions (floor, ceil, round, trunc, sign).
+LeakyReLU, ELU, SELU, CELU, Threshold, Softplus, Hardtanh/ReLU6, Mish, LogSigmoid,
+Softsign, Hardsigmoid, Hardswish, Tanhshrink, Softshrink, Hardshrink) and the math
+functions beyond ``ops`` (erf, tan, atan, asin, acos, exp2, expm1, log2, log10, log1p,
+rsqrt, reciprocal, the hyperbolic functions and their inverses, frac) and the rounding
+functions (floor, ceil, round, trunc, sign).
 
 Each entry of ``_FUNCTIONS`` is ``(f(v, *params), df/dv(v, *params))`` written with te
 expressions, so the forward is one kernel and the gradient one more (``g * f'(x)``), and
@@ -18,7 +19,7 @@ import math
 import numpy as np
 
 from .. import te
-from ..errors import DTypeError
+from ..errors import DTypeError, ShapeError
 from ..topi.broadcast import elementwise
 from . import ops
 from .autograd import Function
@@ -26,6 +27,8 @@ from .dispatch import run
 
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 _GELU_CUBIC = 0.044715
+#: SELU's constants (Klambauer et al. 2017), as PyTorch's
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
 #: past this magnitude asinh/acosh use log(2|x|): x*x would overflow float32 at ~1.8e19
 _LARGE = 1e8
 
@@ -68,6 +71,19 @@ def _softplus(v):
     return _where(v > 0, v, te.const(0, v.dtype)) + te.log1p(te.exp(-te.abs(v)))
 
 
+def _elu(v, alpha):
+    return _where(v > 0, v, alpha * te.expm1(v))
+
+
+def _elu_derivative(v, alpha):
+    return _where(v > 0, te.const(1, v.dtype), alpha * te.exp(v))
+
+
+def _shrink(v, lambd, inside, outside):
+    """``outside`` where |v| > lambd, else ``inside`` (the shrink functions)."""
+    return _where((v > lambd) | (v < -lambd), outside, inside)
+
+
 def _mish_derivative(v):
     t = te.tanh(_softplus(v))
     return t + v * te.sigmoid(v) * (1 - t * t)
@@ -83,8 +99,17 @@ _FUNCTIONS = {
              lambda v: te.sigmoid(v) * (1 + v * (1 - te.sigmoid(v)))),
     "leaky_relu": (lambda v, slope: _where(v > 0, v, v * slope),
                    lambda v, slope: _where(v > 0, te.const(1, v.dtype), slope)),
-    "elu": (lambda v, alpha: _where(v > 0, v, alpha * te.expm1(v)),
-            lambda v, alpha: _where(v > 0, te.const(1, v.dtype), alpha * te.exp(v))),
+    "elu": (_elu, _elu_derivative),
+    "selu": (lambda v: _SELU_SCALE * _elu(v, _SELU_ALPHA), lambda v: _SELU_SCALE * _elu_derivative(v, _SELU_ALPHA)),
+    "celu": (lambda v, alpha: _where(v > 0, v, alpha * te.expm1(v / alpha)),
+             lambda v, alpha: _where(v > 0, te.const(1, v.dtype), te.exp(v / alpha))),
+    "threshold": (lambda v, threshold, value: _where(v > threshold, v, value),
+                  lambda v, threshold, value: _where(v > threshold, te.const(1, v.dtype), te.const(0, v.dtype))),
+    "tanhshrink": (lambda v: v - te.tanh(v), lambda v: te.tanh(v) * te.tanh(v)),
+    "softshrink": (lambda v, lambd: _shrink(v, lambd, te.const(0, v.dtype), _where(v > 0, v - lambd, v + lambd)),
+                   lambda v, lambd: _shrink(v, lambd, te.const(0, v.dtype), te.const(1, v.dtype))),
+    "hardshrink": (lambda v, lambd: _shrink(v, lambd, te.const(0, v.dtype), v),
+                   lambda v, lambd: _shrink(v, lambd, te.const(0, v.dtype), te.const(1, v.dtype))),
     "softplus": (lambda v, beta, threshold: _where(v * beta > threshold, v, te.log1p(te.exp(v * beta)) / beta),
                  lambda v, beta, threshold: _where(v * beta > threshold, te.const(1, v.dtype), te.sigmoid(v * beta))),
     "hardtanh": (lambda v, lo, hi: _where(v < lo, lo, _where(v > hi, hi, v)),
@@ -180,6 +205,47 @@ def elu(x, alpha=1.0, inplace=False):
     """``x`` where positive, else ``alpha * (exp(x) - 1)``. ``inplace`` as in
     :func:`leaky_relu`."""
     return _apply("elu", x, alpha)
+
+
+def selu(x, inplace=False):
+    """``scale * elu(x, alpha)`` with SELU's fixed alpha and scale. ``inplace`` as in
+    :func:`leaky_relu`."""
+    return _apply("selu", x)
+
+
+def celu(x, alpha=1.0, inplace=False):
+    """``x`` where positive, else ``alpha * (exp(x / alpha) - 1)``; ``alpha`` must not
+    be 0. ``inplace`` as in :func:`leaky_relu`."""
+    if alpha == 0:
+        raise ShapeError("celu: alpha must not be 0 (it divides x)")
+    return _apply("celu", x, alpha)
+
+
+def threshold(x, threshold, value, inplace=False):
+    """``x`` where ``x > threshold``, else ``value``; the gradient passes where
+    ``x > threshold``. ``inplace`` as in :func:`leaky_relu`."""
+    return _apply("threshold", x, threshold, value)
+
+
+def tanhshrink(x):
+    """``x - tanh(x)``."""
+    return _apply("tanhshrink", x)
+
+
+def _lambd(op, lambd):
+    if lambd < 0:
+        raise ShapeError(f"{op}: lambd must be at least 0, got {lambd}")
+    return lambd
+
+
+def softshrink(x, lambd=0.5):
+    """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, 0 between."""
+    return _apply("softshrink", x, _lambd("softshrink", lambd))
+
+
+def hardshrink(x, lambd=0.5):
+    """``x`` where ``|x| > lambd``, else 0."""
+    return _apply("hardshrink", x, _lambd("hardshrink", lambd))
 
 
 def softplus(x, beta=1.0, threshold=20.0):

@@ -99,9 +99,16 @@ def _reduce(op, x, axis, keepdims):
     return cast(out, result)
 
 
-def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
-    """Sum over ``axis`` (None or ``()``: all axes); integers and bools give int64."""
-    return _reduce("sum", x, *resolve("sum", axis, keepdims, dim, keepdim))
+def _as_dtype(x, dtype):
+    """``x`` converted to ``dtype`` first (PyTorch's ``dtype=`` of sum and mean), or as it is."""
+    return x if dtype is None else cast(x, dtype)
+
+
+def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
+    """Sum over ``axis`` (None or ``()``: all axes); integers and bools give int64.
+    ``dtype``: ``x`` is converted to it first and the sum is of that dtype (PyTorch's)."""
+    out = _reduce("sum", _as_dtype(x, dtype), *resolve("sum", axis, keepdims, dim, keepdim))
+    return _as_dtype(out, dtype)
 
 
 def prod(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
@@ -110,9 +117,11 @@ def prod(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     return _reduce("prod", x, *resolve("prod", axis, keepdims, dim, keepdim))
 
 
-def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
     """Mean over ``axis`` of a floating-point tensor; an integer or bool one raises a
-    DTypeError, as PyTorch's (it gave a float32 mean): convert it with ``.float()`` first."""
+    DTypeError, as PyTorch's (it gave a float32 mean): convert it with ``.float()`` first,
+    or give a float ``dtype`` (``x`` is converted to it first, as PyTorch's)."""
+    x = _as_dtype(x, dtype)
     if not x.dtype.startswith("float"):
         raise DTypeError(f"mean: a {x.dtype} tensor of shape {x.shape} has no floating-point mean dtype, as in "
                          f"PyTorch; convert it first (x.float().mean())")

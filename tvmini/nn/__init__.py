@@ -1,11 +1,15 @@
 """nn: modules, layers, losses and initialisation (PyTorch-shaped)."""
 from . import functional, init, utils
-from .layers import (ELU, GELU, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d,
-                     ConvTranspose2d, Cos, Dropout, Dropout1d, Dropout2d, Embedding, Flatten, GroupNorm, Hardsigmoid,
-                     Hardswish, Hardtanh, Identity, LayerNorm, LeakyReLU, Linear, LogSigmoid, LogSoftmax, MaxPool1d,
-                     MaxPool2d, Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Softsign, Tanh, Unflatten)
+from .activation import (CELU, GLU, SELU, CosineSimilarity, Hardshrink, PairwiseDistance, PReLU, Softmin,
+                         Softshrink, Tanhshrink, Threshold)
+from .layers import (ELU, GELU, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d,
+                     Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Cos, Dropout, Dropout1d, Dropout2d, Embedding,
+                     Flatten, GroupNorm, Hardsigmoid, Hardswish, Hardtanh, Identity, LayerNorm, LeakyReLU, Linear,
+                     LogSigmoid, LogSoftmax, MaxPool1d, MaxPool2d, Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus,
+                     Softsign, Tanh, Unflatten)
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
+from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .module import Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList, Sequential
 
 __all__ = ["functional", "init", "utils", "Module", "ModuleList", "ModuleDict", "ParameterList", "Parameter",
@@ -14,4 +18,7 @@ __all__ = ["functional", "init", "utils", "Module", "ModuleList", "ModuleDict", 
            "SiLU", "LeakyReLU", "ELU", "Softplus", "Softmax", "LogSoftmax", "Flatten", "Identity", "CrossEntropyLoss",
            "NLLLoss", "MSELoss", "BCEWithLogitsLoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "KLDivLoss",
            "Conv1d", "MaxPool1d", "AvgPool1d", "GroupNorm", "Dropout1d", "Dropout2d", "Unflatten", "ParameterDict",
-           "Hardtanh", "ReLU6", "Mish", "LogSigmoid", "Softsign", "Hardsigmoid", "Hardswish"]
+           "Hardtanh", "ReLU6", "Mish", "LogSigmoid", "Softsign", "Hardsigmoid", "Hardswish", "PReLU", "SELU", "CELU",
+           "GLU", "Softmin", "Threshold", "Tanhshrink", "Softshrink", "Hardshrink", "CosineSimilarity",
+           "PairwiseDistance", "AdaptiveAvgPool1d", "ConvTranspose1d", "Upsample", "UpsamplingNearest2d",
+           "UpsamplingBilinear2d"]

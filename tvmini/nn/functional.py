@@ -4,13 +4,16 @@ Everything here is a thin, checked entry into the graph ops (``tvmini.graph.ops`
 ``tvmini.graph.nn_ops``), so each call runs compiled kernels and records its gradient.
 """
 from ..graph import ops
-from ..graph.nn_ops import binary_cross_entropy_with_logits, linear, log_softmax, mse_loss, softmax
+from ..graph.nn_ops import binary_cross_entropy_with_logits, linear, log_softmax, mse_loss, softmax, softmin
+from ..graph.activation_ops import glu, prelu
 from ..graph.conv_ops import (adaptive_avg_pool2d, avg_pool2d, batch_norm, conv2d, conv_transpose2d, dropout, dropout1d,
                               dropout2d, max_pool2d)
-from ..graph.conv1d_ops import avg_pool1d, conv1d, max_pool1d
+from ..graph.conv1d_ops import adaptive_avg_pool1d, avg_pool1d, conv1d, conv_transpose1d, max_pool1d
 from ..graph.join_ops import one_hot, pad
-from ..graph.pointwise_ops import (elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, logsigmoid, mish, relu6,
-                                   silu, softplus, softsign)
+from ..graph.resize_ops import interpolate
+from ..graph.pointwise_ops import (celu, elu, gelu, hardshrink, hardsigmoid, hardswish, hardtanh, leaky_relu,
+                                   logsigmoid, mish, relu6, selu, silu, softplus, softshrink, softsign, tanhshrink,
+                                   threshold)
 from ..graph.index_ops import embedding
 from ..graph.stat_ops import cosine_similarity, group_norm, layer_norm, normalize, pairwise_distance
 from ..graph.loss_ops import (binary_cross_entropy, cross_entropy, huber_loss, kl_div, l1_loss, nll_loss,
@@ -22,7 +25,9 @@ __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear",
            "leaky_relu", "elu", "softplus", "embedding", "layer_norm", "l1_loss", "smooth_l1_loss", "huber_loss",
            "binary_cross_entropy", "kl_div", "adaptive_avg_pool2d", "conv1d", "max_pool1d", "avg_pool1d",
            "group_norm", "dropout1d", "dropout2d", "hardtanh", "relu6", "mish", "logsigmoid", "softsign",
-           "hardsigmoid", "hardswish", "normalize", "cosine_similarity", "pairwise_distance"]
+           "hardsigmoid", "hardswish", "normalize", "cosine_similarity", "pairwise_distance",
+           "softmin", "glu", "prelu", "selu", "celu", "threshold", "tanhshrink", "softshrink", "hardshrink",
+           "adaptive_avg_pool1d", "conv_transpose1d", "interpolate"]
 
 
 def relu(x, inplace=False):

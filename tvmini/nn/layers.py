@@ -1,4 +1,4 @@
-"""Layers: Linear, Conv1d, Conv2d, ConvTranspose2d, pooling, BatchNorm, LayerNorm, GroupNorm,
+"""Layers: Linear, Conv1d, Conv2d, ConvTranspose1d/2d, pooling, BatchNorm, LayerNorm, GroupNorm,
 Embedding, Dropout (of elements or of channels), activations, Flatten and Unflatten.
 
 Each layer owns its Parameters (initialised as PyTorch does) and calls the matching
@@ -47,12 +47,18 @@ class Conv2d(Module):
 
     spatial = 2         # axes of the kernel (Conv1d: 1)
 
+    padding_modes = ("zeros", "reflect", "replicate", "circular")
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 dtype="float32"):
+                 padding_mode="zeros", dtype="float32"):
         super().__init__()
         if not isinstance(groups, int) or groups < 1 or in_channels % groups or out_channels % groups:
             raise ShapeError(f"{type(self).__name__}: groups={groups!r} must be a positive int dividing in_channels "
                              f"({in_channels}) and out_channels ({out_channels})")
+        if padding_mode not in self.padding_modes:
+            raise ShapeError(f"{type(self).__name__}: padding_mode must be one of {self.padding_modes}, got "
+                             f"padding_mode={padding_mode!r}")
+        self.padding_mode = padding_mode
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.dilation = (self._tuple(v) for v in (kernel_size, stride, dilation))
         self.groups = groups
@@ -71,13 +77,32 @@ class Conv2d(Module):
     def _weight_shape(self):
         return (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
 
+    def _padded(self, x):
+        """(input, padding for the convolution): ``x`` and ``self.padding`` for "zeros";
+        otherwise ``x`` padded explicitly in ``padding_mode`` (``F.pad``) and no padding,
+        as PyTorch ("same": the extra element of an odd total goes after)."""
+        if self.padding_mode == "zeros":
+            return x, self.padding
+        if self.padding == "valid":
+            return x, 0
+        widths = []
+        for axis in reversed(range(self.spatial)):
+            if self.padding == "same":
+                total = self.dilation[axis] * (self.kernel_size[axis] - 1)
+                widths += [total // 2, total - total // 2]
+            else:
+                widths += [self.padding[axis]] * 2
+        return F.pad(x, widths, mode=self.padding_mode), 0
+
     def forward(self, x):
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        x, padding = self._padded(x)
+        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
     def extra_repr(self):
         groups = f", groups={self.groups}" if self.groups > 1 else ""
+        mode = f", padding_mode={self.padding_mode}" if self.padding_mode != "zeros" else ""
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}{groups}")
+                f"stride={self.stride}, padding={self.padding}{groups}{mode}")
 
 
     def _tuple(self, value):
@@ -93,16 +118,20 @@ class Conv1d(Conv2d):
     spatial = 1
 
     def forward(self, x):
-        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        x, padding = self._padded(x)
+        return F.conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class ConvTranspose2d(Conv2d):
     """Transposed 2-D convolution (upsampling) with PyTorch's arguments, weight layout
     (in, out/groups, kh, kw) and default init."""
 
+    padding_modes = ("zeros",)      # as PyTorch's
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
-                 bias=True, dilation=1, dtype="float32"):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, dtype)
+                 bias=True, dilation=1, padding_mode="zeros", dtype="float32"):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
+                         dtype)
         self.output_padding = self._tuple(output_padding)
 
     def _weight_shape(self):
@@ -114,6 +143,18 @@ class ConvTranspose2d(Conv2d):
 
     def extra_repr(self):
         return super().extra_repr() + f", output_padding={self.output_padding}"
+
+
+class ConvTranspose1d(ConvTranspose2d):
+    """Transposed 1-D convolution over (N, C, L) with PyTorch's arguments, weight layout
+    (in, out/groups, k) and default init; it runs the conv_transpose2d kernels over a
+    height of one."""
+
+    spatial = 1
+
+    def forward(self, x):
+        return F.conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                  self.groups, self.dilation)
 
 
 class _Pool2d(Module):
@@ -132,8 +173,9 @@ class MaxPool2d(_Pool2d):
     """Window maxima; PyTorch's arguments (``dilation`` 1 and no ``return_indices`` only)."""
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
-        if dilation not in (1, (1, 1)) or return_indices:
-            raise ShapeError("MaxPool2d: dilation other than 1 and return_indices are not supported")
+        if dilation not in (1, (1,), (1, 1)) or return_indices:
+            raise ShapeError(f"{type(self).__name__}: dilation other than 1 and return_indices are not supported, "
+                             f"got dilation={dilation!r} and return_indices={return_indices!r}")
         super().__init__(kernel_size, stride, padding, ceil_mode)
 
     def forward(self, x):
@@ -301,13 +343,24 @@ class AdaptiveAvgPool2d(Module):
         return f"output_size={self.output_size}"
 
 
+class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
+    """Average pooling of (N, C, L) or (C, L) inputs to a fixed length ``output_size``."""
+
+    def forward(self, x):
+        return F.adaptive_avg_pool1d(x, self.output_size)
+
+
 class Embedding(Module):
     """A lookup table: ``weight[input]`` for an integer tensor ``input``; weight
     (num_embeddings, embedding_dim) drawn from N(0, 1), the ``padding_idx`` row zero and
-    never updated by its gradient (PyTorch's defaults)."""
+    never updated by its gradient (PyTorch's defaults); ``max_norm``: the rows looked up
+    are renormalized in place first (see :func:`tvmini.nn.functional.embedding`)."""
 
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype="float32"):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
+                 scale_grad_by_freq=False, sparse=False, dtype="float32"):
         super().__init__()
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
             raise ShapeError(f"Embedding: padding_idx {padding_idx} is outside the {num_embeddings} embeddings")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
@@ -324,7 +377,8 @@ class Embedding(Module):
                 self.weight.copy_(values)
 
     def forward(self, x):
-        return F.embedding(x, self.weight, self.padding_idx)
+        return F.embedding(x, self.weight, self.padding_idx, self.max_norm, self.norm_type, self.scale_grad_by_freq,
+                           self.sparse)
 
     def extra_repr(self):
         return f"{self.num_embeddings}, {self.embedding_dim}" + (
@@ -453,14 +507,18 @@ class Softsign(Module):
 
 
 class Softmax(Module):
-    """Softmax along ``dim`` (None, PyTorch's default spelling, means the last axis)."""
+    """Softmax along ``dim`` (None: PyTorch's legacy implicit axis, with its warning;
+    see :func:`tvmini.nn.functional.softmax`)."""
 
-    def __init__(self, dim=-1):
+    def __init__(self, dim=None):
         super().__init__()
-        self.dim = -1 if dim is None else dim
+        self.dim = dim
 
     def forward(self, x):
         return F.softmax(x, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
 
 
 class LogSoftmax(Softmax):

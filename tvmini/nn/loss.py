@@ -40,8 +40,16 @@ class MSELoss(_Loss):
 
 
 class BCEWithLogitsLoss(_Loss):
+    """Binary cross entropy on logits; ``weight`` scales each element's loss,
+    ``pos_weight`` (one per class, along the last axis) the positive term (PyTorch's)."""
+
+    def __init__(self, weight=None, reduction="mean", pos_weight=None):
+        super().__init__(reduction)
+        self.weight, self.pos_weight = weight, pos_weight
+
     def forward(self, logits, target):
-        return F.binary_cross_entropy_with_logits(logits, target, self.reduction)
+        return F.binary_cross_entropy_with_logits(logits, target, self.reduction, weight=self.weight,
+                                                  pos_weight=self.pos_weight)
 
 
 class L1Loss(_Loss):

@@ -20,3 +20,5 @@ from .conv import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
 from .scan import *  # noqa: F401,F403
 from .sort import *  # noqa: F401,F403
+from .pad_modes import *  # noqa: F401,F403
+from .resize import *  # noqa: F401,F403
