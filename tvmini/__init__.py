@@ -36,7 +36,7 @@ _GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty
                     # reorder_ops.py, matmul_ops.py)
                     "gather", "index_add", "scatter", "scatter_add", "take", "diag", "flip", "masked_fill", "moveaxis",
                     "movedim", "narrow", "repeat_interleave", "roll", "swapaxes", "swapdims", "tile", "tril", "triu",
-                    "unbind", "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer",
+                    "unbind", "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer", "einsum",
                     # more of PyTorch's functions (graph/aliases.py NAMES: the Tensor methods of the same names)
                     "add", "sub", "mul", "div", "neg", "pow", "eq", "ne", "lt", "le", "gt", "ge", "cos", "sin", "tan",
                     "erf", "expm1", "log1p", "log2", "log10", "exp2", "atan", "asin", "acos", "clip",
@@ -77,6 +77,6 @@ __all__ = ["te", "tir", "build", "lower", "nd", "cpu", "cuda", "Device", "NDArra
            "int64"]
 __all__ += ["gather", "index_add", "scatter", "scatter_add", "take", "diag", "flip", "masked_fill", "moveaxis",
             "movedim", "narrow", "repeat_interleave", "roll", "swapaxes", "swapdims", "tile", "tril", "triu", "unbind",
-            "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer"]
+            "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer", "einsum"]
 __all__ += ["explain", "kernel_cache_info", "set_debug", "get_debug", "profiler"]
 __all__ += [n for n in _GRAPH_FUNCTIONS[_GRAPH_FUNCTIONS.index("add"):] if n not in ("all", "any", "pow", "round")]

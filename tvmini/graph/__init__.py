@@ -7,6 +7,7 @@ from .aliases import (abs, allclose, argmax, argmin, device, equal, exp, flatten
 from . import math_methods  # noqa: F401  (registers the Tensor methods the math aliases call)
 from .aliases import NAMES as _ALIASES, pow, remainder  # noqa: A004
 from .dispatch import kernel_count
+from .einsum_ops import einsum
 from .gather_ops import gather, index_add, scatter, scatter_add, take
 from .index_ops import index_select
 from .jit import jit
@@ -35,6 +36,7 @@ __all__ = ["Function", "Tensor", "arange", "cat", "chunk", "clamp", "empty", "em
            "swapdims", "tile", "tril", "triu", "unbind",
            # the strict matrix products (matmul_ops.py)
            "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer",
+           "einsum",
            # scans and sorting (sort_ops.py)
            "argsort", "cumprod", "cumsum", "kthvalue", "median", "randperm", "sort", "topk"]
 

@@ -6,6 +6,7 @@ Everything here is a thin, checked entry into the graph ops (``tvmini.graph.ops`
 from ..graph import ops
 from ..graph.nn_ops import binary_cross_entropy_with_logits, linear, log_softmax, mse_loss, softmax, softmin
 from ..graph.activation_ops import glu, prelu
+from ..graph.attention_ops import scaled_dot_product_attention
 from ..graph.conv_ops import (adaptive_avg_pool2d, avg_pool2d, batch_norm, conv2d, conv_transpose2d, dropout, dropout1d,
                               dropout2d, max_pool2d)
 from ..graph.conv1d_ops import adaptive_avg_pool1d, avg_pool1d, conv1d, conv_transpose1d, max_pool1d
@@ -27,7 +28,7 @@ __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear",
            "group_norm", "dropout1d", "dropout2d", "hardtanh", "relu6", "mish", "logsigmoid", "softsign",
            "hardsigmoid", "hardswish", "normalize", "cosine_similarity", "pairwise_distance",
            "softmin", "glu", "prelu", "selu", "celu", "threshold", "tanhshrink", "softshrink", "hardshrink",
-           "adaptive_avg_pool1d", "conv_transpose1d", "interpolate"]
+           "adaptive_avg_pool1d", "conv_transpose1d", "interpolate", "scaled_dot_product_attention"]
 
 
 def relu(x, inplace=False):

@@ -1,0 +1,42 @@
+"""``F.scaled_dot_product_attention``: PyTorch's reference formula written with the graph's
+ops (a batched product, a mask, a stable softmax, dropout, a product), so its gradient
+and ``tm.jit`` tracing come from theirs."""
+import math
+
+import numpy as np
+
+from ..errors import DTypeError, ShapeError
+from ..runtime import ndarray as nd
+from . import ops
+from .conv_ops import dropout
+from .nn_ops import softmax
+from .tensor import Tensor
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
+    """``softmax(q @ k^T * scale + bias) @ v`` over the last two axes, batched over the
+    others (broadcasting), with ``scale`` defaulting to ``1/sqrt(E)``; ``attn_mask``: a
+    bool tensor (True: take part; False: -inf) or a float bias added to the scores;
+    ``is_causal``: query ``i`` sees keys ``j <= i`` only (no ``attn_mask`` then);
+    ``dropout_p``: dropout on the attention weights (always applied, as PyTorch's)."""
+    if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
+        raise ShapeError(f"scaled_dot_product_attention: query, key and value need (..., L, E) shapes, got "
+                         f"{query.shape}, {key.shape}, {value.shape}")
+    if is_causal and attn_mask is not None:
+        raise ShapeError("scaled_dot_product_attention: give either attn_mask or is_causal=True, not both")
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    scores = ops.matmul(query, key.transpose(-2, -1)) * scale
+    if is_causal:
+        length, source = query.shape[-2], key.shape[-2]
+        attn_mask = Tensor._wrap(nd.array(np.tril(np.ones((length, source), dtype=bool)), device=query.device))
+    if attn_mask is not None:
+        if attn_mask.dtype == "bool":
+            scores = ops.where(attn_mask, scores, float("-inf"))
+        elif attn_mask.dtype.startswith("float"):
+            scores = scores + attn_mask
+        else:
+            raise DTypeError(f"scaled_dot_product_attention: attn_mask must be bool or float, got {attn_mask.dtype}")
+    weights = softmax(scores, dim=-1)
+    if dropout_p > 0:
+        weights = dropout(weights, dropout_p)
+    return ops.matmul(weights, value)
