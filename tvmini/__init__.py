@@ -37,6 +37,9 @@ _GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty
                     "gather", "index_add", "scatter", "scatter_add", "take", "diag", "flip", "masked_fill", "moveaxis",
                     "movedim", "narrow", "repeat_interleave", "roll", "swapaxes", "swapdims", "tile", "tril", "triu",
                     "unbind", "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer", "einsum",
+                    # graph/layout_aliases.py
+                    "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack", "dstack", "fliplr", "flipud",
+                    "diagonal", "trace", "isfinite", "isposinf", "isneginf", "as_tensor", "concat", "concatenate",
                     # more of PyTorch's functions (graph/aliases.py NAMES: the Tensor methods of the same names)
                     "add", "sub", "mul", "div", "neg", "pow", "eq", "ne", "lt", "le", "gt", "ge", "cos", "sin", "tan",
                     "erf", "expm1", "log1p", "log2", "log10", "exp2", "atan", "asin", "acos", "clip",
@@ -77,6 +80,8 @@ __all__ = ["te", "tir", "build", "lower", "nd", "cpu", "cuda", "Device", "NDArra
            "int64"]
 __all__ += ["gather", "index_add", "scatter", "scatter_add", "take", "diag", "flip", "masked_fill", "moveaxis",
             "movedim", "narrow", "repeat_interleave", "roll", "swapaxes", "swapdims", "tile", "tril", "triu", "unbind",
-            "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer", "einsum"]
+            "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer", "einsum",
+            "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack", "dstack", "fliplr", "flipud",
+            "diagonal", "trace", "isfinite", "isposinf", "isneginf", "as_tensor", "concat", "concatenate"]
 __all__ += ["explain", "kernel_cache_info", "set_debug", "get_debug", "profiler"]
 __all__ += [n for n in _GRAPH_FUNCTIONS[_GRAPH_FUNCTIONS.index("add"):] if n not in ("all", "any", "pow", "round")]

@@ -8,6 +8,8 @@ from . import math_methods  # noqa: F401  (registers the Tensor methods the math
 from .aliases import NAMES as _ALIASES, pow, remainder  # noqa: A004
 from .dispatch import kernel_count
 from .einsum_ops import einsum
+from .layout_aliases import (as_tensor, atleast_1d, atleast_2d, atleast_3d, concat, concatenate, diagonal, dstack,
+                             fliplr, flipud, hstack, isfinite, isneginf, isposinf, trace, vstack)
 from .gather_ops import gather, index_add, scatter, scatter_add, take
 from .index_ops import index_select
 from .jit import jit
@@ -37,6 +39,9 @@ __all__ = ["Function", "Tensor", "arange", "cat", "chunk", "clamp", "empty", "em
            # the strict matrix products (matmul_ops.py)
            "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer",
            "einsum",
+           # joins, flips, diagonals and other spellings (layout_aliases.py)
+           "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack", "dstack", "fliplr", "flipud",
+           "diagonal", "trace", "isfinite", "isposinf", "isneginf", "as_tensor", "concat", "concatenate",
            # scans and sorting (sort_ops.py)
            "argsort", "cumprod", "cumsum", "kthvalue", "median", "randperm", "sort", "topk"]
 
