@@ -37,6 +37,9 @@ _GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty
                     "gather", "index_add", "scatter", "scatter_add", "take", "diag", "flip", "masked_fill", "moveaxis",
                     "movedim", "narrow", "repeat_interleave", "roll", "swapaxes", "swapdims", "tile", "tril", "triu",
                     "unbind", "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer", "einsum",
+                    # graph/select_ops.py
+                    "nonzero", "masked_select", "count_nonzero", "bincount",
+                    "logaddexp", "logit", "xlogy", "copysign", "floor_divide", "true_divide",
                     # graph/layout_aliases.py
                     "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack", "dstack", "fliplr", "flipud",
                     "diagonal", "trace", "isfinite", "isposinf", "isneginf", "as_tensor", "concat", "concatenate",
@@ -82,6 +85,8 @@ __all__ += ["gather", "index_add", "scatter", "scatter_add", "take", "diag", "fl
             "movedim", "narrow", "repeat_interleave", "roll", "swapaxes", "swapdims", "tile", "tril", "triu", "unbind",
             "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer", "einsum",
             "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack", "dstack", "fliplr", "flipud",
-            "diagonal", "trace", "isfinite", "isposinf", "isneginf", "as_tensor", "concat", "concatenate"]
+            "diagonal", "trace", "isfinite", "isposinf", "isneginf", "as_tensor", "concat", "concatenate",
+            "nonzero", "masked_select", "count_nonzero", "bincount",
+            "logaddexp", "logit", "xlogy", "copysign", "floor_divide", "true_divide"]
 __all__ += ["explain", "kernel_cache_info", "set_debug", "get_debug", "profiler"]
 __all__ += [n for n in _GRAPH_FUNCTIONS[_GRAPH_FUNCTIONS.index("add"):] if n not in ("all", "any", "pow", "round")]

@@ -8,6 +8,8 @@ from . import math_methods  # noqa: F401  (registers the Tensor methods the math
 from .aliases import NAMES as _ALIASES, pow, remainder  # noqa: A004
 from .dispatch import kernel_count
 from .einsum_ops import einsum
+from .select_ops import (bincount, copysign, count_nonzero, floor_divide, logaddexp, logit, masked_select, nonzero,
+                         true_divide, where, xlogy)
 from .layout_aliases import (as_tensor, atleast_1d, atleast_2d, atleast_3d, concat, concatenate, diagonal, dstack,
                              fliplr, flipud, hstack, isfinite, isneginf, isposinf, trace, vstack)
 from .gather_ops import gather, index_add, scatter, scatter_add, take
@@ -15,7 +17,7 @@ from .index_ops import index_select
 from .jit import jit
 from .join_ops import cat, chunk, clamp, split, squeeze, stack, unsqueeze
 from .matmul_ops import addmm, baddbmm, bmm, dot, mm, mv, outer
-from .ops import matmul, maximum, minimum, where
+from .ops import matmul, maximum, minimum
 from .reorder_ops import (diag, flip, masked_fill, moveaxis, movedim, narrow, repeat_interleave, roll, swapaxes,
                           swapdims, tile, tril, triu, unbind)
 from .sort_ops import argsort, cumprod, cumsum, kthvalue, median, randperm, sort, topk
@@ -39,6 +41,9 @@ __all__ = ["Function", "Tensor", "arange", "cat", "chunk", "clamp", "empty", "em
            # the strict matrix products (matmul_ops.py)
            "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer",
            "einsum",
+           # data-dependent selections and binary math spellings (select_ops.py)
+           "nonzero", "masked_select", "count_nonzero", "bincount",
+           "logaddexp", "logit", "xlogy", "copysign", "floor_divide", "true_divide",
            # joins, flips, diagonals and other spellings (layout_aliases.py)
            "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack", "dstack", "fliplr", "flipud",
            "diagonal", "trace", "isfinite", "isposinf", "isneginf", "as_tensor", "concat", "concatenate",
