@@ -1,12 +1,11 @@
 """nn: modules, layers, losses and initialisation (PyTorch-shaped)."""
 from . import functional, init, utils
-from .activation import (CELU, GLU, SELU, CosineSimilarity, Hardshrink, PairwiseDistance, PReLU, Softmin,
-                         Softshrink, Tanhshrink, Threshold)
-from .layers import (ELU, GELU, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d,
-                     Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Cos, Dropout, Dropout1d, Dropout2d, Embedding,
-                     Flatten, GroupNorm, Hardsigmoid, Hardswish, Hardtanh, Identity, LayerNorm, LeakyReLU, Linear,
-                     LogSigmoid, LogSoftmax, MaxPool1d, MaxPool2d, Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus,
-                     Softsign, Tanh, Unflatten)
+from .activation import (CELU, ELU, GELU, GLU, SELU, CosineSimilarity, Cos, Hardshrink, Hardsigmoid, Hardswish,
+                         Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish, PairwiseDistance, PReLU, ReLU, ReLU6,
+                         Sigmoid, SiLU, Softmax, Softmin, Softplus, Softshrink, Softsign, Tanh, Tanhshrink, Threshold)
+from .layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d,
+                     ConvTranspose1d, ConvTranspose2d, Dropout, Dropout1d, Dropout2d, Embedding, Flatten, GroupNorm,
+                     Identity, LayerNorm, Linear, MaxPool1d, MaxPool2d, Unflatten)
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d

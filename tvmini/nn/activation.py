@@ -1,4 +1,6 @@
-"""More activation layers (PyTorch's names, arguments and defaults): PReLU (a learnable
+"""Activation layers (PyTorch's names, arguments and defaults): ReLU, Tanh, Sigmoid, Cos
+(the OVERFIT experiments'), GELU, SiLU, LeakyReLU, ELU, Softplus, Hardtanh, ReLU6, Mish,
+Hardsigmoid, Hardswish, LogSigmoid, Softsign, Softmax, LogSoftmax, PReLU (a learnable
 slope), SELU, CELU, GLU, Softmin, Threshold, Tanhshrink, Softshrink, Hardshrink, and the
 similarity layers CosineSimilarity and PairwiseDistance. Each calls the matching
 function in :mod:`tvmini.nn.functional`."""
@@ -6,6 +8,130 @@ from ..graph import full
 from . import functional as F
 from .layers import _MaybeInplace
 from .module import Module, Parameter
+
+
+class ReLU(_MaybeInplace):
+    def forward(self, x):
+        return F.relu(x)
+
+
+class Tanh(Module):
+    def forward(self, x):
+        return F.tanh(x)
+
+
+class Sigmoid(Module):
+    def forward(self, x):
+        return F.sigmoid(x)
+
+
+class Cos(Module):
+    """cos(x): the activation of the OVERFIT experiments."""
+
+    def forward(self, x):
+        return F.cos(x)
+
+
+class GELU(Module):
+    def __init__(self, approximate="none"):
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, self.approximate)
+
+
+class SiLU(_MaybeInplace):
+    def forward(self, x):
+        return F.silu(x)
+
+
+class LeakyReLU(_MaybeInplace):
+    def __init__(self, negative_slope=0.01, inplace=False):
+        super().__init__(inplace)
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        return F.leaky_relu(x, self.negative_slope)
+
+
+class ELU(_MaybeInplace):
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__(inplace)
+        self.alpha = alpha
+
+    def forward(self, x):
+        return F.elu(x, self.alpha)
+
+
+class Softplus(Module):
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        return F.softplus(x, self.beta, self.threshold)
+
+
+class Hardtanh(_MaybeInplace):
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+        super().__init__(inplace)
+        self.min_val, self.max_val = min_val, max_val
+
+    def forward(self, x):
+        return F.hardtanh(x, self.min_val, self.max_val)
+
+
+class ReLU6(Hardtanh):
+    """``hardtanh(x, 0, 6)`` (a Hardtanh, as PyTorch's)."""
+
+    def __init__(self, inplace=False):
+        super().__init__(0.0, 6.0, inplace)
+
+
+class Mish(_MaybeInplace):
+    def forward(self, x):
+        return F.mish(x)
+
+
+class Hardsigmoid(_MaybeInplace):
+    def forward(self, x):
+        return F.hardsigmoid(x)
+
+
+class Hardswish(_MaybeInplace):
+    def forward(self, x):
+        return F.hardswish(x)
+
+
+class LogSigmoid(Module):
+    def forward(self, x):
+        return F.logsigmoid(x)
+
+
+class Softsign(Module):
+    def forward(self, x):
+        return F.softsign(x)
+
+
+class Softmax(Module):
+    """Softmax along ``dim`` (None: PyTorch's legacy implicit axis, with its warning;
+    see :func:`tvmini.nn.functional.softmax`)."""
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return F.softmax(x, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    def forward(self, x):
+        return F.log_softmax(x, self.dim)
 
 
 class PReLU(Module):

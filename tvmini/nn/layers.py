@@ -1,5 +1,5 @@
 """Layers: Linear, Conv1d, Conv2d, ConvTranspose1d/2d, pooling, BatchNorm, LayerNorm, GroupNorm,
-Embedding, Dropout (of elements or of channels), activations, Flatten and Unflatten.
+Embedding, Dropout (of elements or of channels), Flatten and Unflatten (activations: activation.py).
 
 Each layer owns its Parameters (initialised as PyTorch does) and calls the matching
 function in :mod:`tvmini.nn.functional`.
@@ -307,28 +307,6 @@ class Dropout2d(Dropout):
         return F.dropout2d(x, self.p, self.training)
 
 
-class ReLU(_MaybeInplace):
-    def forward(self, x):
-        return F.relu(x)
-
-
-class Tanh(Module):
-    def forward(self, x):
-        return F.tanh(x)
-
-
-class Sigmoid(Module):
-    def forward(self, x):
-        return F.sigmoid(x)
-
-
-class Cos(Module):
-    """cos(x): the activation of the OVERFIT experiments."""
-
-    def forward(self, x):
-        return F.cos(x)
-
-
 class AdaptiveAvgPool2d(Module):
     """Average pooling to a fixed ``output_size`` (``1``: global average pooling)."""
 
@@ -422,108 +400,6 @@ class GroupNorm(Module):
 
     def extra_repr(self):
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
-
-
-class GELU(Module):
-    def __init__(self, approximate="none"):
-        super().__init__()
-        self.approximate = approximate
-
-    def forward(self, x):
-        return F.gelu(x, self.approximate)
-
-
-class SiLU(_MaybeInplace):
-    def forward(self, x):
-        return F.silu(x)
-
-
-class LeakyReLU(_MaybeInplace):
-    def __init__(self, negative_slope=0.01, inplace=False):
-        super().__init__(inplace)
-        self.negative_slope = negative_slope
-
-    def forward(self, x):
-        return F.leaky_relu(x, self.negative_slope)
-
-
-class ELU(_MaybeInplace):
-    def __init__(self, alpha=1.0, inplace=False):
-        super().__init__(inplace)
-        self.alpha = alpha
-
-    def forward(self, x):
-        return F.elu(x, self.alpha)
-
-
-class Softplus(Module):
-    def __init__(self, beta=1.0, threshold=20.0):
-        super().__init__()
-        self.beta, self.threshold = beta, threshold
-
-    def forward(self, x):
-        return F.softplus(x, self.beta, self.threshold)
-
-
-class Hardtanh(_MaybeInplace):
-    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
-        super().__init__(inplace)
-        self.min_val, self.max_val = min_val, max_val
-
-    def forward(self, x):
-        return F.hardtanh(x, self.min_val, self.max_val)
-
-
-class ReLU6(Hardtanh):
-    """``hardtanh(x, 0, 6)`` (a Hardtanh, as PyTorch's)."""
-
-    def __init__(self, inplace=False):
-        super().__init__(0.0, 6.0, inplace)
-
-
-class Mish(_MaybeInplace):
-    def forward(self, x):
-        return F.mish(x)
-
-
-class Hardsigmoid(_MaybeInplace):
-    def forward(self, x):
-        return F.hardsigmoid(x)
-
-
-class Hardswish(_MaybeInplace):
-    def forward(self, x):
-        return F.hardswish(x)
-
-
-class LogSigmoid(Module):
-    def forward(self, x):
-        return F.logsigmoid(x)
-
-
-class Softsign(Module):
-    def forward(self, x):
-        return F.softsign(x)
-
-
-class Softmax(Module):
-    """Softmax along ``dim`` (None: PyTorch's legacy implicit axis, with its warning;
-    see :func:`tvmini.nn.functional.softmax`)."""
-
-    def __init__(self, dim=None):
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, x):
-        return F.softmax(x, self.dim)
-
-    def extra_repr(self):
-        return f"dim={self.dim}"
-
-
-class LogSoftmax(Softmax):
-    def forward(self, x):
-        return F.log_softmax(x, self.dim)
 
 
 class Flatten(Module):
