@@ -189,7 +189,7 @@ def test_loss_gradients():
     labels = tm.tensor(np.array([0, 2, 1, 2]))
     check_grad(lambda x: F.cross_entropy(x, labels), normal(4, 3))
     check_grad(lambda x: F.cross_entropy(x, labels, reduction="sum"), normal(4, 3))
-    check_grad(lambda x: F.nll_loss(F.log_softmax(x), labels), normal(4, 3))
+    check_grad(lambda x: F.nll_loss(F.log_softmax(x, 1), labels), normal(4, 3))
     check_grad(lambda x, t: F.mse_loss(x, t), normal(3, 2), normal(3, 2))
     target = tm.tensor(RNG.integers(0, 2, size=(3, 2)).astype("float64"))
     check_grad(lambda x: F.binary_cross_entropy_with_logits(x, target), normal(3, 2))
@@ -386,7 +386,8 @@ def test_flatten_layer_start_and_end_dims():
     assert nn.Flatten()(x).shape == (2, 60)
     assert nn.Flatten(start_dim=1, end_dim=2)(x).shape == (2, 12, 5)
     assert F.flatten(x, 0, -2).shape == (24, 5)
-    assert nn.Softmax(dim=None)(tm.zeros(2, 3)).shape == (2, 3)
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
+        assert nn.Softmax(dim=None)(tm.zeros(2, 3)).shape == (2, 3)
 
 
 def test_batchnorm_momentum_none_is_the_cumulative_average():
@@ -560,7 +561,7 @@ def test_layers_compose_like_pytorch():
     tm.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2), nn.ReLU(), nn.MaxPool2d(2),
                         nn.AvgPool2d(2), nn.Flatten(), nn.Linear(2 * 2 * 2, 3), nn.Tanh(), nn.Sigmoid(), nn.Cos(),
-                        nn.Softmax())
+                        nn.Softmax(dim=1))
     out = net(tm.randn(2, 1, 8, 8))
     assert out.shape == (2, 3)
     np.testing.assert_allclose(out.numpy().sum(1), 1, rtol=1e-5)
