@@ -289,12 +289,13 @@ def test_cumsum_and_cumprod_match_numpy(data):
                                .reshape(x.shape))
 
 
-@pytest.mark.parametrize("n", [1, 2, 7, 63, 64, 65, 100, 130])
+@pytest.mark.parametrize("n", [1, 2, 7, 63, 64, 65, 100, 130, 515])
 def test_scans_are_right_for_every_row_length(n):
     """Rows of 1 (each element its own prefix), short ones, ones that split into
-    vector lanes, and long ones scanned in blocks (64 = 8 blocks of 8, 65 = 7 of 9
-    and one of 2, 100 = 10 of 10, 130 = 10 of 12 and one of 10), along the innermost
-    and an outer axis, forward, and reversed through the gradients."""
+    vector lanes, and long ones scanned in blocks of 8 (65 = 8 blocks and one of 1,
+    130 = 16 and one of 2; 515 = 64 blocks and one of 3, whose 65 totals are scanned
+    in blocks again), along the innermost and an outer axis, forward, and reversed
+    through the gradients."""
     rng = np.random.default_rng(n)
     for shape, dim in (((3, n), 1), ((n, 3), 0), ((n,), 0)):
         x = rng.uniform(0.9, 1.1, shape)
@@ -306,7 +307,8 @@ def test_scans_are_right_for_every_row_length(n):
         x.reshape(-1)[n // 2] = 0.0 if n > 1 else x.reshape(-1)[0]
         t = tm.tensor(x, requires_grad=True)
         (t.cumsum(dim) * tm.tensor(g)).sum().backward()
-        np.testing.assert_allclose(t.grad.numpy(), np.flip(np.cumsum(np.flip(g, dim), dim), dim), rtol=1e-12)
+        np.testing.assert_allclose(t.grad.numpy(), np.flip(np.cumsum(np.flip(g, dim), dim), dim), rtol=1e-12,
+                                   atol=1e-12)        # another summation order: cancellation near 0
         t.grad = None
         (t.cumprod(dim) * tm.tensor(g)).sum().backward()
         want = np.zeros(shape)               # the product of the other prefix elements, element by element
@@ -370,7 +372,8 @@ def test_integer_scans_record_no_gradient_and_float_ones_compose():
 def test_default_cpu_schedules_of_scans_and_sorts():
     """A short outer scan: the ``where=k <= i`` mask becomes the loop bound (half the
     steps of the full axis), the innermost axis stays the contiguous loop. A long one
-    is cut into blocks of ~sqrt(n): each element sums at most a block. A sort's ranks
+    is cut into blocks of 8 (each element sums at most a block), its block totals
+    scanned the same way while they are many. A sort's ranks
     are computed once, as a whole stage, before the reduction that reads them by row
     (not again inside it for every output element)."""
     X = te.placeholder((32, 16), name="X")
@@ -380,7 +383,8 @@ def test_default_cpu_schedules_of_scans_and_sorts():
     X = te.placeholder((1000, 16), name="X")
     Y = topi.cumsum(X, 0)
     text = str(tm.lower(topi.default_schedule(Y, "llvm"), [X, Y], name="cumsum"))
-    assert "cumsum.blocks: float32[32, 16]" in text and "range(min(32, " in text, text
+    assert "cumsum.blocks: float32[125, 16]" in text and "range(min(8, " in text, text      # blocks of 8
+    assert "cumsum.totals.blocks: float32[16, 16]" in text, text        # the 125 totals scanned in blocks too
     X = te.placeholder((8, 64), name="X")
     Y = topi.argsort(X, 1)
     text = str(tm.lower(topi.default_schedule(Y, "llvm"), [X, Y], name="argsort"))
