@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import DTypeError, ShapeError
 from ..runtime import ndarray as nd
-from . import ops
+from . import ops, stat_ops
 from .conv_ops import dropout
 from .nn_ops import softmax
 from .tensor import Tensor
@@ -18,7 +18,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     others (broadcasting), with ``scale`` defaulting to ``1/sqrt(E)``; ``attn_mask``: a
     bool tensor (True: take part; False: -inf) or a float bias added to the scores;
     ``is_causal``: query ``i`` sees keys ``j <= i`` only (no ``attn_mask`` then);
-    ``dropout_p``: dropout on the attention weights (always applied, as PyTorch's)."""
+    ``dropout_p``: dropout on the attention weights (always applied, as PyTorch's). A
+    query whose mask row excludes every key gets zeros."""
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
         raise ShapeError(f"scaled_dot_product_attention: query, key and value need (..., L, E) shapes, got "
                          f"{query.shape}, {key.shape}, {value.shape}")
@@ -36,7 +37,13 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             scores = scores + attn_mask
         else:
             raise DTypeError(f"scaled_dot_product_attention: attn_mask must be bool or float, got {attn_mask.dtype}")
+        # a query the mask lets see no key attends to nothing: zeros, as PyTorch's (not
+        # softmax's NaN of an all -inf row, which would also poison the gradients)
+        blind = stat_ops.all(ops.compare(scores, float("-inf"), "eq"), -1, keepdim=True)
+        scores = ops.where(blind, 0.0, scores)
     weights = softmax(scores, dim=-1)
+    if attn_mask is not None:
+        weights = ops.where(blind, 0.0, weights)
     if dropout_p > 0:
         weights = dropout(weights, dropout_p)
     return ops.matmul(weights, value)
