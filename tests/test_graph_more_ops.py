@@ -224,3 +224,21 @@ def test_new_ops_on_the_emulated_gpu_match_the_cpu(emulated_gpu):
     assert emulated_gpu.launches
     for cpu, cuda in zip(*results):
         np.testing.assert_allclose(cuda, cpu, rtol=1e-4, atol=1e-5)
+
+
+def test_xlogy_and_logit_gradients_at_the_edges_match_pytorch():
+    """xlogy: d/dx is log(y) at x == 0 too (0 where y <= 0), d/dy is x / y; logit's
+    gradient is inf at 0 and 1 (not NaN)."""
+    x = np.array([0.0, 0.0, 0.0, 0.0, 1.0, -1.0, 2.0, 0.5])
+    y = np.array([0.0, 2.0, -1.0, 0.5, 0.0, -1.0, np.nan, 3.0])
+    p = np.array([0.0, 0.3, 1.0])
+    a, b, t = (tm.tensor(v, requires_grad=True) for v in (x, y, p))
+    (tm.xlogy(a, b).sum() + t.logit().sum()).backward()
+    np.testing.assert_allclose(a.grad.numpy(), [0.0, np.log(2), 0.0, np.log(0.5), -np.inf, np.nan, np.nan, np.log(3)])
+    np.testing.assert_allclose(b.grad.numpy(), [np.nan, 0.0, 0.0, 0.0, np.inf, 1.0, np.nan, 0.5 / 3])
+    np.testing.assert_allclose(t.grad.numpy(), [np.inf, 1 / 0.3 + 1 / 0.7, np.inf])
+    torch = pytest.importorskip("torch")
+    A, B, T = (torch.tensor(v, requires_grad=True) for v in (x, y, p))
+    (torch.xlogy(A, B).sum() + T.logit().sum()).backward()
+    for mine, theirs in ((a, A), (b, B), (t, T)):
+        np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy())
