@@ -15,9 +15,9 @@ from strategies import examples
 @st.composite
 def einsum_cases(draw):
     """(equation, operand shapes): 1-3 operands over letters of sizes 1-3, repeats within
-    an operand, an optional ellipsis (broadcast size-1 axes) and an explicit or implicit
-    output; shaped so numpy and PyTorch both accept it."""
-    letters = draw(st.lists(st.sampled_from("abcde"), min_size=1, max_size=4, unique=True))
+    an operand, an upper-case letter beside an optional ellipsis (broadcast size-1 axes)
+    and an explicit or implicit output; shaped so numpy and PyTorch both accept it."""
+    letters = draw(st.lists(st.sampled_from("abcdeZ"), min_size=1, max_size=4, unique=True))
     sizes = {c: draw(st.integers(1, 3)) for c in letters}
     terms = draw(st.lists(st.lists(st.sampled_from(letters), max_size=3), min_size=1, max_size=3))
     batch = draw(st.lists(st.integers(1, 2), max_size=2)) if draw(st.booleans()) else None
@@ -35,17 +35,17 @@ def einsum_cases(draw):
 
 
 def _einsum_reference(equation, arrays):
-    """numpy's einsum of ``equation`` with the ellipsis spelled as capital letters, the
+    """numpy's einsum of ``equation`` with the ellipsis spelled as unused letters, the
     implicit output spelled out and every size-1 axis broadcast first (numpy refuses some
     broadcasts PyTorch allows)."""
     lhs, arrow, rhs = equation.partition("->")
     terms = lhs.split(",")
     spans = [a.ndim - len(t.replace("...", "")) for t, a in zip(terms, arrays)]
-    dots = "VWXYZ"[5 - max(spans):]
+    dots = "".join(c for c in "ABCDE" if c not in equation)[:max(spans)]
     terms = [t.replace("...", dots[len(dots) - span:]) for t, span in zip(terms, spans)]
     if not arrow:
         used = "".join(terms)
-        rhs = "..." + "".join(sorted(c for c in set(used) if c.islower() and used.count(c) == 1))
+        rhs = "..." + "".join(sorted(c for c in set(used) if c not in dots and used.count(c) == 1))
     sizes = {}
     for t, a in zip(terms, arrays):
         for c, n in zip(t, a.shape):
@@ -103,6 +103,14 @@ def test_diag_embed_matches_numpy_pytorch_and_differences(shape, offset, data):
     check_grad(lambda t: tm.diag_embed(t, offset, dim1, dim2), x)
     torch = pytest.importorskip("torch")
     np.testing.assert_array_equal(got.numpy(), torch.diag_embed(torch.tensor(x), offset, dim1, dim2).numpy())
+
+
+def test_einsum_upper_case_letters_beside_an_ellipsis_and_its_size_error():
+    x, y = np.random.default_rng(6).normal(size=(2, 3, 4)), np.random.default_rng(7).normal(size=(3, 4))
+    got = tm.einsum("...Zi,Zi->...Z", tm.tensor(x), tm.tensor(y))
+    np.testing.assert_allclose(got.numpy(), np.einsum("aZi,Zi->aZ", x, y), rtol=1e-12)
+    with pytest.raises(tm.ShapeError, match="einsum: an axis of '...' has sizes 2 and 3"):
+        tm.einsum("...ij,...ij", tm.ones(2, 3, 4), tm.ones(3, 3, 4))
 
 
 def test_diag_embed_keeps_integer_and_bool_dtypes_and_refuses_one_axis_twice():
