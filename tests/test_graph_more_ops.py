@@ -250,3 +250,20 @@ def test_xlogy_and_logit_gradients_at_the_edges_match_pytorch():
     (torch.xlogy(A, B).sum() + T.logit().sum()).backward()
     for mine, theirs in ((a, A), (b, B), (t, T)):
         np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy())
+
+
+def test_attention_with_grouped_query_heads_matches_pytorch():
+    rng = np.random.default_rng(8)
+    q, k, v = rng.normal(size=(2, 4, 3, 5)), rng.normal(size=(2, 2, 6, 5)), rng.normal(size=(2, 2, 6, 3))
+    got = F.scaled_dot_product_attention(tm.tensor(q), tm.tensor(k), tm.tensor(v), is_causal=True, enable_gqa=True)
+    shared = [np.repeat(a, 2, axis=1) for a in (k, v)]
+    want = F.scaled_dot_product_attention(tm.tensor(q), *(tm.tensor(a) for a in shared), is_causal=True)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+    check_grad(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, enable_gqa=True), q[:1, :, :2], k[:1, :, :3],
+               v[:1, :, :3], rtol=1e-4)
+    with pytest.raises(tm.ShapeError, match="enable_gqa the key/value heads"):
+        F.scaled_dot_product_attention(tm.tensor(q[:, :3]), tm.tensor(k), tm.tensor(v), enable_gqa=True)
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.functional.scaled_dot_product_attention(*(torch.tensor(a) for a in (q, k, v)), is_causal=True,
+                                                              enable_gqa=True)
+    np.testing.assert_allclose(got.numpy(), theirs.numpy(), rtol=1e-10, atol=1e-12)
