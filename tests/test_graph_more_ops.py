@@ -267,3 +267,14 @@ def test_attention_with_grouped_query_heads_matches_pytorch():
     theirs = torch.nn.functional.scaled_dot_product_attention(*(torch.tensor(a) for a in (q, k, v)), is_causal=True,
                                                               enable_gqa=True)
     np.testing.assert_allclose(got.numpy(), theirs.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_errors_of_the_older_spellings_name_the_op_called():
+    with pytest.raises(tm.ShapeError, match="cat: needs a non-empty sequence"):
+        tm.hstack([])
+    with pytest.raises(tm.ShapeError, match=r"unflatten: sizes \(4, -1\) do not fit axis 0"):
+        tm.ones(6).unflatten(0, (4, -1))
+    with pytest.raises(tm.IndexingError, match="count_nonzero: axis 2 is out of range"):
+        tm.count_nonzero(tm.ones(2, 3), 2)
+    with pytest.raises(tm.ShapeError, match="scaled_dot_product_attention: query .* disagree"):
+        F.scaled_dot_product_attention(tm.ones(2, 3), tm.ones(2, 4), tm.ones(2, 3))

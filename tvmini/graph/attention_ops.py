@@ -25,6 +25,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
         raise ShapeError(f"scaled_dot_product_attention: query, key and value need (..., L, E) shapes, got "
                          f"{query.shape}, {key.shape}, {value.shape}")
+    if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
+        raise ShapeError(f"scaled_dot_product_attention: query (..., L, E), key (..., S, E) and value (..., S, Ev) "
+                         f"disagree: got {query.shape}, {key.shape}, {value.shape}")
     if is_causal and attn_mask is not None:
         raise ShapeError("scaled_dot_product_attention: give either attn_mask or is_causal=True, not both")
     if enable_gqa:

@@ -53,7 +53,7 @@ def _atleast(tensors, widen):
 def hstack(tensors):
     """Concatenated along the columns (axis 1; 1-D tensors end to end)."""
     tensors = atleast_1d(tuple(tensors))
-    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+    return cat(tensors, 0 if tensors and tensors[0].ndim == 1 else 1)     # cat refuses an empty list
 
 
 def vstack(tensors):
@@ -188,7 +188,11 @@ def as_tensor(data, dtype=None, device=None):
 def _unflatten(self, dim, sizes):
     """Axis ``dim`` split into ``sizes`` (one entry may be -1)."""
     axis = check_axes.axis("unflatten", dim, self.shape)
-    return self.reshape(self.shape[:axis] + tuple(sizes) + self.shape[axis + 1:])
+    try:
+        return self.reshape(self.shape[:axis] + tuple(sizes) + self.shape[axis + 1:])
+    except ShapeError as error:
+        raise ShapeError(f"unflatten: sizes {tuple(sizes)} do not fit axis {axis} of a tensor of shape {self.shape} "
+                         f"({error})") from None
 
 
 add_methods({

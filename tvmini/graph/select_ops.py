@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import DTypeError, ShapeError
 from ..runtime import ndarray as nd
+from . import axes as check_axes
 from . import ops
 from .gather_ops import scatter_add, take
 from .logic_ops import where as _where3
@@ -53,7 +54,7 @@ def masked_select(input, mask):
 
 def count_nonzero(input, dim=None):
     """How many elements are not zero, over ``dim`` (an axis or axes; all by default)."""
-    return ops.sum(ops.cast(input != 0, "int64"), dim)
+    return ops.sum(ops.cast(input != 0, "int64"), check_axes.axes("count_nonzero", dim, input.shape))
 
 
 def bincount(input, weights=None, minlength=0):
