@@ -4,13 +4,13 @@ gradient comes from theirs and its contractions run the tuned GEMM kernels.
 The equation is read into one list of index letters per operand (``...`` becomes
 names of its own that no letter can equal, the operands' broadcast axes aligned on the
 right) and the output's letters (given after ``->``, or PyTorch's implicit output: the
-ellipsis axes, then the letters used once, in alphabetical order). Then, per operand: a letter repeated within
-it keeps the diagonal (times an identity, summed over the repeat); a letter no other
-operand and not the output uses is summed away. The operands are then contracted left to
-right, two at a time, as one batched product: letters of both that are still needed are
-the batch, letters of both that are not are the reduction (``k``), the rest the rows of
-the left operand and the columns of the right one — transposes and reshapes around
-``matmul``. Size-1 axes broadcast against their letter's size, as PyTorch's.
+ellipsis axes, then the letters used once, in alphabetical order). Then, per operand: a
+letter repeated within it keeps the diagonal (times an identity, summed over the
+repeat); a letter no other operand and not the output uses is summed away. The operands
+are then contracted left to right, two at a time, as one batched product: letters of
+both that are still needed are the batch, letters of both that are not are the reduction
+(``k``), the rest the rows of the left operand and the columns of the right one —
+transposes and reshapes around ``matmul``. Size-1 axes broadcast against their letter's size, as PyTorch's.
 """
 import math
 import string

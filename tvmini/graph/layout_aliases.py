@@ -1,10 +1,9 @@
 """More of PyTorch's spellings, each a composition of ops tvmini has (same kernels,
 gradients and jit tracing): joins (``concat``, ``hstack``, ``vstack``, ``dstack``,
 ``atleast_1d/2d/3d``), flips (``fliplr``, ``flipud``), diagonals (``diagonal`` of any two
-axes, ``trace``, ``diag_embed``), ``take_along_dim``, ``isfinite``/``isposinf``/``isneginf``,
-and the Tensor conveniences
-``reshape_as``, ``unflatten``, ``mT``, ``nelement``, ``new_tensor``, ``new_empty`` and
-``tm.as_tensor``."""
+axes, ``trace``, ``diag_embed``), ``take_along_dim``, ``isfinite``/``isposinf``/
+``isneginf``, and the Tensor conveniences ``reshape_as``, ``unflatten``, ``mT``,
+``nelement``, ``new_tensor``, ``new_empty`` and ``tm.as_tensor``."""
 import math
 
 import numpy as np
