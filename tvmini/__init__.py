@@ -43,6 +43,9 @@ _GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty
                     # graph/layout_aliases.py
                     "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack", "dstack", "fliplr", "flipud",
                     "diagonal", "trace", "isfinite", "isposinf", "isneginf", "as_tensor", "concat", "concatenate",
+                    "diag_embed", "take_along_dim",
+                    # graph/stat_pairs.py
+                    "var_mean", "std_mean", "aminmax", "amax", "amin",
                     # more of PyTorch's functions (graph/aliases.py NAMES: the Tensor methods of the same names)
                     "add", "sub", "mul", "div", "neg", "pow", "eq", "ne", "lt", "le", "gt", "ge", "cos", "sin", "tan",
                     "erf", "expm1", "log1p", "log2", "log10", "exp2", "atan", "asin", "acos", "clip",
@@ -86,6 +89,7 @@ __all__ += ["gather", "index_add", "scatter", "scatter_add", "take", "diag", "fl
             "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer", "einsum",
             "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack", "dstack", "fliplr", "flipud",
             "diagonal", "trace", "isfinite", "isposinf", "isneginf", "as_tensor", "concat", "concatenate",
+            "diag_embed", "take_along_dim", "var_mean", "std_mean", "aminmax", "amax", "amin",
             "nonzero", "masked_select", "count_nonzero", "bincount",
             "logaddexp", "logit", "xlogy", "copysign", "floor_divide", "true_divide"]
 __all__ += ["explain", "kernel_cache_info", "set_debug", "get_debug", "profiler"]

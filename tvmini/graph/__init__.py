@@ -10,8 +10,10 @@ from .dispatch import kernel_count
 from .einsum_ops import einsum
 from .select_ops import (bincount, copysign, count_nonzero, floor_divide, logaddexp, logit, masked_select, nonzero,
                          true_divide, where, xlogy)
-from .layout_aliases import (as_tensor, atleast_1d, atleast_2d, atleast_3d, concat, concatenate, diagonal, dstack,
-                             fliplr, flipud, hstack, isfinite, isneginf, isposinf, trace, vstack)
+from .layout_aliases import (as_tensor, atleast_1d, atleast_2d, atleast_3d, concat, concatenate, diag_embed, diagonal,
+                             dstack, fliplr, flipud, hstack, isfinite, isneginf, isposinf, take_along_dim, trace,
+                             vstack)
+from .stat_pairs import amax, amin, aminmax, std_mean, var_mean
 from .gather_ops import gather, index_add, scatter, scatter_add, take
 from .index_ops import index_select
 from .jit import jit
@@ -47,6 +49,9 @@ __all__ = ["Function", "Tensor", "arange", "cat", "chunk", "clamp", "empty", "em
            # joins, flips, diagonals and other spellings (layout_aliases.py)
            "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack", "dstack", "fliplr", "flipud",
            "diagonal", "trace", "isfinite", "isposinf", "isneginf", "as_tensor", "concat", "concatenate",
+           "diag_embed", "take_along_dim",
+           # paired statistics (stat_pairs.py)
+           "var_mean", "std_mean", "aminmax", "amax", "amin",
            # scans and sorting (sort_ops.py)
            "argsort", "cumprod", "cumsum", "kthvalue", "median", "randperm", "sort", "topk"]
 

@@ -2,15 +2,15 @@
 gradient comes from theirs and its contractions run the tuned GEMM kernels.
 
 The equation is read into one list of index letters per operand (``...`` becomes
-letters of its own, the operands' broadcast axes aligned on the right) and the output's
-letters (given after ``->``, or PyTorch's implicit output: the ellipsis axes, then the
-letters used once, in alphabetical order). Then, per operand: a letter repeated within
-it keeps the diagonal (times an identity, summed over the repeat); a letter no other
-operand and not the output uses is summed away. The operands are then contracted left to
-right, two at a time, as one batched product: letters of both that are still needed are
-the batch, letters of both that are not are the reduction (``k``), the rest the rows of
-the left operand and the columns of the right one — transposes and reshapes around
-``matmul``. Size-1 axes broadcast against their letter's size, as PyTorch's.
+names of its own that no letter can equal, the operands' broadcast axes aligned on the
+right) and the output's letters (given after ``->``, or PyTorch's implicit output: the
+ellipsis axes, then the letters used once, in alphabetical order). Then, per operand: a
+letter repeated within it keeps the diagonal (times an identity, summed over the
+repeat); a letter no other operand and not the output uses is summed away. The operands
+are then contracted left to right, two at a time, as one batched product: letters of
+both that are still needed are the batch, letters of both that are not are the reduction
+(``k``), the rest the rows of the left operand and the columns of the right one —
+transposes and reshapes around ``matmul``. Size-1 axes broadcast against their letter's size, as PyTorch's.
 """
 import math
 import string
@@ -19,8 +19,6 @@ from ..errors import ShapeError
 from . import ops
 from .creation import eye
 from .tensor import Tensor
-
-_ELLIPSIS_LETTERS = string.ascii_uppercase[::-1]     # stand-ins for "..." axes (Z, Y, ...)
 
 
 def _parse(equation, operands):
@@ -32,7 +30,7 @@ def _parse(equation, operands):
         raise ShapeError(f"einsum: the equation {equation!r} names {len(terms)} operands, got {len(operands)}")
     spans = [t.ndim - (len(term) - 3) if "..." in term else 0 for term, t in zip(terms, operands)]
     width = max(spans, default=0)
-    ellipsis = list(_ELLIPSIS_LETTERS[:width][::-1])
+    ellipsis = [f"...{k}" for k in range(width)]      # stand-ins no user letter can equal
     letters = []
     for term, t, span in zip(terms, operands, spans):
         if term.count("...") > 1 or any(c not in string.ascii_letters for c in term.replace("...", "")):
@@ -67,7 +65,8 @@ def _sizes(letters, operands):
             if sizes.get(c, 1) == 1:
                 sizes[c] = n
             elif n not in (1, sizes[c]):
-                raise ShapeError(f"einsum: index {c!r} has sizes {sizes[c]} and {n} (operand of shape {t.shape})")
+                what = "an axis of '...'" if c.startswith("...") else f"index {c!r}"
+                raise ShapeError(f"einsum: {what} has sizes {sizes[c]} and {n} (operand of shape {t.shape})")
     return sizes
 
 

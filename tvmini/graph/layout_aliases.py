@@ -1,16 +1,22 @@
 """More of PyTorch's spellings, each a composition of ops tvmini has (same kernels,
 gradients and jit tracing): joins (``concat``, ``hstack``, ``vstack``, ``dstack``,
 ``atleast_1d/2d/3d``), flips (``fliplr``, ``flipud``), diagonals (``diagonal`` of any two
-axes, ``trace``), ``isfinite``/``isposinf``/``isneginf``, and the Tensor conveniences
-``reshape_as``, ``unflatten``, ``mT``, ``nelement``, ``new_tensor``, ``new_empty`` and
-``tm.as_tensor``."""
+axes, ``trace``, ``diag_embed``), ``take_along_dim``, ``isfinite``/``isposinf``/
+``isneginf``, and the Tensor conveniences ``reshape_as``, ``unflatten``, ``mT``,
+``nelement``, ``new_tensor``, ``new_empty`` and ``tm.as_tensor``."""
 import math
 
-from ..errors import ShapeError
+import numpy as np
+
+from ..errors import DTypeError, IndexingError, ShapeError
+from ..runtime import ndarray as nd
 from . import axes as check_axes
-from . import ops
+from . import dispatch, ops
 from .creation import empty
 from .einsum_ops import einsum
+from .gather_ops import gather
+from .index_ops import index_select
+from .logic_ops import where
 from .join_ops import cat
 from .reorder_ops import flip, movedim
 from .tensor import Tensor, add_methods, tensor
@@ -46,7 +52,7 @@ def _atleast(tensors, widen):
 def hstack(tensors):
     """Concatenated along the columns (axis 1; 1-D tensors end to end)."""
     tensors = atleast_1d(tuple(tensors))
-    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+    return cat(tensors, 0 if tensors and tensors[0].ndim == 1 else 1)     # cat refuses an empty list
 
 
 def vstack(tensors):
@@ -99,6 +105,63 @@ def trace(input):
     return ops.sum(diagonal(input))
 
 
+def _constant(values, like):
+    """The numpy array ``values`` as a tensor (no history) on ``like``'s device."""
+    return Tensor._wrap(nd.array(np.ascontiguousarray(values), device=like.device))
+
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    """The last axis of ``input`` (length n) put on diagonal ``offset`` of square matrices
+    of side ``n + |offset|`` whose two axes are ``dim1``/``dim2`` of the result (one axis
+    more than ``input``), zeros elsewhere, as PyTorch's ``diag_embed``: the vector read at
+    each matrix position (``index_select``), then the off-diagonal ones zeroed (``where``),
+    so the gradient reads the diagonal back."""
+    if input.ndim < 1:
+        raise ShapeError("diag_embed: the tensor must have at least 1 dimension, got a 0-d tensor")
+    n = input.shape[-1]
+    side = n + abs(offset)
+    out_shape = input.shape[:-1] + (side, side)
+    a, b = (check_axes.axis("diag_embed", d, out_shape) for d in (dim1, dim2))
+    if a == b:
+        raise ShapeError(f"diag_embed: dim1 and dim2 are the same axis ({dim1}, {dim2})")
+    rows, cols = np.indices((side, side))
+    source = rows - max(-offset, 0)                     # the vector's entry on each diagonal position
+    on = (cols - rows == offset) & (source >= 0) & (source < n)
+    if n == 0:
+        matrices = _constant(np.zeros(out_shape, input.dtype), input)
+    else:
+        picked = index_select(input, -1, _constant(np.clip(source, 0, n - 1).reshape(-1).astype("int64"), input))
+        zero = _constant(np.zeros((), input.dtype), input)
+        matrices = where(_constant(on, input), ops.reshape(picked, out_shape), zero)
+    return movedim(matrices, (-2, -1), (a, b))
+
+
+def take_along_dim(input, indices, dim=None):
+    """``input`` read at ``indices`` along ``dim`` (PyTorch's ``take_along_dim``): both
+    broadcast to each other off ``dim`` (same rank required), then ``gather``; negative
+    indices count from the end of the axis. With ``dim=None`` both are flattened first."""
+    if indices.dtype not in ("int32", "int64"):
+        raise DTypeError(f"take_along_dim: indices must be an int32 or int64 tensor, got {indices.dtype}")
+    if dim is None:
+        return gather(ops.reshape(input, (input.numel(),)), 0, ops.reshape(indices, (indices.numel(),)))
+    if input.ndim != indices.ndim:
+        raise ShapeError(f"take_along_dim: input of shape {input.shape} and indices of shape {indices.shape} must "
+                         "have the same number of dimensions")
+    axis = check_axes.axis("take_along_dim", dim, input.shape)
+    shape = ops.broadcast_shapes("take_along_dim", input.shape[:axis] + (1,) + input.shape[axis + 1:],
+                                 indices.shape[:axis] + (1,) + indices.shape[axis + 1:])
+    input = ops.broadcast_to(input, shape[:axis] + input.shape[axis:axis + 1] + shape[axis + 1:])
+    indices = ops.broadcast_to(indices, shape[:axis] + indices.shape[axis:axis + 1] + shape[axis + 1:])
+    extent = input.shape[axis]
+    if dispatch.thread.tracer is None and indices.device.kind == "cpu":
+        values = indices.numpy()
+        if values.size and (values.min() < -extent or values.max() >= extent):
+            bad = values.min() if values.min() < -extent else values.max()
+            raise IndexingError(f"take_along_dim: index {bad} is out of range for axis {axis} of extent {extent} "
+                                f"(input of shape {input.shape})")
+    return gather(input, axis, where(indices < 0, indices + extent, indices))
+
+
 def isfinite(input):
     """Elementwise: neither infinite nor NaN (integers and bools always are)."""
     if not input.dtype.startswith("float"):
@@ -124,12 +187,18 @@ def as_tensor(data, dtype=None, device=None):
 def _unflatten(self, dim, sizes):
     """Axis ``dim`` split into ``sizes`` (one entry may be -1)."""
     axis = check_axes.axis("unflatten", dim, self.shape)
-    return self.reshape(self.shape[:axis] + tuple(sizes) + self.shape[axis + 1:])
+    try:
+        return self.reshape(self.shape[:axis] + tuple(sizes) + self.shape[axis + 1:])
+    except ShapeError as error:
+        raise ShapeError(f"unflatten: sizes {tuple(sizes)} do not fit axis {axis} of a tensor of shape {self.shape} "
+                         f"({error})") from None
 
 
 add_methods({
     "diagonal": lambda self, offset=0, dim1=0, dim2=1: diagonal(self, offset, dim1, dim2),
     "trace": lambda self: trace(self),
+    "diag_embed": lambda self, offset=0, dim1=-2, dim2=-1: diag_embed(self, offset, dim1, dim2),
+    "take_along_dim": lambda self, indices, dim=None: take_along_dim(self, indices, dim),
     "fliplr": lambda self: fliplr(self),
     "flipud": lambda self: flipud(self),
     "isfinite": lambda self: isfinite(self),

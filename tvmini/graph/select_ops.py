@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import DTypeError, ShapeError
 from ..runtime import ndarray as nd
+from . import axes as check_axes
 from . import ops
 from .gather_ops import scatter_add, take
 from .logic_ops import where as _where3
@@ -53,7 +54,7 @@ def masked_select(input, mask):
 
 def count_nonzero(input, dim=None):
     """How many elements are not zero, over ``dim`` (an axis or axes; all by default)."""
-    return ops.sum(ops.cast(input != 0, "int64"), dim)
+    return ops.sum(ops.cast(input != 0, "int64"), check_axes.axes("count_nonzero", dim, input.shape))
 
 
 def bincount(input, weights=None, minlength=0):
@@ -87,20 +88,23 @@ def logaddexp(input, other):
 
 
 def logit(input, eps=None):
-    """``log(p / (1 - p))``, ``p`` clamped to ``[eps, 1 - eps]`` first when ``eps`` is given."""
+    """``log(p / (1 - p))``, ``p`` clamped to ``[eps, 1 - eps]`` first when ``eps`` is given;
+    spelled ``log(p) - log1p(-p)`` so its gradient ``1/p + 1/(1 - p)`` is ``inf`` at 0 and 1,
+    as PyTorch's (the quotient's chain rule gives NaN there)."""
     if eps is not None:
         input = input.clamp(eps, 1 - eps)
-    return (input / (1 - input)).log()
+    return input.log() - (-input).log1p()
 
 
 def xlogy(input, other):
-    """``x * log(y)``, 0 where ``x`` is 0 (unless ``y`` is NaN), as PyTorch's: its
-    gradients are finite there too."""
+    """``x * log(y)``, 0 where ``x`` is 0 (unless ``y`` is NaN), with PyTorch's gradients:
+    ``log(y)`` for ``x`` (0 where ``x`` is 0 and ``y <= 0``), ``x / y`` for ``y``."""
     x, y = ops.promote("xlogy", *(t if isinstance(t, Tensor) else ops._as_tensor(t, u) for t, u in
                                   ((input, other), (other, input))))
     x, y = (ops.cast(t, "float32") if not t.dtype.startswith("float") else t for t in (x, y))
-    safe = ops.where((x == 0) & (y == y), 1.0, y)
-    return x * safe.log()
+    zero = x == 0
+    log_y = ops.where(zero & (y <= 0), 0.0, y.log())      # x * log_y is then 0 at x == 0 unless y is inf or NaN
+    return ops.where(zero & (y == float("inf")), 0.0, x * log_y)
 
 
 def copysign(input, other):
