@@ -336,16 +336,12 @@ def test_errors_name_the_op():
 
 # ----------------------------------------------------------------------------- aliases
 
-#: aliases that predate the math ones and were left out of ``tm.__all__`` as they were
-_OLDER_ALIASES = aliases.NAMES[:aliases.NAMES.index("add")]
-
-
 def test_every_alias_is_exported_and_is_the_method():
     x = tm.tensor(np.array([[0.5, -1.25], [2.0, 0.3]]))
     for name in aliases.NAMES + ("pow", "remainder"):
         assert name in tm.graph.__all__ and hasattr(tm, name), name
         # star-importing tvmini never shadows a builtin (sum, all, round, pow ...)
-        assert (name in tm.__all__) != (name in dir(builtins)) or name in _OLDER_ALIASES, name
+        assert (name in tm.__all__) != (name in dir(builtins)), name
     for name, args in (("add", (x,)), ("sub", (1.0,)), ("mul", (x,)), ("div", (2.0,)), ("neg", ()),
                        ("pow", (2,)), ("eq", (x,)), ("lt", (0.0,)), ("tan", ()), ("erf", ()), ("log1p", ()),
                        ("atan", ()), ("clip", (-1.0, 1.0)), ("square", ()), ("any", ()), ("all", ()),

@@ -1,4 +1,5 @@
 """graph: the autodiff Tensor and the ops behind it (each a compiled, cached tvmini kernel)."""
+from .._graph_names import GRAPH_FUNCTIONS
 from . import ops
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad
 from .aliases import (abs, allclose, argmax, argmin, device, equal, exp, flatten, inference_mode, isinf,  # noqa: A004
@@ -28,34 +29,8 @@ from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_li
                        ones_like, rand, rand_like, randint, randn, randn_like, zeros, zeros_like)
 from .tensor import Tensor, tensor
 
-__all__ = ["Function", "Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_like", "enable_grad", "eye",
-           "from_numpy", "full", "full_like", "index_select", "is_grad_enabled", "jit", "kernel_count", "linspace", "matmul", "maximum", "minimum",
-           "logsumexp", "manual_seed", "no_grad", "ones", "ones_like", "ops", "rand", "rand_like", "randint", "randn",
-           "randn_like", "split", "squeeze", "stack", "std", "tensor", "unsqueeze", "var", "where", "zeros",
-           "zeros_like", "abs", "allclose", "argmax", "argmin", "device", "equal", "exp", "flatten",
-           "inference_mode", "isinf", "isnan", "log", "log_softmax", "max", "mean", "min", "prod", "relu", "reshape",
-           "set_grad_enabled", "sigmoid", "softmax", "sqrt", "sum", "tanh", "transpose",
-           # gather/scatter (gather_ops.py)
-           "gather", "index_add", "scatter", "scatter_add", "take",
-           # reordering and triangles (reorder_ops.py)
-           "diag", "flip", "masked_fill", "moveaxis", "movedim", "narrow", "repeat_interleave", "roll", "swapaxes",
-           "swapdims", "tile", "tril", "triu", "unbind",
-           # the strict matrix products (matmul_ops.py)
-           "addmm", "baddbmm", "bmm", "dot", "mm", "mv", "outer",
-           "einsum",
-           # data-dependent selections and binary math spellings (select_ops.py)
-           "nonzero", "masked_select", "count_nonzero", "bincount",
-           "logaddexp", "logit", "xlogy", "copysign", "floor_divide", "true_divide",
-           # joins, flips, diagonals and other spellings (layout_aliases.py)
-           "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack", "dstack", "fliplr", "flipud",
-           "diagonal", "trace", "isfinite", "isposinf", "isneginf", "as_tensor", "concat", "concatenate",
-           "diag_embed", "take_along_dim",
-           # paired statistics (stat_pairs.py)
-           "var_mean", "std_mean", "aminmax", "amax", "amin",
-           # scans and sorting (sort_ops.py)
-           "argsort", "cumprod", "cumsum", "kthvalue", "median", "randperm", "sort", "topk"]
+__all__ = ["Function", "kernel_count", "ops", *GRAPH_FUNCTIONS]
 
-# the other PyTorch spellings (tm.add, tm.floor, tm.atan2 ...: graph/aliases.py)
-_NEW_ALIASES = [n for n in _ALIASES if n not in __all__]
-globals().update({n: getattr(aliases, n) for n in _NEW_ALIASES})
-__all__ += _NEW_ALIASES + ["pow", "remainder"]
+# the other PyTorch spellings (tm.add, tm.floor, tm.atan2 ...: graph/aliases.py), where no
+# op module above defines the name
+globals().update({n: getattr(aliases, n) for n in _ALIASES if n not in globals()})
