@@ -160,6 +160,9 @@ def test_take_along_dim_errors_name_the_op():
 
 @pytest.mark.parametrize("kwargs", [{}, dict(dim=1), dict(dim=(0, -1), keepdim=True), dict(dim=-2, correction=0),
                                     dict(keepdim=True)])
+# dim=1 has one element: with correction 1 the references are NaN, and numpy and torch say so
+@pytest.mark.filterwarnings("ignore:Degrees of freedom:RuntimeWarning", "ignore:invalid value:RuntimeWarning",
+                            "ignore:.*degrees of freedom is <= 0:UserWarning")
 def test_var_mean_std_mean_and_aminmax_match_numpy_and_pytorch(kwargs):
     x = np.random.default_rng(2).normal(size=(3, 1, 4))
     axis = kwargs.get("dim")
