@@ -18,7 +18,7 @@ modules), so they build for every target and trace under ``tm.jit`` like any op.
   index order, as PyTorch's stable descending sort. Among equal elements ``topk`` and
   ``kthvalue`` pick the first in that order (PyTorch's choice there is unspecified).
   The values' gradient goes back to the positions the indices name
-  (``topi.take_along_axis_grad``).
+  (``gather``'s gradient, ``topi.gather_grad``).
 * ``median()`` (no dim) is the lower median of all elements, its gradient shared
   evenly by the elements equal to it (PyTorch's rule); ``median(dim)`` is
   ``kthvalue`` at ``(n + 1) // 2`` except that a row holding a NaN gives NaN (at the
@@ -40,6 +40,7 @@ from . import ops
 from .autograd import Function
 from .creation import _host_draw
 from .dispatch import run
+from .gather_ops import _Gather
 from .tensor import Tensor, add_methods
 
 #: What ``sort``/``topk``/``kthvalue``/``median(dim)`` return, as PyTorch's
@@ -114,23 +115,10 @@ def cumprod(x, dim, dtype=None):
 
 # ---------------------------------------------------------------------------- gathering
 
-class _TakeAlong(Function):
-    """``x`` gathered along ``axis`` at ``index`` (input 1, not differentiated); the
-    gradient adds each element back at the position it came from."""
-    nondiff = (1,)
-    saved = (1,)        # the gradient reads the indices, not the values
-
-    def forward(self, x, index):
-        return run("take_along_axis", "take_along_axis", [x, index], attrs=(("axis", self.axis),))
-
-    def backward(self, g):
-        x, index = self.inputs
-        return (ops._kernel("take_along_axis_grad", "take_along_axis_grad", g, index, n=x.shape[self.axis],
-                            axis=self.axis), None)
-
-
 def _values_at(x, indices, axis):
-    return _TakeAlong.apply(x, indices, axis=axis)
+    """``x`` gathered along ``axis`` at ``indices`` it sorted (in range: no check); the
+    gradient adds each element back where it came from (``gather``'s)."""
+    return _Gather.apply(x, indices, axis=axis)
 
 
 def _sort_axis(op, x, dim):
@@ -213,7 +201,7 @@ class _MedianAll(Function):
 
     def forward(self, x):
         index = run("median_index", "median_index", [x], attrs=(("axis", 0),))
-        self.out = run("take_along_axis", "take_along_axis", [x, index], attrs=(("axis", 0),))
+        self.out = run("gather", "gather", [x, index], attrs=(("axis", 0),))
         return self.out
 
     def backward(self, g):

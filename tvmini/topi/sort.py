@@ -1,6 +1,6 @@
 """Sorting along one axis as rank computations: ``sort_rank``, ``argsort`` (all
 positions, the first ``k`` as topk, or one as kthvalue), ``sort``, ``median_index``,
-``take_along_axis`` with its gradient, and ``randperm_keys``.
+and ``randperm_keys``.
 
 te has no sort, so sorting is counting. In a row ``x`` of extent ``n`` the rank of
 element ``i`` is the number of elements that go before it::
@@ -13,7 +13,7 @@ last; descending: first, equal elements still in index order, as PyTorch's stabl
 descending sort). The ranks of a row are a permutation of ``0 .. n-1``, so the
 element sorted to position ``r`` is the one whose rank is ``r``: a second reduction,
 ``index[r] = sum_i i * (rank[i] == r)``, and the sorted values are ``x`` gathered at
-those indices (:func:`take_along_axis`). Both reductions are ``O(n^2)`` comparisons
+those indices (``topi.gather``). Both reductions are ``O(n^2)`` comparisons
 per row against a comparison sort's ``O(n log n)``: fine for the rows a model sorts
 (a few thousand elements), slow past some ten thousand. In exchange every output
 element is an independent reduction, which any schedule and target runs as it
@@ -23,12 +23,12 @@ from .. import te
 from ..errors import DTypeError, ShapeError, TVMiniError
 from ..tir import dtype as dt
 from ..tir import expr as E
-from .broadcast import same_extent, shape_str
+from .broadcast import shape_str
+from .gather import gather
 from .random import random_bits
 from .scan import scan_axis
 
-__all__ = ["sort_rank", "argsort", "sort", "median_index", "take_along_axis", "take_along_axis_grad",
-           "randperm_keys"]
+__all__ = ["sort_rank", "argsort", "sort", "median_index", "randperm_keys"]
 
 
 def _check(x, op):
@@ -128,7 +128,7 @@ def argsort(x, axis=-1, descending=False, k=None, start=0, dtype="int64"):
 def sort(x, axis=-1, descending=False, dtype="int64"):
     """``(values, indices)`` of ``x`` sorted along ``axis`` (see :func:`argsort`)."""
     indices = argsort(x, axis, descending, dtype=dtype)
-    return take_along_axis(x, indices, axis), indices
+    return gather(x, indices, axis), indices
 
 
 def median_index(x, axis=-1, dtype="int64"):
@@ -156,54 +156,6 @@ def median_index(x, axis=-1, dtype="int64"):
         def position(_, r):
             return (n - 1) // 2
     return _select_ranks(rank, axis, 1, position, dtype, op)
-
-
-def _check_along(x, indices, axis, op):
-    _check(x, op)
-    _check(indices, op)
-    if not dt.is_int(indices.dtype):
-        raise DTypeError(f"{op}: indices {indices.name} must be integers, got {indices.dtype}")
-    if indices.ndim != x.ndim or not all(same_extent(a, b) for d, (a, b) in enumerate(zip(x.shape, indices.shape))
-                                         if d != axis):
-        raise ShapeError(f"{op}: indices {indices.name} {shape_str(indices.shape)} must have the shape of "
-                         f"{x.name} {shape_str(x.shape)} but along axis {axis}")
-
-
-def take_along_axis(x, indices, axis):
-    """``out[..., r, ...] = x[..., indices[..., r, ...], ...]`` (numpy's
-    ``take_along_axis``, PyTorch's ``gather``), indices of ``x``'s shape but along
-    ``axis``. An index is clipped into ``[0, n)``: the kernel never reads outside ``x``
-    (the graph layer passes indices it made, always in range)."""
-    op = "take_along_axis"
-    _check(x, op)
-    axis = scan_axis(x, axis, op)
-    _check_along(x, indices, axis, op)
-    n = x.shape[axis]
-
-    def body(*r):
-        position = te.min(te.max(indices[r].astype("int32"), 0), n - 1)
-        return x[_at(r, axis, position)]
-    return te.compute(indices.shape, body, name=op, tag="injective")
-
-
-def take_along_axis_grad(grad, indices, n, axis):
-    """The gradient of ``take_along_axis(x, indices, axis)`` for an ``x`` of extent
-    ``n`` along ``axis``: each ``grad`` element added to the element it was read from
-    (repeated indices accumulate), written as a gather: element ``j`` sums the entries
-    whose index is ``j``, ``O(n k)`` comparisons per row for ``k`` indices."""
-    op = "take_along_axis_grad"
-    _check(grad, op)
-    axis = scan_axis(grad, axis, op)
-    _check_along(grad, indices, axis, op)
-    r = te.reduce_axis((0, indices.shape[axis]), name="r")
-    zero = E.const(0, grad.dtype)
-    n = E.convert(n)
-
-    def body(*j):
-        source = _at(j, axis, r.var)
-        hit = te.min(te.max(indices[source].astype("int32"), 0), n - 1) == j[axis]
-        return te.sum(te.if_then_else(hit, grad[source], zero), axis=r)
-    return te.compute(_at(grad.shape, axis, n), body, name=op, tag="reduce")
 
 
 def randperm_keys(seed, n):
