@@ -11,11 +11,8 @@ from ..runtime.device import as_device
 from . import binary_ops, ops
 from .autograd import _GradModeSetter, _state, is_grad_enabled
 from .creation import full
+from .operands import scaled
 from .tensor import Tensor, add_methods
-
-
-def _scaled(other, alpha):
-    return other if alpha == 1 else other * alpha
 
 
 def _div(self, other, *, rounding_mode=None):
@@ -63,8 +60,8 @@ _METHODS = {
     "le": lambda self, other: self <= other,
     "gt": lambda self, other: self > other,
     "ge": lambda self, other: self >= other,
-    "add": lambda self, other, *, alpha=1: self + _scaled(other, alpha),
-    "sub": lambda self, other, *, alpha=1: self - _scaled(other, alpha),
+    "add": lambda self, other, *, alpha=1: self + scaled("add", other, alpha),
+    "sub": lambda self, other, *, alpha=1: self - scaled("sub", other, alpha),
     "mul": lambda self, other: self * other,
     "div": _div,
     "pow": lambda self, exponent: self ** exponent,

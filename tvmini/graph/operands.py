@@ -115,10 +115,13 @@ def scalar_operand(op, value, dtype):
 
 def scaled(op, x, factor):
     """``x * factor`` for a Python number ``factor`` (``x`` itself for 1) in ``x``'s dtype:
-    the ``alpha=``/``beta=`` of ``addmm``, ``index_add`` ...; a fractional factor for an
-    integer tensor is refused (it would have to truncate), naming ``op``."""
+    the ``alpha=``/``beta=`` of ``add``, ``addmm``, ``index_add`` ...; ``x`` may be a
+    number too; a fractional factor for an integer tensor is refused (it would have to
+    truncate; PyTorch refuses it as well), naming ``op``."""
     if factor == 1:
         return x
+    if _is_number(x):
+        return x * factor
     if not x.dtype.startswith("float") and not float(factor).is_integer():
         raise DTypeError(f"{op}: a fractional factor {factor!r} cannot scale a {x.dtype} tensor of shape {x.shape}")
     return x * factor
