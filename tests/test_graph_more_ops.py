@@ -150,7 +150,7 @@ def test_take_along_dim_errors_name_the_op():
     x = tm.ones(2, 3)
     with pytest.raises(tm.ShapeError, match="take_along_dim: input of shape .* same number of dimensions"):
         tm.take_along_dim(x, tm.tensor(np.array([0, 1])), 1)
-    with pytest.raises(tm.IndexingError, match="take_along_dim: index -4 is out of range for axis 1 of extent 3"):
+    with pytest.raises(tm.IndexingError, match="take_along_dim: index -4 is out of range for an axis of extent 3"):
         tm.take_along_dim(x, tm.tensor(np.array([[-4]])), 1)
     with pytest.raises(tm.DTypeError, match="take_along_dim: indices must be an int32 or int64"):
         tm.take_along_dim(x, tm.ones(2, 1), 1)

@@ -188,3 +188,20 @@ class _Thread(threading.local):
 
 
 thread = _Thread()
+
+
+def host_check(tensor, test, chooses_path=False):
+    """``test(array)`` (a function of the array's values, read on the host) for a CPU
+    tensor, wherever its values may be read: at once outside ``tm.jit``; inside a trace
+    as an input guard of the step (see :meth:`~.jit.trace.Tracer.guard_input`), so every
+    replay tests its own argument and, where the answer differs, traces the call again —
+    and the check that asked raises then — instead of running a step chosen for other
+    values. None where the values cannot be read: a CUDA tensor (reading would wait for
+    the GPU) or one the step computes itself. Value checks (indices in range, labels
+    among the classes) go through here, so a jitted step refuses what the eager one does;
+    ``chooses_path``: the answer picks the kernels rather than only allowing them (an
+    exported step, which cannot ask, is then refused)."""
+    if tensor.device.kind != "cpu":
+        return None
+    tracer = thread.tracer
+    return test(tensor._data) if tracer is None else tracer.guard_input(tensor._data, test, chooses_path)

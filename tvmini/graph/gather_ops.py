@@ -6,23 +6,20 @@ kernels the other way round (``gather``'s is a scatter-add; ``src`` gets ``g`` r
 it was written, ``topi.scatter_src_grad``).
 
 Indices are checked as :func:`.index_ops.check_indices` checks them (out of range,
-negative: an IndexingError naming the op; inside ``tm.jit`` and on CUDA they are clipped
-in the kernel instead). ``gather``/``scatter`` refuse negative indices as PyTorch does;
+negative: an IndexingError naming the op, eagerly and in ``tm.jit`` replays; on CUDA
+they are clipped in the kernel instead). ``gather``/``scatter`` refuse negative indices as PyTorch does;
 ``take`` counts them from the end, as PyTorch's. Of duplicate indices in ``scatter`` the
 last along ``dim`` wins (PyTorch leaves it unspecified), and only the winner gets a
 gradient for ``src`` (the derivative of that forward; PyTorch hands ``g.gather(dim,
 index)`` to every duplicate — the same where there are none).
 """
-import numpy as np
-
-from ..errors import DeviceError, DTypeError, IndexingError, ShapeError
-from ..runtime import ndarray as nd
+from ..errors import DeviceError, DTypeError, ShapeError
 from . import axes as check_axes
-from . import dispatch, indexing, ops
+from . import indexing, ops
 from .operands import scaled
 from .autograd import Function
 from .dispatch import run
-from .index_ops import check_indices, take as take_along
+from .index_ops import check_indices, from_end, take as take_along
 from .tensor import Tensor, add_methods
 
 
@@ -167,16 +164,8 @@ def take(input, index):
     if not isinstance(index, Tensor):
         raise DTypeError(f"take: index must be an integer tensor, got {type(index).__name__}")
     flat = ops.reshape(input, (input._data.size,))
-    n = flat.shape[0]
-    if index.dtype in ("int32", "int64") and dispatch.thread.tracer is None and index.device.kind == "cpu":
-        values = index.numpy()
-        if values.size and (values.min() < -n or values.max() >= n):
-            bad = values.min() if values.min() < -n else values.max()
-            raise IndexingError(f"take: index {bad} is out of range for a tensor of {n} elements "
-                                f"(shape {input.shape})")
-        if values.size and values.min() < 0:
-            index = Tensor._wrap(nd.array(np.where(values < 0, values + n, values), device=index.device))
-    return take_along(flat, index, 0)
+    check_indices("take", index, flat.shape[0], negative=True)
+    return take_along(flat, from_end(index, flat.shape[0]), 0)
 
 
 def _scatter_(self, dim, index, src=None, *, value=None):

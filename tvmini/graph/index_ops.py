@@ -2,11 +2,12 @@
 embedding lookups (``F.embedding``), as ``topi.take`` kernels whose gradient is
 ``topi.take_grad`` (repeated indices accumulate, as PyTorch's).
 
-Indices are checked against the extent on the host before the kernel runs where that is
-free of side effects — CPU index tensors outside a ``tm.jit`` trace — and an index out of
-range raises an error naming it, as PyTorch does. Inside a trace, and for CUDA tensors
-(where PyTorch stops at a device-side assert), the kernel clamps an out-of-range index to
-the nearest row instead: it never reads outside the tensor.
+Indices are checked against the extent on the host before the kernel runs where they
+can be read — CPU index tensors, eagerly and as guards of a ``tm.jit`` step (a replay
+with other indices checks them again) — and an index out of range raises an error
+naming it, as PyTorch does. For CUDA tensors (where PyTorch stops at a device-side
+assert) and indices a jitted step computes itself, the kernel clamps an out-of-range
+index to the nearest row instead: it never reads outside the tensor.
 """
 import numpy as np
 
@@ -20,17 +21,33 @@ from .dispatch import run
 from .tensor import Tensor
 
 
-def check_indices(op, index, extent):
-    """Refuse non-integer indices, and (where reading them is free: CPU tensors outside
-    ``tm.jit``) values outside ``[0, extent)``, naming ``op`` and the bad value."""
+def check_indices(op, index, extent, negative=False):
+    """Refuse non-integer indices, and values outside ``[0, extent)`` (``negative``:
+    ``[-extent, extent)``, negatives counting from the end) wherever they can be read
+    (:func:`.dispatch.host_check`: CPU tensors, also as guards of a ``tm.jit`` step),
+    naming ``op`` and the bad value."""
     if index.dtype not in ("int32", "int64"):
         raise DTypeError(f"{op}: indices must be an int32 or int64 tensor, got {index.dtype} of shape {index.shape}")
-    if dispatch.thread.tracer is None and index.device.kind == "cpu" and index._data.size:
-        values = index._data.numpy()
-        low, high = int(values.min()), int(values.max())
-        if low < 0 or high >= extent:
-            bad = low if low < 0 else high
-            raise IndexingError(f"{op}: index {bad} is out of range for an axis of extent {extent}")
+    low = -extent if negative else 0
+
+    def inside(array):
+        values = array._storage.host_view()
+        return not values.size or bool(values.min() >= low and values.max() < extent)
+    if dispatch.host_check(index, inside) is False:
+        values = index._data._storage.host_view()
+        bad = values.min() if values.min() < low else values.max()
+        raise IndexingError(f"{op}: index {bad} is out of range for an axis of extent {extent}")
+
+
+def from_end(index, extent):
+    """``index`` with its negative positions counted from the end (``+ extent``), as
+    PyTorch reads them: one small kernel, left out where the indices are read and none
+    is negative (eager CPU tensors)."""
+    if dispatch.thread.tracer is None and index.device.kind == "cpu":
+        values = index._data._storage.host_view()
+        if not values.size or values.min() >= 0:
+            return index
+    return ops.where(ops.compare(index, 0, "lt"), index + extent, index)
 
 
 class _Take(Function):

@@ -21,7 +21,7 @@ from ..runtime import ndarray as nd
 from . import autograd, dispatch, ops
 from .autograd import Function, is_grad_enabled, no_grad
 from .dispatch import run, run_inplace
-from .index_ops import take
+from .index_ops import check_indices, from_end, take
 from .ops import _as_tensor, _kernel, reshape
 from .tensor import Tensor
 
@@ -60,10 +60,10 @@ _BASIC_INDEX = (slice, int, np.integer)
 
 
 def _advanced(x, index):
-    """``x[index]`` for one array index among full slices: a mask or integer positions
-    (an integer tensor inside a trace or on the GPU goes to the kernel unread, where an
-    out-of-range position is clamped; elsewhere positions are checked, negatives count
-    from the end)."""
+    """``x[index]`` for one array index among full slices: a mask or integer positions,
+    negatives counting from the end (an integer tensor inside a trace or on the GPU goes
+    to the kernel, checked where it can be read, see :func:`.index_ops.check_indices`;
+    other positions are read on the host)."""
     at = next(k for k, i in enumerate(index) if _is_array_index(i))
     rest = index[:at] + index[at + 1:]
     if not all(isinstance(i, slice) and i == slice(None) for i in rest):
@@ -72,7 +72,8 @@ def _advanced(x, index):
     chosen = index[at]
     if isinstance(chosen, Tensor) and chosen.dtype != "bool" and (dispatch.thread.tracer is not None
                                                                         or chosen.device.kind != "cpu"):
-        return take(x, chosen, at)
+        check_indices(f"indexing a tensor of shape {x.shape} on axis {at}", chosen, x.shape[at], negative=True)
+        return take(x, from_end(chosen, x.shape[at]), at)
     values = chosen.numpy() if isinstance(chosen, Tensor) else np.asarray(chosen)
     if isinstance(chosen, list) and not values.size:     # numpy makes [] float64; PyTorch: no positions
         values = values.astype(np.int64)

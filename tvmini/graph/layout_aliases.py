@@ -8,14 +8,14 @@ import math
 
 import numpy as np
 
-from ..errors import DTypeError, IndexingError, ShapeError
+from ..errors import DTypeError, ShapeError
 from ..runtime import ndarray as nd
 from . import axes as check_axes
-from . import dispatch, ops
+from . import ops
 from .creation import empty
 from .einsum_ops import einsum
 from .gather_ops import gather
-from .index_ops import index_select
+from .index_ops import check_indices, from_end, index_select
 from .logic_ops import where
 from .join_ops import cat
 from .reorder_ops import flip, movedim
@@ -148,18 +148,12 @@ def take_along_dim(input, indices, dim=None):
         raise ShapeError(f"take_along_dim: input of shape {input.shape} and indices of shape {indices.shape} must "
                          "have the same number of dimensions")
     axis = check_axes.axis("take_along_dim", dim, input.shape)
+    check_indices("take_along_dim", indices, input.shape[axis], negative=True)
     shape = ops.broadcast_shapes("take_along_dim", input.shape[:axis] + (1,) + input.shape[axis + 1:],
                                  indices.shape[:axis] + (1,) + indices.shape[axis + 1:])
     input = ops.broadcast_to(input, shape[:axis] + input.shape[axis:axis + 1] + shape[axis + 1:])
     indices = ops.broadcast_to(indices, shape[:axis] + indices.shape[axis:axis + 1] + shape[axis + 1:])
-    extent = input.shape[axis]
-    if dispatch.thread.tracer is None and indices.device.kind == "cpu":
-        values = indices.numpy()
-        if values.size and (values.min() < -extent or values.max() >= extent):
-            bad = values.min() if values.min() < -extent else values.max()
-            raise IndexingError(f"take_along_dim: index {bad} is out of range for axis {axis} of extent {extent} "
-                                f"(input of shape {input.shape})")
-    return gather(input, axis, where(indices < 0, indices + extent, indices))
+    return gather(input, axis, from_end(indices, input.shape[axis]))
 
 
 def isfinite(input):

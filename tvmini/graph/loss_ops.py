@@ -4,8 +4,6 @@ ignored labels and label smoothing. Each is written with graph ops (so its
 gradient is the ops' kernels, PyTorch's at the seams: ``|d|`` has gradient 0 at 0)."""
 import math
 
-import numpy as np
-
 from ..errors import DTypeError, ShapeError, TVMiniError
 from . import dispatch, ops
 from .join_ops import clamp
@@ -64,16 +62,16 @@ def _clamped_log(p):
 
 
 def _check_probabilities(op, p):
-    """PyTorch's check that every probability is in [0, 1] (a NaN is not), on the host for
-    CPU tensors outside ``tm.jit``. Inside a trace the values cannot be read (they would
-    be frozen into it) and a GPU would have to be waited for: there an out-of-range or
-    NaN probability gives a NaN loss instead (the logs of the formula)."""
-    if dispatch.thread.tracer is not None or p.device.kind != "cpu":
-        return
-    values = p._data._storage.host_view()
-    inside = (values >= 0) & (values <= 1)
-    if not inside.all():
-        bad = values[~inside].flat[0]
+    """PyTorch's check that every probability is in [0, 1] (a NaN is not), wherever the
+    values can be read (:func:`.dispatch.host_check`). Elsewhere (a GPU would have to be
+    waited for; a jitted step's own intermediate) an out-of-range or NaN probability
+    gives a NaN loss instead (the logs of the formula)."""
+    def inside(array):
+        values = array._storage.host_view()
+        return bool(((values >= 0) & (values <= 1)).all())
+    if dispatch.host_check(p, inside) is False:
+        values = p._data._storage.host_view()
+        bad = values[~((values >= 0) & (values <= 1))].flat[0]
         raise TVMiniError(f"{op}: all elements of input should be between 0 and 1, found {bad} "
                           f"(input of shape {p.shape})")
 
@@ -134,6 +132,7 @@ def class_loss(op, scores, labels, reduction="mean", weight=None, ignore_index=-
     classes = scores.shape[-1]
     if weight is not None and weight.shape != (classes,):
         raise ShapeError(f"{op}: weight of shape {weight.shape} does not match {classes} classes")
+    _check_labels(op, labels, classes, ignore_index)
     kept = ops.compare(labels, ignore_index, "ne")
     safe = ops.where(kept, labels, 0)
     scale = ops.cast(kept, scores.dtype)
@@ -157,21 +156,27 @@ def class_loss(op, scores, labels, reduction="mean", weight=None, ignore_index=-
     return ops.where(kept_any, total / ops.where(kept_any, weight_sum, 1.0), float("nan"))
 
 
-def _has_label(labels, value):
-    """Whether some label may equal ``value``: read on the host for CPU labels; assumed
-    (the general path, right for any labels) for labels elsewhere. In a ``tm.jit``
-    trace the answer is a guard of the traced step (a batch that answers otherwise
-    traces another variant), or assumed for labels computed inside the step."""
-    if labels.device.kind != "cpu":
-        return True
+def _check_labels(op, labels, classes, ignore_index):
+    """Labels in ``[0, classes)`` or equal to ``ignore_index``, checked on the labels
+    themselves (the kernels see them with the ignored ones replaced, which a ``tm.jit``
+    step computes itself and so could not check)."""
+    def valid(array):
+        host = array._storage.host_view()
+        return bool((((host >= 0) & (host < classes)) | (host == ignore_index)).all())
+    if labels.dtype in ("int32", "int64") and dispatch.host_check(labels, valid) is False:
+        host = labels._data._storage.host_view()
+        bad = host[~(((host >= 0) & (host < classes)) | (host == ignore_index))].flat[0]
+        raise ShapeError(f"{op}: labels must lie in [0, {classes}) or be ignore_index={ignore_index}, got {bad}")
 
-    def found(array):
-        return bool((array._storage.host_view() == value).any())
-    tracer = dispatch.thread.tracer
-    if tracer is None:
-        return found(labels._data)
-    guarded = tracer.guard_input(labels._data, found)
-    return True if guarded is None else guarded
+
+def _has_label(labels, value):
+    """Whether some label may equal ``value``: read where the labels can be read
+    (:func:`.dispatch.host_check`; in a ``tm.jit`` trace the answer guards the step, so a
+    batch that answers otherwise traces another variant); assumed elsewhere (the general
+    path, right for any labels)."""
+    found = dispatch.host_check(labels, lambda array: bool((array._storage.host_view() == value).any()),
+                               chooses_path=True)
+    return True if found is None else found
 
 
 def _options(op, reduction, weight):

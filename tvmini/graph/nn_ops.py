@@ -11,7 +11,7 @@ import warnings
 from .. import te, topi
 from ..codegen import parallel
 from ..errors import DTypeError, ShapeError, TVMiniError
-from . import axes, ops
+from . import axes, dispatch, ops
 from .autograd import Function
 from .dispatch import run
 from .ops import _kernel, check_same
@@ -160,11 +160,14 @@ def _row_loss(op, scores, labels, reduction):
         raise DTypeError(f"{op}: labels must be int32 or int64 class indices, got {labels.dtype}")
     if labels.device != scores.device:
         check_same(op, scores, labels)
-    if labels.device.kind == "cpu" and labels._data.size:
+    classes = scores.shape[1]
+
+    def among_classes(array):
+        host = array._storage.host_view()
+        return not host.size or bool(host.min() >= 0 and host.max() < classes)
+    if dispatch.host_check(labels, among_classes) is False:
         host = labels._data._storage.host_view()
-        low, high = int(host.min()), int(host.max())
-        if low < 0 or high >= scores.shape[1]:
-            raise ShapeError(f"{op}: labels must lie in [0, {scores.shape[1]}), got values in [{low}, {high}]")
+        raise ShapeError(f"{op}: labels must lie in [0, {classes}), got values in [{host.min()}, {host.max()}]")
     return _reduce_loss(op, _RowLoss.apply(scores, labels, op=op), reduction)
 
 

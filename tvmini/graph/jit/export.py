@@ -87,7 +87,7 @@ def _check_inference(name, program, variant):
         why = f"it draws random numbers on every call (dropout in training mode); {_EVAL}"
     elif replayed:
         why = "it runs an optimizer update; export a function that only runs the model"
-    elif variant.input_guards:
+    elif any(chooses_path for *_, chooses_path in variant.input_guards):
         why = ("its path depends on an argument's values (e.g. whether a loss's labels hold ignore_index), "
                "which the library would not check; export a function that only runs the model")
     else:

@@ -35,7 +35,7 @@ class Tracer:
         self.optimizers = {}       # id -> optimizer stepped during the trace
         self.leaves = {}           # id -> tensor whose .grad the step reads or sets
         self._grad_guard = []      # per leaf: None (any), True (.grad must be None), False (must not)
-        self.input_guards = []     # (input binding, test, its result): host-read decisions a replay checks
+        self.input_guards = []     # (input binding, test, its result, chooses_path): host reads a replay repeats
         self._args = {id(t): i for i, t in enumerate(arg_tensors) if t is not None}
         for i, t in enumerate(arg_tensors):
             if t is not None and id(t._data) not in self._values:
@@ -135,18 +135,19 @@ class Tracer:
             if value.kind in (STATE, CONST):
                 value.kind, value.binding, value.array = GRAD_IN, len(self.leaves) - 1, None
 
-    def guard_input(self, array, test):
+    def guard_input(self, array, test, chooses_path=True):
         """``test(array)`` (a function of the array's values on the host) for an array the
         step receives as an argument and has not written yet; a replay runs the test on
         its own argument and traces another variant when the answer differs, so a path
         chosen by the values (e.g. a loss without ignored labels) is never replayed for
-        values that need another one. None for any other array, which a replay cannot
-        test: the caller takes the path right for any values."""
+        values that need another one, and a value check (``chooses_path=False``: indices
+        in range) fails on the new trace as eagerly. None for any other array, which a
+        replay cannot test: the caller takes the path right for any values."""
         value = self._values.get(id(array))
         if value is None or value.kind != INPUT or any(value in node.outputs for node in self.program.nodes):
             return None
         result = test(array)
-        self.input_guards.append((value.binding, test, result))
+        self.input_guards.append((value.binding, test, result, chooses_path))
         return result
 
     def saw_module(self, module):
