@@ -1,0 +1,318 @@
+"""Recurrent layers with PyTorch's arguments, parameter names, shapes and formulas:
+the cells ``RNNCell``, ``LSTMCell``, ``GRUCell`` (one time step) and the sequence layers
+``RNN``, ``LSTM``, ``GRU`` (stacked layers, optionally bidirectional).
+
+Every step runs the fused kernels of :mod:`tvmini.graph.rnn_ops`: the input projection
+of the whole sequence is one ``linear`` before the time loop, then per step one GEMM
+with ``W_hh`` and one cell kernel; backpropagation through time is that op's gradient.
+A cell is the same op over a sequence of one step. Parameters are named as PyTorch's
+(``weight_ih_l0``, ``bias_hh_l1_reverse``, ...; cells: ``weight_ih`` ...) with the gates
+stacked in its order (LSTM i, f, g, o; GRU r, z, n), so a PyTorch ``state_dict``
+converted to numpy loads as it is. Not supported: LSTM's ``proj_size`` (refused) and
+packed sequences.
+"""
+import math
+import warnings
+
+from ..errors import ShapeError, TVMiniError
+from ..graph import join_ops, ops, zeros
+from ..graph.rnn_ops import GATES, recurrence
+from . import functional as F
+from . import init
+from .module import Module, Parameter
+
+
+def _check_sizes(name, **sizes):
+    for key, value in sizes.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ShapeError(f"{name}: {key} must be an integer greater than zero, got {value!r}")
+
+
+def _rnn_mode(name, nonlinearity):
+    if nonlinearity not in ("tanh", "relu"):
+        raise TVMiniError(f"{name}: unknown nonlinearity {nonlinearity!r}; select from 'tanh' or 'relu'")
+    return "rnn_" + nonlinearity
+
+
+def _reset(module):
+    """PyTorch's default: every parameter from U(-1/sqrt(hidden), 1/sqrt(hidden))."""
+    bound = 1.0 / math.sqrt(module.hidden_size)
+    for p in module.parameters():
+        init.uniform_(p, -bound, bound)
+
+
+# ------------------------------------------------------------------------------ cells
+
+class _CellBase(Module):
+    """One time step of a recurrent cell; ``mode`` picks the kernels (see rnn_ops.GATES)."""
+
+    def __init__(self, mode, input_size, hidden_size, bias, device, dtype):
+        super().__init__()
+        name = type(self).__name__
+        _check_sizes(name, input_size=input_size, hidden_size=hidden_size)
+        self.mode, self.input_size, self.hidden_size, self.bias = mode, input_size, hidden_size, bool(bias)
+        gates = GATES[mode] * hidden_size
+        dtype = dtype or "float32"
+        self.weight_ih = Parameter(zeros(gates, input_size, dtype=dtype))
+        self.weight_hh = Parameter(zeros(gates, hidden_size, dtype=dtype))
+        self.bias_ih = Parameter(zeros(gates, dtype=dtype)) if bias else None
+        self.bias_hh = Parameter(zeros(gates, dtype=dtype)) if bias else None
+        self.reset_parameters()
+        if device is not None:
+            self.to(device)
+
+    def reset_parameters(self):
+        _reset(self)
+
+    def _state(self, name, hx, input, batched):
+        """``hx`` checked against the input (or zeros for None), as (B, H)."""
+        B = input.shape[0] if batched else 1
+        if hx is None:
+            return zeros(B, self.hidden_size, dtype=input.dtype, device=input.device)
+        if hx.ndim != input.ndim:
+            raise ShapeError(f"{type(self).__name__}: {name} must be {input.ndim}-D for a {input.ndim}-D input, "
+                             f"got shape {hx.shape}")
+        hx = hx if batched else join_ops.unsqueeze(hx, 0)
+        if hx.shape != (B, self.hidden_size):
+            raise ShapeError(f"{type(self).__name__}: {name} of shape {tuple(hx.shape)} does not fit an input of "
+                             f"shape {tuple(input.shape)} (expected ({B}, {self.hidden_size}): input batch size "
+                             "and hidden_size)")
+        return hx
+
+    def _run(self, input, h, c):
+        """(new h, new c or None, batched): the step on a checked input."""
+        name = type(self).__name__
+        if input.ndim not in (1, 2):
+            raise ShapeError(f"{name}: Expected input to be 1D or 2D, got {input.ndim}D instead (shape {input.shape})")
+        if input.shape[-1] != self.input_size:
+            raise ShapeError(f"{name}: input has inconsistent input_size: got {input.shape[-1]}, expected "
+                             f"{self.input_size} (input shape {input.shape})")
+        batched = input.ndim == 2
+        h = self._state("hx", h, input, batched)
+        c = self._state("cx", c, input, batched) if self.mode == "lstm" else None
+        x = join_ops.unsqueeze(input if batched else join_ops.unsqueeze(input, 0), 0)
+        states = recurrence(self.mode, F.linear(x, self.weight_ih, self.bias_ih), h, c, self.weight_hh,
+                            self.bias_hh)
+        if not batched:
+            states = join_ops.squeeze(states, 1)
+        return states[0], (states[1] if c is not None else None)
+
+    def extra_repr(self):
+        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+
+
+class RNNCell(_CellBase):
+    """Elman cell: ``h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh)``, act tanh or relu."""
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None):
+        super().__init__(_rnn_mode("RNNCell", nonlinearity), input_size, hidden_size, bias, device, dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input, hx=None):
+        return self._run(input, hx, None)[0]
+
+    def extra_repr(self):
+        return super().extra_repr() + ("" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity}")
+
+
+class LSTMCell(_CellBase):
+    """LSTM cell: gates i, f, g, o of ``x W_ih^T + b_ih + h W_hh^T + b_hh``,
+    ``c' = σ(f) c + σ(i) tanh(g)``, ``h' = σ(o) tanh(c')``; returns (h', c')."""
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__("lstm", input_size, hidden_size, bias, device, dtype)
+
+    def forward(self, input, hx=None):
+        h, c = (None, None) if hx is None else hx
+        return self._run(input, h, c)
+
+
+class GRUCell(_CellBase):
+    """GRU cell (PyTorch's): ``r = σ(x_r + h_r)``, ``z = σ(x_z + h_z)``,
+    ``n = tanh(x_n + r * (W_hn h + b_hn))``, ``h' = (1 - z) n + z h``."""
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__("gru", input_size, hidden_size, bias, device, dtype)
+
+    def forward(self, input, hx=None):
+        return self._run(input, hx, None)[0]
+
+
+# ----------------------------------------------------------------------- sequence layers
+
+class _RNNBase(Module):
+    """Stacked, optionally bidirectional recurrent layers over (T, B, input_size)
+    sequences (``batch_first``: (B, T, input_size); unbatched: (T, input_size))."""
+
+    def __init__(self, mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                 proj_size, device, dtype):
+        super().__init__()
+        name = type(self).__name__
+        _check_sizes(name, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
+            raise ShapeError(f"{name}: dropout should be a number in range [0, 1] representing the probability of "
+                             f"an element being zeroed, got {dropout!r}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(f"{name}: dropout option adds dropout after all but last recurrent layer, so non-zero "
+                          f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
+                          f"num_layers={num_layers}", UserWarning, stacklevel=3)
+        if proj_size:
+            raise TVMiniError(f"{name}: proj_size={proj_size!r} (an LSTM with projections) is not supported by "
+                              "tvmini; use proj_size=0")
+        self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bool(bias), bool(batch_first), float(dropout)
+        self.bidirectional, self.proj_size = bool(bidirectional), 0
+        directions = 2 if bidirectional else 1
+        gates = GATES[mode] * hidden_size
+        dtype = dtype or "float32"
+        self._flat_weights_names = []
+        for layer in range(num_layers):
+            width = input_size if layer == 0 else hidden_size * directions
+            for direction in range(directions):
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                shapes = [("weight_ih", (gates, width)), ("weight_hh", (gates, hidden_size))]
+                if bias:
+                    shapes += [("bias_ih", (gates,)), ("bias_hh", (gates,))]
+                for base, shape in shapes:
+                    setattr(self, base + suffix, Parameter(zeros(*shape, dtype=dtype)))
+                    self._flat_weights_names.append(base + suffix)
+        self.reset_parameters()
+        if device is not None:
+            self.to(device)
+
+    def reset_parameters(self):
+        _reset(self)
+
+    @property
+    def all_weights(self):
+        """The parameters per layer and direction, as PyTorch's: [[w_ih, w_hh, b_ih, b_hh], ...]."""
+        per = 4 if self.bias else 2
+        flat = [getattr(self, n) for n in self._flat_weights_names]
+        return [flat[k:k + per] for k in range(0, len(flat), per)]
+
+    def _states(self, hx, x, batched):
+        """The initial (h0, c0 or None), each (layers * directions, B, H): zeros for None."""
+        name = type(self).__name__
+        shape = (self.num_layers * (2 if self.bidirectional else 1), x.shape[1], self.hidden_size)
+        lstm = self.mode == "lstm"
+        if hx is None:
+            h0 = zeros(*shape, dtype=x.dtype, device=x.device)
+            return h0, (h0 if lstm else None)
+        if lstm and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+            raise ShapeError(f"{name}: hx must be a tuple (h_0, c_0), got {type(hx).__name__}")
+        states = list(hx) if lstm else [hx]
+        for k, state in enumerate(states):
+            which = ("h_0", "c_0")[k]
+            if state.ndim != (3 if batched else 2):
+                raise ShapeError(f"{name}: for {'batched 3-D' if batched else 'unbatched 2-D'} input, {which} "
+                                 f"should also be {'3-D' if batched else '2-D'} but got {state.ndim}-D tensor "
+                                 f"(shape {state.shape})")
+            states[k] = state = state if batched else join_ops.unsqueeze(state, 1)
+            if state.shape != shape:
+                raise ShapeError(f"{name}: Expected hidden size {shape}, got {tuple(state.shape)} ({which})")
+            ops.check_same(name, x, state)
+        return states[0], (states[1] if lstm else None)
+
+    def _layers(self, x, h0, c0):
+        """(output (T, B, directions * H), [h_n per layer and direction], [c_n ...])."""
+        directions = 2 if self.bidirectional else 1
+        T = x.shape[0]
+        h_n, c_n = [], []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(directions):
+                k = layer * directions + direction
+                w_ih, w_hh, *biases = self.all_weights[k]
+                b_ih, b_hh = biases if biases else (None, None)
+                states = recurrence(self.mode, F.linear(x, w_ih, b_ih), h0[k], None if c0 is None else c0[k],
+                                    w_hh, b_hh, reverse=bool(direction))
+                last = 0 if direction else T - 1
+                h_n.append(states[last])
+                if c0 is not None:
+                    c_n.append(states[T])
+                    states = states[:T]
+                outputs.append(states)
+            x = outputs[0] if directions == 1 else join_ops.cat(outputs, 2)
+            if self.dropout and self.training and layer + 1 < self.num_layers:
+                x = F.dropout(x, self.dropout, True)
+        return x, h_n, c_n
+
+    def _forward(self, input, hx):
+        name = type(self).__name__
+        if input.ndim not in (2, 3):
+            raise ShapeError(f"{name}: Expected input to be 2D or 3D, got {input.ndim}D tensor instead "
+                             f"(shape {input.shape})")
+        if input.shape[-1] != self.input_size:
+            raise ShapeError(f"{name}: input.size(-1) must be equal to input_size. Expected {self.input_size}, "
+                             f"got {input.shape[-1]}")
+        batched = input.ndim == 3
+        if not batched:
+            x = join_ops.unsqueeze(input, 1)
+        else:
+            x = ops.transpose(input, (1, 0, 2)) if self.batch_first else input
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise ShapeError(f"{name}: needs at least one time step and one sequence, got input of shape "
+                             f"{input.shape}")
+        h0, c0 = self._states(hx, x, batched)
+        out, h_n, c_n = self._layers(x, h0, c0)
+        h_n = join_ops.stack(h_n)
+        c_n = join_ops.stack(c_n) if c_n else None
+        if not batched:
+            out, h_n = join_ops.squeeze(out, 1), join_ops.squeeze(h_n, 1)
+            c_n = None if c_n is None else join_ops.squeeze(c_n, 1)
+        elif self.batch_first:
+            out = ops.transpose(out, (1, 0, 2))
+        return out, h_n, c_n
+
+    def extra_repr(self):
+        text = f"{self.input_size}, {self.hidden_size}"
+        for key, default in (("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
+                             ("bidirectional", False)):
+            if getattr(self, key) != default:
+                text += f", {key}={getattr(self, key)}"
+        return text
+
+
+class RNN(_RNNBase):
+    """Elman RNN layers: ``h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``;
+    ``forward(input, hx=None)`` returns (output, h_n)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, device=None, dtype=None):
+        super().__init__(_rnn_mode("RNN", nonlinearity), input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, 0, device, dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input, hx=None):
+        out, h_n, _ = self._forward(input, hx)
+        return out, h_n
+
+    def extra_repr(self):
+        return super().extra_repr() + ("" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity}")
+
+
+class LSTM(_RNNBase):
+    """LSTM layers (see :class:`LSTMCell`); ``forward(input, hx=None)`` with
+    ``hx = (h_0, c_0)`` returns (output, (h_n, c_n))."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, proj_size=0, device=None, dtype=None):
+        super().__init__("lstm", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         proj_size, device, dtype)
+
+    def forward(self, input, hx=None):
+        out, h_n, c_n = self._forward(input, hx)
+        return out, (h_n, c_n)
+
+
+class GRU(_RNNBase):
+    """GRU layers (see :class:`GRUCell`); ``forward(input, hx=None)`` returns (output, h_n)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, device=None, dtype=None):
+        super().__init__("gru", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0,
+                         device, dtype)
+
+    def forward(self, input, hx=None):
+        out, h_n, _ = self._forward(input, hx)
+        return out, h_n
