@@ -123,6 +123,20 @@ def test_layers_match_numpy(mode, kwargs, batch):
     np.testing.assert_allclose(h_n.numpy(), want_h, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("mode", ["lstm", "gru"])
+def test_long_sequences_match_numpy_and_their_gradients_reach_every_step(mode):
+    """More steps than one stacking kernel joins (32): the states are joined in groups."""
+    rng = np.random.default_rng(9)
+    module = (nn.LSTM if mode == "lstm" else nn.GRU)(2, 3, bidirectional=True, dtype="float64")
+    x = rng.normal(size=(70, 2, 2))
+    out, _ = module(tm.tensor(x))
+    want, _, _ = _layers_numpy(mode, module, x, np.zeros((2, 2, 3)), np.zeros((2, 2, 3)) if mode == "lstm" else None)
+    np.testing.assert_allclose(out.numpy(), want, rtol=1e-12, atol=1e-12)
+    inp = tm.tensor(x, requires_grad=True)
+    module(inp)[0][-1].sum().backward()        # the last output reads every step (the reverse direction)
+    assert np.abs(inp.grad.numpy()).min(axis=(1, 2)).min() > 0
+
+
 def test_default_state_is_zeros_and_init_is_uniform_within_the_bound():
     rng = np.random.default_rng(1)
     lstm = nn.LSTM(3, 4, num_layers=2, dtype="float64")

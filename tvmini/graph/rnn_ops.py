@@ -14,13 +14,13 @@ as the steps' gate gradients stacked. Keeping the whole loop in one op is what m
 ``xp``'s gradient one (T, B, G) tensor rather than T slices each padded to the whole
 sequence and summed.
 """
-from .. import topi
 from ..errors import DTypeError, ShapeError
 from ..runtime import ndarray as nd
 from ..topi import rnn as kernels
 from . import ops, reductions
 from .autograd import Function
 from .dispatch import run
+from .join_ops import _concatenate
 from .nn_ops import _split_by_rows
 from .tensor import Tensor
 
@@ -37,7 +37,7 @@ def _stack(arrays, flat=False):
     if len(arrays) <= _STACK_FANIN:
         return run("stack_steps", kernels.stack_steps, list(arrays), attrs=(("flat", flat),))
     groups = [_stack(arrays[k:k + _STACK_FANIN], flat=True) for k in range(0, len(arrays), _STACK_FANIN)]
-    rows = run("cat", topi.concatenate, groups, attrs=(("axis", 0),))
+    rows = run("cat", _concatenate, groups, attrs=(("axis", 0),))
     if flat:
         return rows
     B, F = arrays[0].shape
