@@ -8,14 +8,18 @@ reads step ``t`` of ``xp`` (``t`` is a runtime scalar, so one build serves every
 and does all of the cell's elementwise work in one pass: gate activations, the new
 cell state and the new hidden state. Gates are stacked along the feature axis in
 PyTorch's order (LSTM: i, f, g, o; GRU: r, z, n), each ``H`` wide; a (B, G) compute
-finds its gate as ``j // H`` and its unit as ``j % H``, so every load stays inside its
-buffer whichever gate a select picks.
+picks its gate by comparing the feature index with the gates' bounds and reads the
+unit at that index shifted back by the gate's offset, so consecutive features load
+consecutive elements and the loops vectorize (only a taken branch loads). Per-unit
+values several gates read (``tanh(c')``, the gradient reaching ``c'``) are computed
+once, before the gates (``MATERIALIZED``), not again in each gate's branch.
 
 The gradient kernels take the gradient of the whole output sequence (``gy``) with the
 same scalar ``t`` and the gradient flowing back from the next step, and return the
 gradients of the gate pre-activations (what the GEMMs of the backward pass need).
 """
 from .. import te
+from .schedule import MATERIALIZED
 
 #: Tag of these computes: index-mapped, not one-to-one (the default schedules treat them
 #: like ``concatenate``).
@@ -59,6 +63,16 @@ def rnn_step_grad(gy, dh_next, h, t, nonlinearity="tanh"):
 
 # ------------------------------------------------------------------------------ LSTM
 
+def _gate_select(jj, H, values):
+    """``values[k](jj - k*H)`` for the gate ``k`` that feature ``jj`` lies in: each
+    branch indexes with ``jj`` shifted by a constant, so a vector of consecutive ``jj``
+    loads consecutive elements (only the taken branch's lanes load)."""
+    value = values[-1](jj - (len(values) - 1) * H)
+    for k in range(len(values) - 2, -1, -1):
+        value = te.if_then_else(jj < (k + 1) * H, values[k](jj - k * H), value)
+    return value
+
+
 def lstm_step(xp, hh, c, t):
     """LSTM step: the activated gates ``acts`` (B, 4H) = (σ(i), σ(f), tanh(g), σ(o)) of
     ``xp[t] + hh``, ``c' = f*c + i*g`` and ``h' = o*tanh(c')``; returns [h', c', acts]
@@ -78,24 +92,27 @@ def lstm_step(xp, hh, c, t):
 
 def lstm_step_grad(gy, dh_next, dc_next, acts, c_new, c_prev, t):
     """Gradients of an LSTM step whose ``h'`` received ``gy[t] + dh_next`` and whose
-    ``c'`` received ``dc_next``: [d gates (B, 4H, pre-activation), d c_prev]."""
+    ``c'`` received ``dc_next``: [d gates (B, 4H, pre-activation), d c_prev]. ``tanh(c')``
+    and the whole gradient reaching ``c'`` are computed once per unit (materialized),
+    then each gate's gradient reads them."""
     H = _width(acts, 4)
+    shape = c_prev.shape
+    tc = te.compute(shape, lambda b, j: te.tanh(c_new[b, j]), name="lstm_tc", tag=MATERIALIZED)
 
-    def dc(b, j):       # the whole gradient reaching c'
-        tc = te.tanh(c_new[b, j])
-        return dc_next[b, j] + (gy[t, b, j] + dh_next[b, j]) * acts[b, 3 * H + j] * _tanh_grad(tc)
+    def dh(b, j):
+        return gy[t, b, j] + dh_next[b, j]
+    dc = te.compute(shape, lambda b, j: dc_next[b, j] + dh(b, j) * acts[b, 3 * H + j] * _tanh_grad(tc[b, j]),
+                    name="lstm_dc_total", tag=MATERIALIZED)
 
     def dgate(b, jj):
-        k, j = jj // H, jj % H
-        i, f, g, o = (acts[b, q * H + j] for q in range(4))
-        d = dc(b, j)
-        di = d * g * _sigmoid_grad(i)
-        df = d * c_prev[b, j] * _sigmoid_grad(f)
-        dg = d * i * _tanh_grad(g)
-        do = (gy[t, b, j] + dh_next[b, j]) * te.tanh(c_new[b, j]) * _sigmoid_grad(o)
-        return te.if_then_else(k == 0, di, te.if_then_else(k == 1, df, te.if_then_else(k == 2, dg, do)))
+        a = acts[b, jj]
+        return _gate_select(jj, H, [
+            lambda j: dc[b, j] * acts[b, j + 2 * H] * _sigmoid_grad(a),            # i
+            lambda j: dc[b, j] * c_prev[b, j] * _sigmoid_grad(a),                   # f
+            lambda j: dc[b, j] * acts[b, j] * _tanh_grad(a),                        # g
+            lambda j: dh(b, j) * tc[b, j] * _sigmoid_grad(a)])                      # o
     dgates = te.compute(acts.shape, dgate, name="lstm_dgates", tag=_TAG)
-    dc_prev = te.compute(c_prev.shape, lambda b, j: dc(b, j) * acts[b, H + j], name="lstm_dc", tag=_TAG)
+    dc_prev = te.compute(shape, lambda b, j: dc[b, j] * acts[b, H + j], name="lstm_dc", tag=_TAG)
     return [dgates, dc_prev]
 
 
@@ -108,10 +125,9 @@ def gru_step(xp, hh, h, t):
     H = _width(hh, 3)
 
     def act(b, jj):
-        j = jj % H
-        r = te.sigmoid(xp[t, b, j] + hh[b, j])
-        n = te.tanh(xp[t, b, 2 * H + j] + r * hh[b, 2 * H + j])
-        return te.if_then_else(jj >= 2 * H, n, te.sigmoid(xp[t, b, jj] + hh[b, jj]))
+        def n(j):       # r of the same unit, 2H features back
+            return te.tanh(xp[t, b, jj] + te.sigmoid(xp[t, b, j] + hh[b, j]) * hh[b, jj])
+        return te.if_then_else(jj < 2 * H, te.sigmoid(xp[t, b, jj] + hh[b, jj]), n(jj - 2 * H))
     acts = te.compute(hh.shape, act, name="gru_acts", tag=_TAG)
     h_new = te.compute(h.shape, lambda b, j: (1.0 - acts[b, H + j]) * acts[b, 2 * H + j] + acts[b, H + j] * h[b, j],
                        name="gru_h", tag=_TAG)
@@ -121,31 +137,24 @@ def gru_step(xp, hh, h, t):
 def gru_step_grad(gy, dh_next, dh_direct, acts, hh, h_prev, t):
     """Gradients of a GRU step whose ``h'`` received ``gy[t] + dh_next + dh_direct``:
     [d xp[t] (B, 3H), d hh (B, 3H), the part of d h_prev that skips the GEMM (``z * dh``)].
-    The two gate gradients differ only on n, where ``hh``'s is scaled by r."""
+    The two gate gradients differ only on n, where ``hh``'s is scaled by r. The
+    per-unit gradients of the three pre-activations are materialized first."""
     H = _width(acts, 3)
-
-    def dh(b, j):
-        return gy[t, b, j] + dh_next[b, j] + dh_direct[b, j]
-
-    def parts(b, jj):
-        k, j = jj // H, jj % H
-        r, z, n = (acts[b, q * H + j] for q in range(3))
-        d = dh(b, j)
-        dn = d * (1.0 - z) * _tanh_grad(n)
-        dr = dn * hh[b, 2 * H + j] * _sigmoid_grad(r)
-        dz = d * (h_prev[b, j] - n) * _sigmoid_grad(z)
-        return k, r, dr, dz, dn
-
-    def dxp(b, jj):
-        k, _, dr, dz, dn = parts(b, jj)
-        return te.if_then_else(k == 0, dr, te.if_then_else(k == 1, dz, dn))
-
-    def dhh(b, jj):
-        k, r, dr, dz, dn = parts(b, jj)
-        return te.if_then_else(k == 0, dr, te.if_then_else(k == 1, dz, dn * r))
-    return [te.compute(acts.shape, dxp, name="gru_dxp", tag=_TAG),
-            te.compute(acts.shape, dhh, name="gru_dhh", tag=_TAG),
-            te.compute(h_prev.shape, lambda b, j: dh(b, j) * acts[b, H + j], name="gru_dh", tag=_TAG)]
+    shape = h_prev.shape
+    dh = te.compute(shape, lambda b, j: gy[t, b, j] + dh_next[b, j] + dh_direct[b, j], name="gru_dh_total",
+                    tag=MATERIALIZED)
+    dn = te.compute(shape, lambda b, j: dh[b, j] * (1.0 - acts[b, H + j]) * _tanh_grad(acts[b, 2 * H + j]),
+                    name="gru_dn", tag=MATERIALIZED)
+    dr = te.compute(shape, lambda b, j: dn[b, j] * hh[b, 2 * H + j] * _sigmoid_grad(acts[b, j]), name="gru_dr",
+                    tag=MATERIALIZED)
+    dz = te.compute(shape, lambda b, j: dh[b, j] * (h_prev[b, j] - acts[b, 2 * H + j]) * _sigmoid_grad(acts[b, H + j]),
+                    name="gru_dz", tag=MATERIALIZED)
+    dxp = te.compute(acts.shape, lambda b, jj: _gate_select(jj, H, [lambda j: dr[b, j], lambda j: dz[b, j],
+                                                                     lambda j: dn[b, j]]), name="gru_dxp", tag=_TAG)
+    dhh = te.compute(acts.shape, lambda b, jj: _gate_select(jj, H, [lambda j: dr[b, j], lambda j: dz[b, j],
+                                                                     lambda j: dn[b, j] * acts[b, j]]),
+                     name="gru_dhh", tag=_TAG)
+    return [dxp, dhh, te.compute(shape, lambda b, j: dh[b, j] * acts[b, H + j], name="gru_dh", tag=_TAG)]
 
 
 # ---------------------------------------------------------------------------- joining
