@@ -1,17 +1,20 @@
 """The recurrence of one RNN/LSTM/GRU layer in one direction, as one differentiable op.
 
 :func:`recurrence` takes the input projection of all time steps, ``xp = x @ W_ih^T +
-b_ih`` (T, B, G), computed by the caller with one ``linear``, and runs the time loop:
+b_ih``, computed by the caller with one ``linear`` and laid out as (T * B, G) rows (step
+``t`` at rows ``t*B ..``, so a layer's output feeds the next layer's ``linear`` without a
+reshape), and runs the time loop:
 per step one GEMM ``hh = h @ W_hh^T + b_hh`` and one fused cell kernel
-(``tvmini.topi.rnn``). Its output is the hidden states of every step, (T, B, H), in time
-order whichever the direction (LSTM: with the last cell state appended as row T).
+(``tvmini.topi.rnn``). Its output is the hidden states of every step, (T * B, H) rows in
+time order whichever the direction (LSTM: with the last cell state appended as B more
+rows).
 
 Backpropagation through time is its gradient rule, written as kernels too (so
 ``tm.jit`` traces it): per step (latest first) one fused gradient kernel and one GEMM
 sending the gradient to the previous hidden state; then the gradients of all steps at
 once — ``W_hh``'s as one GEMM over every step's rows, ``b_hh``'s as one sum, ``xp``'s
 as the steps' gate gradients stacked. Keeping the whole loop in one op is what makes
-``xp``'s gradient one (T, B, G) tensor rather than T slices each padded to the whole
+``xp``'s gradient one (T * B, G) tensor rather than T slices each padded to the whole
 sequence and summed.
 """
 from ..errors import DTypeError, ShapeError
@@ -31,17 +34,13 @@ GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
 _STACK_FANIN = 32
 
 
-def _stack(arrays, flat=False):
-    """``arrays`` (each (B, F)) stacked into (n, B, F), or (n * B, F) with ``flat``:
-    one kernel, or a tree of them over groups of at most ``_STACK_FANIN``."""
+def _stack(arrays):
+    """``arrays`` (each (B, F)) stacked into the (n * B, F) rows of a sequence: one
+    kernel, or one per group of at most ``_STACK_FANIN`` and a ``cat`` of the groups."""
     if len(arrays) <= _STACK_FANIN:
-        return run("stack_steps", kernels.stack_steps, list(arrays), attrs=(("flat", flat),))
-    groups = [_stack(arrays[k:k + _STACK_FANIN], flat=True) for k in range(0, len(arrays), _STACK_FANIN)]
-    rows = run("cat", _concatenate, groups, attrs=(("axis", 0),))
-    if flat:
-        return rows
-    B, F = arrays[0].shape
-    return run("reshape", "reshape", [rows], attrs=(("newshape", (len(arrays), B, F)),))
+        return run("stack_steps", kernels.stack_steps, list(arrays))
+    groups = [_stack(arrays[k:k + _STACK_FANIN]) for k in range(0, len(arrays), _STACK_FANIN)]
+    return run("cat", _concatenate, groups, attrs=(("axis", 0),))
 
 
 def _step(name, define, inputs, t, **attrs):
@@ -50,7 +49,7 @@ def _step(name, define, inputs, t, **attrs):
 
 
 class _Recurrence(Function):
-    """Inputs: xp (T, B, G), h0 (B, H), [c0 (B, H), LSTM], W_hh (G, H), [b_hh (G,)].
+    """Inputs: xp (T * B, G), h0 (B, H), [c0 (B, H), LSTM], W_hh (G, H), [b_hh (G,)].
     Attributes: ``mode`` (a key of :data:`GATES`), ``reverse``, ``lstm``, ``bias``."""
 
     def _split(self, inputs):
@@ -66,7 +65,7 @@ class _Recurrence(Function):
     def forward(self, *inputs):
         xp, h, c, w, b = self._split(inputs)
         recurrent = [w] if b is None else [w, b]
-        T = xp.shape[0]
+        T = xp.shape[0] // h.shape[0]
         self.prev, self.hs, self.saved_steps = [None] * T, [None] * T, [None] * T
         for t in self._times(T):
             hh = run("dense", "dense", [h] + recurrent)
@@ -86,10 +85,10 @@ class _Recurrence(Function):
     def backward(self, g):
         xp, h0, c0, w, b = self._split(self.inputs)
         gy = g._data
-        T = xp.shape[0]
+        T = xp.shape[0] // h0.shape[0]
         zeros = nd.zeros(h0.shape, h0.dtype, h0.device)
         dh_next, dh_direct = zeros, zeros
-        dc = ops.getitem(g, T)._data if self.lstm else None
+        dc = ops.getitem(g, slice(T * h0.shape[0], None))._data if self.lstm else None
         dxp, dhh = [None] * T, [None] * T
         times = list(reversed(self._times(T)))
         for n, t in enumerate(times):
@@ -107,7 +106,8 @@ class _Recurrence(Function):
                 dhh[t] = dxp[t]
             if n + 1 < T or h0.requires_grad:          # the gradient of the previous hidden state
                 dh_next = run("matmul", "matmul", [dhh[t], w._data])
-        grads = [Tensor._wrap(_stack(dxp)) if xp.requires_grad else None]
+        gxp = Tensor._wrap(_stack(dxp))
+        grads = [gxp if xp.requires_grad else None]
         if h0.requires_grad:
             gh0 = Tensor._wrap(dh_next)
             grads.append(gh0 + Tensor._wrap(dh_direct) if self.mode == "gru" else gh0)
@@ -115,9 +115,9 @@ class _Recurrence(Function):
             grads.append(None)
         if self.lstm:
             grads.append(Tensor._wrap(dc) if c0.requires_grad else None)
-        rows = Tensor._wrap(_stack(dhh, flat=True)) if w.requires_grad or (b is not None and b.requires_grad) else None
+        rows = gxp if self.mode != "gru" else Tensor._wrap(_stack(dhh))     # the gradient of every hh
         if w.requires_grad:
-            prev = Tensor._wrap(_stack(self.prev, flat=True))
+            prev = Tensor._wrap(_stack(self.prev))
             grads.append(ops._kernel("matmul", "matmul", rows, prev, transpose_a=True, **_split_by_rows(rows, prev)))
         else:
             grads.append(None)
@@ -129,11 +129,12 @@ class _Recurrence(Function):
 def recurrence(mode, xp, h0, c0, w_hh, b_hh, reverse=False):
     """Run one layer's recurrence in one direction (see the module docstring).
 
-    ``mode``: "rnn_tanh", "rnn_relu", "lstm" or "gru"; ``xp`` (T, B, G) the projected
-    inputs (with ``b_ih``); ``h0``/``c0`` (B, H) the initial states (``c0``: LSTM only,
-    else None); ``w_hh`` (G, H) and ``b_hh`` (G,) or None. Returns the hidden states of
-    every step (T, B, H) in time order — for an LSTM (T + 1, B, H) with the last cell
-    state as row T; ``reverse`` runs the steps from the last to the first."""
+    ``mode``: "rnn_tanh", "rnn_relu", "lstm" or "gru"; ``xp`` the projected inputs (with
+    ``b_ih``) as (T * B, G) rows, step ``t`` at rows ``t*B .. t*B + B - 1``; ``h0``/``c0``
+    (B, H) the initial states (``c0``: LSTM only, else None); ``w_hh`` (G, H) and
+    ``b_hh`` (G,) or None. Returns the hidden states of every step as (T * B, H) rows in
+    time order — for an LSTM ((T + 1) * B, H), the last cell state in the last B rows;
+    ``reverse`` runs the steps from the last to the first."""
     op = mode
     if mode not in GATES:
         raise ShapeError(f"recurrence: mode must be one of {sorted(GATES)}, got {mode!r}")
@@ -143,15 +144,15 @@ def recurrence(mode, xp, h0, c0, w_hh, b_hh, reverse=False):
         ops.check_same(op, xp, t)
         if not t.dtype.startswith("float"):
             raise DTypeError(f"{op}: expects floating-point tensors, got {t.dtype} of shape {t.shape}")
-    T, B, G = xp.shape if xp.ndim == 3 else (None, None, None)
-    H = h0.shape[-1] if h0.ndim == 2 else None
-    want = {"xp": (T, B, GATES[mode] * (H or 0)), "h0": (B, H), "w_hh": (GATES[mode] * (H or 0), H)}
-    got = {"xp": xp.shape, "h0": h0.shape, "w_hh": w_hh.shape}
-    if lstm:
-        want["c0"], got["c0"] = (B, H), c0.shape
-    if b_hh is not None:
-        want["b_hh"], got["b_hh"] = (G,), b_hh.shape
-    if T is None or H is None or T == 0 or got != want:
-        raise ShapeError(f"{op}: shapes {got} do not fit together (need xp (T>0, B, {GATES[mode]}*H), h0 (B, H), "
-                         f"w_hh ({GATES[mode]}*H, H), b_hh ({GATES[mode]}*H,){', c0 (B, H)' if lstm else ''})")
+    B, H = h0.shape if h0.ndim == 2 else (0, 0)
+    G = GATES[mode] * H
+    fits = (B > 0 and H > 0 and xp.ndim == 2 and xp.shape[0] % B == 0 and xp.shape[0] > 0 and xp.shape[1] == G
+            and w_hh.shape == (G, H) and (not lstm or c0.shape == (B, H))
+            and (b_hh is None or b_hh.shape == (G,)))
+    if not fits:
+        shapes = {name: tuple(t.shape) for name, t in (("xp", xp), ("h0", h0), ("c0", c0), ("w_hh", w_hh),
+                                                       ("b_hh", b_hh)) if t is not None}
+        raise ShapeError(f"{op}: shapes {shapes} do not fit together (need xp (T*B, {GATES[mode]}*H) with T > 0, "
+                         f"h0 (B, H), w_hh ({GATES[mode]}*H, H), b_hh ({GATES[mode]}*H,)"
+                         f"{', c0 (B, H)' if lstm else ''})")
     return _Recurrence.apply(*tensors, mode=mode, reverse=bool(reverse), lstm=lstm, bias=b_hh is not None)

@@ -90,12 +90,14 @@ class _CellBase(Module):
         batched = input.ndim == 2
         h = self._state("hx", h, input, batched)
         c = self._state("cx", c, input, batched) if self.mode == "lstm" else None
-        x = join_ops.unsqueeze(input if batched else join_ops.unsqueeze(input, 0), 0)
+        x = input if batched else join_ops.unsqueeze(input, 0)
         states = recurrence(self.mode, F.linear(x, self.weight_ih, self.bias_ih), h, c, self.weight_hh,
                             self.bias_hh)
+        B = x.shape[0]
+        h, c = (states[:B], states[B:]) if c is not None else (states, None)
         if not batched:
-            states = join_ops.squeeze(states, 1)
-        return states[0], (states[1] if c is not None else None)
+            h, c = join_ops.squeeze(h, 0), (None if c is None else join_ops.squeeze(c, 0))
+        return h, c
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
@@ -213,10 +215,11 @@ class _RNNBase(Module):
             ops.check_same(name, x, state)
         return states[0], (states[1] if lstm else None)
 
-    def _layers(self, x, h0, c0):
-        """(output (T, B, directions * H), [h_n per layer and direction], [c_n ...])."""
+    def _layers(self, x, T, h0, c0):
+        """(output as (T * B, directions * H) rows, [h_n per layer and direction], [c_n ...])
+        for the input ``x`` as (T * B, input_size) rows."""
         directions = 2 if self.bidirectional else 1
-        T = x.shape[0]
+        B = h0.shape[1]
         h_n, c_n = [], []
         for layer in range(self.num_layers):
             outputs = []
@@ -226,13 +229,13 @@ class _RNNBase(Module):
                 b_ih, b_hh = biases if biases else (None, None)
                 states = recurrence(self.mode, F.linear(x, w_ih, b_ih), h0[k], None if c0 is None else c0[k],
                                     w_hh, b_hh, reverse=bool(direction))
-                last = 0 if direction else T - 1
-                h_n.append(states[last])
+                last = 0 if direction else T - 1            # the step each direction ends on
+                h_n.append(states[last * B:(last + 1) * B])
                 if c0 is not None:
-                    c_n.append(states[T])
-                    states = states[:T]
+                    c_n.append(states[T * B:])
+                    states = states[:T * B]
                 outputs.append(states)
-            x = outputs[0] if directions == 1 else join_ops.cat(outputs, 2)
+            x = outputs[0] if directions == 1 else join_ops.cat(outputs, 1)
             if self.dropout and self.training and layer + 1 < self.num_layers:
                 x = F.dropout(x, self.dropout, True)
         return x, h_n, c_n
@@ -250,11 +253,13 @@ class _RNNBase(Module):
             x = join_ops.unsqueeze(input, 1)
         else:
             x = ops.transpose(input, (1, 0, 2)) if self.batch_first else input
-        if x.shape[0] == 0 or x.shape[1] == 0:
+        T, B = x.shape[:2]
+        if T == 0 or B == 0:
             raise ShapeError(f"{name}: needs at least one time step and one sequence, got input of shape "
                              f"{input.shape}")
         h0, c0 = self._states(hx, x, batched)
-        out, h_n, c_n = self._layers(x, h0, c0)
+        out, h_n, c_n = self._layers(ops.reshape(x, (T * B, self.input_size)), T, h0, c0)
+        out = ops.reshape(out, (T, B, out.shape[1]))
         h_n = join_ops.stack(h_n)
         c_n = join_ops.stack(c_n) if c_n else None
         if not batched:

@@ -2,7 +2,8 @@
 gradients, plus ``stack_steps`` that joins the steps' states into one sequence.
 
 A recurrent layer computes the input projection of every time step at once (one GEMM,
-``xp = x @ W_ih^T + b_ih`` of shape (T, B, G)) and then, per step, the recurrent
+``xp = x @ W_ih^T + b_ih``, laid out as (T * B, G) rows: step ``t`` is rows ``t*B ..
+t*B + B - 1``) and then, per step, the recurrent
 product ``hh = h @ W_hh^T + b_hh`` (one GEMM) and one of the kernels here, which
 reads step ``t`` of ``xp`` (``t`` is a runtime scalar, so one build serves every step)
 and does all of the cell's elementwise work in one pass: gate activations, the new
@@ -14,7 +15,8 @@ consecutive elements and the loops vectorize (only a taken branch loads). Per-un
 values several gates read (``tanh(c')``, the gradient reaching ``c'``) are computed
 once, before the gates (``MATERIALIZED``), not again in each gate's branch.
 
-The gradient kernels take the gradient of the whole output sequence (``gy``) with the
+The gradient kernels take the gradient of the whole output sequence (``gy``, rows as
+``xp``) with the
 same scalar ``t`` and the gradient flowing back from the next step, and return the
 gradients of the gate pre-activations (what the GEMMs of the backward pass need).
 """
@@ -29,6 +31,12 @@ _TAG = "injective"
 def _width(hh, gates):
     """H, the hidden size, from the recurrent product ``hh`` of shape (B, gates * H)."""
     return int(hh.shape[1].value) // gates
+
+
+def _batch(state):
+    """B, the batch size, from a (B, F) per-step array: step ``t`` of a sequence laid out
+    as (T * B, F) rows is rows ``t * B`` to ``t * B + B - 1``."""
+    return int(state.shape[0].value)
 
 
 def _sigmoid_grad(s):
@@ -47,14 +55,16 @@ def _act(value, nonlinearity):
 
 def rnn_step(xp, hh, t, nonlinearity="tanh"):
     """Elman step: ``h' = act(xp[t] + hh)`` (act: tanh or relu)."""
-    return te.compute(hh.shape, lambda b, j: _act(xp[t, b, j] + hh[b, j], nonlinearity), name="rnn_h", tag=_TAG)
+    B = _batch(hh)
+    return te.compute(hh.shape, lambda b, j: _act(xp[t * B + b, j] + hh[b, j], nonlinearity), name="rnn_h", tag=_TAG)
 
 
 def rnn_step_grad(gy, dh_next, h, t, nonlinearity="tanh"):
     """The pre-activation's gradient of an Elman step whose output ``h`` received
     ``gy[t] + dh_next`` (relu: none where ``h`` is 0, as PyTorch's at 0)."""
+    B = _batch(dh_next)
     def value(b, j):
-        dh = gy[t, b, j] + dh_next[b, j]
+        dh = gy[t * B + b, j] + dh_next[b, j]
         if nonlinearity == "tanh":
             return dh * _tanh_grad(h[b, j])
         return te.if_then_else(h[b, j] > te.const(0, h.dtype), dh, te.const(0, h.dtype))
@@ -77,10 +87,11 @@ def lstm_step(xp, hh, c, t):
     """LSTM step: the activated gates ``acts`` (B, 4H) = (σ(i), σ(f), tanh(g), σ(o)) of
     ``xp[t] + hh``, ``c' = f*c + i*g`` and ``h' = o*tanh(c')``; returns [h', c', acts]
     (``acts`` is kept for the gradient)."""
+    B = _batch(hh)
     H = _width(hh, 4)
 
     def act(b, j):
-        pre = xp[t, b, j] + hh[b, j]
+        pre = xp[t * B + b, j] + hh[b, j]
         is_g = (j >= 2 * H) & (j < 3 * H)
         return te.if_then_else(is_g, te.tanh(pre), te.sigmoid(pre))
     acts = te.compute(hh.shape, act, name="lstm_acts", tag=_TAG)
@@ -95,12 +106,13 @@ def lstm_step_grad(gy, dh_next, dc_next, acts, c_new, c_prev, t):
     ``c'`` received ``dc_next``: [d gates (B, 4H, pre-activation), d c_prev]. ``tanh(c')``
     and the whole gradient reaching ``c'`` are computed once per unit (materialized),
     then each gate's gradient reads them."""
+    B = _batch(dh_next)
     H = _width(acts, 4)
     shape = c_prev.shape
     tc = te.compute(shape, lambda b, j: te.tanh(c_new[b, j]), name="lstm_tc", tag=MATERIALIZED)
 
     def dh(b, j):
-        return gy[t, b, j] + dh_next[b, j]
+        return gy[t * B + b, j] + dh_next[b, j]
     dc = te.compute(shape, lambda b, j: dc_next[b, j] + dh(b, j) * acts[b, 3 * H + j] * _tanh_grad(tc[b, j]),
                     name="lstm_dc_total", tag=MATERIALIZED)
 
@@ -122,12 +134,13 @@ def gru_step(xp, hh, h, t):
     """GRU step (PyTorch's): ``r = σ(xr + hr)``, ``z = σ(xz + hz)``,
     ``n = tanh(xn + r * hn)`` (``hh`` includes ``b_hh``, so ``r`` scales ``W_hn h + b_hn``),
     ``h' = (1 - z) * n + z * h``; returns [h', acts (B, 3H) = (r, z, n)]."""
+    B = _batch(hh)
     H = _width(hh, 3)
 
     def act(b, jj):
         def n(j):       # r of the same unit, 2H features back
-            return te.tanh(xp[t, b, jj] + te.sigmoid(xp[t, b, j] + hh[b, j]) * hh[b, jj])
-        return te.if_then_else(jj < 2 * H, te.sigmoid(xp[t, b, jj] + hh[b, jj]), n(jj - 2 * H))
+            return te.tanh(xp[t * B + b, jj] + te.sigmoid(xp[t * B + b, j] + hh[b, j]) * hh[b, jj])
+        return te.if_then_else(jj < 2 * H, te.sigmoid(xp[t * B + b, jj] + hh[b, jj]), n(jj - 2 * H))
     acts = te.compute(hh.shape, act, name="gru_acts", tag=_TAG)
     h_new = te.compute(h.shape, lambda b, j: (1.0 - acts[b, H + j]) * acts[b, 2 * H + j] + acts[b, H + j] * h[b, j],
                        name="gru_h", tag=_TAG)
@@ -139,9 +152,10 @@ def gru_step_grad(gy, dh_next, dh_direct, acts, hh, h_prev, t):
     [d xp[t] (B, 3H), d hh (B, 3H), the part of d h_prev that skips the GEMM (``z * dh``)].
     The two gate gradients differ only on n, where ``hh``'s is scaled by r. The
     per-unit gradients of the three pre-activations are materialized first."""
+    B = _batch(dh_next)
     H = _width(acts, 3)
     shape = h_prev.shape
-    dh = te.compute(shape, lambda b, j: gy[t, b, j] + dh_next[b, j] + dh_direct[b, j], name="gru_dh_total",
+    dh = te.compute(shape, lambda b, j: gy[t * B + b, j] + dh_next[b, j] + dh_direct[b, j], name="gru_dh_total",
                     tag=MATERIALIZED)
     dn = te.compute(shape, lambda b, j: dh[b, j] * (1.0 - acts[b, H + j]) * _tanh_grad(acts[b, 2 * H + j]),
                     name="gru_dn", tag=MATERIALIZED)
@@ -159,11 +173,11 @@ def gru_step_grad(gy, dh_next, dh_direct, acts, hh, h_prev, t):
 
 # ---------------------------------------------------------------------------- joining
 
-def stack_steps(*xs, flat=False):
-    """The (B, F) arrays ``xs`` stacked along a new leading axis: (n, B, F), or with
-    ``flat`` the (n * B, F) matrix of the same memory order (what a GEMM over all steps
-    reads). Which input an element comes from is chosen by a balanced tree of selects
-    (depth log2 n), so a long sequence costs few comparisons per element."""
+def stack_steps(*xs):
+    """The (B, F) arrays ``xs`` stacked into the (n * B, F) rows of a sequence (step
+    ``s`` at rows ``s*B ..``). Which input a row comes from is chosen by a balanced tree
+    of selects (depth log2 n) on the row's step, the same for a whole row, so each row
+    is one branch and a vector copy."""
     n = len(xs)
     B, F = (int(d.value) for d in xs[0].shape)
 
@@ -172,6 +186,4 @@ def stack_steps(*xs, flat=False):
             return xs[lo][b, j]
         mid = (lo + hi) // 2
         return te.if_then_else(s < mid, pick(s, b, j, lo, mid), pick(s, b, j, mid, hi))
-    if flat:
-        return te.compute((n * B, F), lambda r, j: pick(r // B, r % B, j, 0, n), name="stack_steps", tag=_TAG)
-    return te.compute((n, B, F), lambda s, b, j: pick(s, b, j, 0, n), name="stack_steps", tag=_TAG)
+    return te.compute((n * B, F), lambda r, j: pick(r // B, r % B, j, 0, n), name="stack_steps", tag=_TAG)
