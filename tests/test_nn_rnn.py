@@ -125,7 +125,7 @@ def test_layers_match_numpy(mode, kwargs, batch):
 
 @pytest.mark.parametrize("mode", ["lstm", "gru"])
 def test_long_sequences_match_numpy_and_their_gradients_reach_every_step(mode):
-    """More steps than one stacking kernel joins (32): the states are joined in groups."""
+    """More steps than one stacking kernel joins (64): the states are joined in groups."""
     rng = np.random.default_rng(9)
     module = (nn.LSTM if mode == "lstm" else nn.GRU)(2, 3, bidirectional=True, dtype="float64")
     x = rng.normal(size=(70, 2, 2))
@@ -309,3 +309,24 @@ def test_bad_arguments_and_inputs_raise_errors_naming_the_layer():
         nn.LSTMCell(3, 0)
     with pytest.raises(ShapeError, match="needs at least one time step"):
         nn.RNN(3, 4)(tm.zeros(0, 2, 3))
+
+
+def test_pad_sequence_feeds_an_lstm_and_refuses_mismatched_sequences():
+    rng = np.random.default_rng(10)
+    arrays = [rng.normal(size=(n, 3)) for n in (2, 4, 1)]
+    got = nn.utils.rnn.pad_sequence([tm.tensor(a) for a in arrays], batch_first=True, padding_value=7.0)
+    want = np.full((3, 4, 3), 7.0)
+    for k, a in enumerate(arrays):
+        want[k, :len(a)] = a
+    np.testing.assert_array_equal(got.numpy(), want)
+    left = nn.utils.rnn.pad_sequence([tm.tensor(a) for a in arrays], padding_side="left")
+    np.testing.assert_array_equal(left.numpy()[:, 0], np.concatenate([np.zeros((2, 3)), arrays[0]]))
+    seqs = [tm.ones(n, 3) for n in (2, 5)]
+    out, (h, c) = nn.LSTM(3, 4)(nn.utils.rnn.pad_sequence(seqs))
+    assert out.shape == (5, 2, 4) and h.shape == c.shape == (1, 2, 4)
+    with pytest.raises(ShapeError, match="pad_sequence: every sequence must be \\(L, \\*\\)"):
+        nn.utils.rnn.pad_sequence([tm.ones(2, 3), tm.ones(2, 4)])
+    with pytest.raises(ShapeError, match="padding_side must be 'left' or 'right'"):
+        nn.utils.rnn.pad_sequence(seqs, padding_side="middle")
+    with pytest.raises(ShapeError, match="needs a non-empty sequence"):
+        nn.utils.rnn.pad_sequence([])

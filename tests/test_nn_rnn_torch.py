@@ -116,3 +116,22 @@ def test_cells_match_torch(name, kwargs, batched):
     params = dict(ours.named_parameters())
     for pname, p in theirs.named_parameters():
         np.testing.assert_allclose(params[pname].grad.numpy(), p.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=pname)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("padding_side", ["right", "left"])
+def test_pad_sequence_matches_torch_with_its_gradient(batch_first, padding_side):
+    rng = np.random.default_rng(9)
+    arrays = [rng.normal(size=(n, 2, 3)) for n in (3, 1, 4)]
+    ours = [tm.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    got = nn.utils.rnn.pad_sequence(ours, batch_first=batch_first, padding_value=-1.5, padding_side=padding_side)
+    want = torch.nn.utils.rnn.pad_sequence(theirs, batch_first=batch_first, padding_value=-1.5,
+                                           padding_side=padding_side)
+    np.testing.assert_array_equal(got.numpy(), want.detach().numpy())
+    weights = rng.normal(size=tuple(want.shape))
+    (got * tm.tensor(weights)).sum().backward()
+    (want * torch.tensor(weights)).sum().backward()
+    for a, b in zip(ours, theirs):
+        np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())
+

@@ -30,8 +30,9 @@ from .tensor import Tensor
 #: gates per cell (the width of ``xp`` and ``W_hh`` is gates * hidden size)
 GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
 
-#: the most arrays one ``stack_steps`` kernel joins; longer sequences join in groups
-_STACK_FANIN = 32
+#: the most arrays one ``stack_steps`` kernel joins (a 64-step LSTM, its last cell state in
+#: a second group); longer sequences join in groups
+_STACK_FANIN = 64
 
 
 def _stack(arrays):
