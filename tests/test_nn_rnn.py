@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 import tvmini as tm
 from tvmini import nn
-from tvmini.errors import ShapeError, TVMiniError
+from tvmini.errors import DTypeError, ShapeError, TVMiniError
 from graph_gradcheck import check_grad
 
 
@@ -321,6 +321,12 @@ def test_bad_arguments_and_inputs_raise_errors_naming_the_layer():
         nn.RNNCell(3, 4)(tm.zeros(5, 2))
     with pytest.raises(ShapeError, match="LSTMCell: hx of shape \\(3, 4\\) does not fit"):
         nn.LSTMCell(3, 4)(tm.zeros(2, 3), (tm.zeros(3, 4), tm.zeros(2, 4)))
+    with pytest.raises(DTypeError, match="LSTM: input must have the parameters' dtype float32, got float64"):
+        lstm(tm.zeros(2, 2, 3, dtype="float64"))
+    with pytest.raises(DTypeError, match="GRU: h_0 must be a Tensor, got tuple"):
+        nn.GRU(3, 4)(tm.zeros(2, 2, 3), (tm.zeros(1, 2, 4),))
+    with pytest.raises(DTypeError, match="LSTMCell: input must have the parameters' dtype float64, got int64"):
+        nn.LSTMCell(3, 4, dtype="float64")(tm.tensor(np.zeros((2, 3), dtype="int64")))
     with pytest.raises(TVMiniError, match="proj_size=2 .* is not supported"):
         nn.LSTM(3, 4, proj_size=2)
     with pytest.raises(TVMiniError, match="unknown nonlinearity 'gelu'"):

@@ -14,9 +14,10 @@ packed sequences.
 import math
 import warnings
 
-from ..errors import ShapeError, TVMiniError
+from ..errors import DTypeError, ShapeError, TVMiniError
 from ..graph import join_ops, ops, zeros
 from ..graph.rnn_ops import GATES, recurrence
+from ..graph.tensor import Tensor
 from . import functional as F
 from . import init
 from .module import Module, Parameter
@@ -32,6 +33,18 @@ def _rnn_mode(name, nonlinearity):
     if nonlinearity not in ("tanh", "relu"):
         raise TVMiniError(f"{name}: unknown nonlinearity {nonlinearity!r}; select from 'tanh' or 'relu'")
     return "rnn_" + nonlinearity
+
+
+def _check_input(module, name, value):
+    """``value`` (the input or a state) must be a tensor of the parameters' dtype, on
+    their device (PyTorch refuses a float64 input to a float32 layer too)."""
+    if not isinstance(value, Tensor):
+        raise DTypeError(f"{type(module).__name__}: {name} must be a Tensor, got {type(value).__name__}")
+    weight = next(module.parameters())
+    if value.dtype != weight.dtype:
+        raise DTypeError(f"{type(module).__name__}: {name} must have the parameters' dtype {weight.dtype}, got "
+                         f"{value.dtype} (shape {value.shape}); convert it, or the layer with .to(dtype)")
+    ops.check_device(type(module).__name__, weight, value)
 
 
 def _reset(module):
@@ -69,6 +82,7 @@ class _CellBase(Module):
         B = input.shape[0] if batched else 1
         if hx is None:
             return zeros(B, self.hidden_size, dtype=input.dtype, device=input.device)
+        _check_input(self, name, hx)
         if hx.ndim != input.ndim:
             raise ShapeError(f"{type(self).__name__}: {name} must be {input.ndim}-D for a {input.ndim}-D input, "
                              f"got shape {hx.shape}")
@@ -80,8 +94,9 @@ class _CellBase(Module):
         return hx
 
     def _run(self, input, h, c):
-        """(new h, new c or None, batched): the step on a checked input."""
+        """(new h, new c or None): the step on a checked input."""
         name = type(self).__name__
+        _check_input(self, "input", input)
         if input.ndim not in (1, 2):
             raise ShapeError(f"{name}: Expected input to be 1D or 2D, got {input.ndim}D instead (shape {input.shape})")
         if input.shape[-1] != self.input_size:
@@ -205,6 +220,7 @@ class _RNNBase(Module):
         states = list(hx) if lstm else [hx]
         for k, state in enumerate(states):
             which = ("h_0", "c_0")[k]
+            _check_input(self, which, state)
             if state.ndim != (3 if batched else 2):
                 raise ShapeError(f"{name}: for {'batched 3-D' if batched else 'unbatched 2-D'} input, {which} "
                                  f"should also be {'3-D' if batched else '2-D'} but got {state.ndim}-D tensor "
@@ -212,7 +228,6 @@ class _RNNBase(Module):
             states[k] = state = state if batched else join_ops.unsqueeze(state, 1)
             if state.shape != shape:
                 raise ShapeError(f"{name}: Expected hidden size {shape}, got {tuple(state.shape)} ({which})")
-            ops.check_same(name, x, state)
         return states[0], (states[1] if lstm else None)
 
     def _layers(self, x, T, h0, c0):
@@ -242,6 +257,7 @@ class _RNNBase(Module):
 
     def _forward(self, input, hx):
         name = type(self).__name__
+        _check_input(self, "input", input)
         if input.ndim not in (2, 3):
             raise ShapeError(f"{name}: Expected input to be 2D or 3D, got {input.ndim}D tensor instead "
                              f"(shape {input.shape})")
