@@ -35,7 +35,7 @@ def _cell_numpy(mode, x, h, c, w_ih, w_hh, b_ih, b_hh):
 
 
 def _layers_numpy(mode, module, x, h0, c0):
-    """A stacked (bidirectional) layer in numpy over x (T, B, I): (out, h_n, c_n)."""
+    """A stacked (bidirectional, projected) layer in numpy over x (T, B, I): (out, h_n, c_n)."""
     weights = [[p.numpy() for p in group] for group in module.all_weights]
     D = 2 if module.bidirectional else 1
     h_n, c_n = [], []
@@ -43,11 +43,14 @@ def _layers_numpy(mode, module, x, h0, c0):
         outs = []
         for d in range(D):
             k = layer * D + d
-            w_ih, w_hh, b_ih, b_hh = weights[k] + [None] * (4 - len(weights[k]))
+            group = list(weights[k])
+            w_hr = group.pop() if getattr(module, "proj_size", 0) else None
+            w_ih, w_hh, b_ih, b_hh = group + [None] * (4 - len(group))
             h, c = h0[k], None if c0 is None else c0[k]
             ys = [None] * len(x)
             for t in (reversed(range(len(x))) if d else range(len(x))):
                 h, c = _cell_numpy(mode, x[t], h, c, w_ih, w_hh, b_ih, b_hh)
+                h = h if w_hr is None else h @ w_hr.T        # LSTM's projection
                 ys[t] = h
             h_n.append(h)
             c_n.append(c)
@@ -92,6 +95,7 @@ def test_cells_match_numpy(mode, B, I, H, bias, batched, given_state):
     ("relu", dict(num_layers=3), 2),
     ("lstm", dict(), None),                 # unbatched input
     ("gru", dict(bidirectional=True), None),
+    ("lstm", dict(num_layers=2, bidirectional=True, proj_size=2), 2),
 ])
 def test_layers_match_numpy(mode, kwargs, batch):
     rng = np.random.default_rng(len(kwargs))
@@ -104,7 +108,7 @@ def test_layers_match_numpy(mode, kwargs, batch):
     L = module.num_layers
     B = batch or 1
     x = rng.normal(size=(T, B, I))
-    h0, c0 = rng.normal(size=(L * D, B, H)), rng.normal(size=(L * D, B, H))
+    h0, c0 = rng.normal(size=(L * D, B, kwargs.get("proj_size") or H)), rng.normal(size=(L * D, B, H))
     want_out, want_h, want_c = _layers_numpy(mode, module, x, h0, c0 if mode == "lstm" else None)
     if batch is None:
         inp, h0, c0 = x[:, 0], h0[:, 0], c0[:, 0]
@@ -215,12 +219,14 @@ def _check_parameter_grads(module, loss, eps=1e-6):
         np.testing.assert_allclose(p.grad.numpy(), numeric, rtol=1e-5, atol=1e-7, err_msg=name)
 
 
-@pytest.mark.parametrize("cls, bidirectional", [(nn.LSTM, False), (nn.GRU, True), (nn.RNN, False)])
-def test_two_step_two_layer_gradients_through_time(cls, bidirectional):
+@pytest.mark.parametrize("cls, kwargs", [(nn.LSTM, {}), (nn.GRU, dict(bidirectional=True)), (nn.RNN, {}),
+                                         (nn.LSTM, dict(proj_size=1, bidirectional=True))])
+def test_two_step_two_layer_gradients_through_time(cls, kwargs):
     rng = np.random.default_rng(3)
-    module = cls(2, 2, num_layers=2, bidirectional=bidirectional, dtype="float64")
-    D = 2 if bidirectional else 1
-    x, h0, c0 = rng.normal(size=(2, 2, 2)), rng.normal(size=(2 * D, 2, 2)), rng.normal(size=(2 * D, 2, 2))
+    module = cls(2, 2, num_layers=2, dtype="float64", **kwargs)
+    D = 2 if kwargs.get("bidirectional") else 1
+    P = kwargs.get("proj_size") or 2
+    x, h0, c0 = rng.normal(size=(2, 2, 2)), rng.normal(size=(2 * D, 2, P)), rng.normal(size=(2 * D, 2, 2))
     if cls is nn.LSTM:
         check_grad(lambda x, h, c: _total(module(x, (h, c))), x, h0, c0)
     else:
@@ -327,8 +333,10 @@ def test_bad_arguments_and_inputs_raise_errors_naming_the_layer():
         nn.GRU(3, 4)(tm.zeros(2, 2, 3), (tm.zeros(1, 2, 4),))
     with pytest.raises(DTypeError, match="LSTMCell: input must have the parameters' dtype float64, got int64"):
         nn.LSTMCell(3, 4, dtype="float64")(tm.tensor(np.zeros((2, 3), dtype="int64")))
-    with pytest.raises(TVMiniError, match="proj_size=2 .* is not supported"):
-        nn.LSTM(3, 4, proj_size=2)
+    with pytest.raises(ShapeError, match="proj_size has to be smaller than hidden_size"):
+        nn.LSTM(3, 4, proj_size=4)
+    with pytest.raises(ShapeError, match=r"Expected hidden size \(1, 2, 2\), got \(1, 2, 4\) \(h_0\)"):
+        nn.LSTM(3, 4, proj_size=2)(tm.zeros(5, 2, 3), (tm.zeros(1, 2, 4), tm.zeros(1, 2, 4)))
     with pytest.raises(TVMiniError, match="unknown nonlinearity 'gelu'"):
         nn.RNN(3, 4, nonlinearity="gelu")
     with pytest.raises(ShapeError, match="dropout should be a number in range"):

@@ -76,8 +76,18 @@ def test_layers_match_torch(name, config, dtype):
     theirs, ours = _pair(name, dtype, input_size=I, hidden_size=H, **config)
     L, D = config.get("num_layers", 1), 2 if config.get("bidirectional") else 1
     x = rng.normal(size=(B, T, I) if config.get("batch_first") else (T, B, I)).astype(dtype)
-    states = [rng.normal(size=(L * D, B, H)).astype(dtype) for _ in range(2 if name == "LSTM" else 1)]
+    widths = [config.get("proj_size") or H, H][:2 if name == "LSTM" else 1]        # h_0 (projected), c_0
+    states = [rng.normal(size=(L * D, B, w)).astype(dtype) for w in widths]
     _compare(theirs, ours, x, states, name == "LSTM", dtype)
+
+
+PROJECTED = [dict(proj_size=2), dict(proj_size=3, num_layers=2, bidirectional=True, batch_first=True)]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("config", PROJECTED, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
+def test_lstm_with_projections_matches_torch(config, dtype):
+    test_layers_match_torch("LSTM", config, dtype)
 
 
 @pytest.mark.parametrize("name, kwargs", [("LSTM", dict(num_layers=2, bidirectional=True)), ("GRU", dict()),

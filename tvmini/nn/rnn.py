@@ -13,9 +13,8 @@ converted to numpy loads as it is.
 ``pad_sequence`` (PyTorch's ``nn.utils.rnn.pad_sequence``, also reachable as
 ``tm.nn.utils.rnn.pad_sequence``) joins variable-length sequences into one padded batch
 (each padded with ``F.pad`` along its time axis, then stacked, so the gradient reaches
-every sequence's own elements). Not supported: LSTM's ``proj_size`` (refused) and
-packed sequences (``pack_padded_sequence``, ``PackedSequence``): the layers take padded
-batches.
+every sequence's own elements). Not supported: packed sequences
+(``pack_padded_sequence``, ``PackedSequence``): the layers take padded batches.
 """
 import math
 import warnings
@@ -179,23 +178,29 @@ class _RNNBase(Module):
             warnings.warn(f"{name}: dropout option adds dropout after all but last recurrent layer, so non-zero "
                           f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
                           f"num_layers={num_layers}", UserWarning, stacklevel=3)
-        if proj_size:
-            raise TVMiniError(f"{name}: proj_size={proj_size!r} (an LSTM with projections) is not supported by "
-                              "tvmini; use proj_size=0")
+        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size < 0:
+            raise ShapeError(f"{name}: proj_size should be a positive integer or zero to disable projections, got "
+                             f"{proj_size!r}")
+        if proj_size >= hidden_size:
+            raise ShapeError(f"{name}: proj_size has to be smaller than hidden_size, got proj_size={proj_size} and "
+                             f"hidden_size={hidden_size}")
         self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bool(bias), bool(batch_first), float(dropout)
-        self.bidirectional, self.proj_size = bool(bidirectional), 0
+        self.bidirectional, self.proj_size = bool(bidirectional), proj_size
         directions = 2 if bidirectional else 1
         gates = GATES[mode] * hidden_size
+        real_hidden = proj_size or hidden_size          # the width of h (LSTM's projection)
         dtype = dtype or "float32"
         self._flat_weights_names = []
         for layer in range(num_layers):
-            width = input_size if layer == 0 else hidden_size * directions
+            width = input_size if layer == 0 else real_hidden * directions
             for direction in range(directions):
                 suffix = f"_l{layer}" + ("_reverse" if direction else "")
-                shapes = [("weight_ih", (gates, width)), ("weight_hh", (gates, hidden_size))]
+                shapes = [("weight_ih", (gates, width)), ("weight_hh", (gates, real_hidden))]
                 if bias:
                     shapes += [("bias_ih", (gates,)), ("bias_hh", (gates,))]
+                if proj_size:
+                    shapes.append(("weight_hr", (proj_size, hidden_size)))
                 for base, shape in shapes:
                     setattr(self, base + suffix, Parameter(zeros(*shape, dtype=dtype)))
                     self._flat_weights_names.append(base + suffix)
@@ -208,8 +213,8 @@ class _RNNBase(Module):
 
     @property
     def all_weights(self):
-        """The parameters per layer and direction, as PyTorch's: [[w_ih, w_hh, b_ih, b_hh], ...]."""
-        per = 4 if self.bias else 2
+        """The parameters per layer and direction, as PyTorch's: [[w_ih, w_hh, b_ih, b_hh(, w_hr)], ...]."""
+        per = (4 if self.bias else 2) + (1 if self.proj_size else 0)
         flat = [getattr(self, n) for n in self._flat_weights_names]
         return [flat[k:k + per] for k in range(0, len(flat), per)]
 
@@ -217,10 +222,11 @@ class _RNNBase(Module):
         """The initial (h0, c0 or None), each (layers * directions, B, H): zeros for None."""
         name = type(self).__name__
         shape = (self.num_layers * (2 if self.bidirectional else 1), x.shape[1], self.hidden_size)
+        shapes = [shape[:2] + (self.proj_size or self.hidden_size,), shape]       # h_0, c_0
         lstm = self.mode == "lstm"
         if hx is None:
-            h0 = zeros(*shape, dtype=x.dtype, device=x.device)
-            return h0, (h0 if lstm else None)
+            return zeros(*shapes[0], dtype=x.dtype, device=x.device), \
+                (zeros(*shape, dtype=x.dtype, device=x.device) if lstm else None)
         if lstm and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
             raise ShapeError(f"{name}: hx must be a tuple (h_0, c_0), got {type(hx).__name__}")
         states = list(hx) if lstm else [hx]
@@ -232,8 +238,8 @@ class _RNNBase(Module):
                                  f"should also be {'3-D' if batched else '2-D'} but got {state.ndim}-D tensor "
                                  f"(shape {state.shape})")
             states[k] = state = state if batched else join_ops.unsqueeze(state, 1)
-            if state.shape != shape:
-                raise ShapeError(f"{name}: Expected hidden size {shape}, got {tuple(state.shape)} ({which})")
+            if state.shape != shapes[k]:
+                raise ShapeError(f"{name}: Expected hidden size {shapes[k]}, got {tuple(state.shape)} ({which})")
         return states[0], (states[1] if lstm else None)
 
     def _layers(self, x, T, h0, c0):
@@ -246,15 +252,17 @@ class _RNNBase(Module):
             outputs = []
             for direction in range(directions):
                 k = layer * directions + direction
-                w_ih, w_hh, *biases = self.all_weights[k]
-                b_ih, b_hh = biases if biases else (None, None)
+                w_ih, w_hh, *rest = self.all_weights[k]
+                w_hr = rest.pop() if self.proj_size else None
+                b_ih, b_hh = rest if rest else (None, None)
                 states = recurrence(self.mode, F.linear(x, w_ih, b_ih), h0[k], None if c0 is None else c0[k],
-                                    w_hh, b_hh, reverse=bool(direction))
+                                    w_hh, b_hh, reverse=bool(direction), w_hr=w_hr)
                 last = 0 if direction else T - 1            # the step each direction ends on
-                h_n.append(states[last * B:(last + 1) * B])
+                columns = (slice(0, self.proj_size),) if self.proj_size else ()     # h's, of the padded rows
+                h_n.append(states[(slice(last * B, (last + 1) * B),) + columns])
                 if c0 is not None:
                     c_n.append(states[T * B:])
-                    states = states[:T * B]
+                    states = states[(slice(0, T * B),) + columns]
                 outputs.append(states)
             x = outputs[0] if directions == 1 else join_ops.cat(outputs, 1)
             if self.dropout and self.training and layer + 1 < self.num_layers:
@@ -294,7 +302,7 @@ class _RNNBase(Module):
     def extra_repr(self):
         text = f"{self.input_size}, {self.hidden_size}"
         for key, default in (("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
-                             ("bidirectional", False)):
+                             ("bidirectional", False), ("proj_size", 0)):
             if getattr(self, key) != default:
                 text += f", {key}={getattr(self, key)}"
         return text
@@ -320,7 +328,9 @@ class RNN(_RNNBase):
 
 class LSTM(_RNNBase):
     """LSTM layers (see :class:`LSTMCell`); ``forward(input, hx=None)`` with
-    ``hx = (h_0, c_0)`` returns (output, (h_n, c_n))."""
+    ``hx = (h_0, c_0)`` returns (output, (h_n, c_n)). ``proj_size`` P > 0: each step's
+    hidden state is projected, ``h_t = (o * tanh(c_t)) @ weight_hr^T`` (P wide: the
+    output, h_0/h_n and the next layer's input; c stays hidden_size wide)."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, proj_size=0, device=None, dtype=None):

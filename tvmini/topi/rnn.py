@@ -174,16 +174,32 @@ def gru_step_grad(gy, dh_next, dh_direct, acts, hh, h_prev, t):
 # ---------------------------------------------------------------------------- joining
 
 def stack_steps(*xs):
-    """The (B, F) arrays ``xs`` stacked into the (n * B, F) rows of a sequence (step
-    ``s`` at rows ``s*B ..``). Which input a row comes from is chosen by a balanced tree
-    of selects (depth log2 n) on the row's step, the same for a whole row, so each row
-    is one branch and a vector copy."""
+    """The (B, F_k) arrays ``xs`` stacked into the (n * B, F) rows of a sequence (step
+    ``s`` at rows ``s*B ..``; F the widest F_k, a narrower array's rows padded with
+    zeros: an LSTM with projections appends its wider cell state to its hidden states).
+    Which input a row comes from is chosen by a balanced tree of selects (depth log2 n)
+    on the row's step, the same for a whole row, so each row is one branch and a vector
+    copy."""
     n = len(xs)
-    B, F = (int(d.value) for d in xs[0].shape)
+    B = _batch(xs[0])
+    F = max(int(x.shape[1].value) for x in xs)
+
+    def load(x, b, j):
+        if int(x.shape[1].value) == F:
+            return x[b, j]
+        return te.if_then_else(j < x.shape[1], x[b, j], te.const(0, x.dtype))
 
     def pick(s, b, j, lo, hi):
         if hi - lo == 1:
-            return xs[lo][b, j]
+            return load(xs[lo], b, j)
         mid = (lo + hi) // 2
         return te.if_then_else(s < mid, pick(s, b, j, lo, mid), pick(s, b, j, mid, hi))
     return te.compute((n * B, F), lambda r, j: pick(r // B, r % B, j, 0, n), name="stack_steps", tag=_TAG)
+
+
+def step_rows(gy, dh_next, t):
+    """``gy[t] + dh_next``: the gradient reaching step ``t``'s (B, P) hidden state, from
+    the output rows ``gy`` (at least P wide) and from the next step (an LSTM with
+    projections sends it back through its projection with a GEMM)."""
+    B = _batch(dh_next)
+    return te.compute(dh_next.shape, lambda b, j: gy[t * B + b, j] + dh_next[b, j], name="step_rows", tag=_TAG)
