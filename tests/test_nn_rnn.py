@@ -130,16 +130,18 @@ def test_layers_match_numpy(mode, kwargs, batch):
 @settings(max_examples=12, deadline=None)
 @given(mode=st.sampled_from(["tanh", "relu", "lstm", "gru"]), T=st.integers(1, 6), B=st.integers(1, 3),
        I=st.integers(1, 4), H=st.integers(1, 4), layers=st.integers(1, 2), bidirectional=st.booleans(),
-       bias=st.booleans())
-def test_layers_of_random_shapes_match_numpy(mode, T, B, I, H, layers, bidirectional, bias):
+       bias=st.booleans(), proj=st.integers(0, 3))
+def test_layers_of_random_shapes_match_numpy(mode, T, B, I, H, layers, bidirectional, bias, proj):
     rng = np.random.default_rng(T * 100 + B * 10 + H)
     kwargs = dict(num_layers=layers, bidirectional=bidirectional, bias=bias, dtype="float64")
+    proj = proj if mode == "lstm" and proj < H else 0
     if mode in ("tanh", "relu"):
         module = nn.RNN(I, H, nonlinearity=mode, **kwargs)
     else:
-        module = {"lstm": nn.LSTM, "gru": nn.GRU}[mode](I, H, **kwargs)
+        module = {"lstm": nn.LSTM, "gru": nn.GRU}[mode](I, H, **kwargs, **(dict(proj_size=proj) if proj else {}))
     D = 2 if bidirectional else 1
-    x, h0, c0 = rng.normal(size=(T, B, I)), rng.normal(size=(layers * D, B, H)), rng.normal(size=(layers * D, B, H))
+    x, h0 = rng.normal(size=(T, B, I)), rng.normal(size=(layers * D, B, proj or H))
+    c0 = rng.normal(size=(layers * D, B, H))
     want_out, want_h, want_c = _layers_numpy(mode, module, x, h0, c0 if mode == "lstm" else None)
     out, h_n = module(tm.tensor(x), (tm.tensor(h0), tm.tensor(c0)) if mode == "lstm" else tm.tensor(h0))
     if mode == "lstm":
