@@ -10,6 +10,8 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDi
                    SmoothL1Loss)
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .module import Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList, Sequential
+# recurrent layers (nn/rnn.py)
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = ["functional", "init", "utils", "Module", "ModuleList", "ModuleDict", "ParameterList", "Parameter",
            "Sequential", "Linear", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
@@ -20,4 +22,6 @@ __all__ = ["functional", "init", "utils", "Module", "ModuleList", "ModuleDict", 
            "Hardtanh", "ReLU6", "Mish", "LogSigmoid", "Softsign", "Hardsigmoid", "Hardswish", "PReLU", "SELU", "CELU",
            "GLU", "Softmin", "Threshold", "Tanhshrink", "Softshrink", "Hardshrink", "CosineSimilarity",
            "PairwiseDistance", "AdaptiveAvgPool1d", "ConvTranspose1d", "Upsample", "UpsamplingNearest2d",
-           "UpsamplingBilinear2d"]
+           "UpsamplingBilinear2d",
+           # recurrent layers (nn/rnn.py)
+           "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU"]

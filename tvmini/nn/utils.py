@@ -1,4 +1,5 @@
-"""nn.utils: gradient clipping, as PyTorch's ``clip_grad_norm_`` and ``clip_grad_value_``.
+"""nn.utils: gradient clipping, as PyTorch's ``clip_grad_norm_`` and ``clip_grad_value_``
+(``nn.utils.rnn.pad_sequence`` lives with the recurrent layers, in ``nn/rnn.py``).
 
 The norm and the scale stay tensors (kernels on the parameters' device, no round trip to
 the host), so clipping traces into a ``tm.jit`` step like the rest of it.
@@ -9,6 +10,8 @@ from ..errors import ShapeError
 from ..graph import no_grad
 from ..graph import join_ops, ops, stat_ops
 from ..graph.tensor import Tensor, tensor
+# nn.utils.rnn.pad_sequence (nn/rnn.py)
+from . import rnn  # noqa: F401
 
 
 def _grads(parameters):

@@ -1,0 +1,133 @@
+"""Milliseconds per forward + backward of recurrent layers: tvmini's nn.LSTM / nn.GRU
+(eager, and compiled by ``tm.jit``) next to PyTorch CPU (2 threads), and — to show what
+the fused cell kernels buy — the same LSTM written as a chain of small graph ops per
+step (``xp[t] + h @ W_hh^T`` split into gates, sigmoid/tanh, products: what a layer
+without the fused kernels would run; its gradient is autodiff through that chain).
+
+Each case runs the whole sequence forward, ``output.sum() + h_n.sum()`` and backward
+(parameter gradients set to None first, so nothing accumulates). Random data; kernels
+are built (or loaded from the disk cache) in the warm-up calls, which are not timed.
+Contenders are timed in alternating rounds; the fastest round's median is shown.
+
+Run: python benchmarks/rnn.py [--seq 32] [--batch 32] [--input 64] [--hidden 128] [--iters 10] [--rounds 3]
+"""
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import tvmini as tm
+from tvmini import nn
+
+from common import best_of_rounds, torch_or_none
+
+
+def chained_lstm(lstm):
+    """``lstm``'s forward (one layer, one direction) as a chain of graph ops per step."""
+    def forward(x):
+        T, B, _ = x.shape
+        H = lstm.hidden_size
+        xp = nn.functional.linear(x, lstm.weight_ih_l0, lstm.bias_ih_l0)
+        h = c = tm.zeros(B, H)
+        outs = []
+        for t in range(T):
+            gates = xp[t] + nn.functional.linear(h, lstm.weight_hh_l0, lstm.bias_hh_l0)
+            i, f, g, o = tm.chunk(gates, 4, 1)
+            c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+            h = o.sigmoid() * c.tanh()
+            outs.append(h)
+        return tm.stack(outs), h
+    return forward
+
+
+def _tvmini_step(forward, module):
+    def step(x):
+        module.zero_grad()
+        out, h = forward(x)
+        loss = out.sum() + h.sum()
+        loss.backward()
+        return loss
+    return step
+
+
+def _tvmini_cases(args, rng):
+    """{name: (step(x) -> loss, x)} for tvmini's contenders."""
+    x = tm.tensor(rng.standard_normal((args.seq, args.batch, args.input)).astype("float32"))
+    cases = {}
+    for name, make in (("LSTM 1 layer", lambda: nn.LSTM(args.input, args.hidden)),
+                       ("LSTM 2 layers", lambda: nn.LSTM(args.input, args.hidden, num_layers=2)),
+                       ("GRU 1 layer", lambda: nn.GRU(args.input, args.hidden)),
+                       ("GRU 2 layers", lambda: nn.GRU(args.input, args.hidden, num_layers=2))):
+        module = make()
+        lstm = isinstance(module, nn.LSTM)
+        forward = (lambda m, lstm: lambda x: (lambda out, fin: (out, fin[0] if lstm else fin))(*m(x)))(module, lstm)
+        step = _tvmini_step(forward, module)
+        cases[name] = {"eager": step, "jit": tm.jit(step)}
+        if name == "LSTM 1 layer":
+            cases[name]["chained"] = _tvmini_step(chained_lstm(module), module)
+    return cases, x
+
+
+def _torch_cases(torch, args, rng):
+    x = torch.tensor(rng.standard_normal((args.seq, args.batch, args.input)).astype("float32"))
+    cases = {}
+    for name, make in (("LSTM 1 layer", lambda: torch.nn.LSTM(args.input, args.hidden)),
+                       ("LSTM 2 layers", lambda: torch.nn.LSTM(args.input, args.hidden, num_layers=2)),
+                       ("GRU 1 layer", lambda: torch.nn.GRU(args.input, args.hidden)),
+                       ("GRU 2 layers", lambda: torch.nn.GRU(args.input, args.hidden, num_layers=2))):
+        module = make()
+
+        def step(module=module):
+            module.zero_grad(set_to_none=True)
+            out, fin = module(x)
+            h = fin[0] if isinstance(fin, tuple) else fin
+            (out.sum() + h.sum()).backward()
+        cases[name] = step
+    return cases
+
+
+def _median_ms(fn, iters):
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seq", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--input", type=int, default=64)
+    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--iters", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--torch-threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(0)
+    torch = torch_or_none(args.torch_threads)
+    ours, x = _tvmini_cases(args, rng)
+    theirs = _torch_cases(torch, args, rng) if torch is not None else {}
+    print(f"forward + backward, seq {args.seq}, batch {args.batch}, input {args.input}, hidden {args.hidden} "
+          f"(ms, median of {args.iters}, best of {args.rounds} rounds)")
+    print(f"{'':16}{'eager':>9}{'jit':>9}{'chained':>9}{'torch':>9}{'eager/torch':>13}{'jit/torch':>11}")
+    for name, contenders in ours.items():
+        timers = {}
+        for kind, step in contenders.items():
+            for _ in range(2):                  # build (or load) the kernels; trace the jit
+                step(x)
+            timers[kind] = (lambda step: lambda: _median_ms(lambda: step(x), args.iters))(step)
+        if name in theirs:
+            theirs[name]()
+            timers["torch"] = (lambda fn: lambda: _median_ms(fn, args.iters))(theirs[name])
+        best = best_of_rounds(timers, args.rounds)
+        cells = [f"{best[k]:9.2f}" if k in best else f"{'-':>9}" for k in ("eager", "jit", "chained", "torch")]
+        ratios = "".join(f"{best[k] / best['torch']:{w}.2f}x" if "torch" in best else f"{'-':>{w + 1}}"
+                         for k, w in (("eager", 12), ("jit", 10)))
+        print(f"{name:16}{''.join(cells)}{ratios}")
+
+
+if __name__ == "__main__":
+    main()
