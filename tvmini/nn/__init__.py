@@ -10,6 +10,10 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDi
                    SmoothL1Loss)
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .module import Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList, Sequential
+# attention and the transformer (nn/attention.py, nn/transformer.py)
+from .attention import MultiheadAttention
+from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
+                          TransformerEncoderLayer)
 
 __all__ = ["functional", "init", "utils", "Module", "ModuleList", "ModuleDict", "ParameterList", "Parameter",
            "Sequential", "Linear", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
@@ -20,4 +24,7 @@ __all__ = ["functional", "init", "utils", "Module", "ModuleList", "ModuleDict", 
            "Hardtanh", "ReLU6", "Mish", "LogSigmoid", "Softsign", "Hardsigmoid", "Hardswish", "PReLU", "SELU", "CELU",
            "GLU", "Softmin", "Threshold", "Tanhshrink", "Softshrink", "Hardshrink", "CosineSimilarity",
            "PairwiseDistance", "AdaptiveAvgPool1d", "ConvTranspose1d", "Upsample", "UpsamplingNearest2d",
-           "UpsamplingBilinear2d"]
+           "UpsamplingBilinear2d",
+           # nn/attention.py, nn/transformer.py
+           "MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer",
+           "TransformerDecoderLayer"]

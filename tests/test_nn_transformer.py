@@ -1,0 +1,275 @@
+"""nn.MultiheadAttention and the transformer layers against PyTorch: a torch module's state
+dict copied into tvmini's, then outputs, attention weights and the gradients of every
+input and parameter compared (float64, eval mode so dropout is off); input gradients
+against finite differences too; parameter names, default init, masks and errors."""
+import warnings
+
+import numpy as np
+import pytest
+
+import tvmini as tm
+from tvmini import nn
+from tvmini.errors import ArgumentError, DTypeError, ShapeError
+from graph_gradcheck import check_grad
+
+torch = pytest.importorskip("torch")
+RNG = np.random.default_rng(0)
+
+
+def _copy(theirs, ours):
+    """tvmini module ``ours`` with ``theirs``' state dict (same keys, same shapes)."""
+    state = theirs.state_dict()
+    assert list(ours.state_dict()) == list(state)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in state.items()})
+    return ours
+
+
+def _compare(theirs, ours, inputs, call, rtol=1e-9, atol=1e-10):
+    """Run ``call(module, *inputs)`` on both (inputs: numpy arrays, float ones need a
+    gradient, masks are passed as they are), backpropagate the same head gradient through
+    every float output, and compare outputs and all gradients."""
+    t_in = [torch.tensor(a, requires_grad=a.dtype.kind == "f") if isinstance(a, np.ndarray) else a for a in inputs]
+    o_in = [tm.tensor(a, requires_grad=a.dtype.kind == "f") if isinstance(a, np.ndarray) else a for a in inputs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")        # torch warns about mixed bool/float masks and its fast path
+        t_out = call(theirs, *t_in)
+    o_out = call(ours, *o_in)
+    t_out = t_out if isinstance(t_out, tuple) else (t_out,)
+    o_out = o_out if isinstance(o_out, tuple) else (o_out,)
+    total_t, total_o = 0, 0
+    for t, o in zip(t_out, o_out):
+        assert (t is None) == (o is None)
+        if t is None:
+            continue
+        assert o.shape == tuple(t.shape)
+        np.testing.assert_allclose(o.numpy(), t.detach().numpy(), rtol=rtol, atol=atol)
+        head = RNG.uniform(0.5, 1.5, size=o.shape)
+        total_t = total_t + (t * torch.tensor(head)).sum()
+        total_o = total_o + (o * tm.tensor(head)).sum()
+    total_t.backward()
+    total_o.backward()
+    for (name, tp), (oname, op) in zip(theirs.named_parameters(), ours.named_parameters()):
+        assert name == oname
+        np.testing.assert_allclose(op.grad.numpy(), tp.grad.numpy(), rtol=rtol, atol=atol, err_msg=name)
+    for k, (t, o) in enumerate(zip(t_in, o_in)):
+        if isinstance(t, torch.Tensor) and t.requires_grad:
+            np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), rtol=rtol, atol=atol, err_msg=f"input {k}")
+
+
+def _mha_pair(*args, **kwargs):
+    torch.manual_seed(0)
+    theirs = torch.nn.MultiheadAttention(*args, **kwargs).double().eval()
+    return theirs, _copy(theirs, nn.MultiheadAttention(*args, dtype="float64", **kwargs).eval())
+
+
+def _mha_call(**options):
+    def call(module, q, k, v, *masks):
+        names = [n for n in ("key_padding_mask", "attn_mask") if n in options]
+        as_tensor = torch.tensor if isinstance(module, torch.nn.Module) else tm.tensor
+        extra = {n: as_tensor(options[n]) for n in names}
+        rest = {n: val for n, val in options.items() if n not in names}
+        return module(q, k, v, **extra, **rest)
+    return call
+
+
+E, H, L, S, N = 8, 2, 3, 4, 2
+PAD = np.array([[False, False, True, False], [False, False, False, True]])
+CAUSAL_BOOL = ~np.tril(np.ones((L, S), bool))
+
+
+@pytest.mark.parametrize("case", [
+    dict(module={}, options={}),
+    dict(module=dict(batch_first=True), options=dict(key_padding_mask=PAD,
+                                                     attn_mask=RNG.standard_normal((L, S)))),
+    dict(module=dict(kdim=6, vdim=5), options=dict(attn_mask=RNG.random((N * H, L, S)) < 0.3,
+                                                   average_attn_weights=False)),
+    dict(module=dict(bias=False), options=dict(need_weights=False, attn_mask=CAUSAL_BOOL,
+                                               key_padding_mask=np.where(PAD, -1e9, 0.0))),
+    dict(module={}, options=dict(need_weights=False, attn_mask=CAUSAL_BOOL, is_causal=True)),
+    dict(module=dict(num_heads=4), options=dict(key_padding_mask=PAD, average_attn_weights=False)),
+], ids=["plain", "batch_first_masks", "kdim_vdim_3d_mask", "no_weights_no_bias", "causal_hint", "four_heads"])
+def test_multihead_attention_matches_pytorch(case):
+    module = dict(case["module"])
+    heads = module.pop("num_heads", H)
+    theirs, ours = _mha_pair(E, heads, **module)
+    kdim, vdim = module.get("kdim", E), module.get("vdim", E)
+    shape = (lambda n, length, e: (n, length, e)) if module.get("batch_first") else (lambda n, length, e: (length, n, e))
+    mask = case["options"].get("attn_mask")
+    if mask is not None and mask.ndim == 3:
+        case["options"]["attn_mask"] = np.resize(mask, (N * heads, L, S))
+    q, k, v = RNG.standard_normal(shape(N, L, E)), RNG.standard_normal(shape(N, S, kdim)), \
+        RNG.standard_normal(shape(N, S, vdim))
+    _compare(theirs, ours, [q, k, v], _mha_call(**case["options"]))
+
+
+def test_multihead_attention_unbatched_matches_pytorch():
+    theirs, ours = _mha_pair(E, H)
+    q, k, v = RNG.standard_normal((L, E)), RNG.standard_normal((S, E)), RNG.standard_normal((S, E))
+    _compare(theirs, ours, [q, k, v], _mha_call(key_padding_mask=PAD[0], attn_mask=CAUSAL_BOOL))
+    _compare(theirs, ours, [q, k, v], _mha_call(average_attn_weights=False))
+
+
+def test_multihead_attention_weights_by_formula():
+    """Weights = softmax(q k^T / sqrt(d)) per head from the projections written in numpy."""
+    mha = nn.MultiheadAttention(E, H, dtype="float64", batch_first=True)
+    q, k = RNG.standard_normal((1, L, E)), RNG.standard_normal((1, S, E))
+    w, b = mha.in_proj_weight.numpy(), mha.in_proj_bias.numpy()
+    qp, kp = (q @ w[:E].T + b[:E])[0], (k @ w[E:2 * E].T + b[E:2 * E])[0]
+    want = []
+    for h in range(H):
+        cols = slice(h * E // H, (h + 1) * E // H)
+        scores = qp[:, cols] @ kp[:, cols].T / np.sqrt(E // H)
+        e = np.exp(scores - scores.max(-1, keepdims=True))
+        want.append(e / e.sum(-1, keepdims=True))
+    _, got = mha(tm.tensor(q), tm.tensor(k), tm.tensor(k), average_attn_weights=False)
+    np.testing.assert_allclose(got.numpy()[0], np.stack(want), rtol=1e-10)
+
+
+def test_multihead_attention_input_gradients_by_finite_differences():
+    mha = nn.MultiheadAttention(4, 2, kdim=3, vdim=2, dtype="float64").eval()
+    mask = tm.tensor(np.array([[False, True, False]]))
+    check_grad(lambda q, k, v: mha(q, k, v, key_padding_mask=mask)[0], RNG.standard_normal((2, 1, 4)),
+               RNG.standard_normal((3, 1, 3)), RNG.standard_normal((3, 1, 2)))
+    check_grad(lambda q: mha(q, q[:, :, :3], q[:, :, :2], need_weights=False)[0], RNG.standard_normal((3, 1, 4)))
+
+
+def test_multihead_attention_parameters_and_init():
+    mha = nn.MultiheadAttention(16, 4)
+    assert [n for n, _ in mha.named_parameters()] == ["in_proj_weight", "in_proj_bias", "out_proj.weight",
+                                                      "out_proj.bias"]
+    bound = np.sqrt(6.0 / (16 + 48))
+    w = mha.in_proj_weight.numpy()
+    assert w.shape == (48, 16) and np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
+    assert not mha.in_proj_bias.numpy().any() and not mha.out_proj.bias.numpy().any()
+    separate = nn.MultiheadAttention(16, 4, kdim=8, vdim=4, bias=False)
+    assert {n: p.shape for n, p in separate.named_parameters()} == {
+        "q_proj_weight": (16, 16), "k_proj_weight": (16, 8), "v_proj_weight": (16, 4), "out_proj.weight": (16, 16)}
+    assert separate.in_proj_weight is None and separate.in_proj_bias is None
+    ref = torch.nn.MultiheadAttention(16, 4, kdim=8, vdim=4, bias=False)
+    assert list(ref.state_dict()) == list(separate.state_dict())
+
+
+def test_multihead_attention_dropout_only_in_training():
+    mha = nn.MultiheadAttention(E, H, dropout=0.5, dtype="float64")
+    q = tm.tensor(RNG.standard_normal((L, N, E)))
+    mha.eval()
+    first, second = mha(q, q, q)[1].numpy(), mha(q, q, q)[1].numpy()
+    np.testing.assert_array_equal(first, second)
+    mha.train()
+    _, w = mha(q, q, q, average_attn_weights=False)
+    kept = w.numpy() != 0
+    assert 0 < kept.mean() < 1            # some weights dropped, the kept ones scaled by 2
+    np.testing.assert_allclose(w.numpy()[kept], 2 * mha.eval()(q, q, q, average_attn_weights=False)[1].numpy()[kept])
+
+
+def test_multihead_attention_errors():
+    with pytest.raises(ShapeError, match="divisible by num_heads"):
+        nn.MultiheadAttention(10, 3)
+    with pytest.raises(ArgumentError, match="add_bias_kv"):
+        nn.MultiheadAttention(8, 2, add_bias_kv=True)
+    mha = nn.MultiheadAttention(8, 2)
+    x = tm.randn(3, 2, 8)
+    with pytest.raises(ShapeError, match=r"features, got shapes \(3, 2, 6\)"):
+        mha(tm.randn(3, 2, 6), x, x)
+    with pytest.raises(ShapeError, match="all 3-D"):
+        mha(x, x[0], x)
+    with pytest.raises(ShapeError, match=r"attn_mask must be \(3, 3\)"):
+        mha(x, x, x, attn_mask=tm.zeros(3, 4))
+    with pytest.raises(ShapeError, match="key_padding_mask must be"):
+        mha(x, x, x, key_padding_mask=tm.zeros(3, 2))
+    with pytest.raises(DTypeError, match="attn_mask must be bool or float"):
+        mha(x, x, x, attn_mask=tm.tensor(np.zeros((3, 3), "int64")))
+    with pytest.raises(ArgumentError, match="is_causal"):
+        mha(x, x, x, is_causal=True)
+
+
+# ------------------------------------------------------------------------------ layers
+
+D, FF = 8, 16
+
+
+def _layer_pair(cls, **kwargs):
+    torch.manual_seed(0)
+    theirs = getattr(torch.nn, cls)(D, H, FF, **kwargs).double().eval()
+    ours = _copy(theirs, getattr(nn, cls)(D, H, FF, dtype="float64", **kwargs).eval())
+    return theirs, ours
+
+
+@pytest.mark.parametrize("kwargs", [{}, dict(norm_first=True, activation="gelu"), dict(batch_first=True, bias=False),
+                                    dict(activation=torch.nn.functional.silu)], ids=["post", "pre_gelu", "bf_nobias",
+                                                                                    "callable"])
+def test_encoder_layer_matches_pytorch(kwargs):
+    theirs, ours = _layer_pair("TransformerEncoderLayer", **kwargs)
+    if callable(kwargs.get("activation")):
+        ours.activation = tm.nn.functional.silu
+    src = RNG.standard_normal((N, S, D) if kwargs.get("batch_first") else (S, N, D))
+    mask = np.triu(np.full((S, S), -np.inf), 1)
+    call = (lambda m, x: m(x, src_mask=torch.tensor(mask), src_key_padding_mask=torch.tensor(PAD))
+            if isinstance(m, torch.nn.Module) else m(x, src_mask=tm.tensor(mask), src_key_padding_mask=tm.tensor(PAD)))
+    _compare(theirs, ours, [src], call)
+
+
+@pytest.mark.parametrize("kwargs", [{}, dict(norm_first=True, batch_first=True)], ids=["post", "pre_bf"])
+def test_decoder_layer_matches_pytorch(kwargs):
+    theirs, ours = _layer_pair("TransformerDecoderLayer", **kwargs)
+    bf = kwargs.get("batch_first")
+    tgt, memory = RNG.standard_normal((N, L, D) if bf else (L, N, D)), RNG.standard_normal((N, S, D) if bf else (S, N, D))
+    causal = np.triu(np.ones((L, L), bool), 1)
+
+    def call(m, t, mem):
+        wrap = torch.tensor if isinstance(m, torch.nn.Module) else tm.tensor
+        return m(t, mem, tgt_mask=wrap(causal), memory_key_padding_mask=wrap(PAD), tgt_is_causal=True)
+    _compare(theirs, ours, [tgt, memory], call)
+
+
+def test_transformer_matches_pytorch_and_generates_the_causal_mask():
+    torch.manual_seed(0)
+    kwargs = dict(d_model=D, nhead=H, num_encoder_layers=2, num_decoder_layers=1, dim_feedforward=FF)
+    theirs = torch.nn.Transformer(**kwargs).double().eval()
+    ours = _copy(theirs, nn.Transformer(dtype="float64", **kwargs).eval())
+    mask = nn.Transformer.generate_square_subsequent_mask(L)
+    np.testing.assert_array_equal(mask.numpy(), torch.nn.Transformer.generate_square_subsequent_mask(L).numpy())
+    assert mask.dtype == "float32"
+
+    def call(m, src, tgt):
+        wrap = torch.tensor if isinstance(m, torch.nn.Module) else tm.tensor
+        return m(src, tgt, tgt_mask=wrap(mask.numpy().astype("float64")), src_key_padding_mask=wrap(PAD),
+                 memory_key_padding_mask=wrap(PAD))
+    _compare(theirs, ours, [RNG.standard_normal((S, N, D)), RNG.standard_normal((L, N, D))], call)
+
+
+def test_stacks_copy_their_layer_and_apply_the_norm():
+    torch.manual_seed(0)
+    layer = torch.nn.TransformerEncoderLayer(D, H, FF, batch_first=True)
+    theirs = torch.nn.TransformerEncoder(layer, 2, norm=torch.nn.LayerNorm(D), enable_nested_tensor=False)
+    theirs = theirs.double().eval()
+    ours = nn.TransformerEncoder(nn.TransformerEncoderLayer(D, H, FF, batch_first=True, dtype="float64"), 2,
+                                 norm=nn.LayerNorm(D, dtype="float64"))
+    _copy(theirs, ours.eval())
+    assert ours.layers[0].linear1.weight is not ours.layers[1].linear1.weight
+    _compare(theirs, ours, [RNG.standard_normal((N, S, D))],
+             lambda m, x: m(x, src_key_padding_mask=(torch.tensor if isinstance(m, torch.nn.Module) else tm.tensor)(PAD)))
+    decoder = nn.TransformerDecoder(nn.TransformerDecoderLayer(D, H, FF), 3)
+    assert len(decoder.layers) == 3 and decoder.norm is None
+
+
+def test_transformer_init_and_names():
+    model = nn.Transformer(d_model=D, nhead=H, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=FF)
+    ref = torch.nn.Transformer(d_model=D, nhead=H, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=FF)
+    assert list(model.state_dict()) == list(ref.state_dict())
+    w = model.encoder.layers[0].linear1.weight.numpy()            # re-drawn Glorot-uniform, not Linear's default
+    bound = np.sqrt(6.0 / (D + FF))
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
+
+
+def test_transformer_errors_and_training_mode_runs():
+    model = nn.Transformer(d_model=D, nhead=H, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=FF)
+    with pytest.raises(ShapeError, match="same batch size"):
+        model(tm.randn(S, 2, D), tm.randn(L, 3, D))
+    with pytest.raises(ShapeError, match="d_model=8"):
+        model(tm.randn(S, 2, 6), tm.randn(L, 2, 6))
+    with pytest.raises(ArgumentError, match="activation"):
+        nn.TransformerEncoderLayer(D, H, activation="tanh")
+    out = model(tm.randn(S, N, D), tm.randn(L, N, D))      # training: dropout on, gradients flow
+    out.sum().backward()
+    assert out.shape == (L, N, D) and model.encoder.layers[0].self_attn.in_proj_weight.grad is not None
