@@ -102,6 +102,7 @@ class MultiheadAttention(Module):
         be given, as PyTorch requires); without weights or padding mask the causal
         attention then runs without reading the mask."""
         batched = self._check_ranks(query, key, value, key_padding_mask)
+        self._check_shapes(query, key, value, 0 if self.batch_first or not batched else 1)
         if is_causal and attn_mask is None:
             raise ArgumentError("MultiheadAttention: is_causal=True is a hint that attn_mask is the causal mask; "
                                 "attn_mask must be given too (as PyTorch requires)")
@@ -110,7 +111,7 @@ class MultiheadAttention(Module):
             key_padding_mask = None if key_padding_mask is None else key_padding_mask.unsqueeze(0)
         elif not self.batch_first:
             query, key, value = query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1)
-        n, length, source = self._check_shapes(query, key, value)
+        n, length, source = query.shape[0], query.shape[1], key.shape[1]
         heads = []
         for x, (weight, bias) in zip((query, key, value), self._projections()):
             x = F.linear(x, weight, bias)
@@ -151,16 +152,16 @@ class MultiheadAttention(Module):
                              f"{query.ndim}-D query, got shape {key_padding_mask.shape}")
         return query.ndim == 3
 
-    def _check_shapes(self, query, key, value):
-        """(batch, target length, source length) of (N, L, E), (N, S, kdim), (N, S, vdim)."""
-        n, length, e = query.shape
-        if e != self.embed_dim or key.shape[-1] != self.kdim or value.shape[-1] != self.vdim:
+    def _check_shapes(self, query, key, value, batch_axis):
+        """Features ``embed_dim``, ``kdim``, ``vdim``; key and value of one source length,
+        all of one batch (``batch_axis``, of batched inputs)."""
+        if query.shape[-1] != self.embed_dim or key.shape[-1] != self.kdim or value.shape[-1] != self.vdim:
             raise ShapeError(f"MultiheadAttention: query, key and value need {self.embed_dim}, {self.kdim} and "
                              f"{self.vdim} features, got shapes {query.shape}, {key.shape}, {value.shape}")
-        if key.shape[:2] != value.shape[:2] or key.shape[0] != n:
+        batch = slice(batch_axis, batch_axis + 1) if query.ndim == 3 else slice(0, 0)
+        if key.shape[:-1] != value.shape[:-1] or key.shape[batch] != query.shape[batch]:
             raise ShapeError(f"MultiheadAttention: key and value must share batch and source length with the "
                              f"query's batch, got shapes {query.shape}, {key.shape}, {value.shape}")
-        return n, length, key.shape[1]
 
     def _mask(self, attn_mask, key_padding_mask, n, length, source, dtype):
         """The sum of both masks as a float bias broadcasting to (N, heads, L, S), or None."""
