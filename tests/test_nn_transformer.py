@@ -273,3 +273,53 @@ def test_transformer_errors_and_training_mode_runs():
     out = model(tm.randn(S, N, D), tm.randn(L, N, D))      # training: dropout on, gradients flow
     out.sum().backward()
     assert out.shape == (L, N, D) and model.encoder.layers[0].self_attn.in_proj_weight.grad is not None
+
+
+def test_fully_masked_query_matches_pytorch():
+    """A query whose attn_mask row excludes every key: NaN with the weights (PyTorch's
+    softmax of -inf everywhere), zeros through scaled_dot_product_attention without."""
+    theirs, ours = _mha_pair(E, H)
+    q = RNG.standard_normal((2, 1, E))
+    mask = np.array([[True, True], [False, True]])
+    for need_weights in (True, False):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want = theirs(*(torch.tensor(q),) * 3, attn_mask=torch.tensor(mask), need_weights=need_weights)[0]
+        got = ours(*(tm.tensor(q),) * 3, attn_mask=tm.tensor(mask), need_weights=need_weights)[0]
+        np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-14)
+        assert np.isnan(got.numpy()[0]).all() == need_weights
+
+
+def _encoder_trainer():
+    tm.manual_seed(3)
+    model = nn.Sequential(nn.TransformerEncoderLayer(D, H, FF, dropout=0.2, batch_first=True), nn.Flatten(),
+                          nn.Linear(S * D, 3))
+    # SGD: the key bias's gradient is zero up to rounding (softmax ignores a per-row
+    # shift), which Adam would blow up to full steps of either sign
+    opt = tm.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    mask = nn.Transformer.generate_square_subsequent_mask(S)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model[2](model[1](model[0](x, src_mask=mask, is_causal=True))), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return model, step
+
+
+def test_jit_training_step_equals_eager():
+    """A traced training step of an encoder layer (dropout on, causal mask) replays the
+    eager losses and parameters."""
+    eager_model, eager_step = _encoder_trainer()
+    jit_model, step = _encoder_trainer()
+    jitted = tm.jit(step)
+    for k in range(3):
+        x = tm.tensor(RNG.standard_normal((N, S, D)).astype("float32"))
+        y = tm.tensor(RNG.integers(0, 3, N))
+        tm.manual_seed(10 + k)
+        want = eager_step(x, y).item()
+        tm.manual_seed(10 + k)
+        assert jitted(x, y).item() == pytest.approx(want, rel=1e-5)
+    for (name, p), (_, q) in zip(eager_model.named_parameters(), jit_model.named_parameters()):
+        np.testing.assert_allclose(q.numpy(), p.numpy(), rtol=1e-5, atol=1e-6, err_msg=name)
