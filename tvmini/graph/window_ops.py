@@ -1,68 +1,75 @@
-"""Sliding and adaptive windows read by index: PyTorch's ``F.unfold`` (im2col),
-``F.fold`` (col2im) and ``F.adaptive_max_pool1d/2d``.
+"""Sliding and adaptive windows: PyTorch's ``F.unfold`` (im2col), ``F.fold`` (col2im)
+and ``F.adaptive_max_pool1d/2d``.
 
-Each is a gather from or a scatter-add into the flattened spatial plane with an index
-table computed here on the host from the geometry: ``unfold`` is ``index_select`` of the
-(zero-padded) plane, ``fold`` ``index_add`` into a zero plane with the same table. As
-``index_select``'s gradient is an ``index_add`` and ``index_add``'s (for its source) an
-``index_select`` with the same index, unfold's gradient is fold and fold's is unfold,
-and ``tm.jit`` traces both. Adaptive max pooling gathers each output's window (padded
-to the widest window by repeating an in-window element), takes the first maximum with
-``argmax`` and reads it with ``take_along_dim``, so the gradient goes to that element.
+``unfold`` and ``fold`` are one kernel each (``topi.fold``); fold is unfold's adjoint, so
+the gradient of each is the other applied to the output's gradient (and ``tm.jit``
+traces both). Adaptive max pooling gathers each output's window with ``index_select``
+and a host-made index table (a window padded to the widest by repeating one of its own
+positions), takes the first maximum with ``argmax`` and reads it with
+``take_along_dim``, so the gradient goes to that element.
 """
 import numpy as np
 
 from ..errors import ShapeError
-from . import join_ops, ops
+from ..topi.fold import col2im, im2col, window_counts
+from . import ops
+from .autograd import Function
 from .conv_ops import _pair
-from .creation import zeros
-from .gather_ops import index_add
+from .dispatch import run
 from .index_ops import index_select
 from .layout_aliases import take_along_dim
 from .nn_ops import _check_float
 from .tensor import tensor
 
 
-def _geometry(op, spatial, kernel_size, dilation, padding, stride):
-    """(kernel, dilation, padding, stride, output extents) of a window over ``spatial``
-    (H, W), checked as PyTorch checks them."""
+def _geometry(op, kernel_size, dilation, padding, stride):
+    """(kernel, dilation, padding, stride) as pairs, checked as PyTorch checks them."""
     kernel, dilation, padding, stride = (_pair(v, name, op) for v, name in (
         (kernel_size, "kernel_size"), (dilation, "dilation"), (padding, "padding"), (stride, "stride")))
     if min(kernel + dilation + stride) < 1 or min(padding) < 0:
         raise ShapeError(f"{op}: kernel_size {kernel}, dilation {dilation} and stride {stride} must be positive and "
                          f"padding {padding} non-negative")
-    out = tuple((n + 2 * p - d * (k - 1) - 1) // s + 1 for n, k, d, p, s in zip(spatial, kernel, dilation, padding,
-                                                                                 stride))
-    if min(out) < 1:
-        raise ShapeError(f"{op}: a {kernel} window (dilation {dilation}) does not fit the spatial shape {spatial} "
-                         f"with padding {padding}: the output would be {out}")
-    return kernel, dilation, padding, stride, out
+    return kernel, dilation, padding, stride
 
 
-def _column_index(padded_width, kernel, dilation, stride, out, device):
-    """Flat positions in the padded (Hp * Wp) plane of every (ki, kj, oi, oj), in
-    PyTorch's column order (kernel offset major, output position minor)."""
-    ki, kj, oi, oj = np.meshgrid(*(np.arange(n) for n in kernel + out), indexing="ij")
-    flat = (oi * stride[0] + ki * dilation[0]) * padded_width + oj * stride[1] + kj * dilation[1]
-    return tensor(flat.reshape(-1).astype("int64"), device=device)
+class _Unfold(Function):
+    """im2col (``topi.fold.im2col``); the gradient is col2im of the output's gradient."""
+    saved = ()
+
+    def forward(self, x):
+        return run("im2col", im2col, [x], attrs=self.geometry)
+
+    def backward(self, g):
+        return (_Fold.apply(g, size=self.inputs[0].shape[2:], geometry=self.geometry),)
+
+
+class _Fold(Function):
+    """col2im (``topi.fold.col2im``); the gradient is im2col of the output's gradient."""
+    saved = ()
+
+    def forward(self, cols):
+        return run("col2im", col2im, [cols], attrs=(("size", self.size),) + self.geometry)
+
+    def backward(self, g):
+        return (_Unfold.apply(g, geometry=self.geometry),)
+
+
+def _attrs(kernel, dilation, padding, stride):
+    return ("kernel", kernel), ("dilation", dilation), ("padding", padding), ("stride", stride)
 
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002  (torch's argument name)
     """im2col: the sliding ``kernel_size`` windows of ``input`` (N, C, H, W) as columns,
-    (N, C * kh * kw, L) with L the number of window positions; (C, H, W) gives
-    (C * kh * kw, L). Zero ``padding`` on both sides of each spatial axis."""
+    (N, C * kh * kw, L) with L the number of window positions, PyTorch's column order;
+    (C, H, W) gives (C * kh * kw, L). Zero ``padding`` on both sides of each spatial axis."""
     if input.ndim == 3:
         out = unfold(ops.reshape(input, (1,) + input.shape), kernel_size, dilation, padding, stride)
         return ops.reshape(out, out.shape[1:])
     if input.ndim != 4:
         raise ShapeError(f"unfold: input must be (N, C, H, W) or unbatched (C, H, W), got shape {input.shape}")
-    n, c, h, w = input.shape
-    kernel, dilation, padding, stride, out = _geometry("unfold", (h, w), kernel_size, dilation, padding, stride)
-    plane = join_ops.pad(input, (padding[1], padding[1], padding[0], padding[0])) if any(padding) else input
-    height, width = h + 2 * padding[0], w + 2 * padding[1]
-    index = _column_index(width, kernel, dilation, stride, out, input.device)
-    cols = index_select(ops.reshape(plane, (n, c, height * width)), 2, index)
-    return ops.reshape(cols, (n, c * kernel[0] * kernel[1], out[0] * out[1]))
+    geometry = _geometry("unfold", kernel_size, dilation, padding, stride)
+    window_counts(input.shape[2:], *geometry, "unfold")
+    return _Unfold.apply(input, geometry=_attrs(*geometry))
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
@@ -76,21 +83,15 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):  # n
         raise ShapeError(f"fold: input must be (N, C * kh * kw, L) or unbatched (C * kh * kw, L), got shape "
                          f"{input.shape}")
     size = _pair(output_size, "output_size", "fold")
-    kernel, dilation, padding, stride, out = _geometry("fold", size, kernel_size, dilation, padding, stride)
-    n, rows, length = input.shape
+    geometry = _geometry("fold", kernel_size, dilation, padding, stride)
+    out = window_counts(size, *geometry, "fold")
+    kernel, dilation, padding, stride = geometry
     area = kernel[0] * kernel[1]
-    if rows % area or length != out[0] * out[1]:
+    if input.shape[1] % area or input.shape[2] != out[0] * out[1]:
         raise ShapeError(f"fold: input of shape {input.shape} must be (N, C * {area}, {out[0] * out[1]}) for a "
                          f"{kernel} kernel over output_size {size} (dilation {dilation}, padding {padding}, "
                          f"stride {stride})")
-    c = rows // area
-    height, width = size[0] + 2 * padding[0], size[1] + 2 * padding[1]
-    index = _column_index(width, kernel, dilation, stride, out, input.device)
-    canvas = zeros(n, c, height * width, dtype=input.dtype, device=input.device)
-    plane = ops.reshape(index_add(canvas, 2, index, ops.reshape(input, (n, c, area * length))), (n, c, height, width))
-    if not any(padding):
-        return plane
-    return plane[:, :, padding[0]:padding[0] + size[0], padding[1]:padding[1] + size[1]]
+    return _Fold.apply(input, size=size, geometry=_attrs(*geometry))
 
 
 def _adaptive_windows(extent, size):
