@@ -11,11 +11,14 @@ positions), takes the first maximum with ``argmax`` and reads it with
 import numpy as np
 
 from ..errors import ShapeError
+from ..topi.adaptive_pool import adaptive_max_grad, adaptive_max_take
 from ..topi.fold import col2im, im2col, window_counts
+from .autograd import no_grad
 from . import ops
 from .autograd import Function
 from .conv_ops import _pair
 from .dispatch import run
+from .ops import _kernel
 from .index_ops import index_select
 from .layout_aliases import take_along_dim
 from .nn_ops import _check_float
@@ -41,6 +44,20 @@ class _Unfold(Function):
 
     def backward(self, g):
         return (_Fold.apply(g, size=self.inputs[0].shape[2:], geometry=self.geometry),)
+
+
+class _AdaptiveMax(Function):
+    """The maxima read at their flat positions ``indices`` (found beforehand); the
+    gradient goes back to those positions (``topi.adaptive_pool``)."""
+    nondiff = (1,)
+    saved = (1,)
+
+    def forward(self, x, indices):
+        return run("adaptive_max_take", adaptive_max_take, [x, indices])
+
+    def backward(self, g):
+        x, indices = self.inputs
+        return _kernel("adaptive_max_grad", adaptive_max_grad, g, indices, size=x.shape[2:]), None
 
 
 class _Fold(Function):
@@ -126,17 +143,17 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):  # noqa: A002
                          f"{input.shape} non-empty")
     rows, cols = _adaptive_windows(h, sizes[0]), _adaptive_windows(w, sizes[1])
     kh, kw = rows.shape[1], cols.shape[1]
-    windows = index_select(input, 2, tensor(rows.reshape(-1), device=input.device))
-    windows = index_select(windows, 3, tensor(cols.reshape(-1), device=input.device))
-    windows = ops.reshape(windows, (n, c, sizes[0], kh, sizes[1], kw)).permute(0, 1, 2, 4, 3, 5)
-    windows = ops.reshape(windows, (n, c, sizes[0], sizes[1], kh * kw))
-    best = ops.argmax(windows, -1, keepdims=True)
-    values = ops.reshape(take_along_dim(windows, best, -1), (n, c) + sizes)
-    if not return_indices:
-        return values
-    table = (rows[:, None, :, None] * w + cols[None, :, None, :]).reshape(sizes[0], sizes[1], kh * kw)
-    table = ops.broadcast_to(tensor(table.astype("int64"), device=input.device), windows.shape)
-    return values, ops.reshape(take_along_dim(table, best, -1), (n, c) + sizes)
+    with no_grad():                     # where each maximum is: its window's first argmax
+        windows = index_select(input, 2, tensor(rows.reshape(-1), device=input.device))
+        windows = index_select(windows, 3, tensor(cols.reshape(-1), device=input.device))
+        windows = ops.reshape(windows, (n, c, sizes[0], kh, sizes[1], kw)).permute(0, 1, 2, 4, 3, 5)
+        best = ops.argmax(ops.reshape(windows, (n, c) + sizes + (kh * kw,)), -1)
+        # the first maximum is never a repeated (padding) position: it is the window's
+        # start plus the offset argmax found
+        corner = tensor((rows[:, :1] * w + cols[:, 0]).astype("int64"), device=input.device)
+        indices = corner + (best // kw) * w + best % kw
+    values = _AdaptiveMax.apply(input, indices)
+    return (values, indices) if return_indices else values
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False):  # noqa: A002
