@@ -254,6 +254,9 @@ def test_adaptive_max_pool2d_matches_numpy_and_pytorch(h, w, oh, ow, batched):
     t_v, t_i = torch.nn.functional.adaptive_max_pool2d(torch.tensor(x), (oh, ow), return_indices=True)
     np.testing.assert_array_equal(values.numpy(), t_v.numpy())
     np.testing.assert_array_equal(where.numpy(), t_i.numpy())
+    # gradients too: windows overlap, and with more outputs than inputs a pixel is in several
+    _both(lambda a: F.adaptive_max_pool2d(a, (oh, ow)),
+          lambda a: torch.nn.functional.adaptive_max_pool2d(a, (oh, ow)), x)
 
 
 def test_adaptive_max_pool_layers_gradients_and_ties():
