@@ -399,11 +399,22 @@ def test_unfold_fold_errors():
 
 
 def test_emulated_gpu_runs_the_window_ops(emulated_gpu):
+    """Forward and gradient kernels (im2col, col2im, the adaptive max pair, ...) on the
+    emulated GPU agree with the CPU's."""
     x = RNG.standard_normal((1, 2, 4, 5)).astype("float32")
     for fn in (lambda a: F.unfold(a, 2, padding=1), lambda a: F.adaptive_max_pool2d(a, (3, 2)),
-               lambda a: F.fold(F.unfold(a, 3, stride=2), (4, 5), 3, stride=2), lambda a: F.pixel_unshuffle(a[..., :4], 2),
-               lambda a: F.local_response_norm(a, 3), lambda a: F.rms_norm(a, 5)):
-        got, want = fn(tm.tensor(x, device="cuda")), fn(tm.tensor(x))
-        assert got.device.kind == "cuda"
-        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
-    assert emulated_gpu.launches
+               lambda a: F.fold(F.unfold(a, 3, stride=2), (4, 5), 3, stride=2),
+               lambda a: F.pixel_unshuffle(a[..., :4], 2), lambda a: F.local_response_norm(a, 3),
+               lambda a: F.rms_norm(a, 5)):
+        results = []
+        for device in ("cuda", "cpu"):
+            leaf = tm.tensor(x, device=device, requires_grad=True)
+            out = fn(leaf)
+            out.backward(tm.ones(*out.shape, device=device))
+            assert out.device.kind == device and leaf.grad.device.kind == device
+            results.append((out.numpy(), leaf.grad.numpy()))
+        for got, want in zip(*results):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    launched = " ".join(name for name, _, _ in emulated_gpu.launches)
+    for kernel in ("im2col", "col2im", "adaptive_max_take", "adaptive_max_grad"):
+        assert f"_{kernel}_" in launched

@@ -56,6 +56,11 @@ def _compare(theirs, ours, inputs, call, rtol=1e-9, atol=1e-10):
             np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), rtol=rtol, atol=atol, err_msg=f"input {k}")
 
 
+def _wrap(module):
+    """The tensor constructor of ``module``'s library (masks go in as its tensors)."""
+    return torch.tensor if isinstance(module, torch.nn.Module) else tm.tensor
+
+
 def _mha_pair(*args, **kwargs):
     torch.manual_seed(0)
     theirs = torch.nn.MultiheadAttention(*args, **kwargs).double().eval()
@@ -65,8 +70,7 @@ def _mha_pair(*args, **kwargs):
 def _mha_call(**options):
     def call(module, q, k, v, *masks):
         names = [n for n in ("key_padding_mask", "attn_mask") if n in options]
-        as_tensor = torch.tensor if isinstance(module, torch.nn.Module) else tm.tensor
-        extra = {n: as_tensor(options[n]) for n in names}
+        extra = {n: _wrap(module)(options[n]) for n in names}
         rest = {n: val for n, val in options.items() if n not in names}
         return module(q, k, v, **extra, **rest)
     return call
@@ -89,17 +93,18 @@ CAUSAL_BOOL = ~np.tril(np.ones((L, S), bool))
     dict(module=dict(num_heads=4), options=dict(key_padding_mask=PAD, average_attn_weights=False)),
 ], ids=["plain", "batch_first_masks", "kdim_vdim_3d_mask", "no_weights_no_bias", "causal_hint", "four_heads"])
 def test_multihead_attention_matches_pytorch(case):
-    module = dict(case["module"])
+    module, options = dict(case["module"]), dict(case["options"])
     heads = module.pop("num_heads", H)
     theirs, ours = _mha_pair(E, heads, **module)
     kdim, vdim = module.get("kdim", E), module.get("vdim", E)
-    shape = (lambda n, length, e: (n, length, e)) if module.get("batch_first") else (lambda n, length, e: (length, n, e))
-    mask = case["options"].get("attn_mask")
+
+    def shape(length, features):
+        return (N, length, features) if module.get("batch_first") else (length, N, features)
+    mask = options.get("attn_mask")
     if mask is not None and mask.ndim == 3:
-        case["options"]["attn_mask"] = np.resize(mask, (N * heads, L, S))
-    q, k, v = RNG.standard_normal(shape(N, L, E)), RNG.standard_normal(shape(N, S, kdim)), \
-        RNG.standard_normal(shape(N, S, vdim))
-    _compare(theirs, ours, [q, k, v], _mha_call(**case["options"]))
+        options["attn_mask"] = np.resize(mask, (N * heads, L, S))
+    q, k, v = (RNG.standard_normal(shape(*dims)) for dims in ((L, E), (S, kdim), (S, vdim)))
+    _compare(theirs, ours, [q, k, v], _mha_call(**options))
 
 
 def test_multihead_attention_unbatched_matches_pytorch():
@@ -204,20 +209,19 @@ def test_encoder_layer_matches_pytorch(kwargs):
         ours.activation = tm.nn.functional.silu
     src = RNG.standard_normal((N, S, D) if kwargs.get("batch_first") else (S, N, D))
     mask = np.triu(np.full((S, S), -np.inf), 1)
-    call = (lambda m, x: m(x, src_mask=torch.tensor(mask), src_key_padding_mask=torch.tensor(PAD))
-            if isinstance(m, torch.nn.Module) else m(x, src_mask=tm.tensor(mask), src_key_padding_mask=tm.tensor(PAD)))
-    _compare(theirs, ours, [src], call)
+    _compare(theirs, ours, [src], lambda m, x: m(x, src_mask=_wrap(m)(mask), src_key_padding_mask=_wrap(m)(PAD)))
 
 
 @pytest.mark.parametrize("kwargs", [{}, dict(norm_first=True, batch_first=True)], ids=["post", "pre_bf"])
 def test_decoder_layer_matches_pytorch(kwargs):
     theirs, ours = _layer_pair("TransformerDecoderLayer", **kwargs)
     bf = kwargs.get("batch_first")
-    tgt, memory = RNG.standard_normal((N, L, D) if bf else (L, N, D)), RNG.standard_normal((N, S, D) if bf else (S, N, D))
+    tgt = RNG.standard_normal((N, L, D) if bf else (L, N, D))
+    memory = RNG.standard_normal((N, S, D) if bf else (S, N, D))
     causal = np.triu(np.ones((L, L), bool), 1)
 
     def call(m, t, mem):
-        wrap = torch.tensor if isinstance(m, torch.nn.Module) else tm.tensor
+        wrap = _wrap(m)
         return m(t, mem, tgt_mask=wrap(causal), memory_key_padding_mask=wrap(PAD), tgt_is_causal=True)
     _compare(theirs, ours, [tgt, memory], call)
 
@@ -232,7 +236,7 @@ def test_transformer_matches_pytorch_and_generates_the_causal_mask():
     assert mask.dtype == "float32"
 
     def call(m, src, tgt):
-        wrap = torch.tensor if isinstance(m, torch.nn.Module) else tm.tensor
+        wrap = _wrap(m)
         return m(src, tgt, tgt_mask=wrap(mask.numpy().astype("float64")), src_key_padding_mask=wrap(PAD),
                  memory_key_padding_mask=wrap(PAD))
     _compare(theirs, ours, [RNG.standard_normal((S, N, D)), RNG.standard_normal((L, N, D))], call)
@@ -248,7 +252,7 @@ def test_stacks_copy_their_layer_and_apply_the_norm():
     _copy(theirs, ours.eval())
     assert ours.layers[0].linear1.weight is not ours.layers[1].linear1.weight
     _compare(theirs, ours, [RNG.standard_normal((N, S, D))],
-             lambda m, x: m(x, src_key_padding_mask=(torch.tensor if isinstance(m, torch.nn.Module) else tm.tensor)(PAD)))
+             lambda m, x: m(x, src_key_padding_mask=_wrap(m)(PAD)))
     decoder = nn.TransformerDecoder(nn.TransformerDecoderLayer(D, H, FF), 3)
     assert len(decoder.layers) == 3 and decoder.norm is None
 

@@ -1,18 +1,17 @@
 """Sliding and adaptive windows: PyTorch's ``F.unfold`` (im2col), ``F.fold`` (col2im)
 and ``F.adaptive_max_pool1d/2d``.
 
-``unfold`` and ``fold`` are one kernel each (``topi.fold``); fold is unfold's adjoint, so
+``unfold`` and ``fold`` are one kernel each (``topi.windows``); fold is unfold's adjoint, so
 the gradient of each is the other applied to the output's gradient (and ``tm.jit``
 traces both). Adaptive max pooling gathers each output's window with ``index_select``
 and a host-made index table (a window padded to the widest by repeating one of its own
-positions), takes the first maximum with ``argmax`` and reads it with
-``take_along_dim``, so the gradient goes to that element.
+positions) and finds the first maximum with ``argmax``; a kernel then reads each
+maximum at its position, and the gradient goes back to that position alone.
 """
 import numpy as np
 
 from ..errors import ShapeError
-from ..topi.adaptive_pool import adaptive_max_grad, adaptive_max_take
-from ..topi.fold import col2im, im2col, window_counts
+from ..topi.windows import adaptive_max_grad, adaptive_max_take, col2im, im2col, window_counts
 from .autograd import no_grad
 from . import ops
 from .autograd import Function
@@ -20,7 +19,6 @@ from .conv_ops import _pair
 from .dispatch import run
 from .ops import _kernel
 from .index_ops import index_select
-from .layout_aliases import take_along_dim
 from .nn_ops import _check_float
 from .tensor import tensor
 
@@ -36,7 +34,7 @@ def _geometry(op, kernel_size, dilation, padding, stride):
 
 
 class _Unfold(Function):
-    """im2col (``topi.fold.im2col``); the gradient is col2im of the output's gradient."""
+    """im2col (``topi.windows.im2col``); the gradient is col2im of the output's gradient."""
     saved = ()
 
     def forward(self, x):
@@ -48,7 +46,7 @@ class _Unfold(Function):
 
 class _AdaptiveMax(Function):
     """The maxima read at their flat positions ``indices`` (found beforehand); the
-    gradient goes back to those positions (``topi.adaptive_pool``)."""
+    gradient goes back to those positions (``topi.windows``)."""
     nondiff = (1,)
     saved = (1,)
 
@@ -61,7 +59,7 @@ class _AdaptiveMax(Function):
 
 
 class _Fold(Function):
-    """col2im (``topi.fold.col2im``); the gradient is im2col of the output's gradient."""
+    """col2im (``topi.windows.col2im``); the gradient is im2col of the output's gradient."""
     saved = ()
 
     def forward(self, cols):

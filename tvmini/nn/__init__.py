@@ -14,13 +14,13 @@ from .module import Module, ModuleDict, ModuleList, Parameter, ParameterDict, Pa
 from .attention import MultiheadAttention
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
-# more layers (nn/normalization.py, nn/padding.py, nn/extra_layers.py)
+# more layers (nn/normalization.py, nn/extra_layers.py)
 from .normalization import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LocalResponseNorm, RMSNorm
-from .padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
-                      ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
-                      ReplicationPad3d, ZeroPad1d, ZeroPad2d, ZeroPad3d)
-from .extra_layers import (AdaptiveMaxPool1d, AdaptiveMaxPool2d, AlphaDropout, Bilinear, ChannelShuffle, Fold,
-                           PixelShuffle, PixelUnshuffle, Softmax2d, Unfold)
+from .extra_layers import (AdaptiveMaxPool1d, AdaptiveMaxPool2d, AlphaDropout, Bilinear, ChannelShuffle,
+                           CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
+                           Fold, PixelShuffle, PixelUnshuffle, ReflectionPad1d, ReflectionPad2d, ReflectionPad3d,
+                           ReplicationPad1d, ReplicationPad2d, ReplicationPad3d, Softmax2d, Unfold, ZeroPad1d,
+                           ZeroPad2d, ZeroPad3d)
 
 __all__ = ["functional", "init", "utils", "Module", "ModuleList", "ModuleDict", "ParameterList", "Parameter",
            "Sequential", "Linear", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
@@ -35,7 +35,7 @@ __all__ = ["functional", "init", "utils", "Module", "ModuleList", "ModuleDict", 
            # nn/attention.py, nn/transformer.py
            "MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer",
            "TransformerDecoderLayer",
-           # nn/normalization.py, nn/padding.py, nn/extra_layers.py
+           # nn/normalization.py, nn/extra_layers.py
            "RMSNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm", "ZeroPad1d",
            "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d",
            "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d",

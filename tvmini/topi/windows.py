@@ -1,4 +1,5 @@
-"""im2col and col2im, the kernels behind ``F.unfold`` and ``F.fold``.
+"""Window gathers: im2col and col2im, the kernels behind ``F.unfold`` and ``F.fold``,
+and the two kernels of adaptive max pooling's gradient path (``F.adaptive_max_pool2d``).
 
 ``im2col`` reads each column entry from the input pixel its (channel, kernel offset,
 window position) maps to, or 0 in the padding: an injective gather. ``col2im`` is its
@@ -6,16 +7,24 @@ adjoint, written as a gather with no atomics: each output pixel sums the column 
 of the ``kh * kw`` kernel offsets whose window puts that offset on it (the window row
 ``(h + pad - ki * dilation) / stride`` must be a whole number inside the output grid), a
 reduction whose extent is the kernel, not the number of windows (tag "reduce").
-
 Geometry is given as pairs: ``kernel``, ``dilation``, ``padding``, ``stride`` (height,
-width); every read index is clamped inside its buffer, a clamped read being masked off.
+width).
+
+``adaptive_max_take`` reads the maxima at their recorded flat positions;
+``adaptive_max_grad`` sends each output gradient back to the pixel its maximum came
+from, again a gather with no atomics: input row ``h`` lies in the adaptive windows
+``floor(h * OH / H)`` up to ``ceil((h + 1) * OH / H) - 1``, at most ``ceil(OH / H) + 1``
+of them (the same along the columns), so each pixel sums the gradients of those few
+windows whose maximum it was: a reduction over the window overlap (tag "reduce").
+
+Every read index is clamped inside its buffer, a clamped read being masked off.
 """
 from .. import te
 from ..errors import ShapeError
 from ..tir import expr as E
 from .transform import _check, _const
 
-__all__ = ["im2col", "col2im", "window_counts"]
+__all__ = ["im2col", "col2im", "window_counts", "adaptive_max_take", "adaptive_max_grad"]
 
 
 def window_counts(size, kernel, dilation, padding, stride, op):
@@ -76,3 +85,33 @@ def col2im(cols, size, kernel, dilation, padding, stride):
         value = cols[b, (ch * kh + ki.var) * kw + kj.var, i * ow + j]
         return te.sum(te.if_then_else(hit, value, zero), axis=[ki, kj])
     return te.compute((n, rows // (kh * kw)) + tuple(size), body, name="col2im", tag="reduce")
+
+
+def adaptive_max_take(x, indices):
+    """(N, C, H, W) read at ``indices`` (N, C, OH, OW) of flat positions ``h * W + w``."""
+    _check(x, "adaptive_max_take")
+    _check(indices, "adaptive_max_take")
+    _, _, h, w = _static(x, "adaptive_max_take")
+
+    def body(n, c, i, j):
+        at = indices[n, c, i, j]
+        return x[n, c, _clamp(at // w, h), _clamp(at % w, w)]
+    return te.compute(indices.shape, body, name="adaptive_max_take", tag="injective")
+
+
+def adaptive_max_grad(g, indices, size):
+    """The gradient for an (N, C, *size) input: each pixel the sum of ``g`` over the
+    windows whose maximum (``indices``) it was."""
+    _check(g, "adaptive_max_grad")
+    n, c, oh, ow = _static(g, "adaptive_max_grad")
+    h, w = size
+    ri = te.reduce_axis((0, -(-oh // h) + 1), name="ri")
+    rj = te.reduce_axis((0, -(-ow // w) + 1), name="rj")
+    zero = E.const(0, g.dtype)
+
+    def body(b, ch, y, x):
+        i, j = y * oh // h + ri.var, x * ow // w + rj.var
+        at_i, at_j = _clamp(i, oh), _clamp(j, ow)
+        hit = te.all(i == at_i, j == at_j, indices[b, ch, at_i, at_j] == (y * w + x).astype(indices.dtype))
+        return te.sum(te.if_then_else(hit, g[b, ch, at_i, at_j], zero), axis=[ri, rj])
+    return te.compute((n, c, h, w), body, name="adaptive_max_grad", tag="reduce")
