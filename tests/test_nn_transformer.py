@@ -194,8 +194,12 @@ D, FF = 8, 16
 
 
 def _layer_pair(cls, **kwargs):
+    """(torch layer, tvmini layer with its weights); a callable activation is torch's
+    function on the torch side and tvmini's of the same name on the other."""
     torch.manual_seed(0)
     theirs = getattr(torch.nn, cls)(D, H, FF, **kwargs).double().eval()
+    if callable(kwargs.get("activation")):
+        kwargs["activation"] = getattr(tm.nn.functional, kwargs["activation"].__name__)
     ours = _copy(theirs, getattr(nn, cls)(D, H, FF, dtype="float64", **kwargs).eval())
     return theirs, ours
 
@@ -205,8 +209,6 @@ def _layer_pair(cls, **kwargs):
                                                                                     "callable"])
 def test_encoder_layer_matches_pytorch(kwargs):
     theirs, ours = _layer_pair("TransformerEncoderLayer", **kwargs)
-    if callable(kwargs.get("activation")):
-        ours.activation = tm.nn.functional.silu
     src = RNG.standard_normal((N, S, D) if kwargs.get("batch_first") else (S, N, D))
     mask = np.triu(np.full((S, S), -np.inf), 1)
     _compare(theirs, ours, [src], lambda m, x: m(x, src_mask=_wrap(m)(mask), src_key_padding_mask=_wrap(m)(PAD)))
@@ -224,6 +226,15 @@ def test_decoder_layer_matches_pytorch(kwargs):
         wrap = _wrap(m)
         return m(t, mem, tgt_mask=wrap(causal), memory_key_padding_mask=wrap(PAD), tgt_is_causal=True)
     _compare(theirs, ours, [tgt, memory], call)
+
+
+def test_unbatched_layers_and_module_activation_match_pytorch():
+    theirs, ours = _layer_pair("TransformerEncoderLayer", norm_first=True)
+    _compare(theirs, ours, [RNG.standard_normal((S, D))], lambda m, x: m(x, src_key_padding_mask=_wrap(m)(PAD[0])))
+    torch.manual_seed(0)
+    theirs = torch.nn.TransformerDecoderLayer(D, H, FF, activation=torch.nn.GELU()).double().eval()
+    ours = _copy(theirs, nn.TransformerDecoderLayer(D, H, FF, activation=nn.GELU(), dtype="float64").eval())
+    _compare(theirs, ours, [RNG.standard_normal((L, D)), RNG.standard_normal((S, D))], lambda m, t, mem: m(t, mem))
 
 
 def test_transformer_matches_pytorch_and_generates_the_causal_mask():
