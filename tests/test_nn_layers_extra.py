@@ -418,3 +418,33 @@ def test_emulated_gpu_runs_the_window_ops(emulated_gpu):
     launched = " ".join(name for name, _, _ in emulated_gpu.launches)
     for kernel in ("im2col", "col2im", "adaptive_max_take", "adaptive_max_grad"):
         assert f"_{kernel}_" in launched
+
+
+def test_jit_traces_the_new_layers_forward_and_backward():
+    """A traced step through instance norm (running statistics), RMSNorm,
+    LocalResponseNorm, unfold, fold, adaptive max pooling, the shuffles and Bilinear
+    gives eager's losses, gradients and running statistics."""
+    def make():
+        tm.manual_seed(1)
+        return nn.ModuleList([nn.InstanceNorm2d(2, affine=True, track_running_stats=True), nn.RMSNorm(5),
+                              nn.LocalResponseNorm(2), nn.Bilinear(3, 3, 2)])
+
+    def step(layers, x):
+        norm, rms, lrn, bilinear = layers
+        y = lrn(rms(norm(x)))
+        cols = F.unfold(y, 2, padding=1)
+        pooled = F.adaptive_max_pool2d(F.fold(cols, (4, 5), 2, padding=1), (3, 3))
+        mixed = F.pixel_unshuffle(F.pixel_shuffle(F.channel_shuffle(pooled.repeat(1, 4, 1, 1), 2), 2), 2)[:, 1:3]
+        loss = bilinear(pooled, mixed).sum()
+        loss.backward()
+        return loss
+
+    eager, traced = make(), make()
+    jitted = tm.jit(lambda x: step(traced, x))
+    for _ in range(2):
+        x = tm.tensor(RNG.standard_normal((2, 2, 4, 5)).astype("float32"))
+        want = step(eager, x).item()
+        assert jitted(x).item() == pytest.approx(want, rel=1e-5)
+    for (name, p), (_, q) in zip(eager.named_parameters(), traced.named_parameters()):
+        np.testing.assert_allclose(q.grad.numpy(), p.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+    np.testing.assert_allclose(traced[0].running_var.numpy(), eager[0].running_var.numpy(), rtol=1e-5)
