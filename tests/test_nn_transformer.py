@@ -338,3 +338,24 @@ def test_jit_training_step_equals_eager():
         assert jitted(x, y).item() == pytest.approx(want, rel=1e-5)
     for (name, p), (_, q) in zip(eager_model.named_parameters(), jit_model.named_parameters()):
         np.testing.assert_allclose(q.numpy(), p.numpy(), rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_multihead_attention_on_the_emulated_gpu(emulated_gpu):
+    """Forward, weights and gradients on the emulated GPU agree with the CPU's."""
+    mha = nn.MultiheadAttention(4, 2, kdim=3, vdim=3)
+    q, kv = RNG.standard_normal((3, 1, 4)).astype("float32"), RNG.standard_normal((2, 1, 3)).astype("float32")
+    mask = np.array([[False, True]])
+    results = []
+    for device in ("cuda", "cpu"):
+        mha.to(device)
+        mha.zero_grad()
+        query = tm.tensor(q, device=device, requires_grad=True)
+        out, weights = mha(query, tm.tensor(kv, device=device), tm.tensor(kv, device=device),
+                           key_padding_mask=tm.tensor(mask, device=device))
+        (out.sum() + weights.sum()).backward()
+        assert out.device.kind == device
+        results.append([out.numpy(), weights.numpy(), query.grad.numpy(), mha.in_proj_bias.grad.numpy(),
+                        mha.k_proj_weight.grad.numpy()])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert emulated_gpu.launches

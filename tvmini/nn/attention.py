@@ -182,6 +182,3 @@ class MultiheadAttention(Module):
             padding = padding.reshape(n, 1, 1, source)
             bias = padding if bias is None else bias + padding
         return bias
-
-    def extra_repr(self):
-        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, batch_first={self.batch_first}"
