@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import tvmini as tm
 from tvmini import nn
@@ -105,6 +106,18 @@ def test_multihead_attention_matches_pytorch(case):
         options["attn_mask"] = np.resize(mask, (N * heads, L, S))
     q, k, v = (RNG.standard_normal(shape(*dims)) for dims in ((L, E), (S, kdim), (S, vdim)))
     _compare(theirs, ours, [q, k, v], _mha_call(**options))
+
+
+@settings(max_examples=8, deadline=None)
+@given(length=st.integers(1, 4), source=st.integers(1, 5), batch=st.integers(1, 3), heads=st.sampled_from([1, 3]),
+       batch_first=st.booleans(), need_weights=st.booleans())
+def test_multihead_attention_random_shapes_match_pytorch(length, source, batch, heads, batch_first, need_weights):
+    theirs, ours = _mha_pair(6, heads, batch_first=batch_first, kdim=5)
+    order = (lambda *d: d) if batch_first else (lambda n, t, e: (t, n, e))
+    pad = RNG.random((batch, source)) < 0.3
+    pad[:, 0] = False                                   # every query sees a key
+    q, k, v = (RNG.standard_normal(order(batch, t, e)) for t, e in ((length, 6), (source, 5), (source, 6)))
+    _compare(theirs, ours, [q, k, v], _mha_call(key_padding_mask=pad, need_weights=need_weights))
 
 
 def test_multihead_attention_unbatched_matches_pytorch():
