@@ -12,6 +12,17 @@ from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .module import Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList, Sequential
 # recurrent layers (nn/rnn.py)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+# attention and the transformer (nn/attention.py, nn/transformer.py)
+from .attention import MultiheadAttention
+from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
+                          TransformerEncoderLayer)
+# more layers (nn/normalization.py, nn/extra_layers.py)
+from .normalization import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LocalResponseNorm, RMSNorm
+from .extra_layers import (AdaptiveMaxPool1d, AdaptiveMaxPool2d, AlphaDropout, Bilinear, ChannelShuffle,
+                           CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
+                           Fold, PixelShuffle, PixelUnshuffle, ReflectionPad1d, ReflectionPad2d, ReflectionPad3d,
+                           ReplicationPad1d, ReplicationPad2d, ReplicationPad3d, Softmax2d, Unfold, ZeroPad1d,
+                           ZeroPad2d, ZeroPad3d)
 
 __all__ = ["functional", "init", "utils", "Module", "ModuleList", "ModuleDict", "ParameterList", "Parameter",
            "Sequential", "Linear", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
@@ -24,4 +35,13 @@ __all__ = ["functional", "init", "utils", "Module", "ModuleList", "ModuleDict", 
            "PairwiseDistance", "AdaptiveAvgPool1d", "ConvTranspose1d", "Upsample", "UpsamplingNearest2d",
            "UpsamplingBilinear2d",
            # recurrent layers (nn/rnn.py)
-           "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU"]
+           "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",
+           # nn/attention.py, nn/transformer.py
+           "MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer",
+           "TransformerDecoderLayer",
+           # nn/normalization.py, nn/extra_layers.py
+           "RMSNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm", "ZeroPad1d",
+           "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d",
+           "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d",
+           "CircularPad1d", "CircularPad2d", "CircularPad3d", "Bilinear", "PixelShuffle", "PixelUnshuffle",
+           "ChannelShuffle", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Softmax2d", "AlphaDropout", "Unfold", "Fold"]

@@ -19,6 +19,10 @@ from ..graph.index_ops import embedding
 from ..graph.stat_ops import cosine_similarity, group_norm, layer_norm, normalize, pairwise_distance
 from ..graph.loss_ops import (binary_cross_entropy, cross_entropy, huber_loss, kl_div, l1_loss, nll_loss,
                               smooth_l1_loss)
+# more layers' functional forms (graph/norm_ops.py, window_ops.py, layer_ops.py)
+from ..graph.norm_ops import instance_norm, local_response_norm, rms_norm
+from ..graph.window_ops import adaptive_max_pool1d, adaptive_max_pool2d, fold, unfold
+from ..graph.layer_ops import alpha_dropout, bilinear, channel_shuffle, pixel_shuffle, pixel_unshuffle
 
 __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear", "flatten", "dropout",
            "batch_norm", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "cross_entropy", "nll_loss",
@@ -28,7 +32,10 @@ __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear",
            "group_norm", "dropout1d", "dropout2d", "hardtanh", "relu6", "mish", "logsigmoid", "softsign",
            "hardsigmoid", "hardswish", "normalize", "cosine_similarity", "pairwise_distance",
            "softmin", "glu", "prelu", "selu", "celu", "threshold", "tanhshrink", "softshrink", "hardshrink",
-           "adaptive_avg_pool1d", "conv_transpose1d", "interpolate", "scaled_dot_product_attention"]
+           "adaptive_avg_pool1d", "conv_transpose1d", "interpolate", "scaled_dot_product_attention",
+           # graph/norm_ops.py, window_ops.py, layer_ops.py
+           "rms_norm", "instance_norm", "local_response_norm", "adaptive_max_pool1d", "adaptive_max_pool2d", "fold",
+           "unfold", "channel_shuffle", "pixel_shuffle", "pixel_unshuffle", "alpha_dropout", "bilinear"]
 
 
 def relu(x, inplace=False):
