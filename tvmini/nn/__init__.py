@@ -8,6 +8,10 @@ from .layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d,
                      Identity, LayerNorm, Linear, MaxPool1d, MaxPool2d, Unflatten)
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
+# margin, embedding and likelihood losses (nn/margin_loss.py)
+from .margin_loss import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, MarginRankingLoss,
+                          MultiLabelMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss, PoissonNLLLoss,
+                          SoftMarginLoss, TripletMarginLoss, TripletMarginWithDistanceLoss)
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .module import Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList, Sequential
 
@@ -20,4 +24,8 @@ __all__ = ["functional", "init", "utils", "Module", "ModuleList", "ModuleDict", 
            "Hardtanh", "ReLU6", "Mish", "LogSigmoid", "Softsign", "Hardsigmoid", "Hardswish", "PReLU", "SELU", "CELU",
            "GLU", "Softmin", "Threshold", "Tanhshrink", "Softshrink", "Hardshrink", "CosineSimilarity",
            "PairwiseDistance", "AdaptiveAvgPool1d", "ConvTranspose1d", "Upsample", "UpsamplingNearest2d",
-           "UpsamplingBilinear2d"]
+           "UpsamplingBilinear2d",
+           # nn/margin_loss.py
+           "MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss",
+           "MultiLabelMarginLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss",
+           "PoissonNLLLoss", "GaussianNLLLoss"]
