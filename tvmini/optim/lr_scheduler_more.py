@@ -172,7 +172,8 @@ class _Combined(_SchedulerState):
 
 class SequentialLR(_Combined):
     """``schedulers[0]`` until ``milestones[0]``, then ``schedulers[1]`` (restarted at its
-    epoch 0) until ``milestones[1]``, ... . The rates start over from each group's
+    epoch 0) until ``milestones[1]``, ... (a member after the first is a plain scheduler:
+    one that combines others cannot restart). The rates start over from each group's
     ``initial_lr``, the steps the members took when made are undone, and the first
     member takes its initial step again, as PyTorch's."""
 
@@ -182,6 +183,10 @@ class SequentialLR(_Combined):
             raise TVMiniError(f"SequentialLR expects number of schedulers provided to be one more than the number of "
                               f"milestone points, but got number of schedulers {len(schedulers)} and the number of "
                               f"milestones to be equal to {len(milestones)}")
+        for k, scheduler in enumerate(schedulers[1:], 1):
+            if isinstance(scheduler, _Combined):    # PyTorch's fails at the milestone (no closed form to restart)
+                raise TVMiniError(f"SequentialLR: the scheduler at index {k} ({type(scheduler).__name__}) cannot be "
+                                  "restarted at its milestone; only the first may combine schedulers")
         self._schedulers, self._milestones = list(schedulers), list(milestones)
         self.last_epoch, self.optimizer = last_epoch + 1, optimizer
         for group in optimizer.param_groups:
