@@ -315,3 +315,79 @@ def test_parameters_on_two_devices_are_refused(emulated_gpu):
     ps = [nn.Parameter(tm.zeros(2)), nn.Parameter(tm.zeros(2, device="cuda"))]
     with pytest.raises(DeviceError, match="parameters_to_vector: found tensors on different devices"):
         parameters_to_vector(ps)
+
+
+# ---------------------------------------------------------------------------- LBFGS
+def _rosenbrock(lib, a, b):
+    x = lib.cat([a.reshape(-1), b.reshape(-1)])
+    return (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum()
+
+
+def _lbfgs_run(lib, make, calls=3, checkpoint_after=None):
+    """``calls`` LBFGS steps on the Rosenbrock function of two parameters; the losses
+    each returned, the final parameters and the evaluation and iteration counts."""
+    rng = np.random.default_rng(0)
+    a0, b0 = rng.normal(size=(2, 2)), rng.normal(size=3)
+    wrap = (lambda v: nn.Parameter(tm.tensor(v))) if lib is tm else (lambda v: lib.nn.Parameter(lib.tensor(v)))
+    a, b = wrap(a0), wrap(b0)
+    opt = make(lib, [a, b])
+
+    def closure():
+        opt.zero_grad()
+        loss = _rosenbrock(lib, a, b)
+        loss.backward()
+        return loss
+    losses = []
+    for k in range(calls):
+        losses.append(float(opt.step(closure).detach()))
+        if k == checkpoint_after:
+            saved = opt.state_dict()
+            opt = make(lib, [a, b])
+            opt.load_state_dict(saved)
+    state = opt.state[id(a)] if lib is tm else opt.state[a]
+    params = np.concatenate([a.detach().numpy().ravel(), b.detach().numpy().ravel()])
+    return np.array(losses), params, (state["func_evals"], state["n_iter"])
+
+
+LBFGS_CASES = [dict(), dict(lr=0.5, history_size=3), dict(line_search_fn="strong_wolfe"),
+               dict(line_search_fn="strong_wolfe", history_size=2, max_iter=7)]
+
+
+@pytest.mark.parametrize("kwargs", LBFGS_CASES, ids=[str(i) for i in range(len(LBFGS_CASES))])
+def test_lbfgs_matches_pytorch(kwargs, torch64):
+    theirs = _lbfgs_run(torch64, lambda L, ps: L.optim.LBFGS(ps, **kwargs))
+    for checkpoint in (None, 0):
+        mine = _lbfgs_run(tm, lambda L, ps: optim.LBFGS(ps, **kwargs), checkpoint_after=checkpoint)
+        np.testing.assert_allclose(mine[0], theirs[0], rtol=1e-9, atol=1e-11)
+        np.testing.assert_allclose(mine[1], theirs[1], rtol=1e-7, atol=1e-8)
+        assert mine[2] == theirs[2]            # the same closure calls and iterations
+
+
+def test_lbfgs_minimises_a_quadratic_to_the_solution():
+    rng = np.random.default_rng(1)
+    m = rng.normal(size=(5, 5))
+    a, target = m @ m.T + 5 * np.eye(5), rng.normal(size=5)
+    x = nn.Parameter(tm.zeros(5, dtype="float64"))
+    opt = optim.LBFGS([x], line_search_fn="strong_wolfe", tolerance_grad=1e-12, tolerance_change=1e-15)
+    A, t = tm.tensor(a), tm.tensor(target)
+
+    def closure():
+        opt.zero_grad()
+        loss = 0.5 * (x * tm.matmul(A, x)).sum() - (t * x).sum()
+        loss.backward()
+        return loss
+    for _ in range(3):
+        opt.step(closure)
+    np.testing.assert_allclose(x.numpy(), np.linalg.solve(a, target), rtol=0, atol=1e-8)   # PyTorch: 1e-9 off
+
+
+def test_lbfgs_refuses_what_pytorch_refuses():
+    p = [nn.Parameter(tm.zeros(2))]
+    with pytest.raises(TVMiniError, match="LBFGS doesn't support per-parameter options"):
+        optim.LBFGS([{"params": p}, {"params": [nn.Parameter(tm.zeros(1))]}])
+    with pytest.raises(TVMiniError, match="only 'strong_wolfe' is supported"):
+        optim.LBFGS(p, line_search_fn="backtracking")
+    with pytest.raises(TVMiniError, match="LBFGS.step needs a closure"):
+        optim.LBFGS(p).step(None)
+    with pytest.raises(TVMiniError, match="LBFGS: Invalid learning rate"):
+        optim.LBFGS(p, lr=-1)
