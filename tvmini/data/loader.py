@@ -163,7 +163,8 @@ class DataLoader:
         self.device = device
         self.collate_fn, self.worker_init_fn = collate_fn, worker_init_fn
         self.num_workers, self.prefetch_factor, self.pin_memory = int(num_workers), int(prefetch_factor), pin_memory
-        self.generator = np.random.default_rng(seed) if seed is not None else generator
+        self.generator = np.random.default_rng(seed) if seed is not None else (
+            None if generator is None else as_generator(generator))
         if batch_sampler is not None:           # it makes the batches: PyTorch's loader has no batch_size then
             batch_size, drop_last = None, False
         self.batch_size = None if batch_size is None else int(batch_size)

@@ -19,11 +19,12 @@ from ..graph.index_ops import embedding
 from ..graph.stat_ops import cosine_similarity, group_norm, layer_norm, normalize, pairwise_distance
 from ..graph.loss_ops import (binary_cross_entropy, cross_entropy, huber_loss, kl_div, l1_loss, nll_loss,
                               smooth_l1_loss)
-# margin, embedding and likelihood losses (graph/margin_losses.py, graph/likelihood_losses.py)
+# margin, embedding and likelihood losses (graph/margin_losses.py, likelihood_losses.py, ctc_loss.py)
 from ..graph.margin_losses import (cosine_embedding_loss, hinge_embedding_loss, margin_ranking_loss, multi_margin_loss,
                                    multilabel_margin_loss, multilabel_soft_margin_loss, soft_margin_loss,
                                    triplet_margin_loss, triplet_margin_with_distance_loss)
 from ..graph.likelihood_losses import gaussian_nll_loss, poisson_nll_loss
+from ..graph.ctc_loss import ctc_loss
 
 __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear", "flatten", "dropout",
            "batch_norm", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "cross_entropy", "nll_loss",
@@ -34,10 +35,10 @@ __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear",
            "hardsigmoid", "hardswish", "normalize", "cosine_similarity", "pairwise_distance",
            "softmin", "glu", "prelu", "selu", "celu", "threshold", "tanhshrink", "softshrink", "hardshrink",
            "adaptive_avg_pool1d", "conv_transpose1d", "interpolate", "scaled_dot_product_attention",
-           # graph/margin_losses.py, graph/likelihood_losses.py
+           # graph/margin_losses.py, likelihood_losses.py, ctc_loss.py
            "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
            "multi_margin_loss", "multilabel_margin_loss", "cosine_embedding_loss", "triplet_margin_loss",
-           "triplet_margin_with_distance_loss", "poisson_nll_loss", "gaussian_nll_loss"]
+           "triplet_margin_with_distance_loss", "poisson_nll_loss", "gaussian_nll_loss", "ctc_loss"]
 
 
 def relu(x, inplace=False):

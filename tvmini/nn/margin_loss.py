@@ -1,5 +1,5 @@
 """Loss modules (PyTorch names and constructor arguments) over the margin, embedding and
-likelihood losses of ``tvmini.graph.margin_losses`` and ``likelihood_losses``. The
+likelihood losses of ``tvmini.graph.margin_losses``, ``likelihood_losses`` and ``ctc_loss``. The
 deprecated ``size_average``/``reduce`` arguments are accepted in PyTorch's positions and
 folded into ``reduction`` when the module is made, as PyTorch does."""
 from ..errors import ShapeError
@@ -129,3 +129,16 @@ class GaussianNLLLoss(_Loss):
 
     def forward(self, input, target, var):
         return F.gaussian_nll_loss(input, target, var, self.full, self.eps, self.reduction)
+
+
+class CTCLoss(_Loss):
+    """Connectionist temporal classification loss of (T, N, C) log-probabilities against
+    label sequences (see ``tvmini.graph.ctc_loss``)."""
+
+    def __init__(self, blank=0, reduction="mean", zero_infinity=False):
+        super().__init__(legacy_reduction("CTCLoss", None, None, reduction))
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank, self.reduction,
+                          self.zero_infinity)
