@@ -262,3 +262,97 @@ def test_losses_on_the_emulated_gpu(emulated_gpu):
             for got, want in zip(on_gpu, [loss.numpy()] + [v.grad.numpy() for v in (a, p, n)]):
                 np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     assert emulated_gpu.launches
+
+
+# ---------------------------------------------------------------------------- CTC
+def _collapse(path, blank):
+    """The label sequence an alignment stands for: repeats merged, then blanks dropped."""
+    merged = [c for k, c in enumerate(path) if k == 0 or c != path[k - 1]]
+    return [c for c in merged if c != blank]
+
+
+def _brute_force_ctc(log_probs, target, blank):
+    """-log of the summed probability of every path of length T collapsing to ``target``."""
+    import itertools
+    steps, classes = log_probs.shape
+    total = 0.0
+    for path in itertools.product(range(classes), repeat=steps):
+        if _collapse(path, blank) == list(target):
+            total += math.exp(sum(log_probs[t, c] for t, c in enumerate(path)))
+    return -math.log(total) if total else math.inf
+
+
+def _log_softmax(x):
+    return x - np.log(np.exp(x - x.max(-1, keepdims=True)).sum(-1, keepdims=True)) - x.max(-1, keepdims=True)
+
+
+@pytest.mark.parametrize("blank", [0, 2])
+def test_ctc_loss_is_the_sum_over_alignments(blank):
+    rng = np.random.default_rng(blank)
+    log_probs = _log_softmax(rng.standard_normal((5, 2, 3)))
+    others = [c for c in range(3) if c != blank]
+    targets = np.array([[others[0], others[0]], [others[1], others[0]]])
+    lengths_in, lengths_target = np.array([5, 4]), np.array([2, 1])
+    got = F.ctc_loss(tm.tensor(log_probs), tm.tensor(targets), tm.tensor(lengths_in), tm.tensor(lengths_target),
+                     blank=blank, reduction="none").numpy()
+    want = [_brute_force_ctc(log_probs[:lengths_in[n], n], targets[n, :lengths_target[n]], blank) for n in range(2)]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+CTC_CASES = [
+    # (T, N, C, targets (padded), input lengths, target lengths, blank)
+    (7, 3, 5, [[1, 2, 2], [3, 1, 1], [4, 1, 3]], [7, 5, 6], [3, 1, 0], 0),
+    (6, 2, 4, [[0, 1, 0], [2, 2, 0]], [6, 6], [3, 2], 3),
+    (3, 2, 4, [[1, 1, 2], [2, 3, 1]], [3, 2], [3, 2], 0),         # too short for the first: an infinite loss
+]
+
+
+@pytest.mark.parametrize("case", CTC_CASES, ids=["lengths", "blank3", "impossible"])
+@pytest.mark.parametrize("concatenated", [False, True])
+def test_ctc_loss_matches_pytorch(case, concatenated):
+    torch = pytest.importorskip("torch")
+    steps, batch, classes, targets, lengths_in, lengths_target, blank = case
+    targets, lengths_target = np.array(targets), np.array(lengths_target)
+    if concatenated:
+        targets = np.concatenate([targets[n, :lengths_target[n]] for n in range(batch)])
+    x = np.random.default_rng(steps).standard_normal((steps, batch, classes))
+    for reduction in REDUCTIONS:
+        for zero_infinity in (False, True):
+            ours, theirs = tm.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+            got = F.ctc_loss(ours.log_softmax(2), tm.tensor(targets), lengths_in, tm.tensor(lengths_target), blank,
+                             reduction, zero_infinity)
+            want = torch.nn.functional.ctc_loss(theirs.log_softmax(2), torch.tensor(targets),
+                                                torch.tensor(lengths_in), torch.tensor(lengths_target), blank,
+                                                reduction, zero_infinity)
+            assert got.shape == tuple(want.shape)
+            np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-12)
+            if np.isfinite(want.detach().numpy()).all():
+                head = np.ones(got.shape)
+                got.backward(tm.tensor(head))
+                want.backward(torch.tensor(head))
+                np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_ctc_gradient_matches_finite_differences_and_unbatched_input():
+    rng = np.random.default_rng(4)
+    log_probs = rng.standard_normal((5, 2, 3))           # not normalised: the true gradient all the same
+    targets = tm.tensor(np.array([[1, 2], [2, 2]]))
+    check_grad(lambda lp: F.ctc_loss(lp, targets, [5, 4], [2, 2], reduction="none"), log_probs)
+    single = log_probs[:, 0]
+    got = nn.CTCLoss(reduction="none")(tm.tensor(single), tm.tensor(np.array([1, 2])), 5, 2)
+    assert got.shape == ()
+    np.testing.assert_allclose(got.numpy(), _brute_force_ctc(single, [1, 2], 0), rtol=1e-12)
+
+
+def test_ctc_errors_name_the_op():
+    lp = tm.tensor(np.zeros((4, 2, 3)))
+    with pytest.raises(ShapeError, match="ctc_loss: blank must be in the label range \\[0, 3\\)"):
+        F.ctc_loss(lp, tm.tensor(np.array([[1], [1]])), [4, 4], [1, 1], blank=3)
+    with pytest.raises(ShapeError, match="ctc_loss: input_lengths \\[5, 4\\]"):
+        F.ctc_loss(lp, tm.tensor(np.array([[1], [1]])), [5, 4], [1, 1])
+    with pytest.raises(ShapeError, match="ctc_loss: target labels must lie in \\[0, 3\\) and differ from blank"):
+        F.ctc_loss(lp, tm.tensor(np.array([[0], [1]])), [4, 4], [1, 1])
+    with pytest.raises(ShapeError, match="ctc_loss: targets of shape \\(2, 1\\) do not hold target_lengths"):
+        F.ctc_loss(lp, tm.tensor(np.array([[1], [1]])), [4, 4], [2, 1])
+    with pytest.raises(DTypeError, match="ctc_loss: targets must be integers"):
+        F.ctc_loss(lp, tm.tensor(np.array([[1.0], [1.0]])), [4, 4], [1, 1])
