@@ -300,7 +300,7 @@ def test_parameters_to_vector_and_back():
     for o, t in zip(ours, theirs):
         assert o.shape == tuple(t.shape)
         np.testing.assert_array_equal(o.numpy(), t.detach().numpy())
-    assert not ours[0].grad is None and ours[0].requires_grad
+    assert ours[0].grad is not None and ours[0].requires_grad      # gradients and flags stay
 
 
 def test_vector_to_parameters_refuses_bad_input():
