@@ -356,3 +356,30 @@ def test_ctc_errors_name_the_op():
         F.ctc_loss(lp, tm.tensor(np.array([[1], [1]])), [4, 4], [2, 1])
     with pytest.raises(DTypeError, match="ctc_loss: targets must be integers"):
         F.ctc_loss(lp, tm.tensor(np.array([[1.0], [1.0]])), [4, 4], [1, 1])
+
+
+def test_losses_inside_a_jit_training_step_match_the_eager_step():
+    rng = np.random.default_rng(6)
+    x = tm.tensor(rng.standard_normal((5, 4)).astype("float32"))
+    labels = tm.tensor(rng.integers(0, 3, 5))
+    listed = tm.tensor(np.array([[0, -1, 1], [2, 1, -1], [1, -1, -1], [0, 1, 2], [-1, 0, 0]]))
+    signs = tm.tensor(np.array([1.0, -1.0, 1.0, -1.0, 1.0], dtype="float32"))
+    runs = []
+    for compiled in (False, True):
+        tm.manual_seed(0)
+        model = nn.Linear(4, 3)
+        opt = tm.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(xb, lab, lst, y):
+            opt.zero_grad()
+            out = model(xb)
+            loss = (F.multi_margin_loss(out, lab, p=2) + F.multilabel_margin_loss(out, lst)
+                    + F.cosine_embedding_loss(out, xb[:, :3], y) + F.triplet_margin_loss(out, xb[:, 1:], xb[:, :3])
+                    + F.poisson_nll_loss(out, xb[:, :3].abs()) + F.gaussian_nll_loss(out, xb[:, :3], xb[:, 3].abs()))
+            loss.backward()
+            opt.step()
+            return loss
+        run = tm.jit(step) if compiled else step
+        runs.append([float(run(x, labels, listed, signs)) for _ in range(3)])
+    np.testing.assert_allclose(runs[1], runs[0], rtol=1e-6)
+    assert runs[0][2] < runs[0][0]
