@@ -247,6 +247,30 @@ def test_class_losses_on_random_shapes_match_pytorch(rows, classes, reduction):
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-14, err_msg=name)
 
 
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 5), st.sampled_from(REDUCTIONS), st.booleans())
+def test_pair_losses_on_random_shapes_match_pytorch(rows, width, reduction, batched):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(rows * 10 + width)
+    shape = (rows, width) if batched else (width,)
+    a, b, c = (rng.standard_normal(shape) for _ in range(3))
+    signs = np.where(rng.random(shape[:-1]) < 0.5, -1.0, 1.0)
+    calls = [
+        ("margin_ranking_loss", (a, b, np.where(a > b, -1.0, 1.0)), {"margin": 0.1}),
+        ("hinge_embedding_loss", (a, np.where(b > 0, 1.0, -1.0)), {}),
+        ("soft_margin_loss", (a, np.where(b > 0, 1.0, -1.0)), {}),
+        ("cosine_embedding_loss", (a, b, signs), {"margin": 0.2}),
+        ("triplet_margin_loss", (a, b, c), {"swap": True}),
+        ("poisson_nll_loss", (a, np.abs(b) * 2), {"full": True}),
+        ("gaussian_nll_loss", (a, b, np.abs(c) + 0.01), {}),
+    ]
+    for name, args, kwargs in calls:
+        got = getattr(F, name)(*(tm.tensor(v) for v in args), reduction=reduction, **kwargs)
+        want = getattr(torch.nn.functional, name)(*(torch.tensor(v) for v in args), reduction=reduction, **kwargs)
+        assert got.shape == tuple(want.shape), name
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-14, err_msg=name)
+
+
 def test_losses_on_the_emulated_gpu(emulated_gpu):
     x1, x2, x3 = (RNG.standard_normal((4, 3)).astype("float32") for _ in range(3))
     labels = np.array([2, 0, 1, 1])
