@@ -378,6 +378,8 @@ def test_ctc_errors_name_the_op():
         F.ctc_loss(lp, tm.tensor(np.array([[0], [1]])), [4, 4], [1, 1])
     with pytest.raises(ShapeError, match="ctc_loss: targets of shape \\(2, 1\\) do not hold target_lengths"):
         F.ctc_loss(lp, tm.tensor(np.array([[1], [1]])), [4, 4], [2, 1])
+    with pytest.raises(ShapeError, match="ctc_loss: log_probs tensor must not be empty"):
+        F.ctc_loss(tm.tensor(np.zeros((0, 2, 3))), tm.tensor(np.array([[1], [1]])), [0, 0], [1, 0])
     with pytest.raises(DTypeError, match="ctc_loss: targets must be integers"):
         F.ctc_loss(lp, tm.tensor(np.array([[1.0], [1.0]])), [4, 4], [1, 1])
 

@@ -101,6 +101,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     if log_probs.ndim != 3:
         raise ShapeError(f"{op}: log_probs must be (T, N, C) or (T, C), got {log_probs.shape}")
     steps, batch, classes = log_probs.shape
+    if not steps * batch * classes:
+        raise ShapeError(f"{op}: log_probs tensor must not be empty, got {log_probs.shape}")
     if not 0 <= blank < classes:
         raise ShapeError(f"{op}: blank must be in the label range [0, {classes}), got {blank}")
     lengths_in = _host_ints(op, "input_lengths", input_lengths).reshape(-1)
@@ -138,20 +140,18 @@ def _negative_log_likelihood(log_probs, rows, lengths_in, blank):
     device, dtype = log_probs.device, log_probs.dtype
     wrap = _const
     index = wrap(np.broadcast_to(extended, (steps, batch, states)), device)
-    emit = gather(log_probs, 2, index) if steps else None        # (T, N, 2S+1): log p_t(l'_s)
+    emit = gather(log_probs, 2, index)          # (T, N, 2S+1): log p_t(l'_s)
     reachable_at_start = np.full((batch, states), _NEG_INF, dtype=dtype)
     reachable_at_start[:, :2] = 0.0
     reachable_at_start[np.array([len(row) == 0 for row in rows]), 1:] = _NEG_INF
     skip_mask = wrap(skip, device)
     column = wrap(np.full((batch, 1), _NEG_INF, dtype=dtype), device)
-    alpha = emit[0] + wrap(reachable_at_start, device) if steps else None
+    alpha = emit[0] + wrap(reachable_at_start, device)
     for t in range(1, steps):
         jump = ops.where(skip_mask, _shifted(alpha, 2, column), _NEG_INF)
         new = _lse3(alpha, _shifted(alpha, 1, column), jump) + emit[t]
         running = wrap((t < lengths_in).reshape(batch, 1), device)
         alpha = ops.where(running, new, alpha)
-    if alpha is None:
-        return wrap(np.full(batch, np.inf, dtype=dtype), device)
     finals = gather(alpha, 1, wrap(ends, device))                  # the last label and the blank after it
     single = wrap(np.array([[False, len(row) == 0] for row in rows]), device)
     finals = ops.where(single, _NEG_INF, finals)
