@@ -132,6 +132,9 @@ class DataLoader:
     Shuffling draws from ``generator`` (a numpy Generator, advanced epoch by epoch), or
     from one seeded once with ``seed``, so epoch ``e`` of a loader built with seed ``s``
     always visits the same order; with neither, from ``tm.manual_seed``'s generator.
+    Each epoch also draws the workers' base seed from that generator first (with or
+    without workers, as PyTorch's loader does), so the order does not depend on
+    ``num_workers``.
 
     ``num_workers > 0`` reads batches ahead in that many background threads
     (``prefetch_factor`` batches each), arranged as PyTorch's worker processes (see
