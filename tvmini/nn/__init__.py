@@ -8,6 +8,10 @@ from .layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d,
                      Identity, LayerNorm, Linear, MaxPool1d, MaxPool2d, Unflatten)
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
+# margin, embedding and likelihood losses (nn/margin_loss.py)
+from .margin_loss import (CosineEmbeddingLoss, CTCLoss, GaussianNLLLoss, HingeEmbeddingLoss, MarginRankingLoss,
+                          MultiLabelMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss, PoissonNLLLoss,
+                          SoftMarginLoss, TripletMarginLoss, TripletMarginWithDistanceLoss)
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .module import Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList, Sequential
 # recurrent layers (nn/rnn.py)
@@ -44,4 +48,8 @@ __all__ = ["functional", "init", "utils", "Module", "ModuleList", "ModuleDict", 
            "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d",
            "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d",
            "CircularPad1d", "CircularPad2d", "CircularPad3d", "Bilinear", "PixelShuffle", "PixelUnshuffle",
-           "ChannelShuffle", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Softmax2d", "AlphaDropout", "Unfold", "Fold"]
+           "ChannelShuffle", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Softmax2d", "AlphaDropout", "Unfold", "Fold",
+           # nn/margin_loss.py
+           "MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss",
+           "MultiLabelMarginLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss",
+           "PoissonNLLLoss", "GaussianNLLLoss", "CTCLoss"]

@@ -23,6 +23,12 @@ from ..graph.loss_ops import (binary_cross_entropy, cross_entropy, huber_loss, k
 from ..graph.norm_ops import instance_norm, local_response_norm, rms_norm
 from ..graph.window_ops import adaptive_max_pool1d, adaptive_max_pool2d, fold, unfold
 from ..graph.layer_ops import alpha_dropout, bilinear, channel_shuffle, pixel_shuffle, pixel_unshuffle
+# margin, embedding and likelihood losses (graph/margin_losses.py, likelihood_losses.py, ctc_loss.py)
+from ..graph.margin_losses import (cosine_embedding_loss, hinge_embedding_loss, margin_ranking_loss, multi_margin_loss,
+                                   multilabel_margin_loss, multilabel_soft_margin_loss, soft_margin_loss,
+                                   triplet_margin_loss, triplet_margin_with_distance_loss)
+from ..graph.likelihood_losses import gaussian_nll_loss, poisson_nll_loss
+from ..graph.ctc_loss import ctc_loss
 
 __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear", "flatten", "dropout",
            "batch_norm", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "cross_entropy", "nll_loss",
@@ -35,7 +41,11 @@ __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear",
            "adaptive_avg_pool1d", "conv_transpose1d", "interpolate", "scaled_dot_product_attention",
            # graph/norm_ops.py, window_ops.py, layer_ops.py
            "rms_norm", "instance_norm", "local_response_norm", "adaptive_max_pool1d", "adaptive_max_pool2d", "fold",
-           "unfold", "channel_shuffle", "pixel_shuffle", "pixel_unshuffle", "alpha_dropout", "bilinear"]
+           "unfold", "channel_shuffle", "pixel_shuffle", "pixel_unshuffle", "alpha_dropout", "bilinear",
+           # graph/margin_losses.py, likelihood_losses.py, ctc_loss.py
+           "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
+           "multi_margin_loss", "multilabel_margin_loss", "cosine_embedding_loss", "triplet_margin_loss",
+           "triplet_margin_with_distance_loss", "poisson_nll_loss", "gaussian_nll_loss", "ctc_loss"]
 
 
 def relu(x, inplace=False):

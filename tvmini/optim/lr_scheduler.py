@@ -398,3 +398,8 @@ class OneCycleLR(LRScheduler):
                 self._set_momentum(group, self._at(group, self.last_epoch, 2))
             rates.append(self._at(group, self.last_epoch, 0))
         return rates
+
+
+# more schedulers (optim/lr_scheduler_more.py), which build on the classes above
+from .lr_scheduler_more import (ChainedScheduler, CyclicLR, MultiplicativeLR, PolynomialLR,  # noqa: E402,F401
+                                SequentialLR)

@@ -1,0 +1,161 @@
+"""Connectionist temporal classification loss (Graves et al. 2006) with PyTorch's
+arguments, shapes and reductions: ``-log`` of the total probability of every alignment
+of each target (blanks between and around its labels, repeats merged) with the input's
+per-step log-probabilities.
+
+The forward variable is the log-space recursion over time on the target extended with
+blanks (``2 S + 1`` states): ``alpha_t(s) = logsumexp(alpha_{t-1}(s), alpha_{t-1}(s-1),
+alpha_{t-1}(s-2) where a skip is allowed) + log p_t(l'_s)``. Each step is a few graph
+ops on (N, 2S+1) tensors, so the gradient is autodiff through the recursion (the true
+gradient with respect to ``log_probs``, whether or not they are normalised) and runs as
+kernels. Unreachable states hold ``-inf``; the log-sum-exp here gives them value
+``-inf`` and gradient 0 (never NaN). Targets and lengths are read on the host (they are
+integers that shape the recursion), so the loss is not traced by ``tm.jit``."""
+import numpy as np
+
+from ..errors import DTypeError, ShapeError, TVMiniError
+from ..runtime import ndarray as nd
+from . import dispatch, ops
+from .autograd import no_grad
+from .gather_ops import gather
+from .join_ops import cat
+from .margin_losses import _float_input
+from .tensor import Tensor
+
+_NEG_INF = float("-inf")
+
+
+def _host_ints(op, name, value):
+    """``value`` (a tensor, a sequence or a number) as a numpy int64 array."""
+    if isinstance(value, Tensor):
+        if value.dtype not in ("int32", "int64"):
+            raise DTypeError(f"{op}: {name} must be integers, got {value.dtype} of shape {value.shape}")
+        return value.numpy().astype("int64")
+    array = np.asarray(value)
+    if array.dtype.kind not in "iu":
+        raise DTypeError(f"{op}: {name} must be integers, got {array.dtype}")
+    return array.astype("int64")
+
+
+def _targets_by_row(op, targets, target_lengths, batch):
+    """Each sample's target labels (a list of int arrays), from padded (N, S) targets
+    or the labels of all samples concatenated (1-d)."""
+    labels = _host_ints(op, "targets", targets)
+    lengths = _host_ints(op, "target_lengths", target_lengths).reshape(-1)
+    if lengths.shape != (batch,):
+        raise ShapeError(f"{op}: target_lengths of shape {lengths.shape} for a batch of {batch}")
+    if (lengths < 0).any():
+        raise ShapeError(f"{op}: target_lengths must be non-negative, got {lengths.tolist()}")
+    if labels.ndim == 2:
+        if labels.shape[0] != batch or (lengths > labels.shape[1]).any():
+            raise ShapeError(f"{op}: targets of shape {labels.shape} do not hold target_lengths {lengths.tolist()} "
+                             f"for a batch of {batch}")
+        return [labels[n, :lengths[n]] for n in range(batch)]
+    if labels.ndim != 1 or lengths.sum() > labels.shape[0]:
+        raise ShapeError(f"{op}: concatenated targets of shape {labels.shape} hold fewer than the "
+                         f"{int(lengths.sum())} labels of target_lengths")
+    ends = np.cumsum(lengths)
+    return [labels[end - length:end] for end, length in zip(ends, lengths)]
+
+
+def _lse3(a, b, c):
+    """``log(exp(a) + exp(b) + exp(c))`` elementwise, ``-inf`` (gradient 0) where all three
+    are ``-inf``. The shift is the detached maximum, so the gradient is the softmax."""
+    with no_grad():
+        top = ops.maximum(ops.maximum(a, b), c)
+        top = ops.where(ops.compare(top, _NEG_INF, "eq"), 0.0, top)
+    total = ops.exp(a - top) + ops.exp(b - top) + ops.exp(c - top)
+    empty = ops.compare(total, 0.0, "eq")
+    return ops.where(empty, _NEG_INF, ops.log(ops.where(empty, 1.0, total)) + top)
+
+
+def _const(array, device):
+    """A constant tensor of ``array`` on ``device``."""
+    return Tensor._wrap(nd.array(np.ascontiguousarray(array), device=device))
+
+
+def _shifted(alpha, by, column):
+    """``alpha`` moved ``by`` states to the right along axis 1, ``-inf`` (``column``, one
+    state wide) coming in."""
+    if by >= alpha.shape[1]:
+        return cat([column] * alpha.shape[1], 1)
+    return cat([column] * by + [alpha[:, :alpha.shape[1] - by]], 1)
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
+    """CTC loss of ``log_probs`` (T, N, C) (or unbatched (T, C)) against ``targets``
+    (padded (N, S), or 1-d: every sample's labels one after another), with each sample's
+    ``input_lengths`` and ``target_lengths`` (tensors or sequences). "mean" divides each
+    loss by its target length (at least 1) and averages over the batch, as PyTorch's;
+    ``zero_infinity`` makes impossible alignments (infinite losses) 0, gradient included."""
+    op = "ctc_loss"
+    if dispatch.thread.tracer is not None:
+        raise TVMiniError(f"{op} reads its targets and lengths on the host; call it outside tm.jit")
+    _float_input(op, log_probs)
+    if reduction not in ("mean", "sum", "none"):
+        raise ShapeError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    unbatched = log_probs.ndim == 2
+    if unbatched:
+        log_probs = ops.reshape(log_probs, (log_probs.shape[0], 1, log_probs.shape[1]))
+        targets = targets.numpy().reshape(1, -1) if isinstance(targets, Tensor) else np.reshape(targets, (1, -1))
+    if log_probs.ndim != 3:
+        raise ShapeError(f"{op}: log_probs must be (T, N, C) or (T, C), got {log_probs.shape}")
+    steps, batch, classes = log_probs.shape
+    if not steps * batch * classes:
+        raise ShapeError(f"{op}: log_probs tensor must not be empty, got {log_probs.shape}")
+    if not 0 <= blank < classes:
+        raise ShapeError(f"{op}: blank must be in the label range [0, {classes}), got {blank}")
+    lengths_in = _host_ints(op, "input_lengths", input_lengths).reshape(-1)
+    if lengths_in.shape != (batch,) or (lengths_in < 0).any() or (lengths_in > steps).any():
+        raise ShapeError(f"{op}: input_lengths {lengths_in.tolist()} must be one per sample of a batch of {batch}, "
+                         f"each at most T={steps}")
+    rows = _targets_by_row(op, targets, target_lengths, batch)
+    for row in rows:
+        if row.size and (row.min() < 0 or row.max() >= classes or (row == blank).any()):
+            raise ShapeError(f"{op}: target labels must lie in [0, {classes}) and differ from blank={blank}, "
+                             f"got {row.tolist()}")
+    loss = _negative_log_likelihood(log_probs, rows, lengths_in, blank)
+    if zero_infinity:
+        loss = ops.where(ops.compare(loss, float("inf"), "eq"), 0.0, loss)
+    if reduction == "none":
+        return ops.reshape(loss, ()) if unbatched else loss
+    if reduction == "sum":
+        return ops.sum(loss)
+    per_label = np.maximum([len(row) for row in rows], 1).astype(log_probs.dtype)
+    return ops.mean(loss / _const(per_label, log_probs.device))
+
+
+def _negative_log_likelihood(log_probs, rows, lengths_in, blank):
+    """``-log p(target | input)`` per sample, (N,), by the forward recursion."""
+    steps, batch, _ = log_probs.shape
+    states = 2 * max((len(row) for row in rows), default=0) + 1
+    extended = np.full((batch, states), blank, dtype="int64")
+    skip = np.zeros((batch, states), dtype=bool)
+    ends = np.zeros((batch, 2), dtype="int64")
+    for n, row in enumerate(rows):
+        extended[n, 1:2 * len(row):2] = row
+        if len(row) > 1:
+            skip[n, 3:2 * len(row):2] = row[1:] != row[:-1]
+        ends[n] = (2 * len(row), max(2 * len(row) - 1, 0))
+    device, dtype = log_probs.device, log_probs.dtype
+    wrap = _const
+    index = wrap(np.broadcast_to(extended, (steps, batch, states)), device)
+    emit = gather(log_probs, 2, index)          # (T, N, 2S+1): log p_t(l'_s)
+    reachable_at_start = np.full((batch, states), _NEG_INF, dtype=dtype)
+    reachable_at_start[:, :2] = 0.0
+    reachable_at_start[np.array([len(row) == 0 for row in rows]), 1:] = _NEG_INF
+    skip_mask = wrap(skip, device)
+    column = wrap(np.full((batch, 1), _NEG_INF, dtype=dtype), device)
+    alpha = emit[0] + wrap(reachable_at_start, device)
+    for t in range(1, steps):
+        jump = ops.where(skip_mask, _shifted(alpha, 2, column), _NEG_INF)
+        new = _lse3(alpha, _shifted(alpha, 1, column), jump) + emit[t]
+        running = wrap((t < lengths_in).reshape(batch, 1), device)
+        alpha = ops.where(running, new, alpha)
+    finals = gather(alpha, 1, wrap(ends, device))                  # the last label and the blank after it
+    single = wrap(np.array([[False, len(row) == 0] for row in rows]), device)
+    finals = ops.where(single, _NEG_INF, finals)
+    total = _lse3(finals[:, 0], finals[:, 1], wrap(np.full(batch, _NEG_INF, dtype=dtype), device))
+    never = wrap(lengths_in == 0, device)          # no input steps: only an empty target has a path (p = 1)
+    empty_target = wrap(np.array([len(row) == 0 for row in rows]), device)
+    return ops.where(never, ops.where(empty_target, 0.0, float("inf")), -total)
