@@ -19,8 +19,8 @@ from ..graph.index_ops import embedding
 from ..graph.stat_ops import cosine_similarity, group_norm, layer_norm, normalize, pairwise_distance
 from ..graph.loss_ops import (binary_cross_entropy, cross_entropy, huber_loss, kl_div, l1_loss, nll_loss,
                               smooth_l1_loss)
-# more layers' functional forms (graph/norm_ops.py, window_ops.py, layer_ops.py)
-from ..graph.norm_ops import instance_norm, local_response_norm, rms_norm
+# more layers' functional forms (graph/normalization_ops.py, window_ops.py, layer_ops.py)
+from ..graph.normalization_ops import instance_norm, local_response_norm, rms_norm
 from ..graph.window_ops import adaptive_max_pool1d, adaptive_max_pool2d, fold, unfold
 from ..graph.layer_ops import alpha_dropout, bilinear, channel_shuffle, pixel_shuffle, pixel_unshuffle
 # margin, embedding and likelihood losses (graph/margin_losses.py, likelihood_losses.py, ctc_loss.py)
@@ -39,7 +39,7 @@ __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear",
            "hardsigmoid", "hardswish", "normalize", "cosine_similarity", "pairwise_distance",
            "softmin", "glu", "prelu", "selu", "celu", "threshold", "tanhshrink", "softshrink", "hardshrink",
            "adaptive_avg_pool1d", "conv_transpose1d", "interpolate", "scaled_dot_product_attention",
-           # graph/norm_ops.py, window_ops.py, layer_ops.py
+           # graph/normalization_ops.py, window_ops.py, layer_ops.py
            "rms_norm", "instance_norm", "local_response_norm", "adaptive_max_pool1d", "adaptive_max_pool2d", "fold",
            "unfold", "channel_shuffle", "pixel_shuffle", "pixel_unshuffle", "alpha_dropout", "bilinear",
            # graph/margin_losses.py, likelihood_losses.py, ctc_loss.py
