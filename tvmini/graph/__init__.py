@@ -28,8 +28,9 @@ from .stat_ops import logsumexp, std, var
 from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, manual_seed, ones,
                        ones_like, rand, rand_like, randint, randn, randn_like, zeros, zeros_like)
 from .tensor import Tensor, tensor
-# tensorops: sampling
+# tensorops: sampling, index updates
 from .random_ops import bernoulli, multinomial, normal
+from .index_update_ops import index_copy, index_fill, index_put, masked_scatter, put, scatter_reduce
 
 __all__ = ["Function", "kernel_count", "ops", *GRAPH_FUNCTIONS]
 
