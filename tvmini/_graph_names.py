@@ -39,7 +39,9 @@ GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_
                    # tensorops: sampling (graph/random_ops.py)
                    "bernoulli", "normal", "multinomial",
                    # tensorops: index updates (graph/index_update_ops.py)
-                   "scatter_reduce", "index_copy", "index_fill", "masked_scatter", "index_put", "put")
+                   "scatter_reduce", "index_copy", "index_fill", "masked_scatter", "index_put", "put",
+                   # tensorops: running reductions (graph/cumulative_ops.py)
+                   "cummax", "cummin", "logcumsumexp", "diff")
 
 #: graph names that ``from tvmini import *`` leaves out: the Python builtins they shadow
 SHADOWING_BUILTINS = ("abs", "all", "any", "max", "min", "pow", "round", "sum")

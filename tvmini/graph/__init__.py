@@ -31,6 +31,7 @@ from .tensor import Tensor, tensor
 # tensorops: sampling, index updates
 from .random_ops import bernoulli, multinomial, normal
 from .index_update_ops import index_copy, index_fill, index_put, masked_scatter, put, scatter_reduce
+from .cumulative_ops import cummax, cummin, diff, logcumsumexp
 
 __all__ = ["Function", "kernel_count", "ops", *GRAPH_FUNCTIONS]
 
