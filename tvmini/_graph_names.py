@@ -41,7 +41,11 @@ GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_
                    # tensorops: index updates (graph/index_update_ops.py)
                    "scatter_reduce", "index_copy", "index_fill", "masked_scatter", "index_put", "put",
                    # tensorops: running reductions (graph/cumulative_ops.py)
-                   "cummax", "cummin", "logcumsumexp", "diff")
+                   "cummax", "cummin", "logcumsumexp", "diff",
+                   # tensorops: numerics (graph/numeric_ops.py)
+                   "signbit", "float_power", "ldexp", "deg2rad", "rad2deg", "sinc", "bitwise_and", "bitwise_or",
+                   "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift", "isin", "nansum",
+                   "nanmean", "histc", "clone")
 
 #: graph names that ``from tvmini import *`` leaves out: the Python builtins they shadow
 SHADOWING_BUILTINS = ("abs", "all", "any", "max", "min", "pow", "round", "sum")

@@ -32,6 +32,8 @@ from .tensor import Tensor, tensor
 from .random_ops import bernoulli, multinomial, normal
 from .index_update_ops import index_copy, index_fill, index_put, masked_scatter, put, scatter_reduce
 from .cumulative_ops import cummax, cummin, diff, logcumsumexp
+from .numeric_ops import (bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor,
+                          clone, deg2rad, float_power, histc, isin, ldexp, nanmean, nansum, rad2deg, signbit, sinc)
 
 __all__ = ["Function", "kernel_count", "ops", *GRAPH_FUNCTIONS]
 
