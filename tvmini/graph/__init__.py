@@ -34,6 +34,9 @@ from .index_update_ops import index_copy, index_fill, index_put, masked_scatter,
 from .cumulative_ops import cummax, cummin, diff, logcumsumexp
 from .numeric_ops import (bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor,
                           clone, deg2rad, float_power, histc, isin, ldexp, nanmean, nansum, rad2deg, signbit, sinc)
+from .norm_ops import cdist, dist, norm, renorm
+from .linalg_ops import block_diag, corrcoef, cov, cross, inner, kron, matrix_power, tensordot, vander
+from . import linalg
 
 __all__ = ["Function", "kernel_count", "ops", *GRAPH_FUNCTIONS]
 
