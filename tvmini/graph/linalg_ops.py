@@ -101,8 +101,8 @@ def tensordot(a, b, dims=2):
     m = math.prod(a.shape[k] for k in free_a)
     n = math.prod(b.shape[k] for k in free_b)
     k = math.prod(a.shape[i] for i in left)
-    lhs = ops.reshape(a.permute(*(free_a + left)) if a.ndim else a, (m, k))
-    rhs = ops.reshape(b.permute(*(right + free_b)) if b.ndim else b, (k, n))
+    lhs = ops.reshape(a.permute(tuple(free_a + left)) if a.ndim else a, (m, k))
+    rhs = ops.reshape(b.permute(tuple(right + free_b)) if b.ndim else b, (k, n))
     return ops.reshape(matmul(lhs, rhs), tuple(a.shape[i] for i in free_a) + tuple(b.shape[i] for i in free_b))
 
 
@@ -198,7 +198,7 @@ def _cov_weights(op, name, w, observations, like):
 
 def cov(input, *, correction=1, fweights=None, aweights=None):
     """The covariance matrix of the variables in ``input``'s rows (observations in the
-    columns; a 1-D input is one variable: a 0-d result), with ``correction`` (1:
+    columns; one variable, or a 1-D input: a 0-d result, as PyTorch's), with ``correction`` (1:
     unbiased) and optional integer frequency and float observation weights."""
     _tensors("cov", input)
     if input.ndim > 2:
@@ -225,7 +225,7 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     else:
         norm = max(norm, 0)
     out = matmul(weighted, centred.transpose(0, 1)) / norm
-    return ops.reshape(out, ()) if input.ndim < 2 else out
+    return ops.reshape(out, ()) if out.shape == (1, 1) else out
 
 
 def corrcoef(input):

@@ -162,16 +162,14 @@ def renorm(input, p, dim, maxnorm):
     ``p``-norm exceeds ``maxnorm`` scaled down to norm ``maxnorm`` (PyTorch's factor
     ``maxnorm / (norm + 1e-7)``); the others unchanged."""
     x = _float_input("renorm", input, None)
+    if x.ndim < 2:
+        raise ShapeError(f"renorm: input needs at least 2 dimensions, got shape {x.shape}")
     axis = check_axes.axis("renorm", dim, x.shape)
     if _ord("renorm", p) <= 0:
         raise ArgumentError(f"renorm: p must be positive, got {p}")
     if maxnorm < 0:
         raise ArgumentError(f"renorm: maxnorm must be non-negative, got {maxnorm}")
-    others = tuple(k for k in range(x.ndim) if k != axis)
-    if not others:
-        norms = x.abs()
-    else:
-        norms = vector_norm(x, p, others, True)
+    norms = vector_norm(x, p, tuple(k for k in range(x.ndim) if k != axis), True)
     factor = where(norms > maxnorm, maxnorm / (norms + 1e-7), ops._as_tensor(1.0, norms))
     return x * factor
 
