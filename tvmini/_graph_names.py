@@ -48,7 +48,9 @@ GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_
                    "nanmean", "histc", "clone",
                    # tensorops: norms and products (graph/norm_ops.py, linalg_ops.py; tm.linalg: graph/linalg.py)
                    "linalg", "norm", "dist", "cdist", "renorm", "cross", "kron", "tensordot", "inner", "matrix_power",
-                   "block_diag", "vander", "cov", "corrcoef")
+                   "block_diag", "vander", "cov", "corrcoef",
+                   # tensorops: order statistics (graph/order_ops.py)
+                   "quantile", "nanquantile", "mode")
 
 #: graph names that ``from tvmini import *`` leaves out: the Python builtins they shadow
 SHADOWING_BUILTINS = ("abs", "all", "any", "max", "min", "pow", "round", "sum")

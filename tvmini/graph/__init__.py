@@ -37,6 +37,7 @@ from .numeric_ops import (bitwise_and, bitwise_left_shift, bitwise_not, bitwise_
 from .norm_ops import cdist, dist, norm, renorm
 from .linalg_ops import block_diag, corrcoef, cov, cross, inner, kron, matrix_power, tensordot, vander
 from . import linalg
+from .order_ops import mode, nanquantile, quantile
 
 __all__ = ["Function", "kernel_count", "ops", *GRAPH_FUNCTIONS]
 
