@@ -50,7 +50,9 @@ GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_
                    "linalg", "norm", "dist", "cdist", "renorm", "cross", "kron", "tensordot", "inner", "matrix_power",
                    "block_diag", "vander", "cov", "corrcoef",
                    # tensorops: order statistics (graph/order_ops.py)
-                   "quantile", "nanquantile", "mode")
+                   "quantile", "nanquantile", "mode",
+                   # tensorops: rearranging (graph/arrange_ops.py)
+                   "rot90", "tensor_split", "meshgrid", "cartesian_prod", "combinations")
 
 #: graph names that ``from tvmini import *`` leaves out: the Python builtins they shadow
 SHADOWING_BUILTINS = ("abs", "all", "any", "max", "min", "pow", "round", "sum")

@@ -38,6 +38,7 @@ from .norm_ops import cdist, dist, norm, renorm
 from .linalg_ops import block_diag, corrcoef, cov, cross, inner, kron, matrix_power, tensordot, vander
 from . import linalg
 from .order_ops import mode, nanquantile, quantile
+from .arrange_ops import cartesian_prod, combinations, meshgrid, rot90, tensor_split
 
 __all__ = ["Function", "kernel_count", "ops", *GRAPH_FUNCTIONS]
 
