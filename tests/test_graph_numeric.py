@@ -138,6 +138,55 @@ def test_histc_matches_numpy_and_torch(n, bins, seed, data_range):
     np.testing.assert_array_equal(same, torch.histc(torch.full((3,), 2.0), 4).numpy())
 
 
+@pytest.mark.parametrize("dtype", ["int32", "int64", "uint8"])
+def test_gcd_lcm_match_numpy_and_torch(dtype):
+    """One shape per dtype (each unrolled Euclid kernel takes seconds to build): random
+    values with zeros, broadcasting, the dtype's extremes and Fibonacci pairs (Euclid's
+    worst case)."""
+    torch = _torch()
+    rng = np.random.default_rng(1)
+    info = np.iinfo(dtype)
+    a = rng.integers(max(info.min, -300), min(info.max, 300), (4, 9)).astype(dtype)
+    b = rng.integers(max(info.min, -300), min(info.max, 300), (9,)).astype(dtype)
+    a[0, :3], b[:2] = 0, 0
+    fib = [1, 1]
+    while fib[-1] + fib[-2] <= info.max:
+        fib.append(fib[-1] + fib[-2])
+    a[1, :] = [fib[-1], fib[-2], info.max, info.max, fib[-3], 1, info.max - 1, 6, 1]
+    a[2, :] = [fib[-2], fib[-1], info.max - 1, 1, fib[-3], info.max, 2, 4, 3]
+    got = tm.gcd(tm.tensor(a), tm.tensor(b))
+    np.testing.assert_array_equal(got.numpy(), np.gcd(a, b))
+    np.testing.assert_array_equal(got.numpy(), torch.gcd(torch.tensor(a), torch.tensor(b)).numpy())
+    fibs = tm.gcd(tm.tensor(a[1]), tm.tensor(a[2]))
+    np.testing.assert_array_equal(fibs.numpy(), np.gcd(a[1], a[2]))
+    small = (a % 50).astype(dtype)
+    np.testing.assert_array_equal(tm.lcm(tm.tensor(small), tm.tensor(b)).numpy(),
+                                  torch.lcm(torch.tensor(small), torch.tensor(b)).numpy())
+    x = tm.tensor(a.copy())
+    assert x.gcd_(tm.tensor(b)) is x
+    np.testing.assert_array_equal(x.numpy(), got.numpy())
+
+
+def test_in_place_forms():
+    torch = _torch()
+    x = np.array([-1.5, 0.0, 0.25, 3.0])
+    for name, args in (("sinc_", ()), ("deg2rad_", ()), ("rad2deg_", ()), ("ldexp_", (np.array([1, 0, 2, -1]),)),
+                       ("float_power_", (2.0,))):
+        got, want = tm.tensor(x.copy()), torch.tensor(x.copy())
+        assert getattr(got, name)(*(tm.tensor(v) if isinstance(v, np.ndarray) else v for v in args)) is got
+        getattr(want, name)(*(torch.tensor(v) if isinstance(v, np.ndarray) else v for v in args))
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, err_msg=name)
+    ints = np.array([5, 12, -7])
+    for name in ("bitwise_and_", "bitwise_or_", "bitwise_xor_", "bitwise_left_shift_", "bitwise_right_shift_"):
+        got, want = tm.tensor(ints.copy()), torch.tensor(ints.copy())
+        getattr(got, name)(tm.tensor(np.array([3, 1, 2])))
+        getattr(want, name)(torch.tensor(np.array([3, 1, 2])))
+        np.testing.assert_array_equal(got.numpy(), want.numpy(), err_msg=name)
+    np.testing.assert_array_equal(tm.tensor(ints.copy()).bitwise_not_().numpy(), ~ints)
+    with pytest.raises(tm.DTypeError, match="float32, which cannot be stored"):
+        tm.tensor(ints.copy()).sinc_()
+
+
 def test_clone_and_errors():
     x = tm.tensor(np.arange(3.0), requires_grad=True)
     y = tm.clone(x)
@@ -153,6 +202,8 @@ def test_clone_and_errors():
         tm.histc(tm.zeros(2), 0)
     with pytest.raises(tm.DTypeError, match="float_power: takes a Tensor"):
         tm.float_power(2, 3)
+    with pytest.raises(tm.DTypeError, match="gcd: needs integer tensors"):
+        tm.gcd(tm.zeros(2), tm.zeros(2))
 
 
 def test_on_the_emulated_gpu(emulated_gpu):

@@ -33,7 +33,8 @@ from .random_ops import bernoulli, multinomial, normal
 from .index_update_ops import index_copy, index_fill, index_put, masked_scatter, put, scatter_reduce
 from .cumulative_ops import cummax, cummin, diff, logcumsumexp
 from .numeric_ops import (bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor,
-                          clone, deg2rad, float_power, histc, isin, ldexp, nanmean, nansum, rad2deg, signbit, sinc)
+                          clone, deg2rad, float_power, gcd, histc, isin, lcm, ldexp, nanmean, nansum, rad2deg, signbit,
+                          sinc)
 from .norm_ops import cdist, dist, norm, renorm
 from .linalg_ops import block_diag, corrcoef, cov, cross, inner, kron, matrix_power, tensordot, vander
 from . import linalg

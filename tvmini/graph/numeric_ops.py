@@ -1,7 +1,8 @@
 """PyTorch's elementwise numerics that tvmini spells with its existing kernels:
 ``signbit``, ``float_power``, ``ldexp``, ``deg2rad``/``rad2deg``, ``sinc``, the
-``bitwise_*`` functions (the ``& | ^ ~ << >>`` operators' kernels), ``isin``, the
-NaN-skipping reductions ``nansum``/``nanmean``, ``histc`` and ``tm.clone``.
+``bitwise_*`` functions (the ``& | ^ ~ << >>`` operators' kernels), ``gcd``/``lcm``
+(``topi.number_theory``), ``isin``, the NaN-skipping reductions ``nansum``/``nanmean``,
+``histc`` and ``tm.clone``; the in-place forms PyTorch has (``x.sinc_()``, ...).
 
 Each is a composition of graph ops (one or two kernels each; ``tm.jit`` fuses the
 elementwise ones), so gradients are those ops': ``sinc``'s is guarded at 0 (the
@@ -11,7 +12,8 @@ gradient to the NaNs they skip.
 import math
 
 from ..errors import ArgumentError, DTypeError
-from . import ops
+from ..topi import number_theory
+from . import indexing, ops
 from .aliases import pow as _pow
 from .autograd import no_grad
 from .creation import arange, zeros
@@ -107,6 +109,41 @@ def bitwise_not(input):
     return logical_not(_tensor("bitwise_not", input))
 
 
+def _gcd_kernel(a, b):
+    return number_theory.gcd(a, b)
+
+
+def _lcm_kernel(a, b):
+    return number_theory.lcm(a, b)
+
+
+def _integer_pair(op, input, other):
+    """``input`` and ``other`` (a tensor or an int) promoted to one integer dtype and
+    broadcast to one shape."""
+    _tensor(op, input)
+    other = other if isinstance(other, Tensor) else ops._as_tensor(other, input)
+    for t in (input, other):
+        if t.dtype.startswith("float") or t.dtype == "bool":
+            raise DTypeError(f"{op}: needs integer tensors, got a {t.dtype} tensor of shape {t.shape}")
+    a, b = ops.promote(op, input, other)
+    shape = ops.broadcast_shapes(op, a.shape, b.shape)
+    return ops.broadcast_to(a, shape), ops.broadcast_to(b, shape)
+
+
+def gcd(input, other):
+    """The non-negative greatest common divisor, elementwise (integers, broadcast;
+    ``gcd(0, 0) = 0``): Euclid's algorithm unrolled to its bound for the dtype
+    (``topi.number_theory``). No gradient."""
+    a, b = _integer_pair("gcd", input, other)
+    return ops._kernel("gcd", _gcd_kernel, a, b)
+
+
+def lcm(input, other):
+    """The non-negative least common multiple, elementwise (0 if either is 0)."""
+    a, b = _integer_pair("lcm", input, other)
+    return ops._kernel("lcm", _lcm_kernel, a, b)
+
+
 def isin(elements, test_elements, *, assume_unique=False, invert=False):
     """Whether each of ``elements`` equals one of ``test_elements`` (either may be a
     number; the result has ``elements``' shape), or does not with ``invert``. Compares
@@ -197,6 +234,21 @@ def _method(function):
     return method
 
 
+def _in_place(function):
+    """``function``'s in-place form (``x.gcd_(y)``): the result written over self, under
+    the rules of in-place ops (``indexing.update``: it must fit self's dtype)."""
+    def method(self, *args):
+        value = args[0] if args else None
+        return indexing.update(self, lambda old, v: function(old, *((v,) + args[1:] if args else ())), value,
+                               f"{function.__name__}_")
+    method.__doc__ = f"``{function.__name__}`` in place; returns self."
+    return method
+
+
 _FUNCTIONS = (signbit, float_power, ldexp, deg2rad, rad2deg, sinc, bitwise_and, bitwise_or, bitwise_xor, bitwise_not,
-              bitwise_left_shift, bitwise_right_shift, nansum, nanmean, histc)
+              bitwise_left_shift, bitwise_right_shift, nansum, nanmean, histc, gcd, lcm)
 add_methods({f.__name__: _method(f) for f in _FUNCTIONS})
+#: the functions PyTorch also has in place (Tensor methods ending in ``_``)
+_IN_PLACE = (float_power, ldexp, deg2rad, rad2deg, sinc, bitwise_and, bitwise_or, bitwise_xor, bitwise_not,
+             bitwise_left_shift, bitwise_right_shift, gcd, lcm)
+add_methods({f"{f.__name__}_": _in_place(f) for f in _IN_PLACE})
