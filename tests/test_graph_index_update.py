@@ -173,9 +173,9 @@ def test_index_put_bool_mask_broadcast_values_and_put():
     torch = pytest.importorskip("torch")
     x = np.arange(12.0).reshape(3, 4)
     mask = x[:, 0] > 3
-    got = tm.tensor(x).index_put((tm.tensor(mask),), tm.tensor(np.array([-1.0, -2, -3, -4]))).numpy()
-    np.testing.assert_array_equal(got, torch.tensor(x).index_put((torch.tensor(mask),),
-                                                                 torch.tensor([-1.0, -2, -3, -4], dtype=torch.float64)).numpy())
+    row = np.array([-1.0, -2, -3, -4])
+    got = tm.tensor(x).index_put((tm.tensor(mask),), tm.tensor(row)).numpy()
+    np.testing.assert_array_equal(got, torch.tensor(x).index_put((torch.tensor(mask),), torch.tensor(row)).numpy())
     index, source = np.array([[0, -1], [5, 5]]), np.array([[1.0, 2.0], [3.0, 4.0]])
     for accumulate in (False, True):
         if not accumulate:

@@ -208,7 +208,10 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002  (torch's argument names
         if not x.numel():
             return ops.cast(arange(bins, device=x.device) * 0, input.dtype)
         if min == max:
-            low, high = (amin(x), amax(x)) if min == 0 and max == 0 else (ops._as_tensor(min, x), ops._as_tensor(max, x))
+            if min == 0:            # both 0: the data's range
+                low, high = amin(x), amax(x)
+            else:
+                low, high = ops._as_tensor(float(min), x), ops._as_tensor(float(max), x)
             wide = low == high
             low, high = where(wide, low - 1, low), where(wide, high + 1, high)
         else:

@@ -17,7 +17,7 @@ PyTorch's.
 """
 import numpy as np
 
-from ..errors import ArgumentError, DTypeError, ShapeError, TVMiniError
+from ..errors import ArgumentError, DTypeError, ShapeError
 from ..runtime import ndarray as nd
 from ..topi import sampling
 from . import dispatch, indexing, ops
