@@ -35,7 +35,24 @@ GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_
                    "nan_to_num", "atan2", "hypot", "fmod", "remainder", "lerp", "addcmul", "addcdiv", "heaviside",
                    "isclose", "logical_and", "logical_or", "logical_xor", "logical_not", "clamp_min", "clamp_max",
                    # scans and sorting (graph/sort_ops.py)
-                   "argsort", "cumprod", "cumsum", "kthvalue", "median", "randperm", "sort", "topk")
+                   "argsort", "cumprod", "cumsum", "kthvalue", "median", "randperm", "sort", "topk",
+                   # tensorops: sampling (graph/random_ops.py)
+                   "bernoulli", "normal", "multinomial",
+                   # tensorops: index updates (graph/index_update_ops.py)
+                   "scatter_reduce", "index_copy", "index_fill", "masked_scatter", "index_put", "put",
+                   # tensorops: running reductions (graph/cumulative_ops.py)
+                   "cummax", "cummin", "logcumsumexp", "diff",
+                   # tensorops: numerics (graph/numeric_ops.py)
+                   "signbit", "float_power", "ldexp", "deg2rad", "rad2deg", "sinc", "bitwise_and", "bitwise_or",
+                   "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift", "isin", "nansum",
+                   "nanmean", "histc", "clone", "gcd", "lcm",
+                   # tensorops: norms and products (graph/norm_ops.py, linalg_ops.py; tm.linalg: graph/linalg.py)
+                   "linalg", "norm", "dist", "cdist", "renorm", "cross", "kron", "tensordot", "inner", "matrix_power",
+                   "block_diag", "vander", "cov", "corrcoef",
+                   # tensorops: order statistics (graph/order_ops.py)
+                   "quantile", "nanquantile", "mode",
+                   # tensorops: rearranging (graph/arrange_ops.py)
+                   "rot90", "tensor_split", "meshgrid", "cartesian_prod", "combinations")
 
 #: graph names that ``from tvmini import *`` leaves out: the Python builtins they shadow
 SHADOWING_BUILTINS = ("abs", "all", "any", "max", "min", "pow", "round", "sum")

@@ -28,6 +28,18 @@ from .stat_ops import logsumexp, std, var
 from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, manual_seed, ones,
                        ones_like, rand, rand_like, randint, randn, randn_like, zeros, zeros_like)
 from .tensor import Tensor, tensor
+# tensorops: sampling, index updates
+from .random_ops import bernoulli, multinomial, normal
+from .index_update_ops import index_copy, index_fill, index_put, masked_scatter, put, scatter_reduce
+from .cumulative_ops import cummax, cummin, diff, logcumsumexp
+from .numeric_ops import (bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor,
+                          clone, deg2rad, float_power, gcd, histc, isin, lcm, ldexp, nanmean, nansum, rad2deg, signbit,
+                          sinc)
+from .norm_ops import cdist, dist, norm, renorm
+from .linalg_ops import block_diag, corrcoef, cov, cross, inner, kron, matrix_power, tensordot, vander
+from . import linalg
+from .order_ops import mode, nanquantile, quantile
+from .arrange_ops import cartesian_prod, combinations, meshgrid, rot90, tensor_split
 
 __all__ = ["Function", "kernel_count", "ops", *GRAPH_FUNCTIONS]
 

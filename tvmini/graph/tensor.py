@@ -270,16 +270,6 @@ class Tensor:
         ops.indexing.write_through(self)
         return self
 
-    def normal_(self, mean=0.0, std=1.0):
-        """Fill in place with samples of N(mean, std²), drawn on the host from tvmini's
-        seeded generator as ``tm.randn`` (so not inside ``tm.jit``), under the rules of
-        ``copy_``; returns self."""
-        return self.copy_(creation._host_draw("normal_").normal(mean, std, self.shape))
-
-    def uniform_(self, a=0.0, b=1.0):
-        """Fill in place with samples of U(a, b) (see ``normal_``); returns self."""
-        return self.copy_(creation._host_draw("uniform_").uniform(a, b, self.shape))
-
     def to(self, device=None, dtype=None, non_blocking=False, copy=False):
         """This tensor on ``device`` and/or converted to ``dtype``, with PyTorch's overloads
         ``to(device, dtype)``, ``to(dtype)`` and ``to(other)`` (its device and dtype); self
@@ -593,4 +583,4 @@ def add_methods(methods):
 
 autograd.wrap = Tensor._wrap
 # the op modules build Tensors: imported last, to break the cycle
-from . import creation, index_ops, join_ops, ops, pointwise_ops, stat_ops  # noqa: E402
+from . import index_ops, join_ops, ops, pointwise_ops, stat_ops  # noqa: E402

@@ -1,0 +1,241 @@
+"""Norms (``graph/norm_ops.py``, ``tm.linalg``) and products/constructions
+(``graph/linalg_ops.py``): values against numpy and PyTorch on drawn shapes (size-1 and
+odd axes, broadcasting), gradients against central differences, errors, and the
+emulated GPU."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tvmini as tm
+from graph_gradcheck import check_grad
+from strategies import examples
+
+EXTENT = st.sampled_from([1, 2, 3, 5])
+ORDS = st.sampled_from([1, 2, 3, 0.5, math.inf, -math.inf, 0, -1])
+
+
+def _torch():
+    return pytest.importorskip("torch")
+
+
+def _close(got, want, rtol=1e-10):
+    want = want.detach().numpy() if hasattr(want, "detach") else want
+    assert got.shape == tuple(np.shape(want))
+    np.testing.assert_allclose(got.numpy(), want, rtol=rtol, atol=1e-12)
+
+
+@given(st.lists(EXTENT, min_size=1, max_size=3).map(tuple), ORDS, st.integers(0, 2 ** 16), st.booleans())
+@examples(20)
+def test_vector_norm_matches_numpy_and_torch(shape, ord, seed, keepdim):
+    torch = _torch()
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape)
+    dim = tuple(sorted(set(int(d) for d in rng.integers(0, len(shape), 2))))
+    got = tm.linalg.vector_norm(tm.tensor(x), ord, dim, keepdim)
+    _close(got, torch.linalg.vector_norm(torch.tensor(x), ord, dim, keepdim))
+    if len(dim) == 1:
+        _close(got, np.linalg.norm(x, ord, dim[0], keepdim))
+    _close(tm.norm(tm.tensor(x), ord, dim), torch.norm(torch.tensor(x), ord, dim))
+    _close(tm.dist(tm.tensor(x), tm.tensor(x[..., :1]), ord),
+           torch.dist(torch.tensor(x), torch.tensor(x[..., :1]), ord))
+    if ord not in (0, -1, -math.inf, 0.5):      # smooth where x has no zeros and no ties
+        check_grad(lambda a: tm.linalg.vector_norm(a, ord, dim, keepdim), x)
+
+
+@given(st.tuples(EXTENT, EXTENT, EXTENT), st.sampled_from(["fro", 1, -1, math.inf, -math.inf]),
+       st.integers(0, 2 ** 16))
+@examples(15)
+def test_matrix_norms_match_numpy_and_torch(shape, ord, seed):
+    torch = _torch()
+    x = np.random.default_rng(seed).standard_normal(shape)
+    got = tm.linalg.matrix_norm(tm.tensor(x), ord)
+    _close(got, torch.linalg.matrix_norm(torch.tensor(x), ord))
+    _close(got, np.linalg.norm(x, ord, (-2, -1)))
+    _close(tm.linalg.norm(tm.tensor(x[0]), ord), torch.linalg.norm(torch.tensor(x[0]), ord))
+    _close(tm.linalg.norm(tm.tensor(x), dim=(0, 2), keepdim=True),
+           torch.linalg.norm(torch.tensor(x), dim=(0, 2), keepdim=True))
+    _close(tm.linalg.norm(tm.tensor(x)), torch.linalg.norm(torch.tensor(x)))
+    check_grad(lambda a: tm.linalg.matrix_norm(a, "fro"), x)
+    check_grad(lambda a: tm.linalg.matrix_norm(a, 1), x)
+
+
+def test_norm_gradient_is_zero_at_zero_as_torch():
+    x = tm.zeros(3, dtype="float64", requires_grad=True)
+    (tm.linalg.vector_norm(x) + tm.linalg.vector_norm(x, 3) + tm.norm(x)).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros(3))
+
+
+@given(st.integers(1, 2), EXTENT, EXTENT, st.integers(1, 4), st.sampled_from([1.0, 2.0, 3.0, math.inf, 0.0]),
+       st.integers(0, 2 ** 16))
+@examples(15)
+def test_cdist_matches_torch(batch, p_rows, r_rows, m, p, seed):
+    torch = _torch()
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.standard_normal((batch, p_rows, m)), rng.standard_normal((1, r_rows, m))
+    got = tm.cdist(tm.tensor(x1), tm.tensor(x2), p)
+    _close(got, torch.cdist(torch.tensor(x1), torch.tensor(x2), p))
+    want = np.linalg.norm(x1[:, :, None, :] - x2[:, None, :, :], p if p else 0, axis=-1)
+    _close(got, want)
+    if p in (1.0, 2.0, 3.0):
+        check_grad(lambda a, b: tm.cdist(a, b, p), x1, x2)
+
+
+@given(st.lists(EXTENT, min_size=2, max_size=3).map(tuple), st.sampled_from([1.0, 2.0, 3.0]), st.integers(0, 2 ** 16))
+@examples(12)
+def test_renorm_matches_torch(shape, p, seed):
+    torch = _torch()
+    x = np.random.default_rng(seed).standard_normal(shape)
+    dim = len(shape) - 1
+    got = tm.tensor(x).renorm(p, dim, 0.8)
+    _close(got, torch.tensor(x).renorm(p, dim, 0.8))
+    check_grad(lambda a: a.renorm(p, dim, 0.8), x)
+    y = tm.tensor(x.copy())
+    assert y.renorm_(p, dim, 0.8) is y
+    _close(y, got.numpy())
+
+
+@given(st.lists(EXTENT, min_size=0, max_size=2).map(tuple), st.integers(0, 2 ** 16))
+@examples(12)
+def test_cross_and_kron_match_numpy_and_torch(shape, seed):
+    torch = _torch()
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal(shape + (3,)), rng.standard_normal((3,))      # b broadcasts
+    got = tm.cross(tm.tensor(a), tm.tensor(b), dim=-1)
+    _close(got, np.cross(a, b))
+    _close(got, torch.cross(torch.tensor(a), torch.tensor(b).expand(a.shape), dim=-1))
+    _close(tm.linalg.cross(tm.tensor(a), tm.tensor(b)),
+           torch.linalg.cross(torch.tensor(a), torch.tensor(b).expand(a.shape)))
+    check_grad(lambda x, y: tm.cross(x, y, dim=-1), a, b)
+    k1, k2 = rng.standard_normal(shape), rng.standard_normal(shape[::-1] + (2,))
+    got = tm.kron(tm.tensor(k1), tm.tensor(k2))
+    _close(got, np.kron(k1, k2))
+    _close(got, torch.kron(torch.tensor(k1), torch.tensor(k2)))
+    check_grad(tm.kron, k1, k2)
+
+
+@given(st.lists(EXTENT, min_size=1, max_size=3).map(tuple), st.integers(0, 3), st.integers(0, 2 ** 16))
+@examples(15)
+def test_tensordot_and_inner_match_numpy_and_torch(shape, extra, seed):
+    torch = _torch()
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(0, len(shape) + 1))
+    a = rng.standard_normal(shape)
+    b = rng.standard_normal(shape[len(shape) - k:] + (extra,) if extra else shape[len(shape) - k:])
+    got = tm.tensordot(tm.tensor(a), tm.tensor(b), k)
+    _close(got, np.tensordot(a, b, k))
+    _close(got, torch.tensordot(torch.tensor(a), torch.tensor(b), k))
+    check_grad(lambda x, y: tm.tensordot(x, y, k), a, b)
+    perm = rng.permutation(len(shape))
+    c = np.transpose(a, perm)
+    pairs = ([int(d) for d in range(len(shape))][:k], [int(np.flatnonzero(perm == d)[0]) for d in range(k)])
+    _close(tm.tensordot(tm.tensor(a), tm.tensor(c), pairs), np.tensordot(a, c, pairs))
+    other = rng.standard_normal((2, shape[-1]))
+    _close(tm.inner(tm.tensor(a), tm.tensor(other)), np.inner(a, other))
+    _close(tm.inner(tm.tensor(a), tm.tensor(other)), torch.inner(torch.tensor(a), torch.tensor(other)))
+    check_grad(tm.inner, a, other)
+
+
+@given(st.integers(0, 6), EXTENT, st.integers(0, 2 ** 16))
+@examples(12)
+def test_matrix_power_matches_numpy_and_torch(n, size, seed):
+    torch = _torch()
+    m = np.random.default_rng(seed).standard_normal((2, size, size)) * 0.7
+    got = tm.matrix_power(tm.tensor(m), n)
+    _close(got, np.linalg.matrix_power(m, n), rtol=1e-9)
+    _close(got, torch.linalg.matrix_power(torch.tensor(m), n), rtol=1e-9)
+    if n:
+        check_grad(lambda a: tm.linalg.matrix_power(a, n), m)
+
+
+@given(st.lists(st.tuples(st.integers(0, 2), EXTENT, EXTENT), min_size=1, max_size=3), st.integers(0, 2 ** 16))
+@examples(12)
+def test_block_diag_matches_torch(specs, seed):
+    torch = _torch()
+    rng = np.random.default_rng(seed)
+    blocks = [rng.standard_normal((r, c)[2 - rank:] if rank else ()) for rank, r, c in specs]
+    got = tm.block_diag(*(tm.tensor(b) for b in blocks))
+    _close(got, torch.block_diag(*(torch.tensor(b) for b in blocks)))
+    check_grad(lambda *xs: tm.block_diag(*xs), *blocks)
+    mixed = tm.block_diag(tm.tensor(np.arange(2)), tm.tensor(np.ones((1, 1), "float32")))
+    assert mixed.dtype == "float32"
+
+
+@given(st.integers(1, 5), st.one_of(st.none(), st.integers(0, 5)), st.booleans(), st.integers(0, 2 ** 16))
+@examples(12)
+def test_vander_matches_numpy_and_torch(n, columns, increasing, seed):
+    torch = _torch()
+    x = np.random.default_rng(seed).standard_normal(n)
+    x[0] = 0.0
+    got = tm.vander(tm.tensor(x), columns, increasing)
+    _close(got, np.vander(x, columns, increasing))
+    _close(got, torch.vander(torch.tensor(x), columns, increasing))
+    ints = tm.vander(tm.tensor(np.arange(n)), columns)
+    assert ints.dtype == "int64"
+    np.testing.assert_array_equal(ints.numpy(), np.vander(np.arange(n), columns))
+    if n > 1:
+        _close(tm.linalg.vander(tm.tensor(x)), torch.linalg.vander(torch.tensor(x)))
+    else:
+        with pytest.raises(tm.ArgumentError, match="linalg.vander: N must be greater than 1"):
+            tm.linalg.vander(tm.tensor(x))
+    if (n if columns is None else columns) > 1:          # one column: ones, not a function of x
+        check_grad(lambda a: tm.vander(a, columns, increasing), x)
+
+
+@given(st.integers(1, 3), st.integers(2, 6), st.integers(0, 2), st.booleans(), st.integers(0, 2 ** 16))
+@examples(15)
+def test_cov_corrcoef_match_numpy_and_torch(variables, observations, correction, weighted, seed):
+    torch = _torch()
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((variables, observations))
+    fw, aw = rng.integers(1, 4, observations), rng.uniform(0.5, 2.0, observations)
+    kw = {"fweights": fw, "aweights": aw} if weighted else {}
+    got = tm.cov(tm.tensor(x), correction=correction, **{k: tm.tensor(v) for k, v in kw.items()})
+    _close(got, np.cov(x, ddof=correction, **kw))
+    _close(got, torch.cov(torch.tensor(x), correction=correction, **{k: torch.tensor(v) for k, v in kw.items()}))
+    _close(tm.cov(tm.tensor(x[0])), torch.cov(torch.tensor(x[0])))
+    _close(tm.corrcoef(tm.tensor(x)), np.corrcoef(x).reshape(got.shape))
+    _close(tm.corrcoef(tm.tensor(x)), torch.corrcoef(torch.tensor(x)))
+    check_grad(lambda a: tm.cov(a, correction=correction), x)
+    if variables > 1:
+        check_grad(tm.corrcoef, x)
+
+
+def test_errors_as_pytorch():
+    x = tm.zeros(2, 3)
+    with pytest.raises(tm.ArgumentError, match="matrix_norm: ord='nuc' needs the singular values"):
+        tm.linalg.matrix_norm(x, "nuc")
+    with pytest.raises(tm.ArgumentError, match="ord=2 needs the singular values"):
+        tm.linalg.norm(x, 2)
+    with pytest.raises(tm.DTypeError, match="vector_norm: needs a floating-point tensor"):
+        tm.linalg.vector_norm(tm.tensor(np.arange(3)))
+    with pytest.raises(tm.ShapeError, match="cross: axis -1 must have extent 3"):
+        tm.cross(tm.zeros(3, 4), tm.zeros(3, 4), dim=-1)
+    with pytest.raises(tm.ShapeError, match=r"cross: no axis of extent 3 in the broadcast shape \(2, 4\)"):
+        tm.cross(tm.zeros(2, 4), tm.zeros(2, 4))
+    with pytest.raises(tm.ShapeError, match="tensordot: axis 1 of shape"):
+        tm.tensordot(x, x, 1)
+    with pytest.raises(tm.ArgumentError, match="matrix_power: n=-1 needs the inverse"):
+        tm.matrix_power(tm.zeros(2, 2), -1)
+    with pytest.raises(tm.ShapeError, match="matrix_power: expects square matrices"):
+        tm.matrix_power(x, 2)
+    with pytest.raises(tm.ShapeError, match="cdist: x1 of shape"):
+        tm.cdist(x, tm.zeros(2, 2))
+    with pytest.raises(tm.ShapeError, match="renorm: input needs at least 2 dimensions"):
+        tm.renorm(tm.zeros(3), 2, 0, 1.0)
+    with pytest.raises(tm.ShapeError, match="cov: expects a tensor of at most 2 dimensions"):
+        tm.cov(tm.zeros(1, 2, 3))
+
+
+def test_on_the_emulated_gpu(emulated_gpu):
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((3, 4)).astype("float32"), rng.standard_normal((4, 3)).astype("float32")
+    for op in (lambda x, y: tm.linalg.vector_norm(x, 3, 1), lambda x, y: tm.cdist(x, y.transpose(0, 1)),
+               lambda x, y: tm.tensordot(x, y, 1), lambda x, y: tm.cross(x[:, :3], y[:3], dim=1),
+               lambda x, y: tm.kron(x, y), lambda x, y: tm.cov(x), lambda x, y: tm.matrix_power(x @ y, 3)):
+        got = op(tm.tensor(a, device="cuda"), tm.tensor(b, device="cuda"))
+        assert got.device.kind == "cuda"
+        np.testing.assert_allclose(got.numpy(), op(tm.tensor(a), tm.tensor(b)).numpy(), rtol=1e-5, atol=1e-5)
+    assert emulated_gpu.launches

@@ -1,0 +1,23 @@
+"""``tm.linalg``: PyTorch's ``torch.linalg`` functions that tvmini has (norms from
+``norm_ops``, products from ``linalg_ops``), under their ``torch.linalg`` names and
+defaults (``cross`` along the last axis, ``vander`` in increasing powers)."""
+from ..errors import ArgumentError
+from . import linalg_ops
+from .linalg_ops import matrix_power
+from .norm_ops import linalg_norm as norm, matrix_norm, vector_norm
+
+__all__ = ["cross", "matrix_norm", "matrix_power", "norm", "vander", "vector_norm"]
+
+
+def cross(input, other, *, dim=-1):
+    """The cross product of 3-vectors along ``dim`` (default the last axis)."""
+    return linalg_ops.cross(input, other, dim)
+
+
+def vander(x, *, N=None):
+    """The Vandermonde matrix of ``x`` in increasing powers: column ``j`` is ``x ** j``
+    (``torch.linalg.vander``; 1-D ``x``; ``N``, default ``len(x)``, above 1 as there)."""
+    columns = x.shape[-1] if N is None and x.ndim else N
+    if isinstance(columns, int) and columns <= 1:
+        raise ArgumentError(f"linalg.vander: N must be greater than 1, got {columns} (x of shape {x.shape})")
+    return linalg_ops.vander(x, N, increasing=True)
