@@ -27,10 +27,14 @@ reads the network (``sort.argsort``'s selection), so each row's passes run on a 
 held in L1/L2 and rows run in parallel; the passes' buffers are then one row each.
 """
 from .. import te
+from ..codegen.llvm_target import vector_bits
 from ..tir import dtype as dt
 from ..tir import expr as E
+from .schedule import register
+from .schedule_cpu import PARALLEL_MIN
+from .schedule_cuda import _bind_flat
 
-__all__ = ["NETWORK_MIN", "network", "padded_extent", "PASS_TAG", "schedule_passes", "passes_of"]
+__all__ = ["NETWORK_MIN", "PASS_TAG", "SELECT_TAG", "network", "padded_extent"]
 
 #: Rows of at least this many elements are sorted by the network; shorter ones by
 #: counting (``sort.sort_rank``), which is one kernel and fewer operations there.
@@ -38,6 +42,9 @@ NETWORK_MIN = 64
 
 #: Tag of the network's passes (their rule leaves them to the stage reading them).
 PASS_TAG = "sort_pass"
+#: Tag of a compute reading positions of the network's sorted rows (``attrs["axis"]``:
+#: its sorted axis); its CPU rule schedules the passes inside its loop over rows.
+SELECT_TAG = "sort_select"
 
 
 def padded_extent(n):
@@ -93,8 +100,8 @@ def _pass(values, indices, size, s, m, descending, goes_before, name):
                       attrs={"stride": s})
 
 
-def passes_of(tensor):
-    """The network's computes feeding ``tensor`` (a stage reading it), last first."""
+def _passes(tensor):
+    """The network's computes feeding ``tensor`` (a stage reading it)."""
     found, seen = [], set()
     stack = list(tensor.op.input_tensors)
     while stack:
@@ -107,18 +114,69 @@ def passes_of(tensor):
     return found
 
 
-def schedule_passes(sch, ops, parent, axis, lanes):
-    """Compute the passes ``ops`` inside loop ``axis`` of stage ``parent`` (one row each),
-    their element loop split into blocks of ``2 s`` and halves of ``s`` so the partner
-    load is affine; the half loop vectorized (``lanes``) when ``s`` is at least that."""
-    for op in ops:
-        stage = sch[op.output(0)]
-        if parent is not None:
-            stage.compute_at(parent, axis)
-        j = stage.op.axis[-1]
-        s = op.attrs["stride"]
-        if s >= lanes:
-            _, inner = stage.split(j, factor=2 * s)
-            _, o = stage.split(inner, factor=s)
-            _, lane = stage.split(o, factor=lanes)
-            stage.vectorize(lane)
+#: Parallel chunks of a pass over a single long row whose stride has no vector split.
+PARALLEL_CHUNKS = 16
+
+
+def _lanes(op):
+    """Vector lanes of the host for the widest value a pass carries."""
+    return max(2, vector_bits() // max(dt.bits(t.dtype) for t in op.outputs))
+
+
+def _split_pass(stage, s, lanes):
+    """Split the element loop of a pass of stride ``s`` into blocks of ``2 s``, halves
+    and ``s`` elements (the partner load then affine), lanes vectorized when ``s`` has
+    a vector of them; returns the loops outside the elements, outermost first."""
+    j = stage.op.axis[-1]
+    if s < lanes:
+        return [j]
+    block, inner = stage.split(j, factor=2 * s)
+    half, o = stage.split(inner, factor=s)
+    _, lane = stage.split(o, factor=lanes)
+    stage.vectorize(lane)
+    return [block, half]
+
+
+@register(SELECT_TAG)
+def schedule_select(sch, tensor, target="llvm"):
+    """CPU: the output's rows (its axes but the sorted one) fused into one loop,
+    parallel when large, with every pass of the network computed inside it for one
+    row (a row's passes then run in cache, and the passes' buffers are one row each).
+    A single row instead runs each pass over the whole row, in parallel when large."""
+    if str(target).split()[0] not in ("llvm", "cpu"):
+        return
+    stage = sch[tensor]
+    axis = stage.op.attrs["axis"]
+    rows = [iv for a, iv in enumerate(stage.op.axis) if a != axis]
+    passes = _passes(tensor)
+    if not passes:
+        return
+    extent = passes[0].shape[-1].value
+    count = 1
+    for iv in rows:
+        count *= iv.dom.extent.value
+    if count == 1:
+        for op in passes:
+            pstage = sch[op.output(0)]
+            loops = _split_pass(pstage, op.attrs["stride"], _lanes(op))
+            if extent >= PARALLEL_MIN:
+                if len(loops) == 1:
+                    loops = list(pstage.split(loops[0], nparts=PARALLEL_CHUNKS))
+                pstage.parallel(loops[0] if op.attrs["stride"] * 2 < extent else loops[1])
+        return
+    stage.reorder(*rows, stage.op.axis[axis])
+    row = stage.fuse(*rows) if len(rows) > 1 else rows[0]
+    if count * extent >= PARALLEL_MIN:
+        stage.parallel(row)
+    for op in passes:
+        sch[op.output(0)].compute_at(stage, row)
+        _split_pass(sch[op.output(0)], op.attrs["stride"], _lanes(op))
+
+
+@register(PASS_TAG, target="cuda")
+def schedule_pass_cuda(sch, tensor, target="cuda"):
+    """CUDA: every pass a kernel of its own, one thread per element (a pass reads the
+    whole previous one, so none can be inlined into the next)."""
+    stage = sch[tensor]
+    if stage.attach_type == "root" and not stage.relations:
+        _bind_flat(stage, list(stage.op.axis))
