@@ -157,18 +157,19 @@ def schedule_select(sch, tensor, target="llvm"):
     count = 1
     for iv in rows:
         count *= iv.dom.extent.value
+    work = count * extent * len(passes)      # elements computed, all passes together
     if count == 1:
         for op in passes:
             pstage = sch[op.output(0)]
             loops = _split_pass(pstage, op.attrs["stride"], _lanes(op))
-            if extent >= PARALLEL_MIN:
+            if extent * len(passes) >= PARALLEL_MIN:
                 if len(loops) == 1:
                     loops = list(pstage.split(loops[0], nparts=PARALLEL_CHUNKS))
                 pstage.parallel(loops[0] if op.attrs["stride"] * 2 < extent else loops[1])
         return
     stage.reorder(*rows, stage.op.axis[axis])
     row = stage.fuse(*rows) if len(rows) > 1 else rows[0]
-    if count * extent >= PARALLEL_MIN:
+    if work >= PARALLEL_MIN:
         stage.parallel(row)
     for op in passes:
         sch[op.output(0)].compute_at(stage, row)
