@@ -10,12 +10,14 @@ Sections (``--section``, default all):
   3x3 at 28x28 and 7x7), grouped 3x3, each forward, grad_input and grad_weight; ms,
   GFLOP/s and the ratios;
 * ``elementwise`` (``topi_ops.py``): broadcast and elementwise ops, reductions, argmax,
-  transpose, pad, cumsum along rows and columns, gather, tril, roll, a stable argsort of
-  n/16 rows and training-mode dropout (against a mask drawn by numpy's generator and
+  transpose, pad, cumsum along rows and columns, gather, tril, roll, stable argsorts
+  (8x16, n/16 rows, one row of 65536, n x n) and sort's values, and training-mode dropout (against a mask drawn by numpy's generator and
   torch's ``F.dropout``) on n x n float32 (``--n``); ms, GB/s and the ratios to numpy and torch.
 
 Every kernel is checked against numpy before it is timed.
-Run: python benchmarks/ops.py [--section all|nn|elementwise] [--repeat 20] [--n 1024]
+``--only TEXT`` runs only the elementwise rows whose name contains TEXT (e.g.
+``--section elementwise --only argsort``).
+Run: python benchmarks/ops.py [--section all|nn|elementwise] [--repeat 20] [--n 1024] [--only TEXT]
 """
 import argparse
 
@@ -29,7 +31,9 @@ def main():
     parser.add_argument("--section", choices=["all", "nn", "elementwise"], default="all")
     parser.add_argument("--repeat", type=int, default=20, help="timed batches per nn kernel")
     parser.add_argument("--n", type=int, default=1024, help="size of the elementwise section's n x n operands")
+    parser.add_argument("--only", default=None, help="run only the elementwise rows whose name contains this")
     args = parser.parse_args()
+    topi_ops.ONLY = args.only
     torch = torch_or_none()
     if args.section in ("all", "nn"):
         topi_nn.run(args.repeat, torch)

@@ -17,10 +17,17 @@ from tvmini import te, topi
 from common import best_seconds
 
 
+#: Substring a row's name must contain to be run (``--only``); None: every row.
+ONLY = None
+
+
 def case(name, build_out, numpy_fn, inputs, torch=None, torch_fn=None):
     """Build ``build_out(*placeholders)``, check it against ``numpy_fn``, time both, and
     ``torch_fn`` when ``torch`` (the module) is given: it is called with the inputs as
-    torch tensors and an output tensor to write, as tvmini writes into a given buffer."""
+    torch tensors and an output tensor to write, as tvmini writes into a given buffer.
+    Skipped when ``ONLY`` is set and not in ``name``."""
+    if ONLY is not None and ONLY not in name:
+        return
     holders = [te.placeholder(x.shape, name=f"x{k}", dtype=str(x.dtype)) for k, x in enumerate(inputs)]
     out = build_out(*holders)
     f = tm.build(topi.default_schedule(out), holders + [out], name=f"bench_{name.split()[0]}")
@@ -89,11 +96,26 @@ def run(n, torch=None):
     case("tril", lambda x: topi.triangle(x), np.tril, [a], **T(lambda x, o: torch.tril(x, out=o)))
     case("roll cols by 3", lambda x: topi.roll(x, (0, 3)), lambda x: np.roll(x, 3, 1), [a],
          **T(lambda x, o: o.copy_(torch.roll(x, 3, 1))))
-    rows = a[:max(1, n // 16)]
-    case(f"argsort {rows.shape[0]} rows (O(n^2))", lambda x: topi.argsort(x, 1),
-         lambda x: np.argsort(x, 1, kind="stable"), [rows], **T(lambda x, o: torch.sort(x, stable=True, dim=1, out=(
-             torch.empty_like(x), o))))
+    sort_cases(a, torch, T)
     dropout_case(a, 0.5, torch)
+
+
+def sort_cases(a, torch, T):
+    """Stable argsort along rows (and sort's values) of float32 rows of several shapes:
+    8x16 sorted by counting (``topi.sort``), the others by the bitonic network
+    (``topi.sort_network``); n/16 rows of the n x n operand, one row of 65536, and the
+    whole operand."""
+    rng = np.random.default_rng(1)
+    shapes = [(8, 16), (max(1, a.shape[0] // 16), a.shape[1]), (1, 65536), a.shape]
+    for shape in shapes:
+        x = a[:shape[0]] if shape[1] == a.shape[1] else rng.standard_normal(shape).astype("float32")
+        label = f"{shape[0]}x{shape[1]}"
+        case(f"argsort {label}", lambda x: topi.argsort(x, 1), lambda x: np.argsort(x, 1, kind="stable"), [x],
+             **T(lambda x, o: torch.sort(x, stable=True, dim=1, out=(torch.empty_like(x), o))))
+    rows = a[:max(1, a.shape[0] // 16)]
+    case(f"sort values {rows.shape[0]}x{rows.shape[1]}", lambda x: topi.sort(x, 1)[0],
+         lambda x: np.sort(x, 1, kind="stable"), [rows],
+         **T(lambda x, o: torch.sort(x, stable=True, dim=1, out=(o, torch.empty(x.shape, dtype=torch.int64)))))
 
 
 def dropout_case(x, p, torch=None):
@@ -101,6 +123,8 @@ def dropout_case(x, p, torch=None):
     seed (``topi.random.dropout``, checked against the numpy reference of the same hash),
     numpy drawing a mask with its generator and applying it, torch's ``F.dropout``. The
     masks differ (three generators); the work is the same: a draw per element."""
+    if ONLY is not None and ONLY not in f"dropout p={p}":
+        return
     keep = 1.0 - p
     seed, X = topi.random.seed_var(), te.placeholder(x.shape, name="x")
     D = topi.random.dropout(X, keep, seed)

@@ -373,9 +373,9 @@ def test_default_cpu_schedules_of_scans_and_sorts():
     """A short outer scan: the ``where=k <= i`` mask becomes the loop bound (half the
     steps of the full axis), the innermost axis stays the contiguous loop. A long one
     is cut into blocks of 8 (each element sums at most a block), its block totals
-    scanned the same way while they are many. A sort's ranks
-    are computed once, as a whole stage, before the reduction that reads them by row
-    (not again inside it for every output element)."""
+    scanned the same way while they are many. A short row's ranks (sorted by
+    counting) are computed once, as a whole stage, before the reduction that reads
+    them by row (not again inside it for every output element)."""
     X = te.placeholder((32, 16), name="X")
     Y = topi.cumsum(X, 0)
     text = str(tm.lower(topi.default_schedule(Y, "llvm"), [X, Y], name="cumsum"))
@@ -385,10 +385,33 @@ def test_default_cpu_schedules_of_scans_and_sorts():
     text = str(tm.lower(topi.default_schedule(Y, "llvm"), [X, Y], name="cumsum"))
     assert "cumsum.blocks: float32[125, 16]" in text and "range(min(8, " in text, text      # blocks of 8
     assert "cumsum.totals.blocks: float32[16, 16]" in text, text        # the 125 totals scanned in blocks too
-    X = te.placeholder((8, 64), name="X")
+    X = te.placeholder((8, 32), name="X")
     Y = topi.argsort(X, 1)
     text = str(tm.lower(topi.default_schedule(Y, "llvm"), [X, Y], name="argsort"))
-    assert "\n  allocate sort_rank: int32[8, 64] in global" in text, text
+    assert "\n  allocate sort_rank: int32[8, 32] in global" in text, text
+
+
+def test_innermost_scans_run_rows_in_parallel_with_block_lanes():
+    """A long scan along the contiguous axis: one parallel loop over rows, each row's
+    stages inside it; the in-block scans add one element per step to a block's vector
+    lanes (masked by a select, no guard). Same terms in the same order as the
+    definition: equal bit for bit to the definition run as plain loops, reversed too."""
+    for reverse in (False, True):
+        X = te.placeholder((64, 1000), name="X")
+        Y = topi.cumsum(X, 1, reverse=reverse)
+        sch = topi.default_schedule(Y, "llvm")
+        text = str(tm.lower(sch, [X, Y], name="cumsum"))
+        assert text.startswith("def cumsum(X: float32[64, 1000], cumsum: float32[64, 1000]):\n  parallel for i0")
+        assert text.count("parallel for") == 1 and "\n    allocate cumsum.within: float32[1, 1000]" in text
+        assert "for u in range(8):\n        vectorized for i1.inner in range(8):" in text
+        x = np.random.default_rng(0).standard_normal((64, 1000)).astype("float32")
+        got = np.empty_like(x)
+        tm.build(sch, [X, Y], name=f"cumsum_rows_{reverse}")(x, got)
+        plain = np.empty_like(x)
+        tm.build(te.create_schedule(Y.op), [X, Y], name=f"cumsum_plain_{reverse}")(x, plain)
+        np.testing.assert_array_equal(got, plain)
+        want = np.flip(np.cumsum(np.flip(x, 1), 1), 1) if reverse else np.cumsum(x, 1)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
 # ------------------------------------------------------------------------------- randperm

@@ -88,6 +88,10 @@ def _scan(x, axis, dtype, reverse, reducer, op):
 
 #: Elements per block of a blocked scan (see :func:`_blocked`).
 SCAN_BLOCK = 8
+#: Tags of a blocked scan along the innermost axis: the in-block scans and the output
+#: (``attrs["block"]``: the block); the CPU rule (``schedule_cpu.schedule_scan_last``)
+#: runs a row's stages inside one parallel loop over rows, vector lanes across a block.
+WITHIN_TAG, LAST_TAG = "scan_within", "scan_last"
 
 
 def _blocked(x, axis, dtype, reverse, reducer, op, n):
@@ -100,23 +104,40 @@ def _blocked(x, axis, dtype, reverse, reducer, op, n):
     b = SCAN_BLOCK
     nb = -(-n // b)
     blocks = _at(x.shape, axis, nb)
-    t = te.reduce_axis((0, b), name="t")
-
-    def total(*i):
-        pos = i[axis] * b + t.var
-        return reducer(x[_at(i, axis, pos)].astype(dtype), axis=t, where=pos < n)
-    totals = te.compute(blocks, total, name=f"{op}.blocks", tag="reduce")
-    carry = _exclusive(totals, axis, dtype, reverse, reducer, op, nb)
+    last = axis == x.ndim - 1
     u = te.reduce_axis((0, b), name="u")
+
+    identity = te.const(0 if reducer is te.sum else 1, dtype)
 
     def inner(*i):
         pos = i[axis] // b * b + u.var
         inside = (pos >= i[axis]) & (pos < n) if reverse else pos <= i[axis]
-        return reducer(x[_at(i, axis, pos)].astype(dtype), axis=u, where=inside)
-    within = te.compute(x.shape, inner, name=f"{op}.within", tag="reduce")
+        term = x[_at(i, axis, pos)].astype(dtype)
+        if last:
+            # the mask on the term, not the step: the CPU rule's vector lanes select
+            # instead of guarding each step (the identity changes no sum or product)
+            return reducer(te.if_then_else(inside, term, identity), axis=u)
+        return reducer(term, axis=u, where=inside)
+    within = te.compute(x.shape, inner, name=f"{op}.within", tag=WITHIN_TAG if last else "reduce",
+                        attrs={"block": b})
+    if last:
+        # a block's total is its scan at its last element (first, reversed): the
+        # same terms summed in the same order
+        def total(*i):
+            end = i[axis] * b if reverse else te.min(i[axis] * b + b - 1, n - 1)
+            return within[_at(i, axis, end)]
+        totals = te.compute(blocks, total, name=f"{op}.blocks", tag="injective")
+    else:
+        t = te.reduce_axis((0, b), name="t")
+
+        def total(*i):
+            pos = i[axis] * b + t.var
+            return reducer(x[_at(i, axis, pos)].astype(dtype), axis=t, where=pos < n)
+        totals = te.compute(blocks, total, name=f"{op}.blocks", tag="reduce")
+    carry = _exclusive(totals, axis, dtype, reverse, reducer, op, nb)
     combine = (lambda p, q: p + q) if reducer is te.sum else (lambda p, q: p * q)
     return te.compute(x.shape, lambda *i: combine(carry[_at(i, axis, i[axis] // b)], within[i]), name=op,
-                      tag="broadcast")
+                      tag=LAST_TAG if last else "broadcast", attrs={"block": b})
 
 
 def _exclusive(totals, axis, dtype, reverse, reducer, op, nb):

@@ -34,6 +34,7 @@ from ..tir import expr as E
 from ..tir.functor import walk
 from .schedule import MATERIALIZED, Knobs, kept, register
 from ..te.tensor import ProducerLoad, Reduce
+from .scan import LAST_TAG, WITHIN_TAG
 
 LANES = 8                 # float32 lanes of an AVX2 vector
 HOST_LANES = max(LANES, vector_bits() // 32)   # float32 lanes of the host's widest vector
@@ -463,3 +464,60 @@ def _reduce_outer(stage, last):
         if outer is not None:
             stage.reorder(block, outer)
         stage.parallel(block)
+
+
+# ----------------------------------------------------------------------------- scans
+
+def _scan_stages(tensor):
+    """The computes of a blocked scan feeding its output ``tensor``: every producer
+    reached through computes (the placeholders and other kernels' outputs excluded)
+    whose name starts with the scan's."""
+    prefix = tensor.op.name
+    found, seen, stack = [], set(), list(tensor.op.input_tensors)
+    while stack:
+        t = stack.pop()
+        if t.op in seen or not hasattr(t.op, "axis") or not t.op.name.startswith(prefix + "."):
+            continue
+        seen.add(t.op)
+        found.append(t.op)
+        stack.extend(t.op.input_tensors)
+    return found
+
+
+def _block_lanes(stage, block):
+    """The innermost axis split into blocks of ``block``, the block's elements as
+    vector lanes; returns the block loop and the lanes."""
+    outer, lane = stage.split(stage.op.axis[-1], factor=block)
+    stage.vectorize(lane)
+    return outer, lane
+
+
+@register(LAST_TAG)
+def schedule_scan_last(sch, tensor, target="llvm"):
+    """A blocked scan along the innermost axis (``topi.scan``): one parallel loop over
+    the rows, each row's stages computed inside it (a row of block totals, carries and
+    in-block scans in L1). The in-block scans run a block's elements as vector lanes
+    (the reduce loop outside them: each step adds one input element, broadcast, to
+    the lanes at or after it), and so does the output's add of the carry; 1024x1024
+    float32 cumsum along rows, 2 cores: 2.2 ms as scalar loops over all rows per stage."""
+    if not _cpu(target):
+        return
+    stage = sch[tensor]
+    if not _untouched(stage):
+        return
+    block = stage.op.attrs["block"]
+    rows = list(stage.op.axis[:-1])
+    row = stage.fuse(*rows) if len(rows) > 1 else (rows[0] if rows else None)
+    if row is not None and _large(_product(stage.op.shape) * block):      # ~ block steps per element
+        stage.parallel(row)
+    if _const(stage.op.axis[-1].dom.extent) % block == 0:
+        _block_lanes(stage, block)
+    for op in _scan_stages(tensor):
+        inner = sch[op.output(0)]
+        if not _untouched(inner):
+            continue
+        if row is not None:
+            inner.compute_at(stage, row)
+        if op.tag == WITHIN_TAG and _const(op.axis[-1].dom.extent) % block == 0:
+            outer, lane = _block_lanes(inner, block)
+            inner.reorder(outer, *inner.op.reduce_axis, lane)

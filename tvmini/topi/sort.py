@@ -1,8 +1,11 @@
-"""Sorting along one axis as rank computations: ``sort_rank``, ``argsort`` (all
-positions, the first ``k`` as topk, or one as kthvalue), ``sort``, ``median_index``,
-and ``randperm_keys``.
+"""Sorting along one axis: ``sort_rank``, ``argsort`` (all positions, the first ``k``
+as topk, or one as kthvalue), ``sort``, ``median_index``, and ``randperm_keys``.
 
-te has no sort, so sorting is counting. In a row ``x`` of extent ``n`` the rank of
+te has no sort. A row of constant extent of at least ``NETWORK_MIN`` (320) elements is
+sorted by a bitonic network (``topi.sort_network``: ``O(n log^2 n)`` compare-exchanges
+of (value, index) pairs under :func:`goes_before`, one elementwise compute per pass),
+and the outputs select positions of its result. Shorter rows, and rows of symbolic
+extent, are sorted by counting, one kernel of two reductions. In a row ``x`` of extent ``n`` the rank of
 element ``i`` is the number of elements that go before it::
 
     rank[i] = #{j : x[j] < x[i]  or  (x[j] == x[i] and j < i)}
@@ -14,10 +17,10 @@ descending sort). The ranks of a row are a permutation of ``0 .. n-1``, so the
 element sorted to position ``r`` is the one whose rank is ``r``: a second reduction,
 ``index[r] = sum_i i * (rank[i] == r)``, and the sorted values are ``x`` gathered at
 those indices (``topi.gather``). Both reductions are ``O(n^2)`` comparisons
-per row against a comparison sort's ``O(n log n)``: fine for the rows a model sorts
-(a few thousand elements), slow past some ten thousand. In exchange every output
-element is an independent reduction, which any schedule and target runs as it
-runs a sum. Ranks are int32 (extents are), indices int64 as PyTorch's.
+per row, cheaper than the network's passes only for short rows; every output element
+is an independent reduction, which any schedule and target runs as it runs a sum.
+Both ways sort by the same total order, so they give the same (stable) result. Ranks
+are int32 (extents are), indices int64 as PyTorch's.
 """
 from .. import te
 from ..errors import DTypeError, ShapeError, TVMiniError
@@ -27,6 +30,7 @@ from .broadcast import shape_str
 from .gather import gather
 from .random import random_bits
 from .scan import scan_axis
+from .sort_network import NETWORK_MIN, SELECT_TAG, network
 
 __all__ = ["sort_rank", "argsort", "sort", "median_index", "randperm_keys"]
 
@@ -106,12 +110,33 @@ def _index_dtype(dtype, op):
     return dtype
 
 
+def _by_network(x, axis):
+    """Whether the rows of ``x`` along ``axis`` are sorted by the network."""
+    n = x.shape[axis]
+    return isinstance(n, E.Const) and n.value >= NETWORK_MIN
+
+
+def _selected(x, axis, descending, count, position, parts, name):
+    """A compute of extent ``count`` along ``axis`` reading each row of ``x`` sorted by
+    the network at position ``position(r, out_index)``: one output per ``(part,
+    dtype)`` of ``parts``, part "values" or "indices" (of the sorted pair)."""
+    values, indices = network(_sortable(x, name), axis, descending, goes_before, name)
+    chosen = {"values": values, "indices": indices}
+
+    def body(*r):
+        at = tuple(r[:axis]) + tuple(r[axis + 1:]) + (position(r[axis], r),)
+        found = [chosen[part][at].astype(dtype) for part, dtype in parts]
+        return found if len(found) > 1 else found[0]
+    return te.compute(_at(x.shape, axis, count), body, name=name, tag=SELECT_TAG, attrs={"axis": axis})
+
+
 def argsort(x, axis=-1, descending=False, k=None, start=0, dtype="int64"):
     """Indices that sort ``x`` along ``axis`` (stable; NaN greatest; ``descending``
     largest first): positions ``start .. start + k - 1`` of the sorted order (``k``
     None: to the end), an output of extent ``k`` along ``axis``: topk's indices are
-    ``k`` of them, kthvalue's one at ``start = k - 1``. Two reductions of ``O(n^2)``
-    (``O(n k)`` for the second) per row."""
+    ``k`` of them, kthvalue's one at ``start = k - 1``. By the network for rows of
+    ``NETWORK_MIN`` or more, else two reductions of ``O(n^2)`` (``O(n k)`` for the
+    second) per row."""
     op = "argsort"
     axis = scan_axis(x, axis, op)
     dtype = _index_dtype(dtype, op)
@@ -121,12 +146,21 @@ def argsort(x, axis=-1, descending=False, k=None, start=0, dtype="int64"):
     if isinstance(n, E.Const) and isinstance(k, int) and not (0 <= start and 0 <= k and start + k <= n.value):
         raise ShapeError(f"argsort: positions {start} .. {start} + {k} are out of range for axis {axis} of {x.name} "
                          f"{shape_str(x.shape)}")
+    if _by_network(x, axis):
+        return _selected(x, axis, descending, k, lambda r, row: r + start, [("indices", dtype)], op)
     rank = sort_rank(x, axis, descending)
     return _select_ranks(rank, axis, k, lambda r, row: r + start, dtype, op)
 
 
 def sort(x, axis=-1, descending=False, dtype="int64"):
-    """``(values, indices)`` of ``x`` sorted along ``axis`` (see :func:`argsort`)."""
+    """``(values, indices)`` of ``x`` sorted along ``axis`` (see :func:`argsort`); by
+    the network, one compute of both."""
+    _check(x, "sort")
+    axis = scan_axis(x, axis, "sort")
+    dtype = _index_dtype(dtype, "sort")
+    if _by_network(x, axis):
+        return _selected(x, axis, descending, x.shape[axis], lambda r, row: r,
+                         [("values", x.dtype), ("indices", dtype)], "sort")
     indices = argsort(x, axis, descending, dtype=dtype)
     return gather(x, indices, axis), indices
 
@@ -138,7 +172,6 @@ def median_index(x, axis=-1, dtype="int64"):
     op = "median_index"
     axis = scan_axis(x, axis, op)
     dtype = _index_dtype(dtype, op)
-    rank = sort_rank(x, axis)
     n = x.shape[axis]
     if dt.is_float(x.dtype):
         j = te.reduce_axis((0, n), name="j")
@@ -155,7 +188,9 @@ def median_index(x, axis=-1, dtype="int64"):
     else:
         def position(_, r):
             return (n - 1) // 2
-    return _select_ranks(rank, axis, 1, position, dtype, op)
+    if _by_network(x, axis):
+        return _selected(x, axis, False, 1, position, [("indices", dtype)], op)
+    return _select_ranks(sort_rank(x, axis), axis, 1, position, dtype, op)
 
 
 def randperm_keys(seed, n):
