@@ -36,11 +36,10 @@ class LBFGS(Optimizer):
         super().__init__(params, dict(lr=lr, max_iter=max_iter, max_eval=max_eval, tolerance_grad=tolerance_grad,
                                       tolerance_change=tolerance_change, history_size=history_size,
                                       line_search_fn=line_search_fn))
-        if len(self.param_groups) != 1:
-            raise TVMiniError("LBFGS doesn't support per-parameter options (parameter groups)")
         self._params = self.param_groups[0]["params"]
 
     def add_param_group(self, group):
+        """The one parameter group (a second is refused, as PyTorch's LBFGS refuses it)."""
         if self.param_groups:
             raise TVMiniError("LBFGS doesn't support per-parameter options (parameter groups)")
         super().add_param_group(group)
