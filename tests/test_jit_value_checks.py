@@ -115,3 +115,17 @@ def test_a_training_step_with_bad_labels_changes_nothing():
         jitted(x, _ints(0, 1, 2, 4))
     for p, was in zip(model.parameters(), before):
         np.testing.assert_array_equal(p.numpy(), was)
+
+
+def test_margin_and_likelihood_losses_replays_check_targets_and_variances():
+    x = _scores()
+    margin = tm.jit(lambda scores, labels: F.multi_margin_loss(scores, labels))
+    assert np.isclose(margin(x, _ints(0, 1, 2, 1)).item(), F.multi_margin_loss(x, _ints(0, 1, 2, 1)).item())
+    with pytest.raises(ShapeError, match=r"multi_margin_loss: target out of range: values in \[0, 3\]"):
+        margin(x, _ints(0, 1, 2, 3))
+    gaussian = tm.jit(lambda mean, target, var: F.gaussian_nll_loss(mean, target, var))
+    mean, target = x, x * 0.5
+    var = tm.tensor(np.full((4, 3), 0.5, "float32"))
+    assert np.isclose(gaussian(mean, target, var).item(), F.gaussian_nll_loss(mean, target, var).item())
+    with pytest.raises(ShapeError, match="var has negative entries"):
+        gaussian(mean, target, tm.tensor(np.full((4, 3), -0.5, "float32")))

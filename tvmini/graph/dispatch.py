@@ -205,3 +205,17 @@ def host_check(tensor, test, chooses_path=False):
         return None
     tracer = thread.tracer
     return test(tensor._data) if tracer is None else tracer.guard_input(tensor._data, test, chooses_path)
+
+
+def host_range(tensor, low, high=None):
+    """``(smallest, largest)`` of a CPU tensor's values when some lie outside ``[low,
+    high)`` (``high`` None: no upper bound), checked where :func:`host_check` can read
+    them (so also in every ``tm.jit`` replay); None when all lie inside or they cannot
+    be read. The range checks of indices, class labels and variances use it."""
+    def inside(array):
+        values = array._storage.host_view()
+        return not values.size or bool(values.min() >= low and (high is None or values.max() < high))
+    if host_check(tensor, inside) is not False:
+        return None
+    values = tensor._data._storage.host_view()
+    return values.min(), values.max()

@@ -29,13 +29,9 @@ def check_indices(op, index, extent, negative=False):
     if index.dtype not in ("int32", "int64"):
         raise DTypeError(f"{op}: indices must be an int32 or int64 tensor, got {index.dtype} of shape {index.shape}")
     low = -extent if negative else 0
-
-    def inside(array):
-        values = array._storage.host_view()
-        return not values.size or bool(values.min() >= low and values.max() < extent)
-    if dispatch.host_check(index, inside) is False:
-        values = index._data._storage.host_view()
-        bad = values.min() if values.min() < low else values.max()
+    found = dispatch.host_range(index, low, extent)
+    if found is not None:
+        bad = found[0] if found[0] < low else found[1]
         raise IndexingError(f"{op}: index {bad} is out of range for an axis of extent {extent}")
 
 

@@ -50,13 +50,12 @@ def _variance_shape(op, input, var):
 
 
 def _check_nonnegative(op, var):
-    """PyTorch's refusal of a negative variance, read on the host for CPU tensors outside
-    ``tm.jit`` (a traced or GPU variance is not read back: a negative one is clamped)."""
-    if dispatch.thread.tracer is not None or var.device.kind != "cpu" or not var._data.size:
-        return
-    low = float(var._data._storage.host_view().min())
-    if low < 0:
-        raise ShapeError(f"{op}: var has negative entries (smallest {low}, var of shape {var.shape})")
+    """PyTorch's refusal of a negative variance, where it can be read
+    (:func:`.dispatch.host_range`; a GPU variance, or one a jitted step computes, is not
+    read back: a negative one is clamped)."""
+    found = dispatch.host_range(var, 0.0)
+    if found is not None:
+        raise ShapeError(f"{op}: var has negative entries (smallest {found[0]}, var of shape {var.shape})")
 
 
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):

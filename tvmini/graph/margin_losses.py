@@ -9,7 +9,7 @@ Every function takes PyTorch's legacy ``size_average``/``reduce`` arguments in t
 positions, so a positional call written for PyTorch means the same here.
 """
 from ..errors import DTypeError, ShapeError
-from . import ops
+from . import dispatch, ops
 from .creation import arange
 from .gather_ops import gather
 from .index_ops import take
@@ -42,18 +42,16 @@ def _float_input(op, *tensors):
 
 
 def _class_labels(op, labels, shape, classes):
-    """Check integer class ``labels`` of ``shape`` with values in [0, classes) (read on the
-    host for CPU labels; elsewhere the gather's own index check applies)."""
+    """Check integer class ``labels`` of ``shape`` with values in [0, classes) (where they
+    can be read, :func:`.dispatch.host_range`; elsewhere the gather's clamps)."""
     if not isinstance(labels, Tensor) or labels.dtype not in ("int32", "int64"):
         got = labels.dtype if isinstance(labels, Tensor) else type(labels).__name__
         raise DTypeError(f"{op}: target must be int32/int64 class indices, got {got}")
     if labels.shape != shape:
         raise ShapeError(f"{op}: target of shape {labels.shape} does not match the input's {shape}")
-    if labels.device.kind == "cpu" and labels._data.size:
-        host = labels._data._storage.host_view()
-        low, high = int(host.min()), int(host.max())
-        if low < 0 or high >= classes:
-            raise ShapeError(f"{op}: target out of range: values in [{low}, {high}] for {classes} classes")
+    found = dispatch.host_range(labels, 0, classes)
+    if found is not None:
+        raise ShapeError(f"{op}: target out of range: values in [{found[0]}, {found[1]}] for {classes} classes")
 
 
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
@@ -172,11 +170,9 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     scores = ops.reshape(input, (1, -1)) if unbatched else input
     labels = ops.reshape(target, (1, -1)) if unbatched else target
     rows, classes = scores.shape
-    if labels.device.kind == "cpu" and labels._data.size:
-        host = labels._data._storage.host_view()
-        if int(host.min()) < -1 or int(host.max()) >= classes:
-            raise ShapeError(f"{op}: target values must lie in [-1, {classes}), got [{int(host.min())}, "
-                             f"{int(host.max())}]")
+    found = dispatch.host_range(target, -1, classes)
+    if found is not None:
+        raise ShapeError(f"{op}: target values must lie in [-1, {classes}), got [{found[0]}, {found[1]}]")
     # a listed position is one before the first -1 (a later label is padding, whatever it holds)
     listed = ops.compare(cumsum(ops.cast(ops.compare(labels, -1, "eq"), labels.dtype), 1), 0, "eq")
     safe = ops.where(listed, labels, 0)

@@ -160,14 +160,9 @@ def _row_loss(op, scores, labels, reduction):
         raise DTypeError(f"{op}: labels must be int32 or int64 class indices, got {labels.dtype}")
     if labels.device != scores.device:
         check_same(op, scores, labels)
-    classes = scores.shape[1]
-
-    def among_classes(array):
-        host = array._storage.host_view()
-        return not host.size or bool(host.min() >= 0 and host.max() < classes)
-    if dispatch.host_check(labels, among_classes) is False:
-        host = labels._data._storage.host_view()
-        raise ShapeError(f"{op}: labels must lie in [0, {classes}), got values in [{host.min()}, {host.max()}]")
+    found = dispatch.host_range(labels, 0, scores.shape[1])
+    if found is not None:
+        raise ShapeError(f"{op}: labels must lie in [0, {scores.shape[1]}), got values in [{found[0]}, {found[1]}]")
     return _reduce_loss(op, _RowLoss.apply(scores, labels, op=op), reduction)
 
 
