@@ -248,3 +248,27 @@ def test_cuda_kernels_on_the_emulated_gpu(emulated_gpu):
     for got, want in zip(*grads):
         np.testing.assert_allclose(got, want, rtol=1e-6)
     assert emulated_gpu.launches
+
+
+def test_new_ops_replay_under_jit_with_new_inputs():
+    """A traced step through scatter_reduce, index_put, masked_scatter and, from the
+    other new modules, logcumsumexp, quantile and cdist (forward and gradients) replays
+    with new inputs as the eager step computes them."""
+    w = tm.tensor(np.array([[0.3, -1.2, 2.5], [1.0, 0.5, -0.7]]), requires_grad=True)
+    index = tm.tensor(np.array([[0, 1, 1], [1, 0, 0]]))
+    rows = (tm.tensor(np.array([0, 1, 1])), tm.tensor(np.array([2, 0, 2])))
+
+    def step(x):
+        y = w.scatter_reduce(0, index, x, "amax", include_self=False) + w.index_put(rows, x[0], accumulate=True)
+        y = y.masked_scatter(x > 0, x * 2) + tm.logcumsumexp(y, 1) + tm.quantile(y, 0.3, 1, keepdim=True)
+        out = (y + tm.cdist(y, x)[:, :1]).sum()
+        out.backward()
+        return out
+    jitted = tm.jit(step)
+    for k in range(1, 4):
+        x = tm.tensor(np.array([[1.0, -2.0, 0.5], [0.25, 3.0, -1.0]]) * k)
+        w.grad = None
+        got, got_grad = jitted(x).item(), w.grad.numpy()
+        w.grad = None
+        np.testing.assert_allclose(got, step(x).item(), rtol=1e-12)
+        np.testing.assert_allclose(got_grad, w.grad.numpy(), rtol=1e-12)
