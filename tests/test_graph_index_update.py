@@ -116,12 +116,13 @@ def test_index_copy_and_index_fill_match_numpy_and_torch(case):
     np.testing.assert_array_equal(got, torch.tensor(x).index_copy(dim, torch.tensor(index), torch.tensor(source)))
     filled = x.copy()
     filled[(slice(None),) * axis + (index,)] = -2.5
+    index = np.where(index % 2, index - x.shape[axis], index)      # negatives count from the end
     got = tm.index_fill(tm.tensor(x), dim, tm.tensor(index), -2.5).numpy()
     np.testing.assert_array_equal(got, filled)
     np.testing.assert_array_equal(got, torch.index_fill(torch.tensor(x), dim, torch.tensor(index), -2.5))
-    ind = tm.tensor(index)
+    ind = tm.tensor(index % x.shape[axis])
     check_grad(lambda a, s: a.index_copy(dim, ind, s), x, source)
-    check_grad(lambda a, v: a.index_fill(dim, ind, v), x, np.array(1.5))
+    check_grad(lambda a, v: a.index_fill(dim, tm.tensor(index), v), x, np.array(1.5))
 
 
 @given(st.lists(st.sampled_from([1, 2, 3, 4]), min_size=1, max_size=3), st.integers(0, 2 ** 16), st.booleans())

@@ -141,11 +141,18 @@ def _value_tensor(op, input, value):
 
 
 def index_fill(input, dim, index, value):
-    """``input`` with its slices along ``dim`` at the positions of ``index`` set to
-    ``value`` (a number, or a 0-d tensor, which gets the gradient of those elements)."""
+    """``input`` with its slices along ``dim`` at the positions of ``index`` (negatives
+    from the end, as PyTorch's) set to ``value`` (a number, or a 0-d tensor, which gets
+    the gradient of those elements)."""
     x = _as_1d(input)
     axis = check_axes.axis("index_fill", dim, x.shape)
-    index = _index_1d("index_fill", index, x.shape[axis])
+    n = x.shape[axis]
+    if isinstance(index, Tensor) and index.dtype in ("int32", "int64"):       # negatives count from the end
+        if dispatch.thread.tracer is None and index.device.kind == "cpu" and index.numel() and \
+                index.numpy().min() < -n:
+            raise IndexingError(f"index_fill: index {index.numpy().min()} is out of range for an axis of extent {n}")
+        index = where(index < 0, index + n, index)
+    index = _index_1d("index_fill", index, n)
     value = _value_tensor("index_fill", input, value)
     hit = scatter(zeros(x.shape[axis], dtype="int32", device=x.device), 0, index, value=1) > 0
     at = [1] * x.ndim
