@@ -198,6 +198,8 @@ def test_clone_and_errors():
         tm.bitwise_and(tm.zeros(2), 1)
     with pytest.raises(tm.DTypeError, match="nanmean: needs a float tensor"):
         tm.nanmean(tm.tensor(np.arange(3)))
+    with pytest.raises(tm.ArgumentError, match=r"histc: the range of the data, \[nan, nan\], is not finite"):
+        tm.histc(tm.tensor(np.array([1.0, np.nan])), 2)
     with pytest.raises(tm.ArgumentError, match="histc: bins must be a positive int"):
         tm.histc(tm.zeros(2), 0)
     with pytest.raises(tm.DTypeError, match="float_power: takes a Tensor"):

@@ -11,9 +11,11 @@ gradient to the NaNs they skip.
 """
 import math
 
+import numpy as np
+
 from ..errors import ArgumentError, DTypeError
 from ..topi import number_theory
-from . import indexing, ops
+from . import dispatch, indexing, ops
 from .aliases import pow as _pow
 from .autograd import no_grad
 from .creation import arange, zeros
@@ -210,6 +212,10 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002  (torch's argument names
         if min == max:
             if min == 0:            # both 0: the data's range
                 low, high = amin(x), amax(x)
+                if dispatch.thread.tracer is None and x.device.kind == "cpu" and \
+                        not np.isfinite([low.item(), high.item()]).all():
+                    raise ArgumentError(f"histc: the range of the data, [{low.item()}, {high.item()}], is not "
+                                        "finite (give min and max)")
             else:
                 low, high = ops._as_tensor(float(min), x), ops._as_tensor(float(max), x)
             wide = low == high
