@@ -161,6 +161,8 @@ def test_manual_seed_reproduces_and_jit_redraws():
     assert not (np.array_equal(picks[0], picks[1]) and np.array_equal(picks[1], picks[2]))
     for pick in picks:
         assert all(len(set(r)) == 4 for r in pick)
+    with pytest.raises(tm.ArgumentError, match="generator= inside tm.jit"):
+        tm.jit(lambda t: t.clone().uniform_(generator=np.random.default_rng(0)))(p)
     tm.manual_seed(11)
     again = [step(p, w)[0].numpy() for _ in range(2)]
     tm.manual_seed(11)

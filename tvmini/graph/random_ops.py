@@ -59,7 +59,13 @@ def _draw_seed(generator):
 def _run(name, define, inputs, params, param_dtypes, attrs=(), generator=None):
     """``define(*inputs, seed, *params)`` with a fresh seed, redrawn at every jit replay."""
     replay = None
-    if dispatch.thread.tracer is not None and generator is None:
+    if dispatch.thread.tracer is not None:
+        if generator is not None:
+            raise ArgumentError(f"{name}: generator= inside tm.jit would fix the traced numbers for every replay; "
+                                "leave it None (each replay draws from tvmini's generator)")
+        if any(abs(p) > 1 << 53 for p in params):
+            raise ArgumentError(f"{name}: parameters beyond 2^53 ({params}) do not pass exactly through a tm.jit "
+                                "replay; draw outside the step")
         replay = ReplayScalars(_Redraw(params), "draw")
     return Tensor._wrap(run(name, define, [t._data for t in inputs], (_draw_seed(generator), *params),
                             ("int64", *param_dtypes), attrs, replay))
