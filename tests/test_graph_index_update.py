@@ -67,8 +67,8 @@ def test_scatter_reduce_integer_mean_rounds_down_as_torch():
         np.testing.assert_array_equal(got.numpy(), want.numpy())
 
 
-@given(lines(), st.sampled_from(["sum", "mean", "amax", "amin"]), st.booleans())
-@examples(12)
+@given(lines(), st.sampled_from(["sum", "prod", "mean", "amax", "amin"]), st.booleans())
+@examples(15)
 def test_scatter_reduce_gradients(case, reduce, include_self):
     x, dim, index, src = case
     ind = tm.tensor(index)
@@ -85,9 +85,26 @@ def test_scatter_reduce_gradient_shares_ties_as_torch():
         grads.append((a.grad.numpy(), s.grad.numpy()))
     for got, want in zip(*grads):
         np.testing.assert_allclose(got, want)
-    a = tm.tensor(x, requires_grad=True)
-    with pytest.raises(tm.AutogradError, match="reduce='prod'"):
-        a.scatter_reduce(0, tm.tensor(index), tm.tensor(src), "prod").sum().backward()
+
+
+
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_prod_gradient_with_zeros_as_torch(include_self):
+    """Zeros in a product: a lone zero's gradient is the product of the others, two
+    zeros give every factor there 0, a zero in the tensor itself divides out."""
+    torch = pytest.importorskip("torch")
+    x = np.array([2.0, 0.0, 3.0, 0.0, 1.5])
+    index = np.array([0, 0, 1, 1, 1, 2, 3, 3, 4])
+    src = np.array([0.0, 4.0, 0.0, 0.0, 2.0, 5.0, 0.0, -1.0, 3.0])
+    head = np.arange(1.0, 6.0)
+    grads = []
+    for lib in (tm, torch):
+        a, s = lib.tensor(x, requires_grad=True), lib.tensor(src, requires_grad=True)
+        out = a.scatter_reduce(0, lib.tensor(index), s, "prod", include_self=include_self)
+        (out * lib.tensor(head)).sum().backward()
+        grads.append((out.detach().numpy(), a.grad.numpy(), s.grad.numpy()))
+    for got, want in zip(*grads):
+        np.testing.assert_allclose(got, want)
 
 
 @st.composite
