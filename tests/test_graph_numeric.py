@@ -215,4 +215,9 @@ def test_on_the_emulated_gpu(emulated_gpu):
         got = op(tm.tensor(x, device="cuda"))
         assert got.device.kind == "cuda"
         np.testing.assert_allclose(got.numpy(), op(tm.tensor(x)).numpy(), rtol=1e-6, atol=1e-7)
+    a, b = np.array([12, -18, 0, 7, 1071], "int32"), np.array([8, 24, 5, 0, 462], "int32")
+    got = tm.gcd(tm.tensor(a, device="cuda"), tm.tensor(b, device="cuda"))     # the unrolled steps' CUDA kernels
+    np.testing.assert_array_equal(got.numpy(), np.gcd(a, b))
+    np.testing.assert_array_equal(tm.lcm(tm.tensor(a, device="cuda"), tm.tensor(b, device="cuda")).numpy(),
+                                  np.lcm(a, b))
     assert emulated_gpu.launches
