@@ -104,6 +104,29 @@ def test_diff_matches_numpy_and_torch(case, n, prepend, append):
     np.testing.assert_array_equal(tm.tensor(flags).diff(dim=dim).numpy(), torch.tensor(flags).diff(dim=dim).numpy())
 
 
+@pytest.mark.parametrize("n", [31, 32, 100, 257])
+def test_long_lines_scan_in_blocks(n):
+    """Lines from 32 elements are scanned in blocks of about sqrt(n): ties, NaNs and
+    values far apart, in both directions of the gradient's reversed scan."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(n)
+    x = rng.integers(-5, 6, (3, n)).astype("float64")
+    x[1, n // 2], x[1, -1], x[2, 0] = np.nan, np.nan, np.nan
+    for name in ("cummax", "cummin"):
+        got, want = getattr(tm, name)(tm.tensor(x), 1), getattr(torch, name)(torch.tensor(x), 1)
+        np.testing.assert_array_equal(got.values.numpy(), want.values.numpy())
+        np.testing.assert_array_equal(got.indices.numpy(), want.indices.numpy())
+    y = rng.standard_normal((n, 2)) * 40
+    a, b = tm.tensor(y, requires_grad=True), torch.tensor(y, requires_grad=True)
+    head = rng.standard_normal((n, 2))
+    got = tm.logcumsumexp(a, 0)
+    (got * tm.tensor(head)).sum().backward()
+    want = torch.logcumsumexp(b, 0)
+    (want * torch.tensor(head)).sum().backward()
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-9, atol=1e-300)
+
+
 def test_errors_as_pytorch():
     with pytest.raises(tm.DTypeError, match="logcumsumexp: needs a float tensor"):
         tm.logcumsumexp(tm.tensor(np.arange(3)), 0)
@@ -114,7 +137,7 @@ def test_errors_as_pytorch():
 
 
 def test_kernels_on_the_emulated_gpu(emulated_gpu):
-    x = np.random.default_rng(0).standard_normal((3, 9)).astype("float32")
+    x = np.random.default_rng(0).standard_normal((3, 40)).astype("float32")     # rows scanned in blocks
     for op in (lambda t: tm.cummax(t, 1).values, lambda t: tm.cummin(t, 0).indices,
                lambda t: tm.logcumsumexp(t, 1), lambda t: tm.diff(t, 2)):
         got = op(tm.tensor(x, device="cuda"))

@@ -67,8 +67,8 @@ def test_scatter_reduce_integer_mean_rounds_down_as_torch():
         np.testing.assert_array_equal(got.numpy(), want.numpy())
 
 
-@given(lines(), st.sampled_from(["sum", "mean", "amax", "amin"]), st.booleans())
-@examples(12)
+@given(lines(), st.sampled_from(["sum", "prod", "mean", "amax", "amin"]), st.booleans())
+@examples(15)
 def test_scatter_reduce_gradients(case, reduce, include_self):
     x, dim, index, src = case
     ind = tm.tensor(index)
@@ -85,9 +85,26 @@ def test_scatter_reduce_gradient_shares_ties_as_torch():
         grads.append((a.grad.numpy(), s.grad.numpy()))
     for got, want in zip(*grads):
         np.testing.assert_allclose(got, want)
-    a = tm.tensor(x, requires_grad=True)
-    with pytest.raises(tm.AutogradError, match="reduce='prod'"):
-        a.scatter_reduce(0, tm.tensor(index), tm.tensor(src), "prod").sum().backward()
+
+
+
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_prod_gradient_with_zeros_as_torch(include_self):
+    """Zeros in a product: a lone zero's gradient is the product of the others, two
+    zeros give every factor there 0, a zero in the tensor itself divides out."""
+    torch = pytest.importorskip("torch")
+    x = np.array([2.0, 0.0, 3.0, 0.0, 1.5])
+    index = np.array([0, 0, 1, 1, 1, 2, 3, 3, 4])
+    src = np.array([0.0, 4.0, 0.0, 0.0, 2.0, 5.0, 0.0, -1.0, 3.0])
+    head = np.arange(1.0, 6.0)
+    grads = []
+    for lib in (tm, torch):
+        a, s = lib.tensor(x, requires_grad=True), lib.tensor(src, requires_grad=True)
+        out = a.scatter_reduce(0, lib.tensor(index), s, "prod", include_self=include_self)
+        (out * lib.tensor(head)).sum().backward()
+        grads.append((out.detach().numpy(), a.grad.numpy(), s.grad.numpy()))
+    for got, want in zip(*grads):
+        np.testing.assert_allclose(got, want)
 
 
 @st.composite
@@ -116,12 +133,13 @@ def test_index_copy_and_index_fill_match_numpy_and_torch(case):
     np.testing.assert_array_equal(got, torch.tensor(x).index_copy(dim, torch.tensor(index), torch.tensor(source)))
     filled = x.copy()
     filled[(slice(None),) * axis + (index,)] = -2.5
+    index = np.where(index % 2, index - x.shape[axis], index)      # negatives count from the end
     got = tm.index_fill(tm.tensor(x), dim, tm.tensor(index), -2.5).numpy()
     np.testing.assert_array_equal(got, filled)
     np.testing.assert_array_equal(got, torch.index_fill(torch.tensor(x), dim, torch.tensor(index), -2.5))
-    ind = tm.tensor(index)
+    ind = tm.tensor(index % x.shape[axis])
     check_grad(lambda a, s: a.index_copy(dim, ind, s), x, source)
-    check_grad(lambda a, v: a.index_fill(dim, ind, v), x, np.array(1.5))
+    check_grad(lambda a, v: a.index_fill(dim, tm.tensor(index), v), x, np.array(1.5))
 
 
 @given(st.lists(st.sampled_from([1, 2, 3, 4]), min_size=1, max_size=3), st.integers(0, 2 ** 16), st.booleans())
@@ -248,3 +266,27 @@ def test_cuda_kernels_on_the_emulated_gpu(emulated_gpu):
     for got, want in zip(*grads):
         np.testing.assert_allclose(got, want, rtol=1e-6)
     assert emulated_gpu.launches
+
+
+def test_new_ops_replay_under_jit_with_new_inputs():
+    """A traced step through scatter_reduce, index_put, masked_scatter and, from the
+    other new modules, logcumsumexp, quantile and cdist (forward and gradients) replays
+    with new inputs as the eager step computes them."""
+    w = tm.tensor(np.array([[0.3, -1.2, 2.5], [1.0, 0.5, -0.7]]), requires_grad=True)
+    index = tm.tensor(np.array([[0, 1, 1], [1, 0, 0]]))
+    rows = (tm.tensor(np.array([0, 1, 1])), tm.tensor(np.array([2, 0, 2])))
+
+    def step(x):
+        y = w.scatter_reduce(0, index, x, "amax", include_self=False) + w.index_put(rows, x[0], accumulate=True)
+        y = y.masked_scatter(x > 0, x * 2) + tm.logcumsumexp(y, 1) + tm.quantile(y, 0.3, 1, keepdim=True)
+        out = (y + tm.cdist(y, x)[:, :1]).sum()
+        out.backward()
+        return out
+    jitted = tm.jit(step)
+    for k in range(1, 4):
+        x = tm.tensor(np.array([[1.0, -2.0, 0.5], [0.25, 3.0, -1.0]]) * k)
+        w.grad = None
+        got, got_grad = jitted(x).item(), w.grad.numpy()
+        w.grad = None
+        np.testing.assert_allclose(got, step(x).item(), rtol=1e-12)
+        np.testing.assert_allclose(got_grad, w.grad.numpy(), rtol=1e-12)

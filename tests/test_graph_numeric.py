@@ -198,6 +198,8 @@ def test_clone_and_errors():
         tm.bitwise_and(tm.zeros(2), 1)
     with pytest.raises(tm.DTypeError, match="nanmean: needs a float tensor"):
         tm.nanmean(tm.tensor(np.arange(3)))
+    with pytest.raises(tm.ArgumentError, match=r"histc: the range of the data, \[nan, nan\], is not finite"):
+        tm.histc(tm.tensor(np.array([1.0, np.nan])), 2)
     with pytest.raises(tm.ArgumentError, match="histc: bins must be a positive int"):
         tm.histc(tm.zeros(2), 0)
     with pytest.raises(tm.DTypeError, match="float_power: takes a Tensor"):
@@ -213,4 +215,9 @@ def test_on_the_emulated_gpu(emulated_gpu):
         got = op(tm.tensor(x, device="cuda"))
         assert got.device.kind == "cuda"
         np.testing.assert_allclose(got.numpy(), op(tm.tensor(x)).numpy(), rtol=1e-6, atol=1e-7)
+    a, b = np.array([12, -18, 0, 7, 1071], "int32"), np.array([8, 24, 5, 0, 462], "int32")
+    got = tm.gcd(tm.tensor(a, device="cuda"), tm.tensor(b, device="cuda"))     # the unrolled steps' CUDA kernels
+    np.testing.assert_array_equal(got.numpy(), np.gcd(a, b))
+    np.testing.assert_array_equal(tm.lcm(tm.tensor(a, device="cuda"), tm.tensor(b, device="cuda")).numpy(),
+                                  np.lcm(a, b))
     assert emulated_gpu.launches

@@ -161,10 +161,27 @@ def test_manual_seed_reproduces_and_jit_redraws():
     assert not (np.array_equal(picks[0], picks[1]) and np.array_equal(picks[1], picks[2]))
     for pick in picks:
         assert all(len(set(r)) == 4 for r in pick)
+    with pytest.raises(tm.ArgumentError, match="generator= inside tm.jit"):
+        tm.jit(lambda t: t.clone().uniform_(generator=np.random.default_rng(0)))(p)
     tm.manual_seed(11)
     again = [step(p, w)[0].numpy() for _ in range(2)]
     tm.manual_seed(11)
     np.testing.assert_array_equal([step(p, w)[0].numpy() for _ in range(2)], again)
+
+
+def test_draws_from_tracked_parameters_have_zero_gradients_as_torch():
+    torch = pytest.importorskip("torch")
+    grads = []
+    for lib in (tm, torch):
+        mean = lib.tensor(np.zeros(3), requires_grad=True)
+        std = lib.tensor(np.ones(3), requires_grad=True)
+        p = lib.tensor(np.full(3, 0.5), requires_grad=True)
+        drawn = lib.normal(mean, std) + lib.normal(mean, 2.0) + lib.bernoulli(p)
+        assert drawn.requires_grad
+        drawn.sum().backward()
+        grads.append([t.grad.numpy() for t in (mean, std, p)])
+    for got, want in zip(*grads):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_fills_follow_the_in_place_rules():

@@ -28,7 +28,8 @@ from .stat_ops import logsumexp, std, var
 from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, manual_seed, ones,
                        ones_like, rand, rand_like, randint, randn, randn_like, zeros, zeros_like)
 from .tensor import Tensor, tensor
-# tensorops: sampling, index updates
+# tensorops: sampling, index updates, running reductions, numerics, norms and products (tm.linalg),
+# order statistics, rearranging
 from .random_ops import bernoulli, multinomial, normal
 from .index_update_ops import index_copy, index_fill, index_put, masked_scatter, put, scatter_reduce
 from .cumulative_ops import cummax, cummin, diff, logcumsumexp

@@ -42,8 +42,7 @@ def _cumextreme(op, input, dim, largest):
         return CumulativeResult(ops.clone(input), ops._as_tensor(0, ops.cast(input, "int64")))
     if not input.numel():
         return CumulativeResult(ops.clone(input), ops.cast(input.detach(), "int64"))
-    _, indices = run(op, _cumextreme_kernel, [input._data], attrs=(("axis", axis), ("largest", largest)))
-    indices = Tensor._wrap(indices)
+    indices = Tensor._wrap(run(op, _cumextreme_kernel, [input._data], attrs=(("axis", axis), ("largest", largest))))
     return CumulativeResult(gather(input, axis, indices), indices)
 
 

@@ -4,8 +4,8 @@ amin, with or without ``include_self``), ``index_copy``, ``index_fill``,
 ``put`` (flat positions), each out of place and in place (``x.index_copy_`` ...).
 
 ``scatter_reduce`` is one ``topi.scatter_reduce`` kernel; its gradient, as PyTorch's
-for sum, mean, amax and amin, is built from gathers and scatters (so ``tm.jit`` traces
-it). The others are compositions of the scatter family of ``gather_ops``:
+(every reduction, zeros in a product included), is built from gathers, scatters and
+scatter_reduce itself (so ``tm.jit`` traces it). The others are compositions of the scatter family of ``gather_ops``:
 ``index_copy`` is a scatter of the source's slices, ``index_fill`` a ``where`` over a
 scattered mask, ``masked_scatter`` a gather of the source at the running count of the
 mask, ``index_put`` and ``put`` an ``index_copy``/``index_add`` along the flattened
@@ -15,7 +15,7 @@ are those ops'. Of duplicate positions in ``index_copy``/``index_put``/``put`` w
 """
 import numpy as np
 
-from ..errors import ArgumentError, AutogradError, DTypeError, IndexingError, ShapeError
+from ..errors import ArgumentError, DTypeError, IndexingError, ShapeError
 from ..runtime import ndarray as nd
 from ..topi import scatter_reduce as topi_scatter_reduce
 from . import axes as check_axes
@@ -42,7 +42,7 @@ def _scatter_count_kernel(x, index, axis):
 
 
 class _ScatterReduce(Function):
-    """``topi.scatter_reduce``; backward as PyTorch's (an error for ``prod``)."""
+    """``topi.scatter_reduce``; backward as PyTorch's."""
     nondiff = (1,)
 
     def forward(self, x, index, src):
@@ -54,8 +54,7 @@ class _ScatterReduce(Function):
         x, index, src = self.inputs
         axis, reduce = self.axis, self.reduce
         if reduce == "prod":
-            raise AutogradError("scatter_reduce: the gradient of reduce='prod' is not implemented in tvmini "
-                                f"(tensor of shape {x.shape}); use reduce='sum' of logs, or detach")
+            return self._prod_grad(g, x, index, src)
         count = ops.cast(ops._kernel("scatter_count", _scatter_count_kernel, x, index, axis=axis), g.dtype)
         touched = count > 0
         if reduce in ("sum", "mean"):
@@ -75,12 +74,39 @@ class _ScatterReduce(Function):
         return where(self_is, share, zero), None, where(src_is, gather(share, axis, index), zero)
 
 
+    def _prod_grad(self, g, x, index, src):
+        """The gradient of a product: each factor gets ``g`` times the product of the
+        others. Dividing the result by the factor is that product where the factor is
+        not 0; a zero ``x`` is divided out of a product taken with it replaced by 1, a
+        lone zero ``src`` entry gets the product taken with it replaced by 1, and where
+        two or more zeros meet every factor's product of the others is 0 (as PyTorch's)."""
+        axis, include_self = self.axis, self.include_self
+        out = Tensor._wrap(self.result)
+        zero, one = ops._as_tensor(0, g), ops._as_tensor(1, g)
+
+        def product(base, factors):
+            return _ScatterReduce.apply(base, index, factors, axis=axis, reduce="prod", include_self=include_self)
+        if include_self:
+            nonzero_x = where(x == 0, one, x)
+            gx = g * product(nonzero_x, src) / nonzero_x
+        else:
+            touched = ops._kernel("scatter_count", _scatter_count_kernel, x, index, axis=axis) > 0
+            gx = where(touched, zero, g)
+        src_zero = src == 0
+        nothing = zeros(x.shape, dtype=g.dtype, device=g.device)
+        zeros_there = gather(scatter_add(nothing, axis, index, ops.cast(src_zero, g.dtype)), axis, index)
+        lone_zero = src_zero & (zeros_there == 1)
+        others = gather(g * product(x, where(lone_zero, one, src)), axis, index)
+        divided = gather(g * out, axis, index) / where(src_zero, one, src)
+        return gx, None, where(lone_zero, others, divided)
+
+
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     """``input`` with each ``src[i]`` reduced by ``reduce`` ("sum", "prod", "mean",
     "amax", "amin") into the element ``i`` with axis ``dim`` replaced by ``index[i]``;
     ``include_self`` counts ``input``'s value among those reduced (elements nothing
     points at keep it either way). ``mean`` of integers rounds down, as PyTorch's.
-    Gradients as PyTorch's for sum, mean, amax and amin (ties share equally)."""
+    Gradients as PyTorch's (amax/amin: ties share equally; prod: exact with zeros)."""
     if reduce not in _REDUCES:
         raise ArgumentError(f"scatter_reduce: reduce must be one of {', '.join(_REDUCES)}, got {reduce!r}")
     if not isinstance(src, Tensor):
@@ -141,11 +167,18 @@ def _value_tensor(op, input, value):
 
 
 def index_fill(input, dim, index, value):
-    """``input`` with its slices along ``dim`` at the positions of ``index`` set to
-    ``value`` (a number, or a 0-d tensor, which gets the gradient of those elements)."""
+    """``input`` with its slices along ``dim`` at the positions of ``index`` (negatives
+    from the end, as PyTorch's) set to ``value`` (a number, or a 0-d tensor, which gets
+    the gradient of those elements)."""
     x = _as_1d(input)
     axis = check_axes.axis("index_fill", dim, x.shape)
-    index = _index_1d("index_fill", index, x.shape[axis])
+    n = x.shape[axis]
+    if isinstance(index, Tensor) and index.dtype in ("int32", "int64"):       # negatives count from the end
+        if dispatch.thread.tracer is None and index.device.kind == "cpu" and index.numel() and \
+                index.numpy().min() < -n:
+            raise IndexingError(f"index_fill: index {index.numpy().min()} is out of range for an axis of extent {n}")
+        index = where(index < 0, index + n, index)
+    index = _index_1d("index_fill", index, n)
     value = _value_tensor("index_fill", input, value)
     hit = scatter(zeros(x.shape[axis], dtype="int32", device=x.device), 0, index, value=1) > 0
     at = [1] * x.ndim

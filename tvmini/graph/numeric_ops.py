@@ -11,12 +11,16 @@ gradient to the NaNs they skip.
 """
 import math
 
+import numpy as np
+
 from ..errors import ArgumentError, DTypeError
 from ..topi import number_theory
-from . import indexing, ops
+from . import dispatch, indexing, ops
 from .aliases import pow as _pow
 from .autograd import no_grad
-from .creation import arange, zeros
+from .creation import zeros
+from .gather_ops import index_add
+from .join_ops import clamp
 from .logic_ops import logical, logical_not, where
 from .reductions import amax, amin
 from .stat_ops import any as _any
@@ -206,10 +210,14 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002  (torch's argument names
     with no_grad():
         x = ops.reshape(x.detach(), (x.numel(),))
         if not x.numel():
-            return ops.cast(arange(bins, device=x.device) * 0, input.dtype)
+            return zeros(bins, dtype=input.dtype, device=x.device)
         if min == max:
             if min == 0:            # both 0: the data's range
                 low, high = amin(x), amax(x)
+                if dispatch.thread.tracer is None and x.device.kind == "cpu" and \
+                        not np.isfinite([low.item(), high.item()]).all():
+                    raise ArgumentError(f"histc: the range of the data, [{low.item()}, {high.item()}], is not "
+                                        "finite (give min and max)")
             else:
                 low, high = ops._as_tensor(float(min), x), ops._as_tensor(float(max), x)
             wide = low == high
@@ -217,11 +225,10 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002  (torch's argument names
         else:
             low, high = ops._as_tensor(float(min), x), ops._as_tensor(float(max), x)
         inside = (x >= low) & (x <= high)
-        position = ops.cast(((x - low) * bins / (high - low)).floor(), "int64")
-        position = where(position >= bins, ops._as_tensor(bins - 1, position), position)
-        position = where(inside, position, ops._as_tensor(-1, position))
-        hits = ops.reshape(position, (x.numel(), 1)) == arange(bins, device=x.device)
-        return ops.cast(hits, input.dtype).sum(dim=0)
+        scaled = where(inside, (x - low) * bins / (high - low), ops._as_tensor(0.0, x))     # no NaN reaches the cast
+        position = ops.cast(clamp(scaled.floor(), 0.0, float(bins - 1)), "int64")         # max: the last bin
+        # one reduction per bin over the elements, each adding 1 where it is inside
+        return index_add(zeros(bins, dtype=input.dtype, device=x.device), 0, position, ops.cast(inside, input.dtype))
 
 
 def clone(input, *, memory_format=None):

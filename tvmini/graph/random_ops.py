@@ -11,9 +11,9 @@ dropout does (:class:`_Redraw`), so a compiled step samples anew on every call i
 repeating the traced numbers. A distribution's parameters are runtime scalars of the
 kernel: a new ``std`` builds no new kernel.
 
-Draws record no gradient (PyTorch's are zero or undefined there); an in-place fill of
-a tensor autodiff tracks leaves it tracked with no gradient to what it held, as
-PyTorch's.
+``tm.normal`` and ``tm.bernoulli`` of parameter tensors that require grad give a result
+that does too, with a zero gradient to them, as PyTorch's; an in-place fill of a tensor
+autodiff tracks leaves it tracked with no gradient to what it held, as PyTorch's.
 """
 import numpy as np
 
@@ -21,7 +21,7 @@ from ..errors import ArgumentError, DTypeError, ShapeError
 from ..runtime import ndarray as nd
 from ..topi import sampling
 from . import dispatch, indexing, ops
-from .autograd import no_grad
+from .autograd import Function, is_grad_enabled, no_grad
 from .creation import generator as _generator, zeros
 from .dispatch import run
 from .jit.ir import ReplayScalars
@@ -59,10 +59,38 @@ def _draw_seed(generator):
 def _run(name, define, inputs, params, param_dtypes, attrs=(), generator=None):
     """``define(*inputs, seed, *params)`` with a fresh seed, redrawn at every jit replay."""
     replay = None
-    if dispatch.thread.tracer is not None and generator is None:
+    if dispatch.thread.tracer is not None:
+        if generator is not None:
+            raise ArgumentError(f"{name}: generator= inside tm.jit would fix the traced numbers for every replay; "
+                                "leave it None (each replay draws from tvmini's generator)")
+        if any(abs(p) > 1 << 53 for p in params):
+            raise ArgumentError(f"{name}: parameters beyond 2^53 ({params}) do not pass exactly through a tm.jit "
+                                "replay; draw outside the step")
         replay = ReplayScalars(_Redraw(params), "draw")
     return Tensor._wrap(run(name, define, [t._data for t in inputs], (_draw_seed(generator), *params),
                             ("int64", *param_dtypes), attrs, replay))
+
+
+class _Drawn(Function):
+    """A draw (input 0) from a distribution of parameter tensors (the other inputs):
+    the draw itself, recorded with a zero gradient for the parameters, as PyTorch's
+    ``normal`` and ``bernoulli`` (their results require grad where a parameter does)."""
+    nondiff = (0,)
+    saved = ()
+
+    def forward(self, drawn, *params):
+        return drawn
+
+    def backward(self, g):
+        return (None, *[zeros(t.shape, dtype=t.dtype, device=t.device) for t in self.inputs[1:]])
+
+
+def _zero_gradient(drawn, *params):
+    """``drawn``, tracked with a zero gradient to the ``params`` that require grad."""
+    params = [p for p in params if isinstance(p, Tensor)]
+    if is_grad_enabled() and any(p.requires_grad for p in params):
+        return _Drawn.apply(drawn, *params)
+    return drawn
 
 
 def _fill_kernel(x, seed, a, b, kind):
@@ -230,7 +258,7 @@ def bernoulli(input, p=None, *, generator=None):
     _probabilities("bernoulli", input)
     if not input.numel():
         return Tensor._wrap(nd.empty(input.shape, input.dtype, input.device))
-    return _run("bernoulli", _bernoulli_kernel, [input.detach()], (), (), generator=generator)
+    return _zero_gradient(_run("bernoulli", _bernoulli_kernel, [input.detach()], (), (), generator=generator), input)
 
 
 def bernoulli_(self, p=0.5, *, generator=None):
@@ -289,9 +317,9 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
     like = Tensor._wrap(nd.empty(shape, tensors[0].dtype, tensors[0].device))
     with no_grad():
         noise = _sample_like(like, "normal", 0.0, 1.0, generator)
-        mean = mean.detach() if isinstance(mean, Tensor) else mean
-        std = std.detach() if isinstance(std, Tensor) else std
-        return noise * std + mean
+        drawn = noise * (std.detach() if isinstance(std, Tensor) else std) + \
+            (mean.detach() if isinstance(mean, Tensor) else mean)
+    return _zero_gradient(drawn, mean, std)
 
 
 def _race_kernel(weights, seed):

@@ -1,0 +1,82 @@
+"""The tensor functions of the tensorops modules (sampling, index updates, running
+reductions, order statistics, distances) with tvmini, numpy (where it has the function)
+and PyTorch (when installed), side by side: the steady time of one call, after a
+warm-up call that builds tvmini's kernels.
+
+Several of these are reductions over a whole line per output (cummax, logcumsumexp,
+scatter_reduce: n^2 per line, no atomics) or compare every pair (mode, histc, isin), so
+they are meant for the moderate sizes used here; the ratios show where that costs.
+
+    python benchmarks/tensorops.py [--n 256]
+"""
+import argparse
+
+import numpy as np
+
+import tvmini as tm
+from common import best_of_rounds, best_seconds, torch_or_none
+
+
+def _timer(fn):
+    fn()                                    # build the kernels (tvmini) / warm up
+    return lambda: best_seconds(fn, repeat=5)
+
+
+def cases(n, torch):
+    """(name, tvmini call, numpy call or None, torch call or None)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, n)).astype("float32")
+    weights = rng.random((n // 4, n)).astype("float32")
+    index = rng.integers(0, n // 8, (n, n))
+    values = rng.integers(1, 10 ** 6, (n, n)).astype("int64")
+    tx, tw, ti, tv = tm.tensor(x), tm.tensor(weights), tm.tensor(index), tm.tensor(values)
+    out = [
+        ("normal_ (n x n)", lambda: tm.zeros(n, n).normal_(), lambda: rng.standard_normal((n, n)), None),
+        ("multinomial 16 of n, no repl.", lambda: tm.multinomial(tw, 16), None, None),
+        ("scatter_reduce amax (dim 0)", lambda: tm.zeros(n // 8, n).scatter_reduce(0, ti, tx, "amax"), None, None),
+        ("cummax (dim 1)", lambda: tm.cummax(tx, 1), lambda: np.maximum.accumulate(x, 1), None),
+        ("logcumsumexp (dim 1)", lambda: tm.logcumsumexp(tx, 1), lambda: np.logaddexp.accumulate(x, 1), None),
+        ("quantile 0.3 (dim 1)", lambda: tm.quantile(tx, 0.3, 1), lambda: np.quantile(x, 0.3, 1), None),
+        ("cdist p=2 (n/4 x n rows)", lambda: tm.cdist(tx[: n // 4, :32], tx[:, :32]), None, None),
+        ("gcd int64 (n x n)", lambda: tm.gcd(tv, tv.flip(0)), lambda: np.gcd(values, values[::-1]), None),
+        ("histc 64 bins", lambda: tm.histc(tx, 64), lambda: np.histogram(x, 64), None),
+    ]
+    if torch is not None:
+        px, pw, pi, pv = (torch.tensor(a) for a in (x, weights, index, values))
+        with_torch = {
+            "normal_ (n x n)": lambda: torch.zeros(n, n).normal_(),
+            "multinomial 16 of n, no repl.": lambda: torch.multinomial(pw, 16),
+            "scatter_reduce amax (dim 0)": lambda: torch.zeros(n // 8, n).scatter_reduce(0, pi, px, "amax"),
+            "cummax (dim 1)": lambda: torch.cummax(px, 1),
+            "logcumsumexp (dim 1)": lambda: torch.logcumsumexp(px, 1),
+            "quantile 0.3 (dim 1)": lambda: torch.quantile(px, 0.3, 1),
+            "cdist p=2 (n/4 x n rows)": lambda: torch.cdist(px[: n // 4, :32], px[:, :32]),
+            "gcd int64 (n x n)": lambda: torch.gcd(pv, pv.flip(0)),
+            "histc 64 bins": lambda: torch.histc(px, 64),
+        }
+        out = [(name, ours, ref, with_torch[name]) for name, ours, ref, _ in out]
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=256)
+    args = parser.parse_args()
+    torch = torch_or_none()
+    print(f"n = {args.n}; microseconds per call (fastest of 5, alternating rounds); ratio = tvmini / other")
+    print(f"{'op':32} {'tvmini':>10} {'numpy':>10} {'torch':>10} {'x numpy':>8} {'x torch':>8}")
+    for name, ours, ref, theirs in cases(args.n, torch):
+        timers = {"tvmini": _timer(ours)}
+        if ref is not None:
+            timers["numpy"] = _timer(ref)
+        if theirs is not None:
+            timers["torch"] = _timer(theirs)
+        best = best_of_rounds(timers, rounds=2, settle=0.05)
+        us = {k: v * 1e6 for k, v in best.items()}
+        cells = [f"{us[k]:10.1f}" if k in us else f"{'-':>10}" for k in ("tvmini", "numpy", "torch")]
+        ratios = [f"{us['tvmini'] / us[k]:8.2f}" if k in us else f"{'-':>8}" for k in ("numpy", "torch")]
+        print(f"{name:32} {' '.join(cells)} {' '.join(ratios)}")
+
+
+if __name__ == "__main__":
+    main()
