@@ -236,6 +236,22 @@ def test_two_step_two_layer_gradients_through_time(cls, kwargs):
     _check_parameter_grads(module, lambda: _total(module(tm.tensor(x))))
 
 
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
+def test_frozen_parameters_still_pass_the_gradient_to_the_input(cls):
+    rng = np.random.default_rng(11)
+    module = cls(2, 3, num_layers=2, dtype="float64")
+    x = rng.normal(size=(4, 2, 2))
+    grads = []
+    for frozen in (False, True):
+        module.requires_grad_(not frozen)
+        module.zero_grad()
+        inp = tm.tensor(x, requires_grad=True)
+        _total(module(inp)).backward()
+        grads.append(inp.grad.numpy())
+        assert all((p.grad is None) == frozen for p in module.parameters())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
+
+
 # ------------------------------------------------------------------- dropout, jit, cuda
 
 def test_dropout_between_layers_only_in_training():
