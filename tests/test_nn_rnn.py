@@ -343,6 +343,8 @@ def test_bad_arguments_and_inputs_raise_errors_naming_the_layer():
         nn.GRUCell(3, 4)(tm.zeros(1, 2, 3))
     with pytest.raises(ShapeError, match="RNNCell: input has inconsistent input_size: got 2, expected 3"):
         nn.RNNCell(3, 4)(tm.zeros(5, 2))
+    with pytest.raises(ShapeError, match="LSTMCell: hx must be a tuple"):
+        nn.LSTMCell(3, 4)(tm.zeros(2, 3), tm.zeros(2, 4))
     with pytest.raises(ShapeError, match="LSTMCell: hx of shape \\(3, 4\\) does not fit"):
         nn.LSTMCell(3, 4)(tm.zeros(2, 3), (tm.zeros(3, 4), tm.zeros(2, 4)))
     with pytest.raises(DTypeError, match="LSTM: input must have the parameters' dtype float32, got float64"):
