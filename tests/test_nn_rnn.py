@@ -1,7 +1,9 @@
 """Recurrent layers (nn.RNNCell/LSTMCell/GRUCell, nn.RNN/LSTM/GRU): against numpy
 formulas written out here, float64 finite differences through time, tm.jit, the CUDA
 emulator, and the errors (PyTorch comparisons: test_nn_rnn_torch.py)."""
+import importlib.util
 import math
+import os
 
 import numpy as np
 import pytest
@@ -304,6 +306,27 @@ def test_jitted_lstm_training_step_equals_eager():
     for a, b in zip(jit_params, eager_params):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert eager[-1] < eager[0]
+
+
+def test_the_benchmarks_chain_of_ops_lstm_computes_the_layer(monkeypatch):
+    """benchmarks/rnn.py times nn.LSTM against the same LSTM as a chain of small graph
+    ops per step: both must compute one thing, output and gradients."""
+    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+    monkeypatch.syspath_prepend(folder)         # the script imports its neighbour common.py
+    spec = importlib.util.spec_from_file_location("rnn_benchmark", os.path.join(folder, "rnn.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    tm.manual_seed(2)
+    lstm = nn.LSTM(3, 4)
+    x = tm.tensor(np.random.default_rng(12).normal(size=(5, 2, 3)).astype("float32"))
+    results = []
+    for forward in (lambda x: (lambda out, fin: (out, fin[0][0]))(*lstm(x)), bench.chained_lstm(lstm)):
+        lstm.zero_grad()
+        out, h = forward(x)
+        (out.sum() + h.sum()).backward()
+        results.append([out.numpy(), h.numpy()] + [p.grad.numpy() for p in lstm.parameters()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_lstm_and_gru_on_the_emulated_gpu(emulated_gpu):
