@@ -7,20 +7,20 @@ without the fused kernels would run; its gradient is autodiff through that chain
 Each case runs the whole sequence forward, ``output.sum() + h_n.sum()`` and backward
 (parameter gradients set to None first, so nothing accumulates). Random data; kernels
 are built (or loaded from the disk cache) in the warm-up calls, which are not timed.
-Contenders are timed in alternating rounds; the fastest round's median is shown.
+Contenders are timed in alternating rounds of ``--iters`` calls each; the fastest call
+is shown (on cores shared with other work the least disturbed figure is the fastest,
+see common.py; a median there measured the neighbours).
 
 Run: python benchmarks/rnn.py [--seq 32] [--batch 32] [--input 64] [--hidden 128] [--iters 10] [--rounds 3]
 """
 import argparse
-import statistics
-import time
 
 import numpy as np
 
 import tvmini as tm
 from tvmini import nn
 
-from common import best_of_rounds, torch_or_none
+from common import best_of_rounds, best_seconds, torch_or_none
 
 
 def chained_lstm(lstm):
@@ -87,13 +87,8 @@ def _torch_cases(torch, args, rng):
     return cases
 
 
-def _median_ms(fn, iters):
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+def _fastest_ms(fn, iters):
+    return best_seconds(fn, iters) * 1e3
 
 
 def main(argv=None):
@@ -111,17 +106,17 @@ def main(argv=None):
     ours, x = _tvmini_cases(args, rng)
     theirs = _torch_cases(torch, args, rng) if torch is not None else {}
     print(f"forward + backward, seq {args.seq}, batch {args.batch}, input {args.input}, hidden {args.hidden} "
-          f"(ms, median of {args.iters}, best of {args.rounds} rounds)")
+          f"(ms, fastest of {args.rounds} rounds of {args.iters} calls)")
     print(f"{'':16}{'eager':>9}{'jit':>9}{'chained':>9}{'torch':>9}{'eager/torch':>13}{'jit/torch':>11}")
     for name, contenders in ours.items():
         timers = {}
         for kind, step in contenders.items():
             for _ in range(2):                  # build (or load) the kernels; trace the jit
                 step(x)
-            timers[kind] = (lambda step: lambda: _median_ms(lambda: step(x), args.iters))(step)
+            timers[kind] = (lambda step: lambda: _fastest_ms(lambda: step(x), args.iters))(step)
         if name in theirs:
             theirs[name]()
-            timers["torch"] = (lambda fn: lambda: _median_ms(fn, args.iters))(theirs[name])
+            timers["torch"] = (lambda fn: lambda: _fastest_ms(fn, args.iters))(theirs[name])
         best = best_of_rounds(timers, args.rounds)
         cells = [f"{best[k]:9.2f}" if k in best else f"{'-':>9}" for k in ("eager", "jit", "chained", "torch")]
         ratios = "".join(f"{best[k] / best['torch']:{w}.2f}x" if "torch" in best else f"{'-':>{w + 1}}"

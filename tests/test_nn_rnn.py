@@ -1,7 +1,9 @@
 """Recurrent layers (nn.RNNCell/LSTMCell/GRUCell, nn.RNN/LSTM/GRU): against numpy
 formulas written out here, float64 finite differences through time, tm.jit, the CUDA
 emulator, and the errors (PyTorch comparisons: test_nn_rnn_torch.py)."""
+import importlib.util
 import math
+import os
 
 import numpy as np
 import pytest
@@ -236,6 +238,22 @@ def test_two_step_two_layer_gradients_through_time(cls, kwargs):
     _check_parameter_grads(module, lambda: _total(module(tm.tensor(x))))
 
 
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
+def test_frozen_parameters_still_pass_the_gradient_to_the_input(cls):
+    rng = np.random.default_rng(11)
+    module = cls(2, 3, num_layers=2, dtype="float64")
+    x = rng.normal(size=(4, 2, 2))
+    grads = []
+    for frozen in (False, True):
+        module.requires_grad_(not frozen)
+        module.zero_grad()
+        inp = tm.tensor(x, requires_grad=True)
+        _total(module(inp)).backward()
+        grads.append(inp.grad.numpy())
+        assert all((p.grad is None) == frozen for p in module.parameters())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
+
+
 # ------------------------------------------------------------------- dropout, jit, cuda
 
 def test_dropout_between_layers_only_in_training():
@@ -290,6 +308,27 @@ def test_jitted_lstm_training_step_equals_eager():
     assert eager[-1] < eager[0]
 
 
+def test_the_benchmarks_chain_of_ops_lstm_computes_the_layer(monkeypatch):
+    """benchmarks/rnn.py times nn.LSTM against the same LSTM as a chain of small graph
+    ops per step: both must compute one thing, output and gradients."""
+    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+    monkeypatch.syspath_prepend(folder)         # the script imports its neighbour common.py
+    spec = importlib.util.spec_from_file_location("rnn_benchmark", os.path.join(folder, "rnn.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    tm.manual_seed(2)
+    lstm = nn.LSTM(3, 4)
+    x = tm.tensor(np.random.default_rng(12).normal(size=(5, 2, 3)).astype("float32"))
+    results = []
+    for forward in (lambda x: (lambda out, fin: (out, fin[0][0]))(*lstm(x)), bench.chained_lstm(lstm)):
+        lstm.zero_grad()
+        out, h = forward(x)
+        (out.sum() + h.sum()).backward()
+        results.append([out.numpy(), h.numpy()] + [p.grad.numpy() for p in lstm.parameters()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_lstm_and_gru_on_the_emulated_gpu(emulated_gpu):
     rng = np.random.default_rng(6)
     x = rng.normal(size=(3, 2, 4)).astype("float32")
@@ -327,6 +366,8 @@ def test_bad_arguments_and_inputs_raise_errors_naming_the_layer():
         nn.GRUCell(3, 4)(tm.zeros(1, 2, 3))
     with pytest.raises(ShapeError, match="RNNCell: input has inconsistent input_size: got 2, expected 3"):
         nn.RNNCell(3, 4)(tm.zeros(5, 2))
+    with pytest.raises(ShapeError, match="LSTMCell: hx must be a tuple"):
+        nn.LSTMCell(3, 4)(tm.zeros(2, 3), tm.zeros(2, 4))
     with pytest.raises(ShapeError, match="LSTMCell: hx of shape \\(3, 4\\) does not fit"):
         nn.LSTMCell(3, 4)(tm.zeros(2, 3), (tm.zeros(3, 4), tm.zeros(2, 4)))
     with pytest.raises(DTypeError, match="LSTM: input must have the parameters' dtype float32, got float64"):

@@ -49,6 +49,13 @@ def _step(name, define, inputs, t, **attrs):
     return run(name, define, inputs, scalars=(t,), scalar_dtypes=("int32",), attrs=tuple(attrs.items()))
 
 
+def _rows_product(rows, steps):
+    """``rows^T @ stack(steps)``: a weight's gradient summed over every step in one GEMM
+    (``rows``: the (T * B, G) gradients of its outputs; ``steps``: its (B, F) inputs)."""
+    inputs = Tensor._wrap(_stack(steps))
+    return ops._kernel("matmul", "matmul", rows, inputs, transpose_a=True, **_split_by_rows(rows, inputs))
+
+
 class _Recurrence(Function):
     """Inputs: xp (T * B, G), h0 (B, P), [c0 (B, H), LSTM], W_hh (G, P), [b_hh (G,)],
     [W_hr (P, H), an LSTM with projections; else P = H]. Attributes: ``mode`` (a key of
@@ -119,7 +126,9 @@ class _Recurrence(Function):
                 dhh[t] = dxp[t]
             if n + 1 < T or h0.requires_grad:          # the gradient of the previous hidden state
                 dh_next = run("matmul", "matmul", [dhh[t], w._data])
-        gxp = Tensor._wrap(_stack(dxp))
+        weights = [t for t in (w, b) if t is not None]
+        need_rows = any(t.requires_grad for t in weights)
+        gxp = Tensor._wrap(_stack(dxp)) if xp.requires_grad or (need_rows and self.mode != "gru") else None
         grads = [gxp if xp.requires_grad else None]
         if h0.requires_grad:
             gh0 = Tensor._wrap(dh_next)
@@ -128,22 +137,14 @@ class _Recurrence(Function):
             grads.append(None)
         if self.lstm:
             grads.append(Tensor._wrap(dc) if c0.requires_grad else None)
-        rows = gxp if self.mode != "gru" else Tensor._wrap(_stack(dhh))     # the gradient of every hh
-        if w.requires_grad:
-            prev = Tensor._wrap(_stack(self.prev))
-            grads.append(ops._kernel("matmul", "matmul", rows, prev, transpose_a=True, **_split_by_rows(rows, prev)))
-        else:
-            grads.append(None)
+        if need_rows:       # the gradient of every step's hh (an LSTM's and RNN's is xp's)
+            rows = gxp if self.mode != "gru" else Tensor._wrap(_stack(dhh))
+        grads.append(_rows_product(rows, self.prev) if w.requires_grad else None)
         if b is not None:
             grads.append(reductions.sum(rows, 0) if b.requires_grad else None)
         if w_hr is not None:
-            if w_hr.requires_grad:
-                rows = Tensor._wrap(_stack(dh_out))
-                unprojected = Tensor._wrap(_stack([step[3] for step in self.saved_steps]))
-                grads.append(ops._kernel("matmul", "matmul", rows, unprojected, transpose_a=True,
-                                         **_split_by_rows(rows, unprojected)))
-            else:
-                grads.append(None)
+            grads.append(_rows_product(Tensor._wrap(_stack(dh_out)), [step[3] for step in self.saved_steps])
+                         if w_hr.requires_grad else None)
         return tuple(grads)
 
 

@@ -145,6 +145,8 @@ class LSTMCell(_CellBase):
         super().__init__("lstm", input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input, hx=None):
+        if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+            raise ShapeError(f"LSTMCell: hx must be a tuple (h_0, c_0), got {type(hx).__name__}")
         h, c = (None, None) if hx is None else hx
         return self._run(input, h, c)
 

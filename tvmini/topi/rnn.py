@@ -1,13 +1,13 @@
 """The fused per-time-step kernels of the recurrent layers (RNN, LSTM, GRU) and their
-gradients, plus ``stack_steps`` that joins the steps' states into one sequence.
+gradients, plus ``stack_steps`` that joins the steps' states into one sequence and
+``step_rows`` (one step's rows of a gradient, for an LSTM's projection).
 
 A recurrent layer computes the input projection of every time step at once (one GEMM,
 ``xp = x @ W_ih^T + b_ih``, laid out as (T * B, G) rows: step ``t`` is rows ``t*B ..
-t*B + B - 1``) and then, per step, the recurrent
-product ``hh = h @ W_hh^T + b_hh`` (one GEMM) and one of the kernels here, which
-reads step ``t`` of ``xp`` (``t`` is a runtime scalar, so one build serves every step)
-and does all of the cell's elementwise work in one pass: gate activations, the new
-cell state and the new hidden state. Gates are stacked along the feature axis in
+t*B + B - 1``) and then, per step, the recurrent product ``hh = h @ W_hh^T + b_hh`` (one
+GEMM) and one of the kernels here, which reads step ``t`` of ``xp`` (``t`` is a runtime
+scalar, so one build serves every step) and does all of the cell's elementwise work in
+one pass: gate activations, the new cell state and the new hidden state. Gates are stacked along the feature axis in
 PyTorch's order (LSTM: i, f, g, o; GRU: r, z, n), each ``H`` wide; a (B, G) compute
 picks its gate by comparing the feature index with the gates' bounds and reads the
 unit at that index shifted back by the gate's offset, so consecutive features load
@@ -16,9 +16,13 @@ values several gates read (``tanh(c')``, the gradient reaching ``c'``) are compu
 once, before the gates (``MATERIALIZED``), not again in each gate's branch.
 
 The gradient kernels take the gradient of the whole output sequence (``gy``, rows as
-``xp``) with the
-same scalar ``t`` and the gradient flowing back from the next step, and return the
-gradients of the gate pre-activations (what the GEMMs of the backward pass need).
+``xp``) with the same scalar ``t`` and the gradient flowing back from the next step, and
+return the gradients of the gate pre-activations (what the GEMMs of the backward pass
+need). Measured per call at B 32, H 128 on one thread: ``lstm_step`` 0.02 ms,
+``lstm_step_grad`` 0.02 ms (0.95 ms when each gate's branch recomputed ``tanh(c')`` and
+the gradient reaching ``c'``, and found its unit with ``j % H``: scalar code); the LSTM
+as a chain of ~15 small graph ops per step instead makes 1478 kernel calls per
+forward + backward of 32 steps against 155 (benchmarks/rnn.py).
 """
 from .. import te
 from .schedule import MATERIALIZED
