@@ -22,31 +22,22 @@ from common import best_of_rounds, torch_or_none
 N, S, D, H, FF, CLASSES = 16, 32, 64, 4, 128, 10
 
 
-def classifier(nn, dtype_kwargs):
-    layer = nn.TransformerEncoderLayer(D, H, FF, dropout=0.1, batch_first=True, **dtype_kwargs)
-    return nn.Sequential(nn.TransformerEncoder(layer, 2), nn.Flatten(), nn.Linear(S * D, CLASSES))
+def classifier(nn):
+    """Two encoder layers and a linear head, from ``nn`` (tvmini's or torch's)."""
+    layer = nn.TransformerEncoderLayer(D, H, FF, dropout=0.1, batch_first=True)
+    return nn.Sequential(nn.TransformerEncoder(layer, 2, enable_nested_tensor=False), nn.Flatten(),
+                         nn.Linear(S * D, CLASSES))
 
 
-def tvmini_step(model, x, y, mask):
-    opt = tm.optim.Adam(model.parameters(), lr=1e-3)
+def train_step(lib, model, mask):
+    """One Adam training step of ``model`` on a batch ``(x, y)``: the same code for
+    ``lib`` tvmini and torch."""
+    opt = lib.optim.Adam(model.parameters(), lr=1e-3)
 
     def step(x, y):
         opt.zero_grad()
         out = model[2](model[1](model[0](x, mask=mask, is_causal=True)))
-        loss = tm.nn.functional.cross_entropy(out, y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
-
-
-def torch_step(torch, model, x, y, mask):
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def step():
-        opt.zero_grad()
-        out = model[2](model[1](model[0](x, mask=mask, is_causal=True)))
-        loss = torch.nn.functional.cross_entropy(out, y)
+        loss = lib.nn.functional.cross_entropy(out, y)
         loss.backward()
         opt.step()
         return loss
@@ -73,8 +64,8 @@ def main():
     xs, ys = rng.standard_normal((N, S, D)).astype("float32"), rng.integers(0, CLASSES, N)
     x, y = tm.tensor(xs), tm.tensor(ys)
     mask = tm.nn.Transformer.generate_square_subsequent_mask(S)
-    eager = tvmini_step(classifier(tm.nn, {}), x, y, mask)
-    jitted = tm.jit(tvmini_step(classifier(tm.nn, {}), x, y, mask))
+    eager = train_step(tm, classifier(tm.nn), mask)
+    jitted = tm.jit(train_step(tm, classifier(tm.nn), mask))
     timers = {"tvmini eager": lambda: median_ms(lambda: eager(x, y).item(), args.steps),
               "tvmini jit": lambda: median_ms(lambda: jitted(x, y).item(), args.steps)}
     mha = tm.nn.MultiheadAttention(D, H, batch_first=True)
@@ -86,11 +77,8 @@ def main():
         torch.manual_seed(0)
         tx, ty = torch.tensor(xs), torch.tensor(ys)
         tmask = torch.nn.Transformer.generate_square_subsequent_mask(S)
-        layer = torch.nn.TransformerEncoderLayer(D, H, FF, dropout=0.1, batch_first=True)
-        tmodel = torch.nn.Sequential(torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False),
-                                     torch.nn.Flatten(), torch.nn.Linear(S * D, CLASSES))
-        tstep = torch_step(torch, tmodel, tx, ty, tmask)
-        timers["torch"] = lambda: median_ms(lambda: tstep().item(), args.steps)
+        tstep = train_step(torch, classifier(torch.nn), tmask)
+        timers["torch"] = lambda: median_ms(lambda: tstep(tx, ty).item(), args.steps)
         tmha, timages = torch.nn.MultiheadAttention(D, H, batch_first=True), torch.tensor(images.numpy())
         ops["torch mha forward"] = lambda: tmha(tx, tx, tx)[1].detach().numpy()
         ops["torch unfold+fold"] = lambda: torch.nn.functional.fold(

@@ -216,6 +216,26 @@ def _increment(x, step):
     return topi.add(x, step)
 
 
+def norm_state(module, num_features, eps, momentum, affine, track_running_stats, dtype):
+    """A batch or instance norm layer's options, affine ``weight`` (ones) and ``bias``
+    (zeros) and running statistics (``running_mean`` zeros, ``running_var`` ones,
+    ``num_batches_tracked``), with PyTorch's names; None where switched off."""
+    module.num_features, module.eps, module.momentum = num_features, eps, momentum
+    module.affine, module.track_running_stats = affine, track_running_stats
+    if affine:
+        module.weight = Parameter(ones(num_features, dtype=dtype))
+        module.bias = Parameter(zeros(num_features, dtype=dtype))
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+    if track_running_stats:
+        module.register_buffer("running_mean", zeros(num_features, dtype=dtype))
+        module.register_buffer("running_var", ones(num_features, dtype=dtype))
+        module.register_buffer("num_batches_tracked", make_tensor(0))
+    else:
+        module.running_mean = module.running_var = None
+
+
 class _BatchNorm(Module):
     """Batch normalisation over channel axis 1 with affine weight/bias and running
     statistics (momentum 0.1 = weight of the new batch value, as PyTorch; momentum=None:
@@ -227,15 +247,7 @@ class _BatchNorm(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  dtype="float32"):
         super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.weight = Parameter(ones(num_features, dtype=dtype)) if affine else None
-        self.bias = Parameter(zeros(num_features, dtype=dtype)) if affine else None
-        if track_running_stats:
-            self.register_buffer("running_mean", zeros(num_features, dtype=dtype))
-            self.register_buffer("running_var", ones(num_features, dtype=dtype))
-            self.register_buffer("num_batches_tracked", make_tensor(0))
-        else:
-            self.running_mean = self.running_var = None
+        norm_state(self, num_features, eps, momentum, affine, track_running_stats, dtype)
 
     def forward(self, x):
         if x.ndim not in self.expected_ndims:

@@ -3,9 +3,9 @@ and LocalResponseNorm, with PyTorch's arguments, parameters, buffers and default
 import warnings
 
 from ..errors import ShapeError
-from ..graph import ones, zeros
-from ..graph import tensor as make_tensor
+from ..graph import ones
 from . import functional as F
+from .layers import norm_state
 from .module import Module, Parameter
 
 
@@ -39,20 +39,7 @@ class _InstanceNorm(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
                  dtype="float32"):
         super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(ones(num_features, dtype=dtype))
-            self.bias = Parameter(zeros(num_features, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", zeros(num_features, dtype=dtype))
-            self.register_buffer("running_var", ones(num_features, dtype=dtype))
-            self.register_buffer("num_batches_tracked", make_tensor(0))
-        else:
-            self.running_mean = self.running_var = None
+        norm_state(self, num_features, eps, momentum, affine, track_running_stats, dtype)
 
     def forward(self, x):
         if x.ndim not in (self.spatial + 1, self.spatial + 2):
