@@ -27,3 +27,13 @@ def test_dropout_layers_accept_the_end_probabilities(p):
     x = tm.tensor(np.ones((2, 3), np.float32))
     out = tm.nn.Dropout(p)(x).numpy()
     np.testing.assert_array_equal(out, np.zeros((2, 3)) if p == 1.0 else np.ones((2, 3)))
+
+
+def test_data_is_reachable_from_the_top_level_as_torch_utils_data_is():
+    import subprocess
+    import sys
+    code = ("import tvmini as tm\n"
+            "loader = tm.data.DataLoader(tm.data.TensorDataset(tm.arange(6)), batch_size=4)\n"
+            "print([b[0].numpy().tolist() for b in loader])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[[0, 1, 2, 3], [4, 5]]"
