@@ -37,3 +37,38 @@ def test_data_is_reachable_from_the_top_level_as_torch_utils_data_is():
             "print([b[0].numpy().tolist() for b in loader])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[[0, 1, 2, 3], [4, 5]]"
+
+
+PAIRWISE_MISFITS = [
+    ("margin_ranking_loss", "MarginRankingLoss", [(3,), (4,), (3,)]),
+    ("margin_ranking_loss", "MarginRankingLoss", [(3,), (3,), (2,)]),
+    ("cosine_embedding_loss", "CosineEmbeddingLoss", [(3, 4), (3, 4), (2,)]),
+    ("cosine_embedding_loss", "CosineEmbeddingLoss", [(3, 4), (2, 4), (3,)]),
+    ("triplet_margin_loss", "TripletMarginLoss", [(2, 3), (2, 4), (2, 3)]),
+    ("triplet_margin_loss", "TripletMarginLoss", [(2, 3), (2, 3), (3, 3)]),
+]
+
+
+@pytest.mark.parametrize("op, layer, shapes", PAIRWISE_MISFITS)
+def test_pairwise_losses_name_themselves_when_shapes_do_not_broadcast(op, layer, shapes):
+    rng = np.random.default_rng(0)
+    args = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    with pytest.raises(tm.ShapeError, match=rf"^{op}: shapes .*{shapes[1][0]}"):
+        getattr(tm.nn, layer)()(*[tm.tensor(a) for a in args])
+    torch = _torch()
+    with pytest.raises(RuntimeError):
+        getattr(torch.nn, layer)()(*[torch.tensor(a) for a in args])
+
+
+@pytest.mark.parametrize("layer, shapes", [("MarginRankingLoss", [(3,), (1,), (3,)]),
+                                           ("CosineEmbeddingLoss", [(3, 4), (1, 4), (1,)]),
+                                           ("TripletMarginLoss", [(3, 4), (1, 4), (3, 4)])])
+def test_pairwise_losses_still_broadcast_as_pytorch(layer, shapes):
+    torch = _torch()
+    rng = np.random.default_rng(1)
+    args = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    if layer != "TripletMarginLoss":
+        args[2] = np.sign(args[2]) + (args[2] == 0)
+    got = getattr(tm.nn, layer)()(*[tm.tensor(a) for a in args]).numpy()
+    want = getattr(torch.nn, layer)()(*[torch.tensor(a) for a in args]).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
