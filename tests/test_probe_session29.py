@@ -72,3 +72,29 @@ def test_pairwise_losses_still_broadcast_as_pytorch(layer, shapes):
     got = getattr(tm.nn, layer)()(*[tm.tensor(a) for a in args]).numpy()
     want = getattr(torch.nn, layer)()(*[torch.tensor(a) for a in args]).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("mask_shape", [(3, 3), (2, 3, 5), (4,)])
+def test_scaled_dot_product_attention_names_itself_for_a_mask_of_the_wrong_shape(mask_shape):
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal(s).astype(np.float32) for s in [(3, 4), (5, 4), (5, 4)])
+    mask = np.ones(mask_shape, bool)
+    with pytest.raises(tm.ShapeError, match=r"^scaled_dot_product_attention: .*\(3, 5\)"):
+        tm.nn.functional.scaled_dot_product_attention(tm.tensor(q), tm.tensor(k), tm.tensor(v),
+                                                      attn_mask=tm.tensor(mask))
+    torch = _torch()
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.scaled_dot_product_attention(torch.tensor(q), torch.tensor(k), torch.tensor(v),
+                                                         attn_mask=torch.tensor(mask))
+
+
+def test_scaled_dot_product_attention_broadcasts_a_smaller_mask_as_pytorch():
+    torch = _torch()
+    rng = np.random.default_rng(2)
+    q, k, v = (rng.standard_normal(s).astype(np.float32) for s in [(2, 3, 4), (2, 5, 4), (2, 5, 4)])
+    mask = rng.random((1, 5)) > 0.3
+    got = tm.nn.functional.scaled_dot_product_attention(tm.tensor(q), tm.tensor(k), tm.tensor(v),
+                                                        attn_mask=tm.tensor(mask)).numpy()
+    want = torch.nn.functional.scaled_dot_product_attention(torch.tensor(q), torch.tensor(k), torch.tensor(v),
+                                                            attn_mask=torch.tensor(mask)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
