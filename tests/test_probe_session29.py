@@ -98,3 +98,35 @@ def test_scaled_dot_product_attention_broadcasts_a_smaller_mask_as_pytorch():
     want = torch.nn.functional.scaled_dot_product_attention(torch.tensor(q), torch.tensor(k), torch.tensor(v),
                                                             attn_mask=torch.tensor(mask)).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("mask_shape", [(3,), (1, 3), (2, 1), (2, 3), (1, 1)])
+def test_masked_fill_in_place_broadcasts_the_mask_as_pytorch(mask_shape):
+    # masked_fill_ read the mask as a mask of the leading axes: a (3,) or (1, 3) mask of a
+    # (2, 3) tensor was refused, and a (2,) mask filled whole rows where PyTorch refuses
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    mask = (np.arange(int(np.prod(mask_shape))) % 2 == 0).reshape(mask_shape)
+    got = tm.tensor(x).masked_fill_(tm.tensor(mask), -1.0).numpy()
+    np.testing.assert_array_equal(got, np.where(mask, np.float32(-1.0), x))
+    torch = _torch()
+    np.testing.assert_array_equal(got, torch.tensor(x).masked_fill_(torch.tensor(mask), -1.0).numpy())
+
+
+def test_masked_fill_in_place_of_a_tracked_tensor_passes_the_gradient_outside_the_mask():
+    x = tm.tensor(np.arange(1.0, 7.0).reshape(2, 3), requires_grad=True)
+    y = x * 2.0
+    y.masked_fill_(tm.tensor(np.array([True, False, True])), 0.0)
+    (y * y).sum().backward()
+    want = np.where([True, False, True], 0.0, 8.0 * np.arange(1.0, 7.0).reshape(2, 3))
+    np.testing.assert_allclose(x.grad.numpy(), want)
+
+
+@pytest.mark.parametrize("mask_shape", [(2,), (1, 1, 3), (3, 2)])
+def test_masked_fill_in_place_refuses_a_mask_that_does_not_fit_as_pytorch(mask_shape):
+    x = np.zeros((2, 3), np.float32)
+    mask = np.ones(mask_shape, bool)
+    with pytest.raises(tm.ShapeError, match=r"masked_fill.*\(2, 3\)"):
+        tm.tensor(x).masked_fill_(tm.tensor(mask), 1.0)
+    torch = _torch()
+    with pytest.raises(RuntimeError):
+        torch.tensor(x).masked_fill_(torch.tensor(mask), 1.0)

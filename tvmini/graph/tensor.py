@@ -376,9 +376,10 @@ class Tensor:
         return ops.indexing.masked_fill(self, mask, value)
 
     def masked_fill_(self, mask, value):
-        """``masked_fill`` in place (``mask`` of this shape or its leading axes); returns self."""
-        ops.indexing.setitem(self, mask, value)
-        return self
+        """``masked_fill`` in place, ``mask`` broadcast to this tensor's shape (PyTorch's
+        rule: trailing axes align; a mask that would enlarge the tensor is refused);
+        returns self."""
+        return ops.indexing.update(self, lambda x, m: ops.indexing.masked_fill(x, m, value), mask, "masked_fill_")
 
     def exp(self): return ops.exp(self)
     def log(self): return ops.log(self)
