@@ -130,3 +130,26 @@ def test_masked_fill_in_place_refuses_a_mask_that_does_not_fit_as_pytorch(mask_s
     torch = _torch()
     with pytest.raises(RuntimeError):
         torch.tensor(x).masked_fill_(torch.tensor(mask), 1.0)
+
+
+def test_a_one_element_integer_tensor_is_an_index_as_in_pytorch():
+    # a Subset built from a tensor of indices failed (list[Tensor]: TypeError), as did
+    # range(t) and operator.index(t)
+    import operator
+    subset = tm.data.Subset(list(range(10, 20)), tm.tensor([4, 7, 1]))
+    assert [subset[i] for i in range(len(subset))] == [14, 17, 11]
+    assert list(range(tm.tensor(3))) == [0, 1, 2]
+    assert operator.index(tm.tensor(np.int32(5))) == 5 and operator.index(tm.tensor(True)) == 1
+    torch = _torch()
+    reference = torch.utils.data.Subset(list(range(10, 20)), torch.tensor([4, 7, 1]))
+    assert [reference[i] for i in range(len(reference))] == [14, 17, 11]
+
+
+@pytest.mark.parametrize("value", [2.0, [1, 2]])
+def test_a_float_or_larger_tensor_is_refused_as_an_index_as_in_pytorch(value):
+    with pytest.raises(tm.DTypeError, match="single element can be converted to an index") as info:
+        [0, 1, 2][tm.tensor(value)]
+    assert isinstance(info.value, TypeError)
+    torch = _torch()
+    with pytest.raises(TypeError):
+        [0, 1, 2][torch.tensor(value)]
