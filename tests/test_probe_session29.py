@@ -153,3 +153,17 @@ def test_a_float_or_larger_tensor_is_refused_as_an_index_as_in_pytorch(value):
     torch = _torch()
     with pytest.raises(TypeError):
         [0, 1, 2][torch.tensor(value)]
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_recurrent_layers_take_flatten_parameters_as_pytorch_models_call_it(name):
+    # a PyTorch model that calls self.rnn.flatten_parameters() in forward (the usual cure
+    # for cuDNN's non-contiguous weights warning) failed with AttributeError
+    x = np.random.default_rng(0).standard_normal((4, 2, 3)).astype(np.float32)
+    layer = getattr(tm.nn, name)(3, 5)
+    before = layer(tm.tensor(x))[0].numpy()
+    assert layer.flatten_parameters() is None
+    np.testing.assert_array_equal(layer(tm.tensor(x))[0].numpy(), before)
+    torch = _torch()
+    reference = getattr(torch.nn, name)(3, 5)
+    assert reference.flatten_parameters() is None
