@@ -167,3 +167,22 @@ def test_recurrent_layers_take_flatten_parameters_as_pytorch_models_call_it(name
     torch = _torch()
     reference = getattr(torch.nn, name)(3, 5)
     assert reference.flatten_parameters() is None
+
+
+def test_save_and_load_take_a_file_object_as_pytorch():
+    # tm.save/tm.load took only paths: io.BytesIO (an in-memory checkpoint) raised TypeError
+    import io
+    model = tm.nn.Sequential(tm.nn.Linear(2, 3), tm.nn.BatchNorm1d(3))
+    buffer = io.BytesIO()
+    tm.save({"model": model.state_dict(), "epoch": 4, "losses": [0.5, 0.25]}, buffer)
+    buffer.seek(0)
+    checkpoint = tm.load(buffer)
+    assert checkpoint["epoch"] == 4 and checkpoint["losses"] == [0.5, 0.25]
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(checkpoint["model"][name].numpy(), value.numpy())
+
+
+def test_load_of_a_corrupt_file_object_raises_a_data_error():
+    import io
+    with pytest.raises(tm.DataError, match="BytesIO file object is truncated or corrupt"):
+        tm.load(io.BytesIO(b"PK\x03\x04 not an archive"))
