@@ -219,3 +219,38 @@ def test_jit_step_with_hard_example_mining_over_a_large_batch_equals_eager(monke
         np.testing.assert_allclose(got_loss.numpy(), want_loss.numpy(), rtol=1e-6)
         np.testing.assert_array_equal(np.sort(got_index.numpy()), np.sort(want_index.numpy()))
     np.testing.assert_allclose(jit_model.weight.numpy(), eager_model.weight.numpy(), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("loss", ["triplet_margin_loss", "cosine_embedding_loss"])
+def test_jit_step_of_a_siamese_net_over_a_large_batch_equals_eager(monkeypatch, loss):
+    # one Linear applied to two or three inputs of 256 rows: the batch lanes pass cut the
+    # fused kernel between the GEMM's accumulation and its epilogue, and the GEMM schedule
+    # looked for its accumulation stage with next(): StopIteration out of tm.jit
+    monkeypatch.setenv("TVMINI_NUM_THREADS", "4")
+    rng = np.random.default_rng(3)
+    a, p, n = (rng.standard_normal((256, 6)).astype(np.float32) for _ in range(3))
+    sign = np.where(rng.random(256) < 0.5, -1.0, 1.0).astype(np.float32)
+    F = tm.nn.functional
+
+    def make():
+        tm.manual_seed(0)
+        net = tm.nn.Linear(6, 4)
+        opt = tm.optim.Adam(net.parameters(), lr=0.01)
+
+        def step(a, p, n, sign):
+            opt.zero_grad()
+            if loss == "triplet_margin_loss":
+                value = F.triplet_margin_loss(net(a), net(p), net(n))
+            else:
+                value = F.cosine_embedding_loss(net(a), net(p), sign)
+            value.backward()
+            opt.step()
+            return value
+        return net, step
+    eager_net, eager_step = make()
+    jit_net, jit_step = make()
+    jit_step = tm.jit(jit_step)
+    for _ in range(2):
+        args = [tm.tensor(v) for v in (a, p, n, sign)]
+        np.testing.assert_allclose(jit_step(*args).numpy(), eager_step(*args).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(jit_net.weight.numpy(), eager_net.weight.numpy(), rtol=1e-5, atol=1e-6)
