@@ -254,3 +254,43 @@ def test_jit_step_of_a_siamese_net_over_a_large_batch_equals_eager(monkeypatch, 
         args = [tm.tensor(v) for v in (a, p, n, sign)]
         np.testing.assert_allclose(jit_step(*args).numpy(), eager_step(*args).numpy(), rtol=1e-5)
     np.testing.assert_allclose(jit_net.weight.numpy(), eager_net.weight.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def _as_tvmini(tree):
+    """A PyTorch state dict with every tensor converted to a tvmini tensor."""
+    torch = _torch()
+    if isinstance(tree, dict):
+        return {k: _as_tvmini(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_as_tvmini(v) for v in tree)
+    return tm.tensor(tree.numpy()) if isinstance(tree, torch.Tensor) else tree
+
+
+@pytest.mark.parametrize("name, options", [("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(lr=0.01)),
+                                           ("ASGD", dict(lr=0.01, t0=1)), ("Rprop", dict(lr=0.01))])
+def test_an_optimizer_continues_from_a_pytorch_state_dict(name, options):
+    # PyTorch keeps 'step' (and ASGD's eta and mu) as 0-d tensors: loading them was refused
+    # ("state 'step' has shape () but its parameter has (2, 3)"); its SGD saves no step
+    # count at all, and the next step raised KeyError: 'step'
+    torch = _torch()
+    torch.manual_seed(0)
+    reference = torch.nn.Linear(3, 2)
+    model = tm.nn.Linear(3, 2)
+    torch_opt = getattr(torch.optim, name)(reference.parameters(), **options)
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    for _ in range(2):
+        torch_opt.zero_grad()
+        reference(torch.tensor(x)).pow(2).sum().backward()
+        torch_opt.step()
+    model.load_state_dict(_as_tvmini(reference.state_dict()))
+    opt = getattr(tm.optim, name)(model.parameters(), **options)
+    opt.load_state_dict(_as_tvmini(torch_opt.state_dict()))
+    for _ in range(2):
+        torch_opt.zero_grad()
+        reference(torch.tensor(x)).pow(2).sum().backward()
+        torch_opt.step()
+        opt.zero_grad()
+        model(tm.tensor(x)).pow(2).sum().backward()
+        opt.step()
+    np.testing.assert_allclose(model.weight.numpy(), reference.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.bias.numpy(), reference.bias.detach().numpy(), rtol=1e-5, atol=1e-6)
