@@ -294,3 +294,38 @@ def test_an_optimizer_continues_from_a_pytorch_state_dict(name, options):
         opt.step()
     np.testing.assert_allclose(model.weight.numpy(), reference.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(model.bias.numpy(), reference.bias.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+_A = np.ones((2, 4), np.float32)
+_IMAGE = np.ones((1, 4, 4, 4), np.float32)
+NUMPY_INPUTS = {
+    "linear": lambda: tm.nn.Linear(4, 2)(_A),
+    "MultiheadAttention": lambda: tm.nn.MultiheadAttention(4, 2)(_A, _A, _A),
+    "rms_norm": lambda: tm.nn.RMSNorm(4)(_A),
+    "InstanceNorm1d": lambda: tm.nn.InstanceNorm1d(2)(_A),
+    "pixel_shuffle": lambda: tm.nn.PixelShuffle(2)(_IMAGE),
+    "pixel_unshuffle": lambda: tm.nn.PixelUnshuffle(2)(_IMAGE),
+    "unfold": lambda: tm.nn.Unfold(2)(_IMAGE),
+    "fold": lambda: tm.nn.Fold((3, 3), 2)(np.ones((1, 4, 4), np.float32)),
+    "adaptive_max_pool2d": lambda: tm.nn.AdaptiveMaxPool2d(2)(_IMAGE),
+    "alpha_dropout": lambda: tm.nn.functional.alpha_dropout(_A, 0.5, True),
+    "local_response_norm": lambda: tm.nn.LocalResponseNorm(2)(_IMAGE),
+    "margin_ranking_loss": lambda: tm.nn.functional.margin_ranking_loss(tm.ones(2), tm.ones(2), [1.0, -1.0]),
+}
+
+
+@pytest.mark.parametrize("op", sorted(NUMPY_INPUTS))
+def test_a_numpy_array_where_a_tensor_belongs_is_a_dtype_error_naming_the_op(op):
+    # these raised AttributeError from inside the op ('numpy.ndarray' object has no
+    # attribute '_data' / 'unsqueeze', or numpy's dtype has no 'startswith')
+    with pytest.raises(tm.DTypeError, match=rf"^{op}: .*(list|ndarray)") as info:
+        NUMPY_INPUTS[op]()
+    assert isinstance(info.value, TypeError)
+
+
+def test_linear_of_a_numpy_array_is_a_type_error_as_in_pytorch():
+    torch = _torch()
+    with pytest.raises(TypeError):
+        torch.nn.Linear(4, 2)(_A)
+    with pytest.raises(TypeError, match="linear: expected Tensor operands, got ndarray"):
+        tm.nn.Linear(4, 2)(_A)

@@ -61,10 +61,12 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
     input should rank higher. The three must have the same number of axes (PyTorch's
     rule) and broadcast together."""
     reduction = legacy_reduction("margin_ranking_loss", size_average, reduce, reduction)
+    _float_input("margin_ranking_loss", input1, input2)
+    if not isinstance(target, Tensor):
+        raise DTypeError(f"margin_ranking_loss: expected tensors, got {type(target).__name__}")
     if not (input1.ndim == input2.ndim == target.ndim):
         raise ShapeError(f"margin_ranking_loss: all input tensors should have the same number of dimensions, got "
                          f"input1 {input1.shape}, input2 {input2.shape}, target {target.shape}")
-    _float_input("margin_ranking_loss", input1, input2)
     ops.broadcast_shapes("margin_ranking_loss", ops.broadcast_shapes("margin_ranking_loss", input1.shape,
                                                                       input2.shape), target.shape)
     loss = ops.relu(-target * (input1 - input2) + margin)
