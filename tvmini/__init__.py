@@ -47,7 +47,7 @@ def __dir__():
 
 __all__ = ["te", "tir", "build", "lower", "nd", "cpu", "cuda", "Device", "NDArray", "TVMiniError", "ArgumentError",
            "ScheduleError", "ShapeError", "DTypeError", "DeviceError", "BuildError", "DataError",
-           "IndexingError", "ParameterError", "AutogradError", "ValueOverflowError", "nn", "optim", "data", "save", "load",
-           "float16", "float32", "float64", "int8", "uint8", "int32", "int64",
+           "IndexingError", "ParameterError", "AutogradError", "ValueOverflowError", "nn", "optim", "data", "save",
+           "load", "float16", "float32", "float64", "int8", "uint8", "int32", "int64",
            "explain", "kernel_cache_info", "set_debug", "get_debug", "profiler"]
 __all__ += [n for n in _GRAPH_FUNCTIONS if n not in _SHADOWING_BUILTINS]
