@@ -22,9 +22,9 @@ float16, float32, float64, int8, uint8, int32, int64 = (
 bool = "bool"  # noqa: A001  (shadows the builtin inside this module only; not in __all__)
 
 #: The graph layer's names at the top level (Tensor and its constructors and functions,
-#: nn, optim, jit, save/load) import it on first use of any of them, so a process that only
+#: nn, optim, data, jit, save/load) import it on first use of any of them, so a process that only
 #: runs compiled code (``tm.runtime.load_module``, ``tm.runtime.load_jit``) never loads it.
-_GRAPH_LAYER = _GRAPH_FUNCTIONS + ("nn", "optim", "save", "load", "graph", "serialization")
+_GRAPH_LAYER = _GRAPH_FUNCTIONS + ("nn", "optim", "data", "save", "load", "graph", "serialization")
 
 
 def __getattr__(name):
@@ -35,6 +35,7 @@ def __getattr__(name):
     names = globals()
     names["save"], names["load"] = serialization.save, serialization.load
     names["nn"], names["optim"] = import_module(".nn", __name__), import_module(".optim", __name__)
+    names["data"] = import_module(".data", __name__)
     graph = import_module(".graph", __name__)
     names.update({n: getattr(graph, n) for n in _GRAPH_FUNCTIONS})
     return names[name]
@@ -46,7 +47,7 @@ def __dir__():
 
 __all__ = ["te", "tir", "build", "lower", "nd", "cpu", "cuda", "Device", "NDArray", "TVMiniError", "ArgumentError",
            "ScheduleError", "ShapeError", "DTypeError", "DeviceError", "BuildError", "DataError",
-           "IndexingError", "ParameterError", "AutogradError", "ValueOverflowError", "nn", "optim", "save", "load",
-           "float16", "float32", "float64", "int8", "uint8", "int32", "int64",
+           "IndexingError", "ParameterError", "AutogradError", "ValueOverflowError", "nn", "optim", "data", "save",
+           "load", "float16", "float32", "float64", "int8", "uint8", "int32", "int64",
            "explain", "kernel_cache_info", "set_debug", "get_debug", "profiler"]
 __all__ += [n for n in _GRAPH_FUNCTIONS if n not in _SHADOWING_BUILTINS]

@@ -54,11 +54,16 @@ def _encode(obj, arrays, where):
 
 
 def save(obj, path):
-    """Write ``obj`` (a state dict or a tree of them) to ``path`` as an .npz archive, atomically."""
+    """Write ``obj`` (a state dict or a tree of them) to ``path`` as an .npz archive,
+    atomically; or, as PyTorch takes, into a binary file object opened for writing
+    (``io.BytesIO``), at its current position."""
     arrays = []
     manifest = {"format": _FORMAT, "root": _encode(obj, arrays, "obj")}
     members = {f"a{i}": a for i, a in enumerate(arrays)}
     members[_MANIFEST] = np.frombuffer(json.dumps(manifest).encode(), dtype=np.uint8)
+    if hasattr(path, "write"):
+        np.savez(path, **members)
+        return
     with atomic_open(path) as f:
         np.savez(f, **members)
 
@@ -79,7 +84,8 @@ def _decode(node, arrays, device, path):
 
 
 def load(path, device=None, *, map_location=None, weights_only=True):
-    """Read a checkpoint written by :func:`save`; tensors are placed on ``device`` (CPU by default).
+    """Read a checkpoint written by :func:`save` from a path or a binary file object
+    (``io.BytesIO``); tensors are placed on ``device`` (CPU by default).
 
     PyTorch's keywords are taken: ``map_location`` (a device or device string) is
     ``device``; ``weights_only`` may be True or False alike, since a checkpoint never
@@ -91,11 +97,13 @@ def load(path, device=None, *, map_location=None, weights_only=True):
             raise DataError("tm.load: map_location is a device or device string (not a function or dict), and "
                             "the same as device=; give one of them")
         device = map_location
-    path = os.fspath(path)
-    if not os.path.exists(path):
+    source = path if hasattr(path, "read") else os.fspath(path)
+    if source is path:
+        path = f"the {type(source).__name__} file object"
+    elif not os.path.exists(path):
         raise DataError(f"tm.load: no checkpoint at {path}")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with np.load(source, allow_pickle=False) as archive:
             if _MANIFEST not in archive.files:
                 raise DataError(f"tm.load: {path} is not a tvmini checkpoint (no manifest)")
             manifest = json.loads(archive[_MANIFEST].tobytes().decode())

@@ -34,6 +34,10 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         key, value = _shared_heads(query, key), _shared_heads(query, value)
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     scores = ops.matmul(query, key.transpose(-2, -1)) * scale
+    if attn_mask is not None and ops.broadcast_shapes("scaled_dot_product_attention", scores.shape,
+                                                      attn_mask.shape) != scores.shape:
+        raise ShapeError(f"scaled_dot_product_attention: attn_mask of shape {attn_mask.shape} must broadcast to "
+                         f"the attention scores' shape {scores.shape} (..., L, S)")
     if is_causal:
         length, source = query.shape[-2], key.shape[-2]
         attn_mask = Tensor._wrap(nd.array(np.tril(np.ones((length, source), dtype=bool)), device=query.device))

@@ -280,6 +280,7 @@ def masked_fill(x, mask, value):
         raise DTypeError(f"masked_fill: the mask must be a bool tensor, got "
                          f"{mask.dtype + ' tensor' if isinstance(mask, Tensor) else type(mask).__name__}")
     _check_fill_value(value, "masked_fill")
+    ops.broadcast_shapes("masked_fill", x.shape, mask.shape)
     if isinstance(value, Tensor):
         value = ops.cast(value, x.dtype)
     else:

@@ -8,7 +8,7 @@ from ..errors import ShapeError
 from . import ops
 from .conv_ops import dropout
 from .creation import ones
-from .nn_ops import _check_float
+from .nn_ops import _check_float, _check_tensor
 
 
 def _factor(op, value, what):
@@ -21,6 +21,7 @@ def pixel_shuffle(input, upscale_factor):  # noqa: A002  (torch's argument name)
     """(*, C * r^2, H, W) -> (*, C, H * r, W * r), ``r = upscale_factor``: each group of
     r^2 channels becomes an r x r block of pixels (sub-pixel convolution's upsampling)."""
     r = _factor("pixel_shuffle", upscale_factor, "upscale_factor")
+    _check_tensor("pixel_shuffle", input)
     if input.ndim < 3 or input.shape[-3] % (r * r):
         raise ShapeError(f"pixel_shuffle: input must be (*, C * {r * r}, H, W) for upscale_factor {r}, got shape "
                          f"{input.shape}")
@@ -35,6 +36,7 @@ def pixel_unshuffle(input, downscale_factor):  # noqa: A002
     """pixel_shuffle's inverse: (*, C, H * r, W * r) -> (*, C * r^2, H, W), each r x r
     block of pixels becoming r^2 channels."""
     r = _factor("pixel_unshuffle", downscale_factor, "downscale_factor")
+    _check_tensor("pixel_unshuffle", input)
     if input.ndim < 3 or input.shape[-2] % r or input.shape[-1] % r:
         raise ShapeError(f"pixel_unshuffle: input must be (*, C, H, W) with H and W divisible by downscale_factor "
                          f"{r}, got shape {input.shape}")

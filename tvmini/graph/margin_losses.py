@@ -59,10 +59,14 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
     input should rank higher. The three must have the same number of axes (PyTorch's
     rule) and broadcast together."""
     reduction = legacy_reduction("margin_ranking_loss", size_average, reduce, reduction)
+    _float_input("margin_ranking_loss", input1, input2)
+    if not isinstance(target, Tensor):
+        raise DTypeError(f"margin_ranking_loss: expected tensors, got {type(target).__name__}")
     if not (input1.ndim == input2.ndim == target.ndim):
         raise ShapeError(f"margin_ranking_loss: all input tensors should have the same number of dimensions, got "
                          f"input1 {input1.shape}, input2 {input2.shape}, target {target.shape}")
-    _float_input("margin_ranking_loss", input1, input2)
+    ops.broadcast_shapes("margin_ranking_loss", ops.broadcast_shapes("margin_ranking_loss", input1.shape,
+                                                                      input2.shape), target.shape)
     loss = ops.relu(-target * (input1 - input2) + margin)
     return _reduce_loss("margin_ranking_loss", loss, reduction)
 
@@ -199,6 +203,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     if input1.ndim != input2.ndim or input1.ndim not in (1, 2) or target.ndim != input1.ndim - 1:
         raise ShapeError(f"{op}: need (N, D) inputs with an (N,) target or (D,) inputs with a 0-d target, got "
                          f"{input1.shape}, {input2.shape} and {target.shape}")
+    ops.broadcast_shapes(op, ops.broadcast_shapes(op, input1.shape, input2.shape)[:-1], target.shape)
     axis = input1.ndim - 1
     dot = ops.sum(input1 * input2, axis)
     squares = (ops.sum(input1 * input1, axis) + 1e-12) * (ops.sum(input2 * input2, axis) + 1e-12)
@@ -209,9 +214,11 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
 
 
 def _triplet_shapes(op, anchor, positive, negative):
+    """The three inputs have one number of axes (PyTorch's rule) and broadcast together."""
     if not (anchor.ndim == positive.ndim == negative.ndim):
         raise ShapeError(f"{op}: anchor, positive and negative must have the same number of dimensions, got "
                          f"{anchor.shape}, {positive.shape} and {negative.shape}")
+    ops.broadcast_shapes(op, ops.broadcast_shapes(op, anchor.shape, positive.shape), negative.shape)
 
 
 def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False,

@@ -19,7 +19,16 @@ from .pointwise_ops import logsigmoid
 from .tensor import Tensor
 
 
+def _check_tensor(op, *tensors):
+    """Refuse a non-tensor (a numpy array or list: PyTorch's TypeError) naming the op."""
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            raise DTypeError(f"{op}: expected Tensor operands, got {type(t).__name__}")
+
+
 def _check_float(op, *tensors):
+    """Refuse anything but floating-point tensors (naming the op)."""
+    _check_tensor(op, *tensors)
     for t in tensors:
         if not t.dtype.startswith("float"):
             raise DTypeError(f"{op}: expects floating-point tensors, got {t.dtype} of shape {t.shape}")

@@ -9,7 +9,11 @@ from ..errors import DeviceError, DTypeError, ShapeError, ValueOverflowError
 
 
 def check_device(op, a, b):
-    """Refuse operands on different devices (naming both)."""
+    """Refuse operands on different devices (naming both), or that are not tensors (a
+    numpy array where a Tensor belongs: PyTorch's TypeError)."""
+    for t in (a, b):
+        if not hasattr(t, "_data"):
+            raise DTypeError(f"{op}: expected Tensor operands, got {type(t).__name__}")
     if a._data._device is not b._data._device:
         raise DeviceError(f"{op}: operands are on different devices: {a.device} tensor of shape "
                           f"{a.shape} and {b.device} tensor of shape {b.shape}")

@@ -10,9 +10,13 @@ import math
 from ..errors import DTypeError, ShapeError
 from . import axes as check_axes
 from . import ops
+from .tensor import Tensor
 
 
 def _float(x, op):
+    """``x`` as a floating-point tensor (integers cast to float32); bool and non-tensors refused."""
+    if not isinstance(x, Tensor):
+        raise DTypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
     if x.dtype.startswith("float"):
         return x
     if x.dtype == "bool":

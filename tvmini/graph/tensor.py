@@ -180,6 +180,15 @@ class Tensor:
     def __int__(self):
         return int(self.item())
 
+    def __index__(self):
+        """An integer or bool tensor of one element as a Python int, so that it indexes a
+        list or sizes a ``range`` (``Subset(ds, indices)[i]`` with a tensor of indices), as
+        PyTorch's; a float or larger tensor is refused (a DTypeError, so a TypeError)."""
+        if self.dtype.startswith("float") or self._data.size != 1:
+            raise DTypeError(f"only integer tensors of a single element can be converted to an index, got a "
+                             f"{self.dtype} tensor of shape {self.shape}")
+        return int(self.item())
+
     def __bool__(self):
         if self._data.size != 1:
             raise TVMiniError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
@@ -376,9 +385,10 @@ class Tensor:
         return ops.indexing.masked_fill(self, mask, value)
 
     def masked_fill_(self, mask, value):
-        """``masked_fill`` in place (``mask`` of this shape or its leading axes); returns self."""
-        ops.indexing.setitem(self, mask, value)
-        return self
+        """``masked_fill`` in place, ``mask`` broadcast to this tensor's shape (PyTorch's
+        rule: trailing axes align; a mask that would enlarge the tensor is refused);
+        returns self."""
+        return ops.indexing.update(self, lambda x, m: ops.indexing.masked_fill(x, m, value), mask, "masked_fill_")
 
     def exp(self): return ops.exp(self)
     def log(self): return ops.log(self)

@@ -19,7 +19,7 @@ from .conv_ops import _pair
 from .dispatch import run
 from .ops import _kernel
 from .index_ops import index_select
-from .nn_ops import _check_float
+from .nn_ops import _check_float, _check_tensor
 from .tensor import tensor
 
 
@@ -77,6 +77,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002  
     """im2col: the sliding ``kernel_size`` windows of ``input`` (N, C, H, W) as columns,
     (N, C * kh * kw, L) with L the number of window positions, PyTorch's column order;
     (C, H, W) gives (C * kh * kw, L). Zero ``padding`` on both sides of each spatial axis."""
+    _check_tensor("unfold", input)
     if input.ndim == 3:
         out = unfold(ops.reshape(input, (1,) + input.shape), kernel_size, dilation, padding, stride)
         return ops.reshape(out, out.shape[1:])
@@ -91,6 +92,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):  # n
     """col2im, unfold's adjoint: columns (N, C * kh * kw, L) summed back into an
     (N, C, *output_size) image, overlapping windows adding up; (C * kh * kw, L) gives
     (C, *output_size)."""
+    _check_tensor("fold", input)
     if input.ndim == 2:
         out = fold(ops.reshape(input, (1,) + input.shape), output_size, kernel_size, dilation, padding, stride)
         return ops.reshape(out, out.shape[1:])

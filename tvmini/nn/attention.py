@@ -9,7 +9,7 @@ written out here so the weights can be returned.
 import math
 
 from ..errors import ArgumentError, DTypeError, ShapeError
-from ..graph import ops, zeros
+from ..graph import Tensor, ops, zeros
 from ..graph.nn_ops import softmax
 from . import functional as F
 from . import init
@@ -144,6 +144,9 @@ class MultiheadAttention(Module):
 
     def _check_ranks(self, query, key, value, key_padding_mask):
         """Whether the inputs are batched (3-D) or not (2-D), all alike."""
+        for name, t in (("query", query), ("key", key), ("value", value), ("key_padding_mask", key_padding_mask)):
+            if t is not None and not isinstance(t, Tensor):
+                raise DTypeError(f"MultiheadAttention: {name} must be a Tensor, got {type(t).__name__}")
         if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
             raise ShapeError(f"MultiheadAttention: query, key and value must be all 3-D (batched) or all 2-D "
                              f"(unbatched), got shapes {query.shape}, {key.shape}, {value.shape}")

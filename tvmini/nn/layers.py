@@ -295,6 +295,8 @@ class Dropout(_MaybeInplace):
 
     def __init__(self, p=0.5, inplace=False):
         super().__init__(inplace)
+        if not 0.0 <= p <= 1.0:  # refused when built, as PyTorch does, not at the first call
+            raise ShapeError(f"{type(self).__name__}: dropout probability p must be in [0, 1], got {p}")
         self.p = p
 
     def forward(self, x):

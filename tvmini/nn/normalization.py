@@ -2,8 +2,8 @@
 and LocalResponseNorm, with PyTorch's arguments, parameters, buffers and defaults."""
 import warnings
 
-from ..errors import ShapeError
-from ..graph import ones
+from ..errors import DTypeError, ShapeError
+from ..graph import Tensor, ones
 from . import functional as F
 from .layers import norm_state
 from .module import Module, Parameter
@@ -42,6 +42,8 @@ class _InstanceNorm(Module):
         norm_state(self, num_features, eps, momentum, affine, track_running_stats, dtype)
 
     def forward(self, x):
+        if not isinstance(x, Tensor):
+            raise DTypeError(f"{type(self).__name__}: expected a Tensor, got {type(x).__name__}")
         if x.ndim not in (self.spatial + 1, self.spatial + 2):
             raise ShapeError(f"{type(self).__name__}: expected a {self.spatial + 1}-D (unbatched) or "
                              f"{self.spatial + 2}-D input, got shape {x.shape}")

@@ -220,6 +220,10 @@ class _RNNBase(Module):
         flat = [getattr(self, n) for n in self._flat_weights_names]
         return [flat[k:k + per] for k in range(0, len(flat), per)]
 
+    def flatten_parameters(self):
+        """Nothing to do: PyTorch packs the weights into one buffer for cuDNN here, and
+        models call this in ``forward``; tvmini's kernels read each parameter as it is."""
+
     def _states(self, hx, x, batched):
         """The initial (h0, c0 or None), each (layers * directions, B, H): zeros for None."""
         name = type(self).__name__

@@ -209,6 +209,8 @@ class Optimizer(abc.ABC):
         for name in [k for k, v in state.items() if not isinstance(v, Tensor) and k not in saved]:
             del state[name]
         for name, value in saved.items():
+            if isinstance(value, (Tensor, np.ndarray)) and value.shape == () and p.shape != ():
+                value = value.item()         # PyTorch keeps numbers ('step', ASGD's 'eta') as 0-d tensors
             if not isinstance(value, (Tensor, np.ndarray)):
                 state[name] = int(value) if name == "step" else value
                 continue

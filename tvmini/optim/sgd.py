@@ -36,6 +36,13 @@ class SGD(Optimizer):
             state["momentum_start"] = state["step"] + 1
         return super()._new_state(p, group, state, name)
 
+    def _load_state(self, p, state, saved):
+        """As the base class's; a state without a step count (PyTorch's SGD saves only the
+        momentum buffer) holds a buffer already in use, so the next step continues it."""
+        if "step" not in saved and "momentum_buffer" in saved:
+            saved = {**saved, "step": 1}
+        super()._load_state(p, state, saved)
+
     def kernel(self, group, state):
         lr, wd, momentum = group["lr"], group["weight_decay"], group["momentum"]
         if momentum == 0:

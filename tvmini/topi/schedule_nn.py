@@ -10,6 +10,7 @@ The "gemm" rule is tunable (``gemm_knobs``, like the convolutions'; see
 heuristic values are the defaults, and ``tvmini.autotune`` measures the others.
 """
 from ..codegen.llvm_target import cache_bytes, fast_masked_vectors, vector_registers
+from ..errors import ScheduleError
 from ..te.tensor import ProducerLoad
 from ..tir.expr import Const
 from ..tir.functor import free_vars, walk
@@ -42,8 +43,12 @@ def _int(e):
 
 
 def _producer(tensor, tag):
-    """The input of ``tensor``'s compute carrying ``tag``."""
-    return next(t for t in tensor.op.input_tensors if getattr(t.op, "tag", None) == tag)
+    """The input of ``tensor``'s compute carrying ``tag``; a ScheduleError when it has
+    none (a definition cut between the two stages, as the jit's batch lanes try)."""
+    found = [t for t in tensor.op.input_tensors if getattr(t.op, "tag", None) == tag]
+    if not found:
+        raise ScheduleError(f"{tensor.op.name}: no input stage tagged {tag!r} to schedule it with")
+    return found[0]
 
 
 def _work(*extents):

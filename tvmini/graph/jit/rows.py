@@ -83,7 +83,11 @@ def ops_in_order(outs):
 def _body(op):
     """``op``'s body simplified over its axes' ranges, so that an index which is the row
     in disguise (a reshape's ``(i * 256 + j) // 256 % batch`` for ``j < 256``) reads as
-    the row. A lane's ranges lie inside these, so the simplified body holds there too."""
+    the row. A lane's ranges lie inside these, so the simplified body holds there too.
+    A compute of several outputs (the sort network's padded keys and positions) is not
+    split: its bodies share one loop nest the analysis does not model."""
+    if len(op.bodies) != 1:
+        raise NotSplittable(f"stage {op.name} computes {len(op.bodies)} outputs in one loop nest")
     bounds = {}
     for iv in op.axis + op.reduce_axis:
         low, extent = _extent(iv.dom.min), _extent(iv.dom.extent)
