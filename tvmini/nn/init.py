@@ -96,3 +96,83 @@ def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
 def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
     """N(0, std²) with ``std = gain / sqrt(fan)`` (He)."""
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity))
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0):
+    """N(mean, std²) truncated to ``[a, b]`` (absolute bounds, as PyTorch's): draws
+    outside the bounds are drawn again until every value lies inside, which is the
+    truncated distribution exactly."""
+    if not a < b:
+        raise TVMiniError(f"trunc_normal_: the bounds must satisfy a < b, got a={a}, b={b}")
+    if std <= 0:
+        raise TVMiniError(f"trunc_normal_: std must be positive, got {std}")
+    rng = generator()
+    values = rng.normal(mean, std, size=tensor.shape)
+    outside = (values < a) | (values > b)
+    for _ in range(1000):
+        if not outside.any():
+            break
+        values[outside] = rng.normal(mean, std, size=int(outside.sum()))
+        outside = (values < a) | (values > b)
+    else:
+        raise TVMiniError(f"trunc_normal_: [{a}, {b}] holds almost none of N({mean}, {std}²); "
+                          "give bounds nearer the mean")
+    return _fill(tensor, values)
+
+
+def orthogonal_(tensor, gain=1.0):
+    """A (semi-)orthogonal matrix times ``gain``: the tensor seen as (rows, cols) =
+    (shape[0], the rest) has orthonormal rows or columns, whichever are fewer. As
+    PyTorch: the Q of a Gaussian matrix's QR, with the signs of R's diagonal, so that
+    Q is drawn uniformly (Haar)."""
+    if tensor.ndim < 2:
+        raise ShapeError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got shape {tensor.shape}")
+    rows = tensor.shape[0]
+    cols = math.prod(tensor.shape[1:])
+    flat = generator().normal(0.0, 1.0, size=(rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return _fill(tensor, gain * q.reshape(tensor.shape))
+
+
+def eye_(tensor):
+    """The 2-D identity (ones on the main diagonal of a rectangular matrix too)."""
+    if tensor.ndim != 2:
+        raise ShapeError(f"eye_: only 2-D tensors are supported, got shape {tensor.shape}")
+    return _fill(tensor, np.eye(*tensor.shape))
+
+
+def dirac_(tensor, groups=1):
+    """The identity convolution weight (out, in, *kernel) of a 3-, 4- or 5-D tensor: in
+    each of ``groups`` groups, output channel ``d`` takes input channel ``d`` at the
+    kernel's centre (channels past the smaller count stay 0)."""
+    if tensor.ndim not in (3, 4, 5):
+        raise ShapeError(f"dirac_: only 3-, 4- and 5-D tensors are supported, got shape {tensor.shape}")
+    out_channels = tensor.shape[0]
+    if groups < 1 or out_channels % groups:
+        raise ShapeError(f"dirac_: {out_channels} output channels do not split into {groups} groups")
+    per_group = out_channels // groups
+    values = np.zeros(tensor.shape)
+    centre = tuple(k // 2 for k in tensor.shape[2:])
+    for g in range(groups):
+        for d in range(min(per_group, tensor.shape[1])):
+            values[(g * per_group + d, d) + centre] = 1.0
+    return _fill(tensor, values)
+
+
+def sparse_(tensor, sparsity, std=0.01):
+    """A 2-D matrix of N(0, std²) values in which ``ceil(sparsity * rows)`` entries of
+    every column, picked at random, are zero."""
+    if tensor.ndim != 2:
+        raise ShapeError(f"sparse_: only 2-D tensors are supported, got shape {tensor.shape}")
+    rows, cols = tensor.shape
+    rng = generator()
+    values = rng.normal(0.0, std, size=(rows, cols))
+    zeros = int(math.ceil(sparsity * rows))
+    for col in range(cols):
+        values[rng.permutation(rows)[:zeros], col] = 0.0
+    return _fill(tensor, values)
