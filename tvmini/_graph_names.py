@@ -35,7 +35,9 @@ GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_
                    "nan_to_num", "atan2", "hypot", "fmod", "remainder", "lerp", "addcmul", "addcdiv", "heaviside",
                    "isclose", "logical_and", "logical_or", "logical_xor", "logical_not", "clamp_min", "clamp_max",
                    # scans and sorting (graph/sort_ops.py)
-                   "argsort", "cumprod", "cumsum", "kthvalue", "median", "randperm", "sort", "topk")
+                   "argsort", "cumprod", "cumsum", "kthvalue", "median", "randperm", "sort", "topk",
+                   # searching sorted rows, distinct elements (graph/search_ops.py)
+                   "searchsorted", "bucketize", "unique", "unique_consecutive")
 
 #: graph names that ``from tvmini import *`` leaves out: the Python builtins they shadow
 SHADOWING_BUILTINS = ("abs", "all", "any", "max", "min", "pow", "round", "sum")
