@@ -30,7 +30,7 @@ from .broadcast import shape_str
 from .gather import gather
 from .random import random_bits
 from .scan import scan_axis
-from .sort_network import NETWORK_MIN, SELECT_TAG, network
+from .sort_network import NETWORK_MIN, SELECT_TAG, network, original_index
 
 __all__ = ["sort_rank", "argsort", "sort", "median_index", "randperm_keys"]
 
@@ -119,13 +119,15 @@ def _by_network(x, axis):
 def _selected(x, axis, descending, count, position, parts, name):
     """A compute of extent ``count`` along ``axis`` reading each row of ``x`` sorted by
     the network at position ``position(r, out_index)``: one output per ``(part,
-    dtype)`` of ``parts``, part "values" or "indices" (of the sorted pair)."""
-    values, indices = network(_sortable(x, name), axis, descending, goes_before, name)
-    chosen = {"values": values, "indices": indices}
+    dtype)`` of ``parts``, part "values" (``x`` at the element's index: its own bits,
+    a NaN's payload, -0.0) or "indices"."""
+    keys, codes = network(_sortable(x, name), axis, descending, name)
+    m = keys.shape[-1].value
 
     def body(*r):
-        at = tuple(r[:axis]) + tuple(r[axis + 1:]) + (position(r[axis], r),)
-        found = [chosen[part][at].astype(dtype) for part, dtype in parts]
+        row = tuple(r[:axis]) + tuple(r[axis + 1:])
+        index = original_index(codes[row + (position(r[axis], r),)], m)
+        found = [(index.astype(dtype) if part == "indices" else x[_at(r, axis, index)]) for part, dtype in parts]
         return found if len(found) > 1 else found[0]
     return te.compute(_at(x.shape, axis, count), body, name=name, tag=SELECT_TAG, attrs={"axis": axis})
 

@@ -34,7 +34,7 @@ from .schedule import register
 from .schedule_cpu import PARALLEL_MIN
 from .schedule_cuda import _bind_flat
 
-__all__ = ["NETWORK_MIN", "PASS_TAG", "SELECT_TAG", "network", "padded_extent"]
+__all__ = ["NETWORK_MIN", "PASS_TAG", "SELECT_TAG", "network", "original_index", "padded_extent"]
 
 #: Rows of at least this many elements are sorted by the network; shorter ones by
 #: counting (``sort.sort_rank``), one kernel of two reductions, faster there: argsort
@@ -61,44 +61,63 @@ def _sentinel(dtype, descending):
     return te.min_value(dtype) if descending else te.max_value(dtype)
 
 
-def network(x, axis, descending, goes_before, name="sort"):
-    """``(values, indices)`` of the rows of ``x`` along ``axis`` (a non-negative int,
+def network(x, axis, descending, name="sort"):
+    """``(keys, codes)`` of the rows of ``x`` along ``axis`` (a non-negative int,
     constant extent ``n``) sorted by the bitonic network: tensors of shape
     ``rows + (m,)`` (``rows``: ``x``'s other axes in order, ``m = padded_extent(n)``),
-    indices int32; positions ``n ..`` hold the padding."""
+    int32 codes; position ``p < n`` of a row holds the element of index
+    ``original_index(codes[..., p], m)``; positions ``n ..`` hold the padding.
+
+    The pairs sorted are (key, code): a float's key is its value with NaN replaced by
+    +inf and its code its index, plus ``m`` for a NaN (minus ``m`` descending), so that
+    the plain order of the pairs, key then code, is ``sort.goes_before``'s (a NaN after
+    +inf ascending, before it descending, NaNs in index order among themselves) with no
+    NaN test in the passes. Other dtypes are their own keys, their codes the indices."""
     n = x.shape[axis].value
     m = padded_extent(n)
     rows = [e for a, e in enumerate(x.shape) if a != axis]
     shape = rows + [m]
     pad = _sentinel(x.dtype, descending)
+    is_float = dt.is_float(x.dtype)
 
     def start(*i):
         j = i[-1]
         element = tuple(i[:axis]) + (te.min(j, n - 1),) + tuple(i[axis:-1])
-        return te.if_then_else(j < n, x[element], pad), j
-    values, indices = te.compute(shape, start, name=f"{name}.pad", tag=PASS_TAG, attrs={"stride": 0})
+        value = te.if_then_else(j < n, x[element], pad)
+        if not is_float:
+            return value, j
+        nan = value != value
+        key = te.if_then_else(nan, E.const(float("inf"), x.dtype), value)
+        return key, te.if_then_else(nan, j - m if descending else j + m, j)
+    keys, codes = te.compute(shape, start, name=f"{name}.pad", tag=PASS_TAG, attrs={"stride": 0})
     size = 2
     while size <= m:
         s = size // 2
         while s >= 1:
-            values, indices = _pass(values, indices, size, s, m, descending, goes_before, name)
+            keys, codes = _pass(keys, codes, size, s, m, descending, name)
             s //= 2
         size *= 2
-    return values, indices
+    return keys, codes
 
 
-def _pass(values, indices, size, s, m, descending, goes_before, name):
+def original_index(code, m):
+    """The index in its row of the element with ``code`` (see :func:`network`)."""
+    return te.floormod(code, m)
+
+
+def _pass(keys, codes, size, s, m, descending, name):
     """One compare-exchange pass of merge ``size`` and stride ``s``."""
     def body(*i):
         j = i[-1]
         half = (j // s) % 2
         partner = i[:-1] + (j + s - 2 * s * half,)
-        mine, theirs = values[i], values[partner]
-        before = goes_before(theirs, mine, indices[partner], indices[i], descending)
+        mine, theirs = keys[i], keys[partner]
+        first = theirs > mine if descending else theirs < mine
+        before = first | ((theirs == mine) & (codes[partner] < codes[i]))
         keep_first = half == 0 if size == m else half == (j // size) % 2
         take = before == keep_first
-        return te.if_then_else(take, theirs, mine), te.if_then_else(take, indices[partner], indices[i])
-    return te.compute(values.shape, body, name=f"{name}.s{size}.{s}", tag=PASS_TAG,
+        return te.if_then_else(take, theirs, mine), te.if_then_else(take, codes[partner], codes[i])
+    return te.compute(keys.shape, body, name=f"{name}.s{size}.{s}", tag=PASS_TAG,
                       attrs={"stride": s})
 
 
