@@ -3,8 +3,8 @@ as topk, or one as kthvalue), ``sort``, ``median_index``, and ``randperm_keys``.
 
 te has no sort. A row of constant extent of at least ``NETWORK_MIN`` (320) elements is
 sorted by a bitonic network (``topi.sort_network``: ``O(n log^2 n)`` compare-exchanges
-of (value, index) pairs under :func:`goes_before`, one elementwise compute per pass),
-and the outputs select positions of its result. Shorter rows, and rows of symbolic
+of pairs ordered as :func:`goes_before` orders (value, index) pairs, one elementwise
+compute per pass), and the outputs select positions of its result. Shorter rows, and rows of symbolic
 extent, are sorted by counting, one kernel of two reductions. In a row ``x`` of extent ``n`` the rank of
 element ``i`` is the number of elements that go before it::
 

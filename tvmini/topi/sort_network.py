@@ -1,30 +1,32 @@
 """A bitonic sorting network over the rows of a tensor, as a chain of te computes:
 what ``topi.sort`` runs for rows past ``NETWORK_MIN`` elements.
 
-Counting ranks (``topi.sort``'s small rows) costs ``O(n^2)`` comparisons per row;
+Counting ranks (``topi.sort``'s short rows) costs ``O(n^2)`` comparisons per row;
 a sorting network ``O(n log^2 n)``, and every one of its passes is an elementwise
 compute, which te can express: the row is padded to ``m = 2^p`` elements and then
 sorted by ``p (p + 1) / 2`` passes of compare-exchange. The pass of merge size
 ``size`` and stride ``s`` pairs element ``j`` with ``j ^ s``; the lower of the two
-keeps the pair's first element (under ``sort.goes_before``) in blocks sorted
-ascending (``j & size == 0``), the upper one in the others, and the last merge
-(``size = m``) sorts every block ascending. Each pass is one compute of two outputs,
-the values and their original indices (int32), reading the previous pass's pair.
+keeps the pair's first element in blocks sorted ascending (``j & size == 0``), the
+upper one in the others, and the last merge (``size = m``) sorts every block
+ascending. Each pass is one compute of two outputs, the keys and their codes (int32),
+reading the previous pass's pair.
 
-Exactness: the network sorts by ``goes_before`` on (value, index) pairs, a strict
-total order, so the result is the one stable sort (ties by index, NaN greatest, a
-descending sort's equal elements still in index order) whatever the input holds.
-The padding takes indices ``n .. m - 1`` and a value that sorts last among the row's
-(ascending: NaN or the dtype's maximum; descending: -inf or the minimum), so with
-ties broken by index every pad goes after every element of the row.
+Exactness: the pairs (key, code) of :func:`network` are ordered exactly as
+``sort.goes_before`` orders (value, index) pairs, a strict total order, so the
+result is the one stable sort (ties by index, NaN greatest, a descending sort's equal
+elements still in index order) whatever the input holds. The padding takes indices
+``n .. m - 1`` and a value that sorts last among the row's (ascending: NaN or the
+dtype's maximum; descending: -inf or the minimum), so with ties broken by index every
+pad goes after every element of the row.
 
 The partner index is written ``j + s - 2 s ((j // s) % 2)`` rather than ``j ^ s``:
 once a schedule splits ``j`` into blocks of ``2 s`` and halves of ``s``
-(``schedule_passes``), the simplifier reduces it to an affine index in the inner
-loop, so a stride of at least a vector's lanes loads both halves as whole vectors.
-The CPU schedule computes all passes inside the loop over rows of the stage that
-reads the network (``sort.argsort``'s selection), so each row's passes run on a row
-held in L1/L2 and rows run in parallel; the passes' buffers are then one row each.
+(``_split_pass``), the simplifier reduces it to an affine index in the inner loop, so
+a stride of at least ``NARROW`` loads both halves as whole vectors. The CPU schedule
+computes all passes inside the loop over rows of the stage that reads the network
+(``sort.argsort``'s selection), so each row's passes run on a row held in L1/L2 and
+rows run in parallel; the passes' buffers are then one row each. A single row runs
+each pass over the whole row, in parallel. On CUDA every pass is a kernel.
 """
 from .. import te
 from ..codegen.llvm_target import vector_bits
