@@ -30,7 +30,8 @@ from .broadcast import shape_str
 from .gather import gather
 from .random import random_bits
 from .scan import scan_axis
-from .sort_network import NETWORK_MIN, SELECT_TAG, network, original_index
+from .sort_network import NETWORK_MIN, SELECT_TAG, network, original_index, padded_extent
+from .sort_network import position as sorted_at
 
 __all__ = ["sort_rank", "argsort", "sort", "median_index", "randperm_keys"]
 
@@ -122,11 +123,11 @@ def _selected(x, axis, descending, count, position, parts, name):
     dtype)`` of ``parts``, part "values" (``x`` at the element's index: its own bits,
     a NaN's payload, -0.0) or "indices"."""
     keys, codes = network(_sortable(x, name), axis, descending, name)
-    m = keys.shape[-1].value
+    m = padded_extent(x.shape[axis].value)
 
     def body(*r):
         row = tuple(r[:axis]) + tuple(r[axis + 1:])
-        index = original_index(codes[row + (position(r[axis], r),)], m)
+        index = original_index(codes[sorted_at(codes, row, position(r[axis], r))], m)
         found = [(index.astype(dtype) if part == "indices" else x[_at(r, axis, index)]) for part, dtype in parts]
         return found if len(found) > 1 else found[0]
     return te.compute(_at(x.shape, axis, count), body, name=name, tag=SELECT_TAG, attrs={"axis": axis})

@@ -46,6 +46,11 @@ NETWORK_MIN = 320
 
 #: Tag of the network's passes (their rule leaves them to the stage reading them).
 PASS_TAG = "sort_pass"
+#: Tag of the copy ending a run of passes inside blocks of a long row (see
+#: :func:`network`); its CPU rule computes those passes inside its loop over blocks.
+GROUP_TAG = "sort_blocks"
+#: Elements of a block of a long row (the network holds longer rows as blocks).
+BLOCK = 2048
 #: Tag of a compute reading positions of the network's sorted rows (``attrs["axis"]``:
 #: its sorted axis); its CPU rule schedules the passes inside its loop over rows.
 SELECT_TAG = "sort_select"
@@ -67,24 +72,33 @@ def network(x, axis, descending, name="sort"):
     """``(keys, codes)`` of the rows of ``x`` along ``axis`` (a non-negative int,
     constant extent ``n``) sorted by the bitonic network: tensors of shape
     ``rows + (m,)`` (``rows``: ``x``'s other axes in order, ``m = padded_extent(n)``),
-    int32 codes; position ``p < n`` of a row holds the element of index
-    ``original_index(codes[..., p], m)``; positions ``n ..`` hold the padding.
+    or ``rows + (m // BLOCK, BLOCK)`` when ``m > BLOCK`` (see :func:`position`), int32
+    codes; position ``p < n`` of a row holds the element of index
+    ``original_index(code, m)``; positions ``n ..`` hold the padding.
 
     The pairs sorted are (key, code): a float's key is its value with NaN replaced by
     +inf and its code its index, plus ``m`` for a NaN (minus ``m`` descending), so that
     the plain order of the pairs, key then code, is ``sort.goes_before``'s (a NaN after
     +inf ascending, before it descending, NaNs in index order among themselves) with no
-    NaN test in the passes. Other dtypes are their own keys, their codes the indices."""
+    NaN test in the passes. Other dtypes are their own keys, their codes the indices.
+
+    A row longer than ``BLOCK`` is held as blocks of ``BLOCK``: a pass of stride
+    ``s < BLOCK`` pairs elements inside a block, one of ``s >= BLOCK`` the elements at
+    the same place in two blocks. Each run of passes inside blocks ends in a copy
+    (``GROUP_TAG``) inside whose loop over blocks the CPU schedule computes them, a
+    block at a time in cache (as a row's passes in a short row)."""
     n = x.shape[axis].value
     m = padded_extent(n)
     rows = [e for a, e in enumerate(x.shape) if a != axis]
-    shape = rows + [m]
+    blocked = m > BLOCK
+    shape = rows + ([m // BLOCK, BLOCK] if blocked else [m])
     pad = _sentinel(x.dtype, descending)
     is_float = dt.is_float(x.dtype)
+    nrows = len(rows)
 
     def start(*i):
-        j = i[-1]
-        element = tuple(i[:axis]) + (te.min(j, n - 1),) + tuple(i[axis:-1])
+        j = i[-2] * BLOCK + i[-1] if blocked else i[-1]
+        element = tuple(i[:axis]) + (te.min(j, n - 1),) + tuple(i[axis:nrows])
         value = te.if_then_else(j < n, x[element], pad)
         if not is_float:
             return value, j
@@ -96,10 +110,24 @@ def network(x, axis, descending, name="sort"):
     while size <= m:
         s = size // 2
         while s >= 1:
-            keys, codes = _pass(keys, codes, size, s, m, descending, name)
+            keys, codes = _pass(keys, codes, size, s, m, descending, name, blocked)
+            if blocked and s == 1 and size >= BLOCK:       # the next pass (if any) pairs blocks
+                keys, codes = te.compute(shape, _copy(keys, codes), name=f"{name}.blocks{size}", tag=GROUP_TAG)
             s //= 2
         size *= 2
     return keys, codes
+
+
+def _copy(keys, codes):
+    return lambda *i: (keys[i], codes[i])
+
+
+def position(keys, row, p):
+    """The index in ``keys`` (or codes) of position ``p`` of the sorted row ``row`` (a
+    tuple of the other axes' indices)."""
+    if len(keys.shape) == len(row) + 1:
+        return tuple(row) + (p,)
+    return tuple(row) + (p // BLOCK, p % BLOCK)
 
 
 def original_index(code, m):
@@ -107,16 +135,28 @@ def original_index(code, m):
     return te.floormod(code, m)
 
 
-def _pass(keys, codes, size, s, m, descending, name):
+def _pass(keys, codes, size, s, m, descending, name, blocked):
     """One compare-exchange pass of merge ``size`` and stride ``s``."""
     def body(*i):
-        j = i[-1]
-        half = (j // s) % 2
-        partner = i[:-1] + (j + s - 2 * s * half,)
+        if not blocked:
+            j = i[-1]
+            half = (j // s) % 2
+            partner = i[:-1] + (j + s - 2 * s * half,)
+            direction = (j // size) % 2
+        else:
+            block, j = i[-2], i[-1]
+            if s < BLOCK:
+                half = (j // s) % 2
+                partner = i[:-1] + (j + s - 2 * s * half,)
+            else:
+                sb = s // BLOCK
+                half = (block // sb) % 2
+                partner = i[:-2] + (block + sb - 2 * sb * half, j)
+            direction = (j // size) % 2 if size < BLOCK else (block // (size // BLOCK)) % 2
         mine, theirs = keys[i], keys[partner]
         first = theirs > mine if descending else theirs < mine
         before = first | ((theirs == mine) & (codes[partner] < codes[i]))
-        keep_first = half == 0 if size == m else half == (j // size) % 2
+        keep_first = half == 0 if size == m else half == direction
         take = before == keep_first
         return te.if_then_else(take, theirs, mine), te.if_then_else(take, codes[partner], codes[i])
     return te.compute(keys.shape, body, name=f"{name}.s{size}.{s}", tag=PASS_TAG,
@@ -124,12 +164,13 @@ def _pass(keys, codes, size, s, m, descending, name):
 
 
 def _passes(tensor):
-    """The network's computes feeding ``tensor`` (a stage reading it)."""
+    """The run of the network's passes feeding ``tensor`` (a stage reading it) back to
+    a copy of blocks or a pass pairing blocks (neither included)."""
     found, seen = [], set()
     stack = list(tensor.op.input_tensors)
     while stack:
         t = stack.pop()
-        if t.op in seen or getattr(t.op, "tag", None) != PASS_TAG:
+        if t.op in seen or getattr(t.op, "tag", None) != PASS_TAG or t.op.attrs["stride"] >= BLOCK:
             continue
         seen.add(t.op)
         found.append(t.op)
@@ -203,6 +244,53 @@ def schedule_select(sch, tensor, target="llvm"):
     for op in passes:
         sch[op.output(0)].compute_at(stage, row)
         _split_pass(sch[op.output(0)], op.attrs["stride"], _lanes(op))
+
+
+@register(GROUP_TAG)
+def schedule_blocks(sch, tensor, target="llvm"):
+    """CPU: the copy's rows and blocks fused into one loop, parallel when large, with
+    the run of passes before it computed inside for one block each."""
+    if str(target).split()[0] not in ("llvm", "cpu"):
+        return
+    stage = sch[tensor]
+    if not _untouched(stage):
+        return
+    passes = _passes(tensor)
+    outer = list(stage.op.axis[:-1])
+    loop = outer[-1]            # the blocks (not fused with the rows: bounds stay simple)
+    if BLOCK * len(passes) * _count(outer) >= PARALLEL_MIN:
+        stage.parallel(next((iv for iv in outer if iv.dom.extent.value > 1), loop))
+    for op in passes:
+        sch[op.output(0)].compute_at(stage, loop)
+        _split_pass(sch[op.output(0)], op.attrs["stride"], _lanes(op))
+
+
+@register(PASS_TAG)
+def schedule_pass(sch, tensor, target="llvm"):
+    """CPU: a pass pairing the blocks of long rows (no rule has placed it): rows and
+    blocks fused into one parallel loop, a block's elements vector lanes."""
+    if str(target).split()[0] not in ("llvm", "cpu"):
+        return
+    stage = sch[tensor]
+    if not _untouched(stage) or stage.op.attrs["stride"] < BLOCK:
+        return
+    outer = list(stage.op.axis[:-1])
+    loop = stage.fuse(*outer) if len(outer) > 1 else outer[0]
+    stage.parallel(loop)
+    _, lane = stage.split(stage.op.axis[-1], factor=_lanes(stage.op))
+    stage.vectorize(lane)
+
+
+def _untouched(stage):
+    return stage.attach_type == "root" and not stage.relations and not stage.iter_kinds
+
+
+def _count(axes):
+    """The product of the extents of ``axes``."""
+    count = 1
+    for iv in axes:
+        count *= iv.dom.extent.value
+    return count
 
 
 @register(PASS_TAG, target="cuda")
