@@ -13,7 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tvmini as tm
+from tvmini import te, topi
 from strategies import examples
+from test_cuda import needs_nvcc
 
 torch = pytest.importorskip("torch")
 
@@ -125,6 +127,30 @@ def test_search_errors_name_the_op_and_shapes():
         tm.searchsorted(tm.tensor(np.array([1.0, 2.0])), tm.tensor(np.array([1.0])), sorter=tm.tensor(np.array([0])))
     with pytest.raises(tm.DTypeError, match="searchsorted: not implemented for bool"):
         tm.searchsorted(tm.tensor(np.array([False, True])), tm.tensor(np.array([True])))
+
+
+def _search_kernel():
+    S, V = te.placeholder((1000,), name="S"), te.placeholder((64, 256), name="V")
+    return S, V, topi.searchsorted(S, V, right=True)
+
+
+def test_search_schedule_computes_the_steps_per_chunk():
+    """CPU: every step (1000 elements: 10) computed inside the output's parallel loop
+    over chunks of 512 values (a chunk's state in L1), not a pass over all values per
+    step."""
+    S, V, out = _search_kernel()
+    text = str(tm.lower(topi.default_schedule(out), [S, V, out], name="searchsorted"))
+    assert text.startswith("def searchsorted(S: float32[1000], V: float32[64, 256], searchsorted: int64[64, 256]):"
+                           "\n  parallel for i0.i1.fused.outer in range(32):")
+    assert text.count("allocate searchsorted.step") == 2 * 10
+    assert "\n    allocate searchsorted.step9.v0: int32[2, 256]" in text
+
+
+@needs_nvcc
+def test_search_compiles_to_ptx_a_kernel_per_step():
+    S, V, out = _search_kernel()
+    f = tm.build(topi.default_schedule(out, "cuda"), [S, V, out], target="cuda", name="ptx_searchsorted")
+    assert f.get_source("ptx").count(".entry") == 11
 
 
 # ----------------------------------------------------------------------------- unique

@@ -12,18 +12,25 @@ is not ordered for ``<``. Each step shrinks the range to at most half, so
 ``n.bit_length()`` steps end every search; te has no loop, so each step is a compute
 of two outputs (``start``, ``end``) over the values' shape, ``O(m log n)`` work in all
 against a counting reduction's ``O(m n)`` (1000 values in 4096 elements: 12 steps
-against 4096 comparisons each). The steps are "materialized" computes: never
-inlined into the next (each reads its predecessor twice, inlined they would grow
-twice over at every step).
+against 4096 comparisons each). The steps are never inlined into the next (each
+reads its predecessor twice: inlined they would grow twice over at every step); the
+CPU schedule computes them all for a chunk of values at a time (``schedule_search``).
 """
 from .. import te
 from ..errors import DTypeError, ShapeError, TVMiniError
 from ..tir import dtype as dt
 from ..tir import expr as E
 from .broadcast import shape_str
-from .schedule import MATERIALIZED
+from .schedule import register, target_kind
+from .schedule_cpu import PARALLEL_MIN
+from .schedule_cuda import _bind_flat
 
 __all__ = ["searchsorted", "consecutive_starts"]
+
+#: Tags of the search's steps and of its output, whose CPU rule computes the steps
+#: inside its loop over chunks of ``CHUNK`` values.
+STEP_TAG, SEARCH_TAG = "search_step", "search"
+CHUNK = 512
 
 
 def _check(x, op, what):
@@ -83,9 +90,54 @@ def searchsorted(sorted_sequence, values, right=False, sorter=None, dtype="int64
 
     start, end = (lambda i: E.const(0, "int32")), (lambda i: E.const(n, "int32"))
     for k in range(n.bit_length()):
-        s, e = te.compute(values.shape, step(start, end), name=f"{op}.step{k}", tag=MATERIALIZED)
-        start, end = (lambda i, s=s: s[i]), (lambda i, e=e: e[i])
-    return te.compute(values.shape, lambda *i: start(i).astype(dtype), name=op, tag="elemwise")
+        s, e = te.compute(values.shape, step(start, end), name=f"{op}.step{k}", tag=STEP_TAG)
+        start, end = _reader(s), _reader(e)
+    return te.compute(values.shape, lambda *i: start(i).astype(dtype), name=op, tag=SEARCH_TAG)
+
+
+def _reader(tensor):
+    return lambda i: tensor[i]
+
+
+def _steps(tensor):
+    """The search steps feeding ``tensor``."""
+    found, stack = [], list(tensor.op.input_tensors)
+    while stack:
+        t = stack.pop()
+        if getattr(t.op, "tag", None) == STEP_TAG and t.op not in found:
+            found.append(t.op)
+            stack.extend(t.op.input_tensors)
+    return found
+
+
+@register(SEARCH_TAG)
+def schedule_search(sch, tensor, target="llvm"):
+    """CPU: the values in chunks of ``CHUNK`` (parallel when many), every step computed
+    inside the chunk loop, so a chunk's search state stays in L1 from step to step."""
+    if target_kind(target) not in ("llvm", "cpu"):
+        return
+    stage = sch[tensor]
+    axes = list(stage.op.axis)
+    if not axes:
+        return
+    fused = stage.fuse(*axes) if len(axes) > 1 else axes[0]
+    total = 1
+    for e in stage.op.shape:
+        total *= e.value
+    chunk, _ = stage.split(fused, factor=CHUNK)
+    if total * len(_steps(tensor)) >= PARALLEL_MIN and total > CHUNK:
+        stage.parallel(chunk)
+    for op in _steps(tensor):
+        inner = sch[op.output(0)]
+        inner.compute_at(stage, chunk)
+
+
+@register(STEP_TAG, target="cuda")
+def schedule_step_cuda(sch, tensor, target="cuda"):
+    """CUDA: a kernel per step (each reads its predecessor twice: never inlined)."""
+    stage = sch[tensor]
+    if stage.attach_type == "root" and not stage.relations:
+        _bind_flat(stage, list(stage.op.axis))
 
 
 def consecutive_starts(x):
