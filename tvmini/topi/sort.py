@@ -1,7 +1,7 @@
 """Sorting along one axis: ``sort_rank``, ``argsort`` (all positions, the first ``k``
 as topk, or one as kthvalue), ``sort``, ``median_index``, and ``randperm_keys``.
 
-te has no sort. A row of constant extent of at least ``NETWORK_MIN`` (320) elements is
+te has no sort. A row of constant extent of at least ``NETWORK_MIN`` (100) elements is
 sorted by a bitonic network (``topi.sort_network``: ``O(n log^2 n)`` compare-exchanges
 of pairs ordered as :func:`goes_before` orders (value, index) pairs, one elementwise
 compute per pass), and the outputs select positions of its result. Shorter rows, and rows of symbolic

@@ -39,10 +39,11 @@ from .schedule_cuda import _bind_flat
 __all__ = ["NETWORK_MIN", "PASS_TAG", "SELECT_TAG", "network", "original_index", "padded_extent"]
 
 #: Rows of at least this many elements are sorted by the network; shorter ones by
-#: counting (``sort.sort_rank``), one kernel of two reductions, faster there: argsort
-#: of 64 rows of float32 on 2 cores (ms, counting / network): 64 elements 0.025 /
-#: 0.083, 128: 0.13 / 0.24, 256: 0.47 / 0.56; 1024: 8.6 / 2.2.
-NETWORK_MIN = 320
+#: counting (``sort.sort_rank``), one kernel of two reductions, as fast there: argsort
+#: of 64 rows of float32 on one core (ms, counting / network): 64 elements 0.050 /
+#: 0.051, 128: 0.22 / 0.12, 256: 0.78 / 0.29, 512: 3.0 / 0.67 (a row of 65 to 127
+#: elements is padded to 128 for the network).
+NETWORK_MIN = 100
 
 #: Tag of the network's passes (their rule leaves them to the stage reading them).
 PASS_TAG = "sort_pass"
@@ -221,7 +222,10 @@ def schedule_select(sch, tensor, target="llvm"):
     axis = stage.op.attrs["axis"]
     rows = [iv for a, iv in enumerate(stage.op.axis) if a != axis]
     passes = _passes(tensor)
-    if not passes:
+    if not passes:              # rows held as blocks: the copies' rule placed the passes
+        if len(rows) and _count(rows) >= 4:
+            stage.reorder(*rows, stage.op.axis[axis])
+            stage.parallel(stage.fuse(*rows) if len(rows) > 1 else rows[0])
         return
     extent = passes[0].shape[-1].value
     count = 1
