@@ -104,7 +104,7 @@ def sort_cases(a, torch, T):
     """Stable argsort along rows (and sort's values) of float32 rows of several shapes:
     8x16 sorted by counting (``topi.sort``), the others by the bitonic network
     (``topi.sort_network``); n/16 rows of the n x n operand, one row of 65536, and the
-    whole operand."""
+    whole operand; and searchsorted of the n x n operand in a sorted row of n."""
     rng = np.random.default_rng(1)
     shapes = [(8, 16), (max(1, a.shape[0] // 16), a.shape[1]), (1, 65536), a.shape]
     for shape in shapes:
@@ -112,6 +112,9 @@ def sort_cases(a, torch, T):
         label = f"{shape[0]}x{shape[1]}"
         case(f"argsort {label}", lambda x: topi.argsort(x, 1), lambda x: np.argsort(x, 1, kind="stable"), [x],
              **T(lambda x, o: torch.sort(x, stable=True, dim=1, out=(torch.empty_like(x), o))))
+    seq = np.sort(a[0])
+    case(f"searchsorted n*n in {seq.size}", lambda s, v: topi.searchsorted(s, v), np.searchsorted, [seq, a],
+         **T(lambda s, v, o: torch.searchsorted(s, v, out=o)))
     rows = a[:max(1, a.shape[0] // 16)]
     case(f"sort values {rows.shape[0]}x{rows.shape[1]}", lambda x: topi.sort(x, 1)[0],
          lambda x: np.sort(x, 1, kind="stable"), [rows],

@@ -29,10 +29,13 @@ DTYPES = ("float32", "float64", "int32", "int64", "int8", "uint8", "bool")
 
 
 @contextlib.contextmanager
-def network_everywhere():
-    """Every row of two or more elements sorted by the network (inside the block)."""
+def network_everywhere(block=None):
+    """Every row of two or more elements sorted by the network (inside the block);
+    rows longer than ``block`` held as blocks of it."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(SORT, "NETWORK_MIN", 2)
+        if block is not None:
+            patch.setattr(sort_network, "BLOCK", block)
         yield
 
 
@@ -53,12 +56,12 @@ def _build(outs, inputs, name):
     return tm.build(topi.default_schedule(outs), inputs + list(outs), name=name)
 
 
-def _sorted_by_network(x, axis, descending):
+def _sorted_by_network(x, axis, descending, block=None):
     X = te.placeholder(x.shape, name="X", dtype=str(x.dtype))
-    with network_everywhere():
+    with network_everywhere(block):
         values, indices = topi.sort(X, axis, descending)
-    assert values.op.tag == sort_network.SELECT_TAG or x.shape[axis] == 1
-    f = _build([values, indices], [X], f"network_sort_{x.dtype}_{len(x.shape)}")
+        assert values.op.tag == sort_network.SELECT_TAG or x.shape[axis] == 1
+        f = _build([values, indices], [X], f"network_sort_{x.dtype}_{len(x.shape)}")
     got_values, got_indices = np.empty(x.shape, x.dtype), np.empty(x.shape, "int64")
     f(x, got_values, got_indices)
     return got_values, got_indices
@@ -72,7 +75,8 @@ def test_network_sort_is_the_stable_sort(data):
     dtype = data.draw(st.sampled_from(DTYPES))
     descending = data.draw(st.booleans())
     x = _values(np.random.default_rng(data.draw(st.integers(0, 2**16))), dtype, shape)
-    values, indices = _sorted_by_network(x, axis, descending)
+    block = data.draw(st.sampled_from([None, 4, 8]))       # long rows as blocks of 4 or 8
+    values, indices = _sorted_by_network(x, axis, descending, block)
     want = ref_argsort(x, axis, descending)
     np.testing.assert_array_equal(indices, want)
     np.testing.assert_array_equal(values, np.take_along_axis(x, want, axis))
@@ -148,11 +152,22 @@ def test_cpu_schedule_runs_the_passes_per_row_in_parallel_with_vector_lanes():
     assert text.count("vectorized for") == len([op for op in passes if op.attrs["stride"] >= sort_network.NARROW])
 
 
-def test_cpu_schedule_of_one_long_row_runs_each_pass_in_parallel():
+def test_cpu_schedule_of_one_long_row_works_a_block_at_a_time():
+    """A row of 2^16: runs of passes inside blocks of 2^11 computed a block at a time
+    inside the loop of the copy ending each run (parallel over the blocks); the passes
+    pairing blocks at the top level, each parallel: 6 copies and 1 + 2 + 3 + 4 + 5
+    such passes, against 136 parallel passes over the whole row."""
     X = te.placeholder((1 << 16,), name="X")
     Y = topi.argsort(X)
     text = str(tm.lower(topi.default_schedule(Y), [X, Y], name="argsort"))
-    assert text.count("parallel for") == 16 * 17 // 2 + 1       # the passes and the padding
+    assert sort_network.BLOCK == 1 << 11
+    assert text.count("parallel for") == 6 + 15
+    assert "\n    allocate argsort.s2048.1.v0: float32[1, 2048]" in text
+    x = np.random.default_rng(0).integers(-50, 50, 1 << 16).astype("float32")
+    x[::977] = np.nan
+    got = np.empty(x.shape, "int64")
+    tm.build(topi.default_schedule(Y), [X, Y], name="argsort_long_row")(x, got)
+    np.testing.assert_array_equal(got, np.argsort(x, kind="stable"))
 
 
 @needs_nvcc
@@ -167,12 +182,13 @@ def test_network_compiles_to_ptx():
 
 
 def test_network_on_the_emulated_gpu(emulated_gpu):
+    """Rows of 21 as blocks of 8 (passes inside and across blocks, copies inlined)."""
     x = _values(np.random.default_rng(3), "float32", (3, 21))
     X = te.placeholder(x.shape, name="X")
-    with network_everywhere():
+    with network_everywhere(block=8):
         values, indices = topi.sort(X, 1)
-    f = tm.build(topi.default_schedule([values, indices], "cuda"), [X, values, indices], target="cuda",
-                 name="emulated_sort_network")
+        f = tm.build(topi.default_schedule([values, indices], "cuda"), [X, values, indices], target="cuda",
+                     name="emulated_sort_network")
     out_v = tm.nd.empty(x.shape, "float32", device=tm.cuda(0))
     out_i = tm.nd.empty(x.shape, "int64", device=tm.cuda(0))
     f(tm.nd.array(x, device=tm.cuda(0)), out_v, out_i)

@@ -52,7 +52,9 @@ GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_
                    # tensorops: order statistics (graph/order_ops.py)
                    "quantile", "nanquantile", "mode",
                    # tensorops: rearranging (graph/arrange_ops.py)
-                   "rot90", "tensor_split", "meshgrid", "cartesian_prod", "combinations")
+                   "rot90", "tensor_split", "meshgrid", "cartesian_prod", "combinations",
+                   # searching sorted rows, distinct elements (graph/search_ops.py)
+                   "searchsorted", "bucketize", "unique", "unique_consecutive")
 
 #: graph names that ``from tvmini import *`` leaves out: the Python builtins they shadow
 SHADOWING_BUILTINS = ("abs", "all", "any", "max", "min", "pow", "round", "sum")

@@ -24,6 +24,7 @@ from .ops import matmul, maximum, minimum
 from .reorder_ops import (diag, flip, masked_fill, moveaxis, movedim, narrow, repeat_interleave, roll, swapaxes,
                           swapdims, tile, tril, triu, unbind)
 from .sort_ops import argsort, cumprod, cumsum, kthvalue, median, randperm, sort, topk
+from .search_ops import bucketize, searchsorted, unique, unique_consecutive  # graph/search_ops.py
 from .stat_ops import logsumexp, std, var
 from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, manual_seed, ones,
                        ones_like, rand, rand_like, randint, randn, randn_like, zeros, zeros_like)

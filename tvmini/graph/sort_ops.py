@@ -2,9 +2,10 @@
 ``cumprod``, ``sort``, ``argsort``, ``topk``, ``kthvalue``, ``median`` and
 ``randperm``.
 
-The kernels are ``topi.scan`` and ``topi.sort``: scans and sorts written as
-reductions (``O(n^2)`` work per row along the scanned or sorted axis, see those
-modules), so they build for every target and trace under ``tm.jit`` like any op.
+The kernels are ``topi.scan`` and ``topi.sort``: scans written as blocked
+reductions, sorts as counting (short rows) or a bitonic network of elementwise passes
+(``topi.sort_network``, ``O(n log^2 n)`` per row; see those modules), so they build
+for every target and trace under ``tm.jit`` like any op.
 
 * ``cumsum``/``cumprod``: integer and bool inputs give int64 (``dtype=`` converts the
   input first), as PyTorch's. ``cumsum``'s gradient is the reversed cumsum of the

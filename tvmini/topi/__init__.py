@@ -20,5 +20,6 @@ from .conv import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
 from .scan import *  # noqa: F401,F403
 from .sort import *  # noqa: F401,F403
+from .search import *  # noqa: F401,F403  (searchsorted, consecutive_starts)
 from .pad_modes import *  # noqa: F401,F403
 from .resize import *  # noqa: F401,F403

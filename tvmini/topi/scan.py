@@ -20,10 +20,14 @@ schedule makes of it (``schedule_cpu``'s "reduce" rule):
 * scanning a non-innermost axis: the lowering turns ``where=k <= i`` into the loop
   bound ``for k in range(i + 1)`` (``range(min(b, ...))`` inside a block), and the
   inner loop runs over the contiguous innermost axis (vector lanes of outputs);
-* scanning the innermost axis: the block totals and the in-block sums are scalar
-  loops bounded the same way; the carries (and a short row's single reduction, when
-  its extent splits into vector lanes) are ``rfactor``-ed into lanes of partial
-  sums, the condition a lane mask.
+* scanning the innermost axis in blocks (``schedule_cpu.schedule_scan_last``): one
+  parallel loop over rows computes each row's stages in turn; the in-block scans
+  (their mask a select on the term, ``WITHIN_TAG``) run a block's elements as vector
+  lanes, one input element added per step, and a block's total is read from its
+  in-block scan (the same terms in the same order): 1024x1024 float32 along rows,
+  2 cores, 2.2 -> 0.3 ms (one core: 0.67 ms);
+* a short row along the innermost axis (one reduction): its lanes of partial sums are
+  ``rfactor``-ed when its extent splits into vector lanes, the condition a lane mask.
 
 Conditions only mask terms (and a block's end is masked at ``n``), so the
 definitions need no special case for any extent: 1 (each element is its own
@@ -160,14 +164,14 @@ def _exclusive(totals, axis, dtype, reverse, reducer, op, nb):
 def cumsum(x, axis, dtype=None, reverse=False):
     """Inclusive prefix sums along ``axis``: ``out[..., i, ...] = sum(x[..., :i+1, ...])``
     (``reverse``: the suffix sums ``sum(x[..., i:, ...])``), accumulated in ``dtype``
-    (default ``x``'s; bool as int32). A reduction over the axis masked to ``k <= i``:
-    ``O(n^2)`` per row, see the module docstring."""
+    (default ``x``'s; bool as int32): reductions masked to ``k <= i``, see the module
+    docstring."""
     return _scan(x, axis, dtype, reverse, te.sum, "cumsum")
 
 
 def cumprod(x, axis, dtype=None, reverse=False):
     """Inclusive prefix products along ``axis`` (``reverse``: suffix products), in
-    ``dtype`` (default ``x``'s; bool as int32); ``O(n^2)`` per row like :func:`cumsum`."""
+    ``dtype`` (default ``x``'s; bool as int32); computed as :func:`cumsum`."""
     return _scan(x, axis, dtype, reverse, te.prod, "cumprod")
 
 

@@ -1,10 +1,10 @@
 """Sorting along one axis: ``sort_rank``, ``argsort`` (all positions, the first ``k``
 as topk, or one as kthvalue), ``sort``, ``median_index``, and ``randperm_keys``.
 
-te has no sort. A row of constant extent of at least ``NETWORK_MIN`` (320) elements is
+te has no sort. A row of constant extent of at least ``NETWORK_MIN`` (100) elements is
 sorted by a bitonic network (``topi.sort_network``: ``O(n log^2 n)`` compare-exchanges
-of (value, index) pairs under :func:`goes_before`, one elementwise compute per pass),
-and the outputs select positions of its result. Shorter rows, and rows of symbolic
+of pairs ordered as :func:`goes_before` orders (value, index) pairs, one elementwise
+compute per pass), and the outputs select positions of its result. Shorter rows, and rows of symbolic
 extent, are sorted by counting, one kernel of two reductions. In a row ``x`` of extent ``n`` the rank of
 element ``i`` is the number of elements that go before it::
 
@@ -30,7 +30,8 @@ from .broadcast import shape_str
 from .gather import gather
 from .random import random_bits
 from .scan import scan_axis
-from .sort_network import NETWORK_MIN, SELECT_TAG, network
+from .sort_network import NETWORK_MIN, SELECT_TAG, network, original_index, padded_extent
+from .sort_network import position as sorted_at
 
 __all__ = ["sort_rank", "argsort", "sort", "median_index", "randperm_keys"]
 
@@ -119,13 +120,15 @@ def _by_network(x, axis):
 def _selected(x, axis, descending, count, position, parts, name):
     """A compute of extent ``count`` along ``axis`` reading each row of ``x`` sorted by
     the network at position ``position(r, out_index)``: one output per ``(part,
-    dtype)`` of ``parts``, part "values" or "indices" (of the sorted pair)."""
-    values, indices = network(_sortable(x, name), axis, descending, goes_before, name)
-    chosen = {"values": values, "indices": indices}
+    dtype)`` of ``parts``, part "values" (``x`` at the element's index: its own bits,
+    a NaN's payload, -0.0) or "indices"."""
+    keys, codes = network(_sortable(x, name), axis, descending, name)
+    m = padded_extent(x.shape[axis].value)
 
     def body(*r):
-        at = tuple(r[:axis]) + tuple(r[axis + 1:]) + (position(r[axis], r),)
-        found = [chosen[part][at].astype(dtype) for part, dtype in parts]
+        row = tuple(r[:axis]) + tuple(r[axis + 1:])
+        index = original_index(codes[sorted_at(codes, row, position(r[axis], r))], m)
+        found = [(index.astype(dtype) if part == "indices" else x[_at(r, axis, index)]) for part, dtype in parts]
         return found if len(found) > 1 else found[0]
     return te.compute(_at(x.shape, axis, count), body, name=name, tag=SELECT_TAG, attrs={"axis": axis})
 
