@@ -52,12 +52,14 @@ def test_lines_it_cannot_take_are_counted_and_left_to_the_stable_kernel():
     lines = np.array([[0.0, 1.0, 2.0, 3.0],
                       [-1000.0, 0.0, 1.0, 2.0],            # first value 1002 below the maximum (float32)
                       [-inf, -inf, -50.0, 1.0],           # leading -inf: exact on the fast path
-                      [-inf, -inf, -inf, -inf],           # maximum -inf
+                      [-inf, -inf, -inf, -inf],           # all -inf: -inf, on the fast path
                       [0.0, inf, 1.0, 2.0],               # maximum inf
-                      [0.0, 1.0, 2.0, 2.0]], "float32")
-    _, bad = _scaled(lines[[0, 2, 5]], 1)
+                      [nan, 1.0, 2.0, 2.0]], "float32")   # maximum NaN (or not: the first value is)
+    out, bad = _scaled(lines[[0, 2, 3]], 1)
     assert bad == 0
-    for row in (1, 3, 4):
+    np.testing.assert_array_equal(out[2], [-inf] * 4)
+    np.testing.assert_allclose(out[1], _np_lcse(lines[2].astype("float64"), 0), rtol=1e-6)
+    for row in (1, 4, 5):
         assert _scaled(lines[[0, row]], 1)[1] == 1
     _, bad = _scaled(lines, 1)
     assert bad == 3
@@ -83,6 +85,21 @@ def test_reversed_range_looks_from_the_end():
     x = np.array([5.0, 0.0, -1000.0])
     assert _scaled(x, 0)[1] == 0 and _scaled(x, 0, reverse=True)[1] == 1
     assert _scaled(x[::-1].copy(), 0, reverse=True)[1] == 0
+
+
+def test_one_signed_gradients_stay_on_the_fast_path(monkeypatch):
+    """A head of ones makes the backward's log of the negative part all -inf: the
+    scaled kernel still serves it (the stable kernel never runs)."""
+    from tvmini.graph import cumulative_ops
+    names = []
+    real = cumulative_ops.run
+    monkeypatch.setattr(cumulative_ops, "run", lambda name, *a, **k: names.append(name) or real(name, *a, **k))
+    x = RNG.standard_normal((3, 37))
+    a = tm.tensor(x, requires_grad=True)
+    tm.logcumsumexp(a, 1).sum().backward()
+    assert names == ["logcumsumexp_scaled"] * 3
+    want = np.exp(x) * np.flip(np.cumsum(np.flip(np.exp(-_np_lcse(x, 1)), 1), 1), 1)
+    np.testing.assert_allclose(a.grad.numpy(), want, rtol=1e-12)
 
 
 def test_gradients_match_finite_differences_and_pytorch():

@@ -144,8 +144,9 @@ def logcumsumexp_scaled(x, axis, reverse=False):
     only grows along the line: so every prefix is exact when the first value that is
     not ``-inf`` lies within ``SCALED_RANGE`` of ``m`` (terms that underflow are then
     below epsilon against that one; a prefix of ``-inf`` alone sums to 0, log -inf, as
-    it should). A line whose maximum is not finite (``inf``, NaN, all ``-inf``) or that
-    spans more than that range counts as bad; its caller computes it with
+    it should, and a line of ``-inf`` alone gives ``-inf``: the backward pass's logs of
+    one-signed gradients). A line whose maximum is ``inf`` or NaN or that spans more
+    than that range counts as bad; its caller computes it with
     :func:`logcumsumexp` instead."""
     _check(x, "logcumsumexp")
     axis = _axis(x, axis, "logcumsumexp")
@@ -187,7 +188,7 @@ def logcumsumexp_scaled(x, axis, reverse=False):
     finite = first(lambda value, m: value > neg_inf, "first_finite")
     near = first(lambda value, m: value >= m - low, "first_near")
     lines_bad = te.compute(lines, lambda *i: te.if_then_else(
-        te.all(top[i] > neg_inf, top[i] < inf, near[i] <= finite[i]), E.const(0, "int32"), E.const(1, "int32")),
+        te.all(top[i] < inf, near[i] <= finite[i]), E.const(0, "int32"), E.const(1, "int32")),
         name="logcumsumexp.bad_lines", tag="injective")
     every = [te.reduce_axis((0, e), name=f"b{a}") for a, e in enumerate(lines)]
     bad = te.compute((1,), lambda _: te.sum(lines_bad[tuple(r.var for r in every)], axis=every),
