@@ -10,7 +10,7 @@ reduction whose extent is the kernel, not the number of windows (tag "reduce").
 Geometry is given as pairs: ``kernel``, ``dilation``, ``padding``, ``stride`` (height,
 width).
 
-``adaptive_max`` finds each adaptive window's maximum and its first position in one kernel;
+``adaptive_max`` finds each adaptive window's maximum and where it is, in one kernel;
 ``adaptive_max_grad`` sends each output gradient back to the pixel its maximum came
 from, again a gather with no atomics: input row ``h`` lies in the adaptive windows
 ``floor(h * OH / H)`` up to ``ceil((h + 1) * OH / H) - 1``, at most ``ceil(OH / H) + 1``
@@ -22,6 +22,7 @@ Every read index is clamped inside its buffer, a clamped read being masked off.
 from .. import te
 from ..errors import ShapeError
 from ..tir import expr as E
+from .pool import _adaptive_bounds
 from .schedule import register
 from .schedule_nn import _parallel_outer, _work
 from .transform import _check, _const
@@ -97,20 +98,23 @@ def adaptive_max(x, output_size):
     Window ``i`` covers rows ``floor(i * H / OH)`` .. ``ceil((i + 1) * H / OH) - 1`` (the
     same along the columns); the window loops run to the widest window, a read past a
     window's end being clamped onto its last position, which changes neither the
-    maximum nor the first position holding it. Three stages: the window maxima (tag
-    "pool"), the first position equal to the maximum (tag "pool_argmax") and the value
-    read there, so that a NaN window gives NaN as its value."""
+    maximum nor the first position holding it. Four stages: the window maxima, the
+    position search (tag "adaptive_argmax", whose CPU rule
+    :func:`schedule_adaptive_argmax` computes each window's maximum right before it),
+    the position decoded from the search's key, and the value read there (so that a
+    NaN window gives NaN)."""
     _check(x, "adaptive_max")
     n, c, h, w = _static(x, "adaptive_max")
     oh, ow = output_size
-    (y0, y1, kh), (x0, x1, kw) = _adaptive_span(h, oh), _adaptive_span(w, ow)
+    (y0, y1, kh), (x0, x1, kw) = _adaptive_bounds(h, oh), _adaptive_bounds(w, ow)
 
     def position(oy, ox, ky, kx):
         return te.min(y0(oy) + ky, y1(oy) - 1), te.min(x0(ox) + kx, x1(ox) - 1)
 
     ky, kx = te.reduce_axis((0, kh), name="ky"), te.reduce_axis((0, kw), name="kx")
     maxima = te.compute((n, c, oh, ow), lambda b, ch, oy, ox: te.max(
-        x[(b, ch) + position(oy, ox, ky.var, kx.var)], axis=[ky, kx]), name="adaptive_max.maxima", tag="adaptive_max_window")
+        x[(b, ch) + position(oy, ox, ky.var, kx.var)], axis=[ky, kx]), name="adaptive_max.maxima",
+        tag="adaptive_max_window")
     ay, ax = te.reduce_axis((0, kh), name="ay"), te.reduce_axis((0, kw), name="ax")
     last = E.const(h * w, "int64")
 
@@ -141,13 +145,6 @@ def schedule_adaptive_argmax(sch, keys, target):
     _parallel_outer(stage, [n, c], _work(*keys.shape, *(iv.dom.extent for iv in stage.op.reduce_axis)))
     (maxima,) = (t for t in keys.op.input_tensors if getattr(t.op, "tag", None) == "adaptive_max_window")
     sch[maxima].compute_at(stage, ox)
-
-
-def _adaptive_span(extent, outputs):
-    """(start(i), end(i), widest) of PyTorch's adaptive windows over ``extent``:
-    ``[floor(i * extent / outputs), ceil((i + 1) * extent / outputs))``."""
-    widest = max(-(-(i + 1) * extent // outputs) - (i * extent // outputs) for i in range(outputs))
-    return (lambda i: i * extent // outputs), (lambda i: ((i + 1) * extent + outputs - 1) // outputs), widest
 
 
 def adaptive_max_grad(g, indices, size):
