@@ -21,7 +21,7 @@ from ..runtime import ndarray as nd
 from ..topi.ctc import ctc_alpha_step, ctc_beta_step, ctc_grad, ctc_nll
 from . import dispatch, ops
 from .autograd import Function, no_grad
-from .join_ops import stack
+from .join_ops import cat
 from .margin_losses import _float_input
 from .tensor import Tensor
 
@@ -94,7 +94,8 @@ class _CTCNegLogLikelihood(Function):
                                 scalars=(t,), scalar_dtypes=("int64",))
             betas.append(beta)
         with no_grad():
-            alphas, betas = (stack([Tensor._wrap(a) for a in arrays])._data for arrays in (self.alphas, betas[::-1]))
+            # (T * N, S'): one kernel joins the steps, with no reshape of each
+            alphas, betas = (cat([Tensor._wrap(a) for a in arrays])._data for arrays in (self.alphas, betas[::-1]))
         grad = dispatch.run("ctc_grad", ctc_grad, [log_probs, labels, steps, alphas, betas, self.nll, g._data])
         return Tensor._wrap(grad), None, None, None, None
 

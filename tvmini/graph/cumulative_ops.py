@@ -5,7 +5,7 @@
 the values with ``gather`` there, so the values' gradient is ``gather``'s (each ``g``
 added at the element it came from), as PyTorch's. ``logcumsumexp`` is one kernel: a
 shift by the line's maximum and a plain scan (``logcumsumexp_scaled``; 256x256 on one
-core 18.9 -> 0.2 ms, see benchmarks/tensorops.py), or, where that is not exact for some
+core 18.9 -> 0.26 ms, see benchmarks/tensorops.py), or, where that is not exact for some
 line (values spanning more than float64's exponent range, inf, NaN) and inside
 ``tm.jit``, one reducing with a stable log-add-exp; its gradient, ``sum over i >= k`` of
 ``g[i] exp(x[k] - out[i])``, is computed in log space as PyTorch's (the positive and

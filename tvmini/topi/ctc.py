@@ -114,15 +114,18 @@ def ctc_grad(log_probs, labels, steps, alphas, betas, nll, g):
     """The gradient (T, N, C) of ``g . nll`` with respect to ``log_probs``: at step
     ``t < steps[n]`` of a sample with a finite loss, ``-g[n]`` times the sum over the
     states labelled ``c`` of ``exp(alphas + betas + nll)`` (``alphas``, ``betas``:
-    (T, N, S')); 0 elsewhere (an impossible target has no gradient)."""
+    (T * N, S'), the steps one after another); 0 elsewhere (an impossible target has no
+    gradient)."""
     for x in (log_probs, labels, steps, alphas, betas, nll, g):
         _check(x, "ctc_grad")
     s = te.reduce_axis((0, labels.shape[1]), name="s")
     zero = E.const(0, log_probs.dtype)
     inf = E.const(float("inf"), log_probs.dtype)
 
+    batch = log_probs.shape[1]
+
     def body(t, n, c):
         used = te.all(labels[n, s.var] == c, t < steps[n], nll[n] < inf)
-        share = te.exp(alphas[t, n, s.var] + betas[t, n, s.var] + nll[n])
+        share = te.exp(alphas[t * batch + n, s.var] + betas[t * batch + n, s.var] + nll[n])
         return te.sum(te.if_then_else(used, -g[n] * share, zero), axis=s)
     return te.compute(log_probs.shape, body, name="ctc_grad", tag="reduce")

@@ -135,10 +135,11 @@ def logcumsumexp_scaled(x, axis, reverse=False):
     ``exp(x - m)``, ``m`` the line's maximum (``topi.scan.cumsum``: a sum per element
     and three transcendentals, where the stable log-add-exp reduction costs two per
     element it combines), and ``bad`` (int32, shape (1,)) the number of lines for which
-    that is not exact. The result is ``M + log(cumsum * exp(m - M))`` with ``M`` the
-    running maximum (a max scan), computed in float64 whatever the input's float type:
-    the error of ``exp(x - m)`` grows with ``|x - m|``, and float32's left a float32
-    result 2-3x less exact than the stable reduction's (near 0 far more).
+    that is not exact. Sums are in float64 whatever the input's float type: the error
+    of ``exp(x - m)`` grows with ``|x - m|``, and float32 sums left a float32 result
+    2-3x less exact than the stable reduction's (near 0 far more); in float64 it is
+    as exact. A float64 input's result is ``M + log(cumsum * exp(m - M))``, ``M`` the
+    running maximum (a max scan), for the same reason.
 
     A running sum's largest term is ``exp(M - m)``, ``M`` the running maximum, which
     only grows along the line: so every prefix is exact when the first value that is
@@ -158,20 +159,24 @@ def logcumsumexp_scaled(x, axis, reverse=False):
     top = te.compute(lines, lambda *i: te.max(x[_at(i, axis, k.var)], axis=k), name="logcumsumexp.max",
                      tag="reduce")
     # materialized: inlined, the blocked scan would take each exp once per block element
-    scaled = te.compute(x.shape, lambda *i: te.exp(x[i].astype("float64") - top[_at(i, axis, 0)].astype("float64")),
-                        name="logcumsumexp.exp", tag=MATERIALIZED)
+    scaled = te.compute(x.shape, lambda *i: te.exp(
+        x[i].astype("float64") - top[_at(i, axis, 0)].astype("float64")), name="logcumsumexp.exp", tag=MATERIALIZED)
     total = cumsum(scaled, axis, reverse=reverse)
-    # out = M + log(total * exp(m - M)), M the running maximum: the log of a sum between
-    # 1 and n, so the result is as exact relative to M as the stable reduction's, where
-    # m + log(total) would lose the digits of m (a prefix near 0 in a line reaching 600)
-    running = _scan(x, axis, te.max, te.max, reverse, "logcumsumexp.running_max")
     neg_inf = E.const(float("-inf"), x.dtype)
+    if x.dtype == "float64":
+        # out = M + log(total * exp(m - M)), M the running maximum: the log of a sum
+        # between 1 and n, so the result is as exact relative to M as the stable
+        # reduction's, where m + log(total) would lose the digits of m (a prefix near 0
+        # in a line reaching 600). A narrower float has them all in float64 anyway.
+        running = _scan(x, axis, te.max, te.max, reverse, "logcumsumexp.running_max")
 
-    def result(*i):
-        m, peak = top[_at(i, axis, 0)], running[i]
-        shift = m.astype("float64") - peak.astype("float64")
-        return te.if_then_else(peak == neg_inf, neg_inf,
-                               (peak.astype("float64") + te.log(total[i] * te.exp(shift))).astype(x.dtype))
+        def result(*i):
+            m, peak = top[_at(i, axis, 0)], running[i]
+            return te.if_then_else(peak == neg_inf, neg_inf, peak + te.log(total[i] * te.exp(m - peak)))
+    else:
+        def result(*i):
+            m = top[_at(i, axis, 0)]
+            return te.if_then_else(m == neg_inf, neg_inf, (m.astype("float64") + te.log(total[i])).astype(x.dtype))
     out = te.compute(x.shape, result, name="logcumsumexp_scaled", tag="injective")
     # the first position (in scan order) not -inf, and the first within range of the maximum
     inf = E.const(float("inf"), x.dtype)
