@@ -114,12 +114,20 @@ def test_gradients_match_finite_differences_and_pytorch():
     np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
-def test_jit_traces_the_stable_kernel():
+def test_jit_traces_the_stable_kernel_forward_and_backward():
     x = RNG.standard_normal((3, 40))
-    step = tm.jit(lambda t: tm.logcumsumexp(t, 1) * 2.0)
+
+    def step(t):
+        leaf = t.detach().requires_grad_()
+        out = tm.logcumsumexp(leaf, 1)
+        out.sum().backward()
+        return out * 2.0, leaf.grad
+    traced = tm.jit(step)
     for scale in (1.0, 1e3):                               # the second is beyond the fast path's range
         data = tm.tensor(x * scale)
-        np.testing.assert_allclose(step(data).numpy(), 2.0 * _np_lcse(x * scale, 1), rtol=1e-12)
+        (got, grad), (want, want_grad) = traced(data), step(data)
+        np.testing.assert_allclose(got.numpy(), 2.0 * _np_lcse(x * scale, 1), rtol=1e-12)
+        np.testing.assert_allclose(grad.numpy(), want_grad.numpy(), rtol=1e-12, atol=1e-300)
 
 
 def test_emulated_gpu_runs_the_scaled_kernel(emulated_gpu):
