@@ -5,13 +5,12 @@ per-step log-probabilities.
 
 The forward variable is the log-space recursion over time on the target extended with
 blanks (``2 S + 1`` states): ``alpha_t(s) = logsumexp(alpha_{t-1}(s), alpha_{t-1}(s-1),
-alpha_{t-1}(s-2) where a skip is allowed) + log p_t(l'_s)``, one kernel call per step
-(``topi.ctc``). The gradient is the backward (beta) recursion, again one kernel call per
-step, and one kernel summing ``exp(alpha + beta - log p)`` per class: the true gradient
+alpha_{t-1}(s-2) where a skip is allowed) + log p_t(l'_s)``, one kernel stage per step
+and one kernel call per ``topi.ctc.CHUNK`` steps. The gradient is the backward (beta)
+recursion, run the same way, and one kernel summing ``exp(alpha + beta - log p)`` per class: the true gradient
 with respect to ``log_probs``, whether or not they are normalised. (It replaced autodiff
 through ~25 graph ops per step: T=50, N=8, C=20, S=10 forward and backward on 2 shared
-cores 40 -> 1.8 ms, torch 0.25 ms, the rest being per-call overhead of 2T small kernels;
-see benchmarks/tensorops.py.) Unreachable states hold ``-inf`` and get gradient 0 (never
+cores 40 -> 1.5 ms, torch 0.25 ms; see benchmarks/tensorops.py.) Unreachable states hold ``-inf`` and get gradient 0 (never
 NaN); so does a sample whose target is impossible. Targets and lengths are read on the
 host (they are integers that shape the recursion), so the loss is not traced by
 ``tm.jit``."""
@@ -19,7 +18,7 @@ import numpy as np
 
 from ..errors import DTypeError, ShapeError, TVMiniError
 from ..runtime import ndarray as nd
-from ..topi.ctc import ctc_alpha_step, ctc_beta_step, ctc_grad, ctc_nll
+from ..topi.ctc import CHUNK, ctc_alpha_steps, ctc_beta_steps, ctc_grad, ctc_nll
 from . import dispatch, ops
 from .autograd import Function, no_grad
 from .join_ops import cat
@@ -67,6 +66,11 @@ def _const(array, device):
     return Tensor._wrap(nd.array(np.ascontiguousarray(array), device=device))
 
 
+def _steps(outs):
+    """A chunk kernel's outputs as a list (one output comes back bare)."""
+    return outs if isinstance(outs, list) else [outs]
+
+
 class _CTCNegLogLikelihood(Function):
     """``-log p(target | input)`` per sample (N,) of ``log_probs`` (T, N, C) for the
     extended targets ``labels`` (N, S'), their ``skip`` mask, input lengths ``steps`` and
@@ -79,21 +83,29 @@ class _CTCNegLogLikelihood(Function):
         start = np.full(labels.shape, _NEG_INF, dtype=log_probs.dtype)
         start[:, 0] = 0.0                   # the virtual alpha_{-1}: t = 0 enters state 0 or 1
         alpha = nd.array(start, device=log_probs.device)
+        total = log_probs.shape[0]
+        count = min(CHUNK, total)
         self.alphas = []
-        for t in range(log_probs.shape[0]):
-            alpha = dispatch.run("ctc_alpha_step", ctc_alpha_step, [log_probs, labels, skip, steps, alpha],
-                                 scalars=(t,), scalar_dtypes=("int64",))
-            self.alphas.append(alpha)
-        self.nll = dispatch.run("ctc_nll", ctc_nll, [alpha, steps, counts])
+        for t in range(0, total, count):
+            self.alphas += _steps(dispatch.run("ctc_alpha_steps", ctc_alpha_steps,
+                                               [log_probs, labels, skip, steps, alpha], scalars=(t,),
+                                               scalar_dtypes=("int64",), attrs=(("count", count),)))
+            alpha = self.alphas[-1]
+        del self.alphas[total:]             # steps past T (the last chunk's overshoot)
+        self.nll = dispatch.run("ctc_nll", ctc_nll, [self.alphas[-1], steps, counts])
         return self.nll
 
     def backward(self, g):
         log_probs, labels, skip, steps, counts = (t._data for t in self.inputs)
+        total = log_probs.shape[0]
+        count = min(CHUNK, total)
         beta, betas = self.alphas[-1], []   # beta_{T-1} is the start everywhere: its input is unread
-        for t in reversed(range(log_probs.shape[0])):
-            beta = dispatch.run("ctc_beta_step", ctc_beta_step, [log_probs, labels, skip, steps, counts, beta],
-                                scalars=(t,), scalar_dtypes=("int64",))
-            betas.append(beta)
+        for t in range(total - 1, -1, -count):
+            betas += _steps(dispatch.run("ctc_beta_steps", ctc_beta_steps,
+                                         [log_probs, labels, skip, steps, counts, beta], scalars=(t,),
+                                         scalar_dtypes=("int64",), attrs=(("count", count),)))
+            beta = betas[-1]
+        del betas[total:]                   # steps before 0
         with no_grad():
             # (T * N, S'): one kernel joins the steps, with no reshape of each
             alphas, betas = (cat([Tensor._wrap(a) for a in arrays])._data for arrays in (self.alphas, betas[::-1]))

@@ -7,7 +7,8 @@ int64 with ``S' = 2 S + 1`` (the blank at even states, the k-th label at state 2
 ``skip`` (N, S') bool, true at a label state that may be entered from two states back
 (a label differing from the previous one); ``steps`` (N,) each sample's input length;
 ``counts`` (N,) its target length. ``t`` is a scalar (int64), so one kernel serves
-every step.
+every step; a kernel runs ``CHUNK`` steps of a recursion, each step's alphas (betas) an
+output, so the host calls one kernel per ``CHUNK`` steps.
 
 ``alpha_t(s)`` is the log-probability of the prefixes of length ``t + 1`` ending in
 state ``s``, the emission at ``t`` included: the log-sum-exp of the up-to-three
@@ -25,7 +26,11 @@ from .. import te
 from ..tir import expr as E
 from .transform import _check
 
-__all__ = ["ctc_alpha_step", "ctc_beta_step", "ctc_nll", "ctc_grad"]
+__all__ = ["ctc_alpha_step", "ctc_beta_step", "ctc_alpha_steps", "ctc_beta_steps", "ctc_nll", "ctc_grad"]
+
+#: Steps of the recursion per kernel call (:func:`ctc_alpha_steps`, :func:`ctc_beta_steps`):
+#: a call costs tens of microseconds of host time, a step of a small batch far less.
+CHUNK = 8
 
 
 def _lse3(a, b, c):
@@ -45,21 +50,43 @@ def _states(labels):
     return int(labels.shape[1].value) if isinstance(labels.shape[1], E.Const) else labels.shape[1]
 
 
-def ctc_alpha_step(log_probs, labels, skip, steps, alpha, t):
+def ctc_alpha_steps(log_probs, labels, skip, steps, alpha, t, count):
+    """``[alpha_t, ..., alpha_{t+count-1}]`` from ``alpha`` = ``alpha_{t-1}``: ``count``
+    steps of :func:`ctc_alpha_step` in one kernel, each an output of its own (steps past
+    the input keep their alphas, and a step past T reads no input)."""
+    out = []
+    for k in range(count):
+        alpha = ctc_alpha_step(log_probs, labels, skip, steps, alpha, t + k, name=f"ctc_alpha_step{k}")
+        out.append(alpha)
+    return out
+
+
+def ctc_beta_steps(log_probs, labels, skip, steps, counts, beta, t, count):
+    """``[beta_t, ..., beta_{t-count+1}]`` from ``beta`` = ``beta_{t+1}`` in one kernel
+    (:func:`ctc_beta_step`; a step before 0 is computed from clamped reads and unused)."""
+    out = []
+    for k in range(count):
+        beta = ctc_beta_step(log_probs, labels, skip, steps, counts, beta, t - k, name=f"ctc_beta_step{k}")
+        out.append(beta)
+    return out
+
+
+def ctc_alpha_step(log_probs, labels, skip, steps, alpha, t, name="ctc_alpha_step"):
     """``alpha_t`` (N, S') from ``alpha`` = ``alpha_{t-1}`` (the virtual start at t = 0);
     a sample with ``t >= steps[n]`` keeps ``alpha``."""
     for x in (log_probs, labels, skip, steps, alpha):
         _check(x, "ctc_alpha_step")
     width = _states(labels)
+    at = _clamp(t, log_probs.shape[0])
     neg_inf = E.const(float("-inf"), alpha.dtype)
 
     def body(n, s):
         stay = alpha[n, s]
         step = te.if_then_else(s >= 1, alpha[n, _clamp(s - 1, width)], neg_inf)
         jump = te.if_then_else(te.all(s >= 2, skip[n, s]), alpha[n, _clamp(s - 2, width)], neg_inf)
-        new = _lse3(stay, step, jump) + log_probs[t, n, labels[n, s]]
+        new = _lse3(stay, step, jump) + log_probs[at, n, labels[n, s]]
         return te.if_then_else(t < steps[n], new, stay)
-    return te.compute(alpha.shape, body, name="ctc_alpha_step", tag="injective")
+    return te.compute(alpha.shape, body, name=name, tag="injective")
 
 
 def _final(s, count):
@@ -67,7 +94,7 @@ def _final(s, count):
     return te.any(s == 2 * count, te.all(count > 0, s == 2 * count - 1))
 
 
-def ctc_beta_step(log_probs, labels, skip, steps, counts, beta, t):
+def ctc_beta_step(log_probs, labels, skip, steps, counts, beta, t, name="ctc_beta_step"):
     """``beta_t`` (N, S') from ``beta`` = ``beta_{t+1}``: 0 at the final states and
     ``-inf`` elsewhere at a sample's last step ``t = steps[n] - 1`` (and after it, where
     it is never used), else the log-sum-exp over the successors ``s, s+1, s+2`` (the
@@ -89,7 +116,7 @@ def ctc_beta_step(log_probs, labels, skip, steps, counts, beta, t):
         jump = te.if_then_else(te.all(s + 2 < width, skip[n, _clamp(s + 2, width)]), successor(2), neg_inf)
         start = te.if_then_else(_final(s, counts[n]), zero, neg_inf)
         return te.if_then_else(t >= steps[n] - 1, start, _lse3(stay, step, jump))
-    return te.compute(beta.shape, body, name="ctc_beta_step", tag="injective")
+    return te.compute(beta.shape, body, name=name, tag="injective")
 
 
 def ctc_nll(alpha, steps, counts):
