@@ -7,10 +7,11 @@ The forward variable is the log-space recursion over time on the target extended
 blanks (``2 S + 1`` states): ``alpha_t(s) = logsumexp(alpha_{t-1}(s), alpha_{t-1}(s-1),
 alpha_{t-1}(s-2) where a skip is allowed) + log p_t(l'_s)``, one kernel stage per step
 and one kernel call per ``topi.ctc.CHUNK`` steps. The gradient is the backward (beta)
-recursion, run the same way, and one kernel summing ``exp(alpha + beta - log p)`` per class: the true gradient
-with respect to ``log_probs``, whether or not they are normalised. (It replaced autodiff
-through ~25 graph ops per step: T=50, N=8, C=20, S=10 forward and backward on 2 shared
-cores 40 -> 1.5 ms, torch 0.25 ms; see benchmarks/tensorops.py.) Unreachable states hold ``-inf`` and get gradient 0 (never
+recursion, run the same way, and one kernel summing ``exp(alpha + beta - log p)`` per
+class: the true gradient with respect to ``log_probs``, whether or not they are
+normalised. (It replaced autodiff through ~25 graph ops per step: T=50, N=8, C=20, S=10
+forward and backward on 2 shared cores 40 -> 1.5 ms, torch 0.25 ms; see
+benchmarks/tensorops.py.) Unreachable states hold ``-inf`` and get gradient 0 (never
 NaN); so does a sample whose target is impossible. Targets and lengths are read on the
 host (they are integers that shape the recursion), so the loss is not traced by
 ``tm.jit``."""
