@@ -3,24 +3,23 @@ and ``F.adaptive_max_pool1d/2d``.
 
 ``unfold`` and ``fold`` are one kernel each (``topi.windows``); fold is unfold's adjoint, so
 the gradient of each is the other applied to the output's gradient (and ``tm.jit``
-traces both). Adaptive max pooling gathers each output's window with ``index_select``
-and a host-made index table (a window padded to the widest by repeating one of its own
-positions) and finds the first maximum with ``argmax``; a kernel then reads each
-maximum at its position, and the gradient goes back to that position alone.
+traces both). Adaptive max pooling is one kernel giving each window's maximum and the
+position of its first maximum (``topi.windows.adaptive_max``); the gradient goes back to
+that position alone (``adaptive_max_grad``, a gather over the few windows holding each
+pixel). It replaced an ``index_select`` of every window, an ``argmax`` and a read at the
+argmax (8x64x32x32 -> 7x7 forward on 2 shared cores: 13-43 -> 1.0-1.3 ms, torch 0.8-1.2
+ms; see benchmarks/tensorops.py).
 """
-import numpy as np
 
 from ..errors import ShapeError
-from ..topi.windows import adaptive_max_grad, adaptive_max_take, col2im, im2col, window_counts
-from .autograd import no_grad
+from ..topi.windows import adaptive_max, adaptive_max_grad, col2im, im2col, window_counts
 from . import ops
 from .autograd import Function
 from .conv_ops import _pair
 from .dispatch import run
 from .ops import _kernel
-from .index_ops import index_select
 from .nn_ops import _check_float, _check_tensor
-from .tensor import tensor
+from .tensor import Tensor
 
 
 def _geometry(op, kernel_size, dilation, padding, stride):
@@ -45,13 +44,15 @@ class _Unfold(Function):
 
 
 class _AdaptiveMax(Function):
-    """The maxima read at their flat positions ``indices`` (found beforehand); the
-    gradient goes back to those positions (``topi.windows``)."""
+    """Adaptive max pooling's values, found with their flat positions ``indices`` by one
+    kernel before the op is recorded (attribute ``values``: the kernel gives both, and
+    the positions are an output of their own); the gradient goes back to those
+    positions (``topi.windows``)."""
     nondiff = (1,)
     saved = (1,)
 
     def forward(self, x, indices):
-        return run("adaptive_max_take", adaptive_max_take, [x, indices])
+        return self.values
 
     def backward(self, g):
         x, indices = self.inputs
@@ -111,16 +112,6 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):  # n
     return _Fold.apply(input, size=size, geometry=_attrs(*geometry))
 
 
-def _adaptive_windows(extent, size):
-    """(size, widest) input positions of PyTorch's adaptive windows over ``extent``:
-    window i covers floor(i * extent / size) .. ceil((i + 1) * extent / size) - 1, a
-    shorter one padded by repeating its last position."""
-    i = np.arange(size)
-    starts, ends = i * extent // size, -(-(i + 1) * extent // size)
-    widest = int((ends - starts).max())
-    return np.minimum(starts[:, None] + np.arange(widest), ends[:, None] - 1)
-
-
 def adaptive_max_pool2d(input, output_size, return_indices=False):  # noqa: A002
     """Maxima over PyTorch's adaptive windows: (N, C, H, W) -> (N, C, *output_size)
     (an entry None keeps that extent; (C, H, W) works too); ``return_indices``: also the
@@ -141,18 +132,9 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):  # noqa: A002
     if not all(isinstance(s, int) and s >= 1 for s in sizes) or min(h, w) < 1:
         raise ShapeError(f"adaptive_max_pool2d: output_size {output_size!r} must be positive ints and the input "
                          f"{input.shape} non-empty")
-    rows, cols = _adaptive_windows(h, sizes[0]), _adaptive_windows(w, sizes[1])
-    kh, kw = rows.shape[1], cols.shape[1]
-    with no_grad():                     # where each maximum is: its window's first argmax
-        windows = index_select(input, 2, tensor(rows.reshape(-1), device=input.device))
-        windows = index_select(windows, 3, tensor(cols.reshape(-1), device=input.device))
-        windows = ops.reshape(windows, (n, c, sizes[0], kh, sizes[1], kw)).permute(0, 1, 2, 4, 3, 5)
-        best = ops.argmax(ops.reshape(windows, (n, c) + sizes + (kh * kw,)), -1)
-        # the first maximum is never a repeated (padding) position: it is the window's
-        # start plus the offset argmax found
-        corner = tensor((rows[:, :1] * w + cols[:, 0]).astype("int64"), device=input.device)
-        indices = corner + (best // kw) * w + best % kw
-    values = _AdaptiveMax.apply(input, indices)
+    values, indices = run("adaptive_max", adaptive_max, [input._data], attrs=(("output_size", sizes),))
+    indices = Tensor._wrap(indices)
+    values = _AdaptiveMax.apply(input, indices, values=values)
     return (values, indices) if return_indices else values
 
 

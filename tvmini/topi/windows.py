@@ -1,5 +1,5 @@
 """Window gathers: im2col and col2im, the kernels behind ``F.unfold`` and ``F.fold``,
-and the two kernels of adaptive max pooling's gradient path (``F.adaptive_max_pool2d``).
+and the two kernels of adaptive max pooling (forward and gradient, ``F.adaptive_max_pool2d``).
 
 ``im2col`` reads each column entry from the input pixel its (channel, kernel offset,
 window position) maps to, or 0 in the padding: an injective gather. ``col2im`` is its
@@ -10,7 +10,7 @@ reduction whose extent is the kernel, not the number of windows (tag "reduce").
 Geometry is given as pairs: ``kernel``, ``dilation``, ``padding``, ``stride`` (height,
 width).
 
-``adaptive_max_take`` reads the maxima at their recorded flat positions;
+``adaptive_max`` finds each adaptive window's maximum and where it is, in one kernel;
 ``adaptive_max_grad`` sends each output gradient back to the pixel its maximum came
 from, again a gather with no atomics: input row ``h`` lies in the adaptive windows
 ``floor(h * OH / H)`` up to ``ceil((h + 1) * OH / H) - 1``, at most ``ceil(OH / H) + 1``
@@ -22,9 +22,12 @@ Every read index is clamped inside its buffer, a clamped read being masked off.
 from .. import te
 from ..errors import ShapeError
 from ..tir import expr as E
+from .pool import _adaptive_bounds
+from .schedule import register
+from .schedule_nn import _parallel_outer, _work
 from .transform import _check, _const
 
-__all__ = ["im2col", "col2im", "window_counts", "adaptive_max_take", "adaptive_max_grad"]
+__all__ = ["im2col", "col2im", "window_counts", "adaptive_max", "adaptive_max_grad"]
 
 
 def window_counts(size, kernel, dilation, padding, stride, op):
@@ -87,16 +90,61 @@ def col2im(cols, size, kernel, dilation, padding, stride):
     return te.compute((n, rows // (kh * kw)) + tuple(size), body, name="col2im", tag="reduce")
 
 
-def adaptive_max_take(x, indices):
-    """(N, C, H, W) read at ``indices`` (N, C, OH, OW) of flat positions ``h * W + w``."""
-    _check(x, "adaptive_max_take")
-    _check(indices, "adaptive_max_take")
-    _, _, h, w = _static(x, "adaptive_max_take")
+def adaptive_max(x, output_size):
+    """Adaptive max pooling of ``x`` (N, C, H, W) to (N, C, *output_size) in one kernel:
+    ``[values, indices]``, each window's maximum and the int64 flat position ``h * W + w``
+    of its first maximum (of its last NaN where the window holds one, as PyTorch).
 
-    def body(n, c, i, j):
-        at = indices[n, c, i, j]
-        return x[n, c, _clamp(at // w, h), _clamp(at % w, w)]
-    return te.compute(indices.shape, body, name="adaptive_max_take", tag="injective")
+    Window ``i`` covers rows ``floor(i * H / OH)`` .. ``ceil((i + 1) * H / OH) - 1`` (the
+    same along the columns); the window loops run to the widest window, a read past a
+    window's end being clamped onto its last position, which changes neither the
+    maximum nor the first position holding it. Four stages: the window maxima, the
+    position search (tag "adaptive_argmax", whose CPU rule
+    :func:`schedule_adaptive_argmax` computes each window's maximum right before it),
+    the position decoded from the search's key, and the value read there (so that a
+    NaN window gives NaN)."""
+    _check(x, "adaptive_max")
+    n, c, h, w = _static(x, "adaptive_max")
+    oh, ow = output_size
+    (y0, y1, kh), (x0, x1, kw) = _adaptive_bounds(h, oh), _adaptive_bounds(w, ow)
+
+    def position(oy, ox, ky, kx):
+        return te.min(y0(oy) + ky, y1(oy) - 1), te.min(x0(ox) + kx, x1(ox) - 1)
+
+    ky, kx = te.reduce_axis((0, kh), name="ky"), te.reduce_axis((0, kw), name="kx")
+    maxima = te.compute((n, c, oh, ow), lambda b, ch, oy, ox: te.max(
+        x[(b, ch) + position(oy, ox, ky.var, kx.var)], axis=[ky, kx]), name="adaptive_max.maxima",
+        tag="adaptive_max_window")
+    ay, ax = te.reduce_axis((0, kh), name="ay"), te.reduce_axis((0, kw), name="ax")
+    last = E.const(h * w, "int64")
+
+    def key(b, ch, oy, ox):
+        # the smallest key: -1 - p for a NaN at p (the last NaN, as PyTorch's loop, which
+        # takes every NaN it meets), else p where the maximum is (the first of them)
+        row, col = position(oy, ox, ay.var, ax.var)
+        value, at = x[b, ch, row, col], (row * w + col).astype("int64")
+        return te.min(te.if_then_else(value != value, -1 - at,
+                                      te.if_then_else(value == maxima[b, ch, oy, ox], at, last)), axis=[ay, ax])
+    keys = te.compute((n, c, oh, ow), key, name="adaptive_max.keys", tag="adaptive_argmax")
+    indices = te.compute((n, c, oh, ow), lambda *i: te.if_then_else(keys[i] < 0, -1 - keys[i], keys[i]),
+                         name="adaptive_max.indices", tag="injective")
+    values = te.compute((n, c, oh, ow), lambda b, ch, oy, ox: x[b, ch, _clamp(indices[b, ch, oy, ox] // w, h),
+                                                              _clamp(indices[b, ch, oy, ox] % w, w)],
+                        name="adaptive_max", tag="injective")
+    return [values, indices]
+
+
+@register("adaptive_argmax", target="llvm")
+def schedule_adaptive_argmax(sch, keys, target):
+    """CPU: (image, channel) planes parallel; each window's maximum computed right before
+    the search for its first position, so a window is read twice from L1 and the maxima
+    never reach memory. Both stay scalar: window starts are divisions, so vector lanes
+    could only gather (the windows of a 7-wide row are not a whole vector either)."""
+    stage = sch[keys]
+    n, c, oy, ox = stage.op.axis
+    _parallel_outer(stage, [n, c], _work(*keys.shape, *(iv.dom.extent for iv in stage.op.reduce_axis)))
+    (maxima,) = (t for t in keys.op.input_tensors if getattr(t.op, "tag", None) == "adaptive_max_window")
+    sch[maxima].compute_at(stage, ox)
 
 
 def adaptive_max_grad(g, indices, size):
