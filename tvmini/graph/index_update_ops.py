@@ -28,7 +28,7 @@ from .index_ops import check_indices, take
 from .join_ops import clamp
 from .logic_ops import where
 from .sort_ops import cumsum
-from .tensor import Tensor, add_methods
+from .tensor import Tensor, add_methods, method_of
 
 _REDUCES = ("sum", "prod", "mean", "amax", "amin")
 
@@ -324,16 +324,9 @@ def _in_place(name, function, at, keyword):
     return method
 
 
-def _method(function):
-    def method(self, *args, **kwargs):
-        return function(self, *args, **kwargs)
-    method.__doc__ = function.__doc__
-    return method
-
-
 #: name, function, the position and name of its argument holding the written values
 _UPDATES = (("scatter_reduce", scatter_reduce, 2, "src"), ("index_copy", index_copy, 2, "source"),
             ("index_fill", index_fill, 2, "value"), ("masked_scatter", masked_scatter, 1, "source"),
             ("index_put", index_put, 1, "values"), ("put", put, 1, "source"))
-add_methods({name: _method(function) for name, function, _, _ in _UPDATES})
+add_methods({name: method_of(function) for name, function, _, _ in _UPDATES})
 add_methods({f"{name}_": _in_place(f"{name}_", function, at, keyword) for name, function, at, keyword in _UPDATES})

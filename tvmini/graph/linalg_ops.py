@@ -21,7 +21,7 @@ from .join_ops import cat, clamp, pad
 from .ops import matmul
 from .reorder_ops import diag, flip, narrow
 from .sort_ops import cumprod
-from .tensor import Tensor, add_methods
+from .tensor import Tensor, add_methods, method_of
 
 
 def _tensors(op, *values):
@@ -239,11 +239,4 @@ def corrcoef(input):
     return clamp(c / ops.reshape(d, (d.shape[0], 1)) / ops.reshape(d, (1, d.shape[0])), -1.0, 1.0)
 
 
-def _method(function):
-    def method(self, *args, **kwargs):
-        return function(self, *args, **kwargs)
-    method.__doc__ = function.__doc__
-    return method
-
-
-add_methods({f.__name__: _method(f) for f in (cross, kron, inner, matrix_power, cov, corrcoef)})
+add_methods({f.__name__: method_of(f) for f in (cross, kron, inner, matrix_power, cov, corrcoef)})

@@ -14,14 +14,7 @@ op's output, so gradients flow through the write as PyTorch's do.
 """
 from . import binary_ops, join_ops, ops, pointwise_ops, reorder_ops
 from .indexing import update
-from .tensor import Tensor, add_methods
-
-
-def _method(fn):
-    def method(self, *args, **kwargs):
-        return fn(self, *args, **kwargs)
-    method.__doc__ = fn.__doc__
-    return method
+from .tensor import Tensor, add_methods, method_of
 
 
 def _in_place(fn, name):
@@ -51,6 +44,6 @@ _IN_PLACE.update(clamp=join_ops.clamp, clip=join_ops.clamp, tril=reorder_ops.tri
 #: the math methods (with an in-place variant each, as PyTorch has) and ``isclose``
 METHODS = tuple(_OPS) + ("isclose",)
 
-add_methods({name: _method(fn) for name, fn in _OPS.items()})
-add_methods({"isclose": _method(binary_ops.isclose)})
+add_methods({name: method_of(fn) for name, fn in _OPS.items()})
+add_methods({"isclose": method_of(binary_ops.isclose)})
 add_methods({f"{name}_": _in_place(fn, f"{name}_") for name, fn in (*_OPS.items(), *_IN_PLACE.items())})

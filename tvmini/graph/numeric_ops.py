@@ -24,7 +24,7 @@ from .join_ops import clamp
 from .logic_ops import logical, logical_not, where
 from .reductions import amax, amin
 from .stat_ops import any as _any
-from .tensor import Tensor, add_methods
+from .tensor import Tensor, add_methods, method_of
 
 
 def _tensor(op, value):
@@ -237,13 +237,6 @@ def clone(input, *, memory_format=None):
     return _tensor("clone", input).clone()
 
 
-def _method(function):
-    def method(self, *args, **kwargs):
-        return function(self, *args, **kwargs)
-    method.__doc__ = function.__doc__
-    return method
-
-
 def _in_place(function):
     """``function``'s in-place form (``x.gcd_(y)``): the result written over self, under
     the rules of in-place ops (``indexing.update``: it must fit self's dtype)."""
@@ -257,7 +250,7 @@ def _in_place(function):
 
 _FUNCTIONS = (signbit, float_power, ldexp, deg2rad, rad2deg, sinc, bitwise_and, bitwise_or, bitwise_xor, bitwise_not,
               bitwise_left_shift, bitwise_right_shift, nansum, nanmean, histc, gcd, lcm)
-add_methods({f.__name__: _method(f) for f in _FUNCTIONS})
+add_methods({f.__name__: method_of(f) for f in _FUNCTIONS})
 #: the functions PyTorch also has in place (Tensor methods ending in ``_``)
 _IN_PLACE = (float_power, ldexp, deg2rad, rad2deg, sinc, bitwise_and, bitwise_or, bitwise_xor, bitwise_not,
              bitwise_left_shift, bitwise_right_shift, gcd, lcm)

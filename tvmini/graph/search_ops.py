@@ -22,7 +22,7 @@ from ..runtime import ndarray as nd
 from . import ops
 from .gather_ops import scatter, take
 from .sort_ops import cumsum, sort
-from .tensor import Tensor, add_methods
+from .tensor import Tensor, add_methods, method_of
 
 
 def _int64(values, device):
@@ -168,12 +168,5 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
     return _runs(op, ops.reshape(input, (size,)), size, input, return_inverse, return_counts)
 
 
-def _method(function):
-    def method(self, *args, **kwargs):
-        return function(self, *args, **kwargs)
-    method.__doc__ = function.__doc__
-    return method
-
-
-add_methods({name: _method(function) for name, function in (
+add_methods({name: method_of(function) for name, function in (
     ("unique", unique), ("unique_consecutive", unique_consecutive))})

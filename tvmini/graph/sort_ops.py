@@ -42,7 +42,7 @@ from .autograd import Function
 from .creation import _host_draw
 from .dispatch import run
 from .gather_ops import _Gather
-from .tensor import Tensor, add_methods
+from .tensor import Tensor, add_methods, method_of
 
 #: What ``sort``/``topk``/``kthvalue``/``median(dim)`` return, as PyTorch's
 #: ``torch.return_types``: ``.values``, ``.indices``, and unpacking.
@@ -270,13 +270,6 @@ def randperm(n, *, generator=None, dtype="int64", device=None, requires_grad=Fal
     return out.requires_grad_(True) if requires_grad else out
 
 
-def _method(function):
-    def method(self, *args, **kwargs):
-        return function(self, *args, **kwargs)
-    method.__doc__ = function.__doc__
-    return method
-
-
-add_methods({name: _method(function) for name, function in (
+add_methods({name: method_of(function) for name, function in (
     ("cumsum", cumsum), ("cumprod", cumprod), ("sort", sort), ("argsort", argsort), ("topk", topk),
     ("kthvalue", kthvalue), ("median", median))})

@@ -580,6 +580,16 @@ def _shape_args(shape):
 
 
 
+def method_of(function):
+    """A Tensor method calling the graph function ``function`` with the tensor first: a
+    new function object, so that :func:`add_methods` naming it after the method leaves
+    ``function`` (also ``tm.<name>``) its own name."""
+    def method(self, *args, **kwargs):
+        return function(self, *args, **kwargs)
+    method.__doc__ = function.__doc__
+    return method
+
+
 def add_methods(methods):
     """Attach ``{name: function(self, ...)}`` to :class:`Tensor` as methods: how op modules
     beyond the core (aliases, sorting, gathering) give Tensor PyTorch's method names without
