@@ -15,6 +15,7 @@ from ..runtime import NDArray, as_device
 from ..runtime import ndarray as nd
 from . import autograd
 from . import axes as axes_
+from .conversion import as_ndarray
 
 
 class Tensor:
@@ -506,55 +507,8 @@ def _operand(value):
     return False
 
 
-def _python_data(data, dtype):
-    """Python (nested) ``data`` for a tensor of numpy ``dtype`` (None: inferred), refusing
-    as PyTorch does an int the tensor cannot hold, where numpy's conversion would wrap it
-    (2**63 into int64, 2**40 into int32, 300 into uint8) or fail obscurely (2**70): a
-    ValueOverflowError (see ``ops.stored_value``; -1 into uint8 is 255, as PyTorch's)."""
-    try:
-        raw = np.asarray(data)
-    except ValueError:          # ragged: nd.array names it
-        return data
-    if raw.dtype.kind == "f" and _ints_past_int64(data, raw):
-        raw = np.array(data, dtype=object)          # judged value by value below, as PyTorch
-    if raw.dtype.kind not in "iuO" or not raw.size:
-        return data
-    if raw.dtype.kind == "O":   # ints past 64 bits, perhaps beside floats; or not numbers (None)
-        values = raw.ravel().tolist()
-        odd = [v for v in values if not isinstance(v, (int, float, np.number, np.bool_))]
-        if odd:
-            raise DTypeError(f"tensor(): cannot infer a dtype for a {type(odd[0]).__name__} (a tensor holds "
-                             f"numbers and bools)")
-        if dtype is None:
-            dtype = np.dtype("int64" if all(isinstance(v, int) for v in values) else "float32")
-        stored = [ops.stored_value(v, dtype.name, "tensor()") for v in values]
-        return np.array(stored, dtype).reshape(raw.shape)
-    target = (dtype or np.dtype("int64")).name
-    if target != "bool":
-        for v in (raw.min(), raw.max()):
-            ops.stored_value(v.item(), target, "tensor()")
-    return data
-
-
-def _ints_past_int64(data, raw):
-    """Whether numpy made the floats ``raw`` of Python ``data`` holding ints only, some
-    past int64 (``[-1, 2**64 - 1]`` fits neither int64 nor uint64): PyTorch reads such
-    data as int64 and refuses it. Only float data reaching 2**63 is looked at closer."""
-    if not raw.size or not np.abs(raw).max() >= 2.0 ** 63:
-        return False
-    return all(isinstance(v, (int, np.integer)) for v in np.array(data, dtype=object).ravel().tolist())
-
-
 def _as_ndarray(data, dtype, device):
-    if isinstance(data, Tensor):
-        data = data._data
-    if dtype is not None:
-        dtype = nd.normalize_dtype(dtype)
-    if not isinstance(data, (NDArray, np.ndarray, np.generic)):
-        data = _python_data(data, dtype)
-    if isinstance(data, NDArray) and dtype is not None and data.dtype != dtype.name:
-        data = data.numpy()
-    return nd.array(data, dtype=dtype, device=device)
+    return as_ndarray(data._data if isinstance(data, Tensor) else data, dtype, device)
 
 
 def tensor(data, requires_grad=False, device=None, dtype=None):
@@ -577,7 +531,6 @@ def _rebuild(cls, data, requires_grad):
 
 def _shape_args(shape):
     return tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)) else shape
-
 
 
 def method_of(function):
