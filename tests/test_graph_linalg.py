@@ -68,6 +68,20 @@ def test_norm_gradient_is_zero_at_zero_as_torch():
     np.testing.assert_array_equal(x.grad.numpy(), np.zeros(3))
 
 
+def test_the_order_0_norm_counts_non_zeros_with_a_zero_gradient_as_torch():
+    torch = _torch()
+    values = [[1.0, 0.0, math.inf], [-0.0, 2.0, math.nan]]
+    x = tm.tensor(values, dtype="float64", requires_grad=True)
+    u = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    got, want = tm.linalg.vector_norm(x, 0, dim=1), torch.linalg.vector_norm(u, 0, dim=1)
+    _close(got, want)
+    assert got.requires_grad
+    got.sum().backward()
+    want.sum().backward()
+    assert u.grad is None           # PyTorch's backward gives no gradient: zeros here
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((2, 3)))
+
+
 @given(st.integers(1, 2), EXTENT, EXTENT, st.integers(1, 4), st.sampled_from([1.0, 2.0, 3.0, math.inf, 0.0]),
        st.integers(0, 2 ** 16))
 @examples(15)
