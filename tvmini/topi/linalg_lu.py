@@ -1,0 +1,259 @@
+"""The kernels of the dense solvers and factorizations (``tm.linalg.lu_factor``,
+``solve``, ``inv``, ``det``, ``cholesky``, ``solve_triangular``): LU with partial
+pivoting, Cholesky, and forward/back substitution, on batches of matrices laid out
+(B, n, n) (right-hand sides (B, n, m)); the batch axis is an ordinary axis of every
+compute, so matrices run in parallel.
+
+te has no loop-carried state, so each algorithm is written as its step: a kernel that
+takes the matrix after steps ``0 .. k-1`` and the step ``k`` as a runtime scalar and
+returns the matrix after step ``k`` (one build serves every step of a shape). A kernel
+runs ``count`` consecutive steps, each a stage of its own materialized in turn (the
+graph layer calls one kernel per ``count`` steps); a step past the last one (the last
+call's overshoot) returns its input unchanged, and every index read from data (a pivot
+row) or derived from ``k`` is clamped into its axis, so no step reads outside a buffer.
+
+* :func:`lu_steps`: step ``k`` of right-looking LU (LAPACK's ``getf2``): the pivot is
+  the first row ``p >= k`` of largest ``|a[p, k]|``; rows ``k`` and ``p`` swap, the
+  entries below the diagonal of column ``k`` become the multipliers ``a[i, k] /
+  a[p, k]`` and the trailing block takes the rank-1 update. A zero pivot (a singular
+  matrix) skips the division as LAPACK does (the column below it is zero then). The
+  pivots are LAPACK's and PyTorch's: 1-based, ``pivots[k] = p + 1``.
+* :func:`cholesky_steps`: step ``k`` of right-looking Cholesky on the lower triangle
+  (the upper one is never read for it): ``l[k, k] = sqrt(a[k, k])``, the column below
+  divided by it, the trailing block updated; ``info`` (B,) keeps ``k + 1`` of the first
+  step whose ``a[k, k]`` is not positive (PyTorch's ``info``: the leading minor of that
+  order is not positive-definite).
+* :func:`trsm_steps`: row ``i`` of the solution of ``T x = b`` (T lower or upper
+  triangular, unit diagonal or not): ``(b[i] - sum_j T[i, j] x[j]) / T[i, i]`` over
+  the rows already solved (``j < i`` lower, ``j > i`` upper); ``x`` starts as ``b``,
+  so the row it replaces still holds its right-hand side.
+* :func:`pivots_to_perm` runs the pivots' row swaps on the identity permutation
+  (``perm[i]``: the row of ``A`` that is row ``i`` of ``L U``); :func:`permute_rows`,
+  :func:`inverse_perm` and :func:`perm_matrix` use it; :func:`pivots_sign` is the
+  permutation's sign (one transposition per pivot that moves a row), and
+  :func:`lu_info` finds the first exactly-zero diagonal entry of ``U`` (getrf's info).
+"""
+from .. import te
+from ..errors import DTypeError, ShapeError
+from ..tir import expr as E
+from .schedule import MATERIALIZED
+from .transform import _check
+
+__all__ = ["lu_steps", "cholesky_steps", "trsm_steps", "pivots_to_perm", "permute_rows", "inverse_perm",
+           "perm_matrix", "pivots_sign", "lu_info"]
+
+
+def _extent(x, axis):
+    extent = x.shape[axis]
+    if not isinstance(extent, E.Const):
+        raise ShapeError(f"{x.name}: the linalg kernels need constant shapes, got {x.shape}")
+    return int(extent.value)
+
+
+def _square(a, op):
+    _check(a, op)
+    if len(a.shape) != 3 or _extent(a, 1) != _extent(a, 2):
+        raise ShapeError(f"{op}: expects a batch of square matrices (B, n, n), got {a.name} of shape {a.shape}")
+    if not a.dtype.startswith("float"):
+        raise DTypeError(f"{op}: expects floating-point matrices, got {a.name} of dtype {a.dtype}")
+    return _extent(a, 1)
+
+
+def _clamp(i, n):
+    return te.min(te.max(i, 0), n - 1)
+
+
+def _step_tag(k, count):
+    """Tag of step ``k`` of ``count``: intermediate steps are materialized (never inlined
+    into the next step, which reads each of their elements several times)."""
+    return "injective" if k == count - 1 else MATERIALIZED
+
+
+# ------------------------------------------------------------------------------- LU
+
+def _lu_step(a, pivots, k, tag, name):
+    n = _extent(a, 1)
+    kk = _clamp(k, n)
+    active = k < n
+    i = te.reduce_axis((0, n), name="i")
+    size = te.compute((a.shape[0],), lambda b: te.max(te.if_then_else(i.var >= kk, te.abs(a[b, i.var, kk]),
+                                                                      E.const(-1, a.dtype)), axis=i),
+                      name=f"{name}_size", tag="reduce")
+    r = te.reduce_axis((0, n), name="r")
+    first = te.compute((a.shape[0],), lambda b: te.min(te.if_then_else(
+        te.all(r.var >= kk, te.abs(a[b, r.var, kk]) == size[b]), r.var, E.const(n, "int32")), axis=r),
+        name=f"{name}_first", tag="reduce")
+    # no row matched (a NaN in the column): keep row k, as the steps after it only spread the NaN
+    pivot = te.compute((a.shape[0],), lambda b: te.if_then_else(first[b] < n, first[b], kk),
+                       name=f"{name}_pivot", tag=MATERIALIZED)
+    zero = E.const(0, a.dtype)
+
+    def body(b, row, col):
+        p = _clamp(pivot[b], n)
+        src = te.if_then_else(row == kk, p, te.if_then_else(row == p, kk, row))
+        value = a[b, src, col]
+        head = a[b, p, kk]
+        factor = te.if_then_else(head == zero, a[b, src, kk], a[b, src, kk] / head)
+        below = te.if_then_else(col == kk, factor, te.if_then_else(col > kk, value - factor * a[b, p, col], value))
+        return te.if_then_else(te.all(active, row > kk), below, te.if_then_else(active, value, a[b, row, col]))
+    out = te.compute(a.shape, body, name=name, tag=tag)
+    piv = te.compute(pivots.shape, lambda b, m: te.if_then_else(te.all(active, m == kk), pivot[b] + 1, pivots[b, m]),
+                     name=f"{name}_pivots", tag=tag)
+    return out, piv
+
+
+def lu_steps(a, pivots, k, count=1):
+    """Steps ``k .. k+count-1`` of LU with partial pivoting of ``a`` (B, n, n) (the
+    matrix after steps ``0 .. k-1``; the multipliers below the diagonal, ``U`` on and
+    above it) and ``pivots`` (B, n) int32 (entries ``< k`` set): returns [a, pivots]
+    after the last of them."""
+    _square(a, "lu_steps")
+    _check(pivots, "lu_steps")
+    for s in range(count):
+        tag = _step_tag(s, count)
+        a, pivots = _lu_step(a, pivots, k + s, tag, f"lu_step{s}")
+    return [a, pivots]
+
+
+def lu_info(lu):
+    """(B,) int32: ``j + 1`` for the first ``j`` with ``U[j, j]`` exactly zero, else 0."""
+    n = _square(lu, "lu_info")
+    j = te.reduce_axis((0, n), name="j")
+    first = te.compute((lu.shape[0],), lambda b: te.min(te.if_then_else(
+        lu[b, j.var, j.var] == E.const(0, lu.dtype), j.var + 1, E.const(n + 1, "int32")), axis=j),
+        name="lu_first_zero", tag="reduce")
+    return te.compute((lu.shape[0],), lambda b: te.if_then_else(first[b] > n, 0, first[b]), name="lu_info",
+                      tag="injective")
+
+
+# ------------------------------------------------------------------------- Cholesky
+
+def _cholesky_step(a, info, k, tag, name):
+    n = _extent(a, 1)
+    kk = _clamp(k, n)
+    active = k < n
+    zero = E.const(0, a.dtype)
+    root = te.compute((a.shape[0],), lambda b: te.sqrt(a[b, kk, kk]), name=f"{name}_root", tag=MATERIALIZED)
+
+    def body(b, row, col):
+        value = a[b, row, col]
+        scaled = te.if_then_else(row == kk, root[b], value / root[b])
+        update = value - a[b, row, kk] * a[b, col, kk] / a[b, kk, kk]
+        new = te.if_then_else(te.all(col == kk, row >= kk), scaled,
+                              te.if_then_else(te.all(row > kk, col > kk), update, value))
+        return te.if_then_else(active, new, value)
+    out = te.compute(a.shape, body, name=name, tag=tag)
+    failed = te.compute(info.shape, lambda b: te.if_then_else(
+        te.all(active, info[b] == 0, ~(a[b, kk, kk] > zero)), kk + 1, info[b]), name=f"{name}_info", tag=tag)
+    return out, failed
+
+
+def cholesky_steps(a, info, k, count=1):
+    """Steps ``k .. k+count-1`` of the Cholesky factorization of the lower triangle of
+    ``a`` (B, n, n), with ``info`` (B,) int32 (0 while every step succeeded): returns
+    [a, info] after the last of them. After all ``n`` steps the lower triangle of ``a``
+    is ``L`` (where ``info`` is 0); above it is whatever the updates left there."""
+    _square(a, "cholesky_steps")
+    _check(info, "cholesky_steps")
+    for s in range(count):
+        a, info = _cholesky_step(a, info, k + s, _step_tag(s, count), f"cholesky_step{s}")
+    return [a, info]
+
+
+# ---------------------------------------------------------------------- substitution
+
+def _trsm_step(t, x, i, lower, unit, tag, name):
+    n = _extent(t, 1)
+    ii = _clamp(i, n)
+    active = te.all(i >= 0, i < n)
+    j = te.reduce_axis((0, n), name="j")
+    solved = (j.var < ii) if lower else (j.var > ii)
+    dot = te.compute((x.shape[0], x.shape[2]), lambda b, c: te.sum(t[b, ii, j.var] * x[b, j.var, c], axis=j,
+                                                                    where=solved), name=f"{name}_dot", tag="reduce")
+
+    def body(b, row, c):
+        rest = x[b, ii, c] - dot[b, c]
+        value = rest if unit else rest / t[b, ii, ii]
+        return te.if_then_else(te.all(active, row == ii), value, x[b, row, c])
+    return te.compute(x.shape, body, name=name, tag=tag)
+
+
+def trsm_steps(t, x, i, lower=True, unit=False, count=1):
+    """Rows ``i, i+1, ..`` (``lower``) or ``i, i-1, ..`` (upper), ``count`` of them, of
+    the solution of ``t x = b`` for triangular ``t`` (B, n, n) (only its triangle is
+    read; ``unit``: its diagonal is taken as ones) and ``x`` (B, n, m): ``b`` with the
+    rows before ``i`` (in solving order) already solved. Returns the new ``x``."""
+    n = _square(t, "trsm_steps")
+    _check(x, "trsm_steps")
+    if len(x.shape) != 3 or _extent(x, 1) != n or _extent(x, 0) != _extent(t, 0):
+        raise ShapeError(f"trsm_steps: right-hand sides {x.name} of shape {x.shape} do not match {t.name} of "
+                         f"shape {t.shape}")
+    for s in range(count):
+        x = _trsm_step(t, x, i + s if lower else i - s, lower, unit, _step_tag(s, count), f"trsm_step{s}")
+    return x
+
+
+# ---------------------------------------------------------------------- permutations
+
+def _swap_step(perm, pivots, step, n, name, tag):
+    kk = _clamp(step, n)
+    active = step < n
+
+    def body(b, m):
+        p = _clamp(pivots[b, kk].astype("int32") - 1, n)
+        swapped = te.if_then_else(m == kk, perm[b, p], te.if_then_else(m == p, perm[b, kk], perm[b, m]))
+        return te.if_then_else(active, swapped, perm[b, m])
+    return te.compute(perm.shape, body, name=name, tag=tag)
+
+
+def pivots_to_perm(perm, pivots, k, count=1):
+    """The swaps ``k .. k+count-1`` of LAPACK ``pivots`` (B, n) (row ``k`` with row
+    ``pivots[k] - 1``) applied to ``perm`` (B, n) int32 (the permutation after swaps
+    ``0 .. k-1``; the identity before the first)."""
+    _check(perm, "pivots_to_perm")
+    _check(pivots, "pivots_to_perm")
+    n = _extent(perm, 1)
+    for s in range(count):
+        perm = _swap_step(perm, pivots, k + s, n, f"perm_step{s}", _step_tag(s, count))
+    return perm
+
+
+def permute_rows(x, perm):
+    """``out[b, i, c] = x[b, perm[b, i], c]``: rows of ``x`` (B, n, m) in the order of
+    ``perm`` (B, n) (``P^T x`` for ``A = P L U``)."""
+    _check(x, "permute_rows")
+    _check(perm, "permute_rows")
+    n = _extent(x, 1)
+    return te.compute(x.shape, lambda b, i, c: x[b, _clamp(perm[b, i], n), c], name="permute_rows",
+                      tag="injective")
+
+
+def inverse_perm(perm):
+    """The inverse permutation (B, n) of ``perm``: ``inv[b, perm[b, i]] = i``."""
+    _check(perm, "inverse_perm")
+    n = _extent(perm, 1)
+    i = te.reduce_axis((0, n), name="i")
+    return te.compute(perm.shape, lambda b, j: te.sum(te.if_then_else(perm[b, i.var] == j, i.var, 0), axis=i),
+                      name="inverse_perm", tag="reduce")
+
+
+def perm_matrix(perm, dtype="float32"):
+    """The permutation matrices ``P`` (B, n, n) of ``A = P L U``: ``P[b, perm[b, c], c] = 1``."""
+    _check(perm, "perm_matrix")
+    n = _extent(perm, 1)
+    one, zero = E.const(1, dtype), E.const(0, dtype)
+    return te.compute((perm.shape[0], n, n), lambda b, r, c: te.if_then_else(perm[b, c] == r, one, zero),
+                      name="perm_matrix", tag="injective")
+
+
+def pivots_sign(pivots, dtype="float32"):
+    """The sign (B,) of the permutation of LAPACK ``pivots`` (B, n): each ``k`` with
+    ``pivots[k] != k + 1`` is one transposition, so the sign is -1 for an odd count."""
+    _check(pivots, "pivots_sign")
+    n = _extent(pivots, 1)
+    k = te.reduce_axis((0, n), name="k")
+    swaps = te.compute((pivots.shape[0],), lambda b: te.sum(te.if_then_else(
+        pivots[b, k.var].astype("int32") != k.var + 1, 1, 0), axis=k), name="pivot_swaps", tag="reduce")
+    one = E.const(1, dtype)
+    return te.compute((pivots.shape[0],), lambda b: te.if_then_else(swaps[b] % 2 == 0, one, -one),
+                      name="pivots_sign", tag="injective")
