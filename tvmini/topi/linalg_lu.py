@@ -84,18 +84,27 @@ def _lu_step(a, pivots, k, tag, name):
         te.all(r.var >= kk, te.abs(a[b, r.var, kk]) == size[b]), r.var, E.const(n, "int32")), axis=r),
         name=f"{name}_first", tag="reduce")
     # no row matched (a NaN in the column): keep row k, as the steps after it only spread the NaN
-    pivot = te.compute((a.shape[0],), lambda b: te.if_then_else(first[b] < n, first[b], kk),
+    # no row matched (a NaN in the column): keep row k, as the steps after it only spread the NaN
+    pivot = te.compute((a.shape[0],), lambda b: _clamp(te.if_then_else(first[b] < n, first[b], kk), n),
                        name=f"{name}_pivot", tag=MATERIALIZED)
     zero = E.const(0, a.dtype)
+    # the new row k (the pivot row) and each row's multiplier, gathered once: the update
+    # below then reads only rows at affine indices, contiguous along the columns
+    head_row = te.compute((a.shape[0], n), lambda b, col: a[b, pivot[b], col], name=f"{name}_head_row",
+                          tag=MATERIALIZED)
+
+    def multiplier(b, row):
+        below = te.if_then_else(row == pivot[b], a[b, kk, kk], a[b, row, kk])
+        head = head_row[b, kk]
+        return te.if_then_else(head == zero, below, below / head)
+    factor = te.compute((a.shape[0], n), multiplier, name=f"{name}_factor", tag=MATERIALIZED)
 
     def body(b, row, col):
-        p = _clamp(pivot[b], n)
-        src = te.if_then_else(row == kk, p, te.if_then_else(row == p, kk, row))
-        value = a[b, src, col]
-        head = a[b, p, kk]
-        factor = te.if_then_else(head == zero, a[b, src, kk], a[b, src, kk] / head)
-        below = te.if_then_else(col == kk, factor, te.if_then_else(col > kk, value - factor * a[b, p, col], value))
-        return te.if_then_else(te.all(active, row > kk), below, te.if_then_else(active, value, a[b, row, col]))
+        value = te.if_then_else(row == pivot[b], a[b, kk, col], a[b, row, col])
+        below = te.if_then_else(col == kk, factor[b, row],
+                                te.if_then_else(col > kk, value - factor[b, row] * head_row[b, col], value))
+        new = te.if_then_else(row == kk, head_row[b, col], te.if_then_else(row > kk, below, a[b, row, col]))
+        return te.if_then_else(active, new, a[b, row, col])
     out = te.compute(a.shape, body, name=name, tag=tag)
     piv = te.compute(pivots.shape, lambda b, m: te.if_then_else(te.all(active, m == kk), pivot[b] + 1, pivots[b, m]),
                      name=f"{name}_pivots", tag=tag)
@@ -133,12 +142,14 @@ def _cholesky_step(a, info, k, tag, name):
     kk = _clamp(k, n)
     active = k < n
     zero = E.const(0, a.dtype)
-    root = te.compute((a.shape[0],), lambda b: te.sqrt(a[b, kk, kk]), name=f"{name}_root", tag=MATERIALIZED)
+    # column k, gathered once: the update reads it along both axes
+    column = te.compute((a.shape[0], n), lambda b, row: a[b, row, kk], name=f"{name}_column", tag=MATERIALIZED)
+    root = te.compute((a.shape[0],), lambda b: te.sqrt(column[b, kk]), name=f"{name}_root", tag=MATERIALIZED)
 
     def body(b, row, col):
         value = a[b, row, col]
         scaled = te.if_then_else(row == kk, root[b], value / root[b])
-        update = value - a[b, row, kk] * a[b, col, kk] / a[b, kk, kk]
+        update = value - column[b, row] * column[b, col] / column[b, kk]
         new = te.if_then_else(te.all(col == kk, row >= kk), scaled,
                               te.if_then_else(te.all(row > kk, col > kk), update, value))
         return te.if_then_else(active, new, value)
