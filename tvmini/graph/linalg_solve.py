@@ -285,11 +285,12 @@ def solve(A, B, *, left=True):
 def _solve(op, A, B, left, check_errors):
     check_matrices(op, A)
     check_operand(op, A, B)
-    vector = _is_vector(A, B)
+    vector, n = _is_vector(A, B), A.shape[-1]
     if not left:                    # X A = B  <=>  A^T X^T = B^T
+        if vector and n != 1:       # a vector is a column, which X A = B cannot take (PyTorch's rule)
+            raise ShapeError(f"{op}: Incompatible shapes of A and B for the equation XA = B ({n}x{n} and {n}x1)")
         result, info = _solve(op, A.mT, B if vector or B.ndim < 2 else B.mT, True, check_errors)
         return SolveEx(result if vector else result.mT, info)
-    n = A.shape[-1]
     if vector:
         B = ops.reshape(B, B.shape + (1,))
     if B.ndim < 2 or B.shape[-2] != n:
