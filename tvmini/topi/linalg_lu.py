@@ -23,10 +23,13 @@ row) or derived from ``k`` is clamped into its axis, so no step reads outside a 
   divided by it, the trailing block updated; ``info`` (B,) keeps ``k + 1`` of the first
   step whose ``a[k, k]`` is not positive (PyTorch's ``info``: the leading minor of that
   order is not positive-definite).
-* :func:`trsm_steps`: row ``i`` of the solution of ``T x = b`` (T lower or upper
-  triangular, unit diagonal or not): ``(b[i] - sum_j T[i, j] x[j]) / T[i, i]`` over
-  the rows already solved (``j < i`` lower, ``j > i`` upper); ``x`` starts as ``b``,
-  so the row it replaces still holds its right-hand side.
+* :func:`trsm_steps`: step ``i`` of column-oriented substitution for ``T x = b`` (T
+  lower or upper triangular, unit diagonal or not): row ``i`` of ``x``, holding ``b[i]``
+  minus the contributions of the rows solved before it, is final once divided by
+  ``T[i, i]``; every row still to solve (``r > i`` lower, ``r < i`` upper) subtracts
+  ``T[r, i]`` times it. ``x`` starts as ``b``. Each step is an elementwise update
+  along the contiguous columns of ``x`` (a row-oriented step, a dot product down a
+  column of ``x`` per output, strides through memory).
 * :func:`pivots_to_perm` runs the pivots' row swaps on the identity permutation
   (``perm[i]``: the row of ``A`` that is row ``i`` of ``L U``); :func:`permute_rows`,
   :func:`inverse_perm` and :func:`perm_matrix` use it; :func:`pivots_sign` is the
@@ -142,16 +145,17 @@ def _cholesky_step(a, info, k, tag, name):
     kk = _clamp(k, n)
     active = k < n
     zero = E.const(0, a.dtype)
-    # column k, gathered once: the update reads it along both axes
-    column = te.compute((a.shape[0], n), lambda b, row: a[b, row, kk], name=f"{name}_column", tag=MATERIALIZED)
-    root = te.compute((a.shape[0],), lambda b: te.sqrt(column[b, kk]), name=f"{name}_root", tag=MATERIALIZED)
+    # column k of L (the diagonal's root, the entries below divided by it), once: the
+    # update reads it along both axes and divides nothing
+    root = te.compute((a.shape[0],), lambda b: te.sqrt(a[b, kk, kk]), name=f"{name}_root", tag=MATERIALIZED)
+    column = te.compute((a.shape[0], n), lambda b, row: te.if_then_else(row == kk, root[b], a[b, row, kk] / root[b]),
+                        name=f"{name}_column", tag=MATERIALIZED)
 
     def body(b, row, col):
         value = a[b, row, col]
-        scaled = te.if_then_else(row == kk, root[b], value / root[b])
-        update = value - column[b, row] * column[b, col] / column[b, kk]
-        new = te.if_then_else(te.all(col == kk, row >= kk), scaled,
-                              te.if_then_else(te.all(row > kk, col > kk), update, value))
+        new = te.if_then_else(te.all(col == kk, row >= kk), column[b, row],
+                              te.if_then_else(te.all(row > kk, col > kk), value - column[b, row] * column[b, col],
+                                              value))
         return te.if_then_else(active, new, value)
     out = te.compute(a.shape, body, name=name, tag=tag)
     failed = te.compute(info.shape, lambda b: te.if_then_else(
@@ -177,23 +181,23 @@ def _trsm_step(t, x, i, lower, unit, tag, name):
     n = _extent(t, 1)
     ii = _clamp(i, n)
     active = te.all(i >= 0, i < n)
-    j = te.reduce_axis((0, n), name="j")
-    solved = (j.var < ii) if lower else (j.var > ii)
-    dot = te.compute((x.shape[0], x.shape[2]), lambda b, c: te.sum(t[b, ii, j.var] * x[b, j.var, c], axis=j,
-                                                                    where=solved), name=f"{name}_dot", tag="reduce")
+    # row i of the solution, final now; the rows still to solve subtract its multiples
+    solved = te.compute((x.shape[0], x.shape[2]), lambda b, c: x[b, ii, c] if unit else x[b, ii, c] / t[b, ii, ii],
+                        name=f"{name}_row", tag=MATERIALIZED)
 
     def body(b, row, c):
-        rest = x[b, ii, c] - dot[b, c]
-        value = rest if unit else rest / t[b, ii, ii]
-        return te.if_then_else(te.all(active, row == ii), value, x[b, row, c])
+        later = (row > ii) if lower else (row < ii)
+        value = te.if_then_else(row == ii, solved[b, c],
+                                te.if_then_else(later, x[b, row, c] - t[b, row, ii] * solved[b, c], x[b, row, c]))
+        return te.if_then_else(active, value, x[b, row, c])
     return te.compute(x.shape, body, name=name, tag=tag)
 
 
 def trsm_steps(t, x, i, lower=True, unit=False, count=1):
-    """Rows ``i, i+1, ..`` (``lower``) or ``i, i-1, ..`` (upper), ``count`` of them, of
-    the solution of ``t x = b`` for triangular ``t`` (B, n, n) (only its triangle is
-    read; ``unit``: its diagonal is taken as ones) and ``x`` (B, n, m): ``b`` with the
-    rows before ``i`` (in solving order) already solved. Returns the new ``x``."""
+    """Steps ``i, i+1, ..`` (``lower``) or ``i, i-1, ..`` (upper), ``count`` of them, of
+    the substitution solving ``t x = b`` for triangular ``t`` (B, n, n) (only its
+    triangle is read; ``unit``: its diagonal is taken as ones), ``x`` (B, n, m) the
+    right-hand sides after the steps before ``i``. Returns the new ``x``."""
     n = _square(t, "trsm_steps")
     _check(x, "trsm_steps")
     if len(x.shape) != 3 or _extent(x, 1) != n or _extent(x, 0) != _extent(t, 0):
