@@ -154,10 +154,10 @@ def test_singular_and_indefinite_input_raise_as_torch():
                                           r"minor of order 2 is not positive-definite\)."):
         tm.linalg.cholesky(tm.tensor(indefinite))
     # the _ex variants report info instead, as torch's
-    for got, want in [(tm.linalg.lu_factor_ex(S).info, torch.linalg.lu_factor_ex(torch.tensor(singular)).info),
-                      (tm.linalg.solve_ex(S, b).info, torch.linalg.solve_ex(torch.tensor(singular),
-                                                                            torch.ones(2, N, 2, dtype=torch.float64)).info),
-                      (tm.linalg.inv_ex(S).info, torch.linalg.inv_ex(torch.tensor(singular)).info),
+    tS, tb = torch.tensor(singular), torch.ones(2, N, 2, dtype=torch.float64)
+    for got, want in [(tm.linalg.lu_factor_ex(S).info, torch.linalg.lu_factor_ex(tS).info),
+                      (tm.linalg.solve_ex(S, b).info, torch.linalg.solve_ex(tS, tb).info),
+                      (tm.linalg.inv_ex(S).info, torch.linalg.inv_ex(tS).info),
                       (tm.linalg.cholesky_ex(tm.tensor(indefinite)).info,
                        torch.linalg.cholesky_ex(torch.tensor(indefinite)).info)]:
         np.testing.assert_array_equal(got.numpy(), want.numpy())
@@ -282,3 +282,11 @@ def test_solvers_on_the_emulated_gpu(emulated_gpu):
         np.testing.assert_allclose(got.numpy(), op(*(tm.tensor(x) for x in (a, b, s))).numpy(), rtol=1e-5,
                                    atol=1e-5)
     assert emulated_gpu.launches
+
+
+def test_editing_a_saved_result_in_place_is_refused_at_backward():
+    a = tm.tensor(_well_conditioned(np.random.default_rng(5), (2, N, N)), requires_grad=True)
+    x = tm.linalg.inv(a)
+    x.mul_(2.0)
+    with pytest.raises(tm.TVMiniError, match="modified by an inplace operation"):
+        x.sum().backward()

@@ -5,9 +5,9 @@ defaults (``cross`` along the last axis, ``vander`` in increasing powers)."""
 from ..errors import ArgumentError
 from . import linalg_ops
 from .linalg_cholesky import cholesky, cholesky_ex, solve_triangular
+from .linalg_kernels import LinAlgError
 from .linalg_ops import matrix_power
-from .linalg_solve import (LinAlgError, det, inv, inv_ex, lu, lu_factor, lu_factor_ex, lu_solve, slogdet, solve,
-                           solve_ex)
+from .linalg_solve import det, inv, inv_ex, lu, lu_factor, lu_factor_ex, lu_solve, slogdet, solve, solve_ex
 from .norm_ops import linalg_norm as norm, matrix_norm, vector_norm
 
 __all__ = ["cross", "matrix_norm", "matrix_power", "norm", "vander", "vector_norm",

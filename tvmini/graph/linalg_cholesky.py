@@ -33,7 +33,8 @@ class _Cholesky(Function):
     saved = ()
 
     def forward(self, a):
-        return self.factor._data
+        self.out = self.factor._data        # read by backward: an in-place edit is refused there
+        return self.out
 
     def backward(self, g):
         lower = self.factor
@@ -51,7 +52,8 @@ class _SolveTriangular(Function):
 
     def forward(self, t, b):
         self.x = K.trsm(Tensor._wrap(t), Tensor._wrap(b), lower=not self.upper, unit=self.unit)
-        return self.x._data
+        self.out = self.x._data
+        return self.out
 
     def backward(self, g):
         t = self.inputs[0]

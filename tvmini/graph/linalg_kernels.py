@@ -23,6 +23,11 @@ SWAPS = 8
 _STEP = ("int32",)
 
 
+class LinAlgError(TVMiniError, RuntimeError):
+    """A matrix the solver cannot handle: singular, or not positive-definite
+    (PyTorch's ``torch.linalg.LinAlgError``)."""
+
+
 def _wrap(out):
     return [Tensor._wrap(o) for o in out] if isinstance(out, list) else Tensor._wrap(out)
 
@@ -130,8 +135,3 @@ def raise_failure(op, info, batched, message):
         element, value = failure
         where = f"(Batch element {element}): " if batched else ""
         raise LinAlgError(f"{op}: {where}{message(value)}")
-
-
-class LinAlgError(TVMiniError, RuntimeError):
-    """A matrix the solver cannot handle: singular, or not positive-definite
-    (PyTorch's ``torch.linalg.LinAlgError``)."""

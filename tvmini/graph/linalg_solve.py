@@ -24,7 +24,6 @@ from . import linalg_kernels as K
 from . import ops
 from .autograd import Function
 from .creation import eye
-from .linalg_kernels import LinAlgError  # noqa: F401  (tm.linalg.LinAlgError)
 from .tensor import Tensor, add_methods, method_of
 
 LUFactor = namedtuple("LUFactor", ["LU", "pivots"])
@@ -90,7 +89,8 @@ class _LUFactor(Function):
     saved = ()
 
     def forward(self, a):
-        return self.packed._data
+        self.out = self.packed._data        # read by backward: an in-place edit is refused there
+        return self.out
 
     def backward(self, g):
         return (lu_backward(self.packed, self.perm, g.tril(-1), g.triu()),)
@@ -111,7 +111,8 @@ class _LUSolve(Function):
 
     def forward(self, packed, b):
         self.x = K.lu_solve(_wrapped(packed), self.perm, _wrapped(b), self.adjoint)
-        return self.x._data
+        self.out = self.x._data
+        return self.out
 
     def backward(self, g):
         packed = self.inputs[0]
@@ -131,7 +132,8 @@ class _Solve(Function):
 
     def forward(self, a, b):
         self.x = K.lu_solve(self.packed, self.perm, _wrapped(b))
-        return self.x._data
+        self.out = self.x._data
+        return self.out
 
     def backward(self, g):
         gb = K.lu_solve(self.packed, self.perm, g, adjoint=True)
@@ -145,7 +147,8 @@ class _Inverse(Function):
 
     def forward(self, a):
         self.x = K.lu_solve(self.packed, self.perm, _identity(a.shape[0], a.shape[-1], _wrapped(a)))
-        return self.x._data
+        self.out = self.x._data
+        return self.out
 
     def backward(self, g):
         xt = self.x.transpose(-2, -1)
@@ -165,7 +168,8 @@ class _Det(Function):
 
     def forward(self, a):
         self.det = K.pivots_sign(self.pivots, a.dtype) * self.packed.diagonal(0, -2, -1).prod(-1)
-        return self.det._data
+        self.out = self.det._data
+        return self.out
 
     def backward(self, g):
         return (_inverse_transposed(self.packed, self.perm, g * self.det),)
