@@ -282,6 +282,7 @@ def test_solvers_on_the_emulated_gpu(emulated_gpu):
         np.testing.assert_allclose(got.numpy(), op(*(tm.tensor(x) for x in (a, b, s))).numpy(), rtol=1e-5,
                                    atol=1e-5)
     assert emulated_gpu.launches
+    assert tm.tensor(a, device="cuda").clone().device.kind == "cuda"     # the solvers' copies stay on the GPU
 
 
 def test_editing_a_saved_result_in_place_is_refused_at_backward():

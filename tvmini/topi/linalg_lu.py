@@ -7,10 +7,13 @@ compute, so matrices run in parallel.
 te has no loop-carried state, so each algorithm is written as its step: a kernel that
 takes the matrix after steps ``0 .. k-1`` and the step ``k`` as a runtime scalar and
 returns the matrix after step ``k`` (one build serves every step of a shape). A kernel
-runs ``count`` consecutive steps, each a stage of its own materialized in turn (the
-graph layer calls one kernel per ``count`` steps); a step past the last one (the last
-call's overshoot) returns its input unchanged, and every index read from data (a pivot
-row) or derived from ``k`` is clamped into its axis, so no step reads outside a buffer.
+runs ``count`` consecutive steps, each a stage of its own materialized in turn; a step
+past the last one (the last call's overshoot) returns its input unchanged, and every
+index read from data (a pivot row) or derived from ``k`` is clamped into its axis, so
+no step reads outside a buffer. What a single step's update reads away from the element
+it writes (the pivot row, the column of multipliers, row ``k`` before the swap) is
+gathered into a small stage first, so a one-step kernel may write its matrix in place
+(``tvmini.lower.inplace``'s rule).
 
 * :func:`lu_steps`: step ``k`` of right-looking LU (LAPACK's ``getf2``): the pivot is
   the first row ``p >= k`` of largest ``|a[p, k]|``; rows ``k`` and ``p`` swap, the
@@ -102,8 +105,10 @@ def _lu_step(a, pivots, k, tag, name):
         return te.if_then_else(head == zero, below, below / head)
     factor = te.compute((a.shape[0], n), multiplier, name=f"{name}_factor", tag=MATERIALIZED)
 
+    old_row = te.compute((a.shape[0], n), lambda b, col: a[b, kk, col], name=f"{name}_old_row", tag=MATERIALIZED)
+
     def body(b, row, col):
-        value = te.if_then_else(row == pivot[b], a[b, kk, col], a[b, row, col])
+        value = te.if_then_else(row == pivot[b], old_row[b, col], a[b, row, col])
         below = te.if_then_else(col == kk, factor[b, row],
                                 te.if_then_else(col > kk, value - factor[b, row] * head_row[b, col], value))
         new = te.if_then_else(row == kk, head_row[b, col], te.if_then_else(row > kk, below, a[b, row, col]))
@@ -159,7 +164,7 @@ def _cholesky_step(a, info, k, tag, name):
         return te.if_then_else(active, new, value)
     out = te.compute(a.shape, body, name=name, tag=tag)
     failed = te.compute(info.shape, lambda b: te.if_then_else(
-        te.all(active, info[b] == 0, ~(a[b, kk, kk] > zero)), kk + 1, info[b]), name=f"{name}_info", tag=tag)
+        te.all(active, info[b] == 0, ~(root[b] > zero)), kk + 1, info[b]), name=f"{name}_info", tag=tag)
     return out, failed
 
 
