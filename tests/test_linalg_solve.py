@@ -269,6 +269,31 @@ def test_jitted_step_equals_eager():
             np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-12)
 
 
+def test_a_jitted_solver_reports_info_instead_of_raising():
+    """A step cannot stop on a value it computes: inside tm.jit, solve and cholesky
+    return what their _ex variants would (non-finite values where the matrix fails)."""
+    singular = np.stack([np.eye(N), np.zeros((N, N))])
+
+    @tm.jit
+    def step(a, b):
+        return tm.linalg.solve_ex(a, b).info, tm.linalg.solve(a, b)
+
+    info, x = step(tm.tensor(singular), tm.tensor(np.ones((2, N, 2))))
+    np.testing.assert_array_equal(info.numpy(), [0, 1])
+    np.testing.assert_allclose(x.numpy()[0], np.ones((N, 2)))
+    assert not np.isfinite(x.numpy()[1]).all()
+
+
+def test_tensor_methods_as_torch():
+    a = _well_conditioned(np.random.default_rng(6), (2, N, N))
+    A, tA = tm.tensor(a), torch.tensor(a)
+    _close(A.det(), tA.det())
+    _close(A.inverse(), tA.inverse())
+    _close(A.logdet(), tA.logdet())
+    _close(A.slogdet().logabsdet, tA.slogdet().logabsdet)
+    _close(tm.linalg.matrix_power(A, -2), torch.linalg.matrix_power(tA, -2))
+
+
 def test_solvers_on_the_emulated_gpu(emulated_gpu):
     rng = np.random.default_rng(4)
     a, b = _well_conditioned(rng, (2, N, N), "float32"), rng.standard_normal((2, N, 2)).astype("float32")

@@ -51,17 +51,18 @@ def _steps_in_place(name, define, tensors, overwrites, steps, attrs=()):
         arrays[i]._version = 0
 
 
-def _filled(shape, value, dtype, like):
-    """A new tensor of ``value``s, computed by a kernel (``clone``), so ``tm.jit``
-    replays make it afresh for the steps that overwrite it."""
-    return Tensor._wrap(nd.array(np.full(shape, value, dtype=dtype), device=like.device)).clone()
+def _constant(shape, value, dtype, like):
+    """A tensor of ``value``s on ``like``'s device (a constant of a ``tm.jit`` trace; the
+    steps that overwrite a start value take a ``clone`` of it, which each replay makes
+    afresh)."""
+    return Tensor._wrap(nd.array(np.full(shape, value, dtype=dtype), device=like.device))
 
 
 def lu(a):
     """(LU, pivots) of the (B, n, n) tensor ``a``: the packed factors (unit-lower ``L``
     below the diagonal, ``U`` on and above it) and LAPACK's 1-based int32 pivots."""
     batch, n = a.shape[0], a.shape[-1]
-    out, pivots = a.detach().clone(), _filled((batch, n), 0, "int32", a)
+    out, pivots = a.detach().clone(), _constant((batch, n), 0, "int32", a).clone()
     _steps_in_place("lu_steps", kernels.lu_steps, [out, pivots], (0, 1), range(n))
     return out, pivots
 
@@ -75,7 +76,7 @@ def permutation(pivots):
     """(B, n) int32 ``perm`` of the pivots: row ``i`` of ``L U`` is row ``perm[i]`` of
     ``A``, i.e. ``A = P L U`` with ``P[perm[i], i] = 1``."""
     batch, n = pivots.shape
-    perm = _filled((batch, n), np.arange(n, dtype="int32"), "int32", pivots)
+    perm = _constant((batch, n), np.arange(n, dtype="int32"), "int32", pivots)
     count = min(SWAPS, n)
     for k in range(0, n, count):
         perm = _run("pivots_to_perm", kernels.pivots_to_perm, [perm, pivots], scalars=(k,), attrs=(("count", count),))
@@ -125,7 +126,7 @@ def cholesky(a):
     """(L, info) of the (B, n, n) tensor ``a`` (its lower triangle): ``L`` lower
     triangular (zeros above), ``info`` (B,) int32, 0 where the factorization succeeded."""
     batch, n = a.shape[0], a.shape[-1]
-    out, info = a.detach().clone(), _filled((batch,), 0, "int32", a)
+    out, info = a.detach().clone(), _constant((batch,), 0, "int32", a).clone()
     _steps_in_place("cholesky_steps", kernels.cholesky_steps, [out, info], (0, 1), range(n))
     return out.tril(), info
 
