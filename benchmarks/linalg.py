@@ -9,8 +9,15 @@ factorization moves ~n^3 elements through memory and costs n kernel calls, where
 LAPACK's blocked algorithms work in cache; the ratios show what that costs.
 
     python benchmarks/linalg.py [--repeat 5] [--cases 64x64,1x512]
+
+On cores shared with other busy processes, a parallel loop waits for its slowest
+thread at every kernel call (and tvmini makes n calls per factorization), so the
+figures are steadier with one thread everywhere:
+``TVMINI_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/linalg.py`` (torch then
+gets one thread too).
 """
 import argparse
+import os
 import statistics
 import time
 
@@ -55,7 +62,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--cases", default="64x64,1x512", help="batch x n, comma-separated")
     args = parser.parse_args()
-    torch = torch_or_none()
+    torch = torch_or_none(threads=int(os.environ.get("TVMINI_NUM_THREADS", "2")))
     print(f"float32; milliseconds per call (median of {args.repeat}); ratio = tvmini / other")
     print(f"{'op':24} {'tvmini':>10} {'numpy':>10} {'torch':>10} {'x numpy':>8} {'x torch':>8}")
     for case in args.cases.split(","):
