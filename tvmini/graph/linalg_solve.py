@@ -74,10 +74,6 @@ def _unbatch(x, batch):
     return ops.reshape(x, batch + x.shape[1:])
 
 
-def _wrapped(array):
-    return Tensor._wrap(array)
-
-
 def _identity(batch, n, like):
     return ops.expand(eye(n, dtype=like.dtype, device=like.device), (batch, n, n))
 
@@ -93,13 +89,18 @@ class _LUFactor(Function):
         return self.out
 
     def backward(self, g):
-        return (lu_backward(self.packed, self.perm, g.tril(-1), g.triu()),)
+        return (_lu_backward(self.packed, self.perm, g.tril(-1), g.triu()),)
 
 
-def lu_backward(packed, perm, gl, gu):
+def _factors(packed):
+    """(L, U) of packed ``L U``: the unit-lower and the upper triangle."""
+    return packed.tril(-1) + _identity(packed.shape[0], packed.shape[-1], packed), packed.triu()
+
+
+def _lu_backward(packed, perm, gl, gu):
     """The gradient of ``A = P L U`` reaching ``A`` from ``gl`` (strictly lower) and ``gu``
     (upper), PyTorch's square-case formula."""
-    lower, upper = packed.tril(-1) + _identity(packed.shape[0], packed.shape[-1], packed), packed.triu()
+    lower, upper = _factors(packed)
     phi = ops.matmul(lower.transpose(-2, -1), gl).tril(-1) + ops.matmul(gu, upper.transpose(-2, -1)).triu()
     right = K.trsm(packed, phi.transpose(-2, -1), lower=False).transpose(-2, -1)         # phi U^{-T}
     return K.unpermute_rows(K.trsm(packed.transpose(-2, -1), right, lower=False, unit=True), perm)
@@ -110,7 +111,7 @@ class _LUSolve(Function):
     saved = (0,)
 
     def forward(self, packed, b):
-        self.x = K.lu_solve(_wrapped(packed), self.perm, _wrapped(b), self.adjoint)
+        self.x = K.lu_solve(Tensor._wrap(packed), self.perm, Tensor._wrap(b), self.adjoint)
         self.out = self.x._data
         return self.out
 
@@ -121,7 +122,7 @@ class _LUSolve(Function):
             return None, gb
         ga = -ops.matmul(self.x, gb.transpose(-2, -1)) if self.adjoint else -ops.matmul(gb, self.x.transpose(-2, -1))
         pga = K.permute_rows(ga, self.perm)                                                  # P^T gA
-        lower, upper = packed.tril(-1) + _identity(packed.shape[0], packed.shape[-1], packed), packed.triu()
+        lower, upper = _factors(packed)
         return (ops.matmul(pga, upper.transpose(-2, -1)).tril(-1)
                 + ops.matmul(lower.transpose(-2, -1), pga).triu()), gb
 
@@ -131,7 +132,7 @@ class _Solve(Function):
     saved = ()
 
     def forward(self, a, b):
-        self.x = K.lu_solve(self.packed, self.perm, _wrapped(b))
+        self.x = K.lu_solve(self.packed, self.perm, Tensor._wrap(b))
         self.out = self.x._data
         return self.out
 
@@ -146,7 +147,7 @@ class _Inverse(Function):
     saved = ()
 
     def forward(self, a):
-        self.x = K.lu_solve(self.packed, self.perm, _identity(a.shape[0], a.shape[-1], _wrapped(a)))
+        self.x = K.lu_solve(self.packed, self.perm, _identity(a.shape[0], a.shape[-1], Tensor._wrap(a)))
         self.out = self.x._data
         return self.out
 
@@ -234,10 +235,8 @@ def lu(A, *, pivot=True):
     op = "torch.linalg.lu"
     _check_pivot(op, pivot)
     a, batch, packed, pivots, perm, _ = _factor(op, A)
-    full = _LUFactor.apply(a, packed=packed, perm=perm)
-    lower = full.tril(-1) + _identity(full.shape[0], full.shape[-1], full)
-    p = K.perm_matrix(perm, A.dtype)
-    return PLU(_unbatch(p, batch), _unbatch(lower, batch), _unbatch(full.triu(), batch))
+    lower, upper = _factors(_LUFactor.apply(a, packed=packed, perm=perm))
+    return PLU(_unbatch(K.perm_matrix(perm, A.dtype), batch), _unbatch(lower, batch), _unbatch(upper, batch))
 
 
 def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
