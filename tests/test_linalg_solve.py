@@ -18,6 +18,7 @@ from hypothesis.extra import numpy as hnp
 import tvmini as tm
 from graph_gradcheck import check_grad
 from strategies import examples
+from tvmini.graph import linalg_kernels
 from tvmini.graph.linalg import LinAlgError
 
 N = 3
@@ -132,6 +133,20 @@ def test_one_by_one_and_odd_sizes(n):
     np.testing.assert_array_equal(pivots.numpy(), torch.linalg.lu_factor(tA).pivots.numpy())
     s = _spd(rng, (n, n))
     _close(tm.linalg.cholesky(tm.tensor(s)), torch.linalg.cholesky(torch.tensor(s)))
+
+
+def test_pivots_replayed_over_several_kernel_calls():
+    """More rows than one permutation kernel swaps (``SWAPS``): the last call's steps
+    past the end change nothing."""
+    n = linalg_kernels.SWAPS + 2
+    rng = np.random.default_rng(7)
+    pivots = np.stack([rng.integers(k, n, 2) for k in range(n)], axis=1).astype("int32") + 1
+    want = np.tile(np.arange(n), (2, 1))
+    for b in range(2):
+        for k in range(n):
+            p = pivots[b, k] - 1
+            want[b, [k, p]] = want[b, [p, k]]
+    np.testing.assert_array_equal(linalg_kernels.permutation(tm.tensor(pivots)).numpy(), want)
 
 
 # ------------------------------------------------------------------------------ errors

@@ -63,7 +63,7 @@ def lu(a):
     below the diagonal, ``U`` on and above it) and LAPACK's 1-based int32 pivots."""
     batch, n = a.shape[0], a.shape[-1]
     out, pivots = a.detach().clone(), _constant((batch, n), 0, "int32", a).clone()
-    _steps_in_place("lu_steps", kernels.lu_steps, [out, pivots], (0, 1), range(n))
+    _steps_in_place("lu_step", kernels.lu_step, [out, pivots], (0, 1), range(n))
     return out, pivots
 
 
@@ -108,7 +108,7 @@ def trsm(t, b, lower, unit=False):
     upper triangle read; ``unit``: ones taken on the diagonal) and (B, n, m) ``b``."""
     n = t.shape[-1]
     x = b.detach().clone()
-    _steps_in_place("trsm_steps", kernels.trsm_steps, [t, x], (1,), range(n) if lower else range(n - 1, -1, -1),
+    _steps_in_place("trsm_step", kernels.trsm_step, [t, x], (1,), range(n) if lower else range(n - 1, -1, -1),
                     attrs=(("lower", lower), ("unit", unit)))
     return x
 
@@ -127,7 +127,7 @@ def cholesky(a):
     triangular (zeros above), ``info`` (B,) int32, 0 where the factorization succeeded."""
     batch, n = a.shape[0], a.shape[-1]
     out, info = a.detach().clone(), _constant((batch,), 0, "int32", a).clone()
-    _steps_in_place("cholesky_steps", kernels.cholesky_steps, [out, info], (0, 1), range(n))
+    _steps_in_place("cholesky_step", kernels.cholesky_step, [out, info], (0, 1), range(n))
     return out.tril(), info
 
 

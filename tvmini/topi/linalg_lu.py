@@ -6,27 +6,27 @@ compute, so matrices run in parallel.
 
 te has no loop-carried state, so each algorithm is written as its step: a kernel that
 takes the matrix after steps ``0 .. k-1`` and the step ``k`` as a runtime scalar and
-returns the matrix after step ``k`` (one build serves every step of a shape). A kernel
-runs ``count`` consecutive steps, each a stage of its own materialized in turn; a step
-past the last one (the last call's overshoot) returns its input unchanged, and every
-index read from data (a pivot row) or derived from ``k`` is clamped into its axis, so
-no step reads outside a buffer. What a single step's update reads away from the element
-it writes (the pivot row, the column of multipliers, row ``k`` before the swap) is
-gathered into a small stage first, so a one-step kernel may write its matrix in place
-(``tvmini.lower.inplace``'s rule).
+returns the matrix after step ``k`` (one build serves every step of a shape). What a
+step's update reads away from the element it writes (the pivot row, the column of
+multipliers, row ``k`` before the swap) is gathered into a small stage first, so the
+kernel may write its matrix in place (``tvmini.lower.inplace``'s rule). A step past
+the last one returns its input unchanged, and every index read from data (a pivot
+row) or derived from ``k`` is clamped into its axis, so no step reads outside a
+buffer. (:func:`pivots_to_perm`, a few instructions per row, runs ``count`` steps per
+kernel, each a stage of its own.)
 
-* :func:`lu_steps`: step ``k`` of right-looking LU (LAPACK's ``getf2``): the pivot is
+* :func:`lu_step`: step ``k`` of right-looking LU (LAPACK's ``getf2``): the pivot is
   the first row ``p >= k`` of largest ``|a[p, k]|``; rows ``k`` and ``p`` swap, the
   entries below the diagonal of column ``k`` become the multipliers ``a[i, k] /
   a[p, k]`` and the trailing block takes the rank-1 update. A zero pivot (a singular
   matrix) skips the division as LAPACK does (the column below it is zero then). The
   pivots are LAPACK's and PyTorch's: 1-based, ``pivots[k] = p + 1``.
-* :func:`cholesky_steps`: step ``k`` of right-looking Cholesky on the lower triangle
+* :func:`cholesky_step`: step ``k`` of right-looking Cholesky on the lower triangle
   (the upper one is never read for it): ``l[k, k] = sqrt(a[k, k])``, the column below
   divided by it, the trailing block updated; ``info`` (B,) keeps ``k + 1`` of the first
   step whose ``a[k, k]`` is not positive (PyTorch's ``info``: the leading minor of that
   order is not positive-definite).
-* :func:`trsm_steps`: step ``i`` of column-oriented substitution for ``T x = b`` (T
+* :func:`trsm_step`: step ``i`` of column-oriented substitution for ``T x = b`` (T
   lower or upper triangular, unit diagonal or not): row ``i`` of ``x``, holding ``b[i]``
   minus the contributions of the rows solved before it, is final once divided by
   ``T[i, i]``; every row still to solve (``r > i`` lower, ``r < i`` upper) subtracts
@@ -45,7 +45,7 @@ from ..tir import expr as E
 from .schedule import MATERIALIZED
 from .transform import _check
 
-__all__ = ["lu_steps", "cholesky_steps", "trsm_steps", "pivots_to_perm", "permute_rows", "inverse_perm",
+__all__ = ["lu_step", "cholesky_step", "trsm_step", "pivots_to_perm", "permute_rows", "inverse_perm",
            "perm_matrix", "pivots_sign", "lu_info"]
 
 
@@ -77,7 +77,7 @@ def _step_tag(k, count):
 
 # ------------------------------------------------------------------------------- LU
 
-def _lu_step(a, pivots, k, tag, name):
+def _lu_step(a, pivots, k, name):
     n = _extent(a, 1)
     kk = _clamp(k, n)
     active = k < n
@@ -89,7 +89,6 @@ def _lu_step(a, pivots, k, tag, name):
     first = te.compute((a.shape[0],), lambda b: te.min(te.if_then_else(
         te.all(r.var >= kk, te.abs(a[b, r.var, kk]) == size[b]), r.var, E.const(n, "int32")), axis=r),
         name=f"{name}_first", tag="reduce")
-    # no row matched (a NaN in the column): keep row k, as the steps after it only spread the NaN
     # no row matched (a NaN in the column): keep row k, as the steps after it only spread the NaN
     pivot = te.compute((a.shape[0],), lambda b: _clamp(te.if_then_else(first[b] < n, first[b], kk), n),
                        name=f"{name}_pivot", tag=MATERIALIZED)
@@ -113,23 +112,20 @@ def _lu_step(a, pivots, k, tag, name):
                                 te.if_then_else(col > kk, value - factor[b, row] * head_row[b, col], value))
         new = te.if_then_else(row == kk, head_row[b, col], te.if_then_else(row > kk, below, a[b, row, col]))
         return te.if_then_else(active, new, a[b, row, col])
-    out = te.compute(a.shape, body, name=name, tag=tag)
+    out = te.compute(a.shape, body, name=name, tag="injective")
     piv = te.compute(pivots.shape, lambda b, m: te.if_then_else(te.all(active, m == kk), pivot[b] + 1, pivots[b, m]),
-                     name=f"{name}_pivots", tag=tag)
+                     name=f"{name}_pivots", tag="injective")
     return out, piv
 
 
-def lu_steps(a, pivots, k, count=1):
-    """Steps ``k .. k+count-1`` of LU with partial pivoting of ``a`` (B, n, n) (the
-    matrix after steps ``0 .. k-1``; the multipliers below the diagonal, ``U`` on and
-    above it) and ``pivots`` (B, n) int32 (entries ``< k`` set): returns [a, pivots]
-    after the last of them."""
-    _square(a, "lu_steps")
-    _check(pivots, "lu_steps")
-    for s in range(count):
-        tag = _step_tag(s, count)
-        a, pivots = _lu_step(a, pivots, k + s, tag, f"lu_step{s}")
-    return [a, pivots]
+def lu_step(a, pivots, k):
+    """Step ``k`` of LU with partial pivoting of ``a`` (B, n, n) (the matrix after steps
+    ``0 .. k-1``: the multipliers below the diagonal, ``U`` on and above it, in the
+    columns before ``k``) and ``pivots`` (B, n) int32 (entries ``< k`` set): returns
+    [a, pivots] after it."""
+    _square(a, "lu_step")
+    _check(pivots, "lu_step")
+    return list(_lu_step(a, pivots, k, "lu_step"))
 
 
 def lu_info(lu):
@@ -145,7 +141,7 @@ def lu_info(lu):
 
 # ------------------------------------------------------------------------- Cholesky
 
-def _cholesky_step(a, info, k, tag, name):
+def _cholesky_step(a, info, k, name):
     n = _extent(a, 1)
     kk = _clamp(k, n)
     active = k < n
@@ -162,27 +158,25 @@ def _cholesky_step(a, info, k, tag, name):
                               te.if_then_else(te.all(row > kk, col > kk), value - column[b, row] * column[b, col],
                                               value))
         return te.if_then_else(active, new, value)
-    out = te.compute(a.shape, body, name=name, tag=tag)
+    out = te.compute(a.shape, body, name=name, tag="injective")
     failed = te.compute(info.shape, lambda b: te.if_then_else(
-        te.all(active, info[b] == 0, ~(root[b] > zero)), kk + 1, info[b]), name=f"{name}_info", tag=tag)
+        te.all(active, info[b] == 0, ~(root[b] > zero)), kk + 1, info[b]), name=f"{name}_info", tag="injective")
     return out, failed
 
 
-def cholesky_steps(a, info, k, count=1):
-    """Steps ``k .. k+count-1`` of the Cholesky factorization of the lower triangle of
-    ``a`` (B, n, n), with ``info`` (B,) int32 (0 while every step succeeded): returns
-    [a, info] after the last of them. After all ``n`` steps the lower triangle of ``a``
-    is ``L`` (where ``info`` is 0); above it is whatever the updates left there."""
-    _square(a, "cholesky_steps")
-    _check(info, "cholesky_steps")
-    for s in range(count):
-        a, info = _cholesky_step(a, info, k + s, _step_tag(s, count), f"cholesky_step{s}")
-    return [a, info]
+def cholesky_step(a, info, k):
+    """Step ``k`` of the Cholesky factorization of the lower triangle of ``a`` (B, n, n),
+    with ``info`` (B,) int32 (0 while every step succeeded): returns [a, info] after
+    it. After all ``n`` steps the lower triangle of ``a`` is ``L`` (where ``info`` is 0);
+    above it is whatever the updates left there."""
+    _square(a, "cholesky_step")
+    _check(info, "cholesky_step")
+    return list(_cholesky_step(a, info, k, "cholesky_step"))
 
 
 # ---------------------------------------------------------------------- substitution
 
-def _trsm_step(t, x, i, lower, unit, tag, name):
+def _trsm_step(t, x, i, lower, unit, name):
     n = _extent(t, 1)
     ii = _clamp(i, n)
     active = te.all(i >= 0, i < n)
@@ -195,22 +189,20 @@ def _trsm_step(t, x, i, lower, unit, tag, name):
         value = te.if_then_else(row == ii, solved[b, c],
                                 te.if_then_else(later, x[b, row, c] - t[b, row, ii] * solved[b, c], x[b, row, c]))
         return te.if_then_else(active, value, x[b, row, c])
-    return te.compute(x.shape, body, name=name, tag=tag)
+    return te.compute(x.shape, body, name=name, tag="injective")
 
 
-def trsm_steps(t, x, i, lower=True, unit=False, count=1):
-    """Steps ``i, i+1, ..`` (``lower``) or ``i, i-1, ..`` (upper), ``count`` of them, of
-    the substitution solving ``t x = b`` for triangular ``t`` (B, n, n) (only its
-    triangle is read; ``unit``: its diagonal is taken as ones), ``x`` (B, n, m) the
-    right-hand sides after the steps before ``i``. Returns the new ``x``."""
-    n = _square(t, "trsm_steps")
-    _check(x, "trsm_steps")
+def trsm_step(t, x, i, lower=True, unit=False):
+    """Step ``i`` of the substitution solving ``t x = b`` for triangular ``t`` (B, n, n)
+    (only its ``lower`` or upper triangle is read; ``unit``: its diagonal is taken as
+    ones), ``x`` (B, n, m) the right-hand sides after the steps before ``i`` (``0 ..
+    i-1`` lower, ``n-1 .. i+1`` upper). Returns the new ``x``."""
+    n = _square(t, "trsm_step")
+    _check(x, "trsm_step")
     if len(x.shape) != 3 or _extent(x, 1) != n or _extent(x, 0) != _extent(t, 0):
-        raise ShapeError(f"trsm_steps: right-hand sides {x.name} of shape {x.shape} do not match {t.name} of "
+        raise ShapeError(f"trsm_step: right-hand sides {x.name} of shape {x.shape} do not match {t.name} of "
                          f"shape {t.shape}")
-    for s in range(count):
-        x = _trsm_step(t, x, i + s if lower else i - s, lower, unit, _step_tag(s, count), f"trsm_step{s}")
-    return x
+    return _trsm_step(t, x, i, lower, unit, "trsm_step")
 
 
 # ---------------------------------------------------------------------- permutations
