@@ -219,7 +219,8 @@ def test_packed_lstm_on_the_emulated_gpu(emulated_gpu):
         out, (h_n, _) = module(rnn.pack_padded_sequence(inp, [3, 1]))
         ((out.data * out.data).sum() + h_n.sum()).backward()
         assert out.data.device.kind == device
-        results.append([out.data.numpy(), h_n.numpy(), inp.grad.numpy()] + [p.grad.numpy() for p in module.parameters()])
+        results.append([out.data.numpy(), h_n.numpy(), inp.grad.numpy()] +
+                       [p.grad.numpy() for p in module.parameters()])
     for got, want in zip(*results):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     assert emulated_gpu.launches
