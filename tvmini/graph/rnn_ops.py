@@ -84,13 +84,19 @@ class _Recurrence(Function):
         for t in self._times(T):
             hh = run("dense", "dense", [h] + recurrent)
             self.prev[t] = h
-            if self.mode == "lstm":
+            if self.mode == "lstm" and w_hr is not None:     # the projection: h' = (o * tanh(c')) @ W_hr^T
+                h_new, c_new, acts = _step("lstm_step", kernels.lstm_step, [xp, hh, c], t)
+                self.saved_steps[t] = (acts, c_new, c, h_new)
+                h_new = run("dense", "dense", [h_new, w_hr])
+                if masked:                  # frozen past each sequence's end, after the projection
+                    c_new = _step("keep_rows", kernels.keep_rows, [c_new, c] + lengths, t)
+                    h_new = _step("keep_rows", kernels.keep_rows, [h_new, h] + lengths, t)
+                c = c_new
+            elif self.mode == "lstm":
                 h_new, c_new, acts = _step("lstm_step" + masked, getattr(kernels, "lstm_step" + masked),
                                            [xp, hh, c] + ([h] if masked else []) + lengths, t)
                 self.saved_steps[t] = (acts, c_new, c, h_new)
                 c = c_new
-                if w_hr is not None:        # the projection: h' = (o * tanh(c')) @ W_hr^T
-                    h_new = run("dense", "dense", [h_new, w_hr])
             elif self.mode == "gru":
                 h_new, acts = _step("gru_step" + masked, getattr(kernels, "gru_step" + masked), [xp, hh, h] + lengths,
                                     t)
@@ -116,7 +122,14 @@ class _Recurrence(Function):
         for n, t in enumerate(times):
             if self.mode == "lstm":
                 acts, c_new, c_prev, _ = self.saved_steps[t]
-                if lengths:
+                if lengths and w_hr is not None:       # the live rows' gradient back through the projection
+                    dh_out[t], dh_direct = _step("split_rows", kernels.split_rows, [gy, dh_next, dh_direct] + lengths,
+                                                 t)
+                    dm = run("matmul", "matmul", [dh_out[t], w_hr._data])
+                    dxp[t], dc, _ = _step("lstm_step_grad_masked", kernels.lstm_step_grad_masked,
+                                          [dm, zero_cell, zero_cell, dc, acts, c_new, c_prev] + lengths, t,
+                                          own_rows=True)
+                elif lengths:
                     dxp[t], dc, dh_direct = _step("lstm_step_grad_masked", kernels.lstm_step_grad_masked,
                                                   [gy, dh_next, dh_direct, dc, acts, c_new, c_prev] + lengths, t)
                 elif w_hr is None:
@@ -233,9 +246,6 @@ def recurrence(mode, xp, h0, c0, w_hh, b_hh, reverse=False, w_hr=None, lengths=N
                          f"h0 (B, P), w_hh ({GATES[mode]}*H, P), b_hh ({GATES[mode]}*H,)"
                          f"{', c0 (B, H)' if lstm else ''}, w_hr (P, H) or P = H)")
     if lengths is not None:
-        if w_hr is not None:
-            raise ShapeError(f"{op}: packed sequences (lengths) are not supported with an LSTM's projection (w_hr, "
-                             "proj_size > 0)")
         ops.check_device(op, xp, lengths)
         if lengths.dtype != "int32" or lengths.shape != (B,):
             raise DTypeError(f"{op}: lengths must be an int32 tensor of shape ({B},), got {lengths.dtype} of shape "

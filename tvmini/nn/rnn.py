@@ -319,9 +319,6 @@ class _RNNBase(Module):
         its sorted order, run with each sequence's length, packed again; ``hx`` and the
         final states in the batch's own order (permuted by the packed indices)."""
         name = type(self).__name__
-        if self.proj_size:
-            raise ShapeError(f"{name}: packed sequences are not supported with proj_size > 0 (got proj_size="
-                             f"{self.proj_size}); pass a padded batch")
         _check_input(self, "input", packed.data)
         if packed.data.ndim != 2 or packed.data.shape[1] != self.input_size:
             raise ShapeError(f"{name}: the packed data must be (steps, input_size={self.input_size}), got shape "

@@ -179,13 +179,15 @@ def lstm_step_grad(gy, dh_next, dc_next, acts, c_new, c_prev, t):
     return _lstm_step_grad(lambda b, j: gy[t * B + b, j] + dh_next[b, j], dc_next, acts, c_new, c_prev, t)
 
 
-def lstm_step_grad_masked(gy, dh_next, dh_direct, dc_next, acts, c_new, c_prev, lengths, t):
+def lstm_step_grad_masked(gy, dh_next, dh_direct, dc_next, acts, c_new, c_prev, lengths, t, own_rows=False):
     """:func:`lstm_step_grad` of :func:`lstm_step_masked`, whose ``h'`` received ``gy[t] +
     dh_next + dh_direct``: [d gates, d c_prev, the gradient passing straight to the
     previous hidden state]. A frozen row's gates get none; its ``dh`` and ``dc`` go
-    straight back to the previous states."""
+    straight back to the previous states. ``own_rows``: ``gy`` is this step's (B, H)
+    gradient itself (an LSTM with projections, back through its projection first)."""
     B = _batch(dh_next)
-    dh = te.compute(dh_next.shape, lambda b, j: gy[t * B + b, j] + dh_next[b, j] + dh_direct[b, j],
+    row = (lambda b: b) if own_rows else (lambda b: t * B + b)
+    dh = te.compute(dh_next.shape, lambda b, j: gy[row(b), j] + dh_next[b, j] + dh_direct[b, j],
                     name="lstm_dh_total", tag=MATERIALIZED)
     dgates, dc_prev = _lstm_step_grad(lambda b, j: dh[b, j], dc_next, acts, c_new, c_prev, t, lengths)
     return [dgates, dc_prev, _passed(dh, lengths, t)]
@@ -335,3 +337,24 @@ def take_rows(x, index, fill=0.0):
         i = index[r]
         return te.if_then_else(i < last + 1, x[te.min(i, last), j], te.const(fill, x.dtype))
     return te.compute((index.shape[0], x.shape[1]), body, name="take_rows", tag=_TAG)
+
+
+def keep_rows(new, old, lengths, t):
+    """``new`` where step ``t`` lies within sequence ``b``, else ``old`` (B, F): the
+    masking of :func:`_kept` as its own kernel, for an LSTM's projected hidden state
+    (and its cell state), which the step kernel does not produce."""
+    return te.compute(new.shape, lambda b, j: _kept((old, lengths), t, b, j, new[b, j]), name="keep_rows", tag=_TAG)
+
+
+def split_rows(gy, dh_next, dh_direct, lengths, t):
+    """The gradient reaching step ``t``'s (B, P) hidden state (``gy[t] + dh_next +
+    dh_direct``) split into [the part of the live rows (zeros elsewhere), the part
+    passing straight to the previous state (the frozen rows')]: the masked form of
+    :func:`step_rows`."""
+    B = _batch(dh_next)
+    dh = te.compute(dh_next.shape, lambda b, j: gy[t * B + b, j] + dh_next[b, j] + dh_direct[b, j],
+                    name="split_dh_total", tag=MATERIALIZED)
+    zero = te.const(0, dh_next.dtype)
+    live = te.compute(dh.shape, lambda b, j: te.if_then_else(_live(lengths, t, b), dh[b, j], zero), name="dh_live",
+                      tag=_TAG)
+    return [live, _passed(dh, lengths, t)]
