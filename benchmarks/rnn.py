@@ -15,6 +15,7 @@ is shown (on cores shared with other work the least disturbed figure is the fast
 see common.py; a median there measured the neighbours).
 
 Run: python benchmarks/rnn.py [--seq 32] [--batch 32] [--input 64] [--hidden 128] [--iters 10] [--rounds 3]
+[--only "LSTM 1 layer" "LSTM packed"]
 """
 import argparse
 
@@ -122,6 +123,7 @@ def main(argv=None):
     parser.add_argument("--iters", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--torch-threads", type=int, default=2)
+    parser.add_argument("--only", nargs="*", help="time only these cases (by name)")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     torch = torch_or_none(args.torch_threads)
@@ -131,6 +133,8 @@ def main(argv=None):
           f"(ms, fastest of {args.rounds} rounds of {args.iters} calls)")
     print(f"{'':16}{'eager':>9}{'jit':>9}{'chained':>9}{'torch':>9}{'eager/torch':>13}{'jit/torch':>11}")
     for name, contenders in ours.items():
+        if args.only and name not in args.only:
+            continue
         timers = {}
         for kind, step in contenders.items():
             for _ in range(2):                  # build (or load) the kernels; trace the jit

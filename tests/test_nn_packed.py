@@ -208,6 +208,22 @@ def test_jitted_packed_lstm_training_step_equals_eager():
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_jitted_forward_traces_again_for_other_lengths():
+    """Lengths passed as a CPU tensor guard the jitted step: other lengths (other
+    row gathers and masks) trace another variant instead of replaying the first."""
+    tm.manual_seed(2)
+    gru = nn.GRU(2, 3, bidirectional=True)
+
+    def forward(x, lengths):
+        out, h = gru(rnn.pack_padded_sequence(x, lengths, enforce_sorted=False))
+        return rnn.pad_packed_sequence(out, batch_first=True)[0].sum(1), h
+    jitted = tm.jit(forward)
+    x = tm.tensor(np.random.default_rng(9).normal(size=(4, 3, 2)).astype("float32"))
+    for lengths in ([2, 4, 1], [4, 4, 4], [2, 4, 1], [1, 1, 3]):
+        for got, want in zip(jitted(x, tm.tensor(lengths)), forward(x, tm.tensor(lengths))):
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
 def test_packed_lstm_on_the_emulated_gpu(emulated_gpu):
     """The masked LSTM kernels, forward and backward, and the row gathers on CUDA (the
     GRU's and RNN's masked kernels share their structure; each emulated kernel costs a

@@ -16,6 +16,10 @@ once — ``W_hh``'s as one GEMM over every step's rows, ``b_hh``'s as one sum, `
 as the steps' gate gradients stacked. Keeping the whole loop in one op is what makes
 ``xp``'s gradient one (T * B, G) tensor rather than T slices each padded to the whole
 sequence and summed.
+
+With ``lengths`` (packed sequences) the steps run the masked kernels: each sequence's
+states stay as they were past its own end. ``take_rows`` is the differentiable row
+gather that packs and unpacks sequences (``nn/packed.py``).
 """
 import numpy as np
 

@@ -15,6 +15,13 @@ consecutive elements and the loops vectorize (only a taken branch loads). Per-un
 values several gates read (``tanh(c')``, the gradient reaching ``c'``) are computed
 once, before the gates (``MATERIALIZED``), not again in each gate's branch.
 
+Packed sequences use the ``_masked`` variants, which also read each sequence's length
+(an int32 (B,) array): past its end a row keeps its state (``_kept``), and in the
+backward its gates get no gradient and its state's gradient passes straight to the
+previous step (``dh_direct``, as a GRU's ``z * dh``); ``keep_rows`` and ``split_rows``
+do the same around an LSTM's projection. ``take_rows`` is the row gather that packs
+and unpacks sequences.
+
 The gradient kernels take the gradient of the whole output sequence (``gy``, rows as
 ``xp``) with the same scalar ``t`` and the gradient flowing back from the next step, and
 return the gradients of the gate pre-activations (what the GEMMs of the backward pass
