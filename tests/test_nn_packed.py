@@ -242,6 +242,9 @@ def test_packed_lstm_on_the_emulated_gpu(emulated_gpu):
     for got, want in zip(*results):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     assert emulated_gpu.launches
+    moved = rnn.pack_padded_sequence(tm.tensor(x), [1, 3], enforce_sorted=False).to("cuda")
+    assert moved.is_cuda and moved.sorted_indices.device.kind == "cuda" and moved.batch_sizes.device.kind == "cpu"
+    assert not moved.cpu().is_cuda
     with pytest.raises(DeviceError, match="'lengths' argument should be a 1D CPU int64 tensor"):
         rnn.pack_padded_sequence(tm.zeros(2, 1, 1), tm.tensor([2], device="cuda"))
 

@@ -50,7 +50,7 @@ class _EmbeddingBag(Function):
         grads = [gw, None, None]
         if psw:
             grads.append(ops._kernel("per_sample_weights_grad", kernels.per_sample_weights_grad, g, weight, indices,
-                                     offsets, rows_padding=padding, last_offset=last)
+                                     offsets, padding_idx=padding, last_offset=last)
                          if psw[0].requires_grad else None)
         return tuple(grads)
 

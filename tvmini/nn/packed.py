@@ -183,9 +183,7 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
     padded = ops.reshape(rows, ((B, T) if batch_first else (T, B)) + tuple(data.shape[1:]))
     if sequence.unsorted_indices is not None:
         padded = take(padded, sequence.unsorted_indices, 0 if batch_first else 1)
-        order = _host_ints(op, "sorted_indices", sequence.sorted_indices.to("cpu")) \
-            if sequence.sorted_indices is not None else None
-        lengths = lengths[np.argsort(order)] if order is not None else lengths
+        lengths = lengths[_host_ints(op, "unsorted_indices", sequence.unsorted_indices.to("cpu"))]
     return padded, tensor(lengths, dtype="int64")
 
 

@@ -160,7 +160,7 @@ def embedding_bag_max_grad(grad, max_rows, rows=1):
                       name="embedding_bag_max_grad", tag="reduce")
 
 
-def per_sample_weights_grad(grad, weight, indices, offsets, rows_padding=None, last_offset=False):
+def per_sample_weights_grad(grad, weight, indices, offsets, padding_idx=None, last_offset=False):
     """(N,): the gradient of each entry's weight in "sum" :func:`embedding_bag`, the dot
     product of its weight row with its bag's gradient (0 for padding and positions in no
     bag)."""
@@ -171,7 +171,7 @@ def per_sample_weights_grad(grad, weight, indices, offsets, rows_padding=None, l
 
     def body(p):
         live = bag_of[p] >= 0
-        if rows_padding is not None:
-            live = live & (indices[p].astype("int32") != rows_padding)
+        if padding_idx is not None:
+            live = live & (indices[p].astype("int32") != padding_idx)
         return te.sum(weight[_row(indices, p, rows), j] * grad[te.max(bag_of[p], 0), j], axis=j, where=live)
     return te.compute((n,), body, name="per_sample_weights_grad", tag="reduce")
