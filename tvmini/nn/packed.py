@@ -73,9 +73,11 @@ def _host_ints(op, name, value):
     return values.astype(np.int64)          # as PyTorch's .to(int64): floats truncated
 
 
-def _sizes(lengths):
-    """``batch_sizes`` of lengths sorted longest first."""
-    return (lengths[None, :] > np.arange(lengths[0])[:, None]).sum(1)
+def _exceeding(values):
+    """For each ``k`` below ``values[0]`` (the largest), how many ``values`` exceed it:
+    the ``batch_sizes`` of lengths sorted longest first, and back again the lengths of
+    batch sizes."""
+    return (values[None, :] > np.arange(values[0])[:, None]).sum(1)
 
 
 def _lengths(op, sequence):
@@ -86,7 +88,7 @@ def _lengths(op, sequence):
     if not sizes.size or sizes[-1] <= 0 or (np.diff(sizes) > 0).any() or sizes.sum() != sequence.data.shape[0]:
         raise ShapeError(f"{op}: batch_sizes {sizes.tolist()} do not describe a packed batch of "
                          f"{sequence.data.shape[0]} rows (positive, non-increasing, summing to the rows of data)")
-    return sizes, (sizes[None, :] > np.arange(sizes[0])[:, None]).sum(1)
+    return sizes, _exceeding(sizes)
 
 
 def _padding_rows(sizes, lengths, T, batch_first=False):
@@ -147,7 +149,7 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
         order = np.arange(B)
     else:
         order = np.argsort(-lengths, kind="stable")
-    sizes = _sizes(lengths[order])
+    sizes = _exceeding(lengths[order])
     # packed row of (t, k): offsets[t] + k, read from input row (t, order[k])
     steps = np.repeat(np.arange(len(sizes)), sizes)
     ranks = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
