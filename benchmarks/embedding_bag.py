@@ -3,9 +3,11 @@ gradient to the weight) for each mode: tvmini eager and compiled by ``tm.jit``, 
 bags as ``F.embedding`` then a mean over each bag's rows (what a model without
 EmbeddingBag runs, fixed-length bags), and PyTorch CPU (2 threads), side by side.
 
-tvmini's backward is a gather per weight row over every index (no atomics, as topi's
-other scatters), so its cost grows with num_embeddings * indices where PyTorch's grows
-with the indices alone: the vocabulary sizes below show both regimes.
+tvmini's backward is a gather per weight row (no atomics, as topi's other scatters):
+eagerly the positions are grouped by row on the host first, so each row reduces over
+its own entries; a jitted step (other indices at every replay) runs the kernel that
+searches every index for each row, whose cost grows with num_embeddings * indices where
+PyTorch's grows with the indices alone: the vocabulary sizes below show both regimes.
 
 Run: python benchmarks/embedding_bag.py [--bags 64] [--bag 20] [--dim 64] [--vocab 1000 10000]
 [--iters 10] [--rounds 3]

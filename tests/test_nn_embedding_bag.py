@@ -66,6 +66,32 @@ def test_bags_with_repeats_padding_and_empty_bags_match_torch(mode):
     _compare(weight[:1, :1], np.array([[0]]), None, mode)                       # size 1 everywhere
 
 
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+def test_the_general_backward_kernel_of_a_jitted_step_matches_torch(mode):
+    """Eagerly the CPU backward groups the positions by row on the host; a ``tm.jit``
+    step runs the kernel that finds each row's entries itself: both as PyTorch's."""
+    rng = np.random.default_rng(6)
+    weight, head = rng.normal(size=(6, 3)), rng.normal(size=(4, 3))
+    indices, offsets = np.array([5, 1, 1, 0, 3, 5, 2]), np.array([0, 2, 2, 6])
+    psw = rng.normal(size=7) if mode == "sum" else None
+    tw = torch.tensor(weight, requires_grad=True)
+    tp = None if psw is None else torch.tensor(psw, requires_grad=True)
+    (TF.embedding_bag(torch.tensor(indices), tw, torch.tensor(offsets), mode=mode, per_sample_weights=tp,
+                      padding_idx=1) * torch.tensor(head)).sum().backward()
+
+    def step(w, *p):
+        loss = (F.embedding_bag(tm.tensor(indices), w, tm.tensor(offsets), mode=mode,
+                                per_sample_weights=p[0] if p else None, padding_idx=1) * tm.tensor(head)).sum()
+        loss.backward()
+        return loss
+    ow = tm.tensor(weight, requires_grad=True)
+    op = [] if psw is None else [tm.tensor(psw, requires_grad=True)]
+    tm.jit(step)(ow, *op)
+    np.testing.assert_allclose(ow.grad.numpy(), tw.grad.numpy(), **TOL)
+    if op:
+        np.testing.assert_allclose(op[0].grad.numpy(), tp.grad.numpy(), **TOL)
+
+
 def test_embedding_bag_gradients_match_finite_differences():
     rng = np.random.default_rng(2)
     indices, offsets = tm.tensor([3, 0, 3, 1, 2]), tm.tensor([0, 2, 2])

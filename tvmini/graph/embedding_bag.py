@@ -6,7 +6,11 @@ gradient where it is asked for.
 The bags' layout, offsets and lengths are checked on the host where they can be read
 (CPU tensors, eagerly and as guards of a ``tm.jit`` step), as PyTorch checks them; the
 longest bag found there bounds the kernel's reduction (elsewhere every bag may be as
-long as the whole input, which is right for any offsets, only slower).
+long as the whole input, which is right for any offsets, only slower). Likewise the
+backward groups the positions by weight row on the host when the indices are eager CPU
+tensors (``embedding_bag_grad_sorted``: each row reduces over its own entries); inside a
+``tm.jit`` step (whose replays get other indices) and on CUDA it runs the kernel that
+finds each row's entries itself (rows * N comparisons).
 """
 import numpy as np
 
@@ -15,6 +19,7 @@ from ..runtime import ndarray as nd
 from ..topi import embedding_bag as kernels
 from . import dispatch, ops
 from .autograd import Function
+from .creation import zeros_like
 from .dispatch import run
 from .index_ops import _renorm_rows, check_indices
 from .tensor import Tensor
@@ -43,6 +48,8 @@ class _EmbeddingBag(Function):
         elif self.mode == "max":
             gw = ops._kernel("embedding_bag_max_grad", kernels.embedding_bag_max_grad, g,
                              Tensor._wrap(self.max_rows), rows=rows)
+        elif dispatch.thread.tracer is None and indices.device.kind == "cpu":
+            gw = self._grouped_grad(g, weight, indices, offsets, psw)
         else:
             gw = ops._kernel("embedding_bag_grad", kernels.embedding_bag_grad, g, indices, offsets,
                              Tensor._wrap(self.count), *psw, rows=rows, mode=self.mode, padding_idx=padding,
@@ -53,6 +60,28 @@ class _EmbeddingBag(Function):
                                      offsets, padding_idx=padding, last_offset=last)
                          if psw[0].requires_grad else None)
         return tuple(grads)
+
+    def _grouped_grad(self, g, weight, indices, offsets, psw):
+        """The weight's gradient ("sum", "mean") with the positions grouped by row on the
+        host (eager CPU indices: see ``topi.embedding_bag``); zeros where no entry counts."""
+        index = indices._data._storage.host_view().astype(np.int64)
+        starts = offsets._data._storage.host_view().astype(np.int64)
+        positions = np.arange(index.size)
+        bag_of = np.searchsorted(starts[:-1] if self.last_offset else starts, positions, "right") - 1
+        if self.last_offset:
+            bag_of[positions >= starts[-1]] = -1
+        counted = (bag_of >= 0) & (index != (-1 if self.padding_idx is None else self.padding_idx))
+        picked = np.flatnonzero(counted)
+        if not picked.size:
+            return zeros_like(weight)
+        order = picked[np.argsort(index[picked], kind="stable")]
+        row_start = np.searchsorted(index[order], np.arange(weight.shape[0] + 1))
+
+        def ints(values):
+            return Tensor._wrap(nd.array(values.astype("int32"), device=weight.device))
+        return ops._kernel("embedding_bag_grad_sorted", kernels.embedding_bag_grad_sorted, g,
+                           ints(np.maximum(bag_of, 0)), ints(order), ints(row_start), Tensor._wrap(self.count), *psw,
+                           mode=self.mode, most=int(np.diff(row_start).max()))
 
 
 def _offsets_checked(op, offsets, n, last_offset):

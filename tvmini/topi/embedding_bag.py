@@ -14,8 +14,11 @@ bag does).
 The backward is written as a gather, like the other scatters of topi (no atomics, the
 same code on every target): weight row ``r`` sums the gradient of the bag of every
 position whose index is ``r``, each position's bag found once by counting the offsets at
-or before it (a materialized stage). "max" sends each (bag, feature) gradient to the row
-that held the maximum (the forward's second output, as PyTorch's ``max_indices``).
+or before it (a materialized stage), rows * N comparisons. Where the indices are read on
+the host (eager CPU) the graph layer groups the positions by row there and
+:func:`embedding_bag_grad_sorted` reduces each row over its own group: rows * (largest
+group) + N * D. "max" sends each (bag, feature) gradient to the row that held the
+maximum (the forward's second output, as PyTorch's ``max_indices``).
 """
 from .. import te
 from ..errors import ShapeError
@@ -148,6 +151,31 @@ def embedding_bag_grad(grad, indices, offsets, count, *per_sample_weights, rows=
         if padding_idx is not None:
             hit = hit & (r != padding_idx)
         return te.sum(grad[te.max(bag_of[p], 0), j] * scale(p), axis=p, where=hit)
+    return te.compute((rows, dim), body, name="embedding_bag_grad", tag="reduce")
+
+
+def embedding_bag_grad_sorted(grad, bag_of, order, row_start, count, *per_sample_weights, mode="mean", most=1):
+    """:func:`embedding_bag_grad` given, from the host, where each row's entries are:
+    ``order`` (the positions of the entries that count, grouped by row) and
+    ``row_start`` (rows + 1,: row ``r``'s group is ``order[row_start[r] :
+    row_start[r + 1]]``), ``bag_of`` (N,) each position's bag and ``most`` the largest
+    group. Row ``r`` then reduces over its own group only (``most`` terms, masked): work
+    rows * most + N * D instead of rows * N."""
+    rows = int(row_start.shape[0].value) - 1
+    dim = int(grad.shape[1].value)
+    size = int(order.shape[0].value)
+    psw = per_sample_weights[0] if per_sample_weights else None
+    m = te.reduce_axis((0, most), name="m")
+
+    def body(r, j):
+        k = row_start[r] + m
+        p = order[te.min(k, size - 1)]
+        b = bag_of[p]
+        if mode == "mean":
+            scale = 1.0 / te.max(count[b], te.const(1, "int32")).astype(grad.dtype)
+        else:
+            scale = psw[p] if psw is not None else te.const(1, grad.dtype)
+        return te.sum(grad[b, j] * scale, axis=m, where=k < row_start[r + 1])
     return te.compute((rows, dim), body, name="embedding_bag_grad", tag="reduce")
 
 
