@@ -66,7 +66,7 @@ def test_bags_with_repeats_padding_and_empty_bags_match_torch(mode):
     _compare(weight[:1, :1], np.array([[0]]), None, mode)                       # size 1 everywhere
 
 
-@pytest.mark.parametrize("mode", ["sum", "mean"])
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
 def test_the_general_backward_kernel_of_a_jitted_step_matches_torch(mode):
     """Eagerly the CPU backward groups the positions by row on the host; a ``tm.jit``
     step runs the kernel that finds each row's entries itself: both as PyTorch's."""

@@ -45,11 +45,11 @@ class _EmbeddingBag(Function):
         rows, padding, last = weight.shape[0], self.padding_idx, self.last_offset
         if not weight.requires_grad:
             gw = None
+        elif dispatch.thread.tracer is None and indices.device.kind == "cpu":
+            gw = self._grouped_grad(g, weight, indices, offsets, psw)
         elif self.mode == "max":
             gw = ops._kernel("embedding_bag_max_grad", kernels.embedding_bag_max_grad, g,
                              Tensor._wrap(self.max_rows), rows=rows)
-        elif dispatch.thread.tracer is None and indices.device.kind == "cpu":
-            gw = self._grouped_grad(g, weight, indices, offsets, psw)
         else:
             gw = ops._kernel("embedding_bag_grad", kernels.embedding_bag_grad, g, indices, offsets,
                              Tensor._wrap(self.count), *psw, rows=rows, mode=self.mode, padding_idx=padding,
@@ -62,8 +62,9 @@ class _EmbeddingBag(Function):
         return tuple(grads)
 
     def _grouped_grad(self, g, weight, indices, offsets, psw):
-        """The weight's gradient ("sum", "mean") with the positions grouped by row on the
-        host (eager CPU indices: see ``topi.embedding_bag``); zeros where no entry counts."""
+        """The weight's gradient with the entries grouped by weight row on the host (eager
+        CPU indices: see ``topi.embedding_bag``); zeros where no entry counts. "max"
+        groups each row's bags (each once) rather than its positions."""
         index = indices._data._storage.host_view().astype(np.int64)
         starts = offsets._data._storage.host_view().astype(np.int64)
         positions = np.arange(index.size)
@@ -72,16 +73,28 @@ class _EmbeddingBag(Function):
             bag_of[positions >= starts[-1]] = -1
         counted = (bag_of >= 0) & (index != (-1 if self.padding_idx is None else self.padding_idx))
         picked = np.flatnonzero(counted)
-        if not picked.size:
+        if self.mode == "max":          # one entry per (row, bag)
+            pairs = np.unique(index[picked] * (starts.size + 1) + bag_of[picked])
+            keys, members = pairs // (starts.size + 1), pairs % (starts.size + 1)
+        else:
+            order = picked[np.argsort(index[picked], kind="stable")]
+            keys, members = index[order], order
+        if not keys.size:
             return zeros_like(weight)
-        order = picked[np.argsort(index[picked], kind="stable")]
-        row_start = np.searchsorted(index[order], np.arange(weight.shape[0] + 1))
-
-        def ints(values):
-            return Tensor._wrap(nd.array(values.astype("int32"), device=weight.device))
+        row_start = np.searchsorted(keys, np.arange(weight.shape[0] + 1))
+        most = int(np.diff(row_start).max())
+        if self.mode == "max":
+            return ops._kernel("embedding_bag_max_grad_sorted", kernels.embedding_bag_max_grad_sorted, g,
+                               Tensor._wrap(self.max_rows), _ints(members, weight), _ints(row_start, weight),
+                               most=most)
         return ops._kernel("embedding_bag_grad_sorted", kernels.embedding_bag_grad_sorted, g,
-                           ints(np.maximum(bag_of, 0)), ints(order), ints(row_start), Tensor._wrap(self.count), *psw,
-                           mode=self.mode, most=int(np.diff(row_start).max()))
+                           _ints(np.maximum(bag_of, 0), weight), _ints(members, weight), _ints(row_start, weight),
+                           Tensor._wrap(self.count), *psw, mode=self.mode, most=most)
+
+
+def _ints(values, like):
+    """The host array ``values`` as an int32 tensor on ``like``'s device."""
+    return Tensor._wrap(nd.array(values.astype("int32"), device=like.device))
 
 
 def _offsets_checked(op, offsets, n, last_offset):

@@ -18,7 +18,8 @@ or before it (a materialized stage), rows * N comparisons. Where the indices are
 the host (eager CPU) the graph layer groups the positions by row there and
 :func:`embedding_bag_grad_sorted` reduces each row over its own group: rows * (largest
 group) + N * D. "max" sends each (bag, feature) gradient to the row that held the
-maximum (the forward's second output, as PyTorch's ``max_indices``).
+maximum (the forward's second output, as PyTorch's ``max_indices``): searching all bags
+per row (rows * B * D), or, grouped on the host, only the bags each row is in.
 """
 from .. import te
 from ..errors import ShapeError
@@ -186,6 +187,23 @@ def embedding_bag_max_grad(grad, max_rows, rows=1):
     return te.compute((rows, int(grad.shape[1].value)),
                       lambda r, j: te.sum(grad[b, j], axis=b, where=max_rows[b, j] == r),
                       name="embedding_bag_max_grad", tag="reduce")
+
+
+def embedding_bag_max_grad_sorted(grad, max_rows, bags, row_start, most=1):
+    """:func:`embedding_bag_max_grad` given, from the host, the bags each row is in:
+    ``bags`` grouped by row (each (row, bag) pair once), row ``r``'s group from
+    ``row_start[r]`` to ``row_start[r + 1]``, ``most`` the largest group. Row ``r``
+    takes ``grad[b, j]`` from the bags of its group whose maximum of feature ``j`` it
+    held: rows * most * D work."""
+    rows = int(row_start.shape[0].value) - 1
+    size = int(bags.shape[0].value)
+    m = te.reduce_axis((0, most), name="m")
+
+    def body(r, j):
+        k = row_start[r] + m
+        b = bags[te.min(k, size - 1)]
+        return te.sum(grad[b, j], axis=m, where=(k < row_start[r + 1]) & (max_rows[b, j] == r))
+    return te.compute((rows, int(grad.shape[1].value)), body, name="embedding_bag_max_grad", tag="reduce")
 
 
 def per_sample_weights_grad(grad, weight, indices, offsets, padding_idx=None, last_offset=False):
