@@ -10,7 +10,7 @@ searches every index for each row, whose cost grows with num_embeddings * indice
 PyTorch's grows with the indices alone: the vocabulary sizes below show both regimes.
 
 Run: python benchmarks/embedding_bag.py [--bags 64] [--bag 20] [--dim 64] [--vocab 1000 10000]
-[--iters 10] [--rounds 3]
+[--iters 10] [--rounds 3] [--torch-threads 2]
 """
 import argparse
 
@@ -58,8 +58,9 @@ def main(argv=None):
     parser.add_argument("--vocab", type=int, nargs="*", default=[1000, 10000])
     parser.add_argument("--iters", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--torch-threads", type=int, default=2)
     args = parser.parse_args(argv)
-    torch = torch_or_none()
+    torch = torch_or_none(args.torch_threads)
     rng = np.random.default_rng(0)
     print(f"forward + backward, {args.bags} bags of {args.bag}, dim {args.dim} (ms, fastest of {args.rounds} rounds "
           f"of {args.iters} calls)")
