@@ -7,11 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tvmini as tm
-from tvmini import nn
+from tvmini import nn, te
+from tvmini.topi import embedding_bag as kernels
 from tvmini.errors import ShapeError, TVMiniError
 
 from graph_gradcheck import check_grad
 from strategies import examples
+from test_cuda import needs_nvcc
+from test_topi_cuda import compile_together, cuda_source
 
 torch = pytest.importorskip("torch")
 F, TF = nn.functional, torch.nn.functional
@@ -179,6 +182,41 @@ def test_embedding_bag_kernels_on_the_emulated_gpu(emulated_gpu):
         for got, want in zip(*results):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     assert emulated_gpu.launches
+
+
+class _Case:
+    """A kernel definition on placeholders, as ``test_topi_cuda.cuda_source`` takes it."""
+
+    def __init__(self, define, shapes, **attrs):
+        self.args = [te.placeholder(shape, name=f"a{k}", dtype=dtype) for k, (shape, dtype) in enumerate(shapes)]
+        outs = define(*self.args, **attrs)
+        self.outs = outs if isinstance(outs, list) else [outs]
+
+
+@needs_nvcc
+def test_every_embedding_bag_kernel_compiles_to_ptx():
+    """The kernels the emulator does not run here (the grouped and general backward of
+    each mode), lowered with the default CUDA schedule and compiled by nvcc."""
+    f, i, i32 = "float32", "int64", "int32"
+    cases = {
+        "forward_max": _Case(kernels.embedding_bag, [((7, 3), f), ((9,), i), ((4,), i)], mode="max", length=5,
+                             padding_idx=1, last_offset=False),
+        "forward_psw": _Case(kernels.embedding_bag, [((7, 3), f), ((9,), i), ((4,), i), ((9,), f)], mode="sum",
+                             length=5, last_offset=True),
+        "grad_mean": _Case(kernels.embedding_bag_grad, [((4, 3), f), ((9,), i), ((4,), i), ((4,), i32)], rows=7,
+                           mode="mean", padding_idx=1),
+        "grad_sorted": _Case(kernels.embedding_bag_grad_sorted, [((4, 3), f), ((9,), i32), ((9,), i32),
+                                                                ((8,), i32), ((4,), i32)], mode="mean", most=3),
+        "max_grad": _Case(kernels.embedding_bag_max_grad, [((4, 3), f), ((4, 3), i32)], rows=7),
+        "max_grad_sorted": _Case(kernels.embedding_bag_max_grad_sorted, [((4, 3), f), ((4, 3), i32), ((6,), i32),
+                                                                        ((8,), i32)], most=2),
+        "psw_grad": _Case(kernels.per_sample_weights_grad, [((4, 3), f), ((7, 3), f), ((9,), i), ((5,), i)],
+                          padding_idx=0, last_offset=True),
+    }
+    sources = {name: cuda_source(case, f"bag_{name}") for name, case in cases.items()}
+    ptx = compile_together([source for source, _ in sources.values()], "embedding_bag_kernels")
+    for _, names in sources.values():
+        assert all(f".entry {name}" in ptx for name in names)
 
 
 # ---------------------------------------------------------------------------- errors

@@ -8,12 +8,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tvmini as tm
-from tvmini import nn
+from tvmini import nn, te
+from tvmini.topi import rnn as kernels
 from tvmini.errors import DeviceError, ShapeError, TVMiniError
 from tvmini.nn.utils import rnn
 
 from graph_gradcheck import check_grad
 from strategies import examples
+from test_cuda import needs_nvcc
+from test_topi_cuda import compile_together, cuda_source
 
 torch = pytest.importorskip("torch")
 trnn = torch.nn.utils.rnn
@@ -247,6 +250,43 @@ def test_packed_lstm_on_the_emulated_gpu(emulated_gpu):
     assert not moved.cpu().is_cuda
     with pytest.raises(DeviceError, match="'lengths' argument should be a 1D CPU int64 tensor"):
         rnn.pack_padded_sequence(tm.zeros(2, 1, 1), tm.tensor([2], device="cuda"))
+
+
+class _Case:
+    """A step kernel on placeholders and the step scalar ``t``, as
+    ``test_topi_cuda.cuda_source`` takes it."""
+
+    def __init__(self, define, shapes, step=True, **attrs):
+        self.args = [te.placeholder(shape, name=f"a{k}", dtype=dtype) for k, (shape, dtype) in enumerate(shapes)]
+        scalars = [te.var("t")] if step else []
+        outs = define(*self.args, *scalars, **attrs)
+        self.args += scalars
+        self.outs = outs if isinstance(outs, list) else [outs]
+
+
+@needs_nvcc
+def test_every_masked_step_kernel_compiles_to_ptx():
+    """The masked kernels the emulator does not run here (RNN's, GRU's, the projection's),
+    lowered with the default CUDA schedule and compiled by nvcc."""
+    B, H, T, f, i = 2, 3, 4, "float32", "int32"
+    seq, state, lens = ((T * B, 4 * H), f), ((B, H), f), ((B,), i)
+    gates3, gates4 = ((B, 3 * H), f), ((B, 4 * H), f)
+    cases = {
+        "rnn": _Case(kernels.rnn_step_masked, [((T * B, H), f), state, state, lens], nonlinearity="relu"),
+        "rnn_grad": _Case(kernels.rnn_step_grad_masked, [((T * B, H), f), state, state, state, lens]),
+        "lstm": _Case(kernels.lstm_step_masked, [seq, gates4, state, state, lens]),
+        "lstm_grad": _Case(kernels.lstm_step_grad_masked, [state, state, state, state, gates4, state, state, lens],
+                           own_rows=True),
+        "gru": _Case(kernels.gru_step_masked, [((T * B, 3 * H), f), gates3, state, lens]),
+        "gru_grad": _Case(kernels.gru_step_grad_masked, [((T * B, H), f), state, state, gates3, gates3, state, lens]),
+        "keep": _Case(kernels.keep_rows, [state, state, lens]),
+        "split": _Case(kernels.split_rows, [((T * B, H), f), state, state, lens]),
+        "take_rows": _Case(kernels.take_rows, [((5, 3), f), ((7,), i)], step=False, fill=-1.0),
+    }
+    sources = {name: cuda_source(case, f"packed_{name}") for name, case in cases.items()}
+    ptx = compile_together([source for source, _ in sources.values()], "packed_kernels")
+    for _, names in sources.values():
+        assert all(f".entry {name}" in ptx for name in names)
 
 
 # ------------------------------------------------------------------------------ errors
