@@ -54,7 +54,11 @@ GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_
                    # tensorops: rearranging (graph/arrange_ops.py)
                    "rot90", "tensor_split", "meshgrid", "cartesian_prod", "combinations",
                    # searching sorted rows, distinct elements (graph/search_ops.py)
-                   "searchsorted", "bucketize", "unique", "unique_consecutive")
+                   "searchsorted", "bucketize", "unique", "unique_consecutive",
+                   # shape and index functions (graph/shape_fns.py), more products (graph/matmul_ops.py)
+                   "broadcast_shapes", "broadcast_tensors", "ravel", "t", "select", "narrow_copy", "unflatten",
+                   "column_stack", "hsplit", "vsplit", "dsplit", "diagflat", "argwhere", "tril_indices", "triu_indices",
+                   "unravel_index", "addbmm", "addmv", "addr", "vdot", "chain_matmul")
 
 #: graph names that ``from tvmini import *`` leaves out: the Python builtins they shadow
 SHADOWING_BUILTINS = ("abs", "all", "any", "max", "min", "pow", "round", "sum")

@@ -19,7 +19,7 @@ from .gather_ops import gather, index_add, scatter, scatter_add, take
 from .index_ops import index_select
 from .jit import jit
 from .join_ops import cat, chunk, clamp, split, squeeze, stack, unsqueeze
-from .matmul_ops import addmm, baddbmm, bmm, dot, mm, mv, outer
+from .matmul_ops import addbmm, addmm, addmv, addr, baddbmm, bmm, chain_matmul, dot, mm, mv, outer, vdot
 from .ops import matmul, maximum, minimum
 from .reorder_ops import (diag, flip, masked_fill, moveaxis, movedim, narrow, repeat_interleave, roll, swapaxes,
                           swapdims, tile, tril, triu, unbind)
@@ -42,6 +42,8 @@ from .linalg_ops import block_diag, corrcoef, cov, cross, inner, kron, matrix_po
 from . import linalg
 from .order_ops import mode, nanquantile, quantile
 from .arrange_ops import cartesian_prod, combinations, meshgrid, rot90, tensor_split
+from .shape_fns import (argwhere, broadcast_shapes, broadcast_tensors, column_stack, diagflat, dsplit, hsplit,
+                        narrow_copy, ravel, select, t, tril_indices, triu_indices, unflatten, unravel_index, vsplit)
 
 __all__ = ["Function", "kernel_count", "ops", *GRAPH_FUNCTIONS]
 
