@@ -58,7 +58,10 @@ GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_
                    # shape and index functions (graph/shape_fns.py), more products (graph/matmul_ops.py)
                    "broadcast_shapes", "broadcast_tensors", "ravel", "t", "select", "narrow_copy", "unflatten",
                    "column_stack", "hsplit", "vsplit", "dsplit", "diagflat", "argwhere", "tril_indices", "triu_indices",
-                   "unravel_index", "addbmm", "addmv", "addr", "vdot", "chain_matmul")
+                   "unravel_index", "addbmm", "addmv", "addr", "vdot", "chain_matmul",
+                   # writes into views (graph/scatter_view_ops.py), float functions (graph/float_fns.py)
+                   "select_scatter", "slice_scatter", "diagonal_scatter", "fmax", "fmin", "logaddexp2", "frexp",
+                   "nextafter", "positive", "isreal")
 
 #: graph names that ``from tvmini import *`` leaves out: the Python builtins they shadow
 SHADOWING_BUILTINS = ("abs", "all", "any", "max", "min", "pow", "round", "sum")

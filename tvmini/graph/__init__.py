@@ -44,6 +44,8 @@ from .order_ops import mode, nanquantile, quantile
 from .arrange_ops import cartesian_prod, combinations, meshgrid, rot90, tensor_split
 from .shape_fns import (argwhere, broadcast_shapes, broadcast_tensors, column_stack, diagflat, dsplit, hsplit,
                         narrow_copy, ravel, select, t, tril_indices, triu_indices, unflatten, unravel_index, vsplit)
+from .scatter_view_ops import diagonal_scatter, select_scatter, slice_scatter
+from .float_fns import fmax, fmin, frexp, isreal, logaddexp2, nextafter, positive
 
 __all__ = ["Function", "kernel_count", "ops", *GRAPH_FUNCTIONS]
 
