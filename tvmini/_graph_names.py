@@ -61,7 +61,11 @@ GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_
                    "unravel_index", "addbmm", "addmv", "addr", "vdot", "chain_matmul",
                    # writes into views (graph/scatter_view_ops.py), float functions (graph/float_fns.py)
                    "select_scatter", "slice_scatter", "diagonal_scatter", "fmax", "fmin", "logaddexp2", "frexp",
-                   "nextafter", "positive", "isreal")
+                   "nextafter", "positive", "isreal",
+                   # integration and differentiation of samples (graph/integration_ops.py)
+                   "trapezoid", "trapz", "cumulative_trapezoid", "gradient",
+                   # graph/nan_order_ops.py, graph/creation.py
+                   "msort", "nanmedian", "logspace", "randint_like")
 
 #: graph names that ``from tvmini import *`` leaves out: the Python builtins they shadow
 SHADOWING_BUILTINS = ("abs", "all", "any", "max", "min", "pow", "round", "sum")

@@ -26,8 +26,8 @@ from .reorder_ops import (diag, flip, masked_fill, moveaxis, movedim, narrow, re
 from .sort_ops import argsort, cumprod, cumsum, kthvalue, median, randperm, sort, topk
 from .search_ops import bucketize, searchsorted, unique, unique_consecutive  # graph/search_ops.py
 from .stat_ops import logsumexp, std, var
-from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, manual_seed, ones,
-                       ones_like, rand, rand_like, randint, randn, randn_like, zeros, zeros_like)
+from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, logspace, manual_seed,
+                       ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, zeros, zeros_like)
 from .tensor import Tensor, tensor
 # tensorops: sampling, index updates, running reductions, numerics, norms and products (tm.linalg),
 # order statistics, rearranging
@@ -45,6 +45,8 @@ from .arrange_ops import cartesian_prod, combinations, meshgrid, rot90, tensor_s
 from .shape_fns import (argwhere, broadcast_shapes, broadcast_tensors, column_stack, diagflat, dsplit, hsplit,
                         narrow_copy, ravel, select, t, tril_indices, triu_indices, unflatten, unravel_index, vsplit)
 from .scatter_view_ops import diagonal_scatter, select_scatter, slice_scatter
+from .integration_ops import cumulative_trapezoid, gradient, trapezoid, trapz
+from .nan_order_ops import msort, nanmedian
 from .float_fns import fmax, fmin, frexp, isreal, logaddexp2, nextafter, positive
 
 __all__ = ["Function", "kernel_count", "ops", *GRAPH_FUNCTIONS]
