@@ -65,7 +65,9 @@ GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_
                    # integration and differentiation of samples (graph/integration_ops.py)
                    "trapezoid", "trapz", "cumulative_trapezoid", "gradient",
                    # graph/nan_order_ops.py, graph/creation.py
-                   "msort", "nanmedian", "logspace", "randint_like")
+                   "msort", "nanmedian", "logspace", "randint_like",
+                   # graph/histogram_ops.py, index_update_ops.py, norm_ops.py
+                   "histogram", "index_reduce", "pdist")
 
 #: graph names that ``from tvmini import *`` leaves out: the Python builtins they shadow
 SHADOWING_BUILTINS = ("abs", "all", "any", "max", "min", "pow", "round", "sum")

@@ -32,12 +32,12 @@ from .tensor import Tensor, tensor
 # tensorops: sampling, index updates, running reductions, numerics, norms and products (tm.linalg),
 # order statistics, rearranging
 from .random_ops import bernoulli, multinomial, normal
-from .index_update_ops import index_copy, index_fill, index_put, masked_scatter, put, scatter_reduce
+from .index_update_ops import index_copy, index_fill, index_put, index_reduce, masked_scatter, put, scatter_reduce
 from .cumulative_ops import cummax, cummin, diff, logcumsumexp
 from .numeric_ops import (bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor,
                           clone, deg2rad, float_power, gcd, histc, isin, lcm, ldexp, nanmean, nansum, rad2deg, signbit,
                           sinc)
-from .norm_ops import cdist, dist, norm, renorm
+from .norm_ops import cdist, dist, norm, pdist, renorm
 from .linalg_ops import block_diag, corrcoef, cov, cross, inner, kron, matrix_power, tensordot, vander
 from . import linalg
 from .order_ops import mode, nanquantile, quantile
@@ -47,6 +47,7 @@ from .shape_fns import (argwhere, broadcast_shapes, broadcast_tensors, column_st
 from .scatter_view_ops import diagonal_scatter, select_scatter, slice_scatter
 from .integration_ops import cumulative_trapezoid, gradient, trapezoid, trapz
 from .nan_order_ops import msort, nanmedian
+from .histogram_ops import histogram
 from .float_fns import fmax, fmin, frexp, isreal, logaddexp2, nextafter, positive
 
 __all__ = ["Function", "kernel_count", "ops", *GRAPH_FUNCTIONS]
