@@ -2,10 +2,12 @@
 and ``diagonal_scatter``: a copy of ``input`` whose ``select``/slice/``diagonal`` view
 holds ``src``.
 
-Each is one ``index_copy`` (a scatter kernel) of ``src`` at the view's positions along
-one axis; the diagonal is first made an axis of its own by moving the two matrix axes
-last and flattening them, so that its elements sit at ``row * cols + col``. Gradients
-are ``index_copy``'s: ``src`` gets the view of the head gradient, ``input`` the rest.
+Each is one ``where`` between ``input`` and ``src`` read at every position of the
+result (``take`` at a host-made index map; ``select_scatter``: ``src`` broadcast along
+the axis), under a host-made mask of the view's positions: elementwise work in the
+size of ``input`` (a scatter kernel would compare every element with every written
+position). Gradients are those ops': ``src`` gets the view of the head gradient,
+``input`` the rest.
 """
 import numpy as np
 
@@ -13,7 +15,8 @@ from ..errors import DTypeError, IndexingError, ShapeError
 from ..runtime import ndarray as nd
 from . import axes as check_axes
 from . import ops
-from .index_update_ops import index_copy
+from .index_ops import take
+from .logic_ops import where
 from .reorder_ops import movedim
 from .tensor import Tensor, add_methods, method_of
 
@@ -25,8 +28,14 @@ def _operands(op, input, src):
     ops.check_same(op, input, src)
 
 
-def _positions(values, device):
-    return Tensor._wrap(nd.array(np.asarray(values, dtype="int64"), device=device))
+def _constant(values, device, dtype="int64"):
+    """A host-made index map or mask as a tensor (no history) on ``device``."""
+    return Tensor._wrap(nd.array(np.ascontiguousarray(values, dtype=dtype), device=device))
+
+
+def _along(values, axis, ndim):
+    """The 1-D ``values`` shaped to run along ``axis`` of ``ndim`` axes."""
+    return values.reshape(tuple(values.shape[0] if k == axis else 1 for k in range(ndim)))
 
 
 def _check_src(op, src, want, what):
@@ -47,7 +56,8 @@ def select_scatter(input, src, dim, index):
                             f"(tensor of shape {input.shape})")
     _check_src("select_scatter", src, input.shape[:axis] + input.shape[axis + 1:], f"input's without axis {axis}")
     widened = ops.reshape(src, input.shape[:axis] + (1,) + input.shape[axis + 1:])
-    return index_copy(input, axis, _positions([int(index) % n], input.device), widened)
+    mask = _along(np.arange(n) == int(index) % n, axis, input.ndim)
+    return where(_constant(mask, input.device, "bool"), widened, input)
 
 
 def slice_scatter(input, src, dim=0, start=None, end=None, step=1):
@@ -67,7 +77,12 @@ def slice_scatter(input, src, dim=0, start=None, end=None, step=1):
                f"the slice {start}:{end}:{step} of axis {axis}")
     if not len(at):
         return ops.clone(input)
-    return index_copy(input, axis, _positions(list(at), input.device), src)
+    source = np.zeros(input.shape[axis], "int64")          # which slice of src lands at each position
+    source[list(at)] = np.arange(len(at))
+    mask = np.zeros(input.shape[axis], bool)
+    mask[list(at)] = True
+    picked = take(src, _constant(source, input.device), axis)
+    return where(_constant(_along(mask, axis, input.ndim), input.device, "bool"), picked, input)
 
 
 def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
@@ -90,11 +105,12 @@ def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
     if not length:
         return ops.clone(input)
     moved = movedim(input, (a, b), (-2, -1))
-    flat = ops.reshape(moved, others + (rows * cols,))
-    steps = np.arange(length)
-    at = _positions((start_row + steps) * cols + start_col + steps, input.device)
-    out = index_copy(flat, len(others), at, src)
-    return movedim(ops.reshape(out, moved.shape), (-2, -1), (a, b))
+    row, col = np.indices((rows, cols))
+    step = row - start_row                                  # the diagonal's entry at each position
+    on = (col - row == offset) & (step >= 0) & (step < length)
+    picked = take(src, _constant(np.clip(step, 0, length - 1), input.device), src.ndim - 1)
+    out = where(_constant(on, input.device, "bool"), picked, moved)
+    return movedim(out, (-2, -1), (a, b))
 
 
 add_methods({name: method_of(function) for name, function in
