@@ -4,9 +4,8 @@
 tvmini, numpy (where it has the function) and PyTorch (when installed), side by side:
 the steady time of one eager call, after a warm-up call that builds tvmini's kernels.
 
-Most are compositions of several kernels (``frexp`` and ``nextafter``: about 15
-elementwise kernels each, tvmini's kernels cannot reinterpret a float's bits), so the
-per-call overhead of the eager graph layer shows at the moderate sizes used here.
+Most are compositions of a few kernels, so the per-call overhead of the eager graph
+layer shows at the moderate sizes used here.
 
     python benchmarks/tensor_fns.py [--n 256]
 """

@@ -198,9 +198,9 @@ def test_jit_step_equals_eager():
 
 def test_on_the_emulated_gpu(emulated_gpu):
     x = _special("float32")[None, :].repeat(2, 0)
-    # (frexp/nextafter are ~15 elementwise kernels each, too slow to emulate here)
     for op in (lambda t: tm.slice_scatter(t, t[:, ::2] * 2, 1, None, None, 2), lambda t: tm.fmin(t, t.flip(1)),
-               lambda t: tm.diagonal_scatter(t, t[0, :2] + 1.0, 3)):
+               lambda t: tm.diagonal_scatter(t, t[0, :2] + 1.0, 3), lambda t: tm.frexp(t)[0],
+               lambda t: tm.frexp(t)[1], lambda t: tm.nextafter(t, t.flip(1))):
         got = op(tm.tensor(x, device="cuda"))
         assert got.device.kind == "cuda"
         _same(got.numpy(), op(tm.tensor(x)).numpy())

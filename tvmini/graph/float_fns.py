@@ -2,30 +2,21 @@
 ``fmax``/``fmin`` (NaN-ignoring extremes), ``logaddexp2``, ``frexp``, ``nextafter``,
 ``positive`` and ``isreal``.
 
-``frexp`` finds the binary exponent from ``log2`` and corrects it by one where the
-logarithm rounded across a power of two; powers of two come from ``exp2`` of integers,
-which is exact in float64, so the mantissa is exact: float32 inputs are taken through
-float64 (their subnormals included), and a float64 scale is applied in two halves so
-that ``2 ** -e`` never overflows. ``nextafter`` steps ``x`` by the unit in the last
-place that ``frexp``'s exponent gives (half of it below an exact power of two, the
-smallest subnormal at the bottom of the range). tvmini's kernels cannot reinterpret a
-float's bits, hence the arithmetic. ``tm.jit`` fuses these elementwise chains.
+``frexp`` (two kernels: the exponent, then the input scaled by its inverse power of
+two) and ``nextafter`` (one kernel) are ``topi.float_parts``: exact arithmetic on the
+binary exponent, since tvmini's kernels cannot reinterpret a float's bits.
 """
 import math
 
-import numpy as np
-
 from ..errors import DTypeError
+from ..topi import float_parts
 from . import ops
 from .autograd import Function, no_grad
 from .creation import ones
+from .dispatch import run
 from .logic_ops import where
 from .select_ops import logaddexp
 from .tensor import Tensor, add_methods, method_of
-
-#: per float dtype: significand bits and the exponent of the smallest subnormal
-_FORMAT = {"float32": (24, -149), "float64": (53, -1074)}
-
 
 def _operands(op, input, other):
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
@@ -76,29 +67,9 @@ def logaddexp2(input, other):
 def _float_input(op, input):
     if not isinstance(input, Tensor):
         raise DTypeError(f"{op}: takes a Tensor, got {type(input).__name__}")
-    if input.dtype not in _FORMAT:
+    if input.dtype not in ("float32", "float64"):
         raise DTypeError(f"{op}: only supports float32 and float64 tensors, got {input.dtype}")
     return input
-
-
-def _exponent(x):
-    """The float64 exponent ``e`` with ``|x| = m * 2**e``, ``0.5 <= m < 1``, for the float64
-    tensor ``x`` (0 where ``x`` is zero, infinite or NaN), and the finite-nonzero mask."""
-    magnitude = x.abs()
-    regular = (magnitude != 0) & (magnitude != math.inf) & (x == x)
-    safe = where(regular, magnitude, 1.0)
-    guess = safe.log2().floor() + 1.0
-    first, second = _power_of_two(-guess)
-    scaled = safe * first * second
-    guess = guess + ops.cast(scaled >= 1.0, "float64") - ops.cast(scaled < 0.5, "float64")
-    return where(regular, guess, 0.0), regular
-
-
-def _power_of_two(power):
-    """``2 ** power`` for an integer-valued float64 ``power`` as two factors (exact: each
-    a power of two float64 holds, where ``2 ** 1074`` itself would overflow)."""
-    half = (power * 0.5).floor()
-    return half.exp2(), (power - half).exp2()
 
 
 def frexp(input):
@@ -106,40 +77,35 @@ def frexp(input):
     ``0.5 <= |mantissa| < 1`` (zero, infinities and NaN: themselves and exponent 0); the
     exponent is int32. The mantissa's gradient is ``2 ** -exponent``, as PyTorch's."""
     x = _float_input("frexp", input)
-    with no_grad():
-        exponent, _ = _exponent(ops.cast(x, "float64"))
-        first, second = _power_of_two(-exponent)
-    mantissa = ops.cast(x, "float64") * first * second
-    return (mantissa if x.dtype == "float64" else ops.cast(mantissa, x.dtype)), ops.cast(exponent, "int32")
+    exponent = ops._kernel("frexp_exponent", float_parts.frexp_exponent, x)
+    return _ScaledByPowerOfTwo.apply(x, -exponent), exponent
+
+
+class _ScaledByPowerOfTwo(Function):
+    """``x * 2 ** power`` (an integer tensor, not differentiated), exact; the gradient is
+    the head's, scaled the same way."""
+    nondiff = (1,)
+    saved = ()
+
+    def forward(self, x, power):
+        return run("scale_by_power_of_two", float_parts.scale_by_power_of_two, [x, power])
+
+    def backward(self, g):
+        return _ScaledByPowerOfTwo.apply(g, self.inputs[1]), None
 
 
 def nextafter(input, other):
     """The next float after ``input`` towards ``other`` (``other`` where they are equal,
-    NaN where either is). Not differentiable (as PyTorch's): the result records no
-    history."""
+    NaN where either is), broadcasting. Not differentiable (as PyTorch's): the result
+    records no history."""
     x = _float_input("nextafter", input)
     if not isinstance(other, Tensor):
         other = ops._as_tensor(float(other), x)
     ops.check_same("nextafter", x, other)
-    digits, lowest = _FORMAT[x.dtype]
+    shape = ops.broadcast_shapes("nextafter", x.shape, other.shape)
     with no_grad():
-        shape = ops.broadcast_shapes("nextafter", x.shape, other.shape)
         x, other = ops.broadcast_to(x, shape), ops.broadcast_to(other, shape)
-        x64, y64 = ops.cast(x, "float64"), ops.cast(other, "float64")
-        exponent, regular = _exponent(x64)
-        magnitude = x64.abs()
-        first, second = _power_of_two(-exponent)
-        at_power = regular & (magnitude * first * second == 0.5)
-        grow = (y64 > x64) == (x64 > 0)
-        step_exponent = exponent - digits - ops.cast(at_power & ~grow, "float64")
-        step = ops.maximum(step_exponent, float(lowest)).exp2()
-        moved = (magnitude + where(grow, step, -step)) * where(x64 < 0, -1.0, 1.0)
-        largest = ops._as_tensor(float(np.finfo(x.dtype).max), x64)       # float64 constants: two Python
-        moved = where(magnitude == math.inf, where(x64 > 0, largest, -largest), moved)    # floats would be float32
-        tiny = ops._as_tensor(2.0 ** lowest, x64)
-        moved = where(x64 == 0, where(y64 > 0, tiny, -tiny), moved)
-        moved = where((x64 != x64) | (y64 != y64), math.nan, moved)
-        return where(x == other, other, ops.cast(moved, x.dtype))
+        return ops._kernel("nextafter", float_parts.nextafter, x, other)
 
 
 def positive(input):
