@@ -159,6 +159,28 @@ def test_products_match_torch(b, n, m, p, scales, seed):
     check_grad(lambda *ts: tm.chain_matmul(*ts), *chain)
 
 
+@pytest.mark.parametrize("name, shapes", [("addbmm_", [(3, 2), (4, 3, 5), (4, 5, 2)]), ("addmv_", [(3,), (3, 4), (4,)]),
+                                          ("addr_", [(3, 2), (3,), (2,)]), ("addmm_", [(3, 2), (3, 4), (4, 2)]),
+                                          ("baddbmm_", [(2, 3, 2), (2, 3, 4), (2, 4, 2)])])
+def test_in_place_products_match_torch(name, shapes):
+    rng = np.random.default_rng(len(name))
+    arrays = [rng.standard_normal(shape) for shape in shapes]
+    x = tm.tensor(arrays[0])
+    assert getattr(x, name)(*map(tm.tensor, arrays[1:]), beta=0.5, alpha=2) is x
+    want = torch.tensor(arrays[0])
+    getattr(want, name)(*map(torch.tensor, arrays[1:]), beta=0.5, alpha=2)
+    np.testing.assert_allclose(x.numpy(), want.numpy(), rtol=1e-12)
+
+    def ours(first, *rest):
+        y = first * 1.0
+        return getattr(y, name)(*rest, beta=0.5, alpha=2)
+
+    def theirs(first, *rest):
+        y = first * 1.0
+        return getattr(y, name)(*rest, beta=0.5, alpha=2)
+    _grads_match_torch(ours, theirs, *arrays)
+
+
 def test_errors_as_pytorch():
     with pytest.raises(tm.ShapeError, match="broadcast_shapes: shapes"):
         tm.broadcast_shapes((2, 3), (4,))

@@ -8,13 +8,15 @@ shapes, then runs ``ops.matmul`` and so its blocked GEMM kernels and their gradi
 ``outer`` is the broadcast product of a column and a row, as PyTorch defines it.
 ``addbmm`` sums a batch of products as one GEMM (the batch laid along the inner axis),
 ``addmv``/``addr`` add ``mv``/``outer``, ``vdot`` is ``dot`` (tvmini has no complex
-numbers to conjugate) and ``chain_matmul`` multiplies in the cheapest order.
+numbers to conjugate) and ``chain_matmul`` multiplies in the cheapest order. The
+``add*`` products have their in-place methods too (``x.addmm_(a, b)`` ...).
 """
 import numpy as np
 
 from ..errors import DTypeError, ShapeError
 from . import ops
 from .operands import broadcast_shapes, scaled
+from .math_methods import _in_place
 from .tensor import Tensor, add_methods
 
 
@@ -174,3 +176,5 @@ add_methods({
     "addmm": lambda self, mat1, mat2, *, beta=1, alpha=1: addmm(self, mat1, mat2, beta=beta, alpha=alpha),
     "baddbmm": lambda self, b1, b2, *, beta=1, alpha=1: baddbmm(self, b1, b2, beta=beta, alpha=alpha),
 })
+add_methods({f"{name}_": _in_place(function, f"{name}_") for name, function in
+             (("addbmm", addbmm), ("addmv", addmv), ("addr", addr), ("addmm", addmm), ("baddbmm", baddbmm))})
