@@ -20,7 +20,7 @@ from common import best_of_rounds, best_seconds, torch_or_none
 
 def _timer(fn):
     fn()                                    # build the kernels (tvmini) / warm up
-    return lambda: best_seconds(fn, repeat=5)
+    return lambda: best_seconds(fn, repeat=15)
 
 
 def cases(n, torch):
@@ -84,7 +84,7 @@ def main():
     parser.add_argument("--n", type=int, default=256)
     args = parser.parse_args()
     torch = torch_or_none()
-    print(f"n = {args.n}; microseconds per call (fastest of 5, alternating rounds); ratio = tvmini / other")
+    print(f"n = {args.n}; microseconds per call (fastest of 15 x 3 alternating rounds: the machine is shared); ratio = tvmini / other")
     print(f"{'op':34} {'tvmini':>10} {'numpy':>10} {'torch':>10} {'x numpy':>8} {'x torch':>8}")
     for name, ours, ref, theirs in cases(args.n, torch):
         timers = {"tvmini": _timer(ours)}
@@ -92,7 +92,7 @@ def main():
             timers["numpy"] = _timer(ref)
         if theirs is not None:
             timers["torch"] = _timer(theirs)
-        best = best_of_rounds(timers, rounds=2, settle=0.05)
+        best = best_of_rounds(timers, rounds=3, settle=0.05)
         us = {k: v * 1e6 for k, v in best.items()}
         cells = [f"{us[k]:10.1f}" if k in us else f"{'-':>10}" for k in ("tvmini", "numpy", "torch")]
         ratios = [f"{us['tvmini'] / us[k]:8.2f}" if k in us else f"{'-':>8}" for k in ("numpy", "torch")]
