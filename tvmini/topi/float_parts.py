@@ -42,7 +42,9 @@ def _times_power_of_two(x, power):
 
 def _exponent(x):
     """(float64 exponent ``e`` with ``|x| = m 2^e``, ``0.5 <= m < 1``, or 0 where ``x`` is 0,
-    infinite or NaN; whether ``x`` is finite and non-zero) of a float64 expression."""
+    infinite or NaN; whether ``x`` is finite and non-zero; whether ``m`` is exactly 0.5,
+    i.e. ``|x|`` a power of two) of a float64 expression. The guess from ``log2`` is off
+    by at most one, so the scaled value is ``m``, ``2m`` or ``m / 2``, all exact."""
     magnitude = te.abs(x)
     regular = (magnitude != _f64(0.0)) & te.isfinite(x)
     safe = te.if_then_else(regular, magnitude, _f64(1.0))
@@ -50,7 +52,8 @@ def _exponent(x):
     scaled = _times_power_of_two(safe, -guess)
     guess = guess + te.if_then_else(scaled >= _f64(1.0), _f64(1.0), _f64(0.0)) \
         - te.if_then_else(scaled < _f64(0.5), _f64(1.0), _f64(0.0))
-    return te.if_then_else(regular, guess, _f64(0.0)), regular
+    power = regular & ((scaled == _f64(0.5)) | (scaled == _f64(1.0)) | (scaled == _f64(0.25)))
+    return te.if_then_else(regular, guess, _f64(0.0)), regular, power
 
 
 def frexp_exponent(x):
@@ -78,9 +81,8 @@ def nextafter(x, y):
 
     def next_value(*i):
         a, b = x[i].astype("float64"), y[i].astype("float64")
-        exponent, regular = _exponent(a)
+        exponent, _, at_power = _exponent(a)
         magnitude = te.abs(a)
-        at_power = regular & (_times_power_of_two(magnitude, -exponent) == _f64(0.5))
         up, positive = b > a, a > _f64(0.0)
         grow = (up & positive) | (~up & ~positive)          # away from zero
         shrink_more = at_power & ~grow
