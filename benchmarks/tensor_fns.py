@@ -84,7 +84,8 @@ def main():
     parser.add_argument("--n", type=int, default=256)
     args = parser.parse_args()
     torch = torch_or_none()
-    print(f"n = {args.n}; microseconds per call (fastest of 15 x 3 alternating rounds: the machine is shared); ratio = tvmini / other")
+    print(f"n = {args.n}; microseconds per call (fastest of 15 calls in each of 3 alternating rounds: the cores are "
+          "shared); ratio = tvmini / other")
     print(f"{'op':34} {'tvmini':>10} {'numpy':>10} {'torch':>10} {'x numpy':>8} {'x torch':>8}")
     for name, ours, ref, theirs in cases(args.n, torch):
         timers = {"tvmini": _timer(ours)}

@@ -148,7 +148,8 @@ def test_products_match_torch(b, n, m, p, scales, seed):
         fixed = (tm.tensor(arrays[0]),) if beta == 0 else ()
         check_grad(lambda *ts: getattr(tm, name)(*fixed, *ts, beta=beta, alpha=alpha), *first, *arrays[1:])
         _grads_match_torch(lambda *ts: getattr(tm, name)(*fixed, *ts, beta=beta, alpha=alpha),
-                           lambda *ts: getattr(torch, name)(*(torch.tensor(arrays[0]),) * (beta == 0), *ts, beta=beta, alpha=alpha),
+                           lambda *ts: getattr(torch, name)(*(torch.tensor(arrays[0]),) * (beta == 0), *ts, beta=beta,
+                                                            alpha=alpha),
                            *first, *arrays[1:])
     np.testing.assert_allclose(tm.vdot(tm.tensor(vec), tm.tensor(vec)).numpy(),
                                torch.vdot(torch.tensor(vec), torch.tensor(vec)).numpy())

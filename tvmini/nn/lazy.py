@@ -12,8 +12,9 @@ Differences from PyTorch: before initialisation the placeholders have shape ``(0
 (PyTorch's raise on any use) and ``state_dict()`` holds empty tensors for them;
 ``load_state_dict`` materialises a lazy module from the state dict's shapes, as
 PyTorch's; a lazy norm layer with nothing to create (no affine, no running statistics)
-still records ``num_features`` from its first input (PyTorch's stays 0). The first call must run eagerly: inside ``tm.jit`` it raises, since a traced
-initialisation would be replayed at every step.
+still records ``num_features`` from its first input (PyTorch's stays 0). The first call
+must run eagerly: inside ``tm.jit`` it raises, since a traced initialisation would be
+replayed at every step.
 """
 import numpy as np
 
