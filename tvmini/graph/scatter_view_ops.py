@@ -9,6 +9,8 @@ size of ``input`` (a scatter kernel would compare every element with every writt
 position). Gradients are those ops': ``src`` gets the view of the head gradient,
 ``input`` the rest.
 """
+import functools
+
 import numpy as np
 
 from ..errors import DTypeError, IndexingError, ShapeError
@@ -105,12 +107,22 @@ def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
     if not length:
         return ops.clone(input)
     moved = movedim(input, (a, b), (-2, -1))
-    row, col = np.indices((rows, cols))
-    step = row - start_row                                  # the diagonal's entry at each position
-    on = (col - row == offset) & (step >= 0) & (step < length)
-    picked = take(src, _constant(np.clip(step, 0, length - 1), input.device), src.ndim - 1)
-    out = where(_constant(on, input.device, "bool"), picked, moved)
+    entries, on = _diagonal_map(rows, cols, int(offset), input.device)
+    out = where(on, take(src, entries, src.ndim - 1), moved)
     return movedim(out, (-2, -1), (a, b))
+
+
+@functools.lru_cache(maxsize=64)
+def _diagonal_map(rows, cols, offset, device):
+    """(the diagonal's entry read at each position of a ``rows`` x ``cols`` matrix, the
+    mask of the diagonal's positions), made once per geometry and device (constants no
+    op writes: building them on the host took longer than the two kernels)."""
+    start_row, start_col = max(-offset, 0), max(offset, 0)
+    length = max(min(rows - start_row, cols - start_col), 0)
+    row, col = np.indices((rows, cols))
+    step = row - start_row
+    on = (col - row == offset) & (step >= 0) & (step < length)
+    return _constant(np.clip(step, 0, length - 1), device), _constant(on, device, "bool")
 
 
 add_methods({name: method_of(function) for name, function in
