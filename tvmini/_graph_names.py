@@ -56,7 +56,20 @@ GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_
                    # tensorops: rearranging (graph/arrange_ops.py)
                    "rot90", "tensor_split", "meshgrid", "cartesian_prod", "combinations",
                    # searching sorted rows, distinct elements (graph/search_ops.py)
-                   "searchsorted", "bucketize", "unique", "unique_consecutive")
+                   "searchsorted", "bucketize", "unique", "unique_consecutive",
+                   # shape and index functions (graph/shape_fns.py), more products (graph/matmul_ops.py)
+                   "broadcast_shapes", "broadcast_tensors", "ravel", "t", "select", "narrow_copy", "unflatten",
+                   "column_stack", "hsplit", "vsplit", "dsplit", "diagflat", "argwhere", "tril_indices", "triu_indices",
+                   "unravel_index", "addbmm", "addmv", "addr", "vdot", "chain_matmul",
+                   # writes into views (graph/scatter_view_ops.py), float functions (graph/float_fns.py)
+                   "select_scatter", "slice_scatter", "diagonal_scatter", "fmax", "fmin", "logaddexp2", "frexp",
+                   "nextafter", "positive", "isreal",
+                   # integration and differentiation of samples (graph/integration_ops.py)
+                   "trapezoid", "trapz", "cumulative_trapezoid", "gradient",
+                   # graph/nan_order_ops.py, graph/creation.py
+                   "msort", "nanmedian", "logspace", "randint_like",
+                   # graph/histogram_ops.py, index_update_ops.py, norm_ops.py
+                   "histogram", "index_reduce", "pdist")
 
 #: graph names that ``from tvmini import *`` leaves out: the Python builtins they shadow
 SHADOWING_BUILTINS = ("abs", "all", "any", "max", "min", "pow", "round", "sum")

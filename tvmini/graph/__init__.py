@@ -19,31 +19,38 @@ from .gather_ops import gather, index_add, scatter, scatter_add, take
 from .index_ops import index_select
 from .jit import jit
 from .join_ops import cat, chunk, clamp, split, squeeze, stack, unsqueeze
-from .matmul_ops import addmm, baddbmm, bmm, dot, mm, mv, outer
+from .matmul_ops import addbmm, addmm, addmv, addr, baddbmm, bmm, chain_matmul, dot, mm, mv, outer, vdot
 from .ops import matmul, maximum, minimum
 from .reorder_ops import (diag, flip, masked_fill, moveaxis, movedim, narrow, repeat_interleave, roll, swapaxes,
                           swapdims, tile, tril, triu, unbind)
 from .sort_ops import argsort, cumprod, cumsum, kthvalue, median, randperm, sort, topk
 from .search_ops import bucketize, searchsorted, unique, unique_consecutive  # graph/search_ops.py
 from .stat_ops import logsumexp, std, var
-from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, manual_seed, ones,
-                       ones_like, rand, rand_like, randint, randn, randn_like, zeros, zeros_like)
+from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, logspace, manual_seed,
+                       ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, zeros, zeros_like)
 from .tensor import Tensor, tensor
 # tensorops: sampling, index updates, running reductions, numerics, norms and products (tm.linalg),
 # order statistics, rearranging
 from .random_ops import bernoulli, multinomial, normal
-from .index_update_ops import index_copy, index_fill, index_put, masked_scatter, put, scatter_reduce
+from .index_update_ops import index_copy, index_fill, index_put, index_reduce, masked_scatter, put, scatter_reduce
 from .cumulative_ops import cummax, cummin, diff, logcumsumexp
 from .numeric_ops import (bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor,
                           clone, deg2rad, float_power, gcd, histc, isin, lcm, ldexp, nanmean, nansum, rad2deg, signbit,
                           sinc)
-from .norm_ops import cdist, dist, norm, renorm
+from .norm_ops import cdist, dist, norm, pdist, renorm
 from .linalg_ops import block_diag, corrcoef, cov, cross, inner, kron, matrix_power, tensordot, vander
 from .linalg_solve import det, inv as inverse, logdet, slogdet  # graph/linalg_solve.py, linalg_cholesky.py
 from .linalg_cholesky import cholesky_inverse, cholesky_solve, triangular_solve
 from . import linalg
 from .order_ops import mode, nanquantile, quantile
 from .arrange_ops import cartesian_prod, combinations, meshgrid, rot90, tensor_split
+from .shape_fns import (argwhere, broadcast_shapes, broadcast_tensors, column_stack, diagflat, dsplit, hsplit,
+                        narrow_copy, ravel, select, t, tril_indices, triu_indices, unflatten, unravel_index, vsplit)
+from .scatter_view_ops import diagonal_scatter, select_scatter, slice_scatter
+from .integration_ops import cumulative_trapezoid, gradient, trapezoid, trapz
+from .nan_order_ops import msort, nanmedian
+from .histogram_ops import histogram
+from .float_fns import fmax, fmin, frexp, isreal, logaddexp2, nextafter, positive
 
 __all__ = ["Function", "kernel_count", "ops", *GRAPH_FUNCTIONS]
 

@@ -1,10 +1,11 @@
 """Creation helpers of the graph layer (PyTorch's names): filled tensors (``zeros``,
-``ones``, ``full``, ``eye``, ``linspace``, ``arange``), random ones from tvmini's seeded
-generator (``manual_seed``, ``randn``, ``rand``, ``randint``) and ``from_numpy``.
+``ones``, ``full``, ``eye``, ``linspace``, ``logspace``, ``arange``), random ones from
+tvmini's seeded generator (``manual_seed``, ``randn``, ``rand``, ``randint``,
+``randint_like``) and ``from_numpy``.
 ``tensor()`` itself lives with :class:`Tensor`, which uses it."""
 import numpy as np
 
-from ..errors import DTypeError, TVMiniError
+from ..errors import DTypeError, ShapeError, TVMiniError
 from ..runtime import as_device
 from ..runtime import ndarray as nd
 from . import dispatch
@@ -62,6 +63,15 @@ def linspace(start, end, steps, dtype="float32", device=None, requires_grad=Fals
                   requires_grad)
 
 
+def logspace(start, end, steps, base=10.0, *, dtype="float32", device=None, requires_grad=False):
+    """``steps`` values ``base ** e`` for exponents evenly spaced from ``start`` to ``end``
+    (computed in float64, then converted to ``dtype``)."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ShapeError(f"logspace: steps must be a non-negative int, got {steps!r}")
+    values = np.power(float(base), np.linspace(start, end, steps))
+    return Tensor(nd.array(values.astype(nd.normalize_dtype(dtype)), device=device), requires_grad)
+
+
 _generator = np.random.default_rng()
 
 
@@ -106,6 +116,16 @@ def randint(low, high=None, size=(), dtype="int64", device=None):
         low, high = 0, low
     values = _host_draw("randint").integers(low, high, size=tuple(size)).astype(nd.normalize_dtype(dtype))
     return Tensor(nd.array(values, device=device))
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, device=None):
+    """Integers from ``[low, high)`` in ``input``'s shape (and dtype and device unless
+    given); ``randint_like(input, high)`` draws from ``[0, high)``, as PyTorch's."""
+    if high is None:
+        low, high = 0, low
+    if high <= low:
+        raise ShapeError(f"randint_like: expected low < high, got low={low} and high={high}")
+    return randint(low, high, input.shape, dtype=dtype or input.dtype, device=device or input.device)
 
 
 def _float_like(op, t, dtype):

@@ -1,7 +1,8 @@
 """Writes at indexed positions, PyTorch's: ``scatter_reduce`` (sum, prod, mean, amax,
 amin, with or without ``include_self``), ``index_copy``, ``index_fill``,
-``masked_scatter``, ``index_put`` (a tuple of index tensors, ``accumulate=``) and
-``put`` (flat positions), each out of place and in place (``x.index_copy_`` ...).
+``masked_scatter``, ``index_put`` (a tuple of index tensors, ``accumulate=``),
+``put`` (flat positions) and ``index_reduce`` (``scatter_reduce`` of whole slices),
+each out of place and in place (``x.index_copy_`` ...).
 
 ``scatter_reduce`` is one ``topi.scatter_reduce`` kernel; its gradient, as PyTorch's
 (every reduction, zeros in a product included), is built from gathers, scatters and
@@ -153,6 +154,28 @@ def index_copy(input, dim, index, source):
     if not index.shape[0]:
         return input
     out = scatter(x, axis, _along(index, axis, want), source)
+    return ops.reshape(out, ()) if input.ndim == 0 else out
+
+
+def index_reduce(input, dim, index, source, reduce, *, include_self=True):
+    """``input`` with each slice of ``source`` along ``dim`` reduced by ``reduce``
+    ("prod", "mean", "amax", "amin") into the slice of ``input`` at the matching entry of
+    the 1-D ``index``; ``include_self`` counts ``input``'s value among those reduced.
+    ``scatter_reduce`` with the index running along ``dim`` (its gradients)."""
+    if reduce not in _REDUCES[1:]:
+        raise ArgumentError(f"index_reduce: reduce must be one of {', '.join(_REDUCES[1:])}, got {reduce!r}")
+    if not isinstance(source, Tensor):
+        raise DTypeError(f"index_reduce: source must be a tensor, got {type(source).__name__}")
+    x, source = _as_1d(input), _as_1d(source)
+    axis = check_axes.axis("index_reduce", dim, x.shape)
+    index = _index_1d("index_reduce", index, x.shape[axis])
+    want = x.shape[:axis] + index.shape + x.shape[axis + 1:]
+    if source.shape != want:
+        raise ShapeError(f"index_reduce: source of shape {source.shape} must be {want}: the tensor of shape "
+                         f"{input.shape} with axis {dim} of the index's length {index.shape[0]}")
+    if not index.shape[0]:
+        return input
+    out = scatter_reduce(x, axis, _along(index, axis, want), source, reduce, include_self=include_self)
     return ops.reshape(out, ()) if input.ndim == 0 else out
 
 
@@ -327,6 +350,7 @@ def _in_place(name, function, at, keyword):
 #: name, function, the position and name of its argument holding the written values
 _UPDATES = (("scatter_reduce", scatter_reduce, 2, "src"), ("index_copy", index_copy, 2, "source"),
             ("index_fill", index_fill, 2, "value"), ("masked_scatter", masked_scatter, 1, "source"),
-            ("index_put", index_put, 1, "values"), ("put", put, 1, "source"))
+            ("index_put", index_put, 1, "values"), ("put", put, 1, "source"),
+            ("index_reduce", index_reduce, 2, "source"))
 add_methods({name: method_of(function) for name, function, _, _ in _UPDATES})
 add_methods({f"{name}_": _in_place(f"{name}_", function, at, keyword) for name, function, at, keyword in _UPDATES})

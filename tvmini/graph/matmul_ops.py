@@ -6,10 +6,17 @@ Each checks its operands' ranks and shapes as PyTorch does (``matmul`` would bro
 or treat a vector as a row; these refuse) and raises an error naming the op and both
 shapes, then runs ``ops.matmul`` and so its blocked GEMM kernels and their gradients;
 ``outer`` is the broadcast product of a column and a row, as PyTorch defines it.
+``addbmm`` sums a batch of products as one GEMM (the batch laid along the inner axis),
+``addmv``/``addr`` add ``mv``/``outer``, ``vdot`` is ``dot`` (tvmini has no complex
+numbers to conjugate) and ``chain_matmul`` multiplies in the cheapest order. The
+``add*`` products have their in-place methods too (``x.addmm_(a, b)`` ...).
 """
+import numpy as np
+
 from ..errors import DTypeError, ShapeError
 from . import ops
 from .operands import broadcast_shapes, scaled
+from .math_methods import _in_place
 from .tensor import Tensor, add_methods
 
 
@@ -94,7 +101,73 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     return _added("baddbmm", input, bmm(batch1, batch2), beta, alpha)
 
 
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """``beta * input + alpha * sum_b(batch1[b] @ batch2[b])``: the batch is moved next
+    to the inner axis, (n, b*m) @ (b*m, p), so the sum is a single matrix product."""
+    _operands("addbmm", batch1, batch2, (3, 3))
+    b, n, m = batch1.shape
+    if batch2.shape[:2] != (b, m):
+        raise ShapeError(f"addbmm: batch1 of shape {batch1.shape} and batch2 of shape {batch2.shape} cannot be "
+                         f"multiplied (batch2 must start with {(b, m)})")
+    rows = ops.reshape(batch1.permute(1, 0, 2), (n, b * m))
+    product = ops.matmul(rows, ops.reshape(batch2, (b * m, batch2.shape[2])))
+    return _added("addbmm", input, product, beta, alpha)
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1):
+    """``beta * input + alpha * (mat @ vec)`` (``input`` broadcasts to a vector)."""
+    return _added("addmv", input, mv(mat, vec), beta, alpha)
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1):
+    """``beta * input + alpha * outer(vec1, vec2)`` (``input`` broadcasts)."""
+    return _added("addr", input, outer(vec1, vec2), beta, alpha)
+
+
+def vdot(input, other):
+    """The inner product of two 1-D tensors (real tensors: ``dot``)."""
+    _operands("vdot", input, other, (1, 1))
+    return dot(input, other)
+
+
+def chain_matmul(*matrices):
+    """The product of 2-D tensors, in the order that needs the fewest multiplications
+    (the classic dynamic programme over split points; the value is the same)."""
+    if not matrices:
+        raise ShapeError("chain_matmul: expected one matrix or more, got none")
+    for k, m in enumerate(matrices):
+        if not isinstance(m, Tensor) or m.ndim != 2:
+            raise ShapeError(f"chain_matmul: argument {k} must be a 2-D tensor, got "
+                             f"{getattr(m, 'shape', type(m).__name__)}")
+    for a, b in zip(matrices, matrices[1:]):
+        if a.shape[1] != b.shape[0]:
+            raise ShapeError(f"chain_matmul: shapes {a.shape} and {b.shape} cannot be multiplied")
+    if len(matrices) == 1:
+        return ops.clone(matrices[0])
+    dims = [matrices[0].shape[0]] + [m.shape[1] for m in matrices]
+    count = len(matrices)
+    cost = np.zeros((count, count))
+    split = np.zeros((count, count), dtype=int)
+    for length in range(1, count):
+        for i in range(count - length):
+            j = i + length
+            options = [cost[i, k] + cost[k + 1, j] + dims[i] * dims[k + 1] * dims[j + 1] for k in range(i, j)]
+            split[i, j] = i + int(np.argmin(options))
+            cost[i, j] = min(options)
+
+    def product(i, j):
+        if i == j:
+            return matrices[i]
+        k = split[i, j]
+        return mm(product(i, k), product(k + 1, j))
+    return product(0, count - 1)
+
+
 add_methods({
+    "addbmm": lambda self, b1, b2, *, beta=1, alpha=1: addbmm(self, b1, b2, beta=beta, alpha=alpha),
+    "addmv": lambda self, mat, vec, *, beta=1, alpha=1: addmv(self, mat, vec, beta=beta, alpha=alpha),
+    "addr": lambda self, vec1, vec2, *, beta=1, alpha=1: addr(self, vec1, vec2, beta=beta, alpha=alpha),
+    "vdot": lambda self, other: vdot(self, other),
     "mm": lambda self, mat2: mm(self, mat2),
     "bmm": lambda self, mat2: bmm(self, mat2),
     "mv": lambda self, vec: mv(self, vec),
@@ -103,3 +176,5 @@ add_methods({
     "addmm": lambda self, mat1, mat2, *, beta=1, alpha=1: addmm(self, mat1, mat2, beta=beta, alpha=alpha),
     "baddbmm": lambda self, b1, b2, *, beta=1, alpha=1: baddbmm(self, b1, b2, beta=beta, alpha=alpha),
 })
+add_methods({f"{name}_": _in_place(function, f"{name}_") for name, function in
+             (("addbmm", addbmm), ("addmv", addmv), ("addr", addr), ("addmm", addmm), ("baddbmm", baddbmm))})

@@ -1,5 +1,5 @@
 """Norms and distances, PyTorch's: ``tm.linalg.vector_norm``, ``tm.linalg.matrix_norm``,
-``tm.linalg.norm``, ``tm.norm``, ``tm.dist``, ``tm.cdist`` and ``renorm``.
+``tm.linalg.norm``, ``tm.norm``, ``tm.dist``, ``tm.cdist``, ``tm.pdist`` and ``renorm``.
 
 All are compositions of reductions (``sum``, ``amax``, ``amin``) of ``|x|`` or its
 powers, so gradients are those ops'; the 2-norm's square root is zero-safe (gradient 0,
@@ -15,6 +15,8 @@ import numpy as np
 from ..errors import ArgumentError, DTypeError, ShapeError
 from . import axes as check_axes
 from . import indexing, ops
+from .creation import zeros
+from .index_ops import take
 from .logic_ops import where
 from .reductions import amax, amin
 from .stat_ops import _sqrt_zero_safe
@@ -157,6 +159,24 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
     pairs = x1.unsqueeze(-2) - x2.unsqueeze(-3)
     if not pairs.shape[-1]:
         return ops.cast(pairs.sum(dim=-1), x1.dtype)
+    return vector_norm(pairs, p, -1)
+
+
+def pdist(input, p=2.0):
+    """The ``p``-norm distance between every two rows ``i < j`` of the matrix ``input``
+    (N, M), in row-major order of the pairs: shape (N * (N - 1) / 2,). The rows of each
+    pair are gathered at the upper triangle's indices and their difference's norm taken
+    (``vector_norm``: a zero distance gets a zero gradient, as PyTorch's)."""
+    _float_input("pdist", input, None)
+    if input.ndim != 2:
+        raise ShapeError(f"pdist: only supports 2-D tensors, got shape {input.shape}")
+    if _ord("pdist", p) < 0:
+        raise ArgumentError(f"pdist: only supports non-negative p values, got {p}")
+    n = input.shape[0]
+    rows, cols = np.triu_indices(n, 1)
+    if not rows.size or not input.shape[1]:
+        return zeros(rows.size, dtype=input.dtype, device=input.device)
+    pairs = take(input, rows, 0) - take(input, cols, 0)
     return vector_norm(pairs, p, -1)
 
 

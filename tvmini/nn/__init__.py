@@ -2,7 +2,8 @@
 from . import functional, init, utils
 from .activation import (CELU, ELU, GELU, GLU, SELU, CosineSimilarity, Cos, Hardshrink, Hardsigmoid, Hardswish,
                          Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish, PairwiseDistance, PReLU, ReLU, ReLU6,
-                         Sigmoid, SiLU, Softmax, Softmin, Softplus, Softshrink, Softsign, Tanh, Tanhshrink, Threshold)
+                         RReLU, Sigmoid, SiLU, Softmax, Softmin, Softplus, Softshrink, Softsign, Tanh, Tanhshrink,
+                         Threshold)
 from .layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d,
                      ConvTranspose1d, ConvTranspose2d, Dropout, Dropout1d, Dropout2d, Embedding, Flatten, GroupNorm,
                      Identity, LayerNorm, Linear, MaxPool1d, MaxPool2d, Unflatten)
@@ -13,7 +14,11 @@ from .margin_loss import (CosineEmbeddingLoss, CTCLoss, GaussianNLLLoss, HingeEm
                           MultiLabelMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss, PoissonNLLLoss,
                           SoftMarginLoss, TripletMarginLoss, TripletMarginWithDistanceLoss)
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
-from .module import Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList, Sequential
+from .module import Buffer, Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList, Sequential
+# lazy modules (nn/lazy.py)
+from .lazy import (LazyBatchNorm1d, LazyBatchNorm2d, LazyConv1d, LazyConv2d, LazyConvTranspose1d, LazyConvTranspose2d,
+                   LazyInstanceNorm1d, LazyInstanceNorm2d, LazyLinear, LazyModuleMixin, UninitializedBuffer,
+                   UninitializedParameter)
 # recurrent layers (nn/rnn.py)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 # attention and the transformer (nn/attention.py, nn/transformer.py)
@@ -53,4 +58,8 @@ __all__ = ["functional", "init", "utils", "Module", "ModuleList", "ModuleDict", 
            # nn/margin_loss.py
            "MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss",
            "MultiLabelMarginLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss",
-           "PoissonNLLLoss", "GaussianNLLLoss", "CTCLoss"]
+           "PoissonNLLLoss", "GaussianNLLLoss", "CTCLoss",
+           # nn/module.py, nn/lazy.py, nn/activation.py
+           "Buffer", "LazyModuleMixin", "UninitializedParameter", "UninitializedBuffer", "LazyLinear", "LazyConv1d",
+           "LazyConv2d", "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyBatchNorm1d", "LazyBatchNorm2d",
+           "LazyInstanceNorm1d", "LazyInstanceNorm2d", "RReLU"]

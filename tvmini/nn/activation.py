@@ -1,6 +1,6 @@
 """Activation layers (PyTorch's names, arguments and defaults): ReLU, Tanh, Sigmoid, Cos
 (the OVERFIT experiments'), GELU, SiLU, LeakyReLU, ELU, Softplus, Hardtanh, ReLU6, Mish,
-Hardsigmoid, Hardswish, LogSigmoid, Softsign, Softmax, LogSoftmax, PReLU (a learnable
+Hardsigmoid, Hardswish, LogSigmoid, Softsign, Softmax, LogSoftmax, RReLU, PReLU (a learnable
 slope), SELU, CELU, GLU, Softmin, Threshold, Tanhshrink, Softshrink, Hardshrink, and the
 similarity layers CosineSimilarity and PairwiseDistance. Each calls the matching
 function in :mod:`tvmini.nn.functional`."""
@@ -13,6 +13,21 @@ from .module import Module, Parameter
 class ReLU(_MaybeInplace):
     def forward(self, x):
         return F.relu(x)
+
+
+class RReLU(_MaybeInplace):
+    """Randomized leaky ReLU (``F.rrelu``): in training each negative element's slope is
+    drawn from U(lower, upper); in evaluation it is their mean."""
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__(inplace)
+        self.lower, self.upper = lower, upper
+
+    def forward(self, x):
+        return F.rrelu(x, self.lower, self.upper, self.training)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}" + (", inplace=True" if self.inplace else "")
 
 
 class Tanh(Module):

@@ -5,7 +5,8 @@ Everything here is a thin, checked entry into the graph ops (``tvmini.graph.ops`
 """
 from ..graph import ops
 from ..graph.nn_ops import binary_cross_entropy_with_logits, linear, log_softmax, mse_loss, softmax, softmin
-from ..graph.activation_ops import glu, prelu
+from ..graph.activation_ops import glu, gumbel_softmax, prelu, rrelu
+from ..graph.indexing import update
 from ..graph.attention_ops import scaled_dot_product_attention
 from ..graph.conv_ops import (adaptive_avg_pool2d, avg_pool2d, batch_norm, conv2d, conv_transpose2d, dropout, dropout1d,
                               dropout2d, max_pool2d)
@@ -17,6 +18,7 @@ from ..graph.pointwise_ops import (celu, elu, gelu, hardshrink, hardsigmoid, har
                                    threshold)
 from ..graph.index_ops import embedding
 from ..graph.embedding_bag import embedding_bag
+from ..graph.norm_ops import pdist
 from ..graph.stat_ops import cosine_similarity, group_norm, layer_norm, normalize, pairwise_distance
 from ..graph.loss_ops import (binary_cross_entropy, cross_entropy, huber_loss, kl_div, l1_loss, nll_loss,
                               smooth_l1_loss)
@@ -46,9 +48,12 @@ __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear",
            # graph/margin_losses.py, likelihood_losses.py, ctc_loss.py
            "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
            "multi_margin_loss", "multilabel_margin_loss", "cosine_embedding_loss", "triplet_margin_loss",
-           "triplet_margin_with_distance_loss", "poisson_nll_loss", "gaussian_nll_loss", "ctc_loss",
+           "triplet_margin_with_distance_loss", "poisson_nll_loss", "gaussian_nll_loss", "ctc_loss", "pdist",
            # graph/embedding_bag.py
-           "embedding_bag"]
+           "embedding_bag",
+           # graph/activation_ops.py, and the in-place forms below
+           "rrelu", "gumbel_softmax", "relu_", "elu_", "leaky_relu_", "hardtanh_", "selu_", "celu_", "threshold_",
+           "rrelu_"]
 
 
 def relu(x, inplace=False):
@@ -72,3 +77,24 @@ def cos(x):
 def flatten(x, start_dim=1, end_dim=-1):
     """Collapse the axes ``start_dim`` .. ``end_dim`` (inclusive) into one."""
     return ops.flatten(x, start_dim, end_dim)
+
+
+def _in_place(function, name):
+    """PyTorch's in-place functional form ``F.<name>(input, ...)``: ``function`` computed
+    and written over ``input`` (the path of ``x += y``: every reference sees it; in grad
+    mode ``input`` becomes the result, as PyTorch's in-place ops); returns ``input``."""
+    def apply(input, *args, **kwargs):
+        return update(input, lambda x, _: function(x, *args, **kwargs), None, name)
+    apply.__name__ = apply.__qualname__ = name
+    apply.__doc__ = f"``{function.__name__}`` in place, written over ``input``; returns ``input``."
+    return apply
+
+
+relu_ = _in_place(ops.relu, "relu_")
+elu_ = _in_place(elu, "elu_")
+leaky_relu_ = _in_place(leaky_relu, "leaky_relu_")
+hardtanh_ = _in_place(hardtanh, "hardtanh_")
+selu_ = _in_place(selu, "selu_")
+celu_ = _in_place(celu, "celu_")
+threshold_ = _in_place(threshold, "threshold_")
+rrelu_ = _in_place(rrelu, "rrelu_")

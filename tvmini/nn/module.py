@@ -42,6 +42,21 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+class Buffer(Tensor):
+    """A tensor to register as a buffer (PyTorch 2.5's ``nn.Buffer``): assigned to a
+    Module attribute (``self.steps = nn.Buffer(tm.zeros(()))``) it is registered with
+    ``register_buffer``, sharing ``data``'s memory; the attribute then holds a plain
+    Tensor, as in PyTorch. ``persistent=False`` keeps it out of ``state_dict``."""
+
+    __slots__ = ("persistent",)
+
+    def __init__(self, data=None, *, persistent=True):
+        if data is None:
+            data = np.zeros(0, "float32")
+        super().__init__(data._data if isinstance(data, Tensor) else data)
+        self.persistent = bool(persistent)
+
+
 #: what ``load_state_dict`` returns, as PyTorch's (a tuple with these two fields)
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -59,6 +74,11 @@ class Module:
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise TVMiniError(f"{type(self).__name__}: call super().__init__() before assigning {name!r}")
+        if isinstance(value, Buffer):
+            self._parameters.pop(name, None)
+            self._modules.pop(name, None)
+            self.register_buffer(name, Tensor._wrap(value._data), persistent=value.persistent)
+            return
         if isinstance(value, Parameter):
             self._modules.pop(name, None)
             self._buffers.pop(name, None)
@@ -88,9 +108,15 @@ class Module:
             registry.pop(name, None)
         object.__delattr__(self, name)
 
-    def register_buffer(self, name, tensor):
-        """Register a non-parameter tensor (running statistics) saved in ``state_dict``."""
+    def register_buffer(self, name, tensor, persistent=True):
+        """Register a non-parameter tensor (running statistics) saved in ``state_dict``
+        (unless ``persistent=False``: moved by ``to()``, listed by ``buffers()``, not saved)."""
         self._buffers[name] = tensor
+        transient = self.__dict__.setdefault("_non_persistent", set())
+        if persistent:
+            transient.discard(name)
+        else:
+            transient.add(name)
         object.__setattr__(self, name, tensor)
 
     def register_parameter(self, name, param):
@@ -229,8 +255,9 @@ class Module:
         while stack:
             name, module = stack.pop()
             dot = f"{name}." if name else ""
-            for registry in (module._parameters, module._buffers):
-                yield from ((dot + key, t) for key, t in registry.items() if t is not None)
+            transient = module.__dict__.get("_non_persistent", ())
+            yield from ((dot + key, t) for key, t in module._parameters.items() if t is not None)
+            yield from ((dot + key, t) for key, t in module._buffers.items() if t is not None and key not in transient)
             stack.extend(reversed([(dot + key, m) for key, m in module._modules.items() if m is not None]))
 
     def state_dict(self):
@@ -246,7 +273,12 @@ class Module:
         With ``strict`` (the default) the keys must match exactly; shapes must always
         match. Raises :class:`~tvmini.errors.ShapeError`/``TVMiniError`` naming the keys.
         Returns ``(missing_keys, unexpected_keys)`` as a named tuple, as PyTorch's.
+        A Lazy module not initialised yet first takes its shapes from ``state_dict``.
         """
+        for prefix, module in self.named_modules():
+            from_state = getattr(module, "_materialize_from_state", None)
+            if from_state is not None:
+                from_state(state_dict, f"{prefix}." if prefix else "")
         own = OrderedDict(self._named_state())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
