@@ -14,6 +14,7 @@ from ..runtime import ndarray as nd
 from . import ops
 from .autograd import Function
 from .jit.ir import ReplayScalars
+from .max_pool_ops import max_pool_nd
 from . import dispatch, join_ops
 from .dispatch import run, run_inplace
 from .nn_ops import _check_float
@@ -201,11 +202,10 @@ def _ceil_extra(extent, kernel, stride, pad):
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Window maxima over (N, C, H, W) or (C, H, W), PyTorch's arguments in its order;
     ``stride`` defaults to ``kernel_size``; ``ceil_mode``: partial windows at the end
-    count (PyTorch's rule). ``dilation`` other than 1 and ``return_indices`` are refused."""
+    count (PyTorch's rule). A ``dilation`` other than 1 or ``return_indices`` (then
+    (values, int64 positions ``h * W + w``)) take ``max_pool_ops``' kernel instead."""
     if dilation not in (1, (1, 1)) or return_indices:
-        raise ShapeError(f"max_pool2d: dilation other than 1 and return_indices are not supported, got dilation "
-                         f"{dilation} and return_indices={return_indices} (PyTorch's order: kernel_size, stride, "
-                         "padding, dilation, ceil_mode, return_indices)")
+        return max_pool_nd("max_pool2d", x, 2, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
     if x.ndim == 3:
         return _unbatched(max_pool2d, x, kernel_size, stride, padding, 1, ceil_mode)
     kernel, stride, padding = _pool_attrs("max_pool2d", x, kernel_size, stride, padding)
