@@ -18,6 +18,7 @@ from .conv1d_ops import avg_pool1d
 from .max_pool_ops import adaptive_max_pool_nd, batched, geometry, max_pool_nd, max_unpool
 from .nn_ops import _check_float
 from .shape_ops import reshape
+from .window_ops import adaptive_max_pool1d, adaptive_max_pool2d
 
 
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,  # noqa: A002 (torch's)
@@ -53,12 +54,12 @@ def adaptive_max_pool3d(input, output_size, return_indices=False):  # noqa: A002
 
 def adaptive_max_pool1d_with_indices(input, output_size, return_indices=False):  # noqa: A002
     """``adaptive_max_pool1d`` returning (values, indices) (PyTorch's alias)."""
-    return adaptive_max_pool_nd("adaptive_max_pool1d", input, 1, output_size, True)
+    return adaptive_max_pool1d(input, output_size, True)
 
 
 def adaptive_max_pool2d_with_indices(input, output_size, return_indices=False):  # noqa: A002
     """``adaptive_max_pool2d`` returning (values, indices) (PyTorch's alias)."""
-    return adaptive_max_pool_nd("adaptive_max_pool2d", input, 2, output_size, True)
+    return adaptive_max_pool2d(input, output_size, True)
 
 
 def adaptive_max_pool3d_with_indices(input, output_size, return_indices=False):  # noqa: A002
