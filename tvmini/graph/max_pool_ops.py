@@ -9,21 +9,37 @@ output of their own, as in ``window_ops.adaptive_max_pool2d``); the gradient is
 ``max_pool_nd_grad``, a gather of the output gradient back to those positions.
 
 ``max_unpool`` (``F.max_unpool1d/2d/3d``) writes each value at its index in a zero
-plane of the output size: a ``scatter`` along the flattened spatial axes, whose
-gradient reads the output's gradient back at the indices.
+plane of the output size: the ``scatter`` kernel along the flattened spatial axes
+(indices checked as ``scatter`` checks them). Its gradient is PyTorch's: the output's
+gradient gathered at every index, duplicates included (the ``gather`` kernel).
 """
 from ..errors import ShapeError
 from ..topi.pool_nd import max_pool_nd_grad, window_output_size
 from ..topi.pool_nd import max_pool_nd as max_pool_kernel
-from . import creation, gather_ops
+from ..runtime import ndarray as nd
 from .autograd import Function
 from .dispatch import run
+from .index_ops import check_indices
 from .nn_ops import _check_float, _check_tensor
-from .ops import _kernel
+from .ops import _kernel, check_device
 from .shape_ops import reshape
 from .tensor import Tensor
 
 _AXES = {1: "L", 2: "H, W", 3: "D, H, W"}
+
+
+class _Unpool(Function):
+    """``x`` (N, C, L) written into zeros (N, C, ``plane``) at ``indices`` along axis 2;
+    the gradient gathers the output's gradient at ``indices``."""
+    nondiff = (1,)
+    saved = (1,)
+
+    def forward(self, x, indices):
+        zero = nd.zeros(x.shape[:2] + (self.plane,), x.dtype, x.device)
+        return run("scatter", "scatter", [zero, indices, x], attrs=(("axis", 2),))
+
+    def backward(self, g):
+        return _kernel("gather", "gather", g, self.inputs[1], axis=2), None
 
 
 class _WindowMax(Function):
@@ -151,9 +167,10 @@ def max_unpool(op, x, indices, dims, kernel_size, stride, padding, output_size):
         plane = 1
         for extent in size:
             plane *= extent
-        zero = creation.zeros(n, c, plane, dtype=x.dtype, device=x.device)
-        flat = gather_ops.scatter(zero, 2, reshape(indices, (n, c, -1)), reshape(x, (n, c, -1)))
-        return reshape(flat, (n, c) + size)
+        check_device(op, x, indices)
+        flat = reshape(indices, (n, c, -1))
+        check_indices(op, flat, plane)
+        return reshape(_Unpool.apply(reshape(x, (n, c, -1)), flat, plane=plane), (n, c) + size)
     if x.ndim == dims + 1:
         return batched(op, x, dims, lambda x: unpool(x, reshape(indices, (1,) + indices.shape)))
     return batched(op, x, dims, lambda x: unpool(x, indices))
