@@ -18,6 +18,7 @@ from ..graph.pool3d_ops import (adaptive_avg_pool3d, adaptive_max_pool1d_with_in
                                 adaptive_max_pool3d_with_indices, avg_pool3d, lp_pool1d, lp_pool2d, lp_pool3d,
                                 max_pool1d_with_indices, max_pool2d_with_indices, max_pool3d, max_pool3d_with_indices,
                                 max_unpool1d, max_unpool2d, max_unpool3d)
+from ..graph.grid_sample_ops import affine_grid, grid_sample
 from ..graph.join_ops import one_hot, pad
 from ..graph.resize_ops import interpolate
 from ..graph.pointwise_ops import (celu, elu, gelu, hardshrink, hardsigmoid, hardswish, hardtanh, leaky_relu,
@@ -58,7 +59,9 @@ __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear",
            "conv3d", "conv_transpose3d", "dropout3d", "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d",
            "adaptive_max_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices",
            "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices", "adaptive_max_pool3d_with_indices",
-           "max_unpool1d", "max_unpool2d", "max_unpool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d"]
+           "max_unpool1d", "max_unpool2d", "max_unpool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d",
+           # graph/grid_sample_ops.py
+           "affine_grid", "grid_sample"]
 
 
 def relu(x, inplace=False):
