@@ -14,20 +14,24 @@ coordinate rules of PyTorch's ``GridSampler.h``:
   the cubic convolution weights (A = -0.75); each tap *position* goes through the
   padding rule instead.
 
-With ``zeros`` padding (or a tap still outside) a tap outside the input reads 0. A sample
-is the sum over the product of the axes' taps of ``weight * input``.
+With ``zeros`` padding (or a tap still outside) a tap outside the input reads 0. The
+taps of every point are tables computed first, (N, *O, A, taps) each for the positions,
+weights and slopes (tag ``materialized``: computed once per point, not inlined into
+every read; one expression for all components and taps, which keeps the kernels small
+to compile). A sample is the sum over the product of the axes' taps of ``weight *
+input``.
 
 ``grid_sample_grad_input`` is written as a gather with no atomics: input element ``p``
 sums, over every sampling point, ``g`` times the product over the axes of the weight
-that point gives position ``p`` (the sum of its taps' weights at ``p``). The taps of
-every point are one stage (tag ``materialized``: computed once, not per input element),
-and the gather is a reduction over all sampling points (tag ``grid_sample_grad``, as
-the grid's gradient: parallel over the output elements on the CPU): its cost is
+that point gives position ``p`` (the sum of its taps' weights at ``p``), a reduction
+over all sampling points (tag ``grid_sample_grad``, as the grid's gradient: parallel
+over the output elements on the CPU): its cost is
 (input size) x (points) per channel, fine for the grids of spatial transformers, not
 for large images. ``grid_sample_grad_grid`` gathers, per point and axis, ``g`` times
 the input at each tap times the derivative of that axis' weight and the other axes'
 weights, summed over the channels.
 """
+import itertools
 import math
 
 from .. import te
@@ -44,45 +48,51 @@ MODES = ("bilinear", "nearest", "bicubic")
 PADDING_MODES = ("zeros", "border", "reflection")
 _A = -0.75      # the cubic convolution's parameter, PyTorch's
 GRAD_TAG = "grid_sample_grad"
+TAPS = {"bilinear": 2, "nearest": 1, "bicubic": 4}
 
 
-class _Axis:
-    """The rules of one spatial axis of ``size`` positions in ``dtype``."""
+class _Rules:
+    """The coordinate rules of grid component ``k`` (a loop variable: x, y or z) over
+    spatial sizes ``sizes`` (grid component order), in ``dtype``."""
 
-    def __init__(self, size, padding_mode, align_corners, dtype):
-        self.size, self.padding_mode, self.align, self.dtype = size, padding_mode, align_corners, dtype
+    def __init__(self, sizes, k, padding_mode, align_corners, dtype):
+        self.padding_mode, self.align, self.dtype = padding_mode, align_corners, dtype
+        size = self.c(float(sizes[-1]))
+        for kk in reversed(range(len(sizes) - 1)):
+            size = te.if_then_else(k == kk, self.c(float(sizes[kk])), size)
+        self.size = size
 
     def c(self, value):
         return E.const(value, self.dtype)
 
     def unnormalize(self, g):
         """[-1, 1] -> pixel coordinates, and its derivative."""
+        one, half = self.c(1.0), self.c(0.5)
         if self.align:
-            scale = (self.size - 1) / 2
-            return (g + self.c(1.0)) * self.c(scale), scale
-        return ((g + self.c(1.0)) * self.c(float(self.size)) - self.c(1.0)) * self.c(0.5), self.size / 2
+            return (g + one) * (self.size - one) * half, (self.size - one) * half
+        return ((g + one) * self.size - one) * half, self.size * half
 
     def clip(self, x):
         """``x`` clipped into [0, size - 1], and the derivative (0 where clipped)."""
         one, zero = self.c(1.0), self.c(0.0)
-        limit = self.c(float(self.size - 1))
-        inside = te.all(x > zero, x < limit)
-        return te.min(te.max(x, zero), limit), te.if_then_else(inside, one, zero)
+        limit = self.size - one
+        return te.min(te.max(x, zero), limit), te.if_then_else(te.all(x > zero, x < limit), one, zero)
 
     def reflect(self, x):
-        """``x`` mirrored into PyTorch's reflection range, and the derivative (+-1)."""
-        low, high = (0, 2 * (self.size - 1)) if self.align else (-1, 2 * self.size - 1)
-        if low == high:
-            return self.c(0.0), self.c(0.0)
-        least, span = self.c(low / 2), self.c((high - low) / 2)
+        """``x`` mirrored into PyTorch's reflection range (about -0.5 and size - 0.5, or
+        0 and size - 1 with ``align_corners``; 0 for a single aligned position), and the
+        derivative (+-1)."""
+        zero, one = self.c(0.0), self.c(1.0)
+        least, span = (zero, self.size - one) if self.align else (self.c(-0.5), self.size)
         shifted = x - least
         distance = te.abs(shifted)
         flips = te.floor(distance / span)
         extra = distance - flips * span
-        even = flips - self.c(2.0) * te.floor(flips * self.c(0.5)) == self.c(0.0)
-        sign = te.if_then_else(shifted < self.c(0.0), self.c(-1.0), self.c(1.0))
-        return (te.if_then_else(even, extra + least, span - extra + least),
-                te.if_then_else(even, sign, -sign))
+        even = flips - self.c(2.0) * te.floor(flips * self.c(0.5)) == zero
+        sign = te.if_then_else(shifted < zero, -one, one)
+        some = span > zero
+        return (te.if_then_else(some, te.if_then_else(even, extra + least, span - extra + least), zero),
+                te.if_then_else(some, te.if_then_else(even, sign, -sign), zero))
 
     def padded(self, x):
         """The padding rule on a coordinate: (coordinate, derivative)."""
@@ -94,45 +104,54 @@ class _Axis:
             return x, d_reflect * d_clip
         return x, self.c(1.0)
 
-    def taps(self, g, mode):
-        """[(position (int32), weight, d weight / d g)] of grid coordinate ``g``."""
+    def tap(self, g, j, mode):
+        """(position, weight, d weight / d g) of tap ``j`` (a loop variable) of grid
+        coordinate ``g``; the position as a whole number in ``dtype``."""
         x, scale = self.unnormalize(g)
+        zero, one, two = self.c(0.0), self.c(1.0), self.c(2.0)
         if mode == "bicubic":
             base = te.floor(x)
             t = x - base
-            weights = [_cubic2(t + self.c(1.0), self), _cubic1(t, self), _cubic1(self.c(1.0) - t, self),
-                       _cubic2(self.c(2.0) - t, self)]
-            slopes = [_cubic2_slope(t + self.c(1.0), self), _cubic1_slope(t, self),
-                      -_cubic1_slope(self.c(1.0) - t, self), -_cubic2_slope(self.c(2.0) - t, self)]
-            positions = [self.padded(base + self.c(float(j - 1)))[0] for j in range(4)]
-            return [(p.astype("int32"), w, s * self.c(scale)) for p, w, s in zip(positions, weights, slopes)]
+            weights = [_cubic2(t + one, self), _cubic1(t, self), _cubic1(one - t, self), _cubic2(two - t, self)]
+            slopes = [_cubic2_slope(t + one, self), _cubic1_slope(t, self), -_cubic1_slope(one - t, self),
+                      -_cubic2_slope(two - t, self)]
+            position = self.padded(base + j.astype(self.dtype) - one)[0]
+            return position, _pick(j, weights), _pick(j, slopes) * scale
         x, slope = self.padded(x)
         if mode == "nearest":
-            return [(te.nearbyint(x).astype("int32"), self.c(1.0), self.c(0.0))]
+            return te.nearbyint(x), one, zero
         base = te.floor(x)
         f = x - base
-        d = slope * self.c(scale)
-        return [(base.astype("int32"), self.c(1.0) - f, -d), ((base + self.c(1.0)).astype("int32"), f, d)]
+        d = slope * scale
+        return base + j.astype(self.dtype), te.if_then_else(j == 0, one - f, f), te.if_then_else(j == 0, -d, d)
 
 
-def _cubic1(x, axis):
-    return ((axis.c(_A + 2) * x - axis.c(_A + 3)) * x) * x + axis.c(1.0)
+def _pick(j, values):
+    """``values[j]`` for a loop variable ``j``."""
+    out = values[-1]
+    for k in reversed(range(len(values) - 1)):
+        out = te.if_then_else(j == k, values[k], out)
+    return out
 
 
-def _cubic2(x, axis):
-    return ((axis.c(_A) * x - axis.c(5 * _A)) * x + axis.c(8 * _A)) * x - axis.c(4 * _A)
+def _cubic1(x, rules):
+    return ((rules.c(_A + 2) * x - rules.c(_A + 3)) * x) * x + rules.c(1.0)
 
 
-def _cubic1_slope(x, axis):
-    return (axis.c(3 * (_A + 2)) * x - axis.c(2 * (_A + 3))) * x
+def _cubic2(x, rules):
+    return ((rules.c(_A) * x - rules.c(5 * _A)) * x + rules.c(8 * _A)) * x - rules.c(4 * _A)
 
 
-def _cubic2_slope(x, axis):
-    return (axis.c(3 * _A) * x - axis.c(10 * _A)) * x + axis.c(8 * _A)
+def _cubic1_slope(x, rules):
+    return (rules.c(3 * (_A + 2)) * x - rules.c(2 * (_A + 3))) * x
 
 
-def _setup(op, x_shape, grid, mode, padding_mode, align_corners, dtype):
-    """(spatial sizes, output sizes, axes in grid order x, y[, z] -> input axes last to first)."""
+def _cubic2_slope(x, rules):
+    return (rules.c(3 * _A) * x - rules.c(10 * _A)) * x + rules.c(8 * _A)
+
+
+def _setup(op, x_shape, grid, mode, padding_mode, align_corners):
+    """(spatial sizes, output sizes) after checking the arguments."""
     if mode not in MODES or padding_mode not in PADDING_MODES:
         raise ShapeError(f"{op}: mode must be one of {MODES} and padding_mode one of {PADDING_MODES}, got "
                          f"{mode!r} and {padding_mode!r}")
@@ -143,29 +162,46 @@ def _setup(op, x_shape, grid, mode, padding_mode, align_corners, dtype):
                          f"{list(x_shape)}")
     if mode == "bicubic" and len(size) != 2:
         raise ShapeError(f"{op}: bicubic sampling needs a 4-D input, got {list(x_shape)}")
-    axes = [_Axis(s, padding_mode, align_corners, dtype) for s in reversed(size)]     # grid component k
-    return size, out, axes
+    return size, out
 
 
-def _point_taps(grid, point, axes, mode):
-    """Per grid component (x, y[, z]) the taps of sampling point ``point`` (n, *o)."""
-    return [axis.taps(grid[point + (k,)], mode) for k, axis in enumerate(axes)]
+def _tap_tables(grid, size, mode, padding_mode, align_corners, dtype, which=3):
+    """[positions, weights, slopes][:which], each (N, *O, A, T): tap ``j`` of grid
+    component ``k`` of every sampling point, computed once per point (tag
+    ``materialized``: not inlined into the kernels reading them)."""
+    n, *out, rank = _static(grid, "grid_sample")
+    sizes = list(reversed(size))        # grid component order: x (the last axis) first
+    taps = TAPS[mode]
+
+    def table(what):
+        def body(*index):
+            point, k, j = index[:-2], index[-2], index[-1]
+            rules = _Rules(sizes, k, padding_mode, align_corners, dtype)
+            return rules.tap(grid[point + (k,)], j, mode)[what]
+        return te.compute((n, *out, rank, taps), body, name=f"grid_sample_taps{what}", tag=MATERIALIZED)
+    return [table(what) for what in range(which)]
 
 
-def _combinations(taps):
-    """Every choice of one tap per axis, as (positions in input axis order, weights,
-    slopes), each list in grid component order."""
-    combos = [((), (), ())]
-    for axis_taps in taps:
-        combos = [(pos + (p,), ws + (w,), ss + (s,)) for pos, ws, ss in combos for p, w, s in axis_taps]
-    return [(tuple(reversed(pos)), ws, ss) for pos, ws, ss in combos]
+def _combinations(point, rank, taps):
+    """Every choice of one tap per grid component: [(k, table index)] lists."""
+    return [[(k, point + (k, j)) for k, j in enumerate(choice)] for choice in itertools.product(range(taps),
+                                                                                               repeat=rank)]
 
 
-def _read(x, n, c, position, size):
-    """``x[n, c, *position]``, 0 outside."""
-    inside = te.all(*(te.all(p >= 0, p < s) for p, s in zip(position, size)))
-    clamped = tuple(_clamp(p, s) for p, s in zip(position, size))
+def _read(x, n, c, positions, size):
+    """``x[n, c, *position]`` for positions in grid component order (as whole numbers in
+    a float dtype), 0 outside."""
+    at = [p.astype("int32") for p in reversed(positions)]
+    inside = te.all(*(te.all(p >= 0, p < s) for p, s in zip(at, size)))
+    clamped = tuple(_clamp(p, s) for p, s in zip(at, size))
     return te.if_then_else(inside, x[(n, c) + clamped], E.const(0, x.dtype))
+
+
+def _sum(values):
+    out = values[0]
+    for v in values[1:]:
+        out = out + v
+    return out
 
 
 def _product(values):
@@ -179,13 +215,14 @@ def grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=Fa
     """(N, C, *S) sampled at ``grid`` (N, *O, A) -> (N, C, *O)."""
     _check(x, "grid_sample")
     shape = _static(x, "grid_sample")
-    size, out, axes = _setup("grid_sample", shape, grid, mode, padding_mode, align_corners, x.dtype)
+    size, out = _setup("grid_sample", shape, grid, mode, padding_mode, align_corners)
+    positions, weights = _tap_tables(grid, size, mode, padding_mode, align_corners, x.dtype, which=2)
 
     def sample(*index):
         n, c, o = index[0], index[1], index[2:]
-        combos = _combinations(_point_taps(grid, (n,) + o, axes, mode))
-        return sum((_product(ws) * _read(x, n, c, pos, size) for pos, ws, _ in combos[1:]),
-                   _product(combos[0][1]) * _read(x, n, c, combos[0][0], size))
+        return _sum([_product([weights[at] for _, at in combo]) * _read(x, n, c, [positions[at] for _, at in combo],
+                                                                          size)
+                     for combo in _combinations((n,) + o, len(size), TAPS[mode])])
     return te.compute((shape[0], shape[1], *out), sample, name="grid_sample", tag="injective")
 
 
@@ -193,24 +230,9 @@ def grid_sample_grad_input(g, grid, input_shape, mode="bilinear", padding_mode="
     """The gradient for the (N, C, *S) input: each element the sum over the sampling
     points of ``g`` times the weight the point gives it."""
     _check(g, "grid_sample_grad_input")
-    size, out, axes = _setup("grid_sample_grad_input", input_shape, grid, mode, padding_mode, align_corners, g.dtype)
-    n_taps = {"bilinear": 2, "nearest": 1, "bicubic": 4}[mode]
+    size, out = _setup("grid_sample_grad_input", input_shape, grid, mode, padding_mode, align_corners)
+    positions, weights = _tap_tables(grid, size, mode, padding_mode, align_corners, g.dtype, which=2)
     rank = len(size)
-    # taps[n, *o, k, j]: tap j of component k (position as the tensor's dtype, exact for these sizes)
-
-    def tap_table(what):
-        def body(*index):
-            point, k, j = index[:-2], index[-2], index[-1]
-            taps = _point_taps(grid, point, axes, mode)
-            value = None
-            for kk in range(rank):
-                for jj in range(n_taps):
-                    entry = taps[kk][jj][0].astype(g.dtype) if what == 0 else taps[kk][jj][1]
-                    value = entry if value is None else te.if_then_else(te.all(k == kk, j == jj), entry, value)
-            return value
-        return te.compute((input_shape[0], *out, rank, n_taps), body, name=f"grid_sample_taps{what}",
-                          tag=MATERIALIZED)
-    positions, weights = tap_table(0), tap_table(1)
     points = [te.reduce_axis((0, o), name=f"o{a}") for a, o in enumerate(out)]
     zero = E.const(0, g.dtype)
 
@@ -220,12 +242,8 @@ def grid_sample_grad_input(g, grid, input_shape, mode="bilinear", padding_mode="
         share = g[(n, c) + o]
         for k in range(rank):
             along = p[rank - 1 - k].astype(g.dtype)
-            weight = None
-            for j in range(n_taps):
-                at = (n,) + o + (k, j)
-                term = te.if_then_else(positions[at] == along, weights[at], zero)
-                weight = term if weight is None else weight + term
-            share = share * weight
+            taps = [(n,) + o + (k, j) for j in range(TAPS[mode])]
+            share = share * _sum([te.if_then_else(positions[at] == along, weights[at], zero) for at in taps])
         return te.sum(share, axis=points)
     return te.compute(tuple(input_shape), gathered, name="grid_sample_grad_input", tag=GRAD_TAG)
 
@@ -235,21 +253,16 @@ def grid_sample_grad_grid(g, x, grid, mode="bilinear", padding_mode="zeros", ali
     channels and taps of ``g * input * d weight`` (0 for ``nearest``)."""
     _check(g, "grid_sample_grad_grid")
     shape = _static(x, "grid_sample_grad_grid")
-    size, out, axes = _setup("grid_sample_grad_grid", shape, grid, mode, padding_mode, align_corners, x.dtype)
+    size, out = _setup("grid_sample_grad_grid", shape, grid, mode, padding_mode, align_corners)
+    positions, weights, slopes = _tap_tables(grid, size, mode, padding_mode, align_corners, x.dtype)
     ch = te.reduce_axis((0, shape[1]), name="c")
 
     def slope(*index):
         point, k = index[:-1], index[-1]
-        combos = _combinations(_point_taps(grid, point, axes, mode))
-        per_axis = []
-        for kk in range(len(axes)):
-            terms = [_product([s if a == kk else w for a, (w, s) in enumerate(zip(ws, ss))])
-                     * _read(x, point[0], ch.var, pos, size) for pos, ws, ss in combos]
-            per_axis.append(sum(terms[1:], terms[0]))
-        value = per_axis[-1]
-        for kk in reversed(range(len(axes) - 1)):
-            value = te.if_then_else(k == kk, per_axis[kk], value)
-        return te.sum(g[(point[0], ch.var) + point[1:]] * value, axis=ch)
+        terms = [_product([te.if_then_else(k == kk, slopes[at], weights[at]) for kk, at in combo])
+                 * _read(x, point[0], ch.var, [positions[at] for _, at in combo], size)
+                 for combo in _combinations(point, len(size), TAPS[mode])]
+        return te.sum(g[(point[0], ch.var) + point[1:]] * _sum(terms), axis=ch)
     return te.compute(tuple(_static(grid, "grid_sample_grad_grid")), slope, name="grid_sample_grad_grid",
                       tag=GRAD_TAG)
 
