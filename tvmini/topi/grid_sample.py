@@ -23,9 +23,10 @@ input``.
 
 ``grid_sample_grad_input`` is written as a gather with no atomics: input element ``p``
 sums, over every sampling point, ``g`` times the product over the axes of the weight
-that point gives position ``p`` (the sum of its taps' weights at ``p``), a reduction
-over all sampling points (tag ``grid_sample_grad``, as the grid's gradient: parallel
-over the output elements on the CPU): its cost is
+that point gives ``p``'s position along that axis (the sum of its taps' weights there,
+tabled per point and axis position first), a reduction over all sampling points (tag
+``grid_sample_grad``, as the grid's gradient; on the CPU the last axis innermost,
+parallel over the others): its cost is
 (input size) x (points) per channel, fine for the grids of spatial transformers, not
 for large images. ``grid_sample_grad_grid`` gathers, per point and axis, ``g`` times
 the input at each tap times the derivative of that axis' weight and the other axes'
@@ -37,8 +38,9 @@ import math
 from .. import te
 from ..errors import ShapeError
 from ..tir import expr as E
+from .conv_common import vector_lanes
 from .schedule import MATERIALIZED, register
-from .schedule_cpu import _cpu, _parallel_rows
+from .schedule_cpu import PARALLEL_MIN, _cpu, _parallel_rows
 from .transform import _check, _const
 from .windows import _clamp, _static
 
@@ -228,24 +230,35 @@ def grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=Fa
 
 def grid_sample_grad_input(g, grid, input_shape, mode="bilinear", padding_mode="zeros", align_corners=False):
     """The gradient for the (N, C, *S) input: each element the sum over the sampling
-    points of ``g`` times the weight the point gives it."""
+    points of ``g`` times the weight the point gives it, the product of one weight per
+    axis (``_axis_weights``)."""
     _check(g, "grid_sample_grad_input")
     size, out = _setup("grid_sample_grad_input", input_shape, grid, mode, padding_mode, align_corners)
     positions, weights = _tap_tables(grid, size, mode, padding_mode, align_corners, g.dtype, which=2)
     rank = len(size)
+    per_axis = [_axis_weights(positions, weights, k, size[rank - 1 - k], mode) for k in range(rank)]
     points = [te.reduce_axis((0, o), name=f"o{a}") for a, o in enumerate(out)]
-    zero = E.const(0, g.dtype)
 
     def gathered(*index):
         n, c, p = index[0], index[1], index[2:]
         o = tuple(r.var for r in points)
-        share = g[(n, c) + o]
-        for k in range(rank):
-            along = p[rank - 1 - k].astype(g.dtype)
-            taps = [(n,) + o + (k, j) for j in range(TAPS[mode])]
-            share = share * _sum([te.if_then_else(positions[at] == along, weights[at], zero) for at in taps])
-        return te.sum(share, axis=points)
+        return te.sum(_product([g[(n, c) + o]] + [per_axis[k][(n,) + o + (p[rank - 1 - k],)] for k in range(rank)]),
+                      axis=points)
     return te.compute(tuple(input_shape), gathered, name="grid_sample_grad_input", tag=GRAD_TAG)
+
+
+def _axis_weights(positions, weights, k, extent, mode):
+    """(N, *O, extent): the weight each sampling point gives every position along grid
+    component ``k`` (the sum of its taps' weights there; mostly 0), computed once per
+    point (tag ``materialized``) so that the gradient's reduction multiplies and adds."""
+    zero = E.const(0, weights.dtype)
+
+    def body(*index):
+        point, s = index[:-1], index[-1]
+        along = s.astype(weights.dtype)
+        return _sum([te.if_then_else(positions[point + (k, j)] == along, weights[point + (k, j)], zero)
+                     for j in range(TAPS[mode])])
+    return te.compute(tuple(positions.shape[:-2]) + (extent,), body, name=f"grid_sample_axis{k}", tag=MATERIALIZED)
 
 
 def grid_sample_grad_grid(g, x, grid, mode="bilinear", padding_mode="zeros", align_corners=False):
@@ -271,7 +284,24 @@ def grid_sample_grad_grid(g, x, grid, mode="bilinear", padding_mode="zeros", ali
 def schedule_grid_sample_grad(sch, tensor, target):
     """CPU: both gradients reduce with scattered reads (the taps of each point), which
     vector lanes could only gather: parallel over the fused output elements."""
-    if _cpu(target):
-        stage = sch[tensor]
-        rows = math.prod(_static(tensor, "grid_sample_grad"))
-        _parallel_rows(stage, rows, rows * math.prod(_const(E.convert(iv.dom.extent)) for iv in stage.op.reduce_axis))
+    if not _cpu(target):
+        return
+    stage = sch[tensor]
+    rows = math.prod(_static(tensor, "grid_sample_grad"))
+    work = rows * math.prod(_const(E.convert(iv.dom.extent)) for iv in stage.op.reduce_axis)
+    if tensor.op.name != "grid_sample_grad_input":
+        _parallel_rows(stage, rows, work)
+        return
+    # the input's gradient: the reduction over the points outside the last axis, whose
+    # loop (contiguous in the output and the per-axis weights) is innermost
+    *outer, last = stage.op.axis
+    fused = stage.fuse(*outer)
+    extent, lanes = _const(E.convert(last.dom.extent)), vector_lanes(tensor.dtype)
+    if extent % lanes == 0:         # whole vectors: the loop over them outside the points
+        block, lane = stage.split(last, factor=lanes)
+        stage.reorder(fused, block, *stage.op.reduce_axis, lane)
+        stage.vectorize(lane)
+    else:
+        stage.reorder(fused, *stage.op.reduce_axis, last)
+    if rows != extent and work >= PARALLEL_MIN:
+        stage.parallel(fused)
