@@ -65,14 +65,14 @@ def main():
     parser.add_argument("--batch", type=int, default=4)
     args = parser.parse_args()
     torch = torch_or_none()
-    print(f"batch = {args.batch}; milliseconds per call (fastest of 5, alternating rounds); ratio = tvmini / torch")
+    print(f"batch = {args.batch}; milliseconds per call (fastest of 3 rounds of 5 calls, alternating); ratio = tvmini / torch")
     print(f"{'op':34} {'pass':8} {'tvmini':>9} {'torch':>9} {'x torch':>8}")
     for name, arrays, ours, theirs in cases(args.batch, torch):
         for backward in (False, True):
             timers = {"tvmini": _timer(lambda: _step(tm, ours, arrays, backward))}
             if theirs is not None:
                 timers["torch"] = _timer(lambda: _step(torch, theirs, arrays, backward))
-            ms = {k: v * 1e3 for k, v in best_of_rounds(timers, rounds=2, settle=0.05).items()}
+            ms = {k: v * 1e3 for k, v in best_of_rounds(timers, rounds=3, settle=0.05).items()}
             torch_ms = f"{ms['torch']:9.2f}" if "torch" in ms else f"{'-':>9}"
             ratio = f"{ms['tvmini'] / ms['torch']:8.2f}" if "torch" in ms else f"{'-':>8}"
             print(f"{name:34} {'fwd+bwd' if backward else 'fwd':8} {ms['tvmini']:9.2f} {torch_ms} {ratio}")
