@@ -704,8 +704,9 @@ def test_pooling_options_gradients_and_modules():
     check_grad(lambda t: F.max_pool2d(t, 2, 2, ceil_mode=True), normal(1, 2, 5, 5))
     assert nn.MaxPool2d(2, ceil_mode=True)(tm.tensor(normal(3, 5, 5))).shape == (3, 3, 3)
     assert nn.AvgPool2d(3, 2, 1, count_include_pad=False)(tm.tensor(normal(1, 1, 5, 5))).shape == (1, 1, 3, 3)
-    with pytest.raises(ShapeError, match="dilation"):
-        nn.MaxPool2d(2, dilation=2)
+    assert nn.MaxPool2d(2, dilation=2)(tm.tensor(normal(1, 1, 5, 5))).shape == (1, 1, 2, 2)
+    values, where = nn.MaxPool2d(2, return_indices=True)(tm.tensor(normal(1, 1, 4, 4)))
+    assert values.shape == where.shape == (1, 1, 2, 2) and where.dtype == "int64"
 
 
 def test_pooling_positional_arguments_in_pytorchs_order():
@@ -715,10 +716,9 @@ def test_pooling_positional_arguments_in_pytorchs_order():
     assert F.max_pool2d(x, 2, 2, 0, 1).shape == (1, 1, 2, 2)               # dilation 1, floor mode
     assert F.max_pool2d(x, 2, 2, 0, 1, True).shape == (1, 1, 3, 3)         # ceil_mode
     assert F.avg_pool2d(x, 2, 2, 0, True).shape == (1, 1, 3, 3)
-    with pytest.raises(ShapeError, match="dilation other than 1.*PyTorch's order"):
-        F.max_pool2d(x, 2, 2, 0, 2)
-    with pytest.raises(ShapeError, match="return_indices"):
-        F.max_pool2d(x, 2, return_indices=True)
+    assert F.max_pool2d(x, 2, 2, 0, 2).numpy().ravel().tolist() == [12, 14, 22, 24]   # dilation 2
+    values, where = F.max_pool2d(x, 2, 2, 0, 1, False, True)                         # return_indices
+    assert where.numpy().ravel().tolist() == [6, 8, 16, 18] == values.numpy().ravel().tolist()
 
 
 def test_container_methods_and_dtype_moves_as_pytorch():

@@ -4,6 +4,7 @@
 conv2d/pooling kernels and their gradients."""
 from ..errors import ShapeError
 from . import conv_ops, ops
+from .max_pool_ops import max_pool_nd
 
 
 def _single(value, what, op):
@@ -43,10 +44,11 @@ def _pool_geometry(op, kernel_size, stride, padding):
 
 
 def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """Window maxima over (N, C, L) or (C, L), PyTorch's arguments in its order."""
+    """Window maxima over (N, C, L) or (C, L), PyTorch's arguments in its order; a
+    ``dilation`` or ``return_indices`` (then (values, int64 positions)) take
+    ``max_pool_ops``' kernel."""
     if _single(dilation, "dilation", "max_pool1d") != 1 or return_indices:
-        raise ShapeError(f"max_pool1d: dilation other than 1 and return_indices are not supported, got dilation "
-                         f"{dilation} and return_indices={return_indices}")
+        return max_pool_nd("max_pool1d", x, 1, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
     return _as_2d("max_pool1d", x, conv_ops.max_pool2d, *_pool_geometry("max_pool1d", kernel_size, stride, padding),
                   1, ceil_mode)
 

@@ -14,6 +14,7 @@ from ..runtime import ndarray as nd
 from . import ops
 from .autograd import Function
 from .jit.ir import ReplayScalars
+from .max_pool_ops import max_pool_nd
 from . import dispatch, join_ops
 from .dispatch import run, run_inplace
 from .nn_ops import _check_float
@@ -201,11 +202,10 @@ def _ceil_extra(extent, kernel, stride, pad):
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Window maxima over (N, C, H, W) or (C, H, W), PyTorch's arguments in its order;
     ``stride`` defaults to ``kernel_size``; ``ceil_mode``: partial windows at the end
-    count (PyTorch's rule). ``dilation`` other than 1 and ``return_indices`` are refused."""
+    count (PyTorch's rule). A ``dilation`` other than 1 or ``return_indices`` (then
+    (values, int64 positions ``h * W + w``)) take ``max_pool_ops``' kernel instead."""
     if dilation not in (1, (1, 1)) or return_indices:
-        raise ShapeError(f"max_pool2d: dilation other than 1 and return_indices are not supported, got dilation "
-                         f"{dilation} and return_indices={return_indices} (PyTorch's order: kernel_size, stride, "
-                         "padding, dilation, ceil_mode, return_indices)")
+        return max_pool_nd("max_pool2d", x, 2, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
     if x.ndim == 3:
         return _unbatched(max_pool2d, x, kernel_size, stride, padding, 1, ceil_mode)
     kernel, stride, padding = _pool_attrs("max_pool2d", x, kernel_size, stride, padding)
@@ -307,8 +307,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     Bessel's correction, as PyTorch); in evaluation the running statistics are used.
     """
     _check_float("batch_norm", x)
-    if x.ndim not in (2, 3, 4):
-        raise ShapeError(f"batch_norm: expects (N, C), (N, C, L) or (N, C, H, W), got shape {x.shape}")
+    if x.ndim not in (2, 3, 4, 5):
+        raise ShapeError(f"batch_norm: expects (N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W), got shape "
+                         f"{x.shape}")
     channels = x.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                     ("bias", bias)):
@@ -422,7 +423,7 @@ def _channel_dropout(op, x, p, training, feature_ndim):
     """Zero whole channels: ``x`` (N, C, *features) or unbatched (C, *features), with
     ``feature_ndim`` feature axes, times a (N, C, 1, ...) mask of dropout draws."""
     if x.ndim not in (feature_ndim + 1, feature_ndim + 2):
-        features = "L" if feature_ndim == 1 else "H, W"
+        features = ("L", "H, W", "D, H, W")[feature_ndim - 1]
         raise ShapeError(f"{op}: input must be (N, C, {features}) or unbatched (C, {features}), got shape {x.shape}")
     if not 0 <= p <= 1:
         raise ShapeError(f"{op}: p must be in [0, 1], got {p}")
@@ -444,3 +445,9 @@ def dropout2d(x, p=0.5, training=True, inplace=False):
     the rest by ``1/(1-p)``) in training. A 3-D input is taken as (N, C, L), channel by
     channel, as PyTorch does (it warns that it does so)."""
     return _channel_dropout("dropout2d", x, p, training, 2 if x.ndim != 3 else 1)
+
+
+def dropout3d(x, p=0.5, training=True, inplace=False):
+    """Zero each channel (volume) of x (N, C, D, H, W) or unbatched (C, D, H, W) with
+    probability ``p`` (scaling the rest by ``1/(1-p)``) in training, as PyTorch's."""
+    return _channel_dropout("dropout3d", x, p, training, 3)

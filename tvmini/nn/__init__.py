@@ -10,6 +10,9 @@ from .layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d,
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
 # margin, embedding and likelihood losses (nn/margin_loss.py)
+# 3-D layers, unpooling and LP pooling (nn/layers3d.py)
+from .layers3d import (AdaptiveAvgPool3d, AdaptiveMaxPool3d, AvgPool3d, BatchNorm3d, Conv3d, ConvTranspose3d, Dropout3d,
+                       LPPool1d, LPPool2d, LPPool3d, MaxPool3d, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d)
 from .margin_loss import (CosineEmbeddingLoss, CTCLoss, GaussianNLLLoss, HingeEmbeddingLoss, MarginRankingLoss,
                           MultiLabelMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss, PoissonNLLLoss,
                           SoftMarginLoss, TripletMarginLoss, TripletMarginWithDistanceLoss)
@@ -62,4 +65,7 @@ __all__ = ["functional", "init", "utils", "Module", "ModuleList", "ModuleDict", 
            # nn/module.py, nn/lazy.py, nn/activation.py
            "Buffer", "LazyModuleMixin", "UninitializedParameter", "UninitializedBuffer", "LazyLinear", "LazyConv1d",
            "LazyConv2d", "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyBatchNorm1d", "LazyBatchNorm2d",
-           "LazyInstanceNorm1d", "LazyInstanceNorm2d", "RReLU"]
+           "LazyInstanceNorm1d", "LazyInstanceNorm2d", "RReLU",
+           # nn/layers3d.py
+           "Conv3d", "ConvTranspose3d", "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d", "AdaptiveMaxPool3d",
+           "BatchNorm3d", "Dropout3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "LPPool1d", "LPPool2d", "LPPool3d"]

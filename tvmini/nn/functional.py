@@ -11,6 +11,15 @@ from ..graph.attention_ops import scaled_dot_product_attention
 from ..graph.conv_ops import (adaptive_avg_pool2d, avg_pool2d, batch_norm, conv2d, conv_transpose2d, dropout, dropout1d,
                               dropout2d, max_pool2d)
 from ..graph.conv1d_ops import adaptive_avg_pool1d, avg_pool1d, conv1d, conv_transpose1d, max_pool1d
+# 3-D convolution and pooling, unpooling, LP pooling (graph/conv3d_ops.py, pool3d_ops.py)
+from ..graph.conv_ops import dropout3d
+from ..graph.conv3d_ops import conv3d, conv_transpose3d
+from ..graph.pool3d_ops import (adaptive_avg_pool3d, adaptive_max_pool1d_with_indices,
+                                adaptive_max_pool2d_with_indices, adaptive_max_pool3d,
+                                adaptive_max_pool3d_with_indices, avg_pool3d, lp_pool1d, lp_pool2d, lp_pool3d,
+                                max_pool1d_with_indices, max_pool2d_with_indices, max_pool3d, max_pool3d_with_indices,
+                                max_unpool1d, max_unpool2d, max_unpool3d)
+from ..graph.grid_sample_ops import affine_grid, grid_sample
 from ..graph.join_ops import one_hot, pad
 from ..graph.resize_ops import interpolate
 from ..graph.pointwise_ops import (celu, elu, gelu, hardshrink, hardsigmoid, hardswish, hardtanh, leaky_relu,
@@ -53,7 +62,14 @@ __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear",
            "embedding_bag",
            # graph/activation_ops.py, and the in-place forms below
            "rrelu", "gumbel_softmax", "relu_", "elu_", "leaky_relu_", "hardtanh_", "selu_", "celu_", "threshold_",
-           "rrelu_"]
+           "rrelu_",
+           # graph/conv3d_ops.py, pool3d_ops.py
+           "conv3d", "conv_transpose3d", "dropout3d", "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d",
+           "adaptive_max_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices",
+           "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices", "adaptive_max_pool3d_with_indices",
+           "max_unpool1d", "max_unpool2d", "max_unpool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d",
+           # graph/grid_sample_ops.py
+           "affine_grid", "grid_sample"]
 
 
 def relu(x, inplace=False):

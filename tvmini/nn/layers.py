@@ -170,16 +170,20 @@ class _Pool2d(Module):
 
 
 class MaxPool2d(_Pool2d):
-    """Window maxima; PyTorch's arguments (``dilation`` 1 and no ``return_indices`` only)."""
+    """Window maxima with PyTorch's arguments; ``return_indices``: (values, the int64
+    flat position of each maximum in its plane), as ``MaxUnpool2d`` takes them."""
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
-        if dilation not in (1, (1,), (1, 1)) or return_indices:
-            raise ShapeError(f"{type(self).__name__}: dilation other than 1 and return_indices are not supported, "
-                             f"got dilation={dilation!r} and return_indices={return_indices!r}")
         super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.dilation, self.return_indices = dilation, return_indices
 
     def forward(self, x):
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, ceil_mode=self.ceil_mode)
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                            self.return_indices)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
 
 class AvgPool2d(_Pool2d):
@@ -199,7 +203,8 @@ class MaxPool1d(MaxPool2d):
     """Window maxima over (N, C, L)."""
 
     def forward(self, x):
-        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, ceil_mode=self.ceil_mode)
+        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                            self.return_indices)
 
 
 class AvgPool1d(AvgPool2d):
