@@ -104,13 +104,13 @@ def householder_step(P, tau, k):
     return [out, taus]
 
 
-def identity_columns(P, columns):
-    """The first ``columns`` columns of the identity of ``P``'s row count, per matrix:
-    (B, m, columns), where :func:`householder_apply_step` starts."""
+def identity_columns(P, rows, columns):
+    """The first ``columns`` columns of the ``rows x rows`` identity, once per matrix of
+    ``P`` (B, ., .): (B, rows, columns), where :func:`householder_apply_step` starts (and
+    the Jacobi rotations)."""
     _check(P, "identity_columns")
-    B, m = _dim(P, 0), _dim(P, 1)
     dtype = P.dtype
-    return te.compute((B, m, columns), lambda b, i, j: te.if_then_else(i == j, _one(dtype), _zero(dtype)),
+    return te.compute((_dim(P, 0), rows, columns), lambda b, i, j: te.if_then_else(i == j, _one(dtype), _zero(dtype)),
                       name="qr_eye", tag="injective")
 
 
