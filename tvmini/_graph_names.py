@@ -49,6 +49,8 @@ GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_
                    # tensorops: norms and products (graph/norm_ops.py, linalg_ops.py; tm.linalg: graph/linalg.py)
                    "linalg", "norm", "dist", "cdist", "renorm", "cross", "kron", "tensordot", "inner", "matrix_power",
                    "block_diag", "vander", "cov", "corrcoef",
+                   # factorizations, torch's older spellings (graph/linalg_spectral.py; tm.linalg.qr/svd/eigh)
+                   "qr", "svd",
                    # tensorops: order statistics (graph/order_ops.py)
                    "quantile", "nanquantile", "mode",
                    # tensorops: rearranging (graph/arrange_ops.py)

@@ -40,6 +40,7 @@ from .numeric_ops import (bitwise_and, bitwise_left_shift, bitwise_not, bitwise_
 from .norm_ops import cdist, dist, norm, renorm
 from .linalg_ops import block_diag, corrcoef, cov, cross, inner, kron, matrix_power, tensordot, vander
 from . import linalg
+from .linalg_spectral import legacy_qr as qr, legacy_svd as svd
 from .order_ops import mode, nanquantile, quantile
 from .arrange_ops import cartesian_prod, combinations, meshgrid, rot90, tensor_split
 

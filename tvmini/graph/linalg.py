@@ -1,12 +1,16 @@
 """``tm.linalg``: PyTorch's ``torch.linalg`` functions that tvmini has (norms from
-``norm_ops``, products from ``linalg_ops``), under their ``torch.linalg`` names and
+``norm_ops``, products from ``linalg_ops``, factorizations from ``linalg_spectral``
+and what is computed from them from ``spectral_functions``), under their ``torch.linalg`` names and
 defaults (``cross`` along the last axis, ``vander`` in increasing powers)."""
 from ..errors import ArgumentError
 from . import linalg_ops
 from .linalg_ops import matrix_power
+from .linalg_spectral import eigh, eigvalsh, qr, svd, svdvals
 from .norm_ops import linalg_norm as norm, matrix_norm, vector_norm
+from .spectral_functions import cond, matrix_rank, pinv
 
-__all__ = ["cross", "matrix_norm", "matrix_power", "norm", "vander", "vector_norm"]
+__all__ = ["cross", "matrix_norm", "matrix_power", "norm", "vander", "vector_norm",
+           "cond", "eigh", "eigvalsh", "matrix_rank", "pinv", "qr", "svd", "svdvals"]
 
 
 def cross(input, other, *, dim=-1):

@@ -374,7 +374,7 @@ def svdvals(A):
     return _svd("linalg.svdvals", A, False)[1]
 
 
-def torch_svd(input, some=True, compute_uv=True):
+def legacy_svd(input, some=True, compute_uv=True):  # noqa: A002  (torch's argument name)
     """``torch.svd``: ``(U, S, V)`` with ``V`` not transposed; ``some=False`` the full
     factors; ``compute_uv=False``: zero ``U`` and ``V`` (full size), as torch's."""
     U, S, Vh = _svd("svd", input, not some)
@@ -384,3 +384,8 @@ def torch_svd(input, some=True, compute_uv=True):
     batch = input.shape[:-2]
     return (zeros(*batch, m, m, dtype=input.dtype, device=input.device), S.detach(),
             zeros(*batch, n, n, dtype=input.dtype, device=input.device))
+
+
+def legacy_qr(input, some=True):  # noqa: A002  (torch's argument name)
+    """``torch.qr``: :func:`qr` with ``some`` (reduced) or not (complete)."""
+    return qr(input, "reduced" if some else "complete")
