@@ -78,16 +78,18 @@ def householder_step(P, tau, k):
     below = te.compute((B,), lambda b: te.sum(te.if_then_else(i.var > k, P[b, i.var, k] * P[b, i.var, k], zero),
                                                 axis=i), name="qr_below", tag="reduce")
 
-    def reflector(b):
+    # single-output stages (the CUDA rules read a reader's one body)
+    keep = te.compute((B,), lambda b: te.if_then_else(below[b] == zero, one, zero), name="qr_keep", tag=MATERIALIZED)
+
+    def beta_of(b):
         alpha = P[b, kk, k]
         norm = te.sqrt(alpha * alpha + below[b])
-        beta = te.if_then_else(alpha >= zero, -norm, norm)
-        keep = below[b] == zero
-        safe_beta = te.if_then_else(keep, one, beta)
-        factor = te.if_then_else(keep, zero, (beta - alpha) / safe_beta)
-        scale = te.if_then_else(keep, zero, one / (alpha - safe_beta))
-        return factor, te.if_then_else(keep, alpha, beta), scale
-    factor, beta, scale = te.compute((B,), reflector, name="qr_reflector", tag=MATERIALIZED)
+        return te.if_then_else(keep[b] == one, alpha, te.if_then_else(alpha >= zero, -norm, norm))
+    beta = te.compute((B,), beta_of, name="qr_beta", tag=MATERIALIZED)
+    factor = te.compute((B,), lambda b: te.if_then_else(keep[b] == one, zero, (beta[b] - P[b, kk, k]) / beta[b]),
+                        name="qr_factor", tag=MATERIALIZED)
+    scale = te.compute((B,), lambda b: te.if_then_else(keep[b] == one, zero, one / (P[b, kk, k] - beta[b])),
+                       name="qr_scale", tag=MATERIALIZED)
     v = te.compute((B, m), lambda b, r: te.if_then_else(r > k, P[b, r, k] * scale[b],
                                                          te.if_then_else(r == k, one, zero)),
                    name="qr_v", tag=MATERIALIZED)
@@ -194,13 +196,18 @@ def _rotations(mates, B, dtype, pivots, name):
     zero, one = _zero(dtype), _one(dtype)
 
     def pair(b, i):
-        p = mates[i]
-        q = te.min(p, n - 1)
-        app, aqq, apq = pivots(b, te.min(i, q), te.max(i, q))
-        turn = te.all(p < n, apq != zero)
-        return te.if_then_else(turn, (aqq - app) / (2 * te.if_then_else(turn, apq, one)), zero), \
-            te.if_then_else(turn, apq, zero)
-    tau, apq = te.compute((B, n), pair, name=f"{name}_tau", tag=MATERIALIZED)
+        q = te.min(mates[i], n - 1)
+        return pivots(b, te.min(i, q), te.max(i, q))
+
+    def off(b, i):
+        return te.if_then_else(mates[i] < n, pair(b, i)[2], zero)
+    apq = te.compute((B, n), off, name=f"{name}_apq", tag=MATERIALIZED)
+
+    def ratio(b, i):
+        app, aqq, _ = pair(b, i)
+        turn = apq[b, i] != zero
+        return te.if_then_else(turn, (aqq - app) / (2 * te.if_then_else(turn, apq[b, i], one)), zero)
+    tau = te.compute((B, n), ratio, name=f"{name}_tau", tag=MATERIALIZED)
 
     def tangent(b, i):
         x = tau[b, i]
