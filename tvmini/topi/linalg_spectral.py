@@ -242,8 +242,7 @@ def jacobi_eigh_round(A, V, r):
         _check(x, "jacobi_eigh_round")
     B, n = _dim(A, 0), _dim(A, 1)
     dtype = A.dtype
-    zero, one = _zero(dtype), _one(dtype)
-
+    zero = _zero(dtype)
     mates = _mates(n, r, "jacobi")
 
     def partner(i):
@@ -344,8 +343,7 @@ def jacobi_svd_round(A, V, worst, r):
         _check(x, "jacobi_svd_round")
     B, m, n = (_dim(A, a) for a in range(3))
     dtype = A.dtype
-    zero, one = _zero(dtype), _one(dtype)
-
+    zero = _zero(dtype)
     mates = _mates(n, r, "svd")
 
     def partner(i):
