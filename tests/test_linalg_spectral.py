@@ -215,6 +215,20 @@ def test_norms_rank_pinv_cond():
                                    torch.linalg.cond(torch.tensor(square), p).numpy(), rtol=1e-10)
 
 
+@pytest.mark.parametrize("shape", [(0, 3), (3, 0), (2, 0, 0), (0, 2, 2)])
+def test_empty_matrices_as_torch(shape):
+    a = np.zeros(shape)
+    for mode in ("reduced", "complete", "r"):
+        for got, want in zip(tm.linalg.qr(tm.tensor(a), mode=mode), torch.linalg.qr(torch.tensor(a), mode=mode)):
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+    for full in (True, False):
+        for got, want in zip(tm.linalg.svd(tm.tensor(a), full), torch.linalg.svd(torch.tensor(a), full)):
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+    if shape[-1] == shape[-2]:
+        for got, want in zip(tm.linalg.eigh(tm.tensor(a)), torch.linalg.eigh(torch.tensor(a))):
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
 def test_errors_as_torch():
     with pytest.raises(tm.DTypeError, match="linalg.qr: Expected a floating point"):
         tm.linalg.qr(tm.tensor(np.ones((3, 3), dtype="int64")))

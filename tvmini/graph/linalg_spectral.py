@@ -40,7 +40,7 @@ from ..runtime import ndarray as nd
 from ..topi import linalg_spectral as kernels
 from . import dispatch, ops
 from .autograd import Function, no_grad
-from .creation import zeros
+from .creation import eye, zeros
 from .dispatch import run
 from .join_ops import cat
 from .layout_aliases import diag_embed, diagonal
@@ -56,7 +56,8 @@ JIT_SWEEPS = 15
 
 
 def _matrices(op, A, square=False):
-    """``A`` (..., m, n) as (B, m, n) and its batch shape, after the checks torch makes."""
+    """``A`` (..., m, n) as (B, m, n) (None where ``A`` has no element) and its batch
+    shape, after the checks torch makes."""
     if not isinstance(A, Tensor):
         raise DTypeError(f"{op}: takes a Tensor, got {type(A).__name__}")
     if A.dtype not in ("float32", "float64"):
@@ -66,10 +67,23 @@ def _matrices(op, A, square=False):
     m, n = A.shape[-2:]
     if square and m != n:
         raise ShapeError(f"{op}: A must be batches of square matrices, but they are {m} by {n} matrices")
-    if not A.numel():
-        raise ShapeError(f"{op}: A of shape {A.shape} is empty; tvmini factors non-empty matrices only")
     batch = A.shape[:-2]
+    if not A.numel():
+        return None, batch
     return ops.reshape(A, (math.prod(batch), m, n)), batch
+
+
+def _empty(A, batch, shapes, identities):
+    """The factors of empty matrices (``A`` has no element), as torch's: zeros of
+    ``batch + shape``, or the identity where ``identities`` marks a complete orthogonal
+    factor (``U`` of ``full_matrices``, ``Q`` of "complete") with rows."""
+    out = []
+    for shape, identity in zip(shapes, identities):
+        if identity and shape[-1]:
+            out.append(ops.expand(eye(shape[-1], dtype=A.dtype, device=A.device), batch + tuple(shape)))
+        else:
+            out.append(zeros(*(batch + tuple(shape)), dtype=A.dtype, device=A.device))
+    return out
 
 
 def _step(name, define, inputs, k):
@@ -253,7 +267,10 @@ def qr(A, mode="reduced"):
     m, n = A.shape[-2:]
     k = min(m, n)
     kq, kr = (m, m) if mode == "complete" else (k, k)
-    q, r = _factor(_QR, a, ((m, kq), (kr, n)), mode=mode)
+    if a is None:
+        q, r = _empty(A, batch, ((m, kq), (kr, n)), (mode == "complete", False))
+    else:
+        q, r = _factor(_QR, a, ((m, kq), (kr, n)), mode=mode)
     r = ops.reshape(r, batch + (kr, n))
     if mode == "r":
         return zeros(0, dtype=A.dtype, device=A.device), r
@@ -298,6 +315,8 @@ def eigh(A, UPLO="L"):
     upper = _uplo("linalg.eigh", UPLO)
     a, batch = _matrices("linalg.eigh", A, square=True)
     n = A.shape[-1]
+    if a is None:
+        return tuple(_empty(A, batch, ((n,), (n, n)), (False, False)))
     w, v = _factor(_Eigh, a, ((n,), (n, n)), upper=upper)
     return ops.reshape(w, batch + (n,)), ops.reshape(v, batch + (n, n))
 
@@ -359,6 +378,8 @@ def _svd(op, A, full_matrices):
     m, n = A.shape[-2:]
     k = min(m, n)
     cu, cv = (m, n) if full_matrices else (k, k)
+    if a is None:
+        return tuple(_empty(A, batch, ((m, cu), (k,), (cv, n)), (full_matrices, False, full_matrices)))
     u, s, vh = _factor(_SVD, a, ((m, cu), (k,), (cv, n)))
     return ops.reshape(u, batch + (m, cu)), ops.reshape(s, batch + (k,)), ops.reshape(vh, batch + (cv, n))
 
