@@ -8,7 +8,10 @@ matrix diagonal, resp. its columns orthogonal, to the dtype's precision), so the
 per-call overhead of the kernels and the Jacobi method's extra arithmetic against
 LAPACK's tridiagonal/bidiagonal methods show in the ratios.
 
-    python benchmarks/linalg_spectral.py [--rounds 2]
+    python benchmarks/linalg_spectral.py [--rounds 2] [--torch-threads 2]
+
+On cores shared with other work, one thread each is the steadier comparison:
+``TVMINI_NUM_THREADS=1 python benchmarks/linalg_spectral.py --torch-threads 1``.
 """
 import argparse
 
@@ -46,8 +49,9 @@ def cases(shape, torch):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--torch-threads", type=int, default=2)
     args = parser.parse_args()
-    torch = torch_or_none()
+    torch = torch_or_none(args.torch_threads)
     print("milliseconds per call (fastest of 3, alternating rounds); ratio = tvmini / other")
     print(f"{'op':34} {'tvmini':>10} {'numpy':>10} {'torch':>10} {'x numpy':>8} {'x torch':>8}")
     for shape in SHAPES:
