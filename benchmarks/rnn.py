@@ -3,6 +3,9 @@
 the fused cell kernels buy — the same LSTM written as a chain of small graph ops per
 step (``xp[t] + h @ W_hh^T`` split into gates, sigmoid/tanh, products: what a layer
 without the fused kernels would run; its gradient is autodiff through that chain).
+"LSTM packed" packs the batch (lengths drawn between seq/2 and seq, unsorted) inside
+the step and runs the layer on the PackedSequence: against "LSTM 1 layer" (the same
+batch padded) it shows what packing and the masked steps cost.
 
 Each case runs the whole sequence forward, ``output.sum() + h_n.sum()`` and backward
 (parameter gradients set to None first, so nothing accumulates). Random data; kernels
@@ -12,6 +15,7 @@ is shown (on cores shared with other work the least disturbed figure is the fast
 see common.py; a median there measured the neighbours).
 
 Run: python benchmarks/rnn.py [--seq 32] [--batch 32] [--input 64] [--hidden 128] [--iters 10] [--rounds 3]
+[--only "LSTM 1 layer" "LSTM packed"]
 """
 import argparse
 
@@ -54,6 +58,7 @@ def _tvmini_step(forward, module):
 def _tvmini_cases(args, rng):
     """{name: (step(x) -> loss, x)} for tvmini's contenders."""
     x = tm.tensor(rng.standard_normal((args.seq, args.batch, args.input)).astype("float32"))
+    lengths = _lengths(args)
     cases = {}
     for name, make in (("LSTM 1 layer", lambda: nn.LSTM(args.input, args.hidden)),
                        ("LSTM 2 layers", lambda: nn.LSTM(args.input, args.hidden, num_layers=2)),
@@ -66,7 +71,17 @@ def _tvmini_cases(args, rng):
         cases[name] = {"eager": step, "jit": tm.jit(step)}
         if name == "LSTM 1 layer":
             cases[name]["chained"] = _tvmini_step(chained_lstm(module), module)
+            packed = _tvmini_step(lambda x, m=module: (lambda out, fin: (out.data, fin[0]))(
+                *m(nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False))), module)
+            cases["LSTM packed"] = {"eager": packed, "jit": tm.jit(packed)}
     return cases, x
+
+
+def _lengths(args):
+    """The packed case's sequence lengths: between seq/2 and seq, one of them seq."""
+    lengths = np.random.default_rng(1).integers(max(args.seq // 2, 1), args.seq + 1, size=args.batch)
+    lengths[args.batch // 2] = args.seq
+    return lengths.tolist()
 
 
 def _torch_cases(torch, args, rng):
@@ -84,6 +99,14 @@ def _torch_cases(torch, args, rng):
             h = fin[0] if isinstance(fin, tuple) else fin
             (out.sum() + h.sum()).backward()
         cases[name] = step
+    lstm = torch.nn.LSTM(args.input, args.hidden)
+    lengths = _lengths(args)
+
+    def packed():
+        lstm.zero_grad(set_to_none=True)
+        out, (h, _) = lstm(torch.nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False))
+        (out.data.sum() + h.sum()).backward()
+    cases["LSTM packed"] = packed
     return cases
 
 
@@ -100,6 +123,7 @@ def main(argv=None):
     parser.add_argument("--iters", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--torch-threads", type=int, default=2)
+    parser.add_argument("--only", nargs="*", help="time only these cases (by name)")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     torch = torch_or_none(args.torch_threads)
@@ -109,6 +133,8 @@ def main(argv=None):
           f"(ms, fastest of {args.rounds} rounds of {args.iters} calls)")
     print(f"{'':16}{'eager':>9}{'jit':>9}{'chained':>9}{'torch':>9}{'eager/torch':>13}{'jit/torch':>11}")
     for name, contenders in ours.items():
+        if args.only and name not in args.only:
+            continue
         timers = {}
         for kind, step in contenders.items():
             for _ in range(2):                  # build (or load) the kernels; trace the jit

@@ -206,11 +206,47 @@ def test_unique_consecutive_matches_torch_and_numpy(data):
     _same(t.unique_consecutive(), torch.unique_consecutive(u))
 
 
-def test_unique_of_a_0d_tensor_and_the_dim_argument():
+def test_unique_of_a_0d_tensor():
     values, inverse = tm.unique(tm.tensor(np.float32(3.0)), return_inverse=True)
     assert values.shape == (1,) and inverse.shape == () and inverse.item() == 0
-    with pytest.raises(tm.TVMiniError, match=r"unique: dim=0 is not implemented"):
-        tm.unique(tm.tensor(np.zeros((2, 2))), dim=0)
+
+
+@examples(20)
+@given(st.data())
+def test_unique_slices_along_dim_match_torch_and_numpy(data):
+    """Slices with many repeats (a small pool of rows), any dim, NaN-free (PyTorch
+    leaves where NaN slices go unspecified); unique_consecutive the same."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
+    shape = tuple(data.draw(st.lists(st.sampled_from((1, 2, 3, 5)), min_size=1, max_size=3), label="shape"))
+    dtype = data.draw(st.sampled_from(["float32", "int64", "bool"]), label="dtype")
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
+    x = np.asarray(rng.integers(0, 2, shape), dtype=dtype)
+    t, u = tm.tensor(x), torch.from_numpy(x)
+    got = tm.unique(t, dim=dim, return_inverse=True, return_counts=True)
+    for g, w in zip(got, torch.unique(u, dim=dim, return_inverse=True, return_counts=True)):
+        _same(g, w)
+    nv, ni, nc = np.unique(x, axis=dim, return_inverse=True, return_counts=True)
+    np.testing.assert_array_equal(got[0].numpy(), nv)
+    np.testing.assert_array_equal(got[1].numpy(), ni.reshape(-1))
+    np.testing.assert_array_equal(got[2].numpy(), nc)
+    _same(t.unique(dim=dim), torch.unique(u, dim=dim))
+    consecutive = tm.unique_consecutive(t, dim=dim, return_inverse=True, return_counts=True)
+    for g, w in zip(consecutive, torch.unique_consecutive(u, dim=dim, return_inverse=True, return_counts=True)):
+        _same(g, w)
+
+
+def test_unique_slices_with_nan_are_each_distinct_and_empty_slices():
+    x = np.array([[1.0, 2.0], [np.nan, 1.0], [1.0, 2.0], [0.0, 5.0], [np.nan, 1.0]], "float32")
+    values, inverse, counts = tm.unique(tm.tensor(x), dim=0, return_inverse=True, return_counts=True)
+    np.testing.assert_array_equal(values.numpy(), [[0.0, 5.0], [1.0, 2.0], [np.nan, 1.0], [np.nan, 1.0]])
+    np.testing.assert_array_equal(counts.numpy(), [1, 2, 1, 1])
+    np.testing.assert_array_equal(values.numpy()[inverse.numpy()], x)
+    empty = tm.unique(tm.tensor(np.zeros((0, 3), "float32")), dim=0, return_inverse=True, return_counts=True)
+    assert [e.shape for e in empty] == [(0, 3), (0,), (0,)]
+    with pytest.raises(tm.TVMiniError, match=r"0-sized dimensions in shape \(0, 3\) other than dim=1"):
+        tm.unique(tm.tensor(np.zeros((0, 3), "float32")), dim=1)
+    with pytest.raises(tm.TVMiniError, match="dim"):
+        tm.unique_consecutive(tm.tensor(x), dim=2)
 
 
 def test_search_and_unique_on_the_emulated_gpu(emulated_gpu):

@@ -49,7 +49,9 @@ GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_
                    # tensorops: norms and products (graph/norm_ops.py, linalg_ops.py; tm.linalg: graph/linalg.py)
                    "linalg", "norm", "dist", "cdist", "renorm", "cross", "kron", "tensordot", "inner", "matrix_power",
                    "block_diag", "vander", "cov", "corrcoef",
-                   # factorizations, torch's older spellings (graph/linalg_spectral.py; tm.linalg.qr/svd/eigh)
+                   # solvers and factorizations (graph/linalg_solve.py, linalg_cholesky.py)
+                   "det", "logdet", "slogdet", "inverse", "cholesky_solve", "cholesky_inverse", "triangular_solve",
+                   # spectral factorizations, torch's older spellings (graph/linalg_spectral.py; tm.linalg.qr/svd/eigh)
                    "qr", "svd",
                    # tensorops: order statistics (graph/order_ops.py)
                    "quantile", "nanquantile", "mode",

@@ -39,6 +39,8 @@ from .numeric_ops import (bitwise_and, bitwise_left_shift, bitwise_not, bitwise_
                           sinc)
 from .norm_ops import cdist, dist, norm, renorm
 from .linalg_ops import block_diag, corrcoef, cov, cross, inner, kron, matrix_power, tensordot, vander
+from .linalg_solve import det, inv as inverse, logdet, slogdet  # graph/linalg_solve.py, linalg_cholesky.py
+from .linalg_cholesky import cholesky_inverse, cholesky_solve, triangular_solve
 from . import linalg
 from .linalg_spectral import legacy_qr as qr, legacy_svd as svd
 from .order_ops import mode, nanquantile, quantile

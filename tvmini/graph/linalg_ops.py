@@ -4,8 +4,9 @@
 Each is a composition of graph ops whose gradients it inherits: ``tensordot`` and
 ``inner`` permute and reshape both operands into one matrix product (``tm.matmul``'s
 kernel); ``kron`` is one broadcasting product of the operands with interleaved unit
-axes, reshaped; ``matrix_power`` multiplies by repeated squaring (``log2 n`` products);
-``block_diag`` pads each block and joins them; ``vander`` is a running product (exact
+axes, reshaped; ``matrix_power`` multiplies by repeated squaring (``log2 n`` products;
+a negative power inverts first); ``block_diag`` pads each block and joins them;
+``vander`` is a running product (exact
 gradients at 0, where ``x ** k`` has none for ``k = 0``); ``cov`` centres by the
 (weighted) mean and takes one matrix product.
 """
@@ -18,6 +19,7 @@ from . import axes as check_axes
 from . import ops
 from .creation import eye, ones, zeros
 from .join_ops import cat, clamp, pad
+from .linalg_solve import inv
 from .ops import matmul
 from .reorder_ops import diag, flip, narrow
 from .sort_ops import cumprod
@@ -118,16 +120,15 @@ def inner(input, other):
 
 
 def matrix_power(input, n):
-    """``input`` (square matrices on the last two axes) to the integer power ``n >= 0``
-    (0: the identity). Negative powers need an inverse, which tvmini does not compute."""
+    """``input`` (square matrices on the last two axes) to the integer power ``n`` (0:
+    the identity; negative: the power ``-n`` of the inverse, ``tm.linalg.inv``)."""
     _tensors("matrix_power", input)
     if input.ndim < 2 or input.shape[-1] != input.shape[-2]:
         raise ShapeError(f"matrix_power: expects square matrices on the last two axes, got shape {input.shape}")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise ArgumentError(f"matrix_power: n must be an int, got {n!r}")
     if n < 0:
-        raise ArgumentError(f"matrix_power: n={n} needs the inverse of the matrices (shape {input.shape}), which "
-                            "tvmini does not compute")
+        input, n = inv(input), -n
     if n == 0:
         return ops.expand(eye(input.shape[-1], dtype=input.dtype, device=input.device), input.shape)
     result, square = None, input

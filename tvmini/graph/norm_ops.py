@@ -52,7 +52,10 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
             raise ShapeError(f"vector_norm: the {ord}-norm of an empty tensor (shape {x.shape}) is undefined")
         return (amax if p > 0 else amin)(x.abs(), axes, keepdim) if axes else x.abs()
     if p == 0:
-        return ops.cast(x != 0, x.dtype).sum(dim=axes, keepdim=keepdim) if axes else ops.cast(x != 0, x.dtype)
+        # the indicator of non-zeros, built so that it is differentiable with a zero
+        # gradient (PyTorch's): the unselected ``x * 0`` is 0 exactly where x is
+        nonzero = where(x != 0, ops._as_tensor(1.0, x), x * 0.0)
+        return nonzero.sum(dim=axes, keepdim=keepdim) if axes else nonzero
     absx = x.abs()
     if p == 1:
         return absx.sum(dim=axes, keepdim=keepdim) if axes else absx

@@ -479,7 +479,7 @@ def cast(x, dtype):
 class _Clone(Function):
     saved = ()
     def forward(self, x):
-        return nd.array(x)
+        return nd.array(x, device=x._device)      # on x's device (nd.array's default is the CPU)
 
     def backward(self, g):
         return (g,)

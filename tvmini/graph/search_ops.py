@@ -13,15 +13,25 @@ rules: ``searchsorted``, ``bucketize``, ``unique`` and ``unique_consecutive``.
   count of run starts (``cumsum``) scattered back through the sort's permutation, the
   counts the distances between run starts. ``sorted=False`` gives them sorted too
   (PyTorch leaves that order unspecified). ``unique_consecutive`` is the same without
-  the sort. Only ``dim=None`` (the flattened input) is implemented.
+  the sort.
+* With ``dim``, the elements are the slices along ``dim``: the input is viewed as rows
+  (``dim`` first, the rest flattened), sorted lexicographically by one stable ``argsort``
+  per column from the last to the first (numpy's ``lexsort``; the permutations compose
+  through ``take``), and a run starts where a row differs from the one before in any
+  column. A row holding a NaN is unequal to every row, as in PyTorch; where such rows
+  go in the order is left unspecified there and differs here (they sort last).
 """
 import numpy as np
 
 from ..errors import DTypeError, ShapeError, TVMiniError
 from ..runtime import ndarray as nd
-from . import ops
+from . import axes as check_axes, ops
 from .gather_ops import scatter, take
-from .sort_ops import cumsum, sort
+from .creation import full
+from .index_ops import take as take_along
+from .join_ops import cat
+from .reorder_ops import movedim
+from .sort_ops import argsort, cumsum, sort
 from .tensor import Tensor, add_methods, method_of
 
 
@@ -107,26 +117,20 @@ def bucketize(input, boundaries, *, out_int32=False, right=False):  # noqa: A002
     return _search(op, boundaries, _values(input, boundaries, op), right, out_int32, None)
 
 
-def _dim_none(op, dim):
-    if dim is not None:
-        raise TVMiniError(f"{op}: dim={dim!r} is not implemented in tvmini; only dim=None (the flattened input)")
-
-
-def _runs(op, sorted_flat, size, input, return_inverse, return_counts, order=None):
-    """``(output[, inverse][, counts])`` of the runs of equal elements of ``sorted_flat``
-    (``order``: the permutation that sorted the flattened ``input``, None when it is
-    not sorted)."""
+def _runs(op, sorted_rows, starts, input, inverse_shape, return_inverse, return_counts, order=None):
+    """``(output[, inverse][, counts])`` of the runs of equal rows (axis 0) of
+    ``sorted_rows``, where ``starts`` (bool, one per row) marks the first row of each
+    (``order``: the permutation that sorted the rows, None when they were not sorted)."""
     device = input.device
-    starts = ops._kernel("consecutive_starts", "consecutive_starts", sorted_flat)
     first = np.flatnonzero(starts.numpy())
-    results = [take(sorted_flat, _int64(first, device))]
+    results = [take_along(sorted_rows, _int64(first, device), 0)]
     if return_inverse:
         running = cumsum(starts, 0) - 1
         if order is not None:
             running = scatter(running, 0, order, running)
-        results.append(ops.reshape(running, input.shape))
+        results.append(ops.reshape(running, inverse_shape))
     if return_counts:
-        results.append(_int64(np.diff(np.append(first, size)), device))
+        results.append(_int64(np.diff(np.append(first, starts.shape[0])), device))
     return results[0] if len(results) == 1 else tuple(results)
 
 
@@ -140,32 +144,77 @@ def _empty(input, return_inverse, return_counts):
     return results[0] if len(results) == 1 else tuple(results)
 
 
-def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
-    """The distinct elements of ``input`` (flattened), ascending; with ``return_inverse``
-    also where each element of ``input`` went (its shape), with ``return_counts`` how
-    many times each occurs. Every NaN is distinct, as in PyTorch."""
-    op = "unique"
-    _tensor(input, op, "input")
-    _dim_none(op, dim)
+def _flat(op, input, sort_elements, return_inverse, return_counts):
+    """unique/unique_consecutive of the flattened ``input``."""
     size = input._data.size
     if not size:
         return _empty(input, return_inverse, return_counts)
     flat = ops.reshape(input, (size,))
-    values, order = sort(flat)
-    return _runs(op, values, size, input, return_inverse, return_counts, order)
+    order = None
+    if sort_elements:
+        flat, order = sort(flat)
+    starts = ops._kernel("consecutive_starts", "consecutive_starts", flat)
+    return _runs(op, flat, starts, input, input.shape, return_inverse, return_counts, order)
+
+
+def _lexicographic_order(rows):
+    """The stable permutation sorting the rows of 2-D ``rows`` lexicographically: one
+    stable argsort per column, the last column first (numpy's ``lexsort``)."""
+    order = None
+    for column in reversed(range(rows.shape[1])):
+        key = rows[:, column]
+        if key.dtype == "bool":
+            key = ops.cast(key, "int8")
+        if order is None:
+            order = argsort(key, stable=True)
+        else:
+            order = take(order, argsort(take(key, order), stable=True))
+    return order
+
+
+def _slices(op, input, dim, sort_rows, return_inverse, return_counts):
+    """unique/unique_consecutive of the slices of ``input`` along ``dim``."""
+    axis = check_axes.axis(op, dim, input.shape)
+    n = input.shape[axis]
+    moved = movedim(input, axis, 0)
+    if not input._data.size:
+        if n:
+            raise ShapeError(f"{op}: there are 0-sized dimensions in shape {input.shape} other than dim={dim}, "
+                             f"so the slices along it cannot be compared (as in PyTorch)")
+        results = [input.detach()] + [_int64(np.zeros(0), input.device)] * (return_inverse + return_counts)
+        return results[0] if len(results) == 1 else tuple(results)
+    rows = ops.reshape(moved, (n, input._data.size // n))
+    order = _lexicographic_order(rows) if sort_rows and n > 1 else None
+    if order is not None:
+        rows = take_along(rows, order, 0)
+    starts = full((1,), True, device=input.device)
+    if n > 1:
+        starts = cat([starts, (rows[1:] != rows[:-1]).any(1)])
+    results = _runs(op, rows, starts, input, (n,), return_inverse, return_counts, order)
+    output = results[0] if isinstance(results, tuple) else results
+    output = movedim(ops.reshape(output, (output.shape[0],) + moved.shape[1:]), 0, axis)
+    return (output,) + results[1:] if isinstance(results, tuple) else output
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
+    """The distinct elements of ``input`` (flattened), ascending; with ``dim``, the
+    distinct slices along ``dim``, in lexicographic order. ``return_inverse``: where each
+    element (slice) of ``input`` went; ``return_counts``: how many times each occurs.
+    Every NaN (every slice holding a NaN) is distinct, as in PyTorch."""
+    _tensor(input, "unique", "input")
+    if dim is None:
+        return _flat("unique", input, True, return_inverse, return_counts)
+    return _slices("unique", input, dim, True, return_inverse, return_counts)
 
 
 def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
-    """The first element of every run of equal consecutive elements of ``input``
-    (flattened); ``return_inverse``: the run of each element (``input``'s shape);
+    """The first element (slice along ``dim``) of every run of equal consecutive ones of
+    ``input`` (flattened when ``dim`` is None); ``return_inverse``: the run of each;
     ``return_counts``: each run's length."""
-    op = "unique_consecutive"
-    _tensor(input, op, "input")
-    _dim_none(op, dim)
-    size = input._data.size
-    if not size:
-        return _empty(input, return_inverse, return_counts)
-    return _runs(op, ops.reshape(input, (size,)), size, input, return_inverse, return_counts)
+    _tensor(input, "unique_consecutive", "input")
+    if dim is None:
+        return _flat("unique_consecutive", input, False, return_inverse, return_counts)
+    return _slices("unique_consecutive", input, dim, False, return_inverse, return_counts)
 
 
 add_methods({name: method_of(function) for name, function in (

@@ -24,9 +24,9 @@ from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLay
 from .normalization import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LocalResponseNorm, RMSNorm
 from .extra_layers import (AdaptiveMaxPool1d, AdaptiveMaxPool2d, AlphaDropout, Bilinear, ChannelShuffle,
                            CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
-                           Fold, PixelShuffle, PixelUnshuffle, ReflectionPad1d, ReflectionPad2d, ReflectionPad3d,
-                           ReplicationPad1d, ReplicationPad2d, ReplicationPad3d, Softmax2d, Unfold, ZeroPad1d,
-                           ZeroPad2d, ZeroPad3d)
+                           EmbeddingBag, Fold, PixelShuffle, PixelUnshuffle, ReflectionPad1d, ReflectionPad2d,
+                           ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d, Softmax2d, Unfold,
+                           ZeroPad1d, ZeroPad2d, ZeroPad3d)
 
 __all__ = ["functional", "init", "utils", "Module", "ModuleList", "ModuleDict", "ParameterList", "Parameter",
            "Sequential", "Linear", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
@@ -49,6 +49,7 @@ __all__ = ["functional", "init", "utils", "Module", "ModuleList", "ModuleDict", 
            "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d",
            "CircularPad1d", "CircularPad2d", "CircularPad3d", "Bilinear", "PixelShuffle", "PixelUnshuffle",
            "ChannelShuffle", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Softmax2d", "AlphaDropout", "Unfold", "Fold",
+           "EmbeddingBag",
            # nn/margin_loss.py
            "MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss",
            "MultiLabelMarginLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss",

@@ -1,12 +1,13 @@
 """More of PyTorch's layers: Bilinear, PixelShuffle/PixelUnshuffle, ChannelShuffle,
 AdaptiveMaxPool1d/2d, Softmax2d, AlphaDropout, Unfold and Fold, and the padding layers
 (``ZeroPad``, ``ConstantPad``, ``ReflectionPad``, ``ReplicationPad``, ``CircularPad`` in
-1, 2 and 3 dimensions), each holding PyTorch's arguments (and parameters, initialised as
+1, 2 and 3 dimensions) and EmbeddingBag, each holding PyTorch's arguments (and parameters, initialised as
 PyTorch's) and calling its functional form."""
 import math
 
 from ..errors import ShapeError
-from ..graph import zeros
+from ..graph import no_grad, zeros
+from ..graph.tensor import Tensor
 from . import functional as F
 from . import init
 from .layers import Dropout
@@ -216,3 +217,61 @@ ReplicationPad1d, ReplicationPad2d, ReplicationPad3d = (
 CircularPad1d, CircularPad2d, CircularPad3d = (
     _layer(f"CircularPad{d}d", _Pad, d, "circular",
            f"Pad {_AXES[d]} by wrapping around (widths at most the extent).") for d in (1, 2, 3))
+
+
+class EmbeddingBag(Module):
+    """Sums, means or maxima of bags of embeddings (see
+    :func:`tvmini.nn.functional.embedding_bag`) without the (N, D) rows in between;
+    weight (num_embeddings, embedding_dim) drawn from N(0, 1), the ``padding_idx`` row
+    zero (PyTorch's defaults). ``forward(input, offsets=None, per_sample_weights=None)``."""
+
+    def __init__(self, num_embeddings, embedding_dim, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+                 mode="mean", sparse=False, _weight=None, include_last_offset=False, padding_idx=None,
+                 dtype="float32"):
+        super().__init__()
+        if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
+            raise ShapeError(f"EmbeddingBag: padding_idx must be within num_embeddings ({num_embeddings}), got "
+                             f"{padding_idx}")
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.max_norm, self.norm_type, self.scale_grad_by_freq = max_norm, norm_type, scale_grad_by_freq
+        self.mode, self.sparse, self.include_last_offset = mode, sparse, include_last_offset
+        self.padding_idx = None if padding_idx is None else padding_idx % num_embeddings
+        if _weight is None:
+            self.weight = Parameter(zeros(num_embeddings, embedding_dim, dtype=dtype))
+            self.reset_parameters()
+        else:
+            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
+                raise ShapeError(f"EmbeddingBag: _weight must be of shape ({num_embeddings}, {embedding_dim}), got "
+                                 f"{tuple(_weight.shape)}")
+            self.weight = Parameter(_weight)
+
+    def reset_parameters(self):
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            with no_grad():
+                self.weight[self.padding_idx] = 0.0
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+                        mode="mean", sparse=False, include_last_offset=False, padding_idx=None):
+        """An EmbeddingBag whose weight is (a copy of) the 2-D tensor ``embeddings``,
+        trained unless ``freeze``."""
+        if not isinstance(embeddings, Tensor) or embeddings.ndim != 2:
+            raise ShapeError(f"EmbeddingBag.from_pretrained: embeddings must be a 2-D tensor, got "
+                             f"{getattr(embeddings, 'shape', type(embeddings).__name__)}")
+        bag = cls(embeddings.shape[0], embeddings.shape[1], max_norm, norm_type, scale_grad_by_freq, mode, sparse,
+                  embeddings.detach().clone(), include_last_offset, padding_idx)
+        bag.weight.requires_grad = not freeze
+        return bag
+
+    def forward(self, input, offsets=None, per_sample_weights=None):
+        return F.embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type, self.scale_grad_by_freq,
+                               self.mode, self.sparse, per_sample_weights, self.include_last_offset,
+                               self.padding_idx)
+
+    def extra_repr(self):
+        text = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.max_norm is not None:
+            text += f", max_norm={self.max_norm}"
+        text += f", mode={self.mode!r}"
+        return text + (f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")

@@ -16,6 +16,7 @@ from ..graph.pointwise_ops import (celu, elu, gelu, hardshrink, hardsigmoid, har
                                    logsigmoid, mish, relu6, selu, silu, softplus, softshrink, softsign, tanhshrink,
                                    threshold)
 from ..graph.index_ops import embedding
+from ..graph.embedding_bag import embedding_bag
 from ..graph.stat_ops import cosine_similarity, group_norm, layer_norm, normalize, pairwise_distance
 from ..graph.loss_ops import (binary_cross_entropy, cross_entropy, huber_loss, kl_div, l1_loss, nll_loss,
                               smooth_l1_loss)
@@ -45,7 +46,9 @@ __all__ = ["relu", "tanh", "sigmoid", "cos", "softmax", "log_softmax", "linear",
            # graph/margin_losses.py, likelihood_losses.py, ctc_loss.py
            "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
            "multi_margin_loss", "multilabel_margin_loss", "cosine_embedding_loss", "triplet_margin_loss",
-           "triplet_margin_with_distance_loss", "poisson_nll_loss", "gaussian_nll_loss", "ctc_loss"]
+           "triplet_margin_with_distance_loss", "poisson_nll_loss", "gaussian_nll_loss", "ctc_loss",
+           # graph/embedding_bag.py
+           "embedding_bag"]
 
 
 def relu(x, inplace=False):

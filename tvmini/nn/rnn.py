@@ -13,19 +13,25 @@ converted to numpy loads as it is.
 ``pad_sequence`` (PyTorch's ``nn.utils.rnn.pad_sequence``, also reachable as
 ``tm.nn.utils.rnn.pad_sequence``) joins variable-length sequences into one padded batch
 (each padded with ``F.pad`` along its time axis, then stacked, so the gradient reaches
-every sequence's own elements). Not supported: packed sequences
-(``pack_padded_sequence``, ``PackedSequence``): the layers take padded batches.
+every sequence's own elements). The sequence layers also take a
+:class:`~tvmini.nn.packed.PackedSequence` (``pack_padded_sequence`` and the rest of
+``nn/packed.py``, re-exported here as ``tm.nn.utils.rnn.*``): they run the same fused
+recurrence on the batch padded, each sequence's state frozen past its own end, and
+return a PackedSequence with ``h_n`` (``c_n``) taken at each sequence's own last step.
 """
 import math
 import warnings
 
 from ..errors import DTypeError, ShapeError, TVMiniError
 from ..graph import join_ops, ops, zeros
+from ..graph.index_ops import take
 from ..graph.rnn_ops import GATES, recurrence
-from ..graph.tensor import Tensor
+from ..graph.tensor import Tensor, tensor
 from . import functional as F
 from . import init
 from .module import Module, Parameter
+from .packed import (PackedSequence, pack_padded_sequence, pack_sequence, pad_packed_sequence, padded,  # noqa: F401
+                     unpack_sequence, unpad_sequence)
 
 
 def _check_sizes(name, **sizes):
@@ -248,9 +254,10 @@ class _RNNBase(Module):
                 raise ShapeError(f"{name}: Expected hidden size {shapes[k]}, got {tuple(state.shape)} ({which})")
         return states[0], (states[1] if lstm else None)
 
-    def _layers(self, x, T, h0, c0):
+    def _layers(self, x, T, h0, c0, lengths=None):
         """(output as (T * B, directions * H) rows, [h_n per layer and direction], [c_n ...])
-        for the input ``x`` as (T * B, input_size) rows."""
+        for the input ``x`` as (T * B, input_size) rows (``lengths``: each sequence's
+        steps, an int32 tensor, for a packed batch; see ``rnn_ops.recurrence``)."""
         directions = 2 if self.bidirectional else 1
         B = h0.shape[1]
         h_n, c_n = [], []
@@ -262,7 +269,7 @@ class _RNNBase(Module):
                 w_hr = rest.pop() if self.proj_size else None
                 b_ih, b_hh = rest if rest else (None, None)
                 states = recurrence(self.mode, F.linear(x, w_ih, b_ih), h0[k], None if c0 is None else c0[k],
-                                    w_hh, b_hh, reverse=bool(direction), w_hr=w_hr)
+                                    w_hh, b_hh, reverse=bool(direction), w_hr=w_hr, lengths=lengths)
                 last = 0 if direction else T - 1            # the step each direction ends on
                 columns = (slice(0, self.proj_size),) if self.proj_size else ()     # h's, of the padded rows
                 h_n.append(states[(slice(last * B, (last + 1) * B),) + columns])
@@ -277,6 +284,8 @@ class _RNNBase(Module):
 
     def _forward(self, input, hx):
         name = type(self).__name__
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         _check_input(self, "input", input)
         if input.ndim not in (2, 3):
             raise ShapeError(f"{name}: Expected input to be 2D or 3D, got {input.ndim}D tensor instead "
@@ -304,6 +313,31 @@ class _RNNBase(Module):
         elif self.batch_first:
             out = ops.transpose(out, (1, 0, 2))
         return out, h_n, c_n
+
+    def _forward_packed(self, packed, hx):
+        """(output PackedSequence, h_n, c_n) of a packed batch: padded to (T, B) rows in
+        its sorted order, run with each sequence's length, packed again; ``hx`` and the
+        final states in the batch's own order (permuted by the packed indices)."""
+        name = type(self).__name__
+        _check_input(self, "input", packed.data)
+        if packed.data.ndim != 2 or packed.data.shape[1] != self.input_size:
+            raise ShapeError(f"{name}: the packed data must be (steps, input_size={self.input_size}), got shape "
+                             f"{packed.data.shape}")
+        rows, lengths, pack = padded(name, packed)
+        T, B = int(lengths[0]), len(lengths)
+        x = ops.reshape(rows, (T, B, self.input_size))
+        h0, c0 = self._states(hx, x, True)
+        if hx is not None and packed.sorted_indices is not None:        # into the sorted order
+            h0 = take(h0, packed.sorted_indices, 1)
+            c0 = None if c0 is None else take(c0, packed.sorted_indices, 1)
+        steps = tensor(lengths, dtype="int32", device=rows.device)
+        out, h_n, c_n = self._layers(rows, T, h0, c0, steps)
+        h_n = join_ops.stack(h_n)
+        c_n = join_ops.stack(c_n) if c_n else None
+        if packed.unsorted_indices is not None:
+            h_n = take(h_n, packed.unsorted_indices, 1)
+            c_n = None if c_n is None else take(c_n, packed.unsorted_indices, 1)
+        return PackedSequence(pack(out), *packed[1:]), h_n, c_n
 
     def extra_repr(self):
         text = f"{self.input_size}, {self.hidden_size}"

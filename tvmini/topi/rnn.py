@@ -15,6 +15,13 @@ consecutive elements and the loops vectorize (only a taken branch loads). Per-un
 values several gates read (``tanh(c')``, the gradient reaching ``c'``) are computed
 once, before the gates (``MATERIALIZED``), not again in each gate's branch.
 
+Packed sequences use the ``_masked`` variants, which also read each sequence's length
+(an int32 (B,) array): past its end a row keeps its state (``_kept``), and in the
+backward its gates get no gradient and its state's gradient passes straight to the
+previous step (``dh_direct``, as a GRU's ``z * dh``); ``keep_rows`` and ``split_rows``
+do the same around an LSTM's projection. ``take_rows`` is the row gather that packs
+and unpacks sequences.
+
 The gradient kernels take the gradient of the whole output sequence (``gy``, rows as
 ``xp``) with the same scalar ``t`` and the gradient flowing back from the next step, and
 return the gradients of the gate pre-activations (what the GEMMs of the backward pass
@@ -51,6 +58,30 @@ def _tanh_grad(y):
     return 1.0 - y * y
 
 
+def _live(lengths, t, b):
+    """Whether step ``t`` lies within sequence ``b`` (``t < lengths[b]``)."""
+    return t < lengths[b]
+
+
+def _kept(frozen, t, b, j, value):
+    """``value`` where step ``t`` lies within sequence ``b``, else the state it had
+    (``frozen`` = (state, lengths); None: no masking). Past its end a sequence's state
+    stays what it was, so the last step holds each sequence's final state, and a
+    reverse pass holds the initial state until it reaches the sequence's own end."""
+    if frozen is None:
+        return value
+    state, lengths = frozen
+    return te.if_then_else(_live(lengths, t, b), value, state[b, j])
+
+
+def _passed(dh, lengths, t):
+    """The part of the gradient ``dh`` (B, P) of a masked step's output that goes straight
+    to the previous state: all of it on frozen rows, none on live ones."""
+    zero = te.const(0, dh.dtype)
+    return te.compute(dh.shape, lambda b, j: te.if_then_else(_live(lengths, t, b), zero, dh[b, j]), name="dh_passed",
+                      tag=_TAG)
+
+
 # ------------------------------------------------------------------------------ RNN
 
 def _act(value, nonlinearity):
@@ -59,8 +90,19 @@ def _act(value, nonlinearity):
 
 def rnn_step(xp, hh, t, nonlinearity="tanh"):
     """Elman step: ``h' = act(xp[t] + hh)`` (act: tanh or relu)."""
+    return _rnn_step(xp, hh, t, nonlinearity)
+
+
+def rnn_step_masked(xp, hh, h, lengths, t, nonlinearity="tanh"):
+    """:func:`rnn_step` where sequence ``b`` keeps its state ``h`` once ``t`` is past its
+    length ``lengths[b]`` (see :func:`_kept`)."""
+    return _rnn_step(xp, hh, t, nonlinearity, (h, lengths))
+
+
+def _rnn_step(xp, hh, t, nonlinearity, frozen=None):
     B = _batch(hh)
-    return te.compute(hh.shape, lambda b, j: _act(xp[t * B + b, j] + hh[b, j], nonlinearity), name="rnn_h", tag=_TAG)
+    return te.compute(hh.shape, lambda b, j: _kept(frozen, t, b, j, _act(xp[t * B + b, j] + hh[b, j], nonlinearity)),
+                      name="rnn_h", tag=_TAG)
 
 
 def rnn_step_grad(gy, dh_next, h, t, nonlinearity="tanh"):
@@ -68,11 +110,29 @@ def rnn_step_grad(gy, dh_next, h, t, nonlinearity="tanh"):
     ``gy[t] + dh_next`` (relu: none where ``h`` is 0, as PyTorch's at 0)."""
     B = _batch(dh_next)
     def value(b, j):
-        dh = gy[t * B + b, j] + dh_next[b, j]
-        if nonlinearity == "tanh":
-            return dh * _tanh_grad(h[b, j])
-        return te.if_then_else(h[b, j] > te.const(0, h.dtype), dh, te.const(0, h.dtype))
+        return _rnn_dpre(gy[t * B + b, j] + dh_next[b, j], h[b, j], nonlinearity)
     return te.compute(h.shape, value, name="rnn_dpre", tag=_TAG)
+
+
+def rnn_step_grad_masked(gy, dh_next, dh_direct, h, lengths, t, nonlinearity="tanh"):
+    """:func:`rnn_step_grad` of :func:`rnn_step_masked`: [d pre-activation, the gradient
+    passing straight to the previous state]. A live row's ``dh`` (``gy[t] + dh_next +
+    dh_direct``) goes to its pre-activation; a frozen row's (its state is the previous
+    one) goes straight back, its pre-activation getting none."""
+    B = _batch(dh_next)
+    zero = te.const(0, h.dtype)
+    dh = te.compute(h.shape, lambda b, j: gy[t * B + b, j] + dh_next[b, j] + dh_direct[b, j], name="rnn_dh_total",
+                    tag=MATERIALIZED)
+    dpre = te.compute(h.shape, lambda b, j: te.if_then_else(_live(lengths, t, b), _rnn_dpre(dh[b, j], h[b, j],
+                                                                                          nonlinearity), zero),
+                      name="rnn_dpre", tag=_TAG)
+    return [dpre, _passed(dh, lengths, t)]
+
+
+def _rnn_dpre(dh, h, nonlinearity):
+    if nonlinearity == "tanh":
+        return dh * _tanh_grad(h)
+    return te.if_then_else(h > te.const(0, h.dtype), dh, te.const(0, h.dtype))
 
 
 # ------------------------------------------------------------------------------ LSTM
@@ -91,6 +151,16 @@ def lstm_step(xp, hh, c, t):
     """LSTM step: the activated gates ``acts`` (B, 4H) = (σ(i), σ(f), tanh(g), σ(o)) of
     ``xp[t] + hh``, ``c' = f*c + i*g`` and ``h' = o*tanh(c')``; returns [h', c', acts]
     (``acts`` is kept for the gradient)."""
+    return _lstm_step(xp, hh, c, t)
+
+
+def lstm_step_masked(xp, hh, c, h, lengths, t):
+    """:func:`lstm_step` where sequence ``b`` keeps its states ``h`` and ``c`` once ``t``
+    is past its length ``lengths[b]``."""
+    return _lstm_step(xp, hh, c, t, h, lengths)
+
+
+def _lstm_step(xp, hh, c, t, h=None, lengths=None):
     B = _batch(hh)
     H = _width(hh, 4)
 
@@ -99,9 +169,11 @@ def lstm_step(xp, hh, c, t):
         is_g = (j >= 2 * H) & (j < 3 * H)
         return te.if_then_else(is_g, te.tanh(pre), te.sigmoid(pre))
     acts = te.compute(hh.shape, act, name="lstm_acts", tag=_TAG)
-    c_new = te.compute(c.shape, lambda b, j: acts[b, H + j] * c[b, j] + acts[b, j] * acts[b, 2 * H + j],
-                       name="lstm_c", tag=_TAG)
-    h_new = te.compute(c.shape, lambda b, j: acts[b, 3 * H + j] * te.tanh(c_new[b, j]), name="lstm_h", tag=_TAG)
+    c_frozen, h_frozen = (None, None) if lengths is None else ((c, lengths), (h, lengths))
+    c_new = te.compute(c.shape, lambda b, j: _kept(c_frozen, t, b, j, acts[b, H + j] * c[b, j] +
+                                                   acts[b, j] * acts[b, 2 * H + j]), name="lstm_c", tag=_TAG)
+    h_new = te.compute(c.shape, lambda b, j: _kept(h_frozen, t, b, j, acts[b, 3 * H + j] * te.tanh(c_new[b, j])),
+                       name="lstm_h", tag=_TAG)
     return [h_new, c_new, acts]
 
 
@@ -111,25 +183,48 @@ def lstm_step_grad(gy, dh_next, dc_next, acts, c_new, c_prev, t):
     and the whole gradient reaching ``c'`` are computed once per unit (materialized),
     then each gate's gradient reads them."""
     B = _batch(dh_next)
+    return _lstm_step_grad(lambda b, j: gy[t * B + b, j] + dh_next[b, j], dc_next, acts, c_new, c_prev, t)
+
+
+def lstm_step_grad_masked(gy, dh_next, dh_direct, dc_next, acts, c_new, c_prev, lengths, t, own_rows=False):
+    """:func:`lstm_step_grad` of :func:`lstm_step_masked`, whose ``h'`` received ``gy[t] +
+    dh_next + dh_direct``: [d gates, d c_prev, the gradient passing straight to the
+    previous hidden state]. A frozen row's gates get none; its ``dh`` and ``dc`` go
+    straight back to the previous states. ``own_rows``: ``gy`` is this step's (B, H)
+    gradient itself (an LSTM with projections, back through its projection first)."""
+    B = _batch(dh_next)
+    row = (lambda b: b) if own_rows else (lambda b: t * B + b)
+    dh = te.compute(dh_next.shape, lambda b, j: gy[row(b), j] + dh_next[b, j] + dh_direct[b, j],
+                    name="lstm_dh_total", tag=MATERIALIZED)
+    dgates, dc_prev = _lstm_step_grad(lambda b, j: dh[b, j], dc_next, acts, c_new, c_prev, t, lengths)
+    return [dgates, dc_prev, _passed(dh, lengths, t)]
+
+
+def _lstm_step_grad(dh, dc_next, acts, c_new, c_prev, t, lengths=None):
+    """[d gates, d c_prev] of an LSTM step whose ``h'`` received ``dh(b, j)``; with
+    ``lengths``, the rows past their sequence's end pass ``dc_next`` on and get no gate
+    gradient."""
     H = _width(acts, 4)
     shape = c_prev.shape
+    zero = te.const(0, acts.dtype)
     tc = te.compute(shape, lambda b, j: te.tanh(c_new[b, j]), name="lstm_tc", tag=MATERIALIZED)
-
-    def dh(b, j):
-        return gy[t * B + b, j] + dh_next[b, j]
     dc = te.compute(shape, lambda b, j: dc_next[b, j] + dh(b, j) * acts[b, 3 * H + j] * _tanh_grad(tc[b, j]),
                     name="lstm_dc_total", tag=MATERIALIZED)
 
     def dgate(b, jj):
         a = acts[b, jj]
-        return _gate_select(jj, H, [
+        value = _gate_select(jj, H, [
             lambda j: dc[b, j] * acts[b, j + 2 * H] * _sigmoid_grad(a),            # i
             lambda j: dc[b, j] * c_prev[b, j] * _sigmoid_grad(a),                   # f
             lambda j: dc[b, j] * acts[b, j] * _tanh_grad(a),                        # g
             lambda j: dh(b, j) * tc[b, j] * _sigmoid_grad(a)])                      # o
+        return value if lengths is None else te.if_then_else(_live(lengths, t, b), value, zero)
     dgates = te.compute(acts.shape, dgate, name="lstm_dgates", tag=_TAG)
-    dc_prev = te.compute(shape, lambda b, j: dc[b, j] * acts[b, H + j], name="lstm_dc", tag=_TAG)
-    return [dgates, dc_prev]
+
+    def dc_back(b, j):
+        value = dc[b, j] * acts[b, H + j]
+        return value if lengths is None else te.if_then_else(_live(lengths, t, b), value, dc_next[b, j])
+    return [dgates, te.compute(shape, dc_back, name="lstm_dc", tag=_TAG)]
 
 
 # ------------------------------------------------------------------------------- GRU
@@ -138,6 +233,16 @@ def gru_step(xp, hh, h, t):
     """GRU step (PyTorch's): ``r = σ(xr + hr)``, ``z = σ(xz + hz)``,
     ``n = tanh(xn + r * hn)`` (``hh`` includes ``b_hh``, so ``r`` scales ``W_hn h + b_hn``),
     ``h' = (1 - z) * n + z * h``; returns [h', acts (B, 3H) = (r, z, n)]."""
+    return _gru_step(xp, hh, h, t)
+
+
+def gru_step_masked(xp, hh, h, lengths, t):
+    """:func:`gru_step` where sequence ``b`` keeps its state ``h`` once ``t`` is past its
+    length ``lengths[b]``."""
+    return _gru_step(xp, hh, h, t, lengths)
+
+
+def _gru_step(xp, hh, h, t, lengths=None):
     B = _batch(hh)
     H = _width(hh, 3)
 
@@ -146,8 +251,9 @@ def gru_step(xp, hh, h, t):
             return te.tanh(xp[t * B + b, jj] + te.sigmoid(xp[t * B + b, j] + hh[b, j]) * hh[b, jj])
         return te.if_then_else(jj < 2 * H, te.sigmoid(xp[t * B + b, jj] + hh[b, jj]), n(jj - 2 * H))
     acts = te.compute(hh.shape, act, name="gru_acts", tag=_TAG)
-    h_new = te.compute(h.shape, lambda b, j: (1.0 - acts[b, H + j]) * acts[b, 2 * H + j] + acts[b, H + j] * h[b, j],
-                       name="gru_h", tag=_TAG)
+    frozen = None if lengths is None else (h, lengths)
+    h_new = te.compute(h.shape, lambda b, j: _kept(frozen, t, b, j, (1.0 - acts[b, H + j]) * acts[b, 2 * H + j] +
+                                                   acts[b, H + j] * h[b, j]), name="gru_h", tag=_TAG)
     return [h_new, acts]
 
 
@@ -156,9 +262,23 @@ def gru_step_grad(gy, dh_next, dh_direct, acts, hh, h_prev, t):
     [d xp[t] (B, 3H), d hh (B, 3H), the part of d h_prev that skips the GEMM (``z * dh``)].
     The two gate gradients differ only on n, where ``hh``'s is scaled by r. The
     per-unit gradients of the three pre-activations are materialized first."""
+    return _gru_step_grad(gy, dh_next, dh_direct, acts, hh, h_prev, t)
+
+
+def gru_step_grad_masked(gy, dh_next, dh_direct, acts, hh, h_prev, lengths, t):
+    """:func:`gru_step_grad` of :func:`gru_step_masked`: a frozen row's gates get no
+    gradient and all of its ``dh`` passes straight to the previous state."""
+    return _gru_step_grad(gy, dh_next, dh_direct, acts, hh, h_prev, t, lengths)
+
+
+def _gru_step_grad(gy, dh_next, dh_direct, acts, hh, h_prev, t, lengths=None):
     B = _batch(dh_next)
     H = _width(acts, 3)
     shape = h_prev.shape
+    zero = te.const(0, acts.dtype)
+
+    def live(b, value, otherwise=zero):
+        return value if lengths is None else te.if_then_else(_live(lengths, t, b), value, otherwise)
     dh = te.compute(shape, lambda b, j: gy[t * B + b, j] + dh_next[b, j] + dh_direct[b, j], name="gru_dh_total",
                     tag=MATERIALIZED)
     dn = te.compute(shape, lambda b, j: dh[b, j] * (1.0 - acts[b, H + j]) * _tanh_grad(acts[b, 2 * H + j]),
@@ -167,12 +287,14 @@ def gru_step_grad(gy, dh_next, dh_direct, acts, hh, h_prev, t):
                     tag=MATERIALIZED)
     dz = te.compute(shape, lambda b, j: dh[b, j] * (h_prev[b, j] - acts[b, 2 * H + j]) * _sigmoid_grad(acts[b, H + j]),
                     name="gru_dz", tag=MATERIALIZED)
-    dxp = te.compute(acts.shape, lambda b, jj: _gate_select(jj, H, [lambda j: dr[b, j], lambda j: dz[b, j],
-                                                                     lambda j: dn[b, j]]), name="gru_dxp", tag=_TAG)
-    dhh = te.compute(acts.shape, lambda b, jj: _gate_select(jj, H, [lambda j: dr[b, j], lambda j: dz[b, j],
-                                                                     lambda j: dn[b, j] * acts[b, j]]),
+    dxp = te.compute(acts.shape, lambda b, jj: live(b, _gate_select(jj, H, [lambda j: dr[b, j], lambda j: dz[b, j],
+                                                                             lambda j: dn[b, j]])),
+                     name="gru_dxp", tag=_TAG)
+    dhh = te.compute(acts.shape, lambda b, jj: live(b, _gate_select(jj, H, [lambda j: dr[b, j], lambda j: dz[b, j],
+                                                                             lambda j: dn[b, j] * acts[b, j]])),
                      name="gru_dhh", tag=_TAG)
-    return [dxp, dhh, te.compute(shape, lambda b, j: dh[b, j] * acts[b, H + j], name="gru_dh", tag=_TAG)]
+    direct = te.compute(shape, lambda b, j: live(b, dh[b, j] * acts[b, H + j], dh[b, j]), name="gru_dh", tag=_TAG)
+    return [dxp, dhh, direct]
 
 
 # ---------------------------------------------------------------------------- joining
@@ -207,3 +329,39 @@ def step_rows(gy, dh_next, t):
     projections sends it back through its projection with a GEMM)."""
     B = _batch(dh_next)
     return te.compute(dh_next.shape, lambda b, j: gy[t * B + b, j] + dh_next[b, j], name="step_rows", tag=_TAG)
+
+
+def take_rows(x, index, fill=0.0):
+    """Rows of ``x`` (N, F) picked by the int32 ``index`` (R,): row ``r`` of the (R, F)
+    output is ``x[index[r]]``, or ``fill`` where ``index[r]`` is N (a row no input
+    fills: the padding of a packed sequence). Packing and unpacking sequences are such
+    gathers, and each one's gradient is the other (the rows correspond one to one), so
+    no scatter is needed."""
+    n = x.shape[0]
+    last = te.const(int(n.value) - 1, index.dtype)
+
+    def body(r, j):
+        i = index[r]
+        return te.if_then_else(i < last + 1, x[te.min(i, last), j], te.const(fill, x.dtype))
+    return te.compute((index.shape[0], x.shape[1]), body, name="take_rows", tag=_TAG)
+
+
+def keep_rows(new, old, lengths, t):
+    """``new`` where step ``t`` lies within sequence ``b``, else ``old`` (B, F): the
+    masking of :func:`_kept` as its own kernel, for an LSTM's projected hidden state
+    (and its cell state), which the step kernel does not produce."""
+    return te.compute(new.shape, lambda b, j: _kept((old, lengths), t, b, j, new[b, j]), name="keep_rows", tag=_TAG)
+
+
+def split_rows(gy, dh_next, dh_direct, lengths, t):
+    """The gradient reaching step ``t``'s (B, P) hidden state (``gy[t] + dh_next +
+    dh_direct``) split into [the part of the live rows (zeros elsewhere), the part
+    passing straight to the previous state (the frozen rows')]: the masked form of
+    :func:`step_rows`."""
+    B = _batch(dh_next)
+    dh = te.compute(dh_next.shape, lambda b, j: gy[t * B + b, j] + dh_next[b, j] + dh_direct[b, j],
+                    name="split_dh_total", tag=MATERIALIZED)
+    zero = te.const(0, dh_next.dtype)
+    live = te.compute(dh.shape, lambda b, j: te.if_then_else(_live(lengths, t, b), dh[b, j], zero), name="dh_live",
+                      tag=_TAG)
+    return [live, _passed(dh, lengths, t)]

@@ -1,0 +1,81 @@
+"""tm.linalg's solvers against torch.linalg (and numpy.linalg), side by side: the median
+time of one call of ``solve`` (8 right-hand sides), ``inv``, ``det`` and ``cholesky`` on
+a batch of 64 matrices of 64 x 64 and on one 512 x 512 matrix, float32, after a warm-up
+call that builds tvmini's kernels.
+
+tvmini factors with one step kernel per column and solves with one kernel per row
+(``topi.linalg_lu``): each call rewrites the whole (batch of) matrices, so an n x n
+factorization moves ~n^3 elements through memory and costs n kernel calls, where
+LAPACK's blocked algorithms work in cache; the ratios show what that costs.
+
+    python benchmarks/linalg.py [--repeat 5] [--cases 64x64,1x512]
+
+On cores shared with other busy processes, a parallel loop waits for its slowest
+thread at every kernel call (and tvmini makes n calls per factorization), so the
+figures are steadier with one thread everywhere:
+``TVMINI_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/linalg.py`` (torch then
+gets one thread too).
+"""
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+
+import tvmini as tm
+from common import torch_or_none
+
+
+def _median_seconds(fn, repeat):
+    fn()                                    # build the kernels (tvmini) / warm up
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def cases(batch, n, torch):
+    """(name, tvmini call, numpy call, torch call or None) for ``batch`` matrices of n x n."""
+    rng = np.random.default_rng(0)
+    a = (rng.standard_normal((batch, n, n)) / n ** 0.5 + np.eye(n)).astype("float32")    # log |det| ~ 0
+    b = rng.standard_normal((batch, n, 8)).astype("float32")
+    m = rng.standard_normal((batch, n, n)).astype("float32")
+    spd = (m @ m.transpose(0, 2, 1) / n + np.eye(n)).astype("float32")
+    ta, tb, ts = tm.tensor(a), tm.tensor(b), tm.tensor(spd)
+    out = [("solve (8 rhs)", lambda: tm.linalg.solve(ta, tb), lambda: np.linalg.solve(a, b)),
+           ("inv", lambda: tm.linalg.inv(ta), lambda: np.linalg.inv(a)),
+           ("det", lambda: tm.linalg.det(ta), lambda: np.linalg.det(a)),
+           ("cholesky", lambda: tm.linalg.cholesky(ts), lambda: np.linalg.cholesky(spd))]
+    if torch is None:
+        return [(name, ours, ref, None) for name, ours, ref in out]
+    pa, pb, ps = (torch.tensor(x) for x in (a, b, spd))
+    theirs = [lambda: torch.linalg.solve(pa, pb), lambda: torch.linalg.inv(pa), lambda: torch.linalg.det(pa),
+              lambda: torch.linalg.cholesky(ps)]
+    return [(name, ours, ref, t) for (name, ours, ref), t in zip(out, theirs)]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--cases", default="64x64,1x512", help="batch x n, comma-separated")
+    args = parser.parse_args()
+    torch = torch_or_none(threads=int(os.environ.get("TVMINI_NUM_THREADS", "2")))
+    print(f"float32; milliseconds per call (median of {args.repeat}); ratio = tvmini / other")
+    print(f"{'op':24} {'tvmini':>10} {'numpy':>10} {'torch':>10} {'x numpy':>8} {'x torch':>8}")
+    for case in args.cases.split(","):
+        batch, n = (int(v) for v in case.split("x"))
+        print(f"-- {batch} x ({n} x {n})")
+        for name, ours, ref, theirs in cases(batch, n, torch):
+            ms = {"tvmini": _median_seconds(ours, args.repeat) * 1e3, "numpy": _median_seconds(ref, args.repeat) * 1e3}
+            if theirs is not None:
+                ms["torch"] = _median_seconds(theirs, args.repeat) * 1e3
+            cells = [f"{ms[k]:10.3f}" if k in ms else f"{'-':>10}" for k in ("tvmini", "numpy", "torch")]
+            ratios = [f"{ms['tvmini'] / ms[k]:8.1f}" if k in ms else f"{'-':>8}" for k in ("numpy", "torch")]
+            print(f"{name:24} {' '.join(cells)} {' '.join(ratios)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""The host side of the dense solvers (``topi.linalg_lu``): each algorithm as its
+sequence of step-kernel calls on (B, n, n) matrices, with no autodiff. The graph ops
+of ``linalg_solve`` and ``linalg_cholesky`` build their forward passes and gradients
+from these.
+
+A factorization of n x n matrices is ``n`` calls of its step kernel (the step index a
+runtime scalar, so one build per shape serves them all), each writing its matrix in
+place over a copy of the input; a triangular solve is ``n`` calls, one row of the
+solution final after each. One step per call: a kernel of several steps takes longer
+to build (64 x (64 x 64) LU, 4 steps: ~2 s against ~1 s; 16: ~9 s) than the calls it
+saves (tens of microseconds each). Every call goes through ``dispatch``, so ``tm.jit``
+records the whole sequence like any other op's kernels.
+"""
+import numpy as np
+
+from ..errors import TVMiniError
+from ..runtime import ndarray as nd
+from ..topi import linalg_lu as kernels
+from . import dispatch
+from .tensor import Tensor
+
+#: Row swaps of the pivots replayed per kernel call (:func:`permutation`): each step is
+#: a few instructions per row, far less than a call costs.
+SWAPS = 8
+
+_STEP = ("int32",)
+
+
+class LinAlgError(TVMiniError, RuntimeError):
+    """A matrix the solver cannot handle: singular, or not positive-definite
+    (PyTorch's ``torch.linalg.LinAlgError``)."""
+
+
+def _wrap(out):
+    return [Tensor._wrap(o) for o in out] if isinstance(out, list) else Tensor._wrap(out)
+
+
+def _run(name, define, tensors, scalars=(), attrs=()):
+    return _wrap(dispatch.run(name, define, [t._data for t in tensors], scalars=scalars,
+                              scalar_dtypes=_STEP * len(scalars), attrs=attrs))
+
+
+def _steps_in_place(name, define, tensors, overwrites, steps, attrs=()):
+    """Run step kernel ``define`` for each of ``steps``, its outputs written over
+    ``tensors[i]`` for ``i`` in ``overwrites`` (arrays these functions made: a step then
+    allocates nothing, and its matrix stays in cache from one step to the next)."""
+    arrays = [t._data for t in tensors]
+    for k in steps:
+        dispatch.run_inplace(name, define, arrays, overwrites, scalars=(k,), scalar_dtypes=_STEP, attrs=attrs)
+    for i in overwrites:        # nothing saw them between the steps: they are new arrays, as a kernel's output
+        arrays[i]._version = 0
+
+
+def _constant(shape, value, dtype, like):
+    """A tensor of ``value``s on ``like``'s device (a constant of a ``tm.jit`` trace; the
+    steps that overwrite a start value take a ``clone`` of it, which each replay makes
+    afresh)."""
+    return Tensor._wrap(nd.array(np.full(shape, value, dtype=dtype), device=like.device))
+
+
+def lu(a):
+    """(LU, pivots) of the (B, n, n) tensor ``a``: the packed factors (unit-lower ``L``
+    below the diagonal, ``U`` on and above it) and LAPACK's 1-based int32 pivots."""
+    batch, n = a.shape[0], a.shape[-1]
+    out, pivots = a.detach().clone(), _constant((batch, n), 0, "int32", a).clone()
+    _steps_in_place("lu_step", kernels.lu_step, [out, pivots], (0, 1), range(n))
+    return out, pivots
+
+
+def lu_info(packed):
+    """(B,) int32: getrf's ``info``, ``j + 1`` for the first zero ``U[j, j]``, else 0."""
+    return _run("lu_info", kernels.lu_info, [packed])
+
+
+def permutation(pivots):
+    """(B, n) int32 ``perm`` of the pivots: row ``i`` of ``L U`` is row ``perm[i]`` of
+    ``A``, i.e. ``A = P L U`` with ``P[perm[i], i] = 1``."""
+    batch, n = pivots.shape
+    perm = _constant((batch, n), np.arange(n, dtype="int32"), "int32", pivots)
+    count = min(SWAPS, n)
+    for k in range(0, n, count):
+        perm = _run("pivots_to_perm", kernels.pivots_to_perm, [perm, pivots], scalars=(k,), attrs=(("count", count),))
+    return perm
+
+
+def permute_rows(x, perm):
+    """``x`` (B, n, m) with row ``i`` taken from row ``perm[i]`` (``P^T x``)."""
+    return _run("permute_rows", kernels.permute_rows, [x, perm])
+
+
+def unpermute_rows(x, perm):
+    """``P x``: row ``perm[i]`` of the result is row ``i`` of ``x``."""
+    return permute_rows(x, _run("inverse_perm", kernels.inverse_perm, [perm]))
+
+
+def perm_matrix(perm, dtype):
+    """The (B, n, n) permutation matrices ``P`` of ``perm``."""
+    return _run("perm_matrix", kernels.perm_matrix, [perm], attrs=(("dtype", dtype),))
+
+
+def pivots_sign(pivots, dtype):
+    """(B,) the sign (+1 or -1) of each permutation, in ``dtype``."""
+    return _run("pivots_sign", kernels.pivots_sign, [pivots], attrs=(("dtype", dtype),))
+
+
+def trsm(t, b, lower, unit=False):
+    """The solution of ``t x = b`` for triangular (B, n, n) ``t`` (only its lower or
+    upper triangle read; ``unit``: ones taken on the diagonal) and (B, n, m) ``b``."""
+    n = t.shape[-1]
+    x = b.detach().clone()
+    _steps_in_place("trsm_step", kernels.trsm_step, [t, x], (1,), range(n) if lower else range(n - 1, -1, -1),
+                    attrs=(("lower", lower), ("unit", unit)))
+    return x
+
+
+def lu_solve(packed, perm, b, adjoint=False):
+    """``A^{-1} b`` (``adjoint``: ``A^{-T} b``) for ``A = P L U`` given packed ``L U``
+    (B, n, n), its ``perm`` and (B, n, m) ``b``."""
+    if not adjoint:
+        return trsm(packed, trsm(packed, permute_rows(b, perm), lower=True, unit=True), lower=False)
+    flipped = packed.transpose(-2, -1)           # U^T below and on the diagonal, L^T strictly above
+    return unpermute_rows(trsm(flipped, trsm(flipped, b, lower=True), lower=False, unit=True), perm)
+
+
+def cholesky(a):
+    """(L, info) of the (B, n, n) tensor ``a`` (its lower triangle): ``L`` lower
+    triangular (zeros above), ``info`` (B,) int32, 0 where the factorization succeeded."""
+    batch, n = a.shape[0], a.shape[-1]
+    out, info = a.detach().clone(), _constant((batch,), 0, "int32", a).clone()
+    _steps_in_place("cholesky_step", kernels.cholesky_step, [out, info], (0, 1), range(n))
+    return out.tril(), info
+
+
+def first_failure(info):
+    """``(batch element, info)`` of the first nonzero entry of ``info`` (B,), or None;
+    None too where it cannot be read: inside a ``tm.jit`` trace (a step cannot stop on
+    a value it computes, so a jitted solver returns what the ``_ex`` variant would)."""
+    if dispatch.thread.tracer is not None:
+        return None
+    values = info.numpy()
+    bad = np.flatnonzero(values)
+    return (int(bad[0]), int(values[bad[0]])) if bad.size else None
+
+
+def raise_failure(op, info, batched, message):
+    """Raise TVMiniError for the first failed batch element in ``info``, PyTorch's
+    wording: ``message(info value)`` after ``op:`` and, for batches, the element."""
+    failure = first_failure(info)
+    if failure is not None:
+        element, value = failure
+        where = f"(Batch element {element}): " if batched else ""
+        raise LinAlgError(f"{op}: {where}{message(value)}")
