@@ -1,6 +1,7 @@
 """What ``tm.linalg`` computes from singular values and eigenvalues, PyTorch's:
 ``matrix_rank``, ``pinv`` and ``cond``, compositions of ``svd``/``eigh``
-(graph/linalg_spectral.py) and graph ops, so their gradients are those ops'.
+(graph/linalg_spectral.py), ``inv_ex`` (graph/linalg_solve.py, ``cond``'s norms other
+than 2) and graph ops, so their gradients are those ops'.
 
 Tolerances as torch's: a singular value counts (rank) or is inverted (pinv) when it
 exceeds ``max(atol, rtol * largest)``; with neither given ``rtol`` is
@@ -13,6 +14,7 @@ import numpy as np
 
 from ..errors import ArgumentError, DTypeError, ShapeError
 from . import ops
+from .linalg_solve import inv_ex
 from .linalg_spectral import eigh, eigvalsh, svd, svdvals
 from .logic_ops import where
 from .norm_ops import matrix_norm
@@ -74,9 +76,8 @@ _NORM_ORDS = ("fro", "nuc", math.inf, -math.inf, 1, -1)
 def cond(A, p=None):
     """The condition number: for ``p`` None, 2 or -2 the ratio of the largest to the
     smallest singular value (-2: its inverse; any shape); for "fro", "nuc", inf, -inf,
-    1, -1 (square matrices) ``norm(A, p) * norm(A^-1, p)``, the inverse taken as the
-    pseudo-inverse (the inverse for an invertible matrix; a singular one gives a
-    finite number where torch's gives inf)."""
+    1, -1 (square matrices) ``norm(A, p) * norm(A^-1, p)`` (``linalg.inv_ex``), inf for
+    a singular matrix, as torch's."""
     op = "linalg.cond"
     if not isinstance(A, Tensor):
         raise DTypeError(f"{op}: takes a Tensor, got {type(A).__name__}")
@@ -90,4 +91,5 @@ def cond(A, p=None):
                             "2 or -2")
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
         raise ShapeError(f"{op}: A must be batches of square matrices for p={p!r}, got shape {A.shape}")
-    return matrix_norm(A, p) * matrix_norm(pinv(A), p)
+    inverse, info = inv_ex(A)
+    return where(info > 0, math.inf, matrix_norm(A, p) * matrix_norm(inverse, p))
