@@ -25,7 +25,7 @@ rotated factor (``V`` of a tall or square matrix, ``U`` of a wide one).
 Gradients: each factorization is one :class:`Function` whose output packs its
 factors side by side (the user's tensors are slices of it), so one backward receives
 every factor's gradient: torch's formulas (QR: Walter and Lehmann's ``copyltu``
-rule; eigh: the ``1 / (lambda_j - lambda_i)`` matrix; SVD: torch's ``svd_backward``).
+rule, ``R^-T`` applied by ``linalg.solve_triangular``; eigh: the ``1 / (lambda_j - lambda_i)`` matrix; SVD: torch's ``svd_backward``).
 Where those divide by zero (equal eigenvalues or singular values, a zero singular
 value) and the factor's gradient is zero, the term is taken as 0, not NaN (torch
 skips a factor whose gradient is undefined). The extra columns of ``full_matrices``
@@ -44,6 +44,7 @@ from .creation import eye, zeros
 from .dispatch import run
 from .join_ops import cat
 from .layout_aliases import diag_embed, diagonal
+from .linalg_cholesky import solve_triangular
 from .logic_ops import where
 from .reorder_ops import narrow, tril, triu
 from .tensor import Tensor
@@ -224,14 +225,6 @@ class _QR(Function):
         return (qr_backward(self.q, self.r, gq, gr),)
 
 
-def _solve_right_upper_t(r, rhs):
-    """``X`` with ``X R^T = rhs`` for upper-triangular ``R`` (B, k, k), ``rhs`` (B, p, k)."""
-    x = zeros(*rhs.shape, dtype=rhs.dtype, device=rhs.device)._data
-    for i in reversed(range(r.shape[1])):
-        x = _step("right_upper_solve_step", kernels.right_upper_solve_step, [r._data, rhs._data, x], i)
-    return Tensor._wrap(x)
-
-
 def _copyltu(M):
     """The symmetric matrix with ``M``'s lower triangle (diagonal included)."""
     low = tril(M, -1)
@@ -245,7 +238,7 @@ def qr_backward(Q, R, gQ, gR):
     m, n = Q.shape[1], R.shape[2]
     if m >= n:
         M = ops.matmul(R, gR.mT) - ops.matmul(gQ.mT, Q)
-        return _solve_right_upper_t(R, gQ + ops.matmul(Q, _copyltu(M)))
+        return solve_triangular(R.mT, gQ + ops.matmul(Q, _copyltu(M)), upper=False, left=False)
     U, W = narrow(R, 2, 0, m), narrow(R, 2, m, n - m)
     gU, gW = narrow(gR, 2, 0, m), narrow(gR, 2, m, n - m)
     Y = ops.matmul(Q, W)

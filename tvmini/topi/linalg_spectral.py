@@ -38,7 +38,7 @@ from .transform import _check
 
 __all__ = ["householder_step", "householder_apply_step", "identity_columns", "column_signs",
            "symmetric_start", "jacobi_eigh_round", "off_diagonal_ratio", "eigh_finish",
-           "jacobi_svd_round", "svd_finish", "right_upper_solve_step"]
+           "jacobi_svd_round", "svd_finish"]
 
 
 #: Tag of the rotated rows ``J^T A`` of a Jacobi round, an intermediate kept in a buffer
@@ -168,22 +168,6 @@ def column_signs(Q, P):
         flip = te.all(j < K, P[b, te.min(j, K - 1), te.min(j, K - 1)] < zero)
         return te.if_then_else(flip, -Q[b, i, j], Q[b, i, j])
     return te.compute(Q.shape, body, name="qr_signs", tag="injective")
-
-
-def right_upper_solve_step(R, G, X, i):
-    """Step ``i`` (from the last column down) of solving ``X R^T = G`` for ``X``
-    (B, r, k), ``R`` (B, k, k) upper triangular: column ``i`` of ``X`` becomes ``(G[:, i]
-    - sum_{l > i} X[:, l] R[i, l]) / R[i, i]``, from the columns right of it."""
-    for x in (R, G, X):
-        _check(x, "right_upper_solve_step")
-    k = _dim(R, 1)
-    ii = te.min(i, k - 1)
-    l = te.reduce_axis((0, k), name="l")
-    zero = _zero(X.dtype)
-    row = te.compute(X.shape[:2], lambda b, r: te.sum(te.if_then_else(l.var > i, X[b, r, l.var] * R[b, ii, l.var],
-                                                                      zero), axis=l), name="solve_row", tag="reduce")
-    return te.compute(X.shape, lambda b, r, j: te.if_then_else(j == i, (G[b, r, ii] - row[b, r]) / R[b, ii, ii],
-                                                               X[b, r, j]), name="solve_x", tag="injective")
 
 
 # ------------------------------------------------------------------------ Jacobi rotations
