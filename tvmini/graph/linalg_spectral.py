@@ -25,7 +25,8 @@ rotated factor (``V`` of a tall or square matrix, ``U`` of a wide one).
 Gradients: each factorization is one :class:`Function` whose output packs its
 factors side by side (the user's tensors are slices of it), so one backward receives
 every factor's gradient: torch's formulas (QR: Walter and Lehmann's ``copyltu``
-rule, ``R^-T`` applied by ``linalg.solve_triangular``; eigh: the ``1 / (lambda_j - lambda_i)`` matrix; SVD: torch's ``svd_backward``).
+rule, ``R^-T`` applied by ``linalg.solve_triangular``; eigh: the ``1 / (lambda_j -
+lambda_i)`` matrix; SVD: torch's ``svd_backward``).
 Where those divide by zero (equal eigenvalues or singular values, a zero singular
 value) and the factor's gradient is zero, the term is taken as 0, not NaN (torch
 skips a factor whose gradient is undefined). The extra columns of ``full_matrices``
