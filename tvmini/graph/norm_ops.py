@@ -5,8 +5,9 @@ All are compositions of reductions (``sum``, ``amax``, ``amin``) of ``|x|`` or i
 powers, so gradients are those ops'; the 2-norm's square root is zero-safe (gradient 0,
 not NaN, where the norm is 0, as PyTorch's) and so is the root of a general ``p``-norm.
 The matrix norms of singular values ("nuc", 2, -2) are their sum, largest and
-smallest, from ``linalg.svdvals`` (graph/linalg_spectral.py), gradients included. ``cdist`` computes each pair's difference (exact, where
-PyTorch may switch to a matrix-product formula that loses precision for large inputs).
+smallest, from ``linalg.svdvals`` (graph/linalg_spectral.py), gradients included.
+``cdist`` computes each pair's difference (exact, where PyTorch may switch to a
+matrix-product formula that loses precision for large inputs).
 """
 import math
 
