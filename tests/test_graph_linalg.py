@@ -228,10 +228,8 @@ def test_cov_corrcoef_match_numpy_and_torch(variables, observations, correction,
 
 def test_errors_as_pytorch():
     x = tm.zeros(2, 3)
-    with pytest.raises(tm.ArgumentError, match="matrix_norm: ord='nuc' needs the singular values"):
-        tm.linalg.matrix_norm(x, "nuc")
-    with pytest.raises(tm.ArgumentError, match="ord=2 needs the singular values"):
-        tm.linalg.norm(x, 2)
+    with pytest.raises(tm.ArgumentError, match="matrix_norm: ord must be 'fro', 'nuc' or a number, got 'nucl'"):
+        tm.linalg.matrix_norm(x, "nucl")
     with pytest.raises(tm.DTypeError, match="vector_norm: needs a floating-point tensor"):
         tm.linalg.vector_norm(tm.tensor(np.arange(3)))
     with pytest.raises(tm.ShapeError, match="cross: axis -1 must have extent 3"):

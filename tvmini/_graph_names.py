@@ -51,6 +51,8 @@ GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_
                    "block_diag", "vander", "cov", "corrcoef",
                    # solvers and factorizations (graph/linalg_solve.py, linalg_cholesky.py)
                    "det", "logdet", "slogdet", "inverse", "cholesky_solve", "cholesky_inverse", "triangular_solve",
+                   # spectral factorizations, torch's older spellings (graph/linalg_spectral.py; tm.linalg.qr/svd/eigh)
+                   "qr", "svd",
                    # tensorops: order statistics (graph/order_ops.py)
                    "quantile", "nanquantile", "mode",
                    # tensorops: rearranging (graph/arrange_ops.py)

@@ -42,6 +42,7 @@ from .linalg_ops import block_diag, corrcoef, cov, cross, inner, kron, matrix_po
 from .linalg_solve import det, inv as inverse, logdet, slogdet  # graph/linalg_solve.py, linalg_cholesky.py
 from .linalg_cholesky import cholesky_inverse, cholesky_solve, triangular_solve
 from . import linalg
+from .linalg_spectral import legacy_qr as qr, legacy_svd as svd
 from .order_ops import mode, nanquantile, quantile
 from .arrange_ops import cartesian_prod, combinations, meshgrid, rot90, tensor_split
 from .shape_fns import (argwhere, broadcast_shapes, broadcast_tensors, column_stack, diagflat, dsplit, hsplit,

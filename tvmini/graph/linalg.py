@@ -1,18 +1,23 @@
 """``tm.linalg``: PyTorch's ``torch.linalg`` functions that tvmini has (norms from
 ``norm_ops``, products from ``linalg_ops``, solvers and factorizations from
-``linalg_solve`` and ``linalg_cholesky``), under their ``torch.linalg`` names and
-defaults (``cross`` along the last axis, ``vander`` in increasing powers)."""
+``linalg_solve`` and ``linalg_cholesky``, spectral factorizations from
+``linalg_spectral`` and what is computed from them from ``spectral_functions``), under
+their ``torch.linalg`` names and defaults (``cross`` along the last axis, ``vander`` in
+increasing powers)."""
 from ..errors import ArgumentError
 from . import linalg_ops
 from .linalg_cholesky import cholesky, cholesky_ex, solve_triangular
 from .linalg_kernels import LinAlgError
 from .linalg_ops import matrix_power
 from .linalg_solve import det, inv, inv_ex, lu, lu_factor, lu_factor_ex, lu_solve, slogdet, solve, solve_ex
+from .linalg_spectral import eigh, eigvalsh, qr, svd, svdvals
 from .norm_ops import linalg_norm as norm, matrix_norm, vector_norm
+from .spectral_functions import cond, matrix_rank, pinv
 
 __all__ = ["cross", "matrix_norm", "matrix_power", "norm", "vander", "vector_norm",
            "LinAlgError", "cholesky", "cholesky_ex", "det", "inv", "inv_ex", "lu", "lu_factor", "lu_factor_ex",
-           "lu_solve", "slogdet", "solve", "solve_ex", "solve_triangular"]
+           "lu_solve", "slogdet", "solve", "solve_ex", "solve_triangular",
+           "cond", "eigh", "eigvalsh", "matrix_rank", "pinv", "qr", "svd", "svdvals"]
 
 
 def cross(input, other, *, dim=-1):

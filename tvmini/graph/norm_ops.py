@@ -4,9 +4,10 @@
 All are compositions of reductions (``sum``, ``amax``, ``amin``) of ``|x|`` or its
 powers, so gradients are those ops'; the 2-norm's square root is zero-safe (gradient 0,
 not NaN, where the norm is 0, as PyTorch's) and so is the root of a general ``p``-norm.
-Matrix norms that need singular values ("nuc", 2, -2) are refused with a clear error:
-tvmini computes no SVD. ``cdist`` computes each pair's difference (exact, where
-PyTorch may switch to a matrix-product formula that loses precision for large inputs).
+The matrix norms of singular values ("nuc", 2, -2) are their sum, largest and
+smallest, from ``linalg.svdvals`` (graph/linalg_spectral.py), gradients included.
+``cdist`` computes each pair's difference (exact, where PyTorch may switch to a
+matrix-product formula that loses precision for large inputs).
 """
 import math
 
@@ -17,6 +18,7 @@ from . import axes as check_axes
 from . import indexing, ops
 from .creation import zeros
 from .index_ops import take
+from .linalg_spectral import svdvals
 from .logic_ops import where
 from .reductions import amax, amin
 from .stat_ops import _sqrt_zero_safe
@@ -82,15 +84,14 @@ def _matrix_axes(op, x, dim):
 
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # noqa: A002
     """The matrix norm over the axes ``dim``: "fro" (the 2-norm of the entries), 1/-1
-    (the largest/smallest column sum of ``|A|``), inf/-inf (row sums). "nuc", 2 and -2
-    need singular values, which tvmini does not compute: an ArgumentError."""
+    (the largest/smallest column sum of ``|A|``), inf/-inf (row sums), "nuc" (the sum
+    of the singular values), 2/-2 (the largest/smallest singular value)."""
     A = _float_input("matrix_norm", A, dtype)
     rows, cols = _matrix_axes("matrix_norm", A, dim)
     if ord == "fro":
         return vector_norm(A, 2, (rows, cols), keepdim)
     if ord == "nuc" or (not isinstance(ord, str) and _ord("matrix_norm", ord) in (2.0, -2.0)):
-        raise ArgumentError(f"matrix_norm: ord={ord!r} needs the singular values of the matrices (shape {A.shape}), "
-                            "which tvmini does not compute; use 'fro', 1, -1, inf or -inf")
+        return _singular_value_norm(A, ord, rows, cols, keepdim)
     if isinstance(ord, str):
         raise ArgumentError(f"matrix_norm: ord must be 'fro', 'nuc' or a number, got {ord!r}")
     p = _ord("matrix_norm", ord)
@@ -102,6 +103,19 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # no
     sums = A.abs().sum(dim=summed, keepdim=True)
     out = (amax if p > 0 else amin)(sums, over, True)
     return out if keepdim else ops.reshape(out, tuple(n for k, n in enumerate(A.shape) if k not in (rows, cols)))
+
+
+def _singular_value_norm(A, ord, rows, cols, keepdim):  # noqa: A002
+    """"nuc" (sum), 2 (largest) or -2 (smallest) of the singular values of the matrices
+    on axes ``rows``, ``cols`` of ``A``."""
+    if not A.shape[rows] or not A.shape[cols]:
+        raise ShapeError(f"matrix_norm: the {ord}-norm of empty matrices (shape {A.shape}) is undefined")
+    others = [k for k in range(A.ndim) if k not in (rows, cols)]
+    values = svdvals(ops.transpose(A, tuple(others) + (rows, cols)))
+    out = values.sum(dim=-1) if ord == "nuc" else (amax if ord > 0 else amin)(values, -1)
+    if not keepdim:
+        return out
+    return ops.reshape(out, tuple(1 if k in (rows, cols) else n for k, n in enumerate(A.shape)))
 
 
 def linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
