@@ -5,8 +5,11 @@ All are compositions of reductions (``sum``, ``amax``, ``amin``) of ``|x|`` or i
 powers, so gradients are those ops'; the 2-norm's square root is zero-safe (gradient 0,
 not NaN, where the norm is 0, as PyTorch's) and so is the root of a general ``p``-norm.
 Matrix norms that need singular values ("nuc", 2, -2) are refused with a clear error:
-tvmini computes no SVD. ``cdist`` computes each pair's difference (exact, where
-PyTorch may switch to a matrix-product formula that loses precision for large inputs).
+tvmini computes no SVD. ``cdist`` follows PyTorch's ``compute_mode``: the Euclidean
+distance of many rows (more than 25 on either side, or always with
+"use_mm_for_euclid_dist") through one matrix product, ``|x|^2 + |y|^2 - 2 x.y`` clamped
+at 1e-30 before the square root (fast, but it loses precision for nearly equal rows, as
+PyTorch's does); otherwise, and for every other ``p``, from each pair's difference.
 """
 import math
 
@@ -15,6 +18,7 @@ import numpy as np
 from ..errors import ArgumentError, DTypeError, ShapeError
 from . import axes as check_axes
 from . import indexing, ops
+from .join_ops import clamp
 from .logic_ops import where
 from .reductions import amax, amin
 from .stat_ops import _sqrt_zero_safe
@@ -136,11 +140,31 @@ def dist(input, other, p=2):
     return vector_norm(input - other, p)
 
 
+#: PyTorch's ``compute_mode`` values for ``cdist`` (None: the first)
+CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist")
+#: rows on either side above which "use_mm_for_euclid_dist_if_necessary" takes the product
+CDIST_MM_ROWS = 25
+
+
+def _euclidean_by_product(x1, x2):
+    """PyTorch's matrix-product Euclidean distance: ``sqrt(max(|a|^2 + |b|^2 - 2 a.b,
+    1e-30))`` for every row pair, the ``a.b`` of all pairs one (batched) matrix product.
+    Its gradient is these ops' (0 where the clamp cut, as PyTorch's)."""
+    batch = ops.broadcast_shapes("cdist", x1.shape[:-2], x2.shape[:-2])
+    x1 = ops.broadcast_to(x1, batch + x1.shape[-2:])
+    x2 = ops.broadcast_to(x2, batch + x2.shape[-2:])
+    square1 = (x1 * x1).sum(dim=-1, keepdim=True)                          # (..., P, 1)
+    square2 = (x2 * x2).sum(dim=-1, keepdim=True).transpose(-1, -2)        # (..., 1, R)
+    product = x1 @ x2.transpose(-1, -2)                                    # (..., P, R)
+    return clamp((square1 + square2) - product * 2.0, min=1e-30).sqrt()
+
+
 def cdist(x1, x2, p=2.0, compute_mode=None):
     """The ``p``-norm distance between each row of ``x1`` (..., P, M) and each row of
-    ``x2`` (..., R, M): shape (..., P, R), batch axes broadcast. Every pair's difference
-    is formed (exact; ``compute_mode`` is accepted, PyTorch's matrix-product shortcut is
-    not used)."""
+    ``x2`` (..., R, M): shape (..., P, R), batch axes broadcast. ``compute_mode`` (one of
+    :data:`CDIST_MODES`) picks, for ``p=2`` only, as PyTorch's: the matrix product
+    (:func:`_euclidean_by_product`) when asked or when either side has more than 25
+    rows, else every pair's difference (exact)."""
     for name, t in (("x1", x1), ("x2", x2)):
         _float_input("cdist", t, None)
         if t.ndim < 2:
@@ -150,7 +174,14 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
                          "columns")
     if _ord("cdist", p) < 0:
         raise ArgumentError(f"cdist: only supports non-negative p, got {p}")
+    if compute_mode is not None and compute_mode not in CDIST_MODES:
+        raise ArgumentError(f"cdist: compute_mode must be None or one of {', '.join(CDIST_MODES)}, "
+                            f"got {compute_mode!r}")
     ops.check_device("cdist", x1, x2)
+    rows = max(x1.shape[-2], x2.shape[-2])
+    if p == 2 and x1.numel() and x2.numel() and (
+            compute_mode == CDIST_MODES[1] or compute_mode in (None, CDIST_MODES[0]) and rows > CDIST_MM_ROWS):
+        return _euclidean_by_product(x1, x2)
     pairs = x1.unsqueeze(-2) - x2.unsqueeze(-3)
     if not pairs.shape[-1]:
         return ops.cast(pairs.sum(dim=-1), x1.dtype)

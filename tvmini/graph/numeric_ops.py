@@ -136,14 +136,15 @@ def _integer_pair(op, input, other):
 
 def gcd(input, other):
     """The non-negative greatest common divisor, elementwise (integers, broadcast;
-    ``gcd(0, 0) = 0``): Euclid's algorithm unrolled to its bound for the dtype
-    (``topi.number_theory``). No gradient."""
+    ``gcd(0, 0) = 0``; PyTorch's results at the dtype's minimum): Euclid's steps up to
+    their bound for the dtype, one loop nest (``topi.number_theory``). No gradient."""
     a, b = _integer_pair("gcd", input, other)
     return ops._kernel("gcd", _gcd_kernel, a, b)
 
 
 def lcm(input, other):
-    """The non-negative least common multiple, elementwise (0 if either is 0)."""
+    """The non-negative least common multiple, elementwise (0 if either is 0; an
+    overflow wraps as PyTorch's)."""
     a, b = _integer_pair("lcm", input, other)
     return ops._kernel("lcm", _lcm_kernel, a, b)
 
