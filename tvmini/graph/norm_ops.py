@@ -8,17 +8,20 @@ Matrix norms that need singular values ("nuc", 2, -2) are refused with a clear e
 tvmini computes no SVD. ``cdist`` follows PyTorch's ``compute_mode``: the Euclidean
 distance of many rows (more than 25 on either side, or always with
 "use_mm_for_euclid_dist") through one matrix product, ``|x|^2 + |y|^2 - 2 x.y`` clamped
-at 1e-30 before the square root (fast, but it loses precision for nearly equal rows, as
-PyTorch's does); otherwise, and for every other ``p``, from each pair's difference.
+at 0 before the square root (fast, but it loses precision for nearly equal rows, as
+PyTorch's does), with PyTorch's gradient of it; otherwise, and for every other ``p``,
+from each pair's difference.
 """
 import math
 
 import numpy as np
 
+from .. import te, topi
 from ..errors import ArgumentError, DTypeError, ShapeError
 from . import axes as check_axes
 from . import indexing, ops
-from .join_ops import clamp
+from .autograd import Function, no_grad
+from .dispatch import run
 from .logic_ops import where
 from .reductions import amax, amin
 from .stat_ops import _sqrt_zero_safe
@@ -146,17 +149,43 @@ CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist", 
 CDIST_MM_ROWS = 25
 
 
+def _distance_kernel(square1, square2, product):
+    return topi.broadcast.elementwise("cdist_mm", [square1, square2, product], lambda a, b, c: te.sqrt(
+        te.max(a + b - c * 2.0, te.const(0, c.dtype))))
+
+
+def _ratio_kernel(g, distance):
+    return topi.broadcast.elementwise("cdist_mm_ratio", [g, distance], lambda h, d: te.if_then_else(
+        d == te.const(0, d.dtype), te.const(0, d.dtype), h / te.if_then_else(d == te.const(0, d.dtype), 1.0, d)))
+
+
+class _EuclideanByProduct(Function):
+    """PyTorch's ``_euclidean_dist`` on rows of one batch shape: ``sqrt(max(|a|^2 +
+    |b|^2 - 2 a.b, 0))`` for every row pair, the ``a.b`` of all pairs one (batched)
+    matrix product and the rest one kernel. Its gradient is PyTorch's too: with ``r =
+    g / d`` (0 where ``d`` is 0, a subgradient), ``x1 * rowsum(r) - r @ x2`` and ``x2 *
+    colsum(r) - r^T @ x1``, two more matrix products."""
+    def forward(self, x1, x2):
+        with no_grad():
+            a, b = Tensor._wrap(x1), Tensor._wrap(x2)
+            square1 = (a * a).sum(dim=-1, keepdim=True)                        # (..., P, 1)
+            square2 = (b * b).sum(dim=-1, keepdim=True).transpose(-1, -2)      # (..., 1, R)
+            product = a @ b.transpose(-1, -2)                                  # (..., P, R)
+        self.out = run("cdist_mm", _distance_kernel, [square1._data, square2._data, product._data])
+        return self.out
+
+    def backward(self, g):
+        x1, x2 = self.inputs
+        ratio = ops._kernel("cdist_mm_ratio", _ratio_kernel, g, Tensor._wrap(self.out))
+        return (x1 * ratio.sum(dim=-1, keepdim=True) - ratio @ x2,
+                x2 * ratio.sum(dim=-2, keepdim=True).transpose(-1, -2) - ratio.transpose(-1, -2) @ x1)
+
+
 def _euclidean_by_product(x1, x2):
-    """PyTorch's matrix-product Euclidean distance: ``sqrt(max(|a|^2 + |b|^2 - 2 a.b,
-    1e-30))`` for every row pair, the ``a.b`` of all pairs one (batched) matrix product.
-    Its gradient is these ops' (0 where the clamp cut, as PyTorch's)."""
+    """The matrix-product Euclidean distance with the batch axes broadcast first."""
     batch = ops.broadcast_shapes("cdist", x1.shape[:-2], x2.shape[:-2])
-    x1 = ops.broadcast_to(x1, batch + x1.shape[-2:])
-    x2 = ops.broadcast_to(x2, batch + x2.shape[-2:])
-    square1 = (x1 * x1).sum(dim=-1, keepdim=True)                          # (..., P, 1)
-    square2 = (x2 * x2).sum(dim=-1, keepdim=True).transpose(-1, -2)        # (..., 1, R)
-    product = x1 @ x2.transpose(-1, -2)                                    # (..., P, R)
-    return clamp((square1 + square2) - product * 2.0, min=1e-30).sqrt()
+    return _EuclideanByProduct.apply(ops.broadcast_to(x1, batch + x1.shape[-2:]),
+                                     ops.broadcast_to(x2, batch + x2.shape[-2:]))
 
 
 def cdist(x1, x2, p=2.0, compute_mode=None):
