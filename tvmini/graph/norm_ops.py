@@ -1,27 +1,19 @@
 """Norms and distances, PyTorch's: ``tm.linalg.vector_norm``, ``tm.linalg.matrix_norm``,
-``tm.linalg.norm``, ``tm.norm``, ``tm.dist``, ``tm.cdist`` and ``renorm``.
+``tm.linalg.norm``, ``tm.norm``, ``tm.dist`` and ``renorm`` (``tm.cdist``: ``cdist_ops``).
 
 All are compositions of reductions (``sum``, ``amax``, ``amin``) of ``|x|`` or its
 powers, so gradients are those ops'; the 2-norm's square root is zero-safe (gradient 0,
 not NaN, where the norm is 0, as PyTorch's) and so is the root of a general ``p``-norm.
 Matrix norms that need singular values ("nuc", 2, -2) are refused with a clear error:
-tvmini computes no SVD. ``cdist`` follows PyTorch's ``compute_mode``: the Euclidean
-distance of many rows (more than 25 on either side, or always with
-"use_mm_for_euclid_dist") through one matrix product, ``|x|^2 + |y|^2 - 2 x.y`` clamped
-at 0 before the square root (fast, but it loses precision for nearly equal rows, as
-PyTorch's does), with PyTorch's gradient of it; otherwise, and for every other ``p``,
-from each pair's difference.
+tvmini computes no SVD.
 """
 import math
 
 import numpy as np
 
-from .. import te, topi
 from ..errors import ArgumentError, DTypeError, ShapeError
 from . import axes as check_axes
 from . import indexing, ops
-from .autograd import Function, no_grad
-from .dispatch import run
 from .logic_ops import where
 from .reductions import amax, amin
 from .stat_ops import _sqrt_zero_safe
@@ -141,80 +133,6 @@ def dist(input, other, p=2):
     if not isinstance(input, Tensor) or not isinstance(other, Tensor):
         raise DTypeError("dist: takes two Tensors")
     return vector_norm(input - other, p)
-
-
-#: PyTorch's ``compute_mode`` values for ``cdist`` (None: the first)
-CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist")
-#: rows on either side above which "use_mm_for_euclid_dist_if_necessary" takes the product
-CDIST_MM_ROWS = 25
-
-
-def _distance_kernel(square1, square2, product):
-    return topi.broadcast.elementwise("cdist_mm", [square1, square2, product], lambda a, b, c: te.sqrt(
-        te.max(a + b - c * 2.0, te.const(0, c.dtype))))
-
-
-def _ratio_kernel(g, distance):
-    return topi.broadcast.elementwise("cdist_mm_ratio", [g, distance], lambda h, d: te.if_then_else(
-        d == te.const(0, d.dtype), te.const(0, d.dtype), h / te.if_then_else(d == te.const(0, d.dtype), 1.0, d)))
-
-
-class _EuclideanByProduct(Function):
-    """PyTorch's ``_euclidean_dist`` on rows of one batch shape: ``sqrt(max(|a|^2 +
-    |b|^2 - 2 a.b, 0))`` for every row pair, the ``a.b`` of all pairs one (batched)
-    matrix product and the rest one kernel. Its gradient is PyTorch's too: with ``r =
-    g / d`` (0 where ``d`` is 0, a subgradient), ``x1 * rowsum(r) - r @ x2`` and ``x2 *
-    colsum(r) - r^T @ x1``, two more matrix products."""
-    def forward(self, x1, x2):
-        with no_grad():
-            a, b = Tensor._wrap(x1), Tensor._wrap(x2)
-            square1 = (a * a).sum(dim=-1, keepdim=True)                        # (..., P, 1)
-            square2 = (b * b).sum(dim=-1, keepdim=True).transpose(-1, -2)      # (..., 1, R)
-            product = a @ b.transpose(-1, -2)                                  # (..., P, R)
-        self.out = run("cdist_mm", _distance_kernel, [square1._data, square2._data, product._data])
-        return self.out
-
-    def backward(self, g):
-        x1, x2 = self.inputs
-        ratio = ops._kernel("cdist_mm_ratio", _ratio_kernel, g, Tensor._wrap(self.out))
-        return (x1 * ratio.sum(dim=-1, keepdim=True) - ratio @ x2,
-                x2 * ratio.sum(dim=-2, keepdim=True).transpose(-1, -2) - ratio.transpose(-1, -2) @ x1)
-
-
-def _euclidean_by_product(x1, x2):
-    """The matrix-product Euclidean distance with the batch axes broadcast first."""
-    batch = ops.broadcast_shapes("cdist", x1.shape[:-2], x2.shape[:-2])
-    return _EuclideanByProduct.apply(ops.broadcast_to(x1, batch + x1.shape[-2:]),
-                                     ops.broadcast_to(x2, batch + x2.shape[-2:]))
-
-
-def cdist(x1, x2, p=2.0, compute_mode=None):
-    """The ``p``-norm distance between each row of ``x1`` (..., P, M) and each row of
-    ``x2`` (..., R, M): shape (..., P, R), batch axes broadcast. ``compute_mode`` (one of
-    :data:`CDIST_MODES`) picks, for ``p=2`` only, as PyTorch's: the matrix product
-    (:func:`_euclidean_by_product`) when asked or when either side has more than 25
-    rows, else every pair's difference (exact)."""
-    for name, t in (("x1", x1), ("x2", x2)):
-        _float_input("cdist", t, None)
-        if t.ndim < 2:
-            raise ShapeError(f"cdist: {name} must have at least 2 dimensions, got shape {t.shape}")
-    if x1.shape[-1] != x2.shape[-1]:
-        raise ShapeError(f"cdist: x1 of shape {x1.shape} and x2 of shape {x2.shape} must have the same number of "
-                         "columns")
-    if _ord("cdist", p) < 0:
-        raise ArgumentError(f"cdist: only supports non-negative p, got {p}")
-    if compute_mode is not None and compute_mode not in CDIST_MODES:
-        raise ArgumentError(f"cdist: compute_mode must be None or one of {', '.join(CDIST_MODES)}, "
-                            f"got {compute_mode!r}")
-    ops.check_device("cdist", x1, x2)
-    rows = max(x1.shape[-2], x2.shape[-2])
-    if p == 2 and x1.numel() and x2.numel() and (
-            compute_mode == CDIST_MODES[1] or compute_mode in (None, CDIST_MODES[0]) and rows > CDIST_MM_ROWS):
-        return _euclidean_by_product(x1, x2)
-    pairs = x1.unsqueeze(-2) - x2.unsqueeze(-3)
-    if not pairs.shape[-1]:
-        return ops.cast(pairs.sum(dim=-1), x1.dtype)
-    return vector_norm(pairs, p, -1)
 
 
 def renorm(input, p, dim, maxnorm):
