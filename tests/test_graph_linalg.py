@@ -107,6 +107,30 @@ def test_cdist_compute_modes_match_torch(batch, p_rows, r_rows, m, mode, seed):
     check_grad(lambda u, v: tm.cdist(u, v, compute_mode=mode), x1, x2, rtol=1e-4)
 
 
+@given(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, math.inf]), st.sampled_from([(), (2, 1)]), EXTENT, EXTENT,
+       st.integers(0, 2 ** 16))
+@examples(10)
+def test_cdist_pairs_gradients_match_torch_with_ties(p, batch, p_rows, r_rows, seed):
+    """Every pair's difference (one reduction kernel) and PyTorch's ``_cdist_backward``
+    terms (one reduction per input) on small integers: equal rows (distance 0), equal
+    columns (a difference of 0, ``sign(0) = 0``) and ties for the largest difference."""
+    torch = _torch()
+    rng = np.random.default_rng(seed)
+    x1 = rng.integers(-2, 3, batch + (p_rows, 3)).astype("float64")
+    x2 = rng.integers(-2, 3, (r_rows, 3)).astype("float64")
+    x1[..., 0, :] = x2[0]
+    a, b = tm.tensor(x1, requires_grad=True), tm.tensor(x2, requires_grad=True)
+    ta, tb = torch.tensor(x1, requires_grad=True), torch.tensor(x2, requires_grad=True)
+    mode = "donot_use_mm_for_euclid_dist"
+    got, want = tm.cdist(a, b, p, mode), torch.cdist(ta, tb, p, mode)
+    _close(got, want)
+    head = rng.uniform(0.5, 1.5, want.shape)
+    got.backward(tm.tensor(head))
+    want.backward(torch.tensor(head))
+    _close(a.grad, ta.grad)
+    _close(b.grad, tb.grad)
+
+
 def test_cdist_by_product_clamps_equal_rows_as_torch():
     """Rows of small integers: an equal pair's squared distance is exactly 0 (a
     distance of 0, whose gradient is the subgradient 0, as PyTorch's); float32 at a
