@@ -315,3 +315,19 @@ def test_on_the_emulated_gpu(emulated_gpu):
         assert got.device.kind == "cuda"
         np.testing.assert_allclose(got.numpy(), op(tm.tensor(a), tm.tensor(b)).numpy(), rtol=1e-5, atol=1e-5)
     assert emulated_gpu.launches
+
+
+def test_cdist_gradients_on_the_emulated_gpu(emulated_gpu):
+    """The pairs' reduction kernels, forward and backward, as CUDA kernels."""
+    rng = np.random.default_rng(1)
+    x1, x2 = rng.integers(-2, 3, (3, 2)).astype("float32"), rng.integers(-2, 3, (4, 2)).astype("float32")
+    for p in (1.0, math.inf):
+        grads = []
+        for device in ("cpu", "cuda"):
+            a = tm.tensor(x1, device=device, requires_grad=True)
+            b = tm.tensor(x2, device=device, requires_grad=True)
+            tm.cdist(a, b, p).sum().backward()
+            grads.append((a.grad.numpy(), b.grad.numpy()))
+        np.testing.assert_allclose(grads[1][0], grads[0][0], rtol=1e-6)
+        np.testing.assert_allclose(grads[1][1], grads[0][1], rtol=1e-6)
+    assert emulated_gpu.launches
