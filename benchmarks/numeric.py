@@ -38,6 +38,9 @@ print(time.perf_counter() - start)
 """
 
 
+GROUPS = ("gcd", "cdist", "histc", "quantile")
+
+
 def cold_build_seconds(op, dtype):
     """Seconds of the first ``tm.<op>`` on ``dtype`` in a fresh process with an empty kernel cache."""
     with tempfile.TemporaryDirectory() as folder:
@@ -77,10 +80,13 @@ def cases(torch, only):
         p1, p2, pb1, pb2 = (torch.tensor(v) for v in (x1, x2, b1, b2))
         for mode in ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist"):
             out.append(("cdist", f"cdist p=2 {mode.replace('_for_euclid_dist', '')}",
-                        lambda mode=mode: tm.cdist(t1, t2, 2.0, mode), lambda mode=mode: torch.cdist(p1, p2, 2.0, mode)))
+                        lambda mode=mode: tm.cdist(t1, t2, 2.0, mode),
+                        lambda mode=mode: torch.cdist(p1, p2, 2.0, mode)))
         for p in (1.0, float("inf")):
-            out.append(("cdist", f"cdist p={p:g}", lambda p=p: tm.cdist(t1, t2, p), lambda p=p: torch.cdist(p1, p2, p)))
-        out.append(("cdist", "cdist p=2 batched 8x128 / 8x256", lambda: tm.cdist(tb1, tb2), lambda: torch.cdist(pb1, pb2)))
+            out.append(("cdist", f"cdist p={p:g}", lambda p=p: tm.cdist(t1, t2, p),
+                        lambda p=p: torch.cdist(p1, p2, p)))
+        out.append(("cdist", "cdist p=2 batched 8x128 / 8x256", lambda: tm.cdist(tb1, tb2),
+                    lambda: torch.cdist(pb1, pb2)))
     if "histc" in only:
         x = rng.standard_normal(1 << 20).astype("float32")
         tx, px = tm.tensor(x), torch.tensor(x)
@@ -92,8 +98,10 @@ def cases(torch, only):
         x = rng.standard_normal((64, 1024)).astype("float32")
         q = np.array([0.1, 0.25, 0.5, 0.75, 0.9], "float32")
         tx, px, tq, pq = tm.tensor(x), torch.tensor(x), tm.tensor(q), torch.tensor(q)
-        out += [("quantile", "quantile 0.3 dim=-1", lambda: tm.quantile(tx, 0.3, -1), lambda: torch.quantile(px, 0.3, -1)),
-                ("quantile", "quantile 5 q dim=-1", lambda: tm.quantile(tx, tq, -1), lambda: torch.quantile(px, pq, -1)),
+        out += [("quantile", "quantile 0.3 dim=-1", lambda: tm.quantile(tx, 0.3, -1),
+                 lambda: torch.quantile(px, 0.3, -1)),
+                ("quantile", "quantile 5 q dim=-1", lambda: tm.quantile(tx, tq, -1),
+                 lambda: torch.quantile(px, pq, -1)),
                 ("quantile", "quantile 0.3 all", lambda: tm.quantile(tx, 0.3), lambda: torch.quantile(px, 0.3)),
                 ("quantile", "quantile 5 q all", lambda: tm.quantile(tx, tq), lambda: torch.quantile(px, pq))]
     return out
@@ -103,9 +111,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of timed calls")
     parser.add_argument("--repeat", type=int, default=5, help="timed calls per round")
-    parser.add_argument("--only", default="gcd,cdist,histc,quantile")
+    parser.add_argument("--only", default=",".join(GROUPS), help="comma-separated groups to run")
     args = parser.parse_args()
     only = set(args.only.split(","))
+    if only - set(GROUPS):
+        parser.error(f"--only {args.only!r}: unknown groups {sorted(only - set(GROUPS))}; the groups are "
+                     f"{', '.join(GROUPS)}")
     torch = torch_or_none()
     if torch is None:
         sys.exit("benchmarks/numeric.py compares with PyTorch: install torch")

@@ -8,10 +8,13 @@ and interpolates, so the gradient goes, as PyTorch's, to those elements; ``count
 the line's length, or for ``nanquantile`` its number of non-NaN values (a tensor: each
 line its own ranks). As PyTorch's, a line holding a NaN (its largest element in the
 order is NaN) reads that NaN at every rank in ``quantile``, and an all-NaN line its
-first NaN in ``nanquantile``: the result is NaN and the gradient goes to that NaN. ``mode`` counts every value's equals along the line (one comparison of
-every pair: n² per line), takes the smallest of the most frequent values and, as
-PyTorch, the last position holding it; its values are a ``gather`` there (the gradient
-goes to that element).
+first NaN in ``nanquantile``: the result is NaN and the gradient goes to that NaN.
+Nearly all of the time goes to the argsort (``topi.sort_network`` for long lines).
+
+``mode`` counts every value's equals along the line (one comparison of every pair: n²
+per line), takes the smallest of the most frequent values and, as PyTorch, the last
+position holding it; its values are a ``gather`` there (the gradient goes to that
+element).
 """
 from collections import namedtuple
 

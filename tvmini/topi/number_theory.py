@@ -24,8 +24,6 @@ crosses an integer), which vectorizes (x86 has no vector integer division); the 
 rule then runs a vector of elements through the steps together. int64 and uint32 use
 the integer remainder, one element at a time.
 """
-import math
-
 from .. import te
 from ..errors import DTypeError, ShapeError
 from ..tir import dtype as dt
@@ -53,7 +51,8 @@ def gcd_steps(dtype):
     fib = [0, 1]                       # F(0), F(1), ... up to the first above ``largest``
     while fib[-1] <= largest:
         fib.append(fib[-1] + fib[-2])
-    return (len(fib) - 2 - 2) + 2
+    k = len(fib) - 2                   # the largest F(k) not above ``largest``: n = k - 2
+    return 2 + (k - 2)
 
 
 def _float_quotient(dtype):
@@ -132,29 +131,28 @@ def _elements(stage):
 
 
 def _cpu_nest(sch, stage, fold):
-    """``stage``'s axes fused and cut into vectors of ``LANES`` elements (float-quotient
-    dtypes) or single elements, parallel over them when the work is large; with
-    ``fold`` (a stage other than ``stage``) computed inside, per vector. Returns the
-    loop the fold is attached at, or None when ``stage`` is the fold itself."""
+    """``stage``'s axes fused, cut into vectors of ``LANES`` elements for the
+    float-quotient dtypes, parallel when the work is large; ``fold`` (``stage`` itself
+    or the fold ``stage`` reads) runs its steps inside, per element or per vector."""
+    dtype = fold.op.output(0).dtype
     axes = list(stage.op.axis)
-    fused = stage.fuse(*axes) if len(axes) > 1 else axes[0]
-    vector = _float_quotient(fold.op.output(0).dtype)
-    outer, inner = stage.split(fused, factor=LANES if vector else 1)
-    if _elements(stage) * gcd_steps(fold.op.output(0).dtype) >= PARALLEL_MIN:
+    outer = stage.fuse(*axes) if len(axes) > 1 else axes[0]
+    inner = None
+    if _float_quotient(dtype):
+        outer, inner = stage.split(outer, factor=LANES)
+    if _elements(stage) * gcd_steps(dtype) >= PARALLEL_MIN:
         stage.parallel(outer)
-    if fold is stage:
-        if vector:
-            stage.reorder(outer, fold.op.reduce_axis[0], inner)
+    if fold is not stage:
+        fold.compute_at(stage, outer)
+        fold_axes = list(fold.op.axis)
+        fold_inner = fold.fuse(*fold_axes) if len(fold_axes) > 1 else fold_axes[0]
+    else:
+        fold_inner = inner
+    if inner is not None:                  # the steps outside a vector of elements
+        fold.reorder(fold.op.reduce_axis[0], fold_inner)
+        fold.vectorize(fold_inner)
+        if fold is not stage:
             stage.vectorize(inner)
-        return None
-    sch[fold.op.output(0)].compute_at(stage, outer)
-    fold_axes = list(fold.op.axis)
-    fold_fused = fold.fuse(*fold_axes) if len(fold_axes) > 1 else fold_axes[0]
-    if vector:
-        fold.reorder(fold.op.reduce_axis[0], fold_fused)
-        fold.vectorize(fold_fused)
-        stage.vectorize(inner)
-    return outer
 
 
 @register(FOLD_TAG)
