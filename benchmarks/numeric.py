@@ -45,8 +45,8 @@ def cold_build_seconds(op, dtype):
     """Seconds of the first ``tm.<op>`` on ``dtype`` in a fresh process with an empty kernel cache."""
     with tempfile.TemporaryDirectory() as folder:
         env = dict(os.environ, TVMINI_CACHE_DIR=folder)
-        out = subprocess.run([sys.executable, "-c", COLD_CHILD.format(op=op, dtype=dtype)], env=env,
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run([sys.executable, "-c", COLD_CHILD.format(op=op, dtype=dtype)], env=env, cwd=folder,
+                             capture_output=True, text=True, check=True)     # cwd: import the parent's tvmini
     return float(out.stdout.split()[-1])
 
 
