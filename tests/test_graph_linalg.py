@@ -317,6 +317,18 @@ def test_on_the_emulated_gpu(emulated_gpu):
     assert emulated_gpu.launches
 
 
+@pytest.mark.parametrize("shapes", [((0, 3), (2, 3)), ((2, 0), (3, 0)), ((2, 3), (0, 3))])
+def test_cdist_of_empty_rows_or_no_rows(shapes):
+    """No pairs give an empty result, pairs of empty rows are 0 apart; both backward."""
+    torch = _torch()
+    for p in (1.0, 2.0):
+        a, b = (tm.tensor(np.ones(s), requires_grad=True) for s in shapes)
+        got = tm.cdist(a, b, p)
+        _close(got, torch.cdist(*(torch.ones(s, dtype=torch.float64) for s in shapes), p))
+        got.sum().backward()
+        assert a.grad.shape == shapes[0] and not a.grad.numpy().any()
+
+
 def test_cdist_gradients_on_the_emulated_gpu(emulated_gpu):
     """The pairs' reduction kernels, forward and backward, as CUDA kernels."""
     rng = np.random.default_rng(1)

@@ -109,6 +109,12 @@ def test_jit_fuses_around_the_fold_and_equals_eager():
         np.testing.assert_array_equal(got[1].numpy(), (tm.lcm(a, b) * 3).numpy())
 
 
+def test_scalars_and_empty_tensors():
+    assert tm.gcd(tm.tensor(np.array(12)), tm.tensor(np.array(-18))).numpy() == 6
+    assert tm.lcm(tm.tensor(np.array(4, "int32")), tm.tensor(np.array(-6, "int32"))).numpy() == 12
+    assert tm.gcd(tm.tensor(np.zeros((0, 3), "int64")), tm.tensor(np.zeros((3,), "int64"))).shape == (0, 3)
+
+
 def test_errors():
     with pytest.raises(tm.DTypeError, match="gcd: needs integer tensors"):
         tm.gcd(tm.tensor(np.arange(3)), tm.zeros(3))
