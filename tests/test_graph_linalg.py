@@ -97,6 +97,81 @@ def test_cdist_matches_torch(batch, p_rows, r_rows, m, p, seed):
         check_grad(lambda a, b: tm.cdist(a, b, p), x1, x2)
 
 
+MODES = ["use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist"]
+
+
+@given(st.sampled_from([(), (2, 1)]), st.sampled_from([1, 26, 31]), EXTENT, st.sampled_from([1, 3]),
+       st.sampled_from(MODES + [None]), st.integers(0, 2 ** 16))
+@examples(8)
+def test_cdist_compute_modes_match_torch(batch, p_rows, r_rows, m, mode, seed):
+    """p=2 through the matrix product (more than 25 rows, or asked) or per pair, as
+    PyTorch picks: values and gradients against its own, and central differences."""
+    torch = _torch()
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.standard_normal(batch + (p_rows, m)), rng.standard_normal((r_rows, m))
+    a, b = tm.tensor(x1, requires_grad=True), tm.tensor(x2, requires_grad=True)
+    ta, tb = torch.tensor(x1, requires_grad=True), torch.tensor(x2, requires_grad=True)
+    got, want = tm.cdist(a, b, compute_mode=mode), torch.cdist(ta, tb, compute_mode=mode or MODES[0])
+    _close(got, want, rtol=1e-7)
+    head = rng.uniform(0.5, 1.5, want.shape)
+    got.backward(tm.tensor(head))
+    want.backward(torch.tensor(head))
+    _close(a.grad, ta.grad, rtol=1e-6)
+    _close(b.grad, tb.grad, rtol=1e-6)
+    check_grad(lambda u, v: tm.cdist(u, v, compute_mode=mode), x1, x2, rtol=1e-4)
+
+
+@given(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, math.inf]), st.sampled_from([(), (2, 1)]), EXTENT, EXTENT,
+       st.integers(0, 2 ** 16))
+@examples(10)
+def test_cdist_pairs_gradients_match_torch_with_ties(p, batch, p_rows, r_rows, seed):
+    """Every pair's difference (one reduction kernel) and PyTorch's ``_cdist_backward``
+    terms (one reduction per input) on small integers: equal rows (distance 0), equal
+    columns (a difference of 0, ``sign(0) = 0``) and ties for the largest difference."""
+    torch = _torch()
+    rng = np.random.default_rng(seed)
+    x1 = rng.integers(-2, 3, batch + (p_rows, 3)).astype("float64")
+    x2 = rng.integers(-2, 3, (r_rows, 3)).astype("float64")
+    x1[..., 0, :] = x2[0]
+    a, b = tm.tensor(x1, requires_grad=True), tm.tensor(x2, requires_grad=True)
+    ta, tb = torch.tensor(x1, requires_grad=True), torch.tensor(x2, requires_grad=True)
+    mode = "donot_use_mm_for_euclid_dist"
+    got, want = tm.cdist(a, b, p, mode), torch.cdist(ta, tb, p, mode)
+    _close(got, want)
+    head = rng.uniform(0.5, 1.5, want.shape)
+    got.backward(tm.tensor(head))
+    want.backward(torch.tensor(head))
+    _close(a.grad, ta.grad)
+    _close(b.grad, tb.grad)
+
+
+def test_cdist_by_product_clamps_equal_rows_as_torch():
+    """Rows of small integers: an equal pair's squared distance is exactly 0 (a
+    distance of 0, whose gradient is the subgradient 0, as PyTorch's); float32 at a
+    size where the product path pays; ``tm.jit`` equals eager."""
+    torch = _torch()
+    x1 = np.random.default_rng(0).integers(-3, 4, (27, 4)).astype("float64")
+    x2 = x1[::-2].copy()
+    a, b = tm.tensor(x1, requires_grad=True), tm.tensor(x2, requires_grad=True)
+    ta, tb = torch.tensor(x1, requires_grad=True), torch.tensor(x2, requires_grad=True)
+    got, want = tm.cdist(a, b), torch.cdist(ta, tb)
+    np.testing.assert_array_equal(got.numpy() == 0, want.detach().numpy() == 0)
+    assert (got.numpy() == 0).sum() >= len(x2)
+    got.sum().backward()
+    want.sum().backward()
+    _close(a.grad, ta.grad, rtol=1e-9)
+    _close(b.grad, tb.grad, rtol=1e-9)
+    f1, f2 = (np.random.default_rng(1).standard_normal(s).astype("float32") for s in ((40, 16), (33, 16)))
+    fast = tm.cdist(tm.tensor(f1), tm.tensor(f2))
+    np.testing.assert_allclose(fast.numpy(), torch.cdist(torch.tensor(f1), torch.tensor(f2)).numpy(), rtol=1e-4,
+                               atol=1e-4)
+    step = tm.jit(lambda u, v: tm.cdist(u, v) * 2.0)
+    for _ in range(2):
+        np.testing.assert_array_equal(step(tm.tensor(f1), tm.tensor(f2)).numpy(), fast.numpy() * 2.0)
+    with pytest.raises(tm.ArgumentError, match="cdist: compute_mode must be None or one of"):
+        tm.cdist(tm.tensor(f1), tm.tensor(f2), compute_mode="fast")
+
+
 @given(st.lists(EXTENT, min_size=2, max_size=3).map(tuple), st.sampled_from([1.0, 2.0, 3.0]), st.integers(0, 2 ** 16))
 @examples(12)
 def test_renorm_matches_torch(shape, p, seed):
@@ -252,9 +327,38 @@ def test_on_the_emulated_gpu(emulated_gpu):
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((3, 4)).astype("float32"), rng.standard_normal((4, 3)).astype("float32")
     for op in (lambda x, y: tm.linalg.vector_norm(x, 3, 1), lambda x, y: tm.cdist(x, y.transpose(0, 1)),
+               lambda x, y: tm.cdist(x, y.transpose(0, 1), compute_mode="use_mm_for_euclid_dist"),
                lambda x, y: tm.tensordot(x, y, 1), lambda x, y: tm.cross(x[:, :3], y[:3], dim=1),
                lambda x, y: tm.kron(x, y), lambda x, y: tm.cov(x), lambda x, y: tm.matrix_power(x @ y, 3)):
         got = op(tm.tensor(a, device="cuda"), tm.tensor(b, device="cuda"))
         assert got.device.kind == "cuda"
         np.testing.assert_allclose(got.numpy(), op(tm.tensor(a), tm.tensor(b)).numpy(), rtol=1e-5, atol=1e-5)
+    assert emulated_gpu.launches
+
+
+@pytest.mark.parametrize("shapes", [((0, 3), (2, 3)), ((2, 0), (3, 0)), ((2, 3), (0, 3))])
+def test_cdist_of_empty_rows_or_no_rows(shapes):
+    """No pairs give an empty result, pairs of empty rows are 0 apart; both backward."""
+    torch = _torch()
+    for p in (1.0, 2.0):
+        a, b = (tm.tensor(np.ones(s), requires_grad=True) for s in shapes)
+        got = tm.cdist(a, b, p)
+        _close(got, torch.cdist(*(torch.ones(s, dtype=torch.float64) for s in shapes), p))
+        got.sum().backward()
+        assert a.grad.shape == shapes[0] and not a.grad.numpy().any()
+
+
+def test_cdist_gradients_on_the_emulated_gpu(emulated_gpu):
+    """The pairs' reduction kernels, forward and backward, as CUDA kernels."""
+    rng = np.random.default_rng(1)
+    x1, x2 = rng.integers(-2, 3, (3, 2)).astype("float32"), rng.integers(-2, 3, (4, 2)).astype("float32")
+    for p in (1.0, math.inf):
+        grads = []
+        for device in ("cpu", "cuda"):
+            a = tm.tensor(x1, device=device, requires_grad=True)
+            b = tm.tensor(x2, device=device, requires_grad=True)
+            tm.cdist(a, b, p).sum().backward()
+            grads.append((a.grad.numpy(), b.grad.numpy()))
+        np.testing.assert_allclose(grads[1][0], grads[0][0], rtol=1e-6)
+        np.testing.assert_allclose(grads[1][1], grads[0][1], rtol=1e-6)
     assert emulated_gpu.launches

@@ -138,6 +138,33 @@ def test_histc_matches_numpy_and_torch(n, bins, seed, data_range):
     np.testing.assert_array_equal(same, torch.histc(torch.full((3,), 2.0), 4).numpy())
 
 
+@given(st.sampled_from(["float32", "float64"]), st.sampled_from([1, 7, 301]), st.sampled_from([1, 3, 100]),
+       st.sampled_from([(-1.0, 1.0), (-1.25, 0.5), (0.5, 0.5), (0, 0)]), st.integers(0, 2 ** 16))
+@examples(10)
+def test_histc_counts_edges_and_nans_as_torch(dtype, n, bins, bounds, seed):
+    """The counting kernel (``topi.histogram``): values exactly on bin edges and on
+    the range's ends, NaNs (skipped with a given range), an equal pair of bounds (the
+    data's range, as PyTorch's for any equal pair), one element (a range of one value,
+    widened by 1)."""
+    torch = _torch()
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n).astype(dtype)
+    x[::3] = np.round(x[::3] * 4) / 4                              # quarter steps: bin edges and both ends
+    low, high = bounds
+    if low != high and n > 1:
+        x[1] = np.nan
+    got = tm.histc(tm.tensor(x), bins, low, high)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got.numpy(), torch.histc(torch.tensor(x), bins, low, high).numpy())
+
+
+def test_histc_under_jit_equals_eager():
+    x = tm.tensor(np.linspace(-3, 3, 50).astype("float32"))
+    step = tm.jit(lambda t: tm.histc(t * 2.0, 10, -4, 4) + 1.0)
+    for _ in range(2):
+        np.testing.assert_array_equal(step(x).numpy(), (tm.histc(x * 2.0, 10, -4, 4) + 1.0).numpy())
+
+
 @pytest.mark.parametrize("dtype", ["int32", "int64", "uint8"])
 def test_gcd_lcm_match_numpy_and_torch(dtype):
     """One shape per dtype (each unrolled Euclid kernel takes seconds to build): random

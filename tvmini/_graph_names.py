@@ -46,7 +46,7 @@ GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_
                    "signbit", "float_power", "ldexp", "deg2rad", "rad2deg", "sinc", "bitwise_and", "bitwise_or",
                    "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift", "isin", "nansum",
                    "nanmean", "histc", "clone", "gcd", "lcm",
-                   # tensorops: norms and products (graph/norm_ops.py, linalg_ops.py; tm.linalg: graph/linalg.py)
+                   # tensorops: norms and products (graph/norm_ops.py, cdist_ops.py, linalg_ops.py; tm.linalg: graph/linalg.py)
                    "linalg", "norm", "dist", "cdist", "renorm", "cross", "kron", "tensordot", "inner", "matrix_power",
                    "block_diag", "vander", "cov", "corrcoef",
                    # solvers and factorizations (graph/linalg_solve.py, linalg_cholesky.py)

@@ -37,7 +37,8 @@ from .cumulative_ops import cummax, cummin, diff, logcumsumexp
 from .numeric_ops import (bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor,
                           clone, deg2rad, float_power, gcd, histc, isin, lcm, ldexp, nanmean, nansum, rad2deg, signbit,
                           sinc)
-from .norm_ops import cdist, dist, norm, pdist, renorm
+from .cdist_ops import cdist
+from .norm_ops import dist, norm, pdist, renorm
 from .linalg_ops import block_diag, corrcoef, cov, cross, inner, kron, matrix_power, tensordot, vander
 from .linalg_solve import det, inv as inverse, logdet, slogdet  # graph/linalg_solve.py, linalg_cholesky.py
 from .linalg_cholesky import cholesky_inverse, cholesky_solve, triangular_solve

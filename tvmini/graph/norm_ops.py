@@ -1,13 +1,11 @@
 """Norms and distances, PyTorch's: ``tm.linalg.vector_norm``, ``tm.linalg.matrix_norm``,
-``tm.linalg.norm``, ``tm.norm``, ``tm.dist``, ``tm.cdist``, ``tm.pdist`` and ``renorm``.
+``tm.linalg.norm``, ``tm.norm``, ``tm.dist``, ``tm.pdist`` and ``renorm`` (``tm.cdist``: ``cdist_ops``).
 
 All are compositions of reductions (``sum``, ``amax``, ``amin``) of ``|x|`` or its
 powers, so gradients are those ops'; the 2-norm's square root is zero-safe (gradient 0,
 not NaN, where the norm is 0, as PyTorch's) and so is the root of a general ``p``-norm.
 The matrix norms of singular values ("nuc", 2, -2) are their sum, largest and
 smallest, from ``linalg.svdvals`` (graph/linalg_spectral.py), gradients included.
-``cdist`` computes each pair's difference (exact, where PyTorch may switch to a
-matrix-product formula that loses precision for large inputs).
 """
 import math
 
@@ -153,27 +151,6 @@ def dist(input, other, p=2):
     if not isinstance(input, Tensor) or not isinstance(other, Tensor):
         raise DTypeError("dist: takes two Tensors")
     return vector_norm(input - other, p)
-
-
-def cdist(x1, x2, p=2.0, compute_mode=None):
-    """The ``p``-norm distance between each row of ``x1`` (..., P, M) and each row of
-    ``x2`` (..., R, M): shape (..., P, R), batch axes broadcast. Every pair's difference
-    is formed (exact; ``compute_mode`` is accepted, PyTorch's matrix-product shortcut is
-    not used)."""
-    for name, t in (("x1", x1), ("x2", x2)):
-        _float_input("cdist", t, None)
-        if t.ndim < 2:
-            raise ShapeError(f"cdist: {name} must have at least 2 dimensions, got shape {t.shape}")
-    if x1.shape[-1] != x2.shape[-1]:
-        raise ShapeError(f"cdist: x1 of shape {x1.shape} and x2 of shape {x2.shape} must have the same number of "
-                         "columns")
-    if _ord("cdist", p) < 0:
-        raise ArgumentError(f"cdist: only supports non-negative p, got {p}")
-    ops.check_device("cdist", x1, x2)
-    pairs = x1.unsqueeze(-2) - x2.unsqueeze(-3)
-    if not pairs.shape[-1]:
-        return ops.cast(pairs.sum(dim=-1), x1.dtype)
-    return vector_norm(pairs, p, -1)
 
 
 def pdist(input, p=2.0):

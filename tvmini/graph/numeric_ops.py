@@ -2,7 +2,8 @@
 ``signbit``, ``float_power``, ``ldexp``, ``deg2rad``/``rad2deg``, ``sinc``, the
 ``bitwise_*`` functions (the ``& | ^ ~ << >>`` operators' kernels), ``gcd``/``lcm``
 (``topi.number_theory``), ``isin``, the NaN-skipping reductions ``nansum``/``nanmean``,
-``histc`` and ``tm.clone``; the in-place forms PyTorch has (``x.sinc_()``, ...).
+``histc`` (one counting kernel, ``topi.histogram``) and ``tm.clone``; the in-place
+forms PyTorch has (``x.sinc_()``, ...).
 
 Each is a composition of graph ops (one or two kernels each; ``tm.jit`` fuses the
 elementwise ones), so gradients are those ops': ``sinc``'s is guarded at 0 (the
@@ -14,13 +15,11 @@ import math
 import numpy as np
 
 from ..errors import ArgumentError, DTypeError
-from ..topi import number_theory
+from ..topi import histogram, number_theory
 from . import dispatch, indexing, ops
 from .aliases import pow as _pow
 from .autograd import no_grad
 from .creation import zeros
-from .gather_ops import index_add
-from .join_ops import clamp
 from .logic_ops import logical, logical_not, where
 from .reductions import amax, amin
 from .stat_ops import any as _any
@@ -113,6 +112,10 @@ def bitwise_not(input):
     return logical_not(_tensor("bitwise_not", input))
 
 
+def _histc_kernel(x, low, high, bins):
+    return histogram.histc(x, low, high, bins)
+
+
 def _gcd_kernel(a, b):
     return number_theory.gcd(a, b)
 
@@ -136,14 +139,15 @@ def _integer_pair(op, input, other):
 
 def gcd(input, other):
     """The non-negative greatest common divisor, elementwise (integers, broadcast;
-    ``gcd(0, 0) = 0``): Euclid's algorithm unrolled to its bound for the dtype
-    (``topi.number_theory``). No gradient."""
+    ``gcd(0, 0) = 0``; PyTorch's results at the dtype's minimum): Euclid's steps up to
+    their bound for the dtype, one loop nest (``topi.number_theory``). No gradient."""
     a, b = _integer_pair("gcd", input, other)
     return ops._kernel("gcd", _gcd_kernel, a, b)
 
 
 def lcm(input, other):
-    """The non-negative least common multiple, elementwise (0 if either is 0)."""
+    """The non-negative least common multiple, elementwise (0 if either is 0; an
+    overflow wraps as PyTorch's)."""
     a, b = _integer_pair("lcm", input, other)
     return ops._kernel("lcm", _lcm_kernel, a, b)
 
@@ -197,9 +201,9 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
 
 def histc(input, bins=100, min=0, max=0):  # noqa: A002  (torch's argument names)
     """Counts of ``input``'s elements in ``bins`` equal-width bins over ``[min, max]``
-    (both 0: the data's smallest and largest value; equal: widened by 1 either side),
-    elements outside ignored, the last bin closed; in ``input``'s float dtype. No
-    gradient (PyTorch defines none)."""
+    (equal, as both 0 by default: the data's smallest and largest value; a range of
+    one value widened by 1 either side), elements outside ignored, the last bin
+    closed; in ``input``'s float dtype. No gradient (PyTorch defines none)."""
     x = _tensor("histc", input)
     if not x.dtype.startswith("float"):
         raise DTypeError(f"histc: needs a float tensor, got {x.dtype} of shape {x.shape}")
@@ -211,24 +215,15 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002  (torch's argument names
         x = ops.reshape(x.detach(), (x.numel(),))
         if not x.numel():
             return zeros(bins, dtype=input.dtype, device=x.device)
-        if min == max:
-            if min == 0:            # both 0: the data's range
-                low, high = amin(x), amax(x)
-                if dispatch.thread.tracer is None and x.device.kind == "cpu" and \
-                        not np.isfinite([low.item(), high.item()]).all():
-                    raise ArgumentError(f"histc: the range of the data, [{low.item()}, {high.item()}], is not "
-                                        "finite (give min and max)")
-            else:
-                low, high = ops._as_tensor(float(min), x), ops._as_tensor(float(max), x)
-            wide = low == high
-            low, high = where(wide, low - 1, low), where(wide, high + 1, high)
+        if min == max:              # the data's range (PyTorch's rule for any equal pair)
+            low, high = amin(x), amax(x)
+            if dispatch.thread.tracer is None and x.device.kind == "cpu" and \
+                    not np.isfinite([low.item(), high.item()]).all():
+                raise ArgumentError(f"histc: the range of the data, [{low.item()}, {high.item()}], is not "
+                                    "finite (give min and max)")
         else:
             low, high = ops._as_tensor(float(min), x), ops._as_tensor(float(max), x)
-        inside = (x >= low) & (x <= high)
-        scaled = where(inside, (x - low) * bins / (high - low), ops._as_tensor(0.0, x))     # no NaN reaches the cast
-        position = ops.cast(clamp(scaled.floor(), 0.0, float(bins - 1)), "int64")         # max: the last bin
-        # one reduction per bin over the elements, each adding 1 where it is inside
-        return index_add(zeros(bins, dtype=input.dtype, device=x.device), 0, position, ops.cast(inside, input.dtype))
+        return ops._kernel("histc", _histc_kernel, x, low, high, bins=bins)
 
 
 def clone(input, *, memory_format=None):

@@ -1,15 +1,20 @@
 """Order statistics, PyTorch's: ``quantile`` and ``nanquantile`` (all five
 interpolation modes) and ``mode``.
 
-``quantile`` sorts along the axis with ``tm.sort`` (NaNs last), reads the two order
-statistics around each rank ``q * (count - 1)`` with ``gather`` and interpolates, so
-the gradient goes, as PyTorch's, to those elements; ``count`` is the line's length, or
-for ``nanquantile`` its number of non-NaN values (a tensor: each line its own ranks).
-A line holding a NaN gives NaN in ``quantile``; an all-NaN line gives NaN in
-``nanquantile``. ``mode`` counts every value's equals along the line (one comparison of
-every pair: n² per line), takes the smallest of the most frequent values and, as
-PyTorch, the last position holding it; its values are a ``gather`` there (the gradient
-goes to that element).
+``quantile`` orders each line with ``tm.argsort`` (NaNs last), reads the two order
+statistics around each rank ``q * (count - 1)`` with two small ``gather``s (the
+positions in the order, then the elements there: no sorted copy of the lines is made)
+and interpolates, so the gradient goes, as PyTorch's, to those elements; ``count`` is
+the line's length, or for ``nanquantile`` its number of non-NaN values (a tensor: each
+line its own ranks). As PyTorch's, a line holding a NaN (its largest element in the
+order is NaN) reads that NaN at every rank in ``quantile``, and an all-NaN line its
+first NaN in ``nanquantile``: the result is NaN and the gradient goes to that NaN.
+Nearly all of the time goes to the argsort (``topi.sort_network`` for long lines).
+
+``mode`` counts every value's equals along the line (one comparison of every pair: n²
+per line), takes the smallest of the most frequent values and, as PyTorch, the last
+position holding it; its values are a ``gather`` there (the gradient goes to that
+element).
 """
 from collections import namedtuple
 
@@ -25,7 +30,7 @@ from .join_ops import clamp
 from .logic_ops import where
 from .reductions import amax, amin
 from .reorder_ops import movedim
-from .sort_ops import sort
+from .sort_ops import argsort
 from .tensor import Tensor, add_methods
 
 INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
@@ -71,12 +76,23 @@ def _quantile(op, input, q, dim, keepdim, interpolation, ignore_nan):
     n = x.shape[axis]
     if not n:
         raise ShapeError(f"{op}: the input of shape {input.shape} is empty along the reduced axis")
-    lines = movedim(sort(x, axis).values, axis, -1)                      # rows (R..., n), NaNs last
+    lines = movedim(x, axis, -1)                                        # rows (R..., n)
+    order = argsort(lines, -1)                                          # NaNs last
     rest = lines.shape[:-1]
-    present = lines == lines
-    count = ops.cast(present, x.dtype).sum(dim=-1, keepdim=True) if ignore_nan else None
-    last = ops._as_tensor(n - 1, x) if count is None else clamp(count - 1, 0.0)
-    rank = ops.reshape(q, (1,) * len(rest) + (q.numel(),)) * last        # (R..., Q)
+
+    def at(position, width):
+        """The order statistics at ``position`` (R..., width): the elements the sort
+        put there, read from the rows themselves (their gradient goes there)."""
+        index = ops.cast(clamp(position, 0.0, float(n - 1)), "int64")
+        return gather(lines, -1, gather(order, -1, ops.expand(index, rest + (width,))))
+
+    if ignore_nan:          # ranks among the non-NaN values; an all-NaN line reads its first NaN
+        count = ops.cast(lines == lines, x.dtype).sum(dim=-1, keepdim=True)
+        rank = ops.reshape(q, (1,) * len(rest) + (q.numel(),)) * clamp(count - 1, 0.0)       # (R..., Q)
+    else:                   # a line holding a NaN (it sorts last) reads it at every rank
+        largest = at(ops._as_tensor(float(n - 1), x), 1).detach()
+        rank = where(largest == largest, ops.reshape(q, (1,) * len(rest) + (q.numel(),)) * float(n - 1),
+                     ops._as_tensor(float(n - 1), x))
     low, high = rank.floor(), rank.ceil()
     if interpolation == "nearest":
         low = high = rank.round()
@@ -84,21 +100,12 @@ def _quantile(op, input, q, dim, keepdim, interpolation, ignore_nan):
         high = low
     elif interpolation == "higher":
         low = high
-
-    def at(position):
-        index = ops.cast(clamp(position, 0.0, float(n - 1)), "int64")
-        return gather(lines, -1, ops.expand(index, rest + (q.numel(),)))
-    below = at(low)
+    below = at(low, q.numel())
     if interpolation in ("lower", "higher", "nearest"):
         value = below
     else:
         weight = ops._as_tensor(0.5, x) if interpolation == "midpoint" else rank - low
-        value = below + (at(high) - below) * weight
-    nan = ops._as_tensor(float("nan"), x)
-    if ignore_nan:
-        value = where(count == 0, nan, value)
-    else:
-        value = where(present.all(-1, True), value, nan)
+        value = below + (at(high, q.numel()) - below) * weight
     value = movedim(value, -1, 0)                                           # (Q, R...)
     if keepdim:
         kept = (1,) * input.ndim if dim is None else input.shape[:axis] + (1,) + input.shape[axis + 1:]

@@ -234,9 +234,10 @@ def schedule_reduce(sch, tensor, target="llvm"):
     if not _untouched(stage) or not stage.op.reduce_axis:
         return
     load = _main_load(stage.op.body.source)
-    if load is not None and load.indices and any(load.indices[-1] is iv.var for iv in stage.op.axis):
+    kept = [iv for iv in stage.op.axis if load is not None and load.indices and load.indices[-1] is iv.var]
+    if kept and kept[0] in (stage.op.axis[0], stage.op.axis[-1]):     # the other output axes fuse
         if not _rows_split_between_threads(sch, tensor):
-            _reduce_outer(stage, next(iv for iv in stage.op.axis if load.indices[-1] is iv.var))
+            _reduce_outer(stage, kept[0])
         return
     run = _trailing_reduce_axes(stage, load) if load is not None else []
     rows = _product(stage.op.shape)

@@ -81,10 +81,10 @@ def _kind(node, cache):
             ok, stack, seen = True, [outs[0].op], set()
             while stack and ok:
                 op = stack.pop()
-                if op in seen or not hasattr(op, "body"):
+                if op in seen or not hasattr(op, "bodies"):         # a placeholder
                     continue
                 seen.add(op)
-                ok = op.tag in INJECTIVE_TAGS and not op.reduce_axis
+                ok = len(op.bodies) == 1 and op.tag in INJECTIVE_TAGS and not op.reduce_axis
                 stack.extend(t.op for t in op.input_tensors)
             cache[key] = INJECTIVE if ok else None
     return cache[key]
