@@ -15,13 +15,20 @@ import numpy as np
 
 from ..errors import TVMiniError
 from ..runtime import ndarray as nd
+from ..topi import linalg_blocked as blocked
 from ..topi import linalg_lu as kernels
-from . import dispatch
+from . import dispatch, ops
 from .tensor import Tensor
 
 #: Row swaps of the pivots replayed per kernel call (:func:`permutation`): each step is
 #: a few instructions per row, far less than a call costs.
 SWAPS = 8
+
+#: Columns (rows) per block of the blocked factorizations and substitutions: a matrix
+#: of more than ``BLOCK`` columns is factored a panel of ``BLOCK`` columns at a time
+#: (the step kernels on the n x BLOCK panel only), the rest of the matrix updated once
+#: per panel by a GEMM; fewer columns, one step kernel per column on the whole matrix.
+BLOCK = 32
 
 _STEP = ("int32",)
 
@@ -41,12 +48,15 @@ def _run(name, define, tensors, scalars=(), attrs=()):
 
 
 def _steps_in_place(name, define, tensors, overwrites, steps, attrs=()):
-    """Run step kernel ``define`` for each of ``steps``, its outputs written over
+    """Run step kernel ``define`` for each of ``steps`` (a step index, or a tuple of
+    its scalars), its outputs written over
     ``tensors[i]`` for ``i`` in ``overwrites`` (arrays these functions made: a step then
     allocates nothing, and its matrix stays in cache from one step to the next)."""
     arrays = [t._data for t in tensors]
     for k in steps:
-        dispatch.run_inplace(name, define, arrays, overwrites, scalars=(k,), scalar_dtypes=_STEP, attrs=attrs)
+        scalars = k if isinstance(k, tuple) else (k,)
+        dispatch.run_inplace(name, define, arrays, overwrites, scalars=scalars, scalar_dtypes=_STEP * len(scalars),
+                             attrs=attrs)
     for i in overwrites:        # nothing saw them between the steps: they are new arrays, as a kernel's output
         arrays[i]._version = 0
 
@@ -62,9 +72,45 @@ def lu(a):
     """(LU, pivots) of the (B, n, n) tensor ``a``: the packed factors (unit-lower ``L``
     below the diagonal, ``U`` on and above it) and LAPACK's 1-based int32 pivots."""
     batch, n = a.shape[0], a.shape[-1]
-    out, pivots = a.detach().clone(), _constant((batch, n), 0, "int32", a).clone()
-    _steps_in_place("lu_step", kernels.lu_step, [out, pivots], (0, 1), range(n))
+    # pivots start as "no swap" (k + 1): a block's permutation replays whole kernels of
+    # swaps, past its last pivot too
+    pivots = _constant((batch, n), np.arange(1, n + 1, dtype="int32"), "int32", a).clone()
+    if n <= BLOCK:
+        out = a.detach().clone()
+        _steps_in_place("lu_step", kernels.lu_step, [out, pivots], (0, 1), range(n))
+        return out, pivots
+    out = a.detach()
+    for j, w in _blocks(n):
+        panel = _run("take_block", blocked.take_block, [out], (0, j), attrs=(("rows", n), ("cols", w)))
+        _steps_in_place("lu_panel_step", kernels.lu_panel_step, [panel, pivots], (0, 1),
+                        [(j + t, t) for t in range(w)])
+        perm = _swaps(pivots, j, w)
+        if j + w == n:
+            out = _run("lu_block_swap", blocked.lu_block_swap, [out, perm, panel], (j,))
+            break
+        rows = _run("take_rows", blocked.take_rows, [out, perm], (j,), attrs=(("rows", w),))
+        diagonal = _run("take_block", blocked.take_block, [panel], (j, 0), attrs=(("rows", w), ("cols", w)))
+        inverse = _run("triangular_inverse", blocked.triangular_inverse, [diagonal],
+                       attrs=(("lower", True), ("unit", True)))
+        u12 = ops.matmul(inverse, rows)
+        out = _run("lu_block_update", blocked.lu_block_update, [out, perm, panel, u12, ops.matmul(panel, u12)], (j,))
     return out, pivots
+
+
+def _blocks(n):
+    """(first column, width) of each block of :data:`BLOCK` columns of n (the last one
+    narrower where ``BLOCK`` does not divide n)."""
+    return [(j, min(BLOCK, n - j)) for j in range(0, n, BLOCK)]
+
+
+def _swaps(pivots, j, w):
+    """(B, n) the permutation of pivots ``j .. j+w-1`` alone (the rows of a block's swaps)."""
+    batch, n = pivots.shape
+    perm = _constant((batch, n), np.arange(n, dtype="int32"), "int32", pivots)
+    count = min(SWAPS, w)
+    for k in range(j, j + w, count):        # whole kernels: the pivots after the block swap nothing yet
+        perm = _run("pivots_to_perm", kernels.pivots_to_perm, [perm, pivots], scalars=(k,), attrs=(("count", count),))
+    return perm
 
 
 def lu_info(packed):
@@ -107,10 +153,24 @@ def trsm(t, b, lower, unit=False):
     """The solution of ``t x = b`` for triangular (B, n, n) ``t`` (only its lower or
     upper triangle read; ``unit``: ones taken on the diagonal) and (B, n, m) ``b``."""
     n = t.shape[-1]
-    x = b.detach().clone()
-    _steps_in_place("trsm_step", kernels.trsm_step, [t, x], (1,), range(n) if lower else range(n - 1, -1, -1),
-                    attrs=(("lower", lower), ("unit", unit)))
-    return x
+    if n <= BLOCK:
+        x = b.detach().clone()
+        _steps_in_place("trsm_step", kernels.trsm_step, [t, x], (1,), range(n) if lower else range(n - 1, -1, -1),
+                        attrs=(("lower", lower), ("unit", unit)))
+        return x
+    x, m = b.detach(), b.shape[-1]
+    blocks = _blocks(n)
+    for j, w in blocks if lower else blocks[::-1]:
+        diagonal = _run("take_block", blocked.take_block, [t], (j, j), attrs=(("rows", w), ("cols", w)))
+        inverse = _run("triangular_inverse", blocked.triangular_inverse, [diagonal],
+                       attrs=(("lower", lower), ("unit", unit)))
+        solved = ops.matmul(inverse, _run("take_block", blocked.take_block, [x], (j, 0),
+                                          attrs=(("rows", w), ("cols", m))))
+        if (j + w == n) if lower else (j == 0):
+            return _run("put_block", blocked.put_block, [x, solved], (j, 0))
+        column = _run("take_block", blocked.take_block, [t], (0, j), attrs=(("rows", n), ("cols", w)))
+        x = _run("trsm_block_update", blocked.trsm_block_update, [x, solved, ops.matmul(column, solved)], (j,),
+                 attrs=(("lower", lower),))
 
 
 def lu_solve(packed, perm, b, adjoint=False):
@@ -126,8 +186,21 @@ def cholesky(a):
     """(L, info) of the (B, n, n) tensor ``a`` (its lower triangle): ``L`` lower
     triangular (zeros above), ``info`` (B,) int32, 0 where the factorization succeeded."""
     batch, n = a.shape[0], a.shape[-1]
-    out, info = a.detach().clone(), _constant((batch,), 0, "int32", a).clone()
-    _steps_in_place("cholesky_step", kernels.cholesky_step, [out, info], (0, 1), range(n))
+    info = _constant((batch,), 0, "int32", a).clone()
+    if n <= BLOCK:
+        out = a.detach().clone()
+        _steps_in_place("cholesky_step", kernels.cholesky_step, [out, info], (0, 1), range(n))
+        return out.tril(), info
+    out = a.detach()
+    for j, w in _blocks(n):
+        panel = _run("take_block", blocked.take_block, [out], (0, j), attrs=(("rows", n), ("cols", w)))
+        _steps_in_place("cholesky_panel_step", kernels.cholesky_panel_step, [panel, info], (0, 1),
+                        [(j + t, t) for t in range(w)])
+        if j + w == n:
+            out = _run("put_block", blocked.put_block, [out, panel], (0, j))
+            break
+        product = ops.matmul(panel, panel.transpose(-2, -1))
+        out = _run("cholesky_block_update", blocked.cholesky_block_update, [out, panel, product], (j,))
     return out.tril(), info
 
 

@@ -45,7 +45,7 @@ from ..tir import expr as E
 from .schedule import MATERIALIZED
 from .transform import _check
 
-__all__ = ["lu_step", "cholesky_step", "trsm_step", "pivots_to_perm", "permute_rows", "inverse_perm",
+__all__ = ["lu_step", "lu_panel_step", "cholesky_step", "cholesky_panel_step", "trsm_step", "pivots_to_perm", "permute_rows", "inverse_perm",
            "perm_matrix", "pivots_sign", "lu_info"]
 
 
@@ -77,43 +77,45 @@ def _step_tag(k, count):
 
 # ------------------------------------------------------------------------------- LU
 
-def _lu_step(a, pivots, k, name):
-    n = _extent(a, 1)
-    kk = _clamp(k, n)
-    active = k < n
-    i = te.reduce_axis((0, n), name="i")
-    size = te.compute((a.shape[0],), lambda b: te.max(te.if_then_else(i.var >= kk, te.abs(a[b, i.var, kk]),
+def _lu_step(a, pivots, row, col, name):
+    """Step of LU on ``a`` (B, m, w): pivot row ``row``, column ``col`` (both ``k`` for a
+    square matrix; ``j + t`` and ``t`` for step ``t`` of the panel of columns ``j ..``)."""
+    m, w = _extent(a, 1), _extent(a, 2)
+    kk, kc = _clamp(row, m), _clamp(col, w)
+    active = te.all(row < m, col < w)
+    i = te.reduce_axis((0, m), name="i")
+    size = te.compute((a.shape[0],), lambda b: te.max(te.if_then_else(i.var >= kk, te.abs(a[b, i.var, kc]),
                                                                       E.const(-1, a.dtype)), axis=i),
                       name=f"{name}_size", tag="reduce")
-    r = te.reduce_axis((0, n), name="r")
+    r = te.reduce_axis((0, m), name="r")
     first = te.compute((a.shape[0],), lambda b: te.min(te.if_then_else(
-        te.all(r.var >= kk, te.abs(a[b, r.var, kk]) == size[b]), r.var, E.const(n, "int32")), axis=r),
+        te.all(r.var >= kk, te.abs(a[b, r.var, kc]) == size[b]), r.var, E.const(m, "int32")), axis=r),
         name=f"{name}_first", tag="reduce")
     # no row matched (a NaN in the column): keep row k, as the steps after it only spread the NaN
-    pivot = te.compute((a.shape[0],), lambda b: _clamp(te.if_then_else(first[b] < n, first[b], kk), n),
+    pivot = te.compute((a.shape[0],), lambda b: _clamp(te.if_then_else(first[b] < m, first[b], kk), m),
                        name=f"{name}_pivot", tag=MATERIALIZED)
     zero = E.const(0, a.dtype)
     # the new row k (the pivot row) and each row's multiplier, gathered once: the update
     # below then reads only rows at affine indices, contiguous along the columns
-    head_row = te.compute((a.shape[0], n), lambda b, col: a[b, pivot[b], col], name=f"{name}_head_row",
+    head_row = te.compute((a.shape[0], w), lambda b, c: a[b, pivot[b], c], name=f"{name}_head_row",
                           tag=MATERIALIZED)
 
-    def multiplier(b, row):
-        below = te.if_then_else(row == pivot[b], a[b, kk, kk], a[b, row, kk])
-        head = head_row[b, kk]
+    def multiplier(b, row_):
+        below = te.if_then_else(row_ == pivot[b], a[b, kk, kc], a[b, row_, kc])
+        head = head_row[b, kc]
         return te.if_then_else(head == zero, below, below / head)
-    factor = te.compute((a.shape[0], n), multiplier, name=f"{name}_factor", tag=MATERIALIZED)
+    factor = te.compute((a.shape[0], m), multiplier, name=f"{name}_factor", tag=MATERIALIZED)
 
-    old_row = te.compute((a.shape[0], n), lambda b, col: a[b, kk, col], name=f"{name}_old_row", tag=MATERIALIZED)
+    old_row = te.compute((a.shape[0], w), lambda b, c: a[b, kk, c], name=f"{name}_old_row", tag=MATERIALIZED)
 
-    def body(b, row, col):
-        value = te.if_then_else(row == pivot[b], old_row[b, col], a[b, row, col])
-        below = te.if_then_else(col == kk, factor[b, row],
-                                te.if_then_else(col > kk, value - factor[b, row] * head_row[b, col], value))
-        new = te.if_then_else(row == kk, head_row[b, col], te.if_then_else(row > kk, below, a[b, row, col]))
-        return te.if_then_else(active, new, a[b, row, col])
+    def body(b, row_, c):
+        value = te.if_then_else(row_ == pivot[b], old_row[b, c], a[b, row_, c])
+        below = te.if_then_else(c == kc, factor[b, row_],
+                                te.if_then_else(c > kc, value - factor[b, row_] * head_row[b, c], value))
+        new = te.if_then_else(row_ == kk, head_row[b, c], te.if_then_else(row_ > kk, below, a[b, row_, c]))
+        return te.if_then_else(active, new, a[b, row_, c])
     out = te.compute(a.shape, body, name=name, tag="injective")
-    piv = te.compute(pivots.shape, lambda b, m: te.if_then_else(te.all(active, m == kk), pivot[b] + 1, pivots[b, m]),
+    piv = te.compute(pivots.shape, lambda b, p: te.if_then_else(te.all(active, p == kk), pivot[b] + 1, pivots[b, p]),
                      name=f"{name}_pivots", tag="injective")
     return out, piv
 
@@ -125,7 +127,28 @@ def lu_step(a, pivots, k):
     [a, pivots] after it."""
     _square(a, "lu_step")
     _check(pivots, "lu_step")
-    return list(_lu_step(a, pivots, k, "lu_step"))
+    return list(_lu_step(a, pivots, k, k, "lu_step"))
+
+
+def _panel(a, pivots, op):
+    """Check a panel (B, m, w) and its (B, m) pivots or (B,) info."""
+    _check(a, op)
+    _check(pivots, op)
+    if len(a.shape) != 3 or not a.dtype.startswith("float"):
+        raise ShapeError(f"{op}: expects a batch of floating-point panels (B, m, w), got {a.name} of shape "
+                         f"{a.shape} and dtype {a.dtype}")
+    _extent(a, 1), _extent(a, 2)
+
+
+def lu_panel_step(panel, pivots, row, col):
+    """Step ``col`` of LU with partial pivoting restricted to the panel (B, m, w) of the
+    ``w`` columns from ``row - col`` of an m x m matrix: the pivot is searched in rows
+    ``>= row`` of the panel's column ``col``, rows swap inside the panel only, and
+    ``pivots[row]`` (B, m) takes the 1-based pivot row. The blocked LU
+    (``graph.linalg_kernels``) swaps the other columns and updates the trailing matrix
+    once per panel."""
+    _panel(panel, pivots, "lu_panel_step")
+    return list(_lu_step(panel, pivots, row, col, "lu_panel_step"))
 
 
 def lu_info(lu):
@@ -141,22 +164,25 @@ def lu_info(lu):
 
 # ------------------------------------------------------------------------- Cholesky
 
-def _cholesky_step(a, info, k, name):
-    n = _extent(a, 1)
-    kk = _clamp(k, n)
-    active = k < n
+def _cholesky_step(a, info, row, col, name):
+    """Step of Cholesky on ``a`` (B, m, w): diagonal entry ``a[row, col]`` (both ``k`` for
+    a square matrix, ``j + t`` and ``t`` in the panel of columns ``j ..``)."""
+    m, w = _extent(a, 1), _extent(a, 2)
+    kk, kc = _clamp(row, m), _clamp(col, w)
+    active = te.all(row < m, col < w)
     zero = E.const(0, a.dtype)
     # column k of L (the diagonal's root, the entries below divided by it), once: the
     # update reads it along both axes and divides nothing
-    root = te.compute((a.shape[0],), lambda b: te.sqrt(a[b, kk, kk]), name=f"{name}_root", tag=MATERIALIZED)
-    column = te.compute((a.shape[0], n), lambda b, row: te.if_then_else(row == kk, root[b], a[b, row, kk] / root[b]),
+    root = te.compute((a.shape[0],), lambda b: te.sqrt(a[b, kk, kc]), name=f"{name}_root", tag=MATERIALIZED)
+    column = te.compute((a.shape[0], m), lambda b, r: te.if_then_else(r == kk, root[b], a[b, r, kc] / root[b]),
                         name=f"{name}_column", tag=MATERIALIZED)
 
-    def body(b, row, col):
-        value = a[b, row, col]
-        new = te.if_then_else(te.all(col == kk, row >= kk), column[b, row],
-                              te.if_then_else(te.all(row > kk, col > kk), value - column[b, row] * column[b, col],
-                                              value))
+    def body(b, r, c):
+        value = a[b, r, c]
+        # the trailing entry (r, c) of the panel is row r times row (c + row - col) of L's column
+        new = te.if_then_else(te.all(c == kc, r >= kk), column[b, r],
+                              te.if_then_else(te.all(r > kk, c > kc),
+                                              value - column[b, r] * column[b, _clamp(c - kc + kk, m)], value))
         return te.if_then_else(active, new, value)
     out = te.compute(a.shape, body, name=name, tag="injective")
     failed = te.compute(info.shape, lambda b: te.if_then_else(
@@ -171,7 +197,16 @@ def cholesky_step(a, info, k):
     above it is whatever the updates left there."""
     _square(a, "cholesky_step")
     _check(info, "cholesky_step")
-    return list(_cholesky_step(a, info, k, "cholesky_step"))
+    return list(_cholesky_step(a, info, k, k, "cholesky_step"))
+
+
+def cholesky_panel_step(panel, info, row, col):
+    """Step ``col`` of Cholesky restricted to the panel (B, m, w) of the ``w`` columns
+    from ``row - col`` of an m x m matrix (its lower part: rows ``>= row``): the
+    column of ``L`` below ``a[row, col]`` and the rank-1 update of the panel's columns
+    after it; ``info`` (B,) as :func:`cholesky_step`'s, ``row + 1`` at a failure."""
+    _panel(panel, info, "cholesky_panel_step")
+    return list(_cholesky_step(panel, info, row, col, "cholesky_panel_step"))
 
 
 # ---------------------------------------------------------------------- substitution

@@ -1,0 +1,178 @@
+"""The kernels of the blocked solvers (``graph.linalg_kernels``): what a blocked LU,
+Cholesky or triangular solve does once per block of ``w`` columns (or rows), around
+the step kernels of ``topi.linalg_lu`` restricted to a panel and the batched GEMM of
+the graph layer's matmul.
+
+Every kernel takes the block's position as a runtime scalar, and the panels are
+full-height (all ``n`` rows, rows above the block ignored), so the kernels of one
+matrix shape and block width are built once and serve every block (only a ragged
+last block adds a second width). Indices derived from those scalars are clamped into
+their axes, so no kernel reads outside a buffer whatever the scalar.
+
+* :func:`take_block`: a ``rows x cols`` window of a batch of matrices.
+* :func:`take_rows`: ``rows`` rows of a batch of matrices in the order of a
+  permutation (the rows of a block after its pivots' swaps).
+* :func:`triangular_inverse`: the inverse of each (lower or upper, unit or not)
+  triangular ``w x w`` diagonal block. With ``T = D (I - N)`` (``D`` the diagonal,
+  ``N`` strictly triangular, so ``N^w = 0``), ``T^{-1} = (I + N)(I + N^2)(I + N^4)
+  ... D^{-1}``: ``ceil(log2 w)`` GEMM-shaped stages instead of ``w`` substitution
+  steps (each a kernel call), the reductions restricted to the triangle they touch.
+* :func:`lu_block_update`, :func:`lu_block_swap`, :func:`cholesky_block_update`,
+  :func:`trsm_block_update`, :func:`put_block`: the matrix after a block, assembled
+  from the factored panel, the block's row swaps and the GEMM product of the
+  trailing update, in one pass over it.
+"""
+import math
+
+from .. import te
+from ..errors import ShapeError
+from ..tir import expr as E
+from .linalg_lu import _clamp, _extent
+from .schedule import MATERIALIZED
+from .transform import _check
+
+__all__ = ["take_block", "take_rows", "triangular_inverse", "lu_block_update", "lu_block_swap",
+           "cholesky_block_update", "trsm_block_update", "put_block"]
+
+
+def _batch3(x, op):
+    _check(x, op)
+    if len(x.shape) != 3:
+        raise ShapeError(f"{op}: expects a batch of matrices (B, r, c), got {x.name} of shape {x.shape}")
+    return _extent(x, 1), _extent(x, 2)
+
+
+def take_block(a, row, col, rows, cols):
+    """``out[b, r, c] = a[b, row + r, col + c]`` (B, rows, cols): the window at (``row``,
+    ``col``) of ``a`` (B, n, m); indices past ``a``'s edges are clamped to them."""
+    n, m = _batch3(a, "take_block")
+    return te.compute((a.shape[0], rows, cols), lambda b, r, c: a[b, _clamp(row + r, n), _clamp(col + c, m)],
+                      name="take_block", tag="injective")
+
+
+def take_rows(a, perm, row, rows):
+    """``out[b, r, c] = a[b, perm[b, row + r], c]`` (B, rows, m): rows ``row ..`` of ``P^T a``."""
+    n, _ = _batch3(a, "take_rows")
+    _check(perm, "take_rows")
+    return te.compute((a.shape[0], rows, a.shape[2]),
+                      lambda b, r, c: a[b, _clamp(perm[b, _clamp(row + r, n)], n), c], name="take_rows",
+                      tag="injective")
+
+
+def triangular_inverse(t, lower=True, unit=False):
+    """The inverses (B, w, w) of the ``lower`` (else upper) triangles of ``t`` (B, w, w),
+    with ones taken on the diagonal where ``unit``; the other triangle is not read."""
+    w, cols = _batch3(t, "triangular_inverse")
+    if w != cols:
+        raise ShapeError(f"triangular_inverse: expects square blocks, got {t.name} of shape {t.shape}")
+    one, zero = E.const(1, t.dtype), E.const(0, t.dtype)
+    below = (lambda i, k: i > k) if lower else (lambda i, k: i < k)
+    batch = t.shape[0]
+
+    def strict(b, i, k):                        # N = -D^{-1} (T - D)
+        value = -t[b, i, k] if unit else -t[b, i, k] / t[b, i, i]
+        return te.if_then_else(below(i, k), value, zero)
+    power = te.compute((batch, w, w), strict, name="tri_inv_n", tag=MATERIALIZED)
+    product = te.compute((batch, w, w), lambda b, i, k: te.if_then_else(i == k, one, power[b, i, k]),
+                         name="tri_inv_p0", tag=MATERIALIZED)
+    # N^(2^s) and the product times (I + N^(2^s)); every factor is triangular, so the sums
+    # run over the indices between the two that an entry joins
+    if lower:
+        strictly, within = (lambda i, c, k: te.all(k > c, k < i)), (lambda i, c, k: te.all(k >= c, k <= i))
+    else:
+        strictly, within = (lambda i, c, k: te.all(k < c, k > i)), (lambda i, c, k: te.all(k <= c, k >= i))
+    for s in range(1, max(1, math.ceil(math.log2(w)))):
+        power = _triangular_product(power, power, False, strictly, f"tri_inv_n{s}")
+        product = _triangular_product(product, power, True, within, f"tri_inv_p{s}")
+    if unit:
+        return te.compute((batch, w, w), lambda b, i, c: product[b, i, c], name="triangular_inverse",
+                          tag="injective")
+    return te.compute((batch, w, w), lambda b, i, c: product[b, i, c] / t[b, c, c], name="triangular_inverse",
+                      tag="injective")
+
+
+def _triangular_product(x, y, plus_identity, where, name):
+    """``x @ y`` (``x @ (I + y)`` where ``plus_identity``) of (B, w, w) blocks, the sum
+    over ``k`` restricted to ``where(i, c, k)``."""
+    w = _extent(x, 1)
+    k = te.reduce_axis((0, w), name="k")
+    one = E.const(1, x.dtype)
+
+    def entry(b, i, c):
+        right = te.if_then_else(k.var == c, one, y[b, k.var, c]) if plus_identity else y[b, k.var, c]
+        return te.sum(x[b, i, k.var] * right, axis=k, where=where(i, c, k.var))
+    return te.compute(x.shape, entry, name=name, tag=MATERIALIZED)
+
+
+def _in_block(i, start, width):
+    return te.all(i >= start, i < start + width)
+
+
+def _lu_assembled(a, perm, panel, j, trailing, name):
+    n, _ = _batch3(a, name)
+    _, w = _batch3(panel, name)
+
+    def body(b, r, c):
+        swapped = a[b, _clamp(perm[b, r], n), c]
+        rest = swapped if trailing is None else trailing(b, r, c, swapped)
+        return te.if_then_else(_in_block(c, j, w), panel[b, r, _clamp(c - j, w)], rest)
+    return te.compute(a.shape, body, name=name, tag="injective")
+
+
+def lu_block_update(a, perm, panel, u12, product, j):
+    """The matrix (B, n, n) after the LU block of columns ``j .. j+w-1``: ``a`` with the
+    block's row swaps ``perm`` (B, n) applied, the factored ``panel`` (B, n, w) in the
+    block's columns, ``u12`` (B, w, n) (``L11^{-1}`` times the block's rows) right of it
+    and the trailing rows below less ``product`` (B, n, n) (``panel @ u12``)."""
+    _, w = _batch3(panel, "lu_block_update")
+
+    def trailing(b, r, c, swapped):
+        right = c >= j + w
+        return te.if_then_else(te.all(right, r >= j + w), swapped - product[b, r, c],
+                               te.if_then_else(te.all(right, r >= j), u12[b, _clamp(r - j, w), c], swapped))
+    return _lu_assembled(a, perm, panel, j, trailing, "lu_block_update")
+
+
+def lu_block_swap(a, perm, panel, j):
+    """The matrix after the last LU block (nothing right of it): ``a`` with its row
+    swaps ``perm`` applied and the factored ``panel`` in its columns ``j ..``."""
+    return _lu_assembled(a, perm, panel, j, None, "lu_block_swap")
+
+
+def cholesky_block_update(a, panel, product, j):
+    """The matrix after the Cholesky block of columns ``j .. j+w-1``: the factored
+    ``panel`` (B, n, w) in them, the trailing block less ``product`` (B, n, n)
+    (``panel @ panel^T``)."""
+    n, _ = _batch3(a, "cholesky_block_update")
+    _, w = _batch3(panel, "cholesky_block_update")
+
+    def body(b, r, c):
+        value = a[b, r, c]
+        rest = te.if_then_else(te.all(r >= j + w, c >= j + w), value - product[b, r, c], value)
+        return te.if_then_else(_in_block(c, j, w), panel[b, r, _clamp(c - j, w)], rest)
+    return te.compute(a.shape, body, name="cholesky_block_update", tag="injective")
+
+
+def trsm_block_update(x, solved, product, j, lower=True):
+    """The right-hand sides (B, n, m) after the substitution block of rows ``j ..
+    j+w-1``: ``solved`` (B, w, m) in them, the rows still to solve (below the block
+    when ``lower``, else above it) less ``product`` (B, n, m)."""
+    _batch3(x, "trsm_block_update")
+    w, _ = _batch3(solved, "trsm_block_update")
+
+    def body(b, r, c):
+        later = (r >= j + w) if lower else (r < j)
+        rest = te.if_then_else(later, x[b, r, c] - product[b, r, c], x[b, r, c])
+        return te.if_then_else(_in_block(r, j, w), solved[b, _clamp(r - j, w), c], rest)
+    return te.compute(x.shape, body, name="trsm_block_update", tag="injective")
+
+
+def put_block(a, block, row, col):
+    """``a`` (B, n, m) with ``block`` (B, r, c) written at (``row``, ``col``)."""
+    _batch3(a, "put_block")
+    rows, cols = _batch3(block, "put_block")
+
+    def body(b, r, c):
+        inside = te.all(_in_block(r, row, rows), _in_block(c, col, cols))
+        return te.if_then_else(inside, block[b, _clamp(r - row, rows), _clamp(c - col, cols)], a[b, r, c])
+    return te.compute(a.shape, body, name="put_block", tag="injective")
