@@ -11,6 +11,8 @@ to build (64 x (64 x 64) LU, 4 steps: ~2 s against ~1 s; 16: ~9 s) than the call
 saves (tens of microseconds each). Every call goes through ``dispatch``, so ``tm.jit``
 records the whole sequence like any other op's kernels.
 """
+import math
+
 import numpy as np
 
 from ..errors import TVMiniError
@@ -72,9 +74,7 @@ def lu(a):
     """(LU, pivots) of the (B, n, n) tensor ``a``: the packed factors (unit-lower ``L``
     below the diagonal, ``U`` on and above it) and LAPACK's 1-based int32 pivots."""
     batch, n = a.shape[0], a.shape[-1]
-    # pivots start as "no swap" (k + 1): a block's permutation replays whole kernels of
-    # swaps, past its last pivot too
-    pivots = _constant((batch, n), np.arange(1, n + 1, dtype="int32"), "int32", a).clone()
+    pivots = _constant((batch, n), 0, "int32", a).clone()
     if n <= BLOCK:
         out = a.detach().clone()
         _steps_in_place("lu_step", kernels.lu_step, [out, pivots], (0, 1), range(n))
@@ -82,35 +82,35 @@ def lu(a):
     out = a.detach()
     for j, w in _blocks(n):
         panel = _run("take_block", blocked.take_block, [out], (0, j), attrs=(("rows", n), ("cols", w)))
-        _steps_in_place("lu_panel_step", kernels.lu_panel_step, [panel, pivots], (0, 1),
+        perm = _constant((batch, n), np.arange(n, dtype="int32"), "int32", a).clone()
+        _steps_in_place("lu_panel_step", kernels.lu_panel_step, [panel, pivots, perm], (0, 1, 2),
                         [(j + t, t) for t in range(w)])
-        perm = _swaps(pivots, j, w)
         if j + w == n:
             out = _run("lu_block_swap", blocked.lu_block_swap, [out, perm, panel], (j,))
             break
         rows = _run("take_rows", blocked.take_rows, [out, perm], (j,), attrs=(("rows", w),))
         diagonal = _run("take_block", blocked.take_block, [panel], (j, 0), attrs=(("rows", w), ("cols", w)))
-        inverse = _run("triangular_inverse", blocked.triangular_inverse, [diagonal],
-                       attrs=(("lower", True), ("unit", True)))
+        inverse = triangular_inverse(diagonal, lower=True, unit=True)
         u12 = ops.matmul(inverse, rows)
         out = _run("lu_block_update", blocked.lu_block_update, [out, perm, panel, u12, ops.matmul(panel, u12)], (j,))
     return out, pivots
+
+
+def triangular_inverse(t, lower, unit):
+    """The inverses of the ``lower`` (else upper) triangles of ``t`` (B, w, w) (``unit``:
+    ones taken on the diagonal): ``(I + N)(I + N^2)(I + N^4) ... D^{-1}`` for ``T = D (I
+    - N)`` (``topi.linalg_blocked``), the products on the GEMM kernel."""
+    power, product = _run("triangular_parts", blocked.triangular_parts, [t], attrs=(("lower", lower), ("unit", unit)))
+    for _ in range(1, max(1, math.ceil(math.log2(t.shape[-1])))):
+        power = ops.matmul(power, power)
+        product = ops.add(product, ops.matmul(product, power))
+    return product if unit else _run("divide_columns", blocked.divide_columns, [product, t])
 
 
 def _blocks(n):
     """(first column, width) of each block of :data:`BLOCK` columns of n (the last one
     narrower where ``BLOCK`` does not divide n)."""
     return [(j, min(BLOCK, n - j)) for j in range(0, n, BLOCK)]
-
-
-def _swaps(pivots, j, w):
-    """(B, n) the permutation of pivots ``j .. j+w-1`` alone (the rows of a block's swaps)."""
-    batch, n = pivots.shape
-    perm = _constant((batch, n), np.arange(n, dtype="int32"), "int32", pivots)
-    count = min(SWAPS, w)
-    for k in range(j, j + w, count):        # whole kernels: the pivots after the block swap nothing yet
-        perm = _run("pivots_to_perm", kernels.pivots_to_perm, [perm, pivots], scalars=(k,), attrs=(("count", count),))
-    return perm
 
 
 def lu_info(packed):
@@ -162,8 +162,7 @@ def trsm(t, b, lower, unit=False):
     blocks = _blocks(n)
     for j, w in blocks if lower else blocks[::-1]:
         diagonal = _run("take_block", blocked.take_block, [t], (j, j), attrs=(("rows", w), ("cols", w)))
-        inverse = _run("triangular_inverse", blocked.triangular_inverse, [diagonal],
-                       attrs=(("lower", lower), ("unit", unit)))
+        inverse = triangular_inverse(diagonal, lower, unit)
         solved = ops.matmul(inverse, _run("take_block", blocked.take_block, [x], (j, 0),
                                           attrs=(("rows", w), ("cols", m))))
         if (j + w == n) if lower else (j == 0):
@@ -199,7 +198,7 @@ def cholesky(a):
         if j + w == n:
             out = _run("put_block", blocked.put_block, [out, panel], (0, j))
             break
-        product = ops.matmul(panel, panel.transpose(-2, -1))
+        product = _run("batch_matmul", "batch_matmul", [panel, panel], attrs=(("transpose_b", True),))
         out = _run("cholesky_block_update", blocked.cholesky_block_update, [out, panel, product], (j,))
     return out.tril(), info
 

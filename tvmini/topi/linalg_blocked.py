@@ -12,26 +12,25 @@ their axes, so no kernel reads outside a buffer whatever the scalar.
 * :func:`take_block`: a ``rows x cols`` window of a batch of matrices.
 * :func:`take_rows`: ``rows`` rows of a batch of matrices in the order of a
   permutation (the rows of a block after its pivots' swaps).
-* :func:`triangular_inverse`: the inverse of each (lower or upper, unit or not)
-  triangular ``w x w`` diagonal block. With ``T = D (I - N)`` (``D`` the diagonal,
-  ``N`` strictly triangular, so ``N^w = 0``), ``T^{-1} = (I + N)(I + N^2)(I + N^4)
-  ... D^{-1}``: ``ceil(log2 w)`` GEMM-shaped stages instead of ``w`` substitution
-  steps (each a kernel call), the reductions restricted to the triangle they touch.
+* :func:`triangular_parts` and :func:`divide_columns`: what the inverse of each
+  triangular ``w x w`` diagonal block is made from. With ``T = D (I - N)`` (``D`` the
+  diagonal, ``N`` strictly triangular, so ``N^w = 0``), ``T^{-1} = (I + N)(I + N^2)
+  (I + N^4) ... D^{-1}``: ``ceil(log2 w) - 1`` squarings and products, each a call of
+  the graph layer's GEMM, instead of ``w`` substitution steps (each a kernel call).
+  (As te stages of one kernel, the default reduction schedule ran these products
+  some 30x slower than the GEMM kernel.)
 * :func:`lu_block_update`, :func:`lu_block_swap`, :func:`cholesky_block_update`,
   :func:`trsm_block_update`, :func:`put_block`: the matrix after a block, assembled
   from the factored panel, the block's row swaps and the GEMM product of the
   trailing update, in one pass over it.
 """
-import math
-
 from .. import te
 from ..errors import ShapeError
 from ..tir import expr as E
 from .linalg_lu import _clamp, _extent
-from .schedule import MATERIALIZED
 from .transform import _check
 
-__all__ = ["take_block", "take_rows", "triangular_inverse", "lu_block_update", "lu_block_swap",
+__all__ = ["take_block", "take_rows", "triangular_parts", "divide_columns", "lu_block_update", "lu_block_swap",
            "cholesky_block_update", "trsm_block_update", "put_block"]
 
 
@@ -59,49 +58,30 @@ def take_rows(a, perm, row, rows):
                       tag="injective")
 
 
-def triangular_inverse(t, lower=True, unit=False):
-    """The inverses (B, w, w) of the ``lower`` (else upper) triangles of ``t`` (B, w, w),
-    with ones taken on the diagonal where ``unit``; the other triangle is not read."""
-    w, cols = _batch3(t, "triangular_inverse")
+def triangular_parts(t, lower=True, unit=False):
+    """[N, I + N] (B, w, w) of the ``lower`` (else upper) triangles ``T = D (I - N)`` of
+    ``t`` (B, w, w): ``N = -D^{-1} (T - D)``, strictly triangular (``D`` taken as ones
+    where ``unit``); the other triangle of ``t`` is not read."""
+    w, cols = _batch3(t, "triangular_parts")
     if w != cols:
-        raise ShapeError(f"triangular_inverse: expects square blocks, got {t.name} of shape {t.shape}")
+        raise ShapeError(f"triangular_parts: expects square blocks, got {t.name} of shape {t.shape}")
     one, zero = E.const(1, t.dtype), E.const(0, t.dtype)
-    below = (lambda i, k: i > k) if lower else (lambda i, k: i < k)
-    batch = t.shape[0]
 
-    def strict(b, i, k):                        # N = -D^{-1} (T - D)
+    def strict(b, i, k):
         value = -t[b, i, k] if unit else -t[b, i, k] / t[b, i, i]
-        return te.if_then_else(below(i, k), value, zero)
-    power = te.compute((batch, w, w), strict, name="tri_inv_n", tag=MATERIALIZED)
-    product = te.compute((batch, w, w), lambda b, i, k: te.if_then_else(i == k, one, power[b, i, k]),
-                         name="tri_inv_p0", tag=MATERIALIZED)
-    # N^(2^s) and the product times (I + N^(2^s)); every factor is triangular, so the sums
-    # run over the indices between the two that an entry joins
-    if lower:
-        strictly, within = (lambda i, c, k: te.all(k > c, k < i)), (lambda i, c, k: te.all(k >= c, k <= i))
-    else:
-        strictly, within = (lambda i, c, k: te.all(k < c, k > i)), (lambda i, c, k: te.all(k <= c, k >= i))
-    for s in range(1, max(1, math.ceil(math.log2(w)))):
-        power = _triangular_product(power, power, False, strictly, f"tri_inv_n{s}")
-        product = _triangular_product(product, power, True, within, f"tri_inv_p{s}")
-    if unit:
-        return te.compute((batch, w, w), lambda b, i, c: product[b, i, c], name="triangular_inverse",
-                          tag="injective")
-    return te.compute((batch, w, w), lambda b, i, c: product[b, i, c] / t[b, c, c], name="triangular_inverse",
+        return te.if_then_else((i > k) if lower else (i < k), value, zero)
+    n = te.compute(t.shape, strict, name="triangular_strict", tag="injective")
+    return [n, te.compute(t.shape, lambda b, i, k: te.if_then_else(i == k, one, n[b, i, k]),
+                          name="triangular_unit", tag="injective")]
+
+
+def divide_columns(x, t):
+    """``out[b, i, c] = x[b, i, c] / t[b, c, c]``: ``x D^{-1}`` for the diagonal ``D`` of
+    ``t`` (B, w, w)."""
+    _batch3(x, "divide_columns")
+    w, _ = _batch3(t, "divide_columns")
+    return te.compute(x.shape, lambda b, i, c: x[b, i, c] / t[b, _clamp(c, w), _clamp(c, w)], name="divide_columns",
                       tag="injective")
-
-
-def _triangular_product(x, y, plus_identity, where, name):
-    """``x @ y`` (``x @ (I + y)`` where ``plus_identity``) of (B, w, w) blocks, the sum
-    over ``k`` restricted to ``where(i, c, k)``."""
-    w = _extent(x, 1)
-    k = te.reduce_axis((0, w), name="k")
-    one = E.const(1, x.dtype)
-
-    def entry(b, i, c):
-        right = te.if_then_else(k.var == c, one, y[b, k.var, c]) if plus_identity else y[b, k.var, c]
-        return te.sum(x[b, i, k.var] * right, axis=k, where=where(i, c, k.var))
-    return te.compute(x.shape, entry, name=name, tag=MATERIALIZED)
 
 
 def _in_block(i, start, width):

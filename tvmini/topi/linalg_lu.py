@@ -117,7 +117,7 @@ def _lu_step(a, pivots, row, col, name):
     out = te.compute(a.shape, body, name=name, tag="injective")
     piv = te.compute(pivots.shape, lambda b, p: te.if_then_else(te.all(active, p == kk), pivot[b] + 1, pivots[b, p]),
                      name=f"{name}_pivots", tag="injective")
-    return out, piv
+    return out, piv, pivot
 
 
 def lu_step(a, pivots, k):
@@ -127,7 +127,7 @@ def lu_step(a, pivots, k):
     [a, pivots] after it."""
     _square(a, "lu_step")
     _check(pivots, "lu_step")
-    return list(_lu_step(a, pivots, k, k, "lu_step"))
+    return list(_lu_step(a, pivots, k, k, "lu_step")[:2])
 
 
 def _panel(a, pivots, op):
@@ -140,15 +140,30 @@ def _panel(a, pivots, op):
     _extent(a, 1), _extent(a, 2)
 
 
-def lu_panel_step(panel, pivots, row, col):
+def lu_panel_step(panel, pivots, perm, row, col):
     """Step ``col`` of LU with partial pivoting restricted to the panel (B, m, w) of the
     ``w`` columns from ``row - col`` of an m x m matrix: the pivot is searched in rows
-    ``>= row`` of the panel's column ``col``, rows swap inside the panel only, and
-    ``pivots[row]`` (B, m) takes the 1-based pivot row. The blocked LU
-    (``graph.linalg_kernels``) swaps the other columns and updates the trailing matrix
-    once per panel."""
+    ``>= row`` of the panel's column ``col``, rows swap inside the panel only,
+    ``pivots[row]`` (B, m) takes the 1-based pivot row and ``perm`` (B, m) int32 swaps
+    the same two entries (from the identity, it is the panel's row permutation). Returns
+    [panel, pivots, perm]. The blocked LU (``graph.linalg_kernels``) swaps the other
+    columns by ``perm`` and updates the trailing matrix once per panel."""
     _panel(panel, pivots, "lu_panel_step")
-    return list(_lu_step(panel, pivots, row, col, "lu_panel_step"))
+    _check(perm, "lu_panel_step")
+    out, piv, pivot = _lu_step(panel, pivots, row, col, "lu_panel_step")
+    m = _extent(panel, 1)
+    kk = _clamp(row, m)
+    active = te.all(row < m, col < _extent(panel, 2))
+
+    # the two entries that swap, gathered first (the update then reads perm in place)
+    at_k = te.compute((perm.shape[0],), lambda b: perm[b, kk], name="lu_panel_step_at_k", tag=MATERIALIZED)
+    at_p = te.compute((perm.shape[0],), lambda b: perm[b, pivot[b]], name="lu_panel_step_at_p", tag=MATERIALIZED)
+
+    def swapped(b, i):
+        p = pivot[b]
+        value = te.if_then_else(i == kk, at_p[b], te.if_then_else(i == p, at_k[b], perm[b, i]))
+        return te.if_then_else(active, value, perm[b, i])
+    return [out, piv, te.compute(perm.shape, swapped, name="lu_panel_step_perm", tag="injective")]
 
 
 def lu_info(lu):
@@ -177,12 +192,15 @@ def _cholesky_step(a, info, row, col, name):
     column = te.compute((a.shape[0], m), lambda b, r: te.if_then_else(r == kk, root[b], a[b, r, kc] / root[b]),
                         name=f"{name}_column", tag=MATERIALIZED)
 
+    # the entries of the column in the rows of the panel's columns (row j + c for the
+    # panel of columns j ..), gathered once: the update reads them contiguously
+    across = te.compute((a.shape[0], w), lambda b, c: column[b, _clamp(c - kc + kk, m)], name=f"{name}_across",
+                        tag=MATERIALIZED)
+
     def body(b, r, c):
         value = a[b, r, c]
-        # the trailing entry (r, c) of the panel is row r times row (c + row - col) of L's column
         new = te.if_then_else(te.all(c == kc, r >= kk), column[b, r],
-                              te.if_then_else(te.all(r > kk, c > kc),
-                                              value - column[b, r] * column[b, _clamp(c - kc + kk, m)], value))
+                              te.if_then_else(te.all(r > kk, c > kc), value - column[b, r] * across[b, c], value))
         return te.if_then_else(active, new, value)
     out = te.compute(a.shape, body, name=name, tag="injective")
     failed = te.compute(info.shape, lambda b: te.if_then_else(
