@@ -8,8 +8,9 @@ runtime scalar, so one build per shape serves them all), each writing its matrix
 place over a copy of the input; a triangular solve is ``n`` calls, one row of the
 solution final after each. One step per call: a kernel of several steps takes longer
 to build (64 x (64 x 64) LU, 4 steps: ~2 s against ~1 s; 16: ~9 s) than the calls it
-saves (tens of microseconds each). Every call goes through ``dispatch``, so ``tm.jit``
-records the whole sequence like any other op's kernels.
+saves (tens of microseconds each). From ``BLOCKED_MIN`` columns, Cholesky and the
+substitutions run blocked (see :data:`BLOCK`). Every call goes through ``dispatch``,
+so ``tm.jit`` records the whole sequence like any other op's kernels.
 """
 import math
 
@@ -26,11 +27,21 @@ from .tensor import Tensor
 #: a few instructions per row, far less than a call costs.
 SWAPS = 8
 
-#: Columns (rows) per block of the blocked factorizations and substitutions: a matrix
-#: of more than ``BLOCK`` columns is factored a panel of ``BLOCK`` columns at a time
-#: (the step kernels on the n x BLOCK panel only), the rest of the matrix updated once
-#: per panel by a GEMM; fewer columns, one step kernel per column on the whole matrix.
+#: Columns (rows) per block of the blocked Cholesky and substitutions, which run on
+#: matrices of at least ``BLOCKED_MIN`` columns: Cholesky a panel of ``BLOCK`` columns
+#: at a time (its step kernels on the n x BLOCK panel only), the rest of the matrix
+#: updated once per panel by a GEMM; a substitution a block of ``BLOCK`` rows at a
+#: time, each solved by a GEMM with the inverse of its diagonal block (``log2 BLOCK``
+#: GEMMs) and subtracted from the rows after it by another. Smaller matrices run one
+#: step kernel per column (row) on the whole matrix. Measured in CPU time, one thread
+#: (``benchmarks/linalg.py --cpu``): blocked is faster at 512 and 1024 columns (Cholesky
+#: 512: 9.7 -> 8.4 ms, 1024: 71 -> 57 ms; ``inv`` 512, its substitutions with 512
+#: right-hand sides: 32 -> 27 ms) and slower at 64 (the calls it adds outweigh the
+#: passes it saves). LU stays unblocked: the blocked LU written like the Cholesky (a
+#: panel step that pivots, the block's row swaps, a triangular-block inverse and a GEMM
+#: per panel) measured slower at 64, 512 and 1024 columns (1024: 114 against 98 ms).
 BLOCK = 32
+BLOCKED_MIN = 256
 
 _STEP = ("int32",)
 
@@ -74,26 +85,13 @@ def lu(a):
     """(LU, pivots) of the (B, n, n) tensor ``a``: the packed factors (unit-lower ``L``
     below the diagonal, ``U`` on and above it) and LAPACK's 1-based int32 pivots."""
     batch, n = a.shape[0], a.shape[-1]
-    pivots = _constant((batch, n), 0, "int32", a).clone()
-    if n <= BLOCK:
-        out = a.detach().clone()
-        _steps_in_place("lu_step", kernels.lu_step, [out, pivots], (0, 1), range(n))
-        return out, pivots
-    out = a.detach()
-    for j, w in _blocks(n):
-        panel = _run("take_block", blocked.take_block, [out], (0, j), attrs=(("rows", n), ("cols", w)))
-        perm = _constant((batch, n), np.arange(n, dtype="int32"), "int32", a).clone()
-        _steps_in_place("lu_panel_step", kernels.lu_panel_step, [panel, pivots, perm], (0, 1, 2),
-                        [(j + t, t) for t in range(w)])
-        if j + w == n:
-            out = _run("lu_block_swap", blocked.lu_block_swap, [out, perm, panel], (j,))
-            break
-        rows = _run("take_rows", blocked.take_rows, [out, perm], (j,), attrs=(("rows", w),))
-        diagonal = _run("take_block", blocked.take_block, [panel], (j, 0), attrs=(("rows", w), ("cols", w)))
-        inverse = triangular_inverse(diagonal, lower=True, unit=True)
-        u12 = ops.matmul(inverse, rows)
-        out = _run("lu_block_update", blocked.lu_block_update, [out, perm, panel, u12, ops.matmul(panel, u12)], (j,))
+    out, pivots = a.detach().clone(), _constant((batch, n), 0, "int32", a).clone()
+    _steps_in_place("lu_step", kernels.lu_step, [out, pivots], (0, 1), range(n))
     return out, pivots
+
+
+def _blocked(n):
+    return n >= BLOCKED_MIN and n > BLOCK
 
 
 def triangular_inverse(t, lower, unit):
@@ -153,7 +151,7 @@ def trsm(t, b, lower, unit=False):
     """The solution of ``t x = b`` for triangular (B, n, n) ``t`` (only its lower or
     upper triangle read; ``unit``: ones taken on the diagonal) and (B, n, m) ``b``."""
     n = t.shape[-1]
-    if n <= BLOCK:
+    if not _blocked(n):
         x = b.detach().clone()
         _steps_in_place("trsm_step", kernels.trsm_step, [t, x], (1,), range(n) if lower else range(n - 1, -1, -1),
                         attrs=(("lower", lower), ("unit", unit)))
@@ -186,7 +184,7 @@ def cholesky(a):
     triangular (zeros above), ``info`` (B,) int32, 0 where the factorization succeeded."""
     batch, n = a.shape[0], a.shape[-1]
     info = _constant((batch,), 0, "int32", a).clone()
-    if n <= BLOCK:
+    if not _blocked(n):
         out = a.detach().clone()
         _steps_in_place("cholesky_step", kernels.cholesky_step, [out, info], (0, 1), range(n))
         return out.tril(), info

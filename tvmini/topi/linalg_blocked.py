@@ -1,7 +1,7 @@
-"""The kernels of the blocked solvers (``graph.linalg_kernels``): what a blocked LU,
+"""The kernels of the blocked solvers (``graph.linalg_kernels``): what a blocked
 Cholesky or triangular solve does once per block of ``w`` columns (or rows), around
-the step kernels of ``topi.linalg_lu`` restricted to a panel and the batched GEMM of
-the graph layer's matmul.
+the step kernels of ``topi.linalg_lu`` (Cholesky's restricted to a panel) and the
+batched GEMM of the graph layer's matmul.
 
 Every kernel takes the block's position as a runtime scalar, and the panels are
 full-height (all ``n`` rows, rows above the block ignored), so the kernels of one
@@ -10,8 +10,6 @@ last block adds a second width). Indices derived from those scalars are clamped 
 their axes, so no kernel reads outside a buffer whatever the scalar.
 
 * :func:`take_block`: a ``rows x cols`` window of a batch of matrices.
-* :func:`take_rows`: ``rows`` rows of a batch of matrices in the order of a
-  permutation (the rows of a block after its pivots' swaps).
 * :func:`triangular_parts` and :func:`divide_columns`: what the inverse of each
   triangular ``w x w`` diagonal block is made from. With ``T = D (I - N)`` (``D`` the
   diagonal, ``N`` strictly triangular, so ``N^w = 0``), ``T^{-1} = (I + N)(I + N^2)
@@ -19,10 +17,9 @@ their axes, so no kernel reads outside a buffer whatever the scalar.
   the graph layer's GEMM, instead of ``w`` substitution steps (each a kernel call).
   (As te stages of one kernel, the default reduction schedule ran these products
   some 30x slower than the GEMM kernel.)
-* :func:`lu_block_update`, :func:`lu_block_swap`, :func:`cholesky_block_update`,
-  :func:`trsm_block_update`, :func:`put_block`: the matrix after a block, assembled
-  from the factored panel, the block's row swaps and the GEMM product of the
-  trailing update, in one pass over it.
+* :func:`cholesky_block_update`, :func:`trsm_block_update`, :func:`put_block`: the
+  matrix after a block, assembled from the factored panel (the solved rows) and the
+  GEMM product of the trailing update, in one pass over it.
 """
 from .. import te
 from ..errors import ShapeError
@@ -30,8 +27,8 @@ from ..tir import expr as E
 from .linalg_lu import _clamp, _extent
 from .transform import _check
 
-__all__ = ["take_block", "take_rows", "triangular_parts", "divide_columns", "lu_block_update", "lu_block_swap",
-           "cholesky_block_update", "trsm_block_update", "put_block"]
+__all__ = ["take_block", "triangular_parts", "divide_columns", "cholesky_block_update", "trsm_block_update",
+           "put_block"]
 
 
 def _batch3(x, op):
@@ -47,15 +44,6 @@ def take_block(a, row, col, rows, cols):
     n, m = _batch3(a, "take_block")
     return te.compute((a.shape[0], rows, cols), lambda b, r, c: a[b, _clamp(row + r, n), _clamp(col + c, m)],
                       name="take_block", tag="injective")
-
-
-def take_rows(a, perm, row, rows):
-    """``out[b, r, c] = a[b, perm[b, row + r], c]`` (B, rows, m): rows ``row ..`` of ``P^T a``."""
-    n, _ = _batch3(a, "take_rows")
-    _check(perm, "take_rows")
-    return te.compute((a.shape[0], rows, a.shape[2]),
-                      lambda b, r, c: a[b, _clamp(perm[b, _clamp(row + r, n)], n), c], name="take_rows",
-                      tag="injective")
 
 
 def triangular_parts(t, lower=True, unit=False):
@@ -86,37 +74,6 @@ def divide_columns(x, t):
 
 def _in_block(i, start, width):
     return te.all(i >= start, i < start + width)
-
-
-def _lu_assembled(a, perm, panel, j, trailing, name):
-    n, _ = _batch3(a, name)
-    _, w = _batch3(panel, name)
-
-    def body(b, r, c):
-        swapped = a[b, _clamp(perm[b, r], n), c]
-        rest = swapped if trailing is None else trailing(b, r, c, swapped)
-        return te.if_then_else(_in_block(c, j, w), panel[b, r, _clamp(c - j, w)], rest)
-    return te.compute(a.shape, body, name=name, tag="injective")
-
-
-def lu_block_update(a, perm, panel, u12, product, j):
-    """The matrix (B, n, n) after the LU block of columns ``j .. j+w-1``: ``a`` with the
-    block's row swaps ``perm`` (B, n) applied, the factored ``panel`` (B, n, w) in the
-    block's columns, ``u12`` (B, w, n) (``L11^{-1}`` times the block's rows) right of it
-    and the trailing rows below less ``product`` (B, n, n) (``panel @ u12``)."""
-    _, w = _batch3(panel, "lu_block_update")
-
-    def trailing(b, r, c, swapped):
-        right = c >= j + w
-        return te.if_then_else(te.all(right, r >= j + w), swapped - product[b, r, c],
-                               te.if_then_else(te.all(right, r >= j), u12[b, _clamp(r - j, w), c], swapped))
-    return _lu_assembled(a, perm, panel, j, trailing, "lu_block_update")
-
-
-def lu_block_swap(a, perm, panel, j):
-    """The matrix after the last LU block (nothing right of it): ``a`` with its row
-    swaps ``perm`` applied and the factored ``panel`` in its columns ``j ..``."""
-    return _lu_assembled(a, perm, panel, j, None, "lu_block_swap")
 
 
 def cholesky_block_update(a, panel, product, j):

@@ -25,7 +25,8 @@ kernel, each a stage of its own.)
   (the upper one is never read for it): ``l[k, k] = sqrt(a[k, k])``, the column below
   divided by it, the trailing block updated; ``info`` (B,) keeps ``k + 1`` of the first
   step whose ``a[k, k]`` is not positive (PyTorch's ``info``: the leading minor of that
-  order is not positive-definite).
+  order is not positive-definite). :func:`cholesky_panel_step` is the same step on a
+  panel of columns of the matrix (the blocked Cholesky of ``topi.linalg_blocked``).
 * :func:`trsm_step`: step ``i`` of column-oriented substitution for ``T x = b`` (T
   lower or upper triangular, unit diagonal or not): row ``i`` of ``x``, holding ``b[i]``
   minus the contributions of the rows solved before it, is final once divided by
@@ -45,8 +46,8 @@ from ..tir import expr as E
 from .schedule import MATERIALIZED
 from .transform import _check
 
-__all__ = ["lu_step", "lu_panel_step", "cholesky_step", "cholesky_panel_step", "trsm_step", "pivots_to_perm", "permute_rows", "inverse_perm",
-           "perm_matrix", "pivots_sign", "lu_info"]
+__all__ = ["lu_step", "cholesky_step", "cholesky_panel_step", "trsm_step", "pivots_to_perm", "permute_rows",
+           "inverse_perm", "perm_matrix", "pivots_sign", "lu_info"]
 
 
 def _extent(x, axis):
@@ -77,47 +78,45 @@ def _step_tag(k, count):
 
 # ------------------------------------------------------------------------------- LU
 
-def _lu_step(a, pivots, row, col, name):
-    """Step of LU on ``a`` (B, m, w): pivot row ``row``, column ``col`` (both ``k`` for a
-    square matrix; ``j + t`` and ``t`` for step ``t`` of the panel of columns ``j ..``)."""
-    m, w = _extent(a, 1), _extent(a, 2)
-    kk, kc = _clamp(row, m), _clamp(col, w)
-    active = te.all(row < m, col < w)
-    i = te.reduce_axis((0, m), name="i")
-    size = te.compute((a.shape[0],), lambda b: te.max(te.if_then_else(i.var >= kk, te.abs(a[b, i.var, kc]),
+def _lu_step(a, pivots, k, name):
+    n = _extent(a, 1)
+    kk = _clamp(k, n)
+    active = k < n
+    i = te.reduce_axis((0, n), name="i")
+    size = te.compute((a.shape[0],), lambda b: te.max(te.if_then_else(i.var >= kk, te.abs(a[b, i.var, kk]),
                                                                       E.const(-1, a.dtype)), axis=i),
                       name=f"{name}_size", tag="reduce")
-    r = te.reduce_axis((0, m), name="r")
+    r = te.reduce_axis((0, n), name="r")
     first = te.compute((a.shape[0],), lambda b: te.min(te.if_then_else(
-        te.all(r.var >= kk, te.abs(a[b, r.var, kc]) == size[b]), r.var, E.const(m, "int32")), axis=r),
+        te.all(r.var >= kk, te.abs(a[b, r.var, kk]) == size[b]), r.var, E.const(n, "int32")), axis=r),
         name=f"{name}_first", tag="reduce")
     # no row matched (a NaN in the column): keep row k, as the steps after it only spread the NaN
-    pivot = te.compute((a.shape[0],), lambda b: _clamp(te.if_then_else(first[b] < m, first[b], kk), m),
+    pivot = te.compute((a.shape[0],), lambda b: _clamp(te.if_then_else(first[b] < n, first[b], kk), n),
                        name=f"{name}_pivot", tag=MATERIALIZED)
     zero = E.const(0, a.dtype)
     # the new row k (the pivot row) and each row's multiplier, gathered once: the update
     # below then reads only rows at affine indices, contiguous along the columns
-    head_row = te.compute((a.shape[0], w), lambda b, c: a[b, pivot[b], c], name=f"{name}_head_row",
+    head_row = te.compute((a.shape[0], n), lambda b, col: a[b, pivot[b], col], name=f"{name}_head_row",
                           tag=MATERIALIZED)
 
-    def multiplier(b, row_):
-        below = te.if_then_else(row_ == pivot[b], a[b, kk, kc], a[b, row_, kc])
-        head = head_row[b, kc]
+    def multiplier(b, row):
+        below = te.if_then_else(row == pivot[b], a[b, kk, kk], a[b, row, kk])
+        head = head_row[b, kk]
         return te.if_then_else(head == zero, below, below / head)
-    factor = te.compute((a.shape[0], m), multiplier, name=f"{name}_factor", tag=MATERIALIZED)
+    factor = te.compute((a.shape[0], n), multiplier, name=f"{name}_factor", tag=MATERIALIZED)
 
-    old_row = te.compute((a.shape[0], w), lambda b, c: a[b, kk, c], name=f"{name}_old_row", tag=MATERIALIZED)
+    old_row = te.compute((a.shape[0], n), lambda b, col: a[b, kk, col], name=f"{name}_old_row", tag=MATERIALIZED)
 
-    def body(b, row_, c):
-        value = te.if_then_else(row_ == pivot[b], old_row[b, c], a[b, row_, c])
-        below = te.if_then_else(c == kc, factor[b, row_],
-                                te.if_then_else(c > kc, value - factor[b, row_] * head_row[b, c], value))
-        new = te.if_then_else(row_ == kk, head_row[b, c], te.if_then_else(row_ > kk, below, a[b, row_, c]))
-        return te.if_then_else(active, new, a[b, row_, c])
+    def body(b, row, col):
+        value = te.if_then_else(row == pivot[b], old_row[b, col], a[b, row, col])
+        below = te.if_then_else(col == kk, factor[b, row],
+                                te.if_then_else(col > kk, value - factor[b, row] * head_row[b, col], value))
+        new = te.if_then_else(row == kk, head_row[b, col], te.if_then_else(row > kk, below, a[b, row, col]))
+        return te.if_then_else(active, new, a[b, row, col])
     out = te.compute(a.shape, body, name=name, tag="injective")
-    piv = te.compute(pivots.shape, lambda b, p: te.if_then_else(te.all(active, p == kk), pivot[b] + 1, pivots[b, p]),
+    piv = te.compute(pivots.shape, lambda b, m: te.if_then_else(te.all(active, m == kk), pivot[b] + 1, pivots[b, m]),
                      name=f"{name}_pivots", tag="injective")
-    return out, piv, pivot
+    return out, piv
 
 
 def lu_step(a, pivots, k):
@@ -127,43 +126,7 @@ def lu_step(a, pivots, k):
     [a, pivots] after it."""
     _square(a, "lu_step")
     _check(pivots, "lu_step")
-    return list(_lu_step(a, pivots, k, k, "lu_step")[:2])
-
-
-def _panel(a, pivots, op):
-    """Check a panel (B, m, w) and its (B, m) pivots or (B,) info."""
-    _check(a, op)
-    _check(pivots, op)
-    if len(a.shape) != 3 or not a.dtype.startswith("float"):
-        raise ShapeError(f"{op}: expects a batch of floating-point panels (B, m, w), got {a.name} of shape "
-                         f"{a.shape} and dtype {a.dtype}")
-    _extent(a, 1), _extent(a, 2)
-
-
-def lu_panel_step(panel, pivots, perm, row, col):
-    """Step ``col`` of LU with partial pivoting restricted to the panel (B, m, w) of the
-    ``w`` columns from ``row - col`` of an m x m matrix: the pivot is searched in rows
-    ``>= row`` of the panel's column ``col``, rows swap inside the panel only,
-    ``pivots[row]`` (B, m) takes the 1-based pivot row and ``perm`` (B, m) int32 swaps
-    the same two entries (from the identity, it is the panel's row permutation). Returns
-    [panel, pivots, perm]. The blocked LU (``graph.linalg_kernels``) swaps the other
-    columns by ``perm`` and updates the trailing matrix once per panel."""
-    _panel(panel, pivots, "lu_panel_step")
-    _check(perm, "lu_panel_step")
-    out, piv, pivot = _lu_step(panel, pivots, row, col, "lu_panel_step")
-    m = _extent(panel, 1)
-    kk = _clamp(row, m)
-    active = te.all(row < m, col < _extent(panel, 2))
-
-    # the two entries that swap, gathered first (the update then reads perm in place)
-    at_k = te.compute((perm.shape[0],), lambda b: perm[b, kk], name="lu_panel_step_at_k", tag=MATERIALIZED)
-    at_p = te.compute((perm.shape[0],), lambda b: perm[b, pivot[b]], name="lu_panel_step_at_p", tag=MATERIALIZED)
-
-    def swapped(b, i):
-        p = pivot[b]
-        value = te.if_then_else(i == kk, at_p[b], te.if_then_else(i == p, at_k[b], perm[b, i]))
-        return te.if_then_else(active, value, perm[b, i])
-    return [out, piv, te.compute(perm.shape, swapped, name="lu_panel_step_perm", tag="injective")]
+    return list(_lu_step(a, pivots, k, "lu_step"))
 
 
 def lu_info(lu):
@@ -175,6 +138,16 @@ def lu_info(lu):
         name="lu_first_zero", tag="reduce")
     return te.compute((lu.shape[0],), lambda b: te.if_then_else(first[b] > n, 0, first[b]), name="lu_info",
                       tag="injective")
+
+
+def _panel(a, state, op):
+    """Check a panel (B, m, w) and its state tensor."""
+    _check(a, op)
+    _check(state, op)
+    if len(a.shape) != 3 or not a.dtype.startswith("float"):
+        raise ShapeError(f"{op}: expects a batch of floating-point panels (B, m, w), got {a.name} of shape "
+                         f"{a.shape} and dtype {a.dtype}")
+    _extent(a, 1), _extent(a, 2)
 
 
 # ------------------------------------------------------------------------- Cholesky
