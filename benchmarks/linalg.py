@@ -3,10 +3,13 @@ time of one call of ``solve`` (8 right-hand sides), ``inv``, ``det`` and ``chole
 a batch of 64 matrices of 64 x 64 and on one 512 x 512 matrix, float32, after a warm-up
 call that builds tvmini's kernels.
 
-tvmini factors with one step kernel per column and solves with one kernel per row
-(``topi.linalg_lu``): each call rewrites the whole (batch of) matrices, so an n x n
-factorization moves ~n^3 elements through memory and costs n kernel calls, where
-LAPACK's blocked algorithms work in cache; the ratios show what that costs.
+tvmini's LU runs one step kernel per column, and Cholesky and the substitutions do
+too below ``linalg_kernels.BLOCKED_MIN`` columns (each call rewrites the whole batch of
+matrices); from there Cholesky factors panels of ``BLOCK`` columns (the step kernels on
+the panel only) and updates the rest by GEMM, and a substitution solves a block of rows
+at a time by GEMMs with the inverse of its diagonal block (``topi.linalg_blocked``).
+The step loops call their kernel natively after checking its arguments once
+(``dispatch.run_inplace_steps``). The ratios show what the remaining calls cost.
 
     python benchmarks/linalg.py [--repeat 5] [--cases 64x64,1x512] [--best] [--cpu]
 
@@ -14,7 +17,8 @@ On cores shared with other busy processes, a parallel loop waits for its slowest
 thread at every kernel call (and tvmini makes n calls per factorization), so the
 figures are steadier with one thread everywhere:
 ``TVMINI_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/linalg.py`` (torch then
-gets one thread too).
+gets one thread too); with one thread, ``--cpu --best`` (the fastest call in CPU time)
+leaves out the time spent waiting for a core and is the steadiest figure.
 """
 import argparse
 import os

@@ -193,3 +193,24 @@ def test_kernels_refuse_bad_operands():
                                       te.placeholder((2,), dtype="int32"), 0, 0)
     with pytest.raises(tm.TVMiniError, match="cholesky_panel_step: expects a te tensor"):
         linalg_lu.cholesky_panel_step(square, "info", 0, 0)
+
+
+# ------------------------------------------------------------------- the step loop
+
+def test_the_step_loop_checks_every_scalar_and_shows_every_call_to_observers():
+    from tvmini.graph import dispatch
+    from tvmini.runtime import module
+    a = tm.tensor(np.eye(3)[None] * 4.0)
+    info = tm.tensor(np.zeros(1, dtype="int32"))
+    args = ("cholesky_step", linalg_lu.cholesky_step, [a._data, info._data], (0, 1))
+    with pytest.raises(tm.TVMiniError, match="does not fit in int32"):
+        dispatch.run_inplace_steps(*args, [(0,), (2 ** 40,)], ("int32",))
+    seen = []
+    observer = lambda mod, call_args, start, end: seen.append(call_args[2])  # noqa: E731
+    module.add_call_observer(observer)
+    try:
+        dispatch.run_inplace_steps(*args, [(1,), (2,)], ("int32",))
+    finally:
+        module.remove_call_observer(observer)
+    assert seen == [1, 2]
+    np.testing.assert_allclose(a.numpy(), np.eye(3)[None] * 2.0)      # the diagonal's roots, every step run

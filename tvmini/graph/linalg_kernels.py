@@ -40,7 +40,7 @@ SWAPS = 8
 #: passes it saves). LU stays unblocked: the blocked LU written like the Cholesky (a
 #: panel step that pivots, the block's row swaps, a triangular-block inverse and a GEMM
 #: per panel) measured slower at 64, 512 and 1024 columns (1024: 114 against 98 ms).
-BLOCK = 32
+BLOCK = 64
 BLOCKED_MIN = 256
 
 _STEP = ("int32",)
@@ -62,14 +62,12 @@ def _run(name, define, tensors, scalars=(), attrs=()):
 
 def _steps_in_place(name, define, tensors, overwrites, steps, attrs=()):
     """Run step kernel ``define`` for each of ``steps`` (a step index, or a tuple of
-    its scalars), its outputs written over
-    ``tensors[i]`` for ``i`` in ``overwrites`` (arrays these functions made: a step then
-    allocates nothing, and its matrix stays in cache from one step to the next)."""
+    its scalars), its outputs written over ``tensors[i]`` for ``i`` in ``overwrites``
+    (arrays these functions made: a step then allocates nothing, and its matrix stays
+    in cache from one step to the next)."""
     arrays = [t._data for t in tensors]
-    for k in steps:
-        scalars = k if isinstance(k, tuple) else (k,)
-        dispatch.run_inplace(name, define, arrays, overwrites, scalars=scalars, scalar_dtypes=_STEP * len(scalars),
-                             attrs=attrs)
+    steps = [k if isinstance(k, tuple) else (k,) for k in steps]
+    dispatch.run_inplace_steps(name, define, arrays, overwrites, steps, _STEP * len(steps[0]), attrs=attrs)
     for i in overwrites:        # nothing saw them between the steps: they are new arrays, as a kernel's output
         arrays[i]._version = 0
 
