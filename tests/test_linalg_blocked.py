@@ -2,9 +2,10 @@
 ``BLOCKED_MIN`` columns, the kernels of ``topi.linalg_blocked`` and the Cholesky panel
 step of ``topi.linalg_lu``) against torch.linalg: the block size is lowered to 2 (and
 the threshold to 0) so that 5 x 5 matrices run three blocks, the last one narrower (1
-column). Values (solve and inv substitute blocked after the LU), info, gradients
-(float64, central differences and torch's), a tm.jit step, the emulated GPU, and the
-kernels' own errors.
+column; a substitution blocks with at least BLOCK right-hand sides). Values (solve and
+inv substitute blocked after the LU), info, gradients (float64, central differences
+and torch's), a tm.jit step, the emulated GPU, the kernels' own errors and the step
+loop's checks.
 """
 import numpy as np
 import pytest

@@ -28,18 +28,21 @@ from .tensor import Tensor
 SWAPS = 8
 
 #: Columns (rows) per block of the blocked Cholesky and substitutions, which run on
-#: matrices of at least ``BLOCKED_MIN`` columns: Cholesky a panel of ``BLOCK`` columns
-#: at a time (its step kernels on the n x BLOCK panel only), the rest of the matrix
-#: updated once per panel by a GEMM; a substitution a block of ``BLOCK`` rows at a
-#: time, each solved by a GEMM with the inverse of its diagonal block (``log2 BLOCK``
-#: GEMMs) and subtracted from the rows after it by another. Smaller matrices run one
-#: step kernel per column (row) on the whole matrix. Measured in CPU time, one thread
-#: (``benchmarks/linalg.py --cpu``): blocked is faster at 512 and 1024 columns (Cholesky
-#: 512: 9.7 -> 8.4 ms, 1024: 71 -> 57 ms; ``inv`` 512, its substitutions with 512
-#: right-hand sides: 32 -> 27 ms) and slower at 64 (the calls it adds outweigh the
-#: passes it saves). LU stays unblocked: the blocked LU written like the Cholesky (a
-#: panel step that pivots, the block's row swaps, a triangular-block inverse and a GEMM
-#: per panel) measured slower at 64, 512 and 1024 columns (1024: 114 against 98 ms).
+#: matrices of at least ``BLOCKED_MIN`` columns (a substitution only with at least
+#: ``BLOCK`` right-hand sides): Cholesky a panel of ``BLOCK`` columns at a time (its
+#: step kernels on the n x BLOCK panel only), the rest of the matrix updated once per
+#: panel by a GEMM; a substitution a block of ``BLOCK`` rows at a time, each solved by
+#: a GEMM with the inverse of its diagonal block (``log2 BLOCK`` GEMMs) and subtracted
+#: from the rows after it by another. Otherwise one step kernel per column (row) runs
+#: on the whole matrix. Measured in CPU time, one thread, fastest of 12 (on cores other
+#: processes kept busy, so within ~20%): 512 x 512 Cholesky 8.0-9.9 ms one step per
+#: column, 4.4-5.9 blocked; ``inv`` (its substitutions have 512 right-hand sides)
+#: 23.8-25.1 against 19.5-24.8; a substitution with 8 right-hand sides 0.5 against 2.4
+#: (the blocks' calls cost more than the thin steps they replace); 64 x (64 x 64)
+#: ``inv`` 5.6-6.5 against 8.3-9.0 (blocks of 32). LU stays one step per column: the
+#: blocked LU written like the Cholesky (a panel step that pivots, the panel's row
+#: swaps, a triangular-block inverse and two GEMMs per panel) measured slower at 64,
+#: 512 and 1024 columns (1024: 114 against 98 ms).
 BLOCK = 64
 BLOCKED_MIN = 256
 
@@ -149,7 +152,7 @@ def trsm(t, b, lower, unit=False):
     """The solution of ``t x = b`` for triangular (B, n, n) ``t`` (only its lower or
     upper triangle read; ``unit``: ones taken on the diagonal) and (B, n, m) ``b``."""
     n = t.shape[-1]
-    if not _blocked(n):
+    if not _blocked(n) or b.shape[-1] < BLOCK:
         x = b.detach().clone()
         _steps_in_place("trsm_step", kernels.trsm_step, [t, x], (1,), range(n) if lower else range(n - 1, -1, -1),
                         attrs=(("lower", lower), ("unit", unit)))
