@@ -141,13 +141,14 @@ def lu_info(lu):
 
 
 def _panel(a, state, op):
-    """Check a panel (B, m, w) and its state tensor."""
+    """Check a panel (B, m, w) of constant extents and its state tensor."""
     _check(a, op)
     _check(state, op)
     if len(a.shape) != 3 or not a.dtype.startswith("float"):
         raise ShapeError(f"{op}: expects a batch of floating-point panels (B, m, w), got {a.name} of shape "
                          f"{a.shape} and dtype {a.dtype}")
-    _extent(a, 1), _extent(a, 2)
+    for axis in (1, 2):
+        _extent(a, axis)
 
 
 # ------------------------------------------------------------------------- Cholesky
