@@ -3,18 +3,22 @@ time of one call of ``solve`` (8 right-hand sides), ``inv``, ``det`` and ``chole
 a batch of 64 matrices of 64 x 64 and on one 512 x 512 matrix, float32, after a warm-up
 call that builds tvmini's kernels.
 
-tvmini factors with one step kernel per column and solves with one kernel per row
-(``topi.linalg_lu``): each call rewrites the whole (batch of) matrices, so an n x n
-factorization moves ~n^3 elements through memory and costs n kernel calls, where
-LAPACK's blocked algorithms work in cache; the ratios show what that costs.
+tvmini's LU runs one step kernel per column, and Cholesky and the substitutions do
+too below ``linalg_kernels.BLOCKED_MIN`` columns (each call rewrites the whole batch of
+matrices); from there Cholesky factors panels of ``BLOCK`` columns (the step kernels on
+the panel only) and updates the rest by GEMM, and a substitution solves a block of rows
+at a time by GEMMs with the inverse of its diagonal block (``topi.linalg_blocked``).
+The step loops call their kernel natively after checking its arguments once
+(``dispatch.run_inplace_steps``). The ratios show what the remaining calls cost.
 
-    python benchmarks/linalg.py [--repeat 5] [--cases 64x64,1x512]
+    python benchmarks/linalg.py [--repeat 5] [--cases 64x64,1x512] [--best] [--cpu]
 
 On cores shared with other busy processes, a parallel loop waits for its slowest
 thread at every kernel call (and tvmini makes n calls per factorization), so the
 figures are steadier with one thread everywhere:
 ``TVMINI_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/linalg.py`` (torch then
-gets one thread too).
+gets one thread too); with one thread, ``--cpu --best`` (the fastest call in CPU time)
+leaves out the time spent waiting for a core and is the steadiest figure.
 """
 import argparse
 import os
@@ -27,14 +31,15 @@ import tvmini as tm
 from common import torch_or_none
 
 
-def _median_seconds(fn, repeat):
+def _seconds(fn, repeat, best, clock=time.perf_counter):
+    """The median (``best``: the fastest) of ``repeat`` calls of ``fn`` timed by ``clock``."""
     fn()                                    # build the kernels (tvmini) / warm up
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        times.append(clock() - start)
+    return min(times) if best else statistics.median(times)
 
 
 def cases(batch, n, torch):
@@ -61,17 +66,26 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--cases", default="64x64,1x512", help="batch x n, comma-separated")
+    parser.add_argument("--best", action="store_true",
+                        help="report the fastest call instead of the median (on cores other processes share)")
+    parser.add_argument("--cpu", action="store_true",
+                        help="time the process's CPU time instead of the wall clock: on loaded cores it leaves out "
+                             "the time the process waits for one; meaningful with one thread everywhere")
     args = parser.parse_args()
     torch = torch_or_none(threads=int(os.environ.get("TVMINI_NUM_THREADS", "2")))
-    print(f"float32; milliseconds per call (median of {args.repeat}); ratio = tvmini / other")
+    stat = "fastest" if args.best else "median"
+    clock = time.process_time if args.cpu else time.perf_counter
+    print(f"float32; {'CPU ' if args.cpu else ''}milliseconds per call ({stat} of {args.repeat}); "
+          "ratio = tvmini / other")
     print(f"{'op':24} {'tvmini':>10} {'numpy':>10} {'torch':>10} {'x numpy':>8} {'x torch':>8}")
     for case in args.cases.split(","):
         batch, n = (int(v) for v in case.split("x"))
         print(f"-- {batch} x ({n} x {n})")
         for name, ours, ref, theirs in cases(batch, n, torch):
-            ms = {"tvmini": _median_seconds(ours, args.repeat) * 1e3, "numpy": _median_seconds(ref, args.repeat) * 1e3}
+            ms = {"tvmini": _seconds(ours, args.repeat, args.best, clock) * 1e3,
+                  "numpy": _seconds(ref, args.repeat, args.best, clock) * 1e3}
             if theirs is not None:
-                ms["torch"] = _median_seconds(theirs, args.repeat) * 1e3
+                ms["torch"] = _seconds(theirs, args.repeat, args.best, clock) * 1e3
             cells = [f"{ms[k]:10.3f}" if k in ms else f"{'-':>10}" for k in ("tvmini", "numpy", "torch")]
             ratios = [f"{ms['tvmini'] / ms[k]:8.1f}" if k in ms else f"{'-':>8}" for k in ("numpy", "torch")]
             print(f"{name:24} {' '.join(cells)} {' '.join(ratios)}", flush=True)

@@ -176,6 +176,34 @@ def run_inplace(name, define, inputs, overwrites, scalars=(), scalar_dtypes=(), 
     return None
 
 
+_INT32 = (-2 ** 31, 2 ** 31 - 1)
+
+
+def run_inplace_steps(name, define, inputs, overwrites, steps, scalar_dtypes, attrs=()):
+    """:func:`run_inplace` once per tuple of int32 scalars in ``steps`` (the step loop of
+    a factorization: the same arrays every call, only the step index changes). Outside
+    ``tm.jit`` and without call observers, the arguments are checked once (the first
+    step's call, through the module's checks) and every step is then the native call
+    alone with its scalars, each checked to be a Python int in int32 range: ~1 us a step
+    instead of ~7. Otherwise each step is :func:`run_inplace` (recorded or observed)."""
+    fast = thread.tracer is None and Module._trace is None and all(
+        type(v) is int and _INT32[0] <= v <= _INT32[1] for step in steps for v in step)
+    if not fast or not steps or any(d != "int32" for d in scalar_dtypes):
+        for step in steps:
+            run_inplace(name, define, inputs, overwrites, scalars=step, scalar_dtypes=scalar_dtypes, attrs=attrs)
+        return
+    module, _ = _kernel(name, define, inputs, scalar_dtypes, attrs, tuple(overwrites))
+    outs = [inputs[i] for i in overwrites]
+    count = len(scalar_dtypes)
+    module(*inputs, *steps[0], *outs)                   # the full checks, on the first step
+    pointers = module._pack([*inputs, *steps[0], *outs])[:-count]
+    call = module._cfunc
+    for step in steps[1:]:
+        call(*pointers, *step)
+    for out in outs:            # an in-place write: what autodiff saved from these is stale
+        out._version += 1
+
+
 class _Thread(threading.local):
     """What the graph layer keeps per thread: ``tracer``, the active
     :class:`~tvmini.graph.jit.trace.Tracer` while ``tm.jit`` records a step on this thread

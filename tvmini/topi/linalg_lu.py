@@ -25,7 +25,8 @@ kernel, each a stage of its own.)
   (the upper one is never read for it): ``l[k, k] = sqrt(a[k, k])``, the column below
   divided by it, the trailing block updated; ``info`` (B,) keeps ``k + 1`` of the first
   step whose ``a[k, k]`` is not positive (PyTorch's ``info``: the leading minor of that
-  order is not positive-definite).
+  order is not positive-definite). :func:`cholesky_panel_step` is the same step on a
+  panel of columns of the matrix (the blocked Cholesky of ``topi.linalg_blocked``).
 * :func:`trsm_step`: step ``i`` of column-oriented substitution for ``T x = b`` (T
   lower or upper triangular, unit diagonal or not): row ``i`` of ``x``, holding ``b[i]``
   minus the contributions of the rows solved before it, is final once divided by
@@ -45,8 +46,8 @@ from ..tir import expr as E
 from .schedule import MATERIALIZED
 from .transform import _check
 
-__all__ = ["lu_step", "cholesky_step", "trsm_step", "pivots_to_perm", "permute_rows", "inverse_perm",
-           "perm_matrix", "pivots_sign", "lu_info"]
+__all__ = ["lu_step", "cholesky_step", "cholesky_panel_step", "trsm_step", "pivots_to_perm", "permute_rows",
+           "inverse_perm", "perm_matrix", "pivots_sign", "lu_info"]
 
 
 def _extent(x, axis):
@@ -139,24 +140,41 @@ def lu_info(lu):
                       tag="injective")
 
 
+def _panel(a, state, op):
+    """Check a panel (B, m, w) of constant extents and its state tensor."""
+    _check(a, op)
+    _check(state, op)
+    if len(a.shape) != 3 or not a.dtype.startswith("float"):
+        raise ShapeError(f"{op}: expects a batch of floating-point panels (B, m, w), got {a.name} of shape "
+                         f"{a.shape} and dtype {a.dtype}")
+    for axis in (1, 2):
+        _extent(a, axis)
+
+
 # ------------------------------------------------------------------------- Cholesky
 
-def _cholesky_step(a, info, k, name):
-    n = _extent(a, 1)
-    kk = _clamp(k, n)
-    active = k < n
+def _cholesky_step(a, info, row, col, name):
+    """Step of Cholesky on ``a`` (B, m, w): diagonal entry ``a[row, col]`` (both ``k`` for
+    a square matrix, ``j + t`` and ``t`` in the panel of columns ``j ..``)."""
+    m, w = _extent(a, 1), _extent(a, 2)
+    kk, kc = _clamp(row, m), _clamp(col, w)
+    active = te.all(row < m, col < w)
     zero = E.const(0, a.dtype)
     # column k of L (the diagonal's root, the entries below divided by it), once: the
     # update reads it along both axes and divides nothing
-    root = te.compute((a.shape[0],), lambda b: te.sqrt(a[b, kk, kk]), name=f"{name}_root", tag=MATERIALIZED)
-    column = te.compute((a.shape[0], n), lambda b, row: te.if_then_else(row == kk, root[b], a[b, row, kk] / root[b]),
+    root = te.compute((a.shape[0],), lambda b: te.sqrt(a[b, kk, kc]), name=f"{name}_root", tag=MATERIALIZED)
+    column = te.compute((a.shape[0], m), lambda b, r: te.if_then_else(r == kk, root[b], a[b, r, kc] / root[b]),
                         name=f"{name}_column", tag=MATERIALIZED)
 
-    def body(b, row, col):
-        value = a[b, row, col]
-        new = te.if_then_else(te.all(col == kk, row >= kk), column[b, row],
-                              te.if_then_else(te.all(row > kk, col > kk), value - column[b, row] * column[b, col],
-                                              value))
+    # the entries of the column in the rows of the panel's columns (row j + c for the
+    # panel of columns j ..), gathered once: the update reads them contiguously
+    across = te.compute((a.shape[0], w), lambda b, c: column[b, _clamp(c - kc + kk, m)], name=f"{name}_across",
+                        tag=MATERIALIZED)
+
+    def body(b, r, c):
+        value = a[b, r, c]
+        new = te.if_then_else(te.all(c == kc, r >= kk), column[b, r],
+                              te.if_then_else(te.all(r > kk, c > kc), value - column[b, r] * across[b, c], value))
         return te.if_then_else(active, new, value)
     out = te.compute(a.shape, body, name=name, tag="injective")
     failed = te.compute(info.shape, lambda b: te.if_then_else(
@@ -171,7 +189,16 @@ def cholesky_step(a, info, k):
     above it is whatever the updates left there."""
     _square(a, "cholesky_step")
     _check(info, "cholesky_step")
-    return list(_cholesky_step(a, info, k, "cholesky_step"))
+    return list(_cholesky_step(a, info, k, k, "cholesky_step"))
+
+
+def cholesky_panel_step(panel, info, row, col):
+    """Step ``col`` of Cholesky restricted to the panel (B, m, w) of the ``w`` columns
+    from ``row - col`` of an m x m matrix (its lower part: rows ``>= row``): the
+    column of ``L`` below ``a[row, col]`` and the rank-1 update of the panel's columns
+    after it; ``info`` (B,) as :func:`cholesky_step`'s, ``row + 1`` at a failure."""
+    _panel(panel, info, "cholesky_panel_step")
+    return list(_cholesky_step(panel, info, row, col, "cholesky_panel_step"))
 
 
 # ---------------------------------------------------------------------- substitution
