@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import ArgumentError, DTypeError, ShapeError
 from . import axes as check_axes
 from . import indexing, ops
+from .cdist_ops import cdist
 from .creation import zeros
 from .index_ops import take
 from .linalg_spectral import svdvals
@@ -155,9 +156,10 @@ def dist(input, other, p=2):
 
 def pdist(input, p=2.0):
     """The ``p``-norm distance between every two rows ``i < j`` of the matrix ``input``
-    (N, M), in row-major order of the pairs: shape (N * (N - 1) / 2,). The rows of each
-    pair are gathered at the upper triangle's indices and their difference's norm taken
-    (``vector_norm``: a zero distance gets a zero gradient, as PyTorch's)."""
+    (N, M), in row-major order of the pairs: shape (N * (N - 1) / 2,). The upper
+    triangle of ``cdist(input, input)`` by its pairs' kernel (every pair's difference,
+    never the matrix product, so nearly equal rows keep their precision, as PyTorch's
+    ``pdist``); a zero distance gets a zero gradient, as there."""
     _float_input("pdist", input, None)
     if input.ndim != 2:
         raise ShapeError(f"pdist: only supports 2-D tensors, got shape {input.shape}")
@@ -167,8 +169,8 @@ def pdist(input, p=2.0):
     rows, cols = np.triu_indices(n, 1)
     if not rows.size or not input.shape[1]:
         return zeros(rows.size, dtype=input.dtype, device=input.device)
-    pairs = take(input, rows, 0) - take(input, cols, 0)
-    return vector_norm(pairs, p, -1)
+    distances = cdist(input, input, p, compute_mode="donot_use_mm_for_euclid_dist")
+    return take(ops.reshape(distances, (n * n,)), rows * n + cols, 0)
 
 
 def renorm(input, p, dim, maxnorm):
