@@ -5,9 +5,14 @@ and backward at a speech-like shape (T=50, N=16, C=20, targets of 10 to 30 label
 axis 0 (1024x64). Steady time of one call (median of several, after a warm-up call that
 builds tvmini's kernels), in milliseconds, and the ratio tvmini / torch.
 
-    python benchmarks/scans.py [--repeat 15] [--only ctc|cum]
+    python benchmarks/scans.py [--repeat 15] [--only ctc|cum] [--threads 2]
+
+``--threads`` sets both libraries' threads (tvmini's parallel loops: TVMINI_NUM_THREADS;
+torch's intra-op threads): on cores shared with other busy processes, one thread each
+is the steadier comparison.
 """
 import argparse
+import os
 import statistics
 import time
 
@@ -91,15 +96,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--only", choices=("ctc", "cum"), default=None)
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    torch = torch_or_none()
+    os.environ["TVMINI_NUM_THREADS"] = str(args.threads)
+    torch = torch_or_none(args.threads)
     rng = np.random.default_rng(0)
     rows = []
     if args.only in (None, "ctc"):
         rows += ctc_rows(rng, torch)
     if args.only in (None, "cum"):
         rows += cum_rows(rng, torch)
-    print(f"median ms of {args.repeat} calls; ratio = tvmini / torch")
+    print(f"median ms of {args.repeat} calls, {args.threads} thread(s) each; ratio = tvmini / torch")
     print(f"{'op':40} {'tvmini':>9} {'torch':>9} {'ratio':>7}")
     for name, ours, theirs in rows:
         mine = median_ms(ours, args.repeat)
