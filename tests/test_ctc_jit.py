@@ -9,7 +9,7 @@ import tvmini as tm
 import tvmini.nn.functional as F
 from tvmini import nn
 
-T, N, C, S = 7, 3, 5, 3
+T, N, C, S = 11, 3, 5, 3       # two chunks of steps, the second one past T
 
 
 def _batch(seed, longest=S):
@@ -62,7 +62,7 @@ def test_replays_refuse_bad_lengths_and_labels_as_eagerly():
     too_long = tm.tensor(np.array([T + 1, T, T]))
     more_labels = tm.tensor(np.array([S + 1, 0, 0]))
     bad_label = tm.tensor(np.array([[C, 1, 1], [1, 1, 1], [1, 1, 1]]))
-    for args, message in (((x, targets, too_long, counts), r"input_lengths \[8, 7, 7\]"),
+    for args, message in (((x, targets, too_long, counts), r"input_lengths \[12, 11, 11\]"),
                           ((x, targets, lengths, more_labels), "do not hold target_lengths"),
                           ((x, bad_label, lengths, tm.tensor(np.array([1, 1, 1]))), "target labels must lie")):
         with pytest.raises(tm.ShapeError, match=message):

@@ -5,8 +5,8 @@ the log-probabilities, a chunk of steps per kernel.
 
 Shapes: ``log_probs`` (T, N, C); the targets padded to ``S`` labels, ``targets`` (N, S)
 (any integer type); the target extended with blanks, ``labels`` (N, S') int64 with
-``S' = 2 S + 1`` (the blank at even states, the k-th label at state 2k+1, the blank
-also past a sample's own ``2 counts[n] + 1`` states); ``skip`` (N, S') bool, true at a
+``S'`` the least multiple of ``LANES`` from ``2 S + 1`` (the blank at even states, the
+k-th label at state 2k+1, the blank also past a sample's own ``2 counts[n] + 1`` states); ``skip`` (N, S') bool, true at a
 label state that may be entered from two states back (a label differing from the
 previous one); ``steps`` (N,) each sample's input length; ``counts`` (N,) its target
 length. Lengths are read on the device, so one kernel serves every length of a padded
@@ -43,6 +43,9 @@ __all__ = ["ctc_extend", "ctc_alpha_steps", "ctc_nll", "ctc_beta_grad_steps"]
 #: time, a step of a small batch a few; every T runs the same kernels (the last chunk's
 #: rows past T are masked).
 CHUNK = 8
+#: The extended targets' width is a multiple of this (the states past ``2 S + 1`` are
+#: blanks, like those past a shorter target), so the CPU runs the states as vector lanes.
+LANES = 8
 #: Tags of a chunk's stacked output and of its gradient (``schedule_steps``).
 STEPS_TAG, GRAD_TAG = "ctc_steps", "ctc_grad"
 
@@ -66,7 +69,7 @@ def _extent(x, axis):
 
 
 def ctc_extend(targets, counts, blank, classes):
-    """``[labels, skip]`` (N, 2 S + 1) from padded ``targets`` (N, S) and ``counts`` (N,):
+    """``[labels, skip]`` (N, S') from padded ``targets`` (N, S) and ``counts`` (N,):
     the blank at even states and past ``2 counts[n]``, else the label (clamped into
     ``[0, classes)``: a kernel never reads outside ``log_probs``, whatever the values);
     ``skip`` where a label differs from the one before it."""
@@ -89,7 +92,7 @@ def ctc_extend(targets, counts, blank, classes):
         if width == 0:
             return E.const(False, "bool")
         return te.all(s % 2 == 1, s >= 3, k < counts[n], label(n, k) != label(n, k - 1))
-    shape = (batch, 2 * width + 1)
+    shape = (batch, -(-(2 * width + 1) // LANES) * LANES)
     return [te.compute(shape, labels_body, name="ctc_extend.labels", tag="injective"),
             te.compute(shape, skip_body, name="ctc_extend.skip", tag="injective")]
 
@@ -228,8 +231,17 @@ def schedule_steps(sch, tensor, target="llvm"):
             stage.vectorize(stage.split(inner, factor=lanes)[1])
     else:
         stage.reorder(n, k, inner)
+        _lanes(stage, inner)
     batch = tensor.shape[1]
     if not isinstance(batch, E.Const) or batch.value > 1:
         stage.parallel(n)
     for op in _steps_of(tensor):
-        sch[op.output(0)].compute_at(stage, n)
+        step = sch[op.output(0)]
+        step.compute_at(stage, n)
+        _lanes(step, op.axis[-1])
+
+
+def _lanes(stage, states):
+    """The states (a multiple of ``LANES`` wide, see :func:`ctc_extend`) as vector lanes."""
+    if isinstance(states.dom.extent, E.Const) and states.dom.extent.value % LANES == 0:
+        stage.vectorize(stage.split(states, factor=LANES)[1])
