@@ -63,6 +63,17 @@ def _clamp(i, n):
     return te.min(te.max(i, 0), n - 1)
 
 
+# One-sided clamps where the other side holds by construction (rows and states from 0
+# on): half the min/max terms for the lowering's simplifier, the cost of building a
+# chunk's kernel.
+def _below(i, n):
+    return te.min(i, n - 1)
+
+
+def _above(i):
+    return te.max(i, 0)
+
+
 def _extent(x, axis):
     n = x.shape[axis]
     return int(n.value) if isinstance(n, E.Const) else n
@@ -122,9 +133,9 @@ def ctc_alpha_steps(log_probs, labels, skip, steps, prev, t, count):
 
         def body(n, s):
             stay = alpha(n, s)
-            step = te.if_then_else(s >= 1, alpha(n, _clamp(s - 1, width)), neg_inf)
-            jump = te.if_then_else(te.all(s >= 2, skip[n, s]), alpha(n, _clamp(s - 2, width)), neg_inf)
-            new = _lse3(stay, step, jump) + log_probs[_clamp(row, log_probs.shape[0]), n, labels[n, s]]
+            step = te.if_then_else(s >= 1, alpha(n, _above(s - 1)), neg_inf)
+            jump = te.if_then_else(te.all(s >= 2, skip[n, s]), alpha(n, _above(s - 2)), neg_inf)
+            new = _lse3(stay, step, jump) + log_probs[_below(row, log_probs.shape[0]), n, labels[n, s]]
             return te.if_then_else(row < steps[n], new, stay)
         return body
     out = []
@@ -179,14 +190,14 @@ def ctc_beta_grad_steps(log_probs, labels, skip, steps, counts, after, alphas, n
     neg_inf, zero, inf = (E.const(v, after.dtype) for v in (float("-inf"), 0, float("inf")))
     def step(later, row):
         def successor(n, s, j):
-            at = _clamp(s + j, width)
+            at = _below(s + j, width)
             beta = later[n, at] if later is not None else after[0, n, at]
-            return beta + log_probs[_clamp(row + 1, rows), n, labels[n, at]]
+            return beta + log_probs[_below(row + 1, rows), n, labels[n, at]]
 
         def body(n, s):
             stay = successor(n, s, 0)
             step = te.if_then_else(s + 1 < width, successor(n, s, 1), neg_inf)
-            jump = te.if_then_else(te.all(s + 2 < width, skip[n, _clamp(s + 2, width)]), successor(n, s, 2), neg_inf)
+            jump = te.if_then_else(te.all(s + 2 < width, skip[n, _below(s + 2, width)]), successor(n, s, 2), neg_inf)
             start = te.if_then_else(_final(s, counts[n]), zero, neg_inf)
             return te.if_then_else(row >= steps[n] - 1, start, _lse3(stay, step, jump))
         return body
