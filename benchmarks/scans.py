@@ -5,11 +5,13 @@ and backward at a speech-like shape (T=50, N=16, C=20, targets of 10 to 30 label
 axis 0 (1024x64). Steady time of one call (median of several, after a warm-up call that
 builds tvmini's kernels), in milliseconds, and the ratio tvmini / torch.
 
-    python benchmarks/scans.py [--repeat 15] [--only ctc|cum] [--threads 2]
+    python benchmarks/scans.py [--repeat 15] [--only ctc|cum] [--threads 2] [--clock wall|cpu]
 
 ``--threads`` sets both libraries' threads (tvmini's parallel loops: TVMINI_NUM_THREADS;
-torch's intra-op threads): on cores shared with other busy processes, one thread each
-is the steadier comparison.
+torch's intra-op threads). On cores shared with other busy processes wall time counts
+the waits for a core, longer for a call that outlasts a time slice than for a short
+one; ``--clock cpu`` times the process's CPU time instead (all its threads together,
+so with several threads it is the work done, not the latency).
 """
 import argparse
 import os
@@ -23,14 +25,15 @@ import tvmini.nn.functional as F
 from common import torch_or_none
 
 
-def median_ms(fn, repeat):
-    """The median of ``repeat`` timed calls of ``fn``, in ms, after one warm-up call."""
+def median_ms(fn, repeat, clock=time.perf_counter):
+    """The median of ``repeat`` calls of ``fn`` timed by ``clock``, in ms, after one
+    warm-up call."""
     fn()
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times) * 1e3
 
 
@@ -60,20 +63,23 @@ def ctc_rows(rng, torch):
     ours = (case[0], tm.tensor(case[1]), tm.tensor(case[2]), tm.tensor(case[3]))
 
     def jit_body(logits, targets, lengths, counts):
-        logits.grad = None
         loss = F.ctc_loss(F.log_softmax(logits, 2), targets, lengths, counts)
         loss.backward()
         return loss, logits.grad
     leaf = tm.tensor(case[0], requires_grad=True)
     jitted = tm.jit(jit_body)
+
+    def jit_step():
+        leaf.grad = None                    # outside the step: one variant, for a leaf without .grad
+        return jitted(leaf, *ours[1:])
     theirs = None
     if torch is not None:
         ref = (case[0], *(torch.tensor(a) for a in case[1:]))
         theirs = lambda: ctc_step(torch, torch.nn.functional, ref)  # noqa: E731
     rows = [("ctc_loss fwd+bwd T50 N16 C20 S10-30", lambda: ctc_step(tm, F, ours), theirs)]
     try:
-        jitted(leaf, *ours[1:])
-        rows.append(("ctc_loss fwd+bwd, tm.jit", lambda: jitted(leaf, *ours[1:]), theirs))
+        jit_step()
+        rows.append(("ctc_loss fwd+bwd, tm.jit", jit_step, theirs))
     except tm.TVMiniError as err:
         print(f"(ctc_loss under tm.jit: {err})")
     return rows
@@ -97,7 +103,9 @@ def main():
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--only", choices=("ctc", "cum"), default=None)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     args = parser.parse_args()
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
     os.environ["TVMINI_NUM_THREADS"] = str(args.threads)
     torch = torch_or_none(args.threads)
     rng = np.random.default_rng(0)
@@ -106,14 +114,14 @@ def main():
         rows += ctc_rows(rng, torch)
     if args.only in (None, "cum"):
         rows += cum_rows(rng, torch)
-    print(f"median ms of {args.repeat} calls, {args.threads} thread(s) each; ratio = tvmini / torch")
+    print(f"median {args.clock} ms of {args.repeat} calls, {args.threads} thread(s) each; ratio = tvmini / torch")
     print(f"{'op':40} {'tvmini':>9} {'torch':>9} {'ratio':>7}")
     for name, ours, theirs in rows:
-        mine = median_ms(ours, args.repeat)
+        mine = median_ms(ours, args.repeat, clock)
         if theirs is None:
             print(f"{name:40} {mine:9.3f} {'-':>9} {'-':>7}")
             continue
-        ref = median_ms(theirs, args.repeat)
+        ref = median_ms(theirs, args.repeat, clock)
         print(f"{name:40} {mine:9.3f} {ref:9.3f} {mine / ref:7.2f}")
 
 
