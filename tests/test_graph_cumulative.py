@@ -146,3 +146,21 @@ def test_kernels_on_the_emulated_gpu(emulated_gpu):
         assert got.device.kind == "cuda"
         np.testing.assert_allclose(got.numpy(), op(tm.tensor(x)).numpy(), rtol=1e-5, atol=1e-6)
     assert emulated_gpu.launches
+
+
+def test_cummax_in_a_jitted_step_equals_eager():
+    """The values come from the scan kernel with the indices; traced, a step replays
+    them and their gradient (gather's) for new data."""
+    rng = np.random.default_rng(3)
+
+    def step(a):
+        out = tm.cummax(a, 1)
+        (out.values * out.values).sum().backward()
+        return out.values, out.indices, a.grad
+    jitted = tm.jit(step)
+    for _ in range(2):
+        x = rng.integers(-5, 6, (3, 100)).astype("float64")
+        leaves = [tm.tensor(x, requires_grad=True) for _ in range(2)]
+        for got, want in zip(jitted(leaves[0]), step(leaves[1])):
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert jitted.variants == 1

@@ -6,8 +6,7 @@ runs a row's stages in one parallel loop over rows with vector lanes across a bl
 (cummax of 64x1024 float32 along rows, one thread: 2 ms with blocks of ``sqrt(n)``
 scanned as scalar loops -> 0.14 ms; see benchmarks/scans.py).
 
-``cumextreme`` gives the indices (the values are ``x`` gathered there): the running
-maximum (minimum), NaN once a NaN has been seen (numpy's and PyTorch's propagation),
+``cumextreme`` gives the values and the indices of the running maximum (minimum), NaN once a NaN has been seen (numpy's and PyTorch's propagation),
 then the last position up to ``i`` holding that value (a NaN: the last NaN), PyTorch's
 index. ``logcumsumexp`` reduces with ``log(exp(a) + exp(b))`` written stably
 (``max + log1p(exp(-|a - b|))``), so no ``exp`` overflows whatever the values.
@@ -46,20 +45,22 @@ def _same(a, b, is_float):
 
 
 def cumextreme(x, axis, largest=True, dtype="int64"):
-    """The indices of the running maximum (``largest``) or minimum along ``axis``: at
-    ``i`` the last ``k <= i`` where ``x[k]`` equals the extreme ``v[i]`` of the line's
-    ``x[:i+1]``. The running extreme never goes back, so that ``k`` is the last position
-    up to ``i`` where ``x[k]`` reached the running extreme of its own time: the
-    running maximum of ``k if x[k] == v[k] else -1`` (two scans)."""
+    """``[values, indices]``: the running maximum (``largest``) or minimum ``v`` along
+    ``axis`` and its indices: at ``i`` the last ``k <= i`` where ``x[k]`` equals ``v[i]``,
+    the extreme of the line's ``x[:i+1]``. The running extreme never goes back, so that
+    ``k`` is the last position up to ``i`` where ``x[k]`` reached the running extreme of
+    its own time: the running maximum of ``k if x[k] == v[k] else -1`` (two scans)."""
     op = "cummax" if largest else "cummin"
     _check(x, op)
     axis = _axis(x, axis, op)
-    values = running(x, axis, MAX if largest else MIN, f"{op}.values")
+    # an output of its own, scanned in a row loop of its own (not "cummax."-prefixed:
+    # the indices' rule places only its own stages in its loop)
+    values = running(x, axis, MAX if largest else MIN, f"{op}_values")
     is_float = dt.is_float(x.dtype)
     reached = te.compute(x.shape, lambda *i: te.if_then_else(_same(x[i], values[i], is_float),
                                                              i[axis].astype(dtype), E.const(-1, dtype)),
                          name=f"{op}.reached", tag="injective")
-    return running(reached, axis, MAX, op)
+    return [values, running(reached, axis, MAX, op)]
 
 
 def _log_add_exp(a, b):
