@@ -10,10 +10,7 @@ log p_t(l'_s)``, ``topi.ctc.CHUNK`` steps per kernel call. The gradient is the b
 (beta) recursion, run the same way, each chunk's kernel also summing ``exp(alpha + beta
 - log p)`` per class for its rows: the true gradient with respect to ``log_probs``,
 whether or not they are normalised. Unreachable states hold ``-inf`` and get gradient 0
-(never NaN); so does a sample whose target is impossible. (T=50, N=16, C=20, S=10-30,
-forward and backward, 2 shared cores: 10.5 ms with a kernel per 8 steps each step's
-stages a loop nest of their own and the gradient one kernel over all steps, torch 1.9
-ms; see benchmarks/scans.py for now.)
+(never NaN); so does a sample whose target is impossible. (Timings: ``topi.ctc``.)
 
 Lengths and targets reach the kernels as device tensors (the extended targets are built
 by a kernel), so nothing but shapes shapes the recursion and ``tm.jit`` traces the

@@ -29,8 +29,10 @@ A chunk kernel runs ``count`` steps from row ``t`` (a scalar, so one kernel serv
 every chunk), each step a stage of its own, their rows stacked into one (count, N, S')
 output; rows past T copy (alphas) or restart (betas) and read clamped rows. The CPU
 rule runs a chunk as one parallel loop over the batch with every step of a sample
-inside it (``schedule_steps``): T=50, N=16, C=20, S=30 forward and backward on 2 shared
-cores 10.5 -> see benchmarks/scans.py.
+inside it, the states as vector lanes (``schedule_steps``). T=50, N=16, C=20, S=10-30,
+forward and backward, CPU time on one thread (benchmarks/scans.py --threads 1 --clock
+cpu): 8.0 ms as a loop nest per step and the gradient one kernel over all steps, now
+3.2 ms (2.6 ms as a ``tm.jit`` step); torch 1.9 ms.
 """
 from .. import te
 from ..tir import expr as E
