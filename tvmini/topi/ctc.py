@@ -126,10 +126,10 @@ def ctc_alpha_steps(log_probs, labels, skip, steps, prev, t, count):
     its alphas from its input length on (rows past T included)."""
     for x in (log_probs, labels, skip, steps, prev):
         _check(x, "ctc_alpha_steps")
-    width = _extent(labels, 1)
     last = _extent(prev, 0) - 1
     neg_inf = E.const(float("-inf"), prev.dtype)
-    def step(before, row):
+
+    def stage(before, row):
         def alpha(n, state):
             return before[n, state] if before is not None else prev[last, n, state]
 
@@ -142,7 +142,7 @@ def ctc_alpha_steps(log_probs, labels, skip, steps, prev, t, count):
         return body
     out = []
     for k in range(count):
-        out.append(te.compute(labels.shape, step(out[-1] if out else None, t + k), name=f"ctc_alpha.step{k}",
+        out.append(te.compute(labels.shape, stage(out[-1] if out else None, t + k), name=f"ctc_alpha.step{k}",
                               tag=MATERIALIZED))
     return _stack(out, "ctc_alphas")
 
@@ -190,7 +190,8 @@ def ctc_beta_grad_steps(log_probs, labels, skip, steps, counts, after, alphas, n
     width = _extent(labels, 1)
     rows = log_probs.shape[0]
     neg_inf, zero, inf = (E.const(v, after.dtype) for v in (float("-inf"), 0, float("inf")))
-    def step(later, row):
+
+    def stage(later, row):
         def successor(n, s, j):
             at = _below(s + j, width)
             beta = later[n, at] if later is not None else after[0, n, at]
@@ -205,7 +206,7 @@ def ctc_beta_grad_steps(log_probs, labels, skip, steps, counts, after, alphas, n
         return body
     out = [None] * count
     for k in range(count - 1, -1, -1):
-        out[k] = te.compute(labels.shape, step(out[k + 1] if k + 1 < count else None, t + k),
+        out[k] = te.compute(labels.shape, stage(out[k + 1] if k + 1 < count else None, t + k),
                             name=f"ctc_beta.step{k}", tag=MATERIALIZED)
     betas = _stack(out, "ctc_betas")
     share = te.compute(betas.shape, lambda k, n, s: te.exp(alphas[k, n, s] + betas[k, n, s] + nll[n]),
