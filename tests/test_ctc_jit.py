@@ -1,7 +1,7 @@
 """``F.ctc_loss`` under ``tm.jit``: a traced training step equals the eager one (loss,
 gradients, updated weights) across replays with other input and target lengths and
 labels of the same padded shapes, without retracing; bad lengths and labels raise in a
-replay as eagerly; concatenated targets are refused with a clear message."""
+replay as eagerly; concatenated targets retrace only for a new longest length."""
 import numpy as np
 import pytest
 
@@ -72,8 +72,29 @@ def test_replays_refuse_bad_lengths_and_labels_as_eagerly():
     loss(x, targets, lengths, counts)
 
 
-def test_concatenated_targets_are_refused_inside_jit():
-    x, _, lengths, counts = _batch(1)
-    flat = tm.tensor(np.ones(int(counts.numpy().sum()), "int64"))
-    with pytest.raises(tm.TVMiniError, match="inside tm.jit, pass padded"):
-        tm.jit(lambda a, t, i, c: F.ctc_loss(a.log_softmax(2), t, i, c))(x[:, :, :2], flat, lengths, counts)
+def test_concatenated_targets_in_a_jitted_step_retrace_only_for_a_new_longest_length():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((T, N, C))
+
+    def loss(a, targets, lengths, counts):
+        out = F.ctc_loss(a.log_softmax(2), targets, lengths, counts, reduction="none")
+        out.sum().backward()
+        return out, a.grad
+    jitted = tm.jit(loss)
+    for counts in ([2, 0, 3], [3, 1, 1], [1, 1, 2]):       # longest 3, 3, then 2: a second trace
+        counts = np.array(counts)
+        flat = rng.integers(1, C, int(counts.sum()))
+        args = (tm.tensor(flat), tm.tensor(np.full(N, T)), tm.tensor(counts))
+        got = jitted(tm.tensor(x, requires_grad=True), *args)
+        want = loss(tm.tensor(x, requires_grad=True), *args)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-12)
+        ref = torch.tensor(x, requires_grad=True)
+        torch.nn.functional.ctc_loss(ref.log_softmax(2), torch.tensor(flat), torch.tensor(np.full(N, T)),
+                                     torch.tensor(counts), reduction="none").sum().backward()
+        np.testing.assert_allclose(got[1].numpy(), ref.grad.numpy(), rtol=1e-9, atol=1e-12)
+    assert jitted.variants == 2
+    with pytest.raises(tm.ShapeError, match="concatenated targets of shape \\(4,\\) hold fewer"):
+        jitted(tm.tensor(x, requires_grad=True), tm.tensor(np.ones(4, "int64")), tm.tensor(np.full(N, T)),
+               tm.tensor(np.array([2, 1, 2])))

@@ -18,12 +18,14 @@ loss: a replay with other lengths of the same padded shapes computes them. The v
 checks (lengths within T and the targets, labels among the classes and not blank) read
 them on the host: eagerly at once, in a trace as a guard of the step
 (:func:`.dispatch.host_check_all`), so a replay refuses what the eager call does.
-Concatenated (1-d) targets are padded on the host, so a trace takes padded ones."""
+Concatenated (1-d) targets are padded by a kernel to the longest target length, read
+on the host: in a trace a guard, so a replay whose longest target differs traces
+again."""
 import numpy as np
 
 from ..errors import DTypeError, ShapeError, TVMiniError
 from ..runtime import ndarray as nd
-from ..topi.ctc import CHUNK, ctc_alpha_steps, ctc_beta_grad_steps, ctc_extend, ctc_nll
+from ..topi.ctc import CHUNK, ctc_alpha_steps, ctc_beta_grad_steps, ctc_extend, ctc_nll, ctc_unpack
 from . import dispatch, ops
 from .autograd import Function, no_grad
 from .join_ops import cat, clamp
@@ -44,19 +46,27 @@ def _int_tensor(op, name, value, device):
     return Tensor._wrap(nd.array(np.ascontiguousarray(array, dtype="int64"), device=device))
 
 
-def _padded(op, targets, counts, batch):
-    """Concatenated 1-d ``targets`` as padded (N, max count) ones, on the host."""
-    if dispatch.thread.tracer is not None:
-        raise TVMiniError(f"{op}: inside tm.jit, pass padded (N, S) targets, not the {targets.shape[0]} labels of "
-                          f"every sample concatenated (their layout depends on target_lengths' values)")
-    labels, lengths = targets.numpy(), counts.numpy()
-    if lengths.min(initial=0) < 0 or lengths.sum() > labels.shape[0]:
-        raise ShapeError(f"{op}: concatenated targets of shape {labels.shape} hold fewer than the "
-                         f"{int(lengths.sum())} labels of target_lengths {lengths.tolist()}")
-    out = np.zeros((batch, lengths.max(initial=0)), dtype="int64")
-    for n, end in enumerate(np.cumsum(lengths)):
-        out[n, :lengths[n]] = labels[end - lengths[n]:end]
-    return Tensor._wrap(nd.array(out, device=targets.device))
+def _longest(op, counts):
+    """The longest target length (the padded width of concatenated targets), read on the
+    host: eagerly at once; in a trace a guard choosing the kernels' shapes, so a replay
+    whose longest target differs traces again."""
+    if dispatch.thread.tracer is None:
+        return int(counts.numpy().max(initial=0))
+    longest = dispatch.host_check_all([counts], lambda a: int(a._storage.host_view().max(initial=0)),
+                                      chooses_path=True)
+    if longest is None:
+        raise TVMiniError(f"{op}: inside tm.jit, concatenated targets need target_lengths on the CPU that the step "
+                          f"receives as an argument or holds as a constant (their longest decides the padded "
+                          f"width); or pass padded (N, S) targets")
+    return longest
+
+
+def _padded_rows(labels, counts):
+    """Concatenated labels (numpy) as padded (N, longest) rows, for the value check."""
+    out = np.zeros((len(counts), counts.max(initial=0)), dtype=labels.dtype)
+    for n, end in enumerate(np.cumsum(counts)):
+        out[n, :counts[n]] = labels[end - counts[n]:end]
+    return out
 
 
 def _problem(op, steps, classes, blank):
@@ -65,6 +75,11 @@ def _problem(op, steps, classes, blank):
     def check(labels, lengths_in, counts):
         if lengths_in.size and (lengths_in.min() < 0 or lengths_in.max() > steps):
             return f"{op}: input_lengths {lengths_in.tolist()} must each be in [0, T={steps}]"
+        if labels.ndim == 1:
+            if counts.min(initial=0) < 0 or counts.sum() > labels.shape[0]:
+                return (f"{op}: concatenated targets of shape {labels.shape} hold fewer than the "
+                        f"{int(counts.sum())} labels of target_lengths {counts.tolist()}")
+            labels = _padded_rows(labels, counts)
         if counts.size and (counts.min() < 0 or counts.max() > labels.shape[1]):
             return (f"{op}: targets of shape {labels.shape} do not hold target_lengths {counts.tolist()} "
                     f"(each in [0, {labels.shape[1]}])")
@@ -144,9 +159,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
         raise ShapeError(f"{op}: input_lengths of shape {lengths_in.shape} for a batch of {batch}")
     if counts.shape != (batch,):
         raise ShapeError(f"{op}: target_lengths of shape {counts.shape} for a batch of {batch}")
-    if targets.ndim == 1:
-        targets = _padded(op, targets, counts, batch)
-    if targets.ndim != 2 or targets.shape[0] != batch:
+    if targets.ndim not in (1, 2) or targets.ndim == 2 and targets.shape[0] != batch:
         raise ShapeError(f"{op}: targets must be (N, S) padded or 1-d concatenated for a batch of {batch}, "
                          f"got {targets.shape}")
     check = _problem(op, steps, classes, blank)
@@ -155,6 +168,9 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
         given, lambda *arrays: check(*(a._storage.host_view() for a in arrays)))
     if problem is not None:
         raise ShapeError(problem)
+    if targets.ndim == 1:
+        targets = Tensor._wrap(dispatch.run("ctc_unpack", ctc_unpack, [targets._data, counts._data],
+                                            attrs=(("width", _longest(op, counts)),)))
     labels, skip = (Tensor._wrap(a) for a in dispatch.run("ctc_extend", ctc_extend, [targets._data, counts._data],
                                                           attrs=(("blank", blank), ("classes", classes))))
     loss = _CTCNegLogLikelihood.apply(log_probs, labels, skip, lengths_in, counts)

@@ -1,7 +1,8 @@
-"""The kernels of the CTC loss (``F.ctc_loss``): the targets extended with blanks, the
-forward (alpha) recursion in log space a chunk of steps per kernel, the loss from the
-last alphas, and the backward (beta) recursion fused with the gradient with respect to
-the log-probabilities, a chunk of steps per kernel.
+"""The kernels of the CTC loss (``F.ctc_loss``): concatenated targets padded, the
+targets extended with blanks, the forward (alpha) recursion in log space a chunk of
+steps per kernel, the loss from the last alphas, and the backward (beta) recursion
+fused with the gradient with respect to the log-probabilities, a chunk of steps per
+kernel.
 
 Shapes: ``log_probs`` (T, N, C); the targets padded to ``S`` labels, ``targets`` (N, S)
 (any integer type); the target extended with blanks, ``labels`` (N, S') int64 with
@@ -39,7 +40,7 @@ from ..tir import expr as E
 from .schedule import MATERIALIZED, register, target_kind
 from .transform import _check
 
-__all__ = ["ctc_extend", "ctc_alpha_steps", "ctc_nll", "ctc_beta_grad_steps"]
+__all__ = ["ctc_unpack", "ctc_extend", "ctc_alpha_steps", "ctc_nll", "ctc_beta_grad_steps"]
 
 #: Steps of the recursions per kernel call: a call costs tens of microseconds of host
 #: time, a step of a small batch a few; every T runs the same kernels (the last chunk's
@@ -108,6 +109,25 @@ def ctc_extend(targets, counts, blank, classes):
     shape = (batch, -(-(2 * width + 1) // LANES) * LANES)
     return [te.compute(shape, labels_body, name="ctc_extend.labels", tag="injective"),
             te.compute(shape, skip_body, name="ctc_extend.skip", tag="injective")]
+
+
+def ctc_unpack(targets, counts, width):
+    """Concatenated ``targets`` (L,) (every sample's labels one after another, ``counts``
+    (N,) of them each) as padded (N, ``width``) ones: row ``n`` from the sum of the
+    counts before it on (reads clamped into the L labels; 0 past a row's count)."""
+    for x in (targets, counts):
+        _check(x, "ctc_unpack")
+    total, batch = _extent(targets, 0), counts.shape[0]
+    m = te.reduce_axis((0, batch), name="m")
+    start = te.compute((batch,), lambda n: te.sum(counts[m.var], axis=m, where=m.var < n), name="ctc_unpack.start",
+                       tag="reduce")
+
+    def body(n, j):
+        if total == 0:
+            return E.const(0, targets.dtype)
+        at = _clamp(start[n] + j, total)
+        return te.if_then_else(j < counts[n], targets[at], E.const(0, targets.dtype))
+    return te.compute((batch, width), body, name="ctc_unpack", tag="injective")
 
 
 def _stack(steps, name):
