@@ -98,3 +98,16 @@ def test_concatenated_targets_in_a_jitted_step_retrace_only_for_a_new_longest_le
     with pytest.raises(tm.ShapeError, match="concatenated targets of shape \\(4,\\) hold fewer"):
         jitted(tm.tensor(x, requires_grad=True), tm.tensor(np.ones(4, "int64")), tm.tensor(np.full(N, T)),
                tm.tensor(np.array([2, 1, 2])))
+
+
+def test_int32_lengths_are_checked_in_replays():
+    """Lengths of another integer type are converted for the kernels after the check, so
+    a replay checks the step's own int32 argument."""
+    _, targets, lengths, counts = _batch(2)
+    x = tm.tensor(np.random.default_rng(1).standard_normal((T, N, C)))
+    loss = tm.jit(lambda a, t, i, c: F.ctc_loss(a.log_softmax(2), t, i, c))
+    as32 = [tm.tensor(v.numpy().astype("int32")) for v in (targets, lengths, counts)]
+    np.testing.assert_allclose(loss(x, *as32).numpy(), F.ctc_loss(x.log_softmax(2), targets, lengths, counts).numpy(),
+                               rtol=1e-12)
+    with pytest.raises(tm.ShapeError, match="input_lengths"):
+        loss(x, as32[0], tm.tensor(np.array([T + 3, 1, 1], "int32")), as32[2])

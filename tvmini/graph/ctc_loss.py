@@ -35,11 +35,13 @@ from .tensor import Tensor
 
 
 def _int_tensor(op, name, value, device):
-    """``value`` (a tensor, a sequence or a number) as an int64 tensor on ``device``."""
+    """``value`` (a tensor, a sequence or a number) as an integer tensor: a tensor as it
+    is (its values are checked there, on the step's own argument inside a trace), else
+    an int64 one on ``device``."""
     if isinstance(value, Tensor):
         if value.dtype not in ("int32", "int64"):
             raise DTypeError(f"{op}: {name} must be integers, got {value.dtype} of shape {value.shape}")
-        return ops.cast(value, "int64").to(device)
+        return value
     array = np.asarray(value)
     if array.dtype.kind not in "iu":
         raise DTypeError(f"{op}: {name} must be integers, got {array.dtype}")
@@ -69,10 +71,12 @@ def _padded_rows(labels, counts):
     return out
 
 
-def _problem(op, steps, classes, blank):
+def _problem(op, steps, classes, blank, shape):
     """The value check of (targets, input lengths, target lengths): a function of their
-    numpy arrays returning None, or the message of the ShapeError PyTorch would raise."""
+    numpy arrays (the targets seen as ``shape``) returning None, or the message of the
+    ShapeError PyTorch would raise."""
     def check(labels, lengths_in, counts):
+        labels, lengths_in, counts = labels.reshape(shape), lengths_in.reshape(-1), counts.reshape(-1)
         if lengths_in.size and (lengths_in.min() < 0 or lengths_in.max() > steps):
             return f"{op}: input_lengths {lengths_in.tolist()} must each be in [0, T={steps}]"
         if labels.ndim == 1:
@@ -150,11 +154,10 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     if not 0 <= blank < classes:
         raise ShapeError(f"{op}: blank must be in the label range [0, {classes}), got {blank}")
     device = log_probs.device
-    targets = _int_tensor(op, "targets", targets, device)
-    if unbatched:
-        targets = ops.reshape(targets, (1, targets.numel()))
-    lengths_in, counts = (ops.reshape(_int_tensor(op, name, value, device), (-1,)) for name, value in
-                          (("input_lengths", input_lengths), ("target_lengths", target_lengths)))
+    given = [_int_tensor(op, name, value, device) for name, value in
+             (("targets", targets), ("input_lengths", input_lengths), ("target_lengths", target_lengths))]
+    targets, lengths_in, counts = (ops.reshape(t, shape).to(device, "int64") for t, shape in
+                                   zip(given, ((1, given[0].numel()) if unbatched else given[0].shape, (-1,), (-1,))))
     if lengths_in.shape != (batch,):
         raise ShapeError(f"{op}: input_lengths of shape {lengths_in.shape} for a batch of {batch}")
     if counts.shape != (batch,):
@@ -162,15 +165,14 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     if targets.ndim not in (1, 2) or targets.ndim == 2 and targets.shape[0] != batch:
         raise ShapeError(f"{op}: targets must be (N, S) padded or 1-d concatenated for a batch of {batch}, "
                          f"got {targets.shape}")
-    check = _problem(op, steps, classes, blank)
-    given = (targets, lengths_in, counts)
+    check = _problem(op, steps, classes, blank, targets.shape)
     problem = check(*(t.numpy() for t in given)) if dispatch.thread.tracer is None else dispatch.host_check_all(
         given, lambda *arrays: check(*(a._storage.host_view() for a in arrays)))
     if problem is not None:
         raise ShapeError(problem)
     if targets.ndim == 1:
         targets = Tensor._wrap(dispatch.run("ctc_unpack", ctc_unpack, [targets._data, counts._data],
-                                            attrs=(("width", _longest(op, counts)),)))
+                                            attrs=(("width", _longest(op, given[2])),)))
     labels, skip = (Tensor._wrap(a) for a in dispatch.run("ctc_extend", ctc_extend, [targets._data, counts._data],
                                                           attrs=(("blank", blank), ("classes", classes))))
     loss = _CTCNegLogLikelihood.apply(log_probs, labels, skip, lengths_in, counts)
