@@ -35,6 +35,8 @@ forward and backward, CPU time on one thread (benchmarks/scans.py --threads 1 --
 cpu): 8.0 ms as a loop nest per step and the gradient one kernel over all steps, now
 3.2 ms (2.6 ms as a ``tm.jit`` step); torch 1.9 ms.
 """
+import math
+
 from .. import te
 from ..tir import expr as E
 from .schedule import MATERIALIZED, register, target_kind
@@ -49,6 +51,13 @@ CHUNK = 8
 #: The extended targets' width is a multiple of this (the states past ``2 S + 1`` are
 #: blanks, like those past a shorter target), so the CPU runs the states as vector lanes.
 LANES = 8
+#: Elements of a chunk (rows x samples x states; the gradient: x classes) from which its
+#: loop over the batch runs in parallel: a state's step costs about eight plain
+#: operations (three exps, a log, gathers), so this is the CPU rules' ``PARALLEL_MIN``
+#: of 2^16 operations.
+#: (T=50, N=16, C=20, S=30 on 2 cores shared with busy processes: fastest of 21 calls
+#: 1.2 ms parallel, 1.9 ms serial; the median is the other way round, 19 vs 5 ms.)
+PARALLEL_WORK = 1 << 13
 #: Tags of a chunk's stacked output and of its gradient (``schedule_steps``).
 STEPS_TAG, GRAD_TAG = "ctc_steps", "ctc_grad"
 
@@ -266,8 +275,9 @@ def schedule_steps(sch, tensor, target="llvm"):
     else:
         stage.reorder(n, k, inner)
         _lanes(stage, inner)
-    batch = tensor.shape[1]
-    if not isinstance(batch, E.Const) or batch.value > 1:
+    extents = [e.value if isinstance(e, E.Const) else None for e in
+               list(tensor.shape) + [iv.dom.extent for iv in stage.op.reduce_axis]]
+    if None in extents or extents[1] > 1 and math.prod(extents) >= PARALLEL_WORK:
         stage.parallel(n)
     for op in _steps_of(tensor):
         step = sch[op.output(0)]
