@@ -1,9 +1,9 @@
 """Running reductions and differences along one axis, PyTorch's: ``cummax`` and
 ``cummin`` (values and indices), ``logcumsumexp`` and ``diff``.
 
-``cummax``/``cummin`` find the indices with one ``topi.cumulative`` kernel and read
-the values with ``gather`` there, so the values' gradient is ``gather``'s (each ``g``
-added at the element it came from), as PyTorch's. ``logcumsumexp`` is one kernel: a
+``cummax``/``cummin`` find the values and the indices with one ``topi.cumulative``
+kernel; the values' gradient is ``gather``'s at the indices (each ``g`` added at the
+element it came from), as PyTorch's. ``logcumsumexp`` is one kernel: a
 shift by the line's maximum and a plain scan (``logcumsumexp_scaled``; 256x256 on one
 core 18.9 -> 0.26 ms, see benchmarks/tensorops.py), or, where that is not exact for some
 line (values spanning more than float64's exponent range, inf, NaN) and inside
@@ -21,7 +21,6 @@ from . import axes as check_axes
 from . import dispatch, ops
 from .autograd import Function
 from .dispatch import run
-from .gather_ops import gather
 from .join_ops import cat
 from .logic_ops import where
 from .reorder_ops import narrow
@@ -35,6 +34,21 @@ def _cumextreme_kernel(x, axis, largest):
     return cumulative.cumextreme(x, axis, largest)
 
 
+class _Reached(Function):
+    """The running extreme's ``values`` (computed by the scan with the indices) as a
+    function of ``x``: ``x`` gathered at ``indices``, so its gradient is gather's (each
+    ``g`` added at the element it came from), as PyTorch's."""
+    nondiff = (1,)
+    saved = (1,)
+
+    def forward(self, x, indices):
+        return self.values
+
+    def backward(self, g):
+        x, indices = self.inputs
+        return ops._kernel("gather_grad", "gather_grad", g, indices, x_shape=x.shape, axis=self.axis), None
+
+
 def _cumextreme(op, input, dim, largest):
     if not isinstance(input, Tensor):
         raise DTypeError(f"{op}: takes a Tensor, got {type(input).__name__}")
@@ -45,8 +59,9 @@ def _cumextreme(op, input, dim, largest):
         return CumulativeResult(ops.clone(input), ops._as_tensor(0, ops.cast(input, "int64")))
     if not input.numel():
         return CumulativeResult(ops.clone(input), ops.cast(input.detach(), "int64"))
-    indices = Tensor._wrap(run(op, _cumextreme_kernel, [input._data], attrs=(("axis", axis), ("largest", largest))))
-    return CumulativeResult(gather(input, axis, indices), indices)
+    values, indices = run(op, _cumextreme_kernel, [input._data], attrs=(("axis", axis), ("largest", largest)))
+    indices = Tensor._wrap(indices)
+    return CumulativeResult(_Reached.apply(input, indices, values=values, axis=axis), indices)
 
 
 def cummax(input, dim):

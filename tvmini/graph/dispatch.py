@@ -235,6 +235,18 @@ def host_check(tensor, test, chooses_path=False):
     return test(tensor._data) if tracer is None else tracer.guard_input(tensor._data, test, chooses_path)
 
 
+def host_check_all(tensors, test, chooses_path=False):
+    """``test(*arrays)`` of several CPU tensors read together (a value check across
+    them, as :func:`host_check`'s): at once outside ``tm.jit``; inside a trace a guard
+    of the step (:meth:`~.jit.trace.Tracer.guard_inputs`) when each is an argument or a
+    constant of the trace. None where they cannot all be read."""
+    if any(t.device.kind != "cpu" for t in tensors):
+        return None
+    arrays = [t._data for t in tensors]
+    tracer = thread.tracer
+    return test(*arrays) if tracer is None else tracer.guard_inputs(arrays, test, chooses_path)
+
+
 def host_range(tensor, low, high=None):
     """``(smallest, largest)`` of a CPU tensor's values when some lie outside ``[low,
     high)`` (``high`` None: no upper bound), checked where :func:`host_check` can read

@@ -1,22 +1,22 @@
 """Running extremes and running log-sum-exp along one axis (PyTorch's ``cummax``,
-``cummin``, ``logcumsumexp``), written as ``topi.scan`` writes its scans: masked
-reductions (te has no sequential scan), blocked for long lines (:func:`_scan`), so
-every target computes them with the same code and no carried state.
+``cummin``, ``logcumsumexp``): ``topi.scan.running``, the blocked scan of ``cumsum``
+under another associative operation (masked reductions, as te has no sequential scan),
+so every target computes them with the same code and no carried state, and the CPU
+runs a row's stages in one parallel loop over rows with vector lanes across a block
+(cummax of 64x1024 float32 along rows, one thread: 2 ms with blocks of ``sqrt(n)``
+scanned as scalar loops -> 0.14 ms; see benchmarks/scans.py).
 
-``cumextreme`` gives the indices (the values are ``x`` gathered there): the running
-maximum (minimum), NaN once a NaN has been seen (numpy's and PyTorch's propagation),
+``cumextreme`` gives the values and the indices of the running maximum (minimum), NaN once a NaN has been seen (numpy's and PyTorch's propagation),
 then the last position up to ``i`` holding that value (a NaN: the last NaN), PyTorch's
 index. ``logcumsumexp`` reduces with ``log(exp(a) + exp(b))`` written stably
 (``max + log1p(exp(-|a - b|))``), so no ``exp`` overflows whatever the values.
 """
-import math
-
 from .. import te
 from ..tir import dtype as dt
 from ..tir import expr as E
 from ..errors import ShapeError, TVMiniError
 from .broadcast import shape_str
-from .scan import cumsum
+from .scan import MAX, MIN, Monoid, cumsum, running
 from .schedule import MATERIALIZED
 
 
@@ -44,61 +44,23 @@ def _same(a, b, is_float):
     return te.any(a == b, te.all(te.isnan(a), te.isnan(b))) if is_float else a == b
 
 
-#: Lines shorter than this are scanned by one masked reduction per output.
-BLOCKED_MIN = 32
-
-
-def _scan(x, axis, reducer, combine, reverse, name):
-    """The inclusive scan of ``x`` along ``axis`` under ``reducer`` (a te reduction;
-    ``combine`` its elementwise form). A line of ``n`` elements is cut into blocks of
-    about ``sqrt(n)``: each element reduces the elements of its own block up to it,
-    each block the totals of the blocks before it (its carry), and the two are
-    combined: about ``2 sqrt(n)`` operations per element instead of ``n`` (te has no
-    sequential scan: every stage is a reduction masked by a condition)."""
-    n = x.shape[axis]
-    length = n.value if isinstance(n, E.Const) else None
-    if length is None or length < BLOCKED_MIN:
-        k = te.reduce_axis((0, n), name="k")
-        return te.compute(x.shape, lambda *i: reducer(x[_at(i, axis, k.var)], axis=k, where=(
-            k.var >= i[axis] if reverse else k.var <= i[axis])), name=name, tag="reduce")
-    b = int(math.ceil(math.sqrt(length)))
-    nb = -(-length // b)
-    t = te.reduce_axis((0, b), name="t")
-
-    def total(*i):
-        pos = i[axis] * b + t.var
-        return reducer(x[_at(i, axis, pos)], axis=t, where=pos < length)
-    totals = te.compute(_at(x.shape, axis, nb), total, name=f"{name}.blocks", tag="reduce")
-    c = te.reduce_axis((0, nb), name="c")
-    carry = te.compute(totals.shape, lambda *i: reducer(totals[_at(i, axis, c.var)], axis=c, where=(
-        c.var > i[axis] if reverse else c.var < i[axis])), name=f"{name}.carry", tag="reduce")
-    u = te.reduce_axis((0, b), name="u")
-
-    def within(*i):
-        pos = i[axis] // b * b + u.var
-        inside = te.all(pos >= i[axis], pos < length) if reverse else pos <= i[axis]
-        return reducer(x[_at(i, axis, pos)], axis=u, where=inside)
-    inner = te.compute(x.shape, within, name=f"{name}.within", tag="reduce")
-    return te.compute(x.shape, lambda *i: combine(carry[_at(i, axis, i[axis] // b)], inner[i]), name=name,
-                      tag="broadcast")
-
-
 def cumextreme(x, axis, largest=True, dtype="int64"):
-    """The indices of the running maximum (``largest``) or minimum along ``axis``: at
-    ``i`` the last ``k <= i`` where ``x[k]`` equals the extreme ``v[i]`` of the line's
-    ``x[:i+1]``. The running extreme never goes back, so that ``k`` is the last position
-    up to ``i`` where ``x[k]`` reached the running extreme of its own time: the
-    running maximum of ``k if x[k] == v[k] else -1`` (two scans)."""
+    """``[values, indices]``: the running maximum (``largest``) or minimum ``v`` along
+    ``axis`` and its indices: at ``i`` the last ``k <= i`` where ``x[k]`` equals ``v[i]``,
+    the extreme of the line's ``x[:i+1]``. The running extreme never goes back, so that
+    ``k`` is the last position up to ``i`` where ``x[k]`` reached the running extreme of
+    its own time: the running maximum of ``k if x[k] == v[k] else -1`` (two scans)."""
     op = "cummax" if largest else "cummin"
     _check(x, op)
     axis = _axis(x, axis, op)
-    reducer, combine = (te.max, te.max) if largest else (te.min, te.min)
-    values = _scan(x, axis, reducer, combine, False, f"{op}_values")
+    # an output of its own, scanned in a row loop of its own (not "cummax."-prefixed:
+    # the indices' rule places only its own stages in its loop)
+    values = running(x, axis, MAX if largest else MIN, f"{op}_values")
     is_float = dt.is_float(x.dtype)
     reached = te.compute(x.shape, lambda *i: te.if_then_else(_same(x[i], values[i], is_float),
                                                              i[axis].astype(dtype), E.const(-1, dtype)),
-                         name=f"{op}_reached", tag="injective")
-    return _scan(reached, axis, te.max, te.max, False, f"{op}_indices")
+                         name=f"{op}.reached", tag="injective")
+    return [values, running(reached, axis, MAX, op)]
 
 
 def _log_add_exp(a, b):
@@ -112,6 +74,7 @@ def _log_add_exp(a, b):
 
 
 _LOG_ADD_EXP = te.comm_reducer(_log_add_exp, lambda dtype: E.const(float("-inf"), dtype), name="logaddexp")
+_LOG_ADD_EXP_SCAN = Monoid(_LOG_ADD_EXP, _log_add_exp, lambda dtype: E.const(float("-inf"), dtype))
 
 
 def logcumsumexp(x, axis, reverse=False):
@@ -119,7 +82,7 @@ def logcumsumexp(x, axis, reverse=False):
     from the end of the line instead."""
     _check(x, "logcumsumexp")
     axis = _axis(x, axis, "logcumsumexp")
-    return _scan(x, axis, _LOG_ADD_EXP, _log_add_exp, reverse, "logcumsumexp")
+    return running(x, axis, _LOG_ADD_EXP_SCAN, "logcumsumexp", reverse)
 
 
 #: How far below a line's maximum its first value that is not -inf may lie for
@@ -168,10 +131,10 @@ def logcumsumexp_scaled(x, axis, reverse=False):
         # between 1 and n, so the result is as exact relative to M as the stable
         # reduction's, where m + log(total) would lose the digits of m (a prefix near 0
         # in a line reaching 600). A narrower float has them all in float64 anyway.
-        running = _scan(x, axis, te.max, te.max, reverse, "logcumsumexp.running_max")
+        peaks = running(x, axis, MAX, "logcumsumexp.running_max", reverse)
 
         def result(*i):
-            m, peak = top[_at(i, axis, 0)], running[i]
+            m, peak = top[_at(i, axis, 0)], peaks[i]
             return te.if_then_else(peak == neg_inf, neg_inf, peak + te.log(total[i] * te.exp(m - peak)))
     else:
         def result(*i):

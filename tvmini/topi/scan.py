@@ -1,5 +1,6 @@
-"""Scans along one axis: ``cumsum`` and ``cumprod`` (inclusive, forward or reversed)
-and ``cumprod_grad``.
+"""Scans along one axis: ``cumsum`` and ``cumprod`` (inclusive, forward or reversed),
+``cumprod_grad``, and :func:`running`, the same scan under any :class:`Monoid` (the
+running maximum and minimum of ``topi.cumulative``).
 
 te has no scan primitive (``te.scan`` is one of the TVM features tvmini refuses), so a
 scan is written as reductions. A row of ``n < BLOCKED_MIN`` (64) elements is one:
@@ -41,7 +42,7 @@ from ..tir import dtype as dt
 from ..tir import expr as E
 from .broadcast import shape_str
 
-__all__ = ["cumsum", "cumprod", "cumprod_grad"]
+__all__ = ["cumsum", "cumprod", "cumprod_grad", "running"]
 
 
 def _check(x, op):
@@ -75,19 +76,43 @@ def _at(idx, axis, value):
 BLOCKED_MIN = 64
 
 
-def _scan(x, axis, dtype, reverse, reducer, op):
+class Monoid:
+    """An associative operation a scan runs: ``reducer`` (the te reduction), ``combine``
+    (its elementwise form, joining a carry and a partial scan) and ``identity(dtype)``
+    (the value a masked-out term takes, which changes no result)."""
+
+    def __init__(self, reducer, combine, identity):
+        self.reducer, self.combine, self.identity = reducer, combine, identity
+
+
+SUM = Monoid(te.sum, lambda p, q: p + q, lambda dtype: te.const(0, dtype))
+PROD = Monoid(te.prod, lambda p, q: p * q, lambda dtype: te.const(1, dtype))
+#: running extremes (``cummax``/``cummin``): NaN-propagating, -inf (+inf) or the
+#: integer type's lowest (highest) value as identity
+MAX = Monoid(te.max, te.max, E.min_value)
+MIN = Monoid(te.min, te.min, E.max_value)
+
+
+def _scan(x, axis, dtype, reverse, monoid, op):
     _check(x, op)
     axis = scan_axis(x, axis, op)
     dtype = _accumulate_dtype(x, dtype)
     n = x.shape[axis]
     if isinstance(n, E.Const) and n.value >= BLOCKED_MIN:
-        return _blocked(x, axis, dtype, reverse, reducer, op, n.value)
+        return _blocked(x, axis, dtype, reverse, monoid, op, n.value)
     k = te.reduce_axis((0, n), name="k")
 
     def body(*i):
         inside = k.var >= i[axis] if reverse else k.var <= i[axis]
-        return reducer(x[_at(i, axis, k.var)].astype(dtype), axis=k, where=inside)
+        return monoid.reducer(x[_at(i, axis, k.var)].astype(dtype), axis=k, where=inside)
     return te.compute(x.shape, body, name=op, tag="reduce")
+
+
+def running(x, axis, monoid, op, reverse=False):
+    """The inclusive scan of ``x`` along ``axis`` under ``monoid`` (:data:`MAX`,
+    :data:`MIN`, or any :class:`Monoid`) in ``x``'s dtype, blocked as :func:`cumsum`;
+    its stages are named after ``op``."""
+    return _scan(x, axis, x.dtype, reverse, monoid, op)
 
 
 #: Elements per block of a blocked scan (see :func:`_blocked`).
@@ -98,7 +123,7 @@ SCAN_BLOCK = 8
 WITHIN_TAG, LAST_TAG = "scan_within", "scan_last"
 
 
-def _blocked(x, axis, dtype, reverse, reducer, op, n):
+def _blocked(x, axis, dtype, reverse, monoid, op, n):
     """The scan of rows of ``n`` elements cut into blocks of ``SCAN_BLOCK`` (the last one
     shorter): each block's total; the exclusive scan of the totals (its carry: the
     blocks before it, after it when ``reverse``), itself blocked while the totals are
@@ -110,8 +135,7 @@ def _blocked(x, axis, dtype, reverse, reducer, op, n):
     blocks = _at(x.shape, axis, nb)
     last = axis == x.ndim - 1
     u = te.reduce_axis((0, b), name="u")
-
-    identity = te.const(0 if reducer is te.sum else 1, dtype)
+    reducer, identity = monoid.reducer, monoid.identity(dtype)
 
     def inner(*i):
         pos = i[axis] // b * b + u.var
@@ -138,23 +162,22 @@ def _blocked(x, axis, dtype, reverse, reducer, op, n):
             pos = i[axis] * b + t.var
             return reducer(x[_at(i, axis, pos)].astype(dtype), axis=t, where=pos < n)
         totals = te.compute(blocks, total, name=f"{op}.blocks", tag="reduce")
-    carry = _exclusive(totals, axis, dtype, reverse, reducer, op, nb)
-    combine = (lambda p, q: p + q) if reducer is te.sum else (lambda p, q: p * q)
-    return te.compute(x.shape, lambda *i: combine(carry[_at(i, axis, i[axis] // b)], within[i]), name=op,
+    carry = _exclusive(totals, axis, dtype, reverse, monoid, op, nb)
+    return te.compute(x.shape, lambda *i: monoid.combine(carry[_at(i, axis, i[axis] // b)], within[i]), name=op,
                       tag=LAST_TAG if last else "broadcast", attrs={"block": b})
 
 
-def _exclusive(totals, axis, dtype, reverse, reducer, op, nb):
+def _exclusive(totals, axis, dtype, reverse, monoid, op, nb):
     """The exclusive scan of the ``nb`` block totals along ``axis``: a masked reduction
     over the blocks when they are few, else the inclusive blocked scan shifted by one
     (the first block's carry the reducer's identity)."""
     if nb < BLOCKED_MIN:
         c = te.reduce_axis((0, nb), name="c")
-        return te.compute(totals.shape, lambda *i: reducer(totals[_at(i, axis, c.var)], axis=c,
+        return te.compute(totals.shape, lambda *i: monoid.reducer(totals[_at(i, axis, c.var)], axis=c,
                                                            where=c.var > i[axis] if reverse else c.var < i[axis]),
                           name=f"{op}.carry", tag="reduce")
-    inclusive = _blocked(totals, axis, dtype, reverse, reducer, f"{op}.totals", nb)
-    identity = te.const(0 if reducer is te.sum else 1, dtype)
+    inclusive = _blocked(totals, axis, dtype, reverse, monoid, f"{op}.totals", nb)
+    identity = monoid.identity(dtype)
     edge, step = (nb - 1, 1) if reverse else (0, -1)
     return te.compute(totals.shape, lambda *i: te.if_then_else(
         i[axis] == edge, identity, inclusive[_at(i, axis, te.min(te.max(i[axis] + step, 0), nb - 1))]),
@@ -166,13 +189,13 @@ def cumsum(x, axis, dtype=None, reverse=False):
     (``reverse``: the suffix sums ``sum(x[..., i:, ...])``), accumulated in ``dtype``
     (default ``x``'s; bool as int32): reductions masked to ``k <= i``, see the module
     docstring."""
-    return _scan(x, axis, dtype, reverse, te.sum, "cumsum")
+    return _scan(x, axis, dtype, reverse, SUM, "cumsum")
 
 
 def cumprod(x, axis, dtype=None, reverse=False):
     """Inclusive prefix products along ``axis`` (``reverse``: suffix products), in
     ``dtype`` (default ``x``'s; bool as int32); computed as :func:`cumsum`."""
-    return _scan(x, axis, dtype, reverse, te.prod, "cumprod")
+    return _scan(x, axis, dtype, reverse, PROD, "cumprod")
 
 
 def cumprod_grad(x, out, grad, axis):

@@ -519,6 +519,7 @@ def schedule_scan_last(sch, tensor, target="llvm"):
             continue
         if row is not None:
             inner.compute_at(stage, row)
-        if op.tag == WITHIN_TAG and _const(op.axis[-1].dom.extent) % block == 0:
+        if op.tag in (WITHIN_TAG, LAST_TAG, "injective") and _const(op.axis[-1].dom.extent) % block == 0:
             outer, lane = _block_lanes(inner, block)
-            inner.reorder(outer, *inner.op.reduce_axis, lane)
+            if op.tag == WITHIN_TAG:
+                inner.reorder(outer, *inner.op.reduce_axis, lane)

@@ -130,7 +130,7 @@ class Variant:
 
     def __init__(self, program, step, modules, leaves, grad_guard, rebuild, input_guards=(), optimizers=()):
         self.program, self.step, self.rebuild = program, step, rebuild
-        self.input_guards = input_guards      # (argument, test, traced result, chooses_path): Tracer.guard_input
+        self.input_guards = input_guards      # (fetch, test, traced result, chooses_path): Tracer.guard_inputs
         self._optimizers = [(opt, opt.replay_guard()) for opt in optimizers]
         self.modules, self.training = modules, [m.training for m in modules]
         self._held = [(t, t.requires_grad, t._data) for t in _module_tensors(modules)]
@@ -158,7 +158,7 @@ class Variant:
             return False
         if not all(opt.replay_guard() == traced for opt, traced in self._optimizers):
             return False
-        return all(test(tensors[at]._data) == traced for at, test, traced, _ in self.input_guards)
+        return all(test(*fetch(tensors)) == traced for fetch, test, traced, _ in self.input_guards)
 
     def __call__(self, tensors):
         leaves = self._fixed_leaves or [_leaf(ref, tensors) for ref, _ in self._grads]

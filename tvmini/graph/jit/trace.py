@@ -35,7 +35,7 @@ class Tracer:
         self.optimizers = {}       # id -> optimizer stepped during the trace
         self.leaves = {}           # id -> tensor whose .grad the step reads or sets
         self._grad_guard = []      # per leaf: None (any), True (.grad must be None), False (must not)
-        self.input_guards = []     # (input binding, test, its result, chooses_path): host reads a replay repeats
+        self.input_guards = []     # (fetch(args) -> arrays, test, its result, chooses_path): host reads a replay repeats
         self._args = {id(t): i for i, t in enumerate(arg_tensors) if t is not None}
         for i, t in enumerate(arg_tensors):
             if t is not None and id(t._data) not in self._values:
@@ -143,11 +143,28 @@ class Tracer:
         values that need another one, and a value check (``chooses_path=False``: indices
         in range) fails on the new trace as eagerly. None for any other array, which a
         replay cannot test: the caller takes the path right for any values."""
-        value = self._values.get(id(array))
-        if value is None or value.kind != INPUT or any(value in node.outputs for node in self.program.nodes):
-            return None
-        result = test(array)
-        self.input_guards.append((value.binding, test, result, chooses_path))
+        return self.guard_inputs([array], test, chooses_path, constants=False)
+
+    def guard_inputs(self, arrays, test, chooses_path=True, constants=True):
+        """``test(*arrays)``, guarded as :meth:`guard_input`, for a check that reads
+        several arrays together (CTC targets against their lengths): each an argument
+        the step has not written or (``constants``) a constant of the trace (made from
+        host data: the same in every replay); None when one is neither."""
+        sources = []
+        written = {id(v) for node in self.program.nodes for v in node.outputs}
+        for array in arrays:
+            value = self._values.get(id(array))
+            if constants and (value is None and id(array) in self._born or value is not None and value.kind == CONST):
+                sources.append(array)
+            elif value is not None and value.kind == INPUT and id(value) not in written:
+                sources.append(value.binding)
+            else:
+                return None
+        result = test(*arrays)
+
+        def fetch(tensors):
+            return tuple(tensors[s]._data if isinstance(s, int) else s for s in sources)
+        self.input_guards.append((fetch, test, result, chooses_path))
         return result
 
     def saw_module(self, module):
