@@ -39,3 +39,18 @@ def check_grad(fn, *arrays, eps=1e-6, rtol=1e-5, atol=1e-7, seed=0):
         np.testing.assert_allclose(leaf.grad.numpy(), numeric, rtol=rtol, atol=atol,
                                    err_msg=f"gradient of input {k}")
     return out
+
+
+def grads_match_torch(fn, torch_fn, *arrays, rtol=1e-10, atol=1e-12):
+    """``fn``'s gradients w.r.t. ``arrays`` (the output times a fixed random head)
+    equal those of ``torch_fn`` on the same arrays (torch is imported by the caller's
+    test module, which skips without it)."""
+    import torch
+    leaves = [tm.tensor(a, requires_grad=True) for a in arrays]
+    refs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, ref = fn(*leaves), torch_fn(*refs)
+    head = np.random.default_rng(1).uniform(0.5, 1.5, out.shape)
+    out.backward(tm.tensor(head))
+    ref.backward(torch.tensor(head))
+    for leaf, r in zip(leaves, refs):
+        np.testing.assert_allclose(leaf.grad.numpy(), r.grad.numpy(), rtol=rtol, atol=atol)

@@ -8,23 +8,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tvmini as tm
-from graph_gradcheck import check_grad
+from graph_gradcheck import check_grad, grads_match_torch
 from strategies import examples
 
 torch = pytest.importorskip("torch")
 SHAPES = st.lists(st.sampled_from([1, 2, 3, 5]), min_size=1, max_size=3).map(tuple)
-
-
-def _grads_match_torch(fn, torch_fn, *arrays):
-    """``fn``'s gradients (sum of the output times a fixed head) equal PyTorch's."""
-    leaves = [tm.tensor(a, requires_grad=True) for a in arrays]
-    refs = [torch.tensor(a, requires_grad=True) for a in arrays]
-    out, ref = fn(*leaves), torch_fn(*refs)
-    head = np.random.default_rng(1).uniform(0.5, 1.5, out.shape)
-    out.backward(tm.tensor(head))
-    ref.backward(torch.tensor(head))
-    for leaf, r in zip(leaves, refs):
-        np.testing.assert_allclose(leaf.grad.numpy(), r.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
 @given(SHAPES, SHAPES, st.integers(0, 2 ** 16))
@@ -67,7 +55,7 @@ def test_select_ravel_narrow_copy_unflatten(shape, seed):
     np.testing.assert_array_equal(tm.unflatten(tx, dim, sizes).numpy(), torch.unflatten(rx, dim, sizes).numpy())
     check_grad(lambda a: tm.select(a, dim, index) * 3.0, x)
     check_grad(lambda a: tm.narrow_copy(a.ravel(), 0, 0, x.size), x)
-    _grads_match_torch(lambda a: tm.select(a, dim, index).exp(), lambda a: torch.select(a, dim, index).exp(), x)
+    grads_match_torch(lambda a: tm.select(a, dim, index).exp(), lambda a: torch.select(a, dim, index).exp(), x)
 
 
 @given(st.integers(1, 5), st.integers(1, 4), st.integers(0, 2 ** 16))
@@ -147,8 +135,8 @@ def test_products_match_torch(b, n, m, p, scales, seed):
         first = () if beta == 0 else arrays[:1]
         fixed = (tm.tensor(arrays[0]),) if beta == 0 else ()
         check_grad(lambda *ts: getattr(tm, name)(*fixed, *ts, beta=beta, alpha=alpha), *first, *arrays[1:])
-        _grads_match_torch(lambda *ts: getattr(tm, name)(*fixed, *ts, beta=beta, alpha=alpha),
-                           lambda *ts: getattr(torch, name)(*(torch.tensor(arrays[0]),) * (beta == 0), *ts, beta=beta,
+        grads_match_torch(lambda *ts: getattr(tm, name)(*fixed, *ts, beta=beta, alpha=alpha),
+                          lambda *ts: getattr(torch, name)(*(torch.tensor(arrays[0]),) * (beta == 0), *ts, beta=beta,
                                                             alpha=alpha),
                            *first, *arrays[1:])
     np.testing.assert_allclose(tm.vdot(tm.tensor(vec), tm.tensor(vec)).numpy(),
@@ -179,7 +167,7 @@ def test_in_place_products_match_torch(name, shapes):
     def theirs(first, *rest):
         y = first * 1.0
         return getattr(y, name)(*rest, beta=0.5, alpha=2)
-    _grads_match_torch(ours, theirs, *arrays)
+    grads_match_torch(ours, theirs, *arrays)
 
 
 def test_errors_as_pytorch():
