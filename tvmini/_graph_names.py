@@ -54,7 +54,9 @@ GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_
                    # tensorops: rearranging (graph/arrange_ops.py)
                    "rot90", "tensor_split", "meshgrid", "cartesian_prod", "combinations",
                    # searching sorted rows, distinct elements (graph/search_ops.py)
-                   "searchsorted", "bucketize", "unique", "unique_consecutive")
+                   "searchsorted", "bucketize", "unique", "unique_consecutive",
+                   # special functions (graph/special_ops.py; tm.special: graph/special.py)
+                   "special", "lgamma", "digamma", "polygamma", "mvlgamma", "erfc", "erfinv", "i0", "igamma", "igammac")
 
 #: graph names that ``from tvmini import *`` leaves out: the Python builtins they shadow
 SHADOWING_BUILTINS = ("abs", "all", "any", "max", "min", "pow", "round", "sum")

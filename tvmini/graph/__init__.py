@@ -42,6 +42,9 @@ from .linalg_ops import block_diag, corrcoef, cov, cross, inner, kron, matrix_po
 from . import linalg
 from .order_ops import mode, nanquantile, quantile
 from .arrange_ops import cartesian_prod, combinations, meshgrid, rot90, tensor_split
+from .special_ops import digamma, erfc, erfinv, i0, lgamma, mvlgamma, polygamma
+from .special_ops import gammainc as igamma, gammaincc as igammac
+from . import special
 
 __all__ = ["Function", "kernel_count", "ops", *GRAPH_FUNCTIONS]
 

@@ -29,7 +29,7 @@ from . import special_coefficients as tables
 from .schedule import MATERIALIZED
 
 __all__ = ["lgamma", "digamma", "zeta", "erfcx", "erfc", "ndtr", "log_ndtr", "i0e", "i1e", "i0", "i1", "entr",
-           "inverse_error", "HALLEY_STEPS"]
+           "inverse_error", "HALLEY_STEPS", "incomplete_gamma", "GAMMA_TERMS"]
 
 INF, NAN = math.inf, math.nan
 #: lgamma and digamma move their argument up to [SHIFT, SHIFT + 1) before the asymptotic series
@@ -235,3 +235,79 @@ def inverse_error(name, shape, a, c, tail, finish):
         z = _solve_stage(f"{name}_halley{step}", z, a, c, tail)
     last = _solve_stage(f"{name}_halley", z, a, c, tail)
     return te.compute(shape, lambda *i: finish(i, last[i]), name=name, tag="elemwise")
+
+
+#: fixed term counts of the incomplete gamma function's series and continued fraction:
+#: relative error within ~3e-13 against scipy for a <= 200 and every x (the series needs
+#: about sqrt(78 a) terms where x is near a); past a = 200 the terms no longer suffice there
+GAMMA_TERMS = 128
+#: terms per loop nest: the staged sums keep each expression shallow (codegen recurses per level)
+_GAMMA_STAGE = 32
+
+
+def _gamma_factor(a, x):
+    """x^a e^-x / Γ(a), through logarithms (no overflow)."""
+    return te.exp(a * te.log(x) - x - lgamma(a))
+
+
+def _series_step(a, x, inner, first, last):
+    """The series Σ_n x^n / ((a+1)...(a+n)) nested from term ``first`` down to ``last``:
+    ``1 + x/(a+n) · inner`` for n = first, ..., last (``inner`` the rest, 1 at the start)."""
+    for n in range(first, last - 1, -1):
+        inner = 1 + inner * x / (a + n)
+    return inner
+
+
+def _fraction_step(a, x, tail, first, last):
+    """Legendre's continued fraction of Q from depth ``first`` up to ``last``:
+    ``k (k - a) / (x + 2k + 1 - a - tail)``."""
+    for k in range(first, last - 1, -1):
+        tail = k * (k - a) / (x + (2 * k + 1) - a - tail)
+    return tail
+
+
+def _incomplete_edges(a, x, value, lower):
+    """PyTorch's edges of P (``lower``) or Q: NaN for a negative operand or a = x = 0; at
+    a = 0 P is 1; at x = 0 P is 0; a = inf gives P = 0 (NaN with x = inf); x = inf gives P = 1."""
+    one, zero = (1, 0) if lower else (0, 1)
+    return _where((x < 0) | (a < 0), NAN, _where(a == 0, _where(x > 0, one, NAN), _where(
+        x == 0, zero, _where(te.isinf(a), _where(te.isinf(x), NAN, zero), _where(te.isinf(x), one, value)))))
+
+
+def incomplete_gamma(a, x, lower, out_dtype, name):
+    """The regularized incomplete gamma function P(a, x) (``lower``) or Q(a, x) of float64
+    tensors ``a`` and ``x`` (broadcasting), in ``out_dtype``: the series
+    ``P = x^a e^-x / Γ(a+1) Σ_n x^n / ((a+1)...(a+n))`` where x <= 1 or x <= a, else
+    Legendre's continued fraction ``Q = x^a e^-x / Γ(a) / (x + 1 - a - 1(1-a)/(x + 3 - a - ...))``,
+    each with :data:`GAMMA_TERMS` terms summed innermost first in :data:`MATERIALIZED` loop
+    nests of 32 (the other function is 1 less the one computed)."""
+    from .broadcast import broadcast_index, broadcast_shape
+    shape = broadcast_shape(a.shape, x.shape, name)
+
+    def operands(i):
+        return a[broadcast_index(a, shape, i)], x[broadcast_index(x, shape, i)]
+
+    def stage(previous, step, start, top, bottom):
+        def body(*i):
+            u, v = operands(i)
+            return step(u, v, _c(start) if previous is None else previous[i], top, bottom)
+        return body
+
+    series = fraction = None
+    for k, top in enumerate(range(GAMMA_TERMS, 0, -_GAMMA_STAGE)):
+        bottom = max(top - _GAMMA_STAGE + 1, 1)
+        series = te.compute(shape, stage(series, _series_step, 1, top, bottom), name=f"{name}_series{k}",
+                            tag=MATERIALIZED)
+        fraction = te.compute(shape, stage(fraction, _fraction_step, 0, top, bottom), name=f"{name}_fraction{k}",
+                              tag=MATERIALIZED)
+
+    def finish(*i):
+        u, v = operands(i)
+        factor = _gamma_factor(u, v)
+        by_series = factor / u * series[i]
+        by_fraction = factor / (v + 1 - u - fraction[i])
+        use_fraction = (v > 1) & (v > u)
+        value = (_where(use_fraction, 1 - by_fraction, by_series) if lower else
+                 _where(use_fraction, by_fraction, 1 - by_series))
+        return _incomplete_edges(u, v, value, lower).astype(out_dtype)
+    return te.compute(shape, finish, name=name, tag="elemwise" if len(shape) == len(a.shape) else "broadcast")
