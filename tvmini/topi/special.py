@@ -85,7 +85,8 @@ def lgamma(x):
     z = y + m
     positive = ((z - 0.5) * te.log(z) - z + 0.5 * math.log(2 * math.pi) + _horner(_STIRLING, 1 / (z * z)) / z
                 - te.log(product))
-    reflected = math.log(math.pi) - te.log(te.abs(te.sin(math.pi * (x - te.round(x))))) - positive   # x - round(x) exact
+    sin_pi_x = te.abs(te.sin(math.pi * (x - te.round(x))))         # x - round(x) is exact
+    reflected = math.log(math.pi) - te.log(sin_pi_x) - positive
     return _where(te.isinf(x), INF, _where(x < 0, reflected, positive))
 
 
