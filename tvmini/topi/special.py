@@ -1,11 +1,13 @@
 """Special functions as te expressions: log-gamma, digamma, Hurwitz zeta (and through it
 polygamma), erfc/erfcx/ndtr/log_ndtr, the modified Bessel functions i0/i1 (and their
 exponentially scaled forms) and entr — PyTorch's ``torch.special`` — each a function of
-float64 element expressions, so that an op is one elementwise compute; plus
-:func:`inverse_error`, the tensor-level solver behind erfinv and ndtri.
+float64 element expressions, so that an op is one elementwise compute; plus two
+tensor-level definitions: :func:`inverse_error` (erfinv and ndtri) and
+:func:`incomplete_gamma` (gammainc and gammaincc).
 
 Kernels have no while loop, so every iteration count is fixed and chosen for float64
-accuracy on the whole domain: lgamma and digamma shift the argument up to [10, 11) with
+accuracy on the whole domain (the incomplete gamma function's only for a <= 200, see
+:data:`GAMMA_TERMS`): lgamma and digamma shift the argument up to [10, 11) with
 ten conditional steps (a select per step, no loop) before their asymptotic series;
 zeta sums ten terms and twelve Euler–Maclaurin corrections (enough for any q > 0, as
 cephes's zeta, which PyTorch's is); a negative non-integer q is brought back to positive
@@ -26,6 +28,7 @@ from fractions import Fraction
 
 from .. import te
 from . import special_coefficients as tables
+from .broadcast import broadcast_index, broadcast_shape
 from .schedule import MATERIALIZED
 
 __all__ = ["lgamma", "digamma", "zeta", "erfcx", "erfc", "ndtr", "log_ndtr", "i0e", "i1e", "i0", "i1", "entr",
@@ -282,7 +285,6 @@ def incomplete_gamma(a, x, lower, out_dtype, name):
     Legendre's continued fraction ``Q = x^a e^-x / Γ(a) / (x + 1 - a - 1(1-a)/(x + 3 - a - ...))``,
     each with :data:`GAMMA_TERMS` terms summed innermost first in :data:`MATERIALIZED` loop
     nests of 32 (the other function is 1 less the one computed)."""
-    from .broadcast import broadcast_index, broadcast_shape
     shape = broadcast_shape(a.shape, x.shape, name)
 
     def operands(i):
