@@ -71,7 +71,9 @@ GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_
                    # graph/nan_order_ops.py, graph/creation.py
                    "msort", "nanmedian", "logspace", "randint_like",
                    # graph/histogram_ops.py, index_update_ops.py, norm_ops.py
-                   "histogram", "index_reduce", "pdist")
+                   "histogram", "index_reduce", "pdist",
+                   # special functions (graph/special_ops.py; tm.special: graph/special.py)
+                   "special", "lgamma", "digamma", "polygamma", "mvlgamma", "erfc", "erfinv", "i0", "igamma", "igammac")
 
 #: graph names that ``from tvmini import *`` leaves out: the Python builtins they shadow
 SHADOWING_BUILTINS = ("abs", "all", "any", "max", "min", "pow", "round", "sum")

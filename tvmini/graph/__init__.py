@@ -53,6 +53,9 @@ from .integration_ops import cumulative_trapezoid, gradient, trapezoid, trapz
 from .nan_order_ops import msort, nanmedian
 from .histogram_ops import histogram
 from .float_fns import fmax, fmin, frexp, isreal, logaddexp2, nextafter, positive
+from .special_ops import digamma, erfc, erfinv, i0, lgamma, mvlgamma, polygamma
+from .special_ops import gammainc as igamma, gammaincc as igammac
+from . import special
 
 __all__ = ["Function", "kernel_count", "ops", *GRAPH_FUNCTIONS]
 
