@@ -48,8 +48,8 @@ class _EmbeddingBag(Function):
         elif dispatch.thread.tracer is None and indices.device.kind == "cpu":
             gw = self._grouped_grad(g, weight, indices, offsets, psw)
         elif self.mode == "max":
-            gw = ops._kernel("embedding_bag_max_grad", kernels.embedding_bag_max_grad, g,
-                             Tensor._wrap(self.max_rows), rows=rows)
+            gw = ops._kernel("embedding_bag_max_grad", kernels.embedding_bag_max_grad, g, indices, offsets,
+                             Tensor._wrap(self.max_rows), rows=rows, padding_idx=padding, last_offset=last)
         else:
             gw = ops._kernel("embedding_bag_grad", kernels.embedding_bag_grad, g, indices, offsets,
                              Tensor._wrap(self.count), *psw, rows=rows, mode=self.mode, padding_idx=padding,

@@ -128,6 +128,17 @@ def _bag_of(offsets, n, last_offset):
                       tag=MATERIALIZED)
 
 
+def _row_keys(indices, bag_of, rows, padding_idx, op):
+    """(N,) int32 segment keys: each position's weight row, or ``rows`` (it counts
+    nowhere) for padding and positions in no bag."""
+    def key(p):
+        live = bag_of[p] >= 0
+        if padding_idx is not None:
+            live = live & (indices[p].astype("int32") != padding_idx)
+        return te.if_then_else(live, _row(indices, p, rows), te.const(rows, "int32"))
+    return te.compute((int(indices.shape[0].value),), key, name=f"{op}.keys", tag=MATERIALIZED)
+
+
 def embedding_bag_grad(grad, indices, offsets, count, *per_sample_weights, rows=1, mode="mean", padding_idx=None,
                        last_offset=False):
     """The weight's gradient (rows, D) of "sum" or "mean" :func:`embedding_bag` whose
@@ -142,12 +153,7 @@ def embedding_bag_grad(grad, indices, offsets, count, *per_sample_weights, rows=
     psw = per_sample_weights[0] if per_sample_weights else None
     bag_of = _bag_of(offsets, n, last_offset)
 
-    def key(_, p):
-        live = bag_of[p] >= 0
-        if padding_idx is not None:
-            live = live & (indices[p].astype("int32") != padding_idx)
-        return te.if_then_else(live, _row(indices, p, rows), te.const(rows, "int32"))
-    keys = te.compute((1, n), key, name=f"{op}.keys", tag=MATERIALIZED)
+    keys = _row_keys(indices, bag_of, rows, padding_idx, op)
 
     def contribution(p, j):
         b = te.max(bag_of[p], 0)
@@ -184,15 +190,21 @@ def embedding_bag_grad_sorted(grad, bag_of, order, row_start, count, *per_sample
     return te.compute((rows, dim), body, name="embedding_bag_grad", tag="reduce")
 
 
-def embedding_bag_max_grad(grad, max_rows, rows=1):
+def embedding_bag_max_grad(grad, indices, offsets, max_rows, rows=1, padding_idx=None, last_offset=False):
     """The weight's gradient (rows, D) of "max" :func:`embedding_bag`: row ``r``, feature
     ``j`` sums ``grad[b, j]`` over the bags whose maximum of feature ``j`` it held, as a
-    segment sum per feature over the bags sorted by that row (``topi.segment_sum``)."""
-    bags, dim = (int(e.value) for e in grad.shape)
-    keys = te.compute((dim, bags), lambda j, b: te.if_then_else(max_rows[b, j] >= 0, max_rows[b, j],
-                                                                te.const(rows, "int32")),
-                      name="embedding_bag_max_grad.keys", tag=MATERIALIZED)
-    return segment_rows(keys, lambda b, j: grad[b, j], rows, dim, grad.dtype, name="embedding_bag_max_grad")
+    segment sum over the positions sorted by row (``topi.segment_sum``): a position
+    whose row holds its bag's maximum of feature ``j`` sends it, once per (row, bag)."""
+    n = int(indices.shape[0].value)
+    dim = int(grad.shape[1].value)
+    bag_of = _bag_of(offsets, n, last_offset)
+    keys = _row_keys(indices, bag_of, rows, padding_idx, "embedding_bag_max_grad")
+
+    def contribution(p, j):
+        b = te.max(bag_of[p], 0)
+        return te.if_then_else(max_rows[b, j] == keys[p], grad[b, j], te.const(0, grad.dtype))
+    return segment_rows(keys, contribution, rows, dim, grad.dtype, once_per=lambda p: bag_of[p],
+                        name="embedding_bag_max_grad")
 
 
 def embedding_bag_max_grad_sorted(grad, max_rows, bags, row_start, most=1):

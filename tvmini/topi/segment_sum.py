@@ -20,11 +20,11 @@ run it as they run any kernel:
    (``topi.search.searchsorted``) and takes the scan's value at the run's last entry,
    or zero where the run is empty.
 
-The keys may be shared by every feature (``take``, "sum"/"mean" bags: one key line)
-or differ per feature (a "max" bag sends feature ``j``'s gradient to the row that held
-that feature's maximum: ``D`` key lines, each sorted on its own). Each run's sum is
-added as a tree (pairs, then pairs of pairs), so its rounding differs from a
-sequential sum only in order, not in accuracy.
+A "max" bag sends feature ``j``'s gradient to the row that held that feature's
+maximum: its entries keep their rows as keys, each contributes only to the features
+its row was the maximum of, and a row picked twice in one bag only once (``once_per``).
+Each run's sum is added as a tree (pairs, then pairs of pairs), so its rounding
+differs from a sequential sum only in order, not in accuracy.
 """
 from .. import te
 from ..errors import ShapeError
@@ -36,42 +36,45 @@ from .sort import sort
 __all__ = ["segment_rows", "take_rows_grad"]
 
 
-def segment_rows(keys, contribution, rows, dim, dtype, name="segment_rows"):
+def segment_rows(keys, contribution, rows, dim, dtype, once_per=None, name="segment_rows"):
     """The (rows, dim) sums, per table row, of the contributions of the entries whose
-    key is that row. ``keys``: int32 te tensor (K, n), K = 1 (the key of entry ``p``
-    for every feature) or ``dim`` (line ``j``: the keys of feature ``j``), each key in
-    ``[0, rows]`` (``rows``: the entry counts nowhere). ``contribution(p, j)``: the
-    ``dtype`` expression entry ``p`` adds to feature ``j`` of its row."""
-    lines, n = (int(e.value) for e in keys.shape)
-    if lines not in (1, dim):
-        raise ShapeError(f"{name}: keys must have 1 or dim={dim} lines, got {lines}")
-    sorted_keys, order = sort(keys, axis=1, dtype="int32")
-
-    def line(j):
-        return j if lines > 1 else 0
-    total = te.compute((n, dim), lambda k, j: contribution(order[line(j), k], j), name=f"{name}.sorted",
-                       tag=MATERIALIZED)
+    key is that row. ``keys``: int32 te tensor (n,), each key in ``[0, rows]``
+    (``rows``: the entry counts nowhere). ``contribution(p, j)``: the ``dtype``
+    expression entry ``p`` adds to feature ``j`` of its row. ``once_per(p)``: an int32
+    group of entry ``p`` (its bag); of the entries of a row in one group only the first
+    contributes (the stable sort keeps a row's entries in position order, so they are
+    neighbours there when groups are runs of positions)."""
+    if keys.ndim != 1:
+        raise ShapeError(f"{name}: keys must be 1-D (one per entry), got {keys.name} of shape {tuple(keys.shape)}")
+    n = int(keys.shape[0].value)
+    sorted_keys, order = sort(keys, dtype="int32")
     zero = E.const(0, dtype)
+
+    def first(k, j):
+        if once_per is None:
+            return contribution(order[k], j)
+        back = te.max(k - 1, 0)
+        repeat = (k > 0) & (sorted_keys[back] == sorted_keys[k]) & (once_per(order[back]) == once_per(order[k]))
+        return te.if_then_else(repeat, zero, contribution(order[k], j))
+    total = te.compute((n, dim), first, name=f"{name}.sorted", tag=MATERIALIZED)
 
     def doubling(prev, s):
         """Step of stride ``s``: each entry adds the partial sum ``s`` entries back
         when that entry is in its run."""
         def body(k, j):
             back = te.max(k - s, 0)
-            joined = (k >= s) & (sorted_keys[line(j), back] == sorted_keys[line(j), k])
-            return prev[k, j] + te.if_then_else(joined, prev[back, j], zero)
+            return prev[k, j] + te.if_then_else((k >= s) & (sorted_keys[back] == sorted_keys[k]), prev[back, j], zero)
         return body
     step = 1
     while step < n:
         total = te.compute((n, dim), doubling(total, step), name=f"{name}.scan{step}", tag=MATERIALIZED)
         step *= 2
-    wanted = te.compute((lines, rows), lambda c, r: r, name=f"{name}.rows", tag="injective")
-    ends = searchsorted(sorted_keys, wanted, right=True, dtype="int32")
+    ends = searchsorted(sorted_keys, te.compute((rows,), lambda r: r, name=f"{name}.rows", tag="injective"),
+                        right=True, dtype="int32")
 
     def out(r, j):
-        end = ends[line(j), r]
-        last = te.max(end - 1, 0)
-        return te.if_then_else((end > 0) & (sorted_keys[line(j), last] == r), total[last, j], zero)
+        last = te.max(ends[r] - 1, 0)
+        return te.if_then_else((ends[r] > 0) & (sorted_keys[last] == r), total[last, j], zero)
     return te.compute((rows, dim), out, name=name, tag="injective")
 
 
@@ -94,6 +97,6 @@ def take_rows_grad(grad, indices, rows):
             idx.append(p % e)
             p = p // e
         return tuple(reversed(idx))
-    keys = te.compute((1, n), lambda _, p: te.min(te.max(indices[unflat(p)].astype("int32"), 0), rows - 1),
+    keys = te.compute((n,), lambda p: te.min(te.max(indices[unflat(p)].astype("int32"), 0), rows - 1),
                       name="take_rows_grad.keys", tag="injective")
     return segment_rows(keys, lambda p, j: grad[unflat(p) + (j,)], rows, dim, grad.dtype, name="take_rows_grad")
