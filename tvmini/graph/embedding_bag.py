@@ -8,9 +8,10 @@ The bags' layout, offsets and lengths are checked on the host where they can be 
 longest bag found there bounds the kernel's reduction (elsewhere every bag may be as
 long as the whole input, which is right for any offsets, only slower). Likewise the
 backward groups the positions by weight row on the host when the indices are eager CPU
-tensors (``embedding_bag_grad_sorted``: each row reduces over its own entries); inside a
-``tm.jit`` step (whose replays get other indices) and on CUDA it runs the kernel that
-finds each row's entries itself (rows * N comparisons).
+tensors (``embedding_bag_grad_sorted``: each row reduces over its own entries, the
+fastest way there); inside a ``tm.jit`` step (whose replays get other indices) and on
+CUDA the kernels sort the positions by row on the device and sum each row's run
+(``topi.segment_sum``): N log N work and the table's size, not rows * N.
 """
 import numpy as np
 
