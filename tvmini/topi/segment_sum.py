@@ -29,11 +29,17 @@ differs from a sequential sum only in order, not in accuracy.
 from .. import te
 from ..errors import ShapeError
 from ..tir import expr as E
-from .schedule import MATERIALIZED
+from .schedule import register, target_kind
+from .schedule_cpu import PARALLEL_MIN
+from .schedule_cuda import _bind_flat
 from .search import searchsorted
 from .sort import sort
 
 __all__ = ["segment_rows", "take_rows_grad"]
+
+#: Tag of the (n, D) stages of the scan (the gathered rows and each doubling step):
+#: each its own loop nest, as each step reads its predecessor twice.
+SCAN_TAG = "segment_scan"
 
 
 def segment_rows(keys, contribution, rows, dim, dtype, once_per=None, name="segment_rows"):
@@ -56,7 +62,7 @@ def segment_rows(keys, contribution, rows, dim, dtype, once_per=None, name="segm
         back = te.max(k - 1, 0)
         repeat = (k > 0) & (sorted_keys[back] == sorted_keys[k]) & (once_per(order[back]) == once_per(order[k]))
         return te.if_then_else(repeat, zero, contribution(order[k], j))
-    total = te.compute((n, dim), first, name=f"{name}.sorted", tag=MATERIALIZED)
+    total = te.compute((n, dim), first, name=f"{name}.sorted", tag=SCAN_TAG)
 
     def doubling(prev, s):
         """Step of stride ``s``: each entry adds the partial sum ``s`` entries back
@@ -67,7 +73,7 @@ def segment_rows(keys, contribution, rows, dim, dtype, once_per=None, name="segm
         return body
     step = 1
     while step < n:
-        total = te.compute((n, dim), doubling(total, step), name=f"{name}.scan{step}", tag=MATERIALIZED)
+        total = te.compute((n, dim), doubling(total, step), name=f"{name}.scan{step}", tag=SCAN_TAG)
         step *= 2
     ends = searchsorted(sorted_keys, te.compute((rows,), lambda r: r, name=f"{name}.rows", tag="injective"),
                         right=True, dtype="int32")
@@ -100,3 +106,28 @@ def take_rows_grad(grad, indices, rows):
     keys = te.compute((n,), lambda p: te.min(te.max(indices[unflat(p)].astype("int32"), 0), rows - 1),
                       name="take_rows_grad.keys", tag="injective")
     return segment_rows(keys, lambda p, j: grad[unflat(p) + (j,)], rows, dim, grad.dtype, name="take_rows_grad")
+
+
+@register(SCAN_TAG)
+def schedule_scan(sch, tensor, target="llvm"):
+    """CPU: entries outside (parallel when large), features inside in vector lanes, so
+    an entry's key comparison is one scalar test for all its features."""
+    if target_kind(target) not in ("llvm", "cpu"):
+        return
+    stage = sch[tensor]
+    entry, feature = stage.op.axis
+    dim = int(feature.dom.extent.value)
+    lanes = next((w for w in (16, 8, 4) if dim % w == 0), None)
+    if lanes:
+        _, inner = stage.split(feature, factor=lanes)
+        stage.vectorize(inner)
+    if int(entry.dom.extent.value) * dim >= PARALLEL_MIN:
+        stage.parallel(entry)
+
+
+@register(SCAN_TAG, target="cuda")
+def schedule_scan_cuda(sch, tensor, target="cuda"):
+    """CUDA: a kernel per stage, one thread per element."""
+    stage = sch[tensor]
+    if stage.attach_type == "root" and not stage.relations:
+        _bind_flat(stage, list(stage.op.axis))
