@@ -222,8 +222,9 @@ class _Case:
 
 @needs_nvcc
 def test_every_embedding_bag_kernel_compiles_to_ptx():
-    """The kernels the emulator does not run here (the grouped and general backward of
-    each mode), lowered with the default CUDA schedule and compiled by nvcc."""
+    """The kernels (forward, the host-grouped and the device-sorted backward, the
+    per-sample weights' gradient), lowered with the default CUDA schedule and compiled
+    by nvcc."""
     f, i, i32 = "float32", "int64", "int32"
     cases = {
         "forward_max": _Case(kernels.embedding_bag, [((7, 3), f), ((9,), i), ((4,), i)], mode="max", length=5,
@@ -236,8 +237,6 @@ def test_every_embedding_bag_kernel_compiles_to_ptx():
                                                                 ((8,), i32), ((4,), i32)], mode="mean", most=3),
         "max_grad": _Case(kernels.embedding_bag_max_grad, [((4, 3), f), ((9,), i), ((5,), i), ((4, 3), i32)], rows=7,
                           padding_idx=2, last_offset=True),
-        "max_grad_sorted": _Case(kernels.embedding_bag_max_grad_sorted, [((4, 3), f), ((4, 3), i32), ((6,), i32),
-                                                                        ((8,), i32)], most=2),
         "psw_grad": _Case(kernels.per_sample_weights_grad, [((4, 3), f), ((7, 3), f), ((9,), i), ((5,), i)],
                           padding_idx=0, last_offset=True),
     }

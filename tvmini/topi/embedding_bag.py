@@ -18,9 +18,9 @@ N + N D log N + rows D)`` work, each position's bag found once by counting the o
 at or before it (a materialized stage). Where the indices are read on the host (eager
 CPU) the graph layer may group the positions by row there instead, and
 :func:`embedding_bag_grad_sorted` reduces each row over its own group: rows * (largest
-group) + N * D. "max" sends each (bag, feature) gradient to the row that held the
-maximum (the forward's second output, as PyTorch's ``max_indices``): per feature, the
-bags sorted by that row, or, grouped on the host, only the bags each row is in.
+group) + N * D ("sum" and "mean"). "max" sends each (bag, feature) gradient to the row
+that held the maximum (the forward's third output, as PyTorch's ``max_indices``), once
+per bag however often the bag picks the row.
 """
 from .. import te
 from ..errors import ShapeError
@@ -205,23 +205,6 @@ def embedding_bag_max_grad(grad, indices, offsets, max_rows, rows=1, padding_idx
         return te.if_then_else(max_rows[b, j] == keys[p], grad[b, j], te.const(0, grad.dtype))
     return segment_rows(keys, contribution, rows, dim, grad.dtype, once_per=lambda p: bag_of[p],
                         name="embedding_bag_max_grad")
-
-
-def embedding_bag_max_grad_sorted(grad, max_rows, bags, row_start, most=1):
-    """:func:`embedding_bag_max_grad` given, from the host, the bags each row is in:
-    ``bags`` grouped by row (each (row, bag) pair once), row ``r``'s group from
-    ``row_start[r]`` to ``row_start[r + 1]``, ``most`` the largest group. Row ``r``
-    takes ``grad[b, j]`` from the bags of its group whose maximum of feature ``j`` it
-    held: rows * most * D work."""
-    rows = int(row_start.shape[0].value) - 1
-    size = int(bags.shape[0].value)
-    m = te.reduce_axis((0, most), name="m")
-
-    def body(r, j):
-        k = row_start[r] + m
-        b = bags[te.min(k, size - 1)]
-        return te.sum(grad[b, j], axis=m, where=(k < row_start[r + 1]) & (max_rows[b, j] == r))
-    return te.compute((rows, int(grad.shape[1].value)), body, name="embedding_bag_max_grad", tag="reduce")
 
 
 def per_sample_weights_grad(grad, weight, indices, offsets, padding_idx=None, last_offset=False):
