@@ -24,8 +24,10 @@ from .tensor import Tensor
 
 #: A table's gradient along axis 0 (``F.embedding``'s) is a segment sum over the indices
 #: sorted by row (``topi.segment_sum``) once rows * indices reaches this; below it, the
-#: gather that compares every index for every row (``topi.take_grad``) is as fast and
-#: builds quicker.
+#: gather that compares every index for every row (``topi.take_grad``) costs little
+#: and builds without the sort's kernels. (benchmarks/embedding_bag.py, one thread,
+#: 1280 indices, dim 64, 10000 rows: ``F.embedding`` then a mean, forward + backward,
+#: 48 ms with the gather, 0.33 ms with the segment sum.)
 SEGMENTED_MIN = 1 << 14
 
 
@@ -62,7 +64,7 @@ class _Take(Function):
 
     def backward(self, g):
         x, index = self.inputs
-        if self.axis == 0 and x.ndim == 2 and x.shape[0] * max(index.numel(), 1) >= SEGMENTED_MIN:
+        if self.axis == 0 and x.ndim == 2 and index.numel() and x.shape[0] * index.numel() >= SEGMENTED_MIN:
             return (ops._kernel("take_rows_grad", segment_sum.take_rows_grad, g, index, rows=x.shape[0]), None)
         return (ops._kernel("take_grad", "take_grad", g, index, x_shape=x.shape, axis=self.axis), None)
 
