@@ -1,13 +1,15 @@
 """Milliseconds per forward + backward of ``F.embedding_bag`` (bags given by offsets,
 gradient to the weight) for each mode: tvmini eager and compiled by ``tm.jit``, the same
 bags as ``F.embedding`` then a mean over each bag's rows (what a model without
-EmbeddingBag runs, fixed-length bags), and PyTorch CPU (2 threads), side by side.
+EmbeddingBag runs, fixed-length bags), and PyTorch CPU (2 threads), side by side; the
+line "embedding" is ``F.embedding`` of the same indices (bags as rows) alone, summed.
 
-tvmini's backward is a gather per weight row (no atomics, as topi's other scatters):
-eagerly the positions are grouped by row on the host first, so each row reduces over
-its own entries; a jitted step (other indices at every replay) runs the kernel that
-searches every index for each row, whose cost grows with num_embeddings * indices where
-PyTorch's grows with the indices alone: the vocabulary sizes below show both regimes.
+tvmini's backward needs no atomics (as topi's other scatters): eagerly on CPU the
+positions are grouped by row on the host first, so each row reduces over its own
+entries; a jitted step (other indices at every replay) sorts the indices on the device
+and each row sums its run of them (``topi.segment_sum``), as does ``F.embedding``'s
+backward for a large table: the cost grows with the indices (times log) plus the table,
+not with num_embeddings * indices; the vocabulary sizes below show both.
 
 Run: python benchmarks/embedding_bag.py [--bags 64] [--bag 20] [--dim 64] [--vocab 1000 10000]
 [--iters 10] [--rounds 3] [--torch-threads 2]
@@ -24,7 +26,17 @@ from common import best_of_rounds, best_seconds, torch_or_none
 
 def _ours(table, indices, offsets, mode, bags):
     """{name: step()} of tvmini's forward + backward: an EmbeddingBag module (its
-    ``zero_grad`` tells ``tm.jit`` the gradient is cleared, so one trace serves every call)."""
+    ``zero_grad`` tells ``tm.jit`` the gradient is cleared, so one trace serves every call),
+    or for ``mode`` "embedding" an Embedding module on the bags as rows."""
+    if mode == "embedding":
+        emb = nn.Embedding(*table.shape)
+        emb.load_state_dict({"weight": table})
+        rows = indices.reshape(bags, -1)
+
+        def lookup():
+            emb.zero_grad()
+            emb(rows).sum().backward()
+        return {"eager": lookup, "jit": tm.jit(lookup)}
     bag = nn.EmbeddingBag.from_pretrained(tm.tensor(table), freeze=False, mode=mode)
 
     def step():
@@ -41,8 +53,15 @@ def _ours(table, indices, offsets, mode, bags):
     return cases
 
 
-def _theirs(torch, table, indices, offsets, mode):
+def _theirs(torch, table, indices, offsets, mode, bags):
     weight = torch.tensor(table, requires_grad=True)
+    if mode == "embedding":
+        rows = indices.reshape(bags, -1)
+
+        def lookup():
+            weight.grad = None
+            torch.nn.functional.embedding(rows, weight).sum().backward()
+        return lookup
 
     def step():
         weight.grad = None
@@ -69,10 +88,10 @@ def main(argv=None):
         table = rng.standard_normal((vocab, args.dim)).astype("float32")
         idx = rng.integers(0, vocab, size=args.bags * args.bag)
         off = np.arange(args.bags) * args.bag
-        for mode in ("sum", "mean", "max"):
+        for mode in ("sum", "mean", "max", "embedding"):
             steps = _ours(table, tm.tensor(idx), tm.tensor(off), mode, args.bags)
             if torch is not None:
-                steps["torch"] = _theirs(torch, table, torch.tensor(idx), torch.tensor(off), mode)
+                steps["torch"] = _theirs(torch, table, torch.tensor(idx), torch.tensor(off), mode, args.bags)
             for step in steps.values():
                 step()
                 step()                  # build (or load) the kernels; trace the jit

@@ -70,9 +70,9 @@ def test_bags_with_repeats_padding_and_empty_bags_match_torch(mode):
 
 
 @pytest.mark.parametrize("mode", ["sum", "mean", "max"])
-def test_the_general_backward_kernel_of_a_jitted_step_matches_torch(mode):
+def test_the_device_backward_of_a_jitted_step_matches_torch(mode):
     """Eagerly the CPU backward groups the positions by row on the host; a ``tm.jit``
-    step runs the kernel that finds each row's entries itself: both as PyTorch's."""
+    step sorts them on the device (``topi.segment_sum``): both as PyTorch's."""
     rng = np.random.default_rng(6)
     weight, head = rng.normal(size=(6, 3)), rng.normal(size=(4, 3))
     indices, offsets = np.array([5, 1, 1, 0, 3, 5, 2]), np.array([0, 2, 2, 6])
@@ -93,6 +93,33 @@ def test_the_general_backward_kernel_of_a_jitted_step_matches_torch(mode):
     np.testing.assert_allclose(ow.grad.numpy(), tw.grad.numpy(), **TOL)
     if op:
         np.testing.assert_allclose(op[0].grad.numpy(), tp.grad.numpy(), **TOL)
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_a_jitted_step_replayed_with_other_bags_matches_torch(mode):
+    """The device backward reads no index on the host: one trace, replayed with other
+    indices and offsets (repeats in a bag, padding, empty bags), gives PyTorch's
+    gradients every time."""
+    rng = np.random.default_rng(8)
+    weight = rng.normal(size=(7, 3))
+    ow = tm.tensor(weight, requires_grad=True)
+
+    def step(indices, offsets, head, *p):
+        ow.grad = None
+        loss = (F.embedding_bag(indices, ow, offsets, mode=mode, per_sample_weights=p[0] if p else None,
+                                padding_idx=2) * head).sum()
+        loss.backward()
+        return loss
+    jitted = tm.jit(step)
+    for offsets in ([0, 3, 3, 6], [0, 0, 1, 9], [0, 2, 4, 8]):
+        indices, head = rng.integers(0, 7, size=9), rng.normal(size=(4, 3))
+        indices[:3] = indices[0]                       # one row picked three times
+        psw = [rng.normal(size=9)] if mode == "sum" else []
+        tw = torch.tensor(weight, requires_grad=True)
+        (TF.embedding_bag(torch.tensor(indices), tw, torch.tensor(offsets), mode=mode, padding_idx=2,
+                          per_sample_weights=torch.tensor(psw[0]) if psw else None) * torch.tensor(head)).sum().backward()
+        jitted(tm.tensor(indices), tm.tensor(offsets), tm.tensor(head), *[tm.tensor(p) for p in psw])
+        np.testing.assert_allclose(ow.grad.numpy(), tw.grad.numpy(), **TOL)
 
 
 def test_embedding_bag_gradients_match_finite_differences():
@@ -168,7 +195,7 @@ def test_jitted_embedding_bag_training_step_equals_eager():
 def test_embedding_bag_kernels_on_the_emulated_gpu(emulated_gpu):
     rng = np.random.default_rng(5)
     weight, psw = rng.normal(size=(5, 3)).astype("float32"), rng.normal(size=6).astype("float32")
-    indices, offsets = np.array([4, 1, 1, 0, 3, 4]), np.array([0, 2, 2, 5])
+    indices, offsets = np.array([4, 1, 1, 0, 3, 4]), np.array([0, 3, 3, 5])      # row 1 twice in a bag
     for mode in ("sum", "max"):
         results = []
         for device in ("cuda", "cpu"):
@@ -195,8 +222,9 @@ class _Case:
 
 @needs_nvcc
 def test_every_embedding_bag_kernel_compiles_to_ptx():
-    """The kernels the emulator does not run here (the grouped and general backward of
-    each mode), lowered with the default CUDA schedule and compiled by nvcc."""
+    """The kernels (forward, the host-grouped and the device-sorted backward, the
+    per-sample weights' gradient), lowered with the default CUDA schedule and compiled
+    by nvcc."""
     f, i, i32 = "float32", "int64", "int32"
     cases = {
         "forward_max": _Case(kernels.embedding_bag, [((7, 3), f), ((9,), i), ((4,), i)], mode="max", length=5,
@@ -207,9 +235,8 @@ def test_every_embedding_bag_kernel_compiles_to_ptx():
                            mode="mean", padding_idx=1),
         "grad_sorted": _Case(kernels.embedding_bag_grad_sorted, [((4, 3), f), ((9,), i32), ((9,), i32),
                                                                 ((8,), i32), ((4,), i32)], mode="mean", most=3),
-        "max_grad": _Case(kernels.embedding_bag_max_grad, [((4, 3), f), ((4, 3), i32)], rows=7),
-        "max_grad_sorted": _Case(kernels.embedding_bag_max_grad_sorted, [((4, 3), f), ((4, 3), i32), ((6,), i32),
-                                                                        ((8,), i32)], most=2),
+        "max_grad": _Case(kernels.embedding_bag_max_grad, [((4, 3), f), ((9,), i), ((5,), i), ((4, 3), i32)], rows=7,
+                          padding_idx=2, last_offset=True),
         "psw_grad": _Case(kernels.per_sample_weights_grad, [((4, 3), f), ((7, 3), f), ((9,), i), ((5,), i)],
                           padding_idx=0, last_offset=True),
     }

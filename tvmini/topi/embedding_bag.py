@@ -11,19 +11,21 @@ not B * N * D. Entries equal to ``padding_idx`` are left out of their bag: they 
 nothing, do not count towards a mean, and a bag of nothing else gives zeros (as an empty
 bag does).
 
-The backward is written as a gather, like the other scatters of topi (no atomics, the
-same code on every target): weight row ``r`` sums the gradient of the bag of every
-position whose index is ``r``, each position's bag found once by counting the offsets at
-or before it (a materialized stage), rows * N comparisons. Where the indices are read on
-the host (eager CPU) the graph layer groups the positions by row there and
+The backward needs no atomics and reads nothing on the host (the same code on every
+target, inside a ``tm.jit`` step as eagerly): the positions that count are sorted by
+their weight row and each row sums its run of them (``topi.segment_sum``), ``O(N log^2
+N + N D log N + rows D)`` work, each position's bag found once by counting the offsets
+at or before it (a materialized stage). Where the indices are read on the host (eager
+CPU) the graph layer may group the positions by row there instead, and
 :func:`embedding_bag_grad_sorted` reduces each row over its own group: rows * (largest
-group) + N * D. "max" sends each (bag, feature) gradient to the row that held the
-maximum (the forward's second output, as PyTorch's ``max_indices``): searching all bags
-per row (rows * B * D), or, grouped on the host, only the bags each row is in.
+group) + N * D ("sum" and "mean"). "max" sends each (bag, feature) gradient to the row
+that held the maximum (the forward's third output, as PyTorch's ``max_indices``), once
+per bag however often the bag picks the row.
 """
 from .. import te
 from ..errors import ShapeError
 from .schedule import MATERIALIZED
+from .segment_sum import segment_rows
 
 #: modes and their reductions over a bag
 MODES = ("sum", "mean", "max")
@@ -126,12 +128,24 @@ def _bag_of(offsets, n, last_offset):
                       tag=MATERIALIZED)
 
 
+def _row_keys(indices, bag_of, rows, padding_idx, op):
+    """(N,) int32 segment keys: each position's weight row, or ``rows`` (it counts
+    nowhere) for padding and positions in no bag."""
+    def key(p):
+        live = bag_of[p] >= 0
+        if padding_idx is not None:
+            live = live & (indices[p].astype("int32") != padding_idx)
+        return te.if_then_else(live, _row(indices, p, rows), te.const(rows, "int32"))
+    return te.compute((int(indices.shape[0].value),), key, name=f"{op}.keys", tag=MATERIALIZED)
+
+
 def embedding_bag_grad(grad, indices, offsets, count, *per_sample_weights, rows=1, mode="mean", padding_idx=None,
                        last_offset=False):
     """The weight's gradient (rows, D) of "sum" or "mean" :func:`embedding_bag` whose
     output received ``grad`` (B, D): row ``r`` sums, over the positions ``p`` with
-    ``indices[p] == r`` (not ``padding_idx``), ``grad[bag of p]`` times the entry's
-    weight (``per_sample_weights[p]``, or 1 / the bag's count for "mean")."""
+    ``indices[p] == r`` (not ``padding_idx``, in a bag), ``grad[bag of p]`` times the
+    entry's weight (``per_sample_weights[p]``, or 1 / the bag's count for "mean"), as a
+    segment sum over the positions sorted by row (``topi.segment_sum``)."""
     op = "embedding_bag_grad"
     _check(grad, indices, offsets, mode, op)
     n = int(indices.shape[0].value)
@@ -139,20 +153,16 @@ def embedding_bag_grad(grad, indices, offsets, count, *per_sample_weights, rows=
     psw = per_sample_weights[0] if per_sample_weights else None
     bag_of = _bag_of(offsets, n, last_offset)
 
-    def scale(p):
-        b = te.max(bag_of[p], 0)
-        s = grad.dtype
-        if mode == "mean":
-            return 1.0 / te.max(count[b], te.const(1, "int32")).astype(s)
-        return psw[p] if psw is not None else te.const(1, s)
-    p = te.reduce_axis((0, n), name="p")
+    keys = _row_keys(indices, bag_of, rows, padding_idx, op)
 
-    def body(r, j):
-        hit = (indices[p].astype("int32") == r) & (bag_of[p] >= 0)
-        if padding_idx is not None:
-            hit = hit & (r != padding_idx)
-        return te.sum(grad[te.max(bag_of[p], 0), j] * scale(p), axis=p, where=hit)
-    return te.compute((rows, dim), body, name="embedding_bag_grad", tag="reduce")
+    def contribution(p, j):
+        b = te.max(bag_of[p], 0)
+        if mode == "mean":
+            scale = 1.0 / te.max(count[b], te.const(1, "int32")).astype(grad.dtype)
+        else:
+            scale = psw[p] if psw is not None else te.const(1, grad.dtype)
+        return grad[b, j] * scale
+    return segment_rows(keys, contribution, rows, dim, grad.dtype, name=op)
 
 
 def embedding_bag_grad_sorted(grad, bag_of, order, row_start, count, *per_sample_weights, mode="mean", most=1):
@@ -180,30 +190,21 @@ def embedding_bag_grad_sorted(grad, bag_of, order, row_start, count, *per_sample
     return te.compute((rows, dim), body, name="embedding_bag_grad", tag="reduce")
 
 
-def embedding_bag_max_grad(grad, max_rows, rows=1):
+def embedding_bag_max_grad(grad, indices, offsets, max_rows, rows=1, padding_idx=None, last_offset=False):
     """The weight's gradient (rows, D) of "max" :func:`embedding_bag`: row ``r``, feature
-    ``j`` sums ``grad[b, j]`` over the bags whose maximum of feature ``j`` it held."""
-    b = te.reduce_axis((0, int(grad.shape[0].value)), name="b")
-    return te.compute((rows, int(grad.shape[1].value)),
-                      lambda r, j: te.sum(grad[b, j], axis=b, where=max_rows[b, j] == r),
-                      name="embedding_bag_max_grad", tag="reduce")
+    ``j`` sums ``grad[b, j]`` over the bags whose maximum of feature ``j`` it held, as a
+    segment sum over the positions sorted by row (``topi.segment_sum``): a position
+    whose row holds its bag's maximum of feature ``j`` sends it, once per (row, bag)."""
+    n = int(indices.shape[0].value)
+    dim = int(grad.shape[1].value)
+    bag_of = _bag_of(offsets, n, last_offset)
+    keys = _row_keys(indices, bag_of, rows, padding_idx, "embedding_bag_max_grad")
 
-
-def embedding_bag_max_grad_sorted(grad, max_rows, bags, row_start, most=1):
-    """:func:`embedding_bag_max_grad` given, from the host, the bags each row is in:
-    ``bags`` grouped by row (each (row, bag) pair once), row ``r``'s group from
-    ``row_start[r]`` to ``row_start[r + 1]``, ``most`` the largest group. Row ``r``
-    takes ``grad[b, j]`` from the bags of its group whose maximum of feature ``j`` it
-    held: rows * most * D work."""
-    rows = int(row_start.shape[0].value) - 1
-    size = int(bags.shape[0].value)
-    m = te.reduce_axis((0, most), name="m")
-
-    def body(r, j):
-        k = row_start[r] + m
-        b = bags[te.min(k, size - 1)]
-        return te.sum(grad[b, j], axis=m, where=(k < row_start[r + 1]) & (max_rows[b, j] == r))
-    return te.compute((rows, int(grad.shape[1].value)), body, name="embedding_bag_max_grad", tag="reduce")
+    def contribution(p, j):
+        b = te.max(bag_of[p], 0)
+        return te.if_then_else(max_rows[b, j] == keys[p], grad[b, j], te.const(0, grad.dtype))
+    return segment_rows(keys, contribution, rows, dim, grad.dtype, once_per=lambda p: bag_of[p],
+                        name="embedding_bag_max_grad")
 
 
 def per_sample_weights_grad(grad, weight, indices, offsets, padding_idx=None, last_offset=False):
