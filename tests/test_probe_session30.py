@@ -1,0 +1,48 @@
+"""Defects a PyTorch user met porting small programs to tvmini's newest features
+(linalg solvers in a Gaussian process, packed LSTMs with EmbeddingBag features, lazy
+modules, the tensor functions of shape_fns/scatter_view_ops/float_fns/...); one test
+per defect, each against PyTorch."""
+import numpy as np
+import pytest
+
+import tvmini as tm
+
+torch = pytest.importorskip("torch")
+
+INF = float("inf")
+
+
+@pytest.mark.parametrize("name", ["logaddexp", "logaddexp2"])
+def test_logaddexp_of_infinities_is_infinite_not_nan(name):
+    a = np.array([INF, -INF, INF, -INF, 1.5, INF], np.float32)
+    b = np.array([INF, -INF, -INF, 2.0, -INF, 3.0], np.float32)
+    got = getattr(tm, name)(tm.tensor(a), tm.tensor(b))
+    want = getattr(torch, name)(torch.tensor(a), torch.tensor(b))
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    x = tm.tensor(np.array([0.5, -1.0, 2.0], np.float64), requires_grad=True)
+    y = torch.tensor(x.numpy(), requires_grad=True)
+    getattr(tm, name)(x, tm.tensor(np.array([1.0, 0.0, -3.0]))).sum().backward()
+    getattr(torch, name)(y, torch.tensor([1.0, 0.0, -3.0], dtype=torch.float64)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("op, src_shape, args", [("select_scatter", (3,), (1, 2)),
+                                                 ("slice_scatter", (3, 2), (1, 0, 4, 2)),
+                                                 ("diagonal_scatter", (3,), (1,))])
+@pytest.mark.parametrize("src_dtype", ["float64", "int64"])
+def test_view_scatters_write_src_of_another_dtype_as_the_inputs(op, src_shape, args, src_dtype):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    src = (rng.standard_normal(src_shape) * 3).astype(src_dtype)
+    want = getattr(torch, op)(torch.tensor(x), torch.tensor(src), *args)
+    xm = tm.tensor(x, requires_grad=True)
+    got = getattr(tm, op)(xm, tm.tensor(src), *args)
+    assert got.dtype == "float32" and str(want.dtype) == "torch.float32"
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    if src_dtype == "float64":              # the gradient reaches a float src through the cast
+        sm = tm.tensor(src, requires_grad=True)
+        st = torch.tensor(src, requires_grad=True)
+        getattr(tm, op)(tm.tensor(x), sm, *args).sum().backward()
+        getattr(torch, op)(torch.tensor(x), st, *args).sum().backward()
+        assert sm.grad.dtype == "float64"
+        np.testing.assert_array_equal(sm.grad.numpy(), st.grad.numpy())
