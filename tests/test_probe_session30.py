@@ -46,3 +46,22 @@ def test_view_scatters_write_src_of_another_dtype_as_the_inputs(op, src_shape, a
         getattr(torch, op)(torch.tensor(x), st, *args).sum().backward()
         assert sm.grad.dtype == "float64"
         np.testing.assert_array_equal(sm.grad.numpy(), st.grad.numpy())
+
+
+@pytest.mark.parametrize("dtypes", [("float64", "float32", "float32"), ("float32", "float64", "float32"),
+                                    ("int64", "float32", "float32"), ("int64", "int64", "int64")])
+def test_addr_promotes_its_three_operands_as_pytorch(dtypes):
+    rng = np.random.default_rng(1)
+    arrays = [(rng.standard_normal(s) * 3).astype(d) for s, d in zip([(3, 4), (3,), (4,)], dtypes)]
+    want = torch.addr(*[torch.tensor(a) for a in arrays])
+    got = tm.addr(*[tm.tensor(a) for a in arrays])
+    assert got.dtype == str(want.dtype).replace("torch.", "")
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+    if dtypes[0] == "float64":          # PyTorch's own backward refuses the mix: the formula is the oracle
+        m = tm.tensor(arrays[0], requires_grad=True)
+        v = tm.tensor(arrays[1], requires_grad=True)
+        tm.addr(m, v, tm.tensor(arrays[2]), beta=0.5, alpha=2.0).sum().backward()
+        assert m.grad.dtype == "float64" and v.grad.dtype == "float32"
+        np.testing.assert_allclose(m.grad.numpy(), np.full((3, 4), 0.5))
+        np.testing.assert_allclose(v.grad.numpy(), np.full(3, 2.0 * arrays[2].sum()), rtol=1e-6)
+
