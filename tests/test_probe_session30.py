@@ -65,3 +65,13 @@ def test_addr_promotes_its_three_operands_as_pytorch(dtypes):
         np.testing.assert_allclose(m.grad.numpy(), np.full((3, 4), 0.5))
         np.testing.assert_allclose(v.grad.numpy(), np.full(3, 2.0 * arrays[2].sum()), rtol=1e-6)
 
+
+@pytest.mark.parametrize("dtypes", [("float32", "float64"), ("float64", "float32"), ("float32", "int64"),
+                                    ("int64", "float32")])
+def test_nextafter_promotes_its_operands_as_pytorch(dtypes):
+    a = np.array([0.0, 1.0, -2.0, 3.0]).astype(dtypes[0])
+    b = np.array([1.0, 0.0, -3.0, 3.0]).astype(dtypes[1])
+    want = torch.nextafter(torch.tensor(a), torch.tensor(b))
+    got = tm.nextafter(tm.tensor(a), tm.tensor(b))
+    assert got.dtype == str(want.dtype).replace("torch.", "")
+    np.testing.assert_array_equal(got.numpy(), want.numpy())

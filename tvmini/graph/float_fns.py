@@ -96,12 +96,15 @@ class _ScaledByPowerOfTwo(Function):
 
 def nextafter(input, other):
     """The next float after ``input`` towards ``other`` (``other`` where they are equal,
-    NaN where either is), broadcasting. Not differentiable (as PyTorch's): the result
-    records no history."""
-    x = _float_input("nextafter", input)
+    NaN where either is), broadcasting; the operands promote to one float dtype first,
+    as PyTorch's (float32 and float64 give float64). Not differentiable (as PyTorch's):
+    the result records no history."""
+    if not isinstance(input, Tensor):
+        raise DTypeError(f"nextafter: takes a Tensor, got {type(input).__name__}")
     if not isinstance(other, Tensor):
-        other = ops._as_tensor(float(other), x)
-    ops.check_same("nextafter", x, other)
+        other = ops._as_tensor(float(other), input)
+    x, other = ops.promote("nextafter", input, other)
+    _float_input("nextafter", x)
     shape = ops.broadcast_shapes("nextafter", x.shape, other.shape)
     with no_grad():
         x, other = ops.broadcast_to(x, shape), ops.broadcast_to(other, shape)
