@@ -75,3 +75,22 @@ def test_nextafter_promotes_its_operands_as_pytorch(dtypes):
     got = tm.nextafter(tm.tensor(a), tm.tensor(b))
     assert got.dtype == str(want.dtype).replace("torch.", "")
     np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_a_computed_tensor_moved_between_devices_keeps_its_history(emulated_gpu):
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal((2, 3)).astype(np.float32), rng.standard_normal(3).astype(np.float32)
+    leaf = tm.tensor(w, requires_grad=True)                 # a leaf moved is a new leaf (tvmini's rule)
+    on_gpu = leaf.to("cuda")
+    assert on_gpu.is_leaf and on_gpu.requires_grad
+    back = (tm.tensor(x).cuda() * on_gpu).tanh().cpu()       # computed on the GPU, read on the CPU
+    assert back.requires_grad and back.device.kind == "cpu"
+    (back * tm.tensor(x)).sum().backward()
+    wt = torch.tensor(w, requires_grad=True)
+    ((torch.tensor(x) * wt).tanh() * torch.tensor(x)).sum().backward()
+    assert on_gpu.grad.device.kind == "cuda"
+    np.testing.assert_allclose(on_gpu.grad.numpy(), wt.grad.numpy(), rtol=1e-5)
+    cast_moved = (tm.tensor(x, requires_grad=True) * 2).to("cuda", "float64")   # cast and move at once
+    assert cast_moved.requires_grad and cast_moved.dtype == "float64"
+    with tm.no_grad():
+        assert not (on_gpu * 2).cpu().requires_grad
