@@ -110,7 +110,7 @@ EMPTY_SOLVERS = [
 
 @pytest.mark.parametrize("name, fn", EMPTY_SOLVERS, ids=[n for n, _ in EMPTY_SOLVERS])
 @pytest.mark.parametrize("a_shape, b_shape", [((0, 0), (0, 2)), ((0, 3, 3), (0, 3, 2)), ((2, 0, 0), (0, 1)),
-                                              ((0, 3, 3), (3, 1))])
+                                              ((3, 3), (0, 3, 1))])
 def test_solvers_answer_empty_matrices_as_pytorch(name, fn, a_shape, b_shape):
     a, b = np.broadcast_to(2 * np.eye(a_shape[-1]), a_shape).copy(), np.ones(b_shape)
     want = fn(torch, torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True))
@@ -125,6 +125,19 @@ def test_solvers_answer_empty_matrices_as_pytorch(name, fn, a_shape, b_shape):
     first = got[0] if isinstance(got, tuple) and name != "slogdet" else got[-1] if isinstance(got, tuple) else got
     first.sum().backward()
     assert am.grad.shape == a_shape
+
+
+@pytest.mark.parametrize("a_batch, b_batch", [((), (2,)), ((2,), ()), ((2, 1), (4,)), ((1,), (3,))])
+@pytest.mark.parametrize("middle", [2.0, 0.0])
+def test_solve_ex_info_has_the_batch_shape_of_A_as_pytorch(a_batch, b_batch, middle):
+    a = np.broadcast_to(np.diag([1.0, middle, 3.0]), a_batch + (3, 3)).copy()
+    b = np.ones(b_batch + (3, 1))
+    want = torch.linalg.solve_ex(torch.tensor(a), torch.tensor(b))
+    got = tm.linalg.solve_ex(tm.tensor(a), tm.tensor(b))
+    assert got.info.shape == tuple(want.info.shape) and got.info.dtype == "int32"
+    np.testing.assert_array_equal(got.info.numpy(), want.info.numpy())
+    if middle:
+        np.testing.assert_allclose(got.result.numpy(), want.result.numpy())
 
 
 def test_an_empty_matrix_still_needs_to_be_square():

@@ -318,15 +318,23 @@ def _solve(op, A, B, left, check_errors):
     batch = ops.broadcast_shapes(op, A.shape[:-2], B.shape[:-2])
     if not n or not math.prod(batch):           # no equations: an empty solution, as PyTorch's
         x = _tied(zeros(batch + B.shape[-2:], dtype=A.dtype, device=A.device), A, B)
-        return SolveEx(ops.reshape(x, x.shape[:-1]) if vector else x, zeros(batch, dtype="int32", device=A.device))
+        return SolveEx(ops.reshape(x, x.shape[:-1]) if vector else x,
+                       zeros(A.shape[:-2], dtype="int32", device=A.device))
     a = as_batch(A, batch)
     packed, pivots = K.lu(a.detach())
     info = K.lu_info(packed)
     if check_errors:
         K.raise_failure(op, info, bool(batch), lambda k: "The solver failed because the input matrix is singular.")
     x = _unbatch(_Solve.apply(a, as_batch(B, batch), packed=packed, perm=K.permutation(pivots)), batch)
-    return SolveEx(ops.reshape(x, x.shape[:-1]) if vector else x, ops.reshape(info, batch))
+    return SolveEx(ops.reshape(x, x.shape[:-1]) if vector else x, _own_batch(ops.reshape(info, batch), A))
 
+
+def _own_batch(info, A):
+    """``info`` over the broadcast batch narrowed to ``A``'s own batch shape, as
+    PyTorch's (``A`` is factored once, whatever ``B`` broadcasts it to)."""
+    own = A.shape[:-2]
+    lead = info.ndim - len(own)
+    return info[(0,) * lead + tuple(slice(0, 1) if d == 1 else slice(None) for d in own)]
 
 
 # --------------------------------------------------------------------------- inverses
