@@ -143,3 +143,12 @@ def test_solve_ex_info_has_the_batch_shape_of_A_as_pytorch(a_batch, b_batch, mid
 def test_an_empty_matrix_still_needs_to_be_square():
     with pytest.raises(tm.ShapeError, match="square"):
         tm.linalg.det(tm.tensor(np.ones((0, 2))))
+
+
+@pytest.mark.parametrize("b_shape", [(3, 1), (3,), (2, 3, 2)])
+def test_cholesky_solve_names_itself_when_B_does_not_fit_L(b_shape):
+    L = np.eye(2, dtype=np.float32)
+    with pytest.raises(tm.ShapeError, match=r"^cholesky_solve: Incompatible matrix sizes .*2 by 2.*B of shape"):
+        tm.cholesky_solve(tm.tensor(np.ones(b_shape, np.float32)), tm.tensor(L))
+    with pytest.raises(RuntimeError):
+        torch.cholesky_solve(torch.ones(b_shape), torch.tensor(L))

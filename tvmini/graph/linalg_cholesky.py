@@ -133,6 +133,10 @@ def cholesky_solve(B, L, upper=False):
     op = "cholesky_solve"
     check_matrices(op, L, "L")
     check_operand(op, L, B)
+    if B.ndim < 2 or B.shape[-2] != L.shape[-1]:
+        raise ShapeError(f"{op}: Incompatible matrix sizes for cholesky_solve: each L matrix is {L.shape[-1]} by "
+                         f"{L.shape[-1]} but B of shape {B.shape} needs matrices of {L.shape[-1]} rows (B is "
+                         "(..., n, k))")
     lower = L.mT if upper else L
     y = solve_triangular(lower, B, upper=False)
     return solve_triangular(lower.mT, y, upper=True)
