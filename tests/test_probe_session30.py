@@ -152,3 +152,20 @@ def test_cholesky_solve_names_itself_when_B_does_not_fit_L(b_shape):
         tm.cholesky_solve(tm.tensor(np.ones(b_shape, np.float32)), tm.tensor(L))
     with pytest.raises(RuntimeError):
         torch.cholesky_solve(torch.ones(b_shape), torch.tensor(L))
+
+
+def test_jit_returns_named_tuples_as_eager_does():
+    rng = np.random.default_rng(3)
+    a = np.broadcast_to(np.diag([1.0, 0.0, 2.0]), (2, 1, 3, 3)).copy()
+    b, x = rng.standard_normal((4, 3, 1)), rng.standard_normal((3, 5)).astype(np.float32)
+    solve = tm.jit(lambda A, B: tm.linalg.solve_ex(A, B))
+    got = solve(tm.tensor(a), tm.tensor(b))
+    want = torch.linalg.solve_ex(torch.tensor(a), torch.tensor(b))
+    assert type(got).__name__ == "SolveEx" and got._fields == ("result", "info")
+    np.testing.assert_array_equal(got.info.numpy(), want.info.numpy())
+    top = tm.jit(lambda t: (t.max(1), [t.sort(0)]))
+    (values, indices), [(svalues, _)] = top(tm.tensor(x))
+    assert top(tm.tensor(x))[0].indices.shape == (3,)
+    np.testing.assert_array_equal(values.numpy(), torch.tensor(x).max(1).values.numpy())
+    np.testing.assert_array_equal(indices.numpy(), torch.tensor(x).max(1).indices.numpy())
+    np.testing.assert_array_equal(svalues.numpy(), torch.tensor(x).sort(0).values.numpy())
