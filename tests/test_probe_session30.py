@@ -169,3 +169,20 @@ def test_jit_returns_named_tuples_as_eager_does():
     np.testing.assert_array_equal(values.numpy(), torch.tensor(x).max(1).values.numpy())
     np.testing.assert_array_equal(indices.numpy(), torch.tensor(x).max(1).indices.numpy())
     np.testing.assert_array_equal(svalues.numpy(), torch.tensor(x).sort(0).values.numpy())
+
+
+def test_nextafter_passes_the_gradient_to_input_as_pytorch():
+    a = np.array([[1.0, -2.0, 0.0]])
+    b = np.array([[2.0], [-5.0]])
+    am, bm = tm.tensor(a, requires_grad=True), tm.tensor(b, requires_grad=True)
+    at, bt = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    head = np.arange(6.0).reshape(2, 3)
+    out = tm.nextafter(am, bm)
+    assert out.requires_grad
+    (out * tm.tensor(head)).sum().backward()
+    (torch.nextafter(at, bt) * torch.tensor(head)).sum().backward()
+    np.testing.assert_array_equal(am.grad.numpy(), at.grad.numpy())
+    np.testing.assert_array_equal(bm.grad.numpy(), bt.grad.numpy())
+    step = tm.jit(lambda x, y: tm.nextafter(x, y).sum())
+    np.testing.assert_array_equal(step(tm.tensor(a), tm.tensor(b)).numpy(),
+                                  torch.nextafter(torch.tensor(a), torch.tensor(b)).sum().numpy())
