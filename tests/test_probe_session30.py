@@ -140,6 +140,16 @@ def test_solve_ex_info_has_the_batch_shape_of_A_as_pytorch(a_batch, b_batch, mid
         np.testing.assert_allclose(got.result.numpy(), want.result.numpy())
 
 
+@pytest.mark.parametrize("shape", [(0, 0), (0, 2, 2), (3, 0, 0)])
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_of_empty_matrices_is_empty_as_pytorch(shape, upper):
+    got = tm.linalg.cholesky_ex(tm.tensor(np.zeros(shape), requires_grad=True), upper=upper)
+    want = torch.linalg.cholesky_ex(torch.zeros(shape, dtype=torch.float64, requires_grad=True), upper=upper)
+    assert got.L.shape == tuple(want.L.shape) and got.L.requires_grad == want.L.requires_grad
+    assert got.info.shape == tuple(want.info.shape) and got.info.dtype == "int32"
+    assert tm.linalg.cholesky(tm.tensor(np.zeros(shape))).shape == shape
+
+
 def test_an_empty_matrix_still_needs_to_be_square():
     with pytest.raises(tm.ShapeError, match="square"):
         tm.linalg.det(tm.tensor(np.ones((0, 2))))

@@ -20,8 +20,8 @@ from ..errors import ArgumentError, ShapeError
 from . import linalg_kernels as K
 from . import ops
 from .autograd import Function
-from .creation import eye
-from .linalg_solve import as_batch, check_matrices, check_operand
+from .creation import eye, zeros
+from .linalg_solve import is_empty, tied, as_batch, check_matrices, check_operand
 from .tensor import Tensor, add_methods, method_of
 
 CholeskyEx = namedtuple("CholeskyEx", ["L", "info"])
@@ -68,10 +68,13 @@ class _SolveTriangular(Function):
 # ---------------------------------------------------------------------------- Cholesky
 
 def _cholesky(op, A, upper, check_errors):
-    check_matrices(op, A)
+    check_matrices(op, A, empty=True)
     if not isinstance(upper, bool):
         raise ArgumentError(f"{op}: upper must be a bool, got {upper!r}")
     batch = A.shape[:-2]
+    if is_empty(A):                            # no matrix, or 0 x 0 ones: an empty factor, as PyTorch's
+        return CholeskyEx(tied(zeros(A.shape, dtype=A.dtype, device=A.device), A),
+                          zeros(batch, dtype="int32", device=A.device))
     a = as_batch(A.mT if upper else A, batch)
     factor, info = K.cholesky(a.detach())
     if check_errors:

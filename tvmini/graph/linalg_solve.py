@@ -65,12 +65,12 @@ def check_operand(op, a, b, name="B"):
                          f"{name} of type {b.dtype} instead")
 
 
-def _is_empty(A):
+def is_empty(A):
     """Whether ``A`` (checked square) holds no matrix or 0 x 0 ones."""
     return not A.shape[-1] or not math.prod(A.shape[:-2])
 
 
-def _tied(value, *inputs):
+def tied(value, *inputs):
     """``value``, computed without reading ``inputs`` (which hold no elements), recorded
     as a function of them: the result on empty matrices requires grad as PyTorch's does,
     and their (empty) gradients flow."""
@@ -317,7 +317,7 @@ def _solve(op, A, B, left, check_errors):
                          f"{B.shape[:-1] if vector else B.shape[-2:]})")
     batch = ops.broadcast_shapes(op, A.shape[:-2], B.shape[:-2])
     if not n or not math.prod(batch):           # no equations: an empty solution, as PyTorch's
-        x = _tied(zeros(batch + B.shape[-2:], dtype=A.dtype, device=A.device), A, B)
+        x = tied(zeros(batch + B.shape[-2:], dtype=A.dtype, device=A.device), A, B)
         return SolveEx(ops.reshape(x, x.shape[:-1]) if vector else x,
                        zeros(A.shape[:-2], dtype="int32", device=A.device))
     a = as_batch(A, batch)
@@ -351,8 +351,8 @@ def inv(A):
 
 def _inv(op, A, check_errors):
     check_matrices(op, A, empty=True)
-    if _is_empty(A):                            # the inverse of no matrix, or of 0 x 0 ones
-        return InvEx(_tied(zeros(A.shape, dtype=A.dtype, device=A.device), A),
+    if is_empty(A):                            # the inverse of no matrix, or of 0 x 0 ones
+        return InvEx(tied(zeros(A.shape, dtype=A.dtype, device=A.device), A),
                      zeros(A.shape[:-2], dtype="int32", device=A.device))
     a, batch, packed, pivots, perm, info = _factor(op, A)
     if check_errors:
@@ -368,8 +368,8 @@ def det(A):
     """The determinant of square ``A`` (0 for a singular matrix; 1 for a 0 x 0 one, the
     empty product, as PyTorch's)."""
     check_matrices("linalg.det", A, empty=True)
-    if _is_empty(A):
-        return _tied(ones(A.shape[:-2], dtype=A.dtype, device=A.device), A)
+    if is_empty(A):
+        return tied(ones(A.shape[:-2], dtype=A.dtype, device=A.device), A)
     a, batch, packed, pivots, perm, _ = _factor("linalg.det", A)
     return ops.reshape(_Det.apply(a, packed=packed, pivots=pivots, perm=perm), batch)
 
@@ -378,10 +378,10 @@ def slogdet(A):
     """(sign, logabsdet): ``det(A) = sign * exp(logabsdet)``; a singular matrix gives
     sign 0 and ``-inf``; a 0 x 0 one sign 1 and 0. Only ``logabsdet`` has a gradient."""
     check_matrices("linalg.slogdet", A, empty=True)
-    if _is_empty(A):
+    if is_empty(A):
         batch = A.shape[:-2]
         return SlogDet(ones(batch, dtype=A.dtype, device=A.device),
-                       _tied(zeros(batch, dtype=A.dtype, device=A.device), A))
+                       tied(zeros(batch, dtype=A.dtype, device=A.device), A))
     a, batch, packed, pivots, perm, _ = _factor("linalg.slogdet", A)
     diagonal = packed.diagonal(0, -2, -1)
     sign = K.pivots_sign(pivots, A.dtype) * diagonal.sign().prod(-1)
