@@ -11,8 +11,8 @@ import math
 from ..errors import DTypeError
 from ..topi import float_parts
 from . import ops
-from .autograd import Function, no_grad
-from .creation import ones
+from .autograd import Function
+from .creation import ones, zeros_like
 from .dispatch import run
 from .logic_ops import where
 from .select_ops import logaddexp
@@ -94,18 +94,32 @@ class _ScaledByPowerOfTwo(Function):
         return _ScaledByPowerOfTwo.apply(g, self.inputs[1]), None
 
 
+class _NextAfter(Function):
+    """``nextafter`` of two tensors of one shape and dtype, with PyTorch's gradient: the
+    head's to ``input`` (the result moves off it by one unit in the last place), zeros
+    to ``other``."""
+    saved = ()
+
+    def forward(self, x, other):
+        return run("nextafter", float_parts.nextafter, [x, other])
+
+    def backward(self, g):
+        return g, zeros_like(g)
+
+
 def nextafter(input, other):
     """The next float after ``input`` towards ``other`` (``other`` where they are equal,
-    NaN where either is), broadcasting. Not differentiable (as PyTorch's): the result
-    records no history."""
-    x = _float_input("nextafter", input)
+    NaN where either is), broadcasting; the operands promote to one float dtype first,
+    as PyTorch's (float32 and float64 give float64). The gradient is PyTorch's: the
+    head's to ``input``, zeros to ``other``."""
+    if not isinstance(input, Tensor):
+        raise DTypeError(f"nextafter: takes a Tensor, got {type(input).__name__}")
     if not isinstance(other, Tensor):
-        other = ops._as_tensor(float(other), x)
-    ops.check_same("nextafter", x, other)
+        other = ops._as_tensor(float(other), input)
+    x, other = ops.promote("nextafter", input, other)
+    _float_input("nextafter", x)
     shape = ops.broadcast_shapes("nextafter", x.shape, other.shape)
-    with no_grad():
-        x, other = ops.broadcast_to(x, shape), ops.broadcast_to(other, shape)
-        return ops._kernel("nextafter", float_parts.nextafter, x, other)
+    return _NextAfter.apply(ops.broadcast_to(x, shape), ops.broadcast_to(other, shape))
 
 
 def positive(input):

@@ -20,8 +20,8 @@ from ..errors import ArgumentError, ShapeError
 from . import linalg_kernels as K
 from . import ops
 from .autograd import Function
-from .creation import eye
-from .linalg_solve import as_batch, check_matrices, check_operand
+from .creation import eye, zeros
+from .linalg_solve import is_empty, tied, as_batch, check_matrices, check_operand
 from .tensor import Tensor, add_methods, method_of
 
 CholeskyEx = namedtuple("CholeskyEx", ["L", "info"])
@@ -68,10 +68,13 @@ class _SolveTriangular(Function):
 # ---------------------------------------------------------------------------- Cholesky
 
 def _cholesky(op, A, upper, check_errors):
-    check_matrices(op, A)
+    check_matrices(op, A, empty=True)
     if not isinstance(upper, bool):
         raise ArgumentError(f"{op}: upper must be a bool, got {upper!r}")
     batch = A.shape[:-2]
+    if is_empty(A):                            # no matrix, or 0 x 0 ones: an empty factor, as PyTorch's
+        return CholeskyEx(tied(zeros(A.shape, dtype=A.dtype, device=A.device), A),
+                          zeros(batch, dtype="int32", device=A.device))
     a = as_batch(A.mT if upper else A, batch)
     factor, info = K.cholesky(a.detach())
     if check_errors:
@@ -133,6 +136,10 @@ def cholesky_solve(B, L, upper=False):
     op = "cholesky_solve"
     check_matrices(op, L, "L")
     check_operand(op, L, B)
+    if B.ndim < 2 or B.shape[-2] != L.shape[-1]:
+        raise ShapeError(f"{op}: Incompatible matrix sizes for cholesky_solve: each L matrix is {L.shape[-1]} by "
+                         f"{L.shape[-1]} but B of shape {B.shape} needs matrices of {L.shape[-1]} rows (B is "
+                         "(..., n, k))")
     lower = L.mT if upper else L
     y = solve_triangular(lower, B, upper=False)
     return solve_triangular(lower.mT, y, upper=True)

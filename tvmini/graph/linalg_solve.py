@@ -23,7 +23,7 @@ from ..errors import ArgumentError, DTypeError, ShapeError
 from . import linalg_kernels as K
 from . import ops
 from .autograd import Function
-from .creation import eye
+from .creation import eye, ones, zeros
 from .tensor import Tensor, add_methods, method_of
 
 LUFactor = namedtuple("LUFactor", ["LU", "pivots"])
@@ -36,9 +36,10 @@ SlogDet = namedtuple("SlogDet", ["sign", "logabsdet"])
 _FLOATS = ("float32", "float64")
 
 
-def check_matrices(op, a, name="A"):
+def check_matrices(op, a, name="A", empty=False):
     """Refuse anything but a float32/float64 tensor of square matrices on its last two
-    axes (PyTorch's messages)."""
+    axes (PyTorch's messages); with ``empty``, no matrices or 0 x 0 ones are let through
+    (the caller answers them without a kernel)."""
     if not isinstance(a, Tensor):
         raise DTypeError(f"{op}: {name} must be a Tensor, got {type(a).__name__}")
     if a.dtype not in _FLOATS:
@@ -49,7 +50,7 @@ def check_matrices(op, a, name="A"):
     if a.shape[-1] != a.shape[-2]:
         raise ShapeError(f"{op}: {name} must be batches of square matrices, but they are {a.shape[-2]} by "
                          f"{a.shape[-1]} matrices")
-    if not a.shape[-1] or not math.prod(a.shape[:-2]):
+    if not empty and (not a.shape[-1] or not math.prod(a.shape[:-2])):
         raise ShapeError(f"{op}: {name} of shape {a.shape} is empty; tvmini's solvers need at least one 1 x 1 "
                          "matrix")
 
@@ -62,6 +63,21 @@ def check_operand(op, a, b, name="B"):
     if a.dtype != b.dtype:
         raise DTypeError(f"{op}: Expected A and {name} to have the same dtype, but found A of type {a.dtype} and "
                          f"{name} of type {b.dtype} instead")
+
+
+def is_empty(A):
+    """Whether ``A`` (checked square) holds no matrix or 0 x 0 ones."""
+    return not A.shape[-1] or not math.prod(A.shape[:-2])
+
+
+def tied(value, *inputs):
+    """``value``, computed without reading ``inputs`` (which hold no elements), recorded
+    as a function of them: the result on empty matrices requires grad as PyTorch's does,
+    and their (empty) gradients flow."""
+    for t in inputs:
+        if t.requires_grad:
+            value = value + ops.sum(t) * 0.0
+    return value
 
 
 def as_batch(a, batch):
@@ -286,7 +302,7 @@ def solve(A, B, *, left=True):
 
 
 def _solve(op, A, B, left, check_errors):
-    check_matrices(op, A)
+    check_matrices(op, A, empty=True)
     check_operand(op, A, B)
     vector, n = _is_vector(A, B), A.shape[-1]
     if not left:                    # X A = B  <=>  A^T X^T = B^T
@@ -300,13 +316,25 @@ def _solve(op, A, B, left, check_errors):
         raise ShapeError(f"{op}: Incompatible shapes of A and B for the equation AX = B ({A.shape[-2]}x{n} and "
                          f"{B.shape[:-1] if vector else B.shape[-2:]})")
     batch = ops.broadcast_shapes(op, A.shape[:-2], B.shape[:-2])
+    if not n or not math.prod(batch):           # no equations: an empty solution, as PyTorch's
+        x = tied(zeros(batch + B.shape[-2:], dtype=A.dtype, device=A.device), A, B)
+        return SolveEx(ops.reshape(x, x.shape[:-1]) if vector else x,
+                       zeros(A.shape[:-2], dtype="int32", device=A.device))
     a = as_batch(A, batch)
     packed, pivots = K.lu(a.detach())
     info = K.lu_info(packed)
     if check_errors:
         K.raise_failure(op, info, bool(batch), lambda k: "The solver failed because the input matrix is singular.")
     x = _unbatch(_Solve.apply(a, as_batch(B, batch), packed=packed, perm=K.permutation(pivots)), batch)
-    return SolveEx(ops.reshape(x, x.shape[:-1]) if vector else x, ops.reshape(info, batch))
+    return SolveEx(ops.reshape(x, x.shape[:-1]) if vector else x, _own_batch(ops.reshape(info, batch), A))
+
+
+def _own_batch(info, A):
+    """``info`` over the broadcast batch narrowed to ``A``'s own batch shape, as
+    PyTorch's (``A`` is factored once, whatever ``B`` broadcasts it to)."""
+    own = A.shape[:-2]
+    lead = info.ndim - len(own)
+    return info[(0,) * lead + tuple(slice(0, 1) if d == 1 else slice(None) for d in own)]
 
 
 # --------------------------------------------------------------------------- inverses
@@ -322,6 +350,10 @@ def inv(A):
 
 
 def _inv(op, A, check_errors):
+    check_matrices(op, A, empty=True)
+    if is_empty(A):                            # the inverse of no matrix, or of 0 x 0 ones
+        return InvEx(tied(zeros(A.shape, dtype=A.dtype, device=A.device), A),
+                     zeros(A.shape[:-2], dtype="int32", device=A.device))
     a, batch, packed, pivots, perm, info = _factor(op, A)
     if check_errors:
         K.raise_failure(op, info, bool(batch), lambda k: (
@@ -333,14 +365,23 @@ def _inv(op, A, check_errors):
 # ------------------------------------------------------------------------ determinants
 
 def det(A):
-    """The determinant of square ``A`` (0 for a singular matrix)."""
+    """The determinant of square ``A`` (0 for a singular matrix; 1 for a 0 x 0 one, the
+    empty product, as PyTorch's)."""
+    check_matrices("linalg.det", A, empty=True)
+    if is_empty(A):
+        return tied(ones(A.shape[:-2], dtype=A.dtype, device=A.device), A)
     a, batch, packed, pivots, perm, _ = _factor("linalg.det", A)
     return ops.reshape(_Det.apply(a, packed=packed, pivots=pivots, perm=perm), batch)
 
 
 def slogdet(A):
     """(sign, logabsdet): ``det(A) = sign * exp(logabsdet)``; a singular matrix gives
-    sign 0 and ``-inf``. Only ``logabsdet`` has a gradient."""
+    sign 0 and ``-inf``; a 0 x 0 one sign 1 and 0. Only ``logabsdet`` has a gradient."""
+    check_matrices("linalg.slogdet", A, empty=True)
+    if is_empty(A):
+        batch = A.shape[:-2]
+        return SlogDet(ones(batch, dtype=A.dtype, device=A.device),
+                       tied(zeros(batch, dtype=A.dtype, device=A.device), A))
     a, batch, packed, pivots, perm, _ = _factor("linalg.slogdet", A)
     diagonal = packed.diagonal(0, -2, -1)
     sign = K.pivots_sign(pivots, A.dtype) * diagonal.sign().prod(-1)

@@ -120,8 +120,13 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
 
 
 def addr(input, vec1, vec2, *, beta=1, alpha=1):
-    """``beta * input + alpha * outer(vec1, vec2)`` (``input`` broadcasts)."""
-    return _added("addr", input, outer(vec1, vec2), beta, alpha)
+    """``beta * input + alpha * outer(vec1, vec2)`` (``input`` broadcasts); unlike the
+    matrix products', the three dtypes promote, as PyTorch's (a float64 ``input`` with
+    float32 vectors gives float64)."""
+    product = outer(vec1, vec2)
+    if isinstance(input, Tensor):
+        input, product = ops.promote("addr", input, product)
+    return _added("addr", input, product, beta, alpha)
 
 
 def vdot(input, other):

@@ -24,10 +24,13 @@ from .tensor import Tensor, add_methods, method_of
 
 
 def _operands(op, input, src):
+    """``src`` checked to be a tensor on ``input``'s device and converted to ``input``'s
+    dtype (PyTorch copies it into the view, so any dtype is written as the input's)."""
     if not isinstance(input, Tensor) or not isinstance(src, Tensor):
         raise DTypeError(f"{op}: input and src must be tensors, got {type(input).__name__} and "
                          f"{type(src).__name__}")
-    ops.check_same(op, input, src)
+    ops.check_device(op, input, src)
+    return ops.cast(src, input.dtype)
 
 
 def _constant(values, device, dtype="int64"):
@@ -48,7 +51,7 @@ def _check_src(op, src, want, what):
 def select_scatter(input, src, dim, index):
     """``input`` with its slice at ``index`` along ``dim`` replaced by ``src`` (whose
     shape is ``input``'s without ``dim``)."""
-    _operands("select_scatter", input, src)
+    src = _operands("select_scatter", input, src)
     if input.ndim == 0:
         raise IndexingError("select_scatter: cannot be applied to a 0-d tensor")
     axis = check_axes.axis("select_scatter", dim, input.shape)
@@ -65,7 +68,7 @@ def select_scatter(input, src, dim, index):
 def slice_scatter(input, src, dim=0, start=None, end=None, step=1):
     """``input`` with its slice ``start:end:step`` along ``dim`` replaced by ``src``
     (whose shape is that slice's); ``step`` must be positive, as in PyTorch."""
-    _operands("slice_scatter", input, src)
+    src = _operands("slice_scatter", input, src)
     if input.ndim == 0:
         raise IndexingError("slice_scatter: cannot be applied to a 0-d tensor")
     axis = check_axes.axis("slice_scatter", dim, input.shape)
@@ -91,7 +94,7 @@ def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
     """``input`` with its diagonal ``offset`` of the matrices on axes ``dim1``/``dim2``
     replaced by ``src`` (shaped as ``input.diagonal(offset, dim1, dim2)``: the other
     axes, then the diagonal)."""
-    _operands("diagonal_scatter", input, src)
+    src = _operands("diagonal_scatter", input, src)
     if input.ndim < 2:
         raise ShapeError(f"diagonal_scatter: the tensor must have at least 2 dimensions, got shape {input.shape}")
     a, b = (check_axes.axis("diagonal_scatter", d, input.shape) for d in (dim1, dim2))

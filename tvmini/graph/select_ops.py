@@ -80,10 +80,11 @@ def bincount(input, weights=None, minlength=0):
 # ------------------------------------------------------------------- binary math spellings
 
 def logaddexp(input, other):
-    """``log(exp(a) + exp(b))`` without overflow: the larger taken out first (``-inf``
-    for two ``-inf``); the gradient is the softmax of the pair."""
+    """``log(exp(a) + exp(b))`` without overflow: the larger taken out first, unless it
+    is infinite (``inf - inf`` would be NaN: ``+inf`` then gives ``inf``, two ``-inf``
+    give ``-inf``, as PyTorch); the gradient is the softmax of the pair."""
     top = ops.maximum(input, other)
-    finite = ops.where(top == float("-inf"), 0.0, top)
+    finite = ops.where((top == float("-inf")) | (top == float("inf")), 0.0, top)
     return finite + ((input - finite).exp() + (other - finite).exp()).log()
 
 

@@ -293,9 +293,11 @@ class Tensor:
             out = out.astype(dtype)
         if device is not None:
             device = as_device(device)
-            if device != out.device:
+            if device != out.device and out.requires_grad and not out.is_leaf:
+                out = _ToDevice.apply(out, device=device)
+            elif device != out.device:
                 moved = Tensor._wrap(out._data.copyto(device))
-                moved.requires_grad = out.requires_grad and out.is_leaf
+                moved.requires_grad = out.requires_grad
                 out = moved
         return self.clone() if copy and out is self else out
 
@@ -557,3 +559,19 @@ def add_methods(methods):
 autograd.wrap = Tensor._wrap
 # the op modules build Tensors: imported last, to break the cycle
 from . import index_ops, join_ops, ops, pointwise_ops, stat_ops  # noqa: E402
+
+
+class _ToDevice(autograd.Function):
+    """A computed tensor copied to ``device``, keeping its history: the gradient is
+    copied back to the source device (PyTorch's ``ToCopyBackward``), so ``(w * x).cpu()``
+    still trains ``w``. (A leaf moved by ``to`` is a new leaf of its own instead, so a
+    parameter created on one device and moved trains on the other.)"""
+    saved = ()
+
+    def forward(self, x):
+        self.source = x.device
+        return x.copyto(self.device)
+
+    def backward(self, g):
+        return (g.to(self.source),)
+

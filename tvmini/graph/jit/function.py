@@ -57,7 +57,8 @@ from .trace import Tracer
 
 def _flatten(result):
     """(list of Tensors, a rebuild function) for a result: None, a Tensor, or a
-    (possibly nested) tuple/list/dict of Tensors."""
+    (possibly nested) tuple/list/dict of Tensors; a named tuple (``sort``'s, ``max``'s,
+    ``solve_ex``'s ...) is rebuilt as its own type, field by field."""
     if result is None:
         return [], lambda values: None
     if isinstance(result, Tensor):
@@ -69,7 +70,7 @@ def _flatten(result):
             for tensors, fn in parts:
                 out.append(fn(values[k:k + len(tensors)]))
                 k += len(tensors)
-            return kind(out)
+            return kind(*out) if hasattr(kind, "_fields") else kind(out)
         return [t for tensors, _ in parts for t in tensors], rebuild
     if isinstance(result, dict):
         keys = list(result)
