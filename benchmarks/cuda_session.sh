@@ -4,6 +4,8 @@
 #
 #   bash benchmarks/cuda_session.sh tests   [OUT]              (~5 min: the CUDA tests)
 #   bash benchmarks/cuda_session.sh measure [OUT] [MNIST_DIR]  (~8 min: benchmarks, training)
+#   bash benchmarks/cuda_session.sh all     [OUT] [MNIST_DIR]  (<= 9 min: both, shorter limits,
+#                                                               for a session with one call's time)
 #
 # Runs with tvmini from this checkout (PYTHONPATH, no install) on the machine's Python,
 # which must have numpy, llvmlite, pytest, hypothesis and pycuda or cuda-bindings (the
@@ -15,7 +17,7 @@
 # run e.g. ``bash benchmarks/cuda_session.sh measure $OUT .gpu/mnist``.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-which=${1:?say tests or measure}
+which=${1:?say tests, measure or all}
 out=${2:-${OUT:-/tmp/tvmini-cuda}}
 mnist=${3:-}
 mkdir -p "$out"
@@ -45,18 +47,23 @@ part environment 60 bash -c "nvidia-smi --query-gpu=name,driver_version,memory.t
     $py -c 'import llvmlite; print(\"llvmlite\", llvmlite.__version__)';
     $py -c 'from tvmini.runtime.cuda_driver import driver, device_arch; print(\"binding:\", driver().name, device_arch())';
     $py -c 'from tvmini.codegen.cuda_compile import ptx_compiler; print(\"PTX compiler:\", ptx_compiler())'"
-if [ "$which" = tests ]; then
-    workers=$($py -c 'import xdist' 2>/dev/null && echo "-n 8")
-    part tests 300 "$py" -m pytest -q $workers -p no:cacheprovider tests/test_cuda.py tests/test_cuda_runtime.py \
-        tests/test_topi_cuda.py tests/test_graph_cuda.py tests/test_benchmarks.py
-else
-    part gemm_steps 90 "$py" examples/gemm_cuda.py --size 4096
-    part benchmark 90 "$py" benchmarks/cuda_kernels.py
-    part train_step 150 "$py" benchmarks/train_step.py --device cuda --steps 30 --rounds 2
-    part overfit 90 "$py" examples/overfit.py --experiment bn-relu-raw --steps 1000 --eval-every 250 \
+# Time limits per part: "all" fits both halves into one device call of under ten minutes.
+if [ "$which" = all ]; then short=1; else short=0; fi
+limit() { if [ "$short" = 1 ]; then echo "$2"; else echo "$1"; fi; }
+if [ "$which" = tests ] || [ "$which" = all ]; then
+    workers=$($py -c 'import xdist' 2>/dev/null && echo "-n $(( $(nproc) > 2 ? $(nproc) - 2 : 1 ))")
+    part tests "$(limit 300 200)" "$py" -m pytest -q $workers -p no:cacheprovider tests/test_cuda.py \
+        tests/test_cuda_runtime.py tests/test_cuda_cross_thread.py tests/test_topi_cuda.py tests/test_graph_cuda.py \
+        tests/test_benchmarks.py
+fi
+if [ "$which" = measure ] || [ "$which" = all ]; then
+    part gemm_steps "$(limit 90 60)" "$py" examples/gemm_cuda.py --size 4096
+    part benchmark "$(limit 90 50)" "$py" benchmarks/cuda_kernels.py
+    part train_step "$(limit 150 80)" "$py" benchmarks/train_step.py --device cuda --steps 30 --rounds 2
+    part overfit "$(limit 90 60)" "$py" examples/overfit.py --experiment bn-relu-raw --steps 1000 --eval-every 250 \
         --device cuda --jit --out "$out/overfit"
     if [ -n "$mnist" ]; then
-        part mnist_mlp 90 "$py" examples/mnist.py --model mlp --epochs 2 --data "$mnist" --device cuda \
+        part mnist_mlp "$(limit 90 60)" "$py" examples/mnist.py --model mlp --epochs 2 --data "$mnist" --device cuda \
             --no-progress --out "$out/mnist"
     fi
 fi
