@@ -109,7 +109,11 @@ class _Allocation:
         self.cu, self.ptr = cu, ptr
 
     def __del__(self):
-        self.cu.cuMemFree(self.ptr)
+        # at interpreter exit the bindings' module may be torn down first (its
+        # functions set to None); the driver frees the context's memory then anyway
+        free = getattr(self.cu, "cuMemFree", None)
+        if callable(free):
+            free(self.ptr)
 
 
 class CudaPython:
