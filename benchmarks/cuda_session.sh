@@ -6,6 +6,8 @@
 #   bash benchmarks/cuda_session.sh measure [OUT] [MNIST_DIR]  (~8 min: benchmarks, training)
 #   bash benchmarks/cuda_session.sh all     [OUT] [MNIST_DIR]  (<= 9 min: both, shorter limits,
 #                                                               for a session with one call's time)
+#   bash benchmarks/cuda_session.sh device  [OUT] [MNIST_DIR]  (~6 min: every emulated-GPU test on the
+#                                                               device, all OVERFIT runs, the MNIST CNN)
 #
 # Runs with tvmini from this checkout (PYTHONPATH, no install) on the machine's Python,
 # which must have numpy, llvmlite, pytest, hypothesis and pycuda or cuda-bindings (the
@@ -17,7 +19,7 @@
 # run e.g. ``bash benchmarks/cuda_session.sh measure $OUT .gpu/mnist``.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-which=${1:?say tests, measure or all}
+which=${1:?say tests, measure, all or device}
 out=${2:-${OUT:-/tmp/tvmini-cuda}}
 mnist=${3:-}
 mkdir -p "$out"
@@ -64,6 +66,16 @@ if [ "$which" = measure ] || [ "$which" = all ]; then
         --device cuda --jit --out "$out/overfit"
     if [ -n "$mnist" ]; then
         part mnist_mlp "$(limit 90 60)" "$py" examples/mnist.py --model mlp --epochs 2 --data "$mnist" --device cuda \
+            --no-progress --out "$out/mnist"
+    fi
+fi
+if [ "$which" = device ]; then
+    workers=$($py -c 'import xdist' 2>/dev/null && echo "-n $(( $(nproc) > 2 ? $(nproc) - 2 : 1 ))")
+    part device_fixture 220 env TVMINI_GPU_FIXTURE=device "$py" -m pytest -q $workers -p no:cacheprovider tests
+    part overfit_all 110 "$py" examples/overfit.py --experiment all --steps 2000 --eval-every 500 --device cuda \
+        --jit --out "$out/overfit"
+    if [ -n "$mnist" ]; then
+        part mnist_cnn 70 "$py" examples/mnist.py --model cnn --epochs 2 --data "$mnist" --device cuda \
             --no-progress --out "$out/mnist"
     fi
 fi

@@ -14,6 +14,9 @@ Profiles (select with ``TVMINI_HYPOTHESIS_PROFILE=<name>``):
 * ``dev``: the same counts with shrinking on, for a minimal failing example.
 * ``thorough``: many more examples, with shrinking (minutes per test).
 
+``TVMINI_GPU_FIXTURE=device`` runs the ``emulated_gpu`` tests (and only those) on a real
+GPU instead of the emulator (``benchmarks/cuda_session.sh`` does, on a GPU machine).
+
 A test sets its own ``max_examples`` relative to the profile with
 ``examples(n)`` from ``tests/strategies.py``.
 """
@@ -43,30 +46,50 @@ settings.register_profile("thorough", max_examples=250, **_COMMON)
 settings.load_profile(os.environ.get("TVMINI_HYPOTHESIS_PROFILE", "default"))
 
 
+#: ``TVMINI_GPU_FIXTURE=device`` (on a machine with a GPU): the tests of ``emulated_gpu``
+#: run on the real device through cuda-bindings instead, and only they are collected
+ON_DEVICE = os.environ.get("TVMINI_GPU_FIXTURE") == "device"
+
+
+def pytest_collection_modifyitems(config, items):
+    if ON_DEVICE:
+        chosen = [item for item in items if "emulated_gpu" in getattr(item, "fixturenames", ())]
+        config.hook.pytest_deselected(items=[item for item in items if item not in chosen])
+        items[:] = chosen
+
+
 @pytest.fixture
 def emulated_gpu(monkeypatch):
     """CUDA device 0 emulated on the CPU (``tvmini.runtime.cuda_emulator``, as with
-    ``TVMINI_CUDA_BINDING=emulator``); yields the binding, which also records each
-    launch as (kernel, grid, block) in ``launches``."""
+    ``TVMINI_CUDA_BINDING=emulator``), or the real device with ``TVMINI_GPU_FIXTURE=device``;
+    yields the binding, which also records each launch as (kernel, grid, block) in
+    ``launches``."""
     import shutil
 
     from tvmini.runtime import cuda_driver
+    from tvmini.runtime.cuda_bindings import CudaPython
     from tvmini.runtime.cuda_emulator import Emulator
-    if shutil.which("g++") is None:
+    if not ON_DEVICE and shutil.which("g++") is None:
         pytest.skip("the CUDA emulator needs g++")
 
-    class Recording(Emulator):
+    class Recording(CudaPython if ON_DEVICE else Emulator):
         def __init__(self):
             super().__init__()
-            self.launches = []
+            self.launches, self._names = [], {}
+
+        def function(self, module, name):
+            function = super().function(module, name)
+            self._names[id(function)] = name     # the launcher keeps the function alive
+            return function
 
         def launch(self, function, grid, block, values, types):
-            self.launches.append((function.__name__, grid, block))
+            self.launches.append((self._names[id(function)], grid, block))
             super().launch(function, grid, block, values, types)
 
     binding = Recording()
-    monkeypatch.setitem(cuda_driver.BINDINGS, "emulator", lambda: binding)
-    monkeypatch.setenv(cuda_driver.BINDING_VARIABLE, "emulator")
+    name = CudaPython.name if ON_DEVICE else "emulator"
+    monkeypatch.setitem(cuda_driver.BINDINGS, name, lambda: binding)
+    monkeypatch.setenv(cuda_driver.BINDING_VARIABLE, name)
     cuda_driver.driver.cache_clear()
     yield binding
     cuda_driver.driver.cache_clear()

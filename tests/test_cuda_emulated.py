@@ -312,7 +312,10 @@ def test_time_evaluator_on_the_emulator_reads_the_host_clock(emulated_gpu):
 def test_a_module_reloads_its_kernels_when_the_binding_changes(emulated_gpu, monkeypatch):
     """Kernels cached across tests (the graph layer's) may meet another binding than
     the one that loaded them: they load again rather than call the other's functions."""
+    from conftest import ON_DEVICE
     from tvmini.runtime import cuda_driver
+    if ON_DEVICE:
+        pytest.skip("switches between two emulators: not a test of the device")
     f = tm.build(*test_cuda.elementwise(100, 32), target="cuda", name="emulated_rebound")
     a = np.linspace(-1, 1, 100).astype("float32")
     want = np.maximum(a * a + np.exp(a), np.tanh(a))
@@ -322,7 +325,7 @@ def test_a_module_reloads_its_kernels_when_the_binding_changes(emulated_gpu, mon
         out = tm.nd.empty(100, device=dev)
         f(tm.nd.array(a, device=dev), tm.nd.array(a, device=dev), out)
         np.testing.assert_allclose(out.numpy(), want, rtol=1e-6)
-        assert binding.launches[-1][0] == "tvmini_emulate_emulated_rebound_kernel0"
+        assert binding.launches[-1][0] == "emulated_rebound_kernel0"
         fresh = type(emulated_gpu)()
         monkeypatch.setitem(cuda_driver.BINDINGS, "emulator", lambda: fresh)
         cuda_driver.driver.cache_clear()
