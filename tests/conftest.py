@@ -72,6 +72,8 @@ def emulated_gpu(monkeypatch):
     if not ON_DEVICE and shutil.which("g++") is None:
         pytest.skip("the CUDA emulator needs g++")
 
+    prefix = "tvmini_device_" if ON_DEVICE else "tvmini_emulate_"   # the emulator's symbol names
+
     class Recording(CudaPython if ON_DEVICE else Emulator):
         def __init__(self):
             super().__init__()
@@ -79,11 +81,11 @@ def emulated_gpu(monkeypatch):
 
         def function(self, module, name):
             function = super().function(module, name)
-            self._names[id(function)] = name     # the launcher keeps the function alive
+            self._names[id(function)] = f"{prefix}{name}"     # the launcher keeps the function alive
             return function
 
         def launch(self, function, grid, block, values, types):
-            self.launches.append((self._names[id(function)], grid, block))
+            self.launches.append((self._names.get(id(function)) or function.__name__, grid, block))
             super().launch(function, grid, block, values, types)
 
     binding = Recording()
