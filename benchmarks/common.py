@@ -49,6 +49,23 @@ def best_of_rounds(timers, rounds, settle=0.3):
     return best
 
 
+def print_call_table(cases, calls, rounds, width=32):
+    """Time each case ``(name, tvmini call, numpy call or None, torch call or None)``
+    and print one row: microseconds per call of each (the fastest of ``calls`` calls in
+    each of ``rounds`` alternating rounds, after a first call that builds tvmini's
+    kernels) and tvmini's ratio to the others."""
+    def timer(fn):
+        fn()
+        return lambda: best_seconds(fn, repeat=calls)
+    print(f"{'op':{width}} {'tvmini':>10} {'numpy':>10} {'torch':>10} {'x numpy':>8} {'x torch':>8}")
+    for name, ours, ref, theirs in cases:
+        timers = {k: timer(fn) for k, fn in (("tvmini", ours), ("numpy", ref), ("torch", theirs)) if fn is not None}
+        us = {k: v * 1e6 for k, v in best_of_rounds(timers, rounds=rounds, settle=0.05).items()}
+        cells = [f"{us[k]:10.1f}" if k in us else f"{'-':>10}" for k in ("tvmini", "numpy", "torch")]
+        ratios = [f"{us['tvmini'] / us[k]:8.2f}" if k in us else f"{'-':>8}" for k in ("numpy", "torch")]
+        print(f"{name:{width}} {' '.join(cells)} {' '.join(ratios)}")
+
+
 # Independent FMA chains per thread: enough to cover latency x FMA pipes (4 x 2 on Zen 3)
 # while the chains and the two constants still fit the 16 vector registers of AVX2.
 _CHAINS = 12

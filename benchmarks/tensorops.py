@@ -18,12 +18,7 @@ import numpy as np
 
 import tvmini as tm
 import tvmini.nn.functional as F
-from common import best_of_rounds, best_seconds, torch_or_none
-
-
-def _timer(fn):
-    fn()                                    # build the kernels (tvmini) / warm up
-    return lambda: best_seconds(fn, repeat=5)
+from common import print_call_table, torch_or_none
 
 
 def _ctc_case(rng, steps=50, batch=8, classes=20, longest=10):
@@ -90,18 +85,7 @@ def main():
     args = parser.parse_args()
     torch = torch_or_none()
     print(f"n = {args.n}; microseconds per call (fastest of 5, alternating rounds); ratio = tvmini / other")
-    print(f"{'op':32} {'tvmini':>10} {'numpy':>10} {'torch':>10} {'x numpy':>8} {'x torch':>8}")
-    for name, ours, ref, theirs in cases(args.n, torch):
-        timers = {"tvmini": _timer(ours)}
-        if ref is not None:
-            timers["numpy"] = _timer(ref)
-        if theirs is not None:
-            timers["torch"] = _timer(theirs)
-        best = best_of_rounds(timers, rounds=2, settle=0.05)
-        us = {k: v * 1e6 for k, v in best.items()}
-        cells = [f"{us[k]:10.1f}" if k in us else f"{'-':>10}" for k in ("tvmini", "numpy", "torch")]
-        ratios = [f"{us['tvmini'] / us[k]:8.2f}" if k in us else f"{'-':>8}" for k in ("numpy", "torch")]
-        print(f"{name:32} {' '.join(cells)} {' '.join(ratios)}")
+    print_call_table(cases(args.n, torch), calls=5, rounds=2, width=32)
 
 
 if __name__ == "__main__":
