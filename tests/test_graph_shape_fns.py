@@ -189,7 +189,7 @@ def test_errors_as_pytorch():
         tm.unravel_index(tm.zeros(2), (2,))
     with pytest.raises(tm.ShapeError, match="addbmm: batch1 of shape"):
         tm.addbmm(tm.zeros(2, 2), tm.zeros(3, 2, 4), tm.zeros(2, 4, 2))
-    with pytest.raises(tm.ShapeError, match="addbmm: shapes \(3, 2\) and \(2, 2\) do not broadcast"):
+    with pytest.raises(tm.ShapeError, match=r"addbmm: shapes \(3, 2\) and \(2, 2\) do not broadcast"):
         tm.addbmm(tm.zeros(3, 2), tm.zeros(1, 2, 4), tm.zeros(1, 4, 2))
     with pytest.raises(tm.ShapeError, match="vdot: expected 1-D and 1-D"):
         tm.vdot(tm.zeros(2, 2), tm.zeros(2))

@@ -9,7 +9,6 @@ loop's checks.
 """
 import numpy as np
 import pytest
-import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,6 +18,8 @@ from strategies import examples
 from tvmini import te
 from tvmini.graph import linalg_kernels
 from tvmini.topi import linalg_blocked, linalg_lu
+
+torch = pytest.importorskip("torch")
 
 N = 5
 TOL = {"float64": dict(rtol=1e-10, atol=1e-10), "float32": dict(rtol=1e-4, atol=1e-4)}

@@ -1,0 +1,66 @@
+"""tm.linalg's factorizations and tm.special against numpy and the standard library,
+so that they are checked where PyTorch is not installed (CI): the torch comparisons,
+gradients and edge cases are in test_linalg_solve.py, test_linalg_spectral.py and
+test_special.py."""
+import math
+
+import numpy as np
+import pytest
+
+import tvmini as tm
+
+
+def _matrices(seed=0, batch=3, n=4):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((batch, n, n))
+    return a + n * np.eye(n), rng.standard_normal((batch, n, 2))
+
+
+def test_solvers_match_numpy():
+    a, b = _matrices()
+    A, B = tm.tensor(a), tm.tensor(b)
+    np.testing.assert_allclose(tm.linalg.solve(A, B).numpy(), np.linalg.solve(a, b), rtol=1e-10)
+    np.testing.assert_allclose(tm.linalg.inv(A).numpy(), np.linalg.inv(a), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(tm.linalg.det(A).numpy(), np.linalg.det(a), rtol=1e-10)
+    sign, logabs = tm.linalg.slogdet(A)
+    want_sign, want_logabs = np.linalg.slogdet(a)
+    np.testing.assert_array_equal(sign.numpy(), want_sign)
+    np.testing.assert_allclose(logabs.numpy(), want_logabs, rtol=1e-10)
+    spd = a @ np.swapaxes(a, -1, -2)
+    np.testing.assert_allclose(tm.linalg.cholesky(tm.tensor(spd)).numpy(), np.linalg.cholesky(spd), rtol=1e-10)
+    lower = np.tril(a)
+    np.testing.assert_allclose(tm.linalg.solve_triangular(tm.tensor(lower), B, upper=False).numpy(),
+                               np.linalg.solve(lower, b), rtol=1e-10)
+    with pytest.raises(tm.TVMiniError, match="singular"):
+        tm.linalg.solve(tm.tensor(np.zeros((2, 2))), tm.tensor(np.ones((2, 1))))
+
+
+def test_spectral_factorizations_match_numpy():
+    a, _ = _matrices(seed=1, n=5)
+    q, r = tm.linalg.qr(tm.tensor(a))
+    np.testing.assert_allclose((q.numpy() @ r.numpy()), a, atol=1e-12)
+    np.testing.assert_allclose(np.abs(r.numpy()), np.abs(np.linalg.qr(a)[1]), atol=1e-12)
+    sym = a + np.swapaxes(a, -1, -2)
+    w, v = tm.linalg.eigh(tm.tensor(sym))
+    np.testing.assert_allclose(w.numpy(), np.linalg.eigvalsh(sym), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(v.numpy() @ (w.numpy()[..., None] * np.swapaxes(v.numpy(), -1, -2)), sym, atol=1e-10)
+    u, s, vh = tm.linalg.svd(tm.tensor(a[:, :, :3]), full_matrices=False)
+    np.testing.assert_allclose(s.numpy(), np.linalg.svd(a[:, :, :3], compute_uv=False), rtol=1e-10)
+    np.testing.assert_allclose(u.numpy() @ (s.numpy()[..., None] * vh.numpy()), a[:, :, :3], atol=1e-10)
+    np.testing.assert_allclose(tm.linalg.matrix_norm(tm.tensor(a), "nuc").numpy(),
+                               np.linalg.norm(a, "nuc", axis=(-2, -1)), rtol=1e-10)
+
+
+def test_special_functions_match_the_standard_library():
+    x = np.array([0.1, 0.5, 1.0, 2.5, 7.0, 30.0])
+    t = tm.tensor(x)
+    np.testing.assert_allclose(tm.lgamma(t).numpy(), [math.lgamma(v) for v in x], rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(tm.erfc(t).numpy(), [math.erfc(v) for v in x], rtol=1e-13)
+    y = np.array([-0.9, -0.3, 0.0, 0.4, 0.95])
+    np.testing.assert_allclose(tm.erf(tm.erfinv(tm.tensor(y))).numpy(), y, rtol=1e-13, atol=1e-15)
+    # digamma(n) = H(n-1) - Euler's gamma; digamma(x + 1) = digamma(x) + 1/x
+    n = np.arange(1, 7)
+    harmonic = np.array([sum(1.0 / k for k in range(1, m)) for m in n])
+    np.testing.assert_allclose(tm.digamma(tm.tensor(n.astype("float64"))).numpy(), harmonic - 0.5772156649015329,
+                               rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose((tm.digamma(tm.tensor(x + 1)) - tm.digamma(t)).numpy(), 1 / x, rtol=1e-12)
