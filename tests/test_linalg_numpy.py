@@ -64,3 +64,27 @@ def test_special_functions_match_the_standard_library():
     np.testing.assert_allclose(tm.digamma(tm.tensor(n.astype("float64"))).numpy(), harmonic - 0.5772156649015329,
                                rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose((tm.digamma(tm.tensor(x + 1)) - tm.digamma(t)).numpy(), 1 / x, rtol=1e-12)
+
+
+def test_multi_dot_matches_numpy_takes_the_cheapest_order_and_has_gradients():
+    from graph_gradcheck import check_grad
+    from tvmini.graph.linalg_ops import _chain_order
+    rng = np.random.default_rng(2)
+    a, b, c, d = rng.standard_normal(3), rng.standard_normal((3, 7)), rng.standard_normal((7, 2)), rng.standard_normal(2)
+    for arrays in ([a, b, c, d], [b, c], [b, c, d], [a, b], [b, c, c.T, b.T]):
+        got = tm.linalg.multi_dot([tm.tensor(x) for x in arrays])
+        want = np.linalg.multi_dot(arrays)
+        assert got.shape == np.shape(want)
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+    # (10x100)(100x5)(5x50): ((AB)C) costs 7500 multiply-adds, (A(BC)) 75000
+    assert _chain_order([10, 100, 5, 50])[0][2] == 1
+    assert _chain_order([50, 5, 100, 10])[0][2] == 0
+    check_grad(lambda x, y, z: tm.linalg.multi_dot([x, y, z]), a, b, c)
+    with pytest.raises(tm.TVMiniError, match="at least 2 tensors"):
+        tm.linalg.multi_dot([tm.tensor(b)])
+    with pytest.raises(tm.TVMiniError, match=r"tensors 0 and 1 with shapes \(3, 7\) and \(2,\) cannot be multiplied"):
+        tm.linalg.multi_dot([tm.tensor(b), tm.tensor(d)])
+    with pytest.raises(tm.TVMiniError, match="tensor 1 must be 2D but got 1D"):
+        tm.linalg.multi_dot([tm.tensor(b), tm.tensor(c[:, 0]), tm.tensor(d)])
+    with pytest.raises(tm.TVMiniError, match="same dtype"):
+        tm.linalg.multi_dot([tm.tensor(b), tm.tensor(c.astype("float32"))])

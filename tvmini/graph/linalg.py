@@ -8,13 +8,13 @@ from ..errors import ArgumentError
 from . import linalg_ops
 from .linalg_cholesky import cholesky, cholesky_ex, solve_triangular
 from .linalg_kernels import LinAlgError
-from .linalg_ops import matrix_power
+from .linalg_ops import matrix_power, multi_dot
 from .linalg_solve import det, inv, inv_ex, lu, lu_factor, lu_factor_ex, lu_solve, slogdet, solve, solve_ex
 from .linalg_spectral import eigh, eigvalsh, qr, svd, svdvals
 from .norm_ops import linalg_norm as norm, matrix_norm, vector_norm
 from .spectral_functions import cond, matrix_rank, pinv
 
-__all__ = ["cross", "matrix_norm", "matrix_power", "norm", "vander", "vector_norm",
+__all__ = ["cross", "matrix_norm", "matrix_power", "multi_dot", "norm", "vander", "vector_norm",
            "LinAlgError", "cholesky", "cholesky_ex", "det", "inv", "inv_ex", "lu", "lu_factor", "lu_factor_ex",
            "lu_solve", "slogdet", "solve", "solve_ex", "solve_triangular",
            "cond", "eigh", "eigvalsh", "matrix_rank", "pinv", "qr", "svd", "svdvals"]

@@ -1,11 +1,13 @@
 """Products and matrix constructions, PyTorch's: ``cross``, ``kron``, ``tensordot``,
-``inner``, ``matrix_power``, ``block_diag``, ``vander``, ``cov`` and ``corrcoef``.
+``inner``, ``matrix_power``, ``multi_dot``, ``block_diag``, ``vander``, ``cov`` and ``corrcoef``.
 
 Each is a composition of graph ops whose gradients it inherits: ``tensordot`` and
 ``inner`` permute and reshape both operands into one matrix product (``tm.matmul``'s
 kernel); ``kron`` is one broadcasting product of the operands with interleaved unit
 axes, reshaped; ``matrix_power`` multiplies by repeated squaring (``log2 n`` products;
-a negative power inverts first); ``block_diag`` pads each block and joins them;
+a negative power inverts first); ``multi_dot`` multiplies a chain of matrices in the
+order that costs the fewest multiply-adds (the classic dynamic programme over
+split points, as ``numpy.linalg.multi_dot``); ``block_diag`` pads each block and joins them;
 ``vander`` is a running product (exact
 gradients at 0, where ``x ** k`` has none for ``k = 0``); ``cov`` centres by the
 (weighted) mean and takes one matrix product.
@@ -139,6 +141,59 @@ def matrix_power(input, n):
         if not n:
             return result
         square = matmul(square, square)
+
+
+def _chain_order(sizes):
+    """``split[i][j]``: where the cheapest product of matrices ``i..j`` of a chain with
+    dimensions ``sizes`` (matrix ``k`` is ``sizes[k] x sizes[k + 1]``) splits."""
+    n = len(sizes) - 1
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j], split[i][j] = min(
+                (cost[i][k] + cost[k + 1][j] + sizes[i] * sizes[k + 1] * sizes[j + 1], k) for k in range(i, j))
+    return split
+
+
+def multi_dot(tensors):
+    """The product of a chain of matrices, in the cheapest order (``torch.linalg.multi_dot``):
+    the first may be a 1-D row vector and the last a 1-D column vector (their axes are
+    dropped from the result), the others 2-D; all of one dtype."""
+    op = "multi_dot"
+    tensors = list(tensors)
+    if len(tensors) < 2:
+        raise ShapeError(f"{op}: expected at least 2 tensors but got {len(tensors)}")
+    _tensors(op, *tensors)
+    for k, t in enumerate(tensors):
+        allowed = (1, 2) if k in (0, len(tensors) - 1) else (2,)
+        if t.ndim not in allowed:
+            which = "the first tensor" if k == 0 else "the last tensor" if k == len(tensors) - 1 else f"tensor {k}"
+            raise ShapeError(f"{op}: {which} must be {' or '.join(f'{d}D' for d in allowed)} but got {t.ndim}D "
+                             f"(shape {t.shape})")
+        if t.dtype != tensors[0].dtype:
+            raise DTypeError(f"{op}: all tensors must have the same dtype, but tensor 0 is {tensors[0].dtype} and "
+                             f"tensor {k} is {t.dtype}")
+        ops.check_device(op, tensors[0], t)
+    given = [t.shape for t in tensors]
+    row, column = tensors[0].ndim == 1, tensors[-1].ndim == 1
+    if row:
+        tensors[0] = tensors[0].unsqueeze(0)
+    if column:
+        tensors[-1] = tensors[-1].unsqueeze(1)
+    for k in range(len(tensors) - 1):
+        if tensors[k].shape[1] != tensors[k + 1].shape[0]:
+            raise ShapeError(f"{op}: tensors {k} and {k + 1} with shapes {given[k]} and {given[k + 1]} cannot be "
+                             f"multiplied")
+    split = _chain_order([t.shape[0] for t in tensors] + [tensors[-1].shape[1]])
+
+    def product(i, j):
+        return tensors[i] if i == j else matmul(product(i, split[i][j]), product(split[i][j] + 1, j))
+    result = product(0, len(tensors) - 1)
+    if column:
+        result = result.squeeze(1)
+    return result.squeeze(0) if row else result
 
 
 def block_diag(*tensors):
