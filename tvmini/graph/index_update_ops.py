@@ -140,20 +140,29 @@ def _along(index, axis, shape):
     return ops.expand(ops.reshape(index, tuple(at)), shape)
 
 
+def _slices_at(op, input, dim, index, source):
+    """``(input, source, axis, index)`` of index_copy/index_reduce: 0-d operands as 1-D,
+    ``dim`` as an axis, and the 1-D ``index`` checked and broadcast along ``axis`` to
+    ``source``'s shape, which must be ``input``'s with that axis of the index's length
+    (the index of ``scatter``/``scatter_reduce`` writing ``source``'s slices)."""
+    x, source = _as_1d(input), _as_1d(source)
+    axis = check_axes.axis(op, dim, x.shape)
+    index = _index_1d(op, index, x.shape[axis])
+    want = x.shape[:axis] + index.shape + x.shape[axis + 1:]
+    if source.shape != want:
+        raise ShapeError(f"{op}: source of shape {source.shape} must be {want}: the tensor of shape "
+                         f"{input.shape} with axis {dim} of the index's length {index.shape[0]}")
+    return x, source, axis, _along(index, axis, want)
+
+
 def index_copy(input, dim, index, source):
     """``input`` with its slices along ``dim`` at the positions of the 1-D ``index``
     replaced by ``source``'s slices, in order (PyTorch's ``index_copy``)."""
     ops.check_same("index_copy", input, source)
-    x, source = _as_1d(input), _as_1d(source)
-    axis = check_axes.axis("index_copy", dim, x.shape)
-    index = _index_1d("index_copy", index, x.shape[axis])
-    want = x.shape[:axis] + index.shape + x.shape[axis + 1:]
-    if source.shape != want:
-        raise ShapeError(f"index_copy: source of shape {source.shape} must be {want}: the tensor of shape "
-                         f"{input.shape} with axis {dim} of the index's length {index.shape[0]}")
+    x, source, axis, index = _slices_at("index_copy", input, dim, index, source)
     if not index.shape[0]:
         return input
-    out = scatter(x, axis, _along(index, axis, want), source)
+    out = scatter(x, axis, index, source)
     return ops.reshape(out, ()) if input.ndim == 0 else out
 
 
@@ -166,16 +175,10 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True):
         raise ArgumentError(f"index_reduce: reduce must be one of {', '.join(_REDUCES[1:])}, got {reduce!r}")
     if not isinstance(source, Tensor):
         raise DTypeError(f"index_reduce: source must be a tensor, got {type(source).__name__}")
-    x, source = _as_1d(input), _as_1d(source)
-    axis = check_axes.axis("index_reduce", dim, x.shape)
-    index = _index_1d("index_reduce", index, x.shape[axis])
-    want = x.shape[:axis] + index.shape + x.shape[axis + 1:]
-    if source.shape != want:
-        raise ShapeError(f"index_reduce: source of shape {source.shape} must be {want}: the tensor of shape "
-                         f"{input.shape} with axis {dim} of the index's length {index.shape[0]}")
+    x, source, axis, index = _slices_at("index_reduce", input, dim, index, source)
     if not index.shape[0]:
         return input
-    out = scatter_reduce(x, axis, _along(index, axis, want), source, reduce, include_self=include_self)
+    out = scatter_reduce(x, axis, index, source, reduce, include_self=include_self)
     return ops.reshape(out, ()) if input.ndim == 0 else out
 
 
