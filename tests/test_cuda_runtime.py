@@ -6,6 +6,7 @@ from. What the kernels compute is tested on a GPU (test_cuda.py) and on the CPU'
 emulation of one (test_cuda_emulated.py).
 """
 import ctypes
+import gc
 import weakref
 
 import numpy as np
@@ -253,6 +254,44 @@ def test_a_dropped_array_gives_its_memory_to_the_next_array_of_its_size_class(fa
     del b, c
     cuda_driver.empty_cache()
     assert cuda_driver.memory_stats()["cached_bytes"] == 0
+
+
+class FreedOnCollection:
+    """A driver allocation that records its address when collected (as cuMemFree does)."""
+
+    __slots__ = ("buffer", "freed")
+
+    def __init__(self, buffer, freed):
+        self.buffer, self.freed = buffer, freed
+
+    def __del__(self):
+        self.freed.append(self.buffer.ctypes.data)
+
+
+def test_an_array_dropped_in_a_reference_cycle_keeps_its_memory_for_the_pool(fake, monkeypatch):
+    """The cyclic collector finalizes all that only the cycle reaches: the memory the pool
+    puts back on a free list must not be freed with it (a GPU run handed such freed
+    addresses to new arrays: CUDA_ERROR_INVALID_VALUE at the next copy)."""
+    freed, alloc = [], fake.alloc
+
+    def recording(nbytes):
+        buffer, ptr = alloc(nbytes)
+        return FreedOnCollection(buffer, freed), ptr
+    monkeypatch.setattr(fake, "alloc", recording)
+
+    class Cycle:
+        pass
+    cycle = Cycle()
+    cycle.array, cycle.me = tm.nd.empty((1000,), device=tm.cuda(0)), cycle
+    address = cycle.array.data_ptr
+    del cycle
+    gc.collect()
+    assert freed == [] and cuda_driver.memory_stats()["cached_bytes"] == 4096
+    again = tm.nd.empty((1000,), device=tm.cuda(0))
+    assert again.data_ptr == address
+    del again
+    cuda_driver.empty_cache()                 # now the driver gets it back
+    assert freed == [address]
 
 
 def test_out_of_device_memory_frees_the_cached_blocks_and_asks_again(fake, monkeypatch):
