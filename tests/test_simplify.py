@@ -55,6 +55,32 @@ def test_a_common_factor_of_divisor_and_coefficients_is_divided_out():
     assert str(simplify((f * 4 + 6) // 16)) == "(f + 1) // 4"
 
 
+def test_a_bounded_remainder_term_leaves_the_group_of_the_others():
+    """A GPU thread's column ``4*tx + j`` of a block of 32 (``0 <= j < 4`` from its loop)
+    is in group ``tx // 8`` at ``4 * (tx % 8) + j``: its four columns share the group, so
+    their loads are consecutive (one vector load)."""
+    tx, j = te.var("tx"), te.var("j")
+    bounds = {j: (0, 3)}
+    assert str(simplify((tx * 4 + j) // 32, bounds)) == "tx // 8"
+    assert str(simplify((tx * 4 + j) % 32, bounds)) == "tx % 8 * 4 + j"
+    assert str(simplify((tx * 4 + j) // 32, {j: (0, 4)})) == "(tx * 4 + j) // 32"   # j may reach the next group
+
+
+@examples(200)
+@given(st.integers(1, 8), st.integers(1, 8), st.integers(-3, 3), st.integers(0, 9), st.integers(1, 64),
+       st.lists(st.tuples(st.integers(-200, 200), st.integers(0, 9)), min_size=1, max_size=8))
+def test_division_with_a_bounded_term_keeps_its_value(k, big, small, hi, c, points):
+    """``(k*big*x + small*y + const) // c`` and ``% c`` with ``y`` in ``[0, hi]``: whatever
+    the rule finds, the value at every point inside the bounds is kept."""
+    bounds = {Y: (0, hi)}
+    e = X * (k * big) + Y * small + k // 2
+    for op in (lambda v: v // c, lambda v: v % c):
+        simple = simplify(op(e), bounds)
+        for x, y in points:
+            y = min(y, hi)
+            assert value(simple, x, y) == value(op(e), x, y), f"{op(e)} -> {simple} at x={x}, y={y}"
+
+
 @examples(100)
 @given(st.integers(1, 12), st.integers(1, 12), st.integers(1, 12), st.integers(-6, 6),
        st.lists(st.integers(-300, 300), min_size=1, max_size=8))

@@ -154,6 +154,22 @@ class Simplifier(Mutator):
         lo, hi = self.sign_bounds(r.to_expr("int64") if not r.is_const() else Const(r.const, "int64"))
         return lo is not None and hi is not None and lo >= 0 and hi < c
 
+    def _factor_out(self, r, c):
+        """(s, k, t) with ``r == k*s + t``, where ``k > 1`` divides ``c`` and ``t`` (the
+        terms ``k`` does not divide, and the constant's remainder) is provably in ``[0,
+        k)``; None when there is none. Then ``r // c == s // (c/k)`` and ``r % c == k *
+        (s % (c/k)) + t``: an unrolled copy ``(4*f + 1) // 16`` of a block of four
+        filters is ``f // 4``, and a thread's ``(4*tx + j) // 32`` with ``0 <= j < 4`` is
+        ``tx // 8`` — the same group for the thread's four columns, so a GPU loads them
+        as one vector. The largest such ``k`` is taken."""
+        if r.is_const():
+            return None
+        for k in sorted({math.gcd(c, v) for _, v in r.terms.values()} - {1}, reverse=True):
+            s, t = r.split_divisible(k)
+            if not s.is_const() and self._remainder_in_range(t, k):
+                return s, k, t
+        return None
+
     def _FloorDiv(self, a, b, dtype):
         parts = self._div_parts(a, b, dtype)
         if parts is None:
@@ -165,7 +181,7 @@ class Simplifier(Mutator):
             return Const(0, dtype)          # x % m is in [0, m) and m <= c
         if self._remainder_in_range(r, c):
             return q.to_expr(dtype)
-        common = _common_factor(r, c)
+        common = self._factor_out(r, c)
         if common is not None:
             s, k, _ = common
             return self.visit(Add(q.to_expr(dtype), FloorDiv(s.to_expr(dtype), Const(c // k, dtype), dtype), dtype))
@@ -182,11 +198,11 @@ class Simplifier(Mutator):
             return Const(0, dtype)
         if self._remainder_in_range(r, c):
             return r.to_expr(dtype)
-        common = _common_factor(r, c)
+        common = self._factor_out(r, c)
         if common is not None:
             s, k, rest = common
             inner = FloorMod(s.to_expr(dtype), Const(c // k, dtype), dtype)
-            return self.visit(Add(Mul(inner, Const(k, dtype), dtype), Const(rest, dtype), dtype))
+            return self.visit(Add(Mul(inner, Const(k, dtype), dtype), rest.to_expr(dtype), dtype))
         if q.is_const() and q.const == 0:
             return None
         return FloorMod(r.to_expr(dtype), b, dtype)
@@ -306,23 +322,6 @@ class Simplifier(Mutator):
         body = self.visit(s.body)
         self.bounds.pop(s.var, None)
         return None if body is None else LetStmt(s.var, value, body)
-
-
-def _common_factor(r, c):
-    """(s, k, rest) with ``r == k*s + rest``, ``0 <= rest < k``, where ``k > 1`` is the
-    greatest common divisor of ``c`` and the coefficients of ``r``'s variable terms;
-    None when there is no such factor. Then ``r // c == s // (c/k)`` and ``r % c ==
-    k * (s % (c/k)) + rest``: an unrolled copy ``(4*f + 1) // 16`` of a block of four
-    filters is ``f // 4``, the same group for the whole block."""
-    if r.is_const():
-        return None
-    k = c
-    for _, v in r.terms.values():
-        k = math.gcd(k, v)
-    if k == 1:
-        return None
-    s = Linear({key: [atom, v // k] for key, (atom, v) in r.terms.items()}, r.const // k)
-    return s, k, r.const % k
 
 
 def _merge_div_mod(lin):
