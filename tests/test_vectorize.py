@@ -219,3 +219,36 @@ def test_random_vectorized_elementwise_matches_numpy(n, m, factor, dtype, broadc
     c = np.zeros((m, n), dtype)
     f(a, b, c)
     np.testing.assert_allclose(c, np.maximum(a * 3 - b, a), rtol=1e-5, atol=1e-4)   # FMA rounding
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 12), rows=st.integers(1, 6), d=st.integers(1, 19), factor=st.integers(1, 20),
+       dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 99))
+def test_a_gathered_row_under_a_lane_guard_is_the_row_of_every_lane(n, rows, d, factor, dtype, seed):
+    """``select(M[r, j] == key[k], G[r, j], 0)`` with ``r = row[order[k]]``: ``r`` is one
+    value for the whole vector, read at a data-dependent index (so only where the
+    select's guard holds, as the scalar loop does); the vector loads at ``r`` serve
+    every lane, also when the first lane's guard is off (the "max" embedding bag's
+    gradient rows were another row's)."""
+    order = te.placeholder((n,), name="order", dtype="int32")
+    row = te.placeholder((n,), name="row", dtype="int32")
+    key = te.placeholder((n,), name="key", dtype="int32")
+    M = te.placeholder((rows, d), name="M", dtype="int32")
+    G = te.placeholder((rows, d), name="G", dtype=dtype)
+
+    def value(k, j):
+        r = row[order[k]]
+        return te.if_then_else(M[r, j] == key[k], G[r, j] * 2, te.const(0, dtype))
+    Y = te.compute((n, d), value, name="Y")
+    s = te.create_schedule(Y.op)
+    _, ji = s[Y].split(Y.op.axis[1], factor=factor)
+    s[Y].vectorize(ji)
+    f = tm.build(s, [order, row, key, M, G, Y], name=f"vgather_row_{dtype}")
+    rng = np.random.default_rng(seed)
+    o, r = rng.permutation(n).astype("int32"), rng.integers(0, rows, n).astype("int32")
+    k, m = rng.integers(0, 3, n).astype("int32"), rng.integers(0, 3, (rows, d)).astype("int32")
+    g = rng.standard_normal((rows, d)).astype(dtype)
+    y = np.full((n, d), np.nan, dtype)
+    f(o, r, k, m, g, y)
+    picked = r[o]
+    np.testing.assert_array_equal(y, np.where(m[picked] == k[:, None], g[picked] * 2, 0))

@@ -129,12 +129,33 @@ class VectorBuilder(FunctionBuilder):
         return ir.Constant(ir.VectorType(I32, self.lanes), list(range(self.lanes)))
 
     def _uniform(self, e):
-        """Whether ``e`` has one value for every lane and may be computed once as a scalar."""
-        if any(v is self.loop.var for v in free_vars(e)):
+        """Whether ``e`` has one value for every lane and may be computed once as a
+        scalar, whatever the lanes' guards (under a mask only if :meth:`always_safe`)."""
+        if not self._lane_invariant(e):
             return False
-        if self.mask is None:
-            return True
-        return self.always_safe(e)  # under a mask, a load must be masked too unless it is safe
+        return self.mask is None or self.always_safe(e)
+
+    def _lane_invariant(self, e):
+        return not any(v is self.loop.var for v in free_vars(e))
+
+    def _if_any_lane(self, e):
+        """Lane-invariant ``e`` that a guard protects (a load at a data-dependent index,
+        a division) as a scalar computed only when some lane is active, as the scalar
+        loop would for that lane; 0 when none is. As a vector under the lane mask
+        instead, it was undefined on the masked-off lanes, and a vector load addressed
+        by the first lane read another row when that lane was off (``select(M[r, j] ==
+        key, G[r, j], 0)`` with ``r = rows[order[k]]``)."""
+        b = self.builder
+        any_lane = b.call(self._extern(f"llvm.vector.reduce.or.v{self.lanes}i1", ir.IntType(1), [self.mask.type]),
+                          [self.mask])
+        start = b.block
+        with b.if_then(any_lane):
+            value = self.parent_expr(e)
+            computed = b.block
+        phi = b.phi(value.type)
+        phi.add_incoming(value, computed)
+        phi.add_incoming(ir.Constant(value.type, 0), start)
+        return phi
 
     # loop --------------------------------------------------------------------
     def emit(self):
@@ -165,8 +186,10 @@ class VectorBuilder(FunctionBuilder):
 
     # expressions -------------------------------------------------------------
     def expr(self, e):
-        if self._uniform(e):
-            return self.broadcast(self.parent_expr(e))
+        if self._lane_invariant(e):
+            if self.mask is None or self.always_safe(e):
+                return self.broadcast(self.parent_expr(e))
+            return self.broadcast(self._if_any_lane(e))
         return super().expr(e)
 
     def parent_expr(self, e):

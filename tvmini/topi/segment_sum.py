@@ -112,8 +112,7 @@ def take_rows_grad(grad, indices, rows):
 def schedule_scan(sch, tensor, target="llvm"):
     """CPU: entries outside (parallel when large), each entry's features in an inner
     loop of their own, so its key comparison is one scalar test for all of them (LLVM
-    vectorizes that loop; an explicit ``vectorize`` of it miscompiled the gathered
-    contributions of "max" bags: wrong rows' gradients)."""
+    vectorizes that loop)."""
     if target_kind(target) not in ("llvm", "cpu"):
         return
     stage = sch[tensor]
