@@ -481,6 +481,17 @@ def test_gemm_is_tiled_through_shared_memory_with_register_blocks():
     assert "blockIdx.y" in source and "threadIdx.y" in source
 
 
+@needs_nvcc
+def test_gemm_threads_read_their_four_b_columns_as_one_vector():
+    """The packed B tile is blocks of 32 columns; a thread's columns ``4*tx + j`` fall in
+    block ``tx // 8`` for all four ``j`` (the simplifier proves it from ``j``'s loop), so
+    the inner loop's shared reads are 128-bit ``ld.shared.v4`` as in the hand-written
+    register-blocked schedule (they were scalar: 64 of 80 shared loads per k tile)."""
+    source, _ = source_of(lambda: _matmul(4096, 4096, 4096), "gemm_vector_reads")
+    ptx = compile_ptx(source, name="gemm_vector_reads")
+    assert ptx.count("ld.shared.v4.f32") >= 28 and ptx.count("ld.shared.f32") <= 4
+
+
 @pytest.mark.parametrize("m, n, k, tb", [(1024, 1024, 1024, False), (128, 256, 784, True), (64, 500, 800, True),
                                          (1000, 70, 130, False)])
 def test_gemm_stages_one_tile_of_a_in_shared_memory(m, n, k, tb):
