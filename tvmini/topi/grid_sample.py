@@ -24,11 +24,15 @@ input``.
 ``grid_sample_grad_input`` is written as a gather with no atomics: input element ``p``
 sums, over every sampling point, ``g`` times the product over the axes of the weight
 that point gives ``p``'s position along that axis (the sum of its taps' weights there,
-tabled per point and axis position first), a reduction over all sampling points (tag
-``grid_sample_grad``, as the grid's gradient; on the CPU the last axis innermost,
-parallel over the others): its cost is
-(input size) x (points) per channel, fine for the grids of spatial transformers, not
-for large images. ``grid_sample_grad_grid`` gathers, per point and axis, ``g`` times
+tabled per point and axis position first). The sum skips (a ``where`` on the
+reduction) every point whose weights along the outer axes are 0 at ``p``'s row: a
+point reaches only its taps' rows (2 of them per axis in bilinear, 4 in bicubic), so of
+the (input rows) x (points) tests per batch element a few pass, and only those do the
+multiply-adds over the channels and the last axis. On the CPU each input row is a
+parallel task, the points loop inside it and the channels and the (vectorized) last
+axis innermost, so the test is one scalar branch per row and point. The cost is
+(input rows) x (points) tests plus (points) x (taps) x (channels) x (last axis)
+multiply-adds (was (input size) x (points), 4-13x torch's time). ``grid_sample_grad_grid`` gathers, per point and axis, ``g`` times
 the input at each tap times the derivative of that axis' weight and the other axes'
 weights, summed over the channels.
 """
@@ -242,8 +246,10 @@ def grid_sample_grad_input(g, grid, input_shape, mode="bilinear", padding_mode="
     def gathered(*index):
         n, c, p = index[0], index[1], index[2:]
         o = tuple(r.var for r in points)
-        return te.sum(_product([g[(n, c) + o]] + [per_axis[k][(n,) + o + (p[rank - 1 - k],)] for k in range(rank)]),
-                      axis=points)
+        weight = [per_axis[k][(n,) + o + (p[rank - 1 - k],)] for k in range(rank)]
+        zero = E.const(0, g.dtype)
+        # a point adds nothing to a row of the input its outer-axis weights miss: skipped
+        return te.sum(_product([g[(n, c) + o]] + weight), axis=points, where=te.all(*(w != zero for w in weight[1:])))
     return te.compute(tuple(input_shape), gathered, name="grid_sample_grad_input", tag=GRAD_TAG)
 
 
@@ -292,16 +298,19 @@ def schedule_grid_sample_grad(sch, tensor, target):
     if tensor.op.name != "grid_sample_grad_input":
         _parallel_rows(stage, rows, work)
         return
-    # the input's gradient: the reduction over the points outside the last axis, whose
-    # loop (contiguous in the output and the per-axis weights) is innermost
-    *outer, last = stage.op.axis
-    fused = stage.fuse(*outer)
+    # the input's gradient: each row of the input (batch and outer spatial positions)
+    # outermost, then the points (whose test, "the point's outer-axis weights reach this
+    # row", holds for a few of them), then the channels and the last axis (contiguous in
+    # the output and the per-axis weights) innermost, in whole vectors where it divides
+    n, channels, *middle, last = stage.op.axis
+    stage.reorder(n, *middle, channels, last)
+    fused = stage.fuse(n, *middle)
     extent, lanes = _const(E.convert(last.dom.extent)), vector_lanes(tensor.dtype)
-    if extent % lanes == 0:         # whole vectors: the loop over them outside the points
+    if extent % lanes == 0:
         block, lane = stage.split(last, factor=lanes)
-        stage.reorder(fused, block, *stage.op.reduce_axis, lane)
+        stage.reorder(fused, *stage.op.reduce_axis, channels, block, lane)
         stage.vectorize(lane)
     else:
-        stage.reorder(fused, *stage.op.reduce_axis, last)
-    if rows != extent and work >= PARALLEL_MIN:
+        stage.reorder(fused, *stage.op.reduce_axis, channels, last)
+    if work >= PARALLEL_MIN:
         stage.parallel(fused)
