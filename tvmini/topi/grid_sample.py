@@ -32,7 +32,9 @@ multiply-adds over the channels and the last axis. On the CPU each input row is 
 parallel task, the points loop inside it and the channels and the (vectorized) last
 axis innermost, so the test is one scalar branch per row and point. The cost is
 (input rows) x (points) tests plus (points) x (taps) x (channels) x (last axis)
-multiply-adds (was (input size) x (points), 4-13x torch's time). ``grid_sample_grad_grid`` gathers, per point and axis, ``g`` times
+multiply-adds (was (input size) x (points), 4-13x torch's time).
+
+``grid_sample_grad_grid`` gathers, per point and axis, ``g`` times
 the input at each tap times the derivative of that axis' weight and the other axes'
 weights, summed over the channels.
 """
