@@ -34,9 +34,12 @@ axis innermost, so the test is one scalar branch per row and point. The cost is
 (input rows) x (points) tests plus (points) x (taps) x (channels) x (last axis)
 multiply-adds (was (input size) x (points), 4-13x torch's time).
 
-``grid_sample_grad_grid`` gathers, per point and axis, ``g`` times
-the input at each tap times the derivative of that axis' weight and the other axes'
-weights, summed over the channels.
+``grid_sample_grad_grid`` first sums, per point and tap combination, ``g`` times the
+input there over the channels (tag ``grid_sample_grad``: each input read once for all
+the grid's components, where a sum per component read it once per component), then
+per component the taps' sums times the derivative of that component's weight and the
+other components' weights; ``nearest`` gives zeros (its samples are piecewise constant
+in the grid).
 """
 import itertools
 import math
@@ -271,21 +274,33 @@ def _axis_weights(positions, weights, k, extent, mode):
 
 def grid_sample_grad_grid(g, x, grid, mode="bilinear", padding_mode="zeros", align_corners=False):
     """The gradient for ``grid`` (N, *O, A): per point and component, the sum over the
-    channels and taps of ``g * input * d weight`` (0 for ``nearest``)."""
+    taps of the point's ``sum_c g * input`` there (a stage of its own, one read per tap
+    and channel for all the components) times the derivative of that component's weight
+    and the other components' weights; 0 for ``nearest``."""
     _check(g, "grid_sample_grad_grid")
     shape = _static(x, "grid_sample_grad_grid")
     size, out = _setup("grid_sample_grad_grid", shape, grid, mode, padding_mode, align_corners)
+    grid_shape = tuple(_static(grid, "grid_sample_grad_grid"))
+    if mode == "nearest":           # piecewise constant in the grid
+        return te.compute(grid_shape, lambda *i: E.const(0, x.dtype), name="grid_sample_grad_grid", tag="injective")
     positions, weights, slopes = _tap_tables(grid, size, mode, padding_mode, align_corners, x.dtype)
+    rank, taps = len(size), TAPS[mode]
     ch = te.reduce_axis((0, shape[1]), name="c")
+
+    def gathered(*index):
+        """sum_c g[n, c, point] x[n, c, tap ``j``'s position] (tap j: one per component)."""
+        point, j = index[:-1], index[-1]
+        at = [positions[point + (k, (j // taps ** k) % taps)] for k in range(rank)]
+        return te.sum(g[(point[0], ch.var) + point[1:]] * _read(x, point[0], ch.var, at, size), axis=ch)
+    sampled = te.compute(grid_shape[:-1] + (taps ** rank,), gathered, name="grid_sample_grad_taps", tag=GRAD_TAG)
 
     def slope(*index):
         point, k = index[:-1], index[-1]
-        terms = [_product([te.if_then_else(k == kk, slopes[at], weights[at]) for kk, at in combo])
-                 * _read(x, point[0], ch.var, [positions[at] for _, at in combo], size)
-                 for combo in _combinations(point, len(size), TAPS[mode])]
-        return te.sum(g[(point[0], ch.var) + point[1:]] * _sum(terms), axis=ch)
-    return te.compute(tuple(_static(grid, "grid_sample_grad_grid")), slope, name="grid_sample_grad_grid",
-                      tag=GRAD_TAG)
+        return _sum([sampled[point + (j,)] * _product([
+            te.if_then_else(k == kk, slopes[point + (kk, (j // taps ** kk) % taps)],
+                            weights[point + (kk, (j // taps ** kk) % taps)]) for kk in range(rank)])
+            for j in range(taps ** rank)])
+    return te.compute(grid_shape, slope, name="grid_sample_grad_grid", tag="injective")
 
 
 @register(GRAD_TAG, target="llvm")
