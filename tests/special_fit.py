@@ -95,6 +95,7 @@ def tables():
         return lambda t: _bessel(order, mp.sqrt)(16 / (1 + t))           # x = 16 / (1 + t) on [8, inf)
     return {
         "ERFCX": fit(_erfcx),
+        "ERFCX_32": fit(_erfcx, tolerance=mp.mpf("1e-11")),
         "I0E_SMALL": fit(small(_bessel(0, lambda x: 1))),
         "I1E_SMALL": fit(small(_i1e_over_x)),
         "I0E_LARGE": fit(large(0)),

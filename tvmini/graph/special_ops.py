@@ -113,11 +113,17 @@ def _widened(t, name):
     return t if t.dtype == "float64" else te.compute(t.shape, lambda *i: _wide(t[i]), name=name, tag="elemwise")
 
 
+#: functions with a shorter form for outputs narrower than float64: value(v, precise=)
+_PRECISION = {"erfc"}
+
+
 def _unary_kernel(x, *params, function, static):
     value = _UNARY[function][0]
     if value is None:
         return _INVERSES[function](x)
-    return elementwise(function, [x], lambda v: value(_wide(v), *static, *(_wide(p) for p in params)).astype(x.dtype))
+    extra = {"precise": x.dtype == "float64"} if function in _PRECISION else {}
+    return elementwise(function, [x], lambda v: value(_wide(v), *static, *(_wide(p) for p in params),
+                                                      **extra).astype(x.dtype))
 
 
 def _unary_grad_kernel(x, out, g, *params, function, static):

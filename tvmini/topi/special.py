@@ -142,9 +142,9 @@ def zeta(s, q):
     return _where(s == 1, INF, _where(s < 1, NAN, _where(te.isinf(s), infinite_s, value)))
 
 
-def _erfcx_positive(x):
+def _erfcx_positive(x, table=tables.ERFCX):
     """erfcx(x) = exp(x²) erfc(x) for x >= 0 (0 at inf): a polynomial in (x - K)/(x + K)."""
-    value = _horner(tables.ERFCX, (x - ERFCX_K) / (x + ERFCX_K)) / (1 + x)
+    value = _horner(table, (x - ERFCX_K) / (x + ERFCX_K)) / (1 + x)
     return _where(te.isinf(x), 0, value)
 
 
@@ -164,14 +164,19 @@ def _exp_minus_square(a):
     return te.exp(-(h * h)) * te.exp(-(2 * h + low) * low)
 
 
-def erfc(x):
+def erfc(x, precise=True):
     """1 - erf(x) to full relative accuracy: ``exp(-x²) erfcx(|x|)`` (or 2 less that below
     0; a few ulp near 0 too, where it is about 1), 0 from |x| = 30 (it underflows). The
     product appears once in the expression (the sign only picks an offset and a factor):
     lowering repeats a repeated subexpression, and LLVM does not merge the vector exp
-    calls, so a second use would compute both exps again."""
+    calls, so a second use would compute both exps again. ``precise=False`` (float32
+    outputs): the shorter erfcx table and one exp of the rounded -x² (its relative error,
+    up to 900 x 1e-16, is far below float32's half ulp)."""
     a = te.min(te.abs(x), _c(30))
-    tail = _exp_minus_square(a) * _erfcx_positive(a)
+    if precise:
+        tail = _exp_minus_square(a) * _erfcx_positive(a)
+    else:
+        tail = te.exp(-(a * a)) * _erfcx_positive(a, tables.ERFCX_32)
     negative = x < 0
     return _where(negative, 2, 0) + _where(negative, -1, 1) * tail
 
