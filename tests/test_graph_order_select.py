@@ -14,7 +14,7 @@ import tvmini as tm
 from tvmini import te
 from tvmini.graph import order_ops
 from tvmini.topi import default_schedule
-from tvmini.topi.select import ordered_keys, select_positions
+from tvmini.topi.select import KEY_DTYPE, ordered_keys, select_positions
 from graph_gradcheck import check_grad
 
 SPECIAL = [0.0, -0.0, math.inf, -math.inf, math.nan, -math.nan, 1e-310, -1e-310, 5e-324, 1e-40, -1e-45, 2.0 ** -1022,
@@ -49,7 +49,7 @@ def _kernel(which, dtype):
 def test_keys_order_as_the_sort_does(values, dtype):
     with np.errstate(over="ignore"):
         row = np.array(values).astype(dtype)
-    keys = np.zeros((1, 37), "int64")
+    keys = np.zeros((1, 37), KEY_DTYPE[dtype])
     _kernel("keys", dtype)(row[None], keys)
     order = _stable_order(row)
     assert list(np.argsort(keys[0], kind="stable")) == order

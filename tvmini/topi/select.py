@@ -5,15 +5,17 @@ radix selection — the kernel of ``quantile``'s reads.
 A sort of a row of ``n`` elements is ``O(n log^2 n)`` compare-exchanges (the bitonic
 network of ``topi.sort_network``), one pass over the row per network stage; a few ranks
 of a long row (a quantile over all elements) need far less. Here every element gets an
-int64 *key* whose integer order is the sort's value order (:func:`ordered_keys`), and the
+integer *key* whose order is the sort's value order (:func:`ordered_keys`), and the
 key at rank ``k`` is found bit by bit from the top: it is the largest ``v`` with
 ``#{key < v} <= k``, so each step counts the keys below ``prefix + 2^b`` (one reduction
 over the row, vector lanes of elements) and keeps that bit where the count stays within
-``k``. The position among the elements of that key is found the same way over the
-positions' bits: the ``m``-th (``m = k - #{key < v}``) equal element in index order is at
-the largest ``t`` with ``#{key == v, i < t} <= m``, the stable sort's choice. The work
-is ``(key bits + log2 n)`` counting passes per rank: 32 + log2 n for float32 rows, 64 +
-log2 n for float64, against the network's ``log2(n)^2 / 2`` passes.
+``k`` (:data:`DIGIT` bits per step: 3 counts in one pass). The position among the
+elements of that key is found the same way over the positions' bits: the ``m``-th (``m
+= k - #{key < v}``) equal element in index order is at the largest ``t`` with ``#{key ==
+v, i < t} <= m``, the stable sort's choice. The work per rank is ``(key bits + log2 n) /
+2`` passes of 3 counts: 32 + log2 n key and position bits for float32 rows (int32 keys,
+16 to a 512-bit vector), 64 + log2 n for float64, against the network's ``log2(n)^2 /
+2`` passes.
 
 te has no loop carrying a value from step to step, so each step is two stages of the
 kernel: the count (tag ``reduce``) and the updated prefix (``materialized``, a loop nest
@@ -25,17 +27,15 @@ from ..tir import expr as E
 from .float_parts import FORMATS
 from .schedule import MATERIALIZED
 
-__all__ = ["ordered_keys", "KEY_BITS", "select_positions"]
+__all__ = ["ordered_keys", "KEY_BITS", "KEY_DTYPE", "select_positions"]
 
 #: bits chosen per step of the search: 2^DIGIT - 1 counts per step; 1 bit per step
 #: doubles the steps (and the kernel's stages, whose build time grows faster than their count)
 DIGIT = 2
 #: bits spanned by the keys of each float dtype (the keys lie in [-2^(bits-1), 2^(bits-1)))
 KEY_BITS = {"float32": 32, "float64": 64}
-
-
-def _i64(value):
-    return E.const(value, "int64")
+#: the keys' integer dtype: float32's fit int32, twice the vector lanes of int64 in the counts
+KEY_DTYPE = {"float32": "int32", "float64": "int64"}
 
 
 def _f64(value):
@@ -53,14 +53,15 @@ def _scaled(v, power, dtype):
 
 
 def ordered_keys(x):
-    """int64 keys of the float (R, n) ``x``, increasing with its values in sort order:
-    equal for equal values (-0 and +0 too), the infinities past every finite value, every
-    NaN (whatever its sign) above +inf. With ``|v| = m 2^e`` (``0.5 <= m < 1``, e no less
-    than the smallest normal's ``e0``), the magnitude's key is ``(e - e0) 2^(p-1) + |v|
-    2^(p-e)`` (p: the significand bits; an exact integer), 0 for zero: consecutive binades
-    take consecutive blocks of 2^(p-1) integers, the subnormals the block below. Three
-    stages (``materialized``: the exponent's guess from log2, the exponent corrected by the
-    exactly scaled value, the key), each reading the one before once."""
+    """Integer keys (:data:`KEY_DTYPE`) of the float (R, n) ``x``, increasing with its
+    values in sort order: equal for equal values (-0 and +0 too), the infinities past
+    every finite value, every NaN (whatever its sign) above +inf. With ``|v| = m 2^e``
+    (``0.5 <= m < 1``, e no less than the smallest normal's ``e0``), the magnitude's key
+    is ``(e - e0) 2^(p-1) + |v| 2^(p-e)`` (p: the significand bits; an exact integer), 0
+    for zero: consecutive binades take consecutive blocks of 2^(p-1) integers, the
+    subnormals the block below. Three stages (``materialized``: the exponent's guess
+    from log2, the exponent corrected by the exactly scaled value, the key), each
+    reading the one before once."""
     dtype = x.dtype
     digits, lowest = FORMATS[dtype]
     least = lowest + digits                         # frexp's exponent of the smallest normal
@@ -79,26 +80,27 @@ def ordered_keys(x):
         return te.max(e, _f64(least))
     binade = te.compute(x.shape, corrected, name="select.binade", tag=MATERIALIZED)
     top = (1 << (KEY_BITS[dtype] - 1)) - 2                  # +inf's key, beyond every finite one; NaN's: + 1
+    kind = KEY_DTYPE[dtype]
 
     def key(r, j):
         v = x[r, j].astype("float64")
         size = te.abs(v)
         e = binade[r, j]
         significand = _scaled(size, _f64(digits) - e, dtype)
-        finite = (e - _f64(least)).astype("int64") * _i64(1 << (digits - 1)) + significand.astype("int64")
-        magnitude_key = te.if_then_else(size == _f64(0), _i64(0), te.if_then_else(
-            te.isfinite(v), finite, te.if_then_else(size == size, _i64(top), _i64(top + 1))))
-        return te.if_then_else(v < _f64(0), _i64(-1), _i64(1)) * magnitude_key
+        finite = (e - _f64(least)).astype(kind) * E.const(1 << (digits - 1), kind) + significand.astype(kind)
+        magnitude_key = te.if_then_else(size == _f64(0), E.const(0, kind), te.if_then_else(
+            te.isfinite(v), finite, te.if_then_else(size == size, E.const(top, kind), E.const(top + 1, kind))))
+        return te.if_then_else(v < _f64(0), E.const(-1, kind), E.const(1, kind)) * magnitude_key
     return te.compute(x.shape, key, name="select.key", tag=MATERIALIZED)
 
 
-def _bisect(name, rows, ranks, bits, counted, start):
-    """The largest ``t`` (int64, (R, K)) in ``[start, start + 2^bits)`` with ``counted(r,
-    k, t, i)`` summed over ``i`` in ``[0, rows)`` at most ``ranks[r, k]`` (a count
-    non-decreasing in ``t``, within the rank at ``start``), :data:`DIGIT` bits at a time
-    from the top."""
+def _bisect(name, rows, ranks, bits, counted, start, kind):
+    """The largest ``t`` (``kind``, (R, K)) in ``[start, start + 2^bits)`` with
+    ``counted(r, k, t, i)`` summed over ``i`` in ``[0, rows)`` at most ``ranks[r, k]`` (a
+    count non-decreasing in ``t``, within the rank at ``start``), :data:`DIGIT` bits at a
+    time from the top."""
     shape = tuple(ranks.shape)
-    prefix = te.compute(shape, lambda r, k: _i64(start), name=f"{name}.start", tag=MATERIALIZED)
+    prefix = te.compute(shape, lambda r, k: E.const(start, kind), name=f"{name}.start", tag=MATERIALIZED)
     top = bits
     while top > 0:
         width = min(DIGIT, top)
@@ -111,19 +113,22 @@ def _step(name, rows, ranks, counted, prefix, low, width):
     """The prefix with its bits ``low .. low + width - 1`` chosen: the largest digit ``d``
     whose candidate ``prefix + d 2^low`` counts within the rank (one count per candidate
     d >= 1, in one reduction; the counts grow with d). A candidate is ``(prefix / 2^low +
-    d) 2^low`` (the prefix's bits below ``low`` are 0): below 2^63, as the range, where
-    ``d 2^low`` alone is not (3 2^62)."""
+    d) 2^low`` (the prefix's bits below ``low`` are 0): within the range, where ``d
+    2^low`` alone is not (3 2^62 in int64)."""
+    kind = prefix.dtype
+
     def candidate(r, k, digit):
-        step = _i64(1 << low)
-        return (te.floordiv(prefix[r, k], step) + digit.astype("int64")) * step
+        step = E.const(1 << low, kind)
+        return (te.floordiv(prefix[r, k], step) + digit.astype(kind)) * step
     i = te.reduce_axis((0, rows), name="i")
     count = te.compute(tuple(prefix.shape) + ((1 << width) - 1,), lambda r, k, d: te.sum(
         counted(r, k, candidate(r, k, d + 1), i.var), axis=i), name=f"{name}.count{low}", tag="reduce")
 
     def chosen(r, k):
-        digit = _i64(0)
+        digit = E.const(0, "int32")
         for d in range((1 << width) - 1):
-            digit = digit + te.if_then_else(count[r, k, d].astype("int64") <= ranks[r, k], _i64(1), _i64(0))
+            digit = digit + te.if_then_else(count[r, k, d].astype("int64") <= ranks[r, k], E.const(1, "int32"),
+                                            E.const(0, "int32"))
         return candidate(r, k, digit)
     return te.compute(prefix.shape, chosen, name=f"{name}.digit{low}", tag=MATERIALIZED)
 
@@ -143,12 +148,13 @@ def select_positions(x, ranks):
     key = ordered_keys(x)
     one, zero = E.const(1, "int32"), E.const(0, "int32")
     value = _bisect("select.value", n, ranks, bits,
-                    lambda r, k, t, j: te.if_then_else(key[r, j] < t, one, zero), -(1 << (bits - 1)))
+                    lambda r, k, t, j: te.if_then_else(key[r, j] < t, one, zero), -(1 << (bits - 1)), key.dtype)
     j = te.reduce_axis((0, n), name="j")
     below = te.compute(ranks.shape, lambda r, k: te.sum(te.if_then_else(key[r, j.var] < value[r, k], one, zero),
                                                         axis=j), name="select.below", tag="reduce")
     within = te.compute(ranks.shape, lambda r, k: ranks[r, k] - below[r, k].astype("int64"), name="select.within",
                         tag=MATERIALIZED)
     index_bits = max(n - 1, 1).bit_length()
-    return _bisect("select.index", n, within, index_bits, lambda r, k, t, i: te.if_then_else(
-        (key[r, i] == value[r, k]) & (E.convert(i).astype("int64") < t), one, zero), 0)
+    position = _bisect("select.index", n, within, index_bits, lambda r, k, t, i: te.if_then_else(
+        (key[r, i] == value[r, k]) & (i < t), one, zero), 0, "int32")
+    return te.compute(ranks.shape, lambda r, k: position[r, k].astype("int64"), name="select", tag="injective")
