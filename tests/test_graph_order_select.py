@@ -30,7 +30,7 @@ def _stable_order(row):
 
 
 def _kernel(which, dtype):
-    """The built key (1, 37) or selection (3, 37) x (3, 4) kernel, once per dtype."""
+    """The built key (1, 37) or selection (3, 37) x (3, 4) -> (3, 8) kernel, once per dtype."""
     if (which, dtype) not in _KERNELS:
         rows = 1 if which == "keys" else 3
         x = te.placeholder((rows, 37), name="x", dtype=dtype)
@@ -39,7 +39,7 @@ def _kernel(which, dtype):
             out = ordered_keys(x)
         else:
             args.append(te.placeholder((3, 4), name="ranks", dtype="int64"))
-            out = select_positions(x, args[1])
+            out = select_positions(x, args[1], following=True)
         _KERNELS[which, dtype] = tm.build(default_schedule([out], "llvm"), args + [out], target="llvm", name=which)
     return _KERNELS[which, dtype]
 
@@ -60,14 +60,15 @@ def test_keys_order_as_the_sort_does(values, dtype):
 
 @settings(max_examples=6, deadline=None)
 @given(st.lists(VALUES, min_size=3, max_size=3), st.sampled_from(["float32", "float64"]), st.integers(0, 2 ** 16))
-def test_selected_positions_are_the_stable_sorts(rows, dtype, seed):
+def test_selected_positions_and_the_following_are_the_stable_sorts(rows, dtype, seed):
     with np.errstate(over="ignore"):
         x = np.array(rows).astype(dtype)
     ranks = np.random.default_rng(seed).integers(0, 37, (3, 4)).astype("int64")
     ranks[0, :2] = (0, 36)
-    got = np.zeros((3, 4), "int64")
+    got = np.zeros((3, 8), "int64")
     _kernel("select", dtype)(x, ranks, got)
-    want = np.stack([np.array(_stable_order(r))[k] for r, k in zip(x, ranks)])
+    following = np.minimum(ranks + 1, 36)               # and the positions at the ranks after
+    want = np.stack([np.array(_stable_order(r))[np.concatenate([k, f])] for r, k, f in zip(x, ranks, following)])
     np.testing.assert_array_equal(got, want)
 
 

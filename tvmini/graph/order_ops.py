@@ -4,8 +4,9 @@ interpolation modes) and ``mode``.
 ``quantile`` finds the positions of the two order statistics around each rank
 ``q * (count - 1)`` of each line — by radix selection (``topi.select``: ``(32 + log2 n)
 / 2`` steps of 3 counting passes over the line per rank for float32, ``64 + log2 n`` for
-float64) where that is less work than a sort's ``log2(n)^2 / 2`` passes (long lines,
-few ranks: :func:`_selects`), else from ``tm.argsort`` (NaNs last, the same stable
+float64; the statistic after it, the interpolations' second, three passes more) where
+that is less work than a sort's ``log2(n)^2 / 2`` passes (long lines, few ranks:
+:func:`_selects`), else from ``tm.argsort`` (NaNs last, the same stable
 order) — reads the elements there with
 a ``gather`` (no sorted copy of the lines is made) and interpolates, so the gradient
 goes, as PyTorch's, to those elements; ``count`` is
@@ -44,11 +45,12 @@ SELECT_MIN = 256
 
 
 def _selects(n, reads, dtype):
-    """Whether ``reads`` order statistics of lines of ``n`` elements are found by radix
-    selection: its counting passes over the line, ``reads x (key bits + log2 n) / 2``
-    steps of 3 counts each, against the ``log2 n (log2 n + 1) / 2`` passes of a sort's
-    network, each costing about 6 counts (measured on 64 x 1024 and 65536 float32: one
-    or two reads select faster, ten sort faster at 1024 and select faster at 65536)."""
+    """Whether the order statistics at ``reads`` ranks (each with the one after it, for
+    the interpolations) of lines of ``n`` elements are found by radix selection: its
+    counting passes over the line, ``reads x (key bits + log2 n) / 2`` steps of 3 counts
+    each, against the ``log2 n (log2 n + 1) / 2`` passes of a sort's network, each
+    costing about 6 counts (measured on 64 x 1024 and 65536 float32: one or two ranks
+    select faster, ten sort faster at 1024 and select faster at 65536)."""
     depth = max(n - 1, 1).bit_length()
     return n >= SELECT_MIN and reads * (KEY_BITS[dtype] + depth) <= 2 * depth * (depth + 1)
 
@@ -95,23 +97,32 @@ def _quantile(op, input, q, dim, keepdim, interpolation, ignore_nan):
         raise ShapeError(f"{op}: the input of shape {input.shape} is empty along the reduced axis")
     lines = movedim(x, axis, -1)                                        # rows (R..., n)
     rest = lines.shape[:-1]
-    reads = q.numel() * (1 if interpolation in ("lower", "higher", "nearest") else 2)
-    if _selects(n, reads, x.dtype):
+
+    def ranks(position):
+        return ops.cast(clamp(position, 0.0, float(n - 1)), "int64")
+
+    if _selects(n, q.numel(), x.dtype):
         rows = ops.reshape(lines.detach(), (int(np.prod(rest, dtype=np.int64)), n))
 
-        def positions(index, width):
-            flat = ops.reshape(ops.expand(index, rest + (width,)), (rows.shape[0], width))
-            return ops.reshape(ops._kernel("select_positions", select_positions, rows, flat), rest + (width,))
+        def positions(position, width, following=False):
+            """(R..., width) positions of ranks ``position``; ``following``: and of the ranks after."""
+            flat = ops.reshape(ops.expand(ranks(position), rest + (width,)), (rows.shape[0], width))
+            found = ops._kernel("select_positions", select_positions, rows, flat, following=following)
+            return ops.reshape(found, rest + (2 * width if following else width,))
+
+        def around(low, high, width):
+            """The positions of ranks ``low`` and ``high`` (``low`` or ``low + 1``): one search."""
+            both = positions(low, width, following=True)
+            return both[..., :width], where(ops.expand(ranks(high) > ranks(low), rest + (width,)),
+                                            both[..., width:], both[..., :width])
     else:
         order = argsort(lines, -1)                                      # NaNs last
 
-        def positions(index, width):
-            return gather(order, -1, ops.expand(index, rest + (width,)))
+        def positions(position, width):
+            return gather(order, -1, ops.expand(ranks(position), rest + (width,)))
 
-    def at(position, width):
-        """The order statistics at ``position`` (R..., width): the elements a stable sort
-        puts there, read from the rows themselves (their gradient goes there)."""
-        return gather(lines, -1, positions(ops.cast(clamp(position, 0.0, float(n - 1)), "int64"), width))
+        def around(low, high, width):
+            return positions(low, width), positions(high, width)
 
     if ignore_nan:          # ranks among the non-NaN values; an all-NaN line reads its first NaN
         count = ops.cast(lines == lines, x.dtype).sum(dim=-1, keepdim=True)
@@ -127,12 +138,13 @@ def _quantile(op, input, q, dim, keepdim, interpolation, ignore_nan):
         high = low
     elif interpolation == "higher":
         low = high
-    below = at(low, q.numel())
+    # the order statistics there, read from the rows themselves (their gradient goes there)
     if interpolation in ("lower", "higher", "nearest"):
-        value = below
+        value = gather(lines, -1, positions(low, q.numel()))
     else:
+        below, above = (gather(lines, -1, p) for p in around(low, high, q.numel()))
         weight = ops._as_tensor(0.5, x) if interpolation == "midpoint" else rank - low
-        value = below + (at(high, q.numel()) - below) * weight
+        value = below + (above - below) * weight
     value = movedim(value, -1, 0)                                           # (Q, R...)
     if keepdim:
         kept = (1,) * input.ndim if dim is None else input.shape[:axis] + (1,) + input.shape[axis + 1:]

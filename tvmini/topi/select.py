@@ -133,10 +133,12 @@ def _step(name, rows, ranks, counted, prefix, low, width):
     return te.compute(prefix.shape, chosen, name=f"{name}.digit{low}", tag=MATERIALIZED)
 
 
-def select_positions(x, ranks):
+def select_positions(x, ranks, following=False):
     """int64 (R, K): for each row of the float ``x`` (R, n) and each int64 rank in ``ranks``
     (R, K) (each in [0, n)), the position of the element a stable ascending sort with
-    NaNs last puts at that rank."""
+    NaNs last puts at that rank. ``following``: (R, 2K), then the positions at each rank
+    + 1 (the rank itself at n - 1), found from the first ones in three passes
+    (:func:`_following`) rather than a search of their own."""
     if not isinstance(x, te.Tensor) or x.ndim != 2 or x.dtype not in KEY_BITS:
         raise DTypeError(f"select_positions: expects a 2-D float32 or float64 te tensor, got "
                          f"{x.dtype + ' ' + str(x.ndim) + '-D' if isinstance(x, te.Tensor) else type(x).__name__}")
@@ -157,4 +159,31 @@ def select_positions(x, ranks):
     index_bits = max(n - 1, 1).bit_length()
     position = _bisect("select.index", n, within, index_bits, lambda r, k, t, i: te.if_then_else(
         (key[r, i] == value[r, k]) & (i < t), one, zero), 0, "int32")
-    return te.compute(ranks.shape, lambda r, k: position[r, k].astype("int64"), name="select", tag="injective")
+    if not following:
+        return te.compute(ranks.shape, lambda r, k: position[r, k].astype("int64"), name="select", tag="injective")
+    after = _following(key, value, position, n)
+    count = int(ranks.shape[1].value)
+    return te.compute((ranks.shape[0], 2 * count), lambda r, k: te.if_then_else(
+        k < count, position[r, te.min(k, count - 1)], after[r, te.max(k - count, 0)]).astype("int64"),
+        name="select", tag="injective")
+
+
+def _following(key, value, position, n):
+    """The position the stable order puts after ``position`` (int32, (R, K); its key
+    ``value``): the next element of that key in index order, else the first element of
+    the least larger key, else (the last rank) ``position`` itself. Three reductions."""
+    shape, kind = tuple(position.shape), key.dtype
+    i, m, f = (te.reduce_axis((0, n), name=name) for name in ("i", "m", "f"))
+    none = E.const(n, "int32")
+    tie = te.compute(shape, lambda r, k: te.min(te.if_then_else(
+        (key[r, i.var] == value[r, k]) & (i.var > position[r, k]), i.var, none), axis=i), name="select.tie",
+        tag="reduce")
+    largest = E.const((1 << (KEY_BITS["float32" if kind == "int32" else "float64"] - 1)) - 1, kind)
+    larger = te.compute(shape, lambda r, k: te.min(te.if_then_else(key[r, m.var] > value[r, k], key[r, m.var],
+                                                                   largest), axis=m), name="select.larger",
+                        tag="reduce")
+    first = te.compute(shape, lambda r, k: te.min(te.if_then_else(
+        (key[r, f.var] == larger[r, k]) & (key[r, f.var] > value[r, k]), f.var, none), axis=f),
+        name="select.first", tag="reduce")
+    return te.compute(shape, lambda r, k: te.if_then_else(tie[r, k] < none, tie[r, k], te.if_then_else(
+        first[r, k] < none, first[r, k], position[r, k])), name="select.following", tag=MATERIALIZED)
