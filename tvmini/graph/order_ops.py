@@ -1,19 +1,18 @@
 """Order statistics, PyTorch's: ``quantile`` and ``nanquantile`` (all five
 interpolation modes) and ``mode``.
 
-``quantile`` finds the positions of the two order statistics around each rank
-``q * (count - 1)`` of each line — by radix selection (``topi.select``: ``(32 + log2 n)
-/ 2`` steps of 3 counting passes over the line per rank for float32, ``64 + log2 n`` for
+``quantile`` finds the positions of the two order statistics around each rank ``q *
+(count - 1)`` of each line — by radix selection (``topi.select``: ``(32 + log2 n) / 2``
+steps of 3 counting passes over the line per rank for float32, ``64 + log2 n`` for
 float64; the statistic after it, the interpolations' second, three passes more) where
 that is less work than a sort's ``log2(n)^2 / 2`` passes (long lines, few ranks:
-:func:`_selects`), else from ``tm.argsort`` (NaNs last, the same stable
-order) — reads the elements there with
-a ``gather`` (no sorted copy of the lines is made) and interpolates, so the gradient
-goes, as PyTorch's, to those elements; ``count`` is
-the line's length, or for ``nanquantile`` its number of non-NaN values (a tensor: each
-line its own ranks). As PyTorch's, a line holding a NaN reads the NaN the order puts
-last at every rank in ``quantile``, and an all-NaN line its first NaN in
-``nanquantile``: the result is NaN and the gradient goes to that NaN.
+:func:`_selects`), else from ``tm.argsort`` (NaNs last, the same stable order) — reads
+the elements there with a ``gather`` (no sorted copy of the lines is made) and
+interpolates, so the gradient goes, as PyTorch's, to those elements; ``count`` is the
+line's length, or for ``nanquantile`` its number of non-NaN values (a tensor: each line
+its own ranks). As PyTorch's, a line holding a NaN reads the NaN the order puts last at
+every rank in ``quantile``, and an all-NaN line its first NaN in ``nanquantile``: the
+result is NaN and the gradient goes to that NaN.
 
 ``mode`` counts every value's equals along the line (one comparison of every pair: n²
 per line), takes the smallest of the most frequent values and, as PyTorch, the last
