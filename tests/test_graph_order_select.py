@@ -108,6 +108,14 @@ def test_quantiles_of_long_lines_match_torch_and_the_sort(dim, interpolation, mo
                 np.testing.assert_array_equal(a, b)
 
 
+def test_which_lines_select():
+    """Long lines and few ranks select; many ranks of a shorter line, short lines and
+    float16 (no keys) sort."""
+    assert order_ops._selects(1 << 16, 10, "float32") and order_ops._selects(1024, 1, "float64")
+    assert not order_ops._selects(1024, 10, "float32") and not order_ops._selects(100, 1, "float32")
+    assert not order_ops._selects(1 << 16, 1, "float16")
+
+
 def test_gradient_of_a_selected_quantile_matches_finite_differences():
     x = np.random.default_rng(3).standard_normal((2, 256))
     check_grad(lambda a: tm.quantile(a, 0.42, -1), x)

@@ -49,9 +49,10 @@ def _selects(n, reads, dtype):
     counting passes over the line, ``reads x (key bits + log2 n) / 2`` steps of 3 counts
     each, against the ``log2 n (log2 n + 1) / 2`` passes of a sort's network, each
     costing about 6 counts (measured on 64 x 1024 and 65536 float32: one or two ranks
-    select faster, ten sort faster at 1024 and select faster at 65536)."""
+    select faster, ten sort faster at 1024 and select faster at 65536). float16 lines
+    (no keys) sort."""
     depth = max(n - 1, 1).bit_length()
-    return n >= SELECT_MIN and reads * (KEY_BITS[dtype] + depth) <= 2 * depth * (depth + 1)
+    return dtype in KEY_BITS and n >= SELECT_MIN and reads * (KEY_BITS[dtype] + depth) <= 2 * depth * (depth + 1)
 
 #: PyTorch's result of mode: a named (values, indices) pair
 ModeResult = namedtuple("ModeResult", ["values", "indices"])
