@@ -4,8 +4,8 @@ plus backward (every input's gradient), float32, the steady time of one call aft
 warm-up call that builds tvmini's kernels.
 
 conv3d runs as im2col along depth plus the 2-D convolution kernels (graph/conv3d_ops.py);
-grid_sample's input gradient is a gather over every sampling point (quadratic in the
-image size, no atomics: topi/grid_sample.py), so the ratios show what those choices cost.
+grid_sample's input gradient is a gather over the sampling points that reach each input
+row (no atomics: topi/grid_sample.py), so the ratios show what those choices cost.
 
     python benchmarks/layers3d.py [--batch 4]
 """

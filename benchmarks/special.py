@@ -4,7 +4,7 @@ kernel. tvmini computes every function in float64 (a float32 tensor is rounded o
 the end), with fixed iteration counts (no early exit), so the ratios show what that
 costs against PyTorch's per-dtype loops.
 
-    python benchmarks/special.py [--n 1048576] [--dtype float32]
+    python benchmarks/special.py [--n 1048576] [--dtype float32] [--only erfc,erfinv,ndtri]
 """
 import argparse
 
@@ -58,7 +58,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1 << 20)
     parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    parser.add_argument("--only", default="", help="comma-separated op names to run (default: all)")
     args = parser.parse_args()
+    only = set(filter(None, args.only.split(",")))
     torch = torch_or_none()
     try:
         import scipy.special as scipy
@@ -68,6 +70,8 @@ def main():
           "ratio = tvmini / other")
     print(f"{'op':18} {'tvmini':>9} {'torch':>9} {'scipy':>9} {'x torch':>8} {'x scipy':>8}")
     for name, ours, theirs, scipys in cases(args.n, args.dtype, torch, scipy):
+        if only and name not in only:
+            continue
         timers = {"tvmini": _timer(ours)}
         for label, fn in (("torch", theirs), ("scipy", scipys)):
             if fn is not None:

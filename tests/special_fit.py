@@ -10,6 +10,8 @@ the function's size on every table here.
 """
 import mpmath as mp
 
+from tvmini.topi.special import ERFINV_REGIONS
+
 #: erfcx's variable: t = (x - K) / (x + K) maps x in [0, inf) onto [-1, 1)
 ERFCX_K = 3.75
 
@@ -63,6 +65,28 @@ def _i1e_over_x(x):
     return mp.exp(-x) * mp.besseli(1, x) / x if x else mp.mpf(0.5)
 
 
+def _erfinv_ratio(w):
+    """erfinv(x) / x where w = -log(1 - x²): x = 1 - c with c (2 - c) = exp(-w), and
+    erfinv(x) the root of log erfc(z) = log c (no 1 - tiny to lose)."""
+    if w == 0:
+        return mp.sqrt(mp.pi) / 2
+    small = mp.exp(-w)
+    c = small / (1 + mp.sqrt(1 - small))
+    return mp.findroot(lambda z: mp.log(mp.erfc(z)) - mp.log(c), 0.9 * mp.sqrt(w)) / (1 - c)
+
+
+def _erfinv_tables():
+    """ERFINV_* (about 1e-18 of the largest coefficient kept) and ERFINV_*_32 (1e-11)."""
+    out = {}
+    for name, variable, low, high in ERFINV_REGIONS:
+        def f(t, variable=variable, low=low, high=high):
+            v = low + (high - low) * (1 + t) / 2
+            return _erfinv_ratio(v if variable == "w" else v * v)
+        out[name] = fit(f, nodes=48)
+        out[name + "_32"] = fit(f, nodes=32, tolerance=mp.mpf("1e-11"))
+    return out
+
+
 def tables():
     """name -> coefficients, for every table of ``special_coefficients``."""
     def small(f):
@@ -71,10 +95,12 @@ def tables():
         return lambda t: _bessel(order, mp.sqrt)(16 / (1 + t))           # x = 16 / (1 + t) on [8, inf)
     return {
         "ERFCX": fit(_erfcx),
+        "ERFCX_32": fit(_erfcx, tolerance=mp.mpf("1e-11")),
         "I0E_SMALL": fit(small(_bessel(0, lambda x: 1))),
         "I1E_SMALL": fit(small(_i1e_over_x)),
         "I0E_LARGE": fit(large(0)),
         "I1E_LARGE": fit(large(1)),
+        **_erfinv_tables(),
     }
 
 

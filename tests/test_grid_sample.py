@@ -63,6 +63,27 @@ def test_grid_sample_gradients_match_finite_differences():
     check_grad(lambda x, g: F.grid_sample(x, g, "bicubic", "zeros", True), X4, GRID4)
 
 
+
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 2 ** 16), mode=st.sampled_from(["bilinear", "nearest", "bicubic"]),
+       padding=st.sampled_from(["zeros", "border"]), snap=st.booleans(), width=st.sampled_from([8, 5]))
+def test_input_gradient_skips_only_points_that_miss(seed, mode, padding, snap, width):
+    """The input's gradient adds only the points whose outer-axis weights reach a row
+    (the rest are skipped): on scattered grids, some far outside, some (``snap``) exactly
+    on pixel rows and columns (a tap of weight exactly 0), it is torch's, in float32 with
+    a last axis of whole vectors (8) and not (5)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(2, 3, 6, width)).astype("float32")
+    grid = rng.uniform(-1.6, 1.6, size=(2, 5, 3, 2))
+    if snap:    # align_corners=True: pixel k sits at -1 + 2k / (size - 1)
+        grid = -1 + 2 * np.round((grid + 1) / 2 * (np.array([width, 6]) - 1)) / (np.array([width, 6]) - 1)
+    grid = grid.astype("float32")
+    ours, ref = tm.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    head = rng.normal(size=(2, 3, 5, 3)).astype("float32")
+    F.grid_sample(ours, tm.tensor(grid), mode, padding, True).backward(tm.tensor(head))
+    TF.grid_sample(ref, torch.tensor(grid), mode, padding, True).backward(torch.tensor(head))
+    np.testing.assert_allclose(ours.grad.numpy(), ref.grad.numpy(), rtol=1e-4, atol=1e-5)
+
 @pytest.mark.parametrize("size", [(2, 3, 4, 5), (2, 1, 1, 3), (2, 3, 2, 3, 4)], ids=["4d", "size_one", "5d"])
 def test_affine_grid_matches_torch(size):
     theta = RNG.normal(size=(2, len(size) - 2, len(size) - 1))

@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 import tvmini as tm
 from tvmini.errors import AutogradError, DTypeError, ShapeError, TVMiniError
+from tvmini.topi.special import ERFINV_REGIONS
 
 from graph_gradcheck import check_grad
 
@@ -127,6 +128,30 @@ def test_xlog1py_and_incomplete_gamma_against_torch():
         _same(got[inside], getattr(scipy, name)(shape, x)[inside], rtol=1e-12 if name == "gammainc" else 3e-11,
               atol=1e-300)
 
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.lists(st.floats(0, 1, exclude_max=True), min_size=1, max_size=40), st.integers(1, 53))
+def test_erfinv_erfc_and_ndtri_on_drawn_values_and_region_edges(values, depth):
+    """erfinv (a polynomial per region of w = -log(1 - x²)), ndtri through it, and erfc
+    (exp(-x²) erfcx(|x|), down to 0) on drawn values, values 2^-depth from ±1 and the
+    regions' edges: float64 within a few ulp of scipy (to ~4e-16, as torch is), float32
+    within one ulp of the float64 value rounded."""
+    scipy = pytest.importorskip("scipy.special")
+    edges = [np.sqrt(-np.expm1(-(b if v == "w" else b * b))) for _, v, lo, hi in ERFINV_REGIONS for b in (lo, hi)]
+    x = np.concatenate([values, np.negative(values), [1 - 2.0 ** -depth, -1 + 2.0 ** -depth], edges])
+    x = x[np.abs(x) < 1]
+    _same(tm.special.erfinv(tm.tensor(x)).numpy(), scipy.erfinv(x), rtol=2e-15, atol=1e-300)
+    p = np.abs(x)
+    _same(tm.special.ndtri(tm.tensor(p)).numpy(), scipy.ndtri(p), rtol=4e-15, atol=1e-300)
+    small = 3 * x                      # erfc around 0, where it is ~1, and out to |x| = 3
+    _same(tm.special.erfc(tm.tensor(small)).numpy(), scipy.erfc(small), rtol=2e-15)
+    x32 = x.astype("float32")
+    x32 = x32[np.abs(x32) < 1]
+    for name in ("erfinv", "erfc"):
+        got = getattr(tm.special, name)(tm.tensor(x32)).numpy()
+        want = getattr(scipy, name)(x32.astype("float64")).astype("float32")
+        np.testing.assert_array_max_ulp(got, want, maxulp=1)
 
 def test_tables_are_the_fits_they_claim():
     pytest.importorskip("mpmath")

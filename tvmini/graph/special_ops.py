@@ -68,20 +68,22 @@ _UNARY = {
 
 
 def _erfinv(x):
+    """erfinv(v) = sign(v) · z, erf(z) = |v| (1 - |v| is exact from 1/2 up, and rounded
+    at most once below, where the ratio's variable does not need it exact)."""
     def magnitude(i):
         return te.abs(_wide(x[i]))
 
     def finish(i, z):
         v = _wide(x[i])
-        value = _where(te.abs(v) == 1, te.const(math.inf, "float64"), _where(te.abs(v) > 1, math.nan, z))
-        return _where(v < 0, -value, value).astype(x.dtype)
-    return sp.inverse_error("erfinv", x.shape, magnitude, lambda i: 1 - magnitude(i), lambda i: magnitude(i) >= 0.5,
-                            finish)
+        z = _where(te.abs(v) == 1, te.const(math.inf, "float64"), _where(te.abs(v) > 1, math.nan, z))
+        return _where(v < 0, -z, z).astype(x.dtype)
+    return sp.inverse_error("erfinv", x.shape, magnitude, lambda i: 1 - magnitude(i), x.dtype == "float64",
+                            _ERFINV_REACH[x.dtype], finish)
 
 
 def _ndtri(x):
-    """Φ⁻¹(p) = ±√2 z: erf(z) = |2p - 1| between 1/4 and 3/4 (exact there), else
-    erfc(z) = 2p below, 2 (1 - p) above (both exact)."""
+    """Φ⁻¹(p) = ±√2 z: erf(z) = |2p - 1| and erfc(z) = 2p below 1/2, 2 (1 - p) above
+    (each exact or rounded once)."""
     def p(i):
         return _wide(x[i])
 
@@ -91,10 +93,14 @@ def _ndtri(x):
         return _where(v == 0, te.const(-math.inf, "float64"), _where(v == 1, math.inf, _where(
             (v < 0) | (v > 1), math.nan, value))).astype(x.dtype)
     return sp.inverse_error("ndtri", x.shape, lambda i: te.abs(2 * p(i) - 1),
-                            lambda i: _where(p(i) < 0.5, 2 * p(i), 2 * (1 - p(i))),
-                            lambda i: (p(i) < 0.25) | (p(i) > 0.75), finish)
+                            lambda i: _where(p(i) < 0.5, 2 * p(i), 2 * (1 - p(i))), x.dtype == "float64",
+                            _NDTRI_REACH[x.dtype], finish)
 
 
+#: the largest w = -log(1 - a²) of erfinv's inputs below 1 in magnitude (a = 1 - 2^-24,
+#: 1 - 2^-53), and of ndtri's (erfc(z) = 2p, p the smallest subnormal)
+_ERFINV_REACH = {"float32": 16.0, "float64": 37.0}
+_NDTRI_REACH = {"float32": 104.0, "float64": 745.0}
 _INVERSES = {"erfinv": _erfinv, "ndtri": _ndtri}
 
 
@@ -107,11 +113,17 @@ def _widened(t, name):
     return t if t.dtype == "float64" else te.compute(t.shape, lambda *i: _wide(t[i]), name=name, tag="elemwise")
 
 
+#: functions with a shorter form for outputs narrower than float64: value(v, precise=)
+_PRECISION = {"erfc"}
+
+
 def _unary_kernel(x, *params, function, static):
     value = _UNARY[function][0]
     if value is None:
         return _INVERSES[function](x)
-    return elementwise(function, [x], lambda v: value(_wide(v), *static, *(_wide(p) for p in params)).astype(x.dtype))
+    extra = {"precise": x.dtype == "float64"} if function in _PRECISION else {}
+    return elementwise(function, [x], lambda v: value(_wide(v), *static, *(_wide(p) for p in params),
+                                                      **extra).astype(x.dtype))
 
 
 def _unary_grad_kernel(x, out, g, *params, function, static):

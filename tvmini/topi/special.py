@@ -12,16 +12,17 @@ ten conditional steps (a select per step, no loop) before their asymptotic serie
 zeta sums ten terms and twelve Euler–Maclaurin corrections (enough for any q > 0, as
 cephes's zeta, which PyTorch's is); a negative non-integer q is brought back to positive
 ones by ``ζ(s, q) = ζ(s, p) + (-1)^s (ζ(s, 1 - p) - ζ(s, 1 - q))``, p = q - floor(q)
-(the terms of negative base are the sum over 1 - p .. -q). The smooth parts of erfcx and
-of the Bessel functions are polynomials of ``special_coefficients``.
+(the terms of negative base are the sum over 1 - p .. -q). The smooth parts of erfcx, of
+the Bessel functions and of erfinv are polynomials of ``special_coefficients``: erfinv
+is a logarithm, a square root and a few polynomials, with no iteration.
 
 Edges follow PyTorch: lgamma is +inf at poles and at ±inf; digamma is -inf at +0, +inf at
 -0 and NaN at negative integers; zeta is inf at s = 1 and at non-positive integer q, NaN
 for s < 1 and for a negative q with non-integer s.
 
 Lowering does not share repeated subexpressions (a nested reuse would multiply the tree),
-so the formulas reuse only leaves and small terms; the inverse functions, whose Halley
-steps nest the whole erfc, keep each step a :data:`~.schedule.MATERIALIZED` loop nest.
+so the formulas reuse only leaves and small terms; the inverse functions keep their
+logarithm a :data:`~.schedule.MATERIALIZED` loop nest.
 """
 import math
 from fractions import Fraction
@@ -32,7 +33,7 @@ from .broadcast import broadcast_index, broadcast_shape
 from .schedule import MATERIALIZED
 
 __all__ = ["lgamma", "digamma", "zeta", "erfcx", "erfc", "ndtr", "log_ndtr", "i0e", "i1e", "i0", "i1", "entr",
-           "inverse_error", "HALLEY_STEPS", "incomplete_gamma", "GAMMA_TERMS"]
+           "inverse_error", "ERFINV_REGIONS", "incomplete_gamma", "GAMMA_TERMS"]
 
 INF, NAN = math.inf, math.nan
 #: lgamma and digamma move their argument up to [SHIFT, SHIFT + 1) before the asymptotic series
@@ -50,9 +51,11 @@ _EULER_MACLAURIN = tuple(float(Fraction(b) / math.factorial(2 * k)) for k, b in 
      "854513/138", "-236364091/2730"), start=1))
 ZETA_TERMS = 10
 ERFCX_K = 3.75
-#: Halley steps of the inverse error functions: 2 reach 2e-15 from Winitzki's start, 3 keep a margin
-HALLEY_STEPS = 3
-_WINITZKI = 0.147
+#: erfinv's ratio to its argument by region: (table, variable, low, high), the variable w =
+#: -log(1 - x²) or sqrt(w) mapped from [low, high] onto [-1, 1]; the last reaches erfc(z) =
+#: 5e-324 (ndtri's smallest p)
+ERFINV_REGIONS = (("ERFINV_CENTRAL", "w", 0.0, 6.25), ("ERFINV_MIDDLE", "s", 2.5, 4.0),
+                  ("ERFINV_TAIL", "s", 4.0, 6.1), ("ERFINV_FAR", "s", 6.1, 27.5))
 
 
 def _c(value):
@@ -139,9 +142,9 @@ def zeta(s, q):
     return _where(s == 1, INF, _where(s < 1, NAN, _where(te.isinf(s), infinite_s, value)))
 
 
-def _erfcx_positive(x):
+def _erfcx_positive(x, table=tables.ERFCX):
     """erfcx(x) = exp(x²) erfc(x) for x >= 0 (0 at inf): a polynomial in (x - K)/(x + K)."""
-    value = _horner(tables.ERFCX, (x - ERFCX_K) / (x + ERFCX_K)) / (1 + x)
+    value = _horner(table, (x - ERFCX_K) / (x + ERFCX_K)) / (1 + x)
     return _where(te.isinf(x), 0, value)
 
 
@@ -154,19 +157,28 @@ def erfcx(x):
 
 
 def _exp_minus_square(a):
-    """exp(-a²) for 0.5 <= a <= 30 without the rounding of a² magnified: a = h + l with h
+    """exp(-a²) for 0 <= a <= 30 without the rounding of a² magnified: a = h + l with h
     a multiple of 1/64 (h² exact), exp(-h²) exp(-(2h + l) l)."""
     h = te.floor(a * 64) / 64
     low = a - h
     return te.exp(-(h * h)) * te.exp(-(2 * h + low) * low)
 
 
-def erfc(x):
-    """1 - erf(x) to full relative accuracy: ``1 - erf`` inside (-0.5, 0.5), else
-    ``exp(-x²) erfcx(|x|)`` (or 2 less that below 0), 0 from |x| = 30 (it underflows)."""
+def erfc(x, precise=True):
+    """1 - erf(x) to full relative accuracy: ``exp(-x²) erfcx(|x|)`` (or 2 less that below
+    0; a few ulp near 0 too, where it is about 1), 0 from |x| = 30 (it underflows). The
+    product appears once in the expression (the sign only picks an offset and a factor):
+    lowering repeats a repeated subexpression, and LLVM does not merge the vector exp
+    calls, so a second use would compute both exps again. ``precise=False`` (float32
+    outputs): the shorter erfcx table and one exp of the rounded -x² (its relative error,
+    up to 900 x 1e-16, is far below float32's half ulp)."""
     a = te.min(te.abs(x), _c(30))
-    tail = _exp_minus_square(a) * _erfcx_positive(a)
-    return _where(te.abs(x) < 0.5, 1 - te.erf(x), _where(x < 0, 2 - tail, tail))
+    if precise:
+        tail = _exp_minus_square(a) * _erfcx_positive(a)
+    else:
+        tail = te.exp(-(a * a)) * _erfcx_positive(a, tables.ERFCX_32)
+    negative = x < 0
+    return _where(negative, 2, 0) + _where(negative, -1, 1) * tail
 
 
 def ndtr(x):
@@ -211,34 +223,30 @@ def entr(x):
     return _where(x > 0, -x * te.log(x), _where(x == 0, 0, _where(x < 0, -INF, x)))
 
 
-def _solve_stage(name, previous, a, c, tail):
-    """One Halley step on F(z) = erf(z) - a (central) or c - erfc(z) (tail), F' = 2/√π e^{-z²},
-    F'' = -2z F': z - u / (1 + z u), u = F / F' (in the tail through erfcx and
-    exp(log c + z²), which neither overflows nor underflows)."""
+def inverse_error(name, shape, a, c, precise, reach, finish):
+    """The z >= 0 with erf(z) = a(i) and erfc(z) = c(i) (a, c: functions of the index
+    giving float64 expressions, a = 1 - c, either one exact: the other is rounded at most
+    once) as ``a · R(w)``, ``w = -log(c (2 - c))`` (= -log(1 - a²), computed from the
+    product so that no a² near 1 cancels): R, erfinv's ratio to its argument, is smooth
+    in w near 0 and in sqrt(w) beyond, a polynomial in each region of
+    :data:`ERFINV_REGIONS` (branch-free: every region reachable is computed, the right
+    one selected). ``precise``: the tables to about 1e-16 relative (float64 outputs),
+    else to about 1e-11, within half a float32 ulp once rounded; ``reach``: the largest w
+    the inputs give (regions past it are not computed). w is a :data:`MATERIALIZED` stage:
+    lowering does not share subexpressions, and LLVM does not merge the repeated vector
+    logarithm calls. ``finish(i, z)`` gives the output element (signs, edges, the cast)."""
+    w = te.compute(shape, lambda *i: -te.log(c(i) * (2 - c(i))), name=f"{name}_w", tag=MATERIALIZED)
+
     def body(*i):
-        z = previous[i]
-        ratio = _where(tail(i), te.exp(te.log(c(i)) + z * z) - _erfcx_positive(z),
-                       (te.erf(z) - a(i)) * te.exp(z * z)) * (math.sqrt(math.pi) / 2)
-        return z - ratio / (1 + z * ratio)
-    return te.compute(previous.shape, body, name=name, tag=MATERIALIZED)
-
-
-def inverse_error(name, shape, a, c, tail, finish):
-    """The z >= 0 with erf(z) = a(i) where ``tail(i)`` is false, erfc(z) = c(i) where it
-    holds (a, c, tail: functions of the index giving float64/bool expressions; a = 1 - c
-    exactly in the tail, so either is accurate), from Winitzki's approximation
-    ``z² ≈ sqrt(B² - L/α) - B``, ``B = 2/(πα) + L/2``, ``L = log(1 - a²)`` (relative
-    error ~1e-3) by :data:`HALLEY_STEPS` Halley steps. ``finish(i, z)`` gives the output
-    element (signs, scaling, edges and the cast to the output dtype)."""
-    def start(*i):
-        log_both = _where(tail(i), te.log(c(i) * (2 - c(i))), te.log1p(-a(i) * a(i)))
-        b = 2 / (math.pi * _WINITZKI) + log_both / 2
-        return te.sqrt(te.sqrt(b * b - log_both / _WINITZKI) - b)
-    z = te.compute(shape, start, name=f"{name}_start", tag=MATERIALIZED)
-    for step in range(HALLEY_STEPS - 1):
-        z = _solve_stage(f"{name}_halley{step}", z, a, c, tail)
-    last = _solve_stage(f"{name}_halley", z, a, c, tail)
-    return te.compute(shape, lambda *i: finish(i, last[i]), name=name, tag="elemwise")
+        ratio = None
+        for table, variable, low, high in reversed(ERFINV_REGIONS):
+            if (low if variable == "w" else low * low) >= reach:
+                continue
+            v = w[i] if variable == "w" else te.sqrt(w[i])
+            value = _horner(getattr(tables, table if precise else table + "_32"), (v - low) * (2 / (high - low)) - 1)
+            ratio = value if ratio is None else _where(v < high, value, ratio)
+        return finish(i, a(i) * ratio)
+    return te.compute(shape, body, name=name, tag="elemwise")
 
 
 #: fixed term counts of the incomplete gamma function's series and continued fraction:
