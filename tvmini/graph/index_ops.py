@@ -12,7 +12,7 @@ index to the nearest row instead: it never reads outside the tensor.
 """
 import numpy as np
 
-from ..errors import DeviceError, DTypeError, IndexingError, ShapeError
+from ..errors import ArgumentError, DeviceError, DTypeError, IndexingError, ShapeError
 from ..runtime import ndarray as nd
 from ..topi import segment_sum
 from . import axes as check_axes
@@ -100,18 +100,27 @@ def _renorm_rows(input, weight, max_norm, norm_type):
         weight.copy_(weight * ops.reshape(scale, (-1, 1)))
 
 
+def check_dense(op, sparse):
+    """Refuse ``sparse=True``: tvmini has no sparse tensors, so a weight's gradient is
+    always a dense tensor (PyTorch would return a sparse one)."""
+    if sparse:
+        raise ArgumentError(f"{op}: sparse=True asks for a sparse gradient, but tvmini has no sparse tensors; "
+                            "use sparse=False (the weight's gradient is then a dense tensor)")
+
+
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
               sparse=False):
     """Rows of ``weight`` (num_embeddings, dim) picked by the integer tensor ``input``:
     shape ``input.shape + (dim,)``. Rows at ``padding_idx`` get no gradient, as PyTorch.
     ``max_norm``: the picked rows are first renormalized in place (see
-    :func:`_renorm_rows`), as PyTorch's. ``scale_grad_by_freq`` and ``sparse`` gradients
-    are not supported."""
+    :func:`_renorm_rows`), as PyTorch's. ``scale_grad_by_freq`` is not supported here;
+    ``sparse=True`` is refused (tvmini has no sparse tensors)."""
     if weight.ndim != 2:
         raise ShapeError(f"embedding: weight must be (num_embeddings, embedding_dim), got shape {weight.shape}")
-    if scale_grad_by_freq or sparse:
-        raise ShapeError(f"embedding: scale_grad_by_freq and sparse are not supported, got "
-                         f"scale_grad_by_freq={scale_grad_by_freq!r}, sparse={sparse!r}")
+    check_dense("embedding", sparse)
+    if scale_grad_by_freq:
+        raise ArgumentError("embedding: scale_grad_by_freq=True is not supported by F.embedding (it is by "
+                            "F.embedding_bag)")
     if max_norm is not None:
         check_indices("embedding", input, weight.shape[0])
         _renorm_rows(input, weight, float(max_norm), norm_type)
