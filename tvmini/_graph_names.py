@@ -37,7 +37,7 @@ GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_
                    # scans and sorting (graph/sort_ops.py)
                    "argsort", "cumprod", "cumsum", "kthvalue", "median", "randperm", "sort", "topk",
                    # tensorops: sampling (graph/random_ops.py)
-                   "bernoulli", "normal", "multinomial",
+                   "bernoulli", "normal", "multinomial", "poisson",
                    # tensorops: index updates (graph/index_update_ops.py)
                    "scatter_reduce", "index_copy", "index_fill", "masked_scatter", "index_put", "put",
                    # tensorops: running reductions (graph/cumulative_ops.py)

@@ -31,7 +31,7 @@ from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_li
 from .tensor import Tensor, tensor
 # tensorops: sampling, index updates, running reductions, numerics, norms and products (tm.linalg),
 # order statistics, rearranging
-from .random_ops import bernoulli, multinomial, normal
+from .random_ops import bernoulli, multinomial, normal, poisson
 from .index_update_ops import index_copy, index_fill, index_put, index_reduce, masked_scatter, put, scatter_reduce
 from .cumulative_ops import cummax, cummin, diff, logcumsumexp
 from .numeric_ops import (bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor,
