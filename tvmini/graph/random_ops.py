@@ -343,7 +343,9 @@ def poisson(input, generator=None):
                                 f"values in [{values.min()}, {values.max()}] (input of shape {input.shape})")
     if not input.numel():
         return Tensor._wrap(nd.empty(input.shape, input.dtype, input.device))
-    return _zero_gradient(_run("poisson", _poisson_kernel, [input.detach()], (), (), generator=generator), input)
+    flat = ops.reshape(input.detach(), (input.numel(),))
+    drawn = _run("poisson", _poisson_kernel, [flat], (), (), generator=generator)
+    return _zero_gradient(ops.reshape(drawn, input.shape), input)
 
 
 def _race_kernel(weights, seed):

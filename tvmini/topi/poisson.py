@@ -33,7 +33,7 @@ graph layer refuses those where it can read the rates, as PyTorch does).
 import math
 
 from .. import te
-from ..errors import DTypeError
+from ..errors import DTypeError, ShapeError
 from ..tir import dtype as dt
 from ..tir import expr as E
 from .random import _flat_index, _hash, _int64, _unit
@@ -113,10 +113,15 @@ def _ptrs_attempt(lam, bits, j):
 
 
 def poisson(rates, seed):
-    """Poisson draws of the float tensor ``rates`` (same shape and dtype), seeded by the
-    int64 scalar ``seed`` (see the module's docstring for the samplers)."""
+    """Poisson draws of the 1-D float tensor ``rates`` (same shape and dtype), seeded by
+    the int64 scalar ``seed`` (see the module's docstring for the samplers). One axis,
+    so that the folds computed per vector of the draw cover just that vector (the graph
+    layer draws a tensor of any shape through its flat view)."""
     if not dt.is_float(rates.dtype):
         raise DTypeError(f"poisson: rates must be a float tensor, got {rates.dtype} ({rates.name})")
+    if len(rates.shape) != 1:
+        raise ShapeError(f"poisson: rates must be 1-D (draw a tensor through its flat view), got {rates.name} of "
+                         f"shape {tuple(rates.shape)}")
     seed = _int64(seed, "seed")
     shape = rates.shape
     search, first = _search(), _first_accepted()
@@ -167,21 +172,19 @@ def _elements(stage):
 
 @register(DRAW_TAG)
 def schedule_poisson(sch, tensor, target="llvm"):
-    """CPU: the draw's axes fused into vectors of :data:`LANES` elements (parallel when
+    """CPU: the draw cut into vectors of :data:`LANES` elements (parallel when
     the work is large), both folds computed inside per vector, their steps outside the
     vector's lanes."""
     stage = sch[tensor]
     if target_kind(target) not in ("llvm", "cpu") or not stage.op.axis:
         return
-    axes = list(stage.op.axis)
-    outer, inner = stage.split(stage.fuse(*axes) if len(axes) > 1 else axes[0], factor=LANES)
+    outer, inner = stage.split(stage.op.axis[0], factor=LANES)
     if _elements(stage) * (INVERSION_STEPS + PTRS_ATTEMPTS) >= PARALLEL_MIN:
         stage.parallel(outer)
     for fold in _folds(tensor):
         fold_stage = sch[fold]
         fold_stage.compute_at(stage, outer)
-        fold_axes = list(fold_stage.op.axis)
-        lanes = fold_stage.fuse(*fold_axes) if len(fold_axes) > 1 else fold_axes[0]
+        lanes = fold_stage.op.axis[0]
         fold_stage.reorder(fold_stage.op.reduce_axis[0], lanes)
         fold_stage.vectorize(lanes)
     stage.vectorize(inner)
