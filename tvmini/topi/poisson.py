@@ -36,7 +36,7 @@ from .. import te
 from ..errors import DTypeError, ShapeError
 from ..tir import dtype as dt
 from ..tir import expr as E
-from .random import _flat_index, _hash, _int64, _unit
+from .random import _hash, _int64, _unit
 from .schedule import register, target_kind
 from .schedule_cpu import PARALLEL_MIN
 from .schedule_cuda import _bind_flat
@@ -54,8 +54,9 @@ PTRS_ATTEMPTS = 28
 _STREAM = 2 + 2 * PTRS_ATTEMPTS
 #: elements run through the folds together as one vector on the CPU (float64 lanes)
 LANES = 4
-#: tags: the folds (scheduled by their reader) and the draw that selects between them
-FOLD_TAG, DRAW_TAG = "poisson_fold", "poisson"
+#: tags: the per-element parameters and the folds (both scheduled by the draw that reads
+#: them) and the draw that selects between the folds
+PARAMETERS_TAG, FOLD_TAG, DRAW_TAG = "poisson_parameters", "poisson_fold", "poisson"
 
 
 def _c(value):
@@ -93,13 +94,33 @@ def _first_accepted():
     return te.comm_reducer(combine, lambda a, b: (_c(0.0), _c(0.0)), name="poisson_ptrs")
 
 
-def _ptrs_attempt(lam, bits, j):
-    """(accepted 0/1, candidate) of PTRS attempt ``j`` at rate ``lam`` (>= SMALL)."""
-    slam, loglam = te.sqrt(lam), te.log(lam)
-    b = 0.931 + 2.53 * slam
-    a = -0.059 + 0.02483 * b
-    inv_alpha = 1.1239 + 1.1328 / (b - 3.4)
-    vr = 0.9277 - 3.6224 / (b - 2.0)
+def _parameters(rates, seed):
+    """The per-element values the folds' steps share, computed once per element (a
+    stage of its own: inside a step they would be recomputed at every step): inversion's
+    uniform ``u`` (52 random bits), its rate (at most SMALL) and ``e^-λ``; PTRS's rate
+    (at least SMALL), ``log λ`` and the constants ``a``, ``b``, ``1/α`` and ``v_r`` of
+    its hat and squeeze."""
+    def body(i):
+        rate = rates[i].astype("float64")
+        bits = _hashes(i, seed)
+        wide = (bits(0) // 4096) * (1 << 32) + bits(1)                       # 52 random bits
+        u = (wide.astype("float64") + 0.5) * (1.0 / (1 << 52))
+        small, large = te.min(rate, _c(SMALL)), te.max(rate, _c(SMALL))
+        b = 0.931 + 2.53 * te.sqrt(large)
+        return (u, small, te.exp(-small), large, te.log(large), -0.059 + 0.02483 * b, b,
+                1.1239 + 1.1328 / (b - 3.4), 0.9277 - 3.6224 / (b - 2.0))
+    return te.compute(rates.shape, body, name="poisson_parameters", tag=PARAMETERS_TAG)
+
+
+def _hashes(i, seed):
+    """``k -> hash k`` of element ``i``'s :data:`_STREAM` hashes."""
+    base = i.astype("int64") * _STREAM
+    return lambda k: _hash(base + (k.astype("int64") if isinstance(k, E.PrimExpr) else k), seed)
+
+
+def _ptrs_attempt(params, i, bits, j):
+    """(accepted 0/1, candidate) of PTRS attempt ``j`` of element ``i``."""
+    lam, loglam, a, b, inv_alpha, vr = (params[k][i] for k in range(3, 9))
     u = _unit(bits(2 + 2 * j), "float64") - 0.5
     v = _unit(bits(3 + 2 * j), "float64")
     us = 0.5 - te.abs(u)
@@ -115,7 +136,7 @@ def _ptrs_attempt(lam, bits, j):
 def poisson(rates, seed):
     """Poisson draws of the 1-D float tensor ``rates`` (same shape and dtype), seeded by
     the int64 scalar ``seed`` (see the module's docstring for the samplers). One axis,
-    so that the folds computed per vector of the draw cover just that vector (the graph
+    so that the stages computed per vector of the draw cover just that vector (the graph
     layer draws a tensor of any shape through its flat view)."""
     if not dt.is_float(rates.dtype):
         raise DTypeError(f"poisson: rates must be a float tensor, got {rates.dtype} ({rates.name})")
@@ -123,44 +144,41 @@ def poisson(rates, seed):
         raise ShapeError(f"poisson: rates must be 1-D (draw a tensor through its flat view), got {rates.name} of "
                          f"shape {tuple(rates.shape)}")
     seed = _int64(seed, "seed")
-    shape = rates.shape
+    params = _parameters(rates, seed)
     search, first = _search(), _first_accepted()
     step = te.reduce_axis((0, INVERSION_STEPS), name="step")
     attempt = te.reduce_axis((0, PTRS_ATTEMPTS), name="attempt")
 
-    def counter(i):
-        return _flat_index(shape, i) * _STREAM
-
-    def hashes(i):
-        base = counter(i)
-        return lambda k: _hash(base + (k.astype("int64") if isinstance(k, E.PrimExpr) else k), seed)
-
-    def inversion(*i):
-        lam = te.min(rates[i].astype("float64"), _c(SMALL))
-        bits = hashes(i)
-        wide = (bits(0) // 4096) * (1 << 32) + bits(1)                       # 52 random bits
-        u = (wide.astype("float64") + 0.5) * (1.0 / (1 << 52))
+    def inversion(i):
+        u, lam, first_pmf = params[0][i], params[1][i], params[2][i]
         j = step.var.astype("float64")
-        ratio = te.if_then_else(j == 0.0, te.exp(-lam), lam / te.max(j, _c(1.0)))
+        ratio = te.if_then_else(j == 0.0, first_pmf, lam / te.max(j, _c(1.0)))
         return search((ratio, u, u), axis=step)
 
-    def ptrs(*i):
-        lam = te.max(rates[i].astype("float64"), _c(SMALL))
-        return first(_ptrs_attempt(lam, hashes(i), attempt.var), axis=attempt)
+    def ptrs(i):
+        return first(_ptrs_attempt(params, i, _hashes(i, seed), attempt.var), axis=attempt)
 
-    counts = te.compute(shape, inversion, name="poisson_inversion", tag=FOLD_TAG)[0]
-    drawn = te.compute(shape, ptrs, name="poisson_ptrs", tag=FOLD_TAG)[1]
+    counts = te.compute(rates.shape, inversion, name="poisson_inversion", tag=FOLD_TAG)[0]
+    drawn = te.compute(rates.shape, ptrs, name="poisson_ptrs", tag=FOLD_TAG)[1]
 
-    def body(*i):
+    def body(i):
         lam = rates[i].astype("float64")
         value = te.if_then_else(lam < SMALL, counts[i], te.max(drawn[i], _c(0.0)))
         value = te.if_then_else(te.isinf(lam), _c(math.inf), value)
         return te.if_then_else(te.isnan(lam) | (lam < 0.0), _c(math.nan), value).astype(rates.dtype)
-    return te.compute(shape, body, name="poisson", tag=DRAW_TAG)
+    return te.compute(rates.shape, body, name="poisson", tag=DRAW_TAG)
 
 
-def _folds(tensor):
-    return [t for t in tensor.op.input_tensors if getattr(t.op, "tag", None) == FOLD_TAG]
+def _inputs(tensor, tag):
+    return [t for t in tensor.op.input_tensors if getattr(t.op, "tag", None) == tag]
+
+
+def _stages(sch, tensor):
+    """The parameters' stage and the folds' stages the draw ``tensor`` reads, in the
+    order they run."""
+    folds = [sch[t] for t in _inputs(tensor, FOLD_TAG)]
+    parameters = {t.op: t for fold in folds for t in _inputs(fold.op.output(0), PARAMETERS_TAG)}
+    return [sch[t] for t in parameters.values()] + folds
 
 
 def _elements(stage):
@@ -173,38 +191,38 @@ def _elements(stage):
 @register(DRAW_TAG)
 def schedule_poisson(sch, tensor, target="llvm"):
     """CPU: the draw cut into vectors of :data:`LANES` elements (parallel when
-    the work is large), both folds computed inside per vector, their steps outside the
-    vector's lanes."""
+    the work is large), the parameters and both folds computed inside per vector, the
+    folds' steps outside the vector's lanes."""
     stage = sch[tensor]
     if target_kind(target) not in ("llvm", "cpu") or not stage.op.axis:
         return
     outer, inner = stage.split(stage.op.axis[0], factor=LANES)
     if _elements(stage) * (INVERSION_STEPS + PTRS_ATTEMPTS) >= PARALLEL_MIN:
         stage.parallel(outer)
-    for fold in _folds(tensor):
-        fold_stage = sch[fold]
-        fold_stage.compute_at(stage, outer)
-        lanes = fold_stage.op.axis[0]
-        fold_stage.reorder(fold_stage.op.reduce_axis[0], lanes)
-        fold_stage.vectorize(lanes)
+    for inner_stage in _stages(sch, tensor):
+        inner_stage.compute_at(stage, outer)
+        lanes = inner_stage.op.axis[0]
+        if inner_stage.op.reduce_axis:
+            inner_stage.reorder(inner_stage.op.reduce_axis[0], lanes)
+        inner_stage.vectorize(lanes)
     stage.vectorize(inner)
 
 
 @register(DRAW_TAG, target="cuda")
 def schedule_poisson_cuda(sch, tensor, target="cuda"):
-    """CUDA: one thread per element, both folds computed in that thread."""
+    """CUDA: one thread per element, the parameters and both folds computed in that thread."""
     stage = sch[tensor]
     if stage.op.axis:
         thread = _bind_flat(stage, list(stage.op.axis))
-        for fold in _folds(tensor):
-            sch[fold].compute_at(stage, thread)
+        for inner_stage in _stages(sch, tensor):
+            inner_stage.compute_at(stage, thread)
 
 
-@register(FOLD_TAG)
-def schedule_fold(sch, tensor, target="llvm"):
-    """Nothing: the draw that reads a fold schedules it (its step axis stays serial)."""
+def _scheduled_by_the_draw(sch, tensor, target="llvm"):
+    """Nothing: the draw that reads the parameters and the folds schedules them (a
+    fold's step axis stays one serial loop)."""
 
 
-@register(FOLD_TAG, target="cuda")
-def schedule_fold_cuda(sch, tensor, target="cuda"):
-    """Nothing: the draw that reads a fold schedules it in its own thread."""
+for _tag in (PARAMETERS_TAG, FOLD_TAG):
+    register(_tag)(_scheduled_by_the_draw)
+    register(_tag, target="cuda")(_scheduled_by_the_draw)
