@@ -52,8 +52,10 @@ INVERSION_STEPS = 48
 PTRS_ATTEMPTS = 28
 #: hashes per element: two for inversion's uniform, two per PTRS attempt
 _STREAM = 2 + 2 * PTRS_ATTEMPTS
-#: elements run through the folds together as one vector on the CPU (float64 lanes)
-LANES = 4
+#: elements run through the folds together on the CPU: two AVX2 vectors of float64, so
+#: that two independent chains fill the latency of the logarithms and divisions (100k
+#: mixed rates: ~28 ms, against ~38 with 4 lanes and ~32 with 16)
+LANES = 8
 #: tags: the per-element parameters and the folds (both scheduled by the draw that reads
 #: them) and the draw that selects between the folds
 PARAMETERS_TAG, FOLD_TAG, DRAW_TAG = "poisson_parameters", "poisson_fold", "poisson"
@@ -67,7 +69,8 @@ def _log_factorial(k):
     """``log(k!)`` of an integer-valued float64 ``k >= 0``: a table below 10, Stirling's
     series (``topi.special``'s coefficients) at ``z = k + 1 >= 11`` above (error ~1e-16)."""
     z = k + 1.0
-    stirling = (z - 0.5) * te.log(z) - z + 0.5 * math.log(2 * math.pi) + _horner(_STIRLING, 1.0 / (z * z)) / z
+    r = 1.0 / z
+    stirling = (z - 0.5) * te.log(z) - z + 0.5 * math.log(2 * math.pi) + _horner(_STIRLING, r * r) * r
     value = stirling
     for n in range(9, -1, -1):
         value = te.if_then_else(k == float(n), _c(math.lgamma(n + 1.0)), value)
@@ -128,7 +131,8 @@ def _ptrs_attempt(params, i, bits, j):
     squeeze = (us >= 0.07) & (v <= vr)
     hopeless = (k < 0.0) | ((us < 0.013) & (v > us))
     log_pmf = -lam + k * loglam - _log_factorial(te.max(k, _c(0.0)))
-    hat = te.log(v * inv_alpha / (a / (us * us) + b))
+    square = us * us
+    hat = te.log(v * inv_alpha * square / (a + b * square))
     accepted = squeeze | (~hopeless & (hat <= log_pmf))
     return te.if_then_else(accepted, _c(1.0), _c(0.0)), k
 
