@@ -1,4 +1,5 @@
-"""``F.embedding_bag`` and ``nn.EmbeddingBag`` against PyTorch (outputs and the gradients
+"""``F.embedding_bag`` and ``nn.EmbeddingBag`` (and ``F.embedding``'s
+``scale_grad_by_freq``) against PyTorch (outputs and the gradients
 of the weight and of ``per_sample_weights`` in float64), finite differences, a ``tm.jit``
 training step, the CUDA emulator and the errors."""
 import numpy as np
@@ -354,3 +355,50 @@ def test_jitted_step_with_scale_grad_by_freq_equals_eager_and_counts_each_replay
     (eager, eager_w), (jitted, jit_w) = results
     np.testing.assert_allclose(jitted, eager, rtol=1e-12)
     np.testing.assert_allclose(jit_w, eager_w, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(1,), (7,), (3, 4)])
+def test_embedding_scale_grad_by_freq_matches_torch(shape):
+    rng = np.random.default_rng(len(shape) + shape[0])
+    weight, index = rng.normal(size=(5, 3)), rng.integers(0, 5, size=shape)
+    head = rng.normal(size=shape + (3,))
+    for padding_idx in (None, int(index.flat[0])):
+        ow, tw = tm.tensor(weight, requires_grad=True), torch.tensor(weight, requires_grad=True)
+        (F.embedding(tm.tensor(index), ow, padding_idx, scale_grad_by_freq=True) * tm.tensor(head)).sum().backward()
+        (TF.embedding(torch.tensor(index), tw, padding_idx, scale_grad_by_freq=True) * torch.tensor(head)).sum() \
+            .backward()
+        np.testing.assert_allclose(ow.grad.numpy(), tw.grad.numpy(), **TOL)
+        unscaled = tm.tensor(weight, requires_grad=True)
+        (F.embedding(tm.tensor(index), unscaled, padding_idx) * tm.tensor(head)).sum().backward()
+        counts = np.bincount(index.ravel(), minlength=5)[:, None]
+        np.testing.assert_allclose(ow.grad.numpy() * counts, unscaled.grad.numpy(), **TOL)
+
+
+def test_embedding_scale_grad_by_freq_in_a_jitted_step_and_on_the_emulated_gpu(emulated_gpu):
+    results = []
+    batches = [np.array([[1, 1, 4], [0, 1, 2]]), np.array([[3, 3, 3], [3, 0, 2]])]
+    for jit in (False, True):
+        tm.manual_seed(0)
+        layer = nn.Embedding(5, 2, scale_grad_by_freq=True, dtype="float64")
+        opt = tm.optim.SGD(layer.parameters(), lr=0.5)
+
+        def step(index):
+            opt.zero_grad()
+            loss = layer(index).pow(2).sum()
+            loss.backward()
+            opt.step()
+            return loss
+        run = tm.jit(step) if jit else step
+        losses = [float(run(tm.tensor(b))) for b in batches + batches]      # replays see other counts
+        results.append((losses, layer.weight.numpy()))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-12)
+    weight = np.random.default_rng(8).normal(size=(4, 3)).astype("float32")
+    grads = []
+    for device in ("cuda", "cpu"):
+        w = tm.tensor(weight, device=device, requires_grad=True)
+        F.embedding(tm.tensor(np.array([2, 2, 0, 2]), device=device), w, scale_grad_by_freq=True).sum().backward()
+        grads.append(w.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6)
+    np.testing.assert_allclose(grads[1][:, 0], [1, 0, 1, 0])
+    assert emulated_gpu.launches
