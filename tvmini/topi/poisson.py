@@ -7,7 +7,7 @@ Two samplers, chosen per element by its rate λ (the split numpy and PyTorch use
 * λ < :data:`SMALL` — inversion by sequential search: one uniform ``u`` of 52 random
   bits (two hashes), and ``X`` the number of ``k`` whose CDF ``F(k) = Σ_{j<=k} e^-λ
   λ^j / j!`` is below ``u`` (each pmf term the one before times ``λ / k``). Exact up
-  to the 2^-52 resolution of ``u``; one hash pair and a multiply-add per step.
+  to the 2^-52 resolution of ``u``; one hash pair per element, a multiply-add per step.
 * λ >= :data:`SMALL` — PTRS, Hörmann's transformed rejection with squeeze (W.
   Hörmann, "The transformed rejection method for generating Poisson random variables",
   1993): a candidate ``floor((2a / us + b) U + λ + 0.43)`` from two uniforms, accepted
@@ -19,12 +19,15 @@ te has no while loop, so both are folds over a fixed number of steps, as Euclid'
 algorithm in ``topi.number_theory``: :data:`INVERSION_STEPS` search steps (a count
 past them has probability below 2.3e-17 for λ < 10, and then reads as the last step)
 and :data:`PTRS_ATTEMPTS` attempts, of which the first accepted one is the draw (each
-attempt is rejected with probability below 0.25 for λ >= 10, so all of them are with
-probability below 2^-56; the last candidate, at least 0, is the draw then). Each fold
+attempt is rejected with probability about 0.25 at λ = 10 (0.247 simulated), less
+above, so all of them are with probability below 2^-56; the last candidate, at least 0,
+is the draw then). Each fold
 is a tuple reduction (``te.comm_reducer``) over its step axis whose schedule keeps
 that axis one serial loop in order inside each element (on the CPU, inside a vector
-of elements), so both run in registers. Every element runs both folds (a vector or a
-GPU warp mixes rates); :func:`poisson` selects by its rate.
+of elements), its state kept from step to step in a few vectors (registers or L1).
+The values a step shares with the others (the uniform ``u``, the hat's constants) are
+computed once per element in a stage of their own. Every element runs both folds (a
+vector or a GPU warp mixes rates); :func:`poisson` selects by its rate.
 
 The arithmetic is float64 whatever the rates' dtype (the draw is converted at the
 end). A rate of 0 draws 0, +inf draws +inf, and a negative or NaN rate gives NaN (the
@@ -48,7 +51,7 @@ __all__ = ["poisson", "SMALL", "INVERSION_STEPS", "PTRS_ATTEMPTS"]
 SMALL = 10.0
 #: inversion's search steps: P(X > 48) < 2.3e-17 for a rate below 10
 INVERSION_STEPS = 48
-#: PTRS attempts: each rejected with probability < 0.25 at λ >= 10 (less for larger λ)
+#: PTRS attempts: each rejected with probability ~0.25 at λ = 10 (less for larger λ)
 PTRS_ATTEMPTS = 28
 #: hashes per element: two for inversion's uniform, two per PTRS attempt
 _STREAM = 2 + 2 * PTRS_ATTEMPTS
