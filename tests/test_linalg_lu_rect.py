@@ -1,8 +1,10 @@
 """LU of rectangular and empty matrices (``tm.linalg.lu_factor``, ``lu_factor_ex``,
-``lu``, ``tm.lu_unpack``) and the older ``tm.lu_solve(b, LU, pivots)`` /
-``Tensor.lu_solve``, against PyTorch: factors, pivots, ``info``, shapes of empty
-results, gradients against torch's and central differences (float64), a ``tm.jit``
-step, the emulated GPU and the errors."""
+``lu``, ``tm.lu_unpack``) and the older ``tm.lu`` / ``Tensor.lu`` and
+``tm.lu_solve(b, LU, pivots)`` / ``Tensor.lu_solve``, against PyTorch: factors,
+pivots, ``info``, shapes of empty results, gradients against torch's and central
+differences (float64), a ``tm.jit`` step, the emulated GPU and the errors."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -88,6 +90,18 @@ def test_older_lu_solve_and_the_method_as_torch():
     theirs = torch.linalg.lu_solve(tLU, tpivots, torch.tensor(b))
     _close(tm.lu_solve(tm.tensor(b), LU, pivots), theirs)
     _close(tm.tensor(b).lu_solve(LU, pivots), theirs)
+
+
+def test_older_lu_and_the_method_as_torch():
+    for a in (np.random.default_rng(8).standard_normal((2, 3, 5)), np.zeros((2, 2))):     # a singular one too
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")        # torch.lu is deprecated in favour of linalg.lu_factor
+            theirs = torch.lu(torch.tensor(a), get_infos=True)
+        for ours in (tm.lu(tm.tensor(a), get_infos=True), tm.tensor(a).lu(get_infos=True)):
+            assert len(ours) == 3
+            for x, y in zip(ours, theirs):
+                _close(x, y)
+        assert len(tm.lu(tm.tensor(a))) == 2
 
 
 # --------------------------------------------------------------------------- gradients

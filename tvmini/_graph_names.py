@@ -50,8 +50,8 @@ GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_
                    "linalg", "norm", "dist", "cdist", "renorm", "cross", "kron", "tensordot", "inner", "matrix_power",
                    "block_diag", "vander", "cov", "corrcoef",
                    # solvers and factorizations (graph/linalg_solve.py, linalg_cholesky.py)
-                   "det", "logdet", "slogdet", "inverse", "lu_solve", "lu_unpack", "cholesky_solve", "cholesky_inverse",
-                   "triangular_solve",
+                   "det", "logdet", "slogdet", "inverse", "lu", "lu_solve", "lu_unpack", "cholesky_solve",
+                   "cholesky_inverse", "triangular_solve",
                    # spectral factorizations, torch's older spellings (graph/linalg_spectral.py; tm.linalg.qr/svd/eigh)
                    "qr", "svd",
                    # tensorops: order statistics (graph/order_ops.py)

@@ -41,7 +41,7 @@ from .cdist_ops import cdist
 from .norm_ops import dist, norm, pdist, renorm
 from .linalg_ops import block_diag, corrcoef, cov, cross, inner, kron, matrix_power, tensordot, vander
 # graph/linalg_solve.py, linalg_cholesky.py
-from .linalg_solve import det, inv as inverse, legacy_lu_solve as lu_solve, logdet, lu_unpack, slogdet
+from .linalg_solve import det, inv as inverse, legacy_lu as lu, legacy_lu_solve as lu_solve, logdet, lu_unpack, slogdet
 from .linalg_cholesky import cholesky_inverse, cholesky_solve, triangular_solve
 from . import linalg
 from .linalg_spectral import legacy_qr as qr, legacy_svd as svd

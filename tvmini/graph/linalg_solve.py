@@ -1,8 +1,8 @@
 """``torch.linalg``'s LU-based solvers, under PyTorch's names, defaults and errors:
 ``lu_factor`` (``_ex``) and ``lu`` of any m x n matrices, ``lu_solve``, ``solve``
 (``_ex``), ``inv`` (``_ex``), ``det``, ``slogdet`` and the top-level ``det``,
-``logdet``, ``inverse``, ``lu_unpack`` and the older ``lu_solve(b, LU, pivots)``
-(also a method of the right-hand side).
+``logdet``, ``inverse``, ``lu_unpack`` and the older ``lu(A)`` and ``lu_solve(b, LU,
+pivots)`` (also methods of ``A`` and of the right-hand side).
 
 Matrices are the last two axes, batched over the leading ones (broadcast between
 operands as PyTorch does); float32 and float64. Every op factors with partial pivoting
@@ -402,6 +402,13 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     return _unbatch(x, batch)
 
 
+def legacy_lu(A, pivot=True, get_infos=False):
+    """PyTorch's older ``torch.lu(A)`` and ``A.lu()``: ``(LU, pivots)`` of any m x n ``A``
+    (a singular matrix is factored without an error), with ``get_infos`` also ``info``."""
+    factors = lu_factor_ex(A, pivot=pivot)
+    return tuple(factors) if get_infos else tuple(factors[:2])
+
+
 def legacy_lu_solve(b, LU_data, LU_pivots):
     """PyTorch's older ``torch.lu_solve(b, LU_data, LU_pivots)`` and ``b.lu_solve(LU_data,
     LU_pivots)``: ``linalg.lu_solve(LU_data, LU_pivots, b)``, the arguments reordered."""
@@ -522,4 +529,5 @@ def logdet(input):
 
 
 add_methods({"det": method_of(det), "logdet": method_of(logdet), "inverse": method_of(inv),
-             "slogdet": method_of(slogdet), "lu_solve": method_of(legacy_lu_solve)})
+             "slogdet": method_of(slogdet), "lu_solve": method_of(legacy_lu_solve),
+             "lu": method_of(legacy_lu)})
