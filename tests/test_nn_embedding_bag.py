@@ -1,4 +1,5 @@
-"""``F.embedding_bag`` and ``nn.EmbeddingBag`` against PyTorch (outputs and the gradients
+"""``F.embedding_bag`` and ``nn.EmbeddingBag`` (and ``F.embedding``'s
+``scale_grad_by_freq``) against PyTorch (outputs and the gradients
 of the weight and of ``per_sample_weights`` in float64), finite differences, a ``tm.jit``
 training step, the CUDA emulator and the errors."""
 import numpy as np
@@ -196,13 +197,13 @@ def test_embedding_bag_kernels_on_the_emulated_gpu(emulated_gpu):
     rng = np.random.default_rng(5)
     weight, psw = rng.normal(size=(5, 3)).astype("float32"), rng.normal(size=6).astype("float32")
     indices, offsets = np.array([4, 1, 1, 0, 3, 4]), np.array([0, 3, 3, 5])      # row 1 twice in a bag
-    for mode in ("sum", "max"):
+    for mode, scaled in (("sum", False), ("max", False), ("sum", True)):
         results = []
         for device in ("cuda", "cpu"):
             w = tm.tensor(weight, device=device, requires_grad=True)
             p = tm.tensor(psw, device=device, requires_grad=True) if mode == "sum" else None
             out = F.embedding_bag(tm.tensor(indices, device=device), w, tm.tensor(offsets, device=device), mode=mode,
-                                  per_sample_weights=p, padding_idx=3)
+                                  per_sample_weights=p, padding_idx=3, scale_grad_by_freq=scaled)
             (out * out).sum().backward()
             assert out.device.kind == device
             results.append([out.numpy(), w.grad.numpy()] + ([p.grad.numpy()] if p is not None else []))
@@ -274,5 +275,130 @@ def test_bad_arguments_raise_errors_as_torch():
         F.embedding_bag(tm.tensor([[1.0, 2.0]]), w)
     with pytest.raises(ShapeError, match="padding_idx must be within num_embeddings"):
         nn.EmbeddingBag(5, 2, padding_idx=5)
-    with pytest.raises(ShapeError, match="scale_grad_by_freq and sparse are not supported"):
+    with pytest.raises(TVMiniError, match="sparse=True asks for a sparse gradient, but tvmini has no sparse tensors"):
         F.embedding_bag(tm.tensor([[1, 2]]), w, sparse=True)
+    with pytest.raises(TVMiniError, match="EmbeddingBag: sparse=True .* no sparse tensors"):
+        nn.EmbeddingBag(5, 2, sparse=True)
+    with pytest.raises(TVMiniError, match="max mode does not support scaling the gradient by the frequency"):
+        F.embedding_bag(tm.tensor([[1, 2]]), w, mode="max", scale_grad_by_freq=True)
+    with pytest.raises(TVMiniError, match="EmbeddingBag: max mode does not support scaling"):
+        nn.EmbeddingBag(5, 2, mode="max", scale_grad_by_freq=True)
+
+
+# ------------------------------------------------------------------- scale_grad_by_freq
+
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+@pytest.mark.parametrize("layout", ["2d", "offsets", "last_offset"])
+def test_scale_grad_by_freq_matches_torch(mode, layout):
+    rng = np.random.default_rng(3)
+    weight = rng.normal(size=(5, 3))
+    if layout == "2d":
+        indices, offsets, last = rng.integers(0, 5, size=(3, 4)), None, False
+    else:
+        indices = np.array([1, 2, 1, 4, 1, 0, 2, 2, 3])
+        last = layout == "last_offset"
+        offsets = np.array([0, 3, 3, 5] + ([9] if last else []))      # an empty bag
+    for padding_idx in (None, 1):
+        _compare(weight, indices, offsets, mode, include_last_offset=last, padding_idx=padding_idx,
+                 scale_grad_by_freq=True)
+
+
+def test_scale_grad_by_freq_on_single_entries_and_per_sample_weights_matches_torch():
+    rng = np.random.default_rng(4)
+    _compare(rng.normal(size=(1, 1)), np.array([[0]]), mode="sum", scale_grad_by_freq=True)
+    _compare(rng.normal(size=(4, 2)), np.array([3, 3, 0, 3, 1]), np.array([0, 2]), "sum",
+             psw=rng.normal(size=5), scale_grad_by_freq=True)
+
+
+def test_scale_grad_by_freq_gradients_match_finite_differences():
+    """The scaled gradient times each row's count is the derivative (central differences
+    in float64), and equals torch's scaled gradient."""
+    index, starts = np.array([0, 2, 2, 1, 2]), np.array([0, 1, 4])
+    w = np.random.default_rng(5).normal(size=(3, 2))
+
+    def loss(array):
+        return F.embedding_bag(tm.tensor(index), tm.tensor(array), tm.tensor(starts), mode="mean").pow(2).sum().item()
+    numeric, eps = np.zeros_like(w), 1e-6
+    for at in np.ndindex(*w.shape):
+        step = np.zeros_like(w)
+        step[at] = eps
+        numeric[at] = (loss(w + step) - loss(w - step)) / (2 * eps)
+    ow = tm.tensor(w, requires_grad=True)
+    F.embedding_bag(tm.tensor(index), ow, tm.tensor(starts), mode="mean", scale_grad_by_freq=True).pow(2).sum() \
+        .backward()
+    counts = np.bincount(index, minlength=3)[:, None]
+    np.testing.assert_allclose(ow.grad.numpy() * counts, numeric, rtol=1e-6, atol=1e-8)
+    tw = torch.tensor(w, requires_grad=True)
+    TF.embedding_bag(torch.tensor(index), tw, torch.tensor(starts), mode="mean",
+                     scale_grad_by_freq=True).pow(2).sum().backward()
+    np.testing.assert_allclose(ow.grad.numpy(), tw.grad.numpy(), **TOL)
+
+
+def test_jitted_step_with_scale_grad_by_freq_equals_eager_and_counts_each_replay():
+    results = []
+    offsets = tm.tensor(np.array([0, 2, 5]))
+    batches = [tm.tensor(np.array(b)) for b in ([1, 1, 2, 1, 5, 0, 0], [3, 4, 4, 4, 4, 2, 1])]
+    for jit in (False, True):
+        tm.manual_seed(0)
+        bag = nn.EmbeddingBag(6, 4, mode="sum", scale_grad_by_freq=True, dtype="float64")
+        opt = tm.optim.SGD(bag.parameters(), lr=0.1)
+
+        def step(indices):
+            opt.zero_grad()
+            loss = bag(indices, offsets).pow(2).sum()
+            loss.backward()
+            opt.step()
+            return loss
+        run = tm.jit(step) if jit else step
+        losses = [float(run(b)) for b in batches + batches]          # replays see other counts
+        results.append((losses, bag.weight.numpy()))
+    (eager, eager_w), (jitted, jit_w) = results
+    np.testing.assert_allclose(jitted, eager, rtol=1e-12)
+    np.testing.assert_allclose(jit_w, eager_w, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(1,), (7,), (3, 4)])
+def test_embedding_scale_grad_by_freq_matches_torch(shape):
+    rng = np.random.default_rng(len(shape) + shape[0])
+    weight, index = rng.normal(size=(5, 3)), rng.integers(0, 5, size=shape)
+    head = rng.normal(size=shape + (3,))
+    for padding_idx in (None, int(index.flat[0])):
+        ow, tw = tm.tensor(weight, requires_grad=True), torch.tensor(weight, requires_grad=True)
+        (F.embedding(tm.tensor(index), ow, padding_idx, scale_grad_by_freq=True) * tm.tensor(head)).sum().backward()
+        (TF.embedding(torch.tensor(index), tw, padding_idx, scale_grad_by_freq=True) * torch.tensor(head)).sum() \
+            .backward()
+        np.testing.assert_allclose(ow.grad.numpy(), tw.grad.numpy(), **TOL)
+        unscaled = tm.tensor(weight, requires_grad=True)
+        (F.embedding(tm.tensor(index), unscaled, padding_idx) * tm.tensor(head)).sum().backward()
+        counts = np.bincount(index.ravel(), minlength=5)[:, None]
+        np.testing.assert_allclose(ow.grad.numpy() * counts, unscaled.grad.numpy(), **TOL)
+
+
+def test_embedding_scale_grad_by_freq_in_a_jitted_step_and_on_the_emulated_gpu(emulated_gpu):
+    results = []
+    batches = [np.array([[1, 1, 4], [0, 1, 2]]), np.array([[3, 3, 3], [3, 0, 2]])]
+    for jit in (False, True):
+        tm.manual_seed(0)
+        layer = nn.Embedding(5, 2, scale_grad_by_freq=True, dtype="float64")
+        opt = tm.optim.SGD(layer.parameters(), lr=0.5)
+
+        def step(index):
+            opt.zero_grad()
+            loss = layer(index).pow(2).sum()
+            loss.backward()
+            opt.step()
+            return loss
+        run = tm.jit(step) if jit else step
+        losses = [float(run(tm.tensor(b))) for b in batches + batches]      # replays see other counts
+        results.append((losses, layer.weight.numpy()))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-12)
+    weight = np.random.default_rng(8).normal(size=(4, 3)).astype("float32")
+    grads = []
+    for device in ("cuda", "cpu"):
+        w = tm.tensor(weight, device=device, requires_grad=True)
+        F.embedding(tm.tensor(np.array([2, 2, 0, 2]), device=device), w, scale_grad_by_freq=True).sum().backward()
+        grads.append(w.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6)
+    np.testing.assert_allclose(grads[1][:, 0], [1, 0, 1, 0])
+    assert emulated_gpu.launches

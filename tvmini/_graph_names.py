@@ -37,7 +37,7 @@ GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_
                    # scans and sorting (graph/sort_ops.py)
                    "argsort", "cumprod", "cumsum", "kthvalue", "median", "randperm", "sort", "topk",
                    # tensorops: sampling (graph/random_ops.py)
-                   "bernoulli", "normal", "multinomial",
+                   "bernoulli", "normal", "multinomial", "poisson",
                    # tensorops: index updates (graph/index_update_ops.py)
                    "scatter_reduce", "index_copy", "index_fill", "masked_scatter", "index_put", "put",
                    # tensorops: running reductions (graph/cumulative_ops.py)
@@ -50,7 +50,8 @@ GRAPH_FUNCTIONS = ("Tensor", "arange", "cat", "chunk", "clamp", "empty", "empty_
                    "linalg", "norm", "dist", "cdist", "renorm", "cross", "kron", "tensordot", "inner", "matrix_power",
                    "block_diag", "vander", "cov", "corrcoef",
                    # solvers and factorizations (graph/linalg_solve.py, linalg_cholesky.py)
-                   "det", "logdet", "slogdet", "inverse", "cholesky_solve", "cholesky_inverse", "triangular_solve",
+                   "det", "logdet", "slogdet", "inverse", "lu", "lu_solve", "lu_unpack", "cholesky_solve",
+                   "cholesky_inverse", "triangular_solve",
                    # spectral factorizations, torch's older spellings (graph/linalg_spectral.py; tm.linalg.qr/svd/eigh)
                    "qr", "svd",
                    # tensorops: order statistics (graph/order_ops.py)

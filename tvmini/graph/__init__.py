@@ -31,7 +31,7 @@ from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_li
 from .tensor import Tensor, tensor
 # tensorops: sampling, index updates, running reductions, numerics, norms and products (tm.linalg),
 # order statistics, rearranging
-from .random_ops import bernoulli, multinomial, normal
+from .random_ops import bernoulli, multinomial, normal, poisson
 from .index_update_ops import index_copy, index_fill, index_put, index_reduce, masked_scatter, put, scatter_reduce
 from .cumulative_ops import cummax, cummin, diff, logcumsumexp
 from .numeric_ops import (bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor,
@@ -40,7 +40,8 @@ from .numeric_ops import (bitwise_and, bitwise_left_shift, bitwise_not, bitwise_
 from .cdist_ops import cdist
 from .norm_ops import dist, norm, pdist, renorm
 from .linalg_ops import block_diag, corrcoef, cov, cross, inner, kron, matrix_power, tensordot, vander
-from .linalg_solve import det, inv as inverse, logdet, slogdet  # graph/linalg_solve.py, linalg_cholesky.py
+# graph/linalg_solve.py, linalg_cholesky.py
+from .linalg_solve import det, inv as inverse, legacy_lu as lu, legacy_lu_solve as lu_solve, logdet, lu_unpack, slogdet
 from .linalg_cholesky import cholesky_inverse, cholesky_solve, triangular_solve
 from . import linalg
 from .linalg_spectral import legacy_qr as qr, legacy_svd as svd

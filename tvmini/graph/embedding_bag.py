@@ -18,20 +18,22 @@ device: V 1000 sum 0.22 / 0.33, max 0.53 / 0.49; V 10000 sum 0.31 / 0.37, max 1.
 """
 import numpy as np
 
-from ..errors import DTypeError, ShapeError
+from ..errors import ArgumentError, DTypeError, ShapeError
 from ..runtime import ndarray as nd
 from ..topi import embedding_bag as kernels
 from . import dispatch, ops
 from .autograd import Function
-from .creation import zeros_like
+from .creation import ones, zeros, zeros_like
 from .dispatch import run
-from .index_ops import _renorm_rows, check_indices
+from .gather_ops import scatter_add
+from .index_ops import _renorm_rows, check_dense, check_indices
 from .tensor import Tensor
 
 
 class _EmbeddingBag(Function):
     """Inputs: weight (V, D), indices (N,), offsets, [per_sample_weights (N,)].
-    Attributes: ``mode``, ``length``, ``padding_idx``, ``last_offset``."""
+    Attributes: ``mode``, ``length``, ``padding_idx``, ``last_offset``,
+    ``scale_grad_by_freq``."""
     nondiff = (1, 2)
 
     def _attrs(self):
@@ -58,6 +60,8 @@ class _EmbeddingBag(Function):
             gw = ops._kernel("embedding_bag_grad", kernels.embedding_bag_grad, g, indices, offsets,
                              Tensor._wrap(self.count), *psw, rows=rows, mode=self.mode, padding_idx=padding,
                              last_offset=last)
+        if gw is not None and self.scale_grad_by_freq:
+            gw = _scaled_by_frequency(gw, indices)
         grads = [gw, None, None]
         if psw:
             grads.append(ops._kernel("per_sample_weights_grad", kernels.per_sample_weights_grad, g, weight, indices,
@@ -85,6 +89,17 @@ class _EmbeddingBag(Function):
         return ops._kernel("embedding_bag_grad_sorted", kernels.embedding_bag_grad_sorted, g,
                            _ints(np.maximum(bag_of, 0), weight), _ints(members, weight), _ints(row_start, weight),
                            Tensor._wrap(self.count), *psw, mode=self.mode, most=most)
+
+
+def _scaled_by_frequency(gw, indices):
+    """``gw`` (V, D) with row ``r`` divided by how often ``r`` occurs in ``indices`` (all
+    of the mini-batch's indices, as PyTorch counts them; a row that never occurs has a
+    zero gradient and stays zero). The counts are a ``scatter_add`` of ones on the
+    device, so a ``tm.jit`` step counts each replay's own indices."""
+    index = ops.cast(indices, "int64")
+    each = ones(index.shape, dtype=gw.dtype, device=gw.device)
+    counts = scatter_add(zeros((gw.shape[0],), dtype=gw.dtype, device=gw.device), 0, index, each)
+    return gw / ops.reshape(ops.maximum(counts, 1.0), (-1, 1))
 
 
 def _ints(values, like):
@@ -130,13 +145,17 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     ``mode`` "sum", "mean" or "max" over each bag's rows of ``weight`` (V, D) -> (B, D).
     ``per_sample_weights`` (``input``'s shape, "sum" only) scales each entry;
     ``padding_idx`` entries are left out of their bags; ``max_norm`` first renormalizes
-    the picked rows in place (as ``F.embedding``). An empty bag gives zeros."""
+    the picked rows in place (as ``F.embedding``). An empty bag gives zeros.
+    ``scale_grad_by_freq`` ("sum" and "mean") divides each weight row's gradient by the
+    number of times its index occurs in ``input``; ``sparse=True`` is refused (tvmini has
+    no sparse tensors: the weight's gradient is always dense)."""
     op = "embedding_bag"
     if mode not in kernels.MODES:
         raise ShapeError(f"{op}: mode has to be one of sum, mean or max, got {mode!r}")
-    if scale_grad_by_freq or sparse:
-        raise ShapeError(f"{op}: scale_grad_by_freq and sparse are not supported, got "
-                         f"scale_grad_by_freq={scale_grad_by_freq!r}, sparse={sparse!r}")
+    check_dense(op, sparse)
+    if scale_grad_by_freq and mode == "max":
+        raise ArgumentError(f"{op}: max mode does not support scaling the gradient by the frequency "
+                            "(scale_grad_by_freq=True)")
     if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
         raise DTypeError(f"{op}: input and weight must be tensors, got {type(input).__name__} and "
                          f"{type(weight).__name__}")
@@ -191,4 +210,5 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     if flat.shape[0] == 0:
         raise ShapeError(f"{op}: needs at least one index, got input of shape {input.shape}")
     return _EmbeddingBag.apply(weight, flat, offsets, *psw, mode=mode, length=max(int(length), 1),
-                               padding_idx=padding_idx, last_offset=bool(include_last_offset))
+                               padding_idx=padding_idx, last_offset=bool(include_last_offset),
+                               scale_grad_by_freq=bool(scale_grad_by_freq))

@@ -12,13 +12,13 @@ index to the nearest row instead: it never reads outside the tensor.
 """
 import numpy as np
 
-from ..errors import DeviceError, DTypeError, IndexingError, ShapeError
+from ..errors import ArgumentError, DeviceError, DTypeError, IndexingError, ShapeError
 from ..runtime import ndarray as nd
 from ..topi import segment_sum
 from . import axes as check_axes
 from . import dispatch, ops
 from .autograd import Function, no_grad
-from .creation import arange
+from .creation import arange, ones
 from .dispatch import run
 from .tensor import Tensor
 
@@ -64,21 +64,32 @@ class _Take(Function):
 
     def backward(self, g):
         x, index = self.inputs
-        if self.axis == 0 and x.ndim == 2 and index.numel() and x.shape[0] * index.numel() >= SEGMENTED_MIN:
-            return (ops._kernel("take_rows_grad", segment_sum.take_rows_grad, g, index, rows=x.shape[0]), None)
-        return (ops._kernel("take_grad", "take_grad", g, index, x_shape=x.shape, axis=self.axis), None)
+        grad = self._gather_back(g, index, x.shape)
+        if self.scale_grad_by_freq:              # each row divided by its count among the indices
+            counts = self._gather_back(ones(index.shape + (1,), dtype=g.dtype, device=g.device), index,
+                                       (x.shape[0], 1))
+            grad = grad / ops.maximum(counts, 1.0)
+        return grad, None
+
+    def _gather_back(self, g, index, shape):
+        """The sums of ``g``'s slices into a zero tensor of ``shape`` at ``index``."""
+        if self.axis == 0 and len(shape) == 2 and index.numel() and shape[0] * index.numel() >= SEGMENTED_MIN:
+            return ops._kernel("take_rows_grad", segment_sum.take_rows_grad, g, index, rows=shape[0])
+        return ops._kernel("take_grad", "take_grad", g, index, x_shape=shape, axis=self.axis)
 
 
-def take(x, index, axis):
+def take(x, index, axis, scale_grad_by_freq=False):
     """``x`` indexed by the integer tensor ``index`` along ``axis``: the output has
-    ``index``'s shape in place of that axis (numpy's ``take``)."""
+    ``index``'s shape in place of that axis (numpy's ``take``). ``scale_grad_by_freq``
+    (``F.embedding``'s, axis 0 of a 2-D ``x``): the gradient of each row of ``x`` is
+    divided by the number of times ``index`` holds it."""
     if not isinstance(index, Tensor):
         index = Tensor._wrap(nd.array(np.asarray(index, dtype="int64"), device=x.device))
     if index.device != x.device:
         raise DeviceError(f"take: indices on {index.device} but the tensor of shape {x.shape} on {x.device}")
     axis = check_axes.axis("take", axis, x.shape)
     check_indices("take", index, x.shape[axis])
-    return _Take.apply(x, index, axis=axis)
+    return _Take.apply(x, index, axis=axis, scale_grad_by_freq=bool(scale_grad_by_freq))
 
 
 def index_select(x, dim, index):
@@ -100,22 +111,29 @@ def _renorm_rows(input, weight, max_norm, norm_type):
         weight.copy_(weight * ops.reshape(scale, (-1, 1)))
 
 
+def check_dense(op, sparse):
+    """Refuse ``sparse=True``: tvmini has no sparse tensors, so a weight's gradient is
+    always a dense tensor (PyTorch would return a sparse one)."""
+    if sparse:
+        raise ArgumentError(f"{op}: sparse=True asks for a sparse gradient, but tvmini has no sparse tensors; "
+                            "use sparse=False (the weight's gradient is then a dense tensor)")
+
+
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
               sparse=False):
     """Rows of ``weight`` (num_embeddings, dim) picked by the integer tensor ``input``:
     shape ``input.shape + (dim,)``. Rows at ``padding_idx`` get no gradient, as PyTorch.
     ``max_norm``: the picked rows are first renormalized in place (see
-    :func:`_renorm_rows`), as PyTorch's. ``scale_grad_by_freq`` and ``sparse`` gradients
-    are not supported."""
+    :func:`_renorm_rows`), as PyTorch's. ``scale_grad_by_freq``: each row's gradient is
+    divided by the number of times ``input`` holds its index; ``sparse=True`` is refused
+    (tvmini has no sparse tensors)."""
     if weight.ndim != 2:
         raise ShapeError(f"embedding: weight must be (num_embeddings, embedding_dim), got shape {weight.shape}")
-    if scale_grad_by_freq or sparse:
-        raise ShapeError(f"embedding: scale_grad_by_freq and sparse are not supported, got "
-                         f"scale_grad_by_freq={scale_grad_by_freq!r}, sparse={sparse!r}")
+    check_dense("embedding", sparse)
     if max_norm is not None:
         check_indices("embedding", input, weight.shape[0])
         _renorm_rows(input, weight, float(max_norm), norm_type)
-    out = take(weight, input, 0)
+    out = take(weight, input, 0, scale_grad_by_freq)
     if padding_idx is not None and out.requires_grad:
         keep = ops.compare(input, padding_idx % weight.shape[0], "ne")
         out = ops.where(ops.reshape(keep, input.shape + (1,)), out, out.detach())

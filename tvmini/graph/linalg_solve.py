@@ -1,6 +1,8 @@
 """``torch.linalg``'s LU-based solvers, under PyTorch's names, defaults and errors:
-``lu_factor`` (``_ex``), ``lu``, ``lu_solve``, ``solve`` (``_ex``), ``inv`` (``_ex``),
-``det``, ``slogdet`` and the top-level ``det``, ``logdet``, ``inverse``.
+``lu_factor`` (``_ex``) and ``lu`` of any m x n matrices, ``lu_solve``, ``solve``
+(``_ex``), ``inv`` (``_ex``), ``det``, ``slogdet`` and the top-level ``det``,
+``logdet``, ``inverse``, ``lu_unpack`` and the older ``lu(A)`` and ``lu_solve(b, LU,
+pivots)`` (also methods of ``A`` and of the right-hand side).
 
 Matrices are the last two axes, batched over the leading ones (broadcast between
 operands as PyTorch does); float32 and float64. Every op factors with partial pivoting
@@ -13,7 +15,8 @@ so does a solver inside ``tm.jit``, which cannot stop on a value it computes.
 Gradients are PyTorch's formulas, built from the same kernels (so ``tm.jit`` records
 them): ``X = A^{-1} B`` sends ``gB = A^{-T} g`` and ``gA = -gB X^T``; ``inv``: ``-X^T g
 X^T``; ``det``: ``g det A^{-T}``; ``logabsdet``: ``g A^{-T}``; ``lu_factor``: ``P L^{-T}
-(tril(L^T gL, -1) + triu(gU U^T)) U^{-T}`` (the gradients of ``det`` and ``logabsdet``
+(tril(L^T gL, -1) + triu(gU U^T)) U^{-T}`` for a square matrix, the square part of a
+rectangular one taking it after the rest's contribution (the gradients of ``det`` and ``logabsdet``
 at a singular matrix are not finite here; PyTorch's go through an SVD there).
 """
 import math
@@ -23,7 +26,8 @@ from ..errors import ArgumentError, DTypeError, ShapeError
 from . import linalg_kernels as K
 from . import ops
 from .autograd import Function
-from .creation import eye, ones, zeros
+from .creation import arange, eye, ones, zeros
+from .join_ops import cat, pad
 from .tensor import Tensor, add_methods, method_of
 
 LUFactor = namedtuple("LUFactor", ["LU", "pivots"])
@@ -36,10 +40,11 @@ SlogDet = namedtuple("SlogDet", ["sign", "logabsdet"])
 _FLOATS = ("float32", "float64")
 
 
-def check_matrices(op, a, name="A", empty=False):
+def check_matrices(op, a, name="A", empty=False, square=True):
     """Refuse anything but a float32/float64 tensor of square matrices on its last two
-    axes (PyTorch's messages); with ``empty``, no matrices or 0 x 0 ones are let through
-    (the caller answers them without a kernel)."""
+    axes (PyTorch's messages; any m x n with ``square=False``); with ``empty``, no
+    matrices or matrices with no elements are let through (the caller answers them
+    without a kernel)."""
     if not isinstance(a, Tensor):
         raise DTypeError(f"{op}: {name} must be a Tensor, got {type(a).__name__}")
     if a.dtype not in _FLOATS:
@@ -47,10 +52,10 @@ def check_matrices(op, a, name="A", empty=False):
                          f"Got {a.dtype}")
     if a.ndim < 2:
         raise ShapeError(f"{op}: The input tensor {name} must have at least 2 dimensions, got shape {a.shape}")
-    if a.shape[-1] != a.shape[-2]:
+    if square and a.shape[-1] != a.shape[-2]:
         raise ShapeError(f"{op}: {name} must be batches of square matrices, but they are {a.shape[-2]} by "
                          f"{a.shape[-1]} matrices")
-    if not empty and (not a.shape[-1] or not math.prod(a.shape[:-2])):
+    if not empty and not math.prod(a.shape):
         raise ShapeError(f"{op}: {name} of shape {a.shape} is empty; tvmini's solvers need at least one 1 x 1 "
                          "matrix")
 
@@ -66,8 +71,9 @@ def check_operand(op, a, b, name="B"):
 
 
 def is_empty(A):
-    """Whether ``A`` (checked square) holds no matrix or 0 x 0 ones."""
-    return not A.shape[-1] or not math.prod(A.shape[:-2])
+    """Whether ``A`` (checked) holds no element: no matrix, or matrices with no rows or
+    no columns."""
+    return not math.prod(A.shape)
 
 
 def tied(value, *inputs):
@@ -97,7 +103,7 @@ def _identity(batch, n, like):
 # ------------------------------------------------------------------------ the Functions
 
 class _LUFactor(Function):
-    """(B, n, n) -> packed ``L U`` (precomputed: ``packed``, ``perm``)."""
+    """(B, m, n) -> packed ``L U`` (precomputed: ``packed``, ``perm``, (B, m))."""
     saved = ()
 
     def forward(self, a):
@@ -105,7 +111,11 @@ class _LUFactor(Function):
         return self.out
 
     def backward(self, g):
-        return (_lu_backward(self.packed, self.perm, g.tril(-1), g.triu()),)
+        m, n = self.packed.shape[-2:]
+        if m == n:
+            return (_lu_backward(self.packed, self.perm, g.tril(-1), g.triu()),)
+        return (K.unpermute_rows(_wide_backward(self.packed, g) if m < n else _tall_backward(self.packed, g),
+                                 self.perm),)
 
 
 def _factors(packed):
@@ -116,10 +126,47 @@ def _factors(packed):
 def _lu_backward(packed, perm, gl, gu):
     """The gradient of ``A = P L U`` reaching ``A`` from ``gl`` (strictly lower) and ``gu``
     (upper), PyTorch's square-case formula."""
+    return K.unpermute_rows(_square_backward(packed, gl, gu), perm)
+
+
+def _square_backward(packed, gl, gu):
+    """``L^{-T} (tril(L^T gl, -1) + triu(gu U^T)) U^{-T}``: the gradient reaching ``P^T A
+    = L U`` (square) from ``gl`` and ``gu``."""
     lower, upper = _factors(packed)
     phi = ops.matmul(lower.transpose(-2, -1), gl).tril(-1) + ops.matmul(gu, upper.transpose(-2, -1)).triu()
-    right = K.trsm(packed, phi.transpose(-2, -1), lower=False).transpose(-2, -1)         # phi U^{-T}
-    return K.unpermute_rows(K.trsm(packed.transpose(-2, -1), right, lower=False, unit=True), perm)
+    return _solve_lt(packed, _right_solve_ut(packed, phi))
+
+
+def _solve_lt(packed, x):
+    """``L^{-T} x`` for the unit-lower ``L`` of square packed factors."""
+    return K.trsm(packed.transpose(-2, -1), x, lower=False, unit=True)
+
+
+def _right_solve_ut(packed, x):
+    """``x U^{-T}`` for the upper ``U`` of square packed factors."""
+    return K.trsm(packed, x.transpose(-2, -1), lower=False).transpose(-2, -1)
+
+
+def _wide_backward(packed, g):
+    """The gradient reaching ``P^T A = L [U1 U2]`` (m < n) from ``g`` on the packed
+    factors: ``U2 = L^{-1} A2`` sends ``gA2 = L^{-T} gU2`` and adds ``-L^{-T} gU2 U2^T``
+    to the gradient of ``L``; the square part ``A1 = L U1`` takes the square formula."""
+    m = packed.shape[-2]
+    square, rest, g_square, g_rest = packed[..., :m], packed[..., m:], g[..., :m], g[..., m:]
+    g_a2 = _solve_lt(square, g_rest)
+    gl = (g_square - ops.matmul(g_a2, rest.transpose(-2, -1))).tril(-1)
+    return cat([_square_backward(square, gl, g_square.triu()), g_a2], -1)
+
+
+def _tall_backward(packed, g):
+    """The gradient reaching ``P^T A = [L1; L2] U`` (m > n) from ``g`` on the packed
+    factors: ``L2 = A2 U^{-1}`` sends ``gA2 = gL2 U^{-T}`` and adds ``-L2^T gL2 U^{-T}``
+    to the gradient of ``U``; the square part ``A1 = L1 U`` takes the square formula."""
+    n = packed.shape[-1]
+    square, rest, g_square, g_rest = packed[..., :n, :], packed[..., n:, :], g[..., :n, :], g[..., n:, :]
+    g_a2 = _right_solve_ut(square, g_rest)
+    gu = (g_square - ops.matmul(rest.transpose(-2, -1), g_a2)).triu()
+    return cat([_square_backward(square, g_square.tril(-1), gu), g_a2], -2)
 
 
 class _LUSolve(Function):
@@ -214,18 +261,46 @@ def _factor(op, A):
     return a, batch, packed, pivots, K.permutation(pivots), K.lu_info(packed)
 
 
+def _factor_any(op, A):
+    """(A as (B, m, n), batch shape, packed (B, m, n), pivots (B, k), perm (B, m), info
+    (B,)) of non-empty ``A`` of any m x n, k = min(m, n). A rectangular matrix is factored
+    as the square one of zeros it is the corner of: its first k steps are the matrix's
+    own (a zero row never wins a pivot search, a zero column takes no update), the
+    later ones move no row (every candidate pivot is 0) and write only the padding."""
+    m, n = A.shape[-2:]
+    if m == n:
+        return _factor(op, A)
+    batch, k, size = A.shape[:-2], min(m, n), max(m, n)
+    a = as_batch(A, batch)
+    full, pivots = K.lu(pad(a.detach(), (0, size - n, 0, size - m)))
+    packed = full[:, :m, :n].clone()
+    return a, batch, packed, pivots[:, :k].clone(), K.permutation(pivots)[:, :m].clone(), \
+        K.lu_info(packed[:, :k, :k].clone())
+
+
+def _empty_factors(A):
+    """(LU, pivots, info) of ``A`` holding no element, as PyTorch's: zeros of ``A``'s shape
+    (recorded as a function of ``A``), no pivots, info 0."""
+    batch, k = A.shape[:-2], min(A.shape[-2:])
+    return (tied(zeros(A.shape, dtype=A.dtype, device=A.device), A),
+            zeros(batch + (k,), dtype="int32", device=A.device), zeros(batch, dtype="int32", device=A.device))
+
+
 def _check_pivot(op, pivot):
     if pivot is not True:
         raise ArgumentError(f"{op}: LU without pivoting is not implemented on the CPU (pivot={pivot!r})")
 
 
 def lu_factor_ex(A, *, pivot=True, check_errors=False):
-    """(LU, pivots, info) of square ``A`` (..., n, n): ``A = P L U`` packed in one
-    tensor, LAPACK's 1-based int32 pivots, and ``info`` (0, or ``k`` where ``U[k-1,
-    k-1]`` is zero); ``check_errors`` raises for such a matrix instead."""
+    """(LU, pivots, info) of ``A`` (..., m, n): ``A = P L U`` packed in one (m, n) tensor,
+    LAPACK's 1-based int32 pivots (min(m, n) of them), and ``info`` (0, or ``k`` where
+    ``U[k-1, k-1]`` is zero); ``check_errors`` raises for such a matrix instead."""
     op = "torch.linalg.lu_factor_ex"
     _check_pivot(op, pivot)
-    a, batch, packed, pivots, perm, info = _factor(op, A)
+    check_matrices(op, A, empty=True, square=False)
+    if is_empty(A):
+        return LUFactorEx(*_empty_factors(A))
+    a, batch, packed, pivots, perm, info = _factor_any(op, A)
     if check_errors:
         K.raise_failure(op, info, bool(batch), lambda k: f"U[{k},{k}] is zero, singular U.")
     lu = _LUFactor.apply(a, packed=packed, perm=perm)
@@ -233,11 +308,14 @@ def lu_factor_ex(A, *, pivot=True, check_errors=False):
 
 
 def lu_factor(A, *, pivot=True):
-    """(LU, pivots) of square ``A``, raising for a singular matrix (PyTorch's message:
-    ``lu_solve`` would divide by the zero on ``U``'s diagonal)."""
+    """(LU, pivots) of ``A`` (..., m, n), raising where a diagonal entry of ``U`` is zero
+    (PyTorch's message: ``lu_solve`` would divide by it)."""
     op = "torch.linalg.lu_factor"
     _check_pivot(op, pivot)
-    a, batch, packed, pivots, perm, info = _factor(op, A)
+    check_matrices(op, A, empty=True, square=False)
+    if is_empty(A):
+        return LUFactor(*_empty_factors(A)[:2])
+    a, batch, packed, pivots, perm, info = _factor_any(op, A)
     K.raise_failure(op, info, bool(batch), lambda k: (
         f"U[{k},{k}] is zero and using it on lu_solve would result in a division by zero. If you still want to "
         "perform the factorization, consider calling linalg.lu(A, pivot) or linalg.lu_factor_ex(A, pivot)"))
@@ -245,22 +323,64 @@ def lu_factor(A, *, pivot=True):
     return LUFactor(_unbatch(lu, batch), ops.reshape(pivots, batch + pivots.shape[1:]))
 
 
+def _unpacked(packed, k):
+    """(L, U) of packed factors (..., m, n): the unit-lower trapezoid (m, k) and the upper
+    one (k, n)."""
+    m = packed.shape[-2]
+    lower = packed[..., :k].tril(-1) + eye(m, k, dtype=packed.dtype, device=packed.device)
+    return lower, packed[..., :k, :].triu()
+
+
 def lu(A, *, pivot=True):
-    """(P, L, U) with ``A = P @ L @ U``: a permutation matrix, unit lower triangular
-    ``L`` and upper triangular ``U`` (a singular ``A`` is factored too)."""
+    """(P, L, U) with ``A = P @ L @ U`` for ``A`` (..., m, n): a permutation matrix (m, m),
+    unit lower trapezoidal ``L`` (m, k) and upper trapezoidal ``U`` (k, n), k = min(m,
+    n) (a singular ``A`` is factored too)."""
     op = "torch.linalg.lu"
     _check_pivot(op, pivot)
-    a, batch, packed, pivots, perm, _ = _factor(op, A)
-    lower, upper = _factors(_LUFactor.apply(a, packed=packed, perm=perm))
+    check_matrices(op, A, empty=True, square=False)
+    m, n = A.shape[-2:]
+    if is_empty(A):
+        batch = A.shape[:-2]
+        lower, upper = _unpacked(_empty_factors(A)[0], min(m, n))
+        return PLU(ops.expand(eye(m, dtype=A.dtype, device=A.device), batch + (m, m)), lower, upper)
+    a, batch, packed, pivots, perm, _ = _factor_any(op, A)
+    lower, upper = _unpacked(_LUFactor.apply(a, packed=packed, perm=perm), min(m, n))
     return PLU(_unbatch(K.perm_matrix(perm, A.dtype), batch), _unbatch(lower, batch), _unbatch(upper, batch))
+
+
+def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True):
+    """(P, L, U) of ``lu_factor``'s ``(LU, pivots)`` (PyTorch's ``torch.lu_unpack``), for
+    any m x n; ``unpack_data=False`` leaves L and U empty, ``unpack_pivots=False`` P."""
+    op = "torch.lu_unpack"
+    check_matrices(op, LU_data, "LU_data", empty=True, square=False)
+    m, n = LU_data.shape[-2:]
+    k = min(m, n)
+    if not isinstance(LU_pivots, Tensor) or LU_pivots.dtype not in ("int32", "int64"):
+        raise DTypeError(f"{op}: LU_pivots must be an int32 tensor, got "
+                         f"{LU_pivots.dtype if isinstance(LU_pivots, Tensor) else type(LU_pivots).__name__}")
+    if LU_pivots.shape != LU_data.shape[:-2] + (k,):
+        raise ShapeError(f"{op}: LU_pivots of shape {LU_pivots.shape} do not match LU_data of shape "
+                         f"{LU_data.shape} (expected {LU_data.shape[:-2] + (k,)})")
+    nothing = zeros((0,), dtype=LU_data.dtype, device=LU_data.device)
+    lower, upper = _unpacked(LU_data, k) if unpack_data else (nothing, nothing)
+    if not unpack_pivots:
+        return PLU(nothing, lower, upper)
+    batch = LU_data.shape[:-2]
+    if not m or not math.prod(batch):
+        return PLU(ops.expand(eye(m, dtype=LU_data.dtype, device=LU_data.device), batch + (m, m)), lower, upper)
+    pivots = ops.reshape(ops.cast(LU_pivots, "int32"), (math.prod(batch), k)).detach()
+    if k < m:           # the rows past the k-th never move: their pivots are themselves
+        rest = arange(k + 1, m + 1, dtype="int32", device=pivots.device)
+        pivots = cat([pivots, ops.expand(rest, (pivots.shape[0], m - k))], -1)
+    return PLU(_unbatch(K.perm_matrix(K.permutation(pivots), LU_data.dtype), batch), lower, upper)
 
 
 def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     """The solution ``X`` of ``A X = B`` (``adjoint``: ``A^T X = B``; ``left=False``:
     ``X A = B``, ``X A^T = B``) from ``lu_factor``'s ``(LU, pivots)``; batch axes of
-    ``LU`` and ``B`` broadcast."""
+    ``LU`` and ``B`` broadcast; empty matrices give an empty solution."""
     op = "linalg.lu_solve"
-    check_matrices(op, LU, "LU")
+    check_matrices(op, LU, "LU", empty=True)
     check_operand(op, LU, B)
     if not isinstance(pivots, Tensor) or pivots.dtype not in ("int32", "int64"):
         raise DTypeError(f"{op}: pivots must be an int32 tensor, got "
@@ -275,11 +395,24 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     if not left:
         return lu_solve(LU, pivots, B.mT, adjoint=not adjoint).mT
     batch = ops.broadcast_shapes(op, LU.shape[:-2], B.shape[:-2])
-    if any(d < 1 for d in batch):
-        raise ShapeError(f"{op}: empty batch {batch}")
+    if not n or not math.prod(batch) or not B.shape[-1]:     # nothing to solve: an empty solution, as PyTorch's
+        return tied(zeros(batch + B.shape[-2:], dtype=B.dtype, device=B.device), LU, B)
     piv = ops.reshape(ops.broadcast_to(ops.cast(pivots, "int32"), batch + (n,)), (math.prod(batch), n))
     x = _LUSolve.apply(as_batch(LU, batch), as_batch(B, batch), perm=K.permutation(piv.detach()), adjoint=adjoint)
     return _unbatch(x, batch)
+
+
+def legacy_lu(A, pivot=True, get_infos=False):
+    """PyTorch's older ``torch.lu(A)`` and ``A.lu()``: ``(LU, pivots)`` of any m x n ``A``
+    (a singular matrix is factored without an error), with ``get_infos`` also ``info``."""
+    factors = lu_factor_ex(A, pivot=pivot)
+    return tuple(factors) if get_infos else tuple(factors[:2])
+
+
+def legacy_lu_solve(b, LU_data, LU_pivots):
+    """PyTorch's older ``torch.lu_solve(b, LU_data, LU_pivots)`` and ``b.lu_solve(LU_data,
+    LU_pivots)``: ``linalg.lu_solve(LU_data, LU_pivots, b)``, the arguments reordered."""
+    return lu_solve(LU_data, LU_pivots, b)
 
 
 # ------------------------------------------------------------------------------ solve
@@ -396,4 +529,5 @@ def logdet(input):
 
 
 add_methods({"det": method_of(det), "logdet": method_of(logdet), "inverse": method_of(inv),
-             "slogdet": method_of(slogdet)})
+             "slogdet": method_of(slogdet), "lu_solve": method_of(legacy_lu_solve),
+             "lu": method_of(legacy_lu)})

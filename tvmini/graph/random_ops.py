@@ -1,7 +1,8 @@
 """Sampling on tvmini's counter-based generator: PyTorch's ``bernoulli`` (and
 ``bernoulli_``), the in-place fills ``uniform_``, ``normal_``, ``exponential_``,
-``geometric_``, ``log_normal_``, ``cauchy_``, ``random_``, ``tm.normal`` and
-``tm.multinomial``.
+``geometric_``, ``log_normal_``, ``cauchy_``, ``random_``, ``tm.normal``,
+``tm.multinomial`` and ``tm.poisson`` (``topi.poisson``: inversion below rate 10,
+Hörmann's transformed rejection above).
 
 Every draw is one kernel of ``topi.sampling``: each element a hash of its index and a
 seed, the seed drawn from tvmini's generator (``tm.manual_seed`` reproduces a sequence
@@ -19,6 +20,7 @@ import numpy as np
 
 from ..errors import ArgumentError, DTypeError, ShapeError
 from ..runtime import ndarray as nd
+from ..topi import poisson as poisson_kernels
 from ..topi import sampling
 from . import dispatch, indexing, ops
 from .autograd import Function, is_grad_enabled, no_grad
@@ -320,6 +322,30 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
         drawn = noise * (std.detach() if isinstance(std, Tensor) else std) + \
             (mean.detach() if isinstance(mean, Tensor) else mean)
     return _zero_gradient(drawn, mean, std)
+
+
+def _poisson_kernel(rates, seed):
+    return poisson_kernels.poisson(rates, seed)
+
+
+def poisson(input, generator=None):
+    """Draws of the Poisson distribution of rate ``input[i]`` (a float tensor of finite,
+    non-negative rates) in ``input``'s shape, dtype and device; a result with a zero
+    gradient to ``input``, as PyTorch's. Exact samplers: inversion below rate 10,
+    transformed rejection (PTRS) from 10 on (see ``topi.poisson``)."""
+    if not isinstance(input, Tensor):
+        raise DTypeError(f"poisson: takes a Tensor, got {type(input).__name__}")
+    _float_tensor("poisson", input)
+    if dispatch.thread.tracer is None and input.device.kind == "cpu" and input.numel():
+        values = input.numpy()
+        if not (values.min() >= 0 and np.isfinite(values).all()):          # NaN fails too
+            raise ArgumentError(f"poisson: invalid Poisson rate, expected rate to be non-negative and finite, got "
+                                f"values in [{values.min()}, {values.max()}] (input of shape {input.shape})")
+    if not input.numel():
+        return Tensor._wrap(nd.empty(input.shape, input.dtype, input.device))
+    flat = ops.reshape(input.detach(), (input.numel(),))
+    drawn = _run("poisson", _poisson_kernel, [flat], (), (), generator=generator)
+    return _zero_gradient(ops.reshape(drawn, input.shape), input)
 
 
 def _race_kernel(weights, seed):

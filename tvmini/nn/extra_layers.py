@@ -5,8 +5,9 @@ AdaptiveMaxPool1d/2d, Softmax2d, AlphaDropout, Unfold and Fold, and the padding 
 PyTorch's) and calling its functional form."""
 import math
 
-from ..errors import ShapeError
+from ..errors import ArgumentError, ShapeError
 from ..graph import no_grad, zeros
+from ..graph.index_ops import check_dense
 from ..graph.tensor import Tensor
 from . import functional as F
 from . import init
@@ -232,6 +233,10 @@ class EmbeddingBag(Module):
         if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
             raise ShapeError(f"EmbeddingBag: padding_idx must be within num_embeddings ({num_embeddings}), got "
                              f"{padding_idx}")
+        check_dense("EmbeddingBag", sparse)
+        if scale_grad_by_freq and mode == "max":
+            raise ArgumentError("EmbeddingBag: max mode does not support scaling the gradient by the frequency "
+                                "(scale_grad_by_freq=True)")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.max_norm, self.norm_type, self.scale_grad_by_freq = max_norm, norm_type, scale_grad_by_freq
         self.mode, self.sparse, self.include_last_offset = mode, sparse, include_last_offset
