@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import te, topi
 from ..codegen import build
+from ..errors import TVMiniError
 from ..runtime import ndarray as nd
 from ..runtime.module import Module
 
@@ -202,6 +203,43 @@ def run_inplace_steps(name, define, inputs, overwrites, steps, scalar_dtypes, at
         call(*pointers, *step)
     for out in outs:            # an in-place write: what autodiff saved from these is stale
         out._version += 1
+
+
+def run_steps(name, define, inputs, steps, scalar_dtypes, attrs=()):
+    """Run op ``name`` once per tuple of int32 scalars in ``steps``, each step reading
+    the previous step's outputs: the kernel's outputs are its inputs' next values (as
+    many, with their shapes and dtypes), such as a Jacobi sweep's rounds. Returns the
+    last step's outputs (a list). Outside ``tm.jit`` and without call observers, the
+    steps write two sets of arrays allocated once, in turn (step ``k`` reads the set
+    step ``k - 1`` wrote): the arguments are checked on the first call into each set,
+    later steps are the native call alone with their scalars, each checked to be a
+    Python int in int32 range (~1 us a step instead of ~8-14 and two allocations).
+    Otherwise each step is :func:`run` (recorded or observed)."""
+    module, out_specs = _kernel(name, define, inputs, scalar_dtypes, attrs)
+    if [shape for shape, _ in out_specs] != [a._shape for a in inputs] or \
+            any(np.dtype(dtype) != np.dtype(a._dtype) for (_, dtype), a in zip(out_specs, inputs)):
+        raise TVMiniError(f"run_steps {name}: the kernel's outputs {out_specs} are not the next values of its "
+                          f"inputs {[(a._shape, a._dtype) for a in inputs]}")
+    fast = thread.tracer is None and Module._trace is None and all(
+        type(v) is int and _INT32[0] <= v <= _INT32[1] for step in steps for v in step)
+    if not fast or len(steps) < 3 or any(d != "int32" for d in scalar_dtypes):
+        state = list(inputs)
+        for step in steps:
+            out = run(name, define, state, scalars=step, scalar_dtypes=scalar_dtypes, attrs=attrs)
+            state = out if isinstance(out, list) else [out]
+        return state
+    device = inputs[0]._device
+    sets = [[nd.new(shape, dtype, device) for shape, dtype in out_specs] for _ in range(2)]
+    module.call_with_fresh_outputs(*inputs, *steps[0], *sets[0])
+    module.call_with_fresh_outputs(*sets[0], *steps[1], *sets[1])
+    count = len(scalar_dtypes)
+    # the native arguments of a step reading set 1 and writing set 0 (even steps), and back
+    pointers = [module._pack([*sets[1], *steps[0], *sets[0]])[:-count],
+                module._pack([*sets[0], *steps[0], *sets[1]])[:-count]]
+    call = module._cfunc
+    for k in range(2, len(steps)):
+        call(*pointers[k % 2], *steps[k])
+    return sets[(len(steps) - 1) % 2]
 
 
 class _Thread(threading.local):

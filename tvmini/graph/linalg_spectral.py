@@ -127,35 +127,41 @@ def _converged(measure, tol):
     return bool(np.all((values <= tol) | np.isnan(values)))
 
 
+def _sweep(name, define, state):
+    """One Jacobi sweep: the ``rounds(n)`` rounds of kernel ``define`` on ``state`` (its
+    arrays, the rotated vectors (B, n, .) first), each round on the previous one's."""
+    steps = [(r,) for r in range(kernels.rounds(state[0].shape[1]))]
+    return dispatch.run_steps(name, define, state, steps, ("int32",))
+
+
 def _eigh_arrays(a, upper):
     """(eigenvalues (B, n) ascending, eigenvectors (B, n, n)) of the symmetric matrices
     of ``a``'s lower (``upper``: upper) triangles."""
     n = a.shape[1]
     s = run("eigh_start", kernels.symmetric_start, [a], attrs=(("upper", upper),))
-    v = _eye(a, n, n)
+    vt = _eye(a, n, n)
     fixed = _sweeps()
     eps = float(np.finfo(a.dtype).eps)
     for _ in range(0 if n == 1 else fixed or MAX_SWEEPS):
-        for r in range(kernels.rounds(n)):
-            s, v = _step("jacobi_eigh_round", kernels.jacobi_eigh_round, [s, v], r)
+        s, vt = _sweep("jacobi_eigh_round", kernels.jacobi_eigh_round, [s, vt])
         if fixed is None and _converged(run("off_diagonal_ratio", kernels.off_diagonal_ratio, [s]), eps):
             break
-    return run("eigh_finish", kernels.eigh_finish, [s, v])
+    return run("eigh_finish", kernels.eigh_finish, [s, vt])
 
 
-def _tall_svd(a, columns):
-    """(U (B, m, columns), S (B, n), V (B, n, n)) of ``a`` (B, m, n), m >= n."""
-    B, m, n = a.shape
-    v = _eye(a, n, n)
+def _jacobi_svd(at, columns):
+    """(U (B, m, columns), S (B, n), V (B, n, n)) of the tall ``A`` (B, m, n), m >= n,
+    given as its transpose ``at`` (B, n, m): the columns Jacobi rotates are rows."""
+    B, n, m = at.shape
+    vt = _eye(at, n, n)
     fixed = _sweeps()
-    tol = math.sqrt(m) * float(np.finfo(a.dtype).eps)
+    tol = math.sqrt(m) * float(np.finfo(at.dtype).eps)
     for _ in range(0 if n == 1 else fixed or MAX_SWEEPS):
-        worst = nd.zeros((B,), a.dtype, a.device)
-        for r in range(kernels.rounds(n)):
-            a, v, worst = _step("jacobi_svd_round", kernels.jacobi_svd_round, [a, v, worst], r)
+        at, vt, worst = _sweep("jacobi_svd_round", kernels.jacobi_svd_round, [at, vt, nd.zeros((B,), at.dtype,
+                                                                                                at.device)])
         if fixed is None and _converged(worst, tol):
             break
-    s, u, v = run("svd_finish", kernels.svd_finish, [a, v])
+    s, u, v = run("svd_finish", kernels.svd_finish, [at, vt])
     p, tau = _householder(u)
     u = run("qr_column_signs", kernels.column_signs, [_form_q(p, tau, columns), p])
     return u, s, v
@@ -331,9 +337,9 @@ class _SVD(Function):
         B, m, n = a.shape
         (_, cu), _, (cv, _) = self.shapes
         if m >= n:
-            u, s, v = _tall_svd(a, cu)
+            u, s, v = _jacobi_svd(_transpose(a), cu)
         else:
-            v, s, u = _tall_svd(_transpose(a), cv)
+            v, s, u = _jacobi_svd(a, cv)
         with no_grad():
             self.u, self.s, self.v = Tensor._wrap(u), Tensor._wrap(s), Tensor._wrap(v)
             return _pack([self.u, self.s, self.v.mT])._data
