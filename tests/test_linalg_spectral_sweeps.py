@@ -1,0 +1,154 @@
+"""The Jacobi sweeps of ``tm.linalg.eigh`` and ``svd`` as they run now: the rotated
+vectors held as rows (``topi/linalg_spectral.py``) and a sweep's rounds run by
+``graph.dispatch.run_steps`` (two sets of outputs in turn, the native call alone after
+the first two). ``run_steps`` against one ``run`` per step, bit for bit, with and
+without call observers, and its checks; drawn matrices (sizes 1, 2 and odd, batched,
+tall and wide, repeated eigenvalues, rank-deficient) against numpy's LAPACK to float64
+rounding, with the sign conventions of ``graph/linalg_spectral.py``; the emulated GPU.
+
+Few distinct shapes (each builds its kernels), shared with tests/test_linalg_spectral.py
+where they can be."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tvmini as tm
+from strategies import examples
+from tvmini import te
+from tvmini.graph import dispatch
+from tvmini.runtime import module
+from tvmini.runtime import ndarray as nd
+from tvmini.topi import linalg_spectral as kernels
+
+
+def _symmetric(rng, shape, kind):
+    """A batch of symmetric matrices: "random", "repeated" (eigenvalues drawn from three
+    values, so most repeat) or "rank" (positive semidefinite of rank about n / 2)."""
+    n = shape[-1]
+    if kind == "random":
+        a = rng.standard_normal(shape)
+        return (a + np.swapaxes(a, -1, -2)) / 2
+    if kind == "rank":
+        x = rng.standard_normal(shape[:-1] + (max(1, n // 2),))
+        return x @ np.swapaxes(x, -1, -2)
+    q, _ = np.linalg.qr(rng.standard_normal(shape))
+    w = rng.choice([-1.0, 0.5, 2.0], size=shape[:-1])
+    return (q * w[..., None, :]) @ np.swapaxes(q, -1, -2)
+
+
+def _first_largest_positive(vectors):
+    """The sign rule: each column's first entry of largest magnitude is positive."""
+    top = np.take_along_axis(vectors, np.abs(vectors).argmax(-2)[..., None, :], -2)
+    assert (top > 0).all()
+
+
+def _orthonormal_columns(x, tol):
+    gram = np.swapaxes(x, -1, -2) @ x
+    np.testing.assert_allclose(gram, np.broadcast_to(np.eye(x.shape[-1]), gram.shape), atol=tol)
+
+
+# ------------------------------------------------------------------------ run_steps
+
+def _eigh_state(seed=0, shape=(2, 5, 5)):
+    a = _symmetric(np.random.default_rng(seed), shape, "random")
+    return [nd.array(a), nd.array(np.broadcast_to(np.eye(shape[-1]), shape).copy())]
+
+
+def test_run_steps_equals_one_run_per_step_and_shows_every_call():
+    state = _eigh_state()
+    before = [x.numpy().copy() for x in state]
+    steps = [(r,) for r in range(kernels.rounds(5))] * 2          # two sweeps: rounds reuse the two sets
+    fast = dispatch.run_steps("jacobi_eigh_round", kernels.jacobi_eigh_round, state, steps, ("int32",))
+    one_by_one = state
+    for step in steps:
+        one_by_one = dispatch.run("jacobi_eigh_round", kernels.jacobi_eigh_round, one_by_one, scalars=step,
+                                  scalar_dtypes=("int32",))
+    for got, want in zip(fast, one_by_one):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    for x, was in zip(state, before):                              # the inputs are only read
+        np.testing.assert_array_equal(x.numpy(), was)
+    seen = []
+    observer = lambda mod, args, start, end: seen.append(args[2])  # noqa: E731
+    module.add_call_observer(observer)
+    try:
+        observed = dispatch.run_steps("jacobi_eigh_round", kernels.jacobi_eigh_round, state, steps, ("int32",))
+    finally:
+        module.remove_call_observer(observer)
+    assert seen == [r for (r,) in steps]
+    for got, want in zip(observed, fast):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_run_steps_checks_scalars_and_outputs():
+    state = _eigh_state(1)
+    with pytest.raises(tm.TVMiniError, match="does not fit in int32"):
+        dispatch.run_steps("jacobi_eigh_round", kernels.jacobi_eigh_round, state, [(0,), (1,), (2 ** 40,)],
+                           ("int32",))
+
+    def shrinking(a, k):
+        return te.compute((a.shape[0],), lambda b: a[b, 0] + k.astype(a.dtype), name="first", tag="injective")
+    with pytest.raises(tm.TVMiniError, match="not the next values of its inputs"):
+        dispatch.run_steps("shrinking", shrinking, [nd.array(np.ones((2, 3)))], [(0,), (1,), (2,)], ("int32",))
+
+
+# ------------------------------------------------------------------ drawn matrices
+
+@given(st.sampled_from([(1, 1), (2, 2), (3, 7, 7), (2, 4, 4)]), st.sampled_from(["random", "repeated", "rank"]),
+       st.integers(0, 2 ** 16), st.sampled_from(["L", "U"]))
+@examples(8)
+def test_eigh_of_drawn_matrices(shape, kind, seed, uplo):
+    a = _symmetric(np.random.default_rng(seed), shape, kind)
+    scale = max(1.0, np.abs(a).max())
+    w, v = (t.numpy() for t in tm.linalg.eigh(tm.tensor(a), UPLO=uplo))
+    np.testing.assert_allclose(w, np.linalg.eigvalsh(a), atol=1e-12 * scale)
+    assert (np.diff(w, axis=-1) >= 0).all()
+    _orthonormal_columns(v, 1e-12)
+    np.testing.assert_allclose((v * w[..., None, :]) @ np.swapaxes(v, -1, -2), a, atol=1e-12 * scale)
+    _first_largest_positive(v)
+
+
+@given(st.sampled_from([(1, 1), (2, 2), (2, 5, 3), (3, 5), (3, 7, 7)]), st.booleans(), st.integers(0, 2 ** 16),
+       st.booleans())
+@examples(8)
+def test_svd_of_drawn_matrices(shape, rank_deficient, seed, full):
+    rng = np.random.default_rng(seed)
+    m, n = shape[-2:]
+    a = rng.standard_normal(shape)
+    if rank_deficient:
+        inner = max(1, min(m, n) // 2)
+        a = rng.standard_normal(shape[:-1] + (inner,)) @ rng.standard_normal(shape[:-2] + (inner, n))
+    scale = max(1.0, np.abs(a).max())
+    u, s, vh = (t.numpy() for t in tm.linalg.svd(tm.tensor(a), full_matrices=full))
+    np.testing.assert_allclose(s, np.linalg.svd(a, compute_uv=False), atol=1e-12 * scale)
+    k = s.shape[-1]
+    assert (np.diff(s, axis=-1) <= 0).all()
+    _orthonormal_columns(u, 1e-12)
+    _orthonormal_columns(np.swapaxes(vh, -1, -2), 1e-12)
+    np.testing.assert_allclose((u[..., :k] * s[..., None, :]) @ vh[..., :k, :], a, atol=1e-12 * scale)
+    rotated = np.swapaxes(vh, -1, -2)[..., :k] if m >= n else u[..., :k]    # the factor Jacobi accumulates
+    _first_largest_positive(rotated)
+
+
+def test_float32_sweeps_match_numpy():
+    rng = np.random.default_rng(3)
+    a = _symmetric(rng, (3, 7, 7), "random").astype("float32")
+    w, v = (t.numpy() for t in tm.linalg.eigh(tm.tensor(a)))
+    np.testing.assert_allclose(w, np.linalg.eigvalsh(a.astype("float64")), atol=1e-5)
+    _orthonormal_columns(v, 1e-5)
+    s = tm.linalg.svdvals(tm.tensor(a)).numpy()
+    np.testing.assert_allclose(s, np.linalg.svd(a.astype("float64"), compute_uv=False), atol=1e-5)
+
+
+def test_emulated_gpu_runs_whole_sweeps(emulated_gpu):
+    """Five rounds a sweep: the rounds after the first two are the native calls alone,
+    on the two output sets of the device."""
+    a = _symmetric(np.random.default_rng(4), (1, 5, 5), "random").astype("float32")
+    results = []
+    for device in ("cuda", "cpu"):
+        x = tm.tensor(a, device=device)
+        w, v = tm.linalg.eigh(x)
+        u, s, vh = tm.linalg.svd(x, full_matrices=False)
+        results.append([t.numpy() for t in (w, v, u, s, vh)])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
