@@ -1,7 +1,7 @@
 """The Jacobi sweeps of ``tm.linalg.eigh`` and ``svd`` as they run now: the rotated
 vectors held as rows (``topi/linalg_spectral.py``) and a sweep's rounds run by
-``graph.dispatch.run_steps`` (two sets of outputs in turn, the native call alone after
-the first two). ``run_steps`` against one ``run`` per step, bit for bit, with and
+``graph.dispatch.StepLoop`` (two sets of outputs in turn, the native call alone but
+the first). ``StepLoop`` against one ``run`` per step, bit for bit, with and
 without call observers, and its checks; drawn matrices (sizes 1, 2 and odd, batched,
 tall and wide, repeated eigenvalues, rank-deficient) against numpy's LAPACK to float64
 rounding, with the sign conventions of ``graph/linalg_spectral.py``; the emulated GPU.
@@ -48,48 +48,54 @@ def _orthonormal_columns(x, tol):
     np.testing.assert_allclose(gram, np.broadcast_to(np.eye(x.shape[-1]), gram.shape), atol=tol)
 
 
-# ------------------------------------------------------------------------ run_steps
+# ------------------------------------------------------------------------ StepLoop
 
 def _eigh_state(seed=0, shape=(2, 5, 5)):
     a = _symmetric(np.random.default_rng(seed), shape, "random")
     return [nd.array(a), nd.array(np.broadcast_to(np.eye(shape[-1]), shape).copy())]
 
 
-def test_run_steps_equals_one_run_per_step_and_shows_every_call():
+def _loop(state):
+    return dispatch.StepLoop("jacobi_eigh_round", kernels.jacobi_eigh_round, state, ("int32",))
+
+
+def test_step_loop_equals_one_run_per_step_and_shows_every_call():
     state = _eigh_state()
     before = [x.numpy().copy() for x in state]
-    steps = [(r,) for r in range(kernels.rounds(5))] * 2          # two sweeps: rounds reuse the two sets
-    fast = dispatch.run_steps("jacobi_eigh_round", kernels.jacobi_eigh_round, state, steps, ("int32",))
+    sweep = [(r,) for r in range(kernels.rounds(5))]
+    loop = _loop(state)
+    loop.run(sweep[:1])                         # 1, 4 and 5 steps: every switch between the two sets
+    loop.run(sweep[1:])
+    fast = [x.numpy().copy() for x in loop.run(sweep)]
     one_by_one = state
-    for step in steps:
+    for step in sweep * 2:
         one_by_one = dispatch.run("jacobi_eigh_round", kernels.jacobi_eigh_round, one_by_one, scalars=step,
                                   scalar_dtypes=("int32",))
     for got, want in zip(fast, one_by_one):
-        np.testing.assert_array_equal(got.numpy(), want.numpy())
+        np.testing.assert_array_equal(got, want.numpy())
     for x, was in zip(state, before):                              # the inputs are only read
         np.testing.assert_array_equal(x.numpy(), was)
     seen = []
     observer = lambda mod, args, start, end: seen.append(args[2])  # noqa: E731
     module.add_call_observer(observer)
     try:
-        observed = dispatch.run_steps("jacobi_eigh_round", kernels.jacobi_eigh_round, state, steps, ("int32",))
+        observed = _loop(state).run(sweep * 2)
     finally:
         module.remove_call_observer(observer)
-    assert seen == [r for (r,) in steps]
+    assert seen == [r for (r,) in sweep * 2]
     for got, want in zip(observed, fast):
-        np.testing.assert_array_equal(got.numpy(), want.numpy())
+        np.testing.assert_array_equal(got.numpy(), want)
 
 
-def test_run_steps_checks_scalars_and_outputs():
-    state = _eigh_state(1)
+def test_step_loop_checks_scalars_and_outputs():
+    loop = _loop(_eigh_state(1))
     with pytest.raises(tm.TVMiniError, match="does not fit in int32"):
-        dispatch.run_steps("jacobi_eigh_round", kernels.jacobi_eigh_round, state, [(0,), (1,), (2 ** 40,)],
-                           ("int32",))
+        loop.run([(0,), (1,), (2 ** 40,)])
 
     def shrinking(a, k):
         return te.compute((a.shape[0],), lambda b: a[b, 0] + k.astype(a.dtype), name="first", tag="injective")
     with pytest.raises(tm.TVMiniError, match="not the next values of its inputs"):
-        dispatch.run_steps("shrinking", shrinking, [nd.array(np.ones((2, 3)))], [(0,), (1,), (2,)], ("int32",))
+        dispatch.StepLoop("shrinking", shrinking, [nd.array(np.ones((2, 3)))], ("int32",))
 
 
 # ------------------------------------------------------------------ drawn matrices
@@ -141,8 +147,8 @@ def test_float32_sweeps_match_numpy():
 
 
 def test_emulated_gpu_runs_whole_sweeps(emulated_gpu):
-    """Five rounds a sweep: the rounds after the first two are the native calls alone,
-    on the two output sets of the device."""
+    """Five rounds a sweep: every round but the first is the native call alone, on the
+    two output sets of the device."""
     a = _symmetric(np.random.default_rng(4), (1, 5, 5), "random").astype("float32")
     results = []
     for device in ("cuda", "cpu"):

@@ -205,41 +205,64 @@ def run_inplace_steps(name, define, inputs, overwrites, steps, scalar_dtypes, at
         out._version += 1
 
 
-def run_steps(name, define, inputs, steps, scalar_dtypes, attrs=()):
-    """Run op ``name`` once per tuple of int32 scalars in ``steps``, each step reading
-    the previous step's outputs: the kernel's outputs are its inputs' next values (as
-    many, with their shapes and dtypes), such as a Jacobi sweep's rounds. Returns the
-    last step's outputs (a list). Outside ``tm.jit`` and without call observers, the
-    steps write two sets of arrays allocated once, in turn (step ``k`` reads the set
-    step ``k - 1`` wrote): the arguments are checked on the first call into each set,
-    later steps are the native call alone with their scalars, each checked to be a
-    Python int in int32 range (~1 us a step instead of ~8-14 and two allocations).
-    Otherwise each step is :func:`run` (recorded or observed)."""
-    module, out_specs = _kernel(name, define, inputs, scalar_dtypes, attrs)
-    if [shape for shape, _ in out_specs] != [a._shape for a in inputs] or \
-            any(np.dtype(dtype) != np.dtype(a._dtype) for (_, dtype), a in zip(out_specs, inputs)):
-        raise TVMiniError(f"run_steps {name}: the kernel's outputs {out_specs} are not the next values of its "
-                          f"inputs {[(a._shape, a._dtype) for a in inputs]}")
-    fast = thread.tracer is None and Module._trace is None and all(
-        type(v) is int and _INT32[0] <= v <= _INT32[1] for step in steps for v in step)
-    if not fast or len(steps) < 3 or any(d != "int32" for d in scalar_dtypes):
-        state = list(inputs)
+class StepLoop:
+    """A step kernel run again and again on its own outputs: op ``name``'s outputs are
+    its inputs' next values (as many, with their shapes and dtypes), such as the rounds
+    of a Jacobi method's sweeps. :meth:`run` runs it once per tuple of int32 scalars
+    and returns the latest outputs; the next :meth:`run` continues from them (the host
+    may read them between two runs, to test convergence).
+
+    Outside ``tm.jit`` and without call observers, the steps write two sets of arrays,
+    allocated once per loop, in turn (a step reads the set the step before wrote): the
+    first step's arguments are checked as every call's are, the native arguments of a
+    step between the two sets are packed (and checked) once, and every later step is
+    the native call alone with its scalars, each checked to be a Python int in int32
+    range: ~1 us a step instead of ~8-14 and two allocations. The arrays :meth:`run`
+    returns are then overwritten by the next run. Otherwise each step is :func:`run`
+    (recorded or observed) on fresh outputs."""
+
+    def __init__(self, name, define, inputs, scalar_dtypes, attrs=()):
+        self.name, self.define, self.scalar_dtypes, self.attrs = name, define, tuple(scalar_dtypes), attrs
+        self.module, self.out_specs = _kernel(name, define, inputs, self.scalar_dtypes, attrs)
+        if [shape for shape, _ in self.out_specs] != [a._shape for a in inputs] or \
+                any(np.dtype(dtype) != np.dtype(a._dtype) for (_, dtype), a in zip(self.out_specs, inputs)):
+            raise TVMiniError(f"StepLoop {name}: the kernel's outputs {self.out_specs} are not the next values of "
+                              f"its inputs {[(a._shape, a._dtype) for a in inputs]}")
+        self.state = list(inputs)
+        self._sets = self._pointers = None
+
+    def _native(self, steps):
+        """Whether ``steps`` may run as native calls (see the class docstring)."""
+        return thread.tracer is None and Module._trace is None and all(d == "int32" for d in self.scalar_dtypes) \
+            and all(type(v) is int and _INT32[0] <= v <= _INT32[1] for step in steps for v in step)
+
+    def run(self, steps):
+        """Run one step per tuple of scalars in ``steps``; returns the outputs (a list)."""
+        if not self._native(steps):
+            for step in steps:
+                out = run(self.name, self.define, self.state, scalars=step, scalar_dtypes=self.scalar_dtypes,
+                          attrs=self.attrs)
+                self.state = out if isinstance(out, list) else [out]
+            return self.state
+        module = self.module
         for step in steps:
-            out = run(name, define, state, scalars=step, scalar_dtypes=scalar_dtypes, attrs=attrs)
-            state = out if isinstance(out, list) else [out]
-        return state
-    device = inputs[0]._device
-    sets = [[nd.new(shape, dtype, device) for shape, dtype in out_specs] for _ in range(2)]
-    module.call_with_fresh_outputs(*inputs, *steps[0], *sets[0])
-    module.call_with_fresh_outputs(*sets[0], *steps[1], *sets[1])
-    count = len(scalar_dtypes)
-    # the native arguments of a step reading set 1 and writing set 0 (even steps), and back
-    pointers = [module._pack([*sets[1], *steps[0], *sets[0]])[:-count],
-                module._pack([*sets[0], *steps[0], *sets[1]])[:-count]]
-    call = module._cfunc
-    for k in range(2, len(steps)):
-        call(*pointers[k % 2], *steps[k])
-    return sets[(len(steps) - 1) % 2]
+            if self._sets is None:
+                device = self.state[0]._device
+                self._sets = [[nd.new(shape, dtype, device) for shape, dtype in self.out_specs] for _ in range(2)]
+                count = len(self.scalar_dtypes)
+                # the native arguments of a step reading set 1 and writing set 0, and back
+                self._pointers = [module._pack([*self._sets[1], *step, *self._sets[0]])[:-count],
+                                  module._pack([*self._sets[0], *step, *self._sets[1]])[:-count]]
+            if self.state is self._sets[1]:
+                module._cfunc(*self._pointers[0], *step)
+                self.state = self._sets[0]
+            elif self.state is self._sets[0]:
+                module._cfunc(*self._pointers[1], *step)
+                self.state = self._sets[1]
+            else:                       # the loop's inputs: a checked call into set 0
+                module(*self.state, *step, *self._sets[0])
+                self.state = self._sets[0]
+        return self.state
 
 
 class _Thread(threading.local):

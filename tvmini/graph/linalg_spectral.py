@@ -127,11 +127,13 @@ def _converged(measure, tol):
     return bool(np.all((values <= tol) | np.isnan(values)))
 
 
-def _sweep(name, define, state):
-    """One Jacobi sweep: the ``rounds(n)`` rounds of kernel ``define`` on ``state`` (its
-    arrays, the rotated vectors (B, n, .) first), each round on the previous one's."""
+def _round_loop(name, define, state):
+    """``(loop, sweep)``: a ``dispatch.StepLoop`` of Jacobi round kernel ``define`` on
+    ``state`` (its arrays, the rotated vectors (B, n, .) first), and the scalars of one
+    sweep's ``rounds(n)`` rounds for its ``run`` (the arrays a sweep returns are
+    overwritten by the next)."""
     steps = [(r,) for r in range(kernels.rounds(state[0].shape[1]))]
-    return dispatch.run_steps(name, define, state, steps, ("int32",))
+    return dispatch.StepLoop(name, define, state, ("int32",)), steps
 
 
 def _eigh_arrays(a, upper):
@@ -142,10 +144,12 @@ def _eigh_arrays(a, upper):
     vt = _eye(a, n, n)
     fixed = _sweeps()
     eps = float(np.finfo(a.dtype).eps)
-    for _ in range(0 if n == 1 else fixed or MAX_SWEEPS):
-        s, vt = _sweep("jacobi_eigh_round", kernels.jacobi_eigh_round, [s, vt])
-        if fixed is None and _converged(run("off_diagonal_ratio", kernels.off_diagonal_ratio, [s]), eps):
-            break
+    if n > 1:
+        loop, sweep = _round_loop("jacobi_eigh_round", kernels.jacobi_eigh_round, [s, vt])
+        for _ in range(fixed or MAX_SWEEPS):
+            s, vt = loop.run(sweep)
+            if fixed is None and _converged(run("off_diagonal_ratio", kernels.off_diagonal_ratio, [s]), eps):
+                break
     return run("eigh_finish", kernels.eigh_finish, [s, vt])
 
 
@@ -156,11 +160,13 @@ def _jacobi_svd(at, columns):
     vt = _eye(at, n, n)
     fixed = _sweeps()
     tol = math.sqrt(m) * float(np.finfo(at.dtype).eps)
-    for _ in range(0 if n == 1 else fixed or MAX_SWEEPS):
-        at, vt, worst = _sweep("jacobi_svd_round", kernels.jacobi_svd_round, [at, vt, nd.zeros((B,), at.dtype,
-                                                                                                at.device)])
-        if fixed is None and _converged(worst, tol):
-            break
+    if n > 1:
+        state = [at, vt, nd.zeros((B,), at.dtype, at.device)]
+        loop, sweep = _round_loop("jacobi_svd_round", kernels.jacobi_svd_round, state)
+        for _ in range(fixed or MAX_SWEEPS):
+            at, vt, worst = loop.run(sweep)
+            if fixed is None and _converged(worst, tol):
+                break
     s, u, v = run("svd_finish", kernels.svd_finish, [at, vt])
     p, tau = _householder(u)
     u = run("qr_column_signs", kernels.column_signs, [_form_q(p, tau, columns), p])

@@ -388,9 +388,9 @@ def jacobi_svd_round(At, Vt, worst, r):
     rows of ``At`` (B, n, m), with the accumulated rotations ``V`` held as ``Vt`` (B, n,
     n): each pair ``(p, q)`` of the round is rotated so that ``a_p . a_q = 0`` (the
     rotation diagonalizing their Gram matrix). Returns ``[(A J)^T, (V J)^T, worst']``,
-    ``worst'`` (B,) the largest of ``worst`` and the round's ``|a_p . a_q| / (|a_p|
-    |a_q|)`` before rotating: the host resets it each sweep and stops once a sweep's
-    is small."""
+    ``worst'`` (B,) the largest of the round's ``|a_p . a_q| / (|a_p| |a_q|)`` before
+    rotating and, but in round 0 (a sweep's first), ``worst``: the sweep's largest,
+    once its last round has run; the host stops once that is small."""
     for x in (At, Vt, worst):
         _check(x, "jacobi_svd_round")
     B, n, m = (_dim(At, a) for a in range(3))
@@ -416,7 +416,8 @@ def jacobi_svd_round(At, Vt, worst, r):
                                te.abs(gamma) / te.sqrt(norm2[b, i]) / te.sqrt(norm2[b, q]), zero)
     j = te.reduce_axis((0, n), name="j")
     largest = te.compute((B,), lambda b: te.max(cosine(b, j.var), axis=j), name="svd_round_worst", tag="reduce")
-    merged = te.compute((B,), lambda b: te.max(largest[b], worst[b]), name="svd_worst", tag="injective")
+    merged = te.compute((B,), lambda b: te.if_then_else(r == 0, largest[b], te.max(largest[b], worst[b])),
+                        name="svd_worst", tag="injective")
     return [_rotate_rows(At, C, S, partner, "svd_a"), _rotate_rows(Vt, C, S, partner, "svd_v"), merged]
 
 
