@@ -4,7 +4,15 @@ float64, with PyTorch's gradients.
 
 Each factorization is a host loop over the step kernels of ``topi.linalg_spectral``
 (one call per Householder reflection, per Jacobi round), on the matrices flattened to
-one batch axis. The Jacobi methods run sweeps (``N - 1`` rounds each) until converged:
+one batch axis. The Jacobi rounds hold the rotated vectors as rows (``V^T``; the SVD
+rotates the rows of ``A^T``) and run through one ``dispatch.StepLoop`` per
+factorization: outside ``tm.jit`` every round but the first is the native call alone,
+on two sets of arrays allocated once. Against one checked call per round on fresh
+columns (float32, one thread, CPU time, fastest of 3): 64 x (32 x 32) eigh 23 -> 10
+ms, SVD 35 -> 12 ms; 256 x 256 eigh 207 -> 82 ms, SVD 264 -> 70 ms; 8 x 8 eigh 0.5 ->
+0.2 ms, SVD 1.0 -> 0.3 ms (torch: 2.7, 4.7, 2.8, 5.6, 0.01, 0.01 ms: LAPACK's
+tridiagonal and bidiagonal methods do far fewer passes over the matrix than Jacobi's
+sweeps of ``N - 1`` rounds). The Jacobi methods run sweeps until converged:
 outside ``tm.jit`` the host reads one number per matrix after each sweep (eigh: the
 off-diagonal's share of the Frobenius norm, at most the dtype's epsilon; SVD: the
 largest cosine between two columns met in the sweep, at most ``sqrt(m)`` epsilons, as
