@@ -230,6 +230,25 @@ def _mates(n, r, name):
     return te.compute((n,), lambda i: _partner(i, r, n), name=f"{name}_mates", tag=MATERIALIZED)
 
 
+def _pairs(n, r):
+    """``[lows, pair_of]``: (N / 2,) int32, the lower index of each pair of round ``r``
+    (pair 0 is ``(r, N - 1)``, pair ``k`` the two indices ``r -+ k`` modulo ``N - 1``),
+    and (n,) int32, the pair of each index, so that a quantity of a pair (the SVD's dot
+    product of its columns) is computed once, not once per index."""
+    N = n + n % 2
+    M = N - 1
+
+    def low(k):
+        up, down = (r + k) % M, (r - k + M) % M
+        return te.if_then_else(k == 0, te.min(r, n - 1), te.max(te.min(te.min(up, down), n - 1), 0))
+    lows = te.compute((N // 2,), low, name="svd_lows", tag=MATERIALIZED)
+
+    def pair(i):
+        d = (i - r + M) % M
+        return te.if_then_else(te.any(i == N - 1, i == r), 0, te.max(te.min(te.min(d, M - d), N // 2 - 1), 0))
+    return [lows, te.compute((n,), pair, name="svd_pair_of", tag=MATERIALIZED)]
+
+
 def _rotations(mates, B, dtype, pivots, name):
     """``(C, S, t, a_pq)`` (B, n) of each index's rotation in this round, from
     ``pivots(b, lo, hi) = (a_pp, a_qq, a_pq)`` of its pair ``lo < hi``: the rotation
@@ -409,15 +428,18 @@ def jacobi_svd_round(At, Vt, worst, r):
     k = te.reduce_axis((0, m), name="k")
     norm2 = te.compute((B, n), lambda b, i: te.sum(At[b, i, k.var] * At[b, i, k.var], axis=k), name="svd_norm2",
                        tag="reduce")
+    lows, pair_of = _pairs(n, r)
     k2 = te.reduce_axis((0, m), name="k2")
-    dots = te.compute((B, n), lambda b, i: te.sum(At[b, i, k2.var] * At[b, partner(i), k2.var], axis=k2),
+    dots = te.compute((B, _dim(lows, 0)),
+                      lambda b, p: te.sum(At[b, lows[p], k2.var] * At[b, partner(lows[p]), k2.var], axis=k2),
                       name="svd_dot", tag="reduce")
 
-    C, S, _, _ = _rotations(mates, B, dtype, lambda b, lo, hi: (norm2[b, lo], norm2[b, hi], dots[b, lo]), "svd")
+    C, S, _, _ = _rotations(mates, B, dtype, lambda b, lo, hi: (norm2[b, lo], norm2[b, hi], dots[b, pair_of[lo]]),
+                            "svd")
 
     def cosine(b, i):
         q = partner(i)
-        gamma = dots[b, te.min(i, q)]
+        gamma = dots[b, pair_of[i]]
         return te.if_then_else(te.all(mates[i] < n, gamma != zero),
                                te.abs(gamma) / te.sqrt(norm2[b, i]) / te.sqrt(norm2[b, q]), zero)
     j = te.reduce_axis((0, n), name="j")
