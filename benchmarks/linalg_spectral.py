@@ -12,10 +12,13 @@ tridiagonal/bidiagonal methods show in the ratios.
 
     python benchmarks/linalg_spectral.py [--rounds 2] [--torch-threads 2] [--dtype float32] [--shapes 64x32x32 ...]
 
-On cores shared with other work, one thread each is the steadier comparison:
-``TVMINI_NUM_THREADS=1 python benchmarks/linalg_spectral.py --torch-threads 1``.
+On cores shared with other work, one thread each is the steadier comparison, and
+``--cpu-time`` times each call by the CPU time of the process (all its threads), which
+other processes' load does not inflate as it does the wall clock:
+``TVMINI_NUM_THREADS=1 python benchmarks/linalg_spectral.py --torch-threads 1 --cpu-time``.
 """
 import argparse
+import time
 
 import numpy as np
 
@@ -29,8 +32,20 @@ def shape_name(shape):
     return "x".join(str(d) for d in shape)
 
 
-def _timer(fn, repeat):
+def _cpu_seconds(fn, repeat):
+    """The least CPU time of the process (seconds) over ``repeat`` calls of ``fn``."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.process_time()
+        fn()
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def _timer(fn, repeat, cpu_time=False):
     fn()                                    # build the kernels (tvmini) / warm up
+    if cpu_time:
+        return lambda: _cpu_seconds(fn, repeat)
     return lambda: best_seconds(fn, repeat=repeat)
 
 
@@ -59,15 +74,17 @@ def main():
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--shapes", nargs="+", metavar="BxMxN", default=[shape_name(s) for s in SHAPES],
                         help="batch x rows x columns of the matrices")
+    parser.add_argument("--cpu-time", action="store_true", help="time by the process's CPU time, not the wall clock")
     args = parser.parse_args()
     torch = torch_or_none(args.torch_threads)
-    print(f"{args.dtype}: milliseconds per call (fastest of 3, alternating rounds); ratio = tvmini / other")
+    clock = "CPU" if args.cpu_time else "wall-clock"
+    print(f"{args.dtype}: {clock} milliseconds per call (fastest of 3, alternating rounds); ratio = tvmini / other")
     print(f"{'op':34} {'tvmini':>10} {'numpy':>10} {'torch':>10} {'x numpy':>8} {'x torch':>8}")
     for shape in (tuple(int(d) for d in text.split("x")) for text in args.shapes):
         for name, ours, ref, theirs in cases(shape, torch, args.dtype):
-            timers = {"tvmini": _timer(ours, 3), "numpy": _timer(ref, 3)}
+            timers = {"tvmini": _timer(ours, 3, args.cpu_time), "numpy": _timer(ref, 3, args.cpu_time)}
             if theirs is not None:
-                timers["torch"] = _timer(theirs, 3)
+                timers["torch"] = _timer(theirs, 3, args.cpu_time)
             ms = {k: v * 1e3 for k, v in best_of_rounds(timers, rounds=args.rounds, settle=0.05).items()}
             cells = [f"{ms[k]:10.2f}" if k in ms else f"{'-':>10}" for k in ("tvmini", "numpy", "torch")]
             ratios = [f"{ms['tvmini'] / ms[k]:8.1f}" if k in ms else f"{'-':>8}" for k in ("numpy", "torch")]
