@@ -8,11 +8,15 @@ one batch axis. The Jacobi rounds hold the rotated vectors as rows (``V^T``; the
 rotates the rows of ``A^T``) and run through one ``dispatch.StepLoop`` per
 factorization: outside ``tm.jit`` every round but the first is the native call alone,
 on two sets of arrays allocated once. Against one checked call per round on fresh
-columns (float32, one thread, CPU time, fastest of 3): 64 x (32 x 32) eigh 23 -> 10
-ms, SVD 35 -> 12 ms; 256 x 256 eigh 207 -> 82 ms, SVD 264 -> 70 ms; 8 x 8 eigh 0.5 ->
-0.2 ms, SVD 1.0 -> 0.3 ms (torch: 2.7, 4.7, 2.8, 5.6, 0.01, 0.01 ms: LAPACK's
-tridiagonal and bidiagonal methods do far fewer passes over the matrix than Jacobi's
-sweeps of ``N - 1`` rounds). The Jacobi methods run sweeps until converged:
+arrays with the vectors as columns (float32, one thread, CPU time per call, the two
+versions timed in alternation): 64 x (32 x 32) eigh 11.8 -> 9.9 ms, SVD 19.2 -> 9.7;
+256 x 256 eigh 99 -> 62, SVD 163 -> 55; 64 x 64 eigh 3.1 -> 1.1, SVD 5.6 -> 1.8; 8 x 8
+eigh 0.24 -> 0.15, SVD 0.43 -> 0.30 (float64: 15.8 -> 12.8, 27 -> 17, 176 -> 105, 242
+-> 113, 3.8 -> 1.4, 6.6 -> 2.3, 0.27 -> 0.16, 0.48 -> 0.30). torch (LAPACK) stays
+ahead, 2-4x on the batch of 32 x 32, 7-22x on single matrices (benchmarks/
+linalg_spectral.py): its tridiagonal and bidiagonal methods make a few passes over
+the matrix where Jacobi makes ``N - 1`` per sweep, for 6-12 sweeps. The Jacobi
+methods run sweeps until converged:
 outside ``tm.jit`` the host reads one number per matrix after each sweep (eigh: the
 off-diagonal's share of the Frobenius norm, at most the dtype's epsilon; SVD: the
 largest cosine between two columns met in the sweep, at most ``sqrt(m)`` epsilons, as
