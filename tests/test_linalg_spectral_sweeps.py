@@ -1,10 +1,11 @@
 """The Jacobi sweeps of ``tm.linalg.eigh`` and ``svd`` as they run now: the rotated
 vectors held as rows (``topi/linalg_spectral.py``) and a sweep's rounds run by
 ``graph.dispatch.StepLoop`` (two sets of outputs in turn, the native call alone but
-the first). ``StepLoop`` against one ``run`` per step, bit for bit, with and
-without call observers, and its checks; drawn matrices (sizes 1, 2 and odd, batched,
-tall and wide, repeated eigenvalues, rank-deficient) against numpy's LAPACK to float64
-rounding, with the sign conventions of ``graph/linalg_spectral.py``; the emulated GPU.
+the first; the Householder QR's reflections too). ``StepLoop`` against one ``run`` per
+step, bit for bit, with and without call observers and with constant inputs, and its
+checks; drawn matrices (sizes 1, 2 and odd, batched, tall and wide, repeated
+eigenvalues, rank-deficient) against numpy's LAPACK to float64 rounding, with the sign
+conventions of ``graph/linalg_spectral.py``; the emulated GPU.
 
 Few distinct shapes (each builds its kernels), shared with tests/test_linalg_spectral.py
 where they can be."""
@@ -87,6 +88,33 @@ def test_step_loop_equals_one_run_per_step_and_shows_every_call():
         np.testing.assert_array_equal(got.numpy(), want)
 
 
+def test_step_loop_with_constant_inputs_forms_q_as_one_run_per_step():
+    """The Householder QR's reflections (carried: the matrix and its factors) and the
+    forming of Q (constant: the reflectors; carried: Q) against one run per step."""
+    a = nd.array(np.random.default_rng(2).standard_normal((2, 5, 3)))
+    tau = nd.zeros((2, 3), "float64")
+    packed, factors = dispatch.StepLoop("householder_step", kernels.householder_step, [a, tau], ("int32",)).run(
+        [(k,) for k in range(3)])
+    q = nd.array(np.broadcast_to(np.eye(5)[:, :3], (2, 5, 3)).copy())
+    steps = [(k,) for k in (2, 1, 0)]
+    (fast,) = dispatch.StepLoop("householder_apply_step", kernels.householder_apply_step, [packed, factors, q],
+                                ("int32",), constant=2).run(steps)
+    state = [a, tau]
+    for k in range(3):
+        state = dispatch.run("householder_step", kernels.householder_step, state, scalars=(k,),
+                             scalar_dtypes=("int32",))
+    np.testing.assert_array_equal(packed.numpy(), state[0].numpy())
+    np.testing.assert_array_equal(factors.numpy(), state[1].numpy())
+    one_by_one = q
+    for step in steps:
+        one_by_one = dispatch.run("householder_apply_step", kernels.householder_apply_step,
+                                  [packed, factors, one_by_one], scalars=step, scalar_dtypes=("int32",))
+    np.testing.assert_array_equal(fast.numpy(), one_by_one.numpy())
+    r = np.triu(packed.numpy())[:, :3]
+    np.testing.assert_allclose(fast.numpy() @ r, a.numpy(), atol=1e-12)    # A = QR (Q up to R's signs)
+    np.testing.assert_array_equal(q.numpy(), np.broadcast_to(np.eye(5)[:, :3], (2, 5, 3)))   # inputs only read
+
+
 def test_step_loop_checks_scalars_and_outputs():
     loop = _loop(_eigh_state(1))
     with pytest.raises(tm.TVMiniError, match="does not fit in int32"):
@@ -94,7 +122,7 @@ def test_step_loop_checks_scalars_and_outputs():
 
     def shrinking(a, k):
         return te.compute((a.shape[0],), lambda b: a[b, 0] + k.astype(a.dtype), name="first", tag="injective")
-    with pytest.raises(tm.TVMiniError, match="not the next values of its inputs"):
+    with pytest.raises(tm.TVMiniError, match="not the next values of its inputs after the first 0"):
         dispatch.StepLoop("shrinking", shrinking, [nd.array(np.ones((2, 3)))], ("int32",))
 
 

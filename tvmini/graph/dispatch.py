@@ -207,10 +207,12 @@ def run_inplace_steps(name, define, inputs, overwrites, steps, scalar_dtypes, at
 
 class StepLoop:
     """A step kernel run again and again on its own outputs: op ``name``'s outputs are
-    its inputs' next values (as many, with their shapes and dtypes), such as the rounds
-    of a Jacobi method's sweeps. :meth:`run` runs it once per tuple of int32 scalars
-    and returns the latest outputs; the next :meth:`run` continues from them (the host
-    may read them between two runs, to test convergence).
+    the next values of its inputs after the first ``constant`` ones (as many, with
+    their shapes and dtypes; the constant inputs are passed unchanged to every step),
+    such as the rounds of a Jacobi method's sweeps or the reflections of a Householder
+    QR. :meth:`run` runs it once per tuple of int32 scalars and returns the latest
+    outputs; the next :meth:`run` continues from them (the host may read them between
+    two runs, to test convergence).
 
     Outside ``tm.jit`` and without call observers, the steps write two sets of arrays,
     allocated once per loop, in turn (a step reads the set the step before wrote): the
@@ -221,14 +223,15 @@ class StepLoop:
     returns are then overwritten by the next run. Otherwise each step is :func:`run`
     (recorded or observed) on fresh outputs."""
 
-    def __init__(self, name, define, inputs, scalar_dtypes, attrs=()):
+    def __init__(self, name, define, inputs, scalar_dtypes, attrs=(), constant=0):
         self.name, self.define, self.scalar_dtypes, self.attrs = name, define, tuple(scalar_dtypes), attrs
         self.module, self.out_specs = _kernel(name, define, inputs, self.scalar_dtypes, attrs)
-        if [shape for shape, _ in self.out_specs] != [a._shape for a in inputs] or \
-                any(np.dtype(dtype) != np.dtype(a._dtype) for (_, dtype), a in zip(self.out_specs, inputs)):
+        self.constants, carried = list(inputs[:constant]), inputs[constant:]
+        if [shape for shape, _ in self.out_specs] != [a._shape for a in carried] or \
+                any(np.dtype(dtype) != np.dtype(a._dtype) for (_, dtype), a in zip(self.out_specs, carried)):
             raise TVMiniError(f"StepLoop {name}: the kernel's outputs {self.out_specs} are not the next values of "
-                              f"its inputs {[(a._shape, a._dtype) for a in inputs]}")
-        self.state = list(inputs)
+                              f"its inputs after the first {constant}: {[(a._shape, a._dtype) for a in carried]}")
+        self.state = list(carried)
         self._sets = self._pointers = None
 
     def _native(self, steps):
@@ -240,19 +243,19 @@ class StepLoop:
         """Run one step per tuple of scalars in ``steps``; returns the outputs (a list)."""
         if not self._native(steps):
             for step in steps:
-                out = run(self.name, self.define, self.state, scalars=step, scalar_dtypes=self.scalar_dtypes,
-                          attrs=self.attrs)
+                out = run(self.name, self.define, self.constants + self.state, scalars=step,
+                          scalar_dtypes=self.scalar_dtypes, attrs=self.attrs)
                 self.state = out if isinstance(out, list) else [out]
             return self.state
-        module = self.module
+        module, constants = self.module, self.constants
         for step in steps:
             if self._sets is None:
                 device = self.state[0]._device
                 self._sets = [[nd.new(shape, dtype, device) for shape, dtype in self.out_specs] for _ in range(2)]
                 count = len(self.scalar_dtypes)
                 # the native arguments of a step reading set 1 and writing set 0, and back
-                self._pointers = [module._pack([*self._sets[1], *step, *self._sets[0]])[:-count],
-                                  module._pack([*self._sets[0], *step, *self._sets[1]])[:-count]]
+                self._pointers = [module._pack([*constants, *self._sets[1], *step, *self._sets[0]])[:-count],
+                                  module._pack([*constants, *self._sets[0], *step, *self._sets[1]])[:-count]]
             if self.state is self._sets[1]:
                 module._cfunc(*self._pointers[0], *step)
                 self.state = self._sets[0]
@@ -260,7 +263,7 @@ class StepLoop:
                 module._cfunc(*self._pointers[1], *step)
                 self.state = self._sets[1]
             else:                       # the loop's inputs: a checked call into set 0
-                module(*self.state, *step, *self._sets[0])
+                module(*constants, *self.state, *step, *self._sets[0])
                 self.state = self._sets[0]
         return self.state
 

@@ -100,31 +100,26 @@ def _empty(A, batch, shapes, identities):
     return out
 
 
-def _step(name, define, inputs, k):
-    """One step kernel with step number ``k`` (a runtime int32)."""
-    return run(name, define, inputs, scalars=(k,), scalar_dtypes=("int32",))
-
-
 def _eye(like, rows, columns):
     """(B, rows, columns): the leading columns of the identity, per matrix of ``like``."""
     return run("linalg_eye", kernels.identity_columns, [like], attrs=(("rows", rows), ("columns", columns)))
 
 
 def _householder(a):
-    """``(P, tau)``: Householder QR of ``a`` (B, m, n), reflectors below ``R``."""
+    """``(P, tau)``: Householder QR of ``a`` (B, m, n), reflectors below ``R`` (the
+    reflections one ``dispatch.StepLoop``, as the Jacobi rounds)."""
     B, m, n = a.shape
     tau = nd.zeros((B, min(m, n)), a.dtype, a.device)
-    for k in range(min(m, n)):
-        a, tau = _step("householder_step", kernels.householder_step, [a, tau], k)
-    return a, tau
+    loop = dispatch.StepLoop("householder_step", kernels.householder_step, [a, tau], ("int32",))
+    return tuple(loop.run([(k,) for k in range(min(m, n))]))
 
 
 def _form_q(P, tau, columns):
     """The first ``columns`` columns of ``Q`` of the QR held in ``P``, ``tau``."""
     q = _eye(P, P.shape[1], columns)
-    for k in reversed(range(tau.shape[1])):
-        q = _step("householder_apply_step", kernels.householder_apply_step, [P, tau, q], k)
-    return q
+    loop = dispatch.StepLoop("householder_apply_step", kernels.householder_apply_step, [P, tau, q], ("int32",),
+                             constant=2)
+    return loop.run([(k,) for k in reversed(range(tau.shape[1]))])[0]
 
 
 def _sweeps():
