@@ -186,3 +186,22 @@ def test_emulated_gpu_runs_whole_sweeps(emulated_gpu):
         results.append([t.numpy() for t in (w, v, u, s, vh)])
     for got, want in zip(*results):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_parallel_round_schedules(monkeypatch):
+    """From PARALLEL_MIN elements the rounds' row loops run on the thread pool, each
+    thread with its own one-row buffer of J^T A (compute_at inside the parallel loop):
+    lowered here for a small shape no other test builds."""
+    monkeypatch.setattr(kernels, "PARALLEL_MIN", 1)
+    rng = np.random.default_rng(6)
+    a = _symmetric(rng, (2, 6, 6), "random")
+    w, v = (t.numpy() for t in tm.linalg.eigh(tm.tensor(a)))
+    np.testing.assert_allclose(w, np.linalg.eigvalsh(a), atol=1e-12)
+    np.testing.assert_allclose((v * w[..., None, :]) @ np.swapaxes(v, -1, -2), a, atol=1e-12)
+    b = rng.standard_normal((2, 6, 6))
+    np.testing.assert_allclose(tm.linalg.svdvals(tm.tensor(b)).numpy(), np.linalg.svd(b, compute_uv=False),
+                               atol=1e-12)
+    for name, define, inputs in (("jacobi_eigh_round", kernels.jacobi_eigh_round, [a, a]),
+                                 ("jacobi_svd_round", kernels.jacobi_svd_round, [b, b, np.zeros(2)])):
+        module, _ = dispatch._kernel(name, define, [nd.array(x) for x in inputs], ("int32",), ())
+        assert "parallel for" in module.get_source("tir")
