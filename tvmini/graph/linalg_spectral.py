@@ -7,17 +7,21 @@ Each factorization is a host loop over the step kernels of ``topi.linalg_spectra
 one batch axis. The Jacobi rounds hold the rotated vectors as rows (``V^T``; the SVD
 rotates the rows of ``A^T``) and run through one ``dispatch.StepLoop`` per
 factorization: outside ``tm.jit`` every round but the first is the native call alone,
-on two sets of arrays allocated once. Against one checked call per round on fresh
-arrays with the vectors as columns (float32, one thread, CPU time per call, the two
-versions timed in alternation): 64 x (32 x 32) eigh 11.8 -> 9.9 ms, SVD 19.2 -> 9.7;
-256 x 256 eigh 99 -> 62, SVD 163 -> 55; 64 x 64 eigh 3.1 -> 1.1, SVD 5.6 -> 1.8; 8 x 8
-eigh 0.24 -> 0.15, SVD 0.43 -> 0.30 (float64: 15.8 -> 12.8, 27 -> 17, 176 -> 105, 242
--> 113, 3.8 -> 1.4, 6.6 -> 2.3, 0.27 -> 0.16, 0.48 -> 0.30). torch (LAPACK) stays
-ahead, 2-4x on the batch of 32 x 32, 7-22x on single matrices (benchmarks/
-linalg_spectral.py): its tridiagonal and bidiagonal methods make a few passes over
-the matrix where Jacobi makes ``N - 1`` per sweep, for 6-12 sweeps. The Jacobi
-methods run sweeps until converged:
-outside ``tm.jit`` the host reads one number per matrix after each sweep (eigh: the
+on two sets of arrays allocated once (the Householder QR's reflections too); on the
+CPU a large batch runs in cache-sized chunks (:data:`CHUNK_BYTES`). Against one checked
+call per step on fresh arrays, the vectors as columns, the whole batch at once
+(float32, one thread, CPU time per call, the two versions timed in alternation):
+64 x (32 x 32) eigh 13.6 -> 8.3 ms, SVD 20.7 -> 9.8; 256 x 256 eigh 103 -> 65, SVD 174
+-> 57; 64 x 64 eigh 3.2 -> 1.15, SVD 6.0 -> 1.43; 8 x 8 eigh 0.25 -> 0.16, SVD 0.48 ->
+0.29 (float64: 17.2 -> 11.4, 29.2 -> 15.2, 184 -> 112, 260 -> 116, 3.9 -> 1.5, 7.0 ->
+1.95, 0.29 -> 0.17, 0.52 -> 0.30). torch (LAPACK) stays ahead (benchmarks/
+linalg_spectral.py --cpu-time, one thread): ~3x on the batch of 32 x 32 (SVD ~2x),
+5-8x at 64 x 64, 10-24x at 256 x 256, 14-22x at 8 x 8 (where each op's fixed host
+costs dominate): its tridiagonal and bidiagonal methods make a few passes over the
+matrix where Jacobi makes ``N - 1`` per sweep, for 6-12 sweeps.
+
+The Jacobi methods run sweeps until converged: outside ``tm.jit`` the host reads one
+number per matrix after each sweep (eigh: the
 off-diagonal's share of the Frobenius norm, at most the dtype's epsilon; SVD: the
 largest cosine between two columns met in the sweep, at most ``sqrt(m)`` epsilons, as
 LAPACK's ``gesvj``), at most :data:`MAX_SWEEPS`; a traced step must not depend on the
