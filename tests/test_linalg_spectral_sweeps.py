@@ -209,13 +209,15 @@ def test_parallel_round_schedules(monkeypatch):
 
 def test_batches_run_in_chunks(monkeypatch):
     """A batch whose Jacobi state passes CHUNK_BYTES runs chunk after chunk (here the
-    3 x 3 matrices 2 at a time, the last chunk 1; the larger ones 1 at a time): the
-    same values as numpy, gradients as central differences and torch's, and a tm.jit
-    step (fixed sweeps, chunks recorded too) as the eager one."""
+    3 x 3 matrices 2 at a time, the last chunk 1; the larger ones 1 at a time, but 2
+    where two threads need 2 x 49 elements for a parallel loop): the same values as
+    numpy, gradients as central differences and torch's, and a tm.jit step (fixed
+    sweeps, chunks recorded too) as the eager one."""
     torch = pytest.importorskip("torch")
     from graph_gradcheck import check_grad
     from tvmini.graph import linalg_spectral
     monkeypatch.setattr(linalg_spectral, "CHUNK_BYTES", 2 * 4 * 3 * 3 * 8)
+    monkeypatch.setattr(linalg_spectral, "PARALLEL_MIN", 1)
     batches, whole = [], linalg_spectral._eigh_arrays
     monkeypatch.setattr(linalg_spectral, "_eigh_arrays", lambda x, upper: batches.append(x.shape[0]) or whole(x, upper))
     rng = np.random.default_rng(7)
@@ -224,6 +226,12 @@ def test_batches_run_in_chunks(monkeypatch):
     np.testing.assert_allclose(w, np.linalg.eigvalsh(a), atol=1e-12)
     np.testing.assert_allclose((v * w[..., None, :]) @ np.swapaxes(v, -1, -2), a, atol=1e-12)
     assert batches == [1, 1, 1]
+    monkeypatch.setattr(linalg_spectral, "PARALLEL_MIN", 2 * 49)
+    monkeypatch.setattr(linalg_spectral.parallel, "thread_count", lambda: 2)
+    batches.clear()
+    np.testing.assert_allclose(tm.linalg.eigvalsh(tm.tensor(a)).numpy(), w, atol=1e-12)
+    assert batches == [2, 1]
+    monkeypatch.setattr(linalg_spectral, "PARALLEL_MIN", 1)
     b = rng.standard_normal((3, 7, 4))
     u, s, vh = (t.numpy() for t in tm.linalg.svd(tm.tensor(b), full_matrices=False))
     np.testing.assert_allclose(s, np.linalg.svd(b, compute_uv=False), atol=1e-12)

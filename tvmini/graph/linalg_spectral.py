@@ -52,9 +52,11 @@ import math
 
 import numpy as np
 
+from ..codegen import parallel
 from ..errors import AutogradError, ArgumentError, DTypeError, ShapeError
 from ..runtime import ndarray as nd
 from ..topi import linalg_spectral as kernels
+from ..topi.schedule_cpu import PARALLEL_MIN
 from . import dispatch, ops
 from .autograd import Function, no_grad
 from .creation import eye, zeros
@@ -76,7 +78,10 @@ JIT_SWEEPS = 15
 #: KiB: Zen 3's L2) while its rounds sweep over it, and stopping when its own matrices
 #: converge. 64 x (32 x 32), one thread, CPU time, on shared cores: eigh float32 11.5-15
 #: -> 8.6-9.2 ms (chunks of 32), float64 15.8-17.5 -> 11.8-12.1 (16); the SVD within
-#: the noise (float32 10.4-15 -> 10.7-11.0, float64 19-25 -> 17.5-23).
+#: the noise (float32 10.4-15 -> 10.7-11.0, float64 19-25 -> 17.5-23). With several
+#: threads a chunk keeps at least the elements a parallel loop needs
+#: (``topi.schedule_cpu.PARALLEL_MIN``): smaller chunks ran serially, and on 2 idle
+#: cores 64 x (32 x 32) float64 eigh took 10.4-11.7 ms in chunks, 8.6 ms whole.
 CHUNK_BYTES = 1 << 19
 
 
@@ -121,8 +126,10 @@ def _in_chunks(factorize, a, state_bytes):
     (B, ., .), as many matrices each as :data:`CHUNK_BYTES` of their Jacobi state
     (``state_bytes`` a matrix) hold, the chunks' results joined along the batch; on a
     GPU, the whole batch at once (its rounds run the batch's matrices in parallel)."""
-    B = a.shape[0]
+    B, rows, columns = a.shape
     size = max(1, CHUNK_BYTES // state_bytes)
+    if parallel.thread_count() > 1:
+        size = max(size, -(-PARALLEL_MIN // (rows * columns)))
     if B <= size or a.device.kind != "cpu":
         return factorize(a)
     with no_grad():
