@@ -25,6 +25,10 @@ int32 scalar (one build serves every step, as ``topi.ctc``'s recursion):
   entry becomes exactly 0 and its diagonal moves by ``-+t a_pq``);
   :func:`jacobi_svd_round` rotates the columns of ``A`` (and ``V``) so that each
   pair becomes orthogonal, the same rotation on the pair's Gram matrix.
+  The rotated vectors are kept as rows, transposed (``V^T``, and the SVD's ``A^T``):
+  rotating a pair of rows reads and writes whole contiguous rows in vector lanes, and
+  the SVD's column norms and dot products become sums along contiguous rows, where a
+  pair of columns was a gather per element (measured in ``graph/linalg_spectral.py``).
 * The finishing kernels sort (eigenvalues ascending, singular values descending,
   ties in index order, by counting ranks) and give every vector a deterministic
   sign: the entry of largest magnitude of each eigenvector, and of each column of the
@@ -41,27 +45,64 @@ __all__ = ["householder_step", "householder_apply_step", "identity_columns", "co
            "jacobi_svd_round", "svd_finish"]
 
 
-#: Tag of the rotated rows ``J^T A`` of a Jacobi round, an intermediate kept in a buffer
-#: as a MATERIALIZED one is, but looped as "broadcast" (outer axes fused, the last in
-#: vector lanes, see :func:`schedule_rows`). CUDA schedules it with its rule for any tag.
+#: Tag of the rotated rows of a Jacobi round (``J^T A``, and the vectors held as rows):
+#: kept in a buffer as a MATERIALIZED intermediate is, and looped as "broadcast" (outer
+#: axes fused, the last in vector lanes, see :func:`schedule_rows`). CUDA schedules it
+#: with its rule for any tag.
 ROWS_TAG = "linalg_rows"
+
+
+#: Tag of a Jacobi round's ``(J^T A) J`` (:func:`jacobi_eigh_round`), whose CPU rule
+#: computes each row of its ``J^T A`` (ROWS_TAG) just before it.
+ROTATED_TAG = "linalg_rotated"
+
+
+def _vector_lanes(stage, axis):
+    """``axis`` split into vector lanes of LANES where they divide it (no bounds guard)."""
+    if int(axis.dom.extent.value) % LANES == 0:
+        _, lanes = stage.split(axis, factor=LANES)
+        stage.vectorize(lanes)
+
+
+def _work(tensor):
+    """Elements of ``tensor``: parallel loops from PARALLEL_MIN, as the injective rules."""
+    work = 1
+    for extent in tensor.shape:
+        work *= int(extent.value)
+    return work
+
+
+@register(ROTATED_TAG, target="llvm")
+def schedule_rotated(sch, tensor, target="llvm"):
+    """``(J^T A) J`` row by row, each row of ``J^T A`` computed just before it into a
+    buffer of one row (compute_at), instead of the whole ``J^T A`` written to memory and
+    read back (a 256 x 256 float32 eigh, one thread, CPU time: 101 -> 87 ms, on cores
+    shared with other work)."""
+    stage = sch[tensor]
+    b, i, j = stage.op.axis
+    outer = stage.fuse(b, i)
+    _vector_lanes(stage, j)
+    if _work(tensor) >= PARALLEL_MIN:
+        stage.parallel(outer)
+    for producer in tensor.op.input_tensors:
+        if getattr(producer.op, "tag", None) == ROWS_TAG:
+            sch[producer].compute_at(stage, outer)
 
 
 @register(ROWS_TAG)
 def schedule_rows(sch, tensor, target="llvm"):
     """The row index a loop variable, not a division of one fused index (the elementwise
     rule fuses every axis, and the row's partner is looked up per element): a 256 x 256
-    round on one core 0.26 -> 0.066 ms."""
+    round on one core 0.26 -> 0.066 ms. Inside its reader's row loop (compute_at), one
+    row in vector lanes."""
     stage = sch[tensor]
     axes = list(stage.op.axis)
+    if stage.attach_type != "root":
+        _vector_lanes(stage, axes[-1])
+        return
     outer = stage.fuse(*axes[:-1])
-    if int(axes[-1].dom.extent.value) % LANES == 0:
-        _, lanes = stage.split(axes[-1], factor=LANES)
-        stage.vectorize(lanes)
-    work = 1
-    for extent in stage.op.shape:
-        work *= int(extent.value)
-    if work >= PARALLEL_MIN:
+    _vector_lanes(stage, axes[-1])
+    if _work(tensor) >= PARALLEL_MIN:
         stage.parallel(outer)
 
 
@@ -191,6 +232,25 @@ def _mates(n, r, name):
     return te.compute((n,), lambda i: _partner(i, r, n), name=f"{name}_mates", tag=MATERIALIZED)
 
 
+def _pairs(n, r):
+    """``[lows, pair_of]``: (N / 2,) int32, the lower index of each pair of round ``r``
+    (pair 0 is ``(r, N - 1)``, pair ``k`` the two indices ``r -+ k`` modulo ``N - 1``),
+    and (n,) int32, the pair of each index, so that a quantity of a pair (the SVD's dot
+    product of its columns) is computed once, not once per index."""
+    N = n + n % 2
+    M = N - 1
+
+    def low(k):
+        up, down = (r + k) % M, (r - k + M) % M
+        return te.if_then_else(k == 0, te.min(r, n - 1), te.max(te.min(te.min(up, down), n - 1), 0))
+    lows = te.compute((N // 2,), low, name="svd_lows", tag=MATERIALIZED)
+
+    def pair(i):
+        d = (i - r + M) % M
+        return te.if_then_else(te.any(i == N - 1, i == r), 0, te.max(te.min(te.min(d, M - d), N // 2 - 1), 0))
+    return [lows, te.compute((n,), pair, name="svd_pair_of", tag=MATERIALIZED)]
+
+
 def _rotations(mates, B, dtype, pivots, name):
     """``(C, S, t, a_pq)`` (B, n) of each index's rotation in this round, from
     ``pivots(b, lo, hi) = (a_pp, a_qq, a_pq)`` of its pair ``lo < hi``: the rotation
@@ -241,15 +301,25 @@ def symmetric_start(A, upper):
     return te.compute(A.shape, body, name="eigh_start", tag="injective")
 
 
-def jacobi_eigh_round(A, V, r):
+def _rotate_rows(X, C, S, partner, name):
+    """``X`` (B, n, k) with each row ``i`` replaced by ``C[i] x_i + S[i] x_partner(i)``:
+    the round's rotations applied to vectors held as rows (contiguous, in vector lanes)."""
+    return te.compute(X.shape, lambda b, i, k: C[b, i] * X[b, i, k] + S[b, i] * X[b, partner(i), k], name=name,
+                      tag=ROWS_TAG)
+
+
+def jacobi_eigh_round(A, Vt, r):
     """Round ``r`` of the cyclic Jacobi method on the symmetric ``A`` (B, n, n) with the
-    accumulated rotations ``V`` (B, n, n): ``[J^T A J, V J]`` with ``J`` rotating every
-    pair of the round (the pair's entries become exactly 0; its diagonal moves by
-    ``-+t a_pq``, Rutishauser's update). ``J^T A`` is one pass over rows (contiguous
-    reads), then ``(J^T A) J`` one over columns: a 256 x 256 round on one core takes
-    0.066 ms (1.1 ms with the four-term formula per entry, read symmetrically). Only
-    the upper triangle feeds the next rotations; the lower one agrees up to rounding."""
-    for x in (A, V):
+    accumulated rotations ``V`` held transposed, ``Vt`` (B, n, n) (row ``i``: column
+    ``i`` of ``V``): ``[J^T A J, (V J)^T]`` with ``J`` rotating every pair of the round
+    (the pair's entries become exactly 0; its diagonal moves by ``-+t a_pq``,
+    Rutishauser's update). Each row of ``J^T A`` (contiguous reads) is computed just
+    before the same row of ``(J^T A) J`` (a gather within it, see
+    :func:`schedule_rotated`): a 256 x 256 float32 round, ``V`` included, on one core
+    takes ~0.027 ms (the four-term formula per entry, read symmetrically: 1.1 ms for
+    ``A`` alone). Only the upper triangle feeds the next rotations; the lower one
+    agrees up to rounding."""
+    for x in (A, Vt):
         _check(x, "jacobi_eigh_round")
     B, n = _dim(A, 0), _dim(A, 1)
     dtype = A.dtype
@@ -260,18 +330,14 @@ def jacobi_eigh_round(A, V, r):
         return te.min(mates[i], n - 1)
 
     C, S, t, apq = _rotations(mates, B, dtype, lambda b, lo, hi: (A[b, lo, lo], A[b, hi, hi], A[b, lo, hi]), "jacobi")
-
-    rows = te.compute(A.shape, lambda b, i, j: C[b, i] * A[b, i, j] + S[b, i] * A[b, partner(i), j],
-                      name="jacobi_rows", tag=ROWS_TAG)
+    rows = _rotate_rows(A, C, S, partner, "jacobi_rows")
 
     def rotated(b, i, j):
         diagonal = A[b, i, i] + te.if_then_else(i < mates[i], -t[b, i], t[b, i]) * apq[b, i]
         value = C[b, j] * rows[b, i, j] + S[b, j] * rows[b, i, partner(j)]
         return te.if_then_else(i == j, diagonal, te.if_then_else(j == mates[i], zero, value))
-    out = te.compute(A.shape, rotated, name="jacobi_a", tag="injective")
-    vectors = te.compute(V.shape, lambda b, k, i: C[b, i] * V[b, k, i] + S[b, i] * V[b, k, partner(i)],
-                         name="jacobi_v", tag="injective")
-    return [out, vectors]
+    out = te.compute(A.shape, rotated, name="jacobi_a", tag=ROTATED_TAG)
+    return [out, _rotate_rows(Vt, C, S, partner, "jacobi_v")]
 
 
 def off_diagonal_ratio(A):
@@ -312,96 +378,100 @@ def _order(values, descending, name):
     return te.compute((B, n), lambda b, k: te.min(src[b, k], n - 1), name=f"{name}_order", tag=MATERIALIZED)
 
 
-def _signs(V, src, name):
-    """(B, n): +1 or -1 per sorted column ``k`` (column ``src[k]`` of ``V``), the sign of
-    its first entry of largest magnitude."""
-    B, rows = _dim(V, 0), _dim(V, 1)
-    dtype = V.dtype
-    a = te.reduce_axis((0, rows), name="a")
-    top = te.compute((B, _dim(src, 1)), lambda b, k: te.max(te.abs(V[b, a.var, src[b, k]]), axis=a),
+def _signs(Vt, src, name):
+    """(B, n): +1 or -1 per sorted vector ``k`` (row ``src[k]`` of ``Vt``, the vectors
+    held as rows), the sign of its first entry of largest magnitude."""
+    B, length = _dim(Vt, 0), _dim(Vt, 2)
+    dtype = Vt.dtype
+    a = te.reduce_axis((0, length), name="a")
+    top = te.compute((B, _dim(src, 1)), lambda b, k: te.max(te.abs(Vt[b, src[b, k], a.var]), axis=a),
                      name=f"{name}_top", tag="reduce")
-    a2 = te.reduce_axis((0, rows), name="a2")
-    first = te.compute(top.shape, lambda b, k: te.min(te.if_then_else(te.abs(V[b, a2.var, src[b, k]]) == top[b, k],
-                                                                      a2.var, rows - 1), axis=a2),
+    a2 = te.reduce_axis((0, length), name="a2")
+    first = te.compute(top.shape, lambda b, k: te.min(te.if_then_else(te.abs(Vt[b, src[b, k], a2.var]) == top[b, k],
+                                                                      a2.var, length - 1), axis=a2),
                        name=f"{name}_first", tag="reduce")
-    return te.compute(top.shape, lambda b, k: te.if_then_else(V[b, first[b, k], src[b, k]] < _zero(dtype),
+    return te.compute(top.shape, lambda b, k: te.if_then_else(Vt[b, src[b, k], first[b, k]] < _zero(dtype),
                                                               -_one(dtype), _one(dtype)),
                       name=f"{name}_sign", tag=MATERIALIZED)
 
 
-def eigh_finish(A, V):
+def eigh_finish(A, Vt):
     """``[eigenvalues (B, n) ascending, eigenvectors (B, n, n)]`` from the converged
-    ``A`` (its diagonal) and ``V``, each eigenvector's largest entry positive."""
-    for x in (A, V):
+    ``A`` (its diagonal) and ``Vt`` (the eigenvectors as rows), each eigenvector's
+    largest entry positive, as columns."""
+    for x in (A, Vt):
         _check(x, "eigh_finish")
     B, n = _dim(A, 0), _dim(A, 1)
     diagonal = te.compute((B, n), lambda b, i: A[b, i, i], name="eigh_diag", tag=MATERIALIZED)
     src = _order(diagonal, False, "eigh")
-    sign = _signs(V, src, "eigh")
+    sign = _signs(Vt, src, "eigh")
     values = te.compute((B, n), lambda b, k: diagonal[b, src[b, k]], name="eigh_w", tag="injective")
-    vectors = te.compute(V.shape, lambda b, i, k: sign[b, k] * V[b, i, src[b, k]], name="eigh_v", tag="injective")
+    vectors = te.compute(Vt.shape, lambda b, i, k: sign[b, k] * Vt[b, src[b, k], i], name="eigh_v", tag="injective")
     return [values, vectors]
 
 
-def jacobi_svd_round(A, V, worst, r):
-    """Round ``r`` of one-sided Jacobi on the columns of ``A`` (B, m, n) with the
-    accumulated rotations ``V`` (B, n, n): each pair ``(p, q)`` of the round is rotated
-    so that ``a_p . a_q = 0`` (the rotation diagonalizing their Gram matrix). Returns
-    ``[A J, V J, worst']``, ``worst'`` (B,) the largest of ``worst`` and the round's
-    ``|a_p . a_q| / (|a_p| |a_q|)`` before rotating: the host resets it each sweep
-    and stops once a sweep's is small."""
-    for x in (A, V, worst):
+def jacobi_svd_round(At, Vt, worst, r):
+    """Round ``r`` of one-sided Jacobi on the columns of ``A`` (B, m, n), held as the
+    rows of ``At`` (B, n, m), with the accumulated rotations ``V`` held as ``Vt`` (B, n,
+    n): each pair ``(p, q)`` of the round is rotated so that ``a_p . a_q = 0`` (the
+    rotation diagonalizing their Gram matrix). Returns ``[(A J)^T, (V J)^T, worst']``,
+    ``worst'`` (B,) the largest of the round's ``|a_p . a_q| / (|a_p| |a_q|)`` before
+    rotating and, but in round 0 (a sweep's first), ``worst``: the sweep's largest,
+    once its last round has run; the host stops once that is small."""
+    for x in (At, Vt, worst):
         _check(x, "jacobi_svd_round")
-    B, m, n = (_dim(A, a) for a in range(3))
-    dtype = A.dtype
+    B, n, m = (_dim(At, a) for a in range(3))
+    dtype = At.dtype
     zero = _zero(dtype)
     mates = _mates(n, r, "svd")
 
     def partner(i):
         return te.min(mates[i], n - 1)
     k = te.reduce_axis((0, m), name="k")
-    norm2 = te.compute((B, n), lambda b, i: te.sum(A[b, k.var, i] * A[b, k.var, i], axis=k), name="svd_norm2",
+    norm2 = te.compute((B, n), lambda b, i: te.sum(At[b, i, k.var] * At[b, i, k.var], axis=k), name="svd_norm2",
                        tag="reduce")
+    lows, pair_of = _pairs(n, r)
     k2 = te.reduce_axis((0, m), name="k2")
-    dots = te.compute((B, n), lambda b, i: te.sum(A[b, k2.var, i] * A[b, k2.var, partner(i)], axis=k2),
+    dots = te.compute((B, _dim(lows, 0)),
+                      lambda b, p: te.sum(At[b, lows[p], k2.var] * At[b, partner(lows[p]), k2.var], axis=k2),
                       name="svd_dot", tag="reduce")
 
-    C, S, _, _ = _rotations(mates, B, dtype, lambda b, lo, hi: (norm2[b, lo], norm2[b, hi], dots[b, lo]), "svd")
+    C, S, _, _ = _rotations(mates, B, dtype, lambda b, lo, hi: (norm2[b, lo], norm2[b, hi], dots[b, pair_of[lo]]),
+                            "svd")
 
     def cosine(b, i):
         q = partner(i)
-        gamma = dots[b, te.min(i, q)]
+        gamma = dots[b, pair_of[i]]
         return te.if_then_else(te.all(mates[i] < n, gamma != zero),
                                te.abs(gamma) / te.sqrt(norm2[b, i]) / te.sqrt(norm2[b, q]), zero)
-    out = te.compute(A.shape, lambda b, row, i: C[b, i] * A[b, row, i] + S[b, i] * A[b, row, partner(i)],
-                     name="svd_a", tag="injective")
-    vectors = te.compute(V.shape, lambda b, row, i: C[b, i] * V[b, row, i] + S[b, i] * V[b, row, partner(i)],
-                         name="svd_v", tag="injective")
     j = te.reduce_axis((0, n), name="j")
     largest = te.compute((B,), lambda b: te.max(cosine(b, j.var), axis=j), name="svd_round_worst", tag="reduce")
-    merged = te.compute((B,), lambda b: te.max(largest[b], worst[b]), name="svd_worst", tag="injective")
-    return [out, vectors, merged]
+    merged = te.compute((B,), lambda b: te.if_then_else(r == 0, largest[b], te.max(largest[b], worst[b])),
+                        name="svd_worst", tag="injective")
+    return [_rotate_rows(At, C, S, partner, "svd_a"), _rotate_rows(Vt, C, S, partner, "svd_v"), merged]
 
 
-def svd_finish(A, V):
+def svd_finish(At, Vt):
     """``[S (B, n) descending, U (B, m, n), V (B, n, n)]`` from the converged columns of
-    ``A`` (their norms are the singular values, their directions ``U``'s columns; a
-    zero column gives a zero column of ``U``) and the rotations ``V``; each pair of
-    singular vectors is signed so that the largest entry of ``V``'s column is positive."""
-    for x in (A, V):
+    ``A`` held as the rows of ``At`` (B, n, m) (their norms are the singular values,
+    their directions ``U``'s columns; a zero column gives a zero column of ``U``) and
+    the rotations ``Vt`` (``V`` transposed); each pair of singular vectors is signed so
+    that the largest entry of ``V``'s column is positive."""
+    for x in (At, Vt):
         _check(x, "svd_finish")
-    B, m, n = (_dim(A, a) for a in range(3))
-    dtype = A.dtype
+    B, n, m = (_dim(At, a) for a in range(3))
+    dtype = At.dtype
     zero = _zero(dtype)
     k = te.reduce_axis((0, m), name="k")
-    norm2 = te.compute((B, n), lambda b, i: te.sum(A[b, k.var, i] * A[b, k.var, i], axis=k), name="svd_norm2",
+    norm2 = te.compute((B, n), lambda b, i: te.sum(At[b, i, k.var] * At[b, i, k.var], axis=k), name="svd_norm2",
                        tag="reduce")
     norms = te.compute((B, n), lambda b, i: te.sqrt(norm2[b, i]), name="svd_s_all", tag=MATERIALIZED)
     src = _order(norms, True, "svd")
-    sign = _signs(V, src, "svd")
+    sign = _signs(Vt, src, "svd")
     values = te.compute((B, n), lambda b, j: norms[b, src[b, j]], name="svd_s", tag=MATERIALIZED)
-    left = te.compute(A.shape, lambda b, i, j: te.if_then_else(values[b, j] > zero,
-                                                               sign[b, j] * A[b, i, src[b, j]] / values[b, j], zero),
+    left = te.compute((B, m, n), lambda b, i, j: te.if_then_else(values[b, j] > zero,
+                                                                 sign[b, j] * At[b, src[b, j], i] / values[b, j],
+                                                                 zero),
                       name="svd_u", tag="injective")
-    right = te.compute(V.shape, lambda b, i, j: sign[b, j] * V[b, i, src[b, j]], name="svd_v", tag="injective")
+    right = te.compute(Vt.shape, lambda b, i, j: sign[b, j] * Vt[b, src[b, j], i], name="svd_v", tag="injective")
     return [values, left, right]
