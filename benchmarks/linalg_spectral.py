@@ -32,21 +32,10 @@ def shape_name(shape):
     return "x".join(str(d) for d in shape)
 
 
-def _cpu_seconds(fn, repeat):
-    """The least CPU time of the process (seconds) over ``repeat`` calls of ``fn``."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.process_time()
-        fn()
-        best = min(best, time.process_time() - start)
-    return best
-
-
 def _timer(fn, repeat, cpu_time=False):
     fn()                                    # build the kernels (tvmini) / warm up
-    if cpu_time:
-        return lambda: _cpu_seconds(fn, repeat)
-    return lambda: best_seconds(fn, repeat=repeat)
+    clock = time.process_time if cpu_time else time.perf_counter
+    return lambda: best_seconds(fn, repeat=repeat, clock=clock)
 
 
 def cases(shape, torch, dtype="float32"):
