@@ -13,9 +13,10 @@ A program is a chain of one to three compute stages over two extents ``M`` and `
   guards (the loop variables against constants, ``%`` patterns) and on data (loads,
   gathered loads), reads behind a bounds guard that would be out of range without it,
   casts between the dtypes, and integer ``//`` and ``%`` by constants of either sign;
-* indices are the loop variables, gathers ``A[I[i], j]``, clipped gathers
-  ``min(max(J[j], 0), N - 1)``, clipped shifts, ``v // c``, ``(v + c) % E``,
-  ``-(v % -c)``, reversals and constants — always inside the tensor.
+* indices are the loop variables, gathers ``A[I[i], j]`` and ``A[I[I[i]], j]``, clipped gathers
+  ``min(max(J[j], 0), N - 1)``, clipped shifts, ``v // c``, ``-(v // -c)``,
+  ``(a v + b) // c`` (a <= c, b < c), ``(v + c) % E``, ``-(v % -c)``, ``i`` and ``j``
+  out of the fused ``i N + j``, reversals and constants — always inside the tensor.
 
 Values stay exact where exactness matters: a data-dependent guard or a float-to-int
 cast only reads placeholders and integer stages (a float stage may round differently
@@ -97,7 +98,8 @@ class Drawer:
             self.stage(p, n, last=n == count - 1)
         p.binds = d.binds
         out = p.stages[-1]
-        p.args = [t for t in (A, B, self.I, self.J) if any(t in r for r in p.reads.values())] + [out]
+        # every placeholder is an argument (one a body does not read still binds M and N)
+        p.args = [A, B, self.I, self.J, out]
         return p
 
     def stage(self, p, n, last):
@@ -156,14 +158,15 @@ class Drawer:
             return 0
         E = self.extent[dim]
         v = env[dim]
-        kind = self.draw(st.sampled_from(["var", "var", "var", "gather", "shift", "div", "mod", "negmod",
-                                          "reverse", "last", "other"]), f"{label} index")
+        kind = self.draw(st.sampled_from(["var", "var", "var", "gather", "shift", "div", "mod", "negmod", "negdiv",
+                                          "affine", "flat", "reverse", "last", "other"]), f"{label} index")
         if kind == "var":
             return v
         if kind == "gather":
             if dim == "M":
                 self.read.add(self.I)
-                return self.I[env["M"]]
+                row = self.I[env["M"]]
+                return self.I[row] if self.draw(st.booleans(), f"{label} twice") else row
             self.read.add(self.J)
             return te.min(te.max(self.J[env["N"]], 0), E - 1)
         if kind == "shift":
@@ -176,6 +179,15 @@ class Drawer:
         if kind == "negmod":
             c = self.draw(st.integers(1, 5), f"{label} modulus")
             return te.min(-(v % -c), E - 1)
+        if kind == "negdiv":            # ceil(v / c) <= v
+            return -(v // -self.draw(st.integers(1, 4), f"{label} divisor"))
+        if kind == "affine":            # (a v + b) // c with a <= c, b < c: at most v
+            c = self.draw(st.integers(1, 8), f"{label} c")
+            a = self.draw(st.integers(1, c), f"{label} a")
+            return (v * a + self.draw(st.integers(0, c - 1), f"{label} b")) // c
+        if kind == "flat":              # v out of the fused index of (i, j)
+            flat = env["M"] * self.extent["N"] + env["N"]
+            return flat // self.extent["N"] if dim == "M" else flat % self.extent["N"]
         if kind == "reverse":
             return E - 1 - v
         if kind == "last":
@@ -215,7 +227,11 @@ class Drawer:
         if kind == "leaf":
             return self.leaf(dtype, env, sub)
         if kind == "binary":
-            op = self.draw(st.sampled_from(["+", "-", "*", "min", "max"]), f"{sub} op")
+            op = self.draw(st.sampled_from(["+", "-", "*", "min", "max"] + (["/"] if dtype != "int32" else [])),
+                           f"{sub} op")
+            if op == "/":
+                return self.value(dtype, depth - 1, env, sub) / te.const(
+                    self.draw(st.sampled_from([2.0, -4.0, 3.0, 0.5]), f"{sub} divisor"), dtype)
             a = self.value(dtype, depth - 1, env, sub + "0")
             # a product has one leaf factor: magnitudes stay small (no integer overflow)
             b = self.leaf(dtype, env, sub + "1") if op == "*" else self.value(dtype, depth - 1, env, sub + "1")
@@ -236,15 +252,19 @@ class Drawer:
         return x // c if self.draw(st.booleans(), f"{sub} // (else %)") else x % c
 
     def guarded(self, dtype, depth, env, label):
-        """``if_then_else(0 <= v + c < E, S[.., v + c, ..], other)``: a read that leaves the
-        tensor where its guard is false (the padding pattern; the guard depends on the lane
-        when ``v`` is the vectorized loop)."""
+        """``if_then_else(0 <= x < E, S[.., x, ..], other)`` with ``x = v + c`` or, along N,
+        ``x = J[j]`` (unclipped): a read that leaves the tensor where its guard is false
+        (the padding pattern, the guard depending on the lane when ``v`` is the vectorized
+        loop; an embedding's padding index, the guard depending on data)."""
         cands = [s for s in self.sources if "M" in s.dims or "N" in s.dims]
         src = self.draw(st.sampled_from(cands), f"{label} source")
         dims = [x for x in src.dims if x != "1"]
         dim = self.draw(st.sampled_from(dims), f"{label} guarded dim")
-        c = self.draw(st.sampled_from([-2, -1, 1, 2]), f"{label} offset")
-        shifted = env[dim] + c
+        if dim == "N" and self.draw(st.booleans(), f"{label} by data"):
+            self.read.add(self.J)
+            shifted = self.J[env["N"]]
+        else:
+            shifted = env[dim] + self.draw(st.sampled_from([-2, -1, 1, 2]), f"{label} offset")
         idx = []
         for n, x in enumerate(src.dims):
             idx.append(shifted if x == dim and n == src.dims.index(dim)
