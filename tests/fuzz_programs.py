@@ -24,7 +24,8 @@ under FMA contraction), and integer stages are clamped to +-4096 so nothing over
 
 The schedule applies cache_read, cache_write and rfactor at random, then, from the
 output back, random split / fuse / reorder / unroll / vectorize / parallel
-(``strategies.random_loops``/``random_annotations``) and places every producer at the
+(``strategies.random_loops``/``random_annotations``, and now and then a vectorized
+loop that is not the innermost) and places every producer at the
 root, inline, or at a random leaf of the stage that reads it.
 """
 from hypothesis import strategies as st
@@ -355,15 +356,54 @@ class Drawer:
             stages = [T] if body_of[T] is T else [T, body_of[T]]
             for n, X in enumerate(stages):
                 if X is out:
-                    loops = random_annotations(self.data, random_loops(self.data, s[X]))
+                    loops = self.loops(s[X], parallel=True)
                 else:
                     where = random_attach(self.data, s[X], reader, allow_inline=False)
-                    loops = random_annotations(self.data, random_loops(self.data, s[X]), parallel=where == "root")
+                    loops = self.loops(s[X], parallel=where == "root")
                 reader = loops
             for cache in extra.get(body_of[T], []):
                 where = random_attach(self.data, s[cache], reader)
                 if where != "inline":
-                    random_annotations(self.data, random_loops(self.data, s[cache], max_steps=2),
-                                       parallel=where == "root")
+                    self.loops(s[cache], parallel=where == "root", max_steps=2)
         p.schedule = s
+        return s
+
+    def loops(self, stage, parallel, max_steps=5):
+        """Random loops for ``stage`` (``random_loops``), then maybe vectorize a data leaf
+        of constant extent that is not the innermost (loops nested in a vector loop), and
+        ``random_annotations`` (vectorize the innermost, parallelize the outermost)."""
+        loops = random_loops(self.data, stage, max_steps=max_steps)
+        outer = [iv for iv in loops.leaves[:-1] if iv.kind == "data" and iv not in loops.annotated
+                 and loops.ext.get(iv) is not None and loops.ext[iv] <= 32]
+        if outer and self.draw(st.integers(0, 4), f"{stage.name}: vectorize an outer leaf (0)") == 0:
+            iv = self.draw(st.sampled_from(outer), f"{stage.name}: vectorize")
+            stage.vectorize(iv)
+            loops.annotated[iv] = "vectorize"
+        return random_annotations(self.data, loops, parallel=parallel)
+
+    def gpu_schedule(self, p):
+        """A random schedule of ``p`` for the GPU: elementwise producers inlined or not;
+        each stage at the root has its data axes fused, split by a random thread count
+        and bound to blockIdx.x / threadIdx.x (a reduction runs serially in the thread
+        of its output element); the others, where the extents are constants, may be
+        computed in registers ("local") at the thread loop of the stage that reads them."""
+        out = p.stages[-1]
+        s = te.create_schedule(out.op)
+        thread_loop = None
+        for T in reversed(p.stages):
+            if p.kinds[T] == "elementwise" and T is not out and self.draw(st.booleans(), f"inline {T.name}"):
+                s[T].compute_inline()
+                continue
+            # registers need a constant size (a symbolic one is a BuildError naming the buffer)
+            if T is out or self.dims.any_symbolic or self.draw(st.booleans(), f"{T.name} at the root"):
+                axes = list(T.op.axis)
+                fused = s[T].fuse(*axes) if len(axes) > 1 else axes[0]
+                threads = self.draw(st.sampled_from([1, 2, 7, 32, 64]), f"{T.name} threads")
+                bx, tx = s[T].split(fused, factor=threads)
+                s[T].bind(bx, te.thread_axis("blockIdx.x"))
+                s[T].bind(tx, te.thread_axis("threadIdx.x"))
+                thread_loop = (T, tx)
+            else:
+                s[T].set_scope("local")
+                s[T].compute_at(s[thread_loop[0]], thread_loop[1])
         return s

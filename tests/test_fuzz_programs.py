@@ -25,20 +25,23 @@ from tvmini.testing import reference
 from tvmini.testing.guard import assert_no_fault
 
 
-def fuzz_examples(n):
-    """``n`` examples (scaled by the profile), or ``TVMINI_FUZZ_EXAMPLES`` when set."""
+def fuzz_examples(n, **options):
+    """``settings`` (with ``options``) of ``n`` examples scaled by the profile, or
+    ``TVMINI_FUZZ_EXAMPLES`` when set."""
     count = os.environ.get("TVMINI_FUZZ_EXAMPLES")
-    return settings(max_examples=int(count)) if count else examples(n)
+    return settings(max_examples=int(count) if count else examples(n).max_examples, **options)
 
 
 def tolerance_scale(p):
     """The absolute tolerance's scale: the largest magnitude among the inputs and every
     stage's values (FMA contraction rounds a product once, relative to its terms, not to
-    the result) times the reduction's length."""
+    the result) times the reductions' lengths; for a float64 output of a float32 stage,
+    float32's tolerance (that stage may round differently in its last place)."""
     values = list(p.inputs.values()) + reference(p.stages, {**p.inputs, **p.binds})
     biggest = max([1.0] + [float(np.max(np.abs(v.astype(np.float64)))) for v in values if v.size])
-    length = max([1] + [int(np.prod(v.shape)) for v in p.inputs.values()])
-    return 50 * biggest * length
+    length = max(values[0].shape) ** sum(p.kinds[t] == "reduce" for t in p.stages)
+    narrower = p.stages[-1].dtype == "float64" and any(t.dtype == "float32" for t in p.stages)
+    return 16 * biggest * length * (2e5 if narrower else 1)
 
 
 def run_program(data, **drawer_options):
