@@ -8,7 +8,8 @@ A program is a chain of one to three compute stages over two extents ``M`` and `
   (float32, float64, int32), ``I`` (M,) int32 holding rows in ``[0, M)`` and ``J`` (N,)
   int32 holding columns in ``[-2, N + 2)`` (read only clipped into ``[0, N)``);
 * each stage is elementwise over (M, N) or a reduction (sum / max / min, the sum maybe
-  with a ``where=``) over one extent, reading the placeholders and the stage before it;
+  with a ``where=``) over one extent or both, reading the placeholders and the stage
+  before it;
 * bodies are random trees of + - * min max abs, ``if_then_else`` on lane-dependent
   guards (the loop variables against constants, ``%`` patterns) and on data (loads,
   gathered loads), reads behind a bounds guard that would be out of range without it,
@@ -46,15 +47,12 @@ class Source:
     def __init__(self, tensor, dims, exact):
         self.tensor, self.dims, self.exact = tensor, dims, exact
 
-    @property
-    def dtype(self):
-        return self.tensor.dtype
-
 
 class Program:
     """The drawn program: ``args`` (placeholders, then the output), ``inputs`` ({placeholder:
     ndarray}), ``binds`` ({te.var: int}), ``stages`` (the compute tensors, producers first),
-    ``reads`` ({stage: placeholders its body reads}) and ``schedule``."""
+    ``kinds`` ({stage: "elementwise" or "reduce"}) and ``reads`` ({stage: placeholders its
+    body reads})."""
 
     def __init__(self):
         self.stages, self.reads, self.kinds = [], {}, {}
@@ -74,6 +72,7 @@ class Drawer:
     # ----------------------------------------------------------------- program
 
     def program(self, rng):
+        """A random program, its inputs drawn with the numpy generator ``rng``."""
         p = Program()
         values = {"M": self.draw(SMALL, "M"), "N": self.draw(SMALL, "N")}
         self.dims = d = Dims(self.data, values, symbolic=self.symbolic)
@@ -104,7 +103,8 @@ class Drawer:
         return p
 
     def stage(self, p, n, last):
-        """Append stage ``n``: elementwise over (M, N) or a reduction over M or N."""
+        """Append stage ``n``: elementwise over (M, N) or a reduction over M, N or both
+        (to one element)."""
         name = f"S{n}"
         dtype = self.draw(st.sampled_from(VALUE_DTYPES), f"{name} dtype")
         kind = self.draw(st.sampled_from(["elementwise", "reduce"] if last or n == 0 else
@@ -116,19 +116,21 @@ class Drawer:
             T = te.compute((self.extent["M"], self.extent["N"]), body, name=name)
             dims = ("M", "N")
         else:
-            keep = self.draw(st.sampled_from("MN"), f"{name} keeps")
-            over = "N" if keep == "M" else "M"
+            keep = self.draw(st.sampled_from(["M", "N", "1"]), f"{name} keeps")
+            over = {"M": ["N"], "N": ["M"], "1": ["M", "N"]}[keep]
             reducer = self.draw(st.sampled_from(["sum", "sum", "max", "min"]), f"{name} reducer")
             where = reducer == "sum" and self.draw(st.booleans(), f"{name} where")
-            k = te.reduce_axis((0, self.extent[over]), name="k")
+            ks = [te.reduce_axis((0, self.extent[x]), name=f"k{x}") for x in over]
 
             def body(v):
-                env = {keep: v, over: k.var}
+                env = {x: k.var for x, k in zip(over, ks)}
+                env.setdefault(keep, v)
                 source = self.reading_previous(self.value(dtype, 2, env), env)
-                source = self.clamp(source, INT_LIMIT // 16 if reducer == "sum" else INT_LIMIT)
+                # a sum's terms small enough that the whole sum stays within about INT_LIMIT
+                limit = INT_LIMIT // (16 * (len(ks) * 8 - 7)) if reducer == "sum" else INT_LIMIT
                 cond = self.condition(env, 1) if where else None
-                return getattr(te, reducer)(source, axis=k, where=cond)
-            T = te.compute((self.extent[keep],), body, name=name)
+                return getattr(te, reducer)(self.clamp(source, limit), axis=ks, where=cond)
+            T = te.compute((1 if keep == "1" else self.extent[keep],), body, name=name)
             dims = (keep,)
         p.stages.append(T)
         p.kinds[T] = kind
@@ -317,7 +319,7 @@ class Drawer:
     # ----------------------------------------------------------------- schedule
 
     def schedule(self, p):
-        """A random valid schedule of ``p`` (stored as ``p.schedule``)."""
+        """A random valid schedule of ``p`` for the CPU."""
         out = p.stages[-1]
         s = te.create_schedule(out.op)
         inline = {T: self.draw(st.booleans(), f"inline {T.name}") for T in p.stages[:-1]
@@ -333,8 +335,7 @@ class Drawer:
             if variant == "cache_write":
                 body_of[T] = s.cache_write(T, "local")
             elif variant == "rfactor":
-                k = T.op.reduce_axis[0]
-                axis = k
+                k = axis = self.draw(st.sampled_from(T.op.reduce_axis), f"{T.name} rfactor axis")
                 if self.draw(st.booleans(), f"{T.name} split k"):
                     ko, ki = s[T].split(k, factor=self.draw(st.integers(1, 6), f"{T.name} k factor"))
                     axis = self.draw(st.sampled_from([ko, ki]), f"{T.name} rfactor ko/ki")
@@ -365,7 +366,6 @@ class Drawer:
                 where = random_attach(self.data, s[cache], reader)
                 if where != "inline":
                     self.loops(s[cache], parallel=where == "root", max_steps=2)
-        p.schedule = s
         return s
 
     def loops(self, stage, parallel, max_steps=5):

@@ -39,7 +39,7 @@ def tolerance_scale(p):
     float32's tolerance (that stage may round differently in its last place)."""
     values = list(p.inputs.values()) + reference(p.stages, {**p.inputs, **p.binds})
     biggest = max([1.0] + [float(np.max(np.abs(v.astype(np.float64)))) for v in values if v.size])
-    length = max(values[0].shape) ** sum(p.kinds[t] == "reduce" for t in p.stages)
+    length = max(values[0].shape) ** sum(len(t.op.reduce_axis) for t in p.stages)
     narrower = p.stages[-1].dtype == "float64" and any(t.dtype == "float32" for t in p.stages)
     return 16 * biggest * length * (2e5 if narrower else 1)
 
