@@ -5,12 +5,13 @@ A program is a chain of one to three compute stages over two extents ``M`` and `
 (each drawn small, often 1 or odd, sometimes a symbolic ``te.var``):
 
 * placeholders ``A`` (M, N) and ``B`` ((M, N), (N,), (1, N) or (M, 1)) of random dtypes
-  (float32, float64, int32), ``I`` (M,) int32 holding rows in ``[0, M)`` and ``J`` (N,)
-  int32 holding columns in ``[-2, N + 2)`` (read only clipped into ``[0, N)``);
+  (float32, float64, int32), ``I`` (M,) int32 holding rows in ``[0, M)``, ``J`` (N,)
+  int32 holding columns in ``[-2, N + 2)`` and ``K`` (M,) int32 holding rows in
+  ``[-2, M + 2)`` (both read only clipped into the tensor or behind a bounds guard);
 * each stage is elementwise over (M, N) or a reduction (sum / max / min, the sum maybe
   with a ``where=``) over one extent or both, reading the placeholders and the stage
   before it;
-* bodies are random trees of + - * min max abs, ``if_then_else`` on lane-dependent
+* bodies are random trees of + - * min max abs (and float / by constants), ``if_then_else`` on lane-dependent
   guards (the loop variables against constants, ``%`` patterns) and on data (loads,
   gathered loads), reads behind a bounds guard that would be out of range without it,
   casts between the dtypes, and integer ``//`` and ``%`` by constants of either sign;
@@ -84,12 +85,14 @@ class Drawer:
         B = te.placeholder(tuple(1 if x == "1" else d[x] for x in b_dims), name="B", dtype=b_dtype)
         self.I = te.placeholder((d["M"],), name="I", dtype="int32")
         self.J = te.placeholder((d["N"],), name="J", dtype="int32")
+        self.K = te.placeholder((d["M"],), name="K", dtype="int32")
         shape = {x: values.get(x, 1) for x in ("M", "N", "1")}
         p.inputs = {
             A: random_array(rng, (values["M"], values["N"]), a_dtype, -4, 4),
             B: random_array(rng, tuple(shape[x] for x in b_dims), b_dtype, -4, 4),
             self.I: rng.integers(0, values["M"], values["M"]).astype("int32"),
             self.J: rng.integers(-2, values["N"] + 2, values["N"]).astype("int32"),
+            self.K: rng.integers(-2, values["M"] + 2, values["M"]).astype("int32"),
         }
         self.sources = [Source(A, ("M", "N"), True), Source(B, b_dims, True)]
         self.previous = None
@@ -99,7 +102,7 @@ class Drawer:
         p.binds = d.binds
         out = p.stages[-1]
         # every placeholder is an argument (one a body does not read still binds M and N)
-        p.args = [A, B, self.I, self.J, out]
+        p.args = [A, B, self.I, self.J, self.K, out]
         return p
 
     def stage(self, p, n, last):
@@ -255,17 +258,19 @@ class Drawer:
         return x // c if self.draw(st.booleans(), f"{sub} // (else %)") else x % c
 
     def guarded(self, dtype, depth, env, label):
-        """``if_then_else(0 <= x < E, S[.., x, ..], other)`` with ``x = v + c`` or, along N,
-        ``x = J[j]`` (unclipped): a read that leaves the tensor where its guard is false
+        """``if_then_else(0 <= x < E, S[.., x, ..], other)`` with ``x = v + c``, ``x = K[i]``
+        along M or ``x = J[j]`` along N (unclipped): a read that leaves the tensor where
+        its guard is false
         (the padding pattern, the guard depending on the lane when ``v`` is the vectorized
         loop; an embedding's padding index, the guard depending on data)."""
         cands = [s for s in self.sources if "M" in s.dims or "N" in s.dims]
         src = self.draw(st.sampled_from(cands), f"{label} source")
         dims = [x for x in src.dims if x != "1"]
         dim = self.draw(st.sampled_from(dims), f"{label} guarded dim")
-        if dim == "N" and self.draw(st.booleans(), f"{label} by data"):
-            self.read.add(self.J)
-            shifted = self.J[env["N"]]
+        if self.draw(st.booleans(), f"{label} by data"):
+            data = self.K if dim == "M" else self.J
+            self.read.add(data)
+            shifted = data[env[dim]]
         else:
             shifted = env[dim] + self.draw(st.sampled_from([-2, -1, 1, 2]), f"{label} offset")
         idx = []
