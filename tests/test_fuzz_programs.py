@@ -54,13 +54,13 @@ def run_program(data, **drawer_options):
           scale=tolerance_scale(p), name="fuzz")
 
 
-@fuzz_examples(40)
+@fuzz_examples(80)
 @given(st.data())
 def test_random_programs(data):
     run_program(data)
 
 
-@fuzz_examples(20)
+@fuzz_examples(40)
 @given(st.data())
 def test_random_single_stage_programs_with_constant_extents(data):
     """One stage, constant extents: the vectorizer sees every guard and gather with known
@@ -88,7 +88,7 @@ GUARDED = textwrap.dedent('''
 def test_random_programs_stay_inside_buffers():
     """A few drawn programs on arrays placed against guard pages (both edges), in a child
     process: a read or write outside any buffer is a crash, so a failure."""
-    count = int(os.environ.get("TVMINI_FUZZ_EXAMPLES", "8"))
+    count = int(os.environ.get("TVMINI_FUZZ_EXAMPLES", "16"))
     code = GUARDED.format(tests_dir=os.path.dirname(os.path.abspath(__file__)), examples=count)
     result = assert_no_fault(code, timeout=600)
     assert "DONE" in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]

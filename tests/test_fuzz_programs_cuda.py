@@ -20,7 +20,7 @@ def gpu_program(data):
     return p, drawer.gpu_schedule(p)
 
 
-@fuzz_examples(5, suppress_health_check=[*settings.default.suppress_health_check, HealthCheck.function_scoped_fixture])
+@fuzz_examples(8, suppress_health_check=[*settings.default.suppress_health_check, HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_random_programs_on_the_emulated_gpu(emulated_gpu, data):
     p, s = gpu_program(data)
@@ -34,7 +34,7 @@ def test_random_programs_on_the_emulated_gpu(emulated_gpu, data):
 
 
 @needs_nvcc
-@fuzz_examples(4)
+@fuzz_examples(8)
 @given(st.data())
 def test_random_programs_compile_to_ptx(data):
     p, s = gpu_program(data)
