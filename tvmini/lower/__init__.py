@@ -108,6 +108,9 @@ def lower(sch, args, name="main", inplace=(), simple_mode=False):
                     raise BuildError(f"placeholder {op.name} is read by {s.name} but is not among the arguments")
             else:
                 readers[op].append(s)
+    dead = _unread(live, readers, arg_buffers)
+    live = [s for s in live if s not in dead]
+    readers = {op: [r for r in rs if r not in dead] for op, rs in readers.items()}
 
     symbolic = set(params) | set(scalars)
     bounds, taken, order = {}, set(), _bounds_order(live)
@@ -164,6 +167,21 @@ def _is_argument(stage, arg_buffers):
     """Whether one of ``stage``'s outputs is an argument of the function (then the stage
     computes its whole domain at the top level or with another output)."""
     return any(t in arg_buffers for t in stage.op.outputs)
+
+
+def _unread(live, readers, arg_buffers):
+    """The stages whose values nothing uses: not an argument, and read by no stage but
+    such stages. A cache_read copy whose reader an inlining made read the cached tensor
+    only at indices the inlined body ignores (``P[i, J[j]]`` with ``P[i, j] = A[i, 0]``)
+    is one: it has no consumer to size its region by, and computing it is wasted work."""
+    dead, grown = set(), True
+    while grown:
+        grown = False
+        for s in live:
+            if s not in dead and not _is_argument(s, arg_buffers) and all(r in dead for r in readers[s.op]):
+                dead.add(s)
+                grown = True
+    return dead
 
 
 def _bounds_order(live):
