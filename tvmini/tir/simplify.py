@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from . import dtype as dt
-from .arith import Linear, interval, linear_form, structural_key
+from .arith import interval, linear_form, structural_key
 from .expr import (EQ, GE, GT, LE, LT, NE, Add, And, Call, Cast, CmpOp, Const, Div,
                    FloorDiv, FloorMod, Max, Min, Mul, Not, Or, Select, Sub)
 from .functor import Mutator, substitute
