@@ -35,6 +35,23 @@ def test_solvers_match_numpy():
         tm.linalg.solve(tm.tensor(np.zeros((2, 2))), tm.tensor(np.ones((2, 1))))
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 5), (2, 5, 3), (1, 4), (4, 1), (0, 3)])
+def test_rectangular_lu_reconstructs_its_matrix(shape):
+    """P @ L @ U is A for wide, tall and empty matrices; L is unit lower trapezoidal (m x
+    k), U upper (k x n), k = min(m, n); lu_unpack of lu_factor gives the same factors."""
+    a = np.random.default_rng(2).standard_normal(shape)
+    P, L, U = (t.numpy() for t in tm.linalg.lu(tm.tensor(a)))
+    k = min(shape[-2:])
+    assert L.shape == shape[:-1] + (k,) and U.shape == shape[:-2] + (k, shape[-1])
+    np.testing.assert_allclose(P @ L @ U, a, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(np.triu(L, 1), 0)
+    np.testing.assert_array_equal(np.diagonal(L, axis1=-2, axis2=-1), 1)
+    np.testing.assert_array_equal(np.tril(U, -1), 0)
+    LU, pivots = tm.linalg.lu_factor(tm.tensor(a))
+    for got, want in zip(tm.lu_unpack(LU, pivots), (P, L, U)):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-12)
+
+
 def test_spectral_factorizations_match_numpy():
     a, _ = _matrices(seed=1, n=5)
     q, r = tm.linalg.qr(tm.tensor(a))
