@@ -100,6 +100,41 @@ def test_frexp_and_nextafter_bit_exact(dtype):
     _same(tm.tensor(x).nextafter(tm.tensor(x[::-1].copy())).numpy(), np.nextafter(x, x[::-1]))
 
 
+def _binade_edges(dtype):
+    """Every power of two of ``dtype`` (subnormal to largest), its neighbours and three
+    times it: where the spacing of floats changes, and the scaled and subnormal paths
+    of the nextafter kernel meet the regular one."""
+    info = np.finfo(dtype)
+    powers = np.ldexp(np.ones(info.maxexp - info.minexp + info.nmant), np.arange(info.minexp - info.nmant,
+                                                                                      info.maxexp)).astype(dtype)
+    with np.errstate(over="ignore"):
+        values = np.concatenate([powers, np.nextafter(powers, np.inf), np.nextafter(powers, 0), powers * 3])
+    return np.concatenate([values, -values])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_nextafter_exact_at_every_binade_edge(dtype):
+    x = _binade_edges(dtype)
+    for towards in (np.inf, -np.inf, 0.0, -0.0, np.nan):
+        y = np.full_like(x, towards)
+        with np.errstate(over="ignore"):
+            _same(tm.nextafter(tm.tensor(x), tm.tensor(y)).numpy(), np.nextafter(x, y))
+
+
+@given(st.sampled_from(["float32", "float64"]), st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1,
+       max_size=7), st.integers(0, 2 ** 16))
+@examples(10)
+def test_nextafter_matches_torch_on_drawn_floats(dtype, values, seed):
+    """Drawn values (hypothesis favours the awkward ones: subnormals, the float range's
+    ends, signed zeros) towards a shuffled copy of themselves and towards drawn ones."""
+    rng = np.random.default_rng(seed)
+    with np.errstate(over="ignore"):
+        x = np.array(values).astype(dtype)
+    for y in (rng.permutation(x), (rng.standard_normal(x.size) * 2.0 ** rng.integers(-150, 130, x.size)).astype(dtype)):
+        got = tm.nextafter(tm.tensor(x), tm.tensor(y)).numpy()
+        _same(got, torch.nextafter(torch.tensor(x), torch.tensor(y)).numpy())
+
+
 def test_frexp_gradient():
     x = np.array([[0.3, -5.0, 1e-3], [7.5, 1.3, -0.3]])     # away from powers of two (jumps)
     check_grad(lambda a: tm.frexp(a)[0], x)
@@ -176,7 +211,8 @@ def test_jit_step_equals_eager():
 
     def step(a, b):
         out = tm.diagonal_scatter(a, b, 1) + tm.fmax(a, a.flip(1))
-        return (tm.select_scatter(out, b, 1, 2) * tm.frexp(a)[0]).sum() + tm.logaddexp2(a, 1.0 - a).sum()
+        return (tm.select_scatter(out, b, 1, 2) * tm.frexp(a)[0]).sum() + tm.logaddexp2(a, 1.0 - a).sum() \
+            + (tm.nextafter(a, 0.0) * a).sum()
     eager = step(tm.tensor(x), tm.tensor(s))
     jitted = tm.jit(step)
     for _ in range(2):

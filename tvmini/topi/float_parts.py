@@ -7,9 +7,9 @@ rounded across a power of two (the test of the scaled value against ``[0.5, 1)``
 exact). Every power of two is an ``exp2`` of an integer, which is exact in float64;
 it is applied in two halves, so that ``2 ** 1074`` (a float64 subnormal's scale) never
 overflows. float32 inputs are computed in float64 (their subnormals included) and the
-result rounded back, which is exact: it is a float32 value. ``nextafter`` steps by the
-unit in the last place the exponent gives (half of it below an exact power of two, the
-smallest subnormal at the bottom of the range).
+result rounded back, which is exact: it is a float32 value. ``nextafter`` needs no
+exponent: a step of a little over half a unit in the last place, taken from ``|x|`` by
+one multiplication, rounds to the neighbour (see :func:`nextafter`).
 """
 import numpy as np
 
@@ -74,26 +74,42 @@ def scale_by_power_of_two(x, power):
 
 def nextafter(x, y):
     """The next float after ``x`` towards ``y`` (``y`` where they are equal, NaN where
-    either is), for ``x`` and ``y`` of one shape and dtype."""
+    either is), for ``x`` and ``y`` of one shape and dtype.
+
+    Computed in ``x``'s own dtype with four roundings and no transcendental (Rump,
+    Zimmermann, Boldo and Melquiond's successor in rounding to nearest): with
+    ``u = 2 ** -p`` (``p`` significand bits), ``d = fl(u (1 + 2u) |x|)`` lies strictly
+    between half a unit in the last place of ``x`` and one and a half, so ``x + d`` and
+    ``x - d`` round to the neighbours (at a power of two too, where the spacing below
+    is half the one above), fused into one rounding or not. ``d`` must be a normal
+    number: below ``2 ** (p + emin)`` the input is scaled by ``2 ** p`` first and the
+    neighbour scaled back, both exact; at or below the smallest normal number the
+    spacing is the smallest subnormal, added exactly (a zero result keeps ``x``'s sign,
+    as IEEE's nextafter does). Infinities step to the largest
+    finite value; ``x + d`` past the largest finite one rounds to infinity, as it should.
+    """
     _check("nextafter", x, y)
     digits, lowest = FORMATS[x.dtype]
-    largest = float(np.finfo(x.dtype).max)
+    info = np.finfo(x.dtype)
+    dtype = x.dtype
+
+    def c(value):
+        return E.const(float(value), dtype)
+    unit = 2.0 ** -digits
+    phi, scale, tiny = c(unit * (1.0 + 2.0 * unit)), 2.0 ** digits, 2.0 ** lowest
 
     def next_value(*i):
-        a, b = x[i].astype("float64"), y[i].astype("float64")
-        exponent, _, at_power = _exponent(a)
+        a, b = x[i], y[i]
         magnitude = te.abs(a)
-        up, positive = b > a, a > _f64(0.0)
-        grow = (up & positive) | (~up & ~positive)          # away from zero
-        shrink_more = at_power & ~grow
-        step_exponent = te.max(exponent - _f64(digits) - te.if_then_else(shrink_more, _f64(1.0), _f64(0.0)),
-                               _f64(lowest))
-        step = te.exp2(step_exponent)
-        moved = (magnitude + te.if_then_else(grow, step, -step)) * te.if_then_else(a < _f64(0.0), _f64(-1.0),
-                                                                                  _f64(1.0))
-        moved = te.if_then_else(te.isinf(a), te.if_then_else(a > _f64(0.0), _f64(largest), _f64(-largest)), moved)
-        tiny = 2.0 ** lowest
-        moved = te.if_then_else(a == _f64(0.0), te.if_then_else(b > _f64(0.0), _f64(tiny), _f64(-tiny)), moved)
-        moved = te.if_then_else(te.isnan(a) | te.isnan(b), _f64(float("nan")), moved)
-        return te.if_then_else(x[i] == y[i], y[i], moved.astype(x.dtype))
+        sign = te.if_then_else(b > a, c(1.0), c(-1.0))
+        small = magnitude < c(float(info.tiny) * scale)
+        scaled = te.if_then_else(small, a * c(scale), a)        # exact: a power of two
+        stepped = scaled + sign * (phi * te.abs(scaled))
+        moved = te.if_then_else(small, stepped * c(1.0 / scale), stepped)
+        bottom = a + sign * c(tiny)                               # exact; -tiny + tiny is +0.0, not -0.0
+        bottom = te.if_then_else(bottom == c(0.0), a * c(0.0), bottom)
+        moved = te.if_then_else(magnitude <= c(info.tiny), bottom, moved)
+        moved = te.if_then_else(te.isinf(a), te.if_then_else(a > c(0.0), c(info.max), c(-info.max)), moved)
+        moved = te.if_then_else(te.isnan(a) | te.isnan(b), c(float("nan")), moved)
+        return te.if_then_else(a == b, b, moved)
     return te.compute(x.shape, next_value, name="nextafter", tag="elemwise")
