@@ -93,6 +93,30 @@ def test_index_reduce_matches_torch(shape, reduce, include_self, seed):
         torch.index_reduce(torch.tensor(ints), dim, torch.tensor(index), torch.tensor(isrc), reduce).numpy())
 
 
+@given(st.sampled_from([(4, 17), (3, 5, 16), (9,), (2, 1, 33)]), st.sampled_from(["prod", "mean", "amax", "amin"]),
+       st.booleans(), st.integers(0, 2 ** 16))
+@examples(10)
+def test_index_reduce_exact_on_wide_slices(shape, reduce, include_self, seed):
+    """float32 slices wide enough for the kernel's vector lanes (and odd remainders),
+    many entries per slice, NaN, signed zeros and ties: equal to PyTorch's, NaN where
+    PyTorch's is, and zeros of PyTorch's sign but for amax/amin ties of 0.0 and -0.0,
+    whose sign in PyTorch depends on its vector width (its scalar loop keeps the earlier
+    value, its vector loop the later; tvmini keeps the later)."""
+    rng = np.random.default_rng(seed)
+    dim = int(rng.integers(0, len(shape)))
+    index = rng.integers(0, shape[dim], int(rng.integers(1, 3 * shape[dim] + 2)))
+    src_shape = list(shape)
+    src_shape[dim] = index.size
+    x, src = (rng.choice([0.0, -0.0, 1.0, -1.5, 2.0, 0.5, np.nan], s, p=[.1, .1, .2, .2, .2, .18, .02])
+              .astype("float32") for s in (shape, src_shape))
+    got = tm.index_reduce(tm.tensor(x), dim, tm.tensor(index), tm.tensor(src), reduce, include_self=include_self)
+    want = torch.index_reduce(torch.tensor(x), dim, torch.tensor(index), torch.tensor(src), reduce,
+                              include_self=include_self).numpy()
+    np.testing.assert_array_equal(got.numpy(), want)
+    if reduce in ("prod", "mean"):
+        np.testing.assert_array_equal(np.signbit(got.numpy()), np.signbit(want))
+
+
 @given(st.integers(1, 5), st.integers(1, 4), st.sampled_from([0.0, 1.0, 1.5, 2.0, 3.0, np.inf]),
        st.integers(0, 2 ** 16))
 @examples(12)
@@ -154,7 +178,9 @@ def test_jit_step_equals_eager():
 def test_on_the_emulated_gpu(emulated_gpu):
     x = np.array([[1.0, 0.5, 3.0], [4.0, 2.0, 0.25], [0.0, 1.0, 1.0]], "float32")
     for op in (lambda t: tm.histogram(t, 3, range=(0.0, 3.0)).hist,
-               lambda t: tm.index_reduce(t, 1, tm.tensor([2, 2], device=t.device), t[:, :2], "prod")):
+               lambda t: tm.index_reduce(t, 1, tm.tensor([2, 2], device=t.device), t[:, :2], "prod"),
+               lambda t: tm.index_reduce(t, 0, tm.tensor([1, 1, 0, 1], device=t.device), tm.cat([t, t[:1]]) * 2.0,
+                                         "amax", include_self=False)):
         got = op(tm.tensor(x, device="cuda"))
         assert got.device.kind == "cuda"
         np.testing.assert_allclose(got.numpy(), op(tm.tensor(x)).numpy(), rtol=1e-6)

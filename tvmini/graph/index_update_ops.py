@@ -52,7 +52,10 @@ class _ScatterReduce(Function):
         return self.result
 
     def backward(self, g):
-        x, index, src = self.inputs
+        return self._grads(g, *self.inputs)
+
+    def _grads(self, g, x, index, src):
+        """The gradients of ``x``, ``index`` (None) and ``src``."""
         axis, reduce = self.axis, self.reduce
         if reduce == "prod":
             return self._prod_grad(g, x, index, src)
@@ -102,6 +105,27 @@ class _ScatterReduce(Function):
         return gx, None, where(lone_zero, others, divided)
 
 
+class _IndexReduce(_ScatterReduce):
+    """``topi.index_reduce``: ``scatter_reduce`` of whole slices, the 1-D index (the
+    last input) given once per slice. Its backward is scatter_reduce's, with the index
+    expanded to the source's shape."""
+    nondiff = (2,)
+
+    def forward(self, x, src, index):
+        self.result = run("index_reduce", _index_reduce_kernel, [x, index, src],
+                          attrs=(("axis", self.axis), ("reduce", self.reduce), ("include_self", self.include_self)))
+        return self.result
+
+    def backward(self, g):
+        x, src, index = self.inputs
+        gx, _, gsrc = self._grads(g, x, _along(index, self.axis, src.shape), src)
+        return gx, gsrc, None
+
+
+def _index_reduce_kernel(x, index, src, axis, reduce, include_self):
+    return topi_scatter_reduce.index_reduce(x, index, src, axis, reduce, include_self)
+
+
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     """``input`` with each ``src[i]`` reduced by ``reduce`` ("sum", "prod", "mean",
     "amax", "amin") into the element ``i`` with axis ``dim`` replaced by ``index[i]``;
@@ -140,11 +164,12 @@ def _along(index, axis, shape):
     return ops.expand(ops.reshape(index, tuple(at)), shape)
 
 
-def _slices_at(op, input, dim, index, source):
+def _slices_at(op, input, dim, index, source, expand=True):
     """``(input, source, axis, index)`` of index_copy/index_reduce: 0-d operands as 1-D,
     ``dim`` as an axis, and the 1-D ``index`` checked and broadcast along ``axis`` to
     ``source``'s shape, which must be ``input``'s with that axis of the index's length
-    (the index of ``scatter``/``scatter_reduce`` writing ``source``'s slices)."""
+    (the index of ``scatter``/``scatter_reduce`` writing ``source``'s slices; without
+    ``expand``, the checked 1-D index itself)."""
     x, source = _as_1d(input), _as_1d(source)
     axis = check_axes.axis(op, dim, x.shape)
     index = _index_1d(op, index, x.shape[axis])
@@ -152,7 +177,7 @@ def _slices_at(op, input, dim, index, source):
     if source.shape != want:
         raise ShapeError(f"{op}: source of shape {source.shape} must be {want}: the tensor of shape "
                          f"{input.shape} with axis {dim} of the index's length {index.shape[0]}")
-    return x, source, axis, _along(index, axis, want)
+    return x, source, axis, _along(index, axis, want) if expand else index
 
 
 def index_copy(input, dim, index, source):
@@ -175,10 +200,11 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True):
         raise ArgumentError(f"index_reduce: reduce must be one of {', '.join(_REDUCES[1:])}, got {reduce!r}")
     if not isinstance(source, Tensor):
         raise DTypeError(f"index_reduce: source must be a tensor, got {type(source).__name__}")
-    x, source, axis, index = _slices_at("index_reduce", input, dim, index, source)
+    ops.check_same("index_reduce", input, source)
+    x, source, axis, index = _slices_at("index_reduce", input, dim, index, source, expand=False)
     if not index.shape[0]:
         return input
-    out = scatter_reduce(x, axis, index, source, reduce, include_self=include_self)
+    out = _IndexReduce.apply(x, source, index, axis=axis, reduce=reduce, include_self=bool(include_self))
     return ops.reshape(out, ()) if input.ndim == 0 else out
 
 
