@@ -133,6 +133,17 @@ def test_pdist_matches_torch(n, m, p, seed):
         grads_match_torch(lambda a: tm.pdist(a, p), lambda a: torch.pdist(a, p), x)
 
 
+@pytest.mark.parametrize("n", [2, 6, 97, 300])
+def test_pdist_finds_each_pairs_rows(n):
+    """Each output finds its pair ``i < j`` from its position (a float root, corrected
+    exactly): integer rows make every distance exact, so one wrong pair shows."""
+    x = np.random.default_rng(n).integers(-40, 41, (n, 3)).astype("float64")
+    for p in (1.0, np.inf):
+        np.testing.assert_array_equal(tm.pdist(tm.tensor(x), p).numpy(), torch.pdist(torch.tensor(x), p).numpy())
+    got = tm.pdist(tm.tensor(x.astype("float32"))).numpy()
+    np.testing.assert_allclose(got, torch.pdist(torch.tensor(x.astype("float32"))).numpy(), rtol=1e-6)
+
+
 def test_pdist_zero_distance_has_zero_gradient():
     x = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 2.0]])
     for p in (1.0, 2.0, 3.0):
@@ -180,7 +191,8 @@ def test_on_the_emulated_gpu(emulated_gpu):
     for op in (lambda t: tm.histogram(t, 3, range=(0.0, 3.0)).hist,
                lambda t: tm.index_reduce(t, 1, tm.tensor([2, 2], device=t.device), t[:, :2], "prod"),
                lambda t: tm.index_reduce(t, 0, tm.tensor([1, 1, 0, 1], device=t.device), tm.cat([t, t[:1]]) * 2.0,
-                                         "amax", include_self=False)):
+                                         "amax", include_self=False),
+               lambda t: tm.pdist(t), lambda t: tm.pdist(t, 1.0)):
         got = op(tm.tensor(x, device="cuda"))
         assert got.device.kind == "cuda"
         np.testing.assert_allclose(got.numpy(), op(tm.tensor(x)).numpy(), rtol=1e-6)

@@ -7,7 +7,9 @@ every row of ``x2`` (..., R, M), PyTorch's, by its two methods.
   the rest one kernel. Fast, but it loses precision for nearly equal rows, as PyTorch's.
 * Every pair's difference, otherwise: one reduction kernel over the columns per output,
   ``(sum |a - b|^p)^(1/p)`` (``p=0``: the count of differences, ``inf``: the largest),
-  the (P, R, M) differences never stored.
+  the (P, R, M) differences never stored. ``pdist`` (:func:`pair_distances`) is the
+  same reduction over the pairs ``i < j`` only, each output finding its two rows from
+  its position.
 
 Both are ops of their own with PyTorch's gradients (``_euclidean_dist_backward``,
 ``_cdist_backward``): the product's through two more matrix products, the pairs' through
@@ -20,6 +22,7 @@ import math
 import numpy as np
 
 from .. import te, topi
+from ..topi.schedule import MATERIALIZED
 from ..errors import ArgumentError, DTypeError, ShapeError
 from . import ops
 from .autograd import Function, no_grad
@@ -70,28 +73,35 @@ class _EuclideanByProduct(Function):
 
 # ------------------------------------------------------------------ every pair's difference
 
+def _norm_terms(d, k, p):
+    """The reduction over ``k`` of the differences ``d`` before the root of the
+    ``p``-norm (``p=0``: their count, ``inf``: the largest)."""
+    if p == math.inf:
+        return te.max(te.abs(d), axis=k)
+    if p == 0:
+        return te.sum((d != _zero(d.dtype)).astype(d.dtype), axis=k)
+    if p == 1:
+        return te.sum(te.abs(d), axis=k)
+    if p == 2:
+        return te.sum(d * d, axis=k)
+    return te.sum(te.power(te.abs(d), te.const(p, d.dtype)), axis=k)
+
+
+def _rooted(total, p, name):
+    """``total`` (of :func:`_norm_terms`) taken to the power ``1 / p``, as a stage."""
+    if p in (0, 1, math.inf):
+        return total
+    root = te.sqrt if p == 2 else (lambda s: te.power(s, te.const(1.0 / p, total.dtype)))
+    return te.compute(total.shape, lambda *i: root(total[i]), name=name, tag="elemwise")
+
+
 def _pairwise_kernel(x1, x2, *, p):
     """``dist[..., i, j]``: the ``p``-norm of ``x1[..., i, :] - x2[..., j, :]``."""
     *batch, rows, cols = x1.shape
     k = te.reduce_axis((0, cols), name="k")
-    dtype = x1.dtype
-
-    def term(*i):
-        d = x1[i[:-1] + (k,)] - x2[i[:-2] + (i[-1], k)]
-        if p == math.inf:
-            return te.max(te.abs(d), axis=k)
-        if p == 0:
-            return te.sum((d != _zero(dtype)).astype(dtype), axis=k)
-        if p == 1:
-            return te.sum(te.abs(d), axis=k)
-        if p == 2:
-            return te.sum(d * d, axis=k)
-        return te.sum(te.power(te.abs(d), te.const(p, dtype)), axis=k)
-    total = te.compute(tuple(batch) + (rows, x2.shape[-2]), term, name="cdist.sum", tag="reduce")
-    if p in (0, 1, math.inf):
-        return total
-    root = te.sqrt if p == 2 else (lambda s: te.power(s, te.const(1.0 / p, dtype)))
-    return te.compute(total.shape, lambda *i: root(total[i]), name="cdist", tag="elemwise")
+    total = te.compute(tuple(batch) + (rows, x2.shape[-2]), lambda *i: _norm_terms(
+        x1[i[:-1] + (k,)] - x2[i[:-2] + (i[-1], k)], k, p), name="cdist.sum", tag="reduce")
+    return _rooted(total, p, "cdist")
 
 
 def _sign(d):
@@ -149,6 +159,84 @@ class _Pairwise(Function):
         dist = Tensor._wrap(self.out)
         return tuple(ops._kernel("cdist_grad", _pairwise_grad_kernel, x, other, g, dist, p=self.p, first=first)
                      for x, other, first in ((x1, x2, True), (x2, x1, False)))
+
+
+# ------------------------------------------------------------------ pdist: the pairs i < j only
+
+def _pair_offset(i, n):
+    """Position of pair ``(i, i + 1)`` among the pairs ``i < j`` of ``n`` rows in
+    row-major order (int32 expressions; ``i (2n - i - 1)`` is even)."""
+    return te.floordiv(i * (2 * n - i - 1), 2)
+
+
+def _pair_row(k, n):
+    """The first row ``i`` of pair ``k`` (the second is ``k - offset(i) + i + 1``): the
+    root of ``offset(i) = k`` in float64, corrected by one either way with exact integer
+    tests, kept inside ``[0, n - 2]``."""
+    b = float(2 * n - 1)
+    guess = te.floor((te.const(b, "float64") - te.sqrt(te.const(b * b, "float64") - k.astype("float64") * 8.0))
+                     * 0.5).astype("int32")
+    one, zero = te.const(1, "int32"), te.const(0, "int32")
+    i = guess + te.if_then_else(_pair_offset(guess + 1, n) <= k, one, zero) - \
+        te.if_then_else(_pair_offset(guess, n) > k, one, zero)
+    return te.min(te.max(i, zero), te.const(n - 2, "int32"))
+
+
+def _pdist_kernel(x, *, p):
+    """``dist[k]``: the ``p``-norm of ``x[i] - x[j]`` for the ``k``-th pair ``i < j``.
+    The pairs' first rows are a stage of their own (computed whole, in vectors, before
+    the reduction), so the root that finds them is not recomputed inside it."""
+    n, cols = (int(e.value) for e in x.shape)
+    pairs = n * (n - 1) // 2
+    first = te.compute((pairs,), lambda k: _pair_row(k, n), name="pdist.row", tag=MATERIALIZED)
+    c = te.reduce_axis((0, cols), name="c")
+
+    def term(k):
+        i = first[k]
+        j = k - _pair_offset(i, n) + i + 1
+        return _norm_terms(x[i, c] - x[j, c], c, p)
+    total = te.compute((pairs,), term, name="pdist.sum", tag="reduce")
+    return _rooted(total, p, "pdist")
+
+
+def _square_kernel(values, *, n, mirror):
+    """The (n, n) matrix of the pairs' ``values`` above the diagonal, and below it the
+    same (``mirror``) or zeros; zeros on the diagonal."""
+    zero = _zero(values.dtype)
+
+    def at(i, j):
+        low, high = te.min(i, j), te.max(i, j)
+        kept = (i != j) if mirror else (i < j)
+        pos = te.min(_pair_offset(low, n) + high - low - 1, te.const(n * (n - 1) // 2 - 1, "int32"))
+        return te.if_then_else(kept, values[te.max(pos, te.const(0, "int32"))], zero)
+    return te.compute((n, n), at, name="pdist_square", tag="injective")
+
+
+class _PairDistances(Function):
+    """``pdist``: the distance of every pair of rows ``i < j``, one reduction kernel
+    over the pairs (no square matrix, no index). The gradient is that of
+    ``cdist(x, x)`` at the upper triangle: the pairs' gradients and distances laid out
+    as (n, n) matrices, then cdist's reductions for both sides."""
+    def forward(self, x):
+        self.out = run("pdist", _pdist_kernel, [x], attrs=(("p", self.p),))
+        return self.out
+
+    def backward(self, g):
+        (x,) = self.inputs
+        if self.p == 0:
+            return (x * 0.0,)
+        n = x.shape[0]
+        head = ops._kernel("pdist_square", _square_kernel, g, n=n, mirror=False)
+        dist = ops._kernel("pdist_square", _square_kernel, Tensor._wrap(self.out), n=n, mirror=True)
+        first, second = (ops._kernel("cdist_grad", _pairwise_grad_kernel, x, x, head, dist, p=self.p, first=side)
+                         for side in (True, False))
+        return (first + second,)
+
+
+def pair_distances(x, p):
+    """The ``p``-norm distances of the pairs ``i < j`` of rows of the 2-D float ``x``
+    (at least two rows and one column; checked by ``pdist``), row-major."""
+    return _PairDistances.apply(x, p=float(p))
 
 
 # ------------------------------------------------------------------ the function

@@ -14,9 +14,8 @@ import numpy as np
 from ..errors import ArgumentError, DTypeError, ShapeError
 from . import axes as check_axes
 from . import indexing, ops
-from .cdist_ops import cdist
+from .cdist_ops import pair_distances
 from .creation import zeros
-from .index_ops import take
 from .linalg_spectral import svdvals
 from .logic_ops import where
 from .reductions import amax, amin
@@ -157,20 +156,18 @@ def dist(input, other, p=2):
 def pdist(input, p=2.0):
     """The ``p``-norm distance between every two rows ``i < j`` of the matrix ``input``
     (N, M), in row-major order of the pairs: shape (N * (N - 1) / 2,). The upper
-    triangle of ``cdist(input, input)`` by its pairs' kernel (every pair's difference,
-    never the matrix product, so nearly equal rows keep their precision, as PyTorch's
-    ``pdist``); a zero distance gets a zero gradient, as there."""
+    triangle of ``cdist(input, input)`` by one kernel over the pairs (every pair's
+    difference, never the matrix product, so nearly equal rows keep their precision,
+    as PyTorch's ``pdist``); a zero distance gets a zero gradient, as there."""
     _float_input("pdist", input, None)
     if input.ndim != 2:
         raise ShapeError(f"pdist: only supports 2-D tensors, got shape {input.shape}")
     if _ord("pdist", p) < 0:
         raise ArgumentError(f"pdist: only supports non-negative p values, got {p}")
     n = input.shape[0]
-    rows, cols = np.triu_indices(n, 1)
-    if not rows.size or not input.shape[1]:
-        return zeros(rows.size, dtype=input.dtype, device=input.device)
-    distances = cdist(input, input, p, compute_mode="donot_use_mm_for_euclid_dist")
-    return take(ops.reshape(distances, (n * n,)), rows * n + cols, 0)
+    if n < 2 or not input.shape[1]:
+        return zeros(n * (n - 1) // 2, dtype=input.dtype, device=input.device)
+    return pair_distances(input, p)
 
 
 def renorm(input, p, dim, maxnorm):
