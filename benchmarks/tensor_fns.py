@@ -7,9 +7,13 @@ the steady time of one eager call, after a warm-up call that builds tvmini's ker
 Most are compositions of a few kernels, so the per-call overhead of the eager graph
 layer shows at the moderate sizes used here.
 
-    python benchmarks/tensor_fns.py [--n 256]
+    python benchmarks/tensor_fns.py [--n 256] [--threads 2]
+
+``--threads`` sets both libraries' threads (tvmini's parallel loops: TVMINI_NUM_THREADS,
+read when its kernels are built; torch's intra-op threads).
 """
 import argparse
+import os
 
 import numpy as np
 
@@ -77,9 +81,11 @@ class _Operands:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    torch = torch_or_none()
-    print(f"n = {args.n}; microseconds per call (fastest of 15 calls in each of 3 alternating rounds: the cores are "
+    os.environ["TVMINI_NUM_THREADS"] = str(args.threads)
+    torch = torch_or_none(args.threads)
+    print(f"n = {args.n}, {args.threads} thread(s) each; microseconds per call (fastest of 15 calls in each of 3 alternating rounds: the cores are "
           "shared); ratio = tvmini / other")
     print_call_table(cases(args.n, torch), calls=15, rounds=3, width=34)
 
