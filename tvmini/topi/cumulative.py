@@ -60,7 +60,8 @@ def cumextreme(x, axis, largest=True, dtype="int64"):
     # the indices' rule places only its own stages in its loop)
     values = running(x, axis, MAX if largest else MIN, f"{op}_values")
     is_float = dt.is_float(x.dtype)
-    scan = "int32" if x.shape[axis].value < 2 ** 31 else dtype
+    extent = x.shape[axis]
+    scan = "int32" if isinstance(extent, E.Const) and extent.value < 2 ** 31 else dtype
     reached = te.compute(x.shape, lambda *i: te.if_then_else(_same(x[i], values[i], is_float),
                                                              i[axis].astype(scan), E.const(-1, scan)),
                          name=f"{op}.reached", tag="injective")
