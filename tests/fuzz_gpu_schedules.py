@@ -1,0 +1,115 @@
+"""Random GPU schedules beyond one thread per output element, for the programs of
+``tests/fuzz_programs.py`` (``tests/test_fuzz_gpu_schedules.py`` runs them).
+
+Each stage computed at the root is one kernel with one of two layouts:
+
+* ``threads``: its data axes fused and split into ``blockIdx.x``, maybe an outer split
+  bound to ``te.thread_axis("vthread")`` (each thread computes that many outputs, one
+  per virtual thread), ``threadIdx.x``, and maybe a serial per-thread tile; a reduction
+  may keep its accumulator in registers (``cache_write(T, "local")`` computed at the
+  thread loop, so one accumulator per output of the thread's tile);
+* ``allreduce`` (reductions only): the data axes on ``blockIdx.x`` and one reduce axis
+  split with its inner part bound to ``threadIdx.x`` (a cross-thread reduction,
+  ``AllReduce``), the other reduce loops serial in each thread.
+
+Where the extents are constants, a root stage may read placeholders through
+``cache_read(X, "shared")`` computed at its block loop, copied cooperatively (the
+cache's axes fused and split by the block's thread count, the inner part on
+``threadIdx.x``; the barrier after the copy is codegen's), and producers may be computed
+in registers (``set_scope("local")``) at the thread loop of the stage that reads them.
+Symbolic extents keep registers and shared memory out (their sizes would be symbolic:
+a BuildError the test file checks on its own).
+"""
+from hypothesis import strategies as st
+
+from tvmini import te
+
+THREADS = (1, 2, 7, 32)
+
+
+class GpuScheduler:
+    """Draws a GPU schedule of a program ``p`` with ``drawer`` (the ``fuzz_programs.Drawer``
+    that drew ``p``: its hypothesis data and extents)."""
+
+    def __init__(self, drawer, p):
+        self.drawer, self.p = drawer, p
+        self.constant = not drawer.dims.any_symbolic
+
+    def draw(self, strategy, label):
+        return self.drawer.draw(strategy, label)
+
+    def schedule(self):
+        p = self.p
+        out = p.stages[-1]
+        s = te.create_schedule(out.op)
+        reader = None       # (stage, thread loop) of the last "threads" kernel, for a local producer
+        for T in reversed(p.stages):
+            if p.kinds[T] == "elementwise" and T is not out and self.draw(st.booleans(), f"inline {T.name}"):
+                s[T].compute_inline()
+                continue
+            if T is not out and self.constant and reader is not None and self.draw(st.booleans(), f"{T.name} local"):
+                s[T].set_scope("local")
+                s[T].compute_at(s[reader[0]], reader[1])
+                continue
+            layouts = ["threads", "allreduce"] if p.kinds[T] == "reduce" else ["threads"]
+            layout = self.draw(st.sampled_from(layouts), f"{T.name} layout")
+            if layout == "threads":
+                reader = self.threads(s, T)
+            else:
+                self.allreduce(s, T)
+                reader = None
+        return s
+
+    def threads(self, s, T):
+        """The ``threads`` layout (module doc); returns (T, its thread loop)."""
+        p = self.p
+        body = T
+        if p.kinds[T] == "reduce" and self.draw(st.booleans(), f"{T.name} local accumulator"):
+            body = s.cache_write(T, "local")
+        threads = self.draw(st.sampled_from(THREADS), f"{T.name} threads")
+        vthreads = self.draw(st.sampled_from([1, 1, 2, 3]), f"{T.name} vthreads")
+        tile = self.draw(st.sampled_from([1, 1, 2, 3]), f"{T.name} tile")
+        axes = list(T.op.axis)
+        fused = s[T].fuse(*axes) if len(axes) > 1 else axes[0]
+        bx, rest = s[T].split(fused, factor=vthreads * threads * tile)
+        if vthreads > 1:
+            vx, rest = s[T].split(rest, nparts=vthreads)
+            s[T].bind(vx, te.thread_axis("vthread", name=f"v{T.name}"))
+        if tile > 1:
+            tx, ri = s[T].split(rest, factor=tile)
+            if self.draw(st.booleans(), f"{T.name} unroll tile"):
+                s[T].unroll(ri)
+        else:
+            tx = rest
+        s[T].bind(bx, te.thread_axis("blockIdx.x"))
+        s[T].bind(tx, te.thread_axis("threadIdx.x"))
+        if body is not T:
+            s[body].compute_at(s[T], tx)
+        self.shared_caches(s, T, body, bx, threads)
+        return T, tx
+
+    def allreduce(self, s, T):
+        """The ``allreduce`` layout (module doc)."""
+        axes = list(T.op.axis)
+        fused = s[T].fuse(*axes) if len(axes) > 1 else axes[0]
+        k = self.draw(st.sampled_from(T.op.reduce_axis), f"{T.name} reduce across threads")
+        threads = self.draw(st.sampled_from(THREADS), f"{T.name} threads")
+        ko, ki = s[T].split(k, factor=threads)
+        s[T].bind(fused, te.thread_axis("blockIdx.x"))
+        s[T].bind(ki, te.thread_axis("threadIdx.x"))
+        self.shared_caches(s, T, T, fused, threads)
+
+    def shared_caches(self, s, T, body, block_loop, threads):
+        """Maybe stage placeholders ``body`` reads in shared memory at ``block_loop``,
+        copied by the block's ``threads`` threads."""
+        if not self.constant:
+            return
+        for X in sorted(self.p.reads[T], key=lambda t: t.name):
+            if not self.draw(st.booleans(), f"shared {X.name} for {T.name}"):
+                continue
+            cache = s.cache_read(X, "shared", [body])
+            s[cache].compute_at(s[T], block_loop)
+            axes = list(s[cache].op.axis)
+            flat = s[cache].fuse(*axes) if len(axes) > 1 else axes[0]
+            _, tx = s[cache].split(flat, factor=threads)
+            s[cache].bind(tx, te.thread_axis("threadIdx.x"))
