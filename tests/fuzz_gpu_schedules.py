@@ -27,6 +27,14 @@ from tvmini import te
 THREADS = (1, 2, 7, 32)
 
 
+class Kernel:
+    """A stage at the root as a kernel: its ``block_loop``, its ``thread_loop`` (None
+    when its threads reduce together) and its ``threads`` per block."""
+
+    def __init__(self, stage, block_loop, thread_loop, threads):
+        self.stage, self.block_loop, self.thread_loop, self.threads = stage, block_loop, thread_loop, threads
+
+
 class GpuScheduler:
     """Draws a GPU schedule of a program ``p`` with ``drawer`` (the ``fuzz_programs.Drawer``
     that drew ``p``: its hypothesis data and extents)."""
@@ -42,26 +50,41 @@ class GpuScheduler:
         p = self.p
         out = p.stages[-1]
         s = te.create_schedule(out.op)
-        reader = None       # (stage, thread loop) of the last "threads" kernel, for a local producer
+        reader = None       # the Kernel of the stage that reads the next one, if it may host it
         for T in reversed(p.stages):
             if p.kinds[T] == "elementwise" and T is not out and self.draw(st.booleans(), f"inline {T.name}"):
                 s[T].compute_inline()
                 continue
-            if T is not out and self.constant and reader is not None and self.draw(st.booleans(), f"{T.name} local"):
-                s[T].set_scope("local")
-                s[T].compute_at(s[reader[0]], reader[1])
-                continue
-            layouts = ["threads", "allreduce"] if p.kinds[T] == "reduce" else ["threads"]
+            if T is not out and self.constant and reader is not None:
+                where = self.draw(st.sampled_from(["root", "local", "shared"] if reader.thread_loop is not None
+                                                  else ["root", "shared"]), f"{T.name} at")
+                if where == "local":
+                    s[T].set_scope("local")
+                    s[T].compute_at(s[reader.stage], reader.thread_loop)
+                    continue
+                if where == "shared":
+                    reader = self.shared_stage(s, T, reader)
+                    continue
+            layouts = ["threads", "allreduce", "rfactor"] if p.kinds[T] == "reduce" else ["threads"]
             layout = self.draw(st.sampled_from(layouts), f"{T.name} layout")
-            if layout == "threads":
-                reader = self.threads(s, T)
-            else:
-                self.allreduce(s, T)
-                reader = None
+            reader = getattr(self, layout)(s, T)
         return s
 
+    def shared_stage(self, s, T, reader):
+        """``T`` computed in shared memory at the block loop of ``reader``, its elements
+        spread over the block's threads (a reduction reduces serially in each thread);
+        returns ``T`` as the reader of its producers (its serial loop over rounds of
+        threads as the block loop)."""
+        s[T].set_scope("shared")
+        s[T].compute_at(s[reader.stage], reader.block_loop)
+        axes = list(T.op.axis)
+        flat = s[T].fuse(*axes) if len(axes) > 1 else axes[0]
+        rounds, tx = s[T].split(flat, factor=reader.threads)
+        s[T].bind(tx, te.thread_axis("threadIdx.x"))
+        return Kernel(T, rounds, tx, reader.threads)
+
     def threads(self, s, T):
-        """The ``threads`` layout (module doc); returns (T, its thread loop)."""
+        """The ``threads`` layout (module doc)."""
         p = self.p
         body = T
         if p.kinds[T] == "reduce" and self.draw(st.booleans(), f"{T.name} local accumulator"):
@@ -86,7 +109,7 @@ class GpuScheduler:
         if body is not T:
             s[body].compute_at(s[T], tx)
         self.shared_caches(s, T, body, bx, threads)
-        return T, tx
+        return Kernel(T, bx, tx, threads)
 
     def allreduce(self, s, T):
         """The ``allreduce`` layout (module doc)."""
@@ -98,6 +121,24 @@ class GpuScheduler:
         s[T].bind(fused, te.thread_axis("blockIdx.x"))
         s[T].bind(ki, te.thread_axis("threadIdx.x"))
         self.shared_caches(s, T, T, fused, threads)
+        return Kernel(T, fused, None, threads)
+
+    def rfactor(self, s, T):
+        """TVM's cross-thread recipe: one reduce axis split, its inner part factored out
+        (``rfactor``) and reduced across ``threadIdx.x``, the partial sums computed at
+        the thread loop."""
+        k = self.draw(st.sampled_from(T.op.reduce_axis), f"{T.name} rfactor axis")
+        threads = self.draw(st.sampled_from(THREADS), f"{T.name} threads")
+        _, ki = s[T].split(k, factor=threads)
+        TF = s.rfactor(T, ki)
+        axes = list(s[T].op.axis)
+        fused = s[T].fuse(*axes) if len(axes) > 1 else axes[0]
+        tx = s[T].op.reduce_axis[0]
+        s[T].bind(fused, te.thread_axis("blockIdx.x"))
+        s[T].bind(tx, te.thread_axis("threadIdx.x"))
+        s[TF].compute_at(s[T], tx)
+        self.shared_caches(s, T, TF, fused, threads)
+        return Kernel(T, fused, None, threads)
 
     def shared_caches(self, s, T, body, block_loop, threads):
         """Maybe stage placeholders ``body`` reads in shared memory at ``block_loop``,
