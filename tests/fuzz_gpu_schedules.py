@@ -106,9 +106,13 @@ class GpuScheduler:
             tx = rest
         s[T].bind(bx, te.thread_axis("blockIdx.x"))
         s[T].bind(tx, te.thread_axis("threadIdx.x"))
+        places = [(T, bx)]
         if body is not T:
             s[body].compute_at(s[T], tx)
-        self.shared_caches(s, T, body, bx, threads)
+            k = self.draw(st.sampled_from(s[body].op.reduce_axis), f"{T.name} accumulator k")
+            ko, _ = s[body].split(k, factor=self.draw(st.integers(1, 3), f"{T.name} k slice"))
+            places.append((body, ko))
+        self.shared_caches(s, T, body, places, threads)
         return Kernel(T, bx, tx, threads)
 
     def allreduce(self, s, T):
@@ -120,7 +124,7 @@ class GpuScheduler:
         ko, ki = s[T].split(k, factor=threads)
         s[T].bind(fused, te.thread_axis("blockIdx.x"))
         s[T].bind(ki, te.thread_axis("threadIdx.x"))
-        self.shared_caches(s, T, T, fused, threads)
+        self.shared_caches(s, T, T, [(T, fused), (T, ko)], threads)
         return Kernel(T, fused, None, threads)
 
     def rfactor(self, s, T):
@@ -137,11 +141,13 @@ class GpuScheduler:
         s[T].bind(fused, te.thread_axis("blockIdx.x"))
         s[T].bind(tx, te.thread_axis("threadIdx.x"))
         s[TF].compute_at(s[T], tx)
-        self.shared_caches(s, T, TF, fused, threads)
+        self.shared_caches(s, T, TF, [(T, fused)] + [(TF, r) for r in s[TF].op.reduce_axis], threads)
         return Kernel(T, fused, None, threads)
 
-    def shared_caches(self, s, T, body, block_loop, threads):
-        """Maybe stage placeholders ``body`` reads in shared memory at ``block_loop``,
+    def shared_caches(self, s, T, body, places, threads):
+        """Maybe stage placeholders ``body`` reads in shared memory at one of ``places``
+        ((stage, loop): the block loop, or a serial reduce loop every thread of the block
+        runs alike, so the copy is redone, between barriers, on each of its iterations),
         copied by the block's ``threads`` threads."""
         if not self.constant:
             return
@@ -149,7 +155,8 @@ class GpuScheduler:
             if not self.draw(st.booleans(), f"shared {X.name} for {T.name}"):
                 continue
             cache = s.cache_read(X, "shared", [body])
-            s[cache].compute_at(s[T], block_loop)
+            stage, loop = self.draw(st.sampled_from(places), f"shared {X.name} at")
+            s[cache].compute_at(s[stage], loop)
             axes = list(s[cache].op.axis)
             flat = s[cache].fuse(*axes) if len(axes) > 1 else axes[0]
             _, tx = s[cache].split(flat, factor=threads)
