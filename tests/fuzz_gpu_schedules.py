@@ -29,7 +29,7 @@ THREADS = (1, 2, 7, 32)
 
 class Kernel:
     """A stage at the root as a kernel: its ``block_loop``, its ``thread_loop`` (None
-    when its threads reduce together) and its ``threads`` per block."""
+    when its threads reduce together) and its ``threads`` per block ((y, x))."""
 
     def __init__(self, stage, block_loop, thread_loop, threads):
         self.stage, self.block_loop, self.thread_loop, self.threads = stage, block_loop, thread_loop, threads
@@ -65,7 +65,7 @@ class GpuScheduler:
                 if where == "shared":
                     reader = self.shared_stage(s, T, reader)
                     continue
-            layouts = ["threads", "allreduce", "rfactor"] if p.kinds[T] == "reduce" else ["threads"]
+            layouts = ["threads", "allreduce", "rfactor"] if p.kinds[T] == "reduce" else ["threads", "tile"]
             layout = self.draw(st.sampled_from(layouts), f"{T.name} layout")
             reader = getattr(self, layout)(s, T)
         return s
@@ -77,11 +77,8 @@ class GpuScheduler:
         threads as the block loop)."""
         s[T].set_scope("shared")
         s[T].compute_at(s[reader.stage], reader.block_loop)
-        axes = list(T.op.axis)
-        flat = s[T].fuse(*axes) if len(axes) > 1 else axes[0]
-        rounds, tx = s[T].split(flat, factor=reader.threads)
-        s[T].bind(tx, te.thread_axis("threadIdx.x"))
-        return Kernel(T, rounds, tx, reader.threads)
+        rounds, thread_loop = spread(s[T], reader.threads)
+        return Kernel(T, rounds, thread_loop, reader.threads)
 
     def threads(self, s, T):
         """The ``threads`` layout (module doc)."""
@@ -112,8 +109,19 @@ class GpuScheduler:
             k = self.draw(st.sampled_from(s[body].op.reduce_axis), f"{T.name} accumulator k")
             ko, _ = s[body].split(k, factor=self.draw(st.integers(1, 3), f"{T.name} k slice"))
             places.append((body, ko))
-        self.shared_caches(s, T, body, places, threads)
-        return Kernel(T, bx, tx, threads)
+        self.shared_caches(s, T, body, places, (1, threads))
+        return Kernel(T, bx, tx, (1, threads))
+
+    def tile(self, s, T):
+        """An (M, N) stage in 2-D blocks: rows on ``blockIdx.y`` / ``threadIdx.y``,
+        columns on ``blockIdx.x`` / ``threadIdx.x``."""
+        ty = self.draw(st.sampled_from([1, 2, 3, 4]), f"{T.name} threads y")
+        tx = self.draw(st.sampled_from([1, 2, 5, 8]), f"{T.name} threads x")
+        by, bx, ity, itx = s[T].tile(T.op.axis[0], T.op.axis[1], ty, tx)
+        for axis, tag in ((by, "blockIdx.y"), (bx, "blockIdx.x"), (ity, "threadIdx.y"), (itx, "threadIdx.x")):
+            s[T].bind(axis, te.thread_axis(tag))
+        self.shared_caches(s, T, T, [(T, bx)], (ty, tx))
+        return Kernel(T, bx, itx, (ty, tx))
 
     def allreduce(self, s, T):
         """The ``allreduce`` layout (module doc)."""
@@ -124,8 +132,8 @@ class GpuScheduler:
         ko, ki = s[T].split(k, factor=threads)
         s[T].bind(fused, te.thread_axis("blockIdx.x"))
         s[T].bind(ki, te.thread_axis("threadIdx.x"))
-        self.shared_caches(s, T, T, [(T, fused), (T, ko)], threads)
-        return Kernel(T, fused, None, threads)
+        self.shared_caches(s, T, T, [(T, fused), (T, ko)], (1, threads))
+        return Kernel(T, fused, None, (1, threads))
 
     def rfactor(self, s, T):
         """TVM's cross-thread recipe: one reduce axis split, its inner part factored out
@@ -141,8 +149,8 @@ class GpuScheduler:
         s[T].bind(fused, te.thread_axis("blockIdx.x"))
         s[T].bind(tx, te.thread_axis("threadIdx.x"))
         s[TF].compute_at(s[T], tx)
-        self.shared_caches(s, T, TF, [(T, fused)] + [(TF, r) for r in s[TF].op.reduce_axis], threads)
-        return Kernel(T, fused, None, threads)
+        self.shared_caches(s, T, TF, [(T, fused)] + [(TF, r) for r in s[TF].op.reduce_axis], (1, threads))
+        return Kernel(T, fused, None, (1, threads))
 
     def shared_caches(self, s, T, body, places, threads):
         """Maybe stage placeholders ``body`` reads in shared memory at one of ``places``
@@ -157,7 +165,19 @@ class GpuScheduler:
             cache = s.cache_read(X, "shared", [body])
             stage, loop = self.draw(st.sampled_from(places), f"shared {X.name} at")
             s[cache].compute_at(s[stage], loop)
-            axes = list(s[cache].op.axis)
-            flat = s[cache].fuse(*axes) if len(axes) > 1 else axes[0]
-            _, tx = s[cache].split(flat, factor=threads)
-            s[cache].bind(tx, te.thread_axis("threadIdx.x"))
+            spread(s[cache], threads)
+
+
+def spread(stage, threads):
+    """The elements of ``stage`` spread over a block of ``threads`` ((y, x)) threads: its
+    axes fused, split by x, then by y, bound to ``threadIdx.x`` and ``threadIdx.y``;
+    returns (the serial loop over rounds of the block, the innermost thread loop)."""
+    ty, tx = threads
+    axes = list(stage.op.axis)
+    flat = stage.fuse(*axes) if len(axes) > 1 else axes[0]
+    rounds, ix = stage.split(flat, factor=tx)
+    stage.bind(ix, te.thread_axis("threadIdx.x"))
+    if ty > 1:
+        rounds, iy = stage.split(rounds, factor=ty)
+        stage.bind(iy, te.thread_axis("threadIdx.y"))
+    return rounds, ix
