@@ -1,22 +1,27 @@
 """Random GPU schedules beyond one thread per output element, for the programs of
 ``tests/fuzz_programs.py`` (``tests/test_fuzz_gpu_schedules.py`` runs them).
 
-Each stage computed at the root is one kernel with one of two layouts:
+Each stage computed at the root is one kernel with one of these layouts:
 
 * ``threads``: its data axes fused and split into ``blockIdx.x``, maybe an outer split
   bound to ``te.thread_axis("vthread")`` (each thread computes that many outputs, one
   per virtual thread), ``threadIdx.x``, and maybe a serial per-thread tile; a reduction
   may keep its accumulator in registers (``cache_write(T, "local")`` computed at the
   thread loop, so one accumulator per output of the thread's tile);
-* ``allreduce`` (reductions only): the data axes on ``blockIdx.x`` and one reduce axis
-  split with its inner part bound to ``threadIdx.x`` (a cross-thread reduction,
-  ``AllReduce``), the other reduce loops serial in each thread.
+* ``tile`` (elementwise stages): rows on ``blockIdx.y`` / ``threadIdx.y``, columns on
+  ``blockIdx.x`` / ``threadIdx.x``;
+* ``allreduce`` (reductions): the data axes on ``blockIdx.x`` and one reduce axis split
+  with its inner part bound to ``threadIdx.x`` (a cross-thread reduction,
+  ``AllReduce``), the other reduce loops serial in each thread;
+* ``rfactor`` (reductions): TVM's recipe, the inner part of a split reduce axis factored
+  out and reduced across ``threadIdx.x``, the partial results computed at the thread.
 
 Where the extents are constants, a root stage may read placeholders through
-``cache_read(X, "shared")`` computed at its block loop, copied cooperatively (the
-cache's axes fused and split by the block's thread count, the inner part on
-``threadIdx.x``; the barrier after the copy is codegen's), and producers may be computed
-in registers (``set_scope("local")``) at the thread loop of the stage that reads them.
+``cache_read(X, "shared")`` computed at its block loop or at a serial reduce loop (the
+copy redone on every iteration), copied cooperatively (the cache's axes fused and split
+over the block's threads; the barriers are codegen's), and a producer may be computed in
+registers (``set_scope("local")``) at the thread loop of the stage that reads it, or in
+shared memory at its block loop, spread over the block's threads.
 Symbolic extents keep registers and shared memory out (their sizes would be symbolic:
 a BuildError the test file checks on its own).
 """
