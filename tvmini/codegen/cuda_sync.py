@@ -3,14 +3,16 @@
 ``expand_allreduces`` turns each ``AllReduce`` (a reduce axis bound to ``threadIdx.*``)
 into a tree reduction through a ``__shared__`` array; ``insert_syncs`` then puts a
 ``__syncthreads()`` between every write of a shared buffer and a later read of it (and
-at the end of a loop body that writes and then reads one), refusing a barrier under a
-condition that could differ between the threads of a block.
+at the end of a loop body that writes and then reads one) unless each thread only reads
+back the element it wrote itself (the same index, naming a thread), refusing a barrier
+under a condition that could differ between the threads of a block.
 """
 import math
 
 from ..errors import BuildError
 from ..tir import expr as E
-from ..tir.functor import Mutator, walk
+from ..tir.arith import structural_key
+from ..tir.functor import Mutator, free_vars, walk
 from ..tir.simplify import simplify
 from ..tir.stmt import Allocate, Buffer, BufferStore, For, ForKind, IfThenElse, LetStmt, SeqStmt, Stmt, stores_of
 
@@ -66,43 +68,76 @@ def expand_allreduces(body, extents):
 # __syncthreads insertion ------------------------------------------------------------
 
 def _shared_accesses(s):
-    """(written, read) shared buffers of statement ``s``."""
-    written, read = set(), set()
+    """(written, read) shared buffers of statement ``s``, each ``{buffer: {(index key,
+    index variables)}}``; the key is None for an index that uses a variable bound inside
+    ``s`` (it names many elements)."""
+    written, read = {}, {}
+    inner = set()
+    walk(s, lambda n: inner.add(n.var) if isinstance(n, (For, LetStmt)) else None)
+
+    def record(into, buffer, indices):
+        variables = frozenset().union(*map(free_vars, indices))
+        key = None if variables & inner else tuple(map(structural_key, indices))
+        into.setdefault(buffer, set()).add((key, variables))
 
     def visit(n):
         if isinstance(n, BufferStore) and n.buffer.scope == "shared":
-            written.add(n.buffer)
+            record(written, n.buffer, n.indices)
         elif isinstance(n, E.BufferLoad) and n.buffer.scope == "shared":
-            read.add(n.buffer)
+            record(read, n.buffer, n.indices)
     walk(s, visit)
     return written, read
 
 
-def insert_syncs(s):
-    """Put barriers between writes and reads of shared buffers (see the module doc)."""
+def _conflict(written, accessed, threads, changing=frozenset()):
+    """Whether the writes ``written`` and the accesses ``accessed`` (``_shared_accesses``'
+    maps) can touch an element across threads: any buffer in both, unless all of its
+    accesses there are one index, fixed in the statements (no variable of ``changing``,
+    the loop whose iterations they are, nor one bound inside them) and naming a
+    ``threadIdx`` variable: each thread then reads back only what it wrote itself
+    (TVM's rule: the same index means the same thread)."""
+    for buffer in written.keys() & accessed.keys():
+        uses = written[buffer] | accessed[buffer]
+        if len(uses) != 1:
+            return True
+        (key, variables), = uses
+        if key is None or variables & changing or not variables & threads:
+            return True
+    return False
+
+
+def insert_syncs(s, threads=None):
+    """Put barriers between writes and reads of shared buffers (see the module doc);
+    ``threads``: the kernel's ``threadIdx`` loop variables (found in ``s`` when None)."""
+    if threads is None:
+        threads = set()
+        walk(s, lambda n: threads.add(n.var) if isinstance(n, For) and n.kind is ForKind.THREAD_BINDING
+             and n.thread_tag.startswith("threadIdx") else None)
     if isinstance(s, SeqStmt):
-        out, pending = [], set()
+        out, pending = [], {}
         for x in s.seq:
-            x = insert_syncs(x)
+            x = insert_syncs(x, threads)
             written, read = _shared_accesses(x)
-            if pending & (read | written):
+            accessed = {b: read.get(b, set()) | written.get(b, set()) for b in read.keys() | written.keys()}
+            if _conflict(pending, accessed, threads):
                 out.append(SyncThreads())
-                pending = set()
+                pending = {}
             out.append(x)
-            pending |= written
+            for b, uses in written.items():
+                pending[b] = pending.get(b, set()) | uses
         return SeqStmt(out)
     if isinstance(s, For):
-        body = insert_syncs(s.body)
+        body = insert_syncs(s.body, threads)
         written, read = _shared_accesses(body)
-        if s.kind is not ForKind.THREAD_BINDING and written and read and written & read:
+        if s.kind is not ForKind.THREAD_BINDING and _conflict(written, read, threads, {s.var}):
             body = SeqStmt(list(body.seq if isinstance(body, SeqStmt) else [body]) + [SyncThreads()])
         return s.rebuild(s.min, s.extent, body)
     if isinstance(s, Allocate):
-        return Allocate(s.buffer, insert_syncs(s.body))
+        return Allocate(s.buffer, insert_syncs(s.body, threads))
     if isinstance(s, LetStmt):
-        return LetStmt(s.var, s.value, insert_syncs(s.body))
+        return LetStmt(s.var, s.value, insert_syncs(s.body, threads))
     if isinstance(s, IfThenElse):
-        then = insert_syncs(s.then_case)
+        then = insert_syncs(s.then_case, threads)
         if _contains_sync(then):
             raise BuildError("a barrier (__syncthreads) would sit under a condition that differs between "
                              "threads; move the guarded stage out of the condition")
