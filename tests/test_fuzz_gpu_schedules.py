@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 import tvmini as tm
 from fuzz_gpu_schedules import GpuScheduler
 from fuzz_programs import Drawer
-from strategies import assert_matches, garbage, rng_of, unique
+from strategies import rng_of, unique
 from test_cuda import needs_nvcc
-from test_fuzz_programs import fuzz_examples, tolerance_scale
+from test_fuzz_programs import fuzz_examples
+from test_fuzz_programs_cuda import runs_as_the_reference
 from tvmini import te
 from tvmini.errors import BuildError
-from tvmini.testing import reference
 
 
 def gpu_program(data):
@@ -32,14 +32,7 @@ def gpu_program(data):
 @fuzz_examples(8, suppress_health_check=[*settings.default.suppress_health_check, HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_random_gpu_schedules_on_the_emulated_gpu(emulated_gpu, data):
-    p, s = gpu_program(data)
-    out = p.stages[-1]
-    f = tm.build(s, p.args, target="cuda", name=unique("fuzz_gpu_sched"))
-    want = reference(out, {**p.inputs, **p.binds})
-    dev = tm.cuda(0)
-    result = tm.nd.array(garbage(want.shape, out.dtype), device=dev)
-    f(*[tm.nd.array(p.inputs[t], device=dev) for t in p.args[:-1]], result)
-    assert_matches(result.numpy(), want, out.dtype, tolerance_scale(p), what=f"{out.name} on the emulated GPU")
+    runs_as_the_reference(*gpu_program(data), "fuzz_gpu_sched")
 
 
 @needs_nvcc

@@ -14,6 +14,7 @@ from test_cuda import needs_nvcc
 from test_fuzz_programs import fuzz_examples, tolerance_scale
 from tvmini.testing import reference
 
+
 def gpu_program(data):
     drawer = Drawer(data)
     p = drawer.program(rng_of(data))
@@ -23,9 +24,14 @@ def gpu_program(data):
 @fuzz_examples(8, suppress_health_check=[*settings.default.suppress_health_check, HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_random_programs_on_the_emulated_gpu(emulated_gpu, data):
-    p, s = gpu_program(data)
+    runs_as_the_reference(*gpu_program(data), "fuzz_gpu")
+
+
+def runs_as_the_reference(p, s, name):
+    """Build program ``p`` under GPU schedule ``s``, run it on device 0 (the emulated GPU)
+    into an output full of garbage and compare with ``tvmini.testing.reference``."""
     out = p.stages[-1]
-    f = tm.build(s, p.args, target="cuda", name=unique("fuzz_gpu"))
+    f = tm.build(s, p.args, target="cuda", name=unique(name))
     want = reference(out, {**p.inputs, **p.binds})
     dev = tm.cuda(0)
     result = tm.nd.array(garbage(want.shape, out.dtype), device=dev)
