@@ -16,7 +16,7 @@ from fuzz_programs import Drawer
 from strategies import rng_of, unique
 from test_cuda import needs_nvcc
 from test_fuzz_programs import fuzz_examples
-from test_fuzz_programs_cuda import runs_as_the_reference
+from test_fuzz_programs_cuda import compiles_to_ptx, runs_as_the_reference
 from tvmini import te
 from tvmini.errors import BuildError
 
@@ -39,10 +39,7 @@ def test_random_gpu_schedules_on_the_emulated_gpu(emulated_gpu, data):
 @fuzz_examples(4)
 @given(st.data())
 def test_random_gpu_schedules_compile_to_ptx(data):
-    p, s = gpu_program(data)
-    name = unique("fuzz_gpu_sched_ptx")
-    ptx = tm.build(s, p.args, target="cuda", name=name).get_source("ptx")
-    assert f"{name}_kernel0" in ptx
+    compiles_to_ptx(*gpu_program(data), "fuzz_gpu_sched_ptx")
 
 
 def row_sums(n, scope):

@@ -43,7 +43,11 @@ def runs_as_the_reference(p, s, name):
 @fuzz_examples(8)
 @given(st.data())
 def test_random_programs_compile_to_ptx(data):
-    p, s = gpu_program(data)
-    name = unique("fuzz_ptx")
+    compiles_to_ptx(*gpu_program(data), "fuzz_ptx")
+
+
+def compiles_to_ptx(p, s, name):
+    """Build program ``p`` under GPU schedule ``s`` and compile its CUDA C with nvcc."""
+    name = unique(name)
     ptx = tm.build(s, p.args, target="cuda", name=name).get_source("ptx")
     assert f"{name}_kernel0" in ptx
